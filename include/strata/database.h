@@ -1,0 +1,104 @@
+// Database: the one seam between Strata and a database engine.
+//
+// Everything above this interface (history, migrator, CLI) is engine-agnostic:
+// it speaks through these calls and asks the engine for its SQL dialect where
+// statements differ. Implementations: engine/sqlite (libsqlite3) and
+// engine/postgres (libpq). A Database is one connection and is not
+// thread-safe; open one per thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "strata/status.h"
+#include "strata/value.h"
+
+namespace strata {
+
+enum class Engine { kSqlite, kPostgres };
+
+const char* EngineName(Engine engine);
+
+/// Who is running strata, stored in the lock and in history.
+struct LockOwner {
+  std::string actor;
+  std::string host;
+  int pid = 0;
+  std::string since;  // UTC, ISO 8601
+};
+
+/// Outcome of one attempt to take the migration lock.
+struct LockAttempt {
+  bool acquired = false;
+  std::string holder;  // when not acquired: who holds it, for the user
+};
+
+class Database {
+ public:
+  virtual ~Database() = default;
+
+  virtual Engine engine() const = 0;
+
+  /// The target, safe to print: any password is redacted.
+  virtual std::string Describe() const = 0;
+
+  /// Runs one SQL statement and discards any rows.
+  virtual Status Exec(std::string_view sql) = 0;
+
+  /// Runs one SQL statement with parameters `$1`, `$2`, ... bound to `params`
+  /// and returns all rows.
+  virtual Result<Rows> Query(std::string_view sql,
+                             const std::vector<Value>& params = {}) = 0;
+
+  /// Bounds how long each following statement may run; zero removes the bound.
+  /// A statement over the bound fails with a message naming the timeout.
+  virtual Status SetStatementTimeout(std::chrono::milliseconds timeout) = 0;
+
+  virtual Status Begin() = 0;
+  virtual Status Commit() = 0;
+  virtual Status Rollback() = 0;
+  virtual bool InTransaction() const = 0;
+
+  Status Savepoint(std::string_view name);
+  Status ReleaseSavepoint(std::string_view name);
+  Status RollbackToSavepoint(std::string_view name);
+
+  /// Tries once to take the process-wide migration lock for this database.
+  /// PostgreSQL: a session advisory lock held by this connection, released
+  /// when it closes. SQLite: a row in strata_lock, judged stale when its
+  /// owner process is gone.
+  virtual Result<LockAttempt> TryLock(const LockOwner& owner) = 0;
+  virtual Status Unlock() = 0;
+
+  /// Names of the user's tables in the managed schema, sorted; Strata's own
+  /// tables (strata_*) are left out.
+  virtual Result<std::vector<std::string>> ListTables() = 0;
+  virtual Result<bool> TableExists(std::string_view table) = 0;
+  /// Column names of `table` in their declared order.
+  virtual Result<std::vector<std::string>> ListColumns(std::string_view table) = 0;
+
+  /// Quotes an identifier for this engine.
+  virtual std::string QuoteIdent(std::string_view ident) const;
+};
+
+/// Connects to the database named by `url`:
+///   sqlite:path, sqlite://path, sqlite::memory:, or a path ending in .db/.sqlite
+///   postgres://user:pass@host:port/db?params, postgresql://...
+Result<std::unique_ptr<Database>> OpenDatabase(std::string_view url);
+
+/// Runs `body` inside a transaction: commit when it returns ok, roll back otherwise.
+template <typename F>
+Status InTransaction(Database& db, F&& body) {
+  STRATA_RETURN_IF_ERROR(db.Begin());
+  Status s = body();
+  if (!s.ok()) {
+    db.Rollback().IgnoreError();
+    return s;
+  }
+  return db.Commit();
+}
+
+}  // namespace strata

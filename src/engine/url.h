@@ -1,0 +1,32 @@
+// Database URLs: parsing into an engine and a target, and redaction of secrets.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "strata/database.h"
+#include "strata/status.h"
+
+namespace strata {
+
+struct DatabaseUrl {
+  Engine engine = Engine::kSqlite;
+  /// SQLite: the file path (or ":memory:"). PostgreSQL: the URL as given,
+  /// which libpq accepts as a connection string.
+  std::string target;
+};
+
+/// Accepts sqlite:path, sqlite://path, sqlite::memory:, postgres://...,
+/// postgresql://... Anything else is kInvalidArgument with the accepted forms.
+Result<DatabaseUrl> ParseDatabaseUrl(std::string_view url);
+
+/// The URL with any password replaced by "***": postgres://u:***@h/db.
+/// Also redacts `password=...` in key/value connection strings and query
+/// parameters.
+std::string RedactUrl(std::string_view url);
+
+/// Redacts every URL-embedded password found anywhere in `text` (error
+/// messages that echo a URL, for instance).
+std::string RedactSecrets(std::string_view text);
+
+}  // namespace strata

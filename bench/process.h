@@ -1,0 +1,34 @@
+// Runs one command to completion the way a shell would, and times it.
+//
+// The child gets stdin from a file (or /dev/null), stdout in a file when the
+// caller wants to read it (else /dev/null), and stderr in a scratch file that
+// is read back only when the command fails.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "strata/status.h"
+
+namespace strata::bench {
+
+struct Command {
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH
+  std::string stdin_path;         // empty: /dev/null
+  bool capture_stdout = false;    // false: stdout goes to /dev/null
+};
+
+struct Outcome {
+  double seconds = 0;  // from spawn to exit, steady clock
+  std::string out;     // stdout, when captured
+};
+
+/// Runs `command` with its output files in `scratch`. Fails unless the command
+/// exits 0; the message then holds the command line, how it ended and its stderr.
+Result<Outcome> Run(const Command& command, const std::filesystem::path& scratch);
+
+/// `argv` joined with spaces, quoting arguments a shell would split.
+std::string CommandLine(const std::vector<std::string>& argv);
+
+}  // namespace strata::bench

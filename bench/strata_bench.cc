@@ -1,0 +1,327 @@
+// strata_bench: times whole strata commands against the tools a person would
+// otherwise use on the same migrations, and prints the figures side by side.
+//
+// SQLite (always): `strata up` on a fresh file against the sqlite3 shell running
+// the same SQL with autocommit and inside one transaction (the floor);
+// `strata down --to 0` against the shell running every down script in one
+// transaction; `strata status` with everything applied. PostgreSQL (with --pg or
+// STRATA_TEST_PG_URL): `strata up` against psql with autocommit, each on a
+// database created for the run. Every result is checked (tables, columns and
+// indexes counted) so a broken run is not reported as a fast one.
+//
+// Exits 0 when everything ran, whatever the targets say; 1 when a command
+// failed or left the wrong schema; 2 on bad flags.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "process.h"
+#include "report.h"
+#include "workload.h"
+
+namespace strata::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Flags {
+  int migrations = 1000;
+  int reps = 3;
+  int status_runs = 20;
+  uint32_t seed = 1;
+  std::string pg_url;  // empty: STRATA_TEST_PG_URL, else no PostgreSQL part
+  std::string strata = STRATA_BINARY;
+  std::string sqlite3 = "sqlite3";
+  std::string psql = "psql";
+  std::string work_dir;  // empty: a fresh temporary directory
+  bool keep = false;
+};
+
+// Counts what the workload creates; prints "tables columns indexes" like Workload::Shape().
+constexpr const char* kSqliteShapeQuery =
+    "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'bench\\_t%' "
+    "ESCAPE '\\') || ' ' || (SELECT count(*) FROM sqlite_master m, pragma_table_info(m.name) "
+    "WHERE m.type = 'table' AND m.name LIKE 'bench\\_t%' ESCAPE '\\') || ' ' || (SELECT "
+    "count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'bench\\_i%' ESCAPE '\\');";
+constexpr const char* kPostgresShapeQuery =
+    "SELECT (SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE "
+    "'bench\\_t%') || ' ' || (SELECT count(*) FROM information_schema.columns WHERE "
+    "table_schema = 'public' AND table_name LIKE 'bench\\_t%') || ' ' || (SELECT count(*) FROM "
+    "pg_indexes WHERE schemaname = 'public' AND indexname LIKE 'bench\\_i%');";
+constexpr const char* kEmpty = "0 0 0";
+
+/// `url` with its database name replaced by `db`, query string kept.
+std::string WithDatabase(const std::string& url, const std::string& db) {
+  size_t scheme = url.find("://");
+  size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  size_t query = url.find('?', start);
+  size_t path = url.find('/', start);
+  size_t head_end = path < query ? path : query;
+  std::string tail = query == std::string::npos ? "" : url.substr(query);
+  return url.substr(0, head_end) + "/" + db + tail;
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+/// Builds the commands and checks the schema they leave behind.
+class Runner {
+ public:
+  Runner(const Flags& flags, Workload workload, fs::path scratch)
+      : flags_(flags), w_(std::move(workload)), scratch_(std::move(scratch)) {}
+
+  const Workload& workload() const { return w_; }
+  const fs::path& scratch() const { return scratch_; }
+
+  Command Strata(const std::string& url, std::vector<std::string> args) const {
+    std::vector<std::string> argv = {flags_.strata, "--database", url, "--dir", w_.migrations};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return {argv, "", false};
+  }
+  Command Sqlite(const fs::path& db, const fs::path& sql) const {
+    return {{flags_.sqlite3, "-batch", "-bail", "-init", "/dev/null", db}, sql, false};
+  }
+  Command Psql(const std::string& url, std::vector<std::string> args) const {
+    std::vector<std::string> argv = {flags_.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return {argv, "", false};
+  }
+
+  /// Runs `command` and returns its time.
+  Result<double> Time(const Command& command) const {
+    STRATA_ASSIGN_OR_RETURN(Outcome outcome, Run(command, scratch_));
+    return outcome.seconds;
+  }
+
+  /// Fails unless the database holds `expected` ("tables columns indexes").
+  Status CheckSqlite(const fs::path& db, const std::string& expected, const char* after) const {
+    Command query{{flags_.sqlite3, "-batch", "-bail", "-init", "/dev/null", db, kSqliteShapeQuery},
+                  "", true};
+    return Check(query, expected, after);
+  }
+  Status CheckPostgres(const std::string& url, const std::string& expected, const char* after) const {
+    Command query = Psql(url, {"-A", "-t", "-c", kPostgresShapeQuery});
+    query.capture_stdout = true;
+    return Check(query, expected, after);
+  }
+
+ private:
+  Status Check(const Command& query, const std::string& expected, const char* after) const {
+    STRATA_ASSIGN_OR_RETURN(Outcome outcome, Run(query, scratch_));
+    std::string got = Trim(outcome.out);
+    if (got == expected) return Status::OK();
+    return Status(Code::kVerifyFailed,
+                  fmt::format("after {}: expected \"{}\" (tables columns indexes), found \"{}\"",
+                              after, expected, got));
+  }
+
+  const Flags& flags_;
+  Workload w_;
+  fs::path scratch_;
+};
+
+void RemoveSqliteFiles(const fs::path& db) {
+  std::error_code ec;
+  for (const char* suffix : {"", "-journal", "-wal", "-shm"}) fs::remove(db.string() + suffix, ec);
+}
+
+Result<std::vector<Row>> MeasureSqlite(const Runner& r, const Flags& flags) {
+  const Workload& w = r.workload();
+  const fs::path db = r.scratch() / "bench.db";
+  const std::string url = "sqlite:" + db.string();
+  std::vector<double> strata_up, shell_autocommit, shell_txn, strata_down, shell_down, status;
+
+  // Times `command` on a fresh file after the untimed `prepare` (if any), then checks the schema.
+  auto measure = [&](std::vector<double>& samples, const Command* prepare, const Command& command,
+                     const std::string& expected, const char* what) -> Status {
+    RemoveSqliteFiles(db);
+    if (prepare) STRATA_RETURN_IF_ERROR(r.Time(*prepare).status());
+    STRATA_ASSIGN_OR_RETURN(double seconds, r.Time(command));
+    STRATA_RETURN_IF_ERROR(r.CheckSqlite(db, expected, what));
+    samples.push_back(seconds);
+    return Status::OK();
+  };
+  const Command up = r.Strata(url, {"up"});
+  const Command shell_up_txn = r.Sqlite(db, w.up_one_txn);
+  for (int rep = 1; rep <= flags.reps; ++rep) {
+    fmt::print(stderr, "SQLite round {}/{}\n", rep, flags.reps);
+    STRATA_RETURN_IF_ERROR(measure(strata_up, nullptr, up, w.Shape(), "strata up"));
+    STRATA_RETURN_IF_ERROR(measure(shell_autocommit, nullptr, r.Sqlite(db, w.up_sql), w.Shape(),
+                                   "the shell's autocommit up"));
+    STRATA_RETURN_IF_ERROR(measure(shell_txn, nullptr, shell_up_txn, w.Shape(),
+                                   "the shell's one-transaction up"));
+    STRATA_RETURN_IF_ERROR(measure(strata_down, &up, r.Strata(url, {"down", "--to", "0"}), kEmpty,
+                                   "strata down --to 0"));
+    STRATA_RETURN_IF_ERROR(measure(shell_down, &shell_up_txn, r.Sqlite(db, w.down_one_txn), kEmpty,
+                                   "the shell's one-transaction down"));
+  }
+
+  fmt::print(stderr, "SQLite status x{}\n", flags.status_runs);
+  RemoveSqliteFiles(db);
+  STRATA_RETURN_IF_ERROR(r.Time(up).status());
+  const std::string applied = fmt::format("{} applied", flags.migrations);
+  for (int i = 0; i < flags.status_runs; ++i) {
+    Command command = r.Strata(url, {"status"});
+    command.capture_stdout = true;
+    STRATA_ASSIGN_OR_RETURN(Outcome outcome, Run(command, r.scratch()));
+    if (outcome.out.find(applied) == std::string::npos) {
+      return Status(Code::kVerifyFailed,
+                    fmt::format("strata status does not say \"{}\"; it printed:\n{}", applied,
+                                outcome.out));
+    }
+    status.push_back(outcome.seconds);
+  }
+
+  const std::string n = fmt::format(" (SQLite, {})", flags.migrations);
+  std::vector<Row> rows;
+  Row up_floor = Alone("up" + n, "shell, one transaction", shell_txn);
+  rows.push_back(up_floor);
+  rows.push_back(Compare("up" + n, "shell, autocommit", shell_autocommit, up_floor));
+  rows.push_back(Compare("up" + n, "strata up", strata_up, up_floor, 2.5));
+  Row down_floor = Alone("down --to 0" + n, "shell, one transaction", shell_down);
+  rows.push_back(down_floor);
+  rows.push_back(Compare("down --to 0" + n, "strata down --to 0", strata_down, down_floor, 1.5));
+  rows.push_back(Alone("status" + n, "strata status", status, 0.010));
+  return rows;
+}
+
+Result<std::vector<Row>> MeasurePostgres(const Runner& r, const Flags& flags) {
+  const Workload& w = r.workload();
+  const std::string admin = WithDatabase(flags.pg_url, "postgres");
+  std::vector<double> strata_up, psql_up;
+  int created = 0;
+
+  // Times `command_for(url)` on a database created for it, checks it, then drops it.
+  auto measure = [&](std::vector<double>& samples, auto command_for, const char* what) -> Status {
+    std::string name = fmt::format("strata_bench_{}_{}", getpid(), ++created);
+    std::string url = WithDatabase(flags.pg_url, name);
+    STRATA_RETURN_IF_ERROR(r.Time(r.Psql(admin, {"-c", "CREATE DATABASE " + name})).status());
+    Result<double> seconds = r.Time(command_for(url));
+    Status checked = seconds.ok() ? r.CheckPostgres(url, w.Shape(), what) : seconds.status();
+    Status dropped = r.Time(r.Psql(admin, {"-c", "DROP DATABASE " + name})).status();
+    STRATA_RETURN_IF_ERROR(checked);
+    STRATA_RETURN_IF_ERROR(dropped);
+    samples.push_back(*seconds);
+    return Status::OK();
+  };
+  for (int rep = 1; rep <= flags.reps; ++rep) {
+    fmt::print(stderr, "PostgreSQL round {}/{}\n", rep, flags.reps);
+    STRATA_RETURN_IF_ERROR(measure(psql_up, [&](const std::string& url) {
+      return r.Psql(url, {"-f", w.up_sql.string()});
+    }, "psql's autocommit up"));
+    STRATA_RETURN_IF_ERROR(measure(strata_up, [&](const std::string& url) {
+      return r.Strata(url, {"up"});
+    }, "strata up"));
+  }
+  const std::string workload = fmt::format("up (PostgreSQL, {})", flags.migrations);
+  std::vector<Row> rows;
+  Row floor = Alone(workload, "psql, autocommit", psql_up);
+  rows.push_back(floor);
+  rows.push_back(Compare(workload, "strata up", strata_up, floor, 1.1));
+  return rows;
+}
+
+std::string FirstLine(const Command& command, const fs::path& scratch) {
+  Result<Outcome> outcome = Run(command, scratch);
+  if (!outcome.ok()) return "(unknown)";
+  return Trim(outcome->out.substr(0, outcome->out.find('\n')));
+}
+
+int Main(Flags flags) {
+  if (flags.pg_url.empty()) {
+    const char* env = std::getenv("STRATA_TEST_PG_URL");
+    if (env) flags.pg_url = env;
+  }
+  if (flags.strata.find('/') != std::string::npos) flags.strata = fs::absolute(flags.strata);
+
+  std::error_code ec;
+  fs::path work;
+  if (!flags.work_dir.empty()) {
+    work = fs::absolute(flags.work_dir);
+    fs::create_directories(work, ec);
+  } else {
+    std::string pattern = (fs::temp_directory_path(ec) / "strata-bench.XXXXXX").string();
+    if (mkdtemp(pattern.data())) work = pattern;
+  }
+  if (work.empty() || ec) {
+    fmt::print(stderr, "strata_bench: cannot create a work directory: {}\n", ec.message());
+    return 1;
+  }
+  // Run from the work directory so no strata.toml in the caller's one is read.
+  fs::current_path(work, ec);
+
+  Result<Workload> workload = WriteWorkload(work, flags.migrations, flags.seed);
+  if (!workload.ok()) {
+    fmt::print(stderr, "strata_bench: {}\n", workload.status().message());
+    return 1;
+  }
+  Runner runner(flags, *workload, work);
+  fmt::print("strata_bench: {} migrations ({} tables, {} added columns, {} indexes), median of {} "
+             "runs; status median of {}\n", flags.migrations, workload->tables,
+             workload->columns - 3 * workload->tables, workload->indexes, flags.reps,
+             flags.status_runs);
+  fmt::print("  {}\n  sqlite3 {}\n", FirstLine({{flags.strata, "--version"}, "", true}, work),
+             FirstLine({{flags.sqlite3, "--version"}, "", true}, work));
+  if (!flags.pg_url.empty()) {
+    fmt::print("  {}\n", FirstLine({{flags.psql, "--version"}, "", true}, work));
+  }
+  fmt::print("  work directory {}\n\n", work.string());
+  std::fflush(stdout);
+
+  Result<std::vector<Row>> rows = MeasureSqlite(runner, flags);
+  if (rows.ok() && !flags.pg_url.empty()) {
+    Result<std::vector<Row>> pg = MeasurePostgres(runner, flags);
+    if (pg.ok()) {
+      rows->insert(rows->end(), pg->begin(), pg->end());
+    } else {
+      rows = pg.status();
+    }
+  }
+  if (!rows.ok()) {
+    fmt::print(stderr, "strata_bench: {}\nstrata_bench: work directory kept: {}\n",
+               rows.status().message(), work.string());
+    return 1;
+  }
+  PrintTable(*rows);
+  if (flags.pg_url.empty()) {
+    fmt::print("(PostgreSQL skipped: pass --pg URL or set STRATA_TEST_PG_URL)\n");
+  }
+  PrintPeers();
+  if (!flags.keep && flags.work_dir.empty()) fs::remove_all(work, ec);
+  return 0;
+}
+
+}  // namespace
+}  // namespace strata::bench
+
+int main(int argc, char** argv) {
+  strata::bench::Flags flags;
+  CLI::App app{"strata_bench: times strata commands against the sqlite3 shell and psql"};
+  app.add_option("-n,--migrations", flags.migrations, "how many migrations to generate")
+      ->check(CLI::Range(1, 999999));
+  app.add_option("--reps", flags.reps, "runs of each up/down workload; the median is reported")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--status-runs", flags.status_runs, "runs of strata status")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--seed", flags.seed, "picks which earlier table each migration alters");
+  app.add_option("--pg", flags.pg_url,
+                 "PostgreSQL URL whose server the PostgreSQL part uses (default: "
+                 "STRATA_TEST_PG_URL; neither: skipped)");
+  app.add_option("--strata", flags.strata, "the strata binary")->capture_default_str();
+  app.add_option("--sqlite3", flags.sqlite3, "the sqlite3 shell")->capture_default_str();
+  app.add_option("--psql", flags.psql, "psql")->capture_default_str();
+  app.add_option("--work-dir", flags.work_dir, "where to write migrations and databases "
+                 "(default: a new temporary directory, removed afterwards)");
+  app.add_flag("--keep", flags.keep, "keep the temporary work directory");
+  CLI11_PARSE(app, argc, argv);
+  return strata::bench::Main(flags);
+}

@@ -1,0 +1,134 @@
+// Migrator: applies, reports on and rolls back a directory of migrations.
+//
+// Guarantees (DESIGN.md): each migration is atomic together with its history
+// row; its down script is stored at apply time; one run at a time holds the
+// database's migration lock. Not thread-safe: one Migrator per thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "strata/database.h"
+#include "strata/status.h"
+
+namespace strata {
+
+struct Migration;
+struct AppliedMigration;
+
+struct MigratorOptions {
+  std::string database_url;  // empty: file-only commands still work
+  std::string migrations_dir = "migrations";
+  std::string actor;         // empty: STRATA_ACTOR, else the OS user
+  std::chrono::milliseconds lock_timeout{10'000};
+};
+
+/// Something the migrator did or is about to do, for the caller to show.
+struct Event {
+  enum class Kind { kWaitingForLock, kApplying, kApplied, kRollingBack, kRolledBack, kFailed };
+  Kind kind;
+  int64_t version = 0;
+  std::string id;       // "0003_add_orders"
+  int64_t duration_ms = 0;
+  std::string detail;
+};
+using EventHandler = std::function<void(const Event&)>;
+
+enum class MigrationState {
+  kApplied,      // applied, file unchanged
+  kPending,      // file present, not applied
+  kOutOfOrder,   // pending, but a later version is already applied
+  kChanged,      // applied, and the file's checksum no longer matches
+  kMissingFile,  // applied, and its up file is gone
+  kInProgress,   // a no-transaction migration that started and did not finish
+};
+const char* MigrationStateName(MigrationState state);
+
+struct MigrationStatus {
+  int64_t version = 0;
+  std::string id;
+  MigrationState state = MigrationState::kPending;
+  std::string applied_at, applied_by;  // when applied
+  int64_t duration_ms = 0;
+  std::string down_source;  // applied: "file", "derived" or "none"; pending: what it would be
+  std::string diff;         // kChanged: what changed in the file since it was applied
+  std::string error;        // kInProgress: the last failure
+};
+
+struct StatusReport {
+  std::string database;  // redacted
+  std::vector<MigrationStatus> migrations;
+  int Count(MigrationState state) const;
+};
+
+struct PlanStep {
+  int64_t version = 0;
+  std::string id;
+  std::string script;       // the SQL that will run (up, or the stored down)
+  std::string down_source;  // up: "file", "derived" or "none"
+  std::string down_script;  // up: the way back that will be stored
+  bool no_transaction = false;
+};
+
+struct RunReport {
+  std::vector<PlanStep> plan;
+  int completed = 0;
+};
+
+struct UpOptions {
+  std::optional<int64_t> to = std::nullopt;  // apply pending versions <= to
+  bool dry_run = false;
+  bool allow_irreversible = false;
+  bool allow_out_of_order = false;
+};
+
+struct DownOptions {
+  std::optional<int> steps = std::nullopt;   // default 1 when `to` is not given
+  std::optional<int64_t> to = std::nullopt;  // roll back every applied version > to
+  bool dry_run = false;
+};
+
+/// A finding of `validate`: an error (code != kOk) or a warning.
+struct Finding {
+  Code code = Code::kOk;  // kOk for warnings
+  std::string message;
+};
+
+class Migrator {
+ public:
+  /// Loads the migrations directory and, when a URL is given, connects.
+  /// A directory that fails to load fails status, up and validate, not down.
+  static Result<std::unique_ptr<Migrator>> Open(const MigratorOptions& options);
+  ~Migrator();
+
+  Result<StatusReport> GetStatus();
+  Result<RunReport> Up(const UpOptions& options, const EventHandler& on_event = nullptr);
+  Result<RunReport> Down(const DownOptions& options, const EventHandler& on_event = nullptr);
+  /// Checks every file (names, SQL, directives, reversibility) and, with a
+  /// database, that applied files are unchanged.
+  Result<std::vector<Finding>> Validate();
+  /// Settles a migration left in progress by an interrupted no-transaction
+  /// run, after the user has checked the database: `applied` keeps it as
+  /// applied, otherwise its history row is removed.
+  Status Resolve(int64_t version, bool applied);
+
+  const std::vector<Migration>& migrations() const { return *migrations_; }
+  Database* database() { return db_.get(); }
+
+ private:
+  Migrator(MigratorOptions options, std::unique_ptr<std::vector<Migration>> migrations,
+           std::unique_ptr<Database> db);
+  class Run;
+
+  MigratorOptions options_;
+  std::unique_ptr<std::vector<Migration>> migrations_;
+  std::unique_ptr<Database> db_;
+  Status load_status_;  // why the migrations directory did not load, if it did not
+};
+
+}  // namespace strata

@@ -1,0 +1,64 @@
+// Shared pieces of the strata command: exit codes, configuration, printing.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "strata/migrator.h"
+#include "strata/status.h"
+
+namespace strata::cli {
+
+/// Exit codes; docs/exit-codes.md lists the same table.
+enum ExitCode {
+  kExitOk = 0,
+  kExitMigrationFailed = 1,  // a migration or rollback failed and was undone
+  kExitUsage = 2,            // bad flags, configuration, URL or migration files
+  kExitLocked = 3,           // another strata run holds the lock
+  kExitUnavailable = 4,      // cannot connect to the database
+  kExitIrreversible = 5,     // refused: no way back (needs --allow-irreversible)
+  kExitVerifyFailed = 6,     // a check after a step found a difference
+  kExitConflict = 7,         // history and files disagree (changed/missing/out of order)
+  kExitInProgress = 8,       // a no-transaction migration was left half applied
+  kExitInternal = 70,
+};
+
+int ExitCodeFor(Code code);
+
+/// Options every command accepts, resolved against DATABASE_URL and strata.toml.
+struct GlobalOptions {
+  std::string database;  // --database
+  std::string dir;       // --dir
+  std::string config;    // --config
+  std::string lock_timeout = "";
+};
+
+/// Reads strata.toml (when present) and the environment to fill in what the
+/// flags left empty: --database, then DATABASE_URL, then [database] url;
+/// --dir, then [migrations] dir, then "migrations".
+Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_database);
+
+/// Prints "strata: error: message" (secrets redacted) and returns the exit code.
+int Fail(const Status& status);
+
+/// Opens the migrator for a command; on failure prints and sets `exit_code`.
+std::unique_ptr<Migrator> OpenMigrator(const GlobalOptions& global, bool need_database,
+                                       int* exit_code);
+
+/// Prints migrator events as progress lines on stdout.
+void PrintEvent(const Event& event);
+
+/// One command: adds itself to `app`; its callback stores the exit code.
+using CommandSetup = void (*)(CLI::App& app, GlobalOptions& global, int& exit_code);
+
+void SetupInit(CLI::App& app, GlobalOptions& global, int& exit_code);
+void SetupNew(CLI::App& app, GlobalOptions& global, int& exit_code);
+void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code);
+void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code);
+void SetupDown(CLI::App& app, GlobalOptions& global, int& exit_code);
+void SetupValidate(CLI::App& app, GlobalOptions& global, int& exit_code);
+void SetupResolve(CLI::App& app, GlobalOptions& global, int& exit_code);
+
+}  // namespace strata::cli

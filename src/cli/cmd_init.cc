@@ -1,0 +1,50 @@
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "cli/cli.h"
+
+namespace strata::cli {
+namespace fs = std::filesystem;
+
+void SetupInit(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  CLI::App* cmd = app.add_subcommand("init", "create strata.toml and the migrations directory");
+  cmd->callback([&global, &exit_code] {
+    std::string config = global.config.empty() ? "strata.toml" : global.config;
+    std::string dir = global.dir.empty() ? "migrations" : global.dir;
+    std::string url = global.database.empty() ? "sqlite:app.db" : global.database;
+    std::error_code ec;
+    if (fs::exists(config)) {
+      fmt::print("{} exists; left as it is\n", config);
+    } else {
+      std::ofstream out(config);
+      out << "# Strata project file. Flags and DATABASE_URL override these settings.\n"
+          << "[database]\n"
+          << "# sqlite:path/to/app.db or postgres://user@host:5432/db\n"
+          << "url = \"" << url << "\"\n\n"
+          << "[migrations]\n"
+          << "dir = \"" << dir << "\"\n\n"
+          << "[lock]\n"
+          << "# how long `up` and `down` wait for another run's lock\n"
+          << "timeout = \"10s\"\n";
+      out.close();
+      if (!out) {
+        exit_code = Fail(Status(Code::kIOError, fmt::format("cannot write {}", config)));
+        return;
+      }
+      fmt::print("created {}\n", config);
+    }
+    if (fs::is_directory(dir)) {
+      fmt::print("{}/ exists; left as it is\n", dir);
+    } else if (!fs::create_directories(dir, ec)) {
+      exit_code = Fail(Status(Code::kIOError, fmt::format("cannot create {}/: {}", dir, ec.message())));
+      return;
+    } else {
+      fmt::print("created {}/\n", dir);
+    }
+    fmt::print("next: strata new create_users\n");
+  });
+}
+
+}  // namespace strata::cli

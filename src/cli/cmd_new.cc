@@ -1,0 +1,94 @@
+#include <cctype>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "cli/cli.h"
+#include "migration/loader.h"
+
+namespace strata::cli {
+namespace fs = std::filesystem;
+namespace {
+
+std::string Slug(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (std::isalnum(u)) out += static_cast<char>(std::tolower(u));
+    else if (!out.empty() && out.back() != '_') out += '_';
+  }
+  while (!out.empty() && out.back() == '_') out.pop_back();
+  return out;
+}
+
+std::string TimestampVersion() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}{:02}{:02}{:02}{:02}{:02}", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+}  // namespace
+
+void SetupNew(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  struct NewFlags {
+    std::string name;
+    bool timestamp = false;
+  };
+  auto flags = std::make_shared<NewFlags>();
+  CLI::App* cmd = app.add_subcommand("new", "create the next migration's up and down files");
+  cmd->add_option("name", flags->name, "what the migration does, e.g. add_users_email")->required();
+  cmd->add_flag("--timestamp", flags->timestamp,
+                "use a UTC timestamp as the version (the default when the directory already does)");
+  cmd->callback([&global, &exit_code, flags] {
+    auto options = ResolveOptions(global, false);
+    if (!options.ok()) {
+      exit_code = Fail(options.status());
+      return;
+    }
+    const std::string& dir = options->migrations_dir;
+    std::string slug = Slug(flags->name);
+    if (slug.empty()) {
+      exit_code = Fail(Status(Code::kInvalidArgument,
+                              fmt::format("'{}' has no letters or digits to name a file with", flags->name)));
+      return;
+    }
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    auto existing = LoadMigrations(dir);
+    if (!existing.ok()) {
+      exit_code = Fail(existing.status());
+      return;
+    }
+    std::string version;
+    bool timestamps = flags->timestamp ||
+                      (!existing->empty() && existing->back().version_text.size() >= 12);
+    if (timestamps) {
+      version = TimestampVersion();
+      if (!existing->empty() && std::stoll(version) <= existing->back().version) {
+        version = std::to_string(existing->back().version + 1);
+      }
+    } else {
+      int64_t next = existing->empty() ? 1 : existing->back().version + 1;
+      size_t width = existing->empty() ? 4 : existing->back().version_text.size();
+      version = fmt::format("{:0{}}", next, width);
+    }
+    std::string base = fmt::format("{}/{}_{}", dir, version, slug);
+    std::ofstream up(base + ".up.sql");
+    up << "-- " << flags->name << "\n"
+       << "-- Directives, if needed: -- strata:no-transaction, -- strata:timeout 30s\n\n";
+    std::ofstream down(base + ".down.sql");
+    down << "-- Undo " << flags->name << ". Delete this file to let strata derive the inverse\n"
+         << "-- of a purely additive up script (create table/index/view, add column, rename).\n\n";
+    if (!up || !down) {
+      exit_code = Fail(Status(Code::kIOError, fmt::format("cannot write {}.*.sql", base)));
+      return;
+    }
+    fmt::print("created {}.up.sql\ncreated {}.down.sql\n", base, base);
+  });
+}
+
+}  // namespace strata::cli

@@ -1,0 +1,121 @@
+#include <fmt/format.h>
+
+#include "cli/cli.h"
+
+namespace strata::cli {
+namespace {
+
+struct UpFlags {
+  int64_t to = 0;
+  bool dry_run = false;
+  bool allow_irreversible = false;
+  bool allow_out_of_order = false;
+};
+
+void PrintPlan(const RunReport& report, const char* verb) {
+  if (report.plan.empty()) {
+    fmt::print("nothing to {}\n", verb);
+    return;
+  }
+  for (const auto& step : report.plan) {
+    fmt::print("-- {} {}{}\n{}\n", verb, step.id, step.no_transaction ? " [no-transaction]" : "",
+               step.script);
+    if (step.down_source == "none") {
+      fmt::print("-- way back: none (irreversible)\n\n");
+    } else if (!step.down_source.empty()) {
+      fmt::print("-- way back ({}), stored in history:\n{}\n", step.down_source, step.down_script);
+    }
+  }
+  fmt::print("dry run: {} migration{} would be {}; nothing was changed\n", report.plan.size(),
+             report.plan.size() == 1 ? "" : "s",
+             std::string_view(verb) == "apply" ? "applied" : "rolled back");
+}
+
+}  // namespace
+
+void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  auto flags = std::make_shared<UpFlags>();
+  CLI::App* cmd = app.add_subcommand("up", "apply pending migrations, each atomically with its history row");
+  auto* to = cmd->add_option("--to", flags->to, "apply pending versions up to and including V");
+  cmd->add_flag("--dry-run", flags->dry_run, "print the plan and the SQL; change nothing");
+  cmd->add_flag("--allow-irreversible", flags->allow_irreversible,
+                "apply migrations that have no down script and no derivable inverse "
+                "(recorded in history)");
+  cmd->add_flag("--allow-out-of-order", flags->allow_out_of_order,
+                "apply pending migrations older than the newest applied one");
+  cmd->add_option("--lock-timeout", global.lock_timeout,
+                  "how long to wait for another run's lock (default 10s)");
+  cmd->callback([&global, &exit_code, flags, to] {
+    auto migrator = OpenMigrator(global, true, &exit_code);
+    if (!migrator) return;
+    UpOptions options;
+    if (to->count() > 0) options.to = flags->to;
+    options.dry_run = flags->dry_run;
+    options.allow_irreversible = flags->allow_irreversible;
+    options.allow_out_of_order = flags->allow_out_of_order;
+    auto started = std::chrono::steady_clock::now();
+    auto report = migrator->Up(options, PrintEvent);
+    if (!report.ok()) {
+      exit_code = Fail(report.status());
+      return;
+    }
+    if (options.dry_run) {
+      PrintPlan(*report, "apply");
+      return;
+    }
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - started).count();
+    if (report->completed == 0) {
+      fmt::print("database is up to date ({})\n", migrator->database()->Describe());
+    } else {
+      fmt::print("applied {} migration{} in {} ms\n", report->completed,
+                 report->completed == 1 ? "" : "s", ms);
+    }
+  });
+}
+
+void SetupDown(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  struct DownFlags {
+    int steps = 1;
+    int64_t to = 0;
+    bool dry_run = false;
+  };
+  auto flags = std::make_shared<DownFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "down", "roll back applied migrations with the down scripts stored at apply time");
+  auto* steps = cmd->add_option("-n,--steps", flags->steps, "roll back the newest N migrations (default 1)")
+                    ->check(CLI::PositiveNumber);
+  auto* to = cmd->add_option("--to", flags->to, "roll back every migration newer than V (0: all)");
+  steps->excludes(to);
+  cmd->add_flag("--dry-run", flags->dry_run, "print the plan and the SQL; change nothing");
+  cmd->add_option("--lock-timeout", global.lock_timeout,
+                  "how long to wait for another run's lock (default 10s)");
+  cmd->callback([&global, &exit_code, flags, steps, to] {
+    auto migrator = OpenMigrator(global, true, &exit_code);
+    if (!migrator) return;
+    DownOptions options;
+    if (steps->count() > 0) options.steps = flags->steps;
+    if (to->count() > 0) options.to = flags->to;
+    options.dry_run = flags->dry_run;
+    auto started = std::chrono::steady_clock::now();
+    auto report = migrator->Down(options, PrintEvent);
+    if (!report.ok()) {
+      exit_code = Fail(report.status());
+      return;
+    }
+    if (options.dry_run) {
+      PrintPlan(*report, "roll back");
+      return;
+    }
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - started).count();
+    if (report->completed == 0) {
+      fmt::print("nothing to roll back\n");
+    } else {
+      fmt::print("rolled back {} migration{} in {} ms\n", report->completed,
+                 report->completed == 1 ? "" : "s", ms);
+    }
+  });
+}
+
+}  // namespace strata::cli

@@ -1,0 +1,69 @@
+#include <fmt/format.h>
+
+#include "cli/cli.h"
+#include "migration/migration.h"
+
+namespace strata::cli {
+
+void SetupValidate(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  CLI::App* cmd = app.add_subcommand(
+      "validate",
+      "check migration files (names, SQL, directives, reversibility) and, with a database, "
+      "that applied files are unchanged");
+  cmd->callback([&global, &exit_code] {
+    auto migrator = OpenMigrator(global, false, &exit_code);
+    if (!migrator) return;
+    auto findings = migrator->Validate();
+    if (!findings.ok()) {
+      exit_code = Fail(findings.status());
+      return;
+    }
+    int errors = 0, warnings = 0;
+    for (const auto& f : *findings) {
+      if (f.code == Code::kOk) {
+        ++warnings;
+        fmt::print("warning: {}\n", f.message);
+      } else {
+        if (errors++ == 0) exit_code = ExitCodeFor(f.code);
+        fmt::print(stderr, "error: {}\n", f.message);
+      }
+    }
+    fmt::print("{} migration{} checked: {} error{}, {} warning{}\n", migrator->migrations().size(),
+               migrator->migrations().size() == 1 ? "" : "s", errors, errors == 1 ? "" : "s",
+               warnings, warnings == 1 ? "" : "s");
+  });
+}
+
+void SetupResolve(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  struct ResolveFlags {
+    int64_t version = 0;
+    bool applied = false;
+    bool rolled_back = false;
+  };
+  auto flags = std::make_shared<ResolveFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "resolve", "settle a no-transaction migration left in progress, after checking the database");
+  cmd->add_option("version", flags->version, "the in-progress migration's version")->required();
+  auto* applied = cmd->add_flag("--applied", flags->applied,
+                                "its statements all took effect: keep it as applied");
+  auto* rolled = cmd->add_flag("--rolled-back", flags->rolled_back,
+                               "its effects are gone (undone by hand): forget it");
+  applied->excludes(rolled);
+  cmd->callback([&global, &exit_code, flags] {
+    if (flags->applied == flags->rolled_back) {
+      exit_code = Fail(Status(Code::kInvalidArgument, "say --applied or --rolled-back"));
+      return;
+    }
+    auto migrator = OpenMigrator(global, true, &exit_code);
+    if (!migrator) return;
+    Status s = migrator->Resolve(flags->version, flags->applied);
+    if (!s.ok()) {
+      exit_code = Fail(s);
+      return;
+    }
+    fmt::print("migration {} marked {}\n", flags->version,
+               flags->applied ? "applied" : "rolled back (history row removed)");
+  });
+}
+
+}  // namespace strata::cli

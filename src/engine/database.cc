@@ -1,0 +1,50 @@
+#include "strata/database.h"
+
+#include <fmt/format.h>
+
+#include "engine/postgres/postgres_database.h"
+#include "engine/sqlite/sqlite_database.h"
+#include "engine/url.h"
+
+namespace strata {
+
+const char* EngineName(Engine engine) {
+  switch (engine) {
+    case Engine::kSqlite: return "sqlite";
+    case Engine::kPostgres: return "postgres";
+  }
+  return "unknown";
+}
+
+Status Database::Savepoint(std::string_view name) {
+  return Exec(fmt::format("SAVEPOINT {}", QuoteIdent(name)));
+}
+
+Status Database::ReleaseSavepoint(std::string_view name) {
+  return Exec(fmt::format("RELEASE SAVEPOINT {}", QuoteIdent(name)));
+}
+
+Status Database::RollbackToSavepoint(std::string_view name) {
+  return Exec(fmt::format("ROLLBACK TO SAVEPOINT {}", QuoteIdent(name)));
+}
+
+std::string Database::QuoteIdent(std::string_view ident) const {
+  std::string out = "\"";
+  for (char c : ident) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+Result<std::unique_ptr<Database>> OpenDatabase(std::string_view url) {
+  STRATA_ASSIGN_OR_RETURN(DatabaseUrl parsed, ParseDatabaseUrl(url));
+  switch (parsed.engine) {
+    case Engine::kSqlite: return OpenSqlite(parsed.target);
+    case Engine::kPostgres: return OpenPostgres(parsed.target);
+  }
+  return Status(Code::kInternal, "unknown engine");
+}
+
+}  // namespace strata

@@ -1,0 +1,531 @@
+// PostgreSQL engine over libpq. See postgres_database.h for the contract.
+
+#include "engine/postgres/postgres_database.h"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "engine/url.h"
+
+namespace strata {
+namespace {
+
+/// The advisory-lock key of the migration lock: the ASCII bytes "STRATALK".
+/// Session-level advisory locks are per database, so this is one lock per
+/// database. pg_locks shows a bigint key split in two: classid holds the high
+/// 32 bits (0x53545241), objid the low 32 bits (0x54414C4B), objsubid is 1.
+constexpr int64_t kLockKey = 0x5354524154414C4B;
+constexpr int64_t kLockClassId = kLockKey >> 32;
+constexpr int64_t kLockObjId = kLockKey & 0xFFFFFFFF;
+
+// Type OIDs from pg_type; catalog/pg_type_d.h ships only with the server headers.
+constexpr Oid kByteaOid = 17;
+constexpr Oid kInt8Oid = 20;
+constexpr Oid kInt2Oid = 21;
+constexpr Oid kInt4Oid = 23;
+constexpr Oid kOidOid = 26;
+constexpr Oid kFloat4Oid = 700;
+constexpr Oid kFloat8Oid = 701;
+
+// Who holds the lock: the granted advisory lock on our key in this database,
+// with the session behind it. A LEFT JOIN keeps the pid if the activity row
+// is gone or hidden.
+constexpr char kLockHolderSql[] =
+    "SELECT a.application_name, l.pid,"
+    " to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    " FROM pg_catalog.pg_locks l"
+    " LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
+    " WHERE l.locktype = 'advisory' AND l.granted"
+    " AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 1"
+    " AND l.database = (SELECT oid FROM pg_catalog.pg_database"
+    "                   WHERE datname = current_database())"
+    " ORDER BY l.pid LIMIT 1";
+
+// Tables live in current_schema(): the first existing schema on search_path.
+constexpr char kListTablesSql[] =
+    "SELECT c.relname FROM pg_catalog.pg_class c"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
+    " AND left(c.relname, 7) <> 'strata_'"
+    " ORDER BY c.relname COLLATE \"C\"";
+
+constexpr char kTableExistsSql[] =
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
+    " AND c.relname = $1)";
+
+// One row per live column; a single row with a NULL name for a table without
+// columns; no row at all when the relation does not exist.
+constexpr char kListColumnsSql[] =
+    "SELECT a.attname FROM pg_catalog.pg_class c"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " LEFT JOIN pg_catalog.pg_attribute a"
+    "   ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+    " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+    " AND c.relname = $1"
+    " ORDER BY a.attnum";
+
+struct PGresultDeleter {
+  void operator()(PGresult* result) const { PQclear(result); }
+};
+using ResultPtr = std::unique_ptr<PGresult, PGresultDeleter>;
+
+void DiscardNotice(void* /*arg*/, const char* /*message*/) {}
+
+/// libpq messages end in a newline and some span lines ("...failed: ...\n\t
+/// Is the server running..."); joins them into one line without the tail.
+std::string OneLine(std::string_view text) {
+  std::string out;
+  bool pending_space = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\r' || c == '\t') {
+      pending_space = true;
+      continue;
+    }
+    if (pending_space && !out.empty() && out.back() != ' ') out += ' ';
+    pending_space = false;
+    out += c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+/// Passwords exactly as written in `url` (userinfo and password= parameter).
+/// libpq's URI parse errors quote the offending token verbatim, so these are
+/// scrubbed from such errors before anyone sees them.
+std::vector<std::string> RawPasswords(std::string_view url) {
+  std::vector<std::string> found;
+  size_t scheme_end = url.find("://");
+  if (scheme_end != std::string_view::npos) {
+    std::string_view rest = url.substr(scheme_end + 3);
+    std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+    size_t at = authority.rfind('@');
+    if (at != std::string_view::npos) {
+      std::string_view userinfo = authority.substr(0, at);
+      size_t colon = userinfo.find(':');
+      if (colon != std::string_view::npos && colon + 1 < userinfo.size()) {
+        found.emplace_back(userinfo.substr(colon + 1));
+      }
+    }
+  }
+  for (size_t pos = url.find("password="); pos != std::string_view::npos;
+       pos = url.find("password=", pos + 1)) {
+    std::string_view value = url.substr(pos + 9);
+    value = value.substr(0, value.find_first_of("& "));
+    if (!value.empty()) found.emplace_back(value);
+  }
+  return found;
+}
+
+std::string Scrub(std::string text, const std::vector<std::string>& secrets) {
+  for (const std::string& secret : secrets) {
+    for (size_t pos = text.find(secret); pos != std::string::npos;
+         pos = text.find(secret, pos + 3)) {
+      text.replace(pos, secret.size(), "***");
+    }
+  }
+  return text;
+}
+
+/// "<primary> (SQLSTATE xxxxx); detail: ...; hint: ..." for a failed result.
+std::string DescribeError(const PGresult* result, const PGconn* conn) {
+  const char* primary =
+      result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string message = primary ? std::string(primary)
+                                : OneLine(result ? PQresultErrorMessage(result)
+                                                 : PQerrorMessage(conn));
+  if (message.empty()) message = "unknown error";
+  if (result) {
+    if (const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE)) {
+      message += std::string(" (SQLSTATE ") + state + ")";
+    }
+    if (const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL)) {
+      message += std::string("; detail: ") + detail;
+    }
+    if (const char* hint = PQresultErrorField(result, PG_DIAG_MESSAGE_HINT)) {
+      message += std::string("; hint: ") + hint;
+    }
+  }
+  return RedactSecrets(message);
+}
+
+/// Locale-independent shortest-safe text of a double ("%.17g"), spelled the
+/// way float8in reads non-finite values.
+std::string FormatReal(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v,
+                                 std::chars_format::general, 17);
+  if (ec != std::errc()) return "NaN";  // Cannot happen: 32 bytes always fit.
+  return std::string(buf, end);
+}
+
+/// The four parallel arrays PQexecParams wants. Text and blob values point
+/// into `params`, which must outlive this object.
+class BoundParams {
+ public:
+  explicit BoundParams(const std::vector<Value>& params)
+      : formatted_(params.size()) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      const Value& p = params[i];
+      Oid type = 0;  // Let the server infer it from the statement.
+      int format = 0;
+      const char* data = nullptr;
+      int length = 0;
+      switch (p.type()) {
+        case Value::Type::kNull:
+          break;
+        case Value::Type::kInteger:
+          formatted_[i] = std::to_string(p.integer());
+          data = formatted_[i].c_str();
+          break;
+        case Value::Type::kReal:
+          formatted_[i] = FormatReal(p.real());
+          data = formatted_[i].c_str();
+          break;
+        case Value::Type::kText:
+          data = p.text().c_str();
+          break;
+        case Value::Type::kBlob:
+          // Binary input needs a known type for its receive function.
+          type = kByteaOid;
+          format = 1;
+          data = p.blob().bytes.data();
+          length = static_cast<int>(p.blob().bytes.size());
+          break;
+      }
+      types_.push_back(type);
+      values_.push_back(data);
+      lengths_.push_back(length);
+      formats_.push_back(format);
+    }
+  }
+
+  int size() const { return static_cast<int>(values_.size()); }
+  const Oid* types() const { return types_.data(); }
+  const char* const* values() const { return values_.data(); }
+  const int* lengths() const { return lengths_.data(); }
+  const int* formats() const { return formats_.data(); }
+
+ private:
+  std::vector<std::string> formatted_;  // Sized once; never reallocated.
+  std::vector<Oid> types_;
+  std::vector<const char*> values_;
+  std::vector<int> lengths_;
+  std::vector<int> formats_;
+};
+
+/// One text-format cell as a Value, typed by its column's type OID. Text that
+/// does not parse as its column type is kept as text rather than lost.
+Value CellValue(const PGresult* result, int row, int col) {
+  if (PQgetisnull(result, row, col)) return Value();
+  const char* text = PQgetvalue(result, row, col);
+  const char* end = text + PQgetlength(result, row, col);
+  switch (PQftype(result, col)) {
+    case kInt2Oid:
+    case kInt4Oid:
+    case kInt8Oid:
+    case kOidOid: {
+      int64_t v = 0;
+      auto [ptr, ec] = std::from_chars(text, end, v);
+      if (ec == std::errc() && ptr == end) return Value(v);
+      break;
+    }
+    case kFloat4Oid:
+    case kFloat8Oid: {
+      double v = 0;
+      auto [ptr, ec] = std::from_chars(text, end, v);
+      if (ec == std::errc() && ptr == end) return Value(v);
+      break;
+    }
+    case kByteaOid: {
+      // Handles both bytea_output formats, hex ("\x...") and escape.
+      size_t size = 0;
+      unsigned char* bytes =
+          PQunescapeBytea(reinterpret_cast<const unsigned char*>(text), &size);
+      if (bytes != nullptr) {
+        Blob blob{std::string(reinterpret_cast<const char*>(bytes), size)};
+        PQfreemem(bytes);
+        return Value(std::move(blob));
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return Value(std::string(text, end));
+}
+
+/// True when `rows` is a single boolean cell holding true.
+bool SingleTrue(const Rows& rows) {
+  return rows.size() == 1 && rows.rows[0].size() == 1 &&
+         rows.rows[0][0].type() == Value::Type::kText &&
+         rows.rows[0][0].text() == "t";
+}
+
+class PostgresDatabase final : public Database {
+ public:
+  /// Takes ownership of `conn`, which is connected.
+  PostgresDatabase(PGconn* conn, std::string described)
+      : conn_(conn), described_(std::move(described)) {}
+  ~PostgresDatabase() override { PQfinish(conn_); }
+
+  PostgresDatabase(const PostgresDatabase&) = delete;
+  PostgresDatabase& operator=(const PostgresDatabase&) = delete;
+
+  Engine engine() const override { return Engine::kPostgres; }
+  std::string Describe() const override { return described_; }
+
+  Status Exec(std::string_view sql) override {
+    return Execute(sql, nullptr).status();
+  }
+
+  Result<Rows> Query(std::string_view sql,
+                     const std::vector<Value>& params) override {
+    STRATA_ASSIGN_OR_RETURN(ResultPtr result, Execute(sql, &params));
+    Rows rows;
+    const int columns = PQnfields(result.get());
+    const int count = PQntuples(result.get());
+    for (int c = 0; c < columns; ++c) rows.columns.emplace_back(PQfname(result.get(), c));
+    rows.rows.reserve(count);
+    for (int r = 0; r < count; ++r) {
+      std::vector<Value>& row = rows.rows.emplace_back();
+      row.reserve(columns);
+      for (int c = 0; c < columns; ++c) row.push_back(CellValue(result.get(), r, c));
+    }
+    return rows;
+  }
+
+  Status SetStatementTimeout(std::chrono::milliseconds timeout) override {
+    if (timeout.count() < 0) {
+      return Status(Code::kInvalidArgument, "a statement timeout cannot be negative");
+    }
+    // The server's limit is INT_MAX ms (about 24 days); longer means no limit.
+    int64_t ms = timeout.count() > INT_MAX ? 0 : timeout.count();
+    return Exec("SET statement_timeout = " + std::to_string(ms));
+  }
+
+  Status Begin() override {
+    if (InTransaction()) {
+      return Status(Code::kInternal, "BEGIN: a transaction is already open");
+    }
+    return Exec("BEGIN");
+  }
+
+  Status Commit() override {
+    switch (PQtransactionStatus(conn_)) {
+      case PQTRANS_IDLE:
+        return Status(Code::kInternal, "COMMIT: no transaction is open");
+      case PQTRANS_INERROR:
+        // The server would answer COMMIT with a silent ROLLBACK; say so.
+        Exec("ROLLBACK").IgnoreError();
+        return Status(Code::kDatabase,
+                      "cannot commit: an earlier statement failed, so the "
+                      "transaction was rolled back");
+      default:
+        break;
+    }
+    STRATA_ASSIGN_OR_RETURN(ResultPtr result, Execute("COMMIT", nullptr));
+    if (std::strcmp(PQcmdStatus(result.get()), "COMMIT") != 0) {
+      return Status(Code::kDatabase, "the server rolled the transaction back at COMMIT");
+    }
+    return Status::OK();
+  }
+
+  /// Rolling back with no transaction open is a no-op, so cleanup paths
+  /// need not know whether the failure came before or after BEGIN.
+  Status Rollback() override {
+    if (PQtransactionStatus(conn_) == PQTRANS_IDLE) return Status::OK();
+    return Exec("ROLLBACK");
+  }
+
+  /// A failed transaction still counts: it must be rolled back.
+  bool InTransaction() const override {
+    switch (PQtransactionStatus(conn_)) {
+      case PQTRANS_ACTIVE:
+      case PQTRANS_INTRANS:
+      case PQTRANS_INERROR:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  Result<LockAttempt> TryLock(const LockOwner& owner) override {
+    // Session advisory locks nest; hold ours at most once so one Unlock frees it.
+    if (lock_held_) return LockAttempt{true, ""};
+    // Longer names are cut by the server at 63 bytes; the prefix is what matters.
+    std::string name = "strata " + owner.actor + "@" + owner.host + " pid " +
+                       std::to_string(owner.pid) + " since " + owner.since;
+    STRATA_RETURN_IF_ERROR(
+        Query("SELECT set_config('application_name', $1, false)", {Value(name)})
+            .status());
+    STRATA_ASSIGN_OR_RETURN(
+        Rows taken,
+        Query("SELECT pg_try_advisory_lock(" + std::to_string(kLockKey) + ")", {}));
+    if (SingleTrue(taken)) {
+      lock_held_ = true;
+      return LockAttempt{true, ""};
+    }
+    STRATA_ASSIGN_OR_RETURN(
+        Rows holder, Query(kLockHolderSql, {Value(kLockClassId), Value(kLockObjId)}));
+    return LockAttempt{false, DescribeHolder(holder)};
+  }
+
+  Status Unlock() override {
+    if (!lock_held_) return Status::OK();
+    STRATA_ASSIGN_OR_RETURN(
+        Rows released,
+        Query("SELECT pg_advisory_unlock(" + std::to_string(kLockKey) + ")", {}));
+    lock_held_ = false;
+    if (!SingleTrue(released)) {
+      return Status(Code::kInternal, "the migration lock was not held by this session");
+    }
+    return Status::OK();
+  }
+
+  Result<std::vector<std::string>> ListTables() override {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kListTablesSql, {}));
+    std::vector<std::string> names;
+    for (const auto& row : rows.rows) names.push_back(row[0].text());
+    return names;
+  }
+
+  Result<bool> TableExists(std::string_view table) override {
+    STRATA_ASSIGN_OR_RETURN(Rows rows,
+                            Query(kTableExistsSql, {Value(std::string(table))}));
+    return SingleTrue(rows);
+  }
+
+  Result<std::vector<std::string>> ListColumns(std::string_view table) override {
+    STRATA_ASSIGN_OR_RETURN(Rows rows,
+                            Query(kListColumnsSql, {Value(std::string(table))}));
+    if (rows.empty()) {
+      return Status(Code::kNotFound, "no table " + std::string(table) +
+                                         " in the current schema of " + described_);
+    }
+    std::vector<std::string> names;
+    for (const auto& row : rows.rows) {
+      if (!row[0].is_null()) names.push_back(row[0].text());
+    }
+    return names;
+  }
+
+ private:
+  /// Runs one statement, with parameters unless `params` is null, and returns
+  /// its result or why it failed.
+  Result<ResultPtr> Execute(std::string_view sql, const std::vector<Value>* params) {
+    const std::string text(sql);
+    ResultPtr result;
+    if (params == nullptr) {
+      result.reset(PQexec(conn_, text.c_str()));
+    } else {
+      BoundParams bound(*params);
+      result.reset(PQexecParams(conn_, text.c_str(), bound.size(), bound.types(),
+                                bound.values(), bound.lengths(), bound.formats(),
+                                /*resultFormat=*/0));
+    }
+    const ExecStatusType status =
+        result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+    switch (status) {
+      case PGRES_COMMAND_OK:
+      case PGRES_TUPLES_OK:
+      case PGRES_EMPTY_QUERY:
+        return result;
+      case PGRES_COPY_IN:
+      case PGRES_COPY_OUT:
+      case PGRES_COPY_BOTH:
+        AbandonCopy(status);
+        return Status(Code::kDatabase,
+                      "COPY from STDIN or to STDOUT is not supported; "
+                      "use INSERT, or COPY with a server-side file");
+      default:
+        break;
+    }
+    if (PQstatus(conn_) == CONNECTION_BAD) {
+      return Status(Code::kUnavailable, "lost the connection to " + described_ + ": " +
+                                            DescribeError(result.get(), conn_));
+    }
+    return Status(Code::kDatabase, DescribeError(result.get(), conn_));
+  }
+
+  /// Ends a COPY the statement started so the connection is usable again.
+  void AbandonCopy(ExecStatusType status) {
+    if (status == PGRES_COPY_IN) {
+      PQputCopyEnd(conn_, "strata does not supply COPY data");
+    } else {
+      char* buffer = nullptr;
+      while (PQgetCopyData(conn_, &buffer, /*async=*/0) > 0) PQfreemem(buffer);
+    }
+    while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
+  }
+
+  /// "<application_name> (backend pid N, connected since T)".
+  static std::string DescribeHolder(const Rows& holder) {
+    if (holder.empty() || holder.rows[0].size() != 3) {
+      return "another session (it seems to have just released the lock; try again)";
+    }
+    const std::vector<Value>& row = holder.rows[0];
+    std::string name = row[0].is_null() || row[0].text().empty()
+                           ? "a session without an application_name"
+                           : row[0].text();
+    std::string out = name + " (backend pid " +
+                      (row[1].type() == Value::Type::kInteger
+                           ? std::to_string(row[1].integer())
+                           : std::string("?"));
+    if (row[2].type() == Value::Type::kText) out += ", connected since " + row[2].text();
+    return out + ")";
+  }
+
+  PGconn* conn_;
+  std::string described_;  // The URL, password redacted.
+  bool lock_held_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url) {
+  const std::string shown = RedactUrl(url);
+
+  char* parse_error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), &parse_error);
+  if (options == nullptr) {
+    std::string why = parse_error ? OneLine(parse_error) : "out of memory";
+    PQfreemem(parse_error);
+    return Status(Code::kInvalidArgument,
+                  "invalid PostgreSQL URL " + shown + ": " +
+                      RedactSecrets(Scrub(why, RawPasswords(url))));
+  }
+  PQconninfoFree(options);
+
+  // Keywords before "dbname" are defaults the URL may override; expand_dbname
+  // makes libpq read the URL itself as the dbname value.
+  const char* const keywords[] = {"connect_timeout", "client_encoding",
+                                  "fallback_application_name", "dbname", nullptr};
+  const char* const values[] = {"10", "UTF8", "strata", url.c_str(), nullptr};
+  PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
+  if (conn == nullptr) {
+    return Status(Code::kUnavailable, "cannot connect to " + shown + ": out of memory");
+  }
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string why = RedactSecrets(OneLine(PQerrorMessage(conn)));
+    PQfinish(conn);
+    return Status(Code::kUnavailable, "cannot connect to " + shown + ": " + why);
+  }
+  PQsetNoticeProcessor(conn, DiscardNotice, nullptr);
+  return std::unique_ptr<Database>(std::make_unique<PostgresDatabase>(conn, shown));
+}
+
+}  // namespace strata

@@ -1,0 +1,29 @@
+// PostgreSQL engine: a strata::Database over one libpq connection.
+//
+// Values travel as text (integers in decimal, reals with 17 significant
+// digits) except blobs, which are bound as binary bytea. Results come back in
+// text format and are typed by column: int2/int4/int8/oid give integers,
+// float4/float8 give reals, bytea gives a Blob, and everything else (numeric,
+// bool, dates, json, ...) is returned as the server's text.
+//
+// The migration lock is a session-level advisory lock, so it is released by
+// the server when the connection closes, however the process ended.
+//
+// Like every Database, the object is one connection and is not thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "strata/database.h"
+#include "strata/status.h"
+
+namespace strata {
+
+/// Connects to `url`, a postgres:// or postgresql:// URI as libpq reads it.
+/// Adds connect_timeout=10 unless the URL sets its own. A URL libpq cannot
+/// parse is kInvalidArgument; a failed connection is kUnavailable. Neither
+/// message contains the password.
+Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url);
+
+}  // namespace strata

@@ -1,0 +1,279 @@
+#include "engine/sqlite/sqlite_database.h"
+
+#include <sqlite3.h>
+#include <signal.h>
+
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+
+#include <fmt/format.h>
+
+namespace strata {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kBusyTimeoutMs = 5000;
+
+// Rewrites the `$N` placeholders the seam uses into SQLite's `?N`, leaving
+// quoted text alone.
+std::string RewritePlaceholders(std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size());
+  char quote = 0;
+  for (size_t i = 0; i < sql.size(); ++i) {
+    char c = sql[i];
+    if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == '$' && i + 1 < sql.size() && std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+      c = '?';
+    }
+    out += c;
+  }
+  return out;
+}
+
+bool ProcessAlive(int pid) {
+  if (pid <= 0) return false;
+  return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+class SqliteDatabase : public Database {
+ public:
+  SqliteDatabase(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    sqlite3_progress_handler(db_, 1000, &SqliteDatabase::OnProgress, this);
+  }
+  ~SqliteDatabase() override {
+    if (holds_lock_) Unlock().IgnoreError();
+    sqlite3_close_v2(db_);
+  }
+
+  Engine engine() const override { return Engine::kSqlite; }
+  std::string Describe() const override { return "sqlite:" + path_; }
+
+  Status Exec(std::string_view sql) override {
+    StartClock();
+    const char* tail = sql.data();
+    const char* end = sql.data() + sql.size();
+    while (tail < end) {
+      sqlite3_stmt* stmt = nullptr;
+      const char* next = nullptr;
+      int rc = sqlite3_prepare_v2(db_, tail, static_cast<int>(end - tail), &stmt, &next);
+      if (rc != SQLITE_OK) return Error(rc);
+      if (stmt == nullptr) break;  // only whitespace or comments were left
+      while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      }
+      sqlite3_finalize(stmt);
+      if (rc != SQLITE_DONE) return Error(rc);
+      tail = next;
+    }
+    return Status::OK();
+  }
+
+  Result<Rows> Query(std::string_view sql, const std::vector<Value>& params = {}) override {
+    StartClock();
+    std::string text = params.empty() ? std::string(sql) : RewritePlaceholders(sql);
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(db_, text.data(), static_cast<int>(text.size()), &stmt, nullptr);
+    if (rc != SQLITE_OK) return Error(rc);
+    if (stmt == nullptr) return Rows{};
+    std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, sqlite3_finalize);
+    for (size_t i = 0; i < params.size(); ++i) {
+      rc = Bind(stmt, static_cast<int>(i + 1), params[i]);
+      if (rc != SQLITE_OK) return Error(rc);
+    }
+    Rows rows;
+    int ncol = sqlite3_column_count(stmt);
+    for (int c = 0; c < ncol; ++c) rows.columns.emplace_back(sqlite3_column_name(stmt, c));
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      std::vector<Value>& row = rows.rows.emplace_back();
+      row.reserve(ncol);
+      for (int c = 0; c < ncol; ++c) row.push_back(Column(stmt, c));
+    }
+    if (rc != SQLITE_DONE) return Error(rc);
+    return rows;
+  }
+
+  Status SetStatementTimeout(std::chrono::milliseconds timeout) override {
+    timeout_ = timeout;
+    return Status::OK();
+  }
+
+  Status Begin() override { return Exec("BEGIN IMMEDIATE"); }
+  Status Commit() override { return Exec("COMMIT"); }
+  Status Rollback() override { return Exec("ROLLBACK"); }
+  bool InTransaction() const override { return sqlite3_get_autocommit(db_) == 0; }
+
+  Result<LockAttempt> TryLock(const LockOwner& owner) override {
+    // Creating the table needs the write lock, which a running migration
+    // holds for its whole run: only create it when it is missing.
+    STRATA_ASSIGN_OR_RETURN(bool exists, TableExists("strata_lock"));
+    if (!exists) {
+      STRATA_RETURN_IF_ERROR(Exec(
+          "CREATE TABLE IF NOT EXISTS strata_lock (id INTEGER PRIMARY KEY CHECK (id = 1), "
+          "actor TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, since TEXT NOT NULL)"));
+    }
+    // Look before taking the write lock, for the same reason.
+    STRATA_ASSIGN_OR_RETURN(LockAttempt held, CurrentHolder(owner));
+    if (!held.holder.empty()) return held;
+    Status begun = Begin();
+    if (!begun.ok()) {
+      return LockAttempt{false, "another connection is writing to the database (" +
+                                    begun.message() + ")"};
+    }
+    Status s = [&]() -> Status {
+      STRATA_ASSIGN_OR_RETURN(LockAttempt again, CurrentHolder(owner));
+      if (!again.holder.empty()) return Status(Code::kLocked, again.holder);
+      return Query("INSERT OR REPLACE INTO strata_lock (id, actor, host, pid, since) "
+                   "VALUES (1, $1, $2, $3, $4)",
+                   {owner.actor, owner.host, static_cast<int64_t>(owner.pid), owner.since})
+          .status();
+    }();
+    if (!s.ok()) {
+      Rollback().IgnoreError();
+      if (s.code() == Code::kLocked) return LockAttempt{false, s.message()};
+      return s;
+    }
+    STRATA_RETURN_IF_ERROR(Commit());
+    holds_lock_ = true;
+    owner_ = owner;
+    return LockAttempt{true, ""};
+  }
+
+  Status Unlock() override {
+    if (!holds_lock_) return Status::OK();
+    holds_lock_ = false;
+    return Query("DELETE FROM strata_lock WHERE host = $1 AND pid = $2",
+                 {owner_.host, static_cast<int64_t>(owner_.pid)})
+        .status();
+  }
+
+  Result<std::vector<std::string>> ListTables() override {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, Query("SELECT name FROM sqlite_schema WHERE type = 'table' "
+                                             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                                             "AND name NOT LIKE 'strata\\_%' ESCAPE '\\' "
+                                             "ORDER BY name"));
+    std::vector<std::string> names;
+    for (auto& row : rows.rows) names.push_back(row[0].text());
+    return names;
+  }
+
+  Result<bool> TableExists(std::string_view table) override {
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows, Query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = $1",
+                         {std::string(table)}));
+    return !rows.empty();
+  }
+
+  Result<std::vector<std::string>> ListColumns(std::string_view table) override {
+    STRATA_ASSIGN_OR_RETURN(Rows rows,
+                            Query("SELECT name FROM pragma_table_info($1) ORDER BY cid",
+                                  {std::string(table)}));
+    std::vector<std::string> names;
+    for (auto& row : rows.rows) names.push_back(row[0].text());
+    return names;
+  }
+
+ private:
+  // Finds a live holder other than `me`; a row whose process is gone from
+  // this host is stale and does not count.
+  Result<LockAttempt> CurrentHolder(const LockOwner& me) {
+    STRATA_ASSIGN_OR_RETURN(Rows rows,
+                            Query("SELECT actor, host, pid, since FROM strata_lock WHERE id = 1"));
+    if (rows.empty()) return LockAttempt{};
+    const auto& r = rows.rows[0];
+    std::string host = r[1].ToString();
+    int pid = static_cast<int>(r[2].ToInt());
+    if (host == me.host && (pid == me.pid || !ProcessAlive(pid))) return LockAttempt{};
+    return LockAttempt{false, fmt::format("{}@{} pid {} since {}", r[0].ToString(), host, pid,
+                                          r[3].ToString())};
+  }
+
+  static int Bind(sqlite3_stmt* stmt, int index, const Value& v) {
+    switch (v.type()) {
+      case Value::Type::kNull: return sqlite3_bind_null(stmt, index);
+      case Value::Type::kInteger: return sqlite3_bind_int64(stmt, index, v.integer());
+      case Value::Type::kReal: return sqlite3_bind_double(stmt, index, v.real());
+      case Value::Type::kText:
+        return sqlite3_bind_text64(stmt, index, v.text().data(), v.text().size(),
+                                   SQLITE_TRANSIENT, SQLITE_UTF8);
+      case Value::Type::kBlob:
+        return sqlite3_bind_blob64(stmt, index, v.blob().bytes.data(), v.blob().bytes.size(),
+                                   SQLITE_TRANSIENT);
+    }
+    return SQLITE_MISUSE;
+  }
+
+  static Value Column(sqlite3_stmt* stmt, int c) {
+    switch (sqlite3_column_type(stmt, c)) {
+      case SQLITE_INTEGER: return Value(static_cast<int64_t>(sqlite3_column_int64(stmt, c)));
+      case SQLITE_FLOAT: return Value(sqlite3_column_double(stmt, c));
+      case SQLITE_TEXT: {
+        auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+        return Value(std::string(p, sqlite3_column_bytes(stmt, c)));
+      }
+      case SQLITE_BLOB: {
+        auto p = static_cast<const char*>(sqlite3_column_blob(stmt, c));
+        int n = sqlite3_column_bytes(stmt, c);
+        return Value(Blob{n > 0 ? std::string(p, n) : std::string()});
+      }
+      default: return Value();
+    }
+  }
+
+  void StartClock() {
+    deadline_ = timeout_.count() > 0 ? Clock::now() + timeout_ : Clock::time_point::max();
+  }
+
+  static int OnProgress(void* self) {
+    auto* db = static_cast<SqliteDatabase*>(self);
+    return Clock::now() > db->deadline_ ? 1 : 0;
+  }
+
+  Status Error(int rc) const {
+    if (rc == SQLITE_INTERRUPT && timeout_.count() > 0) {
+      return Status(Code::kDatabase,
+                    fmt::format("statement exceeded its timeout of {} ms and was interrupted",
+                                timeout_.count()));
+    }
+    Code code = (rc & 0xff) == SQLITE_BUSY ? Code::kLocked : Code::kDatabase;
+    return Status(code, sqlite3_errmsg(db_));
+  }
+
+  sqlite3* db_;
+  std::string path_;
+  std::chrono::milliseconds timeout_{0};
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool holds_lock_ = false;
+  LockOwner owner_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return Status(Code::kUnavailable,
+                  fmt::format("cannot open SQLite database '{}': {} (does its directory exist "
+                              "and is it writable?)",
+                              path, msg));
+  }
+  auto out = std::make_unique<SqliteDatabase>(db, path);
+  // Opening is lazy in SQLite; touch the file so a bad path fails here.
+  Status probe = out->Exec("SELECT count(*) FROM sqlite_schema");
+  if (!probe.ok()) {
+    return Status(Code::kUnavailable,
+                  fmt::format("cannot open SQLite database '{}': {}", path, probe.message()));
+  }
+  return std::unique_ptr<Database>(std::move(out));
+}
+
+}  // namespace strata

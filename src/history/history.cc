@@ -1,0 +1,124 @@
+#include "history/history.h"
+
+#include <chrono>
+#include <ctime>
+
+#include <fmt/format.h>
+
+namespace strata {
+namespace {
+
+constexpr const char* kCreate =
+    "CREATE TABLE IF NOT EXISTS strata_history ("
+    " version BIGINT PRIMARY KEY,"
+    " version_text TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " checksum TEXT NOT NULL,"
+    " up_script TEXT NOT NULL,"
+    " down_script TEXT NOT NULL,"
+    " down_source TEXT NOT NULL,"
+    " applied_at TEXT NOT NULL,"
+    " applied_by TEXT NOT NULL,"
+    " duration_ms BIGINT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " irreversible INTEGER NOT NULL,"
+    " no_transaction INTEGER NOT NULL,"
+    " error TEXT NOT NULL DEFAULT '')";
+
+constexpr const char* kColumnsShort =
+    "version, version_text, name, checksum, '', '', down_source, applied_at, applied_by, duration_ms, status, "
+    "irreversible, no_transaction, error";
+constexpr const char* kColumnsFull =
+    "version, version_text, name, checksum, up_script, down_script, down_source, applied_at, applied_by, "
+    "duration_ms, status, irreversible, no_transaction, error";
+
+AppliedMigration FromRow(const std::vector<Value>& r) {
+  AppliedMigration m;
+  m.version = r[0].ToInt();
+  m.version_text = r[1].ToString();
+  m.name = r[2].ToString();
+  m.checksum = r[3].ToString();
+  m.up_script = r[4].ToString();
+  m.down_script = r[5].ToString();
+  m.down_source = r[6].ToString();
+  m.applied_at = r[7].ToString();
+  m.applied_by = r[8].ToString();
+  m.duration_ms = r[9].ToInt();
+  m.state = r[10].ToString() == "in_progress" ? AppliedState::kInProgress : AppliedState::kApplied;
+  m.irreversible = r[11].ToInt() != 0;
+  m.no_transaction = r[12].ToInt() != 0;
+  m.error = r[13].ToString();
+  return m;
+}
+
+}  // namespace
+
+const char* AppliedStateName(AppliedState state) {
+  return state == AppliedState::kApplied ? "applied" : "in_progress";
+}
+
+Status History::Ensure() { return db_.Exec(kCreate); }
+
+Result<std::vector<AppliedMigration>> History::List(bool with_scripts) {
+  STRATA_ASSIGN_OR_RETURN(bool exists, db_.TableExists("strata_history"));
+  std::vector<AppliedMigration> out;
+  if (!exists) return out;
+  STRATA_ASSIGN_OR_RETURN(
+      Rows rows, db_.Query(fmt::format("SELECT {} FROM strata_history ORDER BY version",
+                                       with_scripts ? kColumnsFull : kColumnsShort)));
+  out.reserve(rows.size());
+  for (const auto& r : rows.rows) out.push_back(FromRow(r));
+  return out;
+}
+
+Result<std::optional<AppliedMigration>> History::Get(int64_t version) {
+  STRATA_ASSIGN_OR_RETURN(
+      Rows rows, db_.Query(fmt::format("SELECT {} FROM strata_history WHERE version = $1",
+                                       kColumnsFull),
+                           {version}));
+  if (rows.empty()) return std::optional<AppliedMigration>();
+  return std::optional<AppliedMigration>(FromRow(rows.rows[0]));
+}
+
+Status History::Insert(const AppliedMigration& m) {
+  return db_
+      .Query("INSERT INTO strata_history (version, version_text, name, checksum, up_script, "
+             "down_script, down_source, applied_at, applied_by, duration_ms, status, "
+             "irreversible, no_transaction, error) "
+             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             {m.version, m.version_text, m.name, m.checksum, m.up_script, m.down_script, m.down_source,
+              m.applied_at, m.applied_by, m.duration_ms, std::string(AppliedStateName(m.state)),
+              static_cast<int64_t>(m.irreversible), static_cast<int64_t>(m.no_transaction),
+              m.error})
+      .status();
+}
+
+Status History::MarkApplied(int64_t version, int64_t duration_ms) {
+  return db_
+      .Query("UPDATE strata_history SET status = 'applied', duration_ms = $1, error = '' "
+             "WHERE version = $2",
+             {duration_ms, version})
+      .status();
+}
+
+Status History::RecordError(int64_t version, const std::string& error) {
+  return db_.Query("UPDATE strata_history SET error = $1 WHERE version = $2", {error, version})
+      .status();
+}
+
+Status History::Remove(int64_t version) {
+  return db_.Query("DELETE FROM strata_history WHERE version = $1", {version}).status();
+}
+
+std::string NowUtc() {
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     static_cast<int>(ms.count()));
+}
+
+}  // namespace strata

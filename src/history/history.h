@@ -1,0 +1,72 @@
+// History: the strata_history table, one row per applied migration.
+//
+// A row keeps what is needed to undo the migration without today's files:
+// the up script as applied (so `status` can show what changed in an edited
+// file) and the down script as it was at apply time, written or derived.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "strata/database.h"
+#include "strata/status.h"
+
+namespace strata {
+
+enum class AppliedState {
+  kApplied,     // committed together with its history row
+  kInProgress,  // a no-transaction migration that started and has not finished
+};
+
+const char* AppliedStateName(AppliedState state);
+
+struct AppliedMigration {
+  int64_t version = 0;
+  std::string version_text;   // as in the file name: "0001"
+  std::string name;
+  std::string checksum;
+  std::string up_script;      // empty when listed without scripts
+  std::string down_script;    // empty when irreversible (or listed without scripts)
+  std::string down_source;    // "file", "derived" or "none"
+  std::string applied_at;     // UTC, ISO 8601
+  std::string applied_by;
+  int64_t duration_ms = 0;
+  AppliedState state = AppliedState::kApplied;
+  bool irreversible = false;  // applied with --allow-irreversible and no way back
+  bool no_transaction = false;
+  std::string error;          // the last failure of an in-progress migration
+
+  /// "0001_create_users", as the file was named.
+  std::string id() const { return version_text + "_" + name; }
+};
+
+class History {
+ public:
+  explicit History(Database& db) : db_(db) {}
+
+  /// Creates strata_history when it does not exist.
+  Status Ensure();
+
+  /// All rows, oldest version first. Without `with_scripts` the script
+  /// columns are not fetched (status stays fast with thousands of rows).
+  /// A database without the table has an empty history.
+  Result<std::vector<AppliedMigration>> List(bool with_scripts);
+
+  /// One row with its scripts, or nullopt.
+  Result<std::optional<AppliedMigration>> Get(int64_t version);
+
+  Status Insert(const AppliedMigration& row);
+  Status MarkApplied(int64_t version, int64_t duration_ms);
+  Status RecordError(int64_t version, const std::string& error);
+  Status Remove(int64_t version);
+
+ private:
+  Database& db_;
+};
+
+/// Current time, UTC, ISO 8601 with milliseconds: 2026-11-28T10:37:59.123Z.
+std::string NowUtc();
+
+}  // namespace strata

@@ -1,0 +1,57 @@
+#include "history/lock.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "history/history.h"
+
+namespace strata {
+
+LockOwner CurrentOwner(const std::string& actor_override) {
+  LockOwner owner;
+  owner.actor = actor_override;
+  if (owner.actor.empty()) {
+    if (const char* env = std::getenv("STRATA_ACTOR"); env && *env) owner.actor = env;
+  }
+  if (owner.actor.empty()) {
+    if (const passwd* pw = getpwuid(geteuid()); pw && pw->pw_name) owner.actor = pw->pw_name;
+  }
+  if (owner.actor.empty()) owner.actor = "unknown";
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) == 0) owner.host = host;
+  owner.pid = static_cast<int>(getpid());
+  owner.since = NowUtc();
+  return owner;
+}
+
+Result<std::unique_ptr<MigrationLock>> MigrationLock::Acquire(
+    const std::string& url, const LockOwner& owner, std::chrono::milliseconds timeout,
+    const std::function<void(const std::string&)>& on_wait) {
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> conn, OpenDatabase(url));
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::milliseconds(20);
+  bool told = false;
+  while (true) {
+    STRATA_ASSIGN_OR_RETURN(LockAttempt attempt, conn->TryLock(owner));
+    if (attempt.acquired) return std::unique_ptr<MigrationLock>(new MigrationLock(std::move(conn)));
+    if (!told && on_wait) on_wait(attempt.holder);
+    told = true;
+    if (std::chrono::steady_clock::now() + pause > deadline) {
+      return Status(Code::kLocked,
+                    fmt::format("{} is locked by another strata run: {}; waited {} ms "
+                                "(--lock-timeout)",
+                                conn->Describe(), attempt.holder, timeout.count()));
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(500));
+  }
+}
+
+MigrationLock::~MigrationLock() { conn_->Unlock().IgnoreError(); }
+
+}  // namespace strata

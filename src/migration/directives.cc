@@ -1,0 +1,68 @@
+#include <cctype>
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "migration/migration.h"
+
+namespace strata {
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  text = Trim(text);
+  int64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  std::string_view unit(ptr, text.data() + text.size() - ptr);
+  if (ec != std::errc() || n < 0) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("'{}' is not a duration; write e.g. 500ms, 30s, 5m or 1h", text));
+  }
+  if (unit.empty() || unit == "s") return std::chrono::milliseconds(n * 1000);
+  if (unit == "ms") return std::chrono::milliseconds(n);
+  if (unit == "m" || unit == "min") return std::chrono::milliseconds(n * 60'000);
+  if (unit == "h") return std::chrono::milliseconds(n * 3'600'000);
+  return Status(Code::kInvalidArgument,
+                fmt::format("'{}' has an unknown unit '{}'; use ms, s, m or h", text, unit));
+}
+
+Result<Directives> ParseDirectives(std::string_view script) {
+  Directives d;
+  int line_no = 0;
+  while (!script.empty()) {
+    size_t eol = script.find('\n');
+    std::string_view line = Trim(script.substr(0, eol));
+    script = eol == std::string_view::npos ? std::string_view() : script.substr(eol + 1);
+    ++line_no;
+    if (line.empty()) continue;
+    if (line.substr(0, 2) != "--") break;  // the first statement ends the header
+    std::string_view body = Trim(line.substr(2));
+    if (body.substr(0, 7) != "strata:") continue;
+    body.remove_prefix(7);
+    size_t sp = body.find_first_of(" \t");
+    std::string_view key = body.substr(0, sp);
+    std::string_view arg = sp == std::string_view::npos ? "" : Trim(body.substr(sp));
+    if (key == "no-transaction") {
+      d.no_transaction = true;
+    } else if (key == "timeout") {
+      auto t = ParseDuration(arg);
+      if (!t.ok()) return t.status().WithContext(fmt::format("{}: strata:timeout", line_no));
+      d.timeout = *t;
+    } else {
+      return Status(Code::kParse,
+                    fmt::format("{}: unknown directive 'strata:{}' (known: strata:no-transaction, "
+                                "strata:timeout <duration>)",
+                                line_no, key));
+    }
+  }
+  return d;
+}
+
+}  // namespace strata

@@ -1,0 +1,180 @@
+#include "migration/loader.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <cctype>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "migration/checksum.h"
+
+namespace strata {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::string_view kExpected = "expected NNNN_name.up.sql, NNNN_name.down.sql or NNNN_name.verify.sql";
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+Result<std::string> ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Status(Code::kIOError, fmt::format("{}: cannot read: {}", path.string(),
+                                              std::strerror(errno)));
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return Status(Code::kIOError, fmt::format("{}: read failed", path.string()));
+  return buf.str();
+}
+
+struct Files {
+  std::string name;
+  std::string version_text;
+  fs::path up, down, verify;
+};
+
+}  // namespace
+
+Result<MigrationFileName> ParseMigrationFileName(std::string_view file) {
+  MigrationFileName out;
+  std::string_view stem = file;
+  if (EndsWith(stem, ".up.sql")) {
+    out.kind = MigrationFileName::Kind::kUp;
+    stem.remove_suffix(7);
+  } else if (EndsWith(stem, ".down.sql")) {
+    out.kind = MigrationFileName::Kind::kDown;
+    stem.remove_suffix(9);
+  } else if (EndsWith(stem, ".verify.sql")) {
+    out.kind = MigrationFileName::Kind::kVerify;
+    stem.remove_suffix(11);
+  } else {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{}: name does not parse: {}", file, kExpected));
+  }
+  size_t underscore = stem.find('_');
+  std::string_view version = stem.substr(0, underscore);
+  if (underscore == std::string_view::npos || underscore + 1 == stem.size()) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{}: name does not parse: no '_name' after the version; {}", file,
+                              kExpected));
+  }
+  bool digits = !version.empty() && std::all_of(version.begin(), version.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c));
+  });
+  if (!digits) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{}: version '{}' is not a number; {}", file, version, kExpected));
+  }
+  auto [ptr, ec] = std::from_chars(version.data(), version.data() + version.size(), out.version);
+  if (ec != std::errc()) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{}: version '{}' is too large (at most 18 digits)", file, version));
+  }
+  out.version_text = std::string(version);
+  out.name = std::string(stem.substr(underscore + 1));
+  return out;
+}
+
+Result<std::vector<Migration>> LoadMigrations(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return Status(Code::kNotFound,
+                  fmt::format("migrations directory '{}' does not exist; create it with "
+                              "`strata init` or pass --dir",
+                              dir));
+  }
+  std::vector<std::string> problems;
+  std::map<int64_t, Files> by_version;
+  std::vector<fs::directory_entry> entries;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    entries.push_back(*it);
+  }
+  if (ec) {
+    return Status(Code::kIOError, fmt::format("cannot list '{}': {}", dir, ec.message()));
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.path().filename() < b.path().filename(); });
+
+  for (const auto& entry : entries) {
+    std::string file = entry.path().filename().string();
+    if (file.empty() || file[0] == '.' || !EndsWith(file, ".sql")) continue;
+    auto parsed = ParseMigrationFileName(file);
+    if (!parsed.ok()) {
+      problems.push_back(fmt::format("{}/{}", dir, parsed.status().message()));
+      continue;
+    }
+    Files& f = by_version[parsed->version];
+    if (f.name.empty()) {
+      f.name = parsed->name;
+      f.version_text = parsed->version_text;
+    } else if (f.name != parsed->name || f.version_text != parsed->version_text) {
+      std::string other = f.version_text + "_" + f.name;
+      problems.push_back(fmt::format("{}/{}: duplicate version {}: also used by {}/{}.*.sql", dir,
+                                     file, parsed->version, dir, other));
+      continue;
+    }
+    fs::path* slot = parsed->kind == MigrationFileName::Kind::kUp     ? &f.up
+                     : parsed->kind == MigrationFileName::Kind::kDown ? &f.down
+                                                                      : &f.verify;
+    *slot = entry.path();
+  }
+
+  std::vector<Migration> out;
+  for (auto& [version, f] : by_version) {
+    if (f.up.empty()) {
+      for (const fs::path* p : {&f.down, &f.verify}) {
+        if (p->empty()) continue;
+        problems.push_back(fmt::format("{}: has no up script (expected {}/{}_{}.up.sql beside it)",
+                                       p->string(), dir, f.version_text, f.name));
+      }
+      continue;
+    }
+    Migration m;
+    m.version = version;
+    m.version_text = f.version_text;
+    m.name = f.name;
+    m.up_path = f.up.string();
+    m.down_path = f.down.string();
+    m.verify_path = f.verify.string();
+    bool readable = true;
+    for (auto [path, text] : {std::pair{&m.up_path, &m.up_sql}, std::pair{&m.down_path, &m.down_sql},
+                              std::pair{&m.verify_path, &m.verify_sql}}) {
+      if (path->empty()) continue;
+      auto content = ReadFile(*path);
+      if (!content.ok()) {
+        problems.push_back(content.status().message());
+        readable = false;
+        continue;
+      }
+      *text = std::move(content).value();
+    }
+    if (!readable) continue;
+    m.checksum = ScriptChecksum(m.up_sql);
+    auto directives = ParseDirectives(m.up_sql);
+    if (!directives.ok()) {
+      problems.push_back(fmt::format("{}:{}", m.up_path, directives.status().message()));
+      continue;
+    }
+    m.directives = *directives;
+    out.push_back(std::move(m));
+  }
+  if (!problems.empty()) {
+    std::string msg = fmt::format("{} problem{} in {}:", problems.size(),
+                                  problems.size() == 1 ? "" : "s", dir);
+    for (const auto& p : problems) msg += "\n  " + p;
+    return Status(Code::kInvalidArgument, msg);
+  }
+  return out;
+}
+
+}  // namespace strata

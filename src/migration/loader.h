@@ -1,0 +1,31 @@
+// Loading a directory of migrations in Strata's native layout:
+//   NNNN_name.up.sql, NNNN_name.down.sql (optional), NNNN_name.verify.sql (optional)
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "migration/migration.h"
+#include "strata/status.h"
+
+namespace strata {
+
+/// The parts of a migration file name.
+struct MigrationFileName {
+  int64_t version = 0;
+  std::string version_text;
+  std::string name;
+  enum class Kind { kUp, kDown, kVerify } kind = Kind::kUp;
+};
+
+/// Parses "0001_create_users.up.sql". Errors name the file and say what is expected.
+Result<MigrationFileName> ParseMigrationFileName(std::string_view file_name);
+
+/// Reads every migration in `dir`, sorted by version. Files that do not end
+/// in ".sql" and hidden files are ignored. Every problem found is reported
+/// in one kInvalidArgument status, one line per problem, each naming its
+/// file: names that do not parse, duplicate versions, down or verify files
+/// without their up, unreadable files, bad directives.
+Result<std::vector<Migration>> LoadMigrations(const std::string& dir);
+
+}  // namespace strata

@@ -1,0 +1,50 @@
+// Migration: one versioned change, as loaded from its files.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "strata/status.h"
+
+namespace strata {
+
+/// Directives read from a script's leading comments:
+///   -- strata:no-transaction      run outside a transaction
+///   -- strata:timeout 30s         bound each statement (ms, s, m, h)
+struct Directives {
+  bool no_transaction = false;
+  std::chrono::milliseconds timeout{0};
+};
+
+/// Parses the directives in the comment lines before the first statement.
+/// An unknown `strata:` directive is an error (a typo must not pass silently).
+Result<Directives> ParseDirectives(std::string_view script);
+
+/// Parses "500ms", "30s", "5m", "1h" or a bare number of seconds.
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+struct Migration {
+  int64_t version = 0;
+  std::string version_text;  // as written in the file name: "0001", "20240101120000"
+  std::string name;          // "create_users"
+
+  std::string up_path;
+  std::string down_path;     // empty when there is no down file
+  std::string verify_path;   // empty when there is no verify file
+
+  std::string up_sql;
+  std::string down_sql;
+  std::string verify_sql;
+
+  std::string checksum;      // ScriptChecksum(up_sql)
+  Directives directives;     // of the up script
+
+  bool has_down() const { return !down_path.empty(); }
+  bool has_verify() const { return !verify_path.empty(); }
+  /// "0001_create_users"
+  std::string id() const { return version_text + "_" + name; }
+};
+
+}  // namespace strata

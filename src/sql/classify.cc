@@ -1,0 +1,600 @@
+#include "sql/classify.h"
+
+#include <algorithm>
+#include <initializer_list>
+#include <utility>
+
+#include "sql/lexer.h"
+
+namespace strata::sql {
+
+namespace {
+
+std::string Qualified(const std::string& schema, const std::string& name) {
+  return schema.empty() ? name : schema + "." + name;
+}
+
+std::string Lower(std::string_view text) {
+  std::string lower(text);
+  for (char& c : lower) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return lower;
+}
+
+std::string Upper(std::string_view text) {
+  std::string upper(text);
+  for (char& c : upper) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return upper;
+}
+
+/// "a, b, c"
+std::string JoinNames(const std::vector<std::string>& names, const std::string& prefix) {
+  std::string joined;
+  for (const std::string& name : names) {
+    if (!joined.empty()) joined += ", ";
+    joined += prefix + name;
+  }
+  return joined;
+}
+
+enum class ActionKind { kAddColumn, kDropColumn, kAlterType, kRenameTable, kRenameColumn, kOther };
+
+/// One action of an ALTER TABLE.
+struct Action {
+  ActionKind kind = ActionKind::kOther;
+  std::string column;
+  std::string new_name;
+  bool if_exists = false;
+  bool if_not_exists = false;
+};
+
+/// A cursor over one statement's tokens that fills in a StatementInfo.
+class Parser {
+ public:
+  Parser(std::string_view text, std::vector<Token> tokens, Dialect dialect)
+      : text_(text), tokens_(std::move(tokens)), dialect_(dialect), end_(tokens_.size()) {
+    end_token_.offset = text.size();
+  }
+
+  StatementInfo Parse();
+
+ private:
+  const Token& Peek(size_t ahead = 0) const {
+    return pos_ + ahead < end_ ? tokens_[pos_ + ahead] : end_token_;
+  }
+  bool Accept(std::string_view word) {
+    if (!Peek().IsWord(word)) return false;
+    ++pos_;
+    return true;
+  }
+  bool AcceptAll(std::initializer_list<std::string_view> words);
+  bool AcceptPunct(char c);
+  void AcceptStar();
+  bool IsName(const Token& token) const;
+  /// Reads one identifier; "" when the next token is not one.
+  std::string ReadName();
+  ObjectName ReadQualifiedName();
+  void SetTable(const ObjectName& name);
+  /// Index of the first token in [from, end_) outside parentheses that is one
+  /// of `words` (or the punct `punct`); end_ when there is none.
+  size_t FindTopLevel(size_t from, std::initializer_list<std::string_view> words,
+                      char punct = '\0') const;
+  /// The statement text from token `first` to just before token `stop`.
+  std::string TextBetween(size_t first, size_t stop) const;
+  std::string WhereClause();
+
+  void Create();
+  void CreateTable();
+  void CreateIndex(bool unique);
+  void CreateTrigger();
+  void CreateNamed(StatementKind kind, std::string_view what);
+  void Drop();
+  void Alter();
+  void AlterTable();
+  Action ParseAction();
+  void Insert();
+  void Update();
+  void Delete();
+  void Truncate();
+  void With();
+
+  std::string_view text_;
+  std::vector<Token> tokens_;
+  Dialect dialect_;
+  size_t pos_ = 0;
+  size_t end_;  // tokens at or past end_ are out of reach (one ALTER action at a time)
+  Token end_token_;
+  StatementInfo info_;
+};
+
+bool Parser::AcceptAll(std::initializer_list<std::string_view> words) {
+  size_t i = 0;
+  for (std::string_view word : words) {
+    if (!Peek(i++).IsWord(word)) return false;
+  }
+  pos_ += words.size();
+  return true;
+}
+
+bool Parser::AcceptPunct(char c) {
+  if (!Peek().IsPunct(c)) return false;
+  ++pos_;
+  return true;
+}
+
+void Parser::AcceptStar() {  // PostgreSQL's "table *": descendants included
+  if (Peek().kind == TokenKind::kOperator && Peek().text == "*") ++pos_;
+}
+
+bool Parser::IsName(const Token& token) const {
+  return token.kind == TokenKind::kWord || token.kind == TokenKind::kQuotedIdentifier ||
+         (dialect_ == Dialect::kSqlite && token.kind == TokenKind::kString);
+}
+
+std::string Parser::ReadName() {
+  const Token& token = Peek();
+  if (!IsName(token)) return "";
+  ++pos_;
+  std::string name = IdentifierName(token, dialect_);
+  if (token.kind != TokenKind::kWord &&
+      std::find(info_.quoted_names.begin(), info_.quoted_names.end(), name) ==
+          info_.quoted_names.end()) {
+    info_.quoted_names.push_back(name);
+  }
+  return name;
+}
+
+ObjectName Parser::ReadQualifiedName() {
+  ObjectName result;
+  result.name = ReadName();
+  // PostgreSQL allows database.schema.name; keep the last two parts.
+  while (!result.name.empty() && Peek().IsPunct('.') && IsName(Peek(1))) {
+    ++pos_;
+    result.schema = std::move(result.name);
+    result.name = ReadName();
+  }
+  return result;
+}
+
+void Parser::SetTable(const ObjectName& name) {
+  info_.schema = name.schema;
+  info_.object = name.name;
+  info_.table = name.name;
+}
+
+size_t Parser::FindTopLevel(size_t from, std::initializer_list<std::string_view> words,
+                            char punct) const {
+  int depth = 0;
+  for (size_t i = from; i < end_; ++i) {
+    const Token& token = tokens_[i];
+    if (depth == 0 && punct != '\0' && token.IsPunct(punct)) return i;
+    if (token.IsPunct('(')) {
+      ++depth;
+    } else if (token.IsPunct(')')) {
+      --depth;
+    } else if (depth == 0) {
+      for (std::string_view word : words) {
+        if (token.IsWord(word)) return i;
+      }
+    }
+  }
+  return end_;
+}
+
+std::string Parser::TextBetween(size_t first, size_t stop) const {
+  if (first >= stop) return "";
+  const size_t begin = tokens_[first].offset;
+  return std::string(text_.substr(begin, tokens_[stop - 1].end() - begin));
+}
+
+std::string Parser::WhereClause() {
+  const size_t where = FindTopLevel(pos_, {"WHERE"});
+  if (where == end_) return "";
+  return TextBetween(where + 1, FindTopLevel(where + 1, {"RETURNING", "ORDER", "LIMIT"}));
+}
+
+StatementInfo Parser::Parse() {
+  const Token& first = Peek();
+  if (first.IsWord("CREATE")) {
+    Create();
+  } else if (first.IsWord("DROP")) {
+    Drop();
+  } else if (first.IsWord("ALTER")) {
+    Alter();
+  } else if (first.IsWord("INSERT") || first.IsWord("REPLACE")) {
+    Insert();
+  } else if (first.IsWord("UPDATE")) {
+    Update();
+  } else if (first.IsWord("DELETE")) {
+    Delete();
+  } else if (first.IsWord("TRUNCATE")) {
+    Truncate();
+  } else if (first.IsWord("WITH")) {
+    With();
+  } else if (first.IsWord("SELECT") || first.IsWord("VALUES")) {
+    info_.kind = StatementKind::kSelect;
+    info_.summary = "runs a query";
+  } else if (first.IsWord("BEGIN") || first.IsWord("START") || first.IsWord("COMMIT") ||
+             first.IsWord("END") || first.IsWord("ROLLBACK") || first.IsWord("ABORT") ||
+             first.IsWord("SAVEPOINT") || first.IsWord("RELEASE")) {
+    info_.kind = StatementKind::kTransactionControl;
+    info_.summary = Upper(first.text) + " (transaction control)";
+  } else if (first.kind == TokenKind::kEnd) {
+    info_.summary = "runs an empty statement";
+  } else {
+    info_.summary = "runs " + Upper(first.text);
+  }
+  return std::move(info_);
+}
+
+void Parser::Create() {
+  ++pos_;
+  info_.or_replace = AcceptAll({"OR", "REPLACE"});
+  bool unique = false;
+  for (;;) {  // modifiers before the object type
+    if (Accept("TEMP") || Accept("TEMPORARY")) {
+      info_.temporary = true;
+    } else if (Accept("UNIQUE")) {
+      unique = true;
+    } else if (Accept("MATERIALIZED")) {
+      info_.materialized = true;
+    } else if (!(Accept("GLOBAL") || Accept("LOCAL") || Accept("UNLOGGED") ||
+                 Accept("VIRTUAL") || Accept("RECURSIVE") || Accept("CONSTRAINT"))) {
+      break;
+    }
+  }
+  if (Accept("TABLE")) return CreateTable();
+  if (Accept("INDEX")) return CreateIndex(unique);
+  if (Accept("TRIGGER")) return CreateTrigger();
+  if (Accept("VIEW")) {
+    return CreateNamed(StatementKind::kCreateView,
+                       info_.materialized ? "materialized view" : "view");
+  }
+  if (Accept("SEQUENCE")) return CreateNamed(StatementKind::kCreateSequence, "sequence");
+  if (Accept("TYPE")) return CreateNamed(StatementKind::kCreateType, "type");
+  if (Accept("FUNCTION")) return CreateNamed(StatementKind::kCreateFunction, "function");
+  if (Accept("PROCEDURE")) return CreateNamed(StatementKind::kCreateFunction, "procedure");
+  if (Accept("EXTENSION")) return CreateNamed(StatementKind::kCreateExtension, "extension");
+  if (Accept("SCHEMA")) {
+    info_.if_not_exists = AcceptAll({"IF", "NOT", "EXISTS"});
+    Accept("AUTHORIZATION");  // CREATE SCHEMA AUTHORIZATION role names it after the role
+    info_.object = ReadName();
+    info_.kind = StatementKind::kCreateSchema;
+    info_.summary = "creates schema " + info_.object;
+    return;
+  }
+  info_.summary = "runs CREATE " + Upper(Peek().text);
+}
+
+void Parser::CreateTable() {
+  info_.kind = StatementKind::kCreateTable;
+  info_.if_not_exists = AcceptAll({"IF", "NOT", "EXISTS"});
+  SetTable(ReadQualifiedName());
+  const bool from_query = FindTopLevel(pos_, {"AS"}) != end_;
+  info_.summary = std::string("creates ") + (info_.temporary ? "temporary " : "") + "table " +
+                  Qualified(info_.schema, info_.object) + (from_query ? " from a query" : "");
+}
+
+void Parser::CreateIndex(bool unique) {
+  info_.kind = StatementKind::kCreateIndex;
+  info_.concurrently = Accept("CONCURRENTLY");
+  info_.if_not_exists = AcceptAll({"IF", "NOT", "EXISTS"});
+  ObjectName index;
+  if (!Peek().IsWord("ON")) index = ReadQualifiedName();  // PostgreSQL may leave it unnamed
+  Accept("ON");
+  Accept("ONLY");
+  const ObjectName table = ReadQualifiedName();
+  // SQLite qualifies the index, PostgreSQL the table; the index lives in that schema.
+  info_.schema = index.schema.empty() ? table.schema : index.schema;
+  info_.object = index.name;
+  info_.table = table.name;
+  const std::string kind = unique ? "unique index" : "index";
+  info_.summary = index.name.empty()
+                      ? "creates an unnamed " + kind + " on " + Qualified(table.schema, table.name)
+                      : "creates " + kind + " " + index.name + " on " +
+                            Qualified(table.schema, table.name);
+}
+
+void Parser::CreateTrigger() {
+  info_.kind = StatementKind::kCreateTrigger;
+  info_.if_not_exists = AcceptAll({"IF", "NOT", "EXISTS"});
+  const ObjectName trigger = ReadQualifiedName();
+  pos_ = FindTopLevel(pos_, {"ON"});
+  Accept("ON");
+  const ObjectName table = ReadQualifiedName();
+  info_.schema = trigger.schema.empty() ? table.schema : trigger.schema;
+  info_.object = trigger.name;
+  info_.table = table.name;
+  info_.summary = "creates trigger " + trigger.name + " on " + Qualified(table.schema, table.name);
+}
+
+void Parser::CreateNamed(StatementKind kind, std::string_view what) {
+  info_.kind = kind;
+  info_.if_not_exists = AcceptAll({"IF", "NOT", "EXISTS"});
+  const ObjectName name = ReadQualifiedName();
+  info_.schema = name.schema;
+  info_.object = name.name;
+  info_.summary = "creates " + std::string(what) + " " + Qualified(name.schema, name.name);
+}
+
+void Parser::Drop() {
+  ++pos_;
+  std::string what;
+  if (Accept("TABLE")) {
+    info_.kind = StatementKind::kDropTable;
+    what = "table";
+  } else if (Accept("INDEX")) {
+    info_.kind = StatementKind::kDropIndex;
+    info_.concurrently = Accept("CONCURRENTLY");
+    what = "index";
+  } else if (Accept("VIEW")) {
+    info_.kind = StatementKind::kDropView;
+    what = "view";
+  } else if (AcceptAll({"MATERIALIZED", "VIEW"})) {
+    info_.kind = StatementKind::kDropView;
+    info_.materialized = true;
+    what = "materialized view";
+  } else if (Accept("TRIGGER")) {
+    info_.kind = StatementKind::kDropTrigger;
+    what = "trigger";
+  } else {
+    info_.kind = StatementKind::kDropOther;
+    if (AcceptAll({"FOREIGN", "TABLE"}) || AcceptAll({"EVENT", "TRIGGER"})) {
+      what = Lower(TextBetween(pos_ - 2, pos_));
+    } else {
+      what = Lower(Peek().text);
+      ++pos_;
+      if (what == "owned") Accept("BY");
+    }
+  }
+  info_.if_exists = AcceptAll({"IF", "EXISTS"});
+  std::vector<std::string> shown;
+  for (;;) {
+    ObjectName name = ReadQualifiedName();
+    if (name.name.empty()) break;
+    shown.push_back(Qualified(name.schema, name.name));
+    info_.objects.push_back(std::move(name));
+    if (Peek().IsPunct('(')) pos_ = FindTopLevel(pos_ + 1, {}, ')') + 1;  // function arguments
+    if (!AcceptPunct(',')) break;
+  }
+  if (!info_.objects.empty()) {
+    info_.schema = info_.objects[0].schema;
+    info_.object = info_.objects[0].name;
+  }
+  std::string on;
+  if (info_.kind == StatementKind::kDropTrigger && Accept("ON")) {  // PostgreSQL
+    const ObjectName table = ReadQualifiedName();
+    if (info_.schema.empty()) info_.schema = table.schema;
+    info_.table = table.name;
+    on = " on " + Qualified(table.schema, table.name);
+  }
+  if (info_.kind == StatementKind::kDropTable) info_.table = info_.object;
+
+  const bool cascade = FindTopLevel(pos_, {"CASCADE"}) != end_;
+  info_.destructive = info_.kind == StatementKind::kDropTable ||
+                      (info_.kind == StatementKind::kDropOther &&
+                       (cascade || what == "owned" || what == "database"));
+  if (what == "owned") {
+    info_.summary = "drops everything owned by " + JoinNames(shown, "");
+    return;
+  }
+  if (shown.size() > 1) what += what == "index" ? "es" : "s";
+  info_.summary = "drops " + what + " " + JoinNames(shown, "") + on;
+}
+
+void Parser::Alter() {
+  ++pos_;
+  if (Accept("TABLE")) return AlterTable();
+  info_.kind = StatementKind::kAlterOther;
+  const std::string what = Lower(Peek().text);
+  ++pos_;
+  info_.if_exists = AcceptAll({"IF", "EXISTS"});
+  const ObjectName name = ReadQualifiedName();
+  info_.schema = name.schema;
+  info_.object = name.name;
+  info_.summary = "alters " + what + " " + Qualified(name.schema, name.name);
+}
+
+void Parser::AlterTable() {
+  info_.if_exists = AcceptAll({"IF", "EXISTS"});
+  Accept("ONLY");
+  SetTable(ReadQualifiedName());
+  AcceptStar();
+  const std::string table = Qualified(info_.schema, info_.table);
+
+  std::vector<Action> actions;
+  const size_t stop = end_;
+  while (pos_ < stop) {
+    const size_t comma = FindTopLevel(pos_, {}, ',');
+    end_ = comma;
+    actions.push_back(ParseAction());
+    end_ = stop;
+    pos_ = comma + 1;
+  }
+
+  info_.kind = StatementKind::kAlterOther;
+  info_.summary = "alters table " + table;
+  if (actions.empty()) return;
+  const ActionKind kind = actions[0].kind;
+  const bool same = std::all_of(actions.begin(), actions.end(),
+                                [kind](const Action& a) { return a.kind == kind; });
+  for (const Action& action : actions) {
+    if (action.kind == ActionKind::kDropColumn || action.kind == ActionKind::kAlterType) {
+      info_.destructive = true;
+    }
+    info_.if_exists |= action.if_exists;
+    info_.if_not_exists |= action.if_not_exists;
+  }
+  if (actions.size() == 1 && kind == ActionKind::kRenameTable) {
+    info_.kind = StatementKind::kRenameTable;
+    info_.new_name = actions[0].new_name;
+    info_.summary = "renames table " + table + " to " + info_.new_name;
+  } else if (actions.size() == 1 && kind == ActionKind::kRenameColumn) {
+    info_.kind = StatementKind::kRenameColumn;
+    info_.column = actions[0].column;
+    info_.new_name = actions[0].new_name;
+    info_.summary = "renames column " + table + "." + info_.column + " to " + info_.new_name;
+  } else if (same && (kind == ActionKind::kAddColumn || kind == ActionKind::kDropColumn ||
+                      kind == ActionKind::kAlterType)) {
+    for (const Action& action : actions) info_.columns.push_back(action.column);
+    info_.column = info_.columns[0];
+    const std::string columns = JoinNames(info_.columns, table + ".");
+    const bool plural = info_.columns.size() > 1;
+    if (kind == ActionKind::kAddColumn) {
+      info_.kind = StatementKind::kAddColumn;
+      info_.summary = (plural ? "adds columns " : "adds column ") + columns;
+    } else if (kind == ActionKind::kDropColumn) {
+      info_.kind = StatementKind::kDropColumn;
+      info_.summary = (plural ? "drops columns " : "drops column ") + columns;
+    } else {
+      info_.kind = StatementKind::kAlterColumnType;
+      info_.summary =
+          (plural ? "changes the types of columns " : "changes the type of column ") + columns;
+    }
+  }
+}
+
+Action Parser::ParseAction() {
+  Action action;
+  if (Accept("ADD")) {
+    const Token& next = Peek();
+    if (!Accept("COLUMN") &&
+        (next.IsWord("CONSTRAINT") || next.IsWord("PRIMARY") || next.IsWord("UNIQUE") ||
+         next.IsWord("FOREIGN") || next.IsWord("CHECK") || next.IsWord("EXCLUDE"))) {
+      return action;
+    }
+    action.if_not_exists = AcceptAll({"IF", "NOT", "EXISTS"});
+    action.column = ReadName();
+    action.kind = ActionKind::kAddColumn;
+  } else if (Accept("DROP")) {
+    if (Peek().IsWord("CONSTRAINT")) return action;
+    Accept("COLUMN");
+    action.if_exists = AcceptAll({"IF", "EXISTS"});
+    action.column = ReadName();
+    action.kind = ActionKind::kDropColumn;
+  } else if (Accept("RENAME")) {
+    if (Accept("TO")) {
+      action.new_name = ReadName();
+      action.kind = ActionKind::kRenameTable;
+    } else if (!Peek().IsWord("CONSTRAINT")) {
+      Accept("COLUMN");
+      action.column = ReadName();
+      Accept("TO");
+      action.new_name = ReadName();
+      action.kind = ActionKind::kRenameColumn;
+    }
+  } else if (Accept("ALTER")) {
+    Accept("COLUMN");
+    action.column = ReadName();
+    if (AcceptAll({"SET", "DATA", "TYPE"}) || Accept("TYPE")) action.kind = ActionKind::kAlterType;
+  }
+  return action;
+}
+
+void Parser::Insert() {
+  info_.kind = StatementKind::kInsert;
+  bool replace = Peek().IsWord("REPLACE");
+  ++pos_;
+  if (Accept("OR")) {
+    replace |= Peek().IsWord("REPLACE");
+    ++pos_;
+  }
+  Accept("INTO");
+  SetTable(ReadQualifiedName());
+  if (Accept("AS")) info_.alias = ReadName();
+  bool upsert = false;  // ON CONFLICT ... DO UPDATE rewrites rows
+  for (size_t i = FindTopLevel(pos_, {"DO"}); i + 1 < end_; i = FindTopLevel(i + 1, {"DO"})) {
+    if (tokens_[i + 1].IsWord("UPDATE")) upsert = true;
+  }
+  info_.destructive = replace || upsert;
+  const std::string table = Qualified(info_.schema, info_.table);
+  info_.summary = replace  ? "inserts or replaces rows in " + table
+                  : upsert ? "inserts or updates rows in " + table
+                           : "inserts into " + table;
+}
+
+void Parser::Update() {
+  info_.kind = StatementKind::kUpdate;
+  info_.destructive = true;
+  ++pos_;
+  if (Accept("OR")) ++pos_;  // SQLite's conflict clause
+  Accept("ONLY");
+  SetTable(ReadQualifiedName());
+  AcceptStar();
+  if (Accept("AS") || (!Peek().IsWord("SET") && !Peek().IsWord("INDEXED") &&
+                       !Peek().IsWord("NOT") && IsName(Peek()))) {
+    info_.alias = ReadName();
+  }
+  info_.where_clause = WhereClause();
+  const std::string table = Qualified(info_.schema, info_.table);
+  info_.summary = info_.where_clause.empty() ? "updates every row of " + table
+                                             : "updates rows of " + table;
+}
+
+void Parser::Delete() {
+  info_.kind = StatementKind::kDelete;
+  info_.destructive = true;
+  ++pos_;
+  Accept("FROM");
+  Accept("ONLY");
+  SetTable(ReadQualifiedName());
+  AcceptStar();
+  const Token& next = Peek();
+  if (Accept("AS") || (IsName(next) && !next.IsWord("WHERE") && !next.IsWord("USING") &&
+                       !next.IsWord("RETURNING") && !next.IsWord("INDEXED") &&
+                       !next.IsWord("NOT") && !next.IsWord("ORDER") && !next.IsWord("LIMIT"))) {
+    info_.alias = ReadName();
+  }
+  info_.where_clause = WhereClause();
+  const std::string table = Qualified(info_.schema, info_.table);
+  info_.summary = info_.where_clause.empty() ? "deletes every row of " + table
+                                             : "deletes rows of " + table;
+}
+
+void Parser::Truncate() {
+  info_.kind = StatementKind::kTruncate;
+  info_.destructive = true;
+  ++pos_;
+  Accept("TABLE");
+  std::vector<std::string> shown;
+  do {
+    Accept("ONLY");
+    ObjectName name = ReadQualifiedName();
+    if (name.name.empty()) break;
+    AcceptStar();
+    shown.push_back(Qualified(name.schema, name.name));
+    info_.objects.push_back(std::move(name));
+  } while (AcceptPunct(','));
+  if (!info_.objects.empty()) SetTable(info_.objects[0]);
+  info_.summary = "truncates " + JoinNames(shown, "");
+}
+
+void Parser::With() {
+  // Data-modifying CTEs or a DELETE/UPDATE after the CTEs; FOR [NO KEY] UPDATE is a lock.
+  for (size_t i = 1; i < end_; ++i) {
+    const Token& token = tokens_[i];
+    if ((token.IsWord("DELETE") || token.IsWord("UPDATE")) && !tokens_[i - 1].IsWord("FOR") &&
+        !tokens_[i - 1].IsWord("KEY")) {
+      info_.destructive = true;
+    }
+  }
+  info_.summary = info_.destructive ? "runs a WITH statement that deletes or updates rows"
+                                    : "runs a WITH statement";
+}
+
+}  // namespace
+
+StatementInfo Classify(std::string_view statement, Dialect dialect) {
+  Result<std::vector<Token>> tokens = Tokenize(statement, dialect);
+  if (!tokens.ok()) {
+    StatementInfo info;
+    info.summary = "runs a statement that does not parse (" + tokens.status().message() + ")";
+    return info;
+  }
+  return Parser(statement, std::move(tokens).value(), dialect).Parse();
+}
+
+}  // namespace strata::sql

@@ -1,0 +1,63 @@
+// Classifying one SQL statement: what it does, to which object, and whether
+// it destroys data. Used to derive inverses and to decide what to capture
+// before a destructive statement runs. Purely lexical: it reads the leading
+// keywords and names, not a full grammar, and never fails; what it does not
+// recognise is kOther.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sql/dialect.h"
+
+namespace strata::sql {
+
+enum class StatementKind {
+  kCreateTable, kCreateIndex, kCreateView, kCreateTrigger, kCreateSequence, kCreateSchema,
+  kCreateType, kCreateFunction, kCreateExtension, kAddColumn, kRenameTable, kRenameColumn,
+  kDropTable, kDropColumn, kDropIndex, kDropView, kDropTrigger, kDropOther, kAlterColumnType,
+  kAlterOther, kInsert, kUpdate, kDelete, kTruncate, kSelect, kTransactionControl, kOther
+};
+
+/// A possibly schema-qualified name, unquoted.
+struct ObjectName {
+  std::string schema;  // "" when not qualified
+  std::string name;
+};
+
+/// Names are unquoted as the engine reads them: "Users" -> Users; a bare
+/// Users -> users in PostgreSQL and Users in SQLite (case-insensitive there).
+struct StatementInfo {
+  StatementKind kind = StatementKind::kOther;
+  std::string schema;        // "" when not qualified
+  std::string object;        // the created/dropped/altered object (for table statements, the table)
+  std::string table;         // the table acted on (indexes, triggers, columns, DML)
+  std::string column;        // add/drop/rename column, alter column type: the first column
+  std::string new_name;      // rename target
+  std::string where_clause;  // UPDATE/DELETE: text after the top-level WHERE ("" = every row)
+  std::string alias;         // UPDATE/DELETE/INSERT: the table's alias, if any
+  /// kAddColumn, kDropColumn, kAlterColumnType: every column, in order
+  /// (a PostgreSQL ALTER TABLE may have several actions of the same kind).
+  std::vector<std::string> columns;
+  /// DROP/TRUNCATE: every object named, in order; the first is also in schema/object.
+  std::vector<ObjectName> objects;
+  bool if_exists = false, if_not_exists = false, or_replace = false, concurrently = false,
+       temporary = false;
+  bool materialized = false;  // CREATE/DROP MATERIALIZED VIEW
+  bool destructive = false;   // removes or rewrites existing data
+  std::string summary;        // e.g. "drops column users.email"
+  /// Names that were written quoted; generated SQL quotes them again.
+  std::vector<std::string> quoted_names;
+};
+
+/// Classifies one statement as SplitStatements returns it (no trailing ';').
+///
+/// ALTER TABLE with several comma-separated actions (PostgreSQL): when all
+/// add columns, or all drop columns, or all change column types, the kind is
+/// that of the action and `columns` lists them; otherwise kAlterOther,
+/// destructive when any action drops or retypes a column. WITH ... is kOther,
+/// destructive when it deletes or updates rows.
+StatementInfo Classify(std::string_view statement, Dialect dialect);
+
+}  // namespace strata::sql

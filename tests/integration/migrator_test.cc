@@ -1,0 +1,373 @@
+// Integration tests of the migrator against real SQLite and PostgreSQL
+// databases: they check data and catalog, not only return codes.
+#include "strata/migrator.h"
+
+#include <filesystem>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "history/history.h"
+#include "testutil/harness.h"
+
+namespace strata {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::Column;
+using testing::Scalar;
+using testing::SchemaDump;
+using testing::TempDir;
+using testing::TestDatabase;
+
+class MigratorTest : public ::testing::TestWithParam<Engine> {
+ protected:
+  void SetUp() override {
+    target_ = std::make_unique<TestDatabase>(GetParam());
+    if (!target_->available()) GTEST_SKIP() << "STRATA_TEST_PG_URL is not set";
+    db_ = target_->Connect();
+  }
+
+  bool pg() const { return GetParam() == Engine::kPostgres; }
+
+  void Write(const std::string& file, const std::string& sql) { dir_.Write("migrations/" + file, sql); }
+
+  std::unique_ptr<Migrator> Open() {
+    MigratorOptions options;
+    options.database_url = target_->url();
+    options.migrations_dir = dir_.path() + "/migrations";
+    options.actor = "tester";
+    auto m = Migrator::Open(options);
+    EXPECT_TRUE(m.ok()) << m.status().message();
+    return std::move(m).value();
+  }
+
+  Status Up(UpOptions options = {}) { return Open()->Up(options).status(); }
+  Status Down(DownOptions options = {}) { return Open()->Down(options).status(); }
+
+  std::vector<std::string> Applied() {
+    History history(*db_);
+    auto rows = history.List(false);
+    EXPECT_TRUE(rows.ok()) << rows.status().message();
+    std::vector<std::string> out;
+    for (const auto& r : *rows) out.push_back(std::to_string(r.version));
+    return out;
+  }
+
+  bool HasTable(const std::string& name) { return *db_->TableExists(name); }
+  std::vector<std::string> Columns(const std::string& table) { return *db_->ListColumns(table); }
+
+  // The shop basics: two tables, a foreign key, an index, seed data.
+  void WriteShop() {
+    Write("0001_customers.up.sql",
+          "CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE);\n");
+    Write("0002_orders.up.sql",
+          "CREATE TABLE orders (\n"
+          "  id INTEGER PRIMARY KEY,\n"
+          "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+          "  total_cents INTEGER NOT NULL DEFAULT 0\n"
+          ");\n"
+          "CREATE INDEX orders_customer ON orders(customer_id);\n");
+    Write("0003_seed.up.sql",
+          "INSERT INTO customers (id, email) VALUES (1, 'a@example.com'), (2, 'b@example.com');\n"
+          "INSERT INTO orders (id, customer_id, total_cents) VALUES (10, 1, 500), (11, 2, 700);\n");
+    Write("0003_seed.down.sql",
+          "DELETE FROM orders WHERE id IN (10, 11);\nDELETE FROM customers WHERE id IN (1, 2);\n");
+    Write("0004_customer_name.up.sql", "ALTER TABLE customers ADD COLUMN name TEXT;\n");
+  }
+
+  TempDir dir_;
+  std::unique_ptr<TestDatabase> target_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_P(MigratorTest, ApplyAllRollBackAllReapply) {
+  WriteShop();
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1", "2", "3", "4"}));
+  EXPECT_EQ(Columns("customers"), (std::vector<std::string>{"id", "email", "name"}));
+  EXPECT_EQ(Scalar(*db_, "SELECT sum(total_cents) FROM orders"), 1200);
+  std::string applied_schema = SchemaDump(*db_);
+
+  auto report = Open()->Down(DownOptions{.to = 0});
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->completed, 4);
+  EXPECT_FALSE(HasTable("customers"));
+  EXPECT_FALSE(HasTable("orders"));
+  EXPECT_TRUE(Applied().empty());
+  EXPECT_EQ(SchemaDump(*db_), "");
+
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(SchemaDump(*db_), applied_schema);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM customers"), 2);
+}
+
+TEST_P(MigratorTest, HistoryRecordsWhoWhatAndTheWayBack) {
+  WriteShop();
+  ASSERT_TRUE(Up().ok());
+  History history(*db_);
+  auto row = history.Get(4);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  const AppliedMigration& m = **row;
+  EXPECT_EQ(m.name, "customer_name");
+  EXPECT_EQ(m.applied_by, "tester");
+  EXPECT_EQ(m.down_source, "derived");
+  EXPECT_THAT(m.down_script, HasSubstr("DROP COLUMN name"));
+  EXPECT_EQ(m.up_script, "ALTER TABLE customers ADD COLUMN name TEXT;\n");
+  EXPECT_EQ(m.checksum.size(), 64u);
+  EXPECT_THAT(m.applied_at, ::testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T.*Z"));
+  auto seed = history.Get(3);
+  EXPECT_EQ((*seed)->down_source, "file");
+}
+
+TEST_P(MigratorTest, DownStepsAndTo) {
+  WriteShop();
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(Down().ok());  // one step by default
+  EXPECT_EQ(Columns("customers"), (std::vector<std::string>{"id", "email"}));
+  ASSERT_TRUE(Down(DownOptions{.steps = 1}).ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM customers"), 0);
+  ASSERT_TRUE(Down(DownOptions{.to = 1}).ok());
+  EXPECT_FALSE(HasTable("orders"));
+  EXPECT_TRUE(HasTable("customers"));
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1"}));
+  ASSERT_TRUE(Up(UpOptions{.to = 3}).ok());
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1", "2", "3"}));
+}
+
+TEST_P(MigratorTest, FailingStatementInTheMiddleLeavesNoTrace) {
+  WriteShop();
+  Write("0005_broken.up.sql",
+        "CREATE TABLE audit (id INTEGER PRIMARY KEY);\n"
+        "INSERT INTO audit (id) VALUES (1);\n"
+        "UPDATE customers SET email = 'changed@example.com' WHERE id = 1;\n"
+        "\n"
+        "INSERT INTO no_such_table VALUES (1);\n"
+        "CREATE TABLE never (id INTEGER);\n");
+  Status s = Up();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kDatabase);
+  EXPECT_THAT(s.message(), HasSubstr("migration 0005_broken failed and was rolled back"));
+  EXPECT_THAT(s.message(), HasSubstr("0005_broken.up.sql:5:"));
+  EXPECT_THAT(s.message(), HasSubstr("no_such_table"));
+  // The migrations before it stay applied; nothing of 0005 remains.
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1", "2", "3", "4"}));
+  EXPECT_FALSE(HasTable("audit"));
+  EXPECT_FALSE(HasTable("never"));
+  EXPECT_EQ(Column(*db_, "SELECT email FROM customers WHERE id = 1"),
+            (std::vector<std::string>{"a@example.com"}));
+}
+
+TEST_P(MigratorTest, ChangedAppliedFileIsReportedWithWhatChanged) {
+  WriteShop();
+  ASSERT_TRUE(Up().ok());
+  // Line endings and trailing spaces alone are not a change.
+  Write("0004_customer_name.up.sql", "ALTER TABLE customers ADD COLUMN name TEXT;   \r\n\r\n");
+  auto status = Open()->GetStatus();
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->Count(MigrationState::kChanged), 0);
+
+  Write("0004_customer_name.up.sql", "ALTER TABLE customers ADD COLUMN full_name TEXT;\n");
+  status = Open()->GetStatus();
+  ASSERT_TRUE(status.ok());
+  ASSERT_EQ(status->Count(MigrationState::kChanged), 1);
+  const MigrationStatus& changed = status->migrations[3];
+  EXPECT_EQ(changed.state, MigrationState::kChanged);
+  EXPECT_THAT(changed.diff, HasSubstr("-ALTER TABLE customers ADD COLUMN name TEXT;"));
+  EXPECT_THAT(changed.diff, HasSubstr("+ALTER TABLE customers ADD COLUMN full_name TEXT;"));
+
+  auto findings = Open()->Validate();
+  ASSERT_TRUE(findings.ok());
+  ASSERT_FALSE(findings->empty());
+  EXPECT_EQ((*findings)[0].code, Code::kConflict);
+  EXPECT_THAT((*findings)[0].message, HasSubstr("0004_customer_name"));
+
+  Write("0005_more.up.sql", "CREATE TABLE more (id INTEGER);\n");
+  Status s = Up();
+  EXPECT_EQ(s.code(), Code::kConflict);
+  EXPECT_FALSE(HasTable("more"));
+}
+
+TEST_P(MigratorTest, RollbackUsesTheStoredDownScriptAfterTheFileIsGone) {
+  WriteShop();
+  ASSERT_TRUE(Up().ok());
+  dir_.Remove("migrations/0003_seed.down.sql");
+  dir_.Remove("migrations/0004_customer_name.up.sql");
+  ASSERT_TRUE(Down(DownOptions{.steps = 2}).ok());
+  EXPECT_EQ(Columns("customers"), (std::vector<std::string>{"id", "email"}));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM orders"), 0);
+  // Even with the whole directory gone, rollback works from history.
+  std::filesystem::remove_all(dir_.path() + "/migrations");
+  ASSERT_TRUE(Down(DownOptions{.to = 0}).ok());
+  EXPECT_FALSE(HasTable("customers"));
+}
+
+TEST_P(MigratorTest, DerivedInversesRestoreTheSchema) {
+  Write("0001_base.up.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT);\n");
+  ASSERT_TRUE(Up().ok());
+  std::string before = SchemaDump(*db_);
+  Write("0002_additive.up.sql",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n"
+        "CREATE UNIQUE INDEX tags_name ON tags (name);\n"
+        "ALTER TABLE items ADD COLUMN price INTEGER;\n"
+        "ALTER TABLE items ADD COLUMN note TEXT DEFAULT 'x';\n"
+        "CREATE VIEW cheap_items AS SELECT id, label FROM items WHERE price < 100;\n"
+        "ALTER TABLE tags RENAME COLUMN name TO title;\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(Columns("tags"), (std::vector<std::string>{"id", "title"}));
+  EXPECT_EQ(Columns("items"), (std::vector<std::string>{"id", "label", "price", "note"}));
+  ASSERT_TRUE(Down().ok());
+  EXPECT_EQ(SchemaDump(*db_), before);
+}
+
+TEST_P(MigratorTest, DerivedInverseOfARenameRestoresTheNames) {
+  Write("0001_base.up.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT);\n");
+  Write("0002_rename.up.sql",
+        "ALTER TABLE items RENAME COLUMN label TO title;\nALTER TABLE items RENAME TO products;\n");
+  ASSERT_TRUE(Up(UpOptions{.to = 1}).ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO items (id, label) VALUES (7, 'seven')").ok());
+  ASSERT_TRUE(Up().ok());
+  EXPECT_FALSE(HasTable("items"));
+  EXPECT_EQ(Columns("products"), (std::vector<std::string>{"id", "title"}));
+  ASSERT_TRUE(Down().ok());
+  EXPECT_FALSE(HasTable("products"));
+  EXPECT_EQ(Columns("items"), (std::vector<std::string>{"id", "label"}));
+  EXPECT_EQ(Column(*db_, "SELECT label FROM items"), (std::vector<std::string>{"seven"}));
+}
+
+TEST_P(MigratorTest, DerivedInverseOfATrigger) {
+  Write("0001_base.up.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, n INTEGER);\n");
+  ASSERT_TRUE(Up().ok());
+  std::string before = SchemaDump(*db_);
+  if (pg()) {
+    Write("0002_fn.up.sql",
+          "CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  NEW.n := NEW.n + 1;\n"
+          "  RETURN NEW;\nEND;\n$$;\n");
+    Write("0002_fn.down.sql", "DROP FUNCTION bump();\n");
+    Write("0003_trigger.up.sql",
+          "CREATE TRIGGER items_bump BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION bump();\n");
+  } else {
+    Write("0003_trigger.up.sql",
+          "CREATE TRIGGER items_bump AFTER INSERT ON items BEGIN\n"
+          "  UPDATE items SET n = n + 1 WHERE id = NEW.id;\n"
+          "END;\n");
+  }
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO items (id, n) VALUES (1, 1)").ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT n FROM items WHERE id = 1"), 2);
+  ASSERT_TRUE(Down(DownOptions{.to = 1}).ok());
+  ASSERT_TRUE(db_->Exec("DELETE FROM items").ok());
+  EXPECT_EQ(SchemaDump(*db_), before);
+}
+
+TEST_P(MigratorTest, IrreversibleMigrationIsRefusedUnlessAllowed) {
+  WriteShop();
+  Write("0005_purge.up.sql", "DELETE FROM orders WHERE total_cents < 600;\n");
+  Status s = Up();
+  ASSERT_EQ(s.code(), Code::kIrreversible);
+  EXPECT_THAT(s.message(), HasSubstr("migration 0005_purge: down script missing"));
+  EXPECT_THAT(s.message(), HasSubstr("0005_purge.down.sql or pass --allow-irreversible"));
+  // Refused before anything ran: not even the earlier pending ones.
+  EXPECT_FALSE(HasTable("customers"));
+
+  ASSERT_TRUE(Up(UpOptions{.allow_irreversible = true}).ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM orders"), 1);
+  History history(*db_);
+  auto row = history.Get(5);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_TRUE((*row)->irreversible);
+  EXPECT_EQ((*row)->down_source, "none");
+  // And it cannot be rolled back step by step: nothing is touched.
+  s = Down();
+  EXPECT_EQ(s.code(), Code::kIrreversible);
+  EXPECT_EQ(Applied().size(), 5u);
+}
+
+TEST_P(MigratorTest, DryRunChangesNothing) {
+  WriteShop();
+  auto report = Open()->Up(UpOptions{.dry_run = true});
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->plan.size(), 4u);
+  EXPECT_EQ(report->plan[3].down_source, "derived");
+  EXPECT_FALSE(HasTable("customers"));
+  EXPECT_FALSE(HasTable("strata_history"));
+}
+
+TEST_P(MigratorTest, TimeoutDirectiveBoundsAStatement) {
+  Write("0001_slow.up.sql",
+        pg() ? "-- strata:timeout 200ms\nSELECT pg_sleep(5);\n"
+             : "-- strata:timeout 200ms\n"
+               "CREATE TABLE t AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+               "SELECT x FROM c;\n");
+  Write("0001_slow.down.sql", "SELECT 1;\n");
+  auto start = std::chrono::steady_clock::now();
+  Status s = Up();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("timeout"));
+  EXPECT_TRUE(Applied().empty());
+}
+
+TEST_P(MigratorTest, NoTransactionMigrationInterruptedIsVisibleAndResolvable) {
+  WriteShop();
+  ASSERT_TRUE(Up().ok());
+  Write("0005_index.up.sql",
+        std::string("-- strata:no-transaction\n") +
+            (pg() ? "CREATE INDEX CONCURRENTLY customers_name ON customers (name);\n"
+                  : "CREATE INDEX customers_name ON customers (name);\n") +
+            "INSERT INTO missing_table VALUES (1);\n");
+  Write("0005_index.down.sql", "-- strata:no-transaction\nDROP INDEX customers_name;\n");
+  Status s = Up();
+  ASSERT_EQ(s.code(), Code::kInProgress);
+  EXPECT_THAT(s.message(), HasSubstr("0005_index.up.sql:3:"));
+  auto status = Open()->GetStatus();
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->Count(MigrationState::kInProgress), 1);
+  EXPECT_EQ(Up().code(), Code::kInProgress);  // refuses until settled
+  ASSERT_TRUE(Open()->Resolve(5, /*applied=*/true).ok());
+  ASSERT_TRUE(Down().ok());  // runs the stored no-transaction down
+  EXPECT_EQ(Applied().size(), 4u);
+}
+
+TEST_P(MigratorTest, NoTransactionMigrationThatSucceeds) {
+  WriteShop();
+  Write("0005_index.up.sql",
+        std::string("-- strata:no-transaction\n") +
+            (pg() ? "CREATE INDEX CONCURRENTLY customers_email2 ON customers (email);\n"
+                  : "CREATE INDEX customers_email2 ON customers (email);\n"));
+  ASSERT_TRUE(Up().ok());
+  auto status = Open()->GetStatus();
+  EXPECT_EQ(status->Count(MigrationState::kApplied), 5);
+  ASSERT_TRUE(Down().ok());  // derived: DROP INDEX [CONCURRENTLY], outside a transaction
+  EXPECT_EQ(Applied().size(), 4u);
+}
+
+TEST_P(MigratorTest, OutOfOrderPendingIsRefusedUnlessAllowed) {
+  Write("0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  Write("0003_c.up.sql", "CREATE TABLE c (id INTEGER);\n");
+  ASSERT_TRUE(Up().ok());
+  Write("0002_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
+  auto status = Open()->GetStatus();
+  EXPECT_EQ(status->Count(MigrationState::kOutOfOrder), 1);
+  EXPECT_EQ(Up().code(), Code::kConflict);
+  EXPECT_FALSE(HasTable("b"));
+  ASSERT_TRUE(Up(UpOptions{.allow_out_of_order = true}).ok());
+  EXPECT_TRUE(HasTable("b"));
+}
+
+TEST_P(MigratorTest, VerifyScriptFailureRollsTheMigrationBack) {
+  Write("0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  Write("0001_a.verify.sql", "SELECT id FROM a;\nSELECT missing_column FROM a;\n");
+  Status s = Up();
+  ASSERT_EQ(s.code(), Code::kVerifyFailed);
+  EXPECT_THAT(s.message(), HasSubstr("verify script"));
+  EXPECT_THAT(s.message(), HasSubstr("0001_a.verify.sql:2:"));
+  EXPECT_FALSE(HasTable("a"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, MigratorTest, ::testing::Values(Engine::kSqlite));
+INSTANTIATE_TEST_SUITE_P(Postgres, MigratorTest, ::testing::Values(Engine::kPostgres));
+
+}  // namespace
+}  // namespace strata

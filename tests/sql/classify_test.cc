@@ -1,0 +1,337 @@
+#include "sql/classify.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+using strata::sql::Classify;
+using strata::sql::Dialect;
+using strata::sql::StatementInfo;
+using strata::sql::StatementKind;
+using K = strata::sql::StatementKind;
+
+namespace {
+
+constexpr Dialect kPg = Dialect::kPostgres;
+constexpr Dialect kLite = Dialect::kSqlite;
+
+using Names = std::vector<std::string>;
+
+}  // namespace
+
+TEST(ClassifyTest, CreateTable) {
+  StatementInfo info = Classify("CREATE TABLE users (id int PRIMARY KEY, email text)", kPg);
+  EXPECT_EQ(K::kCreateTable, info.kind);
+  EXPECT_EQ("", info.schema);
+  EXPECT_EQ("users", info.object);
+  EXPECT_EQ("users", info.table);
+  EXPECT_FALSE(info.destructive);
+  EXPECT_EQ("creates table users", info.summary);
+
+  info = Classify("create table if not exists Public.\"Users\" (id int)", kPg);
+  EXPECT_EQ(K::kCreateTable, info.kind);
+  EXPECT_TRUE(info.if_not_exists);
+  EXPECT_EQ("public", info.schema);
+  EXPECT_EQ("Users", info.object);
+  EXPECT_EQ(Names{"Users"}, info.quoted_names);
+  EXPECT_EQ("creates table public.Users", info.summary);
+
+  info = Classify("CREATE TEMP TABLE scratch AS SELECT 1 AS x", kPg);
+  EXPECT_EQ(K::kCreateTable, info.kind);
+  EXPECT_TRUE(info.temporary);
+  EXPECT_EQ("creates temporary table scratch from a query", info.summary);
+
+  // Generated columns use AS inside the parentheses: not a CREATE TABLE AS.
+  info = Classify("CREATE TABLE t (a int, b int GENERATED ALWAYS AS (a * 2) STORED)", kPg);
+  EXPECT_EQ("creates table t", info.summary);
+}
+
+TEST(ClassifyTest, SqliteNamesKeepTheirCase) {
+  StatementInfo info = Classify("CREATE TABLE main.Users (id)", kLite);
+  EXPECT_EQ("main", info.schema);
+  EXPECT_EQ("Users", info.object);
+  EXPECT_EQ("Users", Classify("CREATE TABLE [Users] (id)", kLite).object);
+  EXPECT_EQ("Us`ers", Classify("CREATE TABLE `Us``ers` (id)", kLite).object);
+  EXPECT_EQ("Users", Classify("CREATE TABLE 'Users' (id)", kLite).object);
+  EXPECT_EQ("users", Classify("CREATE TABLE Users (id)", kPg).object);
+  EXPECT_EQ("a\"b", Classify("CREATE TABLE \"a\"\"b\" (id)", kPg).object);
+  EXPECT_EQ(K::kCreateTable, Classify("CREATE VIRTUAL TABLE docs USING fts5(body)", kLite).kind);
+}
+
+TEST(ClassifyTest, CreateIndex) {
+  StatementInfo info = Classify("CREATE INDEX idx_users_email ON users (email)", kPg);
+  EXPECT_EQ(K::kCreateIndex, info.kind);
+  EXPECT_EQ("idx_users_email", info.object);
+  EXPECT_EQ("users", info.table);
+  EXPECT_EQ("creates index idx_users_email on users", info.summary);
+
+  info = Classify("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON ONLY app.users (email)",
+                  kPg);
+  EXPECT_TRUE(info.concurrently);
+  EXPECT_TRUE(info.if_not_exists);
+  EXPECT_EQ("app", info.schema);
+  EXPECT_EQ("i", info.object);
+  EXPECT_EQ("users", info.table);
+  EXPECT_EQ("creates unique index i on app.users", info.summary);
+
+  info = Classify("CREATE INDEX ON users (email)", kPg);
+  EXPECT_EQ("", info.object);
+  EXPECT_EQ("creates an unnamed index on users", info.summary);
+
+  info = Classify("CREATE UNIQUE INDEX IF NOT EXISTS main.i ON users(email)", kLite);
+  EXPECT_EQ("main", info.schema);
+  EXPECT_EQ("i", info.object);
+  EXPECT_EQ("users", info.table);
+}
+
+TEST(ClassifyTest, CreateViewTriggerAndOthers) {
+  StatementInfo info = Classify("CREATE OR REPLACE VIEW v AS SELECT 1", kPg);
+  EXPECT_EQ(K::kCreateView, info.kind);
+  EXPECT_TRUE(info.or_replace);
+  EXPECT_EQ("creates view v", info.summary);
+
+  info = Classify("CREATE MATERIALIZED VIEW s.mv AS SELECT 1", kPg);
+  EXPECT_EQ(K::kCreateView, info.kind);
+  EXPECT_TRUE(info.materialized);
+  EXPECT_EQ("creates materialized view s.mv", info.summary);
+
+  info = Classify(
+      "CREATE TRIGGER trg AFTER UPDATE OF a, b ON s.t FOR EACH ROW EXECUTE FUNCTION f()", kPg);
+  EXPECT_EQ(K::kCreateTrigger, info.kind);
+  EXPECT_EQ("trg", info.object);
+  EXPECT_EQ("t", info.table);
+  EXPECT_EQ("s", info.schema);
+  EXPECT_EQ("creates trigger trg on s.t", info.summary);
+
+  info = Classify("CREATE TEMP TRIGGER IF NOT EXISTS trg BEFORE DELETE ON t BEGIN SELECT 1; END",
+                  kLite);
+  EXPECT_EQ(K::kCreateTrigger, info.kind);
+  EXPECT_TRUE(info.temporary);
+  EXPECT_TRUE(info.if_not_exists);
+  EXPECT_EQ("t", info.table);
+
+  EXPECT_EQ(K::kCreateSequence, Classify("CREATE SEQUENCE seq START 1", kPg).kind);
+  EXPECT_EQ(K::kCreateType, Classify("CREATE TYPE mood AS ENUM ('sad', 'ok')", kPg).kind);
+  EXPECT_EQ(K::kCreateExtension, Classify("CREATE EXTENSION IF NOT EXISTS pgcrypto", kPg).kind);
+  info = Classify("CREATE SCHEMA billing", kPg);
+  EXPECT_EQ(K::kCreateSchema, info.kind);
+  EXPECT_EQ("billing", info.object);
+  EXPECT_EQ("", info.schema);
+  EXPECT_EQ("creates schema billing", info.summary);
+
+  info = Classify("CREATE OR REPLACE FUNCTION app.f(a int) RETURNS int AS $$ SELECT a $$ "
+                  "LANGUAGE sql",
+                  kPg);
+  EXPECT_EQ(K::kCreateFunction, info.kind);
+  EXPECT_TRUE(info.or_replace);
+  EXPECT_EQ("app", info.schema);
+  EXPECT_EQ("f", info.object);
+  EXPECT_EQ("creates function app.f", info.summary);
+  EXPECT_EQ(K::kCreateFunction, Classify("CREATE PROCEDURE p() BEGIN ATOMIC SELECT 1; END", kPg).kind);
+
+  info = Classify("CREATE DOMAIN posint AS int CHECK (VALUE > 0)", kPg);
+  EXPECT_EQ(K::kOther, info.kind);
+  EXPECT_EQ("runs CREATE DOMAIN", info.summary);
+}
+
+TEST(ClassifyTest, Drops) {
+  StatementInfo info = Classify("DROP TABLE IF EXISTS public.users, \"Orders\" CASCADE", kPg);
+  EXPECT_EQ(K::kDropTable, info.kind);
+  EXPECT_TRUE(info.if_exists);
+  EXPECT_TRUE(info.destructive);
+  EXPECT_EQ("public", info.schema);
+  EXPECT_EQ("users", info.object);
+  EXPECT_EQ("users", info.table);
+  ASSERT_EQ(2u, info.objects.size());
+  EXPECT_EQ("Orders", info.objects[1].name);
+  EXPECT_EQ("drops tables public.users, Orders", info.summary);
+
+  info = Classify("DROP INDEX CONCURRENTLY IF EXISTS idx", kPg);
+  EXPECT_EQ(K::kDropIndex, info.kind);
+  EXPECT_TRUE(info.concurrently);
+  EXPECT_FALSE(info.destructive);
+  EXPECT_EQ("drops index idx", info.summary);
+
+  EXPECT_EQ(K::kDropView, Classify("DROP VIEW v", kLite).kind);
+  info = Classify("DROP MATERIALIZED VIEW mv", kPg);
+  EXPECT_EQ(K::kDropView, info.kind);
+  EXPECT_TRUE(info.materialized);
+
+  info = Classify("DROP TRIGGER trg ON s.t", kPg);
+  EXPECT_EQ(K::kDropTrigger, info.kind);
+  EXPECT_EQ("trg", info.object);
+  EXPECT_EQ("t", info.table);
+  EXPECT_EQ("drops trigger trg on s.t", info.summary);
+
+  info = Classify("DROP FUNCTION f(numeric(10, 2)), g(int)", kPg);
+  EXPECT_EQ(K::kDropOther, info.kind);
+  EXPECT_FALSE(info.destructive);
+  EXPECT_EQ("drops functions f, g", info.summary);
+
+  info = Classify("DROP TYPE mood CASCADE", kPg);  // cascades to columns of that type
+  EXPECT_EQ(K::kDropOther, info.kind);
+  EXPECT_TRUE(info.destructive);
+  EXPECT_EQ("drops type mood", info.summary);
+}
+
+TEST(ClassifyTest, AlterTableSingleActions) {
+  StatementInfo info = Classify("ALTER TABLE users ADD COLUMN email text NOT NULL", kPg);
+  EXPECT_EQ(K::kAddColumn, info.kind);
+  EXPECT_EQ("users", info.table);
+  EXPECT_EQ("email", info.column);
+  EXPECT_EQ(Names{"email"}, info.columns);
+  EXPECT_FALSE(info.destructive);
+  EXPECT_EQ("adds column users.email", info.summary);
+
+  info = Classify("ALTER TABLE users ADD age INTEGER", kLite);
+  EXPECT_EQ(K::kAddColumn, info.kind);
+  EXPECT_EQ("age", info.column);
+
+  info = Classify("ALTER TABLE IF EXISTS ONLY app.users DROP COLUMN IF EXISTS email", kPg);
+  EXPECT_EQ(K::kDropColumn, info.kind);
+  EXPECT_TRUE(info.if_exists);
+  EXPECT_TRUE(info.destructive);
+  EXPECT_EQ("app", info.schema);
+  EXPECT_EQ("drops column app.users.email", info.summary);
+  EXPECT_EQ(K::kDropColumn, Classify("ALTER TABLE users DROP email", kLite).kind);
+
+  info = Classify("ALTER TABLE a RENAME TO b", kLite);
+  EXPECT_EQ(K::kRenameTable, info.kind);
+  EXPECT_EQ("a", info.table);
+  EXPECT_EQ("b", info.new_name);
+  EXPECT_EQ("renames table a to b", info.summary);
+
+  info = Classify("ALTER TABLE t RENAME COLUMN \"Old\" TO new", kPg);
+  EXPECT_EQ(K::kRenameColumn, info.kind);
+  EXPECT_EQ("Old", info.column);
+  EXPECT_EQ("new", info.new_name);
+  EXPECT_EQ("renames column t.Old to new", info.summary);
+  EXPECT_EQ(K::kRenameColumn, Classify("ALTER TABLE t RENAME a TO b", kLite).kind);
+
+  info = Classify("ALTER TABLE t ALTER COLUMN n SET DATA TYPE bigint USING n::bigint", kPg);
+  EXPECT_EQ(K::kAlterColumnType, info.kind);
+  EXPECT_EQ("n", info.column);
+  EXPECT_TRUE(info.destructive);
+  EXPECT_EQ("changes the type of column t.n", info.summary);
+  EXPECT_EQ(K::kAlterColumnType, Classify("ALTER TABLE t ALTER n TYPE text", kPg).kind);
+
+  info = Classify("ALTER TABLE t ADD CONSTRAINT c UNIQUE (a, b)", kPg);
+  EXPECT_EQ(K::kAlterOther, info.kind);
+  EXPECT_FALSE(info.destructive);
+  EXPECT_EQ("alters table t", info.summary);
+  EXPECT_EQ(K::kAlterOther, Classify("ALTER TABLE t ALTER COLUMN a SET DEFAULT 1", kPg).kind);
+  EXPECT_EQ(K::kAlterOther, Classify("ALTER TABLE t DROP CONSTRAINT c", kPg).kind);
+}
+
+TEST(ClassifyTest, AlterTableSeveralActions) {
+  StatementInfo info = Classify(
+      "ALTER TABLE users ADD COLUMN a int DEFAULT f(1, 2), ADD b numeric(10, 2), "
+      "ADD COLUMN IF NOT EXISTS \"C\" text",
+      kPg);
+  EXPECT_EQ(K::kAddColumn, info.kind);
+  EXPECT_EQ((Names{"a", "b", "C"}), info.columns);
+  EXPECT_TRUE(info.if_not_exists);
+  EXPECT_EQ("adds columns users.a, users.b, users.C", info.summary);
+
+  info = Classify("ALTER TABLE users ADD COLUMN a int, DROP COLUMN b", kPg);
+  EXPECT_EQ(K::kAlterOther, info.kind);
+  EXPECT_TRUE(info.destructive);
+  EXPECT_EQ("alters table users", info.summary);
+
+  info = Classify("ALTER TABLE users ADD COLUMN a int, ADD CONSTRAINT u UNIQUE (a)", kPg);
+  EXPECT_EQ(K::kAlterOther, info.kind);
+  EXPECT_FALSE(info.destructive);
+
+  info = Classify("ALTER TABLE users DROP COLUMN a, DROP COLUMN b", kPg);
+  EXPECT_EQ(K::kDropColumn, info.kind);
+  EXPECT_EQ((Names{"a", "b"}), info.columns);
+  EXPECT_EQ("drops columns users.a, users.b", info.summary);
+}
+
+TEST(ClassifyTest, OtherAlters) {
+  StatementInfo info = Classify("ALTER INDEX IF EXISTS i RENAME TO j", kPg);
+  EXPECT_EQ(K::kAlterOther, info.kind);
+  EXPECT_EQ("alters index i", info.summary);
+}
+
+TEST(ClassifyTest, DataModification) {
+  StatementInfo info = Classify("INSERT INTO app.users (id) VALUES (1)", kPg);
+  EXPECT_EQ(K::kInsert, info.kind);
+  EXPECT_EQ("users", info.table);
+  EXPECT_EQ("app", info.schema);
+  EXPECT_FALSE(info.destructive);
+  EXPECT_EQ("inserts into app.users", info.summary);
+
+  info = Classify("INSERT OR REPLACE INTO t VALUES (1)", kLite);
+  EXPECT_TRUE(info.destructive);
+  EXPECT_EQ("inserts or replaces rows in t", info.summary);
+  EXPECT_TRUE(Classify("REPLACE INTO t VALUES (1)", kLite).destructive);
+  info = Classify("INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET n = 2", kPg);
+  EXPECT_TRUE(info.destructive);
+  EXPECT_FALSE(Classify("INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING", kPg).destructive);
+
+  info = Classify("UPDATE users u SET n = (SELECT 1 WHERE true) WHERE u.id = 1 -- x\n"
+                  "  AND n > 2 RETURNING id",
+                  kPg);
+  EXPECT_EQ(K::kUpdate, info.kind);
+  EXPECT_TRUE(info.destructive);
+  EXPECT_EQ("users", info.table);
+  EXPECT_EQ("u", info.alias);
+  EXPECT_EQ("u.id = 1 -- x\n  AND n > 2", info.where_clause);
+  EXPECT_EQ("updates rows of users", info.summary);
+
+  info = Classify("UPDATE OR IGNORE t SET n = 1", kLite);
+  EXPECT_EQ("t", info.table);
+  EXPECT_EQ("", info.alias);
+  EXPECT_EQ("", info.where_clause);
+  EXPECT_EQ("updates every row of t", info.summary);
+
+  info = Classify("DELETE FROM ONLY \"Logs\" AS l WHERE l.at < now()", kPg);
+  EXPECT_EQ(K::kDelete, info.kind);
+  EXPECT_TRUE(info.destructive);
+  EXPECT_EQ("Logs", info.table);
+  EXPECT_EQ("l", info.alias);
+  EXPECT_EQ("l.at < now()", info.where_clause);
+  EXPECT_EQ("deletes rows of Logs", info.summary);
+
+  info = Classify("DELETE FROM logs", kLite);
+  EXPECT_EQ("", info.where_clause);
+  EXPECT_EQ("deletes every row of logs", info.summary);
+
+  info = Classify("TRUNCATE TABLE a, ONLY s.b RESTART IDENTITY", kPg);
+  EXPECT_EQ(K::kTruncate, info.kind);
+  EXPECT_TRUE(info.destructive);
+  EXPECT_EQ("a", info.table);
+  ASSERT_EQ(2u, info.objects.size());
+  EXPECT_EQ("s", info.objects[1].schema);
+  EXPECT_EQ("truncates a, s.b", info.summary);
+}
+
+TEST(ClassifyTest, QueriesWithAndTransactions) {
+  EXPECT_EQ(K::kSelect, Classify("SELECT 1", kPg).kind);
+  StatementInfo info = Classify("WITH x AS (SELECT 1) SELECT * FROM x", kPg);
+  EXPECT_EQ(K::kOther, info.kind);
+  EXPECT_FALSE(info.destructive);
+  info = Classify("WITH old AS (DELETE FROM t WHERE a RETURNING *) INSERT INTO u SELECT * "
+                  "FROM old",
+                  kPg);
+  EXPECT_EQ(K::kOther, info.kind);
+  EXPECT_TRUE(info.destructive);
+  EXPECT_EQ("runs a WITH statement that deletes or updates rows", info.summary);
+  EXPECT_FALSE(Classify("WITH x AS (SELECT 1) SELECT * FROM x FOR UPDATE", kPg).destructive);
+
+  for (const char* sql : {"BEGIN", "BEGIN TRANSACTION", "begin immediate", "COMMIT", "END",
+                          "ROLLBACK", "START TRANSACTION", "SAVEPOINT a", "RELEASE a"}) {
+    EXPECT_EQ(K::kTransactionControl, Classify(sql, kLite).kind) << sql;
+  }
+  EXPECT_EQ("COMMIT (transaction control)", Classify("commit", kPg).summary);
+
+  info = Classify("PRAGMA foreign_keys = ON", kLite);
+  EXPECT_EQ(K::kOther, info.kind);
+  EXPECT_EQ("runs PRAGMA", info.summary);
+  info = Classify("SELECT 'unterminated", kPg);
+  EXPECT_EQ(K::kOther, info.kind);
+  EXPECT_EQ("runs a statement that does not parse (1:8: unterminated single-quoted string)",
+            info.summary);
+}

@@ -1,0 +1,159 @@
+#include "sql/inverse.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sql/splitter.h"
+
+using strata::sql::DeriveInverse;
+using strata::sql::Dialect;
+using strata::sql::Inverse;
+using strata::sql::SplitStatements;
+
+namespace {
+
+constexpr Dialect kPg = Dialect::kPostgres;
+constexpr Dialect kLite = Dialect::kSqlite;
+
+Inverse Derive(std::string_view up, Dialect dialect) {
+  auto statements = SplitStatements(up, dialect);
+  EXPECT_TRUE(statements.ok()) << statements.status().message();
+  return statements.ok() ? DeriveInverse(*statements, dialect) : Inverse{};
+}
+
+// The down script, or "IRREVERSIBLE: <reason>".
+std::string Down(std::string_view up, Dialect dialect) {
+  Inverse inverse = Derive(up, dialect);
+  if (!inverse.reversible) return "IRREVERSIBLE: " + inverse.reason;
+  EXPECT_EQ("", inverse.reason);
+  return inverse.down_script;
+}
+
+}  // namespace
+
+TEST(InverseTest, EmptyScript) {
+  Inverse inverse = Derive("-- nothing here\n", kPg);
+  EXPECT_TRUE(inverse.reversible);
+  EXPECT_EQ("", inverse.down_script);
+}
+
+TEST(InverseTest, CreatesAreDroppedInReverseOrder) {
+  EXPECT_EQ(
+      "DROP INDEX idx_users_email;\n"
+      "DROP TABLE users;\n",
+      Down("CREATE TABLE users (id int, email text);\n"
+           "CREATE INDEX idx_users_email ON users (email);\n",
+           kLite));
+  EXPECT_EQ("DROP TABLE scratch;\n", Down("CREATE TEMP TABLE scratch AS SELECT 1", kPg));
+  EXPECT_EQ("DROP VIEW v;\n", Down("CREATE VIEW v AS SELECT 1", kLite));
+  EXPECT_EQ("DROP MATERIALIZED VIEW app.mv;\n",
+            Down("CREATE MATERIALIZED VIEW app.mv AS SELECT 1", kPg));
+  EXPECT_EQ("DROP SEQUENCE app.seq;\n", Down("CREATE SEQUENCE app.seq", kPg));
+  EXPECT_EQ("DROP SCHEMA billing;\n", Down("CREATE SCHEMA billing", kPg));
+  EXPECT_EQ("DROP TYPE mood;\n", Down("CREATE TYPE mood AS ENUM ('sad', 'ok')", kPg));
+  EXPECT_EQ("DROP EXTENSION pgcrypto;\n", Down("CREATE EXTENSION pgcrypto", kPg));
+}
+
+TEST(InverseTest, Indexes) {
+  EXPECT_EQ("DROP INDEX app.i;\n", Down("CREATE UNIQUE INDEX i ON app.users (email)", kPg));
+  EXPECT_EQ("DROP INDEX CONCURRENTLY i;\n", Down("CREATE INDEX CONCURRENTLY i ON t (a)", kPg));
+  EXPECT_EQ("DROP INDEX main.i;\n", Down("CREATE INDEX main.i ON t (a)", kLite));
+  EXPECT_EQ("IRREVERSIBLE: line 1: creates an unnamed index on t (no name to drop it by)",
+            Down("CREATE INDEX ON t (a)", kPg));
+}
+
+TEST(InverseTest, Triggers) {
+  EXPECT_EQ("DROP TRIGGER trg ON app.t;\n",
+            Down("CREATE TRIGGER trg BEFORE INSERT ON app.t FOR EACH ROW EXECUTE FUNCTION f()",
+                 kPg));
+  EXPECT_EQ("DROP TRIGGER trg;\n",
+            Down("CREATE TRIGGER trg AFTER INSERT ON t BEGIN\n"
+                 "  UPDATE c SET n = CASE WHEN new.a THEN 1 END;\nEND;",
+                 kLite));
+}
+
+TEST(InverseTest, AddColumns) {
+  EXPECT_EQ("ALTER TABLE users DROP COLUMN email;\n",
+            Down("ALTER TABLE users ADD COLUMN email text", kLite));
+  EXPECT_EQ(
+      "ALTER TABLE app.users DROP COLUMN \"C\";\n"
+      "ALTER TABLE app.users DROP COLUMN b;\n"
+      "ALTER TABLE app.users DROP COLUMN a;\n",
+      Down("ALTER TABLE app.users ADD COLUMN a int, ADD b text, ADD COLUMN \"C\" text", kPg));
+  EXPECT_EQ("ALTER TABLE IF EXISTS t DROP COLUMN a;\n",
+            Down("ALTER TABLE IF EXISTS t ADD COLUMN a int", kPg));
+  EXPECT_EQ(
+      "IRREVERSIBLE: line 1: adds column t.a (the column may have existed before)",
+      Down("ALTER TABLE t ADD COLUMN IF NOT EXISTS a int", kPg));
+}
+
+TEST(InverseTest, Renames) {
+  EXPECT_EQ("ALTER TABLE b RENAME TO a;\n", Down("ALTER TABLE a RENAME TO b", kLite));
+  EXPECT_EQ("ALTER TABLE s.b RENAME TO a;\n", Down("ALTER TABLE s.a RENAME TO b", kPg));
+  EXPECT_EQ("ALTER TABLE t RENAME COLUMN b TO a;\n",
+            Down("ALTER TABLE t RENAME COLUMN a TO b", kPg));
+  EXPECT_EQ("ALTER TABLE t RENAME COLUMN b TO a;\n", Down("ALTER TABLE t RENAME a TO b", kLite));
+  EXPECT_EQ("IRREVERSIBLE: line 1: renames table a to b (the table may not have existed)",
+            Down("ALTER TABLE IF EXISTS a RENAME TO b", kPg));
+  // Steps undo each other in reverse: rename back first, then drop.
+  EXPECT_EQ(
+      "ALTER TABLE b RENAME TO a;\n"
+      "DROP TABLE a;\n",
+      Down("CREATE TABLE a (x int); ALTER TABLE a RENAME TO b;", kPg));
+}
+
+TEST(InverseTest, Quoting) {
+  // Mixed case and keywords need quotes; names written quoted stay quoted.
+  EXPECT_EQ("DROP TABLE \"Users\";\n", Down("CREATE TABLE \"Users\" (id int)", kPg));
+  EXPECT_EQ("DROP TABLE users;\n", Down("CREATE TABLE Users (id int)", kPg));
+  EXPECT_EQ("DROP TABLE Users;\n", Down("CREATE TABLE Users (id int)", kLite));
+  EXPECT_EQ("DROP TABLE \"users\";\n", Down("CREATE TABLE \"users\" (id int)", kPg));
+  EXPECT_EQ("DROP TABLE \"order\";\n", Down("CREATE TABLE \"order\" (id int)", kLite));
+  EXPECT_EQ("DROP TABLE \"my table\";\n", Down("CREATE TABLE [my table] (id int)", kLite));
+  EXPECT_EQ("DROP TABLE \"a\"\"b\";\n", Down("CREATE TABLE \"a\"\"b\" (id int)", kPg));
+  EXPECT_EQ("ALTER TABLE t DROP COLUMN \"user\";\n",
+            Down("ALTER TABLE t ADD COLUMN \"user\" text", kPg));
+  EXPECT_EQ("DROP INDEX \"Sales\".\"Idx\";\n",
+            Down("CREATE INDEX \"Idx\" ON \"Sales\".orders (a)", kPg));
+}
+
+TEST(InverseTest, IrreversibleStatementsNameTheirLine) {
+  EXPECT_EQ(
+      "IRREVERSIBLE: line 7: drops column users.email (no certain inverse)",
+      Down("CREATE TABLE a (x int);\n\n\n\n\n\nALTER TABLE users DROP COLUMN email;", kPg));
+  EXPECT_EQ("IRREVERSIBLE: line 1: creates view v (it may have replaced an existing object)",
+            Down("CREATE OR REPLACE VIEW v AS SELECT 1", kPg));
+  EXPECT_EQ("IRREVERSIBLE: line 1: creates table t (the object may have existed before)",
+            Down("CREATE TABLE IF NOT EXISTS t (x int)", kLite));
+  EXPECT_EQ("IRREVERSIBLE: line 1: creates extension pgcrypto (the object may have existed "
+            "before)",
+            Down("CREATE EXTENSION IF NOT EXISTS pgcrypto", kPg));
+  EXPECT_EQ("IRREVERSIBLE: line 1: creates function f (dropping it needs its exact signature)",
+            Down("CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql", kPg));
+  EXPECT_EQ("IRREVERSIBLE: line 2: drops table t (no certain inverse)",
+            Down("CREATE TABLE u (x int);\nDROP TABLE t", kLite));
+  // A SELECT may call functions with side effects (setval, create_hypertable).
+  EXPECT_EQ("IRREVERSIBLE: line 1: runs a query (no certain inverse)",
+            Down("SELECT setval('s', 10)", kPg));
+  EXPECT_EQ("IRREVERSIBLE: line 1: changes the type of column t.a (no certain inverse)",
+            Down("ALTER TABLE t ALTER COLUMN a TYPE bigint", kPg));
+  EXPECT_EQ("IRREVERSIBLE: line 1: inserts into t (no certain inverse)",
+            Down("INSERT INTO t VALUES (1)", kLite));
+  EXPECT_EQ("IRREVERSIBLE: line 1: updates every row of t (no certain inverse)",
+            Down("UPDATE t SET a = 1", kLite));
+  EXPECT_EQ("IRREVERSIBLE: line 1: deletes rows of t (no certain inverse)",
+            Down("DELETE FROM t WHERE a = 1", kPg));
+  EXPECT_EQ("IRREVERSIBLE: line 1: truncates t (no certain inverse)", Down("TRUNCATE t", kPg));
+  EXPECT_EQ("IRREVERSIBLE: line 1: runs PRAGMA (no certain inverse)",
+            Down("PRAGMA foreign_keys = ON", kLite));
+  EXPECT_EQ("IRREVERSIBLE: line 1: alters table t (no certain inverse)",
+            Down("ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0)", kPg));
+}
+
+TEST(InverseTest, TransactionControl) {
+  EXPECT_EQ("IRREVERSIBLE: line 1: BEGIN manages its own transaction",
+            Down("BEGIN;\nCREATE TABLE t (x int);\nCOMMIT;", kLite));
+  EXPECT_EQ("IRREVERSIBLE: line 2: COMMIT manages its own transaction",
+            Down("CREATE TABLE t (x int);\ncommit;", kPg));
+}

@@ -70,7 +70,7 @@ Result<Prepared> Prepare(const Migration& m, sql::Dialect dialect, const std::st
   } else {
     p.down_source = "none";
     p.irreversible = fmt::format(
-        "migration {}: down script missing and the up script has no certain inverse ({}); "
+        "migration {}: down script missing and the up script cannot be undone automatically: {}; "
         "write {}/{}.down.sql or pass --allow-irreversible",
         m.id(), inverse.reason, dir, m.id());
   }

@@ -145,6 +145,7 @@ TEST_P(MigratorTest, FailingStatementInTheMiddleLeavesNoTrace) {
         "\n"
         "INSERT INTO no_such_table VALUES (1);\n"
         "CREATE TABLE never (id INTEGER);\n");
+  Write("0005_broken.down.sql", "DROP TABLE never;\nDROP TABLE audit;\n");
   Status s = Up();
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), Code::kDatabase);

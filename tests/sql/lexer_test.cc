@@ -45,7 +45,7 @@ std::string Describe(std::string_view sql, Dialect dialect) {
 }  // namespace
 
 TEST(LexerTest, Kinds) {
-  EXPECT_EQ("W:SELECT N:1 O:+ N:2.5e-3 ., S:'a''b' W:AS Q:\"X\" W:FROM W:t .;",
+  EXPECT_EQ("W:SELECT N:1 O:+ N:2.5e-3 .:, S:'a''b' W:AS Q:\"X\" W:FROM W:t .:;",
             Describe("SELECT 1+2.5e-3, 'a''b' AS \"X\" FROM t;", kPg));
   EXPECT_EQ("W:a O::: W:int O:-> S:'k' O:<> N:0xFF", Describe("a::int->'k'<>0xFF", kPg));
   EXPECT_EQ("P:$1 O:|| S:$q$;$q$ .:$ W:x", Describe("$1||$q$;$q$ $ x", kPg));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -22,20 +23,26 @@ struct Peer {
 };
 
 constexpr Peer kPeers[] = {
-    {"up (SQLite)", "shell, one transaction", 0.21, nullptr},
+    {"up (SQLite)", "shell, one transaction", 0.21, "shell, one transaction"},
     {"up (SQLite)", "knex", 0.61, "shell, one transaction"},
     {"up (SQLite)", "dbmate", 1.28, "shell, one transaction"},
     {"up (SQLite)", "shell, autocommit", 1.43, "shell, one transaction"},
     {"up (SQLite)", "alembic", 3.45, "shell, one transaction"},
     {"up (SQLite)", "sqitch", 15.3, "shell, one transaction"},
-    {"down --to 0 (SQLite)", "shell, one transaction", 1.60, nullptr},
+    {"down --to 0 (SQLite)", "shell, one transaction", 1.60, "shell, one transaction"},
     {"down --to 0 (SQLite)", "knex", 2.92, "shell, one transaction"},
     {"down --to 0 (SQLite)", "alembic", 4.94, "shell, one transaction"},
     {"down --to 0 (SQLite)", "dbmate", 18.1, "shell, one transaction"},
-    {"up (PostgreSQL)", "psql, autocommit", 3.01, nullptr},
+    {"up (PostgreSQL)", "psql, autocommit", 3.01, "psql, autocommit"},
     {"up (PostgreSQL)", "dbmate", 3.43, "psql, autocommit"},
     {"status (SQLite)", "dbmate", 0.017, nullptr},
 };
+
+/// Prints `line` without its trailing blanks.
+void PrintLine(std::string line) {
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  fmt::print("{}\n", line);
+}
 
 }  // namespace
 
@@ -58,6 +65,13 @@ Row Compare(std::string workload, std::string tool, const std::vector<double>& s
   return row;
 }
 
+Row Baseline(std::string workload, std::string tool, const std::vector<double>& samples) {
+  Row row = Alone(std::move(workload), std::move(tool), samples);
+  row.baseline = "(the baseline)";
+  row.baseline_seconds = row.seconds;
+  return row;
+}
+
 Row Alone(std::string workload, std::string tool, const std::vector<double>& samples,
           double max_seconds) {
   Row row;
@@ -73,33 +87,33 @@ Row Alone(std::string workload, std::string tool, const std::vector<double>& sam
 }
 
 void PrintTable(const std::vector<Row>& rows) {
-  fmt::print("{:<24} {:<34} {:>10} {:>3}  {:>7}  {:<28} {:<9} {}\n", "workload", "tool",
-             "median", "n", "ratio", "vs. baseline", "target", "result");
+  PrintLine(fmt::format("{:<28} {:<24} {:>10} {:>3}  {:>6}  {:<24} {:<9} {}", "workload", "tool",
+                        "median", "n", "ratio", "vs. baseline", "target", "result"));
   for (const Row& r : rows) {
     std::string ratio = r.baseline.empty() ? "" : fmt::format("{:.2f}x", r.seconds / r.baseline_seconds);
-    fmt::print("{:<24} {:<34} {:>10} {:>3}  {:>7}  {:<28} {:<9} {}\n", r.workload, r.tool,
-               FormatSeconds(r.seconds), r.samples, ratio, r.baseline, r.target,
-               !r.pass ? "" : *r.pass ? "PASS" : "FAIL");
+    PrintLine(fmt::format("{:<28} {:<24} {:>10} {:>3}  {:>6}  {:<24} {:<9} {}", r.workload, r.tool,
+                          FormatSeconds(r.seconds), r.samples, ratio, r.baseline, r.target,
+                          !r.pass ? "" : *r.pass ? "PASS" : "FAIL"));
   }
 }
 
 void PrintPeers() {
   fmt::print("\nPeer figures quoted in the issue (N=1000, measured elsewhere on this machine "
              "type, not in this run):\n");
-  fmt::print("{:<24} {:<34} {:>10}  {:>7}  {}\n", "workload", "tool", "time", "ratio",
-             "vs. baseline (peer figure)");
+  PrintLine(fmt::format("{:<28} {:<24} {:>10}  {:>6}  {}", "workload", "tool", "time", "ratio",
+                        "vs. baseline (peer figure)"));
   for (const Peer& p : kPeers) {
     std::string ratio, against;
     if (p.baseline) {
       for (const Peer& b : kPeers) {
         if (std::string_view(b.workload) == p.workload && std::string_view(b.tool) == p.baseline) {
           ratio = fmt::format("{:.2f}x", p.seconds / b.seconds);
-          against = p.baseline;
+          against = b.tool == p.tool ? "(the baseline)" : p.baseline;
         }
       }
     }
-    fmt::print("{:<24} {:<34} {:>10}  {:>7}  {}\n", p.workload, p.tool, FormatSeconds(p.seconds),
-               ratio, against);
+    PrintLine(fmt::format("{:<28} {:<24} {:>10}  {:>6}  {}", p.workload, p.tool,
+                          FormatSeconds(p.seconds), ratio, against));
   }
 }
 

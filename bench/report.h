@@ -26,6 +26,9 @@ struct Row {
 Row Compare(std::string workload, std::string tool, const std::vector<double>& samples,
             const Row& baseline, double max_ratio = 0);
 
+/// A row the rows after it are compared with; it shows as 1.00x.
+Row Baseline(std::string workload, std::string tool, const std::vector<double>& samples);
+
 /// A row with no baseline; `max_seconds` > 0 makes "median < max_seconds" a target.
 Row Alone(std::string workload, std::string tool, const std::vector<double>& samples,
           double max_seconds = 0);

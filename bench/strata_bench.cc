@@ -183,11 +183,11 @@ Result<std::vector<Row>> MeasureSqlite(const Runner& r, const Flags& flags) {
 
   const std::string n = fmt::format(" (SQLite, {})", flags.migrations);
   std::vector<Row> rows;
-  Row up_floor = Alone("up" + n, "shell, one transaction", shell_txn);
+  Row up_floor = Baseline("up" + n, "shell, one transaction", shell_txn);
   rows.push_back(up_floor);
   rows.push_back(Compare("up" + n, "shell, autocommit", shell_autocommit, up_floor));
   rows.push_back(Compare("up" + n, "strata up", strata_up, up_floor, 2.5));
-  Row down_floor = Alone("down --to 0" + n, "shell, one transaction", shell_down);
+  Row down_floor = Baseline("down --to 0" + n, "shell, one transaction", shell_down);
   rows.push_back(down_floor);
   rows.push_back(Compare("down --to 0" + n, "strata down --to 0", strata_down, down_floor, 1.5));
   rows.push_back(Alone("status" + n, "strata status", status, 0.010));
@@ -224,7 +224,7 @@ Result<std::vector<Row>> MeasurePostgres(const Runner& r, const Flags& flags) {
   }
   const std::string workload = fmt::format("up (PostgreSQL, {})", flags.migrations);
   std::vector<Row> rows;
-  Row floor = Alone(workload, "psql, autocommit", psql_up);
+  Row floor = Baseline(workload, "psql, autocommit", psql_up);
   rows.push_back(floor);
   rows.push_back(Compare(workload, "strata up", strata_up, floor, 1.1));
   return rows;

@@ -75,6 +75,8 @@ Result<std::vector<Statement>> SplitStatements(std::string_view script, Dialect 
   BodyTracker body(dialect);
   Token first;  // of the current statement; kEnd while there is none
   size_t last_end = 0;
+  // Like psql, PostgreSQL ignores ';' inside parentheses (CREATE RULE ... DO (a; b)).
+  int paren_depth = 0;
 
   auto finish = [&]() {
     if (first.kind == TokenKind::kEnd) return;
@@ -87,7 +89,11 @@ Result<std::vector<Statement>> SplitStatements(std::string_view script, Dialect 
   for (;;) {
     STRATA_ASSIGN_OR_RETURN(Token token, lexer.Next());
     if (token.kind == TokenKind::kEnd) break;
-    if (token.IsPunct(';') && !body.InOpenBody()) {
+    if (dialect == Dialect::kPostgres) {
+      if (token.IsPunct('(')) ++paren_depth;
+      if (token.IsPunct(')') && paren_depth > 0) --paren_depth;
+    }
+    if (token.IsPunct(';') && paren_depth == 0 && !body.InOpenBody()) {
       finish();
       continue;
     }

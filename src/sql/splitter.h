@@ -17,7 +17,8 @@ struct Statement {
 
 /// Splits `script` at the ';' that end statements, skipping those inside
 /// literals, quoted names, comments, SQLite CREATE TRIGGER ... BEGIN ... END
-/// bodies and PostgreSQL BEGIN ATOMIC ... END bodies. Statements made only
+/// bodies, PostgreSQL BEGIN ATOMIC ... END bodies and (PostgreSQL, as psql
+/// does) parentheses. Statements made only
 /// of comments and whitespace are dropped; a last statement without ';' is
 /// kept. Errors are kParse "LINE:COL: what", pointing at where the unclosed
 /// construct starts: "3:14: unterminated single-quoted string",

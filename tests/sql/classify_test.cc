@@ -8,7 +8,6 @@
 using strata::sql::Classify;
 using strata::sql::Dialect;
 using strata::sql::StatementInfo;
-using strata::sql::StatementKind;
 using K = strata::sql::StatementKind;
 
 namespace {

@@ -192,6 +192,17 @@ TEST(SplitterTest, PostgresBeginAtomic) {
                   kPg));
 }
 
+TEST(SplitterTest, PostgresParenthesesHoldSemicolons) {
+  EXPECT_EQ((Texts{"CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); "
+                   "INSERT INTO b VALUES (2))",
+                   "SELECT 1"}),
+            Split("CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); "
+                  "INSERT INTO b VALUES (2)); SELECT 1",
+                  kPg));
+  EXPECT_EQ((Texts{"SELECT 1)", "SELECT 2"}), Split("SELECT 1); SELECT 2", kPg));
+  EXPECT_EQ((Texts{"SELECT (1", "2)"}), Split("SELECT (1; 2)", kLite));
+}
+
 TEST(SplitterTest, LineNumbers) {
   const char* script =
       "-- header\n"                      // 1

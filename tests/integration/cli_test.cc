@@ -1,0 +1,310 @@
+// The strata binary as a user runs it: exit codes, messages, concurrency,
+// secrets. Each test checks the database too, not only the exit code.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+#include "testutil/harness.h"
+
+namespace strata {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::RunStrata;
+using testing::Scalar;
+using testing::StrataProcess;
+using testing::TempDir;
+using testing::TestDatabase;
+
+class CliTest : public ::testing::TestWithParam<Engine> {
+ protected:
+  void SetUp() override {
+    target_ = std::make_unique<TestDatabase>(GetParam());
+    if (!target_->available()) GTEST_SKIP() << "STRATA_TEST_PG_URL is not set";
+  }
+  bool pg() const { return GetParam() == Engine::kPostgres; }
+  void Write(const std::string& file, const std::string& sql) { dir_.Write("migrations/" + file, sql); }
+
+  testing::CliRun Strata(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--database", target_->url(), "--dir", dir_.path() + "/migrations"});
+    return RunStrata(args, dir_.path());
+  }
+  std::vector<std::string> Args(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--database", target_->url(), "--dir", dir_.path() + "/migrations"});
+    return args;
+  }
+  int64_t HistoryRows() {
+    auto db = target_->Connect();
+    if (!*db->TableExists("strata_history")) return 0;
+    return Scalar(*db, "SELECT count(*) FROM strata_history");
+  }
+
+  // A migration that takes about `seconds` to run.
+  std::string SlowSql(double seconds) {
+    if (pg()) return fmt::format("SELECT pg_sleep({});\nCREATE TABLE slow (id INTEGER);\n", seconds);
+    // A recursive count sized to take a while on SQLite.
+    return fmt::format(
+        "CREATE TABLE slow AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+        "LIMIT {}) SELECT max(x) AS id FROM c;\n",
+        static_cast<int64_t>(seconds * 4'000'000));
+  }
+
+  TempDir dir_;
+  std::unique_ptr<TestDatabase> target_;
+};
+
+TEST_P(CliTest, UpStatusDownRoundTrip) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);\n");
+  Write("0002_email_index.up.sql", "CREATE INDEX users_email ON users (email);\n");
+  auto up = Strata({"up"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  EXPECT_THAT(up.out, HasSubstr("applying    0001_users ... ok"));
+  EXPECT_THAT(up.out, HasSubstr("applied 2 migrations"));
+  EXPECT_EQ(HistoryRows(), 2);
+
+  auto status = Strata({"status", "--json"});
+  ASSERT_EQ(status.exit_code, 0) << status.all();
+  auto json = nlohmann::json::parse(status.out);
+  EXPECT_EQ(json["summary"]["applied"], 2);
+  EXPECT_EQ(json["migrations"][1]["id"], "0002_email_index");
+  EXPECT_EQ(json["migrations"][1]["down"], "derived");
+
+  auto down = Strata({"down", "--to", "0"});
+  ASSERT_EQ(down.exit_code, 0) << down.all();
+  EXPECT_THAT(down.out, HasSubstr("rolling back 0002_email_index ... ok"));
+  EXPECT_EQ(HistoryRows(), 0);
+  EXPECT_FALSE(*target_->Connect()->TableExists("users"));
+}
+
+TEST_P(CliTest, TwoConcurrentUpsApplyExactlyOnce) {
+  Write("0001_slow.up.sql", SlowSql(1.5));
+  Write("0001_slow.down.sql", "DROP TABLE slow;\n");
+  Write("0002_after.up.sql", "CREATE TABLE after_slow (id INTEGER);\n");
+  StrataProcess first(Args({"up", "--lock-timeout", "200ms"}), dir_.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  StrataProcess second(Args({"up", "--lock-timeout", "200ms"}), dir_.path());
+  testing::CliRun a = first.Wait();
+  testing::CliRun b = second.Wait();
+  EXPECT_EQ(a.exit_code, 0) << a.all();
+  EXPECT_THAT(a.out, HasSubstr("applied 2 migrations"));
+  EXPECT_EQ(b.exit_code, cli::kExitLocked) << b.all();
+  EXPECT_THAT(b.err, HasSubstr("is locked by another strata run"));
+  EXPECT_THAT(b.err, HasSubstr(fmt::format("pid {}", first.pid())));
+  EXPECT_EQ(HistoryRows(), 2);
+  // Run again concurrently with a generous timeout: the second waits, then finds nothing to do.
+  auto down = Strata({"down", "--to", "0"});
+  ASSERT_EQ(down.exit_code, 0) << down.all();
+  StrataProcess third(Args({"up", "--lock-timeout", "30s"}), dir_.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  StrataProcess fourth(Args({"up", "--lock-timeout", "30s"}), dir_.path());
+  a = third.Wait();
+  b = fourth.Wait();
+  EXPECT_EQ(a.exit_code, 0) << a.all();
+  EXPECT_EQ(b.exit_code, 0) << b.all();
+  EXPECT_THAT(b.out, HasSubstr("waiting for the migration lock"));
+  EXPECT_THAT(b.out, HasSubstr("database is up to date"));
+  EXPECT_EQ(HistoryRows(), 2);
+}
+
+TEST_P(CliTest, LockOfAKilledRunDoesNotBlockTheNext) {
+  Write("0001_fast.up.sql", "CREATE TABLE fast (id INTEGER);\n");
+  Write("0002_slow.up.sql", SlowSql(5));
+  Write("0002_slow.down.sql", "DROP TABLE slow;\n");
+  {
+    StrataProcess victim(Args({"up"}), dir_.path());
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    victim.Kill();
+    victim.Wait();
+  }
+  // The killed run applied nothing that survives (one run transaction).
+  EXPECT_EQ(HistoryRows(), 0);
+  Write("0002_slow.up.sql", "CREATE TABLE slow (id INTEGER);\n");
+  auto next = Strata({"up", "--lock-timeout", "5s"});
+  EXPECT_EQ(next.exit_code, 0) << next.all();
+  EXPECT_EQ(HistoryRows(), 2);
+}
+
+TEST_P(CliTest, PasswordNeverAppearsInOutput) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  const std::string secret = "Sup3rS3cretPw";
+  if (pg()) {
+    // The test server trusts loopback, so a URL with a password still connects.
+    std::string url = target_->url();
+    url.replace(url.find("://") + 3, 0, "");
+    size_t at = url.find('@');
+    url.insert(at, ":" + secret);
+    auto run = RunStrata({"--database", url, "--dir", dir_.path() + "/migrations", "up"}, dir_.path());
+    EXPECT_EQ(run.exit_code, 0) << run.all();
+    run = RunStrata({"--database", url, "--dir", dir_.path() + "/migrations", "status"}, dir_.path());
+    EXPECT_THAT(run.all(), Not(HasSubstr(secret)));
+    EXPECT_THAT(run.out, HasSubstr(":***@"));
+    // A failing statement's error on the same URL.
+    Write("0002_bad.up.sql", "CREATE TABLE users (id INTEGER);\n");
+    Write("0002_bad.down.sql", "SELECT 1;\n");
+    run = RunStrata({"--database", url, "--dir", dir_.path() + "/migrations", "up"}, dir_.path());
+    EXPECT_EQ(run.exit_code, cli::kExitMigrationFailed);
+    EXPECT_THAT(run.all(), Not(HasSubstr(secret)));
+  }
+  // Unreachable server: the URL is echoed, redacted.
+  auto run = RunStrata({"--database", "postgresql://app:" + secret + "@127.0.0.1:1/shop", "--dir",
+                        dir_.path() + "/migrations", "up"},
+                       dir_.path());
+  EXPECT_EQ(run.exit_code, cli::kExitUnavailable) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("postgresql://app:***@127.0.0.1:1/shop"));
+  EXPECT_THAT(run.all(), Not(HasSubstr(secret)));
+  // From DATABASE_URL, with the password in a query parameter.
+  run = RunStrata({"--dir", dir_.path() + "/migrations", "status"}, dir_.path(),
+                  {{"DATABASE_URL", "postgres://app@127.0.0.1:1/shop?password=" + secret}});
+  EXPECT_EQ(run.exit_code, cli::kExitUnavailable);
+  EXPECT_THAT(run.all(), Not(HasSubstr(secret)));
+}
+
+TEST_P(CliTest, IrreversibleIsRefusedWithItsExitCodeAndNothingChanges) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  Write("0002_drop_email.up.sql", "ALTER TABLE users DROP COLUMN email;\n");
+  auto run = Strata({"up"});
+  EXPECT_EQ(run.exit_code, cli::kExitIrreversible);
+  EXPECT_THAT(run.err, HasSubstr("0002_drop_email: down script missing"));
+  EXPECT_THAT(run.err, HasSubstr("--allow-irreversible"));
+  EXPECT_EQ(target_->Connect()->ListColumns("users")->size(), 2u);
+  run = Strata({"up", "--allow-irreversible"});
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_EQ(target_->Connect()->ListColumns("users")->size(), 1u);
+  run = Strata({"down"});
+  EXPECT_EQ(run.exit_code, cli::kExitIrreversible);
+  EXPECT_EQ(HistoryRows(), 2);
+}
+
+TEST_P(CliTest, ChangedFileMakesStatusAndValidateFail) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n");
+  auto status = Strata({"status"});
+  EXPECT_EQ(status.exit_code, cli::kExitConflict);
+  EXPECT_THAT(status.out, HasSubstr("changed"));
+  EXPECT_THAT(status.out, HasSubstr("+CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);"));
+  auto validate = Strata({"validate"});
+  EXPECT_EQ(validate.exit_code, cli::kExitConflict);
+  EXPECT_THAT(validate.err, HasSubstr("0001_users: changed after it was applied"));
+}
+
+TEST_P(CliTest, MalformedSqlNamesFileAndLine) {
+  Write("0001_ok.up.sql", "CREATE TABLE ok (id INTEGER);\n");
+  Write("0002_typo.up.sql", "CREATE TABLE t (id INTEGER);\n\nCRATE TABLE u (id INTEGER);\n");
+  Write("0002_typo.down.sql", "DROP TABLE t;\n");
+  auto run = Strata({"up"});
+  EXPECT_EQ(run.exit_code, cli::kExitMigrationFailed);
+  EXPECT_THAT(run.err, HasSubstr("0002_typo.up.sql:3:"));
+  EXPECT_THAT(run.err, HasSubstr("syntax error"));
+  auto db = target_->Connect();
+  EXPECT_TRUE(*db->TableExists("ok"));
+  EXPECT_FALSE(*db->TableExists("t"));
+}
+
+TEST_P(CliTest, UnterminatedQuotesAreCaughtBeforeAnythingRuns) {
+  Write("0001_ok.up.sql", "CREATE TABLE ok (id INTEGER);\n");
+  Write("0002_quote.up.sql", "CREATE TABLE q (v TEXT);\nINSERT INTO q VALUES ('it''s\n");
+  Write("0002_quote.down.sql", "DROP TABLE q;\n");
+  auto run = Strata({"up"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("0002_quote.up.sql:2:23: unterminated single-quoted string"));
+  EXPECT_FALSE(*target_->Connect()->TableExists("ok"));
+  if (pg()) {
+    Write("0002_quote.up.sql", "CREATE FUNCTION f() RETURNS int AS $body$\nSELECT 1;\n");
+    run = Strata({"validate"});
+    EXPECT_EQ(run.exit_code, cli::kExitUsage);
+    EXPECT_THAT(run.err, HasSubstr("0002_quote.up.sql:1:36: unterminated dollar-quoted string $body$"));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, CliTest, ::testing::Values(Engine::kSqlite));
+INSTANTIATE_TEST_SUITE_P(Postgres, CliTest, ::testing::Values(Engine::kPostgres));
+
+// Input errors that need no database server.
+class CliInputTest : public ::testing::Test {
+ protected:
+  testing::CliRun Strata(std::vector<std::string> args) { return RunStrata(args, dir_.path()); }
+  TempDir dir_;
+};
+
+TEST_F(CliInputTest, UnknownUrlScheme) {
+  auto run = Strata({"--database", "mongodb://localhost/x", "status"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("unsupported database URL 'mongodb://localhost/x' (scheme 'mongodb')"));
+}
+
+TEST_F(CliInputTest, MissingDirectory) {
+  auto run = Strata({"--database", "sqlite:" + dir_.path() + "/a.db", "--dir", "nope", "up"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("migrations directory 'nope' does not exist"));
+}
+
+TEST_F(CliInputTest, BadFileNamesAreAllReported) {
+  dir_.Write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  dir_.Write("migrations/1_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
+  dir_.Write("migrations/0002_orphan.down.sql", "DROP TABLE x;\n");
+  dir_.Write("migrations/abc_c.up.sql", "SELECT 1;\n");
+  dir_.Write("migrations/0003_nokind.sql", "SELECT 1;\n");
+  dir_.Write("migrations/README.md", "not a migration");
+  std::string db = dir_.path() + "/a.db";
+  auto run = Strata({"--database", "sqlite:" + db, "up"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("4 problems in migrations:"));
+  EXPECT_THAT(run.err, HasSubstr("1_b.up.sql: duplicate version 1: also used by migrations/0001_a.*.sql"));
+  EXPECT_THAT(run.err, HasSubstr("0002_orphan.down.sql: has no up script"));
+  EXPECT_THAT(run.err, HasSubstr("abc_c.up.sql: version 'abc' is not a number"));
+  EXPECT_THAT(run.err, HasSubstr("0003_nokind.sql: name does not parse"));
+  auto validate = Strata({"validate"});
+  EXPECT_EQ(validate.exit_code, cli::kExitUsage);
+  auto opened = OpenDatabase("sqlite:" + db);
+  ASSERT_TRUE(opened.ok());
+  EXPECT_FALSE(*(*opened)->TableExists("a"));
+}
+
+TEST_F(CliInputTest, NoDatabaseGiven) {
+  dir_.Write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  auto run = Strata({"up"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("no database given"));
+}
+
+TEST_F(CliInputTest, UnknownDirectiveIsAnError) {
+  dir_.Write("migrations/0001_a.up.sql", "-- strata:no-transactoin\nCREATE TABLE a (id INTEGER);\n");
+  auto run = Strata({"validate"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("0001_a.up.sql:1: unknown directive 'strata:no-transactoin'"));
+}
+
+TEST_F(CliInputTest, UnknownFlagIsAUsageError) {
+  auto run = Strata({"up", "--frobnicate"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage);
+}
+
+TEST_F(CliInputTest, InitNewAndConfigFile) {
+  auto run = Strata({"init"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  run = Strata({"new", "Create Users!"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("migrations/0001_create_users.up.sql"));
+  dir_.Write("migrations/0001_create_users.up.sql", "CREATE TABLE users (id INTEGER);\n");
+  dir_.Remove("migrations/0001_create_users.down.sql");
+  run = Strata({"new", "add_email"});
+  EXPECT_THAT(run.out, HasSubstr("migrations/0002_add_email.up.sql"));
+  dir_.Remove("migrations/0002_add_email.down.sql");
+  dir_.Write("migrations/0002_add_email.up.sql", "ALTER TABLE users ADD COLUMN email TEXT;\n");
+  run = Strata({"up"});  // the database comes from strata.toml
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  auto db = OpenDatabase("sqlite:" + dir_.path() + "/app.db");
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ((*db)->ListColumns("users")->size(), 2u);
+}
+
+}  // namespace
+}  // namespace strata

@@ -37,7 +37,13 @@ std::string CommandLine(const std::vector<std::string>& argv) {
   for (const auto& arg : argv) {
     if (!line.empty()) line += ' ';
     bool plain = !arg.empty() && arg.find_first_of(" \t\n'\"\\$*?;&|<>()") == std::string::npos;
-    line += plain ? arg : "'" + arg + "'";
+    if (plain) {
+      line += arg;
+      continue;
+    }
+    line += '\'';
+    for (char c : arg) line += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    line += '\'';
   }
   return line;
 }

@@ -309,9 +309,9 @@ int main(int argc, char** argv) {
   app.add_option("-n,--migrations", flags.migrations, "how many migrations to generate")
       ->check(CLI::Range(1, 999999));
   app.add_option("--reps", flags.reps, "runs of each up/down workload; the median is reported")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1000));
   app.add_option("--status-runs", flags.status_runs, "runs of strata status")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 10000));
   app.add_option("--seed", flags.seed, "picks which earlier table each migration alters");
   app.add_option("--pg", flags.pg_url,
                  "PostgreSQL URL whose server the PostgreSQL part uses (default: "
@@ -322,6 +322,10 @@ int main(int argc, char** argv) {
   app.add_option("--work-dir", flags.work_dir, "where to write migrations and databases "
                  "(default: a new temporary directory, removed afterwards)");
   app.add_flag("--keep", flags.keep, "keep the temporary work directory");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   return strata::bench::Main(flags);
 }

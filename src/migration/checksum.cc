@@ -7,38 +7,29 @@ namespace strata {
 std::string NormalizeScript(std::string_view script) {
   if (script.substr(0, 3) == "\xEF\xBB\xBF") script.remove_prefix(3);
   std::string out;
-  out.reserve(script.size());
-  size_t line_start = 0;
-  auto end_line = [&] {
-    while (out.size() > line_start && (out.back() == ' ' || out.back() == '\t' ||
-                                       out.back() == '\f' || out.back() == '\v'))
-      out.pop_back();
+  out.reserve(script.size() + 1);
+  // Line by line: a line ends at LF, CRLF or CR; its trailing blanks go.
+  while (!script.empty()) {
+    size_t eol = script.find_first_of("\r\n");
+    std::string_view line = script.substr(0, eol);
+    size_t keep = line.find_last_not_of(" \t\f\v");
+    out.append(line.data(), keep == std::string_view::npos ? 0 : keep + 1);
     out += '\n';
-    line_start = out.size();
-  };
-  for (size_t i = 0; i < script.size(); ++i) {
-    char c = script[i];
-    if (c == '\r') {
-      if (i + 1 < script.size() && script[i + 1] == '\n') ++i;
-      end_line();
-    } else if (c == '\n') {
-      end_line();
-    } else {
-      out += c;
-    }
+    if (eol == std::string_view::npos) break;
+    size_t skip = (script[eol] == '\r' && eol + 1 < script.size() && script[eol + 1] == '\n') ? 2 : 1;
+    script.remove_prefix(eol + skip);
   }
-  end_line();
-  while (out.size() >= 2 && out[out.size() - 1] == '\n' && out[out.size() - 2] == '\n') {
-    out.pop_back();
-  }
-  if (out == "\n") out.clear();
+  size_t end = out.find_last_not_of('\n');
+  out.resize(end == std::string::npos ? 0 : end + 2);
   return out;
 }
 
 std::string Sha256Hex(std::string_view data) {
+  // Fetching the algorithm is the slow part of a small digest: do it once.
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  EVP_Digest(data.data(), data.size(), digest, &len, kSha256, nullptr);
   static const char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(len * 2);

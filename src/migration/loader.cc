@@ -1,14 +1,16 @@
 #include "migration/loader.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <cctype>
 #include <charconv>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -25,15 +27,29 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 }
 
 Result<std::string> ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     return Status(Code::kIOError, fmt::format("{}: cannot read: {}", path.string(),
                                               std::strerror(errno)));
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return Status(Code::kIOError, fmt::format("{}: read failed", path.string()));
-  return buf.str();
+  std::string out;
+  struct stat st {};
+  if (fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
+  char buf[16384];
+  while (true) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      return Status(Code::kIOError, fmt::format("{}: cannot read: {}", path.string(),
+                                                std::strerror(err)));
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
 }
 
 struct Files {
@@ -94,19 +110,17 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir) {
   }
   std::vector<std::string> problems;
   std::map<int64_t, Files> by_version;
-  std::vector<fs::directory_entry> entries;
+  std::vector<std::string> names;
   for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
        it.increment(ec)) {
-    entries.push_back(*it);
+    names.push_back(it->path().filename().string());
   }
   if (ec) {
     return Status(Code::kIOError, fmt::format("cannot list '{}': {}", dir, ec.message()));
   }
-  std::sort(entries.begin(), entries.end(),
-            [](const auto& a, const auto& b) { return a.path().filename() < b.path().filename(); });
+  std::sort(names.begin(), names.end());
 
-  for (const auto& entry : entries) {
-    std::string file = entry.path().filename().string();
+  for (const std::string& file : names) {
     if (file.empty() || file[0] == '.' || !EndsWith(file, ".sql")) continue;
     auto parsed = ParseMigrationFileName(file);
     if (!parsed.ok()) {
@@ -126,7 +140,7 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir) {
     fs::path* slot = parsed->kind == MigrationFileName::Kind::kUp     ? &f.up
                      : parsed->kind == MigrationFileName::Kind::kDown ? &f.down
                                                                       : &f.verify;
-    *slot = entry.path();
+    *slot = fs::path(dir) / file;
   }
 
   std::vector<Migration> out;

@@ -1,0 +1,107 @@
+#include "engine/sqlite/sqlite_database.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "testutil/harness.h"
+
+namespace strata {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::unique_ptr<Database> Memory() {
+  auto db = OpenSqlite(":memory:");
+  EXPECT_TRUE(db.ok());
+  return std::move(db).value();
+}
+
+TEST(SqliteDatabase, ValuesRoundTripWithTheirTypes) {
+  auto db = Memory();
+  auto rows = db->Query("SELECT $1, $2, $3, $4, $5, $6, $7",
+                        {Value(), Value(int64_t{-9223372036854775807 - 1}), Value(0.1), Value(""),
+                         Value("héllo"), Value(Blob{std::string("\0\xff", 2)}), Value(Blob{})});
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  const auto& r = rows->rows[0];
+  EXPECT_TRUE(r[0].is_null());
+  EXPECT_EQ(r[1].integer(), INT64_MIN);
+  EXPECT_EQ(r[2].real(), 0.1);
+  EXPECT_EQ(r[3].type(), Value::Type::kText);
+  EXPECT_EQ(r[3].text(), "");
+  EXPECT_EQ(r[4].text(), "héllo");
+  EXPECT_EQ(r[5].blob().bytes, std::string("\0\xff", 2));
+  EXPECT_EQ(r[6].type(), Value::Type::kBlob);
+  EXPECT_NE(r[0], r[3]);  // NULL is not ''
+}
+
+TEST(SqliteDatabase, ErrorsCarryTheEnginesMessage) {
+  auto db = Memory();
+  Status s = db->Exec("SELECT * FROM nope");
+  EXPECT_EQ(s.code(), Code::kDatabase);
+  EXPECT_EQ(s.message(), "no such table: nope");
+}
+
+TEST(SqliteDatabase, SavepointRollbackUndoesDdl) {
+  auto db = Memory();
+  ASSERT_TRUE(db->Begin().ok());
+  ASSERT_TRUE(db->Exec("CREATE TABLE a (x)").ok());
+  ASSERT_TRUE(db->Savepoint("s").ok());
+  ASSERT_TRUE(db->Exec("CREATE TABLE b (x)").ok());
+  ASSERT_TRUE(db->RollbackToSavepoint("s").ok());
+  ASSERT_TRUE(db->ReleaseSavepoint("s").ok());
+  ASSERT_TRUE(db->Commit().ok());
+  EXPECT_EQ(*db->ListTables(), (std::vector<std::string>{"a"}));
+}
+
+TEST(SqliteDatabase, ListTablesLeavesOutStrataTables) {
+  auto db = Memory();
+  ASSERT_TRUE(db->Exec("CREATE TABLE zeta (x); CREATE TABLE alpha (y, z); CREATE TABLE strata_history (v)").ok());
+  EXPECT_EQ(*db->ListTables(), (std::vector<std::string>{"alpha", "zeta"}));
+  EXPECT_EQ(*db->ListColumns("alpha"), (std::vector<std::string>{"y", "z"}));
+  EXPECT_TRUE(*db->TableExists("zeta"));
+  EXPECT_FALSE(*db->TableExists("nope"));
+}
+
+TEST(SqliteDatabase, StatementTimeoutInterrupts) {
+  auto db = Memory();
+  ASSERT_TRUE(db->SetStatementTimeout(std::chrono::milliseconds(100)).ok());
+  Status s = db->Exec("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c");
+  EXPECT_THAT(s.message(), HasSubstr("timeout of 100 ms"));
+  ASSERT_TRUE(db->SetStatementTimeout(std::chrono::milliseconds(0)).ok());
+  EXPECT_TRUE(db->Exec("SELECT 1").ok());
+}
+
+TEST(SqliteDatabase, LockNamesItsHolderAndStaleLocksAreTakenOver) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/lock.db";
+  auto a = *OpenSqlite(path);
+  auto b = *OpenSqlite(path);
+  LockOwner alice{"alice", "host-1", getpid(), "2026-01-01T00:00:00.000Z"};
+  LockOwner bob{"bob", "host-1", getpid() + 1, "2026-01-01T00:00:01.000Z"};
+  auto got = a->TryLock(alice);
+  ASSERT_TRUE(got.ok() && got->acquired);
+  // bob on the same host sees alice's live process.
+  auto refused = b->TryLock(LockOwner{"bob", "host-2", 1, "x"});
+  ASSERT_TRUE(refused.ok());
+  EXPECT_FALSE(refused->acquired);
+  EXPECT_EQ(refused->holder, fmt::format("alice@host-1 pid {} since 2026-01-01T00:00:00.000Z", getpid()));
+  ASSERT_TRUE(a->Unlock().ok());
+  EXPECT_TRUE(b->TryLock(bob)->acquired);
+  ASSERT_TRUE(b->Unlock().ok());
+  // A row left by a process that no longer exists is stale.
+  ASSERT_TRUE(a->Exec("INSERT INTO strata_lock VALUES (1, 'ghost', 'host-1', 999999999, 'then')").ok());
+  EXPECT_TRUE(b->TryLock(bob)->acquired);
+}
+
+TEST(SqliteDatabase, OpenFailsClearlyForAMissingDirectory) {
+  auto db = OpenSqlite("/nonexistent/dir/app.db");
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), Code::kUnavailable);
+  EXPECT_THAT(db.status().message(), HasSubstr("cannot open SQLite database '/nonexistent/dir/app.db'"));
+}
+
+}  // namespace
+}  // namespace strata

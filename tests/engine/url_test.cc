@@ -1,0 +1,62 @@
+#include "engine/url.h"
+
+#include <gtest/gtest.h>
+
+namespace strata {
+namespace {
+
+TEST(ParseDatabaseUrl, AcceptsTheFormsUsersWrite) {
+  struct Case {
+    const char* url;
+    Engine engine;
+    const char* target;
+  } cases[] = {
+      {"sqlite:app.db", Engine::kSqlite, "app.db"},
+      {"sqlite://data/app.db", Engine::kSqlite, "data/app.db"},
+      {"sqlite:///abs/app.db", Engine::kSqlite, "/abs/app.db"},
+      {"sqlite::memory:", Engine::kSqlite, ":memory:"},
+      {"sqlite3:x.sqlite", Engine::kSqlite, "x.sqlite"},
+      {"app.sqlite3", Engine::kSqlite, "app.sqlite3"},
+      {"postgres://u@h:5432/db", Engine::kPostgres, "postgres://u@h:5432/db"},
+      {"postgresql://u:p@h/db?sslmode=disable", Engine::kPostgres,
+       "postgresql://u:p@h/db?sslmode=disable"},
+  };
+  for (const auto& c : cases) {
+    auto parsed = ParseDatabaseUrl(c.url);
+    ASSERT_TRUE(parsed.ok()) << c.url << ": " << parsed.status().message();
+    EXPECT_EQ(parsed->engine, c.engine) << c.url;
+    EXPECT_EQ(parsed->target, c.target) << c.url;
+  }
+}
+
+TEST(ParseDatabaseUrl, RejectsUnknownSchemesWithoutLeakingThePassword) {
+  auto parsed = ParseDatabaseUrl("mysql://root:hunter2@db/x");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(parsed.status().message(),
+            "unsupported database URL 'mysql://root:***@db/x' (scheme 'mysql'); use "
+            "sqlite:path/to/app.db, postgres://user@host:port/db or postgresql://...");
+  EXPECT_FALSE(ParseDatabaseUrl("").ok());
+  EXPECT_FALSE(ParseDatabaseUrl("sqlite:").ok());
+}
+
+TEST(RedactUrl, HidesPasswordsInEveryPlace) {
+  EXPECT_EQ(RedactUrl("postgres://app:s3cret@db:5432/shop"), "postgres://app:***@db:5432/shop");
+  EXPECT_EQ(RedactUrl("postgres://app@db/shop"), "postgres://app@db/shop");
+  EXPECT_EQ(RedactUrl("postgres://app:p@ss@db/shop"), "postgres://app:***@db/shop");
+  EXPECT_EQ(RedactUrl("postgres://db/shop?user=a&password=s3cret&sslmode=require"),
+            "postgres://db/shop?user=a&password=***&sslmode=require");
+  EXPECT_EQ(RedactUrl("host=db password='a b' user=x"), "host=db password=*** user=x");
+  EXPECT_EQ(RedactUrl("sqlite:app.db"), "sqlite:app.db");
+}
+
+TEST(RedactSecrets, FindsUrlsInsideText) {
+  EXPECT_EQ(RedactSecrets("cannot connect to postgresql://u:pw@127.0.0.1:1/x: refused"),
+            "cannot connect to postgresql://u:***@127.0.0.1:1/x: refused");
+  EXPECT_EQ(RedactSecrets("a 'postgres://u:pw@h/d' and postgres://v:qq@h/e"),
+            "a 'postgres://u:***@h/d' and postgres://v:***@h/e");
+  EXPECT_EQ(RedactSecrets("no secrets here"), "no secrets here");
+}
+
+}  // namespace
+}  // namespace strata

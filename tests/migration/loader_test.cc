@@ -1,0 +1,76 @@
+#include "migration/loader.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "testutil/harness.h"
+
+namespace strata {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ParseMigrationFileName, ReadsVersionNameAndKind) {
+  auto f = ParseMigrationFileName("0042_add_users_email.down.sql");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->version, 42);
+  EXPECT_EQ(f->version_text, "0042");
+  EXPECT_EQ(f->name, "add_users_email");
+  EXPECT_EQ(f->kind, MigrationFileName::Kind::kDown);
+  f = ParseMigrationFileName("20240101120000_init.up.sql");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->version, 20240101120000);
+  EXPECT_EQ(ParseMigrationFileName("1_x.verify.sql")->kind, MigrationFileName::Kind::kVerify);
+}
+
+TEST(ParseMigrationFileName, ErrorsSayWhatIsExpected) {
+  EXPECT_EQ(ParseMigrationFileName("v1_x.up.sql").status().message(),
+            "v1_x.up.sql: version 'v1' is not a number; expected NNNN_name.up.sql, "
+            "NNNN_name.down.sql or NNNN_name.verify.sql");
+  EXPECT_THAT(ParseMigrationFileName("0001.up.sql").status().message(),
+              HasSubstr("no '_name' after the version"));
+  EXPECT_THAT(ParseMigrationFileName("0001_x.sql").status().message(), HasSubstr("name does not parse"));
+  EXPECT_THAT(ParseMigrationFileName("1234567890123456789012_x.up.sql").status().message(),
+              HasSubstr("too large"));
+}
+
+TEST(LoadMigrations, SortsNumericallyAndPairsFiles) {
+  testing::TempDir dir;
+  dir.Write("10_ten.up.sql", "SELECT 10;");
+  dir.Write("9_nine.up.sql", "-- strata:no-transaction\n-- strata:timeout 2m\nSELECT 9;");
+  dir.Write("9_nine.down.sql", "SELECT -9;");
+  dir.Write("9_nine.verify.sql", "SELECT 1;");
+  dir.Write("notes.txt", "ignored");
+  dir.Write(".hidden.sql", "ignored");
+  auto loaded = LoadMigrations(dir.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  ASSERT_EQ(loaded->size(), 2u);
+  const Migration& nine = (*loaded)[0];
+  EXPECT_EQ(nine.id(), "9_nine");
+  EXPECT_EQ(nine.down_sql, "SELECT -9;");
+  EXPECT_TRUE(nine.has_verify());
+  EXPECT_TRUE(nine.directives.no_transaction);
+  EXPECT_EQ(nine.directives.timeout, std::chrono::minutes(2));
+  EXPECT_EQ((*loaded)[1].id(), "10_ten");
+  EXPECT_FALSE((*loaded)[1].has_down());
+}
+
+TEST(LoadMigrations, MissingDirectory) {
+  auto loaded = LoadMigrations("/nonexistent/migrations");
+  EXPECT_EQ(loaded.status().code(), Code::kNotFound);
+  EXPECT_THAT(loaded.status().message(), HasSubstr("'/nonexistent/migrations' does not exist"));
+}
+
+TEST(ParseDirectives, OnlyTheLeadingCommentsCount) {
+  auto d = ParseDirectives("-- a comment\n\n-- strata:timeout 1500ms\nSELECT 1;\n-- strata:no-transaction\n");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->timeout, std::chrono::milliseconds(1500));
+  EXPECT_FALSE(d->no_transaction);
+  EXPECT_EQ(ParseDirectives("-- strata:timeout soon\n").status().message(),
+            "1: strata:timeout: 'soon' is not a duration; write e.g. 500ms, 30s, 5m or 1h");
+  EXPECT_EQ(ParseDuration("5x").status().message(), "'5x' has an unknown unit 'x'; use ms, s, m or h");
+  EXPECT_EQ(*ParseDuration("45"), std::chrono::seconds(45));
+}
+
+}  // namespace
+}  // namespace strata

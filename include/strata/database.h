@@ -8,7 +8,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +38,25 @@ struct LockAttempt {
   std::string holder;  // when not acquired: who holds it, for the user
 };
 
+/// One cell of a streamed row, borrowed from the engine.
+struct CellView {
+  Value::Type type = Value::Type::kNull;
+  int64_t integer = 0;
+  double real = 0;
+  std::string_view bytes;  // text or blob
+};
+
+/// A statement of a batch, with its parameters ($1, $2, ...).
+struct BatchStatement {
+  std::string_view sql;
+  std::vector<Value> params;
+};
+
+struct BatchResult {
+  Status status;
+  size_t failed = 0;  // index of the failing statement when !status.ok()
+};
+
 class Database {
  public:
   virtual ~Database() = default;
@@ -55,6 +76,19 @@ class Database {
 
   /// Bounds how long each following statement may run; zero removes the bound.
   /// A statement over the bound fails with a message naming the timeout.
+  /// Streams the rows of one query to `on_row` without holding them all in
+  /// memory. The cells are borrowed: valid only during the call. A non-ok
+  /// Status from `on_row` stops the query and is returned.
+  virtual Status ForEachRow(std::string_view sql, const std::vector<Value>& params,
+                            const std::function<Status(std::span<const CellView>)>& on_row) = 0;
+
+  /// Runs `statements` in order, stopping at the first failure, in as few
+  /// round trips as the engine allows (PostgreSQL pipelines them inside a
+  /// transaction). On failure, `failed` is the index of the statement that
+  /// failed; the open transaction is then in error until rolled back (to a
+  /// savepoint). Outside a transaction the statements run one by one.
+  virtual BatchResult ExecBatch(const std::vector<BatchStatement>& statements);
+
   virtual Status SetStatementTimeout(std::chrono::milliseconds timeout) = 0;
 
   virtual Status Begin() = 0;

@@ -28,6 +28,15 @@ Status Database::RollbackToSavepoint(std::string_view name) {
   return Exec(fmt::format("ROLLBACK TO SAVEPOINT {}", QuoteIdent(name)));
 }
 
+BatchResult Database::ExecBatch(const std::vector<BatchStatement>& statements) {
+  for (size_t i = 0; i < statements.size(); ++i) {
+    const BatchStatement& st = statements[i];
+    Status s = st.params.empty() ? Exec(st.sql) : Query(st.sql, st.params).status();
+    if (!s.ok()) return BatchResult{s, i};
+  }
+  return BatchResult{};
+}
+
 std::string Database::QuoteIdent(std::string_view ident) const {
   std::string out = "\"";
   for (char c : ident) {

@@ -2,8 +2,9 @@
 
 #include "engine/postgres/postgres_database.h"
 
-#include <libpq-fe.h>
+#include "engine/postgres/libpq.h"
 
+#include <algorithm>
 #include <charconv>
 #include <climits>
 #include <cmath>
@@ -19,6 +20,10 @@
 
 namespace strata {
 namespace {
+
+// libpq's functions, loaded by OpenPostgres before any connection exists.
+const LibPq* loaded_libpq = nullptr;
+const LibPq& Pq() { return *loaded_libpq; }
 
 /// The advisory-lock key of the migration lock: the ASCII bytes "STRATALK".
 /// Session-level advisory locks are per database, so this is one lock per
@@ -77,7 +82,7 @@ constexpr char kListColumnsSql[] =
     " ORDER BY a.attnum";
 
 struct PGresultDeleter {
-  void operator()(PGresult* result) const { PQclear(result); }
+  void operator()(PGresult* result) const { Pq().PQclear(result); }
 };
 using ResultPtr = std::unique_ptr<PGresult, PGresultDeleter>;
 
@@ -141,19 +146,19 @@ std::string Scrub(std::string text, const std::vector<std::string>& secrets) {
 /// "<primary> (SQLSTATE xxxxx); detail: ...; hint: ..." for a failed result.
 std::string DescribeError(const PGresult* result, const PGconn* conn) {
   const char* primary =
-      result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+      result ? Pq().PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   std::string message = primary ? std::string(primary)
-                                : OneLine(result ? PQresultErrorMessage(result)
-                                                 : PQerrorMessage(conn));
+                                : OneLine(result ? Pq().PQresultErrorMessage(result)
+                                                 : Pq().PQerrorMessage(conn));
   if (message.empty()) message = "unknown error";
   if (result) {
-    if (const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE)) {
+    if (const char* state = Pq().PQresultErrorField(result, PG_DIAG_SQLSTATE)) {
       message += std::string(" (SQLSTATE ") + state + ")";
     }
-    if (const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL)) {
+    if (const char* detail = Pq().PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL)) {
       message += std::string("; detail: ") + detail;
     }
-    if (const char* hint = PQresultErrorField(result, PG_DIAG_MESSAGE_HINT)) {
+    if (const char* hint = Pq().PQresultErrorField(result, PG_DIAG_MESSAGE_HINT)) {
       message += std::string("; hint: ") + hint;
     }
   }
@@ -230,10 +235,10 @@ class BoundParams {
 /// One text-format cell as a Value, typed by its column's type OID. Text that
 /// does not parse as its column type is kept as text rather than lost.
 Value CellValue(const PGresult* result, int row, int col) {
-  if (PQgetisnull(result, row, col)) return Value();
-  const char* text = PQgetvalue(result, row, col);
-  const char* end = text + PQgetlength(result, row, col);
-  switch (PQftype(result, col)) {
+  if (Pq().PQgetisnull(result, row, col)) return Value();
+  const char* text = Pq().PQgetvalue(result, row, col);
+  const char* end = text + Pq().PQgetlength(result, row, col);
+  switch (Pq().PQftype(result, col)) {
     case kInt2Oid:
     case kInt4Oid:
     case kInt8Oid:
@@ -254,10 +259,10 @@ Value CellValue(const PGresult* result, int row, int col) {
       // Handles both bytea_output formats, hex ("\x...") and escape.
       size_t size = 0;
       unsigned char* bytes =
-          PQunescapeBytea(reinterpret_cast<const unsigned char*>(text), &size);
+          Pq().PQunescapeBytea(reinterpret_cast<const unsigned char*>(text), &size);
       if (bytes != nullptr) {
         Blob blob{std::string(reinterpret_cast<const char*>(bytes), size)};
-        PQfreemem(bytes);
+        Pq().PQfreemem(bytes);
         return Value(std::move(blob));
       }
       break;
@@ -266,6 +271,45 @@ Value CellValue(const PGresult* result, int row, int col) {
       break;
   }
   return Value(std::string(text, end));
+}
+
+/// One text-format cell of row 0 as a borrowed CellView; bytea is decoded
+/// into `scratch`, which must outlive the view.
+CellView Cell(const PGresult* result, int col, std::string* scratch) {
+  if (Pq().PQgetisnull(result, 0, col)) return CellView{};
+  const char* text = Pq().PQgetvalue(result, 0, col);
+  const char* end = text + Pq().PQgetlength(result, 0, col);
+  switch (Pq().PQftype(result, col)) {
+    case kInt2Oid:
+    case kInt4Oid:
+    case kInt8Oid:
+    case kOidOid: {
+      int64_t v = 0;
+      auto [ptr, ec] = std::from_chars(text, end, v);
+      if (ec == std::errc() && ptr == end) return CellView{Value::Type::kInteger, v, 0, {}};
+      break;
+    }
+    case kFloat4Oid:
+    case kFloat8Oid: {
+      double v = 0;
+      auto [ptr, ec] = std::from_chars(text, end, v);
+      if (ec == std::errc() && ptr == end) return CellView{Value::Type::kReal, 0, v, {}};
+      break;
+    }
+    case kByteaOid: {
+      size_t size = 0;
+      unsigned char* bytes = Pq().PQunescapeBytea(reinterpret_cast<const unsigned char*>(text), &size);
+      if (bytes != nullptr) {
+        scratch->assign(reinterpret_cast<const char*>(bytes), size);
+        Pq().PQfreemem(bytes);
+        return CellView{Value::Type::kBlob, 0, 0, *scratch};
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return CellView{Value::Type::kText, 0, 0, std::string_view(text, end - text)};
 }
 
 /// True when `rows` is a single boolean cell holding true.
@@ -280,7 +324,7 @@ class PostgresDatabase final : public Database {
   /// Takes ownership of `conn`, which is connected.
   PostgresDatabase(PGconn* conn, std::string described)
       : conn_(conn), described_(std::move(described)) {}
-  ~PostgresDatabase() override { PQfinish(conn_); }
+  ~PostgresDatabase() override { Pq().PQfinish(conn_); }
 
   PostgresDatabase(const PostgresDatabase&) = delete;
   PostgresDatabase& operator=(const PostgresDatabase&) = delete;
@@ -296,9 +340,9 @@ class PostgresDatabase final : public Database {
                      const std::vector<Value>& params) override {
     STRATA_ASSIGN_OR_RETURN(ResultPtr result, Execute(sql, &params));
     Rows rows;
-    const int columns = PQnfields(result.get());
-    const int count = PQntuples(result.get());
-    for (int c = 0; c < columns; ++c) rows.columns.emplace_back(PQfname(result.get(), c));
+    const int columns = Pq().PQnfields(result.get());
+    const int count = Pq().PQntuples(result.get());
+    for (int c = 0; c < columns; ++c) rows.columns.emplace_back(Pq().PQfname(result.get(), c));
     rows.rows.reserve(count);
     for (int r = 0; r < count; ++r) {
       std::vector<Value>& row = rows.rows.emplace_back();
@@ -306,6 +350,74 @@ class PostgresDatabase final : public Database {
       for (int c = 0; c < columns; ++c) row.push_back(CellValue(result.get(), r, c));
     }
     return rows;
+  }
+
+  Status ForEachRow(std::string_view sql, const std::vector<Value>& params,
+                    const std::function<Status(std::span<const CellView>)>& on_row) override {
+    const std::string text(sql);
+    BoundParams bound(params);
+    if (!Pq().PQsendQueryParams(conn_, text.c_str(), bound.size(), bound.types(), bound.values(),
+                                bound.lengths(), bound.formats(), /*resultFormat=*/0)) {
+      return Status(Code::kDatabase, OneLine(Pq().PQerrorMessage(conn_)));
+    }
+    // Single-row mode: one PGresult per row, so memory stays flat.
+    Pq().PQsetSingleRowMode(conn_);
+    Status failure;
+    std::vector<CellView> cells;
+    std::vector<std::string> bytea;  // decoded bytea cells of the current row
+    while (PGresult* raw = Pq().PQgetResult(conn_)) {
+      ResultPtr result(raw);
+      const ExecStatusType status = Pq().PQresultStatus(raw);
+      if (status == PGRES_SINGLE_TUPLE) {
+        if (!failure.ok()) continue;  // drain what the server still sends
+        const int columns = Pq().PQnfields(raw);
+        cells.assign(columns, CellView{});
+        bytea.resize(columns);
+        for (int c = 0; c < columns; ++c) cells[c] = Cell(raw, c, &bytea[c]);
+        failure = on_row(std::span<const CellView>(cells));
+      } else if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK && failure.ok()) {
+        failure = Status(Code::kDatabase, DescribeError(raw, conn_));
+      }
+    }
+    return failure;
+  }
+
+  // Pipelines the statements, a chunk at a time so that neither side's
+  // buffers fill up, with one round trip per chunk instead of per statement.
+  BatchResult ExecBatch(const std::vector<BatchStatement>& statements) override {
+    constexpr size_t kChunk = 64;
+    if (statements.size() <= 1 || !InTransaction()) return Database::ExecBatch(statements);
+    if (!Pq().PQenterPipelineMode(conn_)) return Database::ExecBatch(statements);
+    BatchResult out;
+    for (size_t start = 0; start < statements.size() && out.status.ok(); start += kChunk) {
+      size_t end = std::min(statements.size(), start + kChunk);
+      size_t sent = start;
+      for (; sent < end; ++sent) {
+        const std::string text(statements[sent].sql);
+        BoundParams bound(statements[sent].params);
+        if (!Pq().PQsendQueryParams(conn_, text.c_str(), bound.size(), bound.types(),
+                                    bound.values(), bound.lengths(), bound.formats(), 0)) {
+          out = BatchResult{Status(Code::kDatabase, OneLine(Pq().PQerrorMessage(conn_))), sent};
+          break;
+        }
+      }
+      Pq().PQpipelineSync(conn_);
+      for (size_t i = start; i < sent; ++i) {
+        while (PGresult* raw = Pq().PQgetResult(conn_)) {
+          ResultPtr result(raw);
+          if (Pq().PQresultStatus(raw) == PGRES_FATAL_ERROR && out.status.ok()) {
+            out = BatchResult{Status(Code::kDatabase, DescribeError(raw, conn_)), i};
+          }
+        }
+      }
+      // The sync point's own result.
+      while (PGresult* raw = Pq().PQgetResult(conn_)) {
+        ResultPtr result(raw);
+        if (Pq().PQresultStatus(raw) == PGRES_PIPELINE_SYNC) break;
+      }
+    }
+    Pq().PQexitPipelineMode(conn_);
+    return out;
   }
 
   Status SetStatementTimeout(std::chrono::milliseconds timeout) override {
@@ -325,7 +437,7 @@ class PostgresDatabase final : public Database {
   }
 
   Status Commit() override {
-    switch (PQtransactionStatus(conn_)) {
+    switch (Pq().PQtransactionStatus(conn_)) {
       case PQTRANS_IDLE:
         return Status(Code::kInternal, "COMMIT: no transaction is open");
       case PQTRANS_INERROR:
@@ -338,7 +450,7 @@ class PostgresDatabase final : public Database {
         break;
     }
     STRATA_ASSIGN_OR_RETURN(ResultPtr result, Execute("COMMIT", nullptr));
-    if (std::strcmp(PQcmdStatus(result.get()), "COMMIT") != 0) {
+    if (std::strcmp(Pq().PQcmdStatus(result.get()), "COMMIT") != 0) {
       return Status(Code::kDatabase, "the server rolled the transaction back at COMMIT");
     }
     return Status::OK();
@@ -347,13 +459,13 @@ class PostgresDatabase final : public Database {
   /// Rolling back with no transaction open is a no-op, so cleanup paths
   /// need not know whether the failure came before or after BEGIN.
   Status Rollback() override {
-    if (PQtransactionStatus(conn_) == PQTRANS_IDLE) return Status::OK();
+    if (Pq().PQtransactionStatus(conn_) == PQTRANS_IDLE) return Status::OK();
     return Exec("ROLLBACK");
   }
 
   /// A failed transaction still counts: it must be rolled back.
   bool InTransaction() const override {
-    switch (PQtransactionStatus(conn_)) {
+    switch (Pq().PQtransactionStatus(conn_)) {
       case PQTRANS_ACTIVE:
       case PQTRANS_INTRANS:
       case PQTRANS_INERROR:
@@ -430,15 +542,15 @@ class PostgresDatabase final : public Database {
     const std::string text(sql);
     ResultPtr result;
     if (params == nullptr) {
-      result.reset(PQexec(conn_, text.c_str()));
+      result.reset(Pq().PQexec(conn_, text.c_str()));
     } else {
       BoundParams bound(*params);
-      result.reset(PQexecParams(conn_, text.c_str(), bound.size(), bound.types(),
+      result.reset(Pq().PQexecParams(conn_, text.c_str(), bound.size(), bound.types(),
                                 bound.values(), bound.lengths(), bound.formats(),
                                 /*resultFormat=*/0));
     }
     const ExecStatusType status =
-        result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+        result ? Pq().PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
     switch (status) {
       case PGRES_COMMAND_OK:
       case PGRES_TUPLES_OK:
@@ -454,7 +566,7 @@ class PostgresDatabase final : public Database {
       default:
         break;
     }
-    if (PQstatus(conn_) == CONNECTION_BAD) {
+    if (Pq().PQstatus(conn_) == CONNECTION_BAD) {
       return Status(Code::kUnavailable, "lost the connection to " + described_ + ": " +
                                             DescribeError(result.get(), conn_));
     }
@@ -464,12 +576,12 @@ class PostgresDatabase final : public Database {
   /// Ends a COPY the statement started so the connection is usable again.
   void AbandonCopy(ExecStatusType status) {
     if (status == PGRES_COPY_IN) {
-      PQputCopyEnd(conn_, "strata does not supply COPY data");
+      Pq().PQputCopyEnd(conn_, "strata does not supply COPY data");
     } else {
       char* buffer = nullptr;
-      while (PQgetCopyData(conn_, &buffer, /*async=*/0) > 0) PQfreemem(buffer);
+      while (Pq().PQgetCopyData(conn_, &buffer, /*async=*/0) > 0) Pq().PQfreemem(buffer);
     }
-    while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
+    while (PGresult* rest = Pq().PQgetResult(conn_)) Pq().PQclear(rest);
   }
 
   /// "<application_name> (backend pid N, connected since T)".
@@ -497,34 +609,35 @@ class PostgresDatabase final : public Database {
 }  // namespace
 
 Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url) {
+  STRATA_ASSIGN_OR_RETURN(loaded_libpq, LoadLibPq());
   const std::string shown = RedactUrl(url);
 
   char* parse_error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(url.c_str(), &parse_error);
+  PQconninfoOption* options = Pq().PQconninfoParse(url.c_str(), &parse_error);
   if (options == nullptr) {
     std::string why = parse_error ? OneLine(parse_error) : "out of memory";
-    PQfreemem(parse_error);
+    Pq().PQfreemem(parse_error);
     return Status(Code::kInvalidArgument,
                   "invalid PostgreSQL URL " + shown + ": " +
                       RedactSecrets(Scrub(why, RawPasswords(url))));
   }
-  PQconninfoFree(options);
+  Pq().PQconninfoFree(options);
 
   // Keywords before "dbname" are defaults the URL may override; expand_dbname
   // makes libpq read the URL itself as the dbname value.
   const char* const keywords[] = {"connect_timeout", "client_encoding",
                                   "fallback_application_name", "dbname", nullptr};
   const char* const values[] = {"10", "UTF8", "strata", url.c_str(), nullptr};
-  PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
+  PGconn* conn = Pq().PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (conn == nullptr) {
     return Status(Code::kUnavailable, "cannot connect to " + shown + ": out of memory");
   }
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string why = RedactSecrets(OneLine(PQerrorMessage(conn)));
-    PQfinish(conn);
+  if (Pq().PQstatus(conn) != CONNECTION_OK) {
+    std::string why = RedactSecrets(OneLine(Pq().PQerrorMessage(conn)));
+    Pq().PQfinish(conn);
     return Status(Code::kUnavailable, "cannot connect to " + shown + ": " + why);
   }
-  PQsetNoticeProcessor(conn, DiscardNotice, nullptr);
+  Pq().PQsetNoticeProcessor(conn, DiscardNotice, nullptr);
   return std::unique_ptr<Database>(std::make_unique<PostgresDatabase>(conn, shown));
 }
 

@@ -98,6 +98,49 @@ class SqliteDatabase : public Database {
     return rows;
   }
 
+  Status ForEachRow(std::string_view sql, const std::vector<Value>& params,
+                    const std::function<Status(std::span<const CellView>)>& on_row) override {
+    StartClock();
+    std::string text = params.empty() ? std::string(sql) : RewritePlaceholders(sql);
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(db_, text.data(), static_cast<int>(text.size()), &stmt, nullptr);
+    if (rc != SQLITE_OK) return Error(rc);
+    if (stmt == nullptr) return Status::OK();
+    std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, sqlite3_finalize);
+    for (size_t i = 0; i < params.size(); ++i) {
+      rc = Bind(stmt, static_cast<int>(i + 1), params[i]);
+      if (rc != SQLITE_OK) return Error(rc);
+    }
+    int ncol = sqlite3_column_count(stmt);
+    std::vector<CellView> cells(ncol);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      for (int c = 0; c < ncol; ++c) {
+        CellView& cell = cells[c];
+        switch (sqlite3_column_type(stmt, c)) {
+          case SQLITE_INTEGER:
+            cell = {Value::Type::kInteger, sqlite3_column_int64(stmt, c), 0, {}};
+            break;
+          case SQLITE_FLOAT: cell = {Value::Type::kReal, 0, sqlite3_column_double(stmt, c), {}}; break;
+          case SQLITE_TEXT: {
+            auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+            cell = {Value::Type::kText, 0, 0, std::string_view(p, sqlite3_column_bytes(stmt, c))};
+            break;
+          }
+          case SQLITE_BLOB: {
+            auto p = static_cast<const char*>(sqlite3_column_blob(stmt, c));
+            int n = sqlite3_column_bytes(stmt, c);
+            cell = {Value::Type::kBlob, 0, 0, n > 0 ? std::string_view(p, n) : std::string_view()};
+            break;
+          }
+          default: cell = {}; break;
+        }
+      }
+      STRATA_RETURN_IF_ERROR(on_row(std::span<const CellView>(cells)));
+    }
+    if (rc != SQLITE_DONE) return Error(rc);
+    return Status::OK();
+  }
+
   Status SetStatementTimeout(std::chrono::milliseconds timeout) override {
     timeout_ = timeout;
     return Status::OK();

@@ -1,0 +1,330 @@
+// The SQLite catalog: facts from the pragmas where SQLite keeps them
+// (table_xinfo, index_list/index_xinfo, foreign_key_list), and from the
+// stored CREATE text only for what no pragma reports (CHECKs, collations,
+// generated expressions, table options, view and trigger bodies).
+//
+// Stored CREATE text keeps the user's spelling and changes with ALTER TABLE
+// RENAME (which adds quotes), so it is never used as written: it is
+// re-tokenized and printed canonically (identifiers unquoted where they need
+// no quotes, words and identifiers lower-cased since SQLite compares them
+// without case, one spacing rule), see Canonical().
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "safety/catalog.h"
+#include "sql/lexer.h"
+
+namespace strata {
+namespace {
+
+using sql::Dialect;
+using sql::Token;
+using sql::TokenKind;
+using Tokens = std::vector<Token>;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string Name(std::string_view name) { return sql::IdentifierSql(name, Dialect::kSqlite); }
+
+std::string CanonicalToken(const Token& t) {
+  switch (t.kind) {
+    case TokenKind::kWord: return Lower(t.text);
+    case TokenKind::kQuotedIdentifier:
+      return Name(Lower(sql::IdentifierName(t, Dialect::kSqlite)));
+    default: return std::string(t.text);
+  }
+}
+
+/// Tokens [begin, end) printed canonically: single spaces, none inside
+/// parentheses or around '.' and before ','.
+std::string Canonical(const Tokens& t, size_t begin, size_t end) {
+  std::string out;
+  for (size_t i = begin; i < end && i < t.size(); ++i) {
+    bool glue = i == begin || t[i].IsPunct(')') || t[i].IsPunct(',') || t[i].IsPunct('.') ||
+                t[i].IsPunct('(') || t[i - 1].IsPunct('(') || t[i - 1].IsPunct('.');
+    if (!glue) out += ' ';
+    out += CanonicalToken(t[i]);
+  }
+  return out;
+}
+
+std::string CanonicalSql(std::string_view text) {
+  auto tokens = sql::Tokenize(text, Dialect::kSqlite);
+  if (!tokens.ok()) return std::string(text);  // cannot happen for stored SQL
+  return Canonical(*tokens, 0, tokens->size());
+}
+
+/// Index of the ')' closing the '(' at `open`, or t.size().
+size_t Close(const Tokens& t, size_t open) {
+  int depth = 0;
+  for (size_t i = open; i < t.size(); ++i) {
+    if (t[i].IsPunct('(')) ++depth;
+    if (t[i].IsPunct(')') && --depth == 0) return i;
+  }
+  return t.size();
+}
+
+/// Index just past the object name that follows the word `kind` (TABLE,
+/// INDEX, VIEW, TRIGGER), skipping IF NOT EXISTS and a schema qualifier.
+size_t AfterName(const Tokens& t, std::string_view kind) {
+  size_t i = 0;
+  while (i < t.size() && !t[i].IsWord(kind)) ++i;
+  ++i;
+  if (i + 2 < t.size() && t[i].IsWord("if") && t[i + 1].IsWord("not") && t[i + 2].IsWord("exists")) i += 3;
+  ++i;
+  if (i + 1 < t.size() && t[i].IsPunct('.')) i += 2;
+  return std::min(i, t.size());
+}
+
+/// The top-level comma-separated elements between `open` and its ')'.
+std::vector<std::pair<size_t, size_t>> Elements(const Tokens& t, size_t open) {
+  std::vector<std::pair<size_t, size_t>> out;
+  size_t close = Close(t, open), start = open + 1;
+  for (size_t i = open + 1; i < close; ++i) {
+    if (t[i].IsPunct('(')) {
+      i = Close(t, i);
+    } else if (t[i].IsPunct(',')) {
+      out.push_back({start, i});
+      start = i + 1;
+    }
+  }
+  if (start < close) out.push_back({start, close});
+  return out;
+}
+
+/// What only the CREATE TABLE text says.
+struct TableText {
+  std::map<std::string, std::string> column_extra;  // lower-cased name -> " collate x ..."
+  std::map<std::string, std::string> generated;     // lower-cased name -> "(expr)"
+  std::vector<std::string> checks;
+  std::string options;  // "strict, without rowid"
+  std::string virtual_using;
+};
+
+TableText ParseTable(std::string_view create) {
+  TableText out;
+  auto parsed = sql::Tokenize(create, Dialect::kSqlite);
+  if (!parsed.ok()) return out;
+  const Tokens& t = *parsed;
+  size_t i = AfterName(t, "table");
+  if (i < t.size() && t[i].IsWord("using")) {
+    out.virtual_using = Canonical(t, i, t.size());
+    return out;
+  }
+  if (i >= t.size() || !t[i].IsPunct('(')) return out;
+  size_t close = Close(t, i);
+  for (auto [b, e] : Elements(t, i)) {
+    bool is_column = !(t[b].IsWord("constraint") || t[b].IsWord("primary") ||
+                       t[b].IsWord("unique") || t[b].IsWord("check") || t[b].IsWord("foreign"));
+    std::string column = is_column ? Lower(sql::IdentifierName(t[b], Dialect::kSqlite)) : "";
+    std::string constraint;
+    for (size_t k = is_column ? b + 1 : b; k < e; ++k) {
+      if (t[k].IsWord("constraint") && k + 1 < e) {
+        constraint = "constraint " + CanonicalToken(t[k + 1]) + " ";
+        ++k;
+      } else if (t[k].IsWord("check") && k + 1 < e && t[k + 1].IsPunct('(')) {
+        size_t end = Close(t, k + 1);
+        out.checks.push_back("check " + constraint + Canonical(t, k + 1, end + 1));
+        k = end;
+      } else if (is_column && t[k].IsWord("collate") && k + 1 < e) {
+        out.column_extra[column] += " collate " + CanonicalToken(t[k + 1]);
+        ++k;
+      } else if (is_column && t[k].IsWord("as") && k + 1 < e && t[k + 1].IsPunct('(')) {
+        size_t end = Close(t, k + 1);
+        out.generated[column] = Canonical(t, k + 1, end + 1);
+        k = end;
+      } else if (is_column && t[k].IsWord("autoincrement")) {
+        out.column_extra[column] += " autoincrement";
+      } else if (t[k].IsPunct('(')) {
+        k = Close(t, k);
+      }
+    }
+  }
+  std::vector<std::string> options;  // STRICT, WITHOUT ROWID in either order
+  for (size_t k = close + 1, start = k; k <= t.size(); ++k) {
+    if (k == t.size() || t[k].IsPunct(',') || t[k].IsPunct(';')) {
+      if (k > start) options.push_back(Canonical(t, start, k));
+      start = k + 1;
+    }
+  }
+  std::sort(options.begin(), options.end());
+  for (const auto& o : options) out.options += (out.options.empty() ? "" : ", ") + o;
+  std::sort(out.checks.begin(), out.checks.end());
+  return out;
+}
+
+class SqliteCatalog : public Catalog {
+ public:
+  explicit SqliteCatalog(Database& db) : db_(db) {}
+
+  Result<std::vector<SchemaObject>> Objects() override {
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows, db_.Query("SELECT type, name, tbl_name, sql FROM sqlite_schema "
+                             "WHERE sql IS NOT NULL "
+                             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                             "AND name NOT LIKE 'strata\\_%' ESCAPE '\\' "
+                             "AND tbl_name NOT LIKE 'strata\\_%' ESCAPE '\\' "
+                             "ORDER BY type, name"));
+    std::vector<SchemaObject> out;
+    for (const auto& row : rows.rows) {
+      index_sql_[row[1].ToString()] = row[3].ToString();
+    }
+    for (const auto& row : rows.rows) {
+      const std::string type = row[0].ToString(), name = row[1].ToString();
+      const std::string table = row[2].ToString(), text = row[3].ToString();
+      if (type == "table") {
+        STRATA_ASSIGN_OR_RETURN(SchemaObject t, Table(name, text, &out));
+        out.push_back(std::move(t));
+      } else if (type == "view" || type == "trigger") {
+        auto tokens = sql::Tokenize(text, Dialect::kSqlite);
+        std::string body = tokens.ok() ? Canonical(*tokens, AfterName(*tokens, type), tokens->size())
+                                       : text;
+        out.push_back(SchemaObject{type, name, {body}});
+      }
+    }
+    return out;
+  }
+
+ private:
+  Result<SchemaObject> Table(const std::string& name, const std::string& create,
+                             std::vector<SchemaObject>* indexes) {
+    SchemaObject obj{"table", name, {}};
+    TableText text = ParseTable(create);
+    if (!text.virtual_using.empty()) {
+      obj.facts.push_back(text.virtual_using);
+      return obj;
+    }
+    if (!text.options.empty()) obj.facts.push_back(text.options);
+    STRATA_ASSIGN_OR_RETURN(
+        Rows cols, db_.Query("SELECT name, type, \"notnull\", dflt_value, pk, hidden "
+                             "FROM pragma_table_xinfo($1) ORDER BY cid",
+                             {name}));
+    for (const auto& c : cols.rows) {
+      const std::string col = c[0].ToString();
+      std::string type = Upper(CanonicalSql(c[1].ToString()));
+      std::string fact = fmt::format("column {} {}", Name(col), type.empty() ? "(no type)" : type);
+      if (c[2].ToInt()) fact += " not null";
+      if (!c[3].is_null()) fact += " default " + CanonicalSql(c[3].ToString());
+      if (c[4].ToInt()) fact += fmt::format(" primary key #{}", c[4].ToInt());
+      fact += text.column_extra[Lower(col)];
+      int64_t hidden = c[5].ToInt();
+      if (hidden == 1) fact += " hidden";
+      if (hidden == 2 || hidden == 3) {
+        fact += fmt::format(" generated {} as {}", hidden == 2 ? "virtual" : "stored",
+                            text.generated[Lower(col)]);
+      }
+      obj.facts.push_back(std::move(fact));
+    }
+    std::vector<std::string> constraints = text.checks;
+    STRATA_RETURN_IF_ERROR(ForeignKeys(name, &constraints));
+    STRATA_RETURN_IF_ERROR(Indexes(name, &constraints, indexes));
+    std::sort(constraints.begin(), constraints.end());
+    obj.facts.insert(obj.facts.end(), constraints.begin(), constraints.end());
+    return obj;
+  }
+
+  Status ForeignKeys(const std::string& table, std::vector<std::string>* out) {
+    STRATA_ASSIGN_OR_RETURN(
+        Rows fks, db_.Query("SELECT id, \"table\", \"from\", \"to\", on_update, on_delete, \"match\" "
+                            "FROM pragma_foreign_key_list($1) ORDER BY id, seq",
+                            {table}));
+    for (size_t i = 0; i < fks.rows.size();) {
+      const auto& first = fks.rows[i];
+      std::string parent = first[1].ToString(), from, to;
+      bool implicit = false;
+      for (; i < fks.rows.size() && fks.rows[i][0] == first[0]; ++i) {
+        from += (from.empty() ? "" : ", ") + Name(fks.rows[i][2].ToString());
+        if (fks.rows[i][3].is_null()) implicit = true;
+        to += (to.empty() ? "" : ", ") + Name(fks.rows[i][3].ToString());
+      }
+      if (implicit) {  // REFERENCES parent: its primary key
+        STRATA_ASSIGN_OR_RETURN(Rows pk, db_.Query("SELECT name FROM pragma_table_info($1) "
+                                                   "WHERE pk > 0 ORDER BY pk",
+                                                   {parent}));
+        to.clear();
+        for (const auto& r : pk.rows) to += (to.empty() ? "" : ", ") + Name(r[0].ToString());
+      }
+      std::string fact = fmt::format("foreign key ({}) references {} ({}) on update {} on delete {}",
+                                     from, Name(parent), to, Lower(first[4].ToString()),
+                                     Lower(first[5].ToString()));
+      if (first[6].ToString() != "NONE") fact += " match " + Lower(first[6].ToString());
+      out->push_back(std::move(fact));
+    }
+    return Status::OK();
+  }
+
+  Status Indexes(const std::string& table, std::vector<std::string>* constraints,
+                 std::vector<SchemaObject>* out) {
+    STRATA_ASSIGN_OR_RETURN(Rows list, db_.Query("SELECT name, \"unique\", origin "
+                                                 "FROM pragma_index_list($1)",
+                                                 {table}));
+    for (const auto& index : list.rows) {
+      const std::string name = index[0].ToString(), origin = index[2].ToString();
+      if (origin == "pk") continue;  // the columns' "primary key #n" says it
+      STRATA_ASSIGN_OR_RETURN(Rows keys, db_.Query("SELECT cid, name, \"desc\", coll "
+                                                   "FROM pragma_index_xinfo($1) "
+                                                   "WHERE key ORDER BY seqno",
+                                                   {name}));
+      // Expressions and WHERE exist only in the CREATE INDEX text.
+      Tokens t;
+      std::vector<std::pair<size_t, size_t>> elements;
+      size_t close = 0;
+      if (auto it = index_sql_.find(name); it != index_sql_.end()) {
+        if (auto parsed = sql::Tokenize(it->second, Dialect::kSqlite); parsed.ok()) t = *parsed;
+        size_t open = AfterName(t, "on");
+        if (open < t.size() && t[open].IsPunct('(')) {
+          elements = Elements(t, open);
+          close = Close(t, open);
+        }
+      }
+      std::vector<std::string> parts;
+      for (size_t k = 0; k < keys.rows.size(); ++k) {
+        const auto& key = keys.rows[k];
+        if (key[0].ToInt() == -2) {
+          parts.push_back(k < elements.size() ? Canonical(t, elements[k].first, elements[k].second)
+                                              : "(expression)");
+          continue;
+        }
+        std::string part = Name(key[1].ToString());
+        if (key[2].ToInt()) part += " desc";
+        if (Upper(key[3].ToString()) != "BINARY") part += " collate " + Lower(key[3].ToString());
+        parts.push_back(std::move(part));
+      }
+      std::string columns;
+      for (const auto& p : parts) columns += (columns.empty() ? "" : ", ") + p;
+      if (origin == "u") {
+        constraints->push_back("unique (" + columns + ")");
+        continue;
+      }
+      SchemaObject obj{"index", name, {}};
+      obj.facts.push_back(fmt::format("{}on {} ({})", index[1].ToInt() ? "unique " : "",
+                                      Name(table), columns));
+      if (close && close + 1 < t.size() && t[close + 1].IsWord("where")) {
+        obj.facts.push_back(Canonical(t, close + 1, t.size()));
+      }
+      out->push_back(std::move(obj));
+    }
+    return Status::OK();
+  }
+
+  Database& db_;
+  std::map<std::string, std::string> index_sql_;  // every object's CREATE text by name
+};
+
+}  // namespace
+
+std::unique_ptr<Catalog> NewSqliteCatalog(Database& db) { return std::make_unique<SqliteCatalog>(db); }
+
+}  // namespace strata

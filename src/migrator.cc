@@ -101,6 +101,25 @@ int StatusReport::Count(MigrationState state) const {
                                         [&](const auto& m) { return m.state == state; }));
 }
 
+/// The statements of one migration step, each with what to call it in an error.
+struct Step {
+  struct Label {
+    std::string where;  // "migrations/0003_x.up.sql:12"
+    Code code = Code::kDatabase;
+  };
+  std::vector<BatchStatement> statements;
+  std::vector<Label> labels;
+
+  void Add(BatchStatement statement, std::string where, Code code = Code::kDatabase) {
+    statements.push_back(std::move(statement));
+    labels.push_back(Label{std::move(where), code});
+  }
+  void AddScript(const std::vector<sql::Statement>& script, const std::string& path,
+                 Code code = Code::kDatabase) {
+    for (const auto& st : script) Add({st.text, {}}, fmt::format("{}:{}", path, st.line), code);
+  }
+};
+
 /// One locked `up`, `down` or `resolve`: the lock and the history of a run.
 class Migrator::Run {
  public:
@@ -139,29 +158,49 @@ class Migrator::Run {
     return Status(Code::kVerifyFailed, "verify script " + s.message());
   }
 
-  /// Runs `body` atomically inside the run's transaction: on failure the
-  /// database is as before `body`, and the steps before it are committed.
-  template <typename F>
-  Status Atomic(F&& body) {
+  /// Runs `step` atomically inside the run's transaction, in one batch
+  /// (one round trip on PostgreSQL): on failure the database is as before
+  /// the step, and the steps before it stay for Flush() to commit.
+  Status Atomic(const Step& step) {
     if (!db_.InTransaction()) STRATA_RETURN_IF_ERROR(db_.Begin());
-    STRATA_RETURN_IF_ERROR(db_.Savepoint(kSavepoint));
-    Status s = body();
-    if (!s.ok()) {
-      Status undo = db_.RollbackToSavepoint(kSavepoint);
-      if (undo.ok()) undo = db_.ReleaseSavepoint(kSavepoint);
-      if (undo.ok()) undo = db_.Commit();
-      else db_.Rollback().IgnoreError();
-      if (!undo.ok()) {
-        return Status(Code::kInternal, s.message() + "; then rolling back failed too: " +
-                                           undo.message());
-      }
-      return s;
+    std::vector<BatchStatement> all;
+    all.reserve(step.statements.size() + 2);
+    all.push_back({"SAVEPOINT strata_step", {}});
+    all.insert(all.end(), step.statements.begin(), step.statements.end());
+    all.push_back({"RELEASE SAVEPOINT strata_step", {}});
+    BatchResult result = db_.ExecBatch(all);
+    if (result.status.ok()) return Status::OK();
+    Status undo = db_.RollbackToSavepoint(kSavepoint);
+    if (undo.ok()) undo = db_.ReleaseSavepoint(kSavepoint);
+    if (!undo.ok()) {
+      db_.Rollback().IgnoreError();
+      pending_durations_.clear();
+      return Status(Code::kInternal, result.status.message() +
+                                         "; then rolling back failed too, and the whole run "
+                                         "was rolled back: " + undo.message());
     }
-    return db_.ReleaseSavepoint(kSavepoint);
+    size_t i = result.failed;
+    if (i == 0 || i > step.statements.size()) {
+      return result.status.WithContext("recording the step in history");
+    }
+    const Step::Label& label = step.labels[i - 1];
+    Code code = label.code == Code::kDatabase ? result.status.code() : label.code;
+    return Status(code, fmt::format("{}{}: {}", label.code == Code::kVerifyFailed ? "verify script " : "",
+                                    label.where, result.status.message()));
   }
 
+  /// Remembers how long a step took; written to history by Flush().
+  void RecordDuration(int64_t version, int64_t ms) { pending_durations_.emplace_back(version, ms); }
+
   /// Commits what the run has done so far.
-  Status Flush() { return db_.InTransaction() ? db_.Commit() : Status::OK(); }
+  Status Flush() {
+    if (!db_.InTransaction()) return Status::OK();
+    if (!pending_durations_.empty()) {
+      STRATA_RETURN_IF_ERROR(history_.SetDurations(pending_durations_));
+      pending_durations_.clear();
+    }
+    return db_.Commit();
+  }
 
  private:
   Migrator& m_;
@@ -170,6 +209,7 @@ class Migrator::Run {
   const EventHandler& on_event_;
   LockOwner owner_;
   std::unique_ptr<MigrationLock> lock_;
+  std::vector<std::pair<int64_t, int64_t>> pending_durations_;
 };
 
 Migrator::Migrator(MigratorOptions options, std::unique_ptr<std::vector<Migration>> migrations,
@@ -336,13 +376,13 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
                                m->id(), s.message(), m->version));
       }
     } else {
-      s = run.Atomic([&]() -> Status {
-        STRATA_RETURN_IF_ERROR(run.Exec(p.up, m->up_path));
-        STRATA_RETURN_IF_ERROR(run.Verify(p.verify, m->verify_path));
-        row.applied_at = NowUtc();
-        row.duration_ms = MillisSince(start);
-        return run.history().Insert(row);
-      });
+      row.applied_at = NowUtc();
+      Step step;
+      step.AddScript(p.up, m->up_path);
+      step.AddScript(p.verify, m->verify_path, Code::kVerifyFailed);
+      step.Add(run.history().InsertStatement(row), "recording it in strata_history");
+      s = run.Atomic(step);
+      if (s.ok()) run.RecordDuration(m->version, MillisSince(start));
       if (!s.ok() && s.code() != Code::kInternal) {
         s = Status(s.code() == Code::kVerifyFailed ? Code::kVerifyFailed : Code::kDatabase,
                    fmt::format("migration {} failed and was rolled back at {}{}", m->id(),
@@ -356,6 +396,8 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     if (!s.ok()) {
       db_->SetStatementTimeout(std::chrono::milliseconds(0)).IgnoreError();
       Emit(on_event, Event::Kind::kFailed, m->version, m->id(), MillisSince(start), s.message());
+      Status kept = run.Flush();
+      if (!kept.ok()) s = Status(s.code(), s.message() + "; committing the migrations before it failed: " + kept.message());
       return s;
     }
     ++report.completed;
@@ -429,10 +471,10 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                          step.id, s.message()));
       }
     } else {
-      s = run.Atomic([&]() -> Status {
-        STRATA_RETURN_IF_ERROR(run.Exec(scripts[i], where));
-        return run.history().Remove(step.version);
-      });
+      Step undo;
+      for (const auto& st : scripts[i]) undo.Add({st.text, {}}, fmt::format("{}:{}", where, st.line));
+      undo.Add(run.history().RemoveStatement(step.version), "removing it from strata_history");
+      s = run.Atomic(undo);
       if (!s.ok() && s.code() != Code::kInternal) {
         s = Status(Code::kDatabase,
                    fmt::format("rollback of {} failed at {}; it was undone and {} is still "
@@ -443,6 +485,8 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     if (!s.ok()) {
       db_->SetStatementTimeout(std::chrono::milliseconds(0)).IgnoreError();
       Emit(on_event, Event::Kind::kFailed, step.version, step.id, MillisSince(start), s.message());
+      Status kept = run.Flush();
+      if (!kept.ok()) s = Status(s.code(), s.message() + "; committing the rollbacks before it failed: " + kept.message());
       return s;
     }
     ++report.completed;

@@ -1,5 +1,6 @@
 #include "history/history.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -80,17 +81,41 @@ Result<std::optional<AppliedMigration>> History::Get(int64_t version) {
   return std::optional<AppliedMigration>(FromRow(rows.rows[0]));
 }
 
+BatchStatement History::InsertStatement(const AppliedMigration& m) const {
+  return BatchStatement{
+      "INSERT INTO strata_history (version, version_text, name, checksum, up_script, "
+      "down_script, down_source, applied_at, applied_by, duration_ms, status, "
+      "irreversible, no_transaction, error) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+      {m.version, m.version_text, m.name, m.checksum, m.up_script, m.down_script, m.down_source,
+       m.applied_at, m.applied_by, m.duration_ms, std::string(AppliedStateName(m.state)),
+       static_cast<int64_t>(m.irreversible), static_cast<int64_t>(m.no_transaction), m.error}};
+}
+
 Status History::Insert(const AppliedMigration& m) {
-  return db_
-      .Query("INSERT INTO strata_history (version, version_text, name, checksum, up_script, "
-             "down_script, down_source, applied_at, applied_by, duration_ms, status, "
-             "irreversible, no_transaction, error) "
-             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-             {m.version, m.version_text, m.name, m.checksum, m.up_script, m.down_script, m.down_source,
-              m.applied_at, m.applied_by, m.duration_ms, std::string(AppliedStateName(m.state)),
-              static_cast<int64_t>(m.irreversible), static_cast<int64_t>(m.no_transaction),
-              m.error})
-      .status();
+  BatchStatement st = InsertStatement(m);
+  return db_.Query(st.sql, st.params).status();
+}
+
+BatchStatement History::RemoveStatement(int64_t version) const {
+  return BatchStatement{"DELETE FROM strata_history WHERE version = $1", {version}};
+}
+
+Status History::SetDurations(const std::vector<std::pair<int64_t, int64_t>>& version_ms) {
+  constexpr size_t kChunk = 500;
+  for (size_t start = 0; start < version_ms.size(); start += kChunk) {
+    // Both engines name the columns of a VALUES list column1, column2.
+    std::string values;
+    for (size_t i = start; i < std::min(version_ms.size(), start + kChunk); ++i) {
+      values += fmt::format("{}({}, {})", values.empty() ? "" : ", ", version_ms[i].first,
+                            version_ms[i].second);
+    }
+    STRATA_RETURN_IF_ERROR(db_.Exec(fmt::format(
+        "UPDATE strata_history SET duration_ms = d.ms FROM (SELECT column1 AS version, column2 "
+        "AS ms FROM (VALUES {}) AS v) AS d WHERE strata_history.version = d.version",
+        values)));
+  }
+  return Status::OK();
 }
 
 Status History::MarkApplied(int64_t version, int64_t duration_ms) {
@@ -107,7 +132,8 @@ Status History::RecordError(int64_t version, const std::string& error) {
 }
 
 Status History::Remove(int64_t version) {
-  return db_.Query("DELETE FROM strata_history WHERE version = $1", {version}).status();
+  BatchStatement st = RemoveStatement(version);
+  return db_.Query(st.sql, st.params).status();
 }
 
 std::string NowUtc() {

@@ -58,6 +58,12 @@ class History {
   Result<std::optional<AppliedMigration>> Get(int64_t version);
 
   Status Insert(const AppliedMigration& row);
+  /// The statement Insert() runs, for a caller that batches it with others.
+  BatchStatement InsertStatement(const AppliedMigration& row) const;
+  /// The statement Remove() runs.
+  BatchStatement RemoveStatement(int64_t version) const;
+  /// Sets duration_ms of several rows in one statement per few hundred rows.
+  Status SetDurations(const std::vector<std::pair<int64_t, int64_t>>& version_ms);
   Status MarkApplied(int64_t version, int64_t duration_ms);
   Status RecordError(int64_t version, const std::string& error);
   Status Remove(int64_t version);

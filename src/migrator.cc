@@ -158,20 +158,31 @@ class Migrator::Run {
     return Status(Code::kVerifyFailed, "verify script " + s.message());
   }
 
-  /// Runs `step` atomically inside the run's transaction, in one batch
-  /// (one round trip on PostgreSQL): on failure the database is as before
+  /// Runs `step` atomically, in one batch (one round trip on PostgreSQL):
+  /// inside the run's transaction under a savepoint, or in a transaction of
+  /// its own, as the engine prefers. On failure the database is as before
   /// the step, and the steps before it stay for Flush() to commit.
   Status Atomic(const Step& step) {
-    if (!db_.InTransaction()) STRATA_RETURN_IF_ERROR(db_.Begin());
+    bool own_transaction = db_.step_atomicity() == StepAtomicity::kTransaction;
+    if (own_transaction) {
+      if (db_.InTransaction()) STRATA_RETURN_IF_ERROR(db_.Commit());
+    } else if (!db_.InTransaction()) {
+      STRATA_RETURN_IF_ERROR(db_.Begin());
+    }
     std::vector<BatchStatement> all;
     all.reserve(step.statements.size() + 2);
-    all.push_back({"SAVEPOINT strata_step", {}});
+    all.push_back({own_transaction ? "BEGIN" : "SAVEPOINT strata_step", {}});
     all.insert(all.end(), step.statements.begin(), step.statements.end());
-    all.push_back({"RELEASE SAVEPOINT strata_step", {}});
+    all.push_back({own_transaction ? "COMMIT" : "RELEASE SAVEPOINT strata_step", {}});
     BatchResult result = db_.ExecBatch(all);
     if (result.status.ok()) return Status::OK();
-    Status undo = db_.RollbackToSavepoint(kSavepoint);
-    if (undo.ok()) undo = db_.ReleaseSavepoint(kSavepoint);
+    Status undo;
+    if (own_transaction) {
+      if (db_.InTransaction()) undo = db_.Rollback();
+    } else {
+      undo = db_.RollbackToSavepoint(kSavepoint);
+      if (undo.ok()) undo = db_.ReleaseSavepoint(kSavepoint);
+    }
     if (!undo.ok()) {
       db_.Rollback().IgnoreError();
       pending_durations_.clear();
@@ -194,12 +205,11 @@ class Migrator::Run {
 
   /// Commits what the run has done so far.
   Status Flush() {
-    if (!db_.InTransaction()) return Status::OK();
     if (!pending_durations_.empty()) {
       STRATA_RETURN_IF_ERROR(history_.SetDurations(pending_durations_));
       pending_durations_.clear();
     }
-    return db_.Commit();
+    return db_.InTransaction() ? db_.Commit() : Status::OK();
   }
 
  private:

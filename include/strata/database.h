@@ -57,11 +57,18 @@ struct BatchResult {
   size_t failed = 0;  // index of the failing statement when !status.ok()
 };
 
+/// How a migration step is made atomic with its history row.
+enum class StepAtomicity {
+  kSavepoint,    // a savepoint inside the run's transaction: commits are dear (SQLite syncs the disk)
+  kTransaction,  // a transaction of its own: savepoints are dear (PostgreSQL subtransactions)
+};
+
 class Database {
  public:
   virtual ~Database() = default;
 
   virtual Engine engine() const = 0;
+  virtual StepAtomicity step_atomicity() const = 0;
 
   /// The target, safe to print: any password is redacted.
   virtual std::string Describe() const = 0;
@@ -83,10 +90,11 @@ class Database {
                             const std::function<Status(std::span<const CellView>)>& on_row) = 0;
 
   /// Runs `statements` in order, stopping at the first failure, in as few
-  /// round trips as the engine allows (PostgreSQL pipelines them inside a
-  /// transaction). On failure, `failed` is the index of the statement that
-  /// failed; the open transaction is then in error until rolled back (to a
-  /// savepoint). Outside a transaction the statements run one by one.
+  /// round trips as the engine allows (PostgreSQL pipelines them). On
+  /// failure, `failed` is the index of the statement that failed, and an open
+  /// transaction is in error until rolled back (to a savepoint).
+  /// REQUIRES: a transaction is open, or the batch opens one (BEGIN first):
+  /// PostgreSQL would otherwise run the batch as one implicit transaction.
   virtual BatchResult ExecBatch(const std::vector<BatchStatement>& statements);
 
   virtual Status SetStatementTimeout(std::chrono::milliseconds timeout) = 0;

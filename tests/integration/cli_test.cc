@@ -122,8 +122,11 @@ TEST_P(CliTest, LockOfAKilledRunDoesNotBlockTheNext) {
     victim.Kill();
     victim.Wait();
   }
-  // The killed run applied nothing that survives (one run transaction).
-  EXPECT_EQ(HistoryRows(), 0);
+  // The killed migration left nothing behind: not applied, no table, no
+  // history row (the one before it may be committed: on PostgreSQL each
+  // migration commits on its own, on SQLite the run commits at its end).
+  EXPECT_LE(HistoryRows(), 1);
+  EXPECT_FALSE(*target_->Connect()->TableExists("slow"));
   Write("0002_slow.up.sql", "CREATE TABLE slow (id INTEGER);\n");
   auto next = Strata({"up", "--lock-timeout", "5s"});
   EXPECT_EQ(next.exit_code, 0) << next.all();

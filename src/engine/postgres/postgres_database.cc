@@ -330,6 +330,7 @@ class PostgresDatabase final : public Database {
   PostgresDatabase& operator=(const PostgresDatabase&) = delete;
 
   Engine engine() const override { return Engine::kPostgres; }
+  StepAtomicity step_atomicity() const override { return StepAtomicity::kTransaction; }
   std::string Describe() const override { return described_; }
 
   Status Exec(std::string_view sql) override {
@@ -386,7 +387,7 @@ class PostgresDatabase final : public Database {
   // buffers fill up, with one round trip per chunk instead of per statement.
   BatchResult ExecBatch(const std::vector<BatchStatement>& statements) override {
     constexpr size_t kChunk = 64;
-    if (statements.size() <= 1 || !InTransaction()) return Database::ExecBatch(statements);
+    if (statements.size() <= 1) return Database::ExecBatch(statements);
     if (!Pq().PQenterPipelineMode(conn_)) return Database::ExecBatch(statements);
     BatchResult out;
     for (size_t start = 0; start < statements.size() && out.status.ok(); start += kChunk) {

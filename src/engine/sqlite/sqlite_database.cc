@@ -53,6 +53,7 @@ class SqliteDatabase : public Database {
   }
 
   Engine engine() const override { return Engine::kSqlite; }
+  StepAtomicity step_atomicity() const override { return StepAtomicity::kSavepoint; }
   std::string Describe() const override { return "sqlite:" + path_; }
 
   Status Exec(std::string_view sql) override {

@@ -51,13 +51,15 @@ Result<Prepared> Prepare(const Migration& m, sql::Dialect dialect, const std::st
   Prepared p;
   STRATA_ASSIGN_OR_RETURN(p.up, Split(m.up_sql, m.up_path, dialect));
   if (m.has_verify()) {
-    STRATA_ASSIGN_OR_RETURN(p.verify, Split(m.verify_sql, m.verify_path, dialect));
+    STRATA_ASSIGN_OR_RETURN(std::string verify, ReadScript(m.verify_path));
+    STRATA_ASSIGN_OR_RETURN(p.verify, Split(verify, m.verify_path, dialect));
+    // The statements keep their own text; `verify` may go.
   }
   if (m.has_down()) {
-    STRATA_RETURN_IF_ERROR(Split(m.down_sql, m.down_path, dialect).status());
-    auto directives = ParseDirectives(m.down_sql);
+    STRATA_ASSIGN_OR_RETURN(p.down_script, ReadScript(m.down_path));
+    STRATA_RETURN_IF_ERROR(Split(p.down_script, m.down_path, dialect).status());
+    auto directives = ParseDirectives(p.down_script);
     if (!directives.ok()) return directives.status().WithContext(m.down_path);
-    p.down_script = m.down_sql;
     p.down_source = "file";
     return p;
   }

@@ -1,5 +1,6 @@
 #include "migration/loader.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,25 +27,27 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-Result<std::string> ReadFile(const fs::path& path) {
+}  // namespace
+
+Result<std::string> ReadScript(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return Status(Code::kIOError, fmt::format("{}: cannot read: {}", path.string(),
-                                              std::strerror(errno)));
+    return Status(Code::kIOError, fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
   }
   std::string out;
   struct stat st {};
-  if (fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
+  size_t expected = 0;  // the size fstat saw: reaching it saves the read that finds EOF
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) expected = static_cast<size_t>(st.st_size);
+  out.reserve(expected);
   char buf[16384];
-  while (true) {
+  while (expected == 0 || out.size() < expected) {
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
       int err = errno;
       close(fd);
-      return Status(Code::kIOError, fmt::format("{}: cannot read: {}", path.string(),
-                                                std::strerror(err)));
+      return Status(Code::kIOError, fmt::format("{}: cannot read: {}", path, std::strerror(err)));
     }
     out.append(buf, static_cast<size_t>(n));
   }
@@ -52,10 +55,12 @@ Result<std::string> ReadFile(const fs::path& path) {
   return out;
 }
 
+namespace {
+
 struct Files {
   std::string name;
   std::string version_text;
-  fs::path up, down, verify;
+  std::string up, down, verify;
 };
 
 }  // namespace
@@ -111,13 +116,12 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir) {
   std::vector<std::string> problems;
   std::map<int64_t, Files> by_version;
   std::vector<std::string> names;
-  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
-       it.increment(ec)) {
-    names.push_back(it->path().filename().string());
+  DIR* listing = opendir(dir.c_str());
+  if (listing == nullptr) {
+    return Status(Code::kIOError, fmt::format("cannot list '{}': {}", dir, std::strerror(errno)));
   }
-  if (ec) {
-    return Status(Code::kIOError, fmt::format("cannot list '{}': {}", dir, ec.message()));
-  }
+  while (const dirent* entry = readdir(listing)) names.emplace_back(entry->d_name);
+  closedir(listing);
   std::sort(names.begin(), names.end());
 
   for (const std::string& file : names) {
@@ -137,19 +141,19 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir) {
                                      file, parsed->version, dir, other));
       continue;
     }
-    fs::path* slot = parsed->kind == MigrationFileName::Kind::kUp     ? &f.up
+    std::string* slot = parsed->kind == MigrationFileName::Kind::kUp     ? &f.up
                      : parsed->kind == MigrationFileName::Kind::kDown ? &f.down
                                                                       : &f.verify;
-    *slot = fs::path(dir) / file;
+    *slot = dir + "/" + file;
   }
 
   std::vector<Migration> out;
   for (auto& [version, f] : by_version) {
     if (f.up.empty()) {
-      for (const fs::path* p : {&f.down, &f.verify}) {
+      for (const std::string* p : {&f.down, &f.verify}) {
         if (p->empty()) continue;
         problems.push_back(fmt::format("{}: has no up script (expected {}/{}_{}.up.sql beside it)",
-                                       p->string(), dir, f.version_text, f.name));
+                                       *p, dir, f.version_text, f.name));
       }
       continue;
     }
@@ -157,22 +161,15 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir) {
     m.version = version;
     m.version_text = f.version_text;
     m.name = f.name;
-    m.up_path = f.up.string();
-    m.down_path = f.down.string();
-    m.verify_path = f.verify.string();
-    bool readable = true;
-    for (auto [path, text] : {std::pair{&m.up_path, &m.up_sql}, std::pair{&m.down_path, &m.down_sql},
-                              std::pair{&m.verify_path, &m.verify_sql}}) {
-      if (path->empty()) continue;
-      auto content = ReadFile(*path);
-      if (!content.ok()) {
-        problems.push_back(content.status().message());
-        readable = false;
-        continue;
-      }
-      *text = std::move(content).value();
+    m.up_path = f.up;
+    m.down_path = f.down;
+    m.verify_path = f.verify;
+    auto content = ReadScript(m.up_path);
+    if (!content.ok()) {
+      problems.push_back(content.status().message());
+      continue;
     }
-    if (!readable) continue;
+    m.up_sql = std::move(content).value();
     m.checksum = ScriptChecksum(m.up_sql);
     auto directives = ParseDirectives(m.up_sql);
     if (!directives.ok()) {

@@ -26,6 +26,11 @@ Result<MigrationFileName> ParseMigrationFileName(std::string_view file_name);
 /// in one kInvalidArgument status, one line per problem, each naming its
 /// file: names that do not parse, duplicate versions, down or verify files
 /// without their up, unreadable files, bad directives.
+/// Up scripts are read here; down and verify scripts, which most commands
+/// never need, are read by ReadScript() when they are.
 Result<std::vector<Migration>> LoadMigrations(const std::string& dir);
+
+/// The whole content of a migration file; errors name the file.
+Result<std::string> ReadScript(const std::string& path);
 
 }  // namespace strata

@@ -34,9 +34,7 @@ struct Migration {
   std::string down_path;     // empty when there is no down file
   std::string verify_path;   // empty when there is no verify file
 
-  std::string up_sql;
-  std::string down_sql;
-  std::string verify_sql;
+  std::string up_sql;         // the down and verify scripts are read when needed: ReadScript()
 
   std::string checksum;      // ScriptChecksum(up_sql)
   Directives directives;     // of the up script

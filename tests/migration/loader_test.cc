@@ -1,5 +1,7 @@
 #include "migration/loader.h"
 
+#include <filesystem>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -47,12 +49,21 @@ TEST(LoadMigrations, SortsNumericallyAndPairsFiles) {
   ASSERT_EQ(loaded->size(), 2u);
   const Migration& nine = (*loaded)[0];
   EXPECT_EQ(nine.id(), "9_nine");
-  EXPECT_EQ(nine.down_sql, "SELECT -9;");
+  EXPECT_EQ(*ReadScript(nine.down_path), "SELECT -9;");
   EXPECT_TRUE(nine.has_verify());
   EXPECT_TRUE(nine.directives.no_transaction);
   EXPECT_EQ(nine.directives.timeout, std::chrono::minutes(2));
   EXPECT_EQ((*loaded)[1].id(), "10_ten");
   EXPECT_FALSE((*loaded)[1].has_down());
+}
+
+TEST(LoadMigrations, UnreadableFileIsNamed) {
+  testing::TempDir dir;
+  dir.Write("1_a.up.sql", "SELECT 1;");
+  std::filesystem::create_directory(dir.path() + "/2_b.up.sql");  // a directory: read fails
+  auto loaded = LoadMigrations(dir.path());
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(loaded.status().message(), HasSubstr("2_b.up.sql: cannot read"));
 }
 
 TEST(LoadMigrations, MissingDirectory) {

@@ -33,22 +33,31 @@ constexpr const char* kColumnsFull =
     "version, version_text, name, checksum, up_script, down_script, down_source, applied_at, applied_by, "
     "duration_ms, status, irreversible, no_transaction, error";
 
-AppliedMigration FromRow(const std::vector<Value>& r) {
+std::string Text(const CellView& c) {
+  if (c.type == Value::Type::kInteger) return std::to_string(c.integer);
+  return std::string(c.bytes);
+}
+
+int64_t Int(const CellView& c) {
+  return c.type == Value::Type::kInteger ? c.integer : Value(std::string(c.bytes)).ToInt();
+}
+
+AppliedMigration FromRow(std::span<const CellView> r) {
   AppliedMigration m;
-  m.version = r[0].ToInt();
-  m.version_text = r[1].ToString();
-  m.name = r[2].ToString();
-  m.checksum = r[3].ToString();
-  m.up_script = r[4].ToString();
-  m.down_script = r[5].ToString();
-  m.down_source = r[6].ToString();
-  m.applied_at = r[7].ToString();
-  m.applied_by = r[8].ToString();
-  m.duration_ms = r[9].ToInt();
-  m.state = r[10].ToString() == "in_progress" ? AppliedState::kInProgress : AppliedState::kApplied;
-  m.irreversible = r[11].ToInt() != 0;
-  m.no_transaction = r[12].ToInt() != 0;
-  m.error = r[13].ToString();
+  m.version = Int(r[0]);
+  m.version_text = Text(r[1]);
+  m.name = Text(r[2]);
+  m.checksum = Text(r[3]);
+  m.up_script = Text(r[4]);
+  m.down_script = Text(r[5]);
+  m.down_source = Text(r[6]);
+  m.applied_at = Text(r[7]);
+  m.applied_by = Text(r[8]);
+  m.duration_ms = Int(r[9]);
+  m.state = r[10].bytes == "in_progress" ? AppliedState::kInProgress : AppliedState::kApplied;
+  m.irreversible = Int(r[11]) != 0;
+  m.no_transaction = Int(r[12]) != 0;
+  m.error = Text(r[13]);
   return m;
 }
 
@@ -64,21 +73,25 @@ Result<std::vector<AppliedMigration>> History::List(bool with_scripts) {
   STRATA_ASSIGN_OR_RETURN(bool exists, db_.TableExists("strata_history"));
   std::vector<AppliedMigration> out;
   if (!exists) return out;
-  STRATA_ASSIGN_OR_RETURN(
-      Rows rows, db_.Query(fmt::format("SELECT {} FROM strata_history ORDER BY version",
-                                       with_scripts ? kColumnsFull : kColumnsShort)));
-  out.reserve(rows.size());
-  for (const auto& r : rows.rows) out.push_back(FromRow(r));
+  STRATA_RETURN_IF_ERROR(db_.ForEachRow(
+      fmt::format("SELECT {} FROM strata_history ORDER BY version",
+                  with_scripts ? kColumnsFull : kColumnsShort),
+      {}, [&](std::span<const CellView> row) {
+        out.push_back(FromRow(row));
+        return Status::OK();
+      }));
   return out;
 }
 
 Result<std::optional<AppliedMigration>> History::Get(int64_t version) {
-  STRATA_ASSIGN_OR_RETURN(
-      Rows rows, db_.Query(fmt::format("SELECT {} FROM strata_history WHERE version = $1",
-                                       kColumnsFull),
-                           {version}));
-  if (rows.empty()) return std::optional<AppliedMigration>();
-  return std::optional<AppliedMigration>(FromRow(rows.rows[0]));
+  std::optional<AppliedMigration> out;
+  STRATA_RETURN_IF_ERROR(db_.ForEachRow(
+      fmt::format("SELECT {} FROM strata_history WHERE version = $1", kColumnsFull), {version},
+      [&](std::span<const CellView> row) {
+        out = FromRow(row);
+        return Status::OK();
+      }));
+  return out;
 }
 
 BatchStatement History::InsertStatement(const AppliedMigration& m) const {

@@ -1,5 +1,6 @@
 #include "migration/checksum.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 namespace strata {
@@ -25,8 +26,13 @@ std::string NormalizeScript(std::string_view script) {
 }
 
 std::string Sha256Hex(std::string_view data) {
-  // Fetching the algorithm is the slow part of a small digest: do it once.
-  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  // Setting up OpenSSL and fetching the algorithm cost more than a thousand
+  // small digests: do it once, without reading openssl.cnf (the default
+  // provider is all SHA-256 needs).
+  static EVP_MD* const kSha256 = [] {
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
+    return EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  }();
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), digest, &len, kSha256, nullptr);

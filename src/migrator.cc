@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <map>
 
 #include <fmt/format.h>
@@ -233,11 +234,21 @@ Migrator::~Migrator() = default;
 Result<std::unique_ptr<Migrator>> Migrator::Open(const MigratorOptions& options) {
   // A rollback must not depend on today's checkout: a directory that fails
   // to load only stops the commands that need the files.
-  auto loaded = LoadMigrations(options.migrations_dir);
+  // Reading and hashing the files overlaps with connecting (for SQLite, the
+  // engine reading its schema): a `status` of a thousand migrations is
+  // mostly these two.
+  auto loading = std::async(std::launch::async,
+                            [dir = options.migrations_dir] { return LoadMigrations(dir); });
   std::unique_ptr<Database> db;
   if (!options.database_url.empty()) {
-    STRATA_ASSIGN_OR_RETURN(db, OpenDatabase(options.database_url));
+    auto opened = OpenDatabase(options.database_url);
+    if (!opened.ok()) {
+      loading.wait();
+      return opened.status();
+    }
+    db = std::move(opened).value();
   }
+  auto loaded = loading.get();
   auto files = std::make_unique<std::vector<Migration>>();
   if (loaded.ok()) *files = std::move(loaded).value();
   auto migrator = std::unique_ptr<Migrator>(new Migrator(options, std::move(files), std::move(db)));

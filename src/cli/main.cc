@@ -9,6 +9,9 @@ namespace {
 
 constexpr CommandSetup kCommands[] = {
     SetupInit, SetupNew, SetupStatus, SetupUp, SetupDown, SetupValidate, SetupResolve,
+    SetupSeed,
+    SetupFingerprint,
+    SetupDiff,
 };
 
 }  // namespace

@@ -48,12 +48,13 @@ std::string CanonicalToken(const Token& t) {
 }
 
 /// Tokens [begin, end) printed canonically: single spaces, none inside
-/// parentheses or around '.' and before ','.
+/// parentheses or around '.' and before ',' and ';'.
 std::string Canonical(const Tokens& t, size_t begin, size_t end) {
   std::string out;
   for (size_t i = begin; i < end && i < t.size(); ++i) {
-    bool glue = i == begin || t[i].IsPunct(')') || t[i].IsPunct(',') || t[i].IsPunct('.') ||
-                t[i].IsPunct('(') || t[i - 1].IsPunct('(') || t[i - 1].IsPunct('.');
+    bool glue = i == begin || t[i].IsPunct(')') || t[i].IsPunct(',') || t[i].IsPunct(';') ||
+                t[i].IsPunct('.') || t[i].IsPunct('(') || t[i - 1].IsPunct('(') ||
+                t[i - 1].IsPunct('.');
     if (!glue) out += ' ';
     out += CanonicalToken(t[i]);
   }

@@ -2,7 +2,7 @@
 //
 // The first rows of a table walk through each column's edge values (NULL,
 // '', unicode, very long text, large blobs, extreme integers and reals, the
-// ends of date ranges); later rows take an edge value in a fixed share, and
+// ends of date ranges); later cells take an edge value one time in 32, and
 // ordinary values otherwise. Everything follows from the PRNG's seed.
 #pragma once
 

@@ -1,6 +1,8 @@
-// ApplyCheck: folds the simple forms of a CHECK into column bounds, so that
-// generated values satisfy them the first time. Fed the CHECK as SQLite keeps
-// it (as written) or as PostgreSQL deparses it (casts, ANY (ARRAY[...])).
+// The engine-neutral half of the seed schema: the reader factory, and
+// ApplyCheck, which folds the simple forms of a CHECK into column bounds so
+// that generated values satisfy them the first time. ApplyCheck is fed the
+// CHECK as SQLite keeps it (as written) or as PostgreSQL deparses it (casts,
+// ANY (ARRAY[...])).
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -9,6 +11,14 @@
 #include "safety/seed_schema.h"
 
 namespace strata {
+
+std::unique_ptr<SeedSchemaReader> NewSeedSchemaReader(Database& db) {
+  switch (db.engine()) {
+    case Engine::kSqlite: return NewSqliteSeedSchemaReader(db);
+    case Engine::kPostgres: return NewPostgresSeedSchemaReader(db);
+  }
+  return nullptr;
+}
 
 const SeedColumn* SeedTable::Find(std::string_view column) const {
   for (const SeedColumn& c : columns) {

@@ -1,0 +1,499 @@
+// Seed: reads the schema through a SeedSchemaReader, orders the tables
+// parents first, and fills each with rows from SeedValues, checking unique
+// keys as it goes and taking foreign key values from the parents' rows.
+// Rows go in as multi-row INSERTs, a chunk per statement; a chunk the
+// database rejects is halved until the rejected rows are found, and those
+// are made again with new values.
+#include "safety/seed.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "safety/seed_schema.h"
+#include "safety/seed_values.h"
+
+namespace strata {
+namespace {
+
+constexpr int kUniqueTries = 24;   // fresh values for one row before giving up on a unique key
+constexpr int kInsertTries = 5;    // regenerations of a row the database rejects
+constexpr size_t kMaxParams = 30000;
+constexpr size_t kMaxChunkRows = 500;
+
+using Row = std::vector<Value>;
+using FkSet = std::set<std::pair<std::string, size_t>>;  // (table, index of foreign key)
+
+std::string Join(const std::vector<std::string>& parts, std::string_view sep = ", ") {
+  std::string out;
+  for (const std::string& p : parts) {
+    if (!out.empty()) out += sep;
+    out += p;
+  }
+  return out;
+}
+
+/// The PRNG seed of one table: the same for a table however many others are seeded.
+uint64_t TableSeed(uint64_t seed, std::string_view table) {
+  uint64_t h = 1469598103934665603ULL;
+  for (char c : table) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  uint64_t z = seed + h + 0x9E3779B97F4A7C15ULL;  // splitmix64 finaliser
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+/// Fill order, parents first. A cycle of foreign keys is broken at a key whose
+/// columns are all nullable (it is added to `nulled` and filled with NULL).
+Result<std::vector<std::string>> FillOrder(const std::map<std::string, SeedTable>& tables, FkSet& nulled) {
+  std::vector<std::string> order;
+  std::set<std::string> done;
+  auto pending = [&](const std::string& table, size_t i) {
+    const SeedForeignKey& fk = tables.at(table).foreign_keys[i];
+    return fk.parent != table && tables.count(fk.parent) && !done.count(fk.parent) &&
+           !nulled.count({table, i});
+  };
+  // Whether `to` is reachable from `from` along pending foreign keys (child -> parent).
+  std::function<bool(const std::string&, const std::string&, std::set<std::string>&)> reaches =
+      [&](const std::string& from, const std::string& to, std::set<std::string>& seen) {
+        if (!seen.insert(from).second) return false;
+        const SeedTable& t = tables.at(from);
+        for (size_t i = 0; i < t.foreign_keys.size(); ++i) {
+          if (!pending(from, i)) continue;
+          if (t.foreign_keys[i].parent == to || reaches(t.foreign_keys[i].parent, to, seen)) return true;
+        }
+        return false;
+      };
+  while (done.size() < tables.size()) {
+    bool progress = false;
+    for (const auto& [name, t] : tables) {
+      if (done.count(name)) continue;
+      bool ready = true;
+      for (size_t i = 0; i < t.foreign_keys.size() && ready; ++i) ready = !pending(name, i);
+      if (ready) {
+        order.push_back(name);
+        done.insert(name);
+        progress = true;
+      }
+    }
+    if (progress) continue;
+    std::vector<std::string> stuck, cycle;
+    bool broken = false;
+    for (const auto& [name, t] : tables) {
+      if (done.count(name)) continue;
+      for (size_t i = 0; i < t.foreign_keys.size() && !broken; ++i) {
+        std::set<std::string> seen;
+        if (!pending(name, i) || !reaches(t.foreign_keys[i].parent, name, seen)) continue;
+        const SeedForeignKey& fk = t.foreign_keys[i];
+        bool nullable = std::all_of(fk.columns.begin(), fk.columns.end(),
+                                    [&](const std::string& c) { return !t.Find(c) || !t.Find(c)->not_null; });
+        if (nullable) {
+          nulled.insert({name, i});
+          broken = true;
+        } else {
+          stuck.push_back(fmt::format("{}({}) -> {}", name, Join(fk.columns), fk.parent));
+          if (cycle.empty() || cycle.back() != name) cycle.push_back(name);
+        }
+      }
+      if (broken) break;
+    }
+    if (!broken) {
+      return Status(Code::kInvalidArgument,
+                    fmt::format("cannot seed tables {}: they reference each other through NOT NULL "
+                                "foreign keys [{}], so none of them can be filled first; make one "
+                                "of those columns nullable, or fill one table yourself and seed "
+                                "the others with --table",
+                                Join(cycle), Join(stuck, "; ")));
+    }
+  }
+  return order;
+}
+
+/// Fills one table; see Seed().
+class TableFiller {
+ public:
+  TableFiller(Database& db, const SeedTable& table, const SeedOptions& options, const FkSet& nulled)
+      : db_(db), table_(table), options_(options), nulled_(nulled),
+        values_(TableSeed(options.seed, table.name), options.rows_per_table) {}
+
+  Result<int64_t> Run();
+
+ private:
+  struct ForeignKey {
+    const SeedForeignKey* def;
+    std::vector<int> cols;         // positions in the insert list
+    std::vector<int> parent_cols;  // self-references: the referenced positions
+    bool nulled = false, self = false, one_to_one = false, nullable = false;
+    std::vector<Row> pool;         // parent key values
+    size_t cursor = 0;
+  };
+  struct UniqueKey {
+    std::vector<int> cols;
+    std::unordered_set<std::string> taken;
+  };
+
+  Status Prepare();
+  Status PrepareForeignKey(const SeedForeignKey& def, size_t index);
+  Result<Row> MakeRow(int64_t r, int first_attempt);
+  Status Flush();
+  /// Inserts chunk_[begin, end) in one statement; when the database rejects
+  /// it, halves the range, and makes a rejected single row again.
+  Status InsertRange(size_t begin, size_t end);
+  /// Takes a rejected row's key back out of the rows later ones may reference.
+  void ForgetSelfKey(const Row& row);
+  Status InsertRows(const std::vector<Row>& rows, size_t begin, size_t end);
+  Status Rejected(const Status& last) const;
+  int Position(const std::string& column) const;
+  static std::string KeyOf(const Row& row, const std::vector<int>& cols);
+
+  Database& db_;
+  const SeedTable& table_;
+  const SeedOptions& options_;
+  const FkSet& nulled_;
+  SeedValues values_;
+  std::vector<const SeedColumn*> columns_;  // the insert list
+  std::vector<bool> distinct_;
+  std::vector<ForeignKey> fks_;
+  std::vector<UniqueKey> unique_;
+  std::vector<Row> self_keys_;
+  std::vector<Row> chunk_;
+  std::vector<int64_t> chunk_rows_;  // row number of each row in chunk_
+  size_t chunk_size_ = 1;  // rows per statement at most
+  size_t target_ = 1;      // rows per statement now
+  int64_t statements_ = 0;
+  std::string chunk_sql_;
+};
+
+int TableFiller::Position(const std::string& column) const {
+  for (size_t i = 0; i < columns_.size(); ++i) {
+    if (columns_[i]->name == column) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::string TableFiller::KeyOf(const Row& row, const std::vector<int>& cols) {
+  std::string key;
+  for (int c : cols) {
+    if (row[c].is_null()) return {};  // NULLs never collide
+    key += static_cast<char>('0' + static_cast<int>(row[c].type()));
+    key += row[c].ToString();
+    key += '\x1f';
+  }
+  return key;
+}
+
+Status TableFiller::Prepare() {
+  for (const SeedColumn& c : table_.columns) {
+    if (c.skip) continue;
+    if (c.kind == SeedKind::kUnsupported || (c.kind == SeedKind::kEnum && c.allowed.empty())) {
+      if (c.not_null && !c.has_default) {
+        return Status(Code::kInvalidArgument,
+                      fmt::format("table {}: column {} has type {}, which seed cannot generate, and "
+                                  "is NOT NULL without a default",
+                                  table_.name, c.name, c.type));
+      }
+      continue;  // the default or NULL
+    }
+    columns_.push_back(&c);
+  }
+  distinct_.assign(columns_.size(), false);
+  for (const auto& key : table_.unique_keys) {
+    UniqueKey u;
+    for (const std::string& name : key) {
+      int p = Position(name);
+      if (p < 0) { u.cols.clear(); break; }  // a column the database fills
+      u.cols.push_back(p);
+      distinct_[p] = true;
+    }
+    if (!u.cols.empty()) unique_.push_back(std::move(u));
+  }
+  if (options_.allow_non_empty) {  // keys already taken by the rows there
+    for (UniqueKey& u : unique_) {
+      std::vector<std::string> names;
+      for (int c : u.cols) names.push_back(db_.QuoteIdent(columns_[c]->name));
+      STRATA_ASSIGN_OR_RETURN(Rows rows, db_.Query(fmt::format("SELECT {} FROM {}", Join(names),
+                                                               db_.QuoteIdent(table_.name))));
+      std::vector<int> all(u.cols.size());
+      for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
+      for (const Row& r : rows.rows) u.taken.insert(KeyOf(r, all));
+    }
+  }
+  for (size_t i = 0; i < table_.foreign_keys.size(); ++i) {
+    STRATA_RETURN_IF_ERROR(PrepareForeignKey(table_.foreign_keys[i], i));
+  }
+  chunk_size_ = std::clamp<size_t>(kMaxParams / std::max<size_t>(columns_.size(), 1), 1, kMaxChunkRows);
+  target_ = chunk_size_;
+  return Status::OK();
+}
+
+Status TableFiller::PrepareForeignKey(const SeedForeignKey& def, size_t index) {
+  ForeignKey fk;
+  fk.def = &def;
+  for (const std::string& name : def.columns) {
+    int p = Position(name);
+    if (p < 0) return Status::OK();  // the database fills it: nothing to choose
+    fk.cols.push_back(p);
+  }
+  fk.nullable = std::all_of(fk.cols.begin(), fk.cols.end(), [&](int p) { return !columns_[p]->not_null; });
+  fk.nulled = nulled_.count({table_.name, index}) > 0;
+  fk.self = def.parent == table_.name;
+  for (const auto& key : table_.unique_keys) {
+    fk.one_to_one |= std::all_of(key.begin(), key.end(), [&](const std::string& c) {
+      return std::find(def.columns.begin(), def.columns.end(), c) != def.columns.end();
+    });
+  }
+  if (fk.self) {
+    for (const std::string& name : def.parent_columns) fk.parent_cols.push_back(Position(name));
+    if (std::count(fk.parent_cols.begin(), fk.parent_cols.end(), -1)) {
+      if (!fk.nullable) {
+        return Status(Code::kInvalidArgument,
+                      fmt::format("table {}: foreign key {} references the table's own {}, which the "
+                                  "database fills in, and is NOT NULL: seed cannot point a row at "
+                                  "an existing one",
+                                  table_.name, def.name, Join(def.parent_columns)));
+      }
+      fk.nulled = true;
+    }
+  } else if (!fk.nulled) {
+    std::vector<std::string> cols, not_null;
+    for (const std::string& c : def.parent_columns) {
+      cols.push_back(db_.QuoteIdent(c));
+      not_null.push_back(db_.QuoteIdent(c) + " IS NOT NULL");
+    }
+    STRATA_ASSIGN_OR_RETURN(Rows rows, db_.Query(fmt::format(
+        "SELECT DISTINCT {0} FROM {1} WHERE {2} ORDER BY {0}", Join(cols),
+        db_.QuoteIdent(def.parent), Join(not_null, " AND "))));
+    fk.pool = std::move(rows.rows);
+    if (fk.one_to_one) {  // a fixed shuffle, so each child takes its own parent
+      for (size_t i = fk.pool.size(); i > 1; --i) std::swap(fk.pool[i - 1], fk.pool[values_.Below(i)]);
+    }
+    if (fk.pool.empty() && !fk.nullable && options_.rows_per_table > 0) {
+      return Status(Code::kInvalidArgument,
+                    fmt::format("table {}: foreign key {} needs rows in {}, which is empty; seed {} "
+                                "too (leave out --table, or name it)",
+                                table_.name, def.name, def.parent, def.parent));
+    }
+  }
+  fks_.push_back(std::move(fk));
+  return Status::OK();
+}
+
+Result<Row> TableFiller::MakeRow(int64_t r, int first_attempt) {
+  const UniqueKey* clash = nullptr;
+  for (int attempt = first_attempt; attempt < first_attempt + kUniqueTries; ++attempt) {
+    Row row(columns_.size());
+    for (size_t i = 0; i < columns_.size(); ++i) row[i] = values_.Make(*columns_[i], r, attempt, distinct_[i]);
+    for (ForeignKey& fk : fks_) {
+      const Row* parent = nullptr;
+      Row own;
+      bool null = fk.nulled || (fk.nullable && ((attempt == 0 && r == 0) || values_.Below(10) == 0));
+      if (null) {
+      } else if (fk.self) {
+        if (!self_keys_.empty()) {
+          parent = &self_keys_[values_.Below(self_keys_.size())];
+        } else if (!fk.nullable) {  // the first row points at itself
+          for (int p : fk.parent_cols) own.push_back(row[p]);
+          parent = &own;
+        }
+      } else if (fk.one_to_one) {
+        if (fk.cursor >= fk.pool.size()) {
+          if (!fk.nullable) {
+            return Status(Code::kInvalidArgument,
+                          fmt::format("table {}: each row needs a row of {} of its own (foreign key {} "
+                                      "is also a unique key), but {} has only {} rows; seed fewer rows",
+                                      table_.name, fk.def->parent, fk.def->name, fk.def->parent, fk.pool.size()));
+          }
+        } else {
+          parent = &fk.pool[fk.cursor++];
+        }
+      } else if (!fk.pool.empty()) {
+        parent = &fk.pool[values_.Below(fk.pool.size())];
+      }
+      for (size_t k = 0; k < fk.cols.size(); ++k) row[fk.cols[k]] = parent ? (*parent)[k] : Value();
+    }
+    std::vector<std::string> keys(unique_.size());
+    clash = nullptr;
+    for (size_t u = 0; u < unique_.size() && !clash; ++u) {
+      keys[u] = KeyOf(row, unique_[u].cols);
+      if (!keys[u].empty() && unique_[u].taken.count(keys[u])) clash = &unique_[u];
+    }
+    if (clash) continue;
+    for (size_t u = 0; u < unique_.size(); ++u) {
+      if (!keys[u].empty()) unique_[u].taken.insert(std::move(keys[u]));
+    }
+    for (const ForeignKey& fk : fks_) {
+      if (!fk.self || fk.nulled) continue;
+      Row key;
+      for (int p : fk.parent_cols) key.push_back(row[p]);
+      self_keys_.push_back(std::move(key));
+      break;
+    }
+    return row;
+  }
+  std::vector<std::string> names;
+  for (int c : clash->cols) names.push_back(columns_[c]->name);
+  return Status(Code::kInvalidArgument,
+                fmt::format("table {}: found no value for unique key ({}) that was not taken after "
+                            "{} tries; its type or CHECKs leave too few distinct values for {} rows",
+                            table_.name, Join(names), kUniqueTries, options_.rows_per_table));
+}
+
+void TableFiller::ForgetSelfKey(const Row& row) {
+  for (const ForeignKey& fk : fks_) {
+    if (!fk.self || fk.nulled) continue;
+    Row key;
+    for (int p : fk.parent_cols) key.push_back(row[p]);
+    auto it = std::find(self_keys_.rbegin(), self_keys_.rend(), key);
+    if (it != self_keys_.rend()) self_keys_.erase(std::next(it).base());
+    return;
+  }
+}
+
+Status TableFiller::InsertRows(const std::vector<Row>& rows, size_t begin, size_t end) {
+  const std::string table = db_.QuoteIdent(table_.name);
+  if (columns_.empty()) {
+    for (size_t i = begin; i < end; ++i) {
+      STRATA_RETURN_IF_ERROR(db_.Exec(fmt::format("INSERT INTO {} DEFAULT VALUES", table)));
+    }
+    return Status::OK();
+  }
+  const size_t n = end - begin;
+  std::string single;
+  std::string* sql = n == chunk_size_ ? &chunk_sql_ : &single;  // full chunks reuse their text
+  if (sql->empty()) {
+    std::vector<std::string> names;
+    for (const SeedColumn* c : columns_) names.push_back(db_.QuoteIdent(c->name));
+    *sql = fmt::format("INSERT INTO {} ({}) VALUES ", table, Join(names));
+    int param = 1;
+    for (size_t r = 0; r < n; ++r) {
+      *sql += r ? ", (" : "(";
+      for (size_t c = 0; c < columns_.size(); ++c) *sql += fmt::format("{}${}", c ? ", " : "", param++);
+      *sql += ')';
+    }
+  }
+  std::vector<Value> params;
+  params.reserve(n * columns_.size());
+  for (size_t i = begin; i < end; ++i) params.insert(params.end(), rows[i].begin(), rows[i].end());
+  return db_.Query(*sql, params).status();
+}
+
+Status TableFiller::Rejected(const Status& last) const {
+  for (const SeedCheck& check : table_.checks) {
+    bool named = !check.name.empty() && last.message().find(check.name) != std::string::npos;
+    if (named || last.message().find(check.expr) != std::string::npos) {
+      return Status(last.code(),
+                    fmt::format("table {}: no generated row satisfied CHECK constraint {}({}) in {} "
+                                "tries: {}",
+                                table_.name, check.name.empty() ? "" : check.name + " ", check.expr,
+                                kInsertTries, last.message()));
+    }
+  }
+  return Status(last.code(), fmt::format("table {}: the database rejected a generated row {} times: {}",
+                                         table_.name, kInsertTries, last.message()));
+}
+
+Status TableFiller::InsertRange(size_t begin, size_t end) {
+  constexpr std::string_view kSavepoint = "strata_seed_part";
+  for (int tries = 1;; ++tries) {
+    STRATA_RETURN_IF_ERROR(db_.Savepoint(kSavepoint));
+    ++statements_;
+    Status s = InsertRows(chunk_, begin, end);
+    if (s.ok()) return db_.ReleaseSavepoint(kSavepoint);
+    STRATA_RETURN_IF_ERROR(db_.RollbackToSavepoint(kSavepoint));
+    STRATA_RETURN_IF_ERROR(db_.ReleaseSavepoint(kSavepoint));
+    if (end - begin > 1) {  // halve until the rejected rows are found
+      size_t mid = begin + (end - begin) / 2;
+      STRATA_RETURN_IF_ERROR(InsertRange(begin, mid));
+      return InsertRange(mid, end);
+    }
+    if (tries == kInsertTries) return Rejected(s);
+    ForgetSelfKey(chunk_[begin]);
+    STRATA_ASSIGN_OR_RETURN(chunk_[begin], MakeRow(chunk_rows_[begin], tries * kUniqueTries));
+  }
+}
+
+Status TableFiller::Flush() {
+  if (chunk_.empty()) return Status::OK();
+  const int64_t statements = statements_;
+  STRATA_RETURN_IF_ERROR(InsertRange(0, chunk_.size()));
+  // Rows the database rejects (say a trigger overflows) cost a halving each:
+  // after a chunk with some, try smaller chunks; after a clean one, larger.
+  target_ = statements_ - statements > 1 ? std::max<size_t>(target_ / 2, 16)
+                                         : std::min(target_ * 2, chunk_size_);
+  chunk_.clear();
+  chunk_rows_.clear();
+  return Status::OK();
+}
+
+Result<int64_t> TableFiller::Run() {
+  STRATA_RETURN_IF_ERROR(Prepare());
+  for (int64_t r = 0; r < options_.rows_per_table; ++r) {
+    STRATA_ASSIGN_OR_RETURN(Row row, MakeRow(r, 0));
+    chunk_.push_back(std::move(row));
+    chunk_rows_.push_back(r);
+    if (chunk_.size() >= target_) STRATA_RETURN_IF_ERROR(Flush());
+  }
+  STRATA_RETURN_IF_ERROR(Flush());
+  return options_.rows_per_table;
+}
+
+}  // namespace
+
+Result<SeedReport> Seed(Database& db, const SeedOptions& options) {
+  if (options.rows_per_table < 0) {
+    return Status(Code::kInvalidArgument, "the number of rows per table cannot be negative");
+  }
+  STRATA_ASSIGN_OR_RETURN(std::vector<std::string> all, db.ListTables());
+  std::vector<std::string> names = options.tables.empty() ? all : options.tables;
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  std::unique_ptr<SeedSchemaReader> reader = NewSeedSchemaReader(db);
+  std::map<std::string, SeedTable> tables;
+  for (const std::string& name : names) {
+    if (!std::binary_search(all.begin(), all.end(), name)) {
+      return Status(Code::kNotFound, fmt::format("there is no table {} to seed (tables: {})", name,
+                                                 all.empty() ? "none" : Join(all)));
+    }
+    STRATA_ASSIGN_OR_RETURN(
+        Rows any, db.Query(fmt::format("SELECT 1 FROM {} LIMIT 1", db.QuoteIdent(name))));
+    if (!any.empty() && !options.allow_non_empty) {
+      return Status(Code::kInvalidArgument,
+                    fmt::format("table {} already has rows; seed fills empty tables (pass "
+                                "--allow-non-empty to add rows to it anyway)", name));
+    }
+    STRATA_ASSIGN_OR_RETURN(SeedTable table, reader->ReadTable(name));
+    tables.emplace(name, std::move(table));
+  }
+  FkSet nulled;
+  STRATA_ASSIGN_OR_RETURN(std::vector<std::string> order, FillOrder(tables, nulled));
+  SeedReport report;
+  auto fill = [&]() -> Status {
+    for (const std::string& name : order) {
+      TableFiller filler(db, tables.at(name), options, nulled);
+      STRATA_ASSIGN_OR_RETURN(int64_t rows, filler.Run());
+      STRATA_RETURN_IF_ERROR(reader->AfterFill(tables.at(name)));
+      report.rows_per_table.emplace_back(name, rows);
+    }
+    return Status::OK();
+  };
+  if (!db.InTransaction()) {
+    STRATA_RETURN_IF_ERROR(InTransaction(db, fill));
+    return report;
+  }
+  // Inside the caller's transaction: all or nothing through a savepoint.
+  STRATA_RETURN_IF_ERROR(db.Savepoint("strata_seed"));
+  Status s = fill();
+  if (!s.ok()) {
+    db.RollbackToSavepoint("strata_seed").IgnoreError();
+    db.ReleaseSavepoint("strata_seed").IgnoreError();
+    return s;
+  }
+  STRATA_RETURN_IF_ERROR(db.ReleaseSavepoint("strata_seed"));
+  return report;
+}
+
+}  // namespace strata

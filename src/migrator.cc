@@ -203,6 +203,18 @@ class Migrator::Run {
                                     label.where, result.status.message()));
   }
 
+  /// Reports a failed step and commits the steps of the run before it.
+  Status Fail(int64_t version, const std::string& id, Clock::time_point start, Status s) {
+    db_.SetStatementTimeout(std::chrono::milliseconds(0)).IgnoreError();
+    Emit(on_event_, Event::Kind::kFailed, version, id, MillisSince(start), s.message());
+    Status kept = Flush();
+    if (!kept.ok()) {
+      s = Status(s.code(), s.message() + "; committing the steps before it failed too: " +
+                               kept.message());
+    }
+    return s;
+  }
+
   /// Remembers how long a step took; written to history by Flush().
   void RecordDuration(int64_t version, int64_t ms) { pending_durations_.emplace_back(version, ms); }
 
@@ -416,13 +428,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
                                    : ""));
       }
     }
-    if (!s.ok()) {
-      db_->SetStatementTimeout(std::chrono::milliseconds(0)).IgnoreError();
-      Emit(on_event, Event::Kind::kFailed, m->version, m->id(), MillisSince(start), s.message());
-      Status kept = run.Flush();
-      if (!kept.ok()) s = Status(s.code(), s.message() + "; committing the migrations before it failed: " + kept.message());
-      return s;
-    }
+    if (!s.ok()) return run.Fail(m->version, m->id(), start, s);
     ++report.completed;
     Emit(on_event, Event::Kind::kApplied, m->version, m->id(), MillisSince(start));
   }
@@ -505,13 +511,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                step.id, s.message(), step.id));
       }
     }
-    if (!s.ok()) {
-      db_->SetStatementTimeout(std::chrono::milliseconds(0)).IgnoreError();
-      Emit(on_event, Event::Kind::kFailed, step.version, step.id, MillisSince(start), s.message());
-      Status kept = run.Flush();
-      if (!kept.ok()) s = Status(s.code(), s.message() + "; committing the rollbacks before it failed: " + kept.message());
-      return s;
-    }
+    if (!s.ok()) return run.Fail(step.version, step.id, start, s);
     ++report.completed;
     Emit(on_event, Event::Kind::kRolledBack, step.version, step.id, MillisSince(start));
   }

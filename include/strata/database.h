@@ -46,6 +46,9 @@ struct CellView {
   std::string_view bytes;  // text or blob
 };
 
+/// The cell as an owned Value.
+Value ToValue(const CellView& cell);
+
 /// A statement of a batch, with its parameters ($1, $2, ...).
 struct BatchStatement {
   std::string_view sql;

@@ -16,6 +16,17 @@ const char* EngineName(Engine engine) {
   return "unknown";
 }
 
+Value ToValue(const CellView& cell) {
+  switch (cell.type) {
+    case Value::Type::kNull: return Value();
+    case Value::Type::kInteger: return Value(cell.integer);
+    case Value::Type::kReal: return Value(cell.real);
+    case Value::Type::kText: return Value(std::string(cell.bytes));
+    case Value::Type::kBlob: return Value(Blob{std::string(cell.bytes)});
+  }
+  return Value();
+}
+
 Status Database::Savepoint(std::string_view name) {
   return Exec(fmt::format("SAVEPOINT {}", QuoteIdent(name)));
 }

@@ -232,53 +232,13 @@ class BoundParams {
   std::vector<int> formats_;
 };
 
-/// One text-format cell as a Value, typed by its column's type OID. Text that
-/// does not parse as its column type is kept as text rather than lost.
-Value CellValue(const PGresult* result, int row, int col) {
-  if (Pq().PQgetisnull(result, row, col)) return Value();
+/// One text-format cell as a borrowed CellView, typed by its column's type
+/// OID; bytea (hex or escape output) is decoded into `scratch`, which must
+/// outlive the view. Text that does not parse as its type stays text.
+CellView Cell(const PGresult* result, int row, int col, std::string* scratch) {
+  if (Pq().PQgetisnull(result, row, col)) return CellView{};
   const char* text = Pq().PQgetvalue(result, row, col);
   const char* end = text + Pq().PQgetlength(result, row, col);
-  switch (Pq().PQftype(result, col)) {
-    case kInt2Oid:
-    case kInt4Oid:
-    case kInt8Oid:
-    case kOidOid: {
-      int64_t v = 0;
-      auto [ptr, ec] = std::from_chars(text, end, v);
-      if (ec == std::errc() && ptr == end) return Value(v);
-      break;
-    }
-    case kFloat4Oid:
-    case kFloat8Oid: {
-      double v = 0;
-      auto [ptr, ec] = std::from_chars(text, end, v);
-      if (ec == std::errc() && ptr == end) return Value(v);
-      break;
-    }
-    case kByteaOid: {
-      // Handles both bytea_output formats, hex ("\x...") and escape.
-      size_t size = 0;
-      unsigned char* bytes =
-          Pq().PQunescapeBytea(reinterpret_cast<const unsigned char*>(text), &size);
-      if (bytes != nullptr) {
-        Blob blob{std::string(reinterpret_cast<const char*>(bytes), size)};
-        Pq().PQfreemem(bytes);
-        return Value(std::move(blob));
-      }
-      break;
-    }
-    default:
-      break;
-  }
-  return Value(std::string(text, end));
-}
-
-/// One text-format cell of row 0 as a borrowed CellView; bytea is decoded
-/// into `scratch`, which must outlive the view.
-CellView Cell(const PGresult* result, int col, std::string* scratch) {
-  if (Pq().PQgetisnull(result, 0, col)) return CellView{};
-  const char* text = Pq().PQgetvalue(result, 0, col);
-  const char* end = text + Pq().PQgetlength(result, 0, col);
   switch (Pq().PQftype(result, col)) {
     case kInt2Oid:
     case kInt4Oid:
@@ -345,10 +305,11 @@ class PostgresDatabase final : public Database {
     const int count = Pq().PQntuples(result.get());
     for (int c = 0; c < columns; ++c) rows.columns.emplace_back(Pq().PQfname(result.get(), c));
     rows.rows.reserve(count);
+    std::string scratch;
     for (int r = 0; r < count; ++r) {
       std::vector<Value>& row = rows.rows.emplace_back();
       row.reserve(columns);
-      for (int c = 0; c < columns; ++c) row.push_back(CellValue(result.get(), r, c));
+      for (int c = 0; c < columns; ++c) row.push_back(ToValue(Cell(result.get(), r, c, &scratch)));
     }
     return rows;
   }
@@ -374,7 +335,7 @@ class PostgresDatabase final : public Database {
         const int columns = Pq().PQnfields(raw);
         cells.assign(columns, CellView{});
         bytea.resize(columns);
-        for (int c = 0; c < columns; ++c) cells[c] = Cell(raw, c, &bytea[c]);
+        for (int c = 0; c < columns; ++c) cells[c] = Cell(raw, 0, c, &bytea[c]);
         failure = on_row(std::span<const CellView>(cells));
       } else if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK && failure.ok()) {
         failure = Status(Code::kDatabase, DescribeError(raw, conn_));
@@ -427,7 +388,13 @@ class PostgresDatabase final : public Database {
     }
     // The server's limit is INT_MAX ms (about 24 days); longer means no limit.
     int64_t ms = timeout.count() > INT_MAX ? 0 : timeout.count();
-    return Exec("SET statement_timeout = " + std::to_string(ms));
+    // A migration run sets the timeout before every step; skip the round
+    // trip when it is known to be in force already. A SET inside a
+    // transaction may be rolled back, so only one outside counts as known.
+    if (known_timeout_ms_ == ms && !InTransaction()) return Status::OK();
+    Status s = Exec("SET statement_timeout = " + std::to_string(ms));
+    known_timeout_ms_ = (s.ok() && !InTransaction()) ? ms : -1;
+    return s;
   }
 
   Status Begin() override {
@@ -603,6 +570,7 @@ class PostgresDatabase final : public Database {
   }
 
   PGconn* conn_;
+  int64_t known_timeout_ms_ = -1;  // statement_timeout in force, -1 when unknown
   std::string described_;  // The URL, password redacted.
   bool lock_held_ = false;
 };

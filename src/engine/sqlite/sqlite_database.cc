@@ -93,7 +93,7 @@ class SqliteDatabase : public Database {
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
       std::vector<Value>& row = rows.rows.emplace_back();
       row.reserve(ncol);
-      for (int c = 0; c < ncol; ++c) row.push_back(Column(stmt, c));
+      for (int c = 0; c < ncol; ++c) row.push_back(ToValue(Cell(stmt, c)));
     }
     if (rc != SQLITE_DONE) return Error(rc);
     return rows;
@@ -115,27 +115,7 @@ class SqliteDatabase : public Database {
     int ncol = sqlite3_column_count(stmt);
     std::vector<CellView> cells(ncol);
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-      for (int c = 0; c < ncol; ++c) {
-        CellView& cell = cells[c];
-        switch (sqlite3_column_type(stmt, c)) {
-          case SQLITE_INTEGER:
-            cell = {Value::Type::kInteger, sqlite3_column_int64(stmt, c), 0, {}};
-            break;
-          case SQLITE_FLOAT: cell = {Value::Type::kReal, 0, sqlite3_column_double(stmt, c), {}}; break;
-          case SQLITE_TEXT: {
-            auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
-            cell = {Value::Type::kText, 0, 0, std::string_view(p, sqlite3_column_bytes(stmt, c))};
-            break;
-          }
-          case SQLITE_BLOB: {
-            auto p = static_cast<const char*>(sqlite3_column_blob(stmt, c));
-            int n = sqlite3_column_bytes(stmt, c);
-            cell = {Value::Type::kBlob, 0, 0, n > 0 ? std::string_view(p, n) : std::string_view()};
-            break;
-          }
-          default: cell = {}; break;
-        }
-      }
+      for (int c = 0; c < ncol; ++c) cells[c] = Cell(stmt, c);
       STRATA_RETURN_IF_ERROR(on_row(std::span<const CellView>(cells)));
     }
     if (rc != SQLITE_DONE) return Error(rc);
@@ -252,20 +232,21 @@ class SqliteDatabase : public Database {
     return SQLITE_MISUSE;
   }
 
-  static Value Column(sqlite3_stmt* stmt, int c) {
+  /// Column `c` of the current row, borrowed until the next step.
+  static CellView Cell(sqlite3_stmt* stmt, int c) {
     switch (sqlite3_column_type(stmt, c)) {
-      case SQLITE_INTEGER: return Value(static_cast<int64_t>(sqlite3_column_int64(stmt, c)));
-      case SQLITE_FLOAT: return Value(sqlite3_column_double(stmt, c));
+      case SQLITE_INTEGER: return {Value::Type::kInteger, sqlite3_column_int64(stmt, c), 0, {}};
+      case SQLITE_FLOAT: return {Value::Type::kReal, 0, sqlite3_column_double(stmt, c), {}};
       case SQLITE_TEXT: {
         auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
-        return Value(std::string(p, sqlite3_column_bytes(stmt, c)));
+        return {Value::Type::kText, 0, 0, std::string_view(p, sqlite3_column_bytes(stmt, c))};
       }
       case SQLITE_BLOB: {
         auto p = static_cast<const char*>(sqlite3_column_blob(stmt, c));
         int n = sqlite3_column_bytes(stmt, c);
-        return Value(Blob{n > 0 ? std::string(p, n) : std::string()});
+        return {Value::Type::kBlob, 0, 0, n > 0 ? std::string_view(p, n) : std::string_view()};
       }
-      default: return Value();
+      default: return {};
     }
   }
 

@@ -22,13 +22,8 @@ using testing::StrataProcess;
 using testing::TempDir;
 using testing::TestDatabase;
 
-class CliTest : public ::testing::TestWithParam<Engine> {
+class CliTest : public testing::EngineTest {
  protected:
-  void SetUp() override {
-    target_ = std::make_unique<TestDatabase>(GetParam());
-    if (!target_->available()) GTEST_SKIP() << "STRATA_TEST_PG_URL is not set";
-  }
-  bool pg() const { return GetParam() == Engine::kPostgres; }
   void Write(const std::string& file, const std::string& sql) { dir_.Write("migrations/" + file, sql); }
 
   testing::CliRun Strata(std::vector<std::string> args) {
@@ -56,7 +51,6 @@ class CliTest : public ::testing::TestWithParam<Engine> {
   }
 
   TempDir dir_;
-  std::unique_ptr<TestDatabase> target_;
 };
 
 TEST_P(CliTest, UpStatusDownRoundTrip) {

@@ -21,16 +21,8 @@ using testing::SchemaDump;
 using testing::TempDir;
 using testing::TestDatabase;
 
-class MigratorTest : public ::testing::TestWithParam<Engine> {
+class MigratorTest : public testing::EngineTest {
  protected:
-  void SetUp() override {
-    target_ = std::make_unique<TestDatabase>(GetParam());
-    if (!target_->available()) GTEST_SKIP() << "STRATA_TEST_PG_URL is not set";
-    db_ = target_->Connect();
-  }
-
-  bool pg() const { return GetParam() == Engine::kPostgres; }
-
   void Write(const std::string& file, const std::string& sql) { dir_.Write("migrations/" + file, sql); }
 
   std::unique_ptr<Migrator> Open() {
@@ -78,8 +70,6 @@ class MigratorTest : public ::testing::TestWithParam<Engine> {
   }
 
   TempDir dir_;
-  std::unique_ptr<TestDatabase> target_;
-  std::unique_ptr<Database> db_;
 };
 
 TEST_P(MigratorTest, ApplyAllRollBackAllReapply) {

@@ -21,16 +21,8 @@ using ::testing::Not;
 using testing::RunStrata;
 using testing::TestDatabase;
 
-class FingerprintTest : public ::testing::TestWithParam<Engine> {
+class FingerprintTest : public testing::EngineTest {
  protected:
-  void SetUp() override {
-    target_ = std::make_unique<TestDatabase>(GetParam());
-    if (!target_->available()) GTEST_SKIP() << "STRATA_TEST_PG_URL is not set";
-    db_ = target_->Connect();
-  }
-
-  bool pg() const { return GetParam() == Engine::kPostgres; }
-
   /// A fresh database of this engine after `sql`, kept alive by the fixture.
   Database& Fresh(const std::string& sql) {
     extra_.push_back(std::make_unique<TestDatabase>(GetParam()));
@@ -64,8 +56,6 @@ class FingerprintTest : public ::testing::TestWithParam<Engine> {
     EXPECT_THAT(diff, HasSubstr(what)) << "a:\n" << fa.canonical_text << "b:\n" << fb.canonical_text;
   }
 
-  std::unique_ptr<TestDatabase> target_;
-  std::unique_ptr<Database> db_;
   std::vector<std::unique_ptr<TestDatabase>> extra_;
   std::vector<std::unique_ptr<Database>> connections_;
 };

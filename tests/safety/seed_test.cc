@@ -65,15 +65,9 @@ CREATE TABLE order_lines (
 );
 )";
 
-class SeedTest : public ::testing::TestWithParam<Engine> {
+class SeedTest : public testing::EngineTest {
  protected:
-  void SetUp() override {
-    target_ = std::make_unique<TestDatabase>(GetParam());
-    if (!target_->available()) GTEST_SKIP() << "STRATA_TEST_PG_URL is not set";
-    db_ = Open(*target_);
-  }
-
-  bool pg() const { return GetParam() == Engine::kPostgres; }
+  std::unique_ptr<Database> Connect(const TestDatabase& target) override { return Open(target); }
 
   /// A connection; on SQLite with foreign keys enforced, so that every
   /// insert is checked as it happens.
@@ -122,8 +116,6 @@ class SeedTest : public ::testing::TestWithParam<Engine> {
     return out;
   }
 
-  std::unique_ptr<TestDatabase> target_;
-  std::unique_ptr<Database> db_;
 };
 
 SeedOptions Rows(int64_t n, uint64_t seed = 42) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "strata/database.h"
 
 namespace strata::testing {
@@ -45,6 +47,24 @@ class TestDatabase {
   std::string url_;
   std::string admin_url_;
   std::string name_;
+};
+
+/// Base of tests run once per engine (instantiate the PostgreSQL suite with
+/// the prefix `Postgres`): a fresh database in target_ and a connection to it
+/// in db_. Skipped when PostgreSQL is asked for and there is no server.
+class EngineTest : public ::testing::TestWithParam<Engine> {
+ protected:
+  void SetUp() override {
+    target_ = std::make_unique<TestDatabase>(GetParam());
+    if (!target_->available()) GTEST_SKIP() << "STRATA_TEST_PG_URL is not set";
+    db_ = Connect(*target_);
+  }
+  /// How db_ connects; a suite may configure the connection.
+  virtual std::unique_ptr<Database> Connect(const TestDatabase& target) { return target.Connect(); }
+  bool pg() const { return GetParam() == Engine::kPostgres; }
+
+  std::unique_ptr<TestDatabase> target_;
+  std::unique_ptr<Database> db_;
 };
 
 /// The base URL of the test PostgreSQL server, or "" when there is none.

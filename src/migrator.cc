@@ -80,6 +80,12 @@ Result<Prepared> Prepare(const Migration& m, sql::Dialect dialect, const std::st
   return p;
 }
 
+/// Rehearsal: makes statement `n` (1-based) of `script` fail, when it has one.
+void InjectFailure(std::vector<sql::Statement>& script, size_t n) {
+  if (n == 0 || n > script.size()) return;
+  script[n - 1].text = "SELECT * FROM strata_injected_failure";
+}
+
 void Emit(const EventHandler& on_event, Event::Kind kind, int64_t version, const std::string& id,
           int64_t duration_ms = 0, std::string detail = "") {
   if (on_event) on_event(Event{kind, version, id, duration_ms, std::move(detail)});
@@ -175,6 +181,8 @@ class Migrator::Run {
     std::vector<BatchStatement> all;
     all.reserve(step.statements.size() + 2);
     all.push_back({own_transaction ? "BEGIN" : "SAVEPOINT strata_step", {}});
+    size_t guards = db_.StepGuardSql().empty() ? 0 : 1;
+    if (guards) all.push_back({db_.StepGuardSql(), {}});
     all.insert(all.end(), step.statements.begin(), step.statements.end());
     all.push_back({own_transaction ? "COMMIT" : "RELEASE SAVEPOINT strata_step", {}});
     BatchResult result = db_.ExecBatch(all);
@@ -194,10 +202,10 @@ class Migrator::Run {
                                          "was rolled back: " + undo.message());
     }
     size_t i = result.failed;
-    if (i == 0 || i > step.statements.size()) {
+    if (i < 1 + guards || i > step.statements.size() + guards) {
       return result.status.WithContext("recording the step in history");
     }
-    const Step::Label& label = step.labels[i - 1];
+    const Step::Label& label = step.labels[i - 1 - guards];
     Code code = label.code == Code::kDatabase ? result.status.code() : label.code;
     return Status(code, fmt::format("{}{}: {}", label.code == Code::kVerifyFailed ? "verify script " : "",
                                     label.where, result.status.message()));
@@ -375,8 +383,13 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   }
   if (options.dry_run) return report;
 
+  std::string snapshot_id;
+  if (options.before_apply && !todo.empty()) {
+    STRATA_ASSIGN_OR_RETURN(snapshot_id, options.before_apply());
+  }
   STRATA_RETURN_IF_ERROR(run.history().Ensure());
   for (auto& [m, p] : todo) {
+    if (options.inject_failure_at) InjectFailure(p.up, *options.inject_failure_at);
     Emit(on_event, Event::Kind::kApplying, m->version, m->id());
     AppliedMigration row;
     row.version = m->version;
@@ -389,6 +402,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     row.applied_by = run.owner().actor;
     row.irreversible = p.down_source == "none";
     row.no_transaction = m->directives.no_transaction;
+    row.snapshot_id = snapshot_id;
     auto start = Clock::now();
     Status s;
     STRATA_RETURN_IF_ERROR(db_->SetStatementTimeout(m->directives.timeout));
@@ -413,9 +427,11 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     } else {
       row.applied_at = NowUtc();
       Step step;
+      // The history row goes first: its log position is then the one just
+      // before the migration's changes.
+      step.Add(run.history().InsertStatement(row), "recording it in strata_history");
       step.AddScript(p.up, m->up_path);
       step.AddScript(p.verify, m->verify_path, Code::kVerifyFailed);
-      step.Add(run.history().InsertStatement(row), "recording it in strata_history");
       s = run.Atomic(step);
       if (s.ok()) run.RecordDuration(m->version, MillisSince(start));
       if (!s.ok() && s.code() != Code::kInternal) {

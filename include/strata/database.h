@@ -125,6 +125,15 @@ class Database {
   /// Column names of `table` in their declared order.
   virtual Result<std::vector<std::string>> ListColumns(std::string_view table) = 0;
 
+  /// A SQL expression for the engine's current log position, recorded with
+  /// each migration for point-in-time recovery ('' where there is none).
+  virtual std::string_view LogPositionSql() const { return "''"; }
+
+  /// A statement that opens every migration step, inside its transaction
+  /// ("" for none). PostgreSQL: a transaction-level advisory lock, so that a
+  /// new run waits for a step whose client died to finish on the server.
+  virtual std::string_view StepGuardSql() const { return {}; }
+
   /// Quotes an identifier for this engine.
   virtual std::string QuoteIdent(std::string_view ident) const;
 };

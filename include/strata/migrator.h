@@ -85,6 +85,14 @@ struct UpOptions {
   bool dry_run = false;
   bool allow_irreversible = false;
   bool allow_out_of_order = false;
+  /// Called once, under the lock, before the first migration is applied (not
+  /// on a dry run, nor when nothing is pending): takes a restoration point
+  /// and returns its id, which history records for each migration of the run.
+  /// An error stops the run before anything is applied.
+  std::function<Result<std::string>()> before_apply = nullptr;
+  /// Rehearsal: statement N (1-based) of each migration applied is replaced
+  /// by one that fails, to prove the migration leaves no trace when it does.
+  std::optional<size_t> inject_failure_at = std::nullopt;
 };
 
 struct DownOptions {

@@ -9,29 +9,48 @@
 namespace strata {
 namespace {
 
-constexpr const char* kCreate =
-    "CREATE TABLE IF NOT EXISTS strata_history ("
-    " version BIGINT PRIMARY KEY,"
-    " version_text TEXT NOT NULL,"
-    " name TEXT NOT NULL,"
-    " checksum TEXT NOT NULL,"
-    " up_script TEXT NOT NULL,"
-    " down_script TEXT NOT NULL,"
-    " down_source TEXT NOT NULL,"
-    " applied_at TEXT NOT NULL,"
-    " applied_by TEXT NOT NULL,"
-    " duration_ms BIGINT NOT NULL,"
-    " status TEXT NOT NULL,"
-    " irreversible INTEGER NOT NULL,"
-    " no_transaction INTEGER NOT NULL,"
-    " error TEXT NOT NULL DEFAULT '')";
+// The columns of strata_history, in the order rows are read. Columns after
+// `error` came later: Ensure() adds them to a table an older Strata created.
+struct ColumnDef {
+  const char* name;
+  const char* type;
+  bool script;  // large text, left out of List(false)
+};
+constexpr ColumnDef kColumns[] = {
+    {"version", "BIGINT PRIMARY KEY", false},
+    {"version_text", "TEXT NOT NULL", false},
+    {"name", "TEXT NOT NULL", false},
+    {"checksum", "TEXT NOT NULL", false},
+    {"up_script", "TEXT NOT NULL", true},
+    {"down_script", "TEXT NOT NULL", true},
+    {"down_source", "TEXT NOT NULL", false},
+    {"applied_at", "TEXT NOT NULL", false},
+    {"applied_by", "TEXT NOT NULL", false},
+    {"duration_ms", "BIGINT NOT NULL", false},
+    {"status", "TEXT NOT NULL", false},
+    {"irreversible", "INTEGER NOT NULL", false},
+    {"no_transaction", "INTEGER NOT NULL", false},
+    {"error", "TEXT NOT NULL DEFAULT ''", false},
+    {"snapshot_id", "TEXT NOT NULL DEFAULT ''", false},
+    {"schema_before", "TEXT NOT NULL DEFAULT ''", false},
+    {"schema_after", "TEXT NOT NULL DEFAULT ''", false},
+    {"checks", "TEXT NOT NULL DEFAULT ''", true},
+    {"restore_script", "TEXT NOT NULL DEFAULT ''", true},
+    {"finalized_at", "TEXT NOT NULL DEFAULT ''", false},
+    // Set by the engine as the row is written (PostgreSQL: the WAL position).
+    {"log_position", "TEXT NOT NULL DEFAULT ''", false},
+};
+constexpr size_t kColumnCount = std::size(kColumns);
+constexpr size_t kFirstAddedColumn = 14;  // snapshot_id
 
-constexpr const char* kColumnsShort =
-    "version, version_text, name, checksum, '', '', down_source, applied_at, applied_by, duration_ms, status, "
-    "irreversible, no_transaction, error";
-constexpr const char* kColumnsFull =
-    "version, version_text, name, checksum, up_script, down_script, down_source, applied_at, applied_by, "
-    "duration_ms, status, irreversible, no_transaction, error";
+std::string SelectList(bool with_scripts) {
+  std::string out;
+  for (const auto& c : kColumns) {
+    if (!out.empty()) out += ", ";
+    out += (c.script && !with_scripts) ? "''" : c.name;
+  }
+  return out;
+}
 
 std::string Text(const CellView& c) {
   if (c.type == Value::Type::kInteger) return std::to_string(c.integer);
@@ -58,6 +77,13 @@ AppliedMigration FromRow(std::span<const CellView> r) {
   m.irreversible = Int(r[11]) != 0;
   m.no_transaction = Int(r[12]) != 0;
   m.error = Text(r[13]);
+  m.snapshot_id = Text(r[14]);
+  m.schema_before = Text(r[15]);
+  m.schema_after = Text(r[16]);
+  m.checks = Text(r[17]);
+  m.restore_script = Text(r[18]);
+  m.finalized_at = Text(r[19]);
+  m.log_position = Text(r[20]);
   return m;
 }
 
@@ -67,7 +93,20 @@ const char* AppliedStateName(AppliedState state) {
   return state == AppliedState::kApplied ? "applied" : "in_progress";
 }
 
-Status History::Ensure() { return db_.Exec(kCreate); }
+Status History::Ensure() {
+  std::string create = "CREATE TABLE IF NOT EXISTS strata_history (";
+  for (size_t i = 0; i < kColumnCount; ++i) {
+    create += fmt::format("{}{} {}", i ? ", " : "", kColumns[i].name, kColumns[i].type);
+  }
+  STRATA_RETURN_IF_ERROR(db_.Exec(create + ")"));
+  STRATA_ASSIGN_OR_RETURN(std::vector<std::string> have, db_.ListColumns("strata_history"));
+  for (size_t i = kFirstAddedColumn; i < kColumnCount; ++i) {
+    if (std::find(have.begin(), have.end(), kColumns[i].name) != have.end()) continue;
+    STRATA_RETURN_IF_ERROR(db_.Exec(fmt::format("ALTER TABLE strata_history ADD COLUMN {} {}",
+                                                kColumns[i].name, kColumns[i].type)));
+  }
+  return Status::OK();
+}
 
 Result<std::vector<AppliedMigration>> History::List(bool with_scripts) {
   STRATA_ASSIGN_OR_RETURN(bool exists, db_.TableExists("strata_history"));
@@ -75,7 +114,7 @@ Result<std::vector<AppliedMigration>> History::List(bool with_scripts) {
   if (!exists) return out;
   STRATA_RETURN_IF_ERROR(db_.ForEachRow(
       fmt::format("SELECT {} FROM strata_history ORDER BY version",
-                  with_scripts ? kColumnsFull : kColumnsShort),
+                  SelectList(with_scripts)),
       {}, [&](std::span<const CellView> row) {
         out.push_back(FromRow(row));
         return Status::OK();
@@ -86,7 +125,7 @@ Result<std::vector<AppliedMigration>> History::List(bool with_scripts) {
 Result<std::optional<AppliedMigration>> History::Get(int64_t version) {
   std::optional<AppliedMigration> out;
   STRATA_RETURN_IF_ERROR(db_.ForEachRow(
-      fmt::format("SELECT {} FROM strata_history WHERE version = $1", kColumnsFull), {version},
+      fmt::format("SELECT {} FROM strata_history WHERE version = $1", SelectList(true)), {version},
       [&](std::span<const CellView> row) {
         out = FromRow(row);
         return Status::OK();
@@ -94,15 +133,27 @@ Result<std::optional<AppliedMigration>> History::Get(int64_t version) {
   return out;
 }
 
+History::History(Database& db) : db_(db) {
+  // Every column but the last is a parameter; the last, log_position, is the
+  // engine's (PostgreSQL: the WAL position as the migration's transaction
+  // runs, for point-in-time recovery).
+  std::string names, values;
+  for (size_t i = 0; i < kColumnCount; ++i) {
+    names += fmt::format("{}{}", i ? ", " : "", kColumns[i].name);
+    values += i ? ", " : "";
+    values += i + 1 < kColumnCount ? fmt::format("${}", i + 1) : std::string(db.LogPositionSql());
+  }
+  insert_sql_ = fmt::format("INSERT INTO strata_history ({}) VALUES ({})", names, values);
+}
+
 BatchStatement History::InsertStatement(const AppliedMigration& m) const {
   return BatchStatement{
-      "INSERT INTO strata_history (version, version_text, name, checksum, up_script, "
-      "down_script, down_source, applied_at, applied_by, duration_ms, status, "
-      "irreversible, no_transaction, error) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+      insert_sql_,
       {m.version, m.version_text, m.name, m.checksum, m.up_script, m.down_script, m.down_source,
        m.applied_at, m.applied_by, m.duration_ms, std::string(AppliedStateName(m.state)),
-       static_cast<int64_t>(m.irreversible), static_cast<int64_t>(m.no_transaction), m.error}};
+       static_cast<int64_t>(m.irreversible), static_cast<int64_t>(m.no_transaction), m.error,
+       m.snapshot_id, m.schema_before, m.schema_after, m.checks, m.restore_script,
+       m.finalized_at}};
 }
 
 Status History::Insert(const AppliedMigration& m) {

@@ -37,6 +37,17 @@ struct AppliedMigration {
   bool irreversible = false;  // applied with --allow-irreversible and no way back
   bool no_transaction = false;
   std::string error;          // the last failure of an in-progress migration
+  std::string snapshot_id;    // the restoration point taken before the run that applied it
+  std::string schema_before;  // SHA-256 of the whole managed schema before and after it
+  std::string schema_after;
+  /// JSON: what its rollback is checked against (the objects and tables it
+  /// touches, as they were before it). Only with scripts.
+  std::string checks;
+  /// SQL that puts back the data it removed, run after its down script.
+  /// Only with scripts.
+  std::string restore_script;
+  std::string finalized_at;   // when its captured data was released ("" = not final)
+  std::string log_position;   // PostgreSQL: WAL position as it was applied
 
   /// "0001_create_users", as the file was named.
   std::string id() const { return version_text + "_" + name; }
@@ -44,7 +55,7 @@ struct AppliedMigration {
 
 class History {
  public:
-  explicit History(Database& db) : db_(db) {}
+  explicit History(Database& db);
 
   /// Creates strata_history when it does not exist.
   Status Ensure();
@@ -70,6 +81,7 @@ class History {
 
  private:
   Database& db_;
+  std::string insert_sql_;
 };
 
 /// Current time, UTC, ISO 8601 with milliseconds: 2026-11-28T10:37:59.123Z.

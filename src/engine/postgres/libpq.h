@@ -21,7 +21,7 @@ namespace strata {
   X(PQresultErrorMessage) X(PQresultStatus) X(PQsetNoticeProcessor) X(PQstatus)         \
   X(PQtransactionStatus) X(PQunescapeBytea) X(PQsendQueryParams) X(PQsetSingleRowMode)  \
   X(PQenterPipelineMode) X(PQexitPipelineMode) X(PQpipelineSync) X(PQconsumeInput)     \
-  X(PQisBusy) X(PQflush)
+  X(PQisBusy) X(PQflush) X(PQserverVersion)
 
 struct LibPq {
 #define STRATA_LIBPQ_MEMBER(name) decltype(&::name) name = nullptr;

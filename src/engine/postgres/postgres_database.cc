@@ -32,6 +32,10 @@ const LibPq& Pq() { return *loaded_libpq; }
 constexpr int64_t kLockKey = 0x5354524154414C4B;
 constexpr int64_t kLockClassId = kLockKey >> 32;
 constexpr int64_t kLockObjId = kLockKey & 0xFFFFFFFF;
+// Held by each migration step's transaction (pg_advisory_xact_lock): a step
+// whose client died mid-pipeline may still be running on the server after
+// the session lock of its run is gone; the next run waits for it to end.
+constexpr int64_t kStepKey = kLockKey + 1;
 
 // Type OIDs from pg_type; catalog/pg_type_d.h ships only with the server headers.
 constexpr Oid kByteaOid = 17;
@@ -291,6 +295,12 @@ class PostgresDatabase final : public Database {
 
   Engine engine() const override { return Engine::kPostgres; }
   StepAtomicity step_atomicity() const override { return StepAtomicity::kTransaction; }
+  std::string_view LogPositionSql() const override { return "pg_current_wal_lsn()::text"; }
+  std::string_view StepGuardSql() const override {
+    static const std::string guard =
+        "SELECT pg_advisory_xact_lock(" + std::to_string(kStepKey) + ")";
+    return guard;
+  }
   std::string Describe() const override { return described_; }
 
   Status Exec(std::string_view sql) override {
@@ -457,6 +467,9 @@ class PostgresDatabase final : public Database {
         Query("SELECT pg_try_advisory_lock(" + std::to_string(kLockKey) + ")", {}));
     if (SingleTrue(taken)) {
       lock_held_ = true;
+      // Wait for a step of a killed run that the server is still finishing.
+      STRATA_RETURN_IF_ERROR(Query("SELECT pg_advisory_lock(" + std::to_string(kStepKey) + ")", {}).status());
+      STRATA_RETURN_IF_ERROR(Query("SELECT pg_advisory_unlock(" + std::to_string(kStepKey) + ")", {}).status());
       return LockAttempt{true, ""};
     }
     STRATA_ASSIGN_OR_RETURN(
@@ -607,6 +620,12 @@ Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url) {
     return Status(Code::kUnavailable, "cannot connect to " + shown + ": " + why);
   }
   Pq().PQsetNoticeProcessor(conn, DiscardNotice, nullptr);
+  if (Pq().PQserverVersion(conn) >= 140000) {
+    // A statement whose client was killed is cancelled within a quarter
+    // second instead of running, and perhaps committing, on its own.
+    PGresult* set = Pq().PQexec(conn, "SET client_connection_check_interval = 250");
+    Pq().PQclear(set);
+  }
   return std::unique_ptr<Database>(std::make_unique<PostgresDatabase>(conn, shown));
 }
 

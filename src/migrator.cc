@@ -7,6 +7,7 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "history/history.h"
 #include "history/lock.h"
@@ -16,6 +17,9 @@
 #include "sql/splitter.h"
 #include "util/diff.h"
 #include "migration/checksum.h"
+#include "safety/capture.h"
+#include "safety/fingerprint.h"
+#include "sql/classify.h"
 
 namespace strata {
 namespace {
@@ -42,6 +46,7 @@ Result<std::vector<sql::Statement>> Split(std::string_view script, const std::st
 /// A migration ready to run: its statements and its way back.
 struct Prepared {
   std::vector<sql::Statement> up;
+  std::vector<sql::StatementInfo> info;  // of each up statement
   std::vector<sql::Statement> verify;
   std::string down_script;
   std::string down_source;  // "file", "derived" or "none"
@@ -51,6 +56,7 @@ struct Prepared {
 Result<Prepared> Prepare(const Migration& m, sql::Dialect dialect, const std::string& dir) {
   Prepared p;
   STRATA_ASSIGN_OR_RETURN(p.up, Split(m.up_sql, m.up_path, dialect));
+  for (const auto& st : p.up) p.info.push_back(sql::Classify(st.text, dialect));
   if (m.has_verify()) {
     STRATA_ASSIGN_OR_RETURN(std::string verify, ReadScript(m.verify_path));
     STRATA_ASSIGN_OR_RETURN(p.verify, Split(verify, m.verify_path, dialect));
@@ -84,6 +90,187 @@ Result<Prepared> Prepare(const Migration& m, sql::Dialect dialect, const std::st
 void InjectFailure(std::vector<sql::Statement>& script, size_t n) {
   if (n == 0 || n > script.size()) return;
   script[n - 1].text = "SELECT * FROM strata_injected_failure";
+}
+
+/// What a migration touches, for its fingerprints: the tables it names (with
+/// their indexes and triggers), or the whole schema when it has statements
+/// whose objects Strata cannot place on a table.
+struct Scope {
+  bool whole = false;
+  std::vector<std::string> tables;
+  const std::vector<std::string>* filter() const { return whole ? nullptr : &tables; }
+};
+
+Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& model) {
+  using K = sql::StatementKind;
+  Scope scope;
+  auto add = [&](const std::string& t) {
+    if (!t.empty() && std::find(scope.tables.begin(), scope.tables.end(), t) == scope.tables.end())
+      scope.tables.push_back(t);
+  };
+  for (const auto& i : infos) {
+    switch (i.kind) {
+      case K::kSelect:
+      case K::kTransactionControl: break;
+      case K::kCreateTable: case K::kAddColumn: case K::kDropColumn: case K::kAlterColumnType:
+      case K::kRenameColumn: case K::kAlterOther: case K::kDropTable: case K::kTruncate:
+      case K::kInsert: case K::kUpdate: case K::kDelete: case K::kCreateIndex:
+      case K::kCreateTrigger: case K::kRenameTable:
+        add(i.table.empty() ? i.object : i.table);
+        for (const auto& o : i.objects) add(o.name);
+        add(i.new_name);
+        break;
+      case K::kDropIndex:
+      case K::kDropTrigger: {
+        std::string table = i.table;
+        for (const auto& o : i.objects.empty() ? std::vector<sql::ObjectName>{{i.schema, i.object}} : i.objects) {
+          std::string owner = model.TableOf(i.kind == K::kDropIndex ? "index" : "trigger", o.name);
+          if (owner.empty() && table.empty()) scope.whole = true;
+          add(owner);
+        }
+        add(table);
+        break;
+      }
+      default: scope.whole = true;
+    }
+  }
+  return scope;
+}
+
+/// A migration ready to run with its safety net: the statements with the
+/// captures before destructive ones, and what its rollback is checked against.
+struct Guarded {
+  std::vector<sql::Statement> up;
+  std::string checks;          // JSON, see CheckRollback
+  std::string restore_script;  // puts captured data back, after the down script
+};
+
+Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const Scope& scope,
+                      const SchemaModel& model, bool allow_irreversible) {
+  using nlohmann::json;
+  json checks;
+  checks["scope"] = scope.whole ? json("whole") : json(scope.tables);
+  json objects = json::object();
+  for (auto& [key, text] : model.Blocks(scope.filter())) objects[key] = text;
+  checks["objects"] = std::move(objects);
+  std::vector<std::string> existing;
+  for (const auto& t : scope.tables) {
+    STRATA_ASSIGN_OR_RETURN(bool exists, db.TableExists(t));
+    if (exists) existing.push_back(t);
+  }
+  json data = json::object();
+  if (!existing.empty()) {
+    STRATA_ASSIGN_OR_RETURN(DataFingerprint before, FingerprintData(db, existing));
+    for (const auto& t : before.tables) data[t.table] = {{"rows", t.rows}, {"hash", t.hash}};
+  }
+  checks["data"] = std::move(data);
+
+  Guarded g;
+  std::vector<std::vector<std::string>> restores;
+  json uncaptured = json::array();
+  for (size_t i = 0; i < p.up.size(); ++i) {
+    const sql::Statement& st = p.up[i];
+    if (p.info[i].destructive) {
+      auto capture = PlanCapture(db, st.text, p.info[i], m.version, static_cast<int>(restores.size()) + 1);
+      if (!capture.ok()) {
+        if (capture.status().code() != Code::kIrreversible || !allow_irreversible) {
+          return Status(capture.status().code(), fmt::format("migration {}: {}:{}: {}", m.id(),
+                                                             m.up_path, st.line,
+                                                             capture.status().message()));
+        }
+        uncaptured.push_back(p.info[i].summary);
+      } else if (*capture) {
+        for (auto& sql : (*capture)->before) g.up.push_back({std::move(sql), st.line});
+        restores.push_back(std::move((*capture)->restore));
+      }
+    }
+    g.up.push_back(st);
+  }
+  checks["captures"] = restores.size();
+  if (!uncaptured.empty()) checks["uncaptured"] = std::move(uncaptured);
+  for (auto it = restores.rbegin(); it != restores.rend(); ++it) {
+    for (const auto& sql : *it) g.restore_script += sql + ";\n";
+  }
+  g.checks = checks.dump();
+  return g;
+}
+
+/// `checks` with the data fingerprints of its tables as the migration left
+/// them ("after"): a rollback compares data only where nothing was written since.
+Result<std::string> WithDataAfter(Database& db, const std::string& checks_json) {
+  auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
+  if (!checks.is_object() || checks["data"].empty()) return std::string();
+  for (auto& [table, facts] : checks["data"].items()) {
+    STRATA_ASSIGN_OR_RETURN(bool exists, db.TableExists(table));
+    if (!exists) continue;
+    STRATA_ASSIGN_OR_RETURN(DataFingerprint now, FingerprintData(db, {table}));
+    facts["after"] = now.tables.at(0).hash;
+  }
+  return checks.dump();
+}
+
+/// Tables whose data changed after the migration (the application wrote to
+/// them): their data cannot be expected to return to what it was before.
+Result<std::vector<std::string>> WrittenSince(Database& db, const std::string& checks_json) {
+  std::vector<std::string> out;
+  auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
+  if (!checks.is_object()) return out;
+  for (auto& [table, facts] : checks["data"].items()) {
+    if (!facts.contains("after")) continue;
+    STRATA_ASSIGN_OR_RETURN(bool exists, db.TableExists(table));
+    if (!exists) continue;
+    STRATA_ASSIGN_OR_RETURN(DataFingerprint now, FingerprintData(db, {table}));
+    if (now.tables.at(0).hash != facts["after"].get<std::string>()) out.push_back(table);
+  }
+  return out;
+}
+
+/// Whether a migration's recorded checks say it captured data.
+bool CapturedData(const std::string& checks_json) {
+  auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
+  return checks.is_object() && checks.value("captures", 0) > 0;
+}
+
+/// After a rollback step, before it commits: the objects and tables the
+/// migration touched must be as they were before it. kVerifyFailed names
+/// what differs.
+Status CheckRollback(Database& db, const std::string& checks_json,
+                     const std::vector<std::string>& written_since) {
+  if (checks_json.empty()) return Status::OK();  // applied before Strata recorded checks
+  auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
+  if (checks.is_discarded()) {
+    return Status(Code::kVerifyFailed, "the checks recorded in history are not valid JSON");
+  }
+  Scope scope;
+  if (checks["scope"].is_string()) {
+    scope.whole = true;
+  } else {
+    for (const auto& t : checks["scope"]) scope.tables.push_back(t.get<std::string>());
+  }
+  SchemaModel live;
+  STRATA_RETURN_IF_ERROR(live.Refresh(db, scope.filter()));
+  std::map<std::string, std::string> expected;
+  for (auto& [key, text] : checks["objects"].items()) expected[key] = text.get<std::string>();
+  std::string problems;
+  std::string diff = DiffSchemas(SchemaFingerprint{SchemaModel::Render(expected), ""},
+                                 SchemaFingerprint{SchemaModel::Render(live.Blocks(scope.filter())), ""});
+  if (!diff.empty()) problems += "schema differs from before the migration (- before, + now):\n" + diff;
+  for (auto& [table, want] : checks["data"].items()) {
+    if (std::find(written_since.begin(), written_since.end(), table) != written_since.end()) continue;
+    auto now = FingerprintData(db, {table});
+    if (!now.ok()) {
+      problems += fmt::format("table {}: {}\n", table, now.status().message());
+      continue;
+    }
+    const TableFingerprint& t = now->tables.at(0);
+    if (t.hash != want["hash"].get<std::string>()) {
+      problems += fmt::format("data of table {} differs: {} rows before, {} now{}\n", table,
+                              want["rows"].get<int64_t>(), t.rows,
+                              want["rows"].get<int64_t>() == t.rows ? " (values changed)" : "");
+    }
+  }
+  if (problems.empty()) return Status::OK();
+  return Status(Code::kVerifyFailed, problems);
 }
 
 void Emit(const EventHandler& on_event, Event::Kind kind, int64_t version, const std::string& id,
@@ -171,7 +358,9 @@ class Migrator::Run {
   /// inside the run's transaction under a savepoint, or in a transaction of
   /// its own, as the engine prefers. On failure the database is as before
   /// the step, and the steps before it stay for Flush() to commit.
-  Status Atomic(const Step& step) {
+  /// With `check`, the check runs after the step's statements and before
+  /// it commits; a failed check undoes the step and is returned.
+  Status Atomic(const Step& step, const std::function<Status()>& check = nullptr) {
     bool own_transaction = db_.step_atomicity() == StepAtomicity::kTransaction;
     if (own_transaction) {
       if (db_.InTransaction()) STRATA_RETURN_IF_ERROR(db_.Commit());
@@ -184,9 +373,13 @@ class Migrator::Run {
     size_t guards = db_.StepGuardSql().empty() ? 0 : 1;
     if (guards) all.push_back({db_.StepGuardSql(), {}});
     all.insert(all.end(), step.statements.begin(), step.statements.end());
-    all.push_back({own_transaction ? "COMMIT" : "RELEASE SAVEPOINT strata_step", {}});
+    if (!check) all.push_back({own_transaction ? "COMMIT" : "RELEASE SAVEPOINT strata_step", {}});
     BatchResult result = db_.ExecBatch(all);
-    if (result.status.ok()) return Status::OK();
+    if (result.status.ok() && !check) return Status::OK();
+    Status checked = result.status.ok() ? check() : Status::OK();
+    if (result.status.ok() && checked.ok()) {
+      return own_transaction ? db_.Commit() : db_.ReleaseSavepoint(kSavepoint);
+    }
     Status undo;
     if (own_transaction) {
       if (db_.InTransaction()) undo = db_.Rollback();
@@ -196,11 +389,12 @@ class Migrator::Run {
     }
     if (!undo.ok()) {
       db_.Rollback().IgnoreError();
-      pending_durations_.clear();
-      return Status(Code::kInternal, result.status.message() +
+      outcomes_.clear();
+      return Status(Code::kInternal, (result.status.ok() ? checked : result.status).message() +
                                          "; then rolling back failed too, and the whole run "
                                          "was rolled back: " + undo.message());
     }
+    if (result.status.ok()) return checked;
     size_t i = result.failed;
     if (i < 1 + guards || i > step.statements.size() + guards) {
       return result.status.WithContext("recording the step in history");
@@ -223,14 +417,14 @@ class Migrator::Run {
     return s;
   }
 
-  /// Remembers how long a step took; written to history by Flush().
-  void RecordDuration(int64_t version, int64_t ms) { pending_durations_.emplace_back(version, ms); }
+  /// Remembers how a step went; written to history by Flush().
+  void RecordOutcome(History::Outcome outcome) { outcomes_.push_back(std::move(outcome)); }
 
   /// Commits what the run has done so far.
   Status Flush() {
-    if (!pending_durations_.empty()) {
-      STRATA_RETURN_IF_ERROR(history_.SetDurations(pending_durations_));
-      pending_durations_.clear();
+    if (!outcomes_.empty()) {
+      STRATA_RETURN_IF_ERROR(history_.SetOutcomes(outcomes_));
+      outcomes_.clear();
     }
     return db_.InTransaction() ? db_.Commit() : Status::OK();
   }
@@ -242,7 +436,7 @@ class Migrator::Run {
   const EventHandler& on_event_;
   LockOwner owner_;
   std::unique_ptr<MigrationLock> lock_;
-  std::vector<std::pair<int64_t, int64_t>> pending_durations_;
+  std::vector<History::Outcome> outcomes_;
 };
 
 Migrator::Migrator(MigratorOptions options, std::unique_ptr<std::vector<Migration>> migrations,
@@ -388,8 +582,13 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     STRATA_ASSIGN_OR_RETURN(snapshot_id, options.before_apply());
   }
   STRATA_RETURN_IF_ERROR(run.history().Ensure());
+  // The schema is read whole once; each migration re-reads what it touches.
+  STRATA_ASSIGN_OR_RETURN(SchemaModel model, SchemaModel::Read(*db_));
   for (auto& [m, p] : todo) {
     if (options.inject_failure_at) InjectFailure(p.up, *options.inject_failure_at);
+    const Scope scope = ScopeOf(p.info, model);
+    STRATA_ASSIGN_OR_RETURN(Guarded guarded,
+                            Guard(*db_, *m, p, scope, model, options.allow_irreversible));
     Emit(on_event, Event::Kind::kApplying, m->version, m->id());
     AppliedMigration row;
     row.version = m->version;
@@ -403,6 +602,9 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     row.irreversible = p.down_source == "none";
     row.no_transaction = m->directives.no_transaction;
     row.snapshot_id = snapshot_id;
+    row.schema_before = model.hash();
+    row.checks = guarded.checks;
+    row.restore_script = guarded.restore_script;
     auto start = Clock::now();
     Status s;
     STRATA_RETURN_IF_ERROR(db_->SetStatementTimeout(m->directives.timeout));
@@ -411,10 +613,14 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       row.applied_at = NowUtc();
       row.state = AppliedState::kInProgress;
       STRATA_RETURN_IF_ERROR(run.history().Insert(row));
-      s = run.Exec(p.up, m->up_path);
+      s = run.Exec(guarded.up, m->up_path);
       if (s.ok()) s = run.Verify(p.verify, m->verify_path);
+      if (s.ok()) s = model.Refresh(*db_, scope.filter());
       if (s.ok()) {
         s = run.history().MarkApplied(m->version, MillisSince(start));
+        Result<std::string> after = s.ok() ? WithDataAfter(*db_, row.checks) : std::string();
+        if (!after.ok()) s = after.status();
+        if (s.ok()) run.RecordOutcome({m->version, MillisSince(start), model.hash(), *after});
       } else {
         run.history().RecordError(m->version, s.message()).IgnoreError();
         s = Status(Code::kInProgress,
@@ -430,10 +636,13 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       // The history row goes first: its log position is then the one just
       // before the migration's changes.
       step.Add(run.history().InsertStatement(row), "recording it in strata_history");
-      step.AddScript(p.up, m->up_path);
+      step.AddScript(guarded.up, m->up_path);
       step.AddScript(p.verify, m->verify_path, Code::kVerifyFailed);
       s = run.Atomic(step);
-      if (s.ok()) run.RecordDuration(m->version, MillisSince(start));
+      if (s.ok()) s = model.Refresh(*db_, scope.filter());
+      Result<std::string> after = s.ok() ? WithDataAfter(*db_, row.checks) : std::string();
+      if (!after.ok()) s = after.status();
+      if (s.ok()) run.RecordOutcome({m->version, MillisSince(start), model.hash(), *after});
       if (!s.ok() && s.code() != Code::kInternal) {
         s = Status(s.code() == Code::kVerifyFailed ? Code::kVerifyFailed : Code::kDatabase,
                    fmt::format("migration {} failed and was rolled back at {}{}", m->id(),
@@ -477,7 +686,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
   }
 
   RunReport report;
-  std::vector<std::vector<sql::Statement>> scripts;
+  std::vector<std::vector<sql::Statement>> scripts, restores;
   std::vector<Directives> directives;
   for (const auto& t : targets) {
     std::string id = t.id();
@@ -488,11 +697,20 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                 "after it, or restore a backup taken before it)",
                                 id));
     }
+    if (!t.finalized_at.empty() && CapturedData(t.checks)) {
+      return Status(Code::kIrreversible,
+                    fmt::format("migration {} was finalized at {}: the data it removed was "
+                                "released, so rolling it back would lose that data; nothing was "
+                                "rolled back (restore a snapshot taken before it instead)",
+                                id, t.finalized_at));
+    }
     std::string where = id + " (down script stored at apply time)";
     STRATA_ASSIGN_OR_RETURN(auto stmts, Split(t.down_script, where, dialect));
     auto d = ParseDirectives(t.down_script);
     if (!d.ok()) return d.status().WithContext(where);
+    STRATA_ASSIGN_OR_RETURN(auto restore, Split(t.restore_script, id + " (captured data)", dialect));
     scripts.push_back(std::move(stmts));
+    restores.push_back(std::move(restore));
     directives.push_back(*d);
     report.plan.push_back(PlanStep{t.version, id, t.down_script, "", "", d->no_transaction});
   }
@@ -501,15 +719,21 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
   for (size_t i = 0; i < targets.size(); ++i) {
     const PlanStep& step = report.plan[i];
     std::string where = step.id + " (down script stored at apply time)";
+    std::string restore_where = step.id + " (putting back captured data)";
     Emit(on_event, Event::Kind::kRollingBack, step.version, step.id);
     auto start = Clock::now();
     STRATA_RETURN_IF_ERROR(db_->SetStatementTimeout(directives[i].timeout));
+    STRATA_ASSIGN_OR_RETURN(std::vector<std::string> written,
+                            WrittenSince(*db_, targets[i].checks));
+    auto check = [&] { return CheckRollback(*db_, targets[i].checks, written); };
     Status s;
     if (directives[i].no_transaction) {
       STRATA_RETURN_IF_ERROR(run.Flush());
       s = run.Exec(scripts[i], where);
+      if (s.ok()) s = run.Exec(restores[i], restore_where);
+      if (s.ok()) s = check();
       if (s.ok()) s = run.history().Remove(step.version);
-      if (!s.ok()) {
+      if (!s.ok() && s.code() != Code::kVerifyFailed) {
         s = Status(s.code(), fmt::format("rollback of {} failed at {}; its down script runs "
                                          "without a transaction, so the statements before that "
                                          "one stay applied and history still lists it",
@@ -518,14 +742,26 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     } else {
       Step undo;
       for (const auto& st : scripts[i]) undo.Add({st.text, {}}, fmt::format("{}:{}", where, st.line));
+      for (const auto& st : restores[i]) undo.Add({st.text, {}}, restore_where);
       undo.Add(run.history().RemoveStatement(step.version), "removing it from strata_history");
-      s = run.Atomic(undo);
-      if (!s.ok() && s.code() != Code::kInternal) {
+      s = run.Atomic(undo, check);
+      if (!s.ok() && s.code() != Code::kInternal && s.code() != Code::kVerifyFailed) {
         s = Status(Code::kDatabase,
                    fmt::format("rollback of {} failed at {}; it was undone and {} is still "
                                "applied",
                                step.id, s.message(), step.id));
       }
+    }
+    if (s.code() == Code::kVerifyFailed) {
+      std::string note = fmt::format("rollback at {} failed verification: {}", NowUtc(), s.message());
+      run.history().RecordError(step.version, note).IgnoreError();
+      s = Status(Code::kVerifyFailed,
+                 fmt::format("rollback of {} did not restore the state before it, so it was {}; "
+                             "{} is still applied and history records the failure. The down "
+                             "script stored at apply time is wrong; fix the database by hand or "
+                             "restore a snapshot.\n{}",
+                             step.id, directives[i].no_transaction ? "left as it is" : "undone",
+                             step.id, s.message()));
     }
     if (!s.ok()) return run.Fail(step.version, step.id, start, s);
     ++report.completed;
@@ -598,6 +834,33 @@ Status Migrator::Resolve(int64_t version, bool applied) {
   }
   return applied ? run.history().MarkApplied(version, row->duration_ms)
                  : run.history().Remove(version);
+}
+
+Result<std::vector<std::string>> Migrator::Finalize(int64_t version) {
+  if (!db_) return Status(Code::kInvalidArgument, "finalize needs a database (--database URL)");
+  Run run(*this, nullptr);
+  STRATA_RETURN_IF_ERROR(run.Lock());
+  STRATA_ASSIGN_OR_RETURN(std::vector<AppliedMigration> applied, run.history().List(true));
+  std::vector<std::string> done;
+  for (const auto& a : applied) {
+    if (a.version > version || !a.finalized_at.empty() || a.state != AppliedState::kApplied) continue;
+    STRATA_ASSIGN_OR_RETURN(auto restore, Split(a.restore_script, a.id() + " (captured data)",
+                                                DialectOf(db_->engine())));
+    Status s = InTransaction(*db_, [&]() -> Status {
+      for (const auto& st : restore) {
+        // The capture tables are dropped; the statements that would have
+        // used them go with them.
+        if (st.text.rfind("DROP TABLE ", 0) == 0) STRATA_RETURN_IF_ERROR(db_->Exec(st.text));
+      }
+      return db_->Query("UPDATE strata_history SET restore_script = '', finalized_at = $1 "
+                        "WHERE version = $2",
+                        {NowUtc(), a.version})
+          .status();
+    });
+    if (!s.ok()) return s.WithContext("finalizing " + a.id());
+    done.push_back(a.id());
+  }
+  return done;
 }
 
 }  // namespace strata

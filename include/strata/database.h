@@ -134,6 +134,16 @@ class Database {
   /// new run waits for a step whose client died to finish on the server.
   virtual std::string_view StepGuardSql() const { return {}; }
 
+  /// The primary key columns of `table` in key order; empty when it has none.
+  virtual Result<std::vector<std::string>> ListPrimaryKey(std::string_view table) = 0;
+  /// A stable row identity for tables without a primary key ("rowid" on
+  /// SQLite), or "" where the engine has none that survives updates.
+  virtual std::string_view RowIdColumn() const { return {}; }
+
+  /// Written between INSERT's column list and its SELECT when putting rows
+  /// back, so identity columns keep their values ("" where not needed).
+  virtual std::string_view InsertOverridingSql() const { return {}; }
+
   /// Quotes an identifier for this engine.
   virtual std::string QuoteIdent(std::string_view ident) const;
 };

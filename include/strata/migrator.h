@@ -124,6 +124,10 @@ class Migrator {
   /// run, after the user has checked the database: `applied` keeps it as
   /// applied, otherwise its history row is removed.
   Status Resolve(int64_t version, bool applied);
+  /// Declares the applied migrations up to `version` final: the data Strata
+  /// captured before their destructive statements is dropped. One that
+  /// captured data can no longer be rolled back. Returns the ids finalized.
+  Result<std::vector<std::string>> Finalize(int64_t version);
 
   const std::vector<Migration>& migrations() const { return *migrations_; }
   Database* database() { return db_.get(); }

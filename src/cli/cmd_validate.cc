@@ -66,4 +66,24 @@ void SetupResolve(CLI::App& app, GlobalOptions& global, int& exit_code) {
   });
 }
 
+void SetupFinalize(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  auto version = std::make_shared<int64_t>(0);
+  CLI::App* cmd = app.add_subcommand(
+      "finalize",
+      "declare applied migrations up to VERSION final: drop the data captured before their "
+      "destructive statements (they can then no longer be rolled back without data loss)");
+  cmd->add_option("version", *version, "the last version to finalize")->required();
+  cmd->callback([&global, &exit_code, version] {
+    auto migrator = OpenMigrator(global, true, &exit_code);
+    if (!migrator) return;
+    auto done = migrator->Finalize(*version);
+    if (!done.ok()) {
+      exit_code = Fail(done.status());
+      return;
+    }
+    for (const auto& id : *done) fmt::print("finalized {}: its captured data was dropped\n", id);
+    if (done->empty()) fmt::print("nothing to finalize up to version {}\n", *version);
+  });
+}
+
 }  // namespace strata::cli

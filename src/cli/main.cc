@@ -9,6 +9,7 @@ namespace {
 
 constexpr CommandSetup kCommands[] = {
     SetupInit, SetupNew, SetupStatus, SetupUp, SetupDown, SetupValidate, SetupResolve,
+    SetupFinalize,
     SetupSeed,
     SetupFingerprint,
     SetupDiff,

@@ -1,6 +1,7 @@
 #include "history/history.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <ctime>
 
@@ -112,13 +113,20 @@ Result<std::vector<AppliedMigration>> History::List(bool with_scripts) {
   STRATA_ASSIGN_OR_RETURN(bool exists, db_.TableExists("strata_history"));
   std::vector<AppliedMigration> out;
   if (!exists) return out;
-  STRATA_RETURN_IF_ERROR(db_.ForEachRow(
-      fmt::format("SELECT {} FROM strata_history ORDER BY version",
-                  SelectList(with_scripts)),
-      {}, [&](std::span<const CellView> row) {
-        out.push_back(FromRow(row));
-        return Status::OK();
-      }));
+  auto list = [&] {
+    out.clear();
+    return db_.ForEachRow(
+        fmt::format("SELECT {} FROM strata_history ORDER BY version", SelectList(with_scripts)),
+        {}, [&](std::span<const CellView> row) {
+          out.push_back(FromRow(row));
+          return Status::OK();
+        });
+  };
+  if (!list().ok()) {
+    // A table an older Strata created lacks the newer columns: add them.
+    STRATA_RETURN_IF_ERROR(Ensure());
+    STRATA_RETURN_IF_ERROR(list());
+  }
   return out;
 }
 
@@ -165,19 +173,31 @@ BatchStatement History::RemoveStatement(int64_t version) const {
   return BatchStatement{"DELETE FROM strata_history WHERE version = $1", {version}};
 }
 
-Status History::SetDurations(const std::vector<std::pair<int64_t, int64_t>>& version_ms) {
+Status History::SetOutcomes(const std::vector<Outcome>& outcomes) {
   constexpr size_t kChunk = 500;
-  for (size_t start = 0; start < version_ms.size(); start += kChunk) {
-    // Both engines name the columns of a VALUES list column1, column2.
+  for (size_t start = 0; start < outcomes.size(); start += kChunk) {
+    // Both engines name the columns of a VALUES list column1, column2, ...
     std::string values;
-    for (size_t i = start; i < std::min(version_ms.size(), start + kChunk); ++i) {
-      values += fmt::format("{}({}, {})", values.empty() ? "" : ", ", version_ms[i].first,
-                            version_ms[i].second);
+    for (size_t i = start; i < std::min(outcomes.size(), start + kChunk); ++i) {
+      const Outcome& o = outcomes[i];
+      std::string after;  // a hex digest: safe as a literal
+      for (char c : o.schema_after) {
+        if (std::isxdigit(static_cast<unsigned char>(c))) after += c;
+      }
+      values += fmt::format("{}({}, {}, '{}')", values.empty() ? "" : ", ", o.version,
+                            o.duration_ms, after);
     }
     STRATA_RETURN_IF_ERROR(db_.Exec(fmt::format(
-        "UPDATE strata_history SET duration_ms = d.ms FROM (SELECT column1 AS version, column2 "
-        "AS ms FROM (VALUES {}) AS v) AS d WHERE strata_history.version = d.version",
+        "UPDATE strata_history SET duration_ms = d.ms, schema_after = d.after FROM (SELECT "
+        "column1 AS version, column2 AS ms, column3 AS after FROM (VALUES {}) AS v) AS d "
+        "WHERE strata_history.version = d.version",
         values)));
+  }
+  for (const Outcome& o : outcomes) {
+    if (o.checks.empty()) continue;
+    STRATA_RETURN_IF_ERROR(
+        db_.Query("UPDATE strata_history SET checks = $1 WHERE version = $2", {o.checks, o.version})
+            .status());
   }
   return Status::OK();
 }

@@ -73,8 +73,15 @@ class History {
   BatchStatement InsertStatement(const AppliedMigration& row) const;
   /// The statement Remove() runs.
   BatchStatement RemoveStatement(int64_t version) const;
-  /// Sets duration_ms of several rows in one statement per few hundred rows.
-  Status SetDurations(const std::vector<std::pair<int64_t, int64_t>>& version_ms);
+  /// What is known of a migration only once it has run.
+  struct Outcome {
+    int64_t version = 0;
+    int64_t duration_ms = 0;
+    std::string schema_after;  // hex
+    std::string checks;        // "" = as inserted
+  };
+  /// Records several outcomes in one statement per few hundred rows.
+  Status SetOutcomes(const std::vector<Outcome>& outcomes);
   Status MarkApplied(int64_t version, int64_t duration_ms);
   Status RecordError(int64_t version, const std::string& error);
   Status Remove(int64_t version);

@@ -19,13 +19,17 @@ struct SchemaObject {
   std::string kind;                // "table", "index", "view", "trigger", ...
   std::string name;                // unique within its kind
   std::vector<std::string> facts;  // in a stable order; a fact may span lines
+  std::string table;               // tables, their indexes and triggers: the table; else ""
 };
 
 class Catalog {
  public:
   virtual ~Catalog() = default;
-  /// All user objects of the managed schema, in any order.
-  virtual Result<std::vector<SchemaObject>> Objects() = 0;
+  /// All user objects of the managed schema, in any order; with `tables`,
+  /// only those tables and their indexes and triggers (cheap to read after
+  /// each migration of a long run).
+  virtual Result<std::vector<SchemaObject>> Objects(
+      const std::vector<std::string>* tables = nullptr) = 0;
 };
 
 /// The catalog reader for `db`'s engine. `db` must outlive it.

@@ -170,7 +170,13 @@ class SqliteCatalog : public Catalog {
  public:
   explicit SqliteCatalog(Database& db) : db_(db) {}
 
-  Result<std::vector<SchemaObject>> Objects() override {
+  Result<std::vector<SchemaObject>> Objects(const std::vector<std::string>* tables) override {
+    auto wanted = [&](const std::string& type, const std::string& table) {
+      if (tables == nullptr) return true;
+      if (type != "table" && type != "trigger") return false;
+      return std::any_of(tables->begin(), tables->end(),
+                         [&](const std::string& t) { return Lower(t) == Lower(table); });
+    };
     STRATA_ASSIGN_OR_RETURN(
         Rows rows, db_.Query("SELECT type, name, tbl_name, sql FROM sqlite_schema "
                              "WHERE sql IS NOT NULL "
@@ -185,6 +191,7 @@ class SqliteCatalog : public Catalog {
     for (const auto& row : rows.rows) {
       const std::string type = row[0].ToString(), name = row[1].ToString();
       const std::string table = row[2].ToString(), text = row[3].ToString();
+      if (!wanted(type, table)) continue;
       if (type == "table") {
         STRATA_ASSIGN_OR_RETURN(SchemaObject t, Table(name, text, &out));
         out.push_back(std::move(t));
@@ -192,7 +199,7 @@ class SqliteCatalog : public Catalog {
         auto tokens = sql::Tokenize(text, Dialect::kSqlite);
         std::string body = tokens.ok() ? Canonical(*tokens, AfterName(*tokens, type), tokens->size())
                                        : text;
-        out.push_back(SchemaObject{type, name, {body}});
+        out.push_back(SchemaObject{type, name, {body}, type == "trigger" ? table : ""});
       }
     }
     return out;
@@ -201,7 +208,7 @@ class SqliteCatalog : public Catalog {
  private:
   Result<SchemaObject> Table(const std::string& name, const std::string& create,
                              std::vector<SchemaObject>* indexes) {
-    SchemaObject obj{"table", name, {}};
+    SchemaObject obj{"table", name, {}, name};
     TableText text = ParseTable(create);
     if (!text.virtual_using.empty()) {
       obj.facts.push_back(text.virtual_using);
@@ -309,7 +316,7 @@ class SqliteCatalog : public Catalog {
         constraints->push_back("unique (" + columns + ")");
         continue;
       }
-      SchemaObject obj{"index", name, {}};
+      SchemaObject obj{"index", name, {}, table};
       obj.facts.push_back(fmt::format("{}on {} ({})", index[1].ToInt() ? "unique " : "",
                                       Name(table), columns));
       if (close && close + 1 < t.size() && t[close + 1].IsWord("where")) {

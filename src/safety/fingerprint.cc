@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include <fmt/format.h>
+
 #include "migration/checksum.h"
 #include "safety/catalog.h"
 #include "util/diff.h"
@@ -64,23 +66,111 @@ void AppendPrefixed(std::string* out, std::string_view prefix, std::string_view 
   }
 }
 
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+/// Sort key of an object: kinds in reading order, then kind and name.
+std::string KeyOf(const SchemaObject& obj) {
+  return fmt::format("{:02}{}\x1f{}", KindRank(obj.kind), obj.kind, obj.name);
+}
+
+/// The 256-bit digest of a block as four big-endian limbs.
+SchemaDigest Digest(std::string_view block) {
+  std::string hex = Sha256Hex(block);
+  SchemaDigest d;
+  for (int i = 0; i < 4; ++i) d.limbs[i] = std::stoull(hex.substr(i * 16, 16), nullptr, 16);
+  return d;
+}
+
 }  // namespace
 
-Result<SchemaFingerprint> FingerprintSchema(Database& db) {
-  STRATA_ASSIGN_OR_RETURN(std::vector<SchemaObject> objects, NewCatalog(db)->Objects());
-  std::sort(objects.begin(), objects.end(), [](const SchemaObject& a, const SchemaObject& b) {
-    int ra = KindRank(a.kind), rb = KindRank(b.kind);
-    if (ra != rb) return ra < rb;
-    if (a.kind != b.kind) return a.kind < b.kind;
-    return a.name < b.name;
-  });
-  SchemaFingerprint out;
-  for (const SchemaObject& obj : objects) {
-    if (!out.canonical_text.empty()) out.canonical_text += "\n";
-    out.canonical_text += RenderObject(obj);
+void SchemaDigest::Add(const SchemaDigest& o, bool subtract) {
+  // Limb 3 is the least significant.
+  unsigned __int128 carry = 0;
+  for (int i = 3; i >= 0; --i) {
+    unsigned __int128 a = limbs[i], b = o.limbs[i];
+    if (!subtract) {
+      unsigned __int128 sum = a + b + carry;
+      limbs[i] = static_cast<uint64_t>(sum);
+      carry = sum >> 64;
+    } else {
+      unsigned __int128 need = b + carry;
+      carry = a < need ? 1 : 0;
+      limbs[i] = static_cast<uint64_t>(a - need);  // wraps modulo 2^64
+    }
   }
-  out.hash = Sha256Hex(out.canonical_text);
+}
+
+std::string SchemaDigest::Hex() const {
+  return fmt::format("{:016x}{:016x}{:016x}{:016x}", limbs[0], limbs[1], limbs[2], limbs[3]);
+}
+
+Result<SchemaModel> SchemaModel::Read(Database& db) {
+  SchemaModel model;
+  STRATA_RETURN_IF_ERROR(model.Refresh(db, nullptr));
+  return model;
+}
+
+Status SchemaModel::Refresh(Database& db, const std::vector<std::string>* tables) {
+  STRATA_ASSIGN_OR_RETURN(std::vector<SchemaObject> objects, NewCatalog(db)->Objects(tables));
+  for (auto it = blocks_.begin(); it != blocks_.end();) {
+    if (Owned(it->second, tables)) {
+      digest_.Add(it->second.digest, /*subtract=*/true);
+      it = blocks_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const SchemaObject& obj : objects) {
+    Block b{obj.table, RenderObject(obj), {}};
+    b.digest = Digest(b.text);
+    digest_.Add(b.digest);
+    blocks_[KeyOf(obj)] = std::move(b);
+  }
+  return Status::OK();
+}
+
+bool SchemaModel::Owned(const Block& b, const std::vector<std::string>* tables) {
+  if (tables == nullptr) return true;
+  std::string owner = Lower(b.table);
+  return !owner.empty() && std::any_of(tables->begin(), tables->end(),
+                                       [&](const std::string& t) { return Lower(t) == owner; });
+}
+
+std::map<std::string, std::string> SchemaModel::Blocks(const std::vector<std::string>* tables) const {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, b] : blocks_) {
+    if (Owned(b, tables)) out[key] = b.text;
+  }
   return out;
+}
+
+std::string SchemaModel::TableOf(std::string_view kind, std::string_view name) const {
+  std::string wanted = Lower(name);
+  for (const auto& [key, b] : blocks_) {
+    size_t sep = key.find('\x1f');
+    if (key.compare(2, sep - 2, kind) == 0 && Lower(std::string_view(key).substr(sep + 1)) == wanted) {
+      return b.table;
+    }
+  }
+  return "";
+}
+
+std::string SchemaModel::Render(const std::map<std::string, std::string>& blocks) {
+  std::string out;
+  for (const auto& [key, text] : blocks) {
+    if (!out.empty()) out += "\n";
+    out += text;
+  }
+  return out;
+}
+
+Result<SchemaFingerprint> FingerprintSchema(Database& db) {
+  STRATA_ASSIGN_OR_RETURN(SchemaModel model, SchemaModel::Read(db));
+  return SchemaFingerprint{SchemaModel::Render(model.Blocks()), model.hash()};
 }
 
 std::string DiffSchemas(const SchemaFingerprint& a, const SchemaFingerprint& b) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,9 @@ namespace strata {
 
 struct SchemaFingerprint {
   std::string canonical_text;
-  std::string hash;  // lower-case hex SHA-256 of canonical_text
+  /// 64 hex digits: the sum modulo 2^256 of the SHA-256 of each object's
+  /// block of canonical_text, so one object's change updates it cheaply.
+  std::string hash;
 
   bool operator==(const SchemaFingerprint& other) const { return hash == other.hash; }
 };
@@ -36,6 +39,41 @@ struct DataFingerprint {
   std::string hash;  // hex SHA-256 over every table's name, row count and hash
 
   bool operator==(const DataFingerprint& other) const { return hash == other.hash; }
+};
+
+/// A 256-bit sum of SHA-256 digests.
+struct SchemaDigest {
+  uint64_t limbs[4] = {0, 0, 0, 0};  // big-endian
+  void Add(const SchemaDigest& other, bool subtract = false);
+  std::string Hex() const;
+};
+
+/// The managed schema as canonical blocks, one per object, with its hash:
+/// read whole once, then kept current by re-reading only the tables a
+/// migration touches. Its hash equals FingerprintSchema's.
+class SchemaModel {
+ public:
+  static Result<SchemaModel> Read(Database& db);
+  /// Re-reads `tables` with their indexes and triggers; everything when null.
+  Status Refresh(Database& db, const std::vector<std::string>* tables);
+  std::string hash() const { return digest_.Hex(); }
+  /// The blocks of `tables` (their tables, indexes and triggers), or all,
+  /// by sort key.
+  std::map<std::string, std::string> Blocks(const std::vector<std::string>* tables = nullptr) const;
+  /// The table that owns object `name` of `kind` ("index", "trigger"), or "".
+  std::string TableOf(std::string_view kind, std::string_view name) const;
+  /// Blocks as a canonical text (for DiffSchemas).
+  static std::string Render(const std::map<std::string, std::string>& blocks);
+
+ private:
+  struct Block {
+    std::string table;  // owning table, "" for objects of no table
+    std::string text;
+    SchemaDigest digest;
+  };
+  static bool Owned(const Block& b, const std::vector<std::string>* tables);
+  std::map<std::string, Block> blocks_;
+  SchemaDigest digest_;
 };
 
 /// Reads the catalog of `db` and renders its canonical text.

@@ -76,6 +76,14 @@ constexpr char kTableExistsSql[] =
 
 // One row per live column; a single row with a NULL name for a table without
 // columns; no row at all when the relation does not exist.
+constexpr char kListPrimaryKeySql[] =
+    "SELECT a.attname FROM pg_catalog.pg_index i"
+    " JOIN pg_catalog.pg_class c ON c.oid = i.indrelid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey)"
+    " WHERE i.indisprimary AND n.nspname = current_schema() AND c.relname = $1"
+    " ORDER BY array_position(i.indkey::int2[], a.attnum)";
+
 constexpr char kListColumnsSql[] =
     "SELECT a.attname FROM pg_catalog.pg_class c"
     " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
@@ -295,6 +303,7 @@ class PostgresDatabase final : public Database {
 
   Engine engine() const override { return Engine::kPostgres; }
   StepAtomicity step_atomicity() const override { return StepAtomicity::kTransaction; }
+  std::string_view InsertOverridingSql() const override { return "OVERRIDING SYSTEM VALUE "; }
   std::string_view LogPositionSql() const override { return "pg_current_wal_lsn()::text"; }
   std::string_view StepGuardSql() const override {
     static const std::string guard =
@@ -500,6 +509,13 @@ class PostgresDatabase final : public Database {
     STRATA_ASSIGN_OR_RETURN(Rows rows,
                             Query(kTableExistsSql, {Value(std::string(table))}));
     return SingleTrue(rows);
+  }
+
+  Result<std::vector<std::string>> ListPrimaryKey(std::string_view table) override {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kListPrimaryKeySql, {Value(std::string(table))}));
+    std::vector<std::string> names;
+    for (const auto& row : rows.rows) names.push_back(row[0].text());
+    return names;
   }
 
   Result<std::vector<std::string>> ListColumns(std::string_view table) override {

@@ -202,6 +202,17 @@ class SqliteDatabase : public Database {
     return names;
   }
 
+  Result<std::vector<std::string>> ListPrimaryKey(std::string_view table) override {
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows, Query("SELECT name FROM pragma_table_info($1) WHERE pk > 0 ORDER BY pk",
+                         {std::string(table)}));
+    std::vector<std::string> names;
+    for (auto& row : rows.rows) names.push_back(row[0].text());
+    return names;
+  }
+
+  std::string_view RowIdColumn() const override { return "rowid"; }
+
  private:
   // Finds a live holder other than `me`; a row whose process is gone from
   // this host is stale and does not count.

@@ -116,10 +116,10 @@ ChecksumCache ChecksumCache::Open(std::string file, std::string real_dir, int64_
   int fd = open(cache.file_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return cache;
   struct stat st {};
-  std::string text;
   // Only a file of the user's, which nobody else may write, can vouch for files.
   if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
       (st.st_mode & (S_IWGRP | S_IWOTH)) == 0) {
+    std::vector<char>& text = cache.text_;
     text.resize(static_cast<size_t>(st.st_size));
     size_t got = 0;
     while (got < text.size()) {
@@ -131,49 +131,59 @@ ChecksumCache ChecksumCache::Open(std::string file, std::string real_dir, int64_
     text.resize(got);
   }
   close(fd);
-  if (!cache.Parse(text)) cache.slots_.clear();
+  if (!cache.Index()) {
+    cache.text_.clear();
+    cache.lines_.clear();
+  }
   return cache;
 }
 
-bool ChecksumCache::Parse(std::string_view text) {
+bool ChecksumCache::Index() {
   // The last line, "end <hash>", holds a hash of everything before it.
-  if (text.size() < kMagic.size() || text.substr(0, kMagic.size()) != kMagic) return false;
-  if (text.back() != '\n') return false;
+  std::string_view text(text_.data(), text_.size());
+  if (text.substr(0, kMagic.size()) != kMagic || text.back() != '\n') return false;
   size_t end_line = text.rfind('\n', text.size() - 2);
   if (end_line == std::string_view::npos) return false;
   std::string_view body = text.substr(0, end_line + 1);
-  std::string_view trailer = text.substr(end_line + 1);
-  if (trailer != std::string(kEnd) + HashHex(body) + "\n") return false;
+  if (text.substr(end_line + 1) != std::string(kEnd) + HashHex(body) + "\n") return false;
 
   std::string_view rest = body.substr(kMagic.size());
   std::string_view line;
   std::string dir;
   if (!Next(&rest, '\n', &line) || !Unescape(line, &dir) || dir != real_dir_) return false;
-  slots_.reserve(static_cast<size_t>(std::count(rest.begin(), rest.end(), '\n')));
+  lines_.reserve(static_cast<size_t>(std::count(rest.begin(), rest.end(), '\n')));
   while (Next(&rest, '\n', &line)) {
-    std::string_view name, device, inode, size, mtime, ctime, checksum;
-    Slot slot;
-    std::string key;
-    if (!Next(&line, '\t', &name) || !Next(&line, '\t', &device) || !Next(&line, '\t', &inode) ||
-        !Next(&line, '\t', &size) || !Next(&line, '\t', &mtime) || !Next(&line, '\t', &ctime) ||
-        !Next(&line, '\t', &checksum) || !Unescape(name, &key) ||
-        !Unescape(line, &slot.entry.directives) || !ParseInt(device, &slot.entry.stamp.device) ||
-        !ParseInt(inode, &slot.entry.stamp.inode) || !ParseInt(size, &slot.entry.stamp.size) ||
-        !ParseInt(mtime, &slot.entry.stamp.mtime_ns) ||
-        !ParseInt(ctime, &slot.entry.stamp.ctime_ns)) {
-      return false;
-    }
-    slot.entry.checksum = std::string(checksum);
-    slots_[std::move(key)] = std::move(slot);
+    Line entry;
+    if (!Next(&line, '\t', &entry.name)) return false;
+    entry.rest = line;
+    if (!lines_.empty() && !(lines_.back().name < entry.name)) return false;  // written sorted
+    lines_.push_back(entry);
   }
   return true;
 }
 
-const ChecksumCache::Entry* ChecksumCache::Find(const std::string& name, const FileStamp& stamp) {
-  auto it = slots_.find(name);
-  if (it == slots_.end() || !(it->second.entry.stamp == stamp)) return nullptr;
-  it->second.seen = true;
-  return &it->second.entry;
+std::optional<ChecksumCache::Entry> ChecksumCache::Find(const std::string& name,
+                                                        const FileStamp& stamp) {
+  const std::string key = Escape(name);
+  auto it = std::lower_bound(lines_.begin(), lines_.end(), key,
+                             [](const Line& l, const std::string& k) { return l.name < k; });
+  if (it == lines_.end() || it->name != key) return std::nullopt;
+  std::string_view rest = it->rest, device, inode, size, mtime, ctime, checksum;
+  Entry entry;
+  if (!Next(&rest, '\t', &device) || !Next(&rest, '\t', &inode) || !Next(&rest, '\t', &size) ||
+      !Next(&rest, '\t', &mtime) || !Next(&rest, '\t', &ctime) ||
+      !Next(&rest, '\t', &checksum) || !Unescape(rest, &entry.directives) ||
+      !ParseInt(device, &entry.stamp.device) || !ParseInt(inode, &entry.stamp.inode) ||
+      !ParseInt(size, &entry.stamp.size) || !ParseInt(mtime, &entry.stamp.mtime_ns) ||
+      !ParseInt(ctime, &entry.stamp.ctime_ns) || !(entry.stamp == stamp)) {
+    return std::nullopt;
+  }
+  entry.checksum = std::string(checksum);
+  if (!it->found) {
+    it->found = true;
+    ++found_;
+  }
+  return entry;
 }
 
 void ChecksumCache::Store(const std::string& name, const FileStamp& stamp, std::string checksum,
@@ -183,31 +193,39 @@ void ChecksumCache::Store(const std::string& name, const FileStamp& stamp, std::
   const int64_t trusted_before =
       now_ns_ - std::chrono::duration_cast<std::chrono::nanoseconds>(kRacyWindow).count();
   if (stamp.mtime_ns >= trusted_before || stamp.ctime_ns >= trusted_before) return;
-  slots_[name] = Slot{Entry{stamp, std::move(checksum), std::move(directives)}, true};
-  changed_ = true;
+  stored_[Escape(name)] = Entry{stamp, std::move(checksum), std::move(directives)};
 }
 
 std::string ChecksumCache::Serialize() const {
-  std::vector<const std::pair<const std::string, Slot>*> sorted;
-  for (const auto& kv : slots_) sorted.push_back(&kv);
-  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  // The lines found, as they were, merged by name with the entries stored.
   std::string out(kMagic);
   out += Escape(real_dir_) + "\n";
-  for (const auto* kv : sorted) {
-    const Entry& e = kv->second.entry;
-    out += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n", Escape(kv->first), e.stamp.device,
-                       e.stamp.inode, e.stamp.size, e.stamp.mtime_ns, e.stamp.ctime_ns, e.checksum,
+  auto line = lines_.begin();
+  auto stored = stored_.begin();
+  while (line != lines_.end() || stored != stored_.end()) {
+    if (line != lines_.end() && (stored == stored_.end() || line->name < stored->first)) {
+      if (line->found) {
+        out.append(line->name);
+        out += '\t';
+        out.append(line->rest);
+        out += '\n';
+      }
+      ++line;
+      continue;
+    }
+    if (line != lines_.end() && line->name == stored->first) ++line;  // replaced
+    const Entry& e = stored->second;
+    out += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n", stored->first, e.stamp.device, e.stamp.inode,
+                       e.stamp.size, e.stamp.mtime_ns, e.stamp.ctime_ns, e.checksum,
                        Escape(e.directives));
+    ++stored;
   }
   out += std::string(kEnd) + HashHex(out) + "\n";
   return out;
 }
 
 Status ChecksumCache::Save() {
-  if (file_.empty()) return Status::OK();
-  size_t before = slots_.size();
-  std::erase_if(slots_, [](const auto& kv) { return !kv.second.seen; });
-  if (!changed_ && slots_.size() == before) return Status::OK();
+  if (file_.empty() || (stored_.empty() && found_ == lines_.size())) return Status::OK();
 
   // $XDG_CACHE_HOME (or ~/.cache) and its strata/ directory, made private as
   // the XDG spec asks when they do not exist yet.
@@ -227,10 +245,7 @@ Status ChecksumCache::Save() {
     written = false;
     err = errno;
   }
-  if (written && rename(temp.c_str(), file_.c_str()) == 0) {
-    changed_ = false;
-    return Status::OK();
-  }
+  if (written && rename(temp.c_str(), file_.c_str()) == 0) return Status::OK();
   if (written) err = errno;
   unlink(temp.c_str());
   return Status(Code::kIOError, fmt::format("cannot write {}: {}", file_, std::strerror(err)));

@@ -28,8 +28,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
-#include <unordered_map>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include "strata/status.h"
 
@@ -68,8 +71,8 @@ class ChecksumCache {
   static ChecksumCache Open(std::string file, std::string real_dir, int64_t now_ns);
 
   /// The entry of `name` when `stamp` shows the file unchanged since it was
-  /// hashed, else null.
-  const Entry* Find(const std::string& name, const FileStamp& stamp);
+  /// hashed, else nullopt.
+  std::optional<Entry> Find(const std::string& name, const FileStamp& stamp);
 
   /// Remembers the checksum of a file just read, unless its times are too
   /// close to the clock for the stamp to be trusted.
@@ -77,25 +80,37 @@ class ChecksumCache {
              std::string directives);
 
   /// Writes the cache back when this run changed it: entries stored, or
-  /// entries of files that were not looked up (gone or renamed) dropped.
+  /// entries of files that were not found (gone, renamed or changed) dropped.
   Status Save();
 
  private:
-  struct Slot {
-    Entry entry;
-    bool seen = false;  // found or stored by this run
+  /// One entry line of the file, split at its first tab, not yet parsed
+  /// (most runs look at each entry once, and a lookup parses only its own).
+  struct Line {
+    std::string_view name;  // escaped
+    std::string_view rest;  // the fields after the name
+    bool found = false;     // Find() returned it
   };
 
   ChecksumCache(std::string file, std::string real_dir, int64_t now_ns)
       : file_(std::move(file)), real_dir_(std::move(real_dir)), now_ns_(now_ns) {}
-  bool Parse(std::string_view text);
+  ChecksumCache(const ChecksumCache&) = delete;  // lines_ point into text_
+  ChecksumCache& operator=(const ChecksumCache&) = delete;
+
+ public:
+  ChecksumCache(ChecksumCache&&) = default;
+
+ private:
+  bool Index();
   std::string Serialize() const;
 
   std::string file_;
   std::string real_dir_;
   int64_t now_ns_;
-  std::unordered_map<std::string, Slot> slots_;
-  bool changed_ = false;
+  std::vector<char> text_;        // the cache file as read (a move keeps its buffer)
+  std::vector<Line> lines_;       // into text_, sorted by name
+  std::map<std::string, Entry> stored_;  // by Store(), by escaped name
+  size_t found_ = 0;              // lines found
 };
 
 }  // namespace strata

@@ -178,12 +178,14 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
   if (listing == nullptr) {
     return Status(Code::kIOError, fmt::format("cannot list '{}': {}", dir, std::strerror(errno)));
   }
-  while (const dirent* entry = readdir(listing.get())) names.emplace_back(entry->d_name);
+  while (const dirent* entry = readdir(listing.get())) {
+    std::string_view file = entry->d_name;
+    if (!file.empty() && file[0] != '.' && EndsWith(file, ".sql")) names.emplace_back(file);
+  }
   const int dir_fd = dirfd(listing.get());
   std::sort(names.begin(), names.end());
 
-  for (const std::string& file : names) {
-    if (file.empty() || file[0] == '.' || !EndsWith(file, ".sql")) continue;
+  for (std::string& file : names) {
     auto parsed = ParseMigrationFileName(file);
     if (!parsed.ok()) {
       problems.push_back(fmt::format("{}/{}", dir, parsed.status().message()));
@@ -191,8 +193,8 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
     }
     Files& f = by_version[parsed->version];
     if (f.name.empty()) {
-      f.name = parsed->name;
-      f.version_text = parsed->version_text;
+      f.name = std::move(parsed->name);
+      f.version_text = std::move(parsed->version_text);
     } else if (f.name != parsed->name || f.version_text != parsed->version_text) {
       std::string other = f.version_text + "_" + f.name;
       problems.push_back(fmt::format("{}/{}: duplicate version {}: also used by {}/{}.*.sql", dir,
@@ -202,7 +204,7 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
     std::string* slot = parsed->kind == MigrationFileName::Kind::kUp     ? &f.up
                      : parsed->kind == MigrationFileName::Kind::kDown ? &f.down
                                                                       : &f.verify;
-    *slot = file;
+    *slot = std::move(file);
   }
 
   std::vector<Migration> out;
@@ -219,17 +221,17 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
     }
     Migration m;
     m.version = version;
-    m.version_text = f.version_text;
-    m.name = f.name;
+    m.version_text = std::move(f.version_text);
+    m.name = std::move(f.name);
     m.up_path = in_dir(f.up);
     m.down_path = in_dir(f.down);
     m.verify_path = in_dir(f.verify);
     struct stat st {};
     if (cache && fstatat(dir_fd, f.up.c_str(), &st, 0) == 0 && S_ISREG(st.st_mode)) {
-      if (const ChecksumCache::Entry* known = cache->Find(f.up, FileStamp::Of(st))) {
+      if (auto known = cache->Find(f.up, FileStamp::Of(st))) {
         auto directives = ParseDirectives(known->directives);
         if (directives.ok()) {
-          m.checksum = known->checksum;
+          m.checksum = std::move(known->checksum);
           m.directives = *directives;
           m.up_sql_unread = true;
           out.push_back(std::move(m));

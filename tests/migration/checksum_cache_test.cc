@@ -80,19 +80,43 @@ TEST_F(ChecksumCacheTest, StoredEntriesAreFoundOnlyForTheSameStamp) {
 
   ChecksumCache again = Open(now);
   const FileStamp same = Stamp(now - kHour, now - kHour);
-  const ChecksumCache::Entry* hit = again.Find("0001_a.up.sql", same);
-  ASSERT_NE(hit, nullptr);
+  std::optional<ChecksumCache::Entry> hit = again.Find("0001_a.up.sql", same);
+  ASSERT_TRUE(hit);
   EXPECT_EQ(hit->checksum, "abc");
   EXPECT_EQ(hit->directives, "-- strata:no-transaction\n");
-  ASSERT_NE(again.Find("tab\tand\nnewline\\.up.sql", same), nullptr);
+  ASSERT_TRUE(again.Find("tab\tand\nnewline\\.up.sql", same));
   for (FileStamp other : {FileStamp{9, 2, 30, same.mtime_ns, same.ctime_ns},
                           FileStamp{1, 9, 30, same.mtime_ns, same.ctime_ns},
                           FileStamp{1, 2, 31, same.mtime_ns, same.ctime_ns},
                           FileStamp{1, 2, 30, same.mtime_ns + 1, same.ctime_ns},
                           FileStamp{1, 2, 30, same.mtime_ns, same.ctime_ns + 1}}) {
-    EXPECT_EQ(again.Find("0001_a.up.sql", other), nullptr);
+    EXPECT_FALSE(again.Find("0001_a.up.sql", other));
   }
-  EXPECT_EQ(again.Find("0002_b.up.sql", same), nullptr);
+  EXPECT_FALSE(again.Find("0002_b.up.sql", same));
+}
+
+TEST_F(ChecksumCacheTest, SaveKeepsWhatWasFoundOrStored) {
+  const int64_t now = 10 * kHour;
+  const FileStamp stamp = Stamp(now - kHour, now - kHour);
+  ChecksumCache first = Open(now);
+  for (std::string name : {"1_a.up.sql", "2_b.up.sql", "3_c.up.sql", "a\\b.up.sql"}) {
+    first.Store(name, stamp, "sum of " + name, "");
+  }
+  ASSERT_TRUE(first.Save().ok());
+  // The next run finds two, stores a changed one and a new one, and does
+  // not look for 3_c (its file is gone).
+  ChecksumCache second = Open(now);
+  ASSERT_TRUE(second.Find("1_a.up.sql", stamp));
+  ASSERT_TRUE(second.Find("a\\b.up.sql", stamp));
+  second.Store("2_b.up.sql", stamp, "new sum", "");
+  second.Store("0_z.up.sql", stamp, "sum of 0_z", "");
+  ASSERT_TRUE(second.Save().ok());
+  ChecksumCache third = Open(now);
+  EXPECT_EQ(third.Find("1_a.up.sql", stamp)->checksum, "sum of 1_a.up.sql");
+  EXPECT_EQ(third.Find("2_b.up.sql", stamp)->checksum, "new sum");
+  EXPECT_EQ(third.Find("0_z.up.sql", stamp)->checksum, "sum of 0_z");
+  EXPECT_EQ(third.Find("a\\b.up.sql", stamp)->checksum, "sum of a\\b.up.sql");
+  EXPECT_FALSE(third.Find("3_c.up.sql", stamp));
 }
 
 TEST_F(ChecksumCacheTest, RecentlyChangedFilesAreNotStored) {
@@ -105,10 +129,10 @@ TEST_F(ChecksumCacheTest, RecentlyChangedFilesAreNotStored) {
   cache.Store("future.up.sql", Stamp(now + kHour, now + kHour), "d", "");
   ASSERT_TRUE(cache.Save().ok());
   ChecksumCache again = Open(now);
-  EXPECT_NE(again.Find("old.up.sql", Stamp(now - window - 1, now - window - 1)), nullptr);
-  EXPECT_EQ(again.Find("new_ctime.up.sql", Stamp(now - kHour, now - window)), nullptr);
-  EXPECT_EQ(again.Find("new_mtime.up.sql", Stamp(now, now - kHour)), nullptr);
-  EXPECT_EQ(again.Find("future.up.sql", Stamp(now + kHour, now + kHour)), nullptr);
+  EXPECT_TRUE(again.Find("old.up.sql", Stamp(now - window - 1, now - window - 1)));
+  EXPECT_FALSE(again.Find("new_ctime.up.sql", Stamp(now - kHour, now - window)));
+  EXPECT_FALSE(again.Find("new_mtime.up.sql", Stamp(now, now - kHour)));
+  EXPECT_FALSE(again.Find("future.up.sql", Stamp(now + kHour, now + kHour)));
 }
 
 TEST_F(ChecksumCacheTest, DamagedForeignOrSharedCacheFilesAreIgnored) {
@@ -117,9 +141,8 @@ TEST_F(ChecksumCacheTest, DamagedForeignOrSharedCacheFilesAreIgnored) {
   ChecksumCache cache = Open(now);
   cache.Store("0001_a.up.sql", stamp, "abc", "");
   ASSERT_TRUE(cache.Save().ok());
-  ASSERT_NE(Open(now).Find("0001_a.up.sql", stamp), nullptr);
-  EXPECT_EQ(ChecksumCache::Open(CacheFile(), "/other/migrations", now).Find("0001_a.up.sql", stamp),
-            nullptr);
+  ASSERT_TRUE(Open(now).Find("0001_a.up.sql", stamp));
+  EXPECT_FALSE(ChecksumCache::Open(CacheFile(), "/other/migrations", now).Find("0001_a.up.sql", stamp));
 
   std::string text;
   {
@@ -129,14 +152,14 @@ TEST_F(ChecksumCacheTest, DamagedForeignOrSharedCacheFilesAreIgnored) {
   std::string damaged = text;
   damaged[damaged.find("abc")] = 'x';  // a flipped byte: the trailer's hash no longer matches
   std::ofstream(CacheFile(), std::ios::binary | std::ios::trunc) << damaged;
-  EXPECT_EQ(Open(now).Find("0001_a.up.sql", stamp), nullptr);
+  EXPECT_FALSE(Open(now).Find("0001_a.up.sql", stamp));
   std::ofstream(CacheFile(), std::ios::binary | std::ios::trunc) << text.substr(0, text.size() / 2);
-  EXPECT_EQ(Open(now).Find("0001_a.up.sql", stamp), nullptr);
+  EXPECT_FALSE(Open(now).Find("0001_a.up.sql", stamp));
 
   std::ofstream(CacheFile(), std::ios::binary | std::ios::trunc) << text;
-  ASSERT_NE(Open(now).Find("0001_a.up.sql", stamp), nullptr);
+  ASSERT_TRUE(Open(now).Find("0001_a.up.sql", stamp));
   ASSERT_EQ(chmod(CacheFile().c_str(), 0620), 0);  // others could have written it
-  EXPECT_EQ(Open(now).Find("0001_a.up.sql", stamp), nullptr);
+  EXPECT_FALSE(Open(now).Find("0001_a.up.sql", stamp));
 }
 
 TEST_F(ChecksumCacheTest, PathIsPerUserAndPerDirectory) {

@@ -53,8 +53,9 @@ struct Prepared {
   std::string irreversible;  // when down_source is "none": the refusal, for the user
 };
 
-Result<Prepared> Prepare(const Migration& m, sql::Dialect dialect, const std::string& dir) {
+Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const std::string& dir) {
   Prepared p;
+  STRATA_RETURN_IF_ERROR(ReadUpScript(m));  // unread when the checksum cache vouched for it
   STRATA_ASSIGN_OR_RETURN(p.up, Split(m.up_sql, m.up_path, dialect));
   for (const auto& st : p.up) p.info.push_back(sql::Classify(st.text, dialect));
   if (m.has_verify()) {
@@ -451,8 +452,11 @@ Result<std::unique_ptr<Migrator>> Migrator::Open(const MigratorOptions& options)
   // Reading and hashing the files overlaps with connecting (for SQLite, the
   // engine reading its schema): a `status` of a thousand migrations is
   // mostly these two.
-  auto loading = std::async(std::launch::async,
-                            [dir = options.migrations_dir] { return LoadMigrations(dir); });
+  auto loading = std::async(std::launch::async, [dir = options.migrations_dir] {
+    LoadOptions load;
+    load.use_cache = true;  // files the checksum cache vouches for are not read
+    return LoadMigrations(dir, load);
+  });
   std::unique_ptr<Database> db;
   if (!options.database_url.empty()) {
     auto opened = OpenDatabase(options.database_url);
@@ -477,8 +481,8 @@ Result<StatusReport> Migrator::GetStatus() {
   STRATA_ASSIGN_OR_RETURN(std::vector<AppliedMigration> applied, history.List(false));
   StatusReport report;
   report.database = db_->Describe();
-  std::map<int64_t, const Migration*> files;
-  for (const auto& m : *migrations_) files[m.version] = &m;
+  std::map<int64_t, Migration*> files;
+  for (auto& m : *migrations_) files[m.version] = &m;
   int64_t max_applied = applied.empty() ? INT64_MIN : applied.back().version;
 
   for (const auto& a : applied) {
@@ -498,6 +502,7 @@ Result<StatusReport> Migrator::GetStatus() {
     } else if (f->second->checksum != a.checksum) {
       s.state = MigrationState::kChanged;
       STRATA_ASSIGN_OR_RETURN(std::optional<AppliedMigration> full, history.Get(a.version));
+      STRATA_RETURN_IF_ERROR(ReadUpScript(*f->second));
       if (full) s.diff = LineDiff(NormalizeScript(full->up_script), NormalizeScript(f->second->up_sql));
     } else {
       s.state = MigrationState::kApplied;
@@ -559,7 +564,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   RunReport report;
   std::vector<std::pair<const Migration*, Prepared>> todo;
   std::vector<std::string> refusals;
-  for (const auto& m : *migrations_) {
+  for (auto& m : *migrations_) {
     MigrationState st = state_of[m.version];
     if (st != MigrationState::kPending && st != MigrationState::kOutOfOrder) continue;
     if (options.to && m.version > *options.to) continue;
@@ -808,7 +813,7 @@ Result<std::vector<Finding>> Migrator::Validate() {
       }
     }
   }
-  for (const auto& m : *migrations_) {
+  for (auto& m : *migrations_) {
     auto p = Prepare(m, DialectOf(engine), options_.migrations_dir);
     if (!p.ok()) {
       findings.push_back({p.status().code(), p.status().message()});

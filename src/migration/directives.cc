@@ -33,8 +33,12 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
                 fmt::format("'{}' has an unknown unit '{}'; use ms, s, m or h", text, unit));
 }
 
-Result<Directives> ParseDirectives(std::string_view script) {
-  Directives d;
+namespace {
+
+/// Calls `on_directive(line_no, text)` for each `-- strata:` comment line
+/// before the first statement, `text` being what follows "strata:".
+template <typename F>
+Status ForEachDirective(std::string_view script, F on_directive) {
   int line_no = 0;
   while (!script.empty()) {
     size_t eol = script.find('\n');
@@ -45,7 +49,16 @@ Result<Directives> ParseDirectives(std::string_view script) {
     if (line.substr(0, 2) != "--") break;  // the first statement ends the header
     std::string_view body = Trim(line.substr(2));
     if (body.substr(0, 7) != "strata:") continue;
-    body.remove_prefix(7);
+    STRATA_RETURN_IF_ERROR(on_directive(line_no, body.substr(7)));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<Directives> ParseDirectives(std::string_view script) {
+  Directives d;
+  STRATA_RETURN_IF_ERROR(ForEachDirective(script, [&](int line_no, std::string_view body) {
     size_t sp = body.find_first_of(" \t");
     std::string_view key = body.substr(0, sp);
     std::string_view arg = sp == std::string_view::npos ? "" : Trim(body.substr(sp));
@@ -61,8 +74,20 @@ Result<Directives> ParseDirectives(std::string_view script) {
                                 "strata:timeout <duration>)",
                                 line_no, key));
     }
-  }
+    return Status::OK();
+  }));
   return d;
+}
+
+std::string DirectiveLines(std::string_view script) {
+  std::string out;
+  ForEachDirective(script, [&](int, std::string_view body) {
+    out += "-- strata:";
+    out.append(body);
+    out += '\n';
+    return Status::OK();
+  }).IgnoreError();  // the callback never fails
+  return out;
 }
 
 }  // namespace strata

@@ -7,15 +7,20 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <cctype>
 #include <charconv>
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "migration/checksum.h"
+#include "migration/checksum_cache.h"
 
 namespace strata {
 namespace fs = std::filesystem;
@@ -29,15 +34,23 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 
 }  // namespace
 
-Result<std::string> ReadScript(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+namespace {
+
+/// Reads the file `name` of the directory `dir_fd` (or AT_FDCWD) and says
+/// what fstat found when it opened it; errors name `path`.
+Result<std::string> ReadFileAt(int dir_fd, const std::string& name, const std::string& path,
+                               struct stat* st) {
+  int fd = openat(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return Status(Code::kIOError, fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
   }
   std::string out;
-  struct stat st {};
   size_t expected = 0;  // the size fstat saw: reaching it saves the read that finds EOF
-  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) expected = static_cast<size_t>(st.st_size);
+  if (fstat(fd, st) == 0 && S_ISREG(st->st_mode)) {
+    expected = static_cast<size_t>(st->st_size);
+  } else {
+    *st = {};
+  }
   out.reserve(expected);
   char buf[16384];
   while (expected == 0 || out.size() < expected) {
@@ -53,6 +66,49 @@ Result<std::string> ReadScript(const std::string& path) {
   }
   close(fd);
   return out;
+}
+
+int64_t CoarseNowNs() {
+  // The clock the kernel stamps files with (finer stamps are never earlier).
+  struct timespec now {};
+  clock_gettime(CLOCK_REALTIME_COARSE, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+/// The cache of `dir` for `options`, or nullopt when it is off or unusable.
+std::optional<ChecksumCache> OpenCache(const std::string& dir, const LoadOptions& options) {
+  if (!options.use_cache) return std::nullopt;
+  int64_t now = options.now_ns != 0 ? options.now_ns : CoarseNowNs();
+  char* real = realpath(dir.c_str(), nullptr);
+  if (real == nullptr) return std::nullopt;
+  std::string real_dir(real);
+  std::free(real);
+  std::string file = options.cache_file.empty() ? ChecksumCache::PathFor(real_dir)
+                                                : options.cache_file;
+  if (file.empty()) return std::nullopt;
+  return ChecksumCache::Open(std::move(file), std::move(real_dir), now);
+}
+
+}  // namespace
+
+Result<std::string> ReadScript(const std::string& path) {
+  struct stat st {};
+  return ReadFileAt(AT_FDCWD, path, path, &st);
+}
+
+Status ReadUpScript(Migration& m) {
+  if (!m.up_sql_unread) return Status::OK();
+  STRATA_ASSIGN_OR_RETURN(std::string text, ReadScript(m.up_path));
+  auto directives = ParseDirectives(text);
+  if (!directives.ok()) {
+    return Status(directives.status().code(),
+                  fmt::format("{}:{}", m.up_path, directives.status().message()));
+  }
+  m.up_sql = std::move(text);
+  m.checksum = ScriptChecksum(m.up_sql);
+  m.directives = *directives;
+  m.up_sql_unread = false;
+  return Status::OK();
 }
 
 namespace {
@@ -105,7 +161,7 @@ Result<MigrationFileName> ParseMigrationFileName(std::string_view file) {
   return out;
 }
 
-Result<std::vector<Migration>> LoadMigrations(const std::string& dir) {
+Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const LoadOptions& options) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return Status(Code::kNotFound,
@@ -113,19 +169,23 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir) {
                               "`strata init` or pass --dir",
                               dir));
   }
+  // Before any file is looked at: the cache judges files against this clock.
+  std::optional<ChecksumCache> cache = OpenCache(dir, options);
   std::vector<std::string> problems;
   std::map<int64_t, Files> by_version;
   std::vector<std::string> names;
-  DIR* listing = opendir(dir.c_str());
+  std::unique_ptr<DIR, int (*)(DIR*)> listing(opendir(dir.c_str()), closedir);
   if (listing == nullptr) {
     return Status(Code::kIOError, fmt::format("cannot list '{}': {}", dir, std::strerror(errno)));
   }
-  while (const dirent* entry = readdir(listing)) names.emplace_back(entry->d_name);
-  closedir(listing);
+  while (const dirent* entry = readdir(listing.get())) {
+    std::string_view file = entry->d_name;
+    if (!file.empty() && file[0] != '.' && EndsWith(file, ".sql")) names.emplace_back(file);
+  }
+  const int dir_fd = dirfd(listing.get());
   std::sort(names.begin(), names.end());
 
-  for (const std::string& file : names) {
-    if (file.empty() || file[0] == '.' || !EndsWith(file, ".sql")) continue;
+  for (std::string& file : names) {
     auto parsed = ParseMigrationFileName(file);
     if (!parsed.ok()) {
       problems.push_back(fmt::format("{}/{}", dir, parsed.status().message()));
@@ -133,8 +193,8 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir) {
     }
     Files& f = by_version[parsed->version];
     if (f.name.empty()) {
-      f.name = parsed->name;
-      f.version_text = parsed->version_text;
+      f.name = std::move(parsed->name);
+      f.version_text = std::move(parsed->version_text);
     } else if (f.name != parsed->name || f.version_text != parsed->version_text) {
       std::string other = f.version_text + "_" + f.name;
       problems.push_back(fmt::format("{}/{}: duplicate version {}: also used by {}/{}.*.sql", dir,
@@ -144,27 +204,42 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir) {
     std::string* slot = parsed->kind == MigrationFileName::Kind::kUp     ? &f.up
                      : parsed->kind == MigrationFileName::Kind::kDown ? &f.down
                                                                       : &f.verify;
-    *slot = dir + "/" + file;
+    *slot = std::move(file);
   }
 
   std::vector<Migration> out;
+  out.reserve(by_version.size());
   for (auto& [version, f] : by_version) {
+    auto in_dir = [&dir](const std::string& file) { return file.empty() ? file : dir + "/" + file; };
     if (f.up.empty()) {
       for (const std::string* p : {&f.down, &f.verify}) {
         if (p->empty()) continue;
         problems.push_back(fmt::format("{}: has no up script (expected {}/{}_{}.up.sql beside it)",
-                                       *p, dir, f.version_text, f.name));
+                                       in_dir(*p), dir, f.version_text, f.name));
       }
       continue;
     }
     Migration m;
     m.version = version;
-    m.version_text = f.version_text;
-    m.name = f.name;
-    m.up_path = f.up;
-    m.down_path = f.down;
-    m.verify_path = f.verify;
-    auto content = ReadScript(m.up_path);
+    m.version_text = std::move(f.version_text);
+    m.name = std::move(f.name);
+    m.up_path = in_dir(f.up);
+    m.down_path = in_dir(f.down);
+    m.verify_path = in_dir(f.verify);
+    struct stat st {};
+    if (cache && fstatat(dir_fd, f.up.c_str(), &st, 0) == 0 && S_ISREG(st.st_mode)) {
+      if (auto known = cache->Find(f.up, FileStamp::Of(st))) {
+        auto directives = ParseDirectives(known->directives);
+        if (directives.ok()) {
+          m.checksum = std::move(known->checksum);
+          m.directives = *directives;
+          m.up_sql_unread = true;
+          out.push_back(std::move(m));
+          continue;
+        }
+      }
+    }
+    auto content = ReadFileAt(dir_fd, f.up, m.up_path, &st);
     if (!content.ok()) {
       problems.push_back(content.status().message());
       continue;
@@ -177,8 +252,13 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir) {
       continue;
     }
     m.directives = *directives;
+    if (cache && S_ISREG(st.st_mode)) {
+      cache->Store(f.up, FileStamp::Of(st), m.checksum, DirectiveLines(m.up_sql));
+    }
     out.push_back(std::move(m));
   }
+  // A cache that cannot be written only costs the next run the reading.
+  if (cache) cache->Save().IgnoreError();
   if (!problems.empty()) {
     std::string msg = fmt::format("{} problem{} in {}:", problems.size(),
                                   problems.size() == 1 ? "" : "s", dir);

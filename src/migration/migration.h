@@ -22,6 +22,11 @@ struct Directives {
 /// An unknown `strata:` directive is an error (a typo must not pass silently).
 Result<Directives> ParseDirectives(std::string_view script);
 
+/// The directive lines of `script`, one "-- strata:..." line each: all that
+/// ParseDirectives reads, so it parses them as it parses the script (error
+/// line numbers aside). The checksum cache keeps these instead of the script.
+std::string DirectiveLines(std::string_view script);
+
 /// Parses "500ms", "30s", "5m", "1h" or a bare number of seconds.
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
@@ -35,6 +40,7 @@ struct Migration {
   std::string verify_path;   // empty when there is no verify file
 
   std::string up_sql;         // the down and verify scripts are read when needed: ReadScript()
+  bool up_sql_unread = false;  // up_sql left empty: the checksum cache vouched for the file; ReadUpScript()
 
   std::string checksum;      // ScriptChecksum(up_sql)
   Directives directives;     // of the up script

@@ -372,6 +372,98 @@ TEST_F(PostgresDatabaseTest, RejectsCopyAndStaysUsable) {
   EXPECT_EQ(One("SELECT count(*) FROM copied"), Value(0));
 }
 
+TEST_F(PostgresDatabaseTest, BatchRunsInOrderAndNamesTheFailingStatement) {
+  Run("CREATE TABLE log (n int)");
+  BatchResult ok = db_->ExecBatch({{"BEGIN", {}},
+                                   {"INSERT INTO log VALUES (1)", {}},
+                                   {"SELECT n FROM log", {}},
+                                   {"INSERT INTO log SELECT n + 1 FROM log", {}},
+                                   {"COMMIT", {}}});
+  ASSERT_TRUE(ok.status.ok()) << ok.status.message();
+  EXPECT_FALSE(db_->InTransaction());
+  EXPECT_EQ(One("SELECT sum(n) FROM log"), Value(3));
+
+  BatchResult failed = db_->ExecBatch({{"BEGIN", {}},
+                                       {"INSERT INTO log VALUES (10)", {}},
+                                       {"INSERT INTO missing VALUES (1)", {}},
+                                       {"INSERT INTO log VALUES (20)", {}},
+                                       {"COMMIT", {}}});
+  EXPECT_EQ(failed.status.code(), Code::kDatabase);
+  EXPECT_EQ(failed.failed, 2u);
+  EXPECT_NE(failed.status.message().find("relation \"missing\" does not exist"), std::string::npos)
+      << failed.status.message();
+  EXPECT_TRUE(db_->InTransaction());  // in error, until rolled back
+  EXPECT_TRUE(db_->Rollback().ok());
+  EXPECT_EQ(One("SELECT sum(n) FROM log"), Value(3));
+}
+
+TEST_F(PostgresDatabaseTest, BatchSyntaxErrorIsPlacedByItsPosition) {
+  // The server parses the whole batch before running any of it; multibyte
+  // text before the error checks that its position is counted in characters.
+  Run("CREATE TABLE notes (t text)");
+  BatchResult failed = db_->ExecBatch({{"BEGIN", {}},
+                                       {"INSERT INTO notes VALUES ('\xc3\xa9t\xc3\xa9 \xe2\x82\xac')", {}},
+                                       {"INSERT INTO notes VALUES ($1)", {"\xf0\x9f\x98\x80 long enough to move the error"}},
+                                       {"INSRT INTO notes VALUES ('x')", {}},
+                                       {"INSERT INTO notes VALUES ('y')", {}},
+                                       {"COMMIT", {}}});
+  EXPECT_EQ(failed.failed, 3u) << failed.status.message();
+  EXPECT_NE(failed.status.message().find("syntax error"), std::string::npos);
+  EXPECT_TRUE(db_->Rollback().ok());
+  EXPECT_EQ(One("SELECT count(*) FROM notes"), Value(0));
+}
+
+TEST_F(PostgresDatabaseTest, BatchParametersKeepTheirValues) {
+  Run("CREATE TABLE cells (id int PRIMARY KEY, i bigint, r double precision, t text, b bytea)");
+  const Blob bytes{std::string("\0a\0\xff\\x'", 7)};
+  const int64_t kMin = std::numeric_limits<int64_t>::min();
+  const std::string nasty = "O'Brien \\ \"q\" $1 $$ E'\\x' \xc3\xbc'); DROP TABLE cells; --";
+  const std::string insert = "INSERT INTO cells VALUES ($1, $2, $3, $4, $5)";
+  for (bool conforming : {true, false}) {
+    Run(std::string("SET standard_conforming_strings = ") + (conforming ? "on" : "off"));
+    Run("DELETE FROM cells");
+    BatchResult result = db_->ExecBatch(
+        {{"BEGIN", {}},
+         {insert, {1, kMin, 0.1, nasty, bytes}},
+         {insert, {2, nullptr, nullptr, "", Blob{}}},
+         // $1 inside literals, quoted names and comments is not a parameter.
+         {"INSERT INTO cells (id, t) VALUES ($1, '$1' || $$ $2 $$ || $2) -- $1", {3, "x"}},
+         {"COMMIT", {}}});
+    ASSERT_TRUE(result.status.ok()) << result.status.message();
+    Rows rows = Select("SELECT * FROM cells ORDER BY id");
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows.rows[0], (std::vector<Value>{1, kMin, 0.1, nasty, bytes}));
+    EXPECT_EQ(rows.rows[1], (std::vector<Value>{2, nullptr, nullptr, "", Blob{}}));
+    EXPECT_EQ(rows.rows[2][3], Value("$1 $2 x"));
+  }
+  BatchResult missing = db_->ExecBatch({{"BEGIN", {}}, {"SELECT $2", {1}}, {"COMMIT", {}}});
+  EXPECT_EQ(missing.failed, 1u);
+  EXPECT_FALSE(missing.status.ok());
+  EXPECT_FALSE(db_->InTransaction());  // nothing was sent
+}
+
+TEST_F(PostgresDatabaseTest, BatchRejectsCopyAndStaysUsable) {
+  Run("CREATE TABLE copied (id int)");
+  BatchResult failed = db_->ExecBatch({{"BEGIN", {}},
+                                       {"INSERT INTO copied VALUES (1)", {}},
+                                       {"COPY copied FROM STDIN", {}},
+                                       {"COMMIT", {}}});
+  EXPECT_EQ(failed.failed, 2u);
+  EXPECT_NE(failed.status.message().find("COPY"), std::string::npos) << failed.status.message();
+  EXPECT_TRUE(db_->Rollback().ok());
+  EXPECT_EQ(One("SELECT count(*) FROM copied"), Value(0));
+}
+
+TEST_F(PostgresDatabaseTest, BatchStatementMayEndInAComment) {
+  Run("CREATE TABLE t (id int)");
+  BatchResult result = db_->ExecBatch({{"BEGIN", {}},
+                                       {"INSERT INTO t VALUES (1) -- one", {}},
+                                       {"INSERT INTO t VALUES (2) /* two */", {}},
+                                       {"COMMIT", {}}});
+  ASSERT_TRUE(result.status.ok()) << result.status.message();
+  EXPECT_EQ(One("SELECT count(*) FROM t"), Value(2));
+}
+
 TEST_F(PostgresDatabaseTest, MissingDatabaseIsUnavailableWithoutPassword) {
   // postgresql://user@host:port/db -> postgresql://user:secret@host:port/missing
   size_t at = url_.find('@');

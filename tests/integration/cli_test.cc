@@ -3,12 +3,19 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "migration/checksum_cache.h"
 #include "testutil/harness.h"
 
 namespace strata {
@@ -190,6 +197,32 @@ TEST_P(CliTest, ChangedFileMakesStatusAndValidateFail) {
   auto validate = Strata({"validate"});
   EXPECT_EQ(validate.exit_code, cli::kExitConflict);
   EXPECT_THAT(validate.err, HasSubstr("0001_users: changed after it was applied"));
+}
+
+TEST_P(CliTest, SameSizeEditOfACachedFileIsReported) {
+  if (pg()) GTEST_SKIP() << "the checksum cache does not depend on the engine";
+  const std::string file = dir_.path() + "/migrations/0001_users.up.sql";
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  // Once the file is old enough to be trusted, a status caches its checksum.
+  std::this_thread::sleep_for(ChecksumCache::kRacyWindow + std::chrono::milliseconds(200));
+  ASSERT_EQ(Strata({"status"}).exit_code, 0);
+  std::string cache_dir = std::string(std::getenv("XDG_CACHE_HOME")) + "/strata";
+  bool cached = false;
+  for (const auto& entry : std::filesystem::directory_iterator(cache_dir)) {
+    std::ifstream in(entry.path());
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    cached = cached || text.find("0001_users.up.sql\t") != std::string::npos;
+  }
+  ASSERT_TRUE(cached);
+  struct stat before {};
+  ASSERT_EQ(stat(file.c_str(), &before), 0);
+  Write("0001_users.up.sql", "CREATE TABLE users (ix INTEGER PRIMARY KEY);\n");
+  struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(utimensat(AT_FDCWD, file.c_str(), times, 0), 0);
+  auto status = Strata({"status"});
+  EXPECT_EQ(status.exit_code, cli::kExitConflict) << status.all();
+  EXPECT_THAT(status.out, HasSubstr("+CREATE TABLE users (ix INTEGER PRIMARY KEY);"));
 }
 
 TEST_P(CliTest, MalformedSqlNamesFileAndLine) {

@@ -61,6 +61,27 @@ int Spawn(const std::vector<std::string>& args, const std::string& cwd,
   return pid;
 }
 
+/// Points XDG_CACHE_HOME, for this process and the strata runs it starts,
+/// at a directory of its own, so tests neither read nor litter the user's
+/// checksum cache (migration/checksum_cache.h).
+class PrivateCacheHome {
+ public:
+  PrivateCacheHome() {
+    std::string tmpl = (fs::temp_directory_path() / "strata_test_cache_XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+    setenv("XDG_CACHE_HOME", path_.c_str(), 1);
+  }
+  ~PrivateCacheHome() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+
+ private:
+  std::string path_;
+};
+const PrivateCacheHome private_cache_home;
+
 }  // namespace
 
 TempDir::TempDir() {

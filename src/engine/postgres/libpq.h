@@ -21,7 +21,8 @@ namespace strata {
   X(PQresultErrorMessage) X(PQresultStatus) X(PQsetNoticeProcessor) X(PQstatus)         \
   X(PQtransactionStatus) X(PQunescapeBytea) X(PQsendQueryParams) X(PQsetSingleRowMode)  \
   X(PQenterPipelineMode) X(PQexitPipelineMode) X(PQpipelineSync) X(PQconsumeInput)     \
-  X(PQisBusy) X(PQflush) X(PQserverVersion)
+  X(PQisBusy) X(PQflush) X(PQserverVersion) X(PQsendQuery) X(PQescapeLiteral)          \
+  X(PQescapeByteaConn)
 
 struct LibPq {
 #define STRATA_LIBPQ_MEMBER(name) decltype(&::name) name = nullptr;

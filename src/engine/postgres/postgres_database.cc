@@ -9,6 +9,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/postgres/batch_query.h"
 #include "engine/url.h"
 
 namespace strata {
@@ -92,6 +94,9 @@ constexpr char kListColumnsSql[] =
     " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
     " AND c.relname = $1"
     " ORDER BY a.attnum";
+
+constexpr char kNoCopy[] =
+    "COPY from STDIN or to STDOUT is not supported; use INSERT, or COPY with a server-side file";
 
 struct PGresultDeleter {
   void operator()(PGresult* result) const { Pq().PQclear(result); }
@@ -363,41 +368,50 @@ class PostgresDatabase final : public Database {
     return failure;
   }
 
-  // Pipelines the statements, a chunk at a time so that neither side's
-  // buffers fill up, with one round trip per chunk instead of per statement.
+  // Sends the statements as one simple-protocol query (batch_query.h): one
+  // round trip, and no Parse/Bind/Describe/Execute per statement.
   BatchResult ExecBatch(const std::vector<BatchStatement>& statements) override {
-    constexpr size_t kChunk = 64;
     if (statements.size() <= 1) return Database::ExecBatch(statements);
-    if (!Pq().PQenterPipelineMode(conn_)) return Database::ExecBatch(statements);
-    BatchResult out;
-    for (size_t start = 0; start < statements.size() && out.status.ok(); start += kChunk) {
-      size_t end = std::min(statements.size(), start + kChunk);
-      size_t sent = start;
-      for (; sent < end; ++sent) {
-        const std::string text(statements[sent].sql);
-        BoundParams bound(statements[sent].params);
-        if (!Pq().PQsendQueryParams(conn_, text.c_str(), bound.size(), bound.types(),
-                                    bound.values(), bound.lengths(), bound.formats(), 0)) {
-          out = BatchResult{Status(Code::kDatabase, OneLine(Pq().PQerrorMessage(conn_))), sent};
-          break;
-        }
-      }
-      Pq().PQpipelineSync(conn_);
-      for (size_t i = start; i < sent; ++i) {
-        while (PGresult* raw = Pq().PQgetResult(conn_)) {
-          ResultPtr result(raw);
-          if (Pq().PQresultStatus(raw) == PGRES_FATAL_ERROR && out.status.ok()) {
-            out = BatchResult{Status(Code::kDatabase, DescribeError(raw, conn_)), i};
-          }
-        }
-      }
-      // The sync point's own result.
-      while (PGresult* raw = Pq().PQgetResult(conn_)) {
-        ResultPtr result(raw);
-        if (Pq().PQresultStatus(raw) == PGRES_PIPELINE_SYNC) break;
-      }
+    size_t failed = 0;
+    auto query = BuildBatchQuery(
+        statements, [this](const Value& v) { return Literal(v); }, &failed);
+    if (!query.ok()) return BatchResult{query.status(), failed};
+    if (!Pq().PQsendQuery(conn_, query->text.c_str())) {
+      return BatchResult{Status(Code::kDatabase, OneLine(Pq().PQerrorMessage(conn_))), 0};
     }
-    Pq().PQexitPipelineMode(conn_);
+    BatchResult out;
+    size_t done = 0;  // statements that completed
+    while (PGresult* raw = Pq().PQgetResult(conn_)) {
+      ResultPtr result(raw);
+      const ExecStatusType status = Pq().PQresultStatus(raw);
+      if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) {
+        ++done;
+        continue;
+      }
+      if (!out.status.ok()) continue;  // drain what the server still sends
+      if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
+        // The COPY's own error result follows and is drained above.
+        EndCopy(status);
+        out = BatchResult{Status(Code::kDatabase, kNoCopy), done};
+        continue;
+      }
+      size_t index = done;
+      // A syntax error comes before anything ran: its position tells where.
+      const char* position = Pq().PQresultErrorField(raw, PG_DIAG_STATEMENT_POSITION);
+      if (done == 0 && position != nullptr) index = query->StatementAt(std::atoi(position));
+      Status error(Code::kDatabase, DescribeError(raw, conn_));
+      if (Pq().PQstatus(conn_) == CONNECTION_BAD) {
+        error = Status(Code::kUnavailable, "lost the connection to " + described_ + ": " + error.message());
+      }
+      out = BatchResult{error, std::min(index, statements.size() - 1)};
+    }
+    if (out.status.ok() && done != statements.size()) {
+      // Cannot happen for statements as the splitter makes them.
+      out = BatchResult{Status(Code::kInternal, "the server answered " + std::to_string(done) +
+                                                    " of " + std::to_string(statements.size()) +
+                                                    " statements of a batch"),
+                        std::min(done, statements.size() - 1)};
+    }
     return out;
   }
 
@@ -557,9 +571,7 @@ class PostgresDatabase final : public Database {
       case PGRES_COPY_OUT:
       case PGRES_COPY_BOTH:
         AbandonCopy(status);
-        return Status(Code::kDatabase,
-                      "COPY from STDIN or to STDOUT is not supported; "
-                      "use INSERT, or COPY with a server-side file");
+        return Status(Code::kDatabase, kNoCopy);
       default:
         break;
     }
@@ -572,13 +584,47 @@ class PostgresDatabase final : public Database {
 
   /// Ends a COPY the statement started so the connection is usable again.
   void AbandonCopy(ExecStatusType status) {
+    EndCopy(status);
+    while (PGresult* rest = Pq().PQgetResult(conn_)) Pq().PQclear(rest);
+  }
+
+  /// Ends the data phase of a COPY; its result is still to be read.
+  void EndCopy(ExecStatusType status) {
     if (status == PGRES_COPY_IN) {
       Pq().PQputCopyEnd(conn_, "strata does not supply COPY data");
     } else {
       char* buffer = nullptr;
       while (Pq().PQgetCopyData(conn_, &buffer, /*async=*/0) > 0) Pq().PQfreemem(buffer);
     }
-    while (PGresult* rest = Pq().PQgetResult(conn_)) Pq().PQclear(rest);
+  }
+
+  /// `value` as an SQL literal. Like an unbound parameter, a quoted literal
+  /// has no type until the statement gives it one; blobs are bytea.
+  Result<std::string> Literal(const Value& value) {
+    switch (value.type()) {
+      case Value::Type::kNull: return std::string("NULL");
+      case Value::Type::kInteger: return "'" + std::to_string(value.integer()) + "'";
+      case Value::Type::kReal: return "'" + FormatReal(value.real()) + "'";
+      case Value::Type::kText: {
+        const std::string& text = value.text();
+        char* quoted = Pq().PQescapeLiteral(conn_, text.c_str(), std::strlen(text.c_str()));
+        if (quoted == nullptr) return Status(Code::kDatabase, OneLine(Pq().PQerrorMessage(conn_)));
+        std::string out(quoted);
+        Pq().PQfreemem(quoted);
+        return out;
+      }
+      case Value::Type::kBlob: {
+        const std::string& bytes = value.blob().bytes;
+        size_t length = 0;
+        unsigned char* escaped = Pq().PQescapeByteaConn(
+            conn_, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), &length);
+        if (escaped == nullptr) return Status(Code::kDatabase, OneLine(Pq().PQerrorMessage(conn_)));
+        std::string out = "'" + std::string(reinterpret_cast<const char*>(escaped)) + "'::bytea";
+        Pq().PQfreemem(escaped);
+        return out;
+      }
+    }
+    return Status(Code::kInternal, "unknown value type");
   }
 
   /// "<application_name> (backend pid N, connected since T)".

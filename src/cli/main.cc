@@ -12,6 +12,7 @@ constexpr CommandSetup kCommands[] = {
     SetupSeed,
     SetupFingerprint,
     SetupDiff,
+    SetupSnapshot, SetupRestore, SetupShow,
 };
 
 }  // namespace

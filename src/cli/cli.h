@@ -64,5 +64,8 @@ void SetupFinalize(CLI::App& app, GlobalOptions& global, int& exit_code);
 void SetupSeed(CLI::App& app, GlobalOptions& global, int& exit_code);
 void SetupFingerprint(CLI::App& app, GlobalOptions& global, int& exit_code);
 void SetupDiff(CLI::App& app, GlobalOptions& global, int& exit_code);
+void SetupSnapshot(CLI::App& app, GlobalOptions& global, int& exit_code);
+void SetupRestore(CLI::App& app, GlobalOptions& global, int& exit_code);
+void SetupShow(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace strata::cli

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "cli/snapshot_config.h"
 
 namespace strata::cli {
 namespace {
@@ -10,6 +11,7 @@ struct UpFlags {
   bool dry_run = false;
   bool allow_irreversible = false;
   bool allow_out_of_order = false;
+  bool no_snapshot = false;
 };
 
 void PrintPlan(const RunReport& report, const char* verb) {
@@ -43,12 +45,28 @@ void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
                 "(recorded in history)");
   cmd->add_flag("--allow-out-of-order", flags->allow_out_of_order,
                 "apply pending migrations older than the newest applied one");
+  cmd->add_flag("--no-snapshot", flags->no_snapshot,
+                "do not take a snapshot before applying (default: [snapshots] before_up)");
   cmd->add_option("--lock-timeout", global.lock_timeout,
                   "how long to wait for another run's lock (default 10s)");
   cmd->callback([&global, &exit_code, flags, to] {
     auto migrator = OpenMigrator(global, true, &exit_code);
     if (!migrator) return;
     UpOptions options;
+    auto snapshots = LoadSnapshotConfig(global);
+    if (!snapshots.ok()) {
+      exit_code = Fail(snapshots.status());
+      return;
+    }
+    auto resolved = ResolveOptions(global, true);
+    if (!flags->no_snapshot && snapshots->before_up && resolved.ok()) {
+      // Called under the lock, before the first migration: the restoration
+      // point whose id history records for every migration of this run.
+      options.before_apply = [config = *snapshots, url = resolved->database_url,
+                              db = migrator->database()] {
+        return TakeRestorationPoint(config, url, *db);
+      };
+    }
     if (to->count() > 0) options.to = flags->to;
     options.dry_run = flags->dry_run;
     options.allow_irreversible = flags->allow_irreversible;

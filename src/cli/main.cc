@@ -13,6 +13,7 @@ constexpr CommandSetup kCommands[] = {
     SetupSeed,
     SetupFingerprint,
     SetupDiff,
+    SetupSnapshot, SetupRestore, SetupShow,
 };
 
 }  // namespace

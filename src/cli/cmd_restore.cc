@@ -1,0 +1,233 @@
+// strata restore --to-version V: the database as it was at a migration boundary.
+// strata show V: what history knows of V, with PostgreSQL recovery targets.
+#include <algorithm>
+#include <chrono>
+#include <climits>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+#include "cli/snapshot_config.h"
+#include "engine/url.h"
+#include "history/history.h"
+#include "snapshot/snapshot.h"
+
+namespace strata::cli {
+namespace {
+
+struct RestoreFlags {
+  int64_t version = 0;
+  bool before = false;
+  bool after = false;
+  bool yes = false;
+  bool json = false;
+  std::string store;
+};
+
+Result<std::vector<AppliedMigration>> ReadHistory(const std::string& url) {
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url));
+  History history(*db);
+  return history.List(false);
+}
+
+/// The run that recorded `snapshot_id` began with the lowest version recording it.
+const AppliedMigration* FirstOfRun(const std::vector<AppliedMigration>& applied,
+                                   const std::string& snapshot_id) {
+  for (const auto& a : applied) {
+    if (a.snapshot_id == snapshot_id) return &a;
+  }
+  return nullptr;
+}
+
+int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) {
+  auto options = ResolveOptions(global, true);
+  if (!options.ok()) return Fail(options.status());
+  auto config = LoadSnapshotConfig(global, flags.store);
+  if (!config.ok()) return Fail(config.status());
+  auto store = OpenStore(*config);
+  if (!store.ok()) return Fail(store.status());
+  auto applied = ReadHistory(options->database_url);
+  if (!applied.ok()) return Fail(applied.status());
+  const auto& rows = *applied;
+  auto it = std::find_if(rows.begin(), rows.end(),
+                         [&](const auto& a) { return a.version == flags.version; });
+  if (it == rows.end()) {
+    return Fail(Status(Code::kNotFound,
+                       fmt::format("migration {} is not in the history of {}; `strata snapshot "
+                                   "list` shows the snapshots that can be restored by id",
+                                   flags.version, RedactUrl(options->database_url))));
+  }
+  // rows[0, keep) stay applied at the boundary.
+  size_t keep = static_cast<size_t>(it - rows.begin()) + (flags.after ? 1 : 0);
+  std::string boundary = (flags.after ? "just after " : "just before ") + it->id();
+  // The newest snapshot at or before the boundary. A run's snapshot shows
+  // the state before the run's first migration: exact when that is the
+  // boundary, otherwise the run's migrations up to the boundary are re-applied.
+  const AppliedMigration* first = nullptr;
+  Result<snapshot::Manifest> manifest = Status(Code::kNotFound, "none");
+  std::string skipped;
+  for (size_t i = std::min(keep, rows.size() - 1) + 1; i-- > 0;) {
+    if (rows[i].snapshot_id.empty()) continue;
+    auto m = (*store)->Load(rows[i].snapshot_id);
+    if (!m.ok()) {
+      skipped += fmt::format("\n  skipped {} (recorded by {}): {}", rows[i].snapshot_id,
+                             rows[i].id(), m.status().message());
+      continue;
+    }
+    first = FirstOfRun(rows, rows[i].snapshot_id);
+    manifest = std::move(m);
+    break;
+  }
+  if (first == nullptr) {
+    return Fail(Status(Code::kNotFound,
+                       fmt::format("no snapshot in {} shows the state {} or earlier{}",
+                                   config->dir, boundary, skipped)));
+  }
+  std::vector<const AppliedMigration*> reapply;
+  for (size_t i = 0; i < keep; ++i) {
+    if (rows[i].version >= first->version) reapply.push_back(&rows[i]);
+  }
+  std::string plan = fmt::format("restore snapshot {} (taken before {})", manifest->id, first->id());
+  if (!reapply.empty()) {
+    plan += ", then re-apply";
+    for (const auto* r : reapply) plan += " " + r->id();
+  }
+  auto start = std::chrono::steady_clock::now();
+  Status s = RestoreOverTarget(*options, *config, **store, *manifest, flags.yes,
+                               fmt::format("Put {} back to the state {}: {}?",
+                                           RedactUrl(options->database_url), boundary, plan));
+  if (!s.ok()) return Fail(s);
+  fmt::print("restored snapshot {} (the state before {}); fingerprints match\n", manifest->id,
+             first->id());
+  if (!reapply.empty()) {
+    int exit_code = kExitOk;
+    auto migrator = OpenMigrator(global, true, &exit_code);
+    if (!migrator) return exit_code;
+    UpOptions up;
+    up.to = reapply.back()->version;
+    auto report = migrator->Up(up, PrintEvent);
+    if (!report.ok()) {
+      return Fail(report.status().WithContext(fmt::format(
+          "the database holds snapshot {}, but re-applying the migrations up to {} failed",
+          manifest->id, reapply.back()->id())));
+    }
+  }
+  fmt::print("{} is at the state {} ({:.2f} s)\n", RedactUrl(options->database_url), boundary,
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return kExitOk;
+}
+
+int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
+  auto options = ResolveOptions(global, true);
+  if (!options.ok()) return Fail(options.status());
+  auto db = OpenDatabase(options->database_url);
+  if (!db.ok()) return Fail(db.status());
+  bool pg = (*db)->engine() == Engine::kPostgres;
+  History history(**db);
+  auto all = history.List(false);
+  if (!all.ok()) return Fail(all.status());
+  auto it = std::find_if(all->begin(), all->end(),
+                         [&](const auto& a) { return a.version == flags.version; });
+  if (it == all->end()) {
+    return Fail(Status(Code::kNotFound, fmt::format("migration {} is not in the history of {}",
+                                                    flags.version, (*db)->Describe())));
+  }
+  const AppliedMigration& a = *it;
+  const AppliedMigration* next = std::next(it) == all->end() ? nullptr : &*std::next(it);
+  std::string snapshot_note;
+  if (!a.snapshot_id.empty()) {
+    auto config = LoadSnapshotConfig(global, flags.store);
+    if (config.ok()) {
+      auto store = OpenStore(*config);
+      auto m = store.ok() ? (*store)->Load(a.snapshot_id) : Result<snapshot::Manifest>(store.status());
+      snapshot_note = m.ok() ? "in " + config->dir : "NOT available: " + m.status().message();
+    }
+  }
+  if (flags.json) {
+    nlohmann::json out = {{"version", a.version},       {"id", a.id()},
+                          {"state", AppliedStateName(a.state)},
+                          {"applied_at", a.applied_at}, {"applied_by", a.applied_by},
+                          {"duration_ms", a.duration_ms}, {"down_source", a.down_source},
+                          {"schema_before", a.schema_before}, {"schema_after", a.schema_after},
+                          {"snapshot_id", a.snapshot_id}, {"log_position", a.log_position}};
+    if (pg && !a.log_position.empty()) {
+      out["recovery_target_before"] = {{"recovery_target_lsn", a.log_position},
+                                       {"recovery_target_inclusive", false}};
+      if (next && !next->log_position.empty()) {
+        out["recovery_target_after"] = {{"recovery_target_lsn", next->log_position},
+                                        {"recovery_target_inclusive", false}};
+      }
+    }
+    fmt::print("{}\n", out.dump(2));
+    return kExitOk;
+  }
+  fmt::print("{}  ({})\n", a.id(), AppliedStateName(a.state));
+  fmt::print("  applied       {} by {} in {} ms\n", a.applied_at, a.applied_by, a.duration_ms);
+  fmt::print("  way back      {}\n", a.down_source == "none" ? "none (applied as irreversible)"
+                                                            : a.down_source + " down script, stored in history");
+  if (!a.schema_before.empty()) fmt::print("  schema        {} -> {}\n", a.schema_before, a.schema_after);
+  if (a.snapshot_id.empty()) {
+    fmt::print("  snapshot      none recorded\n");
+  } else {
+    fmt::print("  snapshot      {} (taken before the run that applied it; {})\n", a.snapshot_id,
+               snapshot_note);
+  }
+  if (!a.log_position.empty()) fmt::print("  WAL position  {}\n", a.log_position);
+  if (!pg) {
+    fmt::print("\n`strata restore --to-version {} [--before|--after]` puts the database back to "
+               "that boundary from a snapshot.\n", a.version);
+    return kExitOk;
+  }
+  if (a.log_position.empty()) {
+    fmt::print("\nNo WAL position was recorded for it (applied by an older strata).\n");
+    return kExitOk;
+  }
+  fmt::print("\nPoint-in-time recovery of the whole cluster to just before {}: restore a base "
+             "backup taken earlier, then in postgresql.conf (with a recovery.signal file):\n"
+             "  recovery_target_lsn = '{}'\n"
+             "  recovery_target_inclusive = off\n"
+             "  recovery_target_action = 'pause'\n"
+             "or by time (less exact: the clock of the machine that ran strata):\n"
+             "  recovery_target_time = '{}'\n"
+             "  recovery_target_inclusive = off\n",
+             a.id(), a.log_position, a.applied_at, a.applied_at);
+  if (next && !next->log_position.empty()) {
+    fmt::print("To just after it (before {}): recovery_target_lsn = '{}', recovery_target_inclusive = off\n",
+               next->id(), next->log_position);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void SetupRestore(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  auto flags = std::make_shared<RestoreFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "restore", "put the database back to a migration boundary from a snapshot");
+  cmd->add_option("--to-version", flags->version, "the migration V whose boundary to restore")
+      ->required();
+  auto* before = cmd->add_flag("--before", flags->before, "the state just before V was applied (the default)");
+  auto* after = cmd->add_flag("--after", flags->after, "the state just after V was applied");
+  before->excludes(after);
+  cmd->add_flag("-y,--yes", flags->yes, "do not ask before replacing the database's contents");
+  cmd->add_option("--store", flags->store, "snapshot store directory (default: strata.toml, then .strata/snapshots)");
+  cmd->add_option("--lock-timeout", global.lock_timeout,
+                  "how long to wait for another run's lock (default 10s)");
+  cmd->footer("Uses the snapshot `up` took at that boundary, or the nearest earlier one and "
+              "re-applies the migrations between. Asks first (or --yes) and takes a snapshot of "
+              "the current state before restoring.");
+  cmd->callback([&global, &exit_code, flags] { exit_code = RunRestoreToVersion(global, *flags); });
+}
+
+void SetupShow(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  auto flags = std::make_shared<RestoreFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "show", "what history knows of migration V: when, by whom, snapshot, recovery targets");
+  cmd->add_option("version", flags->version, "the migration's version")->required();
+  cmd->add_flag("--json", flags->json, "print JSON for machines");
+  cmd->add_option("--store", flags->store, "snapshot store directory (default: strata.toml, then .strata/snapshots)");
+  cmd->callback([&global, &exit_code, flags] { exit_code = RunShowVersion(global, *flags); });
+}
+
+}  // namespace strata::cli

@@ -1,0 +1,157 @@
+#include "cli/snapshot_config.h"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "engine/url.h"
+#include "history/lock.h"
+#include "snapshot/snapshot.h"
+
+namespace strata::cli {
+
+Result<uint64_t> ParseSize(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0) return Status(Code::kInvalidArgument, fmt::format("'{}' is not a size (e.g. 512MiB, 2GB)", text));
+  uint64_t n = std::stoull(std::string(text.substr(0, i)));
+  std::string unit;
+  for (char c : text.substr(i)) {
+    if (c != ' ') unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  static const std::pair<const char*, uint64_t> kUnits[] = {
+      {"", 1},          {"b", 1},           {"kb", 1000},       {"kib", 1ull << 10},
+      {"mb", 1000000},  {"mib", 1ull << 20}, {"gb", 1000000000}, {"gib", 1ull << 30},
+      {"tb", 1000000000000ull}, {"tib", 1ull << 40}};
+  for (const auto& [name, scale] : kUnits) {
+    if (unit == name) return n * scale;
+  }
+  return Status(Code::kInvalidArgument, fmt::format("'{}' is not a size (e.g. 512MiB, 2GB)", text));
+}
+
+Result<SnapshotConfig> LoadSnapshotConfig(const GlobalOptions& global, const std::string& store_flag) {
+  SnapshotConfig config;
+  std::string path = global.config;
+  if (path.empty() && std::filesystem::exists("strata.toml")) path = "strata.toml";
+  if (!path.empty() && std::filesystem::exists(path)) {
+    try {
+      toml::table t = toml::parse_file(path);
+      const auto& s = t["snapshots"];
+      config.dir = s["dir"].value_or(config.dir);
+      config.before_up = s["before_up"].value_or(config.before_up);
+      config.pg_dump = s["pg_dump"].value_or(config.pg_dump);
+      if (auto size = s["max_auto_size"].value<std::string>()) {
+        auto parsed = ParseSize(*size);
+        if (!parsed.ok()) return parsed.status().WithContext(path + ": [snapshots] max_auto_size");
+        config.max_auto_size = *parsed;
+      } else if (auto bytes = s["max_auto_size"].value<int64_t>()) {
+        config.max_auto_size = static_cast<uint64_t>(*bytes);
+      }
+    } catch (const toml::parse_error& e) {
+      return Status(Code::kInvalidArgument, fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
+                                                        e.source().begin.column, e.description()));
+    }
+  }
+  if (!store_flag.empty()) config.dir = store_flag;
+  return config;
+}
+
+Result<std::unique_ptr<snapshot::SnapshotStore>> OpenStore(const SnapshotConfig& config) {
+  snapshot::StoreOptions options;
+  if (const char* fail = std::getenv("STRATA_TEST_STORE_FAIL_AFTER_BYTES")) {
+    options.fail_after_bytes = std::atoll(fail);
+  }
+  return snapshot::SnapshotStore::Open(config.dir, options);
+}
+
+Result<std::string> TakeRestorationPoint(const SnapshotConfig& config, const std::string& url,
+                                         Database& db) {
+  if (db.engine() == Engine::kPostgres) {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, db.Query("SELECT pg_database_size(current_database())"));
+    uint64_t size = rows.empty() ? 0 : static_cast<uint64_t>(rows.rows[0][0].ToInt());
+    if (size > config.max_auto_size) {
+      std::fflush(stdout);
+      fmt::print(stderr,
+                 "strata: note: no snapshot before this run: the database holds {}, over "
+                 "[snapshots] max_auto_size = {}; history records the WAL position of each "
+                 "migration for point-in-time recovery (`strata show V`)\n",
+                 snapshot::FormatBytes(size), snapshot::FormatBytes(config.max_auto_size));
+      return std::string();
+    }
+  }
+  STRATA_ASSIGN_OR_RETURN(auto store, OpenStore(config));
+  snapshot::CreateOptions options;
+  options.reason = "before up";
+  options.pg_dump = config.pg_dump;
+  auto bar = snapshot::TerminalProgress(stderr);
+  options.progress = bar.get();
+  auto m = snapshot::CreateSnapshot(*store, url, options);
+  if (!m.ok()) {
+    return m.status().WithContext(
+        "taking the snapshot before applying (nothing was applied; `strata up --no-snapshot` "
+        "skips it)");
+  }
+  fmt::print("snapshot {} taken before applying ({} added to {})\n", m->id,
+             snapshot::FormatBytes(m->added_bytes), config.dir);
+  std::fflush(stdout);
+  return m->id;
+}
+
+Status Confirm(const std::string& question, bool yes) {
+  if (yes) return Status::OK();
+  if (!isatty(STDIN_FILENO)) {
+    return Status(Code::kIrreversible,
+                  question + " There is no terminal to ask on: pass --yes to confirm.");
+  }
+  std::fflush(stdout);
+  fmt::print(stderr, "{} [y/N] ", question);
+  std::fflush(stderr);
+  std::string answer;
+  if (!std::getline(std::cin, answer)) answer.clear();
+  if (answer == "y" || answer == "Y" || answer == "yes" || answer == "YES") return Status::OK();
+  return Status(Code::kIrreversible, "not confirmed; nothing was changed");
+}
+
+Status RestoreOverTarget(const MigratorOptions& options, const SnapshotConfig& config,
+                         snapshot::SnapshotStore& store, const snapshot::Manifest& m, bool yes,
+                         const std::string& question) {
+  STRATA_RETURN_IF_ERROR(snapshot::CheckChunksPresent(store, m));
+  STRATA_RETURN_IF_ERROR(Confirm(question, yes));
+  LockOwner owner = CurrentOwner(options.actor);
+  STRATA_ASSIGN_OR_RETURN(
+      auto lock, MigrationLock::Acquire(options.database_url, owner, options.lock_timeout,
+                                        [](const std::string& holder) {
+                                          fmt::print("waiting for the migration lock, held by {}\n",
+                                                     holder);
+                                          std::fflush(stdout);
+                                        }));
+  auto bar = snapshot::TerminalProgress(stderr);
+  snapshot::CreateOptions create;
+  create.reason = "before restore";
+  create.label = "before restoring " + m.id;
+  create.pg_dump = config.pg_dump;
+  create.progress = bar.get();
+  auto before = snapshot::CreateSnapshot(store, options.database_url, create);
+  if (!before.ok()) {
+    return before.status().WithContext("taking a snapshot of the current state first (nothing "
+                                       "was restored)");
+  }
+  fmt::print("snapshot {} of the current state taken first (`strata snapshot restore {}` undoes "
+             "this restore)\n",
+             before->id, before->id);
+  std::fflush(stdout);
+  snapshot::RestoreOptions restore;
+  restore.replace = true;
+  restore.progress = bar.get();
+  restore.lock_owner = &owner;
+  return snapshot::RestoreSnapshot(store, m, options.database_url, restore);
+}
+
+}  // namespace strata::cli

@@ -1,0 +1,78 @@
+// Manifest: what one snapshot is, as stored in snapshots/<id>.json.
+//
+// A snapshot is a list of parts (the SQLite page image; or a PostgreSQL
+// schema script and one COPY stream per table), each a list of chunks in
+// order. The manifest also keeps what the snapshot is checked against (the
+// schema and data fingerprints of the source when it was taken) and what a
+// person needs to pick one: when, why, which database, which schema version.
+// The format is described in docs/guide.md ("Snapshots").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "safety/fingerprint.h"
+#include "strata/database.h"
+#include "strata/status.h"
+
+namespace strata::snapshot {
+
+constexpr int kManifestFormat = 1;
+
+struct ChunkRef {
+  std::string hash;   // lower-case hex SHA-256 of the chunk's bytes
+  uint64_t size = 0;  // bytes before compression
+  bool operator==(const ChunkRef&) const = default;
+};
+
+/// One stream of bytes of a snapshot.
+struct Part {
+  std::string name;  // "database", "pre-data.sql", "table:orders", ...
+  std::string kind;  // "sqlite-pages", "sql", "copy-text"
+  uint64_t bytes = 0;
+  std::vector<ChunkRef> chunks;
+};
+
+struct SequenceValue {
+  std::string name;
+  int64_t last_value = 0;
+  bool is_called = false;
+};
+
+struct Manifest {
+  int format = kManifestFormat;
+  std::string id;            // "20250114-093012-4f2a9c": sorts by creation time
+  std::string label;         // given by the user; may be empty
+  std::string reason;        // "manual", "before up", "before restore"
+  Engine engine = Engine::kSqlite;
+  std::string database;      // the source, redacted
+  std::string schema_version;  // newest applied migration ("0003"), "" when none
+  std::string created_at, completed_at;  // UTC, ISO 8601
+  SchemaFingerprint schema;  // canonical_text is not stored, only the hash
+  DataFingerprint data;
+  uint64_t logical_bytes = 0;  // sum of the parts' sizes
+  uint64_t stored_bytes = 0;   // compressed size of every chunk it uses
+  uint64_t added_bytes = 0;    // compressed bytes this snapshot wrote (not shared)
+  uint64_t chunk_count = 0, new_chunks = 0;
+  // SQLite
+  uint32_t page_size = 0;
+  uint64_t page_count = 0;
+  // PostgreSQL
+  std::string pg_schema;  // the managed schema (current_schema() of the source)
+  int pg_server_version = 0;
+  std::vector<std::string> pg_extensions;  // installed in the managed schema
+  std::vector<SequenceValue> sequences;
+  std::vector<Part> parts;
+
+  const Part* FindPart(const std::string& name) const;
+};
+
+std::string ToJson(const Manifest& m);
+/// Parses a manifest; a truncated or malformed file is kParse naming what is wrong.
+Result<Manifest> ManifestFromJson(const std::string& text);
+
+/// A new snapshot id for the current time: "YYYYMMDD-HHMMSS-xxxxxx".
+std::string NewSnapshotId();
+
+}  // namespace strata::snapshot

@@ -1,0 +1,213 @@
+#include "snapshot/pg_conn.h"
+
+#include <fmt/format.h>
+
+#include "engine/postgres/libpq.h"
+#include "engine/url.h"
+
+namespace strata::snapshot {
+namespace {
+
+const LibPq* pq = nullptr;
+
+std::string OneLine(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return RedactSecrets(text);
+}
+
+std::string ResultError(PGresult* r) {
+  const char* primary = pq->PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+  std::string msg = primary ? primary : OneLine(pq->PQresultErrorMessage(r));
+  if (const char* state = pq->PQresultErrorField(r, PG_DIAG_SQLSTATE)) {
+    msg += std::string(" (SQLSTATE ") + state + ")";
+  }
+  if (const char* detail = pq->PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)) {
+    msg += std::string("; detail: ") + detail;
+  }
+  return RedactSecrets(msg);
+}
+
+/// Takes ownership of `r`; ok when its status is one of the good ones.
+Status Check(PGresult* r, std::string_view what) {
+  ExecStatusType st = pq->PQresultStatus(r);
+  Status s;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY &&
+      st != PGRES_COPY_OUT && st != PGRES_COPY_IN) {
+    s = Status(Code::kDatabase, fmt::format("{}: {}", what, ResultError(r)));
+  }
+  pq->PQclear(r);
+  return s;
+}
+
+std::string ShortSql(std::string_view sql) {
+  std::string s(sql.substr(0, 80));
+  for (char& c : s) {
+    if (c == '\n') c = ' ';
+  }
+  return sql.size() > 80 ? s + "..." : s;
+}
+
+}  // namespace
+
+std::string PgIdent(std::string_view ident) {
+  std::string out = "\"";
+  for (char c : ident) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string PgLiteral(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+Result<std::unique_ptr<PgConn>> PgConn::Open(const std::string& url) {
+  STRATA_ASSIGN_OR_RETURN(pq, LoadLibPq());
+  const char* const keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
+  const char* const values[] = {"10", "strata snapshot", url.c_str(), nullptr};
+  PGconn* conn = pq->PQconnectdbParams(keywords, values, 1);
+  if (conn == nullptr) return Status(Code::kUnavailable, "out of memory connecting to PostgreSQL");
+  if (pq->PQstatus(conn) != CONNECTION_OK) {
+    std::string why = OneLine(pq->PQerrorMessage(conn));
+    pq->PQfinish(conn);
+    return Status(Code::kUnavailable,
+                  fmt::format("cannot connect to {}: {}", RedactUrl(url), why));
+  }
+  pq->PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+  return std::unique_ptr<PgConn>(new PgConn(conn));
+}
+
+PgConn::~PgConn() { pq->PQfinish(conn_); }
+
+Status PgConn::LastError(std::string_view what) const {
+  return Status(Code::kDatabase, fmt::format("{}: {}", what, OneLine(pq->PQerrorMessage(conn_))));
+}
+
+Status PgConn::Exec(std::string_view sql) {
+  std::string text(sql);
+  PGresult* r = pq->PQexec(conn_, text.c_str());
+  if (r == nullptr) return LastError(ShortSql(sql));
+  Status s = Check(r, ShortSql(sql));
+  // A multi-statement string returns the last result; drain any others.
+  while (PGresult* more = pq->PQgetResult(conn_)) {
+    Status t = Check(more, ShortSql(sql));
+    if (s.ok()) s = t;
+  }
+  return s;
+}
+
+Result<std::vector<std::vector<std::optional<std::string>>>> PgConn::Query(
+    const std::string& sql, const std::vector<std::string>& params) {
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p.c_str());
+  PGresult* r = pq->PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                                 values.data(), nullptr, nullptr, 0);
+  if (r == nullptr) return LastError(ShortSql(sql));
+  if (pq->PQresultStatus(r) != PGRES_TUPLES_OK) return Check(r, ShortSql(sql));
+  std::vector<std::vector<std::optional<std::string>>> rows(pq->PQntuples(r));
+  int cols = pq->PQnfields(r);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    for (int c = 0; c < cols; ++c) {
+      if (pq->PQgetisnull(r, static_cast<int>(i), c)) {
+        rows[i].emplace_back(std::nullopt);
+      } else {
+        rows[i].emplace_back(std::string(pq->PQgetvalue(r, static_cast<int>(i), c),
+                                         pq->PQgetlength(r, static_cast<int>(i), c)));
+      }
+    }
+  }
+  pq->PQclear(r);
+  return rows;
+}
+
+Status PgConn::CopyOut(const std::string& sql,
+                       const std::function<Status(std::string_view)>& on_data) {
+  PGresult* r = pq->PQexec(conn_, sql.c_str());
+  if (r == nullptr) return LastError(ShortSql(sql));
+  if (pq->PQresultStatus(r) != PGRES_COPY_OUT) return Check(r, ShortSql(sql));
+  pq->PQclear(r);
+  Status s;
+  for (;;) {
+    char* buf = nullptr;
+    int n = pq->PQgetCopyData(conn_, &buf, 0);
+    if (n > 0) {
+      if (s.ok()) s = on_data(std::string_view(buf, n));
+      pq->PQfreemem(buf);
+      continue;
+    }
+    if (n == -2) return LastError(ShortSql(sql));
+    break;  // -1: the COPY is over
+  }
+  while (PGresult* end = pq->PQgetResult(conn_)) {
+    Status t = Check(end, ShortSql(sql));
+    if (s.ok()) s = t;
+  }
+  return s;
+}
+
+Status PgConn::CopyIn(const std::string& sql, const std::function<Result<std::string>()>& next) {
+  PGresult* r = pq->PQexec(conn_, sql.c_str());
+  if (r == nullptr) return LastError(ShortSql(sql));
+  if (pq->PQresultStatus(r) != PGRES_COPY_IN) return Check(r, ShortSql(sql));
+  pq->PQclear(r);
+  Status failed;
+  for (;;) {
+    auto data = next();
+    if (!data.ok()) {
+      failed = data.status();
+      break;
+    }
+    if (data->empty()) break;
+    if (pq->PQputCopyData(conn_, data->data(), static_cast<int>(data->size())) != 1) {
+      failed = LastError(ShortSql(sql));
+      break;
+    }
+  }
+  if (pq->PQputCopyEnd(conn_, failed.ok() ? nullptr : "aborted by strata") != 1) {
+    if (failed.ok()) failed = LastError(ShortSql(sql));
+  }
+  Status s;
+  while (PGresult* end = pq->PQgetResult(conn_)) {
+    Status t = Check(end, ShortSql(sql));
+    if (s.ok()) s = t;
+  }
+  return failed.ok() ? s : failed;
+}
+
+Result<std::pair<std::string, std::string>> SplitPassword(const std::string& url) {
+  STRATA_ASSIGN_OR_RETURN(pq, LoadLibPq());
+  char* err = nullptr;
+  PQconninfoOption* options = pq->PQconninfoParse(url.c_str(), &err);
+  if (options == nullptr) {
+    if (err) pq->PQfreemem(err);
+    return Status(Code::kInvalidArgument, "invalid PostgreSQL URL " + RedactUrl(url));
+  }
+  std::string conninfo, password;
+  for (PQconninfoOption* o = options; o->keyword; ++o) {
+    if (o->val == nullptr || *o->val == '\0') continue;
+    if (std::string_view(o->keyword) == "password") {
+      password = o->val;
+      continue;
+    }
+    std::string value;
+    for (const char* c = o->val; *c; ++c) {
+      if (*c == '\'' || *c == '\\') value += '\\';
+      value += *c;
+    }
+    if (!conninfo.empty()) conninfo += ' ';
+    conninfo += fmt::format("{}='{}'", o->keyword, value);
+  }
+  pq->PQconninfoFree(options);
+  return std::make_pair(conninfo, password);
+}
+
+}  // namespace strata::snapshot

@@ -1,0 +1,52 @@
+// A bare libpq connection for what the Database seam does not offer: COPY
+// streams in both directions and multi-statement scripts. Used only by the
+// PostgreSQL snapshot source and restorer.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "strata/status.h"
+
+typedef struct pg_conn PGconn;
+
+namespace strata::snapshot {
+
+class PgConn {
+ public:
+  /// Connects to `url` (postgres://...). Errors never show the password.
+  static Result<std::unique_ptr<PgConn>> Open(const std::string& url);
+  ~PgConn();
+
+  /// Runs one or more statements (simple query protocol), discarding rows.
+  Status Exec(std::string_view sql);
+  /// Runs one query with text parameters; cells in text form, NULL as nullopt.
+  Result<std::vector<std::vector<std::optional<std::string>>>> Query(
+      const std::string& sql, const std::vector<std::string>& params = {});
+  /// Runs `COPY ... TO STDOUT` and passes each piece of data to `on_data`.
+  Status CopyOut(const std::string& sql, const std::function<Status(std::string_view)>& on_data);
+  /// Runs `COPY ... FROM STDIN`, sending what `next` produces until it
+  /// returns an empty string; an error from `next` aborts the COPY.
+  Status CopyIn(const std::string& sql, const std::function<Result<std::string>()>& next);
+
+ private:
+  explicit PgConn(PGconn* conn) : conn_(conn) {}
+  Status LastError(std::string_view what) const;
+  PGconn* conn_;
+};
+
+/// The URL as a libpq key/value connection string without its password, and
+/// the password ("" when none): for running pg_dump with PGPASSWORD, so the
+/// password never appears on a command line.
+Result<std::pair<std::string, std::string>> SplitPassword(const std::string& url);
+
+/// Quotes an identifier for PostgreSQL ("x""y").
+std::string PgIdent(std::string_view ident);
+/// Quotes a literal for PostgreSQL ('it''s').
+std::string PgLiteral(std::string_view text);
+
+}  // namespace strata::snapshot

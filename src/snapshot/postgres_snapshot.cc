@@ -1,0 +1,335 @@
+// PostgreSQL snapshots: the managed schema's definition (pg_dump) and rows
+// (COPY), read in one exported snapshot. See snapshot.h.
+#include <algorithm>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "engine/url.h"
+#include "snapshot/chunker.h"
+#include "snapshot/pg_conn.h"
+#include "snapshot/subprocess.h"
+#include "snapshot/snapshot.h"
+
+namespace strata::snapshot {
+namespace {
+
+constexpr char kTablePrefix[] = "table:";
+
+/// pg_dump's plain output may carry psql meta-commands (\restrict and
+/// \unrestrict since the 2025 minor releases); the script runs through
+/// libpq, so they are dropped. Any other meta-command is an error.
+Result<std::string> StripMetaCommands(const std::string& script) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < script.size()) {
+    size_t eol = script.find('\n', pos);
+    if (eol == std::string::npos) eol = script.size();
+    std::string_view line(script.data() + pos, eol - pos);
+    if (!line.empty() && line[0] == '\\') {
+      if (line.rfind("\\restrict", 0) != 0 && line.rfind("\\unrestrict", 0) != 0) {
+        return Status(Code::kInternal, "pg_dump wrote a psql command strata cannot run: " +
+                                           std::string(line.substr(0, 40)));
+      }
+    } else {
+      out.append(line);
+      out += '\n';
+    }
+    pos = eol + 1;
+  }
+  return out;
+}
+
+Result<std::string> Dump(const CreateOptions& options, const std::string& url,
+                         const std::string& schema, const std::string& snapshot,
+                         const char* section) {
+  STRATA_ASSIGN_OR_RETURN(auto conn, SplitPassword(url));
+  std::map<std::string, std::string> env;
+  if (!conn.second.empty()) env["PGPASSWORD"] = conn.second;
+  // -n takes a pattern: quoting makes it the exact name.
+  std::vector<std::string> argv = {options.pg_dump,       "--schema-only",
+                                   std::string("--section=") + section,
+                                   "--no-owner",          "--no-privileges",
+                                   "--schema=" + PgIdent(schema),
+                                   "--snapshot=" + snapshot, "--dbname=" + conn.first};
+  auto out = RunProgram(argv, env);
+  if (!out.ok()) return out.status().WithContext(fmt::format("dumping the schema ({})", section));
+  return StripMetaCommands(*out);
+}
+
+/// The dump less its CREATE SCHEMA line: the restorer creates the schema
+/// itself, before the extensions the dump's tables may need.
+std::string WithoutCreateSchema(const std::string& script) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < script.size()) {
+    size_t eol = script.find('\n', pos);
+    if (eol == std::string::npos) eol = script.size();
+    std::string_view line(script.data() + pos, eol - pos);
+    if (line.rfind("CREATE SCHEMA ", 0) != 0) {
+      out.append(line);
+      out += '\n';
+    }
+    pos = eol + 1;
+  }
+  return out;
+}
+
+std::string Qualified(const std::string& schema, const std::string& name) {
+  return PgIdent(schema) + "." + PgIdent(name);
+}
+
+/// Adds `text` as a part of its own, in content-defined chunks.
+Status AddTextPart(ChunkPipeline& pipeline, const std::string& name, const std::string& kind,
+                   std::string_view text, std::vector<std::pair<Part, size_t>>& parts) {
+  Part part{name, kind, text.size(), {}};
+  size_t first = pipeline.count();
+  ContentChunker chunker;
+  auto emit = [&](std::string&& c) { return pipeline.Add(std::move(c)); };
+  STRATA_RETURN_IF_ERROR(chunker.Add(text, emit));
+  STRATA_RETURN_IF_ERROR(chunker.Finish(emit));
+  parts.emplace_back(std::move(part), first);
+  return Status::OK();
+}
+
+}  // namespace
+
+std::string WithDatabase(const std::string& url, const std::string& dbname) {
+  size_t scheme = url.find("://");
+  size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  size_t query = url.find('?', start);
+  size_t slash = url.find('/', start);
+  size_t head_end = std::min(slash, query);
+  std::string tail = query == std::string::npos ? "" : url.substr(query);
+  return url.substr(0, head_end) + "/" + dbname + tail;
+}
+
+Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, Manifest m,
+                                 const CreateOptions& options) {
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Open(url));
+  STRATA_RETURN_IF_ERROR(conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  STRATA_ASSIGN_OR_RETURN(
+      auto info, conn->Query("SELECT pg_export_snapshot(), current_schema(), "
+                             "current_setting('server_version_num')::int"));
+  if (!info[0][1]) {
+    return Status(Code::kNotFound, "no current schema: the URL's search_path names no existing "
+                                   "schema");
+  }
+  std::string snapshot = *info[0][0];
+  m.pg_schema = *info[0][1];
+  m.pg_server_version = std::stoi(*info[0][2]);
+  STRATA_ASSIGN_OR_RETURN(
+      auto tables, conn->Query("SELECT c.relname, pg_catalog.pg_relation_size(c.oid) "
+                               "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                               "ON n.oid = c.relnamespace WHERE n.nspname = $1 "
+                               "AND c.relkind = 'r' ORDER BY c.relname COLLATE \"C\"",
+                               {m.pg_schema}));
+  STRATA_ASSIGN_OR_RETURN(
+      auto sequences, conn->Query("SELECT c.relname FROM pg_catalog.pg_class c "
+                                  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                                  "WHERE n.nspname = $1 AND c.relkind = 'S' ORDER BY 1",
+                                  {m.pg_schema}));
+  for (const auto& row : sequences) {
+    STRATA_ASSIGN_OR_RETURN(auto v, conn->Query("SELECT last_value, is_called FROM " +
+                                                Qualified(m.pg_schema, *row[0])));
+    m.sequences.push_back(SequenceValue{*row[0], std::stoll(*v[0][0]), *v[0][1] == "t"});
+  }
+  STRATA_ASSIGN_OR_RETURN(
+      auto extensions, conn->Query("SELECT e.extname FROM pg_catalog.pg_extension e JOIN "
+                                   "pg_catalog.pg_namespace n ON n.oid = e.extnamespace "
+                                   "WHERE n.nspname = $1 ORDER BY 1",
+                                   {m.pg_schema}));
+  for (const auto& row : extensions) m.pg_extensions.push_back(*row[0]);
+  bool has_history = std::any_of(tables.begin(), tables.end(),
+                                 [](const auto& r) { return *r[0] == "strata_history"; });
+  if (has_history) {
+    STRATA_ASSIGN_OR_RETURN(
+        auto v, conn->Query("SELECT version_text FROM " + Qualified(m.pg_schema, "strata_history") +
+                            " WHERE status = 'applied' ORDER BY version DESC LIMIT 1"));
+    if (!v.empty()) m.schema_version = v[0][0].value_or("");
+  }
+
+  // Fingerprints on a connection of their own, in the same snapshot.
+  Status fp_status;
+  std::thread fingerprint([&] {
+    fp_status = [&]() -> Status {
+      STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url));
+      STRATA_RETURN_IF_ERROR(db->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+      STRATA_RETURN_IF_ERROR(db->Exec("SET TRANSACTION SNAPSHOT " + PgLiteral(snapshot)));
+      STRATA_ASSIGN_OR_RETURN(m.schema, FingerprintSchema(*db));
+      m.schema.canonical_text.clear();
+      STRATA_ASSIGN_OR_RETURN(m.data, FingerprintData(*db));
+      return db->Exec("COMMIT");
+    }();
+  });
+
+  uint64_t total = 0;
+  for (const auto& row : tables) total += std::stoull(*row[1]);
+  std::vector<std::pair<Part, size_t>> parts;  // with the index of the part's first chunk
+  std::vector<PutResult> puts;
+  Status s = [&]() -> Status {
+    STRATA_ASSIGN_OR_RETURN(std::string pre, Dump(options, url, m.pg_schema, snapshot, "pre-data"));
+    STRATA_ASSIGN_OR_RETURN(std::string post, Dump(options, url, m.pg_schema, snapshot, "post-data"));
+    ChunkPipeline pipeline(store, options.threads > 0 ? options.threads : DefaultThreads());
+    STRATA_RETURN_IF_ERROR(AddTextPart(pipeline, "pre-data.sql", "sql", pre, parts));
+    if (options.progress) options.progress->Start("snapshot", total);
+    for (const auto& row : tables) {
+      Part part{kTablePrefix + *row[0], "copy-text", 0, {}};
+      size_t first = pipeline.count();
+      ContentChunker chunker;
+      auto emit = [&](std::string&& c) { return pipeline.Add(std::move(c)); };
+      STRATA_RETURN_IF_ERROR(conn->CopyOut(
+          "COPY " + Qualified(m.pg_schema, *row[0]) + " TO STDOUT", [&](std::string_view data) {
+            part.bytes += data.size();
+            if (options.progress) options.progress->Advance(data.size());
+            return chunker.Add(data, emit);
+          }));
+      STRATA_RETURN_IF_ERROR(chunker.Finish(emit));
+      parts.emplace_back(std::move(part), first);
+    }
+    if (options.progress) options.progress->Done();
+    STRATA_RETURN_IF_ERROR(AddTextPart(pipeline, "post-data.sql", "sql", post, parts));
+    STRATA_ASSIGN_OR_RETURN(puts, pipeline.Finish());
+    return conn->Exec("COMMIT");
+  }();
+  if (options.progress) options.progress->Done();
+  fingerprint.join();
+  STRATA_RETURN_IF_ERROR(s);
+  STRATA_RETURN_IF_ERROR(fp_status);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    size_t end = i + 1 < parts.size() ? parts[i + 1].second : puts.size();
+    for (size_t j = parts[i].second; j < end; ++j) parts[i].first.chunks.push_back(puts[j].ref);
+    m.parts.push_back(std::move(parts[i].first));
+  }
+  STRATA_RETURN_IF_ERROR(Account(store, puts, m));
+  return m;
+}
+
+namespace {
+
+/// Streams a part's chunks, each checked, as the producer CopyIn wants.
+class PartReader {
+ public:
+  PartReader(SnapshotStore& store, const Part& part, Progress* progress)
+      : store_(store), part_(part), progress_(progress) {}
+  Result<std::string> Next() {
+    if (next_ == part_.chunks.size()) return std::string();
+    STRATA_ASSIGN_OR_RETURN(std::string bytes, store_.ReadChunk(part_.chunks[next_++]));
+    if (progress_) progress_->Advance(bytes.size());
+    return bytes;
+  }
+  Result<std::string> All() {
+    std::string out;
+    for (;;) {
+      STRATA_ASSIGN_OR_RETURN(std::string bytes, Next());
+      if (bytes.empty()) return out;
+      out += bytes;
+    }
+  }
+
+ private:
+  SnapshotStore& store_;
+  const Part& part_;
+  Progress* progress_;
+  size_t next_ = 0;
+};
+
+/// Opens `url`; with `create`, creates the database first when it does not exist.
+Result<std::unique_ptr<PgConn>> Connect(const std::string& url, bool create) {
+  auto conn = PgConn::Open(url);
+  if (conn.ok() || !create || conn.status().message().find("does not exist") == std::string::npos) {
+    return conn;
+  }
+  // The database is missing: create it from the server's maintenance database.
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> admin, PgConn::Open(WithDatabase(url, "postgres")));
+  size_t scheme = url.find("://");
+  size_t slash = url.find('/', scheme + 3);
+  size_t query = url.find('?', scheme + 3);
+  std::string name = url.substr(slash + 1, (query == std::string::npos ? url.size() : query) - slash - 1);
+  STRATA_RETURN_IF_ERROR(admin->Exec("CREATE DATABASE " + PgIdent(name)));
+  return PgConn::Open(url);
+}
+
+}  // namespace
+
+Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::string& url,
+                       const RestoreOptions& options) {
+  const Part* pre = m.FindPart("pre-data.sql");
+  const Part* post = m.FindPart("post-data.sql");
+  if (!pre || !post) return Status(Code::kVerifyFailed, "the manifest lacks its schema parts");
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, Connect(url, !options.replace));
+  STRATA_ASSIGN_OR_RETURN(auto current, conn->Query("SELECT current_schema()"));
+  if (current[0][0] && *current[0][0] != m.pg_schema) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("the snapshot is of schema '{}' but {} works in schema '{}'; set "
+                              "its search_path (options=-csearch_path={}) to restore there",
+                              m.pg_schema, RedactUrl(url), *current[0][0], m.pg_schema));
+  }
+  if (!options.replace) {
+    STRATA_ASSIGN_OR_RETURN(
+        auto count, conn->Query("SELECT count(*) FROM pg_catalog.pg_class c JOIN "
+                                "pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                                "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'S')",
+                                {m.pg_schema}));
+    if (*count[0][0] != "0") {
+      return Status(Code::kInvalidArgument,
+                    fmt::format("{} already has {} relations in schema '{}'; restore into an "
+                                "empty database, or into the target itself with --yes",
+                                RedactUrl(url), *count[0][0], m.pg_schema));
+    }
+  }
+  uint64_t total = 0;
+  for (const auto& p : m.parts) total += p.bytes;
+  if (options.progress) options.progress->Start("restore", total);
+  Status s = [&]() -> Status {
+    // Everything in one transaction: the target changes whole or not at all.
+    STRATA_RETURN_IF_ERROR(conn->Exec("BEGIN"));
+    // Dropping the schema takes its owner and grants with it: put them back.
+    STRATA_ASSIGN_OR_RETURN(
+        auto owner, conn->Query("SELECT pg_catalog.pg_get_userbyid(nspowner), "
+                                "(SELECT string_agg(format('GRANT %s ON SCHEMA %I TO %s', "
+                                "a.privilege_type, nspname, CASE WHEN a.grantee = 0 THEN "
+                                "'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) "
+                                "END), '; ') FROM aclexplode(nspacl) a), current_user "
+                                "FROM pg_catalog.pg_namespace WHERE nspname = $1",
+                                {m.pg_schema}));
+    STRATA_RETURN_IF_ERROR(conn->Exec("DROP SCHEMA IF EXISTS " + PgIdent(m.pg_schema) + " CASCADE"));
+    STRATA_RETURN_IF_ERROR(conn->Exec("CREATE SCHEMA " + PgIdent(m.pg_schema)));
+    // pg_dump -n leaves out the extensions the schema's tables may use.
+    for (const auto& ext : m.pg_extensions) {
+      STRATA_RETURN_IF_ERROR(conn->Exec("CREATE EXTENSION IF NOT EXISTS " + PgIdent(ext) +
+                                        " WITH SCHEMA " + PgIdent(m.pg_schema)));
+    }
+    PartReader pre_reader(store, *pre, options.progress);
+    STRATA_ASSIGN_OR_RETURN(std::string pre_sql, pre_reader.All());
+    STRATA_RETURN_IF_ERROR(conn->Exec(WithoutCreateSchema(pre_sql)).WithContext("creating the schema"));
+    for (const auto& p : m.parts) {
+      if (p.name.rfind(kTablePrefix, 0) != 0) continue;
+      std::string table = p.name.substr(sizeof(kTablePrefix) - 1);
+      PartReader reader(store, p, options.progress);
+      STRATA_RETURN_IF_ERROR(conn->CopyIn("COPY " + Qualified(m.pg_schema, table) + " FROM STDIN",
+                                          [&] { return reader.Next(); })
+                                 .WithContext("restoring table " + table));
+    }
+    for (const auto& seq : m.sequences) {
+      STRATA_RETURN_IF_ERROR(conn->Exec(fmt::format(
+          "SELECT pg_catalog.setval({}, {}, {})", PgLiteral(Qualified(m.pg_schema, seq.name)),
+          seq.last_value, seq.is_called ? "true" : "false")));
+    }
+    PartReader post_reader(store, *post, options.progress);
+    STRATA_ASSIGN_OR_RETURN(std::string post_sql, post_reader.All());
+    STRATA_RETURN_IF_ERROR(conn->Exec(post_sql).WithContext("creating indexes and constraints"));
+    if (!owner.empty() && owner[0][0] && *owner[0][0] != *owner[0][2]) {
+      STRATA_RETURN_IF_ERROR(conn->Exec("ALTER SCHEMA " + PgIdent(m.pg_schema) + " OWNER TO " +
+                                        PgIdent(*owner[0][0])));
+    }
+    if (!owner.empty() && owner[0][1]) STRATA_RETURN_IF_ERROR(conn->Exec(*owner[0][1]));
+    return conn->Exec("COMMIT");
+  }();
+  if (options.progress) options.progress->Done();
+  if (!s.ok()) conn->Exec("ROLLBACK").IgnoreError();
+  return s;
+}
+
+}  // namespace strata::snapshot

@@ -1,0 +1,223 @@
+#include "snapshot/snapshot.h"
+
+#include <unistd.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "engine/url.h"
+#include "history/history.h"
+#include "snapshot/pg_conn.h"
+
+namespace strata::snapshot {
+
+Status Account(const SnapshotStore& store, const std::vector<PutResult>& puts, Manifest& m) {
+  std::map<std::string, uint64_t> stored;
+  m.chunk_count = puts.size();
+  m.new_chunks = 0;
+  m.added_bytes = 0;
+  m.logical_bytes = 0;
+  for (const auto& p : puts) {
+    m.logical_bytes += p.ref.size;
+    if (!p.added) continue;
+    ++m.new_chunks;
+    m.added_bytes += p.stored;
+    stored[p.ref.hash] = p.stored;
+  }
+  for (const auto& p : puts) {
+    if (stored.count(p.ref.hash)) continue;
+    STRATA_ASSIGN_OR_RETURN(stored[p.ref.hash], store.StoredSize(p.ref.hash));
+  }
+  m.stored_bytes = 0;
+  for (const auto& [hash, size] : stored) m.stored_bytes += size;
+  return Status::OK();
+}
+
+Result<Manifest> CreateSnapshot(SnapshotStore& store, const std::string& url,
+                                const CreateOptions& options) {
+  STRATA_ASSIGN_OR_RETURN(DatabaseUrl target, ParseDatabaseUrl(url));
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<StoreLock> lock, store.Lock(false));
+  Manifest m;
+  m.id = NewSnapshotId();
+  m.label = options.label;
+  m.reason = options.reason;
+  m.engine = target.engine;
+  m.database = target.engine == Engine::kSqlite ? "sqlite:" + target.target : RedactUrl(url);
+  m.created_at = NowUtc();
+  auto captured = target.engine == Engine::kSqlite
+                      ? CaptureSqlite(store, target.target, std::move(m), options)
+                      : CapturePostgres(store, url, std::move(m), options);
+  Status s = captured.status();
+  if (s.ok()) s = store.SyncChunks();
+  if (s.ok()) {
+    captured->completed_at = NowUtc();
+    s = store.WriteManifest(*captured);
+  }
+  if (!s.ok()) {
+    store.DiscardPending();
+    return s.WithContext("snapshot not taken (earlier snapshots are intact)");
+  }
+  return captured;
+}
+
+Status CheckChunksPresent(const SnapshotStore& store, const Manifest& m) {
+  std::vector<std::string> missing;
+  for (const auto& p : m.parts) {
+    for (const auto& c : p.chunks) {
+      if (!store.StoredSize(c.hash).ok()) missing.push_back(fmt::format("{} ({})", c.hash, p.name));
+    }
+  }
+  if (missing.empty()) return Status::OK();
+  return Status(Code::kVerifyFailed,
+                fmt::format("snapshot {} is damaged: {} chunk{} missing, first {}; nothing was "
+                            "restored",
+                            m.id, missing.size(), missing.size() == 1 ? " is" : "s are",
+                            missing[0]));
+}
+
+Result<std::string> CompareFingerprints(Database& db, const Manifest& m) {
+  STRATA_ASSIGN_OR_RETURN(SchemaFingerprint schema, FingerprintSchema(db));
+  STRATA_ASSIGN_OR_RETURN(DataFingerprint data, FingerprintData(db));
+  std::string out;
+  if (schema.hash != m.schema.hash) {
+    out += fmt::format("schema fingerprint {} differs from the snapshot's {}\n", schema.hash,
+                       m.schema.hash);
+  }
+  if (data.hash != m.data.hash) {
+    std::map<std::string, const TableFingerprint*> have;
+    for (const auto& t : data.tables) have[t.table] = &t;
+    for (const auto& want : m.data.tables) {
+      auto it = have.find(want.table);
+      if (it == have.end()) {
+        out += fmt::format("table {} is missing\n", want.table);
+      } else {
+        if (!(*it->second == want)) {
+          out += fmt::format("table {}: {} rows, hash {}; the snapshot had {} rows, hash {}\n",
+                             want.table, it->second->rows, it->second->hash, want.rows, want.hash);
+        }
+        have.erase(it);
+      }
+    }
+    for (const auto& [name, t] : have) out += fmt::format("table {} was not in the snapshot\n", name);
+    if (out.empty()) out = "data fingerprint differs\n";
+  }
+  return out;
+}
+
+namespace {
+
+std::string RandomSuffix() {
+  std::random_device rd;
+  return fmt::format("{:08x}", rd());
+}
+
+Result<std::string> SandboxCheck(SnapshotStore& store, const Manifest& m,
+                                 const std::string& server_url, Progress* progress,
+                                 std::string* where) {
+  if (m.engine == Engine::kSqlite) {
+    std::string path = fmt::format("{}/tmp/verify-{}-{}.db", store.dir(), getpid(), RandomSuffix());
+    *where = path;
+    RestoreOptions ro;
+    ro.progress = progress;
+    Status s = RestoreSqlite(store, m, path, ro);
+    Result<std::string> out = std::string();
+    if (s.ok()) {
+      out = [&]() -> Result<std::string> {
+        STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase("sqlite:" + path));
+        STRATA_ASSIGN_OR_RETURN(Rows check, db->Query("PRAGMA quick_check"));
+        std::string problems;
+        for (const auto& r : check.rows) {
+          if (r[0].ToString() != "ok") problems += r[0].ToString() + "\n";
+        }
+        if (!problems.empty()) return "SQLite integrity check failed:\n" + problems;
+        return CompareFingerprints(*db, m);
+      }();
+    }
+    unlink(path.c_str());
+    unlink((path + "-journal").c_str());
+    if (!s.ok()) return s;
+    return out;
+  }
+  if (server_url.empty()) {
+    return Status(Code::kInvalidArgument,
+                  "verifying a PostgreSQL snapshot restores it into a scratch database on a "
+                  "server: give one with --database (the snapshot's source server will do)");
+  }
+  std::string name = "strata_verify_" + RandomSuffix();
+  std::string url = WithDatabase(server_url, name);
+  *where = RedactUrl(url);
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> admin, PgConn::Open(server_url));
+  Status created = admin->Exec("CREATE DATABASE " + PgIdent(name));
+  if (!created.ok()) {
+    return created.WithContext("creating the scratch database (the role needs CREATEDB)");
+  }
+  Result<std::string> out = [&]() -> Result<std::string> {
+    RestoreOptions ro;
+    ro.progress = progress;
+    STRATA_RETURN_IF_ERROR(RestorePostgres(store, m, url, ro));
+    STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url));
+    return CompareFingerprints(*db, m);
+  }();
+  admin->Exec("DROP DATABASE IF EXISTS " + PgIdent(name) + " WITH (FORCE)").IgnoreError();
+  return out;
+}
+
+}  // namespace
+
+Result<VerifyReport> VerifySnapshot(SnapshotStore& store, const Manifest& m,
+                                    const std::string& server_url, Progress* progress) {
+  VerifyReport report;
+  std::set<std::string> checked;
+  if (progress) progress->Start("verify", m.logical_bytes);
+  for (const auto& p : m.parts) {
+    uint64_t offset = 0;
+    for (size_t i = 0; i < p.chunks.size(); ++i) {
+      const ChunkRef& c = p.chunks[i];
+      if (checked.insert(c.hash).second) {
+        auto bytes = store.ReadChunk(c);
+        if (!bytes.ok()) {
+          report.damage.push_back(fmt::format("{}: chunk {} of {} at byte {}: {}", p.name, i + 1,
+                                              p.chunks.size(), offset, bytes.status().message()));
+        }
+      }
+      offset += c.size;
+      if (progress) progress->Advance(c.size);
+    }
+  }
+  if (progress) progress->Done();
+  if (!report.damage.empty()) return report;
+  STRATA_ASSIGN_OR_RETURN(report.mismatch,
+                          SandboxCheck(store, m, server_url, progress, &report.sandbox));
+  report.sandbox_checked = true;
+  return report;
+}
+
+Status RestoreSnapshot(SnapshotStore& store, const Manifest& m, const std::string& url,
+                       const RestoreOptions& options) {
+  STRATA_ASSIGN_OR_RETURN(DatabaseUrl target, ParseDatabaseUrl(url));
+  if (target.engine != m.engine) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("snapshot {} is of a {} database and cannot be restored into {}",
+                              m.id, EngineName(m.engine), RedactUrl(url)));
+  }
+  STRATA_RETURN_IF_ERROR(CheckChunksPresent(store, m));
+  if (m.engine == Engine::kSqlite) {
+    STRATA_RETURN_IF_ERROR(RestoreSqlite(store, m, target.target, options));
+  } else {
+    STRATA_RETURN_IF_ERROR(RestorePostgres(store, m, url, options));
+  }
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url));
+  STRATA_ASSIGN_OR_RETURN(std::string mismatch, CompareFingerprints(*db, m));
+  if (!mismatch.empty()) {
+    return Status(Code::kVerifyFailed,
+                  fmt::format("snapshot {} was restored into {}, but its fingerprints differ "
+                              "from the snapshot's:\n{}",
+                              m.id, RedactUrl(url), mismatch));
+  }
+  return Status::OK();
+}
+
+}  // namespace strata::snapshot

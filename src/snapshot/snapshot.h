@@ -1,0 +1,100 @@
+// Snapshots of a database: create, verify, restore.
+//
+// SQLite: the database file's pages, read under a read transaction (rollback
+// journal) or the write lock with the WAL checkpointed (WAL mode), so the
+// image is one consistent state while other connections keep reading; cut on
+// page boundaries so unchanged pages deduplicate. Restore builds the file
+// beside the target and copies it in with SQLite's backup API, so open
+// connections stay valid; into a new path it is renamed into place.
+//
+// PostgreSQL: the managed schema (current_schema() of the URL): its
+// definition from pg_dump (pre-data and post-data sections), each table's
+// rows as a COPY text stream cut by content, and sequence values, all read in
+// one exported snapshot, so they agree with each other. Restore runs in one
+// transaction: drop the schema, create it from the dump, COPY the rows back,
+// set the sequences, then indexes, constraints and triggers.
+//
+// strata_history is part of both (restoring to a point brings history back
+// to that point); the SQLite migration lock row is not carried over.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "snapshot/manifest.h"
+#include "snapshot/progress.h"
+#include "snapshot/store.h"
+#include "strata/database.h"
+
+namespace strata::snapshot {
+
+struct CreateOptions {
+  std::string label;
+  std::string reason = "manual";
+  Progress* progress = nullptr;
+  int threads = 0;             // 0: DefaultThreads()
+  std::string pg_dump = "pg_dump";
+};
+
+/// Takes a snapshot of the database at `url` into `store`. Nothing is listed
+/// unless the whole snapshot was written.
+Result<Manifest> CreateSnapshot(SnapshotStore& store, const std::string& url,
+                                const CreateOptions& options);
+
+struct VerifyReport {
+  std::vector<std::string> damage;  // one line per damaged or missing chunk
+  bool sandbox_checked = false;
+  std::string sandbox;              // where it was restored (redacted)
+  std::string mismatch;             // how the sandbox's fingerprints differ; "" = equal
+  bool ok() const { return damage.empty() && sandbox_checked && mismatch.empty(); }
+};
+
+/// Checks every chunk (present, decompresses, SHA-256 matches); when they are
+/// all good, restores the snapshot into a sandbox (a temporary SQLite file in
+/// the store, or a scratch database on the server at `server_url` for
+/// PostgreSQL) and compares its fingerprints with the manifest's.
+Result<VerifyReport> VerifySnapshot(SnapshotStore& store, const Manifest& manifest,
+                                    const std::string& server_url, Progress* progress);
+
+/// Checks that every chunk the manifest lists is present, without reading
+/// them: a restore refuses a snapshot that lacks one before touching anything.
+Status CheckChunksPresent(const SnapshotStore& store, const Manifest& manifest);
+
+struct RestoreOptions {
+  /// true: `url` is the live target, whose contents are replaced. false: a
+  /// new database (SQLite: a path that does not exist; PostgreSQL: created
+  /// if missing, and its schema must hold no table).
+  bool replace = false;
+  Progress* progress = nullptr;
+  /// SQLite, replace: the lock row strata_lock should hold afterwards (the
+  /// restorer's), instead of the one captured in the snapshot.
+  const LockOwner* lock_owner = nullptr;
+};
+
+/// Restores the snapshot into `url` and checks the result's fingerprints
+/// against the manifest (kVerifyFailed with the difference when they differ).
+/// A damaged chunk stops it before the target is changed: SQLite builds the
+/// whole file first; PostgreSQL restores in one transaction.
+Status RestoreSnapshot(SnapshotStore& store, const Manifest& manifest, const std::string& url,
+                       const RestoreOptions& options);
+
+/// "" when `db` has the manifest's fingerprints, else what differs.
+Result<std::string> CompareFingerprints(Database& db, const Manifest& manifest);
+
+// Engine parts (sqlite_snapshot.cc, postgres_snapshot.cc).
+Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Manifest manifest,
+                               const CreateOptions& options);
+Status RestoreSqlite(SnapshotStore& store, const Manifest& manifest, const std::string& path,
+                     const RestoreOptions& options);
+Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, Manifest manifest,
+                                 const CreateOptions& options);
+Status RestorePostgres(SnapshotStore& store, const Manifest& manifest, const std::string& url,
+                       const RestoreOptions& options);
+/// `url` with its database name replaced by `dbname` (postgres:// URLs).
+std::string WithDatabase(const std::string& url, const std::string& dbname);
+
+/// Fills the size fields of `manifest` from the results of its chunks.
+Status Account(const SnapshotStore& store, const std::vector<PutResult>& puts, Manifest& manifest);
+
+}  // namespace strata::snapshot

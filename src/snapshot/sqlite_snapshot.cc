@@ -1,0 +1,310 @@
+// SQLite snapshots: the page image of the database file. See snapshot.h.
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "engine/sqlite/sqlite_database.h"
+#include "history/history.h"
+#include "snapshot/chunker.h"
+#include "snapshot/snapshot.h"
+
+namespace strata::snapshot {
+namespace {
+
+/// Chunks of about 512 KiB, a whole number of pages.
+constexpr uint64_t kChunkTarget = 512 << 10;
+
+Status Errno(const std::string& what) {
+  return Status(Code::kIOError, fmt::format("{}: {}", what, std::strerror(errno)));
+}
+
+struct RawDb {
+  sqlite3* db = nullptr;
+  ~RawDb() { sqlite3_close_v2(db); }
+};
+
+Status OpenRaw(const std::string& path, int flags, RawDb& out) {
+  if (sqlite3_open_v2(path.c_str(), &out.db, flags, nullptr) != SQLITE_OK) {
+    return Status(Code::kUnavailable, fmt::format("cannot open SQLite database '{}': {}", path,
+                                                  out.db ? sqlite3_errmsg(out.db) : "out of memory"));
+  }
+  sqlite3_busy_timeout(out.db, 10'000);
+  return Status::OK();
+}
+
+/// Copies every page of `src` into `dest` with the backup API, which takes
+/// the locks SQLite needs: other connections to `dest` see the new content.
+Status Backup(sqlite3* dest, sqlite3* src, const std::string& what) {
+  sqlite3_backup* b = sqlite3_backup_init(dest, "main", src, "main");
+  if (b == nullptr) return Status(Code::kDatabase, what + ": " + sqlite3_errmsg(dest));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  int rc;
+  while ((rc = sqlite3_backup_step(b, 4096)) == SQLITE_OK || rc == SQLITE_BUSY ||
+         rc == SQLITE_LOCKED) {
+    if (rc != SQLITE_OK) {
+      if (std::chrono::steady_clock::now() > deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  sqlite3_backup_finish(b);
+  if (rc != SQLITE_DONE) {
+    std::string why = sqlite3_errstr(rc);
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+      why += " (another connection kept the database locked for 30 s)";
+    } else if (rc == SQLITE_READONLY) {
+      why += " (a WAL database cannot change its page size this way)";
+    }
+    return Status(rc == SQLITE_BUSY ? Code::kLocked : Code::kDatabase, what + ": " + why);
+  }
+  return Status::OK();
+}
+
+Status ReadFully(int fd, char* buf, size_t size, uint64_t offset, const std::string& path) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = pread(fd, buf + done, size - done, offset + done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Errno("cannot read " + path);
+    if (n == 0) {
+      return Status(Code::kIOError, fmt::format("{} ended at byte {} while its header says it "
+                                                "has more pages",
+                                                path, offset + done));
+    }
+    done += n;
+  }
+  return Status::OK();
+}
+
+Result<std::string> NewestVersion(Database& db) {
+  STRATA_ASSIGN_OR_RETURN(bool has_history, db.TableExists("strata_history"));
+  if (!has_history) return std::string();
+  STRATA_ASSIGN_OR_RETURN(Rows rows, db.Query("SELECT version_text FROM strata_history "
+                                              "WHERE status = 'applied' ORDER BY version DESC "
+                                              "LIMIT 1"));
+  return rows.empty() ? std::string() : rows.rows[0][0].ToString();
+}
+
+}  // namespace
+
+Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Manifest m,
+                               const CreateOptions& options) {
+  if (path == ":memory:" || path.rfind("file::memory:", 0) == 0) {
+    return Status(Code::kInvalidArgument, "an in-memory SQLite database cannot be snapshotted");
+  }
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    return Status(Code::kNotFound, fmt::format("no SQLite database at '{}'", path));
+  }
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> reader, OpenSqlite(path));
+  STRATA_ASSIGN_OR_RETURN(Rows mode, reader->Query("PRAGMA journal_mode"));
+  bool wal = !mode.empty() && mode.rows[0][0].ToString() == "wal";
+  // The image must be one state. Rollback journal: a read transaction's
+  // shared lock keeps writers from committing while the file is read. WAL:
+  // committed pages may live in the -wal file, so take the write lock (no
+  // new frames), then checkpoint; if a reader of an older state keeps the
+  // checkpoint from finishing, copy through the backup API instead.
+  STRATA_RETURN_IF_ERROR(reader->Exec(wal ? "BEGIN IMMEDIATE" : "BEGIN"));
+  auto end_read = [&] { reader->Exec("ROLLBACK").IgnoreError(); };
+  Status s = reader->Exec("SELECT count(*) FROM sqlite_schema");
+  std::string image_path = path;
+  std::string backup_path;
+  if (s.ok() && wal) {
+    RawDb ck;
+    s = OpenRaw(path, SQLITE_OPEN_READWRITE, ck);
+    int log = -1, done = -2;
+    if (s.ok()) sqlite3_wal_checkpoint_v2(ck.db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (s.ok() && log != done) {
+      backup_path = fmt::format("{}/tmp/wal-copy.{}.db", store.dir(), getpid());
+      RawDb src, dest;
+      s = OpenRaw(path, SQLITE_OPEN_READONLY, src);
+      if (s.ok()) s = OpenRaw(backup_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, dest);
+      if (s.ok()) s = Backup(dest.db, src.db, "copying the WAL database");
+      image_path = backup_path;
+    }
+  }
+  auto cleanup = [&] {
+    end_read();
+    if (!backup_path.empty()) unlink(backup_path.c_str());
+  };
+  if (!s.ok()) {
+    cleanup();
+    return s;
+  }
+  auto pragma = [&](const char* sql) -> Result<int64_t> {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, reader->Query(sql));
+    return rows.empty() ? 0 : rows.rows[0][0].ToInt();
+  };
+  auto page_size = pragma("PRAGMA page_size");
+  auto page_count = pragma("PRAGMA page_count");
+  auto version = NewestVersion(*reader);
+  if (!page_size.ok() || !page_count.ok() || !version.ok()) {
+    cleanup();
+    return !page_size.ok() ? page_size.status()
+                           : !page_count.ok() ? page_count.status() : version.status();
+  }
+  m.page_size = static_cast<uint32_t>(*page_size);
+  m.page_count = static_cast<uint64_t>(*page_count);
+  m.schema_version = *version;
+
+  // Fingerprints on the reader's connection, in the same transaction, while
+  // this thread reads the file.
+  Status fp_status;
+  std::thread fingerprint([&] {
+    auto schema = FingerprintSchema(*reader);
+    if (!schema.ok()) {
+      fp_status = schema.status().WithContext("schema fingerprint");
+      return;
+    }
+    m.schema = std::move(schema).value();
+    m.schema.canonical_text.clear();
+    auto data = FingerprintData(*reader);
+    if (!data.ok()) {
+      fp_status = data.status().WithContext("data fingerprint");
+      return;
+    }
+    m.data = std::move(data).value();
+  });
+
+  uint64_t total = m.page_count * m.page_size;
+  uint64_t chunk = std::max<uint64_t>(1, kChunkTarget / m.page_size) * m.page_size;
+  if (options.progress) options.progress->Start("snapshot", total);
+  std::vector<PutResult> puts;
+  {
+    int fd = open(image_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      s = Errno("cannot open " + image_path);
+    } else {
+      posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+      ChunkPipeline pipeline(store, options.threads > 0 ? options.threads : DefaultThreads());
+      for (uint64_t off = 0; off < total && s.ok(); off += chunk) {
+        std::string buf(std::min(chunk, total - off), '\0');
+        s = ReadFully(fd, buf.data(), buf.size(), off, image_path);
+        if (!s.ok()) break;
+        if (options.progress) options.progress->Advance(buf.size());
+        s = pipeline.Add(std::move(buf));
+      }
+      close(fd);
+      auto finished = pipeline.Finish();
+      if (s.ok() && !finished.ok()) s = finished.status();
+      if (finished.ok()) puts = std::move(finished).value();
+    }
+  }
+  if (options.progress) options.progress->Done();
+  fingerprint.join();
+  cleanup();
+  if (s.ok()) s = fp_status;
+  if (!s.ok()) return s;
+  Part part{"database", "sqlite-pages", total, {}};
+  for (const auto& p : puts) part.chunks.push_back(p.ref);
+  m.parts.push_back(std::move(part));
+  STRATA_RETURN_IF_ERROR(Account(store, puts, m));
+  return m;
+}
+
+namespace {
+
+/// Writes the snapshot's page image to a new file at `path`, checking every
+/// chunk; removes the file on failure.
+Status WriteImage(SnapshotStore& store, const Manifest& m, const std::string& path,
+                  Progress* progress) {
+  const Part* part = m.FindPart("database");
+  if (part == nullptr) return Status(Code::kVerifyFailed, "the manifest has no database part");
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("cannot create " + path);
+  if (progress) progress->Start("restore", part->bytes);
+  Status s;
+  for (const auto& c : part->chunks) {
+    auto bytes = store.ReadChunk(c);
+    if (!bytes.ok()) {
+      s = bytes.status();
+      break;
+    }
+    size_t off = 0;
+    while (off < bytes->size()) {
+      ssize_t n = write(fd, bytes->data() + off, bytes->size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        s = Errno("cannot write " + path);
+        break;
+      }
+      off += n;
+    }
+    if (!s.ok()) break;
+    if (progress) progress->Advance(bytes->size());
+  }
+  if (s.ok() && fsync(fd) != 0) s = Errno("cannot sync " + path);
+  close(fd);
+  if (progress) progress->Done();
+  if (!s.ok()) unlink(path.c_str());
+  return s;
+}
+
+std::string DirOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+Status RestoreSqlite(SnapshotStore& store, const Manifest& m, const std::string& path,
+                     const RestoreOptions& options) {
+  struct stat st {};
+  bool exists = stat(path.c_str(), &st) == 0;
+  if (!options.replace && exists) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("'{}' already exists; restore into a new path, or into the "
+                              "target itself with --yes",
+                              path));
+  }
+  std::string temp = fmt::format("{}/.strata-restore-{}-{}.db", DirOf(path), getpid(), m.id);
+  STRATA_RETURN_IF_ERROR(WriteImage(store, m, temp, options.progress));
+  auto drop_temp = [&] {
+    unlink(temp.c_str());
+    unlink((temp + "-journal").c_str());
+    unlink((temp + "-wal").c_str());
+    unlink((temp + "-shm").c_str());
+  };
+  if (!options.replace || !exists) {
+    if (rename(temp.c_str(), path.c_str()) != 0) {
+      Status s = Errno("cannot rename " + temp + " to " + path);
+      drop_temp();
+      return s;
+    }
+    int dfd = open(DirOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      fsync(dfd);
+      close(dfd);
+    }
+    return Status::OK();
+  }
+  Status s;
+  {
+    RawDb src, dest;
+    s = OpenRaw(temp, SQLITE_OPEN_READONLY, src);
+    if (s.ok()) s = OpenRaw(path, SQLITE_OPEN_READWRITE, dest);
+    if (s.ok()) s = Backup(dest.db, src.db, "copying the snapshot into " + path);
+  }
+  drop_temp();
+  STRATA_RETURN_IF_ERROR(s);
+  if (options.lock_owner == nullptr) return Status::OK();
+  // The image carries the lock row of whoever held the lock when it was
+  // taken; the lock belongs to the restorer now.
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenSqlite(path));
+  STRATA_ASSIGN_OR_RETURN(bool has_lock_table, db->TableExists("strata_lock"));
+  if (!has_lock_table) return Status::OK();
+  const LockOwner& o = *options.lock_owner;
+  return db->Query("INSERT OR REPLACE INTO strata_lock (id, actor, host, pid, since) "
+                   "VALUES (1, $1, $2, $3, $4)",
+                   {o.actor, o.host, static_cast<int64_t>(o.pid), o.since})
+      .status();
+}
+
+}  // namespace strata::snapshot

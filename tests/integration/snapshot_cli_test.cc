@@ -1,0 +1,136 @@
+// The snapshot commands as a user runs them: `up` records its restoration
+// point, restore to a migration boundary, confirmation, damage and a full
+// store. Each test checks the database, not only the exit code.
+#include <filesystem>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "testutil/harness.h"
+
+namespace strata {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::RunStrata;
+using testing::Scalar;
+using testing::TempDir;
+
+class SnapshotCliTest : public testing::EngineTest {
+ protected:
+  void Write(const std::string& file, const std::string& sql) { dir_.Write("migrations/" + file, sql); }
+  testing::CliRun Strata(std::vector<std::string> args,
+                         const std::map<std::string, std::string>& env = {}) {
+    args.insert(args.begin(), {"--database", target_->url(), "--dir", dir_.path() + "/migrations"});
+    return RunStrata(args, dir_.path(), env);
+  }
+  nlohmann::json List() {
+    auto list = Strata({"snapshot", "list", "--json"});
+    EXPECT_EQ(list.exit_code, 0) << list.all();
+    return nlohmann::json::parse(list.out);
+  }
+  std::vector<std::string> Versions() {
+    return testing::Column(*target_->Connect(), "SELECT version FROM strata_history ORDER BY version");
+  }
+  TempDir dir_;
+};
+
+TEST_P(SnapshotCliTest, UpRecordsItsSnapshotAndRestoreReachesEachBoundary) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n");
+  Write("0002_seed.up.sql", "INSERT INTO users VALUES (1, 'ada');\n");
+  Write("0002_seed.down.sql", "DELETE FROM users WHERE id = 1;\n");
+  auto up = Strata({"up"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  EXPECT_THAT(up.out, HasSubstr("taken before applying"));
+  // The application writes between runs.
+  ASSERT_TRUE(db_->Exec("INSERT INTO users VALUES (2, 'bob')").ok());
+  Write("0003_orders.up.sql", "CREATE TABLE orders (id INTEGER PRIMARY KEY);\nINSERT INTO orders VALUES (7);\n");
+  Write("0003_orders.down.sql", "DROP TABLE orders;\n");
+  up = Strata({"up"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  auto ids = testing::Column(*target_->Connect(),
+                             "SELECT snapshot_id FROM strata_history ORDER BY version");
+  ASSERT_EQ(ids.size(), 3u);
+  EXPECT_FALSE(ids[0].empty());
+  EXPECT_EQ(ids[0], ids[1]);
+  EXPECT_NE(ids[1], ids[2]);
+  EXPECT_EQ(List().size(), 2u);
+
+  // Just before 3: exactly the snapshot the second run took (bob is there).
+  auto r = Strata({"restore", "--to-version", "3", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(Versions(), ::testing::ElementsAre("1", "2"));
+  EXPECT_FALSE(*target_->Connect()->TableExists("orders"));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM users"), 2);
+  EXPECT_THAT(r.out, HasSubstr("of the current state taken first"));
+
+  // Just before 2: the first run's snapshot, with 0001 re-applied.
+  r = Strata({"restore", "--to-version", "2", "--before", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(r.out, HasSubstr("applying    0001_users ... ok"));
+  EXPECT_THAT(Versions(), ::testing::ElementsAre("1"));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM users"), 0);
+
+  auto show = Strata({"show", "1"});
+  ASSERT_EQ(show.exit_code, 0) << show.all();
+  if (pg()) {
+    EXPECT_THAT(show.out, HasSubstr("recovery_target_lsn = '"));
+  }
+}
+
+TEST_P(SnapshotCliTest, RestoreAsksFirstAndRefusesDamage) {
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\nINSERT INTO t VALUES (1);\n");
+  Write("0001_t.down.sql", "DROP TABLE t;\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  EXPECT_EQ(List().size(), 0u);
+  auto create = Strata({"snapshot", "create", "--label", "one row"});
+  ASSERT_EQ(create.exit_code, 0) << create.all();
+  std::string id = List()[0]["id"];
+  ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES (2)").ok());
+
+  auto r = Strata({"snapshot", "restore", id});  // no terminal, no --yes
+  EXPECT_EQ(r.exit_code, 5) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("--yes"));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM t"), 2);
+
+  auto verify = Strata({"snapshot", "verify", id});
+  EXPECT_EQ(verify.exit_code, 0) << verify.all();
+  EXPECT_THAT(verify.out, HasSubstr("fingerprints equal"));
+
+  std::string path = dir_.path() + "/.strata/snapshots/snapshots/" + id + ".json";
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) / 2);
+  verify = Strata({"snapshot", "verify", "--all"});
+  EXPECT_EQ(verify.exit_code, 6) << verify.all();
+  EXPECT_THAT(verify.out, HasSubstr(id + ": DAMAGED"));
+  r = Strata({"snapshot", "restore", id, "--yes"});
+  EXPECT_EQ(r.exit_code, 6) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("damaged"));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM t"), 2);
+}
+
+TEST_P(SnapshotCliTest, FullStoreStopsUpBeforeAnythingIsApplied) {
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  Write("0002_u.up.sql", "CREATE TABLE u (id INTEGER);\n");
+  auto up = Strata({"up"}, {{"STRATA_TEST_STORE_FAIL_AFTER_BYTES", "10"}});
+  EXPECT_NE(up.exit_code, 0);
+  EXPECT_THAT(up.err, HasSubstr("No space left on device"));
+  EXPECT_THAT(up.err, HasSubstr("nothing was applied"));
+  EXPECT_FALSE(*target_->Connect()->TableExists("u"));
+  auto list = List();
+  ASSERT_EQ(list.size(), 1u);
+  auto verify = Strata({"snapshot", "verify", "--all"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.all();
+
+  auto prune = Strata({"snapshot", "prune", "--keep-last", "0"});
+  ASSERT_EQ(prune.exit_code, 0) << prune.all();
+  EXPECT_EQ(List().size(), 0u);
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.path() + "/.strata/snapshots/tmp"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, SnapshotCliTest, ::testing::Values(Engine::kSqlite));
+INSTANTIATE_TEST_SUITE_P(Postgres, SnapshotCliTest, ::testing::Values(Engine::kPostgres));
+
+}  // namespace
+}  // namespace strata

@@ -1,0 +1,253 @@
+// Snapshots against real SQLite and PostgreSQL databases: a restore brings
+// back the data and schema (fingerprints equal), unchanged content is not
+// stored twice, and damage to the store is named and never restored.
+#include "snapshot/snapshot.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "snapshot/chunker.h"
+#include "testutil/harness.h"
+
+namespace strata::snapshot {
+namespace {
+
+using ::testing::HasSubstr;
+using strata::testing::Scalar;
+using strata::testing::SchemaDump;
+using strata::testing::TempDir;
+
+class SnapshotTest : public strata::testing::EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    if (IsSkipped()) return;
+    auto store = SnapshotStore::Open(dir_.path() + "/store");
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_ = std::move(store).value();
+    Exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price REAL)");
+    Exec("CREATE INDEX items_name ON items (name)");
+    Exec("INSERT INTO items (id, name, price) VALUES (1, 'apple', 1.5), (2, 'pear', NULL), "
+         "(3, 'fig', 3.25)");
+  }
+  void Exec(const std::string& sql) {
+    Status s = db_->Exec(sql);
+    ASSERT_TRUE(s.ok()) << s.message() << "\n" << sql;
+  }
+  Manifest Take(SnapshotStore& store) {
+    CreateOptions options;
+    auto m = CreateSnapshot(store, target_->url(), options);
+    EXPECT_TRUE(m.ok()) << m.status().message();
+    return m.ok() ? *m : Manifest{};
+  }
+  /// Some chunk file of `m` in the store.
+  std::string AChunkFile(const Manifest& m) {
+    for (const auto& p : m.parts) {
+      if (p.name == "database" || p.name == "table:items") return store_->ChunkPath(p.chunks[0].hash);
+    }
+    return "";
+  }
+
+  TempDir dir_;
+  std::unique_ptr<SnapshotStore> store_;
+};
+
+TEST_P(SnapshotTest, RestoreBringsBackDataAndSchema) {
+  std::string schema_before = SchemaDump(*db_);
+  Manifest m = Take(*store_);
+  EXPECT_EQ(m.data.tables.size(), 1u);
+  EXPECT_EQ(m.data.tables[0].rows, 3);
+  // Change data and schema.
+  Exec("UPDATE items SET price = 9 WHERE id = 1");
+  Exec("DELETE FROM items WHERE id = 2");
+  Exec("CREATE TABLE extra (a INTEGER)");
+  Exec("DROP INDEX items_name");
+
+  RestoreOptions options;
+  options.replace = true;
+  Status s = RestoreSnapshot(*store_, m, target_->url(), options);
+  ASSERT_TRUE(s.ok()) << s.message();
+  auto db = target_->Connect();
+  EXPECT_EQ(SchemaDump(*db), schema_before);
+  EXPECT_EQ(Scalar(*db, "SELECT count(*) FROM items"), 3);
+  EXPECT_EQ(strata::testing::Column(*db, "SELECT price FROM items WHERE id = 1")[0], "1.5");
+  auto diff = CompareFingerprints(*db, m);
+  ASSERT_TRUE(diff.ok());
+  EXPECT_EQ(*diff, "");
+}
+
+TEST_P(SnapshotTest, RestoreIntoNewDatabaseAndVerify) {
+  Manifest m = Take(*store_);
+  auto report = VerifySnapshot(*store_, m, pg() ? target_->url() : "", nullptr);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_TRUE(report->ok()) << report->mismatch;
+  strata::testing::TestDatabase copy_db(GetParam());
+  std::string into = copy_db.url();
+  Status s = RestoreSnapshot(*store_, m, into, RestoreOptions{});
+  ASSERT_TRUE(s.ok()) << s.message();
+  auto copy = OpenDatabase(into);
+  ASSERT_TRUE(copy.ok());
+  EXPECT_EQ(Scalar(**copy, "SELECT count(*) FROM items"), 3);
+  // Not over an existing database without replace.
+  Status again = RestoreSnapshot(*store_, m, into, RestoreOptions{});
+  EXPECT_FALSE(again.ok());
+  copy->reset();
+}
+
+TEST_P(SnapshotTest, UnchangedContentIsStoredOnce) {
+  Manifest first = Take(*store_);
+  EXPECT_GT(first.new_chunks, 0u);
+  Manifest second = Take(*store_);
+  EXPECT_EQ(second.new_chunks, 0u);
+  EXPECT_EQ(second.added_bytes, 0u);
+  EXPECT_EQ(second.stored_bytes, first.stored_bytes);
+}
+
+TEST_P(SnapshotTest, FlippedByteIsNamedAndNotRestored) {
+  Manifest m = Take(*store_);
+  std::string file = AChunkFile(m);
+  ASSERT_FALSE(file.empty());
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-3, std::ios::end);
+    char c;
+    f.read(&c, 1);
+    f.seekp(-3, std::ios::end);
+    c ^= 0x20;
+    f.write(&c, 1);
+  }
+  auto report = VerifySnapshot(*store_, m, pg() ? target_->url() : "", nullptr);
+  ASSERT_TRUE(report.ok());
+  ASSERT_EQ(report->damage.size(), 1u);
+  EXPECT_THAT(report->damage[0], HasSubstr("is damaged"));
+  EXPECT_THAT(report->damage[0], HasSubstr(file));
+  EXPECT_FALSE(report->sandbox_checked);
+
+  Exec("DELETE FROM items");
+  RestoreOptions options;
+  options.replace = true;
+  Status s = RestoreSnapshot(*store_, m, target_->url(), options);
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM items"), 0) << "target was changed";
+}
+
+TEST_P(SnapshotTest, MissingChunkAndTruncatedManifest) {
+  Manifest m = Take(*store_);
+  ASSERT_EQ(unlink(AChunkFile(m).c_str()), 0);
+  auto report = VerifySnapshot(*store_, m, "", nullptr);
+  ASSERT_TRUE(report.ok());
+  ASSERT_EQ(report->damage.size(), 1u);
+  EXPECT_THAT(report->damage[0], HasSubstr("is missing"));
+  Status s = CheckChunksPresent(*store_, m);
+  EXPECT_THAT(s.message(), HasSubstr("missing"));
+
+  Manifest other = Take(*store_);
+  std::filesystem::resize_file(store_->ManifestPath(other.id), 100);
+  auto loaded = store_->Load(other.id);
+  EXPECT_EQ(loaded.status().code(), Code::kVerifyFailed);
+  EXPECT_THAT(loaded.status().message(), HasSubstr("damaged"));
+  auto list = store_->List();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  for (const auto& l : *list) EXPECT_EQ(l.manifest.ok(), l.id != other.id) << l.id;
+}
+
+TEST_P(SnapshotTest, FailedWriteLeavesEarlierSnapshotsIntact) {
+  Manifest good = Take(*store_);
+  Exec("INSERT INTO items (id, name) SELECT id + 10, 'x' || id FROM items");
+  Exec("CREATE TABLE big (b TEXT)");
+  Exec(pg() ? "INSERT INTO big SELECT repeat(md5(g::text), 200) FROM generate_series(1, 300) g"
+            : "INSERT INTO big WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+              "LIMIT 300) SELECT hex(randomblob(3000)) FROM c");
+  StoreOptions failing;
+  failing.fail_after_bytes = 2000;  // a full disk part-way through
+  auto store = SnapshotStore::Open(dir_.path() + "/store", failing);
+  ASSERT_TRUE(store.ok());
+  auto m = CreateSnapshot(**store, target_->url(), CreateOptions{});
+  ASSERT_FALSE(m.ok());
+  EXPECT_THAT(m.status().message(), HasSubstr("No space left on device"));
+  auto list = store_->List();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].id, good.id);
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.path() + "/store/tmp"));
+  auto report = VerifySnapshot(*store_, good, pg() ? target_->url() : "", nullptr);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_TRUE(report->ok()) << report->mismatch;
+}
+
+TEST_P(SnapshotTest, RemovingASnapshotFreesOnlyItsChunks) {
+  Manifest first = Take(*store_);
+  Exec("CREATE TABLE later (a INTEGER)");
+  Exec("INSERT INTO later VALUES (1)");
+  Manifest second = Take(*store_);
+  ASSERT_TRUE(store_->RemoveManifest(first.id).ok());
+  auto gc = store_->RemoveUnreferencedChunks(false);
+  ASSERT_TRUE(gc.ok()) << gc.status().message();
+  EXPECT_GT(gc->chunks, 0u);
+  auto report = VerifySnapshot(*store_, second, pg() ? target_->url() : "", nullptr);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok());
+}
+
+TEST_P(SnapshotTest, FilesAndDirectoriesArePrivate) {
+  Manifest m = Take(*store_);
+  struct stat st {};
+  ASSERT_EQ(stat(store_->ManifestPath(m.id).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat(AChunkFile(m).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat((dir_.path() + "/store/chunks").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, SnapshotTest, ::testing::Values(Engine::kSqlite));
+INSTANTIATE_TEST_SUITE_P(Postgres, SnapshotTest, ::testing::Values(Engine::kPostgres));
+
+TEST(ContentChunkerTest, AnInsertMovesOnlyNearbyBoundaries) {
+  std::string data;
+  uint64_t x = 1;
+  for (int i = 0; i < (4 << 20); ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    data += static_cast<char>(x >> 56);
+  }
+  auto cut = [](const std::string& s) {
+    std::vector<std::string> chunks;
+    ContentChunker c;
+    auto emit = [&](std::string&& chunk) {
+      chunks.push_back(std::move(chunk));
+      return Status::OK();
+    };
+    EXPECT_TRUE(c.Add(s, emit).ok());
+    EXPECT_TRUE(c.Finish(emit).ok());
+    return chunks;
+  };
+  auto before = cut(data);
+  std::string changed = data;
+  changed.insert(2 << 20, "a row inserted in the middle\n");
+  auto after = cut(changed);
+  size_t total = 0;
+  for (const auto& c : before) total += c.size();
+  EXPECT_EQ(total, data.size());
+  EXPECT_GT(before.size(), 4u);
+  std::set<std::string> old(before.begin(), before.end());
+  size_t fresh = 0;
+  for (const auto& c : after) fresh += !old.count(c);
+  EXPECT_LE(fresh, 2u);
+}
+
+TEST(RenderBarTest, ShowsBytesAndRate) {
+  EXPECT_EQ(RenderBar("snapshot", 512 << 20, 1 << 30, 2.0, 10),
+            "snapshot  [#####.....]  512.0 MiB / 1.0 GiB  256.0 MiB/s");
+}
+
+}  // namespace
+}  // namespace strata::snapshot

@@ -63,5 +63,6 @@ void SetupResolve(CLI::App& app, GlobalOptions& global, int& exit_code);
 void SetupSeed(CLI::App& app, GlobalOptions& global, int& exit_code);
 void SetupFingerprint(CLI::App& app, GlobalOptions& global, int& exit_code);
 void SetupDiff(CLI::App& app, GlobalOptions& global, int& exit_code);
+void SetupRehearse(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace strata::cli

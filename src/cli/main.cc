@@ -12,6 +12,7 @@ constexpr CommandSetup kCommands[] = {
     SetupSeed,
     SetupFingerprint,
     SetupDiff,
+    SetupRehearse,
 };
 
 }  // namespace

@@ -102,7 +102,7 @@ nlohmann::json ToJson(const RehearsalReport& r) {
 
 void PrintSummary(const RehearsalReport& r, const std::string& dir) {
   if (r.migrations.empty()) {
-    fmt::print("nothing to rehearse: every migration in {} is applied to {}\n", dir, r.target);
+    fmt::print("nothing to rehearse: no migration in {} is pending for {}\n", dir, r.target);
     return;
   }
   size_t injected = 0;

@@ -228,14 +228,16 @@ TEST_P(RehearseTest, NothingPendingIsSaidAndPasses) {
   ApplyShop(12);
   auto run = Strata({"rehearse"}, ShopDir());
   EXPECT_EQ(run.exit_code, 0) << run.all();
-  EXPECT_THAT(run.out, HasSubstr("nothing to rehearse: every migration in"));
+  EXPECT_THAT(run.out, HasSubstr("nothing to rehearse: no migration in"));
 }
 
-TEST_P(RehearseTest, ToLimitsTheMigrationsRehearsed) {
+TEST_P(RehearseTest, ToLimitsTheMigrationsRehearsedAndNoInjectSkipsInjection) {
   ApplyShop(3);
-  json report = RehearseJson({"--to", "5"}, 0, ShopDir());
+  json report = RehearseJson({"--to", "5", "--no-inject"}, 0, ShopDir());
   ASSERT_EQ(report["migrations"].size(), 2u);
   EXPECT_EQ(report["migrations"][1]["version"], 5);
+  EXPECT_EQ(report["migrations"][1]["result"], "pass");
+  EXPECT_EQ(report["migrations"][1]["injections"]["run"], 0);
 }
 
 TEST_P(RehearseTest, KeptSandboxHoldsTheRehearsedMigrations) {
@@ -298,6 +300,45 @@ TEST_P(RehearseTest, LibraryReportsProgressPerMigration) {
   EXPECT_TRUE(report->passed());
   EXPECT_EQ(done, (std::vector<std::string>{"0011_rename_customers_name", "0012_move_customer_phones"}));
   EXPECT_FALSE(report->sandbox_kept);
+}
+
+// pg_dump gets the password in its environment, never in its arguments, and
+// the scratch database goes even when the copy fails.
+TEST_P(RehearseTest, PgDumpSeesNoPasswordInItsArgumentsAndAFailedCopyIsDropped) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL only";
+  Write("0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  std::string fake = dir_.path() + "/pg_dump";
+  dir_.Write("pg_dump",
+             "#!/bin/sh\n"
+             "printf '%s\\n' \"$@\" > \"$(dirname \"$0\")/args\"\n"
+             "printf '%s\\n' \"$PGPASSWORD\" > \"$(dirname \"$0\")/password\"\n"
+             "echo $PPID > \"$(dirname \"$0\")/ppid\"\n"
+             "echo 'pg_dump: error: something went wrong' >&2\n"
+             "exit 1\n");
+  std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
+  // The test server trusts every local user: the password is only carried.
+  std::string url = target_->url();
+  url.replace(url.find("postgres@"), 9, "postgres:Pw-s3cret@");
+  auto run = RunStrata({"--database", url, "--dir", dir_.path() + "/migrations", "rehearse"}, dir_.path(),
+                       {{"STRATA_PG_DUMP", fake}});
+  EXPECT_EQ(run.exit_code, 4) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("pg_dump failed (exit code 1): pg_dump: error: something went wrong"));
+  EXPECT_THAT(run.all(), Not(HasSubstr("Pw-s3cret")));
+  auto read = [&](const std::string& name) {
+    std::ifstream in(dir_.path() + "/" + name);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  EXPECT_THAT(read("args"), HasSubstr("--dbname="));
+  EXPECT_THAT(read("args"), Not(HasSubstr("Pw-s3cret")));
+  EXPECT_EQ(read("password"), "Pw-s3cret\n");
+  std::string ppid = read("ppid");
+  ASSERT_FALSE(ppid.empty());
+  ppid.pop_back();
+  auto admin = OpenDatabase(testing::WithDatabaseName(testing::PostgresTestUrl(), "postgres"));
+  EXPECT_EQ(Scalar(**admin, "SELECT count(*) FROM pg_database WHERE datname LIKE 'strata_rehearse_" + ppid + "_%'"),
+            0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, RehearseTest, ::testing::Values(Engine::kSqlite));

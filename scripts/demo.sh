@@ -3,8 +3,9 @@
 # then, in a fresh temporary directory, applies the example shop migrations
 # (examples/shop/migrations), rolls them back partly and fully, re-applies
 # them, and proves that the schema and the data came back exactly as they
-# were. Finally it shows two safety refusals: an irreversible migration and
-# an applied migration whose file was edited afterwards.
+# were. Then it shows two safety refusals: an irreversible migration and
+# an applied migration whose file was edited afterwards. Finally it rehearses
+# migrations on a sandbox copy seeded with 10,000 rows per table.
 #
 # Usage: bash scripts/demo.sh            (as root on a fresh Debian 12 machine)
 #        STRATA_BIN=path/to/strata bash scripts/demo.sh
@@ -204,5 +205,23 @@ strata 7 --dir edited status
 expect "changed" "the edited migration is reported as changed"
 strata 7 --dir edited up
 ok "up refuses to run while history and files disagree"
+
+# --- rehearsal (strata rehearse) ---
+step "rehearse before applying: 0007-0012 on a sandbox copy of a database at 0006, with 10,000 generated rows per table"
+strata 0 --database sqlite:rehearse.db up --to 6
+before_rehearsal=$(sha256sum rehearse.db)
+strata 0 --database sqlite:rehearse.db rehearse --to 12 --seed 10000
+expect "rehearsal passed: 6 migrations" "all 6 migrations passed: up, down to the same schema and data, up again"
+expect "10 injected failures left no trace" "a failure injected at each of the 10 statements left no trace"
+[ "$(sha256sum rehearse.db)" = "$before_rehearsal" ] || fail "the rehearsal changed its target"
+ok "the target file is byte for byte what it was"
+echo "(a copy of the migrations whose 0090 has a down script that forgets to drop the index its up creates)"
+mkdir wrong-down
+cp migrations/*.sql wrong-down/
+echo "CREATE INDEX customers_full_name_idx ON customers (full_name);" >wrong-down/0090_index_customer_names.up.sql
+echo "SELECT 1;  -- forgets DROP INDEX customers_full_name_idx" >wrong-down/0090_index_customer_names.down.sql
+strata 6 --dir wrong-down rehearse
+expect "+ index customers_full_name_idx" "the rehearsal fails naming the index the down script left behind"
+# --- end of rehearsal ---
 
 printf '\n== demo finished: %d checks passed\n' "$checks"

@@ -67,5 +67,6 @@ void SetupDiff(CLI::App& app, GlobalOptions& global, int& exit_code);
 void SetupSnapshot(CLI::App& app, GlobalOptions& global, int& exit_code);
 void SetupRestore(CLI::App& app, GlobalOptions& global, int& exit_code);
 void SetupShow(CLI::App& app, GlobalOptions& global, int& exit_code);
+void SetupRehearse(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace strata::cli

@@ -14,6 +14,7 @@ constexpr CommandSetup kCommands[] = {
     SetupFingerprint,
     SetupDiff,
     SetupSnapshot, SetupRestore, SetupShow,
+    SetupRehearse,
 };
 
 }  // namespace

@@ -2,6 +2,8 @@
 -- Foreign keys tie an order to its customer and status, and a line to its
 -- order and product. A line keeps the unit price it was sold at, since the
 -- catalogue price may change later.
+-- Quantities and prices are bounded, so that an order's total (the sum of
+-- quantity * unit price over its lines) always fits a 64-bit integer.
 -- Purely additive: strata derives the inverse, dropping the indexes and
 -- tables in reverse order.
 CREATE TABLE order_statuses (
@@ -21,8 +23,8 @@ CREATE TABLE order_lines (
   order_id         INTEGER NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
   line_no          INTEGER NOT NULL,
   product_id       INTEGER NOT NULL REFERENCES products (id),
-  quantity         INTEGER NOT NULL CHECK (quantity > 0),
-  unit_price_cents INTEGER NOT NULL CHECK (unit_price_cents >= 0),
+  quantity         INTEGER NOT NULL CHECK (quantity BETWEEN 1 AND 10000),
+  unit_price_cents INTEGER NOT NULL CHECK (unit_price_cents BETWEEN 0 AND 100000000),
   PRIMARY KEY (order_id, line_no)
 );
 

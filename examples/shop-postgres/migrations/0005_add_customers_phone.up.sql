@@ -1,0 +1,2 @@
+-- An optional phone number for delivery questions. The inverse is derived.
+ALTER TABLE customers ADD COLUMN phone TEXT;

@@ -1,0 +1,345 @@
+// The rehearsal orchestrator: a sandbox, a migrator on it, and for each
+// pending migration the sequence of rehearse.h, checked by fingerprints.
+#include "rehearse/rehearse.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "engine/url.h"
+#include "rehearse/sandbox.h"
+#include "safety/fingerprint.h"
+#include "safety/seed.h"
+#include "sql/splitter.h"
+#include "strata/migrator.h"
+
+namespace strata {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t MillisSince(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+std::string Indent(std::string_view text, std::string_view prefix = "  ") {
+  std::string out;
+  while (!text.empty()) {
+    size_t eol = text.find('\n');
+    out += prefix;
+    out += text.substr(0, eol);
+    out += '\n';
+    if (eol == std::string_view::npos) break;
+    text.remove_prefix(eol + 1);
+  }
+  return out;
+}
+
+/// What a step is checked against: the schema and the data of every table.
+struct State {
+  SchemaFingerprint schema;
+  DataFingerprint data;
+
+  std::vector<std::string> Tables() const {
+    std::vector<std::string> names;
+    for (const auto& t : data.tables) names.push_back(t.table);
+    return names;
+  }
+};
+
+Result<State> Capture(Database& db) {
+  State s;
+  STRATA_ASSIGN_OR_RETURN(s.schema, FingerprintSchema(db));
+  STRATA_ASSIGN_OR_RETURN(s.data, FingerprintData(db));
+  return s;
+}
+
+/// How `got` differs from `want`, for a person; empty when they are equal.
+std::string Compare(const State& want, const State& got, std::string_view want_name,
+                    std::string_view got_name) {
+  std::string out;
+  if (!(want.schema == got.schema)) {
+    out += fmt::format("the schema differs (- {}, + {}):\n", want_name, got_name);
+    out += Indent(DiffSchemas(want.schema, got.schema));
+  }
+  if (want.data == got.data) return out;
+  std::map<std::string, std::pair<const TableFingerprint*, const TableFingerprint*>> tables;
+  for (const auto& t : want.data.tables) tables[t.table].first = &t;
+  for (const auto& t : got.data.tables) tables[t.table].second = &t;
+  std::string lines;
+  for (const auto& [name, pair] : tables) {
+    auto [a, b] = pair;
+    if (a && b && *a == *b) continue;
+    if (!b) {
+      lines += fmt::format("  {}: {} rows {}, no such table {}\n", name, a->rows, want_name, got_name);
+    } else if (!a) {
+      lines += fmt::format("  {}: no such table {}, {} rows {}\n", name, want_name, b->rows, got_name);
+    } else if (a->rows != b->rows) {
+      lines += fmt::format("  {}: {} rows {}, {} rows {}\n", name, a->rows, want_name, b->rows, got_name);
+    } else {
+      lines += fmt::format("  {}: {} rows both {} and {}, but not the same values\n", name, a->rows,
+                           want_name, got_name);
+    }
+  }
+  return out + "the data differs:\n" + lines;
+}
+
+/// The migrator's outcome of one up or down, with its time.
+struct Timed {
+  Status status;
+  int64_t ms = -1;
+};
+
+class Rehearser {
+ public:
+  Rehearser(const RehearseOptions& options, const RehearsalHandler& on_event, RehearsalReport& report)
+      : options_(options), on_event_(on_event), report_(report) {}
+
+  Status Run() {
+    auto started = Clock::now();
+    report_.target = RedactUrl(options_.database_url);
+    report_.seed_rows = options_.seed_rows;
+    STRATA_ASSIGN_OR_RETURN(sandbox_, CreateSandbox(options_.database_url));
+    report_.sandbox = sandbox_->Describe();
+    report_.copy_ms = MillisSince(started);
+    MigratorOptions mo;
+    mo.database_url = sandbox_->url();
+    mo.migrations_dir = options_.migrations_dir;
+    mo.actor = options_.actor;
+    STRATA_ASSIGN_OR_RETURN(migrator_, Migrator::Open(mo));
+    db_ = migrator_->database();
+    dialect_ = db_->engine() == Engine::kPostgres ? sql::Dialect::kPostgres : sql::Dialect::kSqlite;
+
+    UpOptions plan_options;
+    plan_options.to = options_.to;
+    plan_options.dry_run = true;
+    plan_options.allow_irreversible = options_.allow_irreversible;
+    STRATA_ASSIGN_OR_RETURN(RunReport plan, migrator_->Up(plan_options));
+    for (const PlanStep& step : plan.plan) {
+      MigrationRehearsal& m = report_.migrations.emplace_back();
+      m.version = step.version;
+      m.id = step.id;
+      m.down_source = step.down_source;
+      STRATA_ASSIGN_OR_RETURN(std::vector<sql::Statement> statements,
+                              sql::SplitStatements(step.script, dialect_));
+      m.statements = statements.size();
+    }
+    Emit(RehearsalEvent::Kind::kSandboxReady);
+    if (options_.seed_rows > 0 && !plan.plan.empty()) {
+      STRATA_ASSIGN_OR_RETURN(std::vector<std::string> tables, db_->ListTables());
+      if (!tables.empty()) {
+        Status s = SeedTables({}, &report_.seeded);
+        if (!s.ok()) return s.WithContext("seeding the sandbox");
+      }
+      Emit(RehearsalEvent::Kind::kSeeded);
+    }
+
+    bool go_on = true;
+    for (size_t i = 0; i < plan.plan.size(); ++i) {
+      MigrationRehearsal& m = report_.migrations[i];
+      if (!go_on) {
+        m.note = "not rehearsed: an earlier migration failed";
+      } else {
+        STRATA_ASSIGN_OR_RETURN(go_on, RehearseOne(plan.plan[i], m, i + 1 < plan.plan.size()));
+        m.result = m.failures.empty() ? RehearsalResult::kPass : RehearsalResult::kFail;
+      }
+      Emit(RehearsalEvent::Kind::kMigrationDone, &m);
+    }
+
+    migrator_.reset();
+    if (options_.keep_sandbox) {
+      sandbox_->Keep();
+      report_.sandbox_kept = true;
+    } else if (Status s = sandbox_->Remove(); !s.ok()) {
+      report_.warnings.push_back(s.message());
+    }
+    report_.total_ms = MillisSince(started);
+    return Status::OK();
+  }
+
+ private:
+  void Emit(RehearsalEvent::Kind kind, const MigrationRehearsal* m = nullptr) {
+    if (on_event_) on_event_(RehearsalEvent{kind, report_, m});
+  }
+
+  Timed Up(int64_t version, std::optional<size_t> inject = std::nullopt) {
+    UpOptions up;
+    up.to = version;
+    up.allow_irreversible = options_.allow_irreversible;
+    up.inject_failure_at = inject;
+    int64_t ms = -1;
+    auto r = migrator_->Up(up, [&](const Event& e) {
+      if (e.kind == Event::Kind::kApplied && e.version == version) ms = e.duration_ms;
+    });
+    return {r.status(), ms};
+  }
+
+  Timed Down(int64_t version) {
+    int64_t ms = -1;
+    auto r = migrator_->Down(DownOptions{.steps = 1}, [&](const Event& e) {
+      if (e.kind == Event::Kind::kRolledBack && e.version == version) ms = e.duration_ms;
+    });
+    return {r.status(), ms};
+  }
+
+  Result<bool> Pending(int64_t version) {
+    STRATA_ASSIGN_OR_RETURN(StatusReport status, migrator_->GetStatus());
+    for (const auto& s : status.migrations) {
+      if (s.version == version) return s.state == MigrationState::kPending;
+    }
+    return false;
+  }
+
+  /// Fills `tables` (empty: all) with generated rows; adds what it did to `seeded`.
+  Status SeedTables(const std::vector<std::string>& tables,
+                    std::vector<std::pair<std::string, int64_t>>* seeded) {
+    auto started = Clock::now();
+    SeedOptions so;
+    so.rows_per_table = options_.seed_rows;
+    so.seed = options_.seed_value;
+    so.tables = tables;
+    so.allow_non_empty = true;  // a copy of a real database has rows
+    STRATA_ASSIGN_OR_RETURN(SeedReport r, Seed(*db_, so));
+    seeded->insert(seeded->end(), r.rows_per_table.begin(), r.rows_per_table.end());
+    report_.seed_ms += MillisSince(started);
+    return Status::OK();
+  }
+
+  /// Rehearses `step`, which is pending and next. Returns whether the next
+  /// migration can be rehearsed: the sandbox then holds `step` applied.
+  Result<bool> RehearseOne(const PlanStep& step, MigrationRehearsal& m, bool more_follow) {
+    const int64_t v = step.version;
+    auto fail = [&](std::string why) { m.failures.push_back(std::move(why)); };
+    STRATA_ASSIGN_OR_RETURN(std::vector<sql::Statement> statements,
+                            sql::SplitStatements(step.script, dialect_));
+    m.statements = statements.size();
+    STRATA_ASSIGN_OR_RETURN(State before, Capture(*db_));
+    m.risks = AssessRisks(statements, RiskFacts{dialect_, before.Tables(), step.no_transaction,
+                                                step.down_source == "none"});
+
+    Timed up = Up(v);
+    m.up_ms = up.ms;
+    if (!up.status.ok()) {
+      fail("up failed: " + up.status.message());
+      return false;
+    }
+    STRATA_ASSIGN_OR_RETURN(State applied, Capture(*db_));
+    if (step.down_source != "none") {
+      STRATA_ASSIGN_OR_RETURN(bool reapplied, RehearseWayBack(step, m, before, applied));
+      if (!reapplied) return false;
+    }
+    if (more_follow && options_.seed_rows > 0) {
+      std::vector<std::string> tables_before = before.Tables();
+      std::set<std::string> old(tables_before.begin(), tables_before.end());
+      std::vector<std::string> created;
+      for (const auto& t : applied.Tables()) {
+        if (!old.count(t)) created.push_back(t);
+      }
+      if (!created.empty()) {
+        Status s = SeedTables(created, &m.seeded);
+        if (!s.ok()) {
+          report_.warnings.push_back(fmt::format(
+              "could not seed the tables {} created: {}; later migrations ran on them empty", m.id,
+              s.message()));
+        }
+      }
+    }
+    return true;
+  }
+
+  /// Down, compare, failures injected, up again. Returns whether `step` is
+  /// applied again at the end, so that later migrations can follow.
+  Result<bool> RehearseWayBack(const PlanStep& step, MigrationRehearsal& m, const State& before,
+                               const State& applied) {
+    const int64_t v = step.version;
+    auto fail = [&](std::string why) { m.failures.push_back(std::move(why)); };
+    Timed down = Down(v);
+    m.down_ms = down.ms;
+    if (!down.status.ok()) {
+      fail("down failed: " + down.status.message());
+      // A failed rollback is undone: the migration should still be applied.
+      STRATA_ASSIGN_OR_RETURN(State now, Capture(*db_));
+      STRATA_ASSIGN_OR_RETURN(bool pending, Pending(v));
+      return !pending && Compare(applied, now, "", "").empty();
+    }
+    STRATA_ASSIGN_OR_RETURN(State rolled_back, Capture(*db_));
+    std::string diff = Compare(before, rolled_back, "before up", "after down");
+    if (!diff.empty()) fail("down did not restore the state before up:\n" + Indent(diff));
+
+    bool applied_now = false;
+    if (options_.inject_failures && !step.no_transaction) {
+      for (size_t i = 1; i <= m.statements; ++i) {
+        ++m.injections;
+        Timed t = Up(v, i);
+        if (t.status.ok()) {
+          fail(fmt::format("failure injected at statement {} of {}: up succeeded anyway", i, m.statements));
+          applied_now = true;
+          break;
+        }
+        std::string where = fmt::format("after the failure injected at statement {}", i);
+        if (t.status.message().find("strata_injected_failure") == std::string::npos) {
+          fail(fmt::format("{}: up failed for another reason: {}", where, t.status.message()));
+        }
+        STRATA_ASSIGN_OR_RETURN(State now, Capture(*db_));
+        STRATA_ASSIGN_OR_RETURN(bool pending, Pending(v));
+        diff = Compare(rolled_back, now, "before up", where);
+        if (!pending) diff += fmt::format("history lists {} {}\n", m.id, where);
+        if (!diff.empty()) {
+          fail(fmt::format("the failure injected at statement {} of {} left a trace:\n{}", i,
+                           m.statements, Indent(diff)));
+          applied_now = !pending;
+          break;
+        }
+        ++m.injections_passed;
+      }
+    }
+    if (!applied_now) {
+      Timed again = Up(v);
+      m.reapply_ms = again.ms;
+      if (!again.status.ok()) {
+        fail("up again after down failed: " + again.status.message());
+        return false;
+      }
+    }
+    STRATA_ASSIGN_OR_RETURN(State reapplied, Capture(*db_));
+    diff = Compare(applied, reapplied, "first up", "up again");
+    if (!diff.empty()) fail("up again after down gave another state than the first up:\n" + Indent(diff));
+    return true;
+  }
+
+  const RehearseOptions& options_;
+  const RehearsalHandler& on_event_;
+  RehearsalReport& report_;
+  std::unique_ptr<Sandbox> sandbox_;    // outlives migrator_, declared first
+  std::unique_ptr<Migrator> migrator_;
+  Database* db_ = nullptr;  // the migrator's connection to the sandbox
+  sql::Dialect dialect_ = sql::Dialect::kSqlite;
+};
+
+}  // namespace
+
+const char* RehearsalResultName(RehearsalResult result) {
+  switch (result) {
+    case RehearsalResult::kPass: return "pass";
+    case RehearsalResult::kFail: return "fail";
+    case RehearsalResult::kNotRehearsed: return "not-rehearsed";
+  }
+  return "unknown";
+}
+
+int RehearsalReport::Count(RehearsalResult result) const {
+  return static_cast<int>(std::count_if(migrations.begin(), migrations.end(),
+                                        [&](const auto& m) { return m.result == result; }));
+}
+
+Result<RehearsalReport> Rehearse(const RehearseOptions& options, const RehearsalHandler& on_event) {
+  RehearsalReport report;
+  Rehearser rehearser(options, on_event, report);
+  STRATA_RETURN_IF_ERROR(rehearser.Run());
+  return report;
+}
+
+}  // namespace strata

@@ -1,0 +1,67 @@
+#include "rehearse/risk.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "sql/classify.h"
+
+namespace strata {
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool Contains(const std::string& haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+std::vector<Risk> AssessRisks(const std::vector<sql::Statement>& up, const RiskFacts& facts) {
+  const bool pg = facts.dialect == sql::Dialect::kPostgres;
+  auto existed = [&](const std::string& table) {
+    return std::any_of(facts.existing_tables.begin(), facts.existing_tables.end(),
+                       [&](const std::string& t) { return Lower(t) == Lower(table); });
+  };
+  std::vector<Risk> risks;
+  for (const sql::Statement& st : up) {
+    sql::StatementInfo info = sql::Classify(st.text, facts.dialect);
+    if (info.table.empty()) info.table = info.object;
+    std::string where = " (line " + std::to_string(st.line) + ")";
+    if (info.destructive) risks.push_back({"destructive", info.summary + where});
+    if (info.kind == sql::StatementKind::kAlterColumnType) {
+      risks.push_back({"table-rewrite", "rewrites " + info.table +
+                                            (pg ? " under an ACCESS EXCLUSIVE lock" : "") + where});
+    }
+    if (!pg || !existed(info.table)) continue;  // locks on a new table block no one
+    if (info.kind == sql::StatementKind::kCreateIndex && !info.concurrently) {
+      risks.push_back({"lock", "CREATE INDEX without CONCURRENTLY blocks writes to " + info.table +
+                                   " while it builds" + where});
+    }
+    std::string text = Lower(st.text);
+    if ((info.kind == sql::StatementKind::kAlterOther || info.kind == sql::StatementKind::kAddColumn) &&
+        Contains(text, "add constraint") &&
+        (Contains(text, "foreign key") || Contains(text, "check")) && !Contains(text, "not valid")) {
+      risks.push_back({"lock", "validates a new constraint on every row of " + info.table +
+                                   " while holding its lock (ADD ... NOT VALID, then VALIDATE "
+                                   "CONSTRAINT, avoids it)" + where});
+    }
+    if (info.kind == sql::StatementKind::kAlterOther && Contains(text, "set not null")) {
+      risks.push_back({"lock", "SET NOT NULL scans every row of " + info.table +
+                                   " under an ACCESS EXCLUSIVE lock" + where});
+    }
+  }
+  if (facts.no_transaction) {
+    risks.push_back({"no-transaction", "runs without a transaction: a failure part-way leaves the "
+                                       "statements before it applied (failure injection skipped)"});
+  }
+  if (facts.irreversible) {
+    risks.push_back({"irreversible", "no down script and no derivable inverse: down not rehearsed"});
+  }
+  return risks;
+}
+
+}  // namespace strata

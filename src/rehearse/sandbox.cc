@@ -1,0 +1,16 @@
+#include "rehearse/sandbox.h"
+
+#include "engine/url.h"
+
+namespace strata {
+
+Result<std::unique_ptr<Sandbox>> CreateSandbox(std::string_view target_url) {
+  STRATA_ASSIGN_OR_RETURN(DatabaseUrl parsed, ParseDatabaseUrl(target_url));
+  switch (parsed.engine) {
+    case Engine::kSqlite: return CreateSqliteSandbox(parsed.target);
+    case Engine::kPostgres: return CreatePostgresSandbox(parsed.target);
+  }
+  return Status(Code::kInternal, "unknown engine");
+}
+
+}  // namespace strata

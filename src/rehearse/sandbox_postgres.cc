@@ -1,0 +1,110 @@
+// The PostgreSQL sandbox: a scratch database, strata_rehearse_<pid>_<random>,
+// created on the target's server and filled with a copy of the target
+// (pg_copy.h), then dropped (WITH (FORCE)) when the sandbox goes, also when
+// the copy failed. The session on the target that creates and drops it runs
+// nothing else than a read of pg_database: only pg_dump reads the target.
+#include <unistd.h>
+
+#include <random>
+
+#include <fmt/format.h>
+
+#include "engine/url.h"
+#include "rehearse/pg_copy.h"
+#include "rehearse/sandbox.h"
+#include "strata/database.h"
+
+namespace strata {
+namespace {
+
+std::string Literal(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+/// `url` (postgres://...) naming the database `dbname` instead of its own.
+std::string WithDatabaseInUrl(const std::string& url, const std::string& dbname) {
+  size_t scheme = url.find("://");
+  size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  size_t query = url.find('?', start);
+  size_t slash = url.find('/', start);
+  if (slash > query) slash = std::string::npos;
+  std::string base = url.substr(0, std::min(slash, query));
+  std::string out = base + "/" + dbname;
+  if (query == std::string::npos) return out;
+  std::string kept;
+  std::string_view rest = std::string_view(url).substr(query + 1);
+  while (!rest.empty()) {
+    size_t amp = rest.find('&');
+    std::string_view param = rest.substr(0, amp);
+    if (param.rfind("dbname=", 0) != 0 && !param.empty()) {
+      kept += kept.empty() ? "?" : "&";
+      kept += param;
+    }
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return out + kept;
+}
+
+/// CREATE DATABASE for a copy of the database `admin` is connected to:
+/// same encoding and locale, from the empty template0.
+Result<std::string> CreateStatement(Database& admin, const std::string& name) {
+  STRATA_ASSIGN_OR_RETURN(Rows version, admin.Query("SELECT current_setting('server_version_num')::int"));
+  int64_t server = version.rows.at(0).at(0).ToInt();
+  std::string provider = server >= 170000 ? "datlocprovider::text, datlocale"
+                         : server >= 150000 ? "datlocprovider::text, daticulocale"
+                                            : "'c', NULL";
+  STRATA_ASSIGN_OR_RETURN(
+      Rows rows, admin.Query(fmt::format("SELECT pg_encoding_to_char(encoding), datcollate, datctype, {} "
+                                         "FROM pg_database WHERE datname = current_database()",
+                                         provider)));
+  if (rows.empty()) return Status(Code::kNotFound, "the target database is not in pg_database");
+  const auto& r = rows.rows[0];
+  std::string sql = fmt::format("CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
+                                admin.QuoteIdent(name), Literal(r[0].ToString()),
+                                Literal(r[1].ToString()), Literal(r[2].ToString()));
+  std::string kind = r[3].ToString();
+  if (kind == "i") sql += " LOCALE_PROVIDER icu ICU_LOCALE " + Literal(r[4].ToString());
+  if (kind == "b") sql += " LOCALE_PROVIDER builtin BUILTIN_LOCALE " + Literal(r[4].ToString());
+  return sql;
+}
+
+Status DropDatabase(const std::string& url, const std::string& name) {
+  auto admin = OpenDatabase(url);
+  Status s = admin.ok() ? (*admin)->Exec(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                                                     (*admin)->QuoteIdent(name)))
+                        : admin.status();
+  if (s.ok()) return s;
+  return Status(s.code(), fmt::format("could not drop the sandbox database {} (drop it by hand): {}",
+                                      name, s.message()));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Sandbox>> CreatePostgresSandbox(const std::string& url) {
+  STRATA_ASSIGN_OR_RETURN(ConnParams source, ParseConnParams(url));
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> admin, OpenDatabase(url));
+  std::random_device random;
+  std::string name = fmt::format("strata_rehearse_{}_{:08x}", getpid(), random());
+  STRATA_ASSIGN_OR_RETURN(std::string create, CreateStatement(*admin, name));
+  Status created = admin->Exec(create);
+  if (!created.ok()) {
+    return Status(Code::kUnavailable,
+                  fmt::format("cannot create the sandbox database {} on the target's server: {} "
+                              "(rehearsal on PostgreSQL needs a user allowed to create databases)",
+                              name, created.message()));
+  }
+  admin.reset();
+  std::string sandbox_url = WithDatabaseInUrl(url, name);
+  auto sandbox = std::make_unique<Sandbox>(sandbox_url, RedactUrl(sandbox_url),
+                                           [url, name] { return DropDatabase(url, name); });
+  STRATA_RETURN_IF_ERROR(CopyPostgresDatabase(source, WithDbname(source, name)));
+  return sandbox;
+}
+
+}  // namespace strata

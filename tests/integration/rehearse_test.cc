@@ -1,0 +1,372 @@
+// strata rehearse, as a user runs it, on real SQLite and PostgreSQL targets:
+// the report is checked, and so is the target (unchanged) and the sandbox
+// (gone, or kept where the report says).
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "rehearse/rehearse.h"
+#include "safety/fingerprint.h"
+#include "testutil/harness.h"
+
+namespace strata {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::RunStrata;
+using testing::Scalar;
+using testing::TempDir;
+using nlohmann::json;
+
+class RehearseTest : public testing::EngineTest {
+ protected:
+  void Write(const std::string& file, const std::string& sql) { dir_.Write("migrations/" + file, sql); }
+
+  std::string ShopDir() const {
+    return std::string(STRATA_SOURCE_DIR) +
+           (pg() ? "/examples/shop-postgres/migrations" : "/examples/shop/migrations");
+  }
+
+  testing::CliRun Strata(std::vector<std::string> args, const std::string& dir = "") {
+    args.insert(args.begin(), {"--database", target_->url(), "--dir",
+                               dir.empty() ? dir_.path() + "/migrations" : dir});
+    return RunStrata(args, dir_.path());
+  }
+
+  /// Runs `strata rehearse --json ARGS` and parses the report.
+  json RehearseJson(std::vector<std::string> args, int want_exit, const std::string& dir = "") {
+    args.insert(args.begin(), {"rehearse", "--json"});
+    auto run = Strata(args, dir);
+    EXPECT_EQ(run.exit_code, want_exit) << run.all();
+    try {
+      return json::parse(run.out);
+    } catch (const json::exception& e) {
+      ADD_FAILURE() << "not JSON: " << e.what() << "\n" << run.all();
+      return json::object();
+    }
+  }
+
+  /// The target's schema and data hashes, and for SQLite its bytes.
+  std::string TargetState() {
+    auto schema = FingerprintSchema(*db_);
+    auto data = FingerprintData(*db_);
+    EXPECT_TRUE(schema.ok() && data.ok());
+    std::string state = schema->hash + " " + data->hash;
+    if (!pg()) {
+      std::string path = target_->url().substr(std::string("sqlite:").size());
+      std::ifstream in(path, std::ios::binary);
+      std::ostringstream bytes;
+      bytes << in.rdbuf();
+      state += " " + std::to_string(std::hash<std::string>()(bytes.str()));
+    }
+    return state;
+  }
+
+  /// Applies the shop migrations up to `version` to the target.
+  void ApplyShop(int version) {
+    auto run = Strata({"up", "--to", std::to_string(version)}, ShopDir());
+    ASSERT_EQ(run.exit_code, 0) << run.all();
+  }
+
+  /// Checks every migration of `report` passed, each with a failure injected
+  /// at every one of its statements; returns the number of injections.
+  int64_t ExpectAllPassed(const json& report, size_t migrations) {
+    EXPECT_EQ(report["summary"]["ok"], true) << report.dump(2);
+    EXPECT_EQ(report["migrations"].size(), migrations);
+    int64_t injections = 0;
+    for (const json& m : report["migrations"]) {
+      EXPECT_EQ(m["result"], "pass") << m.dump(2);
+      EXPECT_GT(m["statements"].get<int>(), 0) << m["id"];
+      EXPECT_EQ(m["injections"]["run"], m["statements"]) << m["id"];
+      EXPECT_EQ(m["injections"]["passed"], m["statements"]) << m["id"];
+      EXPECT_GE(m["up_ms"].get<int64_t>(), 0) << m["id"];
+      EXPECT_GE(m["down_ms"].get<int64_t>(), 0) << m["id"];
+      injections += m["injections"]["run"].get<int64_t>();
+    }
+    return injections;
+  }
+
+  /// Whether the sandbox named by a report still exists.
+  bool SandboxExists(const json& report) {
+    std::string location = report["sandbox"]["location"];
+    if (!pg()) return std::filesystem::exists(location.substr(std::string("sqlite:").size()));
+    std::string name = location.substr(location.rfind('/') + 1);
+    EXPECT_THAT(name, HasSubstr("strata_rehearse_"));
+    auto admin = OpenDatabase(testing::WithDatabaseName(testing::PostgresTestUrl(), "postgres"));
+    return Scalar(**admin, "SELECT count(*) FROM pg_database WHERE datname = '" + name + "'") > 0;
+  }
+
+  void DropSandbox(const json& report) {
+    std::string location = report["sandbox"]["location"];
+    if (!pg()) {
+      std::filesystem::remove_all(std::filesystem::path(location.substr(7)).parent_path());
+      return;
+    }
+    auto admin = OpenDatabase(testing::WithDatabaseName(testing::PostgresTestUrl(), "postgres"));
+    (*admin)->Exec("DROP DATABASE IF EXISTS " + location.substr(location.rfind('/') + 1) + " WITH (FORCE)")
+        .IgnoreError();
+  }
+
+  TempDir dir_;
+};
+
+// The demo shop with its own data (0001-0006 applied), seeded with more rows
+// per table in the sandbox; 0007-0012 rehearsed on them.
+TEST_P(RehearseTest, DemoShopSeededPassesAndLeavesTheTargetAlone) {
+  ApplyShop(6);
+  std::string before = TargetState();
+  const int64_t rows = 10000;  // a few seconds on either engine
+  json report = RehearseJson({"--seed", std::to_string(rows)}, 0, ShopDir());
+  EXPECT_EQ(ExpectAllPassed(report, 6), pg() ? 11 : 10);  // 1+1+1+3(4)+1+3
+  EXPECT_EQ(report["seed"]["rows_per_table"], rows);
+  EXPECT_EQ(report["seed"]["tables"].size(), 5u);  // customers ... order_lines
+  for (const json& t : report["seed"]["tables"]) EXPECT_GE(t["rows"].get<int64_t>(), rows) << t.dump();
+  EXPECT_EQ(report["migrations"][5]["id"], "0012_move_customer_phones");
+  EXPECT_THAT(report["migrations"][5]["risks"].dump(), HasSubstr("drops column customers.phone"));
+  EXPECT_EQ(TargetState(), before);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 6);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM customers"), 3);
+  EXPECT_FALSE(SandboxExists(report));
+}
+
+TEST_P(RehearseTest, WholeDemoFromAnEmptyDatabasePasses) {
+  std::string before = TargetState();
+  json report = RehearseJson({}, 0, ShopDir());
+  EXPECT_EQ(ExpectAllPassed(report, 12), pg() ? 25 : 24);
+  EXPECT_EQ(TargetState(), before);
+  EXPECT_FALSE(*db_->TableExists("customers"));
+}
+
+TEST_P(RehearseTest, HumanReportHasATableAndASummary) {
+  ApplyShop(9);
+  auto run = Strata({"rehearse", "--seed", "50"}, ShopDir());
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("rehearsing 3 pending migrations of"));
+  EXPECT_THAT(run.out, HasSubstr("seeded 5 tables with 50 generated rows each"));
+  EXPECT_THAT(run.out, ::testing::ContainsRegex("0010_keep_orders_total_current +pass +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+/[0-9]+"));
+  EXPECT_THAT(run.out, HasSubstr("risk destructive: drops column customers.phone"));
+  EXPECT_THAT(run.out, HasSubstr("rehearsal passed: 3 migrations"));
+  EXPECT_THAT(run.out, HasSubstr("the target was only read; the sandbox was removed"));
+}
+
+TEST_P(RehearseTest, DownThatForgetsAnIndexFailsNamingIt) {
+  Write("0001_items.up.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  Write("0002_items_name.up.sql", "CREATE INDEX items_name_idx ON items (name);\n");
+  Write("0002_items_name.down.sql", "SELECT 1;\n");
+  Write("0003_items_price.up.sql", "ALTER TABLE items ADD COLUMN price INTEGER;\n");
+  std::string before = TargetState();
+  auto run = Strata({"rehearse"});
+  EXPECT_EQ(run.exit_code, 6) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("0002_items_name"));
+  EXPECT_THAT(run.out, HasSubstr("items_name_idx"));
+  EXPECT_THAT(run.out, HasSubstr("rehearsal FAILED: 1 of 2 migrations failed, 1 not rehearsed"));
+  json report = RehearseJson({}, 6);
+  ASSERT_EQ(report["migrations"].size(), 2u);
+  EXPECT_EQ(report["migrations"][0]["result"], "fail");
+  EXPECT_THAT(report["migrations"][0]["failures"].dump(), HasSubstr("items_name_idx"));
+  // The index left behind makes the second up fail: 0003 cannot follow.
+  EXPECT_THAT(report["migrations"][0]["failures"][1].get<std::string>(), HasSubstr("up again after down failed"));
+  EXPECT_EQ(report["migrations"][1]["result"], "not-rehearsed");
+  EXPECT_EQ(report["summary"]["failed"], 1);
+  EXPECT_EQ(TargetState(), before);
+}
+
+TEST_P(RehearseTest, DownThatRestoresAColumnWithTheWrongTypeFails) {
+  Write("0001_items.up.sql",
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER NOT NULL DEFAULT 0);\n"
+        "INSERT INTO items (id, price) VALUES (1, 100), (2, 250);\n");
+  Write("0001_items.down.sql", "DROP TABLE items;\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  Write("0002_drop_price.up.sql", "ALTER TABLE items DROP COLUMN price;\n");
+  Write("0002_drop_price.down.sql", "ALTER TABLE items ADD COLUMN price TEXT;\n");
+  json report = RehearseJson({}, 6);
+  ASSERT_EQ(report["migrations"].size(), 1u);
+  const json& m = report["migrations"][0];
+  EXPECT_EQ(m["result"], "fail");
+  std::string failures = m["failures"].dump();
+  EXPECT_THAT(failures, HasSubstr("the schema differs"));
+  EXPECT_THAT(failures, HasSubstr("price"));
+  EXPECT_THAT(failures, HasSubstr("table items"));
+  EXPECT_EQ(Scalar(*db_, "SELECT sum(price) FROM items"), 350);
+}
+
+TEST_P(RehearseTest, DownThatLeavesRowsBehindFailsWithRowCounts) {
+  Write("0001_items.up.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  Write("0002_more_items.up.sql", "INSERT INTO items (id, name) VALUES (1001, 'a'), (1002, 'b');\n");
+  Write("0002_more_items.down.sql", "DELETE FROM items WHERE id = 1001;\n");
+  json report = RehearseJson({"--seed", "10"}, 6);
+  const json& m = report["migrations"][0];
+  EXPECT_EQ(m["result"], "fail");
+  EXPECT_THAT(m["failures"][0].get<std::string>(),
+              HasSubstr("items: 10 rows before up, 11 rows after down"));
+}
+
+TEST_P(RehearseTest, MigrationThatFailsOnSeededDataStopsTheRehearsal) {
+  // Tables are seeded right after the migration that creates them: 0006
+  // then inserts customer 1, which the generated rows already hold.
+  json report = RehearseJson({"--seed", "20"}, 6, ShopDir());
+  ASSERT_EQ(report["migrations"].size(), 12u);
+  EXPECT_EQ(report["migrations"][0]["seeded"][0]["table"], "customers");
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(report["migrations"][i]["result"], "pass") << i;
+  const json& seed = report["migrations"][5];
+  EXPECT_EQ(seed["id"], "0006_seed_demo_data");
+  EXPECT_EQ(seed["result"], "fail");
+  EXPECT_THAT(seed["failures"][0].get<std::string>(), HasSubstr("up failed"));
+  EXPECT_THAT(seed["failures"][0].get<std::string>(), HasSubstr("customers"));
+  for (int i = 6; i < 12; ++i) EXPECT_EQ(report["migrations"][i]["result"], "not-rehearsed") << i;
+  EXPECT_EQ(report["summary"]["not_rehearsed"], 6);
+}
+
+TEST_P(RehearseTest, NothingPendingIsSaidAndPasses) {
+  ApplyShop(12);
+  auto run = Strata({"rehearse"}, ShopDir());
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("nothing to rehearse: no migration in"));
+}
+
+TEST_P(RehearseTest, ToLimitsTheMigrationsRehearsedAndNoInjectSkipsInjection) {
+  ApplyShop(3);
+  json report = RehearseJson({"--to", "5", "--no-inject"}, 0, ShopDir());
+  ASSERT_EQ(report["migrations"].size(), 2u);
+  EXPECT_EQ(report["migrations"][1]["version"], 5);
+  EXPECT_EQ(report["migrations"][1]["result"], "pass");
+  EXPECT_EQ(report["migrations"][1]["injections"]["run"], 0);
+}
+
+TEST_P(RehearseTest, KeptSandboxHoldsTheRehearsedMigrations) {
+  ApplyShop(10);
+  json report = RehearseJson({"--keep-sandbox"}, 0, ShopDir());
+  EXPECT_EQ(report["sandbox"]["kept"], true);
+  ASSERT_TRUE(SandboxExists(report));
+  std::string location = report["sandbox"]["location"];
+  std::string url = pg() ? testing::WithDatabaseName(testing::PostgresTestUrl(),
+                                                     location.substr(location.rfind('/') + 1))
+                         : location;
+  {
+    auto sandbox = OpenDatabase(url);
+    ASSERT_TRUE(sandbox.ok()) << sandbox.status().message();
+    EXPECT_EQ(Scalar(**sandbox, "SELECT count(*) FROM strata_history"), 12);
+    EXPECT_EQ(Scalar(**sandbox, "SELECT count(*) FROM customer_phones"), 2);
+  }
+  DropSandbox(report);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 10);
+}
+
+TEST_P(RehearseTest, IrreversibleMigrationIsRefusedUnlessAllowed) {
+  Write("0001_items.up.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  Write("0002_purge.up.sql", "DELETE FROM items WHERE name IS NULL;\n");
+  auto run = Strata({"rehearse"});
+  EXPECT_EQ(run.exit_code, 5) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("0002_purge"));
+  json report = RehearseJson({"--allow-irreversible"}, 0);
+  const json& m = report["migrations"][0];
+  EXPECT_EQ(m["result"], "pass");
+  EXPECT_EQ(m["down_ms"], -1);
+  EXPECT_EQ(m["injections"]["run"], 0);
+  EXPECT_THAT(m["risks"].dump(), HasSubstr("irreversible"));
+}
+
+TEST_P(RehearseTest, NoTransactionMigrationIsTaggedAndNotInjected) {
+  Write("0001_items.up.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  Write("0002_items_name.up.sql", pg() ? "-- strata:no-transaction\nCREATE INDEX CONCURRENTLY items_name ON items (name);\n"
+                                      : "-- strata:no-transaction\nCREATE INDEX items_name ON items (name);\n");
+  json report = RehearseJson({}, 0);
+  const json& m = report["migrations"][0];
+  EXPECT_EQ(m["result"], "pass") << m.dump(2);
+  EXPECT_EQ(m["injections"]["run"], 0);
+  EXPECT_THAT(m["risks"].dump(), HasSubstr("no-transaction"));
+  EXPECT_THAT(m["risks"].dump(), Not(HasSubstr("\"lock\"")));
+}
+
+TEST_P(RehearseTest, LibraryReportsProgressPerMigration) {
+  ApplyShop(10);
+  RehearseOptions options;
+  options.database_url = target_->url();
+  options.migrations_dir = ShopDir();
+  std::vector<std::string> done;
+  auto report = Rehearse(options, [&](const RehearsalEvent& e) {
+    if (e.kind == RehearsalEvent::Kind::kMigrationDone) done.push_back(e.migration->id);
+  });
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_TRUE(report->passed());
+  EXPECT_EQ(done, (std::vector<std::string>{"0011_rename_customers_name", "0012_move_customer_phones"}));
+  EXPECT_FALSE(report->sandbox_kept);
+}
+
+// pg_dump gets the password in its environment, never in its arguments, and
+// the scratch database goes even when the copy fails.
+TEST_P(RehearseTest, PgDumpSeesNoPasswordInItsArgumentsAndAFailedCopyIsDropped) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL only";
+  Write("0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  std::string fake = dir_.path() + "/pg_dump";
+  dir_.Write("pg_dump",
+             "#!/bin/sh\n"
+             "printf '%s\\n' \"$@\" > \"$(dirname \"$0\")/args\"\n"
+             "printf '%s\\n' \"$PGPASSWORD\" > \"$(dirname \"$0\")/password\"\n"
+             "echo $PPID > \"$(dirname \"$0\")/ppid\"\n"
+             "echo 'pg_dump: error: something went wrong' >&2\n"
+             "exit 1\n");
+  std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
+  // The test server trusts every local user: the password is only carried.
+  std::string url = target_->url();
+  url.replace(url.find("postgres@"), 9, "postgres:Pw-s3cret@");
+  auto run = RunStrata({"--database", url, "--dir", dir_.path() + "/migrations", "rehearse"}, dir_.path(),
+                       {{"STRATA_PG_DUMP", fake}});
+  EXPECT_EQ(run.exit_code, 4) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("pg_dump failed (exit code 1): pg_dump: error: something went wrong"));
+  EXPECT_THAT(run.all(), Not(HasSubstr("Pw-s3cret")));
+  auto read = [&](const std::string& name) {
+    std::ifstream in(dir_.path() + "/" + name);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  EXPECT_THAT(read("args"), HasSubstr("--dbname="));
+  EXPECT_THAT(read("args"), Not(HasSubstr("Pw-s3cret")));
+  EXPECT_EQ(read("password"), "Pw-s3cret\n");
+  std::string ppid = read("ppid");
+  ASSERT_FALSE(ppid.empty());
+  ppid.pop_back();
+  auto admin = OpenDatabase(testing::WithDatabaseName(testing::PostgresTestUrl(), "postgres"));
+  EXPECT_EQ(Scalar(**admin, "SELECT count(*) FROM pg_database WHERE datname LIKE 'strata_rehearse_" + ppid + "_%'"),
+            0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, RehearseTest, ::testing::Values(Engine::kSqlite));
+INSTANTIATE_TEST_SUITE_P(Postgres, RehearseTest, ::testing::Values(Engine::kPostgres));
+
+// Bad input, without a database to rehearse.
+TEST(RehearseCliTest, UnreachableServerIsExitFourWithoutThePassword) {
+  TempDir dir;
+  dir.Write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  auto run = RunStrata({"--database", "postgres://app:s3cret@127.0.0.1:1/shop?connect_timeout=2",
+                        "--dir", dir.path() + "/migrations", "rehearse"},
+                       dir.path());
+  EXPECT_EQ(run.exit_code, 4) << run.all();
+  EXPECT_THAT(run.all(), Not(HasSubstr("s3cret")));
+  EXPECT_THAT(run.err, HasSubstr("127.0.0.1"));
+}
+
+TEST(RehearseCliTest, MissingSqliteFileIsExitFour) {
+  TempDir dir;
+  dir.Write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  auto run = RunStrata({"--database", "sqlite:" + dir.path() + "/nope.db", "--dir",
+                        dir.path() + "/migrations", "rehearse"},
+                       dir.path());
+  EXPECT_EQ(run.exit_code, 4) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("nope.db"));
+  EXPECT_THAT(run.err, HasSubstr("does it exist?"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/nope.db"));
+}
+
+}  // namespace
+}  // namespace strata

@@ -206,6 +206,34 @@ expect "changed" "the edited migration is reported as changed"
 strata 7 --dir edited up
 ok "up refuses to run while history and files disagree"
 
+step "lossless rollback: a migration that deletes rows, rolled back with every row restored"
+mkdir purge
+cp migrations/*.sql purge/
+cat >purge/0099_purge_delivered_orders.up.sql <<'EOF'
+-- Deletes the delivered orders and their lines.
+DELETE FROM order_lines WHERE order_id IN (SELECT id FROM orders WHERE status = 'delivered');
+DELETE FROM orders WHERE status = 'delivered';
+EOF
+cat >purge/0099_purge_delivered_orders.down.sql <<'EOF'
+-- Nothing to write: strata captured the deleted rows before the DELETEs ran
+-- and puts them back after this script.
+EOF
+echo "(a copy of the migrations plus purge/0099_purge_delivered_orders, whose down script is empty)"
+strata 0 fingerprint --data
+data_before=$out
+rows_before=$(sqlite3 app.db "SELECT count(*) FROM orders")
+strata 0 --dir purge up
+sql "SELECT status, count(*) AS orders FROM orders GROUP BY status"
+[ "$(sqlite3 app.db "SELECT count(*) FROM orders WHERE status = 'delivered'")" -eq 0 ] ||
+  fail "0099 did not delete the delivered orders"
+ok "0099 deleted the delivered orders"
+strata 0 --dir purge down
+expect "0099_purge_delivered_orders" "0099 rolled back, checked against what it recorded before it ran"
+[ "$(sqlite3 app.db "SELECT count(*) FROM orders")" -eq "$rows_before" ] || fail "orders were lost"
+strata 0 fingerprint --data
+[ "$out" = "$data_before" ] || fail "the data fingerprint differs after the rollback"
+ok "every deleted row is back: the data fingerprints equal those before 0099"
+
 # --- rehearsal (strata rehearse) ---
 step "rehearse before applying: 0007-0012 on a sandbox copy of a database at 0006, with 10,000 generated rows per table"
 strata 0 --database sqlite:rehearse.db up --to 6

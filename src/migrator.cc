@@ -113,10 +113,15 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
     switch (i.kind) {
       case K::kSelect:
       case K::kTransactionControl: break;
-      case K::kCreateTable: case K::kAddColumn: case K::kDropColumn: case K::kAlterColumnType:
-      case K::kRenameColumn: case K::kAlterOther: case K::kDropTable: case K::kTruncate:
+      case K::kRenameTable: case K::kRenameColumn: case K::kDropColumn:
+      case K::kAlterColumnType: case K::kDropTable:
+        // The engine rewrites (or invalidates) views, triggers and foreign
+        // keys of other tables that name what these change.
+        scope.whole = true;
+        [[fallthrough]];
+      case K::kCreateTable: case K::kAddColumn: case K::kAlterOther: case K::kTruncate:
       case K::kInsert: case K::kUpdate: case K::kDelete: case K::kCreateIndex:
-      case K::kCreateTrigger: case K::kRenameTable:
+      case K::kCreateTrigger:
         add(i.table.empty() ? i.object : i.table);
         for (const auto& o : i.objects) add(o.name);
         add(i.new_name);
@@ -522,6 +527,16 @@ Result<StatusReport> Migrator::GetStatus() {
   }
   std::stable_sort(report.migrations.begin(), report.migrations.end(),
                    [](const auto& a, const auto& b) { return a.version < b.version; });
+  if (!applied.empty() && applied.back().state == AppliedState::kApplied &&
+      !applied.back().schema_after.empty()) {
+    STRATA_ASSIGN_OR_RETURN(SchemaModel live, SchemaModel::Read(*db_));
+    if (live.hash() != applied.back().schema_after) {
+      report.drift = fmt::format(
+          "the schema differs from what history says it should be after {} (recorded {}, live "
+          "{}): it was changed outside strata; `strata fingerprint --schema` shows it",
+          applied.back().id(), applied.back().schema_after.substr(0, 16), live.hash().substr(0, 16));
+    }
+  }
   return report;
 }
 

@@ -63,6 +63,10 @@ struct MigrationStatus {
 struct StatusReport {
   std::string database;  // redacted
   std::vector<MigrationStatus> migrations;
+  /// Non-empty when the live schema differs from what history says it should
+  /// be (the schema hash recorded after the newest applied migration): someone
+  /// changed the schema outside Strata.
+  std::string drift;
   int Count(MigrationState state) const;
 };
 

@@ -42,6 +42,7 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
                          MigrationState::kMissingFile, MigrationState::kInProgress}) {
         out["summary"][MigrationStateName(state)] = report->Count(state);
       }
+      out["drift"] = report->drift.empty() ? nlohmann::json(nullptr) : nlohmann::json(report->drift);
       fmt::print("{}\n", out.dump(2));
     } else {
       fmt::print("database: {}\n", report->database);
@@ -73,6 +74,7 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
         if (int n = report->Count(state)) fmt::print(", {} {}", n, MigrationStateName(state));
       }
       fmt::print("\n");
+      if (!report->drift.empty()) fmt::print("drift: {}\n", report->drift);
     }
     if (report->Count(MigrationState::kInProgress)) {
       exit_code = kExitInProgress;

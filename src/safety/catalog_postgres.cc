@@ -78,24 +78,29 @@ std::vector<std::string> Queries(bool filtered) {
       "SELECT 'trigger', g.tgname || ' on ' || c.relname, pg_get_triggerdef(g.oid, true), 0,"
       " c.relname FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid" +
           in_schema + " AND NOT g.tgisinternal",
+      // Sequences, with the column that owns one (serial, identity): owned
+      // by that table; a free-standing sequence belongs to no table.
+      "SELECT 'sequence', c.relname, concat_ws(' ', format_type(s.seqtypid, NULL),"
+      " 'start', s.seqstart, 'increment', s.seqincrement, 'min', s.seqmin, 'max', s.seqmax,"
+      " 'cache', s.seqcache, CASE WHEN s.seqcycle THEN 'cycle' END,"
+      " 'owned by ' || quote_ident(o.relname) || '.' || quote_ident(a.attname)), 0,"
+      " coalesce(o.relname, '')"
+      " FROM pg_catalog.pg_sequence s JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid"
+      " LEFT JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::regclass"
+      "  AND d.objid = c.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass"
+      "  AND d.deptype IN ('a', 'i')"
+      " LEFT JOIN pg_catalog.pg_class o ON o.oid = d.refobjid"
+      " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid"
+          " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+          " WHERE n.nspname = current_schema() AND left(c.relname, 7) <> 'strata_'"
+          " AND left(coalesce(o.relname, ''), 7) <> 'strata_'" +
+          fmt::format(fmt::runtime(only), "o") + NotExtension("c.oid"),
   };
   if (filtered) return per_table;
   std::vector<std::string> rest = {
       "SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, c.relname,"
       " pg_get_viewdef(c.oid, true), 0 FROM pg_catalog.pg_class c" +
           in_schema + " AND c.relkind IN ('v', 'm')" + NotExtension("c.oid"),
-      // Sequences, with the column that owns one (serial, identity).
-      "SELECT 'sequence', c.relname, concat_ws(' ', format_type(s.seqtypid, NULL),"
-      " 'start', s.seqstart, 'increment', s.seqincrement, 'min', s.seqmin, 'max', s.seqmax,"
-      " 'cache', s.seqcache, CASE WHEN s.seqcycle THEN 'cycle' END,"
-      " 'owned by ' || quote_ident(o.relname) || '.' || quote_ident(a.attname)), 0"
-      " FROM pg_catalog.pg_sequence s JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid"
-      " LEFT JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::regclass"
-      "  AND d.objid = c.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass"
-      "  AND d.deptype IN ('a', 'i')"
-      " LEFT JOIN pg_catalog.pg_class o ON o.oid = d.refobjid"
-      " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid" +
-          in_schema + " AND left(coalesce(o.relname, ''), 7) <> 'strata_'" + NotExtension("c.oid"),
       // Types: enums (labels in order), domains, composite types.
       "SELECT 'type', t.typname, 'enum (' || string_agg(quote_literal(e.enumlabel), ', '"
       " ORDER BY e.enumsortorder) || ')', 0"

@@ -203,6 +203,32 @@ TEST_P(RollbackTest, HistoryRecordsSchemaHashesThatMatchTheLiveSchema) {
   EXPECT_NE((*row)->schema_before, (*row)->schema_after);
 }
 
+TEST_P(RollbackTest, StatusReportsDriftOnlyAfterAChangeOutsideStrata) {
+  auto status = Open()->GetStatus();
+  ASSERT_TRUE(status.ok()) << status.status().message();
+  EXPECT_EQ(status->drift, "");
+  Write("0003_idx.up.sql", "CREATE INDEX items_price ON items (price);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(Down().ok());
+  EXPECT_EQ(Open()->GetStatus()->drift, "");
+  // Tables with serial columns, views and triggers keep the recorded hash true.
+  Write("0004_more.up.sql",
+        std::string(pg() ? "CREATE TABLE tags (id serial PRIMARY KEY, name TEXT);\n"
+                         : "CREATE TABLE tags (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT);\n") +
+            "ALTER TABLE items RENAME COLUMN note TO remark;\n"
+            "CREATE VIEW cheap AS SELECT id, remark FROM items WHERE price < 2;\n");
+  Write("0004_more.down.sql",
+        "DROP VIEW cheap;\nALTER TABLE items RENAME COLUMN remark TO note;\nDROP TABLE tags;\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(Open()->GetStatus()->drift, "");
+  ASSERT_TRUE(Down().ok());
+  EXPECT_EQ(Open()->GetStatus()->drift, "");
+  ASSERT_TRUE(db_->Exec("CREATE INDEX sneaky ON items (note)").ok());
+  status = Open()->GetStatus();
+  ASSERT_TRUE(status.ok());
+  EXPECT_THAT(status->drift, HasSubstr("changed outside strata"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, RollbackTest, ::testing::Values(Engine::kSqlite));
 INSTANTIATE_TEST_SUITE_P(Postgres, RollbackTest, ::testing::Values(Engine::kPostgres));
 

@@ -143,6 +143,19 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
   return scope;
 }
 
+/// The data fingerprints of those of `tables` that exist now, in one pass.
+Result<std::vector<TableFingerprint>> ExistingTablesData(Database& db,
+                                                         const std::vector<std::string>& tables) {
+  std::vector<std::string> existing;
+  for (const auto& t : tables) {
+    STRATA_ASSIGN_OR_RETURN(bool exists, db.TableExists(t));
+    if (exists) existing.push_back(t);
+  }
+  if (existing.empty()) return std::vector<TableFingerprint>();
+  STRATA_ASSIGN_OR_RETURN(DataFingerprint now, FingerprintData(db, existing));
+  return std::move(now.tables);
+}
+
 /// A migration ready to run with its safety net: the statements with the
 /// captures before destructive ones, and what its rollback is checked against.
 struct Guarded {
@@ -159,16 +172,9 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   json objects = json::object();
   for (auto& [key, text] : model.Blocks(scope.filter())) objects[key] = text;
   checks["objects"] = std::move(objects);
-  std::vector<std::string> existing;
-  for (const auto& t : scope.tables) {
-    STRATA_ASSIGN_OR_RETURN(bool exists, db.TableExists(t));
-    if (exists) existing.push_back(t);
-  }
   json data = json::object();
-  if (!existing.empty()) {
-    STRATA_ASSIGN_OR_RETURN(DataFingerprint before, FingerprintData(db, existing));
-    for (const auto& t : before.tables) data[t.table] = {{"rows", t.rows}, {"hash", t.hash}};
-  }
+  STRATA_ASSIGN_OR_RETURN(auto before, ExistingTablesData(db, scope.tables));
+  for (const auto& t : before) data[t.table] = {{"rows", t.rows}, {"hash", t.hash}};
   checks["data"] = std::move(data);
 
   Guarded g;
@@ -206,12 +212,10 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
 Result<std::string> WithDataAfter(Database& db, const std::string& checks_json) {
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
   if (!checks.is_object() || checks["data"].empty()) return std::string();
-  for (auto& [table, facts] : checks["data"].items()) {
-    STRATA_ASSIGN_OR_RETURN(bool exists, db.TableExists(table));
-    if (!exists) continue;
-    STRATA_ASSIGN_OR_RETURN(DataFingerprint now, FingerprintData(db, {table}));
-    facts["after"] = now.tables.at(0).hash;
-  }
+  std::vector<std::string> tables;
+  for (auto& [table, facts] : checks["data"].items()) tables.push_back(table);
+  STRATA_ASSIGN_OR_RETURN(auto after, ExistingTablesData(db, tables));
+  for (const auto& t : after) checks["data"][t.table]["after"] = t.hash;
   return checks.dump();
 }
 
@@ -221,12 +225,13 @@ Result<std::vector<std::string>> WrittenSince(Database& db, const std::string& c
   std::vector<std::string> out;
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
   if (!checks.is_object()) return out;
+  std::vector<std::string> tables;
   for (auto& [table, facts] : checks["data"].items()) {
-    if (!facts.contains("after")) continue;
-    STRATA_ASSIGN_OR_RETURN(bool exists, db.TableExists(table));
-    if (!exists) continue;
-    STRATA_ASSIGN_OR_RETURN(DataFingerprint now, FingerprintData(db, {table}));
-    if (now.tables.at(0).hash != facts["after"].get<std::string>()) out.push_back(table);
+    if (facts.contains("after")) tables.push_back(table);
+  }
+  STRATA_ASSIGN_OR_RETURN(auto now, ExistingTablesData(db, tables));
+  for (const auto& t : now) {
+    if (t.hash != checks["data"][t.table]["after"].get<std::string>()) out.push_back(t.table);
   }
   return out;
 }

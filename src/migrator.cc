@@ -20,6 +20,7 @@
 #include "safety/capture.h"
 #include "safety/fingerprint.h"
 #include "sql/classify.h"
+#include "util/text.h"
 
 namespace strata {
 namespace {
@@ -27,9 +28,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr const char* kSavepoint = "strata_step";
 
-int64_t MillisSince(Clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-}
 
 sql::Dialect DialectOf(Engine engine) {
   return engine == Engine::kPostgres ? sql::Dialect::kPostgres : sql::Dialect::kSqlite;

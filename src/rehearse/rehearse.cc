@@ -15,15 +15,13 @@
 #include "safety/seed.h"
 #include "sql/splitter.h"
 #include "strata/migrator.h"
+#include "util/text.h"
 
 namespace strata {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int64_t MillisSince(Clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-}
 
 std::string Indent(std::string_view text, std::string_view prefix = "  ") {
   std::string out;

@@ -4,15 +4,11 @@
 #include <cctype>
 
 #include "sql/classify.h"
+#include "util/text.h"
 
 namespace strata {
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool Contains(const std::string& haystack, std::string_view needle) {
   return haystack.find(needle) != std::string::npos;
@@ -24,7 +20,7 @@ std::vector<Risk> AssessRisks(const std::vector<sql::Statement>& up, const RiskF
   const bool pg = facts.dialect == sql::Dialect::kPostgres;
   auto existed = [&](const std::string& table) {
     return std::any_of(facts.existing_tables.begin(), facts.existing_tables.end(),
-                       [&](const std::string& t) { return Lower(t) == Lower(table); });
+                       [&](const std::string& t) { return AsciiLower(t) == AsciiLower(table); });
   };
   std::vector<Risk> risks;
   for (const sql::Statement& st : up) {
@@ -41,7 +37,7 @@ std::vector<Risk> AssessRisks(const std::vector<sql::Statement>& up, const RiskF
       risks.push_back({"lock", "CREATE INDEX without CONCURRENTLY blocks writes to " + info.table +
                                    " while it builds" + where});
     }
-    std::string text = Lower(st.text);
+    std::string text = AsciiLower(st.text);
     if ((info.kind == sql::StatementKind::kAlterOther || info.kind == sql::StatementKind::kAddColumn) &&
         Contains(text, "add constraint") &&
         (Contains(text, "foreign key") || Contains(text, "check")) && !Contains(text, "not valid")) {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "sql/lexer.h"
+#include "util/text.h"
 
 namespace strata {
 namespace {
@@ -90,7 +91,7 @@ class Planner {
     std::vector<std::string> known;  // columns the migration did not add itself
     for (const auto& c : columns) {
       auto it = std::find_if(columns_.begin(), columns_.end(), [&](const std::string& have) {
-        return Lower(have) == Lower(c);
+        return AsciiLower(have) == AsciiLower(c);
       });
       if (it != columns_.end()) known.push_back(*it);
     }
@@ -123,10 +124,6 @@ class Planner {
   }
 
  private:
-  static std::string Lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-  }
 
   /// "rowid AS strata_rowid" when the table has no key and the engine has row ids.
   std::string RowIdSelect(const std::string& prefix) const {

@@ -15,6 +15,7 @@
 
 #include "safety/catalog.h"
 #include "sql/lexer.h"
+#include "util/text.h"
 
 namespace strata {
 namespace {
@@ -24,25 +25,15 @@ using sql::Token;
 using sql::TokenKind;
 using Tokens = std::vector<Token>;
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string Name(std::string_view name) { return sql::IdentifierSql(name, Dialect::kSqlite); }
 
 std::string CanonicalToken(const Token& t) {
   switch (t.kind) {
-    case TokenKind::kWord: return Lower(t.text);
+    case TokenKind::kWord: return AsciiLower(t.text);
     case TokenKind::kQuotedIdentifier:
-      return Name(Lower(sql::IdentifierName(t, Dialect::kSqlite)));
+      return Name(AsciiLower(sql::IdentifierName(t, Dialect::kSqlite)));
     default: return std::string(t.text);
   }
 }
@@ -129,7 +120,7 @@ TableText ParseTable(std::string_view create) {
   for (auto [b, e] : Elements(t, i)) {
     bool is_column = !(t[b].IsWord("constraint") || t[b].IsWord("primary") ||
                        t[b].IsWord("unique") || t[b].IsWord("check") || t[b].IsWord("foreign"));
-    std::string column = is_column ? Lower(sql::IdentifierName(t[b], Dialect::kSqlite)) : "";
+    std::string column = is_column ? AsciiLower(sql::IdentifierName(t[b], Dialect::kSqlite)) : "";
     std::string constraint;
     for (size_t k = is_column ? b + 1 : b; k < e; ++k) {
       if (t[k].IsWord("constraint") && k + 1 < e) {
@@ -175,7 +166,7 @@ class SqliteCatalog : public Catalog {
       if (tables == nullptr) return true;
       if (type != "table" && type != "trigger") return false;
       return std::any_of(tables->begin(), tables->end(),
-                         [&](const std::string& t) { return Lower(t) == Lower(table); });
+                         [&](const std::string& t) { return AsciiLower(t) == AsciiLower(table); });
     };
     STRATA_ASSIGN_OR_RETURN(
         Rows rows, db_.Query("SELECT type, name, tbl_name, sql FROM sqlite_schema "
@@ -221,17 +212,17 @@ class SqliteCatalog : public Catalog {
                              {name}));
     for (const auto& c : cols.rows) {
       const std::string col = c[0].ToString();
-      std::string type = Upper(CanonicalSql(c[1].ToString()));
+      std::string type = AsciiUpper(CanonicalSql(c[1].ToString()));
       std::string fact = fmt::format("column {} {}", Name(col), type.empty() ? "(no type)" : type);
       if (c[2].ToInt()) fact += " not null";
       if (!c[3].is_null()) fact += " default " + CanonicalSql(c[3].ToString());
       if (c[4].ToInt()) fact += fmt::format(" primary key #{}", c[4].ToInt());
-      fact += text.column_extra[Lower(col)];
+      fact += text.column_extra[AsciiLower(col)];
       int64_t hidden = c[5].ToInt();
       if (hidden == 1) fact += " hidden";
       if (hidden == 2 || hidden == 3) {
         fact += fmt::format(" generated {} as {}", hidden == 2 ? "virtual" : "stored",
-                            text.generated[Lower(col)]);
+                            text.generated[AsciiLower(col)]);
       }
       obj.facts.push_back(std::move(fact));
     }
@@ -265,9 +256,9 @@ class SqliteCatalog : public Catalog {
         for (const auto& r : pk.rows) to += (to.empty() ? "" : ", ") + Name(r[0].ToString());
       }
       std::string fact = fmt::format("foreign key ({}) references {} ({}) on update {} on delete {}",
-                                     from, Name(parent), to, Lower(first[4].ToString()),
-                                     Lower(first[5].ToString()));
-      if (first[6].ToString() != "NONE") fact += " match " + Lower(first[6].ToString());
+                                     from, Name(parent), to, AsciiLower(first[4].ToString()),
+                                     AsciiLower(first[5].ToString()));
+      if (first[6].ToString() != "NONE") fact += " match " + AsciiLower(first[6].ToString());
       out->push_back(std::move(fact));
     }
     return Status::OK();
@@ -307,7 +298,7 @@ class SqliteCatalog : public Catalog {
         }
         std::string part = Name(key[1].ToString());
         if (key[2].ToInt()) part += " desc";
-        if (Upper(key[3].ToString()) != "BINARY") part += " collate " + Lower(key[3].ToString());
+        if (AsciiUpper(key[3].ToString()) != "BINARY") part += " collate " + AsciiLower(key[3].ToString());
         parts.push_back(std::move(part));
       }
       std::string columns;

@@ -8,6 +8,7 @@
 #include "migration/checksum.h"
 #include "safety/catalog.h"
 #include "util/diff.h"
+#include "util/text.h"
 
 namespace strata {
 namespace {
@@ -66,11 +67,6 @@ void AppendPrefixed(std::string* out, std::string_view prefix, std::string_view 
   }
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 /// Sort key of an object: kinds in reading order, then kind and name.
 std::string KeyOf(const SchemaObject& obj) {
@@ -135,9 +131,9 @@ Status SchemaModel::Refresh(Database& db, const std::vector<std::string>* tables
 
 bool SchemaModel::Owned(const Block& b, const std::vector<std::string>* tables) {
   if (tables == nullptr) return true;
-  std::string owner = Lower(b.table);
+  std::string owner = AsciiLower(b.table);
   return !owner.empty() && std::any_of(tables->begin(), tables->end(),
-                                       [&](const std::string& t) { return Lower(t) == owner; });
+                                       [&](const std::string& t) { return AsciiLower(t) == owner; });
 }
 
 std::map<std::string, std::string> SchemaModel::Blocks(const std::vector<std::string>* tables) const {
@@ -149,10 +145,10 @@ std::map<std::string, std::string> SchemaModel::Blocks(const std::vector<std::st
 }
 
 std::string SchemaModel::TableOf(std::string_view kind, std::string_view name) const {
-  std::string wanted = Lower(name);
+  std::string wanted = AsciiLower(name);
   for (const auto& [key, b] : blocks_) {
     size_t sep = key.find('\x1f');
-    if (key.compare(2, sep - 2, kind) == 0 && Lower(std::string_view(key).substr(sep + 1)) == wanted) {
+    if (key.compare(2, sep - 2, kind) == 0 && AsciiLower(std::string_view(key).substr(sep + 1)) == wanted) {
       return b.table;
     }
   }

@@ -6,19 +6,16 @@
 
 #include "safety/seed_schema.h"
 #include "sql/lexer.h"
+#include "util/text.h"
 
 namespace strata {
 namespace {
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 /// The generator's kind for a declared type, following SQLite's affinity
 /// rules and, within NUMERIC affinity, the names people use for dates.
 SeedKind KindOf(const std::string& declared) {
-  std::string t = Lower(declared);
+  std::string t = AsciiLower(declared);
   auto has = [&](const char* s) { return t.find(s) != std::string::npos; };
   if (has("bool")) return SeedKind::kBool;
   if (has("int")) return SeedKind::kInteger;
@@ -86,7 +83,7 @@ class SqliteSeedSchemaReader : public SeedSchemaReader {
     std::sort(pk.begin(), pk.end());
     if (pk.size() == 1) {
       SeedColumn* c = table.Find(pk[0].second);
-      if (Lower(c->type) == "integer") c->auto_increment = true;  // the rowid alias
+      if (AsciiLower(c->type) == "integer") c->auto_increment = true;  // the rowid alias
     }
     if (!pk.empty()) {
       std::vector<std::string>& key = table.unique_keys.emplace_back();

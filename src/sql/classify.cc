@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "sql/lexer.h"
+#include "util/text.h"
 
 namespace strata::sql {
 
@@ -14,21 +15,7 @@ std::string Qualified(const std::string& schema, const std::string& name) {
   return schema.empty() ? name : schema + "." + name;
 }
 
-std::string Lower(std::string_view text) {
-  std::string lower(text);
-  for (char& c : lower) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return lower;
-}
 
-std::string Upper(std::string_view text) {
-  std::string upper(text);
-  for (char& c : upper) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return upper;
-}
 
 /// "a, b, c"
 std::string JoinNames(const std::vector<std::string>& names, const std::string& prefix) {
@@ -221,11 +208,11 @@ StatementInfo Parser::Parse() {
              first.IsWord("END") || first.IsWord("ROLLBACK") || first.IsWord("ABORT") ||
              first.IsWord("SAVEPOINT") || first.IsWord("RELEASE")) {
     info_.kind = StatementKind::kTransactionControl;
-    info_.summary = Upper(first.text) + " (transaction control)";
+    info_.summary = AsciiUpper(first.text) + " (transaction control)";
   } else if (first.kind == TokenKind::kEnd) {
     info_.summary = "runs an empty statement";
   } else {
-    info_.summary = "runs " + Upper(first.text);
+    info_.summary = "runs " + AsciiUpper(first.text);
   }
   return std::move(info_);
 }
@@ -266,7 +253,7 @@ void Parser::Create() {
     info_.summary = "creates schema " + info_.object;
     return;
   }
-  info_.summary = "runs CREATE " + Upper(Peek().text);
+  info_.summary = "runs CREATE " + AsciiUpper(Peek().text);
 }
 
 void Parser::CreateTable() {
@@ -343,9 +330,9 @@ void Parser::Drop() {
   } else {
     info_.kind = StatementKind::kDropOther;
     if (AcceptAll({"FOREIGN", "TABLE"}) || AcceptAll({"EVENT", "TRIGGER"})) {
-      what = Lower(TextBetween(pos_ - 2, pos_));
+      what = AsciiLower(TextBetween(pos_ - 2, pos_));
     } else {
-      what = Lower(Peek().text);
+      what = AsciiLower(Peek().text);
       ++pos_;
       if (what == "owned") Accept("BY");
     }
@@ -389,7 +376,7 @@ void Parser::Alter() {
   ++pos_;
   if (Accept("TABLE")) return AlterTable();
   info_.kind = StatementKind::kAlterOther;
-  const std::string what = Lower(Peek().text);
+  const std::string what = AsciiLower(Peek().text);
   ++pos_;
   info_.if_exists = AcceptAll({"IF", "EXISTS"});
   const ObjectName name = ReadQualifiedName();

@@ -5,15 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "sql/dialects.h"
+
 using strata::sql::Classify;
 using strata::sql::Dialect;
 using strata::sql::StatementInfo;
 using K = strata::sql::StatementKind;
 
 namespace {
-
-constexpr Dialect kPg = Dialect::kPostgres;
-constexpr Dialect kLite = Dialect::kSqlite;
 
 using Names = std::vector<std::string>;
 

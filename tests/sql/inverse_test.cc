@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "sql/dialects.h"
 #include "sql/splitter.h"
 
 using strata::sql::DeriveInverse;
@@ -12,9 +13,6 @@ using strata::sql::Inverse;
 using strata::sql::SplitStatements;
 
 namespace {
-
-constexpr Dialect kPg = Dialect::kPostgres;
-constexpr Dialect kLite = Dialect::kSqlite;
 
 Inverse Derive(std::string_view up, Dialect dialect) {
   auto statements = SplitStatements(up, dialect);

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "sql/dialects.h"
+
 using strata::sql::Dialect;
 using strata::sql::IdentifierName;
 using strata::sql::IdentifierSql;
@@ -14,9 +16,6 @@ using strata::sql::TokenKind;
 using strata::sql::Tokenize;
 
 namespace {
-
-constexpr Dialect kPg = Dialect::kPostgres;
-constexpr Dialect kLite = Dialect::kSqlite;
 
 // "kind:text" for each token: W word, Q quoted identifier, S string, N number,
 // P parameter, . punct, O operator.

@@ -5,15 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "sql/dialects.h"
+
 using strata::Code;
 using strata::sql::Dialect;
 using strata::sql::SplitStatements;
 using strata::sql::Statement;
 
 namespace {
-
-constexpr Dialect kPg = Dialect::kPostgres;
-constexpr Dialect kLite = Dialect::kSqlite;
 
 // The statements' texts; a failed split yields {"ERROR: <message>"}.
 std::vector<std::string> Split(std::string_view script, Dialect dialect) {

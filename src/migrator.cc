@@ -429,12 +429,19 @@ class Migrator::Run {
   /// Remembers how a step went; written to history by Flush().
   void RecordOutcome(History::Outcome outcome) { outcomes_.push_back(std::move(outcome)); }
 
-  /// Commits what the run has done so far.
+  /// Says that the schema is now what `version`'s row records as its
+  /// schema_after, and that row is the newest (nullopt: not known).
+  void SchemaIsAfter(std::optional<int64_t> version) { schema_is_after_ = version; }
+
+  /// Commits what the run has done so far. With the schema as the newest
+  /// row says, its schema cookie is stored too: `status` then knows there is
+  /// no drift without reading the catalog.
   Status Flush() {
     if (!outcomes_.empty()) {
       STRATA_RETURN_IF_ERROR(history_.SetOutcomes(outcomes_));
       outcomes_.clear();
     }
+    if (schema_is_after_) STRATA_RETURN_IF_ERROR(history_.RecordSchemaCookie(*schema_is_after_));
     return db_.InTransaction() ? db_.Commit() : Status::OK();
   }
 
@@ -446,6 +453,7 @@ class Migrator::Run {
   LockOwner owner_;
   std::unique_ptr<MigrationLock> lock_;
   std::vector<History::Outcome> outcomes_;
+  std::optional<int64_t> schema_is_after_;
 };
 
 Migrator::Migrator(MigratorOptions options, std::unique_ptr<std::vector<Migration>> migrations,
@@ -532,6 +540,10 @@ Result<StatusReport> Migrator::GetStatus() {
                    [](const auto& a, const auto& b) { return a.version < b.version; });
   if (!applied.empty() && applied.back().state == AppliedState::kApplied &&
       !applied.back().schema_after.empty()) {
+    if (!applied.back().schema_cookie.empty()) {
+      STRATA_ASSIGN_OR_RETURN(std::string cookie, history.SchemaCookie());
+      if (cookie == applied.back().schema_cookie) return report;  // unchanged since
+    }
     STRATA_ASSIGN_OR_RETURN(SchemaModel live, SchemaModel::Read(*db_));
     if (live.hash() != applied.back().schema_after) {
       report.drift = fmt::format(
@@ -578,7 +590,12 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   }
 
   std::map<int64_t, MigrationState> state_of;
-  for (const auto& s : status.migrations) state_of[s.version] = s.state;
+  int64_t newest = INT64_MIN;  // the newest applied version
+  for (const auto& s : status.migrations) {
+    state_of[s.version] = s.state;
+    if (s.state != MigrationState::kPending && s.state != MigrationState::kOutOfOrder)
+      newest = std::max(newest, s.version);
+  }
   RunReport report;
   std::vector<std::pair<const Migration*, Prepared>> todo;
   std::vector<std::string> refusals;
@@ -643,8 +660,9 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
         s = run.history().MarkApplied(m->version, MillisSince(start));
         Result<std::string> after = s.ok() ? WithDataAfter(*db_, row.checks) : std::string();
         if (!after.ok()) s = after.status();
-        if (s.ok()) run.RecordOutcome({m->version, MillisSince(start), model.hash(), *after});
+          if (s.ok()) run.RecordOutcome({m->version, MillisSince(start), model.hash(), *after});
       } else {
+        run.SchemaIsAfter(std::nullopt);  // part of it stays applied
         run.history().RecordError(m->version, s.message()).IgnoreError();
         s = Status(Code::kInProgress,
                    fmt::format("migration {} failed at {}; it runs without a transaction, so the "
@@ -677,6 +695,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       }
     }
     if (!s.ok()) return run.Fail(m->version, m->id(), start, s);
+    if (m->version > newest) run.SchemaIsAfter(newest = m->version);
     ++report.completed;
     Emit(on_event, Event::Kind::kApplied, m->version, m->id(), MillisSince(start));
   }
@@ -787,6 +806,10 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                              step.id, s.message()));
     }
     if (!s.ok()) return run.Fail(step.version, step.id, start, s);
+    // In order, the schema is back to what the next newest row left.
+    bool in_order = i + 1 < applied.size() && !targets[i].schema_before.empty() &&
+                    applied[i + 1].schema_after == targets[i].schema_before;
+    run.SchemaIsAfter(in_order ? std::optional<int64_t>(applied[i + 1].version) : std::nullopt);
     ++report.completed;
     Emit(on_event, Event::Kind::kRolledBack, step.version, step.id, MillisSince(start));
   }

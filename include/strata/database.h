@@ -129,6 +129,10 @@ class Database {
   /// each migration for point-in-time recovery ('' where there is none).
   virtual std::string_view LogPositionSql() const { return "''"; }
 
+  /// A SQL expression whose value changes whenever the schema changes
+  /// ("" where the engine has no cheap one). SQLite: the schema cookie.
+  virtual std::string_view SchemaCookieSql() const { return {}; }
+
   /// A statement that opens every migration step, inside its transaction
   /// ("" for none). PostgreSQL: a transaction-level advisory lock, so that a
   /// new run waits for a step whose client died to finish on the server.

@@ -38,6 +38,7 @@ constexpr ColumnDef kColumns[] = {
     {"checks", "TEXT NOT NULL DEFAULT ''", true},
     {"restore_script", "TEXT NOT NULL DEFAULT ''", true},
     {"finalized_at", "TEXT NOT NULL DEFAULT ''", false},
+    {"schema_cookie", "TEXT NOT NULL DEFAULT ''", false},
     // Set by the engine as the row is written (PostgreSQL: the WAL position).
     {"log_position", "TEXT NOT NULL DEFAULT ''", false},
 };
@@ -84,7 +85,8 @@ AppliedMigration FromRow(std::span<const CellView> r) {
   m.checks = Text(r[17]);
   m.restore_script = Text(r[18]);
   m.finalized_at = Text(r[19]);
-  m.log_position = Text(r[20]);
+  m.schema_cookie = Text(r[20]);
+  m.log_position = Text(r[21]);
   return m;
 }
 
@@ -95,11 +97,16 @@ const char* AppliedStateName(AppliedState state) {
 }
 
 Status History::Ensure() {
-  std::string create = "CREATE TABLE IF NOT EXISTS strata_history (";
-  for (size_t i = 0; i < kColumnCount; ++i) {
-    create += fmt::format("{}{} {}", i ? ", " : "", kColumns[i].name, kColumns[i].type);
+  // The large script columns go last in a new table: a row's small columns
+  // are then read without following the overflow pages of its scripts.
+  std::string columns;
+  for (bool scripts : {false, true}) {
+    for (const auto& c : kColumns) {
+      if (c.script != scripts) continue;
+      columns += fmt::format("{}{} {}", columns.empty() ? "" : ", ", c.name, c.type);
+    }
   }
-  STRATA_RETURN_IF_ERROR(db_.Exec(create + ")"));
+  STRATA_RETURN_IF_ERROR(db_.Exec("CREATE TABLE IF NOT EXISTS strata_history (" + columns + ")"));
   STRATA_ASSIGN_OR_RETURN(std::vector<std::string> have, db_.ListColumns("strata_history"));
   for (size_t i = kFirstAddedColumn; i < kColumnCount; ++i) {
     if (std::find(have.begin(), have.end(), kColumns[i].name) != have.end()) continue;
@@ -116,8 +123,8 @@ Result<std::vector<AppliedMigration>> History::List(bool with_scripts) {
   auto list = [&] {
     out.clear();
     return db_.ForEachRow(
-        fmt::format("SELECT {} FROM strata_history ORDER BY version", SelectList(with_scripts)),
-        {}, [&](std::span<const CellView> row) {
+        fmt::format("SELECT {} FROM strata_history", SelectList(with_scripts)), {},
+        [&](std::span<const CellView> row) {
           out.push_back(FromRow(row));
           return Status::OK();
         });
@@ -127,6 +134,9 @@ Result<std::vector<AppliedMigration>> History::List(bool with_scripts) {
     STRATA_RETURN_IF_ERROR(Ensure());
     STRATA_RETURN_IF_ERROR(list());
   }
+  // Sorted here: reading in storage order and sorting is quicker than
+  // walking the primary key index and looking each row up.
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
   return out;
 }
 
@@ -161,7 +171,7 @@ BatchStatement History::InsertStatement(const AppliedMigration& m) const {
        m.applied_at, m.applied_by, m.duration_ms, std::string(AppliedStateName(m.state)),
        static_cast<int64_t>(m.irreversible), static_cast<int64_t>(m.no_transaction), m.error,
        m.snapshot_id, m.schema_before, m.schema_after, m.checks, m.restore_script,
-       m.finalized_at}};
+       m.finalized_at, m.schema_cookie}};
 }
 
 Status History::Insert(const AppliedMigration& m) {
@@ -200,6 +210,22 @@ Status History::SetOutcomes(const std::vector<Outcome>& outcomes) {
             .status());
   }
   return Status::OK();
+}
+
+Status History::RecordSchemaCookie(int64_t version) {
+  if (db_.SchemaCookieSql().empty()) return Status::OK();
+  return db_
+      .Query(fmt::format("UPDATE strata_history SET schema_cookie = {} WHERE version = $1",
+                         db_.SchemaCookieSql()),
+             {version})
+      .status();
+}
+
+Result<std::string> History::SchemaCookie() {
+  if (db_.SchemaCookieSql().empty()) return std::string();
+  STRATA_ASSIGN_OR_RETURN(Rows rows, db_.Query(fmt::format("SELECT {}", db_.SchemaCookieSql())));
+  if (rows.empty() || rows.rows[0].empty()) return std::string();
+  return rows.rows[0][0].ToString();
 }
 
 Status History::MarkApplied(int64_t version, int64_t duration_ms) {

@@ -48,6 +48,9 @@ struct AppliedMigration {
   std::string restore_script;
   std::string finalized_at;   // when its captured data was released ("" = not final)
   std::string log_position;   // PostgreSQL: WAL position as it was applied
+  /// On the newest row: the engine's schema cookie (Database::SchemaCookieSql)
+  /// when a run last left the schema as this row's schema_after ("" = unknown).
+  std::string schema_cookie;
 
   /// "0001_create_users", as the file was named.
   std::string id() const { return version_text + "_" + name; }
@@ -85,6 +88,11 @@ class History {
   Status MarkApplied(int64_t version, int64_t duration_ms);
   Status RecordError(int64_t version, const std::string& error);
   Status Remove(int64_t version);
+  /// Stores the engine's current schema cookie on `version`'s row (nothing
+  /// where the engine has none): the schema is now that row's schema_after.
+  Status RecordSchemaCookie(int64_t version);
+  /// The engine's current schema cookie ("" where it has none).
+  Result<std::string> SchemaCookie();
 
  private:
   Database& db_;

@@ -212,6 +212,9 @@ class SqliteDatabase : public Database {
   }
 
   std::string_view RowIdColumn() const override { return "rowid"; }
+  std::string_view SchemaCookieSql() const override {
+    return "(SELECT schema_version FROM pragma_schema_version)";
+  }
 
  private:
   // Finds a live holder other than `me`; a row whose process is gone from

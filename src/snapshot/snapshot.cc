@@ -36,6 +36,12 @@ Status Account(const SnapshotStore& store, const std::vector<PutResult>& puts, M
   return Status::OK();
 }
 
+std::string SourceName(const std::string& url) {
+  auto target = ParseDatabaseUrl(url);
+  if (!target.ok()) return "";
+  return target->engine == Engine::kSqlite ? "sqlite:" + target->target : RedactUrl(url);
+}
+
 Result<Manifest> CreateSnapshot(SnapshotStore& store, const std::string& url,
                                 const CreateOptions& options) {
   STRATA_ASSIGN_OR_RETURN(DatabaseUrl target, ParseDatabaseUrl(url));
@@ -45,7 +51,7 @@ Result<Manifest> CreateSnapshot(SnapshotStore& store, const std::string& url,
   m.label = options.label;
   m.reason = options.reason;
   m.engine = target.engine;
-  m.database = target.engine == Engine::kSqlite ? "sqlite:" + target.target : RedactUrl(url);
+  m.database = SourceName(url);
   m.created_at = NowUtc();
   auto captured = target.engine == Engine::kSqlite
                       ? CaptureSqlite(store, target.target, std::move(m), options)

@@ -37,6 +37,10 @@ struct CreateOptions {
   std::string pg_dump = "pg_dump";
 };
 
+/// How a manifest names the database at `url`: "sqlite:<path>" as given, or
+/// the URL without its password. "" when `url` does not parse.
+std::string SourceName(const std::string& url);
+
 /// Takes a snapshot of the database at `url` into `store`. Nothing is listed
 /// unless the whole snapshot was written.
 Result<Manifest> CreateSnapshot(SnapshotStore& store, const std::string& url,

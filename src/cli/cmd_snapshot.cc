@@ -1,6 +1,7 @@
 // strata snapshot create|list|show|verify|restore|prune: the snapshot store.
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -31,6 +32,7 @@ struct SnapshotFlags {
   int keep_last = -1;
   int keep_daily = -1;
   bool dry_run = false;
+  bool force = false;
 };
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
@@ -240,6 +242,43 @@ int64_t DayOf(const std::string& iso) {
   return static_cast<int64_t>(timegm(&tm) / 86400);
 }
 
+/// The snapshots `strata restore --to-version` needs (id -> why): those the
+/// history of the configured database records for migrations still applied.
+/// Snapshots `up` took of any other database are kept too, since their
+/// history is not read here.
+Result<std::map<std::string, std::string>> NeededByHistory(
+    const GlobalOptions& global, const std::vector<const Manifest*>& manifests) {
+  STRATA_ASSIGN_OR_RETURN(MigratorOptions options, ResolveOptions(global, false));
+  const std::string& url = options.database_url;
+  std::string source = url.empty() ? "" : snapshot::SourceName(url);
+  std::map<std::string, std::string> needed;
+  STRATA_ASSIGN_OR_RETURN(DatabaseUrl target, url.empty() ? Result<DatabaseUrl>(DatabaseUrl{})
+                                                            : ParseDatabaseUrl(url));
+  // A SQLite file that does not exist has no history (and is not created).
+  bool readable = !url.empty() && (target.engine != Engine::kSqlite ||
+                                   std::filesystem::exists(target.target));
+  if (readable) {
+    auto rows = [&]() -> Result<std::vector<AppliedMigration>> {
+      STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url));
+      return History(*db).List(false);
+    }();
+    if (!rows.ok()) {
+      return rows.status().WithContext(
+          "reading strata_history to keep the snapshots `strata restore --to-version` needs "
+          "(--force prunes without this check)");
+    }
+    for (const auto& a : *rows) {
+      if (a.snapshot_id.empty()) continue;
+      needed.emplace(a.snapshot_id, "restoration point of " + a.id() + ", still applied");
+    }
+  }
+  for (const Manifest* m : manifests) {
+    if (m->reason != "before up" || m->database == source || needed.count(m->id)) continue;
+    needed[m->id] = "taken by `strata up` on " + m->database + ", whose history was not read";
+  }
+  return needed;
+}
+
 int RunPrune(const GlobalOptions& global, const SnapshotFlags& flags) {
   if (flags.keep_last < 0 && flags.keep_daily < 0) {
     return Fail(Status(Code::kInvalidArgument,
@@ -268,6 +307,11 @@ int RunPrune(const GlobalOptions& global, const SnapshotFlags& flags) {
       if (day <= today - flags.keep_daily || !days.insert(day).second) continue;
       keep.emplace(m->id, "newest of " + m->created_at.substr(0, 10));
     }
+  }
+  if (!flags.force) {
+    auto needed = NeededByHistory(global, good);
+    if (!needed.ok()) return Fail(needed.status());
+    for (const auto& [id, why] : *needed) keep.emplace(id, why + "; --force removes it");
   }
   const char* verb = flags.dry_run ? "would remove" : "removed";
   int removed = 0;
@@ -365,6 +409,9 @@ void SetupSnapshot(CLI::App& app, GlobalOptions& global, int& exit_code) {
                     "keep the newest snapshot of each of the last D days (UTC, today included)")
       ->check(CLI::NonNegativeNumber);
   prune->add_flag("--dry-run", flags->dry_run, "print what would be removed; remove nothing");
+  prune->add_flag("--force", flags->force,
+                  "also remove snapshots history still records for applied migrations "
+                  "(`strata restore --to-version` needs them)");
   prune->callback([&global, &exit_code, flags] { exit_code = RunPrune(global, *flags); });
 }
 

@@ -47,6 +47,15 @@ Result<SnapshotConfig> LoadSnapshotConfig(const GlobalOptions& global, const std
       config.dir = s["dir"].value_or(config.dir);
       config.before_up = s["before_up"].value_or(config.before_up);
       config.pg_dump = s["pg_dump"].value_or(config.pg_dump);
+      if (auto level = s["compression_level"].value<int64_t>()) {
+        if (*level < -7 || *level > 19) {
+          return Status(Code::kInvalidArgument,
+                        fmt::format("{}: [snapshots] compression_level = {}: give a zstd level "
+                                    "from -7 (fastest) to 19 (smallest)",
+                                    path, *level));
+        }
+        config.compression_level = static_cast<int>(*level);
+      }
       if (auto size = s["max_auto_size"].value<std::string>()) {
         auto parsed = ParseSize(*size);
         if (!parsed.ok()) return parsed.status().WithContext(path + ": [snapshots] max_auto_size");
@@ -65,6 +74,7 @@ Result<SnapshotConfig> LoadSnapshotConfig(const GlobalOptions& global, const std
 
 Result<std::unique_ptr<snapshot::SnapshotStore>> OpenStore(const SnapshotConfig& config) {
   snapshot::StoreOptions options;
+  options.compression_level = config.compression_level;
   if (const char* fail = std::getenv("STRATA_TEST_STORE_FAIL_AFTER_BYTES")) {
     options.fail_after_bytes = std::atoll(fail);
   }
@@ -94,9 +104,11 @@ Result<std::string> TakeRestorationPoint(const SnapshotConfig& config, const std
   options.progress = bar.get();
   auto m = snapshot::CreateSnapshot(*store, url, options);
   if (!m.ok()) {
-    return m.status().WithContext(
-        "taking the snapshot before applying (nothing was applied; `strata up --no-snapshot` "
-        "skips it)");
+    return m.status().WithContext(fmt::format(
+        "taking the snapshot before applying into {} (nothing was applied; free space there, "
+        "e.g. with `strata snapshot prune`, or skip the snapshot with `strata up "
+        "--no-snapshot`)",
+        config.dir));
   }
   fmt::print("snapshot {} taken before applying ({} added to {})\n", m->id,
              snapshot::FormatBytes(m->added_bytes), config.dir);

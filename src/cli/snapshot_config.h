@@ -17,6 +17,7 @@ struct SnapshotConfig {
   bool before_up = true;
   uint64_t max_auto_size = 1ull << 30;  // PostgreSQL: no automatic snapshot above this
   std::string pg_dump = "pg_dump";
+  int compression_level = snapshot::kDefaultCompressionLevel;  // zstd, -7..19
 };
 
 /// Reads [snapshots] from the project file (as ResolveOptions finds it);

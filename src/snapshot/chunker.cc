@@ -88,6 +88,19 @@ ChunkPipeline::~ChunkPipeline() {
   for (auto& t : workers_) t.join();
 }
 
+std::string ChunkPipeline::Buffer(size_t size) {
+  std::string buf;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!spare_.empty()) {
+      buf = std::move(spare_.back());
+      spare_.pop_back();
+    }
+  }
+  buf.resize(size);  // zero-fills only what the buffer did not have
+  return buf;
+}
+
 Status ChunkPipeline::Add(std::string data) {
   std::unique_lock<std::mutex> l(mu_);
   cv_.wait(l, [&] { return queue_.size() < max_queued_ || !error_.ok(); });
@@ -112,6 +125,7 @@ void ChunkPipeline::Work() {
     cv_.notify_all();
     auto put = store_.PutChunk(item.second);
     std::lock_guard<std::mutex> l(mu_);
+    if (spare_.size() < max_queued_) spare_.push_back(std::move(item.second));
     if (put.ok()) {
       results_[item.first] = std::move(put).value();
     } else if (error_.ok()) {

@@ -48,6 +48,9 @@ class ChunkPipeline {
   ChunkPipeline(const ChunkPipeline&) = delete;
   ChunkPipeline& operator=(const ChunkPipeline&) = delete;
 
+  /// A buffer of `size` bytes to fill and Add(): one a worker is done with
+  /// when there is one, so its bytes are not allocated and zeroed again.
+  std::string Buffer(size_t size);
   /// Queues a chunk. Returns the first failure of any worker so far.
   Status Add(std::string data);
   /// How many chunks were added so far.
@@ -63,6 +66,7 @@ class ChunkPipeline {
   std::condition_variable cv_;
   std::deque<std::pair<size_t, std::string>> queue_;
   std::vector<PutResult> results_;
+  std::vector<std::string> spare_;  // buffers workers are done with
   size_t next_index_ = 0;
   size_t in_flight_ = 0;
   size_t max_queued_;

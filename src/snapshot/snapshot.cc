@@ -5,6 +5,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -36,6 +37,12 @@ Status Account(const SnapshotStore& store, const std::vector<PutResult>& puts, M
   return Status::OK();
 }
 
+std::string SourceName(const std::string& url) {
+  auto target = ParseDatabaseUrl(url);
+  if (!target.ok()) return "";
+  return target->engine == Engine::kSqlite ? "sqlite:" + target->target : RedactUrl(url);
+}
+
 Result<Manifest> CreateSnapshot(SnapshotStore& store, const std::string& url,
                                 const CreateOptions& options) {
   STRATA_ASSIGN_OR_RETURN(DatabaseUrl target, ParseDatabaseUrl(url));
@@ -45,7 +52,7 @@ Result<Manifest> CreateSnapshot(SnapshotStore& store, const std::string& url,
   m.label = options.label;
   m.reason = options.reason;
   m.engine = target.engine;
-  m.database = target.engine == Engine::kSqlite ? "sqlite:" + target.target : RedactUrl(url);
+  m.database = SourceName(url);
   m.created_at = NowUtc();
   auto captured = target.engine == Engine::kSqlite
                       ? CaptureSqlite(store, target.target, std::move(m), options)
@@ -114,31 +121,46 @@ std::string RandomSuffix() {
   return fmt::format("{:08x}", rd());
 }
 
+/// "" when the SQLite file at `path` passes PRAGMA quick_check and has the
+/// manifest's fingerprints, else what is wrong. The check and the
+/// fingerprints read the file at the same time, on two connections.
+Result<std::string> CheckSqliteSandbox(const std::string& path, const Manifest& m) {
+  Result<std::string> problems = std::string();
+  std::thread check([&] {
+    problems = [&]() -> Result<std::string> {
+      STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase("sqlite:" + path));
+      STRATA_ASSIGN_OR_RETURN(Rows rows, db->Query("PRAGMA quick_check"));
+      std::string out;
+      for (const auto& r : rows.rows) {
+        if (r[0].ToString() != "ok") out += r[0].ToString() + "\n";
+      }
+      return out;
+    }();
+  });
+  auto mismatch = [&]() -> Result<std::string> {
+    STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase("sqlite:" + path));
+    return CompareFingerprints(*db, m);
+  }();
+  check.join();
+  if (!problems.ok()) return problems;
+  if (!problems->empty()) return "SQLite integrity check failed:\n" + *problems;
+  return mismatch;
+}
+
+/// Restores `m` into a sandbox and compares. SQLite: the chunks are checked
+/// as the sandbox file is written (one read of each), each damaged one named
+/// in `damage`; the file is scratch, so it is not synced.
 Result<std::string> SandboxCheck(SnapshotStore& store, const Manifest& m,
                                  const std::string& server_url, Progress* progress,
-                                 std::string* where) {
+                                 std::string* where, std::vector<std::string>* damage) {
   if (m.engine == Engine::kSqlite) {
     std::string path = fmt::format("{}/tmp/verify-{}-{}.db", store.dir(), getpid(), RandomSuffix());
     *where = path;
-    RestoreOptions ro;
-    ro.progress = progress;
-    Status s = RestoreSqlite(store, m, path, ro);
-    Result<std::string> out = std::string();
-    if (s.ok()) {
-      out = [&]() -> Result<std::string> {
-        STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase("sqlite:" + path));
-        STRATA_ASSIGN_OR_RETURN(Rows check, db->Query("PRAGMA quick_check"));
-        std::string problems;
-        for (const auto& r : check.rows) {
-          if (r[0].ToString() != "ok") problems += r[0].ToString() + "\n";
-        }
-        if (!problems.empty()) return "SQLite integrity check failed:\n" + problems;
-        return CompareFingerprints(*db, m);
-      }();
-    }
+    STRATA_RETURN_IF_ERROR(WriteSqliteImage(store, m, path, progress, false, damage));
+    if (!damage->empty()) return std::string();
+    auto out = CheckSqliteSandbox(path, m);
     unlink(path.c_str());
     unlink((path + "-journal").c_str());
-    if (!s.ok()) return s;
     return out;
   }
   if (server_url.empty()) {
@@ -170,28 +192,33 @@ Result<std::string> SandboxCheck(SnapshotStore& store, const Manifest& m,
 Result<VerifyReport> VerifySnapshot(SnapshotStore& store, const Manifest& m,
                                     const std::string& server_url, Progress* progress) {
   VerifyReport report;
-  std::set<std::string> checked;
-  if (progress) progress->Start("verify", m.logical_bytes);
-  for (const auto& p : m.parts) {
-    uint64_t offset = 0;
-    for (size_t i = 0; i < p.chunks.size(); ++i) {
-      const ChunkRef& c = p.chunks[i];
-      if (checked.insert(c.hash).second) {
-        auto bytes = store.ReadChunk(c);
-        if (!bytes.ok()) {
-          report.damage.push_back(fmt::format("{}: chunk {} of {} at byte {}: {}", p.name, i + 1,
-                                              p.chunks.size(), offset, bytes.status().message()));
+  // SQLite checks each chunk as it writes the sandbox (SandboxCheck);
+  // PostgreSQL checks them all first, before creating a scratch database.
+  if (m.engine != Engine::kSqlite) {
+    std::set<std::string> checked;
+    if (progress) progress->Start("verify", m.logical_bytes);
+    for (const auto& p : m.parts) {
+      uint64_t offset = 0;
+      for (size_t i = 0; i < p.chunks.size(); ++i) {
+        const ChunkRef& c = p.chunks[i];
+        if (checked.insert(c.hash).second) {
+          auto bytes = store.ReadChunk(c);
+          if (!bytes.ok()) {
+            report.damage.push_back(fmt::format("{}: chunk {} of {} at byte {}: {}", p.name,
+                                                i + 1, p.chunks.size(), offset,
+                                                bytes.status().message()));
+          }
         }
+        offset += c.size;
+        if (progress) progress->Advance(c.size);
       }
-      offset += c.size;
-      if (progress) progress->Advance(c.size);
     }
+    if (progress) progress->Done();
+    if (!report.damage.empty()) return report;
   }
-  if (progress) progress->Done();
-  if (!report.damage.empty()) return report;
-  STRATA_ASSIGN_OR_RETURN(report.mismatch,
-                          SandboxCheck(store, m, server_url, progress, &report.sandbox));
-  report.sandbox_checked = true;
+  STRATA_ASSIGN_OR_RETURN(report.mismatch, SandboxCheck(store, m, server_url, progress,
+                                                        &report.sandbox, &report.damage));
+  report.sandbox_checked = report.damage.empty();
   return report;
 }
 

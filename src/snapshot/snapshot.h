@@ -37,6 +37,10 @@ struct CreateOptions {
   std::string pg_dump = "pg_dump";
 };
 
+/// How a manifest names the database at `url`: "sqlite:<path>" as given, or
+/// the URL without its password. "" when `url` does not parse.
+std::string SourceName(const std::string& url);
+
 /// Takes a snapshot of the database at `url` into `store`. Nothing is listed
 /// unless the whole snapshot was written.
 Result<Manifest> CreateSnapshot(SnapshotStore& store, const std::string& url,
@@ -87,6 +91,12 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
                                const CreateOptions& options);
 Status RestoreSqlite(SnapshotStore& store, const Manifest& manifest, const std::string& path,
                      const RestoreOptions& options);
+/// Writes the page image to a new file at `path`, checking every chunk as it
+/// goes; `sync` fsyncs the file. Without `damage`, the first missing or
+/// damaged chunk stops it; with it, each one is named there and the rest are
+/// still checked. The file is removed unless every chunk was good.
+Status WriteSqliteImage(SnapshotStore& store, const Manifest& manifest, const std::string& path,
+                        Progress* progress, bool sync, std::vector<std::string>* damage);
 Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, Manifest manifest,
                                  const CreateOptions& options);
 Status RestorePostgres(SnapshotStore& store, const Manifest& manifest, const std::string& url,

@@ -30,12 +30,17 @@
 
 namespace strata::snapshot {
 
+/// zstd level 1: ~2.8x smaller than the pages of a typical table. The fast
+/// (negative) levels compress about twice as fast but store ~1.7x more:
+/// they do not entropy-code literals, most of a page image.
+constexpr int kDefaultCompressionLevel = 1;
+
 struct StoreOptions {
   /// Fault injection for tests: once this many bytes have been written
   /// through this object, every further write fails as on a full disk.
   /// Negative: never.
   int64_t fail_after_bytes = -1;
-  int compression_level = 1;  // zstd
+  int compression_level = kDefaultCompressionLevel;  // zstd
 };
 
 struct PutResult {
@@ -111,9 +116,11 @@ class SnapshotStore {
 
  private:
   SnapshotStore(std::string dir, StoreOptions options);
+  enum class Durability { kSync, kStartWriteback };
   /// Writes `data` to a new file at `path` (0600), counting against the
-  /// injected fault; `sync` fsyncs it. On failure the file is removed.
-  Status WriteNewFile(const std::string& path, std::string_view data, bool sync);
+  /// injected fault; fsyncs it, or only starts its writeback (SyncChunks
+  /// waits for it). On failure the file is removed.
+  Status WriteNewFile(const std::string& path, std::string_view data, Durability d);
 
   struct Pending {
     std::string temp_path;

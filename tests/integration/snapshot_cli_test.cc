@@ -123,10 +123,62 @@ TEST_P(SnapshotCliTest, FullStoreStopsUpBeforeAnythingIsApplied) {
   auto verify = Strata({"snapshot", "verify", "--all"});
   EXPECT_EQ(verify.exit_code, 0) << verify.all();
 
-  auto prune = Strata({"snapshot", "prune", "--keep-last", "0"});
+  auto prune = Strata({"snapshot", "prune", "--keep-last", "0", "--force"});
   ASSERT_EQ(prune.exit_code, 0) << prune.all();
   EXPECT_EQ(List().size(), 0u);
   EXPECT_TRUE(std::filesystem::is_empty(dir_.path() + "/.strata/snapshots/tmp"));
+}
+
+TEST_P(SnapshotCliTest, FullStoreExitsTwoAndSaysWhatToDo) {
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\n");
+  auto up = Strata({"up"}, {{"STRATA_TEST_STORE_FAIL_AFTER_BYTES", "0"}});
+  EXPECT_EQ(up.exit_code, 2) << up.all();  // docs/exit-codes.md
+  EXPECT_THAT(up.err, HasSubstr("No space left on device"));
+  EXPECT_THAT(up.err, HasSubstr("nothing was applied"));
+  EXPECT_THAT(up.err, HasSubstr("--no-snapshot"));
+  EXPECT_FALSE(*target_->Connect()->TableExists("t"));
+  EXPECT_EQ(List().size(), 0u);
+}
+
+// Regression: prune removed the snapshots `up` recorded in history, and with
+// them the way back `strata restore --to-version` takes.
+TEST_P(SnapshotCliTest, PruneKeepsTheSnapshotsHistoryNeeds) {
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\nINSERT INTO t VALUES (1);\n");
+  Write("0001_t.down.sql", "DROP TABLE t;\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  ASSERT_EQ(Strata({"snapshot", "create", "--label", "manual"}).exit_code, 0);
+  Write("0002_u.up.sql", "CREATE TABLE u (id INTEGER);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  auto ids = testing::Column(*target_->Connect(),
+                             "SELECT snapshot_id FROM strata_history ORDER BY version");
+  ASSERT_EQ(ids.size(), 2u);
+  // 0002 is rolled back: its restoration point is needed no more.
+  auto down = Strata({"down"});
+  ASSERT_EQ(down.exit_code, 0) << down.all();
+  ASSERT_EQ(List().size(), 3u);
+
+  auto prune = Strata({"snapshot", "prune", "--keep-last", "0"});
+  ASSERT_EQ(prune.exit_code, 0) << prune.all();
+  EXPECT_THAT(prune.out, HasSubstr("keep    " + ids[0] + "  (restoration point of 0001_t"));
+  auto list = List();
+  ASSERT_EQ(list.size(), 1u) << prune.out;
+  EXPECT_EQ(list[0]["id"], ids[0]);
+  auto verify = Strata({"snapshot", "verify", ids[0]});
+  EXPECT_EQ(verify.exit_code, 0) << verify.all();
+  auto restore = Strata({"restore", "--to-version", "1", "--yes"});
+  ASSERT_EQ(restore.exit_code, 0) << restore.all();
+  EXPECT_FALSE(*target_->Connect()->TableExists("t"));
+
+  // Without a database to read history from, what `up` took is kept too.
+  auto blind = RunStrata({"snapshot", "prune", "--keep-last", "0"}, dir_.path());
+  ASSERT_EQ(blind.exit_code, 0) << blind.all();
+  EXPECT_THAT(blind.out, HasSubstr("whose history was not read"));
+  list = List();
+  ASSERT_EQ(list.size(), 1u) << blind.out;  // restore's own snapshot went
+  EXPECT_EQ(list[0]["id"], ids[0]);
+  auto forced = Strata({"snapshot", "prune", "--keep-last", "0", "--force"});
+  ASSERT_EQ(forced.exit_code, 0) << forced.all();
+  EXPECT_EQ(List().size(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, SnapshotCliTest, ::testing::Values(Engine::kSqlite));

@@ -244,6 +244,54 @@ TEST(ContentChunkerTest, AnInsertMovesOnlyNearbyBoundaries) {
   EXPECT_LE(fresh, 2u);
 }
 
+// More than 16 new chunks take the one-syncfs path: every chunk reaches its
+// name, reads back whole, and nothing is left in tmp/.
+TEST(SnapshotStoreTest, ManyChunksReachTheirNamesTogether) {
+  TempDir dir;
+  auto store = SnapshotStore::Open(dir.path() + "/store");
+  ASSERT_TRUE(store.ok());
+  std::vector<std::pair<ChunkRef, std::string>> chunks;
+  for (int i = 0; i < 40; ++i) {
+    std::string data = "chunk " + std::to_string(i) + std::string(1000 + i, 'x');
+    auto put = (*store)->PutChunk(data);
+    ASSERT_TRUE(put.ok()) << put.status().message();
+    EXPECT_TRUE(put->added);
+    chunks.emplace_back(put->ref, data);
+  }
+  ASSERT_TRUE((*store)->SyncChunks().ok());
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() + "/store/tmp"));
+  for (const auto& [ref, data] : chunks) {
+    auto read = (*store)->ReadChunk(ref);
+    ASSERT_TRUE(read.ok()) << read.status().message();
+    EXPECT_EQ(*read, data);
+  }
+}
+
+// The compression level changes only how a chunk is stored: the same bytes
+// have the same name at any level, and a store at one level reads them all.
+TEST(SnapshotStoreTest, ChunksOfAnyLevelReadBack) {
+  TempDir dir;
+  std::string data;
+  for (int i = 0; i < 5000; ++i) data += "row " + std::to_string(i * 7919 % 1000) + " ";
+  std::vector<ChunkRef> refs;
+  for (int level : {-7, 1, 19}) {
+    StoreOptions options;
+    options.compression_level = level;
+    auto store = SnapshotStore::Open(dir.path() + "/store-" + std::to_string(level), options);
+    ASSERT_TRUE(store.ok());
+    auto put = (*store)->PutChunk(data);
+    ASSERT_TRUE(put.ok()) << put.status().message();
+    ASSERT_TRUE((*store)->SyncChunks().ok());
+    EXPECT_LT(put->stored, data.size()) << "level " << level;
+    auto read = (*store)->ReadChunk(put->ref);
+    ASSERT_TRUE(read.ok()) << read.status().message();
+    EXPECT_EQ(*read, data);
+    refs.push_back(put->ref);
+  }
+  EXPECT_EQ(refs[0], refs[1]);
+  EXPECT_EQ(refs[1], refs[2]);
+}
+
 TEST(RenderBarTest, ShowsBytesAndRate) {
   EXPECT_EQ(RenderBar("snapshot", 512 << 20, 1 << 30, 2.0, 10),
             "snapshot  [#####.....]  512.0 MiB / 1.0 GiB  256.0 MiB/s");

@@ -141,17 +141,17 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
   return scope;
 }
 
-/// The data fingerprints of those of `tables` that exist now, in one pass.
+/// The data fingerprints of those of `tables` that exist now.
 Result<std::vector<TableFingerprint>> ExistingTablesData(Database& db,
                                                          const std::vector<std::string>& tables) {
-  std::vector<std::string> existing;
+  std::vector<TableFingerprint> out;
   for (const auto& t : tables) {
-    STRATA_ASSIGN_OR_RETURN(bool exists, db.TableExists(t));
-    if (exists) existing.push_back(t);
+    Result<DataFingerprint> one = FingerprintData(db, {t});
+    if (!one.ok() && one.status().code() == Code::kNotFound) continue;  // not (yet) there
+    if (!one.ok()) return one.status();
+    out.push_back(std::move(one->tables[0]));
   }
-  if (existing.empty()) return std::vector<TableFingerprint>();
-  STRATA_ASSIGN_OR_RETURN(DataFingerprint now, FingerprintData(db, existing));
-  return std::move(now.tables);
+  return out;
 }
 
 /// A migration ready to run with its safety net: the statements with the

@@ -178,15 +178,16 @@ class SqliteCatalog : public Catalog {
         params.emplace_back(t);
         only += fmt::format("{}${}", only.empty() ? "" : ", ", params.size());
       }
-      only = fmt::format("AND tbl_name COLLATE NOCASE IN ({}) ", only.empty() ? "NULL" : only);
+      // First, so that other rows are passed over before their text is read.
+      only = fmt::format("tbl_name COLLATE NOCASE IN ({}) AND ", only.empty() ? "NULL" : only);
     }
     STRATA_ASSIGN_OR_RETURN(
         Rows rows, db_.Query("SELECT type, name, tbl_name, sql FROM sqlite_schema "
-                             "WHERE sql IS NOT NULL "
-                             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-                             "AND name NOT LIKE 'strata\\_%' ESCAPE '\\' "
-                             "AND tbl_name NOT LIKE 'strata\\_%' ESCAPE '\\' " +
-                                 only + "ORDER BY type, name",
+                             "WHERE " + only +
+                                 "name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                                 "AND name NOT LIKE 'strata\\_%' ESCAPE '\\' "
+                                 "AND tbl_name NOT LIKE 'strata\\_%' ESCAPE '\\' "
+                                 "AND sql IS NOT NULL ORDER BY type, name",
                              params));
     std::vector<SchemaObject> out;
     for (const auto& row : rows.rows) {

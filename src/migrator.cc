@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -154,6 +156,58 @@ Result<std::vector<TableFingerprint>> ExistingTablesData(Database& db,
   return out;
 }
 
+/// The tables the engine changes by itself when statement `info` deletes or
+/// updates rows: foreign key actions (CASCADE, SET NULL, SET DEFAULT),
+/// followed to the end, parents before children (the order their rows must
+/// be put back in). The statement's own table is included when it reaches
+/// itself (a tree of rows deleting its branches).
+Result<std::vector<std::string>> CascadeReach(Database& db, const sql::StatementInfo& info) {
+  using K = sql::StatementKind;
+  if (!info.destructive || (info.kind != K::kDelete && info.kind != K::kUpdate)) {
+    return std::vector<std::string>();
+  }
+  std::map<std::string, std::vector<std::string>> children;  // of each table reached
+  std::vector<std::string> todo = {info.table};
+  while (!todo.empty()) {
+    std::string parent = std::move(todo.back());
+    todo.pop_back();
+    if (children.count(parent)) continue;
+    STRATA_ASSIGN_OR_RETURN(children[parent],
+                            db.CascadingChildren(parent, info.kind == K::kDelete));
+    for (const auto& child : children[parent]) todo.push_back(child);
+  }
+  // Depth-first post-order from the statement's table, reversed: every
+  // table comes after the tables it references (cycles are cut).
+  std::vector<std::string> post;
+  std::set<std::string> seen;
+  std::function<void(const std::string&)> visit = [&](const std::string& t) {
+    if (!seen.insert(t).second) return;
+    for (const auto& c : children[t]) visit(c);
+    post.push_back(t);
+  };
+  visit(info.table);
+  std::reverse(post.begin(), post.end());
+  post.erase(post.begin());  // the statement's table itself
+  const auto& own = children[info.table];
+  if (std::find(own.begin(), own.end(), info.table) != own.end()) post.insert(post.begin(), info.table);
+  return post;
+}
+
+/// For each statement of `p`, the tables its foreign key actions reach; those
+/// tables join the scope, so their data is recorded and checked too.
+Result<std::vector<std::vector<std::string>>> AddCascades(Database& db, const Prepared& p,
+                                                          Scope& scope) {
+  std::vector<std::vector<std::string>> reach(p.up.size());
+  for (size_t i = 0; i < p.up.size(); ++i) {
+    STRATA_ASSIGN_OR_RETURN(reach[i], CascadeReach(db, p.info[i]));
+    for (const auto& t : reach[i]) {
+      if (std::find(scope.tables.begin(), scope.tables.end(), t) == scope.tables.end())
+        scope.tables.push_back(t);
+    }
+  }
+  return reach;
+}
+
 /// A migration ready to run with its safety net: the statements with the
 /// captures before destructive ones, and what its rollback is checked against.
 struct Guarded {
@@ -163,6 +217,7 @@ struct Guarded {
 };
 
 Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const Scope& scope,
+                      const std::vector<std::vector<std::string>>& cascades,
                       const SchemaModel& model, bool allow_irreversible) {
   using nlohmann::json;
   json checks;
@@ -178,17 +233,34 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   Guarded g;
   std::vector<std::vector<std::string>> restores;
   json uncaptured = json::array();
+  std::vector<std::string> whole_captured;  // cascade children, once each
   for (size_t i = 0; i < p.up.size(); ++i) {
     const sql::Statement& st = p.up[i];
-    if (p.info[i].destructive) {
-      auto capture = PlanCapture(db, st.text, p.info[i], m.version, static_cast<int>(restores.size()) + 1);
+    // What the statement removes, and first what its foreign key actions
+    // will change in other tables (whole tables: the engine picks the rows).
+    // Restores run in reverse, so parents come back before their children.
+    std::vector<std::pair<std::string, sql::StatementInfo>> plans;
+    for (auto it = cascades[i].rbegin(); it != cascades[i].rend(); ++it) {
+      const std::string& child = *it;
+      if (std::find(whole_captured.begin(), whole_captured.end(), child) != whole_captured.end())
+        continue;
+      whole_captured.push_back(child);
+      std::string all = "DELETE FROM " + db.QuoteIdent(child);
+      sql::StatementInfo info = sql::Classify(all, DialectOf(db.engine()));
+      info.summary = fmt::format("{} (through a foreign key action on {})", info.summary,
+                                 p.info[i].table);
+      plans.emplace_back(std::move(all), std::move(info));
+    }
+    if (p.info[i].destructive) plans.emplace_back(st.text, p.info[i]);
+    for (const auto& [text, info] : plans) {
+      auto capture = PlanCapture(db, text, info, m.version, static_cast<int>(restores.size()) + 1);
       if (!capture.ok()) {
         if (capture.status().code() != Code::kIrreversible || !allow_irreversible) {
           return Status(capture.status().code(), fmt::format("migration {}: {}:{}: {}", m.id(),
                                                              m.up_path, st.line,
                                                              capture.status().message()));
         }
-        uncaptured.push_back(p.info[i].summary);
+        uncaptured.push_back(info.summary);
       } else if (*capture) {
         for (auto& sql : (*capture)->before) g.up.push_back({std::move(sql), st.line});
         restores.push_back(std::move((*capture)->restore));
@@ -626,9 +698,10 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   STRATA_ASSIGN_OR_RETURN(SchemaModel model, SchemaModel::Read(*db_));
   for (auto& [m, p] : todo) {
     if (options.inject_failure_at) InjectFailure(p.up, *options.inject_failure_at);
-    const Scope scope = ScopeOf(p.info, model);
-    STRATA_ASSIGN_OR_RETURN(Guarded guarded,
-                            Guard(*db_, *m, p, scope, model, options.allow_irreversible));
+    Scope scope = ScopeOf(p.info, model);
+    STRATA_ASSIGN_OR_RETURN(auto cascades, AddCascades(*db_, p, scope));
+    STRATA_ASSIGN_OR_RETURN(Guarded guarded, Guard(*db_, *m, p, scope, cascades, model,
+                                                   options.allow_irreversible));
     Emit(on_event, Event::Kind::kApplying, m->version, m->id());
     AppliedMigration row;
     row.version = m->version;

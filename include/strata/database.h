@@ -140,6 +140,12 @@ class Database {
 
   /// The primary key columns of `table` in key order; empty when it has none.
   virtual Result<std::vector<std::string>> ListPrimaryKey(std::string_view table) = 0;
+  /// The tables whose rows the engine changes itself when rows of `table`
+  /// are deleted (`deletes`) or their keys updated: foreign keys with ON
+  /// DELETE / ON UPDATE CASCADE, SET NULL or SET DEFAULT, one level deep.
+  virtual Result<std::vector<std::string>> CascadingChildren(std::string_view table,
+                                                             bool deletes) = 0;
+
   /// A stable row identity for tables without a primary key ("rowid" on
   /// SQLite), or "" where the engine has none that survives updates.
   virtual std::string_view RowIdColumn() const { return {}; }

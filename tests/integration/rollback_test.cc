@@ -76,6 +76,36 @@ TEST_P(RollbackTest, DropTableIsRestored) {
             "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n");
 }
 
+TEST_P(RollbackTest, RowsChangedThroughForeignKeyActionsAreRestored) {
+  if (!pg()) GTEST_SKIP() << "SQLite runs migrations with foreign keys off: nothing cascades";
+  Write("0003_children.up.sql",
+        "CREATE TABLE parts (id INTEGER PRIMARY KEY,"
+        " item_id INTEGER REFERENCES items (id) ON DELETE CASCADE, label TEXT);\n"
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY,"
+        " item_id INTEGER REFERENCES items (id) ON DELETE SET NULL, body TEXT);\n"
+        "CREATE TABLE bolts (id INTEGER PRIMARY KEY,"
+        " part_id INTEGER REFERENCES parts (id) ON DELETE CASCADE);\n"
+        "INSERT INTO parts VALUES (10, 1, 'p1'), (20, 4, 'p4'), (30, 5, 'p5');\n"
+        "INSERT INTO notes VALUES (1, 4, 'n4'), (2, 2, 'n2');\n"
+        "INSERT INTO bolts VALUES (100, 20), (200, 10);\n");
+  Write("0003_children.down.sql", "DROP TABLE bolts;\nDROP TABLE notes;\nDROP TABLE parts;\n");
+  ASSERT_TRUE(Up().ok());
+  std::string data = Data();
+  Write("0004_prune.up.sql", "DELETE FROM items WHERE price > 1;\n");
+  Write("0004_prune.down.sql", "-- the rows come back from the capture\n");
+  Status applied = Up();
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  // The engine deleted parts and, through them, bolts, and cleared notes.
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 1);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM bolts"), 0);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM notes WHERE item_id IS NULL"), 2);
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Data(), data);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM bolts"), 2);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM notes WHERE item_id IS NULL"), 0);
+}
+
 TEST_P(RollbackTest, DeletedRowsAreRestored) {
   RoundTrip("DELETE FROM items WHERE price > 1 OR name IS NULL;\n", "-- rows come back from capture\n");
 }

@@ -86,6 +86,15 @@ constexpr char kListPrimaryKeySql[] =
     " WHERE i.indisprimary AND n.nspname = current_schema() AND c.relname = $1"
     " ORDER BY array_position(i.indkey::int2[], a.attnum)";
 
+constexpr char kCascadingChildrenSql[] =
+    "SELECT DISTINCT c.relname FROM pg_catalog.pg_constraint k"
+    " JOIN pg_catalog.pg_class c ON c.oid = k.conrelid"
+    " JOIN pg_catalog.pg_class p ON p.oid = k.confrelid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace"
+    " WHERE k.contype = 'f' AND n.nspname = current_schema() AND p.relname = $1"
+    " AND (CASE WHEN $2 = 1 THEN k.confdeltype ELSE k.confupdtype END) IN ('c', 'n', 'd')"
+    " ORDER BY 1";
+
 constexpr char kListColumnsSql[] =
     "SELECT a.attname FROM pg_catalog.pg_class c"
     " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
@@ -527,6 +536,15 @@ class PostgresDatabase final : public Database {
 
   Result<std::vector<std::string>> ListPrimaryKey(std::string_view table) override {
     STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kListPrimaryKeySql, {Value(std::string(table))}));
+    std::vector<std::string> names;
+    for (const auto& row : rows.rows) names.push_back(row[0].text());
+    return names;
+  }
+
+  Result<std::vector<std::string>> CascadingChildren(std::string_view table,
+                                                     bool deletes) override {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kCascadingChildrenSql, {Value(std::string(table)),
+                                                                    Value(int64_t{deletes})}));
     std::vector<std::string> names;
     for (const auto& row : rows.rows) names.push_back(row[0].text());
     return names;

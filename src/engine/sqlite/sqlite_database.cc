@@ -211,6 +211,24 @@ class SqliteDatabase : public Database {
     return names;
   }
 
+  Result<std::vector<std::string>> CascadingChildren(std::string_view table,
+                                                     bool deletes) override {
+    // Foreign keys act only on a connection that turned them on.
+    STRATA_ASSIGN_OR_RETURN(Rows on, Query("PRAGMA foreign_keys"));
+    if (on.empty() || on.rows[0][0].ToInt() == 0) return std::vector<std::string>();
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows,
+        Query(fmt::format("SELECT DISTINCT m.name FROM sqlite_schema m, "
+                          "pragma_foreign_key_list(m.name) f WHERE m.type = 'table' "
+                          "AND f.\"table\" = $1 COLLATE NOCASE AND f.{} IN "
+                          "('CASCADE', 'SET NULL', 'SET DEFAULT') ORDER BY 1",
+                          deletes ? "on_delete" : "on_update"),
+              {std::string(table)}));
+    std::vector<std::string> names;
+    for (auto& row : rows.rows) names.push_back(row[0].text());
+    return names;
+  }
+
   std::string_view RowIdColumn() const override { return "rowid"; }
   std::string_view SchemaCookieSql() const override {
     return "(SELECT schema_version FROM pragma_schema_version)";

@@ -774,6 +774,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   }
   STRATA_RETURN_IF_ERROR(db_->SetStatementTimeout(std::chrono::milliseconds(0)));
   STRATA_RETURN_IF_ERROR(run.Flush());
+  STRATA_ASSIGN_OR_RETURN(report.finalized, FinalizeExpired(run.history()));
   return report;
 }
 
@@ -955,6 +956,23 @@ Status Migrator::Resolve(int64_t version, bool applied) {
                  : run.history().Remove(version);
 }
 
+Status Migrator::FinalizeOne(const AppliedMigration& a) {
+  STRATA_ASSIGN_OR_RETURN(auto restore, Split(a.restore_script, a.id() + " (captured data)",
+                                              DialectOf(db_->engine())));
+  Status s = InTransaction(*db_, [&]() -> Status {
+    for (const auto& st : restore) {
+      // The capture tables are dropped; the statements that would have
+      // used them go with them.
+      if (st.text.rfind("DROP TABLE ", 0) == 0) STRATA_RETURN_IF_ERROR(db_->Exec(st.text));
+    }
+    return db_->Query("UPDATE strata_history SET restore_script = '', finalized_at = $1 "
+                      "WHERE version = $2",
+                      {NowUtc(), a.version})
+        .status();
+  });
+  return s.ok() ? s : s.WithContext("finalizing " + a.id());
+}
+
 Result<std::vector<std::string>> Migrator::Finalize(int64_t version) {
   if (!db_) return Status(Code::kInvalidArgument, "finalize needs a database (--database URL)");
   Run run(*this, nullptr);
@@ -963,20 +981,25 @@ Result<std::vector<std::string>> Migrator::Finalize(int64_t version) {
   std::vector<std::string> done;
   for (const auto& a : applied) {
     if (a.version > version || !a.finalized_at.empty() || a.state != AppliedState::kApplied) continue;
-    STRATA_ASSIGN_OR_RETURN(auto restore, Split(a.restore_script, a.id() + " (captured data)",
-                                                DialectOf(db_->engine())));
-    Status s = InTransaction(*db_, [&]() -> Status {
-      for (const auto& st : restore) {
-        // The capture tables are dropped; the statements that would have
-        // used them go with them.
-        if (st.text.rfind("DROP TABLE ", 0) == 0) STRATA_RETURN_IF_ERROR(db_->Exec(st.text));
-      }
-      return db_->Query("UPDATE strata_history SET restore_script = '', finalized_at = $1 "
-                        "WHERE version = $2",
-                        {NowUtc(), a.version})
-          .status();
-    });
-    if (!s.ok()) return s.WithContext("finalizing " + a.id());
+    STRATA_RETURN_IF_ERROR(FinalizeOne(a));
+    done.push_back(a.id());
+  }
+  return done;
+}
+
+Result<std::vector<std::string>> Migrator::FinalizeExpired(History& history) {
+  std::vector<std::string> done;
+  if (!options_.finalize_after) return done;
+  const std::string cutoff = FormatUtc(
+      std::chrono::system_clock::now() -
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(*options_.finalize_after));
+  STRATA_ASSIGN_OR_RETURN(std::vector<AppliedMigration> applied, history.List(true));
+  for (const auto& a : applied) {
+    if (!a.finalized_at.empty() || a.state != AppliedState::kApplied || !CapturedData(a.checks) ||
+        a.applied_at > cutoff) {
+      continue;
+    }
+    STRATA_RETURN_IF_ERROR(FinalizeOne(a));
     done.push_back(a.id());
   }
   return done;

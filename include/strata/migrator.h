@@ -21,11 +21,18 @@ namespace strata {
 struct Migration;
 struct AppliedMigration;
 
+struct AppliedMigration;  // history/history.h
+class History;
+
 struct MigratorOptions {
   std::string database_url;  // empty: file-only commands still work
   std::string migrations_dir = "migrations";
   std::string actor;         // empty: STRATA_ACTOR, else the OS user
   std::chrono::milliseconds lock_timeout{10'000};
+  /// Retention of captured data: at the end of `up`, migrations applied at
+  /// least this long ago are finalized (their capture tables dropped, and
+  /// reported in RunReport::finalized). Unset: only `strata finalize` does it.
+  std::optional<std::chrono::milliseconds> finalize_after;
 };
 
 /// Something the migrator did or is about to do, for the caller to show.
@@ -82,6 +89,8 @@ struct PlanStep {
 struct RunReport {
   std::vector<PlanStep> plan;
   int completed = 0;
+  /// Migrations whose captured data `up` released under finalize_after.
+  std::vector<std::string> finalized;
 };
 
 struct UpOptions {
@@ -140,6 +149,12 @@ class Migrator {
   Migrator(MigratorOptions options, std::unique_ptr<std::vector<Migration>> migrations,
            std::unique_ptr<Database> db);
   class Run;
+
+  /// Drops one applied migration's capture tables and marks it final.
+  Status FinalizeOne(const AppliedMigration& migration);
+  /// Finalizes the migrations with captured data applied at least
+  /// options_.finalize_after ago (none when unset); returns their ids.
+  Result<std::vector<std::string>> FinalizeExpired(History& history);
 
   MigratorOptions options_;
   std::unique_ptr<std::vector<Migration>> migrations_;

@@ -89,6 +89,9 @@ void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
       fmt::print("applied {} migration{} in {} ms\n", report->completed,
                  report->completed == 1 ? "" : "s", ms);
     }
+    for (const auto& id : report->finalized) {
+      fmt::print("finalized {}: its captured data was dropped ([captures] finalize_after)\n", id);
+    }
   });
 }
 

@@ -41,7 +41,7 @@ Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_da
   std::string config_path = global.config;
   bool explicit_config = !config_path.empty();
   if (!explicit_config && std::filesystem::exists("strata.toml")) config_path = "strata.toml";
-  std::string config_url, config_dir, config_lock;
+  std::string config_url, config_dir, config_lock, config_finalize_after;
   if (!config_path.empty()) {
     if (explicit_config && !std::filesystem::exists(config_path)) {
       return Status(Code::kNotFound, fmt::format("config file '{}' does not exist", config_path));
@@ -51,6 +51,7 @@ Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_da
       config_url = t["database"]["url"].value_or(std::string());
       config_dir = t["migrations"]["dir"].value_or(std::string());
       config_lock = t["lock"]["timeout"].value_or(std::string());
+      config_finalize_after = t["captures"]["finalize_after"].value_or(std::string());
     } catch (const toml::parse_error& e) {
       return Status(Code::kInvalidArgument,
                     fmt::format("{}:{}:{}: {}", config_path, e.source().begin.line,
@@ -69,6 +70,11 @@ Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_da
     auto t = ParseDuration(lock);
     if (!t.ok()) return t.status().WithContext("lock timeout");
     out.lock_timeout = *t;
+  }
+  if (!config_finalize_after.empty()) {
+    auto t = ParseDuration(config_finalize_after);
+    if (!t.ok()) return t.status().WithContext(config_path + ": [captures] finalize_after");
+    out.finalize_after = *t;
   }
   if (need_database && out.database_url.empty()) {
     return Status(Code::kInvalidArgument,

@@ -246,10 +246,11 @@ Status History::Remove(int64_t version) {
   return db_.Query(st.sql, st.params).status();
 }
 
-std::string NowUtc() {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
+std::string NowUtc() { return FormatUtc(std::chrono::system_clock::now()); }
+
+std::string FormatUtc(std::chrono::system_clock::time_point time) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()) % 1000;
+  std::time_t t = std::chrono::system_clock::to_time_t(time);
   std::tm tm{};
   gmtime_r(&t, &tm);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,

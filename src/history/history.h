@@ -5,6 +5,7 @@
 // file) and the down script as it was at apply time, written or derived.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -99,7 +100,10 @@ class History {
   std::string insert_sql_;
 };
 
-/// Current time, UTC, ISO 8601 with milliseconds: 2026-11-28T10:37:59.123Z.
+/// A time as history writes it, UTC, ISO 8601 with milliseconds:
+/// 2026-11-28T10:37:59.123Z (so later times sort later as text).
+std::string FormatUtc(std::chrono::system_clock::time_point time);
+/// FormatUtc of now.
 std::string NowUtc();
 
 }  // namespace strata

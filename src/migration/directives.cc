@@ -23,14 +23,15 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   std::string_view unit(ptr, text.data() + text.size() - ptr);
   if (ec != std::errc() || n < 0) {
     return Status(Code::kInvalidArgument,
-                  fmt::format("'{}' is not a duration; write e.g. 500ms, 30s, 5m or 1h", text));
+                  fmt::format("'{}' is not a duration; write e.g. 500ms, 30s, 5m, 1h or 7d", text));
   }
   if (unit.empty() || unit == "s") return std::chrono::milliseconds(n * 1000);
   if (unit == "ms") return std::chrono::milliseconds(n);
   if (unit == "m" || unit == "min") return std::chrono::milliseconds(n * 60'000);
   if (unit == "h") return std::chrono::milliseconds(n * 3'600'000);
+  if (unit == "d") return std::chrono::milliseconds(n * 86'400'000);
   return Status(Code::kInvalidArgument,
-                fmt::format("'{}' has an unknown unit '{}'; use ms, s, m or h", text, unit));
+                fmt::format("'{}' has an unknown unit '{}'; use ms, s, m, h or d", text, unit));
 }
 
 namespace {

@@ -34,12 +34,15 @@ class RollbackTest : public testing::EngineTest {
 
   void Write(const std::string& file, const std::string& sql) { dir_.Write("migrations/" + file, sql); }
 
-  std::unique_ptr<Migrator> Open() {
+  MigratorOptions Options() {
     MigratorOptions options;
     options.database_url = target_->url();
     options.migrations_dir = dir_.path() + "/migrations";
     options.actor = "tester";
-    auto m = Migrator::Open(options);
+    return options;
+  }
+  std::unique_ptr<Migrator> Open(const std::optional<MigratorOptions>& options = std::nullopt) {
+    auto m = Migrator::Open(options ? *options : Options());
     EXPECT_TRUE(m.ok()) << m.status().message();
     return std::move(m).value();
   }
@@ -231,6 +234,29 @@ TEST_P(RollbackTest, HistoryRecordsSchemaHashesThatMatchTheLiveSchema) {
   EXPECT_EQ((*row)->schema_before, before);
   EXPECT_EQ((*row)->schema_after, Schema());
   EXPECT_NE((*row)->schema_before, (*row)->schema_after);
+}
+
+TEST_P(RollbackTest, RetentionFinalizesOldCapturesAtTheEndOfUp) {
+  Write("0003_change.up.sql", "DELETE FROM items WHERE id > 3;\n");
+  Write("0003_change.down.sql", "-- the rows come back from the capture\n");
+  MigratorOptions keep_an_hour = Options();
+  keep_an_hour.finalize_after = std::chrono::hours(1);
+  auto report = Open(keep_an_hour)->Up({});
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_TRUE(report->finalized.empty());
+  EXPECT_EQ((*History(*db_).Get(3))->finalized_at, "");
+
+  MigratorOptions keep_none = Options();
+  keep_none.finalize_after = std::chrono::milliseconds(0);
+  report = Open(keep_none)->Up({});  // nothing to apply; retention still runs
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_THAT(report->finalized, ::testing::ElementsAre("0003_change"));  // 0002 captured nothing
+  EXPECT_NE((*History(*db_).Get(3))->finalized_at, "");
+  EXPECT_EQ((*History(*db_).Get(2))->finalized_at, "");
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kIrreversible) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("finalized"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 3);
 }
 
 TEST_P(RollbackTest, StatusReportsDriftOnlyAfterAChangeOutsideStrata) {

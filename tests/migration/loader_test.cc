@@ -78,9 +78,10 @@ TEST(ParseDirectives, OnlyTheLeadingCommentsCount) {
   EXPECT_EQ(d->timeout, std::chrono::milliseconds(1500));
   EXPECT_FALSE(d->no_transaction);
   EXPECT_EQ(ParseDirectives("-- strata:timeout soon\n").status().message(),
-            "1: strata:timeout: 'soon' is not a duration; write e.g. 500ms, 30s, 5m or 1h");
-  EXPECT_EQ(ParseDuration("5x").status().message(), "'5x' has an unknown unit 'x'; use ms, s, m or h");
+            "1: strata:timeout: 'soon' is not a duration; write e.g. 500ms, 30s, 5m, 1h or 7d");
+  EXPECT_EQ(ParseDuration("5x").status().message(), "'5x' has an unknown unit 'x'; use ms, s, m, h or d");
   EXPECT_EQ(*ParseDuration("45"), std::chrono::seconds(45));
+  EXPECT_EQ(*ParseDuration("7d"), std::chrono::hours(7 * 24));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -48,6 +49,16 @@ std::string CommandLine(const std::vector<std::string>& argv) {
   return line;
 }
 
+std::string WithDatabase(const std::string& url, const std::string& db) {
+  size_t scheme = url.find("://");
+  size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  size_t query = url.find('?', start);
+  size_t path = url.find('/', start);
+  size_t head_end = path < query ? path : query;
+  std::string tail = query == std::string::npos ? "" : url.substr(query);
+  return url.substr(0, head_end) + "/" + db + tail;
+}
+
 Result<Outcome> Run(const Command& command, const std::filesystem::path& scratch) {
   std::vector<char*> argv;
   for (const auto& arg : command.argv) argv.push_back(const_cast<char*>(arg.c_str()));
@@ -73,7 +84,8 @@ Result<Outcome> Run(const Command& command, const std::filesystem::path& scratch
                                                std::strerror(rc)));
   }
   int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0) {
+  rusage usage{};
+  while (wait4(pid, &wstatus, 0, &usage) < 0) {
     if (errno != EINTR) {
       return Status(Code::kInternal, fmt::format("waiting for `{}`: {}",
                                                  CommandLine(command.argv), std::strerror(errno)));
@@ -87,6 +99,7 @@ Result<Outcome> Run(const Command& command, const std::filesystem::path& scratch
   }
   Outcome outcome;
   outcome.seconds = elapsed.count();
+  outcome.max_rss_kb = usage.ru_maxrss;
   if (command.capture_stdout) outcome.out = ReadFile(out_path);
   return outcome;
 }

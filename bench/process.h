@@ -20,8 +20,9 @@ struct Command {
 };
 
 struct Outcome {
-  double seconds = 0;  // from spawn to exit, steady clock
-  std::string out;     // stdout, when captured
+  double seconds = 0;   // from spawn to exit, steady clock
+  long max_rss_kb = 0;  // the child's peak resident set (ru_maxrss of wait4)
+  std::string out;      // stdout, when captured
 };
 
 /// Runs `command` with its output files in `scratch`. Fails unless the command
@@ -30,5 +31,8 @@ Result<Outcome> Run(const Command& command, const std::filesystem::path& scratch
 
 /// `argv` joined with spaces, quoting arguments a shell would split.
 std::string CommandLine(const std::vector<std::string>& argv);
+
+/// The PostgreSQL `url` with its database name replaced by `db`, query string kept.
+std::string WithDatabase(const std::string& url, const std::string& db);
 
 }  // namespace strata::bench

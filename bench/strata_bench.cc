@@ -57,17 +57,6 @@ constexpr const char* kPostgresShapeQuery =
     "pg_indexes WHERE schemaname = 'public' AND indexname LIKE 'bench\\_i%');";
 constexpr const char* kEmpty = "0 0 0";
 
-/// `url` with its database name replaced by `db`, query string kept.
-std::string WithDatabase(const std::string& url, const std::string& db) {
-  size_t scheme = url.find("://");
-  size_t start = scheme == std::string::npos ? 0 : scheme + 3;
-  size_t query = url.find('?', start);
-  size_t path = url.find('/', start);
-  size_t head_end = path < query ? path : query;
-  std::string tail = query == std::string::npos ? "" : url.substr(query);
-  return url.substr(0, head_end) + "/" + db + tail;
-}
-
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;

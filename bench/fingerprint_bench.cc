@@ -176,7 +176,8 @@ int Main(const Flags& flags) {
     }
     std::string digest = Trim(a->out);
     if (shell_hash.empty()) shell_hash = digest;
-    if (digest.size() != 64 || digest != shell_hash) {
+    if (digest.empty() || digest.find_first_not_of("0123456789abcdef") != std::string::npos ||
+        digest != shell_hash) {
       s = Status(Code::kVerifyFailed, fmt::format(".sha3sum printed \"{}\", before \"{}\"",
                                                   digest, shell_hash));
       break;

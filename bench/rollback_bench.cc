@@ -139,7 +139,7 @@ class PostgresEngine final : public Engine {
         "text, legacy_note text);\n"
         "INSERT INTO users SELECT x, 'user' || x || '@example.com', 'name ' || (x * 7919 % "
         "100000), '2024-01-01', CASE WHEN x % 10 = 0 THEN NULL WHEN x % 17 = 0 THEN '' ELSE "
-        "'note ' || md5(x::text) END FROM generate_series(1, {}) AS x;\n"
+        "'note ' || md5(x::text) END FROM generate_series(1::bigint, {}) AS x;\n"
         "VACUUM ANALYZE users;\n",
         rows);
   }

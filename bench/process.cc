@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -57,6 +58,32 @@ std::string WithDatabase(const std::string& url, const std::string& db) {
   size_t head_end = path < query ? path : query;
   std::string tail = query == std::string::npos ? "" : url.substr(query);
   return url.substr(0, head_end) + "/" + db + tail;
+}
+
+std::string PgUrlOrEnv(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const char* env = std::getenv("STRATA_TEST_PG_URL");
+  return env ? env : "";
+}
+
+Result<std::filesystem::path> EnterWorkDir(const std::string& work_dir, const std::string& prefix) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path work;
+  if (!work_dir.empty()) {
+    work = fs::absolute(work_dir);
+    fs::create_directories(work, ec);
+  } else {
+    std::string pattern = (fs::temp_directory_path(ec) / (prefix + ".XXXXXX")).string();
+    if (mkdtemp(pattern.data())) work = pattern;
+  }
+  if (!ec && !work.empty()) fs::current_path(work, ec);
+  if (work.empty() || ec) {
+    return Status(Code::kIOError,
+                  fmt::format("cannot create a work directory: {}",
+                              ec ? ec.message() : std::string(std::strerror(errno))));
+  }
+  return work;
 }
 
 Result<Outcome> Run(const Command& command, const std::filesystem::path& scratch) {

@@ -35,4 +35,12 @@ std::string CommandLine(const std::vector<std::string>& argv);
 /// The PostgreSQL `url` with its database name replaced by `db`, query string kept.
 std::string WithDatabase(const std::string& url, const std::string& db);
 
+/// `flag`, else STRATA_TEST_PG_URL, else "" (no PostgreSQL part).
+std::string PgUrlOrEnv(const std::string& flag);
+
+/// Makes `work_dir` (or, when empty, a new temporary directory named
+/// `prefix`.XXXXXX) and changes into it, so that no strata.toml of the
+/// caller's directory is read. Returns its absolute path.
+Result<std::filesystem::path> EnterWorkDir(const std::string& work_dir, const std::string& prefix);
+
 }  // namespace strata::bench

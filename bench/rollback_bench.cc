@@ -298,26 +298,15 @@ class Measurement {
 };
 
 int Main(Flags flags) {
-  if (flags.pg_url.empty()) {
-    const char* env = std::getenv("STRATA_TEST_PG_URL");
-    if (env) flags.pg_url = env;
-  }
+  flags.pg_url = PgUrlOrEnv(flags.pg_url);
   if (flags.strata.find('/') != std::string::npos) flags.strata = fs::absolute(flags.strata);
-  std::error_code ec;
-  fs::path work;
-  if (!flags.work_dir.empty()) {
-    work = fs::absolute(flags.work_dir);
-    fs::create_directories(work, ec);
-  } else {
-    std::string pattern = (fs::temp_directory_path(ec) / "strata-rollback-bench.XXXXXX").string();
-    if (mkdtemp(pattern.data())) work = pattern;
-  }
-  if (work.empty() || ec) {
-    fmt::print(stderr, "rollback_bench: cannot create a work directory: {}\n", ec.message());
+  Result<fs::path> entered = EnterWorkDir(flags.work_dir, "strata-rollback-bench");
+  if (!entered.ok()) {
+    fmt::print(stderr, "rollback_bench: {}\n", entered.status().message());
     return 1;
   }
-  // Run from the work directory so no strata.toml in the caller's one is read.
-  fs::current_path(work, ec);
+  const fs::path work = *entered;
+  std::error_code ec;
 
   std::vector<Row> rows;
   std::vector<std::pair<std::string, std::string>> scripts;  // engine, raw SQL

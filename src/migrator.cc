@@ -30,7 +30,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr const char* kSavepoint = "strata_step";
 
-
 sql::Dialect DialectOf(Engine engine) {
   return engine == Engine::kPostgres ? sql::Dialect::kPostgres : sql::Dialect::kSqlite;
 }

@@ -2,7 +2,9 @@
 // (COPY), read in one exported snapshot. See snapshot.h.
 #include <algorithm>
 #include <map>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -17,16 +19,24 @@ namespace {
 
 constexpr char kTablePrefix[] = "table:";
 
+/// The lines of `text`, each without its '\n'.
+std::vector<std::string_view> Lines(const std::string& text) {
+  std::vector<std::string_view> lines;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) eol = text.size();
+    lines.emplace_back(text.data() + pos, eol - pos);
+    pos = eol + 1;
+  }
+  return lines;
+}
+
 /// pg_dump's plain output may carry psql meta-commands (\restrict and
 /// \unrestrict since the 2025 minor releases); the script runs through
 /// libpq, so they are dropped. Any other meta-command is an error.
 Result<std::string> StripMetaCommands(const std::string& script) {
   std::string out;
-  size_t pos = 0;
-  while (pos < script.size()) {
-    size_t eol = script.find('\n', pos);
-    if (eol == std::string::npos) eol = script.size();
-    std::string_view line(script.data() + pos, eol - pos);
+  for (std::string_view line : Lines(script)) {
     if (!line.empty() && line[0] == '\\') {
       if (line.rfind("\\restrict", 0) != 0 && line.rfind("\\unrestrict", 0) != 0) {
         return Status(Code::kInternal, "pg_dump wrote a psql command strata cannot run: " +
@@ -36,7 +46,6 @@ Result<std::string> StripMetaCommands(const std::string& script) {
       out.append(line);
       out += '\n';
     }
-    pos = eol + 1;
   }
   return out;
 }
@@ -62,16 +71,11 @@ Result<std::string> Dump(const CreateOptions& options, const std::string& url,
 /// itself, before the extensions the dump's tables may need.
 std::string WithoutCreateSchema(const std::string& script) {
   std::string out;
-  size_t pos = 0;
-  while (pos < script.size()) {
-    size_t eol = script.find('\n', pos);
-    if (eol == std::string::npos) eol = script.size();
-    std::string_view line(script.data() + pos, eol - pos);
+  for (std::string_view line : Lines(script)) {
     if (line.rfind("CREATE SCHEMA ", 0) != 0) {
       out.append(line);
       out += '\n';
     }
-    pos = eol + 1;
   }
   return out;
 }

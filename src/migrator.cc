@@ -20,6 +20,7 @@
 #include "util/diff.h"
 #include "migration/checksum.h"
 #include "safety/capture.h"
+#include "safety/catalog.h"
 #include "safety/fingerprint.h"
 #include "sql/classify.h"
 #include "util/text.h"
@@ -215,9 +216,11 @@ struct Guarded {
   std::string restore_script;  // puts captured data back, after the down script
 };
 
+/// `before`: the data of the scope's tables that exist.
 Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const Scope& scope,
                       const std::vector<std::vector<std::string>>& cascades,
-                      const SchemaModel& model, bool allow_irreversible) {
+                      const SchemaModel& model, const std::vector<TableFingerprint>& before,
+                      bool allow_irreversible) {
   using nlohmann::json;
   json checks;
   checks["scope"] = scope.whole ? json("whole") : json(scope.tables);
@@ -225,7 +228,6 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   for (auto& [key, text] : model.Blocks(scope.filter())) objects[key] = text;
   checks["objects"] = std::move(objects);
   json data = json::object();
-  STRATA_ASSIGN_OR_RETURN(auto before, ExistingTablesData(db, scope.tables));
   for (const auto& t : before) data[t.table] = {{"rows", t.rows}, {"hash", t.hash}};
   checks["data"] = std::move(data);
 
@@ -276,17 +278,135 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   return g;
 }
 
+/// What a run knows of tables' data without reading them: the fingerprint it
+/// read last, or what statements that cannot change rows left behind.
+class KnownData {
+ public:
+  /// The fingerprints of those of `tables` that exist, read where not known.
+  /// `model` must be current for these tables: a table it does not have
+  /// (unless it is one of Strata's own, which it leaves out) is not there.
+  Result<std::vector<TableFingerprint>> Existing(Database& db, const std::vector<std::string>& tables,
+                                                 const SchemaModel& model) {
+    std::vector<TableFingerprint> out;
+    std::vector<std::string> unread;
+    for (const auto& t : tables) {
+      auto it = known_.find(t);
+      if (it != known_.end()) {
+        if (it->second) out.push_back(*it->second);
+      } else if (!model.HasTable(t) && AsciiLower(t).rfind("strata_", 0) != 0) {
+        known_[t] = std::nullopt;
+      } else {
+        unread.push_back(t);
+      }
+    }
+    STRATA_ASSIGN_OR_RETURN(auto read, ExistingTablesData(db, unread));
+    for (const auto& t : unread) known_[t] = std::nullopt;
+    for (auto& f : read) known_[f.table] = f;
+    out.insert(out.end(), read.begin(), read.end());
+    return out;
+  }
+
+  /// Learns what `infos` left in each of `tables`, where the statements tell
+  /// without reading: indexes and triggers leave rows alone, a new table is
+  /// empty, and a column added to an empty table leaves it empty. Anything
+  /// else may write rows (directly, by triggers or by foreign key actions),
+  /// so the tables are forgotten, to be read when needed.
+  void After(const std::vector<sql::StatementInfo>& infos, const std::vector<std::string>& tables) {
+    using K = sql::StatementKind;
+    for (const auto& t : tables) {
+      auto it = known_.find(t);
+      std::optional<TableFingerprint> now = it == known_.end() ? std::nullopt : it->second;
+      bool derived = it != known_.end();
+      for (const auto& i : infos) {
+        bool on_t = i.schema.empty() && AsciiLower(i.table.empty() ? i.object : i.table) == AsciiLower(t);
+        switch (i.kind) {
+          case K::kCreateIndex:
+          case K::kCreateTrigger: break;
+          case K::kCreateTable:
+            if (on_t && i.from_query) derived = false;
+            if (on_t && !now) now = TableFingerprint{t, 0, std::string(32, '0')};
+            break;
+          case K::kAddColumn:
+            if (on_t && (!now || now->rows != 0)) derived = false;
+            break;
+          default: derived = false;
+        }
+      }
+      if (derived && now) {
+        known_[t] = std::move(now);
+      } else {
+        known_.erase(t);
+      }
+    }
+  }
+
+  void Clear() { known_.clear(); }
+
+ private:
+  std::map<std::string, std::optional<TableFingerprint>> known_;  // nullopt: no such table
+};
+
 /// `checks` with the data fingerprints of its tables as the migration left
 /// them ("after"): a rollback compares data only where nothing was written since.
-Result<std::string> WithDataAfter(Database& db, const std::string& checks_json) {
+Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, KnownData& known,
+                                  const SchemaModel& model) {
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
   if (!checks.is_object() || checks["data"].empty()) return std::string();
   std::vector<std::string> tables;
   for (auto& [table, facts] : checks["data"].items()) tables.push_back(table);
-  STRATA_ASSIGN_OR_RETURN(auto after, ExistingTablesData(db, tables));
+  STRATA_ASSIGN_OR_RETURN(auto after, known.Existing(db, tables, model));
   for (const auto& t : after) checks["data"][t.table]["after"] = t.hash;
   return checks.dump();
 }
+
+/// Applied migrations whose schema and data afterwards are still to be read.
+/// On PostgreSQL reading the catalog after each migration costs more than
+/// the migration itself, so consecutive migrations on different tables share
+/// one read, taken before a migration touches one of their tables or reaches
+/// beyond its tables, and at the end: until then nothing else changed their
+/// tables, so the read shows what each of them left.
+class Unread {
+ public:
+  struct Entry {
+    int64_t version = 0;
+    int64_t duration_ms = 0;
+    std::vector<std::string> tables;
+    std::string checks;
+  };
+
+  bool Touches(const std::vector<std::string>& tables) const {
+    return std::any_of(tables.begin(), tables.end(),
+                       [&](const std::string& t) { return tables_.count(AsciiLower(t)) > 0; });
+  }
+
+  void Add(Entry e) {
+    for (const auto& t : e.tables) tables_.insert(AsciiLower(t));
+    entries_.push_back(std::move(e));
+  }
+
+  /// Reads the catalog of all their tables at once and brings `model` up to
+  /// date migration by migration; the outcome of each, in order.
+  Result<std::vector<History::Outcome>> Read(Database& db, SchemaModel& model, KnownData& known) {
+    std::vector<History::Outcome> out;
+    if (entries_.empty()) return out;
+    std::vector<std::string> tables;
+    for (const auto& e : entries_) tables.insert(tables.end(), e.tables.begin(), e.tables.end());
+    STRATA_ASSIGN_OR_RETURN(std::vector<SchemaObject> objects, NewCatalog(db)->Objects(&tables));
+    for (const auto& e : entries_) {
+      std::string before = model.hash();
+      model.Replace(objects, &e.tables);
+      STRATA_ASSIGN_OR_RETURN(std::string checks, WithDataAfter(db, e.checks, known, model));
+      out.push_back({e.version, e.duration_ms, std::move(before), model.hash(), std::move(checks)});
+    }
+    entries_.clear();
+    tables_.clear();
+    return out;
+  }
+
+ private:
+  std::vector<Entry> entries_;
+  std::set<std::string> tables_;  // lower case
+};
 
 /// Tables whose data changed after the migration (the application wrote to
 /// them): their data cannot be expected to return to what it was before.
@@ -693,13 +813,39 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     STRATA_ASSIGN_OR_RETURN(snapshot_id, options.before_apply());
   }
   STRATA_RETURN_IF_ERROR(run.history().Ensure());
-  // The schema is read whole once; each migration re-reads what it touches.
+  // The schema is read whole once; then only what the migrations touch is
+  // re-read, for several migrations at once where they touch different tables.
   STRATA_ASSIGN_OR_RETURN(SchemaModel model, SchemaModel::Read(*db_));
+  KnownData known;
+  Unread unread;
+  auto read_unread = [&]() -> Status {
+    STRATA_ASSIGN_OR_RETURN(auto outcomes, unread.Read(*db_, model, known));
+    for (auto& o : outcomes) run.RecordOutcome(std::move(o));
+    return Status::OK();
+  };
+  auto fail = [&](const Migration& m, Clock::time_point start, Status s) {
+    Status read = read_unread();
+    if (!read.ok()) {
+      s = Status(s.code(), s.message() + "; reading the schema the migrations before it left "
+                                          "failed too: " + read.message());
+    }
+    return run.Fail(m.version, m.id(), start, s);
+  };
+  using K = sql::StatementKind;
   for (auto& [m, p] : todo) {
     if (options.inject_failure_at) InjectFailure(p.up, *options.inject_failure_at);
+    // Dropping an index or trigger looks its table up in the model.
+    bool looks_up = std::any_of(p.info.begin(), p.info.end(), [](const sql::StatementInfo& i) {
+      return i.kind == K::kDropIndex || i.kind == K::kDropTrigger;
+    });
+    if (looks_up) STRATA_RETURN_IF_ERROR(read_unread());
     Scope scope = ScopeOf(p.info, model);
     STRATA_ASSIGN_OR_RETURN(auto cascades, AddCascades(*db_, p, scope));
-    STRATA_ASSIGN_OR_RETURN(Guarded guarded, Guard(*db_, *m, p, scope, cascades, model,
+    // Deferred: the reads after a transactional migration on known tables.
+    const bool deferred = !scope.whole && !m->directives.no_transaction;
+    if (!deferred || unread.Touches(scope.tables)) STRATA_RETURN_IF_ERROR(read_unread());
+    STRATA_ASSIGN_OR_RETURN(auto before, known.Existing(*db_, scope.tables, model));
+    STRATA_ASSIGN_OR_RETURN(Guarded guarded, Guard(*db_, *m, p, scope, cascades, model, before,
                                                    options.allow_irreversible));
     Emit(on_event, Event::Kind::kApplying, m->version, m->id());
     AppliedMigration row;
@@ -714,12 +860,20 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     row.irreversible = p.down_source == "none";
     row.no_transaction = m->directives.no_transaction;
     row.snapshot_id = snapshot_id;
-    row.schema_before = model.hash();
+    row.schema_before = model.hash();  // replaced by the outcome when migrations were unread
     row.checks = guarded.checks;
     row.restore_script = guarded.restore_script;
     auto start = Clock::now();
     Status s;
     STRATA_RETURN_IF_ERROR(db_->SetStatementTimeout(m->directives.timeout));
+    // Reads what the migration left right away (when not deferred).
+    auto record_now = [&]() -> Status {
+      STRATA_RETURN_IF_ERROR(model.Refresh(*db_, scope.filter()));
+      known.Clear();
+      STRATA_ASSIGN_OR_RETURN(std::string checks, WithDataAfter(*db_, row.checks, known, model));
+      run.RecordOutcome({m->version, MillisSince(start), "", model.hash(), std::move(checks)});
+      return Status::OK();
+    };
     if (m->directives.no_transaction) {
       STRATA_RETURN_IF_ERROR(run.Flush());
       row.applied_at = NowUtc();
@@ -727,12 +881,9 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       STRATA_RETURN_IF_ERROR(run.history().Insert(row));
       s = run.Exec(guarded.up, m->up_path);
       if (s.ok()) s = run.Verify(p.verify, m->verify_path);
-      if (s.ok()) s = model.Refresh(*db_, scope.filter());
+      if (s.ok()) s = run.history().MarkApplied(m->version, MillisSince(start));
       if (s.ok()) {
-        s = run.history().MarkApplied(m->version, MillisSince(start));
-        Result<std::string> after = s.ok() ? WithDataAfter(*db_, row.checks) : std::string();
-        if (!after.ok()) s = after.status();
-          if (s.ok()) run.RecordOutcome({m->version, MillisSince(start), model.hash(), *after});
+        s = record_now();
       } else {
         run.SchemaIsAfter(std::nullopt);  // part of it stays applied
         run.history().RecordError(m->version, s.message()).IgnoreError();
@@ -752,10 +903,12 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       step.AddScript(guarded.up, m->up_path);
       step.AddScript(p.verify, m->verify_path, Code::kVerifyFailed);
       s = run.Atomic(step);
-      if (s.ok()) s = model.Refresh(*db_, scope.filter());
-      Result<std::string> after = s.ok() ? WithDataAfter(*db_, row.checks) : std::string();
-      if (!after.ok()) s = after.status();
-      if (s.ok()) run.RecordOutcome({m->version, MillisSince(start), model.hash(), *after});
+      if (s.ok() && deferred) {
+        known.After(p.info, scope.tables);
+        unread.Add({m->version, MillisSince(start), scope.tables, row.checks});
+      } else if (s.ok()) {
+        s = record_now();
+      }
       if (!s.ok() && s.code() != Code::kInternal) {
         s = Status(s.code() == Code::kVerifyFailed ? Code::kVerifyFailed : Code::kDatabase,
                    fmt::format("migration {} failed and was rolled back at {}{}", m->id(),
@@ -766,11 +919,12 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
                                    : ""));
       }
     }
-    if (!s.ok()) return run.Fail(m->version, m->id(), start, s);
+    if (!s.ok()) return fail(*m, start, s);
     if (m->version > newest) run.SchemaIsAfter(newest = m->version);
     ++report.completed;
     Emit(on_event, Event::Kind::kApplied, m->version, m->id(), MillisSince(start));
   }
+  STRATA_RETURN_IF_ERROR(read_unread());
   STRATA_RETURN_IF_ERROR(db_->SetStatementTimeout(std::chrono::milliseconds(0)));
   STRATA_RETURN_IF_ERROR(run.Flush());
   STRATA_ASSIGN_OR_RETURN(report.finalized, FinalizeExpired(run.history()));

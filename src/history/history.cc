@@ -184,29 +184,32 @@ BatchStatement History::RemoveStatement(int64_t version) const {
 }
 
 Status History::SetOutcomes(const std::vector<Outcome>& outcomes) {
-  constexpr size_t kChunk = 500;
+  constexpr size_t kChunk = 400;  // 5 parameters each: well under every engine's limit
   for (size_t start = 0; start < outcomes.size(); start += kChunk) {
     // Both engines name the columns of a VALUES list column1, column2, ...
     std::string values;
+    std::vector<Value> params;
     for (size_t i = start; i < std::min(outcomes.size(), start + kChunk); ++i) {
       const Outcome& o = outcomes[i];
-      std::string after;  // a hex digest: safe as a literal
-      for (char c : o.schema_after) {
-        if (std::isxdigit(static_cast<unsigned char>(c))) after += c;
-      }
-      values += fmt::format("{}({}, {}, '{}')", values.empty() ? "" : ", ", o.version,
-                            o.duration_ms, after);
+      size_t n = params.size();
+      values += fmt::format("{}(CAST(${} AS BIGINT), CAST(${} AS BIGINT), ${}, ${}, ${})",
+                            values.empty() ? "" : ", ", n + 1, n + 2, n + 3, n + 4, n + 5);
+      params.insert(params.end(), {Value(o.version), Value(o.duration_ms), Value(o.schema_before),
+                                   Value(o.schema_after), Value(o.checks)});
     }
-    STRATA_RETURN_IF_ERROR(db_.Exec(fmt::format(
-        "UPDATE strata_history SET duration_ms = d.ms, schema_after = d.after FROM (SELECT "
-        "column1 AS version, column2 AS ms, column3 AS after FROM (VALUES {}) AS v) AS d "
-        "WHERE strata_history.version = d.version",
-        values)));
-  }
-  for (const Outcome& o : outcomes) {
-    if (o.checks.empty()) continue;
+    // An empty schema_before or checks keeps what the row was inserted with.
     STRATA_RETURN_IF_ERROR(
-        db_.Query("UPDATE strata_history SET checks = $1 WHERE version = $2", {o.checks, o.version})
+        db_.Query(fmt::format(
+                      "UPDATE strata_history SET duration_ms = d.ms, schema_after = d.after_hash,"
+                      " schema_before = CASE WHEN d.before_hash = '' THEN strata_history.schema_before"
+                      " ELSE d.before_hash END,"
+                      " checks = CASE WHEN d.checks = '' THEN strata_history.checks"
+                      " ELSE d.checks END"
+                      " FROM (SELECT column1 AS version, column2 AS ms, column3 AS before_hash,"
+                      " column4 AS after_hash, column5 AS checks FROM (VALUES {}) AS v) AS d"
+                      " WHERE strata_history.version = d.version",
+                      values),
+                  params)
             .status());
   }
   return Status::OK();

@@ -81,7 +81,8 @@ class History {
   struct Outcome {
     int64_t version = 0;
     int64_t duration_ms = 0;
-    std::string schema_after;  // hex
+    std::string schema_before;  // hex; "" = as inserted
+    std::string schema_after;   // hex
     std::string checks;        // "" = as inserted
   };
   /// Records several outcomes in one statement per few hundred rows.

@@ -17,11 +17,16 @@ namespace {
 
 // Every query returns rows of (kind, name, fact, rank); an object's facts are
 // sorted by rank, then by their bytes (constraints share one rank).
+// The catalog of the object (classid) lets the server look its dependencies
+// up by index instead of scanning pg_depend for every object.
 constexpr char kNotExtension[] =
-    " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep WHERE dep.objid = {}"
-    " AND dep.deptype = 'e')";
+    " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep"
+    " WHERE dep.classid = 'pg_catalog.{}'::regclass AND dep.objid = {} AND dep.deptype = 'e')";
 
-std::string NotExtension(std::string_view oid) { return fmt::format(kNotExtension, oid); }
+/// Leaves out members of an extension; `oid` is a row of `catalog`.
+std::string NotExtension(std::string_view catalog, std::string_view oid) {
+  return fmt::format(kNotExtension, catalog, oid);
+}
 
 /// The catalog queries: each row is (kind, name, fact, order, owning table).
 /// With `filtered`, only the per-table queries, limited to the tables in $1
@@ -44,7 +49,7 @@ std::vector<std::string> Queries(bool filtered) {
       "  FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class p ON p.oid = i.inhparent"
       "  WHERE i.inhrelid = c.oid)), 0, c.relname"
       " FROM pg_catalog.pg_class c" + in_schema + " AND c.relkind IN ('r', 'p', 'f')" +
-          NotExtension("c.oid") +
+          NotExtension("pg_class", "c.oid") +
           " UNION ALL "
           "SELECT 'table', c.relname, concat_ws(' ', 'column', quote_ident(a.attname),"
           " format_type(a.atttypid, a.atttypmod),"
@@ -61,12 +66,12 @@ std::vector<std::string> Queries(bool filtered) {
           " JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
           " LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation"
           " LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum" +
-          in_schema + " AND c.relkind IN ('r', 'p', 'f')" + NotExtension("c.oid") +
+          in_schema + " AND c.relkind IN ('r', 'p', 'f')" + NotExtension("pg_class", "c.oid") +
           " UNION ALL "
           "SELECT 'table', c.relname, 'constraint ' || quote_ident(k.conname) || ' '"
           " || pg_get_constraintdef(k.oid, true), 100000, c.relname"
           " FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid" +
-          in_schema + NotExtension("c.oid") + "",
+          in_schema + NotExtension("pg_class", "c.oid") + "",
       // Indexes, of tables and materialized views.
       "SELECT 'index', c.relname, pg_get_indexdef(c.oid), 0, r.relname"
       " FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid"
@@ -74,7 +79,7 @@ std::vector<std::string> Queries(bool filtered) {
       " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
       " WHERE n.nspname = current_schema() AND left(c.relname, 7) <> 'strata_'"
       " AND left(r.relname, 7) <> 'strata_'" + fmt::format(fmt::runtime(only), "r") +
-          NotExtension("r.oid"),
+          NotExtension("pg_class", "r.oid"),
       "SELECT 'trigger', g.tgname || ' on ' || c.relname, pg_get_triggerdef(g.oid, true), 0,"
       " c.relname FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid" +
           in_schema + " AND NOT g.tgisinternal",
@@ -94,38 +99,38 @@ std::vector<std::string> Queries(bool filtered) {
           " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
           " WHERE n.nspname = current_schema() AND left(c.relname, 7) <> 'strata_'"
           " AND left(coalesce(o.relname, ''), 7) <> 'strata_'" +
-          fmt::format(fmt::runtime(only), "o") + NotExtension("c.oid"),
+          fmt::format(fmt::runtime(only), "o") + NotExtension("pg_class", "c.oid"),
   };
   if (filtered) return per_table;
   std::vector<std::string> rest = {
       "SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, c.relname,"
       " pg_get_viewdef(c.oid, true), 0 FROM pg_catalog.pg_class c" +
-          in_schema + " AND c.relkind IN ('v', 'm')" + NotExtension("c.oid"),
+          in_schema + " AND c.relkind IN ('v', 'm')" + NotExtension("pg_class", "c.oid"),
       // Types: enums (labels in order), domains, composite types.
       "SELECT 'type', t.typname, 'enum (' || string_agg(quote_literal(e.enumlabel), ', '"
       " ORDER BY e.enumsortorder) || ')', 0"
       " FROM pg_catalog.pg_type t JOIN pg_catalog.pg_enum e ON e.enumtypid = t.oid"
       " JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace"
-      " WHERE n.nspname = current_schema()" + NotExtension("t.oid") + " GROUP BY t.oid, t.typname",
+      " WHERE n.nspname = current_schema()" + NotExtension("pg_type", "t.oid") + " GROUP BY t.oid, t.typname",
       "SELECT 'type', t.typname, concat_ws(' ', 'domain', format_type(t.typbasetype, t.typtypmod),"
       " CASE WHEN t.typnotnull THEN 'not null' END, 'default ' || t.typdefault), 0"
       " FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace"
-      " WHERE n.nspname = current_schema() AND t.typtype = 'd'" + NotExtension("t.oid") +
+      " WHERE n.nspname = current_schema() AND t.typtype = 'd'" + NotExtension("pg_type", "t.oid") +
           " UNION ALL "
           "SELECT 'type', t.typname, 'constraint ' || quote_ident(k.conname) || ' '"
           " || pg_get_constraintdef(k.oid, true), 1"
           " FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_type t ON t.oid = k.contypid"
           " JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace"
-          " WHERE n.nspname = current_schema()" + NotExtension("t.oid"),
+          " WHERE n.nspname = current_schema()" + NotExtension("pg_type", "t.oid"),
       "SELECT 'type', c.relname, 'attribute ' || quote_ident(a.attname) || ' '"
       " || format_type(a.atttypid, a.atttypmod), a.attnum FROM pg_catalog.pg_class c"
       " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped" +
-          in_schema + " AND c.relkind = 'c'" + NotExtension("c.oid"),
+          in_schema + " AND c.relkind = 'c'" + NotExtension("pg_class", "c.oid"),
       "SELECT 'function', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',"
       " pg_get_functiondef(p.oid), 0"
       " FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
       " WHERE n.nspname = current_schema() AND p.prokind IN ('f', 'p')"
-      " AND left(p.proname, 7) <> 'strata_'" + NotExtension("p.oid"),
+      " AND left(p.proname, 7) <> 'strata_'" + NotExtension("pg_proc", "p.oid"),
       "SELECT 'extension', e.extname, 'version ' || e.extversion, 0 FROM pg_catalog.pg_extension e"
       " JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE n.nspname = current_schema()",
   };

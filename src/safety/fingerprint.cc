@@ -112,34 +112,61 @@ Result<SchemaModel> SchemaModel::Read(Database& db) {
 
 Status SchemaModel::Refresh(Database& db, const std::vector<std::string>* tables) {
   STRATA_ASSIGN_OR_RETURN(std::vector<SchemaObject> objects, NewCatalog(db)->Objects(tables));
-  for (auto it = blocks_.begin(); it != blocks_.end();) {
-    if (Owned(it->second, tables)) {
-      digest_.Add(it->second.digest, /*subtract=*/true);
-      it = blocks_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (const SchemaObject& obj : objects) {
-    Block b{obj.table, RenderObject(obj), {}};
-    b.digest = Digest(b.text);
-    digest_.Add(b.digest);
-    blocks_[KeyOf(obj)] = std::move(b);
-  }
+  Replace(objects, tables);
   return Status::OK();
 }
 
-bool SchemaModel::Owned(const Block& b, const std::vector<std::string>* tables) {
+void SchemaModel::Replace(const std::vector<SchemaObject>& objects,
+                          const std::vector<std::string>* tables) {
+  auto remove = [&](std::map<std::string, Block>::iterator it) {
+    digest_.Add(it->second.digest, /*subtract=*/true);
+    return blocks_.erase(it);
+  };
+  if (tables == nullptr) {
+    for (auto it = blocks_.begin(); it != blocks_.end();) it = remove(it);
+    by_owner_.clear();
+  } else {
+    for (const std::string& t : *tables) {
+      auto owned = by_owner_.find(AsciiLower(t));
+      if (owned == by_owner_.end()) continue;
+      for (const std::string& key : owned->second) remove(blocks_.find(key));
+      by_owner_.erase(owned);
+    }
+  }
+  for (const SchemaObject& obj : objects) {
+    if (!Owned(obj.table, tables)) continue;
+    Block b{obj.table, RenderObject(obj), {}};
+    b.digest = Digest(b.text);
+    std::string key = KeyOf(obj);
+    auto old = blocks_.find(key);
+    if (old != blocks_.end()) remove(old);
+    digest_.Add(b.digest);
+    if (!obj.table.empty()) by_owner_[AsciiLower(obj.table)].insert(key);
+    blocks_[key] = std::move(b);
+  }
+}
+
+bool SchemaModel::HasTable(std::string_view name) const {
+  std::string wanted = AsciiLower(name);
+  auto it = by_owner_.find(wanted);
+  if (it == by_owner_.end()) return false;
+  return std::any_of(it->second.begin(), it->second.end(), [&](const std::string& key) {
+    size_t sep = key.find('\x1f');
+    return key.compare(2, sep - 2, "table") == 0;
+  });
+}
+
+bool SchemaModel::Owned(std::string_view owner, const std::vector<std::string>* tables) {
   if (tables == nullptr) return true;
-  std::string owner = AsciiLower(b.table);
-  return !owner.empty() && std::any_of(tables->begin(), tables->end(),
-                                       [&](const std::string& t) { return AsciiLower(t) == owner; });
+  std::string lower = AsciiLower(owner);
+  return !lower.empty() && std::any_of(tables->begin(), tables->end(),
+                                       [&](const std::string& t) { return AsciiLower(t) == lower; });
 }
 
 std::map<std::string, std::string> SchemaModel::Blocks(const std::vector<std::string>* tables) const {
   std::map<std::string, std::string> out;
   for (const auto& [key, b] : blocks_) {
-    if (Owned(b, tables)) out[key] = b.text;
+    if (Owned(b.table, tables)) out[key] = b.text;
   }
   return out;
 }

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,8 @@ struct DataFingerprint {
   bool operator==(const DataFingerprint& other) const { return hash == other.hash; }
 };
 
+struct SchemaObject;
+
 /// A 256-bit sum of SHA-256 digests.
 struct SchemaDigest {
   uint64_t limbs[4] = {0, 0, 0, 0};  // big-endian
@@ -56,6 +59,11 @@ class SchemaModel {
   static Result<SchemaModel> Read(Database& db);
   /// Re-reads `tables` with their indexes and triggers; everything when null.
   Status Refresh(Database& db, const std::vector<std::string>* tables);
+  /// Refresh with objects already read: the blocks of `tables` (all when
+  /// null) become those of `objects` that they own; other objects are ignored.
+  void Replace(const std::vector<SchemaObject>& objects, const std::vector<std::string>* tables);
+  /// Whether the schema has a table named `name` (ASCII case ignored).
+  bool HasTable(std::string_view name) const;
   std::string hash() const { return digest_.Hex(); }
   /// The blocks of `tables` (their tables, indexes and triggers), or all,
   /// by sort key.
@@ -71,8 +79,9 @@ class SchemaModel {
     std::string text;
     SchemaDigest digest;
   };
-  static bool Owned(const Block& b, const std::vector<std::string>* tables);
+  static bool Owned(std::string_view owner, const std::vector<std::string>* tables);
   std::map<std::string, Block> blocks_;
+  std::map<std::string, std::set<std::string>> by_owner_;  // lower-case table -> its keys
   SchemaDigest digest_;
 };
 

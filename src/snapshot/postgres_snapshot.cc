@@ -1,6 +1,7 @@
 // PostgreSQL snapshots: the managed schema's definition (pg_dump) and rows
 // (COPY), read in one exported snapshot. See snapshot.h.
 #include <algorithm>
+#include <future>
 #include <map>
 #include <string_view>
 #include <thread>
@@ -173,8 +174,14 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
   std::vector<std::pair<Part, size_t>> parts;  // with the index of the part's first chunk
   std::vector<PutResult> puts;
   Status s = [&]() -> Status {
-    STRATA_ASSIGN_OR_RETURN(std::string pre, Dump(options, url, m.pg_schema, snapshot, "pre-data"));
-    STRATA_ASSIGN_OR_RETURN(std::string post, Dump(options, url, m.pg_schema, snapshot, "post-data"));
+    // The two pg_dump runs (mostly start-up and catalog reads) side by side.
+    auto post_dump = std::async(std::launch::async, [&] {
+      return Dump(options, url, m.pg_schema, snapshot, "post-data");
+    });
+    Result<std::string> pre_dump = Dump(options, url, m.pg_schema, snapshot, "pre-data");
+    Result<std::string> post_result = post_dump.get();
+    STRATA_ASSIGN_OR_RETURN(std::string pre, std::move(pre_dump));
+    STRATA_ASSIGN_OR_RETURN(std::string post, std::move(post_result));
     ChunkPipeline pipeline(store, options.threads > 0 ? options.threads : DefaultThreads());
     STRATA_RETURN_IF_ERROR(AddTextPart(pipeline, "pre-data.sql", "sql", pre, parts));
     if (options.progress) options.progress->Start("snapshot", total);

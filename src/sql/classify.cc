@@ -260,9 +260,9 @@ void Parser::CreateTable() {
   info_.kind = StatementKind::kCreateTable;
   info_.if_not_exists = AcceptAll({"IF", "NOT", "EXISTS"});
   SetTable(ReadQualifiedName());
-  const bool from_query = FindTopLevel(pos_, {"AS"}) != end_;
+  info_.from_query = FindTopLevel(pos_, {"AS"}) != end_;
   info_.summary = std::string("creates ") + (info_.temporary ? "temporary " : "") + "table " +
-                  Qualified(info_.schema, info_.object) + (from_query ? " from a query" : "");
+                  Qualified(info_.schema, info_.object) + (info_.from_query ? " from a query" : "");
 }
 
 void Parser::CreateIndex(bool unique) {

@@ -45,6 +45,7 @@ struct StatementInfo {
   bool if_exists = false, if_not_exists = false, or_replace = false, concurrently = false,
        temporary = false;
   bool materialized = false;  // CREATE/DROP MATERIALIZED VIEW
+  bool from_query = false;    // CREATE TABLE ... AS query: the new table has rows
   bool destructive = false;   // removes or rewrites existing data
   std::string summary;        // e.g. "drops column users.email"
   /// Names that were written quoted; generated SQL quotes them again.

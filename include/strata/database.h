@@ -84,6 +84,13 @@ class Database {
   virtual Result<Rows> Query(std::string_view sql,
                              const std::vector<Value>& params = {}) = 0;
 
+  /// Query for Strata's own fixed statements whose result columns cannot
+  /// change (catalog reads): the engine may prepare each text once per
+  /// connection and reuse its plan. Not for statements that name user tables.
+  virtual Result<Rows> QueryFixed(std::string_view sql, const std::vector<Value>& params = {}) {
+    return Query(sql, params);
+  }
+
   /// Bounds how long each following statement may run; zero removes the bound.
   /// A statement over the bound fails with a message naming the timeout.
   /// Streams the rows of one query to `on_row` without holding them all in

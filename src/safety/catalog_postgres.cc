@@ -159,7 +159,7 @@ class PostgresCatalog : public Catalog {
   explicit PostgresCatalog(Database& db) : db_(db) {}
 
   Result<std::vector<SchemaObject>> Objects(const std::vector<std::string>* tables) override {
-    STRATA_ASSIGN_OR_RETURN(Rows schema, db_.Query("SELECT quote_ident(current_schema())"));
+    STRATA_ASSIGN_OR_RETURN(Rows schema, db_.QueryFixed("SELECT quote_ident(current_schema())"));
     if (schema.empty() || schema.rows[0][0].is_null()) {
       return Status(Code::kNotFound, "no current schema: search_path names no existing schema");
     }
@@ -173,7 +173,7 @@ class PostgresCatalog : public Catalog {
     }
     const std::vector<Value> params = tables ? std::vector<Value>{Value(names)} : std::vector<Value>{};
     for (const std::string& sql : Queries(tables != nullptr)) {
-      STRATA_ASSIGN_OR_RETURN(Rows rows, db_.Query(sql, params));
+      STRATA_ASSIGN_OR_RETURN(Rows rows, db_.QueryFixed(sql, params));
       for (const auto& row : rows.rows) {
         auto& facts = objects[{row[0].ToString(), row[1].ToString()}];
         owner[{row[0].ToString(), row[1].ToString()}] = row[4].ToString();

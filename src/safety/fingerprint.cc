@@ -165,8 +165,14 @@ bool SchemaModel::Owned(std::string_view owner, const std::vector<std::string>* 
 
 std::map<std::string, std::string> SchemaModel::Blocks(const std::vector<std::string>* tables) const {
   std::map<std::string, std::string> out;
-  for (const auto& [key, b] : blocks_) {
-    if (Owned(b.table, tables)) out[key] = b.text;
+  if (tables == nullptr) {
+    for (const auto& [key, b] : blocks_) out[key] = b.text;
+    return out;
+  }
+  for (const std::string& t : *tables) {
+    auto owned = by_owner_.find(AsciiLower(t));
+    if (owned == by_owner_.end()) continue;
+    for (const std::string& key : owned->second) out[key] = blocks_.at(key).text;
   }
   return out;
 }

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -333,16 +334,41 @@ class PostgresDatabase final : public Database {
   Result<Rows> Query(std::string_view sql,
                      const std::vector<Value>& params) override {
     STRATA_ASSIGN_OR_RETURN(ResultPtr result, Execute(sql, &params));
+    return ToRows(result.get());
+  }
+
+  Result<Rows> QueryFixed(std::string_view sql, const std::vector<Value>& params) override {
+    std::string text(sql);
+    auto found = prepared_.find(text);
+    if (found == prepared_.end()) {
+      std::string name = "strata_fixed_" + std::to_string(++prepared_count_);
+      ResultPtr made(Pq().PQprepare(conn_, name.c_str(), text.c_str(),
+                                    static_cast<int>(params.size()), nullptr));
+      if (!made || Pq().PQresultStatus(made.get()) != PGRES_COMMAND_OK) return Query(sql, params);
+      found = prepared_.emplace(std::move(text), std::move(name)).first;
+    }
+    BoundParams bound(params);
+    ResultPtr result(Pq().PQexecPrepared(conn_, found->second.c_str(), bound.size(),
+                                         bound.values(), bound.lengths(), bound.formats(),
+                                         /*resultFormat=*/0));
+    if (result && Pq().PQresultStatus(result.get()) == PGRES_TUPLES_OK) return ToRows(result.get());
+    // Gone (DEALLOCATE ALL, DISCARD ALL in a migration) or failed: the
+    // plain query says what is wrong, if anything.
+    prepared_.erase(found);
+    return Query(sql, params);
+  }
+
+  Rows ToRows(PGresult* result) {
     Rows rows;
-    const int columns = Pq().PQnfields(result.get());
-    const int count = Pq().PQntuples(result.get());
-    for (int c = 0; c < columns; ++c) rows.columns.emplace_back(Pq().PQfname(result.get(), c));
+    const int columns = Pq().PQnfields(result);
+    const int count = Pq().PQntuples(result);
+    for (int c = 0; c < columns; ++c) rows.columns.emplace_back(Pq().PQfname(result, c));
     rows.rows.reserve(count);
     std::string scratch;
     for (int r = 0; r < count; ++r) {
       std::vector<Value>& row = rows.rows.emplace_back();
       row.reserve(columns);
-      for (int c = 0; c < columns; ++c) row.push_back(ToValue(Cell(result.get(), r, c, &scratch)));
+      for (int c = 0; c < columns; ++c) row.push_back(ToValue(Cell(result, r, c, &scratch)));
     }
     return rows;
   }
@@ -664,6 +690,8 @@ class PostgresDatabase final : public Database {
 
   PGconn* conn_;
   int64_t known_timeout_ms_ = -1;  // statement_timeout in force, -1 when unknown
+  std::map<std::string, std::string> prepared_;  // QueryFixed: text -> statement name
+  int prepared_count_ = 0;                        // names are never reused
   std::string described_;  // The URL, password redacted.
   bool lock_held_ = false;
 };

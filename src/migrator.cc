@@ -647,9 +647,21 @@ class Migrator::Run {
   std::optional<int64_t> schema_is_after_;
 };
 
-Migrator::Migrator(MigratorOptions options, std::unique_ptr<std::vector<Migration>> migrations,
+Migrator::Migrator(MigratorOptions options, std::future<Result<std::vector<Migration>>> loading,
                    std::unique_ptr<Database> db)
-    : options_(std::move(options)), migrations_(std::move(migrations)), db_(std::move(db)) {}
+    : options_(std::move(options)),
+      loading_(std::move(loading)),
+      migrations_(std::make_unique<std::vector<Migration>>()),
+      db_(std::move(db)) {}
+
+Status Migrator::Loaded() {
+  if (loading_.valid()) {
+    auto loaded = loading_.get();
+    if (loaded.ok()) *migrations_ = std::move(loaded).value();
+    load_status_ = loaded.status();
+  }
+  return load_status_;
+}
 
 Migrator::~Migrator() = default;
 
@@ -673,19 +685,20 @@ Result<std::unique_ptr<Migrator>> Migrator::Open(const MigratorOptions& options)
     }
     db = std::move(opened).value();
   }
-  auto loaded = loading.get();
-  auto files = std::make_unique<std::vector<Migration>>();
-  if (loaded.ok()) *files = std::move(loaded).value();
-  auto migrator = std::unique_ptr<Migrator>(new Migrator(options, std::move(files), std::move(db)));
-  migrator->load_status_ = loaded.status();
-  return migrator;
+  // The files are waited for where they are first needed: `status` reads
+  // history in the meantime.
+  return std::unique_ptr<Migrator>(new Migrator(options, std::move(loading), std::move(db)));
 }
 
 Result<StatusReport> Migrator::GetStatus() {
-  STRATA_RETURN_IF_ERROR(load_status_);
-  if (!db_) return Status(Code::kInvalidArgument, "status needs a database (--database URL)");
+  if (!db_) {
+    STRATA_RETURN_IF_ERROR(Loaded());
+    return Status(Code::kInvalidArgument, "status needs a database (--database URL)");
+  }
   History history(*db_);
-  STRATA_ASSIGN_OR_RETURN(std::vector<AppliedMigration> applied, history.List(false));
+  Result<std::vector<AppliedMigration>> listed = history.List(false);
+  STRATA_RETURN_IF_ERROR(Loaded());
+  STRATA_ASSIGN_OR_RETURN(std::vector<AppliedMigration> applied, std::move(listed));
   StatusReport report;
   report.database = db_->Describe();
   std::map<int64_t, Migration*> files;
@@ -1046,7 +1059,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
 }
 
 Result<std::vector<Finding>> Migrator::Validate() {
-  STRATA_RETURN_IF_ERROR(load_status_);
+  STRATA_RETURN_IF_ERROR(Loaded());
   std::vector<Finding> findings;
   Engine engine = Engine::kSqlite;
   if (db_) engine = db_->engine();

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -142,13 +143,20 @@ class Migrator {
   /// captured data can no longer be rolled back. Returns the ids finalized.
   Result<std::vector<std::string>> Finalize(int64_t version);
 
-  const std::vector<Migration>& migrations() const { return *migrations_; }
+  /// The migration files (empty when the directory did not load).
+  const std::vector<Migration>& migrations() {
+    Loaded().IgnoreError();
+    return *migrations_;
+  }
   Database* database() { return db_.get(); }
 
  private:
-  Migrator(MigratorOptions options, std::unique_ptr<std::vector<Migration>> migrations,
+  Migrator(MigratorOptions options, std::future<Result<std::vector<Migration>>> loading,
            std::unique_ptr<Database> db);
   class Run;
+
+  /// Waits for the files to load (once); why they did not, if they did not.
+  Status Loaded();
 
   /// Drops one applied migration's capture tables and marks it final.
   Status FinalizeOne(const AppliedMigration& migration);
@@ -157,6 +165,7 @@ class Migrator {
   Result<std::vector<std::string>> FinalizeExpired(History& history);
 
   MigratorOptions options_;
+  std::future<Result<std::vector<Migration>>> loading_;  // the files, read in the background
   std::unique_ptr<std::vector<Migration>> migrations_;
   std::unique_ptr<Database> db_;
   Status load_status_;  // why the migrations directory did not load, if it did not

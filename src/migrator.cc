@@ -308,29 +308,30 @@ class KnownData {
 
   /// Learns what `infos` left in each of `tables`, where the statements tell
   /// without reading: indexes and triggers leave rows alone, a new table is
-  /// empty, and a column added to an empty table leaves it empty. Anything
-  /// else may write rows (directly, by triggers or by foreign key actions),
-  /// so the tables are forgotten, to be read when needed.
+  /// empty, and a column added to an empty table leaves it empty. Any other
+  /// statement may write rows of any table (directly, by triggers or by
+  /// foreign key actions), so then everything is forgotten, to be read when
+  /// needed.
   void After(const std::vector<sql::StatementInfo>& infos, const std::vector<std::string>& tables) {
     using K = sql::StatementKind;
+    // Statements that write no rows beyond their own table's new column.
+    bool ddl_only = std::all_of(infos.begin(), infos.end(), [](const sql::StatementInfo& i) {
+      return i.kind == K::kCreateIndex || i.kind == K::kCreateTrigger || i.kind == K::kAddColumn ||
+             (i.kind == K::kCreateTable && !i.from_query);
+    });
+    if (!ddl_only) {
+      known_.clear();
+      return;
+    }
     for (const auto& t : tables) {
       auto it = known_.find(t);
       std::optional<TableFingerprint> now = it == known_.end() ? std::nullopt : it->second;
       bool derived = it != known_.end();
       for (const auto& i : infos) {
-        bool on_t = i.schema.empty() && AsciiLower(i.table.empty() ? i.object : i.table) == AsciiLower(t);
-        switch (i.kind) {
-          case K::kCreateIndex:
-          case K::kCreateTrigger: break;
-          case K::kCreateTable:
-            if (on_t && i.from_query) derived = false;
-            if (on_t && !now) now = TableFingerprint{t, 0, std::string(32, '0')};
-            break;
-          case K::kAddColumn:
-            if (on_t && (!now || now->rows != 0)) derived = false;
-            break;
-          default: derived = false;
-        }
+        if (!i.schema.empty()) derived = false;  // maybe another schema's table of that name
+        if (AsciiLower(i.table.empty() ? i.object : i.table) != AsciiLower(t)) continue;
+        if (i.kind == K::kCreateTable && !now) now = TableFingerprint{t, 0, std::string(32, '0')};
+        if (i.kind == K::kAddColumn && (!now || now->rows != 0)) derived = false;
       }
       if (derived && now) {
         known_[t] = std::move(now);

@@ -7,7 +7,7 @@
 //   first snapshot's stored bytes, peak memory < 128 MB.
 // The database is built once and cached in the work directory.
 //
-// Usage: snapshot_bench [--size-mb 1024] [--work-dir DIR] [--keep-store]
+// Usage: snapshot_bench [--size-mb 1024] [--work-dir DIR] [--strata BIN]
 // Exits 0 when everything ran (PASS or FAIL alike), 1 when a command failed.
 #include <fcntl.h>
 #include <spawn.h>

@@ -1,7 +1,5 @@
-// FingerprintData: one streaming pass per table, no allocation per row or
-// cell. Cells are encoded into a fixed buffer and the row hashed in one
-// XXH3 call; a row too large for the buffer moves to XXH3's streaming state,
-// which gives the same digest, so memory stays bounded by the buffer.
+// FingerprintData: one streaming pass per table with one RowHasher, so no
+// allocation per row or cell and memory bounded by the hasher's buffer.
 #include <cstring>
 
 #include <fmt/format.h>
@@ -11,79 +9,78 @@
 #include "safety/fingerprint.h"
 
 namespace strata {
-namespace {
 
-class RowHasher {
- public:
-  RowHasher() : state_(XXH3_createState()) {}
-  ~RowHasher() { XXH3_freeState(state_); }
-  RowHasher(const RowHasher&) = delete;
-  RowHasher& operator=(const RowHasher&) = delete;
+RowHasher::RowHasher() : state_(XXH3_createState()) {}
+RowHasher::~RowHasher() { XXH3_freeState(state_); }
 
-  void Add(const void* data, size_t size) {
-    if (!streaming_ && len_ + size <= sizeof(buf_)) {
-      if (size) std::memcpy(buf_ + len_, data, size);
-      len_ += size;
-      return;
-    }
-    if (!streaming_) {
-      XXH3_128bits_reset(state_);
-      XXH3_128bits_update(state_, buf_, len_);
-      streaming_ = true;
-    }
-    XXH3_128bits_update(state_, data, size);
+void RowHasher::Add(const void* data, size_t size) {
+  if (!streaming_ && len_ + size <= sizeof(buf_)) {
+    if (size) std::memcpy(buf_ + len_, data, size);
+    len_ += size;
+    return;
   }
-
-  /// Appends one cell: tag, then the value (integer and real: 8 bytes;
-  /// text and blob: 8-byte length, then the bytes).
-  void AddCell(const CellView& cell) {
-    unsigned char head[9];
-    int64_t word = 0;
-    switch (cell.type) {
-      case Value::Type::kNull: head[0] = 'N'; Add(head, 1); return;
-      case Value::Type::kInteger: head[0] = 'I'; word = cell.integer; break;
-      case Value::Type::kReal: head[0] = 'R'; std::memcpy(&word, &cell.real, 8); break;
-      case Value::Type::kText: head[0] = 'T'; word = static_cast<int64_t>(cell.bytes.size()); break;
-      case Value::Type::kBlob: head[0] = 'B'; word = static_cast<int64_t>(cell.bytes.size()); break;
-    }
-    std::memcpy(head + 1, &word, 8);
-    Add(head, 9);
-    if (cell.type == Value::Type::kText || cell.type == Value::Type::kBlob) {
-      Add(cell.bytes.data(), cell.bytes.size());
-    }
+  if (!streaming_) {
+    XXH3_128bits_reset(state_);
+    XXH3_128bits_update(state_, buf_, len_);
+    streaming_ = true;
   }
+  XXH3_128bits_update(state_, data, size);
+}
 
-  /// The row's hash as a 128-bit number; resets for the next row.
-  unsigned __int128 Finish() {
-    XXH128_hash_t h = streaming_ ? XXH3_128bits_digest(state_) : XXH3_128bits(buf_, len_);
-    len_ = 0;
-    streaming_ = false;
-    return (static_cast<unsigned __int128>(h.high64) << 64) | h.low64;
+// Each cell: tag, then the value (integer and real: 8 bytes; text and blob:
+// 8-byte length, then the bytes).
+void RowHasher::AddCell(const CellView& cell) {
+  unsigned char head[9];
+  int64_t word = 0;
+  switch (cell.type) {
+    case Value::Type::kNull: head[0] = 'N'; Add(head, 1); return;
+    case Value::Type::kInteger: head[0] = 'I'; word = cell.integer; break;
+    case Value::Type::kReal: head[0] = 'R'; std::memcpy(&word, &cell.real, 8); break;
+    case Value::Type::kText: head[0] = 'T'; word = static_cast<int64_t>(cell.bytes.size()); break;
+    case Value::Type::kBlob: head[0] = 'B'; word = static_cast<int64_t>(cell.bytes.size()); break;
   }
+  std::memcpy(head + 1, &word, 8);
+  Add(head, 9);
+  if (cell.type == Value::Type::kText || cell.type == Value::Type::kBlob) {
+    Add(cell.bytes.data(), cell.bytes.size());
+  }
+}
 
- private:
-  unsigned char buf_[8192];
-  size_t len_ = 0;
-  bool streaming_ = false;
-  XXH3_state_t* state_;
-};
+unsigned __int128 RowHasher::Hash(std::span<const CellView> cells) {
+  for (const CellView& cell : cells) AddCell(cell);
+  XXH128_hash_t h = streaming_ ? XXH3_128bits_digest(state_) : XXH3_128bits(buf_, len_);
+  len_ = 0;
+  streaming_ = false;
+  return (static_cast<unsigned __int128>(h.high64) << 64) | h.low64;
+}
 
-Result<TableFingerprint> FingerprintTable(Database& db, const std::string& table, RowHasher& hasher) {
-  TableFingerprint out{table, 0, ""};
-  unsigned __int128 sum = 0;  // wraps: the sum is modulo 2^128
-  Status s = db.ForEachRow("SELECT * FROM " + db.QuoteIdent(table), {},
-                           [&](std::span<const CellView> cells) {
-                             for (const CellView& cell : cells) hasher.AddCell(cell);
-                             sum += hasher.Finish();
-                             ++out.rows;
-                             return Status::OK();
-                           });
-  if (!s.ok()) return s.WithContext(fmt::format("fingerprinting table {}", table));
-  out.hash = fmt::format("{:016x}{:016x}", static_cast<uint64_t>(sum >> 64), static_cast<uint64_t>(sum));
+Result<RowSum> SumRows(Database& db, const std::string& query, const std::vector<Value>& params) {
+  RowHasher hasher;
+  RowSum out;
+  STRATA_RETURN_IF_ERROR(db.ForEachRow(query, params, [&](std::span<const CellView> cells) {
+    out.sum += hasher.Hash(cells);  // wraps: the sum is modulo 2^128
+    ++out.rows;
+    return Status::OK();
+  }));
   return out;
 }
 
-}  // namespace
+TableFingerprint TableFingerprintOf(std::string table, const RowSum& rows) {
+  return TableFingerprint{std::move(table), rows.rows,
+                          fmt::format("{:016x}{:016x}", static_cast<uint64_t>(rows.sum >> 64),
+                                      static_cast<uint64_t>(rows.sum))};
+}
+
+DataFingerprint CombineTables(std::vector<TableFingerprint> tables) {
+  DataFingerprint out;
+  std::string summary;
+  for (const TableFingerprint& t : tables) {
+    summary += fmt::format("{}:{} {} {}\n", t.table.size(), t.table, t.rows, t.hash);
+  }
+  out.tables = std::move(tables);
+  out.hash = Sha256Hex(summary);
+  return out;
+}
 
 Result<DataFingerprint> FingerprintData(Database& db, const std::vector<std::string>& tables) {
   std::vector<std::string> names = tables;
@@ -95,16 +92,13 @@ Result<DataFingerprint> FingerprintData(Database& db, const std::vector<std::str
       if (!exists) return Status(Code::kNotFound, fmt::format("table '{}' does not exist", name));
     }
   }
-  DataFingerprint out;
-  RowHasher hasher;
-  std::string summary;
+  std::vector<TableFingerprint> tables_out;
   for (const auto& name : names) {
-    STRATA_ASSIGN_OR_RETURN(TableFingerprint t, FingerprintTable(db, name, hasher));
-    summary += fmt::format("{}:{} {} {}\n", name.size(), name, t.rows, t.hash);
-    out.tables.push_back(std::move(t));
+    auto rows = SumRows(db, "SELECT * FROM " + db.QuoteIdent(name));
+    if (!rows.ok()) return rows.status().WithContext(fmt::format("fingerprinting table {}", name));
+    tables_out.push_back(TableFingerprintOf(name, *rows));
   }
-  out.hash = Sha256Hex(summary);
-  return out;
+  return CombineTables(std::move(tables_out));
 }
 
 }  // namespace strata

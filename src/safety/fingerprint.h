@@ -11,10 +11,13 @@
 #include <cstdint>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "strata/database.h"
+
+struct XXH3_state_s;
 
 namespace strata {
 
@@ -96,6 +99,48 @@ Result<SchemaFingerprint> FingerprintSchema(Database& db);
 /// PostgreSQL values are hashed in the text form the server sends, so equal
 /// data hashes equal on the same engine, not across engines.
 Result<DataFingerprint> FingerprintData(Database& db, const std::vector<std::string>& tables = {});
+
+/// Rows as FingerprintData hashes them: the sum modulo 2^128 of each row's
+/// hash, and how many rows. Sums of disjoint sets of rows add up to the sum
+/// of their union.
+/// Hashes one row at a time as FingerprintData does, without allocating:
+/// the cells are encoded into a fixed buffer and hashed in one XXH3-128
+/// call; a row too large for it moves to XXH3's streaming state, which gives
+/// the same digest.
+class RowHasher {
+ public:
+  RowHasher();
+  ~RowHasher();
+  RowHasher(const RowHasher&) = delete;
+  RowHasher& operator=(const RowHasher&) = delete;
+  unsigned __int128 Hash(std::span<const CellView> cells);
+
+ private:
+  void Add(const void* data, size_t size);
+  void AddCell(const CellView& cell);
+  unsigned char buf_[8192];
+  size_t len_ = 0;
+  bool streaming_ = false;
+  XXH3_state_s* state_;
+};
+
+struct RowSum {
+  unsigned __int128 sum = 0;
+  int64_t rows = 0;
+  void Add(const RowSum& other) {
+    sum += other.sum;
+    rows += other.rows;
+  }
+};
+
+/// The sum of the rows `query` returns, every column hashed.
+Result<RowSum> SumRows(Database& db, const std::string& query, const std::vector<Value>& params = {});
+
+/// A table's fingerprint from the sum of all its rows.
+TableFingerprint TableFingerprintOf(std::string table, const RowSum& rows);
+
+/// The data fingerprint of these tables, in this order (as FingerprintData).
+DataFingerprint CombineTables(std::vector<TableFingerprint> tables);
 
 /// The difference from `a` to `b` for a person: per object, added ("+ kind
 /// name"), removed ("- kind name") or changed ("~ kind name" and a line diff

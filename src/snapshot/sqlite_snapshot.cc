@@ -6,16 +6,19 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <thread>
 
 #include <fmt/format.h>
+#include <xxhash.h>
 
 #include "engine/sqlite/sqlite_database.h"
 #include "history/history.h"
 #include "snapshot/chunker.h"
 #include "snapshot/snapshot.h"
+#include "snapshot/sqlite_fingerprint.h"
 
 namespace strata::snapshot {
 namespace {
@@ -95,6 +98,17 @@ Result<std::string> NewestVersion(Database& db) {
   return rows.empty() ? std::string() : rows.rows[0][0].ToString();
 }
 
+/// Where the data fingerprint of the database at `path` keeps its segment
+/// sums: one file per database in the store's cache directory.
+std::string SegmentCachePath(const SnapshotStore& store, const std::string& path) {
+  std::string dir = store.dir() + "/cache";
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return "";
+  char* real = realpath(path.c_str(), nullptr);
+  std::string name = real ? real : path;
+  free(real);
+  return fmt::format("{}/segments-{:016x}", dir, XXH3_64bits(name.data(), name.size()));
+}
+
 }  // namespace
 
 Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Manifest m,
@@ -168,7 +182,7 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
     }
     m.schema = std::move(schema).value();
     m.schema.canonical_text.clear();
-    auto data = FingerprintData(*reader);
+    auto data = FingerprintSqliteImage(*reader, image_path, SegmentCachePath(store, path));
     if (!data.ok()) {
       fp_status = data.status().WithContext("data fingerprint");
       return;

@@ -1,0 +1,43 @@
+// The data fingerprint of a SQLite file that remembers what it has read.
+//
+// FingerprintData reads every row through SQL, which for a large database
+// costs more than the snapshot's own work. But a row's hash depends only on
+// its table's definition and the bytes that store it, and the rows of a
+// table b-tree lie in key order on its leaf pages. So the leaves are walked
+// in order straight from the file and grouped into segments (runs of leaves
+// cut where a leaf's content hash says so, so an edit moves only nearby
+// cuts); a segment is keyed by the table's definition and the XXH3-128 of
+// its leaves and their overflow pages, and its row sum is taken from the
+// cache when that key was summed before, else read with SQL over the
+// segment's rowid range. The result is exactly FingerprintData's; after 1%
+// of a table changed, about 1% of it is read again.
+//
+// Tables this does not walk (WITHOUT ROWID, virtual, a column shadowing every
+// rowid alias, a page that is not what the b-tree says) are read whole with
+// SQL, as FingerprintData does.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "safety/fingerprint.h"
+#include "strata/database.h"
+
+namespace strata::snapshot {
+
+struct ImageFingerprintStats {
+  int64_t segments = 0;       // segments walked
+  int64_t reused = 0;         // of them, sums taken from the cache
+  int64_t tables_read = 0;    // tables read whole with SQL
+};
+
+/// The data fingerprint of the SQLite database open on `db`, whose file
+/// `image_path` holds the same state `db` reads (its transaction keeps it
+/// so). `cache_path` remembers segment sums between runs ("" = no cache); it
+/// is rewritten with the segments of this run only, so it stays the size of
+/// one database's segments. A damaged or missing cache is not an error.
+Result<DataFingerprint> FingerprintSqliteImage(Database& db, const std::string& image_path,
+                                               const std::string& cache_path,
+                                               ImageFingerprintStats* stats = nullptr);
+
+}  // namespace strata::snapshot

@@ -3,7 +3,9 @@
 #
 # Usage: scripts/with_postgres.sh <command...>
 #
-# Creates a cluster in a fresh temporary directory (trust auth, fsync off),
+# Creates a cluster in a fresh temporary directory (trust auth; fsync off
+# unless STRATA_PG_DURABLE=1, which keeps PostgreSQL's durable defaults, as a
+# production server runs, for benchmarks),
 # listening on 127.0.0.1 only at $STRATA_PG_PORT (default 55471, or the next
 # free port) with its unix socket in that directory, and creates the database
 # strata_test. The command sees:
@@ -51,12 +53,14 @@ as_server "$PGBIN/initdb" -D "$pgtmp/data" -U postgres -A trust -E UTF8 \
 # True when something already accepts connections on 127.0.0.1:$1.
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+speed_over_safety="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+[ "${STRATA_PG_DURABLE:-0}" = 1 ] && speed_over_safety=""
+
 port=""
 for ((candidate = base_port; candidate < base_port + 50; candidate++)); do
   port_busy "$candidate" && continue
   if as_server "$PGBIN/pg_ctl" -D "$pgtmp/data" -l "$pgtmp/server.log" -w -t 30 \
-      -o "-p $candidate -k $pgtmp -c listen_addresses=127.0.0.1 -c fsync=off \
-          -c synchronous_commit=off -c full_page_writes=off" \
+      -o "-p $candidate -k $pgtmp -c listen_addresses=127.0.0.1 $speed_over_safety" \
       start >/dev/null 2>&1; then
     port=$candidate
     break

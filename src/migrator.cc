@@ -576,14 +576,23 @@ class Migrator::Run {
     all.insert(all.end(), step.statements.begin(), step.statements.end());
     if (!check) all.push_back({own_transaction ? "COMMIT" : "RELEASE SAVEPOINT strata_step", {}});
     BatchResult result = db_.ExecBatch(all);
-    if (result.status.ok() && !check) return Status::OK();
-    Status checked = result.status.ok() ? check() : Status::OK();
+    Status checked = result.status.ok() && check ? check() : Status::OK();
     if (result.status.ok() && checked.ok()) {
-      return own_transaction ? db_.Commit() : db_.ReleaseSavepoint(kSavepoint);
+      if (own_transaction) return check ? db_.Commit() : Status::OK();
+      if (check) STRATA_RETURN_IF_ERROR(db_.ReleaseSavepoint(kSavepoint));
+      if (check) all.push_back({"RELEASE SAVEPOINT strata_step", {}});
+      auto& kept = uncommitted_.emplace_back();
+      for (auto& statement : all) kept.push_back({std::string(statement.sql), std::move(statement.params)});
+      return Status::OK();
     }
     Status undo;
     if (own_transaction) {
       if (db_.InTransaction()) undo = db_.Rollback();
+    } else if (!db_.InTransaction()) {
+      // The engine rolled the whole transaction back, not just the step
+      // (SQLite does on an interrupt, RAISE(ROLLBACK), a full disk): the
+      // steps before it in the run's transaction are run again.
+      undo = Replay();
     } else {
       undo = db_.RollbackToSavepoint(kSavepoint);
       if (undo.ok()) undo = db_.ReleaseSavepoint(kSavepoint);
@@ -591,6 +600,7 @@ class Migrator::Run {
     if (!undo.ok()) {
       db_.Rollback().IgnoreError();
       outcomes_.clear();
+      uncommitted_.clear();
       return Status(Code::kInternal, (result.status.ok() ? checked : result.status).message() +
                                          "; then rolling back failed too, and the whole run "
                                          "was rolled back: " + undo.message());
@@ -634,10 +644,25 @@ class Migrator::Run {
       outcomes_.clear();
     }
     if (schema_is_after_) STRATA_RETURN_IF_ERROR(history_.RecordSchemaCookie(*schema_is_after_));
-    return db_.InTransaction() ? db_.Commit() : Status::OK();
+    STRATA_RETURN_IF_ERROR(db_.InTransaction() ? db_.Commit() : Status::OK());
+    uncommitted_.clear();
+    return Status::OK();
   }
 
  private:
+  /// Runs the steps of the run's open transaction again, in a new one.
+  Status Replay() {
+    STRATA_RETURN_IF_ERROR(db_.SetStatementTimeout(std::chrono::milliseconds(0)));
+    STRATA_RETURN_IF_ERROR(db_.Begin());
+    for (const auto& kept : uncommitted_) {
+      std::vector<BatchStatement> batch;
+      for (const auto& [sql, params] : kept) batch.push_back({sql, params});
+      BatchResult again = db_.ExecBatch(batch);
+      if (!again.status.ok()) return again.status.WithContext("running the steps before it again");
+    }
+    return Status::OK();
+  }
+
   Migrator& m_;
   Database& db_;
   History history_;
@@ -646,6 +671,9 @@ class Migrator::Run {
   std::unique_ptr<MigrationLock> lock_;
   std::vector<History::Outcome> outcomes_;
   std::optional<int64_t> schema_is_after_;
+  /// The batches of the steps done in the run's open transaction (savepoint
+  /// steps only), to run again if the engine rolls it all back.
+  std::vector<std::vector<std::pair<std::string, std::vector<Value>>>> uncommitted_;
 };
 
 Migrator::Migrator(MigratorOptions options, std::future<Result<std::vector<Migration>>> loading,

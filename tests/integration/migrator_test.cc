@@ -300,6 +300,53 @@ TEST_P(MigratorTest, TimeoutDirectiveBoundsAStatement) {
   EXPECT_TRUE(Applied().empty());
 }
 
+// SQLite rolls the whole transaction back, not only the statement, when a
+// statement is interrupted (the timeout) or a trigger raises ROLLBACK; the
+// migrations before the failing one in the same run must stay applied.
+TEST_P(MigratorTest, AStatementThatEndsTheWholeTransactionFailsOnlyItsMigration) {
+  Write("0001_items.up.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, started TEXT NOT NULL);\n"
+                             "INSERT INTO items VALUES (1, '2024-01-10');\n");
+  Write("0001_items.down.sql", "DROP TABLE items;\n");
+  Write("0002_slow.up.sql",
+        pg() ? "-- strata:timeout 200ms\nINSERT INTO items VALUES (2, 'x');\nSELECT pg_sleep(5);\n"
+             : "-- strata:timeout 200ms\nINSERT INTO items VALUES (2, 'x');\n"
+               "CREATE TABLE t AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+               "SELECT x FROM c;\n");
+  Write("0002_slow.down.sql", "DELETE FROM items WHERE id = 2;\n");
+  Status s = Up();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kDatabase) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("0002_slow.up.sql:3"));
+  ASSERT_EQ(Applied().size(), 1u) << s.message();
+  EXPECT_EQ(Applied()[0], "1");
+  auto rows = db_->Query("SELECT id, started FROM items ORDER BY id");
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->rows[0][1].ToString(), "2024-01-10");
+  if (pg()) return;
+  // A trigger's RAISE(ROLLBACK) on SQLite, after two migrations in the run.
+  dir_.Remove("migrations/0002_slow.up.sql");
+  dir_.Remove("migrations/0002_slow.down.sql");
+  Write("0002_bids.up.sql",
+        "CREATE TABLE bids (item INTEGER NOT NULL, at TEXT NOT NULL);\n"
+        "CREATE TRIGGER early BEFORE INSERT ON bids WHEN NEW.at < "
+        "(SELECT started FROM items WHERE id = NEW.item) BEGIN SELECT RAISE(ROLLBACK, 'too early'); END;\n");
+  Write("0002_bids.down.sql", "DROP TABLE bids;\n");
+  Write("0003_ok.up.sql", "INSERT INTO bids VALUES (1, '2024-02-01');\n");
+  Write("0003_ok.down.sql", "DELETE FROM bids;\n");
+  Write("0004_early.up.sql", "INSERT INTO bids VALUES (1, '2024-01-01');\n");
+  Write("0004_early.down.sql", "DELETE FROM bids WHERE at = '2024-01-01';\n");
+  s = Up();
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("0004_early.up.sql:1"));
+  EXPECT_THAT(s.message(), HasSubstr("too early"));
+  EXPECT_EQ(Applied().size(), 3u) << s.message();
+  rows = db_->Query("SELECT at FROM bids");
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->rows[0][0].ToString(), "2024-02-01");
+}
+
 TEST_P(MigratorTest, NoTransactionMigrationInterruptedIsVisibleAndResolvable) {
   WriteShop();
   ASSERT_TRUE(Up().ok());

@@ -235,6 +235,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   std::vector<std::vector<std::string>> restores;
   json uncaptured = json::array();
   std::vector<std::string> whole_captured;  // cascade children, once each
+  TableTracker tables(db);
   for (size_t i = 0; i < p.up.size(); ++i) {
     const sql::Statement& st = p.up[i];
     // What the statement removes, and first what its foreign key actions
@@ -254,7 +255,8 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
     }
     if (p.info[i].destructive) plans.emplace_back(st.text, p.info[i]);
     for (const auto& [text, info] : plans) {
-      auto capture = PlanCapture(db, text, info, m.version, static_cast<int>(restores.size()) + 1);
+      auto capture = PlanCapture(db, tables, text, info, m.version,
+                                 static_cast<int>(restores.size()) + 1);
       if (!capture.ok()) {
         if (capture.status().code() != Code::kIrreversible || !allow_irreversible) {
           return Status(capture.status().code(), fmt::format("migration {}: {}:{}: {}", m.id(),
@@ -268,6 +270,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
       }
     }
     g.up.push_back(st);
+    STRATA_RETURN_IF_ERROR(tables.After(p.info[i]));
   }
   checks["captures"] = restores.size();
   if (!uncaptured.empty()) checks["uncaptured"] = std::move(uncaptured);

@@ -37,29 +37,25 @@ std::string Join(const std::vector<std::string>& parts, std::string_view sep = "
   return out;
 }
 
-/// Builds the SQL of one capture for a table that exists before the migration.
+/// Builds the SQL of one capture for a table that exists before the
+/// migration: its rows are selected by the names of the moment, as the names
+/// they had before, and put back under those.
 class Planner {
  public:
-  Planner(Database& db, const sql::StatementInfo& info, std::string table_schema,
-          std::string table, int64_t version, int sequence)
-      : db_(db), info_(info), schema_(std::move(table_schema)), table_(std::move(table)) {
+  Planner(Database& db, const sql::StatementInfo& info, const TableTracker::Table& table,
+          const std::string& name_now, int64_t version, int sequence)
+      : db_(db), info_(info), table_(table) {
     capture_.table = fmt::format("{}{}", CaptureTablePrefix(version), sequence);
     cap_ = db_.QuoteIdent(capture_.table);
-    target_ = (schema_.empty() ? "" : db_.QuoteIdent(schema_) + ".") + db_.QuoteIdent(table_);
+    now_ = Qualified(info.schema, name_now);
+    target_ = Qualified(table.schema, table.before);
     capture_.drop = "DROP TABLE " + cap_;
-  }
-
-  Status Load() {
-    STRATA_ASSIGN_OR_RETURN(columns_, db_.ListColumns(table_));
-    STRATA_ASSIGN_OR_RETURN(key_, db_.ListPrimaryKey(table_));
-    return Status::OK();
   }
 
   /// Every row: restored by emptying the table and inserting them back.
   Capture WholeTable() {
-    std::string rowid = RowIdSelect("");
-    capture_.before.push_back(fmt::format("CREATE TABLE {} AS SELECT {}* FROM {}", cap_,
-                                          rowid.empty() ? "" : rowid + ", ", target_));
+    capture_.before.push_back(fmt::format("CREATE TABLE {} AS SELECT {} FROM {}", cap_,
+                                          SelectAll(now_ + "."), now_));
     capture_.restore.push_back("DELETE FROM " + target_);
     capture_.restore.push_back(Insert(/*upsert=*/false));
     capture_.restore.push_back(capture_.drop);
@@ -68,52 +64,47 @@ class Planner {
 
   /// The rows a DELETE removes: inserted back, replacing any row of the same key.
   Capture DeletedRows(const std::string& where) {
-    std::string from = info_.alias.empty() ? target_ : target_ + " AS " + db_.QuoteIdent(info_.alias);
-    std::string prefix = (info_.alias.empty() ? target_ : db_.QuoteIdent(info_.alias)) + ".";
-    std::string rowid = RowIdSelect(prefix);
-    capture_.before.push_back(fmt::format("CREATE TABLE {} AS SELECT {}{}* FROM {} WHERE {}",
-                                          cap_, rowid.empty() ? "" : rowid + ", ", prefix, from,
-                                          where));
-    capture_.restore.push_back(Insert(/*upsert=*/!key_.empty()));
+    std::string from = info_.alias.empty() ? now_ : now_ + " AS " + db_.QuoteIdent(info_.alias);
+    std::string prefix = (info_.alias.empty() ? now_ : db_.QuoteIdent(info_.alias)) + ".";
+    capture_.before.push_back(fmt::format("CREATE TABLE {} AS SELECT {} FROM {} WHERE {}", cap_,
+                                          SelectAll(prefix), from, where));
+    capture_.restore.push_back(Insert(/*upsert=*/!table_.key.empty()));
     capture_.restore.push_back(capture_.drop);
     return capture_;
   }
 
-  /// Values of `columns` (empty: every column but the key) of the rows
-  /// matching `where` ("" = all): put back by key.
-  Result<Capture> Values(std::vector<std::string> columns, const std::string& where) {
-    STRATA_ASSIGN_OR_RETURN(std::vector<std::string> keys, KeySelect());
-    if (columns.empty()) {
-      for (const auto& c : columns_) {
-        if (std::find(key_.begin(), key_.end(), c) == key_.end()) columns.push_back(c);
-      }
-    }
-    std::vector<std::string> known;  // columns the migration did not add itself
-    for (const auto& c : columns) {
-      auto it = std::find_if(columns_.begin(), columns_.end(), [&](const std::string& have) {
-        return AsciiLower(have) == AsciiLower(c);
-      });
-      if (it != columns_.end()) known.push_back(*it);
+  /// Values of `columns` (names now; empty: every column but the key) of
+  /// the rows matching `where` ("" = all): put back by key.
+  Result<Capture> Values(const std::vector<std::string>& columns, const std::string& where) {
+    std::vector<const TableTracker::Column*> known;  // columns the migration did not add itself
+    for (const auto& c : table_.columns) {
+      if (c.before.empty()) continue;
+      bool named = columns.empty()
+                       ? std::find(table_.key.begin(), table_.key.end(), c.before) == table_.key.end()
+                       : std::any_of(columns.begin(), columns.end(), [&](const std::string& n) {
+                           return SameName(n, c.now);
+                         });
+      if (named) known.push_back(&c);
     }
     if (known.empty()) return capture_;  // nothing that existed before is changed
-    std::string from = target_, prefix = target_ + ".";
+    std::string from = now_, prefix = now_ + ".";
     if (!where.empty() && !info_.alias.empty()) {
       from += " AS " + db_.QuoteIdent(info_.alias);
       prefix = db_.QuoteIdent(info_.alias) + ".";
     }
-    std::vector<std::string> select, set, match;
-    for (size_t i = 0; i < keys.size(); ++i) select.push_back(prefix + keys[i]);
-    for (const auto& c : known) {
-      select.push_back(prefix + db_.QuoteIdent(c));
-      set.push_back(fmt::format("{} = s.{}", db_.QuoteIdent(c), db_.QuoteIdent(c)));
+    STRATA_ASSIGN_OR_RETURN(std::vector<std::string> select, KeySelect(prefix));
+    std::vector<std::string> set, match;
+    for (const auto* c : known) {
+      select.push_back(As(prefix, *c));
+      set.push_back(fmt::format("{} = s.{}", db_.QuoteIdent(c->before), db_.QuoteIdent(c->before)));
     }
     capture_.before.push_back(fmt::format("CREATE TABLE {} AS SELECT {} FROM {}{}", cap_,
                                           Join(select), from,
                                           where.empty() ? "" : " WHERE " + where));
-    if (key_.empty()) {
+    if (table_.key.empty()) {
       match.push_back(fmt::format("{}.{} = s.{}", target_, db_.RowIdColumn(), kRowIdAlias));
     } else {
-      for (const auto& k : key_) {
+      for (const auto& k : table_.key) {
         match.push_back(fmt::format("{}.{} = s.{}", target_, db_.QuoteIdent(k), db_.QuoteIdent(k)));
       }
     }
@@ -124,17 +115,49 @@ class Planner {
   }
 
  private:
+  std::string Qualified(const std::string& schema, const std::string& name) const {
+    return (schema.empty() ? "" : db_.QuoteIdent(schema) + ".") + db_.QuoteIdent(name);
+  }
 
-  /// "rowid AS strata_rowid" when the table has no key and the engine has row ids.
-  std::string RowIdSelect(const std::string& prefix) const {
-    if (!key_.empty() || db_.RowIdColumn().empty()) return "";
-    return fmt::format("{}{} AS {}", prefix, db_.RowIdColumn(), kRowIdAlias);
+  bool SameName(std::string_view a, std::string_view b) const {
+    return db_.engine() == Engine::kPostgres ? a == b : AsciiLower(a) == AsciiLower(b);
+  }
+
+  /// `prefix`"now" AS "before", or just the name when it did not change.
+  std::string As(const std::string& prefix, const TableTracker::Column& c) const {
+    std::string now = prefix + db_.QuoteIdent(c.now);
+    return c.now == c.before ? now : now + " AS " + db_.QuoteIdent(c.before);
+  }
+
+  /// The row id (tables without a key, where the engine has one) and every
+  /// column that existed before the migration.
+  std::string SelectAll(const std::string& prefix) const {
+    std::vector<std::string> out;
+    if (table_.key.empty() && !db_.RowIdColumn().empty()) {
+      out.push_back(fmt::format("{}{} AS {}", prefix, db_.RowIdColumn(), kRowIdAlias));
+    }
+    for (const auto& c : table_.columns) {
+      if (!c.before.empty()) out.push_back(As(prefix, c));
+    }
+    return Join(out);
   }
 
   /// The select-list items that identify a row, or an error when none does.
-  Result<std::vector<std::string>> KeySelect() const {
+  Result<std::vector<std::string>> KeySelect(const std::string& prefix) const {
     std::vector<std::string> out;
-    for (const auto& k : key_) out.push_back(db_.QuoteIdent(k));
+    for (const auto& k : table_.key) {
+      auto it = std::find_if(table_.columns.begin(), table_.columns.end(),
+                             [&](const auto& c) { return c.before == k; });
+      if (it == table_.columns.end()) {
+        return Status(Code::kIrreversible,
+                      fmt::format("the primary key column {}.{} was dropped earlier in the "
+                                  "migration, so the values this statement changes cannot be "
+                                  "matched back to their rows on rollback; keep the key until the "
+                                  "last statement, or pass --allow-irreversible",
+                                  table_.before, k));
+      }
+      out.push_back(As(prefix, *it));
+    }
     if (!out.empty()) return out;
     if (db_.RowIdColumn().empty()) {
       return Status(Code::kIrreversible,
@@ -142,16 +165,18 @@ class Planner {
                                 "changes cannot be matched back to their rows on rollback; add a "
                                 "primary key first, or pass --allow-irreversible to apply it "
                                 "without a way back",
-                                table_));
+                                table_.before));
     }
-    return std::vector<std::string>{fmt::format("{} AS {}", db_.RowIdColumn(), kRowIdAlias)};
+    return std::vector<std::string>{fmt::format("{}{} AS {}", prefix, db_.RowIdColumn(), kRowIdAlias)};
   }
 
   std::string Insert(bool upsert) const {
     std::vector<std::string> cols;
-    for (const auto& c : columns_) cols.push_back(db_.QuoteIdent(c));
+    for (const auto& c : table_.columns) {
+      if (!c.before.empty()) cols.push_back(db_.QuoteIdent(c.before));
+    }
     std::string into = Join(cols), select = Join(cols);
-    if (key_.empty() && !db_.RowIdColumn().empty()) {
+    if (table_.key.empty() && !db_.RowIdColumn().empty()) {
       into = std::string(db_.RowIdColumn()) + ", " + into;
       select = std::string(kRowIdAlias) + ", " + select;
     }
@@ -159,10 +184,13 @@ class Planner {
                                   db_.InsertOverridingSql(), select, cap_);
     if (!upsert) return sql;
     std::vector<std::string> keys, set;
-    for (const auto& k : key_) keys.push_back(db_.QuoteIdent(k));
-    for (const auto& c : columns_) {
-      if (std::find(key_.begin(), key_.end(), c) != key_.end()) continue;
-      set.push_back(fmt::format("{} = excluded.{}", db_.QuoteIdent(c), db_.QuoteIdent(c)));
+    for (const auto& k : table_.key) keys.push_back(db_.QuoteIdent(k));
+    for (const auto& c : table_.columns) {
+      if (c.before.empty() ||
+          std::find(table_.key.begin(), table_.key.end(), c.before) != table_.key.end()) {
+        continue;
+      }
+      set.push_back(fmt::format("{} = excluded.{}", db_.QuoteIdent(c.before), db_.QuoteIdent(c.before)));
     }
     // "WHERE true" keeps SQLite from reading ON CONFLICT as a join clause.
     return sql + fmt::format(" WHERE true ON CONFLICT ({}) DO {}", Join(keys),
@@ -171,17 +199,87 @@ class Planner {
 
   Database& db_;
   const sql::StatementInfo& info_;
-  std::string schema_, table_;
+  const TableTracker::Table& table_;
   Capture capture_;
-  std::string cap_, target_;
-  std::vector<std::string> columns_, key_;
+  std::string cap_, now_, target_;
 };
 
 }  // namespace
 
 std::string CaptureTablePrefix(int64_t version) { return fmt::format("strata_capture_{}_", version); }
 
-Result<std::optional<Capture>> PlanCapture(Database& db, std::string_view statement,
+std::string TableTracker::Key(std::string_view name) const {
+  return db_.engine() == Engine::kPostgres ? std::string(name) : AsciiLower(name);
+}
+
+Result<TableTracker::Table*> TableTracker::Load(const std::string& schema, const std::string& name) {
+  if (name.empty()) return static_cast<Table*>(nullptr);
+  auto [it, added] = tables_.try_emplace(Key(name));
+  if (added) {
+    // Not named by the migration yet: the table of that name before it.
+    Status s = [&]() -> Status {
+      STRATA_ASSIGN_OR_RETURN(bool exists, db_.TableExists(name));
+      if (!exists) return Status::OK();
+      STRATA_ASSIGN_OR_RETURN(std::vector<std::string> columns, db_.ListColumns(name));
+      STRATA_ASSIGN_OR_RETURN(std::vector<std::string> key, db_.ListPrimaryKey(name));
+      Table t{schema, name, {}, std::move(key)};
+      for (auto& c : columns) t.columns.push_back({c, c});
+      it->second = std::move(t);
+      return Status::OK();
+    }();
+    if (!s.ok()) {
+      tables_.erase(it);
+      return s;
+    }
+  }
+  return it->second ? &*it->second : nullptr;
+}
+
+Status TableTracker::After(const sql::StatementInfo& info) {
+  using K = sql::StatementKind;
+  switch (info.kind) {
+    case K::kCreateTable: {
+      STRATA_ASSIGN_OR_RETURN(Table* existing, Load(info.schema, info.table));
+      if (!(existing && info.if_not_exists)) tables_[Key(info.table)] = std::nullopt;
+      return Status::OK();
+    }
+    case K::kDropTable:
+      for (const auto& o : info.objects) tables_[Key(o.name)] = std::nullopt;
+      return Status::OK();
+    case K::kRenameTable: {
+      STRATA_RETURN_IF_ERROR(Load(info.schema, info.table).status());
+      std::optional<Table> moved = std::move(tables_[Key(info.table)]);
+      tables_[Key(info.table)] = std::nullopt;
+      tables_[Key(info.new_name)] = std::move(moved);
+      return Status::OK();
+    }
+    case K::kRenameColumn:
+    case K::kAddColumn:
+    case K::kDropColumn: {
+      STRATA_ASSIGN_OR_RETURN(Table* t, Load(info.schema, info.table));
+      if (t == nullptr) return Status::OK();
+      auto& cols = t->columns;
+      if (info.kind == K::kAddColumn) {
+        for (const auto& c : info.columns) cols.push_back({c, ""});
+      } else if (info.kind == K::kDropColumn) {
+        std::erase_if(cols, [&](const Column& c) {
+          return std::any_of(info.columns.begin(), info.columns.end(),
+                             [&](const std::string& n) { return Same(n, c.now); });
+        });
+      } else {
+        for (auto& c : cols) {
+          if (Same(c.now, info.column)) c.now = info.new_name;
+        }
+      }
+      return Status::OK();
+    }
+    default:
+      return Status::OK();
+  }
+}
+
+Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
+                                           std::string_view statement,
                                            const sql::StatementInfo& info, int64_t version,
                                            int sequence) {
   if (!info.destructive) return std::optional<Capture>();
@@ -195,16 +293,10 @@ Result<std::optional<Capture>> PlanCapture(Database& db, std::string_view statem
                               info.summary, why));
   };
   // A table the migration creates itself holds nothing from before it.
-  auto existing = [&](const std::string& table) -> Result<bool> {
-    if (table.empty()) return false;
-    return db.TableExists(table);
-  };
   auto plan = [&](const std::string& schema, const std::string& table) -> Result<std::optional<Planner>> {
-    STRATA_ASSIGN_OR_RETURN(bool exists, existing(table));
-    if (!exists) return std::optional<Planner>();
-    Planner p(db, info, schema, table, version, sequence);
-    STRATA_RETURN_IF_ERROR(p.Load());
-    return std::optional<Planner>(std::move(p));
+    STRATA_ASSIGN_OR_RETURN(const TableTracker::Table* t, tables.Find(schema, table));
+    if (t == nullptr) return std::optional<Planner>();
+    return std::optional<Planner>(Planner(db, info, *t, table, version, sequence));
   };
 
   switch (info.kind) {

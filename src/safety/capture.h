@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,12 +28,53 @@ struct Capture {
   std::string drop;                 // removes the capture table
 };
 
-/// Plans the capture for one statement on `db` as it is before the
-/// migration. nullopt when the statement removes nothing that existed before
-/// it (not destructive, or its table is created by the migration itself).
-/// kIrreversible when it removes data Strata cannot capture; the message
-/// says why and what to do.
-Result<std::optional<Capture>> PlanCapture(Database& db, std::string_view statement,
+/// The tables a migration's statements act on, as the statements before
+/// each one leave them, with the names they had before the migration. A
+/// capture selects by the names of its moment (a table renamed earlier in
+/// the migration, a column renamed or dropped) and restores by the old ones,
+/// which the rollback's down script has brought back.
+class TableTracker {
+ public:
+  struct Column {
+    std::string now;
+    std::string before;  // "" when the migration added it
+  };
+  struct Table {
+    std::string schema;  // as the statement that first named it qualified it
+    std::string before;  // the table's name before the migration
+    std::vector<Column> columns;
+    std::vector<std::string> key;  // primary key columns, names before
+  };
+
+  explicit TableTracker(Database& db) : db_(db) {}
+
+  /// What the table called `name` at this point of the migration was before
+  /// it; nullptr when the migration created it or there is no such table.
+  Result<const Table*> Find(const std::string& schema, const std::string& name) {
+    STRATA_ASSIGN_OR_RETURN(Table* t, Load(schema, name));
+    return static_cast<const Table*>(t);
+  }
+  /// Learns what a statement did to names and columns; call it after the
+  /// statement's capture is planned.
+  Status After(const sql::StatementInfo& info);
+
+ private:
+  std::string Key(std::string_view name) const;
+  bool Same(std::string_view a, std::string_view b) const { return Key(a) == Key(b); }
+  Result<Table*> Load(const std::string& schema, const std::string& name);
+
+  Database& db_;
+  /// By Key(name now); nullopt: created by the migration, dropped or renamed away.
+  std::map<std::string, std::optional<Table>> tables_;
+};
+
+/// Plans the capture for one statement, at its place in the migration as
+/// `tables` knows it. nullopt when the statement removes nothing that
+/// existed before the migration (not destructive, or its table is created by
+/// the migration itself). kIrreversible when it removes data Strata cannot
+/// capture; the message says why and what to do.
+Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
+                                           std::string_view statement,
                                            const sql::StatementInfo& info, int64_t version,
                                            int sequence);
 

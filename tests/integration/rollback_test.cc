@@ -110,6 +110,37 @@ TEST_P(RollbackTest, RowsChangedThroughForeignKeyActionsAreRestored) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM notes WHERE item_id IS NULL"), 0);
 }
 
+// Statements after a rename or a dropped column in the same migration: each
+// capture reads the names of its moment and restores under the old ones.
+TEST_P(RollbackTest, TableRebuiltUnderATemporaryNameIsRestored) {
+  RoundTrip("ALTER TABLE items RENAME TO old_items;\n"
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL);\n"
+            "INSERT INTO items SELECT id, name, price FROM old_items;\n"
+            "DROP TABLE old_items;\n",
+            "ALTER TABLE items RENAME TO new_items;\n"
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n"
+            "INSERT INTO items (id, name, price) SELECT id, name, price FROM new_items;\n"
+            "DROP TABLE new_items;\n");
+}
+
+TEST_P(RollbackTest, ChangesAfterARenameInTheSameMigrationAreRestored) {
+  RoundTrip("ALTER TABLE items RENAME COLUMN note TO remark;\n"
+            "UPDATE items SET remark = 'redacted' WHERE id > 2;\n",
+            "ALTER TABLE items RENAME COLUMN remark TO note;\n");
+  RoundTrip("ALTER TABLE items RENAME TO goods;\n"
+            "UPDATE goods SET name = 'n/a' WHERE price > 1;\n",
+            "ALTER TABLE goods RENAME TO items;\n");
+  RoundTrip("ALTER TABLE items RENAME COLUMN name TO title;\n"
+            "DELETE FROM items WHERE title = 'e' OR title IS NULL;\n",
+            "ALTER TABLE items RENAME COLUMN title TO name;\n");
+  RoundTrip("ALTER TABLE items RENAME COLUMN note TO remark;\n"
+            "ALTER TABLE items DROP COLUMN remark;\n",
+            "ALTER TABLE items ADD COLUMN note TEXT;\n");
+  RoundTrip("ALTER TABLE items DROP COLUMN note;\n"
+            "UPDATE items SET name = 'n/a' WHERE id < 3;\n",
+            "ALTER TABLE items ADD COLUMN note TEXT;\n");
+}
+
 TEST_P(RollbackTest, DeletedRowsAreRestored) {
   RoundTrip("DELETE FROM items WHERE price > 1 OR name IS NULL;\n", "-- rows come back from capture\n");
 }

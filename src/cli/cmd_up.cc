@@ -1,3 +1,5 @@
+#include <limits>
+
 #include <fmt/format.h>
 
 #include "cli/cli.h"
@@ -99,6 +101,7 @@ void SetupDown(CLI::App& app, GlobalOptions& global, int& exit_code) {
   struct DownFlags {
     int steps = 1;
     int64_t to = 0;
+    bool all = false;
     bool dry_run = false;
   };
   auto flags = std::make_shared<DownFlags>();
@@ -106,8 +109,12 @@ void SetupDown(CLI::App& app, GlobalOptions& global, int& exit_code) {
       "down", "roll back applied migrations with the down scripts stored at apply time");
   auto* steps = cmd->add_option("-n,--steps", flags->steps, "roll back the newest N migrations (default 1)")
                     ->check(CLI::PositiveNumber);
-  auto* to = cmd->add_option("--to", flags->to, "roll back every migration newer than V (0: all)");
+  auto* to = cmd->add_option("--to", flags->to, "roll back every migration newer than V");
+  auto* all = cmd->add_flag("--all", flags->all,
+                            "roll back every applied migration, a version 0 included");
   steps->excludes(to);
+  steps->excludes(all);
+  to->excludes(all);
   cmd->add_flag("--dry-run", flags->dry_run, "print the plan and the SQL; change nothing");
   cmd->add_option("--lock-timeout", global.lock_timeout,
                   "how long to wait for another run's lock (default 10s)");
@@ -117,6 +124,7 @@ void SetupDown(CLI::App& app, GlobalOptions& global, int& exit_code) {
     DownOptions options;
     if (steps->count() > 0) options.steps = flags->steps;
     if (to->count() > 0) options.to = flags->to;
+    if (flags->all) options.to = std::numeric_limits<int64_t>::min();
     options.dry_run = flags->dry_run;
     auto started = std::chrono::steady_clock::now();
     auto report = migrator->Down(options, PrintEvent);

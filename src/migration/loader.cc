@@ -154,7 +154,7 @@ Result<MigrationFileName> ParseMigrationFileName(std::string_view file) {
   auto [ptr, ec] = std::from_chars(version.data(), version.data() + version.size(), out.version);
   if (ec != std::errc()) {
     return Status(Code::kInvalidArgument,
-                  fmt::format("{}: version '{}' is too large (at most 18 digits)", file, version));
+                  fmt::format("{}: version '{}' is too large (the largest is 9223372036854775807)", file, version));
   }
   out.version_text = std::string(version);
   out.name = std::string(stem.substr(underscore + 1));
@@ -178,9 +178,12 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
   if (listing == nullptr) {
     return Status(Code::kIOError, fmt::format("cannot list '{}': {}", dir, std::strerror(errno)));
   }
+  std::vector<std::string> subdirs;  // a layout of one folder per migration?
   while (const dirent* entry = readdir(listing.get())) {
     std::string_view file = entry->d_name;
-    if (!file.empty() && file[0] != '.' && EndsWith(file, ".sql")) names.emplace_back(file);
+    if (file.empty() || file[0] == '.') continue;
+    if (EndsWith(file, ".sql")) names.emplace_back(file);
+    if (entry->d_type == DT_DIR && subdirs.size() < 3) subdirs.emplace_back(file);
   }
   const int dir_fd = dirfd(listing.get());
   std::sort(names.begin(), names.end());
@@ -259,6 +262,23 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
   }
   // A cache that cannot be written only costs the next run the reading.
   if (cache) cache->Save().IgnoreError();
+  if (out.empty() && problems.empty()) {
+    for (const std::string& sub : subdirs) {
+      if (faccessat(dir_fd, (sub + "/up.sql").c_str(), F_OK, 0) != 0) continue;
+      // "2019-01-01-000000_create_users" -> "20190101000000_create_users"
+      size_t underscore = sub.find('_');
+      std::string version, name = underscore == std::string::npos ? "name" : sub.substr(underscore + 1);
+      for (char c : sub.substr(0, underscore)) {
+        if (std::isdigit(static_cast<unsigned char>(c))) version += c;
+      }
+      return Status(Code::kInvalidArgument,
+                    fmt::format("{} holds no migration files but folders like {}/up.sql (one "
+                                "folder per migration, as Diesel lays them out); Strata reads "
+                                "files in one directory named NNNN_name.up.sql and "
+                                "NNNN_name.down.sql: {}/up.sql would be {}/{}_{}.up.sql",
+                                dir, sub, sub, dir, version.empty() ? "0001" : version, name));
+    }
+  }
   if (!problems.empty()) {
     std::string msg = fmt::format("{} problem{} in {}:", problems.size(),
                                   problems.size() == 1 ? "" : "s", dir);

@@ -83,6 +83,24 @@ TEST_P(CliTest, UpStatusDownRoundTrip) {
   EXPECT_FALSE(*target_->Connect()->TableExists("users"));
 }
 
+// A version 0 (Diesel's 00000000000000_diesel_initial_setup): --to 0 keeps
+// it, as every --to V keeps V; --all rolls it back too.
+TEST_P(CliTest, DownAllIncludesVersionZero) {
+  Write("00000000000000_setup.up.sql", "CREATE TABLE setup (id INTEGER);\n");
+  Write("00000000000000_setup.down.sql", "DROP TABLE setup;\n");
+  Write("20200101000000_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  auto to = Strata({"down", "--to", "0"});
+  ASSERT_EQ(to.exit_code, 0) << to.all();
+  EXPECT_EQ(HistoryRows(), 1);
+  auto all = Strata({"down", "--all"});
+  ASSERT_EQ(all.exit_code, 0) << all.all();
+  EXPECT_THAT(all.out, HasSubstr("rolling back 00000000000000_setup ... ok"));
+  EXPECT_EQ(HistoryRows(), 0);
+  EXPECT_FALSE(*target_->Connect()->TableExists("setup"));
+  EXPECT_NE(Strata({"down", "--all", "--to", "3"}).exit_code, 0);
+}
+
 TEST_P(CliTest, TwoConcurrentUpsApplyExactlyOnce) {
   Write("0001_slow.up.sql", SlowSql(1.5));
   Write("0001_slow.down.sql", "DROP TABLE slow;\n");

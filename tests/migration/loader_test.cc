@@ -72,6 +72,29 @@ TEST(LoadMigrations, MissingDirectory) {
   EXPECT_THAT(loaded.status().message(), HasSubstr("'/nonexistent/migrations' does not exist"));
 }
 
+TEST(LoadMigrations, AFolderPerMigrationLayoutIsNamedNotTakenForEmpty) {
+  testing::TempDir dir;
+  dir.Write("2019-01-01-000000_create_users/up.sql", "CREATE TABLE users (id INT);");
+  dir.Write("2019-01-01-000000_create_users/down.sql", "DROP TABLE users;");
+  auto loaded = LoadMigrations(dir.path());
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), Code::kInvalidArgument);
+  EXPECT_THAT(loaded.status().message(),
+              HasSubstr("2019-01-01-000000_create_users/up.sql would be " + dir.path() +
+                        "/20190101000000_create_users.up.sql"));
+  // An empty directory, or one with other folders, is just empty.
+  testing::TempDir empty;
+  empty.Write("notes/readme.txt", "x");
+  ASSERT_TRUE(LoadMigrations(empty.path()).ok());
+  EXPECT_TRUE(LoadMigrations(empty.path())->empty());
+}
+
+TEST(ParseMigrationFileName, TheLargestVersionIsInt64sLargest) {
+  EXPECT_EQ(ParseMigrationFileName("9223372036854775807_x.up.sql")->version, INT64_MAX);
+  EXPECT_THAT(ParseMigrationFileName("9223372036854775808_x.up.sql").status().message(),
+              HasSubstr("the largest is 9223372036854775807"));
+}
+
 TEST(ParseDirectives, OnlyTheLeadingCommentsCount) {
   auto d = ParseDirectives("-- a comment\n\n-- strata:timeout 1500ms\nSELECT 1;\n-- strata:no-transaction\n");
   ASSERT_TRUE(d.ok());

@@ -33,19 +33,28 @@ Result<std::unique_ptr<MigrationLock>> MigrationLock::Acquire(
     const std::string& url, const LockOwner& owner, std::chrono::milliseconds timeout,
     const std::function<void(const std::string&)>& on_wait) {
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> conn, OpenDatabase(url));
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto start = std::chrono::steady_clock::now();
+  auto deadline = start + timeout;
   auto pause = std::chrono::milliseconds(20);
   bool told = false;
   while (true) {
-    STRATA_ASSIGN_OR_RETURN(LockAttempt attempt, conn->TryLock(owner));
+    auto tried = conn->TryLock(owner);
+    // Busy (SQLite: another connection holds the write lock for a long
+    // transaction) is waited out like a lock row.
+    if (!tried.ok() && tried.status().code() != Code::kLocked) return tried.status();
+    LockAttempt attempt = tried.ok() ? *tried : LockAttempt{false, tried.status().message()};
     if (attempt.acquired) return std::unique_ptr<MigrationLock>(new MigrationLock(std::move(conn)));
     if (!told && on_wait) on_wait(attempt.holder);
     told = true;
     if (std::chrono::steady_clock::now() + pause > deadline) {
       return Status(Code::kLocked,
                     fmt::format("{} is locked by another strata run: {}; waited {} ms "
-                                "(--lock-timeout)",
-                                conn->Describe(), attempt.holder, timeout.count()));
+                                "(--lock-timeout {} ms)",
+                                conn->Describe(), attempt.holder,
+                                std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now() - start)
+                                    .count(),
+                                timeout.count()));
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(500));

@@ -131,6 +131,27 @@ TEST_P(CliTest, TwoConcurrentUpsApplyExactlyOnce) {
   EXPECT_EQ(HistoryRows(), 2);
 }
 
+// A long write (a big migration, an application's transaction) holds
+// SQLite's file lock, so others cannot even read: status says so with the
+// lock's exit code, and up waits for it within --lock-timeout.
+TEST_P(CliTest, AWriterHoldingSqlitesFileLockIsWaitedForOrNamed) {
+  if (pg()) GTEST_SKIP() << "SQLite's file lock";
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  Write("0002_more.up.sql", "CREATE TABLE more (id INTEGER);\n");
+  auto holder = target_->Connect();
+  ASSERT_TRUE(holder->Exec("BEGIN EXCLUSIVE").ok());
+  auto status = Strata({"status"});
+  EXPECT_EQ(status.exit_code, cli::kExitLocked) << status.all();
+  EXPECT_THAT(status.err, HasSubstr("another connection is writing to"));
+  StrataProcess up(Args({"up", "--no-snapshot", "--lock-timeout", "30s"}), dir_.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(holder->Exec("COMMIT").ok());
+  testing::CliRun run = up.Wait();
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_EQ(HistoryRows(), 2);
+}
+
 TEST_P(CliTest, LockOfAKilledRunDoesNotBlockTheNext) {
   Write("0001_fast.up.sql", "CREATE TABLE fast (id INTEGER);\n");
   Write("0002_slow.up.sql", SlowSql(5));

@@ -297,8 +297,13 @@ class SqliteDatabase : public Database {
                     fmt::format("statement exceeded its timeout of {} ms and was interrupted",
                                 timeout_.count()));
     }
-    Code code = (rc & 0xff) == SQLITE_BUSY ? Code::kLocked : Code::kDatabase;
-    return Status(code, sqlite3_errmsg(db_));
+    if ((rc & 0xff) == SQLITE_BUSY) {
+      return Status(Code::kLocked,
+                    fmt::format("{} (another connection is writing to {}: a running migration or "
+                                "an application's transaction; waited {} ms)",
+                                sqlite3_errmsg(db_), path_, kBusyTimeoutMs));
+    }
+    return Status(Code::kDatabase, sqlite3_errmsg(db_));
   }
 
   sqlite3* db_;
@@ -327,8 +332,13 @@ Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path) {
   }
   auto out = std::make_unique<SqliteDatabase>(db, path);
   // Opening is lazy in SQLite; touch the file so a bad path fails here.
+  // Busy means another connection is writing to a database that is there:
+  // the probe does not wait; the lock, or the statement that needs the
+  // database, waits or says so.
+  sqlite3_busy_timeout(db, 0);
   Status probe = out->Exec("SELECT count(*) FROM sqlite_schema");
-  if (!probe.ok()) {
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  if (!probe.ok() && probe.code() != Code::kLocked) {
     return Status(Code::kUnavailable,
                   fmt::format("cannot open SQLite database '{}': {}", path, probe.message()));
   }

@@ -87,12 +87,6 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const std::string& 
   return p;
 }
 
-/// Rehearsal: makes statement `n` (1-based) of `script` fail, when it has one.
-void InjectFailure(std::vector<sql::Statement>& script, size_t n) {
-  if (n == 0 || n > script.size()) return;
-  script[n - 1].text = "SELECT * FROM strata_injected_failure";
-}
-
 /// What a migration touches, for its fingerprints: the tables it names (with
 /// their indexes and triggers), or the whole schema when it has statements
 /// whose objects Strata cannot place on a table.
@@ -212,6 +206,7 @@ Result<std::vector<std::vector<std::string>>> AddCascades(Database& db, const Pr
 /// captures before destructive ones, and what its rollback is checked against.
 struct Guarded {
   std::vector<sql::Statement> up;
+  std::vector<size_t> statements;  // where in `up` each statement of the migration is
   std::string checks;          // JSON, see CheckRollback
   std::string restore_script;  // puts captured data back, after the down script
 };
@@ -269,6 +264,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
         restores.push_back(std::move((*capture)->restore));
       }
     }
+    g.statements.push_back(g.up.size());
     g.up.push_back(st);
     STRATA_RETURN_IF_ERROR(tables.After(p.info[i]));
   }
@@ -878,7 +874,6 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   };
   using K = sql::StatementKind;
   for (auto& [m, p] : todo) {
-    if (options.inject_failure_at) InjectFailure(p.up, *options.inject_failure_at);
     // Dropping an index or trigger looks its table up in the model.
     bool looks_up = std::any_of(p.info.begin(), p.info.end(), [](const sql::StatementInfo& i) {
       return i.kind == K::kDropIndex || i.kind == K::kDropTrigger;
@@ -892,6 +887,10 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     STRATA_ASSIGN_OR_RETURN(auto before, known.Existing(*db_, scope.tables, model));
     STRATA_ASSIGN_OR_RETURN(Guarded guarded, Guard(*db_, *m, p, scope, cascades, model, before,
                                                    options.allow_irreversible));
+    // Rehearsal: statement N fails where it stands, after its capture.
+    if (size_t n = options.inject_failure_at.value_or(0); n > 0 && n <= guarded.statements.size()) {
+      guarded.up[guarded.statements[n - 1]].text = "SELECT * FROM strata_injected_failure";
+    }
     Emit(on_event, Event::Kind::kApplying, m->version, m->id());
     AppliedMigration row;
     row.version = m->version;

@@ -209,6 +209,25 @@ TEST_P(RehearseTest, DownThatLeavesRowsBehindFailsWithRowCounts) {
               HasSubstr("data of table items differs: 10 rows before, 11 now"));
 }
 
+// A statement whose capture reads other tables (DELETE ... USING) is
+// captured as written when a failure is injected at it, then fails there.
+TEST_P(RehearseTest, FailureInjectedAtADeleteUsingAnotherTablePasses) {
+  if (!pg()) GTEST_SKIP() << "DELETE ... USING is PostgreSQL's";
+  Write("0001_tables.up.sql",
+        "CREATE TABLE parent (id serial PRIMARY KEY, cid text NOT NULL);\n"
+        "CREATE TABLE child (id serial PRIMARY KEY, parent_id int NOT NULL, url text);\n"
+        "INSERT INTO parent (cid) VALUES ('old-1'), ('new-2');\n"
+        "INSERT INTO child (parent_id, url) VALUES (1, 'a'), (2, 'b'), (1, 'c');\n");
+  Write("0001_tables.down.sql", "DROP TABLE child;\nDROP TABLE parent;\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  Write("0002_prune.up.sql",
+        "DELETE FROM child c USING parent p WHERE c.parent_id = p.id AND p.cid LIKE 'old%';\n"
+        "DELETE FROM parent WHERE cid LIKE 'old%';\n");
+  Write("0002_prune.down.sql", "SELECT 1;\n");
+  json report = RehearseJson({}, 0);
+  EXPECT_EQ(ExpectAllPassed(report, 1), 2);
+}
+
 TEST_P(RehearseTest, MigrationThatFailsOnSeededDataStopsTheRehearsal) {
   // Tables are seeded right after the migration that creates them: 0006
   // then inserts customer 1, which the generated rows already hold.

@@ -34,8 +34,10 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", global.config, "project file (default: ./strata.toml if present)");
   app.footer(
       "Exit codes: 0 ok, 1 migration failed and was rolled back, 2 usage or validation error,\n"
-      "3 locked by another run, 4 cannot connect, 5 refused as irreversible, 7 history and files\n"
-      "disagree, 8 a no-transaction migration was left in progress. See docs/exit-codes.md.");
+      "3 locked by another run or connection, 4 cannot connect, 5 refused as irreversible,\n"
+      "6 a verification failed (verify script, rollback check, diff, damaged snapshot),\n"
+      "7 history and files disagree, 8 a no-transaction migration was left in progress,\n"
+      "70 internal error (rolling back after a failure failed too). See docs/exit-codes.md.");
   int exit_code = kExitOk;
   for (CommandSetup setup : kCommands) setup(app, global, exit_code);
   try {

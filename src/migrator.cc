@@ -43,6 +43,37 @@ Result<std::vector<sql::Statement>> Split(std::string_view script, const std::st
   return stmts;
 }
 
+/// A script that runs in the transaction Strata opens for it: a BEGIN first
+/// and a COMMIT last (as files written for psql or sqitch have) are dropped,
+/// since the script is already atomic; transaction control anywhere else
+/// would end that transaction part-way, and is refused.
+Result<std::vector<sql::Statement>> Unwrap(std::vector<sql::Statement> script,
+                                           const std::string& where, sql::Dialect dialect) {
+  auto control = [&](const sql::Statement& st, std::initializer_list<const char*> words) {
+    sql::StatementInfo info = sql::Classify(st.text, dialect);
+    if (info.kind != sql::StatementKind::kTransactionControl) return false;
+    std::string first = AsciiLower(info.summary.substr(0, info.summary.find(' ')));
+    if (first == "rollback" && AsciiLower(st.text).find(" to ") != std::string::npos) return false;
+    return std::any_of(words.begin(), words.end(), [&](const char* w) { return first == w; });
+  };
+  if (script.size() >= 2 && control(script.front(), {"begin", "start"}) &&
+      control(script.back(), {"commit", "end"})) {
+    script.pop_back();
+    script.erase(script.begin());
+  }
+  for (const auto& st : script) {
+    if (control(st, {"begin", "start", "commit", "end", "rollback", "abort"})) {
+      return Status(Code::kInvalidArgument,
+                    fmt::format("{}:{}: {} would end the transaction the script runs in, so a "
+                                "failure after it could leave the migration half applied; remove "
+                                "it (each migration runs in one transaction), or mark the file "
+                                "-- strata:no-transaction and manage transactions yourself",
+                                where, st.line, sql::Classify(st.text, dialect).summary));
+    }
+  }
+  return script;
+}
+
 /// A migration ready to run: its statements and its way back.
 struct Prepared {
   std::vector<sql::Statement> up;
@@ -57,17 +88,24 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const std::string& 
   Prepared p;
   STRATA_RETURN_IF_ERROR(ReadUpScript(m));  // unread when the checksum cache vouched for it
   STRATA_ASSIGN_OR_RETURN(p.up, Split(m.up_sql, m.up_path, dialect));
+  if (!m.directives.no_transaction) {
+    STRATA_ASSIGN_OR_RETURN(p.up, Unwrap(std::move(p.up), m.up_path, dialect));
+  }
   for (const auto& st : p.up) p.info.push_back(sql::Classify(st.text, dialect));
   if (m.has_verify()) {
     STRATA_ASSIGN_OR_RETURN(std::string verify, ReadScript(m.verify_path));
     STRATA_ASSIGN_OR_RETURN(p.verify, Split(verify, m.verify_path, dialect));
+    STRATA_ASSIGN_OR_RETURN(p.verify, Unwrap(std::move(p.verify), m.verify_path, dialect));
     // The statements keep their own text; `verify` may go.
   }
   if (m.has_down()) {
     STRATA_ASSIGN_OR_RETURN(p.down_script, ReadScript(m.down_path));
-    STRATA_RETURN_IF_ERROR(Split(p.down_script, m.down_path, dialect).status());
+    STRATA_ASSIGN_OR_RETURN(auto down, Split(p.down_script, m.down_path, dialect));
     auto directives = ParseDirectives(p.down_script);
     if (!directives.ok()) return directives.status().WithContext(m.down_path);
+    if (!directives->no_transaction) {
+      STRATA_RETURN_IF_ERROR(Unwrap(std::move(down), m.down_path, dialect).status());
+    }
     p.down_source = "file";
     return p;
   }
@@ -1021,6 +1059,9 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     STRATA_ASSIGN_OR_RETURN(auto stmts, Split(t.down_script, where, dialect));
     auto d = ParseDirectives(t.down_script);
     if (!d.ok()) return d.status().WithContext(where);
+    if (!d->no_transaction) {
+      STRATA_ASSIGN_OR_RETURN(stmts, Unwrap(std::move(stmts), where, dialect));
+    }
     STRATA_ASSIGN_OR_RETURN(auto restore, Split(t.restore_script, id + " (captured data)", dialect));
     scripts.push_back(std::move(stmts));
     restores.push_back(std::move(restore));

@@ -347,6 +347,27 @@ TEST_P(MigratorTest, AStatementThatEndsTheWholeTransactionFailsOnlyItsMigration)
   EXPECT_EQ(rows->rows[0][0].ToString(), "2024-02-01");
 }
 
+// Files written for psql or sqitch wrap themselves in BEGIN ... COMMIT: the
+// wrapper is dropped (the migration is atomic already, on both engines); a
+// COMMIT part-way would end Strata's transaction and is refused up front.
+TEST_P(MigratorTest, ABeginCommitWrapperIsDroppedAndACommitInsideIsRefused) {
+  Write("0001_users.up.sql", "BEGIN;\nCREATE TABLE users (id INTEGER PRIMARY KEY);\n"
+                             "INSERT INTO users VALUES (1);\nCOMMIT;\n");
+  Write("0001_users.down.sql", "BEGIN;\nDROP TABLE users;\nCOMMIT;\n");
+  Write("0002_bad.up.sql", "INSERT INTO users VALUES (2);\nCOMMIT;\nINSERT INTO users VALUES (3);\n");
+  Write("0002_bad.down.sql", "DELETE FROM users WHERE id > 1;\n");
+  Status s = Up();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("0002_bad.up.sql:2: COMMIT (transaction control) would end"));
+  EXPECT_TRUE(Applied().empty());
+  EXPECT_FALSE(HasTable("users"));
+  ASSERT_TRUE(Up(UpOptions{.to = 1}).ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM users"), 1);
+  ASSERT_TRUE(Down().ok());
+  EXPECT_FALSE(HasTable("users"));
+}
+
 TEST_P(MigratorTest, NoTransactionMigrationInterruptedIsVisibleAndResolvable) {
   WriteShop();
   ASSERT_TRUE(Up().ok());

@@ -1,10 +1,12 @@
 #include "sql/inverse.h"
 
 #include <algorithm>
+#include <set>
 
 #include "sql/classify.h"
 #include "sql/lexer.h"
 #include "strata/status.h"
+#include "util/text.h"
 
 namespace strata::sql {
 
@@ -125,6 +127,11 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
   Inverse inverse;
   std::vector<std::string> steps;
   steps.reserve(up.size());
+  // Rows written to a table the script creates go when it is dropped.
+  std::set<std::string> created;
+  auto key = [dialect](const std::string& name) {
+    return dialect == Dialect::kPostgres ? name : AsciiLower(name);
+  };
   for (const Statement& statement : up) {
     const StatementInfo info = Classify(statement.text, dialect);
     const std::string line = "line " + std::to_string(statement.line) + ": ";
@@ -132,12 +139,16 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
       inverse.reason = line + FirstWord(statement.text, dialect) + " manages its own transaction";
       return inverse;
     }
+    bool dml = info.kind == StatementKind::kInsert || info.kind == StatementKind::kUpdate ||
+               info.kind == StatementKind::kDelete;
+    if (dml && !info.table.empty() && created.count(key(info.table))) continue;
     Result<std::string> step = InverseOf(info, dialect);
     if (!step.ok()) {
       inverse.reason = line + info.summary + " (" + step.status().message() + ")";
       return inverse;
     }
     steps.push_back(std::move(step).value());
+    if (info.kind == StatementKind::kCreateTable) created.insert(key(info.object));
   }
   for (auto it = steps.rbegin(); it != steps.rend(); ++it) inverse.down_script += *it;
   inverse.reversible = true;

@@ -149,6 +149,23 @@ TEST(InverseTest, IrreversibleStatementsNameTheirLine) {
             Down("ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0)", kPg));
 }
 
+// Rows written to a table the script creates need no inverse of their own:
+// dropping the table takes them; the first real obstacle is named.
+TEST(InverseTest, RowsOfATableCreatedInTheScriptGoWithIt) {
+  EXPECT_EQ("DROP TABLE folders;\n",
+            Down("CREATE TABLE folders (id int PRIMARY KEY, name text);\n"
+                 "INSERT INTO folders VALUES (1, 'inbox');\n"
+                 "UPDATE Folders SET name = 'Inbox';\nDELETE FROM folders WHERE id = 2;\n",
+                 kLite));
+  EXPECT_EQ("IRREVERSIBLE: line 3: inserts into users (no certain inverse)",
+            Down("CREATE TABLE folders (id int);\nINSERT INTO folders VALUES (1);\n"
+                 "INSERT INTO users VALUES (1);\n",
+                 kPg));
+  // PostgreSQL folds only unquoted names: "Folders" is another table.
+  EXPECT_EQ("IRREVERSIBLE: line 2: inserts into Folders (no certain inverse)",
+            Down("CREATE TABLE folders (id int);\nINSERT INTO \"Folders\" VALUES (1);\n", kPg));
+}
+
 TEST(InverseTest, TransactionControl) {
   EXPECT_EQ("IRREVERSIBLE: line 1: BEGIN manages its own transaction",
             Down("BEGIN;\nCREATE TABLE t (x int);\nCOMMIT;", kLite));

@@ -147,6 +147,10 @@ class Database {
 
   /// The primary key columns of `table` in key order; empty when it has none.
   virtual Result<std::vector<std::string>> ListPrimaryKey(std::string_view table) = 0;
+  /// The columns of each unique constraint or unique index of `table` other
+  /// than the primary key, in index order; indexes on expressions and
+  /// partial ones are left out.
+  virtual Result<std::vector<std::vector<std::string>>> ListUniqueKeys(std::string_view table) = 0;
   /// The tables whose rows the engine changes itself when rows of `table`
   /// are deleted (`deletes`) or their keys updated: foreign keys with ON
   /// DELETE / ON UPDATE CASCADE, SET NULL or SET DEFAULT, one level deep.
@@ -163,6 +167,11 @@ class Database {
 
   /// Quotes an identifier for this engine.
   virtual std::string QuoteIdent(std::string_view ident) const;
+
+ protected:
+  /// Rows of (key, column) in order, as lists of columns per key; a key
+  /// with a NULL column (an expression) is left out.
+  static std::vector<std::vector<std::string>> GroupKeys(const Rows& rows);
 };
 
 /// Connects to the database named by `url`:

@@ -67,4 +67,24 @@ Result<std::unique_ptr<Database>> OpenDatabase(std::string_view url) {
   return Status(Code::kInternal, "unknown engine");
 }
 
+std::vector<std::vector<std::string>> Database::GroupKeys(const Rows& rows) {
+  std::vector<std::vector<std::string>> keys;
+  std::string current;
+  bool expression = false;
+  for (size_t i = 0; i < rows.rows.size(); ++i) {
+    const auto& row = rows.rows[i];
+    std::string name = row[0].ToString();
+    if (i == 0 || name != current) {
+      if (expression) keys.pop_back();
+      keys.emplace_back();
+      current = name;
+      expression = false;
+    }
+    if (row[1].is_null()) expression = true;
+    else keys.back().push_back(row[1].ToString());
+  }
+  if (expression) keys.pop_back();
+  return keys;
+}
+
 }  // namespace strata

@@ -62,12 +62,24 @@ class Planner {
     return capture_;
   }
 
-  /// The rows a DELETE removes: inserted back, replacing any row of the same key.
+  /// The rows a DELETE removes: inserted back, replacing any row of the
+  /// same primary key, and any other row that holds one of their unique
+  /// values (a down script that inserted "the same" row again, under a new
+  /// key: the captured row is the one that was there).
   Capture DeletedRows(const std::string& where) {
     std::string from = info_.alias.empty() ? now_ : now_ + " AS " + db_.QuoteIdent(info_.alias);
     std::string prefix = (info_.alias.empty() ? now_ : db_.QuoteIdent(info_.alias)) + ".";
     capture_.before.push_back(fmt::format("CREATE TABLE {} AS SELECT {} FROM {} WHERE {}", cap_,
                                           SelectAll(prefix), from, where));
+    if (!table_.key.empty()) {
+      std::string key = Tuple(table_.key);
+      for (const auto& unique : table_.unique) {
+        std::string values = Tuple(unique);
+        capture_.restore.push_back(fmt::format(
+            "DELETE FROM {} WHERE {} IN (SELECT {} FROM {}) AND {} NOT IN (SELECT {} FROM {})",
+            target_, values, Join(Quoted(unique)), cap_, key, Join(Quoted(table_.key)), cap_));
+      }
+    }
     capture_.restore.push_back(Insert(/*upsert=*/!table_.key.empty()));
     capture_.restore.push_back(capture_.drop);
     return capture_;
@@ -117,6 +129,16 @@ class Planner {
  private:
   std::string Qualified(const std::string& schema, const std::string& name) const {
     return (schema.empty() ? "" : db_.QuoteIdent(schema) + ".") + db_.QuoteIdent(name);
+  }
+
+  std::vector<std::string> Quoted(const std::vector<std::string>& names) const {
+    std::vector<std::string> out;
+    for (const auto& n : names) out.push_back(db_.QuoteIdent(n));
+    return out;
+  }
+  /// "(a, b)": a row value of these columns of the target.
+  std::string Tuple(const std::vector<std::string>& names) const {
+    return "(" + Join(Quoted(names)) + ")";
   }
 
   bool SameName(std::string_view a, std::string_view b) const {
@@ -222,7 +244,8 @@ Result<TableTracker::Table*> TableTracker::Load(const std::string& schema, const
       if (!exists) return Status::OK();
       STRATA_ASSIGN_OR_RETURN(std::vector<std::string> columns, db_.ListColumns(name));
       STRATA_ASSIGN_OR_RETURN(std::vector<std::string> key, db_.ListPrimaryKey(name));
-      Table t{schema, name, {}, std::move(key)};
+      STRATA_ASSIGN_OR_RETURN(auto unique, db_.ListUniqueKeys(name));
+      Table t{schema, name, {}, std::move(key), std::move(unique)};
       for (auto& c : columns) t.columns.push_back({c, c});
       it->second = std::move(t);
       return Status::OK();

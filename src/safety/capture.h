@@ -44,6 +44,7 @@ class TableTracker {
     std::string before;  // the table's name before the migration
     std::vector<Column> columns;
     std::vector<std::string> key;  // primary key columns, names before
+    std::vector<std::vector<std::string>> unique;  // other unique keys, names before
   };
 
   explicit TableTracker(Database& db) : db_(db) {}

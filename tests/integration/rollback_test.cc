@@ -141,6 +141,23 @@ TEST_P(RollbackTest, ChangesAfterARenameInTheSameMigrationAreRestored) {
             "ALTER TABLE items ADD COLUMN note TEXT;\n");
 }
 
+// A down script that inserts a deleted row again under a new key (Lemmy's
+// remove_admin): the captured row is the one that was there, so the
+// re-inserted one, holding the same unique value, gives way to it.
+TEST_P(RollbackTest, ARowTheDownScriptInsertsAgainGivesWayToTheCapturedOne) {
+  Write("0003_unique.up.sql", "CREATE UNIQUE INDEX items_name ON items (name);\n");
+  ASSERT_TRUE(Up().ok());
+  std::string data = Data(), schema = Schema();
+  Write("0004_remove_a.up.sql", "DELETE FROM items WHERE name = 'a';\n");
+  Write("0004_remove_a.down.sql", "INSERT INTO items (id, name, price) VALUES (100, 'a', 9);\n");
+  ASSERT_TRUE(Up().ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Data(), data);
+  EXPECT_EQ(Schema(), schema);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE id = 100"), 0);
+}
+
 TEST_P(RollbackTest, DeletedRowsAreRestored) {
   RoundTrip("DELETE FROM items WHERE price > 1 OR name IS NULL;\n", "-- rows come back from capture\n");
 }

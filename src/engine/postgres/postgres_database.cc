@@ -87,6 +87,16 @@ constexpr char kListPrimaryKeySql[] =
     " WHERE i.indisprimary AND n.nspname = current_schema() AND c.relname = $1"
     " ORDER BY array_position(i.indkey::int2[], a.attnum)";
 
+constexpr char kListUniqueKeysSql[] =
+    "SELECT i.indexrelid::text, a.attname FROM pg_catalog.pg_index i"
+    " JOIN pg_catalog.pg_class c ON c.oid = i.indrelid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)"
+    " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum"
+    " WHERE i.indisunique AND NOT i.indisprimary AND i.indpred IS NULL AND i.indexprs IS NULL"
+    " AND n.nspname = current_schema() AND c.relname = $1"
+    " ORDER BY i.indexrelid, k.ord";
+
 constexpr char kCascadingChildrenSql[] =
     "SELECT DISTINCT c.relname FROM pg_catalog.pg_constraint k"
     " JOIN pg_catalog.pg_class c ON c.oid = k.conrelid"
@@ -565,6 +575,11 @@ class PostgresDatabase final : public Database {
     std::vector<std::string> names;
     for (const auto& row : rows.rows) names.push_back(row[0].text());
     return names;
+  }
+
+  Result<std::vector<std::vector<std::string>>> ListUniqueKeys(std::string_view table) override {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kListUniqueKeysSql, {Value(std::string(table))}));
+    return GroupKeys(rows);
   }
 
   Result<std::vector<std::string>> CascadingChildren(std::string_view table,

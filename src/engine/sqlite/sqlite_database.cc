@@ -211,6 +211,15 @@ class SqliteDatabase : public Database {
     return names;
   }
 
+  Result<std::vector<std::vector<std::string>>> ListUniqueKeys(std::string_view table) override {
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows, Query("SELECT il.name, ii.name FROM pragma_index_list($1) il, "
+                         "pragma_index_info(il.name) ii WHERE il.\"unique\" AND il.origin <> 'pk' "
+                         "AND NOT il.partial ORDER BY il.name, ii.seqno",
+                         {std::string(table)}));
+    return GroupKeys(rows);
+  }
+
   Result<std::vector<std::string>> CascadingChildren(std::string_view table,
                                                      bool deletes) override {
     // Foreign keys act only on a connection that turned them on.

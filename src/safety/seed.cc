@@ -258,7 +258,19 @@ Status TableFiller::PrepareForeignKey(const SeedForeignKey& def, size_t index) {
       }
       fk.nulled = true;
     }
-  } else if (!fk.nulled) {
+  }
+  if (!fk.self && !fk.nulled) {
+    // SQLite lets a key name a table created later, and then refuses every
+    // row (even with NULL there) while foreign keys are enforced.
+    STRATA_ASSIGN_OR_RETURN(bool parent_exists, db_.TableExists(def.parent));
+    if (!parent_exists) {
+      return Status(Code::kInvalidArgument,
+                    fmt::format("table {}: foreign key {} references table {}, which does not "
+                                "exist yet, so the database refuses every row of {} until it is "
+                                "created; seed {} after that",
+                                table_.name, def.name, def.parent, table_.name, table_.name));
+    }
+
     std::vector<std::string> cols, not_null;
     for (const std::string& c : def.parent_columns) {
       cols.push_back(db_.QuoteIdent(c));

@@ -137,8 +137,14 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
     RawDb ck;
     s = OpenRaw(path, SQLITE_OPEN_READWRITE, ck);
     int log = -1, done = -2;
-    if (s.ok()) sqlite3_wal_checkpoint_v2(ck.db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-    if (s.ok() && log != done) {
+    // A new connection learns that the database is in WAL mode when it
+    // first reads it; until then a checkpoint does nothing and says -1, -1.
+    int rc = s.ok() ? sqlite3_exec(ck.db, "SELECT count(*) FROM sqlite_schema", nullptr, nullptr, nullptr)
+                    : SQLITE_ERROR;
+    if (rc == SQLITE_OK) {
+      rc = sqlite3_wal_checkpoint_v2(ck.db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    }
+    if (s.ok() && (rc != SQLITE_OK || log < 0 || log != done)) {
       backup_path = fmt::format("{}/tmp/wal-copy.{}.db", store.dir(), getpid());
       RawDb src, dest;
       s = OpenRaw(path, SQLITE_OPEN_READONLY, src);

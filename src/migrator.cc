@@ -616,8 +616,10 @@ class Migrator::Run {
     Status checked = result.status.ok() && check ? check() : Status::OK();
     if (result.status.ok() && checked.ok()) {
       if (own_transaction) return check ? db_.Commit() : Status::OK();
-      if (check) STRATA_RETURN_IF_ERROR(db_.ReleaseSavepoint(kSavepoint));
-      if (check) all.push_back({"RELEASE SAVEPOINT strata_step", {}});
+      if (check) {
+        STRATA_RETURN_IF_ERROR(db_.ReleaseSavepoint(kSavepoint));
+        all.push_back({"RELEASE SAVEPOINT strata_step", {}});
+      }
       auto& kept = uncommitted_.emplace_back();
       for (auto& statement : all) kept.push_back({std::string(statement.sql), std::move(statement.params)});
       return Status::OK();

@@ -46,17 +46,18 @@ Result<std::unique_ptr<MigrationLock>> MigrationLock::Acquire(
     if (attempt.acquired) return std::unique_ptr<MigrationLock>(new MigrationLock(std::move(conn)));
     if (!told && on_wait) on_wait(attempt.holder);
     told = true;
-    if (std::chrono::steady_clock::now() + pause > deadline) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
       return Status(Code::kLocked,
                     fmt::format("{} is locked by another strata run: {}; waited {} ms "
                                 "(--lock-timeout {} ms)",
                                 conn->Describe(), attempt.holder,
-                                std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::steady_clock::now() - start)
+                                std::chrono::duration_cast<std::chrono::milliseconds>(now - start)
                                     .count(),
                                 timeout.count()));
     }
-    std::this_thread::sleep_for(pause);
+    // The last try is at the deadline, not a pause short of it.
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
     pause = std::min(pause * 2, std::chrono::milliseconds(500));
   }
 }

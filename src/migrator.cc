@@ -268,6 +268,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   std::vector<std::vector<std::string>> restores;
   json uncaptured = json::array();
   std::vector<std::string> whole_captured;  // cascade children, once each
+  json replaces = json::array();            // tables the restore puts back whole
   TableTracker tables(db);
   for (size_t i = 0; i < p.up.size(); ++i) {
     const sql::Statement& st = p.up[i];
@@ -300,6 +301,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
       } else if (*capture) {
         for (auto& sql : (*capture)->before) g.up.push_back({std::move(sql), st.line});
         restores.push_back(std::move((*capture)->restore));
+        if (!(*capture)->replaces.empty()) replaces.push_back((*capture)->replaces);
       }
     }
     g.statements.push_back(g.up.size());
@@ -307,6 +309,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
     STRATA_RETURN_IF_ERROR(tables.After(p.info[i]));
   }
   checks["captures"] = restores.size();
+  if (!replaces.empty()) checks["replaces"] = std::move(replaces);
   if (!uncaptured.empty()) checks["uncaptured"] = std::move(uncaptured);
   for (auto it = restores.rbegin(); it != restores.rend(); ++it) {
     for (const auto& sql : *it) g.restore_script += sql + ";\n";
@@ -461,6 +464,30 @@ Result<std::vector<std::string>> WrittenSince(Database& db, const std::string& c
     if (t.hash != checks["data"][t.table]["after"].get<std::string>()) out.push_back(t.table);
   }
   return out;
+}
+
+/// OK unless rolling back would put a table back whole (it was dropped,
+/// truncated or emptied, and captured) while rows were written to it since
+/// the migration: those writes would be lost without a word.
+Status RefuseReplacingWrites(const std::string& id, const std::string& checks_json,
+                             const std::vector<std::string>& written) {
+  auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
+  if (!checks.is_object() || !checks.contains("replaces")) return Status::OK();
+  for (const auto& t : checks["replaces"]) {
+    std::string table = t.get<std::string>();
+    bool changed = std::any_of(written.begin(), written.end(), [&](const std::string& w) {
+      return AsciiLower(w) == AsciiLower(table);
+    });
+    if (!changed) continue;
+    return Status(Code::kVerifyFailed,
+                  fmt::format("rolling back {} would put table {} back as it was before {} (its "
+                              "rows were captured whole), but {} was written to since {} was "
+                              "applied, and those writes would be lost; nothing was rolled back. "
+                              "Save what was written since (or take a snapshot), then pass "
+                              "--discard-later-writes",
+                              id, table, id, table, id));
+  }
+  return Status::OK();
 }
 
 /// Whether a migration's recorded checks say it captured data.
@@ -1081,6 +1108,10 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     STRATA_RETURN_IF_ERROR(db_->SetStatementTimeout(directives[i].timeout));
     STRATA_ASSIGN_OR_RETURN(std::vector<std::string> written,
                             WrittenSince(*db_, targets[i].checks));
+    if (!options.discard_later_writes) {
+      Status refused = RefuseReplacingWrites(step.id, targets[i].checks, written);
+      if (!refused.ok()) return run.Fail(step.version, step.id, start, refused);
+    }
     auto check = [&] { return CheckRollback(*db_, targets[i].checks, written); };
     Status s;
     if (directives[i].no_transaction) {

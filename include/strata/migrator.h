@@ -113,6 +113,10 @@ struct DownOptions {
   std::optional<int> steps = std::nullopt;   // default 1 when `to` is not given
   std::optional<int64_t> to = std::nullopt;  // roll back every applied version > to
   bool dry_run = false;
+  /// Put back tables captured whole even when they were written to since
+  /// their migration (those writes are lost); without it such a rollback
+  /// is refused (kVerifyFailed).
+  bool discard_later_writes = false;
 };
 
 /// A finding of `validate`: an error (code != kOk) or a warning.

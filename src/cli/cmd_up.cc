@@ -103,6 +103,7 @@ void SetupDown(CLI::App& app, GlobalOptions& global, int& exit_code) {
     int64_t to = 0;
     bool all = false;
     bool dry_run = false;
+    bool discard_later_writes = false;
   };
   auto flags = std::make_shared<DownFlags>();
   CLI::App* cmd = app.add_subcommand(
@@ -116,6 +117,9 @@ void SetupDown(CLI::App& app, GlobalOptions& global, int& exit_code) {
   steps->excludes(all);
   to->excludes(all);
   cmd->add_flag("--dry-run", flags->dry_run, "print the plan and the SQL; change nothing");
+  cmd->add_flag("--discard-later-writes", flags->discard_later_writes,
+                "put tables captured whole back as they were even when rows were written to "
+                "them since (those writes are lost)");
   cmd->add_option("--lock-timeout", global.lock_timeout,
                   "how long to wait for another run's lock (default 10s)");
   cmd->callback([&global, &exit_code, flags, steps, to] {
@@ -126,6 +130,7 @@ void SetupDown(CLI::App& app, GlobalOptions& global, int& exit_code) {
     if (to->count() > 0) options.to = flags->to;
     if (flags->all) options.to = std::numeric_limits<int64_t>::min();
     options.dry_run = flags->dry_run;
+    options.discard_later_writes = flags->discard_later_writes;
     auto started = std::chrono::steady_clock::now();
     auto report = migrator->Down(options, PrintEvent);
     if (!report.ok()) {

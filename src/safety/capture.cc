@@ -59,6 +59,7 @@ class Planner {
     capture_.restore.push_back("DELETE FROM " + target_);
     capture_.restore.push_back(Insert(/*upsert=*/false));
     capture_.restore.push_back(capture_.drop);
+    capture_.replaces = table_.before;
     return capture_;
   }
 

@@ -26,6 +26,9 @@ struct Capture {
   std::vector<std::string> before;  // run just before the statement
   std::vector<std::string> restore; // run after the down script, in order
   std::string drop;                 // removes the capture table
+  /// The table (name before the migration) whose whole contents the
+  /// restore replaces, "" when it puts back only some rows or values.
+  std::string replaces;
 };
 
 /// The tables a migration's statements act on, as the statements before

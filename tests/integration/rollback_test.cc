@@ -123,6 +123,37 @@ TEST_P(RollbackTest, TableRebuiltUnderATemporaryNameIsRestored) {
             "DROP TABLE new_items;\n");
 }
 
+// A table put back whole by the rollback (here rebuilt: the old one dropped
+// and captured) that the application wrote to since: refused, rather than
+// losing those writes without a word, unless told to discard them.
+TEST_P(RollbackTest, PuttingBackATableWrittenToSinceIsRefusedUnlessTold) {
+  std::string data = Data();
+  Write("0003_rebuild.up.sql",
+        "CREATE TABLE items_new (id INTEGER PRIMARY KEY, name TEXT, price REAL);\n"
+        "INSERT INTO items_new SELECT id, name, price FROM items;\n"
+        "DROP TABLE items;\n"
+        "ALTER TABLE items_new RENAME TO items;\n");
+  Write("0003_rebuild.down.sql",
+        std::string("CREATE TABLE items_old (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n"
+                    "INSERT INTO items_old (id, name, price) SELECT id, name, price FROM items;\n"
+                    "DROP TABLE items;\n"
+                    "ALTER TABLE items_old RENAME TO items;\n") +
+            (pg() ? "ALTER INDEX items_old_pkey RENAME TO items_pkey;\n" : ""));
+  ASSERT_TRUE(Up().ok());
+  // A new connection, as the application's: this one knows the old table.
+  Status wrote = target_->Connect()->Exec("INSERT INTO items VALUES (9, 'app', 1)");
+  ASSERT_TRUE(wrote.ok()) << wrote.message();
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("items was written to since 0003_rebuild"));
+  EXPECT_THAT(refused.message(), HasSubstr("--discard-later-writes"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE id = 9"), 1);
+  Status rolled = Down({.discard_later_writes = true});
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Data(), data);
+}
+
 TEST_P(RollbackTest, ChangesAfterARenameInTheSameMigrationAreRestored) {
   RoundTrip("ALTER TABLE items RENAME COLUMN note TO remark;\n"
             "UPDATE items SET remark = 'redacted' WHERE id > 2;\n",

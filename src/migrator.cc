@@ -1201,6 +1201,12 @@ Result<std::vector<Finding>> Migrator::Validate() {
   }
   for (auto& m : *migrations_) {
     auto p = Prepare(m, DialectOf(engine), options_.migrations_dir);
+    // Without a database the engine is not known: a file that reads as
+    // PostgreSQL (dollar-quoted bodies, nested comments) is fine.
+    if (!p.ok() && !db_) {
+      auto as_pg = Prepare(m, sql::Dialect::kPostgres, options_.migrations_dir);
+      if (as_pg.ok()) p = std::move(as_pg);
+    }
     if (!p.ok()) {
       findings.push_back({p.status().code(), p.status().message()});
       continue;

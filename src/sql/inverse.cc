@@ -141,14 +141,14 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
     }
     bool dml = info.kind == StatementKind::kInsert || info.kind == StatementKind::kUpdate ||
                info.kind == StatementKind::kDelete;
-    if (dml && !info.table.empty() && created.count(key(info.table))) continue;
+    if (dml && !info.table.empty() && created.count(key(info.schema + "." + info.table))) continue;
     Result<std::string> step = InverseOf(info, dialect);
     if (!step.ok()) {
       inverse.reason = line + info.summary + " (" + step.status().message() + ")";
       return inverse;
     }
     steps.push_back(std::move(step).value());
-    if (info.kind == StatementKind::kCreateTable) created.insert(key(info.object));
+    if (info.kind == StatementKind::kCreateTable) created.insert(key(info.schema + "." + info.object));
   }
   for (auto it = steps.rbegin(); it != steps.rend(); ++it) inverse.down_script += *it;
   inverse.reversible = true;

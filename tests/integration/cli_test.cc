@@ -351,6 +351,22 @@ TEST_F(CliInputTest, UnknownDirectiveIsAnError) {
   EXPECT_THAT(run.err, HasSubstr("0001_a.up.sql:1: unknown directive 'strata:no-transactoin'"));
 }
 
+// Without a database the engine is not known: a PostgreSQL function body
+// (its END inside dollar quotes) is not taken for transaction control.
+TEST_F(CliInputTest, ValidateWithoutADatabaseReadsPostgresFiles) {
+  dir_.Write("migrations/0001_f.up.sql",
+             "CREATE TABLE t (id int, updated_at timestamptz);\n"
+             "CREATE FUNCTION touch() RETURNS trigger AS $$\nBEGIN\n"
+             "  NEW.updated_at = now();\n  RETURN NEW;\nEND;\n$$ LANGUAGE plpgsql;\n");
+  dir_.Write("migrations/0001_f.down.sql", "DROP FUNCTION touch();\nDROP TABLE t;\n");
+  auto run = Strata({"validate"});
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  dir_.Write("migrations/0002_bad.up.sql", "INSERT INTO t VALUES (1);\nCOMMIT;\nSELECT 1;\n");
+  run = Strata({"validate"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("0002_bad.up.sql:2: COMMIT (transaction control) would end"));
+}
+
 TEST_F(CliInputTest, UnknownFlagIsAUsageError) {
   auto run = Strata({"up", "--frobnicate"});
   EXPECT_EQ(run.exit_code, cli::kExitUsage);

@@ -161,6 +161,11 @@ TEST(InverseTest, RowsOfATableCreatedInTheScriptGoWithIt) {
             Down("CREATE TABLE folders (id int);\nINSERT INTO folders VALUES (1);\n"
                  "INSERT INTO users VALUES (1);\n",
                  kPg));
+  // audit.users is not users.
+  EXPECT_EQ("IRREVERSIBLE: line 2: updates every row of users (no certain inverse)",
+            Down("CREATE TABLE audit.users (id int);\nUPDATE users SET name = 'x';\n", kPg));
+  EXPECT_EQ("DROP TABLE audit.users;\n",
+            Down("CREATE TABLE audit.users (id int);\nUPDATE audit.users SET id = 1;\n", kPg));
   // PostgreSQL folds only unquoted names: "Folders" is another table.
   EXPECT_EQ("IRREVERSIBLE: line 2: inserts into Folders (no certain inverse)",
             Down("CREATE TABLE folders (id int);\nINSERT INTO \"Folders\" VALUES (1);\n", kPg));

@@ -142,6 +142,11 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
       scope.tables.push_back(t);
   };
   for (const auto& i : infos) {
+    // ALTER TYPE, DOMAIN, SEQUENCE, VIEW, FUNCTION...: not a table's.
+    if (i.kind == K::kAlterOther && i.table.empty()) {
+      scope.whole = true;
+      continue;
+    }
     switch (i.kind) {
       case K::kSelect:
       case K::kTransactionControl: break;

@@ -189,6 +189,26 @@ TEST_P(RollbackTest, ARowTheDownScriptInsertsAgainGivesWayToTheCapturedOne) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE id = 100"), 0);
 }
 
+// ALTER TYPE belongs to no table: the whole schema is read after it, so
+// history knows the new enum value, status sees no drift, and a down that
+// does not take the value back is caught.
+TEST_P(RollbackTest, AnEnumValueAddedIsRecordedAndItsRollbackChecked) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's enums";
+  Write("0003_mood.up.sql", "CREATE TYPE mood AS ENUM ('happy');\n");
+  ASSERT_TRUE(Up().ok());
+  std::string schema = Schema();
+  Write("0004_sad.up.sql", "ALTER TYPE mood ADD VALUE 'sad';\n");
+  Write("0004_sad.down.sql", "SELECT 1;\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_NE(Schema(), schema);
+  auto status = Open()->GetStatus();
+  ASSERT_TRUE(status.ok()) << status.status().message();
+  EXPECT_EQ(status->drift, "");
+  Status rolled = Down();
+  EXPECT_EQ(rolled.code(), Code::kVerifyFailed) << rolled.message();
+  EXPECT_THAT(rolled.message(), HasSubstr("mood"));
+}
+
 TEST_P(RollbackTest, DeletedRowsAreRestored) {
   RoundTrip("DELETE FROM items WHERE price > 1 OR name IS NULL;\n", "-- rows come back from capture\n");
 }

@@ -147,6 +147,9 @@ class Database {
 
   /// The primary key columns of `table` in key order; empty when it has none.
   virtual Result<std::vector<std::string>> ListPrimaryKey(std::string_view table) = 0;
+  /// The generated columns of `table` (computed from others: the database
+  /// fills them, and refuses values for them).
+  virtual Result<std::vector<std::string>> ListGeneratedColumns(std::string_view table) = 0;
   /// The columns of each unique constraint or unique index of `table` other
   /// than the primary key, in index order; indexes on expressions and
   /// partial ones are left out.

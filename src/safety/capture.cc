@@ -246,8 +246,14 @@ Result<TableTracker::Table*> TableTracker::Load(const std::string& schema, const
       STRATA_ASSIGN_OR_RETURN(std::vector<std::string> columns, db_.ListColumns(name));
       STRATA_ASSIGN_OR_RETURN(std::vector<std::string> key, db_.ListPrimaryKey(name));
       STRATA_ASSIGN_OR_RETURN(auto unique, db_.ListUniqueKeys(name));
+      STRATA_ASSIGN_OR_RETURN(auto generated, db_.ListGeneratedColumns(name));
       Table t{schema, name, {}, std::move(key), std::move(unique)};
-      for (auto& c : columns) t.columns.push_back({c, c});
+      for (auto& c : columns) {
+        // The database computes a generated column: nothing to put back.
+        if (std::find(generated.begin(), generated.end(), c) == generated.end()) {
+          t.columns.push_back({c, c});
+        }
+      }
       it->second = std::move(t);
       return Status::OK();
     }();

@@ -87,6 +87,13 @@ constexpr char kListPrimaryKeySql[] =
     " WHERE i.indisprimary AND n.nspname = current_schema() AND c.relname = $1"
     " ORDER BY array_position(i.indkey::int2[], a.attnum)";
 
+constexpr char kListGeneratedColumnsSql[] =
+    "SELECT a.attname FROM pg_catalog.pg_attribute a"
+    " JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0"
+    " AND NOT a.attisdropped AND a.attgenerated <> '' ORDER BY a.attnum";
+
 constexpr char kListUniqueKeysSql[] =
     "SELECT i.indexrelid::text, a.attname FROM pg_catalog.pg_index i"
     " JOIN pg_catalog.pg_class c ON c.oid = i.indrelid"
@@ -572,6 +579,13 @@ class PostgresDatabase final : public Database {
 
   Result<std::vector<std::string>> ListPrimaryKey(std::string_view table) override {
     STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kListPrimaryKeySql, {Value(std::string(table))}));
+    std::vector<std::string> names;
+    for (const auto& row : rows.rows) names.push_back(row[0].text());
+    return names;
+  }
+
+  Result<std::vector<std::string>> ListGeneratedColumns(std::string_view table) override {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kListGeneratedColumnsSql, {Value(std::string(table))}));
     std::vector<std::string> names;
     for (const auto& row : rows.rows) names.push_back(row[0].text());
     return names;

@@ -211,6 +211,15 @@ class SqliteDatabase : public Database {
     return names;
   }
 
+  Result<std::vector<std::string>> ListGeneratedColumns(std::string_view table) override {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, Query("SELECT name FROM pragma_table_xinfo($1) "
+                                             "WHERE hidden IN (2, 3) ORDER BY cid",
+                                             {std::string(table)}));
+    std::vector<std::string> names;
+    for (auto& row : rows.rows) names.push_back(row[0].text());
+    return names;
+  }
+
   Result<std::vector<std::vector<std::string>>> ListUniqueKeys(std::string_view table) override {
     STRATA_ASSIGN_OR_RETURN(
         Rows rows, Query("SELECT il.name, ii.name FROM pragma_index_list($1) il, "

@@ -1029,9 +1029,10 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
         s = Status(s.code() == Code::kVerifyFailed ? Code::kVerifyFailed : Code::kDatabase,
                    fmt::format("migration {} failed and was rolled back at {}{}", m->id(),
                                s.message(),
-                               report.completed > 0
-                                   ? fmt::format("; the {} migration{} before it stay applied",
-                                                 report.completed, report.completed == 1 ? "" : "s")
+                               report.completed == 1 ? "; the migration before it stays applied"
+                               : report.completed > 1
+                                   ? fmt::format("; the {} migrations before it stay applied",
+                                                 report.completed)
                                    : ""));
       }
     }
@@ -1191,9 +1192,11 @@ Result<std::vector<Finding>> Migrator::Validate() {
                                           s.id, s.version)});
           break;
         case MigrationState::kMissingFile:
-          findings.push_back({Code::kOk, fmt::format("{}: applied, but its file is gone (its "
-                                                     "down script is kept in history)",
-                                                     s.id)});
+          // As `status`: history and files disagree (exit 7).
+          findings.push_back({Code::kConflict,
+                              fmt::format("{}: applied, but its file is gone (its down script is "
+                                          "kept in history, so it can still be rolled back)",
+                                          s.id)});
           break;
         case MigrationState::kOutOfOrder:
           findings.push_back({Code::kOk, fmt::format("{}: pending, but a later version is "

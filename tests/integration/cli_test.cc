@@ -236,6 +236,12 @@ TEST_P(CliTest, ChangedFileMakesStatusAndValidateFail) {
   auto validate = Strata({"validate"});
   EXPECT_EQ(validate.exit_code, cli::kExitConflict);
   EXPECT_THAT(validate.err, HasSubstr("0001_users: changed after it was applied"));
+  // A deleted file of an applied migration: both say so with exit 7.
+  dir_.Remove("migrations/0001_users.up.sql");
+  EXPECT_EQ(Strata({"status"}).exit_code, cli::kExitConflict);
+  validate = Strata({"validate"});
+  EXPECT_EQ(validate.exit_code, cli::kExitConflict) << validate.all();
+  EXPECT_THAT(validate.err, HasSubstr("0001_users: applied, but its file is gone"));
 }
 
 TEST_P(CliTest, SameSizeEditOfACachedFileIsReported) {

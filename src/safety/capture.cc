@@ -14,6 +14,10 @@ using sql::StatementKind;
 
 constexpr const char* kRowIdAlias = "strata_rowid";
 
+sql::Dialect DialectOf(const Database& db) {
+  return db.engine() == Engine::kPostgres ? sql::Dialect::kPostgres : sql::Dialect::kSqlite;
+}
+
 /// True when `statement` has the word `word` outside parentheses: an UPDATE
 /// with FROM or a DELETE with USING, whose WHERE may name other tables.
 bool HasTopLevelWord(std::string_view statement, std::string_view word, sql::Dialect dialect) {
@@ -143,7 +147,7 @@ class Planner {
   }
 
   bool SameName(std::string_view a, std::string_view b) const {
-    return db_.engine() == Engine::kPostgres ? a == b : AsciiLower(a) == AsciiLower(b);
+    return sql::NameKey(a, DialectOf(db_)) == sql::NameKey(b, DialectOf(db_));
   }
 
   /// `prefix`"now" AS "before", or just the name when it did not change.
@@ -232,7 +236,7 @@ class Planner {
 std::string CaptureTablePrefix(int64_t version) { return fmt::format("strata_capture_{}_", version); }
 
 std::string TableTracker::Key(std::string_view name) const {
-  return db_.engine() == Engine::kPostgres ? std::string(name) : AsciiLower(name);
+  return sql::NameKey(name, DialectOf(db_));
 }
 
 Result<TableTracker::Table*> TableTracker::Load(const std::string& schema, const std::string& name) {
@@ -313,8 +317,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
                                            const sql::StatementInfo& info, int64_t version,
                                            int sequence) {
   if (!info.destructive) return std::optional<Capture>();
-  const sql::Dialect dialect =
-      db.engine() == Engine::kPostgres ? sql::Dialect::kPostgres : sql::Dialect::kSqlite;
+  const sql::Dialect dialect = DialectOf(db);
   auto cannot = [&](std::string why) {
     return Status(Code::kIrreversible,
                   fmt::format("this statement {}; Strata cannot capture what it removes ({}), so "

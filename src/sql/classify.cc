@@ -584,4 +584,8 @@ StatementInfo Classify(std::string_view statement, Dialect dialect) {
   return Parser(statement, std::move(tokens).value(), dialect).Parse();
 }
 
+std::string NameKey(std::string_view name, Dialect dialect) {
+  return dialect == Dialect::kPostgres ? std::string(name) : AsciiLower(name);
+}
+
 }  // namespace strata::sql

@@ -6,7 +6,6 @@
 #include "sql/classify.h"
 #include "sql/lexer.h"
 #include "strata/status.h"
-#include "util/text.h"
 
 namespace strata::sql {
 
@@ -129,9 +128,7 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
   steps.reserve(up.size());
   // Rows written to a table the script creates go when it is dropped.
   std::set<std::string> created;
-  auto key = [dialect](const std::string& name) {
-    return dialect == Dialect::kPostgres ? name : AsciiLower(name);
-  };
+  auto key = [dialect](const std::string& name) { return NameKey(name, dialect); };
   for (const Statement& statement : up) {
     const StatementInfo info = Classify(statement.text, dialect);
     const std::string line = "line " + std::to_string(statement.line) + ": ";

@@ -275,6 +275,11 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   std::vector<std::string> whole_captured;  // cascade children, once each
   json replaces = json::array();            // tables the restore puts back whole
   TableTracker tables(db);
+  // Names need following only up to the last statement that may capture.
+  size_t last_capture = 0;
+  for (size_t i = 0; i < p.up.size(); ++i) {
+    if (p.info[i].destructive || !cascades[i].empty()) last_capture = i;
+  }
   for (size_t i = 0; i < p.up.size(); ++i) {
     const sql::Statement& st = p.up[i];
     // What the statement removes, and first what its foreign key actions
@@ -311,7 +316,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
     }
     g.statements.push_back(g.up.size());
     g.up.push_back(st);
-    STRATA_RETURN_IF_ERROR(tables.After(p.info[i]));
+    if (i < last_capture) STRATA_RETURN_IF_ERROR(tables.After(p.info[i]));
   }
   checks["captures"] = restores.size();
   if (!replaces.empty()) checks["replaces"] = std::move(replaces);

@@ -273,8 +273,12 @@ Status TableTracker::After(const sql::StatementInfo& info) {
   using K = sql::StatementKind;
   switch (info.kind) {
     case K::kCreateTable: {
-      STRATA_ASSIGN_OR_RETURN(Table* existing, Load(info.schema, info.table));
-      if (!(existing && info.if_not_exists)) tables_[Key(info.table)] = std::nullopt;
+      // IF NOT EXISTS leaves a table that was there as it was.
+      Table* existing = nullptr;
+      if (info.if_not_exists) {
+        STRATA_ASSIGN_OR_RETURN(existing, Load(info.schema, info.table));
+      }
+      if (existing == nullptr) tables_[Key(info.table)] = std::nullopt;
       return Status::OK();
     }
     case K::kDropTable:

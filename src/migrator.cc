@@ -43,35 +43,53 @@ Result<std::vector<sql::Statement>> Split(std::string_view script, const std::st
   return stmts;
 }
 
+std::vector<sql::StatementInfo> Classified(const std::vector<sql::Statement>& script,
+                                           sql::Dialect dialect) {
+  std::vector<sql::StatementInfo> infos;
+  infos.reserve(script.size());
+  for (const auto& st : script) infos.push_back(sql::Classify(st.text, dialect));
+  return infos;
+}
+
 /// A script that runs in the transaction Strata opens for it: a BEGIN first
-/// and a COMMIT last (as files written for psql or sqitch have) are dropped,
-/// since the script is already atomic; transaction control anywhere else
-/// would end that transaction part-way, and is refused.
-Result<std::vector<sql::Statement>> Unwrap(std::vector<sql::Statement> script,
-                                           const std::string& where, sql::Dialect dialect) {
-  auto control = [&](const sql::Statement& st, std::initializer_list<const char*> words) {
-    sql::StatementInfo info = sql::Classify(st.text, dialect);
-    if (info.kind != sql::StatementKind::kTransactionControl) return false;
-    std::string first = AsciiLower(info.summary.substr(0, info.summary.find(' ')));
-    if (first == "rollback" && AsciiLower(st.text).find(" to ") != std::string::npos) return false;
+/// and a COMMIT last (as files written for psql or sqitch have) are dropped
+/// (from `infos`, its statements' classifications, too), since the script
+/// is already atomic; transaction control anywhere else would end that
+/// transaction part-way, and is refused.
+Status Unwrap(std::vector<sql::Statement>& script, std::vector<sql::StatementInfo>& infos,
+              const std::string& where) {
+  auto control = [&](size_t i, std::initializer_list<const char*> words) {
+    if (infos[i].kind != sql::StatementKind::kTransactionControl) return false;
+    std::string first = AsciiLower(infos[i].summary.substr(0, infos[i].summary.find(' ')));
+    if (first == "rollback" && AsciiLower(script[i].text).find(" to ") != std::string::npos) {
+      return false;
+    }
     return std::any_of(words.begin(), words.end(), [&](const char* w) { return first == w; });
   };
-  if (script.size() >= 2 && control(script.front(), {"begin", "start"}) &&
-      control(script.back(), {"commit", "end"})) {
+  if (script.size() >= 2 && control(0, {"begin", "start"}) &&
+      control(script.size() - 1, {"commit", "end"})) {
     script.pop_back();
     script.erase(script.begin());
+    infos.pop_back();
+    infos.erase(infos.begin());
   }
-  for (const auto& st : script) {
-    if (control(st, {"begin", "start", "commit", "end", "rollback", "abort"})) {
+  for (size_t i = 0; i < script.size(); ++i) {
+    if (control(i, {"begin", "start", "commit", "end", "rollback", "abort"})) {
       return Status(Code::kInvalidArgument,
                     fmt::format("{}:{}: {} would end the transaction the script runs in, so a "
                                 "failure after it could leave the migration half applied; remove "
                                 "it (each migration runs in one transaction), or mark the file "
                                 "-- strata:no-transaction and manage transactions yourself",
-                                where, st.line, sql::Classify(st.text, dialect).summary));
+                                where, script[i].line, infos[i].summary));
     }
   }
-  return script;
+  return Status::OK();
+}
+
+/// Unwrap for a script whose classifications are not needed otherwise.
+Status Unwrap(std::vector<sql::Statement>& script, const std::string& where, sql::Dialect dialect) {
+  std::vector<sql::StatementInfo> infos = Classified(script, dialect);
+  return Unwrap(script, infos, where);
 }
 
 /// A migration ready to run: its statements and its way back.
@@ -88,14 +106,12 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const std::string& 
   Prepared p;
   STRATA_RETURN_IF_ERROR(ReadUpScript(m));  // unread when the checksum cache vouched for it
   STRATA_ASSIGN_OR_RETURN(p.up, Split(m.up_sql, m.up_path, dialect));
-  if (!m.directives.no_transaction) {
-    STRATA_ASSIGN_OR_RETURN(p.up, Unwrap(std::move(p.up), m.up_path, dialect));
-  }
-  for (const auto& st : p.up) p.info.push_back(sql::Classify(st.text, dialect));
+  p.info = Classified(p.up, dialect);
+  if (!m.directives.no_transaction) STRATA_RETURN_IF_ERROR(Unwrap(p.up, p.info, m.up_path));
   if (m.has_verify()) {
     STRATA_ASSIGN_OR_RETURN(std::string verify, ReadScript(m.verify_path));
     STRATA_ASSIGN_OR_RETURN(p.verify, Split(verify, m.verify_path, dialect));
-    STRATA_ASSIGN_OR_RETURN(p.verify, Unwrap(std::move(p.verify), m.verify_path, dialect));
+    STRATA_RETURN_IF_ERROR(Unwrap(p.verify, m.verify_path, dialect));
     // The statements keep their own text; `verify` may go.
   }
   if (m.has_down()) {
@@ -104,7 +120,7 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const std::string& 
     auto directives = ParseDirectives(p.down_script);
     if (!directives.ok()) return directives.status().WithContext(m.down_path);
     if (!directives->no_transaction) {
-      STRATA_RETURN_IF_ERROR(Unwrap(std::move(down), m.down_path, dialect).status());
+      STRATA_RETURN_IF_ERROR(Unwrap(down, m.down_path, dialect));
     }
     p.down_source = "file";
     return p;
@@ -1099,9 +1115,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     STRATA_ASSIGN_OR_RETURN(auto stmts, Split(t.down_script, where, dialect));
     auto d = ParseDirectives(t.down_script);
     if (!d.ok()) return d.status().WithContext(where);
-    if (!d->no_transaction) {
-      STRATA_ASSIGN_OR_RETURN(stmts, Unwrap(std::move(stmts), where, dialect));
-    }
+    if (!d->no_transaction) STRATA_RETURN_IF_ERROR(Unwrap(stmts, where, dialect));
     STRATA_ASSIGN_OR_RETURN(auto restore, Split(t.restore_script, id + " (captured data)", dialect));
     scripts.push_back(std::move(stmts));
     restores.push_back(std::move(restore));

@@ -152,6 +152,23 @@ TEST_P(CliTest, AWriterHoldingSqlitesFileLockIsWaitedForOrNamed) {
   EXPECT_EQ(HistoryRows(), 2);
 }
 
+// --lock-timeout bounds the wait for SQLite's file lock too, also when it is
+// shorter than the engine's own busy wait for one statement (5 s).
+TEST_P(CliTest, ABusySqliteFileIsWaitedForNoLongerThanTheLockTimeout) {
+  if (pg()) GTEST_SKIP() << "SQLite's file lock";
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  auto holder = target_->Connect();
+  ASSERT_TRUE(holder->Exec("BEGIN EXCLUSIVE").ok());
+  auto start = std::chrono::steady_clock::now();
+  auto up = Strata({"up", "--no-snapshot", "--lock-timeout", "300ms"});
+  auto waited = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(holder->Exec("COMMIT").ok());
+  EXPECT_EQ(up.exit_code, cli::kExitLocked) << up.all();
+  EXPECT_THAT(up.err, HasSubstr("--lock-timeout 300 ms"));
+  EXPECT_LT(waited, std::chrono::seconds(4)) << "the busy wait of a statement was not bounded";
+  EXPECT_EQ(HistoryRows(), 0);
+}
+
 TEST_P(CliTest, LockOfAKilledRunDoesNotBlockTheNext) {
   Write("0001_fast.up.sql", "CREATE TABLE fast (id INTEGER);\n");
   Write("0002_slow.up.sql", SlowSql(5));

@@ -133,6 +133,15 @@ class SqliteDatabase : public Database {
   bool InTransaction() const override { return sqlite3_get_autocommit(db_) == 0; }
 
   Result<LockAttempt> TryLock(const LockOwner& owner) override {
+    // A try does not wait for a busy writer: the caller's loop waits, up to
+    // its own deadline (--lock-timeout), which may be shorter than ours.
+    sqlite3_busy_timeout(db_, 0);
+    Result<LockAttempt> attempt = TryLockNow(owner);
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    return attempt;
+  }
+
+  Result<LockAttempt> TryLockNow(const LockOwner& owner) {
     // Creating the table needs the write lock, which a running migration
     // holds for its whole run: only create it when it is missing.
     STRATA_ASSIGN_OR_RETURN(bool exists, TableExists("strata_lock"));

@@ -16,6 +16,7 @@
 #include "migration/loader.h"
 #include "migration/migration.h"
 #include "sql/inverse.h"
+#include "sql/lexer.h"
 #include "sql/splitter.h"
 #include "util/diff.h"
 #include "migration/checksum.h"
@@ -1247,7 +1248,62 @@ Result<std::vector<Finding>> Migrator::Validate() {
   return findings;
 }
 
-Status Migrator::Resolve(int64_t version, bool applied) {
+namespace {
+
+/// Where the database disagrees with settling `row` as applied (or rolled
+/// back): an index left invalid, or a table, column or index the up script
+/// creates that is missing (or still there). One line per problem.
+Result<std::vector<std::string>> ResolveProblems(Database& db, const AppliedMigration& row,
+                                                 bool applied) {
+  const sql::Dialect dialect = DialectOf(db.engine());
+  std::vector<std::string> problems;
+  STRATA_ASSIGN_OR_RETURN(std::vector<std::string> invalid, db.ListInvalidIndexes());
+  for (const std::string& index : invalid) {
+    problems.push_back(fmt::format(
+        "index {0} is INVALID, as an interrupted CREATE INDEX CONCURRENTLY leaves it (the "
+        "database maintains it but does not use it): rebuild it with REINDEX INDEX CONCURRENTLY "
+        "{0} to keep the migration, or drop it with DROP INDEX CONCURRENTLY {0} to forget it",
+        sql::IdentifierSql(index, dialect)));
+  }
+  STRATA_ASSIGN_OR_RETURN(auto statements, Split(row.up_script, row.id() + " as applied", dialect));
+  std::vector<sql::StatementInfo> infos;
+  std::set<std::string> gone;  // names a later statement drops or renames: not checked
+  for (const auto& st : statements) {
+    sql::StatementInfo& info = infos.emplace_back(sql::Classify(st.text, dialect));
+    for (const auto& o : info.objects) gone.insert(sql::NameKey(o.name, dialect));
+    if (info.kind == sql::StatementKind::kRenameTable) gone.insert(sql::NameKey(info.object, dialect));
+  }
+  STRATA_ASSIGN_OR_RETURN(SchemaModel model, SchemaModel::Read(db));
+  using K = sql::StatementKind;
+  for (const auto& info : infos) {
+    // Other schemas and temporary objects are not in the model.
+    if (!info.schema.empty() || info.temporary || info.object.empty() ||
+        gone.count(sql::NameKey(info.object, dialect))) {
+      continue;
+    }
+    std::vector<std::pair<std::string, bool>> found;  // (what, exists)
+    if (info.kind == K::kCreateTable) {
+      found.emplace_back("table " + info.object, model.HasTable(info.object));
+    } else if (info.kind == K::kCreateIndex) {
+      found.emplace_back("index " + info.object, !model.TableOf("index", info.object).empty());
+    } else if (info.kind == K::kAddColumn && model.HasTable(info.table)) {
+      STRATA_ASSIGN_OR_RETURN(std::vector<std::string> columns, db.ListColumns(info.table));
+      std::set<std::string> have;
+      for (const auto& c : columns) have.insert(sql::NameKey(c, dialect));
+      for (const auto& c : info.columns) {
+        found.emplace_back("column " + info.table + "." + c, have.count(sql::NameKey(c, dialect)) > 0);
+      }
+    }
+    for (const auto& [what, exists] : found) {
+      if (exists != applied) problems.push_back(what + (applied ? " does not exist" : " still exists"));
+    }
+  }
+  return problems;
+}
+
+}  // namespace
+
+Status Migrator::Resolve(int64_t version, bool applied, bool unchecked) {
   if (!db_) return Status(Code::kInvalidArgument, "resolve needs a database (--database URL)");
   Run run(*this, nullptr);
   STRATA_RETURN_IF_ERROR(run.Lock());
@@ -1255,6 +1311,18 @@ Status Migrator::Resolve(int64_t version, bool applied) {
   if (!row || row->state != AppliedState::kInProgress) {
     return Status(Code::kInvalidArgument,
                   fmt::format("migration {} is not in progress; nothing to resolve", version));
+  }
+  if (!unchecked) {
+    STRATA_ASSIGN_OR_RETURN(std::vector<std::string> problems, ResolveProblems(*db_, *row, applied));
+    if (!problems.empty()) {
+      std::string msg = fmt::format(
+          "migration {} cannot be marked {}: the database disagrees; history is unchanged:",
+          row->id(), applied ? "applied" : "rolled back");
+      for (const auto& p : problems) msg += "\n  " + p;
+      msg += fmt::format("\nfix the database, or pass --force to mark it {} anyway",
+                         applied ? "applied" : "rolled back");
+      return Status(Code::kVerifyFailed, msg);
+    }
   }
   return applied ? run.history().MarkApplied(version, row->duration_ms)
                  : run.history().Remove(version);

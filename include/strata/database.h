@@ -160,6 +160,11 @@ class Database {
   virtual Result<std::vector<std::string>> CascadingChildren(std::string_view table,
                                                              bool deletes) = 0;
 
+  /// Indexes of the managed schema the engine keeps but does not use: on
+  /// PostgreSQL, those an interrupted CREATE INDEX CONCURRENTLY left INVALID.
+  /// None where indexes are built atomically (SQLite).
+  virtual Result<std::vector<std::string>> ListInvalidIndexes() { return std::vector<std::string>{}; }
+
   /// A stable row identity for tables without a primary key ("rowid" on
   /// SQLite), or "" where the engine has none that survives updates.
   virtual std::string_view RowIdColumn() const { return {}; }

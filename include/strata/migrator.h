@@ -140,8 +140,11 @@ class Migrator {
   Result<std::vector<Finding>> Validate();
   /// Settles a migration left in progress by an interrupted no-transaction
   /// run, after the user has checked the database: `applied` keeps it as
-  /// applied, otherwise its history row is removed.
-  Status Resolve(int64_t version, bool applied);
+  /// applied, otherwise its history row is removed. Unless `unchecked`, the
+  /// database must agree first: the tables, columns and indexes the up script
+  /// creates exist (applied) or do not (rolled back), and no index is left
+  /// invalid by an interrupted CREATE INDEX CONCURRENTLY.
+  Status Resolve(int64_t version, bool applied, bool unchecked = false);
   /// Declares the applied migrations up to `version` final: the data Strata
   /// captured before their destructive statements is dropped. One that
   /// captured data can no longer be rolled back. Returns the ids finalized.

@@ -39,6 +39,7 @@ void SetupResolve(CLI::App& app, GlobalOptions& global, int& exit_code) {
     int64_t version = 0;
     bool applied = false;
     bool rolled_back = false;
+    bool force = false;
   };
   auto flags = std::make_shared<ResolveFlags>();
   CLI::App* cmd = app.add_subcommand(
@@ -49,6 +50,10 @@ void SetupResolve(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto* rolled = cmd->add_flag("--rolled-back", flags->rolled_back,
                                "its effects are gone (undone by hand): forget it");
   applied->excludes(rolled);
+  cmd->add_flag("--force", flags->force,
+                "settle it without checking that the database agrees (the tables, columns and "
+                "indexes the up script creates; indexes left INVALID)");
+  cmd->footer("Exits 6 when the database disagrees with the claim (history is left unchanged).");
   cmd->callback([&global, &exit_code, flags] {
     if (flags->applied == flags->rolled_back) {
       exit_code = Fail(Status(Code::kInvalidArgument, "say --applied or --rolled-back"));
@@ -56,7 +61,7 @@ void SetupResolve(CLI::App& app, GlobalOptions& global, int& exit_code) {
     }
     auto migrator = OpenMigrator(global, true, &exit_code);
     if (!migrator) return;
-    Status s = migrator->Resolve(flags->version, flags->applied);
+    Status s = migrator->Resolve(flags->version, flags->applied, flags->force);
     if (!s.ok()) {
       exit_code = Fail(s);
       return;

@@ -169,6 +169,22 @@ TEST_P(CliTest, ABusySqliteFileIsWaitedForNoLongerThanTheLockTimeout) {
   EXPECT_EQ(HistoryRows(), 0);
 }
 
+TEST_P(CliTest, ResolveChecksTheDatabaseUnlessForced) {
+  Write("0001_half.up.sql",
+        "-- strata:no-transaction\nINSERT INTO missing_table VALUES (1);\n"
+        "CREATE TABLE audit (id INTEGER);\n");
+  Write("0001_half.down.sql", "-- strata:no-transaction\nDROP TABLE audit;\n");
+  EXPECT_EQ(Strata({"up", "--no-snapshot"}).exit_code, cli::kExitInProgress);
+  auto refused = Strata({"resolve", "1", "--applied"});
+  EXPECT_EQ(refused.exit_code, cli::kExitVerifyFailed) << refused.all();
+  EXPECT_THAT(refused.err, HasSubstr("table audit does not exist"));
+  EXPECT_THAT(Strata({"status"}).out, HasSubstr("in-progress"));
+  auto forced = Strata({"resolve", "1", "--applied", "--force"});
+  EXPECT_EQ(forced.exit_code, 0) << forced.all();
+  EXPECT_EQ(HistoryRows(), 1);
+  EXPECT_THAT(Strata({"status"}).out, HasSubstr("1 applied, 0 pending"));
+}
+
 TEST_P(CliTest, LockOfAKilledRunDoesNotBlockTheNext) {
   Write("0001_fast.up.sql", "CREATE TABLE fast (id INTEGER);\n");
   Write("0002_slow.up.sql", SlowSql(5));

@@ -389,6 +389,45 @@ TEST_P(MigratorTest, NoTransactionMigrationInterruptedIsVisibleAndResolvable) {
   EXPECT_EQ(Applied().size(), 4u);
 }
 
+// resolve checks the claim against the database: what the up script creates
+// must exist for --applied and be gone for --rolled-back; an index an
+// interrupted CREATE INDEX CONCURRENTLY left INVALID is named either way.
+TEST_P(MigratorTest, ResolveRefusesWhatTheDatabaseContradicts) {
+  WriteShop();
+  ASSERT_TRUE(Up().ok());
+  Write("0005_half.up.sql",
+        "-- strata:no-transaction\nCREATE TABLE audit (id INTEGER);\n"
+        "INSERT INTO missing_table VALUES (1);\nCREATE INDEX audit_id ON audit (id);\n");
+  Write("0005_half.down.sql", "-- strata:no-transaction\nDROP TABLE audit;\n");
+  Status s = Up();
+  ASSERT_EQ(s.code(), Code::kInProgress) << s.message();
+  s = Open()->Resolve(5, /*applied=*/true);
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("index audit_id does not exist"));
+  s = Open()->Resolve(5, /*applied=*/false);
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("table audit still exists"));
+  EXPECT_EQ(Open()->GetStatus()->Count(MigrationState::kInProgress), 1);  // unchanged
+  ASSERT_TRUE(db_->Exec("DROP TABLE audit").ok());
+  ASSERT_TRUE(Open()->Resolve(5, /*applied=*/false).ok());
+  EXPECT_EQ(Applied().size(), 4u);
+
+  if (!pg()) return;
+  ASSERT_TRUE(db_->Exec("INSERT INTO customers (id, email, name) VALUES (3, 'c@x', 'Same'), (4, 'd@x', 'Same')").ok());
+  Write("0005_half.up.sql",
+        "-- strata:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY customers_name_u ON customers (name);\n");
+  s = Up();
+  ASSERT_EQ(s.code(), Code::kInProgress) << s.message();  // duplicates: the index is left INVALID
+  s = Open()->Resolve(5, /*applied=*/true);
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("index customers_name_u is INVALID"));
+  EXPECT_THAT(s.message(), HasSubstr("REINDEX INDEX CONCURRENTLY customers_name_u"));
+  EXPECT_EQ(Open()->Resolve(5, /*applied=*/false).code(), Code::kVerifyFailed);
+  ASSERT_TRUE(db_->Exec("DROP INDEX customers_name_u").ok());
+  ASSERT_TRUE(Open()->Resolve(5, /*applied=*/false).ok());
+  EXPECT_EQ(Applied().size(), 4u);
+}
+
 TEST_P(MigratorTest, NoTransactionMigrationThatSucceeds) {
   WriteShop();
   Write("0005_index.up.sql",

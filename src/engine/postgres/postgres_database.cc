@@ -591,6 +591,19 @@ class PostgresDatabase final : public Database {
     return names;
   }
 
+  Result<std::vector<std::string>> ListInvalidIndexes() override {
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows,
+        Query("SELECT c.relname FROM pg_catalog.pg_index x"
+              " JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid"
+              " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+              " WHERE n.nspname = current_schema() AND NOT x.indisvalid ORDER BY 1",
+              {}));
+    std::vector<std::string> names;
+    for (const auto& row : rows.rows) names.push_back(row[0].text());
+    return names;
+  }
+
   Result<std::vector<std::vector<std::string>>> ListUniqueKeys(std::string_view table) override {
     STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kListUniqueKeysSql, {Value(std::string(table))}));
     return GroupKeys(rows);

@@ -705,8 +705,7 @@ class Migrator::Run {
     }
     const Step::Label& label = step.labels[i - 1 - guards];
     Code code = label.code == Code::kDatabase ? result.status.code() : label.code;
-    return Status(code, fmt::format("{}{}: {}", label.code == Code::kVerifyFailed ? "verify script " : "",
-                                    label.where, result.status.message()));
+    return Status(code, fmt::format("{}: {}", label.where, result.status.message()));
   }
 
   /// Reports a failed step and commits the steps of the run before it.
@@ -1039,7 +1038,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       // before the migration's changes.
       step.Add(run.history().InsertStatement(row), "recording it in strata_history");
       step.AddScript(guarded.up, m->up_path);
-      step.AddScript(p.verify, m->verify_path, Code::kVerifyFailed);
+      step.AddScript(p.verify, "verify script " + m->verify_path, Code::kVerifyFailed);
       s = run.Atomic(step);
       if (s.ok() && deferred) {
         known.After(p.info, scope.tables);
@@ -1128,7 +1127,9 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
   for (size_t i = 0; i < targets.size(); ++i) {
     const PlanStep& step = report.plan[i];
     std::string where = step.id + " (down script stored at apply time)";
-    std::string restore_where = step.id + " (putting back captured data)";
+    std::string restore_where =
+        step.id + " (putting back the data captured before it; the down script must first "
+                  "rebuild the columns and tables the up script removed)";
     Emit(on_event, Event::Kind::kRollingBack, step.version, step.id);
     auto start = Clock::now();
     STRATA_RETURN_IF_ERROR(db_->SetStatementTimeout(directives[i].timeout));
@@ -1143,7 +1144,10 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     if (directives[i].no_transaction) {
       STRATA_RETURN_IF_ERROR(run.Flush());
       s = run.Exec(scripts[i], where);
-      if (s.ok()) s = run.Exec(restores[i], restore_where);
+      if (s.ok()) {
+        s = run.Exec(restores[i], restore_where);
+        if (!s.ok()) s = Status(Code::kVerifyFailed, s.message());  // as in the transaction below
+      }
       if (s.ok()) s = check();
       if (s.ok()) s = run.history().Remove(step.version);
       if (!s.ok() && s.code() != Code::kVerifyFailed) {
@@ -1155,7 +1159,9 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     } else {
       Step undo;
       for (const auto& st : scripts[i]) undo.Add({st.text, {}}, fmt::format("{}:{}", where, st.line));
-      for (const auto& st : restores[i]) undo.Add({st.text, {}}, restore_where);
+      // Captured data that cannot go back means the down script did not
+      // rebuild what the up script removed: the rollback fails verification.
+      for (const auto& st : restores[i]) undo.Add({st.text, {}}, restore_where, Code::kVerifyFailed);
       undo.Add(run.history().RemoveStatement(step.version), "removing it from strata_history");
       s = run.Atomic(undo, check);
       if (!s.ok() && s.code() != Code::kInternal && s.code() != Code::kVerifyFailed) {

@@ -323,6 +323,21 @@ TEST_P(RollbackTest, WrongDownThatLosesRowsIsCaught) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 5);
 }
 
+// A down script that does not rebuild a dropped column leaves nowhere to put
+// the captured values back: a failed verification (exit 6), undone, not a
+// plain database error.
+TEST_P(RollbackTest, DownThatDoesNotRebuildADroppedColumnFailsVerification) {
+  Write("0003_drop_note.up.sql", "ALTER TABLE items DROP COLUMN note;\n");
+  Write("0003_drop_note.down.sql", "SELECT 1;\n");  // forgets to add it back
+  ASSERT_TRUE(Up().ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("putting back the data captured before it"));
+  EXPECT_THAT(s.message(), HasSubstr("it was undone"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+  EXPECT_EQ(*db_->ListColumns("items"), (std::vector<std::string>{"id", "name", "price"}));
+}
+
 TEST_P(RollbackTest, ApplicationWritesAfterTheMigrationDoNotFailTheCheck) {
   Write("0003_col.up.sql", "ALTER TABLE items ADD COLUMN flag INTEGER;\n");
   ASSERT_TRUE(Up().ok());

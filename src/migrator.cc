@@ -826,6 +826,7 @@ Result<StatusReport> Migrator::GetStatus() {
   for (auto& m : *migrations_) files[m.version] = &m;
   int64_t max_applied = applied.empty() ? INT64_MIN : applied.back().version;
 
+  report.migrations.reserve(applied.size() + migrations_->size());
   for (const auto& a : applied) {
     MigrationStatus s;
     s.version = a.version;
@@ -850,10 +851,12 @@ Result<StatusReport> Migrator::GetStatus() {
     }
     report.migrations.push_back(std::move(s));
   }
-  std::map<int64_t, bool> is_applied;
-  for (const auto& a : applied) is_applied[a.version] = true;
+  // Both lists are in version order: the pending ones are merged in.
+  const size_t applied_count = report.migrations.size();
+  auto next_applied = applied.begin();
   for (const auto& m : *migrations_) {
-    if (is_applied.count(m.version)) continue;
+    while (next_applied != applied.end() && next_applied->version < m.version) ++next_applied;
+    if (next_applied != applied.end() && next_applied->version == m.version) continue;
     MigrationStatus s;
     s.version = m.version;
     s.id = m.id();
@@ -861,8 +864,9 @@ Result<StatusReport> Migrator::GetStatus() {
     s.down_source = m.has_down() ? "file" : "derived-or-none";
     report.migrations.push_back(std::move(s));
   }
-  std::stable_sort(report.migrations.begin(), report.migrations.end(),
-                   [](const auto& a, const auto& b) { return a.version < b.version; });
+  std::inplace_merge(report.migrations.begin(), report.migrations.begin() + applied_count,
+                     report.migrations.end(),
+                     [](const auto& a, const auto& b) { return a.version < b.version; });
   if (!applied.empty() && applied.back().state == AppliedState::kApplied &&
       !applied.back().schema_after.empty()) {
     if (!applied.back().schema_cookie.empty()) {

@@ -1,9 +1,21 @@
+#include <cstdio>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
 
 namespace strata::cli {
+namespace {
+
+/// Appends `text` and spaces up to `width` characters (UTF-8 sequences count once).
+void AppendPadded(std::string& out, std::string_view text, size_t width) {
+  out += text;
+  size_t chars = 0;
+  for (char c : text) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  if (chars < width) out.append(width - chars, ' ');
+}
+
+}  // namespace
 
 void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto json = std::make_shared<bool>(false);
@@ -45,26 +57,35 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
       out["drift"] = report->drift.empty() ? nlohmann::json(nullptr) : nlohmann::json(report->drift);
       fmt::print("{}\n", out.dump(2));
     } else {
-      fmt::print("database: {}\n", report->database);
-      if (report->migrations.empty()) fmt::print("no migrations\n");
+      // One line per migration, built by hand and written at once: with
+      // thousands of migrations, formatting is a good part of `status`.
+      std::string out = "database: " + report->database + "\n";
+      if (report->migrations.empty()) out += "no migrations\n";
       for (const auto& m : report->migrations) {
-        std::string when = m.applied_at.empty() ? "" : fmt::format("{} by {}", m.applied_at, m.applied_by);
-        std::string down = m.applied_at.empty() ? "" : "down: " + m.down_source;
-        std::string line = fmt::format("  {:<13} {:<40} {} {}", MigrationStateName(m.state), m.id, when, down);
-        while (!line.empty() && line.back() == ' ') line.pop_back();
-        fmt::print("{}\n", line);
+        out += "  ";
+        AppendPadded(out, MigrationStateName(m.state), 13);
+        out += ' ';
+        if (m.applied_at.empty()) {
+          out += m.id;
+        } else {
+          AppendPadded(out, m.id, 40);
+          out.append(" ").append(m.applied_at).append(" by ").append(m.applied_by);
+          out.append(" down: ").append(m.down_source);
+        }
+        out += '\n';
         if (!m.diff.empty()) {
-          fmt::print("      the file differs from what was applied:\n");
+          out += "      the file differs from what was applied:\n";
           std::string_view d = m.diff;
           while (!d.empty()) {
             size_t eol = d.find('\n');
-            fmt::print("      {}\n", d.substr(0, eol));
+            out.append("      ").append(d.substr(0, eol)).append("\n");
             if (eol == std::string_view::npos) break;
             d.remove_prefix(eol + 1);
           }
         }
-        if (!m.error.empty()) fmt::print("      last error: {}\n", m.error);
+        if (!m.error.empty()) out.append("      last error: ").append(m.error).append("\n");
       }
+      std::fwrite(out.data(), 1, out.size(), stdout);
       fmt::print("{} applied, {} pending", report->Count(MigrationState::kApplied) +
                                                report->Count(MigrationState::kChanged) +
                                                report->Count(MigrationState::kMissingFile),

@@ -523,11 +523,59 @@ bool CapturedData(const std::string& checks_json) {
   return checks.is_object() && checks.value("captures", 0) > 0;
 }
 
+/// A schema block with its column lines sorted: a column a down script adds
+/// back comes last (neither engine can put it back in its place), and the
+/// table is the same for every statement that names its columns.
+std::string ColumnsInAnyOrder(const std::string& block) {
+  std::vector<std::string_view> lines, columns;
+  std::string_view rest = block;
+  while (!rest.empty()) {
+    size_t eol = rest.find('\n');
+    std::string_view line = rest.substr(0, eol == std::string_view::npos ? rest.size() : eol + 1);
+    (line.rfind("  column ", 0) == 0 ? columns : lines).push_back(line);
+    rest.remove_prefix(line.size());
+  }
+  if (columns.size() < 2 || lines.empty()) return block;
+  std::sort(columns.begin(), columns.end());
+  std::string out(lines.front());
+  for (auto c : columns) out += c;
+  for (size_t i = 1; i < lines.size(); ++i) out += lines[i];
+  return out;
+}
+
+/// The column names of a table's schema block, in its order ("" on failure).
+std::vector<std::string> ColumnsOfBlock(const std::string& block, sql::Dialect dialect) {
+  std::vector<std::string> names;
+  std::string_view rest = block;
+  while (!rest.empty()) {
+    size_t eol = rest.find('\n');
+    std::string_view line = rest.substr(0, eol);
+    rest.remove_prefix(eol == std::string_view::npos ? rest.size() : eol + 1);
+    if (line.rfind("  column ", 0) != 0) continue;
+    sql::Lexer lexer(line.substr(9), dialect);
+    auto name = lexer.Next();
+    if (!name.ok() || (name->kind != sql::TokenKind::kWord &&
+                       name->kind != sql::TokenKind::kQuotedIdentifier)) {
+      return {};
+    }
+    names.push_back(sql::IdentifierName(*name, dialect));
+  }
+  return names;
+}
+
+/// A schema a rollback left as before but for the order of columns.
+struct Reordered {
+  std::string hash;         // the schema's hash now
+  std::string hash_before;  // what it would be with the columns in their old order
+};
+
 /// After a rollback step, before it commits: the objects and tables the
-/// migration touched must be as they were before it. kVerifyFailed names
+/// migration touched must be as they were before it, columns in any order
+/// (`reordered` is then set when the order differs). kVerifyFailed names
 /// what differs.
 Status CheckRollback(Database& db, const std::string& checks_json,
-                     const std::vector<std::string>& written_since) {
+                     const std::vector<std::string>& written_since,
+                     std::optional<Reordered>* reordered = nullptr) {
   if (checks_json.empty()) return Status::OK();  // applied before Strata recorded checks
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
   if (checks.is_discarded()) {
@@ -543,26 +591,57 @@ Status CheckRollback(Database& db, const std::string& checks_json,
   STRATA_RETURN_IF_ERROR(live.Refresh(db, scope.filter()));
   std::map<std::string, std::string> expected;
   for (auto& [key, text] : checks["objects"].items()) expected[key] = text.get<std::string>();
+  const std::map<std::string, std::string> now_blocks = live.Blocks(scope.filter());
+  auto any_order = [](const std::map<std::string, std::string>& blocks) {
+    std::map<std::string, std::string> out;
+    for (const auto& [key, text] : blocks) out[key] = ColumnsInAnyOrder(text);
+    return out;
+  };
   std::string problems;
-  std::string diff = DiffSchemas(SchemaFingerprint{SchemaModel::Render(expected), ""},
-                                 SchemaFingerprint{SchemaModel::Render(live.Blocks(scope.filter())), ""});
-  if (!diff.empty()) problems += "schema differs from before the migration (- before, + now):\n" + diff;
+  if (any_order(expected) != any_order(now_blocks)) {
+    problems += "schema differs from before the migration (- before, + now):\n" +
+                DiffSchemas(SchemaFingerprint{SchemaModel::Render(expected), ""},
+                            SchemaFingerprint{SchemaModel::Render(now_blocks), ""});
+  }
+  // Rows are hashed with the columns in their order before the migration.
+  const sql::Dialect dialect = DialectOf(db.engine());
+  std::map<std::string, std::vector<std::string>> columns_before;
+  for (const auto& [key, text] : expected) {
+    size_t sep = key.find('\x1f');
+    if (sep != std::string::npos && key.compare(2, sep - 2, "table") == 0) {
+      columns_before[AsciiLower(std::string_view(key).substr(sep + 1))] = ColumnsOfBlock(text, dialect);
+    }
+  }
   for (auto& [table, want] : checks["data"].items()) {
     if (std::find(written_since.begin(), written_since.end(), table) != written_since.end()) continue;
-    auto now = FingerprintData(db, {table});
-    if (!now.ok()) {
-      problems += fmt::format("table {}: {}\n", table, now.status().message());
+    auto exists = db.TableExists(table);
+    if (!exists.ok() || !*exists) {
+      problems += fmt::format("table {}: does not exist\n", table);
       continue;
     }
-    const TableFingerprint& t = now->tables.at(0);
+    std::string select = "*";
+    if (auto c = columns_before.find(AsciiLower(table)); c != columns_before.end() && !c->second.empty()) {
+      select.clear();
+      for (const auto& name : c->second) select += (select.empty() ? "" : ", ") + db.QuoteIdent(name);
+    }
+    auto sum = SumRows(db, fmt::format("SELECT {} FROM {}", select, db.QuoteIdent(table)));
+    if (!sum.ok()) {
+      problems += fmt::format("table {}: {}\n", table, sum.status().message());
+      continue;
+    }
+    const TableFingerprint t = TableFingerprintOf(table, *sum);
     if (t.hash != want["hash"].get<std::string>()) {
       problems += fmt::format("data of table {} differs: {} rows before, {} now{}\n", table,
                               want["rows"].get<int64_t>(), t.rows,
                               want["rows"].get<int64_t>() == t.rows ? " (values changed)" : "");
     }
   }
-  if (problems.empty()) return Status::OK();
-  return Status(Code::kVerifyFailed, problems);
+  if (!problems.empty()) return Status(Code::kVerifyFailed, problems);
+  if (reordered && expected != now_blocks) {
+    STRATA_ASSIGN_OR_RETURN(SchemaModel whole, SchemaModel::Read(db));
+    *reordered = Reordered{whole.hash(), whole.HashWith(expected, scope.filter())};
+  }
+  return Status::OK();
 }
 
 void Emit(const EventHandler& on_event, Event::Kind kind, int64_t version, const std::string& id,
@@ -1143,7 +1222,8 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       Status refused = RefuseReplacingWrites(step.id, targets[i].checks, written);
       if (!refused.ok()) return run.Fail(step.version, step.id, start, refused);
     }
-    auto check = [&] { return CheckRollback(*db_, targets[i].checks, written); };
+    std::optional<Reordered> reordered;
+    auto check = [&] { return CheckRollback(*db_, targets[i].checks, written, &reordered); };
     Status s;
     if (directives[i].no_transaction) {
       STRATA_RETURN_IF_ERROR(run.Flush());
@@ -1187,6 +1267,14 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                              step.id, s.message()));
     }
     if (!s.ok()) return run.Fail(step.version, step.id, start, s);
+    // A column put back comes last. When that is all that differs from what
+    // the next newest row recorded, it records the schema as it now is.
+    if (reordered && i + 1 < applied.size() &&
+        applied[i + 1].schema_after == reordered->hash_before) {
+      STRATA_RETURN_IF_ERROR(run.history().SetSchemaAfter(applied[i + 1].version, reordered->hash));
+      applied[i + 1].schema_after = reordered->hash;
+      targets[i].schema_before = reordered->hash;
+    }
     // In order, the schema is back to what the next newest row left.
     bool in_order = i + 1 < applied.size() && !targets[i].schema_before.empty() &&
                     applied[i + 1].schema_after == targets[i].schema_before;

@@ -183,6 +183,12 @@ BatchStatement History::RemoveStatement(int64_t version) const {
   return BatchStatement{"DELETE FROM strata_history WHERE version = $1", {version}};
 }
 
+Status History::SetSchemaAfter(int64_t version, const std::string& hash) {
+  return db_.Query("UPDATE strata_history SET schema_after = $1 WHERE version = $2",
+                   {Value(hash), Value(version)})
+      .status();
+}
+
 Status History::SetOutcomes(const std::vector<Outcome>& outcomes) {
   constexpr size_t kChunk = 400;  // 5 parameters each: well under every engine's limit
   for (size_t start = 0; start < outcomes.size(); start += kChunk) {

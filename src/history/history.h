@@ -89,6 +89,7 @@ class History {
   Status SetOutcomes(const std::vector<Outcome>& outcomes);
   Status MarkApplied(int64_t version, int64_t duration_ms);
   Status RecordError(int64_t version, const std::string& error);
+  Status SetSchemaAfter(int64_t version, const std::string& hash);
   Status Remove(int64_t version);
   /// Stores the engine's current schema cookie on `version`'s row (nothing
   /// where the engine has none): the schema is now that row's schema_after.

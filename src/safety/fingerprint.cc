@@ -163,6 +163,14 @@ bool SchemaModel::Owned(std::string_view owner, const std::vector<std::string>* 
                                        [&](const std::string& t) { return AsciiLower(t) == lower; });
 }
 
+std::string SchemaModel::HashWith(const std::map<std::string, std::string>& blocks,
+                                  const std::vector<std::string>* tables) const {
+  SchemaDigest d = digest_;
+  for (const auto& [key, text] : Blocks(tables)) d.Add(Digest(text), /*subtract=*/true);
+  for (const auto& [key, text] : blocks) d.Add(Digest(text));
+  return d.Hex();
+}
+
 std::map<std::string, std::string> SchemaModel::Blocks(const std::vector<std::string>* tables) const {
   std::map<std::string, std::string> out;
   if (tables == nullptr) {

@@ -68,6 +68,10 @@ class SchemaModel {
   /// Whether the schema has a table named `name` (ASCII case ignored).
   bool HasTable(std::string_view name) const;
   std::string hash() const { return digest_.Hex(); }
+  /// The hash the schema would have with the blocks of `tables` (all when
+  /// null) replaced by `blocks`.
+  std::string HashWith(const std::map<std::string, std::string>& blocks,
+                       const std::vector<std::string>* tables) const;
   /// The blocks of `tables` (their tables, indexes and triggers), or all,
   /// by sort key.
   std::map<std::string, std::string> Blocks(const std::vector<std::string>* tables = nullptr) const;

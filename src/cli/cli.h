@@ -27,6 +27,10 @@ enum ExitCode {
 
 int ExitCodeFor(Code code);
 
+/// For options that take a migration version: digits, read in decimal as
+/// file names are ("0010" is ten; CLI11 alone would read it as octal eight).
+const CLI::Validator& DecimalVersion();
+
 /// Options every command accepts, resolved against DATABASE_URL and strata.toml.
 struct GlobalOptions {
   std::string database;  // --database

@@ -131,7 +131,8 @@ void SetupRehearse(CLI::App& app, GlobalOptions& global, int& exit_code) {
   RehearseOptions& o = flags->options;
   CLI::App* cmd = app.add_subcommand(
       "rehearse", "rehearse pending migrations on a sandbox copy: up, down, injected failures, up again");
-  auto* to = cmd->add_option("--to", flags->to, "rehearse pending versions up to and including V");
+  auto* to = cmd->add_option("--to", flags->to, "rehearse pending versions up to and including V")
+      ->transform(DecimalVersion());
   cmd->add_option("--seed", o.seed_rows, "fill the sandbox's tables with ROWS generated rows each")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed-value", o.seed_value, "PRNG seed for --seed (default 42)");

@@ -206,6 +206,7 @@ void SetupRestore(CLI::App& app, GlobalOptions& global, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "restore", "put the database back to a migration boundary from a snapshot");
   cmd->add_option("--to-version", flags->version, "the migration V whose boundary to restore")
+      ->transform(DecimalVersion())
       ->required();
   auto* before = cmd->add_flag("--before", flags->before, "the state just before V was applied (the default)");
   auto* after = cmd->add_flag("--after", flags->after, "the state just after V was applied");
@@ -224,7 +225,8 @@ void SetupShow(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto flags = std::make_shared<RestoreFlags>();
   CLI::App* cmd = app.add_subcommand(
       "show", "what history knows of migration V: when, by whom, snapshot, recovery targets");
-  cmd->add_option("version", flags->version, "the migration's version")->required();
+  cmd->add_option("version", flags->version, "the migration's version")
+      ->transform(DecimalVersion())->required();
   cmd->add_flag("--json", flags->json, "print JSON for machines");
   cmd->add_option("--store", flags->store, "snapshot store directory (default: strata.toml, then .strata/snapshots)");
   cmd->callback([&global, &exit_code, flags] { exit_code = RunShowVersion(global, *flags); });

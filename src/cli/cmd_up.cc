@@ -40,7 +40,8 @@ void PrintPlan(const RunReport& report, const char* verb) {
 void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto flags = std::make_shared<UpFlags>();
   CLI::App* cmd = app.add_subcommand("up", "apply pending migrations, each atomically with its history row");
-  auto* to = cmd->add_option("--to", flags->to, "apply pending versions up to and including V");
+  auto* to = cmd->add_option("--to", flags->to, "apply pending versions up to and including V")
+      ->transform(DecimalVersion());
   cmd->add_flag("--dry-run", flags->dry_run, "print the plan and the SQL; change nothing");
   cmd->add_flag("--allow-irreversible", flags->allow_irreversible,
                 "apply migrations that have no down script and no derivable inverse "
@@ -110,7 +111,8 @@ void SetupDown(CLI::App& app, GlobalOptions& global, int& exit_code) {
       "down", "roll back applied migrations with the down scripts stored at apply time");
   auto* steps = cmd->add_option("-n,--steps", flags->steps, "roll back the newest N migrations (default 1)")
                     ->check(CLI::PositiveNumber);
-  auto* to = cmd->add_option("--to", flags->to, "roll back every migration newer than V");
+  auto* to = cmd->add_option("--to", flags->to, "roll back every migration newer than V")
+      ->transform(DecimalVersion());
   auto* all = cmd->add_flag("--all", flags->all,
                             "roll back every applied migration, a version 0 included");
   steps->excludes(to);

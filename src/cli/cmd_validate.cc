@@ -44,7 +44,8 @@ void SetupResolve(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto flags = std::make_shared<ResolveFlags>();
   CLI::App* cmd = app.add_subcommand(
       "resolve", "settle a no-transaction migration left in progress, after checking the database");
-  cmd->add_option("version", flags->version, "the in-progress migration's version")->required();
+  cmd->add_option("version", flags->version, "the in-progress migration's version")
+      ->transform(DecimalVersion())->required();
   auto* applied = cmd->add_flag("--applied", flags->applied,
                                 "its statements all took effect: keep it as applied");
   auto* rolled = cmd->add_flag("--rolled-back", flags->rolled_back,
@@ -77,7 +78,8 @@ void SetupFinalize(CLI::App& app, GlobalOptions& global, int& exit_code) {
       "finalize",
       "declare applied migrations up to VERSION final: drop the data captured before their "
       "destructive statements (they can then no longer be rolled back without data loss)");
-  cmd->add_option("version", *version, "the last version to finalize")->required();
+  cmd->add_option("version", *version, "the last version to finalize")
+      ->transform(DecimalVersion())->required();
   cmd->callback([&global, &exit_code, version] {
     auto migrator = OpenMigrator(global, true, &exit_code);
     if (!migrator) return;

@@ -11,6 +11,20 @@
 
 namespace strata::cli {
 
+const CLI::Validator& DecimalVersion() {
+  static const CLI::Validator validator(
+      [](std::string& text) -> std::string {
+        if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
+          return "a version is digits, as in the file names (0042 or 42): '" + text + "'";
+        }
+        size_t first = text.find_first_not_of('0');
+        text = first == std::string::npos ? "0" : text.substr(first);
+        return "";
+      },
+      "VERSION");
+  return validator;
+}
+
 int ExitCodeFor(Code code) {
   switch (code) {
     case Code::kOk: return kExitOk;

@@ -185,6 +185,26 @@ TEST_P(CliTest, ResolveChecksTheDatabaseUnlessForced) {
   EXPECT_THAT(Strata({"status"}).out, HasSubstr("1 applied, 0 pending"));
 }
 
+// Versions on the command line are decimal like the file names: 0010 is ten
+// (not octal eight), 0019 is nineteen (not an error).
+TEST_P(CliTest, ZeroPaddedVersionsOnTheCommandLineAreDecimal) {
+  for (const char* v : {"0008", "0009", "0010", "0011", "0019"}) {
+    Write(std::string(v) + "_t.up.sql", fmt::format("CREATE TABLE t{} (id INTEGER PRIMARY KEY);\n", v));
+  }
+  auto up = Strata({"up", "--no-snapshot", "--to", "0011"});
+  EXPECT_EQ(up.exit_code, 0) << up.all();
+  EXPECT_EQ(HistoryRows(), 4);
+  auto down = Strata({"down", "--to", "0010"});
+  EXPECT_EQ(down.exit_code, 0) << down.all();
+  EXPECT_EQ(HistoryRows(), 3);
+  EXPECT_EQ(Strata({"up", "--no-snapshot", "--to", "0019"}).exit_code, 0);
+  EXPECT_EQ(HistoryRows(), 5);
+  auto bad = Strata({"down", "--to", "0x10"});
+  EXPECT_EQ(bad.exit_code, cli::kExitUsage);
+  EXPECT_THAT(bad.err, HasSubstr("a version is digits"));
+  EXPECT_EQ(HistoryRows(), 5);
+}
+
 TEST_P(CliTest, LockOfAKilledRunDoesNotBlockTheNext) {
   Write("0001_fast.up.sql", "CREATE TABLE fast (id INTEGER);\n");
   Write("0002_slow.up.sql", SlowSql(5));

@@ -523,26 +523,6 @@ bool CapturedData(const std::string& checks_json) {
   return checks.is_object() && checks.value("captures", 0) > 0;
 }
 
-/// A schema block with its column lines sorted: a column a down script adds
-/// back comes last (neither engine can put it back in its place), and the
-/// table is the same for every statement that names its columns.
-std::string ColumnsInAnyOrder(const std::string& block) {
-  std::vector<std::string_view> lines, columns;
-  std::string_view rest = block;
-  while (!rest.empty()) {
-    size_t eol = rest.find('\n');
-    std::string_view line = rest.substr(0, eol == std::string_view::npos ? rest.size() : eol + 1);
-    (line.rfind("  column ", 0) == 0 ? columns : lines).push_back(line);
-    rest.remove_prefix(line.size());
-  }
-  if (columns.size() < 2 || lines.empty()) return block;
-  std::sort(columns.begin(), columns.end());
-  std::string out(lines.front());
-  for (auto c : columns) out += c;
-  for (size_t i = 1; i < lines.size(); ++i) out += lines[i];
-  return out;
-}
-
 /// The column names of a table's schema block, in its order ("" on failure).
 std::vector<std::string> ColumnsOfBlock(const std::string& block, sql::Dialect dialect) {
   std::vector<std::string> names;
@@ -1014,7 +994,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     STRATA_ASSIGN_OR_RETURN(Prepared p, Prepare(m, dialect, options_.migrations_dir));
     if (p.down_source == "none" && !options.allow_irreversible) refusals.push_back(p.irreversible);
     report.plan.push_back(PlanStep{m.version, m.id(), m.up_sql, p.down_source, p.down_script,
-                                   m.directives.no_transaction});
+                                   m.directives.no_transaction, p.up.size()});
     todo.emplace_back(&m, std::move(p));
   }
   if (!refusals.empty()) {
@@ -1203,7 +1183,8 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     scripts.push_back(std::move(stmts));
     restores.push_back(std::move(restore));
     directives.push_back(*d);
-    report.plan.push_back(PlanStep{t.version, id, t.down_script, "", "", d->no_transaction});
+    report.plan.push_back(PlanStep{t.version, id, t.down_script, "", "", d->no_transaction,
+                                   scripts.back().size()});
   }
   if (options.dry_run) return report;
 

@@ -85,6 +85,8 @@ struct PlanStep {
   std::string down_source;  // up: "file", "derived" or "none"
   std::string down_script;  // up: the way back that will be stored
   bool no_transaction = false;
+  /// How many statements run: those of `script` less a BEGIN/COMMIT wrapper.
+  size_t statements = 0;
 };
 
 struct RunReport {

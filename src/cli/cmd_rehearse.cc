@@ -109,9 +109,16 @@ void PrintSummary(const RehearsalReport& r, const std::string& dir) {
   for (const auto& m : r.migrations) injected += m.injections;
   fmt::print("\n");
   if (r.passed()) {
-    fmt::print("rehearsal passed: {} migration{} went up, down to the same schema and data, and up "
-               "again to the same state; {} injected failure{} left no trace ({} ms)\n",
-               r.migrations.size(), r.migrations.size() == 1 ? "" : "s", injected,
+    size_t rolled = 0;
+    for (const auto& m : r.migrations) rolled += m.down_ms >= 0;
+    std::string downs =
+        rolled == r.migrations.size()
+            ? "went up, down to the same schema and data, and up again to the same state"
+            : fmt::format("went up; {} of them went down to the same schema and data and up "
+                          "again to the same state (the others have no way back)",
+                          rolled);
+    fmt::print("rehearsal passed: {} migration{} {}; {} injected failure{} left no trace ({} ms)\n",
+               r.migrations.size(), r.migrations.size() == 1 ? "" : "s", downs, injected,
                injected == 1 ? "" : "s", r.total_ms);
   } else {
     fmt::print("rehearsal FAILED: {} of {} migrations failed", r.Count(RehearsalResult::kFail),

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "engine/url.h"
+#include "migration/checksum.h"
 #include "rehearse/sandbox.h"
 #include "safety/fingerprint.h"
 #include "safety/seed.h"
@@ -48,10 +49,14 @@ struct State {
   }
 };
 
+/// Columns are taken in any order: a down script can put a dropped column
+/// back only at the end (see ColumnsInAnyOrder).
 Result<State> Capture(Database& db) {
   State s;
-  STRATA_ASSIGN_OR_RETURN(s.schema, FingerprintSchema(db));
-  STRATA_ASSIGN_OR_RETURN(s.data, FingerprintData(db));
+  STRATA_ASSIGN_OR_RETURN(SchemaFingerprint schema, FingerprintSchema(db));
+  s.schema.canonical_text = ColumnsInAnyOrder(schema.canonical_text);
+  s.schema.hash = Sha256Hex(s.schema.canonical_text);
+  STRATA_ASSIGN_OR_RETURN(s.data, FingerprintData(db, {}, /*columns_by_name=*/true));
   return s;
 }
 
@@ -121,9 +126,7 @@ class Rehearser {
       m.version = step.version;
       m.id = step.id;
       m.down_source = step.down_source;
-      STRATA_ASSIGN_OR_RETURN(std::vector<sql::Statement> statements,
-                              sql::SplitStatements(step.script, dialect_));
-      m.statements = statements.size();
+      m.statements = step.statements;
     }
     Emit(RehearsalEvent::Kind::kSandboxReady);
     if (options_.seed_rows > 0 && !plan.plan.empty()) {
@@ -213,7 +216,7 @@ class Rehearser {
     auto fail = [&](std::string why) { m.failures.push_back(std::move(why)); };
     STRATA_ASSIGN_OR_RETURN(std::vector<sql::Statement> statements,
                             sql::SplitStatements(step.script, dialect_));
-    m.statements = statements.size();
+    m.statements = step.statements;  // a BEGIN/COMMIT wrapper left out
     STRATA_ASSIGN_OR_RETURN(State before, Capture(*db_));
     m.risks = AssessRisks(statements, RiskFacts{dialect_, before.Tables(), step.no_transaction,
                                                 step.down_source == "none"});

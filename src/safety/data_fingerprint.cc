@@ -1,3 +1,4 @@
+#include <algorithm>
 // FingerprintData: one streaming pass per table with one RowHasher, so no
 // allocation per row or cell and memory bounded by the hasher's buffer.
 #include <cstring>
@@ -82,7 +83,8 @@ DataFingerprint CombineTables(std::vector<TableFingerprint> tables) {
   return out;
 }
 
-Result<DataFingerprint> FingerprintData(Database& db, const std::vector<std::string>& tables) {
+Result<DataFingerprint> FingerprintData(Database& db, const std::vector<std::string>& tables,
+                                        bool columns_by_name) {
   std::vector<std::string> names = tables;
   if (names.empty()) {
     STRATA_ASSIGN_OR_RETURN(names, db.ListTables());
@@ -94,7 +96,14 @@ Result<DataFingerprint> FingerprintData(Database& db, const std::vector<std::str
   }
   std::vector<TableFingerprint> tables_out;
   for (const auto& name : names) {
-    auto rows = SumRows(db, "SELECT * FROM " + db.QuoteIdent(name));
+    std::string select = "*";
+    if (columns_by_name) {
+      STRATA_ASSIGN_OR_RETURN(std::vector<std::string> columns, db.ListColumns(name));
+      std::sort(columns.begin(), columns.end());
+      select.clear();
+      for (const auto& c : columns) select += (select.empty() ? "" : ", ") + db.QuoteIdent(c);
+    }
+    auto rows = SumRows(db, "SELECT " + select + " FROM " + db.QuoteIdent(name));
     if (!rows.ok()) return rows.status().WithContext(fmt::format("fingerprinting table {}", name));
     tables_out.push_back(TableFingerprintOf(name, *rows));
   }

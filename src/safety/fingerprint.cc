@@ -163,6 +163,30 @@ bool SchemaModel::Owned(std::string_view owner, const std::vector<std::string>* 
                                        [&](const std::string& t) { return AsciiLower(t) == lower; });
 }
 
+std::string ColumnsInAnyOrder(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::vector<std::string_view> columns;  // the run of column lines being read
+  auto flush = [&] {
+    std::sort(columns.begin(), columns.end());
+    for (auto c : columns) out += c;
+    columns.clear();
+  };
+  while (!text.empty()) {
+    size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol == std::string_view::npos ? text.size() : eol + 1);
+    text.remove_prefix(line.size());
+    if (line.rfind("  column ", 0) == 0) {
+      columns.push_back(line);
+      continue;
+    }
+    flush();
+    out += line;
+  }
+  flush();
+  return out;
+}
+
 std::string SchemaModel::HashWith(const std::map<std::string, std::string>& blocks,
                                   const std::vector<std::string>* tables) const {
   SchemaDigest d = digest_;

@@ -92,6 +92,12 @@ class SchemaModel {
   SchemaDigest digest_;
 };
 
+/// Schema blocks (one or a whole canonical text) with each table's column
+/// lines sorted: a column a down script adds back comes last (neither engine
+/// can put it back in its place), and the table is the same for every
+/// statement that names its columns.
+std::string ColumnsInAnyOrder(std::string_view text);
+
 /// Reads the catalog of `db` and renders its canonical text.
 Result<SchemaFingerprint> FingerprintSchema(Database& db);
 
@@ -102,7 +108,10 @@ Result<SchemaFingerprint> FingerprintSchema(Database& db);
 /// duplicated row counts twice. A table that does not exist is kNotFound.
 /// PostgreSQL values are hashed in the text form the server sends, so equal
 /// data hashes equal on the same engine, not across engines.
-Result<DataFingerprint> FingerprintData(Database& db, const std::vector<std::string>& tables = {});
+/// With `columns_by_name`, each table's columns are read in name order, so
+/// that a table whose columns were reordered hashes the same.
+Result<DataFingerprint> FingerprintData(Database& db, const std::vector<std::string>& tables = {},
+                                        bool columns_by_name = false);
 
 /// Rows as FingerprintData hashes them: the sum modulo 2^128 of each row's
 /// hash, and how many rows. Sums of disjoint sets of rows add up to the sum

@@ -197,6 +197,32 @@ TEST_P(RehearseTest, DownThatRestoresAColumnWithTheWrongTypeFails) {
   EXPECT_EQ(Scalar(*db_, "SELECT sum(price) FROM items"), 350);
 }
 
+// A dropped column that was not the last comes back last: the same table.
+TEST_P(RehearseTest, DroppingAMiddleColumnWithItsDownPasses) {
+  Write("0001_items.up.sql",
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER, name TEXT);\n"
+        "INSERT INTO items VALUES (1, 100, 'a'), (2, NULL, 'b');\n");
+  Write("0001_items.down.sql", "DROP TABLE items;\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  Write("0002_drop_price.up.sql", "ALTER TABLE items DROP COLUMN price;\n");
+  Write("0002_drop_price.down.sql", "ALTER TABLE items ADD COLUMN price INTEGER;\n");
+  json report = RehearseJson({}, 0);
+  ASSERT_EQ(report["migrations"].size(), 1u);
+  EXPECT_EQ(report["migrations"][0]["result"], "pass") << report.dump(2);
+}
+
+// A file wrapped in BEGIN/COMMIT (as written for psql or sqitch) runs without
+// the wrapper, and failures are injected at its own statements.
+TEST_P(RehearseTest, ABeginCommitWrapperIsNotCountedAsStatements) {
+  Write("0001_items.up.sql",
+        "BEGIN;\nCREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n"
+        "CREATE INDEX items_name ON items (name);\nCOMMIT;\n");
+  json report = RehearseJson({}, 0);
+  ASSERT_EQ(report["migrations"].size(), 1u);
+  EXPECT_EQ(report["migrations"][0]["result"], "pass") << report.dump(2);
+  EXPECT_EQ(report["migrations"][0]["statements"], 2);
+}
+
 TEST_P(RehearseTest, DownThatLeavesRowsBehindFailsWithRowCounts) {
   Write("0001_items.up.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n");
   ASSERT_EQ(Strata({"up"}).exit_code, 0);

@@ -32,6 +32,67 @@ bool HasTopLevelWord(std::string_view statement, std::string_view word, sql::Dia
   return false;
 }
 
+/// The columns an UPDATE assigns (SET a = .., (b, c) = ..), as the engine
+/// reads their names; empty when the statement does not read as expected
+/// (every column is captured then).
+std::vector<std::string> UpdatedColumns(std::string_view statement, sql::Dialect dialect) {
+  auto tokens = sql::Tokenize(statement, dialect);
+  if (!tokens.ok()) return {};
+  const std::vector<sql::Token>& t = *tokens;
+  size_t i = 0;
+  int depth = 0;
+  for (; i < t.size(); ++i) {  // to the top-level SET
+    if (t[i].IsPunct('(')) ++depth;
+    if (t[i].IsPunct(')')) --depth;
+    if (depth == 0 && t[i].IsWord("set")) break;
+  }
+  auto is_name = [&](size_t k) {
+    return k < t.size() &&
+           (t[k].kind == sql::TokenKind::kWord || t[k].kind == sql::TokenKind::kQuotedIdentifier);
+  };
+  std::vector<std::string> columns;
+  for (++i; i < t.size();) {
+    if (t[i].IsPunct('(')) {  // (a, b) = (...)
+      for (++i; is_name(i); i += 2) {
+        columns.push_back(sql::IdentifierName(t[i], dialect));
+        if (i + 1 < t.size() && t[i + 1].IsPunct(')')) {
+          ++i;
+          break;
+        }
+        if (i + 1 >= t.size() || !t[i + 1].IsPunct(',')) return {};
+      }
+      if (i >= t.size() || !t[i].IsPunct(')')) return {};
+      ++i;
+    } else if (is_name(i)) {
+      columns.push_back(sql::IdentifierName(t[i], dialect));
+      ++i;
+      // PostgreSQL: SET col[1] = .., SET col.field = ..: still the column.
+      while (i < t.size() && !(t[i].kind == sql::TokenKind::kOperator && t[i].text == "=")) {
+        if (t[i].IsPunct(';') || t[i].kind == sql::TokenKind::kEnd) return {};
+        ++i;
+      }
+    } else {
+      return {};
+    }
+    if (i >= t.size() || t[i].kind != sql::TokenKind::kOperator || t[i].text != "=") return {};
+    // The value, to the next top-level comma or the clause after SET.
+    depth = 0;
+    for (++i; i < t.size(); ++i) {
+      if (t[i].IsPunct('(')) ++depth;
+      if (t[i].IsPunct(')')) --depth;
+      if (depth > 0) continue;
+      if (t[i].IsPunct(',') || t[i].IsWord("from") || t[i].IsWord("where") ||
+          t[i].IsWord("returning") || t[i].IsWord("order") || t[i].IsWord("limit") ||
+          t[i].kind == sql::TokenKind::kEnd || t[i].IsPunct(';')) {
+        break;
+      }
+    }
+    if (i >= t.size() || !t[i].IsPunct(',')) break;
+    ++i;
+  }
+  return columns;
+}
+
 std::string Join(const std::vector<std::string>& parts, std::string_view sep = ", ") {
   std::string out;
   for (const auto& p : parts) {
@@ -362,8 +423,24 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
     case StatementKind::kUpdate: {
       STRATA_ASSIGN_OR_RETURN(auto p, plan(info.schema, info.table));
       if (!p) return std::optional<Capture>();
+      // SQLite's UPDATE OR REPLACE deletes the rows its new values collide with.
+      auto tokens = sql::Tokenize(statement, dialect);
+      if (!tokens.ok() || (tokens->size() > 2 && (*tokens)[1].IsWord("or"))) {
+        return std::optional<Capture>(p->WholeTable());
+      }
       std::string where = HasTopLevelWord(statement, "from", dialect) ? "" : info.where_clause;
-      STRATA_ASSIGN_OR_RETURN(Capture c, p->Values({}, where));
+      // Only the columns it assigns: values written to other columns since
+      // (by the application) are not put back on rollback. An assigned key
+      // column moves the row: every column is captured, matched by the old key.
+      std::vector<std::string> columns = UpdatedColumns(statement, dialect);
+      STRATA_ASSIGN_OR_RETURN(const TableTracker::Table* t, tables.Find(info.schema, info.table));
+      bool moves_rows = std::any_of(columns.begin(), columns.end(), [&](const std::string& c) {
+        return std::any_of(t->key.begin(), t->key.end(), [&](const std::string& k) {
+          return sql::NameKey(k, dialect) == sql::NameKey(c, dialect);
+        });
+      });
+      if (moves_rows) columns.clear();
+      STRATA_ASSIGN_OR_RETURN(Capture c, p->Values(columns, where));
       if (c.before.empty()) return std::optional<Capture>();
       return std::optional<Capture>(std::move(c));
     }

@@ -108,6 +108,39 @@ TEST_P(RollbackTest, DropOfAMiddleColumnIsRestoredAtTheEnd) {
   EXPECT_EQ(Open()->GetStatus()->drift, "");
 }
 
+// An UPDATE's rollback puts back the columns it assigned, and only those:
+// what the application wrote to other columns since stays.
+TEST_P(RollbackTest, UpdateRestoresOnlyTheColumnsItAssigns) {
+  Write("0003_names.up.sql",
+        "UPDATE items SET name = upper(name) WHERE id < 4;\n"
+        "UPDATE items SET (name, note) = ('n', 'z') WHERE id = 5;\n");
+  Write("0003_names.down.sql", "SELECT 1;\n");  // the captured values go back
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("UPDATE items SET price = 99 WHERE id IN (1, 5)").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT name, note FROM items ORDER BY id"),
+            "a|NULL|\n|x|\nü✓||\nNULL|long|\ne|y|\n");
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE price = 99"), 2);
+}
+
+// SQLite's UPDATE OR REPLACE deletes the rows its new values collide with:
+// they come back on rollback too.
+TEST_P(RollbackTest, UpdateOrReplaceRestoresTheRowsItReplaced) {
+  if (pg()) GTEST_SKIP() << "SQLite's conflict clause";
+  Write("0003_cells.up.sql", "CREATE TABLE cells (name TEXT PRIMARY KEY, v TEXT);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO cells VALUES ('a_b', '1'), ('a-b', '2'), ('c_d', '3')").ok());
+  std::string before = RowsText("SELECT name, v FROM cells ORDER BY name");
+  Write("0004_rename.up.sql", "UPDATE OR REPLACE cells SET name = replace(name, '_', '-');\n");
+  Write("0004_rename.down.sql", "SELECT 1;\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM cells"), 2);
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT name, v FROM cells ORDER BY name"), before);
+}
+
 TEST_P(RollbackTest, DropTableIsRestored) {
   RoundTrip("DROP TABLE items;\n",
             "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n");

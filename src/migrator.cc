@@ -194,6 +194,11 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
       default: scope.whole = true;
     }
   }
+  // A statement on a table reaches its partitions and inheritance children
+  // (ALTER TABLE recurses; DML on a parent writes them).
+  for (size_t i = 0, n = scope.tables.size(); i < n && !scope.whole; ++i) {
+    for (const auto& child : model.Inheritors(scope.tables[i])) add(child);
+  }
   return scope;
 }
 
@@ -1036,10 +1041,13 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     });
     if (looks_up) STRATA_RETURN_IF_ERROR(read_unread());
     Scope scope = ScopeOf(p.info, model);
-    STRATA_ASSIGN_OR_RETURN(auto cascades, AddCascades(*db_, p, scope));
     // Deferred: the reads after a transactional migration on known tables.
     const bool deferred = !scope.whole && !m->directives.no_transaction;
-    if (!deferred || unread.Touches(scope.tables)) STRATA_RETURN_IF_ERROR(read_unread());
+    if (!deferred || unread.Touches(scope.tables)) {
+      STRATA_RETURN_IF_ERROR(read_unread());
+      scope = ScopeOf(p.info, model);  // partitions created since are known now
+    }
+    STRATA_ASSIGN_OR_RETURN(auto cascades, AddCascades(*db_, p, scope));
     STRATA_ASSIGN_OR_RETURN(auto before, known.Existing(*db_, scope.tables, model));
     STRATA_ASSIGN_OR_RETURN(Guarded guarded, Guard(*db_, *m, p, scope, cascades, model, before,
                                                    options.allow_irreversible));

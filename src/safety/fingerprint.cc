@@ -7,6 +7,7 @@
 
 #include "migration/checksum.h"
 #include "safety/catalog.h"
+#include "sql/lexer.h"
 #include "util/diff.h"
 #include "util/text.h"
 
@@ -205,6 +206,40 @@ std::map<std::string, std::string> SchemaModel::Blocks(const std::vector<std::st
     auto owned = by_owner_.find(AsciiLower(t));
     if (owned == by_owner_.end()) continue;
     for (const std::string& key : owned->second) out[key] = blocks_.at(key).text;
+  }
+  return out;
+}
+
+std::vector<std::string> SchemaModel::Inheritors(std::string_view table) const {
+  // A child's block says "inherits a, b" on its first line after the name.
+  std::map<std::string, std::vector<std::string>> children;  // lower-case parent -> children
+  for (const auto& [key, b] : blocks_) {
+    size_t sep = key.find('\x1f');
+    if (key.compare(2, sep - 2, "table") != 0) continue;
+    std::string_view text = b.text;
+    size_t start = text.find('\n') + 1;
+    std::string_view facts = text.substr(start, text.find('\n', start) - start);
+    size_t at = facts.find(" inherits ");
+    if (facts.rfind("  column ", 0) == 0 || at == std::string_view::npos) continue;
+    auto tokens = sql::Tokenize(facts.substr(at + 10), sql::Dialect::kPostgres);
+    if (!tokens.ok()) continue;
+    for (const auto& t : *tokens) {
+      if (t.kind == sql::TokenKind::kWord || t.kind == sql::TokenKind::kQuotedIdentifier) {
+        children[AsciiLower(sql::IdentifierName(t, sql::Dialect::kPostgres))].push_back(key.substr(sep + 1));
+      }
+    }
+  }
+  std::vector<std::string> out;
+  std::vector<std::string> todo{AsciiLower(table)};
+  while (!todo.empty() && out.size() < blocks_.size()) {
+    auto found = children.find(todo.back());
+    todo.pop_back();
+    if (found == children.end()) continue;
+    for (const auto& child : found->second) {
+      if (std::find(out.begin(), out.end(), child) != out.end()) continue;
+      out.push_back(child);
+      todo.push_back(AsciiLower(child));
+    }
   }
   return out;
 }

@@ -75,6 +75,9 @@ class SchemaModel {
   /// The blocks of `tables` (their tables, indexes and triggers), or all,
   /// by sort key.
   std::map<std::string, std::string> Blocks(const std::vector<std::string>* tables = nullptr) const;
+  /// The tables that inherit from `table` (its partitions, PostgreSQL
+  /// inheritance children), and theirs in turn.
+  std::vector<std::string> Inheritors(std::string_view table) const;
   /// The table that owns object `name` of `kind` ("index", "trigger"), or "".
   std::string TableOf(std::string_view kind, std::string_view name) const;
   /// Blocks as a canonical text (for DiffSchemas).

@@ -141,6 +141,26 @@ TEST_P(RollbackTest, UpdateOrReplaceRestoresTheRowsItReplaced) {
   EXPECT_EQ(RowsText("SELECT name, v FROM cells ORDER BY name"), before);
 }
 
+// ALTER TABLE on a partitioned table reaches its partitions: the rollback
+// check compares them too (dropping the parent's primary key drops the
+// partition's, which the key had taken over).
+TEST_P(RollbackTest, PartitionsAreInTheRollbackCheck) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL partitions";
+  Write("0003_job.up.sql",
+        "CREATE TABLE job (name text NOT NULL, id int NOT NULL) PARTITION BY LIST (name);\n"
+        "CREATE TABLE job_a (name text NOT NULL, id int NOT NULL);\n"
+        "ALTER TABLE job_a ADD PRIMARY KEY (name, id);\n"
+        "ALTER TABLE job ATTACH PARTITION job_a FOR VALUES IN ('a');\n");
+  Write("0003_job.down.sql", "DROP TABLE job;\n");
+  Write("0004_pk.up.sql", "ALTER TABLE job ADD PRIMARY KEY (name, id);\n");
+  Write("0004_pk.down.sql", "ALTER TABLE job DROP CONSTRAINT job_pkey;\n");
+  ASSERT_TRUE(Up().ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("job_a"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_constraint WHERE conname = 'job_a_pkey'"), 1);
+}
+
 TEST_P(RollbackTest, DropTableIsRestored) {
   RoundTrip("DROP TABLE items;\n",
             "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n");

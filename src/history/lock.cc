@@ -49,7 +49,7 @@ Result<std::unique_ptr<MigrationLock>> MigrationLock::Acquire(
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) {
       return Status(Code::kLocked,
-                    fmt::format("{} is locked by another strata run: {}; waited {} ms "
+                    fmt::format("{} is locked, held by {}; waited {} ms "
                                 "(--lock-timeout {} ms)",
                                 conn->Describe(), attempt.holder,
                                 std::chrono::duration_cast<std::chrono::milliseconds>(now - start)

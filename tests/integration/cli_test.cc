@@ -113,7 +113,7 @@ TEST_P(CliTest, TwoConcurrentUpsApplyExactlyOnce) {
   EXPECT_EQ(a.exit_code, 0) << a.all();
   EXPECT_THAT(a.out, HasSubstr("applied 2 migrations"));
   EXPECT_EQ(b.exit_code, cli::kExitLocked) << b.all();
-  EXPECT_THAT(b.err, HasSubstr("is locked by another strata run"));
+  EXPECT_THAT(b.err, HasSubstr("is locked, held by"));
   EXPECT_THAT(b.err, HasSubstr(fmt::format("pid {}", first.pid())));
   EXPECT_EQ(HistoryRows(), 2);
   // Run again concurrently with a generous timeout: the second waits, then finds nothing to do.
@@ -424,6 +424,20 @@ TEST_F(CliInputTest, ValidateWithoutADatabaseReadsPostgresFiles) {
   run = Strata({"validate"});
   EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
   EXPECT_THAT(run.err, HasSubstr("0002_bad.up.sql:2: COMMIT (transaction control) would end"));
+}
+
+// A database Strata may read but not write: "cannot open" (exit 4) naming
+// the file, not a migration that failed, and nothing changed.
+TEST_F(CliInputTest, ReadOnlySqliteDatabaseIsNamed) {
+  dir_.Write("migrations/0001_t.up.sql", "CREATE TABLE t (id INTEGER);\n");
+  ASSERT_EQ(Strata({"--database", "sqlite:app.db", "--dir", "migrations", "up", "--no-snapshot",
+                    "--to", "0"}).exit_code, 0);
+  auto run = Strata({"--database", "sqlite:file:app.db?mode=ro", "--dir", "migrations", "up",
+                     "--no-snapshot"});
+  EXPECT_EQ(run.exit_code, cli::kExitUnavailable) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("cannot write to SQLite database 'file:app.db?mode=ro'"));
+  auto status = Strata({"--database", "sqlite:app.db", "--dir", "migrations", "status"});
+  EXPECT_THAT(status.out, HasSubstr("0 applied, 1 pending"));
 }
 
 TEST_F(CliInputTest, UnknownFlagIsAUsageError) {

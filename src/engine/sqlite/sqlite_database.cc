@@ -138,7 +138,14 @@ class SqliteDatabase : public Database {
     sqlite3_busy_timeout(db_, 0);
     Result<LockAttempt> attempt = TryLockNow(owner);
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    if (!attempt.ok() && attempt.status().code() == Code::kLocked) return BusyWriter();
     return attempt;
+  }
+
+  static LockAttempt BusyWriter() {
+    return LockAttempt{false,
+                       "another connection that is writing to the database (a running migration "
+                       "or an application's transaction)"};
   }
 
   Result<LockAttempt> TryLockNow(const LockOwner& owner) {
@@ -154,10 +161,8 @@ class SqliteDatabase : public Database {
     STRATA_ASSIGN_OR_RETURN(LockAttempt held, CurrentHolder(owner));
     if (!held.holder.empty()) return held;
     Status begun = Begin();
-    if (!begun.ok()) {
-      return LockAttempt{false, "another connection is writing to the database (" +
-                                    begun.message() + ")"};
-    }
+    if (!begun.ok() && begun.code() == Code::kLocked) return BusyWriter();
+    STRATA_RETURN_IF_ERROR(begun);
     Status s = [&]() -> Status {
       STRATA_ASSIGN_OR_RETURN(LockAttempt again, CurrentHolder(owner));
       if (!again.holder.empty()) return Status(Code::kLocked, again.holder);
@@ -323,6 +328,12 @@ class SqliteDatabase : public Database {
       return Status(Code::kDatabase,
                     fmt::format("statement exceeded its timeout of {} ms and was interrupted",
                                 timeout_.count()));
+    }
+    if ((rc & 0xff) == SQLITE_READONLY) {
+      return Status(Code::kUnavailable,
+                    fmt::format("cannot write to SQLite database '{}': {} (check the permissions "
+                                "of the file and of its directory, where the journal goes)",
+                                path_, sqlite3_errmsg(db_)));
     }
     if ((rc & 0xff) == SQLITE_BUSY) {
       return Status(Code::kLocked,

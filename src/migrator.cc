@@ -514,10 +514,10 @@ Status RefuseReplacingWrites(const std::string& id, const std::string& checks_js
     return Status(Code::kVerifyFailed,
                   fmt::format("rolling back {} would put table {} back as it was before {} (its "
                               "rows were captured whole), but {} was written to since {} was "
-                              "applied, and those writes would be lost; nothing was rolled back. "
+                              "applied, and those writes would be lost; {} was not rolled back. "
                               "Save what was written since (or take a snapshot), then pass "
                               "--discard-later-writes",
-                              id, table, id, table, id));
+                              id, table, id, table, id, id));
   }
   return Status::OK();
 }
@@ -1209,6 +1209,14 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                             WrittenSince(*db_, targets[i].checks));
     if (!options.discard_later_writes) {
       Status refused = RefuseReplacingWrites(step.id, targets[i].checks, written);
+      if (!refused.ok() && report.completed > 0) {
+        refused = Status(refused.code(),
+                         refused.message() + fmt::format(" (the {} newer migration{} this run "
+                                                         "rolled back before it stay{} rolled back)",
+                                                         report.completed,
+                                                         report.completed == 1 ? "" : "s",
+                                                         report.completed == 1 ? "s" : ""));
+      }
       if (!refused.ok()) return run.Fail(step.version, step.id, start, refused);
     }
     std::optional<Reordered> reordered;

@@ -233,6 +233,7 @@ TEST_P(RollbackTest, PuttingBackATableWrittenToSinceIsRefusedUnlessTold) {
   EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
   EXPECT_THAT(refused.message(), HasSubstr("items was written to since 0003_rebuild"));
   EXPECT_THAT(refused.message(), HasSubstr("--discard-later-writes"));
+  EXPECT_THAT(refused.message(), HasSubstr("0003_rebuild was not rolled back"));
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE id = 9"), 1);
   Status rolled = Down({.discard_later_writes = true});

@@ -109,6 +109,31 @@ Result<std::string> InverseOf(const StatementInfo& info, Dialect dialect) {
   }
 }
 
+/// Whether `text` leaves nothing behind to undo: a setting of the session
+/// or transaction (SET, RESET), a transaction-level advisory lock, or a
+/// SELECT that calls no function (SELECT 1).
+bool LeavesNothing(std::string_view text, Dialect dialect) {
+  auto tokens = Tokenize(text, dialect);
+  if (!tokens.ok() || tokens->empty()) return false;
+  const std::vector<Token>& t = *tokens;
+  if (t[0].IsWord("SET") || t[0].IsWord("RESET")) return dialect == Dialect::kPostgres;
+  if (!t[0].IsWord("SELECT")) return false;
+  if (t.size() >= 3 && (t[1].IsWord("pg_advisory_xact_lock") || t[1].IsWord("pg_advisory_xact_lock_shared")) &&
+      t[2].IsPunct('(')) {
+    int depth = 0;  // the call is the whole statement
+    for (size_t i = 2; i < t.size(); ++i) {
+      if (t[i].IsPunct('(')) ++depth;
+      if (t[i].IsPunct(')') && --depth == 0) {
+        return i + 1 == t.size() || t[i + 1].kind == TokenKind::kEnd;
+      }
+    }
+    return false;
+  }
+  return std::none_of(t.begin(), t.end(), [](const Token& k) {
+    return k.IsPunct('(') || k.IsWord("FROM") || k.IsWord("INTO");
+  });
+}
+
 /// The statement's first word, upper-cased: "BEGIN".
 std::string FirstWord(std::string_view text, Dialect dialect) {
   Lexer lexer(text, dialect);
@@ -139,6 +164,7 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
     bool dml = info.kind == StatementKind::kInsert || info.kind == StatementKind::kUpdate ||
                info.kind == StatementKind::kDelete;
     if (dml && !info.table.empty() && created.count(key(info.schema + "." + info.table))) continue;
+    if (LeavesNothing(statement.text, dialect)) continue;
     Result<std::string> step = InverseOf(info, dialect);
     if (!step.ok()) {
       inverse.reason = line + info.summary + " (" + step.status().message() + ")";

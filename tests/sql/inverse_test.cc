@@ -1,5 +1,6 @@
 #include "sql/inverse.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -7,6 +8,7 @@
 #include "sql/dialects.h"
 #include "sql/splitter.h"
 
+using ::testing::HasSubstr;
 using strata::sql::DeriveInverse;
 using strata::sql::Dialect;
 using strata::sql::Inverse;
@@ -51,6 +53,21 @@ TEST(InverseTest, CreatesAreDroppedInReverseOrder) {
   EXPECT_EQ("DROP SCHEMA billing;\n", Down("CREATE SCHEMA billing", kPg));
   EXPECT_EQ("DROP TYPE mood;\n", Down("CREATE TYPE mood AS ENUM ('sad', 'ok')", kPg));
   EXPECT_EQ("DROP EXTENSION pgcrypto;\n", Down("CREATE EXTENSION pgcrypto", kPg));
+}
+
+// Statements that leave nothing behind need no undoing: settings, a
+// transaction's advisory lock, a SELECT that calls no function.
+TEST(InverseTest, StatementsThatLeaveNothingBehind) {
+  EXPECT_EQ("DROP TABLE jobs;\n",
+            Down("SET LOCAL lock_timeout = '5s';\nSELECT pg_advisory_xact_lock(42);\n"
+                 "SELECT 1;\nCREATE TABLE jobs (id int);\nRESET lock_timeout;\n",
+                 kPg));
+  EXPECT_EQ("DROP TABLE t;\n", Down("SELECT 'ready';\nCREATE TABLE t (id int);\n", kLite));
+  // A function may change anything: no inverse.
+  EXPECT_THAT(Down("SELECT setval('s', 10);\n", kPg), HasSubstr("IRREVERSIBLE"));
+  EXPECT_THAT(Down("SELECT pg_advisory_xact_lock(1), f();\n", kPg), HasSubstr("IRREVERSIBLE"));
+  EXPECT_THAT(Down("SELECT * INTO copy FROM t;\n", kPg), HasSubstr("IRREVERSIBLE"));
+  EXPECT_THAT(Down("PRAGMA journal_mode = WAL;\n", kLite), HasSubstr("IRREVERSIBLE"));
 }
 
 TEST(InverseTest, Indexes) {

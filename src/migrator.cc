@@ -52,8 +52,8 @@ std::vector<sql::StatementInfo> Classified(const std::vector<sql::Statement>& sc
   return infos;
 }
 
-/// A script that runs in the transaction Strata opens for it: a BEGIN first
-/// and a COMMIT last (as files written for psql or sqitch have) are dropped
+/// A script that runs in the transaction Strata opens for it: BEGIN ...
+/// COMMIT blocks (as files written for psql or sqitch have) are dropped
 /// (from `infos`, its statements' classifications, too), since the script
 /// is already atomic; transaction control anywhere else would end that
 /// transaction part-way, and is refused.
@@ -67,12 +67,34 @@ Status Unwrap(std::vector<sql::Statement>& script, std::vector<sql::StatementInf
     }
     return std::any_of(words.begin(), words.end(), [&](const char* w) { return first == w; });
   };
-  if (script.size() >= 2 && control(0, {"begin", "start"}) &&
-      control(script.size() - 1, {"commit", "end"})) {
-    script.pop_back();
-    script.erase(script.begin());
-    infos.pop_back();
-    infos.erase(infos.begin());
+  // BEGIN ... COMMIT blocks, one after another (statements between them
+  // too, such as SQLite's PRAGMA foreign_keys = off before a table rebuild):
+  // all of it runs in the migration's one transaction instead.
+  std::vector<size_t> wrappers;
+  bool open = false, balanced = true;
+  for (size_t i = 0; i < script.size() && balanced; ++i) {
+    if (control(i, {"begin", "start"}) && !open) {
+      open = true;
+    } else if (control(i, {"commit", "end"}) && open) {
+      open = false;
+    } else {
+      balanced = infos[i].kind != sql::StatementKind::kTransactionControl ||
+                 !control(i, {"begin", "start", "commit", "end", "rollback", "abort"});
+      continue;
+    }
+    wrappers.push_back(i);
+  }
+  if (!balanced || open) {
+    // Then only an outer wrapper goes, and what is inside is refused below.
+    wrappers.clear();
+    if (script.size() >= 2 && control(0, {"begin", "start"}) &&
+        control(script.size() - 1, {"commit", "end"})) {
+      wrappers = {0, script.size() - 1};
+    }
+  }
+  for (auto it = wrappers.rbegin(); it != wrappers.rend(); ++it) {
+    script.erase(script.begin() + static_cast<std::ptrdiff_t>(*it));
+    infos.erase(infos.begin() + static_cast<std::ptrdiff_t>(*it));
   }
   for (size_t i = 0; i < script.size(); ++i) {
     if (control(i, {"begin", "start", "commit", "end", "rollback", "abort"})) {

@@ -368,6 +368,30 @@ TEST_P(MigratorTest, ABeginCommitWrapperIsDroppedAndACommitInsideIsRefused) {
   EXPECT_FALSE(HasTable("users"));
 }
 
+// The SQLite table rebuild as its documentation (and prisma) write it:
+// PRAGMA foreign_keys=off, then BEGIN ... COMMIT, then PRAGMA again; and
+// files with several blocks. All of it runs in the migration's transaction.
+TEST_P(MigratorTest, BlocksOfBeginCommitWithStatementsBetweenRunAsOne) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n");
+  Write("0002_rebuild.up.sql",
+        std::string(pg() ? "SET LOCAL lock_timeout = '5s';\n" : "PRAGMA foreign_keys=OFF;\n") +
+            "BEGIN TRANSACTION;\nCREATE TABLE new_users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n"
+            "INSERT INTO new_users SELECT id, coalesce(name, '') FROM users;\nCOMMIT;\n" +
+            (pg() ? "" : "PRAGMA foreign_keys=ON;\n") +
+            "BEGIN;\nCREATE TABLE audit (id INTEGER);\nCOMMIT;\n");
+  Write("0002_rebuild.down.sql", "DROP TABLE audit;\nDROP TABLE new_users;\n");
+  Write("0003_bad.up.sql", "BEGIN;\nCREATE TABLE a (id INTEGER);\nBEGIN;\nCOMMIT;\nCOMMIT;\n");
+  Status s = Up();
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("0003_bad.up.sql:3: BEGIN"));
+  EXPECT_TRUE(Applied().empty());
+  ASSERT_TRUE(Up(UpOptions{.to = 2}).ok());
+  EXPECT_TRUE(HasTable("new_users"));
+  EXPECT_TRUE(HasTable("audit"));
+  ASSERT_TRUE(Down().ok());
+  EXPECT_FALSE(HasTable("new_users"));
+}
+
 TEST_P(MigratorTest, NoTransactionMigrationInterruptedIsVisibleAndResolvable) {
   WriteShop();
   ASSERT_TRUE(Up().ok());

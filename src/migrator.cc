@@ -311,6 +311,14 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   checks["objects"] = std::move(objects);
   json data = json::object();
   for (const auto& t : before) data[t.table] = {{"rows", t.rows}, {"hash", t.hash}};
+  // Tables the migration creates: their rows as it leaves them are recorded
+  // too ("after"), so that rolling back does not drop rows written since.
+  for (const auto& info : p.info) {
+    if (info.kind == sql::StatementKind::kCreateTable && !info.temporary && !info.object.empty() &&
+        !data.contains(info.object)) {
+      data[info.object] = {{"created", true}};
+    }
+  }
   checks["data"] = std::move(data);
 
   Guarded g;
@@ -450,7 +458,16 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
   std::vector<std::string> tables;
   for (auto& [table, facts] : checks["data"].items()) tables.push_back(table);
   STRATA_ASSIGN_OR_RETURN(auto after, known.Existing(db, tables, model));
-  for (const auto& t : after) checks["data"][t.table]["after"] = t.hash;
+  for (const auto& t : after) {
+    nlohmann::json& facts = checks["data"][t.table];
+    facts["after"] = t.hash;
+    // A table the migration created is compared by its columns' names: a
+    // later rollback may have put one of them back at the end.
+    if (facts.value("created", false) && t.rows > 0) {
+      STRATA_ASSIGN_OR_RETURN(DataFingerprint named, FingerprintData(db, {t.table}, true));
+      facts["after"] = named.tables.at(0).hash;
+    }
+  }
   return checks.dump();
 }
 
@@ -509,11 +526,17 @@ Result<std::vector<std::string>> WrittenSince(Database& db, const std::string& c
   std::vector<std::string> out;
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
   if (!checks.is_object()) return out;
-  std::vector<std::string> tables;
+  std::vector<std::string> tables, created;
   for (auto& [table, facts] : checks["data"].items()) {
-    if (facts.contains("after")) tables.push_back(table);
+    if (facts.contains("after")) (facts.value("created", false) ? created : tables).push_back(table);
   }
   STRATA_ASSIGN_OR_RETURN(auto now, ExistingTablesData(db, tables));
+  for (const auto& t : created) {  // see WithDataAfter
+    Result<DataFingerprint> one = FingerprintData(db, {t}, /*columns_by_name=*/true);
+    if (!one.ok() && one.status().code() == Code::kNotFound) continue;
+    if (!one.ok()) return one.status();
+    now.push_back(one->tables.at(0));
+  }
   for (const auto& t : now) {
     if (t.hash != checks["data"][t.table]["after"].get<std::string>()) out.push_back(t.table);
   }
@@ -526,7 +549,18 @@ Result<std::vector<std::string>> WrittenSince(Database& db, const std::string& c
 Status RefuseReplacingWrites(const std::string& id, const std::string& checks_json,
                              const std::vector<std::string>& written) {
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
-  if (!checks.is_object() || !checks.contains("replaces")) return Status::OK();
+  if (!checks.is_object()) return Status::OK();
+  for (const auto& table : written) {
+    const auto& facts = checks["data"][table];
+    if (!facts.is_object() || !facts.value("created", false)) continue;
+    return Status(Code::kVerifyFailed,
+                  fmt::format("{} created table {}, and {} was written to since (its rows differ "
+                              "from what {} left); rolling {} back drops the table with those "
+                              "rows, so {} was not rolled back. Save what was written since (or "
+                              "take a snapshot), then pass --discard-later-writes",
+                              id, table, table, id, id, id));
+  }
+  if (!checks.contains("replaces")) return Status::OK();
   for (const auto& t : checks["replaces"]) {
     std::string table = t.get<std::string>();
     bool changed = std::any_of(written.begin(), written.end(), [&](const std::string& w) {
@@ -620,6 +654,7 @@ Status CheckRollback(Database& db, const std::string& checks_json,
     }
   }
   for (auto& [table, want] : checks["data"].items()) {
+    if (!want.contains("hash")) continue;  // created by the migration: gone with it
     if (std::find(written_since.begin(), written_since.end(), table) != written_since.end()) continue;
     auto exists = db.TableExists(table);
     if (!exists.ok() || !*exists) {

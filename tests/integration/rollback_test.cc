@@ -161,6 +161,31 @@ TEST_P(RollbackTest, PartitionsAreInTheRollbackCheck) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_constraint WHERE conname = 'job_a_pkey'"), 1);
 }
 
+// Rolling back a migration drops the table it created; rows the application
+// wrote to it since would go with it: refused unless --discard-later-writes.
+// A column put back at the end by a later rollback is not a write.
+TEST_P(RollbackTest, RowsWrittenToACreatedTableSinceAreNotDroppedSilently) {
+  Write("0003_tags.up.sql",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT, color TEXT);\n"
+        "INSERT INTO tags VALUES (1, 'seed', 'red');\n");
+  Write("0004_drop_name.up.sql", "ALTER TABLE tags DROP COLUMN name;\n");
+  Write("0004_drop_name.down.sql", "ALTER TABLE tags ADD COLUMN name TEXT;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(Down().ok());  // 0004: name comes back last
+  ASSERT_TRUE(Down().ok());  // 0003: the table is as 0003 left it
+  EXPECT_FALSE(*db_->TableExists("tags"));
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(Down().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO tags (id, color, name) VALUES (2, 'blue', 'app')").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("0003_tags created table tags"));
+  EXPECT_THAT(refused.message(), HasSubstr("--discard-later-writes"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM tags"), 2);
+  ASSERT_TRUE(Down({.discard_later_writes = true}).ok());
+  EXPECT_FALSE(*db_->TableExists("tags"));
+}
+
 TEST_P(RollbackTest, DropTableIsRestored) {
   RoundTrip("DROP TABLE items;\n",
             "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n");

@@ -5,6 +5,8 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -59,8 +61,13 @@ Status Copy(sqlite3* source, const std::string& dest_path) {
 }  // namespace
 
 Result<std::unique_ptr<Sandbox>> CreateSqliteSandbox(const std::string& path) {
+  // A database file that does not exist yet is rehearsed as an empty one,
+  // as `up` would create it (and the file is not created).
+  struct stat st {};
+  const bool missing = path.rfind("file:", 0) != 0 && stat(path.c_str(), &st) != 0 && errno == ENOENT;
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
+  int rc = sqlite3_open_v2(missing ? ":memory:" : path.c_str(), &raw,
+                           SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
   SqlitePtr source(raw);
   if (rc == SQLITE_OK) {
     sqlite3_busy_timeout(source.get(), 10'000);
@@ -84,7 +91,9 @@ Result<std::unique_ptr<Sandbox>> CreateSqliteSandbox(const std::string& path) {
     RemoveDir(dir).IgnoreError();
     return s;
   }
-  return std::make_unique<Sandbox>("sqlite:" + copy, "sqlite:" + copy, [dir] { return RemoveDir(dir); });
+  std::string described = "sqlite:" + copy;
+  if (missing) described += fmt::format(" (empty: {} does not exist yet; `up` would create it)", path);
+  return std::make_unique<Sandbox>("sqlite:" + copy, described, [dir] { return RemoveDir(dir); });
 }
 
 }  // namespace strata

@@ -402,16 +402,29 @@ TEST(RehearseCliTest, UnreachableServerIsExitFourWithoutThePassword) {
   EXPECT_THAT(run.err, HasSubstr("127.0.0.1"));
 }
 
-TEST(RehearseCliTest, MissingSqliteFileIsExitFour) {
+// Before the first `up` there is no file: the rehearsal starts from an
+// empty database, as `up` would, says so, and creates nothing.
+TEST(RehearseCliTest, MissingSqliteFileIsRehearsedAsEmpty) {
   TempDir dir;
   dir.Write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
   auto run = RunStrata({"--database", "sqlite:" + dir.path() + "/nope.db", "--dir",
                         dir.path() + "/migrations", "rehearse"},
                        dir.path());
-  EXPECT_EQ(run.exit_code, 4) << run.all();
-  EXPECT_THAT(run.err, HasSubstr("nope.db"));
-  EXPECT_THAT(run.err, HasSubstr("does it exist?"));
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("nope.db does not exist yet"));
+  EXPECT_THAT(run.out, HasSubstr("rehearsal passed: 1 migration"));
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/nope.db"));
+}
+
+TEST(RehearseCliTest, UnreadableSqliteFileIsExitFour) {
+  TempDir dir;
+  dir.Write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  dir.Write("bad.db", "this is not a database, just text long enough to be read as a header....");
+  auto run = RunStrata({"--database", "sqlite:" + dir.path() + "/bad.db", "--dir",
+                        dir.path() + "/migrations", "rehearse"},
+                       dir.path());
+  EXPECT_EQ(run.exit_code, 4) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("bad.db"));
 }
 
 }  // namespace

@@ -213,6 +213,19 @@ StatementInfo Parser::Parse() {
     info_.summary = "runs an empty statement";
   } else {
     info_.summary = "runs " + AsciiUpper(first.text);
+    // Commands of either engine that Strata does not model: anything else
+    // is most likely a typo, which the engine would reject anyway.
+    static const char* const kCommands[] = {
+        "ALTER", "ANALYZE", "ATTACH", "CALL", "CHECKPOINT", "CLOSE", "CLUSTER", "COMMENT", "COPY",
+        "CREATE", "DEALLOCATE", "DECLARE", "DETACH", "DISCARD", "DO", "DROP", "EXECUTE", "EXPLAIN",
+        "FETCH", "GRANT", "IMPORT", "LISTEN", "LOAD", "LOCK", "MERGE", "MOVE", "NOTIFY", "PRAGMA",
+        "PREPARE", "REASSIGN", "REFRESH", "REINDEX", "RESET", "REVOKE", "SECURITY", "SET", "SHOW",
+        "TABLE", "UNLISTEN", "VACUUM"};
+    if (first.kind == TokenKind::kWord &&
+        std::none_of(std::begin(kCommands), std::end(kCommands),
+                     [&](const char* c) { return first.IsWord(c); })) {
+      info_.summary += " (not an SQL command Strata knows: a typo?)";
+    }
   }
   return std::move(info_);
 }

@@ -333,3 +333,10 @@ TEST(ClassifyTest, QueriesWithAndTransactions) {
   EXPECT_EQ("runs a statement that does not parse (1:8: unterminated single-quoted string)",
             info.summary);
 }
+
+TEST(ClassifyTest, UnknownCommandsAreNamedAsPossibleTypos) {
+  EXPECT_EQ("runs CREAT (not an SQL command Strata knows: a typo?)",
+            Classify("creat index i on t (a)", kPg).summary);
+  EXPECT_EQ("runs VACUUM", Classify("VACUUM", kLite).summary);
+  EXPECT_EQ("runs GRANT", Classify("GRANT SELECT ON t TO app", kPg).summary);
+}

@@ -224,12 +224,14 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
   return scope;
 }
 
-/// The data fingerprints of those of `tables` that exist now.
+/// The data fingerprints of those of `tables` that exist now (see
+/// FingerprintData for `columns_by_name`).
 Result<std::vector<TableFingerprint>> ExistingTablesData(Database& db,
-                                                         const std::vector<std::string>& tables) {
+                                                         const std::vector<std::string>& tables,
+                                                         bool columns_by_name = false) {
   std::vector<TableFingerprint> out;
   for (const auto& t : tables) {
-    Result<DataFingerprint> one = FingerprintData(db, {t});
+    Result<DataFingerprint> one = FingerprintData(db, {t}, columns_by_name);
     if (!one.ok() && one.status().code() == Code::kNotFound) continue;  // not (yet) there
     if (!one.ok()) return one.status();
     out.push_back(std::move(one->tables[0]));
@@ -531,12 +533,9 @@ Result<std::vector<std::string>> WrittenSince(Database& db, const std::string& c
     if (facts.contains("after")) (facts.value("created", false) ? created : tables).push_back(table);
   }
   STRATA_ASSIGN_OR_RETURN(auto now, ExistingTablesData(db, tables));
-  for (const auto& t : created) {  // see WithDataAfter
-    Result<DataFingerprint> one = FingerprintData(db, {t}, /*columns_by_name=*/true);
-    if (!one.ok() && one.status().code() == Code::kNotFound) continue;
-    if (!one.ok()) return one.status();
-    now.push_back(one->tables.at(0));
-  }
+  // Created tables by column name: see WithDataAfter.
+  STRATA_ASSIGN_OR_RETURN(auto created_now, ExistingTablesData(db, created, /*columns_by_name=*/true));
+  now.insert(now.end(), created_now.begin(), created_now.end());
   for (const auto& t : now) {
     if (t.hash != checks["data"][t.table]["after"].get<std::string>()) out.push_back(t.table);
   }

@@ -937,68 +937,89 @@ Result<StatusReport> Migrator::GetStatus() {
     return Status(Code::kInvalidArgument, "status needs a database (--database URL)");
   }
   History history(*db_);
-  Result<std::vector<AppliedMigration>> listed = history.List(false);
-  STRATA_RETURN_IF_ERROR(Loaded());
-  STRATA_ASSIGN_OR_RETURN(std::vector<AppliedMigration> applied, std::move(listed));
-  StatusReport report;
-  report.database = db_->Describe();
-  std::map<int64_t, Migration*> files;
-  for (auto& m : *migrations_) files[m.version] = &m;
-  int64_t max_applied = applied.empty() ? INT64_MIN : applied.back().version;
-
-  report.migrations.reserve(applied.size() + migrations_->size());
-  for (const auto& a : applied) {
-    MigrationStatus s;
+  // Of each row only what status shows is kept: with thousands of rows,
+  // holding them whole was a good part of the command's time.
+  struct Applied {
+    MigrationStatus status;
+    std::string checksum;
+  };
+  std::vector<Applied> applied;
+  struct {
+    int64_t version = INT64_MIN;
+    bool in_progress = false;
+    std::string id, schema_after, schema_cookie;
+  } newest;
+  Status scanned = history.Scan([&](const AppliedMigration& a) {
+    Applied& row = applied.emplace_back();
+    MigrationStatus& s = row.status;
     s.version = a.version;
+    s.id = a.id();
+    s.state = a.state == AppliedState::kInProgress ? MigrationState::kInProgress
+                                                    : MigrationState::kApplied;
     s.applied_at = a.applied_at;
     s.applied_by = a.applied_by;
     s.duration_ms = a.duration_ms;
     s.down_source = a.down_source;
     s.error = a.error;
-    auto f = files.find(a.version);
-    s.id = a.id();
-    if (a.state == AppliedState::kInProgress) {
-      s.state = MigrationState::kInProgress;
-    } else if (f == files.end()) {
+    row.checksum = a.checksum;
+    if (a.version > newest.version) {
+      newest.version = a.version;
+      newest.in_progress = a.state == AppliedState::kInProgress;
+      newest.id = s.id;
+      newest.schema_after = a.schema_after;
+      newest.schema_cookie = a.schema_cookie;
+    }
+    return Status::OK();
+  });
+  STRATA_RETURN_IF_ERROR(Loaded());
+  STRATA_RETURN_IF_ERROR(scanned);
+  auto by_version = [](const Applied& a, const Applied& b) { return a.status.version < b.status.version; };
+  if (!std::is_sorted(applied.begin(), applied.end(), by_version)) {
+    std::sort(applied.begin(), applied.end(), by_version);
+  }
+  StatusReport report;
+  report.database = db_->Describe();
+  report.migrations.reserve(applied.size() + migrations_->size());
+  // Both lists are in version order: walked together, the pending files are
+  // merged in between the applied rows.
+  auto file = migrations_->begin();
+  auto add_pending_before = [&](std::optional<int64_t> version) {  // nullopt: all the rest
+    for (; file != migrations_->end() && (!version || file->version < *version); ++file) {
+      MigrationStatus& s = report.migrations.emplace_back();
+      s.version = file->version;
+      s.id = file->id();
+      s.state = file->version < newest.version ? MigrationState::kOutOfOrder : MigrationState::kPending;
+      s.down_source = file->has_down() ? "file" : "derived-or-none";
+    }
+  };
+  for (Applied& a : applied) {
+    MigrationStatus& s = a.status;
+    add_pending_before(s.version);
+    Migration* f = file != migrations_->end() && file->version == s.version ? &*file++ : nullptr;
+    if (s.state == MigrationState::kInProgress) {
+      // stays in progress
+    } else if (f == nullptr) {
       s.state = MigrationState::kMissingFile;
-    } else if (f->second->checksum != a.checksum) {
+    } else if (f->checksum != a.checksum) {
       s.state = MigrationState::kChanged;
-      STRATA_ASSIGN_OR_RETURN(std::optional<AppliedMigration> full, history.Get(a.version));
-      STRATA_RETURN_IF_ERROR(ReadUpScript(*f->second));
-      if (full) s.diff = LineDiff(NormalizeScript(full->up_script), NormalizeScript(f->second->up_sql));
-    } else {
-      s.state = MigrationState::kApplied;
+      STRATA_ASSIGN_OR_RETURN(std::optional<AppliedMigration> full, history.Get(s.version));
+      STRATA_RETURN_IF_ERROR(ReadUpScript(*f));
+      if (full) s.diff = LineDiff(NormalizeScript(full->up_script), NormalizeScript(f->up_sql));
     }
     report.migrations.push_back(std::move(s));
   }
-  // Both lists are in version order: the pending ones are merged in.
-  const size_t applied_count = report.migrations.size();
-  auto next_applied = applied.begin();
-  for (const auto& m : *migrations_) {
-    while (next_applied != applied.end() && next_applied->version < m.version) ++next_applied;
-    if (next_applied != applied.end() && next_applied->version == m.version) continue;
-    MigrationStatus s;
-    s.version = m.version;
-    s.id = m.id();
-    s.state = m.version < max_applied ? MigrationState::kOutOfOrder : MigrationState::kPending;
-    s.down_source = m.has_down() ? "file" : "derived-or-none";
-    report.migrations.push_back(std::move(s));
-  }
-  std::inplace_merge(report.migrations.begin(), report.migrations.begin() + applied_count,
-                     report.migrations.end(),
-                     [](const auto& a, const auto& b) { return a.version < b.version; });
-  if (!applied.empty() && applied.back().state == AppliedState::kApplied &&
-      !applied.back().schema_after.empty()) {
-    if (!applied.back().schema_cookie.empty()) {
+  add_pending_before(std::nullopt);
+  if (!applied.empty() && !newest.in_progress && !newest.schema_after.empty()) {
+    if (!newest.schema_cookie.empty()) {
       STRATA_ASSIGN_OR_RETURN(std::string cookie, history.SchemaCookie());
-      if (cookie == applied.back().schema_cookie) return report;  // unchanged since
+      if (cookie == newest.schema_cookie) return report;  // unchanged since
     }
     STRATA_ASSIGN_OR_RETURN(SchemaModel live, SchemaModel::Read(*db_));
-    if (live.hash() != applied.back().schema_after) {
+    if (live.hash() != newest.schema_after) {
       report.drift = fmt::format(
           "the schema differs from what history says it should be after {} (recorded {}, live "
           "{}): it was changed outside strata; `strata fingerprint --schema` shows it",
-          applied.back().id(), applied.back().schema_after.substr(0, 16), live.hash().substr(0, 16));
+          newest.id, newest.schema_after.substr(0, 16), live.hash().substr(0, 16));
     }
   }
   return report;

@@ -57,9 +57,12 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
       out["drift"] = report->drift.empty() ? nlohmann::json(nullptr) : nlohmann::json(report->drift);
       fmt::print("{}\n", out.dump(2));
     } else {
-      // One line per migration, built by hand and written at once: with
-      // thousands of migrations, formatting is a good part of `status`.
-      std::string out = "database: " + report->database + "\n";
+      // One line per migration, built by hand and written 64 KiB at a time:
+      // with thousands of migrations, formatting is a good part of `status`.
+      constexpr size_t kFlushAt = 64 * 1024;
+      std::string out;
+      out.reserve(kFlushAt + 4096);
+      out.append("database: ").append(report->database).append("\n");
       if (report->migrations.empty()) out += "no migrations\n";
       for (const auto& m : report->migrations) {
         out += "  ";
@@ -84,6 +87,10 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
           }
         }
         if (!m.error.empty()) out.append("      last error: ").append(m.error).append("\n");
+        if (out.size() >= kFlushAt) {
+          std::fwrite(out.data(), 1, out.size(), stdout);
+          out.clear();
+        }
       }
       std::fwrite(out.data(), 1, out.size(), stdout);
       fmt::print("{} applied, {} pending", report->Count(MigrationState::kApplied) +

@@ -54,40 +54,43 @@ std::string SelectList(bool with_scripts) {
   return out;
 }
 
-std::string Text(const CellView& c) {
-  if (c.type == Value::Type::kInteger) return std::to_string(c.integer);
-  return std::string(c.bytes);
+/// Assigns in place: a reused string keeps its storage.
+void Put(std::string& out, const CellView& c) {
+  if (c.type == Value::Type::kInteger) {
+    out = std::to_string(c.integer);
+  } else {
+    out.assign(c.bytes);
+  }
 }
 
 int64_t Int(const CellView& c) {
   return c.type == Value::Type::kInteger ? c.integer : Value(std::string(c.bytes)).ToInt();
 }
 
-AppliedMigration FromRow(std::span<const CellView> r) {
-  AppliedMigration m;
+/// Assigns into `m`, so a reused object keeps its strings' storage.
+void FromRow(std::span<const CellView> r, AppliedMigration& m) {
   m.version = Int(r[0]);
-  m.version_text = Text(r[1]);
-  m.name = Text(r[2]);
-  m.checksum = Text(r[3]);
-  m.up_script = Text(r[4]);
-  m.down_script = Text(r[5]);
-  m.down_source = Text(r[6]);
-  m.applied_at = Text(r[7]);
-  m.applied_by = Text(r[8]);
+  Put(m.version_text, r[1]);
+  Put(m.name, r[2]);
+  Put(m.checksum, r[3]);
+  Put(m.up_script, r[4]);
+  Put(m.down_script, r[5]);
+  Put(m.down_source, r[6]);
+  Put(m.applied_at, r[7]);
+  Put(m.applied_by, r[8]);
   m.duration_ms = Int(r[9]);
   m.state = r[10].bytes == "in_progress" ? AppliedState::kInProgress : AppliedState::kApplied;
   m.irreversible = Int(r[11]) != 0;
   m.no_transaction = Int(r[12]) != 0;
-  m.error = Text(r[13]);
-  m.snapshot_id = Text(r[14]);
-  m.schema_before = Text(r[15]);
-  m.schema_after = Text(r[16]);
-  m.checks = Text(r[17]);
-  m.restore_script = Text(r[18]);
-  m.finalized_at = Text(r[19]);
-  m.schema_cookie = Text(r[20]);
-  m.log_position = Text(r[21]);
-  return m;
+  Put(m.error, r[13]);
+  Put(m.snapshot_id, r[14]);
+  Put(m.schema_before, r[15]);
+  Put(m.schema_after, r[16]);
+  Put(m.checks, r[17]);
+  Put(m.restore_script, r[18]);
+  Put(m.finalized_at, r[19]);
+  Put(m.schema_cookie, r[20]);
+  Put(m.log_position, r[21]);
 }
 
 }  // namespace
@@ -116,28 +119,40 @@ Status History::Ensure() {
   return Status::OK();
 }
 
-Result<std::vector<AppliedMigration>> History::List(bool with_scripts) {
+Status History::ScanRows(bool with_scripts,
+                         const std::function<Status(std::span<const CellView>)>& on_row) {
   STRATA_ASSIGN_OR_RETURN(bool exists, db_.TableExists("strata_history"));
+  if (!exists) return Status::OK();
+  const std::string sql = fmt::format("SELECT {} FROM strata_history", SelectList(with_scripts));
+  bool any = false;
+  Status read = db_.ForEachRow(sql, {}, [&](std::span<const CellView> row) {
+    any = true;
+    return on_row(row);
+  });
+  if (read.ok() || any) return read;
+  // A table an older Strata created lacks the newer columns: add them.
+  STRATA_RETURN_IF_ERROR(Ensure());
+  return db_.ForEachRow(sql, {}, on_row);
+}
+
+Result<std::vector<AppliedMigration>> History::List(bool with_scripts) {
   std::vector<AppliedMigration> out;
-  if (!exists) return out;
-  auto list = [&] {
-    out.clear();
-    return db_.ForEachRow(
-        fmt::format("SELECT {} FROM strata_history", SelectList(with_scripts)), {},
-        [&](std::span<const CellView> row) {
-          out.push_back(FromRow(row));
-          return Status::OK();
-        });
-  };
-  if (!list().ok()) {
-    // A table an older Strata created lacks the newer columns: add them.
-    STRATA_RETURN_IF_ERROR(Ensure());
-    STRATA_RETURN_IF_ERROR(list());
-  }
+  STRATA_RETURN_IF_ERROR(ScanRows(with_scripts, [&](std::span<const CellView> row) {
+    FromRow(row, out.emplace_back());
+    return Status::OK();
+  }));
   // Sorted here: reading in storage order and sorting is quicker than
   // walking the primary key index and looking each row up.
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
   return out;
+}
+
+Status History::Scan(const std::function<Status(const AppliedMigration&)>& on_row) {
+  AppliedMigration m;
+  return ScanRows(false, [&](std::span<const CellView> row) {
+    FromRow(row, m);
+    return on_row(m);
+  });
 }
 
 Result<std::optional<AppliedMigration>> History::Get(int64_t version) {
@@ -145,7 +160,7 @@ Result<std::optional<AppliedMigration>> History::Get(int64_t version) {
   STRATA_RETURN_IF_ERROR(db_.ForEachRow(
       fmt::format("SELECT {} FROM strata_history WHERE version = $1", SelectList(true)), {version},
       [&](std::span<const CellView> row) {
-        out = FromRow(row);
+        FromRow(row, out.emplace());
         return Status::OK();
       }));
   return out;

@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -69,6 +71,12 @@ class History {
   /// A database without the table has an empty history.
   Result<std::vector<AppliedMigration>> List(bool with_scripts);
 
+  /// The rows without their scripts, in storage order (usually but not
+  /// always version order), each passed to `on_row` in one reused object:
+  /// for a caller that keeps a little of each row (status with thousands).
+  /// No other query may run on this connection during the scan.
+  Status Scan(const std::function<Status(const AppliedMigration&)>& on_row);
+
   /// One row with its scripts, or nullopt.
   Result<std::optional<AppliedMigration>> Get(int64_t version);
 
@@ -98,6 +106,8 @@ class History {
   Result<std::string> SchemaCookie();
 
  private:
+  Status ScanRows(bool with_scripts, const std::function<Status(std::span<const CellView>)>& on_row);
+
   Database& db_;
   std::string insert_sql_;
 };

@@ -476,6 +476,19 @@ TEST_P(MigratorTest, OutOfOrderPendingIsRefusedUnlessAllowed) {
   EXPECT_FALSE(HasTable("b"));
   ASSERT_TRUE(Up(UpOptions{.allow_out_of_order = true}).ok());
   EXPECT_TRUE(HasTable("b"));
+  // History now holds 0002 after 0003; status still lists by version, with
+  // a missing file and a pending one in their places.
+  std::filesystem::remove(dir_.path() + "/migrations/0001_a.up.sql");
+  Write("0004_d.up.sql", "CREATE TABLE d (id INTEGER);\n");
+  status = Open()->GetStatus();
+  ASSERT_TRUE(status.ok());
+  std::vector<std::pair<int64_t, MigrationState>> listed;
+  for (const auto& m : status->migrations) listed.emplace_back(m.version, m.state);
+  EXPECT_EQ(listed, (std::vector<std::pair<int64_t, MigrationState>>{
+                        {1, MigrationState::kMissingFile},
+                        {2, MigrationState::kApplied},
+                        {3, MigrationState::kApplied},
+                        {4, MigrationState::kPending}}));
 }
 
 TEST_P(MigratorTest, VerifyScriptFailureRollsTheMigrationBack) {

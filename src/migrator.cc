@@ -733,6 +733,11 @@ class Migrator::Run {
  public:
   Run(Migrator& m, const EventHandler& on_event)
       : m_(m), db_(*m.db_), history_(db_), on_event_(on_event) {}
+  /// A run that stopped on an error before Flush(): its steps that did not
+  /// wait for the disk are made durable now, as far as the connection allows.
+  ~Run() {
+    if (unsynced_ && !db_.InTransaction()) history_.Sync().IgnoreError();
+  }
 
   Status Lock() {
     owner_ = CurrentOwner(m_.options_.actor);
@@ -772,8 +777,15 @@ class Migrator::Run {
   /// the step, and the steps before it stay for Flush() to commit.
   /// With `check`, the check runs after the step's statements and before
   /// it commits; a failed check undoes the step and is returned.
-  Status Atomic(const Step& step, const std::function<Status()>& check = nullptr) {
+  /// Without `wait_for_disk`, a step in a transaction of its own commits
+  /// without waiting for the disk where the engine allows: the caller runs a
+  /// later step that waits, and Flush() makes sure of it otherwise. A run of
+  /// many steps then pays for one wait, not one per step, and each step
+  /// stays atomic with its history row.
+  Status Atomic(const Step& step, const std::function<Status()>& check = nullptr,
+                bool wait_for_disk = true) {
     bool own_transaction = db_.step_atomicity() == StepAtomicity::kTransaction;
+    bool no_wait = own_transaction && !wait_for_disk && !db_.NoWaitCommitSql().empty();
     if (own_transaction) {
       if (db_.InTransaction()) STRATA_RETURN_IF_ERROR(db_.Commit());
     } else if (!db_.InTransaction()) {
@@ -782,14 +794,22 @@ class Migrator::Run {
     std::vector<BatchStatement> all;
     all.reserve(step.statements.size() + 2);
     all.push_back({own_transaction ? "BEGIN" : "SAVEPOINT strata_step", {}});
-    size_t guards = db_.StepGuardSql().empty() ? 0 : 1;
-    if (guards) all.push_back({db_.StepGuardSql(), {}});
+    size_t guards = 0;
+    for (std::string_view guard : {db_.StepGuardSql(), no_wait ? db_.NoWaitCommitSql() : ""}) {
+      if (!guard.empty()) all.push_back({guard, {}}), ++guards;
+    }
     all.insert(all.end(), step.statements.begin(), step.statements.end());
     if (!check) all.push_back({own_transaction ? "COMMIT" : "RELEASE SAVEPOINT strata_step", {}});
     BatchResult result = db_.ExecBatch(all);
     Status checked = result.status.ok() && check ? check() : Status::OK();
     if (result.status.ok() && checked.ok()) {
-      if (own_transaction) return check ? db_.Commit() : Status::OK();
+      if (own_transaction) {
+        Status committed = check ? db_.Commit() : Status::OK();
+        // A step that waits for the disk (each writes history) takes the
+        // ones before it along.
+        if (committed.ok()) unsynced_ = no_wait;
+        return committed;
+      }
       if (check) {
         STRATA_RETURN_IF_ERROR(db_.ReleaseSavepoint(kSavepoint));
         all.push_back({"RELEASE SAVEPOINT strata_step", {}});
@@ -850,11 +870,15 @@ class Migrator::Run {
   /// Commits what the run has done so far. With the schema as the newest
   /// row says, its schema cookie is stored too: `status` then knows there is
   /// no drift without reading the catalog.
+  /// Steps committed without waiting for the disk are durable when it returns.
   Status Flush() {
     if (!outcomes_.empty()) {
       STRATA_RETURN_IF_ERROR(history_.SetOutcomes(outcomes_));
       outcomes_.clear();
+    } else if (unsynced_) {
+      STRATA_RETURN_IF_ERROR(history_.Sync());
     }
+    unsynced_ = false;  // the history writes above waited for the disk
     if (schema_is_after_) STRATA_RETURN_IF_ERROR(history_.RecordSchemaCookie(*schema_is_after_));
     STRATA_RETURN_IF_ERROR(db_.InTransaction() ? db_.Commit() : Status::OK());
     uncommitted_.clear();
@@ -883,6 +907,7 @@ class Migrator::Run {
   std::unique_ptr<MigrationLock> lock_;
   std::vector<History::Outcome> outcomes_;
   std::optional<int64_t> schema_is_after_;
+  bool unsynced_ = false;  // a step committed without waiting for the disk since Flush()
   /// The batches of the steps done in the run's open transaction (savepoint
   /// steps only), to run again if the engine rolls it all back.
   std::vector<std::vector<std::pair<std::string, std::vector<Value>>>> uncommitted_;
@@ -1187,7 +1212,9 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       step.Add(run.history().InsertStatement(row), "recording it in strata_history");
       step.AddScript(guarded.up, m->up_path);
       step.AddScript(p.verify, "verify script " + m->verify_path, Code::kVerifyFailed);
-      s = run.Atomic(step);
+      // Only the run's last step waits for the disk (and with it the ones
+      // before): a thousand small migrations do not wait a thousand times.
+      s = run.Atomic(step, nullptr, /*wait_for_disk=*/m == todo.back().first);
       if (s.ok() && deferred) {
         known.After(p.info, scope.tables);
         unread.Add({m->version, MillisSince(start), scope.tables, row.checks});
@@ -1321,7 +1348,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       // rebuild what the up script removed: the rollback fails verification.
       for (const auto& st : restores[i]) undo.Add({st.text, {}}, restore_where, Code::kVerifyFailed);
       undo.Add(run.history().RemoveStatement(step.version), "removing it from strata_history");
-      s = run.Atomic(undo, check);
+      s = run.Atomic(undo, check, /*wait_for_disk=*/i + 1 == targets.size());
       if (!s.ok() && s.code() != Code::kInternal && s.code() != Code::kVerifyFailed) {
         s = Status(Code::kDatabase,
                    fmt::format("rollback of {} failed at {}; it was undone and {} is still "

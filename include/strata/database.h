@@ -145,6 +145,13 @@ class Database {
   /// new run waits for a step whose client died to finish on the server.
   virtual std::string_view StepGuardSql() const { return {}; }
 
+  /// A statement that lets the COMMIT of the transaction it runs in return
+  /// before the commit is on disk ("" for none). PostgreSQL: SET LOCAL
+  /// synchronous_commit = off. The transaction stays atomic; a server crash
+  /// in the next moment can lose it whole, and the next commit that does
+  /// wait for the disk makes it durable too (the log is written in order).
+  virtual std::string_view NoWaitCommitSql() const { return {}; }
+
   /// The primary key columns of `table` in key order; empty when it has none.
   virtual Result<std::vector<std::string>> ListPrimaryKey(std::string_view table) = 0;
   /// The generated columns of `table` (computed from others: the database

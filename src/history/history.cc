@@ -252,6 +252,12 @@ Result<std::string> History::SchemaCookie() {
   return rows.rows[0][0].ToString();
 }
 
+Status History::Sync() {
+  return db_.Exec(
+      "UPDATE strata_history SET duration_ms = duration_ms "
+      "WHERE version = (SELECT max(version) FROM strata_history)");
+}
+
 Status History::MarkApplied(int64_t version, int64_t duration_ms) {
   return db_
       .Query("UPDATE strata_history SET status = 'applied', duration_ms = $1, error = '' "

@@ -98,6 +98,10 @@ class History {
   Status MarkApplied(int64_t version, int64_t duration_ms);
   Status RecordError(int64_t version, const std::string& error);
   Status SetSchemaAfter(int64_t version, const std::string& hash);
+  /// Writes the newest row again, unchanged, in a transaction of its own
+  /// that waits for the disk: commits before it that did not wait
+  /// (Database::NoWaitCommitSql) are durable once it returns.
+  Status Sync();
   Status Remove(int64_t version);
   /// Stores the engine's current schema cookie on `version`'s row (nothing
   /// where the engine has none): the schema is now that row's schema_after.

@@ -491,6 +491,44 @@ TEST_P(MigratorTest, OutOfOrderPendingIsRefusedUnlessAllowed) {
                         {4, MigrationState::kPending}}));
 }
 
+// PostgreSQL: the steps of a run but its last commit without waiting for
+// the disk; when the run returns, success or failure, all of them are on disk.
+TEST_P(MigratorTest, StepsThatDidNotWaitForTheDiskAreFlushedWhenTheRunReturns) {
+  if (!pg()) GTEST_SKIP() << "SQLite commits a run's steps together";
+  // Commits wait for the disk in this database (the test server's default
+  // does not), and the WAL writer's timed flush comes 10 s late. (It may
+  // still flush early when woken, so a lost flush is not always caught;
+  // history's rows after each run are.)
+  ASSERT_TRUE(db_->Exec("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET synchronous_commit = on', "
+                        "current_database()); END $$")
+                  .ok());
+  ASSERT_TRUE(db_->Exec("ALTER SYSTEM SET wal_writer_delay = '10s'").ok());
+  ASSERT_TRUE(db_->Exec("SELECT pg_reload_conf()").ok());
+  struct Restore {
+    Database& db;
+    ~Restore() {
+      db.Exec("ALTER SYSTEM RESET wal_writer_delay").IgnoreError();
+      db.Exec("SELECT pg_reload_conf()").IgnoreError();
+    }
+  } restore{*db_};
+  auto flushed = [&] {
+    return Scalar(*db_, "SELECT (pg_current_wal_flush_lsn() >= pg_current_wal_insert_lsn())::int");
+  };
+  Write("0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  Write("0002_b.up.sql", "CREATE TABLE b (id INTEGER);\nINSERT INTO b VALUES (1);\n");
+  Write("0003_c.up.sql", "CREATE TABLE c (id INTEGER);\nINSERT INTO c VALUES ('not a number');\n");
+  EXPECT_EQ(Up().code(), Code::kDatabase);
+  EXPECT_EQ(flushed(), 1) << "after a run that failed at its last step";
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1", "2"}));
+  Write("0003_c.up.sql", "CREATE TABLE c (id INTEGER);\nINSERT INTO c VALUES (3);\n");
+  Write("0004_d.up.sql", "CREATE TABLE d (id INTEGER);\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(flushed(), 1) << "after a run that succeeded";
+  ASSERT_TRUE(Down(DownOptions{.to = 1}).ok());
+  EXPECT_EQ(flushed(), 1) << "after a rollback";
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1"}));
+}
+
 TEST_P(MigratorTest, VerifyScriptFailureRollsTheMigrationBack) {
   Write("0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
   Write("0001_a.verify.sql", "SELECT id FROM a;\nSELECT missing_column FROM a;\n");

@@ -342,6 +342,7 @@ class PostgresDatabase final : public Database {
         "SELECT pg_advisory_xact_lock(" + std::to_string(kStepKey) + ")";
     return guard;
   }
+  std::string_view NoWaitCommitSql() const override { return "SET LOCAL synchronous_commit = off"; }
   std::string Describe() const override { return described_; }
 
   Status Exec(std::string_view sql) override {

@@ -647,9 +647,8 @@ Status CheckRollback(Database& db, const std::string& checks_json,
   const sql::Dialect dialect = DialectOf(db.engine());
   std::map<std::string, std::vector<std::string>> columns_before;
   for (const auto& [key, text] : expected) {
-    size_t sep = key.find('\x1f');
-    if (sep != std::string::npos && key.compare(2, sep - 2, "table") == 0) {
-      columns_before[AsciiLower(std::string_view(key).substr(sep + 1))] = ColumnsOfBlock(text, dialect);
+    if (SchemaModel::KindOfKey(key) == "table") {
+      columns_before[AsciiLower(SchemaModel::NameOfKey(key))] = ColumnsOfBlock(text, dialect);
     }
   }
   for (auto& [table, want] : checks["data"].items()) {

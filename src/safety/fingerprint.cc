@@ -147,14 +147,22 @@ void SchemaModel::Replace(const std::vector<SchemaObject>& objects,
   }
 }
 
+std::string_view SchemaModel::KindOfKey(std::string_view key) {
+  size_t sep = key.find('\x1f');
+  return sep == std::string_view::npos || sep < 2 ? std::string_view() : key.substr(2, sep - 2);
+}
+
+std::string_view SchemaModel::NameOfKey(std::string_view key) {
+  size_t sep = key.find('\x1f');
+  return sep == std::string_view::npos ? std::string_view() : key.substr(sep + 1);
+}
+
 bool SchemaModel::HasTable(std::string_view name) const {
   std::string wanted = AsciiLower(name);
   auto it = by_owner_.find(wanted);
   if (it == by_owner_.end()) return false;
-  return std::any_of(it->second.begin(), it->second.end(), [&](const std::string& key) {
-    size_t sep = key.find('\x1f');
-    return key.compare(2, sep - 2, "table") == 0;
-  });
+  return std::any_of(it->second.begin(), it->second.end(),
+                     [&](const std::string& key) { return KindOfKey(key) == "table"; });
 }
 
 bool SchemaModel::Owned(std::string_view owner, const std::vector<std::string>* tables) {
@@ -214,8 +222,7 @@ std::vector<std::string> SchemaModel::Inheritors(std::string_view table) const {
   // A child's block says "inherits a, b" on its first line after the name.
   std::map<std::string, std::vector<std::string>> children;  // lower-case parent -> children
   for (const auto& [key, b] : blocks_) {
-    size_t sep = key.find('\x1f');
-    if (key.compare(2, sep - 2, "table") != 0) continue;
+    if (KindOfKey(key) != "table") continue;
     std::string_view text = b.text;
     size_t start = text.find('\n') + 1;
     std::string_view facts = text.substr(start, text.find('\n', start) - start);
@@ -225,7 +232,8 @@ std::vector<std::string> SchemaModel::Inheritors(std::string_view table) const {
     if (!tokens.ok()) continue;
     for (const auto& t : *tokens) {
       if (t.kind == sql::TokenKind::kWord || t.kind == sql::TokenKind::kQuotedIdentifier) {
-        children[AsciiLower(sql::IdentifierName(t, sql::Dialect::kPostgres))].push_back(key.substr(sep + 1));
+        children[AsciiLower(sql::IdentifierName(t, sql::Dialect::kPostgres))].emplace_back(
+            NameOfKey(key));
       }
     }
   }
@@ -247,10 +255,7 @@ std::vector<std::string> SchemaModel::Inheritors(std::string_view table) const {
 std::string SchemaModel::TableOf(std::string_view kind, std::string_view name) const {
   std::string wanted = AsciiLower(name);
   for (const auto& [key, b] : blocks_) {
-    size_t sep = key.find('\x1f');
-    if (key.compare(2, sep - 2, kind) == 0 && AsciiLower(std::string_view(key).substr(sep + 1)) == wanted) {
-      return b.table;
-    }
+    if (KindOfKey(key) == kind && AsciiLower(NameOfKey(key)) == wanted) return b.table;
   }
   return "";
 }

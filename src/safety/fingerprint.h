@@ -82,6 +82,10 @@ class SchemaModel {
   std::string TableOf(std::string_view kind, std::string_view name) const;
   /// Blocks as a canonical text (for DiffSchemas).
   static std::string Render(const std::map<std::string, std::string>& blocks);
+  /// The kind ("table", "index", ...) and the name of the object whose
+  /// block has sort key `key` (the keys of Blocks()).
+  static std::string_view KindOfKey(std::string_view key);
+  static std::string_view NameOfKey(std::string_view key);
 
  private:
   struct Block {

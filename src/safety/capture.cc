@@ -18,13 +18,11 @@ sql::Dialect DialectOf(const Database& db) {
   return db.engine() == Engine::kPostgres ? sql::Dialect::kPostgres : sql::Dialect::kSqlite;
 }
 
-/// True when `statement` has the word `word` outside parentheses: an UPDATE
+/// True when a statement has the word `word` outside parentheses: an UPDATE
 /// with FROM or a DELETE with USING, whose WHERE may name other tables.
-bool HasTopLevelWord(std::string_view statement, std::string_view word, sql::Dialect dialect) {
-  auto tokens = sql::Tokenize(statement, dialect);
-  if (!tokens.ok()) return true;  // cannot tell: capture the whole table
+bool HasTopLevelWord(const std::vector<sql::Token>& tokens, std::string_view word) {
   int depth = 0;
-  for (const auto& t : *tokens) {
+  for (const auto& t : tokens) {
     if (t.IsPunct('(')) ++depth;
     if (t.IsPunct(')')) --depth;
     if (depth == 0 && t.IsWord(word)) return true;
@@ -35,10 +33,7 @@ bool HasTopLevelWord(std::string_view statement, std::string_view word, sql::Dia
 /// The columns an UPDATE assigns (SET a = .., (b, c) = ..), as the engine
 /// reads their names; empty when the statement does not read as expected
 /// (every column is captured then).
-std::vector<std::string> UpdatedColumns(std::string_view statement, sql::Dialect dialect) {
-  auto tokens = sql::Tokenize(statement, dialect);
-  if (!tokens.ok()) return {};
-  const std::vector<sql::Token>& t = *tokens;
+std::vector<std::string> UpdatedColumns(const std::vector<sql::Token>& t, sql::Dialect dialect) {
   size_t i = 0;
   int depth = 0;
   for (; i < t.size(); ++i) {  // to the top-level SET
@@ -415,7 +410,9 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
     case StatementKind::kDelete: {
       STRATA_ASSIGN_OR_RETURN(auto p, plan(info.schema, info.table));
       if (!p) return std::optional<Capture>();
-      if (info.where_clause.empty() || HasTopLevelWord(statement, "using", dialect)) {
+      if (info.where_clause.empty()) return std::optional<Capture>(p->WholeTable());
+      auto tokens = sql::Tokenize(statement, dialect);
+      if (!tokens.ok() || HasTopLevelWord(*tokens, "using")) {
         return std::optional<Capture>(p->WholeTable());
       }
       return std::optional<Capture>(p->DeletedRows(info.where_clause));
@@ -423,16 +420,17 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
     case StatementKind::kUpdate: {
       STRATA_ASSIGN_OR_RETURN(auto p, plan(info.schema, info.table));
       if (!p) return std::optional<Capture>();
-      // SQLite's UPDATE OR REPLACE deletes the rows its new values collide with.
+      // SQLite's UPDATE OR REPLACE deletes the rows its new values collide
+      // with; a statement that does not read as expected is captured whole.
       auto tokens = sql::Tokenize(statement, dialect);
       if (!tokens.ok() || (tokens->size() > 2 && (*tokens)[1].IsWord("or"))) {
         return std::optional<Capture>(p->WholeTable());
       }
-      std::string where = HasTopLevelWord(statement, "from", dialect) ? "" : info.where_clause;
+      std::string where = HasTopLevelWord(*tokens, "from") ? "" : info.where_clause;
       // Only the columns it assigns: values written to other columns since
       // (by the application) are not put back on rollback. An assigned key
       // column moves the row: every column is captured, matched by the old key.
-      std::vector<std::string> columns = UpdatedColumns(statement, dialect);
+      std::vector<std::string> columns = UpdatedColumns(*tokens, dialect);
       STRATA_ASSIGN_OR_RETURN(const TableTracker::Table* t, tables.Find(info.schema, info.table));
       bool moves_rows = std::any_of(columns.begin(), columns.end(), [&](const std::string& c) {
         return std::any_of(t->key.begin(), t->key.end(), [&](const std::string& k) {

@@ -118,6 +118,7 @@ Status Unwrap(std::vector<sql::Statement>& script, const std::string& where, sql
 /// A migration ready to run: its statements and its way back.
 struct Prepared {
   std::vector<sql::Statement> up;
+  size_t up_left_out = 0;  // the up script's own BEGIN/COMMIT statements, unwrapped
   std::vector<sql::StatementInfo> info;  // of each up statement
   std::vector<sql::Statement> verify;
   std::string down_script;
@@ -130,7 +131,9 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const std::string& 
   STRATA_RETURN_IF_ERROR(ReadUpScript(m));  // unread when the checksum cache vouched for it
   STRATA_ASSIGN_OR_RETURN(p.up, Split(m.up_sql, m.up_path, dialect));
   p.info = Classified(p.up, dialect);
+  p.up_left_out = p.up.size();
   if (!m.directives.no_transaction) STRATA_RETURN_IF_ERROR(Unwrap(p.up, p.info, m.up_path));
+  p.up_left_out -= p.up.size();
   if (m.has_verify()) {
     STRATA_ASSIGN_OR_RETURN(std::string verify, ReadScript(m.verify_path));
     STRATA_ASSIGN_OR_RETURN(p.verify, Split(verify, m.verify_path, dialect));
@@ -1100,7 +1103,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     STRATA_ASSIGN_OR_RETURN(Prepared p, Prepare(m, dialect, options_.migrations_dir));
     if (p.down_source == "none" && !options.allow_irreversible) refusals.push_back(p.irreversible);
     report.plan.push_back(PlanStep{m.version, m.id(), m.up_sql, p.down_source, p.down_script,
-                                   m.directives.no_transaction, p.up.size()});
+                                   m.directives.no_transaction, p.up.size(), p.up_left_out});
     todo.emplace_back(&m, std::move(p));
   }
   if (!refusals.empty()) {
@@ -1289,13 +1292,14 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     STRATA_ASSIGN_OR_RETURN(auto stmts, Split(t.down_script, where, dialect));
     auto d = ParseDirectives(t.down_script);
     if (!d.ok()) return d.status().WithContext(where);
+    const size_t split = stmts.size();
     if (!d->no_transaction) STRATA_RETURN_IF_ERROR(Unwrap(stmts, where, dialect));
     STRATA_ASSIGN_OR_RETURN(auto restore, Split(t.restore_script, id + " (captured data)", dialect));
     scripts.push_back(std::move(stmts));
     restores.push_back(std::move(restore));
     directives.push_back(*d);
     report.plan.push_back(PlanStep{t.version, id, t.down_script, "", "", d->no_transaction,
-                                   scripts.back().size()});
+                                   scripts.back().size(), split - scripts.back().size()});
   }
   if (options.dry_run) return report;
 

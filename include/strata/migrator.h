@@ -87,6 +87,9 @@ struct PlanStep {
   bool no_transaction = false;
   /// How many statements run: those of `script` less a BEGIN/COMMIT wrapper.
   size_t statements = 0;
+  /// How many of the script's own transaction statements (BEGIN, COMMIT)
+  /// are left out: it runs in the transaction Strata opens for it.
+  size_t left_out = 0;
 };
 
 struct RunReport {

@@ -22,8 +22,13 @@ void PrintPlan(const RunReport& report, const char* verb) {
     return;
   }
   for (const auto& step : report.plan) {
-    fmt::print("-- {} {}{}\n{}\n", verb, step.id, step.no_transaction ? " [no-transaction]" : "",
-               step.script);
+    fmt::print("-- {} {}{}\n", verb, step.id, step.no_transaction ? " [no-transaction]" : "");
+    if (step.left_out > 0) {
+      fmt::print("-- (its own {} transaction statement{} left out: it runs in the "
+                 "transaction Strata opens for it)\n",
+                 step.left_out, step.left_out == 1 ? " is" : "s are");
+    }
+    fmt::print("{}\n", step.script);
     if (step.down_source == "none") {
       fmt::print("-- way back: none (irreversible)\n\n");
     } else if (!step.down_source.empty()) {

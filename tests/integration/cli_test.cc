@@ -83,6 +83,19 @@ TEST_P(CliTest, UpStatusDownRoundTrip) {
   EXPECT_FALSE(*target_->Connect()->TableExists("users"));
 }
 
+TEST_P(CliTest, DryRunPrintsThePlanAndChangesNothing) {
+  Write("0001_users.up.sql", "BEGIN;\nCREATE TABLE users (id INTEGER PRIMARY KEY);\nCOMMIT;\n");
+  auto dry = Strata({"up", "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.all();
+  EXPECT_THAT(dry.out, HasSubstr("-- apply 0001_users\n-- (its own 2 transaction statements are "
+                                 "left out: it runs in the transaction Strata opens for it)\n"
+                                 "BEGIN;\nCREATE TABLE users"));
+  EXPECT_THAT(dry.out, HasSubstr("-- way back (derived), stored in history:\nDROP TABLE users;"));
+  EXPECT_THAT(dry.out, HasSubstr("dry run: 1 migration would be applied; nothing was changed"));
+  EXPECT_EQ(HistoryRows(), 0);
+  EXPECT_FALSE(*target_->Connect()->TableExists("users"));
+}
+
 // A version 0 (Diesel's 00000000000000_diesel_initial_setup): --to 0 keeps
 // it, as every --to V keeps V; --all rolls it back too.
 TEST_P(CliTest, DownAllIncludesVersionZero) {

@@ -527,13 +527,27 @@ class Unread {
 
 /// Tables whose data changed after the migration (the application wrote to
 /// them): their data cannot be expected to return to what it was before.
-Result<std::vector<std::string>> WrittenSince(Database& db, const std::string& checks_json) {
+/// Each costs a read of the whole table. With `guarded_only`, only the
+/// tables whose later writes a rollback would lose (created by it, or put
+/// back whole): RefuseReplacingWrites needs those before the rollback; the
+/// others matter only once a rollback check fails.
+Result<std::vector<std::string>> WrittenSince(Database& db, const std::string& checks_json,
+                                              bool guarded_only) {
   std::vector<std::string> out;
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
   if (!checks.is_object()) return out;
+  std::set<std::string> replaced;
+  if (checks.contains("replaces")) {
+    for (const auto& t : checks["replaces"]) replaced.insert(AsciiLower(t.get<std::string>()));
+  }
   std::vector<std::string> tables, created;
   for (auto& [table, facts] : checks["data"].items()) {
-    if (facts.contains("after")) (facts.value("created", false) ? created : tables).push_back(table);
+    if (!facts.contains("after")) continue;
+    if (facts.value("created", false)) {
+      created.push_back(table);
+    } else if (!guarded_only || replaced.count(AsciiLower(table))) {
+      tables.push_back(table);
+    }
   }
   STRATA_ASSIGN_OR_RETURN(auto now, ExistingTablesData(db, tables));
   // Created tables by column name: see WithDataAfter.
@@ -1312,8 +1326,11 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     Emit(on_event, Event::Kind::kRollingBack, step.version, step.id);
     auto start = Clock::now();
     STRATA_RETURN_IF_ERROR(db_->SetStatementTimeout(directives[i].timeout));
+    // A down script without a transaction cannot be undone and tried again:
+    // every table written since is known before it runs.
+    const bool undoable = !directives[i].no_transaction;
     STRATA_ASSIGN_OR_RETURN(std::vector<std::string> written,
-                            WrittenSince(*db_, targets[i].checks));
+                            WrittenSince(*db_, targets[i].checks, /*guarded_only=*/undoable));
     if (!options.discard_later_writes) {
       Status refused = RefuseReplacingWrites(step.id, targets[i].checks, written);
       if (!refused.ok() && report.completed > 0) {
@@ -1352,6 +1369,17 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       for (const auto& st : restores[i]) undo.Add({st.text, {}}, restore_where, Code::kVerifyFailed);
       undo.Add(run.history().RemoveStatement(step.version), "removing it from strata_history");
       s = run.Atomic(undo, check, /*wait_for_disk=*/i + 1 == targets.size());
+      if (s.code() == Code::kVerifyFailed) {
+        // Undone. Tables the application wrote to since cannot come back as
+        // they were: learnt now (a read of each), they are left out of the
+        // check, which runs once more when there are any.
+        STRATA_ASSIGN_OR_RETURN(std::vector<std::string> all_written,
+                                WrittenSince(*db_, targets[i].checks, /*guarded_only=*/false));
+        if (all_written.size() > written.size()) {
+          written = std::move(all_written);
+          s = run.Atomic(undo, check, /*wait_for_disk=*/i + 1 == targets.size());
+        }
+      }
       if (!s.ok() && s.code() != Code::kInternal && s.code() != Code::kVerifyFailed) {
         s = Status(Code::kDatabase,
                    fmt::format("rollback of {} failed at {}; it was undone and {} is still "

@@ -465,10 +465,21 @@ Result<SeedReport> Seed(Database& db, const SeedOptions& options) {
   names.erase(std::unique(names.begin(), names.end()), names.end());
   std::unique_ptr<SeedSchemaReader> reader = NewSeedSchemaReader(db);
   std::map<std::string, SeedTable> tables;
+  SeedReport report;
   for (const std::string& name : names) {
     if (!std::binary_search(all.begin(), all.end(), name)) {
       return Status(Code::kNotFound, fmt::format("there is no table {} to seed (tables: {})", name,
                                                  all.empty() ? "none" : Join(all)));
+    }
+    STRATA_ASSIGN_OR_RETURN(SeedTable table, reader->ReadTable(name));
+    if (!table.module.empty()) {
+      if (options.tables.empty()) {
+        report.skipped.emplace_back(name, table.module);
+        continue;
+      }
+      return Status(Code::kInvalidArgument,
+                    fmt::format("table {} is a virtual table ({}): its module keeps its rows; "
+                                "seed the tables it is built from instead", name, table.module));
     }
     STRATA_ASSIGN_OR_RETURN(
         Rows any, db.Query(fmt::format("SELECT 1 FROM {} LIMIT 1", db.QuoteIdent(name))));
@@ -477,12 +488,10 @@ Result<SeedReport> Seed(Database& db, const SeedOptions& options) {
                     fmt::format("table {} already has rows; seed fills empty tables (pass "
                                 "--allow-non-empty to add rows to it anyway)", name));
     }
-    STRATA_ASSIGN_OR_RETURN(SeedTable table, reader->ReadTable(name));
     tables.emplace(name, std::move(table));
   }
   FkSet nulled;
   STRATA_ASSIGN_OR_RETURN(std::vector<std::string> order, FillOrder(tables, nulled));
-  SeedReport report;
   auto fill = [&]() -> Status {
     for (const std::string& name : order) {
       TableFiller filler(db, tables.at(name), options, nulled);

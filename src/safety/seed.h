@@ -24,6 +24,9 @@ struct SeedOptions {
 
 struct SeedReport {
   std::vector<std::pair<std::string, int64_t>> rows_per_table;  // in fill order
+  /// Virtual tables left alone when seeding all tables, with their module:
+  /// their module keeps them (an FTS index follows its content table).
+  std::vector<std::pair<std::string, std::string>> skipped;
 };
 
 /// Fills the tables named by `options`. Fails, having inserted nothing, when a

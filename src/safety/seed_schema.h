@@ -62,6 +62,9 @@ struct SeedTable {
   std::vector<std::vector<std::string>> unique_keys;  // primary key first when there is one
   std::vector<SeedForeignKey> foreign_keys;
   std::vector<SeedCheck> checks;
+  /// A virtual table's module ("fts5", "rtree"); empty for an ordinary table.
+  /// The module owns its storage: seed fills the tables it is built from instead.
+  std::string module;
 
   const SeedColumn* Find(std::string_view column) const;
   SeedColumn* Find(std::string_view column);

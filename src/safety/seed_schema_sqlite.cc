@@ -31,6 +31,18 @@ SeedKind KindOf(const std::string& declared) {
   return SeedKind::kNumeric;
 }
 
+/// The module of a CREATE VIRTUAL TABLE statement ("" for any other).
+std::string VirtualModuleOf(std::string_view create) {
+  auto tokens = sql::Tokenize(create, sql::Dialect::kSqlite);
+  if (!tokens.ok()) return "";
+  const std::vector<sql::Token>& t = *tokens;
+  if (t.size() < 2 || !t[0].IsWord("CREATE") || !t[1].IsWord("VIRTUAL")) return "";
+  for (size_t i = 2; i + 1 < t.size(); ++i) {
+    if (t[i].IsWord("USING")) return AsciiLower(sql::IdentifierName(t[i + 1], sql::Dialect::kSqlite));
+  }
+  return "virtual";
+}
+
 /// The CHECK clauses of a CREATE TABLE statement, column and table level.
 std::vector<SeedCheck> ChecksOf(std::string_view create) {
   std::vector<SeedCheck> out;
@@ -126,7 +138,10 @@ class SqliteSeedSchemaReader : public SeedSchemaReader {
     }
     STRATA_ASSIGN_OR_RETURN(Rows create, db_.Query("SELECT sql FROM sqlite_schema "
                                                    "WHERE type = 'table' AND name = $1", {tv}));
-    if (!create.empty()) table.checks = ChecksOf(create.rows[0][0].ToString());
+    if (!create.empty()) {
+      table.checks = ChecksOf(create.rows[0][0].ToString());
+      table.module = VirtualModuleOf(create.rows[0][0].ToString());
+    }
     for (const SeedCheck& check : table.checks) ApplyCheck(check.expr, table);
     return table;
   }

@@ -247,6 +247,41 @@ TEST_P(SeedTest, OnlyTheNamedTablesUsingTheirParentsRows) {
   EXPECT_THAT(Seed(*db_, options).status().message(), HasSubstr("there is no table no_such_table"));
 }
 
+// Virtual tables are their module's: seeding their shadow tables would
+// corrupt the index, so seed fills the content table and lists the virtual
+// ones as skipped; an FTS5 index fed by triggers follows the content table.
+TEST_P(SeedTest, VirtualTablesAreLeftToTheirModule) {
+  if (pg()) GTEST_SKIP() << "FTS5 is SQLite's";
+  Exec(*db_, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);\n"
+             "CREATE VIRTUAL TABLE notes_fts USING fts5(body, content='notes', content_rowid='id');\n"
+             "CREATE TRIGGER notes_ai AFTER INSERT ON notes BEGIN\n"
+             "  INSERT INTO notes_fts (rowid, body) VALUES (new.id, new.body);\nEND;\n"
+             "CREATE VIRTUAL TABLE docs USING \"fts5\" (title, body);\n");
+  auto tables = db_->ListTables();
+  ASSERT_TRUE(tables.ok());
+  EXPECT_EQ(*tables, (std::vector<std::string>{"docs", "notes", "notes_fts"}));
+
+  SeedReport report = SeedOk(*db_, Rows(30));
+  ASSERT_EQ(report.rows_per_table.size(), 1u);
+  EXPECT_EQ(report.rows_per_table[0], (std::pair<std::string, int64_t>{"notes", 30}));
+  EXPECT_EQ(report.skipped, (std::vector<std::pair<std::string, std::string>>{
+                                {"docs", "fts5"}, {"notes_fts", "fts5"}}));
+  EXPECT_EQ(Count("SELECT count(*) FROM docs"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM notes_fts_docsize"), 30);  // indexed through the trigger
+  for (const char* fts : {"docs", "notes_fts"}) {
+    Status s = db_->Exec(fmt::format("INSERT INTO {0} ({0}) VALUES ('integrity-check')", fts));
+    EXPECT_TRUE(s.ok()) << fts << ": " << s.message();
+  }
+
+  SeedOptions named = Rows(5);
+  named.tables = {"docs"};
+  auto refused = Seed(*db_, named);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("table docs is a virtual table (fts5)"));
+  named.tables = {"docs_data"};
+  EXPECT_THAT(Seed(*db_, named).status().message(), HasSubstr("there is no table docs_data"));
+}
+
 TEST_P(SeedTest, NotNullForeignKeyCycleIsAClearError) {
   Exec(*db_, "CREATE TABLE hens (id INTEGER PRIMARY KEY, egg_id INTEGER NOT NULL);"
              "CREATE TABLE eggs (id INTEGER PRIMARY KEY, hen_id INTEGER NOT NULL REFERENCES hens (id));");

@@ -191,7 +191,11 @@ class SqliteDatabase : public Database {
   }
 
   Result<std::vector<std::string>> ListTables() override {
-    STRATA_ASSIGN_OR_RETURN(Rows rows, Query("SELECT name FROM sqlite_schema WHERE type = 'table' "
+    // A virtual table's shadow tables (an FTS5 index's _data, _idx, ...) belong to
+    // its module: their bytes differ between equal contents, and writing them
+    // directly corrupts the virtual table. The virtual table itself is listed.
+    STRATA_ASSIGN_OR_RETURN(Rows rows, Query("SELECT name FROM pragma_table_list "
+                                             "WHERE schema = 'main' AND type IN ('table', 'virtual') "
                                              "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
                                              "AND name NOT LIKE 'strata\\_%' ESCAPE '\\' "
                                              "ORDER BY name"));

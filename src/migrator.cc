@@ -1419,7 +1419,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
   return report;
 }
 
-Result<std::vector<Finding>> Migrator::Validate() {
+Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
   STRATA_RETURN_IF_ERROR(Loaded());
   std::vector<Finding> findings;
   Engine engine = Engine::kSqlite;
@@ -1472,7 +1472,7 @@ Result<std::vector<Finding>> Migrator::Validate() {
     bool pending = !state_of.count(m.version) || state_of[m.version] == MigrationState::kPending ||
                    state_of[m.version] == MigrationState::kOutOfOrder;
     if (p->down_source == "none" && pending) {
-      findings.push_back({Code::kIrreversible, p->irreversible});
+      findings.push_back({allow_irreversible ? Code::kOk : Code::kIrreversible, p->irreversible});
     }
   }
   return findings;

@@ -141,8 +141,10 @@ class Migrator {
   Result<RunReport> Up(const UpOptions& options, const EventHandler& on_event = nullptr);
   Result<RunReport> Down(const DownOptions& options, const EventHandler& on_event = nullptr);
   /// Checks every file (names, SQL, directives, reversibility) and, with a
-  /// database, that applied files are unchanged.
-  Result<std::vector<Finding>> Validate();
+  /// database, that applied files are unchanged. A pending migration with no
+  /// way back is an error, or with `allow_irreversible` a warning (as `up`
+  /// would apply it with that flag).
+  Result<std::vector<Finding>> Validate(bool allow_irreversible = false);
   /// Settles a migration left in progress by an interrupted no-transaction
   /// run, after the user has checked the database: `applied` keeps it as
   /// applied, otherwise its history row is removed. Unless `unchecked`, the

@@ -10,10 +10,14 @@ void SetupValidate(CLI::App& app, GlobalOptions& global, int& exit_code) {
       "validate",
       "check migration files (names, SQL, directives, reversibility) and, with a database, "
       "that applied files are unchanged");
-  cmd->callback([&global, &exit_code] {
+  auto allow_irreversible = std::make_shared<bool>(false);
+  cmd->add_flag("--allow-irreversible", *allow_irreversible,
+                "report a pending migration with no way back as a warning, not an error "
+                "(as `up --allow-irreversible` would apply it)");
+  cmd->callback([&global, &exit_code, allow_irreversible] {
     auto migrator = OpenMigrator(global, false, &exit_code);
     if (!migrator) return;
-    auto findings = migrator->Validate();
+    auto findings = migrator->Validate(*allow_irreversible);
     if (!findings.ok()) {
       exit_code = Fail(findings.status());
       return;

@@ -278,7 +278,15 @@ TEST_P(CliTest, IrreversibleIsRefusedWithItsExitCodeAndNothingChanges) {
   Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);\n");
   ASSERT_EQ(Strata({"up"}).exit_code, 0);
   Write("0002_drop_email.up.sql", "ALTER TABLE users DROP COLUMN email;\n");
-  auto run = Strata({"up"});
+  // validate takes the flag its advice names: then it is a warning.
+  auto run = Strata({"validate"});
+  EXPECT_EQ(run.exit_code, cli::kExitIrreversible);
+  EXPECT_THAT(run.err, HasSubstr("error: migration 0002_drop_email: down script missing"));
+  run = Strata({"validate", "--allow-irreversible"});
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("warning: migration 0002_drop_email: down script missing"));
+  EXPECT_THAT(run.out, HasSubstr("0 errors, 1 warning"));
+  run = Strata({"up"});
   EXPECT_EQ(run.exit_code, cli::kExitIrreversible);
   EXPECT_THAT(run.err, HasSubstr("0002_drop_email: down script missing"));
   EXPECT_THAT(run.err, HasSubstr("--allow-irreversible"));

@@ -701,6 +701,102 @@ Status CheckRollback(Database& db, const std::string& checks_json,
   return Status::OK();
 }
 
+/// What a down script can change in the schema beyond the tables its
+/// migration touched (the recorded scope): the other tables its DDL names,
+/// or every object when it renames (the engine rewrites the references in
+/// other tables, views and triggers), cascades, or acts on an object of no
+/// table. Empty when the scope is the whole schema (the rollback check
+/// compares all of it) or was not recorded.
+struct Reach {
+  bool whole = false;
+  bool renames = false;
+  std::vector<std::string> tables;  // named by the down, outside the scope
+  std::vector<std::string> scope;   // the migration's tables
+  bool empty() const { return !whole && tables.empty(); }
+};
+
+Reach DownReach(const std::vector<sql::Statement>& down, const std::string& checks_json,
+                sql::Dialect dialect) {
+  using K = sql::StatementKind;
+  Reach reach;
+  auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
+  if (!checks.is_object() || !checks["scope"].is_array()) return reach;
+  std::set<std::string> in_scope;
+  for (const auto& t : checks["scope"]) {
+    reach.scope.push_back(t.get<std::string>());
+    in_scope.insert(AsciiLower(reach.scope.back()));
+  }
+  auto name = [&](const std::string& t) {
+    if (t.empty() || in_scope.count(AsciiLower(t))) return;
+    if (std::find(reach.tables.begin(), reach.tables.end(), t) == reach.tables.end())
+      reach.tables.push_back(t);
+  };
+  for (const sql::Statement& st : down) {
+    const sql::StatementInfo info = sql::Classify(st.text, dialect);
+    bool cascades = false;
+    if (info.kind == K::kDropTable || info.kind == K::kDropColumn || info.kind == K::kDropOther ||
+        info.kind == K::kDropView || info.kind == K::kDropIndex || info.kind == K::kAlterOther) {
+      auto tokens = sql::Tokenize(st.text, dialect);
+      cascades = !tokens.ok() || std::any_of(tokens->begin(), tokens->end(), [](const sql::Token& t) {
+                   return t.IsWord("CASCADE");
+                 });
+    }
+    switch (info.kind) {
+      case K::kSelect: case K::kTransactionControl:
+      case K::kInsert: case K::kUpdate: case K::kDelete: case K::kTruncate:
+        break;  // data only
+      case K::kRenameTable: case K::kRenameColumn:
+        reach.whole = reach.renames = true;
+        break;
+      case K::kCreateTable: case K::kAddColumn: case K::kDropColumn: case K::kAlterColumnType:
+      case K::kDropTable: case K::kCreateIndex: case K::kCreateTrigger: case K::kDropIndex:
+      case K::kDropTrigger:
+        if (cascades || (info.table.empty() && info.object.empty())) reach.whole = true;
+        name(info.table.empty() ? info.object : info.table);
+        for (const auto& o : info.objects) {
+          if (info.kind == K::kDropTable) name(o.name);
+        }
+        break;
+      case K::kAlterOther:
+        if (cascades || info.table.empty()) reach.whole = true;
+        name(info.table);
+        break;
+      default: reach.whole = true;  // views, functions, types, unknown statements
+    }
+  }
+  return reach;
+}
+
+/// The schema blocks `reach` covers, but those of the migration's tables.
+Result<std::map<std::string, std::string>> OutsideBlocks(Database& db, const Reach& reach) {
+  const std::vector<std::string>* filter = reach.whole ? nullptr : &reach.tables;
+  SchemaModel model;
+  STRATA_RETURN_IF_ERROR(model.Refresh(db, filter));
+  std::map<std::string, std::string> blocks = model.Blocks(filter);
+  for (const auto& [key, text] : model.Blocks(&reach.scope)) blocks.erase(key);
+  return blocks;
+}
+
+/// After a rollback step: what `reach` covers is as it was before the down
+/// script ran (`before`, from OutsideBlocks). kVerifyFailed names what the
+/// down script changed that the migration never touched.
+Status CheckReach(Database& db, const Reach& reach, const std::string& id,
+                  const std::map<std::string, std::string>& before) {
+  STRATA_ASSIGN_OR_RETURN(auto now, OutsideBlocks(db, reach));
+  if (now == before) return Status::OK();
+  std::string message = fmt::format(
+      "the down script of {} changed what {} never touched (- before the rollback, + now):\n{}",
+      id, id,
+      DiffSchemas(SchemaFingerprint{SchemaModel::Render(before), ""},
+                  SchemaFingerprint{SchemaModel::Render(now), ""}));
+  if (reach.renames) {
+    message += "A RENAME makes the engine rewrite the references to the renamed table or column "
+               "in other tables, views and triggers. To rebuild a SQLite table, create the new "
+               "one, copy the rows, drop the old one, then rename the new one.\n";
+  }
+  return Status(Code::kVerifyFailed, message);
+}
+
 void Emit(const EventHandler& on_event, Event::Kind kind, int64_t version, const std::string& id,
           int64_t duration_ms = 0, std::string detail = "") {
   if (on_event) on_event(Event{kind, version, id, duration_ms, std::move(detail)});
@@ -1343,8 +1439,17 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       }
       if (!refused.ok()) return run.Fail(step.version, step.id, start, refused);
     }
+    const Reach reach = DownReach(scripts[i], targets[i].checks, dialect);
+    std::map<std::string, std::string> outside_before;
+    if (!reach.empty()) {
+      STRATA_ASSIGN_OR_RETURN(outside_before, OutsideBlocks(*db_, reach));
+    }
     std::optional<Reordered> reordered;
-    auto check = [&] { return CheckRollback(*db_, targets[i].checks, written, &reordered); };
+    auto check = [&] {
+      Status s = CheckRollback(*db_, targets[i].checks, written, &reordered);
+      if (!s.ok() || reach.empty()) return s;
+      return CheckReach(*db_, reach, step.id, outside_before);
+    };
     Status s;
     if (directives[i].no_transaction) {
       STRATA_RETURN_IF_ERROR(run.Flush());

@@ -425,6 +425,52 @@ TEST_P(RollbackTest, WrongDownScriptIsCaughtWithADiff) {
             (std::vector<std::string>{"id", "name", "price", "note", "tag"}));
 }
 
+// A down script may reach past the tables its migration touched: renaming a
+// table rewrites the foreign keys that name it (SQLite), dropping with
+// CASCADE removes them (PostgreSQL). That is caught and blamed on the
+// migration whose down script did it, which stays applied.
+TEST_P(RollbackTest, DownThatChangesWhatTheMigrationNeverTouchedIsCaught) {
+  Write("0003_reviews.up.sql",
+        "CREATE TABLE reviews (id INTEGER PRIMARY KEY, item_id INTEGER REFERENCES items (id), body TEXT);\n");
+  Write("0004_tag.up.sql", "ALTER TABLE items ADD COLUMN tag TEXT;\n");
+  Write("0004_tag.down.sql",
+        pg() ? "ALTER TABLE items DROP COLUMN tag;\n"
+               "ALTER TABLE items DROP CONSTRAINT items_pkey CASCADE;\n"
+               "ALTER TABLE items ADD CONSTRAINT items_pkey PRIMARY KEY (id);\n"
+             : "ALTER TABLE items RENAME TO items_old;\n"
+               "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n"
+               "INSERT INTO items SELECT id, name, price, note FROM items_old;\n"
+               "DROP TABLE items_old;\n");
+  ASSERT_TRUE(Up().ok());
+  const std::string schema = Schema();
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed);
+  EXPECT_THAT(s.message(), HasSubstr("the down script of 0004_tag changed what 0004_tag never touched"));
+  EXPECT_THAT(s.message(), HasSubstr("~ table reviews"));
+  EXPECT_EQ(Schema(), schema);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 4);
+}
+
+// Rebuilt the way SQLite's documentation says (new table, copy, drop the old,
+// rename the new), nothing else changes: the whole-schema check passes.
+TEST_P(RollbackTest, TableRebuiltTheDocumentedWayRollsBack) {
+  if (pg()) GTEST_SKIP() << "SQLite's way to change a table";
+  Write("0003_reviews.up.sql",
+        "CREATE TABLE reviews (id INTEGER PRIMARY KEY, item_id INTEGER REFERENCES items (id), body TEXT);\n");
+  ASSERT_TRUE(Up().ok());
+  const std::string data = Data(), schema = Schema();
+  Write("0004_tag.up.sql", "ALTER TABLE items ADD COLUMN tag TEXT;\nUPDATE items SET tag = 't';\n");
+  Write("0004_tag.down.sql",
+        "CREATE TABLE items_new (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n"
+        "INSERT INTO items_new SELECT id, name, price, note FROM items;\n"
+        "DROP TABLE items;\nALTER TABLE items_new RENAME TO items;\n");
+  ASSERT_TRUE(Up().ok());
+  Status s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Schema(), schema);
+  EXPECT_EQ(Data(), data);
+}
+
 TEST_P(RollbackTest, WrongDownThatLosesRowsIsCaught) {
   Write("0003_flag.up.sql", "ALTER TABLE items ADD COLUMN flag INTEGER;\n");
   Write("0003_flag.down.sql", "DELETE FROM items WHERE id = 5;\nALTER TABLE items DROP COLUMN flag;\n");

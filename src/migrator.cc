@@ -1183,7 +1183,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       conflicts.push_back(fmt::format("{} was changed after it was applied:\n{}", s.id, s.diff));
     }
     if (s.state == MigrationState::kOutOfOrder && !options.allow_out_of_order &&
-        (!options.to || s.version <= *options.to)) {
+        options.only.empty() && (!options.to || s.version <= *options.to)) {
       conflicts.push_back(fmt::format(
           "{} is pending but a later version is already applied; pass --allow-out-of-order to "
           "apply it anyway",
@@ -1203,6 +1203,19 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     if (s.state != MigrationState::kPending && s.state != MigrationState::kOutOfOrder)
       newest = std::max(newest, s.version);
   }
+  auto listed = [](const std::vector<int64_t>& versions, int64_t v) {
+    return std::find(versions.begin(), versions.end(), v) != versions.end();
+  };
+  for (int64_t v : options.only) {
+    auto it = state_of.find(v);
+    if (it == state_of.end() ||
+        (it->second != MigrationState::kPending && it->second != MigrationState::kOutOfOrder)) {
+      return Status(Code::kConflict,
+                    fmt::format("migration {} cannot be applied: {}; nothing was applied", v,
+                                it == state_of.end() ? "there is no file for it"
+                                                     : "it is not pending"));
+    }
+  }
   RunReport report;
   std::vector<std::pair<const Migration*, Prepared>> todo;
   std::vector<std::string> refusals;
@@ -1210,8 +1223,12 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     MigrationState st = state_of[m.version];
     if (st != MigrationState::kPending && st != MigrationState::kOutOfOrder) continue;
     if (options.to && m.version > *options.to) continue;
+    if (!options.only.empty() && !listed(options.only, m.version)) continue;
     STRATA_ASSIGN_OR_RETURN(Prepared p, Prepare(m, dialect, options_.migrations_dir));
-    if (p.down_source == "none" && !options.allow_irreversible) refusals.push_back(p.irreversible);
+    if (p.down_source == "none" && !options.allow_irreversible &&
+        !listed(options.irreversible_accepted, m.version)) {
+      refusals.push_back(p.irreversible);
+    }
     report.plan.push_back(PlanStep{m.version, m.id(), m.up_sql, p.down_source, p.down_script,
                                    m.directives.no_transaction, p.up.size(), p.up_left_out});
     todo.emplace_back(&m, std::move(p));

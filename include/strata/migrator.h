@@ -104,6 +104,13 @@ struct UpOptions {
   bool dry_run = false;
   bool allow_irreversible = false;
   bool allow_out_of_order = false;
+  /// When not empty: apply exactly these versions (each must be pending),
+  /// in version order, out of order or not, and no other. Restoring to a
+  /// migration boundary re-applies what history had applied this way.
+  std::vector<int64_t> only = {};
+  /// Versions that may be applied without a way back (history recorded that
+  /// someone accepted it), as allow_irreversible does for all.
+  std::vector<int64_t> irreversible_accepted = {};
   /// Called once, under the lock, before the first migration is applied (not
   /// on a dry run, nor when nothing is pending): takes a restoration point
   /// and returns its id, which history records for each migration of the run.

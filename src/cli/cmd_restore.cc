@@ -89,9 +89,42 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
     if (rows[i].version >= first->version) reapply.push_back(&rows[i]);
   }
   std::string plan = fmt::format("restore snapshot {} (taken before {})", manifest->id, first->id());
+  UpOptions up;
   if (!reapply.empty()) {
     plan += ", then re-apply";
-    for (const auto* r : reapply) plan += " " + r->id();
+    for (const auto* r : reapply) {
+      plan += " " + r->id();
+      up.only.push_back(r->version);
+      // Accepted without a way back when it was applied: history says so.
+      if (r->down_source == "none") up.irreversible_accepted.push_back(r->version);
+    }
+    // Re-applied from their files: each must still be the file history
+    // applied, checked before the database is touched. (This connection is
+    // closed before the restore replaces the database.)
+    int exit_code = kExitOk;
+    auto migrator = OpenMigrator(global, true, &exit_code);
+    if (!migrator) return exit_code;
+    auto status = migrator->GetStatus();
+    if (!status.ok()) return Fail(status.status().WithContext("nothing was restored"));
+    std::string problems;
+    for (const auto& m : status->migrations) {
+      if (std::find(up.only.begin(), up.only.end(), m.version) == up.only.end()) continue;
+      if (m.state == MigrationState::kChanged) {
+        problems += fmt::format("\n  {} was changed after it was applied:\n{}", m.id, m.diff);
+      } else if (m.state == MigrationState::kMissingFile) {
+        problems += fmt::format("\n  {}: its file is gone", m.id);
+      }
+    }
+    if (!problems.empty()) {
+      return Fail(Status(
+          Code::kConflict,
+          fmt::format("putting {} back to the state {} means restoring snapshot {} and re-applying "
+                      "migrations from their files, but these are not the files history applied; "
+                      "nothing was restored (put the files back as they were, or restore the "
+                      "snapshot by id with `strata snapshot restore {}`):{}",
+                      RedactUrl(options->database_url), boundary, manifest->id, manifest->id,
+                      problems)));
+    }
   }
   auto start = std::chrono::steady_clock::now();
   Status s = RestoreOverTarget(*options, *config, **store, *manifest, flags.yes,
@@ -104,8 +137,9 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
     int exit_code = kExitOk;
     auto migrator = OpenMigrator(global, true, &exit_code);
     if (!migrator) return exit_code;
-    UpOptions up;
-    up.to = reapply.back()->version;
+    // The state before this run is the snapshot just restored: history
+    // records it as the run's restoration point, as `up` records its own.
+    up.before_apply = [&]() -> Result<std::string> { return manifest->id; };
     auto report = migrator->Up(up, PrintEvent);
     if (!report.ok()) {
       return Fail(report.status().WithContext(fmt::format(

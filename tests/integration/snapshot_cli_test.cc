@@ -79,6 +79,41 @@ TEST_P(SnapshotCliTest, UpRecordsItsSnapshotAndRestoreReachesEachBoundary) {
   }
 }
 
+// Re-applying to reach a boundary re-applies exactly what history applied:
+// an irreversible migration accepted at the time, not a file pending since;
+// and a file changed since it was applied stops the restore before it starts.
+TEST_P(SnapshotCliTest, RestoreReappliesWhatHistoryAppliedOrRefusesFirst) {
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES (1, 'a')").ok());
+  Write("0002_archive.up.sql", "CREATE TABLE archive (id INTEGER PRIMARY KEY);\n"
+                               "INSERT INTO archive SELECT id FROM t;\nDROP TABLE t;\n");
+  Write("0004_w.up.sql", "CREATE TABLE w (id INTEGER PRIMARY KEY);\n");
+  auto up = Strata({"up", "--allow-irreversible"});  // one run: one snapshot, before 0002
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  Write("0003_late.up.sql", "CREATE TABLE late (id INTEGER PRIMARY KEY);\n");  // pending, older
+
+  auto r = Strata({"restore", "--to-version", "4", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(Versions(), ::testing::ElementsAre("1", "2"));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM archive WHERE id = 1"), 1);
+  EXPECT_FALSE(*target_->Connect()->TableExists("t"));
+  EXPECT_FALSE(*target_->Connect()->TableExists("late"));
+  EXPECT_EQ(testing::Column(*target_->Connect(),
+                            "SELECT down_source FROM strata_history WHERE version = 2")[0], "none");
+
+  ASSERT_EQ(Strata({"up", "--allow-out-of-order", "--no-snapshot"}).exit_code, 0);  // 0003, 0004
+  ASSERT_TRUE(db_->Exec("INSERT INTO w VALUES (9)").ok());
+  Write("0002_archive.up.sql", "CREATE TABLE archive (id INTEGER PRIMARY KEY, note TEXT);\n"
+                               "INSERT INTO archive SELECT id, v FROM t;\nDROP TABLE t;\n");
+  r = Strata({"restore", "--to-version", "3", "--yes"});
+  EXPECT_EQ(r.exit_code, 7) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("0002_archive was changed after it was applied"));
+  EXPECT_THAT(r.err, HasSubstr("nothing was restored"));
+  EXPECT_THAT(Versions(), ::testing::ElementsAre("1", "2", "3", "4"));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM w"), 1);
+}
+
 TEST_P(SnapshotCliTest, RestoreAsksFirstAndRefusesDamage) {
   Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\nINSERT INTO t VALUES (1);\n");
   Write("0001_t.down.sql", "DROP TABLE t;\n");

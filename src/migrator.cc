@@ -748,14 +748,17 @@ Reach DownReach(const std::vector<sql::Statement>& down, const std::string& chec
       case K::kRenameTable: case K::kRenameColumn:
         reach.whole = reach.renames = true;
         break;
+      case K::kDropIndex: case K::kDropTrigger:
+        // Its table, when the statement says (PostgreSQL's DROP TRIGGER ..
+        // ON t); a bare DROP INDEX is taken to drop one of the migration's.
+        if (cascades) reach.whole = true;
+        name(info.table);
+        break;
       case K::kCreateTable: case K::kAddColumn: case K::kDropColumn: case K::kAlterColumnType:
-      case K::kDropTable: case K::kCreateIndex: case K::kCreateTrigger: case K::kDropIndex:
-      case K::kDropTrigger:
+      case K::kDropTable: case K::kCreateIndex: case K::kCreateTrigger:
         if (cascades || (info.table.empty() && info.object.empty())) reach.whole = true;
         name(info.table.empty() ? info.object : info.table);
-        for (const auto& o : info.objects) {
-          if (info.kind == K::kDropTable) name(o.name);
-        }
+        for (const auto& o : info.objects) name(o.name);  // DROP TABLE a, b
         break;
       case K::kAlterOther:
         if (cascades || info.table.empty()) reach.whole = true;

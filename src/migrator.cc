@@ -594,6 +594,61 @@ Status RefuseReplacingWrites(const std::string& id, const std::string& checks_js
   return Status::OK();
 }
 
+/// OK unless rolling back drops a column the migration added and left NULL
+/// (no default, no generated value, no row of that table written by the
+/// migration) that holds values now: the application wrote them since, and
+/// dropping the column would lose them without a word.
+Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
+                                    const std::vector<sql::Statement>& down, sql::Dialect dialect) {
+  using K = sql::StatementKind;
+  auto up = sql::SplitStatements(m.up_script, dialect);
+  if (!up.ok()) return Status::OK();  // it ran, so it splits; nothing to go on otherwise
+  std::vector<sql::StatementInfo> up_infos = Classified(*up, dialect);
+  std::set<std::pair<std::string, std::string>> dropped;  // lower-case table, column
+  for (const sql::StatementInfo& info : Classified(down, dialect)) {
+    if (info.kind != K::kDropColumn) continue;
+    for (const auto& c : info.columns) dropped.emplace(AsciiLower(info.table), AsciiLower(c));
+  }
+  if (dropped.empty()) return Status::OK();
+  auto fills = [](const sql::StatementInfo& info, const sql::Statement& st, sql::Dialect d) {
+    auto tokens = sql::Tokenize(st.text, d);
+    return !tokens.ok() || std::any_of(tokens->begin(), tokens->end(), [](const sql::Token& t) {
+      for (const char* word : {"DEFAULT", "GENERATED", "AS", "IDENTITY", "SERIAL", "BIGSERIAL",
+                               "SMALLSERIAL"}) {
+        if (t.IsWord(word)) return true;
+      }
+      return false;
+    }) || info.from_query;
+  };
+  std::set<std::string> written_by_it;  // lower-case tables its DML writes
+  for (const sql::StatementInfo& info : up_infos) {
+    if (info.kind == K::kInsert || info.kind == K::kUpdate) written_by_it.insert(AsciiLower(info.table));
+  }
+  for (size_t i = 0; i < up_infos.size(); ++i) {
+    const sql::StatementInfo& info = up_infos[i];
+    if (info.kind != K::kAddColumn || written_by_it.count(AsciiLower(info.table)) ||
+        fills(info, (*up)[i], dialect)) {
+      continue;
+    }
+    for (const std::string& column : info.columns) {
+      if (!dropped.count({AsciiLower(info.table), AsciiLower(column)})) continue;
+      auto rows = db.Query(fmt::format("SELECT count(*) FROM {} WHERE {} IS NOT NULL",
+                                       db.QuoteIdent(info.table), db.QuoteIdent(column)));
+      if (!rows.ok() || rows->empty()) continue;  // the down script will say what is wrong
+      int64_t n = rows->rows[0][0].ToInt();
+      if (n == 0) continue;
+      return Status(Code::kVerifyFailed,
+                    fmt::format("rolling back {} drops column {}.{}, which {} added empty, and {} "
+                                "row{} hold{} a value in it now (written since {} was applied); "
+                                "those values would be lost, so {} was not rolled back. Save "
+                                "them (or take a snapshot), then pass --discard-later-writes",
+                                m.id(), info.table, column, m.id(), n, n == 1 ? "" : "s",
+                                n == 1 ? "s" : "", m.id(), m.id()));
+    }
+  }
+  return Status::OK();
+}
+
 /// Whether a migration's recorded checks say it captured data.
 bool CapturedData(const std::string& checks_json) {
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
@@ -1449,6 +1504,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                             WrittenSince(*db_, targets[i].checks, /*guarded_only=*/undoable));
     if (!options.discard_later_writes) {
       Status refused = RefuseReplacingWrites(step.id, targets[i].checks, written);
+      if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], scripts[i], dialect);
       if (!refused.ok() && report.completed > 0) {
         refused = Status(refused.code(),
                          refused.message() + fmt::format(" (the {} newer migration{} this run "

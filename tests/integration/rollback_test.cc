@@ -186,6 +186,31 @@ TEST_P(RollbackTest, RowsWrittenToACreatedTableSinceAreNotDroppedSilently) {
   EXPECT_FALSE(*db_->TableExists("tags"));
 }
 
+// A column the migration added empty that the application filled since:
+// dropping it would lose those values, so down refuses until told. Columns
+// the migration filled itself (a default, a backfill) are dropped as before.
+TEST_P(RollbackTest, ValuesWrittenToAnAddedColumnSinceAreNotDroppedSilently) {
+  Write("0003_sku.up.sql", "ALTER TABLE items ADD COLUMN sku TEXT;\n");
+  Write("0004_flags.up.sql",
+        "ALTER TABLE items ADD COLUMN rank INTEGER DEFAULT 0;\n"
+        "ALTER TABLE items ADD COLUMN slug TEXT;\nUPDATE items SET slug = 'x' || id;\n");
+  Write("0004_flags.down.sql",
+        "ALTER TABLE items DROP COLUMN slug;\nALTER TABLE items DROP COLUMN rank;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("UPDATE items SET sku = 'A-1', rank = 3 WHERE id = 1").ok());
+  ASSERT_TRUE(db_->Exec("UPDATE items SET sku = 'A-2' WHERE id = 2").ok());
+  Status s = Down();  // 0004: rank and slug held values from the start
+  ASSERT_TRUE(s.ok()) << s.message();
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("drops column items.sku, which 0003_sku added empty, "
+                                           "and 2 rows hold a value in it now"));
+  EXPECT_THAT(refused.message(), HasSubstr("--discard-later-writes"));
+  EXPECT_EQ(RowsText("SELECT id, sku FROM items WHERE sku IS NOT NULL ORDER BY id"), "1|A-1|\n2|A-2|\n");
+  ASSERT_TRUE(Down({.discard_later_writes = true}).ok());
+  EXPECT_EQ(*db_->ListColumns("items"), (std::vector<std::string>{"id", "name", "price", "note"}));
+}
+
 TEST_P(RollbackTest, DropTableIsRestored) {
   RoundTrip("DROP TABLE items;\n",
             "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n");

@@ -429,7 +429,8 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       std::string where = HasTopLevelWord(*tokens, "from") ? "" : info.where_clause;
       // Only the columns it assigns: values written to other columns since
       // (by the application) are not put back on rollback. An assigned key
-      // column moves the row: every column is captured, matched by the old key.
+      // column moves the row to a key the capture cannot know, so the table
+      // is captured whole (and put back whole, refused if written to since).
       std::vector<std::string> columns = UpdatedColumns(*tokens, dialect);
       STRATA_ASSIGN_OR_RETURN(const TableTracker::Table* t, tables.Find(info.schema, info.table));
       bool moves_rows = std::any_of(columns.begin(), columns.end(), [&](const std::string& c) {
@@ -437,7 +438,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
           return sql::NameKey(k, dialect) == sql::NameKey(c, dialect);
         });
       });
-      if (moves_rows) columns.clear();
+      if (moves_rows) return std::optional<Capture>(p->WholeTable());
       STRATA_ASSIGN_OR_RETURN(Capture c, p->Values(columns, where));
       if (c.before.empty()) return std::optional<Capture>();
       return std::optional<Capture>(std::move(c));

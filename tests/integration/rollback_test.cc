@@ -124,6 +124,20 @@ TEST_P(RollbackTest, UpdateRestoresOnlyTheColumnsItAssigns) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE price = 99"), 2);
 }
 
+// An UPDATE of the key moves rows to keys the capture cannot know: the table
+// is put back whole, and refused when the application wrote to it since.
+TEST_P(RollbackTest, UpdateOfTheKeyPutsTheTableBackWhole) {
+  RoundTrip("UPDATE items SET id = id + 100, name = 'moved' WHERE id <= 2;\n", "SELECT 1;\n");
+  Write("0003_change.up.sql", "UPDATE items SET id = id * 10;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO items (id, name) VALUES (7, 'app')").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("would put table items back as it was"));
+  ASSERT_TRUE(Down({.discard_later_writes = true}).ok());
+  EXPECT_EQ(RowsText("SELECT id FROM items ORDER BY id"), "1|\n2|\n3|\n4|\n5|\n");
+}
+
 // SQLite's UPDATE OR REPLACE deletes the rows its new values collide with:
 // they come back on rollback too.
 TEST_P(RollbackTest, UpdateOrReplaceRestoresTheRowsItReplaced) {

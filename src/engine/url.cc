@@ -54,7 +54,7 @@ Result<DatabaseUrl> ParseDatabaseUrl(std::string_view url) {
                   "database.url in strata.toml");
   }
   if (StartsWith(url, "postgres://") || StartsWith(url, "postgresql://")) {
-    return DatabaseUrl{Engine::kPostgres, std::string(url)};
+    return DatabaseUrl{Engine::kPostgres, EncodeCredentials(url)};
   }
   if (StartsWith(url, "sqlite:") || StartsWith(url, "sqlite3:")) {
     std::string_view rest = url.substr(url.find(':') + 1);
@@ -76,6 +76,26 @@ Result<DatabaseUrl> ParseDatabaseUrl(std::string_view url) {
                 fmt::format("unsupported database URL '{}' (scheme '{}'); use sqlite:path/to/app.db, "
                             "postgres://user@host:port/db or postgresql://...",
                             shown, scheme));
+}
+
+std::string EncodeCredentials(std::string_view url) {
+  size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  size_t auth_start = scheme_end + 3;
+  size_t auth_end = url.find_first_of("/?#", auth_start);
+  if (auth_end == std::string_view::npos) auth_end = url.size();
+  size_t at = url.rfind('@', auth_end);
+  if (at == std::string_view::npos || at < auth_start) return std::string(url);
+  std::string out(url.substr(0, auth_start));
+  for (size_t i = auth_start; i < at; ++i) {
+    if (url[i] == '@') {
+      out += "%40";
+    } else {
+      out += url[i];
+    }
+  }
+  out += url.substr(at);
+  return out;
 }
 
 std::string RedactUrl(std::string_view url) {

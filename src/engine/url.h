@@ -20,6 +20,13 @@ struct DatabaseUrl {
 /// postgresql://... Anything else is kInvalidArgument with the accepted forms.
 Result<DatabaseUrl> ParseDatabaseUrl(std::string_view url);
 
+/// A PostgreSQL URL as libpq must read it: an '@' inside the user or
+/// password (written unencoded, a common slip) becomes %40, so that the last
+/// '@' before the host ends the credentials, as RedactUrl takes it. Without
+/// this libpq splits at the first '@' and echoes the rest of the password as
+/// the host name in its errors.
+std::string EncodeCredentials(std::string_view url);
+
 /// The URL with any password replaced by "***": postgres://u:***@h/db.
 /// Also redacts `password=...` in key/value connection strings and query
 /// parameters.

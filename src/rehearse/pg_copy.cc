@@ -256,7 +256,7 @@ struct ConnCloser {
 Result<ConnParams> ParseConnParams(const std::string& url) {
   STRATA_ASSIGN_OR_RETURN(const LibPq* pq, LoadLibPq());
   char* err = nullptr;
-  PQconninfoOption* options = pq->PQconninfoParse(url.c_str(), &err);
+  PQconninfoOption* options = pq->PQconninfoParse(EncodeCredentials(url).c_str(), &err);
   if (!options) {
     std::string msg = err ? err : "out of memory";
     if (err) pq->PQfreemem(err);

@@ -186,7 +186,7 @@ Status PgConn::CopyIn(const std::string& sql, const std::function<Result<std::st
 Result<std::pair<std::string, std::string>> SplitPassword(const std::string& url) {
   STRATA_ASSIGN_OR_RETURN(pq, LoadLibPq());
   char* err = nullptr;
-  PQconninfoOption* options = pq->PQconninfoParse(url.c_str(), &err);
+  PQconninfoOption* options = pq->PQconninfoParse(EncodeCredentials(url).c_str(), &err);
   if (options == nullptr) {
     if (err) pq->PQfreemem(err);
     return Status(Code::kInvalidArgument, "invalid PostgreSQL URL " + RedactUrl(url));

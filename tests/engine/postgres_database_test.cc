@@ -480,6 +480,18 @@ TEST_F(PostgresDatabaseTest, MissingDatabaseIsUnavailableWithoutPassword) {
       << db.status().message();
   EXPECT_EQ(db.status().message().find("sup3rs3cret"), std::string::npos)
       << db.status().message();
+
+  // An '@' left unencoded in the password: the last '@' ends it, for libpq
+  // too, so the host is right and no piece of the password is echoed.
+  std::string with_at = url_.substr(0, at) + ":p@ss-s3cr3tpart" + url_.substr(at);
+  auto ok = OpenPostgres(with_at);
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  db = OpenPostgres(url_.substr(0, at) + ":p@ss-s3cr3tpart" + url_.substr(at, slash - at) +
+                    "/strata_no_such_db");
+  ASSERT_FALSE(db.ok());
+  EXPECT_NE(db.status().message().find("strata_no_such_db\" does not exist"), std::string::npos)
+      << db.status().message();
+  EXPECT_EQ(db.status().message().find("s3cr3tpart"), std::string::npos) << db.status().message();
 }
 
 // These need no server.

@@ -50,6 +50,14 @@ TEST(RedactUrl, HidesPasswordsInEveryPlace) {
   EXPECT_EQ(RedactUrl("sqlite:app.db"), "sqlite:app.db");
 }
 
+TEST(EncodeCredentials, AnAtSignBeforeTheLastOneIsPercentEncoded) {
+  EXPECT_EQ(EncodeCredentials("postgres://app:p@ss@db:5432/shop"), "postgres://app:p%40ss@db:5432/shop");
+  EXPECT_EQ(EncodeCredentials("postgres://a@b:c@d@db/x?y=@"), "postgres://a%40b:c%40d@db/x?y=@");
+  EXPECT_EQ(EncodeCredentials("postgres://app:pw@db/shop"), "postgres://app:pw@db/shop");
+  EXPECT_EQ(EncodeCredentials("postgres://db/shop"), "postgres://db/shop");
+  EXPECT_EQ(ParseDatabaseUrl("postgresql://u:x@y@h/d")->target, "postgresql://u:x%40y@h/d");
+}
+
 TEST(RedactSecrets, FindsUrlsInsideText) {
   EXPECT_EQ(RedactSecrets("cannot connect to postgresql://u:pw@127.0.0.1:1/x: refused"),
             "cannot connect to postgresql://u:***@127.0.0.1:1/x: refused");

@@ -741,8 +741,9 @@ class PostgresDatabase final : public Database {
 
 }  // namespace
 
-Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url) {
+Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
   STRATA_ASSIGN_OR_RETURN(loaded_libpq, LoadLibPq());
+  const std::string url = EncodeCredentials(given_url);
   const std::string shown = RedactUrl(url);
 
   char* parse_error = nullptr;
@@ -752,7 +753,7 @@ Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url) {
     Pq().PQfreemem(parse_error);
     return Status(Code::kInvalidArgument,
                   "invalid PostgreSQL URL " + shown + ": " +
-                      RedactSecrets(Scrub(why, RawPasswords(url))));
+                      RedactSecrets(Scrub(why, RawPasswords(given_url))));
   }
   Pq().PQconninfoFree(options);
 

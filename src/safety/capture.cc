@@ -138,7 +138,7 @@ class Planner {
         std::string values = Tuple(unique);
         capture_.restore.push_back(fmt::format(
             "DELETE FROM {} WHERE {} IN (SELECT {} FROM {}) AND {} NOT IN (SELECT {} FROM {})",
-            target_, values, Join(Quoted(unique)), cap_, key, Join(Quoted(table_.key)), cap_));
+            target_, values, Join(Of(cap_, unique)), cap_, key, Join(Of(cap_, table_.key)), cap_));
       }
     }
     capture_.restore.push_back(Insert(/*upsert=*/!table_.key.empty()));
@@ -198,6 +198,14 @@ class Planner {
     return out;
   }
   /// "(a, b)": a row value of these columns of the target.
+  /// The columns qualified by `table`, so that a name the table lacks is an
+  /// error rather than the outer query's column.
+  std::vector<std::string> Of(const std::string& table, const std::vector<std::string>& names) const {
+    std::vector<std::string> out = Quoted(names);
+    for (auto& n : out) n = table + "." + n;
+    return out;
+  }
+
   std::string Tuple(const std::vector<std::string>& names) const {
     return "(" + Join(Quoted(names)) + ")";
   }
@@ -307,6 +315,13 @@ Result<TableTracker::Table*> TableTracker::Load(const std::string& schema, const
       STRATA_ASSIGN_OR_RETURN(std::vector<std::string> key, db_.ListPrimaryKey(name));
       STRATA_ASSIGN_OR_RETURN(auto unique, db_.ListUniqueKeys(name));
       STRATA_ASSIGN_OR_RETURN(auto generated, db_.ListGeneratedColumns(name));
+      // A unique key the database computes is not in the capture: rows are
+      // matched by the others.
+      std::erase_if(unique, [&](const std::vector<std::string>& k) {
+        return std::any_of(k.begin(), k.end(), [&](const std::string& c) {
+          return std::find(generated.begin(), generated.end(), c) != generated.end();
+        });
+      });
       Table t{schema, name, {}, std::move(key), std::move(unique)};
       for (auto& c : columns) {
         // The database computes a generated column: nothing to put back.

@@ -216,7 +216,9 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
         add(table);
         break;
       }
-      default: scope.whole = true;
+      default:
+        scope.whole = true;
+        for (const auto& t : i.writes) add(t);  // a DO block's data is checked too
     }
   }
   // A statement on a table reaches its partitions and inheritance children

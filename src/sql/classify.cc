@@ -72,6 +72,8 @@ class Parser {
   /// The statement text from token `first` to just before token `stop`.
   std::string TextBetween(size_t first, size_t stop) const;
   std::string WhereClause();
+  /// The tables the DML in a dollar-quoted body (a DO block's) names.
+  std::vector<std::string> BodyWrites() const;
 
   void Create();
   void CreateTable();
@@ -226,8 +228,44 @@ StatementInfo Parser::Parse() {
                      [&](const char* c) { return first.IsWord(c); })) {
       info_.summary += " (not an SQL command Strata knows: a typo?)";
     }
+    if (first.IsWord("DO")) info_.writes = BodyWrites();
   }
   return std::move(info_);
+}
+
+std::vector<std::string> Parser::BodyWrites() const {
+  std::vector<std::string> out;
+  for (size_t i = pos_; i < end_; ++i) {
+    const Token& body = tokens_[i];
+    if (body.kind != TokenKind::kString || body.text.empty() || body.text[0] != '$') continue;
+    size_t tag = body.text.find('$', 1);
+    if (tag == std::string_view::npos || body.text.size() < 2 * (tag + 1)) continue;
+    std::string_view inner = body.text.substr(tag + 1, body.text.size() - 2 * (tag + 1));
+    auto t = Tokenize(inner, dialect_);
+    if (!t.ok()) continue;
+    const std::vector<Token>& b = *t;
+    auto word = [&](size_t k, std::string_view w) { return k < b.size() && b[k].IsWord(w); };
+    for (size_t k = 0; k < b.size(); ++k) {
+      size_t at = 0;
+      if (word(k, "UPDATE")) {
+        at = k + 1;
+      } else if ((word(k, "DELETE") && word(k + 1, "FROM")) || (word(k, "INSERT") && word(k + 1, "INTO"))) {
+        at = k + 2;
+      } else if (word(k, "TRUNCATE")) {
+        at = word(k + 1, "TABLE") ? k + 2 : k + 1;
+      } else {
+        continue;
+      }
+      if (word(at, "ONLY")) ++at;
+      // schema.table: the table's name.
+      while (at + 2 < b.size() && b[at + 1].IsPunct('.')) at += 2;
+      if (at < b.size() && (b[at].kind == TokenKind::kWord || b[at].kind == TokenKind::kQuotedIdentifier)) {
+        std::string name = IdentifierName(b[at], dialect_);
+        if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+      }
+    }
+  }
+  return out;
 }
 
 void Parser::Create() {

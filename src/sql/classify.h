@@ -48,6 +48,10 @@ struct StatementInfo {
   bool from_query = false;    // CREATE TABLE ... AS query: the new table has rows
   bool destructive = false;   // removes or rewrites existing data
   std::string summary;        // e.g. "drops column users.email"
+  /// kOther: the tables a PostgreSQL DO block's body names after UPDATE,
+  /// DELETE FROM, INSERT INTO or TRUNCATE (what it may write; found by
+  /// reading the body, so a name built at run time is not seen).
+  std::vector<std::string> writes;
   /// Names that were written quoted; generated SQL quotes them again.
   std::vector<std::string> quoted_names;
 };

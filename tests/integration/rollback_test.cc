@@ -124,6 +124,22 @@ TEST_P(RollbackTest, UpdateRestoresOnlyTheColumnsItAssigns) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE price = 99"), 2);
 }
 
+// A DO block's body is read for the tables it writes: their data is checked
+// on rollback like that of any statement that names them.
+TEST_P(RollbackTest, DataADoBlockChangedIsCheckedOnRollback) {
+  if (!pg()) GTEST_SKIP() << "DO is PostgreSQL's";
+  Write("0003_lower.up.sql",
+        "DO $$\nBEGIN\n  IF (SELECT count(*) FROM items) > 0 THEN\n"
+        "    UPDATE Items SET name = upper(name);\n  END IF;\nEND $$;\n");
+  Write("0003_lower.down.sql", "-- nothing to undo\n");
+  ASSERT_TRUE(Up().ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("data of table items differs"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE name = 'A'"), 1);
+}
+
 // An UPDATE of the key moves rows to keys the capture cannot know: the table
 // is put back whole, and refused when the application wrote to it since.
 TEST_P(RollbackTest, UpdateOfTheKeyPutsTheTableBackWhole) {

@@ -340,3 +340,15 @@ TEST(ClassifyTest, UnknownCommandsAreNamedAsPossibleTypos) {
   EXPECT_EQ("runs VACUUM", Classify("VACUUM", kLite).summary);
   EXPECT_EQ("runs GRANT", Classify("GRANT SELECT ON t TO app", kPg).summary);
 }
+
+TEST(ClassifyTest, DoBlockNamesTheTablesItsBodyWrites) {
+  StatementInfo info = Classify(
+      "DO $do$\nDECLARE v text;\nBEGIN\n  SELECT value INTO v FROM systems;\n"
+      "  IF v < '4.1' THEN\n    UPDATE Users SET AuthData = lower(AuthData);\n"
+      "    DELETE FROM ONLY public.\"Sessions\" WHERE x;\n    INSERT INTO audit VALUES (1);\n"
+      "    TRUNCATE TABLE tmp_a;\n    EXECUTE 'UPDATE hidden SET a = 1';\n  END IF;\nEND $do$",
+      kPg);
+  EXPECT_EQ(info.kind, K::kOther);
+  EXPECT_EQ(info.writes, (Names{"users", "Sessions", "audit", "tmp_a"}));
+  EXPECT_TRUE(Classify("SELECT 1", kPg).writes.empty());
+}

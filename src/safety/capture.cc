@@ -112,12 +112,49 @@ class Planner {
     capture_.drop = "DROP TABLE " + cap_;
   }
 
-  /// Every row: restored by emptying the table and inserting them back.
+  /// Every row: restored by deleting the rows that are not among them and
+  /// inserting those that are missing, matched by key (or SQLite's rowid).
+  /// Rows the down script already put back as they were are left alone, so
+  /// their triggers do not fire (an audit trail, an append-only guard) and
+  /// no foreign key action reaches their children. A table with neither is
+  /// emptied and filled again.
   Capture WholeTable() {
     capture_.before.push_back(fmt::format("CREATE TABLE {} AS SELECT {} FROM {}", cap_,
                                           SelectAll(now_ + "."), now_));
-    capture_.restore.push_back("DELETE FROM " + target_);
-    capture_.restore.push_back(Insert(/*upsert=*/false));
+    std::vector<std::string> key_pairs, same;  // "captured = target" conditions
+    const std::string c = "strata_c";
+    auto equal = [&](const std::string& captured, const std::string& target) {
+      return DialectOf(db_) == sql::Dialect::kPostgres
+                 ? fmt::format("{}::text IS NOT DISTINCT FROM {}::text", captured, target)
+                 : fmt::format("{} IS {}", captured, target);
+    };
+    bool keyed = !table_.key.empty() || !db_.RowIdColumn().empty();
+    if (table_.key.empty() && keyed) {
+      key_pairs.push_back(fmt::format("{}.{} = {}.{}", c, kRowIdAlias, target_, db_.RowIdColumn()));
+    }
+    for (const auto& k : table_.key) {
+      bool captured = std::any_of(table_.columns.begin(), table_.columns.end(),
+                                  [&](const auto& col) { return col.before == k; });
+      keyed = keyed && captured;
+      key_pairs.push_back(fmt::format("{0}.{1} = {2}.{1}", c, db_.QuoteIdent(k), target_));
+    }
+    for (const auto& col : table_.columns) {
+      if (col.before.empty()) continue;
+      const std::string name = db_.QuoteIdent(col.before);
+      same.push_back(equal(c + "." + name, target_ + "." + name));
+    }
+    if (!keyed) {
+      capture_.restore.push_back("DELETE FROM " + target_);
+      capture_.restore.push_back(Insert(/*upsert=*/false));
+    } else {
+      std::vector<std::string> all = key_pairs;
+      all.insert(all.end(), same.begin(), same.end());
+      capture_.restore.push_back(fmt::format("DELETE FROM {} WHERE NOT EXISTS (SELECT 1 FROM {} AS {} WHERE {})",
+                                             target_, cap_, c, Join(all, " AND ")));
+      capture_.restore.push_back(fmt::format("{} AS {} WHERE NOT EXISTS (SELECT 1 FROM {} WHERE {})",
+                                             Insert(/*upsert=*/false), c, target_,
+                                             Join(key_pairs, " AND ")));
+    }
     capture_.restore.push_back(capture_.drop);
     capture_.replaces = table_.before;
     return capture_;
@@ -197,7 +234,6 @@ class Planner {
     for (const auto& n : names) out.push_back(db_.QuoteIdent(n));
     return out;
   }
-  /// "(a, b)": a row value of these columns of the target.
   /// The columns qualified by `table`, so that a name the table lacks is an
   /// error rather than the outer query's column.
   std::vector<std::string> Of(const std::string& table, const std::vector<std::string>& names) const {
@@ -206,6 +242,7 @@ class Planner {
     return out;
   }
 
+  /// "(a, b)": a row value of these columns of the target.
   std::string Tuple(const std::vector<std::string>& names) const {
     return "(" + Join(Quoted(names)) + ")";
   }

@@ -502,12 +502,16 @@ TEST_P(MigratorTest, StepsThatDidNotWaitForTheDiskAreFlushedWhenTheRunReturns) {
   ASSERT_TRUE(db_->Exec("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET synchronous_commit = on', "
                         "current_database()); END $$")
                   .ok());
+  // Autovacuum (of earlier tests' tables) would write WAL of its own that
+  // nothing flushes for those 10 s either.
   ASSERT_TRUE(db_->Exec("ALTER SYSTEM SET wal_writer_delay = '10s'").ok());
+  ASSERT_TRUE(db_->Exec("ALTER SYSTEM SET autovacuum = off").ok());
   ASSERT_TRUE(db_->Exec("SELECT pg_reload_conf()").ok());
   struct Restore {
     Database& db;
     ~Restore() {
       db.Exec("ALTER SYSTEM RESET wal_writer_delay").IgnoreError();
+      db.Exec("ALTER SYSTEM RESET autovacuum").IgnoreError();
       db.Exec("SELECT pg_reload_conf()").IgnoreError();
     }
   } restore{*db_};

@@ -147,6 +147,14 @@ class Planner {
       capture_.restore.push_back("DELETE FROM " + target_);
       capture_.restore.push_back(Insert(/*upsert=*/false));
     } else {
+      // Matched row by row: without an index on the captured key that is
+      // quadratic on SQLite.
+      std::vector<std::string> key_columns;
+      if (table_.key.empty()) key_columns.push_back(kRowIdAlias);
+      for (const auto& k : table_.key) key_columns.push_back(db_.QuoteIdent(k));
+      capture_.restore.push_back(fmt::format("CREATE INDEX {} ON {} ({})",
+                                             db_.QuoteIdent(capture_.table + "_key"), cap_,
+                                             Join(key_columns)));
       std::vector<std::string> all = key_pairs;
       all.insert(all.end(), same.begin(), same.end());
       capture_.restore.push_back(fmt::format("DELETE FROM {} WHERE NOT EXISTS (SELECT 1 FROM {} AS {} WHERE {})",

@@ -52,6 +52,24 @@ std::vector<sql::StatementInfo> Classified(const std::vector<sql::Statement>& sc
   return infos;
 }
 
+/// Whether `script` may change settings that outlive it in the session
+/// (SET, RESET, PRAGMA, set_config(...)): Database::ResetSession then puts
+/// them back, so that they reach neither Strata's own statements nor the
+/// next migration of the run.
+bool ChangesSession(const std::vector<sql::Statement>& script) {
+  for (const sql::Statement& st : script) {
+    std::string_view text = st.text;
+    size_t start = text.find_first_not_of(" \t\r\n");
+    if (start == std::string_view::npos) continue;
+    std::string head = AsciiLower(text.substr(start, 7));
+    if (head.rfind("set ", 0) == 0 || head.rfind("reset ", 0) == 0 || head.rfind("pragma", 0) == 0 ||
+        AsciiLower(text).find("set_config") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 /// A script that runs in the transaction Strata opens for it: BEGIN ...
 /// COMMIT blocks (as files written for psql or sqitch have) are dropped
 /// (from `infos`, its statements' classifications, too), since the script
@@ -1379,6 +1397,10 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       row.state = AppliedState::kInProgress;
       STRATA_RETURN_IF_ERROR(run.history().Insert(row));
       s = run.Exec(guarded.up, m->up_path);
+      if (ChangesSession(guarded.up)) {
+        Status reset = db_->ResetSession();
+        if (s.ok()) s = reset;
+      }
       if (s.ok()) s = run.Verify(p.verify, m->verify_path);
       if (s.ok()) s = run.history().MarkApplied(m->version, MillisSince(start));
       if (s.ok()) {
@@ -1401,9 +1423,16 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       step.Add(run.history().InsertStatement(row), "recording it in strata_history");
       step.AddScript(guarded.up, m->up_path);
       step.AddScript(p.verify, "verify script " + m->verify_path, Code::kVerifyFailed);
+      if (ChangesSession(guarded.up)) {
+        for (const auto& sql : db_->ResetSessionSql()) step.Add({sql, {}}, "putting the session's settings back");
+      }
       // Only the run's last step waits for the disk (and with it the ones
       // before): a thousand small migrations do not wait a thousand times.
       s = run.Atomic(step, nullptr, /*wait_for_disk=*/m == todo.back().first);
+      if (ChangesSession(guarded.up)) {
+        Status reset = db_->ResetSession();
+        if (s.ok()) s = reset;
+      }
       if (s.ok() && deferred) {
         known.After(p.info, scope.tables);
         unread.Add({m->version, MillisSince(start), scope.tables, row.checks});
@@ -1523,6 +1552,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       STRATA_ASSIGN_OR_RETURN(outside_before, OutsideBlocks(*db_, reach));
     }
     std::optional<Reordered> reordered;
+    const bool changes_session = ChangesSession(scripts[i]);
     auto check = [&] {
       Status s = CheckRollback(*db_, targets[i].checks, written, &reordered);
       if (!s.ok() || reach.empty()) return s;
@@ -1532,6 +1562,10 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     if (directives[i].no_transaction) {
       STRATA_RETURN_IF_ERROR(run.Flush());
       s = run.Exec(scripts[i], where);
+      if (changes_session) {
+        Status reset = db_->ResetSession();
+        if (s.ok()) s = reset;
+      }
       if (s.ok()) {
         s = run.Exec(restores[i], restore_where);
         if (!s.ok()) s = Status(Code::kVerifyFailed, s.message());  // as in the transaction below
@@ -1550,6 +1584,9 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       // Captured data that cannot go back means the down script did not
       // rebuild what the up script removed: the rollback fails verification.
       for (const auto& st : restores[i]) undo.Add({st.text, {}}, restore_where, Code::kVerifyFailed);
+      if (changes_session) {
+        for (const auto& sql : db_->ResetSessionSql()) undo.Add({sql, {}}, "putting the session's settings back");
+      }
       undo.Add(run.history().RemoveStatement(step.version), "removing it from strata_history");
       s = run.Atomic(undo, check, /*wait_for_disk=*/i + 1 == targets.size());
       if (s.code() == Code::kVerifyFailed) {
@@ -1569,6 +1606,10 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                "applied",
                                step.id, s.message(), step.id));
       }
+    }
+    if (changes_session) {
+      Status reset = db_->ResetSession();
+      if (s.ok()) s = reset;
     }
     if (s.code() == Code::kVerifyFailed) {
       std::string note = fmt::format("rollback at {} failed verification: {}", NowUtc(), s.message());

@@ -152,6 +152,21 @@ class Database {
   /// wait for the disk makes it durable too (the log is written in order).
   virtual std::string_view NoWaitCommitSql() const { return {}; }
 
+  /// Puts back the connection settings a migration may change for the rest
+  /// of the session, as they were when Strata connected: SQLite's
+  /// foreign_keys, legacy_alter_table and recursive_triggers pragmas;
+  /// PostgreSQL's search_path, role and session_replication_role.
+  /// The statements that do it (each one statement), for a transaction;
+  /// ResetSession runs them.
+  virtual const std::vector<std::string>& ResetSessionSql() const {
+    static const std::vector<std::string> none;
+    return none;
+  }
+  Status ResetSession() {
+    for (const std::string& sql : ResetSessionSql()) STRATA_RETURN_IF_ERROR(Exec(sql));
+    return Status::OK();
+  }
+
   /// The primary key columns of `table` in key order; empty when it has none.
   virtual Result<std::vector<std::string>> ListPrimaryKey(std::string_view table) = 0;
   /// The generated columns of `table` (computed from others: the database

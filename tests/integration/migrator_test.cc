@@ -533,6 +533,45 @@ TEST_P(MigratorTest, StepsThatDidNotWaitForTheDiskAreFlushedWhenTheRunReturns) {
   EXPECT_EQ(Applied(), (std::vector<std::string>{"1"}));
 }
 
+// A setting a migration changes for the session (SQLite's foreign_keys,
+// PostgreSQL's search_path, as pg_dump's header sets it) reaches neither
+// Strata's own statements nor the next migration of the run.
+TEST_P(MigratorTest, SessionSettingsAMigrationChangesEndWithIt) {
+  if (pg()) {
+    Write("0001_dump.up.sql",
+          "SELECT pg_catalog.set_config('search_path', '', false);\n"
+          "CREATE TABLE public.a (id INTEGER PRIMARY KEY);\n");
+    Write("0001_dump.down.sql", "SET search_path = '';\nDROP TABLE public.a;\n");
+  } else {
+    Write("0001_dump.up.sql",
+          "-- strata:no-transaction\nCREATE TABLE a (id INTEGER PRIMARY KEY);\n"
+          "CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a (id) ON DELETE CASCADE);\n"
+          "PRAGMA foreign_keys = ON;\n");
+    Write("0001_dump.down.sql", "DROP TABLE b;\nDROP TABLE a;\n");
+  }
+  Write("0002_b.up.sql", pg() ? "CREATE TABLE b (id INTEGER);\n" : "INSERT INTO a VALUES (1);\n"
+                                                                    "INSERT INTO b VALUES (7, 1);\n");
+  Write("0002_b.down.sql", pg() ? "DROP TABLE b;\n" : "DELETE FROM b;\nDELETE FROM a;\n");
+  // SQLite: a rebuild of a, which would empty b were foreign keys on.
+  Write("0003_rebuild.up.sql", pg() ? "CREATE TABLE c (id INTEGER);\n"
+                                    : "CREATE TABLE a_new (id INTEGER PRIMARY KEY, n TEXT);\n"
+                                      "INSERT INTO a_new (id) SELECT id FROM a;\nDROP TABLE a;\n"
+                                      "ALTER TABLE a_new RENAME TO a;\n");
+  Write("0003_rebuild.down.sql", pg() ? "DROP TABLE c;\n" : "ALTER TABLE a DROP COLUMN n;\n");
+  Status s = Up();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1", "2", "3"}));
+  if (pg()) {
+    EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+                           "AND tablename IN ('a', 'b', 'c')"), 3);
+  } else {
+    EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM b"), 1);
+  }
+  s = Down(DownOptions{.to = 0});
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(Applied().empty());
+}
+
 TEST_P(MigratorTest, VerifyScriptFailureRollsTheMigrationBack) {
   Write("0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
   Write("0001_a.verify.sql", "SELECT id FROM a;\nSELECT missing_column FROM a;\n");

@@ -468,6 +468,16 @@ class PostgresDatabase final : public Database {
     return out;
   }
 
+  const std::vector<std::string>& ResetSessionSql() const override {
+    // reset_val is the session's default: the server's, the role's, or the
+    // connection's own (options=-csearch_path=... in the URL). Only what
+    // differs is set: session_replication_role is the superuser's.
+    static const std::vector<std::string> reset = {"SELECT pg_catalog.set_config(name, reset_val, false) FROM pg_catalog.pg_settings "
+            "WHERE name IN ('search_path', 'role', 'session_replication_role') "
+            "AND setting IS DISTINCT FROM reset_val"};
+    return reset;
+  }
+
   Status SetStatementTimeout(std::chrono::milliseconds timeout) override {
     if (timeout.count() < 0) {
       return Status(Code::kInvalidArgument, "a statement timeout cannot be negative");

@@ -265,6 +265,19 @@ class SqliteDatabase : public Database {
     return names;
   }
 
+  const std::vector<std::string>& ResetSessionSql() const override { return session_defaults_; }
+
+  /// The pragmas ResetSession puts back, as they are now.
+  Status RememberSession() {
+    session_defaults_.clear();
+    for (const char* pragma : {"foreign_keys", "legacy_alter_table", "recursive_triggers"}) {
+      STRATA_ASSIGN_OR_RETURN(Rows rows, Query(fmt::format("PRAGMA {}", pragma)));
+      if (rows.empty()) continue;
+      session_defaults_.push_back(fmt::format("PRAGMA {} = {}", pragma, rows.rows[0][0].ToInt()));
+    }
+    return Status::OK();
+  }
+
   std::string_view RowIdColumn() const override { return "rowid"; }
   std::string_view SchemaCookieSql() const override {
     return "(SELECT schema_version FROM pragma_schema_version)";
@@ -349,6 +362,7 @@ class SqliteDatabase : public Database {
   }
 
   sqlite3* db_;
+  std::vector<std::string> session_defaults_;  // see RememberSession
   std::string path_;
   std::chrono::milliseconds timeout_{0};
   Clock::time_point deadline_ = Clock::time_point::max();
@@ -383,6 +397,10 @@ Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path) {
   if (!probe.ok() && probe.code() != Code::kLocked) {
     return Status(Code::kUnavailable,
                   fmt::format("cannot open SQLite database '{}': {}", path, probe.message()));
+  }
+  if (probe.ok()) {
+    Status s = out->RememberSession();
+    if (!s.ok()) return s;
   }
   return std::unique_ptr<Database>(std::move(out));
 }

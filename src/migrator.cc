@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <map>
@@ -11,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/url.h"
 #include "history/history.h"
 #include "history/lock.h"
 #include "migration/loader.h"
@@ -1133,8 +1135,16 @@ Result<std::unique_ptr<Migrator>> Migrator::Open(const MigratorOptions& options)
     return LoadMigrations(dir, load);
   });
   std::unique_ptr<Database> db;
+  std::string missing;
   if (!options.database_url.empty()) {
-    auto opened = OpenDatabase(options.database_url);
+    auto url = ParseDatabaseUrl(options.database_url);
+    if (url.ok() && url->engine == Engine::kSqlite && !options.create_database &&
+        url->target != ":memory:" && url->target.rfind("file:", 0) != 0 &&
+        !std::filesystem::exists(url->target)) {
+      missing = url->target;
+    }
+    auto opened = OpenDatabase(missing.empty() ? options.database_url : "sqlite::memory:",
+                               options.create_database);
     if (!opened.ok()) {
       loading.wait();
       return opened.status();
@@ -1143,7 +1153,16 @@ Result<std::unique_ptr<Migrator>> Migrator::Open(const MigratorOptions& options)
   }
   // The files are waited for where they are first needed: `status` reads
   // history in the meantime.
-  return std::unique_ptr<Migrator>(new Migrator(options, std::move(loading), std::move(db)));
+  auto migrator = std::unique_ptr<Migrator>(new Migrator(options, std::move(loading), std::move(db)));
+  migrator->missing_file_ = std::move(missing);
+  return migrator;
+}
+
+Status Migrator::FileIsThere() const {
+  if (missing_file_.empty()) return Status::OK();
+  return Status(Code::kUnavailable, fmt::format("SQLite database '{}' does not exist (check the "
+                                                "path; `strata up` creates it)",
+                                                missing_file_));
 }
 
 Result<StatusReport> Migrator::GetStatus() {
@@ -1194,6 +1213,11 @@ Result<StatusReport> Migrator::GetStatus() {
   }
   StatusReport report;
   report.database = db_->Describe();
+  if (!missing_file_.empty()) {
+    report.database = "sqlite:" + missing_file_;
+    report.note = fmt::format("the SQLite file '{}' does not exist yet (nothing is applied; "
+                              "`strata up` creates it)", missing_file_);
+  }
   report.migrations.reserve(applied.size() + migrations_->size());
   // Both lists are in version order: walked together, the pending files are
   // merged in between the applied rows.
@@ -1464,6 +1488,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
 
 Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler& on_event) {
   if (!db_) return Status(Code::kInvalidArgument, "down needs a database (--database URL)");
+  STRATA_RETURN_IF_ERROR(FileIsThere());
   sql::Dialect dialect = DialectOf(db_->engine());
   Run run(*this, on_event);
   if (!options.dry_run) STRATA_RETURN_IF_ERROR(run.Lock());
@@ -1758,6 +1783,7 @@ Result<std::vector<std::string>> ResolveProblems(Database& db, const AppliedMigr
 }  // namespace
 
 Status Migrator::Resolve(int64_t version, bool applied, bool unchecked) {
+  STRATA_RETURN_IF_ERROR(FileIsThere());
   if (!db_) return Status(Code::kInvalidArgument, "resolve needs a database (--database URL)");
   Run run(*this, nullptr);
   STRATA_RETURN_IF_ERROR(run.Lock());
@@ -1800,6 +1826,7 @@ Status Migrator::FinalizeOne(const AppliedMigration& a) {
 }
 
 Result<std::vector<std::string>> Migrator::Finalize(int64_t version) {
+  STRATA_RETURN_IF_ERROR(FileIsThere());
   if (!db_) return Status(Code::kInvalidArgument, "finalize needs a database (--database URL)");
   Run run(*this, nullptr);
   STRATA_RETURN_IF_ERROR(run.Lock());

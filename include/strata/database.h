@@ -207,7 +207,9 @@ class Database {
 /// Connects to the database named by `url`:
 ///   sqlite:path, sqlite://path, sqlite::memory:, or a path ending in .db/.sqlite
 ///   postgres://user:pass@host:port/db?params, postgresql://...
-Result<std::unique_ptr<Database>> OpenDatabase(std::string_view url);
+/// With `create` false a SQLite file that is not there is an error (kUnavailable)
+/// instead of a new, empty database: only `up` (and restores) make one.
+Result<std::unique_ptr<Database>> OpenDatabase(std::string_view url, bool create = true);
 
 /// Runs `body` inside a transaction: commit when it returns ok, roll back otherwise.
 template <typename F>

@@ -34,6 +34,9 @@ struct MigratorOptions {
   /// least this long ago are finalized (their capture tables dropped, and
   /// reported in RunReport::finalized). Unset: only `strata finalize` does it.
   std::optional<std::chrono::milliseconds> finalize_after;
+  /// A SQLite file that is not there is made (for `up`); otherwise opening
+  /// fails rather than leave an empty database behind a mistyped path.
+  bool create_database = false;
 };
 
 /// Something the migrator did or is about to do, for the caller to show.
@@ -75,6 +78,9 @@ struct StatusReport {
   /// be (the schema hash recorded after the newest applied migration): someone
   /// changed the schema outside Strata.
   std::string drift;
+  /// Non-empty when the SQLite file is not there yet (nothing applied; only
+  /// `up` makes it).
+  std::string note;
   int Count(MigrationState state) const;
 };
 
@@ -184,11 +190,17 @@ class Migrator {
   /// Finalizes the migrations with captured data applied at least
   /// options_.finalize_after ago (none when unset); returns their ids.
   Result<std::vector<std::string>> FinalizeExpired(History& history);
+  /// kUnavailable when the SQLite file is not there (see missing_file_).
+  Status FileIsThere() const;
 
   MigratorOptions options_;
   std::future<Result<std::vector<Migration>>> loading_;  // the files, read in the background
   std::unique_ptr<std::vector<Migration>> migrations_;
   std::unique_ptr<Database> db_;
+  /// The SQLite file that is not there (db_ is then an empty in-memory
+  /// database standing for it, so that status and plans read "nothing
+  /// applied" without making the file).
+  std::string missing_file_;
   Status load_status_;  // why the migrations directory did not load, if it did not
 };
 

@@ -48,8 +48,9 @@ Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_da
 int Fail(const Status& status);
 
 /// Opens the migrator for a command; on failure prints and sets `exit_code`.
+/// Only `up` passes `create_database` (see MigratorOptions).
 std::unique_ptr<Migrator> OpenMigrator(const GlobalOptions& global, bool need_database,
-                                       int* exit_code);
+                                       int* exit_code, bool create_database = false);
 
 /// Prints migrator events as progress lines on stdout.
 void PrintEvent(const Event& event);

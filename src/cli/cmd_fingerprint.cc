@@ -18,7 +18,7 @@ struct FingerprintOptions {
 
 Result<std::unique_ptr<Database>> Connect(const GlobalOptions& global) {
   STRATA_ASSIGN_OR_RETURN(MigratorOptions options, ResolveOptions(global, true));
-  return OpenDatabase(options.database_url);
+  return OpenDatabase(options.database_url, /*create=*/false);
 }
 
 int RunFingerprint(const GlobalOptions& global, const FingerprintOptions& opt) {
@@ -85,7 +85,7 @@ void SetupDiff(CLI::App& app, GlobalOptions& /*global*/, int& exit_code) {
   cmd->callback([&exit_code, urls] {
     SchemaFingerprint fp[2];
     for (int i = 0; i < 2; ++i) {
-      auto db = OpenDatabase((*urls)[i]);
+      auto db = OpenDatabase((*urls)[i], /*create=*/false);
       if (!db.ok()) {
         exit_code = Fail(db.status());
         return;

@@ -26,7 +26,7 @@ struct RestoreFlags {
 };
 
 Result<std::vector<AppliedMigration>> ReadHistory(const std::string& url) {
-  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url));
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url, /*create=*/false));
   History history(*db);
   return history.List(false);
 }
@@ -155,7 +155,7 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
 int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
   auto options = ResolveOptions(global, true);
   if (!options.ok()) return Fail(options.status());
-  auto db = OpenDatabase(options->database_url);
+  auto db = OpenDatabase(options->database_url, /*create=*/false);
   if (!db.ok()) return Fail(db.status());
   bool pg = (*db)->engine() == Engine::kPostgres;
   History history(**db);

@@ -24,7 +24,7 @@ void SetupSeed(CLI::App& app, GlobalOptions& global, int& exit_code) {
       exit_code = Fail(resolved.status());
       return;
     }
-    auto db = OpenDatabase(resolved->database_url);
+    auto db = OpenDatabase(resolved->database_url, /*create=*/false);
     if (!db.ok()) {
       exit_code = Fail(db.status());
       return;

@@ -55,6 +55,7 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
         out["summary"][MigrationStateName(state)] = report->Count(state);
       }
       out["drift"] = report->drift.empty() ? nlohmann::json(nullptr) : nlohmann::json(report->drift);
+      if (!report->note.empty()) out["note"] = report->note;
       fmt::print("{}\n", out.dump(2));
     } else {
       // One line per migration, built by hand and written 64 KiB at a time:
@@ -103,6 +104,7 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
       }
       fmt::print("\n");
       if (!report->drift.empty()) fmt::print("drift: {}\n", report->drift);
+      if (!report->note.empty()) fmt::print("note: {}\n", report->note);
     }
     if (report->Count(MigrationState::kInProgress)) {
       exit_code = kExitInProgress;

@@ -58,7 +58,7 @@ void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_option("--lock-timeout", global.lock_timeout,
                   "how long to wait for another run's lock (default 10s)");
   cmd->callback([&global, &exit_code, flags, to] {
-    auto migrator = OpenMigrator(global, true, &exit_code);
+    auto migrator = OpenMigrator(global, true, &exit_code, /*create_database=*/!flags->dry_run);
     if (!migrator) return;
     UpOptions options;
     auto snapshots = LoadSnapshotConfig(global);

@@ -99,12 +99,13 @@ Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_da
 }
 
 std::unique_ptr<Migrator> OpenMigrator(const GlobalOptions& global, bool need_database,
-                                       int* exit_code) {
+                                       int* exit_code, bool create_database) {
   auto options = ResolveOptions(global, need_database);
   if (!options.ok()) {
     *exit_code = Fail(options.status());
     return nullptr;
   }
+  options->create_database = create_database;
   auto migrator = Migrator::Open(*options);
   if (!migrator.ok()) {
     *exit_code = Fail(migrator.status());

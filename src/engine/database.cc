@@ -58,10 +58,10 @@ std::string Database::QuoteIdent(std::string_view ident) const {
   return out;
 }
 
-Result<std::unique_ptr<Database>> OpenDatabase(std::string_view url) {
+Result<std::unique_ptr<Database>> OpenDatabase(std::string_view url, bool create) {
   STRATA_ASSIGN_OR_RETURN(DatabaseUrl parsed, ParseDatabaseUrl(url));
   switch (parsed.engine) {
-    case Engine::kSqlite: return OpenSqlite(parsed.target);
+    case Engine::kSqlite: return OpenSqlite(parsed.target, create);
     case Engine::kPostgres: return OpenPostgres(parsed.target);
   }
   return Status(Code::kInternal, "unknown engine");

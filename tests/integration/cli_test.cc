@@ -461,6 +461,41 @@ TEST_F(CliInputTest, ReadOnlySqliteDatabaseIsNamed) {
   EXPECT_THAT(status.out, HasSubstr("0 applied, 1 pending"));
 }
 
+// A mistyped path: only `up` makes a new database. Commands that change or
+// read a database's content say the file is not there (exit 4); status,
+// validate and a dry run read it as empty, say so, and make no file.
+TEST_F(CliInputTest, MissingSqliteFileIsCreatedOnlyByUp) {
+  dir_.Write("migrations/0001_t.up.sql", "CREATE TABLE t (id INTEGER);\n");
+  const std::string db = "sqlite:" + dir_.path() + "/typo.db";
+  for (std::vector<std::string> command :
+       {std::vector<std::string>{"down"}, {"fingerprint"}, {"seed", "--rows", "1"}, {"show", "1"},
+        {"finalize", "1"}}) {
+    std::vector<std::string> args = {"--database", db, "--dir", "migrations"};
+    args.insert(args.end(), command.begin(), command.end());
+    auto run = Strata(args);
+    EXPECT_EQ(run.exit_code, cli::kExitUnavailable) << command[0] << ": " << run.all();
+    EXPECT_THAT(run.err, HasSubstr("typo.db' does not exist")) << command[0];
+    EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/typo.db")) << command[0];
+  }
+  // Before the first `up`: nothing applied, and still no file.
+  for (std::vector<std::string> command : {std::vector<std::string>{"status"}, {"validate"},
+                                           {"up", "--dry-run"}}) {
+    std::vector<std::string> args = {"--database", db, "--dir", "migrations"};
+    args.insert(args.end(), command.begin(), command.end());
+    auto run = Strata(args);
+    EXPECT_EQ(run.exit_code, 0) << command[0] << ": " << run.all();
+    EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/typo.db")) << command[0];
+    if (command[0] == "status") {
+      EXPECT_THAT(run.out, HasSubstr("0 applied, 1 pending"));
+      EXPECT_THAT(run.out, HasSubstr("note: the SQLite file '" + dir_.path() +
+                                     "/typo.db' does not exist yet"));
+    }
+  }
+  auto up = Strata({"--database", db, "--dir", "migrations", "up", "--no-snapshot"});
+  EXPECT_EQ(up.exit_code, 0) << up.all();
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() + "/typo.db"));
+}
+
 TEST_F(CliInputTest, UnknownFlagIsAUsageError) {
   auto run = Strata({"up", "--frobnicate"});
   EXPECT_EQ(run.exit_code, cli::kExitUsage);

@@ -372,12 +372,19 @@ class SqliteDatabase : public Database {
 
 }  // namespace
 
-Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path) {
+Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path, bool create) {
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI |
-                               SQLITE_OPEN_NOMUTEX,
+                           SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
+                               SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
                            nullptr);
+  if (rc == SQLITE_CANTOPEN && !create) {
+    sqlite3_close_v2(db);
+    return Status(Code::kUnavailable,
+                  fmt::format("SQLite database '{}' does not exist (check the path; `strata up` "
+                              "creates it)",
+                              path));
+  }
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);

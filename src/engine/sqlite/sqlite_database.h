@@ -10,6 +10,6 @@ namespace strata {
 
 /// Opens (creating if needed) the SQLite database at `path`; ":memory:" gives
 /// a private in-memory database.
-Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path);
+Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path, bool create = true);
 
 }  // namespace strata

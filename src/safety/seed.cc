@@ -394,17 +394,20 @@ Status TableFiller::InsertRows(const std::vector<Row>& rows, size_t begin, size_
 }
 
 Status TableFiller::Rejected(const Status& last) const {
+  // The database refusing every try means the schema cannot be satisfied by
+  // the generator (exit 2); a lost connection stays what it is.
+  const Code code = last.code() == Code::kDatabase ? Code::kInvalidArgument : last.code();
   for (const SeedCheck& check : table_.checks) {
     bool named = !check.name.empty() && last.message().find(check.name) != std::string::npos;
     if (named || last.message().find(check.expr) != std::string::npos) {
-      return Status(last.code(),
+      return Status(code,
                     fmt::format("table {}: no generated row satisfied CHECK constraint {}({}) in {} "
                                 "tries: {}",
                                 table_.name, check.name.empty() ? "" : check.name + " ", check.expr,
                                 kInsertTries, last.message()));
     }
   }
-  return Status(last.code(), fmt::format("table {}: the database rejected a generated row {} times: {}",
+  return Status(code, fmt::format("table {}: the database rejected a generated row {} times: {}",
                                          table_.name, kInsertTries, last.message()));
 }
 

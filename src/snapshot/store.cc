@@ -366,6 +366,17 @@ Result<std::vector<SnapshotStore::Listing>> SnapshotStore::List() const {
     }
     out.push_back(Listing{id, std::move(m)});
   }
+  // Oldest first by creation time: ids taken within one second do not sort
+  // by it. A damaged manifest goes by the time its id starts with.
+  auto when = [](const Listing& l) {
+    if (l.manifest.ok()) return l.manifest->created_at;
+    const std::string& id = l.id;
+    if (id.size() < 15 || id[8] != '-') return std::string();
+    return fmt::format("{}-{}-{}T{}:{}:{}", id.substr(0, 4), id.substr(4, 2), id.substr(6, 2),
+                       id.substr(9, 2), id.substr(11, 2), id.substr(13, 2));
+  };
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const Listing& a, const Listing& b) { return when(a) < when(b); });
   return out;
 }
 

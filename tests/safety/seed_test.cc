@@ -340,6 +340,7 @@ TEST_P(SeedTest, UnsatisfiableCheckIsNamed) {
   ASSERT_FALSE(report.ok());
   EXPECT_THAT(report.status().message(), HasSubstr("table odd: no generated row satisfied CHECK "
                                                    "constraint x_equals_itself_plus_one"));
+  EXPECT_EQ(report.status().code(), Code::kInvalidArgument);  // exit 2, as `seed --help` says
   EXPECT_EQ(Count("SELECT count(*) FROM odd"), 0);
 }
 

@@ -147,6 +147,15 @@ TEST_P(SnapshotTest, UnchangedContentIsStoredOnce) {
   EXPECT_EQ(second.new_chunks, 0u);
   EXPECT_EQ(second.added_bytes, 0u);
   EXPECT_EQ(second.stored_bytes, first.stored_bytes);
+
+  // Listed oldest first, also within one second (ids sort by second only).
+  std::vector<std::string> taken = {first.id, second.id};
+  for (int i = 0; i < 4; ++i) taken.push_back(Take(*store_).id);
+  auto list = store_->List();
+  ASSERT_TRUE(list.ok());
+  std::vector<std::string> listed;
+  for (const auto& l : *list) listed.push_back(l.id);
+  EXPECT_EQ(listed, taken);
 }
 
 TEST_P(SnapshotTest, FlippedByteIsNamedAndNotRestored) {

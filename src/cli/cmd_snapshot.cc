@@ -168,6 +168,7 @@ int RunVerify(const GlobalOptions& global, const SnapshotFlags& flags) {
   }
   auto bar = snapshot::TerminalProgress(stderr);
   int failed = 0;
+  int unverified = kExitOk;  // the exit code of the first snapshot that could not be verified
   for (const auto& id : ids) {
     auto m = opened->store->Load(id);
     if (!m.ok()) {
@@ -179,8 +180,9 @@ int RunVerify(const GlobalOptions& global, const SnapshotFlags& flags) {
     auto start = std::chrono::steady_clock::now();
     auto report = snapshot::VerifySnapshot(*opened->store, *m, options->database_url, bar.get());
     if (!report.ok()) {
+      // Not known to be damaged: the exit code says why it was not verified.
       fmt::print("{}: could not be verified: {}\n", m->id, RedactSecrets(report.status().message()));
-      ++failed;
+      if (unverified == kExitOk) unverified = ExitCodeFor(report.status().code());
       continue;
     }
     if (!report->damage.empty()) {
@@ -198,7 +200,7 @@ int RunVerify(const GlobalOptions& global, const SnapshotFlags& flags) {
                  m->id, m->chunk_count, SecondsSince(start));
     }
   }
-  return failed ? kExitVerifyFailed : kExitOk;
+  return failed ? kExitVerifyFailed : unverified;
 }
 
 int RunRestore(const GlobalOptions& global, const SnapshotFlags& flags) {
@@ -377,8 +379,10 @@ void SetupSnapshot(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto* id = verify->add_option("id", flags->id, "snapshot id (a unique prefix will do)");
   auto* all = verify->add_flag("--all", flags->all, "verify every snapshot in the store");
   id->excludes(all);
-  verify->footer("Exits 6 when a snapshot is damaged or its sandbox differs. PostgreSQL "
-                 "snapshots are restored into a scratch database on the --database server.");
+  verify->footer("Exits 6 when a snapshot is damaged or its sandbox differs; when one could not "
+                 "be verified at all, the code of why (4: no scratch database could be made). "
+                 "PostgreSQL snapshots are restored into a scratch database on the --database "
+                 "server (the role needs CREATEDB).");
   verify->callback([&global, &exit_code, flags, id, all] {
     if (id->count() == 0 && all->count() == 0) {
       exit_code = Fail(Status(Code::kInvalidArgument, "verify needs a snapshot id or --all"));

@@ -174,7 +174,9 @@ Result<std::string> SandboxCheck(SnapshotStore& store, const Manifest& m,
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> admin, PgConn::Open(server_url));
   Status created = admin->Exec("CREATE DATABASE " + PgIdent(name));
   if (!created.ok()) {
-    return created.WithContext("creating the scratch database (the role needs CREATEDB)");
+    // As rehearse's sandbox: nothing is known about the snapshot (exit 4).
+    return Status(Code::kUnavailable, "cannot create the scratch database to verify it in (the "
+                                      "role needs CREATEDB): " + created.message());
   }
   Result<std::string> out = [&]() -> Result<std::string> {
     RestoreOptions ro;

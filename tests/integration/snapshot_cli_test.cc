@@ -216,6 +216,26 @@ TEST_P(SnapshotCliTest, PruneKeepsTheSnapshotsHistoryNeeds) {
   EXPECT_EQ(List().size(), 0u);
 }
 
+// A role that may not create databases cannot verify a PostgreSQL snapshot:
+// that says nothing of the snapshot, so it is exit 4, not 6 ("damaged").
+TEST_P(SnapshotCliTest, VerifyWithoutAScratchDatabaseIsNotDamage) {
+  if (!pg()) GTEST_SKIP() << "SQLite verifies in a temporary file";
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_EQ(Strata({"snapshot", "create"}).exit_code, 0);
+  std::string id = List()[0]["id"];
+  ASSERT_TRUE(db_->Exec("DROP ROLE IF EXISTS strata_nocreate").ok());
+  ASSERT_TRUE(db_->Exec("CREATE ROLE strata_nocreate LOGIN NOCREATEDB").ok());
+  std::string url = target_->url();
+  size_t at = url.find('@'), scheme = url.find("://");
+  ASSERT_NE(at, std::string::npos);
+  url = url.substr(0, scheme + 3) + "strata_nocreate" + url.substr(at);
+  auto run = RunStrata({"--database", url, "snapshot", "verify", id}, dir_.path());
+  EXPECT_EQ(run.exit_code, 4) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("could not be verified: cannot create the scratch database"));
+  db_->Exec("DROP ROLE strata_nocreate").IgnoreError();
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, SnapshotCliTest, ::testing::Values(Engine::kSqlite));
 INSTANTIATE_TEST_SUITE_P(Postgres, SnapshotCliTest, ::testing::Values(Engine::kPostgres));
 

@@ -195,6 +195,16 @@ class Database {
   /// back, so identity columns keep their values ("" where not needed).
   virtual std::string_view InsertOverridingSql() const { return {}; }
 
+  /// After rows were put back into `table` (quoted, maybe schema-qualified)
+  /// with their own key values: statements that move the sequences behind
+  /// its serial and identity columns past them, so the next insert does not
+  /// collide (a table a down script created again starts its sequence at 1).
+  /// None where the engine keeps up by itself (SQLite).
+  virtual std::vector<std::string> AdvanceSequencesSql(std::string_view table) const {
+    (void)table;
+    return {};
+  }
+
   /// Quotes an identifier for this engine.
   virtual std::string QuoteIdent(std::string_view ident) const;
 

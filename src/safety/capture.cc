@@ -163,6 +163,7 @@ class Planner {
                                              Insert(/*upsert=*/false), c, target_,
                                              Join(key_pairs, " AND ")));
     }
+    for (const std::string& sql : db_.AdvanceSequencesSql(target_)) capture_.restore.push_back(sql);
     capture_.restore.push_back(capture_.drop);
     capture_.replaces = table_.before;
     return capture_;

@@ -336,6 +336,23 @@ class PostgresDatabase final : public Database {
   Engine engine() const override { return Engine::kPostgres; }
   StepAtomicity step_atomicity() const override { return StepAtomicity::kTransaction; }
   std::string_view InsertOverridingSql() const override { return "OVERRIDING SYSTEM VALUE "; }
+
+  std::vector<std::string> AdvanceSequencesSql(std::string_view table) const override {
+    // Each column with a sequence (serial or identity) gets setval to its
+    // largest value, or back to the start when the table is empty.
+    std::string literal = "'";
+    for (char c : table) literal += c == '\'' ? std::string("''") : std::string(1, c);
+    literal += "'";
+    return {fmt::format(
+        "DO $strata$ DECLARE r record; BEGIN "
+        "FOR r IN SELECT a.attname, pg_catalog.pg_get_serial_sequence({0}, a.attname) AS seq "
+        "FROM pg_catalog.pg_attribute a WHERE a.attrelid = {0}::regclass AND a.attnum > 0 "
+        "AND NOT a.attisdropped LOOP "
+        "IF r.seq IS NOT NULL THEN EXECUTE pg_catalog.format('SELECT pg_catalog.setval(%L, "
+        "coalesce(max(%I), 1), max(%I) IS NOT NULL) FROM %s', r.seq, r.attname, r.attname, {0}); "
+        "END IF; END LOOP; END $strata$",
+        literal)};
+  }
   std::string_view LogPositionSql() const override { return "pg_current_wal_lsn()::text"; }
   std::string_view StepGuardSql() const override {
     static const std::string guard =

@@ -1415,13 +1415,14 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       run.RecordOutcome({m->version, MillisSince(start), "", model.hash(), std::move(checks)});
       return Status::OK();
     };
+    const bool changes_session = ChangesSession(guarded.up);
     if (m->directives.no_transaction) {
       STRATA_RETURN_IF_ERROR(run.Flush());
       row.applied_at = NowUtc();
       row.state = AppliedState::kInProgress;
       STRATA_RETURN_IF_ERROR(run.history().Insert(row));
       s = run.Exec(guarded.up, m->up_path);
-      if (ChangesSession(guarded.up)) {
+      if (changes_session) {
         Status reset = db_->ResetSession();
         if (s.ok()) s = reset;
       }
@@ -1447,13 +1448,13 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       step.Add(run.history().InsertStatement(row), "recording it in strata_history");
       step.AddScript(guarded.up, m->up_path);
       step.AddScript(p.verify, "verify script " + m->verify_path, Code::kVerifyFailed);
-      if (ChangesSession(guarded.up)) {
+      if (changes_session) {
         for (const auto& sql : db_->ResetSessionSql()) step.Add({sql, {}}, "putting the session's settings back");
       }
       // Only the run's last step waits for the disk (and with it the ones
       // before): a thousand small migrations do not wait a thousand times.
       s = run.Atomic(step, nullptr, /*wait_for_disk=*/m == todo.back().first);
-      if (ChangesSession(guarded.up)) {
+      if (changes_session) {
         Status reset = db_->ResetSession();
         if (s.ok()) s = reset;
       }

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <functional>
 #include <future>
 #include <map>
@@ -70,6 +69,14 @@ bool ChangesSession(const std::vector<sql::Statement>& script) {
     }
   }
   return false;
+}
+
+/// `s`, after putting the session's settings back when `changes_session`
+/// (the first error wins).
+Status ResetSessionAfter(Database& db, bool changes_session, Status s) {
+  if (!changes_session) return s;
+  Status reset = db.ResetSession();
+  return s.ok() ? reset : s;
 }
 
 /// A script that runs in the transaction Strata opens for it: BEGIN ...
@@ -621,13 +628,14 @@ Status RefuseReplacingWrites(const std::string& id, const std::string& checks_js
 /// migration) that holds values now: the application wrote them since, and
 /// dropping the column would lose them without a word.
 Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
-                                    const std::vector<sql::Statement>& down, sql::Dialect dialect) {
+                                    const std::vector<sql::StatementInfo>& down,
+                                    sql::Dialect dialect) {
   using K = sql::StatementKind;
   auto up = sql::SplitStatements(m.up_script, dialect);
   if (!up.ok()) return Status::OK();  // it ran, so it splits; nothing to go on otherwise
   std::vector<sql::StatementInfo> up_infos = Classified(*up, dialect);
   std::set<std::pair<std::string, std::string>> dropped;  // lower-case table, column
-  for (const sql::StatementInfo& info : Classified(down, dialect)) {
+  for (const sql::StatementInfo& info : down) {
     if (info.kind != K::kDropColumn) continue;
     for (const auto& c : info.columns) dropped.emplace(AsciiLower(info.table), AsciiLower(c));
   }
@@ -792,8 +800,9 @@ struct Reach {
   bool empty() const { return !whole && tables.empty(); }
 };
 
-Reach DownReach(const std::vector<sql::Statement>& down, const std::string& checks_json,
-                sql::Dialect dialect) {
+/// `infos` classify the statements of `down`.
+Reach DownReach(const std::vector<sql::Statement>& down, const std::vector<sql::StatementInfo>& infos,
+                const std::string& checks_json, sql::Dialect dialect) {
   using K = sql::StatementKind;
   Reach reach;
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
@@ -808,8 +817,9 @@ Reach DownReach(const std::vector<sql::Statement>& down, const std::string& chec
     if (std::find(reach.tables.begin(), reach.tables.end(), t) == reach.tables.end())
       reach.tables.push_back(t);
   };
-  for (const sql::Statement& st : down) {
-    const sql::StatementInfo info = sql::Classify(st.text, dialect);
+  for (size_t i = 0; i < down.size(); ++i) {
+    const sql::Statement& st = down[i];
+    const sql::StatementInfo& info = infos[i];
     bool cascades = false;
     if (info.kind == K::kDropTable || info.kind == K::kDropColumn || info.kind == K::kDropOther ||
         info.kind == K::kDropView || info.kind == K::kDropIndex || info.kind == K::kAlterOther) {
@@ -1138,11 +1148,7 @@ Result<std::unique_ptr<Migrator>> Migrator::Open(const MigratorOptions& options)
   std::string missing;
   if (!options.database_url.empty()) {
     auto url = ParseDatabaseUrl(options.database_url);
-    if (url.ok() && url->engine == Engine::kSqlite && !options.create_database &&
-        url->target != ":memory:" && url->target.rfind("file:", 0) != 0 &&
-        !std::filesystem::exists(url->target)) {
-      missing = url->target;
-    }
+    if (url.ok() && !options.create_database && SqliteFileMissing(*url)) missing = url->target;
     auto opened = OpenDatabase(missing.empty() ? options.database_url : "sqlite::memory:",
                                options.create_database);
     if (!opened.ok()) {
@@ -1159,10 +1165,7 @@ Result<std::unique_ptr<Migrator>> Migrator::Open(const MigratorOptions& options)
 }
 
 Status Migrator::FileIsThere() const {
-  if (missing_file_.empty()) return Status::OK();
-  return Status(Code::kUnavailable, fmt::format("SQLite database '{}' does not exist (check the "
-                                                "path; `strata up` creates it)",
-                                                missing_file_));
+  return missing_file_.empty() ? Status::OK() : SqliteFileMissingError(missing_file_);
 }
 
 Result<StatusReport> Migrator::GetStatus() {
@@ -1421,11 +1424,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       row.applied_at = NowUtc();
       row.state = AppliedState::kInProgress;
       STRATA_RETURN_IF_ERROR(run.history().Insert(row));
-      s = run.Exec(guarded.up, m->up_path);
-      if (changes_session) {
-        Status reset = db_->ResetSession();
-        if (s.ok()) s = reset;
-      }
+      s = ResetSessionAfter(*db_, changes_session, run.Exec(guarded.up, m->up_path));
       if (s.ok()) s = run.Verify(p.verify, m->verify_path);
       if (s.ok()) s = run.history().MarkApplied(m->version, MillisSince(start));
       if (s.ok()) {
@@ -1448,16 +1447,13 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       step.Add(run.history().InsertStatement(row), "recording it in strata_history");
       step.AddScript(guarded.up, m->up_path);
       step.AddScript(p.verify, "verify script " + m->verify_path, Code::kVerifyFailed);
-      if (changes_session) {
-        for (const auto& sql : db_->ResetSessionSql()) step.Add({sql, {}}, "putting the session's settings back");
-      }
       // Only the run's last step waits for the disk (and with it the ones
       // before): a thousand small migrations do not wait a thousand times.
-      s = run.Atomic(step, nullptr, /*wait_for_disk=*/m == todo.back().first);
-      if (changes_session) {
-        Status reset = db_->ResetSession();
-        if (s.ok()) s = reset;
-      }
+      // Nothing of Strata's runs in the step after the script: the settings
+      // are put back once it ends (committed or not: SQLite's pragmas are
+      // not undone by a rollback).
+      s = ResetSessionAfter(*db_, changes_session,
+                            run.Atomic(step, nullptr, /*wait_for_disk=*/m == todo.back().first));
       if (s.ok() && deferred) {
         known.After(p.info, scope.tables);
         unread.Add({m->version, MillisSince(start), scope.tables, row.checks});
@@ -1559,9 +1555,10 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     const bool undoable = !directives[i].no_transaction;
     STRATA_ASSIGN_OR_RETURN(std::vector<std::string> written,
                             WrittenSince(*db_, targets[i].checks, /*guarded_only=*/undoable));
+    const std::vector<sql::StatementInfo> down_infos = Classified(scripts[i], dialect);
     if (!options.discard_later_writes) {
       Status refused = RefuseReplacingWrites(step.id, targets[i].checks, written);
-      if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], scripts[i], dialect);
+      if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], down_infos, dialect);
       if (!refused.ok() && report.completed > 0) {
         refused = Status(refused.code(),
                          refused.message() + fmt::format(" (the {} newer migration{} this run "
@@ -1572,7 +1569,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       }
       if (!refused.ok()) return run.Fail(step.version, step.id, start, refused);
     }
-    const Reach reach = DownReach(scripts[i], targets[i].checks, dialect);
+    const Reach reach = DownReach(scripts[i], down_infos, targets[i].checks, dialect);
     std::map<std::string, std::string> outside_before;
     if (!reach.empty()) {
       STRATA_ASSIGN_OR_RETURN(outside_before, OutsideBlocks(*db_, reach));
@@ -1587,11 +1584,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     Status s;
     if (directives[i].no_transaction) {
       STRATA_RETURN_IF_ERROR(run.Flush());
-      s = run.Exec(scripts[i], where);
-      if (changes_session) {
-        Status reset = db_->ResetSession();
-        if (s.ok()) s = reset;
-      }
+      s = ResetSessionAfter(*db_, changes_session, run.Exec(scripts[i], where));
       if (s.ok()) {
         s = run.Exec(restores[i], restore_where);
         if (!s.ok()) s = Status(Code::kVerifyFailed, s.message());  // as in the transaction below
@@ -1610,6 +1603,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       // Captured data that cannot go back means the down script did not
       // rebuild what the up script removed: the rollback fails verification.
       for (const auto& st : restores[i]) undo.Add({st.text, {}}, restore_where, Code::kVerifyFailed);
+      // Before Strata's own statements and the check, which run in the step.
       if (changes_session) {
         for (const auto& sql : db_->ResetSessionSql()) undo.Add({sql, {}}, "putting the session's settings back");
       }
@@ -1633,10 +1627,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                step.id, s.message(), step.id));
       }
     }
-    if (changes_session) {
-      Status reset = db_->ResetSession();
-      if (s.ok()) s = reset;
-    }
+    s = ResetSessionAfter(*db_, changes_session, std::move(s));
     if (s.code() == Code::kVerifyFailed) {
       std::string note = fmt::format("rollback at {} failed verification: {}", NowUtc(), s.message());
       run.history().RecordError(step.version, note).IgnoreError();

@@ -1,6 +1,7 @@
 #include "engine/url.h"
 
 #include <cctype>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -76,6 +77,18 @@ Result<DatabaseUrl> ParseDatabaseUrl(std::string_view url) {
                 fmt::format("unsupported database URL '{}' (scheme '{}'); use sqlite:path/to/app.db, "
                             "postgres://user@host:port/db or postgresql://...",
                             shown, scheme));
+}
+
+bool SqliteFileMissing(const DatabaseUrl& url) {
+  return url.engine == Engine::kSqlite && url.target != ":memory:" &&
+         !StartsWith(url.target, "file:") && !std::filesystem::exists(url.target);
+}
+
+Status SqliteFileMissingError(std::string_view path) {
+  return Status(Code::kUnavailable,
+                fmt::format("SQLite database '{}' does not exist (check the path; `strata up` "
+                            "creates it)",
+                            path));
 }
 
 std::string EncodeCredentials(std::string_view url) {

@@ -20,6 +20,12 @@ struct DatabaseUrl {
 /// postgresql://... Anything else is kInvalidArgument with the accepted forms.
 Result<DatabaseUrl> ParseDatabaseUrl(std::string_view url);
 
+/// Whether `url` names a SQLite file that is not there (":memory:" and
+/// file: URIs are never taken to be missing).
+bool SqliteFileMissing(const DatabaseUrl& url);
+/// The error for such a file, for commands that do not make it.
+Status SqliteFileMissingError(std::string_view path);
+
 /// A PostgreSQL URL as libpq must read it: an '@' inside the user or
 /// password (written unencoded, a common slip) becomes %40, so that the last
 /// '@' before the host ends the credentials, as RedactUrl takes it. Without

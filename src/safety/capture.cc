@@ -121,22 +121,27 @@ class Planner {
   Capture WholeTable() {
     capture_.before.push_back(fmt::format("CREATE TABLE {} AS SELECT {} FROM {}", cap_,
                                           SelectAll(now_ + "."), now_));
-    std::vector<std::string> key_pairs, same;  // "captured = target" conditions
     const std::string c = "strata_c";
     auto equal = [&](const std::string& captured, const std::string& target) {
       return DialectOf(db_) == sql::Dialect::kPostgres
                  ? fmt::format("{}::text IS NOT DISTINCT FROM {}::text", captured, target)
                  : fmt::format("{} IS {}", captured, target);
     };
-    bool keyed = !table_.key.empty() || !db_.RowIdColumn().empty();
-    if (table_.key.empty() && keyed) {
-      key_pairs.push_back(fmt::format("{}.{} = {}.{}", c, kRowIdAlias, target_, db_.RowIdColumn()));
+    // The key: its column in the capture and in the table.
+    std::vector<std::pair<std::string, std::string>> key;
+    if (table_.key.empty() && !db_.RowIdColumn().empty()) {
+      key.emplace_back(kRowIdAlias, std::string(db_.RowIdColumn()));
     }
+    bool keyed = !table_.key.empty() || !key.empty();
     for (const auto& k : table_.key) {
-      bool captured = std::any_of(table_.columns.begin(), table_.columns.end(),
-                                  [&](const auto& col) { return col.before == k; });
-      keyed = keyed && captured;
-      key_pairs.push_back(fmt::format("{0}.{1} = {2}.{1}", c, db_.QuoteIdent(k), target_));
+      keyed = keyed && std::any_of(table_.columns.begin(), table_.columns.end(),
+                                   [&](const auto& col) { return col.before == k; });
+      key.emplace_back(db_.QuoteIdent(k), db_.QuoteIdent(k));
+    }
+    std::vector<std::string> key_columns, key_pairs, same;  // "captured = target" conditions
+    for (const auto& [captured, column] : key) {
+      key_columns.push_back(captured);
+      key_pairs.push_back(fmt::format("{}.{} = {}.{}", c, captured, target_, column));
     }
     for (const auto& col : table_.columns) {
       if (col.before.empty()) continue;
@@ -149,9 +154,6 @@ class Planner {
     } else {
       // Matched row by row: without an index on the captured key that is
       // quadratic on SQLite.
-      std::vector<std::string> key_columns;
-      if (table_.key.empty()) key_columns.push_back(kRowIdAlias);
-      for (const auto& k : table_.key) key_columns.push_back(db_.QuoteIdent(k));
       capture_.restore.push_back(fmt::format("CREATE INDEX {} ON {} ({})",
                                              db_.QuoteIdent(capture_.table + "_key"), cap_,
                                              Join(key_columns)));

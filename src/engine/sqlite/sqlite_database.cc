@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/url.h"
+
 namespace strata {
 namespace {
 
@@ -380,10 +382,7 @@ Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path, bool creat
                            nullptr);
   if (rc == SQLITE_CANTOPEN && !create) {
     sqlite3_close_v2(db);
-    return Status(Code::kUnavailable,
-                  fmt::format("SQLite database '{}' does not exist (check the path; `strata up` "
-                              "creates it)",
-                              path));
+    return SqliteFileMissingError(path);
   }
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);

@@ -389,6 +389,25 @@ TEST_F(CliInputTest, UnknownUrlScheme) {
   EXPECT_THAT(run.err, HasSubstr("unsupported database URL 'mongodb://localhost/x' (scheme 'mongodb')"));
 }
 
+// A malformed setting in a PostgreSQL URL is a usage error, caught before
+// connecting (libpq would only refuse it as "cannot connect", exit 4).
+TEST_F(CliInputTest, MalformedPostgresUrlSettings) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"postgres://app:s3cret@127.0.0.1:notaport/db", "port 'notaport' is not a port number"},
+      {"postgres://app:s3cret@127.0.0.1:70000/db", "port '70000' is not a port number"},
+      {"postgres://app:s3cret@127.0.0.1:5432/db?sslmode=bogus", "sslmode 'bogus' is not one of disable,"},
+      {"postgres://app:s3cret@127.0.0.1:5432/db?connect_timeout=soon", "connect_timeout 'soon' is not a whole number"},
+      {"postgres://app:s3cret@127.0.0.1:5432/db?bogus=1", "invalid URI query parameter"},
+  };
+  for (const auto& [url, why] : cases) {
+    auto run = Strata({"--database", url, "status"});
+    EXPECT_EQ(run.exit_code, cli::kExitUsage) << url << "\n" << run.err;
+    EXPECT_THAT(run.err, HasSubstr("invalid PostgreSQL URL")) << url;
+    EXPECT_THAT(run.err, HasSubstr(why)) << url;
+    EXPECT_THAT(run.err, ::testing::Not(HasSubstr("s3cret"))) << url;
+  }
+}
+
 TEST_F(CliInputTest, MissingDirectory) {
   auto run = Strata({"--database", "sqlite:" + dir_.path() + "/a.db", "--dir", "nope", "up"});
   EXPECT_EQ(run.exit_code, cli::kExitUsage);

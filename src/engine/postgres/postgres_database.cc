@@ -766,6 +766,45 @@ class PostgresDatabase final : public Database {
   bool lock_held_ = false;
 };
 
+/// What is wrong with the URL's `keyword=value`, or "" when nothing
+/// libpq would refuse only once it connects (so as "cannot connect"): the
+/// port and the settings that take one of a few words or a number.
+std::string InvalidSetting(std::string_view keyword, std::string_view value) {
+  static const std::map<std::string_view, std::vector<std::string_view>> kWords = {
+      {"sslmode", {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}},
+      {"gssencmode", {"disable", "prefer", "require"}},
+      {"channel_binding", {"disable", "prefer", "require"}},
+      {"target_session_attrs", {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"}},
+  };
+  auto number = [](std::string_view v) {
+    return !v.empty() && v.size() <= 9 &&
+           std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (keyword == "port") {
+    // One per host, separated by commas; an empty one means the default.
+    for (std::string_view rest = value;;) {
+      std::string_view port = rest.substr(0, rest.find(','));
+      const bool valid = number(port) && std::stoi(std::string(port)) >= 1 &&
+                         std::stoi(std::string(port)) <= 65535;
+      if (!port.empty() && !valid) {
+        return fmt::format("port '{}' is not a port number (1-65535)", port);
+      }
+      if (port.size() == rest.size()) return "";
+      rest.remove_prefix(port.size() + 1);
+    }
+  }
+  if (keyword == "connect_timeout" || keyword == "keepalives" || keyword == "keepalives_idle" ||
+      keyword == "keepalives_interval" || keyword == "keepalives_count") {
+    return number(value) ? "" : fmt::format("{} '{}' is not a whole number", keyword, value);
+  }
+  auto words = kWords.find(keyword);
+  if (words == kWords.end() ||
+      std::find(words->second.begin(), words->second.end(), value) != words->second.end()) {
+    return "";
+  }
+  return fmt::format("{} '{}' is not one of {}", keyword, value, fmt::join(words->second, ", "));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
@@ -782,7 +821,12 @@ Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
                   "invalid PostgreSQL URL " + shown + ": " +
                       RedactSecrets(Scrub(why, RawPasswords(given_url))));
   }
+  std::string invalid;
+  for (const PQconninfoOption* o = options; o->keyword != nullptr && invalid.empty(); ++o) {
+    if (o->val != nullptr) invalid = InvalidSetting(o->keyword, o->val);
+  }
   Pq().PQconninfoFree(options);
+  if (!invalid.empty()) return Status(Code::kInvalidArgument, "invalid PostgreSQL URL " + shown + ": " + invalid);
 
   // Keywords before "dbname" are defaults the URL may override; expand_dbname
   // makes libpq read the URL itself as the dbname value.

@@ -944,7 +944,7 @@ class Migrator::Run {
   Status Lock() {
     owner_ = CurrentOwner(m_.options_.actor);
     auto lock = MigrationLock::Acquire(
-        m_.options_.database_url, owner_, m_.options_.lock_timeout,
+        m_.options_.database_url, m_.options_.session_sql, owner_, m_.options_.lock_timeout,
         [&](const std::string& holder) {
           Emit(on_event_, Event::Kind::kWaitingForLock, 0, "", 0, holder);
         });
@@ -1156,6 +1156,12 @@ Result<std::unique_ptr<Migrator>> Migrator::Open(const MigratorOptions& options)
       return opened.status();
     }
     db = std::move(opened).value();
+    if (!options.session_sql.empty()) {
+      if (Status s = db->Exec(options.session_sql); !s.ok()) {
+        loading.wait();
+        return s;
+      }
+    }
   }
   // The files are waited for where they are first needed: `status` reads
   // history in the meantime.

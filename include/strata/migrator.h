@@ -37,6 +37,10 @@ struct MigratorOptions {
   /// A SQLite file that is not there is made (for `up`); otherwise opening
   /// fails rather than leave an empty database behind a mistyped path.
   bool create_database = false;
+  /// Run on each connection the migrator opens (the run's and the lock's)
+  /// right after connecting. Rehearsal waives waiting for the disk on its
+  /// throw-away copy with it.
+  std::string session_sql;
 };
 
 /// Something the migrator did or is about to do, for the caller to show.

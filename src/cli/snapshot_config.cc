@@ -138,7 +138,7 @@ Status RestoreOverTarget(const MigratorOptions& options, const SnapshotConfig& c
   STRATA_RETURN_IF_ERROR(Confirm(question, yes));
   LockOwner owner = CurrentOwner(options.actor);
   STRATA_ASSIGN_OR_RETURN(
-      auto lock, MigrationLock::Acquire(options.database_url, owner, options.lock_timeout,
+      auto lock, MigrationLock::Acquire(options.database_url, options.session_sql, owner, options.lock_timeout,
                                         [](const std::string& holder) {
                                           fmt::print("waiting for the migration lock, held by {}\n",
                                                      holder);

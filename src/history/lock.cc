@@ -30,9 +30,10 @@ LockOwner CurrentOwner(const std::string& actor_override) {
 }
 
 Result<std::unique_ptr<MigrationLock>> MigrationLock::Acquire(
-    const std::string& url, const LockOwner& owner, std::chrono::milliseconds timeout,
-    const std::function<void(const std::string&)>& on_wait) {
+    const std::string& url, const std::string& session_sql, const LockOwner& owner,
+    std::chrono::milliseconds timeout, const std::function<void(const std::string&)>& on_wait) {
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> conn, OpenDatabase(url));
+  if (!session_sql.empty()) STRATA_RETURN_IF_ERROR(conn->Exec(session_sql));
   auto start = std::chrono::steady_clock::now();
   auto deadline = start + timeout;
   auto pause = std::chrono::milliseconds(20);

@@ -19,11 +19,13 @@ LockOwner CurrentOwner(const std::string& actor_override = "");
 
 class MigrationLock {
  public:
-  /// Takes the lock for the database at `url`, retrying until `timeout`.
+  /// Takes the lock for the database at `url`, retrying until `timeout`;
+  /// `session_sql` (may be empty) runs on its connection first.
   /// `on_wait` is called once with the holder's description when the first
   /// attempt fails. Fails with kLocked naming the holder.
   static Result<std::unique_ptr<MigrationLock>> Acquire(
-      const std::string& url, const LockOwner& owner, std::chrono::milliseconds timeout,
+      const std::string& url, const std::string& session_sql, const LockOwner& owner,
+      std::chrono::milliseconds timeout,
       const std::function<void(const std::string& holder)>& on_wait);
 
   ~MigrationLock();

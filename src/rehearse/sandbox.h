@@ -18,9 +18,15 @@ namespace strata {
 
 class Sandbox {
  public:
-  /// `remove` deletes the copy; it runs at most once.
-  Sandbox(std::string url, std::string described, std::function<Status()> remove)
-      : url_(std::move(url)), described_(std::move(described)), remove_(std::move(remove)) {}
+  /// `remove` deletes the copy; it runs at most once. `session_sql` is run
+  /// on the connection to the copy: the copy is thrown away, so it waives
+  /// waiting for the disk at each commit.
+  Sandbox(std::string url, std::string described, std::string session_sql,
+          std::function<Status()> remove)
+      : url_(std::move(url)),
+        described_(std::move(described)),
+        session_sql_(std::move(session_sql)),
+        remove_(std::move(remove)) {}
   ~Sandbox() { Remove().IgnoreError(); }
   Sandbox(const Sandbox&) = delete;
   Sandbox& operator=(const Sandbox&) = delete;
@@ -30,6 +36,8 @@ class Sandbox {
   const std::string& url() const { return url_; }
   /// The copy's URL with any password redacted.
   const std::string& Describe() const { return described_; }
+  /// Settings for a connection to the copy (see the constructor).
+  const std::string& session_sql() const { return session_sql_; }
 
   /// Leaves the copy in place: Remove() and the destructor do nothing.
   void Keep() { remove_ = nullptr; }
@@ -45,6 +53,7 @@ class Sandbox {
  private:
   std::string url_;
   std::string described_;
+  std::string session_sql_;
   std::function<Status()> remove_;
 };
 

@@ -102,6 +102,7 @@ Result<std::unique_ptr<Sandbox>> CreatePostgresSandbox(const std::string& url) {
   admin.reset();
   std::string sandbox_url = WithDatabaseInUrl(url, name);
   auto sandbox = std::make_unique<Sandbox>(sandbox_url, RedactUrl(sandbox_url),
+                                           "SET synchronous_commit = off",
                                            [url, name] { return DropDatabase(url, name); });
   STRATA_RETURN_IF_ERROR(CopyPostgresDatabase(source, WithDbname(source, name)));
   return sandbox;

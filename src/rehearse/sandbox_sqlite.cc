@@ -93,7 +93,8 @@ Result<std::unique_ptr<Sandbox>> CreateSqliteSandbox(const std::string& path) {
   }
   std::string described = "sqlite:" + copy;
   if (missing) described += fmt::format(" (empty: {} does not exist yet; `up` would create it)", path);
-  return std::make_unique<Sandbox>("sqlite:" + copy, described, [dir] { return RemoveDir(dir); });
+  return std::make_unique<Sandbox>("sqlite:" + copy, described, "PRAGMA synchronous = OFF",
+                                   [dir] { return RemoveDir(dir); });
 }
 
 }  // namespace strata

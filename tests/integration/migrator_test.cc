@@ -93,6 +93,35 @@ TEST_P(MigratorTest, ApplyAllRollBackAllReapply) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM customers"), 2);
 }
 
+// MigratorOptions::session_sql runs on every connection the migrator opens:
+// the run's and the lock's (rehearsal waives durability on its copy so).
+TEST_P(MigratorTest, SessionSqlRunsOnEachConnection) {
+  MigratorOptions options;
+  options.database_url = target_->url();
+  options.migrations_dir = dir_.path() + "/migrations";
+  if (pg()) {
+    // A temporary table per connection, which the migration can count.
+    options.session_sql = "CREATE TEMPORARY TABLE strata_session_probe (x int)";
+    Write("0001_seen.up.sql",
+          "CREATE TABLE seen AS SELECT count(*) AS n FROM pg_class"
+          " WHERE relname = 'strata_session_probe' AND relpersistence = 't';\n");
+    Write("0001_seen.down.sql", "DROP TABLE seen;\n");
+    auto m = Migrator::Open(options);
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    ASSERT_TRUE((*m)->Up({}).ok());
+    EXPECT_EQ(Scalar(*db_, "SELECT n FROM seen"), 2);  // the run and its lock
+  } else {
+    options.session_sql = "PRAGMA synchronous = OFF";
+    auto m = Migrator::Open(options);
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    EXPECT_EQ(Scalar(*(*m)->database(), "PRAGMA synchronous"), 0);
+  }
+  options.session_sql = "NOT SQL";
+  auto bad = Migrator::Open(options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("syntax error"));
+}
+
 TEST_P(MigratorTest, HistoryRecordsWhoWhatAndTheWayBack) {
   WriteShop();
   ASSERT_TRUE(Up().ok());

@@ -360,6 +360,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   json uncaptured = json::array();
   std::vector<std::string> whole_captured;  // cascade children, once each
   json replaces = json::array();            // tables the restore puts back whole
+  json probes = json::array();              // what the restore writes over
   TableTracker tables(db);
   // Names need following only up to the last statement that may capture.
   size_t last_capture = 0;
@@ -398,6 +399,11 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
         for (auto& sql : (*capture)->before) g.up.push_back({std::move(sql), st.line});
         restores.push_back(std::move((*capture)->restore));
         if (!(*capture)->replaces.empty()) replaces.push_back((*capture)->replaces);
+        if (!(*capture)->probe.empty()) {
+          probes.push_back({{"sql", (*capture)->probe},
+                            {"of", (*capture)->probed},
+                            {"changed", (*capture)->probe_changed}});
+        }
       }
     }
     g.statements.push_back(g.up.size());
@@ -406,6 +412,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   }
   checks["captures"] = restores.size();
   if (!replaces.empty()) checks["replaces"] = std::move(replaces);
+  if (!probes.empty()) checks["probes"] = std::move(probes);
   if (!uncaptured.empty()) checks["uncaptured"] = std::move(uncaptured);
   for (auto it = restores.rbegin(); it != restores.rend(); ++it) {
     for (const auto& sql : *it) g.restore_script += sql + ";\n";
@@ -488,7 +495,20 @@ class KnownData {
 Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, KnownData& known,
                                   const SchemaModel& model) {
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
-  if (!checks.is_object() || checks["data"].empty()) return std::string();
+  if (!checks.is_object()) return std::string();
+  // A probe that no longer reads (a later statement of the migration
+  // renamed or dropped what it names) is left out: nothing to compare.
+  if (checks.contains("probes")) {
+    nlohmann::json kept = nlohmann::json::array();
+    for (auto& probe : checks["probes"]) {
+      auto sum = SumRows(db, probe["sql"].get<std::string>());
+      if (!sum.ok()) continue;
+      probe["after"] = TableFingerprintOf("", *sum).hash;
+      kept.push_back(std::move(probe));
+    }
+    checks["probes"] = std::move(kept);
+  }
+  if (checks["data"].empty()) return checks.contains("probes") ? checks.dump() : std::string();
   std::vector<std::string> tables;
   for (auto& [table, facts] : checks["data"].items()) tables.push_back(table);
   STRATA_ASSIGN_OR_RETURN(auto after, known.Existing(db, tables, model));
@@ -619,6 +639,28 @@ Status RefuseReplacingWrites(const std::string& id, const std::string& checks_js
                               "Save what was written since (or take a snapshot), then pass "
                               "--discard-later-writes",
                               id, table, id, table, id, id));
+  }
+  return Status::OK();
+}
+
+/// OK unless the restore would write captured values or rows over ones the
+/// application wrote since the migration: what each probe reads now differs
+/// from what it read as the migration left the table.
+Status RefuseOverwritingWrites(Database& db, const std::string& id, const std::string& checks_json) {
+  auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
+  if (!checks.is_object() || !checks.contains("probes")) return Status::OK();
+  for (const auto& probe : checks["probes"]) {
+    if (!probe.contains("after")) continue;
+    auto sum = SumRows(db, probe["sql"].get<std::string>());
+    if (!sum.ok()) continue;  // renamed since: the down script will say what is wrong
+    if (TableFingerprintOf("", *sum).hash == probe["after"].get<std::string>()) continue;
+    return Status(Code::kVerifyFailed,
+                  fmt::format("rolling back {} would put back the {} it captured, but {} since "
+                              "it was applied, and those writes would be lost; {} was not rolled "
+                              "back. Save what was written since (or take a snapshot), then pass "
+                              "--discard-later-writes",
+                              id, probe["of"].get<std::string>(),
+                              probe["changed"].get<std::string>(), id));
   }
   return Status::OK();
 }
@@ -1564,6 +1606,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     const std::vector<sql::StatementInfo> down_infos = Classified(scripts[i], dialect);
     if (!options.discard_later_writes) {
       Status refused = RefuseReplacingWrites(step.id, targets[i].checks, written);
+      if (refused.ok()) refused = RefuseOverwritingWrites(*db_, step.id, targets[i].checks);
       if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], down_infos, dialect);
       if (!refused.ok() && report.completed > 0) {
         refused = Status(refused.code(),

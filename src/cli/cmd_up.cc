@@ -125,8 +125,9 @@ void SetupDown(CLI::App& app, GlobalOptions& global, int& exit_code) {
   to->excludes(all);
   cmd->add_flag("--dry-run", flags->dry_run, "print the plan and the SQL; change nothing");
   cmd->add_flag("--discard-later-writes", flags->discard_later_writes,
-                "put tables captured whole back as they were even when rows were written to "
-                "them since (those writes are lost)");
+                "put captured data back even over what was written since the migration: a table "
+                "captured whole, changed or deleted rows, a column it added empty (those writes "
+                "are lost)");
   cmd->add_option("--lock-timeout", global.lock_timeout,
                   "how long to wait for another run's lock (default 10s)");
   cmd->callback([&global, &exit_code, flags, steps, to] {

@@ -191,6 +191,19 @@ class Planner {
     }
     capture_.restore.push_back(Insert(/*upsert=*/!table_.key.empty()));
     capture_.restore.push_back(capture_.drop);
+    if (!table_.key.empty()) {
+      // The rows the restore would overwrite or delete: empty as the
+      // migration leaves the table, unless the application wrote them since.
+      std::vector<std::string> holds;
+      for (const auto& names : Keys()) {
+        holds.push_back(fmt::format("({}) IN (SELECT {} FROM {})", Join(Of("t", NowNames(names))),
+                                    Join(Of(cap_, names)), cap_));
+      }
+      capture_.probe = fmt::format("SELECT {} FROM {} AS t WHERE {}", Join(Of("t", NowNames(table_.key))),
+                                   now_, Join(holds, " OR "));
+      capture_.probed = "rows of " + table_.before + " it deleted";
+      capture_.probe_changed = "the application wrote rows with their keys";
+    }
     return capture_;
   }
 
@@ -232,6 +245,25 @@ class Planner {
     capture_.restore.push_back(fmt::format("UPDATE {} SET {} FROM {} AS s WHERE {}", target_,
                                            Join(set), cap_, Join(match, " AND ")));
     capture_.restore.push_back(capture_.drop);
+    // The captured cells as they are now, by row.
+    std::vector<std::string> cells, same_row, names;
+    if (table_.key.empty()) {
+      cells.push_back("s." + std::string(kRowIdAlias));
+      same_row.push_back(fmt::format("t.{} = s.{}", db_.RowIdColumn(), kRowIdAlias));
+    } else {
+      for (const auto& k : table_.key) {
+        cells.push_back("s." + db_.QuoteIdent(k));
+        same_row.push_back(fmt::format("t.{} = s.{}", db_.QuoteIdent(NowName(k)), db_.QuoteIdent(k)));
+      }
+    }
+    for (const auto* c : known) {
+      cells.push_back("t." + db_.QuoteIdent(c->now));
+      names.push_back(table_.before + "." + c->before);
+    }
+    capture_.probe = fmt::format("SELECT {} FROM {} AS t JOIN {} AS s ON {}", Join(cells), now_, cap_,
+                                 Join(same_row, " AND "));
+    capture_.probed = "values of " + Join(names);
+    capture_.probe_changed = "the application changed some of them (or deleted their rows)";
     return capture_;
   }
 
@@ -250,6 +282,25 @@ class Planner {
   std::vector<std::string> Of(const std::string& table, const std::vector<std::string>& names) const {
     std::vector<std::string> out = Quoted(names);
     for (auto& n : out) n = table + "." + n;
+    return out;
+  }
+
+  /// The name column `before` has at this statement.
+  std::string NowName(const std::string& before) const {
+    for (const auto& c : table_.columns) {
+      if (c.before == before) return c.now;
+    }
+    return before;
+  }
+  std::vector<std::string> NowNames(const std::vector<std::string>& before) const {
+    std::vector<std::string> out;
+    for (const auto& b : before) out.push_back(NowName(b));
+    return out;
+  }
+  /// The primary key, then the other unique keys (names before).
+  std::vector<std::vector<std::string>> Keys() const {
+    std::vector<std::vector<std::string>> out = {table_.key};
+    out.insert(out.end(), table_.unique.begin(), table_.unique.end());
     return out;
   }
 
@@ -512,6 +563,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       if (!p) return std::optional<Capture>();
       STRATA_ASSIGN_OR_RETURN(Capture c, p->Values(info.columns, ""));
       if (c.before.empty()) return std::optional<Capture>();
+      if (info.kind == StatementKind::kDropColumn) c.probe.clear();  // the down script adds it anew
       return std::optional<Capture>(std::move(c));
     }
     default:

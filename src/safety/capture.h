@@ -29,6 +29,16 @@ struct Capture {
   /// The table (name before the migration) whose whole contents the
   /// restore replaces, "" when it puts back only some rows or values.
   std::string replaces;
+  /// A query of what the restore writes over, by the names the table has
+  /// after the statement: the captured values' cells, or the rows holding a
+  /// deleted row's key or unique values. Hashed as the migration leaves
+  /// them and again before a rollback: a difference means the application
+  /// wrote them since. "" when the restore writes only where the down
+  /// script rebuilt (a dropped column) or replaces the table whole.
+  std::string probe;
+  // For messages: what the restore puts back ("values of users.tags"), and
+  // what a change in the probe means.
+  std::string probed, probe_changed;
 };
 
 /// The tables a migration's statements act on, as the statements before

@@ -124,6 +124,58 @@ TEST_P(RollbackTest, UpdateRestoresOnlyTheColumnsItAssigns) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE price = 99"), 2);
 }
 
+// Captured values are not put back over values the application wrote to
+// those cells since: the rollback is refused (exit 6) until the user says
+// to discard them. Writes to other cells do not stop it.
+TEST_P(RollbackTest, CapturedValuesAreNotPutBackOverLaterWrites) {
+  Write("0003_names.up.sql", "UPDATE items SET name = upper(name) WHERE id < 4;\n");
+  Write("0003_names.down.sql", "SELECT 1;\n");
+  ASSERT_TRUE(Up().ok());
+  const std::string after = RowsText("SELECT * FROM items ORDER BY id");
+  ASSERT_TRUE(db_->Exec("UPDATE items SET name = 'app' WHERE id = 2").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed);
+  EXPECT_THAT(refused.message(), HasSubstr("would put back the values of items.name it captured, "
+                                           "but the application changed some of them"));
+  EXPECT_THAT(refused.message(), HasSubstr("--discard-later-writes"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE name = 'app'"), 1);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+  // Back as the migration left it, other columns and rows written: allowed.
+  ASSERT_TRUE(db_->Exec("UPDATE items SET name = '' WHERE id = 2").ok());
+  ASSERT_TRUE(db_->Exec("UPDATE items SET price = 7 WHERE id < 4").ok());
+  ASSERT_TRUE(db_->Exec("UPDATE items SET name = 'other' WHERE id = 5").ok());
+  ASSERT_NE(RowsText("SELECT * FROM items ORDER BY id"), after);
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT name FROM items ORDER BY id"), "a|\n|\nü✓|\nNULL|\nother|\n");
+  // Told to discard them, it puts the captured values back.
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("UPDATE items SET name = 'app' WHERE id = 1").ok());
+  DownOptions discard;
+  discard.discard_later_writes = true;
+  rolled = Down(discard);
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT name FROM items WHERE id = 1"), "a|\n");
+}
+
+// Deleted rows are not put back over rows the application wrote since with
+// their keys.
+TEST_P(RollbackTest, DeletedRowsAreNotPutBackOverRowsWrittenWithTheirKeys) {
+  Write("0003_prune.up.sql", "DELETE FROM items WHERE id >= 4;\n");
+  Write("0003_prune.down.sql", "SELECT 1;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO items (id, name) VALUES (5, 'new')").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed);
+  EXPECT_THAT(refused.message(), HasSubstr("rows of items it deleted"));
+  EXPECT_EQ(RowsText("SELECT name FROM items WHERE id >= 4"), "new|\n");
+  ASSERT_TRUE(db_->Exec("DELETE FROM items WHERE id = 5").ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO items (id, name) VALUES (6, 'new')").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, name FROM items WHERE id >= 4 ORDER BY id"), "4|NULL|\n5|e|\n6|new|\n");
+}
+
 // A DO block's body is read for the tables it writes: their data is checked
 // on rollback like that of any statement that names them.
 TEST_P(RollbackTest, DataADoBlockChangedIsCheckedOnRollback) {

@@ -1216,7 +1216,9 @@ Status Migrator::FileIsThere() const {
   return missing_file_.empty() ? Status::OK() : SqliteFileMissingError(missing_file_);
 }
 
-Result<StatusReport> Migrator::GetStatus() {
+Result<StatusReport> Migrator::GetStatus() { return ReadStatus(/*check_drift=*/true); }
+
+Result<StatusReport> Migrator::ReadStatus(bool check_drift) {
   if (!db_) {
     STRATA_RETURN_IF_ERROR(Loaded());
     return Status(Code::kInvalidArgument, "status needs a database (--database URL)");
@@ -1299,6 +1301,9 @@ Result<StatusReport> Migrator::GetStatus() {
     report.migrations.push_back(std::move(s));
   }
   add_pending_before(std::nullopt);
+  if (!check_drift) return report;
+  STRATA_ASSIGN_OR_RETURN(report.running, db_->LockHolder());
+  if (!report.running.empty()) return report;
   if (!applied.empty() && !newest.in_progress && !newest.schema_after.empty()) {
     if (!newest.schema_cookie.empty()) {
       STRATA_ASSIGN_OR_RETURN(std::string cookie, history.SchemaCookie());
@@ -1320,7 +1325,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   sql::Dialect dialect = DialectOf(db_->engine());
   Run run(*this, on_event);
   if (!options.dry_run) STRATA_RETURN_IF_ERROR(run.Lock());
-  STRATA_ASSIGN_OR_RETURN(StatusReport status, GetStatus());
+  STRATA_ASSIGN_OR_RETURN(StatusReport status, ReadStatus(/*check_drift=*/false));
 
   std::vector<std::string> conflicts;
   for (const auto& s : status.migrations) {
@@ -1716,7 +1721,7 @@ Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
   if (db_) engine = db_->engine();
   std::map<int64_t, MigrationState> state_of;
   if (db_) {
-    STRATA_ASSIGN_OR_RETURN(StatusReport status, GetStatus());
+    STRATA_ASSIGN_OR_RETURN(StatusReport status, ReadStatus(/*check_drift=*/false));
     for (const auto& s : status.migrations) {
       state_of[s.version] = s.state;
       switch (s.state) {

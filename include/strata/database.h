@@ -124,6 +124,9 @@ class Database {
   /// owner process is gone.
   virtual Result<LockAttempt> TryLock(const LockOwner& owner) = 0;
   virtual Status Unlock() = 0;
+  /// Who holds the migration lock, other than this connection ("" when
+  /// nobody), without taking it or waiting.
+  virtual Result<std::string> LockHolder() = 0;
 
   /// Names of the user's tables in the managed schema, sorted; Strata's own
   /// tables (strata_*) are left out.

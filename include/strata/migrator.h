@@ -85,6 +85,10 @@ struct StatusReport {
   /// Non-empty when the SQLite file is not there yet (nothing applied; only
   /// `up` makes it).
   std::string note;
+  /// Who holds the migration lock (a run in progress), "" when nobody. The
+  /// schema is then not checked for drift: it is changing, and reading it
+  /// would wait for the migration's table locks.
+  std::string running;
   int Count(MigrationState state) const;
 };
 
@@ -154,6 +158,7 @@ class Migrator {
   static Result<std::unique_ptr<Migrator>> Open(const MigratorOptions& options);
   ~Migrator();
 
+  /// The applied and pending migrations, who is running, and drift.
   Result<StatusReport> GetStatus();
   Result<RunReport> Up(const UpOptions& options, const EventHandler& on_event = nullptr);
   Result<RunReport> Down(const DownOptions& options, const EventHandler& on_event = nullptr);
@@ -188,6 +193,9 @@ class Migrator {
 
   /// Waits for the files to load (once); why they did not, if they did not.
   Status Loaded();
+  /// GetStatus; `check_drift` false leaves out drift and the lock holder
+  /// (up and validate need only the migrations' states).
+  Result<StatusReport> ReadStatus(bool check_drift);
 
   /// Drops one applied migration's capture tables and marks it final.
   Status FinalizeOne(const AppliedMigration& migration);

@@ -56,6 +56,7 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
       }
       out["drift"] = report->drift.empty() ? nlohmann::json(nullptr) : nlohmann::json(report->drift);
       if (!report->note.empty()) out["note"] = report->note;
+      out["running"] = report->running.empty() ? nlohmann::json(nullptr) : nlohmann::json(report->running);
       fmt::print("{}\n", out.dump(2));
     } else {
       // One line per migration, built by hand and written 64 KiB at a time:
@@ -103,6 +104,11 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
         if (int n = report->Count(state)) fmt::print(", {} {}", n, MigrationStateName(state));
       }
       fmt::print("\n");
+      if (!report->running.empty()) {
+        fmt::print("running: a strata run holds the migration lock: {} (drift is not checked "
+                   "while it runs)\n",
+                   report->running);
+      }
       if (!report->drift.empty()) fmt::print("drift: {}\n", report->drift);
       if (!report->note.empty()) fmt::print("note: {}\n", report->note);
     }

@@ -2,6 +2,8 @@
 // removed by a destructive statement is captured and put back, so the data
 // fingerprints after `down` equal those before `up`; a wrong down script is
 // caught before it commits.
+#include <future>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -815,6 +817,36 @@ TEST_P(RollbackTest, StatusReportsDriftOnlyAfterAChangeOutsideStrata) {
   ASSERT_TRUE(db_->Exec("CREATE INDEX sneaky ON items (note)").ok());
   status = Open()->GetStatus();
   ASSERT_TRUE(status.ok());
+  EXPECT_THAT(status->drift, HasSubstr("changed outside strata"));
+}
+
+// While a run holds the migration lock, status names it and does not read
+// the schema for drift: on PostgreSQL that read would wait for the
+// migration's table locks (here: an ACCESS EXCLUSIVE lock held open).
+TEST_P(RollbackTest, StatusNamesARunningMigrationAndDoesNotWaitForIt) {
+  ASSERT_TRUE(db_->Exec("CREATE INDEX sneaky ON items (note)").ok());  // drift, once checked
+  auto running = target_->Connect();
+  LockOwner owner{"deployer", "build-host", 4242, "2026-12-04T08:00:00Z"};
+  ASSERT_TRUE(running->TryLock(owner)->acquired);
+  if (pg()) {
+    ASSERT_TRUE(running->Begin().ok());
+    ASSERT_TRUE(running->Exec("LOCK TABLE items IN ACCESS EXCLUSIVE MODE").ok());
+  }
+  auto migrator = Open();
+  auto read = std::async(std::launch::async, [&] { return migrator->GetStatus(); });
+  const bool returned = read.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  if (pg()) {
+    ASSERT_TRUE(running->Rollback().ok());  // lets a stuck read finish
+  }
+  ASSERT_TRUE(returned) << "status waited for the running migration's locks";
+  auto status = read.get();
+  ASSERT_TRUE(status.ok()) << status.status().message();
+  EXPECT_THAT(status->running, HasSubstr(pg() ? "backend pid" : "deployer@build-host pid 4242"));
+  EXPECT_EQ(status->drift, "");
+  ASSERT_TRUE(running->Unlock().ok());
+  status = Open()->GetStatus();
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->running, "");
   EXPECT_THAT(status->drift, HasSubstr("changed outside strata"));
 }
 

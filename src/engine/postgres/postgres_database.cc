@@ -61,6 +61,7 @@ constexpr char kLockHolderSql[] =
     " AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 1"
     " AND l.database = (SELECT oid FROM pg_catalog.pg_database"
     "                   WHERE datname = current_database())"
+    " AND l.pid <> pg_backend_pid()"
     " ORDER BY l.pid LIMIT 1";
 
 // Tables live in current_schema(): the first existing schema on search_path.
@@ -578,6 +579,11 @@ class PostgresDatabase final : public Database {
     STRATA_ASSIGN_OR_RETURN(
         Rows holder, Query(kLockHolderSql, {Value(kLockClassId), Value(kLockObjId)}));
     return LockAttempt{false, DescribeHolder(holder)};
+  }
+
+  Result<std::string> LockHolder() override {
+    STRATA_ASSIGN_OR_RETURN(Rows holder, Query(kLockHolderSql, {Value(kLockClassId), Value(kLockObjId)}));
+    return holder.empty() ? std::string() : DescribeHolder(holder);
   }
 
   Status Unlock() override {

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
@@ -182,6 +183,17 @@ class SqliteDatabase : public Database {
     holds_lock_ = true;
     owner_ = owner;
     return LockAttempt{true, ""};
+  }
+
+  Result<std::string> LockHolder() override {
+    STRATA_ASSIGN_OR_RETURN(bool exists, TableExists("strata_lock"));
+    if (!exists || holds_lock_) return std::string();
+    LockOwner me;
+    char host[256] = {0};
+    if (gethostname(host, sizeof(host) - 1) == 0) me.host = host;
+    me.pid = static_cast<int>(getpid());
+    STRATA_ASSIGN_OR_RETURN(LockAttempt held, CurrentHolder(me));
+    return held.holder;
   }
 
   Status Unlock() override {

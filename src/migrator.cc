@@ -276,7 +276,8 @@ Result<std::vector<TableFingerprint>> ExistingTablesData(Database& db,
 /// followed to the end, parents before children (the order their rows must
 /// be put back in). The statement's own table is included when it reaches
 /// itself (a tree of rows deleting its branches).
-Result<std::vector<std::string>> CascadeReach(Database& db, const sql::StatementInfo& info) {
+Result<std::vector<std::string>> CascadeReach(Database& db, const sql::StatementInfo& info,
+                                              std::optional<bool> foreign_keys) {
   using K = sql::StatementKind;
   if (!info.destructive || (info.kind != K::kDelete && info.kind != K::kUpdate)) {
     return std::vector<std::string>();
@@ -288,7 +289,7 @@ Result<std::vector<std::string>> CascadeReach(Database& db, const sql::Statement
     todo.pop_back();
     if (children.count(parent)) continue;
     STRATA_ASSIGN_OR_RETURN(children[parent],
-                            db.CascadingChildren(parent, info.kind == K::kDelete));
+                            db.CascadingChildren(parent, info.kind == K::kDelete, foreign_keys));
     for (const auto& child : children[parent]) todo.push_back(child);
   }
   // Depth-first post-order from the statement's table, reversed: every
@@ -311,10 +312,13 @@ Result<std::vector<std::string>> CascadeReach(Database& db, const sql::Statement
 /// For each statement of `p`, the tables its foreign key actions reach; those
 /// tables join the scope, so their data is recorded and checked too.
 Result<std::vector<std::vector<std::string>>> AddCascades(Database& db, const Prepared& p,
-                                                          Scope& scope) {
+                                                          bool no_transaction, Scope& scope) {
   std::vector<std::vector<std::string>> reach(p.up.size());
+  std::optional<bool> foreign_keys;  // as a statement before turned them, if one did
   for (size_t i = 0; i < p.up.size(); ++i) {
-    STRATA_ASSIGN_OR_RETURN(reach[i], CascadeReach(db, p.info[i]));
+    STRATA_ASSIGN_OR_RETURN(reach[i], CascadeReach(db, p.info[i], foreign_keys));
+    // (SQLite ignores the pragma inside a transaction.)
+    if (auto set = db.ForeignKeysAfter(p.up[i].text); set && no_transaction) foreign_keys = set;
     for (const auto& t : reach[i]) {
       if (std::find(scope.tables.begin(), scope.tables.end(), t) == scope.tables.end())
         scope.tables.push_back(t);
@@ -1436,7 +1440,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       STRATA_RETURN_IF_ERROR(read_unread());
       scope = ScopeOf(p.info, model);  // partitions created since are known now
     }
-    STRATA_ASSIGN_OR_RETURN(auto cascades, AddCascades(*db_, p, scope));
+    STRATA_ASSIGN_OR_RETURN(auto cascades, AddCascades(*db_, p, m->directives.no_transaction, scope));
     STRATA_ASSIGN_OR_RETURN(auto before, known.Existing(*db_, scope.tables, model));
     STRATA_ASSIGN_OR_RETURN(Guarded guarded, Guard(*db_, *m, p, scope, cascades, model, before,
                                                    options.allow_irreversible));

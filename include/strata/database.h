@@ -182,8 +182,15 @@ class Database {
   /// The tables whose rows the engine changes itself when rows of `table`
   /// are deleted (`deletes`) or their keys updated: foreign keys with ON
   /// DELETE / ON UPDATE CASCADE, SET NULL or SET DEFAULT, one level deep.
-  virtual Result<std::vector<std::string>> CascadingChildren(std::string_view table,
-                                                             bool deletes) = 0;
+  /// `enforced`: whether foreign keys act (nullopt: as they do on this
+  /// connection now; see ForeignKeysAfter).
+  virtual Result<std::vector<std::string>> CascadingChildren(std::string_view table, bool deletes,
+                                                             std::optional<bool> enforced) = 0;
+  /// Whether foreign keys act once `statement` has run, when it says
+  /// (SQLite: `PRAGMA foreign_keys = ON`); nullopt when it does not.
+  virtual std::optional<bool> ForeignKeysAfter(std::string_view /*statement*/) const {
+    return std::nullopt;
+  }
 
   /// Indexes of the managed schema the engine keeps but does not use: on
   /// PostgreSQL, those an interrupted CREATE INDEX CONCURRENTLY left INVALID.

@@ -37,6 +37,18 @@ TEST(SqliteDatabase, ValuesRoundTripWithTheirTypes) {
   EXPECT_NE(r[0], r[3]);  // NULL is not ''
 }
 
+TEST(SqliteDatabase, ForeignKeysAfterReadsThePragmaThatSetsThem) {
+  auto db = Memory();
+  EXPECT_EQ(db->ForeignKeysAfter("PRAGMA foreign_keys = ON"), true);
+  EXPECT_EQ(db->ForeignKeysAfter("pragma main.foreign_keys=1;"), true);
+  EXPECT_EQ(db->ForeignKeysAfter("PRAGMA foreign_keys(yes)"), true);
+  EXPECT_EQ(db->ForeignKeysAfter("PRAGMA \"foreign_keys\" = 'off'"), false);
+  EXPECT_EQ(db->ForeignKeysAfter("PRAGMA foreign_keys = 0"), false);
+  EXPECT_EQ(db->ForeignKeysAfter("PRAGMA foreign_keys"), std::nullopt);  // reads it
+  EXPECT_EQ(db->ForeignKeysAfter("PRAGMA foreign_key_check"), std::nullopt);
+  EXPECT_EQ(db->ForeignKeysAfter("DELETE FROM t"), std::nullopt);
+}
+
 TEST(SqliteDatabase, ErrorsCarryTheEnginesMessage) {
   auto db = Memory();
   Status s = db->Exec("SELECT * FROM nope");

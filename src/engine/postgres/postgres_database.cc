@@ -643,8 +643,9 @@ class PostgresDatabase final : public Database {
     return GroupKeys(rows);
   }
 
-  Result<std::vector<std::string>> CascadingChildren(std::string_view table,
-                                                     bool deletes) override {
+  Result<std::vector<std::string>> CascadingChildren(std::string_view table, bool deletes,
+                                                     std::optional<bool> enforced) override {
+    if (enforced == false) return std::vector<std::string>();
     STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kCascadingChildrenSql, {Value(std::string(table)),
                                                                     Value(int64_t{deletes})}));
     std::vector<std::string> names;

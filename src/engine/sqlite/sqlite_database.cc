@@ -261,11 +261,14 @@ class SqliteDatabase : public Database {
     return GroupKeys(rows);
   }
 
-  Result<std::vector<std::string>> CascadingChildren(std::string_view table,
-                                                     bool deletes) override {
+  Result<std::vector<std::string>> CascadingChildren(std::string_view table, bool deletes,
+                                                     std::optional<bool> enforced) override {
     // Foreign keys act only on a connection that turned them on.
-    STRATA_ASSIGN_OR_RETURN(Rows on, Query("PRAGMA foreign_keys"));
-    if (on.empty() || on.rows[0][0].ToInt() == 0) return std::vector<std::string>();
+    if (!enforced) {
+      STRATA_ASSIGN_OR_RETURN(Rows on, Query("PRAGMA foreign_keys"));
+      enforced = !on.empty() && on.rows[0][0].ToInt() != 0;
+    }
+    if (!*enforced) return std::vector<std::string>();
     STRATA_ASSIGN_OR_RETURN(
         Rows rows,
         Query(fmt::format("SELECT DISTINCT m.name FROM sqlite_schema m, "
@@ -277,6 +280,29 @@ class SqliteDatabase : public Database {
     std::vector<std::string> names;
     for (auto& row : rows.rows) names.push_back(row[0].text());
     return names;
+  }
+
+  std::optional<bool> ForeignKeysAfter(std::string_view statement) const override {
+    // PRAGMA [main.]foreign_keys = v, or PRAGMA foreign_keys(v).
+    std::string text;
+    for (char c : statement) {
+      if (!std::isspace(static_cast<unsigned char>(c)) && c != '"' && c != '\'' && c != ';') {
+        text += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+    }
+    for (std::string_view head : {"pragmaforeign_keys", "pragmamain.foreign_keys"}) {
+      if (text.rfind(head, 0) != 0) continue;
+      std::string value = text.substr(head.size());
+      if (value.empty()) return std::nullopt;  // a query of it
+      if (value.front() == '=') {
+        value.erase(0, 1);
+      } else if (value.front() == '(' && value.back() == ')') {
+        value = value.substr(1, value.size() - 2);
+      }
+      if (value == "on" || value == "1" || value == "true" || value == "yes") return true;
+      if (value == "off" || value == "0" || value == "false" || value == "no") return false;
+    }
+    return std::nullopt;
   }
 
   const std::vector<std::string>& ResetSessionSql() const override { return session_defaults_; }

@@ -500,6 +500,9 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
                                   const SchemaModel& model) {
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
   if (!checks.is_object()) return std::string();
+  // For status: the schema it left, with columns in any order (a rollback
+  // of a later migration may put a column back last).
+  checks["schema_after_any_order"] = model.any_order_hash();
   // A probe that no longer reads (a later statement of the migration
   // renamed or dropped what it names) is left out: nothing to compare.
   if (checks.contains("probes")) {
@@ -512,7 +515,7 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
     }
     checks["probes"] = std::move(kept);
   }
-  if (checks["data"].empty()) return checks.contains("probes") ? checks.dump() : std::string();
+  if (checks["data"].empty()) return checks.dump();
   std::vector<std::string> tables;
   for (auto& [table, facts] : checks["data"].items()) tables.push_back(table);
   STRATA_ASSIGN_OR_RETURN(auto after, known.Existing(db, tables, model));
@@ -1314,7 +1317,16 @@ Result<StatusReport> Migrator::ReadStatus(bool check_drift) {
       if (cookie == newest.schema_cookie) return report;  // unchanged since
     }
     STRATA_ASSIGN_OR_RETURN(SchemaModel live, SchemaModel::Read(*db_));
-    if (live.hash() != newest.schema_after) {
+    bool drifted = live.hash() != newest.schema_after;
+    if (drifted) {
+      // A column a rollback put back last is no drift: the newest row's
+      // hash with columns in any order says so.
+      STRATA_ASSIGN_OR_RETURN(std::optional<AppliedMigration> row, history.Get(newest.version));
+      auto checks = nlohmann::json::parse(row ? row->checks : "", nullptr, /*allow_exceptions=*/false);
+      drifted = !checks.is_object() ||
+                checks.value("schema_after_any_order", "") != live.any_order_hash();
+    }
+    if (drifted) {
       report.drift = fmt::format(
           "the schema differs from what history says it should be after {} (recorded {}, live "
           "{}): it was changed outside strata; `strata fingerprint --schema` shows it",

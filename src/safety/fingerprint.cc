@@ -121,6 +121,7 @@ void SchemaModel::Replace(const std::vector<SchemaObject>& objects,
                           const std::vector<std::string>* tables) {
   auto remove = [&](std::map<std::string, Block>::iterator it) {
     digest_.Add(it->second.digest, /*subtract=*/true);
+    any_order_digest_.Add(it->second.any_order, /*subtract=*/true);
     return blocks_.erase(it);
   };
   if (tables == nullptr) {
@@ -136,12 +137,15 @@ void SchemaModel::Replace(const std::vector<SchemaObject>& objects,
   }
   for (const SchemaObject& obj : objects) {
     if (!Owned(obj.table, tables)) continue;
-    Block b{obj.table, RenderObject(obj), {}};
+    Block b{obj.table, RenderObject(obj), {}, {}};
     b.digest = Digest(b.text);
+    const std::string any_order = ColumnsInAnyOrder(b.text);
+    b.any_order = any_order == b.text ? b.digest : Digest(any_order);
     std::string key = KeyOf(obj);
     auto old = blocks_.find(key);
     if (old != blocks_.end()) remove(old);
     digest_.Add(b.digest);
+    any_order_digest_.Add(b.any_order);
     if (!obj.table.empty()) by_owner_[AsciiLower(obj.table)].insert(key);
     blocks_[key] = std::move(b);
   }

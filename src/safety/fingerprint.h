@@ -68,6 +68,9 @@ class SchemaModel {
   /// Whether the schema has a table named `name` (ASCII case ignored).
   bool HasTable(std::string_view name) const;
   std::string hash() const { return digest_.Hex(); }
+  /// The hash with each table's columns in any order (ColumnsInAnyOrder):
+  /// equal for a schema whose rollbacks put columns back last.
+  std::string any_order_hash() const { return any_order_digest_.Hex(); }
   /// The hash the schema would have with the blocks of `tables` (all when
   /// null) replaced by `blocks`.
   std::string HashWith(const std::map<std::string, std::string>& blocks,
@@ -92,11 +95,13 @@ class SchemaModel {
     std::string table;  // owning table, "" for objects of no table
     std::string text;
     SchemaDigest digest;
+    SchemaDigest any_order;  // of the text with its columns in any order
   };
   static bool Owned(std::string_view owner, const std::vector<std::string>* tables);
   std::map<std::string, Block> blocks_;
   std::map<std::string, std::set<std::string>> by_owner_;  // lower-case table -> its keys
   SchemaDigest digest_;
+  SchemaDigest any_order_digest_;
 };
 
 /// Schema blocks (one or a whole canonical text) with each table's column

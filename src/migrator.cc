@@ -653,7 +653,8 @@ Status RefuseReplacingWrites(const std::string& id, const std::string& checks_js
 /// OK unless the restore would write captured values or rows over ones the
 /// application wrote since the migration: what each probe reads now differs
 /// from what it read as the migration left the table.
-Status RefuseOverwritingWrites(Database& db, const std::string& id, const std::string& checks_json) {
+Status RefuseOverwritingWrites(Database& db, const std::string& id,
+                               const std::string& checks_json) {
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
   if (!checks.is_object() || !checks.contains("probes")) return Status::OK();
   for (const auto& probe : checks["probes"]) {
@@ -1322,7 +1323,8 @@ Result<StatusReport> Migrator::ReadStatus(bool check_drift) {
       // A column a rollback put back last is no drift: the newest row's
       // hash with columns in any order says so.
       STRATA_ASSIGN_OR_RETURN(std::optional<AppliedMigration> row, history.Get(newest.version));
-      auto checks = nlohmann::json::parse(row ? row->checks : "", nullptr, /*allow_exceptions=*/false);
+      auto checks =
+          nlohmann::json::parse(row ? row->checks : "", nullptr, /*allow_exceptions=*/false);
       drifted = !checks.is_object() ||
                 checks.value("schema_after_any_order", "") != live.any_order_hash();
     }
@@ -1452,7 +1454,8 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       STRATA_RETURN_IF_ERROR(read_unread());
       scope = ScopeOf(p.info, model);  // partitions created since are known now
     }
-    STRATA_ASSIGN_OR_RETURN(auto cascades, AddCascades(*db_, p, m->directives.no_transaction, scope));
+    STRATA_ASSIGN_OR_RETURN(auto cascades,
+                            AddCascades(*db_, p, m->directives.no_transaction, scope));
     STRATA_ASSIGN_OR_RETURN(auto before, known.Existing(*db_, scope.tables, model));
     STRATA_ASSIGN_OR_RETURN(Guarded guarded, Guard(*db_, *m, p, scope, cascades, model, before,
                                                    options.allow_irreversible));

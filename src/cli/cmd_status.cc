@@ -56,7 +56,8 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
       }
       out["drift"] = report->drift.empty() ? nlohmann::json(nullptr) : nlohmann::json(report->drift);
       if (!report->note.empty()) out["note"] = report->note;
-      out["running"] = report->running.empty() ? nlohmann::json(nullptr) : nlohmann::json(report->running);
+      out["running"] =
+          report->running.empty() ? nlohmann::json(nullptr) : nlohmann::json(report->running);
       fmt::print("{}\n", out.dump(2));
     } else {
       // One line per migration, built by hand and written 64 KiB at a time:

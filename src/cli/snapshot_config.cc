@@ -138,8 +138,8 @@ Status RestoreOverTarget(const MigratorOptions& options, const SnapshotConfig& c
   STRATA_RETURN_IF_ERROR(Confirm(question, yes));
   LockOwner owner = CurrentOwner(options.actor);
   STRATA_ASSIGN_OR_RETURN(
-      auto lock, MigrationLock::Acquire(options.database_url, options.session_sql, owner, options.lock_timeout,
-                                        [](const std::string& holder) {
+      auto lock, MigrationLock::Acquire(options.database_url, options.session_sql, owner,
+                                        options.lock_timeout, [](const std::string& holder) {
                                           fmt::print("waiting for the migration lock, held by {}\n",
                                                      holder);
                                           std::fflush(stdout);

@@ -199,8 +199,8 @@ class Planner {
         holds.push_back(fmt::format("({}) IN (SELECT {} FROM {})", Join(Of("t", NowNames(names))),
                                     Join(Of(cap_, names)), cap_));
       }
-      capture_.probe = fmt::format("SELECT {} FROM {} AS t WHERE {}", Join(Of("t", NowNames(table_.key))),
-                                   now_, Join(holds, " OR "));
+      capture_.probe = fmt::format("SELECT {} FROM {} AS t WHERE {}",
+                                   Join(Of("t", NowNames(table_.key))), now_, Join(holds, " OR "));
       capture_.probed = "rows of " + table_.before + " it deleted";
       capture_.probe_changed = "the application wrote rows with their keys";
     }
@@ -253,15 +253,16 @@ class Planner {
     } else {
       for (const auto& k : table_.key) {
         cells.push_back("s." + db_.QuoteIdent(k));
-        same_row.push_back(fmt::format("t.{} = s.{}", db_.QuoteIdent(NowName(k)), db_.QuoteIdent(k)));
+        same_row.push_back(
+            fmt::format("t.{} = s.{}", db_.QuoteIdent(NowName(k)), db_.QuoteIdent(k)));
       }
     }
     for (const auto* c : known) {
       cells.push_back("t." + db_.QuoteIdent(c->now));
       names.push_back(table_.before + "." + c->before);
     }
-    capture_.probe = fmt::format("SELECT {} FROM {} AS t JOIN {} AS s ON {}", Join(cells), now_, cap_,
-                                 Join(same_row, " AND "));
+    capture_.probe = fmt::format("SELECT {} FROM {} AS t JOIN {} AS s ON {}", Join(cells), now_,
+                                 cap_, Join(same_row, " AND "));
     capture_.probed = "values of " + Join(names);
     capture_.probe_changed = "the application changed some of them (or deleted their rows)";
     return capture_;

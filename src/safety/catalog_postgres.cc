@@ -173,7 +173,8 @@ class PostgresCatalog : public Catalog {
     if (db_.InTransaction()) {
       STRATA_RETURN_IF_ERROR(db_.Exec(std::string("SAVEPOINT strata_catalog; ") + kSettings));
       Status s = read();
-      Status ended = db_.Exec("ROLLBACK TO SAVEPOINT strata_catalog; RELEASE SAVEPOINT strata_catalog");
+      Status ended =
+          db_.Exec("ROLLBACK TO SAVEPOINT strata_catalog; RELEASE SAVEPOINT strata_catalog");
       return s.ok() ? ended : s;
     }
     STRATA_RETURN_IF_ERROR(db_.Exec(std::string("BEGIN; ") + kSettings));

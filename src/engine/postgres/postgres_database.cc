@@ -582,7 +582,8 @@ class PostgresDatabase final : public Database {
   }
 
   Result<std::string> LockHolder() override {
-    STRATA_ASSIGN_OR_RETURN(Rows holder, Query(kLockHolderSql, {Value(kLockClassId), Value(kLockObjId)}));
+    STRATA_ASSIGN_OR_RETURN(Rows holder,
+                            Query(kLockHolderSql, {Value(kLockClassId), Value(kLockObjId)}));
     return holder.empty() ? std::string() : DescribeHolder(holder);
   }
 
@@ -781,7 +782,8 @@ std::string InvalidSetting(std::string_view keyword, std::string_view value) {
       {"sslmode", {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}},
       {"gssencmode", {"disable", "prefer", "require"}},
       {"channel_binding", {"disable", "prefer", "require"}},
-      {"target_session_attrs", {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"}},
+      {"target_session_attrs",
+       {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"}},
   };
   auto number = [](std::string_view v) {
     return !v.empty() && v.size() <= 9 &&
@@ -833,7 +835,9 @@ Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
     if (o->val != nullptr) invalid = InvalidSetting(o->keyword, o->val);
   }
   Pq().PQconninfoFree(options);
-  if (!invalid.empty()) return Status(Code::kInvalidArgument, "invalid PostgreSQL URL " + shown + ": " + invalid);
+  if (!invalid.empty()) {
+    return Status(Code::kInvalidArgument, "invalid PostgreSQL URL " + shown + ": " + invalid);
+  }
 
   // Keywords before "dbname" are defaults the URL may override; expand_dbname
   // makes libpq read the URL itself as the dbname value.

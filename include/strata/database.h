@@ -128,6 +128,11 @@ class Database {
   /// nobody), without taking it or waiting.
   virtual Result<std::string> LockHolder() = 0;
 
+  /// The schema of the table a statement names as `schema`.`table` (no
+  /// schema: the one the engine finds), when that is not the managed schema
+  /// Strata captures, checks and snapshots; "" when it is (or no such table).
+  virtual Result<std::string> OutsideSchema(std::string_view schema, std::string_view table) = 0;
+
   /// Names of the user's tables in the managed schema, sorted; Strata's own
   /// tables (strata_*) are left out.
   virtual Result<std::vector<std::string>> ListTables() = 0;

@@ -502,6 +502,17 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
   };
   // A table the migration creates itself holds nothing from before it.
   auto plan = [&](const std::string& schema, const std::string& table) -> Result<std::optional<Planner>> {
+    STRATA_ASSIGN_OR_RETURN(std::string outside, db.OutsideSchema(schema, table));
+    if (!outside.empty()) {
+      return Status(Code::kIrreversible,
+                    fmt::format("this statement {}, in schema {}; Strata captures, checks and "
+                                "snapshots only the schema it manages (the connection's current "
+                                "schema), so a rollback could not restore what it removes. "
+                                "Migrate schema {} with a database URL whose search_path puts it "
+                                "first (e.g. ?options=-csearch_path%3D{}), or pass "
+                                "--allow-irreversible to apply it without a way back",
+                                info.summary, outside, outside, outside));
+    }
     STRATA_ASSIGN_OR_RETURN(const TableTracker::Table* t, tables.Find(schema, table));
     if (t == nullptr) return std::optional<Planner>();
     return std::optional<Planner>(Planner(db, info, *t, table, version, sequence));

@@ -49,6 +49,14 @@ TEST(SqliteDatabase, ForeignKeysAfterReadsThePragmaThatSetsThem) {
   EXPECT_EQ(db->ForeignKeysAfter("DELETE FROM t"), std::nullopt);
 }
 
+TEST(SqliteDatabase, OutsideSchemaIsTempOrAnAttachedDatabase) {
+  auto db = Memory();
+  EXPECT_EQ(*db->OutsideSchema("", "t"), "");
+  EXPECT_EQ(*db->OutsideSchema("MAIN", "t"), "");
+  EXPECT_EQ(*db->OutsideSchema("temp", "t"), "temp");
+  EXPECT_EQ(*db->OutsideSchema("aux", "t"), "aux");
+}
+
 TEST(SqliteDatabase, ErrorsCarryTheEnginesMessage) {
   auto db = Memory();
   Status s = db->Exec("SELECT * FROM nope");

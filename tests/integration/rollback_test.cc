@@ -711,6 +711,44 @@ TEST_P(RollbackTest, FinalizeDropsCapturedDataAndRefusesRollback) {
   EXPECT_TRUE(Down().ok());
 }
 
+// Strata captures only the managed schema (PostgreSQL: the connection's
+// current one). A destructive statement on a table of another schema has no
+// way back, so it is refused as irreversible rather than rolled back with
+// its data lost; a URL whose search_path puts that schema first manages it.
+TEST_P(RollbackTest, DestructiveStatementInAnotherSchemaIsRefusedNotLost) {
+  if (!pg()) GTEST_SKIP() << "SQLite's other schemas are temp and attached databases";
+  Write("0003_auth.up.sql",
+        "CREATE SCHEMA auth;\n"
+        "CREATE TABLE auth.items (id INTEGER PRIMARY KEY, phone TEXT);\n"
+        "INSERT INTO auth.items VALUES (1, '+111');\n");
+  Write("0003_auth.down.sql", "DROP SCHEMA auth CASCADE;\n");
+  ASSERT_TRUE(Up().ok());
+  Write("0004_drop_phone.up.sql", "ALTER TABLE auth.items DROP COLUMN phone;\n");
+  Write("0004_drop_phone.down.sql", "ALTER TABLE auth.items ADD COLUMN phone TEXT;\n");
+  Status refused = Up();
+  EXPECT_EQ(refused.code(), Code::kIrreversible);
+  EXPECT_THAT(refused.message(), HasSubstr("drops column auth.items.phone, in schema auth; Strata "
+                                           "captures, checks and snapshots only the schema it manages"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM auth.items WHERE phone = '+111'"), 1);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE note IS NOT NULL"), 4);  // public.items untouched
+  // With search_path=auth, auth is the managed schema: captured and put back.
+  MigratorOptions in_auth = Options();
+  in_auth.database_url = target_->url() + "?options=-csearch_path%3Dauth";
+  TempDir dir;
+  dir.Write("migrations/0001_drop_phone.up.sql", "ALTER TABLE items DROP COLUMN phone;\n");
+  dir.Write("migrations/0001_drop_phone.down.sql", "ALTER TABLE items ADD COLUMN phone TEXT;\n");
+  in_auth.migrations_dir = dir.path() + "/migrations";
+  auto m = Migrator::Open(in_auth);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  Status applied = (*m)->Up({}).status();
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
+                         "'auth' AND table_name = 'items' AND column_name = 'phone'"), 0);
+  Status rolled = (*m)->Down({}).status();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM auth.items WHERE phone = '+111'"), 1);
+}
+
 TEST_P(RollbackTest, HistoryRecordsSchemaHashesThatMatchTheLiveSchema) {
   Write("0003_col.up.sql", "ALTER TABLE items ADD COLUMN flag INTEGER;\n");
   std::string before = Schema();

@@ -581,6 +581,19 @@ class PostgresDatabase final : public Database {
     return LockAttempt{false, DescribeHolder(holder)};
   }
 
+  Result<std::string> OutsideSchema(std::string_view schema, std::string_view table) override {
+    std::string name = QuoteIdent(table);
+    if (!schema.empty()) name = QuoteIdent(schema) + "." + name;
+    // A temporary table lives in the session's own schema: not the user's data.
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows, QueryFixed("SELECT n.nspname FROM pg_catalog.pg_class c"
+                              " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                              " WHERE c.oid = pg_catalog.to_regclass($1) AND c.relpersistence <> 't'"
+                              " AND n.nspname <> current_schema()",
+                              {Value(name)}));
+    return rows.empty() ? std::string() : rows.rows[0][0].ToString();
+  }
+
   Result<std::string> LockHolder() override {
     STRATA_ASSIGN_OR_RETURN(Rows holder,
                             Query(kLockHolderSql, {Value(kLockClassId), Value(kLockObjId)}));

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "engine/url.h"
+#include "util/text.h"
 
 namespace strata {
 namespace {
@@ -183,6 +184,12 @@ class SqliteDatabase : public Database {
     holds_lock_ = true;
     owner_ = owner;
     return LockAttempt{true, ""};
+  }
+
+  Result<std::string> OutsideSchema(std::string_view schema, std::string_view /*table*/) override {
+    // temp, or an attached database.
+    if (schema.empty() || AsciiLower(schema) == "main") return std::string();
+    return std::string(schema);
   }
 
   Result<std::string> LockHolder() override {

@@ -466,6 +466,35 @@ TEST_F(CliInputTest, ValidateWithoutADatabaseReadsPostgresFiles) {
   EXPECT_THAT(run.err, HasSubstr("0002_bad.up.sql:2: COMMIT (transaction control) would end"));
 }
 
+// A statement the engine refuses inside a transaction block is named with
+// the directive that runs the file without one, before anything runs.
+TEST_F(CliInputTest, StatementsThatCannotRunInATransactionNeedTheDirective) {
+  dir_.Write("migrations/0001_t.up.sql", "CREATE TABLE t (id int, email text);\n");
+  dir_.Write("migrations/0002_idx.up.sql", "CREATE INDEX CONCURRENTLY t_email ON t (email);\n");
+  dir_.Write("migrations/0002_idx.down.sql", "DROP INDEX CONCURRENTLY t_email;\n");
+  auto run = Strata({"validate"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("0002_idx.up.sql:1: CREATE INDEX CONCURRENTLY cannot run inside a "
+                                 "transaction, and this script runs in one; put "
+                                 "`-- strata:no-transaction` on the first line"));
+  dir_.Write("migrations/0002_idx.up.sql",
+             "-- strata:no-transaction\nCREATE INDEX CONCURRENTLY t_email ON t (email);\n");
+  run = Strata({"validate"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("0002_idx.down.sql:1: DROP INDEX CONCURRENTLY cannot run"));
+  dir_.Write("migrations/0002_idx.down.sql",
+             "-- strata:no-transaction\nDROP INDEX CONCURRENTLY t_email;\n");
+  run = Strata({"validate"});
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  // SQLite's VACUUM too.
+  std::string db = "sqlite:" + dir_.path() + "/v.db";
+  dir_.Write("migrations/0003_vacuum.up.sql", "VACUUM;\n");
+  dir_.Write("migrations/0003_vacuum.down.sql", "SELECT 1;\n");
+  run = Strata({"--database", db, "up", "--no-snapshot"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("0003_vacuum.up.sql:1: VACUUM cannot run inside a transaction"));
+}
+
 // A database Strata may read but not write: "cannot open" (exit 4) naming
 // the file, not a migration that failed, and nothing changed.
 TEST_F(CliInputTest, ReadOnlySqliteDatabaseIsNamed) {

@@ -1945,7 +1945,11 @@ Result<std::vector<std::string>> Migrator::Finalize(int64_t version) {
   STRATA_ASSIGN_OR_RETURN(std::vector<AppliedMigration> applied, run.history().List(true));
   std::vector<std::string> done;
   for (const auto& a : applied) {
-    if (a.version > version || !a.finalized_at.empty() || a.state != AppliedState::kApplied) continue;
+    // One that captured nothing has nothing to release.
+    if (a.version > version || !a.finalized_at.empty() || a.state != AppliedState::kApplied ||
+        !CapturedData(a.checks)) {
+      continue;
+    }
     STRATA_RETURN_IF_ERROR(FinalizeOne(a));
     done.push_back(a.id());
   }

@@ -174,9 +174,9 @@ class Migrator {
   /// creates exist (applied) or do not (rolled back), and no index is left
   /// invalid by an interrupted CREATE INDEX CONCURRENTLY.
   Status Resolve(int64_t version, bool applied, bool unchecked = false);
-  /// Declares the applied migrations up to `version` final: the data Strata
-  /// captured before their destructive statements is dropped. One that
-  /// captured data can no longer be rolled back. Returns the ids finalized.
+  /// Declares the applied migrations up to `version` that captured data
+  /// final: that data is dropped, and they can no longer be rolled back.
+  /// Returns the ids finalized.
   Result<std::vector<std::string>> Finalize(int64_t version);
 
   /// The migration files (empty when the directory did not load).

@@ -284,6 +284,16 @@ bool ApplyPart(Span t, SeedTable& table) {
     SeedColumn* c = table.Find(t[4].text);
     return c && LengthBound(*c, Flip(t[1].text), t[0]);
   }
+  // json_valid(col) [= 1]: how SQLite declares a JSON column.
+  if (t.size() >= 4 && t[0].Is(Tok::kIdent, "json_valid") && t[1].Is(Tok::kPunct, "(") &&
+      t[3].Is(Tok::kPunct, ")") &&
+      (t.size() == 4 || (t.size() == 6 && (t[4].Is(Tok::kOp, "=") || t[4].Is(Tok::kOp, "==")) &&
+                         t[5].text == "1"))) {
+    SeedColumn* c = table.Find(t[2].text);
+    if (!c || !(c->kind == SeedKind::kText || c->kind == SeedKind::kJson)) return false;
+    c->kind = SeedKind::kJson;
+    return true;
+  }
   if (t[0].kind != Tok::kIdent) {
     if (t.size() == 3 && t[0].Literal() && IsCompare(t[1]) && t[2].kind == Tok::kIdent) {
       SeedColumn* c = table.Find(t[2].text);

@@ -178,6 +178,16 @@ TEST_P(SeedTest, UniqueKeysAndChecksHold) {
   EXPECT_EQ(Count("SELECT count(*) FROM products WHERE sku IS NULL OR status IS NULL"), 0);
 }
 
+// SQLite declares a JSON column with CHECK (json_valid(col)): the column is
+// filled with JSON (before, no text satisfied it and seed gave up).
+TEST_P(SeedTest, AColumnCheckedAsJsonGetsJson) {
+  if (pg()) GTEST_SKIP() << "PostgreSQL has json types";
+  Exec(*db_, "CREATE TABLE docs (id TEXT PRIMARY KEY, data TEXT NOT NULL CHECK (json_valid(data)));");
+  SeedOk(*db_, Rows(50));
+  EXPECT_EQ(Count("SELECT count(*) FROM docs"), 50);
+  EXPECT_EQ(Count("SELECT count(*) FROM docs WHERE json_valid(data)"), 50);
+}
+
 TEST_P(SeedTest, EdgeValuesArePresent) {
   Exec(*db_, kShopSql);
   SeedOk(*db_, Rows(200));
@@ -504,6 +514,13 @@ TEST(SeedCheckTest, SqliteForms) {
   EXPECT_EQ(t.Find("n")->max, 5);
   EXPECT_FALSE(ApplyCheck("n % 2 = 0", t));
   EXPECT_FALSE(ApplyCheck("n > 0 OR status = 'x'", t));
+  // A JSON column: its values are generated as JSON.
+  EXPECT_TRUE(ApplyCheck("json_valid(status)", t));
+  EXPECT_EQ(t.Find("status")->kind, SeedKind::kJson);
+  t = Table();
+  EXPECT_TRUE(ApplyCheck("JSON_VALID(\"status\") = 1", t));
+  EXPECT_EQ(t.Find("status")->kind, SeedKind::kJson);
+  EXPECT_FALSE(ApplyCheck("json_valid(n)", t));  // not a text column
 }
 
 TEST(SeedCheckTest, PostgresDeparsedForms) {

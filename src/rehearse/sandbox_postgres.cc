@@ -13,18 +13,10 @@
 #include "rehearse/pg_copy.h"
 #include "rehearse/sandbox.h"
 #include "strata/database.h"
+#include "util/text.h"
 
 namespace strata {
 namespace {
-
-std::string Literal(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
 
 /// `url` (postgres://...) naming the database `dbname` instead of its own.
 std::string WithDatabaseInUrl(const std::string& url, const std::string& dbname) {
@@ -66,11 +58,11 @@ Result<std::string> CreateStatement(Database& admin, const std::string& name) {
   if (rows.empty()) return Status(Code::kNotFound, "the target database is not in pg_database");
   const auto& r = rows.rows[0];
   std::string sql = fmt::format("CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
-                                admin.QuoteIdent(name), Literal(r[0].ToString()),
-                                Literal(r[1].ToString()), Literal(r[2].ToString()));
+                                admin.QuoteIdent(name), SqlLiteral(r[0].ToString()),
+                                SqlLiteral(r[1].ToString()), SqlLiteral(r[2].ToString()));
   std::string kind = r[3].ToString();
-  if (kind == "i") sql += " LOCALE_PROVIDER icu ICU_LOCALE " + Literal(r[4].ToString());
-  if (kind == "b") sql += " LOCALE_PROVIDER builtin BUILTIN_LOCALE " + Literal(r[4].ToString());
+  if (kind == "i") sql += " LOCALE_PROVIDER icu ICU_LOCALE " + SqlLiteral(r[4].ToString());
+  if (kind == "b") sql += " LOCALE_PROVIDER builtin BUILTIN_LOCALE " + SqlLiteral(r[4].ToString());
   return sql;
 }
 

@@ -61,15 +61,6 @@ std::string PgIdent(std::string_view ident) {
   return out + "\"";
 }
 
-std::string PgLiteral(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
-
 Result<std::unique_ptr<PgConn>> PgConn::Open(const std::string& url) {
   STRATA_ASSIGN_OR_RETURN(pq, LoadLibPq());
   const char* const keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};

@@ -46,7 +46,5 @@ Result<std::pair<std::string, std::string>> SplitPassword(const std::string& url
 
 /// Quotes an identifier for PostgreSQL ("x""y").
 std::string PgIdent(std::string_view ident);
-/// Quotes a literal for PostgreSQL ('it''s').
-std::string PgLiteral(std::string_view text);
 
 }  // namespace strata::snapshot

@@ -14,6 +14,7 @@
 #include "snapshot/pg_conn.h"
 #include "snapshot/subprocess.h"
 #include "snapshot/snapshot.h"
+#include "util/text.h"
 
 namespace strata::snapshot {
 namespace {
@@ -161,7 +162,7 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
     fp_status = [&]() -> Status {
       STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url));
       STRATA_RETURN_IF_ERROR(db->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-      STRATA_RETURN_IF_ERROR(db->Exec("SET TRANSACTION SNAPSHOT " + PgLiteral(snapshot)));
+      STRATA_RETURN_IF_ERROR(db->Exec("SET TRANSACTION SNAPSHOT " + SqlLiteral(snapshot)));
       STRATA_ASSIGN_OR_RETURN(m.schema, FingerprintSchema(*db));
       m.schema.canonical_text.clear();
       STRATA_ASSIGN_OR_RETURN(m.data, FingerprintData(*db));
@@ -325,7 +326,7 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
     }
     for (const auto& seq : m.sequences) {
       STRATA_RETURN_IF_ERROR(conn->Exec(fmt::format(
-          "SELECT pg_catalog.setval({}, {}, {})", PgLiteral(Qualified(m.pg_schema, seq.name)),
+          "SELECT pg_catalog.setval({}, {}, {})", SqlLiteral(Qualified(m.pg_schema, seq.name)),
           seq.last_value, seq.is_called ? "true" : "false")));
     }
     PartReader post_reader(store, *post, options.progress);

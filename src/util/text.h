@@ -26,6 +26,17 @@ inline std::string AsciiUpper(std::string_view text) {
   return out;
 }
 
+/// `text` as a standard SQL string literal: single quotes, doubled inside
+/// (SQLite; PostgreSQL with standard_conforming_strings, its default).
+inline std::string SqlLiteral(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
 /// Whole milliseconds since `start` on the monotonic clock.
 inline int64_t MillisSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

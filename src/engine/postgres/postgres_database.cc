@@ -20,6 +20,7 @@
 
 #include "engine/postgres/batch_query.h"
 #include "engine/url.h"
+#include "util/text.h"
 
 namespace strata {
 namespace {
@@ -341,9 +342,7 @@ class PostgresDatabase final : public Database {
   std::vector<std::string> AdvanceSequencesSql(std::string_view table) const override {
     // Each column with a sequence (serial or identity) gets setval to its
     // largest value, or back to the start when the table is empty.
-    std::string literal = "'";
-    for (char c : table) literal += c == '\'' ? std::string("''") : std::string(1, c);
-    literal += "'";
+    const std::string literal = SqlLiteral(table);
     return {fmt::format(
         "DO $strata$ DECLARE r record; BEGIN "
         "FOR r IN SELECT a.attname, pg_catalog.pg_get_serial_sequence({0}, a.attname) AS seq "

@@ -637,6 +637,18 @@ TEST_P(RollbackTest, DownThatChangesWhatTheMigrationNeverTouchedIsCaught) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 4);
 }
 
+// A failed rollback's diff leaves out a column that only came back last.
+TEST_P(RollbackTest, FailedRollbackDiffIgnoresAColumnPutBackLast) {
+  Write("0003_slim.up.sql",
+        "CREATE INDEX items_price ON items (price);\nALTER TABLE items DROP COLUMN name;\n");
+  Write("0003_slim.down.sql", "ALTER TABLE items ADD COLUMN name TEXT;\n");  // forgets the index
+  ASSERT_TRUE(Up().ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed);
+  EXPECT_THAT(s.message(), HasSubstr("+ index items_price"));
+  EXPECT_THAT(s.message(), ::testing::Not(HasSubstr("column name")));
+}
+
 // Rebuilt the way SQLite's documentation says (new table, copy, drop the old,
 // rename the new), nothing else changes: the whole-schema check passes.
 TEST_P(RollbackTest, TableRebuiltTheDocumentedWayRollsBack) {

@@ -137,7 +137,8 @@ class SqliteSeedSchemaReader : public SeedSchemaReader {
       table.foreign_keys.push_back(std::move(fk));
     }
     STRATA_ASSIGN_OR_RETURN(Rows create, db_.Query("SELECT sql FROM sqlite_schema "
-                                                   "WHERE type = 'table' AND name = $1", {tv}));
+                                                   "WHERE type = 'table' AND name = $1 COLLATE NOCASE",
+                                                   {tv}));
     if (!create.empty()) {
       table.checks = ChecksOf(create.rows[0][0].ToString());
       table.module = VirtualModuleOf(create.rows[0][0].ToString());

@@ -637,6 +637,21 @@ TEST_P(RollbackTest, DownThatChangesWhatTheMigrationNeverTouchedIsCaught) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 4);
 }
 
+// SQLite's names ignore ASCII case: a statement that spells the table
+// otherwise than its CREATE TABLE is captured all the same.
+TEST_P(RollbackTest, TableNamedInAnotherCaseIsCaptured) {
+  if (pg()) GTEST_SKIP() << "PostgreSQL folds unquoted names; quoted ones are other tables";
+  std::string data = Data(), schema = Schema();
+  Write("0003_prune.up.sql", "DELETE FROM ITEMS WHERE price > 1;\nALTER TABLE Items DROP COLUMN note;\n");
+  Write("0003_prune.down.sql", "ALTER TABLE items ADD COLUMN note TEXT;\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 2);
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Data(), data);
+  EXPECT_EQ(Schema(), schema);
+}
+
 // A failed rollback's diff leaves out a column that only came back last.
 TEST_P(RollbackTest, FailedRollbackDiffIgnoresAColumnPutBackLast) {
   Write("0003_slim.up.sql",

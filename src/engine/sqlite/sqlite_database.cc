@@ -227,7 +227,8 @@ class SqliteDatabase : public Database {
 
   Result<bool> TableExists(std::string_view table) override {
     STRATA_ASSIGN_OR_RETURN(
-        Rows rows, Query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = $1",
+        Rows rows, Query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = $1 "
+                         "COLLATE NOCASE",  // SQLite's names ignore ASCII case
                          {std::string(table)}));
     return !rows.empty();
   }

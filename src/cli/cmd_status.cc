@@ -96,10 +96,9 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
         }
       }
       std::fwrite(out.data(), 1, out.size(), stdout);
-      fmt::print("{} applied, {} pending", report->Count(MigrationState::kApplied) +
-                                               report->Count(MigrationState::kChanged) +
-                                               report->Count(MigrationState::kMissingFile),
-                 report->Count(MigrationState::kPending) + report->Count(MigrationState::kOutOfOrder));
+      // Each migration counted once, in its state, as --json's summary.
+      fmt::print("{} applied, {} pending", report->Count(MigrationState::kApplied),
+                 report->Count(MigrationState::kPending));
       for (auto state : {MigrationState::kOutOfOrder, MigrationState::kChanged,
                          MigrationState::kMissingFile, MigrationState::kInProgress}) {
         if (int n = report->Count(state)) fmt::print(", {} {}", n, MigrationStateName(state));

@@ -274,6 +274,23 @@ bool IsLengthFn(const Tok& t) {
 bool ApplyPart(Span t, SeedTable& table) {
   t = StripParens(std::move(t));
   if (t.empty()) return false;
+  // X OR col IS NULL (Django's nullable JSONField): generated values meet X.
+  int depth = 0;
+  for (size_t k = 0; k < t.size(); ++k) {
+    if (t[k].Is(Tok::kPunct, "(")) ++depth;
+    if (t[k].Is(Tok::kPunct, ")")) --depth;
+    if (depth != 0 || !t[k].Is(Tok::kIdent, "or")) continue;
+    Span left(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(k));
+    Span right(t.begin() + static_cast<std::ptrdiff_t>(k) + 1, t.end());
+    auto is_null = [](Span s) {
+      s = StripParens(std::move(s));
+      return s.size() == 3 && s[0].kind == Tok::kIdent && s[1].Is(Tok::kIdent, "is") &&
+             s[2].Is(Tok::kIdent, "null");
+    };
+    if (is_null(right)) return ApplyPart(std::move(left), table);
+    if (is_null(left)) return ApplyPart(std::move(right), table);
+    return false;
+  }
   // length(col) op N and N op length(col)
   if (t.size() == 6 && IsLengthFn(t[0]) && t[1].Is(Tok::kPunct, "(") && t[3].Is(Tok::kPunct, ")") &&
       IsCompare(t[4])) {

@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "engine/sqlite/sqlite_database.h"
+#include "engine/url.h"
 #include "history/history.h"
 #include "snapshot/chunker.h"
 #include "snapshot/snapshot.h"
@@ -117,9 +118,7 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
     return Status(Code::kInvalidArgument, "an in-memory SQLite database cannot be snapshotted");
   }
   struct stat st {};
-  if (stat(path.c_str(), &st) != 0) {
-    return Status(Code::kNotFound, fmt::format("no SQLite database at '{}'", path));
-  }
+  if (stat(path.c_str(), &st) != 0) return SqliteFileMissingError(path);  // exit 4, as elsewhere
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> reader, OpenSqlite(path));
   STRATA_ASSIGN_OR_RETURN(Rows mode, reader->Query("PRAGMA journal_mode"));
   bool wal = !mode.empty() && mode.rows[0][0].ToString() == "wal";

@@ -512,12 +512,35 @@ TEST_F(CliInputTest, ReadOnlySqliteDatabaseIsNamed) {
 // A mistyped path: only `up` makes a new database. Commands that change or
 // read a database's content say the file is not there (exit 4); status,
 // validate and a dry run read it as empty, say so, and make no file.
+// The text summary counts each migration once, in its state, as --json does.
+TEST_F(CliInputTest, StatusSummaryCountsEachMigrationOnce) {
+  dir_.Write("migrations/10_a.up.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);\n");
+  dir_.Write("migrations/20_b.up.sql", "CREATE TABLE b (id INTEGER PRIMARY KEY);\n");
+  std::string db = "sqlite:" + dir_.path() + "/app.db";
+  ASSERT_EQ(Strata({"--database", db, "up", "--no-snapshot"}).exit_code, 0);
+  dir_.Write("migrations/15_c.up.sql", "CREATE TABLE c (id INTEGER PRIMARY KEY);\n");
+  dir_.Write("migrations/30_d.up.sql", "CREATE TABLE d (id INTEGER PRIMARY KEY);\n");
+  auto text = Strata({"--database", db, "status"});
+  EXPECT_THAT(text.out, HasSubstr("2 applied, 1 pending, 1 out-of-order\n"));
+  auto json = nlohmann::json::parse(Strata({"--database", db, "status", "--json"}).out);
+  EXPECT_EQ(json["summary"]["applied"], 2);
+  EXPECT_EQ(json["summary"]["pending"], 1);
+  EXPECT_EQ(json["summary"]["out-of-order"], 1);
+}
+
+// `down --steps` takes a whole number of at least 1, and says so.
+TEST_F(CliInputTest, DownStepsMustBeAtLeastOne) {
+  auto run = Strata({"--database", "sqlite:" + dir_.path() + "/x.db", "down", "--steps", "0"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage);
+  EXPECT_THAT(run.err, HasSubstr("--steps: N must be a whole number, at least 1 (got '0')"));
+}
+
 TEST_F(CliInputTest, MissingSqliteFileIsCreatedOnlyByUp) {
   dir_.Write("migrations/0001_t.up.sql", "CREATE TABLE t (id INTEGER);\n");
   const std::string db = "sqlite:" + dir_.path() + "/typo.db";
   for (std::vector<std::string> command :
        {std::vector<std::string>{"down"}, {"fingerprint"}, {"seed", "--rows", "1"}, {"show", "1"},
-        {"finalize", "1"}}) {
+        {"finalize", "1"}, {"snapshot", "create", "--store", dir_.path() + "/store"}}) {
     std::vector<std::string> args = {"--database", db, "--dir", "migrations"};
     args.insert(args.end(), command.begin(), command.end());
     auto run = Strata(args);

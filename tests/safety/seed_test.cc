@@ -521,6 +521,11 @@ TEST(SeedCheckTest, SqliteForms) {
   EXPECT_TRUE(ApplyCheck("JSON_VALID(\"status\") = 1", t));
   EXPECT_EQ(t.Find("status")->kind, SeedKind::kJson);
   EXPECT_FALSE(ApplyCheck("json_valid(n)", t));  // not a text column
+  t = Table();
+  EXPECT_TRUE(ApplyCheck("(JSON_VALID(\"status\") OR \"status\" IS NULL)", t));  // Django
+  EXPECT_EQ(t.Find("status")->kind, SeedKind::kJson);
+  EXPECT_TRUE(ApplyCheck("n IS NULL OR n > 3", t));
+  EXPECT_EQ(t.Find("n")->min, 4);
 }
 
 TEST(SeedCheckTest, PostgresDeparsedForms) {

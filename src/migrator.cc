@@ -179,6 +179,38 @@ Status RefuseOutsideTransactionOnly(const std::vector<sql::Statement>& script,
   return Status::OK();
 }
 
+/// kInvalidArgument naming the first statement of `script` that is psql
+/// input rather than SQL: a meta-command (`\connect`, pg_dump's
+/// `\restrict`) or COPY ... FROM STDIN, whose rows psql streams.
+Status RefusePsqlInput(const std::vector<sql::Statement>& script, const std::string& where,
+                       sql::Dialect dialect) {
+  for (const sql::Statement& st : script) {
+    std::string_view text = st.text;
+    size_t start = text.find_first_not_of(" \t\r\n");
+    if (start != std::string_view::npos && text[start] == '\\') {
+      std::string command(text.substr(start, text.find_first_of(" \t\r\n", start) - start));
+      return Status(Code::kInvalidArgument,
+                    fmt::format("{}:{}: {} is a psql command, not SQL, and Strata sends SQL to the "
+                                "server; remove it (pg_dump 15.14 and later write \\restrict and "
+                                "\\unrestrict lines)",
+                                where, st.line, command));
+    }
+    auto tokens = sql::Tokenize(text, dialect);
+    if (!tokens.ok() || tokens->empty() || !(*tokens)[0].IsWord("copy")) continue;
+    for (size_t i = 1; i + 1 < tokens->size(); ++i) {
+      if ((*tokens)[i].IsWord("from") && (*tokens)[i + 1].IsWord("stdin")) {
+        return Status(Code::kInvalidArgument,
+                      fmt::format("{}:{}: COPY ... FROM STDIN reads its rows from psql's input, "
+                                  "which Strata does not send; write the rows as INSERT "
+                                  "statements (pg_dump --inserts), or COPY from a file the "
+                                  "server can read",
+                                  where, st.line));
+      }
+    }
+  }
+  return Status::OK();
+}
+
 /// Unwrap for a script whose classifications are not needed otherwise.
 Status Unwrap(std::vector<sql::Statement>& script, const std::string& where, sql::Dialect dialect) {
   std::vector<sql::StatementInfo> infos = Classified(script, dialect);
@@ -201,6 +233,7 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const std::string& 
   Prepared p;
   STRATA_RETURN_IF_ERROR(ReadUpScript(m));  // unread when the checksum cache vouched for it
   STRATA_ASSIGN_OR_RETURN(p.up, Split(m.up_sql, m.up_path, dialect));
+  STRATA_RETURN_IF_ERROR(RefusePsqlInput(p.up, m.up_path, dialect));
   p.info = Classified(p.up, dialect);
   p.up_left_out = p.up.size();
   if (!m.directives.no_transaction) {
@@ -211,12 +244,14 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const std::string& 
   if (m.has_verify()) {
     STRATA_ASSIGN_OR_RETURN(std::string verify, ReadScript(m.verify_path));
     STRATA_ASSIGN_OR_RETURN(p.verify, Split(verify, m.verify_path, dialect));
+    STRATA_RETURN_IF_ERROR(RefusePsqlInput(p.verify, m.verify_path, dialect));
     STRATA_RETURN_IF_ERROR(Unwrap(p.verify, m.verify_path, dialect));
     // The statements keep their own text; `verify` may go.
   }
   if (m.has_down()) {
     STRATA_ASSIGN_OR_RETURN(p.down_script, ReadScript(m.down_path));
     STRATA_ASSIGN_OR_RETURN(auto down, Split(p.down_script, m.down_path, dialect));
+    STRATA_RETURN_IF_ERROR(RefusePsqlInput(down, m.down_path, dialect));
     auto directives = ParseDirectives(p.down_script);
     if (!directives.ok()) return directives.status().WithContext(m.down_path);
     if (!directives->no_transaction) {

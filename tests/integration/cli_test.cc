@@ -512,6 +512,18 @@ TEST_F(CliInputTest, ReadOnlySqliteDatabaseIsNamed) {
 // A mistyped path: only `up` makes a new database. Commands that change or
 // read a database's content say the file is not there (exit 4); status,
 // validate and a dry run read it as empty, say so, and make no file.
+// psql input that is not SQL (a meta-command, COPY FROM STDIN with its rows)
+// is refused by validate, not sent to the server to fail there.
+TEST_F(CliInputTest, PsqlInputIsRefusedBeforeItRuns) {
+  dir_.Write("migrations/0001_c.up.sql",
+             "CREATE TABLE t (id int, name text);\nCOPY t (id, name) FROM stdin;\n1\tDE\n\\.\n");
+  dir_.Write("migrations/0002_r.up.sql", "\\restrict abc\nCREATE TABLE u (id int);\n");
+  auto run = Strata({"validate"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("0001_c.up.sql:2: COPY ... FROM STDIN reads its rows from psql's input"));
+  EXPECT_THAT(run.err, HasSubstr("0002_r.up.sql:1: \\restrict is a psql command, not SQL"));
+}
+
 // The text summary counts each migration once, in its state, as --json does.
 TEST_F(CliInputTest, StatusSummaryCountsEachMigrationOnce) {
   dir_.Write("migrations/10_a.up.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);\n");

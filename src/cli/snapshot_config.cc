@@ -104,11 +104,12 @@ Result<std::string> TakeRestorationPoint(const SnapshotConfig& config, const std
   options.progress = bar.get();
   auto m = snapshot::CreateSnapshot(*store, url, options);
   if (!m.ok()) {
+    // A store that cannot be written (a full disk) is the usual cause.
+    const bool store = m.status().code() == Code::kIOError;
     return m.status().WithContext(fmt::format(
-        "taking the snapshot before applying into {} (nothing was applied; free space there, "
-        "e.g. with `strata snapshot prune`, or skip the snapshot with `strata up "
-        "--no-snapshot`)",
-        config.dir));
+        "taking the snapshot before applying into {} (nothing was applied; {}, or skip the "
+        "snapshot with `strata up --no-snapshot`)",
+        config.dir, store ? "free space there, e.g. with `strata snapshot prune`" : "fix the cause"));
   }
   fmt::print("snapshot {} taken before applying ({} added to {})\n", m->id,
              snapshot::FormatBytes(m->added_bytes), config.dir);

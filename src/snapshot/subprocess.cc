@@ -86,7 +86,7 @@ Result<std::string> RunProgram(const std::vector<std::string>& argv,
   while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
   std::string how = WIFEXITED(status) ? fmt::format("exited {}", WEXITSTATUS(status))
                                       : fmt::format("was killed by signal {}", WTERMSIG(status));
-  return Status(Code::kDatabase, fmt::format("{} {}: {}", argv[0], how, err));
+  return Status(Code::kUnavailable, fmt::format("{} {}: {}", argv[0], how, err));
 }
 
 }  // namespace strata::snapshot

@@ -175,6 +175,25 @@ TEST_P(SnapshotCliTest, FullStoreExitsTwoAndSaysWhatToDo) {
   EXPECT_EQ(List().size(), 0u);
 }
 
+// A pg_dump that cannot dump the database (here: one that says it is older
+// than the server) stops `up` before anything is applied with exit 4, not 1
+// (a failed migration), and without the full-disk advice.
+TEST_P(SnapshotCliTest, FailingPgDumpStopsUpWithExitFour) {
+  if (!pg()) GTEST_SKIP() << "pg_dump is PostgreSQL's";
+  dir_.Write("old_pg_dump.sh",
+             "#!/bin/sh\necho 'pg_dump: error: aborting because of server version mismatch' >&2\n"
+             "exit 1\n");
+  std::filesystem::permissions(dir_.path() + "/old_pg_dump.sh", std::filesystem::perms::owner_all);
+  dir_.Write("strata.toml", "[snapshots]\npg_dump = \"" + dir_.path() + "/old_pg_dump.sh\"\n");
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\n");
+  auto up = Strata({"up"});
+  EXPECT_EQ(up.exit_code, 4) << up.all();
+  EXPECT_THAT(up.err, HasSubstr("server version mismatch"));
+  EXPECT_THAT(up.err, HasSubstr("nothing was applied; fix the cause"));
+  EXPECT_THAT(up.err, ::testing::Not(HasSubstr("free space")));
+  EXPECT_FALSE(*target_->Connect()->TableExists("t"));
+}
+
 // Regression: prune removed the snapshots `up` recorded in history, and with
 // them the way back `strata restore --to-version` takes.
 TEST_P(SnapshotCliTest, PruneKeepsTheSnapshotsHistoryNeeds) {

@@ -206,6 +206,19 @@ StatementInfo Parser::Parse() {
   } else if (first.IsWord("SELECT") || first.IsWord("VALUES")) {
     info_.kind = StatementKind::kSelect;
     info_.summary = "runs a query";
+    // PostgreSQL's SELECT ... INTO [TEMP | UNLOGGED] [TABLE] t: CREATE TABLE AS.
+    if (const size_t into = FindTopLevel(pos_, {"INTO"});
+        dialect_ == Dialect::kPostgres && into != end_) {
+      pos_ = into + 1;
+      info_.temporary = Accept("TEMPORARY") || Accept("TEMP");
+      Accept("UNLOGGED");
+      Accept("TABLE");
+      info_.kind = StatementKind::kCreateTable;
+      info_.from_query = true;
+      SetTable(ReadQualifiedName());
+      info_.summary = std::string("creates ") + (info_.temporary ? "temporary " : "") + "table " +
+                      Qualified(info_.schema, info_.object) + " from a query (SELECT INTO)";
+    }
   } else if (first.IsWord("BEGIN") || first.IsWord("START") || first.IsWord("COMMIT") ||
              first.IsWord("END") || first.IsWord("ROLLBACK") || first.IsWord("ABORT") ||
              first.IsWord("SAVEPOINT") || first.IsWord("RELEASE")) {

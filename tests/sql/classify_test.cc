@@ -45,6 +45,20 @@ TEST(ClassifyTest, CreateTable) {
   EXPECT_EQ("creates table t", info.summary);
 }
 
+// PostgreSQL's SELECT ... INTO makes a table, as CREATE TABLE AS does.
+TEST(ClassifyTest, SelectIntoCreatesATable) {
+  StatementInfo info = Classify("SELECT id, email INTO backup_users FROM users WHERE id < 10", kPg);
+  EXPECT_EQ(info.kind, K::kCreateTable);
+  EXPECT_EQ(info.object, "backup_users");
+  EXPECT_TRUE(info.from_query);
+  info = Classify("SELECT * INTO TEMP TABLE s.t FROM users", kPg);
+  EXPECT_EQ(info.kind, K::kCreateTable);
+  EXPECT_TRUE(info.temporary);
+  EXPECT_EQ(info.schema, "s");
+  EXPECT_EQ(info.object, "t");
+  EXPECT_EQ(Classify("SELECT (SELECT 1) AS x", kPg).kind, K::kSelect);
+}
+
 TEST(ClassifyTest, SqliteNamesKeepTheirCase) {
   StatementInfo info = Classify("CREATE TABLE main.Users (id)", kLite);
   EXPECT_EQ("main", info.schema);

@@ -220,6 +220,19 @@ class Database {
     return {};
   }
 
+  /// Keeping a table's key counter across a whole-table capture and restore:
+  /// `save` runs before the capture (into a new table named `saved`),
+  /// `restore` after the rows are back, so that the keys of rows deleted
+  /// before the migration are not handed out again. SQLite: the
+  /// AUTOINCREMENT counter in sqlite_sequence. None where there is no such
+  /// counter (PostgreSQL's sequences follow AdvanceSequencesSql).
+  struct KeyCounterSql {
+    std::vector<std::string> save, restore;
+  };
+  virtual Result<KeyCounterSql> KeyCounter(std::string_view /*table*/, std::string_view /*saved*/) {
+    return KeyCounterSql{};
+  }
+
   /// Quotes an identifier for this engine.
   virtual std::string QuoteIdent(std::string_view ident) const;
 

@@ -118,7 +118,10 @@ class Planner {
   /// their triggers do not fire (an audit trail, an append-only guard) and
   /// no foreign key action reaches their children. A table with neither is
   /// emptied and filled again.
-  Capture WholeTable() {
+  Result<Capture> WholeTable() {
+    STRATA_ASSIGN_OR_RETURN(Database::KeyCounterSql counter,
+                            db_.KeyCounter(table_.before, capture_.table + "_counter"));
+    capture_.before = counter.save;
     capture_.before.push_back(fmt::format("CREATE TABLE {} AS SELECT {} FROM {}", cap_,
                                           SelectAll(now_ + "."), now_));
     const std::string c = "strata_c";
@@ -166,6 +169,7 @@ class Planner {
                                              Join(key_pairs, " AND ")));
     }
     for (const std::string& sql : db_.AdvanceSequencesSql(target_)) capture_.restore.push_back(sql);
+    for (std::string& sql : counter.restore) capture_.restore.push_back(std::move(sql));
     capture_.restore.push_back(capture_.drop);
     capture_.replaces = table_.before;
     return capture_;
@@ -518,6 +522,10 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
     return std::optional<Planner>(Planner(db, info, *t, table, version, sequence));
   };
 
+  auto Whole = [](Planner& p) -> Result<std::optional<Capture>> {
+    STRATA_ASSIGN_OR_RETURN(Capture c, p.WholeTable());
+    return std::optional<Capture>(std::move(c));
+  };
   switch (info.kind) {
     case StatementKind::kDropTable:
     case StatementKind::kTruncate: {
@@ -526,20 +534,20 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       }
       STRATA_ASSIGN_OR_RETURN(auto p, plan(info.schema, info.table));
       if (!p) return std::optional<Capture>();
-      return std::optional<Capture>(p->WholeTable());
+      return Whole(*p);
     }
     case StatementKind::kInsert: {  // insert or replace / upsert
       STRATA_ASSIGN_OR_RETURN(auto p, plan(info.schema, info.table));
       if (!p) return std::optional<Capture>();
-      return std::optional<Capture>(p->WholeTable());
+      return Whole(*p);
     }
     case StatementKind::kDelete: {
       STRATA_ASSIGN_OR_RETURN(auto p, plan(info.schema, info.table));
       if (!p) return std::optional<Capture>();
-      if (info.where_clause.empty()) return std::optional<Capture>(p->WholeTable());
+      if (info.where_clause.empty()) return Whole(*p);
       auto tokens = sql::Tokenize(statement, dialect);
       if (!tokens.ok() || HasTopLevelWord(*tokens, "using")) {
-        return std::optional<Capture>(p->WholeTable());
+        return Whole(*p);
       }
       return std::optional<Capture>(p->DeletedRows(info.where_clause));
     }
@@ -550,7 +558,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       // with; a statement that does not read as expected is captured whole.
       auto tokens = sql::Tokenize(statement, dialect);
       if (!tokens.ok() || (tokens->size() > 2 && (*tokens)[1].IsWord("or"))) {
-        return std::optional<Capture>(p->WholeTable());
+        return Whole(*p);
       }
       std::string where = HasTopLevelWord(*tokens, "from") ? "" : info.where_clause;
       // Only the columns it assigns: values written to other columns since
@@ -564,7 +572,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
           return sql::NameKey(k, dialect) == sql::NameKey(c, dialect);
         });
       });
-      if (moves_rows) return std::optional<Capture>(p->WholeTable());
+      if (moves_rows) return Whole(*p);
       STRATA_ASSIGN_OR_RETURN(Capture c, p->Values(columns, where));
       if (c.before.empty()) return std::optional<Capture>();
       return std::optional<Capture>(std::move(c));

@@ -192,6 +192,29 @@ class SqliteDatabase : public Database {
     return std::string(schema);
   }
 
+  Result<KeyCounterSql> KeyCounter(std::string_view table, std::string_view saved) override {
+    STRATA_ASSIGN_OR_RETURN(Rows autoincrement,
+                            Query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = $1 "
+                                  "COLLATE NOCASE AND sql LIKE '%AUTOINCREMENT%'",
+                                  {std::string(table)}));
+    STRATA_ASSIGN_OR_RETURN(bool counters, TableExists("sqlite_sequence"));
+    if (autoincrement.empty() || !counters) return KeyCounterSql{};
+    const std::string name = SqlLiteral(table), into = QuoteIdent(saved);
+    const std::string mine = "name = " + name + " COLLATE NOCASE";
+    KeyCounterSql sql;
+    sql.save = {fmt::format("CREATE TABLE {} AS SELECT seq FROM sqlite_sequence WHERE {}", into, mine)};
+    // Never below what the restored rows took: max() of the two.
+    sql.restore = {
+        fmt::format("INSERT INTO sqlite_sequence (name, seq) SELECT {}, 0 FROM {} WHERE NOT EXISTS "
+                    "(SELECT 1 FROM sqlite_sequence WHERE {})",
+                    name, into, mine),
+        fmt::format("UPDATE sqlite_sequence SET seq = max(seq, (SELECT seq FROM {})) WHERE {} AND "
+                    "EXISTS (SELECT 1 FROM {})",
+                    into, mine, into),
+        "DROP TABLE " + into};
+    return sql;
+  }
+
   Result<std::string> LockHolder() override {
     STRATA_ASSIGN_OR_RETURN(bool exists, TableExists("strata_lock"));
     if (!exists || holds_lock_) return std::string();

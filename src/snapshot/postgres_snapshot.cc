@@ -21,6 +21,29 @@ namespace {
 
 constexpr char kTablePrefix[] = "table:";
 
+// Objects outside schema $1 that depend on a relation, type or function in
+// it (a view's rule, a foreign key), described; a rule is placed in the
+// schema of its view.
+constexpr char kDependentsOutsideSql[] =
+    "SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid)"
+    " FROM pg_catalog.pg_depend d"
+    " CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.classid, d.objid, d.objsubid) o"
+    " WHERE d.deptype = 'n' AND ("
+    "  (d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid IN"
+    "   (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+    "    ON n.oid = c.relnamespace WHERE n.nspname = $1))"
+    "  OR (d.refclassid = 'pg_catalog.pg_type'::regclass AND d.refobjid IN"
+    "   (SELECT t.oid FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n"
+    "    ON n.oid = t.typnamespace WHERE n.nspname = $1))"
+    "  OR (d.refclassid = 'pg_catalog.pg_proc'::regclass AND d.refobjid IN"
+    "   (SELECT p.oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n"
+    "    ON n.oid = p.pronamespace WHERE n.nspname = $1)))"
+    " AND coalesce(o.schema, (SELECT n.nspname FROM pg_catalog.pg_rewrite r"
+    "  JOIN pg_catalog.pg_class c ON c.oid = r.ev_class"
+    "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    "  WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND r.oid = d.objid)) <> $1"
+    " ORDER BY 1";
+
 /// The lines of `text`, each without its '\n'.
 std::vector<std::string_view> Lines(const std::string& text) {
   std::vector<std::string_view> lines;
@@ -306,6 +329,20 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
                                 "END), '; ') FROM aclexplode(nspacl) a), current_user "
                                 "FROM pg_catalog.pg_namespace WHERE nspname = $1",
                                 {m.pg_schema}));
+    // The schema is dropped with CASCADE: what other schemas built on it
+    // (a view, a foreign key) would go too, without a word, and no
+    // snapshot of this schema holds it.
+    STRATA_ASSIGN_OR_RETURN(auto outside, conn->Query(kDependentsOutsideSql, {m.pg_schema}));
+    if (!outside.empty()) {
+      std::string names;
+      for (const auto& row : outside) names += (names.empty() ? "" : "; ") + row[0].value_or("?");
+      return Status(Code::kIrreversible,
+                    fmt::format("restoring schema '{}' drops and recreates it, which would also drop "
+                                "what other schemas build on it: {}. Nothing was restored; drop "
+                                "those first (and create them again after), or restore --into a "
+                                "new database",
+                                m.pg_schema, names));
+    }
     STRATA_RETURN_IF_ERROR(conn->Exec("DROP SCHEMA IF EXISTS " + PgIdent(m.pg_schema) + " CASCADE"));
     STRATA_RETURN_IF_ERROR(conn->Exec("CREATE SCHEMA " + PgIdent(m.pg_schema)));
     // pg_dump -n leaves out the extensions the schema's tables may use.
@@ -332,6 +369,19 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
     PartReader post_reader(store, *post, options.progress);
     STRATA_ASSIGN_OR_RETURN(std::string post_sql, post_reader.All());
     STRATA_RETURN_IF_ERROR(conn->Exec(post_sql).WithContext("creating indexes and constraints"));
+    // The schema-only dump creates materialized views empty (a whole dump's
+    // data section refreshes them): refresh them, in the order pg_dump
+    // created them, so one built on another comes after it.
+    STRATA_ASSIGN_OR_RETURN(
+        auto matviews, conn->Query("SELECT c.relname FROM pg_catalog.pg_class c"
+                                   " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                                   " WHERE n.nspname = $1 AND c.relkind = 'm' ORDER BY c.oid",
+                                   {m.pg_schema}));
+    for (const auto& row : matviews) {
+      STRATA_RETURN_IF_ERROR(
+          conn->Exec("REFRESH MATERIALIZED VIEW " + Qualified(m.pg_schema, row[0].value_or("")))
+              .WithContext("refreshing materialized view " + row[0].value_or("")));
+    }
     if (!owner.empty() && owner[0][0] && *owner[0][0] != *owner[0][2]) {
       STRATA_RETURN_IF_ERROR(conn->Exec("ALTER SCHEMA " + PgIdent(m.pg_schema) + " OWNER TO " +
                                         PgIdent(*owner[0][0])));

@@ -194,6 +194,32 @@ TEST_P(SnapshotCliTest, FailingPgDumpStopsUpWithExitFour) {
   EXPECT_FALSE(*target_->Connect()->TableExists("t"));
 }
 
+// Restoring the managed schema drops and recreates it: what other schemas
+// build on it makes the restore refuse (it went silently with CASCADE), and
+// materialized views come back populated.
+TEST_P(SnapshotCliTest, RestoreRefusesToDropOtherSchemasDependentsAndRefreshesMatviews) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's schemas";
+  Write("0001_t.up.sql",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY);\nINSERT INTO t VALUES (1), (2);\n"
+        "CREATE MATERIALIZED VIEW t_count AS SELECT count(*) AS n FROM t;\n");
+  Write("0001_t.down.sql", "DROP MATERIALIZED VIEW t_count;\nDROP TABLE t;\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_EQ(Strata({"snapshot", "create"}).exit_code, 0);
+  std::string id = List()[0]["id"];
+  auto r = Strata({"snapshot", "restore", id, "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT n FROM t_count"), 2);
+
+  ASSERT_TRUE(db_->Exec("CREATE SCHEMA reporting; CREATE VIEW reporting.ids AS SELECT id FROM t;"
+                        "CREATE TABLE reporting.audit (t_id INTEGER REFERENCES t (id))").ok());
+  r = Strata({"snapshot", "restore", id, "--yes"});
+  EXPECT_EQ(r.exit_code, 5) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("would also drop what other schemas build on it: constraint "
+                               "audit_t_id_fkey on table reporting.audit; rule _RETURN on view "
+                               "reporting.ids. Nothing was restored"));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM reporting.ids"), 2);
+}
+
 // Regression: prune removed the snapshots `up` recorded in history, and with
 // them the way back `strata restore --to-version` takes.
 TEST_P(SnapshotCliTest, PruneKeepsTheSnapshotsHistoryNeeds) {

@@ -1807,6 +1807,16 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     // In order, the schema is back to what the next newest row left.
     bool in_order = i + 1 < applied.size() && !targets[i].schema_before.empty() &&
                     applied[i + 1].schema_after == targets[i].schema_before;
+    if (!in_order && i + 1 < applied.size() && !applied[i + 1].schema_after.empty()) {
+      // Rolled back out of the order they were applied in (one applied with
+      // --allow-out-of-order): no row records the schema as the verified
+      // rollback left it. The next newest row takes it, so that status does
+      // not report Strata's own rollback as drift.
+      STRATA_ASSIGN_OR_RETURN(SchemaModel now, SchemaModel::Read(*db_));
+      STRATA_RETURN_IF_ERROR(run.history().SetSchemaAfter(applied[i + 1].version, now.hash()));
+      applied[i + 1].schema_after = now.hash();
+      in_order = true;
+    }
     run.SchemaIsAfter(in_order ? std::optional<int64_t>(applied[i + 1].version) : std::nullopt);
     ++report.completed;
     Emit(on_event, Event::Kind::kRolledBack, step.version, step.id, MillisSince(start));

@@ -518,6 +518,15 @@ TEST_P(MigratorTest, OutOfOrderPendingIsRefusedUnlessAllowed) {
                         {2, MigrationState::kApplied},
                         {3, MigrationState::kApplied},
                         {4, MigrationState::kPending}}));
+  // Rolling back 0003, applied before 0002: no drift afterwards, since the
+  // schema is what Strata's own verified rollback left.
+  ASSERT_TRUE(Down().ok());
+  EXPECT_FALSE(HasTable("c"));
+  status = Open()->GetStatus();
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->drift, "");
+  ASSERT_TRUE(db_->Exec("CREATE TABLE sneaky (id INTEGER)").ok());
+  EXPECT_THAT(Open()->GetStatus()->drift, HasSubstr("changed outside strata"));
 }
 
 // PostgreSQL: the steps of a run but its last commit without waiting for

@@ -184,7 +184,9 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
                           {"applied_at", a.applied_at}, {"applied_by", a.applied_by},
                           {"duration_ms", a.duration_ms}, {"down_source", a.down_source},
                           {"schema_before", a.schema_before}, {"schema_after", a.schema_after},
-                          {"snapshot_id", a.snapshot_id}, {"log_position", a.log_position}};
+                          {"snapshot_id", a.snapshot_id}, {"log_position", a.log_position},
+                          {"finalized_at", a.finalized_at.empty() ? nlohmann::json(nullptr)
+                                                                  : nlohmann::json(a.finalized_at)}};
     if (pg && !a.log_position.empty()) {
       out["recovery_target_before"] = {{"recovery_target_lsn", a.log_position},
                                        {"recovery_target_inclusive", false}};
@@ -200,6 +202,10 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
   fmt::print("  applied       {} by {} in {} ms\n", a.applied_at, a.applied_by, a.duration_ms);
   fmt::print("  way back      {}\n", a.down_source == "none" ? "none (applied as irreversible)"
                                                             : a.down_source + " down script, stored in history");
+  if (!a.finalized_at.empty()) {
+    fmt::print("  finalized     {} (its captured data was dropped: it cannot be rolled back)\n",
+               a.finalized_at);
+  }
   if (!a.schema_before.empty()) fmt::print("  schema        {} -> {}\n", a.schema_before, a.schema_after);
   if (a.snapshot_id.empty()) {
     fmt::print("  snapshot      none recorded\n");

@@ -540,6 +540,21 @@ TEST_F(CliInputTest, StatusSummaryCountsEachMigrationOnce) {
   EXPECT_EQ(json["summary"]["out-of-order"], 1);
 }
 
+// `show` says when a migration was finalized (and so cannot be rolled back).
+TEST_F(CliInputTest, ShowSaysAMigrationWasFinalized) {
+  dir_.Write("migrations/0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n");
+  dir_.Write("migrations/0002_d.up.sql", "ALTER TABLE t DROP COLUMN v;\n");
+  dir_.Write("migrations/0002_d.down.sql", "ALTER TABLE t ADD COLUMN v TEXT;\n");
+  std::string db = "sqlite:" + dir_.path() + "/app.db";
+  ASSERT_EQ(Strata({"--database", db, "up", "--no-snapshot"}).exit_code, 0);
+  EXPECT_THAT(Strata({"--database", db, "show", "2"}).out, ::testing::Not(HasSubstr("finalized")));
+  ASSERT_EQ(Strata({"--database", db, "finalize", "2"}).exit_code, 0);
+  EXPECT_THAT(Strata({"--database", db, "show", "2"}).out,
+              HasSubstr("(its captured data was dropped: it cannot be rolled back)"));
+  auto json = nlohmann::json::parse(Strata({"--database", db, "show", "2", "--json"}).out);
+  EXPECT_TRUE(json["finalized_at"].is_string());
+}
+
 // `down --steps` takes a whole number of at least 1, and says so.
 TEST_F(CliInputTest, DownStepsMustBeAtLeastOne) {
   auto run = Strata({"--database", "sqlite:" + dir_.path() + "/x.db", "down", "--steps", "0"});

@@ -21,6 +21,20 @@ namespace {
 
 constexpr char kTablePrefix[] = "table:";
 
+/// The names of `schema`'s relations of pg_class.relkind `kind`, in the
+/// order they were created (pg_dump creates them in dependency order).
+Result<std::vector<std::string>> RelationsOfKind(PgConn& conn, const std::string& schema,
+                                                 char kind) {
+  STRATA_ASSIGN_OR_RETURN(
+      auto rows, conn.Query("SELECT c.relname FROM pg_catalog.pg_class c"
+                            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                            " WHERE n.nspname = $1 AND c.relkind = $2 ORDER BY c.oid",
+                            {schema, std::string(1, kind)}));
+  std::vector<std::string> names;
+  for (const auto& row : rows) names.push_back(row[0].value_or(""));
+  return names;
+}
+
 // Objects outside schema $1 that depend on a relation, type or function in
 // it (a view's rule, a foreign key), described; a rule is placed in the
 // schema of its view.
@@ -154,15 +168,12 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
                                "ON n.oid = c.relnamespace WHERE n.nspname = $1 "
                                "AND c.relkind = 'r' ORDER BY c.relname COLLATE \"C\"",
                                {m.pg_schema}));
-  STRATA_ASSIGN_OR_RETURN(
-      auto sequences, conn->Query("SELECT c.relname FROM pg_catalog.pg_class c "
-                                  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                                  "WHERE n.nspname = $1 AND c.relkind = 'S' ORDER BY 1",
-                                  {m.pg_schema}));
-  for (const auto& row : sequences) {
+  STRATA_ASSIGN_OR_RETURN(auto sequences, RelationsOfKind(*conn, m.pg_schema, 'S'));
+  std::sort(sequences.begin(), sequences.end());
+  for (const std::string& sequence : sequences) {
     STRATA_ASSIGN_OR_RETURN(auto v, conn->Query("SELECT last_value, is_called FROM " +
-                                                Qualified(m.pg_schema, *row[0])));
-    m.sequences.push_back(SequenceValue{*row[0], std::stoll(*v[0][0]), *v[0][1] == "t"});
+                                                Qualified(m.pg_schema, sequence)));
+    m.sequences.push_back(SequenceValue{sequence, std::stoll(*v[0][0]), *v[0][1] == "t"});
   }
   STRATA_ASSIGN_OR_RETURN(
       auto extensions, conn->Query("SELECT e.extname FROM pg_catalog.pg_extension e JOIN "
@@ -372,15 +383,11 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
     // The schema-only dump creates materialized views empty (a whole dump's
     // data section refreshes them): refresh them, in the order pg_dump
     // created them, so one built on another comes after it.
-    STRATA_ASSIGN_OR_RETURN(
-        auto matviews, conn->Query("SELECT c.relname FROM pg_catalog.pg_class c"
-                                   " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                                   " WHERE n.nspname = $1 AND c.relkind = 'm' ORDER BY c.oid",
-                                   {m.pg_schema}));
-    for (const auto& row : matviews) {
+    STRATA_ASSIGN_OR_RETURN(auto matviews, RelationsOfKind(*conn, m.pg_schema, 'm'));
+    for (const std::string& matview : matviews) {
       STRATA_RETURN_IF_ERROR(
-          conn->Exec("REFRESH MATERIALIZED VIEW " + Qualified(m.pg_schema, row[0].value_or("")))
-              .WithContext("refreshing materialized view " + row[0].value_or("")));
+          conn->Exec("REFRESH MATERIALIZED VIEW " + Qualified(m.pg_schema, matview))
+              .WithContext("refreshing materialized view " + matview));
     }
     if (!owner.empty() && owner[0][0] && *owner[0][0] != *owner[0][2]) {
       STRATA_RETURN_IF_ERROR(conn->Exec("ALTER SCHEMA " + PgIdent(m.pg_schema) + " OWNER TO " +

@@ -191,6 +191,11 @@ class Database {
   /// connection now; see ForeignKeysAfter).
   virtual Result<std::vector<std::string>> CascadingChildren(std::string_view table, bool deletes,
                                                              std::optional<bool> enforced) = 0;
+  /// The tables that inherit from `table` (PostgreSQL INHERITS; not its
+  /// partitions, whose rows go back through the parent), qualified.
+  virtual Result<std::vector<std::string>> InheritingTables(std::string_view /*table*/) {
+    return std::vector<std::string>{};
+  }
   /// Whether foreign keys act once `statement` has run, when it says
   /// (SQLite: `PRAGMA foreign_keys = ON`); nullopt when it does not.
   virtual std::optional<bool> ForeignKeysAfter(std::string_view /*statement*/) const {

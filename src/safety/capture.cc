@@ -519,6 +519,15 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
     }
     STRATA_ASSIGN_OR_RETURN(const TableTracker::Table* t, tables.Find(schema, table));
     if (t == nullptr) return std::optional<Planner>();
+    STRATA_ASSIGN_OR_RETURN(std::vector<std::string> heirs, db.InheritingTables(t->before));
+    if (!heirs.empty()) {
+      return Status(Code::kIrreversible,
+                    fmt::format("this statement {}, and tables inherit from {} ({}): Strata "
+                                "captures only {}'s own rows, so a rollback could not put theirs "
+                                "back where they were; pass --allow-irreversible to apply it "
+                                "without a way back",
+                                info.summary, t->before, fmt::join(heirs, ", "), t->before));
+    }
     return std::optional<Planner>(Planner(db, info, *t, table, version, sequence));
   };
 

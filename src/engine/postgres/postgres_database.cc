@@ -593,6 +593,18 @@ class PostgresDatabase final : public Database {
     return rows.empty() ? std::string() : rows.rows[0][0].ToString();
   }
 
+  Result<std::vector<std::string>> InheritingTables(std::string_view table) override {
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows, QueryFixed("SELECT i.inhrelid::regclass::text FROM pg_catalog.pg_inherits i"
+                              " JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid"
+                              " WHERE i.inhparent = pg_catalog.to_regclass($1)"
+                              " AND NOT c.relispartition ORDER BY 1",
+                              {Value(QuoteIdent(table))}));
+    std::vector<std::string> names;
+    for (const auto& row : rows.rows) names.push_back(row[0].ToString());
+    return names;
+  }
+
   Result<std::string> LockHolder() override {
     STRATA_ASSIGN_OR_RETURN(Rows holder,
                             Query(kLockHolderSql, {Value(kLockClassId), Value(kLockObjId)}));

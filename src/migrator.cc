@@ -327,7 +327,8 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
       }
       default:
         scope.whole = true;
-        for (const auto& t : i.writes) add(t);  // a DO block's data is checked too
+        // What a DO block or a function body writes: its data is checked too.
+        for (const auto& t : i.writes) add(t);
     }
   }
   // A statement on a table reaches its partitions and inheritance children

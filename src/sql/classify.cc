@@ -306,8 +306,14 @@ void Parser::Create() {
   }
   if (Accept("SEQUENCE")) return CreateNamed(StatementKind::kCreateSequence, "sequence");
   if (Accept("TYPE")) return CreateNamed(StatementKind::kCreateType, "type");
-  if (Accept("FUNCTION")) return CreateNamed(StatementKind::kCreateFunction, "function");
-  if (Accept("PROCEDURE")) return CreateNamed(StatementKind::kCreateFunction, "procedure");
+  for (const char* routine : {"function", "procedure"}) {
+    if (!Accept(routine)) continue;
+    CreateNamed(StatementKind::kCreateFunction, routine);
+    // What its body writes: the migration may call it (a backfill), so
+    // that data is checked on rollback, as a DO block's is.
+    info_.writes = BodyWrites();
+    return;
+  }
   if (Accept("EXTENSION")) return CreateNamed(StatementKind::kCreateExtension, "extension");
   if (Accept("SCHEMA")) {
     info_.if_not_exists = AcceptAll({"IF", "NOT", "EXISTS"});

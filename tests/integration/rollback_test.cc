@@ -200,6 +200,21 @@ TEST_P(RollbackTest, DeletedRowsAreNotPutBackOverRowsWrittenWithTheirKeys) {
 
 // A DO block's body is read for the tables it writes: their data is checked
 // on rollback like that of any statement that names them.
+// So is a backfill done by a function the migration creates and calls.
+TEST_P(RollbackTest, DataAFunctionOfTheMigrationChangedIsCheckedOnRollback) {
+  if (!pg()) GTEST_SKIP() << "PL/pgSQL is PostgreSQL's";
+  Write("0003_upper.up.sql",
+        "CREATE FUNCTION upper_names() RETURNS void AS $$\nBEGIN\n"
+        "  UPDATE items SET name = upper(name);\nEND $$ LANGUAGE plpgsql;\n"
+        "SELECT upper_names();\nDROP FUNCTION upper_names();\n");
+  Write("0003_upper.down.sql", "-- nothing to undo\n");
+  ASSERT_TRUE(Up().ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("data of table items differs"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+}
+
 TEST_P(RollbackTest, DataADoBlockChangedIsCheckedOnRollback) {
   if (!pg()) GTEST_SKIP() << "DO is PostgreSQL's";
   Write("0003_lower.up.sql",

@@ -79,13 +79,57 @@ Status ResetSessionAfter(Database& db, bool changes_session, Status s) {
   return s.ok() ? reset : s;
 }
 
+/// What `st` is when the engines refuse it inside a transaction block
+/// (VACUUM, the CONCURRENTLY forms of index builds, CREATE DATABASE, ...),
+/// else "".
+std::string OutsideTransactionOnly(const sql::Statement& st, const sql::StatementInfo& info,
+                                   sql::Dialect dialect) {
+  using K = sql::StatementKind;
+  if (info.concurrently && (info.kind == K::kCreateIndex || info.kind == K::kDropIndex)) {
+    return info.kind == K::kCreateIndex ? "CREATE INDEX CONCURRENTLY" : "DROP INDEX CONCURRENTLY";
+  }
+  auto tokens = sql::Tokenize(st.text, dialect);
+  if (!tokens.ok() || tokens->empty()) return "";
+  const auto& t = *tokens;
+  auto word = [&](size_t i, const char* w) { return i < t.size() && t[i].IsWord(w); };
+  if (word(0, "vacuum")) return "VACUUM";
+  if (word(0, "reindex") &&
+      std::any_of(t.begin(), t.end(), [](const sql::Token& x) { return x.IsWord("concurrently"); })) {
+    return "REINDEX CONCURRENTLY";
+  }
+  if ((word(0, "create") || word(0, "drop")) && (word(1, "database") || word(1, "tablespace"))) {
+    return AsciiUpper(std::string(t[0].text)) + " " + AsciiUpper(std::string(t[1].text));
+  }
+  if (word(0, "alter") && word(1, "system")) return "ALTER SYSTEM";
+  return "";
+}
+
+/// kInvalidArgument naming the first statement of a script that runs in a
+/// transaction which the engine refuses there.
+Status RefuseOutsideTransactionOnly(const std::vector<sql::Statement>& script,
+                                    const std::vector<sql::StatementInfo>& infos,
+                                    const std::string& where, sql::Dialect dialect) {
+  for (size_t i = 0; i < script.size(); ++i) {
+    std::string what = OutsideTransactionOnly(script[i], infos[i], dialect);
+    if (what.empty()) continue;
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{}:{}: {} cannot run inside a transaction, and this script runs in "
+                              "one; put `-- strata:no-transaction` on the first line of the file "
+                              "(its statements then run one by one; a failure part-way leaves it "
+                              "in progress for `strata resolve`)",
+                              where, script[i].line, what));
+  }
+  return Status::OK();
+}
+
 /// A script that runs in the transaction Strata opens for it: BEGIN ...
 /// COMMIT blocks (as files written for psql or sqitch have) are dropped
 /// (from `infos`, its statements' classifications, too), since the script
 /// is already atomic; transaction control anywhere else would end that
-/// transaction part-way, and is refused.
+/// transaction part-way, and is refused, as is a statement the engine
+/// refuses inside a transaction block.
 Status Unwrap(std::vector<sql::Statement>& script, std::vector<sql::StatementInfo>& infos,
-              const std::string& where) {
+              const std::string& where, sql::Dialect dialect) {
   auto control = [&](size_t i, std::initializer_list<const char*> words) {
     if (infos[i].kind != sql::StatementKind::kTransactionControl) return false;
     std::string first = AsciiLower(infos[i].summary.substr(0, infos[i].summary.find(' ')));
@@ -133,50 +177,7 @@ Status Unwrap(std::vector<sql::Statement>& script, std::vector<sql::StatementInf
                                 where, script[i].line, infos[i].summary));
     }
   }
-  return Status::OK();
-}
-
-/// What `st` is when the engines refuse it inside a transaction block
-/// (VACUUM, the CONCURRENTLY forms of index builds, CREATE DATABASE, ...),
-/// else "".
-std::string OutsideTransactionOnly(const sql::Statement& st, const sql::StatementInfo& info,
-                                   sql::Dialect dialect) {
-  using K = sql::StatementKind;
-  if (info.concurrently && (info.kind == K::kCreateIndex || info.kind == K::kDropIndex)) {
-    return info.kind == K::kCreateIndex ? "CREATE INDEX CONCURRENTLY" : "DROP INDEX CONCURRENTLY";
-  }
-  auto tokens = sql::Tokenize(st.text, dialect);
-  if (!tokens.ok() || tokens->empty()) return "";
-  const auto& t = *tokens;
-  auto word = [&](size_t i, const char* w) { return i < t.size() && t[i].IsWord(w); };
-  if (word(0, "vacuum")) return "VACUUM";
-  if (word(0, "reindex") &&
-      std::any_of(t.begin(), t.end(), [](const sql::Token& x) { return x.IsWord("concurrently"); })) {
-    return "REINDEX CONCURRENTLY";
-  }
-  if ((word(0, "create") || word(0, "drop")) && (word(1, "database") || word(1, "tablespace"))) {
-    return AsciiUpper(std::string(t[0].text)) + " " + AsciiUpper(std::string(t[1].text));
-  }
-  if (word(0, "alter") && word(1, "system")) return "ALTER SYSTEM";
-  return "";
-}
-
-/// kInvalidArgument naming the first statement of a script that runs in a
-/// transaction which the engine refuses there.
-Status RefuseOutsideTransactionOnly(const std::vector<sql::Statement>& script,
-                                    const std::vector<sql::StatementInfo>& infos,
-                                    const std::string& where, sql::Dialect dialect) {
-  for (size_t i = 0; i < script.size(); ++i) {
-    std::string what = OutsideTransactionOnly(script[i], infos[i], dialect);
-    if (what.empty()) continue;
-    return Status(Code::kInvalidArgument,
-                  fmt::format("{}:{}: {} cannot run inside a transaction, and this script runs in "
-                              "one; put `-- strata:no-transaction` on the first line of the file "
-                              "(its statements then run one by one; a failure part-way leaves it "
-                              "in progress for `strata resolve`)",
-                              where, script[i].line, what));
-  }
-  return Status::OK();
+  return RefuseOutsideTransactionOnly(script, infos, where, dialect);
 }
 
 /// kInvalidArgument naming the first statement of `script` that is psql
@@ -214,8 +215,7 @@ Status RefusePsqlInput(const std::vector<sql::Statement>& script, const std::str
 /// Unwrap for a script whose classifications are not needed otherwise.
 Status Unwrap(std::vector<sql::Statement>& script, const std::string& where, sql::Dialect dialect) {
   std::vector<sql::StatementInfo> infos = Classified(script, dialect);
-  STRATA_RETURN_IF_ERROR(Unwrap(script, infos, where));
-  return RefuseOutsideTransactionOnly(script, infos, where, dialect);
+  return Unwrap(script, infos, where, dialect);
 }
 
 /// A migration ready to run: its statements and its way back.
@@ -237,8 +237,7 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const std::string& 
   p.info = Classified(p.up, dialect);
   p.up_left_out = p.up.size();
   if (!m.directives.no_transaction) {
-    STRATA_RETURN_IF_ERROR(Unwrap(p.up, p.info, m.up_path));
-    STRATA_RETURN_IF_ERROR(RefuseOutsideTransactionOnly(p.up, p.info, m.up_path, dialect));
+    STRATA_RETURN_IF_ERROR(Unwrap(p.up, p.info, m.up_path, dialect));
   }
   p.up_left_out -= p.up.size();
   if (m.has_verify()) {

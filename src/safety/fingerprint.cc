@@ -122,6 +122,7 @@ void SchemaModel::Replace(const std::vector<SchemaObject>& objects,
   auto remove = [&](std::map<std::string, Block>::iterator it) {
     digest_.Add(it->second.digest, /*subtract=*/true);
     any_order_digest_.Add(it->second.any_order, /*subtract=*/true);
+    inheriting_.erase(it->first);
     return blocks_.erase(it);
   };
   if (tables == nullptr) {
@@ -147,6 +148,7 @@ void SchemaModel::Replace(const std::vector<SchemaObject>& objects,
     digest_.Add(b.digest);
     any_order_digest_.Add(b.any_order);
     if (!obj.table.empty()) by_owner_[AsciiLower(obj.table)].insert(key);
+    if (!InheritsFrom(key, b.text).empty()) inheriting_.insert(key);
     blocks_[key] = std::move(b);
   }
 }
@@ -222,17 +224,20 @@ std::map<std::string, std::string> SchemaModel::Blocks(const std::vector<std::st
   return out;
 }
 
-std::vector<std::string> SchemaModel::Inheritors(std::string_view table) const {
+std::string_view SchemaModel::InheritsFrom(std::string_view key, std::string_view text) {
   // A child's block says "inherits a, b" on its first line after the name.
+  if (KindOfKey(key) != "table") return {};
+  size_t start = text.find('\n') + 1;
+  std::string_view facts = text.substr(start, text.find('\n', start) - start);
+  size_t at = facts.find(" inherits ");
+  if (facts.rfind("  column ", 0) == 0 || at == std::string_view::npos) return {};
+  return facts.substr(at + 10);
+}
+
+std::vector<std::string> SchemaModel::Inheritors(std::string_view table) const {
   std::map<std::string, std::vector<std::string>> children;  // lower-case parent -> children
-  for (const auto& [key, b] : blocks_) {
-    if (KindOfKey(key) != "table") continue;
-    std::string_view text = b.text;
-    size_t start = text.find('\n') + 1;
-    std::string_view facts = text.substr(start, text.find('\n', start) - start);
-    size_t at = facts.find(" inherits ");
-    if (facts.rfind("  column ", 0) == 0 || at == std::string_view::npos) continue;
-    auto tokens = sql::Tokenize(facts.substr(at + 10), sql::Dialect::kPostgres);
+  for (const std::string& key : inheriting_) {
+    auto tokens = sql::Tokenize(InheritsFrom(key, blocks_.at(key).text), sql::Dialect::kPostgres);
     if (!tokens.ok()) continue;
     for (const auto& t : *tokens) {
       if (t.kind == sql::TokenKind::kWord || t.kind == sql::TokenKind::kQuotedIdentifier) {

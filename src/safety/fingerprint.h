@@ -98,7 +98,10 @@ class SchemaModel {
     SchemaDigest any_order;  // of the text with its columns in any order
   };
   static bool Owned(std::string_view owner, const std::vector<std::string>* tables);
+  /// The parents a table's block names ("a, b"), or "" when it inherits none.
+  static std::string_view InheritsFrom(std::string_view key, std::string_view text);
   std::map<std::string, Block> blocks_;
+  std::set<std::string> inheriting_;  // the keys of the blocks of tables that inherit
   std::map<std::string, std::set<std::string>> by_owner_;  // lower-case table -> its keys
   SchemaDigest digest_;
   SchemaDigest any_order_digest_;

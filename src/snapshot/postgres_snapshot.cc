@@ -58,6 +58,24 @@ constexpr char kDependentsOutsideSql[] =
     "  WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND r.oid = d.objid)) <> $1"
     " ORDER BY 1";
 
+// Of schema $1: whether it holds no object at all (nothing depends on it,
+// as every object in a schema does, and nothing pg_dump -n would write but a
+// comment on the schema itself), and that comment as pg_dump writes it.
+constexpr char kEmptySchemaSql[] =
+    "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
+    "   WHERE d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass"
+    "   AND d.refobjid = n.oid)"
+    " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid)"
+    " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type t WHERE t.typnamespace = n.oid)"
+    " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE p.pronamespace = n.oid)"
+    " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_seclabel s"
+    "   WHERE s.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND s.objoid = n.oid),"
+    " (SELECT pg_catalog.format('COMMENT ON SCHEMA %I IS %L;', n.nspname, d.description)"
+    "   FROM pg_catalog.pg_description d"
+    "   WHERE d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass"
+    "   AND d.objoid = n.oid AND d.objsubid = 0)"
+    " FROM pg_catalog.pg_namespace n WHERE n.nspname = $1";
+
 /// The lines of `text`, each without its '\n'.
 std::vector<std::string_view> Lines(const std::string& text) {
   std::vector<std::string_view> lines;
@@ -191,17 +209,28 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
   }
 
   // Fingerprints on a connection of their own, in the same snapshot.
+  // The exported snapshot lives only as long as this transaction: it ends
+  // once that connection has taken the snapshot up (or failed to).
   Status fp_status;
+  std::promise<void> imported;
+  std::future<void> snapshot_taken_up = imported.get_future();
   std::thread fingerprint([&] {
+    bool told = false;
+    auto tell = [&] {
+      if (!told) imported.set_value();
+      told = true;
+    };
     fp_status = [&]() -> Status {
       STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url));
       STRATA_RETURN_IF_ERROR(db->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
       STRATA_RETURN_IF_ERROR(db->Exec("SET TRANSACTION SNAPSHOT " + SqlLiteral(snapshot)));
+      tell();
       STRATA_ASSIGN_OR_RETURN(m.schema, FingerprintSchema(*db));
       m.schema.canonical_text.clear();
       STRATA_ASSIGN_OR_RETURN(m.data, FingerprintData(*db));
       return db->Exec("COMMIT");
     }();
+    tell();
   });
 
   uint64_t total = 0;
@@ -209,14 +238,23 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
   std::vector<std::pair<Part, size_t>> parts;  // with the index of the part's first chunk
   std::vector<PutResult> puts;
   Status s = [&]() -> Status {
-    // The two pg_dump runs (mostly start-up and catalog reads) side by side.
-    auto post_dump = std::async(std::launch::async, [&] {
-      return Dump(options, url, m.pg_schema, snapshot, "post-data");
-    });
-    Result<std::string> pre_dump = Dump(options, url, m.pg_schema, snapshot, "pre-data");
-    Result<std::string> post_result = post_dump.get();
-    STRATA_ASSIGN_OR_RETURN(std::string pre, std::move(pre_dump));
-    STRATA_ASSIGN_OR_RETURN(std::string post, std::move(post_result));
+    std::string pre, post;
+    STRATA_ASSIGN_OR_RETURN(auto empty, conn->Query(kEmptySchemaSql, {m.pg_schema}));
+    if (!empty.empty() && empty[0][0] == "t") {
+      // Nothing for pg_dump to write but the schema's comment: a fresh
+      // database's first `up` does not wait for two pg_dump runs.
+      pre = fmt::format("-- schema {} held no objects\n{}\n", PgIdent(m.pg_schema),
+                        empty[0][1].value_or(""));
+    } else {
+      // The two pg_dump runs (mostly start-up and catalog reads) side by side.
+      auto post_dump = std::async(std::launch::async, [&] {
+        return Dump(options, url, m.pg_schema, snapshot, "post-data");
+      });
+      Result<std::string> pre_dump = Dump(options, url, m.pg_schema, snapshot, "pre-data");
+      Result<std::string> post_result = post_dump.get();
+      STRATA_ASSIGN_OR_RETURN(pre, std::move(pre_dump));
+      STRATA_ASSIGN_OR_RETURN(post, std::move(post_result));
+    }
     ChunkPipeline pipeline(store, options.threads > 0 ? options.threads : DefaultThreads());
     STRATA_RETURN_IF_ERROR(AddTextPart(pipeline, "pre-data.sql", "sql", pre, parts));
     if (options.progress) options.progress->Start("snapshot", total);
@@ -237,6 +275,7 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
     if (options.progress) options.progress->Done();
     STRATA_RETURN_IF_ERROR(AddTextPart(pipeline, "post-data.sql", "sql", post, parts));
     STRATA_ASSIGN_OR_RETURN(puts, pipeline.Finish());
+    snapshot_taken_up.wait();
     return conn->Exec("COMMIT");
   }();
   if (options.progress) options.progress->Done();

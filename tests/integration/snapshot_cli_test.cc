@@ -185,6 +185,8 @@ TEST_P(SnapshotCliTest, FailingPgDumpStopsUpWithExitFour) {
              "exit 1\n");
   std::filesystem::permissions(dir_.path() + "/old_pg_dump.sh", std::filesystem::perms::owner_all);
   dir_.Write("strata.toml", "[snapshots]\npg_dump = \"" + dir_.path() + "/old_pg_dump.sh\"\n");
+  // Something to dump: an empty schema is snapshotted without pg_dump.
+  ASSERT_TRUE(db_->Exec("CREATE TABLE existing (id INTEGER)").ok());
   Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\n");
   auto up = Strata({"up"});
   EXPECT_EQ(up.exit_code, 4) << up.all();
@@ -192,6 +194,35 @@ TEST_P(SnapshotCliTest, FailingPgDumpStopsUpWithExitFour) {
   EXPECT_THAT(up.err, HasSubstr("nothing was applied; fix the cause"));
   EXPECT_THAT(up.err, ::testing::Not(HasSubstr("free space")));
   EXPECT_FALSE(*target_->Connect()->TableExists("t"));
+}
+
+// A schema with no objects in it (a fresh database's first `up`) is
+// snapshotted without running pg_dump (here one that would fail), comment
+// on the schema included; restoring that snapshot empties the schema again.
+TEST_P(SnapshotCliTest, EmptySchemaIsSnapshottedWithoutPgDump) {
+  if (!pg()) GTEST_SKIP() << "pg_dump is PostgreSQL's";
+  dir_.Write("old_pg_dump.sh", "#!/bin/sh\necho 'pg_dump: error: should not run' >&2\nexit 1\n");
+  std::filesystem::permissions(dir_.path() + "/old_pg_dump.sh", std::filesystem::perms::owner_all);
+  dir_.Write("strata.toml", "[snapshots]\npg_dump = \"" + dir_.path() + "/old_pg_dump.sh\"\n");
+  ASSERT_TRUE(db_->Exec("COMMENT ON SCHEMA public IS 'the app''s schema'").ok());
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\nINSERT INTO t VALUES (1);\n");
+  auto up = Strata({"up"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  ASSERT_EQ(List().size(), 1u);
+  std::string id = List()[0]["id"];
+  auto verify = Strata({"snapshot", "verify", id});
+  EXPECT_EQ(verify.exit_code, 0) << verify.all();
+
+  // A non-empty schema needs the real pg_dump (restore snapshots it first).
+  std::filesystem::remove(dir_.path() + "/strata.toml");
+  ASSERT_TRUE(db_->Exec("COMMENT ON SCHEMA public IS 'changed'").ok());
+  auto r = Strata({"snapshot", "restore", id, "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  auto db = target_->Connect();
+  EXPECT_FALSE(*db->TableExists("t"));
+  EXPECT_FALSE(*db->TableExists("strata_history"));
+  EXPECT_EQ(testing::Column(*db, "SELECT obj_description('public'::regnamespace, 'pg_namespace')"),
+            std::vector<std::string>{"the app's schema"});
 }
 
 // Restoring the managed schema drops and recreates it: what other schemas

@@ -50,7 +50,7 @@ struct MigrationRehearsal {
   /// Why it failed, one entry per failed check, each readable on its own
   /// (a schema diff, or the tables whose data differ with row counts).
   std::vector<std::string> failures;
-  std::string note;  // kNotRehearsed: why
+  std::string note;  // kNotRehearsed: why; otherwise a remark that is no failure
   size_t statements = 0;
   std::string down_source;  // "file", "derived" or "none"
   int64_t up_ms = -1;       // the first up, as the migrator timed it (-1: did not run)

@@ -235,6 +235,41 @@ TEST_P(RehearseTest, DownThatLeavesRowsBehindFailsWithRowCounts) {
               HasSubstr("data of table items differs: 10 rows before, 11 now"));
 }
 
+// A seed migration into a table with generated keys and a created_at that
+// defaults to the clock: up again writes other values (the down put the
+// table back exactly, so that is no failure), reported as a note. A second
+// up that writes another number of rows still fails.
+TEST_P(RehearseTest, UpAgainWithNewKeysAndTimesPassesWithANote) {
+  Write("0001_items.up.sql",
+        pg() ? "CREATE TABLE items (id bigserial PRIMARY KEY, name TEXT NOT NULL,\n"
+               "  created_at timestamptz NOT NULL DEFAULT clock_timestamp());\n"
+             : "CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,\n"
+               "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')));\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  Write("0002_seed.up.sql", "INSERT INTO items (name) VALUES ('a'), ('b');\n");
+  Write("0002_seed.down.sql", "DELETE FROM items WHERE name IN ('a', 'b');\n");
+  json report = RehearseJson({}, 0);
+  const json& m = report["migrations"][0];
+  EXPECT_EQ(m["result"], "pass") << m.dump(2);
+  EXPECT_THAT(m["note"].get<std::string>(), HasSubstr("other values into items"));
+
+  if (!pg()) return;
+  // Up inserts as many rows as a sequence's next value, a row more each time
+  // it runs (the down puts the rows back, not the sequence): another row
+  // count fails.
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  ASSERT_TRUE(db_->Exec("CREATE SEQUENCE runs").ok());
+  Write("0003_runs.up.sql", "INSERT INTO items (name) SELECT 'run'"
+                            " FROM generate_series(1, nextval('runs')::int);\n");
+  Write("0003_runs.down.sql", "DELETE FROM items WHERE name = 'run';\n");
+  report = RehearseJson({"--no-inject"}, 6);
+  const json& runs = report["migrations"][0];
+  EXPECT_EQ(runs["result"], "fail") << runs.dump(2);
+  std::string failures = runs["failures"].dump();
+  EXPECT_THAT(failures, HasSubstr("up again after down gave another state"));
+  EXPECT_THAT(failures, HasSubstr("items: 3 rows first up, 4 rows up again"));
+}
+
 // An FTS5 index kept by triggers: deleting rows and putting them back leaves
 // an equal index stored in other bytes. Rehearsal compares what the index
 // holds (the virtual table), not its shadow tables, and passes.

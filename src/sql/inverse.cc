@@ -1,7 +1,10 @@
 #include "sql/inverse.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "sql/classify.h"
 #include "sql/lexer.h"
@@ -109,6 +112,127 @@ Result<std::string> InverseOf(const StatementInfo& info, Dialect dialect) {
   }
 }
 
+/// The text of tokens [from, to) of `t`, as written, joined by single spaces
+/// ("s . a" for s.a is valid SQL too).
+std::string Spelled(const std::vector<Token>& t, size_t from, size_t to) {
+  std::string out;
+  for (size_t i = from; i < to && i < t.size(); ++i) {
+    if (!out.empty() && !t[i].IsPunct('.') && !t[i - 1].IsPunct('.')) out += ' ';
+    out += t[i].text;
+  }
+  return out;
+}
+
+bool IsName(const Token& t) {
+  return t.kind == TokenKind::kWord || t.kind == TokenKind::kQuotedIdentifier;
+}
+
+/// Reads a name, possibly schema-qualified, at t[*i]; moves past it and
+/// says where its last part is, or npos when there is no name there.
+size_t ReadName(const std::vector<Token>& t, size_t* i) {
+  if (*i >= t.size() || !IsName(t[*i])) return std::string::npos;
+  size_t last = (*i)++;
+  while (*i + 1 < t.size() && t[*i].IsPunct('.') && IsName(t[*i + 1])) {
+    last = *i + 1;
+    *i += 2;
+  }
+  return last;
+}
+
+/// The inverse of a PostgreSQL ALTER whose undoing is certain from its text:
+/// a rename of an index, view, sequence, type, enum value or constraint;
+/// ADD CONSTRAINT (a named CHECK, UNIQUE, FOREIGN KEY or EXCLUDE: dropping it
+/// takes exactly what it made); VALIDATE CONSTRAINT of a constraint the
+/// script added (dropping that one undoes both). nullopt: not such an ALTER.
+/// `added` collects "table\x1fconstraint" keys of the constraints added.
+std::optional<Result<std::string>> InverseOfAlter(std::string_view text,
+                                                  std::set<std::string>& added) {
+  auto tokens = Tokenize(text, Dialect::kPostgres);
+  if (!tokens.ok()) return std::nullopt;
+  const std::vector<Token>& t = *tokens;
+  size_t i = 1;
+  if (t.empty() || !t[0].IsWord("ALTER") || t.size() < 2) return std::nullopt;
+  // One action only: a top-level comma means several.
+  int depth = 0;
+  for (const Token& k : t) {
+    if (k.IsPunct('(')) ++depth;
+    if (k.IsPunct(')')) --depth;
+    if (depth == 0 && k.IsPunct(',')) return std::nullopt;
+  }
+  std::string kind;
+  if (t[i].IsWord("MATERIALIZED") && i + 1 < t.size() && t[i + 1].IsWord("VIEW")) {
+    kind = "MATERIALIZED VIEW";
+    i += 2;
+  } else if (t[i].IsWord("INDEX") || t[i].IsWord("VIEW") || t[i].IsWord("SEQUENCE") ||
+             t[i].IsWord("TYPE") || t[i].IsWord("TABLE")) {
+    kind = Spelled(t, i, i + 1);
+    ++i;
+  } else {
+    return std::nullopt;
+  }
+  const bool table = t[i - 1].IsWord("TABLE");
+  const bool type = t[i - 1].IsWord("TYPE");
+  if (i < t.size() && t[i].IsWord("IF")) {
+    return Result<std::string>(Irreversible("with IF EXISTS the object may not have existed"));
+  }
+  if (table && i < t.size() && t[i].IsWord("ONLY")) ++i;
+  const size_t name_start = i;
+  const size_t last = ReadName(t, &i);
+  if (last == std::string::npos) return std::nullopt;
+  const std::string name = Spelled(t, name_start, i);
+  const std::string qualifier = Spelled(t, name_start, last);  // "s ." or ""
+  auto at = [&](size_t k, std::string_view word) { return k < t.size() && t[k].IsWord(word); };
+  const size_t n = t.size();
+  // ALTER <kind> name RENAME TO new
+  if (!table && at(i, "RENAME") && at(i + 1, "TO") && i + 3 == n && IsName(t[i + 2])) {
+    return Result<std::string>(fmt::format("ALTER {} {}{} RENAME TO {};\n", kind, qualifier,
+                                           t[i + 2].text, t[last].text));
+  }
+  // ALTER TYPE name RENAME VALUE 'a' TO 'b'
+  if (type) {
+    if (at(i, "RENAME") && at(i + 1, "VALUE") && i + 5 == n &&
+        t[i + 2].kind == TokenKind::kString && at(i + 3, "TO") &&
+        t[i + 4].kind == TokenKind::kString) {
+      return Result<std::string>(fmt::format("ALTER TYPE {} RENAME VALUE {} TO {};\n", name,
+                                             t[i + 4].text, t[i + 2].text));
+    }
+    return std::nullopt;
+  }
+  if (!table) return std::nullopt;
+  auto key = [&](const Token& constraint) {
+    return NameKey(IdentifierName(t[last], Dialect::kPostgres), Dialect::kPostgres) + "\x1f" +
+           NameKey(IdentifierName(constraint, Dialect::kPostgres), Dialect::kPostgres);
+  };
+  // ALTER TABLE name RENAME CONSTRAINT a TO b
+  if (at(i, "RENAME") && at(i + 1, "CONSTRAINT") && i + 5 == n && IsName(t[i + 2]) &&
+      at(i + 3, "TO") && IsName(t[i + 4])) {
+    return Result<std::string>(fmt::format("ALTER TABLE {} RENAME CONSTRAINT {} TO {};\n", name,
+                                           t[i + 4].text, t[i + 2].text));
+  }
+  // ALTER TABLE name ADD CONSTRAINT c CHECK|UNIQUE|FOREIGN KEY|EXCLUDE ...
+  if (at(i, "ADD") && at(i + 1, "CONSTRAINT") && i + 3 < n && IsName(t[i + 2])) {
+    const Token& what = t[i + 3];
+    if (!what.IsWord("CHECK") && !what.IsWord("UNIQUE") && !what.IsWord("FOREIGN") &&
+        !what.IsWord("EXCLUDE")) {
+      // A primary key also sets its columns NOT NULL, which dropping it
+      // leaves; USING INDEX takes over an index that was there before.
+      return std::nullopt;
+    }
+    for (size_t k = i + 4; k + 1 < n; ++k) {
+      if (t[k].IsWord("USING") && t[k + 1].IsWord("INDEX")) return std::nullopt;
+    }
+    added.insert(key(t[i + 2]));
+    return Result<std::string>(
+        fmt::format("ALTER TABLE {} DROP CONSTRAINT {};\n", name, t[i + 2].text));
+  }
+  // ALTER TABLE name VALIDATE CONSTRAINT c, of a constraint added above.
+  if (at(i, "VALIDATE") && at(i + 1, "CONSTRAINT") && i + 3 == n && IsName(t[i + 2])) {
+    if (added.count(key(t[i + 2]))) return Result<std::string>(std::string());
+    return Result<std::string>(Irreversible("a validated constraint cannot be marked NOT VALID again"));
+  }
+  return std::nullopt;
+}
+
 /// Whether `text` leaves nothing behind to undo: a setting of the session
 /// or transaction (SET, RESET), a transaction-level advisory lock, or a
 /// SELECT that calls no function (SELECT 1).
@@ -153,6 +277,7 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
   steps.reserve(up.size());
   // Rows written to a table the script creates go when it is dropped.
   std::set<std::string> created;
+  std::set<std::string> constraints_added;
   auto key = [dialect](const std::string& name) { return NameKey(name, dialect); };
   for (const Statement& statement : up) {
     const StatementInfo info = Classify(statement.text, dialect);
@@ -165,7 +290,11 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
                info.kind == StatementKind::kDelete;
     if (dml && !info.table.empty() && created.count(key(info.schema + "." + info.table))) continue;
     if (LeavesNothing(statement.text, dialect)) continue;
-    Result<std::string> step = InverseOf(info, dialect);
+    std::optional<Result<std::string>> alter;
+    if (dialect == Dialect::kPostgres && info.kind == StatementKind::kAlterOther) {
+      alter = InverseOfAlter(statement.text, constraints_added);
+    }
+    Result<std::string> step = alter ? std::move(*alter) : InverseOf(info, dialect);
     if (!step.ok()) {
       inverse.reason = line + info.summary + " (" + step.status().message() + ")";
       return inverse;

@@ -164,7 +164,7 @@ TEST(InverseTest, IrreversibleStatementsNameTheirLine) {
   EXPECT_EQ("IRREVERSIBLE: line 1: runs PRAGMA (no certain inverse)",
             Down("PRAGMA foreign_keys = ON", kLite));
   EXPECT_EQ("IRREVERSIBLE: line 1: alters table t (no certain inverse)",
-            Down("ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0)", kPg));
+            Down("ALTER TABLE t ALTER COLUMN a SET NOT NULL", kPg));
 }
 
 // Rows written to a table the script creates need no inverse of their own:
@@ -194,4 +194,46 @@ TEST(InverseTest, TransactionControl) {
             Down("BEGIN;\nCREATE TABLE t (x int);\nCOMMIT;", kLite));
   EXPECT_EQ("IRREVERSIBLE: line 2: COMMIT manages its own transaction",
             Down("CREATE TABLE t (x int);\ncommit;", kPg));
+}
+
+// PostgreSQL ALTERs whose undoing is certain from their text alone.
+TEST(InverseTest, RenamesAndNamedConstraintsOfPostgres) {
+  EXPECT_EQ("ALTER INDEX persons_name RENAME TO people_name;\n",
+            Down("ALTER INDEX people_name RENAME TO persons_name", kPg));
+  EXPECT_EQ("ALTER MATERIALIZED VIEW app.\"Totals\" RENAME TO totals;\n",
+            Down("alter materialized view app.totals rename to \"Totals\"", kPg));
+  EXPECT_EQ("ALTER SEQUENCE s2 RENAME TO s1;\nALTER VIEW v2 RENAME TO v1;\n",
+            Down("ALTER VIEW v1 RENAME TO v2; ALTER SEQUENCE s1 RENAME TO s2", kPg));
+  EXPECT_EQ("ALTER TYPE mood RENAME VALUE 'glad' TO 'happy';\n",
+            Down("ALTER TYPE mood RENAME VALUE 'happy' TO 'glad'", kPg));
+  EXPECT_EQ("ALTER TABLE people RENAME CONSTRAINT c2 TO c1;\n",
+            Down("ALTER TABLE people RENAME CONSTRAINT c1 TO c2", kPg));
+  // Added NOT VALID and validated in the same script: dropping undoes both.
+  EXPECT_EQ("ALTER TABLE people DROP CONSTRAINT name_len;\n",
+            Down("ALTER TABLE ONLY people ADD CONSTRAINT name_len CHECK (length(name) < 100)"
+                 " NOT VALID;\nALTER TABLE people VALIDATE CONSTRAINT name_len;\n",
+                 kPg));
+  EXPECT_EQ("ALTER TABLE orders DROP CONSTRAINT orders_account_fk;\n",
+            Down("ALTER TABLE orders ADD CONSTRAINT orders_account_fk FOREIGN KEY (account_id)"
+                 " REFERENCES accounts (id) ON DELETE CASCADE",
+                 kPg));
+  EXPECT_EQ("ALTER TABLE t DROP CONSTRAINT u;\n",
+            Down("ALTER TABLE t ADD CONSTRAINT u UNIQUE (a, b)", kPg));
+}
+
+TEST(InverseTest, AltersWhoseUndoingIsNotCertainStayIrreversible) {
+  // A primary key also makes its columns NOT NULL; dropping it does not.
+  EXPECT_THAT(Down("ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY (id)", kPg),
+              HasSubstr("IRREVERSIBLE"));
+  // USING INDEX takes over an index that existed before.
+  EXPECT_THAT(Down("ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX t_a", kPg),
+              HasSubstr("IRREVERSIBLE"));
+  // A constraint validated here but added before cannot be made NOT VALID again.
+  EXPECT_THAT(Down("ALTER TABLE t VALIDATE CONSTRAINT c", kPg), HasSubstr("cannot be marked NOT VALID"));
+  EXPECT_THAT(Down("ALTER INDEX IF EXISTS a RENAME TO b", kPg), HasSubstr("may not have existed"));
+  // Several actions at once, an unnamed constraint, a new enum value.
+  EXPECT_THAT(Down("ALTER TABLE t ADD CONSTRAINT a CHECK (x > 0), ADD CONSTRAINT b CHECK (y > 0)", kPg),
+              HasSubstr("IRREVERSIBLE"));
+  EXPECT_THAT(Down("ALTER TABLE t ADD CHECK (x > 0)", kPg), HasSubstr("IRREVERSIBLE"));
+  EXPECT_THAT(Down("ALTER TYPE mood ADD VALUE 'glad'", kPg), HasSubstr("IRREVERSIBLE"));
 }

@@ -21,6 +21,7 @@
 #include "sql/splitter.h"
 #include "util/diff.h"
 #include "migration/checksum.h"
+#include "rehearse/sandbox.h"
 #include "safety/capture.h"
 #include "safety/catalog.h"
 #include "safety/fingerprint.h"
@@ -1667,6 +1668,14 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
   std::vector<Directives> directives;
   for (const auto& t : targets) {
     std::string id = t.id();
+    if (t.down_source == "baseline") {
+      return Status(Code::kIrreversible,
+                    fmt::format("migration {} was recorded by `strata baseline`: the database held "
+                                "it before Strata managed it, and nothing was stored to undo it; "
+                                "nothing was rolled back (roll back to a version after it, or "
+                                "restore a backup taken before it)",
+                                id));
+    }
     if (t.down_source == "none") {
       return Status(Code::kIrreversible,
                     fmt::format("migration {} was applied with --allow-irreversible and has no "
@@ -1964,6 +1973,110 @@ Status Migrator::Resolve(int64_t version, bool applied, bool unchecked) {
   }
   return applied ? run.history().MarkApplied(version, row->duration_ms)
                  : run.history().Remove(version);
+}
+
+namespace {
+
+/// How the schema of `db` differs from what `migrations` up to `version`
+/// create on an empty database of the same engine ("" when equal; columns
+/// in any order). The migrations run in a sandbox beside `url`'s database.
+Result<std::string> DiffFromReplay(Database& db, const MigratorOptions& options, int64_t version) {
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Sandbox> sandbox,
+                          CreateSandbox(options.database_url, SandboxContent::kEmpty));
+  MigratorOptions replay;
+  replay.database_url = sandbox->url();
+  replay.migrations_dir = options.migrations_dir;
+  replay.actor = options.actor;
+  replay.create_database = true;
+  replay.session_sql = sandbox->session_sql();
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Migrator> migrator, Migrator::Open(replay));
+  UpOptions up;
+  up.to = version;
+  up.allow_irreversible = true;  // the sandbox is thrown away
+  Result<RunReport> ran = migrator->Up(up);
+  if (!ran.ok()) {
+    return ran.status().WithContext(fmt::format(
+        "applying the migrations up to {} to an empty database ({}) to compare with",
+        version, sandbox->Describe()));
+  }
+  auto any_order = [](Database& of) -> Result<SchemaFingerprint> {
+    STRATA_ASSIGN_OR_RETURN(SchemaFingerprint f, FingerprintSchema(of));
+    f.canonical_text = ColumnsInAnyOrder(f.canonical_text);
+    f.hash = Sha256Hex(f.canonical_text);
+    return f;
+  };
+  STRATA_ASSIGN_OR_RETURN(SchemaFingerprint replayed, any_order(*migrator->database()));
+  STRATA_ASSIGN_OR_RETURN(SchemaFingerprint live, any_order(db));
+  return replayed == live ? std::string() : DiffSchemas(replayed, live);
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> Migrator::Baseline(int64_t version, bool unchecked) {
+  STRATA_RETURN_IF_ERROR(FileIsThere());
+  if (!db_) return Status(Code::kInvalidArgument, "baseline needs a database (--database URL)");
+  STRATA_RETURN_IF_ERROR(Loaded());
+  std::vector<Migration*> adopted;
+  for (Migration& m : *migrations_) {
+    if (m.version <= version) adopted.push_back(&m);
+  }
+  if (adopted.empty() || adopted.back()->version != version) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("no migration file has version {}; baseline takes the version of "
+                              "the newest migration the database already holds",
+                              version));
+  }
+  Run run(*this, nullptr);
+  STRATA_RETURN_IF_ERROR(run.Lock());
+  STRATA_RETURN_IF_ERROR(run.history().Ensure());
+  STRATA_ASSIGN_OR_RETURN(std::vector<AppliedMigration> applied, run.history().List(false));
+  if (!applied.empty()) {
+    return Status(Code::kConflict,
+                  fmt::format("history already lists {} migration{} (the newest {}); baseline "
+                              "adopts a database Strata has not managed yet: nothing was recorded",
+                              applied.size(), applied.size() == 1 ? "" : "s",
+                              applied.back().id()));
+  }
+  if (!unchecked) {
+    STRATA_ASSIGN_OR_RETURN(std::string diff, DiffFromReplay(*db_, options_, version));
+    if (!diff.empty()) {
+      return Status(Code::kVerifyFailed,
+                    fmt::format("the database's schema is not what the migrations up to {} "
+                                "create (- what they create, + the database); nothing was "
+                                "recorded:\n{}\npick the version the database matches, or pass "
+                                "--force to record it anyway",
+                                adopted.back()->id(), diff));
+    }
+  }
+  STRATA_ASSIGN_OR_RETURN(SchemaModel live, SchemaModel::Read(*db_));
+  std::vector<std::string> ids;
+  Status recorded = InTransaction(*db_, [&]() -> Status {
+    for (Migration* m : adopted) {
+      STRATA_RETURN_IF_ERROR(ReadUpScript(*m));
+      AppliedMigration row;
+      row.version = m->version;
+      row.version_text = m->version_text;
+      row.name = m->name;
+      row.checksum = m->checksum;
+      row.up_script = m->up_sql;
+      row.down_source = "baseline";  // never run here: no way back below it
+      row.applied_at = NowUtc();
+      row.applied_by = run.owner().actor;
+      row.irreversible = true;
+      row.no_transaction = m->directives.no_transaction;
+      if (m == adopted.back()) {
+        row.schema_after = live.hash();
+        row.checks = nlohmann::json{{"schema_after_any_order", live.any_order_hash()}}.dump();
+      }
+      STRATA_RETURN_IF_ERROR(run.history().Insert(row));
+      ids.push_back(m->id());
+    }
+    return Status::OK();
+  });
+  STRATA_RETURN_IF_ERROR(recorded);
+  run.SchemaIsAfter(version);
+  STRATA_RETURN_IF_ERROR(run.Flush());
+  return ids;
 }
 
 Status Migrator::FinalizeOne(const AppliedMigration& a) {

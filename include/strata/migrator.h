@@ -174,6 +174,14 @@ class Migrator {
   /// creates exist (applied) or do not (rolled back), and no index is left
   /// invalid by an interrupted CREATE INDEX CONCURRENTLY.
   Status Resolve(int64_t version, bool applied, bool unchecked = false);
+  /// Adopts a database that already holds what the migrations up to
+  /// `version` create (it was built before Strata managed it): each of
+  /// those migrations is recorded as applied without running it, with no
+  /// way back below `version`. History must be empty. Unless `unchecked`,
+  /// they are first applied to an empty sandbox beside the database and the
+  /// two schemas must be equal (kVerifyFailed naming the differences).
+  /// Returns the ids recorded.
+  Result<std::vector<std::string>> Baseline(int64_t version, bool unchecked = false);
   /// Declares the applied migrations up to `version` that captured data
   /// final: that data is dropped, and they can no longer be rolled back.
   /// Returns the ids finalized.

@@ -66,6 +66,7 @@ void SetupDown(CLI::App& app, GlobalOptions& global, int& exit_code);
 void SetupValidate(CLI::App& app, GlobalOptions& global, int& exit_code);
 void SetupResolve(CLI::App& app, GlobalOptions& global, int& exit_code);
 void SetupFinalize(CLI::App& app, GlobalOptions& global, int& exit_code);
+void SetupBaseline(CLI::App& app, GlobalOptions& global, int& exit_code);
 void SetupSeed(CLI::App& app, GlobalOptions& global, int& exit_code);
 void SetupFingerprint(CLI::App& app, GlobalOptions& global, int& exit_code);
 void SetupDiff(CLI::App& app, GlobalOptions& global, int& exit_code);

@@ -76,6 +76,41 @@ void SetupResolve(CLI::App& app, GlobalOptions& global, int& exit_code) {
   });
 }
 
+void SetupBaseline(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  struct BaselineFlags {
+    int64_t version = 0;
+    bool force = false;
+  };
+  auto flags = std::make_shared<BaselineFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "baseline",
+      "adopt a database built before Strata: record the migrations up to VERSION as applied "
+      "without running them, after checking that the database holds what they create");
+  cmd->add_option("version", flags->version,
+                  "the newest migration the database already holds (a file's version)")
+      ->transform(DecimalVersion())->required();
+  cmd->add_flag("--force", flags->force,
+                "record them without the check (applying them to an empty sandbox database "
+                "beside this one and comparing the schemas)");
+  cmd->footer(
+      "History must be empty. Those migrations have no way back: `down` stops above VERSION.\n"
+      "Exits 6 when the schemas differ, 7 when history is not empty (nothing is recorded).");
+  cmd->callback([&global, &exit_code, flags] {
+    auto migrator = OpenMigrator(global, true, &exit_code);
+    if (!migrator) return;
+    auto ids = migrator->Baseline(flags->version, flags->force);
+    if (!ids.ok()) {
+      exit_code = Fail(ids.status());
+      return;
+    }
+    for (const auto& id : *ids) fmt::print("recorded    {} as applied (baseline)\n", id);
+    fmt::print("baselined {} migration{} at {}{}\n", ids->size(), ids->size() == 1 ? "" : "s",
+               ids->back(),
+               flags->force ? " without checking the schema"
+                            : "; the schema matches what they create");
+  });
+}
+
 void SetupFinalize(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto version = std::make_shared<int64_t>(0);
   CLI::App* cmd = app.add_subcommand(

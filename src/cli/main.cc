@@ -9,7 +9,7 @@ namespace {
 
 constexpr CommandSetup kCommands[] = {
     SetupInit, SetupNew, SetupStatus, SetupUp, SetupDown, SetupValidate, SetupResolve,
-    SetupFinalize,
+    SetupBaseline, SetupFinalize,
     SetupSeed,
     SetupFingerprint,
     SetupDiff,

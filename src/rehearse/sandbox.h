@@ -57,12 +57,20 @@ class Sandbox {
   std::function<Status()> remove_;
 };
 
+/// What a new sandbox holds.
+enum class SandboxContent {
+  kCopy,   // a copy of the target
+  kEmpty,  // nothing (PostgreSQL: the target's working schema, empty)
+};
+
 /// Copies the database at `target_url` into a new sandbox of the same
-/// engine. kUnavailable when the target cannot be opened or reached.
-Result<std::unique_ptr<Sandbox>> CreateSandbox(std::string_view target_url);
+/// engine, or makes an empty one beside it. kUnavailable when the target
+/// cannot be opened or reached.
+Result<std::unique_ptr<Sandbox>> CreateSandbox(std::string_view target_url,
+                                               SandboxContent content = SandboxContent::kCopy);
 
 // Per engine (sandbox_sqlite.cc, sandbox_postgres.cc).
-Result<std::unique_ptr<Sandbox>> CreateSqliteSandbox(const std::string& path);
-Result<std::unique_ptr<Sandbox>> CreatePostgresSandbox(const std::string& url);
+Result<std::unique_ptr<Sandbox>> CreateSqliteSandbox(const std::string& path, SandboxContent content);
+Result<std::unique_ptr<Sandbox>> CreatePostgresSandbox(const std::string& url, SandboxContent content);
 
 }  // namespace strata

@@ -78,9 +78,13 @@ Status DropDatabase(const std::string& url, const std::string& name) {
 
 }  // namespace
 
-Result<std::unique_ptr<Sandbox>> CreatePostgresSandbox(const std::string& url) {
+Result<std::unique_ptr<Sandbox>> CreatePostgresSandbox(const std::string& url, SandboxContent content) {
   STRATA_ASSIGN_OR_RETURN(ConnParams source, ParseConnParams(url));
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> admin, OpenDatabase(url));
+  // The schema the URL works in (its search_path), which an empty sandbox
+  // needs too for the URL to work there the same way.
+  STRATA_ASSIGN_OR_RETURN(Rows schema, admin->Query("SELECT current_schema()"));
+  const std::string working_schema = schema.empty() ? "" : schema.rows[0][0].ToString();
   std::random_device random;
   std::string name = fmt::format("strata_rehearse_{}_{:08x}", getpid(), random());
   STRATA_ASSIGN_OR_RETURN(std::string create, CreateStatement(*admin, name));
@@ -96,7 +100,12 @@ Result<std::unique_ptr<Sandbox>> CreatePostgresSandbox(const std::string& url) {
   auto sandbox = std::make_unique<Sandbox>(sandbox_url, RedactUrl(sandbox_url),
                                            "SET synchronous_commit = off",
                                            [url, name] { return DropDatabase(url, name); });
-  STRATA_RETURN_IF_ERROR(CopyPostgresDatabase(source, WithDbname(source, name)));
+  if (content == SandboxContent::kCopy) {
+    STRATA_RETURN_IF_ERROR(CopyPostgresDatabase(source, WithDbname(source, name)));
+  } else if (!working_schema.empty() && working_schema != "public") {
+    STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(sandbox_url));
+    STRATA_RETURN_IF_ERROR(db->Exec("CREATE SCHEMA " + db->QuoteIdent(working_schema)));
+  }
   return sandbox;
 }
 

@@ -60,11 +60,12 @@ Status Copy(sqlite3* source, const std::string& dest_path) {
 
 }  // namespace
 
-Result<std::unique_ptr<Sandbox>> CreateSqliteSandbox(const std::string& path) {
+Result<std::unique_ptr<Sandbox>> CreateSqliteSandbox(const std::string& path, SandboxContent content) {
   // A database file that does not exist yet is rehearsed as an empty one,
   // as `up` would create it (and the file is not created).
   struct stat st {};
-  const bool missing = path.rfind("file:", 0) != 0 && stat(path.c_str(), &st) != 0 && errno == ENOENT;
+  const bool missing = content == SandboxContent::kEmpty ||
+                       (path.rfind("file:", 0) != 0 && stat(path.c_str(), &st) != 0 && errno == ENOENT);
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(missing ? ":memory:" : path.c_str(), &raw,
                            SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
@@ -92,7 +93,11 @@ Result<std::unique_ptr<Sandbox>> CreateSqliteSandbox(const std::string& path) {
     return s;
   }
   std::string described = "sqlite:" + copy;
-  if (missing) described += fmt::format(" (empty: {} does not exist yet; `up` would create it)", path);
+  if (content == SandboxContent::kEmpty) {
+    described += " (empty)";
+  } else if (missing) {
+    described += fmt::format(" (empty: {} does not exist yet; `up` would create it)", path);
+  }
   return std::make_unique<Sandbox>("sqlite:" + copy, described, "PRAGMA synchronous = OFF",
                                    [dir] { return RemoveDir(dir); });
 }

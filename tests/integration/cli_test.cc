@@ -83,6 +83,56 @@ TEST_P(CliTest, UpStatusDownRoundTrip) {
   EXPECT_FALSE(*target_->Connect()->TableExists("users"));
 }
 
+// Adopting a database built before Strata: baseline records the migrations
+// up to V as applied without running them, once replaying them on an empty
+// database gives the same schema (a table created and later dropped, columns
+// in another order and all); later migrations then apply as usual, and down
+// stops above V.
+TEST_P(CliTest, BaselineAdoptsAnExistingDatabaseAfterCheckingItsSchema) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);\n");
+  Write("0002_tmp.up.sql", "CREATE TABLE tmp (x INTEGER);\nALTER TABLE users ADD COLUMN name TEXT;\n");
+  Write("0003_tidy.up.sql", "DROP TABLE tmp;\nCREATE INDEX users_email ON users (email);\n");
+  Write("0003_tidy.down.sql", "DROP INDEX users_email;\nCREATE TABLE tmp (x INTEGER);\n");
+  Write("0004_posts.up.sql", "CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT);\n");
+  ASSERT_TRUE(db_->Exec("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, email TEXT NOT NULL);"
+                        "CREATE INDEX users_email ON users (email);"
+                        "INSERT INTO users VALUES (1, 'Ada', 'ada@example.com')").ok());
+
+  // Not what 0001-0002 create: refused, with the differences, nothing recorded.
+  auto r = Strata({"baseline", "2"});
+  EXPECT_EQ(r.exit_code, 6) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("- table tmp"));
+  EXPECT_THAT(r.err, HasSubstr("+ index users_email"));
+  EXPECT_EQ(HistoryRows(), 0);
+  // A version no file has.
+  r = Strata({"baseline", "7"});
+  EXPECT_EQ(r.exit_code, 2) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("no migration file has version 7"));
+
+  r = Strata({"baseline", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(r.out, HasSubstr("the schema matches"));
+  EXPECT_EQ(testing::Column(*target_->Connect(),
+                            "SELECT version || ':' || down_source FROM strata_history ORDER BY version"),
+            (std::vector<std::string>{"1:baseline", "2:baseline", "3:baseline"}));
+  auto status = Strata({"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.all();
+  EXPECT_THAT(status.out, HasSubstr("3 applied, 1 pending"));
+  EXPECT_THAT(status.out, Not(HasSubstr("drift")));
+  // Only once.
+  r = Strata({"baseline", "3"});
+  EXPECT_EQ(r.exit_code, 7) << r.all();
+
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM users"), 1);
+  ASSERT_EQ(Strata({"down"}).exit_code, 0);  // 0004 has its derived down
+  auto down = Strata({"down"});
+  EXPECT_EQ(down.exit_code, 5) << down.all();
+  EXPECT_THAT(down.err, HasSubstr("recorded by `strata baseline`"));
+  EXPECT_EQ(HistoryRows(), 3);
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM users"), 1);
+}
+
 TEST_P(CliTest, DryRunPrintsThePlanAndChangesNothing) {
   Write("0001_users.up.sql", "BEGIN;\nCREATE TABLE users (id INTEGER PRIMARY KEY);\nCOMMIT;\n");
   auto dry = Strata({"up", "--dry-run"});

@@ -2079,6 +2079,39 @@ Result<std::vector<std::string>> Migrator::Baseline(int64_t version, bool unchec
   return ids;
 }
 
+Result<std::string> Migrator::AcceptChangedFile(int64_t version) {
+  STRATA_RETURN_IF_ERROR(FileIsThere());
+  if (!db_) return Status(Code::kInvalidArgument, "resolve needs a database (--database URL)");
+  STRATA_RETURN_IF_ERROR(Loaded());
+  auto file = std::find_if(migrations_->begin(), migrations_->end(),
+                           [&](const Migration& m) { return m.version == version; });
+  Run run(*this, nullptr);
+  STRATA_RETURN_IF_ERROR(run.Lock());
+  STRATA_ASSIGN_OR_RETURN(std::optional<AppliedMigration> row, run.history().Get(version));
+  if (!row || row->state != AppliedState::kApplied) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("migration {} is not applied; there is no applied file to accept",
+                              version));
+  }
+  if (file == migrations_->end()) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("migration {} has no file in {}: there is nothing to accept; put "
+                              "the file back",
+                              row->id(), options_.migrations_dir));
+  }
+  STRATA_RETURN_IF_ERROR(ReadUpScript(*file));
+  if (file->checksum == row->checksum) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{} is unchanged since it was applied; nothing to accept", row->id()));
+  }
+  std::string diff = LineDiff(NormalizeScript(row->up_script), NormalizeScript(file->up_sql));
+  STRATA_RETURN_IF_ERROR(
+      db_->Query("UPDATE strata_history SET checksum = $1, up_script = $2 WHERE version = $3",
+                 {file->checksum, file->up_sql, version})
+          .status());
+  return diff;
+}
+
 Status Migrator::FinalizeOne(const AppliedMigration& a) {
   STRATA_ASSIGN_OR_RETURN(auto restore, Split(a.restore_script, a.id() + " (captured data)",
                                               DialectOf(db_->engine())));

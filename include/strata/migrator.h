@@ -174,6 +174,11 @@ class Migrator {
   /// creates exist (applied) or do not (rolled back), and no index is left
   /// invalid by an interrupted CREATE INDEX CONCURRENTLY.
   Status Resolve(int64_t version, bool applied, bool unchecked = false);
+  /// Accepts the changes made to applied migration `version`'s up file since
+  /// it was applied (a comment, a reformat): history takes the file's
+  /// checksum and text; the down script stored at apply time stays. Returns
+  /// the diff accepted.
+  Result<std::string> AcceptChangedFile(int64_t version);
   /// Adopts a database that already holds what the migrations up to
   /// `version` create (it was built before Strata managed it): each of
   /// those migrations is recorded as applied without running it, with no

@@ -44,28 +44,47 @@ void SetupResolve(CLI::App& app, GlobalOptions& global, int& exit_code) {
     bool applied = false;
     bool rolled_back = false;
     bool force = false;
+    bool accept_file = false;
   };
   auto flags = std::make_shared<ResolveFlags>();
   CLI::App* cmd = app.add_subcommand(
-      "resolve", "settle a no-transaction migration left in progress, after checking the database");
-  cmd->add_option("version", flags->version, "the in-progress migration's version")
+      "resolve",
+      "settle a no-transaction migration left in progress, after checking the database; or "
+      "accept the changes made to an applied migration's file");
+  cmd->add_option("version", flags->version, "the migration's version")
       ->transform(DecimalVersion())->required();
   auto* applied = cmd->add_flag("--applied", flags->applied,
                                 "its statements all took effect: keep it as applied");
   auto* rolled = cmd->add_flag("--rolled-back", flags->rolled_back,
                                "its effects are gone (undone by hand): forget it");
   applied->excludes(rolled);
-  cmd->add_flag("--force", flags->force,
-                "settle it without checking that the database agrees (the tables, columns and "
-                "indexes the up script creates; indexes left INVALID)");
+  auto* force = cmd->add_flag("--force", flags->force,
+                              "settle it without checking that the database agrees (the tables, "
+                              "columns and indexes the up script creates; indexes left INVALID)");
+  auto* accept = cmd->add_flag(
+      "--accept-file", flags->accept_file,
+      "an applied migration whose up file was changed since (a comment, a reformat): record the "
+      "file as it is now, so `status` and `up` accept it; the stored down script stays");
+  accept->excludes(applied)->excludes(rolled)->excludes(force);
   cmd->footer("Exits 6 when the database disagrees with the claim (history is left unchanged).");
   cmd->callback([&global, &exit_code, flags] {
-    if (flags->applied == flags->rolled_back) {
-      exit_code = Fail(Status(Code::kInvalidArgument, "say --applied or --rolled-back"));
+    if (!flags->accept_file && flags->applied == flags->rolled_back) {
+      exit_code = Fail(Status(Code::kInvalidArgument,
+                              "say --applied or --rolled-back (or --accept-file for a changed file)"));
       return;
     }
     auto migrator = OpenMigrator(global, true, &exit_code);
     if (!migrator) return;
+    if (flags->accept_file) {
+      auto diff = migrator->AcceptChangedFile(flags->version);
+      if (!diff.ok()) {
+        exit_code = Fail(diff.status());
+        return;
+      }
+      fmt::print("migration {}: history now records its file as it is; the change accepted:\n{}",
+                 flags->version, *diff);
+      return;
+    }
     Status s = migrator->Resolve(flags->version, flags->applied, flags->force);
     if (!s.ok()) {
       exit_code = Fail(s);

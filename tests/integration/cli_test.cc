@@ -368,6 +368,32 @@ TEST_P(CliTest, ChangedFileMakesStatusAndValidateFail) {
   EXPECT_THAT(validate.err, HasSubstr("0001_users: applied, but its file is gone"));
 }
 
+// A comment added to an applied file: resolve --accept-file records the file
+// as it is now (status and up agree again), and the rollback still runs the
+// down script stored at apply time.
+TEST_P(CliTest, AcceptingAChangedFileRecordsItAndKeepsTheWayBack) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  Write("0001_users.down.sql", "DROP TABLE users;\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  Write("0001_users.up.sql", "-- who signs in\nCREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  Write("0001_users.down.sql", "SELECT 'a down file changed since';\n");
+  ASSERT_EQ(Strata({"status"}).exit_code, cli::kExitConflict);
+  auto r = Strata({"resolve", "1", "--accept-file"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(r.out, HasSubstr("+-- who signs in"));
+  EXPECT_EQ(Strata({"status"}).exit_code, 0);
+  EXPECT_EQ(testing::Column(*target_->Connect(), "SELECT up_script FROM strata_history"),
+            std::vector<std::string>{"-- who signs in\nCREATE TABLE users (id INTEGER PRIMARY KEY);\n"});
+  // Nothing left to accept; and a file that is not applied has none.
+  r = Strata({"resolve", "1", "--accept-file"});
+  EXPECT_EQ(r.exit_code, 2) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("unchanged since it was applied"));
+  Write("0002_more.up.sql", "CREATE TABLE more (id INTEGER);\n");
+  EXPECT_EQ(Strata({"resolve", "2", "--accept-file"}).exit_code, 2);
+  ASSERT_EQ(Strata({"down"}).exit_code, 0);
+  EXPECT_FALSE(*target_->Connect()->TableExists("users"));
+}
+
 TEST_P(CliTest, SameSizeEditOfACachedFileIsReported) {
   if (pg()) GTEST_SKIP() << "the checksum cache does not depend on the engine";
   const std::string file = dir_.path() + "/migrations/0001_users.up.sql";

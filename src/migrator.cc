@@ -230,6 +230,19 @@ struct Prepared {
   std::string irreversible;  // when down_source is "none": the refusal, for the user
 };
 
+/// The history row of `m` applied by `actor`, as far as the file says.
+AppliedMigration RowOf(const Migration& m, const std::string& actor) {
+  AppliedMigration row;
+  row.version = m.version;
+  row.version_text = m.version_text;
+  row.name = m.name;
+  row.checksum = m.checksum;
+  row.up_script = m.up_sql;
+  row.applied_by = actor;
+  row.no_transaction = m.directives.no_transaction;
+  return row;
+}
+
 Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const std::string& dir) {
   Prepared p;
   STRATA_RETURN_IF_ERROR(ReadUpScript(m));  // unread when the checksum cache vouched for it
@@ -1548,17 +1561,10 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       guarded.up[guarded.statements[n - 1]].text = "SELECT * FROM strata_injected_failure";
     }
     Emit(on_event, Event::Kind::kApplying, m->version, m->id());
-    AppliedMigration row;
-    row.version = m->version;
-    row.version_text = m->version_text;
-    row.name = m->name;
-    row.checksum = m->checksum;
-    row.up_script = m->up_sql;
+    AppliedMigration row = RowOf(*m, run.owner().actor);
     row.down_script = p.down_script;
     row.down_source = p.down_source;
-    row.applied_by = run.owner().actor;
     row.irreversible = p.down_source == "none";
-    row.no_transaction = m->directives.no_transaction;
     row.snapshot_id = snapshot_id;
     row.schema_before = model.hash();  // replaced by the outcome when migrations were unread
     row.checks = guarded.checks;
@@ -2053,17 +2059,10 @@ Result<std::vector<std::string>> Migrator::Baseline(int64_t version, bool unchec
   Status recorded = InTransaction(*db_, [&]() -> Status {
     for (Migration* m : adopted) {
       STRATA_RETURN_IF_ERROR(ReadUpScript(*m));
-      AppliedMigration row;
-      row.version = m->version;
-      row.version_text = m->version_text;
-      row.name = m->name;
-      row.checksum = m->checksum;
-      row.up_script = m->up_sql;
+      AppliedMigration row = RowOf(*m, run.owner().actor);
       row.down_source = "baseline";  // never run here: no way back below it
       row.applied_at = NowUtc();
-      row.applied_by = run.owner().actor;
       row.irreversible = true;
-      row.no_transaction = m->directives.no_transaction;
       if (m == adopted.back()) {
         row.schema_after = live.hash();
         row.checks = nlohmann::json{{"schema_after_any_order", live.any_order_hash()}}.dump();

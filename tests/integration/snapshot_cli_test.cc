@@ -114,6 +114,62 @@ TEST_P(SnapshotCliTest, RestoreReappliesWhatHistoryAppliedOrRefusesFirst) {
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM w"), 1);
 }
 
+// A migration older than V applied later (--allow-out-of-order) comes after
+// V: the state just after V is the one its run's snapshot holds, not an
+// earlier snapshot with it replayed; and migrations re-applied to reach a
+// boundary go in the order history applied them.
+TEST_P(SnapshotCliTest, RestoreFollowsTheOrderMigrationsWereAppliedIn) {
+  Write("0001_customers.up.sql", "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);\n");
+  Write("0003_invoices.up.sql", "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total INTEGER);\n");
+  auto up = Strata({"up"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  ASSERT_TRUE(db_->Exec("INSERT INTO customers (id, name) VALUES (1, 'ACME'), (2, 'Globex')").ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO invoices VALUES (1, 100)").ok());
+  // Only applies after 0003: it alters the table 0003 creates.
+  Write("0002_coupons.up.sql", "CREATE TABLE coupons (code TEXT PRIMARY KEY);\n"
+                               "ALTER TABLE invoices ADD COLUMN coupon TEXT;\n");
+  up = Strata({"up", "--allow-out-of-order"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  ASSERT_TRUE(db_->Exec("INSERT INTO coupons VALUES ('X')").ok());
+  auto tables = [&] {
+    auto db = target_->Connect();
+    return std::vector<bool>{*db->TableExists("customers"), *db->TableExists("invoices"),
+                             *db->TableExists("coupons")};
+  };
+  auto columns = [&] { return *target_->Connect()->ListColumns("invoices"); };
+
+  // Just after 0003: exactly the snapshot the out-of-order run took.
+  auto r = Strata({"restore", "--to-version", "3", "--after", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("applying")));
+  EXPECT_THAT(Versions(), ::testing::ElementsAre("1", "3"));
+  EXPECT_EQ(tables(), (std::vector<bool>{true, true, false}));
+  EXPECT_EQ(columns(), (std::vector<std::string>{"id", "total"}));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM customers"), 2);
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM invoices"), 1);
+
+  // 0002 again, in a run without a snapshot: just after it, the first
+  // run's snapshot is restored and 0001, 0003 and then 0002 re-applied.
+  up = Strata({"up", "--allow-out-of-order", "--no-snapshot"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  r = Strata({"restore", "--to-version", "2", "--after", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(Versions(), ::testing::ElementsAre("1", "2", "3"));
+  EXPECT_EQ(testing::Column(*target_->Connect(),
+                            "SELECT version FROM strata_history ORDER BY applied_at, version"),
+            (std::vector<std::string>{"1", "3", "2"}));
+  EXPECT_EQ(tables(), (std::vector<bool>{true, true, true}));
+  EXPECT_EQ(columns(), (std::vector<std::string>{"id", "total", "coupon"}));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM customers"), 0);
+
+  // And just before 0002, from there: 0001 and 0003 only.
+  r = Strata({"restore", "--to-version", "2", "--before", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(Versions(), ::testing::ElementsAre("1", "3"));
+  EXPECT_EQ(tables(), (std::vector<bool>{true, true, false}));
+  EXPECT_EQ(columns(), (std::vector<std::string>{"id", "total"}));
+}
+
 TEST_P(SnapshotCliTest, RestoreAsksFirstAndRefusesDamage) {
   Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\nINSERT INTO t VALUES (1);\n");
   Write("0001_t.down.sql", "DROP TABLE t;\n");

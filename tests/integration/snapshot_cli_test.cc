@@ -276,6 +276,66 @@ TEST_P(SnapshotCliTest, RestoreRefusesToDropOtherSchemasDependentsAndRefreshesMa
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM reporting.ids"), 2);
 }
 
+// Extensions installed in another schema (Supabase puts them in
+// "extensions") are not part of a snapshot of the managed schema: verify and
+// restore --into make them in a database that lacks them. What cannot be
+// made, or is somewhere else, is named, with exit 4, and nothing restored.
+TEST_P(SnapshotCliTest, ExtensionsOfAnotherSchemaAreMadeWhereTheSnapshotGoes) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's extensions";
+  ASSERT_TRUE(db_->Exec("CREATE SCHEMA extensions;"
+                        "CREATE EXTENSION pgcrypto WITH SCHEMA extensions;"
+                        "CREATE EXTENSION citext WITH SCHEMA extensions;"
+                        "CREATE TABLE profiles (id uuid PRIMARY KEY DEFAULT "
+                        "extensions.gen_random_uuid(), username extensions.citext UNIQUE);"
+                        "INSERT INTO profiles (username) VALUES ('Ann'), ('bob')").ok());
+  auto created = Strata({"snapshot", "create"});
+  ASSERT_EQ(created.exit_code, 0) << created.all();
+  std::string id = List()[0]["id"];
+  auto verify = Strata({"snapshot", "verify", id});
+  EXPECT_EQ(verify.exit_code, 0) << verify.all();
+  EXPECT_THAT(verify.out, HasSubstr(id + ": ok"));
+
+  testing::TestDatabase into(Engine::kPostgres);
+  auto r = Strata({"snapshot", "restore", id, "--into", into.url()});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  auto db = into.Connect();
+  EXPECT_EQ(testing::Column(*db, "SELECT e.extname || '@' || n.nspname FROM pg_extension e JOIN "
+                                 "pg_namespace n ON n.oid = e.extnamespace WHERE e.extname IN "
+                                 "('citext', 'pgcrypto') ORDER BY 1"),
+            (std::vector<std::string>{"citext@extensions", "pgcrypto@extensions"}));
+  EXPECT_EQ(Scalar(*db, "SELECT count(*) FROM profiles"), 2);
+  EXPECT_EQ(Scalar(*db, "SELECT count(*) FROM profiles WHERE username OPERATOR(extensions.=) 'ANN'"),
+            1);  // citext's
+  ASSERT_TRUE(db->Exec("INSERT INTO profiles (username) VALUES ('cy')").ok());  // the default
+  EXPECT_FALSE(db->Exec("INSERT INTO profiles (username) VALUES ('BOB')").ok());  // citext unique
+
+  // The extension is there, in another schema than the definition names.
+  testing::TestDatabase elsewhere(Engine::kPostgres);
+  ASSERT_TRUE(elsewhere.Connect()->Exec("CREATE EXTENSION citext WITH SCHEMA public").ok());
+  r = Strata({"snapshot", "restore", id, "--into", elsewhere.url()});
+  EXPECT_EQ(r.exit_code, 4) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("uses extension citext from schema 'extensions'"));
+  EXPECT_THAT(r.err, HasSubstr("in schema 'public'; nothing was restored"));
+  EXPECT_FALSE(*elsewhere.Connect()->TableExists("profiles"));
+
+  // What a snapshot of one schema cannot make: another schema's table.
+  ASSERT_TRUE(db_->Exec("CREATE SCHEMA auth; CREATE TABLE auth.users (id INTEGER PRIMARY KEY);"
+                        "CREATE TABLE notes (id INTEGER PRIMARY KEY, "
+                        "user_id INTEGER REFERENCES auth.users (id))").ok());
+  ASSERT_EQ(Strata({"snapshot", "create"}).exit_code, 0);
+  std::string with_auth = List()[1]["id"];
+  verify = Strata({"snapshot", "verify", with_auth});
+  EXPECT_EQ(verify.exit_code, 4) << verify.all();
+  EXPECT_THAT(verify.out, HasSubstr("could not be verified"));
+  EXPECT_THAT(verify.out, HasSubstr("schema \"auth\" does not exist"));
+  EXPECT_THAT(verify.out, HasSubstr("holds schema 'public' only"));
+  testing::TestDatabase lacking(Engine::kPostgres);
+  r = Strata({"snapshot", "restore", with_auth, "--into", lacking.url()});
+  EXPECT_EQ(r.exit_code, 4) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("Nothing was restored"));
+  EXPECT_FALSE(*lacking.Connect()->TableExists("profiles"));
+}
+
 // Regression: prune removed the snapshots `up` recorded in history, and with
 // them the way back `strata restore --to-version` takes.
 TEST_P(SnapshotCliTest, PruneKeepsTheSnapshotsHistoryNeeds) {

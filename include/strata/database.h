@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -184,6 +185,17 @@ class Database {
   /// than the primary key, in index order; indexes on expressions and
   /// partial ones are left out.
   virtual Result<std::vector<std::vector<std::string>>> ListUniqueKeys(std::string_view table) = 0;
+  /// The columns of `table` whose type is not one of the engine's own
+  /// (PostgreSQL: an enum, domain, composite or range type, an extension's
+  /// type such as citext, or an array of one), each with that type's
+  /// schema-qualified name ("public"."role", "public"."role"[]). A capture
+  /// keeps their values as text, so that it depends on no type a migration
+  /// may drop (an enum swap moves the column to a new type and drops the
+  /// old one), and casts them back to that type on restore, once the down
+  /// script has made it again. None on SQLite, whose types are affinities.
+  virtual Result<std::map<std::string, std::string>> ListUserTypedColumns(std::string_view /*table*/) {
+    return std::map<std::string, std::string>{};
+  }
   /// The tables whose rows the engine changes itself when rows of `table`
   /// are deleted (`deletes`) or their keys updated: foreign keys with ON
   /// DELETE / ON UPDATE CASCADE, SET NULL or SET DEFAULT, one level deep.

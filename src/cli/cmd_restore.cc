@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <map>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -25,19 +27,22 @@ struct RestoreFlags {
   std::string store;
 };
 
+/// History (listed in version order) put in the order the migrations were
+/// applied: by applied_at, then by version (a run applies its migrations in
+/// version order). With --allow-out-of-order that is not version order, and
+/// the states the database went through are those of this order.
+void InAppliedOrder(std::vector<AppliedMigration>& rows) {
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    return a.applied_at < b.applied_at;
+  });
+}
+
 Result<std::vector<AppliedMigration>> ReadHistory(const std::string& url) {
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url, /*create=*/false));
   History history(*db);
-  return history.List(false);
-}
-
-/// The run that recorded `snapshot_id` began with the lowest version recording it.
-const AppliedMigration* FirstOfRun(const std::vector<AppliedMigration>& applied,
-                                   const std::string& snapshot_id) {
-  for (const auto& a : applied) {
-    if (a.snapshot_id == snapshot_id) return &a;
-  }
-  return nullptr;
+  STRATA_ASSIGN_OR_RETURN(std::vector<AppliedMigration> rows, history.List(false));
+  InAppliedOrder(rows);
+  return rows;
 }
 
 int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) {
@@ -58,24 +63,37 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
                                    "list` shows the snapshots that can be restored by id",
                                    flags.version, RedactUrl(options->database_url))));
   }
-  // rows[0, keep) stay applied at the boundary.
+  // rows[0, keep) (in the order they were applied) stay applied at the
+  // boundary: the state just after V is the one before the migration
+  // applied after it, whatever its version.
   size_t keep = static_cast<size_t>(it - rows.begin()) + (flags.after ? 1 : 0);
   std::string boundary = (flags.after ? "just after " : "just before ") + it->id();
-  // The newest snapshot at or before the boundary. A run's snapshot shows
-  // the state before the run's first migration: exact when that is the
-  // boundary, otherwise the run's migrations up to the boundary are re-applied.
+  // A run's snapshot shows the state before the first migration it applied,
+  // the first row recording it. The newest one at or before the boundary
+  // is used: exact when its run began there, otherwise the migrations from
+  // its run's start up to the boundary are re-applied.
+  std::map<std::string, size_t> run_start;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (!rows[i].snapshot_id.empty()) run_start.emplace(rows[i].snapshot_id, i);
+  }
+  std::vector<std::pair<size_t, std::string>> candidates;  // newest first
+  for (const auto& [id, start] : run_start) {
+    if (start <= keep) candidates.emplace_back(start, id);
+  }
+  std::sort(candidates.rbegin(), candidates.rend());
   const AppliedMigration* first = nullptr;
   Result<snapshot::Manifest> manifest = Status(Code::kNotFound, "none");
   std::string skipped;
-  for (size_t i = std::min(keep, rows.size() - 1) + 1; i-- > 0;) {
-    if (rows[i].snapshot_id.empty()) continue;
-    auto m = (*store)->Load(rows[i].snapshot_id);
+  size_t run = 0;  // where in rows its run began
+  for (const auto& [at, id] : candidates) {
+    auto m = (*store)->Load(id);
     if (!m.ok()) {
-      skipped += fmt::format("\n  skipped {} (recorded by {}): {}", rows[i].snapshot_id,
-                             rows[i].id(), m.status().message());
+      skipped += fmt::format("\n  skipped {} (recorded by {}): {}", id, rows[at].id(),
+                             m.status().message());
       continue;
     }
-    first = FirstOfRun(rows, rows[i].snapshot_id);
+    first = &rows[at];
+    run = at;
     manifest = std::move(m);
     break;
   }
@@ -85,19 +103,21 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
                                    config->dir, boundary, skipped)));
   }
   std::vector<const AppliedMigration*> reapply;
-  for (size_t i = 0; i < keep; ++i) {
-    if (rows[i].version >= first->version) reapply.push_back(&rows[i]);
-  }
+  for (size_t i = run; i < keep; ++i) reapply.push_back(&rows[i]);
   std::string plan = fmt::format("restore snapshot {} (taken before {})", manifest->id, first->id());
-  UpOptions up;
+  // Re-applied in the order history applied them: one `up` for each stretch
+  // in version order (up applies in version order), so that a migration
+  // applied out of order comes after the ones it came after.
+  std::vector<UpOptions> ups;
+  for (const auto* r : reapply) {
+    if (ups.empty() || r->version < ups.back().only.back()) ups.emplace_back();
+    ups.back().only.push_back(r->version);
+    // Accepted without a way back when it was applied: history says so.
+    if (r->down_source == "none") ups.back().irreversible_accepted.push_back(r->version);
+  }
   if (!reapply.empty()) {
     plan += ", then re-apply";
-    for (const auto* r : reapply) {
-      plan += " " + r->id();
-      up.only.push_back(r->version);
-      // Accepted without a way back when it was applied: history says so.
-      if (r->down_source == "none") up.irreversible_accepted.push_back(r->version);
-    }
+    for (const auto* r : reapply) plan += " " + r->id();
     // Re-applied from their files: each must still be the file history
     // applied, checked before the database is touched. (This connection is
     // closed before the restore replaces the database.)
@@ -108,7 +128,10 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
     if (!status.ok()) return Fail(status.status().WithContext("nothing was restored"));
     std::string problems;
     for (const auto& m : status->migrations) {
-      if (std::find(up.only.begin(), up.only.end(), m.version) == up.only.end()) continue;
+      if (std::none_of(reapply.begin(), reapply.end(),
+                       [&](const AppliedMigration* r) { return r->version == m.version; })) {
+        continue;
+      }
       if (m.state == MigrationState::kChanged) {
         problems += fmt::format("\n  {} was changed after it was applied:\n{}", m.id, m.diff);
       } else if (m.state == MigrationState::kMissingFile) {
@@ -137,14 +160,20 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
     int exit_code = kExitOk;
     auto migrator = OpenMigrator(global, true, &exit_code);
     if (!migrator) return exit_code;
-    // The state before this run is the snapshot just restored: history
-    // records it as the run's restoration point, as `up` records its own.
-    up.before_apply = [&]() -> Result<std::string> { return manifest->id; };
-    auto report = migrator->Up(up, PrintEvent);
-    if (!report.ok()) {
-      return Fail(report.status().WithContext(fmt::format(
-          "the database holds snapshot {}, but re-applying the migrations up to {} failed",
-          manifest->id, reapply.back()->id())));
+    for (size_t i = 0; i < ups.size(); ++i) {
+      // History orders by applied_at (to the millisecond), then version: a
+      // stretch applied out of order must not share the previous one's
+      // millisecond.
+      if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      // The state before this run is the snapshot just restored: history
+      // records it as the run's restoration point, as `up` records its own.
+      ups[i].before_apply = [&]() -> Result<std::string> { return manifest->id; };
+      auto report = migrator->Up(ups[i], PrintEvent);
+      if (!report.ok()) {
+        return Fail(report.status().WithContext(fmt::format(
+            "the database holds snapshot {}, but re-applying the migrations up to {} failed",
+            manifest->id, reapply.back()->id())));
+      }
     }
   }
   fmt::print("{} is at the state {} ({:.2f} s)\n", RedactUrl(options->database_url), boundary,
@@ -161,6 +190,7 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
   History history(**db);
   auto all = history.List(false);
   if (!all.ok()) return Fail(all.status());
+  InAppliedOrder(*all);  // "just after V" is before the migration applied next
   auto it = std::find_if(all->begin(), all->end(),
                          [&](const auto& a) { return a.version == flags.version; });
   if (it == all->end()) {

@@ -380,7 +380,8 @@ void SetupSnapshot(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto* all = verify->add_flag("--all", flags->all, "verify every snapshot in the store");
   id->excludes(all);
   verify->footer("Exits 6 when a snapshot is damaged or its sandbox differs; when one could not "
-                 "be verified at all, the code of why (4: no scratch database could be made). "
+                 "be verified at all, the code of why (4: no scratch database could be made, or it "
+                 "could not be given what the schema uses from other schemas). "
                  "PostgreSQL snapshots are restored into a scratch database on the --database "
                  "server (the role needs CREATEDB).");
   verify->callback([&global, &exit_code, flags, id, all] {

@@ -144,7 +144,7 @@ class Planner {
     std::vector<std::string> key_columns, key_pairs, same;  // "captured = target" conditions
     for (const auto& [captured, column] : key) {
       key_columns.push_back(captured);
-      key_pairs.push_back(fmt::format("{}.{} = {}.{}", c, captured, target_, column));
+      key_pairs.push_back(fmt::format("{} = {}.{}", Back(c + "." + captured, column), target_, column));
     }
     for (const auto& col : table_.columns) {
       if (col.before.empty()) continue;
@@ -190,7 +190,8 @@ class Planner {
         std::string values = Tuple(unique);
         capture_.restore.push_back(fmt::format(
             "DELETE FROM {} WHERE {} IN (SELECT {} FROM {}) AND {} NOT IN (SELECT {} FROM {})",
-            target_, values, Join(Of(cap_, unique)), cap_, key, Join(Of(cap_, table_.key)), cap_));
+            target_, values, Join(Backs(cap_, unique)), cap_, key, Join(Backs(cap_, table_.key)),
+            cap_));
       }
     }
     capture_.restore.push_back(Insert(/*upsert=*/!table_.key.empty()));
@@ -200,7 +201,10 @@ class Planner {
       // migration leaves the table, unless the application wrote them since.
       std::vector<std::string> holds;
       for (const auto& names : Keys()) {
-        holds.push_back(fmt::format("({}) IN (SELECT {} FROM {})", Join(Of("t", NowNames(names))),
+        std::vector<std::string> now = Of("t", NowNames(names));
+        // Compared as captured: as text, whatever type the column has now.
+        for (size_t i = 0; i < now.size(); ++i) now[i] = AsText(now[i], names[i]);
+        holds.push_back(fmt::format("({}) IN (SELECT {} FROM {})", Join(now),
                                     Join(Of(cap_, names)), cap_));
       }
       capture_.probe = fmt::format("SELECT {} FROM {} AS t WHERE {}",
@@ -234,7 +238,8 @@ class Planner {
     std::vector<std::string> set, match;
     for (const auto* c : known) {
       select.push_back(As(prefix, *c));
-      set.push_back(fmt::format("{} = s.{}", db_.QuoteIdent(c->before), db_.QuoteIdent(c->before)));
+      set.push_back(fmt::format("{} = {}", db_.QuoteIdent(c->before),
+                                Back("s." + db_.QuoteIdent(c->before), c->before)));
     }
     capture_.before.push_back(fmt::format("CREATE TABLE {} AS SELECT {} FROM {}{}", cap_,
                                           Join(select), from,
@@ -243,7 +248,8 @@ class Planner {
       match.push_back(fmt::format("{}.{} = s.{}", target_, db_.RowIdColumn(), kRowIdAlias));
     } else {
       for (const auto& k : table_.key) {
-        match.push_back(fmt::format("{}.{} = s.{}", target_, db_.QuoteIdent(k), db_.QuoteIdent(k)));
+        match.push_back(fmt::format("{}.{} = {}", target_, db_.QuoteIdent(k),
+                                    Back("s." + db_.QuoteIdent(k), k)));
       }
     }
     capture_.restore.push_back(fmt::format("UPDATE {} SET {} FROM {} AS s WHERE {}", target_,
@@ -257,8 +263,8 @@ class Planner {
     } else {
       for (const auto& k : table_.key) {
         cells.push_back("s." + db_.QuoteIdent(k));
-        same_row.push_back(
-            fmt::format("t.{} = s.{}", db_.QuoteIdent(NowName(k)), db_.QuoteIdent(k)));
+        same_row.push_back(fmt::format("{} = s.{}", AsText("t." + db_.QuoteIdent(NowName(k)), k),
+                                       db_.QuoteIdent(k)));
       }
     }
     for (const auto* c : known) {
@@ -318,10 +324,34 @@ class Planner {
     return sql::NameKey(a, DialectOf(db_)) == sql::NameKey(b, DialectOf(db_));
   }
 
-  /// `prefix`"now" AS "before", or just the name when it did not change.
+  /// `prefix`"now" AS "before", or just the name when it did not change;
+  /// as text when its type is not the engine's own (see Back).
   std::string As(const std::string& prefix, const TableTracker::Column& c) const {
-    std::string now = prefix + db_.QuoteIdent(c.now);
-    return c.now == c.before ? now : now + " AS " + db_.QuoteIdent(c.before);
+    std::string now = AsText(prefix + db_.QuoteIdent(c.now), c.before);
+    return c.now == c.before && !table_.types.count(c.before)
+               ? now
+               : now + " AS " + db_.QuoteIdent(c.before);
+  }
+
+  /// A captured value of column `before`, as the table holds it: a value
+  /// of a type that is not the engine's own (an enum, a domain, ...) was
+  /// captured as text, so that the capture table does not depend on a type
+  /// the migration may drop, and is cast back to the type the column had
+  /// before the migration (the down script made it again by then).
+  std::string Back(const std::string& captured, const std::string& before) const {
+    auto it = table_.types.find(before);
+    return it == table_.types.end() ? captured : captured + "::" + it->second;
+  }
+  std::vector<std::string> Backs(const std::string& table, const std::vector<std::string>& names) const {
+    std::vector<std::string> out = Of(table, names);
+    for (size_t i = 0; i < out.size(); ++i) out[i] = Back(out[i], names[i]);
+    return out;
+  }
+  /// `value` of column `before` as it is captured: as text for a type that
+  /// is not the engine's own. Probes compare so, whatever type the column
+  /// has after the migration.
+  std::string AsText(const std::string& value, const std::string& before) const {
+    return table_.types.count(before) ? value + "::text" : value;
   }
 
   /// The row id (tables without a key, where the engine has one) and every
@@ -366,11 +396,13 @@ class Planner {
   }
 
   std::string Insert(bool upsert) const {
-    std::vector<std::string> cols;
+    std::vector<std::string> cols, values;
     for (const auto& c : table_.columns) {
-      if (!c.before.empty()) cols.push_back(db_.QuoteIdent(c.before));
+      if (c.before.empty()) continue;
+      cols.push_back(db_.QuoteIdent(c.before));
+      values.push_back(Back(cols.back(), c.before));
     }
-    std::string into = Join(cols), select = Join(cols);
+    std::string into = Join(cols), select = Join(values);
     if (table_.key.empty() && !db_.RowIdColumn().empty()) {
       into = std::string(db_.RowIdColumn()) + ", " + into;
       select = std::string(kRowIdAlias) + ", " + select;
@@ -419,6 +451,7 @@ Result<TableTracker::Table*> TableTracker::Load(const std::string& schema, const
       STRATA_ASSIGN_OR_RETURN(std::vector<std::string> key, db_.ListPrimaryKey(name));
       STRATA_ASSIGN_OR_RETURN(auto unique, db_.ListUniqueKeys(name));
       STRATA_ASSIGN_OR_RETURN(auto generated, db_.ListGeneratedColumns(name));
+      STRATA_ASSIGN_OR_RETURN(auto types, db_.ListUserTypedColumns(name));
       // A unique key the database computes is not in the capture: rows are
       // matched by the others.
       std::erase_if(unique, [&](const std::vector<std::string>& k) {
@@ -426,7 +459,7 @@ Result<TableTracker::Table*> TableTracker::Load(const std::string& schema, const
           return std::find(generated.begin(), generated.end(), c) != generated.end();
         });
       });
-      Table t{schema, name, {}, std::move(key), std::move(unique)};
+      Table t{schema, name, {}, std::move(key), std::move(unique), std::move(types)};
       for (auto& c : columns) {
         // The database computes a generated column: nothing to put back.
         if (std::find(generated.begin(), generated.end(), c) == generated.end()) {

@@ -58,6 +58,9 @@ class TableTracker {
     std::vector<Column> columns;
     std::vector<std::string> key;  // primary key columns, names before
     std::vector<std::vector<std::string>> unique;  // other unique keys, names before
+    /// Columns (names before) captured as text, with the type a restore
+    /// casts them back to (Database::ListUserTypedColumns).
+    std::map<std::string, std::string> types;
   };
 
   explicit TableTracker(Database& db) : db_(db) {}

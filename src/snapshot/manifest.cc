@@ -54,9 +54,14 @@ std::string ToJson(const Manifest& m) {
     for (const auto& s : m.sequences) {
       seqs.push_back({{"name", s.name}, {"last_value", s.last_value}, {"is_called", s.is_called}});
     }
+    json outside = json::array();
+    for (const auto& e : m.pg_outside_extensions) {
+      outside.push_back({{"name", e.name}, {"schema", e.schema}});
+    }
     out["postgres"] = {{"schema", m.pg_schema},
                        {"server_version", m.pg_server_version},
                        {"extensions", m.pg_extensions},
+                       {"outside_extensions", outside},
                        {"sequences", seqs}};
   }
   out["parts"] = std::move(parts);
@@ -109,6 +114,11 @@ Result<Manifest> ManifestFromJson(const std::string& text) {
       m.pg_schema = pg.at("schema").get<std::string>();
       m.pg_server_version = pg.at("server_version").get<int>();
       m.pg_extensions = pg.at("extensions").get<std::vector<std::string>>();
+      // Not recorded by older versions: a restore then relies on the target.
+      for (const auto& e : pg.value("outside_extensions", json::array())) {
+        m.pg_outside_extensions.push_back(
+            OutsideExtension{e.at("name").get<std::string>(), e.at("schema").get<std::string>()});
+      }
       for (const auto& s : pg.at("sequences")) {
         m.sequences.push_back(SequenceValue{s.at("name").get<std::string>(),
                                             s.at("last_value").get<int64_t>(),

@@ -40,6 +40,15 @@ struct SequenceValue {
   bool is_called = false;
 };
 
+/// An extension the managed schema uses (a column of its type, a default
+/// calling its function, an index with its operator class) that is
+/// installed in another schema: pg_dump -n leaves it out, and a restore into
+/// a database without it makes it first.
+struct OutsideExtension {
+  std::string name;
+  std::string schema;
+};
+
 struct Manifest {
   int format = kManifestFormat;
   std::string id;            // "20250114-093012-4f2a9c": sorts by creation time
@@ -62,6 +71,7 @@ struct Manifest {
   std::string pg_schema;  // the managed schema (current_schema() of the source)
   int pg_server_version = 0;
   std::vector<std::string> pg_extensions;  // installed in the managed schema
+  std::vector<OutsideExtension> pg_outside_extensions;  // in the order they were created
   std::vector<SequenceValue> sequences;
   std::vector<Part> parts;
 

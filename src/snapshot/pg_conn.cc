@@ -83,14 +83,15 @@ Status PgConn::LastError(std::string_view what) const {
   return Status(Code::kDatabase, fmt::format("{}: {}", what, OneLine(pq->PQerrorMessage(conn_))));
 }
 
-Status PgConn::Exec(std::string_view sql) {
+Status PgConn::Exec(std::string_view sql, std::string_view what) {
   std::string text(sql);
+  std::string context = what.empty() ? ShortSql(sql) : std::string(what);
   PGresult* r = pq->PQexec(conn_, text.c_str());
-  if (r == nullptr) return LastError(ShortSql(sql));
-  Status s = Check(r, ShortSql(sql));
+  if (r == nullptr) return LastError(context);
+  Status s = Check(r, context);
   // A multi-statement string returns the last result; drain any others.
   while (PGresult* more = pq->PQgetResult(conn_)) {
-    Status t = Check(more, ShortSql(sql));
+    Status t = Check(more, context);
     if (s.ok()) s = t;
   }
   return s;

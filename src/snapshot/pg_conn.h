@@ -23,7 +23,10 @@ class PgConn {
   ~PgConn();
 
   /// Runs one or more statements (simple query protocol), discarding rows.
-  Status Exec(std::string_view sql);
+  Status Exec(std::string_view sql) { return Exec(sql, {}); }
+  /// As Exec, an error saying `what` was being done instead of quoting the
+  /// start of the SQL (a script's first line is a comment that says nothing).
+  Status Exec(std::string_view sql, std::string_view what);
   /// Runs one query with text parameters; cells in text form, NULL as nullopt.
   Result<std::vector<std::vector<std::optional<std::string>>>> Query(
       const std::string& sql, const std::vector<std::string>& params = {});

@@ -76,6 +76,32 @@ constexpr char kEmptySchemaSql[] =
     "   AND d.objoid = n.oid AND d.objsubid = 0)"
     " FROM pg_catalog.pg_namespace n WHERE n.nspname = $1";
 
+// Extensions installed outside schema $1 (and pg_catalog) that objects of
+// $1 depend on: a column of one of their types, a default or check calling
+// one of their functions, an index with one of their operator classes, a
+// view over them, an extension of $1 built on them. A default, rule,
+// trigger or policy is placed in the schema of its table. In the order the
+// extensions were created, so one comes after those it requires.
+constexpr char kOutsideExtensionsSql[] =
+    "SELECT e.extname, en.nspname FROM pg_catalog.pg_depend d"
+    " JOIN pg_catalog.pg_depend x ON x.classid = d.refclassid AND x.objid = d.refobjid"
+    "  AND x.refclassid = 'pg_catalog.pg_extension'::regclass AND x.deptype = 'e'"
+    " JOIN pg_catalog.pg_extension e ON e.oid = x.refobjid"
+    " JOIN pg_catalog.pg_namespace en ON en.oid = e.extnamespace"
+    " CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.classid, d.objid, d.objsubid) o"
+    " WHERE d.deptype IN ('n', 'a') AND en.nspname NOT IN ($1, 'pg_catalog')"
+    " AND coalesce(o.schema, (SELECT n.nspname FROM pg_catalog.pg_class c"
+    "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = CASE d.classid"
+    "   WHEN 'pg_catalog.pg_attrdef'::regclass THEN"
+    "    (SELECT a.adrelid FROM pg_catalog.pg_attrdef a WHERE a.oid = d.objid)"
+    "   WHEN 'pg_catalog.pg_rewrite'::regclass THEN"
+    "    (SELECT r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.oid = d.objid)"
+    "   WHEN 'pg_catalog.pg_trigger'::regclass THEN"
+    "    (SELECT t.tgrelid FROM pg_catalog.pg_trigger t WHERE t.oid = d.objid)"
+    "   WHEN 'pg_catalog.pg_policy'::regclass THEN"
+    "    (SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE p.oid = d.objid) END)) = $1"
+    " GROUP BY e.oid, e.extname, en.nspname ORDER BY e.oid";
+
 /// The lines of `text`, each without its '\n'.
 std::vector<std::string_view> Lines(const std::string& text) {
   std::vector<std::string_view> lines;
@@ -199,6 +225,8 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
                                    "WHERE n.nspname = $1 ORDER BY 1",
                                    {m.pg_schema}));
   for (const auto& row : extensions) m.pg_extensions.push_back(*row[0]);
+  STRATA_ASSIGN_OR_RETURN(auto outside, conn->Query(kOutsideExtensionsSql, {m.pg_schema}));
+  for (const auto& row : outside) m.pg_outside_extensions.push_back({*row[0], *row[1]});
   bool has_history = std::any_of(tables.begin(), tables.end(),
                                  [](const auto& r) { return *r[0] == "strata_history"; });
   if (has_history) {
@@ -320,6 +348,70 @@ class PartReader {
   size_t next_ = 0;
 };
 
+/// Makes in the target the extensions the snapshot's schema uses from other
+/// schemas (and those schemas), where it lacks them, as a DBA restoring a
+/// schema dump would first. Their objects are not part of the snapshot; an
+/// existing one is left as it is. kUnavailable, saying what to do, when one
+/// cannot be made or is installed in another schema than the one the
+/// snapshot's definition names.
+Status MakeOutsideExtensions(PgConn& conn, const Manifest& m, const std::string& url) {
+  for (const auto& ext : m.pg_outside_extensions) {
+    STRATA_ASSIGN_OR_RETURN(
+        auto have, conn.Query("SELECT n.nspname FROM pg_catalog.pg_extension e JOIN "
+                              "pg_catalog.pg_namespace n ON n.oid = e.extnamespace "
+                              "WHERE e.extname = $1",
+                              {ext.name}));
+    if (!have.empty()) {
+      if (have[0][0].value_or("") == ext.schema) continue;
+      return Status(Code::kUnavailable,
+                    fmt::format("schema '{}' of snapshot {} uses extension {} from schema '{}', "
+                                "but {} has that extension in schema '{}'; nothing was restored "
+                                "(move it with ALTER EXTENSION {} SET SCHEMA {}, or restore into "
+                                "another database)",
+                                m.pg_schema, m.id, ext.name, ext.schema, RedactUrl(url),
+                                have[0][0].value_or(""), PgIdent(ext.name), PgIdent(ext.schema)));
+    }
+    // Only when missing: CREATE SCHEMA IF NOT EXISTS checks the privilege first.
+    STRATA_ASSIGN_OR_RETURN(
+        auto schema, conn.Query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1",
+                                {ext.schema}));
+    Status made = schema.empty() ? conn.Exec("CREATE SCHEMA " + PgIdent(ext.schema)) : Status::OK();
+    if (made.ok()) {
+      made = conn.Exec("CREATE EXTENSION " + PgIdent(ext.name) + " WITH SCHEMA " +
+                       PgIdent(ext.schema) + " CASCADE");
+    }
+    if (!made.ok()) {
+      return Status(Code::kUnavailable,
+                    fmt::format("schema '{}' of snapshot {} uses extension {}, installed in "
+                                "schema '{}' (not part of the snapshot); {} lacks it and strata "
+                                "could not create it: {}. Nothing was restored; create it there "
+                                "as a role allowed to (CREATE EXTENSION {} WITH SCHEMA {}; "
+                                "`snapshot verify` makes its scratch database from template1), "
+                                "or let this role create it, then try again",
+                                m.pg_schema, m.id, ext.name, ext.schema, RedactUrl(url),
+                                made.message(), PgIdent(ext.name), PgIdent(ext.schema)));
+    }
+  }
+  return Status::OK();
+}
+
+/// A schema script of the snapshot failed: when it names what the target
+/// lacks (a schema, type, function or table of another schema, which a
+/// snapshot of one schema does not hold), kUnavailable saying so.
+Status ScriptFailed(const Status& s, const Manifest& m, const std::string& url) {
+  const std::string& msg = s.message();
+  for (const char* state : {"3F000", "42704", "42883", "42P01"}) {
+    if (msg.find(std::string("(SQLSTATE ") + state + ")") == std::string::npos) continue;
+    return Status(Code::kUnavailable,
+                  fmt::format("{}. Snapshot {} holds schema '{}' only (and makes the extensions it "
+                              "uses); what its definition names in other schemas must be in {} "
+                              "already. Nothing was restored; create it there first, or restore "
+                              "into a database that has it",
+                              msg, m.id, m.pg_schema, RedactUrl(url)));
+  }
+  return s;
+}
+
 /// Opens `url`; with `create`, creates the database first when it does not exist.
 Result<std::unique_ptr<PgConn>> Connect(const std::string& url, bool create) {
   auto conn = PgConn::Open(url);
@@ -393,6 +485,7 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
                                 "new database",
                                 m.pg_schema, names));
     }
+    STRATA_RETURN_IF_ERROR(MakeOutsideExtensions(*conn, m, url));
     STRATA_RETURN_IF_ERROR(conn->Exec("DROP SCHEMA IF EXISTS " + PgIdent(m.pg_schema) + " CASCADE"));
     STRATA_RETURN_IF_ERROR(conn->Exec("CREATE SCHEMA " + PgIdent(m.pg_schema)));
     // pg_dump -n leaves out the extensions the schema's tables may use.
@@ -402,7 +495,9 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
     }
     PartReader pre_reader(store, *pre, options.progress);
     STRATA_ASSIGN_OR_RETURN(std::string pre_sql, pre_reader.All());
-    STRATA_RETURN_IF_ERROR(conn->Exec(WithoutCreateSchema(pre_sql)).WithContext("creating the schema"));
+    Status created = conn->Exec(WithoutCreateSchema(pre_sql),
+                                fmt::format("creating schema '{}' from the snapshot", m.pg_schema));
+    if (!created.ok()) return ScriptFailed(created, m, url);
     for (const auto& p : m.parts) {
       if (p.name.rfind(kTablePrefix, 0) != 0) continue;
       std::string table = p.name.substr(sizeof(kTablePrefix) - 1);
@@ -418,7 +513,8 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
     }
     PartReader post_reader(store, *post, options.progress);
     STRATA_ASSIGN_OR_RETURN(std::string post_sql, post_reader.All());
-    STRATA_RETURN_IF_ERROR(conn->Exec(post_sql).WithContext("creating indexes and constraints"));
+    created = conn->Exec(post_sql, "creating the snapshot's indexes, constraints and triggers");
+    if (!created.ok()) return ScriptFailed(created, m, url);
     // The schema-only dump creates materialized views empty (a whole dump's
     // data section refreshes them): refresh them, in the order pg_dump
     // created them, so one built on another comes after it.

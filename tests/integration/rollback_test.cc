@@ -516,6 +516,112 @@ TEST_P(RollbackTest, AnEnumValueAddedIsRecordedAndItsRollbackChecked) {
   EXPECT_THAT(rolled.message(), HasSubstr("mood"));
 }
 
+// Prisma's way to remove an enum value: a new type, the column moved to it,
+// the old type renamed away and dropped. The capture of the type change
+// keeps the old values as text, so it does not hold on to the old type; the
+// rollback (a down script that swaps back) puts back the values the new
+// type lacks, and a value the application changed since stops it.
+TEST_P(RollbackTest, AnEnumSwapRollsBackWithTheValuesTheNewTypeLacks) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's enums";
+  Write("0003_users.up.sql",
+        "CREATE TYPE \"Role\" AS ENUM ('USER', 'ADMIN', 'GUEST');\n"
+        "CREATE TABLE \"User\" (id SERIAL PRIMARY KEY, email TEXT NOT NULL,"
+        " role \"Role\" NOT NULL DEFAULT 'USER', past \"Role\"[]);\n"
+        "INSERT INTO \"User\" (email, role, past) VALUES ('a@b.c', 'ADMIN', '{USER}'),"
+        " ('g@b.c', 'GUEST', NULL), ('u@b.c', 'USER', '{ADMIN,USER}'), ('h@b.c', 'GUEST', '{}');\n");
+  Write("0003_users.down.sql", "DROP TABLE \"User\";\nDROP TYPE \"Role\";\n");
+  ASSERT_TRUE(Up().ok());
+  const std::string select = "SELECT id, email, role, past FROM \"User\" ORDER BY id";
+  const std::string rows = RowsText(select), data = Data(), schema = Schema();
+  Write("0004_remove_guest.up.sql",
+        "CREATE TYPE \"Role_new\" AS ENUM ('USER', 'ADMIN');\n"
+        "ALTER TABLE \"User\" ALTER COLUMN \"role\" DROP DEFAULT;\n"
+        "ALTER TABLE \"User\" ALTER COLUMN \"role\" TYPE \"Role_new\" USING (CASE WHEN "
+        "\"role\"::text = 'GUEST' THEN 'USER' ELSE \"role\"::text END::\"Role_new\");\n"
+        "ALTER TABLE \"User\" ALTER COLUMN \"past\" TYPE \"Role_new\"[] USING "
+        "(\"past\"::text[]::\"Role_new\"[]);\n"
+        "ALTER TYPE \"Role\" RENAME TO \"Role_old\";\n"
+        "ALTER TYPE \"Role_new\" RENAME TO \"Role\";\n"
+        "DROP TYPE \"Role_old\";\n"
+        "ALTER TABLE \"User\" ALTER COLUMN \"role\" SET DEFAULT 'USER';\n");
+  Write("0004_remove_guest.down.sql",
+        "CREATE TYPE \"Role_old\" AS ENUM ('USER', 'ADMIN', 'GUEST');\n"
+        "ALTER TABLE \"User\" ALTER COLUMN \"role\" DROP DEFAULT;\n"
+        "ALTER TABLE \"User\" ALTER COLUMN \"role\" TYPE \"Role_old\" USING "
+        "(\"role\"::text::\"Role_old\");\n"
+        "ALTER TABLE \"User\" ALTER COLUMN \"past\" TYPE \"Role_old\"[] USING "
+        "(\"past\"::text[]::\"Role_old\"[]);\n"
+        "ALTER TYPE \"Role\" RENAME TO \"Role_new\";\n"
+        "ALTER TYPE \"Role_old\" RENAME TO \"Role\";\n"
+        "DROP TYPE \"Role_new\";\n"
+        "ALTER TABLE \"User\" ALTER COLUMN \"role\" SET DEFAULT 'USER';\n");
+  Status applied = Up();
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM \"User\" WHERE role::text = 'GUEST'"), 0);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_type WHERE typname = 'Role_old'"), 0);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid"
+                         " WHERE t.typname = 'Role'"), 2);
+  // The application changes a value the rollback would put back: refused.
+  ASSERT_TRUE(db_->Exec("UPDATE \"User\" SET role = 'ADMIN' WHERE email = 'g@b.c'").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("User.role"));
+  ASSERT_TRUE(db_->Exec("UPDATE \"User\" SET role = 'USER' WHERE email = 'g@b.c'").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText(select), rows);
+  EXPECT_THAT(rows, HasSubstr("GUEST"));
+  EXPECT_EQ(Data(), data);
+  EXPECT_EQ(Schema(), schema);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'strata_capture%'"), 0);
+}
+
+// Any captured column of a type the user defined (an enum, a domain, an
+// array of one) is kept as text: the migration may drop the type after
+// dropping the column or the table, and each capture comes back under the
+// type the down script made again, a domain-typed key included.
+TEST_P(RollbackTest, CapturesOfUserTypedColumnsDoNotHoldOnToTheirTypes) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's user-defined types";
+  const std::string types =
+      "CREATE DOMAIN ticket_code AS text CHECK (VALUE LIKE 'T%');\n"
+      "CREATE TYPE state AS ENUM ('open', 'closed');\n";
+  const std::string table =
+      "CREATE TABLE tickets (code ticket_code PRIMARY KEY, note TEXT, state state,"
+      " past state[]);\n";
+  ASSERT_TRUE(db_->Exec(types + table).ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO tickets VALUES ('T1', 'a', 'open', '{open}'),"
+                        " ('T2', NULL, 'closed', '{open,closed}'), ('T3', 'c', 'closed', NULL),"
+                        " ('T4', '', NULL, '{}')").ok());
+  const std::string select = "SELECT code, note, state, past FROM tickets ORDER BY code";
+  const std::string rows = RowsText(select);
+  {
+    SCOPED_TRACE("columns dropped, then their type");
+    RoundTrip("ALTER TABLE tickets DROP COLUMN past;\nALTER TABLE tickets DROP COLUMN state;\n"
+              "DROP TYPE state;\n",
+              "CREATE TYPE state AS ENUM ('open', 'closed');\n"
+              "ALTER TABLE tickets ADD COLUMN state state;\n"
+              "ALTER TABLE tickets ADD COLUMN past state[];\n");
+    EXPECT_EQ(RowsText(select), rows);
+  }
+  {
+    SCOPED_TRACE("rows deleted by an enum value, matched back by a domain key");
+    RoundTrip("DELETE FROM tickets WHERE state = 'closed';\n", "-- rows come back\n");
+    EXPECT_EQ(RowsText(select), rows);
+  }
+  {
+    SCOPED_TRACE("enum values updated");
+    RoundTrip("UPDATE tickets SET state = 'open', past = NULL WHERE code <> 'T1';\n",
+              "-- values come back\n");
+    EXPECT_EQ(RowsText(select), rows);
+  }
+  {
+    SCOPED_TRACE("table dropped, then its types");
+    RoundTrip("DROP TABLE tickets;\nDROP DOMAIN ticket_code;\nDROP TYPE state;\n",
+              types + table);
+    EXPECT_EQ(RowsText(select), rows);
+  }
+}
+
 // Generated columns are the database's to compute: captures leave them out,
 // and the restored rows get them computed again.
 TEST_P(RollbackTest, TablesWithGeneratedColumnsAreRestored) {

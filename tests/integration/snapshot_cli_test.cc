@@ -114,6 +114,62 @@ TEST_P(SnapshotCliTest, RestoreReappliesWhatHistoryAppliedOrRefusesFirst) {
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM w"), 1);
 }
 
+// A migration older than V applied later (--allow-out-of-order) comes after
+// V: the state just after V is the one its run's snapshot holds, not an
+// earlier snapshot with it replayed; and migrations re-applied to reach a
+// boundary go in the order history applied them.
+TEST_P(SnapshotCliTest, RestoreFollowsTheOrderMigrationsWereAppliedIn) {
+  Write("0001_customers.up.sql", "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);\n");
+  Write("0003_invoices.up.sql", "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total INTEGER);\n");
+  auto up = Strata({"up"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  ASSERT_TRUE(db_->Exec("INSERT INTO customers (id, name) VALUES (1, 'ACME'), (2, 'Globex')").ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO invoices VALUES (1, 100)").ok());
+  // Only applies after 0003: it alters the table 0003 creates.
+  Write("0002_coupons.up.sql", "CREATE TABLE coupons (code TEXT PRIMARY KEY);\n"
+                               "ALTER TABLE invoices ADD COLUMN coupon TEXT;\n");
+  up = Strata({"up", "--allow-out-of-order"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  ASSERT_TRUE(db_->Exec("INSERT INTO coupons VALUES ('X')").ok());
+  auto tables = [&] {
+    auto db = target_->Connect();
+    return std::vector<bool>{*db->TableExists("customers"), *db->TableExists("invoices"),
+                             *db->TableExists("coupons")};
+  };
+  auto columns = [&] { return *target_->Connect()->ListColumns("invoices"); };
+
+  // Just after 0003: exactly the snapshot the out-of-order run took.
+  auto r = Strata({"restore", "--to-version", "3", "--after", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("applying")));
+  EXPECT_THAT(Versions(), ::testing::ElementsAre("1", "3"));
+  EXPECT_EQ(tables(), (std::vector<bool>{true, true, false}));
+  EXPECT_EQ(columns(), (std::vector<std::string>{"id", "total"}));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM customers"), 2);
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM invoices"), 1);
+
+  // 0002 again, in a run without a snapshot: just after it, the first
+  // run's snapshot is restored and 0001, 0003 and then 0002 re-applied.
+  up = Strata({"up", "--allow-out-of-order", "--no-snapshot"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  r = Strata({"restore", "--to-version", "2", "--after", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(Versions(), ::testing::ElementsAre("1", "2", "3"));
+  EXPECT_EQ(testing::Column(*target_->Connect(),
+                            "SELECT version FROM strata_history ORDER BY applied_at, version"),
+            (std::vector<std::string>{"1", "3", "2"}));
+  EXPECT_EQ(tables(), (std::vector<bool>{true, true, true}));
+  EXPECT_EQ(columns(), (std::vector<std::string>{"id", "total", "coupon"}));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM customers"), 0);
+
+  // And just before 0002, from there: 0001 and 0003 only.
+  r = Strata({"restore", "--to-version", "2", "--before", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(Versions(), ::testing::ElementsAre("1", "3"));
+  EXPECT_EQ(tables(), (std::vector<bool>{true, true, false}));
+  EXPECT_EQ(columns(), (std::vector<std::string>{"id", "total"}));
+}
+
 TEST_P(SnapshotCliTest, RestoreAsksFirstAndRefusesDamage) {
   Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\nINSERT INTO t VALUES (1);\n");
   Write("0001_t.down.sql", "DROP TABLE t;\n");
@@ -249,6 +305,66 @@ TEST_P(SnapshotCliTest, RestoreRefusesToDropOtherSchemasDependentsAndRefreshesMa
                                "audit_t_id_fkey on table reporting.audit; rule _RETURN on view "
                                "reporting.ids. Nothing was restored"));
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM reporting.ids"), 2);
+}
+
+// Extensions installed in another schema (Supabase puts them in
+// "extensions") are not part of a snapshot of the managed schema: verify and
+// restore --into make them in a database that lacks them. What cannot be
+// made, or is somewhere else, is named, with exit 4, and nothing restored.
+TEST_P(SnapshotCliTest, ExtensionsOfAnotherSchemaAreMadeWhereTheSnapshotGoes) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's extensions";
+  ASSERT_TRUE(db_->Exec("CREATE SCHEMA extensions;"
+                        "CREATE EXTENSION pgcrypto WITH SCHEMA extensions;"
+                        "CREATE EXTENSION citext WITH SCHEMA extensions;"
+                        "CREATE TABLE profiles (id uuid PRIMARY KEY DEFAULT "
+                        "extensions.gen_random_uuid(), username extensions.citext UNIQUE);"
+                        "INSERT INTO profiles (username) VALUES ('Ann'), ('bob')").ok());
+  auto created = Strata({"snapshot", "create"});
+  ASSERT_EQ(created.exit_code, 0) << created.all();
+  std::string id = List()[0]["id"];
+  auto verify = Strata({"snapshot", "verify", id});
+  EXPECT_EQ(verify.exit_code, 0) << verify.all();
+  EXPECT_THAT(verify.out, HasSubstr(id + ": ok"));
+
+  testing::TestDatabase into(Engine::kPostgres);
+  auto r = Strata({"snapshot", "restore", id, "--into", into.url()});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  auto db = into.Connect();
+  EXPECT_EQ(testing::Column(*db, "SELECT e.extname || '@' || n.nspname FROM pg_extension e JOIN "
+                                 "pg_namespace n ON n.oid = e.extnamespace WHERE e.extname IN "
+                                 "('citext', 'pgcrypto') ORDER BY 1"),
+            (std::vector<std::string>{"citext@extensions", "pgcrypto@extensions"}));
+  EXPECT_EQ(Scalar(*db, "SELECT count(*) FROM profiles"), 2);
+  EXPECT_EQ(Scalar(*db, "SELECT count(*) FROM profiles WHERE username OPERATOR(extensions.=) 'ANN'"),
+            1);  // citext's
+  ASSERT_TRUE(db->Exec("INSERT INTO profiles (username) VALUES ('cy')").ok());  // the default
+  EXPECT_FALSE(db->Exec("INSERT INTO profiles (username) VALUES ('BOB')").ok());  // citext unique
+
+  // The extension is there, in another schema than the definition names.
+  testing::TestDatabase elsewhere(Engine::kPostgres);
+  ASSERT_TRUE(elsewhere.Connect()->Exec("CREATE EXTENSION citext WITH SCHEMA public").ok());
+  r = Strata({"snapshot", "restore", id, "--into", elsewhere.url()});
+  EXPECT_EQ(r.exit_code, 4) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("uses extension citext from schema 'extensions'"));
+  EXPECT_THAT(r.err, HasSubstr("in schema 'public'; nothing was restored"));
+  EXPECT_FALSE(*elsewhere.Connect()->TableExists("profiles"));
+
+  // What a snapshot of one schema cannot make: another schema's table.
+  ASSERT_TRUE(db_->Exec("CREATE SCHEMA auth; CREATE TABLE auth.users (id INTEGER PRIMARY KEY);"
+                        "CREATE TABLE notes (id INTEGER PRIMARY KEY, "
+                        "user_id INTEGER REFERENCES auth.users (id))").ok());
+  ASSERT_EQ(Strata({"snapshot", "create"}).exit_code, 0);
+  std::string with_auth = List()[1]["id"];
+  verify = Strata({"snapshot", "verify", with_auth});
+  EXPECT_EQ(verify.exit_code, 4) << verify.all();
+  EXPECT_THAT(verify.out, HasSubstr("could not be verified"));
+  EXPECT_THAT(verify.out, HasSubstr("schema \"auth\" does not exist"));
+  EXPECT_THAT(verify.out, HasSubstr("holds schema 'public' only"));
+  testing::TestDatabase lacking(Engine::kPostgres);
+  r = Strata({"snapshot", "restore", with_auth, "--into", lacking.url()});
+  EXPECT_EQ(r.exit_code, 4) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("Nothing was restored"));
+  EXPECT_FALSE(*lacking.Connect()->TableExists("profiles"));
 }
 
 // Regression: prune removed the snapshots `up` recorded in history, and with

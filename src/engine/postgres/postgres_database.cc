@@ -106,6 +106,23 @@ constexpr char kListUniqueKeysSql[] =
     " AND n.nspname = current_schema() AND c.relname = $1"
     " ORDER BY i.indexrelid, k.ord";
 
+// The element type of an array stands for it (a domain over an array is a
+// type of its own); the engine's types are those of pg_catalog and
+// information_schema.
+constexpr char kListUserTypedColumnsSql[] =
+    "SELECT a.attname, pg_catalog.quote_ident(bn.nspname) || '.' ||"
+    " pg_catalog.quote_ident(b.typname) || CASE WHEN b.oid <> t.oid THEN '[]' ELSE '' END"
+    " FROM pg_catalog.pg_attribute a"
+    " JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
+    " JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'b' AND t.typcategory = 'A'"
+    "   AND t.typelem <> 0 THEN t.typelem ELSE t.oid END"
+    " JOIN pg_catalog.pg_namespace bn ON bn.oid = b.typnamespace"
+    " WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0"
+    " AND NOT a.attisdropped AND bn.nspname NOT IN ('pg_catalog', 'information_schema')"
+    " ORDER BY a.attnum";
+
 constexpr char kCascadingChildrenSql[] =
     "SELECT DISTINCT c.relname FROM pg_catalog.pg_constraint k"
     " JOIN pg_catalog.pg_class c ON c.oid = k.conrelid"
@@ -648,6 +665,13 @@ class PostgresDatabase final : public Database {
     std::vector<std::string> names;
     for (const auto& row : rows.rows) names.push_back(row[0].text());
     return names;
+  }
+
+  Result<std::map<std::string, std::string>> ListUserTypedColumns(std::string_view table) override {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kListUserTypedColumnsSql, {Value(std::string(table))}));
+    std::map<std::string, std::string> types;
+    for (const auto& row : rows.rows) types[row[0].text()] = row[1].text();
+    return types;
   }
 
   Result<std::vector<std::string>> ListInvalidIndexes() override {

@@ -29,6 +29,17 @@ std::string NotExtension(std::string_view catalog, std::string_view oid) {
   return fmt::format(kNotExtension, catalog, oid);
 }
 
+/// The fact for a trigger's or rule's enablement `column` other than the
+/// default 'O': the words of ALTER TABLE, and what they mean (`verb`: what
+/// the object does when enabled).
+std::string EnabledFact(std::string_view column, std::string_view verb) {
+  return fmt::format(
+      "CASE {0} WHEN 'D' THEN 'disabled'"
+      " WHEN 'R' THEN 'enabled replica ({1} only when session_replication_role = replica)'"
+      " ELSE 'enabled always ({1} also when session_replication_role = replica)' END",
+      column, verb);
+}
+
 /// The catalog queries: each row is (kind, name, fact, order, owning table).
 /// With `filtered`, only the per-table queries, limited to the tables in $1
 /// (names separated by chr(31)).
@@ -72,7 +83,40 @@ std::vector<std::string> Queries(bool filtered) {
           "SELECT 'table', c.relname, 'constraint ' || quote_ident(k.conname) || ' '"
           " || pg_get_constraintdef(k.oid, true), 100000, c.relname"
           " FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid" +
-          in_schema + NotExtension("pg_class", "c.oid") + "",
+          in_schema + NotExtension("pg_class", "c.oid") +
+          // Row-level security, only when on: a table without it prints as
+          // it did before Strata read it (history keeps those hashes).
+          " UNION ALL "
+          "SELECT 'table', c.relname, r.fact, 200000, c.relname FROM pg_catalog.pg_class c"
+          " CROSS JOIN LATERAL (VALUES (c.relrowsecurity, 'row level security enabled'),"
+          "  (c.relforcerowsecurity, 'row level security forced')) AS r(flag, fact)" +
+          in_schema + " AND c.relkind IN ('r', 'p', 'f') AND r.flag" +
+          NotExtension("pg_class", "c.oid") +
+          // The internal triggers that enforce foreign keys (and deferrable
+          // unique constraints) have OIDs in their names, so they are not
+          // objects of their own; one disabled (ALTER TABLE ... DISABLE
+          // TRIGGER ALL) means its constraint is no longer enforced, which
+          // is said on the table the trigger is on. Only when not the
+          // default 'O', as above.
+          " UNION ALL "
+          "SELECT 'table', relname, who || ': triggers on '"
+          " || string_agg(DISTINCT event, ', ' ORDER BY event) || ' ' || state, 300000, relname"
+          " FROM (SELECT c.relname, coalesce('constraint ' || quote_ident(k.conname)"
+          "  || CASE WHEN k.conrelid <> c.oid THEN ' of ' || quote_ident(kc.relname) ELSE '' END,"
+          "  'internal trigger ' || quote_ident(g.tgname)) AS who,"
+          " CASE g.tgenabled WHEN 'D' THEN 'disabled (not enforced)'"
+          "  WHEN 'R' THEN 'enabled replica"
+          " (enforced only when session_replication_role = replica)'"
+          "  ELSE 'enabled always (enforced also when session_replication_role = replica)' END"
+          "  AS state, e.event"
+          " FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid"
+          " LEFT JOIN pg_catalog.pg_constraint k ON k.oid = g.tgconstraint"
+          " LEFT JOIN pg_catalog.pg_class kc ON kc.oid = k.conrelid"
+          " CROSS JOIN LATERAL (VALUES (4, 'insert'), (8, 'delete'), (16, 'update'),"
+          "  (32, 'truncate'))"
+          "  AS e(bit, event)" +
+          in_schema + " AND g.tgisinternal AND g.tgenabled <> 'O' AND g.tgtype::int & e.bit <> 0" +
+          NotExtension("pg_class", "c.oid") + ") AS x GROUP BY relname, who, state",
       // Indexes, of tables and materialized views.
       "SELECT 'index', c.relname, pg_get_indexdef(c.oid), 0, r.relname"
       " FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid"
@@ -83,7 +127,44 @@ std::vector<std::string> Queries(bool filtered) {
           NotExtension("pg_class", "r.oid"),
       "SELECT 'trigger', g.tgname || ' on ' || c.relname, pg_get_triggerdef(g.oid, true), 0,"
       " c.relname FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid" +
-          in_schema + " AND NOT g.tgisinternal",
+          in_schema + " AND NOT g.tgisinternal"
+          // ALTER TABLE ... DISABLE / ENABLE REPLICA / ENABLE ALWAYS TRIGGER;
+          // the default 'O' (fires unless session_replication_role =
+          // replica) prints nothing, as before.
+          " UNION ALL "
+          "SELECT 'trigger', g.tgname || ' on ' || c.relname, " +
+          EnabledFact("g.tgenabled", "fires") +
+          ", 1, c.relname"
+          " FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid" +
+          in_schema + " AND NOT g.tgisinternal AND g.tgenabled <> 'O'",
+      // Rules of tables (a view's _RETURN rule is the view itself), with
+      // ALTER TABLE ... DISABLE RULE as for triggers.
+      "SELECT 'rule', quote_ident(r.rulename) || ' on ' || c.relname,"
+      " pg_get_ruledef(r.oid, true), 0, c.relname"
+      " FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class" +
+          in_schema + " AND c.relkind IN ('r', 'p', 'f') AND r.rulename <> '_RETURN'" +
+          NotExtension("pg_rewrite", "r.oid") +
+          " UNION ALL "
+          "SELECT 'rule', quote_ident(r.rulename) || ' on ' || c.relname, " +
+          EnabledFact("r.ev_enabled", "applies") +
+          ", 1, c.relname"
+          " FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class" +
+          in_schema + " AND c.relkind IN ('r', 'p', 'f') AND r.rulename <> '_RETURN'"
+          " AND r.ev_enabled <> 'O'" + NotExtension("pg_rewrite", "r.oid"),
+      // Row-level security policies: command, roles (names, sorted; 0 is
+      // PUBLIC) and the expressions as the server deparses them.
+      "SELECT 'policy', quote_ident(p.polname) || ' on ' || c.relname, f.fact, f.rank, c.relname"
+      " FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid"
+      " CROSS JOIN LATERAL (VALUES (0, concat_ws(' ', 'as',"
+      "  CASE WHEN p.polpermissive THEN 'permissive' ELSE 'restrictive' END, 'for',"
+      "  CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'"
+      "   WHEN 'd' THEN 'delete' ELSE 'all' END, 'to',"
+      "  (SELECT string_agg(coalesce(quote_ident(o.rolname), 'public'), ', '"
+      "    ORDER BY coalesce(quote_ident(o.rolname), 'public'))"
+      "   FROM unnest(p.polroles) AS u(role) LEFT JOIN pg_catalog.pg_roles o ON o.oid = u.role))),"
+      "  (1, 'using ' || pg_get_expr(p.polqual, p.polrelid)),"
+      "  (2, 'with check ' || pg_get_expr(p.polwithcheck, p.polrelid))) AS f(rank, fact)" +
+          in_schema + " AND f.fact IS NOT NULL" + NotExtension("pg_class", "c.oid"),
       // Sequences, with the column that owns one (serial, identity): owned
       // by that table; a free-standing sequence belongs to no table.
       "SELECT 'sequence', c.relname, concat_ws(' ', format_type(s.seqtypid, NULL),"
@@ -107,6 +188,18 @@ std::vector<std::string> Queries(bool filtered) {
       "SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, c.relname,"
       " pg_get_viewdef(c.oid, true), 0 FROM pg_catalog.pg_class c" +
           in_schema + " AND c.relkind IN ('v', 'm')" + NotExtension("pg_class", "c.oid"),
+      // Rules of views other than the view itself (ON INSERT ... DO INSTEAD).
+      "SELECT 'rule', quote_ident(r.rulename) || ' on ' || c.relname,"
+      " pg_get_ruledef(r.oid, true), 0"
+      " FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class" +
+          in_schema + " AND c.relkind IN ('v', 'm') AND r.rulename <> '_RETURN'" +
+          NotExtension("pg_rewrite", "r.oid") +
+          " UNION ALL "
+          "SELECT 'rule', quote_ident(r.rulename) || ' on ' || c.relname, " +
+          EnabledFact("r.ev_enabled", "applies") +
+          ", 1 FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class" +
+          in_schema + " AND c.relkind IN ('v', 'm') AND r.rulename <> '_RETURN'"
+          " AND r.ev_enabled <> 'O'" + NotExtension("pg_rewrite", "r.oid"),
       // Types: enums (labels in order), domains, composite types.
       "SELECT 'type', t.typname, 'enum (' || string_agg(quote_literal(e.enumlabel), ', '"
       " ORDER BY e.enumsortorder) || ')', 0"

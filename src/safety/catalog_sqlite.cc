@@ -103,7 +103,26 @@ struct TableText {
   std::vector<std::string> checks;
   std::string options;  // "strict, without rowid"
   std::string virtual_using;
+  // ON CONFLICT clauses other than the default, ABORT: what an INSERT or
+  // UPDATE without an OR clause of its own does on a violation. No pragma
+  // reports them.
+  std::map<std::string, std::string> not_null_conflict;  // lower-cased column -> "ignore"
+  std::string primary_key_conflict;
+  std::map<std::string, std::string> unique_conflict;  // lower-cased "a, b" -> "replace"
+  /// Per REFERENCES clause in text order: whether DEFERRABLE INITIALLY
+  /// DEFERRED (the only spelling SQLite defers; any other is immediate).
+  std::vector<bool> fk_deferred;
 };
+
+/// Lower-cased column names of the list in parentheses at `open`
+/// ("a, b"), without their COLLATE and ASC/DESC.
+std::string ColumnNames(const Tokens& t, size_t open) {
+  std::string out;
+  for (auto [b, e] : Elements(t, open)) {
+    out += (out.empty() ? "" : ", ") + AsciiLower(sql::IdentifierName(t[b], Dialect::kSqlite));
+  }
+  return out;
+}
 
 TableText ParseTable(std::string_view create) {
   TableText out;
@@ -122,11 +141,47 @@ TableText ParseTable(std::string_view create) {
                        t[b].IsWord("unique") || t[b].IsWord("check") || t[b].IsWord("foreign"));
     std::string column = is_column ? AsciiLower(sql::IdentifierName(t[b], Dialect::kSqlite)) : "";
     std::string constraint;
+    // The constraint an ON CONFLICT clause belongs to: the one it follows.
+    enum { kNone, kNotNull, kPrimaryKey, kUnique } clause = kNone;
+    std::string unique_columns;
     for (size_t k = is_column ? b + 1 : b; k < e; ++k) {
       if (t[k].IsWord("constraint") && k + 1 < e) {
         constraint = "constraint " + CanonicalToken(t[k + 1]) + " ";
         ++k;
+      } else if (t[k].IsWord("on") && k + 2 < e && t[k + 1].IsWord("conflict")) {
+        std::string action = AsciiLower(t[k + 2].text);
+        k += 2;
+        if (action == "abort") continue;
+        if (clause == kNotNull && is_column) out.not_null_conflict[column] = action;
+        if (clause == kPrimaryKey) out.primary_key_conflict = action;
+        if (clause == kUnique) out.unique_conflict[unique_columns] = action;
+      } else if (t[k].IsWord("not") && k + 1 < e && t[k + 1].IsWord("null")) {
+        clause = kNotNull;
+        ++k;
+      } else if (t[k].IsWord("primary") && k + 1 < e && t[k + 1].IsWord("key")) {
+        clause = kPrimaryKey;
+        ++k;
+        if (k + 1 < e && t[k + 1].IsPunct('(')) k = Close(t, k + 1);
+      } else if (t[k].IsWord("unique")) {
+        clause = kUnique;
+        unique_columns = column;
+        if (k + 1 < e && t[k + 1].IsPunct('(')) {
+          unique_columns = ColumnNames(t, k + 1);
+          k = Close(t, k + 1);
+        }
+      } else if (t[k].IsWord("null") || t[k].IsWord("default")) {
+        clause = kNone;  // NULL takes an ON CONFLICT that SQLite ignores
+      } else if (t[k].IsWord("references")) {
+        clause = kNone;
+        out.fk_deferred.push_back(false);
+      } else if (t[k].IsWord("deferrable")) {
+        // As SQLite does: it applies to the last foreign key so far, and
+        // NOT DEFERRABLE ... is immediate whatever follows.
+        bool deferred = !t[k - 1].IsWord("not") && k + 2 < e && t[k + 1].IsWord("initially") &&
+                        t[k + 2].IsWord("deferred");
+        if (!out.fk_deferred.empty()) out.fk_deferred.back() = deferred;
       } else if (t[k].IsWord("check") && k + 1 < e && t[k + 1].IsPunct('(')) {
+        clause = kNone;
         size_t end = Close(t, k + 1);
         out.checks.push_back("check " + constraint + Canonical(t, k + 1, end + 1));
         k = end;
@@ -224,13 +279,27 @@ class SqliteCatalog : public Catalog {
         Rows cols, db_.Query("SELECT name, type, \"notnull\", dflt_value, pk, hidden "
                              "FROM pragma_table_xinfo($1) ORDER BY cid",
                              {name}));
+    STRATA_ASSIGN_OR_RETURN(Rows index_list, db_.Query("SELECT name, \"unique\", origin "
+                                                       "FROM pragma_index_list($1)",
+                                                       {name}));
+    const bool not_rowid_alias = IntegerKeyNotRowidAlias(text, cols, index_list);
     for (const auto& c : cols.rows) {
       const std::string col = c[0].ToString();
       std::string type = AsciiUpper(CanonicalSql(c[1].ToString()));
       std::string fact = fmt::format("column {} {}", Name(col), type.empty() ? "(no type)" : type);
-      if (c[2].ToInt()) fact += " not null";
+      // Each addition below prints only when it is not the default, so a
+      // table without it prints (and hashes) as before it was read.
+      if (c[2].ToInt()) {
+        fact += " not null";
+        auto conflict = text.not_null_conflict.find(AsciiLower(col));
+        if (conflict != text.not_null_conflict.end()) fact += " on conflict " + conflict->second;
+      }
       if (!c[3].is_null()) fact += " default " + CanonicalSql(c[3].ToString());
-      if (c[4].ToInt()) fact += fmt::format(" primary key #{}", c[4].ToInt());
+      if (c[4].ToInt()) {
+        fact += fmt::format(" primary key #{}", c[4].ToInt());
+        if (not_rowid_alias) fact += " desc (not a rowid alias)";
+        if (!text.primary_key_conflict.empty()) fact += " on conflict " + text.primary_key_conflict;
+      }
       fact += text.column_extra[AsciiLower(col)];
       int64_t hidden = c[5].ToInt();
       if (hidden == 1) fact += " hidden";
@@ -241,18 +310,45 @@ class SqliteCatalog : public Catalog {
       obj.facts.push_back(std::move(fact));
     }
     std::vector<std::string> constraints = text.checks;
-    STRATA_RETURN_IF_ERROR(ForeignKeys(name, &constraints));
-    STRATA_RETURN_IF_ERROR(Indexes(name, &constraints, indexes));
+    STRATA_RETURN_IF_ERROR(ForeignKeys(name, text, &constraints));
+    STRATA_RETURN_IF_ERROR(Indexes(name, text, index_list, &constraints, indexes));
     std::sort(constraints.begin(), constraints.end());
     obj.facts.insert(obj.facts.end(), constraints.begin(), constraints.end());
     return obj;
   }
 
-  Status ForeignKeys(const std::string& table, std::vector<std::string>* out) {
+  /// Whether the table's one-column primary key is declared INTEGER but is
+  /// not the rowid: SQLite's quirk for a column written INTEGER PRIMARY KEY
+  /// DESC, which gets an index of its own (origin "pk") and keeps values a
+  /// rowid would not (NULL, non-integers) instead of aliasing the rowid.
+  static bool IntegerKeyNotRowidAlias(const TableText& text, const Rows& cols,
+                                      const Rows& index_list) {
+    if (text.options.find("without rowid") != std::string::npos) return false;
+    int keys = 0;
+    bool integer = false;
+    for (const auto& c : cols.rows) {
+      if (!c[4].ToInt()) continue;
+      ++keys;
+      integer = AsciiUpper(c[1].ToString()) == "INTEGER";
+    }
+    return keys == 1 && integer &&
+           std::any_of(index_list.rows.begin(), index_list.rows.end(),
+                       [](const auto& index) { return index[2].ToString() == "pk"; });
+  }
+
+  Status ForeignKeys(const std::string& table, const TableText& text,
+                     std::vector<std::string>* out) {
     STRATA_ASSIGN_OR_RETURN(
         Rows fks, db_.Query("SELECT id, \"table\", \"from\", \"to\", on_update, on_delete, \"match\" "
                             "FROM pragma_foreign_key_list($1) ORDER BY id, seq",
                             {table}));
+    // SQLite lists the foreign keys last written first (id 0 is the last
+    // REFERENCES of the text); if the counts disagree nothing is said.
+    const int64_t count = fks.rows.empty() ? 0 : fks.rows.back()[0].ToInt() + 1;
+    auto deferred = [&](int64_t id) {
+      return count == static_cast<int64_t>(text.fk_deferred.size()) && id >= 0 && id < count &&
+             text.fk_deferred[static_cast<size_t>(count - 1 - id)];
+    };
     for (size_t i = 0; i < fks.rows.size();) {
       const auto& first = fks.rows[i];
       std::string parent = first[1].ToString(), from, to;
@@ -273,16 +369,15 @@ class SqliteCatalog : public Catalog {
                                      from, Name(parent), to, AsciiLower(first[4].ToString()),
                                      AsciiLower(first[5].ToString()));
       if (first[6].ToString() != "NONE") fact += " match " + AsciiLower(first[6].ToString());
+      if (deferred(first[0].ToInt())) fact += " deferrable initially deferred";
       out->push_back(std::move(fact));
     }
     return Status::OK();
   }
 
-  Status Indexes(const std::string& table, std::vector<std::string>* constraints,
-                 std::vector<SchemaObject>* out) {
-    STRATA_ASSIGN_OR_RETURN(Rows list, db_.Query("SELECT name, \"unique\", origin "
-                                                 "FROM pragma_index_list($1)",
-                                                 {table}));
+  /// `list`: the table's pragma_index_list (name, unique, origin).
+  Status Indexes(const std::string& table, const TableText& text, const Rows& list,
+                 std::vector<std::string>* constraints, std::vector<SchemaObject>* out) {
     for (const auto& index : list.rows) {
       const std::string name = index[0].ToString(), origin = index[2].ToString();
       if (origin == "pk") continue;  // the columns' "primary key #n" says it
@@ -303,7 +398,9 @@ class SqliteCatalog : public Catalog {
         }
       }
       std::vector<std::string> parts;
+      std::string names;  // lower-cased, as TableText::unique_conflict has them
       for (size_t k = 0; k < keys.rows.size(); ++k) {
+        names += (k ? ", " : "") + AsciiLower(keys.rows[k][1].ToString());
         const auto& key = keys.rows[k];
         if (key[0].ToInt() == -2) {
           parts.push_back(k < elements.size() ? Canonical(t, elements[k].first, elements[k].second)
@@ -318,7 +415,12 @@ class SqliteCatalog : public Catalog {
       std::string columns;
       for (const auto& p : parts) columns += (columns.empty() ? "" : ", ") + p;
       if (origin == "u") {
-        constraints->push_back("unique (" + columns + ")");
+        // Two UNIQUE constraints on the same columns are one index, which
+        // takes the ON CONFLICT of whichever has one (SQLite refuses two).
+        auto conflict = text.unique_conflict.find(names);
+        std::string fact = "unique (" + columns + ")";
+        if (conflict != text.unique_conflict.end()) fact += " on conflict " + conflict->second;
+        constraints->push_back(std::move(fact));
         continue;
       }
       SchemaObject obj{"index", name, {}, table};

@@ -14,10 +14,13 @@
 namespace strata {
 namespace {
 
-/// Kinds in the order a reader expects them; unknown kinds go last.
+/// Kinds in the order a reader expects them; unknown kinds go last. New
+/// kinds are added at the end: the rank is part of the sort key, which
+/// history's recorded blocks are keyed by.
 int KindRank(std::string_view kind) {
-  static constexpr std::string_view kOrder[] = {"extension", "type", "sequence", "table", "index",
-                                                "view", "materialized view", "trigger", "function"};
+  static constexpr std::string_view kOrder[] = {"extension", "type",    "sequence", "table",
+                                                "index",     "view",    "materialized view",
+                                                "trigger",   "function", "rule",    "policy"};
   auto it = std::find(std::begin(kOrder), std::end(kOrder), kind);
   return static_cast<int>(it - std::begin(kOrder));
 }

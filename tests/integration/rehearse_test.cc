@@ -178,6 +178,36 @@ TEST_P(RehearseTest, DownThatForgetsAnIndexFailsNamingIt) {
   EXPECT_EQ(TargetState(), before);
 }
 
+// Rehearse checks each rollback with the same schema fingerprint: a down
+// script that leaves row-level security on (PostgreSQL) or rebuilds a table
+// without its deferred foreign key (SQLite) fails, naming it.
+TEST_P(RehearseTest, DownThatLosesRowLevelSecurityOrADeferredForeignKeyFails) {
+  Write("0001_items.up.sql",
+        "CREATE TABLE owners (id INTEGER PRIMARY KEY);\n"
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, owner_id INTEGER REFERENCES owners (id)" +
+            std::string(pg() ? "" : " DEFERRABLE INITIALLY DEFERRED") + ", name TEXT);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  if (pg()) {
+    Write("0002_rls.up.sql",
+          "ALTER TABLE items ENABLE ROW LEVEL SECURITY;\n"
+          "CREATE POLICY named ON items USING (name IS NOT NULL);\n");
+    Write("0002_rls.down.sql", "DROP POLICY named ON items;\n");
+  } else {
+    Write("0002_rls.up.sql", "ALTER TABLE items ADD COLUMN note TEXT;\n");
+    Write("0002_rls.down.sql",
+          "CREATE TABLE old_items (id INTEGER PRIMARY KEY, owner_id INTEGER REFERENCES owners (id),"
+          " name TEXT);\nINSERT INTO old_items SELECT id, owner_id, name FROM items;\n"
+          "DROP TABLE items;\nALTER TABLE old_items RENAME TO items;\n");
+  }
+  std::string before = TargetState();
+  auto run = Strata({"rehearse"});
+  EXPECT_EQ(run.exit_code, 6) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("0002_rls"));
+  EXPECT_THAT(run.out, HasSubstr(pg() ? "row level security enabled" : "deferrable initially deferred"));
+  EXPECT_THAT(run.out, HasSubstr("rehearsal FAILED: 1 of 1 migrations failed"));
+  EXPECT_EQ(TargetState(), before);
+}
+
 TEST_P(RehearseTest, DownThatRestoresAColumnWithTheWrongTypeFails) {
   Write("0001_items.up.sql",
         "CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER NOT NULL DEFAULT 0);\n"

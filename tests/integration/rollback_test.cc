@@ -17,6 +17,7 @@ namespace strata {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::Scalar;
 using testing::TempDir;
 
@@ -756,6 +757,176 @@ TEST_P(RollbackTest, DownThatChangesWhatTheMigrationNeverTouchedIsCaught) {
   EXPECT_THAT(s.message(), HasSubstr("~ table reviews"));
   EXPECT_EQ(Schema(), schema);
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 4);
+}
+
+// SQLite keeps a deferred foreign key, ON CONFLICT clauses and INTEGER
+// PRIMARY KEY DESC only in the CREATE TABLE text: a table rebuilt by the
+// down script (the way Django changes a SQLite table) that loses one of
+// them is not the table it was, and the rollback is refused.
+TEST_P(RollbackTest, RebuildThatLosesADeferredForeignKeyIsCaughtOnSqlite) {
+  if (pg()) GTEST_SKIP() << "PostgreSQL's constraints say DEFERRABLE in pg_get_constraintdef";
+  Write("0003_posts.up.sql",
+        "CREATE TABLE posts (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,"
+        " item_id INTEGER NOT NULL REFERENCES items (id) DEFERRABLE INITIALLY DEFERRED);\n"
+        "INSERT INTO posts (title, item_id) VALUES ('first', 1), ('second', 2);\n");
+  Write("0004_posts_slug.up.sql",
+        "CREATE TABLE new__posts (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,"
+        " item_id INTEGER NOT NULL REFERENCES items (id) DEFERRABLE INITIALLY DEFERRED,"
+        " slug TEXT NOT NULL DEFAULT '');\n"
+        "INSERT INTO new__posts (id, title, item_id) SELECT id, title, item_id FROM posts;\n"
+        "DROP TABLE posts;\nALTER TABLE new__posts RENAME TO posts;\n");
+  Write("0004_posts_slug.down.sql",
+        "CREATE TABLE old__posts (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,"
+        " item_id INTEGER NOT NULL REFERENCES items (id));\n"
+        "INSERT INTO old__posts (id, title, item_id) SELECT id, title, item_id FROM posts;\n"
+        "DROP TABLE posts;\nALTER TABLE old__posts RENAME TO posts;\n");
+  ASSERT_TRUE(Up().ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("~ table posts"));
+  EXPECT_THAT(s.message(), HasSubstr("-  foreign key (item_id) references items (id) on update no action "
+                                     "on delete no action deferrable initially deferred"));
+  // Undone: 0004 is still applied, its table as it left it.
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 4);
+  EXPECT_EQ(*db_->ListColumns("posts"), (std::vector<std::string>{"id", "title", "item_id", "slug"}));
+  EXPECT_THAT(testing::Column(*db_, "SELECT sql FROM sqlite_schema WHERE name = 'posts'").at(0),
+              HasSubstr("DEFERRABLE INITIALLY DEFERRED"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM posts"), 2);
+}
+
+TEST_P(RollbackTest, RebuildThatLosesOnConflictOrPrimaryKeyDescIsCaughtOnSqlite) {
+  if (pg()) GTEST_SKIP() << "ON CONFLICT clauses and rowid aliases are SQLite's";
+  Write("0003_tags.up.sql",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY DESC, label TEXT NOT NULL ON CONFLICT IGNORE,"
+        " UNIQUE (label) ON CONFLICT REPLACE);\nINSERT INTO tags VALUES (1, 'a'), (2, 'b');\n");
+  Write("0004_tags_color.up.sql", "ALTER TABLE tags ADD COLUMN color TEXT;\n");
+  Write("0004_tags_color.down.sql",
+        "CREATE TABLE old_tags (id INTEGER PRIMARY KEY, label TEXT NOT NULL, UNIQUE (label));\n"
+        "INSERT INTO old_tags SELECT id, label FROM tags;\nDROP TABLE tags;\n"
+        "ALTER TABLE old_tags RENAME TO tags;\n");
+  ASSERT_TRUE(Up().ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("-  column id INTEGER primary key #1 desc (not a rowid alias)"));
+  EXPECT_THAT(s.message(), HasSubstr("-  column label TEXT not null on conflict ignore"));
+  EXPECT_THAT(s.message(), HasSubstr("-  unique (label) on conflict replace"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 4);
+  EXPECT_EQ(*db_->ListColumns("tags"), (std::vector<std::string>{"id", "label", "color"}));
+  // Still the table 0004 left: REPLACE and IGNORE act as declared.
+  ASSERT_TRUE(db_->Exec("INSERT INTO tags (id, label) VALUES (3, 'a'); "
+                        "INSERT INTO tags (id, label) VALUES (4, NULL)").ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM tags"), 2);
+  EXPECT_EQ(Scalar(*db_, "SELECT id FROM tags WHERE label = 'a'"), 3);
+}
+
+// A down script that keeps them all rolls back as before.
+TEST_P(RollbackTest, RebuildThatKeepsDeferredForeignKeysAndOnConflictRollsBackOnSqlite) {
+  if (pg()) GTEST_SKIP() << "SQLite's table rebuild";
+  const std::string table =
+      " (id INTEGER PRIMARY KEY DESC, item_id INTEGER REFERENCES items (id) DEFERRABLE INITIALLY "
+      "DEFERRED, label TEXT NOT NULL ON CONFLICT IGNORE UNIQUE ON CONFLICT REPLACE";
+  Write("0003_tags.up.sql", "CREATE TABLE tags" + table + ");\nINSERT INTO tags VALUES (1, 1, 'a');\n");
+  ASSERT_TRUE(Up().ok());
+  std::string data = Data(), schema = Schema();
+  Write("0004_tags_color.up.sql",
+        "CREATE TABLE new_tags" + table + ", color TEXT);\n"
+        "INSERT INTO new_tags (id, item_id, label) SELECT id, item_id, label FROM tags;\n"
+        "DROP TABLE tags;\nALTER TABLE new_tags RENAME TO tags;\n");
+  Write("0004_tags_color.down.sql",
+        "CREATE TABLE old_tags" + table + ");\n"
+        "INSERT INTO old_tags SELECT id, item_id, label FROM tags;\nDROP TABLE tags;\n"
+        "ALTER TABLE old_tags RENAME TO tags;\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_NE(Schema(), schema);
+  Status s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Schema(), schema);
+  EXPECT_EQ(Data(), data);
+}
+
+// PostgreSQL: row-level security and its policies, rules, and triggers
+// turned off (including the ones that enforce foreign keys) are part of
+// the schema a rollback must put back.
+TEST_P(RollbackTest, DownThatLeavesRowLevelSecurityOnIsCaughtOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite has no row-level security";
+  Write("0003_rls.up.sql",
+        "ALTER TABLE items ENABLE ROW LEVEL SECURITY;\nALTER TABLE items FORCE ROW LEVEL SECURITY;\n"
+        "CREATE POLICY \"Named items only\" ON items FOR SELECT USING (name IS NOT NULL);\n");
+  Write("0003_rls.down.sql", "DROP POLICY \"Named items only\" ON items;\n");  // RLS stays on
+  ASSERT_TRUE(Up().ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("~ table items"));
+  EXPECT_THAT(s.message(), HasSubstr("+  row level security enabled"));
+  EXPECT_THAT(s.message(), HasSubstr("+  row level security forced"));
+  EXPECT_THAT(s.message(), Not(HasSubstr("policy")));  // that one the down did drop
+  // Undone: the policy is back, RLS still on, 0003 still applied.
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_policy WHERE polrelid = 'items'::regclass"), 1);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_class WHERE oid = 'items'::regclass"
+                         " AND relrowsecurity AND relforcerowsecurity"),
+            1);
+}
+
+TEST_P(RollbackTest, DownThatLeavesAPolicyOrARuleIsCaughtOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite has no policies or rules";
+  Write("0003_guard.up.sql",
+        "CREATE POLICY cheap ON items FOR UPDATE TO public USING (price < 100) WITH CHECK (price < 100);\n"
+        "CREATE RULE items_keep AS ON DELETE TO items DO INSTEAD NOTHING;\n");
+  Write("0003_guard.down.sql", "SELECT 1;\n");
+  ASSERT_TRUE(Up().ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("+ policy cheap on items\n+   as permissive for update to public\n"
+                                     "+   using (price < (100)::double precision)\n"));
+  EXPECT_THAT(s.message(), HasSubstr("+ rule items_keep on items\n"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_rewrite WHERE rulename = 'items_keep'"), 1);
+}
+
+TEST_P(RollbackTest, DownThatLeavesForeignKeyTriggersDisabledIsCaughtOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite triggers cannot be disabled";
+  Write("0003_reviews.up.sql",
+        "CREATE TABLE reviews (id INTEGER PRIMARY KEY, item_id INTEGER REFERENCES items (id), body TEXT);\n");
+  Write("0004_bulk_load.up.sql", "ALTER TABLE reviews DISABLE TRIGGER ALL;\n");
+  Write("0004_bulk_load.down.sql", "ALTER TABLE reviews ENABLE TRIGGER USER;\n");  // not the FK's
+  ASSERT_TRUE(Up().ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("~ table reviews"));
+  EXPECT_THAT(s.message(), HasSubstr("+  constraint reviews_item_id_fkey: triggers on insert, update "
+                                     "disabled (not enforced)"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 4);
+  // Still not enforced, as 0004 left it.
+  EXPECT_TRUE(db_->Exec("INSERT INTO reviews VALUES (1, 999, 'no such item')").ok());
+}
+
+// The same changes with a complete down script roll back, checked.
+TEST_P(RollbackTest, RowLevelSecurityRulesAndDisabledTriggersWithTheirDownRollBackOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's";
+  Write("0003_reviews.up.sql",
+        "CREATE TABLE reviews (id INTEGER PRIMARY KEY, item_id INTEGER REFERENCES items (id), body TEXT);\n");
+  ASSERT_TRUE(Up().ok());
+  std::string data = Data(), schema = Schema();
+  Write("0004_lock_down.up.sql",
+        "ALTER TABLE items ENABLE ROW LEVEL SECURITY;\n"
+        "CREATE POLICY named ON items USING (name IS NOT NULL);\n"
+        "CREATE RULE items_keep AS ON DELETE TO items DO INSTEAD NOTHING;\n"
+        "ALTER TABLE reviews DISABLE TRIGGER ALL;\n");
+  Write("0004_lock_down.down.sql",
+        "ALTER TABLE reviews ENABLE TRIGGER ALL;\nDROP RULE items_keep ON items;\n"
+        "DROP POLICY named ON items;\nALTER TABLE items DISABLE ROW LEVEL SECURITY;\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_NE(Schema(), schema);
+  EXPECT_EQ(Open()->GetStatus()->drift, "");
+  Status s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Schema(), schema);
+  EXPECT_EQ(Data(), data);
+  EXPECT_EQ(Open()->GetStatus()->drift, "");
+  // Turned off outside Strata: status sees it.
+  ASSERT_TRUE(db_->Exec("ALTER TABLE reviews DISABLE TRIGGER ALL").ok());
+  EXPECT_THAT(Open()->GetStatus()->drift, HasSubstr("changed outside strata"));
 }
 
 // SQLite's names ignore ASCII case: a statement that spells the table

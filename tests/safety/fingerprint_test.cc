@@ -313,6 +313,183 @@ TEST_P(FingerprintTest, DiffNamesAddedRemovedAndChangedObjects) {
   EXPECT_THAT(diff, Not(HasSubstr("-  column a")));
 }
 
+// SQLite keeps these only in the CREATE TABLE text: a foreign key deferred
+// to commit, what a constraint violation does (ON CONFLICT), and whether an
+// INTEGER PRIMARY KEY is the rowid. A rebuild that loses one changes how the
+// table behaves.
+TEST_P(FingerprintTest, DeferrableForeignKeyChangesItOnSqlite) {
+  if (pg()) GTEST_SKIP() << "pg_get_constraintdef says DEFERRABLE on PostgreSQL";
+  std::string p = "CREATE TABLE p (id INTEGER PRIMARY KEY, k TEXT UNIQUE);";
+  ExpectDiffer(p + "CREATE TABLE c (pid INTEGER REFERENCES p(id));",
+               p + "CREATE TABLE c (pid INTEGER REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED);",
+               "+  foreign key (pid) references p (id) on update no action on delete no action "
+               "deferrable initially deferred");
+  // Of several, the one deferred is named (SQLite lists them last first),
+  // in a column or a table constraint, and after ALTER TABLE ADD COLUMN.
+  std::string three = "CREATE TABLE c (a INTEGER REFERENCES p(id), b INTEGER REFERENCES p(id)";
+  ExpectDiffer(p + three + ", k TEXT, FOREIGN KEY (k) REFERENCES p(k));",
+               p + three + " DEFERRABLE INITIALLY DEFERRED, k TEXT, FOREIGN KEY (k) REFERENCES p(k));",
+               "+  foreign key (b) references p (id) on update no action on delete no action "
+               "deferrable initially deferred");
+  ExpectDiffer(p + three + ", k TEXT, FOREIGN KEY (k) REFERENCES p(k));",
+               p + three + ", k TEXT, FOREIGN KEY (k) REFERENCES p(k) DEFERRABLE INITIALLY DEFERRED);",
+               "+  foreign key (k) references p (k) on update no action on delete no action "
+               "deferrable initially deferred");
+  SchemaFingerprint added = Schema(p + "CREATE TABLE c (a INTEGER REFERENCES p(id) DEFERRABLE "
+                                       "INITIALLY DEFERRED); ALTER TABLE c ADD COLUMN b INTEGER "
+                                       "REFERENCES p(id);");
+  EXPECT_THAT(added.canonical_text,
+              HasSubstr("foreign key (a) references p (id) on update no action on delete no action "
+                        "deferrable initially deferred\n"));
+  EXPECT_THAT(added.canonical_text,
+              HasSubstr("foreign key (b) references p (id) on update no action on delete no action\n"));
+  // Every other spelling is immediate, as without one.
+  SchemaFingerprint immediate = Schema(p + "CREATE TABLE c (pid INTEGER REFERENCES p(id));");
+  for (const char* clause : {"DEFERRABLE", "DEFERRABLE INITIALLY IMMEDIATE",
+                             "NOT DEFERRABLE INITIALLY DEFERRED", "NOT DEFERRABLE"}) {
+    EXPECT_EQ(Schema(p + "CREATE TABLE c (pid INTEGER REFERENCES p(id) " + clause + ");").hash,
+              immediate.hash)
+        << clause;
+  }
+}
+
+TEST_P(FingerprintTest, OnConflictChangesItOnSqlite) {
+  if (pg()) GTEST_SKIP() << "ON CONFLICT clauses of constraints are SQLite's";
+  ExpectDiffer("CREATE TABLE t (a TEXT NOT NULL);", "CREATE TABLE t (a TEXT NOT NULL ON CONFLICT IGNORE);",
+               "+  column a text not null on conflict ignore");
+  ExpectDiffer("CREATE TABLE t (a TEXT UNIQUE);", "CREATE TABLE t (a TEXT UNIQUE ON CONFLICT REPLACE);",
+               "+  unique (a) on conflict replace");
+  ExpectDiffer("CREATE TABLE t (a TEXT, b TEXT, UNIQUE (a, b));",
+               "CREATE TABLE t (a TEXT, b TEXT, CONSTRAINT ab UNIQUE (A COLLATE nocase, b DESC) "
+               "ON CONFLICT FAIL);",
+               "on conflict fail");
+  ExpectDiffer("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT);",
+               "CREATE TABLE t (id INTEGER PRIMARY KEY ON CONFLICT REPLACE, a TEXT);",
+               "+  column id integer primary key #1 on conflict replace");
+  ExpectDiffer("CREATE TABLE t (a TEXT, b TEXT, PRIMARY KEY (a, b));",
+               "CREATE TABLE t (a TEXT, b TEXT, PRIMARY KEY (a, b) ON CONFLICT ROLLBACK);",
+               "+  column b text primary key #2 on conflict rollback");
+  // ABORT is what no clause means.
+  EXPECT_EQ(Schema("CREATE TABLE t (id INTEGER PRIMARY KEY ON CONFLICT ABORT, a TEXT NOT NULL ON "
+                   "CONFLICT ABORT UNIQUE ON CONFLICT ABORT);")
+                .hash,
+            Schema("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT NOT NULL UNIQUE);").hash);
+}
+
+TEST_P(FingerprintTest, IntegerPrimaryKeyDescIsNotARowidAliasOnSqlite) {
+  if (pg()) GTEST_SKIP() << "rowid aliases are SQLite's";
+  ExpectDiffer("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT);",
+               "CREATE TABLE t (id INTEGER PRIMARY KEY DESC, a TEXT);",
+               "+  column id integer primary key #1 desc (not a rowid alias)");
+  // Written as a table constraint, DESC keeps it the rowid.
+  EXPECT_EQ(Schema("CREATE TABLE t (id INTEGER, a TEXT, PRIMARY KEY (id DESC));").hash,
+            Schema("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT);").hash);
+}
+
+// PostgreSQL: row-level security, its policies, rules, and whether triggers
+// (the user's, and the internal ones that enforce foreign keys) fire.
+TEST_P(FingerprintTest, RowLevelSecurityAndPoliciesChangeItOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite has no row-level security";
+  std::string t = "CREATE TABLE t (id int PRIMARY KEY, owner text, n int);";
+  ExpectDiffer(t, t + "ALTER TABLE t ENABLE ROW LEVEL SECURITY;", "+  row level security enabled");
+  ExpectDiffer(t + "ALTER TABLE t ENABLE ROW LEVEL SECURITY;",
+               t + "ALTER TABLE t ENABLE ROW LEVEL SECURITY; ALTER TABLE t FORCE ROW LEVEL SECURITY;",
+               "+  row level security forced");
+  std::string rls = t + "ALTER TABLE t ENABLE ROW LEVEL SECURITY;";
+  ExpectDiffer(rls, rls + "CREATE POLICY \"Own rows\" ON t USING (owner = current_user);",
+               "+ policy \"own rows\" on t\n+   as permissive for all to public\n"
+               "+   using (owner = current_user)");
+  ExpectDiffer(rls + "CREATE POLICY p ON t FOR SELECT USING (owner = current_user);",
+               rls + "CREATE POLICY p ON t FOR SELECT USING (owner = session_user);", "~ policy p on t");
+  ExpectDiffer(rls + "CREATE POLICY p ON t FOR SELECT USING (true);",
+               rls + "CREATE POLICY p ON t FOR UPDATE USING (true);", "for update");
+  ExpectDiffer(rls + "CREATE POLICY p ON t FOR INSERT WITH CHECK (n > 0);",
+               rls + "CREATE POLICY p ON t AS RESTRICTIVE FOR INSERT WITH CHECK (n > 0);",
+               "as restrictive for insert");
+  ExpectDiffer(rls + "CREATE POLICY p ON t USING (true);",
+               rls + "CREATE POLICY p ON t USING (true) WITH CHECK (n > 0);", "+  with check (n > 0)");
+  ExpectDiffer(rls + "CREATE POLICY p ON t TO public USING (true);",
+               rls + "CREATE POLICY p ON t TO pg_monitor, pg_read_all_data USING (true);",
+               "to pg_monitor, pg_read_all_data");
+  // Roles are a set: written in any order, the same policy.
+  EXPECT_EQ(Schema(rls + "CREATE POLICY p ON t TO pg_read_all_data, pg_monitor USING (true);").hash,
+            Schema(rls + "CREATE POLICY p ON t TO pg_monitor, pg_read_all_data USING (true);").hash);
+}
+
+TEST_P(FingerprintTest, RulesChangeItOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite has no rules";
+  std::string t = "CREATE TABLE t (id int PRIMARY KEY, n int); CREATE VIEW v AS SELECT id, n FROM t;";
+  std::string rule = "CREATE RULE t_keep AS ON DELETE TO t DO INSTEAD NOTHING;";
+  ExpectDiffer(t, t + rule, "+ rule t_keep on t\n+   create rule t_keep as\n+       on delete to t do instead nothing;");
+  ExpectDiffer(t + rule, t + rule + "ALTER TABLE t DISABLE RULE t_keep;", "+  disabled");
+  ExpectDiffer(t, t + "CREATE RULE v_add AS ON INSERT TO v DO INSTEAD INSERT INTO t VALUES (NEW.id, NEW.n);",
+               "+ rule v_add on v");
+}
+
+TEST_P(FingerprintTest, TriggerEnablementChangesItOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite triggers cannot be disabled";
+  std::string t =
+      "CREATE TABLE users (id int PRIMARY KEY); CREATE TABLE orders (id int PRIMARY KEY,"
+      " user_id int CONSTRAINT orders_user_fk REFERENCES users (id));"
+      "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;"
+      "CREATE TRIGGER tr BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION f();";
+  ExpectDiffer(t, t + "ALTER TABLE users DISABLE TRIGGER tr;", "~ trigger tr on users");
+  ExpectDiffer(t, t + "ALTER TABLE users DISABLE TRIGGER USER;", "+  disabled");
+  ExpectDiffer(t, t + "ALTER TABLE users ENABLE REPLICA TRIGGER tr;", "+  enabled replica");
+  ExpectDiffer(t, t + "ALTER TABLE users ENABLE ALWAYS TRIGGER tr;", "+  enabled always");
+  // DISABLE TRIGGER ALL also stops the foreign key's checks: said on the
+  // table whose triggers they are, by the constraint's name.
+  ExpectDiffer(t, t + "ALTER TABLE orders DISABLE TRIGGER ALL;",
+               "+  constraint orders_user_fk: triggers on insert, update disabled (not enforced)");
+  ExpectDiffer(t, t + "ALTER TABLE users DISABLE TRIGGER ALL;",
+               "+  constraint orders_user_fk of orders: triggers on delete, update disabled (not enforced)");
+  // Enabled again, as it was.
+  EXPECT_EQ(Schema(t + "ALTER TABLE orders DISABLE TRIGGER ALL; ALTER TABLE orders ENABLE TRIGGER ALL;"
+                       "ALTER TABLE users DISABLE TRIGGER tr; ALTER TABLE users ENABLE TRIGGER tr;")
+                .canonical_text,
+            Schema(t).canonical_text);
+}
+
+// History keeps the schema hashes earlier versions computed: a schema using
+// none of the attributes the fingerprint learned later (SQLite: deferred
+// foreign keys, ON CONFLICT, INTEGER PRIMARY KEY DESC; PostgreSQL:
+// row-level security, policies, rules, trigger enablement) must hash exactly
+// as it did, or every such database shows drift after an upgrade. The hashes
+// were computed by the code before those attributes (PostgreSQL 15; the
+// deparsed text these constructs print has not changed since 12). The
+// schemas spell the defaults explicitly where they can.
+TEST_P(FingerprintTest, SchemaWithoutTheLaterAttributesHashesAsBefore) {
+  std::string sql =
+      pg() ? ShopPostgres() +
+                 "CREATE TABLE order_lines (order_id integer REFERENCES orders (id)"
+                 "  DEFERRABLE INITIALLY DEFERRED, n integer NOT NULL, UNIQUE (order_id, n) DEFERRABLE);\n"
+                 "ALTER TABLE order_lines DISABLE ROW LEVEL SECURITY;\n"
+                 "ALTER TABLE order_lines NO FORCE ROW LEVEL SECURITY;\n"
+                 "ALTER TABLE orders DISABLE TRIGGER ALL;\n"
+                 "ALTER TABLE orders ENABLE TRIGGER ALL;\n"
+                 "CREATE TRIGGER order_lines_touch BEFORE UPDATE ON order_lines FOR EACH ROW"
+                 "  EXECUTE FUNCTION touch();\n"
+                 "ALTER TABLE order_lines DISABLE TRIGGER order_lines_touch;\n"
+                 "ALTER TABLE order_lines ENABLE TRIGGER order_lines_touch;\n"
+           : ShopSqlite() +
+                 "CREATE TABLE tags (id INTEGER, label TEXT NOT NULL ON CONFLICT ABORT,"
+                 "  PRIMARY KEY (id DESC), UNIQUE (label) ON CONFLICT ABORT);\n"
+                 "CREATE TABLE order_tags (order_id INTEGER NOT NULL REFERENCES orders (id)"
+                 "  DEFERRABLE INITIALLY IMMEDIATE,\n"
+                 "  tag_id INTEGER REFERENCES tags NOT DEFERRABLE INITIALLY DEFERRED,"
+                 "  code TEXT PRIMARY KEY DESC,\n"
+                 "  FOREIGN KEY (order_id, tag_id) REFERENCES order_tags (order_id, tag_id) DEFERRABLE,\n"
+                 "  UNIQUE (order_id, tag_id)) WITHOUT ROWID;\n";
+  SchemaFingerprint fp = Schema(sql);
+  EXPECT_EQ(fp.hash, pg() ? "273d27981a77a639bcece8b7b2eae822e643f213b3e82564d668daae0f745a35"
+                          : "584a030221913591cbd4f091a100af5d776fbfca8cfe2b4f756e08c6708d8154")
+      << fp.canonical_text;
+  SchemaFingerprint shop = Schema(pg() ? ShopPostgres() : ShopSqlite());
+  EXPECT_EQ(shop.hash, pg() ? "dbf1cdd273ae5828aaad7c57aa46338051e9a093849b6ec8891342dccc8e1047"
+                            : "509d68f7eef2896e7547b4a4dff46510bcff4881ddd5055d2113ed3800d156a6")
+      << shop.canonical_text;
+}
+
 // Data fingerprints.
 
 TEST_P(FingerprintTest, DataIgnoresRowOrder) {
@@ -453,6 +630,49 @@ TEST_P(FingerprintTest, CliFingerprintJson) {
   auto missing = RunStrata({"--database", target_->url(), "fingerprint", "--data", "--table", "nope"});
   EXPECT_EQ(missing.exit_code, cli::kExitUsage);
   EXPECT_THAT(missing.err, HasSubstr("nope"));
+}
+
+// What a DBA reads from `strata diff` when only these differ.
+TEST_P(FingerprintTest, CliDiffNamesConstraintBehaviourAndExits6) {
+  TestDatabase a(GetParam()), b(GetParam());
+  std::string schema = pg() ? "CREATE TABLE users (id int PRIMARY KEY, owner text);"
+                              "CREATE TABLE orders (id int PRIMARY KEY, user_id int REFERENCES users (id));"
+                            : "CREATE TABLE users (id INTEGER PRIMARY KEY, owner TEXT);";
+  ASSERT_TRUE(a.Connect()->Exec(schema).ok());
+  ASSERT_TRUE(b.Connect()
+                  ->Exec(pg() ? schema + "ALTER TABLE users ENABLE ROW LEVEL SECURITY;"
+                                         "CREATE POLICY mine ON users USING (owner = current_user);"
+                                         "CREATE RULE keep AS ON DELETE TO users DO INSTEAD NOTHING;"
+                                         "ALTER TABLE orders DISABLE TRIGGER ALL;"
+                              : "CREATE TABLE users (id INTEGER PRIMARY KEY DESC, owner TEXT NOT NULL "
+                                "ON CONFLICT IGNORE);"
+                                "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER "
+                                "REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED);")
+                  .ok());
+  if (!pg()) {
+    ASSERT_TRUE(a.Connect()
+                    ->Exec("DROP TABLE users; CREATE TABLE users (id INTEGER PRIMARY KEY, owner TEXT NOT NULL);"
+                           "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id));")
+                    .ok());
+  }
+  auto differ = RunStrata({"diff", a.url(), b.url()});
+  EXPECT_EQ(differ.exit_code, cli::kExitVerifyFailed) << differ.all();
+  EXPECT_THAT(differ.out, HasSubstr("schemas differ"));
+  if (pg()) {
+    EXPECT_THAT(differ.out, HasSubstr("~ table users"));
+    EXPECT_THAT(differ.out, HasSubstr("+  row level security enabled"));
+    EXPECT_THAT(differ.out, HasSubstr("+ policy mine on users\n+   as permissive for all to public\n"));
+    EXPECT_THAT(differ.out, HasSubstr("+ rule keep on users\n"));
+    EXPECT_THAT(differ.out, HasSubstr("~ table orders"));
+    EXPECT_THAT(differ.out, HasSubstr("+  constraint orders_user_id_fkey: triggers on insert, update "
+                                      "disabled (not enforced)"));
+  } else {
+    EXPECT_THAT(differ.out, HasSubstr("+  column id INTEGER primary key #1 desc (not a rowid alias)"));
+    EXPECT_THAT(differ.out, HasSubstr("+  column owner TEXT not null on conflict ignore"));
+    EXPECT_THAT(differ.out, HasSubstr("deferrable initially deferred"));
+  }
+  auto same = RunStrata({"diff", a.url(), a.url()});
+  EXPECT_EQ(same.exit_code, 0) << same.all();
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, FingerprintTest, ::testing::Values(Engine::kSqlite));

@@ -1987,8 +1987,13 @@ namespace {
 /// create on an empty database of the same engine ("" when equal; columns
 /// in any order). The migrations run in a sandbox beside `url`'s database.
 Result<std::string> DiffFromReplay(Database& db, const MigratorOptions& options, int64_t version) {
-  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Sandbox> sandbox,
-                          CreateSandbox(options.database_url, SandboxContent::kEmpty));
+  Result<std::unique_ptr<Sandbox>> made = CreateSandbox(options.database_url, SandboxContent::kEmpty);
+  if (!made.ok()) {
+    return made.status().WithContext(
+        "making an empty database to apply the migrations to and compare with (pass --force "
+        "to record them without that check)");
+  }
+  std::unique_ptr<Sandbox> sandbox = std::move(made).value();
   MigratorOptions replay;
   replay.database_url = sandbox->url();
   replay.migrations_dir = options.migrations_dir;

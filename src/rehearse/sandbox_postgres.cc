@@ -92,7 +92,7 @@ Result<std::unique_ptr<Sandbox>> CreatePostgresSandbox(const std::string& url, S
   if (!created.ok()) {
     return Status(Code::kUnavailable,
                   fmt::format("cannot create the sandbox database {} on the target's server: {} "
-                              "(rehearsal on PostgreSQL needs a user allowed to create databases)",
+                              "(a sandbox on PostgreSQL needs a role allowed to create databases: CREATEDB)",
                               name, created.message()));
   }
   admin.reset();

@@ -2,6 +2,7 @@
 #include "strata/migrator.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <functional>
 #include <future>
@@ -38,11 +39,24 @@ sql::Dialect DialectOf(Engine engine) {
   return engine == Engine::kPostgres ? sql::Dialect::kPostgres : sql::Dialect::kSqlite;
 }
 
-/// Splits `script`; errors read "<where>:LINE:COL: message".
+/// `s`, whose message starts "LINE", as "<where>:LINE", LINE counted from
+/// line `first_line` of `where`.
+Status AtFileLine(const Status& s, const std::string& where, int first_line) {
+  std::string_view message = s.message();
+  int line = 0;
+  auto [end, ec] = std::from_chars(message.data(), message.data() + message.size(), line);
+  if (ec != std::errc() || first_line == 1) return Status(s.code(), where + ":" + s.message());
+  return Status(s.code(), fmt::format("{}:{}{}", where, line + first_line - 1,
+                                      message.substr(static_cast<size_t>(end - message.data()))));
+}
+
+/// Splits `script`, whose first line is line `first_line` of `where`;
+/// errors read "<where>:LINE:COL: message".
 Result<std::vector<sql::Statement>> Split(std::string_view script, const std::string& where,
-                                          sql::Dialect dialect) {
+                                          sql::Dialect dialect, int first_line = 1) {
   auto stmts = sql::SplitStatements(script, dialect);
-  if (!stmts.ok()) return Status(Code::kParse, where + ":" + stmts.status().message());
+  if (!stmts.ok()) return AtFileLine(Status(Code::kParse, stmts.status().message()), where, first_line);
+  for (sql::Statement& st : *stmts) st.line += first_line - 1;
   return stmts;
 }
 
@@ -243,7 +257,7 @@ AppliedMigration RowOf(const Migration& m, const std::string& actor) {
   return row;
 }
 
-Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const std::string& dir) {
+Result<Prepared> Prepare(Migration& m, sql::Dialect dialect) {
   Prepared p;
   STRATA_RETURN_IF_ERROR(ReadUpScript(m));  // unread when the checksum cache vouched for it
   STRATA_ASSIGN_OR_RETURN(p.up, Split(m.up_sql, m.up_path, dialect));
@@ -262,11 +276,12 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const std::string& 
     // The statements keep their own text; `verify` may go.
   }
   if (m.has_down()) {
-    STRATA_ASSIGN_OR_RETURN(p.down_script, ReadScript(m.down_path));
-    STRATA_ASSIGN_OR_RETURN(auto down, Split(p.down_script, m.down_path, dialect));
+    STRATA_ASSIGN_OR_RETURN(DownScript file, ReadDownScript(m));
+    p.down_script = std::move(file.text);
+    STRATA_ASSIGN_OR_RETURN(auto down, Split(p.down_script, m.down_path, dialect, file.first_line));
     STRATA_RETURN_IF_ERROR(RefusePsqlInput(down, m.down_path, dialect));
     auto directives = ParseDirectives(p.down_script);
-    if (!directives.ok()) return directives.status().WithContext(m.down_path);
+    if (!directives.ok()) return AtFileLine(directives.status(), m.down_path, file.first_line);
     if (!directives->no_transaction) {
       STRATA_RETURN_IF_ERROR(Unwrap(down, m.down_path, dialect));
     }
@@ -283,8 +298,8 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const std::string& 
     p.down_source = "none";
     p.irreversible = fmt::format(
         "migration {}: down script missing and the up script cannot be undone automatically: {}; "
-        "write {}/{}.down.sql or pass --allow-irreversible",
-        m.id(), inverse.reason, dir, m.id());
+        "{} or pass --allow-irreversible",
+        m.id(), inverse.reason, HowToAddDown(m));
   }
   return p;
 }
@@ -1497,7 +1512,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     if (st != MigrationState::kPending && st != MigrationState::kOutOfOrder) continue;
     if (options.to && m.version > *options.to) continue;
     if (!options.only.empty() && !listed(options.only, m.version)) continue;
-    STRATA_ASSIGN_OR_RETURN(Prepared p, Prepare(m, dialect, options_.migrations_dir));
+    STRATA_ASSIGN_OR_RETURN(Prepared p, Prepare(m, dialect));
     if (p.down_source == "none" && !options.allow_irreversible &&
         !listed(options.irreversible_accepted, m.version)) {
       refusals.push_back(p.irreversible);
@@ -1880,11 +1895,11 @@ Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
     }
   }
   for (auto& m : *migrations_) {
-    auto p = Prepare(m, DialectOf(engine), options_.migrations_dir);
+    auto p = Prepare(m, DialectOf(engine));
     // Without a database the engine is not known: a file that reads as
     // PostgreSQL (dollar-quoted bodies, nested comments) is fine.
     if (!p.ok() && !db_) {
-      auto as_pg = Prepare(m, sql::Dialect::kPostgres, options_.migrations_dir);
+      auto as_pg = Prepare(m, sql::Dialect::kPostgres);
       if (as_pg.ok()) p = std::move(as_pg);
     }
     if (!p.ok()) {

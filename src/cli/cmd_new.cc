@@ -2,6 +2,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -63,8 +65,10 @@ void SetupNew(CLI::App& app, GlobalOptions& global, int& exit_code) {
       exit_code = Fail(existing.status());
       return;
     }
+    // New files follow the layout the directory already has (Strata's own when empty).
+    const Layout layout = existing->empty() ? Layout::kNative : existing->back().layout;
     std::string version;
-    bool timestamps = flags->timestamp ||
+    bool timestamps = flags->timestamp || layout == Layout::kDbmate ||
                       (!existing->empty() && existing->back().version_text.size() >= 12);
     if (timestamps) {
       version = TimestampVersion();
@@ -73,21 +77,38 @@ void SetupNew(CLI::App& app, GlobalOptions& global, int& exit_code) {
       }
     } else {
       int64_t next = existing->empty() ? 1 : existing->back().version + 1;
-      size_t width = existing->empty() ? 4 : existing->back().version_text.size();
+      size_t width = existing->empty() ? (layout == Layout::kFlyway ? 1 : 4)
+                                       : existing->back().version_text.size();
       version = fmt::format("{:0{}}", next, width);
     }
-    std::string base = fmt::format("{}/{}_{}", dir, version, slug);
-    std::ofstream up(base + ".up.sql");
-    up << "-- " << flags->name << "\n"
-       << "-- Directives, if needed: -- strata:no-transaction, -- strata:timeout 30s\n\n";
-    std::ofstream down(base + ".down.sql");
-    down << "-- Undo " << flags->name << ". Delete this file to let strata derive the inverse\n"
-         << "-- of a purely additive up script (create table/index/view, add column, rename).\n\n";
-    if (!up || !down) {
-      exit_code = Fail(Status(Code::kIOError, fmt::format("cannot write {}.*.sql", base)));
-      return;
+    const std::string up_note = fmt::format(
+        "-- {}\n-- Directives, if needed: -- strata:no-transaction, -- strata:timeout 30s\n\n",
+        flags->name);
+    const std::string down_note = fmt::format(
+        "-- Undo {}. {} to let strata derive the inverse\n"
+        "-- of a purely additive up script (create table/index/view, add column, rename).\n\n",
+        flags->name, layout == Layout::kDbmate ? "Leave this section empty" : "Delete this file");
+    std::vector<std::pair<std::string, std::string>> files;  // path, content
+    if (layout == Layout::kDbmate) {
+      files.emplace_back(fmt::format("{}/{}_{}.sql", dir, version, slug),
+                         "-- migrate:up\n" + up_note + "\n-- migrate:down\n" + down_note);
+    } else if (layout == Layout::kFlyway) {
+      files.emplace_back(fmt::format("{}/V{}__{}.sql", dir, version, slug), up_note);
+      files.emplace_back(fmt::format("{}/U{}__{}.sql", dir, version, slug), down_note);
+    } else {
+      files.emplace_back(fmt::format("{}/{}_{}.up.sql", dir, version, slug), up_note);
+      files.emplace_back(fmt::format("{}/{}_{}.down.sql", dir, version, slug), down_note);
     }
-    fmt::print("created {}.up.sql\ncreated {}.down.sql\n", base, base);
+    for (const auto& [path, content] : files) {
+      std::ofstream out(path);
+      out << content;
+      out.close();
+      if (!out) {
+        exit_code = Fail(Status(Code::kIOError, fmt::format("cannot write {}", path)));
+        return;
+      }
+      fmt::print("created {}\n", path);
+    }
   });
 }
 

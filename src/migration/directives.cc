@@ -36,8 +36,31 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
 
 namespace {
 
+/// dbmate's section marker "-- migrate:up transaction:false" (or
+/// migrate:down) heads the script of its section; its options are
+/// directives too: transaction:false is strata:no-transaction.
+template <typename F>
+Status OnDbmateMarker(int line_no, std::string_view marker, F& on_directive) {
+  size_t sp = marker.find_first_of(" \t");
+  std::string_view options = sp == std::string_view::npos ? "" : Trim(marker.substr(sp));
+  while (!options.empty()) {
+    size_t end = options.find_first_of(" \t");
+    std::string_view option = options.substr(0, end);
+    options = end == std::string_view::npos ? "" : Trim(options.substr(end));
+    if (option == "transaction:false") {
+      STRATA_RETURN_IF_ERROR(on_directive(line_no, "no-transaction"));
+    } else if (option != "transaction:true") {
+      return Status(Code::kParse,
+                    fmt::format("{}: unknown dbmate option '{}' (known: transaction:false)",
+                                line_no, option));
+    }
+  }
+  return Status::OK();
+}
+
 /// Calls `on_directive(line_no, text)` for each `-- strata:` comment line
-/// before the first statement, `text` being what follows "strata:".
+/// before the first statement, `text` being what follows "strata:", and for
+/// the options of a dbmate section marker (OnDbmateMarker).
 template <typename F>
 Status ForEachDirective(std::string_view script, F on_directive) {
   int line_no = 0;
@@ -49,8 +72,11 @@ Status ForEachDirective(std::string_view script, F on_directive) {
     if (line.empty()) continue;
     if (line.substr(0, 2) != "--") break;  // the first statement ends the header
     std::string_view body = Trim(line.substr(2));
-    if (body.substr(0, 7) != "strata:") continue;
-    STRATA_RETURN_IF_ERROR(on_directive(line_no, body.substr(7)));
+    if (body.substr(0, 7) == "strata:") {
+      STRATA_RETURN_IF_ERROR(on_directive(line_no, body.substr(7)));
+    } else if (body.substr(0, 8) == "migrate:") {
+      STRATA_RETURN_IF_ERROR(OnDbmateMarker(line_no, body, on_directive));
+    }
   }
   return Status::OK();
 }

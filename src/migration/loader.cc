@@ -37,7 +37,8 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 namespace {
 
 /// Reads the file `name` of the directory `dir_fd` (or AT_FDCWD) and says
-/// what fstat found when it opened it; errors name `path`.
+/// what fstat found when it opened it; errors name `path`. A leading UTF-8
+/// byte order mark is dropped.
 Result<std::string> ReadFileAt(int dir_fd, const std::string& name, const std::string& path,
                                struct stat* st) {
   int fd = openat(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC);
@@ -65,6 +66,8 @@ Result<std::string> ReadFileAt(int dir_fd, const std::string& name, const std::s
     out.append(buf, static_cast<size_t>(n));
   }
   close(fd);
+  // A UTF-8 byte order mark (some Windows editors write one) is not SQL.
+  if (out.compare(0, 3, "\xEF\xBB\xBF") == 0) out.erase(0, 3);
   return out;
 }
 
@@ -99,6 +102,13 @@ Result<std::string> ReadScript(const std::string& path) {
 Status ReadUpScript(Migration& m) {
   if (!m.up_sql_unread) return Status::OK();
   STRATA_ASSIGN_OR_RETURN(std::string text, ReadScript(m.up_path));
+  if (m.layout == Layout::kDbmate) {
+    auto sections = SplitDbmateSections(text);
+    if (!sections.ok()) {
+      return Status(sections.status().code(), fmt::format("{}:{}", m.up_path, sections.status().message()));
+    }
+    text = std::move(sections->up);
+  }
   auto directives = ParseDirectives(text);
   if (!directives.ok()) {
     return Status(directives.status().code(),
@@ -113,11 +123,99 @@ Status ReadUpScript(Migration& m) {
 
 namespace {
 
-struct Files {
-  std::string name;
-  std::string version_text;
-  std::string up, down, verify;
-};
+/// Fills out's version, version_text and name from `stem`, which is
+/// "<version><separator><name>"; errors name `file` and end with `expected`.
+Status ReadVersionAndName(std::string_view file, std::string_view stem, std::string_view separator,
+                          std::string_view expected, MigrationFileName& out) {
+  size_t at = stem.find(separator);
+  if (at == std::string_view::npos || at + separator.size() == stem.size()) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{}: name does not parse: no '{}name' after the version; {}", file,
+                              separator, expected));
+  }
+  std::string_view version = stem.substr(0, at);
+  bool digits = !version.empty() && std::all_of(version.begin(), version.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c));
+  });
+  if (!digits) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{}: version '{}' is not a number; {}", file, version, expected));
+  }
+  auto [ptr, ec] = std::from_chars(version.data(), version.data() + version.size(), out.version);
+  if (ec != std::errc()) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{}: version '{}' is too large (the largest is 9223372036854775807)", file, version));
+  }
+  out.version_text = std::string(version);
+  out.name = std::string(stem.substr(at + separator.size()));
+  return Status::OK();
+}
+
+constexpr std::string_view kExpectedFlyway =
+    "expected V<version>__name.sql or U<version>__name.sql (Flyway's layout)";
+constexpr std::string_view kExpectedDbmate =
+    "expected <version>_name.sql holding -- migrate:up and -- migrate:down sections (dbmate's layout)";
+
+/// dbmate's "20240101120000_create_users.sql".
+Result<MigrationFileName> ParseDbmateFileName(std::string_view file) {
+  MigrationFileName out;
+  std::string_view stem = file;
+  if (!EndsWith(stem, ".sql")) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{}: name does not parse: {}", file, kExpectedDbmate));
+  }
+  stem.remove_suffix(4);
+  STRATA_RETURN_IF_ERROR(ReadVersionAndName(file, stem, "_", kExpectedDbmate, out));
+  return out;
+}
+
+/// The layout a file's name follows, as far as the name tells.
+Layout LayoutOfName(std::string_view file) {
+  if (EndsWith(file, ".up.sql") || EndsWith(file, ".down.sql") || EndsWith(file, ".verify.sql")) {
+    return Layout::kNative;
+  }
+  if (file.size() > 1 && (file[0] == 'V' || file[0] == 'U' || file[0] == 'R') &&
+      file.find("__") != std::string_view::npos) {
+    return Layout::kFlyway;
+  }
+  if (!file.empty() && std::isdigit(static_cast<unsigned char>(file[0]))) return Layout::kDbmate;
+  return Layout::kNative;
+}
+
+std::string_view LayoutName(Layout layout) {
+  switch (layout) {
+    case Layout::kNative: return "Strata's (NNNN_name.up.sql)";
+    case Layout::kDbmate: return "dbmate's (NNNN_name.sql with -- migrate:up)";
+    case Layout::kFlyway: return "Flyway's (V1__name.sql)";
+  }
+  return "";
+}
+
+Result<MigrationFileName> ParseFileName(Layout layout, std::string_view file) {
+  switch (layout) {
+    case Layout::kDbmate: return ParseDbmateFileName(file);
+    case Layout::kFlyway: return ParseFlywayFileName(file);
+    case Layout::kNative: break;
+  }
+  return ParseMigrationFileName(file);
+}
+
+/// The up file of a migration that has none, for the message saying so.
+std::string UpFileName(Layout layout, const std::string& version_text, const std::string& name) {
+  if (layout == Layout::kFlyway) return fmt::format("V{}__{}.sql", version_text, name);
+  return fmt::format("{}_{}.up.sql", version_text, name);
+}
+
+bool IsDbmateMarker(std::string_view line, std::string_view section) {
+  if (line.substr(0, 2) != "--") return false;
+  line.remove_prefix(2);
+  while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+  if (line.substr(0, 8) != "migrate:") return false;
+  line.remove_prefix(8);
+  if (line.substr(0, section.size()) != section) return false;
+  line.remove_prefix(section.size());
+  return line.empty() || std::isspace(static_cast<unsigned char>(line.front()));
+}
 
 }  // namespace
 
@@ -137,33 +235,165 @@ Result<MigrationFileName> ParseMigrationFileName(std::string_view file) {
     return Status(Code::kInvalidArgument,
                   fmt::format("{}: name does not parse: {}", file, kExpected));
   }
-  size_t underscore = stem.find('_');
-  std::string_view version = stem.substr(0, underscore);
-  if (underscore == std::string_view::npos || underscore + 1 == stem.size()) {
-    return Status(Code::kInvalidArgument,
-                  fmt::format("{}: name does not parse: no '_name' after the version; {}", file,
-                              kExpected));
-  }
-  bool digits = !version.empty() && std::all_of(version.begin(), version.end(), [](char c) {
-    return std::isdigit(static_cast<unsigned char>(c));
-  });
-  if (!digits) {
-    return Status(Code::kInvalidArgument,
-                  fmt::format("{}: version '{}' is not a number; {}", file, version, kExpected));
-  }
-  auto [ptr, ec] = std::from_chars(version.data(), version.data() + version.size(), out.version);
-  if (ec != std::errc()) {
-    return Status(Code::kInvalidArgument,
-                  fmt::format("{}: version '{}' is too large (the largest is 9223372036854775807)", file, version));
-  }
-  out.version_text = std::string(version);
-  out.name = std::string(stem.substr(underscore + 1));
+  STRATA_RETURN_IF_ERROR(ReadVersionAndName(file, stem, "_", kExpected, out));
   return out;
 }
+
+Result<MigrationFileName> ParseFlywayFileName(std::string_view file) {
+  MigrationFileName out;
+  std::string_view stem = file;
+  if (!EndsWith(stem, ".sql") || stem.size() < 5) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{}: name does not parse: {}", file, kExpectedFlyway));
+  }
+  stem.remove_suffix(4);
+  if (stem[0] == 'R') {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{}: a repeatable migration (R__) runs again whenever it changes; "
+                              "Strata applies each migration once, in version order, with a way "
+                              "back: make it a versioned migration V<version>__{}.sql",
+                              file, stem.substr(std::min(stem.size(), size_t{3}))));
+  }
+  if (stem[0] == 'V') {
+    out.kind = MigrationFileName::Kind::kUp;
+  } else if (stem[0] == 'U') {
+    out.kind = MigrationFileName::Kind::kDown;
+  } else {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{}: name does not parse: {}", file, kExpectedFlyway));
+  }
+  stem.remove_prefix(1);
+  std::string_view version = stem.substr(0, stem.find("__"));
+  if (version.find_first_of("._") != std::string_view::npos) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{}: version '{}' has several parts; Strata orders migrations by "
+                              "one whole number: rename the files to whole-number versions "
+                              "(V1__, V2__, ...) in the order they apply",
+                              file, version));
+  }
+  STRATA_RETURN_IF_ERROR(ReadVersionAndName(file, stem, "__", kExpectedFlyway, out));
+  return out;
+}
+
+Result<DbmateSections> SplitDbmateSections(std::string_view text) {
+  DbmateSections out;
+  constexpr size_t kNone = std::string_view::npos;
+  size_t up_at = kNone, down_at = kNone;
+  int up_line = 0, line_no = 0, statement_line = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t eol = text.find('\n', pos);
+    size_t end = eol == kNone ? text.size() : eol;
+    std::string_view line = text.substr(pos, end - pos);
+    if (pos == 0 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);  // a UTF-8 BOM
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.remove_suffix(1);
+    ++line_no;
+    bool code = !line.empty() && line.substr(0, 2) != "--";
+    if (IsDbmateMarker(line, "up")) {
+      if (up_at != kNone) {
+        return Status(Code::kParse, fmt::format("{}: a second -- migrate:up line (the first is line {})",
+                                                line_no, up_line));
+      }
+      up_at = pos;
+      up_line = line_no;
+    } else if (IsDbmateMarker(line, "down")) {
+      if (down_at != kNone) {
+        return Status(Code::kParse, fmt::format("{}: a second -- migrate:down line (the first is line {})",
+                                                line_no, out.down_line));
+      }
+      if (up_at == kNone) {
+        return Status(Code::kParse,
+                      fmt::format("{}: -- migrate:down comes before -- migrate:up; the up section "
+                                  "comes first",
+                                  line_no));
+      }
+      down_at = pos;
+      out.down_line = line_no;
+    } else if (code && up_at == kNone && statement_line == 0) {
+      statement_line = line_no;
+    } else if (code && down_at != kNone) {
+      out.down_empty = false;
+    }
+    pos = end + 1;
+  }
+  if (up_at == kNone) {
+    return Status(Code::kParse,
+                  "1: no '-- migrate:up' line; a file named NNNN_name.sql is read as a dbmate "
+                  "migration: its up script after a '-- migrate:up' line, its down script after "
+                  "a '-- migrate:down' line (for Strata's own layout, name it NNNN_name.up.sql)");
+  }
+  if (statement_line != 0) {
+    return Status(Code::kParse,
+                  fmt::format("{}: a statement before the -- migrate:up line (line {}); it would "
+                              "belong to no section",
+                              statement_line, up_line));
+  }
+  out.up = std::string(text.substr(0, down_at == kNone ? text.size() : down_at));
+  if (down_at != kNone) out.down = std::string(text.substr(down_at));
+  return out;
+}
+
+Result<DownScript> ReadDownScript(const Migration& m) {
+  if (!m.has_down()) {
+    return Status(Code::kNotFound, fmt::format("migration {} has no down script", m.id()));
+  }
+  STRATA_ASSIGN_OR_RETURN(std::string text, ReadScript(m.down_path));
+  if (m.layout != Layout::kDbmate) return DownScript{std::move(text), 1};
+  auto sections = SplitDbmateSections(text);
+  if (!sections.ok()) {
+    return Status(sections.status().code(), fmt::format("{}:{}", m.down_path, sections.status().message()));
+  }
+  return DownScript{std::move(sections->down), sections->down_line};
+}
+
+std::string HowToAddDown(const Migration& m) {
+  std::string dir = fs::path(m.up_path).parent_path().string();
+  std::string in_dir = dir.empty() ? "" : dir + "/";
+  switch (m.layout) {
+    case Layout::kDbmate:
+      return fmt::format("write its down script under a '-- migrate:down' line in {}", m.up_path);
+    case Layout::kFlyway:
+      return fmt::format("write {}U{}__{}.sql", in_dir, m.version_text, m.name);
+    case Layout::kNative: break;
+  }
+  return fmt::format("write {}{}.down.sql", in_dir, m.id());
+}
+
+namespace {
+
+struct Files {
+  std::string name;
+  std::string version_text;
+  std::string up, down, verify;
+  std::string first;  // the first file seen of this version
+};
+
+/// The layout most of `names` follow (Strata's own on a tie).
+Layout MostCommonLayout(const std::vector<std::string>& names) {
+  size_t count[3] = {0, 0, 0};
+  for (const std::string& file : names) ++count[static_cast<int>(LayoutOfName(file))];
+  Layout most = Layout::kNative;
+  for (Layout l : {Layout::kDbmate, Layout::kFlyway}) {
+    if (count[static_cast<int>(l)] > count[static_cast<int>(most)]) most = l;
+  }
+  return most;
+}
+
+}  // namespace
 
 Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const LoadOptions& options) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
+    // Where dbmate and Flyway keep theirs, beside the directory looked for.
+    fs::path beside = fs::path(dir).parent_path();
+    for (const char* other : {"db/migrations", "src/main/resources/db/migration"}) {
+      fs::path candidate = beside / other;
+      if (!fs::is_directory(candidate, ec)) continue;
+      return Status(Code::kNotFound,
+                    fmt::format("migrations directory '{}' does not exist, but {} does: pass "
+                                "--dir {} (or set [migrations] dir in strata.toml)",
+                                dir, candidate.string(), candidate.string()));
+    }
     return Status(Code::kNotFound,
                   fmt::format("migrations directory '{}' does not exist; create it with "
                               "`strata init` or pass --dir",
@@ -188,19 +418,27 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
   const int dir_fd = dirfd(listing.get());
   std::sort(names.begin(), names.end());
 
+  const Layout layout = MostCommonLayout(names);
   for (std::string& file : names) {
-    auto parsed = ParseMigrationFileName(file);
+    auto parsed = ParseFileName(layout, file);
     if (!parsed.ok()) {
-      problems.push_back(fmt::format("{}/{}", dir, parsed.status().message()));
+      std::string problem = fmt::format("{}/{}", dir, parsed.status().message());
+      if (LayoutOfName(file) != layout) {
+        problem += fmt::format(" (it is named in {} layout, but most files here follow {} "
+                               "and a directory holds one layout)",
+                               LayoutName(LayoutOfName(file)), LayoutName(layout));
+      }
+      problems.push_back(std::move(problem));
       continue;
     }
     Files& f = by_version[parsed->version];
     if (f.name.empty()) {
       f.name = std::move(parsed->name);
       f.version_text = std::move(parsed->version_text);
+      f.first = file;
     } else if (f.name != parsed->name || f.version_text != parsed->version_text) {
-      std::string other = f.version_text + "_" + f.name;
-      problems.push_back(fmt::format("{}/{}: duplicate version {}: also used by {}/{}.*.sql", dir,
+      std::string other = layout == Layout::kNative ? f.version_text + "_" + f.name + ".*.sql" : f.first;
+      problems.push_back(fmt::format("{}/{}: duplicate version {}: also used by {}/{}", dir,
                                      file, parsed->version, dir, other));
       continue;
     }
@@ -217,8 +455,8 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
     if (f.up.empty()) {
       for (const std::string* p : {&f.down, &f.verify}) {
         if (p->empty()) continue;
-        problems.push_back(fmt::format("{}: has no up script (expected {}/{}_{}.up.sql beside it)",
-                                       in_dir(*p), dir, f.version_text, f.name));
+        problems.push_back(fmt::format("{}: has no up script (expected {}/{} beside it)", in_dir(*p),
+                                       dir, UpFileName(layout, f.version_text, f.name)));
       }
       continue;
     }
@@ -226,11 +464,14 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
     m.version = version;
     m.version_text = std::move(f.version_text);
     m.name = std::move(f.name);
+    m.layout = layout;
     m.up_path = in_dir(f.up);
     m.down_path = in_dir(f.down);
     m.verify_path = in_dir(f.verify);
     struct stat st {};
-    if (cache && fstatat(dir_fd, f.up.c_str(), &st, 0) == 0 && S_ISREG(st.st_mode)) {
+    // A dbmate file is read whole: whether it has a down section is in it.
+    const bool cached = cache && layout != Layout::kDbmate;
+    if (cached && fstatat(dir_fd, f.up.c_str(), &st, 0) == 0 && S_ISREG(st.st_mode)) {
       if (auto known = cache->Find(f.up, FileStamp::Of(st))) {
         auto directives = ParseDirectives(known->directives);
         if (directives.ok()) {
@@ -248,6 +489,15 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
       continue;
     }
     m.up_sql = std::move(content).value();
+    if (layout == Layout::kDbmate) {
+      auto sections = SplitDbmateSections(m.up_sql);
+      if (!sections.ok()) {
+        problems.push_back(fmt::format("{}:{}", m.up_path, sections.status().message()));
+        continue;
+      }
+      m.up_sql = std::move(sections->up);
+      if (!sections->down_empty) m.down_path = m.up_path;
+    }
     m.checksum = ScriptChecksum(m.up_sql);
     auto directives = ParseDirectives(m.up_sql);
     if (!directives.ok()) {
@@ -255,7 +505,7 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
       continue;
     }
     m.directives = *directives;
-    if (cache && S_ISREG(st.st_mode)) {
+    if (cached && S_ISREG(st.st_mode)) {
       cache->Store(f.up, FileStamp::Of(st), m.checksum, DirectiveLines(m.up_sql));
     }
     out.push_back(std::move(m));

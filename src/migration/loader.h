@@ -1,5 +1,8 @@
-// Loading a directory of migrations in Strata's native layout:
+// Loading a directory of migrations, in Strata's native layout (golang-migrate's):
 //   NNNN_name.up.sql, NNNN_name.down.sql (optional), NNNN_name.verify.sql (optional)
+// or as dbmate and Flyway lay them out, so a team can point Strata at what it has:
+//   20240101120000_name.sql with "-- migrate:up" and "-- migrate:down" sections
+//   V1__name.sql, U1__name.sql (optional: Flyway's undo script)
 #pragma once
 
 #include <string>
@@ -21,6 +24,25 @@ struct MigrationFileName {
 /// Parses "0001_create_users.up.sql". Errors name the file and say what is expected.
 Result<MigrationFileName> ParseMigrationFileName(std::string_view file_name);
 
+/// Parses Flyway's "V1__create_users.sql" (kUp) and "U1__create_users.sql"
+/// (kDown). Versions are whole numbers; a dotted version ("V1.1__x.sql") and
+/// a repeatable migration ("R__x.sql") are errors that say why.
+Result<MigrationFileName> ParseFlywayFileName(std::string_view file_name);
+
+/// The two sections of a dbmate migration file.
+struct DbmateSections {
+  std::string up;    // from the file's start up to the "-- migrate:down" line
+  std::string down;  // from that line to the end; empty without it
+  int down_line = 0;  // the file's line the down section starts at
+  bool down_empty = true;  // the down section holds nothing but comments and blank lines
+};
+
+/// Cuts a dbmate file at its "-- migrate:up" and "-- migrate:down" lines.
+/// The up section keeps the lines before it (comments only), so its line
+/// numbers are the file's. Errors: no up marker, a statement before it, a
+/// marker twice, down before up.
+Result<DbmateSections> SplitDbmateSections(std::string_view text);
+
 struct LoadOptions {
   /// Keep the checksums of unchanged up scripts between runs in the per-user
   /// checksum cache (checksum_cache.h), and leave the scripts it vouches for
@@ -33,8 +55,9 @@ struct LoadOptions {
   int64_t now_ns = 0;
 };
 
-/// Reads every migration in `dir`, sorted by version. Files that do not end
-/// in ".sql" and hidden files are ignored. Every problem found is reported
+/// Reads every migration in `dir`, sorted by version, in the layout its file
+/// names follow (the one most of them follow; the others are then named as
+/// not parsing). Files that do not end in ".sql" and hidden files are ignored. Every problem found is reported
 /// in one kInvalidArgument status, one line per problem, each naming its
 /// file: names that do not parse, duplicate versions, down or verify files
 /// without their up, unreadable files, bad directives.
@@ -51,5 +74,18 @@ Status ReadUpScript(Migration& m);
 
 /// The whole content of a migration file; errors name the file.
 Result<std::string> ReadScript(const std::string& path);
+
+/// The down script of `m` as its files hold it today, and the line of its
+/// file that the script's first line is (a dbmate down section starts
+/// further down its file).
+struct DownScript {
+  std::string text;
+  int first_line = 1;
+};
+Result<DownScript> ReadDownScript(const Migration& m);
+
+/// What to write to give `m` a down script, in its layout:
+/// "write migrations/0042_x.down.sql".
+std::string HowToAddDown(const Migration& m);
 
 }  // namespace strata

@@ -20,6 +20,8 @@ struct Directives {
 
 /// Parses the directives in the comment lines before the first statement.
 /// An unknown `strata:` directive is an error (a typo must not pass silently).
+/// dbmate's "-- migrate:up transaction:false" marker counts as
+/// strata:no-transaction.
 Result<Directives> ParseDirectives(std::string_view script);
 
 /// The directive lines of `script`, one "-- strata:..." line each: all that
@@ -30,13 +32,22 @@ std::string DirectiveLines(std::string_view script);
 /// Parses "500ms", "30s", "5m", "1h" or a bare number of seconds.
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
+/// Whose file layout a migrations directory follows; Strata reads each as it is.
+enum class Layout {
+  kNative,  // 0001_x.up.sql, 0001_x.down.sql, 0001_x.verify.sql (golang-migrate's too)
+  kDbmate,  // 20240101120000_x.sql: "-- migrate:up" and "-- migrate:down" sections of one file
+  kFlyway,  // V1__x.sql and its undo script U1__x.sql
+};
+
 struct Migration {
   int64_t version = 0;
   std::string version_text;  // as written in the file name: "0001", "20240101120000"
   std::string name;          // "create_users"
 
+  Layout layout = Layout::kNative;
   std::string up_path;
-  std::string down_path;     // empty when there is no down file
+  std::string down_path;     // empty when there is no down script; dbmate: up_path, when its
+                             // -- migrate:down section holds statements (ReadDownScript)
   std::string verify_path;   // empty when there is no verify file
 
   std::string up_sql;         // the down and verify scripts are read when needed: ReadScript()

@@ -57,6 +57,16 @@ TEST(LoadMigrations, SortsNumericallyAndPairsFiles) {
   EXPECT_FALSE((*loaded)[1].has_down());
 }
 
+TEST(LoadMigrations, AByteOrderMarkIsNotPartOfTheScript) {
+  testing::TempDir dir;
+  dir.Write("1_a.up.sql", "\xEF\xBB\xBF" "CREATE TABLE a (id INT);\n");
+  dir.Write("1_a.down.sql", "\xEF\xBB\xBF" "DROP TABLE a;\n");
+  auto loaded = LoadMigrations(dir.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ((*loaded)[0].up_sql, "CREATE TABLE a (id INT);\n");
+  EXPECT_EQ(ReadDownScript((*loaded)[0])->text, "DROP TABLE a;\n");
+}
+
 TEST(LoadMigrations, UnreadableFileIsNamed) {
   testing::TempDir dir;
   dir.Write("1_a.up.sql", "SELECT 1;");
@@ -70,6 +80,13 @@ TEST(LoadMigrations, MissingDirectory) {
   auto loaded = LoadMigrations("/nonexistent/migrations");
   EXPECT_EQ(loaded.status().code(), Code::kNotFound);
   EXPECT_THAT(loaded.status().message(), HasSubstr("'/nonexistent/migrations' does not exist"));
+  // dbmate's directory beside it is named.
+  testing::TempDir project;
+  project.Write("db/migrations/20240101120000_a.sql", "-- migrate:up\n");
+  loaded = LoadMigrations(project.path() + "/migrations");
+  EXPECT_EQ(loaded.status().code(), Code::kNotFound);
+  EXPECT_THAT(loaded.status().message(), HasSubstr("does not exist, but " + project.path() +
+                                                   "/db/migrations does: pass --dir"));
 }
 
 TEST(LoadMigrations, AFolderPerMigrationLayoutIsNamedNotTakenForEmpty) {
@@ -87,6 +104,79 @@ TEST(LoadMigrations, AFolderPerMigrationLayoutIsNamedNotTakenForEmpty) {
   empty.Write("notes/readme.txt", "x");
   ASSERT_TRUE(LoadMigrations(empty.path()).ok());
   EXPECT_TRUE(LoadMigrations(empty.path())->empty());
+}
+
+TEST(LoadMigrations, ReadsDbmateFilesAsTheyAre) {
+  testing::TempDir dir;
+  dir.Write("20240101120000_create_users.sql",
+            "-- a note\n-- migrate:up\nCREATE TABLE users (id INT);\n\n-- migrate:down\nDROP TABLE users;\n");
+  dir.Write("20240102120000_index.sql",
+            "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON users (id);\n"
+            "-- migrate:down\n-- nothing written: derive it\n\n");
+  dir.Write("20240103120000_tail.sql", "\xEF\xBB\xBF--migrate:up\r\nSELECT 1;\r\n");
+  auto loaded = LoadMigrations(dir.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  ASSERT_EQ(loaded->size(), 3u);
+  const Migration& users = (*loaded)[0];
+  EXPECT_EQ(users.layout, Layout::kDbmate);
+  EXPECT_EQ(users.id(), "20240101120000_create_users");
+  // The up script is the file up to the down marker: its lines are the file's.
+  EXPECT_EQ(users.up_sql, "-- a note\n-- migrate:up\nCREATE TABLE users (id INT);\n\n");
+  EXPECT_FALSE(users.directives.no_transaction);
+  ASSERT_TRUE(users.has_down());
+  auto down = ReadDownScript(users);
+  ASSERT_TRUE(down.ok()) << down.status().message();
+  EXPECT_EQ(down->text, "-- migrate:down\nDROP TABLE users;\n");
+  EXPECT_EQ(down->first_line, 5);
+  // An empty down section is no down script; transaction:false is no-transaction.
+  EXPECT_FALSE((*loaded)[1].has_down());
+  EXPECT_TRUE((*loaded)[1].directives.no_transaction);
+  EXPECT_THAT(HowToAddDown((*loaded)[1]), HasSubstr("under a '-- migrate:down' line in " + dir.path() +
+                                                    "/20240102120000_index.sql"));
+  EXPECT_FALSE((*loaded)[2].has_down());
+}
+
+TEST(SplitDbmateSections, ErrorsNameTheLine) {
+  EXPECT_THAT(SplitDbmateSections("CREATE TABLE t (a INT);\n").status().message(),
+              HasSubstr("1: no '-- migrate:up' line"));
+  EXPECT_EQ(SplitDbmateSections("-- x\nSELECT 1;\n-- migrate:up\nSELECT 2;\n").status().message(),
+            "2: a statement before the -- migrate:up line (line 3); it would belong to no section");
+  EXPECT_THAT(SplitDbmateSections("-- migrate:down\nSELECT 1;\n-- migrate:up\n").status().message(),
+              HasSubstr("1: -- migrate:down comes before -- migrate:up"));
+  EXPECT_THAT(SplitDbmateSections("-- migrate:up\n-- migrate:down\n-- migrate:down\n").status().message(),
+              HasSubstr("3: a second -- migrate:down line (the first is line 2)"));
+  EXPECT_EQ(ParseDirectives("-- migrate:up transaction:maybe\n").status().message(),
+            "1: unknown dbmate option 'transaction:maybe' (known: transaction:false)");
+}
+
+TEST(LoadMigrations, ReadsFlywayFilesAndTheirUndoScripts) {
+  testing::TempDir dir;
+  dir.Write("V1__create_users.sql", "CREATE TABLE users (id INT);\n");
+  dir.Write("U1__create_users.sql", "DROP TABLE users;\n");
+  dir.Write("V2__add_email.sql", "ALTER TABLE users ADD COLUMN email TEXT;\n");
+  auto loaded = LoadMigrations(dir.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  ASSERT_EQ(loaded->size(), 2u);
+  EXPECT_EQ((*loaded)[0].id(), "1_create_users");
+  EXPECT_EQ((*loaded)[0].layout, Layout::kFlyway);
+  EXPECT_EQ(ReadDownScript((*loaded)[0])->text, "DROP TABLE users;\n");
+  EXPECT_FALSE((*loaded)[1].has_down());
+  EXPECT_EQ(HowToAddDown((*loaded)[1]), "write " + dir.path() + "/U2__add_email.sql");
+
+  dir.Write("U3__orphan.sql", "SELECT 1;");
+  dir.Write("R__views.sql", "CREATE VIEW v AS SELECT 1;");
+  dir.Write("V4.1__dotted.sql", "SELECT 1;");
+  dir.Write("0005_native.up.sql", "SELECT 1;");
+  auto bad = LoadMigrations(dir.path());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("U3__orphan.sql: has no up script (expected " +
+                                                dir.path() + "/V3__orphan.sql beside it)"));
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("R__views.sql: a repeatable migration (R__) runs again whenever it changes"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("V4.1__dotted.sql: version '4.1' has several parts"));
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("0005_native.up.sql: name does not parse: expected V<version>__name.sql or "
+                        "U<version>__name.sql (Flyway's layout) (it is named in Strata's"));
 }
 
 TEST(ParseMigrationFileName, TheLargestVersionIsInt64sLargest) {

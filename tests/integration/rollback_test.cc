@@ -379,6 +379,38 @@ TEST_P(RollbackTest, ValuesWrittenToAnAddedColumnSinceAreNotDroppedSilently) {
   EXPECT_EQ(*db_->ListColumns("items"), (std::vector<std::string>{"id", "name", "price", "note"}));
 }
 
+// A column the migration filled itself through code the script does not
+// show (a PostgreSQL function or procedure, a SQLite trigger) is not taken
+// for one the application wrote since: its table is as the migration left it.
+TEST_P(RollbackTest, AColumnFilledByTheMigrationsOwnCodeIsDroppedOnRollback) {
+  if (pg()) {
+    Write("0003_tag.up.sql",
+          "ALTER TABLE items ADD COLUMN tag TEXT;\n"
+          "CREATE FUNCTION fill_tags() RETURNS void LANGUAGE sql AS $$ UPDATE items SET tag = 't' || id $$;\n"
+          "SELECT fill_tags();\n");
+    Write("0003_tag.down.sql", "DROP FUNCTION fill_tags();\nALTER TABLE items DROP COLUMN tag;\n");
+  } else {
+    Write("0003_tag.up.sql",
+          "ALTER TABLE items ADD COLUMN tag TEXT;\n"
+          "CREATE TABLE fill (x INTEGER);\n"
+          "CREATE TRIGGER fill_tags AFTER INSERT ON fill BEGIN UPDATE items SET tag = 't' || id; END;\n"
+          "INSERT INTO fill VALUES (1);\n");
+    Write("0003_tag.down.sql", "DROP TABLE fill;\nALTER TABLE items DROP COLUMN tag;\n");
+  }
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE tag IS NOT NULL"),
+            Scalar(*db_, "SELECT count(*) FROM items"));
+  Status s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(*db_->ListColumns("items"), (std::vector<std::string>{"id", "name", "price", "note"}));
+  // Written since: refused as before.
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("UPDATE items SET tag = 'app' WHERE id = 1").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("drops column items.tag, which 0003_tag added empty"));
+}
+
 TEST_P(RollbackTest, DropTableIsRestored) {
   RoundTrip("DROP TABLE items;\n",
             "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n");

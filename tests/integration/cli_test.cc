@@ -324,6 +324,29 @@ TEST_P(CliTest, PasswordNeverAppearsInOutput) {
   EXPECT_THAT(run.all(), Not(HasSubstr(secret)));
 }
 
+// libpq reads a '?' or '#' before the credentials' '@' as part of the
+// password, so such a URL connects: it must be redacted whole everywhere,
+// and the sandbox URL rehearse derives from it must keep it.
+TEST_P(CliTest, PasswordWithAQuestionMarkOrHashIsRedactedWhole) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL URLs";
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  const std::string secret = "pw#Sup3r?S3cret";
+  std::string url = target_->url();
+  url.insert(url.find('@'), ":" + secret);
+  auto run = RunStrata({"--database", url, "--dir", dir_.path() + "/migrations", "status", "--json"},
+                       dir_.path());
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.all(), Not(HasSubstr("Sup3r")));
+  EXPECT_THAT(run.out, HasSubstr(":***@"));
+  run = RunStrata({"--database", url, "--dir", dir_.path() + "/migrations", "rehearse"}, dir_.path());
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.all(), Not(HasSubstr("Sup3r")));
+  run = RunStrata({"--database", url, "--dir", dir_.path() + "/migrations", "up"}, dir_.path());
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.all(), Not(HasSubstr("Sup3r")));
+  EXPECT_EQ(HistoryRows(), 1);
+}
+
 TEST_P(CliTest, IrreversibleIsRefusedWithItsExitCodeAndNothingChanges) {
   Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);\n");
   ASSERT_EQ(Strata({"up"}).exit_code, 0);

@@ -542,6 +542,64 @@ TEST_F(CliInputTest, NoDatabaseGiven) {
   EXPECT_THAT(run.err, HasSubstr("no database given"));
 }
 
+// A misspelt section or key, or a value of the wrong type, in strata.toml is
+// an error naming its line, not a silent fall back to the default.
+TEST_F(CliInputTest, ConfigTyposAndWrongTypesAreErrors) {
+  dir_.Write("db/migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[migration]\ndir = \"db/migrations\"\n");
+  auto run = Strata({"status"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("strata.toml:3:1: unknown section [migration]"));
+  dir_.Write("strata.toml", "[database]\nuri = \"sqlite:app.db\"\n");
+  run = Strata({"status"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("strata.toml:2:1: [database] has no key 'uri' (it takes: url)"));
+  dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[lock]\ntimeout = 30\n");
+  run = Strata({"--dir", "db/migrations", "up"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("[lock] timeout is an integer; write e.g. timeout = \"10s\""));
+  dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[snapshots]\nbefore_up = \"no\"\n");
+  run = Strata({"--dir", "db/migrations", "up"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("[snapshots] before_up is a string; write e.g. before_up = true"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/app.db"));
+  dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[snapshots]\nbefore_up = false\n"
+                            "max_auto_size = 1024\n[migrations]\ndir = \"db/migrations\"\n");
+  run = Strata({"up"});
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, Not(HasSubstr("snapshot")));
+  run = Strata({"--config", dir_.path(), "--database", "sqlite:app.db", "status"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("is a directory"));
+}
+
+// A name in another script keeps its letters; and after the largest version
+// `new` says so instead of writing a file with a negative version.
+TEST_F(CliInputTest, NewKeepsNonAsciiLettersAndStopsAtTheLargestVersion) {
+  auto run = Strata({"new", "Café crème"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("migrations/0001_café_crème.up.sql"));
+  run = Strata({"new", "ユーザー"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("migrations/0002_ユーザー.up.sql"));
+  EXPECT_EQ(Strata({"validate"}).exit_code, 0);
+  dir_.Write("migrations/9223372036854775807_last.up.sql", "SELECT 1;\n");
+  run = Strata({"new", "after"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("has the largest version there is"));
+  EXPECT_EQ(Strata({"validate"}).exit_code, 0);
+}
+
+// The URL `init` writes into strata.toml is a TOML string however it is
+// spelt: a '"' in a password or a backslash does not make the file unreadable.
+TEST_F(CliInputTest, InitWritesAUrlWithQuotesAndBackslashesReadably) {
+  auto run = Strata({"--database", "postgres://app:p\"w\\x@127.0.0.1:1/shop", "init"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  run = Strata({"status"});  // the URL comes from strata.toml
+  EXPECT_EQ(run.exit_code, cli::kExitUnavailable) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("postgres://app:***@127.0.0.1:1/shop"));
+}
+
 TEST_F(CliInputTest, UnknownDirectiveIsAnError) {
   dir_.Write("migrations/0001_a.up.sql", "-- strata:no-transactoin\nCREATE TABLE a (id INTEGER);\n");
   auto run = Strata({"validate"});

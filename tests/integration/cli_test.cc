@@ -600,6 +600,15 @@ TEST_F(CliInputTest, InitWritesAUrlWithQuotesAndBackslashesReadably) {
   EXPECT_THAT(run.err, HasSubstr("postgres://app:***@127.0.0.1:1/shop"));
 }
 
+// Trying migrations out on an in-memory database (a CI check) needs no
+// --no-snapshot: there is nothing to snapshot for later.
+TEST_F(CliInputTest, UpOnAnInMemoryDatabaseTakesNoSnapshot) {
+  dir_.Write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  auto run = Strata({"--database", "sqlite::memory:", "up"});
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("applied 1 migration"));
+}
+
 TEST_F(CliInputTest, UnknownDirectiveIsAnError) {
   dir_.Write("migrations/0001_a.up.sql", "-- strata:no-transactoin\nCREATE TABLE a (id INTEGER);\n");
   auto run = Strata({"validate"});

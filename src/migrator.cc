@@ -1729,7 +1729,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     }
     std::string where = id + " (down script stored at apply time)";
     STRATA_ASSIGN_OR_RETURN(auto stmts, Split(t.down_script, where, dialect));
-    auto d = ParseDirectives(t.down_script);
+    auto d = ParseDirectives(t.down_script, DirectiveCheck::kStored);
     if (!d.ok()) return d.status().WithContext(where);
     const size_t split = stmts.size();
     if (!d->no_transaction) STRATA_RETURN_IF_ERROR(Unwrap(stmts, where, dialect));

@@ -7,6 +7,27 @@
 
 namespace strata::cli {
 namespace fs = std::filesystem;
+namespace {
+
+/// `text` as a TOML basic string: a '"' in a password or the '\' of a
+/// Windows path must not end the string or start an escape.
+std::string TomlString(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      out += fmt::format("\\u{:04X}", static_cast<unsigned>(u));
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
 
 void SetupInit(CLI::App& app, GlobalOptions& global, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("init", "create strata.toml and the migrations directory");
@@ -22,9 +43,9 @@ void SetupInit(CLI::App& app, GlobalOptions& global, int& exit_code) {
       out << "# Strata project file. Flags and DATABASE_URL override these settings.\n"
           << "[database]\n"
           << "# sqlite:path/to/app.db or postgres://user@host:5432/db\n"
-          << "url = \"" << url << "\"\n\n"
+          << "url = " << TomlString(url) << "\n\n"
           << "[migrations]\n"
-          << "dir = \"" << dir << "\"\n\n"
+          << "dir = " << TomlString(dir) << "\n\n"
           << "[lock]\n"
           << "# how long `up` and `down` wait for another run's lock\n"
           << "timeout = \"10s\"\n";

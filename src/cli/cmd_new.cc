@@ -1,6 +1,7 @@
 #include <cctype>
 #include <ctime>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <utility>
 #include <vector>
@@ -18,7 +19,9 @@ std::string Slug(const std::string& name) {
   std::string out;
   for (char c : name) {
     unsigned char u = static_cast<unsigned char>(c);
-    if (std::isalnum(u)) out += static_cast<char>(std::tolower(u));
+    // Bytes of UTF-8 sequences are kept: "café" stays café, not "caf".
+    if (u >= 0x80) out += c;
+    else if (std::isalnum(u)) out += static_cast<char>(std::tolower(u));
     else if (!out.empty() && out.back() != '_') out += '_';
   }
   while (!out.empty() && out.back() == '_') out.pop_back();
@@ -63,6 +66,13 @@ void SetupNew(CLI::App& app, GlobalOptions& global, int& exit_code) {
     auto existing = LoadMigrations(dir);
     if (!existing.ok()) {
       exit_code = Fail(existing.status());
+      return;
+    }
+    if (!existing->empty() && existing->back().version == std::numeric_limits<int64_t>::max()) {
+      exit_code = Fail(Status(Code::kInvalidArgument,
+                              fmt::format("{} has the largest version there is; no migration can "
+                                          "come after it",
+                                          existing->back().up_path)));
       return;
     }
     // New files follow the layout the directory already has (Strata's own when empty).

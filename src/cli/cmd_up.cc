@@ -69,7 +69,11 @@ void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
       return;
     }
     auto resolved = ResolveOptions(global, true);
-    if (!flags->no_snapshot && snapshots->before_up && resolved.ok()) {
+    // An in-memory database (migrations tried out in CI) ends with the run:
+    // there is nothing a snapshot of it could be restored to.
+    const bool in_memory = resolved.ok() && migrator->database()->engine() == Engine::kSqlite &&
+                           migrator->database()->Describe() == "sqlite::memory:";
+    if (!flags->no_snapshot && snapshots->before_up && resolved.ok() && !in_memory) {
       // Called under the lock, before the first migration: the restoration
       // point whose id history records for every migration of this run.
       options.before_apply = [config = *snapshots, url = resolved->database_url,

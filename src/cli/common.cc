@@ -1,8 +1,10 @@
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include "cli/cli.h"
@@ -50,6 +52,96 @@ int Fail(const Status& status) {
   return ExitCodeFor(status.code());
 }
 
+namespace {
+
+/// What strata.toml may hold: each section's keys and the types they take.
+struct ConfigKey {
+  std::string_view section, key;
+  toml::node_type type;
+  std::string_view example;
+  toml::node_type also = toml::node_type::none;  // a second type it takes
+};
+
+constexpr std::string_view kSections[] = {"database", "migrations", "lock", "captures", "snapshots"};
+
+const ConfigKey kConfigKeys[] = {
+    {"database", "url", toml::node_type::string, "\"sqlite:app.db\""},
+    {"migrations", "dir", toml::node_type::string, "\"migrations\""},
+    {"lock", "timeout", toml::node_type::string, "\"10s\""},
+    {"captures", "finalize_after", toml::node_type::string, "\"30d\""},
+    {"snapshots", "dir", toml::node_type::string, "\".strata/snapshots\""},
+    {"snapshots", "before_up", toml::node_type::boolean, "true"},
+    {"snapshots", "max_auto_size", toml::node_type::string, "\"1GiB\"", toml::node_type::integer},
+    {"snapshots", "pg_dump", toml::node_type::string, "\"pg_dump\""},
+    {"snapshots", "compression_level", toml::node_type::integer, "1"},
+};
+
+std::string_view TypeName(toml::node_type type) {
+  switch (type) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date or time";
+  }
+}
+
+std::string At(const std::string& path, const toml::source_region& region) {
+  const auto& where = region.begin;
+  return where.line > 0 ? fmt::format("{}:{}:{}", path, where.line, where.column) : path;
+}
+
+Status CheckConfig(const toml::table& config, const std::string& path) {
+  for (const auto& [section, node] : config) {
+    const std::string_view name = section.str();
+    const auto* table = node.as_table();
+    bool known = std::find(std::begin(kSections), std::end(kSections), name) != std::end(kSections);
+    if (!known || table == nullptr) {
+      return Status(Code::kInvalidArgument,
+                    fmt::format("{}: {} (strata.toml takes [database] url, [migrations] dir, "
+                                "[lock] timeout, [captures] finalize_after and [snapshots] dir, "
+                                "before_up, max_auto_size, pg_dump, compression_level)",
+                                At(path, table ? node.source() : section.source()),
+                                table ? fmt::format("unknown section [{}]", name)
+                                      : fmt::format("'{}' is outside any section", name)));
+    }
+    for (const auto& [key, value] : *table) {
+      const ConfigKey* spec = nullptr;
+      std::vector<std::string> keys;
+      for (const ConfigKey& k : kConfigKeys) {
+        if (k.section != name) continue;
+        keys.emplace_back(k.key);
+        if (k.key == key.str()) spec = &k;
+      }
+      if (spec == nullptr) {
+        return Status(Code::kInvalidArgument,
+                      fmt::format("{}: [{}] has no key '{}' (it takes: {})",
+                                  At(path, key.source()), name, key.str(), fmt::join(keys, ", ")));
+      }
+      if (value.type() != spec->type && value.type() != spec->also) {
+        return Status(Code::kInvalidArgument,
+                      fmt::format("{}: [{}] {} is {}; write e.g. {} = {}",
+                                  At(path, value.source()), name, key.str(),
+                                  TypeName(value.type()), key.str(), spec->example));
+      }
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status CheckConfigFile(const std::string& path) {
+  try {
+    return CheckConfig(toml::parse_file(path), path);
+  } catch (const toml::parse_error& e) {
+    return Status(Code::kInvalidArgument, fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
+                                                      e.source().begin.column, e.description()));
+  }
+}
+
 Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_database) {
   MigratorOptions out;
   std::string config_path = global.config;
@@ -60,8 +152,15 @@ Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_da
     if (explicit_config && !std::filesystem::exists(config_path)) {
       return Status(Code::kNotFound, fmt::format("config file '{}' does not exist", config_path));
     }
+    if (std::filesystem::is_directory(config_path)) {
+      return Status(Code::kInvalidArgument,
+                    fmt::format("config file '{}' is a directory; --config names the file, as "
+                                "in {}/strata.toml",
+                                config_path, config_path));
+    }
     try {
       toml::table t = toml::parse_file(config_path);
+      STRATA_RETURN_IF_ERROR(CheckConfig(t, config_path));
       config_url = t["database"]["url"].value_or(std::string());
       config_dir = t["migrations"]["dir"].value_or(std::string());
       config_lock = t["lock"]["timeout"].value_or(std::string());

@@ -41,6 +41,7 @@ Result<SnapshotConfig> LoadSnapshotConfig(const GlobalOptions& global, const std
   std::string path = global.config;
   if (path.empty() && std::filesystem::exists("strata.toml")) path = "strata.toml";
   if (!path.empty() && std::filesystem::exists(path)) {
+    STRATA_RETURN_IF_ERROR(CheckConfigFile(path));
     try {
       toml::table t = toml::parse_file(path);
       const auto& s = t["snapshots"];

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <filesystem>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -16,13 +17,26 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+/// The first `needle` (lower case) in `text` from `pos`, in any case.
+size_t FindIgnoringCase(const std::string& text, std::string_view needle, size_t pos) {
+  for (; pos + needle.size() <= text.size(); ++pos) {
+    size_t i = 0;
+    while (i < needle.size() &&
+           std::tolower(static_cast<unsigned char>(text[pos + i])) == needle[i])
+      ++i;
+    if (i == needle.size()) return pos;
+  }
+  return std::string::npos;
+}
+
 // Redacts `key=value` pairs whose key is a password, in query strings and in
 // libpq key/value connection strings.
 std::string RedactPasswordParams(std::string text) {
   static const std::string_view kKeys[] = {"password=", "passwd=", "pwd="};
   for (std::string_view key : kKeys) {
     size_t pos = 0;
-    while ((pos = text.find(key, pos)) != std::string::npos) {
+    // Any case: libpq refuses PASSWORD=, and its error quotes the value.
+    while ((pos = FindIgnoringCase(text, key, pos)) != std::string::npos) {
       bool at_boundary = pos == 0 || text[pos - 1] == '?' || text[pos - 1] == '&' ||
                          text[pos - 1] == ' ' || text[pos - 1] == ';';
       size_t start = pos + key.size();
@@ -64,6 +78,15 @@ Result<DatabaseUrl> ParseDatabaseUrl(std::string_view url) {
       return Status(Code::kInvalidArgument,
                     fmt::format("database URL '{}' names no file: use sqlite:path/to/app.db", url));
     }
+    if (!StartsWith(rest, "file:") && rest.find('?') != std::string_view::npos) {
+      // golang-migrate's sqlite3://app.db?_foreign_keys=on, say: taken as
+      // part of the path, it would make a file named "app.db?_foreign_keys=on".
+      return Status(Code::kInvalidArgument,
+                    fmt::format("database URL '{}' has parameters ('{}'), which sqlite: URLs do "
+                                "not take: write sqlite:{} (or a SQLite URI: sqlite:file:{})",
+                                url, rest.substr(rest.find('?')), rest.substr(0, rest.find('?')),
+                                rest));
+    }
     return DatabaseUrl{Engine::kSqlite, std::string(rest)};
   }
   if (url.find("://") == std::string_view::npos &&
@@ -91,40 +114,63 @@ Status SqliteFileMissingError(std::string_view path) {
                             path));
 }
 
-std::string EncodeCredentials(std::string_view url) {
+namespace {
+
+/// The credentials of a URL as libpq reads them: from after "://" to the
+/// '@' that ends them, or {npos, npos} when there is none. libpq reads the
+/// authority up to the first '/' (a '?' or '#' before it belongs to the
+/// password), and EncodeCredentials makes the last '@' there the separator.
+/// With `lenient`, a URL whose '/' comes before every '@' (a '/' written
+/// unencoded in the password, which libpq cannot read) takes the last '@'
+/// before the query, so that its error messages do not show the password.
+std::pair<size_t, size_t> Credentials(std::string_view url, bool lenient) {
+  constexpr auto npos = std::string_view::npos;
   size_t scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return std::string(url);
+  if (scheme_end == npos) return {npos, npos};
   size_t auth_start = scheme_end + 3;
-  size_t auth_end = url.find_first_of("/?#", auth_start);
-  if (auth_end == std::string_view::npos) auth_end = url.size();
-  size_t at = url.rfind('@', auth_end);
-  if (at == std::string_view::npos || at < auth_start) return std::string(url);
-  std::string out(url.substr(0, auth_start));
-  for (size_t i = auth_start; i < at; ++i) {
-    if (url[i] == '@') {
-      out += "%40";
-    } else {
-      out += url[i];
+  size_t auth_end = url.find('/', auth_start);
+  if (auth_end == npos) auth_end = url.size();
+  size_t at = auth_end == auth_start ? npos : url.rfind('@', auth_end - 1);
+  if (at != npos && at >= auth_start) return {auth_start, at};
+  if (!lenient || auth_end == url.size()) return {npos, npos};
+  size_t query = url.find('?', auth_end);
+  if (query == npos) query = url.size();
+  at = url.rfind('@', query - 1);
+  if (at != npos && at > auth_end) return {auth_start, at};
+  return {npos, npos};
+}
+
+}  // namespace
+
+std::string EncodeCredentials(std::string_view url) {
+  auto [start, at] = Credentials(url, /*lenient=*/false);
+  if (at == std::string_view::npos) return std::string(url);
+  std::string out(url.substr(0, start));
+  for (size_t i = start; i < at; ++i) {
+    switch (url[i]) {
+      case '@': out += "%40"; break;
+      case '?': out += "%3F"; break;
+      case '#': out += "%23"; break;
+      default: out += url[i];
     }
   }
   out += url.substr(at);
   return out;
 }
 
+std::string_view UrlPassword(std::string_view url) {
+  auto [start, at] = Credentials(url, /*lenient=*/true);
+  if (at == std::string_view::npos) return {};
+  size_t colon = url.find(':', start);
+  if (colon == std::string_view::npos || colon >= at) return {};
+  return url.substr(colon + 1, at - colon - 1);
+}
+
 std::string RedactUrl(std::string_view url) {
   std::string out(url);
-  size_t scheme_end = out.find("://");
-  if (scheme_end != std::string::npos) {
-    size_t auth_start = scheme_end + 3;
-    size_t auth_end = out.find_first_of("/?#", auth_start);
-    if (auth_end == std::string::npos) auth_end = out.size();
-    size_t at = out.rfind('@', auth_end);
-    if (at != std::string::npos && at >= auth_start) {
-      size_t colon = out.find(':', auth_start);
-      if (colon != std::string::npos && colon < at) {
-        out.replace(colon + 1, at - colon - 1, "***");
-      }
-    }
+  std::string_view password = UrlPassword(url);
+  if (!password.empty()) {
+    out.replace(static_cast<size_t>(password.data() - url.data()), password.size(), "***");
   }
   return RedactPasswordParams(std::move(out));
 }

@@ -28,10 +28,16 @@ Status SqliteFileMissingError(std::string_view path);
 
 /// A PostgreSQL URL as libpq must read it: an '@' inside the user or
 /// password (written unencoded, a common slip) becomes %40, so that the last
-/// '@' before the host ends the credentials, as RedactUrl takes it. Without
+/// '@' before the host ends the credentials, as RedactUrl takes it; a '?' or
+/// '#' there becomes %3F or %23, so that code that looks for the query or
+/// the database name in the URL does not find it inside the password. Without
 /// this libpq splits at the first '@' and echoes the rest of the password as
 /// the host name in its errors.
 std::string EncodeCredentials(std::string_view url);
+
+/// The password of a URL's credentials as written (postgres://u:PW@h/db),
+/// or empty. A '?' or '#' in it belongs to it, as libpq reads it.
+std::string_view UrlPassword(std::string_view url);
 
 /// The URL with any password replaced by "***": postgres://u:***@h/db.
 /// Also redacts `password=...` in key/value connection strings and query

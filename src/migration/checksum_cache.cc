@@ -18,7 +18,9 @@ namespace {
 
 // The first line of a cache file; bump the number when the format, the
 // checksum or the directive lines change meaning.
-constexpr std::string_view kMagic = "strata checksum cache 1\n";
+// 2: files whose directives a later check refuses (misplaced, misspelt) were
+// vouched for by 1.
+constexpr std::string_view kMagic = "strata checksum cache 2\n";
 constexpr std::string_view kEnd = "end ";
 
 /// Tabs, newlines and backslashes escaped, so that any file name fits in a field.

@@ -25,11 +25,22 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
     return Status(Code::kInvalidArgument,
                   fmt::format("'{}' is not a duration; write e.g. 500ms, 30s, 5m, 1h or 7d", text));
   }
-  if (unit.empty() || unit == "s") return std::chrono::milliseconds(n * 1000);
-  if (unit == "ms") return std::chrono::milliseconds(n);
-  if (unit == "m" || unit == "min") return std::chrono::milliseconds(n * 60'000);
-  if (unit == "h") return std::chrono::milliseconds(n * 3'600'000);
-  if (unit == "d") return std::chrono::milliseconds(n * 86'400'000);
+  int64_t scale = unit.empty() || unit == "s" ? 1000
+                  : unit == "ms"                ? 1
+                  : unit == "m" || unit == "min" ? 60'000
+                  : unit == "h"                 ? 3'600'000
+                  : unit == "d"                 ? 86'400'000
+                                                : 0;
+  if (scale != 0) {
+    // Beyond 100 years a wait or a retention is no longer meant; and the
+    // clocks that add it would overflow.
+    constexpr int64_t kMaxMs = 100LL * 365 * 86'400'000;
+    if (n > kMaxMs / scale) {
+      return Status(Code::kInvalidArgument,
+                    fmt::format("'{}' is too long a duration (at most 100 years: 36500d)", text));
+    }
+    return std::chrono::milliseconds(n * scale);
+  }
   return Status(Code::kInvalidArgument,
                 fmt::format("'{}' has an unknown unit '{}'; use ms, s, m, h or d", text, unit));
 }
@@ -81,15 +92,68 @@ Status ForEachDirective(std::string_view script, F on_directive) {
   return Status::OK();
 }
 
+/// Whether the comment text `body` (after "--") looks meant as a directive:
+/// "strata" in any case, then a colon, spaces allowed before it.
+bool LooksLikeDirective(std::string_view body) {
+  if (body.size() < 6) return false;
+  for (size_t i = 0; i < 6; ++i) {
+    if (std::tolower(static_cast<unsigned char>(body[i])) != "strata"[i]) return false;
+  }
+  body.remove_prefix(6);
+  while (!body.empty() && (body.front() == ' ' || body.front() == '\t')) body.remove_prefix(1);
+  return !body.empty() && body.front() == ':';
+}
+
+/// For a file being loaded: a directive-like comment that is not read as one
+/// (misspelt "-- Strata:", "-- strata :"; or placed after the first
+/// statement, where the header has ended) is an error, not silently ignored.
+Status CheckDirectiveComments(std::string_view script) {
+  int line_no = 0;
+  bool in_header = true;
+  while (!script.empty()) {
+    size_t eol = script.find('\n');
+    std::string_view line = Trim(script.substr(0, eol));
+    script = eol == std::string_view::npos ? std::string_view() : script.substr(eol + 1);
+    ++line_no;
+    if (line.empty()) continue;
+    if (line.substr(0, 2) != "--") {
+      in_header = false;
+      continue;
+    }
+    std::string_view body = Trim(line.substr(2));
+    if (!LooksLikeDirective(body)) continue;
+    if (body.substr(0, 7) != "strata:") {
+      return Status(Code::kParse,
+                    fmt::format("{}: '{}' is not read as a directive: write it '-- strata:...', "
+                                "in lower case with no space before the colon",
+                                line_no, line));
+    }
+    if (!in_header) {
+      return Status(Code::kParse,
+                    fmt::format("{}: directive '{}' comes after the first statement, where it is "
+                                "not read: move it to the top of the file, before any statement "
+                                "or /* */ comment",
+                                line_no, line));
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
-Result<Directives> ParseDirectives(std::string_view script) {
+Result<Directives> ParseDirectives(std::string_view script, DirectiveCheck check) {
+  if (check == DirectiveCheck::kFile) STRATA_RETURN_IF_ERROR(CheckDirectiveComments(script));
   Directives d;
   STRATA_RETURN_IF_ERROR(ForEachDirective(script, [&](int line_no, std::string_view body) {
     size_t sp = body.find_first_of(" \t");
     std::string_view key = body.substr(0, sp);
     std::string_view arg = sp == std::string_view::npos ? "" : Trim(body.substr(sp));
     if (key == "no-transaction") {
+      if (!arg.empty() && check == DirectiveCheck::kFile) {
+        return Status(Code::kParse,
+                      fmt::format("{}: strata:no-transaction takes no argument (found '{}')",
+                                  line_no, arg));
+      }
       d.no_transaction = true;
     } else if (key == "timeout") {
       auto t = ParseDuration(arg);

@@ -66,7 +66,9 @@ Result<std::string> ReadFileAt(int dir_fd, const std::string& name, const std::s
     out.append(buf, static_cast<size_t>(n));
   }
   close(fd);
-  // A UTF-8 byte order mark (some Windows editors write one) is not SQL.
+  // A UTF-8 byte order mark (Windows editors write one) is no SQL: left in,
+  // it would hide the directive header and start the first statement. The
+  // checksum already ignores it.
   if (out.compare(0, 3, "\xEF\xBB\xBF") == 0) out.erase(0, 3);
   return out;
 }

@@ -18,11 +18,19 @@ struct Directives {
   std::chrono::milliseconds timeout{0};
 };
 
+/// How strictly ParseDirectives reads: a file being loaded is held to the
+/// spelling and place of its directives; a script stored in history (applied
+/// by an earlier version) is read as it was then, so its way back still runs.
+enum class DirectiveCheck { kFile, kStored };
+
 /// Parses the directives in the comment lines before the first statement.
-/// An unknown `strata:` directive is an error (a typo must not pass silently).
-/// dbmate's "-- migrate:up transaction:false" marker counts as
-/// strata:no-transaction.
-Result<Directives> ParseDirectives(std::string_view script);
+/// An unknown `strata:` directive is an error (a typo must not pass silently);
+/// for a file (kFile) so are a directive after the first statement, one
+/// spelt otherwise ("-- Strata:", "-- strata :") and an argument to
+/// strata:no-transaction. dbmate's "-- migrate:up transaction:false" marker
+/// counts as strata:no-transaction.
+Result<Directives> ParseDirectives(std::string_view script,
+                                   DirectiveCheck check = DirectiveCheck::kFile);
 
 /// The directive lines of `script`, one "-- strata:..." line each: all that
 /// ParseDirectives reads, so it parses them as it parses the script (error

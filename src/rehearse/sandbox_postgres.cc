@@ -19,7 +19,9 @@ namespace strata {
 namespace {
 
 /// `url` (postgres://...) naming the database `dbname` instead of its own.
-std::string WithDatabaseInUrl(const std::string& url, const std::string& dbname) {
+std::string WithDatabaseInUrl(const std::string& given_url, const std::string& dbname) {
+  // A '?' of the password is not the query's.
+  const std::string url = EncodeCredentials(given_url);
   size_t scheme = url.find("://");
   size_t start = scheme == std::string::npos ? 0 : scheme + 3;
   size_t query = url.find('?', start);

@@ -61,8 +61,9 @@ std::string PgIdent(std::string_view ident) {
   return out + "\"";
 }
 
-Result<std::unique_ptr<PgConn>> PgConn::Open(const std::string& url) {
+Result<std::unique_ptr<PgConn>> PgConn::Open(const std::string& given_url) {
   STRATA_ASSIGN_OR_RETURN(pq, LoadLibPq());
+  const std::string url = EncodeCredentials(given_url);
   const char* const keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
   const char* const values[] = {"10", "strata snapshot", url.c_str(), nullptr};
   PGconn* conn = pq->PQconnectdbParams(keywords, values, 1);

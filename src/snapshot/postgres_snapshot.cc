@@ -182,7 +182,9 @@ Status AddTextPart(ChunkPipeline& pipeline, const std::string& name, const std::
 
 }  // namespace
 
-std::string WithDatabase(const std::string& url, const std::string& dbname) {
+std::string WithDatabase(const std::string& given_url, const std::string& dbname) {
+  // A '?' of the password is not the query's.
+  const std::string url = EncodeCredentials(given_url);
   size_t scheme = url.find("://");
   size_t start = scheme == std::string::npos ? 0 : scheme + 3;
   size_t query = url.find('?', start);
@@ -413,7 +415,8 @@ Status ScriptFailed(const Status& s, const Manifest& m, const std::string& url) 
 }
 
 /// Opens `url`; with `create`, creates the database first when it does not exist.
-Result<std::unique_ptr<PgConn>> Connect(const std::string& url, bool create) {
+Result<std::unique_ptr<PgConn>> Connect(const std::string& given_url, bool create) {
+  const std::string url = EncodeCredentials(given_url);
   auto conn = PgConn::Open(url);
   if (conn.ok() || !create || conn.status().message().find("does not exist") == std::string::npos) {
     return conn;

@@ -38,6 +38,12 @@ TEST(ParseDatabaseUrl, RejectsUnknownSchemesWithoutLeakingThePassword) {
             "sqlite:path/to/app.db, postgres://user@host:port/db or postgresql://...");
   EXPECT_FALSE(ParseDatabaseUrl("").ok());
   EXPECT_FALSE(ParseDatabaseUrl("sqlite:").ok());
+  // Parameters would become part of the file name.
+  EXPECT_EQ(ParseDatabaseUrl("sqlite3://app.db?_foreign_keys=on").status().message(),
+            "database URL 'sqlite3://app.db?_foreign_keys=on' has parameters "
+            "('?_foreign_keys=on'), which sqlite: URLs do not take: write sqlite:app.db (or a "
+            "SQLite URI: sqlite:file:app.db?_foreign_keys=on)");
+  EXPECT_EQ(ParseDatabaseUrl("sqlite:file:app.db?mode=ro")->target, "file:app.db?mode=ro");
 }
 
 TEST(RedactUrl, HidesPasswordsInEveryPlace) {
@@ -56,6 +62,34 @@ TEST(EncodeCredentials, AnAtSignBeforeTheLastOneIsPercentEncoded) {
   EXPECT_EQ(EncodeCredentials("postgres://app:pw@db/shop"), "postgres://app:pw@db/shop");
   EXPECT_EQ(EncodeCredentials("postgres://db/shop"), "postgres://db/shop");
   EXPECT_EQ(ParseDatabaseUrl("postgresql://u:x@y@h/d")->target, "postgresql://u:x%40y@h/d");
+}
+
+// libpq reads the credentials up to the last '@' before the first '/': a
+// '?' or '#' in a password is part of it (such a URL connects), so it must be
+// redacted whole and kept out of the query.
+TEST(RedactUrl, APasswordWithAQuestionMarkOrHashIsHiddenWhole) {
+  EXPECT_EQ(RedactUrl("postgres://app:ab#cd?ef@db:5432/shop"), "postgres://app:***@db:5432/shop");
+  EXPECT_EQ(RedactUrl("postgres://app:a?b@db/shop?sslmode=disable"),
+            "postgres://app:***@db/shop?sslmode=disable");
+  EXPECT_EQ(RedactUrl("postgres://app:x#y@db"), "postgres://app:***@db");
+  EXPECT_EQ(RedactSecrets("cannot connect to postgres://app:ab#cd?ef@db/shop: refused"),
+            "cannot connect to postgres://app:***@db/shop: refused");
+  // A '/' in the password (libpq cannot read it): still not shown.
+  EXPECT_EQ(RedactUrl("postgres://app:ab/cd@db:5432/shop"), "postgres://app:***@db:5432/shop");
+  // Neither is a password parameter in upper case, which libpq quotes when it refuses it.
+  EXPECT_EQ(RedactUrl("postgres://db/shop?PASSWORD=s3cret"), "postgres://db/shop?PASSWORD=***");
+  // An '@' in the query is no credential.
+  EXPECT_EQ(RedactUrl("postgres://db/shop?application_name=a:b@c"),
+            "postgres://db/shop?application_name=a:b@c");
+  EXPECT_EQ(UrlPassword("postgres://app:ab#cd?ef@db/shop"), "ab#cd?ef");
+  EXPECT_EQ(UrlPassword("postgres://app@db/shop"), "");
+}
+
+TEST(EncodeCredentials, AQuestionMarkOrHashInThePasswordIsPercentEncoded) {
+  EXPECT_EQ(EncodeCredentials("postgres://app:ab#cd?ef@db:5432/shop?sslmode=disable"),
+            "postgres://app:ab%23cd%3Fef@db:5432/shop?sslmode=disable");
+  EXPECT_EQ(EncodeCredentials("postgres://db/shop?application_name=a@b"),
+            "postgres://db/shop?application_name=a@b");
 }
 
 TEST(RedactSecrets, FindsUrlsInsideText) {

@@ -392,6 +392,29 @@ TEST_P(CliTest, PasswordNeverAppearsInOutput) {
   EXPECT_THAT(run.all(), Not(HasSubstr(secret)));
 }
 
+// libpq reads a '?' or '#' before the credentials' '@' as part of the
+// password, so such a URL connects: it must be redacted whole everywhere,
+// and the sandbox URL rehearse derives from it must keep it.
+TEST_P(CliTest, PasswordWithAQuestionMarkOrHashIsRedactedWhole) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL URLs";
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  const std::string secret = "pw#Sup3r?S3cret";
+  std::string url = target_->url();
+  url.insert(url.find('@'), ":" + secret);
+  auto run = RunStrata({"--database", url, "--dir", dir_.path() + "/migrations", "status", "--json"},
+                       dir_.path());
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.all(), Not(HasSubstr("Sup3r")));
+  EXPECT_THAT(run.out, HasSubstr(":***@"));
+  run = RunStrata({"--database", url, "--dir", dir_.path() + "/migrations", "rehearse"}, dir_.path());
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.all(), Not(HasSubstr("Sup3r")));
+  run = RunStrata({"--database", url, "--dir", dir_.path() + "/migrations", "up"}, dir_.path());
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.all(), Not(HasSubstr("Sup3r")));
+  EXPECT_EQ(HistoryRows(), 1);
+}
+
 TEST_P(CliTest, IrreversibleIsRefusedWithItsExitCodeAndNothingChanges) {
   Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);\n");
   ASSERT_EQ(Strata({"up"}).exit_code, 0);
@@ -585,6 +608,73 @@ TEST_F(CliInputTest, NoDatabaseGiven) {
   auto run = Strata({"up"});
   EXPECT_EQ(run.exit_code, cli::kExitUsage);
   EXPECT_THAT(run.err, HasSubstr("no database given"));
+}
+
+// A misspelt section or key, or a value of the wrong type, in strata.toml is
+// an error naming its line, not a silent fall back to the default.
+TEST_F(CliInputTest, ConfigTyposAndWrongTypesAreErrors) {
+  dir_.Write("db/migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[migration]\ndir = \"db/migrations\"\n");
+  auto run = Strata({"status"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("strata.toml:3:1: unknown section [migration]"));
+  dir_.Write("strata.toml", "[database]\nuri = \"sqlite:app.db\"\n");
+  run = Strata({"status"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("strata.toml:2:1: [database] has no key 'uri' (it takes: url)"));
+  dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[lock]\ntimeout = 30\n");
+  run = Strata({"--dir", "db/migrations", "up"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("[lock] timeout is an integer; write e.g. timeout = \"10s\""));
+  dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[snapshots]\nbefore_up = \"no\"\n");
+  run = Strata({"--dir", "db/migrations", "up"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("[snapshots] before_up is a string; write e.g. before_up = true"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/app.db"));
+  dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[snapshots]\nbefore_up = false\n"
+                            "max_auto_size = 1024\n[migrations]\ndir = \"db/migrations\"\n");
+  run = Strata({"up"});
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, Not(HasSubstr("snapshot")));
+  run = Strata({"--config", dir_.path(), "--database", "sqlite:app.db", "status"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("is a directory"));
+}
+
+// A name in another script keeps its letters; and after the largest version
+// `new` says so instead of writing a file with a negative version.
+TEST_F(CliInputTest, NewKeepsNonAsciiLettersAndStopsAtTheLargestVersion) {
+  auto run = Strata({"new", "Café crème"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("migrations/0001_café_crème.up.sql"));
+  run = Strata({"new", "ユーザー"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("migrations/0002_ユーザー.up.sql"));
+  EXPECT_EQ(Strata({"validate"}).exit_code, 0);
+  dir_.Write("migrations/9223372036854775807_last.up.sql", "SELECT 1;\n");
+  run = Strata({"new", "after"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("has the largest version there is"));
+  EXPECT_EQ(Strata({"validate"}).exit_code, 0);
+}
+
+// The URL `init` writes into strata.toml is a TOML string however it is
+// spelt: a '"' in a password or a backslash does not make the file unreadable.
+TEST_F(CliInputTest, InitWritesAUrlWithQuotesAndBackslashesReadably) {
+  auto run = Strata({"--database", "postgres://app:p\"w\\x@127.0.0.1:1/shop", "init"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  run = Strata({"status"});  // the URL comes from strata.toml
+  EXPECT_EQ(run.exit_code, cli::kExitUnavailable) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("postgres://app:***@127.0.0.1:1/shop"));
+}
+
+// Trying migrations out on an in-memory database (a CI check) needs no
+// --no-snapshot: there is nothing to snapshot for later.
+TEST_F(CliInputTest, UpOnAnInMemoryDatabaseTakesNoSnapshot) {
+  dir_.Write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  auto run = Strata({"--database", "sqlite::memory:", "up"});
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("applied 1 migration"));
 }
 
 TEST_F(CliInputTest, UnknownDirectiveIsAnError) {

@@ -186,15 +186,55 @@ TEST(ParseMigrationFileName, TheLargestVersionIsInt64sLargest) {
 }
 
 TEST(ParseDirectives, OnlyTheLeadingCommentsCount) {
-  auto d = ParseDirectives("-- a comment\n\n-- strata:timeout 1500ms\nSELECT 1;\n-- strata:no-transaction\n");
+  const char* script = "-- a comment\n\n-- strata:timeout 1500ms\nSELECT 1;\n-- strata:no-transaction\n";
+  // A script stored in history is read as it was when it was applied...
+  auto d = ParseDirectives(script, DirectiveCheck::kStored);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->timeout, std::chrono::milliseconds(1500));
   EXPECT_FALSE(d->no_transaction);
+  // ...but a file's directive after the first statement would be ignored: an error.
+  EXPECT_EQ(ParseDirectives(script).status().message(),
+            "5: directive '-- strata:no-transaction' comes after the first statement, where it "
+            "is not read: move it to the top of the file, before any statement or /* */ comment");
   EXPECT_EQ(ParseDirectives("-- strata:timeout soon\n").status().message(),
             "1: strata:timeout: 'soon' is not a duration; write e.g. 500ms, 30s, 5m, 1h or 7d");
   EXPECT_EQ(ParseDuration("5x").status().message(), "'5x' has an unknown unit 'x'; use ms, s, m, h or d");
   EXPECT_EQ(*ParseDuration("45"), std::chrono::seconds(45));
   EXPECT_EQ(*ParseDuration("7d"), std::chrono::hours(7 * 24));
+  // No overflow into a negative or tiny wait.
+  EXPECT_THAT(ParseDuration("2562048h").status().message(), HasSubstr("too long a duration"));
+  EXPECT_THAT(ParseDuration("99999999999999999h").status().message(), HasSubstr("too long"));
+  EXPECT_EQ(*ParseDuration("36500d"), std::chrono::hours(36500 * 24));
+}
+
+// A directive that is spelt otherwise is not silently taken for a comment.
+TEST(ParseDirectives, MisspeltDirectivesAreErrors) {
+  for (const char* header : {"-- Strata:no-transaction", "-- STRATA:timeout 1s",
+                             "-- strata :no-transaction", "--Strata:timeout 5s"}) {
+    auto d = ParseDirectives(std::string(header) + "\nSELECT 1;\n");
+    ASSERT_FALSE(d.ok()) << header;
+    EXPECT_THAT(d.status().message(), HasSubstr("is not read as a directive")) << header;
+  }
+  EXPECT_EQ(ParseDirectives("-- strata:no-transaction please\nSELECT 1;\n").status().message(),
+            "1: strata:no-transaction takes no argument (found 'please')");
+  // Prose that merely mentions strata is fine.
+  EXPECT_TRUE(ParseDirectives("-- strata applies this\nSELECT 1;\n-- see strata docs\n").ok());
+}
+
+// A UTF-8 byte order mark does not hide the directives, nor become SQL.
+TEST(LoadMigrations, AByteOrderMarkIsDropped) {
+  testing::TempDir dir;
+  dir.Write("1_a.up.sql", "\xEF\xBB\xBF-- strata:timeout 2s\nCREATE TABLE a (id INTEGER);\n");
+  dir.Write("1_a.down.sql", "\xEF\xBB\xBF" "DROP TABLE a;\n");
+  auto loaded = LoadMigrations(dir.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  const Migration& a = (*loaded)[0];
+  EXPECT_EQ(a.directives.timeout, std::chrono::seconds(2));
+  EXPECT_EQ(a.up_sql, "-- strata:timeout 2s\nCREATE TABLE a (id INTEGER);\n");
+  EXPECT_EQ(*ReadScript(a.down_path), "DROP TABLE a;\n");
+  dir.Write("2_b.up.sql", "\xEF\xBB\xBF-- strata:bogus\nSELECT 1;\n");
+  EXPECT_THAT(LoadMigrations(dir.path()).status().message(),
+              HasSubstr("2_b.up.sql:1: unknown directive 'strata:bogus'"));
 }
 
 }  // namespace

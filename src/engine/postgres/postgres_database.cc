@@ -174,19 +174,7 @@ std::string OneLine(std::string_view text) {
 /// scrubbed from such errors before anyone sees them.
 std::vector<std::string> RawPasswords(std::string_view url) {
   std::vector<std::string> found;
-  size_t scheme_end = url.find("://");
-  if (scheme_end != std::string_view::npos) {
-    std::string_view rest = url.substr(scheme_end + 3);
-    std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
-    size_t at = authority.rfind('@');
-    if (at != std::string_view::npos) {
-      std::string_view userinfo = authority.substr(0, at);
-      size_t colon = userinfo.find(':');
-      if (colon != std::string_view::npos && colon + 1 < userinfo.size()) {
-        found.emplace_back(userinfo.substr(colon + 1));
-      }
-    }
-  }
+  if (std::string_view password = UrlPassword(url); !password.empty()) found.emplace_back(password);
   for (size_t pos = url.find("password="); pos != std::string_view::npos;
        pos = url.find("password=", pos + 1)) {
     std::string_view value = url.substr(pos + 9);
@@ -868,12 +856,23 @@ Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
   STRATA_ASSIGN_OR_RETURN(loaded_libpq, LoadLibPq());
   const std::string url = EncodeCredentials(given_url);
   const std::string shown = RedactUrl(url);
+  // A '/' in the password ends the host part for libpq, whose complaint
+  // (about a port or host made of the password's pieces) would show them.
+  auto slash_in_password = [&] {
+    return UrlPassword(url).find('/') == std::string_view::npos
+               ? Status::OK()
+               : Status(Code::kInvalidArgument,
+                        "invalid PostgreSQL URL " + shown +
+                            ": the password holds a '/', which ends the host part of a URL; "
+                            "write it as %2F");
+  };
 
   char* parse_error = nullptr;
   PQconninfoOption* options = Pq().PQconninfoParse(url.c_str(), &parse_error);
   if (options == nullptr) {
     std::string why = parse_error ? OneLine(parse_error) : "out of memory";
     Pq().PQfreemem(parse_error);
+    STRATA_RETURN_IF_ERROR(slash_in_password());
     return Status(Code::kInvalidArgument,
                   "invalid PostgreSQL URL " + shown + ": " +
                       RedactSecrets(Scrub(why, RawPasswords(given_url))));
@@ -884,6 +883,7 @@ Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
   }
   Pq().PQconninfoFree(options);
   if (!invalid.empty()) {
+    STRATA_RETURN_IF_ERROR(slash_in_password());
     return Status(Code::kInvalidArgument, "invalid PostgreSQL URL " + shown + ": " + invalid);
   }
 
@@ -899,6 +899,7 @@ Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
   if (Pq().PQstatus(conn) != CONNECTION_OK) {
     std::string why = RedactSecrets(OneLine(Pq().PQerrorMessage(conn)));
     Pq().PQfinish(conn);
+    STRATA_RETURN_IF_ERROR(slash_in_password());
     return Status(Code::kUnavailable, "cannot connect to " + shown + ": " + why);
   }
   Pq().PQsetNoticeProcessor(conn, DiscardNotice, nullptr);

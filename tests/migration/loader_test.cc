@@ -57,16 +57,6 @@ TEST(LoadMigrations, SortsNumericallyAndPairsFiles) {
   EXPECT_FALSE((*loaded)[1].has_down());
 }
 
-TEST(LoadMigrations, AByteOrderMarkIsNotPartOfTheScript) {
-  testing::TempDir dir;
-  dir.Write("1_a.up.sql", "\xEF\xBB\xBF" "CREATE TABLE a (id INT);\n");
-  dir.Write("1_a.down.sql", "\xEF\xBB\xBF" "DROP TABLE a;\n");
-  auto loaded = LoadMigrations(dir.path());
-  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
-  EXPECT_EQ((*loaded)[0].up_sql, "CREATE TABLE a (id INT);\n");
-  EXPECT_EQ(ReadDownScript((*loaded)[0])->text, "DROP TABLE a;\n");
-}
-
 TEST(LoadMigrations, UnreadableFileIsNamed) {
   testing::TempDir dir;
   dir.Write("1_a.up.sql", "SELECT 1;");

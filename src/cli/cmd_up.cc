@@ -97,7 +97,11 @@ void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
     }
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - started).count();
-    if (report->completed == 0) {
+    if (report->completed == 0 && options.to) {
+      fmt::print("no pending migration at or below version {} ({}); to go back to it, use "
+                 "`strata down --to {}`\n",
+                 *options.to, migrator->database()->Describe(), *options.to);
+    } else if (report->completed == 0) {
       fmt::print("database is up to date ({})\n", migrator->database()->Describe());
     } else {
       fmt::print("applied {} migration{} in {} ms\n", report->completed,

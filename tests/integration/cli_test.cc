@@ -150,6 +150,9 @@ TEST_P(CliTest, DbmateAndFlywayDirectoriesApplyAndRollBackAsTheyAre) {
   ASSERT_TRUE(db_->Exec("INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'Ann')").ok());
   up = Strata({"up"});
   ASSERT_EQ(up.exit_code, 0) << up.all();
+  auto below = Strata({"up", "--to", "20240101120000"});
+  EXPECT_EQ(below.exit_code, 0) << below.all();
+  EXPECT_THAT(below.out, HasSubstr("no pending migration at or below version 20240101120000"));
   auto status = Strata({"status", "--json"});
   auto json = nlohmann::json::parse(status.out);
   EXPECT_EQ(json["migrations"][0]["down"], "file");

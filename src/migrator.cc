@@ -272,6 +272,22 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect) {
     STRATA_ASSIGN_OR_RETURN(std::string verify, ReadScript(m.verify_path));
     STRATA_ASSIGN_OR_RETURN(p.verify, Split(verify, m.verify_path, dialect));
     STRATA_RETURN_IF_ERROR(RefusePsqlInput(p.verify, m.verify_path, dialect));
+    // BEGIN; ... ROLLBACK; (as Sqitch writes verify scripts): the checks
+    // without their wrapper, which would end the migration's transaction.
+    if (p.verify.size() >= 2) {
+      auto word = [&](const sql::Statement& st) {
+        sql::StatementInfo info = sql::Classify(st.text, dialect);
+        return info.kind == sql::StatementKind::kTransactionControl
+                   ? AsciiLower(info.summary.substr(0, info.summary.find(' ')))
+                   : std::string();
+      };
+      std::string first = word(p.verify.front()), last = word(p.verify.back());
+      if ((first == "begin" || first == "start") && last == "rollback" &&
+          AsciiLower(p.verify.back().text).find(" to ") == std::string::npos) {
+        p.verify.pop_back();
+        p.verify.erase(p.verify.begin());
+      }
+    }
     STRATA_RETURN_IF_ERROR(Unwrap(p.verify, m.verify_path, dialect));
     // The statements keep their own text; `verify` may go.
   }

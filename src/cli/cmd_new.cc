@@ -77,6 +77,14 @@ void SetupNew(CLI::App& app, GlobalOptions& global, int& exit_code) {
     }
     // New files follow the layout the directory already has (Strata's own when empty).
     const Layout layout = existing->empty() ? Layout::kNative : existing->back().layout;
+    if (layout == Layout::kSqitch) {
+      exit_code = Fail(Status(Code::kInvalidArgument,
+                              fmt::format("{} is a Sqitch project: a change is a line of its "
+                                          "sqitch.plan as well as its scripts; add it with `sqitch "
+                                          "add {}`, and strata applies it from there",
+                                          dir, slug)));
+      return;
+    }
     std::string version;
     bool timestamps = flags->timestamp || layout == Layout::kDbmate ||
                       (!existing->empty() && existing->back().version_text.size() >= 12);

@@ -189,6 +189,7 @@ std::string_view LayoutName(Layout layout) {
     case Layout::kNative: return "Strata's (NNNN_name.up.sql)";
     case Layout::kDbmate: return "dbmate's (NNNN_name.sql with -- migrate:up)";
     case Layout::kFlyway: return "Flyway's (V1__name.sql)";
+    case Layout::kSqitch: return "Sqitch's (sqitch.plan)";
   }
   return "";
 }
@@ -197,7 +198,8 @@ Result<MigrationFileName> ParseFileName(Layout layout, std::string_view file) {
   switch (layout) {
     case Layout::kDbmate: return ParseDbmateFileName(file);
     case Layout::kFlyway: return ParseFlywayFileName(file);
-    case Layout::kNative: break;
+    case Layout::kNative:
+    case Layout::kSqitch: break;
   }
   return ParseMigrationFileName(file);
 }
@@ -356,6 +358,9 @@ std::string HowToAddDown(const Migration& m) {
       return fmt::format("write its down script under a '-- migrate:down' line in {}", m.up_path);
     case Layout::kFlyway:
       return fmt::format("write {}U{}__{}.sql", in_dir, m.version_text, m.name);
+    case Layout::kSqitch:
+      return fmt::format("write {}", (fs::path(dir).parent_path() / "revert" /
+                                      fs::path(m.up_path).filename()).string());
     case Layout::kNative: break;
   }
   return fmt::format("write {}{}.down.sql", in_dir, m.id());
@@ -370,9 +375,94 @@ struct Files {
   std::string first;  // the first file seen of this version
 };
 
+/// Reads the changes `plan` (the text of sqitch.plan) names, in its order,
+/// into `by_version`: the Nth change is version N, its scripts
+/// deploy/NAME.sql (up), revert/NAME.sql (down) and verify/NAME.sql, those
+/// of `dir_fd` that exist. A change reworked later ("name [name@tag]")
+/// keeps its earlier scripts in deploy/name@tag.sql and so on.
+void ReadSqitchPlan(std::string_view plan, const std::string& dir, int dir_fd,
+                    std::map<int64_t, Files>& by_version, std::vector<std::string>& problems) {
+  struct Change {
+    std::string name, file;
+    int line = 0;
+    std::vector<std::string> requires_;
+  };
+  std::vector<Change> changes;
+  int line_no = 0;
+  while (!plan.empty()) {
+    size_t eol = plan.find('\n');
+    std::string_view line = plan.substr(0, eol);
+    plan = eol == std::string_view::npos ? std::string_view() : plan.substr(eol + 1);
+    ++line_no;
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
+    if (line.empty() || line[0] == '#' || line[0] == '%' || line[0] == '@') continue;  // note, pragma, tag
+    if (line[0] == '-') {
+      problems.push_back(fmt::format("{}/sqitch.plan:{}: a change marked to be reverted ('-') is "
+                                     "not read; Strata applies the plan's changes in order",
+                                     dir, line_no));
+      continue;
+    }
+    if (line[0] == '+') line.remove_prefix(1);
+    Change c;
+    c.line = line_no;
+    size_t end = line.find_first_of(" \t");
+    c.name = std::string(line.substr(0, end));
+    c.file = c.name;
+    std::string_view rest = end == std::string_view::npos ? "" : line.substr(end);
+    size_t open = rest.find('['), close = rest.find(']');
+    size_t note = rest.find('#');
+    if (open != std::string_view::npos && close != std::string_view::npos && open < close &&
+        (note == std::string_view::npos || open < note)) {
+      std::string_view deps = rest.substr(open + 1, close - open - 1);
+      while (!deps.empty()) {
+        size_t sp = deps.find_first_of(" \t");
+        if (sp != 0) c.requires_.emplace_back(deps.substr(0, sp));
+        deps = sp == std::string_view::npos ? "" : deps.substr(sp + 1);
+      }
+    }
+    changes.push_back(std::move(c));
+  }
+  // A rework names the change it replaces as a dependency "name@tag".
+  for (size_t j = 0; j < changes.size(); ++j) {
+    for (const std::string& dep : changes[j].requires_) {
+      if (dep.rfind(changes[j].name + "@", 0) != 0) continue;
+      for (size_t i = j; i-- > 0;) {
+        if (changes[i].name != changes[j].name) continue;
+        changes[i].file = dep;
+        break;
+      }
+    }
+  }
+  std::map<std::string, int> seen;  // file -> plan line
+  int64_t version = 0;
+  for (const Change& c : changes) {
+    ++version;
+    auto [at, fresh] = seen.emplace(c.file, c.line);
+    if (!fresh) {
+      problems.push_back(fmt::format("{}/sqitch.plan:{}: change {} is planned again (first on "
+                                     "line {}) without reworking it ([{}@tag])",
+                                     dir, c.line, c.name, at->second, c.name));
+      continue;
+    }
+    Files& f = by_version[version];
+    f.name = c.name;
+    f.version_text = std::to_string(version);
+    auto exists = [&](const std::string& file) { return faccessat(dir_fd, file.c_str(), F_OK, 0) == 0; };
+    f.up = "deploy/" + c.file + ".sql";
+    if (!exists(f.up)) {
+      problems.push_back(fmt::format("{}/sqitch.plan:{}: change {} has no deploy script {}/{}", dir,
+                                     c.line, c.name, dir, f.up));
+      by_version.erase(version);
+      continue;
+    }
+    if (exists("revert/" + c.file + ".sql")) f.down = "revert/" + c.file + ".sql";
+    if (exists("verify/" + c.file + ".sql")) f.verify = "verify/" + c.file + ".sql";
+  }
+}
+
 /// The layout most of `names` follow (Strata's own on a tie).
 Layout MostCommonLayout(const std::vector<std::string>& names) {
-  size_t count[3] = {0, 0, 0};
+  size_t count[4] = {0, 0, 0, 0};
   for (const std::string& file : names) ++count[static_cast<int>(LayoutOfName(file))];
   Layout most = Layout::kNative;
   for (Layout l : {Layout::kDbmate, Layout::kFlyway}) {
@@ -420,7 +510,16 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
   const int dir_fd = dirfd(listing.get());
   std::sort(names.begin(), names.end());
 
-  const Layout layout = MostCommonLayout(names);
+  // A Sqitch project: its plan, not file names, says what the changes are.
+  const bool sqitch = faccessat(dir_fd, "sqitch.plan", F_OK, 0) == 0;
+  const Layout layout = sqitch ? Layout::kSqitch : MostCommonLayout(names);
+  if (sqitch) {
+    struct stat st {};
+    auto plan = ReadFileAt(dir_fd, "sqitch.plan", dir + "/sqitch.plan", &st);
+    if (!plan.ok()) return plan.status();
+    ReadSqitchPlan(*plan, dir, dir_fd, by_version, problems);
+    names.clear();
+  }
   for (std::string& file : names) {
     auto parsed = ParseFileName(layout, file);
     if (!parsed.ok()) {

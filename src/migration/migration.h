@@ -45,6 +45,7 @@ enum class Layout {
   kNative,  // 0001_x.up.sql, 0001_x.down.sql, 0001_x.verify.sql (golang-migrate's too)
   kDbmate,  // 20240101120000_x.sql: "-- migrate:up" and "-- migrate:down" sections of one file
   kFlyway,  // V1__x.sql and its undo script U1__x.sql
+  kSqitch,  // sqitch.plan naming changes in order; deploy/x.sql, revert/x.sql, verify/x.sql
 };
 
 struct Migration {

@@ -204,6 +204,47 @@ TEST_P(CliTest, DbmateAndFlywayDirectoriesApplyAndRollBackAsTheyAre) {
   EXPECT_THAT(fly_new.out, HasSubstr("U4__add_index.sql"));
 }
 
+// A Sqitch project runs in plan order: deploy scripts with their own
+// BEGIN/COMMIT, verify scripts in BEGIN ... ROLLBACK, revert on the way back.
+TEST_P(CliTest, ASqitchProjectDeploysVerifiesAndReverts) {
+  TempDir project;
+  project.Write("sqitch.plan",
+                "%syntax-version=1.0.0\n%project=shop\n\n"
+                "customers 2024-01-01T00:00:00Z Ann <ann@x> # Customers.\n"
+                "orders [customers] 2024-01-02T00:00:00Z Ann <ann@x> # Orders.\n");
+  project.Write("deploy/customers.sql",
+                "-- Deploy shop:customers\nBEGIN;\nCREATE TABLE customers (id INTEGER PRIMARY KEY, "
+                "name TEXT);\nINSERT INTO customers VALUES (1, 'Ann');\nCOMMIT;\n");
+  project.Write("revert/customers.sql", "BEGIN;\nDROP TABLE customers;\nCOMMIT;\n");
+  project.Write("verify/customers.sql", "BEGIN;\nSELECT id, name FROM customers WHERE 1 = 0;\nROLLBACK;\n");
+  project.Write("deploy/orders.sql",
+                "BEGIN;\nCREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER "
+                "REFERENCES customers (id));\nCOMMIT;\n");
+  project.Write("revert/orders.sql", "BEGIN;\nDROP TABLE orders;\nCOMMIT;\n");
+  project.Write("verify/orders.sql", "BEGIN;\nSELECT missing_column FROM orders;\nROLLBACK;\n");
+  auto in_project = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--database", target_->url(), "--dir", project.path()});
+    return RunStrata(args, project.path());
+  };
+  // orders' verify script fails: orders is rolled back, customers stays.
+  auto up = in_project({"up"});
+  EXPECT_EQ(up.exit_code, 6) << up.all();
+  EXPECT_THAT(up.all(), HasSubstr("verify/orders.sql"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM customers"), 1);
+  EXPECT_FALSE(*db_->TableExists("orders"));
+  project.Write("verify/orders.sql", "BEGIN;\nSELECT customer_id FROM orders WHERE 1 = 0;\nROLLBACK;\n");
+  up = in_project({"up"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  EXPECT_THAT(up.out, HasSubstr("applying    2_orders ... ok"));
+  auto made = in_project({"new", "payments"});
+  EXPECT_EQ(made.exit_code, 2) << made.all();
+  EXPECT_THAT(made.err, HasSubstr("sqitch add payments"));
+  auto down = in_project({"down", "--to", "0"});
+  ASSERT_EQ(down.exit_code, 0) << down.all();
+  EXPECT_FALSE(*db_->TableExists("customers"));
+  EXPECT_FALSE(*db_->TableExists("orders"));
+}
+
 TEST_P(CliTest, DryRunPrintsThePlanAndChangesNothing) {
   Write("0001_users.up.sql", "BEGIN;\nCREATE TABLE users (id INTEGER PRIMARY KEY);\nCOMMIT;\n");
   auto dry = Strata({"up", "--dry-run"});

@@ -169,6 +169,41 @@ TEST(LoadMigrations, ReadsFlywayFilesAndTheirUndoScripts) {
                         "U<version>__name.sql (Flyway's layout) (it is named in Strata's"));
 }
 
+TEST(LoadMigrations, ReadsASqitchProjectInPlanOrder) {
+  testing::TempDir dir;
+  dir.Write("sqitch.plan",
+            "%syntax-version=1.0.0\n%project=shop\n\n"
+            "users 2024-01-01T00:00:00Z Ann <ann@x> # Users.\n"
+            "orders [users] 2024-01-02T00:00:00Z Ann <ann@x> # Orders.\n"
+            "@v1.0 2024-01-03T00:00:00Z Ann <ann@x> # Tag.\n"
+            "users [users@v1.0] 2024-01-04T00:00:00Z Ann <ann@x> # Reworked users.\n");
+  dir.Write("deploy/users.sql", "ALTER TABLE users ADD COLUMN email TEXT;\n");
+  dir.Write("deploy/users@v1.0.sql", "CREATE TABLE users (id INT);\n");
+  dir.Write("revert/users@v1.0.sql", "DROP TABLE users;\n");
+  dir.Write("verify/users@v1.0.sql", "SELECT id FROM users WHERE 0;\n");
+  dir.Write("deploy/orders.sql", "CREATE TABLE orders (id INT);\n");
+  auto loaded = LoadMigrations(dir.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  ASSERT_EQ(loaded->size(), 3u);
+  EXPECT_EQ((*loaded)[0].id(), "1_users");
+  EXPECT_EQ((*loaded)[0].layout, Layout::kSqitch);
+  EXPECT_EQ((*loaded)[0].up_sql, "CREATE TABLE users (id INT);\n");
+  EXPECT_EQ((*loaded)[0].down_path, dir.path() + "/revert/users@v1.0.sql");
+  EXPECT_TRUE((*loaded)[0].has_verify());
+  EXPECT_EQ((*loaded)[1].id(), "2_orders");
+  EXPECT_FALSE((*loaded)[1].has_down());
+  EXPECT_EQ(HowToAddDown((*loaded)[1]), "write " + dir.path() + "/revert/orders.sql");
+  EXPECT_EQ((*loaded)[2].id(), "3_users");
+  EXPECT_EQ((*loaded)[2].up_sql, "ALTER TABLE users ADD COLUMN email TEXT;\n");
+
+  dir.Write("sqitch.plan", "users 2024 A <a>\nmissing 2024 A <a>\nusers 2024 A <a>\n");
+  auto bad = LoadMigrations(dir.path());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("sqitch.plan:2: change missing has no deploy script"));
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("sqitch.plan:3: change users is planned again (first on line 1) without reworking it"));
+}
+
 TEST(ParseMigrationFileName, TheLargestVersionIsInt64sLargest) {
   EXPECT_EQ(ParseMigrationFileName("9223372036854775807_x.up.sql")->version, INT64_MAX);
   EXPECT_THAT(ParseMigrationFileName("9223372036854775808_x.up.sql").status().message(),

@@ -416,7 +416,9 @@ void ReadSqitchPlan(std::string_view plan, const std::string& dir, int dir_fd,
       std::string_view deps = rest.substr(open + 1, close - open - 1);
       while (!deps.empty()) {
         size_t sp = deps.find_first_of(" \t");
-        if (sp != 0) c.requires_.emplace_back(deps.substr(0, sp));
+        std::string_view dep = deps.substr(0, sp);
+        if (!dep.empty() && dep[0] == ':') dep.remove_prefix(1);  // the old plan syntax: [:users]
+        if (!dep.empty()) c.requires_.emplace_back(dep);
         deps = sp == std::string_view::npos ? "" : deps.substr(sp + 1);
       }
     }

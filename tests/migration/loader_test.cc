@@ -176,7 +176,7 @@ TEST(LoadMigrations, ReadsASqitchProjectInPlanOrder) {
             "users 2024-01-01T00:00:00Z Ann <ann@x> # Users.\n"
             "orders [users] 2024-01-02T00:00:00Z Ann <ann@x> # Orders.\n"
             "@v1.0 2024-01-03T00:00:00Z Ann <ann@x> # Tag.\n"
-            "users [users@v1.0] 2024-01-04T00:00:00Z Ann <ann@x> # Reworked users.\n");
+            "users [:users@v1.0] 2024-01-04T00:00:00Z Ann <ann@x> # Reworked users (old syntax).\n");
   dir.Write("deploy/users.sql", "ALTER TABLE users ADD COLUMN email TEXT;\n");
   dir.Write("deploy/users@v1.0.sql", "CREATE TABLE users (id INT);\n");
   dir.Write("revert/users@v1.0.sql", "DROP TABLE users;\n");

@@ -485,6 +485,16 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
     }
   }
   checks["data"] = std::move(data);
+  // Tables it creates under a schema name: those outside the managed schema
+  // are found after the migration (WithDataAfter) and their rows recorded, so
+  // that rolling back does not drop rows written to them since either.
+  json elsewhere = json::array();
+  for (const auto& info : p.info) {
+    if (info.kind == sql::StatementKind::kCreateTable && !info.temporary && !info.schema.empty()) {
+      elsewhere.push_back({{"schema", info.schema}, {"table", info.object}});
+    }
+  }
+  if (!elsewhere.empty()) checks["created_elsewhere"] = std::move(elsewhere);
 
   Guarded g;
   std::vector<std::vector<std::string>> restores;
@@ -642,6 +652,20 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
     }
     checks["probes"] = std::move(kept);
   }
+  if (checks.contains("created_elsewhere")) {
+    nlohmann::json kept = nlohmann::json::array();
+    for (auto& t : checks["created_elsewhere"]) {
+      auto outside = db.OutsideSchema(t["schema"].get<std::string>(), t["table"].get<std::string>());
+      if (!outside.ok() || outside->empty()) continue;  // in the managed schema: "data" has it
+      std::string name = db.QuoteIdent(*outside) + "." + db.QuoteIdent(t["table"].get<std::string>());
+      auto sum = SumRows(db, "SELECT * FROM " + name);
+      if (!sum.ok()) continue;
+      t["sql"] = "SELECT * FROM " + name;
+      t["after"] = TableFingerprintOf("", *sum).hash;
+      kept.push_back(std::move(t));
+    }
+    checks["created_elsewhere"] = std::move(kept);
+  }
   if (checks["data"].empty()) return checks.dump();
   std::vector<std::string> tables;
   for (auto& [table, facts] : checks["data"].items()) tables.push_back(table);
@@ -773,6 +797,29 @@ Status RefuseReplacingWrites(const std::string& id, const std::string& checks_js
                               "Save what was written since (or take a snapshot), then pass "
                               "--discard-later-writes",
                               id, table, id, table, id, id));
+  }
+  return Status::OK();
+}
+
+/// OK unless rolling back drops a table the migration created outside the
+/// managed schema ("flipr.users") whose rows differ from what the migration
+/// left: written since, and dropping it would lose them without a word.
+Status RefuseDroppingTablesWrittenElsewhere(Database& db, const std::string& id,
+                                            const std::string& checks_json) {
+  auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
+  if (!checks.is_object() || !checks.contains("created_elsewhere")) return Status::OK();
+  for (const auto& t : checks["created_elsewhere"]) {
+    if (!t.contains("after")) continue;
+    auto sum = SumRows(db, t["sql"].get<std::string>());
+    if (!sum.ok()) continue;  // gone or renamed since: the down script will say what is wrong
+    if (TableFingerprintOf("", *sum).hash == t["after"].get<std::string>()) continue;
+    std::string table = t["schema"].get<std::string>() + "." + t["table"].get<std::string>();
+    return Status(Code::kVerifyFailed,
+                  fmt::format("{} created table {}, and {} was written to since (its rows differ "
+                              "from what {} left); rolling {} back drops the table with those "
+                              "rows, so {} was not rolled back. Save what was written since (or "
+                              "take a snapshot), then pass --discard-later-writes",
+                              id, table, table, id, id, id));
   }
   return Status::OK();
 }
@@ -1777,6 +1824,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       Status refused = RefuseReplacingWrites(step.id, targets[i].checks, written);
       if (refused.ok()) refused = RefuseOverwritingWrites(*db_, step.id, targets[i].checks);
       if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], down_infos, dialect);
+      if (refused.ok()) refused = RefuseDroppingTablesWrittenElsewhere(*db_, step.id, targets[i].checks);
       if (!refused.ok() && report.completed > 0) {
         refused = Status(refused.code(),
                          refused.message() + fmt::format(" (the {} newer migration{} this run "

@@ -411,6 +411,29 @@ TEST_P(RollbackTest, AColumnFilledByTheMigrationsOwnCodeIsDroppedOnRollback) {
   EXPECT_THAT(refused.message(), HasSubstr("drops column items.tag, which 0003_tag added empty"));
 }
 
+// A table created in another schema (Sqitch's tutorial puts its tables in
+// flipr): rows written to it since are not dropped silently either.
+TEST_P(RollbackTest, RowsWrittenToATableCreatedInAnotherSchemaAreNotDroppedSilently) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL schemas";
+  ASSERT_TRUE(db_->Exec("DROP SCHEMA IF EXISTS flipr CASCADE").ok());
+  Write("0003_users.up.sql",
+        "CREATE SCHEMA flipr;\nCREATE TABLE flipr.users (nickname TEXT PRIMARY KEY);\n"
+        "INSERT INTO flipr.users VALUES ('seed');\n");
+  Write("0003_users.down.sql", "DROP TABLE flipr.users;\nDROP SCHEMA flipr;\n");
+  ASSERT_TRUE(Up().ok());
+  Status s = Down();  // its own seed row is no later write
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO flipr.users VALUES ('ann')").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("0003_users created table flipr.users, and flipr.users "
+                                           "was written to since"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM flipr.users"), 2);
+  ASSERT_TRUE(Down({.discard_later_writes = true}).ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_namespace WHERE nspname = 'flipr'"), 0);
+}
+
 TEST_P(RollbackTest, DropTableIsRestored) {
   RoundTrip("DROP TABLE items;\n",
             "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n");

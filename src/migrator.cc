@@ -80,6 +80,19 @@ Status ResetSessionAfter(Database& db, bool changes_session, Status s) {
   return s.ok() ? reset : s;
 }
 
+/// What to do when a migration failed with PostgreSQL's "unsafe use of new
+/// value" (55P04): it used an enum value that ALTER TYPE ... ADD VALUE added
+/// in the same transaction, which the whole script is (a BEGIN ... COMMIT
+/// around the ADD VALUE, as a script written for psql has, is dropped and
+/// commits nothing). "" for any other failure.
+std::string NewEnumValueAdvice(const std::string& message) {
+  if (message.find("(SQLSTATE 55P04)") == std::string::npos) return "";
+  return "; the script runs in one transaction, so an enum value its ALTER TYPE ... ADD VALUE "
+         "adds cannot be used in it yet (a BEGIN ... COMMIT around the ADD VALUE does not "
+         "commit it first): move the statements that use the new value to the next "
+         "migration, or mark this one `-- strata:no-transaction` to run it as written";
+}
+
 /// What `st` is when the engines refuse it inside a transaction block
 /// (VACUUM, the CONCURRENTLY forms of index builds, CREATE DATABASE, ...),
 /// else "".
@@ -1624,8 +1637,8 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       }
       if (!s.ok() && s.code() != Code::kInternal) {
         s = Status(s.code() == Code::kVerifyFailed ? Code::kVerifyFailed : Code::kDatabase,
-                   fmt::format("migration {} failed and was rolled back at {}{}", m->id(),
-                               s.message(),
+                   fmt::format("migration {} failed and was rolled back at {}{}{}", m->id(),
+                               s.message(), NewEnumValueAdvice(s.message()),
                                report.completed == 1 ? "; the migration before it stays applied"
                                : report.completed > 1
                                    ? fmt::format("; the {} migrations before it stay applied",

@@ -94,6 +94,19 @@ Status ResetSessionAfter(Database& db, bool changes_session, Status s) {
   return s.ok() ? reset : s;
 }
 
+/// What to do when a migration failed with PostgreSQL's "unsafe use of new
+/// value" (55P04): it used an enum value that ALTER TYPE ... ADD VALUE added
+/// in the same transaction, which the whole script is (a BEGIN ... COMMIT
+/// around the ADD VALUE, as a script written for psql has, is dropped and
+/// commits nothing). "" for any other failure.
+std::string NewEnumValueAdvice(const std::string& message) {
+  if (message.find("(SQLSTATE 55P04)") == std::string::npos) return "";
+  return "; the script runs in one transaction, so an enum value its ALTER TYPE ... ADD VALUE "
+         "adds cannot be used in it yet (a BEGIN ... COMMIT around the ADD VALUE does not "
+         "commit it first): move the statements that use the new value to the next "
+         "migration, or mark this one `-- strata:no-transaction` to run it as written";
+}
+
 /// What `st` is when the engines refuse it inside a transaction block
 /// (VACUUM, the CONCURRENTLY forms of index builds, CREATE DATABASE, ...),
 /// else "".
@@ -463,6 +476,30 @@ struct Guarded {
   std::string restore_script;  // puts captured data back, after the down script
 };
 
+/// Whether `create` makes a SQLite full-text index whose text lives in
+/// another table (`USING fts5(.., content='history')`) or nowhere
+/// (`content=''`): its rows read through to that table, so they change with
+/// every write to it, and dropping the index loses no data of its own.
+bool CreatesExternalContentIndex(std::string_view create, sql::Dialect dialect) {
+  if (dialect != sql::Dialect::kSqlite) return false;
+  auto tokens = sql::Tokenize(create, dialect);
+  if (!tokens.ok()) return false;
+  const auto& t = *tokens;
+  bool is_virtual = false, fts = false;
+  for (size_t i = 0; i + 1 < t.size(); ++i) {
+    if (t[i].IsWord("virtual") && t[i + 1].IsWord("table")) is_virtual = true;
+    if (t[i].IsWord("using") && t[i + 1].kind == sql::TokenKind::kWord &&
+        AsciiLower(t[i + 1].text).rfind("fts", 0) == 0) {
+      fts = true;
+    }
+    if (is_virtual && fts && t[i].IsWord("content") &&
+        t[i + 1].kind == sql::TokenKind::kOperator && t[i + 1].text == "=") {
+      return true;
+    }
+  }
+  return false;
+}
+
 /// `before`: the data of the scope's tables that exist.
 Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const Scope& scope,
                       const std::vector<std::vector<std::string>>& cascades,
@@ -478,9 +515,12 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   for (const auto& t : before) data[t.table] = {{"rows", t.rows}, {"hash", t.hash}};
   // Tables the migration creates: their rows as it leaves them are recorded
   // too ("after"), so that rolling back does not drop rows written since.
-  for (const auto& info : p.info) {
+  // A full-text index of another table's text has no rows of its own.
+  for (size_t i = 0; i < p.info.size(); ++i) {
+    const sql::StatementInfo& info = p.info[i];
     if (info.kind == sql::StatementKind::kCreateTable && !info.temporary && !info.object.empty() &&
-        !data.contains(info.object)) {
+        !data.contains(info.object) &&
+        !CreatesExternalContentIndex(p.up[i].text, DialectOf(db.engine()))) {
       data[info.object] = {{"created", true}};
     }
   }
@@ -1718,8 +1758,8 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       }
       if (!s.ok() && s.code() != Code::kInternal) {
         s = Status(s.code() == Code::kVerifyFailed ? Code::kVerifyFailed : Code::kDatabase,
-                   fmt::format("migration {} failed and was rolled back at {}{}", m->id(),
-                               s.message(),
+                   fmt::format("migration {} failed and was rolled back at {}{}{}", m->id(),
+                               s.message(), NewEnumValueAdvice(s.message()),
                                report.completed == 1 ? "; the migration before it stays applied"
                                : report.completed > 1
                                    ? fmt::format("; the {} migrations before it stay applied",
@@ -1887,10 +1927,19 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
         }
       }
       if (!s.ok() && s.code() != Code::kInternal && s.code() != Code::kVerifyFailed) {
+        // A dropped NOT NULL column added back NOT NULL: its values come
+        // back only after the down script.
+        bool not_null = !restores[i].empty() &&
+                        s.message().find("(SQLSTATE 23502)") != std::string::npos;
         s = Status(Code::kDatabase,
                    fmt::format("rollback of {} failed at {}; it was undone and {} is still "
-                               "applied",
-                               step.id, s.message(), step.id));
+                               "applied{}",
+                               step.id, s.message(), step.id,
+                               not_null ? "; the values of a column its migration dropped come "
+                                          "back after the down script has run, so it adds the "
+                                          "column without NOT NULL: Strata sets NOT NULL again "
+                                          "once they are back"
+                                        : ""));
       }
     }
     s = ResetSessionAfter(*db_, changes_session, std::move(s));

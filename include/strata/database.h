@@ -196,6 +196,14 @@ class Database {
   virtual Result<std::map<std::string, std::string>> ListUserTypedColumns(std::string_view /*table*/) {
     return std::map<std::string, std::string>{};
   }
+  /// The columns of `table` declared NOT NULL where the engine can set that
+  /// on a column afterwards (ALTER COLUMN ... SET NOT NULL). A dropped one
+  /// comes back NOT NULL once a rollback has put its values back: its down
+  /// script cannot add it so, while its rows hold no value yet. None on
+  /// SQLite, which cannot.
+  virtual Result<std::vector<std::string>> ListNotNullColumns(std::string_view /*table*/) {
+    return std::vector<std::string>{};
+  }
   /// The tables whose rows the engine changes itself when rows of `table`
   /// are deleted (`deletes`) or their keys updated: foreign keys with ON
   /// DELETE / ON UPDATE CASCADE, SET NULL or SET DEFAULT, one level deep.

@@ -278,6 +278,25 @@ class Planner {
     return capture_;
   }
 
+  /// Of `dropped` (names now), those that were NOT NULL are set so again
+  /// once their values are back, before the capture table goes: the down
+  /// script adds such a column without NOT NULL, as its rows hold no value
+  /// until the restore (adding it NOT NULL fails on a table with rows).
+  void NotNullAgain(const std::vector<std::string>& dropped, Capture& c) const {
+    for (const auto& col : table_.columns) {
+      if (col.before.empty() ||
+          std::find(table_.not_null.begin(), table_.not_null.end(), col.before) ==
+              table_.not_null.end() ||
+          std::none_of(dropped.begin(), dropped.end(),
+                       [&](const std::string& n) { return SameName(n, col.now); })) {
+        continue;
+      }
+      c.restore.insert(c.restore.end() - 1,
+                       fmt::format("ALTER TABLE {} ALTER COLUMN {} SET NOT NULL", target_,
+                                   db_.QuoteIdent(col.before)));
+    }
+  }
+
  private:
   std::string Qualified(const std::string& schema, const std::string& name) const {
     return (schema.empty() ? "" : db_.QuoteIdent(schema) + ".") + db_.QuoteIdent(name);
@@ -452,6 +471,7 @@ Result<TableTracker::Table*> TableTracker::Load(const std::string& schema, const
       STRATA_ASSIGN_OR_RETURN(auto unique, db_.ListUniqueKeys(name));
       STRATA_ASSIGN_OR_RETURN(auto generated, db_.ListGeneratedColumns(name));
       STRATA_ASSIGN_OR_RETURN(auto types, db_.ListUserTypedColumns(name));
+      STRATA_ASSIGN_OR_RETURN(auto not_null, db_.ListNotNullColumns(name));
       // A unique key the database computes is not in the capture: rows are
       // matched by the others.
       std::erase_if(unique, [&](const std::vector<std::string>& k) {
@@ -459,7 +479,8 @@ Result<TableTracker::Table*> TableTracker::Load(const std::string& schema, const
           return std::find(generated.begin(), generated.end(), c) != generated.end();
         });
       });
-      Table t{schema, name, {}, std::move(key), std::move(unique), std::move(types)};
+      Table t{schema, name, {}, std::move(key), std::move(unique), std::move(types),
+              std::move(not_null)};
       for (auto& c : columns) {
         // The database computes a generated column: nothing to put back.
         if (std::find(generated.begin(), generated.end(), c) == generated.end()) {
@@ -625,7 +646,10 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       if (!p) return std::optional<Capture>();
       STRATA_ASSIGN_OR_RETURN(Capture c, p->Values(info.columns, ""));
       if (c.before.empty()) return std::optional<Capture>();
-      if (info.kind == StatementKind::kDropColumn) c.probe.clear();  // the down script adds it anew
+      if (info.kind == StatementKind::kDropColumn) {
+        c.probe.clear();  // the down script adds it anew
+        p->NotNullAgain(info.columns, c);
+      }
       return std::optional<Capture>(std::move(c));
     }
     default:

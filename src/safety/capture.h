@@ -61,6 +61,10 @@ class TableTracker {
     /// Columns (names before) captured as text, with the type a restore
     /// casts them back to (Database::ListUserTypedColumns).
     std::map<std::string, std::string> types;
+    /// Columns (names before) declared NOT NULL, where the engine can set
+    /// that again after a rollback put a dropped one's values back
+    /// (Database::ListNotNullColumns).
+    std::vector<std::string> not_null = {};
   };
 
   explicit TableTracker(Database& db) : db_(db) {}

@@ -39,6 +39,11 @@ constexpr char kConstraintsSql[] =
     " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
     " LEFT JOIN pg_catalog.pg_class pc ON pc.oid = con.confrelid"
     " WHERE n.nspname = current_schema() AND c.relname = $1 AND con.contype IN ('p', 'u', 'f', 'c')"
+    // A foreign key to a partitioned table has a clone on the same table
+    // for each partition of the one it references (maybe of another
+    // schema): the key to the parent holds for them all.
+    "   AND NOT (con.contype = 'f' AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pcon"
+    "     WHERE pcon.oid = con.conparentid AND pcon.conrelid = con.conrelid))"
     " ORDER BY con.contype <> 'p', con.conname";
 
 constexpr char kUniqueIndexesSql[] =

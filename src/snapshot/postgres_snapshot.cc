@@ -36,13 +36,19 @@ Result<std::vector<std::string>> RelationsOfKind(PgConn& conn, const std::string
 }
 
 // Objects outside schema $1 that depend on a relation, type or function in
-// it (a view's rule, a foreign key), described; a rule is placed in the
+// it (a view's rule, a foreign key, a partition of one of its partitioned
+// tables: an automatic dependency, which DROP ... CASCADE follows too),
+// described, and whether it is such a partition; a rule is placed in the
 // schema of its view.
 constexpr char kDependentsOutsideSql[] =
-    "SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid)"
+    "SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid),"
+    " d.deptype = 'a'"
     " FROM pg_catalog.pg_depend d"
     " CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.classid, d.objid, d.objsubid) o"
-    " WHERE d.deptype = 'n' AND ("
+    " WHERE (d.deptype = 'n' OR (d.deptype = 'a'"
+    "  AND d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0"
+    "  AND EXISTS (SELECT 1 FROM pg_catalog.pg_class p WHERE p.oid = d.objid"
+    "   AND p.relispartition AND p.relkind IN ('r', 'p', 'f')))) AND ("
     "  (d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid IN"
     "   (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
     "    ON n.oid = c.relnamespace WHERE n.nspname = $1))"
@@ -480,7 +486,23 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
     STRATA_ASSIGN_OR_RETURN(auto outside, conn->Query(kDependentsOutsideSql, {m.pg_schema}));
     if (!outside.empty()) {
       std::string names;
-      for (const auto& row : outside) names += (names.empty() ? "" : "; ") + row[0].value_or("?");
+      bool partitions = false;
+      for (const auto& row : outside) {
+        names += (names.empty() ? "" : "; ") + row[0].value_or("?");
+        partitions = partitions || row[1] == "t";
+      }
+      if (partitions) {
+        // A partition's rows are in it, not in its parent: a snapshot of
+        // this schema has neither, wherever it is restored.
+        return Status(Code::kIrreversible,
+                      fmt::format("restoring schema '{}' drops and recreates it, which would also "
+                                  "drop what other schemas build on it: {}. Nothing was restored: "
+                                  "a snapshot of schema '{}' holds neither the partitions of its "
+                                  "tables that are in other schemas nor their rows, so it cannot "
+                                  "bring those tables' rows back; restore a backup of the whole "
+                                  "database instead",
+                                  m.pg_schema, names, m.pg_schema));
+      }
       return Status(Code::kIrreversible,
                     fmt::format("restoring schema '{}' drops and recreates it, which would also drop "
                                 "what other schemas build on it: {}. Nothing was restored; drop "

@@ -443,6 +443,33 @@ TEST_P(MigratorTest, BlocksOfBeginCommitWithStatementsBetweenRunAsOne) {
   EXPECT_FALSE(HasTable("new_users"));
 }
 
+// A script written for psql commits a new enum value before it uses it
+// (BEGIN; ALTER TYPE .. ADD VALUE ..; COMMIT;). Its wrapper is dropped, so
+// PostgreSQL refuses the use (55P04, "must be committed"): the message says
+// what to do, and the no-transaction directive runs the script as written.
+TEST_P(MigratorTest, UsingANewEnumValueInItsTransactionSaysWhatToDo) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's enums";
+  Write("0001_status.up.sql",
+        "CREATE TYPE status AS ENUM ('approved', 'shipped');\n"
+        "CREATE TABLE shipments (id INTEGER PRIMARY KEY, s status NOT NULL);\n"
+        "INSERT INTO shipments VALUES (1, 'approved');\n");
+  std::string draft =
+      "BEGIN;\nALTER TYPE status ADD VALUE IF NOT EXISTS 'draft' BEFORE 'approved';\nCOMMIT;\n"
+      "UPDATE shipments SET s = 'draft' WHERE s = 'approved';\n";
+  Write("0002_draft.up.sql", draft);
+  Status s = Up(UpOptions{.allow_irreversible = true});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kDatabase) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("0002_draft.up.sql:4: unsafe use of new value"));
+  EXPECT_THAT(s.message(), HasSubstr("move the statements that use the new value to the next "
+                                     "migration, or mark this one `-- strata:no-transaction`"));
+  EXPECT_EQ(Applied(), std::vector<std::string>{"1"});
+  Write("0002_draft.up.sql", "-- strata:no-transaction\n" + draft);
+  ASSERT_TRUE(Up(UpOptions{.allow_irreversible = true}).ok());
+  EXPECT_EQ(testing::Column(*db_, "SELECT s::text FROM shipments"),
+            std::vector<std::string>{"draft"});
+}
+
 TEST_P(MigratorTest, NoTransactionMigrationInterruptedIsVisibleAndResolvable) {
   WriteShop();
   ASSERT_TRUE(Up().ok());

@@ -88,6 +88,65 @@ TEST_P(RollbackTest, DropColumnWithDataIsRestored) {
   RoundTrip("ALTER TABLE items DROP COLUMN note;\n", "ALTER TABLE items ADD COLUMN note TEXT;\n");
 }
 
+// A dropped NOT NULL column (ente's 29_drop_unencrypted_email): its down
+// script adds it without NOT NULL, as its values come back only after the
+// script has run, and Strata sets NOT NULL again once they are back. A down
+// script that adds it NOT NULL fails, saying so. SQLite cannot set NOT NULL
+// on a column, nor add one without a default.
+TEST_P(RollbackTest, ADroppedNotNullColumnComesBackNotNull) {
+  if (!pg()) GTEST_SKIP() << "SQLite cannot make a column NOT NULL afterwards";
+  Write("0003_sku.up.sql", "ALTER TABLE items ADD COLUMN sku TEXT;\n"
+                           "UPDATE items SET sku = 'sku-' || id;\n"
+                           "ALTER TABLE items ALTER COLUMN sku SET NOT NULL;\n");
+  Write("0003_sku.down.sql", "ALTER TABLE items DROP COLUMN sku;\n");
+  ASSERT_TRUE(Up().ok());
+  std::string data = Data(), schema = Schema();
+  Write("0004_drop_sku.up.sql", "ALTER TABLE items DROP COLUMN sku;\n");
+  Write("0004_drop_sku.down.sql", "ALTER TABLE items ADD COLUMN sku TEXT;\n");
+  ASSERT_TRUE(Up().ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Data(), data);
+  EXPECT_EQ(Schema(), schema);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE sku = 'sku-' || id"), 5);
+
+  Write("0004_drop_sku.down.sql", "ALTER TABLE items ADD COLUMN sku TEXT NOT NULL;\n");
+  ASSERT_TRUE(Up().ok());
+  rolled = Down();
+  EXPECT_EQ(rolled.code(), Code::kDatabase) << rolled.message();
+  EXPECT_THAT(rolled.message(), HasSubstr("adds the column without NOT NULL: Strata sets NOT "
+                                          "NULL again once they are back"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 4);
+}
+
+// A full-text index of another table's text (atuin's history_fts, with
+// content='history' and triggers) reads its rows through that table: a write
+// to it is no write to the index, and rolling back the migration that made
+// the index drops nothing of the application's. One that holds its own text
+// is still guarded.
+TEST_P(RollbackTest, AFullTextIndexOfAnotherTablesTextIsNotWrittenToSince) {
+  if (pg()) GTEST_SKIP() << "FTS5 is SQLite's";
+  Write("0003_fts.up.sql",
+        "CREATE VIRTUAL TABLE items_fts USING fts5(name, content='items', content_rowid='id');\n"
+        "INSERT INTO items_fts (rowid, name) SELECT id, name FROM items;\n"
+        "CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN\n"
+        "  INSERT INTO items_fts (rowid, name) VALUES (new.id, new.name);\n"
+        "END;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO items (id, name) VALUES (6, 'six')").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_FALSE(*db_->TableExists("items_fts"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 6);
+
+  Write("0003_fts.up.sql", "CREATE VIRTUAL TABLE items_fts USING fts5(name);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO items_fts (name) VALUES ('notes')").ok());
+  rolled = Down();
+  EXPECT_EQ(rolled.code(), Code::kVerifyFailed) << rolled.message();
+  EXPECT_THAT(rolled.message(), HasSubstr("items_fts was written to since"));
+}
+
 // Neither engine can add a column back in its old place: a dropped column
 // that was not the last comes back last. The rollback check and the drift
 // check in status take the table as the same.

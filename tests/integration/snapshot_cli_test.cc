@@ -307,6 +307,38 @@ TEST_P(SnapshotCliTest, RestoreRefusesToDropOtherSchemasDependentsAndRefreshesMa
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM reporting.ids"), 2);
 }
 
+// A partitioned table whose partitions are in another schema (GitLab's
+// container registry keeps them in "partitions") holds no rows itself, and a
+// snapshot of the managed schema holds neither those partitions nor their
+// rows: restoring it in place dropped them with the schema and committed an
+// empty table. It refuses instead, naming the partitions, and the rows stay.
+TEST_P(SnapshotCliTest, RestoreRefusesToDropPartitionsInAnotherSchema) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's schemas";
+  Write("0001_events.up.sql",
+        "CREATE SCHEMA partitions;\n"
+        "CREATE TABLE events (id BIGINT PRIMARY KEY, body TEXT) PARTITION BY HASH (id);\n"
+        "CREATE TABLE partitions.events_p0 PARTITION OF events "
+        "FOR VALUES WITH (MODULUS 2, REMAINDER 0);\n"
+        "CREATE TABLE partitions.events_p1 PARTITION OF events "
+        "FOR VALUES WITH (MODULUS 2, REMAINDER 1);\n");
+  Write("0001_events.down.sql", "DROP TABLE events;\nDROP SCHEMA partitions;\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_TRUE(db_->Exec("INSERT INTO events SELECT g, 'row ' || g FROM generate_series(1, 10) g")
+                  .ok());
+  ASSERT_EQ(Strata({"snapshot", "create"}).exit_code, 0);
+  std::string id = List()[0]["id"];
+  auto r = Strata({"snapshot", "restore", id, "--yes"});
+  EXPECT_EQ(r.exit_code, 5) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("would also drop what other schemas build on it: table "
+                               "partitions.events_p0; table partitions.events_p1. Nothing was "
+                               "restored: a snapshot of schema 'public' holds neither the "
+                               "partitions of its tables that are in other schemas nor their rows"));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM events"), 10);
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM partitions.events_p0") +
+                Scalar(*target_->Connect(), "SELECT count(*) FROM partitions.events_p1"),
+            10);
+}
+
 // Extensions installed in another schema (Supabase puts them in
 // "extensions") are not part of a snapshot of the managed schema: verify and
 // restore --into make them in a database that lacks them. What cannot be

@@ -106,6 +106,13 @@ constexpr char kListUniqueKeysSql[] =
     " AND n.nspname = current_schema() AND c.relname = $1"
     " ORDER BY i.indexrelid, k.ord";
 
+constexpr char kListNotNullColumnsSql[] =
+    "SELECT a.attname FROM pg_catalog.pg_attribute a"
+    " JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0"
+    " AND NOT a.attisdropped AND a.attnotnull ORDER BY a.attnum";
+
 // The element type of an array stands for it (a domain over an array is a
 // type of its own); the engine's types are those of pg_catalog and
 // information_schema.
@@ -650,6 +657,13 @@ class PostgresDatabase final : public Database {
 
   Result<std::vector<std::string>> ListGeneratedColumns(std::string_view table) override {
     STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kListGeneratedColumnsSql, {Value(std::string(table))}));
+    std::vector<std::string> names;
+    for (const auto& row : rows.rows) names.push_back(row[0].text());
+    return names;
+  }
+
+  Result<std::vector<std::string>> ListNotNullColumns(std::string_view table) override {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kListNotNullColumnsSql, {Value(std::string(table))}));
     std::vector<std::string> names;
     for (const auto& row : rows.rows) names.push_back(row[0].text());
     return names;

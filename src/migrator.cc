@@ -806,6 +806,26 @@ Result<std::vector<std::string>> WrittenSince(Database& db, const std::string& c
   return out;
 }
 
+/// The refusal to drop `table`, which migration `id` created, with rows
+/// written to it since.
+Status CreatedTableWrittenSince(const std::string& id, const std::string& table) {
+  return Status(Code::kVerifyFailed,
+                fmt::format("{} created table {}, and {} was written to since (its rows differ "
+                            "from what {} left); rolling {} back drops the table with those "
+                            "rows, so {} was not rolled back. Save what was written since (or "
+                            "take a snapshot), then pass --discard-later-writes",
+                            id, table, table, id, id, id));
+}
+
+/// Whether what `probe["sql"]` reads now differs from what it read as the
+/// migration left it (`probe["after"]`); false when it cannot be read (gone
+/// or renamed since: the down script will say what is wrong).
+bool ReadsOtherwiseNow(Database& db, const nlohmann::json& probe) {
+  if (!probe.contains("after")) return false;
+  auto sum = SumRows(db, probe["sql"].get<std::string>());
+  return sum.ok() && TableFingerprintOf("", *sum).hash != probe["after"].get<std::string>();
+}
+
 /// OK unless rolling back would put a table back whole (it was dropped,
 /// truncated or emptied, and captured) while rows were written to it since
 /// the migration: those writes would be lost without a word.
@@ -816,12 +836,7 @@ Status RefuseReplacingWrites(const std::string& id, const std::string& checks_js
   for (const auto& table : written) {
     const auto& facts = checks["data"][table];
     if (!facts.is_object() || !facts.value("created", false)) continue;
-    return Status(Code::kVerifyFailed,
-                  fmt::format("{} created table {}, and {} was written to since (its rows differ "
-                              "from what {} left); rolling {} back drops the table with those "
-                              "rows, so {} was not rolled back. Save what was written since (or "
-                              "take a snapshot), then pass --discard-later-writes",
-                              id, table, table, id, id, id));
+    return CreatedTableWrittenSince(id, table);
   }
   if (!checks.contains("replaces")) return Status::OK();
   for (const auto& t : checks["replaces"]) {
@@ -849,17 +864,9 @@ Status RefuseDroppingTablesWrittenElsewhere(Database& db, const std::string& id,
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
   if (!checks.is_object() || !checks.contains("created_elsewhere")) return Status::OK();
   for (const auto& t : checks["created_elsewhere"]) {
-    if (!t.contains("after")) continue;
-    auto sum = SumRows(db, t["sql"].get<std::string>());
-    if (!sum.ok()) continue;  // gone or renamed since: the down script will say what is wrong
-    if (TableFingerprintOf("", *sum).hash == t["after"].get<std::string>()) continue;
+    if (!ReadsOtherwiseNow(db, t)) continue;
     std::string table = t["schema"].get<std::string>() + "." + t["table"].get<std::string>();
-    return Status(Code::kVerifyFailed,
-                  fmt::format("{} created table {}, and {} was written to since (its rows differ "
-                              "from what {} left); rolling {} back drops the table with those "
-                              "rows, so {} was not rolled back. Save what was written since (or "
-                              "take a snapshot), then pass --discard-later-writes",
-                              id, table, table, id, id, id));
+    return CreatedTableWrittenSince(id, table);
   }
   return Status::OK();
 }
@@ -872,10 +879,7 @@ Status RefuseOverwritingWrites(Database& db, const std::string& id,
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
   if (!checks.is_object() || !checks.contains("probes")) return Status::OK();
   for (const auto& probe : checks["probes"]) {
-    if (!probe.contains("after")) continue;
-    auto sum = SumRows(db, probe["sql"].get<std::string>());
-    if (!sum.ok()) continue;  // renamed since: the down script will say what is wrong
-    if (TableFingerprintOf("", *sum).hash == probe["after"].get<std::string>()) continue;
+    if (!ReadsOtherwiseNow(db, probe)) continue;
     return Status(Code::kVerifyFailed,
                   fmt::format("rolling back {} would put back the {} it captured, but {} since "
                               "it was applied, and those writes would be lost; {} was not rolled "

@@ -4,17 +4,9 @@
 #include <fmt/format.h>
 
 #include "migration/migration.h"
+#include "util/text.h"
 
 namespace strata {
-namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
 
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   text = Trim(text);
@@ -76,9 +68,7 @@ template <typename F>
 Status ForEachDirective(std::string_view script, F on_directive) {
   int line_no = 0;
   while (!script.empty()) {
-    size_t eol = script.find('\n');
-    std::string_view line = Trim(script.substr(0, eol));
-    script = eol == std::string_view::npos ? std::string_view() : script.substr(eol + 1);
+    std::string_view line = Trim(TakeLine(script));
     ++line_no;
     if (line.empty()) continue;
     if (line.substr(0, 2) != "--") break;  // the first statement ends the header
@@ -111,9 +101,7 @@ Status CheckDirectiveComments(std::string_view script) {
   int line_no = 0;
   bool in_header = true;
   while (!script.empty()) {
-    size_t eol = script.find('\n');
-    std::string_view line = Trim(script.substr(0, eol));
-    script = eol == std::string_view::npos ? std::string_view() : script.substr(eol + 1);
+    std::string_view line = Trim(TakeLine(script));
     ++line_no;
     if (line.empty()) continue;
     if (line.substr(0, 2) != "--") {

@@ -21,6 +21,7 @@
 
 #include "migration/checksum.h"
 #include "migration/checksum_cache.h"
+#include "util/text.h"
 
 namespace strata {
 namespace fs = std::filesystem;
@@ -284,13 +285,11 @@ Result<DbmateSections> SplitDbmateSections(std::string_view text) {
   constexpr size_t kNone = std::string_view::npos;
   size_t up_at = kNone, down_at = kNone;
   int up_line = 0, line_no = 0, statement_line = 0;
-  for (size_t pos = 0; pos < text.size();) {
-    size_t eol = text.find('\n', pos);
-    size_t end = eol == kNone ? text.size() : eol;
-    std::string_view line = text.substr(pos, end - pos);
+  for (std::string_view rest = text; !rest.empty();) {
+    const size_t pos = static_cast<size_t>(rest.data() - text.data());
+    std::string_view line = TakeLine(rest);
     if (pos == 0 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);  // a UTF-8 BOM
-    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
-    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.remove_suffix(1);
+    line = Trim(line);
     ++line_no;
     bool code = !line.empty() && line.substr(0, 2) != "--";
     if (IsDbmateMarker(line, "up")) {
@@ -318,7 +317,6 @@ Result<DbmateSections> SplitDbmateSections(std::string_view text) {
     } else if (code && down_at != kNone) {
       out.down_empty = false;
     }
-    pos = end + 1;
   }
   if (up_at == kNone) {
     return Status(Code::kParse,
@@ -390,11 +388,8 @@ void ReadSqitchPlan(std::string_view plan, const std::string& dir, int dir_fd,
   std::vector<Change> changes;
   int line_no = 0;
   while (!plan.empty()) {
-    size_t eol = plan.find('\n');
-    std::string_view line = plan.substr(0, eol);
-    plan = eol == std::string_view::npos ? std::string_view() : plan.substr(eol + 1);
+    std::string_view line = Trim(TakeLine(plan));
     ++line_no;
-    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
     if (line.empty() || line[0] == '#' || line[0] == '%' || line[0] == '@') continue;  // note, pragma, tag
     if (line[0] == '-') {
       problems.push_back(fmt::format("{}/sqitch.plan:{}: a change marked to be reverted ('-') is "

@@ -26,6 +26,22 @@ inline std::string AsciiUpper(std::string_view text) {
   return out;
 }
 
+/// `text` without the ASCII whitespace (spaces, tabs, CR, LF) around it.
+inline std::string_view Trim(std::string_view text) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; };
+  while (!text.empty() && space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+/// Cuts the first line off `text` and returns it, without its '\n'.
+inline std::string_view TakeLine(std::string_view& text) {
+  size_t eol = text.find('\n');
+  std::string_view line = text.substr(0, eol);
+  text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+  return line;
+}
+
 /// `text` as a standard SQL string literal: single quotes, doubled inside
 /// (SQLite; PostgreSQL with standard_conforming_strings, its default).
 inline std::string SqlLiteral(std::string_view text) {

@@ -671,6 +671,12 @@ class KnownData {
   std::map<std::string, std::optional<TableFingerprint>> known_;  // nullopt: no such table
 };
 
+/// The fingerprint of the rows `probe["sql"]` reads now.
+Result<std::string> ProbeHash(Database& db, const nlohmann::json& probe) {
+  STRATA_ASSIGN_OR_RETURN(RowSum sum, SumRows(db, probe["sql"].get<std::string>()));
+  return TableFingerprintOf("", sum).hash;
+}
+
 /// `checks` with the data fingerprints of its tables as the migration left
 /// them ("after"): a rollback compares data only where nothing was written since.
 Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, KnownData& known,
@@ -680,31 +686,31 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
   // For status: the schema it left, with columns in any order (a rollback
   // of a later migration may put a column back last).
   checks["schema_after_any_order"] = model.any_order_hash();
-  // A probe that no longer reads (a later statement of the migration
-  // renamed or dropped what it names) is left out: nothing to compare.
-  if (checks.contains("probes")) {
+  // Each probe records what it reads now ("after"). One that no longer
+  // reads (a later statement of the migration renamed or dropped what it
+  // names) is left out: nothing to compare.
+  auto read_after = [&db](nlohmann::json& probes) {
     nlohmann::json kept = nlohmann::json::array();
-    for (auto& probe : checks["probes"]) {
-      auto sum = SumRows(db, probe["sql"].get<std::string>());
-      if (!sum.ok()) continue;
-      probe["after"] = TableFingerprintOf("", *sum).hash;
+    for (auto& probe : probes) {
+      auto hash = ProbeHash(db, probe);
+      if (!hash.ok()) continue;
+      probe["after"] = *hash;
       kept.push_back(std::move(probe));
     }
-    checks["probes"] = std::move(kept);
-  }
+    probes = std::move(kept);
+  };
+  if (checks.contains("probes")) read_after(checks["probes"]);
   if (checks.contains("created_elsewhere")) {
-    nlohmann::json kept = nlohmann::json::array();
+    nlohmann::json outside_managed = nlohmann::json::array();
     for (auto& t : checks["created_elsewhere"]) {
       auto outside = db.OutsideSchema(t["schema"].get<std::string>(), t["table"].get<std::string>());
       if (!outside.ok() || outside->empty()) continue;  // in the managed schema: "data" has it
-      std::string name = db.QuoteIdent(*outside) + "." + db.QuoteIdent(t["table"].get<std::string>());
-      auto sum = SumRows(db, "SELECT * FROM " + name);
-      if (!sum.ok()) continue;
-      t["sql"] = "SELECT * FROM " + name;
-      t["after"] = TableFingerprintOf("", *sum).hash;
-      kept.push_back(std::move(t));
+      t["sql"] = "SELECT * FROM " + db.QuoteIdent(*outside) + "." +
+                 db.QuoteIdent(t["table"].get<std::string>());
+      outside_managed.push_back(std::move(t));
     }
-    checks["created_elsewhere"] = std::move(kept);
+    read_after(outside_managed);
+    checks["created_elsewhere"] = std::move(outside_managed);
   }
   if (checks["data"].empty()) return checks.dump();
   std::vector<std::string> tables;
@@ -822,8 +828,8 @@ Status CreatedTableWrittenSince(const std::string& id, const std::string& table)
 /// or renamed since: the down script will say what is wrong).
 bool ReadsOtherwiseNow(Database& db, const nlohmann::json& probe) {
   if (!probe.contains("after")) return false;
-  auto sum = SumRows(db, probe["sql"].get<std::string>());
-  return sum.ok() && TableFingerprintOf("", *sum).hash != probe["after"].get<std::string>();
+  auto hash = ProbeHash(db, probe);
+  return hash.ok() && *hash != probe["after"].get<std::string>();
 }
 
 /// OK unless rolling back would put a table back whole (it was dropped,

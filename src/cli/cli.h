@@ -44,11 +44,6 @@ struct GlobalOptions {
 /// --dir, then [migrations] dir, then "migrations".
 Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_database);
 
-/// Checks the project file `path` (strata.toml) for sections and keys strata
-/// does not know and values of the wrong type: a typo there would otherwise
-/// fall back to a default without a word. ResolveOptions does this too.
-Status CheckConfigFile(const std::string& path);
-
 /// Prints "strata: error: message" (secrets redacted) and returns the exit code.
 int Fail(const Status& status);
 

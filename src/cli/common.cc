@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 
 #include "cli/cli.h"
+#include "cli/config_file.h"
 #include "engine/url.h"
 #include "migration/migration.h"
 
@@ -62,8 +63,6 @@ struct ConfigKey {
   toml::node_type also = toml::node_type::none;  // a second type it takes
 };
 
-constexpr std::string_view kSections[] = {"database", "migrations", "lock", "captures", "snapshots"};
-
 const ConfigKey kConfigKeys[] = {
     {"database", "url", toml::node_type::string, "\"sqlite:app.db\""},
     {"migrations", "dir", toml::node_type::string, "\"migrations\""},
@@ -93,19 +92,37 @@ std::string At(const std::string& path, const toml::source_region& region) {
   return where.line > 0 ? fmt::format("{}:{}:{}", path, where.line, where.column) : path;
 }
 
+/// "[database] url, [migrations] dir, ... and [snapshots] dir, before_up, ...":
+/// every key kConfigKeys lists, by section.
+std::string KnownKeys() {
+  std::vector<std::string> sections;
+  std::string_view current;
+  for (const ConfigKey& k : kConfigKeys) {
+    if (k.section != current) {
+      sections.push_back(fmt::format("[{}] {}", k.section, k.key));
+      current = k.section;
+    } else {
+      sections.back() += fmt::format(", {}", k.key);
+    }
+  }
+  std::string last = sections.back();
+  sections.pop_back();
+  return fmt::format("{} and {}", fmt::join(sections, ", "), last);
+}
+
 Status CheckConfig(const toml::table& config, const std::string& path) {
   for (const auto& [section, node] : config) {
     const std::string_view name = section.str();
     const auto* table = node.as_table();
-    bool known = std::find(std::begin(kSections), std::end(kSections), name) != std::end(kSections);
+    bool known = std::any_of(std::begin(kConfigKeys), std::end(kConfigKeys),
+                             [&](const ConfigKey& k) { return k.section == name; });
     if (!known || table == nullptr) {
       return Status(Code::kInvalidArgument,
-                    fmt::format("{}: {} (strata.toml takes [database] url, [migrations] dir, "
-                                "[lock] timeout, [captures] finalize_after and [snapshots] dir, "
-                                "before_up, max_auto_size, pg_dump, compression_level)",
+                    fmt::format("{}: {} (strata.toml takes {})",
                                 At(path, table ? node.source() : section.source()),
                                 table ? fmt::format("unknown section [{}]", name)
-                                      : fmt::format("'{}' is outside any section", name)));
+                                      : fmt::format("'{}' is outside any section", name),
+                                KnownKeys()));
     }
     for (const auto& [key, value] : *table) {
       const ConfigKey* spec = nullptr;
@@ -133,13 +150,16 @@ Status CheckConfig(const toml::table& config, const std::string& path) {
 
 }  // namespace
 
-Status CheckConfigFile(const std::string& path) {
+Result<toml::table> ReadConfigFile(const std::string& path) {
+  toml::table config;
   try {
-    return CheckConfig(toml::parse_file(path), path);
+    config = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     return Status(Code::kInvalidArgument, fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
                                                       e.source().begin.column, e.description()));
   }
+  STRATA_RETURN_IF_ERROR(CheckConfig(config, path));
+  return config;
 }
 
 Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_database) {
@@ -158,18 +178,11 @@ Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_da
                                 "in {}/strata.toml",
                                 config_path, config_path));
     }
-    try {
-      toml::table t = toml::parse_file(config_path);
-      STRATA_RETURN_IF_ERROR(CheckConfig(t, config_path));
-      config_url = t["database"]["url"].value_or(std::string());
-      config_dir = t["migrations"]["dir"].value_or(std::string());
-      config_lock = t["lock"]["timeout"].value_or(std::string());
-      config_finalize_after = t["captures"]["finalize_after"].value_or(std::string());
-    } catch (const toml::parse_error& e) {
-      return Status(Code::kInvalidArgument,
-                    fmt::format("{}:{}:{}: {}", config_path, e.source().begin.line,
-                                e.source().begin.column, e.description()));
-    }
+    STRATA_ASSIGN_OR_RETURN(toml::table t, ReadConfigFile(config_path));
+    config_url = t["database"]["url"].value_or(std::string());
+    config_dir = t["migrations"]["dir"].value_or(std::string());
+    config_lock = t["lock"]["timeout"].value_or(std::string());
+    config_finalize_after = t["captures"]["finalize_after"].value_or(std::string());
   }
   const char* env_url = std::getenv("DATABASE_URL");
   out.database_url = !global.database.empty()    ? global.database

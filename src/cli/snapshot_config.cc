@@ -1,4 +1,5 @@
 #include "cli/snapshot_config.h"
+#include "cli/config_file.h"
 
 #include <unistd.h>
 
@@ -41,32 +42,26 @@ Result<SnapshotConfig> LoadSnapshotConfig(const GlobalOptions& global, const std
   std::string path = global.config;
   if (path.empty() && std::filesystem::exists("strata.toml")) path = "strata.toml";
   if (!path.empty() && std::filesystem::exists(path)) {
-    STRATA_RETURN_IF_ERROR(CheckConfigFile(path));
-    try {
-      toml::table t = toml::parse_file(path);
-      const auto& s = t["snapshots"];
-      config.dir = s["dir"].value_or(config.dir);
-      config.before_up = s["before_up"].value_or(config.before_up);
-      config.pg_dump = s["pg_dump"].value_or(config.pg_dump);
-      if (auto level = s["compression_level"].value<int64_t>()) {
-        if (*level < -7 || *level > 19) {
-          return Status(Code::kInvalidArgument,
-                        fmt::format("{}: [snapshots] compression_level = {}: give a zstd level "
-                                    "from -7 (fastest) to 19 (smallest)",
-                                    path, *level));
-        }
-        config.compression_level = static_cast<int>(*level);
+    STRATA_ASSIGN_OR_RETURN(toml::table t, ReadConfigFile(path));
+    const auto& s = t["snapshots"];
+    config.dir = s["dir"].value_or(config.dir);
+    config.before_up = s["before_up"].value_or(config.before_up);
+    config.pg_dump = s["pg_dump"].value_or(config.pg_dump);
+    if (auto level = s["compression_level"].value<int64_t>()) {
+      if (*level < -7 || *level > 19) {
+        return Status(Code::kInvalidArgument,
+                      fmt::format("{}: [snapshots] compression_level = {}: give a zstd level "
+                                  "from -7 (fastest) to 19 (smallest)",
+                                  path, *level));
       }
-      if (auto size = s["max_auto_size"].value<std::string>()) {
-        auto parsed = ParseSize(*size);
-        if (!parsed.ok()) return parsed.status().WithContext(path + ": [snapshots] max_auto_size");
-        config.max_auto_size = *parsed;
-      } else if (auto bytes = s["max_auto_size"].value<int64_t>()) {
-        config.max_auto_size = static_cast<uint64_t>(*bytes);
-      }
-    } catch (const toml::parse_error& e) {
-      return Status(Code::kInvalidArgument, fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
-                                                        e.source().begin.column, e.description()));
+      config.compression_level = static_cast<int>(*level);
+    }
+    if (auto size = s["max_auto_size"].value<std::string>()) {
+      auto parsed = ParseSize(*size);
+      if (!parsed.ok()) return parsed.status().WithContext(path + ": [snapshots] max_auto_size");
+      config.max_auto_size = *parsed;
+    } else if (auto bytes = s["max_auto_size"].value<int64_t>()) {
+      config.max_auto_size = static_cast<uint64_t>(*bytes);
     }
   }
   if (!store_flag.empty()) config.dir = store_flag;

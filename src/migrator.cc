@@ -150,6 +150,16 @@ Status RefuseOutsideTransactionOnly(const std::vector<sql::Statement>& script,
   return Status::OK();
 }
 
+/// The transaction control word a statement starts with, in lower case
+/// ("begin", "start", "commit", "end", "rollback", "abort"); "" for any other
+/// statement and for ROLLBACK TO a savepoint, which leaves the transaction open.
+std::string ControlWord(const sql::Statement& st, const sql::StatementInfo& info) {
+  if (info.kind != sql::StatementKind::kTransactionControl) return "";
+  std::string first = AsciiLower(info.summary.substr(0, info.summary.find(' ')));
+  if (first == "rollback" && AsciiLower(st.text).find(" to ") != std::string::npos) return "";
+  return first;
+}
+
 /// A script that runs in the transaction Strata opens for it: BEGIN ...
 /// COMMIT blocks (as files written for psql or sqitch have) are dropped
 /// (from `infos`, its statements' classifications, too), since the script
@@ -159,12 +169,8 @@ Status RefuseOutsideTransactionOnly(const std::vector<sql::Statement>& script,
 Status Unwrap(std::vector<sql::Statement>& script, std::vector<sql::StatementInfo>& infos,
               const std::string& where, sql::Dialect dialect) {
   auto control = [&](size_t i, std::initializer_list<const char*> words) {
-    if (infos[i].kind != sql::StatementKind::kTransactionControl) return false;
-    std::string first = AsciiLower(infos[i].summary.substr(0, infos[i].summary.find(' ')));
-    if (first == "rollback" && AsciiLower(script[i].text).find(" to ") != std::string::npos) {
-      return false;
-    }
-    return std::any_of(words.begin(), words.end(), [&](const char* w) { return first == w; });
+    std::string word = ControlWord(script[i], infos[i]);
+    return std::any_of(words.begin(), words.end(), [&](const char* w) { return word == w; });
   };
   // BEGIN ... COMMIT blocks, one after another (statements between them
   // too, such as SQLite's PRAGMA foreign_keys = off before a table rebuild):
@@ -287,21 +293,18 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect) {
     STRATA_RETURN_IF_ERROR(RefusePsqlInput(p.verify, m.verify_path, dialect));
     // BEGIN; ... ROLLBACK; (as Sqitch writes verify scripts): the checks
     // without their wrapper, which would end the migration's transaction.
+    std::vector<sql::StatementInfo> infos = Classified(p.verify, dialect);
     if (p.verify.size() >= 2) {
-      auto word = [&](const sql::Statement& st) {
-        sql::StatementInfo info = sql::Classify(st.text, dialect);
-        return info.kind == sql::StatementKind::kTransactionControl
-                   ? AsciiLower(info.summary.substr(0, info.summary.find(' ')))
-                   : std::string();
-      };
-      std::string first = word(p.verify.front()), last = word(p.verify.back());
-      if ((first == "begin" || first == "start") && last == "rollback" &&
-          AsciiLower(p.verify.back().text).find(" to ") == std::string::npos) {
+      std::string first = ControlWord(p.verify.front(), infos.front());
+      if ((first == "begin" || first == "start") &&
+          ControlWord(p.verify.back(), infos.back()) == "rollback") {
         p.verify.pop_back();
+        infos.pop_back();
         p.verify.erase(p.verify.begin());
+        infos.erase(infos.begin());
       }
     }
-    STRATA_RETURN_IF_ERROR(Unwrap(p.verify, m.verify_path, dialect));
+    STRATA_RETURN_IF_ERROR(Unwrap(p.verify, infos, m.verify_path, dialect));
     // The statements keep their own text; `verify` may go.
   }
   if (m.has_down()) {

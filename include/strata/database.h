@@ -92,6 +92,13 @@ class Database {
     return Query(sql, params);
   }
 
+  /// QueryFixed for each of `queries` in order, stopping at the first
+  /// failure, in as few round trips as the engine allows (PostgreSQL
+  /// pipelines them: one round trip for the lot). A statement without rows
+  /// (BEGIN, SET LOCAL) gives empty Rows. On failure an open transaction is in
+  /// error until rolled back (to a savepoint), as after a failed QueryFixed.
+  virtual Result<std::vector<Rows>> QueryFixedBatch(const std::vector<BatchStatement>& queries);
+
   /// Bounds how long each following statement may run; zero removes the bound.
   /// A statement over the bound fails with a message naming the timeout.
   /// Streams the rows of one query to `on_row` without holding them all in

@@ -48,6 +48,16 @@ BatchResult Database::ExecBatch(const std::vector<BatchStatement>& statements) {
   return BatchResult{};
 }
 
+Result<std::vector<Rows>> Database::QueryFixedBatch(const std::vector<BatchStatement>& queries) {
+  std::vector<Rows> out;
+  out.reserve(queries.size());
+  for (const BatchStatement& q : queries) {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, QueryFixed(q.sql, q.params));
+    out.push_back(std::move(rows));
+  }
+  return out;
+}
+
 std::string Database::QuoteIdent(std::string_view ident) const {
   std::string out = "\"";
   for (char c : ident) {

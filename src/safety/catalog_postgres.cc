@@ -252,32 +252,48 @@ class PostgresCatalog : public Catalog {
  public:
   explicit PostgresCatalog(Database& db) : db_(db) {}
 
-  /// Runs `read`, reads of a few tables, with the plans of their fixed
-  /// statements generic and on the catalogs' indexes. QueryFixed keeps a
-  /// plan per connection; made while the catalogs are small (a fresh
-  /// database being migrated) it scans them whole, so every read after it
-  /// grows with the tables the run has created since (over 1000 migrations,
-  /// 0.3 -> 5 ms a read, and a run makes one every few migrations). The
-  /// settings are SET LOCAL in a transaction, or a savepoint rolled back,
-  /// so they end with the read.
-  Status OnIndexPlans(const std::function<Status()>& read) {
-    static constexpr char kSettings[] =
-        "SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan";
-    if (db_.InTransaction()) {
-      STRATA_RETURN_IF_ERROR(db_.Exec(std::string("SAVEPOINT strata_catalog; ") + kSettings));
-      Status s = read();
-      Status ended =
-          db_.Exec("ROLLBACK TO SAVEPOINT strata_catalog; RELEASE SAVEPOINT strata_catalog");
-      return s.ok() ? ended : s;
-    }
-    STRATA_RETURN_IF_ERROR(db_.Exec(std::string("BEGIN; ") + kSettings));
-    Status s = read();
-    Status ended = db_.Rollback();
-    return s.ok() ? ended : s;
-  }
-
   Result<std::vector<SchemaObject>> Objects(const std::vector<std::string>* tables) override {
-    STRATA_ASSIGN_OR_RETURN(Rows schema, db_.QueryFixed("SELECT quote_ident(current_schema())"));
+    std::string names;
+    if (tables) {
+      for (const auto& t : *tables) names += (names.empty() ? "" : "\x1f") + t;
+    }
+    const std::vector<Value> params = tables ? std::vector<Value>{Value(names)} : std::vector<Value>{};
+    // One round trip for the lot: the schema's name, then the queries; for
+    // a few tables, with their plans generic and on the catalogs' indexes.
+    // QueryFixed keeps a plan per connection; made while the catalogs are
+    // small (a fresh database being migrated) it scans them whole, so every
+    // read after it grows with the tables the run has created since (over
+    // 1000 migrations, 0.3 -> 5 ms a read, and a run makes one after each
+    // migration). The settings are SET LOCAL in a transaction, or a
+    // savepoint rolled back, so they end with the read.
+    const bool savepoint = db_.InTransaction();
+    static const std::vector<std::string> kOpen[2] = {
+        {"BEGIN", "SET LOCAL enable_seqscan = off", "SET LOCAL plan_cache_mode = force_generic_plan"},
+        {"SAVEPOINT strata_catalog", "SET LOCAL enable_seqscan = off",
+         "SET LOCAL plan_cache_mode = force_generic_plan"}};
+    static const std::vector<std::string> kClose[2] = {
+        {"ROLLBACK"}, {"ROLLBACK TO SAVEPOINT strata_catalog", "RELEASE SAVEPOINT strata_catalog"}};
+    const std::vector<std::string> queries = Queries(tables != nullptr);
+    std::vector<BatchStatement> batch = {{"SELECT quote_ident(current_schema())", {}}};
+    if (tables) {
+      for (const std::string& sql : kOpen[savepoint]) batch.push_back({sql, {}});
+    }
+    const size_t first = batch.size();
+    for (const std::string& sql : queries) batch.push_back({sql, params});
+    if (tables) {
+      for (const std::string& sql : kClose[savepoint]) batch.push_back({sql, {}});
+    }
+    Result<std::vector<Rows>> results = db_.QueryFixedBatch(batch);
+    if (!results.ok()) {
+      // What the batch opened is closed; an outer transaction stays in error.
+      if (tables && savepoint) {
+        db_.Exec("ROLLBACK TO SAVEPOINT strata_catalog; RELEASE SAVEPOINT strata_catalog").IgnoreError();
+      } else if (tables && db_.InTransaction()) {
+        db_.Rollback().IgnoreError();
+      }
+      return results.status();
+    }
+    const Rows& schema = (*results)[0];
     if (schema.empty() || schema.rows[0][0].is_null()) {
       return Status(Code::kNotFound, "no current schema: search_path names no existing schema");
     }
@@ -285,24 +301,14 @@ class PostgresCatalog : public Catalog {
     std::map<std::pair<std::string, std::string>, std::vector<std::pair<int64_t, std::string>>>
         objects;
     std::map<std::pair<std::string, std::string>, std::string> owner;
-    std::string names;
-    if (tables) {
-      for (const auto& t : *tables) names += (names.empty() ? "" : "\x1f") + t;
-    }
-    const std::vector<Value> params = tables ? std::vector<Value>{Value(names)} : std::vector<Value>{};
-    auto read = [&]() -> Status {
-      for (const std::string& sql : Queries(tables != nullptr)) {
-        STRATA_ASSIGN_OR_RETURN(Rows rows, db_.QueryFixed(sql, params));
-        for (const auto& row : rows.rows) {
-          auto& facts = objects[{row[0].ToString(), row[1].ToString()}];
-          owner[{row[0].ToString(), row[1].ToString()}] = row[4].ToString();
-          std::string fact = StripSchema(row[2].ToString(), qualifier);
-          if (!fact.empty()) facts.emplace_back(row[3].ToInt(), std::move(fact));
-        }
+    for (size_t q = first; q < first + queries.size(); ++q) {
+      for (const auto& row : (*results)[q].rows) {
+        auto& facts = objects[{row[0].ToString(), row[1].ToString()}];
+        owner[{row[0].ToString(), row[1].ToString()}] = row[4].ToString();
+        std::string fact = StripSchema(row[2].ToString(), qualifier);
+        if (!fact.empty()) facts.emplace_back(row[3].ToInt(), std::move(fact));
       }
-      return Status::OK();
-    };
-    STRATA_RETURN_IF_ERROR(tables ? OnIndexPlans(read) : read());
+    }
     std::vector<SchemaObject> out;
     for (auto& [key, facts] : objects) {
       std::sort(facts.begin(), facts.end());

@@ -385,39 +385,129 @@ class PostgresDatabase final : public Database {
   }
 
   Result<Rows> QueryFixed(std::string_view sql, const std::vector<Value>& params) override {
+    const std::string* name = PreparedName(sql, params.size());
+    if (name == nullptr) return Query(sql, params);
+    BoundParams bound(params);
+    ResultPtr result(Pq().PQexecPrepared(conn_, name->c_str(), bound.size(), bound.values(),
+                                         bound.lengths(), bound.formats(), /*resultFormat=*/0));
+    if (result && Pq().PQresultStatus(result.get()) == PGRES_TUPLES_OK) return ToRows(result.get());
+    // Gone (DEALLOCATE ALL, DISCARD ALL in a migration) or failed: the
+    // plain query says what is wrong, if anything.
+    prepared_.erase(std::string(sql));
+    return Query(sql, params);
+  }
+
+  // Sends the lot in one pipeline: one round trip, each on its kept plan.
+  Result<std::vector<Rows>> QueryFixedBatch(const std::vector<BatchStatement>& queries) override {
+    std::vector<const std::string*> names;
+    for (const BatchStatement& q : queries) {
+      names.push_back(PreparedName(q.sql, q.params.size()));
+      // One that does not prepare fails on its own, saying why.
+      if (names.back() == nullptr) return Database::QueryFixedBatch(queries);
+    }
+    const bool was_idle = Pq().PQtransactionStatus(conn_) == PQTRANS_IDLE;
+    if (!Pq().PQenterPipelineMode(conn_)) return Database::QueryFixedBatch(queries);
+    bool sent = true;
+    for (size_t i = 0; i < queries.size() && sent; ++i) {
+      BoundParams bound(queries[i].params);
+      sent = Pq().PQsendQueryPrepared(conn_, names[i]->c_str(), bound.size(), bound.values(),
+                                      bound.lengths(), bound.formats(), /*resultFormat=*/0) == 1;
+    }
+    Status failure = sent ? Status::OK()
+                          : Status(Code::kDatabase, OneLine(Pq().PQerrorMessage(conn_)));
+    std::string failed_state;
+    std::vector<Rows> out;
+    Rows rows;  // of the query being read
+    // The sync ends the pipeline even after a failed send: each query sent
+    // then answers with its results and a null, and the sync with its own.
+    if (Pq().PQpipelineSync(conn_) == 1) {
+      bool synced = false;
+      size_t ends = 0;  // of one query's results each; more than were sent cannot come
+      while (!synced && Pq().PQstatus(conn_) == CONNECTION_OK && ends <= queries.size()) {
+        PGresult* raw = Pq().PQgetResult(conn_);
+        if (raw == nullptr) {
+          ++ends;
+          continue;
+        }
+        ResultPtr result(raw);
+        const ExecStatusType status = Pq().PQresultStatus(raw);
+        if (status == PGRES_PIPELINE_SYNC) {
+          synced = true;
+        } else if (status == PGRES_SINGLE_TUPLE) {
+          // libpq keeps the single-row mode of an earlier ForEachRow for
+          // the first query of a pipeline: its rows come one by one, then
+          // an empty PGRES_TUPLES_OK.
+          if (failure.ok()) AppendRows(raw, rows);
+        } else if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+          if (failure.ok()) AppendRows(raw, rows);
+          out.push_back(std::move(rows));
+          rows = Rows();
+        } else if (status != PGRES_PIPELINE_ABORTED && failure.ok()) {
+          failure = Status(Code::kDatabase, DescribeError(raw, conn_));
+          const char* state = Pq().PQresultErrorField(raw, PG_DIAG_SQLSTATE);
+          failed_state = state ? state : "";
+        }
+      }
+    } else if (failure.ok()) {
+      failure = Status(Code::kDatabase, OneLine(Pq().PQerrorMessage(conn_)));
+    }
+    Pq().PQexitPipelineMode(conn_);
+    if (Pq().PQstatus(conn_) != CONNECTION_OK) {
+      return Status(Code::kUnavailable, "lost the connection to " + described_ + ": " +
+                                            (failure.ok() ? OneLine(Pq().PQerrorMessage(conn_))
+                                                          : failure.message()));
+    }
+    if (failure.ok() && out.size() != queries.size()) {
+      failure = Status(Code::kInternal, fmt::format("the server answered {} of {} queries of a "
+                                                    "pipeline", out.size(), queries.size()));
+    }
+    if (failure.ok()) return out;
+    // A statement gone since it was prepared (DEALLOCATE ALL or DISCARD ALL
+    // in a migration): prepared anew, one by one, when nothing was open
+    // before, which the batch's own transaction, if any, is rolled back to.
+    if (failed_state == "26000" && was_idle) {
+      prepared_.clear();
+      if (InTransaction()) STRATA_RETURN_IF_ERROR(Rollback());
+      return Database::QueryFixedBatch(queries);
+    }
+    return failure;
+  }
+
+  /// The name `sql` is prepared under on this connection, prepared now if it
+  /// is not yet; null if it does not prepare.
+  const std::string* PreparedName(std::string_view sql, size_t param_count) {
     std::string text(sql);
     auto found = prepared_.find(text);
     if (found == prepared_.end()) {
       std::string name = "strata_fixed_" + std::to_string(++prepared_count_);
       ResultPtr made(Pq().PQprepare(conn_, name.c_str(), text.c_str(),
-                                    static_cast<int>(params.size()), nullptr));
-      if (!made || Pq().PQresultStatus(made.get()) != PGRES_COMMAND_OK) return Query(sql, params);
+                                    static_cast<int>(param_count), nullptr));
+      if (!made || Pq().PQresultStatus(made.get()) != PGRES_COMMAND_OK) return nullptr;
       found = prepared_.emplace(std::move(text), std::move(name)).first;
     }
-    BoundParams bound(params);
-    ResultPtr result(Pq().PQexecPrepared(conn_, found->second.c_str(), bound.size(),
-                                         bound.values(), bound.lengths(), bound.formats(),
-                                         /*resultFormat=*/0));
-    if (result && Pq().PQresultStatus(result.get()) == PGRES_TUPLES_OK) return ToRows(result.get());
-    // Gone (DEALLOCATE ALL, DISCARD ALL in a migration) or failed: the
-    // plain query says what is wrong, if anything.
-    prepared_.erase(found);
-    return Query(sql, params);
+    return &found->second;
   }
 
   Rows ToRows(PGresult* result) {
     Rows rows;
+    AppendRows(result, rows);
+    return rows;
+  }
+
+  /// Adds the rows of `result` to `rows`, and its columns if `rows` has none.
+  void AppendRows(PGresult* result, Rows& rows) {
     const int columns = Pq().PQnfields(result);
     const int count = Pq().PQntuples(result);
-    for (int c = 0; c < columns; ++c) rows.columns.emplace_back(Pq().PQfname(result, c));
-    rows.rows.reserve(count);
+    if (rows.columns.empty()) {
+      for (int c = 0; c < columns; ++c) rows.columns.emplace_back(Pq().PQfname(result, c));
+    }
+    if (rows.rows.empty()) rows.rows.reserve(count);
     std::string scratch;
     for (int r = 0; r < count; ++r) {
       std::vector<Value>& row = rows.rows.emplace_back();
       row.reserve(columns);
       for (int c = 0; c < columns; ++c) row.push_back(ToValue(Cell(result, r, c, &scratch)));
     }
-    return rows;
   }
 
   Status ForEachRow(std::string_view sql, const std::vector<Value>& params,

@@ -44,6 +44,7 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
           j["applied_by"] = m.applied_by;
           j["duration_ms"] = m.duration_ms;
           j["down"] = m.down_source;
+          j["checksum"] = m.checksum;
         }
         if (!m.diff.empty()) j["diff"] = m.diff;
         if (!m.error.empty()) j["error"] = m.error;

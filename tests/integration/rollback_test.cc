@@ -88,6 +88,16 @@ TEST_P(RollbackTest, DropColumnWithDataIsRestored) {
   RoundTrip("ALTER TABLE items DROP COLUMN note;\n", "ALTER TABLE items ADD COLUMN note TEXT;\n");
 }
 
+// Strata keeps its catalog reads prepared on the run's connection; a
+// migration that drops every prepared statement must not break the reads
+// that check it and its rollback.
+TEST_P(RollbackTest, AMigrationThatDeallocatesPreparedStatementsRollsBack) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's prepared statements";
+  RoundTrip("DROP TABLE items;\nDEALLOCATE ALL;\n",
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n"
+            "DEALLOCATE ALL;\n");
+}
+
 // A dropped NOT NULL column (ente's 29_drop_unencrypted_email): its down
 // script adds it without NOT NULL, as its values come back only after the
 // script has run, and Strata sets NOT NULL again once they are back. A down

@@ -1603,6 +1603,13 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     if (s.state == MigrationState::kChanged) {
       conflicts.push_back(fmt::format("{} was changed after it was applied:\n{}", s.id, s.diff));
     }
+    if (s.state == MigrationState::kMissingFile && !options.allow_missing && options.only.empty()) {
+      conflicts.push_back(fmt::format(
+          "{} is applied but its file is not in {} (deleted, or a checkout without it): put "
+          "it back, roll it back with `strata down` (its down script is stored), or pass "
+          "--allow-missing to apply on top of it",
+          s.id, options_.migrations_dir));
+    }
     if (s.state == MigrationState::kOutOfOrder && !options.allow_out_of_order &&
         options.only.empty() && (!options.to || s.version <= *options.to)) {
       conflicts.push_back(fmt::format(

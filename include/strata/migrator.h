@@ -119,6 +119,9 @@ struct UpOptions {
   bool dry_run = false;
   bool allow_irreversible = false;
   bool allow_out_of_order = false;
+  /// Apply even when an applied migration's file is gone (deleted, or a
+  /// checkout without it); otherwise that is a conflict.
+  bool allow_missing = false;
   /// When not empty: apply exactly these versions (each must be pending),
   /// in version order, out of order or not, and no other. Restoring to a
   /// migration boundary re-applies what history had applied this way.

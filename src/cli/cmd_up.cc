@@ -15,6 +15,7 @@ struct UpFlags {
   bool dry_run = false;
   bool allow_irreversible = false;
   bool allow_out_of_order = false;
+  bool allow_missing = false;
   bool no_snapshot = false;
 };
 
@@ -55,6 +56,9 @@ void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
                 "(recorded in history)");
   cmd->add_flag("--allow-out-of-order", flags->allow_out_of_order,
                 "apply pending migrations older than the newest applied one");
+  cmd->add_flag("--allow-missing", flags->allow_missing,
+                "apply even when the file of an applied migration is missing (deleted, or a "
+                "checkout without it)");
   cmd->add_flag("--no-snapshot", flags->no_snapshot,
                 "do not take a snapshot before applying (default: [snapshots] before_up)");
   cmd->add_option("--lock-timeout", global.lock_timeout,
@@ -85,6 +89,7 @@ void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
     options.dry_run = flags->dry_run;
     options.allow_irreversible = flags->allow_irreversible;
     options.allow_out_of_order = flags->allow_out_of_order;
+    options.allow_missing = flags->allow_missing;
     auto started = std::chrono::steady_clock::now();
     auto report = migrator->Up(options, PrintEvent);
     if (!report.ok()) {

@@ -76,11 +76,28 @@ TEST_P(CliTest, UpStatusDownRoundTrip) {
   EXPECT_EQ(json["migrations"][1]["id"], "0002_email_index");
   EXPECT_EQ(json["migrations"][1]["down"], "derived");
 
+  EXPECT_EQ(json["migrations"][1]["checksum"].get<std::string>().size(), 64u);
+
   auto down = Strata({"down", "--to", "0"});
   ASSERT_EQ(down.exit_code, 0) << down.all();
   EXPECT_THAT(down.out, HasSubstr("rolling back 0002_email_index ... ok"));
   EXPECT_EQ(HistoryRows(), 0);
   EXPECT_FALSE(*target_->Connect()->TableExists("users"));
+}
+
+TEST_P(CliTest, UpOverAMissingAppliedFileExits7UnlessAllowed) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  std::filesystem::remove(dir_.path() + "/migrations/0001_users.up.sql");
+  Write("0002_posts.up.sql", "CREATE TABLE posts (id INTEGER PRIMARY KEY);\n");
+  auto refused = Strata({"up", "--no-snapshot"});
+  EXPECT_EQ(refused.exit_code, cli::kExitConflict) << refused.all();
+  EXPECT_THAT(refused.err, HasSubstr("0001_users is applied but its file is not in"));
+  EXPECT_EQ(HistoryRows(), 1);
+  auto allowed = Strata({"up", "--no-snapshot", "--allow-missing"});
+  ASSERT_EQ(allowed.exit_code, 0) << allowed.all();
+  EXPECT_EQ(HistoryRows(), 2);
+  EXPECT_TRUE(*target_->Connect()->TableExists("posts"));
 }
 
 // Adopting a database built before Strata: baseline records the migrations

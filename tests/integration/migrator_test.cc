@@ -578,6 +578,30 @@ TEST_P(MigratorTest, OutOfOrderPendingIsRefusedUnlessAllowed) {
   EXPECT_THAT(Open()->GetStatus()->drift, HasSubstr("changed outside strata"));
 }
 
+// An applied migration whose file is gone (a checkout of a branch without
+// it) stops `up`, as a changed file does; its stored down script still
+// rolls it back, and --allow-missing applies on top of it.
+TEST_P(MigratorTest, AMissingAppliedFileStopsUpUnlessAllowed) {
+  Write("0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  Write("0002_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
+  ASSERT_TRUE(Up().ok());
+  std::filesystem::remove(dir_.path() + "/migrations/0002_b.up.sql");
+  Write("0003_c.up.sql", "CREATE TABLE c (id INTEGER);\n");
+  Status refused = Up();
+  EXPECT_EQ(refused.code(), Code::kConflict);
+  EXPECT_THAT(refused.message(), HasSubstr("0002_b is applied but its file is not in"));
+  EXPECT_THAT(refused.message(), HasSubstr("--allow-missing"));
+  EXPECT_FALSE(HasTable("c"));
+  EXPECT_EQ(Applied().size(), 2u);
+
+  ASSERT_TRUE(Up(UpOptions{.allow_missing = true}).ok());
+  EXPECT_TRUE(HasTable("c"));
+  ASSERT_TRUE(Down(DownOptions{.steps = 2}).ok());
+  EXPECT_FALSE(HasTable("b"));
+  EXPECT_FALSE(HasTable("c"));
+  EXPECT_TRUE(HasTable("a"));
+}
+
 // PostgreSQL: the steps of a run but its last commit without waiting for
 // the disk; when the run returns, success or failure, all of them are on disk.
 TEST_P(MigratorTest, StepsThatDidNotWaitForTheDiskAreFlushedWhenTheRunReturns) {

@@ -194,8 +194,11 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
   auto it = std::find_if(all->begin(), all->end(),
                          [&](const auto& a) { return a.version == flags.version; });
   if (it == all->end()) {
-    return Fail(Status(Code::kNotFound, fmt::format("migration {} is not in the history of {}",
-                                                    flags.version, (*db)->Describe())));
+    return Fail(Status(Code::kNotFound,
+                       fmt::format("migration {} is not in the history of {}: it is not applied "
+                                   "(`strata status` lists what is; `strata up --to {} --dry-run` "
+                                   "shows what applying up to it would do)",
+                                   flags.version, (*db)->Describe(), flags.version)));
   }
   const AppliedMigration& a = *it;
   const AppliedMigration* next = std::next(it) == all->end() ? nullptr : &*std::next(it);

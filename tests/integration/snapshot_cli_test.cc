@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli.h"
 #include "testutil/harness.h"
 
 namespace strata {
@@ -77,6 +78,10 @@ TEST_P(SnapshotCliTest, UpRecordsItsSnapshotAndRestoreReachesEachBoundary) {
   if (pg()) {
     EXPECT_THAT(show.out, HasSubstr("recovery_target_lsn = '"));
   }
+  auto pending = Strata({"show", "2"});
+  EXPECT_EQ(pending.exit_code, cli::kExitUsage);
+  EXPECT_THAT(pending.err, HasSubstr("it is not applied"));
+  EXPECT_THAT(pending.err, HasSubstr("strata up --to 2 --dry-run"));
 }
 
 // Re-applying to reach a boundary re-applies exactly what history applied:

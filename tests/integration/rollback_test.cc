@@ -368,6 +368,26 @@ TEST_P(RollbackTest, UpdateOrReplaceRestoresTheRowsItReplaced) {
   EXPECT_EQ(RowsText("SELECT name, v FROM cells ORDER BY name"), before);
 }
 
+// PostgreSQL's MERGE updates and deletes rows as an upsert does: they are
+// captured and put back, not left as the migration wrote them.
+TEST_P(RollbackTest, MergeIntoAnExistingTableIsRestored) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's MERGE";
+  std::string before = RowsText("SELECT id, name, price, note FROM items ORDER BY id");
+  Write("0003_merge.up.sql",
+        "CREATE TABLE promo (id INTEGER PRIMARY KEY, price REAL);\n"
+        "INSERT INTO promo VALUES (1, 9.5), (2, NULL), (7, 3);\n"
+        "MERGE INTO items AS i USING promo p ON i.id = p.id\n"
+        "WHEN MATCHED AND p.price IS NULL THEN DELETE\n"
+        "WHEN MATCHED THEN UPDATE SET price = p.price\n"
+        "WHEN NOT MATCHED THEN INSERT (id, name, price) VALUES (p.id, 'new', p.price);\n");
+  Write("0003_merge.down.sql", "DROP TABLE promo;\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(RowsText("SELECT id, price FROM items WHERE id IN (1, 2, 7) ORDER BY id"), "1|9.5|\n7|3|\n");
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, name, price, note FROM items ORDER BY id"), before);
+}
+
 // ALTER TABLE on a partitioned table reaches its partitions: the rollback
 // check compares them too (dropping the parent's primary key drops the
 // partition's, which the key had taken over).

@@ -471,6 +471,32 @@ class Planner {
   std::string cap_, now_, target_;
 };
 
+/// DROP SEQUENCE: the positions of the sequences it drops, set again once
+/// the down script has created them again (one it did not create is left
+/// to the rollback check, which sees it missing).
+Capture SequencePositions(Database& db, const sql::StatementInfo& info, int64_t version,
+                          int sequence) {
+  Capture capture;
+  capture.table = fmt::format("{}{}", CaptureTablePrefix(version), sequence);
+  const std::string cap = db.QuoteIdent(capture.table);
+  std::vector<std::string> names;
+  for (const auto& o : info.objects) {
+    std::string name = (o.schema.empty() ? "" : db.QuoteIdent(o.schema) + ".") + db.QuoteIdent(o.name);
+    names.push_back(fmt::format("({})", SqlLiteral(name)));
+  }
+  capture.before.push_back(fmt::format(
+      "CREATE TABLE {} AS SELECT v.seq, pg_catalog.pg_sequence_last_value("
+      "pg_catalog.to_regclass(v.seq)) AS last_value FROM (VALUES {}) AS v(seq)",
+      cap, Join(names)));
+  capture.drop = "DROP TABLE " + cap;
+  capture.restore = {fmt::format("SELECT pg_catalog.setval(s.seq, s.last_value) FROM {} AS s"
+                                 " WHERE s.last_value IS NOT NULL"
+                                 " AND pg_catalog.to_regclass(s.seq) IS NOT NULL",
+                                 cap),
+                     capture.drop};
+  return capture;
+}
+
 }  // namespace
 
 std::string CaptureTablePrefix(int64_t version) { return fmt::format("strata_capture_{}_", version); }
@@ -672,6 +698,14 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
         p->NotNullAgain(info.columns, c);
       }
       return std::optional<Capture>(std::move(c));
+    }
+    case StatementKind::kDropOther: {
+      auto tokens = sql::Tokenize(statement, dialect);
+      if (dialect != sql::Dialect::kPostgres || !tokens.ok() || tokens->size() < 2 ||
+          !(*tokens)[1].IsWord("sequence") || HasTopLevelWord(*tokens, "cascade")) {
+        return cannot("not a statement whose effect Strata can capture");
+      }
+      return std::optional<Capture>(SequencePositions(db, info, version, sequence));
     }
     default:
       return cannot("not a statement whose effect Strata can capture");

@@ -434,9 +434,10 @@ void Parser::Drop() {
   if (info_.kind == StatementKind::kDropTable) info_.table = info_.object;
 
   const bool cascade = FindTopLevel(pos_, {"CASCADE"}) != end_;
+  // A sequence takes its position with it (the next invoice number).
   info_.destructive = info_.kind == StatementKind::kDropTable ||
                       (info_.kind == StatementKind::kDropOther &&
-                       (cascade || what == "owned" || what == "database"));
+                       (cascade || what == "owned" || what == "database" || what == "sequence"));
   if (what == "owned") {
     info_.summary = "drops everything owned by " + JoinNames(shown, "");
     return;

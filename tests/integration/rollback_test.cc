@@ -1121,6 +1121,50 @@ TEST_P(RollbackTest, AutoincrementCounterComesBackWithTheTable) {
   EXPECT_FALSE(*db_->TableExists("strata_capture_4_1_counter"));
 }
 
+// PostgreSQL's serial and identity sequences keep their positions across a
+// table put back whole, as SQLite's AUTOINCREMENT counter does: the keys of
+// rows deleted before the migration are not handed out again.
+TEST_P(RollbackTest, SequencePositionsComeBackWithTheTable) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL sequences (SQLite: AutoincrementCounterComesBackWithTheTable)";
+  Write("0003_events.up.sql",
+        "CREATE TABLE events (id serial PRIMARY KEY, n bigint GENERATED ALWAYS AS IDENTITY,"
+        " kind text NOT NULL);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO events (kind) VALUES ('a'), ('b'), ('c'), ('d');"
+                        "DELETE FROM events WHERE id > 2").ok());
+  Write("0004_drop_events.up.sql", "DROP TABLE events;\n");
+  Write("0004_drop_events.down.sql",
+        "CREATE TABLE events (id serial PRIMARY KEY, n bigint GENERATED ALWAYS AS IDENTITY,"
+        " kind text NOT NULL);\n");
+  ASSERT_TRUE(Up().ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  ASSERT_TRUE(db_->Exec("INSERT INTO events (kind) VALUES ('new')").ok());
+  EXPECT_EQ(RowsText("SELECT id, n, kind FROM events ORDER BY id"), "1|1|a|\n2|2|b|\n5|5|new|\n");
+  EXPECT_FALSE(*db_->TableExists("strata_capture_4_1_counter"));
+}
+
+// DROP SEQUENCE takes the sequence's position with it: the rollback sets it
+// again once the down script has created the sequence anew.
+TEST_P(RollbackTest, ADroppedSequenceComesBackAtItsPosition) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL sequences";
+  Write("0003_invoices.up.sql",
+        "CREATE SEQUENCE invoice_number_seq START 1000;\n"
+        "CREATE SEQUENCE unused_seq;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("SELECT nextval('invoice_number_seq') FROM generate_series(1, 5)").ok());
+  Write("0004_drop_seq.up.sql", "DROP SEQUENCE invoice_number_seq, unused_seq;\n");
+  Write("0004_drop_seq.down.sql",
+        "CREATE SEQUENCE invoice_number_seq START 1000;\n"
+        "CREATE SEQUENCE unused_seq;\n");
+  ASSERT_TRUE(Up().ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT nextval('invoice_number_seq')"), 1005);
+  EXPECT_EQ(Scalar(*db_, "SELECT nextval('unused_seq')"), 1);
+  EXPECT_FALSE(*db_->TableExists("strata_capture_4_1"));
+}
+
 // Rows of tables that inherit from the one a statement changes (INHERITS)
 // cannot be captured with it: refused as irreversible. Partitions are fine:
 // their rows go back through the parent.

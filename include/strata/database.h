@@ -256,8 +256,9 @@ class Database {
   /// `save` runs before the capture (into a new table named `saved`),
   /// `restore` after the rows are back, so that the keys of rows deleted
   /// before the migration are not handed out again. SQLite: the
-  /// AUTOINCREMENT counter in sqlite_sequence. None where there is no such
-  /// counter (PostgreSQL's sequences follow AdvanceSequencesSql).
+  /// AUTOINCREMENT counter in sqlite_sequence; PostgreSQL: the positions of
+  /// the table's serial and identity sequences (restored after
+  /// AdvanceSequencesSql, never below it). None where there is no such counter.
   struct KeyCounterSql {
     std::vector<std::string> save, restore;
   };

@@ -112,8 +112,9 @@ class Planner {
     capture_.drop = "DROP TABLE " + cap_;
   }
 
-  /// Every row: restored by deleting the rows that are not among them and
-  /// inserting those that are missing, matched by key (or SQLite's rowid).
+  /// Every row: restored by deleting the rows whose key is not among them,
+  /// updating those whose values differ and inserting those that are
+  /// missing, matched by key (or SQLite's rowid).
   /// Rows the down script already put back as they were are left alone, so
   /// their triggers do not fire (an audit trail, an append-only guard) and
   /// no foreign key action reaches their children. A table with neither is
@@ -142,6 +143,16 @@ class Planner {
       key.emplace_back(db_.QuoteIdent(k), db_.QuoteIdent(k));
     }
     std::vector<std::string> key_columns, key_pairs, same;  // "captured = target" conditions
+    std::vector<std::string> set;  // the other columns, from the captured row
+    // PostgreSQL refuses to assign a GENERATED ALWAYS identity column.
+    std::vector<std::string> always;
+    if (DialectOf(db_) == sql::Dialect::kPostgres) {
+      STRATA_ASSIGN_OR_RETURN(Rows rows, db_.Query("SELECT attname FROM pg_catalog.pg_attribute"
+                                                   " WHERE attrelid = pg_catalog.to_regclass($1)"
+                                                   " AND attidentity = 'a' AND NOT attisdropped",
+                                                   {db_.QuoteIdent(table_.before)}));
+      for (const auto& row : rows.rows) always.push_back(row[0].ToString());
+    }
     for (const auto& [captured, column] : key) {
       key_columns.push_back(captured);
       key_pairs.push_back(fmt::format("{} = {}.{}", Back(c + "." + captured, column), target_, column));
@@ -150,6 +161,10 @@ class Planner {
       if (col.before.empty()) continue;
       const std::string name = db_.QuoteIdent(col.before);
       same.push_back(equal(c + "." + name, target_ + "." + name));
+      if (std::find(table_.key.begin(), table_.key.end(), col.before) == table_.key.end() &&
+          std::find(always.begin(), always.end(), col.before) == always.end()) {
+        set.push_back(fmt::format("{} = {}", name, Back(c + "." + name, col.before)));
+      }
     }
     if (!keyed) {
       capture_.restore.push_back("DELETE FROM " + target_);
@@ -160,10 +175,16 @@ class Planner {
       capture_.restore.push_back(fmt::format("CREATE INDEX {} ON {} ({})",
                                              db_.QuoteIdent(capture_.table + "_key"), cap_,
                                              Join(key_columns)));
-      std::vector<std::string> all = key_pairs;
-      all.insert(all.end(), same.begin(), same.end());
+      // A row whose key was captured is updated in place, not deleted and
+      // inserted again: deleting it would fire the ON DELETE actions of the
+      // foreign keys that reference it (CASCADE deletes their rows).
       capture_.restore.push_back(fmt::format("DELETE FROM {} WHERE NOT EXISTS (SELECT 1 FROM {} AS {} WHERE {})",
-                                             target_, cap_, c, Join(all, " AND ")));
+                                             target_, cap_, c, Join(key_pairs, " AND ")));
+      if (!set.empty()) {
+        capture_.restore.push_back(fmt::format("UPDATE {} SET {} FROM {} AS {} WHERE {} AND NOT ({})",
+                                               target_, Join(set), cap_, c, Join(key_pairs, " AND "),
+                                               Join(same, " AND ")));
+      }
       capture_.restore.push_back(fmt::format("{} AS {} WHERE NOT EXISTS (SELECT 1 FROM {} WHERE {})",
                                              Insert(/*upsert=*/false), c, target_,
                                              Join(key_pairs, " AND ")));
@@ -450,6 +471,32 @@ class Planner {
   std::string cap_, now_, target_;
 };
 
+/// DROP SEQUENCE: the positions of the sequences it drops, set again once
+/// the down script has created them again (one it did not create is left
+/// to the rollback check, which sees it missing).
+Capture SequencePositions(Database& db, const sql::StatementInfo& info, int64_t version,
+                          int sequence) {
+  Capture capture;
+  capture.table = fmt::format("{}{}", CaptureTablePrefix(version), sequence);
+  const std::string cap = db.QuoteIdent(capture.table);
+  std::vector<std::string> names;
+  for (const auto& o : info.objects) {
+    std::string name = (o.schema.empty() ? "" : db.QuoteIdent(o.schema) + ".") + db.QuoteIdent(o.name);
+    names.push_back(fmt::format("({})", SqlLiteral(name)));
+  }
+  capture.before.push_back(fmt::format(
+      "CREATE TABLE {} AS SELECT v.seq, pg_catalog.pg_sequence_last_value("
+      "pg_catalog.to_regclass(v.seq)) AS last_value FROM (VALUES {}) AS v(seq)",
+      cap, Join(names)));
+  capture.drop = "DROP TABLE " + cap;
+  capture.restore = {fmt::format("SELECT pg_catalog.setval(s.seq, s.last_value) FROM {} AS s"
+                                 " WHERE s.last_value IS NOT NULL"
+                                 " AND pg_catalog.to_regclass(s.seq) IS NOT NULL",
+                                 cap),
+                     capture.drop};
+  return capture;
+}
+
 }  // namespace
 
 std::string CaptureTablePrefix(int64_t version) { return fmt::format("strata_capture_{}_", version); }
@@ -651,6 +698,14 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
         p->NotNullAgain(info.columns, c);
       }
       return std::optional<Capture>(std::move(c));
+    }
+    case StatementKind::kDropOther: {
+      auto tokens = sql::Tokenize(statement, dialect);
+      if (dialect != sql::Dialect::kPostgres || !tokens.ok() || tokens->size() < 2 ||
+          !(*tokens)[1].IsWord("sequence") || HasTopLevelWord(*tokens, "cascade")) {
+        return cannot("not a statement whose effect Strata can capture");
+      }
+      return std::optional<Capture>(SequencePositions(db, info, version, sequence));
     }
     default:
       return cannot("not a statement whose effect Strata can capture");

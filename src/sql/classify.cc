@@ -85,6 +85,7 @@ class Parser {
   void AlterTable();
   Action ParseAction();
   void Insert();
+  void Merge();
   void Update();
   void Delete();
   void Truncate();
@@ -195,6 +196,8 @@ StatementInfo Parser::Parse() {
     Alter();
   } else if (first.IsWord("INSERT") || first.IsWord("REPLACE")) {
     Insert();
+  } else if (first.IsWord("MERGE")) {
+    Merge();
   } else if (first.IsWord("UPDATE")) {
     Update();
   } else if (first.IsWord("DELETE")) {
@@ -431,9 +434,10 @@ void Parser::Drop() {
   if (info_.kind == StatementKind::kDropTable) info_.table = info_.object;
 
   const bool cascade = FindTopLevel(pos_, {"CASCADE"}) != end_;
+  // A sequence takes its position with it (the next invoice number).
   info_.destructive = info_.kind == StatementKind::kDropTable ||
                       (info_.kind == StatementKind::kDropOther &&
-                       (cascade || what == "owned" || what == "database"));
+                       (cascade || what == "owned" || what == "database" || what == "sequence"));
   if (what == "owned") {
     info_.summary = "drops everything owned by " + JoinNames(shown, "");
     return;
@@ -571,6 +575,25 @@ void Parser::Insert() {
   info_.summary = replace  ? "inserts or replaces rows in " + table
                   : upsert ? "inserts or updates rows in " + table
                            : "inserts into " + table;
+}
+
+// PostgreSQL's MERGE INTO t USING ... WHEN ...: an upsert, like INSERT ...
+// ON CONFLICT DO UPDATE, so it is classified as one; it rewrites rows when
+// a WHEN clause updates or deletes.
+void Parser::Merge() {
+  info_.kind = StatementKind::kInsert;
+  ++pos_;
+  Accept("INTO");
+  Accept("ONLY");
+  SetTable(ReadQualifiedName());
+  AcceptStar();
+  if (Accept("AS") || (!Peek().IsWord("USING") && IsName(Peek()))) info_.alias = ReadName();
+  for (size_t i = FindTopLevel(pos_, {"THEN"}); i + 1 < end_; i = FindTopLevel(i + 1, {"THEN"})) {
+    if (tokens_[i + 1].IsWord("UPDATE") || tokens_[i + 1].IsWord("DELETE")) info_.destructive = true;
+  }
+  const std::string table = Qualified(info_.schema, info_.table);
+  info_.summary = info_.destructive ? "merges rows into " + table + ", updating or deleting some"
+                                    : "merges rows into " + table;
 }
 
 void Parser::Update() {

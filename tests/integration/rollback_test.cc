@@ -324,8 +324,8 @@ TEST_P(RollbackTest, PuttingATableBackWholeLeavesTheRowsThatAreBackAlone) {
   Status s = Down();
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(RowsText("SELECT * FROM items ORDER BY id"), data);
-  // The down script's delete, then item 2 put back: one row out, one in.
-  EXPECT_EQ(RowsText("SELECT what FROM audit"), "INSERT|\nDELETE|\nDELETE|\nINSERT|\n");
+  // The down script's delete; item 2 is updated back in place.
+  EXPECT_EQ(RowsText("SELECT what FROM audit"), "INSERT|\nDELETE|\n");
 }
 
 // A table a down script creates again starts its sequences afresh: after
@@ -376,6 +376,47 @@ TEST_P(RollbackTest, UpdateOrReplaceRestoresTheRowsItReplaced) {
   Status rolled = Down();
   ASSERT_TRUE(rolled.ok()) << rolled.message();
   EXPECT_EQ(RowsText("SELECT name, v FROM cells ORDER BY name"), before);
+}
+
+// PostgreSQL's MERGE updates and deletes rows as an upsert does: they are
+// captured and put back, not left as the migration wrote them.
+TEST_P(RollbackTest, MergeIntoAnExistingTableIsRestored) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's MERGE";
+  std::string before = RowsText("SELECT id, name, price, note FROM items ORDER BY id");
+  Write("0003_merge.up.sql",
+        "CREATE TABLE promo (id INTEGER PRIMARY KEY, price REAL);\n"
+        "INSERT INTO promo VALUES (1, 9.5), (2, NULL), (7, 3);\n"
+        "MERGE INTO items AS i USING promo p ON i.id = p.id\n"
+        "WHEN MATCHED AND p.price IS NULL THEN DELETE\n"
+        "WHEN MATCHED THEN UPDATE SET price = p.price\n"
+        "WHEN NOT MATCHED THEN INSERT (id, name, price) VALUES (p.id, 'new', p.price);\n");
+  Write("0003_merge.down.sql", "DROP TABLE promo;\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(RowsText("SELECT id, price FROM items WHERE id IN (1, 2, 7) ORDER BY id"), "1|9.5|\n7|3|\n");
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, name, price, note FROM items ORDER BY id"), before);
+}
+
+// A table captured whole (an upsert) is put back by updating the rows it
+// changed, not by deleting them: a foreign key's ON DELETE CASCADE would
+// take the referencing rows with them.
+TEST_P(RollbackTest, PuttingATableBackWholeKeepsTheRowsThatReferenceIt) {
+  Write("0003_orders.up.sql",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY,"
+        " item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO orders VALUES (1, 1), (2, 1), (3, 2)").ok());
+  std::string items = RowsText("SELECT id, name, price, note FROM items ORDER BY id");
+  Write("0004_upsert.up.sql",
+        "INSERT INTO items (id, name) VALUES (1, 'renamed'), (6, 'new')\n"
+        "ON CONFLICT (id) DO UPDATE SET name = excluded.name;\n");
+  Write("0004_upsert.down.sql", "SELECT 1;\n");
+  ASSERT_TRUE(Up().ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, name, price, note FROM items ORDER BY id"), items);
+  EXPECT_EQ(RowsText("SELECT id, item_id FROM orders ORDER BY id"), "1|1|\n2|1|\n3|2|\n");
 }
 
 // ALTER TABLE on a partitioned table reaches its partitions: the rollback
@@ -1088,6 +1129,50 @@ TEST_P(RollbackTest, AutoincrementCounterComesBackWithTheTable) {
   ASSERT_TRUE(db_->Exec("INSERT INTO events (kind) VALUES ('new')").ok());
   EXPECT_EQ(Scalar(*db_, "SELECT max(id) FROM events"), 5);
   EXPECT_FALSE(*db_->TableExists("strata_capture_4_1_counter"));
+}
+
+// PostgreSQL's serial and identity sequences keep their positions across a
+// table put back whole, as SQLite's AUTOINCREMENT counter does: the keys of
+// rows deleted before the migration are not handed out again.
+TEST_P(RollbackTest, SequencePositionsComeBackWithTheTable) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL sequences (SQLite: AutoincrementCounterComesBackWithTheTable)";
+  Write("0003_events.up.sql",
+        "CREATE TABLE events (id serial PRIMARY KEY, n bigint GENERATED ALWAYS AS IDENTITY,"
+        " kind text NOT NULL);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO events (kind) VALUES ('a'), ('b'), ('c'), ('d');"
+                        "DELETE FROM events WHERE id > 2").ok());
+  Write("0004_drop_events.up.sql", "DROP TABLE events;\n");
+  Write("0004_drop_events.down.sql",
+        "CREATE TABLE events (id serial PRIMARY KEY, n bigint GENERATED ALWAYS AS IDENTITY,"
+        " kind text NOT NULL);\n");
+  ASSERT_TRUE(Up().ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  ASSERT_TRUE(db_->Exec("INSERT INTO events (kind) VALUES ('new')").ok());
+  EXPECT_EQ(RowsText("SELECT id, n, kind FROM events ORDER BY id"), "1|1|a|\n2|2|b|\n5|5|new|\n");
+  EXPECT_FALSE(*db_->TableExists("strata_capture_4_1_counter"));
+}
+
+// DROP SEQUENCE takes the sequence's position with it: the rollback sets it
+// again once the down script has created the sequence anew.
+TEST_P(RollbackTest, ADroppedSequenceComesBackAtItsPosition) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL sequences";
+  Write("0003_invoices.up.sql",
+        "CREATE SEQUENCE invoice_number_seq START 1000;\n"
+        "CREATE SEQUENCE unused_seq;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("SELECT nextval('invoice_number_seq') FROM generate_series(1, 5)").ok());
+  Write("0004_drop_seq.up.sql", "DROP SEQUENCE invoice_number_seq, unused_seq;\n");
+  Write("0004_drop_seq.down.sql",
+        "CREATE SEQUENCE invoice_number_seq START 1000;\n"
+        "CREATE SEQUENCE unused_seq;\n");
+  ASSERT_TRUE(Up().ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT nextval('invoice_number_seq')"), 1005);
+  EXPECT_EQ(Scalar(*db_, "SELECT nextval('unused_seq')"), 1);
+  EXPECT_FALSE(*db_->TableExists("strata_capture_4_1"));
 }
 
 // Rows of tables that inherit from the one a statement changes (INHERITS)

@@ -282,6 +282,21 @@ TEST(ClassifyTest, DataModification) {
   info = Classify("INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET n = 2", kPg);
   EXPECT_TRUE(info.destructive);
   EXPECT_FALSE(Classify("INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING", kPg).destructive);
+  // MERGE rewrites rows like an upsert when a WHEN clause updates or deletes.
+  info = Classify("MERGE INTO billing.customers AS c USING promo p ON c.email = p.email\n"
+                  "WHEN MATCHED AND p.credits > 0 THEN UPDATE SET credits = c.credits + p.credits\n"
+                  "WHEN NOT MATCHED THEN INSERT (email) VALUES (p.email)",
+                  kPg);
+  EXPECT_EQ(K::kInsert, info.kind);
+  EXPECT_EQ("customers", info.table);
+  EXPECT_EQ("billing", info.schema);
+  EXPECT_EQ("c", info.alias);
+  EXPECT_TRUE(info.destructive);
+  EXPECT_EQ("merges rows into billing.customers, updating or deleting some", info.summary);
+  EXPECT_TRUE(Classify("MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE", kPg).destructive);
+  info = Classify("MERGE INTO t USING s ON t.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (s.id)", kPg);
+  EXPECT_EQ("t", info.table);
+  EXPECT_FALSE(info.destructive);
 
   info = Classify("UPDATE users u SET n = (SELECT 1 WHERE true) WHERE u.id = 1 -- x\n"
                   "  AND n > 2 RETURNING id",

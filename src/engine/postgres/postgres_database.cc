@@ -365,6 +365,28 @@ class PostgresDatabase final : public Database {
         "END IF; END LOOP; END $strata$",
         literal)};
   }
+  // The positions of the table's serial and identity sequences: after
+  // AdvanceSequencesSql moved them past the rows put back, they go no lower
+  // than they were, so the keys of rows deleted before the migration are
+  // not handed out again.
+  Result<KeyCounterSql> KeyCounter(std::string_view table, std::string_view saved) override {
+    const std::string literal = SqlLiteral(QuoteIdent(table)), into = QuoteIdent(saved);
+    KeyCounterSql sql;
+    sql.save = {fmt::format(
+        "CREATE TABLE {0} AS SELECT s.seq, pg_catalog.pg_sequence_last_value(s.seq::regclass)"
+        " AS last_value FROM (SELECT pg_catalog.pg_get_serial_sequence({1}, a.attname) AS seq"
+        " FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass({1})"
+        " AND a.attnum > 0 AND NOT a.attisdropped) AS s WHERE s.seq IS NOT NULL",
+        into, literal)};
+    sql.restore = {
+        fmt::format("SELECT pg_catalog.setval(s.seq, greatest(s.last_value, coalesce("
+                    "pg_catalog.pg_sequence_last_value(s.seq::regclass), s.last_value)))"
+                    " FROM {} AS s WHERE s.last_value IS NOT NULL"
+                    " AND pg_catalog.to_regclass(s.seq) IS NOT NULL",
+                    into),
+        "DROP TABLE " + into};
+    return sql;
+  }
   std::string_view LogPositionSql() const override { return "pg_current_wal_lsn()::text"; }
   std::string_view StepGuardSql() const override {
     static const std::string guard =

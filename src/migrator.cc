@@ -1692,25 +1692,41 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     }
     return run.Fail(m.version, m.id(), start, s);
   };
+  // A migration stopped before it runs (its capture refused, or a read it
+  // needs failed) leaves the ones before it in the run applied, as a failing
+  // one does; on SQLite they are still in the run's open transaction.
+  auto stop_before = [&](Status s) {
+    Status kept = read_unread();
+    if (kept.ok()) kept = run.Flush();
+    if (!kept.ok()) {
+      s = Status(s.code(), s.message() + "; committing the migrations before it failed too: " +
+                               kept.message());
+    }
+    return s;
+  };
   using K = sql::StatementKind;
   for (auto& [m, p] : todo) {
     // Dropping an index or trigger looks its table up in the model.
     bool looks_up = std::any_of(p.info.begin(), p.info.end(), [](const sql::StatementInfo& i) {
       return i.kind == K::kDropIndex || i.kind == K::kDropTrigger;
     });
-    if (looks_up) STRATA_RETURN_IF_ERROR(read_unread());
+    if (looks_up) {
+      if (Status read = read_unread(); !read.ok()) return stop_before(read);
+    }
     Scope scope = ScopeOf(p.info, model);
     // Deferred: the reads after a transactional migration on known tables.
     const bool deferred = !scope.whole && !m->directives.no_transaction;
     if (!deferred || unread.Touches(scope.tables)) {
-      STRATA_RETURN_IF_ERROR(read_unread());
+      if (Status read = read_unread(); !read.ok()) return stop_before(read);
       scope = ScopeOf(p.info, model);  // partitions created since are known now
     }
-    STRATA_ASSIGN_OR_RETURN(auto cascades,
-                            AddCascades(*db_, p, m->directives.no_transaction, scope));
-    STRATA_ASSIGN_OR_RETURN(auto before, known.Existing(*db_, scope.tables, model));
-    STRATA_ASSIGN_OR_RETURN(Guarded guarded, Guard(*db_, *m, p, scope, cascades, model, before,
-                                                   options.allow_irreversible));
+    auto cascades = AddCascades(*db_, p, m->directives.no_transaction, scope);
+    if (!cascades.ok()) return stop_before(cascades.status());
+    auto before = known.Existing(*db_, scope.tables, model);
+    if (!before.ok()) return stop_before(before.status());
+    auto guarding = Guard(*db_, *m, p, scope, *cascades, model, *before, options.allow_irreversible);
+    if (!guarding.ok()) return stop_before(guarding.status());
+    Guarded guarded = std::move(guarding).value();
     // Rehearsal: statement N fails where it stands, after its capture.
     if (size_t n = options.inject_failure_at.value_or(0); n > 0 && n <= guarded.statements.size()) {
       guarded.up[guarded.statements[n - 1]].text = "SELECT * FROM strata_injected_failure";

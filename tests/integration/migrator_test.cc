@@ -578,6 +578,23 @@ TEST_P(MigratorTest, OutOfOrderPendingIsRefusedUnlessAllowed) {
   EXPECT_THAT(Open()->GetStatus()->drift, HasSubstr("changed outside strata"));
 }
 
+// A migration refused when the run reaches it (what it deletes cannot be
+// captured) stops the run there: the ones before it stay applied on both
+// engines (SQLite held them in the run's open transaction).
+TEST_P(MigratorTest, ARefusalMidRunKeepsTheMigrationsBeforeIt) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n"
+                             "INSERT INTO users VALUES (1, 'a'), (2, 'b');\n");
+  Write("0001_users.down.sql", "DROP TABLE users;\n");
+  Write("0002_prune.up.sql", "WITH old AS (SELECT id FROM users WHERE id > 1)\n"
+                             "DELETE FROM users WHERE id IN (SELECT id FROM old);\n");
+  Write("0002_prune.down.sql", "-- nothing\n");
+  Status refused = Up();
+  EXPECT_EQ(refused.code(), Code::kIrreversible) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("0002_prune"));
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1"}));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM users"), 2);
+}
+
 // An applied migration whose file is gone (a checkout of a branch without
 // it) stops `up`, as a changed file does; its stored down script still
 // rolls it back, and --allow-missing applies on top of it.

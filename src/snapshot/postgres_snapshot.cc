@@ -186,6 +186,19 @@ Status AddTextPart(ChunkPipeline& pipeline, const std::string& name, const std::
   return Status::OK();
 }
 
+/// A read of the snapshot failed because row-level security applies to the
+/// role: with row_security off (as pg_dump sets it) such a read fails rather
+/// than returning only the rows a policy lets through, which a snapshot
+/// would keep, verify and restore as if they were all of them.
+Status RowSecurityRefused(const Status& s) {
+  if (s.ok() || s.message().find("row-level security") == std::string::npos) return s;
+  return Status(Code::kUnavailable,
+                s.message() + ". A snapshot reads every row, and row-level security would hide "
+                              "some from this role; nothing was taken. Connect as a role that "
+                              "bypasses it (a superuser, a role with BYPASSRLS, or the table's "
+                              "owner when the table does not FORCE ROW LEVEL SECURITY)");
+}
+
 }  // namespace
 
 std::string WithDatabase(const std::string& given_url, const std::string& dbname) {
@@ -203,6 +216,8 @@ std::string WithDatabase(const std::string& given_url, const std::string& dbname
 Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, Manifest m,
                                  const CreateOptions& options) {
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Open(url));
+  // Every row or an error, never the rows a policy shows (RowSecurityRefused).
+  STRATA_RETURN_IF_ERROR(conn->Exec("SET row_security = off"));
   STRATA_RETURN_IF_ERROR(conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
   STRATA_ASSIGN_OR_RETURN(
       auto info, conn->Query("SELECT pg_export_snapshot(), current_schema(), "
@@ -258,6 +273,7 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
     };
     fp_status = [&]() -> Status {
       STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url));
+      STRATA_RETURN_IF_ERROR(db->Exec("SET row_security = off"));
       STRATA_RETURN_IF_ERROR(db->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
       STRATA_RETURN_IF_ERROR(db->Exec("SET TRANSACTION SNAPSHOT " + SqlLiteral(snapshot)));
       tell();
@@ -316,8 +332,8 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
   }();
   if (options.progress) options.progress->Done();
   fingerprint.join();
-  STRATA_RETURN_IF_ERROR(s);
-  STRATA_RETURN_IF_ERROR(fp_status);
+  STRATA_RETURN_IF_ERROR(RowSecurityRefused(s));
+  STRATA_RETURN_IF_ERROR(RowSecurityRefused(fp_status));
   for (size_t i = 0; i < parts.size(); ++i) {
     size_t end = i + 1 < parts.size() ? parts[i + 1].second : puts.size();
     for (size_t j = parts[i].second; j < end; ++j) parts[i].first.chunks.push_back(puts[j].ref);

@@ -440,15 +440,15 @@ Status ScriptFailed(const Status& s, const Manifest& m, const std::string& url) 
 Result<std::unique_ptr<PgConn>> Connect(const std::string& given_url, bool create) {
   const std::string url = EncodeCredentials(given_url);
   auto conn = PgConn::Open(url);
-  if (conn.ok() || !create || conn.status().message().find("does not exist") == std::string::npos) {
+  if (conn.ok() || !create) return conn;
+  // The name as the server saw it: decoded ("my%20db" is "my db").
+  STRATA_ASSIGN_OR_RETURN(std::string name, DatabaseName(url));
+  if (name.empty() || conn.status().message().find("database \"" + name + "\" does not exist") ==
+                          std::string::npos) {
     return conn;
   }
   // The database is missing: create it from the server's maintenance database.
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> admin, PgConn::Open(WithDatabase(url, "postgres")));
-  size_t scheme = url.find("://");
-  size_t slash = url.find('/', scheme + 3);
-  size_t query = url.find('?', scheme + 3);
-  std::string name = url.substr(slash + 1, (query == std::string::npos ? url.size() : query) - slash - 1);
   STRATA_RETURN_IF_ERROR(admin->Exec("CREATE DATABASE " + PgIdent(name)));
   return PgConn::Open(url);
 }

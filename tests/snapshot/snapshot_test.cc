@@ -102,6 +102,36 @@ TEST_P(SnapshotTest, RestoreIntoNewDatabaseAndVerify) {
   copy->reset();
 }
 
+// A new database whose name the URL percent-encodes ("my%20db" is "my db")
+// was created under the encoded name, and the restore then could not connect
+// to the decoded one it had asked for, leaving the stray database behind.
+TEST_P(SnapshotTest, RestoreIntoNewDatabaseNamedWithPercentEncoding) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL creates the database";
+  Manifest m = Take(*store_);
+  std::string name = "strata into " + std::to_string(getpid());
+  std::string encoded = "strata%20into%20" + std::to_string(getpid());
+  auto admin = OpenDatabase(strata::testing::WithDatabaseName(target_->url(), "postgres"));
+  ASSERT_TRUE(admin.ok()) << admin.status().message();
+  auto drop = [&] {
+    for (const std::string& n : {name, encoded}) {
+      (*admin)->Exec("DROP DATABASE IF EXISTS \"" + n + "\" WITH (FORCE)").IgnoreError();
+    }
+  };
+  drop();
+  std::string into = strata::testing::WithDatabaseName(target_->url(), encoded);
+  Status s = RestoreSnapshot(*store_, m, into, RestoreOptions{});
+  EXPECT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(strata::testing::Column(**admin, "SELECT datname FROM pg_database WHERE datname "
+                                             "LIKE 'strata%into%' ORDER BY 1"),
+            std::vector<std::string>{name});
+  if (s.ok()) {
+    auto copy = OpenDatabase(into);
+    ASSERT_TRUE(copy.ok()) << copy.status().message();
+    EXPECT_EQ(Scalar(**copy, "SELECT count(*) FROM items"), 3);
+  }
+  drop();
+}
+
 // WAL mode, with a reader holding an older state so the checkpoint cannot
 // finish: the snapshot is taken through a backup copy (a checkpoint from a
 // connection that had not read the database yet used to do nothing, and the

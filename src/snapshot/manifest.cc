@@ -27,7 +27,9 @@ std::string ToJson(const Manifest& m) {
   for (const auto& p : m.parts) {
     json chunks = json::array();
     for (const auto& c : p.chunks) chunks.push_back(json::array({c.hash, c.size}));
-    parts.push_back({{"name", p.name}, {"kind", p.kind}, {"bytes", p.bytes}, {"chunks", chunks}});
+    json part = {{"name", p.name}, {"kind", p.kind}, {"bytes", p.bytes}, {"chunks", chunks}};
+    if (!p.columns.empty()) part["columns"] = p.columns;
+    parts.push_back(std::move(part));
   }
   json out = {
       {"format", m.format},
@@ -130,6 +132,7 @@ Result<Manifest> ManifestFromJson(const std::string& text) {
       part.name = p.at("name").get<std::string>();
       part.kind = p.at("kind").get<std::string>();
       part.bytes = p.at("bytes").get<uint64_t>();
+      part.columns = p.value("columns", std::vector<std::string>());
       uint64_t sum = 0;
       for (const auto& c : p.at("chunks")) {
         ChunkRef ref{c.at(0).get<std::string>(), c.at(1).get<uint64_t>()};

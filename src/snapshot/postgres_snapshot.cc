@@ -173,10 +173,18 @@ std::string Qualified(const std::string& schema, const std::string& name) {
   return PgIdent(schema) + "." + PgIdent(name);
 }
 
+/// " (a, b)" for COPY; "" for no columns (the table's own order).
+std::string ColumnList(const std::vector<std::string>& columns) {
+  if (columns.empty()) return "";
+  std::string out = " (";
+  for (size_t i = 0; i < columns.size(); ++i) out += (i ? ", " : "") + PgIdent(columns[i]);
+  return out + ")";
+}
+
 /// Adds `text` as a part of its own, in content-defined chunks.
 Status AddTextPart(ChunkPipeline& pipeline, const std::string& name, const std::string& kind,
                    std::string_view text, std::vector<std::pair<Part, size_t>>& parts) {
-  Part part{name, kind, text.size(), {}};
+  Part part{name, kind, text.size(), {}, {}};
   size_t first = pipeline.count();
   ContentChunker chunker;
   auto emit = [&](std::string&& c) { return pipeline.Add(std::move(c)); };
@@ -311,12 +319,20 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
     STRATA_RETURN_IF_ERROR(AddTextPart(pipeline, "pre-data.sql", "sql", pre, parts));
     if (options.progress) options.progress->Start("snapshot", total);
     for (const auto& row : tables) {
-      Part part{kTablePrefix + *row[0], "copy-text", 0, {}};
+      Part part{kTablePrefix + *row[0], "copy-text", 0, {}, {}};
+      // Named, as pg_dump's COPY does: the restored table may order them otherwise.
+      STRATA_ASSIGN_OR_RETURN(
+          auto columns, conn->Query("SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = "
+                                    "$1::regclass AND attnum > 0 AND NOT attisdropped AND "
+                                    "attgenerated = '' ORDER BY attnum",
+                                    {Qualified(m.pg_schema, *row[0])}));
+      for (const auto& c : columns) part.columns.push_back(c[0].value_or(""));
       size_t first = pipeline.count();
       ContentChunker chunker;
       auto emit = [&](std::string&& c) { return pipeline.Add(std::move(c)); };
       STRATA_RETURN_IF_ERROR(conn->CopyOut(
-          "COPY " + Qualified(m.pg_schema, *row[0]) + " TO STDOUT", [&](std::string_view data) {
+          "COPY " + Qualified(m.pg_schema, *row[0]) + ColumnList(part.columns) + " TO STDOUT",
+          [&](std::string_view data) {
             part.bytes += data.size();
             if (options.progress) options.progress->Advance(data.size());
             return chunker.Add(data, emit);
@@ -543,7 +559,8 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
       if (p.name.rfind(kTablePrefix, 0) != 0) continue;
       std::string table = p.name.substr(sizeof(kTablePrefix) - 1);
       PartReader reader(store, p, options.progress);
-      STRATA_RETURN_IF_ERROR(conn->CopyIn("COPY " + Qualified(m.pg_schema, table) + " FROM STDIN",
+      STRATA_RETURN_IF_ERROR(conn->CopyIn("COPY " + Qualified(m.pg_schema, table) +
+                                              ColumnList(p.columns) + " FROM STDIN",
                                           [&] { return reader.Next(); })
                                  .WithContext("restoring table " + table));
     }

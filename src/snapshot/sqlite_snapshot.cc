@@ -256,7 +256,7 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
   cleanup();
   if (s.ok()) s = fp_status;
   if (!s.ok()) return s;
-  Part part{"database", "sqlite-pages", total, {}};
+  Part part{"database", "sqlite-pages", total, {}, {}};
   for (const auto& p : puts) part.chunks.push_back(p.ref);
   m.parts.push_back(std::move(part));
   STRATA_RETURN_IF_ERROR(Account(store, puts, m));

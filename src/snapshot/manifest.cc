@@ -70,6 +70,20 @@ std::string ToJson(const Manifest& m) {
   return out.dump(1) + "\n";
 }
 
+namespace {
+
+/// Whether `time` starts with a date as NowUtc writes it ("2025-01-14"):
+/// list orders by it and prune counts days with it.
+bool StartsWithIsoDate(const std::string& time) {
+  if (time.size() < 10 || time[4] != '-' || time[7] != '-') return false;
+  for (int i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (time[i] < '0' || time[i] > '9') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<Manifest> ManifestFromJson(const std::string& text) {
   Manifest m;
   try {
@@ -94,6 +108,11 @@ Result<Manifest> ManifestFromJson(const std::string& text) {
     m.database = j.at("database").get<std::string>();
     m.schema_version = j.value("schema_version", "");
     m.created_at = j.at("created_at").get<std::string>();
+    if (!StartsWithIsoDate(m.created_at)) {
+      return Status(Code::kParse, fmt::format("created_at '{}' is not a UTC time "
+                                              "(YYYY-MM-DDTHH:MM:SS.mmmZ)",
+                                              m.created_at));
+    }
     m.completed_at = j.at("completed_at").get<std::string>();
     m.schema.hash = j.at("schema_fingerprint").get<std::string>();
     const json& data = j.at("data_fingerprint");

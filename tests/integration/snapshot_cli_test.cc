@@ -2,6 +2,7 @@
 // point, restore to a migration boundary, confirmation, damage and a full
 // store. Each test checks the database, not only the exit code.
 #include <filesystem>
+#include <fstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -438,6 +439,31 @@ TEST_P(SnapshotCliTest, PruneKeepsTheSnapshotsHistoryNeeds) {
   auto forced = Strata({"snapshot", "prune", "--keep-last", "0", "--force"});
   ASSERT_EQ(forced.exit_code, 0) << forced.all();
   EXPECT_EQ(List().size(), 0u);
+}
+
+// A manifest that parses as JSON but whose created_at is not a UTC time
+// crashed `prune --keep-daily` (std::stoi threw; exit 134). It is a damaged
+// manifest: listed as one and left alone by prune, which removes no chunk.
+TEST_P(SnapshotCliTest, ManifestWithAnUnreadableTimeIsDamagedNotACrash) {
+  if (pg()) GTEST_SKIP() << "the store, not the engine";
+  ASSERT_TRUE(db_->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY)").ok());
+  ASSERT_EQ(Strata({"snapshot", "create"}).exit_code, 0);
+  std::string id = List()[0]["id"];
+  std::string path = dir_.path() + "/.strata/snapshots/snapshots/" + id + ".json";
+  std::ifstream in(path);
+  nlohmann::json manifest = nlohmann::json::parse(in);
+  in.close();
+  manifest["created_at"] = "yesterday, 10am";
+  dir_.Write(".strata/snapshots/snapshots/" + id + ".json", manifest.dump());
+
+  auto list = List();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_THAT(list[0]["damaged"].get<std::string>(), HasSubstr("is not a UTC time"));
+  auto prune = Strata({"snapshot", "prune", "--keep-daily", "3"});
+  EXPECT_EQ(prune.exit_code, 6) << prune.all();
+  EXPECT_THAT(prune.out, HasSubstr("damaged " + id));
+  EXPECT_THAT(prune.err, HasSubstr("no chunk was removed"));
+  EXPECT_TRUE(std::filesystem::exists(path));
 }
 
 // A role that may not create databases cannot verify a PostgreSQL snapshot:

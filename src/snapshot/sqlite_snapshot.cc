@@ -323,6 +323,18 @@ Status RestoreSqlite(SnapshotStore& store, const Manifest& m, const std::string&
                               "target itself with --yes",
                               path));
   }
+  if (!exists) {
+    // Left by an earlier database at this path (deleted after a crash, say):
+    // SQLite would apply it over the restored file on its first open.
+    for (const char* suffix : {"-wal", "-journal"}) {
+      if (stat((path + suffix).c_str(), &st) != 0) continue;
+      return Status(Code::kInvalidArgument,
+                    fmt::format("'{}{}' is left from an earlier database at '{}', and SQLite "
+                                "would apply it over the restored file; nothing was restored. "
+                                "Move it (and '{}-shm') away, then restore again",
+                                path, suffix, path, path));
+    }
+  }
   std::string temp = fmt::format("{}/.strata-restore-{}-{}.db", DirOf(path), getpid(), m.id);
   STRATA_RETURN_IF_ERROR(WriteSqliteImage(store, m, temp, options.progress, true, nullptr));
   auto drop_temp = [&] {

@@ -161,6 +161,39 @@ TEST_P(SnapshotTest, InheritedColumnsOrderedOtherwiseKeepTheirValues) {
             std::vector<std::string>{"ABC"});
 }
 
+// The database file was deleted (after a crash, say) but its -wal was left
+// behind: the restored file was renamed into place and SQLite applied the
+// stale WAL over it on the first open, so the "restored" database held the
+// other database's pages (exit 6, after the fact). It refuses first now.
+TEST_P(SnapshotTest, RestoreRefusesAStaleWalLeftAtTheTargetPath) {
+  if (pg()) GTEST_SKIP() << "SQLite's WAL";
+  Manifest m = Take(*store_);
+  std::string path = dir_.path() + "/new.db";
+  {
+    auto other = OpenDatabase("sqlite:" + path);
+    ASSERT_TRUE(other.ok());
+    ASSERT_TRUE((*other)->Exec("PRAGMA journal_mode = WAL").ok());
+    ASSERT_TRUE((*other)->Exec("CREATE TABLE items (id INTEGER PRIMARY KEY, other TEXT)").ok());
+    // Keep its WAL: copy it aside before the close checkpoints and deletes it.
+    std::filesystem::copy_file(path + "-wal", path + "-wal.kept");
+  }
+  std::filesystem::remove(path);
+  std::filesystem::remove(path + "-shm");
+  std::filesystem::rename(path + "-wal.kept", path + "-wal");
+
+  Status s = RestoreSnapshot(*store_, m, "sqlite:" + path, RestoreOptions{});
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("new.db-wal' is left from an earlier database"));
+  EXPECT_FALSE(std::filesystem::exists(path));
+
+  std::filesystem::remove(path + "-wal");
+  s = RestoreSnapshot(*store_, m, "sqlite:" + path, RestoreOptions{});
+  ASSERT_TRUE(s.ok()) << s.message();
+  auto db = OpenDatabase("sqlite:" + path);
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(Scalar(**db, "SELECT count(*) FROM items"), 3);
+}
+
 // A WAL database VACUUMed to another page size since its snapshot: the
 // backup API cannot change a WAL file's page size, and restoring in place
 // failed ("attempt to write a readonly database"). The image is rewritten in

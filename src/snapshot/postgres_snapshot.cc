@@ -108,6 +108,23 @@ constexpr char kOutsideExtensionsSql[] =
     "    (SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE p.oid = d.objid) END)) = $1"
     " GROUP BY e.oid, e.extname, en.nspname ORDER BY e.oid";
 
+// Publications that list a table of schema $1, or (PostgreSQL 15+, the
+// second query) the whole schema: dropping the schema takes the table or
+// schema out of the publication without a word, and a snapshot of the
+// schema does not hold publications, so logical replication of those tables
+// would stop.
+constexpr char kPublicationsSql[] =
+    "SELECT pg_catalog.format('publication %I (table %I.%I)', p.pubname, n.nspname, c.relname)"
+    " FROM pg_catalog.pg_publication_rel r"
+    " JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid"
+    " JOIN pg_catalog.pg_class c ON c.oid = r.prrelid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 ORDER BY 1";
+constexpr char kSchemaPublicationsSql[] =
+    "SELECT pg_catalog.format('publication %I (tables in schema %I)', p.pubname, n.nspname)"
+    " FROM pg_catalog.pg_publication_namespace pn"
+    " JOIN pg_catalog.pg_publication p ON p.oid = pn.pnpubid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid WHERE n.nspname = $1 ORDER BY 1";
+
 /// The lines of `text`, each without its '\n'.
 std::vector<std::string_view> Lines(const std::string& text) {
   std::vector<std::string_view> lines;
@@ -540,6 +557,25 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
                                 "what other schemas build on it: {}. Nothing was restored; drop "
                                 "those first (and create them again after), or restore --into a "
                                 "new database",
+                                m.pg_schema, names));
+    }
+    STRATA_ASSIGN_OR_RETURN(auto publications, conn->Query(kPublicationsSql, {m.pg_schema}));
+    STRATA_ASSIGN_OR_RETURN(auto version,
+                            conn->Query("SELECT current_setting('server_version_num')::int"));
+    if (std::stoi(version[0][0].value_or("0")) >= 150000) {
+      STRATA_ASSIGN_OR_RETURN(auto in_schema, conn->Query(kSchemaPublicationsSql, {m.pg_schema}));
+      publications.insert(publications.end(), in_schema.begin(), in_schema.end());
+    }
+    if (!publications.empty()) {
+      std::string names;
+      for (const auto& row : publications) names += (names.empty() ? "" : "; ") + row[0].value_or("?");
+      return Status(Code::kIrreversible,
+                    fmt::format("restoring schema '{}' drops and recreates it, which would also "
+                                "take its tables out of these publications, and logical "
+                                "replication of them would stop: {}. Nothing was restored; "
+                                "remove them from the publications first (ALTER PUBLICATION ... "
+                                "DROP TABLE) and add them again after, or restore --into a new "
+                                "database",
                                 m.pg_schema, names));
     }
     STRATA_RETURN_IF_ERROR(MakeOutsideExtensions(*conn, m, url));

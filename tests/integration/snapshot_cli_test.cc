@@ -1,6 +1,8 @@
 // The snapshot commands as a user runs them: `up` records its restoration
 // point, restore to a migration boundary, confirmation, damage and a full
 // store. Each test checks the database, not only the exit code.
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -306,6 +308,36 @@ TEST_P(SnapshotCliTest, RestoreRefusesToDropOtherSchemasDependentsAndRefreshesMa
                                "audit_t_id_fkey on table reporting.audit; rule _RETURN on view "
                                "reporting.ids. Nothing was restored"));
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM reporting.ids"), 2);
+}
+
+// Dropping the schema took its tables out of the publications that listed
+// them (pg_publication_rel goes with the table, silently): the restore
+// exited 0 and logical replication of those tables stopped. It refuses,
+// naming them; a FOR ALL TABLES publication picks the new tables up itself.
+TEST_P(SnapshotCliTest, RestoreRefusesToTakeTablesOutOfPublications) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's publications";
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\nINSERT INTO t VALUES (1);\n");
+  Write("0001_t.down.sql", "DROP TABLE t;\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_EQ(Strata({"snapshot", "create"}).exit_code, 0);
+  std::string id = List()[0]["id"];
+  std::string pub = "strata_pub_" + std::to_string(getpid());
+  db_->Exec("DROP PUBLICATION IF EXISTS " + pub).IgnoreError();
+  ASSERT_TRUE(db_->Exec("CREATE PUBLICATION " + pub + " FOR TABLE t").ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES (2)").ok());
+  auto r = Strata({"snapshot", "restore", id, "--yes"});
+  EXPECT_EQ(r.exit_code, 5) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("take its tables out of these publications, and logical "
+                               "replication of them would stop: publication " + pub +
+                               " (table public.t). Nothing was restored"));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM t"), 2);
+  EXPECT_EQ(testing::Column(*target_->Connect(), "SELECT tablename FROM pg_publication_tables "
+                                                 "WHERE pubname = '" + pub + "'"),
+            std::vector<std::string>{"t"});
+  ASSERT_TRUE(db_->Exec("DROP PUBLICATION " + pub).ok());
+  r = Strata({"snapshot", "restore", id, "--yes"});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM t"), 1);
 }
 
 // A partitioned table whose partitions are in another schema (GitLab's

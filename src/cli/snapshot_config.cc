@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -22,7 +24,11 @@ Result<uint64_t> ParseSize(std::string_view text) {
   size_t i = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
   if (i == 0) return Status(Code::kInvalidArgument, fmt::format("'{}' is not a size (e.g. 512MiB, 2GB)", text));
-  uint64_t n = std::stoull(std::string(text.substr(0, i)));
+  uint64_t n = 0;
+  auto [end, err] = std::from_chars(text.data(), text.data() + i, n);
+  if (err != std::errc()) {
+    return Status(Code::kInvalidArgument, fmt::format("'{}' is too large a size", text));
+  }
   std::string unit;
   for (char c : text.substr(i)) {
     if (c != ' ') unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -32,7 +38,11 @@ Result<uint64_t> ParseSize(std::string_view text) {
       {"mb", 1000000},  {"mib", 1ull << 20}, {"gb", 1000000000}, {"gib", 1ull << 30},
       {"tb", 1000000000000ull}, {"tib", 1ull << 40}};
   for (const auto& [name, scale] : kUnits) {
-    if (unit == name) return n * scale;
+    if (unit != name) continue;
+    if (n > UINT64_MAX / scale) {
+      return Status(Code::kInvalidArgument, fmt::format("'{}' is too large a size", text));
+    }
+    return n * scale;
   }
   return Status(Code::kInvalidArgument, fmt::format("'{}' is not a size (e.g. 512MiB, 2GB)", text));
 }
@@ -61,6 +71,12 @@ Result<SnapshotConfig> LoadSnapshotConfig(const GlobalOptions& global, const std
       if (!parsed.ok()) return parsed.status().WithContext(path + ": [snapshots] max_auto_size");
       config.max_auto_size = *parsed;
     } else if (auto bytes = s["max_auto_size"].value<int64_t>()) {
+      if (*bytes < 0) {
+        return Status(Code::kInvalidArgument,
+                      fmt::format("{}: [snapshots] max_auto_size = {}: give a size of 0 or more "
+                                  "(e.g. \"1GiB\")",
+                                  path, *bytes));
+      }
       config.max_auto_size = static_cast<uint64_t>(*bytes);
     }
   }

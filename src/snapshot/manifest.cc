@@ -27,7 +27,9 @@ std::string ToJson(const Manifest& m) {
   for (const auto& p : m.parts) {
     json chunks = json::array();
     for (const auto& c : p.chunks) chunks.push_back(json::array({c.hash, c.size}));
-    parts.push_back({{"name", p.name}, {"kind", p.kind}, {"bytes", p.bytes}, {"chunks", chunks}});
+    json part = {{"name", p.name}, {"kind", p.kind}, {"bytes", p.bytes}, {"chunks", chunks}};
+    if (!p.columns.empty()) part["columns"] = p.columns;
+    parts.push_back(std::move(part));
   }
   json out = {
       {"format", m.format},
@@ -68,6 +70,20 @@ std::string ToJson(const Manifest& m) {
   return out.dump(1) + "\n";
 }
 
+namespace {
+
+/// Whether `time` starts with a date as NowUtc writes it ("2025-01-14"):
+/// list orders by it and prune counts days with it.
+bool StartsWithIsoDate(const std::string& time) {
+  if (time.size() < 10 || time[4] != '-' || time[7] != '-') return false;
+  for (int i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (time[i] < '0' || time[i] > '9') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<Manifest> ManifestFromJson(const std::string& text) {
   Manifest m;
   try {
@@ -92,6 +108,11 @@ Result<Manifest> ManifestFromJson(const std::string& text) {
     m.database = j.at("database").get<std::string>();
     m.schema_version = j.value("schema_version", "");
     m.created_at = j.at("created_at").get<std::string>();
+    if (!StartsWithIsoDate(m.created_at)) {
+      return Status(Code::kParse, fmt::format("created_at '{}' is not a UTC time "
+                                              "(YYYY-MM-DDTHH:MM:SS.mmmZ)",
+                                              m.created_at));
+    }
     m.completed_at = j.at("completed_at").get<std::string>();
     m.schema.hash = j.at("schema_fingerprint").get<std::string>();
     const json& data = j.at("data_fingerprint");
@@ -130,6 +151,7 @@ Result<Manifest> ManifestFromJson(const std::string& text) {
       part.name = p.at("name").get<std::string>();
       part.kind = p.at("kind").get<std::string>();
       part.bytes = p.at("bytes").get<uint64_t>();
+      part.columns = p.value("columns", std::vector<std::string>());
       uint64_t sum = 0;
       for (const auto& c : p.at("chunks")) {
         ChunkRef ref{c.at(0).get<std::string>(), c.at(1).get<uint64_t>()};

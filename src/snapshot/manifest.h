@@ -32,6 +32,11 @@ struct Part {
   std::string kind;  // "sqlite-pages", "sql", "copy-text"
   uint64_t bytes = 0;
   std::vector<ChunkRef> chunks;
+  /// "copy-text": the columns of each line, in order. The schema script may
+  /// create a table's columns in another order than the source had them (a
+  /// column added to an inherited parent later comes last in the child).
+  /// Empty in manifests of older versions: the table's own order.
+  std::vector<std::string> columns;
 };
 
 struct SequenceValue {

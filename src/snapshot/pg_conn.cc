@@ -176,6 +176,22 @@ Status PgConn::CopyIn(const std::string& sql, const std::function<Result<std::st
   return failed.ok() ? s : failed;
 }
 
+Result<std::string> DatabaseName(const std::string& url) {
+  STRATA_ASSIGN_OR_RETURN(pq, LoadLibPq());
+  char* err = nullptr;
+  PQconninfoOption* options = pq->PQconninfoParse(EncodeCredentials(url).c_str(), &err);
+  if (options == nullptr) {
+    if (err) pq->PQfreemem(err);
+    return Status(Code::kInvalidArgument, "invalid PostgreSQL URL " + RedactUrl(url));
+  }
+  std::string name;
+  for (PQconninfoOption* o = options; o->keyword; ++o) {
+    if (std::string_view(o->keyword) == "dbname" && o->val) name = o->val;
+  }
+  pq->PQconninfoFree(options);
+  return name;
+}
+
 Result<std::pair<std::string, std::string>> SplitPassword(const std::string& url) {
   STRATA_ASSIGN_OR_RETURN(pq, LoadLibPq());
   char* err = nullptr;

@@ -47,6 +47,10 @@ class PgConn {
 /// password never appears on a command line.
 Result<std::pair<std::string, std::string>> SplitPassword(const std::string& url);
 
+/// The database name of `url` as libpq reads it (percent-decoded), or "" when
+/// the URL names none.
+Result<std::string> DatabaseName(const std::string& url);
+
 /// Quotes an identifier for PostgreSQL ("x""y").
 std::string PgIdent(std::string_view ident);
 

@@ -108,6 +108,23 @@ constexpr char kOutsideExtensionsSql[] =
     "    (SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE p.oid = d.objid) END)) = $1"
     " GROUP BY e.oid, e.extname, en.nspname ORDER BY e.oid";
 
+// Publications that list a table of schema $1, or (PostgreSQL 15+, the
+// second query) the whole schema: dropping the schema takes the table or
+// schema out of the publication without a word, and a snapshot of the
+// schema does not hold publications, so logical replication of those tables
+// would stop.
+constexpr char kPublicationsSql[] =
+    "SELECT pg_catalog.format('publication %I (table %I.%I)', p.pubname, n.nspname, c.relname)"
+    " FROM pg_catalog.pg_publication_rel r"
+    " JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid"
+    " JOIN pg_catalog.pg_class c ON c.oid = r.prrelid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 ORDER BY 1";
+constexpr char kSchemaPublicationsSql[] =
+    "SELECT pg_catalog.format('publication %I (tables in schema %I)', p.pubname, n.nspname)"
+    " FROM pg_catalog.pg_publication_namespace pn"
+    " JOIN pg_catalog.pg_publication p ON p.oid = pn.pnpubid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid WHERE n.nspname = $1 ORDER BY 1";
+
 /// The lines of `text`, each without its '\n'.
 std::vector<std::string_view> Lines(const std::string& text) {
   std::vector<std::string_view> lines;
@@ -173,10 +190,18 @@ std::string Qualified(const std::string& schema, const std::string& name) {
   return PgIdent(schema) + "." + PgIdent(name);
 }
 
+/// " (a, b)" for COPY; "" for no columns (the table's own order).
+std::string ColumnList(const std::vector<std::string>& columns) {
+  if (columns.empty()) return "";
+  std::string out = " (";
+  for (size_t i = 0; i < columns.size(); ++i) out += (i ? ", " : "") + PgIdent(columns[i]);
+  return out + ")";
+}
+
 /// Adds `text` as a part of its own, in content-defined chunks.
 Status AddTextPart(ChunkPipeline& pipeline, const std::string& name, const std::string& kind,
                    std::string_view text, std::vector<std::pair<Part, size_t>>& parts) {
-  Part part{name, kind, text.size(), {}};
+  Part part{name, kind, text.size(), {}, {}};
   size_t first = pipeline.count();
   ContentChunker chunker;
   auto emit = [&](std::string&& c) { return pipeline.Add(std::move(c)); };
@@ -184,6 +209,19 @@ Status AddTextPart(ChunkPipeline& pipeline, const std::string& name, const std::
   STRATA_RETURN_IF_ERROR(chunker.Finish(emit));
   parts.emplace_back(std::move(part), first);
   return Status::OK();
+}
+
+/// A read of the snapshot failed because row-level security applies to the
+/// role: with row_security off (as pg_dump sets it) such a read fails rather
+/// than returning only the rows a policy lets through, which a snapshot
+/// would keep, verify and restore as if they were all of them.
+Status RowSecurityRefused(const Status& s) {
+  if (s.ok() || s.message().find("row-level security") == std::string::npos) return s;
+  return Status(Code::kUnavailable,
+                s.message() + ". A snapshot reads every row, and row-level security would hide "
+                              "some from this role; nothing was taken. Connect as a role that "
+                              "bypasses it (a superuser, a role with BYPASSRLS, or the table's "
+                              "owner when the table does not FORCE ROW LEVEL SECURITY)");
 }
 
 }  // namespace
@@ -203,6 +241,8 @@ std::string WithDatabase(const std::string& given_url, const std::string& dbname
 Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, Manifest m,
                                  const CreateOptions& options) {
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Open(url));
+  // Every row or an error, never the rows a policy shows (RowSecurityRefused).
+  STRATA_RETURN_IF_ERROR(conn->Exec("SET row_security = off"));
   STRATA_RETURN_IF_ERROR(conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
   STRATA_ASSIGN_OR_RETURN(
       auto info, conn->Query("SELECT pg_export_snapshot(), current_schema(), "
@@ -258,6 +298,7 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
     };
     fp_status = [&]() -> Status {
       STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url));
+      STRATA_RETURN_IF_ERROR(db->Exec("SET row_security = off"));
       STRATA_RETURN_IF_ERROR(db->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
       STRATA_RETURN_IF_ERROR(db->Exec("SET TRANSACTION SNAPSHOT " + SqlLiteral(snapshot)));
       tell();
@@ -295,12 +336,20 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
     STRATA_RETURN_IF_ERROR(AddTextPart(pipeline, "pre-data.sql", "sql", pre, parts));
     if (options.progress) options.progress->Start("snapshot", total);
     for (const auto& row : tables) {
-      Part part{kTablePrefix + *row[0], "copy-text", 0, {}};
+      Part part{kTablePrefix + *row[0], "copy-text", 0, {}, {}};
+      // Named, as pg_dump's COPY does: the restored table may order them otherwise.
+      STRATA_ASSIGN_OR_RETURN(
+          auto columns, conn->Query("SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = "
+                                    "$1::regclass AND attnum > 0 AND NOT attisdropped AND "
+                                    "attgenerated = '' ORDER BY attnum",
+                                    {Qualified(m.pg_schema, *row[0])}));
+      for (const auto& c : columns) part.columns.push_back(c[0].value_or(""));
       size_t first = pipeline.count();
       ContentChunker chunker;
       auto emit = [&](std::string&& c) { return pipeline.Add(std::move(c)); };
       STRATA_RETURN_IF_ERROR(conn->CopyOut(
-          "COPY " + Qualified(m.pg_schema, *row[0]) + " TO STDOUT", [&](std::string_view data) {
+          "COPY " + Qualified(m.pg_schema, *row[0]) + ColumnList(part.columns) + " TO STDOUT",
+          [&](std::string_view data) {
             part.bytes += data.size();
             if (options.progress) options.progress->Advance(data.size());
             return chunker.Add(data, emit);
@@ -316,8 +365,8 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
   }();
   if (options.progress) options.progress->Done();
   fingerprint.join();
-  STRATA_RETURN_IF_ERROR(s);
-  STRATA_RETURN_IF_ERROR(fp_status);
+  STRATA_RETURN_IF_ERROR(RowSecurityRefused(s));
+  STRATA_RETURN_IF_ERROR(RowSecurityRefused(fp_status));
   for (size_t i = 0; i < parts.size(); ++i) {
     size_t end = i + 1 < parts.size() ? parts[i + 1].second : puts.size();
     for (size_t j = parts[i].second; j < end; ++j) parts[i].first.chunks.push_back(puts[j].ref);
@@ -424,15 +473,15 @@ Status ScriptFailed(const Status& s, const Manifest& m, const std::string& url) 
 Result<std::unique_ptr<PgConn>> Connect(const std::string& given_url, bool create) {
   const std::string url = EncodeCredentials(given_url);
   auto conn = PgConn::Open(url);
-  if (conn.ok() || !create || conn.status().message().find("does not exist") == std::string::npos) {
+  if (conn.ok() || !create) return conn;
+  // The name as the server saw it: decoded ("my%20db" is "my db").
+  STRATA_ASSIGN_OR_RETURN(std::string name, DatabaseName(url));
+  if (name.empty() || conn.status().message().find("database \"" + name + "\" does not exist") ==
+                          std::string::npos) {
     return conn;
   }
   // The database is missing: create it from the server's maintenance database.
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> admin, PgConn::Open(WithDatabase(url, "postgres")));
-  size_t scheme = url.find("://");
-  size_t slash = url.find('/', scheme + 3);
-  size_t query = url.find('?', scheme + 3);
-  std::string name = url.substr(slash + 1, (query == std::string::npos ? url.size() : query) - slash - 1);
   STRATA_RETURN_IF_ERROR(admin->Exec("CREATE DATABASE " + PgIdent(name)));
   return PgConn::Open(url);
 }
@@ -510,6 +559,25 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
                                 "new database",
                                 m.pg_schema, names));
     }
+    STRATA_ASSIGN_OR_RETURN(auto publications, conn->Query(kPublicationsSql, {m.pg_schema}));
+    STRATA_ASSIGN_OR_RETURN(auto version,
+                            conn->Query("SELECT current_setting('server_version_num')::int"));
+    if (std::stoi(version[0][0].value_or("0")) >= 150000) {
+      STRATA_ASSIGN_OR_RETURN(auto in_schema, conn->Query(kSchemaPublicationsSql, {m.pg_schema}));
+      publications.insert(publications.end(), in_schema.begin(), in_schema.end());
+    }
+    if (!publications.empty()) {
+      std::string names;
+      for (const auto& row : publications) names += (names.empty() ? "" : "; ") + row[0].value_or("?");
+      return Status(Code::kIrreversible,
+                    fmt::format("restoring schema '{}' drops and recreates it, which would also "
+                                "take its tables out of these publications, and logical "
+                                "replication of them would stop: {}. Nothing was restored; "
+                                "remove them from the publications first (ALTER PUBLICATION ... "
+                                "DROP TABLE) and add them again after, or restore --into a new "
+                                "database",
+                                m.pg_schema, names));
+    }
     STRATA_RETURN_IF_ERROR(MakeOutsideExtensions(*conn, m, url));
     STRATA_RETURN_IF_ERROR(conn->Exec("DROP SCHEMA IF EXISTS " + PgIdent(m.pg_schema) + " CASCADE"));
     STRATA_RETURN_IF_ERROR(conn->Exec("CREATE SCHEMA " + PgIdent(m.pg_schema)));
@@ -527,7 +595,8 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
       if (p.name.rfind(kTablePrefix, 0) != 0) continue;
       std::string table = p.name.substr(sizeof(kTablePrefix) - 1);
       PartReader reader(store, p, options.progress);
-      STRATA_RETURN_IF_ERROR(conn->CopyIn("COPY " + Qualified(m.pg_schema, table) + " FROM STDIN",
+      STRATA_RETURN_IF_ERROR(conn->CopyIn("COPY " + Qualified(m.pg_schema, table) +
+                                              ColumnList(p.columns) + " FROM STDIN",
                                           [&] { return reader.Next(); })
                                  .WithContext("restoring table " + table));
     }

@@ -83,7 +83,8 @@ struct RestoreOptions {
 Status RestoreSnapshot(SnapshotStore& store, const Manifest& manifest, const std::string& url,
                        const RestoreOptions& options);
 
-/// "" when `db` has the manifest's fingerprints, else what differs.
+/// "" when `db` has the manifest's fingerprints, else what differs. PostgreSQL:
+/// sets row_security off on `db`, so that rows a policy hides are an error.
 Result<std::string> CompareFingerprints(Database& db, const Manifest& manifest);
 
 // Engine parts (sqlite_snapshot.cc, postgres_snapshot.cc).

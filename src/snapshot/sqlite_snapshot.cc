@@ -74,6 +74,38 @@ Status Backup(sqlite3* dest, sqlite3* src, const std::string& what) {
   return Status::OK();
 }
 
+/// The first column of the first row `sql` returns on `db` as text; "" when
+/// there is none or it fails.
+std::string QueryText(sqlite3* db, const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  std::string out;
+  if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
+    out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  }
+  sqlite3_finalize(stmt);
+  return out;
+}
+
+/// The backup API cannot give a WAL database pages of another size: when
+/// `dest` is one and its pages differ from the image's, the image at
+/// `image_path` is rewritten (VACUUM, every row kept) in the target's page size.
+Status MatchWalPageSize(sqlite3* dest, const std::string& image_path, uint32_t image_page_size) {
+  if (QueryText(dest, "PRAGMA journal_mode") != "wal") return Status::OK();
+  std::string size = QueryText(dest, "PRAGMA page_size");
+  if (size.empty() || size == std::to_string(image_page_size)) return Status::OK();
+  RawDb image;
+  STRATA_RETURN_IF_ERROR(OpenRaw(image_path, SQLITE_OPEN_READWRITE, image));
+  std::string sql = fmt::format("PRAGMA journal_mode = DELETE; PRAGMA page_size = {}; VACUUM", size);
+  if (sqlite3_exec(image.db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return Status(Code::kDatabase,
+                  fmt::format("rewriting the snapshot's {}-byte pages as the target's {}-byte "
+                              "pages: {}",
+                              image_page_size, size, sqlite3_errmsg(image.db)));
+  }
+  return Status::OK();
+}
+
 Status ReadFully(int fd, char* buf, size_t size, uint64_t offset, const std::string& path) {
   size_t done = 0;
   while (done < size) {
@@ -224,7 +256,7 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
   cleanup();
   if (s.ok()) s = fp_status;
   if (!s.ok()) return s;
-  Part part{"database", "sqlite-pages", total, {}};
+  Part part{"database", "sqlite-pages", total, {}, {}};
   for (const auto& p : puts) part.chunks.push_back(p.ref);
   m.parts.push_back(std::move(part));
   STRATA_RETURN_IF_ERROR(Account(store, puts, m));
@@ -291,6 +323,18 @@ Status RestoreSqlite(SnapshotStore& store, const Manifest& m, const std::string&
                               "target itself with --yes",
                               path));
   }
+  if (!exists) {
+    // Left by an earlier database at this path (deleted after a crash, say):
+    // SQLite would apply it over the restored file on its first open.
+    for (const char* suffix : {"-wal", "-journal"}) {
+      if (stat((path + suffix).c_str(), &st) != 0) continue;
+      return Status(Code::kInvalidArgument,
+                    fmt::format("'{}{}' is left from an earlier database at '{}', and SQLite "
+                                "would apply it over the restored file; nothing was restored. "
+                                "Move it (and '{}-shm') away, then restore again",
+                                path, suffix, path, path));
+    }
+  }
   std::string temp = fmt::format("{}/.strata-restore-{}-{}.db", DirOf(path), getpid(), m.id);
   STRATA_RETURN_IF_ERROR(WriteSqliteImage(store, m, temp, options.progress, true, nullptr));
   auto drop_temp = [&] {
@@ -315,8 +359,9 @@ Status RestoreSqlite(SnapshotStore& store, const Manifest& m, const std::string&
   Status s;
   {
     RawDb src, dest;
-    s = OpenRaw(temp, SQLITE_OPEN_READONLY, src);
-    if (s.ok()) s = OpenRaw(path, SQLITE_OPEN_READWRITE, dest);
+    s = OpenRaw(path, SQLITE_OPEN_READWRITE, dest);
+    if (s.ok()) s = MatchWalPageSize(dest.db, temp, m.page_size);
+    if (s.ok()) s = OpenRaw(temp, SQLITE_OPEN_READONLY, src);
     if (s.ok()) s = Backup(dest.db, src.db, "copying the snapshot into " + path);
   }
   drop_temp();

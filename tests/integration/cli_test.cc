@@ -702,6 +702,25 @@ TEST_F(CliInputTest, ConfigTyposAndWrongTypesAreErrors) {
   EXPECT_THAT(run.err, HasSubstr("is a directory"));
 }
 
+// A max_auto_size past 2^64 bytes aborted every command that reads the
+// snapshot settings (std::stoull threw; exit 134), and a negative one became
+// a huge size without a word. Both are configuration errors now.
+TEST_F(CliInputTest, MaxAutoSizeOutOfRangeIsAnError) {
+  dir_.Write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  for (const char* size : {"\"99999999999999999999GiB\"", "\"20000000000TiB\"", "-5"}) {
+    dir_.Write("strata.toml", std::string("[database]\nurl = \"sqlite:app.db\"\n[snapshots]\n") +
+                                  "max_auto_size = " + size + "\n");
+    auto run = Strata({"snapshot", "list"});
+    EXPECT_EQ(run.exit_code, cli::kExitUsage) << size << ": " << run.all();
+    EXPECT_THAT(run.err, HasSubstr("max_auto_size")) << size;
+    run = Strata({"up"});
+    EXPECT_EQ(run.exit_code, cli::kExitUsage) << size << ": " << run.all();
+  }
+  EXPECT_TRUE(testing::Column(*OpenDatabase("sqlite:" + dir_.path() + "/app.db").value(),
+                              "SELECT name FROM sqlite_schema WHERE name = 'a'")
+                  .empty());
+}
+
 // A name in another script keeps its letters; and after the largest version
 // `new` says so instead of writing a file with a negative version.
 TEST_F(CliInputTest, NewKeepsNonAsciiLettersAndStopsAtTheLargestVersion) {

@@ -1,7 +1,10 @@
 // The snapshot commands as a user runs them: `up` records its restoration
 // point, restore to a migration boundary, confirmation, damage and a full
 // store. Each test checks the database, not only the exit code.
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -312,6 +315,36 @@ TEST_P(SnapshotCliTest, RestoreRefusesToDropOtherSchemasDependentsAndRefreshesMa
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM reporting.ids"), 2);
 }
 
+// Dropping the schema took its tables out of the publications that listed
+// them (pg_publication_rel goes with the table, silently): the restore
+// exited 0 and logical replication of those tables stopped. It refuses,
+// naming them; a FOR ALL TABLES publication picks the new tables up itself.
+TEST_P(SnapshotCliTest, RestoreRefusesToTakeTablesOutOfPublications) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's publications";
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\nINSERT INTO t VALUES (1);\n");
+  Write("0001_t.down.sql", "DROP TABLE t;\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_EQ(Strata({"snapshot", "create"}).exit_code, 0);
+  std::string id = List()[0]["id"];
+  std::string pub = "strata_pub_" + std::to_string(getpid());
+  db_->Exec("DROP PUBLICATION IF EXISTS " + pub).IgnoreError();
+  ASSERT_TRUE(db_->Exec("CREATE PUBLICATION " + pub + " FOR TABLE t").ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES (2)").ok());
+  auto r = Strata({"snapshot", "restore", id, "--yes"});
+  EXPECT_EQ(r.exit_code, 5) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("take its tables out of these publications, and logical "
+                               "replication of them would stop: publication " + pub +
+                               " (table public.t). Nothing was restored"));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM t"), 2);
+  EXPECT_EQ(testing::Column(*target_->Connect(), "SELECT tablename FROM pg_publication_tables "
+                                                 "WHERE pubname = '" + pub + "'"),
+            std::vector<std::string>{"t"});
+  ASSERT_TRUE(db_->Exec("DROP PUBLICATION " + pub).ok());
+  r = Strata({"snapshot", "restore", id, "--yes"});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM t"), 1);
+}
+
 // A partitioned table whose partitions are in another schema (GitLab's
 // container registry keeps them in "partitions") holds no rows itself, and a
 // snapshot of the managed schema holds neither those partitions nor their
@@ -445,6 +478,31 @@ TEST_P(SnapshotCliTest, PruneKeepsTheSnapshotsHistoryNeeds) {
   EXPECT_EQ(List().size(), 0u);
 }
 
+// A manifest that parses as JSON but whose created_at is not a UTC time
+// crashed `prune --keep-daily` (std::stoi threw; exit 134). It is a damaged
+// manifest: listed as one and left alone by prune, which removes no chunk.
+TEST_P(SnapshotCliTest, ManifestWithAnUnreadableTimeIsDamagedNotACrash) {
+  if (pg()) GTEST_SKIP() << "the store, not the engine";
+  ASSERT_TRUE(db_->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY)").ok());
+  ASSERT_EQ(Strata({"snapshot", "create"}).exit_code, 0);
+  std::string id = List()[0]["id"];
+  std::string path = dir_.path() + "/.strata/snapshots/snapshots/" + id + ".json";
+  std::ifstream in(path);
+  nlohmann::json manifest = nlohmann::json::parse(in);
+  in.close();
+  manifest["created_at"] = "yesterday, 10am";
+  dir_.Write(".strata/snapshots/snapshots/" + id + ".json", manifest.dump());
+
+  auto list = List();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_THAT(list[0]["damaged"].get<std::string>(), HasSubstr("is not a UTC time"));
+  auto prune = Strata({"snapshot", "prune", "--keep-daily", "3"});
+  EXPECT_EQ(prune.exit_code, 6) << prune.all();
+  EXPECT_THAT(prune.out, HasSubstr("damaged " + id));
+  EXPECT_THAT(prune.err, HasSubstr("no chunk was removed"));
+  EXPECT_TRUE(std::filesystem::exists(path));
+}
+
 // A role that may not create databases cannot verify a PostgreSQL snapshot:
 // that says nothing of the snapshot, so it is exit 4, not 6 ("damaged").
 TEST_P(SnapshotCliTest, VerifyWithoutAScratchDatabaseIsNotDamage) {
@@ -463,6 +521,48 @@ TEST_P(SnapshotCliTest, VerifyWithoutAScratchDatabaseIsNotDamage) {
   EXPECT_EQ(run.exit_code, 4) << run.all();
   EXPECT_THAT(run.out, HasSubstr("could not be verified: cannot create the scratch database"));
   db_->Exec("DROP ROLE strata_nocreate").IgnoreError();
+}
+
+// Row-level security that applies to the role strata connects as (the
+// table's owner, with FORCE) hid every row from the snapshot's COPY and its
+// fingerprints alike: the snapshot verified with 0 rows, and restoring it
+// emptied the table. It refuses instead, as pg_dump does; a role that
+// bypasses the policy snapshots and restores every row.
+TEST_P(SnapshotCliTest, RowLevelSecurityHidingRowsStopsTheSnapshot) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's row-level security";
+  ASSERT_TRUE(db_->Exec("DROP ROLE IF EXISTS strata_tenant").ok());
+  ASSERT_TRUE(db_->Exec("CREATE ROLE strata_tenant LOGIN").ok());
+  ASSERT_TRUE(db_->Exec("ALTER SCHEMA public OWNER TO strata_tenant; SET ROLE strata_tenant;"
+                        "CREATE TABLE docs (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL);"
+                        "INSERT INTO docs VALUES (1, 'a'), (2, 'b'), (3, 'b');"
+                        "ALTER TABLE docs ENABLE ROW LEVEL SECURITY;"
+                        "ALTER TABLE docs FORCE ROW LEVEL SECURITY;"
+                        "CREATE POLICY tenant_only ON docs USING "
+                        "(tenant = current_setting('app.tenant', true)); RESET ROLE")
+                  .ok());
+  std::string url = target_->url();
+  size_t at = url.find('@'), scheme = url.find("://");
+  ASSERT_NE(at, std::string::npos);
+  url = url.substr(0, scheme + 3) + "strata_tenant" + url.substr(at);
+  auto run = RunStrata({"--database", url, "snapshot", "create"}, dir_.path());
+  EXPECT_EQ(run.exit_code, 4) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("row-level security would hide some from this role; nothing "
+                                 "was taken"));
+  EXPECT_EQ(List().size(), 0u);
+
+  // As a superuser: all three rows, restored in place under the same policy.
+  ASSERT_EQ(Strata({"snapshot", "create"}).exit_code, 0);
+  std::string id = List()[0]["id"];
+  EXPECT_EQ(List()[0]["logical_bytes"].get<int>() > 0, true);
+  ASSERT_TRUE(db_->Exec("DELETE FROM docs").ok());
+  auto r = Strata({"snapshot", "restore", id, "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM docs"), 3);
+  EXPECT_EQ(testing::Column(*target_->Connect(),
+                            "SELECT relforcerowsecurity FROM pg_class WHERE relname = 'docs'"),
+            std::vector<std::string>{"t"});
+  ASSERT_TRUE(db_->Exec("DROP TABLE docs; ALTER SCHEMA public OWNER TO pg_database_owner").ok());
+  db_->Exec("DROP ROLE strata_tenant").IgnoreError();
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, SnapshotCliTest, ::testing::Values(Engine::kSqlite));

@@ -176,7 +176,11 @@ Status PgConn::CopyIn(const std::string& sql, const std::function<Result<std::st
   return failed.ok() ? s : failed;
 }
 
-Result<std::string> DatabaseName(const std::string& url) {
+namespace {
+
+/// The options `url` sets, as libpq reads them (percent-decoded), in
+/// libpq's order; an error names the URL redacted.
+Result<std::vector<std::pair<std::string, std::string>>> UrlOptions(const std::string& url) {
   STRATA_ASSIGN_OR_RETURN(pq, LoadLibPq());
   char* err = nullptr;
   PQconninfoOption* options = pq->PQconninfoParse(EncodeCredentials(url).c_str(), &err);
@@ -184,38 +188,40 @@ Result<std::string> DatabaseName(const std::string& url) {
     if (err) pq->PQfreemem(err);
     return Status(Code::kInvalidArgument, "invalid PostgreSQL URL " + RedactUrl(url));
   }
-  std::string name;
+  std::vector<std::pair<std::string, std::string>> out;
   for (PQconninfoOption* o = options; o->keyword; ++o) {
-    if (std::string_view(o->keyword) == "dbname" && o->val) name = o->val;
+    if (o->val != nullptr && *o->val != '\0') out.emplace_back(o->keyword, o->val);
   }
   pq->PQconninfoFree(options);
-  return name;
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> DatabaseName(const std::string& url) {
+  STRATA_ASSIGN_OR_RETURN(auto options, UrlOptions(url));
+  for (const auto& [keyword, value] : options) {
+    if (keyword == "dbname") return value;
+  }
+  return std::string();
 }
 
 Result<std::pair<std::string, std::string>> SplitPassword(const std::string& url) {
-  STRATA_ASSIGN_OR_RETURN(pq, LoadLibPq());
-  char* err = nullptr;
-  PQconninfoOption* options = pq->PQconninfoParse(EncodeCredentials(url).c_str(), &err);
-  if (options == nullptr) {
-    if (err) pq->PQfreemem(err);
-    return Status(Code::kInvalidArgument, "invalid PostgreSQL URL " + RedactUrl(url));
-  }
+  STRATA_ASSIGN_OR_RETURN(auto options, UrlOptions(url));
   std::string conninfo, password;
-  for (PQconninfoOption* o = options; o->keyword; ++o) {
-    if (o->val == nullptr || *o->val == '\0') continue;
-    if (std::string_view(o->keyword) == "password") {
-      password = o->val;
+  for (const auto& [keyword, val] : options) {
+    if (keyword == "password") {
+      password = val;
       continue;
     }
     std::string value;
-    for (const char* c = o->val; *c; ++c) {
-      if (*c == '\'' || *c == '\\') value += '\\';
-      value += *c;
+    for (char c : val) {
+      if (c == '\'' || c == '\\') value += '\\';
+      value += c;
     }
     if (!conninfo.empty()) conninfo += ' ';
-    conninfo += fmt::format("{}='{}'", o->keyword, value);
+    conninfo += fmt::format("{}='{}'", keyword, value);
   }
-  pq->PQconninfoFree(options);
   return std::make_pair(conninfo, password);
 }
 

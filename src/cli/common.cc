@@ -150,6 +150,20 @@ Status CheckConfig(const toml::table& config, const std::string& path) {
 
 }  // namespace
 
+Result<std::string> ConfigPath(const std::string& flag) {
+  if (flag.empty()) return std::string(std::filesystem::exists("strata.toml") ? "strata.toml" : "");
+  if (!std::filesystem::exists(flag)) {
+    return Status(Code::kNotFound, fmt::format("config file '{}' does not exist", flag));
+  }
+  if (std::filesystem::is_directory(flag)) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("config file '{}' is a directory; --config names the file, as "
+                              "in {}/strata.toml",
+                              flag, flag));
+  }
+  return flag;
+}
+
 Result<toml::table> ReadConfigFile(const std::string& path) {
   toml::table config;
   try {
@@ -164,20 +178,9 @@ Result<toml::table> ReadConfigFile(const std::string& path) {
 
 Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_database) {
   MigratorOptions out;
-  std::string config_path = global.config;
-  bool explicit_config = !config_path.empty();
-  if (!explicit_config && std::filesystem::exists("strata.toml")) config_path = "strata.toml";
+  STRATA_ASSIGN_OR_RETURN(std::string config_path, ConfigPath(global.config));
   std::string config_url, config_dir, config_lock, config_finalize_after;
   if (!config_path.empty()) {
-    if (explicit_config && !std::filesystem::exists(config_path)) {
-      return Status(Code::kNotFound, fmt::format("config file '{}' does not exist", config_path));
-    }
-    if (std::filesystem::is_directory(config_path)) {
-      return Status(Code::kInvalidArgument,
-                    fmt::format("config file '{}' is a directory; --config names the file, as "
-                                "in {}/strata.toml",
-                                config_path, config_path));
-    }
     STRATA_ASSIGN_OR_RETURN(toml::table t, ReadConfigFile(config_path));
     config_url = t["database"]["url"].value_or(std::string());
     config_dir = t["migrations"]["dir"].value_or(std::string());

@@ -49,9 +49,8 @@ Result<uint64_t> ParseSize(std::string_view text) {
 
 Result<SnapshotConfig> LoadSnapshotConfig(const GlobalOptions& global, const std::string& store_flag) {
   SnapshotConfig config;
-  std::string path = global.config;
-  if (path.empty() && std::filesystem::exists("strata.toml")) path = "strata.toml";
-  if (!path.empty() && std::filesystem::exists(path)) {
+  STRATA_ASSIGN_OR_RETURN(std::string path, ConfigPath(global.config));
+  if (!path.empty()) {
     STRATA_ASSIGN_OR_RETURN(toml::table t, ReadConfigFile(path));
     const auto& s = t["snapshots"];
     config.dir = s["dir"].value_or(config.dir);

@@ -700,6 +700,10 @@ TEST_F(CliInputTest, ConfigTyposAndWrongTypesAreErrors) {
   run = Strata({"--config", dir_.path(), "--database", "sqlite:app.db", "status"});
   EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
   EXPECT_THAT(run.err, HasSubstr("is a directory"));
+  // Commands that read only the snapshot settings check --config the same way.
+  run = Strata({"--config", dir_.path() + "/nope.toml", "snapshot", "list"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("config file '" + dir_.path() + "/nope.toml' does not exist"));
 }
 
 // A max_auto_size past 2^64 bytes aborted every command that reads the

@@ -838,11 +838,11 @@ bool ReadsOtherwiseNow(Database& db, const nlohmann::json& probe) {
 /// OK unless rolling back would put a table back whole (it was dropped,
 /// truncated or emptied, and captured) while rows were written to it since
 /// the migration: those writes would be lost without a word.
-Status RefuseReplacingWrites(const std::string& id, const std::string& checks_json,
+Status RefuseReplacingWrites(const std::string& id, const nlohmann::json& checks,
                              const std::vector<std::string>& written) {
-  auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
   if (!checks.is_object()) return Status::OK();
   for (const auto& table : written) {
+    if (!checks.contains("data") || !checks["data"].contains(table)) continue;
     const auto& facts = checks["data"][table];
     if (!facts.is_object() || !facts.value("created", false)) continue;
     return CreatedTableWrittenSince(id, table);
@@ -869,8 +869,7 @@ Status RefuseReplacingWrites(const std::string& id, const std::string& checks_js
 /// managed schema ("flipr.users") whose rows differ from what the migration
 /// left: written since, and dropping it would lose them without a word.
 Status RefuseDroppingTablesWrittenElsewhere(Database& db, const std::string& id,
-                                            const std::string& checks_json) {
-  auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
+                                            const nlohmann::json& checks) {
   if (!checks.is_object() || !checks.contains("created_elsewhere")) return Status::OK();
   for (const auto& t : checks["created_elsewhere"]) {
     if (!ReadsOtherwiseNow(db, t)) continue;
@@ -884,8 +883,7 @@ Status RefuseDroppingTablesWrittenElsewhere(Database& db, const std::string& id,
 /// application wrote since the migration: what each probe reads now differs
 /// from what it read as the migration left the table.
 Status RefuseOverwritingWrites(Database& db, const std::string& id,
-                               const std::string& checks_json) {
-  auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
+                               const nlohmann::json& checks) {
   if (!checks.is_object() || !checks.contains("probes")) return Status::OK();
   for (const auto& probe : checks["probes"]) {
     if (!ReadsOtherwiseNow(db, probe)) continue;
@@ -902,8 +900,7 @@ Status RefuseOverwritingWrites(Database& db, const std::string& id,
 
 /// Whether `table`'s rows are as the migration whose `checks` these are left
 /// them: nothing was written to it since.
-bool UnchangedSince(Database& db, const std::string& checks_json, const std::string& table) {
-  auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
+bool UnchangedSince(Database& db, const nlohmann::json& checks, const std::string& table) {
   if (!checks.is_object() || !checks.contains("data")) return false;
   for (auto& [key, facts] : checks["data"].items()) {
     if (AsciiLower(key) != AsciiLower(table) || !facts.contains("after")) continue;
@@ -921,6 +918,7 @@ bool UnchangedSince(Database& db, const std::string& checks_json, const std::str
 /// itself put there (through a procedure or function, which the script does
 /// not show) are told apart by the table's rows being as it left them.
 Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
+                                    const nlohmann::json& checks,
                                     const std::vector<sql::StatementInfo>& down,
                                     sql::Dialect dialect) {
   using K = sql::StatementKind;
@@ -959,7 +957,7 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
                                        db.QuoteIdent(info.table), db.QuoteIdent(column)));
       if (!rows.ok() || rows->empty()) continue;  // the down script will say what is wrong
       int64_t n = rows->rows[0][0].ToInt();
-      if (n == 0 || UnchangedSince(db, m.checks, info.table)) continue;
+      if (n == 0 || UnchangedSince(db, checks, info.table)) continue;
       return Status(Code::kVerifyFailed,
                     fmt::format("rolling back {} drops column {}.{}, which {} added empty, and {} "
                                 "row{} hold{} a value in it now (written since {} was applied); "
@@ -1898,10 +1896,13 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                             WrittenSince(*db_, targets[i].checks, /*guarded_only=*/undoable));
     const std::vector<sql::StatementInfo> down_infos = Classified(scripts[i], dialect);
     if (!options.discard_later_writes) {
-      Status refused = RefuseReplacingWrites(step.id, targets[i].checks, written);
-      if (refused.ok()) refused = RefuseOverwritingWrites(*db_, step.id, targets[i].checks);
-      if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], down_infos, dialect);
-      if (refused.ok()) refused = RefuseDroppingTablesWrittenElsewhere(*db_, step.id, targets[i].checks);
+      // The recorded checks, parsed once for the refusals below.
+      const nlohmann::json checks =
+          nlohmann::json::parse(targets[i].checks, nullptr, /*allow_exceptions=*/false);
+      Status refused = RefuseReplacingWrites(step.id, checks, written);
+      if (refused.ok()) refused = RefuseOverwritingWrites(*db_, step.id, checks);
+      if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], checks, down_infos, dialect);
+      if (refused.ok()) refused = RefuseDroppingTablesWrittenElsewhere(*db_, step.id, checks);
       if (!refused.ok() && report.completed > 0) {
         refused = Status(refused.code(),
                          refused.message() + fmt::format(" (the {} newer migration{} this run "

@@ -211,6 +211,12 @@ class Database {
   virtual Result<std::vector<std::string>> ListNotNullColumns(std::string_view /*table*/) {
     return std::vector<std::string>{};
   }
+
+  /// The columns of `table` that an UPDATE may not assign a value to:
+  /// PostgreSQL's GENERATED ALWAYS AS IDENTITY. None on SQLite.
+  virtual Result<std::vector<std::string>> ListIdentityAlwaysColumns(std::string_view /*table*/) {
+    return std::vector<std::string>{};
+  }
   /// The tables whose rows the engine changes itself when rows of `table`
   /// are deleted (`deletes`) or their keys updated: foreign keys with ON
   /// DELETE / ON UPDATE CASCADE, SET NULL or SET DEFAULT, one level deep.

@@ -144,15 +144,7 @@ class Planner {
     }
     std::vector<std::string> key_columns, key_pairs, same;  // "captured = target" conditions
     std::vector<std::string> set;  // the other columns, from the captured row
-    // PostgreSQL refuses to assign a GENERATED ALWAYS identity column.
-    std::vector<std::string> always;
-    if (DialectOf(db_) == sql::Dialect::kPostgres) {
-      STRATA_ASSIGN_OR_RETURN(Rows rows, db_.Query("SELECT attname FROM pg_catalog.pg_attribute"
-                                                   " WHERE attrelid = pg_catalog.to_regclass($1)"
-                                                   " AND attidentity = 'a' AND NOT attisdropped",
-                                                   {db_.QuoteIdent(table_.before)}));
-      for (const auto& row : rows.rows) always.push_back(row[0].ToString());
-    }
+    const std::vector<std::string>& always = table_.identity_always;  // not assignable
     for (const auto& [captured, column] : key) {
       key_columns.push_back(captured);
       key_pairs.push_back(fmt::format("{} = {}.{}", Back(c + "." + captured, column), target_, column));
@@ -519,6 +511,7 @@ Result<TableTracker::Table*> TableTracker::Load(const std::string& schema, const
       STRATA_ASSIGN_OR_RETURN(auto generated, db_.ListGeneratedColumns(name));
       STRATA_ASSIGN_OR_RETURN(auto types, db_.ListUserTypedColumns(name));
       STRATA_ASSIGN_OR_RETURN(auto not_null, db_.ListNotNullColumns(name));
+      STRATA_ASSIGN_OR_RETURN(auto identity_always, db_.ListIdentityAlwaysColumns(name));
       // A unique key the database computes is not in the capture: rows are
       // matched by the others.
       std::erase_if(unique, [&](const std::vector<std::string>& k) {
@@ -527,7 +520,7 @@ Result<TableTracker::Table*> TableTracker::Load(const std::string& schema, const
         });
       });
       Table t{schema, name, {}, std::move(key), std::move(unique), std::move(types),
-              std::move(not_null)};
+              std::move(not_null), std::move(identity_always)};
       for (auto& c : columns) {
         // The database computes a generated column: nothing to put back.
         if (std::find(generated.begin(), generated.end(), c) == generated.end()) {

@@ -65,6 +65,9 @@ class TableTracker {
     /// that again after a rollback put a dropped one's values back
     /// (Database::ListNotNullColumns).
     std::vector<std::string> not_null = {};
+    /// Columns (names before) an UPDATE may not assign: a table put back
+    /// whole leaves them as they are (Database::ListIdentityAlwaysColumns).
+    std::vector<std::string> identity_always = {};
   };
 
   explicit TableTracker(Database& db) : db_(db) {}

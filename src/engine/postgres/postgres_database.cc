@@ -113,6 +113,13 @@ constexpr char kListNotNullColumnsSql[] =
     " WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0"
     " AND NOT a.attisdropped AND a.attnotnull ORDER BY a.attnum";
 
+constexpr char kListIdentityAlwaysColumnsSql[] =
+    "SELECT a.attname FROM pg_catalog.pg_attribute a"
+    " JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0"
+    " AND NOT a.attisdropped AND a.attidentity = 'a' ORDER BY a.attnum";
+
 // The element type of an array stands for it (a domain over an array is a
 // type of its own); the engine's types are those of pg_catalog and
 // information_schema.
@@ -775,7 +782,16 @@ class PostgresDatabase final : public Database {
   }
 
   Result<std::vector<std::string>> ListNotNullColumns(std::string_view table) override {
-    STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kListNotNullColumnsSql, {Value(std::string(table))}));
+    return ColumnNames(kListNotNullColumnsSql, table);
+  }
+
+  Result<std::vector<std::string>> ListIdentityAlwaysColumns(std::string_view table) override {
+    return ColumnNames(kListIdentityAlwaysColumnsSql, table);
+  }
+
+  /// The first column of what `sql` reads with `table` as $1.
+  Result<std::vector<std::string>> ColumnNames(const char* sql, std::string_view table) {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, Query(sql, {Value(std::string(table))}));
     std::vector<std::string> names;
     for (const auto& row : rows.rows) names.push_back(row[0].text());
     return names;

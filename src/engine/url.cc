@@ -166,6 +166,32 @@ std::string_view UrlPassword(std::string_view url) {
   return url.substr(colon + 1, at - colon - 1);
 }
 
+std::string UrlWithDatabase(const std::string& given_url, const std::string& dbname) {
+  // A '?' of the password is not the query's.
+  const std::string url = EncodeCredentials(given_url);
+  size_t scheme = url.find("://");
+  size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  size_t query = url.find('?', start);
+  size_t slash = url.find('/', start);
+  if (slash > query) slash = std::string::npos;
+  std::string base = url.substr(0, std::min(slash, query));
+  std::string out = base + "/" + dbname;
+  if (query == std::string::npos) return out;
+  std::string kept;
+  std::string_view rest = std::string_view(url).substr(query + 1);
+  while (!rest.empty()) {
+    size_t amp = rest.find('&');
+    std::string_view param = rest.substr(0, amp);
+    if (param.rfind("dbname=", 0) != 0 && !param.empty()) {
+      kept += kept.empty() ? "?" : "&";
+      kept += param;
+    }
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return out + kept;
+}
+
 std::string RedactUrl(std::string_view url) {
   std::string out(url);
   std::string_view password = UrlPassword(url);

@@ -39,6 +39,11 @@ std::string EncodeCredentials(std::string_view url);
 /// or empty. A '?' or '#' in it belongs to it, as libpq reads it.
 std::string_view UrlPassword(std::string_view url);
 
+/// `url` (postgres://...) naming the database `dbname` instead of its own:
+/// the path replaced, a dbname= query parameter dropped, the other
+/// parameters kept; credentials as EncodeCredentials writes them.
+std::string UrlWithDatabase(const std::string& url, const std::string& dbname);
+
 /// The URL with any password replaced by "***": postgres://u:***@h/db.
 /// Also redacts `password=...` in key/value connection strings and query
 /// parameters.

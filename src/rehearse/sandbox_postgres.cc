@@ -18,32 +18,6 @@
 namespace strata {
 namespace {
 
-/// `url` (postgres://...) naming the database `dbname` instead of its own.
-std::string WithDatabaseInUrl(const std::string& given_url, const std::string& dbname) {
-  // A '?' of the password is not the query's.
-  const std::string url = EncodeCredentials(given_url);
-  size_t scheme = url.find("://");
-  size_t start = scheme == std::string::npos ? 0 : scheme + 3;
-  size_t query = url.find('?', start);
-  size_t slash = url.find('/', start);
-  if (slash > query) slash = std::string::npos;
-  std::string base = url.substr(0, std::min(slash, query));
-  std::string out = base + "/" + dbname;
-  if (query == std::string::npos) return out;
-  std::string kept;
-  std::string_view rest = std::string_view(url).substr(query + 1);
-  while (!rest.empty()) {
-    size_t amp = rest.find('&');
-    std::string_view param = rest.substr(0, amp);
-    if (param.rfind("dbname=", 0) != 0 && !param.empty()) {
-      kept += kept.empty() ? "?" : "&";
-      kept += param;
-    }
-    if (amp == std::string_view::npos) break;
-    rest.remove_prefix(amp + 1);
-  }
-  return out + kept;
-}
 
 /// CREATE DATABASE for a copy of the database `admin` is connected to:
 /// same encoding and locale, from the empty template0.
@@ -98,7 +72,7 @@ Result<std::unique_ptr<Sandbox>> CreatePostgresSandbox(const std::string& url, S
                               name, created.message()));
   }
   admin.reset();
-  std::string sandbox_url = WithDatabaseInUrl(url, name);
+  std::string sandbox_url = UrlWithDatabase(url, name);
   auto sandbox = std::make_unique<Sandbox>(sandbox_url, RedactUrl(sandbox_url),
                                            "SET synchronous_commit = off",
                                            [url, name] { return DropDatabase(url, name); });

@@ -226,17 +226,6 @@ Status RowSecurityRefused(const Status& s) {
 
 }  // namespace
 
-std::string WithDatabase(const std::string& given_url, const std::string& dbname) {
-  // A '?' of the password is not the query's.
-  const std::string url = EncodeCredentials(given_url);
-  size_t scheme = url.find("://");
-  size_t start = scheme == std::string::npos ? 0 : scheme + 3;
-  size_t query = url.find('?', start);
-  size_t slash = url.find('/', start);
-  size_t head_end = std::min(slash, query);
-  std::string tail = query == std::string::npos ? "" : url.substr(query);
-  return url.substr(0, head_end) + "/" + dbname + tail;
-}
 
 Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, Manifest m,
                                  const CreateOptions& options) {
@@ -481,7 +470,7 @@ Result<std::unique_ptr<PgConn>> Connect(const std::string& given_url, bool creat
     return conn;
   }
   // The database is missing: create it from the server's maintenance database.
-  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> admin, PgConn::Open(WithDatabase(url, "postgres")));
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> admin, PgConn::Open(UrlWithDatabase(url, "postgres")));
   STRATA_RETURN_IF_ERROR(admin->Exec("CREATE DATABASE " + PgIdent(name)));
   return PgConn::Open(url);
 }

@@ -171,7 +171,7 @@ Result<std::string> SandboxCheck(SnapshotStore& store, const Manifest& m,
                   "server: give one with --database (the snapshot's source server will do)");
   }
   std::string name = "strata_verify_" + RandomSuffix();
-  std::string url = WithDatabase(server_url, name);
+  std::string url = UrlWithDatabase(server_url, name);
   *where = RedactUrl(url);
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> admin, PgConn::Open(server_url));
   Status created = admin->Exec("CREATE DATABASE " + PgIdent(name));

@@ -102,8 +102,6 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
                                  const CreateOptions& options);
 Status RestorePostgres(SnapshotStore& store, const Manifest& manifest, const std::string& url,
                        const RestoreOptions& options);
-/// `url` with its database name replaced by `dbname` (postgres:// URLs).
-std::string WithDatabase(const std::string& url, const std::string& dbname);
 
 /// Fills the size fields of `manifest` from the results of its chunks.
 Status Account(const SnapshotStore& store, const std::vector<PutResult>& puts, Manifest& manifest);

@@ -92,6 +92,15 @@ TEST(EncodeCredentials, AQuestionMarkOrHashInThePasswordIsPercentEncoded) {
             "postgres://db/shop?application_name=a@b");
 }
 
+TEST(UrlWithDatabase, ReplacesThePathAndADbnameParameterOnly) {
+  EXPECT_EQ(UrlWithDatabase("postgres://app@db:5432/shop", "scratch"), "postgres://app@db:5432/scratch");
+  EXPECT_EQ(UrlWithDatabase("postgres://app@db", "scratch"), "postgres://app@db/scratch");
+  EXPECT_EQ(UrlWithDatabase("postgres://app@db/shop?dbname=shop&sslmode=disable", "scratch"),
+            "postgres://app@db/scratch?sslmode=disable");
+  EXPECT_EQ(UrlWithDatabase("postgres://app:a?b@db/shop?sslmode=disable", "scratch"),
+            "postgres://app:a%3Fb@db/scratch?sslmode=disable");
+}
+
 TEST(RedactSecrets, FindsUrlsInsideText) {
   EXPECT_EQ(RedactSecrets("cannot connect to postgresql://u:pw@127.0.0.1:1/x: refused"),
             "cannot connect to postgresql://u:***@127.0.0.1:1/x: refused");

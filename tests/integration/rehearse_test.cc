@@ -97,7 +97,7 @@ class RehearseTest : public testing::EngineTest {
     if (!pg()) return std::filesystem::exists(location.substr(std::string("sqlite:").size()));
     std::string name = location.substr(location.rfind('/') + 1);
     EXPECT_THAT(name, HasSubstr("strata_rehearse_"));
-    auto admin = OpenDatabase(testing::WithDatabaseName(testing::PostgresTestUrl(), "postgres"));
+    auto admin = OpenDatabase(UrlWithDatabase(testing::PostgresTestUrl(), "postgres"));
     return Scalar(**admin, "SELECT count(*) FROM pg_database WHERE datname = '" + name + "'") > 0;
   }
 
@@ -107,7 +107,7 @@ class RehearseTest : public testing::EngineTest {
       std::filesystem::remove_all(std::filesystem::path(location.substr(7)).parent_path());
       return;
     }
-    auto admin = OpenDatabase(testing::WithDatabaseName(testing::PostgresTestUrl(), "postgres"));
+    auto admin = OpenDatabase(UrlWithDatabase(testing::PostgresTestUrl(), "postgres"));
     (*admin)->Exec("DROP DATABASE IF EXISTS " + location.substr(location.rfind('/') + 1) + " WITH (FORCE)")
         .IgnoreError();
   }
@@ -385,7 +385,7 @@ TEST_P(RehearseTest, KeptSandboxHoldsTheRehearsedMigrations) {
   EXPECT_EQ(report["sandbox"]["kept"], true);
   ASSERT_TRUE(SandboxExists(report));
   std::string location = report["sandbox"]["location"];
-  std::string url = pg() ? testing::WithDatabaseName(testing::PostgresTestUrl(),
+  std::string url = pg() ? UrlWithDatabase(testing::PostgresTestUrl(),
                                                      location.substr(location.rfind('/') + 1))
                          : location;
   {
@@ -475,7 +475,7 @@ TEST_P(RehearseTest, PgDumpSeesNoPasswordInItsArgumentsAndAFailedCopyIsDropped) 
   std::string ppid = read("ppid");
   ASSERT_FALSE(ppid.empty());
   ppid.pop_back();
-  auto admin = OpenDatabase(testing::WithDatabaseName(testing::PostgresTestUrl(), "postgres"));
+  auto admin = OpenDatabase(UrlWithDatabase(testing::PostgresTestUrl(), "postgres"));
   EXPECT_EQ(Scalar(**admin, "SELECT count(*) FROM pg_database WHERE datname LIKE 'strata_rehearse_" + ppid + "_%'"),
             0);
 }

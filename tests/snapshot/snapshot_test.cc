@@ -110,7 +110,7 @@ TEST_P(SnapshotTest, RestoreIntoNewDatabaseNamedWithPercentEncoding) {
   Manifest m = Take(*store_);
   std::string name = "strata into " + std::to_string(getpid());
   std::string encoded = "strata%20into%20" + std::to_string(getpid());
-  auto admin = OpenDatabase(strata::testing::WithDatabaseName(target_->url(), "postgres"));
+  auto admin = OpenDatabase(UrlWithDatabase(target_->url(), "postgres"));
   ASSERT_TRUE(admin.ok()) << admin.status().message();
   auto drop = [&] {
     for (const std::string& n : {name, encoded}) {
@@ -118,7 +118,7 @@ TEST_P(SnapshotTest, RestoreIntoNewDatabaseNamedWithPercentEncoding) {
     }
   };
   drop();
-  std::string into = strata::testing::WithDatabaseName(target_->url(), encoded);
+  std::string into = UrlWithDatabase(target_->url(), encoded);
   Status s = RestoreSnapshot(*store_, m, into, RestoreOptions{});
   EXPECT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(strata::testing::Column(**admin, "SELECT datname FROM pg_database WHERE datname "

@@ -108,14 +108,6 @@ std::string PostgresTestUrl() {
   return url ? url : "";
 }
 
-std::string WithDatabaseName(const std::string& url, const std::string& dbname) {
-  size_t scheme = url.find("://");
-  size_t slash = url.find('/', scheme + 3);
-  size_t query = url.find('?', scheme + 3);
-  std::string base = url.substr(0, std::min(slash, query));
-  std::string rest = query == std::string::npos ? "" : url.substr(query);
-  return base + "/" + dbname + rest;
-}
 
 TestDatabase::TestDatabase(Engine engine) : engine_(engine) {
   if (engine == Engine::kSqlite) {
@@ -124,13 +116,13 @@ TestDatabase::TestDatabase(Engine engine) : engine_(engine) {
   }
   std::string base = PostgresTestUrl();
   if (base.empty()) return;
-  admin_url_ = WithDatabaseName(base, "postgres");
+  admin_url_ = UrlWithDatabase(base, "postgres");
   name_ = "strata_it_" + UniqueSuffix();
   auto admin = OpenDatabase(admin_url_);
   if (!admin.ok()) throw std::runtime_error(admin.status().message());
   Status s = (*admin)->Exec("CREATE DATABASE " + name_);
   if (!s.ok()) throw std::runtime_error(s.message());
-  url_ = WithDatabaseName(base, name_);
+  url_ = UrlWithDatabase(base, name_);
 }
 
 TestDatabase::~TestDatabase() {

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/url.h"
 #include "strata/database.h"
 
 namespace strata::testing {
@@ -69,8 +70,6 @@ class EngineTest : public ::testing::TestWithParam<Engine> {
 
 /// The base URL of the test PostgreSQL server, or "" when there is none.
 std::string PostgresTestUrl();
-/// `url` with its database name replaced by `dbname`.
-std::string WithDatabaseName(const std::string& url, const std::string& dbname);
 
 /// Result of one run of the strata binary.
 struct CliRun {

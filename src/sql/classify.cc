@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <span>
 #include <utility>
 
 #include "sql/lexer.h"
@@ -249,6 +250,40 @@ StatementInfo Parser::Parse() {
   return std::move(info_);
 }
 
+/// Adds to `out` (once each) the tables that the DML among `b` writes:
+/// INSERT [OR ...] INTO, REPLACE INTO, UPDATE [OR ...], DELETE FROM,
+/// TRUNCATE. The UPDATE of a row lock (FOR [NO KEY] UPDATE) or of an upsert
+/// (DO UPDATE SET: the INSERT's own table) names no table.
+void AddWriteTargets(std::span<const Token> b, Dialect dialect, std::vector<std::string>& out) {
+  auto word = [&](size_t k, std::string_view w) { return k < b.size() && b[k].IsWord(w); };
+  // SQLite's conflict clause: INSERT OR REPLACE INTO, UPDATE OR IGNORE t.
+  auto after_or = [&](size_t k) { return word(k, "OR") ? k + 2 : k; };
+  for (size_t k = 0; k < b.size(); ++k) {
+    size_t at = 0;
+    if (word(k, "UPDATE")) {
+      if (k > 0 && (b[k - 1].IsWord("FOR") || b[k - 1].IsWord("KEY") || b[k - 1].IsWord("DO"))) continue;
+      at = after_or(k + 1);
+    } else if (word(k, "DELETE") && word(k + 1, "FROM")) {
+      at = k + 2;
+    } else if (word(k, "INSERT") && word(after_or(k + 1), "INTO")) {
+      at = after_or(k + 1) + 1;
+    } else if (word(k, "REPLACE") && word(k + 1, "INTO") && !(k > 0 && b[k - 1].IsWord("OR"))) {
+      at = k + 2;
+    } else if (word(k, "TRUNCATE")) {
+      at = word(k + 1, "TABLE") ? k + 2 : k + 1;
+    } else {
+      continue;
+    }
+    if (word(at, "ONLY")) ++at;
+    // schema.table: the table's name.
+    while (at + 2 < b.size() && b[at + 1].IsPunct('.')) at += 2;
+    if (at < b.size() && (b[at].kind == TokenKind::kWord || b[at].kind == TokenKind::kQuotedIdentifier)) {
+      std::string name = IdentifierName(b[at], dialect);
+      if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+    }
+  }
+}
+
 std::vector<std::string> Parser::BodyWrites() const {
   std::vector<std::string> out;
   for (size_t i = pos_; i < end_; ++i) {
@@ -258,28 +293,7 @@ std::vector<std::string> Parser::BodyWrites() const {
     if (tag == std::string_view::npos || body.text.size() < 2 * (tag + 1)) continue;
     std::string_view inner = body.text.substr(tag + 1, body.text.size() - 2 * (tag + 1));
     auto t = Tokenize(inner, dialect_);
-    if (!t.ok()) continue;
-    const std::vector<Token>& b = *t;
-    auto word = [&](size_t k, std::string_view w) { return k < b.size() && b[k].IsWord(w); };
-    for (size_t k = 0; k < b.size(); ++k) {
-      size_t at = 0;
-      if (word(k, "UPDATE")) {
-        at = k + 1;
-      } else if ((word(k, "DELETE") && word(k + 1, "FROM")) || (word(k, "INSERT") && word(k + 1, "INTO"))) {
-        at = k + 2;
-      } else if (word(k, "TRUNCATE")) {
-        at = word(k + 1, "TABLE") ? k + 2 : k + 1;
-      } else {
-        continue;
-      }
-      if (word(at, "ONLY")) ++at;
-      // schema.table: the table's name.
-      while (at + 2 < b.size() && b[at + 1].IsPunct('.')) at += 2;
-      if (at < b.size() && (b[at].kind == TokenKind::kWord || b[at].kind == TokenKind::kQuotedIdentifier)) {
-        std::string name = IdentifierName(b[at], dialect_);
-        if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
-      }
-    }
+    if (t.ok()) AddWriteTargets(*t, dialect_, out);
   }
   return out;
 }
@@ -653,14 +667,23 @@ void Parser::Truncate() {
 }
 
 void Parser::With() {
-  // Data-modifying CTEs or a DELETE/UPDATE after the CTEs; FOR [NO KEY] UPDATE is a lock.
+  // Data-modifying CTEs or a DELETE/UPDATE after the CTEs; FOR [NO KEY]
+  // UPDATE is a lock. An upsert's DO UPDATE and SQLite's OR REPLACE rewrite
+  // rows too.
   for (size_t i = 1; i < end_; ++i) {
     const Token& token = tokens_[i];
     if ((token.IsWord("DELETE") || token.IsWord("UPDATE")) && !tokens_[i - 1].IsWord("FOR") &&
         !tokens_[i - 1].IsWord("KEY")) {
       info_.destructive = true;
     }
+    if (dialect_ == Dialect::kSqlite && token.IsWord("REPLACE") && i + 1 < end_ &&
+        (tokens_[i - 1].IsWord("OR") || tokens_[i + 1].IsWord("INTO"))) {
+      info_.destructive = true;
+    }
   }
+  // The tables it writes: their data is recorded and checked like a DO
+  // block's, so a down script that leaves the inserted rows is caught.
+  AddWriteTargets(std::span<const Token>(tokens_.data(), end_), dialect_, info_.writes);
   info_.summary = info_.destructive ? "runs a WITH statement that deletes or updates rows"
                                     : "runs a WITH statement";
 }

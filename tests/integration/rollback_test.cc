@@ -299,6 +299,19 @@ TEST_P(RollbackTest, DataADoBlockChangedIsCheckedOnRollback) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE name = 'A'"), 1);
 }
 
+TEST_P(RollbackTest, RowsAWithStatementInsertedAreCheckedOnRollback) {
+  Write("0003_copies.up.sql",
+        "WITH cheap AS (SELECT id, name FROM items WHERE price < 2)\n"
+        "INSERT INTO Items (id, name) SELECT id + 100, name FROM cheap;\n");
+  Write("0003_copies.down.sql", "-- forgets the copies\n");
+  ASSERT_TRUE(Up().ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("differs"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE id > 100"), 3);  // 1, 3 and 5
+}
+
 // A table captured whole is put back by deleting and inserting only the rows
 // that differ: rows already as they were keep still, so their triggers (an
 // audit trail here) do not fire for them.

@@ -347,6 +347,25 @@ TEST(ClassifyTest, QueriesWithAndTransactions) {
   EXPECT_TRUE(info.destructive);
   EXPECT_EQ("runs a WITH statement that deletes or updates rows", info.summary);
   EXPECT_FALSE(Classify("WITH x AS (SELECT 1) SELECT * FROM x FOR UPDATE", kPg).destructive);
+  EXPECT_EQ(info.writes, (Names{"t", "u"}));
+  // The tables a WITH statement writes are named, so their data is checked.
+  info = Classify("WITH src AS (SELECT id FROM users WHERE active) INSERT INTO public.\"Audit\" "
+                  "(user_id) SELECT id FROM src",
+                  kPg);
+  EXPECT_FALSE(info.destructive);
+  EXPECT_EQ(info.writes, (Names{"Audit"}));
+  info = Classify("WITH n AS (SELECT 1 AS id) INSERT INTO t SELECT id FROM n "
+                  "ON CONFLICT (id) DO UPDATE SET id = excluded.id",
+                  kPg);
+  EXPECT_TRUE(info.destructive);
+  EXPECT_EQ(info.writes, (Names{"t"}));
+  EXPECT_TRUE(Classify("WITH x AS (SELECT 1) SELECT * FROM x FOR NO KEY UPDATE", kPg).writes.empty());
+  info = Classify("WITH n(v) AS (VALUES (1)) INSERT OR REPLACE INTO Settings SELECT v FROM n", kLite);
+  EXPECT_TRUE(info.destructive);
+  EXPECT_EQ(info.writes, (Names{"Settings"}));
+  info = Classify("WITH n(v) AS (VALUES (1)) INSERT OR IGNORE INTO settings SELECT v FROM n", kLite);
+  EXPECT_FALSE(info.destructive);
+  EXPECT_EQ(info.writes, (Names{"settings"}));
 
   for (const char* sql : {"BEGIN", "BEGIN TRANSACTION", "begin immediate", "COMMIT", "END",
                           "ROLLBACK", "START TRANSACTION", "SAVEPOINT a", "RELEASE a"}) {

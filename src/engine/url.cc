@@ -9,14 +9,6 @@
 namespace strata {
 namespace {
 
-bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
-
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 /// The first `needle` (lower case) in `text` from `pos`, in any case.
 size_t FindIgnoringCase(const std::string& text, std::string_view needle, size_t pos) {
   for (; pos + needle.size() <= text.size(); ++pos) {
@@ -68,17 +60,17 @@ Result<DatabaseUrl> ParseDatabaseUrl(std::string_view url) {
                   "no database given: pass --database URL, set DATABASE_URL, or set "
                   "database.url in strata.toml");
   }
-  if (StartsWith(url, "postgres://") || StartsWith(url, "postgresql://")) {
+  if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
     return DatabaseUrl{Engine::kPostgres, EncodeCredentials(url)};
   }
-  if (StartsWith(url, "sqlite:") || StartsWith(url, "sqlite3:")) {
+  if (url.starts_with("sqlite:") || url.starts_with("sqlite3:")) {
     std::string_view rest = url.substr(url.find(':') + 1);
-    if (StartsWith(rest, "//")) rest.remove_prefix(2);
+    if (rest.starts_with("//")) rest.remove_prefix(2);
     if (rest.empty()) {
       return Status(Code::kInvalidArgument,
                     fmt::format("database URL '{}' names no file: use sqlite:path/to/app.db", url));
     }
-    if (!StartsWith(rest, "file:") && rest.find('?') != std::string_view::npos) {
+    if (!rest.starts_with("file:") && rest.find('?') != std::string_view::npos) {
       // golang-migrate's sqlite3://app.db?_foreign_keys=on, say: taken as
       // part of the path, it would make a file named "app.db?_foreign_keys=on".
       return Status(Code::kInvalidArgument,
@@ -90,7 +82,7 @@ Result<DatabaseUrl> ParseDatabaseUrl(std::string_view url) {
     return DatabaseUrl{Engine::kSqlite, std::string(rest)};
   }
   if (url.find("://") == std::string_view::npos &&
-      (EndsWith(url, ".db") || EndsWith(url, ".sqlite") || EndsWith(url, ".sqlite3"))) {
+      (url.ends_with(".db") || url.ends_with(".sqlite") || url.ends_with(".sqlite3"))) {
     return DatabaseUrl{Engine::kSqlite, std::string(url)};
   }
   std::string shown = RedactUrl(url);
@@ -104,7 +96,7 @@ Result<DatabaseUrl> ParseDatabaseUrl(std::string_view url) {
 
 bool SqliteFileMissing(const DatabaseUrl& url) {
   return url.engine == Engine::kSqlite && url.target != ":memory:" &&
-         !StartsWith(url.target, "file:") && !std::filesystem::exists(url.target);
+         !url.target.starts_with("file:") && !std::filesystem::exists(url.target);
 }
 
 Status SqliteFileMissingError(std::string_view path) {

@@ -29,14 +29,6 @@ namespace {
 
 constexpr std::string_view kExpected = "expected NNNN_name.up.sql, NNNN_name.down.sql or NNNN_name.verify.sql";
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-}  // namespace
-
-namespace {
-
 /// Reads the file `name` of the directory `dir_fd` (or AT_FDCWD) and says
 /// what fstat found when it opened it; errors name `path`. A leading UTF-8
 /// byte order mark is dropped.
@@ -163,7 +155,7 @@ constexpr std::string_view kExpectedDbmate =
 Result<MigrationFileName> ParseDbmateFileName(std::string_view file) {
   MigrationFileName out;
   std::string_view stem = file;
-  if (!EndsWith(stem, ".sql")) {
+  if (!stem.ends_with(".sql")) {
     return Status(Code::kInvalidArgument,
                   fmt::format("{}: name does not parse: {}", file, kExpectedDbmate));
   }
@@ -174,7 +166,7 @@ Result<MigrationFileName> ParseDbmateFileName(std::string_view file) {
 
 /// The layout a file's name follows, as far as the name tells.
 Layout LayoutOfName(std::string_view file) {
-  if (EndsWith(file, ".up.sql") || EndsWith(file, ".down.sql") || EndsWith(file, ".verify.sql")) {
+  if (file.ends_with(".up.sql") || file.ends_with(".down.sql") || file.ends_with(".verify.sql")) {
     return Layout::kNative;
   }
   if (file.size() > 1 && (file[0] == 'V' || file[0] == 'U' || file[0] == 'R') &&
@@ -227,13 +219,13 @@ bool IsDbmateMarker(std::string_view line, std::string_view section) {
 Result<MigrationFileName> ParseMigrationFileName(std::string_view file) {
   MigrationFileName out;
   std::string_view stem = file;
-  if (EndsWith(stem, ".up.sql")) {
+  if (stem.ends_with(".up.sql")) {
     out.kind = MigrationFileName::Kind::kUp;
     stem.remove_suffix(7);
-  } else if (EndsWith(stem, ".down.sql")) {
+  } else if (stem.ends_with(".down.sql")) {
     out.kind = MigrationFileName::Kind::kDown;
     stem.remove_suffix(9);
-  } else if (EndsWith(stem, ".verify.sql")) {
+  } else if (stem.ends_with(".verify.sql")) {
     out.kind = MigrationFileName::Kind::kVerify;
     stem.remove_suffix(11);
   } else {
@@ -247,7 +239,7 @@ Result<MigrationFileName> ParseMigrationFileName(std::string_view file) {
 Result<MigrationFileName> ParseFlywayFileName(std::string_view file) {
   MigrationFileName out;
   std::string_view stem = file;
-  if (!EndsWith(stem, ".sql") || stem.size() < 5) {
+  if (!stem.ends_with(".sql") || stem.size() < 5) {
     return Status(Code::kInvalidArgument,
                   fmt::format("{}: name does not parse: {}", file, kExpectedFlyway));
   }
@@ -501,7 +493,7 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
   while (const dirent* entry = readdir(listing.get())) {
     std::string_view file = entry->d_name;
     if (file.empty() || file[0] == '.') continue;
-    if (EndsWith(file, ".sql")) names.emplace_back(file);
+    if (file.ends_with(".sql")) names.emplace_back(file);
     if (entry->d_type == DT_DIR && subdirs.size() < 3) subdirs.emplace_back(file);
   }
   const int dir_fd = dirfd(listing.get());

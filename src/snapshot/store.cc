@@ -100,10 +100,6 @@ std::vector<std::string> ListDir(const std::string& path) {
   return names;
 }
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 }  // namespace
 
 std::string FormatBytes(uint64_t bytes) {
@@ -353,7 +349,7 @@ Result<std::string> SnapshotStore::ReadChunk(const ChunkRef& ref) const {
 Result<std::vector<SnapshotStore::Listing>> SnapshotStore::List() const {
   std::vector<Listing> out;
   for (const std::string& name : ListDir(dir_ + "/snapshots")) {
-    if (!EndsWith(name, ".json")) continue;
+    if (!name.ends_with(".json")) continue;
     std::string id = name.substr(0, name.size() - 5);
     auto text = ReadFile(dir_ + "/snapshots/" + name);
     if (!text.ok()) {
@@ -386,7 +382,7 @@ Result<Manifest> SnapshotStore::Load(const std::string& id) const {
   }
   std::vector<std::string> matches;
   for (const std::string& name : ListDir(dir_ + "/snapshots")) {
-    if (!EndsWith(name, ".json")) continue;
+    if (!name.ends_with(".json")) continue;
     std::string candidate = name.substr(0, name.size() - 5);
     if (candidate == id) {
       matches = {candidate};

@@ -5,6 +5,7 @@
 #include "engine/postgres/postgres_database.h"
 #include "engine/sqlite/sqlite_database.h"
 #include "engine/url.h"
+#include "util/text.h"
 
 namespace strata {
 
@@ -58,15 +59,7 @@ Result<std::vector<Rows>> Database::QueryFixedBatch(const std::vector<BatchState
   return out;
 }
 
-std::string Database::QuoteIdent(std::string_view ident) const {
-  std::string out = "\"";
-  for (char c : ident) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
+std::string Database::QuoteIdent(std::string_view ident) const { return SqlIdentifier(ident); }
 
 Result<std::unique_ptr<Database>> OpenDatabase(std::string_view url, bool create) {
   STRATA_ASSIGN_OR_RETURN(DatabaseUrl parsed, ParseDatabaseUrl(url));

@@ -52,15 +52,6 @@ std::string ShortSql(std::string_view sql) {
 
 }  // namespace
 
-std::string PgIdent(std::string_view ident) {
-  std::string out = "\"";
-  for (char c : ident) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 Result<std::unique_ptr<PgConn>> PgConn::Open(const std::string& given_url) {
   STRATA_ASSIGN_OR_RETURN(pq, LoadLibPq());
   const std::string url = EncodeCredentials(given_url);

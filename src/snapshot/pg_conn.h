@@ -51,7 +51,4 @@ Result<std::pair<std::string, std::string>> SplitPassword(const std::string& url
 /// the URL names none.
 Result<std::string> DatabaseName(const std::string& url);
 
-/// Quotes an identifier for PostgreSQL ("x""y").
-std::string PgIdent(std::string_view ident);
-
 }  // namespace strata::snapshot

@@ -166,7 +166,7 @@ Result<std::string> Dump(const CreateOptions& options, const std::string& url,
   std::vector<std::string> argv = {options.pg_dump,       "--schema-only",
                                    std::string("--section=") + section,
                                    "--no-owner",          "--no-privileges",
-                                   "--schema=" + PgIdent(schema),
+                                   "--schema=" + SqlIdentifier(schema),
                                    "--snapshot=" + snapshot, "--dbname=" + conn.first};
   auto out = RunProgram(argv, env);
   if (!out.ok()) return out.status().WithContext(fmt::format("dumping the schema ({})", section));
@@ -187,14 +187,14 @@ std::string WithoutCreateSchema(const std::string& script) {
 }
 
 std::string Qualified(const std::string& schema, const std::string& name) {
-  return PgIdent(schema) + "." + PgIdent(name);
+  return SqlIdentifier(schema) + "." + SqlIdentifier(name);
 }
 
 /// " (a, b)" for COPY; "" for no columns (the table's own order).
 std::string ColumnList(const std::vector<std::string>& columns) {
   if (columns.empty()) return "";
   std::string out = " (";
-  for (size_t i = 0; i < columns.size(); ++i) out += (i ? ", " : "") + PgIdent(columns[i]);
+  for (size_t i = 0; i < columns.size(); ++i) out += (i ? ", " : "") + SqlIdentifier(columns[i]);
   return out + ")";
 }
 
@@ -309,7 +309,7 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
     if (!empty.empty() && empty[0][0] == "t") {
       // Nothing for pg_dump to write but the schema's comment: a fresh
       // database's first `up` does not wait for two pg_dump runs.
-      pre = fmt::format("-- schema {} held no objects\n{}\n", PgIdent(m.pg_schema),
+      pre = fmt::format("-- schema {} held no objects\n{}\n", SqlIdentifier(m.pg_schema),
                         empty[0][1].value_or(""));
     } else {
       // The two pg_dump runs (mostly start-up and catalog reads) side by side.
@@ -415,16 +415,16 @@ Status MakeOutsideExtensions(PgConn& conn, const Manifest& m, const std::string&
                                 "(move it with ALTER EXTENSION {} SET SCHEMA {}, or restore into "
                                 "another database)",
                                 m.pg_schema, m.id, ext.name, ext.schema, RedactUrl(url),
-                                have[0][0].value_or(""), PgIdent(ext.name), PgIdent(ext.schema)));
+                                have[0][0].value_or(""), SqlIdentifier(ext.name), SqlIdentifier(ext.schema)));
     }
     // Only when missing: CREATE SCHEMA IF NOT EXISTS checks the privilege first.
     STRATA_ASSIGN_OR_RETURN(
         auto schema, conn.Query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1",
                                 {ext.schema}));
-    Status made = schema.empty() ? conn.Exec("CREATE SCHEMA " + PgIdent(ext.schema)) : Status::OK();
+    Status made = schema.empty() ? conn.Exec("CREATE SCHEMA " + SqlIdentifier(ext.schema)) : Status::OK();
     if (made.ok()) {
-      made = conn.Exec("CREATE EXTENSION " + PgIdent(ext.name) + " WITH SCHEMA " +
-                       PgIdent(ext.schema) + " CASCADE");
+      made = conn.Exec("CREATE EXTENSION " + SqlIdentifier(ext.name) + " WITH SCHEMA " +
+                       SqlIdentifier(ext.schema) + " CASCADE");
     }
     if (!made.ok()) {
       return Status(Code::kUnavailable,
@@ -435,7 +435,7 @@ Status MakeOutsideExtensions(PgConn& conn, const Manifest& m, const std::string&
                                 "`snapshot verify` makes its scratch database from template1), "
                                 "or let this role create it, then try again",
                                 m.pg_schema, m.id, ext.name, ext.schema, RedactUrl(url),
-                                made.message(), PgIdent(ext.name), PgIdent(ext.schema)));
+                                made.message(), SqlIdentifier(ext.name), SqlIdentifier(ext.schema)));
     }
   }
   return Status::OK();
@@ -471,7 +471,7 @@ Result<std::unique_ptr<PgConn>> Connect(const std::string& given_url, bool creat
   }
   // The database is missing: create it from the server's maintenance database.
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> admin, PgConn::Open(UrlWithDatabase(url, "postgres")));
-  STRATA_RETURN_IF_ERROR(admin->Exec("CREATE DATABASE " + PgIdent(name)));
+  STRATA_RETURN_IF_ERROR(admin->Exec("CREATE DATABASE " + SqlIdentifier(name)));
   return PgConn::Open(url);
 }
 
@@ -568,12 +568,12 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
                                 m.pg_schema, names));
     }
     STRATA_RETURN_IF_ERROR(MakeOutsideExtensions(*conn, m, url));
-    STRATA_RETURN_IF_ERROR(conn->Exec("DROP SCHEMA IF EXISTS " + PgIdent(m.pg_schema) + " CASCADE"));
-    STRATA_RETURN_IF_ERROR(conn->Exec("CREATE SCHEMA " + PgIdent(m.pg_schema)));
+    STRATA_RETURN_IF_ERROR(conn->Exec("DROP SCHEMA IF EXISTS " + SqlIdentifier(m.pg_schema) + " CASCADE"));
+    STRATA_RETURN_IF_ERROR(conn->Exec("CREATE SCHEMA " + SqlIdentifier(m.pg_schema)));
     // pg_dump -n leaves out the extensions the schema's tables may use.
     for (const auto& ext : m.pg_extensions) {
-      STRATA_RETURN_IF_ERROR(conn->Exec("CREATE EXTENSION IF NOT EXISTS " + PgIdent(ext) +
-                                        " WITH SCHEMA " + PgIdent(m.pg_schema)));
+      STRATA_RETURN_IF_ERROR(conn->Exec("CREATE EXTENSION IF NOT EXISTS " + SqlIdentifier(ext) +
+                                        " WITH SCHEMA " + SqlIdentifier(m.pg_schema)));
     }
     PartReader pre_reader(store, *pre, options.progress);
     STRATA_ASSIGN_OR_RETURN(std::string pre_sql, pre_reader.All());
@@ -608,8 +608,8 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
               .WithContext("refreshing materialized view " + matview));
     }
     if (!owner.empty() && owner[0][0] && *owner[0][0] != *owner[0][2]) {
-      STRATA_RETURN_IF_ERROR(conn->Exec("ALTER SCHEMA " + PgIdent(m.pg_schema) + " OWNER TO " +
-                                        PgIdent(*owner[0][0])));
+      STRATA_RETURN_IF_ERROR(conn->Exec("ALTER SCHEMA " + SqlIdentifier(m.pg_schema) + " OWNER TO " +
+                                        SqlIdentifier(*owner[0][0])));
     }
     if (!owner.empty() && owner[0][1]) STRATA_RETURN_IF_ERROR(conn->Exec(*owner[0][1]));
     return conn->Exec("COMMIT");

@@ -12,6 +12,7 @@
 #include "engine/url.h"
 #include "history/history.h"
 #include "snapshot/pg_conn.h"
+#include "util/text.h"
 
 namespace strata::snapshot {
 
@@ -174,7 +175,7 @@ Result<std::string> SandboxCheck(SnapshotStore& store, const Manifest& m,
   std::string url = UrlWithDatabase(server_url, name);
   *where = RedactUrl(url);
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> admin, PgConn::Open(server_url));
-  Status created = admin->Exec("CREATE DATABASE " + PgIdent(name));
+  Status created = admin->Exec("CREATE DATABASE " + SqlIdentifier(name));
   if (!created.ok()) {
     // As rehearse's sandbox: nothing is known about the snapshot (exit 4).
     return Status(Code::kUnavailable, "cannot create the scratch database to verify it in (the "
@@ -187,7 +188,7 @@ Result<std::string> SandboxCheck(SnapshotStore& store, const Manifest& m,
     STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url));
     return CompareFingerprints(*db, m);
   }();
-  admin->Exec("DROP DATABASE IF EXISTS " + PgIdent(name) + " WITH (FORCE)").IgnoreError();
+  admin->Exec("DROP DATABASE IF EXISTS " + SqlIdentifier(name) + " WITH (FORCE)").IgnoreError();
   return out;
 }
 

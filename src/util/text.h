@@ -53,6 +53,16 @@ inline std::string SqlLiteral(std::string_view text) {
   return out + "'";
 }
 
+/// `name` as a standard SQL quoted identifier: double quotes, doubled inside.
+inline std::string SqlIdentifier(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
 /// Whole milliseconds since `start` on the monotonic clock.
 inline int64_t MillisSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -1655,7 +1655,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
         !listed(options.irreversible_accepted, m.version)) {
       refusals.push_back(p.irreversible);
     }
-    report.plan.push_back(PlanStep{m.version, m.id(), m.up_sql, p.down_source, p.down_script,
+    report.plan.push_back(PlanStep{m.version, m.id(), m.up_sql, p.down_source, p.down_script, "",
                                    m.directives.no_transaction, p.up.size(), p.up_left_out});
     todo.emplace_back(&m, std::move(p));
   }
@@ -1875,8 +1875,9 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     scripts.push_back(std::move(stmts));
     restores.push_back(std::move(restore));
     directives.push_back(*d);
-    report.plan.push_back(PlanStep{t.version, id, t.down_script, "", "", d->no_transaction,
-                                   scripts.back().size(), split - scripts.back().size()});
+    report.plan.push_back(PlanStep{t.version, id, t.down_script, "", "", t.restore_script,
+                                   d->no_transaction, scripts.back().size(),
+                                   split - scripts.back().size()});
   }
   if (options.dry_run) return report;
 

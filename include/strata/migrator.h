@@ -99,6 +99,9 @@ struct PlanStep {
   std::string script;       // the SQL that will run (up, or the stored down)
   std::string down_source;  // up: "file", "derived" or "none"
   std::string down_script;  // up: the way back that will be stored
+  /// down: what puts back the data captured at apply time, after `script`
+  /// ("" when nothing was captured).
+  std::string restore_script;
   bool no_transaction = false;
   /// How many statements run: those of `script` less a BEGIN/COMMIT wrapper.
   size_t statements = 0;

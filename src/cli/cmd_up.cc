@@ -32,6 +32,10 @@ void PrintPlan(const RunReport& report, const char* verb) {
                  step.left_out, step.left_out == 1 ? " is" : "s are");
     }
     fmt::print("{}\n", step.script);
+    if (!step.restore_script.empty()) {
+      fmt::print("-- then the data captured when it was applied is put back:\n{}\n",
+                 step.restore_script);
+    }
     if (step.down_source == "none") {
       fmt::print("-- way back: none (irreversible)\n\n");
     } else if (!step.down_source.empty()) {

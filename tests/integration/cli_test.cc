@@ -275,6 +275,25 @@ TEST_P(CliTest, DryRunPrintsThePlanAndChangesNothing) {
   EXPECT_FALSE(*target_->Connect()->TableExists("users"));
 }
 
+// A DBA reviewing a rollback sees all of what will run: the stored down
+// script, then the data captured at apply time going back.
+TEST_P(CliTest, DownDryRunPrintsTheRestoreOfCapturedData) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, email TEXT);\n"
+                             "INSERT INTO users VALUES (1, 'a', 'a@example.com');\n");
+  Write("0001_users.down.sql", "DROP TABLE users;\n");
+  Write("0002_drop_email.up.sql", "ALTER TABLE users DROP COLUMN email;\n");
+  Write("0002_drop_email.down.sql", "ALTER TABLE users ADD COLUMN email TEXT;\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  auto dry = Strata({"down", "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.all();
+  EXPECT_THAT(dry.out, HasSubstr("-- roll back 0002_drop_email\nALTER TABLE users ADD COLUMN email "
+                                 "TEXT;\n\n-- then the data captured when it was applied is put "
+                                 "back:\n"));
+  EXPECT_THAT(dry.out, HasSubstr("email"));
+  EXPECT_EQ(HistoryRows(), 2);
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM users"), 1);
+}
+
 // A version 0 (Diesel's 00000000000000_diesel_initial_setup): --to 0 keeps
 // it, as every --to V keeps V; --all rolls it back too.
 TEST_P(CliTest, DownAllIncludesVersionZero) {

@@ -329,7 +329,16 @@ Result<std::string> SnapshotStore::ReadChunk(const ChunkRef& ref) const {
     return file.status();
   }
   auto damaged = [&](const std::string& why) {
-    return Status(Code::kVerifyFailed, fmt::format("chunk {} is damaged ({}): {}", ref.hash, path, why));
+    // Left in place, every later snapshot holding this content would share
+    // the damaged copy (a chunk that exists is not written again).
+    const std::string aside = dir_ + "/damaged/" + ref.hash;
+    std::string moved;
+    if (MakeDir(dir_ + "/damaged").ok() && rename(path.c_str(), aside.c_str()) == 0) {
+      moved = fmt::format("; moved to {}, so the next snapshot holding this content writes it anew",
+                          aside);
+    }
+    return Status(Code::kVerifyFailed,
+                  fmt::format("chunk {} is damaged ({}): {}{}", ref.hash, path, why, moved));
   };
   unsigned long long size = ZSTD_getFrameContentSize(file->data(), file->size());
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {

@@ -91,6 +91,10 @@ class SnapshotStore {
   Result<uint64_t> StoredSize(const std::string& hash) const;
   /// The chunk's bytes, checked against its size and SHA-256: a missing chunk
   /// is kNotFound, a damaged one kVerifyFailed, each naming the file.
+  /// A damaged chunk is moved to damaged/ in the store: a snapshot taken
+  /// after that writes its content anew instead of sharing the damaged
+  /// copy, and the earlier snapshots that hold it are whole again once one
+  /// has.
   Result<std::string> ReadChunk(const ChunkRef& ref) const;
 
   struct Listing {

@@ -280,7 +280,7 @@ TEST_P(SnapshotTest, FlippedByteIsNamedAndNotRestored) {
   Manifest m = Take(*store_);
   std::string file = AChunkFile(m);
   ASSERT_FALSE(file.empty());
-  {
+  auto flip_a_byte = [&] {
     std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(-3, std::ios::end);
     char c;
@@ -288,14 +288,30 @@ TEST_P(SnapshotTest, FlippedByteIsNamedAndNotRestored) {
     f.seekp(-3, std::ios::end);
     c ^= 0x20;
     f.write(&c, 1);
-  }
+  };
+  flip_a_byte();
   auto report = VerifySnapshot(*store_, m, pg() ? target_->url() : "", nullptr);
   ASSERT_TRUE(report.ok());
   ASSERT_EQ(report->damage.size(), 1u);
   EXPECT_THAT(report->damage[0], HasSubstr("is damaged"));
   EXPECT_THAT(report->damage[0], HasSubstr(file));
   EXPECT_FALSE(report->sandbox_checked);
+  EXPECT_THAT(report->damage[0], HasSubstr("the next snapshot holding this content writes it anew"));
 
+  // The damaged copy is set aside, not shared: the next snapshot of the same
+  // content writes it anew, and heals the first one with it.
+  EXPECT_FALSE(std::filesystem::exists(file));
+  Manifest again = Take(*store_);
+  EXPECT_GT(again.new_chunks, 0u);
+  for (const Manifest* taken : {&again, &m}) {
+    auto healed = VerifySnapshot(*store_, *taken, pg() ? target_->url() : "", nullptr);
+    ASSERT_TRUE(healed.ok()) << healed.status().message();
+    EXPECT_TRUE(healed->ok()) << taken->id << ": " << healed->mismatch
+                              << (healed->damage.empty() ? "" : healed->damage[0]);
+  }
+
+  // Damaged again: a restore refuses it and leaves the target alone.
+  flip_a_byte();
   Exec("DELETE FROM items");
   RestoreOptions options;
   options.replace = true;

@@ -667,15 +667,35 @@ void Parser::Truncate() {
 }
 
 void Parser::With() {
-  // Data-modifying CTEs or a DELETE/UPDATE after the CTEs; FOR [NO KEY]
-  // UPDATE is a lock. An upsert's DO UPDATE and SQLite's OR REPLACE rewrite
-  // rows too.
+  // The statement the common table expressions feed comes after them, at the
+  // top level: WITH [RECURSIVE] a AS (...), b AS (...) <statement>.
+  const size_t main =
+      FindTopLevel(1, {"INSERT", "REPLACE", "MERGE", "UPDATE", "DELETE", "SELECT", "VALUES"});
+  // Data-modifying CTEs (PostgreSQL); FOR [NO KEY] UPDATE is a lock.
+  auto writes_at = [&](size_t i) {
+    const Token& token = tokens_[i];
+    return (token.IsWord("DELETE") || token.IsWord("UPDATE") || token.IsWord("INSERT") ||
+            token.IsWord("MERGE")) &&
+           !tokens_[i - 1].IsWord("FOR") && !tokens_[i - 1].IsWord("KEY");
+  };
+  bool modifying_cte = false;
+  for (size_t i = 1; i < main; ++i) modifying_cte |= writes_at(i);
+  if (!modifying_cte && main < end_ &&
+      (tokens_[main].IsWord("INSERT") || tokens_[main].IsWord("REPLACE") ||
+       tokens_[main].IsWord("MERGE"))) {
+    // Read-only CTEs feeding an INSERT or MERGE: the statement is that
+    // INSERT (an upsert is then captured like one without a WITH).
+    pos_ = main;
+    tokens_[main].IsWord("MERGE") ? Merge() : Insert();
+    return;
+  }
   for (size_t i = 1; i < end_; ++i) {
     const Token& token = tokens_[i];
     if ((token.IsWord("DELETE") || token.IsWord("UPDATE")) && !tokens_[i - 1].IsWord("FOR") &&
         !tokens_[i - 1].IsWord("KEY")) {
       info_.destructive = true;
     }
+    // SQLite's INSERT OR REPLACE and REPLACE INTO delete the rows they collide with.
     if (dialect_ == Dialect::kSqlite && token.IsWord("REPLACE") && i + 1 < end_ &&
         (tokens_[i - 1].IsWord("OR") || tokens_[i + 1].IsWord("INTO"))) {
       info_.destructive = true;

@@ -312,6 +312,20 @@ TEST_P(RollbackTest, RowsAWithStatementInsertedAreCheckedOnRollback) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE id > 100"), 3);  // 1, 3 and 5
 }
 
+TEST_P(RollbackTest, AnUpsertFedByAWithStatementIsRestored) {
+  Write("0003_upsert.up.sql",
+        "WITH n(id, name) AS (VALUES (1, 'renamed'), (9, 'new'))\n"
+        "INSERT INTO items (id, name) SELECT id, name FROM n WHERE true\n"
+        "ON CONFLICT (id) DO UPDATE SET name = excluded.name;\n");
+  Write("0003_upsert.down.sql", "DELETE FROM items WHERE id = 9;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE name = 'renamed'"), 1);
+  Status s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE id = 1 AND name = 'a'"), 1);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 5);
+}
+
 // A table captured whole is put back by deleting and inserting only the rows
 // that differ: rows already as they were keep still, so their triggers (an
 // audit trail here) do not fire for them.

@@ -348,24 +348,44 @@ TEST(ClassifyTest, QueriesWithAndTransactions) {
   EXPECT_EQ("runs a WITH statement that deletes or updates rows", info.summary);
   EXPECT_FALSE(Classify("WITH x AS (SELECT 1) SELECT * FROM x FOR UPDATE", kPg).destructive);
   EXPECT_EQ(info.writes, (Names{"t", "u"}));
-  // The tables a WITH statement writes are named, so their data is checked.
+  // An INSERT fed by read-only CTEs is that INSERT: an upsert among them is
+  // captured like one without a WITH.
   info = Classify("WITH src AS (SELECT id FROM users WHERE active) INSERT INTO public.\"Audit\" "
                   "(user_id) SELECT id FROM src",
                   kPg);
+  EXPECT_EQ(K::kInsert, info.kind);
+  EXPECT_EQ("Audit", info.table);
   EXPECT_FALSE(info.destructive);
-  EXPECT_EQ(info.writes, (Names{"Audit"}));
-  info = Classify("WITH n AS (SELECT 1 AS id) INSERT INTO t SELECT id FROM n "
-                  "ON CONFLICT (id) DO UPDATE SET id = excluded.id",
+  info = Classify("WITH RECURSIVE n(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM n WHERE id < 3) "
+                  "INSERT INTO t SELECT id FROM n ON CONFLICT (id) DO UPDATE SET id = excluded.id",
                   kPg);
+  EXPECT_EQ(K::kInsert, info.kind);
+  EXPECT_EQ("t", info.table);
   EXPECT_TRUE(info.destructive);
-  EXPECT_EQ(info.writes, (Names{"t"}));
-  EXPECT_TRUE(Classify("WITH x AS (SELECT 1) SELECT * FROM x FOR NO KEY UPDATE", kPg).writes.empty());
+  info = Classify("WITH s AS (SELECT 1 AS id) MERGE INTO t USING s ON t.id = s.id "
+                  "WHEN MATCHED THEN UPDATE SET id = s.id",
+                  kPg);
+  EXPECT_EQ(K::kInsert, info.kind);
+  EXPECT_TRUE(info.destructive);
   info = Classify("WITH n(v) AS (VALUES (1)) INSERT OR REPLACE INTO Settings SELECT v FROM n", kLite);
+  EXPECT_EQ(K::kInsert, info.kind);
+  EXPECT_EQ("Settings", info.table);
   EXPECT_TRUE(info.destructive);
-  EXPECT_EQ(info.writes, (Names{"Settings"}));
-  info = Classify("WITH n(v) AS (VALUES (1)) INSERT OR IGNORE INTO settings SELECT v FROM n", kLite);
-  EXPECT_FALSE(info.destructive);
-  EXPECT_EQ(info.writes, (Names{"settings"}));
+  EXPECT_FALSE(Classify("WITH n(v) AS (VALUES (1)) INSERT OR IGNORE INTO settings SELECT v FROM n",
+                        kLite)
+                   .destructive);
+  // Otherwise the tables it writes are named, so their data is checked.
+  info = Classify("WITH moved AS (UPDATE a SET x = 1 RETURNING id) INSERT INTO b SELECT id FROM moved",
+                  kPg);
+  EXPECT_EQ(K::kOther, info.kind);
+  EXPECT_TRUE(info.destructive);
+  EXPECT_EQ(info.writes, (Names{"a", "b"}));
+  info = Classify("WITH gone AS (SELECT id FROM a) DELETE FROM ONLY s.b WHERE id IN (SELECT id FROM gone)",
+                  kPg);
+  EXPECT_EQ(K::kOther, info.kind);
+  EXPECT_TRUE(info.destructive);
+  EXPECT_EQ(info.writes, (Names{"b"}));
+  EXPECT_TRUE(Classify("WITH x AS (SELECT 1) SELECT * FROM x FOR NO KEY UPDATE", kPg).writes.empty());
 
   for (const char* sql : {"BEGIN", "BEGIN TRANSACTION", "begin immediate", "COMMIT", "END",
                           "ROLLBACK", "START TRANSACTION", "SAVEPOINT a", "RELEASE a"}) {

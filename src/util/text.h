@@ -42,26 +42,23 @@ inline std::string_view TakeLine(std::string_view& text) {
   return line;
 }
 
-/// `text` as a standard SQL string literal: single quotes, doubled inside
-/// (SQLite; PostgreSQL with standard_conforming_strings, its default).
-inline std::string SqlLiteral(std::string_view text) {
-  std::string out = "'";
+/// `text` between two `quote`s, each `quote` inside doubled: SQL's quoting
+/// of string literals and of identifiers.
+inline std::string QuotedDoubling(std::string_view text, char quote) {
+  std::string out(1, quote);
   for (char c : text) {
-    if (c == '\'') out += '\'';
+    if (c == quote) out += quote;
     out += c;
   }
-  return out + "'";
+  return out + quote;
 }
 
+/// `text` as a standard SQL string literal: single quotes, doubled inside
+/// (SQLite; PostgreSQL with standard_conforming_strings, its default).
+inline std::string SqlLiteral(std::string_view text) { return QuotedDoubling(text, '\''); }
+
 /// `name` as a standard SQL quoted identifier: double quotes, doubled inside.
-inline std::string SqlIdentifier(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
+inline std::string SqlIdentifier(std::string_view name) { return QuotedDoubling(name, '"'); }
 
 /// Whole milliseconds since `start` on the monotonic clock.
 inline int64_t MillisSince(std::chrono::steady_clock::time_point start) {

@@ -480,6 +480,32 @@ TEST_P(RehearseTest, PgDumpSeesNoPasswordInItsArgumentsAndAFailedCopyIsDropped) 
             0);
 }
 
+// A dump the sandbox refuses (an extension the role may not create, say)
+// means the target could not be copied: exit 4, as the docs say, not 1,
+// which claims a migration failed and was undone.
+TEST_P(RehearseTest, CopyTheSandboxRefusesIsExitFour) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL only";
+  Write("0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  std::string fake = dir_.path() + "/pg_dump";
+  dir_.Write("pg_dump",
+             "#!/bin/sh\n"
+             "echo $PPID > \"$(dirname \"$0\")/ppid\"\n"
+             "echo 'CREATE EXTENSION strata_no_such_extension;'\n");
+  std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
+  auto run = RunStrata({"--database", target_->url(), "--dir", dir_.path() + "/migrations", "rehearse"},
+                       dir_.path(), {{"STRATA_PG_DUMP", fake}});
+  EXPECT_EQ(run.exit_code, 4) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("cannot copy the target into the sandbox"));
+  EXPECT_THAT(run.err, HasSubstr("strata_no_such_extension"));
+  std::ifstream in(dir_.path() + "/ppid");
+  std::string ppid;
+  in >> ppid;
+  ASSERT_FALSE(ppid.empty());
+  auto admin = OpenDatabase(UrlWithDatabase(testing::PostgresTestUrl(), "postgres"));
+  EXPECT_EQ(Scalar(**admin, "SELECT count(*) FROM pg_database WHERE datname LIKE 'strata_rehearse_" + ppid + "_%'"),
+            0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, RehearseTest, ::testing::Values(Engine::kSqlite));
 INSTANTIATE_TEST_SUITE_P(Postgres, RehearseTest, ::testing::Values(Engine::kPostgres));
 

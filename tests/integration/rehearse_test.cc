@@ -556,6 +556,22 @@ TEST(RehearseCliTest, UnreachableServerIsExitFourWithoutThePassword) {
   EXPECT_THAT(run.err, HasSubstr("127.0.0.1"));
 }
 
+// --seed-value only chooses the rows --seed generates: alone it changed
+// nothing, and the rehearsal ran on the copy as it was.
+TEST(RehearseCliTest, SeedValueWithoutSeedIsRefused) {
+  TempDir dir;
+  dir.Write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  auto run = RunStrata({"--database", "sqlite:" + dir.path() + "/app.db", "--dir",
+                        dir.path() + "/migrations", "rehearse", "--seed-value", "7"},
+                       dir.path());
+  EXPECT_EQ(run.exit_code, 2) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("without --seed ROWS"));
+  run = RunStrata({"--database", "sqlite:" + dir.path() + "/app.db", "--dir", dir.path() + "/migrations",
+                   "rehearse", "--seed", "3", "--seed-value", "7"},
+                  dir.path());
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+}
+
 // Before the first `up` there is no file: the rehearsal starts from an
 // empty database, as `up` would, says so, and creates nothing.
 TEST(RehearseCliTest, MissingSqliteFileIsRehearsedAsEmpty) {

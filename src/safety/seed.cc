@@ -172,6 +172,7 @@ class TableFiller {
   std::vector<Row> self_keys_;
   std::vector<Row> chunk_;
   std::vector<int64_t> chunk_rows_;  // row number of each row in chunk_
+  int64_t rows_before_ = 0;  // rows in the table when its filling began
   size_t chunk_size_ = 1;  // rows per statement at most
   size_t target_ = 1;      // rows per statement now
   int64_t statements_ = 0;
@@ -221,7 +222,14 @@ Status TableFiller::Prepare() {
     }
     if (!u.cols.empty()) unique_.push_back(std::move(u));
   }
-  if (options_.allow_non_empty) {  // keys already taken by the rows there
+  // Keys already taken by the rows there: with --allow-non-empty, and also
+  // rows a trigger of a table filled before this one wrote (a comment
+  // count kept per post), which the check that the tables are empty, made
+  // before any was filled, could not see.
+  STRATA_ASSIGN_OR_RETURN(Rows count,
+                          db_.Query(fmt::format("SELECT count(*) FROM {}", db_.QuoteIdent(table_.name))));
+  rows_before_ = count.empty() ? 0 : count.rows[0][0].ToInt();
+  if (rows_before_ > 0) {
     for (UniqueKey& u : unique_) {
       std::vector<std::string> names;
       for (int c : u.cols) names.push_back(db_.QuoteIdent(columns_[c]->name));
@@ -402,10 +410,20 @@ Result<Row> TableFiller::MakeRow(int64_t r, int first_attempt) {
       } else if (fk.one_to_one) {
         if (fk.cursor >= fk.pool.size()) {
           if (!fk.nullable) {
+            std::string held, advice = "seed fewer rows";
+            if (rows_before_ > 0) {
+              held = fmt::format(" and {} already had {} rows", table_.name, rows_before_);
+              if (!options_.allow_non_empty) {
+                held += " (written by a trigger while other tables were seeded)";
+                advice = fmt::format("seed {} first with --table, then the others, or fewer rows",
+                                     table_.name);
+              }
+            }
             return Status(Code::kInvalidArgument,
                           fmt::format("table {}: each row needs a row of {} of its own (foreign key {} "
-                                      "is also a unique key), but {} has only {} rows; seed fewer rows",
-                                      table_.name, fk.def->parent, fk.def->name, fk.def->parent, fk.pool.size()));
+                                      "is also a unique key), but {} has only {} rows{}; {}",
+                                      table_.name, fk.def->parent, fk.def->name, fk.def->parent,
+                                      fk.pool.size(), held, advice));
           }
         } else {
           parent = &fk.pool[fk.cursor++];

@@ -22,6 +22,15 @@ Result<std::unique_ptr<Database>> Connect(const GlobalOptions& global) {
 }
 
 int RunFingerprint(const GlobalOptions& global, const FingerprintOptions& opt) {
+  // --table picks the tables whose rows are hashed; the schema is always
+  // the whole one. With --schema alone it would change nothing, and the
+  // output (every object's text) would look like that table's schema.
+  if (!opt.tables.empty() && opt.schema && !opt.data) {
+    return Fail(Status(Code::kInvalidArgument,
+                       "--table limits the data fingerprint, which --schema alone does not print "
+                       "(the schema text is always the whole schema's); add --data, or leave "
+                       "--table out"));
+  }
   auto db = Connect(global);
   if (!db.ok()) return Fail(db.status());
   bool want_schema = opt.schema || !opt.data;
@@ -71,7 +80,7 @@ void SetupFingerprint(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_flag("--schema", opt->schema, "print the canonical schema text");
   cmd->add_flag("--data", opt->data, "print the hash and row count of each table");
   cmd->add_flag("--json", opt->json, "print JSON for machines");
-  cmd->add_option("--table", opt->tables, "hash only these tables (repeatable)");
+  cmd->add_option("--table", opt->tables, "hash the rows of only these tables (repeatable; not with --schema alone)");
   cmd->footer("Without --schema or --data, prints both hashes. Row order does not matter; "
               "Strata's own tables are left out.");
   cmd->callback([&global, &exit_code, opt] { exit_code = RunFingerprint(global, *opt); });

@@ -142,7 +142,7 @@ void SetupRehearse(CLI::App& app, GlobalOptions& global, int& exit_code) {
       ->transform(DecimalVersion());
   cmd->add_option("--seed", o.seed_rows, "fill the sandbox's tables with ROWS generated rows each")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--seed-value", o.seed_value, "PRNG seed for --seed (default 42)");
+  auto* seed_value = cmd->add_option("--seed-value", o.seed_value, "PRNG seed for --seed (default 42)");
   cmd->add_flag("--keep-sandbox", o.keep_sandbox, "leave the sandbox copy in place and print where");
   cmd->add_flag("--no-inject", [&o](int64_t) { o.inject_failures = false; },
                 "skip failure injection (faster, proves less)");
@@ -151,7 +151,14 @@ void SetupRehearse(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_flag("--json", flags->json, "print the report as JSON for machines");
   cmd->footer("The target is only read. Exits 0 when every migration passes, 6 when one fails "
               "(the report says why), and as `up` does for bad input (2, 4, 5, 7, 8).");
-  cmd->callback([&global, &exit_code, flags, to] {
+  cmd->callback([&global, &exit_code, flags, to, seed_value] {
+    // Without --seed nothing is generated: a seed value would be ignored.
+    if (seed_value->count() > 0 && flags->options.seed_rows == 0) {
+      exit_code = Fail(Status(Code::kInvalidArgument,
+                              "--seed-value chooses the rows --seed generates; without --seed ROWS "
+                              "(or with 0) nothing is generated"));
+      return;
+    }
     auto resolved = ResolveOptions(global, true);
     if (!resolved.ok()) {
       exit_code = Fail(resolved.status());

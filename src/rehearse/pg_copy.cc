@@ -139,8 +139,13 @@ class Restorer {
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return Status::OK();
     std::string msg = r ? pq_.PQresultErrorMessage(r) : pq_.PQerrorMessage(conn_);
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    return Status(Code::kDatabase, fmt::format("restoring the copy into the sandbox{}: {}",
-                                               what.empty() ? "" : " (" + what.substr(0, 80) + ")", msg));
+    // The target could not be copied (say it has an extension the role may
+    // not create): no migration ran, so this is kUnavailable (exit 4), not
+    // kDatabase, which the CLI reports as a migration that failed (exit 1).
+    return Status(Code::kUnavailable,
+                  fmt::format("cannot copy the target into the sandbox: restoring pg_dump's output{} "
+                              "failed: {}",
+                              what.empty() ? "" : " (" + what.substr(0, 80) + ")", msg));
   }
 
   Status ConnError(const char* what) {

@@ -28,7 +28,9 @@ ConnParams WithDbname(ConnParams params, const std::string& dbname);
 /// Dumps the database `source` names and restores it into `dest`'s
 /// (an empty database). Owners, privileges, subscriptions, publications,
 /// security labels and tablespaces are left out: the copy belongs to the
-/// connecting user. Any error stops the copy and is returned.
+/// connecting user. Any error stops the copy and is returned; one the
+/// destination reports while running the dump is kUnavailable (the source
+/// could not be copied), as is one of pg_dump.
 Status CopyPostgresDatabase(const ConnParams& source, const ConnParams& dest);
 
 }  // namespace strata

@@ -40,6 +40,13 @@ std::string EnabledFact(std::string_view column, std::string_view verb) {
       column, verb);
 }
 
+/// The fact for the options a relation was given WITH (...) or SET (...),
+/// `alias` a pg_class row whose reloptions are not null.
+std::string RelOptions(std::string_view alias) {
+  return fmt::format("'with (' || (SELECT string_agg(o, ', ' ORDER BY o) FROM unnest({}.reloptions) AS o) || ')'",
+                     alias);
+}
+
 /// The catalog queries: each row is (kind, name, fact, order, owning table).
 /// With `filtered`, only the per-table queries, limited to the tables in $1
 /// (names separated by chr(31)).
@@ -91,6 +98,13 @@ std::vector<std::string> Queries(bool filtered) {
           " CROSS JOIN LATERAL (VALUES (c.relrowsecurity, 'row level security enabled'),"
           "  (c.relforcerowsecurity, 'row level security forced')) AS r(flag, fact)" +
           in_schema + " AND c.relkind IN ('r', 'p', 'f') AND r.flag" +
+          NotExtension("pg_class", "c.oid") +
+          // Storage parameters (fillfactor, autovacuum_*), only when set,
+          // as above; sorted, since the server keeps them as written.
+          " UNION ALL "
+          "SELECT 'table', c.relname, " + RelOptions("c") + ", 250000, c.relname"
+          " FROM pg_catalog.pg_class c" + in_schema +
+          " AND c.relkind IN ('r', 'p', 'f') AND c.reloptions IS NOT NULL" +
           NotExtension("pg_class", "c.oid") +
           // The internal triggers that enforce foreign keys (and deferrable
           // unique constraints) have OIDs in their names, so they are not
@@ -187,7 +201,15 @@ std::vector<std::string> Queries(bool filtered) {
   std::vector<std::string> rest = {
       "SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, c.relname,"
       " pg_get_viewdef(c.oid, true), 0 FROM pg_catalog.pg_class c" +
-          in_schema + " AND c.relkind IN ('v', 'm')" + NotExtension("pg_class", "c.oid"),
+          in_schema + " AND c.relkind IN ('v', 'm')" + NotExtension("pg_class", "c.oid") +
+          // A view's options, which pg_get_viewdef leaves out: security_invoker
+          // (whether the row-level security of its tables applies to the
+          // querying user or to the view's owner), security_barrier,
+          // check_option. Only when set, so a view without keeps its text.
+          " UNION ALL "
+          "SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, c.relname, " +
+          RelOptions("c") + ", 1 FROM pg_catalog.pg_class c" + in_schema +
+          " AND c.relkind IN ('v', 'm') AND c.reloptions IS NOT NULL" + NotExtension("pg_class", "c.oid"),
       // Rules of views other than the view itself (ON INSERT ... DO INSTEAD).
       "SELECT 'rule', quote_ident(r.rulename) || ' on ' || c.relname,"
       " pg_get_ruledef(r.oid, true), 0"

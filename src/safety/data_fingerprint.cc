@@ -2,6 +2,7 @@
 // FingerprintData: one streaming pass per table with one RowHasher, so no
 // allocation per row or cell and memory bounded by the hasher's buffer.
 #include <cstring>
+#include <functional>
 
 #include <fmt/format.h>
 #include <xxhash.h>
@@ -55,10 +56,50 @@ unsigned __int128 RowHasher::Hash(std::span<const CellView> cells) {
   return (static_cast<unsigned __int128>(h.high64) << 64) | h.low64;
 }
 
+namespace {
+
+// PostgreSQL sends values as text in a form its session settings choose: a
+// timestamptz in the TimeZone (and DateStyle), an interval in IntervalStyle,
+// a float inside an array or row by extra_float_digits, money by
+// lc_monetary. A hash is recorded by one run (`up`) and compared by another
+// (`down`, `snapshot verify`), whose client may set them otherwise (PGTZ,
+// PGDATESTYLE, PGOPTIONS, a role's or database's settings): rows hashed with
+// the settings of the moment would differ though equal, so a rollback was
+// refused as if written since, or not checked at all. They are pinned, to
+// PostgreSQL's defaults and UTC, only while rows are hashed (SET LOCAL in a
+// savepoint, or a transaction, rolled back after): a migration still runs
+// with the session's own, which its literals may rely on.
+constexpr char kPinnedSettings[] =
+    "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, MDY'; "
+    "SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 1; "
+    "SET LOCAL bytea_output = 'hex'; SET LOCAL lc_monetary = 'C'";
+constexpr char kSavepoint[] = "strata_hash_settings";
+
+Status ForEachRowPinned(Database& db, const std::string& query, const std::vector<Value>& params,
+                        const std::function<Status(std::span<const CellView>)>& on_row) {
+  if (db.engine() != Engine::kPostgres) return db.ForEachRow(query, params, on_row);
+  const bool nested = db.InTransaction();
+  STRATA_RETURN_IF_ERROR(nested ? db.Savepoint(kSavepoint) : db.Begin());
+  Status s = db.Exec(kPinnedSettings);
+  if (s.ok()) s = db.ForEachRow(query, params, on_row);
+  // Only read: rolling back ends the settings and leaves the caller's
+  // transaction as it was.
+  Status closed = Status::OK();
+  if (nested) {
+    closed = db.RollbackToSavepoint(kSavepoint);
+    if (closed.ok()) closed = db.ReleaseSavepoint(kSavepoint);
+  } else {
+    closed = db.Rollback();
+  }
+  return s.ok() ? closed : s;
+}
+
+}  // namespace
+
 Result<RowSum> SumRows(Database& db, const std::string& query, const std::vector<Value>& params) {
   RowHasher hasher;
   RowSum out;
-  STRATA_RETURN_IF_ERROR(db.ForEachRow(query, params, [&](std::span<const CellView> cells) {
+  STRATA_RETURN_IF_ERROR(ForEachRowPinned(db, query, params, [&](std::span<const CellView> cells) {
     out.sum += hasher.Hash(cells);  // wraps: the sum is modulo 2^128
     ++out.rows;
     return Status::OK();

@@ -128,6 +128,11 @@ class TableFiller {
     std::vector<int> cols;         // positions in the insert list
     std::vector<int> parent_cols;  // self-references: the referenced positions
     bool nulled = false, self = false, one_to_one = false, nullable = false;
+    // Positions k (in cols) of columns an earlier key of fks_ also sets, as
+    // tenant_id is in (tenant_id) -> tenants and (tenant_id, manager_id) ->
+    // users: the parent must agree with what the earlier key chose there.
+    std::vector<size_t> shared;
+    bool rest_nullable = false;    // the columns not shared are all nullable
     std::vector<Row> pool;         // parent key values
     size_t cursor = 0;
   };
@@ -139,6 +144,11 @@ class TableFiller {
   Status Prepare();
   Status PrepareForeignKey(const SeedForeignKey& def, size_t index);
   Result<Row> MakeRow(int64_t r, int first_attempt);
+  /// Orders fks_ and finds their shared columns; see ForeignKey::shared.
+  void ShareColumns();
+  /// A parent of `fk` whose values agree with `row` at fk.shared, among
+  /// those `fk` may take now (one-to-one: the unused ones); null if none.
+  const Row* MatchingParent(ForeignKey& fk, const Row& row);
   Status Flush();
   /// Inserts chunk_[begin, end) in one statement; when the database rejects
   /// it, halves the range, and makes a rejected single row again.
@@ -162,6 +172,7 @@ class TableFiller {
   std::vector<Row> self_keys_;
   std::vector<Row> chunk_;
   std::vector<int64_t> chunk_rows_;  // row number of each row in chunk_
+  int64_t rows_before_ = 0;  // rows in the table when its filling began
   size_t chunk_size_ = 1;  // rows per statement at most
   size_t target_ = 1;      // rows per statement now
   int64_t statements_ = 0;
@@ -211,7 +222,14 @@ Status TableFiller::Prepare() {
     }
     if (!u.cols.empty()) unique_.push_back(std::move(u));
   }
-  if (options_.allow_non_empty) {  // keys already taken by the rows there
+  // Keys already taken by the rows there: with --allow-non-empty, and also
+  // rows a trigger of a table filled before this one wrote (a comment
+  // count kept per post), which the check that the tables are empty, made
+  // before any was filled, could not see.
+  STRATA_ASSIGN_OR_RETURN(Rows count,
+                          db_.Query(fmt::format("SELECT count(*) FROM {}", db_.QuoteIdent(table_.name))));
+  rows_before_ = count.empty() ? 0 : count.rows[0][0].ToInt();
+  if (rows_before_ > 0) {
     for (UniqueKey& u : unique_) {
       std::vector<std::string> names;
       for (int c : u.cols) names.push_back(db_.QuoteIdent(columns_[c]->name));
@@ -225,6 +243,7 @@ Status TableFiller::Prepare() {
   for (size_t i = 0; i < table_.foreign_keys.size(); ++i) {
     STRATA_RETURN_IF_ERROR(PrepareForeignKey(table_.foreign_keys[i], i));
   }
+  ShareColumns();
   chunk_size_ = std::clamp<size_t>(kMaxParams / std::max<size_t>(columns_.size(), 1), 1, kMaxChunkRows);
   target_ = chunk_size_;
   return Status::OK();
@@ -294,16 +313,93 @@ Status TableFiller::PrepareForeignKey(const SeedForeignKey& def, size_t index) {
   return Status::OK();
 }
 
+void TableFiller::ShareColumns() {
+  auto overlap = [](const ForeignKey& a, const ForeignKey& b) {
+    return std::any_of(a.cols.begin(), a.cols.end(),
+                       [&](int c) { return std::find(b.cols.begin(), b.cols.end(), c) != b.cols.end(); });
+  };
+  bool any = false;
+  for (size_t i = 0; i < fks_.size() && !any; ++i) {
+    for (size_t j = i + 1; j < fks_.size() && !any; ++j) any = overlap(fks_[i], fks_[j]);
+  }
+  if (!any) return;  // keys independent: the order they were declared in
+  // A wider key first: a parent row of (tenant_id, project_id) -> projects
+  // gives a tenant_id that (tenant_id) -> tenants then finds. A
+  // self-reference last: it looks for an earlier row of the same tenant, or
+  // leaves its other columns NULL, instead of pinning every row's tenant to
+  // the first row's.
+  std::stable_sort(fks_.begin(), fks_.end(), [](const ForeignKey& a, const ForeignKey& b) {
+    if (a.self != b.self) return b.self;
+    return a.cols.size() > b.cols.size();
+  });
+  std::vector<bool> set(columns_.size(), false);
+  for (ForeignKey& fk : fks_) {
+    fk.rest_nullable = true;
+    for (size_t k = 0; k < fk.cols.size(); ++k) {
+      if (set[fk.cols[k]]) {
+        fk.shared.push_back(k);
+      } else {
+        fk.rest_nullable &= !columns_[fk.cols[k]]->not_null;
+      }
+    }
+    for (int c : fk.cols) set[c] = true;
+  }
+}
+
+const Row* TableFiller::MatchingParent(ForeignKey& fk, const Row& row) {
+  auto matches = [&](const Row& parent) {
+    for (size_t k : fk.shared) {
+      if (!(parent[k] == row[fk.cols[k]])) return false;
+    }
+    return true;
+  };
+  if (fk.self || !fk.one_to_one) {
+    std::vector<Row>& rows = fk.self ? self_keys_ : fk.pool;
+    if (rows.empty()) return nullptr;
+    const size_t start = values_.Below(rows.size());  // a random one of those that match
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Row& parent = rows[(start + i) % rows.size()];
+      if (matches(parent)) return &parent;
+    }
+    return nullptr;
+  }
+  for (size_t i = fk.cursor; i < fk.pool.size(); ++i) {
+    if (!matches(fk.pool[i])) continue;
+    std::swap(fk.pool[i], fk.pool[fk.cursor]);
+    return &fk.pool[fk.cursor++];
+  }
+  return nullptr;
+}
+
 Result<Row> TableFiller::MakeRow(int64_t r, int first_attempt) {
   const UniqueKey* clash = nullptr;
+  const ForeignKey* unmet = nullptr;
   for (int attempt = first_attempt; attempt < first_attempt + kUniqueTries; ++attempt) {
     Row row(columns_.size());
     for (size_t i = 0; i < columns_.size(); ++i) row[i] = values_.Make(*columns_[i], r, attempt, distinct_[i]);
+    unmet = nullptr;
     for (ForeignKey& fk : fks_) {
       const Row* parent = nullptr;
       Row own;
+      // What an earlier key set in this row stays; a NULL there already
+      // satisfies this key (MATCH SIMPLE), whatever the other columns hold.
+      const bool constrained = !fk.shared.empty() && std::none_of(fk.shared.begin(), fk.shared.end(), [&](size_t k) {
+        return row[fk.cols[k]].is_null();
+      });
       bool null = fk.nulled || (fk.nullable && ((attempt == 0 && r == 0) || values_.Below(10) == 0));
-      if (null) {
+      if (constrained && !null) {
+        parent = MatchingParent(fk, row);
+        if (!parent && fk.self && !fk.rest_nullable) {  // the row points at itself, if it agrees
+          for (int p : fk.parent_cols) own.push_back(row[p]);
+          bool agrees = true;
+          for (size_t k : fk.shared) agrees &= own[k] == row[fk.cols[k]];
+          if (agrees) parent = &own;
+        }
+        if (!parent && !fk.rest_nullable) {
+          unmet = &fk;
+          break;
+        }
+      } else if (null) {
       } else if (fk.self) {
         if (!self_keys_.empty()) {
           parent = &self_keys_[values_.Below(self_keys_.size())];
@@ -314,10 +410,20 @@ Result<Row> TableFiller::MakeRow(int64_t r, int first_attempt) {
       } else if (fk.one_to_one) {
         if (fk.cursor >= fk.pool.size()) {
           if (!fk.nullable) {
+            std::string held, advice = "seed fewer rows";
+            if (rows_before_ > 0) {
+              held = fmt::format(" and {} already had {} rows", table_.name, rows_before_);
+              if (!options_.allow_non_empty) {
+                held += " (written by a trigger while other tables were seeded)";
+                advice = fmt::format("seed {} first with --table, then the others, or fewer rows",
+                                     table_.name);
+              }
+            }
             return Status(Code::kInvalidArgument,
                           fmt::format("table {}: each row needs a row of {} of its own (foreign key {} "
-                                      "is also a unique key), but {} has only {} rows; seed fewer rows",
-                                      table_.name, fk.def->parent, fk.def->name, fk.def->parent, fk.pool.size()));
+                                      "is also a unique key), but {} has only {} rows{}; {}",
+                                      table_.name, fk.def->parent, fk.def->name, fk.def->parent,
+                                      fk.pool.size(), held, advice));
           }
         } else {
           parent = &fk.pool[fk.cursor++];
@@ -325,8 +431,12 @@ Result<Row> TableFiller::MakeRow(int64_t r, int first_attempt) {
       } else if (!fk.pool.empty()) {
         parent = &fk.pool[values_.Below(fk.pool.size())];
       }
-      for (size_t k = 0; k < fk.cols.size(); ++k) row[fk.cols[k]] = parent ? (*parent)[k] : Value();
+      for (size_t k = 0; k < fk.cols.size(); ++k) {
+        if (std::find(fk.shared.begin(), fk.shared.end(), k) != fk.shared.end()) continue;
+        row[fk.cols[k]] = parent ? (*parent)[k] : Value();
+      }
     }
+    if (unmet) continue;
     std::vector<std::string> keys(unique_.size());
     clash = nullptr;
     for (size_t u = 0; u < unique_.size() && !clash; ++u) {
@@ -345,6 +455,16 @@ Result<Row> TableFiller::MakeRow(int64_t r, int first_attempt) {
       break;
     }
     return row;
+  }
+  if (unmet) {
+    std::vector<std::string> shared;
+    for (size_t k : unmet->shared) shared.push_back(unmet->def->columns[k]);
+    return Status(Code::kInvalidArgument,
+                  fmt::format("table {}: foreign key {} needs a row of {} with the same {} as the row's "
+                              "other foreign keys chose, and found none in {} tries; seed {} with "
+                              "more rows",
+                              table_.name, unmet->def->name, unmet->def->parent, Join(shared),
+                              kUniqueTries, unmet->def->parent));
   }
   std::vector<std::string> names;
   for (int c : clash->cols) names.push_back(columns_[c]->name);

@@ -955,5 +955,25 @@ TEST_F(CliInputTest, InitNewAndConfigFile) {
   EXPECT_EQ((*db)->ListColumns("users")->size(), 2u);
 }
 
+// fingerprint --table picks the tables whose rows are hashed; with --schema
+// alone it changed nothing, and the whole schema printed as if it were the
+// table's.
+TEST(FingerprintCliTest, TableWithSchemaAloneIsRefused) {
+  TempDir dir;
+  dir.Write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);\nCREATE TABLE b (id INTEGER);\n");
+  const std::string db = "sqlite:" + dir.path() + "/app.db";
+  ASSERT_EQ(RunStrata({"--database", db, "--dir", dir.path() + "/migrations", "up", "--no-snapshot"}, dir.path())
+                .exit_code,
+            0);
+  auto run = RunStrata({"--database", db, "fingerprint", "--schema", "--table", "a"}, dir.path());
+  EXPECT_EQ(run.exit_code, 2) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("--table limits the data fingerprint"));
+  EXPECT_EQ(run.out, "");
+  run = RunStrata({"--database", db, "fingerprint", "--schema", "--data", "--table", "a"}, dir.path());
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr(" a\n"));
+  EXPECT_THAT(run.out, ::testing::Not(HasSubstr(" b\n")));
+}
+
 }  // namespace
 }  // namespace strata

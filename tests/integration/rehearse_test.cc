@@ -208,6 +208,41 @@ TEST_P(RehearseTest, DownThatLosesRowLevelSecurityOrADeferredForeignKeyFails) {
   EXPECT_EQ(TargetState(), before);
 }
 
+// The options a view or table was made WITH are part of its definition:
+// a view that loses security_invoker runs as its owner, past the row-level
+// security of its tables. pg_get_viewdef leaves them out, so a down script
+// that recreated the view without them passed, rehearsal and `down` alike.
+TEST_P(RehearseTest, DownThatLosesAViewsOrATablesOptionsFails) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's view and storage options";
+  Write("0001_docs.up.sql",
+        "CREATE TABLE docs (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, private BOOLEAN NOT NULL);\n"
+        "ALTER TABLE docs ENABLE ROW LEVEL SECURITY;\n"
+        "CREATE POLICY own ON docs USING (owner = current_user);\n"
+        "CREATE VIEW public_docs WITH (security_invoker = true) AS\n"
+        "  SELECT id, owner FROM docs WHERE NOT private WITH CASCADED CHECK OPTION;\n");
+  Write("0001_docs.down.sql", "DROP VIEW public_docs;\nDROP TABLE docs;\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  Write("0002_view.up.sql",
+        "DROP VIEW public_docs;\n"
+        "CREATE VIEW public_docs WITH (security_invoker = true) AS\n"
+        "  SELECT id, owner, private FROM docs WHERE NOT private WITH CASCADED CHECK OPTION;\n"
+        "ALTER TABLE docs SET (fillfactor = 70);\n");
+  Write("0002_view.down.sql",
+        "DROP VIEW public_docs;\n"
+        "CREATE VIEW public_docs AS SELECT id, owner FROM docs WHERE NOT private;\n");
+  auto run = Strata({"rehearse", "--no-inject"});
+  EXPECT_EQ(run.exit_code, 6) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("with (check_option=cascaded, security_invoker=true)"));
+  EXPECT_THAT(run.out, HasSubstr("with (fillfactor=70)"));
+  run = Strata({"up", "--no-snapshot"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  run = Strata({"down"});
+  EXPECT_EQ(run.exit_code, 6) << run.all();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_class WHERE relname = 'public_docs' "
+                         "AND 'security_invoker=true' = ANY(reloptions)"),
+            1);
+}
+
 TEST_P(RehearseTest, DownThatRestoresAColumnWithTheWrongTypeFails) {
   Write("0001_items.up.sql",
         "CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER NOT NULL DEFAULT 0);\n"
@@ -480,6 +515,32 @@ TEST_P(RehearseTest, PgDumpSeesNoPasswordInItsArgumentsAndAFailedCopyIsDropped) 
             0);
 }
 
+// A dump the sandbox refuses (an extension the role may not create, say)
+// means the target could not be copied: exit 4, as the docs say, not 1,
+// which claims a migration failed and was undone.
+TEST_P(RehearseTest, CopyTheSandboxRefusesIsExitFour) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL only";
+  Write("0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  std::string fake = dir_.path() + "/pg_dump";
+  dir_.Write("pg_dump",
+             "#!/bin/sh\n"
+             "echo $PPID > \"$(dirname \"$0\")/ppid\"\n"
+             "echo 'CREATE EXTENSION strata_no_such_extension;'\n");
+  std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
+  auto run = RunStrata({"--database", target_->url(), "--dir", dir_.path() + "/migrations", "rehearse"},
+                       dir_.path(), {{"STRATA_PG_DUMP", fake}});
+  EXPECT_EQ(run.exit_code, 4) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("cannot copy the target into the sandbox"));
+  EXPECT_THAT(run.err, HasSubstr("strata_no_such_extension"));
+  std::ifstream in(dir_.path() + "/ppid");
+  std::string ppid;
+  in >> ppid;
+  ASSERT_FALSE(ppid.empty());
+  auto admin = OpenDatabase(UrlWithDatabase(testing::PostgresTestUrl(), "postgres"));
+  EXPECT_EQ(Scalar(**admin, "SELECT count(*) FROM pg_database WHERE datname LIKE 'strata_rehearse_" + ppid + "_%'"),
+            0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, RehearseTest, ::testing::Values(Engine::kSqlite));
 INSTANTIATE_TEST_SUITE_P(Postgres, RehearseTest, ::testing::Values(Engine::kPostgres));
 
@@ -493,6 +554,22 @@ TEST(RehearseCliTest, UnreachableServerIsExitFourWithoutThePassword) {
   EXPECT_EQ(run.exit_code, 4) << run.all();
   EXPECT_THAT(run.all(), Not(HasSubstr("s3cret")));
   EXPECT_THAT(run.err, HasSubstr("127.0.0.1"));
+}
+
+// --seed-value only chooses the rows --seed generates: alone it changed
+// nothing, and the rehearsal ran on the copy as it was.
+TEST(RehearseCliTest, SeedValueWithoutSeedIsRefused) {
+  TempDir dir;
+  dir.Write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  auto run = RunStrata({"--database", "sqlite:" + dir.path() + "/app.db", "--dir",
+                        dir.path() + "/migrations", "rehearse", "--seed-value", "7"},
+                       dir.path());
+  EXPECT_EQ(run.exit_code, 2) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("without --seed ROWS"));
+  run = RunStrata({"--database", "sqlite:" + dir.path() + "/app.db", "--dir", dir.path() + "/migrations",
+                   "rehearse", "--seed", "3", "--seed-value", "7"},
+                  dir.path());
+  EXPECT_EQ(run.exit_code, 0) << run.all();
 }
 
 // Before the first `up` there is no file: the rehearsal starts from an

@@ -326,6 +326,44 @@ TEST_P(RollbackTest, AnUpsertFedByAWithStatementIsRestored) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 5);
 }
 
+// PostgreSQL sends a timestamptz or an interval as text in the client's
+// TimeZone, DateStyle and IntervalStyle. Hashed with the settings of the
+// moment, a rollback run from another time zone than its `up` took the
+// captured values for later writes and refused (exit 6), and a down script
+// that forgot what a DO block changed passed unchecked.
+TEST_P(RollbackTest, DataIsHashedTheSameWhateverTheClientsTimeZone) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's session settings";
+  Write("0003_events.up.sql",
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, at TIMESTAMPTZ NOT NULL, took INTERVAL);\n"
+        "INSERT INTO events VALUES (1, '2024-03-01 10:00:00+00', '1 day 2 hours'),\n"
+        "  (2, '2024-03-02 11:30:00+00', '90 minutes');\n");
+  auto strata = [&](std::vector<std::string> args, const std::string& tz) {
+    args.insert(args.begin(), {"--database", target_->url(), "--dir", dir_.path() + "/migrations"});
+    std::map<std::string, std::string> env = {{"PGTZ", tz}};
+    if (tz != "UTC") env["PGDATESTYLE"] = "SQL, DMY";
+    return testing::RunStrata(args, dir_.path(), env);
+  };
+  auto up = strata({"up", "--no-snapshot"}, "UTC");
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+
+  Write("0004_shift.up.sql", "UPDATE events SET at = at + interval '1 hour' WHERE id = 2;\n");
+  Write("0004_shift.down.sql", "-- the captured values go back\n");
+  up = strata({"up", "--no-snapshot"}, "UTC");
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  auto down = strata({"down"}, "America/New_York");
+  EXPECT_EQ(down.exit_code, 0) << down.all();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM events WHERE at = '2024-03-02 11:30:00+00'"), 1);
+
+  Write("0004_shift.up.sql", "DO $$ BEGIN UPDATE events SET took = took * 2; END $$;\n");
+  Write("0004_shift.down.sql", "-- forgets to halve took\n");
+  up = strata({"up", "--no-snapshot"}, "UTC");
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  down = strata({"down"}, "America/New_York");
+  EXPECT_EQ(down.exit_code, 6) << down.all();
+  EXPECT_THAT(down.err, HasSubstr("data of table events differs"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history WHERE version = 4"), 1);
+}
+
 // A table captured whole is put back by deleting and inserting only the rows
 // that differ: rows already as they were keep still, so their triggers (an
 // audit trail here) do not fire for them.

@@ -434,6 +434,78 @@ TEST_P(SeedTest, CommandFillsTheDatabase) {
   EXPECT_THAT(run.err, HasSubstr("already has rows"));
 }
 
+// Multi-tenant keys: tenant_id is in a key to tenants and in composite keys
+// to users and to the table itself. Each key filled on its own overwrote
+// tenant_id, so (tenant_id, manager_id) named no user: PostgreSQL refused
+// the rows (exit 2) and SQLite, which Strata's connection does not make
+// check foreign keys, took rows that break them.
+TEST_P(SeedTest, ForeignKeysSharingColumnsAgree) {
+  Exec(*db_, R"(
+CREATE TABLE tenants (id INTEGER PRIMARY KEY, slug TEXT NOT NULL UNIQUE);
+CREATE TABLE users (
+  tenant_id  INTEGER NOT NULL REFERENCES tenants (id),
+  id         INTEGER NOT NULL,
+  manager_id INTEGER,
+  PRIMARY KEY (tenant_id, id),
+  FOREIGN KEY (tenant_id, manager_id) REFERENCES users (tenant_id, id)
+);
+CREATE TABLE projects (
+  tenant_id INTEGER NOT NULL,
+  id        INTEGER NOT NULL,
+  owner_id  INTEGER NOT NULL,
+  parent_id INTEGER,
+  PRIMARY KEY (tenant_id, id),
+  FOREIGN KEY (tenant_id) REFERENCES tenants (id),
+  FOREIGN KEY (tenant_id, owner_id) REFERENCES users (tenant_id, id),
+  FOREIGN KEY (tenant_id, parent_id) REFERENCES projects (tenant_id, id)
+);
+)");
+  auto run = RunStrata({"--database", target_->url(), "seed", "--rows", "200"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  if (!pg()) {
+    EXPECT_THAT(Column(*db_, "PRAGMA foreign_key_check"), ::testing::IsEmpty());
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM users"), 200);
+  EXPECT_EQ(Count("SELECT count(*) FROM projects"), 200);
+  EXPECT_EQ(Count("SELECT count(*) FROM users u WHERE manager_id IS NOT NULL AND NOT EXISTS "
+                  "(SELECT 1 FROM users m WHERE m.tenant_id = u.tenant_id AND m.id = u.manager_id)"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM projects p WHERE NOT EXISTS "
+                  "(SELECT 1 FROM users u WHERE u.tenant_id = p.tenant_id AND u.id = p.owner_id)"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM projects p WHERE parent_id IS NOT NULL AND NOT EXISTS "
+                  "(SELECT 1 FROM projects q WHERE q.tenant_id = p.tenant_id AND q.id = p.parent_id)"), 0);
+  // The rows spread over the tenants, and some do have a manager.
+  EXPECT_GT(Count("SELECT count(DISTINCT tenant_id) FROM users"), 50);
+  EXPECT_GT(Count("SELECT count(*) FROM users WHERE manager_id IS NOT NULL"), 10);
+}
+
+// A trigger of a table seeded first writes rows into one seeded later (a
+// comment count per post). The check that the tables are empty came before
+// them, so their keys were not seen: the generated rows collided with them
+// and the error blamed the parent's size alone.
+TEST_P(SeedTest, RowsATriggerWroteMeanwhileAreNamed) {
+  Exec(*db_, std::string(R"(
+CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+CREATE TABLE comments (id INTEGER PRIMARY KEY, post_id INTEGER NOT NULL REFERENCES posts (id), body TEXT);
+CREATE TABLE post_stats (post_id INTEGER PRIMARY KEY REFERENCES posts (id), comments INTEGER NOT NULL);
+)") + (pg() ? R"(
+CREATE FUNCTION count_comment() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+  INSERT INTO post_stats VALUES (NEW.post_id, 1)
+    ON CONFLICT (post_id) DO UPDATE SET comments = post_stats.comments + 1;
+  RETURN NULL; END $$;
+CREATE TRIGGER comments_count AFTER INSERT ON comments FOR EACH ROW EXECUTE FUNCTION count_comment();
+)" : R"(
+CREATE TRIGGER comments_count AFTER INSERT ON comments BEGIN
+  INSERT INTO post_stats VALUES (NEW.post_id, 1)
+    ON CONFLICT (post_id) DO UPDATE SET comments = comments + 1;
+END;
+)"));
+  auto run = RunStrata({"--database", target_->url(), "seed", "--rows", "50"});
+  EXPECT_EQ(run.exit_code, 2) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("posts has only 50 rows and post_stats already had"));
+  EXPECT_THAT(run.err, HasSubstr("written by a trigger while other tables were seeded"));
+  EXPECT_EQ(Count("SELECT count(*) FROM posts"), 0);  // nothing is kept
+}
+
 // The demo shop after all its migrations, with its seed rows and the
 // triggers that keep order totals; on PostgreSQL the same schema translated.
 constexpr char kDemoPostgresSql[] = R"(

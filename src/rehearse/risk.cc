@@ -4,14 +4,35 @@
 #include <cctype>
 
 #include "sql/classify.h"
+#include "sql/lexer.h"
 #include "util/text.h"
 
 namespace strata {
 namespace {
 
-
 bool Contains(const std::string& haystack, std::string_view needle) {
   return haystack.find(needle) != std::string::npos;
+}
+
+/// Whether PostgreSQL fills a column `add` (ADD COLUMN, lower case) adds by
+/// rewriting every row: a stored generated column, a serial or identity
+/// column, or a volatile default. A constant or stable default (now()) is
+/// kept in the catalog instead (PostgreSQL 11 and later).
+bool AddColumnRewrites(const std::string& add) {
+  auto words = sql::Tokenize(add, sql::Dialect::kPostgres);
+  if (!words.ok()) return false;
+  for (size_t i = 0; i < words->size(); ++i) {
+    const sql::Token& w = (*words)[i];
+    for (const char* type : {"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"}) {
+      if (w.IsWord(type)) return true;
+    }
+    if (w.IsWord("identity") || (w.IsWord("stored") && Contains(add, "generated"))) return true;
+  }
+  for (const char* call : {"random(", "gen_random_uuid(", "uuid_generate_v", "clock_timestamp(",
+                           "timeofday(", "nextval("}) {
+    if (Contains(add, call)) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -44,6 +65,10 @@ std::vector<Risk> AssessRisks(const std::vector<sql::Statement>& up, const RiskF
       risks.push_back({"lock", "validates a new constraint on every row of " + info.table +
                                    " while holding its lock (ADD ... NOT VALID, then VALIDATE "
                                    "CONSTRAINT, avoids it)" + where});
+    }
+    if (info.kind == sql::StatementKind::kAddColumn && AddColumnRewrites(text)) {
+      risks.push_back({"table-rewrite", "fills the new column of every row of " + info.table +
+                                            ", rewriting it under an ACCESS EXCLUSIVE lock" + where});
     }
     if (info.kind == sql::StatementKind::kAlterOther && Contains(text, "set not null")) {
       risks.push_back({"lock", "SET NOT NULL scans every row of " + info.table +

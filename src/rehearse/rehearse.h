@@ -35,7 +35,6 @@ struct RehearseOptions {
   int64_t seed_rows = 0;
   uint64_t seed_value = 42;
   bool allow_irreversible = false;  // rehearse migrations without a way back (up only)
-  bool allow_out_of_order = false;
   bool inject_failures = true;
   bool keep_sandbox = false;  // leave the copy in place (its location is in the report)
 };

@@ -31,6 +31,10 @@ int ExitCodeFor(Code code);
 /// file names are ("0010" is ten; CLI11 alone would read it as octal eight).
 const CLI::Validator& DecimalVersion();
 
+/// For options that take a count: a whole number of at least `least`, said
+/// so when it is not (CLI11's own range checks print the double range).
+CLI::Validator WholeNumberFrom(int64_t least);
+
 /// Options every command accepts, resolved against DATABASE_URL and strata.toml.
 struct GlobalOptions {
   std::string database;  // --database

@@ -141,7 +141,7 @@ void SetupRehearse(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto* to = cmd->add_option("--to", flags->to, "rehearse pending versions up to and including V")
       ->transform(DecimalVersion());
   cmd->add_option("--seed", o.seed_rows, "fill the sandbox's tables with ROWS generated rows each")
-      ->check(CLI::NonNegativeNumber);
+      ->check(WholeNumberFrom(0));
   auto* seed_value = cmd->add_option("--seed-value", o.seed_value, "PRNG seed for --seed (default 42)");
   cmd->add_flag("--keep-sandbox", o.keep_sandbox, "leave the sandbox copy in place and print where");
   cmd->add_flag("--no-inject", [&o](int64_t) { o.inject_failures = false; },

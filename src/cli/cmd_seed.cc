@@ -12,7 +12,7 @@ void SetupSeed(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto options = std::make_shared<SeedOptions>();
   CLI::App* cmd = app.add_subcommand(
       "seed", "fill empty tables with generated rows that satisfy the schema, edge values included");
-  cmd->add_option("--rows", options->rows_per_table, "rows per table")->required()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--rows", options->rows_per_table, "rows per table")->required()->check(WholeNumberFrom(0));
   cmd->add_option("--seed-value", options->seed, "PRNG seed: the same value gives the same rows (default 42)");
   cmd->add_option("--table", options->tables, "fill only this table (repeatable); parents must have rows");
   cmd->add_flag("--allow-non-empty", options->allow_non_empty, "add rows to tables that already have some");

@@ -409,10 +409,10 @@ void SetupSnapshot(CLI::App& app, GlobalOptions& global, int& exit_code) {
   CLI::App* prune = cmd->add_subcommand(
       "prune", "remove snapshots outside a retention policy, and chunks no snapshot uses");
   prune->add_option("--keep-last", flags->keep_last, "keep the N newest snapshots")
-      ->check(CLI::NonNegativeNumber);
+      ->check(WholeNumberFrom(0));
   prune->add_option("--keep-daily", flags->keep_daily,
                     "keep the newest snapshot of each of the last D days (UTC, today included)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(WholeNumberFrom(0));
   prune->add_flag("--dry-run", flags->dry_run, "print what would be removed; remove nothing");
   prune->add_flag("--force", flags->force,
                   "also remove snapshots history still records for applied migrations "

@@ -1,4 +1,3 @@
-#include <charconv>
 #include <string>
 #include <system_error>
 
@@ -135,16 +134,7 @@ void SetupDown(CLI::App& app, GlobalOptions& global, int& exit_code) {
       "down", "roll back applied migrations with the down scripts stored at apply time");
   auto* steps =
       cmd->add_option("-n,--steps", flags->steps, "roll back the newest N migrations (default 1)")
-          ->check(CLI::Validator(
-              [](const std::string& value) -> std::string {
-                int n = 0;
-                auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-                if (ec != std::errc() || end != value.data() + value.size() || n < 1) {
-                  return "N must be a whole number, at least 1 (got '" + value + "')";
-                }
-                return "";
-              },
-              "N >= 1"));
+          ->check(WholeNumberFrom(1));
   auto* to = cmd->add_option("--to", flags->to, "roll back every migration newer than V")
       ->transform(DecimalVersion());
   auto* all = cmd->add_flag("--all", flags->all,

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -26,6 +27,19 @@ const CLI::Validator& DecimalVersion() {
       },
       "VERSION");
   return validator;
+}
+
+CLI::Validator WholeNumberFrom(int64_t least) {
+  return CLI::Validator(
+      [least](const std::string& value) -> std::string {
+        int64_t n = 0;
+        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+        if (ec != std::errc() || end != value.data() + value.size() || n < least) {
+          return fmt::format("a whole number, at least {}, is needed here (got '{}')", least, value);
+        }
+        return "";
+      },
+      fmt::format("N >= {}", least));
 }
 
 int ExitCodeFor(Code code) {

@@ -892,11 +892,22 @@ TEST_F(CliInputTest, ShowSaysAMigrationWasFinalized) {
   EXPECT_TRUE(json["finalized_at"].is_string());
 }
 
-// `down --steps` takes a whole number of at least 1, and says so.
-TEST_F(CliInputTest, DownStepsMustBeAtLeastOne) {
-  auto run = Strata({"--database", "sqlite:" + dir_.path() + "/x.db", "down", "--steps", "0"});
+// Counts are whole numbers with a least value, and a wrong one says so
+// (CLI11's own range check printed the whole range of a double).
+TEST_F(CliInputTest, CountsMustBeWholeNumbersInRange) {
+  const std::string db = "sqlite:" + dir_.path() + "/x.db";
+  auto run = Strata({"--database", db, "down", "--steps", "0"});
   EXPECT_EQ(run.exit_code, cli::kExitUsage);
-  EXPECT_THAT(run.err, HasSubstr("--steps: N must be a whole number, at least 1 (got '0')"));
+  EXPECT_THAT(run.err, HasSubstr("--steps: a whole number, at least 1, is needed here (got '0')"));
+  for (std::vector<std::string> args : {std::vector<std::string>{"seed", "--rows", "-1"},
+                                        {"rehearse", "--seed", "x"},
+                                        {"snapshot", "prune", "--keep-last", "1.5"}}) {
+    args.insert(args.begin(), {"--database", db});
+    run = Strata(args);
+    EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+    EXPECT_THAT(run.err, HasSubstr("a whole number, at least 0, is needed here")) << run.all();
+    EXPECT_THAT(run.err, ::testing::Not(HasSubstr("1797693"))) << run.all();
+  }
 }
 
 TEST_F(CliInputTest, MissingSqliteFileIsCreatedOnlyByUp) {

@@ -38,6 +38,12 @@ void PrintProgress(const RehearsalEvent& e) {
       fmt::print("sandbox: {} (copied in {} ms)\n", r.sandbox, r.copy_ms);
       break;
     case RehearsalEvent::Kind::kSeeded: {
+      if (r.seeded.empty()) {
+        fmt::print("seeding: the copy has no tables yet; each table a migration creates gets {} "
+                   "generated rows when later migrations follow\n",
+                   r.seed_rows);
+        break;
+      }
       fmt::print("seeded {} table{} with {} generated rows each ({} ms)\n", r.seeded.size(),
                  r.seeded.size() == 1 ? "" : "s", r.seed_rows, r.seed_ms);
       break;

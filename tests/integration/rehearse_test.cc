@@ -570,6 +570,9 @@ TEST(RehearseCliTest, SeedValueWithoutSeedIsRefused) {
                    "rehearse", "--seed", "3", "--seed-value", "7"},
                   dir.path());
   EXPECT_EQ(run.exit_code, 0) << run.all();
+  // No tables yet: said so, not "seeded 0 tables".
+  EXPECT_THAT(run.out, HasSubstr("the copy has no tables yet")) << run.all();
+  EXPECT_THAT(run.out, ::testing::Not(HasSubstr("seeded 0 tables"))) << run.all();
 }
 
 // Before the first `up` there is no file: the rehearsal starts from an

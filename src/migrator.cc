@@ -2165,10 +2165,21 @@ Status Migrator::Resolve(int64_t version, bool applied, bool unchecked) {
 
 namespace {
 
+/// The tables other migration tools keep their history in, in the schema
+/// they migrate: a database that dbmate, golang-migrate or Flyway built has
+/// one, and the migrations it ran never create it.
+constexpr std::string_view kOtherToolHistoryTables[] = {
+    "schema_migrations",      // dbmate, golang-migrate
+    "flyway_schema_history",  // Flyway
+};
+
 /// How the schema of `db` differs from what `migrations` up to `version`
 /// create on an empty database of the same engine ("" when equal; columns
 /// in any order). The migrations run in a sandbox beside `url`'s database.
-Result<std::string> DiffFromReplay(Database& db, const MigratorOptions& options, int64_t version) {
+/// Another tool's history table that `db` has and the migrations do not
+/// create is left out of the comparison and named in `left_out`.
+Result<std::string> DiffFromReplay(Database& db, const MigratorOptions& options, int64_t version,
+                                   std::vector<std::string>& left_out) {
   Result<std::unique_ptr<Sandbox>> made = CreateSandbox(options.database_url, SandboxContent::kEmpty);
   if (!made.ok()) {
     return made.status().WithContext(
@@ -2192,20 +2203,28 @@ Result<std::string> DiffFromReplay(Database& db, const MigratorOptions& options,
         "applying the migrations up to {} to an empty database ({}) to compare with",
         version, sandbox->Describe()));
   }
-  auto any_order = [](Database& of) -> Result<SchemaFingerprint> {
-    STRATA_ASSIGN_OR_RETURN(SchemaFingerprint f, FingerprintSchema(of));
-    f.canonical_text = ColumnsInAnyOrder(f.canonical_text);
+  STRATA_ASSIGN_OR_RETURN(SchemaModel replayed_model, SchemaModel::Read(*migrator->database()));
+  STRATA_ASSIGN_OR_RETURN(SchemaModel live_model, SchemaModel::Read(db));
+  for (std::string_view table : kOtherToolHistoryTables) {
+    if (live_model.HasTable(table) && !replayed_model.HasTable(table)) left_out.emplace_back(table);
+  }
+  auto any_order = [](const std::map<std::string, std::string>& blocks) {
+    SchemaFingerprint f;
+    f.canonical_text = ColumnsInAnyOrder(SchemaModel::Render(blocks));
     f.hash = Sha256Hex(f.canonical_text);
     return f;
   };
-  STRATA_ASSIGN_OR_RETURN(SchemaFingerprint replayed, any_order(*migrator->database()));
-  STRATA_ASSIGN_OR_RETURN(SchemaFingerprint live, any_order(db));
+  std::map<std::string, std::string> live_blocks = live_model.Blocks();
+  // Its indexes and triggers go with it.
+  for (const auto& [key, text] : live_model.Blocks(&left_out)) live_blocks.erase(key);
+  SchemaFingerprint replayed = any_order(replayed_model.Blocks());
+  SchemaFingerprint live = any_order(live_blocks);
   return replayed == live ? std::string() : DiffSchemas(replayed, live);
 }
 
 }  // namespace
 
-Result<std::vector<std::string>> Migrator::Baseline(int64_t version, bool unchecked) {
+Result<BaselineReport> Migrator::Baseline(int64_t version, bool unchecked) {
   STRATA_RETURN_IF_ERROR(FileIsThere());
   if (!db_) return Status(Code::kInvalidArgument, "baseline needs a database (--database URL)");
   STRATA_RETURN_IF_ERROR(Loaded());
@@ -2230,8 +2249,10 @@ Result<std::vector<std::string>> Migrator::Baseline(int64_t version, bool unchec
                               applied.size(), applied.size() == 1 ? "" : "s",
                               applied.back().id()));
   }
+  BaselineReport report;
   if (!unchecked) {
-    STRATA_ASSIGN_OR_RETURN(std::string diff, DiffFromReplay(*db_, options_, version));
+    STRATA_ASSIGN_OR_RETURN(std::string diff,
+                            DiffFromReplay(*db_, options_, version, report.left_out));
     if (!diff.empty()) {
       return Status(Code::kVerifyFailed,
                     fmt::format("the database's schema is not what the migrations up to {} "
@@ -2242,7 +2263,7 @@ Result<std::vector<std::string>> Migrator::Baseline(int64_t version, bool unchec
     }
   }
   STRATA_ASSIGN_OR_RETURN(SchemaModel live, SchemaModel::Read(*db_));
-  std::vector<std::string> ids;
+  std::vector<std::string>& ids = report.recorded;
   Status recorded = InTransaction(*db_, [&]() -> Status {
     for (Migration* m : adopted) {
       STRATA_RETURN_IF_ERROR(ReadUpScript(*m));
@@ -2262,7 +2283,7 @@ Result<std::vector<std::string>> Migrator::Baseline(int64_t version, bool unchec
   STRATA_RETURN_IF_ERROR(recorded);
   run.SchemaIsAfter(version);
   STRATA_RETURN_IF_ERROR(run.Flush());
-  return ids;
+  return report;
 }
 
 Result<std::string> Migrator::AcceptChangedFile(int64_t version) {

@@ -150,6 +150,56 @@ TEST_P(CliTest, BaselineAdoptsAnExistingDatabaseAfterCheckingItsSchema) {
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM users"), 1);
 }
 
+// A database dbmate, golang-migrate or Flyway migrated holds that tool's own
+// history table, which no migration creates: baseline leaves it out of the
+// schema check (and says so) instead of refusing every such database, while
+// a real difference is still refused, and a history table of that name the
+// migrations do create is still compared.
+TEST_P(CliTest, BaselineLeavesAnotherToolsHistoryTableOutOfTheCheck) {
+  Write("20240101120000_create_users.sql",
+        "-- migrate:up\nCREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);\n\n"
+        "-- migrate:down\nDROP TABLE users;\n");
+  Write("20240102120000_users_email.sql",
+        "-- migrate:up\nCREATE INDEX users_email ON users (email);\n\n"
+        "-- migrate:down\nDROP INDEX users_email;\n");
+  ASSERT_TRUE(db_->Exec("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);"
+                        "CREATE TABLE schema_migrations (version VARCHAR(128) PRIMARY KEY);"
+                        "INSERT INTO schema_migrations VALUES ('20240101120000');"
+                        "CREATE TABLE flyway_schema_history (installed_rank INTEGER PRIMARY KEY, "
+                        "success BOOLEAN NOT NULL);"
+                        "CREATE INDEX flyway_schema_history_s_idx ON flyway_schema_history (success)")
+                  .ok());
+  // The index 0002 creates is missing: that is still a difference.
+  auto r = Strata({"baseline", "20240102120000"});
+  EXPECT_EQ(r.exit_code, 6) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("- index users_email"));
+  EXPECT_THAT(r.err, Not(HasSubstr("schema_migrations")));
+  EXPECT_THAT(r.err, Not(HasSubstr("flyway_schema_history")));
+  EXPECT_EQ(HistoryRows(), 0);
+
+  ASSERT_TRUE(db_->Exec("CREATE INDEX users_email ON users (email)").ok());
+  r = Strata({"baseline", "20240102120000"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(r.out, HasSubstr("the schema matches what they create"));
+  EXPECT_THAT(r.out, HasSubstr("note: table schema_migrations is another migration tool's history"));
+  EXPECT_THAT(r.out, HasSubstr("note: table flyway_schema_history is another"));
+  EXPECT_EQ(HistoryRows(), 2);
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM schema_migrations"), 1);
+  auto status = Strata({"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.all();
+  EXPECT_THAT(status.out, Not(HasSubstr("drift")));
+}
+
+TEST_P(CliTest, BaselineStillComparesAHistoryTableTheMigrationsCreate) {
+  Write("0001_schema_migrations.up.sql",
+        "CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, dirty BOOLEAN NOT NULL);\n");
+  ASSERT_TRUE(db_->Exec("CREATE TABLE schema_migrations (version TEXT PRIMARY KEY)").ok());
+  auto r = Strata({"baseline", "1"});
+  EXPECT_EQ(r.exit_code, 6) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("~ table schema_migrations"));
+  EXPECT_EQ(HistoryRows(), 0);
+}
+
 // A dbmate directory and a Flyway directory are read as they are: up, the
 // down section or undo file on the way back (rows included), and `new`
 // adds files in the directory's own layout.

@@ -475,7 +475,7 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
   if (!fs::is_directory(dir, ec)) {
     // Where dbmate and Flyway keep theirs, beside the directory looked for.
     fs::path beside = fs::path(dir).parent_path();
-    for (const char* other : {"db/migrations", "src/main/resources/db/migration"}) {
+    for (const char* other : kOtherToolMigrationDirs) {
       fs::path candidate = beside / other;
       if (!fs::is_directory(candidate, ec)) continue;
       return Status(Code::kNotFound,

@@ -967,6 +967,52 @@ TEST_F(CliInputTest, UnknownFlagIsAUsageError) {
   EXPECT_EQ(run.exit_code, cli::kExitUsage);
 }
 
+// `init` in a project another tool set up points strata.toml at the
+// migrations it already has (dbmate's db/migrations, Flyway's
+// src/main/resources/db/migration, a Sqitch plan), instead of making an
+// empty migrations/ beside them that `status` lists as "no migrations" and
+// `up` calls up to date. A strata.toml that exists keeps its directory.
+TEST_F(CliInputTest, InitFindsTheMigrationsAnotherToolKeeps) {
+  dir_.Write("db/migrations/20240101120000_create_users.sql",
+             "-- migrate:up\nCREATE TABLE users (id INTEGER PRIMARY KEY);\n"
+             "-- migrate:down\nDROP TABLE users;\n");
+  auto run = Strata({"init"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("migrations found in db/migrations/"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/migrations"));
+  run = Strata({"up", "--no-snapshot"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("applying    20240101120000_create_users ... ok"));
+  run = Strata({"init"});  // again: the file's directory, nothing made
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("db/migrations/ exists; left as it is"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/migrations"));
+
+  TempDir flyway;
+  flyway.Write("src/main/resources/db/migration/V1__init.sql", "CREATE TABLE a (id INTEGER);\n");
+  run = RunStrata({"init"}, flyway.path());
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  run = RunStrata({"status"}, flyway.path());
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("pending       1_init"));
+
+  TempDir sqitch;
+  sqitch.Write("sqitch.plan", "%project=x\n\nusers 2024-01-01T00:00:00Z A <a@x> # Users.\n");
+  sqitch.Write("deploy/users.sql", "CREATE TABLE users (id INTEGER);\n");
+  run = RunStrata({"init"}, sqitch.path());
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("a Sqitch project is here"));
+  run = RunStrata({"status"}, sqitch.path());
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("pending       1_users"));
+
+  // A project of its own: migrations/ as before.
+  TempDir fresh;
+  run = RunStrata({"init"}, fresh.path());
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_TRUE(std::filesystem::is_directory(fresh.path() + "/migrations"));
+}
+
 TEST_F(CliInputTest, InitNewAndConfigFile) {
   auto run = Strata({"init"});
   ASSERT_EQ(run.exit_code, 0) << run.all();

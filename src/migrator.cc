@@ -317,8 +317,17 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect) {
     if (!directives->no_transaction) {
       STRATA_RETURN_IF_ERROR(Unwrap(down, m.down_path, dialect));
     }
-    p.down_source = "file";
-    return p;
+    // A down file with no statement (the one `strata new` writes, left as it
+    // is) undoes nothing. That is right for an up script that only writes
+    // rows (the captured data brings them back), but for one whose every
+    // statement has a certain inverse it is a rollback bound to fail its
+    // check, stored for good: the derived inverse is the way back then.
+    const bool derive_instead = down.empty() && !p.up.empty() &&
+                                sql::DeriveInverse(p.up, dialect).reversible;
+    if (!derive_instead) {
+      p.down_source = "file";
+      return p;
+    }
   }
   sql::Inverse inverse = sql::DeriveInverse(p.up, dialect);
   if (inverse.reversible) {

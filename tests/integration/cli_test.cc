@@ -200,6 +200,40 @@ TEST_P(CliTest, BaselineStillComparesAHistoryTableTheMigrationsCreate) {
   EXPECT_EQ(HistoryRows(), 0);
 }
 
+// The down file `strata new` writes holds only comments. Left as it is
+// beside an additive up script, it used to be stored as the way back: a
+// rollback that undid nothing, failed its check (exit 6) and could never
+// succeed. The certain inverse is stored instead; a down file without
+// statements beside an up script that only writes rows stays as it is.
+TEST_P(CliTest, AStatementlessDownFileGivesWayToTheDerivedInverse) {
+  auto run = Strata({"new", "create_users"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  std::string up = dir_.path() + "/migrations/0001_create_users.up.sql";
+  ASSERT_TRUE(std::filesystem::exists(dir_.path() + "/migrations/0001_create_users.down.sql"));
+  std::ofstream(up, std::ios::app)
+      << "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);\n"
+         "CREATE INDEX users_email ON users (email);\n";
+  Write("0002_purge.up.sql", "DELETE FROM users WHERE email IS NULL;\n");
+  Write("0002_purge.down.sql", "-- the rows come back from the capture\n");
+  run = Strata({"up", "--no-snapshot", "--to", "1"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  ASSERT_TRUE(db_->Exec("INSERT INTO users VALUES (1, NULL), (2, 'b@example.com')").ok());
+  run = Strata({"up", "--no-snapshot"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  auto json = nlohmann::json::parse(Strata({"status", "--json"}).out);
+  EXPECT_EQ(json["migrations"][0]["down"], "derived");
+  EXPECT_EQ(json["migrations"][1]["down"], "file");
+
+  run = Strata({"down"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM users"), 2);
+  ASSERT_TRUE(db_->Exec("DELETE FROM users").ok());
+  run = Strata({"down"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_FALSE(*target_->Connect()->TableExists("users"));
+  EXPECT_EQ(HistoryRows(), 0);
+}
+
 // A dbmate directory and a Flyway directory are read as they are: up, the
 // down section or undo file on the way back (rows included), and `new`
 // adds files in the directory's own layout.

@@ -185,9 +185,22 @@ TEST_P(CliTest, BaselineLeavesAnotherToolsHistoryTableOutOfTheCheck) {
   EXPECT_THAT(r.out, HasSubstr("note: table flyway_schema_history is another"));
   EXPECT_EQ(HistoryRows(), 2);
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM schema_migrations"), 1);
+
   auto status = Strata({"status"});
   EXPECT_EQ(status.exit_code, 0) << status.all();
   EXPECT_THAT(status.out, Not(HasSubstr("drift")));
+}
+
+// Nothing was stored to undo a baselined migration (`down` refuses it):
+// `show` said its way back was a "baseline down script, stored in history".
+TEST_P(CliTest, ShowSaysABaselinedMigrationHasNoWayBack) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  ASSERT_TRUE(db_->Exec("CREATE TABLE users (id INTEGER PRIMARY KEY)").ok());
+  ASSERT_EQ(Strata({"baseline", "1"}).exit_code, 0);
+  auto show = Strata({"show", "1"});
+  EXPECT_EQ(show.exit_code, 0) << show.all();
+  EXPECT_THAT(show.out, HasSubstr("way back      none (recorded by `strata baseline`"));
+  EXPECT_THAT(show.out, Not(HasSubstr("stored in history")));
 }
 
 TEST_P(CliTest, BaselineStillComparesAHistoryTableTheMigrationsCreate) {

@@ -532,7 +532,9 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
   for (auto& [file, parsed] : parsed_names) {
     if (!parsed.ok()) {
       std::string problem = fmt::format("{}/{}", dir, parsed.status().message());
-      if (LayoutOfName(file) != layout) {
+      // Only a name another layout reads is named in it: afterMigrate.sql
+      // (a Flyway callback) or schema.sql is named in none.
+      if (LayoutOfName(file) != layout && ParseFileName(LayoutOfName(file), file).ok()) {
         problem += fmt::format(" (it is named in {} layout, but most files here follow {} "
                                "and a directory holds one layout)",
                                LayoutName(LayoutOfName(file)), LayoutName(layout));

@@ -169,6 +169,21 @@ TEST(LoadMigrations, ReadsFlywayFilesAndTheirUndoScripts) {
                         "U<version>__name.sql (Flyway's layout) (it is named in Strata's"));
 }
 
+// A file no layout reads (a Flyway callback such as afterMigrate.sql) is
+// reported as not parsing, without the claim that it is named in Strata's
+// own layout.
+TEST(LoadMigrations, AFileNamedInNoLayoutIsNotSaidToBeNamedInStratas) {
+  testing::TempDir dir;
+  dir.Write("V1__create_users.sql", "CREATE TABLE users (id INT);\n");
+  dir.Write("V2__add_email.sql", "ALTER TABLE users ADD COLUMN email TEXT;\n");
+  dir.Write("afterMigrate.sql", "ANALYZE;\n");
+  auto bad = LoadMigrations(dir.path());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("afterMigrate.sql: name does not parse: expected V<version>__name.sql"));
+  EXPECT_THAT(bad.status().message(), ::testing::Not(HasSubstr("named in Strata's")));
+}
+
 // Flyway pairs an undo migration with the versioned one by version alone:
 // V1__init.sql is undone by U1__revert_init.sql. The migration keeps the
 // versioned file's name, though its undo file sorts first; two undo files

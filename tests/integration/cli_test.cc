@@ -494,6 +494,27 @@ TEST_P(CliTest, ZeroPaddedVersionsOnTheCommandLineAreDecimal) {
   EXPECT_EQ(HistoryRows(), 5);
 }
 
+// A version beyond the largest a file can have is refused: CLI11 stored
+// the largest instead, so `down --to 99999999999999999999` said "nothing to
+// roll back" and `resolve` spoke of migration 9223372036854775807.
+TEST_P(CliTest, AVersionTooLargeOnTheCommandLineIsAUsageError) {
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"down", "--to", "99999999999999999999"},
+        {"resolve", "9223372036854775808", "--applied"},
+        {"show", "000099999999999999999999"}}) {
+    auto run = Strata(args);
+    EXPECT_EQ(run.exit_code, cli::kExitUsage) << args[0] << "\n" << run.all();
+    EXPECT_THAT(run.err, HasSubstr("a version is at most 9223372036854775807")) << args[0];
+    EXPECT_THAT(run.all(), Not(HasSubstr("migration 9223372036854775807"))) << args[0];
+  }
+  EXPECT_EQ(HistoryRows(), 1);
+  // The largest itself is a version.
+  EXPECT_EQ(Strata({"down", "--to", "9223372036854775807"}).exit_code, 0);
+  EXPECT_EQ(HistoryRows(), 1);
+}
+
 TEST_P(CliTest, LockOfAKilledRunDoesNotBlockTheNext) {
   Write("0001_fast.up.sql", "CREATE TABLE fast (id INTEGER);\n");
   Write("0002_slow.up.sql", SlowSql(5));

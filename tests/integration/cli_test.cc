@@ -744,6 +744,9 @@ TEST_F(CliInputTest, MalformedPostgresUrlSettings) {
       {"postgres://app:s3cret@127.0.0.1:5432/db?sslmode=bogus", "sslmode 'bogus' is not one of disable,"},
       {"postgres://app:s3cret@127.0.0.1:5432/db?connect_timeout=soon", "connect_timeout 'soon' is not a whole number"},
       {"postgres://app:s3cret@127.0.0.1:5432/db?bogus=1", "invalid URI query parameter"},
+      // dbmate's way to name the schema: the message says libpq's.
+      {"postgres://app:s3cret@127.0.0.1:5432/db?sslmode=disable&search_path=app",
+       "choose the schema with options=-csearch_path%3Dname"},
   };
   for (const auto& [url, why] : cases) {
     auto run = Strata({"--database", url, "status"});

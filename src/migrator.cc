@@ -1638,6 +1638,8 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     if (s.state != MigrationState::kPending && s.state != MigrationState::kOutOfOrder)
       newest = std::max(newest, s.version);
   }
+  const int64_t newest_before = newest;
+  bool applied_below_newest = false;  // a migration older than `newest` applied
   auto listed = [](const std::vector<int64_t>& versions, int64_t v) {
     return std::find(versions.begin(), versions.end(), v) != versions.end();
   };
@@ -1812,11 +1814,24 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       }
     }
     if (!s.ok()) return fail(*m, start, s);
-    if (m->version > newest) run.SchemaIsAfter(newest = m->version);
+    if (m->version > newest) {
+      run.SchemaIsAfter(newest = m->version);
+    } else {
+      applied_below_newest = true;
+    }
     ++report.completed;
     Emit(on_event, Event::Kind::kApplied, m->version, m->id(), MillisSince(start));
   }
   STRATA_RETURN_IF_ERROR(read_unread());
+  if (applied_below_newest && newest == newest_before) {
+    // Applied out of order, below a newer version applied before: status
+    // compares the schema with the newest row's schema_after, which this
+    // run left behind; it takes the schema as the run leaves it (as `down`
+    // does for the row a rollback out of order leaves newest), so that
+    // status does not report the run as drift.
+    STRATA_RETURN_IF_ERROR(run.history().SetSchemaAfter(newest, model.hash()));
+    run.SchemaIsAfter(newest);
+  }
   STRATA_RETURN_IF_ERROR(db_->SetStatementTimeout(std::chrono::milliseconds(0)));
   STRATA_RETURN_IF_ERROR(run.Flush());
   STRATA_ASSIGN_OR_RETURN(report.finalized, FinalizeExpired(run.history()));

@@ -317,8 +317,17 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect) {
     if (!directives->no_transaction) {
       STRATA_RETURN_IF_ERROR(Unwrap(down, m.down_path, dialect));
     }
-    p.down_source = "file";
-    return p;
+    // A down file with no statement (the one `strata new` writes, left as it
+    // is) undoes nothing. That is right for an up script that only writes
+    // rows (the captured data brings them back), but for one whose every
+    // statement has a certain inverse it is a rollback bound to fail its
+    // check, stored for good: the derived inverse is the way back then.
+    const bool derive_instead = down.empty() && !p.up.empty() &&
+                                sql::DeriveInverse(p.up, dialect).reversible;
+    if (!derive_instead) {
+      p.down_source = "file";
+      return p;
+    }
   }
   sql::Inverse inverse = sql::DeriveInverse(p.up, dialect);
   if (inverse.reversible) {
@@ -1629,6 +1638,8 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     if (s.state != MigrationState::kPending && s.state != MigrationState::kOutOfOrder)
       newest = std::max(newest, s.version);
   }
+  const int64_t newest_before = newest;
+  bool applied_below_newest = false;  // a migration older than `newest` applied
   auto listed = [](const std::vector<int64_t>& versions, int64_t v) {
     return std::find(versions.begin(), versions.end(), v) != versions.end();
   };
@@ -1803,11 +1814,24 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       }
     }
     if (!s.ok()) return fail(*m, start, s);
-    if (m->version > newest) run.SchemaIsAfter(newest = m->version);
+    if (m->version > newest) {
+      run.SchemaIsAfter(newest = m->version);
+    } else {
+      applied_below_newest = true;
+    }
     ++report.completed;
     Emit(on_event, Event::Kind::kApplied, m->version, m->id(), MillisSince(start));
   }
   STRATA_RETURN_IF_ERROR(read_unread());
+  if (applied_below_newest && newest == newest_before) {
+    // Applied out of order, below a newer version applied before: status
+    // compares the schema with the newest row's schema_after, which this
+    // run left behind; it takes the schema as the run leaves it (as `down`
+    // does for the row a rollback out of order leaves newest), so that
+    // status does not report the run as drift.
+    STRATA_RETURN_IF_ERROR(run.history().SetSchemaAfter(newest, model.hash()));
+    run.SchemaIsAfter(newest);
+  }
   STRATA_RETURN_IF_ERROR(db_->SetStatementTimeout(std::chrono::milliseconds(0)));
   STRATA_RETURN_IF_ERROR(run.Flush());
   STRATA_ASSIGN_OR_RETURN(report.finalized, FinalizeExpired(run.history()));
@@ -2166,10 +2190,21 @@ Status Migrator::Resolve(int64_t version, bool applied, bool unchecked) {
 
 namespace {
 
+/// The tables other migration tools keep their history in, in the schema
+/// they migrate: a database that dbmate, golang-migrate or Flyway built has
+/// one, and the migrations it ran never create it.
+constexpr std::string_view kOtherToolHistoryTables[] = {
+    "schema_migrations",      // dbmate, golang-migrate
+    "flyway_schema_history",  // Flyway
+};
+
 /// How the schema of `db` differs from what `migrations` up to `version`
 /// create on an empty database of the same engine ("" when equal; columns
 /// in any order). The migrations run in a sandbox beside `url`'s database.
-Result<std::string> DiffFromReplay(Database& db, const MigratorOptions& options, int64_t version) {
+/// Another tool's history table that `db` has and the migrations do not
+/// create is left out of the comparison and named in `left_out`.
+Result<std::string> DiffFromReplay(Database& db, const MigratorOptions& options, int64_t version,
+                                   std::vector<std::string>& left_out) {
   Result<std::unique_ptr<Sandbox>> made = CreateSandbox(options.database_url, SandboxContent::kEmpty);
   if (!made.ok()) {
     return made.status().WithContext(
@@ -2193,20 +2228,28 @@ Result<std::string> DiffFromReplay(Database& db, const MigratorOptions& options,
         "applying the migrations up to {} to an empty database ({}) to compare with",
         version, sandbox->Describe()));
   }
-  auto any_order = [](Database& of) -> Result<SchemaFingerprint> {
-    STRATA_ASSIGN_OR_RETURN(SchemaFingerprint f, FingerprintSchema(of));
-    f.canonical_text = ColumnsInAnyOrder(f.canonical_text);
+  STRATA_ASSIGN_OR_RETURN(SchemaModel replayed_model, SchemaModel::Read(*migrator->database()));
+  STRATA_ASSIGN_OR_RETURN(SchemaModel live_model, SchemaModel::Read(db));
+  for (std::string_view table : kOtherToolHistoryTables) {
+    if (live_model.HasTable(table) && !replayed_model.HasTable(table)) left_out.emplace_back(table);
+  }
+  auto any_order = [](const std::map<std::string, std::string>& blocks) {
+    SchemaFingerprint f;
+    f.canonical_text = ColumnsInAnyOrder(SchemaModel::Render(blocks));
     f.hash = Sha256Hex(f.canonical_text);
     return f;
   };
-  STRATA_ASSIGN_OR_RETURN(SchemaFingerprint replayed, any_order(*migrator->database()));
-  STRATA_ASSIGN_OR_RETURN(SchemaFingerprint live, any_order(db));
+  std::map<std::string, std::string> live_blocks = live_model.Blocks();
+  // Its indexes and triggers go with it.
+  for (const auto& [key, text] : live_model.Blocks(&left_out)) live_blocks.erase(key);
+  SchemaFingerprint replayed = any_order(replayed_model.Blocks());
+  SchemaFingerprint live = any_order(live_blocks);
   return replayed == live ? std::string() : DiffSchemas(replayed, live);
 }
 
 }  // namespace
 
-Result<std::vector<std::string>> Migrator::Baseline(int64_t version, bool unchecked) {
+Result<BaselineReport> Migrator::Baseline(int64_t version, bool unchecked) {
   STRATA_RETURN_IF_ERROR(FileIsThere());
   if (!db_) return Status(Code::kInvalidArgument, "baseline needs a database (--database URL)");
   STRATA_RETURN_IF_ERROR(Loaded());
@@ -2231,8 +2274,10 @@ Result<std::vector<std::string>> Migrator::Baseline(int64_t version, bool unchec
                               applied.size(), applied.size() == 1 ? "" : "s",
                               applied.back().id()));
   }
+  BaselineReport report;
   if (!unchecked) {
-    STRATA_ASSIGN_OR_RETURN(std::string diff, DiffFromReplay(*db_, options_, version));
+    STRATA_ASSIGN_OR_RETURN(std::string diff,
+                            DiffFromReplay(*db_, options_, version, report.left_out));
     if (!diff.empty()) {
       return Status(Code::kVerifyFailed,
                     fmt::format("the database's schema is not what the migrations up to {} "
@@ -2243,7 +2288,7 @@ Result<std::vector<std::string>> Migrator::Baseline(int64_t version, bool unchec
     }
   }
   STRATA_ASSIGN_OR_RETURN(SchemaModel live, SchemaModel::Read(*db_));
-  std::vector<std::string> ids;
+  std::vector<std::string>& ids = report.recorded;
   Status recorded = InTransaction(*db_, [&]() -> Status {
     for (Migration* m : adopted) {
       STRATA_RETURN_IF_ERROR(ReadUpScript(*m));
@@ -2263,7 +2308,7 @@ Result<std::vector<std::string>> Migrator::Baseline(int64_t version, bool unchec
   STRATA_RETURN_IF_ERROR(recorded);
   run.SchemaIsAfter(version);
   STRATA_RETURN_IF_ERROR(run.Flush());
-  return ids;
+  return report;
 }
 
 Result<std::string> Migrator::AcceptChangedFile(int64_t version) {

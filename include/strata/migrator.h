@@ -117,6 +117,14 @@ struct RunReport {
   std::vector<std::string> finalized;
 };
 
+struct BaselineReport {
+  std::vector<std::string> recorded;  // the ids recorded as applied, in order
+  /// Tables the schema check left out: another migration tool's history
+  /// table ("schema_migrations", "flyway_schema_history") the database has
+  /// and the migrations do not create.
+  std::vector<std::string> left_out;
+};
+
 struct UpOptions {
   std::optional<int64_t> to = std::nullopt;  // apply pending versions <= to
   bool dry_run = false;
@@ -192,8 +200,10 @@ class Migrator {
   /// way back below `version`. History must be empty. Unless `unchecked`,
   /// they are first applied to an empty sandbox beside the database and the
   /// two schemas must be equal (kVerifyFailed naming the differences).
-  /// Returns the ids recorded.
-  Result<std::vector<std::string>> Baseline(int64_t version, bool unchecked = false);
+  /// The history table of the tool that built the database (dbmate's,
+  /// golang-migrate's or Flyway's) is left out of that comparison when the
+  /// migrations do not create it.
+  Result<BaselineReport> Baseline(int64_t version, bool unchecked = false);
   /// Declares the applied migrations up to `version` that captured data
   /// final: that data is dropped, and they can no longer be rolled back.
   /// Returns the ids finalized.

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "migration/loader.h"
 
 namespace strata::cli {
 namespace fs = std::filesystem;
@@ -27,18 +28,42 @@ std::string TomlString(std::string_view text) {
   return out + "\"";
 }
 
+/// The directory a project already keeps its migrations in, when it was
+/// set up for another tool and has no migrations/ (a Sqitch project's plan
+/// is in its root); else "migrations". An empty migrations/ beside them
+/// would leave `status` listing none and `up` saying all is up to date.
+std::string ExistingMigrationsDir() {
+  std::error_code ec;
+  if (fs::exists("migrations", ec)) return "migrations";
+  for (const char* other : kOtherToolMigrationDirs) {
+    if (fs::is_directory(other, ec)) return other;
+  }
+  if (fs::exists("sqitch.plan", ec)) return ".";
+  return "migrations";
+}
+
 }  // namespace
 
 void SetupInit(CLI::App& app, GlobalOptions& global, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("init", "create strata.toml and the migrations directory");
   cmd->callback([&global, &exit_code] {
     std::string config = global.config.empty() ? "strata.toml" : global.config;
-    std::string dir = global.dir.empty() ? "migrations" : global.dir;
     std::string url = global.database.empty() ? "sqlite:app.db" : global.database;
     std::error_code ec;
+    std::string dir;
+    bool found = false;  // another tool's directory, taken as it is
     if (fs::exists(config)) {
+      // The directory to make is the one the file names.
+      auto options = ResolveOptions(global, false);
+      if (!options.ok()) {
+        exit_code = Fail(options.status());
+        return;
+      }
+      dir = options->migrations_dir;
       fmt::print("{} exists; left as it is\n", config);
     } else {
+      dir = global.dir.empty() ? ExistingMigrationsDir() : global.dir;
+      found = global.dir.empty() && dir != "migrations";
       std::ofstream out(config);
       out << "# Strata project file. Flags and DATABASE_URL override these settings.\n"
           << "[database]\n"
@@ -55,6 +80,18 @@ void SetupInit(CLI::App& app, GlobalOptions& global, int& exit_code) {
         return;
       }
       fmt::print("created {}\n", config);
+    }
+    if (found) {
+      if (dir == ".") {
+        fmt::print("a Sqitch project is here (sqitch.plan): strata.toml reads its changes from "
+                   "dir = \".\" (pass --dir for another directory)\n");
+      } else {
+        fmt::print("migrations found in {}/: strata.toml points there (pass --dir for another "
+                   "directory)\n",
+                   dir);
+      }
+      fmt::print("next: strata status\n");
+      return;
     }
     if (fs::is_directory(dir)) {
       fmt::print("{}/ exists; left as it is\n", dir);

@@ -105,7 +105,8 @@ void SetupNew(CLI::App& app, GlobalOptions& global, int& exit_code) {
     const std::string down_note = fmt::format(
         "-- Undo {}. {} to let strata derive the inverse\n"
         "-- of a purely additive up script (create table/index/view, add column, rename).\n\n",
-        flags->name, layout == Layout::kDbmate ? "Leave this section empty" : "Delete this file");
+        flags->name,
+        layout == Layout::kDbmate ? "Leave this section empty" : "Leave this file without statements");
     std::vector<std::pair<std::string, std::string>> files;  // path, content
     if (layout == Layout::kDbmate) {
       files.emplace_back(fmt::format("{}/{}_{}.sql", dir, version, slug),

@@ -233,8 +233,13 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
   }
   fmt::print("{}  ({})\n", a.id(), AppliedStateName(a.state));
   fmt::print("  applied       {} by {} in {} ms\n", a.applied_at, a.applied_by, a.duration_ms);
-  fmt::print("  way back      {}\n", a.down_source == "none" ? "none (applied as irreversible)"
-                                                            : a.down_source + " down script, stored in history");
+  // A baselined migration was never applied here: nothing undoes it.
+  fmt::print("  way back      {}\n",
+             a.down_source == "none"       ? "none (applied as irreversible)"
+             : a.down_source == "baseline" ? "none (recorded by `strata baseline`: the database "
+                                             "held it before Strata managed it, and nothing was "
+                                             "stored to undo it)"
+                                           : a.down_source + " down script, stored in history");
   if (!a.finalized_at.empty()) {
     fmt::print("  finalized     {} (its captured data was dropped: it cannot be rolled back)\n",
                a.finalized_at);

@@ -117,16 +117,22 @@ void SetupBaseline(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->callback([&global, &exit_code, flags] {
     auto migrator = OpenMigrator(global, true, &exit_code);
     if (!migrator) return;
-    auto ids = migrator->Baseline(flags->version, flags->force);
-    if (!ids.ok()) {
-      exit_code = Fail(ids.status());
+    auto report = migrator->Baseline(flags->version, flags->force);
+    if (!report.ok()) {
+      exit_code = Fail(report.status());
       return;
     }
-    for (const auto& id : *ids) fmt::print("recorded    {} as applied (baseline)\n", id);
-    fmt::print("baselined {} migration{} at {}{}\n", ids->size(), ids->size() == 1 ? "" : "s",
-               ids->back(),
+    const std::vector<std::string>& ids = report->recorded;
+    for (const auto& id : ids) fmt::print("recorded    {} as applied (baseline)\n", id);
+    fmt::print("baselined {} migration{} at {}{}\n", ids.size(), ids.size() == 1 ? "" : "s",
+               ids.back(),
                flags->force ? " without checking the schema"
                             : "; the schema matches what they create");
+    for (const auto& table : report->left_out) {
+      fmt::print("note: table {} is another migration tool's history, which the migrations do "
+                 "not create; it was left out of the comparison and left as it is\n",
+                 table);
+    }
   });
 }
 

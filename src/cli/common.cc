@@ -23,6 +23,13 @@ const CLI::Validator& DecimalVersion() {
         }
         size_t first = text.find_first_not_of('0');
         text = first == std::string::npos ? "0" : text.substr(first);
+        // Beyond it CLI11 would store the largest version instead, and the
+        // command act on a version nobody typed.
+        constexpr std::string_view kMax = "9223372036854775807";
+        if (text.size() > kMax.size() || (text.size() == kMax.size() && text > kMax)) {
+          return "a version is at most " + std::string(kMax) + ", as in the file names: '" +
+                 text + "'";
+        }
         return "";
       },
       "VERSION");

@@ -87,6 +87,13 @@ Result<DatabaseUrl> ParseDatabaseUrl(std::string_view url) {
   }
   std::string shown = RedactUrl(url);
   size_t colon = shown.find(':');
+  // A URL mistyped without its "//" ("postgres:app:secret@host/db") has no
+  // authority for RedactUrl to find: what comes before its last '@' may
+  // still be a user and password, so none of it is shown.
+  if (shown.find("://") == std::string::npos && colon != std::string::npos) {
+    size_t at = shown.rfind('@', shown.find('?'));
+    if (at != std::string::npos && at > colon) shown.replace(colon + 1, at - colon - 1, "***");
+  }
   std::string scheme = colon == std::string::npos ? shown : shown.substr(0, colon);
   return Status(Code::kInvalidArgument,
                 fmt::format("unsupported database URL '{}' (scheme '{}'); use sqlite:path/to/app.db, "

@@ -467,7 +467,7 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
   if (!fs::is_directory(dir, ec)) {
     // Where dbmate and Flyway keep theirs, beside the directory looked for.
     fs::path beside = fs::path(dir).parent_path();
-    for (const char* other : {"db/migrations", "src/main/resources/db/migration"}) {
+    for (const char* other : kOtherToolMigrationDirs) {
       fs::path candidate = beside / other;
       if (!fs::is_directory(candidate, ec)) continue;
       return Status(Code::kNotFound,
@@ -509,11 +509,24 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
     ReadSqitchPlan(*plan, dir, dir_fd, by_version, problems);
     names.clear();
   }
+  // Up files first, so that a migration is named by its up file: a Flyway
+  // undo file matches its versioned migration by version alone, and
+  // U1__revert_init.sql sorts before V1__init.sql.
+  std::vector<std::pair<std::string, Result<MigrationFileName>>> parsed_names;
+  parsed_names.reserve(names.size());
   for (std::string& file : names) {
     auto parsed = ParseFileName(layout, file);
+    parsed_names.emplace_back(std::move(file), std::move(parsed));
+  }
+  std::stable_partition(parsed_names.begin(), parsed_names.end(), [](const auto& entry) {
+    return !entry.second.ok() || entry.second->kind == MigrationFileName::Kind::kUp;
+  });
+  for (auto& [file, parsed] : parsed_names) {
     if (!parsed.ok()) {
       std::string problem = fmt::format("{}/{}", dir, parsed.status().message());
-      if (LayoutOfName(file) != layout) {
+      // Only a name another layout reads is named in it: afterMigrate.sql
+      // (a Flyway callback) or schema.sql is named in none.
+      if (LayoutOfName(file) != layout && ParseFileName(LayoutOfName(file), file).ok()) {
         problem += fmt::format(" (it is named in {} layout, but most files here follow {} "
                                "and a directory holds one layout)",
                                LayoutName(LayoutOfName(file)), LayoutName(layout));
@@ -522,19 +535,26 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
       continue;
     }
     Files& f = by_version[parsed->version];
+    std::string* slot = parsed->kind == MigrationFileName::Kind::kUp     ? &f.up
+                     : parsed->kind == MigrationFileName::Kind::kDown ? &f.down
+                                                                      : &f.verify;
+    // Flyway pairs an undo file with the versioned migration of the same
+    // version, whatever either's description (V1__init.sql, U1__revert_init.sql).
+    const bool by_version_alone =
+        layout == Layout::kFlyway && parsed->kind == MigrationFileName::Kind::kDown;
     if (f.name.empty()) {
       f.name = std::move(parsed->name);
       f.version_text = std::move(parsed->version_text);
       f.first = file;
-    } else if (f.name != parsed->name || f.version_text != parsed->version_text) {
-      std::string other = layout == Layout::kNative ? f.version_text + "_" + f.name + ".*.sql" : f.first;
+    } else if (!slot->empty() || (!by_version_alone && (f.name != parsed->name ||
+                                                        f.version_text != parsed->version_text))) {
+      std::string other = layout == Layout::kNative ? f.version_text + "_" + f.name + ".*.sql"
+                          : slot->empty()           ? f.first
+                                                    : *slot;
       problems.push_back(fmt::format("{}/{}: duplicate version {}: also used by {}/{}", dir,
                                      file, parsed->version, dir, other));
       continue;
     }
-    std::string* slot = parsed->kind == MigrationFileName::Kind::kUp     ? &f.up
-                     : parsed->kind == MigrationFileName::Kind::kDown ? &f.down
-                                                                      : &f.verify;
     *slot = std::move(file);
   }
 

@@ -43,6 +43,11 @@ struct DbmateSections {
 /// marker twice, down before up.
 Result<DbmateSections> SplitDbmateSections(std::string_view text);
 
+/// Where other tools keep their migrations, relative to a project's root:
+/// dbmate's (and often golang-migrate's) and Flyway's default directories.
+inline constexpr const char* kOtherToolMigrationDirs[] = {"db/migrations",
+                                                         "src/main/resources/db/migration"};
+
 struct LoadOptions {
   /// Keep the checksums of unchanged up scripts between runs in the per-user
   /// checksum cache (checksum_cache.h), and leave the scripts it vouches for

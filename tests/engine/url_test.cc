@@ -1,5 +1,6 @@
 #include "engine/url.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace strata {
@@ -44,6 +45,25 @@ TEST(ParseDatabaseUrl, RejectsUnknownSchemesWithoutLeakingThePassword) {
             "('?_foreign_keys=on'), which sqlite: URLs do not take: write sqlite:app.db (or a "
             "SQLite URI: sqlite:file:app.db?_foreign_keys=on)");
   EXPECT_EQ(ParseDatabaseUrl("sqlite:file:app.db?mode=ro")->target, "file:app.db?mode=ro");
+}
+
+// A URL mistyped without its "//" has no authority to redact the password
+// of; the unknown-scheme error showed it whole.
+TEST(ParseDatabaseUrl, AUrlWithoutItsSlashesDoesNotLeakThePassword) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"postgres:app:s3cret@db/shop", "postgres:***@db/shop"},
+      {"postgres:/app:s3cret@db/shop", "postgres:***@db/shop"},
+      {"postgresql:app:p@ss@db:5432/shop?sslmode=require", "postgresql:***@db:5432/shop?sslmode=require"},
+      {"mysql:root:s3cret@db/x", "mysql:***@db/x"},
+      {"postgres:db/shop?password=s3cret", "postgres:db/shop?password=***"},
+  };
+  for (const auto& [url, shown] : cases) {
+    auto parsed = ParseDatabaseUrl(url);
+    ASSERT_FALSE(parsed.ok()) << url;
+    EXPECT_THAT(parsed.status().message(), ::testing::Not(::testing::HasSubstr("s3cret"))) << url;
+    EXPECT_THAT(parsed.status().message(), ::testing::Not(::testing::HasSubstr("p@ss"))) << url;
+    EXPECT_THAT(parsed.status().message(), ::testing::HasSubstr("'" + shown + "'")) << url;
+  }
 }
 
 TEST(RedactUrl, HidesPasswordsInEveryPlace) {

@@ -150,6 +150,103 @@ TEST_P(CliTest, BaselineAdoptsAnExistingDatabaseAfterCheckingItsSchema) {
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM users"), 1);
 }
 
+// A database dbmate, golang-migrate or Flyway migrated holds that tool's own
+// history table, which no migration creates: baseline leaves it out of the
+// schema check (and says so) instead of refusing every such database, while
+// a real difference is still refused, and a history table of that name the
+// migrations do create is still compared.
+TEST_P(CliTest, BaselineLeavesAnotherToolsHistoryTableOutOfTheCheck) {
+  Write("20240101120000_create_users.sql",
+        "-- migrate:up\nCREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);\n\n"
+        "-- migrate:down\nDROP TABLE users;\n");
+  Write("20240102120000_users_email.sql",
+        "-- migrate:up\nCREATE INDEX users_email ON users (email);\n\n"
+        "-- migrate:down\nDROP INDEX users_email;\n");
+  ASSERT_TRUE(db_->Exec("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);"
+                        "CREATE TABLE schema_migrations (version VARCHAR(128) PRIMARY KEY);"
+                        "INSERT INTO schema_migrations VALUES ('20240101120000');"
+                        "CREATE TABLE flyway_schema_history (installed_rank INTEGER PRIMARY KEY, "
+                        "success BOOLEAN NOT NULL);"
+                        "CREATE INDEX flyway_schema_history_s_idx ON flyway_schema_history (success)")
+                  .ok());
+  // The index 0002 creates is missing: that is still a difference.
+  auto r = Strata({"baseline", "20240102120000"});
+  EXPECT_EQ(r.exit_code, 6) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("- index users_email"));
+  EXPECT_THAT(r.err, Not(HasSubstr("schema_migrations")));
+  EXPECT_THAT(r.err, Not(HasSubstr("flyway_schema_history")));
+  EXPECT_EQ(HistoryRows(), 0);
+
+  ASSERT_TRUE(db_->Exec("CREATE INDEX users_email ON users (email)").ok());
+  r = Strata({"baseline", "20240102120000"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(r.out, HasSubstr("the schema matches what they create"));
+  EXPECT_THAT(r.out, HasSubstr("note: table schema_migrations is another migration tool's history"));
+  EXPECT_THAT(r.out, HasSubstr("note: table flyway_schema_history is another"));
+  EXPECT_EQ(HistoryRows(), 2);
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM schema_migrations"), 1);
+
+  auto status = Strata({"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.all();
+  EXPECT_THAT(status.out, Not(HasSubstr("drift")));
+}
+
+// Nothing was stored to undo a baselined migration (`down` refuses it):
+// `show` said its way back was a "baseline down script, stored in history".
+TEST_P(CliTest, ShowSaysABaselinedMigrationHasNoWayBack) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  ASSERT_TRUE(db_->Exec("CREATE TABLE users (id INTEGER PRIMARY KEY)").ok());
+  ASSERT_EQ(Strata({"baseline", "1"}).exit_code, 0);
+  auto show = Strata({"show", "1"});
+  EXPECT_EQ(show.exit_code, 0) << show.all();
+  EXPECT_THAT(show.out, HasSubstr("way back      none (recorded by `strata baseline`"));
+  EXPECT_THAT(show.out, Not(HasSubstr("stored in history")));
+}
+
+TEST_P(CliTest, BaselineStillComparesAHistoryTableTheMigrationsCreate) {
+  Write("0001_schema_migrations.up.sql",
+        "CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, dirty BOOLEAN NOT NULL);\n");
+  ASSERT_TRUE(db_->Exec("CREATE TABLE schema_migrations (version TEXT PRIMARY KEY)").ok());
+  auto r = Strata({"baseline", "1"});
+  EXPECT_EQ(r.exit_code, 6) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("~ table schema_migrations"));
+  EXPECT_EQ(HistoryRows(), 0);
+}
+
+// The down file `strata new` writes holds only comments. Left as it is
+// beside an additive up script, it used to be stored as the way back: a
+// rollback that undid nothing, failed its check (exit 6) and could never
+// succeed. The certain inverse is stored instead; a down file without
+// statements beside an up script that only writes rows stays as it is.
+TEST_P(CliTest, AStatementlessDownFileGivesWayToTheDerivedInverse) {
+  auto run = Strata({"new", "create_users"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  std::string up = dir_.path() + "/migrations/0001_create_users.up.sql";
+  ASSERT_TRUE(std::filesystem::exists(dir_.path() + "/migrations/0001_create_users.down.sql"));
+  std::ofstream(up, std::ios::app)
+      << "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);\n"
+         "CREATE INDEX users_email ON users (email);\n";
+  Write("0002_purge.up.sql", "DELETE FROM users WHERE email IS NULL;\n");
+  Write("0002_purge.down.sql", "-- the rows come back from the capture\n");
+  run = Strata({"up", "--no-snapshot", "--to", "1"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  ASSERT_TRUE(db_->Exec("INSERT INTO users VALUES (1, NULL), (2, 'b@example.com')").ok());
+  run = Strata({"up", "--no-snapshot"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  auto json = nlohmann::json::parse(Strata({"status", "--json"}).out);
+  EXPECT_EQ(json["migrations"][0]["down"], "derived");
+  EXPECT_EQ(json["migrations"][1]["down"], "file");
+
+  run = Strata({"down"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM users"), 2);
+  ASSERT_TRUE(db_->Exec("DELETE FROM users").ok());
+  run = Strata({"down"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_FALSE(*target_->Connect()->TableExists("users"));
+  EXPECT_EQ(HistoryRows(), 0);
+}
+
 // A dbmate directory and a Flyway directory are read as they are: up, the
 // down section or undo file on the way back (rows included), and `new`
 // adds files in the directory's own layout.
@@ -416,6 +513,53 @@ TEST_P(CliTest, ZeroPaddedVersionsOnTheCommandLineAreDecimal) {
   EXPECT_EQ(HistoryRows(), 5);
 }
 
+// A version beyond the largest a file can have is refused: CLI11 stored
+// the largest instead, so `down --to 99999999999999999999` said "nothing to
+// roll back" and `resolve` spoke of migration 9223372036854775807.
+TEST_P(CliTest, AVersionTooLargeOnTheCommandLineIsAUsageError) {
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"down", "--to", "99999999999999999999"},
+        {"resolve", "9223372036854775808", "--applied"},
+        {"show", "000099999999999999999999"}}) {
+    auto run = Strata(args);
+    EXPECT_EQ(run.exit_code, cli::kExitUsage) << args[0] << "\n" << run.all();
+    EXPECT_THAT(run.err, HasSubstr("a version is at most 9223372036854775807")) << args[0];
+    EXPECT_THAT(run.all(), Not(HasSubstr("migration 9223372036854775807"))) << args[0];
+  }
+  EXPECT_EQ(HistoryRows(), 1);
+  // The largest itself is a version.
+  EXPECT_EQ(Strata({"down", "--to", "9223372036854775807"}).exit_code, 0);
+  EXPECT_EQ(HistoryRows(), 1);
+}
+
+// A migration applied out of order (a branch merged late) leaves the
+// schema beyond what the newest version's row recorded: status compared the
+// two and reported Strata's own run as drift "changed outside strata".
+TEST_P(CliTest, AMigrationAppliedOutOfOrderIsNotReportedAsDrift) {
+  Write("0001_a.up.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);\n");
+  Write("0003_c.up.sql", "CREATE TABLE c (id INTEGER PRIMARY KEY);\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  Write("0002_b.up.sql", "CREATE TABLE b (id INTEGER PRIMARY KEY);\n");
+  auto run = Strata({"up", "--no-snapshot", "--allow-out-of-order"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  auto status = Strata({"status", "--json"});
+  EXPECT_EQ(status.exit_code, 0) << status.all();
+  EXPECT_TRUE(nlohmann::json::parse(status.out)["drift"].is_null()) << status.out;
+  // A change made outside Strata is still drift.
+  ASSERT_TRUE(db_->Exec("CREATE TABLE outside (id INTEGER)").ok());
+  status = Strata({"status"});
+  EXPECT_THAT(status.out, HasSubstr("drift: the schema differs")) << status.out;
+  ASSERT_TRUE(db_->Exec("DROP TABLE outside").ok());
+  // Rolled back, one by one: no drift either.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(Strata({"down"}).exit_code, 0);
+    status = Strata({"status"});
+    EXPECT_THAT(status.out, Not(HasSubstr("drift"))) << status.out;
+  }
+}
+
 TEST_P(CliTest, LockOfAKilledRunDoesNotBlockTheNext) {
   Write("0001_fast.up.sql", "CREATE TABLE fast (id INTEGER);\n");
   Write("0002_slow.up.sql", SlowSql(5));
@@ -645,6 +789,9 @@ TEST_F(CliInputTest, MalformedPostgresUrlSettings) {
       {"postgres://app:s3cret@127.0.0.1:5432/db?sslmode=bogus", "sslmode 'bogus' is not one of disable,"},
       {"postgres://app:s3cret@127.0.0.1:5432/db?connect_timeout=soon", "connect_timeout 'soon' is not a whole number"},
       {"postgres://app:s3cret@127.0.0.1:5432/db?bogus=1", "invalid URI query parameter"},
+      // dbmate's way to name the schema: the message says libpq's.
+      {"postgres://app:s3cret@127.0.0.1:5432/db?sslmode=disable&search_path=app",
+       "choose the schema with options=-csearch_path%3Dname"},
   };
   for (const auto& [url, why] : cases) {
     auto run = Strata({"--database", url, "status"});
@@ -945,6 +1092,52 @@ TEST_F(CliInputTest, MissingSqliteFileIsCreatedOnlyByUp) {
 TEST_F(CliInputTest, UnknownFlagIsAUsageError) {
   auto run = Strata({"up", "--frobnicate"});
   EXPECT_EQ(run.exit_code, cli::kExitUsage);
+}
+
+// `init` in a project another tool set up points strata.toml at the
+// migrations it already has (dbmate's db/migrations, Flyway's
+// src/main/resources/db/migration, a Sqitch plan), instead of making an
+// empty migrations/ beside them that `status` lists as "no migrations" and
+// `up` calls up to date. A strata.toml that exists keeps its directory.
+TEST_F(CliInputTest, InitFindsTheMigrationsAnotherToolKeeps) {
+  dir_.Write("db/migrations/20240101120000_create_users.sql",
+             "-- migrate:up\nCREATE TABLE users (id INTEGER PRIMARY KEY);\n"
+             "-- migrate:down\nDROP TABLE users;\n");
+  auto run = Strata({"init"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("migrations found in db/migrations/"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/migrations"));
+  run = Strata({"up", "--no-snapshot"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("applying    20240101120000_create_users ... ok"));
+  run = Strata({"init"});  // again: the file's directory, nothing made
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("db/migrations/ exists; left as it is"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/migrations"));
+
+  TempDir flyway;
+  flyway.Write("src/main/resources/db/migration/V1__init.sql", "CREATE TABLE a (id INTEGER);\n");
+  run = RunStrata({"init"}, flyway.path());
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  run = RunStrata({"status"}, flyway.path());
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("pending       1_init"));
+
+  TempDir sqitch;
+  sqitch.Write("sqitch.plan", "%project=x\n\nusers 2024-01-01T00:00:00Z A <a@x> # Users.\n");
+  sqitch.Write("deploy/users.sql", "CREATE TABLE users (id INTEGER);\n");
+  run = RunStrata({"init"}, sqitch.path());
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("a Sqitch project is here"));
+  run = RunStrata({"status"}, sqitch.path());
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("pending       1_users"));
+
+  // A project of its own: migrations/ as before.
+  TempDir fresh;
+  run = RunStrata({"init"}, fresh.path());
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_TRUE(std::filesystem::is_directory(fresh.path() + "/migrations"));
 }
 
 TEST_F(CliInputTest, InitNewAndConfigFile) {

@@ -169,6 +169,49 @@ TEST(LoadMigrations, ReadsFlywayFilesAndTheirUndoScripts) {
                         "U<version>__name.sql (Flyway's layout) (it is named in Strata's"));
 }
 
+// A file no layout reads (a Flyway callback such as afterMigrate.sql) is
+// reported as not parsing, without the claim that it is named in Strata's
+// own layout.
+TEST(LoadMigrations, AFileNamedInNoLayoutIsNotSaidToBeNamedInStratas) {
+  testing::TempDir dir;
+  dir.Write("V1__create_users.sql", "CREATE TABLE users (id INT);\n");
+  dir.Write("V2__add_email.sql", "ALTER TABLE users ADD COLUMN email TEXT;\n");
+  dir.Write("afterMigrate.sql", "ANALYZE;\n");
+  auto bad = LoadMigrations(dir.path());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("afterMigrate.sql: name does not parse: expected V<version>__name.sql"));
+  EXPECT_THAT(bad.status().message(), ::testing::Not(HasSubstr("named in Strata's")));
+}
+
+// Flyway pairs an undo migration with the versioned one by version alone:
+// V1__init.sql is undone by U1__revert_init.sql. The migration keeps the
+// versioned file's name, though its undo file sorts first; two undo files
+// of one version are still an error.
+TEST(LoadMigrations, PairsAFlywayUndoFileByVersionWhateverItsDescription) {
+  testing::TempDir dir;
+  dir.Write("V1__init.sql", "CREATE TABLE users (id INT);\n");
+  dir.Write("U1__revert_init.sql", "DROP TABLE users;\n");
+  dir.Write("V2__create_orders.sql", "CREATE TABLE orders (id INT);\n");
+  dir.Write("U002__drop_orders.sql", "DROP TABLE orders;\n");
+  auto loaded = LoadMigrations(dir.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  ASSERT_EQ(loaded->size(), 2u);
+  EXPECT_EQ((*loaded)[0].id(), "1_init");
+  EXPECT_EQ((*loaded)[0].down_path, dir.path() + "/U1__revert_init.sql");
+  EXPECT_EQ(ReadDownScript((*loaded)[0])->text, "DROP TABLE users;\n");
+  EXPECT_EQ((*loaded)[1].id(), "2_create_orders");
+  EXPECT_EQ(ReadDownScript((*loaded)[1])->text, "DROP TABLE orders;\n");
+
+  dir.Write("U1__another_undo.sql", "DROP TABLE users;\n");
+  auto bad = LoadMigrations(dir.path());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("U1__revert_init.sql: duplicate version 1: also used by " + dir.path() +
+                        "/U1__another_undo.sql"));
+  EXPECT_THAT(bad.status().message(), ::testing::Not(HasSubstr("has no up script")));
+}
+
 TEST(LoadMigrations, ReadsASqitchProjectInPlanOrder) {
   testing::TempDir dir;
   dir.Write("sqitch.plan",

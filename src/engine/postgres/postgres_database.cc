@@ -1015,9 +1015,15 @@ Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
     std::string why = parse_error ? OneLine(parse_error) : "out of memory";
     Pq().PQfreemem(parse_error);
     STRATA_RETURN_IF_ERROR(slash_in_password());
+    // dbmate's URLs name the schema with search_path=..., which libpq does
+    // not take; its own way is a session option.
+    std::string hint = why.find("\"search_path\"") == std::string::npos
+                           ? ""
+                           : "; choose the schema with options=-csearch_path%3Dname (what "
+                             "dbmate writes as search_path=name)";
     return Status(Code::kInvalidArgument,
                   "invalid PostgreSQL URL " + shown + ": " +
-                      RedactSecrets(Scrub(why, RawPasswords(given_url))));
+                      RedactSecrets(Scrub(why, RawPasswords(given_url))) + hint);
   }
   std::string invalid;
   for (const PQconninfoOption* o = options; o->keyword != nullptr && invalid.empty(); ++o) {

@@ -985,6 +985,25 @@ bool CapturedData(const std::string& checks_json) {
   return checks.is_object() && checks.value("captures", 0) > 0;
 }
 
+/// The tables two migrations' recorded checks both reach (lower case, "the
+/// whole schema" when one reaches all of it); empty when they share none, or
+/// either recorded no checks (applied before Strata recorded them).
+std::string SharedScope(const std::string& a_json, const std::string& b_json) {
+  auto a = nlohmann::json::parse(a_json, nullptr, /*allow_exceptions=*/false);
+  auto b = nlohmann::json::parse(b_json, nullptr, /*allow_exceptions=*/false);
+  if (!a.is_object() || !b.is_object() || !a.contains("scope") || !b.contains("scope")) return "";
+  if (!a["scope"].is_array() || !b["scope"].is_array()) return "the whole schema";
+  std::set<std::string> tables;
+  for (const auto& t : a["scope"]) tables.insert(AsciiLower(t.get<std::string>()));
+  std::string shared;
+  for (const auto& t : b["scope"]) {
+    if (tables.count(AsciiLower(t.get<std::string>()))) {
+      shared += (shared.empty() ? "table " : ", ") + t.get<std::string>();
+    }
+  }
+  return shared;
+}
+
 /// The column names of a table's schema block, in its order ("" on failure).
 std::vector<std::string> ColumnsOfBlock(const std::string& block, sql::Dialect dialect) {
   std::vector<std::string> names;
@@ -1860,6 +1879,29 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     }
     STRATA_ASSIGN_OR_RETURN(std::optional<AppliedMigration> full, run.history().Get(a.version));
     targets.push_back(std::move(*full));
+  }
+
+  // Rolled back newest version first: a migration with a lower version that
+  // was applied after one of them (up --allow-out-of-order) is still applied
+  // when that one goes. Where both reach the same tables, its changes would
+  // go too (a column it added to a table the other created), checked by
+  // neither, and history would still list it as applied.
+  for (const auto& t : targets) {
+    for (const auto& a : applied) {
+      if (a.version >= t.version || a.applied_at <= t.applied_at) continue;
+      STRATA_ASSIGN_OR_RETURN(std::optional<AppliedMigration> later, run.history().Get(a.version));
+      std::string shared = later ? SharedScope(t.checks, later->checks) : "";
+      if (shared.empty()) continue;
+      return Status(Code::kIrreversible,
+                    fmt::format("migration {} cannot be rolled back while {} stays applied: {} was "
+                                "applied after it (out of order) and also changes {}, and down "
+                                "rolls back in version order, so rolling back {} would undo part "
+                                "of {} unchecked; nothing was rolled back (restore the state "
+                                "before {} with `strata restore --to-version {}`)",
+                                t.id(), later->id(), later->id(), shared, t.id(), later->id(),
+                                t.id(), t.version_text.empty() ? std::to_string(t.version)
+                                                                : t.version_text));
+    }
   }
 
   RunReport report;

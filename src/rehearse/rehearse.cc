@@ -11,6 +11,7 @@
 
 #include "engine/url.h"
 #include "migration/checksum.h"
+#include "migration/loader.h"
 #include "rehearse/sandbox.h"
 #include "safety/fingerprint.h"
 #include "safety/seed.h"
@@ -114,6 +115,12 @@ class Rehearser {
     auto started = Clock::now();
     report_.target = RedactUrl(options_.database_url);
     report_.seed_rows = options_.seed_rows;
+    // A directory that does not load stops the rehearsal before the target
+    // is copied, which for a large database takes minutes. (The checksum
+    // cache makes the second load, the migrator's, a look at each file.)
+    LoadOptions load;
+    load.use_cache = true;
+    STRATA_RETURN_IF_ERROR(LoadMigrations(options_.migrations_dir, load).status());
     STRATA_ASSIGN_OR_RETURN(sandbox_, CreateSandbox(options_.database_url));
     report_.sandbox = sandbox_->Describe();
     report_.copy_ms = MillisSince(started);

@@ -575,6 +575,21 @@ TEST(RehearseCliTest, SeedValueWithoutSeedIsRefused) {
   EXPECT_THAT(run.out, ::testing::Not(HasSubstr("seeded 0 tables"))) << run.all();
 }
 
+// A migrations directory that does not load is reported before the target
+// is copied into a sandbox (for a large database, minutes of copying): here
+// the copy would fail too (exit 4), and the directory's error comes first.
+TEST(RehearseCliTest, ABrokenDirectoryStopsItBeforeTheCopy) {
+  TempDir dir;
+  dir.Write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+  dir.Write("migrations/0001_b.up.sql", "CREATE TABLE b (id INTEGER);\n");
+  dir.Write("bad.db", "this is not a database, just text long enough to be read as a header....");
+  auto run = RunStrata({"--database", "sqlite:" + dir.path() + "/bad.db", "--dir",
+                        dir.path() + "/migrations", "rehearse"},
+                       dir.path());
+  EXPECT_EQ(run.exit_code, 2) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("duplicate version 1"));
+}
+
 // Before the first `up` there is no file: the rehearsal starts from an
 // empty database, as `up` would, says so, and creates nothing.
 TEST(RehearseCliTest, MissingSqliteFileIsRehearsedAsEmpty) {

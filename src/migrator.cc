@@ -2240,13 +2240,14 @@ constexpr std::string_view kOtherToolHistoryTables[] = {
     "flyway_schema_history",  // Flyway
 };
 
-/// How the schema of `db` differs from what `migrations` up to `version`
-/// create on an empty database of the same engine ("" when equal; columns
-/// in any order). The migrations run in a sandbox beside `url`'s database.
-/// Another tool's history table that `db` has and the migrations do not
-/// create is left out of the comparison and named in `left_out`.
-Result<std::string> DiffFromReplay(Database& db, const MigratorOptions& options, int64_t version,
-                                   std::vector<std::string>& left_out) {
+/// How `live`, the schema of the database, differs from what `migrations`
+/// up to `version` create on an empty database of the same engine ("" when
+/// equal; columns in any order). The migrations run in a sandbox beside
+/// `url`'s database. Another tool's history table that `live` has and the
+/// migrations do not create is left out of the comparison and named in
+/// `left_out`.
+Result<std::string> DiffFromReplay(const SchemaModel& live_model, const MigratorOptions& options,
+                                   int64_t version, std::vector<std::string>& left_out) {
   Result<std::unique_ptr<Sandbox>> made = CreateSandbox(options.database_url, SandboxContent::kEmpty);
   if (!made.ok()) {
     return made.status().WithContext(
@@ -2271,7 +2272,6 @@ Result<std::string> DiffFromReplay(Database& db, const MigratorOptions& options,
         version, sandbox->Describe()));
   }
   STRATA_ASSIGN_OR_RETURN(SchemaModel replayed_model, SchemaModel::Read(*migrator->database()));
-  STRATA_ASSIGN_OR_RETURN(SchemaModel live_model, SchemaModel::Read(db));
   for (std::string_view table : kOtherToolHistoryTables) {
     if (live_model.HasTable(table) && !replayed_model.HasTable(table)) left_out.emplace_back(table);
   }
@@ -2317,9 +2317,11 @@ Result<BaselineReport> Migrator::Baseline(int64_t version, bool unchecked) {
                               applied.back().id()));
   }
   BaselineReport report;
+  // Read once: compared with the replay, and its hash recorded.
+  STRATA_ASSIGN_OR_RETURN(SchemaModel live, SchemaModel::Read(*db_));
   if (!unchecked) {
     STRATA_ASSIGN_OR_RETURN(std::string diff,
-                            DiffFromReplay(*db_, options_, version, report.left_out));
+                            DiffFromReplay(live, options_, version, report.left_out));
     if (!diff.empty()) {
       return Status(Code::kVerifyFailed,
                     fmt::format("the database's schema is not what the migrations up to {} "
@@ -2329,7 +2331,6 @@ Result<BaselineReport> Migrator::Baseline(int64_t version, bool unchecked) {
                                 adopted.back()->id(), diff));
     }
   }
-  STRATA_ASSIGN_OR_RETURN(SchemaModel live, SchemaModel::Read(*db_));
   std::vector<std::string>& ids = report.recorded;
   Status recorded = InTransaction(*db_, [&]() -> Status {
     for (Migration* m : adopted) {

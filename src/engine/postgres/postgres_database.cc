@@ -89,12 +89,17 @@ constexpr char kListPrimaryKeySql[] =
     " WHERE i.indisprimary AND n.nspname = current_schema() AND c.relname = $1"
     " ORDER BY array_position(i.indkey::int2[], a.attnum)";
 
-constexpr char kListGeneratedColumnsSql[] =
-    "SELECT a.attname FROM pg_catalog.pg_attribute a"
-    " JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
-    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-    " WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0"
-    " AND NOT a.attisdropped AND a.attgenerated <> '' ORDER BY a.attnum";
+/// The columns of table $1 in the current schema for which `predicate` (on
+/// pg_attribute a) holds, in their order.
+std::string ColumnsWhereSql(std::string_view predicate) {
+  return fmt::format(
+      "SELECT a.attname FROM pg_catalog.pg_attribute a"
+      " JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
+      " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+      " WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0"
+      " AND NOT a.attisdropped AND {} ORDER BY a.attnum",
+      predicate);
+}
 
 constexpr char kListUniqueKeysSql[] =
     "SELECT i.indexrelid::text, a.attname FROM pg_catalog.pg_index i"
@@ -105,20 +110,6 @@ constexpr char kListUniqueKeysSql[] =
     " WHERE i.indisunique AND NOT i.indisprimary AND i.indpred IS NULL AND i.indexprs IS NULL"
     " AND n.nspname = current_schema() AND c.relname = $1"
     " ORDER BY i.indexrelid, k.ord";
-
-constexpr char kListNotNullColumnsSql[] =
-    "SELECT a.attname FROM pg_catalog.pg_attribute a"
-    " JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
-    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-    " WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0"
-    " AND NOT a.attisdropped AND a.attnotnull ORDER BY a.attnum";
-
-constexpr char kListIdentityAlwaysColumnsSql[] =
-    "SELECT a.attname FROM pg_catalog.pg_attribute a"
-    " JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
-    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-    " WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0"
-    " AND NOT a.attisdropped AND a.attidentity = 'a' ORDER BY a.attnum";
 
 // The element type of an array stands for it (a domain over an array is a
 // type of its own); the engine's types are those of pg_catalog and
@@ -768,29 +759,26 @@ class PostgresDatabase final : public Database {
   }
 
   Result<std::vector<std::string>> ListPrimaryKey(std::string_view table) override {
-    STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kListPrimaryKeySql, {Value(std::string(table))}));
-    std::vector<std::string> names;
-    for (const auto& row : rows.rows) names.push_back(row[0].text());
-    return names;
+    return ColumnNames(kListPrimaryKeySql, table);
   }
 
   Result<std::vector<std::string>> ListGeneratedColumns(std::string_view table) override {
-    STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kListGeneratedColumnsSql, {Value(std::string(table))}));
-    std::vector<std::string> names;
-    for (const auto& row : rows.rows) names.push_back(row[0].text());
-    return names;
+    static const std::string sql = ColumnsWhereSql("a.attgenerated <> ''");
+    return ColumnNames(sql, table);
   }
 
   Result<std::vector<std::string>> ListNotNullColumns(std::string_view table) override {
-    return ColumnNames(kListNotNullColumnsSql, table);
+    static const std::string sql = ColumnsWhereSql("a.attnotnull");
+    return ColumnNames(sql, table);
   }
 
   Result<std::vector<std::string>> ListIdentityAlwaysColumns(std::string_view table) override {
-    return ColumnNames(kListIdentityAlwaysColumnsSql, table);
+    static const std::string sql = ColumnsWhereSql("a.attidentity = 'a'");
+    return ColumnNames(sql, table);
   }
 
   /// The first column of what `sql` reads with `table` as $1.
-  Result<std::vector<std::string>> ColumnNames(const char* sql, std::string_view table) {
+  Result<std::vector<std::string>> ColumnNames(std::string_view sql, std::string_view table) {
     STRATA_ASSIGN_OR_RETURN(Rows rows, Query(sql, {Value(std::string(table))}));
     std::vector<std::string> names;
     for (const auto& row : rows.rows) names.push_back(row[0].text());

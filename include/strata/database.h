@@ -272,6 +272,16 @@ class Database {
     return KeyCounterSql{};
   }
 
+  /// Keeping the positions of the sequences a statement drops (`sequences`,
+  /// quoted and maybe schema-qualified): `save` into a new table named
+  /// `saved` before it runs, `restore` once the down script has created them
+  /// again (one it did not create is left alone). Empty where the engine has
+  /// no sequences (SQLite).
+  virtual KeyCounterSql SequencePositions(const std::vector<std::string>& /*sequences*/,
+                                          std::string_view /*saved*/) {
+    return KeyCounterSql{};
+  }
+
   /// Quotes an identifier for this engine.
   virtual std::string QuoteIdent(std::string_view ident) const;
 

@@ -470,22 +470,14 @@ Capture SequencePositions(Database& db, const sql::StatementInfo& info, int64_t 
                           int sequence) {
   Capture capture;
   capture.table = fmt::format("{}{}", CaptureTablePrefix(version), sequence);
-  const std::string cap = db.QuoteIdent(capture.table);
   std::vector<std::string> names;
   for (const auto& o : info.objects) {
-    std::string name = (o.schema.empty() ? "" : db.QuoteIdent(o.schema) + ".") + db.QuoteIdent(o.name);
-    names.push_back(fmt::format("({})", SqlLiteral(name)));
+    names.push_back((o.schema.empty() ? "" : db.QuoteIdent(o.schema) + ".") + db.QuoteIdent(o.name));
   }
-  capture.before.push_back(fmt::format(
-      "CREATE TABLE {} AS SELECT v.seq, pg_catalog.pg_sequence_last_value("
-      "pg_catalog.to_regclass(v.seq)) AS last_value FROM (VALUES {}) AS v(seq)",
-      cap, Join(names)));
-  capture.drop = "DROP TABLE " + cap;
-  capture.restore = {fmt::format("SELECT pg_catalog.setval(s.seq, s.last_value) FROM {} AS s"
-                                 " WHERE s.last_value IS NOT NULL"
-                                 " AND pg_catalog.to_regclass(s.seq) IS NOT NULL",
-                                 cap),
-                     capture.drop};
+  Database::KeyCounterSql sql = db.SequencePositions(names, capture.table);
+  capture.before = std::move(sql.save);
+  capture.restore = std::move(sql.restore);
+  capture.drop = "DROP TABLE " + db.QuoteIdent(capture.table);
   return capture;
 }
 

@@ -376,14 +376,31 @@ class PostgresDatabase final : public Database {
         " FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass({1})"
         " AND a.attnum > 0 AND NOT a.attisdropped) AS s WHERE s.seq IS NOT NULL",
         into, literal)};
-    sql.restore = {
-        fmt::format("SELECT pg_catalog.setval(s.seq, greatest(s.last_value, coalesce("
-                    "pg_catalog.pg_sequence_last_value(s.seq::regclass), s.last_value)))"
-                    " FROM {} AS s WHERE s.last_value IS NOT NULL"
-                    " AND pg_catalog.to_regclass(s.seq) IS NOT NULL",
-                    into),
-        "DROP TABLE " + into};
+    sql.restore = {SetSequencesSql(into, "greatest(s.last_value, coalesce("
+                                         "pg_catalog.pg_sequence_last_value(s.seq::regclass), "
+                                         "s.last_value))"),
+                   "DROP TABLE " + into};
     return sql;
+  }
+  KeyCounterSql SequencePositions(const std::vector<std::string>& sequences,
+                                  std::string_view saved) override {
+    const std::string into = QuoteIdent(saved);
+    std::vector<std::string> rows;
+    for (const auto& name : sequences) rows.push_back("(" + SqlLiteral(name) + ")");
+    KeyCounterSql sql;
+    sql.save = {fmt::format(
+        "CREATE TABLE {} AS SELECT v.seq, pg_catalog.pg_sequence_last_value("
+        "pg_catalog.to_regclass(v.seq)) AS last_value FROM (VALUES {}) AS v(seq)",
+        into, fmt::join(rows, ", "))};
+    sql.restore = {SetSequencesSql(into, "s.last_value"), "DROP TABLE " + into};
+    return sql;
+  }
+  /// Sets each sequence of the saved table `into` (seq, last_value) that
+  /// exists again to `position`, an expression of s.seq and s.last_value.
+  static std::string SetSequencesSql(const std::string& into, std::string_view position) {
+    return fmt::format("SELECT pg_catalog.setval(s.seq, {}) FROM {} AS s WHERE s.last_value IS "
+                       "NOT NULL AND pg_catalog.to_regclass(s.seq) IS NOT NULL",
+                       position, into);
   }
   std::string_view LogPositionSql() const override { return "pg_current_wal_lsn()::text"; }
   std::string_view StepGuardSql() const override {

@@ -78,19 +78,19 @@ constexpr char kSavepoint[] = "strata_hash_settings";
 Status ForEachRowPinned(Database& db, const std::string& query, const std::vector<Value>& params,
                         const std::function<Status(std::span<const CellView>)>& on_row) {
   if (db.engine() != Engine::kPostgres) return db.ForEachRow(query, params, on_row);
+  // Opening and closing are one round trip each: a snapshot hashes every
+  // table this way.
   const bool nested = db.InTransaction();
-  STRATA_RETURN_IF_ERROR(nested ? db.Savepoint(kSavepoint) : db.Begin());
-  Status s = db.Exec(kPinnedSettings);
+  const std::string open = fmt::format("{}; {}", nested ? fmt::format("SAVEPOINT {}", kSavepoint)
+                                                        : std::string("BEGIN"),
+                                       kPinnedSettings);
+  Status s = db.Exec(open);
   if (s.ok()) s = db.ForEachRow(query, params, on_row);
   // Only read: rolling back ends the settings and leaves the caller's
   // transaction as it was.
-  Status closed = Status::OK();
-  if (nested) {
-    closed = db.RollbackToSavepoint(kSavepoint);
-    if (closed.ok()) closed = db.ReleaseSavepoint(kSavepoint);
-  } else {
-    closed = db.Rollback();
-  }
+  Status closed = db.Exec(nested ? fmt::format("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}",
+                                               kSavepoint)
+                                 : std::string("ROLLBACK"));
   return s.ok() ? closed : s;
 }
 

@@ -124,6 +124,23 @@ class Rehearser {
     STRATA_ASSIGN_OR_RETURN(sandbox_, CreateSandbox(options_.database_url));
     report_.sandbox = sandbox_->Describe();
     report_.copy_ms = MillisSince(started);
+    Status s = RunInSandbox();
+    migrator_.reset();
+    if (options_.keep_sandbox) {
+      sandbox_->Keep();
+      report_.sandbox_kept = true;
+      // Kept for a look at what the rehearsal stopped on, too.
+      if (!s.ok()) return Status(s.code(), s.message() + " (the sandbox is kept at " + report_.sandbox + ")");
+    } else if (s.ok()) {
+      if (Status removed = sandbox_->Remove(); !removed.ok()) report_.warnings.push_back(removed.message());
+    }
+    report_.total_ms = MillisSince(started);
+    return s;
+  }
+
+ private:
+  /// Rehearses the plan on the sandbox made by Run().
+  Status RunInSandbox() {
     MigratorOptions mo;
     mo.database_url = sandbox_->url();
     mo.migrations_dir = options_.migrations_dir;
@@ -166,19 +183,9 @@ class Rehearser {
       }
       Emit(RehearsalEvent::Kind::kMigrationDone, &m);
     }
-
-    migrator_.reset();
-    if (options_.keep_sandbox) {
-      sandbox_->Keep();
-      report_.sandbox_kept = true;
-    } else if (Status s = sandbox_->Remove(); !s.ok()) {
-      report_.warnings.push_back(s.message());
-    }
-    report_.total_ms = MillisSince(started);
     return Status::OK();
   }
 
- private:
   void Emit(RehearsalEvent::Kind kind, const MigrationRehearsal* m = nullptr) {
     if (on_event_) on_event_(RehearsalEvent{kind, report_, m});
   }

@@ -541,6 +541,41 @@ TEST_P(RehearseTest, CopyTheSandboxRefusesIsExitFour) {
             0);
 }
 
+// A rehearsal that stops on an error (here the down script ends the
+// sandbox's connection) keeps the sandbox when asked, to look at what it
+// stopped on, and says where; without --keep-sandbox it is dropped.
+TEST_P(RehearseTest, SandboxIsKeptWhenTheRehearsalStopsOnAnError) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL only: a script cannot end SQLite's connection";
+  Write("0001_a.up.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);\n");
+  Write("0001_a.down.sql", "DROP TABLE a;\nSELECT pg_terminate_backend(pg_backend_pid());\n");
+  auto admin = OpenDatabase(UrlWithDatabase(testing::PostgresTestUrl(), "postgres"));
+  ASSERT_TRUE(admin.ok());
+  auto sandboxes = [&] {
+    return Scalar(**admin, "SELECT count(*) FROM pg_database WHERE datname LIKE 'strata_rehearse_%'");
+  };
+  const int64_t before = sandboxes();
+
+  auto dropped = Strata({"rehearse"});
+  EXPECT_EQ(dropped.exit_code, 4) << dropped.all();
+  EXPECT_THAT(dropped.err, HasSubstr("lost the connection"));
+  EXPECT_THAT(dropped.err, Not(HasSubstr("is kept")));
+  EXPECT_EQ(sandboxes(), before);
+
+  auto kept = Strata({"rehearse", "--keep-sandbox"});
+  EXPECT_EQ(kept.exit_code, 4) << kept.all();
+  const std::string marker = "(the sandbox is kept at ";
+  size_t at = kept.err.find(marker);
+  ASSERT_NE(at, std::string::npos) << kept.all();
+  std::string location = kept.err.substr(at + marker.size());
+  location = location.substr(0, location.find(')'));
+  EXPECT_EQ(sandboxes(), before + 1);
+  json report = {{"sandbox", {{"location", location}}}};
+  EXPECT_TRUE(SandboxExists(report));
+  DropSandbox(report);
+  // The target was only read.
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename IN ('a', 'strata_history')"), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, RehearseTest, ::testing::Values(Engine::kSqlite));
 INSTANTIATE_TEST_SUITE_P(Postgres, RehearseTest, ::testing::Values(Engine::kPostgres));
 

@@ -19,8 +19,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int kBusyTimeoutMs = 5000;
-// How much of a database file reads map (PRAGMA mmap_size).
-constexpr int64_t kMmapBytes = int64_t{1} << 30;
+// How much of a database file reads map (PRAGMA mmap_size): enough for
+// the history of thousands of migrations. Mapped pages count as the
+// process's resident memory, so a snapshot or fingerprint reading a whole
+// 1 GB file through a larger mapping showed 1 GB resident (page cache, but
+// what `top` and a memory limit see); beyond this, reads copy.
+constexpr int64_t kMmapBytes = int64_t{16} << 20;
 
 // Rewrites the `$N` placeholders the seam uses into SQLite's `?N`, leaving
 // quoted text alone.

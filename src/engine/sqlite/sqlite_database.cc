@@ -473,9 +473,10 @@ Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path, bool creat
   // the probe does not wait; the lock, or the statement that needs the
   // database, waits or says so.
   sqlite3_busy_timeout(db, 0);
-  // Pages are read through a mapping of the file rather than copied into
-  // the heap: a process's fresh heap pages each cost a page fault, and on
-  // virtual machines that is most of the time `strata status` takes.
+  // Pages of the file's first kMmapBytes are read through a mapping rather
+  // than copied into the heap: a process's fresh heap pages each cost a
+  // page fault, and on virtual machines that is most of the time
+  // `strata status` takes.
   // Writes still go through write(), so a failing disk fails a statement
   // instead of faulting the process mid-transaction. Only speed depends on
   // the setting.

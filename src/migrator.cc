@@ -1564,6 +1564,7 @@ Result<StatusReport> Migrator::ReadStatus(bool check_drift) {
     add_pending_before(version);
     Migration* f = file != migrations_->end() && file->version == version ? &*file++ : nullptr;
     MigrationStatus& s = rows[i];  // after the additions, which may move the rows
+    if (f != nullptr && f->id() != s.id) s.file_id = f->id();
     if (s.state == MigrationState::kInProgress) {
       // stays in progress
     } else if (f == nullptr) {
@@ -2118,6 +2119,13 @@ Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
                               fmt::format("{}: applied, but its file is gone (its down script is "
                                           "kept in history, so it can still be rolled back)",
                                           s.id)});
+          break;
+        case MigrationState::kApplied:
+          if (!s.file_id.empty()) {
+            findings.push_back({Code::kOk, fmt::format("{}: applied under this name, its file is "
+                                                       "now named {} (same version and checksum)",
+                                                       s.id, s.file_id)});
+          }
           break;
         case MigrationState::kOutOfOrder:
           findings.push_back({Code::kOk, fmt::format("{}: pending, but a later version is "

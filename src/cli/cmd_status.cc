@@ -46,6 +46,7 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
           j["down"] = m.down_source;
           j["checksum"] = m.checksum;
         }
+        if (!m.file_id.empty()) j["file_id"] = m.file_id;
         if (!m.diff.empty()) j["diff"] = m.diff;
         if (!m.error.empty()) j["error"] = m.error;
         out["migrations"].push_back(std::move(j));
@@ -80,6 +81,7 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
           out.append(" down: ").append(m.down_source);
         }
         out += '\n';
+        if (!m.file_id.empty()) out.append("      its file was renamed since: now ").append(m.file_id).append("\n");
         if (!m.diff.empty()) {
           out += "      the file differs from what was applied:\n";
           std::string_view d = m.diff;

@@ -703,6 +703,30 @@ TEST_P(CliTest, ChangedFileMakesStatusAndValidateFail) {
   EXPECT_THAT(validate.err, HasSubstr("0001_users: applied, but its file is gone"));
 }
 
+// An applied migration's file renamed (same version and content): status
+// and validate name the file as it is now, and nothing else changes.
+TEST_P(CliTest, RenamedAppliedFileIsNamedByStatusAndValidate) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  dir_.Remove("migrations/0001_users.up.sql");
+  Write("0001_accounts.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  auto status = Strata({"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.all();
+  EXPECT_THAT(status.out, HasSubstr("its file was renamed since: now 0001_accounts"));
+  auto json_status = Strata({"status", "--json"});
+  nlohmann::json report = nlohmann::json::parse(json_status.out);
+  EXPECT_EQ(report["migrations"][0]["id"], "0001_users");
+  EXPECT_EQ(report["migrations"][0]["state"], "applied");
+  EXPECT_EQ(report["migrations"][0]["file_id"], "0001_accounts");
+  auto validate = Strata({"validate"});
+  EXPECT_EQ(validate.exit_code, 0) << validate.all();
+  EXPECT_THAT(validate.all(), HasSubstr("0001_users: applied under this name, its file is now named 0001_accounts"));
+  // Unrenamed: no such line.
+  Write("0002_more.up.sql", "CREATE TABLE more (id INTEGER PRIMARY KEY);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(Strata({"status", "--json"}).out)["migrations"][1].count("file_id"), 0u);
+}
+
 // A comment added to an applied file: resolve --accept-file records the file
 // as it is now (status and up agree again), and the rollback still runs the
 // down script stored at apply time.

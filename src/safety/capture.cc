@@ -30,6 +30,24 @@ bool HasTopLevelWord(const std::vector<sql::Token>& tokens, std::string_view wor
   return false;
 }
 
+/// The tokens of `statement` from its UPDATE or DELETE on: a WITH before
+/// it (`with_clause`) left out, so that what follows reads as without one.
+Result<std::vector<sql::Token>> MainTokens(std::string_view statement, sql::Dialect dialect,
+                                           bool with_clause) {
+  STRATA_ASSIGN_OR_RETURN(std::vector<sql::Token> tokens, sql::Tokenize(statement, dialect));
+  if (!with_clause) return tokens;
+  int depth = 0;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i].IsPunct('(')) ++depth;
+    if (tokens[i].IsPunct(')')) --depth;
+    if (depth == 0 && (tokens[i].IsWord("update") || tokens[i].IsWord("delete"))) {
+      tokens.erase(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(i));
+      break;
+    }
+  }
+  return tokens;
+}
+
 /// The columns an UPDATE assigns (SET a = .., (b, c) = ..), as the engine
 /// reads their names; empty when the statement does not read as expected
 /// (every column is captured then).
@@ -188,6 +206,10 @@ class Planner {
     return capture_;
   }
 
+  /// The common table expressions the statement's WHERE clause may name,
+  /// before the SELECT that captures the rows it matches ("" when none).
+  std::string With() const { return info_.with_clause.empty() ? "" : info_.with_clause + " "; }
+
   /// The rows a DELETE removes: inserted back, replacing any row of the
   /// same primary key, and any other row that holds one of their unique
   /// values (a down script that inserted "the same" row again, under a new
@@ -195,8 +217,8 @@ class Planner {
   Capture DeletedRows(const std::string& where) {
     std::string from = info_.alias.empty() ? now_ : now_ + " AS " + db_.QuoteIdent(info_.alias);
     std::string prefix = (info_.alias.empty() ? now_ : db_.QuoteIdent(info_.alias)) + ".";
-    capture_.before.push_back(fmt::format("CREATE TABLE {} AS SELECT {} FROM {} WHERE {}", cap_,
-                                          SelectAll(prefix), from, where));
+    capture_.before.push_back(fmt::format("CREATE TABLE {} AS {}SELECT {} FROM {} WHERE {}", cap_,
+                                          With(), SelectAll(prefix), from, where));
     if (!table_.key.empty()) {
       std::string key = Tuple(table_.key);
       for (const auto& unique : table_.unique) {
@@ -254,8 +276,8 @@ class Planner {
       set.push_back(fmt::format("{} = {}", db_.QuoteIdent(c->before),
                                 Back("s." + db_.QuoteIdent(c->before), c->before)));
     }
-    capture_.before.push_back(fmt::format("CREATE TABLE {} AS SELECT {} FROM {}{}", cap_,
-                                          Join(select), from,
+    capture_.before.push_back(fmt::format("CREATE TABLE {} AS {}SELECT {} FROM {}{}", cap_,
+                                          where.empty() ? "" : With(), Join(select), from,
                                           where.empty() ? "" : " WHERE " + where));
     if (table_.key.empty()) {
       match.push_back(fmt::format("{}.{} = s.{}", target_, db_.RowIdColumn(), kRowIdAlias));
@@ -640,7 +662,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       STRATA_ASSIGN_OR_RETURN(auto p, plan(info.schema, info.table));
       if (!p) return std::optional<Capture>();
       if (info.where_clause.empty()) return Whole(*p);
-      auto tokens = sql::Tokenize(statement, dialect);
+      auto tokens = MainTokens(statement, dialect, !info.with_clause.empty());
       if (!tokens.ok() || HasTopLevelWord(*tokens, "using")) {
         return Whole(*p);
       }
@@ -651,7 +673,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       if (!p) return std::optional<Capture>();
       // SQLite's UPDATE OR REPLACE deletes the rows its new values collide
       // with; a statement that does not read as expected is captured whole.
-      auto tokens = sql::Tokenize(statement, dialect);
+      auto tokens = MainTokens(statement, dialect, !info.with_clause.empty());
       if (!tokens.ok() || (tokens->size() > 2 && (*tokens)[1].IsWord("or"))) {
         return Whole(*p);
       }

@@ -680,13 +680,18 @@ void Parser::With() {
   };
   bool modifying_cte = false;
   for (size_t i = 1; i < main; ++i) modifying_cte |= writes_at(i);
-  if (!modifying_cte && main < end_ &&
-      (tokens_[main].IsWord("INSERT") || tokens_[main].IsWord("REPLACE") ||
-       tokens_[main].IsWord("MERGE"))) {
-    // Read-only CTEs feeding an INSERT or MERGE: the statement is that
-    // INSERT (an upsert is then captured like one without a WITH).
+  if (!modifying_cte && main < end_ && !tokens_[main].IsWord("SELECT") &&
+      !tokens_[main].IsWord("VALUES")) {
+    // Read-only CTEs feeding an INSERT, MERGE, UPDATE or DELETE: the
+    // statement is that one, captured as it is without a WITH; the WITH
+    // goes with its WHERE clause, which may name the CTEs.
+    info_.with_clause = TextBetween(0, main);
     pos_ = main;
-    tokens_[main].IsWord("MERGE") ? Merge() : Insert();
+    const Token& verb = tokens_[main];
+    verb.IsWord("MERGE")    ? Merge()
+    : verb.IsWord("UPDATE") ? Update()
+    : verb.IsWord("DELETE") ? Delete()
+                            : Insert();
     return;
   }
   for (size_t i = 1; i < end_; ++i) {

@@ -37,6 +37,9 @@ struct StatementInfo {
   std::string new_name;      // rename target
   std::string where_clause;  // UPDATE/DELETE: text after the top-level WHERE ("" = every row)
   std::string alias;         // UPDATE/DELETE/INSERT: the table's alias, if any
+  /// UPDATE/DELETE/INSERT/MERGE after read-only common table expressions:
+  /// the `WITH ...` before it, which where_clause may name.
+  std::string with_clause;
   /// kAddColumn, kDropColumn, kAlterColumnType: every column, in order
   /// (a PostgreSQL ALTER TABLE may have several actions of the same kind).
   std::vector<std::string> columns;
@@ -61,8 +64,9 @@ struct StatementInfo {
 /// ALTER TABLE with several comma-separated actions (PostgreSQL): when all
 /// add columns, or all drop columns, or all change column types, the kind is
 /// that of the action and `columns` lists them; otherwise kAlterOther,
-/// destructive when any action drops or retypes a column. WITH ... is kOther,
-/// destructive when it deletes or updates rows.
+/// destructive when any action drops or retypes a column. WITH with read-only
+/// common table expressions is the statement they feed (with_clause set);
+/// otherwise WITH ... is kOther, destructive when it deletes or updates rows.
 StatementInfo Classify(std::string_view statement, Dialect dialect);
 
 }  // namespace strata::sql

@@ -326,6 +326,20 @@ TEST_P(RollbackTest, AnUpsertFedByAWithStatementIsRestored) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 5);
 }
 
+// A dedupe written as WITH ... DELETE (the usual step before a unique
+// index), and a WITH ... UPDATE whose WHERE names its CTE: the rows they
+// remove or change are captured through the same WITH and put back.
+TEST_P(RollbackTest, DeleteAndUpdateFedByAWithStatementAreRestored) {
+  RoundTrip(
+      "WITH ranked AS (SELECT id, row_number() OVER (PARTITION BY price < 2 ORDER BY id) AS rn "
+      "FROM items)\n"
+      "DELETE FROM items WHERE id IN (SELECT id FROM ranked WHERE rn > 1);\n"
+      "WITH cheap AS (SELECT id FROM items WHERE price < 2)\n"
+      "UPDATE items SET name = 'cheap ' || name WHERE id IN (SELECT id FROM cheap);\n",
+      "-- the captured rows and names come back\n");
+  EXPECT_EQ(RowsText("SELECT id, name FROM items ORDER BY id"), "1|a|\n2||\n3|ü✓|\n4|NULL|\n5|e|\n");
+}
+
 // PostgreSQL sends a timestamptz or an interval as text in the client's
 // TimeZone, DateStyle and IntervalStyle. Hashed with the settings of the
 // moment, a rollback run from another time zone than its `up` took the

@@ -380,11 +380,24 @@ TEST(ClassifyTest, QueriesWithAndTransactions) {
   EXPECT_EQ(K::kOther, info.kind);
   EXPECT_TRUE(info.destructive);
   EXPECT_EQ(info.writes, (Names{"a", "b"}));
+  // A DELETE or UPDATE fed by read-only CTEs is that statement, with the
+  // WITH kept for its WHERE clause.
   info = Classify("WITH gone AS (SELECT id FROM a) DELETE FROM ONLY s.b WHERE id IN (SELECT id FROM gone)",
                   kPg);
-  EXPECT_EQ(K::kOther, info.kind);
+  EXPECT_EQ(K::kDelete, info.kind);
   EXPECT_TRUE(info.destructive);
-  EXPECT_EQ(info.writes, (Names{"b"}));
+  EXPECT_EQ("s", info.schema);
+  EXPECT_EQ("b", info.table);
+  EXPECT_EQ("WITH gone AS (SELECT id FROM a)", info.with_clause);
+  EXPECT_EQ("id IN (SELECT id FROM gone)", info.where_clause);
+  info = Classify("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) "
+                  "UPDATE t AS x SET v = 0 WHERE x.id IN (SELECT n FROM r)",
+                  kLite);
+  EXPECT_EQ(K::kUpdate, info.kind);
+  EXPECT_EQ("t", info.table);
+  EXPECT_EQ("x", info.alias);
+  EXPECT_EQ("x.id IN (SELECT n FROM r)", info.where_clause);
+  EXPECT_TRUE(Classify("UPDATE t SET v = 0", kPg).with_clause.empty());
   EXPECT_TRUE(Classify("WITH x AS (SELECT 1) SELECT * FROM x FOR NO KEY UPDATE", kPg).writes.empty());
 
   for (const char* sql : {"BEGIN", "BEGIN TRANSACTION", "begin immediate", "COMMIT", "END",

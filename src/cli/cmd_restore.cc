@@ -292,7 +292,8 @@ void SetupRestore(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_flag("-y,--yes", flags->yes, "do not ask before replacing the database's contents");
   cmd->add_option("--store", flags->store, "snapshot store directory (default: strata.toml, then .strata/snapshots)");
   cmd->add_option("--lock-timeout", global.lock_timeout,
-                  "how long to wait for another run's lock (default 10s)");
+                  "how long to wait for another run's lock, and on PostgreSQL for the locks of the "
+                  "tables it replaces (default 10s)");
   cmd->footer("Uses the snapshot `up` took at that boundary, or the nearest earlier one and "
               "re-applies the migrations between. Asks first (or --yes) and takes a snapshot of "
               "the current state before restoring.");

@@ -400,7 +400,8 @@ void SetupSnapshot(CLI::App& app, GlobalOptions& global, int& exit_code) {
                       "restore into this new database instead (sqlite:new.db, or a PostgreSQL "
                       "database, created when missing)");
   restore->add_option("--lock-timeout", global.lock_timeout,
-                      "how long to wait for another run's lock (default 10s)");
+                      "how long to wait for another run's lock, and on PostgreSQL for the locks of the "
+                      "tables it replaces (default 10s)");
   restore->footer("Into the configured database: asks first (or --yes), takes the migration "
                   "lock and a snapshot of the current state, then restores and checks the "
                   "fingerprints.");

@@ -175,6 +175,7 @@ Status RestoreOverTarget(const MigratorOptions& options, const SnapshotConfig& c
   restore.replace = true;
   restore.progress = bar.get();
   restore.lock_owner = &owner;
+  restore.lock_timeout = options.lock_timeout;
   return snapshot::RestoreSnapshot(store, m, options.database_url, restore);
 }
 

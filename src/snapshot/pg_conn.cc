@@ -36,7 +36,10 @@ Status Check(PGresult* r, std::string_view what) {
   Status s;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY &&
       st != PGRES_COPY_OUT && st != PGRES_COPY_IN) {
-    s = Status(Code::kDatabase, fmt::format("{}: {}", what, ResultError(r)));
+    // 55P03: lock_timeout ran out waiting for another session's lock.
+    const char* state = pq->PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const bool locked = state != nullptr && std::string_view(state) == "55P03";
+    s = Status(locked ? Code::kLocked : Code::kDatabase, fmt::format("{}: {}", what, ResultError(r)));
   }
   pq->PQclear(r);
   return s;

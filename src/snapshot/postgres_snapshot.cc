@@ -477,6 +477,35 @@ Result<std::unique_ptr<PgConn>> Connect(const std::string& given_url, bool creat
 
 }  // namespace
 
+/// The restore could not lock the tables of `schema` within `waited`: who
+/// holds locks on them (other sessions, an open transaction say), for the
+/// user to end or wait out.
+Status LockedOut(PgConn& conn, const std::string& schema, std::chrono::milliseconds waited) {
+  auto holders = conn.Query(
+      "SELECT DISTINCT a.pid, a.usename, a.application_name, a.state,"
+      " to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+      " FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_class c ON c.oid = l.relation"
+      " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+      " JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
+      " WHERE n.nspname = $1 AND l.granted AND l.pid <> pg_catalog.pg_backend_pid() ORDER BY 1",
+      {schema});
+  std::string who;
+  if (holders.ok()) {
+    for (const auto& row : *holders) {
+      who += fmt::format("{}pid {} ({}, {}, {}, transaction open since {})", who.empty() ? "" : "; ",
+                         row[0].value_or("?"), row[1].value_or("?"),
+                         row[2].value_or("").empty() ? "no application_name" : *row[2],
+                         row[3].value_or("?"), row[4].value_or("?"));
+    }
+  }
+  return Status(Code::kLocked,
+                fmt::format("the restore waited {} ms (--lock-timeout) for the locks of the "
+                            "tables in schema '{}', which other sessions hold{}; nothing was restored "
+                            "(while it waited, their other users queued behind it). End those "
+                            "sessions or their transactions, or give a longer --lock-timeout",
+                            waited.count(), schema, who.empty() ? "" : ": " + who));
+}
+
 Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::string& url,
                        const RestoreOptions& options) {
   const Part* pre = m.FindPart("pre-data.sql");
@@ -568,7 +597,17 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
                                 m.pg_schema, names));
     }
     STRATA_RETURN_IF_ERROR(MakeOutsideExtensions(*conn, m, url));
-    STRATA_RETURN_IF_ERROR(conn->Exec("DROP SCHEMA IF EXISTS " + SqlIdentifier(m.pg_schema) + " CASCADE"));
+    if (options.lock_timeout.count() > 0) {
+      STRATA_RETURN_IF_ERROR(conn->Exec(
+          fmt::format("SET LOCAL lock_timeout = {}", options.lock_timeout.count())));
+    }
+    Status dropped = conn->Exec("DROP SCHEMA IF EXISTS " + SqlIdentifier(m.pg_schema) + " CASCADE");
+    if (dropped.code() == Code::kLocked) {
+      conn->Exec("ROLLBACK").IgnoreError();
+      return LockedOut(*conn, m.pg_schema, options.lock_timeout);
+    }
+    STRATA_RETURN_IF_ERROR(dropped);
+    if (options.lock_timeout.count() > 0) STRATA_RETURN_IF_ERROR(conn->Exec("SET LOCAL lock_timeout = 0"));
     STRATA_RETURN_IF_ERROR(conn->Exec("CREATE SCHEMA " + SqlIdentifier(m.pg_schema)));
     // pg_dump -n leaves out the extensions the schema's tables may use.
     for (const auto& ext : m.pg_extensions) {

@@ -18,6 +18,7 @@
 // to that point); the SQLite migration lock row is not carried over.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,6 +75,11 @@ struct RestoreOptions {
   /// SQLite, replace: the lock row strata_lock should hold afterwards (the
   /// restorer's), instead of the one captured in the snapshot.
   const LockOwner* lock_owner = nullptr;
+  /// PostgreSQL, replace: how long to wait for the locks of the tables the
+  /// restore drops (other sessions' open transactions on them) before
+  /// giving up with kLocked, nothing restored; 0 waits as long as it takes.
+  /// While it waits, those tables' other users queue behind it.
+  std::chrono::milliseconds lock_timeout{0};
 };
 
 /// Restores the snapshot into `url` and checks the result's fingerprints

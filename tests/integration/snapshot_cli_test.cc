@@ -345,6 +345,35 @@ TEST_P(SnapshotCliTest, RestoreRefusesToTakeTablesOutOfPublications) {
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM t"), 1);
 }
 
+// Restoring over the target drops its tables, which waits for every open
+// transaction on them while their other users queue behind it: it gives up
+// after --lock-timeout (exit 3), naming the session, with nothing restored;
+// and succeeds once that transaction ends.
+TEST_P(SnapshotCliTest, RestoreGivesUpOnTablesLockedByAnotherSession) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's table locks";
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\nINSERT INTO t VALUES (1);\n");
+  Write("0001_t.down.sql", "DROP TABLE t;\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_EQ(Strata({"snapshot", "create"}).exit_code, 0);
+  std::string id = List()[0]["id"];
+  ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES (2)").ok());
+  auto reader = target_->Connect();
+  ASSERT_TRUE(reader->Exec("SET application_name = 'busy_reader'").ok());
+  ASSERT_TRUE(reader->Begin().ok());
+  ASSERT_EQ(Scalar(*reader, "SELECT count(*) FROM t"), 2);
+  auto r = Strata({"snapshot", "restore", id, "--yes", "--lock-timeout", "300ms"});
+  EXPECT_EQ(r.exit_code, 3) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("waited 300 ms (--lock-timeout) for the locks of the tables in "
+                               "schema 'public', which other sessions hold: pid "));
+  EXPECT_THAT(r.err, HasSubstr("busy_reader"));
+  EXPECT_THAT(r.err, HasSubstr("nothing was restored"));
+  ASSERT_TRUE(reader->Commit().ok());
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM t"), 2);
+  r = Strata({"snapshot", "restore", id, "--yes", "--lock-timeout", "300ms"});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM t"), 1);
+}
+
 // A partitioned table whose partitions are in another schema (GitLab's
 // container registry keeps them in "partitions") holds no rows itself, and a
 // snapshot of the managed schema holds neither those partitions nor their

@@ -1232,6 +1232,13 @@ int StatusReport::Count(MigrationState state) const {
 }
 
 /// The statements of one migration step, each with what to call it in an error.
+/// Bounds each statement of a migration, and its waits for other sessions'
+/// locks, as its directives say (Directives{}: no bound).
+Status SetTimeouts(Database& db, const Directives& directives) {
+  STRATA_RETURN_IF_ERROR(db.SetStatementTimeout(directives.timeout));
+  return db.SetLockTimeout(directives.lock_timeout);
+}
+
 struct Step {
   struct Label {
     std::string where;  // "migrations/0003_x.up.sql:12"
@@ -1372,7 +1379,7 @@ class Migrator::Run {
 
   /// Reports a failed step and commits the steps of the run before it.
   Status Fail(int64_t version, const std::string& id, Clock::time_point start, Status s) {
-    db_.SetStatementTimeout(std::chrono::milliseconds(0)).IgnoreError();
+    SetTimeouts(db_, {}).IgnoreError();
     Emit(on_event_, Event::Kind::kFailed, version, id, MillisSince(start), s.message());
     Status kept = Flush();
     if (!kept.ok()) {
@@ -1410,7 +1417,7 @@ class Migrator::Run {
  private:
   /// Runs the steps of the run's open transaction again, in a new one.
   Status Replay() {
-    STRATA_RETURN_IF_ERROR(db_.SetStatementTimeout(std::chrono::milliseconds(0)));
+    STRATA_RETURN_IF_ERROR(SetTimeouts(db_, {}));
     STRATA_RETURN_IF_ERROR(db_.Begin());
     for (const auto& kept : uncommitted_) {
       std::vector<BatchStatement> batch;
@@ -1771,7 +1778,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     row.restore_script = guarded.restore_script;
     auto start = Clock::now();
     Status s;
-    STRATA_RETURN_IF_ERROR(db_->SetStatementTimeout(m->directives.timeout));
+    STRATA_RETURN_IF_ERROR(SetTimeouts(*db_, m->directives));
     // Reads what the migration left right away (when not deferred).
     auto record_now = [&]() -> Status {
       STRATA_RETURN_IF_ERROR(model.Refresh(*db_, scope.filter()));
@@ -1852,7 +1859,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     STRATA_RETURN_IF_ERROR(run.history().SetSchemaAfter(newest, model.hash()));
     run.SchemaIsAfter(newest);
   }
-  STRATA_RETURN_IF_ERROR(db_->SetStatementTimeout(std::chrono::milliseconds(0)));
+  STRATA_RETURN_IF_ERROR(SetTimeouts(*db_, {}));
   STRATA_RETURN_IF_ERROR(run.Flush());
   STRATA_ASSIGN_OR_RETURN(report.finalized, FinalizeExpired(run.history()));
   return report;
@@ -1956,7 +1963,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                   "rebuild the columns and tables the up script removed)";
     Emit(on_event, Event::Kind::kRollingBack, step.version, step.id);
     auto start = Clock::now();
-    STRATA_RETURN_IF_ERROR(db_->SetStatementTimeout(directives[i].timeout));
+    STRATA_RETURN_IF_ERROR(SetTimeouts(*db_, directives[i]));
     // A down script without a transaction cannot be undone and tried again:
     // every table written since is known before it runs.
     const bool undoable = !directives[i].no_transaction;
@@ -2086,7 +2093,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     ++report.completed;
     Emit(on_event, Event::Kind::kRolledBack, step.version, step.id, MillisSince(start));
   }
-  STRATA_RETURN_IF_ERROR(db_->SetStatementTimeout(std::chrono::milliseconds(0)));
+  STRATA_RETURN_IF_ERROR(SetTimeouts(*db_, {}));
   STRATA_RETURN_IF_ERROR(run.Flush());
   return report;
 }

@@ -116,6 +116,10 @@ class Database {
   virtual BatchResult ExecBatch(const std::vector<BatchStatement>& statements);
 
   virtual Status SetStatementTimeout(std::chrono::milliseconds timeout) = 0;
+  /// How long a statement waits for a lock another session holds before
+  /// failing (kLocked); 0: the engine's default (PostgreSQL: as long as it
+  /// takes; SQLite: its busy timeout, 5 s).
+  virtual Status SetLockTimeout(std::chrono::milliseconds timeout) = 0;
 
   virtual Status Begin() = 0;
   virtual Status Commit() = 0;

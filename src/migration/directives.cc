@@ -147,10 +147,14 @@ Result<Directives> ParseDirectives(std::string_view script, DirectiveCheck check
       auto t = ParseDuration(arg);
       if (!t.ok()) return t.status().WithContext(fmt::format("{}: strata:timeout", line_no));
       d.timeout = *t;
+    } else if (key == "lock-timeout") {
+      auto t = ParseDuration(arg);
+      if (!t.ok()) return t.status().WithContext(fmt::format("{}: strata:lock-timeout", line_no));
+      d.lock_timeout = *t;
     } else {
       return Status(Code::kParse,
                     fmt::format("{}: unknown directive 'strata:{}' (known: strata:no-transaction, "
-                                "strata:timeout <duration>)",
+                                "strata:timeout <duration>, strata:lock-timeout <duration>)",
                                 line_no, key));
     }
     return Status::OK();

@@ -13,9 +13,12 @@ namespace strata {
 /// Directives read from a script's leading comments:
 ///   -- strata:no-transaction      run outside a transaction
 ///   -- strata:timeout 30s         bound each statement (ms, s, m, h)
+///   -- strata:lock-timeout 5s     bound each statement's wait for a lock
+///                                 another session holds
 struct Directives {
   bool no_transaction = false;
   std::chrono::milliseconds timeout{0};
+  std::chrono::milliseconds lock_timeout{0};
 };
 
 /// How strictly ParseDirectives reads: a file being loaded is held to the

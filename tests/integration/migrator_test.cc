@@ -351,6 +351,35 @@ TEST_P(MigratorTest, TimeoutDirectiveBoundsAStatement) {
   EXPECT_TRUE(Applied().empty());
 }
 
+// A migration that needs a lock another session holds (an open transaction
+// that read the table) waits no longer than its strata:lock-timeout, and is
+// rolled back; the setting ends with it. Without the directive it would
+// wait as long as that transaction lasts, every other user of the table
+// queued behind it.
+TEST_P(MigratorTest, LockTimeoutDirectiveBoundsTheWaitForAnotherSessionsLock) {
+  if (!pg()) GTEST_SKIP() << "SQLite: the run holds the database's write lock from its start";
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\nINSERT INTO t VALUES (1);\n");
+  Write("0001_t.down.sql", "DROP TABLE t;\n");
+  ASSERT_TRUE(Up().ok());
+  Write("0002_note.up.sql", "-- strata:lock-timeout 200ms\nALTER TABLE t ADD COLUMN note TEXT;\n");
+  auto reader = target_->Connect();
+  ASSERT_TRUE(reader->Begin().ok());
+  ASSERT_EQ(Scalar(*reader, "SELECT count(*) FROM t"), 1);
+  auto start = std::chrono::steady_clock::now();
+  Status s = Up();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("migration 0002_note failed and was rolled back"));
+  EXPECT_THAT(s.message(), HasSubstr("lock timeout"));
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1"}));
+  ASSERT_TRUE(reader->Commit().ok());
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' "
+                         "AND column_name = 'note'"),
+            1);
+}
+
 // SQLite rolls the whole transaction back, not only the statement, when a
 // statement is interrupted (the timeout) or a trigger raises ROLLBACK; the
 // migrations before the failing one in the same run must stay applied.

@@ -39,7 +39,7 @@ TEST(ParseMigrationFileName, ErrorsSayWhatIsExpected) {
 TEST(LoadMigrations, SortsNumericallyAndPairsFiles) {
   testing::TempDir dir;
   dir.Write("10_ten.up.sql", "SELECT 10;");
-  dir.Write("9_nine.up.sql", "-- strata:no-transaction\n-- strata:timeout 2m\nSELECT 9;");
+  dir.Write("9_nine.up.sql", "-- strata:no-transaction\n-- strata:timeout 2m\n-- strata:lock-timeout 5s\nSELECT 9;");
   dir.Write("9_nine.down.sql", "SELECT -9;");
   dir.Write("9_nine.verify.sql", "SELECT 1;");
   dir.Write("notes.txt", "ignored");
@@ -53,6 +53,8 @@ TEST(LoadMigrations, SortsNumericallyAndPairsFiles) {
   EXPECT_TRUE(nine.has_verify());
   EXPECT_TRUE(nine.directives.no_transaction);
   EXPECT_EQ(nine.directives.timeout, std::chrono::minutes(2));
+  EXPECT_EQ(nine.directives.lock_timeout, std::chrono::seconds(5));
+  EXPECT_EQ((*loaded)[1].directives.lock_timeout, std::chrono::milliseconds(0));
   EXPECT_EQ((*loaded)[1].id(), "10_ten");
   EXPECT_FALSE((*loaded)[1].has_down());
 }

@@ -649,6 +649,15 @@ class PostgresDatabase final : public Database {
     return s;
   }
 
+  Status SetLockTimeout(std::chrono::milliseconds timeout) override {
+    if (timeout.count() < 0) return Status(Code::kInvalidArgument, "a lock timeout cannot be negative");
+    int64_t ms = timeout.count() > INT_MAX ? 0 : timeout.count();
+    if (known_lock_timeout_ms_ == ms && !InTransaction()) return Status::OK();
+    Status s = Exec("SET lock_timeout = " + std::to_string(ms));
+    known_lock_timeout_ms_ = (s.ok() && !InTransaction()) ? ms : -1;
+    return s;
+  }
+
   Status Begin() override {
     if (InTransaction()) {
       return Status(Code::kInternal, "BEGIN: a transaction is already open");
@@ -951,6 +960,7 @@ class PostgresDatabase final : public Database {
 
   PGconn* conn_;
   int64_t known_timeout_ms_ = -1;  // statement_timeout in force, -1 when unknown
+  int64_t known_lock_timeout_ms_ = -1;  // lock_timeout in force, -1 when unknown
   std::map<std::string, std::string> prepared_;  // QueryFixed: text -> statement name
   int prepared_count_ = 0;                        // names are never reused
   std::string described_;  // The URL, password redacted.

@@ -137,6 +137,15 @@ class SqliteDatabase : public Database {
     return Status::OK();
   }
 
+  Status SetLockTimeout(std::chrono::milliseconds timeout) override {
+    if (timeout.count() < 0) return Status(Code::kInvalidArgument, "a lock timeout cannot be negative");
+    // Another connection's write lock is waited for as the busy timeout says.
+    sqlite3_busy_timeout(db_, timeout.count() > 0
+                                  ? static_cast<int>(std::min<int64_t>(timeout.count(), INT_MAX))
+                                  : kBusyTimeoutMs);
+    return Status::OK();
+  }
+
   Status Begin() override { return Exec("BEGIN IMMEDIATE"); }
   Status Commit() override { return Exec("COMMIT"); }
   Status Rollback() override { return Exec("ROLLBACK"); }

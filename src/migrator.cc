@@ -1234,9 +1234,11 @@ int StatusReport::Count(MigrationState state) const {
 /// The statements of one migration step, each with what to call it in an error.
 /// Bounds each statement of a migration, and its waits for other sessions'
 /// locks, as its directives say (Directives{}: no bound).
-Status SetTimeouts(Database& db, const Directives& directives) {
+/// `fallback` bounds the lock waits of a script without its own directive.
+Status SetTimeouts(Database& db, const Directives& directives,
+                   std::chrono::milliseconds fallback = std::chrono::milliseconds(0)) {
   STRATA_RETURN_IF_ERROR(db.SetStatementTimeout(directives.timeout));
-  return db.SetLockTimeout(directives.lock_timeout);
+  return db.SetLockTimeout(directives.lock_timeout.count() > 0 ? directives.lock_timeout : fallback);
 }
 
 struct Step {
@@ -1778,7 +1780,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     row.restore_script = guarded.restore_script;
     auto start = Clock::now();
     Status s;
-    STRATA_RETURN_IF_ERROR(SetTimeouts(*db_, m->directives));
+    STRATA_RETURN_IF_ERROR(SetTimeouts(*db_, m->directives, options_.statement_lock_timeout));
     // Reads what the migration left right away (when not deferred).
     auto record_now = [&]() -> Status {
       STRATA_RETURN_IF_ERROR(model.Refresh(*db_, scope.filter()));
@@ -1963,7 +1965,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                   "rebuild the columns and tables the up script removed)";
     Emit(on_event, Event::Kind::kRollingBack, step.version, step.id);
     auto start = Clock::now();
-    STRATA_RETURN_IF_ERROR(SetTimeouts(*db_, directives[i]));
+    STRATA_RETURN_IF_ERROR(SetTimeouts(*db_, directives[i], options_.statement_lock_timeout));
     // A down script without a transaction cannot be undone and tried again:
     // every table written since is known before it runs.
     const bool undoable = !directives[i].no_transaction;

@@ -30,6 +30,9 @@ struct MigratorOptions {
   std::string migrations_dir = "migrations";
   std::string actor;         // empty: STRATA_ACTOR, else the OS user
   std::chrono::milliseconds lock_timeout{10'000};
+  /// How long a migration's statements wait for another session's lock
+  /// when its scripts have no `-- strata:lock-timeout` (0: no limit).
+  std::chrono::milliseconds statement_lock_timeout{0};
   /// Retention of captured data: at the end of `up`, migrations applied at
   /// least this long ago are finalized (their capture tables dropped, and
   /// reported in RunReport::finalized). Unset: only `strata finalize` does it.

@@ -87,6 +87,7 @@ struct ConfigKey {
 const ConfigKey kConfigKeys[] = {
     {"database", "url", toml::node_type::string, "\"sqlite:app.db\""},
     {"migrations", "dir", toml::node_type::string, "\"migrations\""},
+    {"migrations", "lock_timeout", toml::node_type::string, "\"5s\""},
     {"lock", "timeout", toml::node_type::string, "\"10s\""},
     {"captures", "finalize_after", toml::node_type::string, "\"30d\""},
     {"snapshots", "dir", toml::node_type::string, "\".strata/snapshots\""},
@@ -200,11 +201,12 @@ Result<toml::table> ReadConfigFile(const std::string& path) {
 Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_database) {
   MigratorOptions out;
   STRATA_ASSIGN_OR_RETURN(std::string config_path, ConfigPath(global.config));
-  std::string config_url, config_dir, config_lock, config_finalize_after;
+  std::string config_url, config_dir, config_lock, config_finalize_after, config_table_lock;
   if (!config_path.empty()) {
     STRATA_ASSIGN_OR_RETURN(toml::table t, ReadConfigFile(config_path));
     config_url = t["database"]["url"].value_or(std::string());
     config_dir = t["migrations"]["dir"].value_or(std::string());
+    config_table_lock = t["migrations"]["lock_timeout"].value_or(std::string());
     config_lock = t["lock"]["timeout"].value_or(std::string());
     config_finalize_after = t["captures"]["finalize_after"].value_or(std::string());
   }
@@ -220,6 +222,11 @@ Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_da
     auto t = ParseDuration(lock);
     if (!t.ok()) return t.status().WithContext("lock timeout");
     out.lock_timeout = *t;
+  }
+  if (!config_table_lock.empty()) {
+    auto t = ParseDuration(config_table_lock);
+    if (!t.ok()) return t.status().WithContext(config_path + ": [migrations] lock_timeout");
+    out.statement_lock_timeout = *t;
   }
   if (!config_finalize_after.empty()) {
     auto t = ParseDuration(config_finalize_after);

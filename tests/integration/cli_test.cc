@@ -897,6 +897,10 @@ TEST_F(CliInputTest, ConfigTyposAndWrongTypesAreErrors) {
   run = Strata({"--dir", "db/migrations", "up"});
   EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
   EXPECT_THAT(run.err, HasSubstr("[lock] timeout is an integer; write e.g. timeout = \"10s\""));
+  dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[migrations]\nlock_timeout = \"soon\"\n");
+  run = Strata({"--dir", "db/migrations", "up"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("[migrations] lock_timeout: 'soon' is not a duration"));
   dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[snapshots]\nbefore_up = \"no\"\n");
   run = Strata({"--dir", "db/migrations", "up"});
   EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();

@@ -30,6 +30,7 @@ class MigratorTest : public testing::EngineTest {
     options.database_url = target_->url();
     options.migrations_dir = dir_.path() + "/migrations";
     options.actor = "tester";
+    options.statement_lock_timeout = statement_lock_timeout_;
     auto m = Migrator::Open(options);
     EXPECT_TRUE(m.ok()) << m.status().message();
     return std::move(m).value();
@@ -37,6 +38,8 @@ class MigratorTest : public testing::EngineTest {
 
   Status Up(UpOptions options = {}) { return Open()->Up(options).status(); }
   Status Down(DownOptions options = {}) { return Open()->Down(options).status(); }
+
+  std::chrono::milliseconds statement_lock_timeout_{0};  // [migrations] lock_timeout
 
   std::vector<std::string> Applied() {
     History history(*db_);
@@ -378,6 +381,18 @@ TEST_P(MigratorTest, LockTimeoutDirectiveBoundsTheWaitForAnotherSessionsLock) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' "
                          "AND column_name = 'note'"),
             1);
+  // The project's default ([migrations] lock_timeout) bounds a migration
+  // without the directive.
+  Write("0003_more.up.sql", "ALTER TABLE t ADD COLUMN more TEXT;\n");
+  statement_lock_timeout_ = std::chrono::milliseconds(200);
+  ASSERT_TRUE(reader->Begin().ok());
+  ASSERT_EQ(Scalar(*reader, "SELECT count(*) FROM t"), 1);
+  start = std::chrono::steady_clock::now();
+  s = Up();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  EXPECT_THAT(s.message(), HasSubstr("lock timeout"));
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1", "2"}));
+  ASSERT_TRUE(reader->Commit().ok());
 }
 
 // SQLite rolls the whole transaction back, not only the statement, when a

@@ -424,16 +424,23 @@ Result<std::vector<TableFingerprint>> ExistingTablesData(Database& db,
 }
 
 /// The tables the engine changes by itself when statement `info` deletes or
-/// updates rows: foreign key actions (CASCADE, SET NULL, SET DEFAULT),
-/// followed to the end, parents before children (the order their rows must
-/// be put back in). The statement's own table is included when it reaches
-/// itself (a tree of rows deleting its branches).
+/// updates rows: foreign key actions (CASCADE, SET NULL, SET DEFAULT), or
+/// for a PostgreSQL TRUNCATE ... CASCADE every table referencing the ones
+/// it empties, followed to the end, parents before children (the order
+/// their rows must be put back in). The statement's own table is included
+/// when it reaches itself (a tree of rows deleting its branches), except
+/// for TRUNCATE, which captures it whole anyway.
 Result<std::vector<std::string>> CascadeReach(Database& db, const sql::StatementInfo& info,
                                               std::optional<bool> foreign_keys) {
   using K = sql::StatementKind;
-  if (!info.destructive || (info.kind != K::kDelete && info.kind != K::kUpdate)) {
+  using Change = Database::RowChange;
+  const bool truncate = info.kind == K::kTruncate && info.cascade;
+  if (!info.destructive || (info.kind != K::kDelete && info.kind != K::kUpdate && !truncate)) {
     return std::vector<std::string>();
   }
+  const Change change = truncate                   ? Change::kTruncateCascade
+                        : info.kind == K::kDelete ? Change::kDelete
+                                                  : Change::kUpdate;
   std::map<std::string, std::vector<std::string>> children;  // of each table reached
   std::vector<std::string> todo = {info.table};
   while (!todo.empty()) {
@@ -441,7 +448,7 @@ Result<std::vector<std::string>> CascadeReach(Database& db, const sql::Statement
     todo.pop_back();
     if (children.count(parent)) continue;
     STRATA_ASSIGN_OR_RETURN(children[parent],
-                            db.CascadingChildren(parent, info.kind == K::kDelete, foreign_keys));
+                            db.CascadingChildren(parent, change, foreign_keys));
     for (const auto& child : children[parent]) todo.push_back(child);
   }
   // Depth-first post-order from the statement's table, reversed: every
@@ -457,7 +464,9 @@ Result<std::vector<std::string>> CascadeReach(Database& db, const sql::Statement
   std::reverse(post.begin(), post.end());
   post.erase(post.begin());  // the statement's table itself
   const auto& own = children[info.table];
-  if (std::find(own.begin(), own.end(), info.table) != own.end()) post.insert(post.begin(), info.table);
+  if (!truncate && std::find(own.begin(), own.end(), info.table) != own.end()) {
+    post.insert(post.begin(), info.table);
+  }
   return post;
 }
 

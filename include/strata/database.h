@@ -217,12 +217,20 @@ class Database {
   virtual Result<std::vector<std::string>> ListIdentityAlwaysColumns(std::string_view /*table*/) {
     return std::vector<std::string>{};
   }
+  /// How rows of a table go away or change, for CascadingChildren.
+  enum class RowChange {
+    kDelete,           // DELETE: ON DELETE actions
+    kUpdate,           // UPDATE of keys: ON UPDATE actions
+    kTruncateCascade,  // PostgreSQL TRUNCATE ... CASCADE: every referencing table is emptied
+  };
   /// The tables whose rows the engine changes itself when rows of `table`
-  /// are deleted (`deletes`) or their keys updated: foreign keys with ON
-  /// DELETE / ON UPDATE CASCADE, SET NULL or SET DEFAULT, one level deep.
+  /// change as `change` says: foreign keys with ON DELETE / ON UPDATE
+  /// CASCADE, SET NULL or SET DEFAULT, or (TRUNCATE ... CASCADE) every
+  /// foreign key whatever its action, one level deep.
   /// `enforced`: whether foreign keys act (nullopt: as they do on this
   /// connection now; see ForeignKeysAfter).
-  virtual Result<std::vector<std::string>> CascadingChildren(std::string_view table, bool deletes,
+  virtual Result<std::vector<std::string>> CascadingChildren(std::string_view table,
+                                                             RowChange change,
                                                              std::optional<bool> enforced) = 0;
   /// The tables that inherit from `table` (PostgreSQL INHERITS; not its
   /// partitions, whose rows go back through the parent), qualified.

@@ -663,6 +663,7 @@ void Parser::Truncate() {
     info_.objects.push_back(std::move(name));
   } while (AcceptPunct(','));
   if (!info_.objects.empty()) SetTable(info_.objects[0]);
+  info_.cascade = FindTopLevel(pos_, {"CASCADE"}) != end_;
   info_.summary = "truncates " + JoinNames(shown, "");
 }
 

@@ -647,6 +647,36 @@ TEST_P(RollbackTest, RowsChangedThroughForeignKeyActionsAreRestored) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM notes WHERE item_id IS NULL"), 0);
 }
 
+// PostgreSQL's TRUNCATE ... CASCADE empties every table that references the
+// truncated one, whatever its foreign keys' ON DELETE action, and those that
+// reference them in turn: their rows come back too, and the check holds
+// them to their old data (it used to pass with only the parent's rows back).
+TEST_P(RollbackTest, TruncateCascadeRestoresTheReferencingTablesOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite has no TRUNCATE";
+  Write("0003_children.up.sql",
+        "CREATE TABLE parts (id INTEGER PRIMARY KEY, item_id INTEGER REFERENCES items (id),"
+        " label TEXT);\n"
+        "CREATE TABLE bolts (id INTEGER PRIMARY KEY,"
+        " part_id INTEGER REFERENCES parts (id) ON DELETE CASCADE);\n"
+        "INSERT INTO parts VALUES (10, 1, 'p1'), (20, 4, 'p4');\n"
+        "INSERT INTO bolts VALUES (100, 20), (200, 10);\n");
+  Write("0003_children.down.sql", "DROP TABLE bolts;\nDROP TABLE parts;\n");
+  ASSERT_TRUE(Up().ok());
+  std::string data = Data();
+  Write("0004_wipe.up.sql", "TRUNCATE items RESTART IDENTITY CASCADE;\n");
+  Write("0004_wipe.down.sql", "-- the rows come back from the capture\n");
+  Status applied = Up();
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 0);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM bolts"), 0);
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 5);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 2);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM bolts"), 2);
+  EXPECT_EQ(Data(), data);
+}
+
 // Statements after a rename or a dropped column in the same migration: each
 // capture reads the names of its moment and restores under the old ones.
 TEST_P(RollbackTest, TableRebuiltUnderATemporaryNameIsRestored) {

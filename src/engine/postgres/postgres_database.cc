@@ -134,7 +134,8 @@ constexpr char kCascadingChildrenSql[] =
     " JOIN pg_catalog.pg_class p ON p.oid = k.confrelid"
     " JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace"
     " WHERE k.contype = 'f' AND n.nspname = current_schema() AND p.relname = $1"
-    " AND (CASE WHEN $2 = 1 THEN k.confdeltype ELSE k.confupdtype END) IN ('c', 'n', 'd')"
+    " AND ($2 = 2 OR (CASE WHEN $2 = 1 THEN k.confdeltype ELSE k.confupdtype END)"
+    "   IN ('c', 'n', 'd'))"
     " ORDER BY 1";
 
 constexpr char kListColumnsSql[] =
@@ -827,11 +828,14 @@ class PostgresDatabase final : public Database {
     return GroupKeys(rows);
   }
 
-  Result<std::vector<std::string>> CascadingChildren(std::string_view table, bool deletes,
+  Result<std::vector<std::string>> CascadingChildren(std::string_view table, RowChange change,
                                                      std::optional<bool> enforced) override {
     if (enforced == false) return std::vector<std::string>();
+    const int64_t mode = change == RowChange::kTruncateCascade ? 2
+                         : change == RowChange::kDelete        ? 1
+                                                               : 0;
     STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kCascadingChildrenSql, {Value(std::string(table)),
-                                                                    Value(int64_t{deletes})}));
+                                                                    Value(mode)}));
     std::vector<std::string> names;
     for (const auto& row : rows.rows) names.push_back(row[0].text());
     return names;

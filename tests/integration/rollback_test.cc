@@ -285,6 +285,37 @@ TEST_P(RollbackTest, DataAFunctionOfTheMigrationChangedIsCheckedOnRollback) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
 }
 
+// The same with a body in single quotes (LANGUAGE sql AS '...') or in the
+// SQL-standard form (BEGIN ATOMIC ... END): they went unread, so a rollback
+// that left the rows changed passed its check and reported ok.
+TEST_P(RollbackTest, DataARoutineWithAQuotedBodyChangedIsCheckedOnRollback) {
+  if (!pg()) GTEST_SKIP() << "procedures are PostgreSQL's";
+  Write("0003_upper.up.sql",
+        "CREATE PROCEDURE upper_names() LANGUAGE sql AS 'UPDATE items SET name = upper(name) "
+        "WHERE name <> ''''';\nCALL upper_names();\nDROP PROCEDURE upper_names();\n");
+  Write("0003_upper.down.sql", "-- nothing to undo\n");
+  ASSERT_TRUE(Up().ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("data of table items differs"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+}
+
+TEST_P(RollbackTest, DataARoutineWithAnAtomicBodyChangedIsCheckedOnRollback) {
+  if (!pg()) GTEST_SKIP() << "procedures are PostgreSQL's";
+  Write("0003_upper.up.sql",
+        "CREATE PROCEDURE upper_notes() LANGUAGE sql BEGIN ATOMIC\n"
+        "  UPDATE items SET note = upper(note);\nEND;\nCALL upper_notes();\n"
+        "DROP PROCEDURE upper_notes();\n");
+  Write("0003_upper.down.sql", "-- nothing to undo\n");
+  Status applied = Up();
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("data of table items differs"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+}
+
 TEST_P(RollbackTest, DataADoBlockChangedIsCheckedOnRollback) {
   if (!pg()) GTEST_SKIP() << "DO is PostgreSQL's";
   Write("0003_lower.up.sql",

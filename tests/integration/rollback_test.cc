@@ -88,6 +88,24 @@ TEST_P(RollbackTest, DropColumnWithDataIsRestored) {
   RoundTrip("ALTER TABLE items DROP COLUMN note;\n", "ALTER TABLE items ADD COLUMN note TEXT;\n");
 }
 
+// A primary key column retyped (Rails' and GitLab's int -> bigint) or
+// retyped lossily: its capture used to select the key column twice, so the
+// migration failed ("column specified more than once"). Its rows' keys
+// change with it, so the table is captured whole and put back by key.
+TEST_P(RollbackTest, PrimaryKeyTypeChangeIsRestoredOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite cannot change a column's type";
+  RoundTrip("ALTER TABLE items ALTER COLUMN id TYPE bigint;\n",
+            "ALTER TABLE items ALTER COLUMN id TYPE integer;\n");
+}
+
+TEST_P(RollbackTest, LossyPrimaryKeyTypeChangeIsRestoredOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite cannot change a column's type";
+  RoundTrip("ALTER TABLE items ALTER COLUMN id TYPE text USING 'item-' || (id * 10), "
+            "ALTER COLUMN note TYPE varchar(1) USING left(note, 1);\n",
+            "ALTER TABLE items ALTER COLUMN id TYPE integer USING substr(id, 6)::integer, "
+            "ALTER COLUMN note TYPE text;\n");
+}
+
 // Strata keeps its catalog reads prepared on the run's connection; a
 // migration that drops every prepared statement must not break the reads
 // that check it and its rollback.

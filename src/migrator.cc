@@ -354,6 +354,50 @@ struct Scope {
   const std::vector<std::string>* filter() const { return whole ? nullptr : &tables; }
 };
 
+/// Adds to each statement's `writes` what the routines it calls write, as
+/// their definitions in the database read (a backfill function an earlier
+/// migration created, called with SELECT f() or CALL p()): their data is
+/// then recorded and checked on rollback, as for a routine the migration
+/// creates itself. Calls one level deep; a name built at run time is not seen.
+Status AddCalledRoutineWrites(Database& db, Prepared& p, sql::Dialect dialect) {
+  if (dialect != sql::Dialect::kPostgres) return Status::OK();
+  std::vector<std::vector<std::string>> called(p.up.size());
+  std::set<std::string> names;
+  for (size_t i = 0; i < p.up.size(); ++i) {
+    auto tokens = sql::Tokenize(p.up[i].text, dialect);
+    if (!tokens.ok()) continue;
+    const auto& t = *tokens;
+    for (size_t k = 0; k + 1 < t.size(); ++k) {
+      if ((t[k].kind != sql::TokenKind::kWord && t[k].kind != sql::TokenKind::kQuotedIdentifier) ||
+          !t[k + 1].IsPunct('(')) {
+        continue;
+      }
+      std::string name = sql::IdentifierName(t[k], dialect);
+      called[i].push_back(name);
+      names.insert(std::move(name));
+    }
+  }
+  if (names.empty()) return Status::OK();
+  STRATA_ASSIGN_OR_RETURN(auto defs,
+                          db.RoutineDefinitions(std::vector<std::string>(names.begin(), names.end())));
+  if (defs.empty()) return Status::OK();
+  std::map<std::string, std::vector<std::string>> writes;  // of each routine name
+  for (const auto& [name, definition] : defs) {
+    for (auto& table : sql::Classify(definition, dialect).writes) writes[name].push_back(std::move(table));
+  }
+  for (size_t i = 0; i < p.up.size(); ++i) {
+    for (const auto& name : called[i]) {
+      auto it = writes.find(name);
+      if (it == writes.end()) continue;
+      auto& out = p.info[i].writes;
+      for (const auto& table : it->second) {
+        if (std::find(out.begin(), out.end(), table) == out.end()) out.push_back(table);
+      }
+    }
+  }
+  return Status::OK();
+}
+
 Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& model) {
   using K = sql::StatementKind;
   Scope scope;
@@ -396,9 +440,10 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
       }
       default:
         scope.whole = true;
-        // What a DO block or a function body writes: its data is checked too.
-        for (const auto& t : i.writes) add(t);
     }
+    // What a DO block or a function body writes, or a routine the
+    // statement calls (AddCalledRoutineWrites): its data is checked too.
+    for (const auto& t : i.writes) add(t);
   }
   // A statement on a table reaches its partitions and inheritance children
   // (ALTER TABLE recurses; DML on a parent writes them).
@@ -1743,6 +1788,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   };
   using K = sql::StatementKind;
   for (auto& [m, p] : todo) {
+    if (Status s = AddCalledRoutineWrites(*db_, p, dialect); !s.ok()) return stop_before(s);
     // Dropping an index or trigger looks its table up in the model.
     bool looks_up = std::any_of(p.info.begin(), p.info.end(), [](const sql::StatementInfo& i) {
       return i.kind == K::kDropIndex || i.kind == K::kDropTrigger;

@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "strata/status.h"
@@ -232,6 +233,13 @@ class Database {
   virtual Result<std::vector<std::string>> CascadingChildren(std::string_view table,
                                                              RowChange change,
                                                              std::optional<bool> enforced) = 0;
+  /// The definitions (CREATE FUNCTION/PROCEDURE text) of the routines
+  /// named `names` outside the system schemas, as pairs of name and
+  /// definition, for reading what a call to one writes. None on SQLite.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> RoutineDefinitions(
+      const std::vector<std::string>& /*names*/) {
+    return std::vector<std::pair<std::string, std::string>>{};
+  }
   /// The tables that inherit from `table` (PostgreSQL INHERITS; not its
   /// partitions, whose rows go back through the parent), qualified.
   virtual Result<std::vector<std::string>> InheritingTables(std::string_view /*table*/) {

@@ -733,6 +733,24 @@ class PostgresDatabase final : public Database {
     return rows.empty() ? std::string() : rows.rows[0][0].ToString();
   }
 
+  Result<std::vector<std::pair<std::string, std::string>>> RoutineDefinitions(
+      const std::vector<std::string>& names) override {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (names.empty()) return out;
+    std::string joined;
+    for (const auto& n : names) joined += (joined.empty() ? "" : "\x1f") + n;
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows,
+        QueryFixed("SELECT p.proname, pg_catalog.pg_get_functiondef(p.oid) FROM pg_catalog.pg_proc p"
+                   " JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+                   " WHERE p.prokind IN ('f', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                   " AND n.nspname NOT LIKE 'pg\\_%' AND p.proname = ANY (pg_catalog.string_to_array($1, chr(31)))"
+                   " ORDER BY 1, 2",
+                   {Value(joined)}));
+    for (const auto& row : rows.rows) out.emplace_back(row[0].ToString(), row[1].ToString());
+    return out;
+  }
+
   Result<std::vector<std::string>> InheritingTables(std::string_view table) override {
     STRATA_ASSIGN_OR_RETURN(
         Rows rows, QueryFixed("SELECT i.inhrelid::regclass::text FROM pg_catalog.pg_inherits i"

@@ -609,6 +609,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   json replaces = json::array();            // tables the restore puts back whole
   json probes = json::array();              // what the restore writes over
   TableTracker tables(db);
+  bool session_changed = false;  // by a statement before the one at hand
   // Names need following only up to the last statement that may capture.
   size_t last_capture = 0;
   for (size_t i = 0; i < p.up.size(); ++i) {
@@ -643,7 +644,14 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
         }
         uncaptured.push_back(info.summary);
       } else if (*capture) {
+        // After a SET or set_config (a pg_dump header empties search_path),
+        // the capture runs with the connection's settings, then gives the
+        // migration its own back.
+        const auto around = session_changed ? db.AroundCaptureSql()
+                                            : std::pair<std::vector<std::string>, std::vector<std::string>>();
+        for (const auto& sql : around.first) g.up.push_back({sql, st.line});
         for (auto& sql : (*capture)->before) g.up.push_back({std::move(sql), st.line});
+        for (const auto& sql : around.second) g.up.push_back({sql, st.line});
         restores.push_back(std::move((*capture)->restore));
         if (!(*capture)->replaces.empty()) replaces.push_back((*capture)->replaces);
         if (!(*capture)->probe.empty()) {
@@ -655,6 +663,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
     }
     g.statements.push_back(g.up.size());
     g.up.push_back(st);
+    session_changed = session_changed || ChangesSession({st});
     if (i < last_capture) STRATA_RETURN_IF_ERROR(tables.After(p.info[i]));
   }
   checks["captures"] = restores.size();

@@ -179,6 +179,14 @@ class Database {
     static const std::vector<std::string> none;
     return none;
   }
+  /// Statements that run Strata's own capture statements, inside a
+  /// migration whose earlier statements changed the session, as if they had
+  /// not (`first`: before them), then give the migration its settings back
+  /// (`second`: after them). PostgreSQL: the search_path a pg_dump header
+  /// empties, where the capture tables could not be created. None on SQLite.
+  virtual std::pair<std::vector<std::string>, std::vector<std::string>> AroundCaptureSql() const {
+    return {};
+  }
   Status ResetSession() {
     for (const std::string& sql : ResetSessionSql()) STRATA_RETURN_IF_ERROR(Exec(sql));
     return Status::OK();

@@ -106,6 +106,21 @@ TEST_P(RollbackTest, LossyPrimaryKeyTypeChangeIsRestoredOnPostgres) {
             "ALTER COLUMN note TYPE text;\n");
 }
 
+// A migration pasted from pg_dump starts with its header, which empties
+// search_path: the capture tables of its destructive statements could not be
+// created ("no schema has been selected to create in") and it failed. The
+// captures run with the connection's search_path, the script with its own.
+TEST_P(RollbackTest, DestructiveStatementsAfterAPgDumpHeaderAreCapturedOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "search_path is PostgreSQL's";
+  RoundTrip("SET statement_timeout = 0;\nSET client_encoding = 'UTF8';\n"
+            "SELECT pg_catalog.set_config('search_path', '', false);\n"
+            "ALTER TABLE public.items DROP COLUMN note;\n"
+            "DELETE FROM public.items WHERE id = 2;\n"
+            "UPDATE public.items SET name = 'x' WHERE name IS NULL;\n"
+            "CREATE TABLE public.after_header (id integer);\n",
+            "DROP TABLE after_header;\nALTER TABLE items ADD COLUMN note TEXT;\n");
+}
+
 // Strata keeps its catalog reads prepared on the run's connection; a
 // migration that drops every prepared statement must not break the reads
 // that check it and its rollback.

@@ -635,6 +635,17 @@ class PostgresDatabase final : public Database {
     return reset;
   }
 
+  std::pair<std::vector<std::string>, std::vector<std::string>> AroundCaptureSql() const override {
+    // Session-level (not local) so that it holds outside a transaction too;
+    // ResetSession puts the connection's own back once the step ends.
+    return {{"SELECT pg_catalog.set_config('strata.migration_search_path',"
+             " pg_catalog.current_setting('search_path'), false),"
+             " pg_catalog.set_config('search_path', s.reset_val, false)"
+             " FROM pg_catalog.pg_settings s WHERE s.name = 'search_path'"},
+            {"SELECT pg_catalog.set_config('search_path',"
+             " pg_catalog.current_setting('strata.migration_search_path'), false)"}};
+  }
+
   Status SetStatementTimeout(std::chrono::milliseconds timeout) override {
     if (timeout.count() < 0) {
       return Status(Code::kInvalidArgument, "a statement timeout cannot be negative");

@@ -182,8 +182,9 @@ class Database {
   /// Statements that run Strata's own capture statements, inside a
   /// migration whose earlier statements changed the session, as if they had
   /// not (`first`: before them), then give the migration its settings back
-  /// (`second`: after them). PostgreSQL: the search_path a pg_dump header
-  /// empties, where the capture tables could not be created. None on SQLite.
+  /// (`second`: after them). PostgreSQL: a search_path naming no schema
+  /// (a pg_dump header empties it), where the capture tables could not be
+  /// created, gives way to the connection's. None on SQLite.
   virtual std::pair<std::vector<std::string>, std::vector<std::string>> AroundCaptureSql() const {
     return {};
   }

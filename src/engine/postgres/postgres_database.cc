@@ -636,11 +636,16 @@ class PostgresDatabase final : public Database {
   }
 
   std::pair<std::vector<std::string>, std::vector<std::string>> AroundCaptureSql() const override {
-    // Session-level (not local) so that it holds outside a transaction too;
-    // ResetSession puts the connection's own back once the step ends.
+    // Only a search_path that names no existing schema is replaced: there
+    // the capture table has nowhere to go, and the statement names its table
+    // qualified. Any other is the one the statement's names resolve in, and
+    // so the capture's. Session-level (not local) so that it holds outside a
+    // transaction too; ResetSession puts the connection's own back once the
+    // step ends.
     return {{"SELECT pg_catalog.set_config('strata.migration_search_path',"
              " pg_catalog.current_setting('search_path'), false),"
-             " pg_catalog.set_config('search_path', s.reset_val, false)"
+             " pg_catalog.set_config('search_path', CASE WHEN pg_catalog.current_schema() IS NULL"
+             " THEN s.reset_val ELSE pg_catalog.current_setting('search_path') END, false)"
              " FROM pg_catalog.pg_settings s WHERE s.name = 'search_path'"},
             {"SELECT pg_catalog.set_config('search_path',"
              " pg_catalog.current_setting('strata.migration_search_path'), false)"}};

@@ -354,6 +354,50 @@ struct Scope {
   const std::vector<std::string>* filter() const { return whole ? nullptr : &tables; }
 };
 
+/// Adds to each statement's `writes` what the routines it calls write, as
+/// their definitions in the database read (a backfill function an earlier
+/// migration created, called with SELECT f() or CALL p()): their data is
+/// then recorded and checked on rollback, as for a routine the migration
+/// creates itself. Calls one level deep; a name built at run time is not seen.
+Status AddCalledRoutineWrites(Database& db, Prepared& p, sql::Dialect dialect) {
+  if (dialect != sql::Dialect::kPostgres) return Status::OK();
+  std::vector<std::vector<std::string>> called(p.up.size());
+  std::set<std::string> names;
+  for (size_t i = 0; i < p.up.size(); ++i) {
+    auto tokens = sql::Tokenize(p.up[i].text, dialect);
+    if (!tokens.ok()) continue;
+    const auto& t = *tokens;
+    for (size_t k = 0; k + 1 < t.size(); ++k) {
+      if ((t[k].kind != sql::TokenKind::kWord && t[k].kind != sql::TokenKind::kQuotedIdentifier) ||
+          !t[k + 1].IsPunct('(')) {
+        continue;
+      }
+      std::string name = sql::IdentifierName(t[k], dialect);
+      called[i].push_back(name);
+      names.insert(std::move(name));
+    }
+  }
+  if (names.empty()) return Status::OK();
+  STRATA_ASSIGN_OR_RETURN(auto defs,
+                          db.RoutineDefinitions(std::vector<std::string>(names.begin(), names.end())));
+  if (defs.empty()) return Status::OK();
+  std::map<std::string, std::vector<std::string>> writes;  // of each routine name
+  for (const auto& [name, definition] : defs) {
+    for (auto& table : sql::Classify(definition, dialect).writes) writes[name].push_back(std::move(table));
+  }
+  for (size_t i = 0; i < p.up.size(); ++i) {
+    for (const auto& name : called[i]) {
+      auto it = writes.find(name);
+      if (it == writes.end()) continue;
+      auto& out = p.info[i].writes;
+      for (const auto& table : it->second) {
+        if (std::find(out.begin(), out.end(), table) == out.end()) out.push_back(table);
+      }
+    }
+  }
+  return Status::OK();
+}
+
 Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& model) {
   using K = sql::StatementKind;
   Scope scope;
@@ -396,9 +440,10 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
       }
       default:
         scope.whole = true;
-        // What a DO block or a function body writes: its data is checked too.
-        for (const auto& t : i.writes) add(t);
     }
+    // What a DO block or a function body writes, or a routine the
+    // statement calls (AddCalledRoutineWrites): its data is checked too.
+    for (const auto& t : i.writes) add(t);
   }
   // A statement on a table reaches its partitions and inheritance children
   // (ALTER TABLE recurses; DML on a parent writes them).
@@ -424,16 +469,23 @@ Result<std::vector<TableFingerprint>> ExistingTablesData(Database& db,
 }
 
 /// The tables the engine changes by itself when statement `info` deletes or
-/// updates rows: foreign key actions (CASCADE, SET NULL, SET DEFAULT),
-/// followed to the end, parents before children (the order their rows must
-/// be put back in). The statement's own table is included when it reaches
-/// itself (a tree of rows deleting its branches).
+/// updates rows: foreign key actions (CASCADE, SET NULL, SET DEFAULT), or
+/// for a PostgreSQL TRUNCATE ... CASCADE every table referencing the ones
+/// it empties, followed to the end, parents before children (the order
+/// their rows must be put back in). The statement's own table is included
+/// when it reaches itself (a tree of rows deleting its branches), except
+/// for TRUNCATE, which captures it whole anyway.
 Result<std::vector<std::string>> CascadeReach(Database& db, const sql::StatementInfo& info,
                                               std::optional<bool> foreign_keys) {
   using K = sql::StatementKind;
-  if (!info.destructive || (info.kind != K::kDelete && info.kind != K::kUpdate)) {
+  using Change = Database::RowChange;
+  const bool truncate = info.kind == K::kTruncate && info.cascade;
+  if (!info.destructive || (info.kind != K::kDelete && info.kind != K::kUpdate && !truncate)) {
     return std::vector<std::string>();
   }
+  const Change change = truncate                   ? Change::kTruncateCascade
+                        : info.kind == K::kDelete ? Change::kDelete
+                                                  : Change::kUpdate;
   std::map<std::string, std::vector<std::string>> children;  // of each table reached
   std::vector<std::string> todo = {info.table};
   while (!todo.empty()) {
@@ -441,7 +493,7 @@ Result<std::vector<std::string>> CascadeReach(Database& db, const sql::Statement
     todo.pop_back();
     if (children.count(parent)) continue;
     STRATA_ASSIGN_OR_RETURN(children[parent],
-                            db.CascadingChildren(parent, info.kind == K::kDelete, foreign_keys));
+                            db.CascadingChildren(parent, change, foreign_keys));
     for (const auto& child : children[parent]) todo.push_back(child);
   }
   // Depth-first post-order from the statement's table, reversed: every
@@ -457,7 +509,9 @@ Result<std::vector<std::string>> CascadeReach(Database& db, const sql::Statement
   std::reverse(post.begin(), post.end());
   post.erase(post.begin());  // the statement's table itself
   const auto& own = children[info.table];
-  if (std::find(own.begin(), own.end(), info.table) != own.end()) post.insert(post.begin(), info.table);
+  if (!truncate && std::find(own.begin(), own.end(), info.table) != own.end()) {
+    post.insert(post.begin(), info.table);
+  }
   return post;
 }
 
@@ -555,6 +609,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   json replaces = json::array();            // tables the restore puts back whole
   json probes = json::array();              // what the restore writes over
   TableTracker tables(db);
+  bool session_changed = false;  // by a statement before the one at hand
   // Names need following only up to the last statement that may capture.
   size_t last_capture = 0;
   for (size_t i = 0; i < p.up.size(); ++i) {
@@ -589,7 +644,14 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
         }
         uncaptured.push_back(info.summary);
       } else if (*capture) {
+        // After a SET or set_config (a pg_dump header empties search_path),
+        // the capture runs with the connection's settings, then gives the
+        // migration its own back.
+        const auto around = session_changed ? db.AroundCaptureSql()
+                                            : std::pair<std::vector<std::string>, std::vector<std::string>>();
+        for (const auto& sql : around.first) g.up.push_back({sql, st.line});
         for (auto& sql : (*capture)->before) g.up.push_back({std::move(sql), st.line});
+        for (const auto& sql : around.second) g.up.push_back({sql, st.line});
         restores.push_back(std::move((*capture)->restore));
         if (!(*capture)->replaces.empty()) replaces.push_back((*capture)->replaces);
         if (!(*capture)->probe.empty()) {
@@ -601,6 +663,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
     }
     g.statements.push_back(g.up.size());
     g.up.push_back(st);
+    session_changed = session_changed || ChangesSession({st});
     if (i < last_capture) STRATA_RETURN_IF_ERROR(tables.After(p.info[i]));
   }
   checks["captures"] = restores.size();
@@ -1744,6 +1807,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   };
   using K = sql::StatementKind;
   for (auto& [m, p] : todo) {
+    if (Status s = AddCalledRoutineWrites(*db_, p, dialect); !s.ok()) return stop_before(s);
     // Dropping an index or trigger looks its table up in the model.
     bool looks_up = std::any_of(p.info.begin(), p.info.end(), [](const sql::StatementInfo& i) {
       return i.kind == K::kDropIndex || i.kind == K::kDropTrigger;

@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "strata/status.h"
@@ -182,6 +183,15 @@ class Database {
     static const std::vector<std::string> none;
     return none;
   }
+  /// Statements that run Strata's own capture statements, inside a
+  /// migration whose earlier statements changed the session, as if they had
+  /// not (`first`: before them), then give the migration its settings back
+  /// (`second`: after them). PostgreSQL: a search_path naming no schema
+  /// (a pg_dump header empties it), where the capture tables could not be
+  /// created, gives way to the connection's. None on SQLite.
+  virtual std::pair<std::vector<std::string>, std::vector<std::string>> AroundCaptureSql() const {
+    return {};
+  }
   Status ResetSession() {
     for (const std::string& sql : ResetSessionSql()) STRATA_RETURN_IF_ERROR(Exec(sql));
     return Status::OK();
@@ -221,13 +231,28 @@ class Database {
   virtual Result<std::vector<std::string>> ListIdentityAlwaysColumns(std::string_view /*table*/) {
     return std::vector<std::string>{};
   }
+  /// How rows of a table go away or change, for CascadingChildren.
+  enum class RowChange {
+    kDelete,           // DELETE: ON DELETE actions
+    kUpdate,           // UPDATE of keys: ON UPDATE actions
+    kTruncateCascade,  // PostgreSQL TRUNCATE ... CASCADE: every referencing table is emptied
+  };
   /// The tables whose rows the engine changes itself when rows of `table`
-  /// are deleted (`deletes`) or their keys updated: foreign keys with ON
-  /// DELETE / ON UPDATE CASCADE, SET NULL or SET DEFAULT, one level deep.
+  /// change as `change` says: foreign keys with ON DELETE / ON UPDATE
+  /// CASCADE, SET NULL or SET DEFAULT, or (TRUNCATE ... CASCADE) every
+  /// foreign key whatever its action, one level deep.
   /// `enforced`: whether foreign keys act (nullopt: as they do on this
   /// connection now; see ForeignKeysAfter).
-  virtual Result<std::vector<std::string>> CascadingChildren(std::string_view table, bool deletes,
+  virtual Result<std::vector<std::string>> CascadingChildren(std::string_view table,
+                                                             RowChange change,
                                                              std::optional<bool> enforced) = 0;
+  /// The definitions (CREATE FUNCTION/PROCEDURE text) of the routines
+  /// named `names` outside the system schemas, as pairs of name and
+  /// definition, for reading what a call to one writes. None on SQLite.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> RoutineDefinitions(
+      const std::vector<std::string>& /*names*/) {
+    return std::vector<std::pair<std::string, std::string>>{};
+  }
   /// The tables that inherit from `table` (PostgreSQL INHERITS; not its
   /// partitions, whose rows go back through the parent), qualified.
   virtual Result<std::vector<std::string>> InheritingTables(std::string_view /*table*/) {

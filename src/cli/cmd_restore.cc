@@ -37,12 +37,36 @@ void InAppliedOrder(std::vector<AppliedMigration>& rows) {
   });
 }
 
-Result<std::vector<AppliedMigration>> ReadHistory(const std::string& url) {
+/// History in the order it was applied (see InAppliedOrder), and the tables
+/// that its migrations created outside the managed schema and that exist
+/// now, each "schema.table (created by ID)" with the index of its row.
+struct HistoryRead {
+  std::vector<AppliedMigration> rows;
+  std::vector<std::pair<size_t, std::string>> outside;
+};
+
+Result<HistoryRead> ReadHistory(const std::string& url) {
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url, /*create=*/false));
   History history(*db);
-  STRATA_ASSIGN_OR_RETURN(std::vector<AppliedMigration> rows, history.List(false));
-  InAppliedOrder(rows);
-  return rows;
+  HistoryRead read;
+  // With scripts: the checks record the tables created in other schemas.
+  STRATA_ASSIGN_OR_RETURN(read.rows, history.List(true));
+  InAppliedOrder(read.rows);
+  for (size_t i = 0; i < read.rows.size(); ++i) {
+    auto checks = nlohmann::json::parse(read.rows[i].checks, nullptr, /*allow_exceptions=*/false);
+    if (!checks.is_object() || !checks.contains("created_elsewhere")) continue;
+    for (const auto& t : checks["created_elsewhere"]) {
+      if (!t.contains("sql")) continue;  // in the managed schema after all
+      const std::string schema = t.value("schema", ""), table = t.value("table", "");
+      if (db->engine() != Engine::kPostgres) continue;
+      auto exists = db->Query("SELECT (pg_catalog.to_regclass($1) IS NOT NULL)::int",
+                              {Value(db->QuoteIdent(schema) + "." + db->QuoteIdent(table))});
+      if (!exists.ok() || exists->rows.empty() || exists->rows[0][0].ToInt() == 0) continue;
+      read.outside.emplace_back(i, fmt::format("{}.{} (created by {})", schema, table,
+                                               read.rows[i].id()));
+    }
+  }
+  return read;
 }
 
 int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) {
@@ -54,7 +78,7 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
   if (!store.ok()) return Fail(store.status());
   auto applied = ReadHistory(options->database_url);
   if (!applied.ok()) return Fail(applied.status());
-  const auto& rows = *applied;
+  const auto& rows = applied->rows;
   auto it = std::find_if(rows.begin(), rows.end(),
                          [&](const auto& a) { return a.version == flags.version; });
   if (it == rows.end()) {
@@ -176,7 +200,21 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
       }
     }
   }
-  fmt::print("{} is at the state {} ({:.2f} s)\n", RedactUrl(options->database_url), boundary,
+  // A snapshot holds the managed schema only: what the migrations undone by
+  // the restore created in other schemas is still there, and applying them
+  // again fails on it.
+  std::string left;
+  for (const auto& [row, table] : applied->outside) {
+    if (row >= keep) left += (left.empty() ? "" : ", ") + table;
+  }
+  if (!left.empty()) {
+    fmt::print("note: left as they were, outside the schema snapshots hold: {}; drop them "
+               "before applying those migrations again, or roll those back with `strata down` "
+               "instead of restoring\n",
+               left);
+  }
+  fmt::print("{} is at the state {}{} ({:.2f} s)\n", RedactUrl(options->database_url), boundary,
+             left.empty() ? "" : " in its managed schema",
              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return kExitOk;
 }

@@ -698,6 +698,17 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
     case StatementKind::kAlterColumnType: {
       STRATA_ASSIGN_OR_RETURN(auto p, plan(info.schema, info.table));
       if (!p) return std::optional<Capture>();
+      // A key column retyped or dropped: the rows' keys change with it (or
+      // go), so they cannot be matched back by key; the table is captured
+      // whole, as for an UPDATE that assigns a key column.
+      STRATA_ASSIGN_OR_RETURN(const TableTracker::Table* t, tables.Find(info.schema, info.table));
+      const bool changes_key = std::any_of(t->columns.begin(), t->columns.end(), [&](const auto& col) {
+        return std::find(t->key.begin(), t->key.end(), col.before) != t->key.end() &&
+               std::any_of(info.columns.begin(), info.columns.end(), [&](const std::string& n) {
+                 return sql::NameKey(n, dialect) == sql::NameKey(col.now, dialect);
+               });
+      });
+      if (changes_key) return Whole(*p);
       STRATA_ASSIGN_OR_RETURN(Capture c, p->Values(info.columns, ""));
       if (c.before.empty()) return std::optional<Capture>();
       if (info.kind == StatementKind::kDropColumn) {

@@ -286,12 +286,23 @@ void AddWriteTargets(std::span<const Token> b, Dialect dialect, std::vector<std:
 
 std::vector<std::string> Parser::BodyWrites() const {
   std::vector<std::string> out;
+  // A body in SQL-standard form (PostgreSQL 14: BEGIN ATOMIC ... END) is
+  // tokens of the statement itself.
+  AddWriteTargets(std::span<const Token>(tokens_.data() + pos_, end_ - pos_), dialect_, out);
   for (size_t i = pos_; i < end_; ++i) {
     const Token& body = tokens_[i];
-    if (body.kind != TokenKind::kString || body.text.empty() || body.text[0] != '$') continue;
-    size_t tag = body.text.find('$', 1);
-    if (tag == std::string_view::npos || body.text.size() < 2 * (tag + 1)) continue;
-    std::string_view inner = body.text.substr(tag + 1, body.text.size() - 2 * (tag + 1));
+    if (body.kind != TokenKind::kString || body.text.empty()) continue;
+    std::string inner;
+    if (body.text[0] == '$') {
+      size_t tag = body.text.find('$', 1);
+      if (tag == std::string_view::npos || body.text.size() < 2 * (tag + 1)) continue;
+      inner = body.text.substr(tag + 1, body.text.size() - 2 * (tag + 1));
+    } else if (body.text[0] == '\'') {
+      // AS 'UPDATE t SET ...' (or DO '...'), quotes doubled inside.
+      inner = IdentifierName(body, dialect_);
+    } else {
+      continue;
+    }
     auto t = Tokenize(inner, dialect_);
     if (t.ok()) AddWriteTargets(*t, dialect_, out);
   }
@@ -663,6 +674,7 @@ void Parser::Truncate() {
     info_.objects.push_back(std::move(name));
   } while (AcceptPunct(','));
   if (!info_.objects.empty()) SetTable(info_.objects[0]);
+  info_.cascade = FindTopLevel(pos_, {"CASCADE"}) != end_;
   info_.summary = "truncates " + JoinNames(shown, "");
 }
 

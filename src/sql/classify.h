@@ -50,6 +50,7 @@ struct StatementInfo {
   bool materialized = false;  // CREATE/DROP MATERIALIZED VIEW
   bool from_query = false;    // CREATE TABLE ... AS query: the new table has rows
   bool destructive = false;   // removes or rewrites existing data
+  bool cascade = false;       // TRUNCATE ... CASCADE: empties the tables that reference it too
   std::string summary;        // e.g. "drops column users.email"
   /// kOther: the tables a PostgreSQL DO block's body names after UPDATE,
   /// DELETE FROM, INSERT INTO or TRUNCATE (what it may write; found by

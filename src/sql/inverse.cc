@@ -233,6 +233,97 @@ std::optional<Result<std::string>> InverseOfAlter(std::string_view text,
   return std::nullopt;
 }
 
+/// The key of the possibly qualified name at t[*i] ("schema.name" as
+/// DeriveInverse keys the tables a script creates), moving past it; "" when
+/// there is no name there.
+std::string NameKeyAt(const std::vector<Token>& t, size_t* i) {
+  const size_t start = *i;
+  const size_t last = ReadName(t, i);
+  if (last == std::string::npos) return "";
+  std::string schema = last == start ? "" : IdentifierName(t[start], Dialect::kPostgres);
+  return NameKey(schema + "." + IdentifierName(t[last], Dialect::kPostgres), Dialect::kPostgres);
+}
+
+/// Whether PostgreSQL statement `text` only dresses a table the same script
+/// created (`created` holds their keys), so that dropping the table undoes
+/// it too: COMMENT ON TABLE t / COLUMN t.c, GRANT or REVOKE ... ON [TABLE]
+/// t[, u], CREATE POLICY p ON t, and ALTER TABLE t with any action but a
+/// rename, SET SCHEMA or ATTACH PARTITION (which would make dropping t drop
+/// a table that was there before). Supabase and Rails migrations write these
+/// right after their CREATE TABLE.
+bool OnlyDressesCreatedTable(std::string_view text, const std::set<std::string>& created) {
+  auto tokens = Tokenize(text, Dialect::kPostgres);
+  if (!tokens.ok() || tokens->size() < 3) return false;
+  const std::vector<Token>& t = *tokens;
+  const size_t n = t.size();
+  auto at = [&](size_t k, std::string_view word) { return k < n && t[k].IsWord(word); };
+  auto made = [&](const std::string& key) { return !key.empty() && created.count(key) > 0; };
+  size_t i = 0;
+  if (at(0, "COMMENT") && at(1, "ON")) {
+    i = 3;
+    if (at(2, "TABLE")) return made(NameKeyAt(t, &i)) && at(i, "IS");
+    if (!at(2, "COLUMN")) return false;
+    // COLUMN [schema.]table.column: the name up to its last part.
+    const size_t start = i;
+    const size_t last = ReadName(t, &i);
+    if (last == std::string::npos || last == start || !at(i, "IS")) return false;
+    size_t table_end = last - 1;  // the '.' before the column
+    std::vector<Token> table(t.begin() + static_cast<std::ptrdiff_t>(start),
+                             t.begin() + static_cast<std::ptrdiff_t>(table_end));
+    size_t j = 0;
+    return made(NameKeyAt(table, &j)) && j == table.size();
+  }
+  if (at(0, "GRANT") || at(0, "REVOKE")) {
+    // ... ON [TABLE] t[, u] TO|FROM ...: every object named must be one created.
+    while (i < n && !t[i].IsWord("ON")) ++i;
+    ++i;
+    if (at(i, "TABLE")) ++i;
+    // A keyword naming another kind of object (ALL, SCHEMA, SEQUENCE,
+    // FUNCTION, ...) is not a created table's name, so it is refused here.
+    for (;;) {
+      if (!made(NameKeyAt(t, &i))) return false;
+      if (i >= n || !t[i].IsPunct(',')) break;
+      ++i;
+    }
+    return at(i, "TO") || at(i, "FROM");
+  }
+  if (at(0, "CREATE") && at(1, "POLICY")) {
+    i = 2;
+    if (ReadName(t, &i) == std::string::npos || !at(i, "ON")) return false;
+    ++i;
+    return made(NameKeyAt(t, &i));
+  }
+  if (at(0, "ALTER") && at(1, "TABLE")) {
+    i = 2;
+    if (at(i, "IF")) return false;
+    if (at(i, "ONLY")) ++i;
+    if (!made(NameKeyAt(t, &i)) || i >= n) return false;
+    for (size_t k = i; k < n; ++k) {
+      if (t[k].IsWord("RENAME") || t[k].IsWord("ATTACH") ||
+          (t[k].IsWord("SET") && at(k + 1, "SCHEMA"))) {
+        return false;
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+/// The inverse of PostgreSQL's CREATE POLICY p ON t (there is no OR REPLACE
+/// nor IF NOT EXISTS: it made the policy); nullopt for another statement.
+std::optional<std::string> InverseOfCreatePolicy(std::string_view text) {
+  auto tokens = Tokenize(text, Dialect::kPostgres);
+  if (!tokens.ok()) return std::nullopt;
+  const std::vector<Token>& t = *tokens;
+  if (t.size() < 5 || !t[0].IsWord("CREATE") || !t[1].IsWord("POLICY")) return std::nullopt;
+  size_t i = 2;
+  const size_t name = ReadName(t, &i);  // a policy's name is never qualified
+  if (name != 2 || i != 3 || !t[i].IsWord("ON")) return std::nullopt;
+  const size_t start = ++i;
+  if (ReadName(t, &i) == std::string::npos) return std::nullopt;
+  return fmt::format("DROP POLICY {} ON {};\n", t[2].text, Spelled(t, start, i));
+}
+
 /// Whether `text` leaves nothing behind to undo: a setting of the session
 /// or transaction (SET, RESET), a transaction-level advisory lock, or a
 /// SELECT that calls no function (SELECT 1).
@@ -290,9 +381,17 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
                info.kind == StatementKind::kDelete;
     if (dml && !info.table.empty() && created.count(key(info.schema + "." + info.table))) continue;
     if (LeavesNothing(statement.text, dialect)) continue;
+    const bool pg = dialect == Dialect::kPostgres;
     std::optional<Result<std::string>> alter;
-    if (dialect == Dialect::kPostgres && info.kind == StatementKind::kAlterOther) {
+    if (pg && info.kind == StatementKind::kAlterOther) {
       alter = InverseOfAlter(statement.text, constraints_added);
+    }
+    const bool other = info.kind == StatementKind::kAlterOther || info.kind == StatementKind::kOther;
+    if (pg && other && (!alter || !alter->ok()) && OnlyDressesCreatedTable(statement.text, created)) {
+      continue;
+    }
+    if (pg && !alter) {
+      if (auto drop = InverseOfCreatePolicy(statement.text)) alter = Result<std::string>(*drop);
     }
     Result<std::string> step = alter ? std::move(*alter) : InverseOf(info, dialect);
     if (!step.ok()) {

@@ -281,6 +281,34 @@ TEST_P(MigratorTest, DerivedInverseOfIndexRenameAndNamedConstraint) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_class WHERE relname = 'people_name'"), 1);
 }
 
+// A Supabase migration: a table with its comment, row-level security,
+// policy and grants, no down file. Dropping the table undoes all of it; a
+// policy on a table that was there before is dropped by name.
+TEST_P(MigratorTest, DerivedInverseOfATableWithItsPoliciesAndGrants) {
+  if (!pg()) GTEST_SKIP() << "SQLite has no policies, grants or comments";
+  Write("0001_base.up.sql", "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n");
+  ASSERT_TRUE(Up().ok());
+  std::string before = SchemaDump(*db_);
+  Write("0002_profiles.up.sql",
+        "create table public.profiles (id int primary key, \"Full Name\" text);\n"
+        "comment on table public.profiles is 'one per person';\n"
+        "comment on column public.profiles.\"Full Name\" is 'as typed';\n"
+        "alter table public.profiles enable row level security;\n"
+        "create policy \"Profiles are public.\" on public.profiles for select using (true);\n"
+        "grant select on table public.profiles to public;\n");
+  Write("0003_people_policy.up.sql",
+        "create policy \"Named people\" on people for select using (name <> '');\n");
+  auto report = Up();
+  ASSERT_TRUE(report.ok()) << report.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history WHERE version > 1 AND down_source = 'derived'"), 2);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_policy"), 2);
+  ASSERT_TRUE(Down().ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_policy"), 1);
+  ASSERT_TRUE(Down().ok());
+  EXPECT_EQ(SchemaDump(*db_), before);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_class WHERE relname = 'profiles'"), 0);
+}
+
 TEST_P(MigratorTest, DerivedInverseOfATrigger) {
   Write("0001_base.up.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, n INTEGER);\n");
   ASSERT_TRUE(Up().ok());

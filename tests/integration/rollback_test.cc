@@ -88,6 +88,39 @@ TEST_P(RollbackTest, DropColumnWithDataIsRestored) {
   RoundTrip("ALTER TABLE items DROP COLUMN note;\n", "ALTER TABLE items ADD COLUMN note TEXT;\n");
 }
 
+// A primary key column retyped (Rails' and GitLab's int -> bigint) or
+// retyped lossily: its capture used to select the key column twice, so the
+// migration failed ("column specified more than once"). Its rows' keys
+// change with it, so the table is captured whole and put back by key.
+TEST_P(RollbackTest, PrimaryKeyTypeChangeIsRestoredOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite cannot change a column's type";
+  RoundTrip("ALTER TABLE items ALTER COLUMN id TYPE bigint;\n",
+            "ALTER TABLE items ALTER COLUMN id TYPE integer;\n");
+}
+
+TEST_P(RollbackTest, LossyPrimaryKeyTypeChangeIsRestoredOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite cannot change a column's type";
+  RoundTrip("ALTER TABLE items ALTER COLUMN id TYPE text USING 'item-' || (id * 10), "
+            "ALTER COLUMN note TYPE varchar(1) USING left(note, 1);\n",
+            "ALTER TABLE items ALTER COLUMN id TYPE integer USING substr(id, 6)::integer, "
+            "ALTER COLUMN note TYPE text;\n");
+}
+
+// A migration pasted from pg_dump starts with its header, which empties
+// search_path: the capture tables of its destructive statements could not be
+// created ("no schema has been selected to create in") and it failed. The
+// captures run with the connection's search_path, the script with its own.
+TEST_P(RollbackTest, DestructiveStatementsAfterAPgDumpHeaderAreCapturedOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "search_path is PostgreSQL's";
+  RoundTrip("SET statement_timeout = 0;\nSET client_encoding = 'UTF8';\n"
+            "SELECT pg_catalog.set_config('search_path', '', false);\n"
+            "ALTER TABLE public.items DROP COLUMN note;\n"
+            "DELETE FROM public.items WHERE id = 2;\n"
+            "UPDATE public.items SET name = 'x' WHERE name IS NULL;\n"
+            "CREATE TABLE public.after_header (id integer);\n",
+            "DROP TABLE after_header;\nALTER TABLE items ADD COLUMN note TEXT;\n");
+}
+
 // Strata keeps its catalog reads prepared on the run's connection; a
 // migration that drops every prepared statement must not break the reads
 // that check it and its rollback.
@@ -283,6 +316,67 @@ TEST_P(RollbackTest, DataAFunctionOfTheMigrationChangedIsCheckedOnRollback) {
   EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
   EXPECT_THAT(s.message(), HasSubstr("data of table items differs"));
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+}
+
+// The same with a body in single quotes (LANGUAGE sql AS '...') or in the
+// SQL-standard form (BEGIN ATOMIC ... END): they went unread, so a rollback
+// that left the rows changed passed its check and reported ok.
+TEST_P(RollbackTest, DataARoutineWithAQuotedBodyChangedIsCheckedOnRollback) {
+  if (!pg()) GTEST_SKIP() << "procedures are PostgreSQL's";
+  Write("0003_upper.up.sql",
+        "CREATE PROCEDURE upper_names() LANGUAGE sql AS 'UPDATE items SET name = upper(name) "
+        "WHERE name <> ''''';\nCALL upper_names();\nDROP PROCEDURE upper_names();\n");
+  Write("0003_upper.down.sql", "-- nothing to undo\n");
+  ASSERT_TRUE(Up().ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("data of table items differs"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+}
+
+TEST_P(RollbackTest, DataARoutineWithAnAtomicBodyChangedIsCheckedOnRollback) {
+  if (!pg()) GTEST_SKIP() << "procedures are PostgreSQL's";
+  Write("0003_upper.up.sql",
+        "CREATE PROCEDURE upper_notes() LANGUAGE sql BEGIN ATOMIC\n"
+        "  UPDATE items SET note = upper(note);\nEND;\nCALL upper_notes();\n"
+        "DROP PROCEDURE upper_notes();\n");
+  Write("0003_upper.down.sql", "-- nothing to undo\n");
+  Status applied = Up();
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("data of table items differs"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+}
+
+// A backfill that calls a routine an earlier migration created: what the
+// routine writes is read from its definition in the database, so that data
+// is checked on rollback too (it used to be unseen: down reported ok and
+// left the rows changed).
+TEST_P(RollbackTest, DataARoutineOfAnEarlierMigrationChangedIsCheckedOnRollback) {
+  if (!pg()) GTEST_SKIP() << "PL/pgSQL is PostgreSQL's";
+  Write("0003_routines.up.sql",
+        "CREATE FUNCTION upper_names() RETURNS void LANGUAGE plpgsql AS $$\nBEGIN\n"
+        "  UPDATE items SET name = upper(name);\nEND $$;\n"
+        "CREATE PROCEDURE \"Clear notes\"() LANGUAGE sql BEGIN ATOMIC\n"
+        "  UPDATE items SET note = NULL;\nEND;\n");
+  Write("0003_routines.down.sql", "DROP PROCEDURE \"Clear notes\"();\nDROP FUNCTION upper_names();\n");
+  ASSERT_TRUE(Up().ok());
+  for (const char* call : {"SELECT upper_names();\n", "CALL public.\"Clear notes\"();\n"}) {
+    Write("0004_backfill.up.sql", call);
+    Write("0004_backfill.down.sql", "-- nothing to undo\n");
+    Status applied = Up();
+    ASSERT_TRUE(applied.ok()) << applied.message();
+    Status s = Down();
+    EXPECT_EQ(s.code(), Code::kVerifyFailed) << call << s.message();
+    EXPECT_THAT(s.message(), HasSubstr("data of table items differs"));
+    EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 4);
+    // Put back by hand what the call changed, and forget it.
+    ASSERT_TRUE(db_->Exec("DELETE FROM strata_history WHERE version = 4").ok());
+    ASSERT_TRUE(db_->Exec("DELETE FROM items").ok());
+    ASSERT_TRUE(db_->Exec("INSERT INTO items VALUES (1, 'a', 1.5, NULL), (2, '', 2.25, 'x'),"
+                          " (3, 'ü✓', -0.5, ''), (4, NULL, 1e10, 'long'), (5, 'e', 0.125, 'y')").ok());
+  }
 }
 
 TEST_P(RollbackTest, DataADoBlockChangedIsCheckedOnRollback) {
@@ -659,6 +753,36 @@ TEST_P(RollbackTest, RowsChangedThroughForeignKeyActionsAreRestored) {
   EXPECT_EQ(Data(), data);
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM bolts"), 2);
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM notes WHERE item_id IS NULL"), 0);
+}
+
+// PostgreSQL's TRUNCATE ... CASCADE empties every table that references the
+// truncated one, whatever its foreign keys' ON DELETE action, and those that
+// reference them in turn: their rows come back too, and the check holds
+// them to their old data (it used to pass with only the parent's rows back).
+TEST_P(RollbackTest, TruncateCascadeRestoresTheReferencingTablesOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite has no TRUNCATE";
+  Write("0003_children.up.sql",
+        "CREATE TABLE parts (id INTEGER PRIMARY KEY, item_id INTEGER REFERENCES items (id),"
+        " label TEXT);\n"
+        "CREATE TABLE bolts (id INTEGER PRIMARY KEY,"
+        " part_id INTEGER REFERENCES parts (id) ON DELETE CASCADE);\n"
+        "INSERT INTO parts VALUES (10, 1, 'p1'), (20, 4, 'p4');\n"
+        "INSERT INTO bolts VALUES (100, 20), (200, 10);\n");
+  Write("0003_children.down.sql", "DROP TABLE bolts;\nDROP TABLE parts;\n");
+  ASSERT_TRUE(Up().ok());
+  std::string data = Data();
+  Write("0004_wipe.up.sql", "TRUNCATE items RESTART IDENTITY CASCADE;\n");
+  Write("0004_wipe.down.sql", "-- the rows come back from the capture\n");
+  Status applied = Up();
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 0);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM bolts"), 0);
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 5);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 2);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM bolts"), 2);
+  EXPECT_EQ(Data(), data);
 }
 
 // Statements after a rename or a dropped column in the same migration: each

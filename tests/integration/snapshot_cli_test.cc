@@ -87,6 +87,29 @@ TEST_P(SnapshotCliTest, UpRecordsItsSnapshotAndRestoreReachesEachBoundary) {
   EXPECT_THAT(pending.err, HasSubstr("strata up --to 2 --dry-run"));
 }
 
+// A snapshot holds the managed schema only: a table a later migration made
+// in another schema outlives the restore. It used to say the database was
+// at the boundary without a word, and applying that migration again failed
+// ("already exists"); now it names what it left.
+TEST_P(SnapshotCliTest, RestoreNamesTablesLaterMigrationsMadeInOtherSchemasOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL schemas";
+  ASSERT_TRUE(db_->Exec("DROP SCHEMA IF EXISTS audit_elsewhere CASCADE").ok());
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  auto up = Strata({"up"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  Write("0002_audit.up.sql", "CREATE SCHEMA audit_elsewhere;\n"
+                             "CREATE TABLE audit_elsewhere.log (id INTEGER PRIMARY KEY);\n");
+  up = Strata({"up"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  auto r = Strata({"restore", "--to-version", "2", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(Versions(), ::testing::ElementsAre("1"));
+  EXPECT_THAT(r.out, HasSubstr("left as they were, outside the schema snapshots hold: "
+                               "audit_elsewhere.log (created by 0002_audit)"));
+  EXPECT_THAT(r.out, HasSubstr("is at the state just before 0002_audit in its managed schema"));
+  ASSERT_TRUE(db_->Exec("DROP SCHEMA audit_elsewhere CASCADE").ok());
+}
+
 // Re-applying to reach a boundary re-applies exactly what history applied:
 // an irreversible migration accepted at the time, not a file pending since;
 // and a file changed since it was applied stops the restore before it starts.

@@ -415,6 +415,19 @@ TEST(ClassifyTest, QueriesWithAndTransactions) {
             info.summary);
 }
 
+TEST(ClassifyTest, RoutineBodiesInQuotesOrAtomicNameTheTablesTheyWrite) {
+  EXPECT_EQ(Classify("CREATE PROCEDURE p() LANGUAGE sql AS 'UPDATE items SET n = ''x'''", kPg).writes,
+            (Names{"items"}));
+  EXPECT_EQ(Classify("CREATE FUNCTION f() RETURNS void LANGUAGE 'sql' AS 'DELETE FROM \"Logs\"'", kPg)
+                .writes,
+            (Names{"Logs"}));
+  EXPECT_EQ(Classify("CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC INSERT INTO audit VALUES (1);"
+                     " UPDATE t SET a = 1; END",
+                     kPg)
+                .writes,
+            (Names{"audit", "t"}));
+}
+
 TEST(ClassifyTest, UnknownCommandsAreNamedAsPossibleTypos) {
   EXPECT_EQ("runs CREAT (not an SQL command Strata knows: a typo?)",
             Classify("creat index i on t (a)", kPg).summary);

@@ -237,3 +237,52 @@ TEST(InverseTest, AltersWhoseUndoingIsNotCertainStayIrreversible) {
   EXPECT_THAT(Down("ALTER TABLE t ADD CHECK (x > 0)", kPg), HasSubstr("IRREVERSIBLE"));
   EXPECT_THAT(Down("ALTER TYPE mood ADD VALUE 'glad'", kPg), HasSubstr("IRREVERSIBLE"));
 }
+
+// What Supabase and Rails migrations write right after CREATE TABLE (a
+// comment, grants, row-level security, a policy, a default) goes with the
+// table when it is dropped: the script stays reversible without a down file.
+TEST(InverseTest, WhatDressesATableCreatedInTheScriptGoesWithIt) {
+  EXPECT_EQ("DROP TABLE public.profiles;\n",
+            Down("create table public.profiles (id uuid primary key, \"Full Name\" text);\n"
+                 "comment on table public.profiles is 'one per user';\n"
+                 "comment on column public.profiles.\"Full Name\" is 'as typed';\n"
+                 "alter table public.profiles enable row level security;\n"
+                 "alter table only public.profiles alter column id set default gen_random_uuid();\n"
+                 "create policy \"Profiles are public.\" on public.profiles for select using (true);\n"
+                 "grant select, insert on table public.profiles to anon, authenticated;\n"
+                 "revoke delete on public.profiles from anon;\n",
+                 kPg));
+  // Each must name only tables the script created, as it spelt them.
+  EXPECT_THAT(Down("CREATE TABLE a (id int);\nCOMMENT ON TABLE b IS 'x';\n", kPg),
+              HasSubstr("IRREVERSIBLE: line 2"));
+  EXPECT_THAT(Down("CREATE TABLE a (id int);\nCOMMENT ON COLUMN b.id IS 'x';\n", kPg),
+              HasSubstr("IRREVERSIBLE: line 2"));
+  EXPECT_THAT(Down("CREATE TABLE a (id int);\nGRANT SELECT ON a, b TO app;\n", kPg),
+              HasSubstr("IRREVERSIBLE: line 2"));
+  EXPECT_THAT(Down("CREATE TABLE a (id int);\nGRANT SELECT ON ALL TABLES IN SCHEMA public TO app;\n", kPg),
+              HasSubstr("IRREVERSIBLE: line 2"));
+  EXPECT_THAT(Down("CREATE TABLE a (id int);\nALTER TABLE \"A\" ENABLE ROW LEVEL SECURITY;\n", kPg),
+              HasSubstr("IRREVERSIBLE: line 2"));
+  // Dropping the table would not undo these: it moved, or took in a table
+  // that was there before (dropping a partitioned table drops its partitions).
+  EXPECT_THAT(Down("CREATE TABLE a (id int) PARTITION BY RANGE (id);\n"
+                   "ALTER TABLE a ATTACH PARTITION old_a FOR VALUES FROM (0) TO (10);\n",
+                   kPg),
+              HasSubstr("IRREVERSIBLE: line 2"));
+  EXPECT_THAT(Down("CREATE TABLE a (id int);\nALTER TABLE a SET SCHEMA archive;\n", kPg),
+              HasSubstr("IRREVERSIBLE: line 2"));
+  // A named constraint keeps its own inverse.
+  EXPECT_EQ("ALTER TABLE a DROP CONSTRAINT a_id_check;\nDROP TABLE a;\n",
+            Down("CREATE TABLE a (id int);\nALTER TABLE a ADD CONSTRAINT a_id_check CHECK (id > 0);\n",
+                 kPg));
+}
+
+// A policy on a table that was there before is dropped by name: PostgreSQL
+// has no CREATE OR REPLACE POLICY, so the statement made it.
+TEST(InverseTest, CreatePolicyIsDroppedOnPostgres) {
+  EXPECT_EQ("DROP POLICY \"Owners edit\" ON app.posts;\n",
+            Down("CREATE POLICY \"Owners edit\" ON app.posts FOR UPDATE USING (owner = current_user)",
+                 kPg));
+  EXPECT_EQ("DROP POLICY p ON posts;\n",
+            Down("create policy p on posts as restrictive to app using (true)", kPg));
+}

@@ -134,7 +134,8 @@ constexpr char kCascadingChildrenSql[] =
     " JOIN pg_catalog.pg_class p ON p.oid = k.confrelid"
     " JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace"
     " WHERE k.contype = 'f' AND n.nspname = current_schema() AND p.relname = $1"
-    " AND (CASE WHEN $2 = 1 THEN k.confdeltype ELSE k.confupdtype END) IN ('c', 'n', 'd')"
+    " AND ($2 = 2 OR (CASE WHEN $2 = 1 THEN k.confdeltype ELSE k.confupdtype END)"
+    "   IN ('c', 'n', 'd'))"
     " ORDER BY 1";
 
 constexpr char kListColumnsSql[] =
@@ -634,6 +635,22 @@ class PostgresDatabase final : public Database {
     return reset;
   }
 
+  std::pair<std::vector<std::string>, std::vector<std::string>> AroundCaptureSql() const override {
+    // Only a search_path that names no existing schema is replaced: there
+    // the capture table has nowhere to go, and the statement names its table
+    // qualified. Any other is the one the statement's names resolve in, and
+    // so the capture's. Session-level (not local) so that it holds outside a
+    // transaction too; ResetSession puts the connection's own back once the
+    // step ends.
+    return {{"SELECT pg_catalog.set_config('strata.migration_search_path',"
+             " pg_catalog.current_setting('search_path'), false),"
+             " pg_catalog.set_config('search_path', CASE WHEN pg_catalog.current_schema() IS NULL"
+             " THEN s.reset_val ELSE pg_catalog.current_setting('search_path') END, false)"
+             " FROM pg_catalog.pg_settings s WHERE s.name = 'search_path'"},
+            {"SELECT pg_catalog.set_config('search_path',"
+             " pg_catalog.current_setting('strata.migration_search_path'), false)"}};
+  }
+
   Status SetStatementTimeout(std::chrono::milliseconds timeout) override {
     if (timeout.count() < 0) {
       return Status(Code::kInvalidArgument, "a statement timeout cannot be negative");
@@ -741,6 +758,24 @@ class PostgresDatabase final : public Database {
     return rows.empty() ? std::string() : rows.rows[0][0].ToString();
   }
 
+  Result<std::vector<std::pair<std::string, std::string>>> RoutineDefinitions(
+      const std::vector<std::string>& names) override {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (names.empty()) return out;
+    std::string joined;
+    for (const auto& n : names) joined += (joined.empty() ? "" : "\x1f") + n;
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows,
+        QueryFixed("SELECT p.proname, pg_catalog.pg_get_functiondef(p.oid) FROM pg_catalog.pg_proc p"
+                   " JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+                   " WHERE p.prokind IN ('f', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                   " AND n.nspname NOT LIKE 'pg\\_%' AND p.proname = ANY (pg_catalog.string_to_array($1, chr(31)))"
+                   " ORDER BY 1, 2",
+                   {Value(joined)}));
+    for (const auto& row : rows.rows) out.emplace_back(row[0].ToString(), row[1].ToString());
+    return out;
+  }
+
   Result<std::vector<std::string>> InheritingTables(std::string_view table) override {
     STRATA_ASSIGN_OR_RETURN(
         Rows rows, QueryFixed("SELECT i.inhrelid::regclass::text FROM pg_catalog.pg_inherits i"
@@ -836,11 +871,14 @@ class PostgresDatabase final : public Database {
     return GroupKeys(rows);
   }
 
-  Result<std::vector<std::string>> CascadingChildren(std::string_view table, bool deletes,
+  Result<std::vector<std::string>> CascadingChildren(std::string_view table, RowChange change,
                                                      std::optional<bool> enforced) override {
     if (enforced == false) return std::vector<std::string>();
+    const int64_t mode = change == RowChange::kTruncateCascade ? 2
+                         : change == RowChange::kDelete        ? 1
+                                                               : 0;
     STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kCascadingChildrenSql, {Value(std::string(table)),
-                                                                    Value(int64_t{deletes})}));
+                                                                    Value(mode)}));
     std::vector<std::string> names;
     for (const auto& row : rows.rows) names.push_back(row[0].text());
     return names;

@@ -307,8 +307,10 @@ class SqliteDatabase : public Database {
     return GroupKeys(rows);
   }
 
-  Result<std::vector<std::string>> CascadingChildren(std::string_view table, bool deletes,
+  Result<std::vector<std::string>> CascadingChildren(std::string_view table, RowChange change,
                                                      std::optional<bool> enforced) override {
+    // SQLite has no TRUNCATE; DELETE FROM acts as any delete.
+    const bool deletes = change != RowChange::kUpdate;
     // Foreign keys act only on a connection that turned them on.
     if (!enforced) {
       STRATA_ASSIGN_OR_RETURN(Rows on, Query("PRAGMA foreign_keys"));

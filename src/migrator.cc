@@ -363,7 +363,16 @@ Status AddCalledRoutineWrites(Database& db, Prepared& p, sql::Dialect dialect) {
   if (dialect != sql::Dialect::kPostgres) return Status::OK();
   std::vector<std::vector<std::string>> called(p.up.size());
   std::set<std::string> names;
+  using K = sql::StatementKind;
   for (size_t i = 0; i < p.up.size(); ++i) {
+    // Routines are called by queries, DML, CALL and DO; a name before a
+    // parenthesis in DDL is a table, a type or a column list (looking those
+    // up cost every CREATE TABLE of a run a round trip).
+    const K kind = p.info[i].kind;
+    if (kind != K::kSelect && kind != K::kInsert && kind != K::kUpdate && kind != K::kDelete &&
+        kind != K::kOther) {
+      continue;
+    }
     auto tokens = sql::Tokenize(p.up[i].text, dialect);
     if (!tokens.ok()) continue;
     const auto& t = *tokens;
@@ -1294,16 +1303,16 @@ int StatusReport::Count(MigrationState state) const {
                                         [&](const auto& m) { return m.state == state; }));
 }
 
-/// The statements of one migration step, each with what to call it in an error.
 /// Bounds each statement of a migration, and its waits for other sessions'
-/// locks, as its directives say (Directives{}: no bound).
-/// `fallback` bounds the lock waits of a script without its own directive.
+/// locks, as its directives say (Directives{}: no bound); `fallback` bounds
+/// the lock waits of a script without its own directive.
 Status SetTimeouts(Database& db, const Directives& directives,
                    std::chrono::milliseconds fallback = std::chrono::milliseconds(0)) {
   STRATA_RETURN_IF_ERROR(db.SetStatementTimeout(directives.timeout));
   return db.SetLockTimeout(directives.lock_timeout.count() > 0 ? directives.lock_timeout : fallback);
 }
 
+/// The statements of one migration step, each with what to call it in an error.
 struct Step {
   struct Label {
     std::string where;  // "migrations/0003_x.up.sql:12"

@@ -427,22 +427,35 @@ Result<std::vector<TableFingerprint>> ExistingTablesData(Database& db,
 /// updates rows: foreign key actions (CASCADE, SET NULL, SET DEFAULT),
 /// followed to the end, parents before children (the order their rows must
 /// be put back in). The statement's own table is included when it reaches
-/// itself (a tree of rows deleting its branches).
+/// itself (a tree of rows deleting its branches). Rows are deleted by a
+/// DELETE, by SQLite's REPLACE conflict resolution (the rows an INSERT OR
+/// REPLACE or UPDATE OR REPLACE collides with) and by a SQLite `DROP TABLE`,
+/// which deletes the table's rows first ("an implicit DELETE FROM";
+/// PostgreSQL refuses it, or with CASCADE drops the constraints, not rows).
 Result<std::vector<std::string>> CascadeReach(Database& db, const sql::StatementInfo& info,
                                               std::optional<bool> foreign_keys) {
   using K = sql::StatementKind;
-  if (!info.destructive || (info.kind != K::kDelete && info.kind != K::kUpdate)) {
-    return std::vector<std::string>();
-  }
+  const bool updates = info.kind == K::kUpdate;
+  const bool deletes = info.kind == K::kDelete || info.deletes_colliding ||
+                       (info.kind == K::kDropTable && !info.table.empty() &&
+                        DialectOf(db.engine()) == sql::Dialect::kSqlite);
+  if (!info.destructive || (!deletes && !updates)) return std::vector<std::string>();
   std::map<std::string, std::vector<std::string>> children;  // of each table reached
   std::vector<std::string> todo = {info.table};
   while (!todo.empty()) {
     std::string parent = std::move(todo.back());
     todo.pop_back();
     if (children.count(parent)) continue;
-    STRATA_ASSIGN_OR_RETURN(children[parent],
-                            db.CascadingChildren(parent, info.kind == K::kDelete, foreign_keys));
-    for (const auto& child : children[parent]) todo.push_back(child);
+    std::vector<std::string>& found = children[parent];
+    for (bool on_delete : {true, false}) {
+      if (on_delete ? !deletes : !updates) continue;
+      STRATA_ASSIGN_OR_RETURN(std::vector<std::string> reached,
+                              db.CascadingChildren(parent, on_delete, foreign_keys));
+      for (auto& child : reached) {
+        if (std::find(found.begin(), found.end(), child) == found.end()) found.push_back(child);
+      }
+    }
+    for (const auto& child : found) todo.push_back(child);
   }
   // Depth-first post-order from the statement's table, reversed: every
   // table comes after the tables it references (cycles are cut).

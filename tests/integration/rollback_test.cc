@@ -647,6 +647,60 @@ TEST_P(RollbackTest, RowsChangedThroughForeignKeyActionsAreRestored) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM notes WHERE item_id IS NULL"), 0);
 }
 
+// On SQLite a DROP TABLE first deletes the table's rows, so with foreign keys
+// on (a no-transaction table rebuild that turns them on) the children's rows
+// cascade away with it: they are captured and come back on rollback.
+TEST_P(RollbackTest, RowsDeletedThroughForeignKeyActionsOfADroppedTableAreRestored) {
+  if (pg()) GTEST_SKIP() << "PostgreSQL's DROP TABLE deletes no rows of other tables";
+  Write("0003_children.up.sql",
+        "CREATE TABLE parts (id INTEGER PRIMARY KEY,"
+        " item_id INTEGER REFERENCES items (id) ON DELETE CASCADE, label TEXT);\n"
+        "CREATE TABLE bolts (id INTEGER PRIMARY KEY,"
+        " part_id INTEGER REFERENCES parts (id) ON DELETE SET NULL);\n"
+        "INSERT INTO parts VALUES (10, 1, 'p1'), (20, 4, 'p4'), (30, 5, 'p5');\n"
+        "INSERT INTO bolts VALUES (100, 20), (200, 10);\n");
+  Write("0003_children.down.sql", "DROP TABLE bolts;\nDROP TABLE parts;\n");
+  ASSERT_TRUE(Up().ok());
+  std::string data = Data();
+  Write("0004_rebuild.up.sql",
+        "-- strata:no-transaction\nPRAGMA foreign_keys = ON;\n"
+        "CREATE TABLE items_new (id INTEGER PRIMARY KEY, name TEXT, price REAL);\n"
+        "INSERT INTO items_new SELECT id, name, price FROM items;\n"
+        "DROP TABLE items;\n"
+        "ALTER TABLE items_new RENAME TO items;\n");
+  Write("0004_rebuild.down.sql",
+        "CREATE TABLE items_old (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n"
+        "INSERT INTO items_old (id, name, price) SELECT id, name, price FROM items;\n"
+        "DROP TABLE items;\n"
+        "ALTER TABLE items_old RENAME TO items;\n");
+  Status applied = Up();
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  // The engine deleted every part with the old items, and cleared the bolts.
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 0);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM bolts WHERE part_id IS NULL"), 2);
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Data(), data);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 3);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM bolts WHERE part_id IS NULL"), 0);
+
+  // SQLite's REPLACE conflict resolution deletes the row its values collide
+  // with, and that delete cascades too.
+  for (std::string replace : {"INSERT OR REPLACE INTO items (id, name) VALUES (1, 'again')",
+                              "REPLACE INTO items (id, name) VALUES (1, 'again')",
+                              "UPDATE OR REPLACE items SET id = 1 WHERE id = 3"}) {
+    Write("0004_rebuild.up.sql",
+          "-- strata:no-transaction\nPRAGMA foreign_keys = ON;\n" + replace + ";\n");
+    Write("0004_rebuild.down.sql", "-- the rows come back from the capture\n");
+    applied = Up();
+    ASSERT_TRUE(applied.ok()) << replace << ": " << applied.message();
+    EXPECT_LT(Scalar(*db_, "SELECT count(*) FROM parts"), 3) << replace;
+    rolled = Down();
+    ASSERT_TRUE(rolled.ok()) << replace << ": " << rolled.message();
+    EXPECT_EQ(Data(), data) << replace;
+  }
+}
+
 // Statements after a rename or a dropped column in the same migration: each
 // capture reads the names of its moment and restores under the old ones.
 TEST_P(RollbackTest, TableRebuiltUnderATemporaryNameIsRestored) {

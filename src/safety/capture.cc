@@ -30,6 +30,18 @@ bool HasTopLevelWord(const std::vector<sql::Token>& tokens, std::string_view wor
   return false;
 }
 
+/// Whether assigning `column` of SQLite table `t` sets its rowid: `rowid`,
+/// `_rowid_` or `oid` where no declared column has that name. The rowid is the
+/// key rows are matched back by (an INTEGER PRIMARY KEY is an alias of it),
+/// so such an UPDATE moves rows as one assigning the key does.
+bool AssignsRowid(const TableTracker::Table& t, const std::string& column, sql::Dialect dialect) {
+  if (dialect != sql::Dialect::kSqlite) return false;
+  std::string name = AsciiLower(column);
+  if (name != "rowid" && name != "_rowid_" && name != "oid") return false;
+  return std::none_of(t.columns.begin(), t.columns.end(),
+                      [&](const auto& c) { return AsciiLower(c.now) == name; });
+}
+
 /// The columns an UPDATE assigns (SET a = .., (b, c) = ..), as the engine
 /// reads their names; empty when the statement does not read as expected
 /// (every column is captured then).
@@ -665,7 +677,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       bool moves_rows = std::any_of(columns.begin(), columns.end(), [&](const std::string& c) {
         return std::any_of(t->key.begin(), t->key.end(), [&](const std::string& k) {
           return sql::NameKey(k, dialect) == sql::NameKey(c, dialect);
-        });
+        }) || AssignsRowid(*t, c, dialect);
       });
       if (moves_rows) return Whole(*p);
       STRATA_ASSIGN_OR_RETURN(Capture c, p->Values(columns, where));

@@ -426,6 +426,24 @@ TEST_P(RollbackTest, UpdateOfTheKeyPutsTheTableBackWhole) {
   EXPECT_EQ(RowsText("SELECT id FROM items ORDER BY id"), "1|\n2|\n3|\n4|\n5|\n");
 }
 
+// SQLite: assigning the rowid (an INTEGER PRIMARY KEY's alias, or the row
+// identity of a table without a key, `_rowid_` and `oid` too) moves rows as
+// assigning the key does: the table is put back whole, rowids included.
+TEST_P(RollbackTest, UpdateOfTheRowidPutsTheTableBackWhole) {
+  if (pg()) GTEST_SKIP() << "SQLite's rowid";
+  RoundTrip("UPDATE items SET rowid = rowid + 100 WHERE id <= 2;\n", "SELECT 1;\n");
+  EXPECT_EQ(RowsText("SELECT id FROM items ORDER BY id"), "1|\n2|\n3|\n4|\n5|\n");
+  ASSERT_TRUE(db_->Exec("CREATE TABLE loose (a TEXT)").ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO loose VALUES ('x'), ('y')").ok());
+  std::string rows = RowsText("SELECT rowid, a FROM loose ORDER BY rowid");
+  Write("0003_change.up.sql", "UPDATE loose SET _rowid_ = _rowid_ + 100 WHERE a = 'x';\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(RowsText("SELECT rowid, a FROM loose ORDER BY rowid"), "2|y|\n101|x|\n");
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT rowid, a FROM loose ORDER BY rowid"), rows);
+}
+
 // SQLite's UPDATE OR REPLACE deletes the rows its new values collide with:
 // they come back on rollback too.
 TEST_P(RollbackTest, UpdateOrReplaceRestoresTheRowsItReplaced) {

@@ -474,6 +474,29 @@ Result<std::vector<std::string>> CascadeReach(Database& db, const sql::Statement
   return post;
 }
 
+/// SQLite: a plain INSERT or UPDATE of a table declared with `ON CONFLICT
+/// REPLACE` deletes the rows it collides with, as INSERT OR REPLACE does, so
+/// it is marked as one: destructive, captured whole, its foreign key actions
+/// followed. A conflict clause of the statement's own (INSERT OR IGNORE,
+/// UPDATE OR ABORT) overrides the table's.
+Status MarkReplacingWrites(Database& db, Prepared& p) {
+  using K = sql::StatementKind;
+  for (size_t i = 0; i < p.info.size(); ++i) {
+    sql::StatementInfo& info = p.info[i];
+    if ((info.kind != K::kInsert && info.kind != K::kUpdate) || info.deletes_colliding ||
+        info.table.empty()) {
+      continue;
+    }
+    auto tokens = sql::Tokenize(p.up[i].text, DialectOf(db.engine()));
+    if (tokens.ok() && tokens->size() > 1 && (*tokens)[1].IsWord("or")) continue;
+    STRATA_ASSIGN_OR_RETURN(bool replaces, db.ReplacesOnConflict(info.table));
+    if (!replaces) continue;
+    info.destructive = true;
+    info.deletes_colliding = true;
+  }
+  return Status::OK();
+}
+
 /// For each statement of `p`, the tables its foreign key actions reach; those
 /// tables join the scope, so their data is recorded and checked too.
 Result<std::vector<std::vector<std::string>>> AddCascades(Database& db, const Prepared& p,
@@ -1754,6 +1777,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     if (looks_up) {
       if (Status read = read_unread(); !read.ok()) return stop_before(read);
     }
+    if (Status marked = MarkReplacingWrites(*db_, p); !marked.ok()) return stop_before(marked);
     Scope scope = ScopeOf(p.info, model);
     // Deferred: the reads after a transactional migration on known tables.
     const bool deferred = !scope.whole && !m->directives.no_transaction;

@@ -224,6 +224,11 @@ class Database {
   /// connection now; see ForeignKeysAfter).
   virtual Result<std::vector<std::string>> CascadingChildren(std::string_view table, bool deletes,
                                                              std::optional<bool> enforced) = 0;
+  /// Whether a plain INSERT or UPDATE of `table` (one without a conflict
+  /// clause of its own) deletes the rows its new values collide with, as
+  /// SQLite's `UNIQUE` / `PRIMARY KEY ... ON CONFLICT REPLACE` in the table's
+  /// definition makes it. False where the engine has no such thing.
+  virtual Result<bool> ReplacesOnConflict(std::string_view /*table*/) { return false; }
   /// The tables that inherit from `table` (PostgreSQL INHERITS; not its
   /// partitions, whose rows go back through the parent), qualified.
   virtual Result<std::vector<std::string>> InheritingTables(std::string_view /*table*/) {

@@ -664,7 +664,8 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       // SQLite's UPDATE OR REPLACE deletes the rows its new values collide
       // with; a statement that does not read as expected is captured whole.
       auto tokens = sql::Tokenize(statement, dialect);
-      if (!tokens.ok() || (tokens->size() > 2 && (*tokens)[1].IsWord("or"))) {
+      if (!tokens.ok() || info.deletes_colliding ||
+          (tokens->size() > 2 && (*tokens)[1].IsWord("or"))) {
         return Whole(*p);
       }
       std::string where = HasTopLevelWord(*tokens, "from") ? "" : info.where_clause;

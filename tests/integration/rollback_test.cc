@@ -444,6 +444,39 @@ TEST_P(RollbackTest, UpdateOfTheRowidPutsTheTableBackWhole) {
   EXPECT_EQ(RowsText("SELECT rowid, a FROM loose ORDER BY rowid"), rows);
 }
 
+// SQLite: a table declared with ON CONFLICT REPLACE makes a plain INSERT or
+// UPDATE delete the rows it collides with, as INSERT OR REPLACE does: they
+// come back on rollback too.
+TEST_P(RollbackTest, PlainWritesToATableDeclaredOnConflictReplaceRestoreTheRowsTheyReplaced) {
+  if (pg()) GTEST_SKIP() << "SQLite's ON CONFLICT REPLACE";
+  ASSERT_TRUE(db_->Exec("CREATE TABLE tags (id INTEGER PRIMARY KEY,"
+                        " name TEXT UNIQUE ON CONFLICT REPLACE, color TEXT)")
+                  .ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO tags VALUES (1, 'red', 'f00'), (2, 'blue', '00f')").ok());
+  std::string data = Data();
+  Write("0003_change.up.sql", "INSERT INTO tags (id, name, color) VALUES (3, 'red', 'c00');\n");
+  Write("0003_change.down.sql", "DELETE FROM tags WHERE id = 3;\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(RowsText("SELECT id FROM tags ORDER BY id"), "2|\n3|\n");
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Data(), data);
+  Write("0003_change.up.sql", "UPDATE tags SET name = 'blue' WHERE id = 1;\n");
+  Write("0003_change.down.sql", "-- the rows come back from the capture\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(RowsText("SELECT id, name FROM tags ORDER BY id"), "1|blue|\n");
+  rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Data(), data);
+  // The statement's own conflict clause wins: nothing to capture.
+  Write("0003_change.up.sql", "INSERT OR IGNORE INTO tags (id, name) VALUES (3, 'red');\n");
+  Write("0003_change.down.sql", "DELETE FROM tags WHERE id = 3;\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(RowsText("SELECT id FROM tags ORDER BY id"), "1|\n2|\n");
+  ASSERT_TRUE(Down().ok());
+  EXPECT_EQ(Data(), data);
+}
+
 // SQLite's UPDATE OR REPLACE deletes the rows its new values collide with:
 // they come back on rollback too.
 TEST_P(RollbackTest, UpdateOrReplaceRestoresTheRowsItReplaced) {

@@ -261,24 +261,28 @@ class Planner {
     }
     STRATA_ASSIGN_OR_RETURN(std::vector<std::string> select, KeySelect(prefix));
     std::vector<std::string> set, match;
+    // The capture's alias in the restore: a name a user's table does not
+    // have (a table named s made `UPDATE s .. FROM capture AS s` ambiguous).
+    const std::string captured = "strata_c";
     for (const auto* c : known) {
       select.push_back(As(prefix, *c));
       set.push_back(fmt::format("{} = {}", db_.QuoteIdent(c->before),
-                                Back("s." + db_.QuoteIdent(c->before), c->before)));
+                                Back(captured + "." + db_.QuoteIdent(c->before), c->before)));
     }
     capture_.before.push_back(fmt::format("CREATE TABLE {} AS SELECT {} FROM {}{}", cap_,
                                           Join(select), from,
                                           where.empty() ? "" : " WHERE " + where));
     if (table_.key.empty()) {
-      match.push_back(fmt::format("{}.{} = s.{}", target_, db_.RowIdColumn(), kRowIdAlias));
+      match.push_back(
+          fmt::format("{}.{} = {}.{}", target_, db_.RowIdColumn(), captured, kRowIdAlias));
     } else {
       for (const auto& k : table_.key) {
         match.push_back(fmt::format("{}.{} = {}", target_, db_.QuoteIdent(k),
-                                    Back("s." + db_.QuoteIdent(k), k)));
+                                    Back(captured + "." + db_.QuoteIdent(k), k)));
       }
     }
-    capture_.restore.push_back(fmt::format("UPDATE {} SET {} FROM {} AS s WHERE {}", target_,
-                                           Join(set), cap_, Join(match, " AND ")));
+    capture_.restore.push_back(fmt::format("UPDATE {} SET {} FROM {} AS {} WHERE {}", target_,
+                                           Join(set), cap_, captured, Join(match, " AND ")));
     capture_.restore.push_back(capture_.drop);
     // The captured cells as they are now, by row.
     std::vector<std::string> cells, same_row, names;

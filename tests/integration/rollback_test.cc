@@ -88,6 +88,15 @@ TEST_P(RollbackTest, DropColumnWithDataIsRestored) {
   RoundTrip("ALTER TABLE items DROP COLUMN note;\n", "ALTER TABLE items ADD COLUMN note TEXT;\n");
 }
 
+// The restore names the capture by an alias of its own: a table whose name
+// is the one it used (s) is put back too.
+TEST_P(RollbackTest, ValuesOfATableNamedLikeTheCapturesAliasAreRestored) {
+  ASSERT_TRUE(db_->Exec("CREATE TABLE s (id INTEGER PRIMARY KEY, w TEXT, v TEXT)").ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO s VALUES (1, 'x', 'a'), (2, 'y', NULL)").ok());
+  RoundTrip("ALTER TABLE s DROP COLUMN v;\n", "ALTER TABLE s ADD COLUMN v TEXT;\n");
+  RoundTrip("UPDATE s SET w = 'z' WHERE id = 1;\n", "SELECT 1;\n");
+}
+
 // Strata keeps its catalog reads prepared on the run's connection; a
 // migration that drops every prepared statement must not break the reads
 // that check it and its rollback.

@@ -224,6 +224,9 @@ class Database {
   /// connection now; see ForeignKeysAfter).
   virtual Result<std::vector<std::string>> CascadingChildren(std::string_view table, bool deletes,
                                                              std::optional<bool> enforced) = 0;
+  /// Whether `name` is a view of the managed schema (SQLite: one whose
+  /// INSTEAD OF triggers may write other tables). False where not known.
+  virtual Result<bool> IsView(std::string_view /*name*/) { return false; }
   /// Whether a plain INSERT or UPDATE of `table` (one without a conflict
   /// clause of its own) deletes the rows its new values collide with, as
   /// SQLite's `UNIQUE` / `PRIMARY KEY ... ON CONFLICT REPLACE` in the table's

@@ -620,7 +620,20 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
                                 info.summary, outside, outside, outside));
     }
     STRATA_ASSIGN_OR_RETURN(const TableTracker::Table* t, tables.Find(schema, table));
-    if (t == nullptr) return std::optional<Planner>();
+    if (t == nullptr) {
+      // Rows written through a view are those of the tables under it.
+      STRATA_ASSIGN_OR_RETURN(bool view, db.IsView(table));
+      if (view) {
+        return Status(Code::kIrreversible,
+                      fmt::format("this statement {}, a view: the rows it changes are those of "
+                                  "the tables its INSTEAD OF triggers write, which Strata does "
+                                  "not capture or check, so a rollback could not restore them; "
+                                  "write the statement against those tables, or pass "
+                                  "--allow-irreversible to apply it without a way back",
+                                  info.summary));
+      }
+      return std::optional<Planner>();
+    }
     STRATA_ASSIGN_OR_RETURN(std::vector<std::string> heirs, db.InheritingTables(t->before));
     if (!heirs.empty()) {
       return Status(Code::kIrreversible,

@@ -316,6 +316,14 @@ class SqliteDatabase : public Database {
     return names;
   }
 
+  Result<bool> IsView(std::string_view name) override {
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows, Query("SELECT 1 FROM sqlite_schema WHERE type = 'view' AND name = $1 "
+                         "COLLATE NOCASE",
+                         {std::string(name)}));
+    return !rows.empty();
+  }
+
   Result<bool> ReplacesOnConflict(std::string_view table) override {
     STRATA_ASSIGN_OR_RETURN(
         Rows rows, Query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = $1 "

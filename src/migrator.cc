@@ -432,7 +432,10 @@ Result<std::vector<TableFingerprint>> ExistingTablesData(Database& db,
 /// REPLACE or UPDATE OR REPLACE collides with) and by a SQLite `DROP TABLE`,
 /// which deletes the table's rows first ("an implicit DELETE FROM";
 /// PostgreSQL refuses it, or with CASCADE drops the constraints, not rows).
+/// `table`: the statement's table under its name before the migration (the
+/// foreign keys read are those of then; a rename rewrites them to follow).
 Result<std::vector<std::string>> CascadeReach(Database& db, const sql::StatementInfo& info,
+                                              const std::string& table,
                                               std::optional<bool> foreign_keys) {
   using K = sql::StatementKind;
   const bool updates = info.kind == K::kUpdate;
@@ -441,7 +444,7 @@ Result<std::vector<std::string>> CascadeReach(Database& db, const sql::Statement
                         DialectOf(db.engine()) == sql::Dialect::kSqlite);
   if (!info.destructive || (!deletes && !updates)) return std::vector<std::string>();
   std::map<std::string, std::vector<std::string>> children;  // of each table reached
-  std::vector<std::string> todo = {info.table};
+  std::vector<std::string> todo = {table};
   while (!todo.empty()) {
     std::string parent = std::move(todo.back());
     todo.pop_back();
@@ -466,11 +469,11 @@ Result<std::vector<std::string>> CascadeReach(Database& db, const sql::Statement
     for (const auto& c : children[t]) visit(c);
     post.push_back(t);
   };
-  visit(info.table);
+  visit(table);
   std::reverse(post.begin(), post.end());
   post.erase(post.begin());  // the statement's table itself
-  const auto& own = children[info.table];
-  if (std::find(own.begin(), own.end(), info.table) != own.end()) post.insert(post.begin(), info.table);
+  const auto& own = children[table];
+  if (std::find(own.begin(), own.end(), table) != own.end()) post.insert(post.begin(), info.table);
   return post;
 }
 
@@ -503,8 +506,23 @@ Result<std::vector<std::vector<std::string>>> AddCascades(Database& db, const Pr
                                                           bool no_transaction, Scope& scope) {
   std::vector<std::vector<std::string>> reach(p.up.size());
   std::optional<bool> foreign_keys;  // as a statement before turned them, if one did
+  // Tables the migration renamed: name now -> name before (SQLite rewrites
+  // the foreign keys referencing a renamed table, so a rebuild that renames
+  // the old table away and drops it cascades as that table would).
+  std::map<std::string, std::string> renamed;
+  const sql::Dialect dialect = DialectOf(db.engine());
   for (size_t i = 0; i < p.up.size(); ++i) {
-    STRATA_ASSIGN_OR_RETURN(reach[i], CascadeReach(db, p.info[i], foreign_keys));
+    const sql::StatementInfo& info = p.info[i];
+    auto was = renamed.find(sql::NameKey(info.table, dialect));
+    const std::string table = was == renamed.end() ? info.table : was->second;
+    STRATA_ASSIGN_OR_RETURN(reach[i], CascadeReach(db, info, table, foreign_keys));
+    if (info.kind == sql::StatementKind::kRenameTable && !info.new_name.empty()) {
+      renamed.erase(sql::NameKey(info.table, dialect));
+      renamed[sql::NameKey(info.new_name, dialect)] = table;
+    } else if (info.kind == sql::StatementKind::kDropTable ||
+               info.kind == sql::StatementKind::kCreateTable) {
+      renamed.erase(sql::NameKey(info.table, dialect));
+    }
     // (SQLite ignores the pragma inside a transaction.)
     if (auto set = db.ForeignKeysAfter(p.up[i].text); set && no_transaction) foreign_keys = set;
     for (const auto& t : reach[i]) {

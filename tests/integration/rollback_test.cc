@@ -781,6 +781,27 @@ TEST_P(RollbackTest, RowsDeletedThroughForeignKeyActionsOfADroppedTableAreRestor
     ASSERT_TRUE(rolled.ok()) << replace << ": " << rolled.message();
     EXPECT_EQ(Data(), data) << replace;
   }
+
+  // The old table renamed away first: SQLite points the children's foreign
+  // keys at the new name, and dropping it cascades all the same.
+  Write("0004_rebuild.up.sql",
+        "-- strata:no-transaction\nPRAGMA foreign_keys = ON;\n"
+        "ALTER TABLE items RENAME TO items_old;\n"
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL);\n"
+        "INSERT INTO items SELECT id, name, price FROM items_old;\n"
+        "DROP TABLE items_old;\n");
+  Write("0004_rebuild.down.sql",
+        "CREATE TABLE items_old (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n"
+        "INSERT INTO items_old (id, name, price) SELECT id, name, price FROM items;\n"
+        "DROP TABLE items;\n"
+        "ALTER TABLE items_old RENAME TO items;\n");
+  applied = Up();
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 0);
+  rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Data(), data);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 3);
 }
 
 // Statements after a rename or a dropped column in the same migration: each

@@ -483,27 +483,43 @@ Result<std::vector<TableFingerprint>> ExistingTablesData(Database& db,
 /// it empties, followed to the end, parents before children (the order
 /// their rows must be put back in). The statement's own table is included
 /// when it reaches itself (a tree of rows deleting its branches), except
-/// for TRUNCATE, which captures it whole anyway.
+/// for TRUNCATE, which captures it whole anyway. Rows are deleted by a
+/// DELETE, by SQLite's REPLACE conflict resolution (the rows an INSERT OR
+/// REPLACE or UPDATE OR REPLACE collides with) and by a SQLite `DROP TABLE`,
+/// which deletes the table's rows first ("an implicit DELETE FROM";
+/// PostgreSQL refuses it, or with CASCADE drops the constraints, not rows).
+/// `table`: the statement's table under its name before the migration (the
+/// foreign keys read are those of then; a rename rewrites them to follow).
 Result<std::vector<std::string>> CascadeReach(Database& db, const sql::StatementInfo& info,
+                                              const std::string& table,
                                               std::optional<bool> foreign_keys) {
   using K = sql::StatementKind;
   using Change = Database::RowChange;
   const bool truncate = info.kind == K::kTruncate && info.cascade;
-  if (!info.destructive || (info.kind != K::kDelete && info.kind != K::kUpdate && !truncate)) {
-    return std::vector<std::string>();
-  }
-  const Change change = truncate                   ? Change::kTruncateCascade
-                        : info.kind == K::kDelete ? Change::kDelete
-                                                  : Change::kUpdate;
+  const bool updates = info.kind == K::kUpdate;
+  const bool deletes = info.kind == K::kDelete || info.deletes_colliding ||
+                       (info.kind == K::kDropTable && !info.table.empty() &&
+                        DialectOf(db.engine()) == sql::Dialect::kSqlite);
+  if (!info.destructive || (!deletes && !updates && !truncate)) return std::vector<std::string>();
+  std::vector<Change> changes;
+  if (truncate) changes.push_back(Change::kTruncateCascade);
+  if (deletes) changes.push_back(Change::kDelete);
+  if (updates) changes.push_back(Change::kUpdate);
   std::map<std::string, std::vector<std::string>> children;  // of each table reached
-  std::vector<std::string> todo = {info.table};
+  std::vector<std::string> todo = {table};
   while (!todo.empty()) {
     std::string parent = std::move(todo.back());
     todo.pop_back();
     if (children.count(parent)) continue;
-    STRATA_ASSIGN_OR_RETURN(children[parent],
-                            db.CascadingChildren(parent, change, foreign_keys));
-    for (const auto& child : children[parent]) todo.push_back(child);
+    std::vector<std::string>& found = children[parent];
+    for (Change change : changes) {
+      STRATA_ASSIGN_OR_RETURN(std::vector<std::string> reached,
+                              db.CascadingChildren(parent, change, foreign_keys));
+      for (auto& child : reached) {
+        if (std::find(found.begin(), found.end(), child) == found.end()) found.push_back(child);
+      }
+    }
+    for (const auto& child : found) todo.push_back(child);
   }
   // Depth-first post-order from the statement's table, reversed: every
   // table comes after the tables it references (cycles are cut).
@@ -514,14 +530,37 @@ Result<std::vector<std::string>> CascadeReach(Database& db, const sql::Statement
     for (const auto& c : children[t]) visit(c);
     post.push_back(t);
   };
-  visit(info.table);
+  visit(table);
   std::reverse(post.begin(), post.end());
   post.erase(post.begin());  // the statement's table itself
-  const auto& own = children[info.table];
-  if (!truncate && std::find(own.begin(), own.end(), info.table) != own.end()) {
+  const auto& own = children[table];
+  if (!truncate && std::find(own.begin(), own.end(), table) != own.end()) {
     post.insert(post.begin(), info.table);
   }
   return post;
+}
+
+/// SQLite: a plain INSERT or UPDATE of a table declared with `ON CONFLICT
+/// REPLACE` deletes the rows it collides with, as INSERT OR REPLACE does, so
+/// it is marked as one: destructive, captured whole, its foreign key actions
+/// followed. A conflict clause of the statement's own (INSERT OR IGNORE,
+/// UPDATE OR ABORT) overrides the table's.
+Status MarkReplacingWrites(Database& db, Prepared& p) {
+  using K = sql::StatementKind;
+  for (size_t i = 0; i < p.info.size(); ++i) {
+    sql::StatementInfo& info = p.info[i];
+    if ((info.kind != K::kInsert && info.kind != K::kUpdate) || info.deletes_colliding ||
+        info.table.empty()) {
+      continue;
+    }
+    auto tokens = sql::Tokenize(p.up[i].text, DialectOf(db.engine()));
+    if (tokens.ok() && tokens->size() > 1 && (*tokens)[1].IsWord("or")) continue;
+    STRATA_ASSIGN_OR_RETURN(bool replaces, db.ReplacesOnConflict(info.table));
+    if (!replaces) continue;
+    info.destructive = true;
+    info.deletes_colliding = true;
+  }
+  return Status::OK();
 }
 
 /// For each statement of `p`, the tables its foreign key actions reach; those
@@ -530,8 +569,23 @@ Result<std::vector<std::vector<std::string>>> AddCascades(Database& db, const Pr
                                                           bool no_transaction, Scope& scope) {
   std::vector<std::vector<std::string>> reach(p.up.size());
   std::optional<bool> foreign_keys;  // as a statement before turned them, if one did
+  // Tables the migration renamed: name now -> name before (SQLite rewrites
+  // the foreign keys referencing a renamed table, so a rebuild that renames
+  // the old table away and drops it cascades as that table would).
+  std::map<std::string, std::string> renamed;
+  const sql::Dialect dialect = DialectOf(db.engine());
   for (size_t i = 0; i < p.up.size(); ++i) {
-    STRATA_ASSIGN_OR_RETURN(reach[i], CascadeReach(db, p.info[i], foreign_keys));
+    const sql::StatementInfo& info = p.info[i];
+    auto was = renamed.find(sql::NameKey(info.table, dialect));
+    const std::string table = was == renamed.end() ? info.table : was->second;
+    STRATA_ASSIGN_OR_RETURN(reach[i], CascadeReach(db, info, table, foreign_keys));
+    if (info.kind == sql::StatementKind::kRenameTable && !info.new_name.empty()) {
+      renamed.erase(sql::NameKey(info.table, dialect));
+      renamed[sql::NameKey(info.new_name, dialect)] = table;
+    } else if (info.kind == sql::StatementKind::kDropTable ||
+               info.kind == sql::StatementKind::kCreateTable) {
+      renamed.erase(sql::NameKey(info.table, dialect));
+    }
     // (SQLite ignores the pragma inside a transaction.)
     if (auto set = db.ForeignKeysAfter(p.up[i].text); set && no_transaction) foreign_keys = set;
     for (const auto& t : reach[i]) {
@@ -1824,6 +1878,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     if (looks_up) {
       if (Status read = read_unread(); !read.ok()) return stop_before(read);
     }
+    if (Status marked = MarkReplacingWrites(*db_, p); !marked.ok()) return stop_before(marked);
     Scope scope = ScopeOf(p.info, model);
     // Deferred: the reads after a transactional migration on known tables.
     const bool deferred = !scope.whole && !m->directives.no_transaction;

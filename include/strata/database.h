@@ -253,6 +253,14 @@ class Database {
       const std::vector<std::string>& /*names*/) {
     return std::vector<std::pair<std::string, std::string>>{};
   }
+  /// Whether `name` is a view of the managed schema (SQLite: one whose
+  /// INSTEAD OF triggers may write other tables). False where not known.
+  virtual Result<bool> IsView(std::string_view /*name*/) { return false; }
+  /// Whether a plain INSERT or UPDATE of `table` (one without a conflict
+  /// clause of its own) deletes the rows its new values collide with, as
+  /// SQLite's `UNIQUE` / `PRIMARY KEY ... ON CONFLICT REPLACE` in the table's
+  /// definition makes it. False where the engine has no such thing.
+  virtual Result<bool> ReplacesOnConflict(std::string_view /*table*/) { return false; }
   /// The tables that inherit from `table` (PostgreSQL INHERITS; not its
   /// partitions, whose rows go back through the parent), qualified.
   virtual Result<std::vector<std::string>> InheritingTables(std::string_view /*table*/) {

@@ -48,6 +48,18 @@ Result<std::vector<sql::Token>> MainTokens(std::string_view statement, sql::Dial
   return tokens;
 }
 
+/// Whether assigning `column` of SQLite table `t` sets its rowid: `rowid`,
+/// `_rowid_` or `oid` where no declared column has that name. The rowid is the
+/// key rows are matched back by (an INTEGER PRIMARY KEY is an alias of it),
+/// so such an UPDATE moves rows as one assigning the key does.
+bool AssignsRowid(const TableTracker::Table& t, const std::string& column, sql::Dialect dialect) {
+  if (dialect != sql::Dialect::kSqlite) return false;
+  std::string name = AsciiLower(column);
+  if (name != "rowid" && name != "_rowid_" && name != "oid") return false;
+  return std::none_of(t.columns.begin(), t.columns.end(),
+                      [&](const auto& c) { return AsciiLower(c.now) == name; });
+}
+
 /// The columns an UPDATE assigns (SET a = .., (b, c) = ..), as the engine
 /// reads their names; empty when the statement does not read as expected
 /// (every column is captured then).
@@ -271,24 +283,28 @@ class Planner {
     }
     STRATA_ASSIGN_OR_RETURN(std::vector<std::string> select, KeySelect(prefix));
     std::vector<std::string> set, match;
+    // The capture's alias in the restore: a name a user's table does not
+    // have (a table named s made `UPDATE s .. FROM capture AS s` ambiguous).
+    const std::string captured = "strata_c";
     for (const auto* c : known) {
       select.push_back(As(prefix, *c));
       set.push_back(fmt::format("{} = {}", db_.QuoteIdent(c->before),
-                                Back("s." + db_.QuoteIdent(c->before), c->before)));
+                                Back(captured + "." + db_.QuoteIdent(c->before), c->before)));
     }
     capture_.before.push_back(fmt::format("CREATE TABLE {} AS {}SELECT {} FROM {}{}", cap_,
                                           where.empty() ? "" : With(), Join(select), from,
                                           where.empty() ? "" : " WHERE " + where));
     if (table_.key.empty()) {
-      match.push_back(fmt::format("{}.{} = s.{}", target_, db_.RowIdColumn(), kRowIdAlias));
+      match.push_back(
+          fmt::format("{}.{} = {}.{}", target_, db_.RowIdColumn(), captured, kRowIdAlias));
     } else {
       for (const auto& k : table_.key) {
         match.push_back(fmt::format("{}.{} = {}", target_, db_.QuoteIdent(k),
-                                    Back("s." + db_.QuoteIdent(k), k)));
+                                    Back(captured + "." + db_.QuoteIdent(k), k)));
       }
     }
-    capture_.restore.push_back(fmt::format("UPDATE {} SET {} FROM {} AS s WHERE {}", target_,
-                                           Join(set), cap_, Join(match, " AND ")));
+    capture_.restore.push_back(fmt::format("UPDATE {} SET {} FROM {} AS {} WHERE {}", target_,
+                                           Join(set), cap_, captured, Join(match, " AND ")));
     capture_.restore.push_back(capture_.drop);
     // The captured cells as they are now, by row.
     std::vector<std::string> cells, same_row, names;
@@ -626,7 +642,20 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
                                 info.summary, outside, outside, outside));
     }
     STRATA_ASSIGN_OR_RETURN(const TableTracker::Table* t, tables.Find(schema, table));
-    if (t == nullptr) return std::optional<Planner>();
+    if (t == nullptr) {
+      // Rows written through a view are those of the tables under it.
+      STRATA_ASSIGN_OR_RETURN(bool view, db.IsView(table));
+      if (view) {
+        return Status(Code::kIrreversible,
+                      fmt::format("this statement {}, a view: the rows it changes are those of "
+                                  "the tables its INSTEAD OF triggers write, which Strata does "
+                                  "not capture or check, so a rollback could not restore them; "
+                                  "write the statement against those tables, or pass "
+                                  "--allow-irreversible to apply it without a way back",
+                                  info.summary));
+      }
+      return std::optional<Planner>();
+    }
     STRATA_ASSIGN_OR_RETURN(std::vector<std::string> heirs, db.InheritingTables(t->before));
     if (!heirs.empty()) {
       return Status(Code::kIrreversible,
@@ -674,7 +703,8 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       // SQLite's UPDATE OR REPLACE deletes the rows its new values collide
       // with; a statement that does not read as expected is captured whole.
       auto tokens = MainTokens(statement, dialect, !info.with_clause.empty());
-      if (!tokens.ok() || (tokens->size() > 2 && (*tokens)[1].IsWord("or"))) {
+      if (!tokens.ok() || info.deletes_colliding ||
+          (tokens->size() > 2 && (*tokens)[1].IsWord("or"))) {
         return Whole(*p);
       }
       std::string where = HasTopLevelWord(*tokens, "from") ? "" : info.where_clause;
@@ -687,7 +717,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       bool moves_rows = std::any_of(columns.begin(), columns.end(), [&](const std::string& c) {
         return std::any_of(t->key.begin(), t->key.end(), [&](const std::string& k) {
           return sql::NameKey(k, dialect) == sql::NameKey(c, dialect);
-        });
+        }) || AssignsRowid(*t, c, dialect);
       });
       if (moves_rows) return Whole(*p);
       STRATA_ASSIGN_OR_RETURN(Capture c, p->Values(columns, where));

@@ -596,6 +596,7 @@ void Parser::Insert() {
     if (tokens_[i + 1].IsWord("UPDATE")) upsert = true;
   }
   info_.destructive = replace || upsert;
+  info_.deletes_colliding = replace;
   const std::string table = Qualified(info_.schema, info_.table);
   info_.summary = replace  ? "inserts or replaces rows in " + table
                   : upsert ? "inserts or updates rows in " + table
@@ -625,7 +626,10 @@ void Parser::Update() {
   info_.kind = StatementKind::kUpdate;
   info_.destructive = true;
   ++pos_;
-  if (Accept("OR")) ++pos_;  // SQLite's conflict clause
+  if (Accept("OR")) {  // SQLite's conflict clause
+    info_.deletes_colliding = Peek().IsWord("REPLACE");
+    ++pos_;
+  }
   Accept("ONLY");
   SetTable(ReadQualifiedName());
   AcceptStar();

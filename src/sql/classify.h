@@ -51,6 +51,9 @@ struct StatementInfo {
   bool from_query = false;    // CREATE TABLE ... AS query: the new table has rows
   bool destructive = false;   // removes or rewrites existing data
   bool cascade = false;       // TRUNCATE ... CASCADE: empties the tables that reference it too
+  /// SQLite's REPLACE conflict resolution (INSERT OR REPLACE, REPLACE INTO,
+  /// UPDATE OR REPLACE): deletes the rows its new values collide with.
+  bool deletes_colliding = false;
   std::string summary;        // e.g. "drops column users.email"
   /// kOther: the tables a PostgreSQL DO block's body names after UPDATE,
   /// DELETE FROM, INSERT INTO or TRUNCATE (what it may write; found by

@@ -121,6 +121,15 @@ TEST_P(RollbackTest, DestructiveStatementsAfterAPgDumpHeaderAreCapturedOnPostgre
             "DROP TABLE after_header;\nALTER TABLE items ADD COLUMN note TEXT;\n");
 }
 
+// The restore names the capture by an alias of its own: a table whose name
+// is the one it used (s) is put back too.
+TEST_P(RollbackTest, ValuesOfATableNamedLikeTheCapturesAliasAreRestored) {
+  ASSERT_TRUE(db_->Exec("CREATE TABLE s (id INTEGER PRIMARY KEY, w TEXT, v TEXT)").ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO s VALUES (1, 'x', 'a'), (2, 'y', NULL)").ok());
+  RoundTrip("ALTER TABLE s DROP COLUMN v;\n", "ALTER TABLE s ADD COLUMN v TEXT;\n");
+  RoundTrip("UPDATE s SET w = 'z' WHERE id = 1;\n", "SELECT 1;\n");
+}
+
 // Strata keeps its catalog reads prepared on the run's connection; a
 // migration that drops every prepared statement must not break the reads
 // that check it and its rollback.
@@ -534,6 +543,79 @@ TEST_P(RollbackTest, UpdateOfTheKeyPutsTheTableBackWhole) {
   EXPECT_EQ(RowsText("SELECT id FROM items ORDER BY id"), "1|\n2|\n3|\n4|\n5|\n");
 }
 
+// SQLite: assigning the rowid (an INTEGER PRIMARY KEY's alias, or the row
+// identity of a table without a key, `_rowid_` and `oid` too) moves rows as
+// assigning the key does: the table is put back whole, rowids included.
+TEST_P(RollbackTest, UpdateOfTheRowidPutsTheTableBackWhole) {
+  if (pg()) GTEST_SKIP() << "SQLite's rowid";
+  RoundTrip("UPDATE items SET rowid = rowid + 100 WHERE id <= 2;\n", "SELECT 1;\n");
+  EXPECT_EQ(RowsText("SELECT id FROM items ORDER BY id"), "1|\n2|\n3|\n4|\n5|\n");
+  ASSERT_TRUE(db_->Exec("CREATE TABLE loose (a TEXT)").ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO loose VALUES ('x'), ('y')").ok());
+  std::string rows = RowsText("SELECT rowid, a FROM loose ORDER BY rowid");
+  Write("0003_change.up.sql", "UPDATE loose SET _rowid_ = _rowid_ + 100 WHERE a = 'x';\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(RowsText("SELECT rowid, a FROM loose ORDER BY rowid"), "2|y|\n101|x|\n");
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT rowid, a FROM loose ORDER BY rowid"), rows);
+}
+
+// SQLite: a table declared with ON CONFLICT REPLACE makes a plain INSERT or
+// UPDATE delete the rows it collides with, as INSERT OR REPLACE does: they
+// come back on rollback too.
+TEST_P(RollbackTest, PlainWritesToATableDeclaredOnConflictReplaceRestoreTheRowsTheyReplaced) {
+  if (pg()) GTEST_SKIP() << "SQLite's ON CONFLICT REPLACE";
+  ASSERT_TRUE(db_->Exec("CREATE TABLE tags (id INTEGER PRIMARY KEY,"
+                        " name TEXT UNIQUE ON CONFLICT REPLACE, color TEXT)")
+                  .ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO tags VALUES (1, 'red', 'f00'), (2, 'blue', '00f')").ok());
+  std::string data = Data();
+  Write("0003_change.up.sql", "INSERT INTO tags (id, name, color) VALUES (3, 'red', 'c00');\n");
+  Write("0003_change.down.sql", "DELETE FROM tags WHERE id = 3;\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(RowsText("SELECT id FROM tags ORDER BY id"), "2|\n3|\n");
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Data(), data);
+  Write("0003_change.up.sql", "UPDATE tags SET name = 'blue' WHERE id = 1;\n");
+  Write("0003_change.down.sql", "-- the rows come back from the capture\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(RowsText("SELECT id, name FROM tags ORDER BY id"), "1|blue|\n");
+  rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Data(), data);
+  // The statement's own conflict clause wins: nothing to capture.
+  Write("0003_change.up.sql", "INSERT OR IGNORE INTO tags (id, name) VALUES (3, 'red');\n");
+  Write("0003_change.down.sql", "DELETE FROM tags WHERE id = 3;\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(RowsText("SELECT id FROM tags ORDER BY id"), "1|\n2|\n");
+  ASSERT_TRUE(Down().ok());
+  EXPECT_EQ(Data(), data);
+}
+
+// SQLite: rows written through a view's INSTEAD OF triggers are those of
+// other tables, which nothing captures: refused as irreversible rather than
+// rolled back "ok" with them left changed.
+TEST_P(RollbackTest, WritesThroughAViewAreRefusedAsUncapturable) {
+  if (pg()) GTEST_SKIP() << "SQLite's INSTEAD OF triggers";
+  ASSERT_TRUE(db_->Exec("CREATE VIEW cheap AS SELECT id, name FROM items WHERE price < 2").ok());
+  ASSERT_TRUE(db_->Exec("CREATE TRIGGER cheap_upd INSTEAD OF UPDATE ON cheap BEGIN "
+                        "UPDATE items SET name = new.name WHERE id = old.id; END")
+                  .ok());
+  std::string data = Data();
+  Write("0003_change.up.sql", "UPDATE cheap SET name = upper(name);\n");
+  Write("0003_change.down.sql", "-- the capture puts it back?\n");
+  Status refused = Up();
+  EXPECT_EQ(refused.code(), Code::kIrreversible) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("a view: the rows it changes are those of the tables"));
+  EXPECT_EQ(Data(), data);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 2);
+  Status applied = Up({.allow_irreversible = true});
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  EXPECT_EQ(RowsText("SELECT name FROM items WHERE id = 1"), "A|\n");
+}
+
 // SQLite's UPDATE OR REPLACE deletes the rows its new values collide with:
 // they come back on rollback too.
 TEST_P(RollbackTest, UpdateOrReplaceRestoresTheRowsItReplaced) {
@@ -783,6 +865,81 @@ TEST_P(RollbackTest, TruncateCascadeRestoresTheReferencingTablesOnPostgres) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 2);
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM bolts"), 2);
   EXPECT_EQ(Data(), data);
+}
+
+// On SQLite a DROP TABLE first deletes the table's rows, so with foreign keys
+// on (a no-transaction table rebuild that turns them on) the children's rows
+// cascade away with it: they are captured and come back on rollback.
+TEST_P(RollbackTest, RowsDeletedThroughForeignKeyActionsOfADroppedTableAreRestored) {
+  if (pg()) GTEST_SKIP() << "PostgreSQL's DROP TABLE deletes no rows of other tables";
+  Write("0003_children.up.sql",
+        "CREATE TABLE parts (id INTEGER PRIMARY KEY,"
+        " item_id INTEGER REFERENCES items (id) ON DELETE CASCADE, label TEXT);\n"
+        "CREATE TABLE bolts (id INTEGER PRIMARY KEY,"
+        " part_id INTEGER REFERENCES parts (id) ON DELETE SET NULL);\n"
+        "INSERT INTO parts VALUES (10, 1, 'p1'), (20, 4, 'p4'), (30, 5, 'p5');\n"
+        "INSERT INTO bolts VALUES (100, 20), (200, 10);\n");
+  Write("0003_children.down.sql", "DROP TABLE bolts;\nDROP TABLE parts;\n");
+  ASSERT_TRUE(Up().ok());
+  std::string data = Data();
+  Write("0004_rebuild.up.sql",
+        "-- strata:no-transaction\nPRAGMA foreign_keys = ON;\n"
+        "CREATE TABLE items_new (id INTEGER PRIMARY KEY, name TEXT, price REAL);\n"
+        "INSERT INTO items_new SELECT id, name, price FROM items;\n"
+        "DROP TABLE items;\n"
+        "ALTER TABLE items_new RENAME TO items;\n");
+  Write("0004_rebuild.down.sql",
+        "CREATE TABLE items_old (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n"
+        "INSERT INTO items_old (id, name, price) SELECT id, name, price FROM items;\n"
+        "DROP TABLE items;\n"
+        "ALTER TABLE items_old RENAME TO items;\n");
+  Status applied = Up();
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  // The engine deleted every part with the old items, and cleared the bolts.
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 0);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM bolts WHERE part_id IS NULL"), 2);
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Data(), data);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 3);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM bolts WHERE part_id IS NULL"), 0);
+
+  // SQLite's REPLACE conflict resolution deletes the row its values collide
+  // with, and that delete cascades too.
+  for (std::string replace : {"INSERT OR REPLACE INTO items (id, name) VALUES (1, 'again')",
+                              "REPLACE INTO items (id, name) VALUES (1, 'again')",
+                              "UPDATE OR REPLACE items SET id = 1 WHERE id = 3"}) {
+    Write("0004_rebuild.up.sql",
+          "-- strata:no-transaction\nPRAGMA foreign_keys = ON;\n" + replace + ";\n");
+    Write("0004_rebuild.down.sql", "-- the rows come back from the capture\n");
+    applied = Up();
+    ASSERT_TRUE(applied.ok()) << replace << ": " << applied.message();
+    EXPECT_LT(Scalar(*db_, "SELECT count(*) FROM parts"), 3) << replace;
+    rolled = Down();
+    ASSERT_TRUE(rolled.ok()) << replace << ": " << rolled.message();
+    EXPECT_EQ(Data(), data) << replace;
+  }
+
+  // The old table renamed away first: SQLite points the children's foreign
+  // keys at the new name, and dropping it cascades all the same.
+  Write("0004_rebuild.up.sql",
+        "-- strata:no-transaction\nPRAGMA foreign_keys = ON;\n"
+        "ALTER TABLE items RENAME TO items_old;\n"
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL);\n"
+        "INSERT INTO items SELECT id, name, price FROM items_old;\n"
+        "DROP TABLE items_old;\n");
+  Write("0004_rebuild.down.sql",
+        "CREATE TABLE items_old (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n"
+        "INSERT INTO items_old (id, name, price) SELECT id, name, price FROM items;\n"
+        "DROP TABLE items;\n"
+        "ALTER TABLE items_old RENAME TO items;\n");
+  applied = Up();
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 0);
+  rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Data(), data);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 3);
 }
 
 // Statements after a rename or a dropped column in the same migration: each

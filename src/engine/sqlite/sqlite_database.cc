@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "engine/url.h"
+#include "sql/lexer.h"
 #include "util/text.h"
 
 namespace strata {
@@ -328,6 +329,32 @@ class SqliteDatabase : public Database {
     std::vector<std::string> names;
     for (auto& row : rows.rows) names.push_back(row[0].text());
     return names;
+  }
+
+  Result<bool> IsView(std::string_view name) override {
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows, Query("SELECT 1 FROM sqlite_schema WHERE type = 'view' AND name = $1 "
+                         "COLLATE NOCASE",
+                         {std::string(name)}));
+    return !rows.empty();
+  }
+
+  Result<bool> ReplacesOnConflict(std::string_view table) override {
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows, Query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = $1 "
+                         "COLLATE NOCASE",
+                         {std::string(table)}));
+    if (rows.empty() || rows.rows[0][0].is_null()) return false;
+    // Only a column or table constraint can carry the clause (an index
+    // cannot), and only UNIQUE and PRIMARY KEY delete rows with it; a NOT
+    // NULL one puts the default in instead, counted too (it costs a capture).
+    auto tokens = sql::Tokenize(rows.rows[0][0].text(), sql::Dialect::kSqlite);
+    if (!tokens.ok()) return true;  // unknown: capture as if it did
+    const auto& t = *tokens;
+    for (size_t i = 0; i + 2 < t.size(); ++i) {
+      if (t[i].IsWord("on") && t[i + 1].IsWord("conflict") && t[i + 2].IsWord("replace")) return true;
+    }
+    return false;
   }
 
   std::optional<bool> ForeignKeysAfter(std::string_view statement) const override {

@@ -65,6 +65,19 @@ class RollbackTest : public testing::EngineTest {
     return out;
   }
 
+  /// Applies `up` as 0003 with a down script that undoes nothing and checks
+  /// the rollback is caught: the data of items differs, 0003 stays applied.
+  void ExpectChangedItemsCaught(const std::string& up) {
+    Write("0003_change.up.sql", up);
+    Write("0003_change.down.sql", "-- nothing to undo\n");
+    Status applied = Up();
+    ASSERT_TRUE(applied.ok()) << applied.message();
+    Status s = Down();
+    EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+    EXPECT_THAT(s.message(), HasSubstr("data of table items differs"));
+    EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+  }
+
   /// Applies `up` (with `down`) as 0003, checks it changed the data, rolls it
   /// back, and checks schema and data are exactly as before.
   void RoundTrip(const std::string& up, const std::string& down) {
@@ -315,16 +328,9 @@ TEST_P(RollbackTest, DeletedRowsAreNotPutBackOverRowsWrittenWithTheirKeys) {
 // So is a backfill done by a function the migration creates and calls.
 TEST_P(RollbackTest, DataAFunctionOfTheMigrationChangedIsCheckedOnRollback) {
   if (!pg()) GTEST_SKIP() << "PL/pgSQL is PostgreSQL's";
-  Write("0003_upper.up.sql",
-        "CREATE FUNCTION upper_names() RETURNS void AS $$\nBEGIN\n"
-        "  UPDATE items SET name = upper(name);\nEND $$ LANGUAGE plpgsql;\n"
-        "SELECT upper_names();\nDROP FUNCTION upper_names();\n");
-  Write("0003_upper.down.sql", "-- nothing to undo\n");
-  ASSERT_TRUE(Up().ok());
-  Status s = Down();
-  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
-  EXPECT_THAT(s.message(), HasSubstr("data of table items differs"));
-  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+  ExpectChangedItemsCaught("CREATE FUNCTION upper_names() RETURNS void AS $$\nBEGIN\n"
+                           "  UPDATE items SET name = upper(name);\nEND $$ LANGUAGE plpgsql;\n"
+                           "SELECT upper_names();\nDROP FUNCTION upper_names();\n");
 }
 
 // The same with a body in single quotes (LANGUAGE sql AS '...') or in the
@@ -332,30 +338,16 @@ TEST_P(RollbackTest, DataAFunctionOfTheMigrationChangedIsCheckedOnRollback) {
 // that left the rows changed passed its check and reported ok.
 TEST_P(RollbackTest, DataARoutineWithAQuotedBodyChangedIsCheckedOnRollback) {
   if (!pg()) GTEST_SKIP() << "procedures are PostgreSQL's";
-  Write("0003_upper.up.sql",
-        "CREATE PROCEDURE upper_names() LANGUAGE sql AS 'UPDATE items SET name = upper(name) "
-        "WHERE name <> ''''';\nCALL upper_names();\nDROP PROCEDURE upper_names();\n");
-  Write("0003_upper.down.sql", "-- nothing to undo\n");
-  ASSERT_TRUE(Up().ok());
-  Status s = Down();
-  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
-  EXPECT_THAT(s.message(), HasSubstr("data of table items differs"));
-  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+  ExpectChangedItemsCaught(
+      "CREATE PROCEDURE upper_names() LANGUAGE sql AS 'UPDATE items SET name = upper(name) "
+      "WHERE name <> ''''';\nCALL upper_names();\nDROP PROCEDURE upper_names();\n");
 }
 
 TEST_P(RollbackTest, DataARoutineWithAnAtomicBodyChangedIsCheckedOnRollback) {
   if (!pg()) GTEST_SKIP() << "procedures are PostgreSQL's";
-  Write("0003_upper.up.sql",
-        "CREATE PROCEDURE upper_notes() LANGUAGE sql BEGIN ATOMIC\n"
-        "  UPDATE items SET note = upper(note);\nEND;\nCALL upper_notes();\n"
-        "DROP PROCEDURE upper_notes();\n");
-  Write("0003_upper.down.sql", "-- nothing to undo\n");
-  Status applied = Up();
-  ASSERT_TRUE(applied.ok()) << applied.message();
-  Status s = Down();
-  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
-  EXPECT_THAT(s.message(), HasSubstr("data of table items differs"));
-  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+  ExpectChangedItemsCaught("CREATE PROCEDURE upper_notes() LANGUAGE sql BEGIN ATOMIC\n"
+                           "  UPDATE items SET note = upper(note);\nEND;\nCALL upper_notes();\n"
+                           "DROP PROCEDURE upper_notes();\n");
 }
 
 // A backfill that calls a routine an earlier migration created: what the
@@ -390,15 +382,8 @@ TEST_P(RollbackTest, DataARoutineOfAnEarlierMigrationChangedIsCheckedOnRollback)
 
 TEST_P(RollbackTest, DataADoBlockChangedIsCheckedOnRollback) {
   if (!pg()) GTEST_SKIP() << "DO is PostgreSQL's";
-  Write("0003_lower.up.sql",
-        "DO $$\nBEGIN\n  IF (SELECT count(*) FROM items) > 0 THEN\n"
-        "    UPDATE Items SET name = upper(name);\n  END IF;\nEND $$;\n");
-  Write("0003_lower.down.sql", "-- nothing to undo\n");
-  ASSERT_TRUE(Up().ok());
-  Status s = Down();
-  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
-  EXPECT_THAT(s.message(), HasSubstr("data of table items differs"));
-  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+  ExpectChangedItemsCaught("DO $$\nBEGIN\n  IF (SELECT count(*) FROM items) > 0 THEN\n"
+                           "    UPDATE Items SET name = upper(name);\n  END IF;\nEND $$;\n");
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE name = 'A'"), 1);
 }
 

@@ -291,8 +291,18 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
   }
   if (!a.log_position.empty()) fmt::print("  WAL position  {}\n", a.log_position);
   if (!pg) {
-    fmt::print("\n`strata restore --to-version {} [--before|--after]` puts the database back to "
-               "that boundary from a snapshot.\n", a.version);
+    // restore --to-version starts from the snapshot at that boundary or the
+    // nearest earlier one.
+    const bool reachable = std::any_of(all->begin(), std::next(it),
+                                       [](const auto& m) { return !m.snapshot_id.empty(); });
+    if (reachable) {
+      fmt::print("\n`strata restore --to-version {} [--before|--after]` puts the database back to "
+                 "that boundary from a snapshot.\n", a.version);
+    } else {
+      fmt::print("\nNo snapshot was recorded at or before it (runs with --no-snapshot, or "
+                 "[snapshots] before_up = false), so `strata restore --to-version` cannot reach "
+                 "that boundary; `strata down --to V` rolls back with the stored down scripts.\n");
+    }
     return kExitOk;
   }
   if (a.log_position.empty()) {

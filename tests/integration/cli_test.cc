@@ -203,6 +203,27 @@ TEST_P(CliTest, ShowSaysABaselinedMigrationHasNoWayBack) {
   EXPECT_THAT(show.out, Not(HasSubstr("stored in history")));
 }
 
+// On SQLite `show` points at `restore --to-version` only where a snapshot
+// at or before the migration makes it work; it suggested it after runs
+// without snapshots too, and the restore then failed.
+TEST_P(CliTest, ShowSuggestsRestoreOnlyWhereASnapshotReachesTheBoundary) {
+  if (pg()) GTEST_SKIP() << "PostgreSQL's show prints recovery targets instead";
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  auto show = Strata({"show", "1"});
+  EXPECT_EQ(show.exit_code, 0) << show.all();
+  EXPECT_THAT(show.out, HasSubstr("No snapshot was recorded at or before it"));
+  EXPECT_THAT(show.out, Not(HasSubstr("puts the database back")));
+  EXPECT_NE(Strata({"restore", "--to-version", "1", "--yes"}).exit_code, 0);
+  Write("0002_posts.up.sql", "CREATE TABLE posts (id INTEGER PRIMARY KEY);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  show = Strata({"show", "2"});
+  EXPECT_THAT(show.out, HasSubstr("`strata restore --to-version 2 [--before|--after]` puts the "
+                                  "database back"));
+  EXPECT_EQ(Strata({"restore", "--to-version", "2", "--yes"}).exit_code, 0);
+  EXPECT_FALSE(*db_->TableExists("posts"));
+}
+
 TEST_P(CliTest, BaselineStillComparesAHistoryTableTheMigrationsCreate) {
   Write("0001_schema_migrations.up.sql",
         "CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, dirty BOOLEAN NOT NULL);\n");

@@ -2189,13 +2189,20 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     if (s.code() == Code::kVerifyFailed) {
       std::string note = fmt::format("rollback at {} failed verification: {}", NowUtc(), s.message());
       run.history().RecordError(step.version, note).IgnoreError();
+      // Where it failed: in putting back the captured data (the down
+      // script did not rebuild what it goes into, or the restore itself
+      // failed), or in the check after it all.
+      const bool restoring = std::string_view(s.message()).starts_with(restore_where);
       s = Status(Code::kVerifyFailed,
                  fmt::format("rollback of {} did not restore the state before it, so it was {}; "
-                             "{} is still applied and history records the failure. The down "
-                             "script stored at apply time is wrong; fix the database by hand or "
-                             "restore a snapshot.\n{}",
+                             "{} is still applied and history records the failure. {}; fix the "
+                             "database by hand or restore a snapshot.\n{}",
                              step.id, directives[i].no_transaction ? "left as it is" : "undone",
-                             step.id, s.message()));
+                             step.id,
+                             restoring ? "The data captured at apply time could not be put back "
+                                         "(the statements above say why)"
+                                       : "The down script stored at apply time is wrong",
+                             s.message()));
     }
     if (!s.ok()) return run.Fail(step.version, step.id, start, s);
     // A column put back comes last. When that is all that differs from what

@@ -70,7 +70,10 @@ void SetupInit(CLI::App& app, GlobalOptions& global, int& exit_code) {
           << "# sqlite:path/to/app.db or postgres://user@host:5432/db\n"
           << "url = " << TomlString(url) << "\n\n"
           << "[migrations]\n"
-          << "dir = " << TomlString(dir) << "\n\n"
+          << "dir = " << TomlString(dir) << "\n"
+          << "# how long a migration's statements wait for another session's lock (an\n"
+          << "# ALTER TABLE behind a long transaction) unless it says -- strata:lock-timeout\n"
+          << "# lock_timeout = \"5s\"\n\n"
           << "[lock]\n"
           << "# how long `up` and `down` wait for another run's lock\n"
           << "timeout = \"10s\"\n";

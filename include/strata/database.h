@@ -253,8 +253,8 @@ class Database {
       const std::vector<std::string>& /*names*/) {
     return std::vector<std::pair<std::string, std::string>>{};
   }
-  /// Whether `name` is a view of the managed schema (SQLite: one whose
-  /// INSTEAD OF triggers may write other tables). False where not known.
+  /// Whether `name` is a view of the managed schema: writing to it writes
+  /// the tables under it (PostgreSQL's updatable views, INSTEAD OF triggers).
   virtual Result<bool> IsView(std::string_view /*name*/) { return false; }
   /// Whether a plain INSERT or UPDATE of `table` (one without a conflict
   /// clause of its own) deletes the rows its new values collide with, as

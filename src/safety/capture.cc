@@ -648,8 +648,9 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       if (view) {
         return Status(Code::kIrreversible,
                       fmt::format("this statement {}, a view: the rows it changes are those of "
-                                  "the tables its INSTEAD OF triggers write, which Strata does "
-                                  "not capture or check, so a rollback could not restore them; "
+                                  "the tables under it (an updatable view's, or those its "
+                                  "INSTEAD OF triggers write), which Strata does not capture or "
+                                  "check, so a rollback could not restore them; "
                                   "write the statement against those tables, or pass "
                                   "--allow-irreversible to apply it without a way back",
                                   info.summary));

@@ -579,15 +579,17 @@ TEST_P(RollbackTest, PlainWritesToATableDeclaredOnConflictReplaceRestoreTheRowsT
   EXPECT_EQ(Data(), data);
 }
 
-// SQLite: rows written through a view's INSTEAD OF triggers are those of
-// other tables, which nothing captures: refused as irreversible rather than
-// rolled back "ok" with them left changed.
+// Rows written through a view (SQLite: its INSTEAD OF triggers; PostgreSQL:
+// a view simple enough to be updatable) are those of the tables under it,
+// which nothing captures: refused as irreversible rather than rolled back
+// "ok" with them left changed.
 TEST_P(RollbackTest, WritesThroughAViewAreRefusedAsUncapturable) {
-  if (pg()) GTEST_SKIP() << "SQLite's INSTEAD OF triggers";
   ASSERT_TRUE(db_->Exec("CREATE VIEW cheap AS SELECT id, name FROM items WHERE price < 2").ok());
-  ASSERT_TRUE(db_->Exec("CREATE TRIGGER cheap_upd INSTEAD OF UPDATE ON cheap BEGIN "
-                        "UPDATE items SET name = new.name WHERE id = old.id; END")
-                  .ok());
+  if (!pg()) {
+    ASSERT_TRUE(db_->Exec("CREATE TRIGGER cheap_upd INSTEAD OF UPDATE ON cheap BEGIN "
+                          "UPDATE items SET name = new.name WHERE id = old.id; END")
+                    .ok());
+  }
   std::string data = Data();
   Write("0003_change.up.sql", "UPDATE cheap SET name = upper(name);\n");
   Write("0003_change.down.sql", "-- the capture puts it back?\n");

@@ -776,6 +776,14 @@ class PostgresDatabase final : public Database {
     return out;
   }
 
+  Result<bool> IsView(std::string_view name) override {
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows, QueryFixed("SELECT 1 FROM pg_catalog.pg_class c"
+                              " WHERE c.oid = pg_catalog.to_regclass($1) AND c.relkind = 'v'",
+                              {Value(QuoteIdent(name))}));
+    return !rows.empty();
+  }
+
   Result<std::vector<std::string>> InheritingTables(std::string_view table) override {
     STRATA_ASSIGN_OR_RETURN(
         Rows rows, QueryFixed("SELECT i.inhrelid::regclass::text FROM pg_catalog.pg_inherits i"

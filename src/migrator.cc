@@ -547,14 +547,11 @@ Result<std::vector<std::string>> CascadeReach(Database& db, const sql::Statement
 /// UPDATE OR ABORT) overrides the table's.
 Status MarkReplacingWrites(Database& db, Prepared& p) {
   using K = sql::StatementKind;
-  for (size_t i = 0; i < p.info.size(); ++i) {
-    sql::StatementInfo& info = p.info[i];
-    if ((info.kind != K::kInsert && info.kind != K::kUpdate) || info.deletes_colliding ||
+  for (sql::StatementInfo& info : p.info) {
+    if ((info.kind != K::kInsert && info.kind != K::kUpdate) || info.own_conflict_clause ||
         info.table.empty()) {
       continue;
     }
-    auto tokens = sql::Tokenize(p.up[i].text, DialectOf(db.engine()));
-    if (tokens.ok() && tokens->size() > 1 && (*tokens)[1].IsWord("or")) continue;
     STRATA_ASSIGN_OR_RETURN(bool replaces, db.ReplacesOnConflict(info.table));
     if (!replaces) continue;
     info.destructive = true;

@@ -704,8 +704,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       // SQLite's UPDATE OR REPLACE deletes the rows its new values collide
       // with; a statement that does not read as expected is captured whole.
       auto tokens = MainTokens(statement, dialect, !info.with_clause.empty());
-      if (!tokens.ok() || info.deletes_colliding ||
-          (tokens->size() > 2 && (*tokens)[1].IsWord("or"))) {
+      if (!tokens.ok() || info.deletes_colliding || info.own_conflict_clause) {
         return Whole(*p);
       }
       std::string where = HasTopLevelWord(*tokens, "from") ? "" : info.where_clause;

@@ -583,8 +583,10 @@ Action Parser::ParseAction() {
 void Parser::Insert() {
   info_.kind = StatementKind::kInsert;
   bool replace = Peek().IsWord("REPLACE");
+  info_.own_conflict_clause = replace;
   ++pos_;
   if (Accept("OR")) {
+    info_.own_conflict_clause = true;
     replace |= Peek().IsWord("REPLACE");
     ++pos_;
   }
@@ -627,6 +629,7 @@ void Parser::Update() {
   info_.destructive = true;
   ++pos_;
   if (Accept("OR")) {  // SQLite's conflict clause
+    info_.own_conflict_clause = true;
     info_.deletes_colliding = Peek().IsWord("REPLACE");
     ++pos_;
   }

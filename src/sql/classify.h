@@ -54,6 +54,9 @@ struct StatementInfo {
   /// SQLite's REPLACE conflict resolution (INSERT OR REPLACE, REPLACE INTO,
   /// UPDATE OR REPLACE): deletes the rows its new values collide with.
   bool deletes_colliding = false;
+  /// SQLite INSERT OR ..., REPLACE INTO, UPDATE OR ...: the statement's own
+  /// conflict resolution, which overrides the one in the table's definition.
+  bool own_conflict_clause = false;
   std::string summary;        // e.g. "drops column users.email"
   /// kOther: the tables a PostgreSQL DO block's body names after UPDATE,
   /// DELETE FROM, INSERT INTO or TRUNCATE (what it may write; found by

@@ -313,6 +313,12 @@ TEST(ClassifyTest, DataModification) {
   EXPECT_EQ("", info.alias);
   EXPECT_EQ("", info.where_clause);
   EXPECT_EQ("updates every row of t", info.summary);
+  EXPECT_TRUE(info.own_conflict_clause);
+  EXPECT_FALSE(info.deletes_colliding);
+  EXPECT_FALSE(Classify("UPDATE t SET n = 1", kLite).own_conflict_clause);
+  EXPECT_TRUE(Classify("REPLACE INTO t VALUES (1)", kLite).own_conflict_clause);
+  EXPECT_TRUE(Classify("INSERT OR ABORT INTO t VALUES (1)", kLite).own_conflict_clause);
+  EXPECT_FALSE(Classify("INSERT INTO t VALUES (1)", kLite).own_conflict_clause);
 
   info = Classify("DELETE FROM ONLY \"Logs\" AS l WHERE l.at < now()", kPg);
   EXPECT_EQ(K::kDelete, info.kind);

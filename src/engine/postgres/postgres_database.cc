@@ -511,6 +511,24 @@ class PostgresDatabase final : public Database {
     return failure;
   }
 
+  /// Sets `setting` (statement_timeout, lock_timeout; `what` in errors) to
+  /// `timeout`; `known` is the value in force, -1 when unknown.
+  Status SetTimeout(std::string_view setting, std::string_view what,
+                    std::chrono::milliseconds timeout, int64_t& known) {
+    if (timeout.count() < 0) {
+      return Status(Code::kInvalidArgument, fmt::format("{} cannot be negative", what));
+    }
+    // The server's limit is INT_MAX ms (about 24 days); longer means no limit.
+    int64_t ms = timeout.count() > INT_MAX ? 0 : timeout.count();
+    // A migration run sets the timeouts before every step; skip the round
+    // trip when one is known to be in force already. A SET inside a
+    // transaction may be rolled back, so only one outside counts as known.
+    if (known == ms && !InTransaction()) return Status::OK();
+    Status s = Exec(fmt::format("SET {} = {}", setting, ms));
+    known = (s.ok() && !InTransaction()) ? ms : -1;
+    return s;
+  }
+
   /// The name `sql` is prepared under on this connection, prepared now if it
   /// is not yet; null if it does not prepare.
   const std::string* PreparedName(std::string_view sql, size_t param_count) {
@@ -652,27 +670,11 @@ class PostgresDatabase final : public Database {
   }
 
   Status SetStatementTimeout(std::chrono::milliseconds timeout) override {
-    if (timeout.count() < 0) {
-      return Status(Code::kInvalidArgument, "a statement timeout cannot be negative");
-    }
-    // The server's limit is INT_MAX ms (about 24 days); longer means no limit.
-    int64_t ms = timeout.count() > INT_MAX ? 0 : timeout.count();
-    // A migration run sets the timeout before every step; skip the round
-    // trip when it is known to be in force already. A SET inside a
-    // transaction may be rolled back, so only one outside counts as known.
-    if (known_timeout_ms_ == ms && !InTransaction()) return Status::OK();
-    Status s = Exec("SET statement_timeout = " + std::to_string(ms));
-    known_timeout_ms_ = (s.ok() && !InTransaction()) ? ms : -1;
-    return s;
+    return SetTimeout("statement_timeout", "a statement timeout", timeout, known_timeout_ms_);
   }
 
   Status SetLockTimeout(std::chrono::milliseconds timeout) override {
-    if (timeout.count() < 0) return Status(Code::kInvalidArgument, "a lock timeout cannot be negative");
-    int64_t ms = timeout.count() > INT_MAX ? 0 : timeout.count();
-    if (known_lock_timeout_ms_ == ms && !InTransaction()) return Status::OK();
-    Status s = Exec("SET lock_timeout = " + std::to_string(ms));
-    known_lock_timeout_ms_ = (s.ok() && !InTransaction()) ? ms : -1;
-    return s;
+    return SetTimeout("lock_timeout", "a lock timeout", timeout, known_lock_timeout_ms_);
   }
 
   Status Begin() override {

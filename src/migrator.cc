@@ -2382,11 +2382,12 @@ Status Migrator::Resolve(int64_t version, bool applied, bool unchecked) {
 namespace {
 
 /// The tables other migration tools keep their history in, in the schema
-/// they migrate: a database that dbmate, golang-migrate or Flyway built has
+/// they migrate: a database that dbmate, golang-migrate, Flyway or goose built has
 /// one, and the migrations it ran never create it.
 constexpr std::string_view kOtherToolHistoryTables[] = {
     "schema_migrations",      // dbmate, golang-migrate
     "flyway_schema_history",  // Flyway
+    "goose_db_version",       // goose
 };
 
 /// How `live`, the schema of the database, differs from what `migrations`

@@ -106,11 +106,14 @@ void SetupNew(CLI::App& app, GlobalOptions& global, int& exit_code) {
         "-- Undo {}. {} to let strata derive the inverse\n"
         "-- of a purely additive up script (create table/index/view, add column, rename).\n\n",
         flags->name,
-        layout == Layout::kDbmate ? "Leave this section empty" : "Leave this file without statements");
+        IsSectioned(layout) ? "Leave this section empty" : "Leave this file without statements");
     std::vector<std::pair<std::string, std::string>> files;  // path, content
     if (layout == Layout::kDbmate) {
       files.emplace_back(fmt::format("{}/{}_{}.sql", dir, version, slug),
                          "-- migrate:up\n" + up_note + "\n-- migrate:down\n" + down_note);
+    } else if (layout == Layout::kGoose) {
+      files.emplace_back(fmt::format("{}/{}_{}.sql", dir, version, slug),
+                         "-- +goose Up\n" + up_note + "\n-- +goose Down\n" + down_note);
     } else if (layout == Layout::kFlyway) {
       files.emplace_back(fmt::format("{}/V{}__{}.sql", dir, version, slug), up_note);
       files.emplace_back(fmt::format("{}/U{}__{}.sql", dir, version, slug), down_note);

@@ -61,9 +61,20 @@ Status OnDbmateMarker(int line_no, std::string_view marker, F& on_directive) {
   return Status::OK();
 }
 
+/// Whether the comment text `body` (after "--") is goose's annotation
+/// "+goose NO TRANSACTION", in any case and spacing.
+bool IsGooseNoTransaction(std::string_view body) {
+  if (AsciiLower(body.substr(0, 6)) != "+goose") return false;
+  std::string_view rest = Trim(body.substr(6));
+  if (rest.size() == body.size() - 6 || AsciiLower(rest.substr(0, 2)) != "no") return false;
+  rest = rest.substr(2);
+  return !rest.empty() && IsAsciiSpace(rest.front()) && AsciiLower(Trim(rest)) == "transaction";
+}
+
 /// Calls `on_directive(line_no, text)` for each `-- strata:` comment line
-/// before the first statement, `text` being what follows "strata:", and for
-/// the options of a dbmate section marker (OnDbmateMarker).
+/// before the first statement, `text` being what follows "strata:", for
+/// the options of a dbmate section marker (OnDbmateMarker), and for goose's
+/// NO TRANSACTION annotation.
 template <typename F>
 Status ForEachDirective(std::string_view script, F on_directive) {
   int line_no = 0;
@@ -77,6 +88,8 @@ Status ForEachDirective(std::string_view script, F on_directive) {
       STRATA_RETURN_IF_ERROR(on_directive(line_no, body.substr(7)));
     } else if (body.substr(0, 8) == "migrate:") {
       STRATA_RETURN_IF_ERROR(OnDbmateMarker(line_no, body, on_directive));
+    } else if (IsGooseNoTransaction(body)) {
+      STRATA_RETURN_IF_ERROR(on_directive(line_no, "no-transaction"));
     }
   }
   return Status::OK();

@@ -97,8 +97,8 @@ Result<std::string> ReadScript(const std::string& path) {
 Status ReadUpScript(Migration& m) {
   if (!m.up_sql_unread) return Status::OK();
   STRATA_ASSIGN_OR_RETURN(std::string text, ReadScript(m.up_path));
-  if (m.layout == Layout::kDbmate) {
-    auto sections = SplitDbmateSections(text);
+  if (IsSectioned(m.layout)) {
+    auto sections = SplitSections(text, m.layout);
     if (!sections.ok()) {
       return Status(sections.status().code(), fmt::format("{}:{}", m.up_path, sections.status().message()));
     }
@@ -150,17 +150,20 @@ constexpr std::string_view kExpectedFlyway =
     "expected V<version>__name.sql or U<version>__name.sql (Flyway's layout)";
 constexpr std::string_view kExpectedDbmate =
     "expected <version>_name.sql holding -- migrate:up and -- migrate:down sections (dbmate's layout)";
+constexpr std::string_view kExpectedGoose =
+    "expected <version>_name.sql holding -- +goose Up and -- +goose Down sections (goose's layout)";
 
-/// dbmate's "20240101120000_create_users.sql".
-Result<MigrationFileName> ParseDbmateFileName(std::string_view file) {
+/// dbmate's and goose's "20240101120000_create_users.sql".
+Result<MigrationFileName> ParseSectionedFileName(std::string_view file, Layout layout) {
   MigrationFileName out;
   std::string_view stem = file;
+  const std::string_view expected = layout == Layout::kGoose ? kExpectedGoose : kExpectedDbmate;
   if (!stem.ends_with(".sql")) {
     return Status(Code::kInvalidArgument,
-                  fmt::format("{}: name does not parse: {}", file, kExpectedDbmate));
+                  fmt::format("{}: name does not parse: {}", file, expected));
   }
   stem.remove_suffix(4);
-  STRATA_RETURN_IF_ERROR(ReadVersionAndName(file, stem, "_", kExpectedDbmate, out));
+  STRATA_RETURN_IF_ERROR(ReadVersionAndName(file, stem, "_", expected, out));
   return out;
 }
 
@@ -181,6 +184,7 @@ std::string_view LayoutName(Layout layout) {
   switch (layout) {
     case Layout::kNative: return "Strata's (NNNN_name.up.sql)";
     case Layout::kDbmate: return "dbmate's (NNNN_name.sql with -- migrate:up)";
+    case Layout::kGoose: return "goose's (NNNN_name.sql with -- +goose Up)";
     case Layout::kFlyway: return "Flyway's (V1__name.sql)";
     case Layout::kSqitch: return "Sqitch's (sqitch.plan)";
   }
@@ -189,7 +193,8 @@ std::string_view LayoutName(Layout layout) {
 
 Result<MigrationFileName> ParseFileName(Layout layout, std::string_view file) {
   switch (layout) {
-    case Layout::kDbmate: return ParseDbmateFileName(file);
+    case Layout::kDbmate:
+    case Layout::kGoose: return ParseSectionedFileName(file, layout);
     case Layout::kFlyway: return ParseFlywayFileName(file);
     case Layout::kNative:
     case Layout::kSqitch: break;
@@ -272,58 +277,157 @@ Result<MigrationFileName> ParseFlywayFileName(std::string_view file) {
   return out;
 }
 
-Result<DbmateSections> SplitDbmateSections(std::string_view text) {
-  DbmateSections out;
+namespace {
+
+/// A goose annotation: "-- +goose <words>" at the very start of a line (as
+/// goose wants it: no space before), its words lower-cased and single-spaced
+/// ("no transaction"); nullopt for any other line.
+std::optional<std::string> GooseAnnotation(std::string_view line) {
+  if (line.size() < 10 || line.substr(0, 2) != "--" || (line[2] != ' ' && line[2] != '\t')) {
+    return std::nullopt;
+  }
+  std::string_view rest = Trim(line.substr(2));
+  if (AsciiLower(rest.substr(0, 6)) != "+goose" ||
+      (rest.size() > 6 && rest[6] != ' ' && rest[6] != '\t')) {
+    return std::nullopt;
+  }
+  std::string words;
+  for (std::string_view w = Trim(rest.substr(6)); !w.empty(); w = Trim(w)) {
+    size_t end = w.find_first_of(" \t");
+    if (!words.empty()) words += ' ';
+    words += AsciiLower(w.substr(0, end));
+    w = end == std::string_view::npos ? "" : w.substr(end);
+  }
+  return words;
+}
+
+}  // namespace
+
+Result<Sections> SplitSections(std::string_view text, Layout layout) {
+  const bool goose = layout == Layout::kGoose;
+  const std::string_view up_marker = goose ? "-- +goose Up" : "-- migrate:up";
+  const std::string_view down_marker = goose ? "-- +goose Down" : "-- migrate:down";
+  Sections out;
   constexpr size_t kNone = std::string_view::npos;
-  size_t up_at = kNone, down_at = kNone;
+  size_t up_at = kNone, down_at = kNone;  // offsets in `patched`
   int up_line = 0, line_no = 0, statement_line = 0;
+  // goose: the text with a ';' added where a StatementEnd closes a statement
+  // that has none, as goose ends it there.
+  std::string patched;
+  patched.reserve(text.size() + 16);
+  int block_line = 0;          // the open StatementBegin's line
+  bool block_ended = true;     // the block's last statement ends with ';'
+  std::string no_transaction;  // the goose annotation's line, as written
+  bool seen_code = false;
   for (std::string_view rest = text; !rest.empty();) {
-    const size_t pos = static_cast<size_t>(rest.data() - text.data());
-    std::string_view line = TakeLine(rest);
-    if (pos == 0 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);  // a UTF-8 BOM
-    line = Trim(line);
+    const size_t pos = patched.size();
+    const char* begin = rest.data();
+    std::string_view raw = TakeLine(rest);
+    std::string_view line = raw;
+    if (begin == text.data() && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);  // a UTF-8 BOM
     ++line_no;
-    bool code = !line.empty() && line.substr(0, 2) != "--";
-    if (IsDbmateMarker(line, "up")) {
+    const bool comment = Trim(line).substr(0, 2) == "--";
+    const bool code = !Trim(line).empty() && !comment;
+    std::optional<std::string> note = goose ? GooseAnnotation(TrimRight(line)) : std::nullopt;
+    const bool is_up = goose ? note == "up" : IsDbmateMarker(Trim(line), "up");
+    const bool is_down = goose ? note == "down" : IsDbmateMarker(Trim(line), "down");
+    if (is_up) {
       if (up_at != kNone) {
-        return Status(Code::kParse, fmt::format("{}: a second -- migrate:up line (the first is line {})",
-                                                line_no, up_line));
+        return Status(Code::kParse, fmt::format("{}: a second {} line (the first is line {})",
+                                                line_no, up_marker, up_line));
       }
       up_at = pos;
       up_line = line_no;
-    } else if (IsDbmateMarker(line, "down")) {
+    } else if (is_down) {
       if (down_at != kNone) {
-        return Status(Code::kParse, fmt::format("{}: a second -- migrate:down line (the first is line {})",
-                                                line_no, out.down_line));
+        return Status(Code::kParse, fmt::format("{}: a second {} line (the first is line {})",
+                                                line_no, down_marker, out.down_line));
       }
       if (up_at == kNone) {
         return Status(Code::kParse,
-                      fmt::format("{}: -- migrate:down comes before -- migrate:up; the up section "
-                                  "comes first",
-                                  line_no));
+                      fmt::format("{}: {} comes before {}; the up section comes first", line_no,
+                                  down_marker, up_marker));
+      }
+      if (block_line != 0) {
+        return Status(Code::kParse, fmt::format("{}: {} inside the StatementBegin of line {}",
+                                                line_no, down_marker, block_line));
       }
       down_at = pos;
       out.down_line = line_no;
+    } else if (note == "statementbegin") {
+      if (block_line != 0) {
+        return Status(Code::kParse, fmt::format("{}: a StatementBegin inside the one of line {}",
+                                                line_no, block_line));
+      }
+      block_line = line_no;
+      block_ended = true;
+    } else if (note == "statementend") {
+      if (block_line == 0) {
+        return Status(Code::kParse,
+                      fmt::format("{}: a StatementEnd without a StatementBegin before it", line_no));
+      }
+      block_line = 0;
+      if (!block_ended) patched += ';';
+    } else if (note == "no transaction") {
+      if (seen_code) {
+        return Status(Code::kParse,
+                      fmt::format("{}: -- +goose NO TRANSACTION comes after a statement; put it at "
+                                  "the top of the file, where it holds for both sections",
+                                  line_no));
+      }
+      no_transaction = std::string(TrimRight(line));
+    } else if (note == "envsub on") {
+      return Status(Code::kParse,
+                    fmt::format("{}: -- +goose ENVSUB ON: goose would put environment variables "
+                                "into the statements after it; Strata runs a script as written, "
+                                "so that what it applies and its checksum do not depend on the "
+                                "environment: write the values into the script",
+                                line_no));
+    } else if (note && note != "envsub off") {
+      return Status(Code::kParse,
+                    fmt::format("{}: unknown goose annotation '{}' (known: Up, Down, "
+                                "StatementBegin, StatementEnd, NO TRANSACTION)",
+                                line_no, Trim(line)));
     } else if (code && up_at == kNone && statement_line == 0) {
       statement_line = line_no;
     } else if (code && down_at != kNone) {
       out.down_empty = false;
     }
+    if (code && block_line != 0) block_ended = TrimRight(line).ends_with(';');
+    seen_code = seen_code || code;
+    patched.append(begin, rest.empty() ? text.data() + text.size() - begin : rest.data() - begin);
   }
   if (up_at == kNone) {
     return Status(Code::kParse,
-                  "1: no '-- migrate:up' line; a file named NNNN_name.sql is read as a dbmate "
-                  "migration: its up script after a '-- migrate:up' line, its down script after "
-                  "a '-- migrate:down' line (for Strata's own layout, name it NNNN_name.up.sql)");
+                  goose ? std::string("1: no '-- +goose Up' line; a goose migration holds its up "
+                                      "script after a '-- +goose Up' line at the start of a line, "
+                                      "and its down script after a '-- +goose Down' line")
+                        : std::string("1: no '-- migrate:up' line; a file named NNNN_name.sql is "
+                                      "read as a dbmate migration: its up script after a '-- "
+                                      "migrate:up' line, its down script after a '-- "
+                                      "migrate:down' line (for Strata's own layout, name it "
+                                      "NNNN_name.up.sql)"));
   }
   if (statement_line != 0) {
     return Status(Code::kParse,
-                  fmt::format("{}: a statement before the -- migrate:up line (line {}); it would "
+                  fmt::format("{}: a statement before the {} line (line {}); it would "
                               "belong to no section",
-                              statement_line, up_line));
+                              statement_line, up_marker, up_line));
   }
-  out.up = std::string(text.substr(0, down_at == kNone ? text.size() : down_at));
-  if (down_at != kNone) out.down = std::string(text.substr(down_at));
+  if (block_line != 0) {
+    return Status(Code::kParse,
+                  fmt::format("{}: a StatementBegin without a StatementEnd after it", block_line));
+  }
+  out.up = patched.substr(0, down_at == kNone ? patched.size() : down_at);
+  if (down_at != kNone) {
+    out.down = patched.substr(down_at);
+    // goose's NO TRANSACTION holds for both sections: the down script is
+    // read with the annotation heading it, on the line before its marker.
+    if (!no_transaction.empty()) {
+      out.down = no_transaction + "\n" + out.down;
+      --out.down_line;
+    }
+  }
   return out;
 }
 
@@ -332,8 +436,8 @@ Result<DownScript> ReadDownScript(const Migration& m) {
     return Status(Code::kNotFound, fmt::format("migration {} has no down script", m.id()));
   }
   STRATA_ASSIGN_OR_RETURN(std::string text, ReadScript(m.down_path));
-  if (m.layout != Layout::kDbmate) return DownScript{std::move(text), 1};
-  auto sections = SplitDbmateSections(text);
+  if (!IsSectioned(m.layout)) return DownScript{std::move(text), 1};
+  auto sections = SplitSections(text, m.layout);
   if (!sections.ok()) {
     return Status(sections.status().code(), fmt::format("{}:{}", m.down_path, sections.status().message()));
   }
@@ -346,6 +450,8 @@ std::string HowToAddDown(const Migration& m) {
   switch (m.layout) {
     case Layout::kDbmate:
       return fmt::format("write its down script under a '-- migrate:down' line in {}", m.up_path);
+    case Layout::kGoose:
+      return fmt::format("write its down script under a '-- +goose Down' line in {}", m.up_path);
     case Layout::kFlyway:
       return fmt::format("write {}U{}__{}.sql", in_dir, m.version_text, m.name);
     case Layout::kSqitch:
@@ -449,9 +555,27 @@ void ReadSqitchPlan(std::string_view plan, const std::string& dir, int dir_fd,
   }
 }
 
+/// Whether the first of `names` in dbmate's naming holds goose's
+/// "-- +goose Up" annotation.
+bool IsGooseFile(int dir_fd, const std::string& dir, const std::vector<std::string>& names) {
+  for (const std::string& file : names) {
+    if (LayoutOfName(file) != Layout::kDbmate) continue;
+    struct stat st {};
+    auto text = ReadFileAt(dir_fd, file, dir + "/" + file, &st);
+    if (!text.ok()) return false;
+    std::string_view rest = *text;
+    if (rest.substr(0, 3) == "\xEF\xBB\xBF") rest.remove_prefix(3);  // a UTF-8 BOM
+    while (!rest.empty()) {
+      if (GooseAnnotation(TrimRight(TakeLine(rest))) == "up") return true;
+    }
+    return false;
+  }
+  return false;
+}
+
 /// The layout most of `names` follow (Strata's own on a tie).
 Layout MostCommonLayout(const std::vector<std::string>& names) {
-  size_t count[4] = {0, 0, 0, 0};
+  size_t count[5] = {0, 0, 0, 0, 0};
   for (const std::string& file : names) ++count[static_cast<int>(LayoutOfName(file))];
   Layout most = Layout::kNative;
   for (Layout l : {Layout::kDbmate, Layout::kFlyway}) {
@@ -490,10 +614,15 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
     return Status(Code::kIOError, fmt::format("cannot list '{}': {}", dir, std::strerror(errno)));
   }
   std::vector<std::string> subdirs;  // a layout of one folder per migration?
+  std::vector<std::string> go_names;  // goose's migrations written in Go
   while (const dirent* entry = readdir(listing.get())) {
     std::string_view file = entry->d_name;
     if (file.empty() || file[0] == '.') continue;
     if (file.ends_with(".sql")) names.emplace_back(file);
+    if (file.ends_with(".go") && !file.ends_with("_test.go") &&
+        std::isdigit(static_cast<unsigned char>(file[0]))) {
+      go_names.emplace_back(file);
+    }
     if (entry->d_type == DT_DIR && subdirs.size() < 3) subdirs.emplace_back(file);
   }
   const int dir_fd = dirfd(listing.get());
@@ -501,7 +630,19 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
 
   // A Sqitch project: its plan, not file names, says what the changes are.
   const bool sqitch = faccessat(dir_fd, "sqitch.plan", F_OK, 0) == 0;
-  const Layout layout = sqitch ? Layout::kSqitch : MostCommonLayout(names);
+  Layout layout = sqitch ? Layout::kSqitch : MostCommonLayout(names);
+  // dbmate and goose name their files alike; the first file's markers tell.
+  if (layout == Layout::kDbmate && IsGooseFile(dir_fd, dir, names)) layout = Layout::kGoose;
+  if (layout == Layout::kGoose) {
+    std::sort(go_names.begin(), go_names.end());
+    for (const std::string& file : go_names) {
+      problems.push_back(fmt::format(
+          "{}/{}: a goose migration written in Go, which goose runs compiled into the "
+          "application; Strata runs SQL: write it as {}/{}.sql (its down script under a "
+          "'-- +goose Down' line), or its versions would apply without it",
+          dir, file, dir, file.substr(0, file.size() - 3)));
+    }
+  }
   if (sqitch) {
     struct stat st {};
     auto plan = ReadFileAt(dir_fd, "sqitch.plan", dir + "/sqitch.plan", &st);
@@ -579,8 +720,8 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
     m.down_path = in_dir(f.down);
     m.verify_path = in_dir(f.verify);
     struct stat st {};
-    // A dbmate file is read whole: whether it has a down section is in it.
-    const bool cached = cache && layout != Layout::kDbmate;
+    // A dbmate or goose file is read whole: whether it has a down section is in it.
+    const bool cached = cache && !IsSectioned(layout);
     if (cached && fstatat(dir_fd, f.up.c_str(), &st, 0) == 0 && S_ISREG(st.st_mode)) {
       if (auto known = cache->Find(f.up, FileStamp::Of(st))) {
         auto directives = ParseDirectives(known->directives);
@@ -599,8 +740,8 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
       continue;
     }
     m.up_sql = std::move(content).value();
-    if (layout == Layout::kDbmate) {
-      auto sections = SplitDbmateSections(m.up_sql);
+    if (IsSectioned(layout)) {
+      auto sections = SplitSections(m.up_sql, layout);
       if (!sections.ok()) {
         problems.push_back(fmt::format("{}:{}", m.up_path, sections.status().message()));
         continue;

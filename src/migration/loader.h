@@ -29,19 +29,23 @@ Result<MigrationFileName> ParseMigrationFileName(std::string_view file_name);
 /// a repeatable migration ("R__x.sql") are errors that say why.
 Result<MigrationFileName> ParseFlywayFileName(std::string_view file_name);
 
-/// The two sections of a dbmate migration file.
-struct DbmateSections {
-  std::string up;    // from the file's start up to the "-- migrate:down" line
+/// The two sections of a dbmate or goose migration file.
+struct Sections {
+  std::string up;    // from the file's start up to the down marker line
   std::string down;  // from that line to the end; empty without it
   int down_line = 0;  // the file's line the down section starts at
   bool down_empty = true;  // the down section holds nothing but comments and blank lines
 };
 
-/// Cuts a dbmate file at its "-- migrate:up" and "-- migrate:down" lines.
-/// The up section keeps the lines before it (comments only), so its line
-/// numbers are the file's. Errors: no up marker, a statement before it, a
-/// marker twice, down before up.
-Result<DbmateSections> SplitDbmateSections(std::string_view text);
+/// Cuts a file of `layout` (kDbmate: "-- migrate:up" and "-- migrate:down"
+/// lines; kGoose: "-- +goose Up" and "-- +goose Down" annotations) at its
+/// markers. The up section keeps the lines before it (comments only), so its
+/// line numbers are the file's. Errors: no up marker, a statement before it,
+/// a marker twice, down before up. goose's other annotations: a StatementEnd
+/// ends its statement (a ';' is added where it has none); NO TRANSACTION,
+/// at the top of the file, heads the down section too; ENVSUB ON is an
+/// error, since Strata runs a script as written.
+Result<Sections> SplitSections(std::string_view text, Layout layout);
 
 /// Where other tools keep their migrations, relative to a project's root:
 /// dbmate's (and often golang-migrate's) and Flyway's default directories.

@@ -47,9 +47,13 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
 enum class Layout {
   kNative,  // 0001_x.up.sql, 0001_x.down.sql, 0001_x.verify.sql (golang-migrate's too)
   kDbmate,  // 20240101120000_x.sql: "-- migrate:up" and "-- migrate:down" sections of one file
+  kGoose,   // 00001_x.sql or 20240101120000_x.sql: "-- +goose Up" and "-- +goose Down" sections
   kFlyway,  // V1__x.sql and its undo script U1__x.sql
   kSqitch,  // sqitch.plan naming changes in order; deploy/x.sql, revert/x.sql, verify/x.sql
 };
+
+/// Whether one file of `layout` holds both the up and the down script.
+inline bool IsSectioned(Layout layout) { return layout == Layout::kDbmate || layout == Layout::kGoose; }
 
 struct Migration {
   int64_t version = 0;
@@ -58,8 +62,8 @@ struct Migration {
 
   Layout layout = Layout::kNative;
   std::string up_path;
-  std::string down_path;     // empty when there is no down script; dbmate: up_path, when its
-                             // -- migrate:down section holds statements (ReadDownScript)
+  std::string down_path;     // empty when there is no down script; dbmate and goose: up_path,
+                             // when its down section holds statements (ReadDownScript)
   std::string verify_path;   // empty when there is no verify file
 
   std::string up_sql;         // the down and verify scripts are read when needed: ReadScript()

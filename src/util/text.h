@@ -26,12 +26,20 @@ inline std::string AsciiUpper(std::string_view text) {
   return out;
 }
 
+inline bool IsAsciiSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+/// `text` without the ASCII whitespace (spaces, tabs, CR, LF) after it.
+inline std::string_view TrimRight(std::string_view text) {
+  while (!text.empty() && IsAsciiSpace(text.back())) text.remove_suffix(1);
+  return text;
+}
+
 /// `text` without the ASCII whitespace (spaces, tabs, CR, LF) around it.
 inline std::string_view Trim(std::string_view text) {
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; };
-  while (!text.empty() && space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && space(text.back())) text.remove_suffix(1);
-  return text;
+  while (!text.empty() && IsAsciiSpace(text.front())) text.remove_prefix(1);
+  return TrimRight(text);
 }
 
 /// Cuts the first line off `text` and returns it, without its '\n'.

@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "migration/checksum_cache.h"
+#include "migration/loader.h"
 #include "testutil/harness.h"
 
 namespace strata {
@@ -150,7 +151,7 @@ TEST_P(CliTest, BaselineAdoptsAnExistingDatabaseAfterCheckingItsSchema) {
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM users"), 1);
 }
 
-// A database dbmate, golang-migrate or Flyway migrated holds that tool's own
+// A database dbmate, golang-migrate, Flyway or goose migrated holds that tool's own
 // history table, which no migration creates: baseline leaves it out of the
 // schema check (and says so) instead of refusing every such database, while
 // a real difference is still refused, and a history table of that name the
@@ -167,7 +168,9 @@ TEST_P(CliTest, BaselineLeavesAnotherToolsHistoryTableOutOfTheCheck) {
                         "INSERT INTO schema_migrations VALUES ('20240101120000');"
                         "CREATE TABLE flyway_schema_history (installed_rank INTEGER PRIMARY KEY, "
                         "success BOOLEAN NOT NULL);"
-                        "CREATE INDEX flyway_schema_history_s_idx ON flyway_schema_history (success)")
+                        "CREATE INDEX flyway_schema_history_s_idx ON flyway_schema_history (success);"
+                        "CREATE TABLE goose_db_version (id INTEGER PRIMARY KEY, version_id BIGINT "
+                        "NOT NULL, is_applied BOOLEAN NOT NULL)")
                   .ok());
   // The index 0002 creates is missing: that is still a difference.
   auto r = Strata({"baseline", "20240102120000"});
@@ -183,6 +186,7 @@ TEST_P(CliTest, BaselineLeavesAnotherToolsHistoryTableOutOfTheCheck) {
   EXPECT_THAT(r.out, HasSubstr("the schema matches what they create"));
   EXPECT_THAT(r.out, HasSubstr("note: table schema_migrations is another migration tool's history"));
   EXPECT_THAT(r.out, HasSubstr("note: table flyway_schema_history is another"));
+  EXPECT_THAT(r.out, HasSubstr("note: table goose_db_version is another"));
   EXPECT_EQ(HistoryRows(), 2);
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM schema_migrations"), 1);
 
@@ -337,6 +341,62 @@ TEST_P(CliTest, DbmateAndFlywayDirectoriesApplyAndRollBackAsTheyAre) {
   ASSERT_EQ(fly_new.exit_code, 0) << fly_new.all();
   EXPECT_THAT(fly_new.out, HasSubstr("V4__add_index.sql"));
   EXPECT_THAT(fly_new.out, HasSubstr("U4__add_index.sql"));
+}
+
+// A goose directory is read as it is: the Up and Down sections, a
+// StatementBegin/StatementEnd block (a trigger or function body full of ';'),
+// NO TRANSACTION for both directions, rows captured on the way back; and
+// `new` writes a goose file.
+TEST_P(CliTest, AGooseDirectoryAppliesAndRollsBackAsItIs) {
+  Write("00001_create_posts.sql",
+        "-- +goose Up\nCREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT NOT NULL, "
+        "edits INTEGER NOT NULL DEFAULT 0);\n\n-- +goose Down\nDROP TABLE posts;\n");
+  // The block's statement has no ';' of its own: StatementEnd ends it.
+  Write("00002_count_edits.sql",
+        pg() ? "-- +goose Up\n-- +goose StatementBegin\nCREATE FUNCTION count_edit() RETURNS trigger "
+               "AS $$\nBEGIN\n  NEW.edits := OLD.edits + 1;\n  RETURN NEW;\nEND;\n$$ LANGUAGE "
+               "plpgsql\n-- +goose StatementEnd\nCREATE TRIGGER posts_edits BEFORE UPDATE ON posts "
+               "FOR EACH ROW EXECUTE FUNCTION count_edit();\n\n-- +goose Down\n"
+               "DROP TRIGGER posts_edits ON posts;\nDROP FUNCTION count_edit();\n"
+             : "-- +goose Up\n-- +goose StatementBegin\nCREATE TRIGGER posts_edits AFTER UPDATE OF "
+               "title ON posts BEGIN\n  UPDATE posts SET edits = edits + 1 WHERE id = NEW.id;\nEND"
+               "\n-- +goose StatementEnd\n\n-- +goose Down\nDROP TRIGGER posts_edits;\n");
+  Write("00003_title_index.sql",
+        std::string("-- +goose NO TRANSACTION\n-- +goose Up\nCREATE INDEX ") +
+            (pg() ? "CONCURRENTLY " : "") + "posts_title ON posts (title);\n-- +goose Down\nDROP INDEX " +
+            (pg() ? "CONCURRENTLY " : "") + "posts_title;\n");
+  Write("00004_drop_edits.sql",
+        "-- +goose Up\n" + std::string(pg() ? "DROP TRIGGER posts_edits ON posts;\n"
+                                              : "DROP TRIGGER posts_edits;\n") +
+            "ALTER TABLE posts DROP COLUMN edits;\n-- +goose Down\n"
+            "ALTER TABLE posts ADD COLUMN edits INTEGER NOT NULL DEFAULT 0;\n" +
+            (pg() ? "CREATE TRIGGER posts_edits BEFORE UPDATE ON posts FOR EACH ROW EXECUTE "
+                    "FUNCTION count_edit();\n"
+                  : "-- +goose StatementBegin\nCREATE TRIGGER posts_edits AFTER UPDATE OF title ON "
+                    "posts BEGIN\n  UPDATE posts SET edits = edits + 1 WHERE id = NEW.id;\nEND\n"
+                    "-- +goose StatementEnd\n"));
+  auto up = Strata({"up", "--to", "3"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  ASSERT_TRUE(db_->Exec("INSERT INTO posts (id, title) VALUES (1, 'draft')").ok());
+  ASSERT_TRUE(db_->Exec("UPDATE posts SET title = 'final' WHERE id = 1").ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT edits FROM posts WHERE id = 1"), 1);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history WHERE version = 3 AND no_transaction = 1"), 1);
+  up = Strata({"up"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  // Down 0004: the edits column and its value come back (captured), then
+  // the index without a transaction, then the trigger.
+  auto down = Strata({"down", "--to", "1"});
+  ASSERT_EQ(down.exit_code, 0) << down.all();
+  EXPECT_EQ(Scalar(*db_, "SELECT edits FROM posts WHERE id = 1"), 1);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM posts WHERE title = 'final'"), 1);
+  ASSERT_TRUE(db_->Exec("UPDATE posts SET title = 'again' WHERE id = 1").ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT edits FROM posts WHERE id = 1"), 1);  // no trigger now
+  auto made = Strata({"new", "add tags"});
+  ASSERT_EQ(made.exit_code, 0) << made.all();
+  EXPECT_THAT(made.out, HasSubstr("00005_add_tags.sql"));
+  auto loaded = LoadMigrations(dir_.path() + "/migrations");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ(loaded->back().layout, Layout::kGoose);
 }
 
 // A Sqitch project runs in plan order: deploy scripts with their own

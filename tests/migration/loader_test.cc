@@ -128,17 +128,91 @@ TEST(LoadMigrations, ReadsDbmateFilesAsTheyAre) {
   EXPECT_FALSE((*loaded)[2].has_down());
 }
 
-TEST(SplitDbmateSections, ErrorsNameTheLine) {
-  EXPECT_THAT(SplitDbmateSections("CREATE TABLE t (a INT);\n").status().message(),
-              HasSubstr("1: no '-- migrate:up' line"));
-  EXPECT_EQ(SplitDbmateSections("-- x\nSELECT 1;\n-- migrate:up\nSELECT 2;\n").status().message(),
+TEST(SplitSections, DbmateErrorsNameTheLine) {
+  auto dbmate = [](std::string_view text) { return SplitSections(text, Layout::kDbmate).status().message(); };
+  EXPECT_THAT(dbmate("CREATE TABLE t (a INT);\n"), HasSubstr("1: no '-- migrate:up' line"));
+  EXPECT_EQ(dbmate("-- x\nSELECT 1;\n-- migrate:up\nSELECT 2;\n"),
             "2: a statement before the -- migrate:up line (line 3); it would belong to no section");
-  EXPECT_THAT(SplitDbmateSections("-- migrate:down\nSELECT 1;\n-- migrate:up\n").status().message(),
+  EXPECT_THAT(dbmate("-- migrate:down\nSELECT 1;\n-- migrate:up\n"),
               HasSubstr("1: -- migrate:down comes before -- migrate:up"));
-  EXPECT_THAT(SplitDbmateSections("-- migrate:up\n-- migrate:down\n-- migrate:down\n").status().message(),
+  EXPECT_THAT(dbmate("-- migrate:up\n-- migrate:down\n-- migrate:down\n"),
               HasSubstr("3: a second -- migrate:down line (the first is line 2)"));
   EXPECT_EQ(ParseDirectives("-- migrate:up transaction:maybe\n").status().message(),
             "1: unknown dbmate option 'transaction:maybe' (known: transaction:false)");
+}
+
+// goose's files: "-- +goose Up" / "-- +goose Down" in any case, a
+// StatementBegin/StatementEnd block whose statement has no ';', and NO
+// TRANSACTION, which holds for both sections.
+TEST(LoadMigrations, ReadsGooseFilesAsTheyAre) {
+  testing::TempDir dir;
+  dir.Write("00001_create_users.sql",
+            "-- +goose Up\n-- +goose StatementBegin\nCREATE TABLE users (id INT);\n"
+            "-- +goose StatementEnd\n\n-- +goose Down\nDROP TABLE users;\n");
+  dir.Write("00002_touch.sql",
+            "-- +goose up\n-- +goose statementbegin\nCREATE FUNCTION touch() RETURNS trigger AS $$\n"
+            "BEGIN NEW.at = now(); RETURN NEW; END;\n$$ LANGUAGE plpgsql\n-- +goose statementend\n"
+            "SELECT 1;\n-- +goose down\nDROP FUNCTION touch();\n");
+  dir.Write("00003_index.sql",
+            "-- +goose NO TRANSACTION\n-- +goose Up\nCREATE INDEX CONCURRENTLY i ON users (id);\n"
+            "-- +goose Down\nDROP INDEX CONCURRENTLY i;\n");
+  dir.Write("00004_empty_down.sql", "-- +goose Up\nSELECT 4;\n-- +goose Down\n-- nothing\n");
+  auto loaded = LoadMigrations(dir.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  ASSERT_EQ(loaded->size(), 4u);
+  const Migration& users = (*loaded)[0];
+  EXPECT_EQ(users.layout, Layout::kGoose);
+  EXPECT_EQ(users.id(), "00001_create_users");
+  EXPECT_EQ(users.up_sql, "-- +goose Up\n-- +goose StatementBegin\nCREATE TABLE users (id INT);\n"
+                          "-- +goose StatementEnd\n\n");
+  auto down = ReadDownScript(users);
+  ASSERT_TRUE(down.ok()) << down.status().message();
+  EXPECT_EQ(down->text, "-- +goose Down\nDROP TABLE users;\n");
+  EXPECT_EQ(down->first_line, 6);
+  // The block's statement ends at StatementEnd, as goose ends it.
+  EXPECT_THAT((*loaded)[1].up_sql, HasSubstr("$$ LANGUAGE plpgsql\n;-- +goose statementend\nSELECT 1;"));
+  const Migration& index = (*loaded)[2];
+  EXPECT_TRUE(index.directives.no_transaction);
+  down = ReadDownScript(index);
+  ASSERT_TRUE(down.ok()) << down.status().message();
+  EXPECT_EQ(down->text, "-- +goose NO TRANSACTION\n-- +goose Down\nDROP INDEX CONCURRENTLY i;\n");
+  EXPECT_EQ(down->first_line, 3);  // the marker keeps its line, 4
+  EXPECT_TRUE(ParseDirectives(down->text)->no_transaction);
+  EXPECT_FALSE((*loaded)[3].has_down());
+  EXPECT_THAT(HowToAddDown((*loaded)[3]), HasSubstr("under a '-- +goose Down' line in " + dir.path() +
+                                                    "/00004_empty_down.sql"));
+}
+
+TEST(LoadMigrations, GooseFilesStrataCannotRunAreNamed) {
+  testing::TempDir dir;
+  dir.Write("00001_a.sql", "-- +goose Up\nSELECT 1;\n");
+  dir.Write("00002_backfill.go", "package migrations\n");
+  dir.Write("00003_b.sql", "-- +goose Up\n-- +goose ENVSUB ON\nSELECT '${REGION}';\n");
+  auto loaded = LoadMigrations(dir.path());
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), Code::kInvalidArgument);
+  EXPECT_THAT(loaded.status().message(),
+              HasSubstr("00002_backfill.go: a goose migration written in Go"));
+  EXPECT_THAT(loaded.status().message(), HasSubstr("00003_b.sql:2: -- +goose ENVSUB ON"));
+}
+
+TEST(SplitSections, GooseErrorsNameTheLine) {
+  auto goose = [](std::string_view text) { return SplitSections(text, Layout::kGoose).status().message(); };
+  EXPECT_THAT(goose("SELECT 1;\n"), HasSubstr("1: no '-- +goose Up' line"));
+  // An annotation starts its line; an indented one is a comment.
+  EXPECT_THAT(goose("  -- +goose Up\nSELECT 1;\n"), HasSubstr("no '-- +goose Up' line"));
+  EXPECT_EQ(goose("-- +goose Up\n-- +goose StatementBegin\nSELECT 1;\n"),
+            "2: a StatementBegin without a StatementEnd after it");
+  EXPECT_EQ(goose("-- +goose Up\nSELECT 1;\n-- +goose StatementEnd\n"),
+            "3: a StatementEnd without a StatementBegin before it");
+  EXPECT_THAT(goose("-- +goose Up\nSELECT 1;\n-- +goose NO TRANSACTION\n"),
+              HasSubstr("3: -- +goose NO TRANSACTION comes after a statement"));
+  EXPECT_THAT(goose("-- +goose Up\n-- +goose Sideways\n"),
+              HasSubstr("2: unknown goose annotation '-- +goose Sideways'"));
+  EXPECT_THAT(goose("-- +goose Down\n-- +goose Up\n"),
+              HasSubstr("1: -- +goose Down comes before -- +goose Up"));
+  // ENVSUB OFF changes nothing and is accepted.
+  EXPECT_TRUE(SplitSections("-- +goose Up\n-- +goose ENVSUB OFF\nSELECT 1;\n", Layout::kGoose).ok());
 }
 
 TEST(LoadMigrations, ReadsFlywayFilesAndTheirUndoScripts) {

@@ -354,6 +354,29 @@ struct Scope {
   const std::vector<std::string>* filter() const { return whole ? nullptr : &tables; }
 };
 
+/// A statement that gave up waiting for a lock (SQLSTATE 55P03: a lock or
+/// statement timeout's lock wait, NOWAIT) names the sessions holding locks on
+/// `tables`: ending those, or waiting for them, is the user's next step.
+Status NameLockHolders(Database& db, Status s, const std::vector<std::string>& tables) {
+  if (s.ok() || s.message().find("(SQLSTATE 55P03)") == std::string::npos) return s;
+  auto holders = db.LockHoldersOn(tables);
+  if (!holders.ok() || holders->empty()) return s;
+  return Status(s.code(), fmt::format("{}; other sessions hold locks on its tables: {}; end "
+                                      "them or their transactions, or wait for them, and run "
+                                      "it again",
+                                      s.message(), fmt::join(*holders, "; ")));
+}
+
+/// The tables `infos` act on, by name.
+std::vector<std::string> TablesNamed(const std::vector<sql::StatementInfo>& infos) {
+  std::vector<std::string> out;
+  for (const auto& info : infos) {
+    const std::string& name = info.table.empty() ? info.object : info.table;
+    if (!name.empty() && std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+  }
+  return out;
+}
+
 /// Adds to each statement's `writes` what the routines it calls write, as
 /// their definitions in the database read (a backfill function an earlier
 /// migration created, called with SELECT f() or CALL p()): their data is
@@ -1921,6 +1944,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       row.state = AppliedState::kInProgress;
       STRATA_RETURN_IF_ERROR(run.history().Insert(row));
       s = ResetSessionAfter(*db_, changes_session, run.Exec(guarded.up, m->up_path));
+      s = NameLockHolders(*db_, std::move(s), scope.tables);
       if (s.ok()) s = run.Verify(p.verify, m->verify_path);
       if (s.ok()) s = run.history().MarkApplied(m->version, MillisSince(start));
       if (s.ok()) {
@@ -1950,6 +1974,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       // not undone by a rollback).
       s = ResetSessionAfter(*db_, changes_session,
                             run.Atomic(step, nullptr, /*wait_for_disk=*/m == todo.back().first));
+      s = NameLockHolders(*db_, std::move(s), scope.tables);
       if (s.ok() && deferred) {
         known.After(p.info, scope.tables);
         unread.Add({m->version, MillisSince(start), scope.tables, row.checks});
@@ -2131,6 +2156,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     if (directives[i].no_transaction) {
       STRATA_RETURN_IF_ERROR(run.Flush());
       s = ResetSessionAfter(*db_, changes_session, run.Exec(scripts[i], where));
+      s = NameLockHolders(*db_, std::move(s), TablesNamed(down_infos));
       if (s.ok()) {
         s = run.Exec(restores[i], restore_where);
         if (!s.ok()) s = Status(Code::kVerifyFailed, s.message());  // as in the transaction below
@@ -2166,6 +2192,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
           s = run.Atomic(undo, check, /*wait_for_disk=*/i + 1 == targets.size());
         }
       }
+      s = NameLockHolders(*db_, std::move(s), TablesNamed(down_infos));
       if (!s.ok() && s.code() != Code::kInternal && s.code() != Code::kVerifyFailed) {
         // A dropped NOT NULL column added back NOT NULL: its values come
         // back only after the down script.

@@ -226,6 +226,13 @@ class Database {
     return std::vector<std::string>{};
   }
 
+  /// The other sessions holding locks on `tables` (all tables when empty),
+  /// one line each for a user who must end them or wait them out: who, what
+  /// they are doing, since when, which of the tables. Empty where the engine
+  /// keeps no such record (SQLite names its writer in its busy error).
+  virtual Result<std::vector<std::string>> LockHoldersOn(const std::vector<std::string>& /*tables*/) {
+    return std::vector<std::string>{};
+  }
   /// The columns of `table` that an UPDATE may not assign a value to:
   /// PostgreSQL's GENERATED ALWAYS AS IDENTITY. None on SQLite.
   virtual Result<std::vector<std::string>> ListIdentityAlwaysColumns(std::string_view /*table*/) {

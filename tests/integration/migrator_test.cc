@@ -402,6 +402,12 @@ TEST_P(MigratorTest, LockTimeoutDirectiveBoundsTheWaitForAnotherSessionsLock) {
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.message(), HasSubstr("migration 0002_note failed and was rolled back"));
   EXPECT_THAT(s.message(), HasSubstr("lock timeout"));
+  // Who holds the lock is named: the user's next step is to end it or wait.
+  const int64_t reader_pid = Scalar(*reader, "SELECT pg_backend_pid()");
+  EXPECT_THAT(s.message(), HasSubstr(fmt::format("other sessions hold locks on its tables: pid {} (",
+                                                 reader_pid)));
+  EXPECT_THAT(s.message(), HasSubstr("idle in transaction, transaction open since "));
+  EXPECT_THAT(s.message(), HasSubstr("; holds t)"));
   EXPECT_EQ(Applied(), (std::vector<std::string>{"1"}));
   ASSERT_TRUE(reader->Commit().ok());
   ASSERT_TRUE(Up().ok());
@@ -421,6 +427,17 @@ TEST_P(MigratorTest, LockTimeoutDirectiveBoundsTheWaitForAnotherSessionsLock) {
   EXPECT_THAT(s.message(), HasSubstr("lock timeout"));
   EXPECT_EQ(Applied(), (std::vector<std::string>{"1", "2"}));
   ASSERT_TRUE(reader->Commit().ok());
+  // So does a rollback that waits too long: down 0002 drops the column.
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(reader->Begin().ok());
+  ASSERT_EQ(Scalar(*reader, "SELECT count(*) FROM t"), 1);
+  s = Down(DownOptions{.steps = 1});
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("rollback of 0003_more failed"));
+  EXPECT_THAT(s.message(), HasSubstr(fmt::format("other sessions hold locks on its tables: pid {} (",
+                                                 reader_pid)));
+  ASSERT_TRUE(reader->Commit().ok());
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1", "2", "3"}));
 }
 
 // SQLite rolls the whole transaction back, not only the statement, when a

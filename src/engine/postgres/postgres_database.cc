@@ -778,6 +778,35 @@ class PostgresDatabase final : public Database {
     return out;
   }
 
+  Result<std::vector<std::string>> LockHoldersOn(const std::vector<std::string>& tables) override {
+    std::string names;
+    for (const std::string& t : tables) names += (names.empty() ? "" : "\x1f") + QuoteIdent(t);
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows,
+        Query("SELECT a.pid, a.usename, a.application_name, a.state,"
+              " to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+              " string_agg(DISTINCT c.relname, ', ')"
+              " FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_class c ON c.oid = l.relation"
+              " JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
+              " WHERE l.granted AND l.pid <> pg_catalog.pg_backend_pid()"
+              " AND l.database = (SELECT oid FROM pg_catalog.pg_database"
+              "  WHERE datname = pg_catalog.current_database())"
+              " AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+              " AND ($1 = '' OR l.relation IN (SELECT pg_catalog.to_regclass(n)"
+              "  FROM unnest(string_to_array($1, chr(31))) AS n))"
+              " GROUP BY 1, 2, 3, 4, 5 ORDER BY 1",
+              {Value(names)}));
+    std::vector<std::string> out;
+    for (const auto& row : rows.rows) {
+      const std::string app = row[2].ToString();
+      out.push_back(fmt::format("pid {} ({}, {}, {}, transaction open since {}; holds {})",
+                                row[0].ToString(), row[1].ToString(),
+                                app.empty() ? "no application_name" : app, row[3].ToString(),
+                                row[4].ToString(), row[5].ToString()));
+    }
+    return out;
+  }
+
   Result<bool> IsView(std::string_view name) override {
     STRATA_ASSIGN_OR_RETURN(
         Rows rows, QueryFixed("SELECT 1 FROM pg_catalog.pg_class c"

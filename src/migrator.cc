@@ -27,6 +27,7 @@
 #include "safety/catalog.h"
 #include "safety/fingerprint.h"
 #include "sql/classify.h"
+#include "util/interrupt.h"
 #include "util/text.h"
 
 namespace strata {
@@ -353,6 +354,13 @@ struct Scope {
   std::vector<std::string> tables;
   const std::vector<std::string>* filter() const { return whole ? nullptr : &tables; }
 };
+
+/// "; the 2 migrations before it stay applied" (`state`), or "" for none.
+std::string StayNote(int completed, std::string_view state) {
+  if (completed == 0) return "";
+  return completed == 1 ? fmt::format("; the migration before it stays {}", state)
+                        : fmt::format("; the {} migrations before it stay {}", completed, state);
+}
 
 /// A statement that gave up waiting for a lock (SQLSTATE 55P03: a lock or
 /// statement timeout's lock wait, NOWAIT) names the sessions holding locks on
@@ -1890,6 +1898,12 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   };
   using K = sql::StatementKind;
   for (auto& [m, p] : todo) {
+    if (Interrupt::Requested()) {
+      return stop_before(Status(
+          Code::kDatabase,
+          fmt::format("interrupted ({}) before migration {}, which was not applied{}",
+                      Interrupt::Reason(), m->id(), StayNote(report.completed, "applied"))));
+    }
     if (Status s = AddCalledRoutineWrites(*db_, p, dialect); !s.ok()) return stop_before(s);
     // Dropping an index or trigger looks its table up in the model.
     bool looks_up = std::any_of(p.info.begin(), p.info.end(), [](const sql::StatementInfo& i) {
@@ -1985,11 +1999,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
         s = Status(s.code() == Code::kVerifyFailed ? Code::kVerifyFailed : Code::kDatabase,
                    fmt::format("migration {} failed and was rolled back at {}{}{}", m->id(),
                                s.message(), NewEnumValueAdvice(s.message()),
-                               report.completed == 1 ? "; the migration before it stays applied"
-                               : report.completed > 1
-                                   ? fmt::format("; the {} migrations before it stay applied",
-                                                 report.completed)
-                                   : ""));
+                               StayNote(report.completed, "applied")));
       }
     }
     if (!s.ok()) return fail(*m, start, s);
@@ -2109,6 +2119,13 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
 
   for (size_t i = 0; i < targets.size(); ++i) {
     const PlanStep& step = report.plan[i];
+    if (Interrupt::Requested()) {
+      STRATA_RETURN_IF_ERROR(run.Flush());
+      return Status(Code::kDatabase,
+                    fmt::format("interrupted ({}) before rolling back {}, which stays applied{}",
+                                Interrupt::Reason(), step.id,
+                                StayNote(report.completed, "rolled back")));
+    }
     std::string where = step.id + " (down script stored at apply time)";
     std::string restore_where =
         step.id + " (putting back the data captured before it; the down script must first "

@@ -23,9 +23,17 @@ enum ExitCode {
   kExitConflict = 7,         // history and files disagree (changed/missing/out of order)
   kExitInProgress = 8,       // a no-transaction migration was left half applied
   kExitInternal = 70,
+  kExitInterrupted = 130,    // stopped by SIGINT or SIGTERM, the running migration undone
 };
 
 int ExitCodeFor(Code code);
+
+/// For commands that run migrations (up, down, rehearse): the first SIGINT
+/// or SIGTERM asks the run to stop (Interrupt): the statement running is
+/// cancelled and its migration rolled back, the ones before it stay, the
+/// lock and sandboxes are released, and the command exits 130. A second
+/// signal ends the process at once.
+void StopGracefullyOnSignals();
 
 /// For options that take a migration version: digits, read in decimal as
 /// file names are ("0010" is ten; CLI11 alone would read it as octal eight).

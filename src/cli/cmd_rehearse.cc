@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "rehearse/rehearse.h"
+#include "util/interrupt.h"
 
 namespace strata::cli {
 namespace {
@@ -126,6 +127,11 @@ void PrintSummary(const RehearsalReport& r, const std::string& dir) {
     fmt::print("rehearsal passed: {} migration{} {}; {} injected failure{} left no trace ({} ms)\n",
                r.migrations.size(), r.migrations.size() == 1 ? "" : "s", downs, injected,
                injected == 1 ? "" : "s", r.total_ms);
+  } else if (Interrupt::Requested()) {
+    fmt::print("rehearsal interrupted ({}): {} of {} migrations rehearsed, {} failed ({} ms)\n",
+               Interrupt::Reason(),
+               r.Count(RehearsalResult::kPass) + r.Count(RehearsalResult::kFail),
+               r.migrations.size(), r.Count(RehearsalResult::kFail), r.total_ms);
   } else {
     fmt::print("rehearsal FAILED: {} of {} migrations failed", r.Count(RehearsalResult::kFail),
                r.migrations.size());
@@ -158,6 +164,7 @@ void SetupRehearse(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->footer("The target is only read. Exits 0 when every migration passes, 6 when one fails "
               "(the report says why), and as `up` does for bad input (2, 4, 5, 7, 8).");
   cmd->callback([&global, &exit_code, flags, to, seed_value] {
+    StopGracefullyOnSignals();
     // Without --seed nothing is generated: a seed value would be ignored.
     if (seed_value->count() > 0 && flags->options.seed_rows == 0) {
       exit_code = Fail(Status(Code::kInvalidArgument,
@@ -184,7 +191,11 @@ void SetupRehearse(CLI::App& app, GlobalOptions& global, int& exit_code) {
     } else {
       PrintSummary(*report, options.migrations_dir);
     }
-    if (!report->passed()) exit_code = kExitVerifyFailed;
+    if (Interrupt::Requested()) {
+      exit_code = kExitInterrupted;
+    } else if (!report->passed()) {
+      exit_code = kExitVerifyFailed;
+    }
   });
 }
 

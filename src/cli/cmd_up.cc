@@ -67,6 +67,7 @@ void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_option("--lock-timeout", global.lock_timeout,
                   "how long to wait for another run's lock (default 10s)");
   cmd->callback([&global, &exit_code, flags, to] {
+    StopGracefullyOnSignals();
     auto migrator = OpenMigrator(global, true, &exit_code, /*create_database=*/!flags->dry_run);
     if (!migrator) return;
     UpOptions options;
@@ -150,6 +151,7 @@ void SetupDown(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_option("--lock-timeout", global.lock_timeout,
                   "how long to wait for another run's lock (default 10s)");
   cmd->callback([&global, &exit_code, flags, steps, to] {
+    StopGracefullyOnSignals();
     auto migrator = OpenMigrator(global, true, &exit_code);
     if (!migrator) return;
     DownOptions options;

@@ -1,8 +1,15 @@
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -12,6 +19,7 @@
 #include "cli/config_file.h"
 #include "engine/url.h"
 #include "migration/migration.h"
+#include "util/interrupt.h"
 
 namespace strata::cli {
 
@@ -70,8 +78,60 @@ int ExitCodeFor(Code code) {
 
 int Fail(const Status& status) {
   std::fflush(stdout);
-  fmt::print(stderr, "strata: error: {}\n", RedactSecrets(status.message()));
-  return ExitCodeFor(status.code());
+  // A run stopped by a signal says so, unless it left something to settle.
+  const bool interrupted = Interrupt::Requested() && status.code() != Code::kInProgress &&
+                           status.code() != Code::kInternal;
+  const std::string prefix = interrupted && status.message().rfind("interrupted", 0) != 0
+                                 ? "interrupted (" + Interrupt::Reason() + "): "
+                                 : "";
+  fmt::print(stderr, "strata: error: {}{}\n", prefix, RedactSecrets(status.message()));
+  return interrupted ? kExitInterrupted : ExitCodeFor(status.code());
+}
+
+namespace {
+
+int stop_pipe[2] = {-1, -1};
+std::atomic<int> stop_signals{0};
+
+extern "C" void OnStopSignal(int sig) {
+  if (stop_signals.fetch_add(1) > 0) {  // the second: at once
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
+  const int saved = errno;
+  const unsigned char byte = static_cast<unsigned char>(sig);
+  if (write(stop_pipe[1], &byte, 1) < 0) {
+    // Nothing to do in a signal handler; the run goes on.
+  }
+  errno = saved;
+}
+
+}  // namespace
+
+void StopGracefullyOnSignals() {
+  if (stop_pipe[0] >= 0 || pipe2(stop_pipe, O_CLOEXEC) != 0) return;
+  // Interrupt::Request takes a lock and cancels statements: not for a
+  // signal handler, so the handler only wakes this thread.
+  std::thread([] {
+    unsigned char sig = 0;
+    while (read(stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    fmt::print(stderr, "strata: {} received: stopping once the migration running is rolled "
+                       "back (send it again to stop at once)\n", name);
+    Interrupt::Request(name);
+  }).detach();
+  struct sigaction action {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM}) {
+    // One ignored stays ignored (SIGINT of a job a script started with &).
+    struct sigaction before {};
+    if (sigaction(sig, nullptr, &before) == 0 && before.sa_handler == SIG_IGN) continue;
+    sigaction(sig, &action, nullptr);
+  }
 }
 
 namespace {

@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
       "3 locked by another run or connection, 4 cannot connect, 5 refused as irreversible,\n"
       "6 a verification failed (verify script, rollback check, diff, damaged snapshot),\n"
       "7 history and files disagree, 8 a no-transaction migration was left in progress,\n"
-      "70 internal error (rolling back after a failure failed too). See docs/exit-codes.md.");
+      "70 internal error (rolling back after a failure failed too),\n"
+      "130 stopped by SIGINT/SIGTERM (the migration running rolled back). See docs/exit-codes.md.");
   int exit_code = kExitOk;
   for (CommandSetup setup : kCommands) setup(app, global, exit_code);
   try {

@@ -17,6 +17,7 @@
 #include "safety/seed.h"
 #include "sql/splitter.h"
 #include "strata/migrator.h"
+#include "util/interrupt.h"
 #include "util/text.h"
 
 namespace strata {
@@ -176,10 +177,22 @@ class Rehearser {
     for (size_t i = 0; i < plan.plan.size(); ++i) {
       MigrationRehearsal& m = report_.migrations[i];
       if (!go_on) {
-        m.note = "not rehearsed: an earlier migration failed";
+        m.note = Interrupt::Requested()
+                     ? "not rehearsed: interrupted (" + Interrupt::Reason() + ")"
+                     : "not rehearsed: an earlier migration failed";
+      } else if (Interrupt::Requested()) {
+        m.note = "not rehearsed: interrupted (" + Interrupt::Reason() + ")";
+        go_on = false;
       } else {
         STRATA_ASSIGN_OR_RETURN(go_on, RehearseOne(plan.plan[i], m, i + 1 < plan.plan.size()));
         m.result = m.failures.empty() ? RehearsalResult::kPass : RehearsalResult::kFail;
+        if (Interrupt::Requested()) {
+          // What failed was the interrupt's doing, not the migration's.
+          m.failures.clear();
+          m.result = RehearsalResult::kNotRehearsed;
+          m.note = "interrupted (" + Interrupt::Reason() + ") during its rehearsal";
+          go_on = false;
+        }
       }
       Emit(RehearsalEvent::Kind::kMigrationDone, &m);
     }

@@ -18,6 +18,7 @@
 #include "migration/checksum_cache.h"
 #include "migration/loader.h"
 #include "testutil/harness.h"
+#include "util/text.h"
 
 namespace strata {
 namespace {
@@ -518,6 +519,63 @@ TEST_P(CliTest, TwoConcurrentUpsApplyExactlyOnce) {
   EXPECT_THAT(b.out, HasSubstr("waiting for the migration lock"));
   EXPECT_THAT(b.out, HasSubstr("database is up to date"));
   EXPECT_EQ(HistoryRows(), 2);
+}
+
+// SIGTERM (or SIGINT) stops a run gracefully: the statement running is
+// cancelled and its migration rolled back, the migration before it stays
+// applied, the lock is released, and strata exits 130; a rollback likewise.
+TEST_P(CliTest, ASignalStopsTheRunAfterRollingBackTheMigrationRunning) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  Write("0002_slow.up.sql", SlowSql(20));
+  Write("0002_slow.down.sql", "DROP TABLE slow;\n");
+  Write("0003_after.up.sql", "CREATE TABLE after_slow (id INTEGER);\n");
+  StrataProcess run(Args({"up"}), dir_.path());
+  ASSERT_TRUE(run.WaitForOutput("applying    0002_slow", std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // into its statement
+  const auto signalled = std::chrono::steady_clock::now();
+  run.Signal(SIGTERM);
+  testing::CliRun r = run.Wait();
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, std::chrono::seconds(5));
+  EXPECT_EQ(r.exit_code, cli::kExitInterrupted) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("interrupted (SIGTERM)"));
+  EXPECT_THAT(r.err, HasSubstr("migration 0002_slow failed and was rolled back"));
+  EXPECT_THAT(r.err, HasSubstr("the migration before it stays applied"));
+  auto db = target_->Connect();
+  EXPECT_EQ(testing::Column(*db, "SELECT version FROM strata_history ORDER BY version"),
+            std::vector<std::string>{"1"});
+  EXPECT_TRUE(*db->TableExists("users"));
+  EXPECT_FALSE(*db->TableExists("slow"));
+  EXPECT_FALSE(*db->TableExists("after_slow"));
+  // The lock went with it: the next run applies the rest.
+  Write("0002_slow.up.sql", "CREATE TABLE slow (id INTEGER);\n");
+  auto up = Strata({"up", "--lock-timeout", "1s"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  EXPECT_EQ(HistoryRows(), 3);
+
+  // A rollback: its down script is stopped and undone, the one before it stays rolled back.
+  Write("0003_after.down.sql", "DROP TABLE after_slow;\n");
+  ASSERT_TRUE(db->Exec("INSERT INTO users VALUES (7)").ok());
+  const std::string slow_query =
+      pg() ? "SELECT pg_sleep(20);\n"
+           : "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 80000000) "
+             "SELECT max(x) FROM c;\n";
+  ASSERT_TRUE(db->Exec("UPDATE strata_history SET down_script = " +
+                       SqlLiteral(slow_query + "DROP TABLE slow;\n") + " WHERE version = 2")
+                  .ok());
+  db.reset();
+  StrataProcess down(Args({"down", "--to", "0"}), dir_.path());
+  ASSERT_TRUE(down.WaitForOutput("rolling back 0002_slow", std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  down.Signal(SIGTERM);
+  r = down.Wait();
+  EXPECT_EQ(r.exit_code, cli::kExitInterrupted) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("interrupted (SIGTERM)"));
+  db = target_->Connect();
+  EXPECT_EQ(testing::Column(*db, "SELECT version FROM strata_history ORDER BY version"),
+            (std::vector<std::string>{"1", "2"}));
+  EXPECT_TRUE(*db->TableExists("slow"));
+  EXPECT_EQ(Scalar(*db, "SELECT count(*) FROM users WHERE id = 7"), 1);
+  EXPECT_FALSE(*db->TableExists("after_slow"));
 }
 
 // A long write (a big migration, an application's transaction) holds

@@ -13,6 +13,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -179,6 +180,17 @@ CliRun StrataProcess::Wait() {
 }
 
 void StrataProcess::Kill() { kill(pid_, SIGKILL); }
+
+void StrataProcess::Signal(int sig) { kill(pid_, sig); }
+
+bool StrataProcess::WaitForOutput(const std::string& text, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (ReadAll(out_path_).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
 
 std::vector<std::string> Column(Database& db, const std::string& sql) {
   auto rows = db.Query(sql);

@@ -2,6 +2,7 @@
 // the strata binary as a user would run it.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -90,6 +91,9 @@ class StrataProcess {
   ~StrataProcess();
   CliRun Wait();
   void Kill();  // SIGKILL, as a crash would
+  void Signal(int sig);
+  /// Waits up to `timeout` for `text` to appear in its standard output.
+  bool WaitForOutput(const std::string& text, std::chrono::milliseconds timeout);
   int pid() const { return pid_; }
 
  private:

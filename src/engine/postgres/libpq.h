@@ -22,7 +22,8 @@ namespace strata {
   X(PQtransactionStatus) X(PQunescapeBytea) X(PQsendQueryParams) X(PQsetSingleRowMode)  \
   X(PQenterPipelineMode) X(PQexitPipelineMode) X(PQpipelineSync) X(PQconsumeInput)     \
   X(PQisBusy) X(PQflush) X(PQserverVersion) X(PQsendQuery) X(PQescapeLiteral)          \
-  X(PQescapeByteaConn) X(PQprepare) X(PQexecPrepared) X(PQsendQueryPrepared)
+  X(PQescapeByteaConn) X(PQprepare) X(PQexecPrepared) X(PQsendQueryPrepared)             \
+  X(PQgetCancel) X(PQcancel) X(PQfreeCancel)
 
 struct LibPq {
 #define STRATA_LIBPQ_MEMBER(name) decltype(&::name) name = nullptr;

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -20,6 +21,7 @@
 
 #include "engine/postgres/batch_query.h"
 #include "engine/url.h"
+#include "util/interrupt.h"
 #include "util/text.h"
 
 namespace strata {
@@ -340,8 +342,19 @@ class PostgresDatabase final : public Database {
  public:
   /// Takes ownership of `conn`, which is connected.
   PostgresDatabase(PGconn* conn, std::string described)
-      : conn_(conn), described_(std::move(described)) {}
-  ~PostgresDatabase() override { Pq().PQfinish(conn_); }
+      : conn_(conn), described_(std::move(described)), cancel_(Pq().PQgetCancel(conn)) {
+    if (cancel_ != nullptr) {
+      interrupt_.emplace([this] {
+        char why[256];
+        Pq().PQcancel(cancel_, why, sizeof(why));  // a statement that has ended ignores it
+      });
+    }
+  }
+  ~PostgresDatabase() override {
+    interrupt_.reset();  // before what it uses goes
+    if (cancel_ != nullptr) Pq().PQfreeCancel(cancel_);
+    Pq().PQfinish(conn_);
+  }
 
   PostgresDatabase(const PostgresDatabase&) = delete;
   PostgresDatabase& operator=(const PostgresDatabase&) = delete;
@@ -1042,6 +1055,8 @@ class PostgresDatabase final : public Database {
   int prepared_count_ = 0;                        // names are never reused
   std::string described_;  // The URL, password redacted.
   bool lock_held_ = false;
+  PGcancel* cancel_;                       // what Interrupt cancels the running statement with
+  std::optional<Interrupt::Hook> interrupt_;
 };
 
 /// What is wrong with the URL's `keyword=value`, or "" when nothing

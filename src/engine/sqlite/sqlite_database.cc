@@ -7,11 +7,13 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "engine/url.h"
 #include "sql/lexer.h"
+#include "util/interrupt.h"
 #include "util/text.h"
 
 namespace strata {
@@ -57,8 +59,12 @@ class SqliteDatabase : public Database {
   SqliteDatabase(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
     sqlite3_progress_handler(db_, 1000, &SqliteDatabase::OnProgress, this);
+    // Safe from another thread; a statement started after the one it
+    // stops is not stopped.
+    interrupt_.emplace([db] { sqlite3_interrupt(db); });
   }
   ~SqliteDatabase() override {
+    interrupt_.reset();  // before the connection goes
     if (holds_lock_) Unlock().IgnoreError();
     sqlite3_close_v2(db_);
   }
@@ -456,6 +462,9 @@ class SqliteDatabase : public Database {
   }
 
   Status Error(int rc) const {
+    if (rc == SQLITE_INTERRUPT && Interrupt::Requested()) {
+      return Status(Code::kDatabase, "interrupted (" + Interrupt::Reason() + ")");
+    }
     if (rc == SQLITE_INTERRUPT && timeout_.count() > 0) {
       return Status(Code::kDatabase,
                     fmt::format("statement exceeded its timeout of {} ms and was interrupted",
@@ -483,6 +492,7 @@ class SqliteDatabase : public Database {
   Clock::time_point deadline_ = Clock::time_point::max();
   bool holds_lock_ = false;
   LockOwner owner_;
+  std::optional<Interrupt::Hook> interrupt_;  // stops the running statement
 };
 
 }  // namespace

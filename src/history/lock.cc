@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "history/history.h"
+#include "util/interrupt.h"
 
 namespace strata {
 
@@ -48,6 +49,12 @@ Result<std::unique_ptr<MigrationLock>> MigrationLock::Acquire(
     if (!told && on_wait) on_wait(attempt.holder);
     told = true;
     auto now = std::chrono::steady_clock::now();
+    if (Interrupt::Requested()) {
+      return Status(Code::kLocked, fmt::format("interrupted ({}) while waiting for the lock of {}, "
+                                               "held by {}; nothing was done",
+                                               Interrupt::Reason(), conn->Describe(),
+                                               attempt.holder));
+    }
     if (now >= deadline) {
       return Status(Code::kLocked,
                     fmt::format("{} is locked, held by {}; waited {} ms "

@@ -531,10 +531,18 @@ TEST_P(CliTest, ASignalStopsTheRunAfterRollingBackTheMigrationRunning) {
   Write("0003_after.up.sql", "CREATE TABLE after_slow (id INTEGER);\n");
   StrataProcess run(Args({"up"}), dir_.path());
   ASSERT_TRUE(run.WaitForOutput("applying    0002_slow", std::chrono::seconds(10)));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // into its statement
-  const auto signalled = std::chrono::steady_clock::now();
+  // A second run waiting for the lock stops waiting, having done nothing.
+  StrataProcess waiting(Args({"up", "--lock-timeout", "60s"}), dir_.path());
+  ASSERT_TRUE(waiting.WaitForOutput("waiting for the migration lock", std::chrono::seconds(10)));
+  auto signalled = std::chrono::steady_clock::now();
+  waiting.Signal(SIGTERM);
+  testing::CliRun r = waiting.Wait();
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, std::chrono::seconds(5));
+  EXPECT_EQ(r.exit_code, cli::kExitInterrupted) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("interrupted (SIGTERM) while waiting for the lock"));
+  signalled = std::chrono::steady_clock::now();
   run.Signal(SIGTERM);
-  testing::CliRun r = run.Wait();
+  r = run.Wait();
   EXPECT_LT(std::chrono::steady_clock::now() - signalled, std::chrono::seconds(5));
   EXPECT_EQ(r.exit_code, cli::kExitInterrupted) << r.all();
   EXPECT_THAT(r.err, HasSubstr("interrupted (SIGTERM)"));

@@ -81,7 +81,7 @@ int Fail(const Status& status) {
   // A run stopped by a signal says so, unless it left something to settle.
   const bool interrupted = Interrupt::Requested() && status.code() != Code::kInProgress &&
                            status.code() != Code::kInternal;
-  const std::string prefix = interrupted && status.message().rfind("interrupted", 0) != 0
+  const std::string prefix = interrupted && status.message().find("interrupted (") == std::string::npos
                                  ? "interrupted (" + Interrupt::Reason() + "): "
                                  : "";
   fmt::print(stderr, "strata: error: {}{}\n", prefix, RedactSecrets(status.message()));

@@ -17,6 +17,7 @@
 #include "engine/url.h"
 #include "history/lock.h"
 #include "snapshot/snapshot.h"
+#include "util/interrupt.h"
 
 namespace strata::cli {
 
@@ -114,6 +115,9 @@ Result<std::string> TakeRestorationPoint(const SnapshotConfig& config, const std
   auto bar = snapshot::TerminalProgress(stderr);
   options.progress = bar.get();
   auto m = snapshot::CreateSnapshot(*store, url, options);
+  if (!m.ok() && Interrupt::Requested()) {
+    return m.status().WithContext("taking the snapshot before applying (nothing was applied)");
+  }
   if (!m.ok()) {
     // A store that cannot be written (a full disk) is the usual cause.
     const bool store = m.status().code() == Code::kIOError;

@@ -20,6 +20,7 @@
 #include "snapshot/chunker.h"
 #include "snapshot/snapshot.h"
 #include "snapshot/sqlite_fingerprint.h"
+#include "util/interrupt.h"
 
 namespace strata::snapshot {
 namespace {
@@ -239,6 +240,11 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
       posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
       ChunkPipeline pipeline(store, options.threads > 0 ? options.threads : DefaultThreads());
       for (uint64_t off = 0; off < total && s.ok(); off += chunk) {
+        if (Interrupt::Requested()) {
+          s = Status(Code::kIOError, "interrupted (" + Interrupt::Reason() +
+                                         ") while taking the snapshot; nothing of it was kept");
+          break;
+        }
         std::string buf = pipeline.Buffer(std::min(chunk, total - off));
         s = ReadFully(fd, buf.data(), buf.size(), off, image_path);
         if (!s.ok()) break;

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <ctime>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <map>
@@ -277,10 +279,64 @@ AppliedMigration RowOf(const Migration& m, const std::string& actor) {
   return row;
 }
 
-Result<Prepared> Prepare(Migration& m, sql::Dialect dialect) {
+using Placeholders = std::map<std::string, std::string>;
+
+/// The values of a Flyway directory's placeholders (none for other layouts): the user's, and Flyway's
+/// built-in ones the user did not set (flyway:filename is each script's own,
+/// see Replaced). Without a database (file-only commands), the database's
+/// names stand in as flyway_default_schema and so on: good for reading the
+/// scripts, not for running them.
+Result<Placeholders> PlaceholderValues(const std::vector<Migration>& migrations, Database* db,
+                                       const Placeholders& given) {
+  if (std::none_of(migrations.begin(), migrations.end(),
+                   [](const Migration& m) { return m.layout == Layout::kFlyway; })) {
+    return Placeholders{};
+  }
+  Placeholders out = given;
+  std::string schema = "flyway_default_schema", user = "flyway_user", database = "flyway_database";
+  if (db != nullptr && db->engine() == Engine::kSqlite) {
+    schema = database = "main";
+    user = "";
+  } else if (db != nullptr) {
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows, db->Query("SELECT current_schema(), current_user, current_database()", {}));
+    schema = rows.rows[0][0].ToString();
+    user = rows.rows[0][1].ToString();
+    database = rows.rows[0][2].ToString();
+  }
+  char now[32];
+  const std::time_t t = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&t, &local);
+  std::strftime(now, sizeof(now), "%Y-%m-%d %H:%M:%S", &local);
+  std::error_code ec;
+  for (auto [name, value] : {std::pair<const char*, std::string>{"flyway:defaultSchema", schema},
+                             {"flyway:user", user},
+                             {"flyway:database", database},
+                             {"flyway:timestamp", now},
+                             {"flyway:workingDirectory", std::filesystem::current_path(ec).string()}}) {
+    out.emplace(name, std::move(value));
+  }
+  return out;
+}
+
+/// `text` of the script `path` with its placeholders replaced when `m` is
+/// in a Flyway directory (Flyway's semantics; other layouts have none).
+Result<std::string> Replaced(const Migration& m, std::string text, const std::string& path,
+                             const Placeholders& values, int first_line = 1) {
+  if (m.layout != Layout::kFlyway || text.find("${") == std::string::npos) return text;
+  Placeholders own = values;
+  own.emplace("flyway:filename", std::filesystem::path(path).filename().string());
+  auto replaced = ReplacePlaceholders(text, own);
+  if (!replaced.ok()) return AtFileLine(replaced.status(), path, first_line);
+  return std::move(replaced).value();
+}
+
+Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders& values) {
   Prepared p;
   STRATA_RETURN_IF_ERROR(ReadUpScript(m));  // unread when the checksum cache vouched for it
-  STRATA_ASSIGN_OR_RETURN(p.up, Split(m.up_sql, m.up_path, dialect));
+  STRATA_ASSIGN_OR_RETURN(std::string up_text, Replaced(m, m.up_sql, m.up_path, values));
+  STRATA_ASSIGN_OR_RETURN(p.up, Split(up_text, m.up_path, dialect));
   STRATA_RETURN_IF_ERROR(RefusePsqlInput(p.up, m.up_path, dialect));
   p.info = Classified(p.up, dialect);
   p.up_left_out = p.up.size();
@@ -310,7 +366,8 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect) {
   }
   if (m.has_down()) {
     STRATA_ASSIGN_OR_RETURN(DownScript file, ReadDownScript(m));
-    p.down_script = std::move(file.text);
+    STRATA_ASSIGN_OR_RETURN(p.down_script,
+                            Replaced(m, std::move(file.text), m.down_path, values, file.first_line));
     STRATA_ASSIGN_OR_RETURN(auto down, Split(p.down_script, m.down_path, dialect, file.first_line));
     STRATA_RETURN_IF_ERROR(RefusePsqlInput(down, m.down_path, dialect));
     auto directives = ParseDirectives(p.down_script);
@@ -1838,13 +1895,15 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   }
   RunReport report;
   std::vector<std::pair<const Migration*, Prepared>> todo;
+  STRATA_ASSIGN_OR_RETURN(const Placeholders placeholders,
+                          PlaceholderValues(*migrations_, db_.get(), options_.placeholders));
   std::vector<std::string> refusals;
   for (auto& m : *migrations_) {
     MigrationState st = state_of[m.version];
     if (st != MigrationState::kPending && st != MigrationState::kOutOfOrder) continue;
     if (options.to && m.version > *options.to) continue;
     if (!options.only.empty() && !listed(options.only, m.version)) continue;
-    STRATA_ASSIGN_OR_RETURN(Prepared p, Prepare(m, dialect));
+    STRATA_ASSIGN_OR_RETURN(Prepared p, Prepare(m, dialect, placeholders));
     if (p.down_source == "none" && !options.allow_irreversible &&
         !listed(options.irreversible_accepted, m.version)) {
       refusals.push_back(p.irreversible);
@@ -2321,12 +2380,14 @@ Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
       }
     }
   }
+  STRATA_ASSIGN_OR_RETURN(const Placeholders placeholders,
+                          PlaceholderValues(*migrations_, db_.get(), options_.placeholders));
   for (auto& m : *migrations_) {
-    auto p = Prepare(m, DialectOf(engine));
+    auto p = Prepare(m, DialectOf(engine), placeholders);
     // Without a database the engine is not known: a file that reads as
     // PostgreSQL (dollar-quoted bodies, nested comments) is fine.
     if (!p.ok() && !db_) {
-      auto as_pg = Prepare(m, sql::Dialect::kPostgres);
+      auto as_pg = Prepare(m, sql::Dialect::kPostgres, placeholders);
       if (as_pg.ok()) p = std::move(as_pg);
     }
     if (!p.ok()) {
@@ -2455,6 +2516,7 @@ Result<std::string> DiffFromReplay(const SchemaModel& live_model, const Migrator
   replay.actor = options.actor;
   replay.create_database = true;
   replay.session_sql = sandbox->session_sql();
+  replay.placeholders = options.placeholders;
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Migrator> migrator, Migrator::Open(replay));
   UpOptions up;
   up.to = version;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,10 @@ struct MigratorOptions {
   /// right after connecting. Rehearsal waives waiting for the disk on its
   /// throw-away copy with it.
   std::string session_sql;
+  /// Values of Flyway's `${name}` placeholders ([placeholders] in
+  /// strata.toml), replaced in the scripts of a Flyway directory; the
+  /// built-in flyway:* ones are filled unless given here.
+  std::map<std::string, std::string> placeholders;
 };
 
 /// Something the migrator did or is about to do, for the caller to show.

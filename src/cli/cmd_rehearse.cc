@@ -180,6 +180,7 @@ void SetupRehearse(CLI::App& app, GlobalOptions& global, int& exit_code) {
     RehearseOptions options = flags->options;
     options.database_url = resolved->database_url;
     options.migrations_dir = resolved->migrations_dir;
+    options.placeholders = resolved->placeholders;
     if (to->count() > 0) options.to = flags->to;
     auto report = Rehearse(options, flags->json ? RehearsalHandler() : PrintProgress);
     if (!report.ok()) {

@@ -189,13 +189,26 @@ std::string KnownKeys() {
   }
   std::string last = sections.back();
   sections.pop_back();
-  return fmt::format("{} and {}", fmt::join(sections, ", "), last);
+  return fmt::format("{}, {} and [placeholders] (Flyway's, any name)", fmt::join(sections, ", "),
+                     last);
 }
 
 Status CheckConfig(const toml::table& config, const std::string& path) {
   for (const auto& [section, node] : config) {
     const std::string_view name = section.str();
     const auto* table = node.as_table();
+    if (name == "placeholders" && table != nullptr) {
+      // Flyway's ${name} values: any name, each a string.
+      for (const auto& [key, value] : *table) {
+        if (!value.is_string()) {
+          return Status(Code::kInvalidArgument,
+                        fmt::format("{}: [placeholders] {} is {}; write e.g. {} = \"value\"",
+                                    At(path, value.source()), key.str(), TypeName(value.type()),
+                                    key.str()));
+        }
+      }
+      continue;
+    }
     bool known = std::any_of(std::begin(kConfigKeys), std::end(kConfigKeys),
                              [&](const ConfigKey& k) { return k.section == name; });
     if (!known || table == nullptr) {
@@ -269,6 +282,11 @@ Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_da
     config_table_lock = t["migrations"]["lock_timeout"].value_or(std::string());
     config_lock = t["lock"]["timeout"].value_or(std::string());
     config_finalize_after = t["captures"]["finalize_after"].value_or(std::string());
+    if (const toml::table* values = t["placeholders"].as_table()) {
+      for (const auto& [key, value] : *values) {
+        out.placeholders[std::string(key.str())] = value.value_or(std::string());
+      }
+    }
   }
   const char* env_url = std::getenv("DATABASE_URL");
   out.database_url = !global.database.empty()    ? global.database

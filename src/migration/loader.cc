@@ -431,6 +431,39 @@ Result<Sections> SplitSections(std::string_view text, Layout layout) {
   return out;
 }
 
+Result<std::string> ReplacePlaceholders(std::string_view text,
+                                        const std::map<std::string, std::string>& values) {
+  auto name_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':' ||
+           c == '-';
+  };
+  std::string out;
+  out.reserve(text.size());
+  size_t done = 0;
+  for (size_t at = text.find("${"); at != std::string_view::npos; at = text.find("${", at + 2)) {
+    size_t end = at + 2;
+    while (end < text.size() && name_char(text[end])) ++end;
+    if (end == at + 2 || end >= text.size() || text[end] != '}') continue;  // not one
+    const std::string name(text.substr(at + 2, end - at - 2));
+    auto value = values.find(name);
+    if (value == values.end()) {
+      const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<ptrdiff_t>(at), '\n');
+      return Status(Code::kInvalidArgument,
+                    fmt::format("{}: placeholder ${{{}}} has no value: give it one under "
+                                "[placeholders] in strata.toml ({} = \"...\"); Flyway's "
+                                "built-in ones Strata fills are flyway:defaultSchema, "
+                                "flyway:user, flyway:database, flyway:timestamp, "
+                                "flyway:filename and flyway:workingDirectory",
+                                line, name, name.find(':') == std::string::npos ? name : "\"" + name + "\""));
+    }
+    out.append(text.substr(done, at - done)).append(value->second);
+    done = end + 1;
+    at = end - 1;
+  }
+  out.append(text.substr(done));
+  return out;
+}
+
 Result<DownScript> ReadDownScript(const Migration& m) {
   if (!m.has_down()) {
     return Status(Code::kNotFound, fmt::format("migration {} has no down script", m.id()));

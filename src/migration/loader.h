@@ -5,6 +5,7 @@
 //   V1__name.sql, U1__name.sql (optional: Flyway's undo script)
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,12 @@ struct Sections {
 /// at the top of the file, heads the down section too; ENVSUB ON is an
 /// error, since Strata runs a script as written.
 Result<Sections> SplitSections(std::string_view text, Layout layout);
+
+/// Flyway's placeholders: each `${name}` in `text` (name: letters, digits and
+/// `_ . : -`) replaced by `values[name]`, everywhere, as Flyway does. A name
+/// without a value is an error naming its line ("3: placeholder ${x} ...").
+Result<std::string> ReplacePlaceholders(std::string_view text,
+                                        const std::map<std::string, std::string>& values);
 
 /// Where other tools keep their migrations, relative to a project's root:
 /// dbmate's (and often golang-migrate's) and Flyway's default directories.

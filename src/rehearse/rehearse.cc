@@ -147,6 +147,7 @@ class Rehearser {
     mo.migrations_dir = options_.migrations_dir;
     mo.actor = options_.actor;
     mo.session_sql = sandbox_->session_sql();
+    mo.placeholders = options_.placeholders;
     STRATA_ASSIGN_OR_RETURN(migrator_, Migrator::Open(mo));
     db_ = migrator_->database();
     dialect_ = db_->engine() == Engine::kPostgres ? sql::Dialect::kPostgres : sql::Dialect::kSqlite;

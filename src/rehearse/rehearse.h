@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -37,6 +38,7 @@ struct RehearseOptions {
   bool allow_irreversible = false;  // rehearse migrations without a way back (up only)
   bool inject_failures = true;
   bool keep_sandbox = false;  // leave the copy in place (its location is in the report)
+  std::map<std::string, std::string> placeholders;  // MigratorOptions::placeholders
 };
 
 enum class RehearsalResult { kPass, kFail, kNotRehearsed };

@@ -400,6 +400,44 @@ TEST_P(CliTest, AGooseDirectoryAppliesAndRollsBackAsItIs) {
   EXPECT_EQ(loaded->back().layout, Layout::kGoose);
 }
 
+// Flyway's placeholders: ${name} from [placeholders] in strata.toml and
+// Flyway's built-in flyway:* ones are replaced in the scripts of a Flyway
+// directory (up and undo), the checksum stays the file's, and one without a
+// value is named before anything runs.
+TEST_P(CliTest, FlywayPlaceholdersAreReplacedFromTheProjectFile) {
+  TempDir flyway;
+  // Values go in as written, as in Flyway: a quote inside a literal is doubled.
+  flyway.Write("strata.toml", "[placeholders]\nprefix = \"app_\"\nowner = \"O''Brien\"\n");
+  flyway.Write("V1__users.sql",
+               "CREATE TABLE ${prefix}users (id INTEGER PRIMARY KEY, owner TEXT, made_in TEXT);\n");
+  flyway.Write("V2__seed.sql",
+               "-- ${flyway:filename}\nINSERT INTO ${prefix}users VALUES (1, '${owner}', "
+               "'${flyway:defaultSchema}');\n");
+  flyway.Write("U2__seed.sql", "DELETE FROM ${prefix}users WHERE id = 1;\n");
+  auto in_flyway = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--database", target_->url(), "--dir", flyway.path()});
+    return RunStrata(args, flyway.path());
+  };
+  auto up = in_flyway({"up"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM app_users WHERE owner = 'O''Brien' AND made_in = " +
+                             std::string(pg() ? "current_schema()" : "'main'")),
+            1);
+  auto status = in_flyway({"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.all();
+  EXPECT_THAT(status.out, HasSubstr("2 applied"));
+  // The undo file runs replaced, and the derived inverse drops app_users.
+  auto down = in_flyway({"down", "--to", "0"});
+  ASSERT_EQ(down.exit_code, 0) << down.all();
+  EXPECT_FALSE(*db_->TableExists("app_users"));
+  flyway.Write("V3__more.sql", "CREATE TABLE ${suffix_less} (id INTEGER);\n");
+  auto missing = in_flyway({"up"});
+  EXPECT_EQ(missing.exit_code, cli::kExitUsage) << missing.all();
+  EXPECT_THAT(missing.err, HasSubstr("V3__more.sql:1: placeholder ${suffix_less} has no value: "
+                                     "give it one under [placeholders] in strata.toml"));
+  EXPECT_EQ(HistoryRows(), 0);
+}
+
 // A Sqitch project runs in plan order: deploy scripts with their own
 // BEGIN/COMMIT, verify scripts in BEGIN ... ROLLBACK, revert on the way back.
 TEST_P(CliTest, ASqitchProjectDeploysVerifiesAndReverts) {
@@ -1052,6 +1090,10 @@ TEST_F(CliInputTest, ConfigTyposAndWrongTypesAreErrors) {
   run = Strata({"--dir", "db/migrations", "up"});
   EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
   EXPECT_THAT(run.err, HasSubstr("[snapshots] before_up is a string; write e.g. before_up = true"));
+  dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[placeholders]\nshards = 4\n");
+  run = Strata({"--dir", "db/migrations", "up"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("[placeholders] shards is an integer; write e.g. shards = \"value\""));
   EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/app.db"));
   dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[snapshots]\nbefore_up = false\n"
                             "max_auto_size = 1024\n[migrations]\ndir = \"db/migrations\"\n");

@@ -1,6 +1,7 @@
 #include "migration/loader.h"
 
 #include <filesystem>
+#include <map>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -213,6 +214,21 @@ TEST(SplitSections, GooseErrorsNameTheLine) {
               HasSubstr("1: -- +goose Down comes before -- +goose Up"));
   // ENVSUB OFF changes nothing and is accepted.
   EXPECT_TRUE(SplitSections("-- +goose Up\n-- +goose ENVSUB OFF\nSELECT 1;\n", Layout::kGoose).ok());
+}
+
+TEST(ReplacePlaceholders, ReplacesEveryNamedOneAndNamesTheLineOfAMissingOne) {
+  const std::map<std::string, std::string> values = {{"schema", "app"}, {"flyway:user", "ann"}};
+  EXPECT_EQ(*ReplacePlaceholders("SELECT '${flyway:user}' FROM ${schema}.t${schema};", values),
+            "SELECT 'ann' FROM app.tapp;");
+  // Not placeholders: no name, no closing brace, characters a name cannot hold.
+  EXPECT_EQ(*ReplacePlaceholders("SELECT '${}', '${a b}', '$x{y}', '${open", values),
+            "SELECT '${}', '${a b}', '$x{y}', '${open");
+  auto missing = ReplacePlaceholders("SELECT 1;\nSELECT ${schema}, ${tenant};\n", values);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), Code::kInvalidArgument);
+  EXPECT_THAT(missing.status().message(),
+              HasSubstr("2: placeholder ${tenant} has no value: give it one under [placeholders] "
+                        "in strata.toml (tenant = \"...\")"));
 }
 
 TEST(LoadMigrations, ReadsFlywayFilesAndTheirUndoScripts) {

@@ -49,6 +49,12 @@ std::vector<Risk> AssessRisks(const std::vector<sql::Statement>& up, const RiskF
     if (info.table.empty()) info.table = info.object;
     std::string where = " (line " + std::to_string(st.line) + ")";
     if (info.destructive) risks.push_back({"destructive", info.summary + where});
+    if (!info.destructive && !info.writes.empty()) {
+      std::string tables;
+      for (const std::string& t : info.writes) tables += (tables.empty() ? "" : ", ") + t;
+      risks.push_back({"destructive", "runs a DO block whose body updates, deletes, inserts or "
+                                      "truncates rows of " + tables + where});
+    }
     if (info.kind == sql::StatementKind::kAlterColumnType) {
       risks.push_back({"table-rewrite", "rewrites " + info.table +
                                             (pg ? " under an ACCESS EXCLUSIVE lock" : "") + where});

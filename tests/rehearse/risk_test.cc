@@ -39,6 +39,18 @@ TEST(RiskTest, DestructiveStatementsAreNamedWithTheirLine) {
   EXPECT_THAT(risks[1].detail, HasSubstr("drops column orders.note (line 2)"));
 }
 
+// A DO block's body is read for the tables it writes: a backfill in one is
+// tagged as the UPDATE it holds would be.
+TEST(RiskTest, ADoBlockThatWritesRowsIsNamed) {
+  auto risks = Assess("DO $$\nBEGIN\n  UPDATE orders SET total = 0 WHERE total IS NULL;\nEND\n$$;",
+                      Postgres());
+  ASSERT_THAT(Tags(risks), ElementsAre("destructive"));
+  EXPECT_EQ(risks[0].detail,
+            "runs a DO block whose body updates, deletes, inserts or truncates rows of orders "
+            "(line 1)");
+  EXPECT_THAT(Assess("DO $$ BEGIN RAISE NOTICE 'hi'; END $$;", Postgres()), IsEmpty());
+}
+
 TEST(RiskTest, IndexWithoutConcurrentlyLocksAnExistingTableOnPostgres) {
   auto risks = Assess("CREATE INDEX orders_status ON orders (status);", Postgres());
   ASSERT_THAT(Tags(risks), ElementsAre("lock"));

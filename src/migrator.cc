@@ -281,11 +281,12 @@ AppliedMigration RowOf(const Migration& m, const std::string& actor) {
 
 using Placeholders = std::map<std::string, std::string>;
 
-/// The values of a Flyway directory's placeholders (none for other layouts): the user's, and Flyway's
-/// built-in ones the user did not set (flyway:filename is each script's own,
-/// see Replaced). Without a database (file-only commands), the database's
-/// names stand in as flyway_default_schema and so on: good for reading the
-/// scripts, not for running them.
+/// The values of a Flyway directory's placeholders (none for other layouts):
+/// the user's, and Flyway's built-in ones the user did not set
+/// (flyway:filename is each script's own, see Replaced). Without a database
+/// (file-only commands), the database's names stand in as
+/// flyway_default_schema and so on: good for reading the scripts, not for
+/// running them.
 Result<Placeholders> PlaceholderValues(const std::vector<Migration>& migrations, Database* db,
                                        const Placeholders& given) {
   if (std::none_of(migrations.begin(), migrations.end(),

@@ -413,6 +413,32 @@ struct Scope {
   const std::vector<std::string>* filter() const { return whole ? nullptr : &tables; }
 };
 
+/// The tables the INSERTs of `p` write through views (PostgreSQL's
+/// automatically updatable ones), for the rollback check to cover as it
+/// covers a table written directly. An INSERT into a view whose own INSTEAD
+/// OF triggers or rules do the writing is refused, as its DELETE and UPDATE
+/// are (what they write is not known), unless `allow_irreversible`.
+Result<std::vector<std::string>> TablesUnderViews(Database& db, const Prepared& p,
+                                                  const std::string& id, bool allow_irreversible) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < p.info.size(); ++i) {
+    const sql::StatementInfo& info = p.info[i];
+    if (info.kind != sql::StatementKind::kInsert || info.table.empty()) continue;
+    STRATA_ASSIGN_OR_RETURN(Database::ViewWrites w, db.WritesThroughView(info.table));
+    if (!w.view) continue;
+    if (w.by_triggers && !allow_irreversible) {
+      return Status(Code::kIrreversible,
+                    fmt::format("migration {}: line {} inserts into view {}, whose own INSTEAD OF "
+                                "triggers or rules write the tables under it; Strata cannot tell "
+                                "which, so a rollback could not be checked; write the statement "
+                                "against those tables, or pass --allow-irreversible",
+                                id, p.up[i].line, info.table));
+    }
+    out.insert(out.end(), w.tables.begin(), w.tables.end());
+  }
+  return out;
+}
+
 /// "; the 2 migrations before it stay applied" (`state`), or "" for none.
 std::string StayNote(int completed, std::string_view state) {
   if (completed == 0) return "";
@@ -1973,12 +1999,21 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       if (Status read = read_unread(); !read.ok()) return stop_before(read);
     }
     if (Status marked = MarkReplacingWrites(*db_, p); !marked.ok()) return stop_before(marked);
-    Scope scope = ScopeOf(p.info, model);
+    auto under_views = TablesUnderViews(*db_, p, m->id(), options.allow_irreversible);
+    if (!under_views.ok()) return stop_before(under_views.status());
+    auto scope_of = [&] {
+      Scope s = ScopeOf(p.info, model);
+      for (const std::string& t : *under_views) {
+        if (std::find(s.tables.begin(), s.tables.end(), t) == s.tables.end()) s.tables.push_back(t);
+      }
+      return s;
+    };
+    Scope scope = scope_of();
     // Deferred: the reads after a transactional migration on known tables.
     const bool deferred = !scope.whole && !m->directives.no_transaction;
     if (!deferred || unread.Touches(scope.tables)) {
       if (Status read = read_unread(); !read.ok()) return stop_before(read);
-      scope = ScopeOf(p.info, model);  // partitions created since are known now
+      scope = scope_of();  // partitions created since are known now
     }
     auto cascades = AddCascades(*db_, p, m->directives.no_transaction, scope);
     if (!cascades.ok()) return stop_before(cascades.status());

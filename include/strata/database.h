@@ -263,6 +263,21 @@ class Database {
   /// Whether `name` is a view of the managed schema: writing to it writes
   /// the tables under it (PostgreSQL's updatable views, INSTEAD OF triggers).
   virtual Result<bool> IsView(std::string_view /*name*/) { return false; }
+  /// What a write through `name` reaches, when it is a view: the tables under
+  /// it when the engine writes them itself (PostgreSQL's automatically
+  /// updatable views), or `by_triggers` when the view's own INSTEAD OF
+  /// triggers or rules do the writing (what they write is not known).
+  struct ViewWrites {
+    bool view = false;
+    bool by_triggers = false;
+    std::vector<std::string> tables;
+  };
+  virtual Result<ViewWrites> WritesThroughView(std::string_view name) {
+    ViewWrites w;
+    STRATA_ASSIGN_OR_RETURN(w.view, IsView(name));
+    w.by_triggers = w.view;  // only INSTEAD OF triggers make a view writable
+    return w;
+  }
   /// Whether a plain INSERT or UPDATE of `table` (one without a conflict
   /// clause of its own) deletes the rows its new values collide with, as
   /// SQLite's `UNIQUE` / `PRIMARY KEY ... ON CONFLICT REPLACE` in the table's

@@ -828,6 +828,31 @@ class PostgresDatabase final : public Database {
     return !rows.empty();
   }
 
+  Result<ViewWrites> WritesThroughView(std::string_view name) override {
+    ViewWrites w;
+    STRATA_ASSIGN_OR_RETURN(w.view, IsView(name));
+    if (!w.view) return w;
+    const Value view(QuoteIdent(name));
+    STRATA_ASSIGN_OR_RETURN(
+        Rows own, QueryFixed("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger"
+                             "  WHERE tgrelid = pg_catalog.to_regclass($1) AND NOT tgisinternal)"
+                             " OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite"
+                             "  WHERE ev_class = pg_catalog.to_regclass($1) AND rulename <> '_RETURN')",
+                             {view}));
+    w.by_triggers = own.rows[0][0].ToString() == "t";
+    // The relations the view's query reads: the one it writes among them.
+    STRATA_ASSIGN_OR_RETURN(
+        Rows under, QueryFixed("SELECT DISTINCT c.relname FROM pg_catalog.pg_rewrite r"
+                               " JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass"
+                               "  AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass"
+                               " JOIN pg_catalog.pg_class c ON c.oid = d.refobjid"
+                               " WHERE r.ev_class = pg_catalog.to_regclass($1) AND r.rulename = '_RETURN'"
+                               " AND d.refobjid <> r.ev_class AND c.relkind IN ('r', 'p') ORDER BY 1",
+                               {view}));
+    for (const auto& row : under.rows) w.tables.push_back(row[0].ToString());
+    return w;
+  }
+
   Result<std::vector<std::string>> InheritingTables(std::string_view table) override {
     STRATA_ASSIGN_OR_RETURN(
         Rows rows, QueryFixed("SELECT i.inhrelid::regclass::text FROM pg_catalog.pg_inherits i"

@@ -156,6 +156,11 @@ class Database {
   /// A SQL expression for the engine's current log position, recorded with
   /// each migration for point-in-time recovery ('' where there is none).
   virtual std::string_view LogPositionSql() const { return "''"; }
+  /// An expression for a migration's applied_at given the client's clock as
+  /// text parameter `param` ("$8"): the server's clock where the server is
+  /// elsewhere (PostgreSQL: the time a point-in-time recovery goes by), the
+  /// client's otherwise. UTC, "YYYY-MM-DDTHH:MM:SS.mmmZ".
+  virtual std::string AppliedAtSql(std::string_view param) const { return std::string(param); }
 
   /// A SQL expression whose value changes whenever the schema changes
   /// ("" where the engine has no cheap one). SQLite: the schema cookie.

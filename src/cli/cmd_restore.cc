@@ -314,7 +314,7 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
              "  recovery_target_lsn = '{}'\n"
              "  recovery_target_inclusive = off\n"
              "  recovery_target_action = 'pause'\n"
-             "or by time (less exact: the clock of the machine that ran strata):\n"
+             "or by time (less exact: the server's clock as the migration began):\n"
              "  recovery_target_time = '{}'\n"
              "  recovery_target_inclusive = off\n",
              a.id(), a.log_position, a.applied_at, a.applied_at);

@@ -169,12 +169,15 @@ Result<std::optional<AppliedMigration>> History::Get(int64_t version) {
 History::History(Database& db) : db_(db) {
   // Every column but the last is a parameter; the last, log_position, is the
   // engine's (PostgreSQL: the WAL position as the migration's transaction
-  // runs, for point-in-time recovery).
+  // runs, for point-in-time recovery), and applied_at may be the server's clock.
   std::string names, values;
   for (size_t i = 0; i < kColumnCount; ++i) {
     names += fmt::format("{}{}", i ? ", " : "", kColumns[i].name);
     values += i ? ", " : "";
-    values += i + 1 < kColumnCount ? fmt::format("${}", i + 1) : std::string(db.LogPositionSql());
+    const std::string param = fmt::format("${}", i + 1);
+    values += i + 1 == kColumnCount                          ? std::string(db.LogPositionSql())
+              : std::string_view(kColumns[i].name) == "applied_at" ? db.AppliedAtSql(param)
+                                                                   : param;
   }
   insert_sql_ = fmt::format("INSERT INTO strata_history ({}) VALUES ({})", names, values);
 }

@@ -141,6 +141,22 @@ TEST_P(MigratorTest, HistoryRecordsWhoWhatAndTheWayBack) {
   EXPECT_THAT(m.applied_at, ::testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T.*Z"));
   auto seed = history.Get(3);
   EXPECT_EQ((*seed)->down_source, "file");
+  // applied_at is the server's clock on PostgreSQL (what a point-in-time
+  // recovery goes by), whatever the client's says; SQLite's is the client's.
+  AppliedMigration late = m;
+  late.version = 900;
+  late.applied_at = "1999-01-01T00:00:00.000Z";
+  ASSERT_TRUE(history.Insert(late).ok());
+  auto stored = history.Get(900);
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  if (pg()) {
+    EXPECT_THAT((*stored)->applied_at, ::testing::MatchesRegex("20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z"));
+    EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history WHERE version = 900 AND abs(extract("
+                           "epoch FROM now() - applied_at::timestamptz)) < 60"),
+              1);
+  } else {
+    EXPECT_EQ((*stored)->applied_at, "1999-01-01T00:00:00.000Z");
+  }
 }
 
 TEST_P(MigratorTest, DownStepsAndTo) {

@@ -417,6 +417,12 @@ class PostgresDatabase final : public Database {
                        position, into);
   }
   std::string_view LogPositionSql() const override { return "pg_current_wal_lsn()::text"; }
+  std::string AppliedAtSql(std::string_view param) const override {
+    // The parameter is named, typed, and unused: the server's clock wins.
+    return fmt::format("CASE WHEN {}::text IS NULL THEN NULL ELSE to_char(clock_timestamp() AT "
+                       "TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') END",
+                       param);
+  }
   std::string_view StepGuardSql() const override {
     static const std::string guard =
         "SELECT pg_advisory_xact_lock(" + std::to_string(kStepKey) + ")";

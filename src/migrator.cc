@@ -1983,13 +1983,15 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     return s;
   };
   using K = sql::StatementKind;
+  // A signal that came while no statement ran cancelled nothing: it is
+  // looked at before each migration and again just before it runs.
+  auto interrupted_before = [&](const Migration& m) {
+    return stop_before(Status(
+        Code::kDatabase, fmt::format("interrupted ({}) before migration {}, which was not applied{}",
+                                     Interrupt::Reason(), m.id(), StayNote(report.completed, "applied"))));
+  };
   for (auto& [m, p] : todo) {
-    if (Interrupt::Requested()) {
-      return stop_before(Status(
-          Code::kDatabase,
-          fmt::format("interrupted ({}) before migration {}, which was not applied{}",
-                      Interrupt::Reason(), m->id(), StayNote(report.completed, "applied"))));
-    }
+    if (Interrupt::Requested()) return interrupted_before(*m);
     if (Status s = AddCalledRoutineWrites(*db_, p, dialect); !s.ok()) return stop_before(s);
     // Dropping an index or trigger looks its table up in the model.
     bool looks_up = std::any_of(p.info.begin(), p.info.end(), [](const sql::StatementInfo& i) {
@@ -2047,6 +2049,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       return Status::OK();
     };
     const bool changes_session = ChangesSession(guarded.up);
+    if (Interrupt::Requested()) return interrupted_before(*m);
     if (m->directives.no_transaction) {
       STRATA_RETURN_IF_ERROR(run.Flush());
       row.applied_at = NowUtc();
@@ -2212,15 +2215,15 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
   }
   if (options.dry_run) return report;
 
+  auto interrupted_before = [&](const PlanStep& step) -> Status {
+    STRATA_RETURN_IF_ERROR(run.Flush());
+    return Status(Code::kDatabase,
+                  fmt::format("interrupted ({}) before rolling back {}, which stays applied{}",
+                              Interrupt::Reason(), step.id, StayNote(report.completed, "rolled back")));
+  };
   for (size_t i = 0; i < targets.size(); ++i) {
     const PlanStep& step = report.plan[i];
-    if (Interrupt::Requested()) {
-      STRATA_RETURN_IF_ERROR(run.Flush());
-      return Status(Code::kDatabase,
-                    fmt::format("interrupted ({}) before rolling back {}, which stays applied{}",
-                                Interrupt::Reason(), step.id,
-                                StayNote(report.completed, "rolled back")));
-    }
+    if (Interrupt::Requested()) return interrupted_before(step);
     std::string where = step.id + " (down script stored at apply time)";
     std::string restore_where =
         step.id + " (putting back the data captured before it; the down script must first "
@@ -2265,6 +2268,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       return CheckReach(*db_, reach, step.id, outside_before);
     };
     Status s;
+    if (Interrupt::Requested()) return interrupted_before(step);
     if (directives[i].no_transaction) {
       STRATA_RETURN_IF_ERROR(run.Flush());
       s = ResetSessionAfter(*db_, changes_session, run.Exec(scripts[i], where));

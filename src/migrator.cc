@@ -1987,8 +1987,8 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   // looked at before each migration and again just before it runs.
   auto interrupted_before = [&](const Migration& m) {
     return stop_before(Status(
-        Code::kDatabase, fmt::format("interrupted ({}) before migration {}, which was not applied{}",
-                                     Interrupt::Reason(), m.id(), StayNote(report.completed, "applied"))));
+        Code::kDatabase, fmt::format("{} before migration {}, which was not applied{}",
+                                     Interrupt::Describe(), m.id(), StayNote(report.completed, "applied"))));
   };
   for (auto& [m, p] : todo) {
     if (Interrupt::Requested()) return interrupted_before(*m);
@@ -2218,8 +2218,8 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
   auto interrupted_before = [&](const PlanStep& step) -> Status {
     STRATA_RETURN_IF_ERROR(run.Flush());
     return Status(Code::kDatabase,
-                  fmt::format("interrupted ({}) before rolling back {}, which stays applied{}",
-                              Interrupt::Reason(), step.id, StayNote(report.completed, "rolled back")));
+                  fmt::format("{} before rolling back {}, which stays applied{}",
+                              Interrupt::Describe(), step.id, StayNote(report.completed, "rolled back")));
   };
   for (size_t i = 0; i < targets.size(); ++i) {
     const PlanStep& step = report.plan[i];

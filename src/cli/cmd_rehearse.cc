@@ -128,8 +128,8 @@ void PrintSummary(const RehearsalReport& r, const std::string& dir) {
                r.migrations.size(), r.migrations.size() == 1 ? "" : "s", downs, injected,
                injected == 1 ? "" : "s", r.total_ms);
   } else if (Interrupt::Requested()) {
-    fmt::print("rehearsal interrupted ({}): {} of {} migrations rehearsed, {} failed ({} ms)\n",
-               Interrupt::Reason(),
+    fmt::print("rehearsal {}: {} of {} migrations rehearsed, {} failed ({} ms)\n",
+               Interrupt::Describe(),
                r.Count(RehearsalResult::kPass) + r.Count(RehearsalResult::kFail),
                r.migrations.size(), r.Count(RehearsalResult::kFail), r.total_ms);
   } else {

@@ -81,9 +81,9 @@ int Fail(const Status& status) {
   // A run stopped by a signal says so, unless it left something to settle.
   const bool interrupted = Interrupt::Requested() && status.code() != Code::kInProgress &&
                            status.code() != Code::kInternal;
-  const std::string prefix = interrupted && status.message().find("interrupted (") == std::string::npos
-                                 ? "interrupted (" + Interrupt::Reason() + "): "
-                                 : "";
+  const std::string said = Interrupt::Describe();
+  const std::string prefix =
+      interrupted && status.message().find(said) == std::string::npos ? said + ": " : "";
   fmt::print(stderr, "strata: error: {}{}\n", prefix, RedactSecrets(status.message()));
   return interrupted ? kExitInterrupted : ExitCodeFor(status.code());
 }

@@ -50,10 +50,9 @@ Result<std::unique_ptr<MigrationLock>> MigrationLock::Acquire(
     told = true;
     auto now = std::chrono::steady_clock::now();
     if (Interrupt::Requested()) {
-      return Status(Code::kLocked, fmt::format("interrupted ({}) while waiting for the lock of {}, "
-                                               "held by {}; nothing was done",
-                                               Interrupt::Reason(), conn->Describe(),
-                                               attempt.holder));
+      return Status(Code::kLocked,
+                    fmt::format("{} while waiting for the lock of {}, held by {}; nothing was done",
+                                Interrupt::Describe(), conn->Describe(), attempt.holder));
     }
     if (now >= deadline) {
       return Status(Code::kLocked,

@@ -37,6 +37,21 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
                 fmt::format("'{}' has an unknown unit '{}'; use ms, s, m, h or d", text, unit));
 }
 
+std::optional<std::string> GooseWords(std::string_view body) {
+  if (AsciiLower(body.substr(0, 6)) != "+goose" ||
+      (body.size() > 6 && body[6] != ' ' && body[6] != '\t')) {
+    return std::nullopt;
+  }
+  std::string words;
+  for (std::string_view w = Trim(body.substr(6)); !w.empty(); w = Trim(w)) {
+    size_t end = w.find_first_of(" \t");
+    if (!words.empty()) words += ' ';
+    words += AsciiLower(w.substr(0, end));
+    w = end == std::string_view::npos ? "" : w.substr(end);
+  }
+  return words;
+}
+
 namespace {
 
 /// dbmate's section marker "-- migrate:up transaction:false" (or
@@ -61,16 +76,6 @@ Status OnDbmateMarker(int line_no, std::string_view marker, F& on_directive) {
   return Status::OK();
 }
 
-/// Whether the comment text `body` (after "--") is goose's annotation
-/// "+goose NO TRANSACTION", in any case and spacing.
-bool IsGooseNoTransaction(std::string_view body) {
-  if (AsciiLower(body.substr(0, 6)) != "+goose") return false;
-  std::string_view rest = Trim(body.substr(6));
-  if (rest.size() == body.size() - 6 || AsciiLower(rest.substr(0, 2)) != "no") return false;
-  rest = rest.substr(2);
-  return !rest.empty() && IsAsciiSpace(rest.front()) && AsciiLower(Trim(rest)) == "transaction";
-}
-
 /// Calls `on_directive(line_no, text)` for each `-- strata:` comment line
 /// before the first statement, `text` being what follows "strata:", for
 /// the options of a dbmate section marker (OnDbmateMarker), and for goose's
@@ -88,7 +93,7 @@ Status ForEachDirective(std::string_view script, F on_directive) {
       STRATA_RETURN_IF_ERROR(on_directive(line_no, body.substr(7)));
     } else if (body.substr(0, 8) == "migrate:") {
       STRATA_RETURN_IF_ERROR(OnDbmateMarker(line_no, body, on_directive));
-    } else if (IsGooseNoTransaction(body)) {
+    } else if (GooseWords(body) == "no transaction") {
       STRATA_RETURN_IF_ERROR(on_directive(line_no, "no-transaction"));
     }
   }

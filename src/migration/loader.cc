@@ -280,25 +280,12 @@ Result<MigrationFileName> ParseFlywayFileName(std::string_view file) {
 namespace {
 
 /// A goose annotation: "-- +goose <words>" at the very start of a line (as
-/// goose wants it: no space before), its words lower-cased and single-spaced
-/// ("no transaction"); nullopt for any other line.
+/// goose wants it: no space before, one after "--"); GooseWords of it.
 std::optional<std::string> GooseAnnotation(std::string_view line) {
   if (line.size() < 10 || line.substr(0, 2) != "--" || (line[2] != ' ' && line[2] != '\t')) {
     return std::nullopt;
   }
-  std::string_view rest = Trim(line.substr(2));
-  if (AsciiLower(rest.substr(0, 6)) != "+goose" ||
-      (rest.size() > 6 && rest[6] != ' ' && rest[6] != '\t')) {
-    return std::nullopt;
-  }
-  std::string words;
-  for (std::string_view w = Trim(rest.substr(6)); !w.empty(); w = Trim(w)) {
-    size_t end = w.find_first_of(" \t");
-    if (!words.empty()) words += ' ';
-    words += AsciiLower(w.substr(0, end));
-    w = end == std::string_view::npos ? "" : w.substr(end);
-  }
-  return words;
+  return GooseWords(Trim(line.substr(2)));
 }
 
 }  // namespace
@@ -326,11 +313,11 @@ Result<Sections> SplitSections(std::string_view text, Layout layout) {
     std::string_view line = raw;
     if (begin == text.data() && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);  // a UTF-8 BOM
     ++line_no;
-    const bool comment = Trim(line).substr(0, 2) == "--";
-    const bool code = !Trim(line).empty() && !comment;
+    const std::string_view trimmed = Trim(line);
+    const bool code = !trimmed.empty() && trimmed.substr(0, 2) != "--";
     std::optional<std::string> note = goose ? GooseAnnotation(TrimRight(line)) : std::nullopt;
-    const bool is_up = goose ? note == "up" : IsDbmateMarker(Trim(line), "up");
-    const bool is_down = goose ? note == "down" : IsDbmateMarker(Trim(line), "down");
+    const bool is_up = goose ? note == "up" : IsDbmateMarker(trimmed, "up");
+    const bool is_down = goose ? note == "down" : IsDbmateMarker(trimmed, "down");
     if (is_up) {
       if (up_at != kNone) {
         return Status(Code::kParse, fmt::format("{}: a second {} line (the first is line {})",
@@ -387,13 +374,13 @@ Result<Sections> SplitSections(std::string_view text, Layout layout) {
       return Status(Code::kParse,
                     fmt::format("{}: unknown goose annotation '{}' (known: Up, Down, "
                                 "StatementBegin, StatementEnd, NO TRANSACTION)",
-                                line_no, Trim(line)));
+                                line_no, trimmed));
     } else if (code && up_at == kNone && statement_line == 0) {
       statement_line = line_no;
     } else if (code && down_at != kNone) {
       out.down_empty = false;
     }
-    if (code && block_line != 0) block_ended = TrimRight(line).ends_with(';');
+    if (code && block_line != 0) block_ended = trimmed.ends_with(';');
     seen_code = seen_code || code;
     patched.append(begin, rest.empty() ? text.data() + text.size() - begin : rest.data() - begin);
   }

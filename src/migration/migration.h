@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,11 @@ Result<Directives> ParseDirectives(std::string_view script,
 /// ParseDirectives reads, so it parses them as it parses the script (error
 /// line numbers aside). The checksum cache keeps these instead of the script.
 std::string DirectiveLines(std::string_view script);
+
+/// The words of goose's annotation in the comment text `body` (what follows
+/// "--", trimmed): "+goose NO  Transaction" -> "no transaction", lower-cased
+/// and single-spaced; nullopt when `body` is no goose annotation.
+std::optional<std::string> GooseWords(std::string_view body);
 
 /// Parses "500ms", "30s", "5m", "1h" or a bare number of seconds.
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text);

@@ -177,12 +177,9 @@ class Rehearser {
     bool go_on = true;
     for (size_t i = 0; i < plan.plan.size(); ++i) {
       MigrationRehearsal& m = report_.migrations[i];
-      if (!go_on) {
-        m.note = Interrupt::Requested()
-                     ? "not rehearsed: interrupted (" + Interrupt::Reason() + ")"
-                     : "not rehearsed: an earlier migration failed";
-      } else if (Interrupt::Requested()) {
-        m.note = "not rehearsed: interrupted (" + Interrupt::Reason() + ")";
+      if (!go_on || Interrupt::Requested()) {
+        m.note = "not rehearsed: " + (Interrupt::Requested() ? Interrupt::Describe()
+                                                            : "an earlier migration failed");
         go_on = false;
       } else {
         STRATA_ASSIGN_OR_RETURN(go_on, RehearseOne(plan.plan[i], m, i + 1 < plan.plan.size()));
@@ -191,7 +188,7 @@ class Rehearser {
           // What failed was the interrupt's doing, not the migration's.
           m.failures.clear();
           m.result = RehearsalResult::kNotRehearsed;
-          m.note = "interrupted (" + Interrupt::Reason() + ") during its rehearsal";
+          m.note = Interrupt::Describe() + " during its rehearsal";
           go_on = false;
         }
       }

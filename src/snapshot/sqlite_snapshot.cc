@@ -241,8 +241,8 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
       ChunkPipeline pipeline(store, options.threads > 0 ? options.threads : DefaultThreads());
       for (uint64_t off = 0; off < total && s.ok(); off += chunk) {
         if (Interrupt::Requested()) {
-          s = Status(Code::kIOError, "interrupted (" + Interrupt::Reason() +
-                                         ") while taking the snapshot; nothing of it was kept");
+          s = Status(Code::kIOError,
+                     Interrupt::Describe() + " while taking the snapshot; nothing of it was kept");
           break;
         }
         std::string buf = pipeline.Buffer(std::min(chunk, total - off));

@@ -32,10 +32,10 @@ void Interrupt::Request(std::string reason) {
 
 bool Interrupt::Requested() { return TheState().requested.load(); }
 
-std::string Interrupt::Reason() {
+std::string Interrupt::Describe() {
   State& s = TheState();
   std::lock_guard<std::mutex> lock(s.mu);
-  return s.reason;
+  return s.requested ? "interrupted (" + s.reason + ")" : "";
 }
 
 Interrupt::Hook::Hook(std::function<void()> cancel) : cancel_(std::move(cancel)) {

@@ -19,8 +19,8 @@ class Interrupt {
   /// Runs every hook now; later calls change nothing.
   static void Request(std::string reason);
   static bool Requested();
-  /// The first request's reason; "" before one.
-  static std::string Reason();
+  /// "interrupted (SIGINT)": what stopped, for messages; "" before a request.
+  static std::string Describe();
 
   /// Runs `cancel` when an interrupt is requested while it lives. The hook is
   /// gone once its destructor returns, even while a request is running hooks.

@@ -463,7 +463,7 @@ class SqliteDatabase : public Database {
 
   Status Error(int rc) const {
     if (rc == SQLITE_INTERRUPT && Interrupt::Requested()) {
-      return Status(Code::kDatabase, "interrupted (" + Interrupt::Reason() + ")");
+      return Status(Code::kDatabase, Interrupt::Describe());
     }
     if (rc == SQLITE_INTERRUPT && timeout_.count() > 0) {
       return Status(Code::kDatabase,

@@ -927,6 +927,63 @@ Result<std::string> ProbeHash(Database& db, const nlohmann::json& probe) {
   return TableFingerprintOf("", sum).hash;
 }
 
+/// The column names of a table's schema block, in its order ("" on failure).
+std::vector<std::string> ColumnsOfBlock(const std::string& block, sql::Dialect dialect) {
+  std::vector<std::string> names;
+  std::string_view rest = block;
+  while (!rest.empty()) {
+    size_t eol = rest.find('\n');
+    std::string_view line = rest.substr(0, eol);
+    rest.remove_prefix(eol == std::string_view::npos ? rest.size() : eol + 1);
+    if (line.rfind("  column ", 0) != 0) continue;
+    sql::Lexer lexer(line.substr(9), dialect);
+    auto name = lexer.Next();
+    if (!name.ok() || (name->kind != sql::TokenKind::kWord &&
+                       name->kind != sql::TokenKind::kQuotedIdentifier)) {
+      return {};
+    }
+    names.push_back(sql::IdentifierName(*name, dialect));
+  }
+  return names;
+}
+
+/// The columns of `table` in the order `model` gives them (empty when it
+/// has no such table).
+std::vector<std::string> ColumnsIn(const SchemaModel& model, const std::string& table,
+                                   sql::Dialect dialect) {
+  const std::vector<std::string> tables = {table};
+  for (const auto& [key, text] : model.Blocks(&tables)) {
+    if (SchemaModel::KindOfKey(key) == "table" &&
+        AsciiLower(SchemaModel::NameOfKey(key)) == AsciiLower(table)) {
+      return ColumnsOfBlock(text, dialect);
+    }
+  }
+  return {};
+}
+
+/// The data fingerprint of `table` now, hashed as its `facts` recorded it
+/// when the migration left it ("after"): a table the migration created by
+/// its columns' names, another with its columns in their order then
+/// ("after_columns"; a later rollback may have put one back last), or in
+/// their order now for rows recorded before that was kept. nullopt when
+/// the table is not there.
+Result<std::optional<TableFingerprint>> DataAsRecordedAfter(Database& db, const std::string& table,
+                                                            const nlohmann::json& facts) {
+  const nlohmann::json* columns = facts.contains("after_columns") ? &facts["after_columns"] : nullptr;
+  if (columns != nullptr && columns->is_array() && !columns->empty()) {
+    std::string select;
+    for (const auto& c : *columns) {
+      select += (select.empty() ? "" : ", ") + db.QuoteIdent(c.get<std::string>());
+    }
+    auto sum = SumRows(db, fmt::format("SELECT {} FROM {}", select, db.QuoteIdent(table)));
+    // A column gone since (or the table): read it as it is, which differs.
+    if (sum.ok()) return std::optional<TableFingerprint>(TableFingerprintOf(table, *sum));
+  }
+  STRATA_ASSIGN_OR_RETURN(auto now, ExistingTablesData(db, {table}, facts.value("created", false)));
+  if (now.empty()) return std::optional<TableFingerprint>();
+  return std::optional<TableFingerprint>(std::move(now.front()));
+}
+
 /// `checks` with the data fingerprints of its tables as the migration left
 /// them ("after"): a rollback compares data only where nothing was written since.
 Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, KnownData& known,
@@ -969,6 +1026,12 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
   for (const auto& t : after) {
     nlohmann::json& facts = checks["data"][t.table];
     facts["after"] = t.hash;
+    // The order of the columns it was hashed in (KnownData reads them in
+    // their order), for when a later rollback has put one back last.
+    if (!facts.value("created", false)) {
+      std::vector<std::string> columns = ColumnsIn(model, t.table, DialectOf(db.engine()));
+      if (!columns.empty()) facts["after_columns"] = std::move(columns);
+    }
     // A table the migration created is compared by its columns' names: a
     // later rollback may have put one of them back at the end.
     if (facts.value("created", false) && t.rows > 0) {
@@ -1043,21 +1106,11 @@ Result<std::vector<std::string>> WrittenSince(Database& db, const std::string& c
   if (checks.contains("replaces")) {
     for (const auto& t : checks["replaces"]) replaced.insert(AsciiLower(t.get<std::string>()));
   }
-  std::vector<std::string> tables, created;
   for (auto& [table, facts] : checks["data"].items()) {
     if (!facts.contains("after")) continue;
-    if (facts.value("created", false)) {
-      created.push_back(table);
-    } else if (!guarded_only || replaced.count(AsciiLower(table))) {
-      tables.push_back(table);
-    }
-  }
-  STRATA_ASSIGN_OR_RETURN(auto now, ExistingTablesData(db, tables));
-  // Created tables by column name: see WithDataAfter.
-  STRATA_ASSIGN_OR_RETURN(auto created_now, ExistingTablesData(db, created, /*columns_by_name=*/true));
-  now.insert(now.end(), created_now.begin(), created_now.end());
-  for (const auto& t : now) {
-    if (t.hash != checks["data"][t.table]["after"].get<std::string>()) out.push_back(t.table);
+    if (!facts.value("created", false) && guarded_only && !replaced.count(AsciiLower(table))) continue;
+    STRATA_ASSIGN_OR_RETURN(std::optional<TableFingerprint> now, DataAsRecordedAfter(db, table, facts));
+    if (now && now->hash != facts["after"].get<std::string>()) out.push_back(table);
   }
   return out;
 }
@@ -1151,9 +1204,8 @@ bool UnchangedSince(Database& db, const nlohmann::json& checks, const std::strin
   if (!checks.is_object() || !checks.contains("data")) return false;
   for (auto& [key, facts] : checks["data"].items()) {
     if (AsciiLower(key) != AsciiLower(table) || !facts.contains("after")) continue;
-    // Created tables by column name: see WithDataAfter.
-    auto now = ExistingTablesData(db, {key}, facts.value("created", false));
-    return now.ok() && now->size() == 1 && now->front().hash == facts["after"].get<std::string>();
+    auto now = DataAsRecordedAfter(db, key, facts);
+    return now.ok() && now->has_value() && (*now)->hash == facts["after"].get<std::string>();
   }
   return false;
 }
@@ -1240,26 +1292,6 @@ std::string SharedScope(const std::string& a_json, const std::string& b_json) {
     }
   }
   return shared;
-}
-
-/// The column names of a table's schema block, in its order ("" on failure).
-std::vector<std::string> ColumnsOfBlock(const std::string& block, sql::Dialect dialect) {
-  std::vector<std::string> names;
-  std::string_view rest = block;
-  while (!rest.empty()) {
-    size_t eol = rest.find('\n');
-    std::string_view line = rest.substr(0, eol);
-    rest.remove_prefix(eol == std::string_view::npos ? rest.size() : eol + 1);
-    if (line.rfind("  column ", 0) != 0) continue;
-    sql::Lexer lexer(line.substr(9), dialect);
-    auto name = lexer.Next();
-    if (!name.ok() || (name->kind != sql::TokenKind::kWord &&
-                       name->kind != sql::TokenKind::kQuotedIdentifier)) {
-      return {};
-    }
-    names.push_back(sql::IdentifierName(*name, dialect));
-  }
-  return names;
 }
 
 /// A schema a rollback left as before but for the order of columns.

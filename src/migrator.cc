@@ -333,6 +333,16 @@ Result<std::string> Replaced(const Migration& m, std::string text, const std::st
   return std::move(replaced).value();
 }
 
+/// Whether `infos` are UPDATEs and DELETEs only, which write no row that a
+/// capture of what they change does not put back (no upsert: its new rows
+/// stay).
+bool OnlyUpdatesAndDeletes(const std::vector<sql::StatementInfo>& infos) {
+  return !infos.empty() && std::all_of(infos.begin(), infos.end(), [](const sql::StatementInfo& i) {
+    return (i.kind == sql::StatementKind::kUpdate || i.kind == sql::StatementKind::kDelete) &&
+           i.destructive;
+  });
+}
+
 Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders& values) {
   Prepared p;
   STRATA_RETURN_IF_ERROR(ReadUpScript(m));  // unread when the checksum cache vouched for it
@@ -389,6 +399,16 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders&
     }
   }
   sql::Inverse inverse = sql::DeriveInverse(p.up, dialect);
+  // dbmate and goose write both markers into every file, so a data
+  // migration's down section is left empty there as its down file would be
+  // in Strata's layout, and means the same: the rows captured before its
+  // UPDATEs and DELETEs are the way back. (Any other statement needs a down
+  // script or a derived inverse: an INSERT's rows or a DROP's structure are
+  // not brought back by captured data alone.)
+  if (!inverse.reversible && IsSectioned(m.layout) && OnlyUpdatesAndDeletes(p.info)) {
+    p.down_source = "file";
+    return p;
+  }
   if (inverse.reversible) {
     p.down_script = m.directives.no_transaction
                         ? "-- strata:no-transaction\n" + inverse.down_script

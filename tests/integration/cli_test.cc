@@ -273,6 +273,55 @@ TEST_P(CliTest, AStatementlessDownFileGivesWayToTheDerivedInverse) {
   EXPECT_EQ(HistoryRows(), 0);
 }
 
+// dbmate and goose write both markers into every new file, so a data
+// migration's down section is left empty there, as its down file would be in
+// Strata's layout: the rows captured before its UPDATE or DELETE are its way
+// back. It was refused as irreversible (exit 5), with no way to say so but a
+// dummy statement; an INSERT, which no capture undoes, still is.
+TEST_P(CliTest, DataMigrationsWithAnEmptyDownSectionRollBackTheirRows) {
+  Write("20240101120000_users.sql",
+        "-- migrate:up\nCREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL, "
+        "active INTEGER NOT NULL DEFAULT 1);\n"
+        "INSERT INTO users (id, email) VALUES (1, 'A@X'), (2, 'b@x'), (3, 'C@y');\n\n"
+        "-- migrate:down\nDROP TABLE users;\n");
+  Write("20240102120000_lower_emails.sql",
+        "-- migrate:up\nUPDATE users SET email = lower(email);\n\n-- migrate:down\n\n");
+  Write("20240103120000_drop_y.sql",
+        "-- migrate:up\n-- y.test went away\nDELETE FROM users WHERE email LIKE '%@y';\n"
+        "UPDATE users SET active = 0 WHERE id = 2;\n-- migrate:down\n-- nothing: the rows come back\n");
+  auto up = Strata({"up"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM users"), 2);
+  auto down = Strata({"down", "--steps", "2"});
+  ASSERT_EQ(down.exit_code, 0) << down.all();
+  auto rows = testing::Column(*db_, "SELECT id || ' ' || email || ' ' || active FROM users ORDER BY id");
+  EXPECT_EQ(rows, (std::vector<std::string>{"1 A@X 1", "2 b@x 1", "3 C@y 1"}));
+
+  Write("20240104120000_add_admin.sql",
+        "-- migrate:up\nINSERT INTO users (id, email) VALUES (9, 'root@x');\n-- migrate:down\n");
+  up = Strata({"up"});
+  EXPECT_EQ(up.exit_code, 5) << up.all();
+  EXPECT_THAT(up.all(), HasSubstr("under a '-- migrate:down' line"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM users"), 3);
+
+  TempDir goose;
+  goose.Write("00001_t.sql", "-- +goose Up\nCREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER);\n"
+                             "INSERT INTO t VALUES (1, 10), (2, 20);\n-- +goose Down\nDROP TABLE t;\n");
+  goose.Write("00002_double.sql", "-- +goose Up\nUPDATE t SET n = n * 2;\n-- +goose Down\n");
+  auto in_goose = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--database", target_->url() + "_goose", "--dir", goose.path()});
+    return RunStrata(args, goose.path());
+  };
+  if (pg()) return;  // one database per test there
+  up = in_goose({"up"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  down = in_goose({"down"});
+  ASSERT_EQ(down.exit_code, 0) << down.all();
+  auto db = OpenDatabase(target_->url() + "_goose", /*create=*/false);
+  ASSERT_TRUE(db.ok()) << db.status().message();
+  EXPECT_EQ(Scalar(**db, "SELECT sum(n) FROM t"), 30);
+}
+
 // A dbmate directory and a Flyway directory are read as they are: up, the
 // down section or undo file on the way back (rows included), and `new`
 // adds files in the directory's own layout.

@@ -593,6 +593,43 @@ bool IsGooseFile(int dir_fd, const std::string& dir, const std::vector<std::stri
   return false;
 }
 
+/// Adds to `out` the ".sql" files named in Flyway's layout in the
+/// subdirectories of `rel` (a directory under `dir_fd`, "" for itself) and
+/// theirs in turn, as "sub/V1__x.sql": Flyway looks for migrations in the
+/// whole tree under its location (db/migration/release_2/V30__x.sql), so a
+/// project that groups them by release keeps them there. Hidden entries are
+/// skipped, and so are symbolic links to directories, which could loop.
+void ListNestedFlywayFiles(int dir_fd, const std::string& rel, int depth,
+                           std::vector<std::string>& out) {
+  if (depth > 16) return;
+  int fd = openat(dir_fd, rel.empty() ? "." : rel.c_str(),
+                  O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return;
+  std::unique_ptr<DIR, int (*)(DIR*)> listing(fdopendir(fd), closedir);
+  if (listing == nullptr) {
+    close(fd);
+    return;
+  }
+  std::vector<std::string> subdirs;
+  while (const dirent* entry = readdir(listing.get())) {
+    std::string_view name = entry->d_name;
+    if (name.empty() || name[0] == '.') continue;
+    const std::string path = rel.empty() ? std::string(name) : rel + "/" + std::string(name);
+    bool is_dir = entry->d_type == DT_DIR;
+    if (entry->d_type == DT_UNKNOWN) {
+      struct stat st {};
+      is_dir = fstatat(dir_fd, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    }
+    if (is_dir) {
+      subdirs.push_back(path);
+    } else if (!rel.empty() && name.ends_with(".sql") && LayoutOfName(name) == Layout::kFlyway) {
+      out.push_back(path);
+    }
+  }
+  listing.reset();
+  for (const std::string& sub : subdirs) ListNestedFlywayFiles(dir_fd, sub, depth + 1, out);
+}
+
 /// The layout most of `names` follow (Strata's own on a tie).
 Layout MostCommonLayout(const std::vector<std::string>& names) {
   size_t count[5] = {0, 0, 0, 0, 0};
@@ -653,6 +690,17 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
   Layout layout = sqitch ? Layout::kSqitch : MostCommonLayout(names);
   // dbmate and goose name their files alike; the first file's markers tell.
   if (layout == Layout::kDbmate && IsGooseFile(dir_fd, dir, names)) layout = Layout::kGoose;
+  // Flyway's migrations may be in folders below (one per release, say),
+  // even all of them.
+  if (!sqitch && (layout == Layout::kFlyway || names.empty())) {
+    std::vector<std::string> nested;
+    ListNestedFlywayFiles(dir_fd, "", 0, nested);
+    if (!nested.empty()) {
+      layout = Layout::kFlyway;
+      names.insert(names.end(), nested.begin(), nested.end());
+      std::sort(names.begin(), names.end());
+    }
+  }
   if (layout == Layout::kGoose) {
     std::sort(go_names.begin(), go_names.end());
     for (const std::string& file : go_names) {
@@ -676,7 +724,13 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
   std::vector<std::pair<std::string, Result<MigrationFileName>>> parsed_names;
   parsed_names.reserve(names.size());
   for (std::string& file : names) {
-    auto parsed = ParseFileName(layout, file);
+    // A file in a folder below (Flyway's layout) is named by its own name;
+    // its messages name its folder too.
+    const size_t slash = file.rfind('/');
+    auto parsed = ParseFileName(layout, std::string_view(file).substr(slash + 1));
+    if (!parsed.ok() && slash != std::string::npos) {
+      parsed = Status(parsed.status().code(), file.substr(0, slash + 1) + parsed.status().message());
+    }
     parsed_names.emplace_back(std::move(file), std::move(parsed));
   }
   std::stable_partition(parsed_names.begin(), parsed_names.end(), [](const auto& entry) {

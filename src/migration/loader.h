@@ -2,7 +2,7 @@
 //   NNNN_name.up.sql, NNNN_name.down.sql (optional), NNNN_name.verify.sql (optional)
 // or as dbmate and Flyway lay them out, so a team can point Strata at what it has:
 //   20240101120000_name.sql with "-- migrate:up" and "-- migrate:down" sections
-//   V1__name.sql, U1__name.sql (optional: Flyway's undo script)
+//   V1__name.sql, U1__name.sql (optional: Flyway's undo script), also in folders below
 #pragma once
 
 #include <map>

@@ -261,6 +261,44 @@ TEST(LoadMigrations, ReadsFlywayFilesAndTheirUndoScripts) {
                         "U<version>__name.sql (Flyway's layout) (it is named in Strata's"));
 }
 
+// Flyway looks for migrations in the whole tree under its location, and
+// projects group them in folders (one per release); those were left out
+// without a word, so `up` applied the top folder's and said all was done.
+TEST(LoadMigrations, ReadsFlywayMigrationsInFoldersBelow) {
+  testing::TempDir dir;
+  dir.Write("V1__create_users.sql", "CREATE TABLE users (id INT);\n");
+  dir.Write("release_2/V2__create_orders.sql", "CREATE TABLE orders (id INT);\n");
+  dir.Write("release_2/U2__drop_orders.sql", "DROP TABLE orders;\n");
+  dir.Write("release_3/hotfix/V3__add_email.sql", "ALTER TABLE users ADD COLUMN email TEXT;\n");
+  dir.Write(".old/V9__hidden.sql", "SELECT 1;\n");
+  auto loaded = LoadMigrations(dir.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  ASSERT_EQ(loaded->size(), 3u);
+  EXPECT_EQ((*loaded)[1].id(), "2_create_orders");
+  EXPECT_EQ((*loaded)[1].up_path, dir.path() + "/release_2/V2__create_orders.sql");
+  EXPECT_EQ(ReadDownScript((*loaded)[1])->text, "DROP TABLE orders;\n");
+  EXPECT_EQ((*loaded)[2].id(), "3_add_email");
+  EXPECT_EQ((*loaded)[2].up_sql, "ALTER TABLE users ADD COLUMN email TEXT;\n");
+  EXPECT_EQ(HowToAddDown((*loaded)[2]), "write " + dir.path() + "/release_3/hotfix/U3__add_email.sql");
+
+  // Only folders: the layout is still Flyway's.
+  testing::TempDir only_folders;
+  only_folders.Write("v1/V1__a.sql", "CREATE TABLE a (id INT);\n");
+  only_folders.Write("v2/V2__b.sql", "CREATE TABLE b (id INT);\n");
+  loaded = LoadMigrations(only_folders.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  ASSERT_EQ(loaded->size(), 2u);
+  EXPECT_EQ((*loaded)[0].layout, Layout::kFlyway);
+
+  // Problems below name the folder; a version twice is one, wherever it is.
+  dir.Write("release_3/V2__again.sql", "SELECT 1;\n");
+  dir.Write("release_3/V3.1__dotted.sql", "SELECT 1;\n");
+  auto bad = LoadMigrations(dir.path());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("/release_3/V3.1__dotted.sql: version '3.1' has several parts"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("duplicate version 2"));
+}
+
 // A file no layout reads (a Flyway callback such as afterMigrate.sql) is
 // reported as not parsing, without the claim that it is named in Strata's
 // own layout.

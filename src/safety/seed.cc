@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_set>
 
@@ -153,8 +154,13 @@ class TableFiller {
   /// Inserts chunk_[begin, end) in one statement; when the database rejects
   /// it, halves the range, and makes a rejected single row again.
   Status InsertRange(size_t begin, size_t end);
+  /// The key other rows of the table reference `row` by (the columns its
+  /// first self-reference names), or nullopt when none does.
+  std::optional<Row> SelfKeyOf(const Row& row) const;
   /// Takes a rejected row's key back out of the rows later ones may reference.
   void ForgetSelfKey(const Row& row);
+  /// Makes chunk_[at] again after the database rejected it (`tries` times).
+  Status MakeAgain(size_t at, int tries);
   Status InsertRows(const std::vector<Row>& rows, size_t begin, size_t end);
   Status Rejected(const Status& last) const;
   int Position(const std::string& column) const;
@@ -170,6 +176,7 @@ class TableFiller {
   std::vector<ForeignKey> fks_;
   std::vector<UniqueKey> unique_;
   std::vector<Row> self_keys_;
+  std::vector<int> tied_;  // its own key (as self-references name it) and every foreign key's columns
   std::vector<Row> chunk_;
   std::vector<int64_t> chunk_rows_;  // row number of each row in chunk_
   int64_t rows_before_ = 0;  // rows in the table when its filling began
@@ -244,6 +251,16 @@ Status TableFiller::Prepare() {
     STRATA_RETURN_IF_ERROR(PrepareForeignKey(table_.foreign_keys[i], i));
   }
   ShareColumns();
+  std::vector<bool> tied(columns_.size(), false);
+  for (const ForeignKey& fk : fks_) {
+    for (int c : fk.cols) tied[c] = true;
+    for (int c : fk.parent_cols) {
+      if (c >= 0) tied[c] = true;
+    }
+  }
+  for (size_t c = 0; c < tied.size(); ++c) {
+    if (tied[c]) tied_.push_back(static_cast<int>(c));
+  }
   chunk_size_ = std::clamp<size_t>(kMaxParams / std::max<size_t>(columns_.size(), 1), 1, kMaxChunkRows);
   target_ = chunk_size_;
   return Status::OK();
@@ -447,13 +464,7 @@ Result<Row> TableFiller::MakeRow(int64_t r, int first_attempt) {
     for (size_t u = 0; u < unique_.size(); ++u) {
       if (!keys[u].empty()) unique_[u].taken.insert(std::move(keys[u]));
     }
-    for (const ForeignKey& fk : fks_) {
-      if (!fk.self || fk.nulled) continue;
-      Row key;
-      for (int p : fk.parent_cols) key.push_back(row[p]);
-      self_keys_.push_back(std::move(key));
-      break;
-    }
+    if (auto key = SelfKeyOf(row)) self_keys_.push_back(std::move(*key));
     return row;
   }
   if (unmet) {
@@ -474,15 +485,58 @@ Result<Row> TableFiller::MakeRow(int64_t r, int first_attempt) {
                             table_.name, Join(names), kUniqueTries, options_.rows_per_table));
 }
 
-void TableFiller::ForgetSelfKey(const Row& row) {
+std::optional<Row> TableFiller::SelfKeyOf(const Row& row) const {
   for (const ForeignKey& fk : fks_) {
     if (!fk.self || fk.nulled) continue;
     Row key;
     for (int p : fk.parent_cols) key.push_back(row[p]);
-    auto it = std::find(self_keys_.rbegin(), self_keys_.rend(), key);
-    if (it != self_keys_.rend()) self_keys_.erase(std::next(it).base());
-    return;
+    return key;
   }
+  return std::nullopt;
+}
+
+void TableFiller::ForgetSelfKey(const Row& row) {
+  std::optional<Row> key = SelfKeyOf(row);
+  if (!key) return;
+  auto it = std::find(self_keys_.rbegin(), self_keys_.rend(), *key);
+  if (it != self_keys_.rend()) self_keys_.erase(std::next(it).base());
+}
+
+Status TableFiller::MakeAgain(size_t at, int tries) {
+  const Row old = chunk_[at];
+  ForgetSelfKey(old);
+  STRATA_ASSIGN_OR_RETURN(Row row, MakeRow(chunk_rows_[at], tries * kUniqueTries));
+  if (tries + 1 < kInsertTries) {
+    // Rows made after it may point at its key already (SQLite, as Strata
+    // connects, does not check that they do), and its own keys point at
+    // rows inserted before it: those columns stay, the others are made anew.
+    ForgetSelfKey(row);
+    for (int c : tied_) row[c] = old[c];
+    if (auto key = SelfKeyOf(row)) self_keys_.push_back(std::move(*key));
+  } else if (std::optional<Row> old_key = SelfKeyOf(old), new_key = SelfKeyOf(row); old_key) {
+    // The last try: those columns may be what the database rejects, so the
+    // row has a new key; the rows after it that pointed at the old one
+    // point at the new one (or at none, where the key allows it).
+    for (const ForeignKey& fk : fks_) {
+      if (!fk.self || fk.nulled) continue;
+      for (size_t i = at + 1; i < chunk_.size(); ++i) {
+        Row& later = chunk_[i];
+        bool points = true, agrees = true;
+        for (size_t k = 0; k < fk.cols.size(); ++k) {
+          points &= later[fk.cols[k]] == (*old_key)[k];
+          const bool shared = std::find(fk.shared.begin(), fk.shared.end(), k) != fk.shared.end();
+          if (shared) agrees &= later[fk.cols[k]] == (*new_key)[k];
+        }
+        if (!points || (!agrees && !fk.rest_nullable)) continue;
+        for (size_t k = 0; k < fk.cols.size(); ++k) {
+          if (std::find(fk.shared.begin(), fk.shared.end(), k) != fk.shared.end()) continue;
+          later[fk.cols[k]] = agrees ? (*new_key)[k] : Value();
+        }
+      }
+    }
+  }
+  chunk_[at] = std::move(row);
+  return Status::OK();
 }
 
 Status TableFiller::InsertRows(const std::vector<Row>& rows, size_t begin, size_t end) {
@@ -546,8 +600,7 @@ Status TableFiller::InsertRange(size_t begin, size_t end) {
       return InsertRange(mid, end);
     }
     if (tries == kInsertTries) return Rejected(s);
-    ForgetSelfKey(chunk_[begin]);
-    STRATA_ASSIGN_OR_RETURN(chunk_[begin], MakeRow(chunk_rows_[begin], tries * kUniqueTries));
+    STRATA_RETURN_IF_ERROR(MakeAgain(begin, tries));
   }
 }
 

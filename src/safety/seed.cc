@@ -7,6 +7,7 @@
 #include "safety/seed.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -114,6 +115,27 @@ Result<std::vector<std::string>> FillOrder(const std::map<std::string, SeedTable
   return order;
 }
 
+/// How `a` compares with `b`, two values generated for columns of `kind`:
+/// below 0, 0 or above 0; 0 too when it cannot tell (a NULL, a blob).
+int OrderOf(const Value& a, const Value& b, SeedKind kind) {
+  using T = Value::Type;
+  auto number = [](const Value& v) {
+    return v.type() == T::kInteger ? static_cast<double>(v.integer())
+           : v.type() == T::kReal  ? v.real()
+                                   : std::strtod(v.text().c_str(), nullptr);
+  };
+  if (a.is_null() || b.is_null() || a.type() == T::kBlob || b.type() == T::kBlob) return 0;
+  if (a.type() == T::kInteger && b.type() == T::kInteger) {
+    return a.integer() < b.integer() ? -1 : a.integer() > b.integer() ? 1 : 0;
+  }
+  const bool textual = a.type() == T::kText && b.type() == T::kText;
+  if (!textual || kind == SeedKind::kNumeric || kind == SeedKind::kReal || kind == SeedKind::kInteger) {
+    const double x = number(a), y = number(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  return a.text().compare(b.text());
+}
+
 /// Fills one table; see Seed().
 class TableFiller {
  public:
@@ -140,6 +162,11 @@ class TableFiller {
   struct UniqueKey {
     std::vector<int> cols;
     std::unordered_set<std::string> taken;
+  };
+  struct Order {  // a SeedOrder, by positions in the insert list
+    int low = 0, high = 0;
+    SeedKind kind = SeedKind::kText;
+    bool strict = false;
   };
 
   Status Prepare();
@@ -177,6 +204,7 @@ class TableFiller {
   std::vector<UniqueKey> unique_;
   std::vector<Row> self_keys_;
   std::vector<int> tied_;  // its own key (as self-references name it) and every foreign key's columns
+  std::vector<Order> orders_;
   std::vector<Row> chunk_;
   std::vector<int64_t> chunk_rows_;  // row number of each row in chunk_
   int64_t rows_before_ = 0;  // rows in the table when its filling began
@@ -260,6 +288,14 @@ Status TableFiller::Prepare() {
   }
   for (size_t c = 0; c < tied.size(); ++c) {
     if (tied[c]) tied_.push_back(static_cast<int>(c));
+  }
+  // Two columns of one kind, neither a key's (a swap would break it).
+  for (const SeedOrder& o : table_.orders) {
+    const int low = Position(o.low), high = Position(o.high);
+    if (low < 0 || high < 0 || tied[low] || tied[high] || columns_[low]->kind != columns_[high]->kind) {
+      continue;
+    }
+    orders_.push_back(Order{low, high, columns_[low]->kind, o.strict});
   }
   chunk_size_ = std::clamp<size_t>(kMaxParams / std::max<size_t>(columns_.size(), 1), 1, kMaxChunkRows);
   target_ = chunk_size_;
@@ -454,6 +490,17 @@ Result<Row> TableFiller::MakeRow(int64_t r, int first_attempt) {
       }
     }
     if (unmet) continue;
+    for (const Order& o : orders_) {
+      const int order = OrderOf(row[o.low], row[o.high], o.kind);
+      if (order > 0) std::swap(row[o.low], row[o.high]);
+      // Equal where they must differ (both in a unique key, each made from
+      // the row's number): an integer goes one up, if its bounds allow.
+      Value& high = row[o.high];
+      if (order == 0 && o.strict && high.type() == Value::Type::kInteger &&
+          high.integer() < columns_[o.high]->max && row[o.low] == high) {
+        high = Value(high.integer() + 1);
+      }
+    }
     std::vector<std::string> keys(unique_.size());
     clash = nullptr;
     for (size_t u = 0; u < unique_.size() && !clash; ++u) {

@@ -321,6 +321,16 @@ bool ApplyPart(Span t, SeedTable& table) {
   SeedColumn* c = table.Find(t[0].text);
   if (!c) return false;
   if (t.size() == 3 && IsCompare(t[1]) && t[2].Literal()) return Bound(*c, t[1].text, t[2]);
+  // col op col: start < end, min_qty <= max_qty.
+  if (t.size() == 3 && IsCompare(t[1]) && t[2].kind == Tok::kIdent && t[1].text != "=" &&
+      t[1].text != "==" && t[1].text != "<>" && t[1].text != "!=") {
+    const SeedColumn* other = table.Find(t[2].text);
+    if (!other || other == c) return false;
+    const bool less = t[1].text[0] == '<';
+    table.orders.push_back(SeedOrder{less ? c->name : other->name, less ? other->name : c->name,
+                                     t[1].text.size() == 1});
+    return true;
+  }
   if (t.size() == 5 && t[1].Is(Tok::kIdent, "between") && t[2].Literal() && t[3].Is(Tok::kIdent, "and") &&
       t[4].Literal()) {
     return Bound(*c, ">=", t[2]) && Bound(*c, "<=", t[4]);

@@ -56,12 +56,20 @@ struct SeedCheck {
   std::string expr;
 };
 
+/// CHECK (low < high) (or <=, or written with > and >=) between two
+/// columns of the table.
+struct SeedOrder {
+  std::string low, high;
+  bool strict = false;
+};
+
 struct SeedTable {
   std::string name;
   std::vector<SeedColumn> columns;
   std::vector<std::vector<std::string>> unique_keys;  // primary key first when there is one
   std::vector<SeedForeignKey> foreign_keys;
   std::vector<SeedCheck> checks;
+  std::vector<SeedOrder> orders;  // from CHECKs: the generator orders the values it makes
   /// A virtual table's module ("fts5", "rtree"); empty for an ordinary table.
   /// The module owns its storage: seed fills the tables it is built from instead.
   std::string module;
@@ -89,7 +97,8 @@ std::unique_ptr<SeedSchemaReader> NewPostgresSeedSchemaReader(Database& db);
 
 /// Narrows `table`'s columns by the simple forms of CHECK `expr`: col op N,
 /// N op col, col BETWEEN a AND b, col IN (...), col = ANY (ARRAY[...]),
-/// length(col) / char_length(col) op N, joined by AND. Casts (::type) are
+/// length(col) / char_length(col) op N, joined by AND; col op col (<, <=,
+/// >, >=) goes into `table.orders`. Casts (::type) are
 /// ignored; parts of other forms are left to the insert-and-retry path.
 /// Returns whether every part of `expr` was understood.
 bool ApplyCheck(std::string_view expr, SeedTable& table);

@@ -64,8 +64,15 @@ Result<std::unique_ptr<Sandbox>> CreateSqliteSandbox(const std::string& path, Sa
   // A database file that does not exist yet is rehearsed as an empty one,
   // as `up` would create it (and the file is not created).
   struct stat st {};
-  const bool missing = content == SandboxContent::kEmpty ||
-                       (path.rfind("file:", 0) != 0 && stat(path.c_str(), &st) != 0 && errno == ENOENT);
+  const bool plain = path.rfind("file:", 0) != 0;  // not a URI
+  const int stat_rc = plain ? stat(path.c_str(), &st) : 0;
+  const bool missing = content == SandboxContent::kEmpty || (plain && stat_rc != 0 && errno == ENOENT);
+  if (!missing && plain && stat_rc == 0 && S_ISDIR(st.st_mode)) {
+    return Status(Code::kUnavailable,
+                  fmt::format("cannot open SQLite database '{}': it is a directory; name the "
+                              "database file in it",
+                              path));
+  }
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(missing ? ":memory:" : path.c_str(), &raw,
                            SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);

@@ -1465,5 +1465,28 @@ TEST(FingerprintCliTest, TableWithSchemaAloneIsRefused) {
   EXPECT_THAT(run.out, ::testing::Not(HasSubstr(" b\n")));
 }
 
+// A directory given as the SQLite database (a path missing its file name)
+// was said not to exist ("`strata up` creates it") by status, and up could
+// not "open" it; each command now says it is a directory, and exits 4.
+TEST(SqliteTargetCliTest, ADirectoryGivenAsTheDatabaseIsNamedSo) {
+  TempDir dir;
+  dir.Write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);\n");
+  dir.Write("data/keep", "");
+  const std::string db = "sqlite:" + dir.path() + "/data";
+  for (std::vector<std::string> command : {std::vector<std::string>{"status"}, {"up"}, {"down"},
+                                           {"rehearse"}, {"fingerprint"}}) {
+    std::vector<std::string> args = {"--database", db, "--dir", dir.path() + "/migrations"};
+    args.insert(args.end(), command.begin(), command.end());
+    auto run = RunStrata(args, dir.path());
+    EXPECT_EQ(run.exit_code, 4) << command[0] << ": " << run.all();
+    EXPECT_THAT(run.err, HasSubstr("data': it is a directory; name the database file in it"))
+        << command[0];
+    EXPECT_THAT(run.err, Not(HasSubstr("does not exist"))) << command[0];
+  }
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path() + "/data"),
+                          std::filesystem::directory_iterator()),
+            1);
+}
+
 }  // namespace
 }  // namespace strata

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
 #include <optional>
 
 #include <fmt/format.h>
@@ -498,6 +499,15 @@ class SqliteDatabase : public Database {
 }  // namespace
 
 Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path, bool create) {
+  // SQLite says only that it cannot open one (and, without `create`, that
+  // reads as a file that is not there).
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return Status(Code::kUnavailable,
+                  fmt::format("cannot open SQLite database '{}': it is a directory; name the "
+                              "database file in it (sqlite:{})",
+                              path, (std::filesystem::path(path) / "app.db").lexically_normal().string()));
+  }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |

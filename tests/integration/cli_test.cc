@@ -1465,6 +1465,27 @@ TEST(FingerprintCliTest, TableWithSchemaAloneIsRefused) {
   EXPECT_THAT(run.out, ::testing::Not(HasSubstr(" b\n")));
 }
 
+// A mistyped command was answered "A subcommand is required", as if none
+// had been given; it is named now, with the command it is nearest to.
+TEST(CommandLineTest, AMistypedCommandIsNamedWithTheNearestOne) {
+  TempDir dir;
+  auto run = RunStrata({"stauts"}, dir.path());
+  EXPECT_EQ(run.exit_code, 2) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("unknown command 'stauts' (did you mean 'status'?)"));
+  run = RunStrata({"--database", "sqlite:x.db", "--dir", "m", "snapshot", "--store", "s", "lst"}, dir.path());
+  EXPECT_EQ(run.exit_code, 2) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("unknown command 'lst' (did you mean 'list'?); `strata snapshot "
+                                 "--help` lists the commands"));
+  run = RunStrata({"frobnicate"}, dir.path());
+  EXPECT_EQ(run.exit_code, 2) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("unknown command 'frobnicate'; `strata --help`"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/x.db"));
+  // Values of options, and a command's own arguments, are not commands.
+  run = RunStrata({"--dir", "status", "new", "add_users"}, dir.path());
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/status/0001_add_users.up.sql"));
+}
+
 // A directory given as the SQLite database (a path missing its file name)
 // was said not to exist ("`strata up` creates it") by status, and up could
 // not "open" it; each command now says it is a directory, and exits 4.

@@ -217,11 +217,21 @@ class SqliteCatalog : public Catalog {
   explicit SqliteCatalog(Database& db) : db_(db) {}
 
   Result<std::vector<SchemaObject>> Objects(const std::vector<std::string>* tables) override {
+    // A virtual table's shadow tables (an FTS5 index's _data, _idx, ...)
+    // come and go with it: they are its objects, read with it, so that a
+    // run's read of the tables a migration touched (CREATE VIRTUAL TABLE)
+    // finds them as a read of the whole schema does.
+    STRATA_ASSIGN_OR_RETURN(auto shadow_owner, ShadowTables());
+    auto owner = [&](const std::string& table) {
+      auto it = shadow_owner.find(AsciiLower(table));
+      return it == shadow_owner.end() ? table : it->second;
+    };
     auto wanted = [&](const std::string& type, const std::string& table) {
       if (tables == nullptr) return true;
       if (type != "table" && type != "trigger") return false;
-      return std::any_of(tables->begin(), tables->end(),
-                         [&](const std::string& t) { return AsciiLower(t) == AsciiLower(table); });
+      return std::any_of(tables->begin(), tables->end(), [&](const std::string& t) {
+        return AsciiLower(t) == AsciiLower(owner(table));
+      });
     };
     // With a filter, only the rows of those tables (their indexes and
     // triggers too) are read: a migration's refresh does not grow with the
@@ -229,7 +239,11 @@ class SqliteCatalog : public Catalog {
     std::string only;
     std::vector<Value> params;
     if (tables != nullptr) {
-      for (const auto& t : *tables) {
+      std::vector<std::string> names = *tables;
+      for (const auto& [shadow, of] : shadow_owner) {
+        if (wanted("table", shadow)) names.push_back(shadow);
+      }
+      for (const auto& t : names) {
         params.emplace_back(t);
         only += fmt::format("{}${}", only.empty() ? "" : ", ", params.size());
       }
@@ -262,10 +276,35 @@ class SqliteCatalog : public Catalog {
         out.push_back(SchemaObject{type, name, {body}, type == "trigger" ? table : ""});
       }
     }
+    for (SchemaObject& o : out) {
+      if (!o.table.empty()) o.table = owner(o.table);
+    }
     return out;
   }
 
  private:
+  /// Each shadow table of a virtual table (lower case) -> the virtual
+  /// table: the one whose name and '_' its name begins with.
+  Result<std::map<std::string, std::string>> ShadowTables() {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, db_.Query("SELECT name, type FROM pragma_table_list "
+                                                 "WHERE schema = 'main' AND type IN ('virtual', 'shadow')"));
+    std::vector<std::string> virtuals;
+    for (const auto& row : rows.rows) {
+      if (row[1].ToString() == "virtual") virtuals.push_back(row[0].ToString());
+    }
+    std::map<std::string, std::string> out;
+    for (const auto& row : rows.rows) {
+      if (row[1].ToString() != "shadow") continue;
+      const std::string shadow = AsciiLower(row[0].ToString());
+      std::string of;
+      for (const std::string& v : virtuals) {
+        if (v.size() > of.size() && shadow.rfind(AsciiLower(v) + "_", 0) == 0) of = v;
+      }
+      if (!of.empty()) out[shadow] = of;
+    }
+    return out;
+  }
+
   Result<SchemaObject> Table(const std::string& name, const std::string& create,
                              std::vector<SchemaObject>* indexes) {
     SchemaObject obj{"table", name, {}, name};

@@ -1435,6 +1435,34 @@ TEST_P(RollbackTest, RebuildThatKeepsDeferredForeignKeysAndOnConflictRollsBackOn
   EXPECT_EQ(Data(), data);
 }
 
+// An FTS5 table's shadow tables (items_fts_data, _idx, ...) are its own.
+// A run that created one read the tables its migration named, not those,
+// so the next migration's schema before lacked them, and the rollback of
+// one that dropped the index refused the down script that put it back.
+TEST_P(RollbackTest, DroppedFullTextIndexComesBackWithItsShadowTablesOnSqlite) {
+  if (pg()) GTEST_SKIP() << "SQLite's FTS5";
+  const std::string fts =
+      "CREATE VIRTUAL TABLE items_fts USING fts5(name, content='items', content_rowid='id');\n"
+      "INSERT INTO items_fts (items_fts) VALUES ('rebuild');\n";
+  Write("0003_search.up.sql", fts);
+  Write("0004_no_search.up.sql", "DROP TABLE items_fts;\n");
+  Write("0004_no_search.down.sql", fts);
+  ASSERT_TRUE(Up({.to = 3}).ok());
+  const std::string schema = Schema();
+  ASSERT_TRUE(Down().ok());
+  // Both in one run: the run reads what 0003 created to know the schema 0004 starts from.
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'items_fts%'"), 0);
+  Status s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Schema(), schema);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+  EXPECT_EQ(Scalar(*db_, "SELECT rowid FROM items_fts WHERE items_fts MATCH 'e'"), 5);
+  s = Down();  // the index and its shadow tables go with the derived inverse
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'items_fts%'"), 0);
+}
+
 // PostgreSQL: row-level security and its policies, rules, and triggers
 // turned off (including the ones that enforce foreign keys) are part of
 // the schema a rollback must put back.

@@ -64,6 +64,25 @@ TEST(SqliteDatabase, ErrorsCarryTheEnginesMessage) {
   EXPECT_EQ(s.message(), "no such table: nope");
 }
 
+// A parameter in a script (PostgreSQL's $$..$$ string, a :name left from
+// application code) was run with NULL in its place.
+TEST(SqliteDatabase, AScriptsUnboundParameterIsAnErrorNotANull) {
+  auto db = Memory();
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (v TEXT)").ok());
+  for (const char* insert : {"INSERT INTO t VALUES ($$x$$)", "INSERT INTO t VALUES (:name)",
+                             "INSERT INTO t VALUES ('a'); INSERT INTO t VALUES (?)"}) {
+    Status s = db->Exec(insert);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << insert;
+    EXPECT_THAT(s.message(), HasSubstr("a parameter (")) << insert;
+    EXPECT_THAT(s.message(), HasSubstr("that nothing binds")) << insert;
+  }
+  EXPECT_THAT(db->Exec("INSERT INTO t VALUES (:name)").message(), HasSubstr("(:name)"));
+  EXPECT_EQ(testing::Scalar(*db, "SELECT count(*) FROM t WHERE v IS NULL"), 0);
+  // Bound, as Strata's own statements are, it is a parameter as before.
+  ASSERT_TRUE(db->Query("INSERT INTO t VALUES ($1)", {Value("b")}).ok());
+  EXPECT_EQ(testing::Scalar(*db, "SELECT count(*) FROM t WHERE v = 'b'"), 1);
+}
+
 TEST(SqliteDatabase, SavepointRollbackUndoesDdl) {
   auto db = Memory();
   ASSERT_TRUE(db->Begin().ok());

@@ -84,6 +84,18 @@ class SqliteDatabase : public Database {
       int rc = sqlite3_prepare_v2(db_, tail, static_cast<int>(end - tail), &stmt, &next);
       if (rc != SQLITE_OK) return Error(rc);
       if (stmt == nullptr) break;  // only whitespace or comments were left
+      if (sqlite3_bind_parameter_count(stmt) > 0) {
+        // Nothing binds it here: SQLite would run the statement with NULL in
+        // its place ("$$x$$" written for a PostgreSQL string, a ":name" left
+        // from application code), and the migration would store NULLs.
+        const char* name = sqlite3_bind_parameter_name(stmt, 1);
+        sqlite3_finalize(stmt);
+        return Status(Code::kInvalidArgument,
+                      fmt::format("the statement has a parameter ({}) that nothing binds; SQLite "
+                                  "would use NULL for it. Write the value itself (a string in "
+                                  "single quotes)",
+                                  name != nullptr ? name : "?"));
+      }
       while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
       }
       sqlite3_finalize(stmt);

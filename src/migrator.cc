@@ -697,10 +697,15 @@ Status MarkReplacingWrites(Database& db, Prepared& p) {
 
 /// For each statement of `p`, the tables its foreign key actions reach; those
 /// tables join the scope, so their data is recorded and checked too.
+/// A transactional script that turns foreign keys on (which SQLite ignores
+/// inside a transaction) before a statement they would cascade from is
+/// refused: it would leave the rows the script meant to cascade to.
 Result<std::vector<std::vector<std::string>>> AddCascades(Database& db, const Prepared& p,
+                                                          const std::string& where,
                                                           bool no_transaction, Scope& scope) {
   std::vector<std::vector<std::string>> reach(p.up.size());
   std::optional<bool> foreign_keys;  // as a statement before turned them, if one did
+  int ignored_pragma = 0;  // the line of an ignored PRAGMA foreign_keys = ON still in force
   // Tables the migration renamed: name now -> name before (SQLite rewrites
   // the foreign keys referencing a renamed table, so a rebuild that renames
   // the old table away and drops it cascades as that table would).
@@ -711,6 +716,26 @@ Result<std::vector<std::vector<std::string>>> AddCascades(Database& db, const Pr
     auto was = renamed.find(sql::NameKey(info.table, dialect));
     const std::string table = was == renamed.end() ? info.table : was->second;
     STRATA_ASSIGN_OR_RETURN(reach[i], CascadeReach(db, info, table, foreign_keys));
+    if (ignored_pragma != 0) {
+      STRATA_ASSIGN_OR_RETURN(std::vector<std::string> meant, CascadeReach(db, info, table, true));
+      meant.erase(std::remove_if(meant.begin(), meant.end(),
+                                 [&](const std::string& t) {
+                                   return std::find(reach[i].begin(), reach[i].end(), t) != reach[i].end();
+                                 }),
+                  meant.end());
+      if (!meant.empty()) {
+        return Status(Code::kInvalidArgument,
+                      fmt::format("{}:{}: PRAGMA foreign_keys = ON does nothing in the transaction "
+                                  "the script runs in (SQLite ignores it there), so line {} ({}) "
+                                  "would not reach {} through their foreign keys' ON DELETE/ON "
+                                  "UPDATE actions, as the pragma asks; mark the file -- "
+                                  "strata:no-transaction to run it as written (Strata captures "
+                                  "what the actions reach), or write the statements for {} "
+                                  "yourself and remove the pragma",
+                                  where, ignored_pragma, p.up[i].line, info.summary, fmt::join(meant, ", "),
+                                  meant.size() == 1 ? "that table" : "those tables"));
+      }
+    }
     if (info.kind == sql::StatementKind::kRenameTable && !info.new_name.empty()) {
       renamed.erase(sql::NameKey(info.table, dialect));
       renamed[sql::NameKey(info.new_name, dialect)] = table;
@@ -719,7 +744,11 @@ Result<std::vector<std::vector<std::string>>> AddCascades(Database& db, const Pr
       renamed.erase(sql::NameKey(info.table, dialect));
     }
     // (SQLite ignores the pragma inside a transaction.)
-    if (auto set = db.ForeignKeysAfter(p.up[i].text); set && no_transaction) foreign_keys = set;
+    if (auto set = db.ForeignKeysAfter(p.up[i].text); set && no_transaction) {
+      foreign_keys = set;
+    } else if (set) {
+      ignored_pragma = *set ? p.up[i].line : 0;
+    }
     for (const auto& t : reach[i]) {
       if (std::find(scope.tables.begin(), scope.tables.end(), t) == scope.tables.end())
         scope.tables.push_back(t);
@@ -2069,7 +2098,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       if (Status read = read_unread(); !read.ok()) return stop_before(read);
       scope = scope_of();  // partitions created since are known now
     }
-    auto cascades = AddCascades(*db_, p, m->directives.no_transaction, scope);
+    auto cascades = AddCascades(*db_, p, m->up_path, m->directives.no_transaction, scope);
     if (!cascades.ok()) return stop_before(cascades.status());
     auto before = known.Existing(*db_, scope.tables, model);
     if (!before.ok()) return stop_before(before.status());

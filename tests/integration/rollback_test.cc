@@ -903,6 +903,35 @@ TEST_P(RollbackTest, RowsChangedThroughForeignKeyActionsAreRestored) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM notes WHERE item_id IS NULL"), 0);
 }
 
+// In a migration's transaction SQLite ignores PRAGMA foreign_keys = ON, so
+// the DELETE after it left the rows its ON DELETE actions were meant to
+// remove (and 'up' said ok); it is refused, naming the tables, and the
+// migrations before it stay applied.
+TEST_P(RollbackTest, ForeignKeysTurnedOnInsideTheTransactionAreRefusedOnSqlite) {
+  if (pg()) GTEST_SKIP() << "SQLite's PRAGMA foreign_keys";
+  Write("0003_parts.up.sql",
+        "CREATE TABLE parts (id INTEGER PRIMARY KEY,"
+        " item_id INTEGER REFERENCES items (id) ON DELETE CASCADE, label TEXT);\n"
+        "INSERT INTO parts VALUES (10, 1, 'p1'), (20, 4, 'p4');\n");
+  Write("0004_prune.up.sql", "PRAGMA foreign_keys = ON;\nINSERT INTO parts VALUES (30, 5, 'p5');\n"
+                             "DELETE FROM items WHERE price > 1;\n");
+  Write("0004_prune.down.sql", "DELETE FROM parts WHERE id = 30;\n");
+  Status s = Up();
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("0004_prune.up.sql:1: PRAGMA foreign_keys = ON does nothing"));
+  EXPECT_THAT(s.message(), HasSubstr("line 3 (deletes rows of items) would not reach parts"));
+  EXPECT_THAT(s.message(), HasSubstr("-- strata:no-transaction"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 5);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 2);
+  // Turned off again before the DELETE, or an INSERT after it: nothing to refuse.
+  Write("0004_prune.up.sql", "PRAGMA foreign_keys = ON;\nINSERT INTO parts VALUES (30, 5, 'p5');\n"
+                             "PRAGMA foreign_keys = OFF;\nDELETE FROM items WHERE price > 1;\n");
+  s = Up();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 3);
+}
+
 // PostgreSQL's TRUNCATE ... CASCADE empties every table that references the
 // truncated one, whatever its foreign keys' ON DELETE action, and those that
 // reference them in turn: their rows come back too, and the check holds

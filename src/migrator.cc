@@ -404,8 +404,10 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders&
   // in Strata's layout, and means the same: the rows captured before its
   // UPDATEs and DELETEs are the way back. (Any other statement needs a down
   // script or a derived inverse: an INSERT's rows or a DROP's structure are
-  // not brought back by captured data alone.)
-  if (!inverse.reversible && IsSectioned(m.layout) && OnlyUpdatesAndDeletes(p.info)) {
+  // not brought back by captured data alone.) An Atlas directory has no
+  // place for a down script at all, and the same holds there.
+  if (!inverse.reversible && (IsSectioned(m.layout) || m.layout == Layout::kAtlas) &&
+      OnlyUpdatesAndDeletes(p.info)) {
     p.down_source = "file";
     return p;
   }
@@ -2608,12 +2610,13 @@ Status Migrator::Resolve(int64_t version, bool applied, bool unchecked) {
 namespace {
 
 /// The tables other migration tools keep their history in, in the schema
-/// they migrate: a database that dbmate, golang-migrate, Flyway or goose built has
+/// they migrate: a database that dbmate, golang-migrate, Flyway, goose or Atlas built has
 /// one, and the migrations it ran never create it.
 constexpr std::string_view kOtherToolHistoryTables[] = {
-    "schema_migrations",      // dbmate, golang-migrate
-    "flyway_schema_history",  // Flyway
-    "goose_db_version",       // goose
+    "schema_migrations",       // dbmate, golang-migrate
+    "flyway_schema_history",   // Flyway
+    "goose_db_version",        // goose
+    "atlas_schema_revisions",  // Atlas (on SQLite; on PostgreSQL in a schema of that name)
 };
 
 /// How `live`, the schema of the database, differs from what `migrations`

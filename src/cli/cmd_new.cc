@@ -114,6 +114,9 @@ void SetupNew(CLI::App& app, GlobalOptions& global, int& exit_code) {
     } else if (layout == Layout::kGoose) {
       files.emplace_back(fmt::format("{}/{}_{}.sql", dir, version, slug),
                          "-- +goose Up\n" + up_note + "\n-- +goose Down\n" + down_note);
+    } else if (layout == Layout::kAtlas) {
+      // No down file: Atlas would run it as a migration.
+      files.emplace_back(fmt::format("{}/{}_{}.sql", dir, version, slug), up_note);
     } else if (layout == Layout::kFlyway) {
       files.emplace_back(fmt::format("{}/V{}__{}.sql", dir, version, slug), up_note);
       files.emplace_back(fmt::format("{}/U{}__{}.sql", dir, version, slug), down_note);
@@ -130,6 +133,12 @@ void SetupNew(CLI::App& app, GlobalOptions& global, int& exit_code) {
         return;
       }
       fmt::print("created {}\n", path);
+    }
+    if (layout == Layout::kAtlas) {
+      fmt::print("note: {}/atlas.sum is Atlas's and was left as it is; run `atlas migrate hash` "
+                 "if Atlas reads this directory too. Strata derives the way back of an additive "
+                 "script, and captures the rows an UPDATE or DELETE changes\n",
+                 dir);
     }
   });
 }

@@ -56,7 +56,7 @@ struct AppliedMigration {
   std::string schema_cookie;
 
   /// "0001_create_users", as the file was named.
-  std::string id() const { return version_text + "_" + name; }
+  std::string id() const { return name.empty() ? version_text : version_text + "_" + name; }
 };
 
 class History {

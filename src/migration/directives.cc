@@ -76,10 +76,48 @@ Status OnDbmateMarker(int line_no, std::string_view marker, F& on_directive) {
   return Status::OK();
 }
 
+/// Atlas's file directive "-- atlas:<name> <argument>" (`rest` is what
+/// follows "atlas:"): txmode none is strata:no-transaction (file and all
+/// are the transaction every migration has), nolint concerns Atlas's linter
+/// alone; the others would change what the file means, which Strata cannot
+/// honour, so they are errors.
+template <typename F>
+Status OnAtlasDirective(int line_no, std::string_view rest, F& on_directive) {
+  size_t sp = rest.find_first_of(" \t");
+  const std::string_view name = rest.substr(0, sp);
+  const std::string_view arg = sp == std::string_view::npos ? "" : Trim(rest.substr(sp));
+  if (name == "txmode") {
+    if (arg == "none") return on_directive(line_no, "no-transaction");
+    if (arg == "file" || arg == "all") return Status::OK();
+    return Status(Code::kParse, fmt::format("{}: atlas:txmode '{}' is none of none, file and all",
+                                            line_no, arg));
+  }
+  if (name == "nolint") return Status::OK();
+  if (name == "delimiter") {
+    return Status(Code::kParse,
+                  fmt::format("{}: -- atlas:delimiter: Strata splits the script into statements "
+                              "itself (it knows function and trigger bodies); remove the "
+                              "directive and end each statement with ';'",
+                              line_no));
+  }
+  if (name == "checkpoint") {
+    return Status(Code::kParse,
+                  fmt::format("{}: -- atlas:checkpoint: a checkpoint file holds the whole schema "
+                              "for a new database to start from, and Strata applies every file in "
+                              "order, so it would create what the files before it created; move "
+                              "it out of the directory",
+                              line_no));
+  }
+  return Status(Code::kParse,
+                fmt::format("{}: unknown Atlas directive 'atlas:{}' (Strata reads atlas:txmode and "
+                            "atlas:nolint)",
+                            line_no, name));
+}
+
 /// Calls `on_directive(line_no, text)` for each `-- strata:` comment line
 /// before the first statement, `text` being what follows "strata:", for
-/// the options of a dbmate section marker (OnDbmateMarker), and for goose's
-/// NO TRANSACTION annotation.
+/// the options of a dbmate section marker (OnDbmateMarker), for goose's
+/// NO TRANSACTION annotation and for Atlas's directives (OnAtlasDirective).
 template <typename F>
 Status ForEachDirective(std::string_view script, F on_directive) {
   int line_no = 0;
@@ -95,6 +133,8 @@ Status ForEachDirective(std::string_view script, F on_directive) {
       STRATA_RETURN_IF_ERROR(OnDbmateMarker(line_no, body, on_directive));
     } else if (GooseWords(body) == "no transaction") {
       STRATA_RETURN_IF_ERROR(on_directive(line_no, "no-transaction"));
+    } else if (body.substr(0, 6) == "atlas:") {
+      STRATA_RETURN_IF_ERROR(OnAtlasDirective(line_no, body.substr(6), on_directive));
     }
   }
   return Status::OK();

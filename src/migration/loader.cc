@@ -167,6 +167,28 @@ Result<MigrationFileName> ParseSectionedFileName(std::string_view file, Layout l
   return out;
 }
 
+constexpr std::string_view kExpectedAtlas =
+    "expected <version>_name.sql or <version>.sql, the version a number (Atlas's layout)";
+
+/// Atlas's "20240101120000_create_users.sql" or "20240101120000.sql" (its
+/// name is optional).
+Result<MigrationFileName> ParseAtlasFileName(std::string_view file) {
+  MigrationFileName out;
+  std::string_view stem = file;
+  if (!stem.ends_with(".sql")) {
+    return Status(Code::kInvalidArgument, fmt::format("{}: name does not parse: {}", file, kExpectedAtlas));
+  }
+  stem.remove_suffix(4);
+  if (stem.find('_') != std::string_view::npos) {
+    STRATA_RETURN_IF_ERROR(ReadVersionAndName(file, stem, "_", kExpectedAtlas, out));
+    return out;
+  }
+  // No name: the stem is the version alone, read as "<stem>_x" would be.
+  STRATA_RETURN_IF_ERROR(ReadVersionAndName(file, std::string(stem) + "_x", "_", kExpectedAtlas, out));
+  out.name.clear();
+  return out;
+}
+
 /// The layout a file's name follows, as far as the name tells.
 Layout LayoutOfName(std::string_view file) {
   if (file.ends_with(".up.sql") || file.ends_with(".down.sql") || file.ends_with(".verify.sql")) {
@@ -187,6 +209,7 @@ std::string_view LayoutName(Layout layout) {
     case Layout::kGoose: return "goose's (NNNN_name.sql with -- +goose Up)";
     case Layout::kFlyway: return "Flyway's (V1__name.sql)";
     case Layout::kSqitch: return "Sqitch's (sqitch.plan)";
+    case Layout::kAtlas: return "Atlas's (NNNN_name.sql beside atlas.sum)";
   }
   return "";
 }
@@ -196,6 +219,7 @@ Result<MigrationFileName> ParseFileName(Layout layout, std::string_view file) {
     case Layout::kDbmate:
     case Layout::kGoose: return ParseSectionedFileName(file, layout);
     case Layout::kFlyway: return ParseFlywayFileName(file);
+    case Layout::kAtlas: return ParseAtlasFileName(file);
     case Layout::kNative:
     case Layout::kSqitch: break;
   }
@@ -477,6 +501,12 @@ std::string HowToAddDown(const Migration& m) {
     case Layout::kSqitch:
       return fmt::format("write {}", (fs::path(dir).parent_path() / "revert" /
                                       fs::path(m.up_path).filename()).string());
+    case Layout::kAtlas:
+      // Atlas reads every .sql file of the directory as a migration.
+      return fmt::format("an Atlas directory has no place for one (Atlas would run any other "
+                         ".sql file in {} as a migration): move the migrations to Strata's "
+                         "layout ({}.up.sql and {}.down.sql)",
+                         dir, m.id(), m.id());
     case Layout::kNative: break;
   }
   return fmt::format("write {}{}.down.sql", in_dir, m.id());
@@ -688,8 +718,13 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
   // A Sqitch project: its plan, not file names, says what the changes are.
   const bool sqitch = faccessat(dir_fd, "sqitch.plan", F_OK, 0) == 0;
   Layout layout = sqitch ? Layout::kSqitch : MostCommonLayout(names);
-  // dbmate and goose name their files alike; the first file's markers tell.
-  if (layout == Layout::kDbmate && IsGooseFile(dir_fd, dir, names)) layout = Layout::kGoose;
+  // dbmate, goose and Atlas name their files alike; Atlas's integrity file
+  // tells, or else the first file's markers.
+  if (layout == Layout::kDbmate && faccessat(dir_fd, "atlas.sum", F_OK, 0) == 0) {
+    layout = Layout::kAtlas;
+  } else if (layout == Layout::kDbmate && IsGooseFile(dir_fd, dir, names)) {
+    layout = Layout::kGoose;
+  }
   // Flyway's migrations may be in folders below (one per release, say),
   // even all of them.
   if (!sqitch && (layout == Layout::kFlyway || names.empty())) {

@@ -56,6 +56,7 @@ enum class Layout {
   kGoose,   // 00001_x.sql or 20240101120000_x.sql: "-- +goose Up" and "-- +goose Down" sections
   kFlyway,  // V1__x.sql and its undo script U1__x.sql
   kSqitch,  // sqitch.plan naming changes in order; deploy/x.sql, revert/x.sql, verify/x.sql
+  kAtlas,   // 20240101120000_x.sql or 20240101120000.sql beside atlas.sum: each file an up script
 };
 
 /// Whether one file of `layout` holds both the up and the down script.
@@ -81,7 +82,7 @@ struct Migration {
   bool has_down() const { return !down_path.empty(); }
   bool has_verify() const { return !verify_path.empty(); }
   /// "0001_create_users"
-  std::string id() const { return version_text + "_" + name; }
+  std::string id() const { return name.empty() ? version_text : version_text + "_" + name; }
 };
 
 }  // namespace strata

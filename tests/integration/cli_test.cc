@@ -449,6 +449,50 @@ TEST_P(CliTest, AGooseDirectoryAppliesAndRollsBackAsItIs) {
   EXPECT_EQ(loaded->back().layout, Layout::kGoose);
 }
 
+// An Atlas directory: each file an up script (no down script anywhere), so
+// additive scripts roll back by their derived inverse and a data-only one
+// by the rows captured before it; txmode none is no-transaction.
+TEST_P(CliTest, AnAtlasDirectoryAppliesAndRollsBackAsItIs) {
+  Write("atlas.sum", "h1:AAAA=\n");
+  Write("20240101120000_init.sql",
+        "-- create \"users\" table\nCREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n");
+  Write("20240102120000.sql", std::string("-- atlas:txmode none\n\nCREATE INDEX ") +
+                                  (pg() ? "CONCURRENTLY " : "") + "users_name ON users (name);\n");
+  Write("20240103120000_upper.sql", "UPDATE users SET name = upper(name);\n");
+  Write("20240104120000_drop.sql", "ALTER TABLE users DROP COLUMN name;\n");
+  auto up = Strata({"up", "--to", "20240102120000"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history WHERE version = 20240102120000 "
+                         "AND no_transaction = 1"),
+            1);
+  ASSERT_TRUE(db_->Exec("INSERT INTO users VALUES (1, 'ann'), (2, 'Bob')").ok());
+  // A DROP COLUMN has no way back without a down script, which has no place here.
+  up = Strata({"up"});
+  EXPECT_EQ(up.exit_code, 5) << up.all();
+  EXPECT_THAT(up.err, HasSubstr("20240104120000_drop: down script missing"));
+  EXPECT_THAT(up.err, HasSubstr("an Atlas directory has no place for one"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM users WHERE name = 'ANN'"), 0);  // nothing ran
+  up = Strata({"up", "--to", "20240103120000"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM users WHERE name IN ('ANN', 'BOB')"), 2);
+  auto down = Strata({"down", "--to", "20240101120000"});
+  ASSERT_EQ(down.exit_code, 0) << down.all();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM users WHERE name IN ('ann', 'Bob')"), 2);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 1);
+  // The rows written since users was created go with it only when told.
+  down = Strata({"down", "--to", "0", "--discard-later-writes"});
+  ASSERT_EQ(down.exit_code, 0) << down.all();
+  EXPECT_FALSE(*db_->TableExists("users"));
+  auto made = Strata({"new", "add tags"});
+  ASSERT_EQ(made.exit_code, 0) << made.all();
+  EXPECT_THAT(made.out, HasSubstr("_add_tags.sql"));
+  EXPECT_THAT(made.out, HasSubstr("atlas.sum is Atlas's and was left as it is"));
+  auto loaded = LoadMigrations(dir_.path() + "/migrations");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ(loaded->back().layout, Layout::kAtlas);
+  EXPECT_FALSE(loaded->back().has_down());
+}
+
 // Flyway's placeholders: ${name} from [placeholders] in strata.toml and
 // Flyway's built-in flyway:* ones are replaced in the scripts of a Flyway
 // directory (up and undo), the checksum stays the file's, and one without a

@@ -184,6 +184,46 @@ TEST(LoadMigrations, ReadsGooseFilesAsTheyAre) {
                                                     "/00004_empty_down.sql"));
 }
 
+// Atlas names its files as dbmate does, the name optional, each file an up
+// script; atlas.sum beside them says whose directory it is. They were
+// refused as dbmate files without their '-- migrate:up' line.
+TEST(LoadMigrations, ReadsAtlasDirectoriesAsTheyAre) {
+  testing::TempDir dir;
+  dir.Write("atlas.sum", "h1:AAAA=\n20240101120000_init.sql h1:BBBB=\n");
+  dir.Write("20240101120000_init.sql", "-- atlas:nolint destructive\n\nCREATE TABLE users (id INT);\n");
+  dir.Write("20240102120000.sql", "-- atlas:txmode none\n\nCREATE INDEX CONCURRENTLY u ON users (id);\n");
+  dir.Write("20240103120000_seed.sql", "-- atlas:txmode file\nUPDATE users SET id = id;\n");
+  auto loaded = LoadMigrations(dir.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  ASSERT_EQ(loaded->size(), 3u);
+  const Migration& init = (*loaded)[0];
+  EXPECT_EQ(init.layout, Layout::kAtlas);
+  EXPECT_EQ(init.id(), "20240101120000_init");
+  EXPECT_EQ(init.up_sql, "-- atlas:nolint destructive\n\nCREATE TABLE users (id INT);\n");
+  EXPECT_FALSE(init.has_down());
+  EXPECT_FALSE(init.directives.no_transaction);
+  EXPECT_EQ((*loaded)[1].id(), "20240102120000");  // no name
+  EXPECT_EQ((*loaded)[1].name, "");
+  EXPECT_TRUE((*loaded)[1].directives.no_transaction);
+  EXPECT_FALSE((*loaded)[2].directives.no_transaction);
+  EXPECT_THAT(HowToAddDown(init), HasSubstr("Strata's layout (20240101120000_init.up.sql and "
+                                            "20240101120000_init.down.sql)"));
+
+  // What Strata cannot honour is named, with the file and line.
+  dir.Write("20240104120000_proc.sql", "-- atlas:delimiter \\n\\n\n\nSELECT 1\n\nSELECT 2\n");
+  dir.Write("20240105120000_checkpoint.sql", "-- atlas:checkpoint\n\nCREATE TABLE users (id INT);\n");
+  dir.Write("20240106120000_mode.sql", "-- atlas:txmode sometimes\nSELECT 1;\n");
+  dir.Write("v2_x.sql", "SELECT 1;\n");
+  loaded = LoadMigrations(dir.path());
+  ASSERT_FALSE(loaded.ok());
+  const std::string& message = loaded.status().message();
+  EXPECT_THAT(message, HasSubstr("20240104120000_proc.sql:1: -- atlas:delimiter: Strata splits"));
+  EXPECT_THAT(message, HasSubstr("20240105120000_checkpoint.sql:1: -- atlas:checkpoint"));
+  EXPECT_THAT(message, HasSubstr("20240106120000_mode.sql:1: atlas:txmode 'sometimes' is none of"));
+  EXPECT_THAT(message, HasSubstr("v2_x.sql: version 'v2' is not a number; expected <version>_name.sql "
+                                 "or <version>.sql, the version a number (Atlas's layout)"));
+}
+
 TEST(LoadMigrations, GooseFilesStrataCannotRunAreNamed) {
   testing::TempDir dir;
   dir.Write("00001_a.sql", "-- +goose Up\nSELECT 1;\n");

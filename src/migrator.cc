@@ -110,6 +110,22 @@ std::string NewEnumValueAdvice(const std::string& message) {
          "migration, or mark this one `-- strata:no-transaction` to run it as written";
 }
 
+/// The down script's `REFRESH MATERIALIZED VIEW` statements: run again once
+/// the captured data is back, since the down script runs before it, and a
+/// view it refreshed would otherwise keep the aggregates of the rows as the
+/// migration left them.
+std::vector<sql::Statement> RefreshesOf(const std::vector<sql::Statement>& script, sql::Dialect dialect) {
+  std::vector<sql::Statement> out;
+  if (dialect != sql::Dialect::kPostgres) return out;
+  for (const sql::Statement& st : script) {
+    auto tokens = sql::Tokenize(st.text, dialect);
+    if (!tokens.ok() || tokens->size() < 3) continue;
+    const auto& t = *tokens;
+    if (t[0].IsWord("refresh") && t[1].IsWord("materialized") && t[2].IsWord("view")) out.push_back(st);
+  }
+  return out;
+}
+
 /// What `st` is when the engines refuse it inside a transaction block
 /// (VACUUM, the CONCURRENTLY forms of index builds, CREATE DATABASE, ...),
 /// else "".
@@ -2289,6 +2305,9 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     const size_t split = stmts.size();
     if (!d->no_transaction) STRATA_RETURN_IF_ERROR(Unwrap(stmts, where, dialect));
     STRATA_ASSIGN_OR_RETURN(auto restore, Split(t.restore_script, id + " (captured data)", dialect));
+    if (!restore.empty()) {
+      for (sql::Statement& st : RefreshesOf(stmts, dialect)) restore.push_back(std::move(st));
+    }
     scripts.push_back(std::move(stmts));
     restores.push_back(std::move(restore));
     directives.push_back(*d);

@@ -324,6 +324,51 @@ std::optional<std::string> InverseOfCreatePolicy(std::string_view text) {
   return fmt::format("DROP POLICY {} ON {};\n", t[2].text, Spelled(t, start, i));
 }
 
+/// The inverse of a PostgreSQL CREATE FUNCTION or CREATE PROCEDURE (not OR
+/// REPLACE, which may have replaced one): DROP FUNCTION name(arguments), the
+/// arguments as written less their defaults, which is exactly the routine
+/// it made (a trigger function `set_updated_at()`, a backfill `f(a int)`).
+/// nullopt: not such a statement, or its argument list does not read.
+std::optional<std::string> InverseOfCreateRoutine(std::string_view text) {
+  auto tokens = Tokenize(text, Dialect::kPostgres);
+  if (!tokens.ok()) return std::nullopt;
+  const std::vector<Token>& t = *tokens;
+  if (t.size() < 5 || !t[0].IsWord("CREATE")) return std::nullopt;
+  size_t i = 1;
+  if (!t[i].IsWord("FUNCTION") && !t[i].IsWord("PROCEDURE")) return std::nullopt;
+  const std::string kind = t[i].IsWord("FUNCTION") ? "FUNCTION" : "PROCEDURE";
+  const size_t start = ++i;
+  if (ReadName(t, &i) == std::string::npos || i >= t.size() || !t[i].IsPunct('(')) return std::nullopt;
+  const std::string name = Spelled(t, start, i);
+  // The arguments: each as written up to its DEFAULT (or `=`) at depth 1.
+  std::vector<std::string> args;
+  size_t arg_start = ++i, arg_end = std::string::npos;
+  int depth = 1;
+  for (; i < t.size() && depth > 0; ++i) {
+    if (t[i].IsPunct('(') || t[i].IsPunct('[')) ++depth;
+    if (t[i].IsPunct(')') || t[i].IsPunct(']')) --depth;
+    const bool ends = depth == 0 || (depth == 1 && t[i].IsPunct(','));
+    if (depth == 1 && arg_end == std::string::npos &&
+        (t[i].IsWord("DEFAULT") || (t[i].kind == TokenKind::kOperator && t[i].text == "="))) {
+      arg_end = i;
+    }
+    if (ends) {
+      const size_t end = arg_end == std::string::npos ? i : arg_end;
+      if (end > arg_start) {
+        args.push_back(Spelled(t, arg_start, end));
+      } else if (t[i].IsPunct(',')) {
+        return std::nullopt;  // an empty argument: not a list that reads
+      }
+      arg_start = i + 1;
+      arg_end = std::string::npos;
+    }
+  }
+  if (depth != 0) return std::nullopt;
+  std::string list;
+  for (const auto& a : args) list += (list.empty() ? "" : ", ") + a;
+  return fmt::format("DROP {} {}({});\n", kind, name, list);
+}
+
 /// Whether `text` leaves nothing behind to undo: a setting of the session
 /// or transaction (SET, RESET), a transaction-level advisory lock, or a
 /// SELECT that calls no function (SELECT 1).
@@ -392,6 +437,9 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
     }
     if (pg && !alter) {
       if (auto drop = InverseOfCreatePolicy(statement.text)) alter = Result<std::string>(*drop);
+    }
+    if (pg && !alter && info.kind == StatementKind::kCreateFunction && !info.or_replace) {
+      if (auto drop = InverseOfCreateRoutine(statement.text)) alter = Result<std::string>(*drop);
     }
     Result<std::string> step = alter ? std::move(*alter) : InverseOf(info, dialect);
     if (!step.ok()) {

@@ -821,6 +821,29 @@ TEST_P(MigratorTest, VerifyScriptFailureRollsTheMigrationBack) {
   EXPECT_FALSE(HasTable("a"));
 }
 
+// PostgreSQL: a trigger function and its trigger with no down script, as
+// goose and dbmate projects (an empty down section) and Supabase write them:
+// applied with a derived inverse that drops both, and rolled back by it.
+TEST_P(MigratorTest, TriggerFunctionWithoutADownScriptRollsBackOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite has no CREATE FUNCTION";
+  Write("0001_users.up.sql",
+        "CREATE TABLE users (id int PRIMARY KEY, updated_at timestamptz);\n");
+  Write("0002_stamp.up.sql",
+        "CREATE FUNCTION set_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        "BEGIN\n  NEW.updated_at = now();\n  RETURN NEW;\nEND;\n$$;\n"
+        "CREATE FUNCTION touch(days int DEFAULT 1) RETURNS int LANGUAGE sql AS 'SELECT days';\n"
+        "CREATE TRIGGER users_updated_at BEFORE UPDATE ON users FOR EACH ROW "
+        "EXECUTE FUNCTION set_updated_at();\n");
+  Status s = Up();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1", "2"}));
+  s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1"}));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_proc WHERE proname IN ('set_updated_at', 'touch')"), 0);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_trigger WHERE tgname = 'users_updated_at'"), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, MigratorTest, ::testing::Values(Engine::kSqlite));
 INSTANTIATE_TEST_SUITE_P(Postgres, MigratorTest, ::testing::Values(Engine::kPostgres));
 

@@ -145,8 +145,8 @@ TEST(InverseTest, IrreversibleStatementsNameTheirLine) {
   EXPECT_EQ("IRREVERSIBLE: line 1: creates extension pgcrypto (the object may have existed "
             "before)",
             Down("CREATE EXTENSION IF NOT EXISTS pgcrypto", kPg));
-  EXPECT_EQ("IRREVERSIBLE: line 1: creates function f (dropping it needs its exact signature)",
-            Down("CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql", kPg));
+  EXPECT_EQ("IRREVERSIBLE: line 1: creates function f (it may have replaced an existing object)",
+            Down("CREATE OR REPLACE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql", kPg));
   EXPECT_EQ("IRREVERSIBLE: line 2: drops table t (no certain inverse)",
             Down("CREATE TABLE u (x int);\nDROP TABLE t", kLite));
   // A SELECT may call functions with side effects (setval, create_hypertable).
@@ -285,4 +285,24 @@ TEST(InverseTest, CreatePolicyIsDroppedOnPostgres) {
                  kPg));
   EXPECT_EQ("DROP POLICY p ON posts;\n",
             Down("create policy p on posts as restrictive to app using (true)", kPg));
+}
+
+// A trigger function and its trigger, a backfill function: the routine a
+// CREATE FUNCTION (not OR REPLACE) made is dropped by its arguments as
+// written, less their defaults.
+TEST(InverseTest, CreateFunctionIsDroppedByItsArguments) {
+  EXPECT_EQ("DROP TRIGGER users_updated_at ON users;\nDROP FUNCTION set_updated_at();\n",
+            Down("CREATE FUNCTION set_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+                 "BEGIN NEW.updated_at = now(); RETURN NEW; END $$;\n"
+                 "CREATE TRIGGER users_updated_at BEFORE UPDATE ON users FOR EACH ROW "
+                 "EXECUTE FUNCTION set_updated_at();\n",
+                 kPg));
+  EXPECT_EQ("DROP FUNCTION app.\"Add\"(a integer, b numeric ( 10 , 2 ), VARIADIC c text [ ]);\n",
+            Down("CREATE FUNCTION app.\"Add\"(a integer, b numeric(10,2) DEFAULT 1.5, "
+                 "VARIADIC c text[] = '{}') RETURNS int LANGUAGE sql AS 'SELECT 1'",
+                 kPg));
+  EXPECT_EQ("DROP PROCEDURE backfill(batch int);\n",
+            Down("CREATE PROCEDURE backfill(batch int DEFAULT (10 * 2)) LANGUAGE sql BEGIN ATOMIC "
+                 "UPDATE t SET x = 1; END",
+                 kPg));
 }

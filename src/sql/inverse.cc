@@ -369,6 +369,18 @@ std::optional<std::string> InverseOfCreateRoutine(std::string_view text) {
   return fmt::format("DROP {} {}({});\n", kind, name, list);
 }
 
+/// The inverse of a PostgreSQL CREATE DOMAIN: DROP DOMAIN name (a domain
+/// has no IF NOT EXISTS or OR REPLACE: it is the one the statement made).
+std::optional<std::string> InverseOfCreateDomain(std::string_view text) {
+  auto tokens = Tokenize(text, Dialect::kPostgres);
+  if (!tokens.ok()) return std::nullopt;
+  const std::vector<Token>& t = *tokens;
+  if (t.size() < 4 || !t[0].IsWord("CREATE") || !t[1].IsWord("DOMAIN")) return std::nullopt;
+  size_t i = 2;
+  if (ReadName(t, &i) == std::string::npos) return std::nullopt;
+  return fmt::format("DROP DOMAIN {};\n", Spelled(t, 2, i));
+}
+
 /// Whether `text` leaves nothing behind to undo: a setting of the session
 /// or transaction (SET, RESET), a transaction-level advisory lock, or a
 /// SELECT that calls no function (SELECT 1).
@@ -437,6 +449,9 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
     }
     if (pg && !alter) {
       if (auto drop = InverseOfCreatePolicy(statement.text)) alter = Result<std::string>(*drop);
+    }
+    if (pg && !alter && info.kind == StatementKind::kOther) {
+      if (auto drop = InverseOfCreateDomain(statement.text)) alter = Result<std::string>(*drop);
     }
     if (pg && !alter && info.kind == StatementKind::kCreateFunction && !info.or_replace) {
       if (auto drop = InverseOfCreateRoutine(statement.text)) alter = Result<std::string>(*drop);

@@ -844,6 +844,21 @@ TEST_P(MigratorTest, TriggerFunctionWithoutADownScriptRollsBackOnPostgres) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_trigger WHERE tgname = 'users_updated_at'"), 0);
 }
 
+// PostgreSQL: a domain and a table using it, with no down script: applied
+// with a derived inverse, rolled back by it.
+TEST_P(MigratorTest, DomainWithoutADownScriptRollsBackOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite has no domains";
+  Write("0001_users.up.sql",
+        "CREATE DOMAIN email AS text CHECK (VALUE ~ '^[^@]+@[^@]+$');\n"
+        "CREATE TABLE users (id int PRIMARY KEY, email email NOT NULL);\n");
+  Status s = Up();
+  ASSERT_TRUE(s.ok()) << s.message();
+  s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(Applied().empty());
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_type WHERE typname = 'email'"), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, MigratorTest, ::testing::Values(Engine::kSqlite));
 INSTANTIATE_TEST_SUITE_P(Postgres, MigratorTest, ::testing::Values(Engine::kPostgres));
 

@@ -306,3 +306,12 @@ TEST(InverseTest, CreateFunctionIsDroppedByItsArguments) {
                  "UPDATE t SET x = 1; END",
                  kPg));
 }
+
+// Domains (an email, a positive amount) go with DROP DOMAIN, after the
+// tables whose columns use them.
+TEST(InverseTest, CreateDomainIsDroppedOnPostgres) {
+  EXPECT_EQ("DROP TABLE users;\nDROP DOMAIN app.\"Email\";\n",
+            Down("CREATE DOMAIN app.\"Email\" AS text CHECK (VALUE ~ '^[^@]+@[^@]+$');\n"
+                 "CREATE TABLE users (id int, email app.\"Email\");\n",
+                 kPg));
+}

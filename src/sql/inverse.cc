@@ -309,6 +309,49 @@ bool OnlyDressesCreatedTable(std::string_view text, const std::set<std::string>&
   return false;
 }
 
+/// Whether PostgreSQL statement `text` only comments on or grants a view,
+/// materialized view, sequence or type the same script created (`objects`
+/// holds their keys; `tables` the tables', which a GRANT may list with
+/// them), so that dropping the object undoes it too: COMMENT ON VIEW v,
+/// GRANT SELECT ON v TO ..., GRANT USAGE ON SEQUENCE s TO ...
+bool OnlyDressesCreatedObject(std::string_view text, const std::set<std::string>& tables,
+                              const std::set<std::string>& objects) {
+  auto tokens = Tokenize(text, Dialect::kPostgres);
+  if (!tokens.ok() || tokens->size() < 3) return false;
+  const std::vector<Token>& t = *tokens;
+  const size_t n = t.size();
+  auto at = [&](size_t k, std::string_view word) { return k < n && t[k].IsWord(word); };
+  auto made = [&](const std::string& key) { return !key.empty() && objects.count(key) > 0; };
+  size_t i = 2;
+  if (at(0, "COMMENT") && at(1, "ON")) {
+    if (at(i, "MATERIALIZED") && at(i + 1, "VIEW")) {
+      i += 2;
+    } else if (at(i, "VIEW") || at(i, "SEQUENCE") || at(i, "TYPE")) {
+      ++i;
+    } else {
+      return false;
+    }
+    return made(NameKeyAt(t, &i)) && at(i, "IS");
+  }
+  if (!at(0, "GRANT") && !at(0, "REVOKE")) return false;
+  i = 0;
+  while (i < n && !t[i].IsWord("ON")) ++i;
+  ++i;
+  if (at(i, "TABLE") || at(i, "SEQUENCE") || at(i, "TYPE")) ++i;
+  bool object = false;  // one of them is not a table (those are OnlyDressesCreatedTable's)
+  for (;;) {
+    const std::string key = NameKeyAt(t, &i);
+    if (made(key)) {
+      object = true;
+    } else if (key.empty() || tables.count(key) == 0) {
+      return false;
+    }
+    if (i >= n || !t[i].IsPunct(',')) break;
+    ++i;
+  }
+  return object && (at(i, "TO") || at(i, "FROM"));
+}
+
 /// The inverse of PostgreSQL's CREATE POLICY p ON t (there is no OR REPLACE
 /// nor IF NOT EXISTS: it made the policy); nullopt for another statement.
 std::optional<std::string> InverseOfCreatePolicy(std::string_view text) {
@@ -426,6 +469,7 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
   // Rows written to a table the script creates go when it is dropped.
   std::set<std::string> created;
   std::set<std::string> constraints_added;
+  std::set<std::string> created_objects;  // views, sequences, types: what dresses them goes too
   auto key = [dialect](const std::string& name) { return NameKey(name, dialect); };
   for (const Statement& statement : up) {
     const StatementInfo info = Classify(statement.text, dialect);
@@ -447,6 +491,10 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
     if (pg && other && (!alter || !alter->ok()) && OnlyDressesCreatedTable(statement.text, created)) {
       continue;
     }
+    if (pg && other && (!alter || !alter->ok()) &&
+        OnlyDressesCreatedObject(statement.text, created, created_objects)) {
+      continue;
+    }
     if (pg && !alter) {
       if (auto drop = InverseOfCreatePolicy(statement.text)) alter = Result<std::string>(*drop);
     }
@@ -463,6 +511,10 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
     }
     steps.push_back(std::move(step).value());
     if (info.kind == StatementKind::kCreateTable) created.insert(key(info.schema + "." + info.object));
+    if (info.kind == StatementKind::kCreateView || info.kind == StatementKind::kCreateSequence ||
+        info.kind == StatementKind::kCreateType) {
+      created_objects.insert(key(info.schema + "." + info.object));
+    }
   }
   for (auto it = steps.rbegin(); it != steps.rend(); ++it) inverse.down_script += *it;
   inverse.reversible = true;

@@ -859,6 +859,26 @@ TEST_P(MigratorTest, DomainWithoutADownScriptRollsBackOnPostgres) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_type WHERE typname = 'email'"), 0);
 }
 
+// PostgreSQL: a view and a sequence with their comments and grants, as
+// Supabase migrations write them, with no down script: the derived inverse
+// drops them, and with them what dressed them.
+TEST_P(MigratorTest, CommentedAndGrantedViewWithoutADownScriptRollsBackOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite has no COMMENT or GRANT";
+  Write("0001_users.up.sql", "CREATE TABLE users (id int PRIMARY KEY, active boolean);\n");
+  Write("0002_view.up.sql",
+        "CREATE VIEW active_users AS SELECT id FROM users WHERE active;\n"
+        "COMMENT ON VIEW active_users IS 'users still here';\n"
+        "GRANT SELECT ON active_users TO PUBLIC;\n"
+        "CREATE SEQUENCE invoice_no;\n"
+        "GRANT USAGE ON SEQUENCE invoice_no TO PUBLIC;\n");
+  Status s = Up();
+  ASSERT_TRUE(s.ok()) << s.message();
+  s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1"}));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_class WHERE relname IN ('active_users', 'invoice_no')"), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, MigratorTest, ::testing::Values(Engine::kSqlite));
 INSTANTIATE_TEST_SUITE_P(Postgres, MigratorTest, ::testing::Values(Engine::kPostgres));
 

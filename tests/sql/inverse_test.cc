@@ -315,3 +315,28 @@ TEST(InverseTest, CreateDomainIsDroppedOnPostgres) {
                  "CREATE TABLE users (id int, email app.\"Email\");\n",
                  kPg));
 }
+
+// A comment on, or a grant of, a view, sequence or type the script created
+// goes with it; one on an object that was there before has no inverse.
+TEST(InverseTest, WhatDressesAViewSequenceOrTypeCreatedInTheScriptGoesWithIt) {
+  EXPECT_EQ("DROP VIEW active_users;\nDROP SEQUENCE app.invoice_no;\nDROP TYPE mood;\n"
+            "DROP TABLE users;\n",
+            Down("CREATE TABLE users (id int);\nCREATE TYPE mood AS ENUM ('ok');\n"
+                 "COMMENT ON TYPE mood IS 'how it went';\n"
+                 "CREATE SEQUENCE app.invoice_no;\n"
+                 "GRANT USAGE, SELECT ON SEQUENCE app.invoice_no TO PUBLIC;\n"
+                 "CREATE VIEW active_users AS SELECT id FROM users;\n"
+                 "COMMENT ON VIEW active_users IS 'the ones; still here';\n"
+                 "GRANT SELECT ON users, active_users TO PUBLIC;\n",
+                 kPg));
+  EXPECT_EQ("DROP MATERIALIZED VIEW totals;\n",
+            Down("CREATE MATERIALIZED VIEW totals AS SELECT 1 AS n;\n"
+                 "COMMENT ON MATERIALIZED VIEW totals IS 'x';\n",
+                 kPg));
+  EXPECT_THAT(Down("CREATE VIEW v AS SELECT 1;\nCOMMENT ON VIEW other IS 'x';\n", kPg),
+              HasSubstr("IRREVERSIBLE: line 2:"));
+  EXPECT_THAT(Down("CREATE VIEW v AS SELECT 1;\nGRANT SELECT ON v, other TO PUBLIC;\n", kPg),
+              HasSubstr("IRREVERSIBLE: line 2:"));
+  EXPECT_THAT(Down("CREATE VIEW v AS SELECT 1;\nGRANT SELECT ON ALL TABLES IN SCHEMA public TO PUBLIC;\n", kPg),
+              HasSubstr("IRREVERSIBLE: line 2:"));
+}

@@ -481,6 +481,12 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
     bool dml = info.kind == StatementKind::kInsert || info.kind == StatementKind::kUpdate ||
                info.kind == StatementKind::kDelete;
     if (dml && !info.table.empty() && created.count(key(info.schema + "." + info.table))) continue;
+    // An index on a table the script created goes with the table: one
+    // without a name (CREATE INDEX ON t (c)) needs no name to drop it by.
+    if (info.kind == StatementKind::kCreateIndex && info.object.empty() && !info.table.empty() &&
+        created.count(key(info.schema + "." + info.table))) {
+      continue;
+    }
     if (LeavesNothing(statement.text, dialect)) continue;
     const bool pg = dialect == Dialect::kPostgres;
     std::optional<Result<std::string>> alter;

@@ -879,6 +879,22 @@ TEST_P(MigratorTest, CommentedAndGrantedViewWithoutADownScriptRollsBackOnPostgre
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_class WHERE relname IN ('active_users', 'invoice_no')"), 0);
 }
 
+// An index without a name on a table the same script created, with no down
+// script: the derived inverse drops the table, and the index with it.
+TEST_P(MigratorTest, UnnamedIndexOfANewTableWithoutADownScriptRollsBackOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite's CREATE INDEX needs a name";
+  Write("0001_orders.up.sql",
+        "CREATE TABLE orders (id int PRIMARY KEY, user_id int NOT NULL);\n"
+        "CREATE INDEX ON orders (user_id);\n");
+  Status s = Up();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_indexes WHERE tablename = 'orders'"), 2);
+  s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(Applied().empty());
+  EXPECT_FALSE(HasTable("orders"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, MigratorTest, ::testing::Values(Engine::kSqlite));
 INSTANTIATE_TEST_SUITE_P(Postgres, MigratorTest, ::testing::Values(Engine::kPostgres));
 

@@ -340,3 +340,15 @@ TEST(InverseTest, WhatDressesAViewSequenceOrTypeCreatedInTheScriptGoesWithIt) {
   EXPECT_THAT(Down("CREATE VIEW v AS SELECT 1;\nGRANT SELECT ON ALL TABLES IN SCHEMA public TO PUBLIC;\n", kPg),
               HasSubstr("IRREVERSIBLE: line 2:"));
 }
+
+// An index without a name on a table the script created goes with the
+// table; on a table that was there before it has no name to drop it by.
+TEST(InverseTest, UnnamedIndexOfATableCreatedInTheScriptGoesWithIt) {
+  EXPECT_EQ("DROP TABLE orders;\n",
+            Down("CREATE TABLE orders (id int, user_id int);\nCREATE INDEX ON orders (user_id);\n", kPg));
+  EXPECT_EQ("DROP TABLE app.orders;\n",
+            Down("CREATE TABLE app.orders (id int);\nCREATE UNIQUE INDEX ON app.orders USING btree (id);\n",
+                 kPg));
+  EXPECT_EQ("IRREVERSIBLE: line 2: creates an unnamed index on t (no name to drop it by)",
+            Down("CREATE TABLE orders (id int);\nCREATE INDEX ON t (a);\n", kPg));
+}

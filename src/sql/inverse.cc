@@ -310,7 +310,7 @@ bool OnlyDressesCreatedTable(std::string_view text, const std::set<std::string>&
 }
 
 /// Whether PostgreSQL statement `text` only comments on or grants a view,
-/// materialized view, sequence or type the same script created (`objects`
+/// materialized view, sequence, type or index the same script created (`objects`
 /// holds their keys; `tables` the tables', which a GRANT may list with
 /// them), so that dropping the object undoes it too: COMMENT ON VIEW v,
 /// GRANT SELECT ON v TO ..., GRANT USAGE ON SEQUENCE s TO ...
@@ -326,7 +326,7 @@ bool OnlyDressesCreatedObject(std::string_view text, const std::set<std::string>
   if (at(0, "COMMENT") && at(1, "ON")) {
     if (at(i, "MATERIALIZED") && at(i + 1, "VIEW")) {
       i += 2;
-    } else if (at(i, "VIEW") || at(i, "SEQUENCE") || at(i, "TYPE")) {
+    } else if (at(i, "VIEW") || at(i, "SEQUENCE") || at(i, "TYPE") || at(i, "INDEX")) {
       ++i;
     } else {
       return false;
@@ -518,7 +518,7 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
     steps.push_back(std::move(step).value());
     if (info.kind == StatementKind::kCreateTable) created.insert(key(info.schema + "." + info.object));
     if (info.kind == StatementKind::kCreateView || info.kind == StatementKind::kCreateSequence ||
-        info.kind == StatementKind::kCreateType) {
+        info.kind == StatementKind::kCreateType || info.kind == StatementKind::kCreateIndex) {
       created_objects.insert(key(info.schema + "." + info.object));
     }
   }

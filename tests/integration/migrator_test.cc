@@ -870,13 +870,15 @@ TEST_P(MigratorTest, CommentedAndGrantedViewWithoutADownScriptRollsBackOnPostgre
         "COMMENT ON VIEW active_users IS 'users still here';\n"
         "GRANT SELECT ON active_users TO PUBLIC;\n"
         "CREATE SEQUENCE invoice_no;\n"
-        "GRANT USAGE ON SEQUENCE invoice_no TO PUBLIC;\n");
+        "GRANT USAGE ON SEQUENCE invoice_no TO PUBLIC;\n"
+        "CREATE INDEX users_active ON users (active);\n"
+        "COMMENT ON INDEX users_active IS 'for the view';\n");
   Status s = Up();
   ASSERT_TRUE(s.ok()) << s.message();
   s = Down();
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(Applied(), (std::vector<std::string>{"1"}));
-  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_class WHERE relname IN ('active_users', 'invoice_no')"), 0);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_class WHERE relname IN ('active_users', 'invoice_no', 'users_active')"), 0);
 }
 
 // An index without a name on a table the same script created, with no down

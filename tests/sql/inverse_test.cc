@@ -333,6 +333,8 @@ TEST(InverseTest, WhatDressesAViewSequenceOrTypeCreatedInTheScriptGoesWithIt) {
             Down("CREATE MATERIALIZED VIEW totals AS SELECT 1 AS n;\n"
                  "COMMENT ON MATERIALIZED VIEW totals IS 'x';\n",
                  kPg));
+  EXPECT_EQ("DROP INDEX users_id;\n",
+            Down("CREATE INDEX users_id ON users (id);\nCOMMENT ON INDEX users_id IS 'x';\n", kPg));
   EXPECT_THAT(Down("CREATE VIEW v AS SELECT 1;\nCOMMENT ON VIEW other IS 'x';\n", kPg),
               HasSubstr("IRREVERSIBLE: line 2:"));
   EXPECT_THAT(Down("CREATE VIEW v AS SELECT 1;\nGRANT SELECT ON v, other TO PUBLIC;\n", kPg),

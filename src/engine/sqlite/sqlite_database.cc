@@ -88,13 +88,14 @@ class SqliteDatabase : public Database {
         // Nothing binds it here: SQLite would run the statement with NULL in
         // its place ("$$x$$" written for a PostgreSQL string, a ":name" left
         // from application code), and the migration would store NULLs.
-        const char* name = sqlite3_bind_parameter_name(stmt, 1);
+        const char* named = sqlite3_bind_parameter_name(stmt, 1);  // the statement's own
+        const std::string name = named != nullptr ? named : "?";
         sqlite3_finalize(stmt);
         return Status(Code::kInvalidArgument,
                       fmt::format("the statement has a parameter ({}) that nothing binds; SQLite "
                                   "would use NULL for it. Write the value itself (a string in "
                                   "single quotes)",
-                                  name != nullptr ? name : "?"));
+                                  name));
       }
       while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
       }

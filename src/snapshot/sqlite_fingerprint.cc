@@ -10,10 +10,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -117,51 +121,205 @@ size_t Varint(const unsigned char* p, const unsigned char* end, uint64_t* out) {
   return 9;
 }
 
-/// One table's walk. Its sums come from the cache or from SQL over rowid
-/// ranges; a page that is not what a table b-tree should hold ends the walk
-/// with std::nullopt, and the caller reads the table whole.
-class TableWalk {
- public:
-  TableWalk(Database& db, int fd, uint32_t page_size, uint32_t usable, uint64_t pages,
-            const SumCache& old_cache, SumCache& new_cache, ImageFingerprintStats& stats)
-      : db_(db), fd_(fd), page_size_(page_size), usable_(usable), pages_(pages),
-        old_(old_cache), new_(new_cache), stats_(stats) {}
+struct Segment {
+  Key key;
+  int64_t lo = 0, hi = 0, rows = 0;
+  int leaves = 0;
+};
 
-  /// `salt`: what besides the stored bytes decides the rows SELECT * returns
-  /// (the table's name and definition, the text encoding).
-  Result<std::optional<RowSum>> Run(const std::string& table, const std::string& rowid,
-                                    uint32_t root, const std::string& salt) {
-    select_ = fmt::format("SELECT {0}, * FROM {1} WHERE {0} BETWEEN $1 AND $2 ORDER BY {0}", rowid,
-                          db_.QuoteIdent(table));
-    salt_ = salt;
-    StartSegment();
-    bool walked = Descend(root, 0);
-    if (!status_.ok()) return status_;
-    if (!walked) return std::optional<RowSum>();
-    if (seg_.leaves > 0) CloseSegment();
-    STRATA_RETURN_IF_ERROR(Flush());
-    if (!status_.ok()) return status_;
-    return std::optional<RowSum>(total_);
+/// Segments of one table next to each other, whose rows one query over
+/// their rowid range reads.
+struct Job {
+  size_t table = 0;  // its index in the tables walked
+  std::shared_ptr<const std::string> select;
+  std::vector<Segment> segments;
+};
+
+/// Reads the segments' rows with SQL, on connections of their own while the
+/// pages are walked (without any, on `db` as they come), and sums them per
+/// table.
+class SegmentReaders {
+ public:
+  SegmentReaders(Database& db, SumCache& new_cache, const OpenReader& open, int threads)
+      : db_(db), new_(new_cache) {
+    for (int i = 0; open && i < threads; ++i) workers_.emplace_back([this, &open] { Work(open); });
+  }
+  ~SegmentReaders() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      queue_.clear();  // after a failure nothing more is wanted
+      closing_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+  void Submit(Job job) {
+    if (workers_.empty()) return Read(db_, hasher_, job);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      queue_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+
+  /// A segment's sum known without reading it.
+  void Remember(const Key& key, const RowSum& sum) {
+    std::lock_guard<std::mutex> l(mu_);
+    new_[key] = sum;
+  }
+
+  /// Waits for the workers to read what is queued; reads on `db` what none
+  /// could (when no worker could open its connection).
+  void Finish() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      closing_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+    while (std::optional<Job> job = Take(/*wait=*/false)) Read(db_, hasher_, *job);
+  }
+
+  /// After Finish: the rows read of table `table`, or why they could not be.
+  Result<RowSum> Sum(size_t table) const {
+    if (table < errors_.size() && !errors_[table].ok()) return errors_[table];
+    return table < sums_.size() ? sums_[table] : RowSum();
   }
 
  private:
-  struct Segment {
-    Key key;
-    int64_t lo = 0, hi = 0, rows = 0;
-    int leaves = 0;
-  };
+  std::optional<Job> Take(bool wait) {
+    std::unique_lock<std::mutex> l(mu_);
+    if (wait) cv_.wait(l, [&] { return !queue_.empty() || closing_; });
+    if (queue_.empty()) return std::nullopt;
+    Job job = std::move(queue_.front());
+    queue_.pop_front();
+    return job;
+  }
 
+  void Work(const OpenReader& open) {
+    auto conn = open();
+    if (!conn.ok()) return;  // its share is read by the others
+    RowHasher hasher;
+    while (std::optional<Job> job = Take(/*wait=*/true)) Read(**conn, hasher, *job);
+  }
+
+  /// Reads a job's rows with one query, routing each row to its segment by
+  /// rowid, and checks that each segment has the rows its pages hold.
+  void Read(Database& conn, RowHasher& hasher, const Job& job) {
+    const std::vector<Segment>& segments = job.segments;
+    std::vector<RowSum> sums(segments.size());
+    size_t at = 0;
+    int64_t strays = 0;
+    Status s = conn.ForEachRow(
+        *job.select, {Value(segments.front().lo), Value(segments.back().hi)},
+        [&](std::span<const CellView> cells) {
+          int64_t rowid = cells[0].integer;
+          while (at < segments.size() && segments[at].hi < rowid) ++at;
+          if (at == segments.size() || rowid < segments[at].lo) {
+            ++strays;
+          } else {
+            sums[at].sum += hasher.Hash(cells.subspan(1));
+            ++sums[at].rows;
+          }
+          return Status::OK();
+        });
+    for (size_t i = 0; s.ok() && i < segments.size(); ++i) {
+      if (strays > 0 || sums[i].rows != segments[i].rows) {
+        s = Status(Code::kInternal,
+                   fmt::format("the database file's pages hold {} rows with rowids {} to {}, "
+                               "but SQLite returned {}: the file and the connection do not "
+                               "show the same state",
+                               segments[i].rows, segments[i].lo, segments[i].hi,
+                               sums[i].rows + strays));
+      }
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    if (sums_.size() <= job.table) {
+      sums_.resize(job.table + 1);
+      errors_.resize(job.table + 1);
+    }
+    if (!s.ok()) {
+      if (errors_[job.table].ok()) errors_[job.table] = s;
+      return;
+    }
+    for (size_t i = 0; i < segments.size(); ++i) {
+      sums_[job.table].Add(sums[i]);
+      new_[segments[i].key] = sums[i];
+    }
+  }
+
+  Database& db_;
+  RowHasher hasher_;  // for reads on db_
+  SumCache& new_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  bool closing_ = false;
+  std::vector<RowSum> sums_;
+  std::vector<Status> errors_;
+  std::vector<std::thread> workers_;
+};
+
+/// One table's walk. The sums of segments in the cache are its own; the
+/// others go to `readers` in jobs. A page that is not what a table b-tree
+/// should hold ends the walk with std::nullopt, and the caller reads the
+/// table whole.
+class TableWalk {
+ public:
+  TableWalk(Database& db, int fd, uint32_t page_size, uint32_t usable, uint64_t pages,
+            const SumCache& old_cache, SegmentReaders& readers, size_t table,
+            ImageFingerprintStats& stats)
+      : db_(db), fd_(fd), page_size_(page_size), usable_(usable), pages_(pages),
+        old_(old_cache), readers_(readers), table_(table), stats_(stats) {}
+
+  /// `salt`: what besides the stored bytes decides the rows SELECT * returns
+  /// (the table's name and definition, the text encoding). The sum of the
+  /// segments found in the cache; the rest is the readers'.
+  std::optional<RowSum> Run(const std::string& table, const std::string& rowid, uint32_t root,
+                            const std::string& salt) {
+    select_ = std::make_shared<const std::string>(
+        fmt::format("SELECT {0}, * FROM {1} WHERE {0} BETWEEN $1 AND $2 ORDER BY {0}", rowid,
+                    db_.QuoteIdent(table)));
+    salt_ = salt;
+    StartSegment();
+    if (!Descend(root, 0)) return std::nullopt;
+    if (seg_.leaves > 0) CloseSegment();
+    Flush();
+    return total_;
+  }
+
+ private:
+  /// Segments per job: about 2 MB of leaves, so that several connections
+  /// share a large table.
+  static constexpr size_t kSegmentsPerJob = 16;
+  static constexpr uint32_t kBlockBytes = 256 * 1024;
+
+  /// Page `pgno` into `buf`, from the block of pages read last when it is
+  /// in it: a table's pages mostly follow each other in the file, and one
+  /// read of a block costs far less than one read per page.
   bool ReadPage(uint32_t pgno, std::string& buf) {
     if (pgno == 0 || pgno > pages_ || ++visited_ > pages_) return false;
-    buf.resize(page_size_);
-    size_t done = 0;
-    while (done < buf.size()) {
-      ssize_t n = pread(fd_, buf.data() + done, buf.size() - done,
-                        static_cast<off_t>(pgno - 1) * page_size_ + done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      done += n;
+    if (pgno < block_first_ || pgno >= block_first_ + block_pages_) {
+      uint64_t count = std::min<uint64_t>(std::max<uint32_t>(1, kBlockBytes / page_size_),
+                                          pages_ - pgno + 1);
+      block_.resize(count * page_size_);
+      size_t done = 0;
+      while (done < block_.size()) {
+        ssize_t n = pread(fd_, block_.data() + done, block_.size() - done,
+                          static_cast<off_t>(pgno - 1) * page_size_ + done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          block_pages_ = 0;
+          return false;
+        }
+        done += n;
+      }
+      block_first_ = pgno;
+      block_pages_ = count;
     }
+    buf.assign(block_.data() + (pgno - block_first_) * page_size_, page_size_);
     return true;
   }
 
@@ -224,7 +382,7 @@ class TableWalk {
       CloseSegment();
       StartSegment();
     }
-    return status_.ok();
+    return true;
   }
 
   void StartSegment() {
@@ -242,48 +400,18 @@ class TableWalk {
     if (hit != old_.end() && hit->second.rows == seg_.rows) {
       ++stats_.reused;
       total_.Add(hit->second);
-      new_[seg_.key] = hit->second;
-      if (!pending_.empty()) status_ = Flush();
+      readers_.Remember(seg_.key, hit->second);
+      Flush();  // a job's segments are next to each other
       return;
     }
     pending_.push_back(seg_);
+    if (pending_.size() == kSegmentsPerJob) Flush();
   }
 
-  /// Reads the segments not in the cache with one query over their rowid
-  /// range, routing each row to its segment by rowid.
-  Status Flush() {
-    if (pending_.empty()) return Status::OK();
-    std::vector<RowSum> sums(pending_.size());
-    size_t at = 0;
-    int64_t strays = 0;
-    Status s = db_.ForEachRow(
-        select_, {Value(pending_.front().lo), Value(pending_.back().hi)},
-        [&](std::span<const CellView> cells) {
-          int64_t rowid = cells[0].integer;
-          while (at < pending_.size() && pending_[at].hi < rowid) ++at;
-          if (at == pending_.size() || rowid < pending_[at].lo) {
-            ++strays;
-          } else {
-            sums[at].sum += hasher_.Hash(cells.subspan(1));
-            ++sums[at].rows;
-          }
-          return Status::OK();
-        });
-    if (!s.ok()) return s;
-    for (size_t i = 0; i < pending_.size(); ++i) {
-      if (strays > 0 || sums[i].rows != pending_[i].rows) {
-        return Status(Code::kInternal,
-                      fmt::format("the database file's pages hold {} rows with rowids {} to {}, "
-                                  "but SQLite returned {}: the file and the connection do not "
-                                  "show the same state",
-                                  pending_[i].rows, pending_[i].lo, pending_[i].hi,
-                                  sums[i].rows + strays));
-      }
-      total_.Add(sums[i]);
-      new_[pending_[i].key] = sums[i];
-    }
+  void Flush() {
+    if (pending_.empty()) return;
+    readers_.Submit(Job{table_, select_, std::move(pending_)});
     pending_.clear();
-    return Status::OK();
   }
 
   Database& db_;
@@ -291,10 +419,14 @@ class TableWalk {
   uint32_t page_size_, usable_;
   uint64_t pages_;
   uint64_t visited_ = 0;
+  std::string block_;  // pages block_first_ to block_first_ + block_pages_ - 1
+  uint64_t block_first_ = 0, block_pages_ = 0;
   const SumCache& old_;
-  SumCache& new_;
+  SegmentReaders& readers_;
+  size_t table_;
   ImageFingerprintStats& stats_;
-  std::string select_, salt_, overflow_;
+  std::shared_ptr<const std::string> select_;
+  std::string salt_, overflow_;
   struct FreeState {
     void operator()(XXH3_state_t* state) const { XXH3_freeState(state); }
   };
@@ -302,9 +434,7 @@ class TableWalk {
       seg_state_{XXH3_createState()};
   Segment seg_;
   std::vector<Segment> pending_;
-  RowHasher hasher_;
   RowSum total_;
-  Status status_;
 };
 
 /// The first of SQLite's names for the rowid that no column of `table` takes.
@@ -323,7 +453,8 @@ Result<std::string> RowidName(Database& db, const std::string& table) {
 
 Result<DataFingerprint> FingerprintSqliteImage(Database& db, const std::string& image_path,
                                                const std::string& cache_path,
-                                               ImageFingerprintStats* stats) {
+                                               ImageFingerprintStats* stats,
+                                               const OpenReader& open_reader, int readers) {
   ImageFingerprintStats local_stats;
   if (stats == nullptr) stats = &local_stats;
   STRATA_ASSIGN_OR_RETURN(std::vector<std::string> names, db.ListTables());
@@ -348,10 +479,14 @@ Result<DataFingerprint> FingerprintSqliteImage(Database& db, const std::string& 
   std::string encoding = have_header ? fmt::format("{}", Be32(header + 56)) : "";
 
   SumCache old_cache = LoadCache(cache_path), new_cache;
-  std::vector<TableFingerprint> tables;
+  SegmentReaders segment_readers(db, new_cache, open_reader, readers);
+  // Per table: the sum of its segments found in the cache (the readers
+  // have the rest), or, for a table read whole, its sum.
+  std::vector<std::pair<RowSum, bool>> known(names.size());  // {sum, walked}
   Status s;
-  for (const std::string& name : names) {
-    std::optional<RowSum> sum;
+  for (size_t i = 0; i < names.size() && s.ok(); ++i) {
+    const std::string& name = names[i];
+    std::optional<RowSum> walked;
     auto it = def.find(name);
     if (walkable && it != def.end() && it->second.first > 0) {
       auto rowid = RowidName(db, name);
@@ -360,26 +495,39 @@ Result<DataFingerprint> FingerprintSqliteImage(Database& db, const std::string& 
         break;
       }
       if (!rowid->empty()) {
-        TableWalk walk(db, fd, page_size, usable, pages, old_cache, new_cache, *stats);
-        auto walked = walk.Run(name, *rowid, static_cast<uint32_t>(it->second.first),
-                               fmt::format("{}\n{}\n{}\n", name, it->second.second, encoding));
-        if (!walked.ok()) {
-          s = walked.status().WithContext(fmt::format("fingerprinting table {}", name));
-          break;
-        }
-        sum = *walked;
+        TableWalk walk(db, fd, page_size, usable, pages, old_cache, segment_readers, i, *stats);
+        walked = walk.Run(name, *rowid, static_cast<uint32_t>(it->second.first),
+                          fmt::format("{}\n{}\n{}\n", name, it->second.second, encoding));
       }
     }
-    if (!sum) {
-      ++stats->tables_read;
-      auto whole = SumRows(db, "SELECT * FROM " + db.QuoteIdent(name));
-      if (!whole.ok()) {
-        s = whole.status().WithContext(fmt::format("fingerprinting table {}", name));
+    if (walked) {
+      known[i] = {*walked, true};
+      continue;
+    }
+    ++stats->tables_read;
+    auto whole = SumRows(db, "SELECT * FROM " + db.QuoteIdent(name));
+    if (!whole.ok()) {
+      s = whole.status().WithContext(fmt::format("fingerprinting table {}", name));
+      break;
+    }
+    known[i] = {*whole, false};
+  }
+  if (s.ok()) segment_readers.Finish();
+  std::vector<TableFingerprint> tables;
+  for (size_t i = 0; i < names.size() && s.ok(); ++i) {
+    RowSum sum = known[i].first;
+    // Only a walked table adds what its jobs read: one whose walk stopped
+    // part-way was read whole, and what its jobs read, or failed to read,
+    // does not count.
+    if (known[i].second) {
+      auto read = segment_readers.Sum(i);
+      if (!read.ok()) {
+        s = read.status().WithContext(fmt::format("fingerprinting table {}", names[i]));
         break;
       }
-      sum = *whole;
+      sum.Add(*read);
     }
-    tables.push_back(TableFingerprintOf(name, *sum));
+    tables.push_back(TableFingerprintOf(names[i], sum));
   }
   close(fd);
   STRATA_RETURN_IF_ERROR(s);

@@ -18,6 +18,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "safety/fingerprint.h"
@@ -31,13 +33,22 @@ struct ImageFingerprintStats {
   int64_t tables_read = 0;    // tables read whole with SQL
 };
 
+/// Opens another connection in a read transaction that shows the state the
+/// first one's transaction keeps.
+using OpenReader = std::function<Result<std::unique_ptr<Database>>()>;
+
 /// The data fingerprint of the SQLite database open on `db`, whose file
 /// `image_path` holds the same state `db` reads (its transaction keeps it
 /// so). `cache_path` remembers segment sums between runs ("" = no cache); it
 /// is rewritten with the segments of this run only, so it stays the size of
 /// one database's segments. A damaged or missing cache is not an error.
+/// With `open_reader`, up to `readers` more connections read the segments'
+/// rows while this thread walks the pages (a first snapshot reads every
+/// row); one that cannot be opened leaves its share to the others and `db`.
 Result<DataFingerprint> FingerprintSqliteImage(Database& db, const std::string& image_path,
                                                const std::string& cache_path,
-                                               ImageFingerprintStats* stats = nullptr);
+                                               ImageFingerprintStats* stats = nullptr,
+                                               const OpenReader& open_reader = {},
+                                               int readers = 0);
 
 }  // namespace strata::snapshot

@@ -43,10 +43,10 @@ class SqliteImageFingerprintTest : public ::testing::Test {
 
   /// The image fingerprint, in a read transaction as a snapshot takes it,
   /// checked against FingerprintData.
-  ImageFingerprintStats Check() {
+  ImageFingerprintStats Check(const OpenReader& open_reader = {}, int readers = 0) {
     ImageFingerprintStats stats;
     EXPECT_TRUE(db_->Exec("BEGIN").ok());
-    auto image = FingerprintSqliteImage(*db_, path_, cache_, &stats);
+    auto image = FingerprintSqliteImage(*db_, path_, cache_, &stats, open_reader, readers);
     auto full = FingerprintData(*db_);
     EXPECT_TRUE(db_->Exec("ROLLBACK").ok());
     EXPECT_TRUE(image.ok()) << image.status().message();
@@ -56,6 +56,17 @@ class SqliteImageFingerprintTest : public ::testing::Test {
       EXPECT_EQ(Render(*image), Render(*full));
     }
     return stats;
+  }
+
+  /// Another connection to `path` in a read transaction, as a snapshot
+  /// opens its readers.
+  static OpenReader ReaderOf(const std::string& path) {
+    return [path]() -> Result<std::unique_ptr<Database>> {
+      STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenSqlite(path, false));
+      STRATA_RETURN_IF_ERROR(db->Exec("BEGIN"));
+      STRATA_RETURN_IF_ERROR(db->Exec("SELECT count(*) FROM sqlite_schema"));
+      return db;
+    };
   }
 
   static std::string Render(const DataFingerprint& fp) {
@@ -111,6 +122,44 @@ TEST_F(SqliteImageFingerprintTest, ADamagedCacheIsReadAgain) {
   }
   EXPECT_EQ(Check().reused, 0);
   EXPECT_EQ(Check().reused, first.segments);
+}
+
+TEST_F(SqliteImageFingerprintTest, ReadersOnMoreConnectionsAgreeWithSql) {
+  ImageFingerprintStats first = Check(ReaderOf(path_), 3);
+  EXPECT_EQ(first.reused, 0);
+  // Some segments from the cache, the others read by the readers.
+  Exec("UPDATE accounts SET name = 'renamed' WHERE id BETWEEN 20000 AND 21000 OR id > 90000");
+  ImageFingerprintStats mixed = Check(ReaderOf(path_), 2);
+  EXPECT_GT(mixed.reused, 0);
+  EXPECT_LT(mixed.reused, mixed.segments);
+  Exec("ALTER TABLE accounts ADD COLUMN flag INT NOT NULL DEFAULT 7");
+  EXPECT_EQ(Check(ReaderOf(path_), 2).reused, 0);
+}
+
+TEST_F(SqliteImageFingerprintTest, AReaderThatCannotOpenLeavesItsShareToTheOthers) {
+  OpenReader refused = []() -> Result<std::unique_ptr<Database>> {
+    return Status(Code::kLocked, "database is locked");
+  };
+  EXPECT_EQ(Check(refused, 2).reused, 0);
+}
+
+TEST_F(SqliteImageFingerprintTest, AReaderOfAnotherStateIsAnErrorNotAWrongFingerprint) {
+  // A copy of the file with one row fewer: the reader's rows do not match
+  // the pages the walk counted.
+  std::string other = dir_.path() + "/other.sqlite";
+  Exec("VACUUM INTO '" + other + "'");
+  {
+    auto copy = OpenSqlite(other);
+    ASSERT_TRUE(copy.ok());
+    ASSERT_TRUE((*copy)->Exec("DELETE FROM accounts WHERE id = 70000").ok());
+  }
+  ASSERT_TRUE(db_->Exec("BEGIN").ok());
+  auto image = FingerprintSqliteImage(*db_, path_, cache_, nullptr, ReaderOf(other), 2);
+  EXPECT_TRUE(db_->Exec("ROLLBACK").ok());
+  ASSERT_FALSE(image.ok());
+  EXPECT_EQ(image.status().code(), Code::kInternal);
+  EXPECT_NE(image.status().message().find("do not show the same state"), std::string::npos)
+      << image.status().message();
 }
 
 }  // namespace

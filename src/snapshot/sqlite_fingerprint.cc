@@ -23,6 +23,8 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include "engine/sqlite/sqlite_database.h"
+
 namespace strata::snapshot {
 namespace {
 
@@ -533,6 +535,18 @@ Result<DataFingerprint> FingerprintSqliteImage(Database& db, const std::string& 
   STRATA_RETURN_IF_ERROR(s);
   SaveCache(cache_path, new_cache);
   return CombineTables(std::move(tables));
+}
+
+OpenReader ReadersOf(const std::string& path) {
+  return [path]() -> Result<std::unique_ptr<Database>> {
+    STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> more, OpenSqlite(path, /*create=*/false));
+    // A writer waiting to commit holds new readers off until the first
+    // read ends: give up at once and leave the rows to the others.
+    STRATA_RETURN_IF_ERROR(more->Exec("PRAGMA busy_timeout = 0"));
+    STRATA_RETURN_IF_ERROR(more->Exec("BEGIN"));
+    STRATA_RETURN_IF_ERROR(more->Exec("SELECT count(*) FROM sqlite_schema"));
+    return more;
+  };
 }
 
 }  // namespace strata::snapshot

@@ -37,6 +37,12 @@ struct ImageFingerprintStats {
 /// first one's transaction keeps.
 using OpenReader = std::function<Result<std::unique_ptr<Database>>()>;
 
+/// Opens connections to the SQLite file at `path`, each in a read
+/// transaction begun at once (while another connection's read transaction
+/// keeps writers from committing, they all see its state), or failing at
+/// once when a writer is waiting to commit.
+OpenReader ReadersOf(const std::string& path);
+
 /// The data fingerprint of the SQLite database open on `db`, whose file
 /// `image_path` holds the same state `db` reads (its transaction keeps it
 /// so). `cache_path` remembers segment sums between runs ("" = no cache); it

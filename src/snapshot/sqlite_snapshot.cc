@@ -220,21 +220,11 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
     }
     m.schema = std::move(schema).value();
     m.schema.canonical_text.clear();
-    // More connections read rows beside it; each begins its read while
-    // `reader`'s transaction keeps writers from committing, so all see one
-    // state (and the walk checks each segment's rows against its pages).
-    OpenReader open_reader = [&]() -> Result<std::unique_ptr<Database>> {
-      STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> more, OpenSqlite(path, /*create=*/false));
-      // A writer waiting to commit holds new readers off until `reader`
-      // ends: give up at once and leave the rows to the others.
-      STRATA_RETURN_IF_ERROR(more->Exec("PRAGMA busy_timeout = 0"));
-      STRATA_RETURN_IF_ERROR(more->Exec("BEGIN"));
-      STRATA_RETURN_IF_ERROR(more->Exec("SELECT count(*) FROM sqlite_schema"));
-      return more;
-    };
+    // More connections read rows beside it, in the state `reader` keeps
+    // (the walk checks each segment's rows against its pages).
     int threads = options.threads > 0 ? options.threads : DefaultThreads();
     auto data = FingerprintSqliteImage(*reader, image_path, SegmentCachePath(store, path), nullptr,
-                                       open_reader, threads);
+                                       ReadersOf(path), threads);
     if (!data.ok()) {
       fp_status = data.status().WithContext("data fingerprint");
       return;

@@ -58,17 +58,6 @@ class SqliteImageFingerprintTest : public ::testing::Test {
     return stats;
   }
 
-  /// Another connection to `path` in a read transaction, as a snapshot
-  /// opens its readers.
-  static OpenReader ReaderOf(const std::string& path) {
-    return [path]() -> Result<std::unique_ptr<Database>> {
-      STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenSqlite(path, false));
-      STRATA_RETURN_IF_ERROR(db->Exec("BEGIN"));
-      STRATA_RETURN_IF_ERROR(db->Exec("SELECT count(*) FROM sqlite_schema"));
-      return db;
-    };
-  }
-
   static std::string Render(const DataFingerprint& fp) {
     std::string out;
     for (const auto& t : fp.tables) out += t.table + " " + std::to_string(t.rows) + " " + t.hash + "\n";
@@ -125,15 +114,15 @@ TEST_F(SqliteImageFingerprintTest, ADamagedCacheIsReadAgain) {
 }
 
 TEST_F(SqliteImageFingerprintTest, ReadersOnMoreConnectionsAgreeWithSql) {
-  ImageFingerprintStats first = Check(ReaderOf(path_), 3);
+  ImageFingerprintStats first = Check(ReadersOf(path_), 3);
   EXPECT_EQ(first.reused, 0);
   // Some segments from the cache, the others read by the readers.
   Exec("UPDATE accounts SET name = 'renamed' WHERE id BETWEEN 20000 AND 21000 OR id > 90000");
-  ImageFingerprintStats mixed = Check(ReaderOf(path_), 2);
+  ImageFingerprintStats mixed = Check(ReadersOf(path_), 2);
   EXPECT_GT(mixed.reused, 0);
   EXPECT_LT(mixed.reused, mixed.segments);
   Exec("ALTER TABLE accounts ADD COLUMN flag INT NOT NULL DEFAULT 7");
-  EXPECT_EQ(Check(ReaderOf(path_), 2).reused, 0);
+  EXPECT_EQ(Check(ReadersOf(path_), 2).reused, 0);
 }
 
 TEST_F(SqliteImageFingerprintTest, AReaderThatCannotOpenLeavesItsShareToTheOthers) {
@@ -154,7 +143,7 @@ TEST_F(SqliteImageFingerprintTest, AReaderOfAnotherStateIsAnErrorNotAWrongFinger
     ASSERT_TRUE((*copy)->Exec("DELETE FROM accounts WHERE id = 70000").ok());
   }
   ASSERT_TRUE(db_->Exec("BEGIN").ok());
-  auto image = FingerprintSqliteImage(*db_, path_, cache_, nullptr, ReaderOf(other), 2);
+  auto image = FingerprintSqliteImage(*db_, path_, cache_, nullptr, ReadersOf(other), 2);
   EXPECT_TRUE(db_->Exec("ROLLBACK").ok());
   ASSERT_FALSE(image.ok());
   EXPECT_EQ(image.status().code(), Code::kInternal);

@@ -229,6 +229,9 @@ Status RowSecurityRefused(const Status& s) {
 
 Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, Manifest m,
                                  const CreateOptions& options) {
+  // The fingerprints' connection (below) is opened beside this one: each
+  // takes the server a new backend's start.
+  auto fp_conn = std::async(std::launch::async, [&url] { return OpenDatabase(url); });
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Open(url));
   // Every row or an error, never the rows a policy shows (RowSecurityRefused).
   STRATA_RETURN_IF_ERROR(conn->Exec("SET row_security = off"));
@@ -286,7 +289,7 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
       told = true;
     };
     fp_status = [&]() -> Status {
-      STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url));
+      STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, fp_conn.get());
       STRATA_RETURN_IF_ERROR(db->Exec("SET row_security = off"));
       STRATA_RETURN_IF_ERROR(db->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
       STRATA_RETURN_IF_ERROR(db->Exec("SET TRANSACTION SNAPSHOT " + SqlLiteral(snapshot)));

@@ -322,6 +322,17 @@ class Database {
     return {};
   }
 
+  /// Around the UPDATE that puts a dropped or retyped column's values back
+  /// into `table` (quoted, maybe schema-qualified): `pause` turns off the
+  /// table's enabled user triggers, `resume` turns those back on as they
+  /// were, so the restore fires none, as the drop or type change fired none
+  /// (an updated_at trigger would stamp every row). None where the engine
+  /// cannot pause a trigger (SQLite).
+  struct TriggerPauseSql {
+    std::vector<std::string> pause, resume;
+  };
+  virtual TriggerPauseSql PauseTriggersSql(std::string_view /*table*/) const { return {}; }
+
   /// Keeping a table's key counter across a whole-table capture and restore:
   /// `save` runs before the capture (into a new table named `saved`),
   /// `restore` after the rows are back, so that the keys of rows deleted

@@ -282,14 +282,15 @@ class Planner {
       prefix = db_.QuoteIdent(info_.alias) + ".";
     }
     STRATA_ASSIGN_OR_RETURN(std::vector<std::string> select, KeySelect(prefix));
-    std::vector<std::string> set, match;
+    std::vector<std::string> set, match, same;
     // The capture's alias in the restore: a name a user's table does not
     // have (a table named s made `UPDATE s .. FROM capture AS s` ambiguous).
     const std::string captured = "strata_c";
     for (const auto* c : known) {
       select.push_back(As(prefix, *c));
-      set.push_back(fmt::format("{} = {}", db_.QuoteIdent(c->before),
-                                Back(captured + "." + db_.QuoteIdent(c->before), c->before)));
+      const std::string name = db_.QuoteIdent(c->before);
+      set.push_back(fmt::format("{} = {}", name, Back(captured + "." + name, c->before)));
+      same.push_back(SameValue(captured + "." + name, target_ + "." + name));
     }
     capture_.before.push_back(fmt::format("CREATE TABLE {} AS {}SELECT {} FROM {}{}", cap_,
                                           where.empty() ? "" : With(), Join(select), from,
@@ -303,8 +304,11 @@ class Planner {
                                     Back(captured + "." + db_.QuoteIdent(k), k)));
       }
     }
-    capture_.restore.push_back(fmt::format("UPDATE {} SET {} FROM {} AS {} WHERE {}", target_,
-                                           Join(set), cap_, captured, Join(match, " AND ")));
+    // Rows whose values are back already (a NULL the down script's ADD
+    // COLUMN left) are not written: their update triggers do not fire.
+    capture_.restore.push_back(fmt::format("UPDATE {} SET {} FROM {} AS {} WHERE {} AND NOT ({})",
+                                           target_, Join(set), cap_, captured,
+                                           Join(match, " AND "), Join(same, " AND ")));
     capture_.restore.push_back(capture_.drop);
     // The captured cells as they are now, by row.
     std::vector<std::string> cells, same_row, names;
@@ -327,6 +331,16 @@ class Planner {
     capture_.probed = "values of " + Join(names);
     capture_.probe_changed = "the application changed some of them (or deleted their rows)";
     return capture_;
+  }
+
+  /// Pauses the table's triggers around the UPDATE that Values() put first
+  /// in `c.restore`: the drop or type change it undoes fired none, so
+  /// putting the values back fires none either (an updated_at trigger would
+  /// stamp every row, and the rollback check would fail).
+  void WithoutTriggers(Capture& c) const {
+    Database::TriggerPauseSql sql = db_.PauseTriggersSql(target_);
+    c.restore.insert(c.restore.begin() + 1, sql.resume.begin(), sql.resume.end());
+    c.restore.insert(c.restore.begin(), sql.pause.begin(), sql.pause.end());
   }
 
   /// Of `dropped` (names now), those that were NOT NULL are set so again
@@ -411,6 +425,13 @@ class Planner {
   std::string Back(const std::string& captured, const std::string& before) const {
     auto it = table_.types.find(before);
     return it == table_.types.end() ? captured : captured + "::" + it->second;
+  }
+  /// A captured value equals the table's: as text on PostgreSQL (the
+  /// capture may hold it as text), of the same storage class on SQLite.
+  std::string SameValue(const std::string& captured, const std::string& target) const {
+    return DialectOf(db_) == sql::Dialect::kPostgres
+               ? fmt::format("{}::text IS NOT DISTINCT FROM {}::text", captured, target)
+               : fmt::format("({0} IS {1} AND typeof({0}) = typeof({1}))", captured, target);
   }
   std::vector<std::string> Backs(const std::string& table, const std::vector<std::string>& names) const {
     std::vector<std::string> out = Of(table, names);
@@ -741,6 +762,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       if (changes_key) return Whole(*p);
       STRATA_ASSIGN_OR_RETURN(Capture c, p->Values(info.columns, ""));
       if (c.before.empty()) return std::optional<Capture>();
+      p->WithoutTriggers(c);
       if (info.kind == StatementKind::kDropColumn) {
         c.probe.clear();  // the down script adds it anew
         p->NotNullAgain(info.columns, c);

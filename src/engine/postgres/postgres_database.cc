@@ -377,6 +377,33 @@ class PostgresDatabase final : public Database {
         "END IF; END LOOP; END $strata$",
         literal)};
   }
+  // Each enabled user trigger (ALWAYS ones too) is disabled and its name
+  // and state kept in a setting of the transaction, for `resume`. One that
+  // cannot be altered now (the transaction has events of it pending) is left
+  // to fire.
+  TriggerPauseSql PauseTriggersSql(std::string_view table) const override {
+    const std::string literal = SqlLiteral(table);
+    TriggerPauseSql sql;
+    sql.pause = {fmt::format(
+        "DO $strata$ DECLARE r record; paused text[] := '{{}}'; BEGIN "
+        "FOR r IN SELECT t.tgname, t.tgenabled FROM pg_catalog.pg_trigger t "
+        "WHERE t.tgrelid = {0}::regclass AND NOT t.tgisinternal AND t.tgenabled IN ('O', 'A') "
+        "LOOP BEGIN "
+        "EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE TRIGGER %I', {0}, r.tgname); "
+        "paused := paused || (r.tgenabled::text || r.tgname::text); "
+        "EXCEPTION WHEN object_in_use THEN NULL; END; END LOOP; "
+        "PERFORM pg_catalog.set_config('strata.paused_triggers', paused::text, true); "
+        "END $strata$",
+        literal)};
+    sql.resume = {fmt::format(
+        "DO $strata$ DECLARE t text; BEGIN "
+        "FOREACH t IN ARRAY pg_catalog.current_setting('strata.paused_triggers')::text[] LOOP "
+        "EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE %s TRIGGER %I', {0}, "
+        "CASE WHEN pg_catalog.left(t, 1) = 'A' THEN 'ALWAYS' ELSE '' END, "
+        "pg_catalog.substr(t, 2)); END LOOP; END $strata$",
+        literal)};
+    return sql;
+  }
   // The positions of the table's serial and identity sequences: after
   // AdvanceSequencesSql moved them past the rows put back, they go no lower
   // than they were, so the keys of rows deleted before the migration are

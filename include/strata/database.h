@@ -243,6 +243,10 @@ class Database {
   virtual Result<std::vector<std::string>> ListIdentityAlwaysColumns(std::string_view /*table*/) {
     return std::vector<std::string>{};
   }
+  /// Whether `table` has an enabled BEFORE UPDATE row trigger of the user's,
+  /// which may write columns an UPDATE does not assign (updated_at = now()).
+  /// False where a rollback cannot pause one (SQLite: PauseTriggersSql).
+  virtual Result<bool> HasBeforeUpdateTriggers(std::string_view /*table*/) { return false; }
   /// How rows of a table go away or change, for CascadingChildren.
   enum class RowChange {
     kDelete,           // DELETE: ON DELETE actions

@@ -333,6 +333,21 @@ class Planner {
     return capture_;
   }
 
+  /// The columns (names now) that existed before the migration and an
+  /// UPDATE may assign: neither key nor identity ALWAYS.
+  std::vector<std::string> AssignableColumns() const {
+    std::vector<std::string> out;
+    const auto& key = table_.key;
+    const auto& always = table_.identity_always;
+    for (const auto& c : table_.columns) {
+      if (!c.before.empty() && std::find(key.begin(), key.end(), c.before) == key.end() &&
+          std::find(always.begin(), always.end(), c.before) == always.end()) {
+        out.push_back(c.now);
+      }
+    }
+    return out;
+  }
+
   /// Pauses the table's triggers around the UPDATE that Values() put first
   /// in `c.restore`: the drop or type change it undoes fired none, so
   /// putting the values back fires none either (an updated_at trigger would
@@ -741,8 +756,14 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
         }) || AssignsRowid(*t, c, dialect);
       });
       if (moves_rows) return Whole(*p);
+      // A BEFORE UPDATE trigger may write other columns (updated_at =
+      // now()): the rows' every column is captured, and put back with the
+      // triggers paused, or the restore would stamp them again.
+      STRATA_ASSIGN_OR_RETURN(bool stamps, db.HasBeforeUpdateTriggers(info.table));
+      if (stamps && !p->AssignableColumns().empty()) columns = p->AssignableColumns();
       STRATA_ASSIGN_OR_RETURN(Capture c, p->Values(columns, where));
       if (c.before.empty()) return std::optional<Capture>();
+      if (stamps) p->WithoutTriggers(c);
       return std::optional<Capture>(std::move(c));
     }
     case StatementKind::kDropColumn:

@@ -588,6 +588,38 @@ TEST_P(RollbackTest, PuttingADroppedColumnBackDoesNotFireUpdateTriggers) {
   }
 }
 
+// A backfill (UPDATE) of a table whose BEFORE UPDATE trigger stamps rows
+// (updated_at = now()): only the assigned columns were captured, the
+// trigger's stamps stayed, putting the values back stamped the rows again,
+// and the rollback always failed its check, so a data migration on such a
+// table could never be rolled back. Its rows' other columns are captured
+// too, and put back with the table's triggers paused.
+TEST_P(RollbackTest, AnUpdateOfATableWhoseTriggerStampsRowsRollsBackOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite cannot pause a trigger";
+  Write("0003_stamp.up.sql",
+        "ALTER TABLE items ADD COLUMN updated_at text NOT NULL DEFAULT 'then';\n"
+        "CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN\n"
+        "  NEW.updated_at = OLD.updated_at || '+'; RETURN NEW; END $$;\n"
+        "CREATE TRIGGER items_stamp BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION stamp();\n");
+  Write("0003_stamp.down.sql",
+        "DROP TRIGGER items_stamp ON items;\nDROP FUNCTION stamp();\n"
+        "ALTER TABLE items DROP COLUMN updated_at;\n");
+  ASSERT_TRUE(Up().ok());
+  const std::string query = "SELECT * FROM items ORDER BY id";
+  const std::string data = RowsText(query);
+  Write("0004_backfill.up.sql", "UPDATE items SET note = 'n/a' WHERE note IS NULL OR note = '';\n"
+                                "UPDATE items SET name = upper(name);\n");
+  Write("0004_backfill.down.sql", "");
+  Status s = Up();
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE updated_at LIKE 'then+%'"), 5);
+  s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(RowsText(query), data);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_trigger WHERE tgname = 'items_stamp' "
+                         "AND tgenabled = 'O'"), 1);
+}
+
 // A table a down script creates again starts its sequences afresh: after
 // its rows are put back, the sequences move past them, so the application's
 // next insert does not collide.

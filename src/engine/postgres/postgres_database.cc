@@ -948,6 +948,19 @@ class PostgresDatabase final : public Database {
     return ColumnNames(sql, table);
   }
 
+  Result<bool> HasBeforeUpdateTriggers(std::string_view table) override {
+    // tgtype: 1 row, 2 before, 16 update.
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows,
+        Query("SELECT count(*) FROM pg_catalog.pg_trigger t"
+              " JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid"
+              " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+              " WHERE n.nspname = current_schema() AND c.relname = $1 AND NOT t.tgisinternal"
+              " AND t.tgenabled IN ('O', 'A') AND (t.tgtype::int & 19) = 19",
+              {Value(std::string(table))}));
+    return !rows.rows.empty() && rows.rows[0][0].ToString() != "0";
+  }
+
   /// The first column of what `sql` reads with `table` as $1.
   Result<std::vector<std::string>> ColumnNames(std::string_view sql, std::string_view table) {
     STRATA_ASSIGN_OR_RETURN(Rows rows, Query(sql, {Value(std::string(table))}));

@@ -39,7 +39,8 @@ Result<std::vector<std::string>> RelationsOfKind(PgConn& conn, const std::string
 // it (a view's rule, a foreign key, a partition of one of its partitioned
 // tables: an automatic dependency, which DROP ... CASCADE follows too),
 // described, and whether it is such a partition; a rule is placed in the
-// schema of its view.
+// schema of its view. pg_identify_object gives the schema quoted ("App"),
+// so it is compared with $1 quoted.
 constexpr char kDependentsOutsideSql[] =
     "SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid),"
     " d.deptype = 'a'"
@@ -58,10 +59,11 @@ constexpr char kDependentsOutsideSql[] =
     "  OR (d.refclassid = 'pg_catalog.pg_proc'::regclass AND d.refobjid IN"
     "   (SELECT p.oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n"
     "    ON n.oid = p.pronamespace WHERE n.nspname = $1)))"
-    " AND coalesce(o.schema, (SELECT n.nspname FROM pg_catalog.pg_rewrite r"
+    " AND coalesce(o.schema, (SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_rewrite r"
     "  JOIN pg_catalog.pg_class c ON c.oid = r.ev_class"
     "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-    "  WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND r.oid = d.objid)) <> $1"
+    "  WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND r.oid = d.objid))"
+    " <> pg_catalog.quote_ident($1)"
     " ORDER BY 1";
 
 // Of schema $1: whether it holds no object at all (nothing depends on it,
@@ -96,7 +98,7 @@ constexpr char kOutsideExtensionsSql[] =
     " JOIN pg_catalog.pg_namespace en ON en.oid = e.extnamespace"
     " CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.classid, d.objid, d.objsubid) o"
     " WHERE d.deptype IN ('n', 'a') AND en.nspname NOT IN ($1, 'pg_catalog')"
-    " AND coalesce(o.schema, (SELECT n.nspname FROM pg_catalog.pg_class c"
+    " AND coalesce(o.schema, (SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_class c"
     "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = CASE d.classid"
     "   WHEN 'pg_catalog.pg_attrdef'::regclass THEN"
     "    (SELECT a.adrelid FROM pg_catalog.pg_attrdef a WHERE a.oid = d.objid)"
@@ -105,7 +107,8 @@ constexpr char kOutsideExtensionsSql[] =
     "   WHEN 'pg_catalog.pg_trigger'::regclass THEN"
     "    (SELECT t.tgrelid FROM pg_catalog.pg_trigger t WHERE t.oid = d.objid)"
     "   WHEN 'pg_catalog.pg_policy'::regclass THEN"
-    "    (SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE p.oid = d.objid) END)) = $1"
+    "    (SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE p.oid = d.objid) END))"
+    " = pg_catalog.quote_ident($1)"
     " GROUP BY e.oid, e.extname, en.nspname ORDER BY e.oid";
 
 // Publications that list a table of schema $1, or (PostgreSQL 15+, the

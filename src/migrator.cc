@@ -2443,7 +2443,10 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                              step.id,
                              restoring ? "The data captured at apply time could not be put back "
                                          "(the statements above say why)"
-                                       : "The down script stored at apply time is wrong",
+                                       : "The down script stored at apply time did not put "
+                                         "it back, or a trigger that the rollback's statements "
+                                         "fired changed a table (what a trigger writes is not "
+                                         "undone)",
                              s.message()));
     }
     if (!s.ok()) return run.Fail(step.version, step.id, start, s);

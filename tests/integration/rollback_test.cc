@@ -620,6 +620,33 @@ TEST_P(RollbackTest, AnUpdateOfATableWhoseTriggerStampsRowsRollsBackOnPostgres) 
                          "AND tgenabled = 'O'"), 1);
 }
 
+// SQLite cannot pause a trigger: putting an UPDATE's captured values back
+// fires a stamping trigger again, and the rollback is undone (exit 6) with a
+// message that says a trigger may be why, not only the down script.
+TEST_P(RollbackTest, AnUpdateOfATableWhoseTriggerStampsRowsIsUndoneOnSqlite) {
+  if (pg()) GTEST_SKIP() << "PostgreSQL pauses the trigger (the test above)";
+  Write("0003_stamp.up.sql",
+        "ALTER TABLE items ADD COLUMN updated_at text NOT NULL DEFAULT 'then';\n"
+        "CREATE TRIGGER items_stamp AFTER UPDATE OF name ON items BEGIN\n"
+        "  UPDATE items SET updated_at = updated_at || '+' WHERE id = NEW.id; END;\n");
+  Write("0003_stamp.down.sql", "DROP TRIGGER items_stamp;\nALTER TABLE items DROP COLUMN updated_at;\n");
+  ASSERT_TRUE(Up().ok());
+  Write("0004_backfill.up.sql", "UPDATE items SET name = upper(name);\n");
+  Write("0004_backfill.down.sql", "");
+  Status s = Up();
+  ASSERT_TRUE(s.ok()) << s.message();
+  const std::string query = "SELECT * FROM items ORDER BY id";
+  const std::string after = RowsText(query);
+  ASSERT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE updated_at = 'then+'"), 5);
+  s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("it was undone"));
+  EXPECT_THAT(s.message(), HasSubstr("a trigger that the rollback's statements fired"));
+  EXPECT_THAT(s.message(), HasSubstr("data of table items differs"));
+  EXPECT_EQ(RowsText(query), after);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 4);
+}
+
 // A table a down script creates again starts its sequences afresh: after
 // its rows are put back, the sequences move past them, so the application's
 // next insert does not collide.

@@ -83,6 +83,34 @@ TEST(SqliteDatabase, AScriptsUnboundParameterIsAnErrorNotANull) {
   EXPECT_EQ(testing::Scalar(*db, "SELECT count(*) FROM t WHERE v = 'b'"), 1);
 }
 
+// A column dropped by another connection: `SELECT *` is compiled again at
+// its first step, and the rows have the columns of then (they had a NULL
+// column too many, and a migration's check read a table as changed).
+TEST(SqliteDatabase, SelectStarAfterAnotherConnectionChangedTheTableHasItsColumnsNow) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/db.sqlite";
+  auto a = OpenSqlite(path);
+  auto b = OpenSqlite(path);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE((*a)->Exec("CREATE TABLE t (x INTEGER, y TEXT, z TEXT); INSERT INTO t VALUES (1, 'a', 'b')").ok());
+  auto before = (*b)->Query("SELECT * FROM t");
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->columns.size(), 3u);
+  ASSERT_TRUE((*a)->Exec("ALTER TABLE t DROP COLUMN z").ok());
+  auto after = (*b)->Query("SELECT * FROM t");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->columns, (std::vector<std::string>{"x", "y"}));
+  ASSERT_EQ(after->rows.size(), 1u);
+  EXPECT_EQ(after->rows[0].size(), 2u);
+  ASSERT_TRUE((*a)->Exec("ALTER TABLE t ADD COLUMN w TEXT DEFAULT 'w'").ok());
+  size_t cells = 0;
+  ASSERT_TRUE((*b)->ForEachRow("SELECT * FROM t", {}, [&](std::span<const CellView> row) {
+                    cells = row.size();
+                    return Status::OK();
+                  }).ok());
+  EXPECT_EQ(cells, 3u);
+}
+
 TEST(SqliteDatabase, SavepointRollbackUndoesDdl) {
   auto db = Memory();
   ASSERT_TRUE(db->Begin().ok());

@@ -106,6 +106,11 @@ class SqliteDatabase : public Database {
     return Status::OK();
   }
 
+  /// The statement's columns, read once it has been stepped: a step that
+  /// finds the schema changed by another connection compiles the statement
+  /// again, and `SELECT *` may then have other columns than at prepare.
+  static int ColumnsAfterFirstStep(sqlite3_stmt* stmt) { return sqlite3_column_count(stmt); }
+
   Result<Rows> Query(std::string_view sql, const std::vector<Value>& params = {}) override {
     StartClock();
     std::string text = params.empty() ? std::string(sql) : RewritePlaceholders(sql);
@@ -119,9 +124,10 @@ class SqliteDatabase : public Database {
       if (rc != SQLITE_OK) return Error(rc);
     }
     Rows rows;
-    int ncol = sqlite3_column_count(stmt);
+    rc = sqlite3_step(stmt);
+    const int ncol = ColumnsAfterFirstStep(stmt);
     for (int c = 0; c < ncol; ++c) rows.columns.emplace_back(sqlite3_column_name(stmt, c));
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(stmt)) {
       std::vector<Value>& row = rows.rows.emplace_back();
       row.reserve(ncol);
       for (int c = 0; c < ncol; ++c) row.push_back(ToValue(Cell(stmt, c)));
@@ -143,10 +149,10 @@ class SqliteDatabase : public Database {
       rc = Bind(stmt, static_cast<int>(i + 1), params[i]);
       if (rc != SQLITE_OK) return Error(rc);
     }
-    int ncol = sqlite3_column_count(stmt);
-    std::vector<CellView> cells(ncol);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-      for (int c = 0; c < ncol; ++c) cells[c] = Cell(stmt, c);
+    rc = sqlite3_step(stmt);
+    std::vector<CellView> cells(ColumnsAfterFirstStep(stmt));
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(stmt)) {
+      for (size_t c = 0; c < cells.size(); ++c) cells[c] = Cell(stmt, static_cast<int>(c));
       STRATA_RETURN_IF_ERROR(on_row(std::span<const CellView>(cells)));
     }
     if (rc != SQLITE_DONE) return Error(rc);

@@ -484,6 +484,50 @@ std::string StayNote(int completed, std::string_view state) {
                         : fmt::format("; the {} migrations before it stay {}", completed, state);
 }
 
+/// SQLite: none of the foreign keys left pointing at a table the migration
+/// dropped (`where` names the up script). ALTER TABLE ... RENAME takes the
+/// references to a table along (unless legacy_alter_table is on), so a
+/// rebuild that renames the old table away, creates the new one and drops
+/// the old one leaves its children pointing at the dropped name; dropping a
+/// parent its children still name does the same. Either leaves a table that
+/// no insert can satisfy once foreign keys are enforced.
+Status NoForeignKeysToDroppedTables(Database& db, const std::vector<sql::StatementInfo>& info,
+                                    const std::string& where) {
+  std::set<std::string> dropped, renamed_to;
+  for (const auto& i : info) {
+    if (i.kind == sql::StatementKind::kDropTable) {
+      for (const auto& o : i.objects) dropped.insert(AsciiLower(o.name));
+    } else if (i.kind == sql::StatementKind::kRenameTable) {
+      renamed_to.insert(AsciiLower(i.new_name));
+    }
+  }
+  if (dropped.empty()) return Status::OK();
+  STRATA_ASSIGN_OR_RETURN(
+      Rows rows, db.Query("SELECT s.name, f.\"table\" FROM sqlite_schema s,"
+                          " pragma_foreign_key_list(s.name) f WHERE s.type = 'table'"
+                          " AND NOT EXISTS (SELECT 1 FROM sqlite_schema t WHERE t.type = 'table'"
+                          " AND t.name = f.\"table\" COLLATE NOCASE)"));
+  for (const auto& row : rows.rows) {
+    const std::string child = row[0].ToString(), parent = row[1].ToString();
+    if (!dropped.count(AsciiLower(parent))) continue;
+    return Status(
+        Code::kDatabase,
+        fmt::format("the end of {}: table {} keeps a foreign key to {}, which the migration "
+                    "dropped, so no row could be inserted into {} once foreign keys are "
+                    "enforced; {}",
+                    where, child, parent, child,
+                    renamed_to.count(AsciiLower(parent))
+                        ? fmt::format("SQLite moved {}'s reference to {} when the table it named "
+                                      "was renamed to it: run PRAGMA legacy_alter_table = ON "
+                                      "before renaming (as Django and Alembic do), or create the "
+                                      "new table first and rename it into place",
+                                      child, parent)
+                        : fmt::format("rebuild {} without that foreign key in the same migration",
+                                      child)));
+  }
+  return Status::OK();
+}
+
 /// A statement that gave up waiting for a lock (SQLSTATE 55P03: a lock or
 /// statement timeout's lock wait, NOWAIT) names the sessions holding locks on
 /// `tables`: ending those, or waiting for them, is the user's next step.
@@ -2183,8 +2227,14 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       // Nothing of Strata's runs in the step after the script: the settings
       // are put back once it ends (committed or not: SQLite's pragmas are
       // not undone by a rollback).
+      std::function<Status()> check;
+      if (dialect == sql::Dialect::kSqlite &&
+          std::any_of(p.info.begin(), p.info.end(),
+                      [](const sql::StatementInfo& i) { return i.kind == K::kDropTable; })) {
+        check = [&] { return NoForeignKeysToDroppedTables(*db_, p.info, m->up_path); };
+      }
       s = ResetSessionAfter(*db_, changes_session,
-                            run.Atomic(step, nullptr, /*wait_for_disk=*/m == todo.back().first));
+                            run.Atomic(step, check, /*wait_for_disk=*/m == todo.back().first));
       s = NameLockHolders(*db_, std::move(s), scope.tables);
       if (s.ok() && deferred) {
         known.After(p.info, scope.tables);

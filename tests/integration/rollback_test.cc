@@ -1040,6 +1040,41 @@ TEST_P(RollbackTest, ForeignKeysTurnedOnInsideTheTransactionAreRefusedOnSqlite) 
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM parts"), 3);
 }
 
+// A SQLite rebuild that renames the old table away first, without
+// legacy_alter_table, takes its children's foreign keys along to the table it
+// then drops: refused (rolled back, exit 1) with what to do; with the pragma
+// on, the same rebuild applies and rolls back.
+TEST_P(RollbackTest, ARebuildThatLeavesForeignKeysToTheDroppedTableIsRefusedOnSqlite) {
+  if (pg()) GTEST_SKIP() << "SQLite's ALTER TABLE ... RENAME";
+  Write("0003_parts.up.sql",
+        "CREATE TABLE parts (id INTEGER PRIMARY KEY, item_id INTEGER REFERENCES items (id), label TEXT);\n"
+        "INSERT INTO parts VALUES (10, 1, 'p1'), (20, 4, 'p4');\n");
+  ASSERT_TRUE(Up().ok());
+  const std::string rebuild =
+      "ALTER TABLE items RENAME TO _items_old;\n"
+      "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT, sku TEXT);\n"
+      "INSERT INTO items (id, name, price, note) SELECT id, name, price, note FROM _items_old;\n"
+      "DROP TABLE _items_old;\n";
+  Write("0004_rebuild.up.sql", rebuild);
+  Write("0004_rebuild.down.sql", "ALTER TABLE items DROP COLUMN sku;\n");
+  const std::string items = RowsText("SELECT * FROM items ORDER BY id");
+  Status s = Up();
+  EXPECT_EQ(s.code(), Code::kDatabase) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("failed and was rolled back"));
+  EXPECT_THAT(s.message(), HasSubstr("table parts keeps a foreign key to _items_old"));
+  EXPECT_THAT(s.message(), HasSubstr("PRAGMA legacy_alter_table = ON"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+  EXPECT_EQ(RowsText("SELECT * FROM items ORDER BY id"), items);
+  EXPECT_EQ(RowsText("SELECT \"table\" FROM pragma_foreign_key_list('parts')"), "items|\n");
+  Write("0004_rebuild.up.sql", "PRAGMA legacy_alter_table = ON;\n" + rebuild);
+  s = Up();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(RowsText("SELECT \"table\" FROM pragma_foreign_key_list('parts')"), "items|\n");
+  s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(RowsText("SELECT * FROM items ORDER BY id"), items);
+}
+
 // PostgreSQL's TRUNCATE ... CASCADE empties every table that references the
 // truncated one, whatever its foreign keys' ON DELETE action, and those that
 // reference them in turn: their rows come back too, and the check holds

@@ -485,23 +485,23 @@ std::string StayNote(int completed, std::string_view state) {
 }
 
 /// SQLite: none of the foreign keys left pointing at a table the migration
-/// dropped (`where` names the up script). ALTER TABLE ... RENAME takes the
-/// references to a table along (unless legacy_alter_table is on), so a
-/// rebuild that renames the old table away, creates the new one and drops
-/// the old one leaves its children pointing at the dropped name; dropping a
-/// parent its children still name does the same. Either leaves a table that
-/// no insert can satisfy once foreign keys are enforced.
+/// renamed and then dropped (`where` names the up script). ALTER TABLE ...
+/// RENAME takes the references to a table along (unless legacy_alter_table
+/// is on), so a rebuild that renames the old table away, creates the new one
+/// and drops the old one leaves its children naming the dropped table, and
+/// no row can be inserted into them once foreign keys are enforced. (A
+/// parent dropped on purpose while a child still names it is left alone.)
 Status NoForeignKeysToDroppedTables(Database& db, const std::vector<sql::StatementInfo>& info,
                                     const std::string& where) {
-  std::set<std::string> dropped, renamed_to;
+  std::set<std::string> renamed_to, renamed_and_dropped;
   for (const auto& i : info) {
-    if (i.kind == sql::StatementKind::kDropTable) {
-      for (const auto& o : i.objects) dropped.insert(AsciiLower(o.name));
-    } else if (i.kind == sql::StatementKind::kRenameTable) {
-      renamed_to.insert(AsciiLower(i.new_name));
+    if (i.kind == sql::StatementKind::kRenameTable) renamed_to.insert(AsciiLower(i.new_name));
+    if (i.kind != sql::StatementKind::kDropTable) continue;
+    for (const auto& o : i.objects) {
+      if (renamed_to.count(AsciiLower(o.name))) renamed_and_dropped.insert(AsciiLower(o.name));
     }
   }
-  if (dropped.empty()) return Status::OK();
+  if (renamed_and_dropped.empty()) return Status::OK();
   STRATA_ASSIGN_OR_RETURN(
       Rows rows, db.Query("SELECT s.name, f.\"table\" FROM sqlite_schema s,"
                           " pragma_foreign_key_list(s.name) f WHERE s.type = 'table'"
@@ -509,21 +509,16 @@ Status NoForeignKeysToDroppedTables(Database& db, const std::vector<sql::Stateme
                           " AND t.name = f.\"table\" COLLATE NOCASE)"));
   for (const auto& row : rows.rows) {
     const std::string child = row[0].ToString(), parent = row[1].ToString();
-    if (!dropped.count(AsciiLower(parent))) continue;
+    if (!renamed_and_dropped.count(AsciiLower(parent))) continue;
     return Status(
         Code::kDatabase,
         fmt::format("the end of {}: table {} keeps a foreign key to {}, which the migration "
                     "dropped, so no row could be inserted into {} once foreign keys are "
-                    "enforced; {}",
-                    where, child, parent, child,
-                    renamed_to.count(AsciiLower(parent))
-                        ? fmt::format("SQLite moved {}'s reference to {} when the table it named "
-                                      "was renamed to it: run PRAGMA legacy_alter_table = ON "
-                                      "before renaming (as Django and Alembic do), or create the "
-                                      "new table first and rename it into place",
-                                      child, parent)
-                        : fmt::format("rebuild {} without that foreign key in the same migration",
-                                      child)));
+                    "enforced; SQLite moved the reference there when the table it named was "
+                    "renamed to {}: run PRAGMA legacy_alter_table = ON before renaming (as "
+                    "Django and Alembic do), or create the new table first and rename it into "
+                    "place",
+                    where, child, parent, child, parent));
   }
   return Status::OK();
 }
@@ -2229,6 +2224,8 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       // not undone by a rollback).
       std::function<Status()> check;
       if (dialect == sql::Dialect::kSqlite &&
+          std::any_of(p.info.begin(), p.info.end(),
+                      [](const sql::StatementInfo& i) { return i.kind == K::kRenameTable; }) &&
           std::any_of(p.info.begin(), p.info.end(),
                       [](const sql::StatementInfo& i) { return i.kind == K::kDropTable; })) {
         check = [&] { return NoForeignKeysToDroppedTables(*db_, p.info, m->up_path); };

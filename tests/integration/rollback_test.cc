@@ -1073,6 +1073,15 @@ TEST_P(RollbackTest, ARebuildThatLeavesForeignKeysToTheDroppedTableIsRefusedOnSq
   s = Down();
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(RowsText("SELECT * FROM items ORDER BY id"), items);
+  // A parent dropped on purpose while a child still names it: the user's call.
+  Write("0005_kinds.up.sql", "CREATE TABLE kinds (id INTEGER PRIMARY KEY);\n"
+                            "CREATE TABLE tagged (kind_id INTEGER REFERENCES kinds (id));\n");
+  Write("0005_kinds.down.sql", "DROP TABLE tagged;\nDROP TABLE kinds;\n");
+  Write("0006_drop_kinds.up.sql", "DROP TABLE kinds;\n");
+  Write("0006_drop_kinds.down.sql", "CREATE TABLE kinds (id INTEGER PRIMARY KEY);\n");
+  s = Up();
+  EXPECT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 6);
 }
 
 // PostgreSQL's TRUNCATE ... CASCADE empties every table that references the

@@ -512,8 +512,16 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
     }
     Result<std::string> step = alter ? std::move(*alter) : InverseOf(info, dialect);
     if (!step.ok()) {
-      inverse.reason = line + info.summary + " (" + step.status().message() + ")";
-      return inverse;
+      // The reason names the first statement that destroys data, else the
+      // first without an inverse (a PRAGMA before a table rebuild's DROP
+      // TABLE is not what a user needs to hear about).
+      std::string reason = line + info.summary + " (" + step.status().message() + ")";
+      if (info.destructive) {
+        inverse.reason = std::move(reason);
+        return inverse;
+      }
+      if (inverse.reason.empty()) inverse.reason = std::move(reason);
+      continue;
     }
     steps.push_back(std::move(step).value());
     if (info.kind == StatementKind::kCreateTable) created.insert(key(info.schema + "." + info.object));
@@ -522,6 +530,7 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
       created_objects.insert(key(info.schema + "." + info.object));
     }
   }
+  if (!inverse.reason.empty()) return inverse;
   for (auto it = steps.rbegin(); it != steps.rend(); ++it) inverse.down_script += *it;
   inverse.reversible = true;
   return inverse;

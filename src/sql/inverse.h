@@ -20,7 +20,8 @@ struct Inverse {
 /// EXTENSION; ALTER TABLE ADD COLUMN, RENAME TO, RENAME COLUMN. Anything
 /// else, and CREATE OR REPLACE / IF NOT EXISTS (the object may have existed
 /// before), makes the whole script irreversible; the reason names the first
-/// such statement. An empty script is reversible with an empty down script.
+/// such statement that destroys data, else the first such statement. An
+/// empty script is reversible with an empty down script.
 Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect);
 
 }  // namespace strata::sql

@@ -165,6 +165,12 @@ TEST(InverseTest, IrreversibleStatementsNameTheirLine) {
             Down("PRAGMA foreign_keys = ON", kLite));
   EXPECT_EQ("IRREVERSIBLE: line 1: alters table t (no certain inverse)",
             Down("ALTER TABLE t ALTER COLUMN a SET NOT NULL", kPg));
+  // A table rebuild: the PRAGMA before it has no inverse either, but the
+  // DROP TABLE is what loses data and what the user needs to hear about.
+  EXPECT_EQ("IRREVERSIBLE: line 3: drops table t (no certain inverse)",
+            Down("PRAGMA foreign_keys = OFF;\nCREATE TABLE t_new (a int);\nDROP TABLE t;\n"
+                 "ALTER TABLE t_new RENAME TO t;\nPRAGMA foreign_keys = ON;",
+                 kLite));
 }
 
 // Rows written to a table the script creates need no inverse of their own:

@@ -99,7 +99,7 @@ void PrintTable(const std::vector<Row>& rows) {
 
 void PrintPeers() {
   fmt::print("\nPeer figures quoted in the issue (N=1000, measured elsewhere on this machine "
-             "type, not in this run):\n");
+             "type, not in this run; dbmate, when found, is timed in the table above):\n");
   PrintLine(fmt::format("{:<28} {:<24} {:>10}  {:>6}  {}", "workload", "tool", "time", "ratio",
                         "vs. baseline (peer figure)"));
   for (const Peer& p : kPeers) {

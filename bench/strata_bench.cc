@@ -6,8 +6,11 @@
 // `strata down --to 0` against the shell running every down script in one
 // transaction; `strata status` with everything applied. PostgreSQL (with --pg or
 // STRATA_TEST_PG_URL): `strata up` against psql with autocommit, each on a
-// database created for the run. Every result is checked (tables, columns and
-// indexes counted) so a broken run is not reported as a fast one.
+// database created for the run. When dbmate is found (--dbmate, else PATH), its
+// `up` and `status` run on the same migrations in its layout, so strata is
+// compared with a peer measured in the same run on the same machine. Every
+// result is checked (tables, columns and indexes counted) so a broken run is
+// not reported as a fast one.
 //
 // Exits 0 when everything ran, whatever the targets say; 1 when a command
 // failed or left the wrong schema; 2 on bad flags.
@@ -40,6 +43,7 @@ struct Flags {
   std::string strata = STRATA_BINARY;
   std::string sqlite3 = "sqlite3";
   std::string psql = "psql";
+  std::string dbmate = "dbmate";  // empty once it is found missing: not timed
   std::string work_dir;  // empty: a fresh temporary directory
   bool keep = false;
 };
@@ -78,6 +82,16 @@ class Runner {
   }
   Command Sqlite(const fs::path& db, const fs::path& sql) const {
     return {{flags_.sqlite3, "-batch", "-bail", "-init", "/dev/null", db}, sql, false};
+  }
+  Command Dbmate(std::string url, std::vector<std::string> args) const {
+    // dbmate's PostgreSQL driver asks for TLS unless told otherwise.
+    if (url.rfind("postgres", 0) == 0 && url.find("sslmode=") == std::string::npos) {
+      url += url.find('?') == std::string::npos ? "?sslmode=disable" : "&sslmode=disable";
+    }
+    std::vector<std::string> argv = {flags_.dbmate, "--url", url, "--migrations-dir",
+                                     w_.dbmate, "--no-dump-schema"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return {argv, "", false};
   }
   Command Psql(const std::string& url, std::vector<std::string> args) const {
     std::vector<std::string> argv = {flags_.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url};
@@ -128,6 +142,8 @@ Result<std::vector<Row>> MeasureSqlite(const Runner& r, const Flags& flags) {
   const fs::path db = r.scratch() / "bench.db";
   const std::string url = "sqlite:" + db.string();
   std::vector<double> strata_up, shell_autocommit, shell_txn, strata_down, shell_down, status;
+  std::vector<double> dbmate_up, dbmate_status;
+  const bool dbmate = !flags.dbmate.empty();
 
   // Times `command` on a fresh file after the untimed `prepare` (if any), then checks the schema.
   auto measure = [&](std::vector<double>& samples, const Command* prepare, const Command& command,
@@ -148,26 +164,39 @@ Result<std::vector<Row>> MeasureSqlite(const Runner& r, const Flags& flags) {
                                    "the shell's autocommit up"));
     STRATA_RETURN_IF_ERROR(measure(shell_txn, nullptr, shell_up_txn, w.Shape(),
                                    "the shell's one-transaction up"));
+    if (dbmate) {
+      STRATA_RETURN_IF_ERROR(measure(dbmate_up, nullptr, r.Dbmate(url, {"up"}), w.Shape(), "dbmate up"));
+    }
     STRATA_RETURN_IF_ERROR(measure(strata_down, &up, r.Strata(url, {"down", "--to", "0"}), kEmpty,
                                    "strata down --to 0"));
     STRATA_RETURN_IF_ERROR(measure(shell_down, &shell_up_txn, r.Sqlite(db, w.down_one_txn), kEmpty,
                                    "the shell's one-transaction down"));
   }
 
-  fmt::print(stderr, "SQLite status x{}\n", flags.status_runs);
-  RemoveSqliteFiles(db);
-  STRATA_RETURN_IF_ERROR(r.Time(up).status());
-  const std::string applied = fmt::format("{} applied", flags.migrations);
-  for (int i = 0; i < flags.status_runs; ++i) {
-    Command command = r.Strata(url, {"status"});
+  // Times `status_runs` runs of `command` after `apply`, each of which must print `applied`.
+  auto measure_status = [&](std::vector<double>& samples, const Command& apply, Command command,
+                            const std::string& applied) -> Status {
+    RemoveSqliteFiles(db);
+    STRATA_RETURN_IF_ERROR(r.Time(apply).status());
     command.capture_stdout = true;
-    STRATA_ASSIGN_OR_RETURN(Outcome outcome, Run(command, r.scratch()));
-    if (outcome.out.find(applied) == std::string::npos) {
-      return Status(Code::kVerifyFailed,
-                    fmt::format("strata status does not say \"{}\"; it printed:\n{}", applied,
-                                outcome.out));
+    for (int i = 0; i < flags.status_runs; ++i) {
+      STRATA_ASSIGN_OR_RETURN(Outcome outcome, Run(command, r.scratch()));
+      if (outcome.out.find(applied) == std::string::npos) {
+        return Status(Code::kVerifyFailed,
+                      fmt::format("{} does not say \"{}\"; it printed:\n{}",
+                                  CommandLine(command.argv), applied, outcome.out));
+      }
+      samples.push_back(outcome.seconds);
     }
-    status.push_back(outcome.seconds);
+    return Status::OK();
+  };
+  fmt::print(stderr, "SQLite status x{}\n", flags.status_runs);
+  STRATA_RETURN_IF_ERROR(measure_status(status, up, r.Strata(url, {"status"}),
+                                        fmt::format("{} applied", flags.migrations)));
+  if (dbmate) {
+    STRATA_RETURN_IF_ERROR(measure_status(dbmate_status, r.Dbmate(url, {"up"}),
+                                          r.Dbmate(url, {"status"}),
+                                          fmt::format("Applied: {}", flags.migrations)));
   }
 
   const std::string n = fmt::format(" (SQLite, {})", flags.migrations);
@@ -175,18 +204,25 @@ Result<std::vector<Row>> MeasureSqlite(const Runner& r, const Flags& flags) {
   Row up_floor = Baseline("up" + n, "shell, one transaction", shell_txn);
   rows.push_back(up_floor);
   rows.push_back(Compare("up" + n, "shell, autocommit", shell_autocommit, up_floor));
+  if (dbmate) rows.push_back(Compare("up" + n, "dbmate up", dbmate_up, up_floor));
   rows.push_back(Compare("up" + n, "strata up", strata_up, up_floor, 2.5));
+  if (dbmate) rows.push_back(Compare("up" + n, "strata up", strata_up, rows[rows.size() - 2]));
   Row down_floor = Baseline("down --to 0" + n, "shell, one transaction", shell_down);
   rows.push_back(down_floor);
   rows.push_back(Compare("down --to 0" + n, "strata down --to 0", strata_down, down_floor, 1.5));
   rows.push_back(Alone("status" + n, "strata status", status, 0.010));
+  if (dbmate) {
+    Row peer = Baseline("status" + n, "dbmate status", dbmate_status);
+    rows.push_back(peer);
+    rows.push_back(Compare("status" + n, "strata status", status, peer));
+  }
   return rows;
 }
 
 Result<std::vector<Row>> MeasurePostgres(const Runner& r, const Flags& flags) {
   const Workload& w = r.workload();
   const std::string admin = WithDatabase(flags.pg_url, "postgres");
-  std::vector<double> strata_up, psql_up;
+  std::vector<double> strata_up, psql_up, dbmate_up;
   int created = 0;
 
   // Times `command_for(url)` on a database created for it, checks it, then drops it.
@@ -210,12 +246,19 @@ Result<std::vector<Row>> MeasurePostgres(const Runner& r, const Flags& flags) {
     STRATA_RETURN_IF_ERROR(measure(strata_up, [&](const std::string& url) {
       return r.Strata(url, {"up"});
     }, "strata up"));
+    if (!flags.dbmate.empty()) {
+      STRATA_RETURN_IF_ERROR(measure(dbmate_up, [&](const std::string& url) {
+        return r.Dbmate(url, {"up"});
+      }, "dbmate up"));
+    }
   }
   const std::string workload = fmt::format("up (PostgreSQL, {})", flags.migrations);
   std::vector<Row> rows;
   Row floor = Baseline(workload, "psql, autocommit", psql_up);
   rows.push_back(floor);
+  if (!dbmate_up.empty()) rows.push_back(Compare(workload, "dbmate up", dbmate_up, floor));
   rows.push_back(Compare(workload, "strata up", strata_up, floor, 1.1));
+  if (!dbmate_up.empty()) rows.push_back(Compare(workload, "strata up", strata_up, rows[rows.size() - 2]));
   return rows;
 }
 
@@ -241,6 +284,11 @@ int Main(Flags flags) {
     fmt::print(stderr, "strata_bench: {}\n", workload.status().message());
     return 1;
   }
+  std::string dbmate_version;
+  if (!flags.dbmate.empty()) {
+    dbmate_version = FirstLine({{flags.dbmate, "--version"}, "", true}, work);
+    if (dbmate_version == "(unknown)") flags.dbmate.clear();
+  }
   Runner runner(flags, *workload, work);
   fmt::print("strata_bench: {} migrations ({} tables, {} added columns, {} indexes), median of {} "
              "runs; status median of {}\n", flags.migrations, workload->tables,
@@ -251,6 +299,8 @@ int Main(Flags flags) {
   if (!flags.pg_url.empty()) {
     fmt::print("  {}\n", FirstLine({{flags.psql, "--version"}, "", true}, work));
   }
+  fmt::print("  {}\n", flags.dbmate.empty() ? "dbmate: not found, not timed (--dbmate PATH)"
+                                              : dbmate_version);
   fmt::print("  work directory {}\n\n", work.string());
   std::fflush(stdout);
 
@@ -296,6 +346,10 @@ int main(int argc, char** argv) {
   app.add_option("--strata", flags.strata, "the strata binary")->capture_default_str();
   app.add_option("--sqlite3", flags.sqlite3, "the sqlite3 shell")->capture_default_str();
   app.add_option("--psql", flags.psql, "psql")->capture_default_str();
+  app.add_option("--dbmate", flags.dbmate,
+                 "dbmate, timed beside strata when it runs (`npm install dbmate` puts it in "
+                 "node_modules/.bin); not found: skipped")
+      ->capture_default_str();
   app.add_option("--work-dir", flags.work_dir, "where to write migrations and databases "
                  "(default: a new temporary directory, removed afterwards)");
   app.add_flag("--keep", flags.keep, "keep the temporary work directory");

@@ -30,12 +30,15 @@ std::string Workload::Shape() const { return fmt::format("{} {} {}", tables, col
 Result<Workload> WriteWorkload(const std::filesystem::path& root, int count, uint32_t seed) {
   Workload w;
   w.migrations = root / "migrations";
+  w.dbmate = root / "dbmate";
   w.up_sql = root / "up.sql";
   w.up_one_txn = root / "up_one_txn.sql";
   w.down_one_txn = root / "down_one_txn.sql";
   std::error_code ec;
-  std::filesystem::create_directories(w.migrations, ec);
-  if (ec) return Status(Code::kIOError, fmt::format("cannot create {}: {}", w.migrations.string(), ec.message()));
+  for (const auto& dir : {w.migrations, w.dbmate}) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status(Code::kIOError, fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+  }
 
   std::mt19937 rng(seed);
   auto pick = [&rng](size_t n) { return static_cast<size_t>(rng() % n); };
@@ -74,6 +77,8 @@ Result<Workload> WriteWorkload(const std::filesystem::path& root, int count, uin
     std::string stem = fmt::format("{:0{}}_{}", i, width, name);
     STRATA_RETURN_IF_ERROR(WriteFile(w.migrations / (stem + ".up.sql"), up));
     STRATA_RETURN_IF_ERROR(WriteFile(w.migrations / (stem + ".down.sql"), down));
+    STRATA_RETURN_IF_ERROR(
+        WriteFile(w.dbmate / (stem + ".sql"), "-- migrate:up\n" + up + "\n-- migrate:down\n" + down));
     ups += up;
     downs.insert(0, down);
   }

@@ -39,21 +39,27 @@ Result<std::unique_ptr<MigrationLock>> MigrationLock::Acquire(
   auto deadline = start + timeout;
   auto pause = std::chrono::milliseconds(20);
   bool told = false;
+  std::string holder;  // as the last attempt found it
+  auto interrupted = [&] {
+    return Status(Code::kLocked,
+                  fmt::format("{} while waiting for the lock of {}{}; nothing was done",
+                              Interrupt::Describe(), conn->Describe(),
+                              holder.empty() ? "" : ", held by " + holder));
+  };
   while (true) {
     auto tried = conn->TryLock(owner);
+    // A signal that came during the try cancelled it (SQLite).
+    if (!tried.ok() && Interrupt::Requested()) return interrupted();
     // Busy (SQLite: another connection holds the write lock for a long
     // transaction) is waited out like a lock row.
     if (!tried.ok() && tried.status().code() != Code::kLocked) return tried.status();
     LockAttempt attempt = tried.ok() ? *tried : LockAttempt{false, tried.status().message()};
     if (attempt.acquired) return std::unique_ptr<MigrationLock>(new MigrationLock(std::move(conn)));
+    holder = attempt.holder;
     if (!told && on_wait) on_wait(attempt.holder);
     told = true;
     auto now = std::chrono::steady_clock::now();
-    if (Interrupt::Requested()) {
-      return Status(Code::kLocked,
-                    fmt::format("{} while waiting for the lock of {}, held by {}; nothing was done",
-                                Interrupt::Describe(), conn->Describe(), attempt.holder));
-    }
+    if (Interrupt::Requested()) return interrupted();
     if (now >= deadline) {
       return Status(Code::kLocked,
                     fmt::format("{} is locked, held by {}; waited {} ms "

@@ -49,7 +49,10 @@ std::vector<Risk> AssessRisks(const std::vector<sql::Statement>& up, const RiskF
     if (info.table.empty()) info.table = info.object;
     std::string where = " (line " + std::to_string(st.line) + ")";
     if (info.destructive) risks.push_back({"destructive", info.summary + where});
-    if (!info.destructive && !info.writes.empty()) {
+    // What a DO block's body writes runs now; a CREATE FUNCTION's body
+    // (which lists its writes too) runs only when something calls it.
+    const bool do_block = info.kind == sql::StatementKind::kOther && info.summary == "runs DO";
+    if (!info.destructive && do_block && !info.writes.empty()) {
       std::string tables;
       for (const std::string& t : info.writes) tables += (tables.empty() ? "" : ", ") + t;
       risks.push_back({"destructive", "runs a DO block whose body updates, deletes, inserts or "

@@ -49,6 +49,12 @@ TEST(RiskTest, ADoBlockThatWritesRowsIsNamed) {
             "runs a DO block whose body updates, deletes, inserts or truncates rows of orders "
             "(line 1)");
   EXPECT_THAT(Assess("DO $$ BEGIN RAISE NOTICE 'hi'; END $$;", Postgres()), IsEmpty());
+  // Defining a function that writes runs nothing (graphile-worker's
+  // migrations are dozens of these).
+  EXPECT_THAT(Assess("CREATE FUNCTION fail_job(job_id int) RETURNS void LANGUAGE sql AS $$\n"
+                     "  UPDATE jobs SET attempts = attempts + 1 WHERE id = job_id;\n$$;",
+                     Postgres()),
+              IsEmpty());
 }
 
 TEST(RiskTest, IndexWithoutConcurrentlyLocksAnExistingTableOnPostgres) {

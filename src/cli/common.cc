@@ -118,8 +118,9 @@ void StopGracefullyOnSignals() {
     while (read(stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
     }
     const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
-    fmt::print(stderr, "strata: {} received: stopping once the migration running is rolled "
-                       "back (send it again to stop at once)\n", name);
+    fmt::print(stderr, "strata: {} received: stopping once the statement running is cancelled "
+                       "and its migration rolled back, where it has a transaction (send it "
+                       "again to stop at once)\n", name);
     Interrupt::Request(name);
   }).detach();
   struct sigaction action {};

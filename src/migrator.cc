@@ -273,6 +273,7 @@ Status Unwrap(std::vector<sql::Statement>& script, const std::string& where, sql
 
 /// A migration ready to run: its statements and its way back.
 struct Prepared {
+  std::string up_text;  // the up script with its placeholders replaced, as it runs
   std::vector<sql::Statement> up;
   size_t up_left_out = 0;  // the up script's own BEGIN/COMMIT statements, unwrapped
   std::vector<sql::StatementInfo> info;  // of each up statement
@@ -281,6 +282,32 @@ struct Prepared {
   std::string down_source;  // "file", "derived" or "none"
   std::string irreversible;  // when down_source is "none": the refusal, for the user
 };
+
+/// The refusal `up` meets at the first destructive statement of `p` whose
+/// schema qualifier names a schema other than the managed one (`managed`),
+/// found before anything runs (a snapshot, earlier migrations); nullopt
+/// when there is none. A table the migration itself creates there first
+/// holds nothing from before it.
+std::optional<std::string> OutsideManagedSchema(const Migration& m, const Prepared& p,
+                                                const std::string& managed) {
+  std::set<std::string> created;
+  for (size_t i = 0; i < p.info.size(); ++i) {
+    const sql::StatementInfo& info = p.info[i];
+    const std::string table = info.table.empty() ? info.object : info.table;
+    if (info.kind == sql::StatementKind::kCreateTable && info.temporary) {
+      for (const char* temp : {"temp.", "pg_temp."}) created.insert(temp + AsciiLower(table));
+    }
+    if (info.schema.empty()) continue;
+    const std::string key = AsciiLower(info.schema) + "." + AsciiLower(table);
+    if (info.kind == sql::StatementKind::kCreateTable) created.insert(key);
+    if (!info.destructive || AsciiLower(info.schema) == AsciiLower(managed) || created.count(key)) {
+      continue;
+    }
+    return fmt::format("migration {}: {}:{}: {}", m.id(), m.up_path, p.up[i].line,
+                       OutsideSchemaRefusal(info, info.schema));
+  }
+  return std::nullopt;
+}
 
 /// The history row of `m` applied by `actor`, as far as the file says.
 AppliedMigration RowOf(const Migration& m, const std::string& actor) {
@@ -362,8 +389,8 @@ bool OnlyUpdatesAndDeletes(const std::vector<sql::StatementInfo>& infos) {
 Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders& values) {
   Prepared p;
   STRATA_RETURN_IF_ERROR(ReadUpScript(m));  // unread when the checksum cache vouched for it
-  STRATA_ASSIGN_OR_RETURN(std::string up_text, Replaced(m, m.up_sql, m.up_path, values));
-  STRATA_ASSIGN_OR_RETURN(p.up, Split(up_text, m.up_path, dialect));
+  STRATA_ASSIGN_OR_RETURN(p.up_text, Replaced(m, m.up_sql, m.up_path, values));
+  STRATA_ASSIGN_OR_RETURN(p.up, Split(p.up_text, m.up_path, dialect));
   STRATA_RETURN_IF_ERROR(RefusePsqlInput(p.up, m.up_path, dialect));
   p.info = Classified(p.up, dialect);
   p.up_left_out = p.up.size();
@@ -847,6 +874,39 @@ bool CreatesExternalContentIndex(std::string_view create, sql::Dialect dialect) 
   return false;
 }
 
+/// The name that the table called `table` just before statement `from` has
+/// once the whole script has run, following its renames; "" when the script
+/// dropped it and no other table took its name. A rollback's checks of what was
+/// written since read the table under this name (a rebuild that renames the
+/// old table away first, or a table created as "x_staging" and renamed).
+std::string NameAfterScript(const std::string& table, const std::vector<sql::StatementInfo>& script,
+                            size_t from) {
+  using K = sql::StatementKind;
+  auto same = [](const std::string& a, const std::string& b) { return AsciiLower(a) == AsciiLower(b); };
+  std::string now = table;
+  bool gone = false;
+  for (size_t i = from; i < script.size(); ++i) {
+    const sql::StatementInfo& s = script[i];
+    if (s.kind == K::kRenameTable && !gone && same(s.table, now)) {
+      now = s.new_name;
+    } else if (gone && ((s.kind == K::kRenameTable && same(s.new_name, now)) ||
+                        (s.kind == K::kCreateTable && same(s.table, now)))) {
+      gone = false;  // another table has the name now, as before the rename-first rebuilds
+    } else if (s.kind == K::kDropTable && !gone &&
+               std::any_of(s.objects.begin(), s.objects.end(),
+                           [&](const sql::ObjectName& o) { return same(o.name, now); })) {
+      gone = true;
+    }
+  }
+  return gone ? std::string() : now;
+}
+
+/// The table a data fact of `checks["data"]` (keyed by the name before the
+/// migration, or at creation) is read under after it.
+std::string ReadAs(const std::string& key, const nlohmann::json& facts) {
+  return facts.is_object() ? facts.value("after_name", key) : key;
+}
+
 /// `before`: the data of the scope's tables that exist.
 Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const Scope& scope,
                       const std::vector<std::vector<std::string>>& cascades,
@@ -869,7 +929,13 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
         !data.contains(info.object) &&
         !CreatesExternalContentIndex(p.up[i].text, DialectOf(db.engine()))) {
       data[info.object] = {{"created", true}};
+      std::string after = NameAfterScript(info.object, p.info, i + 1);
+      if (!after.empty() && after != info.object) data[info.object]["after_name"] = after;
     }
+  }
+  for (const auto& t : before) {
+    std::string after = NameAfterScript(t.table, p.info, 0);
+    if (!after.empty() && after != t.table) data[t.table]["after_name"] = after;
   }
   checks["data"] = std::move(data);
   // Tables it creates under a schema name: those outside the managed schema
@@ -1073,8 +1139,9 @@ std::vector<std::string> ColumnsIn(const SchemaModel& model, const std::string& 
 /// ("after_columns"; a later rollback may have put one back last), or in
 /// their order now for rows recorded before that was kept. nullopt when
 /// the table is not there.
-Result<std::optional<TableFingerprint>> DataAsRecordedAfter(Database& db, const std::string& table,
+Result<std::optional<TableFingerprint>> DataAsRecordedAfter(Database& db, const std::string& key,
                                                             const nlohmann::json& facts) {
+  const std::string table = ReadAs(key, facts);
   const nlohmann::json* columns = facts.contains("after_columns") ? &facts["after_columns"] : nullptr;
   if (columns != nullptr && columns->is_array() && !columns->empty()) {
     std::string select;
@@ -1127,10 +1194,18 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
   }
   if (checks["data"].empty()) return checks.dump();
   std::vector<std::string> tables;
-  for (auto& [table, facts] : checks["data"].items()) tables.push_back(table);
-  STRATA_ASSIGN_OR_RETURN(auto after, known.Existing(db, tables, model));
-  for (const auto& t : after) {
-    nlohmann::json& facts = checks["data"][t.table];
+  for (auto& [key, facts] : checks["data"].items()) {
+    // A rebuild's old and new table may end under one name: read it once.
+    std::string read_as = ReadAs(key, facts);
+    if (std::find(tables.begin(), tables.end(), read_as) == tables.end()) tables.push_back(read_as);
+  }
+  STRATA_ASSIGN_OR_RETURN(auto existing, known.Existing(db, tables, model));
+  for (auto& [key, facts] : checks["data"].items()) {
+    auto read = std::find_if(existing.begin(), existing.end(), [&](const TableFingerprint& f) {
+      return f.table == ReadAs(key, facts);
+    });
+    if (read == existing.end()) continue;
+    const TableFingerprint& t = *read;
     facts["after"] = t.hash;
     // The order of the columns it was hashed in (KnownData reads them in
     // their order), for when a later rollback has put one back last.
@@ -1222,14 +1297,16 @@ Result<std::vector<std::string>> WrittenSince(Database& db, const std::string& c
 }
 
 /// The refusal to drop `table`, which migration `id` created, with rows
-/// written to it since.
-Status CreatedTableWrittenSince(const std::string& id, const std::string& table) {
+/// written to it since; `now`: its name now (the migration may have renamed it).
+Status CreatedTableWrittenSince(const std::string& id, const std::string& table,
+                                const std::string& now) {
   return Status(Code::kVerifyFailed,
                 fmt::format("{} created table {}, and {} was written to since (its rows differ "
                             "from what {} left); rolling {} back drops the table with those "
                             "rows, so {} was not rolled back. Save what was written since (or "
                             "take a snapshot), then pass --discard-later-writes",
-                            id, table, table, id, id, id));
+                            id, table == now ? table : fmt::format("{} (now {})", table, now), now,
+                            id, id, id));
 }
 
 /// Whether what `probe["sql"]` reads now differs from what it read as the
@@ -1247,26 +1324,33 @@ bool ReadsOtherwiseNow(Database& db, const nlohmann::json& probe) {
 Status RefuseReplacingWrites(const std::string& id, const nlohmann::json& checks,
                              const std::vector<std::string>& written) {
   if (!checks.is_object()) return Status::OK();
-  for (const auto& table : written) {
-    if (!checks.contains("data") || !checks["data"].contains(table)) continue;
-    const auto& facts = checks["data"][table];
-    if (!facts.is_object() || !facts.value("created", false)) continue;
-    return CreatedTableWrittenSince(id, table);
+  const nlohmann::json no_facts = nlohmann::json::object();
+  auto facts_of = [&](const std::string& table) -> const nlohmann::json& {
+    if (!checks.contains("data") || !checks["data"].contains(table)) return no_facts;
+    return checks["data"][table];
+  };
+  // A table put back whole first: in a rebuild, the table the migration
+  // created took the name of the one it replaced, and this says it better.
+  if (checks.contains("replaces")) {
+    for (const auto& t : checks["replaces"]) {
+      std::string table = t.get<std::string>();
+      bool changed = std::any_of(written.begin(), written.end(), [&](const std::string& w) {
+        return AsciiLower(w) == AsciiLower(table);
+      });
+      if (!changed) continue;
+      return Status(Code::kVerifyFailed,
+                    fmt::format("rolling back {} would put table {} back as it was before {} (its "
+                                "rows were captured whole), but {} was written to since {} was "
+                                "applied, and those writes would be lost; {} was not rolled back. "
+                                "Save what was written since (or take a snapshot), then pass "
+                                "--discard-later-writes",
+                                id, table, id, ReadAs(table, facts_of(table)), id, id));
+    }
   }
-  if (!checks.contains("replaces")) return Status::OK();
-  for (const auto& t : checks["replaces"]) {
-    std::string table = t.get<std::string>();
-    bool changed = std::any_of(written.begin(), written.end(), [&](const std::string& w) {
-      return AsciiLower(w) == AsciiLower(table);
-    });
-    if (!changed) continue;
-    return Status(Code::kVerifyFailed,
-                  fmt::format("rolling back {} would put table {} back as it was before {} (its "
-                              "rows were captured whole), but {} was written to since {} was "
-                              "applied, and those writes would be lost; {} was not rolled back. "
-                              "Save what was written since (or take a snapshot), then pass "
-                              "--discard-later-writes",
-                              id, table, id, table, id, id));
+  for (const auto& table : written) {
+    const auto& facts = facts_of(table);
+    if (!facts.is_object() || !facts.value("created", false)) continue;
+    return CreatedTableWrittenSince(id, table, ReadAs(table, facts));
   }
   return Status::OK();
 }
@@ -1280,7 +1364,7 @@ Status RefuseDroppingTablesWrittenElsewhere(Database& db, const std::string& id,
   for (const auto& t : checks["created_elsewhere"]) {
     if (!ReadsOtherwiseNow(db, t)) continue;
     std::string table = t["schema"].get<std::string>() + "." + t["table"].get<std::string>();
-    return CreatedTableWrittenSince(id, table);
+    return CreatedTableWrittenSince(id, table, table);
   }
   return Status::OK();
 }
@@ -1309,7 +1393,7 @@ Status RefuseOverwritingWrites(Database& db, const std::string& id,
 bool UnchangedSince(Database& db, const nlohmann::json& checks, const std::string& table) {
   if (!checks.is_object() || !checks.contains("data")) return false;
   for (auto& [key, facts] : checks["data"].items()) {
-    if (AsciiLower(key) != AsciiLower(table) || !facts.contains("after")) continue;
+    if (AsciiLower(ReadAs(key, facts)) != AsciiLower(table) || !facts.contains("after")) continue;
     auto now = DataAsRecordedAfter(db, key, facts);
     return now.ok() && now->has_value() && (*now)->hash == facts["after"].get<std::string>();
   }
@@ -2000,6 +2084,8 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   sql::Dialect dialect = DialectOf(db_->engine());
   Run run(*this, on_event);
   if (!options.dry_run) STRATA_RETURN_IF_ERROR(run.Lock());
+  // Before the snapshot, whose failure would point elsewhere.
+  STRATA_ASSIGN_OR_RETURN(const std::string managed, db_->ManagedSchema());
   STRATA_ASSIGN_OR_RETURN(StatusReport status, ReadStatus(/*check_drift=*/false));
 
   std::vector<std::string> conflicts;
@@ -2073,7 +2159,10 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
         !listed(options.irreversible_accepted, m.version)) {
       refusals.push_back(p.irreversible);
     }
-    report.plan.push_back(PlanStep{m.version, m.id(), m.up_sql, p.down_source, p.down_script, "",
+    if (!options.allow_irreversible) {
+      if (auto outside = OutsideManagedSchema(m, p, managed)) refusals.push_back(*outside);
+    }
+    report.plan.push_back(PlanStep{m.version, m.id(), p.up_text, p.down_source, p.down_script, "",
                                    m.directives.no_transaction, p.up.size(), p.up_left_out});
     todo.emplace_back(&m, std::move(p));
   }
@@ -2362,7 +2451,35 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                    d->no_transaction, scripts.back().size(),
                                    split - scripts.back().size()});
   }
-  if (options.dry_run) return report;
+  // Rolling back target i would lose what the application wrote since
+  // (`written`: the tables that changed): the refusals, which only read.
+  auto refusal = [&](size_t i, const std::vector<std::string>& written,
+                     const std::vector<sql::StatementInfo>& down_infos) -> Status {
+    if (options.discard_later_writes) return Status::OK();
+    const std::string& id = report.plan[i].id;
+    const nlohmann::json checks =
+        nlohmann::json::parse(targets[i].checks, nullptr, /*allow_exceptions=*/false);
+    Status refused = RefuseReplacingWrites(id, checks, written);
+    if (refused.ok()) refused = RefuseOverwritingWrites(*db_, id, checks);
+    if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], checks, down_infos, dialect);
+    if (refused.ok()) refused = RefuseDroppingTablesWrittenElsewhere(*db_, id, checks);
+    return refused;
+  };
+  if (options.dry_run) {
+    // The first step's refusals hold now; a later step's depend on what
+    // the rollbacks before it put back, which only running them shows.
+    if (!targets.empty()) {
+      STRATA_ASSIGN_OR_RETURN(
+          std::vector<std::string> written,
+          WrittenSince(*db_, targets[0].checks, /*guarded_only=*/!directives[0].no_transaction));
+      Status refused = refusal(0, written, Classified(scripts[0], dialect));
+      if (!refused.ok()) {
+        return Status(refused.code(), "dry run: the rollback would stop at its first migration: " +
+                                          refused.message());
+      }
+    }
+    return report;
+  }
 
   auto interrupted_before = [&](const PlanStep& step) -> Status {
     STRATA_RETURN_IF_ERROR(run.Flush());
@@ -2386,15 +2503,8 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     STRATA_ASSIGN_OR_RETURN(std::vector<std::string> written,
                             WrittenSince(*db_, targets[i].checks, /*guarded_only=*/undoable));
     const std::vector<sql::StatementInfo> down_infos = Classified(scripts[i], dialect);
-    if (!options.discard_later_writes) {
-      // The recorded checks, parsed once for the refusals below.
-      const nlohmann::json checks =
-          nlohmann::json::parse(targets[i].checks, nullptr, /*allow_exceptions=*/false);
-      Status refused = RefuseReplacingWrites(step.id, checks, written);
-      if (refused.ok()) refused = RefuseOverwritingWrites(*db_, step.id, checks);
-      if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], checks, down_infos, dialect);
-      if (refused.ok()) refused = RefuseDroppingTablesWrittenElsewhere(*db_, step.id, checks);
-      if (!refused.ok() && report.completed > 0) {
+    if (Status refused = refusal(i, written, down_infos); !refused.ok()) {
+      if (report.completed > 0) {
         refused = Status(refused.code(),
                          refused.message() + fmt::format(" (the {} newer migration{} this run "
                                                          "rolled back before it stay{} rolled back)",
@@ -2402,7 +2512,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                                          report.completed == 1 ? "" : "s",
                                                          report.completed == 1 ? "s" : ""));
       }
-      if (!refused.ok()) return run.Fail(step.version, step.id, start, refused);
+      return run.Fail(step.version, step.id, start, refused);
     }
     const Reach reach = DownReach(scripts[i], down_infos, targets[i].checks, dialect);
     std::map<std::string, std::string> outside_before;
@@ -2574,6 +2684,9 @@ Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
   }
   STRATA_ASSIGN_OR_RETURN(const Placeholders placeholders,
                           PlaceholderValues(*migrations_, db_.get(), options_.placeholders));
+  // No managed schema: nothing can be applied, which `up` says.
+  const Result<std::string> managed =
+      db_ ? db_->ManagedSchema() : Result<std::string>(Status(Code::kNotFound, "no database"));
   for (auto& m : *migrations_) {
     auto p = Prepare(m, DialectOf(engine), placeholders);
     // Without a database the engine is not known: a file that reads as
@@ -2590,6 +2703,11 @@ Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
                    state_of[m.version] == MigrationState::kOutOfOrder;
     if (p->down_source == "none" && pending) {
       findings.push_back({allow_irreversible ? Code::kOk : Code::kIrreversible, p->irreversible});
+    }
+    if (managed.ok() && pending) {
+      if (auto outside = OutsideManagedSchema(m, *p, *managed)) {
+        findings.push_back({allow_irreversible ? Code::kOk : Code::kIrreversible, *outside});
+      }
     }
   }
   return findings;

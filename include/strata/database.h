@@ -146,6 +146,12 @@ class Database {
   /// Strata captures, checks and snapshots; "" when it is (or no such table).
   virtual Result<std::string> OutsideSchema(std::string_view schema, std::string_view table) = 0;
 
+  /// The name of the managed schema (SQLite: "main"; PostgreSQL: the
+  /// connection's current schema). kInvalidArgument, saying what to do, when
+  /// there is none, so nowhere to keep strata_history (PostgreSQL: the URL's
+  /// search_path names no schema that exists yet).
+  virtual Result<std::string> ManagedSchema() { return std::string("main"); }
+
   /// Names of the user's tables in the managed schema, sorted; Strata's own
   /// tables (strata_*) are left out.
   virtual Result<std::vector<std::string>> ListTables() = 0;

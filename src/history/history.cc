@@ -109,6 +109,7 @@ Status History::Ensure() {
       columns += fmt::format("{}{} {}", columns.empty() ? "" : ", ", c.name, c.type);
     }
   }
+  STRATA_RETURN_IF_ERROR(db_.ManagedSchema().status());
   STRATA_RETURN_IF_ERROR(db_.Exec("CREATE TABLE IF NOT EXISTS strata_history (" + columns + ")"));
   STRATA_ASSIGN_OR_RETURN(std::vector<std::string> have, db_.ListColumns("strata_history"));
   for (size_t i = kFirstAddedColumn; i < kColumnCount; ++i) {

@@ -57,6 +57,7 @@ Status DropDatabase(const std::string& url, const std::string& name) {
 Result<std::unique_ptr<Sandbox>> CreatePostgresSandbox(const std::string& url, SandboxContent content) {
   STRATA_ASSIGN_OR_RETURN(ConnParams source, ParseConnParams(url));
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> admin, OpenDatabase(url));
+  STRATA_RETURN_IF_ERROR(admin->ManagedSchema().status());  // before a sandbox is made for nothing
   // The schema the URL works in (its search_path), which an empty sandbox
   // needs too for the URL to work there the same way.
   STRATA_ASSIGN_OR_RETURN(Rows schema, admin->Query("SELECT current_schema()"));

@@ -651,6 +651,16 @@ Status TableTracker::After(const sql::StatementInfo& info) {
   }
 }
 
+std::string OutsideSchemaRefusal(const sql::StatementInfo& info, const std::string& schema) {
+  return fmt::format("this statement {}, in schema {}; Strata captures, checks and snapshots "
+                     "only the schema it manages (the connection's current schema), so a "
+                     "rollback could not restore what it removes. Migrate schema {} with a "
+                     "database URL whose search_path puts it first (e.g. "
+                     "?options=-csearch_path%3D{}), or pass --allow-irreversible to apply it "
+                     "without a way back",
+                     info.summary, schema, schema, schema);
+}
+
 Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
                                            std::string_view statement,
                                            const sql::StatementInfo& info, int64_t version,
@@ -667,16 +677,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
   // A table the migration creates itself holds nothing from before it.
   auto plan = [&](const std::string& schema, const std::string& table) -> Result<std::optional<Planner>> {
     STRATA_ASSIGN_OR_RETURN(std::string outside, db.OutsideSchema(schema, table));
-    if (!outside.empty()) {
-      return Status(Code::kIrreversible,
-                    fmt::format("this statement {}, in schema {}; Strata captures, checks and "
-                                "snapshots only the schema it manages (the connection's current "
-                                "schema), so a rollback could not restore what it removes. "
-                                "Migrate schema {} with a database URL whose search_path puts it "
-                                "first (e.g. ?options=-csearch_path%3D{}), or pass "
-                                "--allow-irreversible to apply it without a way back",
-                                info.summary, outside, outside, outside));
-    }
+    if (!outside.empty()) return Status(Code::kIrreversible, OutsideSchemaRefusal(info, outside));
     STRATA_ASSIGN_OR_RETURN(const TableTracker::Table* t, tables.Find(schema, table));
     if (t == nullptr) {
       // Rows written through a view are those of the tables under it.

@@ -92,6 +92,10 @@ class TableTracker {
   std::map<std::string, std::optional<Table>> tables_;
 };
 
+/// Why a destructive statement on a table of `schema`, not the managed one,
+/// is refused, and what to do.
+std::string OutsideSchemaRefusal(const sql::StatementInfo& info, const std::string& schema);
+
 /// Plans the capture for one statement, at its place in the migration as
 /// `tables` knows it. nullopt when the statement removes nothing that
 /// existed before the migration (not destructive, or its table is created by

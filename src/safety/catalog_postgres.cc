@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/postgres/postgres_database.h"
 #include "safety/catalog.h"
 
 namespace strata {
@@ -317,7 +318,7 @@ class PostgresCatalog : public Catalog {
     }
     const Rows& schema = (*results)[0];
     if (schema.empty() || schema.rows[0][0].is_null()) {
-      return Status(Code::kNotFound, "no current schema: search_path names no existing schema");
+      return NoWorkingSchema();
     }
     const std::string qualifier = schema.rows[0][0].ToString() + ".";
     std::map<std::pair<std::string, std::string>, std::vector<std::pair<int64_t, std::string>>>

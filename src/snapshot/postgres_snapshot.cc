@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/postgres/postgres_database.h"
 #include "engine/url.h"
 #include "snapshot/chunker.h"
 #include "snapshot/pg_conn.h"
@@ -243,8 +244,7 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
       auto info, conn->Query("SELECT pg_export_snapshot(), current_schema(), "
                              "current_setting('server_version_num')::int"));
   if (!info[0][1]) {
-    return Status(Code::kNotFound, "no current schema: the URL's search_path names no existing "
-                                   "schema");
+    return NoWorkingSchema();
   }
   std::string snapshot = *info[0][0];
   m.pg_schema = *info[0][1];

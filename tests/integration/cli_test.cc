@@ -511,6 +511,12 @@ TEST_P(CliTest, FlywayPlaceholdersAreReplacedFromTheProjectFile) {
     args.insert(args.begin(), {"--database", target_->url(), "--dir", flyway.path()});
     return RunStrata(args, flyway.path());
   };
+  // The dry run shows the statements as they will run.
+  auto dry = in_flyway({"up", "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.all();
+  EXPECT_THAT(dry.out, HasSubstr("CREATE TABLE app_users (id INTEGER PRIMARY KEY"));
+  EXPECT_THAT(dry.out, HasSubstr("INSERT INTO app_users VALUES (1, 'O''Brien'"));
+  EXPECT_THAT(dry.out, ::testing::Not(HasSubstr("${")));
   auto up = in_flyway({"up"});
   ASSERT_EQ(up.exit_code, 0) << up.all();
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM app_users WHERE owner = 'O''Brien' AND made_in = " +

@@ -893,6 +893,50 @@ TEST_P(RollbackTest, RowsWrittenToACreatedTableSinceAreNotDroppedSilently) {
   EXPECT_FALSE(*db_->TableExists("tags"));
 }
 
+// The checks of what was written since follow the migration's renames: a
+// rebuild that renames the old table away first (Drizzle's shape) and a table
+// created under a staging name are read under the names they end with, so
+// the application's writes there are not lost to a rollback without a word.
+TEST_P(RollbackTest, WritesToATableTheMigrationRenamedAreNotLostSilently) {
+  Write("0003_rebuild.up.sql",
+        "ALTER TABLE items RENAME TO item;\n"
+        "CREATE TABLE new_item (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT, "
+        "flag INTEGER NOT NULL DEFAULT 0);\n"
+        "INSERT INTO new_item (id, name, price, note) SELECT id, name, price, note FROM item;\n"
+        "DROP TABLE item;\n"
+        "ALTER TABLE new_item RENAME TO item;\n");
+  Write("0003_rebuild.down.sql",
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n"
+        "INSERT INTO items SELECT id, name, price, note FROM item;\n"
+        "DROP TABLE item;\n");
+  Write("0004_tags.up.sql",
+        "CREATE TABLE tags_staging (id INTEGER PRIMARY KEY, label TEXT NOT NULL);\n"
+        "ALTER TABLE tags_staging RENAME TO tags;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO tags VALUES (1, 'the application wrote this')").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(),
+              HasSubstr("0004_tags created table tags_staging (now tags), and tags was written"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM tags"), 1);
+  ASSERT_TRUE(db_->Exec("DELETE FROM tags").ok());  // as the migration left it: rolled back
+  ASSERT_TRUE(Down().ok());
+  EXPECT_FALSE(*db_->TableExists("tags"));
+
+  ASSERT_TRUE(db_->Exec("INSERT INTO item (id, name) VALUES (100, 'written after 0003')").ok());
+  refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("would put table items back as it was before "
+                                           "0003_rebuild"));
+  EXPECT_THAT(refused.message(), HasSubstr("but item was written to since"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM item WHERE id = 100"), 1);
+  ASSERT_TRUE(db_->Exec("DELETE FROM item WHERE id = 100").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_TRUE(*db_->TableExists("items"));
+  EXPECT_FALSE(*db_->TableExists("item"));
+}
+
 // A column the migration added empty that the application filled since:
 // dropping it would lose those values, so down refuses until told. Columns
 // the migration filled itself (a default, a backfill) are dropped as before.
@@ -908,6 +952,12 @@ TEST_P(RollbackTest, ValuesWrittenToAnAddedColumnSinceAreNotDroppedSilently) {
   ASSERT_TRUE(db_->Exec("UPDATE items SET sku = 'A-2' WHERE id = 2").ok());
   Status s = Down();  // 0004: rank and slug held values from the start
   ASSERT_TRUE(s.ok()) << s.message();
+  // The dry run says what the rollback will: refused, and why.
+  Status dry = Down({.dry_run = true});
+  EXPECT_EQ(dry.code(), Code::kVerifyFailed) << dry.message();
+  EXPECT_THAT(dry.message(), HasSubstr("dry run: the rollback would stop at its first migration: "
+                                       "rolling back 0003_sku drops column items.sku"));
+  EXPECT_TRUE(Down({.dry_run = true, .discard_later_writes = true}).ok());
   Status refused = Down();
   EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
   EXPECT_THAT(refused.message(), HasSubstr("drops column items.sku, which 0003_sku added empty, "
@@ -1960,6 +2010,41 @@ TEST_P(RollbackTest, DestructiveStatementInAnotherSchemaIsRefusedNotLost) {
   Status rolled = (*m)->Down({}).status();
   ASSERT_TRUE(rolled.ok()) << rolled.message();
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM auth.items WHERE phone = '+111'"), 1);
+}
+
+// The same refusal before anything runs, when the table comes from an
+// earlier migration of the same run: validate reports it, and up applies
+// nothing (not even the migration before it) and takes no snapshot.
+TEST_P(RollbackTest, AnotherSchemasDestructiveStatementIsRefusedBeforeTheRun) {
+  if (!pg()) GTEST_SKIP() << "SQLite's other schemas are temp and attached databases";
+  Write("0003_queue.up.sql",
+        "CREATE SCHEMA queue;\nCREATE TABLE queue.job (id int PRIMARY KEY, done boolean);\n"
+        "INSERT INTO queue.job VALUES (1, false);\nUPDATE queue.job SET done = false;\n");
+  Write("0003_queue.down.sql", "DROP SCHEMA queue CASCADE;\n");
+  Write("0004_backfill.up.sql", "UPDATE queue.job SET done = true;\n");
+  Write("0004_backfill.down.sql", "-- the values are not put back\n");
+  auto m = Migrator::Open(Options());
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  auto findings = (*m)->Validate(false);
+  ASSERT_TRUE(findings.ok()) << findings.status().message();
+  ASSERT_EQ(findings->size(), 1u);
+  EXPECT_EQ((*findings)[0].code, Code::kIrreversible);
+  EXPECT_THAT((*findings)[0].message, HasSubstr("0004_backfill.up.sql:1: this statement updates "
+                                                "every row of queue.job, in schema queue"));
+  bool snapshot_asked = false;
+  UpOptions up;
+  up.before_apply = [&]() -> Result<std::string> {
+    snapshot_asked = true;
+    return std::string("none");
+  };
+  Status refused = (*m)->Up(up).status();
+  EXPECT_EQ(refused.code(), Code::kIrreversible) << refused.message();
+  EXPECT_FALSE(snapshot_asked);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_namespace WHERE nspname = 'queue'"), 0);
+  up.allow_irreversible = true;
+  Status applied = (*m)->Up(up).status();
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM queue.job WHERE done"), 1);
 }
 
 TEST_P(RollbackTest, HistoryRecordsSchemaHashesThatMatchTheLiveSchema) {

@@ -368,6 +368,40 @@ TEST_P(SnapshotCliTest, RestoreInPlaceWorksForASchemaNamedInMixedCase) {
                    "SELECT count(*) FROM \"App\".\"People\" WHERE \"Mood\" = 'so so'"), 1);
 }
 
+// A URL whose search_path names a schema the first migration creates: there
+// is nowhere to keep strata_history or take a snapshot. up, up --no-snapshot
+// and rehearse all stop before doing anything (exit 2) and say what to do;
+// once the schema exists (and the migration says IF NOT EXISTS) up works.
+TEST_P(SnapshotCliTest, ASearchPathNamingNoSchemaYetStopsBeforeAnythingRuns) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's search_path";
+  const std::string url = target_->url() + "?options=-csearch_path%3Dapp";
+  Write("0001_app.up.sql",
+        "CREATE SCHEMA IF NOT EXISTS app;\nCREATE TABLE app.items (id int PRIMARY KEY);\n");
+  Write("0001_app.down.sql", "DROP TABLE app.items;\n");
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--database", url, "--dir", dir_.path() + "/migrations"});
+    return RunStrata(args, dir_.path());
+  };
+  auto databases = [&] { return Scalar(*db_, "SELECT count(*) FROM pg_database"); };
+  const int64_t before = databases();
+  for (std::vector<std::string> args : {std::vector<std::string>{"up"},
+                                        std::vector<std::string>{"up", "--no-snapshot"},
+                                        std::vector<std::string>{"rehearse"}}) {
+    auto r = run(args);
+    EXPECT_EQ(r.exit_code, 2) << r.all();
+    EXPECT_THAT(r.err, HasSubstr("no schema to work in: the search_path of the database URL "
+                                 "names no schema that exists yet"));
+    EXPECT_THAT(r.err, HasSubstr("Create that schema before the first run"));
+    EXPECT_THAT(r.err, ::testing::Not(HasSubstr("SQLSTATE")));
+  }
+  EXPECT_EQ(databases(), before);  // no sandbox left behind
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_namespace WHERE nspname = 'app'"), 0);
+  ASSERT_TRUE(db_->Exec("CREATE SCHEMA app").ok());
+  auto r = run({"up"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM app.strata_history"), 1);
+}
+
 // Dropping the schema took its tables out of the publications that listed
 // them (pg_publication_rel goes with the table, silently): the restore
 // exited 0 and logical replication of those tables stopped. It refuses,

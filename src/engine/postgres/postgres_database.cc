@@ -793,6 +793,12 @@ class PostgresDatabase final : public Database {
     return LockAttempt{false, DescribeHolder(holder)};
   }
 
+  Result<std::string> ManagedSchema() override {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, QueryFixed("SELECT pg_catalog.current_schema()", {}));
+    if (rows.empty() || rows.rows[0][0].is_null()) return NoWorkingSchema();
+    return rows.rows[0][0].ToString();
+  }
+
   Result<std::string> OutsideSchema(std::string_view schema, std::string_view table) override {
     std::string name = QuoteIdent(table);
     if (!schema.empty()) name = QuoteIdent(schema) + "." + name;
@@ -1171,6 +1177,15 @@ std::string InvalidSetting(std::string_view keyword, std::string_view value) {
 }
 
 }  // namespace
+
+Status NoWorkingSchema() {
+  return Status(Code::kInvalidArgument,
+                "no schema to work in: the search_path of the database URL names no schema that "
+                "exists yet, and Strata keeps strata_history, its captures and snapshots in the "
+                "first one. Create that schema before the first run (a migration that creates it "
+                "then says CREATE SCHEMA IF NOT EXISTS), or leave search_path out of the URL to "
+                "work in the server's default schema");
+}
 
 Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
   STRATA_ASSIGN_OR_RETURN(loaded_libpq, LoadLibPq());

@@ -26,4 +26,8 @@ namespace strata {
 /// message contains the password.
 Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url);
 
+/// Why nothing can be kept when the connection has no current schema (the
+/// URL's search_path names none that exists), and what to do.
+Status NoWorkingSchema();
+
 }  // namespace strata

@@ -347,8 +347,9 @@ int main(int argc, char** argv) {
   app.add_option("--sqlite3", flags.sqlite3, "the sqlite3 shell")->capture_default_str();
   app.add_option("--psql", flags.psql, "psql")->capture_default_str();
   app.add_option("--dbmate", flags.dbmate,
-                 "dbmate, timed beside strata when it runs (`npm install dbmate` puts it in "
-                 "node_modules/.bin); not found: skipped")
+                 "dbmate, timed beside strata when it runs (`npm install dbmate` puts the "
+                 "binary in node_modules/@dbmate/linux-x64/bin; node_modules/.bin/dbmate is a "
+                 "Node.js wrapper that adds its own start to every run); not found: skipped")
       ->capture_default_str();
   app.add_option("--work-dir", flags.work_dir, "where to write migrations and databases "
                  "(default: a new temporary directory, removed afterwards)");

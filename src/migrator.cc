@@ -1004,7 +1004,8 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
         if (!(*capture)->probe.empty()) {
           probes.push_back({{"sql", (*capture)->probe},
                             {"of", (*capture)->probed},
-                            {"changed", (*capture)->probe_changed}});
+                            {"changed", (*capture)->probe_changed},
+                            {"table", (*capture)->probed_table}});
         }
       }
     }
@@ -1168,13 +1169,17 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
   checks["schema_after_any_order"] = model.any_order_hash();
   // Each probe records what it reads now ("after"). One that no longer
   // reads (a later statement of the migration renamed or dropped what it
-  // names) is left out: nothing to compare.
+  // names) has nothing to compare; a capture's probe stays without "after"
+  // when it names its table, whose data as the migration left it stands in.
   auto read_after = [&db](nlohmann::json& probes) {
     nlohmann::json kept = nlohmann::json::array();
     for (auto& probe : probes) {
       auto hash = ProbeHash(db, probe);
-      if (!hash.ok()) continue;
-      probe["after"] = *hash;
+      if (hash.ok()) {
+        probe["after"] = *hash;
+      } else if (probe.value("table", "").empty()) {
+        continue;
+      }
       kept.push_back(std::move(probe));
     }
     probes = std::move(kept);
@@ -1369,6 +1374,19 @@ Status RefuseDroppingTablesWrittenElsewhere(Database& db, const std::string& id,
   return Status::OK();
 }
 
+/// The name now of the table called `key` before the migration when the
+/// migration renamed it and it holds other rows than the migration left
+/// (written since); "" otherwise, or when that is not known.
+std::string RenamedTableWrittenSince(Database& db, const nlohmann::json& checks,
+                                     const std::string& key) {
+  if (key.empty() || !checks.contains("data") || !checks["data"].contains(key)) return "";
+  const nlohmann::json& facts = checks["data"][key];
+  if (!facts.is_object() || !facts.contains("after") || !facts.contains("after_name")) return "";
+  auto now = DataAsRecordedAfter(db, key, facts);
+  bool written = now.ok() && now->has_value() && (*now)->hash != facts["after"].get<std::string>();
+  return written ? ReadAs(key, facts) : "";
+}
+
 /// OK unless the restore would write captured values or rows over ones the
 /// application wrote since the migration: what each probe reads now differs
 /// from what it read as the migration left the table.
@@ -1376,14 +1394,23 @@ Status RefuseOverwritingWrites(Database& db, const std::string& id,
                                const nlohmann::json& checks) {
   if (!checks.is_object() || !checks.contains("probes")) return Status::OK();
   for (const auto& probe : checks["probes"]) {
-    if (!ReadsOtherwiseNow(db, probe)) continue;
+    // A probe that could not read once the migration ended, which renamed
+    // the table after capturing: the whole table written to since counts.
+    std::string changed;
+    if (probe.contains("after")) {
+      if (ReadsOtherwiseNow(db, probe)) changed = probe["changed"].get<std::string>();
+    } else if (std::string now = RenamedTableWrittenSince(db, checks, probe.value("table", ""));
+               !now.empty()) {
+      changed = fmt::format("{} was written to (renamed by {} after the capture, it is compared "
+                            "whole)", now, id);
+    }
+    if (changed.empty()) continue;
     return Status(Code::kVerifyFailed,
                   fmt::format("rolling back {} would put back the {} it captured, but {} since "
                               "it was applied, and those writes would be lost; {} was not rolled "
                               "back. Save what was written since (or take a snapshot), then pass "
                               "--discard-later-writes",
-                              id, probe["of"].get<std::string>(),
-                              probe["changed"].get<std::string>(), id));
+                              id, probe["of"].get<std::string>(), changed, id));
   }
   return Status::OK();
 }

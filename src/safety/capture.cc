@@ -257,6 +257,7 @@ class Planner {
       capture_.probe = fmt::format("SELECT {} FROM {} AS t WHERE {}",
                                    Join(Of("t", NowNames(table_.key))), now_, Join(holds, " OR "));
       capture_.probed = "rows of " + table_.before + " it deleted";
+      capture_.probed_table = table_.before;
       capture_.probe_changed = "the application wrote rows with their keys";
     }
     return capture_;
@@ -329,6 +330,7 @@ class Planner {
     capture_.probe = fmt::format("SELECT {} FROM {} AS t JOIN {} AS s ON {}", Join(cells), now_,
                                  cap_, Join(same_row, " AND "));
     capture_.probed = "values of " + Join(names);
+    capture_.probed_table = table_.before;
     capture_.probe_changed = "the application changed some of them (or deleted their rows)";
     return capture_;
   }

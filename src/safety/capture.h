@@ -36,6 +36,10 @@ struct Capture {
   /// wrote them since. "" when the restore writes only where the down
   /// script rebuilt (a dropped column) or replaces the table whole.
   std::string probe;
+  /// The table the probe reads, by its name before the migration: when a
+  /// later statement renames it away the probe no longer reads, and the
+  /// table's data as the migration left it stands in.
+  std::string probed_table;
   // For messages: what the restore puts back ("values of users.tags"), and
   // what a change in the probe means.
   std::string probed, probe_changed;

@@ -937,6 +937,28 @@ TEST_P(RollbackTest, WritesToATableTheMigrationRenamedAreNotLostSilently) {
   EXPECT_FALSE(*db_->TableExists("item"));
 }
 
+// Values a migration captured before renaming their table: the check of
+// what the restore would write over cannot read them under the old name,
+// so the table's data as the migration left it stands in, and a value the
+// application wrote since is not overwritten without a word.
+TEST_P(RollbackTest, ValuesCapturedBeforeARenameAreNotOverwrittenSilently) {
+  Write("0003_zero.up.sql",
+        "UPDATE items SET price = 0 WHERE id = 1;\nALTER TABLE items RENAME TO products;\n");
+  Write("0003_zero.down.sql", "ALTER TABLE products RENAME TO items;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("UPDATE products SET price = 99 WHERE id = 1").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("would put back the values of items.price it captured, "
+                                           "but products was written to (renamed by 0003_zero"));
+  EXPECT_EQ(Scalar(*db_, "SELECT price FROM products WHERE id = 1"), 99);
+  ASSERT_TRUE(db_->Exec("UPDATE products SET price = 0 WHERE id = 1").ok());  // as it left it
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, price FROM items ORDER BY id"),
+            "1|1.5|\n2|2.25|\n3|-0.5|\n4|10000000000|\n5|0.125|\n");
+}
+
 // A column the migration added empty that the application filled since:
 // dropping it would lose those values, so down refuses until told. Columns
 // the migration filled itself (a default, a backfill) are dropped as before.

@@ -1374,14 +1374,13 @@ Status RefuseDroppingTablesWrittenElsewhere(Database& db, const std::string& id,
   return Status::OK();
 }
 
-/// The name now of the table called `key` before the migration when the
-/// migration renamed it and it holds other rows than the migration left
-/// (written since); "" otherwise, or when that is not known.
-std::string RenamedTableWrittenSince(Database& db, const nlohmann::json& checks,
-                                     const std::string& key) {
+/// The name now of the table called `key` before the migration when it
+/// holds other rows than the migration left (written since); "" otherwise,
+/// or when that is not known.
+std::string TableWrittenSince(Database& db, const nlohmann::json& checks, const std::string& key) {
   if (key.empty() || !checks.contains("data") || !checks["data"].contains(key)) return "";
   const nlohmann::json& facts = checks["data"][key];
-  if (!facts.is_object() || !facts.contains("after") || !facts.contains("after_name")) return "";
+  if (!facts.is_object() || !facts.contains("after")) return "";
   auto now = DataAsRecordedAfter(db, key, facts);
   bool written = now.ok() && now->has_value() && (*now)->hash != facts["after"].get<std::string>();
   return written ? ReadAs(key, facts) : "";
@@ -1394,15 +1393,16 @@ Status RefuseOverwritingWrites(Database& db, const std::string& id,
                                const nlohmann::json& checks) {
   if (!checks.is_object() || !checks.contains("probes")) return Status::OK();
   for (const auto& probe : checks["probes"]) {
-    // A probe that could not read once the migration ended, which renamed
-    // the table after capturing: the whole table written to since counts.
+    // A probe that could not read once the migration ended (it renamed the
+    // table or columns after capturing): the whole table written to since
+    // counts. (A rename in the probe would follow them, at more cost.)
     std::string changed;
     if (probe.contains("after")) {
       if (ReadsOtherwiseNow(db, probe)) changed = probe["changed"].get<std::string>();
-    } else if (std::string now = RenamedTableWrittenSince(db, checks, probe.value("table", ""));
+    } else if (std::string now = TableWrittenSince(db, checks, probe.value("table", ""));
                !now.empty()) {
-      changed = fmt::format("{} was written to (renamed by {} after the capture, it is compared "
-                            "whole)", now, id);
+      changed = fmt::format("{} was written to (what {} captured was renamed after, so the whole "
+                            "table is compared)", now, id);
     }
     if (changed.empty()) continue;
     return Status(Code::kVerifyFailed,

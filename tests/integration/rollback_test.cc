@@ -937,8 +937,8 @@ TEST_P(RollbackTest, WritesToATableTheMigrationRenamedAreNotLostSilently) {
   EXPECT_FALSE(*db_->TableExists("item"));
 }
 
-// Values a migration captured before renaming their table: the check of
-// what the restore would write over cannot read them under the old name,
+// Values a migration captured before renaming their table or column: the
+// check of what the restore would write over cannot read them by the old name,
 // so the table's data as the migration left it stands in, and a value the
 // application wrote since is not overwritten without a word.
 TEST_P(RollbackTest, ValuesCapturedBeforeARenameAreNotOverwrittenSilently) {
@@ -950,11 +950,24 @@ TEST_P(RollbackTest, ValuesCapturedBeforeARenameAreNotOverwrittenSilently) {
   Status refused = Down();
   EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
   EXPECT_THAT(refused.message(), HasSubstr("would put back the values of items.price it captured, "
-                                           "but products was written to (renamed by 0003_zero"));
+                                           "but products was written to (what 0003_zero captured "
+                                           "was renamed after"));
   EXPECT_EQ(Scalar(*db_, "SELECT price FROM products WHERE id = 1"), 99);
   ASSERT_TRUE(db_->Exec("UPDATE products SET price = 0 WHERE id = 1").ok());  // as it left it
   Status rolled = Down();
   ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, price FROM items ORDER BY id"),
+            "1|1.5|\n2|2.25|\n3|-0.5|\n4|10000000000|\n5|0.125|\n");
+  // A column renamed after the capture: the same.
+  Write("0003_zero.up.sql",
+        "UPDATE items SET price = 0 WHERE id = 1;\nALTER TABLE items RENAME COLUMN price TO cost;\n");
+  Write("0003_zero.down.sql", "ALTER TABLE items RENAME COLUMN cost TO price;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("UPDATE items SET cost = 99 WHERE id = 1").ok());
+  refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT cost FROM items WHERE id = 1"), 99);
+  ASSERT_TRUE(Down({.discard_later_writes = true}).ok());
   EXPECT_EQ(RowsText("SELECT id, price FROM items ORDER BY id"),
             "1|1.5|\n2|2.25|\n3|-0.5|\n4|10000000000|\n5|0.125|\n");
 }

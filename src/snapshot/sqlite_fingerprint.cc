@@ -150,10 +150,8 @@ class SegmentReaders {
     {
       std::lock_guard<std::mutex> l(mu_);
       queue_.clear();  // after a failure nothing more is wanted
-      closing_ = true;
     }
-    cv_.notify_all();
-    for (auto& t : workers_) t.join();
+    StopWorkers();
   }
 
   void Submit(Job job) {
@@ -174,13 +172,7 @@ class SegmentReaders {
   /// Waits for the workers to read what is queued; reads on `db` what none
   /// could (when no worker could open its connection).
   void Finish() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      closing_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : workers_) t.join();
-    workers_.clear();
+    StopWorkers();
     while (std::optional<Job> job = Take(/*wait=*/false)) Read(db_, hasher_, *job);
   }
 
@@ -191,6 +183,17 @@ class SegmentReaders {
   }
 
  private:
+  /// Lets the workers end once the queue is empty, and waits for them.
+  void StopWorkers() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      closing_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
   std::optional<Job> Take(bool wait) {
     std::unique_lock<std::mutex> l(mu_);
     if (wait) cv_.wait(l, [&] { return !queue_.empty() || closing_; });

@@ -763,7 +763,10 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       // now()): the rows' every column is captured, and put back with the
       // triggers paused, or the restore would stamp them again.
       STRATA_ASSIGN_OR_RETURN(bool stamps, db.HasBeforeUpdateTriggers(info.table));
-      if (stamps && !p->AssignableColumns().empty()) columns = p->AssignableColumns();
+      if (stamps) {
+        std::vector<std::string> assignable = p->AssignableColumns();
+        if (!assignable.empty()) columns = std::move(assignable);
+      }
       STRATA_ASSIGN_OR_RETURN(Capture c, p->Values(columns, where));
       if (c.before.empty()) return std::optional<Capture>();
       if (stamps) p->WithoutTriggers(c);

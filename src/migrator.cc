@@ -901,10 +901,17 @@ std::string NameAfterScript(const std::string& table, const std::vector<sql::Sta
   return gone ? std::string() : now;
 }
 
-/// The table a data fact of `checks["data"]` (keyed by the name before the
-/// migration, or at creation) is read under after it.
+/// The name of the table a data fact of `checks["data"]` is about, before
+/// the migration or at its creation: the fact's key, or its "table" when a
+/// table of that name was renamed away and another created under it (the
+/// key of the created one then says so).
+std::string NameAt(const std::string& key, const nlohmann::json& facts) {
+  return facts.is_object() ? facts.value("table", key) : key;
+}
+
+/// The table a data fact of `checks["data"]` is read under after the migration.
 std::string ReadAs(const std::string& key, const nlohmann::json& facts) {
-  return facts.is_object() ? facts.value("after_name", key) : key;
+  return facts.is_object() ? facts.value("after_name", NameAt(key, facts)) : key;
 }
 
 /// `before`: the data of the scope's tables that exist.
@@ -925,13 +932,25 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   // A full-text index of another table's text has no rows of its own.
   for (size_t i = 0; i < p.info.size(); ++i) {
     const sql::StatementInfo& info = p.info[i];
-    if (info.kind == sql::StatementKind::kCreateTable && !info.temporary && !info.object.empty() &&
-        !data.contains(info.object) &&
-        !CreatesExternalContentIndex(p.up[i].text, DialectOf(db.engine()))) {
-      data[info.object] = {{"created", true}};
-      std::string after = NameAfterScript(info.object, p.info, i + 1);
-      if (!after.empty() && after != info.object) data[info.object]["after_name"] = after;
+    if (info.kind != sql::StatementKind::kCreateTable || info.temporary || info.object.empty() ||
+        CreatesExternalContentIndex(p.up[i].text, DialectOf(db.engine()))) {
+      continue;
     }
+    std::string after = NameAfterScript(info.object, p.info, i + 1);
+    std::string key = info.object;
+    if (data.contains(key)) {
+      // A table of this name existed before: fine when the script's table
+      // ends where that one's fact reads (a rebuild under the same name);
+      // otherwise that one was renamed away (ALTER TABLE users RENAME TO
+      // users_old; CREATE TABLE users ...) and this one needs a fact of its own.
+      const std::string earlier = NameAfterScript(info.object, p.info, 0);
+      if (after.empty() || AsciiLower(after) == AsciiLower(earlier.empty() ? key : earlier)) continue;
+      key += "\x1f" "created";
+      if (data.contains(key)) continue;
+      data[key] = {{"table", info.object}};
+    }
+    data[key]["created"] = true;
+    if (!after.empty() && after != info.object) data[key]["after_name"] = after;
   }
   for (const auto& t : before) {
     std::string after = NameAfterScript(t.table, p.info, 0);
@@ -1355,7 +1374,7 @@ Status RefuseReplacingWrites(const std::string& id, const nlohmann::json& checks
   for (const auto& table : written) {
     const auto& facts = facts_of(table);
     if (!facts.is_object() || !facts.value("created", false)) continue;
-    return CreatedTableWrittenSince(id, table, ReadAs(table, facts));
+    return CreatedTableWrittenSince(id, NameAt(table, facts), ReadAs(table, facts));
   }
   return Status::OK();
 }

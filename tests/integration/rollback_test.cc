@@ -935,6 +935,27 @@ TEST_P(RollbackTest, WritesToATableTheMigrationRenamedAreNotLostSilently) {
   ASSERT_TRUE(rolled.ok()) << rolled.message();
   EXPECT_TRUE(*db_->TableExists("items"));
   EXPECT_FALSE(*db_->TableExists("item"));
+
+  // The old table renamed away and a new one created under its name: the
+  // new one's rows are the application's as much as a staging table's.
+  Write("0003_rebuild.up.sql",
+        "ALTER TABLE items RENAME TO items_old;\n"
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, title TEXT NOT NULL);\n");
+  Write("0003_rebuild.down.sql", "DROP TABLE items;\nALTER TABLE items_old RENAME TO items;\n");
+  Write("0004_tags.up.sql", "CREATE TABLE tags (id INTEGER PRIMARY KEY, label TEXT NOT NULL);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(Down().ok());  // 0004: tags is empty
+  Status wrote = target_->Connect()->Exec("INSERT INTO items VALUES (7, 'written to the new items')");
+  ASSERT_TRUE(wrote.ok()) << wrote.message();
+  refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(),
+              HasSubstr("0003_rebuild created table items, and items was written to since"));
+  EXPECT_EQ(RowsText("SELECT id, title FROM items"), "7|written to the new items|\n");
+  rolled = Down({.discard_later_writes = true});
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 5);
+  EXPECT_FALSE(*db_->TableExists("items_old"));
 }
 
 // Values a migration captured before renaming their table or column: the

@@ -1449,47 +1449,42 @@ bool UnchangedSince(Database& db, const nlohmann::json& checks, const std::strin
 /// OK unless rolling back drops a column the migration added and left NULL
 /// (no default, no generated value, no row of that table written by the
 /// migration) that holds values now: the application wrote them since, and
-/// dropping the column would lose them without a word. Values the migration
-/// itself put there (through a procedure or function, which the script does
-/// not show) are told apart by the table's rows being as it left them.
+/// dropping the column would lose them without a word. Whatever the down
+/// script's way of removing it (DROP COLUMN, a table rebuild), a rollback
+/// that passes its check leaves the schema as before, without the column.
+/// Values the migration itself put there (through a procedure or function,
+/// which the script does not show) are told apart by the table's rows being
+/// as it left them.
 Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
-                                    const nlohmann::json& checks,
-                                    const std::vector<sql::StatementInfo>& down,
-                                    sql::Dialect dialect) {
+                                    const nlohmann::json& checks, sql::Dialect dialect) {
   using K = sql::StatementKind;
   auto up = sql::SplitStatements(m.up_script, dialect);
   if (!up.ok()) return Status::OK();  // it ran, so it splits; nothing to go on otherwise
   std::vector<sql::StatementInfo> up_infos = Classified(*up, dialect);
-  std::set<std::pair<std::string, std::string>> dropped;  // lower-case table, column
-  for (const sql::StatementInfo& info : down) {
-    if (info.kind != K::kDropColumn) continue;
-    for (const auto& c : info.columns) dropped.emplace(AsciiLower(info.table), AsciiLower(c));
-  }
-  if (dropped.empty()) return Status::OK();
-  auto fills = [](const sql::StatementInfo& info, const sql::Statement& st, sql::Dialect d) {
-    auto tokens = sql::Tokenize(st.text, d);
-    return !tokens.ok() || std::any_of(tokens->begin(), tokens->end(), [](const sql::Token& t) {
-      for (const char* word : {"DEFAULT", "GENERATED", "AS", "IDENTITY", "SERIAL", "BIGSERIAL",
-                               "SMALLSERIAL"}) {
-        if (t.IsWord(word)) return true;
-      }
-      return false;
-    }) || info.from_query;
-  };
   std::set<std::string> written_by_it;  // lower-case tables its DML writes
   for (const sql::StatementInfo& info : up_infos) {
     if (info.kind == K::kInsert || info.kind == K::kUpdate) written_by_it.insert(AsciiLower(info.table));
   }
-  for (size_t i = 0; i < up_infos.size(); ++i) {
-    const sql::StatementInfo& info = up_infos[i];
-    if (info.kind != K::kAddColumn || written_by_it.count(AsciiLower(info.table)) ||
-        fills(info, (*up)[i], dialect)) {
-      continue;
+  // ADD COLUMN IF NOT EXISTS of a column that was there: the rollback keeps it.
+  auto existed_before = [&](const std::string& table, const std::string& column) {
+    if (!checks.is_object() || !checks.contains("objects")) return false;
+    for (const auto& [key, text] : checks["objects"].items()) {
+      if (SchemaModel::KindOfKey(key) != "table" ||
+          sql::NameKey(SchemaModel::NameOfKey(key), dialect) != sql::NameKey(table, dialect)) {
+        continue;
+      }
+      for (const std::string& c : ColumnsOfBlock(text.get<std::string>(), dialect)) {
+        if (sql::NameKey(c, dialect) == sql::NameKey(column, dialect)) return true;
+      }
     }
-    for (const std::string& column : info.columns) {
-      if (!dropped.count({AsciiLower(info.table), AsciiLower(column)})) continue;
+    return false;
+  };
+  for (const sql::StatementInfo& info : up_infos) {
+    if (info.added.empty() || written_by_it.count(AsciiLower(info.table))) continue;
+    for (const sql::AddedColumn& added : info.added) {
+      if (added.fills || (added.if_not_exists && existed_before(info.table, added.name))) continue;
       auto rows = db.Query(fmt::format("SELECT count(*) FROM {} WHERE {} IS NOT NULL",
-                                       db.QuoteIdent(info.table), db.QuoteIdent(column)));
+                                       db.QuoteIdent(info.table), db.QuoteIdent(added.name)));
       if (!rows.ok() || rows->empty()) continue;  // the down script will say what is wrong
       int64_t n = rows->rows[0][0].ToInt();
       if (n == 0 || UnchangedSince(db, checks, info.table)) continue;
@@ -1498,9 +1493,45 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
                                 "row{} hold{} a value in it now (written since {} was applied); "
                                 "those values would be lost, so {} was not rolled back. Save "
                                 "them (or take a snapshot), then pass --discard-later-writes",
-                                m.id(), info.table, column, m.id(), n, n == 1 ? "" : "s",
+                                m.id(), info.table, added.name, m.id(), n, n == 1 ? "" : "s",
                                 n == 1 ? "s" : "", m.id(), m.id()));
     }
+  }
+  return Status::OK();
+}
+
+/// OK unless the restore of a column the migration dropped would write the
+/// captured values over what the down script writes to that table (ADD
+/// COLUMN name; UPDATE users SET name = full_name) while the table was
+/// written to since: the down script's values then carry the application's
+/// writes, and the restore would put the old values back over them.
+Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
+                                     const nlohmann::json& checks,
+                                     const std::vector<sql::StatementInfo>& down,
+                                     sql::Dialect dialect) {
+  using K = sql::StatementKind;
+  if (!checks.is_object() || checks.value("captures", 0) == 0) return Status::OK();
+  auto up = sql::SplitStatements(m.up_script, dialect);
+  if (!up.ok()) return Status::OK();
+  for (const sql::StatementInfo& dropping : Classified(*up, dialect)) {
+    if (dropping.kind != K::kDropColumn) continue;
+    const std::string table = sql::NameKey(dropping.table, dialect);
+    auto writes = std::find_if(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
+      return (d.kind == K::kUpdate || d.kind == K::kInsert) && sql::NameKey(d.table, dialect) == table;
+    });
+    if (writes == down.end()) continue;
+    const std::string now = TableWrittenSince(db, checks, dropping.table);
+    if (now.empty()) continue;
+    std::string columns;
+    for (const auto& c : dropping.columns) columns += (columns.empty() ? "" : ", ") + dropping.table + "." + c;
+    return Status(Code::kVerifyFailed,
+                  fmt::format("rolling back {} would put back the values of {} it captured "
+                              "(it dropped the column) over what its down script writes to {} "
+                              "({}), but {} was written to since {} was applied: the down "
+                              "script's values may carry those writes, and they would be lost; {} "
+                              "was not rolled back. Save what was written since (or take a "
+                              "snapshot), then pass --discard-later-writes",
+                              m.id(), columns, dropping.table, writes->summary, now, m.id(), m.id()));
   }
   return Status::OK();
 }
@@ -2507,7 +2538,8 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
         nlohmann::json::parse(targets[i].checks, nullptr, /*allow_exceptions=*/false);
     Status refused = RefuseReplacingWrites(id, checks, written);
     if (refused.ok()) refused = RefuseOverwritingWrites(*db_, id, checks);
-    if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], checks, down_infos, dialect);
+    if (refused.ok()) refused = RefuseRestoringOverDownWrites(*db_, targets[i], checks, down_infos, dialect);
+    if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], checks, dialect);
     if (refused.ok()) refused = RefuseDroppingTablesWrittenElsewhere(*db_, id, checks);
     return refused;
   };

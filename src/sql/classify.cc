@@ -37,6 +37,7 @@ struct Action {
   std::string new_name;
   bool if_exists = false;
   bool if_not_exists = false;
+  bool fills = false;  // kAddColumn: existing rows get a value (a default, generated, serial)
 };
 
 /// A cursor over one statement's tokens that fills in a StatementInfo.
@@ -68,6 +69,8 @@ class Parser {
   void SetTable(const ObjectName& name);
   /// Index of the first token in [from, end_) outside parentheses that is one
   /// of `words` (or the punct `punct`); end_ when there is none.
+  /// Whether the rest of an ADD COLUMN action (up to end_) gives existing rows a value.
+  bool FillsExistingRows() const;
   size_t FindTopLevel(size_t from, std::initializer_list<std::string_view> words,
                       char punct = '\0') const;
   /// The statement text from token `first` to just before token `stop`.
@@ -511,6 +514,9 @@ void Parser::AlterTable() {
     if (action.kind == ActionKind::kDropColumn || action.kind == ActionKind::kAlterType) {
       info_.destructive = true;
     }
+    if (action.kind == ActionKind::kAddColumn) {
+      info_.added.push_back({action.column, action.fills, action.if_not_exists});
+    }
     info_.if_exists |= action.if_exists;
     info_.if_not_exists |= action.if_not_exists;
   }
@@ -543,6 +549,25 @@ void Parser::AlterTable() {
   }
 }
 
+bool Parser::FillsExistingRows() const {
+  // A column definition's words that give the rows already there a value;
+  // DEFAULT NULL (or NULL::type) gives none.
+  for (size_t i = pos_; i < end_; ++i) {
+    const Token& t = tokens_[i];
+    if (t.IsWord("DEFAULT")) {
+      size_t next = i + 1;
+      while (next < end_ && tokens_[next].IsPunct('(')) ++next;
+      if (next < end_ && tokens_[next].IsWord("NULL")) continue;
+      return true;
+    }
+    for (const char* word : {"GENERATED", "AS", "IDENTITY", "SERIAL", "BIGSERIAL", "SMALLSERIAL",
+                             "SERIAL2", "SERIAL4", "SERIAL8"}) {
+      if (t.IsWord(word)) return true;
+    }
+  }
+  return false;
+}
+
 Action Parser::ParseAction() {
   Action action;
   if (Accept("ADD")) {
@@ -555,6 +580,7 @@ Action Parser::ParseAction() {
     action.if_not_exists = AcceptAll({"IF", "NOT", "EXISTS"});
     action.column = ReadName();
     action.kind = ActionKind::kAddColumn;
+    action.fills = FillsExistingRows();
   } else if (Accept("DROP")) {
     if (Peek().IsWord("CONSTRAINT")) return action;
     Accept("COLUMN");

@@ -26,6 +26,13 @@ struct ObjectName {
   std::string name;
 };
 
+/// A column an ALTER TABLE adds, whatever its other actions.
+struct AddedColumn {
+  std::string name;
+  bool fills = false;  // the rows already there get a value: a default (not NULL), generated, serial
+  bool if_not_exists = false;
+};
+
 /// Names are unquoted as the engine reads them: "Users" -> Users; a bare
 /// Users -> users in PostgreSQL and Users in SQLite (case-insensitive there).
 struct StatementInfo {
@@ -43,6 +50,9 @@ struct StatementInfo {
   /// kAddColumn, kDropColumn, kAlterColumnType: every column, in order
   /// (a PostgreSQL ALTER TABLE may have several actions of the same kind).
   std::vector<std::string> columns;
+  /// ALTER TABLE: the columns its ADD COLUMN actions add, also among other
+  /// kinds of action (ADD COLUMN a, ADD CONSTRAINT ...: kAlterOther).
+  std::vector<AddedColumn> added;
   /// DROP/TRUNCATE: every object named, in order; the first is also in schema/object.
   std::vector<ObjectName> objects;
   bool if_exists = false, if_not_exists = false, or_replace = false, concurrently = false,

@@ -1024,6 +1024,72 @@ TEST_P(RollbackTest, ValuesWrittenToAnAddedColumnSinceAreNotDroppedSilently) {
   EXPECT_EQ(*db_->ListColumns("items"), (std::vector<std::string>{"id", "name", "price", "note"}));
 }
 
+// The guard of an added column holds whatever the ALTER and the down script
+// look like: DEFAULT NULL fills nothing, an ADD COLUMN among other actions
+// (PostgreSQL) adds a column all the same, and a down script that rebuilds
+// the table (SQLite before 3.35) drops the column as surely as DROP COLUMN.
+TEST_P(RollbackTest, AnAddedColumnIsGuardedWhateverTheAlterAndTheDownScript) {
+  Write("0003_phone.up.sql", "ALTER TABLE items ADD COLUMN phone VARCHAR(15) NULL DEFAULT NULL;\n");
+  if (pg()) {
+    Write("0004_parent.up.sql",
+          "ALTER TABLE items ADD COLUMN parent TEXT NULL, ADD CONSTRAINT items_id_unique UNIQUE (id);\n");
+    Write("0004_parent.down.sql",
+          "ALTER TABLE items DROP CONSTRAINT items_id_unique;\nALTER TABLE items DROP COLUMN parent;\n");
+  } else {
+    Write("0004_parent.up.sql", "ALTER TABLE items ADD COLUMN parent TEXT;\n");
+    Write("0004_parent.down.sql",
+          "ALTER TABLE items RENAME TO items_bkp;\n"
+          "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT, "
+          "phone VARCHAR(15) NULL DEFAULT NULL);\n"
+          "INSERT INTO items SELECT id, name, price, note, phone FROM items_bkp;\n"
+          "DROP TABLE items_bkp;\n");
+  }
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET parent = 'p' WHERE id = 1").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("drops column items.parent, which 0004_parent added "
+                                           "empty, and 1 row holds a value in it now"));
+  EXPECT_EQ(RowsText("SELECT id, parent FROM items WHERE parent IS NOT NULL"), "1|p|\n");
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET parent = NULL").ok());
+  Status rolled = Down();  // as the migration left it: nothing to lose
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET phone = '+15550100' WHERE id = 2").ok());
+  refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("drops column items.phone, which 0003_phone added empty"));
+  EXPECT_EQ(RowsText("SELECT id, phone FROM items WHERE phone IS NOT NULL"), "2|+15550100|\n");
+  ASSERT_TRUE(Down({.discard_later_writes = true}).ok());
+  EXPECT_EQ(*db_->ListColumns("items"), (std::vector<std::string>{"id", "name", "price", "note"}));
+}
+
+// A column renamed the long way (add, copy, drop) and back the same way:
+// the down script copies the application's later edits back into the old
+// column, and putting the captured values back over them would lose them.
+TEST_P(RollbackTest, CapturedValuesAreNotPutBackOverWhatTheDownScriptCopiedFromLaterWrites) {
+  Write("0003_label.up.sql",
+        "ALTER TABLE items ADD COLUMN label TEXT;\nUPDATE items SET label = name;\n"
+        "ALTER TABLE items DROP COLUMN name;\n");
+  Write("0003_label.down.sql",
+        "ALTER TABLE items ADD COLUMN name TEXT;\nUPDATE items SET name = label;\n"
+        "ALTER TABLE items DROP COLUMN label;\n");
+  ASSERT_TRUE(Up().ok());
+  Status rolled = Down();  // nothing written since: the captured values come back exactly
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, name FROM items ORDER BY id"), "1|a|\n2||\n3|ü✓|\n4|NULL|\n5|e|\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET label = 'renamed' WHERE id = 1").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("would put back the values of items.name it captured (it "
+                                           "dropped the column) over what its down script writes "
+                                           "to items"));
+  EXPECT_EQ(RowsText("SELECT label FROM items WHERE id = 1"), "renamed|\n");
+  ASSERT_TRUE(Down({.discard_later_writes = true}).ok());
+  EXPECT_EQ(RowsText("SELECT id, name FROM items ORDER BY id"), "1|a|\n2||\n3|ü✓|\n4|NULL|\n5|e|\n");
+}
+
 // A column the migration filled itself through code the script does not
 // show (a PostgreSQL function or procedure, a SQLite trigger) is not taken
 // for one the application wrote since: its table is as the migration left it.

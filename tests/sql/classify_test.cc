@@ -452,3 +452,25 @@ TEST(ClassifyTest, DoBlockNamesTheTablesItsBodyWrites) {
   EXPECT_EQ(info.writes, (Names{"users", "Sessions", "audit", "tmp_a"}));
   EXPECT_TRUE(Classify("SELECT 1", kPg).writes.empty());
 }
+
+// Every ADD COLUMN of an ALTER TABLE is listed, among other actions too, with
+// whether the rows already there get a value (DEFAULT NULL gives none).
+TEST(ClassifyTest, AddedColumnsAndWhetherTheyFillExistingRows) {
+  auto pg = Classify("ALTER TABLE t ADD COLUMN a text NULL, ADD CONSTRAINT u UNIQUE (b), "
+                     "ADD COLUMN IF NOT EXISTS n int DEFAULT 0, ADD COLUMN d text DEFAULT (NULL)",
+                     Dialect::kPostgres);
+  EXPECT_EQ(pg.kind, K::kAlterOther);
+  ASSERT_EQ(pg.added.size(), 3u);
+  EXPECT_EQ(pg.added[0].name, "a");
+  EXPECT_FALSE(pg.added[0].fills);
+  EXPECT_EQ(pg.added[1].name, "n");
+  EXPECT_TRUE(pg.added[1].fills);
+  EXPECT_TRUE(pg.added[1].if_not_exists);
+  EXPECT_FALSE(pg.added[2].fills);
+  auto lite = Classify("ALTER TABLE users ADD COLUMN phone VARCHAR(15) NULL DEFAULT NULL", Dialect::kSqlite);
+  ASSERT_EQ(lite.added.size(), 1u);
+  EXPECT_FALSE(lite.added[0].fills);
+  EXPECT_TRUE(Classify("ALTER TABLE t ADD COLUMN id bigserial", Dialect::kPostgres).added[0].fills);
+  EXPECT_TRUE(Classify("ALTER TABLE t ADD COLUMN x INT AS (y + 1)", Dialect::kSqlite).added[0].fills);
+  EXPECT_TRUE(Classify("ALTER TABLE t DROP COLUMN x", Dialect::kSqlite).added.empty());
+}

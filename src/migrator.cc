@@ -1456,11 +1456,10 @@ bool UnchangedSince(Database& db, const nlohmann::json& checks, const std::strin
 /// which the script does not show) are told apart by the table's rows being
 /// as it left them.
 Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
-                                    const nlohmann::json& checks, sql::Dialect dialect) {
+                                    const nlohmann::json& checks,
+                                    const std::vector<sql::StatementInfo>& up_infos,
+                                    sql::Dialect dialect) {
   using K = sql::StatementKind;
-  auto up = sql::SplitStatements(m.up_script, dialect);
-  if (!up.ok()) return Status::OK();  // it ran, so it splits; nothing to go on otherwise
-  std::vector<sql::StatementInfo> up_infos = Classified(*up, dialect);
   std::set<std::string> written_by_it;  // lower-case tables its DML writes
   for (const sql::StatementInfo& info : up_infos) {
     if (info.kind == K::kInsert || info.kind == K::kUpdate) written_by_it.insert(AsciiLower(info.table));
@@ -1507,13 +1506,12 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
 /// writes, and the restore would put the old values back over them.
 Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
                                      const nlohmann::json& checks,
+                                     const std::vector<sql::StatementInfo>& up_infos,
                                      const std::vector<sql::StatementInfo>& down,
                                      sql::Dialect dialect) {
   using K = sql::StatementKind;
   if (!checks.is_object() || checks.value("captures", 0) == 0) return Status::OK();
-  auto up = sql::SplitStatements(m.up_script, dialect);
-  if (!up.ok()) return Status::OK();
-  for (const sql::StatementInfo& dropping : Classified(*up, dialect)) {
+  for (const sql::StatementInfo& dropping : up_infos) {
     if (dropping.kind != K::kDropColumn) continue;
     const std::string table = sql::NameKey(dropping.table, dialect);
     auto writes = std::find_if(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
@@ -2538,8 +2536,12 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
         nlohmann::json::parse(targets[i].checks, nullptr, /*allow_exceptions=*/false);
     Status refused = RefuseReplacingWrites(id, checks, written);
     if (refused.ok()) refused = RefuseOverwritingWrites(*db_, id, checks);
-    if (refused.ok()) refused = RefuseRestoringOverDownWrites(*db_, targets[i], checks, down_infos, dialect);
-    if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], checks, dialect);
+    // The up script as applied: it ran, so it splits (nothing to go on otherwise).
+    auto up = sql::SplitStatements(targets[i].up_script, dialect);
+    const std::vector<sql::StatementInfo> up_infos =
+        up.ok() ? Classified(*up, dialect) : std::vector<sql::StatementInfo>();
+    if (refused.ok()) refused = RefuseRestoringOverDownWrites(*db_, targets[i], checks, up_infos, down_infos, dialect);
+    if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], checks, up_infos, dialect);
     if (refused.ok()) refused = RefuseDroppingTablesWrittenElsewhere(*db_, id, checks);
     return refused;
   };

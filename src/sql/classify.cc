@@ -67,10 +67,10 @@ class Parser {
   std::string ReadName();
   ObjectName ReadQualifiedName();
   void SetTable(const ObjectName& name);
-  /// Index of the first token in [from, end_) outside parentheses that is one
-  /// of `words` (or the punct `punct`); end_ when there is none.
   /// Whether the rest of an ADD COLUMN action (up to end_) gives existing rows a value.
   bool FillsExistingRows() const;
+  /// Index of the first token in [from, end_) outside parentheses that is one
+  /// of `words` (or the punct `punct`); end_ when there is none.
   size_t FindTopLevel(size_t from, std::initializer_list<std::string_view> words,
                       char punct = '\0') const;
   /// The statement text from token `first` to just before token `stop`.

@@ -1848,8 +1848,11 @@ class Migrator::Run {
   /// later step that waits, and Flush() makes sure of it otherwise. A run of
   /// many steps then pays for one wait, not one per step, and each step
   /// stays atomic with its history row.
+  /// With `before`, it runs once the step's transaction or savepoint is
+  /// open and before the step's statements (a second round trip); a failure
+  /// undoes the step and is returned.
   Status Atomic(const Step& step, const std::function<Status()>& check = nullptr,
-                bool wait_for_disk = true) {
+                bool wait_for_disk = true, const std::function<Status()>& before = nullptr) {
     bool own_transaction = db_.step_atomicity() == StepAtomicity::kTransaction;
     bool no_wait = own_transaction && !wait_for_disk && !db_.NoWaitCommitSql().empty();
     if (own_transaction) {
@@ -1866,8 +1869,20 @@ class Migrator::Run {
     }
     all.insert(all.end(), step.statements.begin(), step.statements.end());
     if (!check) all.push_back({own_transaction ? "COMMIT" : "RELEASE SAVEPOINT strata_step", {}});
-    BatchResult result = db_.ExecBatch(all);
-    Status checked = result.status.ok() && check ? check() : Status::OK();
+    BatchResult result;
+    Status checked;
+    if (before) {
+      const auto opened = all.begin() + 1 + static_cast<std::ptrdiff_t>(guards);
+      result = db_.ExecBatch({all.begin(), opened});
+      if (result.status.ok()) checked = before();
+      if (result.status.ok() && checked.ok()) {
+        result = db_.ExecBatch({opened, all.end()});
+        if (!result.status.ok()) result.failed += 1 + guards;
+      }
+    } else {
+      result = db_.ExecBatch(all);
+    }
+    if (result.status.ok() && checked.ok() && check) checked = check();
     if (result.status.ok() && checked.ok()) {
       if (own_transaction) {
         Status committed = check ? db_.Commit() : Status::OK();
@@ -2435,6 +2450,37 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   return report;
 }
 
+/// The tables rolling back a migration with `checks` reads to tell whether
+/// the application wrote to them since, and those its down script acts on,
+/// as {schema ("" for the search path), table}: kept from other writers
+/// while the rollback runs, a write cannot slip in between those reads and
+/// the statements that would lose it.
+std::vector<std::pair<std::string, std::string>> TablesGuardedOnRollback(
+    const nlohmann::json& checks, const std::vector<sql::StatementInfo>& up_infos,
+    const std::vector<sql::StatementInfo>& down_infos) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto add = [&out](std::string schema, std::string table) {
+    std::pair<std::string, std::string> t{std::move(schema), std::move(table)};
+    if (!t.second.empty() && std::find(out.begin(), out.end(), t) == out.end()) out.push_back(std::move(t));
+  };
+  if (checks.is_object()) {
+    if (checks.contains("data")) {
+      for (const auto& [key, facts] : checks["data"].items()) add("", ReadAs(key, facts));
+    }
+    if (checks.contains("created_elsewhere")) {
+      for (const auto& t : checks["created_elsewhere"]) add(t["schema"], t["table"]);
+    }
+    if (checks.contains("probes")) {
+      for (const auto& probe : checks["probes"]) add("", probe.value("table", ""));
+    }
+  }
+  for (const auto& info : up_infos) {
+    if (!info.added.empty()) add(info.schema, info.table);
+  }
+  for (const auto& info : down_infos) add(info.schema, info.table.empty() ? info.object : info.table);
+  return out;
+}
+
 Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler& on_event) {
   if (!db_) return Status(Code::kInvalidArgument, "down needs a database (--database URL)");
   STRATA_RETURN_IF_ERROR(FileIsThere());
@@ -2528,18 +2574,21 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
   }
   // Rolling back target i would lose what the application wrote since
   // (`written`: the tables that changed): the refusals, which only read.
-  auto refusal = [&](size_t i, const std::vector<std::string>& written,
+  // The up script as applied: it ran, so it splits (nothing to go on otherwise).
+  auto up_infos_of = [&](size_t i) {
+    auto up = sql::SplitStatements(targets[i].up_script, dialect);
+    return up.ok() ? Classified(*up, dialect) : std::vector<sql::StatementInfo>();
+  };
+  auto checks_of = [&](size_t i) {
+    return nlohmann::json::parse(targets[i].checks, nullptr, /*allow_exceptions=*/false);
+  };
+  auto refusal = [&](size_t i, const std::vector<std::string>& written, const nlohmann::json& checks,
+                     const std::vector<sql::StatementInfo>& up_infos,
                      const std::vector<sql::StatementInfo>& down_infos) -> Status {
     if (options.discard_later_writes) return Status::OK();
     const std::string& id = report.plan[i].id;
-    const nlohmann::json checks =
-        nlohmann::json::parse(targets[i].checks, nullptr, /*allow_exceptions=*/false);
     Status refused = RefuseReplacingWrites(id, checks, written);
     if (refused.ok()) refused = RefuseOverwritingWrites(*db_, id, checks);
-    // The up script as applied: it ran, so it splits (nothing to go on otherwise).
-    auto up = sql::SplitStatements(targets[i].up_script, dialect);
-    const std::vector<sql::StatementInfo> up_infos =
-        up.ok() ? Classified(*up, dialect) : std::vector<sql::StatementInfo>();
     if (refused.ok()) refused = RefuseRestoringOverDownWrites(*db_, targets[i], checks, up_infos, down_infos, dialect);
     if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], checks, up_infos, dialect);
     if (refused.ok()) refused = RefuseDroppingTablesWrittenElsewhere(*db_, id, checks);
@@ -2552,7 +2601,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       STRATA_ASSIGN_OR_RETURN(
           std::vector<std::string> written,
           WrittenSince(*db_, targets[0].checks, /*guarded_only=*/!directives[0].no_transaction));
-      Status refused = refusal(0, written, Classified(scripts[0], dialect));
+      Status refused = refusal(0, written, checks_of(0), up_infos_of(0), Classified(scripts[0], dialect));
       if (!refused.ok()) {
         return Status(refused.code(), "dry run: the rollback would stop at its first migration: " +
                                           refused.message());
@@ -2577,13 +2626,10 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     Emit(on_event, Event::Kind::kRollingBack, step.version, step.id);
     auto start = Clock::now();
     STRATA_RETURN_IF_ERROR(SetTimeouts(*db_, directives[i], options_.statement_lock_timeout));
-    // A down script without a transaction cannot be undone and tried again:
-    // every table written since is known before it runs.
-    const bool undoable = !directives[i].no_transaction;
-    STRATA_ASSIGN_OR_RETURN(std::vector<std::string> written,
-                            WrittenSince(*db_, targets[i].checks, /*guarded_only=*/undoable));
+    const nlohmann::json checks = checks_of(i);
+    const std::vector<sql::StatementInfo> up_infos = up_infos_of(i);
     const std::vector<sql::StatementInfo> down_infos = Classified(scripts[i], dialect);
-    if (Status refused = refusal(i, written, down_infos); !refused.ok()) {
+    auto fail_refused = [&](Status refused) {
       if (report.completed > 0) {
         refused = Status(refused.code(),
                          refused.message() + fmt::format(" (the {} newer migration{} this run "
@@ -2593,6 +2639,17 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                                          report.completed == 1 ? "s" : ""));
       }
       return run.Fail(step.version, step.id, start, refused);
+    };
+    // The tables written since: in a transaction, read once the tables are
+    // kept from other writers (below); a down script without one cannot be
+    // undone and tried again, so every table written since is known before
+    // it runs (a write between the two is not caught there).
+    std::vector<std::string> written;
+    if (directives[i].no_transaction) {
+      STRATA_ASSIGN_OR_RETURN(written, WrittenSince(*db_, targets[i].checks, /*guarded_only=*/false));
+      if (Status refused = refusal(i, written, checks, up_infos, down_infos); !refused.ok()) {
+        return fail_refused(refused);
+      }
     }
     const Reach reach = DownReach(scripts[i], down_infos, targets[i].checks, dialect);
     std::map<std::string, std::string> outside_before;
@@ -2635,19 +2692,41 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
         for (const auto& sql : db_->ResetSessionSql()) undo.Add({sql, {}}, "putting the session's settings back");
       }
       undo.Add(run.history().RemoveStatement(step.version), "removing it from strata_history");
-      s = run.Atomic(undo, check, /*wait_for_disk=*/i + 1 == targets.size());
-      if (s.code() == Code::kVerifyFailed) {
+      // First in the step: the tables the refusals read and the down script
+      // acts on are kept from other writers until it commits, then the
+      // refusals run. Only the tables whose rollback is refused when written
+      // to are read at first (`guarded_only`): the others' rows cannot be
+      // held to what they were, which a failed check shows.
+      std::vector<std::string> quoted, tables;
+      for (const auto& [schema, table] : TablesGuardedOnRollback(checks, up_infos, down_infos)) {
+        quoted.push_back(schema.empty() ? db_->QuoteIdent(table)
+                                        : db_->QuoteIdent(schema) + "." + db_->QuoteIdent(table));
+        tables.push_back(table);
+      }
+      bool guarded_only = true;
+      std::optional<Status> refused;
+      auto before = [&]() -> Status {
+        STRATA_RETURN_IF_ERROR(db_->LockAgainstWrites(quoted));
+        STRATA_ASSIGN_OR_RETURN(written, WrittenSince(*db_, targets[i].checks, guarded_only));
+        Status r = refusal(i, written, checks, up_infos, down_infos);
+        if (!r.ok()) refused = r;
+        return r;
+      };
+      const bool wait_for_disk = i + 1 == targets.size();
+      s = run.Atomic(undo, check, wait_for_disk, before);
+      if (s.code() == Code::kVerifyFailed && !refused) {
         // Undone. Tables the application wrote to since cannot come back as
         // they were: learnt now (a read of each), they are left out of the
         // check, which runs once more when there are any.
         STRATA_ASSIGN_OR_RETURN(std::vector<std::string> all_written,
                                 WrittenSince(*db_, targets[i].checks, /*guarded_only=*/false));
         if (all_written.size() > written.size()) {
-          written = std::move(all_written);
-          s = run.Atomic(undo, check, /*wait_for_disk=*/i + 1 == targets.size());
+          guarded_only = false;
+          s = run.Atomic(undo, check, wait_for_disk, before);
         }
       }
-      s = NameLockHolders(*db_, std::move(s), TablesNamed(down_infos));
+      if (refused) return fail_refused(*refused);
+      s = NameLockHolders(*db_, std::move(s), tables);
       if (!s.ok() && s.code() != Code::kInternal && s.code() != Code::kVerifyFailed) {
         // A dropped NOT NULL column added back NOT NULL: its values come
         // back only after the down script.

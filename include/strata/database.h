@@ -244,6 +244,14 @@ class Database {
   virtual Result<std::vector<std::string>> LockHoldersOn(const std::vector<std::string>& /*tables*/) {
     return std::vector<std::string>{};
   }
+  /// Keeps other sessions from writing to `tables` (quoted names, as
+  /// QuoteIdent gives them, schema-qualified or not) until the transaction
+  /// ends, while they may still read them; names of no table are passed
+  /// over. Waits as long as the lock timeout allows. Nothing to do where the
+  /// transaction keeps every other writer out already (SQLite's BEGIN IMMEDIATE).
+  virtual Status LockAgainstWrites(const std::vector<std::string>& /*tables*/) {
+    return Status::OK();
+  }
   /// The columns of `table` that an UPDATE may not assign a value to:
   /// PostgreSQL's GENERATED ALWAYS AS IDENTITY. None on SQLite.
   virtual Result<std::vector<std::string>> ListIdentityAlwaysColumns(std::string_view /*table*/) {

@@ -2,7 +2,9 @@
 // removed by a destructive statement is captured and put back, so the data
 // fingerprints after `down` equal those before `up`; a wrong down script is
 // caught before it commits.
+#include <chrono>
 #include <future>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -897,6 +899,51 @@ TEST_P(RollbackTest, RowsWrittenToACreatedTableSinceAreNotDroppedSilently) {
 // rebuild that renames the old table away first (Drizzle's shape) and a table
 // created under a staging name are read under the names they end with, so
 // the application's writes there are not lost to a rollback without a word.
+// A write committed while the down script runs, after the refusals read
+// the tables and before the statement that would lose it, waits for the
+// rollback instead: the tables are kept from other writers from the
+// refusals' reads to the commit.
+TEST_P(RollbackTest, AWriteDuringTheRollbackWaitsForItInsteadOfBeingLost) {
+  if (!pg()) GTEST_SKIP() << "pg_sleep is PostgreSQL's; SQLite's BEGIN IMMEDIATE keeps writers out";
+  Write("0003_events.up.sql", "CREATE TABLE events (id serial PRIMARY KEY, body text);\n");
+  // The sleeps stand for any slow statement before the loss (an index build).
+  Write("0003_events.down.sql", "SELECT pg_sleep(1);\nDROP TABLE events;\n");
+  Write("0004_backfill.up.sql", "UPDATE items SET note = 'none' WHERE note IS NULL;\n");
+  Write("0004_backfill.down.sql", "SELECT pg_sleep(1);\n");
+  ASSERT_TRUE(Up().ok());
+  // Once the down script sleeps, another session writes.
+  auto write_while_it_sleeps = [this](std::string sql) {
+    return std::async(std::launch::async, [this, sql] {
+      std::unique_ptr<Database> app = target_->Connect();
+      for (int i = 0; i < 500; ++i) {
+        if (Scalar(*app, "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                         "AND state = 'active' AND query LIKE 'SELECT pg_sleep(1)%'") > 0) {
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      return app->Exec(sql);
+    });
+  };
+
+  // 0004's captured NULL goes back; the application's value set meanwhile stays.
+  auto update = write_while_it_sleeps("UPDATE items SET note = 'the application' WHERE id = 1");
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  Status updated = update.get();
+  ASSERT_TRUE(updated.ok()) << updated.message();
+  EXPECT_EQ(RowsText("SELECT note FROM items WHERE id = 1"), "the application|\n");
+
+  // 0003 drops events: the INSERT waits, then finds no table, and says so.
+  auto insert = write_while_it_sleeps("INSERT INTO events (body) VALUES ('order 1001')");
+  rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  Status inserted = insert.get();
+  EXPECT_FALSE(inserted.ok());
+  EXPECT_THAT(inserted.message(), HasSubstr("events"));
+  EXPECT_FALSE(*db_->TableExists("events"));
+}
+
 TEST_P(RollbackTest, WritesToATableTheMigrationRenamedAreNotLostSilently) {
   Write("0003_rebuild.up.sql",
         "ALTER TABLE items RENAME TO item;\n"

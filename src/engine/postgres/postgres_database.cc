@@ -859,6 +859,22 @@ class PostgresDatabase final : public Database {
     return out;
   }
 
+  Status LockAgainstWrites(const std::vector<std::string>& tables) override {
+    if (tables.empty()) return Status::OK();
+    std::string names;
+    for (const std::string& t : tables) names += (names.empty() ? "" : "\x1f") + t;
+    // EXCLUSIVE: reads go on, writes wait; in one order, by oid.
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows,
+        Query("SELECT string_agg(c.oid::pg_catalog.regclass::text, ', ' ORDER BY c.oid)"
+              " FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'p')"
+              " AND c.oid IN (SELECT pg_catalog.to_regclass(n)"
+              "  FROM unnest(string_to_array($1, chr(31))) AS n)",
+              {Value(names)}));
+    if (rows.empty() || rows.rows[0][0].is_null()) return Status::OK();
+    return Exec(fmt::format("LOCK TABLE {} IN EXCLUSIVE MODE", rows.rows[0][0].ToString()));
+  }
+
   Result<bool> IsView(std::string_view name) override {
     STRATA_ASSIGN_OR_RETURN(
         Rows rows, QueryFixed("SELECT 1 FROM pg_catalog.pg_class c"

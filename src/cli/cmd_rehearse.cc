@@ -1,5 +1,7 @@
 // strata rehearse: every pending migration up, down, injected failures and up
 // again on a sandbox copy of the target, with a report.
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -51,15 +53,18 @@ void PrintProgress(const RehearsalEvent& e) {
     }
     case RehearsalEvent::Kind::kMigrationDone: {
       const MigrationRehearsal& m = *e.migration;
+      // As wide as the longest name of the run, so that the columns line up.
+      size_t width = 36;
+      for (const MigrationRehearsal& each : r.migrations) width = std::max(width, each.id.size());
       if (&m == &r.migrations.front()) {
-        fmt::print("\n  {:<36} {:<6} {:>5} {:>7} {:>7} {:>8}\n", "migration", "result", "stmts", "up ms",
-                   "down ms", "injected");
+        fmt::print("\n  {:<{}} {:<6} {:>5} {:>7} {:>7} {:>8}\n", "migration", width, "result", "stmts",
+                   "up ms", "down ms", "injected");
       }
       std::string injected = m.injections ? fmt::format("{}/{}", m.injections_passed, m.injections) : "-";
       const char* result = m.result == RehearsalResult::kFail ? "FAIL" : RehearsalResultName(m.result);
       if (m.result == RehearsalResult::kNotRehearsed) result = "-";
-      fmt::print("  {:<36} {:<6} {:>5} {:>7} {:>7} {:>8}\n", m.id, result, m.statements, Ms(m.up_ms),
-                 Ms(m.down_ms), injected);
+      fmt::print("  {:<{}} {:<6} {:>5} {:>7} {:>7} {:>8}\n", m.id, width, result, m.statements,
+                 Ms(m.up_ms), Ms(m.down_ms), injected);
       for (const Risk& risk : m.risks) fmt::print("      risk {}: {}\n", risk.tag, risk.detail);
       for (const auto& [table, rows] : m.seeded) fmt::print("      seeded {} ({} rows) for the next migrations\n", table, rows);
       for (const std::string& f : m.failures) fmt::print("{}", Indent(f, "      "));

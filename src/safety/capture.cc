@@ -256,7 +256,7 @@ class Planner {
       }
       capture_.probe = fmt::format("SELECT {} FROM {} AS t WHERE {}",
                                    Join(Of("t", NowNames(table_.key))), now_, Join(holds, " OR "));
-      capture_.probed = "rows of " + table_.before + " it deleted";
+      capture_.probed = "deleted rows of " + table_.before;
       capture_.probed_table = table_.before;
       capture_.probe_changed = "the application wrote rows with their keys";
     }

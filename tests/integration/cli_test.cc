@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -941,6 +942,27 @@ TEST_P(CliTest, PasswordWithAQuestionMarkOrHashIsRedactedWhole) {
   EXPECT_EQ(run.exit_code, 0) << run.all();
   EXPECT_THAT(run.all(), Not(HasSubstr("Sup3r")));
   EXPECT_EQ(HistoryRows(), 1);
+}
+
+// The report's columns line up whatever the length of a migration's name.
+TEST_P(CliTest, RehearseReportColumnsLineUpUnderLongNames) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  Write("0002_add_the_notification_preferences_of_every_user.up.sql",
+        "ALTER TABLE users ADD COLUMN notify TEXT;\n");
+  auto run = Strata({"rehearse"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  std::vector<size_t> result_at;
+  std::istringstream lines(run.out);
+  for (std::string line; std::getline(lines, line);) {
+    for (const char* word : {" result ", " pass "}) {
+      if (line.starts_with("  0") || line.starts_with("  migration")) {
+        if (size_t at = line.find(word); at != std::string::npos) result_at.push_back(at);
+      }
+    }
+  }
+  ASSERT_EQ(result_at.size(), 3u) << run.out;
+  EXPECT_EQ(result_at[0], result_at[1]) << run.out;
+  EXPECT_EQ(result_at[0], result_at[2]) << run.out;
 }
 
 TEST_P(CliTest, IrreversibleIsRefusedWithItsExitCodeAndNothingChanges) {

@@ -360,7 +360,7 @@ TEST_P(RollbackTest, DeletedRowsAreNotPutBackOverRowsWrittenWithTheirKeys) {
   ASSERT_TRUE(db_->Exec("INSERT INTO items (id, name) VALUES (5, 'new')").ok());
   Status refused = Down();
   EXPECT_EQ(refused.code(), Code::kVerifyFailed);
-  EXPECT_THAT(refused.message(), HasSubstr("rows of items it deleted"));
+  EXPECT_THAT(refused.message(), HasSubstr("would put back the deleted rows of items it captured, but the application wrote rows with their keys"));
   EXPECT_EQ(RowsText("SELECT name FROM items WHERE id >= 4"), "new|\n");
   ASSERT_TRUE(db_->Exec("DELETE FROM items WHERE id = 5").ok());
   ASSERT_TRUE(db_->Exec("INSERT INTO items (id, name) VALUES (6, 'new')").ok());

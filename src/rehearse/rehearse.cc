@@ -15,6 +15,8 @@
 #include "rehearse/sandbox.h"
 #include "safety/fingerprint.h"
 #include "safety/seed.h"
+#include "sql/classify.h"
+#include "sql/dialect.h"
 #include "sql/splitter.h"
 #include "strata/migrator.h"
 #include "util/interrupt.h"
@@ -244,6 +246,35 @@ class Rehearser {
     return Status::OK();
   }
 
+  /// When the statements act on tables this rehearsal filled with
+  /// generated rows: a line saying so, for a failure that may come from a
+  /// generated value rather than from the migration on real data.
+  std::string SeededNote(const std::vector<sql::Statement>& statements) const {
+    std::map<std::string, std::pair<std::string, int64_t>> seeded;  // by NameKey
+    auto add = [&](const std::vector<std::pair<std::string, int64_t>>& tables) {
+      for (const auto& [table, rows] : tables) seeded[sql::NameKey(table, dialect_)] = {table, rows};
+    };
+    add(report_.seeded);
+    for (const MigrationRehearsal& done : report_.migrations) add(done.seeded);
+    std::set<std::string> named;
+    for (const sql::Statement& st : statements) {
+      const sql::StatementInfo info = sql::Classify(st.text, dialect_);
+      const std::string key = sql::NameKey(info.table.empty() ? info.object : info.table, dialect_);
+      if (seeded.count(key)) named.insert(key);
+    }
+    if (named.empty()) return "";
+    std::string tables;
+    for (const std::string& key : named) {
+      const auto& [table, rows] = seeded[key];
+      tables += fmt::format("{}{} ({} generated rows)", tables.empty() ? "" : ", ", table, rows);
+    }
+    return fmt::format("\n(the sandbox's {} held rows that --seed generated: the failure may come "
+                       "from one of them, a key the migration inserts too or an edge value put "
+                       "there on purpose; judge whether real rows can hold it, or rehearse "
+                       "without --seed on the copy's own rows)",
+                       tables);
+  }
+
   /// Rehearses `step`, which is pending and next. Returns whether the next
   /// migration can be rehearsed: the sandbox then holds `step` applied.
   Result<bool> RehearseOne(const PlanStep& step, MigrationRehearsal& m, bool more_follow) {
@@ -259,7 +290,7 @@ class Rehearser {
     Timed up = Up(v);
     m.up_ms = up.ms;
     if (!up.status.ok()) {
-      fail("up failed: " + up.status.message());
+      fail("up failed: " + up.status.message() + SeededNote(statements));
       return false;
     }
     STRATA_ASSIGN_OR_RETURN(State applied, Capture(*db_));

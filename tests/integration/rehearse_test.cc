@@ -394,6 +394,10 @@ TEST_P(RehearseTest, MigrationThatFailsOnSeededDataStopsTheRehearsal) {
   EXPECT_EQ(seed["result"], "fail");
   EXPECT_THAT(seed["failures"][0].get<std::string>(), HasSubstr("up failed"));
   EXPECT_THAT(seed["failures"][0].get<std::string>(), HasSubstr("customers"));
+  // The failure names the tables the generated rows were in.
+  EXPECT_THAT(seed["failures"][0].get<std::string>(),
+              HasSubstr("the sandbox's customers (20 generated rows)"));
+  EXPECT_THAT(seed["failures"][0].get<std::string>(), HasSubstr("that --seed generated"));
   for (int i = 6; i < 12; ++i) EXPECT_EQ(report["migrations"][i]["result"], "not-rehearsed") << i;
   EXPECT_EQ(report["summary"]["not_rehearsed"], 6);
 }

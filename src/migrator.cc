@@ -1021,10 +1021,16 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
         restores.push_back(std::move((*capture)->restore));
         if (!(*capture)->replaces.empty()) replaces.push_back((*capture)->replaces);
         if (!(*capture)->probe.empty()) {
-          probes.push_back({{"sql", (*capture)->probe},
-                            {"of", (*capture)->probed},
-                            {"changed", (*capture)->probe_changed},
-                            {"table", (*capture)->probed_table}});
+          nlohmann::json probe = {{"sql", (*capture)->probe},
+                                  {"of", (*capture)->probed},
+                                  {"changed", (*capture)->probe_changed},
+                                  {"table", (*capture)->probed_table}};
+          if (!(*capture)->keep.empty()) {
+            probe["keep"] = (*capture)->keep;
+            probe["unkeep"] = (*capture)->unkeep;
+            probe["changed_rows"] = (*capture)->changed_rows;
+          }
+          probes.push_back(std::move(probe));
         }
       }
     }
@@ -1190,12 +1196,18 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
   // reads (a later statement of the migration renamed or dropped what it
   // names) has nothing to compare; a capture's probe stays without "after"
   // when it names its table, whose data as the migration left it stands in.
+  // One with a copy to keep ("keep") keeps it now; "kept" says it did
+  // (without it, the hash alone is compared).
   auto read_after = [&db](nlohmann::json& probes) {
     nlohmann::json kept = nlohmann::json::array();
     for (auto& probe : probes) {
       auto hash = ProbeHash(db, probe);
       if (hash.ok()) {
         probe["after"] = *hash;
+        if (probe.contains("keep") && db.Exec(probe["unkeep"].get<std::string>()).ok() &&
+            db.Exec(probe["keep"].get<std::string>()).ok()) {
+          probe["kept"] = true;
+        }
       } else if (probe.value("table", "").empty()) {
         continue;
       }
@@ -1339,7 +1351,14 @@ Status CreatedTableWrittenSince(const std::string& id, const std::string& table,
 bool ReadsOtherwiseNow(Database& db, const nlohmann::json& probe) {
   if (!probe.contains("after")) return false;
   auto hash = ProbeHash(db, probe);
-  return hash.ok() && *hash != probe["after"].get<std::string>();
+  if (!hash.ok() || *hash == probe["after"].get<std::string>()) return false;
+  // Rows deleted since differ in the hash, but the restore writes nothing
+  // to them: the rows still there are compared with the copy kept.
+  if (probe.value("kept", false)) {
+    auto changed = db.Query(probe["changed_rows"].get<std::string>());
+    if (changed.ok() && !changed->empty()) return changed->rows[0][0].ToInt() > 0;
+  }
+  return true;
 }
 
 /// OK unless rolling back would put a table back whole (it was dropped,
@@ -1417,7 +1436,11 @@ Status RefuseOverwritingWrites(Database& db, const std::string& id,
     // counts. (A rename in the probe would follow them, at more cost.)
     std::string changed;
     if (probe.contains("after")) {
-      if (ReadsOtherwiseNow(db, probe)) changed = probe["changed"].get<std::string>();
+      if (ReadsOtherwiseNow(db, probe)) {
+        changed = probe["changed"].get<std::string>();
+        // Without the copy, the rows deleted since count as well.
+        if (probe.contains("keep") && !probe.value("kept", false)) changed += " (or deleted their rows)";
+      }
     } else if (std::string now = TableWrittenSince(db, checks, probe.value("table", ""));
                !now.empty()) {
       changed = fmt::format("{} was written to (what {} captured was renamed after, so the whole "
@@ -1478,21 +1501,32 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
     }
     return false;
   };
+  // The table's name as the migration left it (a later statement may have
+  // renamed it): its data fact knows.
+  auto name_after = [&](const std::string& table) {
+    if (checks.is_object() && checks.contains("data")) {
+      for (const auto& [key, facts] : checks["data"].items()) {
+        if (sql::NameKey(NameAt(key, facts), dialect) == sql::NameKey(table, dialect)) return ReadAs(key, facts);
+      }
+    }
+    return table;
+  };
   for (const sql::StatementInfo& info : up_infos) {
     if (info.added.empty() || written_by_it.count(AsciiLower(info.table))) continue;
+    const std::string table = name_after(info.table);
     for (const sql::AddedColumn& added : info.added) {
       if (added.fills || (added.if_not_exists && existed_before(info.table, added.name))) continue;
       auto rows = db.Query(fmt::format("SELECT count(*) FROM {} WHERE {} IS NOT NULL",
-                                       db.QuoteIdent(info.table), db.QuoteIdent(added.name)));
+                                       db.QuoteIdent(table), db.QuoteIdent(added.name)));
       if (!rows.ok() || rows->empty()) continue;  // the down script will say what is wrong
       int64_t n = rows->rows[0][0].ToInt();
-      if (n == 0 || UnchangedSince(db, checks, info.table)) continue;
+      if (n == 0 || UnchangedSince(db, checks, table)) continue;
       return Status(Code::kVerifyFailed,
                     fmt::format("rolling back {} drops column {}.{}, which {} added empty, and {} "
                                 "row{} hold{} a value in it now (written since {} was applied); "
                                 "those values would be lost, so {} was not rolled back. Save "
                                 "them (or take a snapshot), then pass --discard-later-writes",
-                                m.id(), info.table, added.name, m.id(), n, n == 1 ? "" : "s",
+                                m.id(), table, added.name, m.id(), n, n == 1 ? "" : "s",
                                 n == 1 ? "s" : "", m.id(), m.id()));
     }
   }
@@ -2707,9 +2741,18 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       std::optional<Status> refused;
       auto before = [&]() -> Status {
         STRATA_RETURN_IF_ERROR(db_->LockAgainstWrites(quoted));
-        STRATA_ASSIGN_OR_RETURN(written, WrittenSince(*db_, targets[i].checks, guarded_only));
-        Status r = refusal(i, written, checks, up_infos, down_infos);
-        if (!r.ok()) refused = r;
+        // Their reads may fail (a table renamed later in the migration),
+        // which they pass over; the transaction must go on all the same.
+        db_->KeepTransactionOnReadErrors(true);
+        Status r;
+        if (auto read = WrittenSince(*db_, targets[i].checks, guarded_only); !read.ok()) {
+          r = read.status();
+        } else {
+          written = std::move(read).value();
+          r = refusal(i, written, checks, up_infos, down_infos);
+          if (!r.ok()) refused = r;
+        }
+        db_->KeepTransactionOnReadErrors(false);
         return r;
       };
       const bool wait_for_disk = i + 1 == targets.size();

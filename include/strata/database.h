@@ -244,6 +244,12 @@ class Database {
   virtual Result<std::vector<std::string>> LockHoldersOn(const std::vector<std::string>& /*tables*/) {
     return std::vector<std::string>{};
   }
+  /// While on, a read (Query, QueryFixed, QueryFixedBatch, ForEachRow) that
+  /// fails inside a transaction leaves the transaction usable, for reads
+  /// whose failure the caller passes over. PostgreSQL aborts a transaction
+  /// on any error, so there each read runs under a savepoint; SQLite needs
+  /// nothing.
+  virtual void KeepTransactionOnReadErrors(bool /*on*/) {}
   /// Keeps other sessions from writing to `tables` (quoted names, as
   /// QuoteIdent gives them, schema-qualified or not) until the transaction
   /// ends, while they may still read them; names of no table are passed

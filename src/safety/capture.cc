@@ -327,11 +327,34 @@ class Planner {
       cells.push_back("t." + db_.QuoteIdent(c->now));
       names.push_back(table_.before + "." + c->before);
     }
-    capture_.probe = fmt::format("SELECT {} FROM {} AS t JOIN {} AS s ON {}", Join(cells), now_,
-                                 cap_, Join(same_row, " AND "));
+    const std::string probed_rows =
+        fmt::format("FROM {} AS t JOIN {} AS s ON {}", now_, cap_, Join(same_row, " AND "));
+    capture_.probe = fmt::format("SELECT {} {}", Join(cells), probed_rows);
     capture_.probed = "values of " + Join(names);
     capture_.probed_table = table_.before;
-    capture_.probe_changed = "the application changed some of them (or deleted their rows)";
+    capture_.probe_changed = "the application changed some of them";
+    // The copy: the key cells as strata_kN, the captured cells as strata_vN
+    // (on PostgreSQL as text, compared so: a column of the table's type
+    // would keep the down script from dropping that type).
+    const std::string kept = db_.QuoteIdent(capture_.table + "_after");
+    const size_t keys = cells.size() - known.size();
+    const bool as_text = DialectOf(db_) == sql::Dialect::kPostgres;
+    std::vector<std::string> named, same_key, same_cells;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      const std::string as = i < keys ? fmt::format("strata_k{}", i + 1) : fmt::format("strata_v{}", i - keys + 1);
+      named.push_back(cells[i] + (i >= keys && as_text ? "::text" : "") + " AS " + as);
+      if (i < keys) {
+        same_key.push_back(fmt::format("k.{} = {}", as, cells[i]));
+      } else {
+        same_cells.push_back(SameValue("k." + as, cells[i]));
+      }
+    }
+    capture_.unkeep = "DROP TABLE IF EXISTS " + kept;
+    capture_.keep = fmt::format("CREATE TABLE {} AS SELECT {} {}", kept, Join(named), probed_rows);
+    capture_.changed_rows =
+        fmt::format("SELECT count(*) {} JOIN {} AS k ON {} WHERE NOT ({})", probed_rows, kept,
+                    Join(same_key, " AND "), Join(same_cells, " AND "));
+    capture_.restore.push_back(capture_.unkeep);
     return capture_;
   }
 
@@ -708,6 +731,30 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
     return std::optional<Planner>(Planner(db, info, *t, table, version, sequence));
   };
 
+  // A WHERE whose value changes from one statement to the next picks other
+  // rows for the capture than for the statement: random(), and on SQLite
+  // the time ('now', CURRENT_TIMESTAMP: fixed per statement, not per
+  // transaction as on PostgreSQL).
+  auto changes_between_statements = [&](const std::string& where) {
+    auto tokens = sql::Tokenize(where, dialect);
+    if (!tokens.ok()) return true;
+    for (size_t i = 0; i < tokens->size(); ++i) {
+      const sql::Token& t = (*tokens)[i];
+      const bool call = i + 1 < tokens->size() && (*tokens)[i + 1].text == "(";
+      for (const char* f : {"random", "randomblob", "gen_random_uuid", "uuid_generate_v1",
+                            "uuid_generate_v4", "clock_timestamp", "timeofday", "statement_timestamp"}) {
+        if (call && t.IsWord(f)) return true;
+      }
+      if (dialect != sql::Dialect::kSqlite) continue;
+      for (const char* word : {"current_timestamp", "current_date", "current_time"}) {
+        if (t.IsWord(word)) return true;
+      }
+      if (t.kind == sql::TokenKind::kString && AsciiLower(std::string(t.text)).find("now") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
   auto Whole = [](Planner& p) -> Result<std::optional<Capture>> {
     STRATA_ASSIGN_OR_RETURN(Capture c, p.WholeTable());
     return std::optional<Capture>(std::move(c));
@@ -730,7 +777,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
     case StatementKind::kDelete: {
       STRATA_ASSIGN_OR_RETURN(auto p, plan(info.schema, info.table));
       if (!p) return std::optional<Capture>();
-      if (info.where_clause.empty()) return Whole(*p);
+      if (info.where_clause.empty() || changes_between_statements(info.where_clause)) return Whole(*p);
       auto tokens = MainTokens(statement, dialect, !info.with_clause.empty());
       if (!tokens.ok() || HasTopLevelWord(*tokens, "using")) {
         return Whole(*p);
@@ -746,7 +793,10 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       if (!tokens.ok() || info.deletes_colliding || info.own_conflict_clause) {
         return Whole(*p);
       }
-      std::string where = HasTopLevelWord(*tokens, "from") ? "" : info.where_clause;
+      // Every row's values when the rows it picks cannot be picked again.
+      std::string where = HasTopLevelWord(*tokens, "from") || changes_between_statements(info.where_clause)
+                              ? ""
+                              : info.where_clause;
       // Only the columns it assigns: values written to other columns since
       // (by the application) are not put back on rollback. An assigned key
       // column moves the row to a key the capture cannot know, so the table

@@ -43,6 +43,13 @@ struct Capture {
   // For messages: what the restore puts back ("values of users.tags"), and
   // what a change in the probe means.
   std::string probed, probe_changed;
+  /// For a probe of captured values, a finer comparison than its hash: once
+  /// the migration has run, `keep` (after `unkeep`) copies the cells it
+  /// reads, by row, into a table of Strata's; `changed_rows` then counts the
+  /// rows still there whose cells differ from that copy. A row deleted since
+  /// is not written by the restore and does not count. The restore drops
+  /// the copy. Empty for other probes.
+  std::string keep, unkeep, changed_rows;
 };
 
 /// The tables a migration's statements act on, as the statements before

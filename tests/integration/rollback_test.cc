@@ -351,6 +351,60 @@ TEST_P(RollbackTest, CapturedValuesAreNotPutBackOverLaterWrites) {
   EXPECT_EQ(RowsText("SELECT name FROM items WHERE id = 1"), "a|\n");
 }
 
+// A captured row the application deleted since is not written by the
+// restore: nothing is lost, so it stops nothing; a change to one still there
+// does, and one deleted and inserted again with other values too.
+TEST_P(RollbackTest, CapturedValuesOfRowsDeletedSinceDoNotStopTheRollback) {
+  Write("0003_names.up.sql", "UPDATE items SET name = upper(name) WHERE id < 4;\n");
+  Write("0003_names.down.sql", "SELECT 1;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("DELETE FROM items WHERE id = 2").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, name FROM items ORDER BY id"), "1|a|\n3|ü✓|\n4|NULL|\n5|e|\n");
+  EXPECT_FALSE(*db_->TableExists("strata_capture_3_1_after"));
+
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("DELETE FROM items WHERE id = 1").ok());
+  ASSERT_TRUE(db_->Exec("UPDATE items SET name = 'app' WHERE id = 3").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("values of items.name it captured, but the application "
+                                           "changed some of them"));
+  ASSERT_TRUE(db_->Exec("UPDATE items SET name = upper('ü✓') WHERE id = 3").ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO items (id, name) VALUES (1, 'someone else')").ok());
+  refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_EQ(RowsText("SELECT name FROM items WHERE id = 1"), "someone else|\n");
+  ASSERT_TRUE(db_->Exec("DELETE FROM items WHERE id = 1").ok());
+  rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, name FROM items ORDER BY id"), "3|ü✓|\n4|NULL|\n5|e|\n");
+}
+
+// A WHERE that picks other rows each time it runs (random(); on SQLite the
+// time too) cannot pick the same rows for the capture: the table (DELETE)
+// or the column's every value (UPDATE) is captured.
+TEST_P(RollbackTest, RowsPickedAtRandomAreAllCaptured) {
+  const std::string coin = pg() ? "random() < 0.5" : "abs(random()) % 2 = 0";
+  Write("0003_sample.up.sql", "UPDATE items SET note = 'sampled' WHERE " + coin + ";\n"
+                              "DELETE FROM items WHERE " + coin + ";\n");
+  Write("0003_sample.down.sql", "SELECT 1;\n");
+  const std::string before = RowsText("SELECT * FROM items ORDER BY id");
+  for (int run = 0; run < 3; ++run) {
+    ASSERT_TRUE(Up().ok());
+    Status rolled = Down();
+    ASSERT_TRUE(rolled.ok()) << rolled.message();
+    EXPECT_EQ(RowsText("SELECT * FROM items ORDER BY id"), before);
+  }
+  // Put back whole: a row written since stops it rather than go.
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO items (id, name) VALUES (100, 'written since')").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE id = 100"), 1);
+}
+
 // Deleted rows are not put back over rows the application wrote since with
 // their keys.
 TEST_P(RollbackTest, DeletedRowsAreNotPutBackOverRowsWrittenWithTheirKeys) {
@@ -1109,6 +1163,34 @@ TEST_P(RollbackTest, AnAddedColumnIsGuardedWhateverTheAlterAndTheDownScript) {
   EXPECT_EQ(RowsText("SELECT id, phone FROM items WHERE phone IS NOT NULL"), "2|+15550100|\n");
   ASSERT_TRUE(Down({.discard_later_writes = true}).ok());
   EXPECT_EQ(*db_->ListColumns("items"), (std::vector<std::string>{"id", "name", "price", "note"}));
+}
+
+// A column added to a table the migration then renames: read under the new
+// name, and a read that fails does not spoil the rollback's transaction
+// (PostgreSQL aborts one on any error).
+TEST_P(RollbackTest, AnAddedColumnIsGuardedUnderTheNameTheMigrationGaveItsTable) {
+  Write("0003_goods.up.sql", "ALTER TABLE items ADD COLUMN sku TEXT;\nALTER TABLE items RENAME TO goods;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE goods SET sku = 'A-1' WHERE id = 3").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("drops column goods.sku, which 0003_goods added empty"));
+  EXPECT_EQ(RowsText("SELECT id, sku FROM goods WHERE sku IS NOT NULL"), "3|A-1|\n");
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE goods SET sku = NULL").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(*db_->ListColumns("items"), (std::vector<std::string>{"id", "name", "price", "note"}));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 5);
+
+  // A table renamed by hand since: the guard's read fails, and the down
+  // script says what is wrong, not an aborted transaction.
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("ALTER TABLE goods RENAME TO wares").ok());
+  Status failed = Down();
+  EXPECT_FALSE(failed.ok());
+  EXPECT_THAT(failed.message(), HasSubstr("goods"));
+  EXPECT_THAT(failed.message(), Not(HasSubstr("transaction is aborted")));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history WHERE version = 3"), 1);
 }
 
 // A column renamed the long way (add, copy, drop) and back the same way:

@@ -462,13 +462,21 @@ class PostgresDatabase final : public Database {
     return Execute(sql, nullptr).status();
   }
 
+  void KeepTransactionOnReadErrors(bool on) override { keep_transaction_ = on; }
+
   Result<Rows> Query(std::string_view sql,
                      const std::vector<Value>& params) override {
-    STRATA_ASSIGN_OR_RETURN(ResultPtr result, Execute(sql, &params));
-    return ToRows(result.get());
+    return Kept([&]() -> Result<Rows> {
+      STRATA_ASSIGN_OR_RETURN(ResultPtr result, Execute(sql, &params));
+      return ToRows(result.get());
+    });
   }
 
   Result<Rows> QueryFixed(std::string_view sql, const std::vector<Value>& params) override {
+    return Kept([&] { return QueryFixedAsIs(sql, params); });
+  }
+
+  Result<Rows> QueryFixedAsIs(std::string_view sql, const std::vector<Value>& params) {
     const std::string* name = PreparedName(sql, params.size());
     if (name == nullptr) return Query(sql, params);
     BoundParams bound(params);
@@ -481,8 +489,12 @@ class PostgresDatabase final : public Database {
     return Query(sql, params);
   }
 
-  // Sends the lot in one pipeline: one round trip, each on its kept plan.
   Result<std::vector<Rows>> QueryFixedBatch(const std::vector<BatchStatement>& queries) override {
+    return Kept([&] { return QueryFixedBatchAsIs(queries); });
+  }
+
+  // Sends the lot in one pipeline: one round trip, each on its kept plan.
+  Result<std::vector<Rows>> QueryFixedBatchAsIs(const std::vector<BatchStatement>& queries) {
     std::vector<const std::string*> names;
     for (const BatchStatement& q : queries) {
       names.push_back(PreparedName(q.sql, q.params.size()));
@@ -614,6 +626,11 @@ class PostgresDatabase final : public Database {
 
   Status ForEachRow(std::string_view sql, const std::vector<Value>& params,
                     const std::function<Status(std::span<const CellView>)>& on_row) override {
+    return Kept([&] { return ForEachRowAsIs(sql, params, on_row); });
+  }
+
+  Status ForEachRowAsIs(std::string_view sql, const std::vector<Value>& params,
+                        const std::function<Status(std::span<const CellView>)>& on_row) {
     const std::string text(sql);
     BoundParams bound(params);
     if (!Pq().PQsendQueryParams(conn_, text.c_str(), bound.size(), bound.types(), bound.values(),
@@ -1046,6 +1063,26 @@ class PostgresDatabase final : public Database {
  private:
   /// Runs one statement, with parameters unless `params` is null, and returns
   /// its result or why it failed.
+  /// Runs the read `read` under a savepoint when KeepTransactionOnReadErrors
+  /// is on and a transaction is open: its failure is undone to there and
+  /// the transaction goes on.
+  template <typename Read>
+  auto Kept(Read&& read) -> decltype(read()) {
+    if (!keep_transaction_ || Pq().PQtransactionStatus(conn_) != PQTRANS_INTRANS) return read();
+    keep_transaction_ = false;  // the read's inner calls and the savepoint's run as they are
+    Status opened = Exec("SAVEPOINT strata_read");
+    if (!opened.ok()) {
+      keep_transaction_ = true;
+      return opened;
+    }
+    auto out = read();
+    Status closed = out.ok() ? Status::OK() : Exec("ROLLBACK TO SAVEPOINT strata_read");
+    if (closed.ok()) closed = Exec("RELEASE SAVEPOINT strata_read");
+    keep_transaction_ = true;
+    if (!closed.ok()) return closed;
+    return out;
+  }
+
   Result<ResultPtr> Execute(std::string_view sql, const std::vector<Value>* params) {
     const std::string text(sql);
     ResultPtr result;
@@ -1148,6 +1185,7 @@ class PostgresDatabase final : public Database {
   int prepared_count_ = 0;                        // names are never reused
   std::string described_;  // The URL, password redacted.
   bool lock_held_ = false;
+  bool keep_transaction_ = false;  // KeepTransactionOnReadErrors
   PGcancel* cancel_;                       // what Interrupt cancels the running statement with
   std::optional<Interrupt::Hook> interrupt_;
 };

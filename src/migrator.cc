@@ -1565,6 +1565,30 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
                               "snapshot), then pass --discard-later-writes",
                               m.id(), columns, dropping.table, writes->summary, now, m.id(), m.id()));
   }
+  // The same for a table put back whole (dropped, say, after its rows were
+  // merged into another table): the down script's rows for it, built from
+  // the tables written since, would give way to the captured ones.
+  if (!checks.contains("replaces") || !checks.contains("data")) return Status::OK();
+  for (const auto& t : checks["replaces"]) {
+    const std::string table = t.get<std::string>();
+    auto writes = std::find_if(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
+      return (d.kind == K::kUpdate || d.kind == K::kInsert) &&
+             sql::NameKey(d.table, dialect) == sql::NameKey(table, dialect);
+    });
+    if (writes == down.end()) continue;
+    for (const auto& [key, facts] : checks["data"].items()) {
+      const std::string now = TableWrittenSince(db, checks, key);
+      if (now.empty()) continue;
+      return Status(Code::kVerifyFailed,
+                    fmt::format("rolling back {} would put table {} back whole as it captured it, "
+                                "over what its down script writes to {} ({}), but {} was written to "
+                                "since {} was applied: the down script's rows may carry those "
+                                "writes, and they would be lost; {} was not rolled back. Save what "
+                                "was written since (or take a snapshot), then pass "
+                                "--discard-later-writes",
+                                m.id(), table, table, writes->summary, now, m.id(), m.id()));
+    }
+  }
   return Status::OK();
 }
 

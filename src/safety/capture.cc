@@ -631,6 +631,15 @@ Result<TableTracker::Table*> TableTracker::Load(const std::string& schema, const
 
 Status TableTracker::After(const sql::StatementInfo& info) {
   using K = sql::StatementKind;
+  // A table of another schema is another table, whatever its name (CREATE
+  // TABLE archive.orders leaves the managed schema's orders as it was).
+  if (!info.schema.empty()) {
+    if (!managed_) {
+      STRATA_ASSIGN_OR_RETURN(std::string managed, db_.ManagedSchema());
+      managed_ = std::move(managed);
+    }
+    if (Key(info.schema) != Key(*managed_)) return Status::OK();
+  }
   switch (info.kind) {
     case K::kCreateTable: {
       // IF NOT EXISTS leaves a table that was there as it was.

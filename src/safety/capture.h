@@ -101,6 +101,7 @@ class TableTracker {
   Database& db_;
   /// By Key(name now); nullopt: created by the migration, dropped or renamed away.
   std::map<std::string, std::optional<Table>> tables_;
+  std::optional<std::string> managed_;  // Database::ManagedSchema, once asked
 };
 
 /// Why a destructive statement on a table of `schema`, not the managed one,

@@ -382,6 +382,52 @@ TEST_P(RollbackTest, CapturedValuesOfRowsDeletedSinceDoNotStopTheRollback) {
   EXPECT_EQ(RowsText("SELECT id, name FROM items ORDER BY id"), "3|ü✓|\n4|NULL|\n5|e|\n");
 }
 
+// A table merged into another and dropped: the down script splits it out
+// again from the table the application wrote to since, and putting the
+// captured table back whole over that would lose those writes.
+TEST_P(RollbackTest, ATablePutBackWholeDoesNotReplaceWhatTheDownScriptRebuiltFromLaterWrites) {
+  Write("0003_notes.up.sql",
+        "CREATE TABLE notes (item_id INTEGER PRIMARY KEY REFERENCES items (id), body TEXT NOT NULL);\n"
+        "INSERT INTO notes VALUES (1, 'old note'), (2, 'second');\n");
+  Write("0003_notes.down.sql", "DROP TABLE notes;\n");
+  Write("0004_merge.up.sql",
+        "ALTER TABLE items ADD COLUMN body TEXT;\n"
+        "UPDATE items SET body = (SELECT n.body FROM notes n WHERE n.item_id = items.id);\n"
+        "DROP TABLE notes;\n");
+  Write("0004_merge.down.sql",
+        "CREATE TABLE notes (item_id INTEGER PRIMARY KEY REFERENCES items (id), body TEXT NOT NULL);\n"
+        "INSERT INTO notes (item_id, body) SELECT id, body FROM items WHERE body IS NOT NULL;\n"
+        "ALTER TABLE items DROP COLUMN body;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET body = 'new note' WHERE id = 1").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("would put table notes back whole as it captured it, "
+                                           "over what its down script writes to notes"));
+  EXPECT_EQ(RowsText("SELECT body FROM items WHERE id = 1"), "new note|\n");
+  // Told to discard the later writes, the captured rows go back.
+  Status rolled = Down({.discard_later_writes = true});
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT item_id, body FROM notes ORDER BY item_id"), "1|old note|\n2|second|\n");
+}
+
+// A table created in another schema under the name of one in the managed
+// schema is another table: a DELETE from the managed one is still captured.
+TEST_P(RollbackTest, ATableOfTheSameNameInAnotherSchemaIsAnotherTable) {
+  if (!pg()) GTEST_SKIP() << "schemas are PostgreSQL's";
+  Write("0003_archive.up.sql",
+        "CREATE SCHEMA archive;\n"
+        "CREATE TABLE archive.items (LIKE public.items INCLUDING ALL);\n"
+        "INSERT INTO archive.items SELECT * FROM public.items WHERE id > 3;\n"
+        "DELETE FROM items WHERE id > 3;\n");
+  Write("0003_archive.down.sql", "DROP TABLE archive.items;\nDROP SCHEMA archive;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO items (id, name) VALUES (10, 'written since')").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id FROM items ORDER BY id"), "1|\n2|\n3|\n4|\n5|\n10|\n");
+}
+
 // A WHERE that picks other rows each time it runs (random(); on SQLite the
 // time too) cannot pick the same rows for the capture: the table (DELETE)
 // or the column's every value (UPDATE) is captured.

@@ -2714,12 +2714,49 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     if (!reach.empty()) {
       STRATA_ASSIGN_OR_RETURN(outside_before, OutsideBlocks(*db_, reach));
     }
+    // Tables the migration never touched whose rows the down script's
+    // DELETE or UPDATE reaches through a foreign key action (ON DELETE
+    // CASCADE, SET NULL): their rows are the application's, compared before
+    // and after the down script, with the tables kept from writers between.
+    std::vector<std::string> cascaded;
+    std::vector<TableFingerprint> cascaded_before;
+    if (!options.discard_later_writes && !reach.scope.empty()) {
+      std::set<std::string> own;
+      for (const auto& t : reach.scope) own.insert(AsciiLower(t));
+      for (const auto& t : TablesNamed(down_infos)) own.insert(AsciiLower(t));
+      for (const auto& info : down_infos) {
+        using K = sql::StatementKind;
+        if (info.kind != K::kDelete && info.kind != K::kUpdate && info.kind != K::kTruncate) continue;
+        STRATA_ASSIGN_OR_RETURN(std::vector<std::string> reached,
+                                CascadeReach(*db_, info, info.table, std::nullopt));
+        for (auto& t : reached) {
+          if (own.insert(AsciiLower(t)).second) cascaded.push_back(std::move(t));
+        }
+      }
+    }
     std::optional<Reordered> reordered;
     const bool changes_session = ChangesSession(scripts[i]);
-    auto check = [&] {
+    auto check = [&]() -> Status {
       Status s = CheckRollback(*db_, targets[i].checks, written, &reordered);
-      if (!s.ok() || reach.empty()) return s;
-      return CheckReach(*db_, reach, step.id, outside_before);
+      if (s.ok() && !reach.empty()) s = CheckReach(*db_, reach, step.id, outside_before);
+      if (!s.ok() || cascaded_before.empty()) return s;
+      STRATA_ASSIGN_OR_RETURN(std::vector<TableFingerprint> now, ExistingTablesData(*db_, cascaded));
+      std::vector<std::string> changed;
+      for (const TableFingerprint& t : cascaded_before) {
+        auto same = std::find_if(now.begin(), now.end(), [&](const TableFingerprint& n) {
+          return n.table == t.table && n.hash == t.hash;
+        });
+        if (same == now.end()) changed.push_back(t.table);
+      }
+      if (changed.empty()) return s;
+      return Status(Code::kVerifyFailed,
+                    fmt::format("the down script of {} changed rows of {}, which {} never touched, "
+                                "through a foreign key action (ON DELETE or ON UPDATE CASCADE, SET "
+                                "NULL, SET DEFAULT) of the rows it deletes or updates: those rows "
+                                "are the application's, and would be lost. Save them (or take a "
+                                "snapshot), then pass --discard-later-writes, or change the down "
+                                "script",
+                                step.id, fmt::join(changed, ", "), step.id));
     };
     Status s;
     if (Interrupt::Requested()) return interrupted_before(step);
@@ -2761,6 +2798,10 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                         : db_->QuoteIdent(schema) + "." + db_->QuoteIdent(table));
         tables.push_back(table);
       }
+      for (const std::string& t : cascaded) {
+        quoted.push_back(db_->QuoteIdent(t));
+        tables.push_back(t);
+      }
       bool guarded_only = true;
       std::optional<Status> refused;
       auto before = [&]() -> Status {
@@ -2775,6 +2816,14 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
           written = std::move(read).value();
           r = refusal(i, written, checks, up_infos, down_infos);
           if (!r.ok()) refused = r;
+        }
+        if (r.ok() && !cascaded.empty()) {
+          auto data = ExistingTablesData(*db_, cascaded);
+          if (data.ok()) {
+            cascaded_before = std::move(data).value();
+          } else {
+            r = data.status();
+          }
         }
         db_->KeepTransactionOnReadErrors(false);
         return r;

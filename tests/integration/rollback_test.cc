@@ -428,6 +428,35 @@ TEST_P(RollbackTest, ATableOfTheSameNameInAnotherSchemaIsAnotherTable) {
   EXPECT_EQ(RowsText("SELECT id FROM items ORDER BY id"), "1|\n2|\n3|\n4|\n5|\n10|\n");
 }
 
+// A down script's DELETE that cascades into a table the migration never
+// touched would take the application's rows there with it: the rollback is
+// undone and says so, unless told to discard them.
+TEST_P(RollbackTest, ADownScriptsDeleteDoesNotCascadeIntoTheApplicationsRows) {
+  if (!pg()) GTEST_SKIP() << "Strata's SQLite connection leaves foreign keys off: nothing cascades";
+  Write("0003_categories.up.sql",
+        "CREATE TABLE categories (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);\n"
+        "CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT NOT NULL, category_id INTEGER "
+        "NOT NULL REFERENCES categories (id) ON DELETE CASCADE);\n"
+        "INSERT INTO categories VALUES (1, 'books');\n");
+  Write("0003_categories.down.sql", "DROP TABLE products;\nDROP TABLE categories;\n");
+  Write("0004_games.up.sql", "INSERT INTO categories VALUES (2, 'games');\n");
+  Write("0004_games.down.sql", "DELETE FROM categories WHERE name = 'games';\n");
+  ASSERT_TRUE(Up().ok());
+  auto app = target_->Connect();
+  ASSERT_TRUE(app->Exec("INSERT INTO products VALUES (1, 'chess', 2), (2, 'novel', 1)").ok());
+  Status failed = Down();
+  EXPECT_EQ(failed.code(), Code::kVerifyFailed) << failed.message();
+  EXPECT_THAT(failed.message(), HasSubstr("changed rows of products, which 0004_games never touched"));
+  EXPECT_EQ(RowsText("SELECT name FROM products ORDER BY id"), "chess|\nnovel|\n");
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM categories"), 2);
+  // With no product of the category, nothing cascades.
+  ASSERT_TRUE(app->Exec("DELETE FROM products WHERE id = 1").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT name FROM categories"), "books|\n");
+  EXPECT_EQ(RowsText("SELECT name FROM products"), "novel|\n");
+}
+
 // A WHERE that picks other rows each time it runs (random(); on SQLite the
 // time too) cannot pick the same rows for the capture: the table (DELETE)
 // or the column's every value (UPDATE) is captured.

@@ -3229,6 +3229,20 @@ Result<std::string> Migrator::AcceptChangedFile(int64_t version) {
   return diff;
 }
 
+Result<std::vector<std::string>> Migrator::DataUnlikeBefore(const std::string& checks_json) {
+  if (!db_) return Status(Code::kInvalidArgument, "needs a database (--database URL)");
+  std::vector<std::string> out;
+  auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
+  if (!checks.is_object() || !checks.contains("data")) return out;
+  for (const auto& [key, facts] : checks["data"].items()) {
+    if (!facts.is_object() || !facts.contains("hash") || facts.value("created", false)) continue;
+    const std::string table = NameAt(key, facts);
+    STRATA_ASSIGN_OR_RETURN(std::vector<TableFingerprint> now, ExistingTablesData(*db_, {table}));
+    if (now.empty() || now.front().hash != facts["hash"].get<std::string>()) out.push_back(table);
+  }
+  return out;
+}
+
 Status Migrator::FinalizeOne(const AppliedMigration& a) {
   STRATA_ASSIGN_OR_RETURN(auto restore, Split(a.restore_script, a.id() + " (captured data)",
                                               DialectOf(db_->engine())));

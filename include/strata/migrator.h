@@ -217,6 +217,12 @@ class Migrator {
   /// final: that data is dropped, and they can no longer be rolled back.
   /// Returns the ids finalized.
   Result<std::vector<std::string>> Finalize(int64_t version);
+  /// The tables whose data now differs from what a migration's recorded
+  /// `checks` (its history row's) say it was just before that migration was
+  /// applied (the tables it touched that existed then): after putting a
+  /// state back by re-applying migrations, what that state does not hold as
+  /// it was. Empty when it all matches or nothing was recorded.
+  Result<std::vector<std::string>> DataUnlikeBefore(const std::string& checks);
 
   /// The migration files (empty when the directory did not load).
   const std::vector<Migration>& migrations() {

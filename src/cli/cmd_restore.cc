@@ -200,6 +200,19 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
       }
     }
   }
+  // Re-applied: the data must be what history recorded at the boundary
+  // (the tables the migration after it touched). Rows written after the
+  // snapshot and before the boundary are in no snapshot, and a migration
+  // applied again may generate other values (random keys, timestamps).
+  std::vector<std::string> unlike;
+  if (!reapply.empty() && keep < rows.size()) {
+    int exit_code = kExitOk;
+    auto migrator = OpenMigrator(global, true, &exit_code);
+    if (!migrator) return exit_code;
+    auto differ = migrator->DataUnlikeBefore(rows[keep].checks);
+    if (!differ.ok()) return Fail(differ.status().WithContext("comparing the data with history"));
+    unlike = std::move(differ).value();
+  }
   // A snapshot holds the managed schema only: what the migrations undone by
   // the restore created in other schemas is still there, and applying them
   // again fails on it.
@@ -213,9 +226,21 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
                "instead of restoring\n",
                left);
   }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!unlike.empty()) {
+    return Fail(Status(
+        Code::kVerifyFailed,
+        fmt::format("{} has the schema of the state {}, but the data of {} differs from what "
+                    "history recorded there: snapshot {} was taken before {}, and the rows "
+                    "written between then and {} are in no snapshot, or a migration re-applied "
+                    "generated other values (random keys, timestamps). Put those rows back from "
+                    "another backup, or restore a later snapshot by id (`strata snapshot list`; "
+                    "the snapshot taken before this restore holds the state before it)",
+                    RedactUrl(options->database_url), boundary, fmt::join(unlike, ", "),
+                    manifest->id, first->id(), rows[keep].id())));
+  }
   fmt::print("{} is at the state {}{} ({:.2f} s)\n", RedactUrl(options->database_url), boundary,
-             left.empty() ? "" : " in its managed schema",
-             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+             left.empty() ? "" : " in its managed schema", seconds);
   return kExitOk;
 }
 

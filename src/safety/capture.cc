@@ -758,9 +758,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       for (const char* word : {"current_timestamp", "current_date", "current_time"}) {
         if (t.IsWord(word)) return true;
       }
-      if (t.kind == sql::TokenKind::kString && AsciiLower(std::string(t.text)).find("now") != std::string::npos) {
-        return true;
-      }
+      if (t.kind == sql::TokenKind::kString && AsciiLower(std::string(t.text)) == "'now'") return true;
     }
     return false;
   };

@@ -477,7 +477,26 @@ TEST_P(RollbackTest, RowsPickedAtRandomAreAllCaptured) {
   ASSERT_TRUE(db_->Exec("INSERT INTO items (id, name) VALUES (100, 'written since')").ok());
   Status refused = Down();
   EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("its rows were captured whole"));
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE id = 100"), 1);
+  if (pg()) return;
+  // SQLite's time is the statement's: captured whole as well.
+  ASSERT_TRUE(db_->Exec("DELETE FROM items WHERE id = 100").ok());
+  ASSERT_TRUE(Down().ok());
+  Write("0003_sample.up.sql", "DELETE FROM items WHERE id > 3 AND date('now') > '2000-01-01';\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO items (id, name) VALUES (100, 'written since')").ok());
+  refused = Down();
+  EXPECT_THAT(refused.message(), HasSubstr("its rows were captured whole"));
+  // A string that only holds the word is no time.
+  ASSERT_TRUE(db_->Exec("DELETE FROM items WHERE id = 100").ok());
+  ASSERT_TRUE(Down().ok());
+  Write("0003_sample.up.sql", "DELETE FROM items WHERE id > 3 AND note <> 'known';\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO items (id, name) VALUES (100, 'written since')").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 6);
 }
 
 // Deleted rows are not put back over rows the application wrote since with

@@ -145,6 +145,29 @@ TEST_P(SnapshotCliTest, RestoreReappliesWhatHistoryAppliedOrRefusesFirst) {
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM w"), 1);
 }
 
+// Re-applying from an earlier snapshot cannot bring back rows written after
+// it and before the boundary: the restore compares the data with what
+// history recorded there and says so (exit 6) instead of claiming the state.
+TEST_P(SnapshotCliTest, RestoreByReapplyingSaysWhichDataItCouldNotBringBack) {
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);  // its snapshot: before 0001
+  ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES (1, 'written before 0002')").ok());
+  Write("0002_w.up.sql", "ALTER TABLE t ADD COLUMN w INTEGER DEFAULT 7;\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  auto r = Strata({"restore", "--to-version", "2", "--yes"});
+  EXPECT_EQ(r.exit_code, 6) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("has the schema of the state just before 0002_w, but the data of t "
+                               "differs from what history recorded there"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("is at the state just before 0002_w")));
+  EXPECT_THAT(Versions(), ::testing::ElementsAre("1"));
+  // Nothing written in between: re-applying gives the state itself.
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  r = Strata({"restore", "--to-version", "2", "--yes"});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(r.out, HasSubstr("is at the state just before 0002_w"));
+  EXPECT_THAT(r.out, HasSubstr("applying    0001_t"));
+}
+
 // A migration older than V applied later (--allow-out-of-order) comes after
 // V: the state just after V is the one its run's snapshot holds, not an
 // earlier snapshot with it replayed; and migrations re-applied to reach a

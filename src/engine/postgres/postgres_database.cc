@@ -1061,8 +1061,6 @@ class PostgresDatabase final : public Database {
   }
 
  private:
-  /// Runs one statement, with parameters unless `params` is null, and returns
-  /// its result or why it failed.
   /// Runs the read `read` under a savepoint when KeepTransactionOnReadErrors
   /// is on and a transaction is open: its failure is undone to there and
   /// the transaction goes on.
@@ -1083,6 +1081,8 @@ class PostgresDatabase final : public Database {
     return out;
   }
 
+  /// Runs one statement, with parameters unless `params` is null, and returns
+  /// its result or why it failed.
   Result<ResultPtr> Execute(std::string_view sql, const std::vector<Value>* params) {
     const std::string text(sql);
     ResultPtr result;

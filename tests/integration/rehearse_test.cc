@@ -554,16 +554,19 @@ TEST_P(RehearseTest, SandboxIsKeptWhenTheRehearsalStopsOnAnError) {
   Write("0001_a.down.sql", "DROP TABLE a;\nSELECT pg_terminate_backend(pg_backend_pid());\n");
   auto admin = OpenDatabase(UrlWithDatabase(testing::PostgresTestUrl(), "postgres"));
   ASSERT_TRUE(admin.ok());
-  auto sandboxes = [&] {
-    return Scalar(**admin, "SELECT count(*) FROM pg_database WHERE datname LIKE 'strata_rehearse_%'");
+  // The sandboxes of one strata process (named after its pid): other tests
+  // running beside this one rehearse too.
+  auto sandboxes_of = [&](int pid) {
+    return Scalar(**admin, fmt::format("SELECT count(*) FROM pg_database WHERE datname LIKE "
+                                       "'strata\\_rehearse\\_{}\\_%'",
+                                       pid));
   };
-  const int64_t before = sandboxes();
 
   auto dropped = Strata({"rehearse"});
   EXPECT_EQ(dropped.exit_code, 4) << dropped.all();
   EXPECT_THAT(dropped.err, HasSubstr("lost the connection"));
   EXPECT_THAT(dropped.err, Not(HasSubstr("is kept")));
-  EXPECT_EQ(sandboxes(), before);
+  EXPECT_EQ(sandboxes_of(dropped.pid), 0);
 
   auto kept = Strata({"rehearse", "--keep-sandbox"});
   EXPECT_EQ(kept.exit_code, 4) << kept.all();
@@ -572,7 +575,7 @@ TEST_P(RehearseTest, SandboxIsKeptWhenTheRehearsalStopsOnAnError) {
   ASSERT_NE(at, std::string::npos) << kept.all();
   std::string location = kept.err.substr(at + marker.size());
   location = location.substr(0, location.find(')'));
-  EXPECT_EQ(sandboxes(), before + 1);
+  EXPECT_EQ(sandboxes_of(kept.pid), 1);
   json report = {{"sandbox", {{"location", location}}}};
   EXPECT_TRUE(SandboxExists(report));
   DropSandbox(report);

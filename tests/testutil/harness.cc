@@ -146,6 +146,7 @@ CliRun RunStrata(const std::vector<std::string>& args, const std::string& cwd,
   int status = 0;
   waitpid(pid, &status, 0);
   CliRun run;
+  run.pid = pid;
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   run.out = ReadAll(out);
   run.err = ReadAll(err);

@@ -75,6 +75,8 @@ std::string PostgresTestUrl();
 /// Result of one run of the strata binary.
 struct CliRun {
   int exit_code = -1;
+  int pid = 0;  // the strata process's
+
   std::string out;
   std::string err;
   std::string all() const { return out + err; }

@@ -1545,12 +1545,16 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
                                      sql::Dialect dialect) {
   using K = sql::StatementKind;
   if (!checks.is_object() || checks.value("captures", 0) == 0) return Status::OK();
+  // The down script's first UPDATE or INSERT into `table`.
+  auto writing_to = [&](const std::string& table) {
+    return std::find_if(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
+      return (d.kind == K::kUpdate || d.kind == K::kInsert) &&
+             sql::NameKey(d.table, dialect) == sql::NameKey(table, dialect);
+    });
+  };
   for (const sql::StatementInfo& dropping : up_infos) {
     if (dropping.kind != K::kDropColumn) continue;
-    const std::string table = sql::NameKey(dropping.table, dialect);
-    auto writes = std::find_if(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
-      return (d.kind == K::kUpdate || d.kind == K::kInsert) && sql::NameKey(d.table, dialect) == table;
-    });
+    auto writes = writing_to(dropping.table);
     if (writes == down.end()) continue;
     const std::string now = TableWrittenSince(db, checks, dropping.table);
     if (now.empty()) continue;
@@ -1571,10 +1575,7 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
   if (!checks.contains("replaces") || !checks.contains("data")) return Status::OK();
   for (const auto& t : checks["replaces"]) {
     const std::string table = t.get<std::string>();
-    auto writes = std::find_if(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
-      return (d.kind == K::kUpdate || d.kind == K::kInsert) &&
-             sql::NameKey(d.table, dialect) == sql::NameKey(table, dialect);
-    });
+    auto writes = writing_to(table);
     if (writes == down.end()) continue;
     for (const auto& [key, facts] : checks["data"].items()) {
       const std::string now = TableWrittenSince(db, checks, key);

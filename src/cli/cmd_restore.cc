@@ -180,6 +180,7 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
   if (!s.ok()) return Fail(s);
   fmt::print("restored snapshot {} (the state before {}); fingerprints match\n", manifest->id,
              first->id());
+  std::vector<std::string> unlike;  // tables whose re-applied data is not what history recorded
   if (!reapply.empty()) {
     int exit_code = kExitOk;
     auto migrator = OpenMigrator(global, true, &exit_code);
@@ -199,19 +200,15 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
             manifest->id, reapply.back()->id())));
       }
     }
-  }
-  // Re-applied: the data must be what history recorded at the boundary
-  // (the tables the migration after it touched). Rows written after the
-  // snapshot and before the boundary are in no snapshot, and a migration
-  // applied again may generate other values (random keys, timestamps).
-  std::vector<std::string> unlike;
-  if (!reapply.empty() && keep < rows.size()) {
-    int exit_code = kExitOk;
-    auto migrator = OpenMigrator(global, true, &exit_code);
-    if (!migrator) return exit_code;
-    auto differ = migrator->DataUnlikeBefore(rows[keep].checks);
-    if (!differ.ok()) return Fail(differ.status().WithContext("comparing the data with history"));
-    unlike = std::move(differ).value();
+    // Re-applied: the data must be what history recorded at the boundary
+    // (the tables the migration after it touched). Rows written after the
+    // snapshot and before the boundary are in no snapshot, and a migration
+    // applied again may generate other values (random keys, timestamps).
+    if (keep < rows.size()) {
+      auto differ = migrator->DataUnlikeBefore(rows[keep].checks);
+      if (!differ.ok()) return Fail(differ.status().WithContext("comparing the data with history"));
+      unlike = std::move(differ).value();
+    }
   }
   // A snapshot holds the managed schema only: what the migrations undone by
   // the restore created in other schemas is still there, and applying them

@@ -1533,6 +1533,52 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
   return Status::OK();
 }
 
+/// OK unless the down script's ALTER COLUMN ... TYPE (PostgreSQL, default
+/// conversion) would change a value in a table written to since the
+/// migration: numeric 9.99 -> integer 10, timestamp(6) -> timestamp(0). The
+/// conversion rounds without an error, and the rows written since have no
+/// capture to put them back. A conversion that fails instead is the down
+/// script's own error; one given USING is the script's deliberate mapping.
+Status RefuseLossyRetypes(Database& db, const AppliedMigration& m, const nlohmann::json& checks,
+                          const std::vector<sql::StatementInfo>& down) {
+  if (db.engine() != Engine::kPostgres) return Status::OK();
+  for (const sql::StatementInfo& info : down) {
+    const std::string table = info.schema.empty()
+                                  ? db.QuoteIdent(info.table)
+                                  : db.QuoteIdent(info.schema) + "." + db.QuoteIdent(info.table);
+    for (const sql::Retype& retype : info.retyped) {
+      if (!retype.using_expr.empty()) continue;
+      auto type = db.Query(
+          "SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a "
+          "WHERE a.attrelid = $1::regclass AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
+          {Value(table), Value(retype.column)});
+      if (!type.ok() || type->empty()) continue;  // the down script will say what is wrong
+      const std::string was = type->rows[0][0].ToString();
+      const std::string column = db.QuoteIdent(retype.column);
+      const std::string converted = fmt::format("({}::{})", column, retype.type);
+      // A type without equality (json) fails to compare: passed over.
+      auto changed = db.Query(fmt::format(
+          "SELECT count(*) OVER (), {0}::text, {1}::text FROM {2} WHERE {1}::{3} IS DISTINCT FROM {0} "
+          "LIMIT 1",
+          column, converted, table, was));
+      if (!changed.ok() || changed->empty() || UnchangedSince(db, checks, info.table)) continue;
+      const auto& row = changed->rows[0];
+      const int64_t n = row[0].ToInt();
+      return Status(Code::kVerifyFailed,
+                    fmt::format("rolling back {} changes the type of column {}.{} from {} to {} "
+                                "(its down script), which would change {} value{} written since "
+                                "{} was applied (\"{}\" would become \"{}\"); those values would be "
+                                "lost, so {} was not rolled back. Save them (or take a snapshot), "
+                                "then pass --discard-later-writes, or make the down script keep "
+                                "them (a type that holds them, or a USING expression)",
+                                m.id(), info.table, retype.column, was, retype.type, n,
+                                n == 1 ? "" : "s", m.id(), row[1].is_null() ? "NULL" : row[1].ToString(),
+                                row[2].is_null() ? "NULL" : row[2].ToString(), m.id()));
+    }
+  }
+  return Status::OK();
+}
+
 /// OK unless the restore of a column the migration dropped would write the
 /// captured values over what the down script writes to that table (ADD
 /// COLUMN name; UPDATE users SET name = full_name) while the table was
@@ -2650,6 +2696,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     if (refused.ok()) refused = RefuseOverwritingWrites(*db_, id, checks);
     if (refused.ok()) refused = RefuseRestoringOverDownWrites(*db_, targets[i], checks, up_infos, down_infos, dialect);
     if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], checks, up_infos, dialect);
+    if (refused.ok()) refused = RefuseLossyRetypes(*db_, targets[i], checks, down_infos);
     if (refused.ok()) refused = RefuseDroppingTablesWrittenElsewhere(*db_, id, checks);
     return refused;
   };

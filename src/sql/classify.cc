@@ -38,6 +38,7 @@ struct Action {
   bool if_exists = false;
   bool if_not_exists = false;
   bool fills = false;  // kAddColumn: existing rows get a value (a default, generated, serial)
+  std::string type, using_expr;  // kAlterType
 };
 
 /// A cursor over one statement's tokens that fills in a StatementInfo.
@@ -517,6 +518,9 @@ void Parser::AlterTable() {
     if (action.kind == ActionKind::kAddColumn) {
       info_.added.push_back({action.column, action.fills, action.if_not_exists});
     }
+    if (action.kind == ActionKind::kAlterType) {
+      info_.retyped.push_back({action.column, action.type, action.using_expr});
+    }
     info_.if_exists |= action.if_exists;
     info_.if_not_exists |= action.if_not_exists;
   }
@@ -601,7 +605,13 @@ Action Parser::ParseAction() {
   } else if (Accept("ALTER")) {
     Accept("COLUMN");
     action.column = ReadName();
-    if (AcceptAll({"SET", "DATA", "TYPE"}) || Accept("TYPE")) action.kind = ActionKind::kAlterType;
+    if (AcceptAll({"SET", "DATA", "TYPE"}) || Accept("TYPE")) {
+      action.kind = ActionKind::kAlterType;
+      const size_t type_end = FindTopLevel(pos_, {"COLLATE", "USING"});
+      action.type = TextBetween(pos_, type_end);
+      const size_t using_at = FindTopLevel(pos_, {"USING"});
+      if (using_at != end_) action.using_expr = TextBetween(using_at + 1, end_);
+    }
   }
   return action;
 }

@@ -33,6 +33,13 @@ struct AddedColumn {
   bool if_not_exists = false;
 };
 
+/// A column an ALTER TABLE gives a new type (PostgreSQL's ALTER COLUMN c TYPE t).
+struct Retype {
+  std::string column;
+  std::string type;        // as written, e.g. "numeric(10, 2)"
+  std::string using_expr;  // the USING expression as written; "" for the default conversion
+};
+
 /// Names are unquoted as the engine reads them: "Users" -> Users; a bare
 /// Users -> users in PostgreSQL and Users in SQLite (case-insensitive there).
 struct StatementInfo {
@@ -53,6 +60,9 @@ struct StatementInfo {
   /// ALTER TABLE: the columns its ADD COLUMN actions add, also among other
   /// kinds of action (ADD COLUMN a, ADD CONSTRAINT ...: kAlterOther).
   std::vector<AddedColumn> added;
+  /// ALTER TABLE: the columns its ALTER COLUMN ... TYPE actions retype, also
+  /// among other kinds of action.
+  std::vector<Retype> retyped;
   /// DROP/TRUNCATE: every object named, in order; the first is also in schema/object.
   std::vector<ObjectName> objects;
   bool if_exists = false, if_not_exists = false, or_replace = false, concurrently = false,

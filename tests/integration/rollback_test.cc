@@ -1092,6 +1092,37 @@ TEST_P(RollbackTest, AWriteDuringTheRollbackWaitsForItInsteadOfBeingLost) {
   EXPECT_FALSE(*db_->TableExists("events"));
 }
 
+// A down script that narrows a type back (numeric -> integer) rounds the
+// values written since without an error; they have no capture to go back.
+TEST_P(RollbackTest, ADownScriptsTypeChangeDoesNotRoundValuesWrittenSince) {
+  if (!pg()) GTEST_SKIP() << "ALTER COLUMN ... TYPE is PostgreSQL's";
+  Write("0003_stock.up.sql", "CREATE TABLE stock (id int PRIMARY KEY, qty integer);\nINSERT INTO stock VALUES (1, 5);\n");
+  Write("0004_qty.up.sql", "ALTER TABLE stock ALTER COLUMN qty TYPE numeric(10, 2);\n");
+  Write("0004_qty.down.sql", "ALTER TABLE stock ALTER COLUMN qty TYPE integer;\n");
+  ASSERT_TRUE(Up().ok());
+  DownOptions one;
+  one.steps = 1;
+  // A value the old type holds converts back.
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO stock VALUES (2, 7.00)").ok());
+  Status rolled = Down(one);
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, qty, pg_typeof(qty) FROM stock ORDER BY id"), "1|5|integer|\n2|7|integer|\n");
+
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO stock VALUES (3, 9.99)").ok());
+  Status refused = Down(one);
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("column stock.qty from numeric(10,2) to integer"));
+  EXPECT_THAT(refused.message(), HasSubstr("\"9.99\" would become \"10\""));
+  EXPECT_EQ(RowsText("SELECT id, qty FROM stock WHERE id = 3"), "3|9.99|\n");
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history WHERE version = 4"), 1);
+
+  one.discard_later_writes = true;
+  rolled = Down(one);
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, qty FROM stock WHERE id = 3"), "3|10|\n");
+}
+
 TEST_P(RollbackTest, WritesToATableTheMigrationRenamedAreNotLostSilently) {
   Write("0003_rebuild.up.sql",
         "ALTER TABLE items RENAME TO item;\n"

@@ -226,7 +226,22 @@ TEST(ClassifyTest, AlterTableSingleActions) {
   EXPECT_EQ("n", info.column);
   EXPECT_TRUE(info.destructive);
   EXPECT_EQ("changes the type of column t.n", info.summary);
+  ASSERT_EQ(1u, info.retyped.size());
+  EXPECT_EQ("bigint", info.retyped[0].type);
+  EXPECT_EQ("n::bigint", info.retyped[0].using_expr);
   EXPECT_EQ(K::kAlterColumnType, Classify("ALTER TABLE t ALTER n TYPE text", kPg).kind);
+  // Each action's type as written, its collation and USING left out of it;
+  // a retype among other kinds of action is listed too.
+  info = Classify("ALTER TABLE t ALTER a TYPE numeric(10, 2), ALTER COLUMN b TYPE text COLLATE \"C\", "
+                  "ADD COLUMN c int",
+                  kPg);
+  EXPECT_EQ(K::kAlterOther, info.kind);
+  ASSERT_EQ(2u, info.retyped.size());
+  EXPECT_EQ("a", info.retyped[0].column);
+  EXPECT_EQ("numeric(10, 2)", info.retyped[0].type);
+  EXPECT_EQ("", info.retyped[0].using_expr);
+  EXPECT_EQ("b", info.retyped[1].column);
+  EXPECT_EQ("text", info.retyped[1].type);
 
   info = Classify("ALTER TABLE t ADD CONSTRAINT c UNIQUE (a, b)", kPg);
   EXPECT_EQ(K::kAlterOther, info.kind);

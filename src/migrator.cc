@@ -2898,13 +2898,16 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                         s.message().find("(SQLSTATE 23502)") != std::string::npos;
         s = Status(Code::kDatabase,
                    fmt::format("rollback of {} failed at {}; it was undone and {} is still "
-                               "applied{}",
+                               "applied{}. (The down script that ran is the one stored when it "
+                               "was applied: to run a fixed down file instead, store it with "
+                               "`strata resolve {} --accept-file`.)",
                                step.id, s.message(), step.id,
                                not_null ? "; the values of a column its migration dropped come "
                                           "back after the down script has run, so it adds the "
                                           "column without NOT NULL: Strata sets NOT NULL again "
                                           "once they are back"
-                                        : ""));
+                                        : "",
+                               step.version));
       }
     }
     s = ResetSessionAfter(*db_, changes_session, std::move(s));
@@ -3010,6 +3013,12 @@ Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
   // No managed schema: nothing can be applied, which `up` says.
   const Result<std::string> managed =
       db_ ? db_->ManagedSchema() : Result<std::string>(Status(Code::kNotFound, "no database"));
+  // The down scripts stored at apply time, which `down` runs, not the files.
+  std::map<int64_t, AppliedMigration> stored;
+  if (db_ && !state_of.empty()) {
+    STRATA_ASSIGN_OR_RETURN(std::vector<AppliedMigration> rows, History(*db_).List(true));
+    for (auto& row : rows) stored.emplace(row.version, std::move(row));
+  }
   for (auto& m : *migrations_) {
     auto p = Prepare(m, DialectOf(engine), placeholders);
     // Without a database the engine is not known: a file that reads as
@@ -3026,6 +3035,18 @@ Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
                    state_of[m.version] == MigrationState::kOutOfOrder;
     if (p->down_source == "none" && pending) {
       findings.push_back({allow_irreversible ? Code::kOk : Code::kIrreversible, p->irreversible});
+    }
+    auto row = stored.find(m.version);
+    if (!pending && p->down_source == "file" && row != stored.end() &&
+        row->second.state == AppliedState::kApplied &&
+        NormalizeScript(p->down_script) != NormalizeScript(row->second.down_script)) {
+      findings.push_back(
+          {Code::kOk,
+           fmt::format("{}: its down file differs from the down script stored when it was "
+                       "applied, which `down` runs; to roll back with the file instead, run "
+                       "`strata resolve {} --accept-file`:\n{}",
+                       m.id(), m.version,
+                       LineDiff(NormalizeScript(row->second.down_script), NormalizeScript(p->down_script)))});
     }
     if (managed.ok() && pending) {
       if (auto outside = OutsideManagedSchema(m, *p, *managed)) {
@@ -3264,16 +3285,42 @@ Result<std::string> Migrator::AcceptChangedFile(int64_t version) {
                               "the file back",
                               row->id(), options_.migrations_dir));
   }
-  STRATA_RETURN_IF_ERROR(ReadUpScript(*file));
-  if (file->checksum == row->checksum) {
+  STRATA_ASSIGN_OR_RETURN(const Placeholders placeholders,
+                          PlaceholderValues(*migrations_, db_.get(), options_.placeholders));
+  // As `up` would store it now; a down file that no longer parses is refused here.
+  STRATA_ASSIGN_OR_RETURN(Prepared p, Prepare(*file, DialectOf(db_->engine()), placeholders));
+  const bool up_changed = file->checksum != row->checksum;
+  // A deleted down file keeps the stored script (rollback runs it); a
+  // down file written or fixed since replaces it.
+  const bool down_changed = p.down_source == "file" &&
+                            NormalizeScript(p.down_script) != NormalizeScript(row->down_script);
+  if (!up_changed && !down_changed) {
     return Status(Code::kInvalidArgument,
-                  fmt::format("{} is unchanged since it was applied; nothing to accept", row->id()));
+                  fmt::format("{} is unchanged since it was applied (its up file, and its down "
+                              "file against the stored down script); nothing to accept",
+                              row->id()));
   }
-  std::string diff = LineDiff(NormalizeScript(row->up_script), NormalizeScript(file->up_sql));
-  STRATA_RETURN_IF_ERROR(
-      db_->Query("UPDATE strata_history SET checksum = $1, up_script = $2 WHERE version = $3",
-                 {file->checksum, file->up_sql, version})
-          .status());
+  std::string diff;
+  if (up_changed) {
+    diff += "up file:\n" + LineDiff(NormalizeScript(row->up_script), NormalizeScript(file->up_sql));
+  }
+  if (down_changed) {
+    diff += "down script (stored " + row->down_source + ", now the file's):\n" +
+            LineDiff(NormalizeScript(row->down_script), NormalizeScript(p.down_script));
+  }
+  STRATA_RETURN_IF_ERROR(InTransaction(*db_, [&]() -> Status {
+    if (up_changed) {
+      STRATA_RETURN_IF_ERROR(
+          db_->Query("UPDATE strata_history SET checksum = $1, up_script = $2 WHERE version = $3",
+                     {file->checksum, file->up_sql, version})
+              .status());
+    }
+    if (!down_changed) return Status::OK();
+    return db_->Query("UPDATE strata_history SET down_script = $1, down_source = 'file' "
+                      "WHERE version = $2",
+                      {p.down_script, version})
+        .status();
+  }));
   return diff;
 }
 

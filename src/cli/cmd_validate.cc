@@ -63,14 +63,16 @@ void SetupResolve(CLI::App& app, GlobalOptions& global, int& exit_code) {
                               "columns and indexes the up script creates; indexes left INVALID)");
   auto* accept = cmd->add_flag(
       "--accept-file", flags->accept_file,
-      "an applied migration whose up file was changed since (a comment, a reformat): record the "
-      "file as it is now, so `status` and `up` accept it; the stored down script stays");
+      "an applied migration whose files were changed since: record the up file as it is now (a "
+      "comment, a reformat), so `status` and `up` accept it, and the down file as the down "
+      "script `down` runs (one fixed after its rollback failed); a deleted down file keeps the "
+      "stored script");
   accept->excludes(applied)->excludes(rolled)->excludes(force);
   cmd->footer("Exits 6 when the database disagrees with the claim (history is left unchanged).");
   cmd->callback([&global, &exit_code, flags] {
     if (!flags->accept_file && flags->applied == flags->rolled_back) {
       exit_code = Fail(Status(Code::kInvalidArgument,
-                              "say --applied or --rolled-back (or --accept-file for a changed file)"));
+                              "say --applied or --rolled-back (or --accept-file for changed files)"));
       return;
     }
     auto migrator = OpenMigrator(global, true, &exit_code);

@@ -1034,21 +1034,23 @@ TEST_P(CliTest, RenamedAppliedFileIsNamedByStatusAndValidate) {
 }
 
 // A comment added to an applied file: resolve --accept-file records the file
-// as it is now (status and up agree again), and the rollback still runs the
-// down script stored at apply time.
+// as it is now (status and up agree again); a deleted down file leaves the
+// rollback to the down script stored at apply time.
 TEST_P(CliTest, AcceptingAChangedFileRecordsItAndKeepsTheWayBack) {
   Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
   Write("0001_users.down.sql", "DROP TABLE users;\n");
   ASSERT_EQ(Strata({"up"}).exit_code, 0);
   Write("0001_users.up.sql", "-- who signs in\nCREATE TABLE users (id INTEGER PRIMARY KEY);\n");
-  Write("0001_users.down.sql", "SELECT 'a down file changed since';\n");
+  dir_.Remove("migrations/0001_users.down.sql");
   ASSERT_EQ(Strata({"status"}).exit_code, cli::kExitConflict);
   auto r = Strata({"resolve", "1", "--accept-file"});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_THAT(r.out, HasSubstr("+-- who signs in"));
+  EXPECT_THAT(r.out, Not(HasSubstr("down script")));
   EXPECT_EQ(Strata({"status"}).exit_code, 0);
-  EXPECT_EQ(testing::Column(*target_->Connect(), "SELECT up_script FROM strata_history"),
-            std::vector<std::string>{"-- who signs in\nCREATE TABLE users (id INTEGER PRIMARY KEY);\n"});
+  EXPECT_EQ(testing::Column(*target_->Connect(), "SELECT up_script || down_script FROM strata_history"),
+            std::vector<std::string>{"-- who signs in\nCREATE TABLE users (id INTEGER PRIMARY KEY);\n"
+                                     "DROP TABLE users;\n"});
   // Nothing left to accept; and a file that is not applied has none.
   r = Strata({"resolve", "1", "--accept-file"});
   EXPECT_EQ(r.exit_code, 2) << r.all();
@@ -1057,6 +1059,32 @@ TEST_P(CliTest, AcceptingAChangedFileRecordsItAndKeepsTheWayBack) {
   EXPECT_EQ(Strata({"resolve", "2", "--accept-file"}).exit_code, 2);
   ASSERT_EQ(Strata({"down"}).exit_code, 0);
   EXPECT_FALSE(*target_->Connect()->TableExists("users"));
+}
+
+// A down script with a mistake fails its rollback, which runs the copy
+// stored at apply time: validate shows the fixed file differs, resolve
+// --accept-file stores it, and the rollback goes through.
+TEST_P(CliTest, AFixedDownFileIsStoredByAcceptFile) {
+  Write("0001_notes.up.sql", "CREATE TABLE notes (id INTEGER PRIMARY KEY);\nCREATE INDEX notes_id ON notes (id);\n");
+  Write("0001_notes.down.sql", "DROP INDEX notes_idx;\nDROP TABLE notes;\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  auto failed = Strata({"down"});
+  EXPECT_EQ(failed.exit_code, cli::kExitMigrationFailed) << failed.all();
+  EXPECT_THAT(failed.err, HasSubstr("strata resolve 1 --accept-file"));
+  EXPECT_TRUE(*target_->Connect()->TableExists("notes"));
+
+  Write("0001_notes.down.sql", "DROP INDEX notes_id;\nDROP TABLE notes;\n");
+  auto validate = Strata({"validate"});
+  EXPECT_EQ(validate.exit_code, 0) << validate.all();
+  EXPECT_THAT(validate.all(), HasSubstr("0001_notes: its down file differs from the down script stored"));
+  EXPECT_THAT(validate.all(), HasSubstr("+DROP INDEX notes_id;"));
+  auto accepted = Strata({"resolve", "1", "--accept-file"});
+  ASSERT_EQ(accepted.exit_code, 0) << accepted.all();
+  EXPECT_THAT(accepted.out, HasSubstr("down script (stored file, now the file's)"));
+  EXPECT_THAT(Strata({"validate"}).all(), Not(HasSubstr("differs")));
+  auto rolled = Strata({"down"});
+  ASSERT_EQ(rolled.exit_code, 0) << rolled.all();
+  EXPECT_FALSE(*target_->Connect()->TableExists("notes"));
 }
 
 TEST_P(CliTest, SameSizeEditOfACachedFileIsReported) {

@@ -249,8 +249,27 @@ Status RefusePsqlInput(const std::vector<sql::Statement>& script, const std::str
                                 "\\unrestrict lines)",
                                 where, st.line, command));
     }
+    const bool backslash = text.find('\\') != std::string_view::npos;
+    const bool copy = start != std::string_view::npos &&
+                      AsciiLower(std::string(text.substr(start, 4))) == "copy";
+    if (!backslash && !copy) continue;
     auto tokens = sql::Tokenize(text, dialect);
-    if (!tokens.ok() || tokens->empty() || !(*tokens)[0].IsWord("copy")) continue;
+    if (!tokens.ok() || tokens->empty()) continue;
+    // A meta-command after SQL on its line (`SELECT .. \gexec`, `\gset`):
+    // outside strings and comments, a backslash is psql's, never SQL.
+    for (size_t i = 0; backslash && i < tokens->size(); ++i) {
+      if (!(*tokens)[i].IsPunct('\\')) continue;
+      std::string command = "\\";
+      if (i + 1 < tokens->size() && (*tokens)[i + 1].offset == (*tokens)[i].end()) {
+        command += std::string((*tokens)[i + 1].text);
+      }
+      return Status(Code::kInvalidArgument,
+                    fmt::format("{}:{}: {} is a psql command, not SQL, and Strata sends SQL to the "
+                                "server; write the statement it stands for in SQL (for \\gexec, "
+                                "the statements it would generate, or a DO block that runs them)",
+                                where, st.line + (*tokens)[i].line - 1, command));
+    }
+    if (!(*tokens)[0].IsWord("copy")) continue;
     for (size_t i = 1; i + 1 < tokens->size(); ++i) {
       if ((*tokens)[i].IsWord("from") && (*tokens)[i + 1].IsWord("stdin")) {
         return Status(Code::kInvalidArgument,

@@ -1392,6 +1392,14 @@ TEST_F(CliInputTest, PsqlInputIsRefusedBeforeItRuns) {
   EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
   EXPECT_THAT(run.err, HasSubstr("0001_c.up.sql:2: COPY ... FROM STDIN reads its rows from psql's input"));
   EXPECT_THAT(run.err, HasSubstr("0002_r.up.sql:1: \\restrict is a psql command, not SQL"));
+  // One after SQL on its line, the create-if-missing idiom; a backslash in a
+  // string or comment is SQL's.
+  dir_.Write("migrations/0003_g.up.sql",
+             "SELECT 'a\\b' /* \\x */;\nSELECT 'CREATE INDEX i ON t (id)'\n"
+             "  WHERE NOT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'i') \\gexec\n");
+  run = Strata({"validate"});
+  EXPECT_THAT(run.err, HasSubstr("0003_g.up.sql:3: \\gexec is a psql command, not SQL"));
+  EXPECT_THAT(run.err, Not(HasSubstr("0003_g.up.sql:1")));
 }
 
 // The text summary counts each migration once, in its state, as --json does.

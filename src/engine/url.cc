@@ -37,6 +37,12 @@ std::string RedactPasswordParams(std::string text) {
         continue;
       }
       size_t end = start;
+      // Redacted already ("password=***: connection failed", a message
+      // redacted again): the separator after it stays.
+      if (text.compare(start, 4, "***:") == 0) {
+        pos = start + 3;
+        continue;
+      }
       if (end < text.size() && text[end] == '\'') {
         end = text.find('\'', end + 1);
         end = end == std::string::npos ? text.size() : end + 1;

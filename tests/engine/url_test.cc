@@ -127,6 +127,11 @@ TEST(RedactSecrets, FindsUrlsInsideText) {
   EXPECT_EQ(RedactSecrets("a 'postgres://u:pw@h/d' and postgres://v:qq@h/e"),
             "a 'postgres://u:***@h/d' and postgres://v:***@h/e");
   EXPECT_EQ(RedactSecrets("no secrets here"), "no secrets here");
+  // A message redacted twice keeps the separator after the redacted value.
+  const std::string once =
+      "cannot connect to " + RedactUrl("postgres://a@h/db?password=s3cret") + ": refused";
+  EXPECT_EQ(once, "cannot connect to postgres://a@h/db?password=***: refused");
+  EXPECT_EQ(RedactSecrets(once), once);
 }
 
 }  // namespace

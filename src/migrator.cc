@@ -627,20 +627,27 @@ Status AddCalledRoutineWrites(Database& db, Prepared& p, sql::Dialect dialect) {
   if (names.empty()) return Status::OK();
   STRATA_ASSIGN_OR_RETURN(auto defs,
                           db.RoutineDefinitions(std::vector<std::string>(names.begin(), names.end())));
-  if (defs.empty()) return Status::OK();
-  std::map<std::string, std::vector<std::string>> writes;  // of each routine name
-  for (const auto& [name, definition] : defs) {
-    for (auto& table : sql::Classify(definition, dialect).writes) writes[name].push_back(std::move(table));
-  }
+  std::map<std::string, sql::StatementInfo> bodies;  // of each routine name: what it writes
+  for (const auto& [name, definition] : defs) bodies[name] = sql::Classify(definition, dialect);
+  auto add = [](std::vector<std::string>& out, const std::vector<std::string>& tables) {
+    for (const auto& table : tables) {
+      if (std::find(out.begin(), out.end(), table) == out.end()) out.push_back(table);
+    }
+  };
+  // A routine the script defines before the call is the one called.
+  std::map<std::string, const sql::StatementInfo*> defined;
   for (size_t i = 0; i < p.up.size(); ++i) {
     for (const auto& name : called[i]) {
-      auto it = writes.find(name);
-      if (it == writes.end()) continue;
-      auto& out = p.info[i].writes;
-      for (const auto& table : it->second) {
-        if (std::find(out.begin(), out.end(), table) == out.end()) out.push_back(table);
-      }
+      auto here = defined.find(name);
+      auto there = bodies.find(name);
+      const sql::StatementInfo* body = here != defined.end()  ? here->second
+                                       : there != bodies.end() ? &there->second
+                                                               : nullptr;
+      if (body == nullptr) continue;
+      add(p.info[i].writes, body->writes);
+      add(p.info[i].rewrites, body->rewrites);
     }
+    if (p.info[i].kind == K::kCreateFunction) defined[p.info[i].object] = &p.info[i];
   }
   return Status::OK();
 }
@@ -997,8 +1004,15 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   bool session_changed = false;  // by a statement before the one at hand
   // Names need following only up to the last statement that may capture.
   size_t last_capture = 0;
+  // What a DO block or a called routine rewrites (a backfill's UPDATE):
+  // the rows it picks are not known, so each such table is captured whole
+  // before it, once (a CREATE FUNCTION only defines the body).
+  auto rewrites_of = [&](size_t i) {
+    return p.info[i].kind == sql::StatementKind::kCreateFunction ? std::vector<std::string>()
+                                                                 : p.info[i].rewrites;
+  };
   for (size_t i = 0; i < p.up.size(); ++i) {
-    if (p.info[i].destructive || !cascades[i].empty()) last_capture = i;
+    if (p.info[i].destructive || !cascades[i].empty() || !rewrites_of(i).empty()) last_capture = i;
   }
   for (size_t i = 0; i < p.up.size(); ++i) {
     const sql::Statement& st = p.up[i];
@@ -1015,6 +1029,19 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
       sql::StatementInfo info = sql::Classify(all, DialectOf(db.engine()));
       info.summary = fmt::format("{} (through a foreign key action on {})", info.summary,
                                  p.info[i].table);
+      plans.emplace_back(std::move(all), std::move(info));
+    }
+    for (const std::string& table : rewrites_of(i)) {
+      if (std::find(whole_captured.begin(), whole_captured.end(), table) != whole_captured.end())
+        continue;
+      whole_captured.push_back(table);
+      std::string all = "DELETE FROM " + db.QuoteIdent(table);
+      sql::StatementInfo info = sql::Classify(all, DialectOf(db.engine()));
+      info.summary = fmt::format("writes rows of {} (in {}, whose rows it picks Strata cannot "
+                                 "know, so the table is captured whole)",
+                                 table, p.info[i].kind == sql::StatementKind::kOther
+                                            ? "a DO block or a routine it calls"
+                                            : "a routine it calls");
       plans.emplace_back(std::move(all), std::move(info));
     }
     if (p.info[i].destructive) plans.emplace_back(st.text, p.info[i]);

@@ -78,7 +78,9 @@ class Parser {
   std::string TextBetween(size_t first, size_t stop) const;
   std::string WhereClause();
   /// The tables the DML in a dollar-quoted body (a DO block's) names.
-  std::vector<std::string> BodyWrites() const;
+  /// Sets info_.writes and info_.rewrites to what the routine or DO body
+  /// among the statement's tokens writes.
+  void BodyWrites();
 
   void Create();
   void CreateTable();
@@ -249,27 +251,36 @@ StatementInfo Parser::Parse() {
                      [&](const char* c) { return first.IsWord(c); })) {
       info_.summary += " (not an SQL command Strata knows: a typo?)";
     }
-    if (first.IsWord("DO")) info_.writes = BodyWrites();
+    if (first.IsWord("DO")) BodyWrites();
   }
   return std::move(info_);
 }
 
 /// Adds to `out` (once each) the tables that the DML among `b` writes:
 /// INSERT [OR ...] INTO, REPLACE INTO, UPDATE [OR ...], DELETE FROM,
-/// TRUNCATE. The UPDATE of a row lock (FOR [NO KEY] UPDATE) or of an upsert
-/// (DO UPDATE SET: the INSERT's own table) names no table.
-void AddWriteTargets(std::span<const Token> b, Dialect dialect, std::vector<std::string>& out) {
+/// TRUNCATE; and to `rewrites` those of them whose rows it may change or
+/// remove (all but a plain INSERT; an upsert's DO UPDATE counts). The UPDATE
+/// of a row lock (FOR [NO KEY] UPDATE) or of an upsert names no table.
+void AddWriteTargets(std::span<const Token> b, Dialect dialect, std::vector<std::string>& out,
+                     std::vector<std::string>& rewrites) {
   auto word = [&](size_t k, std::string_view w) { return k < b.size() && b[k].IsWord(w); };
   // SQLite's conflict clause: INSERT OR REPLACE INTO, UPDATE OR IGNORE t.
   auto after_or = [&](size_t k) { return word(k, "OR") ? k + 2 : k; };
+  auto add = [](std::vector<std::string>& to, const std::string& name) {
+    if (std::find(to.begin(), to.end(), name) == to.end()) to.push_back(name);
+  };
+  std::string inserting;  // the table of the INSERT before an upsert's DO UPDATE
   for (size_t k = 0; k < b.size(); ++k) {
     size_t at = 0;
+    bool rewrite = true;
     if (word(k, "UPDATE")) {
+      if (k > 0 && b[k - 1].IsWord("DO") && !inserting.empty()) add(rewrites, inserting);
       if (k > 0 && (b[k - 1].IsWord("FOR") || b[k - 1].IsWord("KEY") || b[k - 1].IsWord("DO"))) continue;
       at = after_or(k + 1);
     } else if (word(k, "DELETE") && word(k + 1, "FROM")) {
       at = k + 2;
     } else if (word(k, "INSERT") && word(after_or(k + 1), "INTO")) {
+      rewrite = word(k + 1, "OR") && word(k + 2, "REPLACE");
       at = after_or(k + 1) + 1;
     } else if (word(k, "REPLACE") && word(k + 1, "INTO") && !(k > 0 && b[k - 1].IsWord("OR"))) {
       at = k + 2;
@@ -283,16 +294,19 @@ void AddWriteTargets(std::span<const Token> b, Dialect dialect, std::vector<std:
     while (at + 2 < b.size() && b[at + 1].IsPunct('.')) at += 2;
     if (at < b.size() && (b[at].kind == TokenKind::kWord || b[at].kind == TokenKind::kQuotedIdentifier)) {
       std::string name = IdentifierName(b[at], dialect);
-      if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+      inserting = word(k, "INSERT") ? name : "";
+      add(out, name);
+      if (rewrite) add(rewrites, name);
     }
   }
 }
 
-std::vector<std::string> Parser::BodyWrites() const {
-  std::vector<std::string> out;
+void Parser::BodyWrites() {
+  std::vector<std::string>& out = info_.writes;
+  std::vector<std::string>& rewrites = info_.rewrites;
   // A body in SQL-standard form (PostgreSQL 14: BEGIN ATOMIC ... END) is
   // tokens of the statement itself.
-  AddWriteTargets(std::span<const Token>(tokens_.data() + pos_, end_ - pos_), dialect_, out);
+  AddWriteTargets(std::span<const Token>(tokens_.data() + pos_, end_ - pos_), dialect_, out, rewrites);
   for (size_t i = pos_; i < end_; ++i) {
     const Token& body = tokens_[i];
     if (body.kind != TokenKind::kString || body.text.empty()) continue;
@@ -308,9 +322,8 @@ std::vector<std::string> Parser::BodyWrites() const {
       continue;
     }
     auto t = Tokenize(inner, dialect_);
-    if (t.ok()) AddWriteTargets(*t, dialect_, out);
+    if (t.ok()) AddWriteTargets(*t, dialect_, out, rewrites);
   }
-  return out;
 }
 
 void Parser::Create() {
@@ -343,7 +356,7 @@ void Parser::Create() {
     CreateNamed(StatementKind::kCreateFunction, routine);
     // What its body writes: the migration may call it (a backfill), so
     // that data is checked on rollback, as a DO block's is.
-    info_.writes = BodyWrites();
+    BodyWrites();
     return;
   }
   if (Accept("EXTENSION")) return CreateNamed(StatementKind::kCreateExtension, "extension");
@@ -763,7 +776,7 @@ void Parser::With() {
   }
   // The tables it writes: their data is recorded and checked like a DO
   // block's, so a down script that leaves the inserted rows is caught.
-  AddWriteTargets(std::span<const Token>(tokens_.data(), end_), dialect_, info_.writes);
+  AddWriteTargets(std::span<const Token>(tokens_.data(), end_), dialect_, info_.writes, info_.rewrites);
   info_.summary = info_.destructive ? "runs a WITH statement that deletes or updates rows"
                                     : "runs a WITH statement";
 }

@@ -82,6 +82,9 @@ struct StatementInfo {
   /// DELETE FROM, INSERT INTO or TRUNCATE (what it may write; found by
   /// reading the body, so a name built at run time is not seen).
   std::vector<std::string> writes;
+  /// Of `writes`: those whose rows it may change or remove (UPDATE, DELETE,
+  /// TRUNCATE, a REPLACE or upsert), not only add to (INSERT).
+  std::vector<std::string> rewrites;
   /// Names that were written quoted; generated SQL quotes them again.
   std::vector<std::string> quoted_names;
 };

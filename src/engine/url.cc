@@ -24,7 +24,8 @@ size_t FindIgnoringCase(const std::string& text, std::string_view needle, size_t
 // Redacts `key=value` pairs whose key is a password, in query strings and in
 // libpq key/value connection strings.
 std::string RedactPasswordParams(std::string text) {
-  static const std::string_view kKeys[] = {"password=", "passwd=", "pwd="};
+  // sslpassword: the passphrase of the client's SSL key.
+  static const std::string_view kKeys[] = {"password=", "passwd=", "pwd=", "sslpassword="};
   for (std::string_view key : kKeys) {
     size_t pos = 0;
     // Any case: libpq refuses PASSWORD=, and its error quotes the value.

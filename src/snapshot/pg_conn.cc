@@ -69,7 +69,18 @@ Result<std::unique_ptr<PgConn>> PgConn::Open(const std::string& given_url) {
                   fmt::format("cannot connect to {}: {}", RedactUrl(url), why));
   }
   pq->PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
-  return std::unique_ptr<PgConn>(new PgConn(conn));
+  std::unique_ptr<PgConn> out(new PgConn(conn));
+  // COPY writes and reads values as text in the forms the session's
+  // settings choose, which a role, a database, PGOPTIONS or PGDATESTYLE may
+  // set otherwise: extra_float_digits = 0 rounds 0.30000000000000004 to 0.3,
+  // 'SQL, DMY' reads 2024-03-10 back as October, 'SQL' writes a time zone
+  // abbreviation (IST) that reads back as another zone. They are pinned on
+  // every snapshot connection, copying out and in alike, as pg_dump does.
+  STRATA_RETURN_IF_ERROR(out->Exec(
+      "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; "
+      "SET TimeZone = 'UTC'; SET bytea_output = 'hex'; SET lc_monetary = 'C'",
+      "pinning the session's output settings"));
+  return out;
 }
 
 PgConn::~PgConn() { pq->PQfinish(conn_); }

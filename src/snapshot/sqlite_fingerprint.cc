@@ -456,7 +456,7 @@ Result<std::string> RowidName(Database& db, const std::string& table) {
 
 }  // namespace
 
-Result<DataFingerprint> FingerprintSqliteImage(Database& db, const std::string& image_path,
+Result<DataFingerprint> FingerprintSqliteImage(Database& db, int fd,
                                                const std::string& cache_path,
                                                ImageFingerprintStats* stats,
                                                const OpenReader& open_reader, int readers) {
@@ -468,10 +468,6 @@ Result<DataFingerprint> FingerprintSqliteImage(Database& db, const std::string& 
   std::map<std::string, std::pair<int64_t, std::string>> def;
   for (const auto& row : defs.rows) def[row[0].ToString()] = {row[1].ToInt(), row[2].ToString()};
 
-  int fd = open(image_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return Status(Code::kIOError, fmt::format("cannot open {}: {}", image_path, std::strerror(errno)));
-  }
   unsigned char header[100];
   struct stat st {};
   bool have_header = pread(fd, header, sizeof header, 0) == sizeof header && fstat(fd, &st) == 0;
@@ -534,7 +530,6 @@ Result<DataFingerprint> FingerprintSqliteImage(Database& db, const std::string& 
     }
     tables.push_back(TableFingerprintOf(names[i], sum));
   }
-  close(fd);
   STRATA_RETURN_IF_ERROR(s);
   SaveCache(cache_path, new_cache);
   return CombineTables(std::move(tables));

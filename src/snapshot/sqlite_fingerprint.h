@@ -44,14 +44,18 @@ using OpenReader = std::function<Result<std::unique_ptr<Database>>()>;
 OpenReader ReadersOf(const std::string& path);
 
 /// The data fingerprint of the SQLite database open on `db`, whose file
-/// `image_path` holds the same state `db` reads (its transaction keeps it
-/// so). `cache_path` remembers segment sums between runs ("" = no cache); it
-/// is rewritten with the segments of this run only, so it stays the size of
+/// (or a copy of it), open on `image_fd`, holds the same state `db` reads
+/// (its transaction keeps it so). The caller opens `image_fd` before `db` takes
+/// its read lock and closes it once the lock is let go: closing any
+/// descriptor of a file drops every POSIX lock the process holds on it,
+/// SQLite's among them, and writers could then commit while it is read.
+/// `cache_path` remembers segment sums between runs ("" = no cache); it is
+/// rewritten with the segments of this run only, so it stays the size of
 /// one database's segments. A damaged or missing cache is not an error.
 /// With `open_reader`, up to `readers` more connections read the segments'
 /// rows while this thread walks the pages (a first snapshot reads every
 /// row); one that cannot be opened leaves its share to the others and `db`.
-Result<DataFingerprint> FingerprintSqliteImage(Database& db, const std::string& image_path,
+Result<DataFingerprint> FingerprintSqliteImage(Database& db, int image_fd,
                                                const std::string& cache_path,
                                                ImageFingerprintStats* stats = nullptr,
                                                const OpenReader& open_reader = {},

@@ -160,8 +160,21 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
   // committed pages may live in the -wal file, so take the write lock (no
   // new frames), then checkpoint; if a reader of an older state keeps the
   // checkpoint from finishing, copy through the backup API instead.
-  STRATA_RETURN_IF_ERROR(reader->Exec(wal ? "BEGIN IMMEDIATE" : "BEGIN"));
-  auto end_read = [&] { reader->Exec("ROLLBACK").IgnoreError(); };
+  // The file is read through one descriptor, opened before the read lock is
+  // taken and closed after it is let go: closing any descriptor of the file
+  // drops every POSIX lock this process holds on it, SQLite's shared lock
+  // among them, and writers would commit while the pages are read (a state
+  // that never was, a torn page).
+  const int db_fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (db_fd < 0) return Errno("cannot open " + path);
+  if (Status begun = reader->Exec(wal ? "BEGIN IMMEDIATE" : "BEGIN"); !begun.ok()) {
+    close(db_fd);
+    return begun;
+  }
+  auto end_read = [&] {
+    reader->Exec("ROLLBACK").IgnoreError();
+    close(db_fd);
+  };
   Status s = reader->Exec("SELECT count(*) FROM sqlite_schema");
   std::string image_path = path;
   std::string backup_path;
@@ -185,7 +198,14 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
       image_path = backup_path;
     }
   }
+  // A copy made through the backup API is a file of its own.
+  int image_fd = db_fd;
+  if (s.ok() && !backup_path.empty()) {
+    image_fd = open(backup_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (image_fd < 0) s = Errno("cannot open " + backup_path);
+  }
   auto cleanup = [&] {
+    if (image_fd >= 0 && image_fd != db_fd) close(image_fd);
     end_read();
     if (!backup_path.empty()) unlink(backup_path.c_str());
   };
@@ -223,7 +243,7 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
     // More connections read rows beside it, in the state `reader` keeps
     // (the walk checks each segment's rows against its pages).
     int threads = options.threads > 0 ? options.threads : DefaultThreads();
-    auto data = FingerprintSqliteImage(*reader, image_path, SegmentCachePath(store, path), nullptr,
+    auto data = FingerprintSqliteImage(*reader, image_fd, SegmentCachePath(store, path), nullptr,
                                        ReadersOf(path), threads);
     if (!data.ok()) {
       fp_status = data.status().WithContext("data fingerprint");
@@ -237,29 +257,23 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
   if (options.progress) options.progress->Start("snapshot", total);
   std::vector<PutResult> puts;
   {
-    int fd = open(image_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      s = Errno("cannot open " + image_path);
-    } else {
-      posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-      ChunkPipeline pipeline(store, options.threads > 0 ? options.threads : DefaultThreads());
-      for (uint64_t off = 0; off < total && s.ok(); off += chunk) {
-        if (Interrupt::Requested()) {
-          s = Status(Code::kIOError,
-                     Interrupt::Describe() + " while taking the snapshot; nothing of it was kept");
-          break;
-        }
-        std::string buf = pipeline.Buffer(std::min(chunk, total - off));
-        s = ReadFully(fd, buf.data(), buf.size(), off, image_path);
-        if (!s.ok()) break;
-        if (options.progress) options.progress->Advance(buf.size());
-        s = pipeline.Add(std::move(buf));
+    posix_fadvise(image_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    ChunkPipeline pipeline(store, options.threads > 0 ? options.threads : DefaultThreads());
+    for (uint64_t off = 0; off < total && s.ok(); off += chunk) {
+      if (Interrupt::Requested()) {
+        s = Status(Code::kIOError,
+                   Interrupt::Describe() + " while taking the snapshot; nothing of it was kept");
+        break;
       }
-      close(fd);
-      auto finished = pipeline.Finish();
-      if (s.ok() && !finished.ok()) s = finished.status();
-      if (finished.ok()) puts = std::move(finished).value();
+      std::string buf = pipeline.Buffer(std::min(chunk, total - off));
+      s = ReadFully(image_fd, buf.data(), buf.size(), off, image_path);
+      if (!s.ok()) break;
+      if (options.progress) options.progress->Advance(buf.size());
+      s = pipeline.Add(std::move(buf));
     }
+    auto finished = pipeline.Finish();
+    if (s.ok() && !finished.ok()) s = finished.status();
+    if (finished.ok()) puts = std::move(finished).value();
   }
   if (options.progress) options.progress->Done();
   fingerprint.join();

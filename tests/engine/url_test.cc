@@ -73,6 +73,8 @@ TEST(RedactUrl, HidesPasswordsInEveryPlace) {
   EXPECT_EQ(RedactUrl("postgres://db/shop?user=a&password=s3cret&sslmode=require"),
             "postgres://db/shop?user=a&password=***&sslmode=require");
   EXPECT_EQ(RedactUrl("host=db password='a b' user=x"), "host=db password=*** user=x");
+  EXPECT_EQ(RedactUrl("postgres://db/shop?sslkey=k.pem&sslpassword=phrase&sslmode=require"),
+            "postgres://db/shop?sslkey=k.pem&sslpassword=***&sslmode=require");
   EXPECT_EQ(RedactUrl("sqlite:app.db"), "sqlite:app.db");
 }
 

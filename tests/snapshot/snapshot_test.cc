@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -100,6 +101,40 @@ TEST_P(SnapshotTest, RestoreIntoNewDatabaseAndVerify) {
   Status again = RestoreSnapshot(*store_, m, into, RestoreOptions{});
   EXPECT_FALSE(again.ok());
   copy->reset();
+}
+
+// COPY writes and reads values in the session's settings, which the
+// database's own may set otherwise: a float rounded by extra_float_digits =
+// 0, a date read back day-first, a timestamptz written with a zone
+// abbreviation (IST) that reads back as another zone. Every snapshot
+// connection pins them, copying out and in.
+TEST_P(SnapshotTest, ValuesComeBackWhateverTheDatabasesOutputSettings) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's session settings";
+  Exec("CREATE TABLE ev (at timestamptz, d date, f float8, took interval)");
+  Exec("INSERT INTO ev VALUES ('2024-03-10 12:00:00+00', '2024-03-10', 0.30000000000000004, '1 day 2 hours')");
+  Exec("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET DateStyle = ''SQL, DMY''', current_database()); "
+       "EXECUTE format('ALTER DATABASE %I SET TimeZone = ''Asia/Kolkata''', current_database()); "
+       "EXECUTE format('ALTER DATABASE %I SET extra_float_digits = 0', current_database()); "
+       "EXECUTE format('ALTER DATABASE %I SET IntervalStyle = ''sql_standard''', current_database()); END $$");
+  const std::string values =
+      "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' ' || to_char(d, 'YYYY-MM-DD') "
+      "|| ' ' || (f = 0.30000000000000004) || ' ' || (took = '26 hours') FROM ev";
+  const std::string expected = "2024-03-10 12:00:00 2024-03-10 true true";
+  Manifest m = Take(*store_);
+  strata::testing::TestDatabase copy_db(GetParam());
+  Status into = RestoreSnapshot(*store_, m, copy_db.url(), RestoreOptions{});
+  ASSERT_TRUE(into.ok()) << into.message();
+  {
+    auto copy = OpenDatabase(copy_db.url());
+    ASSERT_TRUE(copy.ok());
+    EXPECT_EQ(strata::testing::Column(**copy, values), std::vector<std::string>{expected});
+  }
+  Exec("UPDATE ev SET f = 1, d = '2000-01-01'");
+  RestoreOptions replace;
+  replace.replace = true;
+  Status in_place = RestoreSnapshot(*store_, m, target_->url(), replace);
+  ASSERT_TRUE(in_place.ok()) << in_place.message();
+  EXPECT_EQ(strata::testing::Column(*target_->Connect(), values), std::vector<std::string>{expected});
 }
 
 // A new database whose name the URL percent-encodes ("my%20db" is "my db")
@@ -256,6 +291,33 @@ TEST_P(SnapshotTest, WalDatabaseWithAnOldReaderIsSnapshottedAsItIsNow) {
   auto report = VerifySnapshot(*store_, m, "", nullptr);
   ASSERT_TRUE(report.ok()) << report.status().message();
   EXPECT_TRUE(report->ok()) << report->mismatch;
+}
+
+// The pages are read in one read transaction, whose shared lock keeps other
+// processes from committing. Strata's own descriptor of the file used to be
+// closed while it was held, which drops every POSIX lock the process has on
+// the file: a writer then committed in the middle of the copy (a torn state).
+// Once the pages are read (Progress::Done) and the lock still held, another
+// process's write must wait.
+TEST_P(SnapshotTest, ReadingTheFileKeepsTheReadLock) {
+  if (pg()) GTEST_SKIP() << "SQLite's file locks";
+  struct TryWrite : Progress {
+    std::string path;
+    int exit_code = -1;
+    void Start(std::string_view, uint64_t) override {}
+    void Advance(uint64_t) override {}
+    void Done() override {
+      exit_code = std::system(("sqlite3 -cmd '.timeout 0' " + path +
+                               " \"UPDATE items SET price = 0\" >/dev/null 2>&1").c_str());
+    }
+  } probe;
+  probe.path = target_->url().substr(std::string("sqlite:").size());
+  CreateOptions options;
+  options.progress = &probe;
+  auto m = CreateSnapshot(*store_, target_->url(), options);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_NE(probe.exit_code, 0) << "another process committed while the snapshot read the file";
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE price = 0"), 0);
 }
 
 TEST_P(SnapshotTest, UnchangedContentIsStoredOnce) {

@@ -236,11 +236,9 @@ Status RestoreSnapshot(SnapshotStore& store, const Manifest& m, const std::strin
                               m.id, EngineName(m.engine), RedactUrl(url)));
   }
   STRATA_RETURN_IF_ERROR(CheckChunksPresent(store, m));
-  if (m.engine == Engine::kSqlite) {
-    STRATA_RETURN_IF_ERROR(RestoreSqlite(store, m, target.target, options));
-  } else {
-    STRATA_RETURN_IF_ERROR(RestorePostgres(store, m, url, options));
-  }
+  // SQLite's restored file is checked before it replaces the target.
+  if (m.engine == Engine::kSqlite) return RestoreSqlite(store, m, target.target, options);
+  STRATA_RETURN_IF_ERROR(RestorePostgres(store, m, url, options));
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url));
   STRATA_ASSIGN_OR_RETURN(std::string mismatch, CompareFingerprints(*db, m));
   if (!mismatch.empty()) {

@@ -367,6 +367,20 @@ Status RestoreSqlite(SnapshotStore& store, const Manifest& m, const std::string&
     unlink((temp + "-wal").c_str());
     unlink((temp + "-shm").c_str());
   };
+  // Checked before it takes the target's place: a snapshot whose pages do
+  // not hold what its fingerprints say leaves the target as it was.
+  Result<std::string> mismatch = [&]() -> Result<std::string> {
+    STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenSqlite(temp));
+    return CompareFingerprints(*db, m);
+  }();
+  if (!mismatch.ok() || !mismatch->empty()) {
+    drop_temp();
+    if (!mismatch.ok()) return mismatch.status().WithContext("checking the restored file");
+    return Status(Code::kVerifyFailed,
+                  fmt::format("snapshot {} does not hold what its fingerprints say, so it was not "
+                              "restored ('{}' is as it was):\n{}",
+                              m.id, path, *mismatch));
+  }
   if (!options.replace || !exists) {
     if (rename(temp.c_str(), path.c_str()) != 0) {
       Status s = Errno("cannot rename " + temp + " to " + path);

@@ -320,6 +320,23 @@ TEST_P(SnapshotTest, ReadingTheFileKeepsTheReadLock) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE price = 0"), 0);
 }
 
+// A snapshot whose pages do not hold what its fingerprints say (one taken
+// while the lock was lost, say) is refused before it replaces the target.
+TEST_P(SnapshotTest, AMismatchedSnapshotLeavesTheTargetAsItWas) {
+  if (pg()) GTEST_SKIP() << "the PostgreSQL restore compares once it has committed";
+  Manifest m = Take(*store_);
+  ASSERT_FALSE(m.data.tables.empty());
+  m.data.tables[0].hash = std::string(m.data.tables[0].hash.size(), '0');
+  m.data.hash = std::string(m.data.hash.size(), '0');
+  Exec("INSERT INTO items (id, name) VALUES (4, 'written after the snapshot')");
+  RestoreOptions replace;
+  replace.replace = true;
+  Status s = RestoreSnapshot(*store_, m, target_->url(), replace);
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("is as it was"));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM items"), 4);
+}
+
 TEST_P(SnapshotTest, UnchangedContentIsStoredOnce) {
   Manifest first = Take(*store_);
   EXPECT_GT(first.new_chunks, 0u);

@@ -36,35 +36,65 @@ Result<std::vector<std::string>> RelationsOfKind(PgConn& conn, const std::string
   return names;
 }
 
-// Objects outside schema $1 that depend on a relation, type or function in
-// it (a view's rule, a foreign key, a partition of one of its partitioned
-// tables: an automatic dependency, which DROP ... CASCADE follows too),
-// described, and whether it is such a partition; a rule is placed in the
-// schema of its view. pg_identify_object gives the schema quoted ("App"),
-// so it is compared with $1 quoted.
+// What DROP SCHEMA $1 CASCADE would drop beyond the schema itself, described,
+// and whether each is a partition (of one of its partitioned tables). The
+// objects that depend on the schema, on those, and so on (normal, automatic,
+// internal, extension-member and partition dependencies, as CASCADE follows
+// them), less those placed in the schema: a view's rule or a default sits
+// with its table, an extension where it is installed, and an extension's
+// members (an extension of $1 is created again) go with it. So a view or a
+// foreign key in another schema counts, and so does what builds on an
+// extension installed in $1 (a default calling public.gen_random_uuid(), an
+// index with its operator class, a foreign server of its wrapper).
+// pg_identify_object gives schemas quoted ("App"), compared with $1 quoted.
+// Publications are checked on their own; TOAST tables go with their table.
 constexpr char kDependentsOutsideSql[] =
-    "SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid),"
-    " d.deptype = 'a'"
-    " FROM pg_catalog.pg_depend d"
-    " CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.classid, d.objid, d.objsubid) o"
-    " WHERE (d.deptype = 'n' OR (d.deptype = 'a'"
-    "  AND d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0"
-    "  AND EXISTS (SELECT 1 FROM pg_catalog.pg_class p WHERE p.oid = d.objid"
-    "   AND p.relispartition AND p.relkind IN ('r', 'p', 'f')))) AND ("
-    "  (d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid IN"
-    "   (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
-    "    ON n.oid = c.relnamespace WHERE n.nspname = $1))"
-    "  OR (d.refclassid = 'pg_catalog.pg_type'::regclass AND d.refobjid IN"
-    "   (SELECT t.oid FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n"
-    "    ON n.oid = t.typnamespace WHERE n.nspname = $1))"
-    "  OR (d.refclassid = 'pg_catalog.pg_proc'::regclass AND d.refobjid IN"
-    "   (SELECT p.oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n"
-    "    ON n.oid = p.pronamespace WHERE n.nspname = $1)))"
-    " AND coalesce(o.schema, (SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_rewrite r"
-    "  JOIN pg_catalog.pg_class c ON c.oid = r.ev_class"
-    "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-    "  WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND r.oid = d.objid))"
-    " <> pg_catalog.quote_ident($1)"
+    "WITH RECURSIVE dropped(classid, objid, objsubid) AS ("
+    " SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass, n.oid, 0"
+    "  FROM pg_catalog.pg_namespace n WHERE n.nspname = $1"
+    " UNION SELECT d.classid, d.objid, d.objsubid FROM pg_catalog.pg_depend d"
+    "  JOIN dropped x ON d.refclassid = x.classid AND d.refobjid = x.objid"
+    "  WHERE d.deptype IN ('n', 'a', 'i', 'e', 'P', 'S')),"
+    " outside AS (SELECT x.classid, x.objid, x.objsubid FROM dropped x"
+    " CROSS JOIN LATERAL pg_catalog.pg_identify_object(x.classid, x.objid, x.objsubid) o"
+    " CROSS JOIN LATERAL (SELECT coalesce(o.schema, (SELECT pg_catalog.quote_ident(n.nspname)"
+    "  FROM pg_catalog.pg_namespace n WHERE n.oid = CASE x.classid"
+    "   WHEN 'pg_catalog.pg_extension'::pg_catalog.regclass THEN"
+    "    (SELECT e.extnamespace FROM pg_catalog.pg_extension e WHERE e.oid = x.objid)"
+    "   WHEN 'pg_catalog.pg_amop'::pg_catalog.regclass THEN (SELECT f.opfnamespace"
+    "    FROM pg_catalog.pg_amop a JOIN pg_catalog.pg_opfamily f ON f.oid = a.amopfamily"
+    "    WHERE a.oid = x.objid)"
+    "   WHEN 'pg_catalog.pg_amproc'::pg_catalog.regclass THEN (SELECT f.opfnamespace"
+    "    FROM pg_catalog.pg_amproc a JOIN pg_catalog.pg_opfamily f ON f.oid = a.amprocfamily"
+    "    WHERE a.oid = x.objid)"
+    "   ELSE (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid = CASE x.classid"
+    "    WHEN 'pg_catalog.pg_attrdef'::pg_catalog.regclass THEN"
+    "     (SELECT a.adrelid FROM pg_catalog.pg_attrdef a WHERE a.oid = x.objid)"
+    "    WHEN 'pg_catalog.pg_rewrite'::pg_catalog.regclass THEN"
+    "     (SELECT r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.oid = x.objid)"
+    "    WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass THEN"
+    "     (SELECT t.tgrelid FROM pg_catalog.pg_trigger t WHERE t.oid = x.objid)"
+    "    WHEN 'pg_catalog.pg_policy'::pg_catalog.regclass THEN"
+    "     (SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE p.oid = x.objid)"
+    "    END) END)) AS schema) placed"
+    " WHERE x.classid::pg_catalog.regclass::text NOT IN ('pg_namespace', 'pg_publication_rel',"
+    "  'pg_publication_namespace')"
+    " AND placed.schema IS DISTINCT FROM pg_catalog.quote_ident($1)"
+    " AND placed.schema IS DISTINCT FROM 'pg_toast'"
+    // A relation's row type and an array type go with what they belong to.
+    " AND NOT (x.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND EXISTS (SELECT 1"
+    "  FROM pg_catalog.pg_type t WHERE t.oid = x.objid AND (t.typrelid <> 0 OR t.typcategory = 'A')))"
+    " AND NOT (placed.schema IS NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend m"
+    "  WHERE m.classid = x.classid AND m.objid = x.objid AND m.deptype = 'e')))"
+    // Named once: not what goes with another of them (a foreign key's
+    // triggers, a partition's index).
+    " SELECT DISTINCT pg_catalog.pg_describe_object(x.classid, x.objid, x.objsubid),"
+    "  x.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND EXISTS (SELECT 1"
+    "   FROM pg_catalog.pg_class p WHERE p.oid = x.objid AND p.relispartition)"
+    " FROM outside x WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
+    "  JOIN outside y ON d.refclassid = y.classid AND d.refobjid = y.objid"
+    "  WHERE d.classid = x.classid AND d.objid = x.objid AND d.deptype IN ('i', 'a', 'P', 'S')"
+    "  AND NOT (y.classid = x.classid AND y.objid = x.objid))"
     " ORDER BY 1";
 
 // Of schema $1: whether it holds no object at all (nothing depends on it,
@@ -560,16 +590,19 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
     if (!outside.empty()) {
       std::string names;
       bool partitions = false;
-      for (const auto& row : outside) {
-        names += (names.empty() ? "" : "; ") + row[0].value_or("?");
-        partitions = partitions || row[1] == "t";
+      constexpr size_t kNamed = 12;  // an extension's operator classes run to hundreds
+      for (size_t i = 0; i < outside.size(); ++i) {
+        if (i < kNamed) names += (names.empty() ? "" : "; ") + outside[i][0].value_or("?");
+        partitions = partitions || outside[i][1] == "t";
       }
+      if (outside.size() > kNamed) names += fmt::format("; and {} more", outside.size() - kNamed);
       if (partitions) {
         // A partition's rows are in it, not in its parent: a snapshot of
         // this schema has neither, wherever it is restored.
         return Status(Code::kIrreversible,
                       fmt::format("restoring schema '{}' drops and recreates it, which would also "
-                                  "drop what other schemas build on it: {}. Nothing was restored: "
+                                  "drop what is outside it and built on it (or on an extension "
+                                  "installed in it): {}. Nothing was restored: "
                                   "a snapshot of schema '{}' holds neither the partitions of its "
                                   "tables that are in other schemas nor their rows, so it cannot "
                                   "bring those tables' rows back; restore a backup of the whole "
@@ -578,7 +611,8 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
       }
       return Status(Code::kIrreversible,
                     fmt::format("restoring schema '{}' drops and recreates it, which would also drop "
-                                "what other schemas build on it: {}. Nothing was restored; drop "
+                                "what is outside it and built on it (or on an extension installed "
+                                "in it): {}. Nothing was restored; drop "
                                 "those first (and create them again after), or restore --into a "
                                 "new database",
                                 m.pg_schema, names));

@@ -355,10 +355,25 @@ TEST_P(SnapshotCliTest, RestoreRefusesToDropOtherSchemasDependentsAndRefreshesMa
                         "CREATE TABLE reporting.audit (t_id INTEGER REFERENCES t (id))").ok());
   r = Strata({"snapshot", "restore", id, "--yes"});
   EXPECT_EQ(r.exit_code, 5) << r.all();
-  EXPECT_THAT(r.err, HasSubstr("would also drop what other schemas build on it: constraint "
-                               "audit_t_id_fkey on table reporting.audit; rule _RETURN on view "
-                               "reporting.ids. Nothing was restored"));
+  EXPECT_THAT(r.err, HasSubstr("would also drop what is outside it and built on it (or on an "
+                               "extension installed in it): constraint audit_t_id_fkey on table "
+                               "reporting.audit; rule _RETURN on view reporting.ids. Nothing was "
+                               "restored"));
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM reporting.ids"), 2);
+
+  // What builds on an extension installed in the schema (CREATE EXTENSION's
+  // default) goes with it: an index with its operator class, a default
+  // calling its function.
+  ASSERT_TRUE(db_->Exec("DROP SCHEMA reporting CASCADE; CREATE EXTENSION pg_trgm; CREATE SCHEMA rep;"
+                        "CREATE TABLE rep.docs (body text);"
+                        "CREATE INDEX docs_trgm ON rep.docs USING gin (body public.gin_trgm_ops);"
+                        "CREATE FUNCTION public.next_code() RETURNS int LANGUAGE sql AS 'SELECT 7';"
+                        "CREATE TABLE rep.codes (code int DEFAULT public.next_code())").ok());
+  r = Strata({"snapshot", "restore", id, "--yes"});
+  EXPECT_EQ(r.exit_code, 5) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("): default value for column code of table rep.codes; index "
+                               "rep.docs_trgm. Nothing was restored"));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM pg_indexes WHERE indexname = 'docs_trgm'"), 1);
 }
 
 // A schema whose name needs quotes ("App", chosen by the URL's search_path):
@@ -506,7 +521,8 @@ TEST_P(SnapshotCliTest, RestoreRefusesToDropPartitionsInAnotherSchema) {
   std::string id = List()[0]["id"];
   auto r = Strata({"snapshot", "restore", id, "--yes"});
   EXPECT_EQ(r.exit_code, 5) << r.all();
-  EXPECT_THAT(r.err, HasSubstr("would also drop what other schemas build on it: table "
+  EXPECT_THAT(r.err, HasSubstr("would also drop what is outside it and built on it (or on an "
+                               "extension installed in it): table "
                                "partitions.events_p0; table partitions.events_p1. Nothing was "
                                "restored: a snapshot of schema 'public' holds neither the "
                                "partitions of its tables that are in other schemas nor their rows"));

@@ -3371,12 +3371,28 @@ Result<std::string> Migrator::AcceptChangedFile(int64_t version) {
 }
 
 Result<std::vector<std::string>> Migrator::DataUnlikeBefore(const std::string& checks_json) {
+  return DataUnlike(checks_json, /*after=*/false);
+}
+
+Result<std::vector<std::string>> Migrator::DataUnlikeAfter(const std::string& checks_json) {
+  return DataUnlike(checks_json, /*after=*/true);
+}
+
+Result<std::vector<std::string>> Migrator::DataUnlike(const std::string& checks_json, bool after) {
   if (!db_) return Status(Code::kInvalidArgument, "needs a database (--database URL)");
   std::vector<std::string> out;
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
   if (!checks.is_object() || !checks.contains("data")) return out;
   for (const auto& [key, facts] : checks["data"].items()) {
-    if (!facts.is_object() || !facts.contains("hash") || facts.value("created", false)) continue;
+    if (!facts.is_object()) continue;
+    if (after) {  // the tables whose rows it recorded as it left them
+      if (!facts.contains("after")) continue;
+      STRATA_ASSIGN_OR_RETURN(std::optional<TableFingerprint> now, DataAsRecordedAfter(*db_, key, facts));
+      if (!now || now->hash != facts["after"].get<std::string>()) out.push_back(ReadAs(key, facts));
+      continue;
+    }
+    // The tables that existed before it.
+    if (!facts.contains("hash") || facts.value("created", false)) continue;
     const std::string table = NameAt(key, facts);
     STRATA_ASSIGN_OR_RETURN(std::vector<TableFingerprint> now, ExistingTablesData(*db_, {table}));
     if (now.empty() || now.front().hash != facts["hash"].get<std::string>()) out.push_back(table);

@@ -223,6 +223,9 @@ class Migrator {
   /// state back by re-applying migrations, what that state does not hold as
   /// it was. Empty when it all matches or nothing was recorded.
   Result<std::vector<std::string>> DataUnlikeBefore(const std::string& checks);
+  /// The same against what the checks say the migration left (the tables it
+  /// touched, as it ended): after re-applying it as the newest.
+  Result<std::vector<std::string>> DataUnlikeAfter(const std::string& checks);
 
   /// The migration files (empty when the directory did not load).
   const std::vector<Migration>& migrations() {
@@ -232,6 +235,7 @@ class Migrator {
   Database* database() { return db_.get(); }
 
  private:
+  Result<std::vector<std::string>> DataUnlike(const std::string& checks, bool after);
   Migrator(MigratorOptions options, std::future<Result<std::vector<Migration>>> loading,
            std::unique_ptr<Database> db);
   class Run;

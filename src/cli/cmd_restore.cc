@@ -204,11 +204,12 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
     // (the tables the migration after it touched). Rows written after the
     // snapshot and before the boundary are in no snapshot, and a migration
     // applied again may generate other values (random keys, timestamps).
-    if (keep < rows.size()) {
-      auto differ = migrator->DataUnlikeBefore(rows[keep].checks);
-      if (!differ.ok()) return Fail(differ.status().WithContext("comparing the data with history"));
-      unlike = std::move(differ).value();
-    }
+    // The newest migration has no migration after it: what it recorded as
+    // it left its tables is compared instead.
+    auto differ = keep < rows.size() ? migrator->DataUnlikeBefore(rows[keep].checks)
+                                     : migrator->DataUnlikeAfter(rows[keep - 1].checks);
+    if (!differ.ok()) return Fail(differ.status().WithContext("comparing the data with history"));
+    unlike = std::move(differ).value();
   }
   // A snapshot holds the managed schema only: what the migrations undone by
   // the restore created in other schemas is still there, and applying them
@@ -234,10 +235,18 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
                     "another backup, or restore a later snapshot by id (`strata snapshot list`; "
                     "the snapshot taken before this restore holds the state before it)",
                     RedactUrl(options->database_url), boundary, fmt::join(unlike, ", "),
-                    manifest->id, first->id(), rows[keep].id())));
+                    manifest->id, first->id(), boundary)));
   }
   fmt::print("{} is at the state {}{} ({:.2f} s)\n", RedactUrl(options->database_url), boundary,
              left.empty() ? "" : " in its managed schema", seconds);
+  if (!reapply.empty()) {
+    // History records the data of the tables a migration touched, not of
+    // the others: their rows are the snapshot's.
+    fmt::print("note: the tables the re-applied migrations touched hold what history recorded; "
+               "the others hold what snapshot {} holds, without rows written to them after it "
+               "was taken (before {})\n",
+               manifest->id, first->id());
+  }
   return kExitOk;
 }
 

@@ -65,6 +65,7 @@ int RunCreate(const GlobalOptions& global, const SnapshotFlags& flags) {
   snapshot::CreateOptions create;
   create.label = flags.label;
   create.pg_dump = opened->config.pg_dump;
+  create.lock_timeout = options->lock_timeout;
   auto bar = snapshot::TerminalProgress(stderr);
   create.progress = bar.get();
   auto start = std::chrono::steady_clock::now();
@@ -363,6 +364,9 @@ void SetupSnapshot(CLI::App& app, GlobalOptions& global, int& exit_code) {
 
   CLI::App* create = cmd->add_subcommand("create", "take a snapshot of the database now");
   create->add_option("--label", flags->label, "a note kept with the snapshot");
+  create->add_option("--lock-timeout", global.lock_timeout,
+                     "PostgreSQL: how long a read waits for a table lock another session holds "
+                     "before the snapshot gives up, exit 3 (default 10s)");
   create->callback([&global, &exit_code, flags] { exit_code = RunCreate(global, *flags); });
 
   CLI::App* list = cmd->add_subcommand("list", "list the snapshots in the store, oldest first");

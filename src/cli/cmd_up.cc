@@ -65,7 +65,8 @@ void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_flag("--no-snapshot", flags->no_snapshot,
                 "do not take a snapshot before applying (default: [snapshots] before_up)");
   cmd->add_option("--lock-timeout", global.lock_timeout,
-                  "how long to wait for another run's lock (default 10s)");
+                  "how long to wait for another run's lock, and for the table locks of other "
+                  "sessions while the snapshot before applying reads (default 10s)");
   cmd->callback([&global, &exit_code, flags, to] {
     StopGracefullyOnSignals();
     auto migrator = OpenMigrator(global, true, &exit_code, /*create_database=*/!flags->dry_run);
@@ -85,8 +86,8 @@ void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
       // Called under the lock, before the first migration: the restoration
       // point whose id history records for every migration of this run.
       options.before_apply = [config = *snapshots, url = resolved->database_url,
-                              db = migrator->database()] {
-        return TakeRestorationPoint(config, url, *db);
+                              db = migrator->database(), wait = resolved->lock_timeout] {
+        return TakeRestorationPoint(config, url, *db, wait);
       };
     }
     if (to->count() > 0) options.to = flags->to;

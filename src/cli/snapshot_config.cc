@@ -94,7 +94,7 @@ Result<std::unique_ptr<snapshot::SnapshotStore>> OpenStore(const SnapshotConfig&
 }
 
 Result<std::string> TakeRestorationPoint(const SnapshotConfig& config, const std::string& url,
-                                         Database& db) {
+                                         Database& db, std::chrono::milliseconds lock_timeout) {
   if (db.engine() == Engine::kPostgres) {
     STRATA_ASSIGN_OR_RETURN(Rows rows, db.Query("SELECT pg_database_size(current_database())"));
     uint64_t size = rows.empty() ? 0 : static_cast<uint64_t>(rows.rows[0][0].ToInt());
@@ -112,6 +112,7 @@ Result<std::string> TakeRestorationPoint(const SnapshotConfig& config, const std
   snapshot::CreateOptions options;
   options.reason = "before up";
   options.pg_dump = config.pg_dump;
+  options.lock_timeout = lock_timeout;
   auto bar = snapshot::TerminalProgress(stderr);
   options.progress = bar.get();
   auto m = snapshot::CreateSnapshot(*store, url, options);
@@ -150,6 +151,7 @@ Status Confirm(const std::string& question, bool yes) {
 Status RestoreOverTarget(const MigratorOptions& options, const SnapshotConfig& config,
                          snapshot::SnapshotStore& store, const snapshot::Manifest& m, bool yes,
                          const std::string& question) {
+  STRATA_RETURN_IF_ERROR(snapshot::CheckSameEngine(m, options.database_url));
   STRATA_RETURN_IF_ERROR(snapshot::CheckChunksPresent(store, m));
   STRATA_RETURN_IF_ERROR(Confirm(question, yes));
   LockOwner owner = CurrentOwner(options.actor);
@@ -165,6 +167,7 @@ Status RestoreOverTarget(const MigratorOptions& options, const SnapshotConfig& c
   create.reason = "before restore";
   create.label = "before restoring " + m.id;
   create.pg_dump = config.pg_dump;
+  create.lock_timeout = options.lock_timeout;
   create.progress = bar.get();
   auto before = snapshot::CreateSnapshot(store, options.database_url, create);
   if (!before.ok()) {

@@ -2,6 +2,7 @@
 // takes before it applies anything.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,8 +35,9 @@ Result<uint64_t> ParseSize(std::string_view text);
 
 /// Takes the snapshot `up` records in history, or returns "" when it is off
 /// for this database (PostgreSQL above max_auto_size; says so on stderr).
+/// Its reads wait up to `lock_timeout` for another session's table lock.
 Result<std::string> TakeRestorationPoint(const SnapshotConfig& config, const std::string& url,
-                                         Database& db);
+                                         Database& db, std::chrono::milliseconds lock_timeout);
 
 /// Restores `m` over the database of `options`: asks `question` first
 /// (unless `yes`), takes the migration lock and a snapshot of the current

@@ -202,9 +202,31 @@ Result<std::string> Dump(const CreateOptions& options, const std::string& url,
                                    "--no-owner",          "--no-privileges",
                                    "--schema=" + SqlIdentifier(schema),
                                    "--snapshot=" + snapshot, "--dbname=" + conn.first};
+  if (options.lock_timeout.count() > 0) {
+    argv.push_back(fmt::format("--lock-wait-timeout={}", options.lock_timeout.count()));
+  }
   auto out = RunProgram(argv, env);
   if (!out.ok()) return out.status().WithContext(fmt::format("dumping the schema ({})", section));
   return StripMetaCommands(*out);
+}
+
+/// `s` as kLocked, saying so, when a read of the snapshot gave up waiting
+/// for a table lock (lock_timeout, SQLSTATE 55P03; pg_dump's
+/// --lock-wait-timeout times its LOCK TABLE out); otherwise `s`.
+Status LockedOutOfTable(const Status& s, std::chrono::milliseconds waited) {
+  const std::string& m = s.message();
+  const bool dump_gave_up = m.find("LOCK TABLE") != std::string::npos &&
+                            m.find("timeout") != std::string::npos;
+  if (s.ok() || (s.code() != Code::kLocked && m.find("55P03") == std::string::npos &&
+                 m.find("could not obtain lock") == std::string::npos && !dump_gave_up)) {
+    return s;
+  }
+  return Status(Code::kLocked,
+                fmt::format("the snapshot waited {} ms (--lock-timeout) for a table lock another "
+                            "session holds (an ALTER TABLE or a LOCK under way, say) and gave up; "
+                            "nothing of it was kept. Let that session finish, or give a longer "
+                            "--lock-timeout: {}",
+                            waited.count(), s.message()));
 }
 
 /// The dump less its CREATE SCHEMA line: the restorer creates the schema
@@ -261,8 +283,10 @@ Status RowSecurityRefused(const Status& s) {
 }  // namespace
 
 
-Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, Manifest m,
-                                 const CreateOptions& options) {
+namespace {
+
+Result<Manifest> CaptureSchema(SnapshotStore& store, const std::string& url, Manifest m,
+                               const CreateOptions& options) {
   // The fingerprints' connection (below) is opened beside this one: each
   // takes the server a new backend's start.
   auto fp_conn = std::async(std::launch::async, [&url] { return OpenDatabase(url); });
@@ -270,6 +294,9 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
   // Every row or an error, never the rows a policy shows (RowSecurityRefused).
   STRATA_RETURN_IF_ERROR(conn->Exec("SET row_security = off"));
   STRATA_RETURN_IF_ERROR(conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  const std::string lock_timeout =
+      fmt::format("SET LOCAL lock_timeout = {}", options.lock_timeout.count());
+  STRATA_RETURN_IF_ERROR(conn->Exec(lock_timeout));
   STRATA_ASSIGN_OR_RETURN(
       auto info, conn->Query("SELECT pg_export_snapshot(), current_schema(), "
                              "current_setting('server_version_num')::int"));
@@ -326,6 +353,7 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
       STRATA_RETURN_IF_ERROR(db->Exec("SET row_security = off"));
       STRATA_RETURN_IF_ERROR(db->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
       STRATA_RETURN_IF_ERROR(db->Exec("SET TRANSACTION SNAPSHOT " + SqlLiteral(snapshot)));
+      STRATA_RETURN_IF_ERROR(db->Exec(lock_timeout));
       tell();
       STRATA_ASSIGN_OR_RETURN(m.schema, FingerprintSchema(*db));
       m.schema.canonical_text.clear();
@@ -399,6 +427,15 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
   }
   STRATA_RETURN_IF_ERROR(Account(store, puts, m));
   return m;
+}
+
+}  // namespace
+
+Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, Manifest m,
+                                 const CreateOptions& options) {
+  Result<Manifest> out = CaptureSchema(store, url, std::move(m), options);
+  if (!out.ok()) return LockedOutOfTable(out.status(), options.lock_timeout);
+  return out;
 }
 
 namespace {
@@ -556,16 +593,47 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
                               m.pg_schema, RedactUrl(url), *current[0][0], m.pg_schema));
   }
   if (!options.replace) {
+    // The schema is dropped and made anew, so a new database's must hold
+    // nothing yet: no relation, but no function, type or extension either
+    // (an extension's members go with it and are not named).
     STRATA_ASSIGN_OR_RETURN(
-        auto count, conn->Query("SELECT count(*) FROM pg_catalog.pg_class c JOIN "
-                                "pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                                "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'S')",
-                                {m.pg_schema}));
-    if (*count[0][0] != "0") {
+        auto found, conn->Query("SELECT pg_catalog.pg_describe_object(d.classid, d.objid, 0),"
+                               " (SELECT e.extname FROM pg_catalog.pg_extension e"
+                               "  WHERE d.classid = 'pg_catalog.pg_extension'::pg_catalog.regclass"
+                               "  AND e.oid = d.objid)"
+                               " FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_namespace n"
+                               " ON d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass"
+                               " AND d.refobjid = n.oid WHERE n.nspname = $1 AND d.deptype = 'n'"
+                               " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e"
+                               "  WHERE e.classid = d.classid AND e.objid = d.objid"
+                               "  AND e.deptype = 'e')"
+                               " ORDER BY 1",
+                               {m.pg_schema}));
+    // An extension the snapshot has too is made again; one it uses from
+    // another schema is checked (and named) where the restore makes those.
+    std::vector<std::vector<std::optional<std::string>>> held;
+    for (auto& row : found) {
+      const std::optional<std::string>& ext = row[1];
+      const auto& own = m.pg_extensions;
+      const auto& outside = m.pg_outside_extensions;
+      if (ext && (std::find(own.begin(), own.end(), *ext) != own.end() ||
+                  std::any_of(outside.begin(), outside.end(),
+                              [&](const OutsideExtension& e) { return e.name == *ext; }))) {
+        continue;
+      }
+      held.push_back(std::move(row));
+    }
+    if (!held.empty()) {
+      std::string names;
+      for (size_t i = 0; i < held.size() && i < 5; ++i) {
+        names += (names.empty() ? "" : ", ") + held[i][0].value_or("?");
+      }
+      if (held.size() > 5) names += fmt::format(" and {} more", held.size() - 5);
       return Status(Code::kInvalidArgument,
-                    fmt::format("{} already has {} relations in schema '{}'; restore into an "
+                    fmt::format("{} already holds objects in schema '{}' ({}), which restoring "
+                                "the schema would drop; nothing was restored. Restore into an "
                                 "empty database, or into the target itself with --yes",
-                                RedactUrl(url), *count[0][0], m.pg_schema));
+                                RedactUrl(url), m.pg_schema, names));
     }
   }
   uint64_t total = 0;

@@ -227,14 +227,18 @@ Result<VerifyReport> VerifySnapshot(SnapshotStore& store, const Manifest& m,
   return report;
 }
 
+Status CheckSameEngine(const Manifest& m, const std::string& url) {
+  STRATA_ASSIGN_OR_RETURN(DatabaseUrl target, ParseDatabaseUrl(url));
+  if (target.engine == m.engine) return Status::OK();
+  return Status(Code::kInvalidArgument,
+                fmt::format("snapshot {} is of a {} database and cannot be restored into {}",
+                            m.id, EngineName(m.engine), RedactUrl(url)));
+}
+
 Status RestoreSnapshot(SnapshotStore& store, const Manifest& m, const std::string& url,
                        const RestoreOptions& options) {
+  STRATA_RETURN_IF_ERROR(CheckSameEngine(m, url));
   STRATA_ASSIGN_OR_RETURN(DatabaseUrl target, ParseDatabaseUrl(url));
-  if (target.engine != m.engine) {
-    return Status(Code::kInvalidArgument,
-                  fmt::format("snapshot {} is of a {} database and cannot be restored into {}",
-                              m.id, EngineName(m.engine), RedactUrl(url)));
-  }
   STRATA_RETURN_IF_ERROR(CheckChunksPresent(store, m));
   // SQLite's restored file is checked before it replaces the target.
   if (m.engine == Engine::kSqlite) return RestoreSqlite(store, m, target.target, options);

@@ -36,6 +36,10 @@ struct CreateOptions {
   Progress* progress = nullptr;
   int threads = 0;             // 0: DefaultThreads()
   std::string pg_dump = "pg_dump";
+  /// PostgreSQL: how long a read waits for a table lock another session
+  /// holds (an ALTER TABLE under way) before the snapshot gives up with
+  /// kLocked; 0 waits as long as it takes.
+  std::chrono::milliseconds lock_timeout{0};
 };
 
 /// How a manifest names the database at `url`: "sqlite:<path>" as given, or
@@ -62,6 +66,10 @@ struct VerifyReport {
 Result<VerifyReport> VerifySnapshot(SnapshotStore& store, const Manifest& manifest,
                                     const std::string& server_url, Progress* progress);
 
+/// kInvalidArgument unless `url` names a database of the engine `m` was
+/// taken of: checked before anything else of a restore happens.
+Status CheckSameEngine(const Manifest& m, const std::string& url);
+
 /// Checks that every chunk the manifest lists is present, without reading
 /// them: a restore refuses a snapshot that lacks one before touching anything.
 Status CheckChunksPresent(const SnapshotStore& store, const Manifest& manifest);
@@ -69,7 +77,7 @@ Status CheckChunksPresent(const SnapshotStore& store, const Manifest& manifest);
 struct RestoreOptions {
   /// true: `url` is the live target, whose contents are replaced. false: a
   /// new database (SQLite: a path that does not exist; PostgreSQL: created
-  /// if missing, and its schema must hold no table).
+  /// if missing, and its schema must hold nothing yet).
   bool replace = false;
   Progress* progress = nullptr;
   /// SQLite, replace: the lock row strata_lock should hold afterwards (the

@@ -168,6 +168,69 @@ TEST_P(SnapshotCliTest, RestoreByReapplyingSaysWhichDataItCouldNotBringBack) {
   EXPECT_THAT(r.out, HasSubstr("applying    0001_t"));
 }
 
+// Another session holding a table lock (an ALTER TABLE under way) kept a
+// PostgreSQL snapshot, and the `up` waiting on it, waiting without end while
+// it held the migration lock; the reads give up after --lock-timeout (exit 3).
+TEST_P(SnapshotCliTest, ASnapshotGivesUpOnATableLockedByAnotherSession) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's table locks";
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\nINSERT INTO t VALUES (1);\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  auto holder = target_->Connect();
+  ASSERT_TRUE(holder->Exec("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE").ok());
+  auto r = Strata({"snapshot", "create", "--lock-timeout", "1s"});
+  EXPECT_EQ(r.exit_code, 3) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("the snapshot waited 1000 ms (--lock-timeout) for a table lock"));
+  Write("0002_u.up.sql", "CREATE TABLE u (id INTEGER PRIMARY KEY);\n");
+  r = Strata({"up", "--lock-timeout", "1s"});
+  EXPECT_EQ(r.exit_code, 3) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("nothing was applied"));
+  ASSERT_TRUE(holder->Exec("ROLLBACK").ok());
+  EXPECT_THAT(Versions(), ::testing::ElementsAre("1"));
+  EXPECT_TRUE(List().empty());
+  r = Strata({"up", "--lock-timeout", "1s"});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+}
+
+// A snapshot of one engine restored into a database of the other is refused
+// before anything happens (it used to take the lock, creating strata_lock in
+// the target, and a snapshot of it first).
+TEST_P(SnapshotCliTest, ARestoreIntoTheOtherEngineStopsBeforeItTouchesAnything) {
+  if (pg()) GTEST_SKIP() << "one direction is enough, and needs no second server";
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  std::string id = List()[0]["id"];
+  auto r = RunStrata({"--database", "postgresql://app:s3cret@127.0.0.1:1/shop", "--dir",
+                      dir_.path() + "/migrations", "snapshot", "restore", id, "--yes"},
+                     dir_.path());
+  EXPECT_EQ(r.exit_code, 2) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("is of a sqlite database and cannot be restored into "
+                               "postgresql://app:***@127.0.0.1:1/shop"));
+  EXPECT_THAT(r.all(), ::testing::Not(HasSubstr("s3cret")));
+  EXPECT_EQ(List().size(), 1u);
+}
+
+// Just after the newest migration there is no later one whose history row
+// says what the state was: what the newest recorded as it left its tables
+// is compared instead (re-applied, it used to be claimed without a check).
+TEST_P(SnapshotCliTest, RestoreAfterTheNewestMigrationComparesWhatItLeft) {
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);  // its snapshot: before 0001
+  ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES (1, 'written before 0002')").ok());
+  Write("0002_seed.up.sql", "INSERT INTO t VALUES (100, 'seed');\n");
+  Write("0002_seed.down.sql", "DELETE FROM t WHERE id = 100;\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  auto r = Strata({"restore", "--to-version", "2", "--after", "--yes"});
+  EXPECT_EQ(r.exit_code, 6) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("has the schema of the state just after 0002_seed, but the data of t "
+                               "differs from what history recorded there"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("is at the state just after 0002_seed")));
+  // Nothing written in between: re-applying gives the state itself.
+  r = Strata({"restore", "--to-version", "2", "--after", "--yes"});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(r.out, HasSubstr("is at the state just after 0002_seed"));
+  EXPECT_THAT(r.out, HasSubstr("note: the tables the re-applied migrations touched hold what history"));
+}
+
 // A migration older than V applied later (--allow-out-of-order) comes after
 // V: the state just after V is the one its run's snapshot holds, not an
 // earlier snapshot with it replayed; and migrations re-applied to reach a
@@ -203,11 +266,14 @@ TEST_P(SnapshotCliTest, RestoreFollowsTheOrderMigrationsWereAppliedIn) {
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM invoices"), 1);
 
   // 0002 again, in a run without a snapshot: just after it, the first
-  // run's snapshot is restored and 0001, 0003 and then 0002 re-applied.
+  // run's snapshot is restored and 0001, 0003 and then 0002 re-applied. The
+  // invoice written after that snapshot is in none: 0002, the newest, left
+  // invoices with it, so the restore says the data differs (exit 6).
   up = Strata({"up", "--allow-out-of-order", "--no-snapshot"});
   ASSERT_EQ(up.exit_code, 0) << up.all();
   r = Strata({"restore", "--to-version", "2", "--after", "--yes"});
-  ASSERT_EQ(r.exit_code, 0) << r.all();
+  ASSERT_EQ(r.exit_code, 6) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("but the data of invoices differs from what history recorded there"));
   EXPECT_THAT(Versions(), ::testing::ElementsAre("1", "2", "3"));
   EXPECT_EQ(testing::Column(*target_->Connect(),
                             "SELECT version FROM strata_history ORDER BY applied_at, version"),

@@ -101,6 +101,17 @@ TEST_P(SnapshotTest, RestoreIntoNewDatabaseAndVerify) {
   Status again = RestoreSnapshot(*store_, m, into, RestoreOptions{});
   EXPECT_FALSE(again.ok());
   copy->reset();
+  if (!pg()) return;
+  // Nor over one whose schema holds no table but a function, which dropping
+  // the schema would take.
+  strata::testing::TestDatabase other_db(GetParam());
+  auto other = OpenDatabase(other_db.url());
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->Exec("CREATE FUNCTION public.keep_me() RETURNS int LANGUAGE sql AS 'SELECT 1'").ok());
+  Status refused = RestoreSnapshot(*store_, m, other_db.url(), RestoreOptions{});
+  EXPECT_EQ(refused.code(), Code::kInvalidArgument) << refused.message();
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("(function keep_me())"));
+  EXPECT_EQ(Scalar(**other, "SELECT keep_me()"), 1);
 }
 
 // COPY writes and reads values in the session's settings, which the

@@ -1,3 +1,6 @@
+#include <unistd.h>
+
+#include <filesystem>
 #include <string>
 #include <system_error>
 
@@ -5,9 +8,41 @@
 
 #include "cli/cli.h"
 #include "cli/snapshot_config.h"
+#include "engine/sqlite/sqlite_database.h"
+#include "engine/url.h"
 
 namespace strata::cli {
 namespace {
+
+/// The SQLite file `up` on `global`'s database would create: its path when
+/// it names a plain file that is not there yet, else "".
+std::string SqliteFileToMake(const GlobalOptions& global) {
+  auto options = ResolveOptions(global, true);
+  if (!options.ok()) return "";
+  auto url = ParseDatabaseUrl(options->database_url);
+  if (!url.ok() || url->engine != Engine::kSqlite || url->target.empty() ||
+      url->target == ":memory:" || url->target.rfind("file:", 0) == 0) {
+    return "";
+  }
+  std::error_code ec;
+  return std::filesystem::exists(url->target, ec) || ec ? "" : url->target;
+}
+
+/// Removes the SQLite file at `path`, made by a run that then stopped
+/// before applying anything (a migration that does not parse, a refusal),
+/// when it holds nothing but Strata's own empty tables: a mistyped path or
+/// a broken directory leaves no stray database behind.
+void RemoveIfUntouched(const std::string& path) {
+  {
+    auto db = OpenSqlite(path, /*create=*/false);
+    if (!db.ok()) return;
+    auto rows = (*db)->Query(
+        "SELECT (SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'strata\\_%' ESCAPE '\\')"
+        " + (SELECT count(*) FROM sqlite_schema WHERE name = 'strata_history')");
+    if (!rows.ok() || rows->empty() || rows->rows[0][0].ToInt() != 0) return;
+  }
+  for (const char* suffix : {"", "-journal", "-wal", "-shm"}) unlink((path + suffix).c_str());
+}
 
 struct UpFlags {
   int64_t to = 0;
@@ -69,6 +104,7 @@ void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
                   "sessions while the snapshot before applying reads (default 10s)");
   cmd->callback([&global, &exit_code, flags, to] {
     StopGracefullyOnSignals();
+    const std::string made = flags->dry_run ? "" : SqliteFileToMake(global);
     auto migrator = OpenMigrator(global, true, &exit_code, /*create_database=*/!flags->dry_run);
     if (!migrator) return;
     UpOptions options;
@@ -99,6 +135,10 @@ void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
     auto report = migrator->Up(options, PrintEvent);
     if (!report.ok()) {
       exit_code = Fail(report.status());
+      if (!made.empty()) {
+        migrator.reset();
+        RemoveIfUntouched(made);
+      }
       return;
     }
     if (options.dry_run) {

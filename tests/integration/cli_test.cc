@@ -1402,6 +1402,23 @@ TEST_F(CliInputTest, PsqlInputIsRefusedBeforeItRuns) {
   EXPECT_THAT(run.err, Not(HasSubstr("0003_g.up.sql:1")));
 }
 
+// `up` on a new SQLite path that stops before applying anything (a
+// migration that does not parse) leaves no file behind; one that applied
+// something keeps it.
+TEST_F(CliInputTest, UpThatStopsBeforeApplyingLeavesNoNewFile) {
+  dir_.Write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY, n TEXT DEFAULT 'x);\n");
+  const std::string path = dir_.path() + "/typo.db";
+  auto run = Strata({"--database", "sqlite:" + path, "up"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_FALSE(std::filesystem::exists(path));
+  dir_.Write("migrations/0001_a.up.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);\n");
+  dir_.Write("migrations/0002_b.up.sql", "SELECT * FROM no_such_table;\n");
+  dir_.Write("migrations/0002_b.down.sql", "-- nothing to undo\n");
+  run = Strata({"--database", "sqlite:" + path, "up", "--no-snapshot"});
+  EXPECT_EQ(run.exit_code, cli::kExitMigrationFailed) << run.all();
+  EXPECT_TRUE(std::filesystem::exists(path));
+}
+
 // The text summary counts each migration once, in its state, as --json does.
 TEST_F(CliInputTest, StatusSummaryCountsEachMigrationOnce) {
   dir_.Write("migrations/10_a.up.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);\n");

@@ -2232,6 +2232,7 @@ Result<StatusReport> Migrator::ReadStatus(bool check_drift) {
     s.applied_by = a.applied_by;
     s.duration_ms = a.duration_ms;
     s.down_source = a.down_source;
+    s.finalized_at = a.finalized_at;
     s.error = a.error;
     s.checksum = a.checksum;
     if (a.version > newest.version) {

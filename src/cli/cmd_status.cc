@@ -44,6 +44,7 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
           j["applied_by"] = m.applied_by;
           j["duration_ms"] = m.duration_ms;
           j["down"] = m.down_source;
+          if (!m.finalized_at.empty()) j["finalized_at"] = m.finalized_at;
           j["checksum"] = m.checksum;
         }
         if (!m.file_id.empty()) j["file_id"] = m.file_id;
@@ -79,6 +80,8 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
           AppendPadded(out, m.id, 40);
           out.append(" ").append(m.applied_at).append(" by ").append(m.applied_by);
           out.append(" down: ").append(m.down_source);
+          // Its captured data is gone: `down` refuses it (exit 5).
+          if (!m.finalized_at.empty()) out.append(", finalized ").append(m.finalized_at);
         }
         out += '\n';
         if (!m.file_id.empty()) out.append("      its file was renamed since: now ").append(m.file_id).append("\n");

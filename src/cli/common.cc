@@ -272,10 +272,25 @@ Result<toml::table> ReadConfigFile(const std::string& path) {
   return config;
 }
 
+namespace {
+
+/// "strata.toml:4:11: [lock] timeout": where a value of the config file is,
+/// for an error about it.
+std::string ValueAt(const toml::table& t, const std::string& path, std::string_view table,
+                    std::string_view key) {
+  const toml::node* n = t[table][key].node();
+  if (n == nullptr) return fmt::format("{}: [{}] {}", path, table, key);
+  return fmt::format("{}:{}:{}: [{}] {}", path, n->source().begin.line, n->source().begin.column,
+                     table, key);
+}
+
+}  // namespace
+
 Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_database) {
   MigratorOptions out;
   STRATA_ASSIGN_OR_RETURN(std::string config_path, ConfigPath(global.config));
   std::string config_url, config_dir, config_lock, config_finalize_after, config_table_lock;
+  std::string lock_at, table_lock_at, finalize_after_at;  // where in the config file
   if (!config_path.empty()) {
     STRATA_ASSIGN_OR_RETURN(toml::table t, ReadConfigFile(config_path));
     config_url = t["database"]["url"].value_or(std::string());
@@ -283,6 +298,9 @@ Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_da
     config_table_lock = t["migrations"]["lock_timeout"].value_or(std::string());
     config_lock = t["lock"]["timeout"].value_or(std::string());
     config_finalize_after = t["captures"]["finalize_after"].value_or(std::string());
+    lock_at = ValueAt(t, config_path, "lock", "timeout");
+    table_lock_at = ValueAt(t, config_path, "migrations", "lock_timeout");
+    finalize_after_at = ValueAt(t, config_path, "captures", "finalize_after");
     if (const toml::table* values = t["placeholders"].as_table()) {
       for (const auto& [key, value] : *values) {
         out.placeholders[std::string(key.str())] = value.value_or(std::string());
@@ -299,17 +317,17 @@ Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_da
   std::string lock = !global.lock_timeout.empty() ? global.lock_timeout : config_lock;
   if (!lock.empty()) {
     auto t = ParseDuration(lock);
-    if (!t.ok()) return t.status().WithContext("lock timeout");
+    if (!t.ok()) return t.status().WithContext(!global.lock_timeout.empty() ? "--lock-timeout" : lock_at);
     out.lock_timeout = *t;
   }
   if (!config_table_lock.empty()) {
     auto t = ParseDuration(config_table_lock);
-    if (!t.ok()) return t.status().WithContext(config_path + ": [migrations] lock_timeout");
+    if (!t.ok()) return t.status().WithContext(table_lock_at);
     out.statement_lock_timeout = *t;
   }
   if (!config_finalize_after.empty()) {
     auto t = ParseDuration(config_finalize_after);
-    if (!t.ok()) return t.status().WithContext(config_path + ": [captures] finalize_after");
+    if (!t.ok()) return t.status().WithContext(finalize_after_at);
     out.finalize_after = *t;
   }
   if (need_database && out.database_url.empty()) {

@@ -1234,7 +1234,11 @@ TEST_F(CliInputTest, ConfigTyposAndWrongTypesAreErrors) {
   dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[migrations]\nlock_timeout = \"soon\"\n");
   run = Strata({"--dir", "db/migrations", "up"});
   EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
-  EXPECT_THAT(run.err, HasSubstr("[migrations] lock_timeout: 'soon' is not a duration"));
+  EXPECT_THAT(run.err, HasSubstr("strata.toml:4:16: [migrations] lock_timeout: 'soon' is not a duration"));
+  dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[lock]\ntimeout = \"10 seconds\"\n");
+  run = Strata({"status"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("strata.toml:4:11: [lock] timeout: '10 seconds' has an unknown unit"));
   dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[snapshots]\nbefore_up = \"no\"\n");
   run = Strata({"--dir", "db/migrations", "up"});
   EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
@@ -1435,7 +1439,8 @@ TEST_F(CliInputTest, StatusSummaryCountsEachMigrationOnce) {
   EXPECT_EQ(json["summary"]["out-of-order"], 1);
 }
 
-// `show` says when a migration was finalized (and so cannot be rolled back).
+// `show` and `status` say when a migration was finalized (and so cannot be
+// rolled back).
 TEST_F(CliInputTest, ShowSaysAMigrationWasFinalized) {
   dir_.Write("migrations/0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n");
   dir_.Write("migrations/0002_d.up.sql", "ALTER TABLE t DROP COLUMN v;\n");
@@ -1448,6 +1453,10 @@ TEST_F(CliInputTest, ShowSaysAMigrationWasFinalized) {
               HasSubstr("(its captured data was dropped: it cannot be rolled back)"));
   auto json = nlohmann::json::parse(Strata({"--database", db, "show", "2", "--json"}).out);
   EXPECT_TRUE(json["finalized_at"].is_string());
+  EXPECT_THAT(Strata({"--database", db, "status"}).out, HasSubstr("down: file, finalized "));
+  auto status = nlohmann::json::parse(Strata({"--database", db, "status", "--json"}).out);
+  EXPECT_EQ(status["migrations"][1]["finalized_at"], json["finalized_at"]);
+  EXPECT_EQ(status["migrations"][0].count("finalized_at"), 0u);
 }
 
 // Counts are whole numbers with a least value, and a wrong one says so

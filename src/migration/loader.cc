@@ -796,6 +796,19 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const Load
       f.name = std::move(parsed->name);
       f.version_text = std::move(parsed->version_text);
       f.first = file;
+    } else if (slot->empty() && parsed->kind != MigrationFileName::Kind::kUp && !by_version_alone &&
+               f.up.size() > 7 && f.up.compare(f.up.size() - 7, 7, ".up.sql") == 0 &&
+               (f.name != parsed->name || f.version_text != parsed->version_text)) {
+      // A down or verify file for an up file of its version, named
+      // otherwise (golang-migrate pairs by version alone): the pair is
+      // meant, so the name is what to fix, not the version.
+      std::string expected = f.up.substr(f.up.rfind('/') + 1);
+      expected.replace(expected.size() - 7, 7,
+                       parsed->kind == MigrationFileName::Kind::kDown ? ".down.sql" : ".verify.sql");
+      problems.push_back(fmt::format("{}/{}: version {} is the up script {}/{}, named otherwise; "
+                                     "rename this file {} so that it pairs with it",
+                                     dir, file, parsed->version, dir, f.up, expected));
+      continue;
     } else if (!slot->empty() || (!by_version_alone && (f.name != parsed->name ||
                                                         f.version_text != parsed->version_text))) {
       std::string other = layout == Layout::kNative ? f.version_text + "_" + f.name + ".*.sql"

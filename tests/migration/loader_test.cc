@@ -339,6 +339,27 @@ TEST(LoadMigrations, ReadsFlywayMigrationsInFoldersBelow) {
   EXPECT_THAT(bad.status().message(), HasSubstr("duplicate version 2"));
 }
 
+// A down or verify file named otherwise than the up file of its version
+// (golang-migrate pairs them by version alone) says which name pairs it,
+// not that the version is used twice; a matching one pairs as before.
+TEST(LoadMigrations, ADownFileNamedOtherwiseThanItsUpFileSaysWhatToRenameItTo) {
+  testing::TempDir dir;
+  dir.Write("000001_create_a.up.sql", "CREATE TABLE a (id INT);\n");
+  dir.Write("000001_create_table_a.down.sql", "DROP TABLE a;\n");
+  auto bad = LoadMigrations(dir.path());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("000001_create_table_a.down.sql: version 1 is the up script " + dir.path() +
+                        "/000001_create_a.up.sql, named otherwise; rename this file "
+                        "000001_create_a.down.sql so that it pairs with it"));
+  EXPECT_THAT(bad.status().message(), ::testing::Not(HasSubstr("duplicate version")));
+  dir.Remove("000001_create_table_a.down.sql");
+  dir.Write("000001_create_a.down.sql", "DROP TABLE a;\n");
+  auto good = LoadMigrations(dir.path());
+  ASSERT_TRUE(good.ok()) << good.status().message();
+  EXPECT_TRUE((*good)[0].has_down());
+}
+
 // A file no layout reads (a Flyway callback such as afterMigrate.sql) is
 // reported as not parsing, without the claim that it is named in Strata's
 // own layout.

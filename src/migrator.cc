@@ -488,6 +488,16 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders&
   return p;
 }
 
+/// How the down file of `p` differs from the down script history `stored`
+/// (which `down` runs), as a line diff; nullopt when it does not, or when the
+/// migration has no down file now (a deleted one leaves the stored script).
+std::optional<std::string> DownFileChange(const Prepared& p, const std::string& stored) {
+  if (p.down_source != "file") return std::nullopt;
+  std::string was = NormalizeScript(stored), now = NormalizeScript(p.down_script);
+  if (was == now) return std::nullopt;
+  return LineDiff(was, now);
+}
+
 /// What a migration touches, for its fingerprints: the tables it names (with
 /// their indexes and triggers), or the whole schema when it has statements
 /// whose objects Strata cannot place on a table.
@@ -1579,6 +1589,11 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
   return Status::OK();
 }
 
+/// `table`, quoted, and qualified by `schema` when there is one.
+std::string QuotedTable(Database& db, const std::string& schema, const std::string& table) {
+  return schema.empty() ? db.QuoteIdent(table) : db.QuoteIdent(schema) + "." + db.QuoteIdent(table);
+}
+
 /// OK unless the down script's ALTER COLUMN ... TYPE (PostgreSQL, default
 /// conversion) would change a value in a table written to since the
 /// migration: numeric 9.99 -> integer 10, timestamp(6) -> timestamp(0). The
@@ -1589,9 +1604,7 @@ Status RefuseLossyRetypes(Database& db, const AppliedMigration& m, const nlohman
                           const std::vector<sql::StatementInfo>& down) {
   if (db.engine() != Engine::kPostgres) return Status::OK();
   for (const sql::StatementInfo& info : down) {
-    const std::string table = info.schema.empty()
-                                  ? db.QuoteIdent(info.table)
-                                  : db.QuoteIdent(info.schema) + "." + db.QuoteIdent(info.table);
+    const std::string table = QuotedTable(db, info.schema, info.table);
     for (const sql::Retype& retype : info.retyped) {
       if (!retype.using_expr.empty()) continue;
       auto type = db.Query(
@@ -2889,8 +2902,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       // held to what they were, which a failed check shows.
       std::vector<std::string> quoted, tables;
       for (const auto& [schema, table] : TablesGuardedOnRollback(checks, up_infos, down_infos)) {
-        quoted.push_back(schema.empty() ? db_->QuoteIdent(table)
-                                        : db_->QuoteIdent(schema) + "." + db_->QuoteIdent(table));
+        quoted.push_back(QuotedTable(*db_, schema, table));
         tables.push_back(table);
       }
       for (const std::string& t : cascaded) {
@@ -3084,16 +3096,15 @@ Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
       findings.push_back({allow_irreversible ? Code::kOk : Code::kIrreversible, p->irreversible});
     }
     auto row = stored.find(m.version);
-    if (!pending && p->down_source == "file" && row != stored.end() &&
-        row->second.state == AppliedState::kApplied &&
-        NormalizeScript(p->down_script) != NormalizeScript(row->second.down_script)) {
-      findings.push_back(
-          {Code::kOk,
-           fmt::format("{}: its down file differs from the down script stored when it was "
-                       "applied, which `down` runs; to roll back with the file instead, run "
-                       "`strata resolve {} --accept-file`:\n{}",
-                       m.id(), m.version,
-                       LineDiff(NormalizeScript(row->second.down_script), NormalizeScript(p->down_script)))});
+    if (!pending && row != stored.end() && row->second.state == AppliedState::kApplied) {
+      if (auto change = DownFileChange(*p, row->second.down_script)) {
+        findings.push_back(
+            {Code::kOk,
+             fmt::format("{}: its down file differs from the down script stored when it was "
+                         "applied, which `down` runs; to roll back with the file instead, run "
+                         "`strata resolve {} --accept-file`:\n{}",
+                         m.id(), m.version, *change)});
+      }
     }
     if (managed.ok() && pending) {
       if (auto outside = OutsideManagedSchema(m, *p, *managed)) {
@@ -3337,10 +3348,9 @@ Result<std::string> Migrator::AcceptChangedFile(int64_t version) {
   // As `up` would store it now; a down file that no longer parses is refused here.
   STRATA_ASSIGN_OR_RETURN(Prepared p, Prepare(*file, DialectOf(db_->engine()), placeholders));
   const bool up_changed = file->checksum != row->checksum;
-  // A deleted down file keeps the stored script (rollback runs it); a
-  // down file written or fixed since replaces it.
-  const bool down_changed = p.down_source == "file" &&
-                            NormalizeScript(p.down_script) != NormalizeScript(row->down_script);
+  // A down file written or fixed since replaces the stored script.
+  const std::optional<std::string> down_change = DownFileChange(p, row->down_script);
+  const bool down_changed = down_change.has_value();
   if (!up_changed && !down_changed) {
     return Status(Code::kInvalidArgument,
                   fmt::format("{} is unchanged since it was applied (its up file, and its down "
@@ -3352,8 +3362,7 @@ Result<std::string> Migrator::AcceptChangedFile(int64_t version) {
     diff += "up file:\n" + LineDiff(NormalizeScript(row->up_script), NormalizeScript(file->up_sql));
   }
   if (down_changed) {
-    diff += "down script (stored " + row->down_source + ", now the file's):\n" +
-            LineDiff(NormalizeScript(row->down_script), NormalizeScript(p.down_script));
+    diff += "down script (stored " + row->down_source + ", now the file's):\n" + *down_change;
   }
   STRATA_RETURN_IF_ERROR(InTransaction(*db_, [&]() -> Status {
     if (up_changed) {

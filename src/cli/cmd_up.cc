@@ -14,12 +14,10 @@
 namespace strata::cli {
 namespace {
 
-/// The SQLite file `up` on `global`'s database would create: its path when
-/// it names a plain file that is not there yet, else "".
-std::string SqliteFileToMake(const GlobalOptions& global) {
-  auto options = ResolveOptions(global, true);
-  if (!options.ok()) return "";
-  auto url = ParseDatabaseUrl(options->database_url);
+/// The SQLite file `up` on `database_url` would create: its path when it
+/// names a plain file that is not there yet, else "".
+std::string SqliteFileToMake(const std::string& database_url) {
+  auto url = ParseDatabaseUrl(database_url);
   if (!url.ok() || url->engine != Engine::kSqlite || url->target.empty() ||
       url->target == ":memory:" || url->target.rfind("file:", 0) == 0) {
     return "";
@@ -104,7 +102,10 @@ void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
                   "sessions while the snapshot before applying reads (default 10s)");
   cmd->callback([&global, &exit_code, flags, to] {
     StopGracefullyOnSignals();
-    const std::string made = flags->dry_run ? "" : SqliteFileToMake(global);
+    // Resolved before the database is opened: whether this run makes its file.
+    auto resolved = ResolveOptions(global, true);
+    const std::string made =
+        flags->dry_run || !resolved.ok() ? "" : SqliteFileToMake(resolved->database_url);
     auto migrator = OpenMigrator(global, true, &exit_code, /*create_database=*/!flags->dry_run);
     if (!migrator) return;
     UpOptions options;
@@ -113,7 +114,6 @@ void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
       exit_code = Fail(snapshots.status());
       return;
     }
-    auto resolved = ResolveOptions(global, true);
     // An in-memory database (migrations tried out in CI) ends with the run:
     // there is nothing a snapshot of it could be restored to.
     const bool in_memory = resolved.ok() && migrator->database()->engine() == Engine::kSqlite &&

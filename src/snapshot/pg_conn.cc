@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "engine/postgres/libpq.h"
+#include "engine/postgres/postgres_database.h"
 #include "engine/url.h"
 
 namespace strata::snapshot {
@@ -228,6 +229,10 @@ Result<std::pair<std::string, std::string>> SplitPassword(const std::string& url
     conninfo += fmt::format("{}='{}'", keyword, value);
   }
   return std::make_pair(conninfo, password);
+}
+
+Result<std::unique_ptr<Database>> PgConn::AsDatabase(std::string described) {
+  return BorrowPostgres(conn_, std::move(described));
 }
 
 }  // namespace strata::snapshot

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "strata/database.h"
 #include "strata/status.h"
 
 typedef struct pg_conn PGconn;
@@ -35,6 +36,9 @@ class PgConn {
   /// Runs `COPY ... FROM STDIN`, sending what `next` produces until it
   /// returns an empty string; an error from `next` aborts the COPY.
   Status CopyIn(const std::string& sql, const std::function<Result<std::string>()>& next);
+  /// A Database over this connection, in whatever transaction it has open;
+  /// it must be gone before this PgConn is.
+  Result<std::unique_ptr<Database>> AsDatabase(std::string described);
 
  private:
   explicit PgConn(PGconn* conn) : conn_(conn) {}

@@ -579,13 +579,14 @@ Status LockedOut(PgConn& conn, const std::string& schema, std::chrono::milliseco
                             waited.count(), schema, who.empty() ? "" : ": " + who));
 }
 
-Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::string& url,
-                       const RestoreOptions& options) {
+Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& m,
+                                    const std::string& url, const RestoreOptions& options) {
   const Part* pre = m.FindPart("pre-data.sql");
   const Part* post = m.FindPart("post-data.sql");
   if (!pre || !post) return Status(Code::kVerifyFailed, "the manifest lacks its schema parts");
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, Connect(url, !options.replace));
-  STRATA_ASSIGN_OR_RETURN(auto current, conn->Query("SELECT current_schema()"));
+  STRATA_ASSIGN_OR_RETURN(auto current,
+                          conn->Query("SELECT current_schema(), current_setting('search_path')"));
   if (current[0][0] && *current[0][0] != m.pg_schema) {
     return Status(Code::kInvalidArgument,
                   fmt::format("the snapshot is of schema '{}' but {} works in schema '{}'; set "
@@ -639,6 +640,7 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
   uint64_t total = 0;
   for (const auto& p : m.parts) total += p.bytes;
   if (options.progress) options.progress->Start("restore", total);
+  std::string mismatch;
   Status s = [&]() -> Status {
     // Everything in one transaction: the target changes whole or not at all.
     STRATA_RETURN_IF_ERROR(conn->Exec("BEGIN"));
@@ -759,11 +761,25 @@ Status RestorePostgres(SnapshotStore& store, const Manifest& m, const std::strin
                                         SqlIdentifier(*owner[0][0])));
     }
     if (!owner.empty() && owner[0][1]) STRATA_RETURN_IF_ERROR(conn->Exec(*owner[0][1]));
-    return conn->Exec("COMMIT");
+    // Compared before it commits: a restore over the target that does not
+    // give back what the snapshot holds is rolled back, and the target
+    // stays as it was. A new database has nothing to keep: it keeps what
+    // was restored, for a look at what differs.
+    // The dump's scripts emptied search_path, which the fingerprints read
+    // names by (as the snapshot did, on the URL's own).
+    STRATA_RETURN_IF_ERROR(conn->Exec("SELECT pg_catalog.set_config('search_path', " +
+                                      SqlLiteral(current[0][1].value_or("")) + ", true)"));
+    STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, conn->AsDatabase(RedactUrl(url)));
+    STRATA_ASSIGN_OR_RETURN(mismatch, CompareFingerprints(*db, m));
+    db.reset();
+    return conn->Exec(mismatch.empty() || !options.replace ? "COMMIT" : "ROLLBACK");
   }();
   if (options.progress) options.progress->Done();
-  if (!s.ok()) conn->Exec("ROLLBACK").IgnoreError();
-  return s;
+  if (!s.ok()) {
+    conn->Exec("ROLLBACK").IgnoreError();
+    return s;
+  }
+  return mismatch;
 }
 
 }  // namespace strata::snapshot

@@ -184,9 +184,7 @@ Result<std::string> SandboxCheck(SnapshotStore& store, const Manifest& m,
   Result<std::string> out = [&]() -> Result<std::string> {
     RestoreOptions ro;
     ro.progress = progress;
-    STRATA_RETURN_IF_ERROR(RestorePostgres(store, m, url, ro));
-    STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url));
-    return CompareFingerprints(*db, m);
+    return RestorePostgres(store, m, url, ro);
   }();
   admin->Exec("DROP DATABASE IF EXISTS " + SqlIdentifier(name) + " WITH (FORCE)").IgnoreError();
   return out;
@@ -242,9 +240,14 @@ Status RestoreSnapshot(SnapshotStore& store, const Manifest& m, const std::strin
   STRATA_RETURN_IF_ERROR(CheckChunksPresent(store, m));
   // SQLite's restored file is checked before it replaces the target.
   if (m.engine == Engine::kSqlite) return RestoreSqlite(store, m, target.target, options);
-  STRATA_RETURN_IF_ERROR(RestorePostgres(store, m, url, options));
-  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url));
-  STRATA_ASSIGN_OR_RETURN(std::string mismatch, CompareFingerprints(*db, m));
+  STRATA_ASSIGN_OR_RETURN(std::string mismatch, RestorePostgres(store, m, url, options));
+  if (!mismatch.empty() && options.replace) {
+    return Status(Code::kVerifyFailed,
+                  fmt::format("snapshot {} does not hold what its fingerprints say, so the "
+                              "restore was rolled back ({} is as it was); restore it --into a "
+                              "new database to see what it holds:\n{}",
+                              m.id, RedactUrl(url), mismatch));
+  }
   if (!mismatch.empty()) {
     return Status(Code::kVerifyFailed,
                   fmt::format("snapshot {} was restored into {}, but its fingerprints differ "

@@ -92,8 +92,9 @@ struct RestoreOptions {
 
 /// Restores the snapshot into `url` and checks the result's fingerprints
 /// against the manifest (kVerifyFailed with the difference when they differ).
-/// A damaged chunk stops it before the target is changed: SQLite builds the
-/// whole file first; PostgreSQL restores in one transaction.
+/// A damaged chunk or a mismatch stops it before the target is changed:
+/// SQLite builds and checks the whole file first; PostgreSQL restores and
+/// checks in one transaction.
 Status RestoreSnapshot(SnapshotStore& store, const Manifest& manifest, const std::string& url,
                        const RestoreOptions& options);
 
@@ -114,8 +115,11 @@ Status WriteSqliteImage(SnapshotStore& store, const Manifest& manifest, const st
                         Progress* progress, bool sync, std::vector<std::string>* damage);
 Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, Manifest manifest,
                                  const CreateOptions& options);
-Status RestorePostgres(SnapshotStore& store, const Manifest& manifest, const std::string& url,
-                       const RestoreOptions& options);
+/// Restores in one transaction and compares the fingerprints before it
+/// commits: "" when they are equal, else what differs; then, over the target
+/// (`options.replace`), it was rolled back, and into a new database committed.
+Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& manifest,
+                                    const std::string& url, const RestoreOptions& options);
 
 /// Fills the size fields of `manifest` from the results of its chunks.
 Status Account(const SnapshotStore& store, const std::vector<PutResult>& puts, Manifest& manifest);

@@ -340,9 +340,10 @@ bool SingleTrue(const Rows& rows) {
 
 class PostgresDatabase final : public Database {
  public:
-  /// Takes ownership of `conn`, which is connected.
-  PostgresDatabase(PGconn* conn, std::string described)
-      : conn_(conn), described_(std::move(described)), cancel_(Pq().PQgetCancel(conn)) {
+  /// Uses `conn`, which is connected; closes it at the end if `owned`.
+  PostgresDatabase(PGconn* conn, std::string described, bool owned = true)
+      : conn_(conn), owned_(owned), described_(std::move(described)),
+        cancel_(Pq().PQgetCancel(conn)) {
     if (cancel_ != nullptr) {
       interrupt_.emplace([this] {
         char why[256];
@@ -353,7 +354,7 @@ class PostgresDatabase final : public Database {
   ~PostgresDatabase() override {
     interrupt_.reset();  // before what it uses goes
     if (cancel_ != nullptr) Pq().PQfreeCancel(cancel_);
-    Pq().PQfinish(conn_);
+    if (owned_) Pq().PQfinish(conn_);
   }
 
   PostgresDatabase(const PostgresDatabase&) = delete;
@@ -1179,6 +1180,7 @@ class PostgresDatabase final : public Database {
   }
 
   PGconn* conn_;
+  bool owned_;
   int64_t known_timeout_ms_ = -1;  // statement_timeout in force, -1 when unknown
   int64_t known_lock_timeout_ms_ = -1;  // lock_timeout in force, -1 when unknown
   std::map<std::string, std::string> prepared_;  // QueryFixed: text -> statement name
@@ -1305,6 +1307,12 @@ Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
     Pq().PQclear(set);
   }
   return std::unique_ptr<Database>(std::make_unique<PostgresDatabase>(conn, shown));
+}
+
+Result<std::unique_ptr<Database>> BorrowPostgres(PGconn* conn, std::string described) {
+  STRATA_ASSIGN_OR_RETURN(loaded_libpq, LoadLibPq());
+  return std::unique_ptr<Database>(
+      std::make_unique<PostgresDatabase>(conn, std::move(described), /*owned=*/false));
 }
 
 }  // namespace strata

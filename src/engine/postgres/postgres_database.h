@@ -18,6 +18,8 @@
 #include "strata/database.h"
 #include "strata/status.h"
 
+typedef struct pg_conn PGconn;
+
 namespace strata {
 
 /// Connects to `url`, a postgres:// or postgresql:// URI as libpq reads it.
@@ -25,6 +27,11 @@ namespace strata {
 /// parse is kInvalidArgument; a failed connection is kUnavailable. Neither
 /// message contains the password.
 Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url);
+
+/// A Database over `conn`, a connection its caller keeps and closes after
+/// the Database is gone: for work on a transaction that connection has open
+/// (a restore checks what it wrote before it commits).
+Result<std::unique_ptr<Database>> BorrowPostgres(PGconn* conn, std::string described);
 
 /// Why nothing can be kept when the connection has no current schema (the
 /// URL's search_path names none that exists), and what to do.

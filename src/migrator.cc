@@ -1704,23 +1704,37 @@ bool CapturedData(const std::string& checks_json) {
   return checks.is_object() && checks.value("captures", 0) > 0;
 }
 
-/// The tables two migrations' recorded checks both reach (lower case, "the
-/// whole schema" when one reaches all of it); empty when they share none, or
-/// either recorded no checks (applied before Strata recorded them).
-std::string SharedScope(const std::string& a_json, const std::string& b_json) {
-  auto a = nlohmann::json::parse(a_json, nullptr, /*allow_exceptions=*/false);
-  auto b = nlohmann::json::parse(b_json, nullptr, /*allow_exceptions=*/false);
+/// Why rolling back `target` while `later` (applied after it, out of order)
+/// stays would undo part of `later` unchecked, from their recorded checks:
+/// the tables both reach, or one reaches the whole schema; empty when they
+/// share none, or either recorded no checks (applied before Strata did).
+std::string SharedScope(const AppliedMigration& target, const AppliedMigration& later) {
+  auto a = nlohmann::json::parse(target.checks, nullptr, /*allow_exceptions=*/false);
+  auto b = nlohmann::json::parse(later.checks, nullptr, /*allow_exceptions=*/false);
   if (!a.is_object() || !b.is_object() || !a.contains("scope") || !b.contains("scope")) return "";
-  if (!a["scope"].is_array() || !b["scope"].is_array()) return "the whole schema";
+  if (!a["scope"].is_array()) {
+    return fmt::format("{} changes more than its own tables (it drops or renames a table or "
+                       "column, or changes a view, function or type), so its rollback is "
+                       "checked against the whole schema, which now holds what {} changed",
+                       target.id(), later.id());
+  }
+  if (!b["scope"].is_array()) {
+    return fmt::format("{} changes more than its own tables (it drops or renames a table or "
+                       "column, or changes a view, function or type), which rolling back {} "
+                       "could change too",
+                       later.id(), target.id());
+  }
   std::set<std::string> tables;
   for (const auto& t : a["scope"]) tables.insert(AsciiLower(t.get<std::string>()));
   std::string shared;
   for (const auto& t : b["scope"]) {
     if (tables.count(AsciiLower(t.get<std::string>()))) {
-      shared += (shared.empty() ? "table " : ", ") + t.get<std::string>();
+      shared += (shared.empty() ? "" : ", ") + t.get<std::string>();
     }
   }
-  return shared;
+  if (shared.empty()) return "";
+  return fmt::format("both change {} {}", shared.find(',') == std::string::npos ? "table" : "tables",
+                     shared);
 }
 
 /// A schema a rollback left as before but for the order of columns.
@@ -2679,17 +2693,16 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     for (const auto& a : applied) {
       if (a.version >= t.version || a.applied_at <= t.applied_at) continue;
       STRATA_ASSIGN_OR_RETURN(std::optional<AppliedMigration> later, run.history().Get(a.version));
-      std::string shared = later ? SharedScope(t.checks, later->checks) : "";
+      std::string shared = later ? SharedScope(t, *later) : "";
       if (shared.empty()) continue;
       return Status(Code::kIrreversible,
                     fmt::format("migration {} cannot be rolled back while {} stays applied: {} was "
-                                "applied after it (out of order) and also changes {}, and down "
-                                "rolls back in version order, so rolling back {} would undo part "
-                                "of {} unchecked; nothing was rolled back (restore the state "
+                                "applied after it (out of order), down rolls back in version "
+                                "order, and {}; nothing was rolled back (restore the state "
                                 "before {} with `strata restore --to-version {}`)",
-                                t.id(), later->id(), later->id(), shared, t.id(), later->id(),
-                                t.id(), t.version_text.empty() ? std::to_string(t.version)
-                                                                : t.version_text));
+                                t.id(), later->id(), later->id(), shared, t.id(),
+                                t.version_text.empty() ? std::to_string(t.version)
+                                                       : t.version_text));
     }
   }
 

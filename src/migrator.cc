@@ -1704,6 +1704,16 @@ bool CapturedData(const std::string& checks_json) {
   return checks.is_object() && checks.value("captures", 0) > 0;
 }
 
+/// Whether `live` differs from the schema history recorded after a
+/// migration (`schema_after`, and in its checks the hash with columns in any
+/// order: a column a rollback put back last is no difference).
+bool DiffersFromRecorded(const SchemaModel& live, const std::string& schema_after,
+                         const std::string& checks_json) {
+  if (live.hash() == schema_after) return false;
+  auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
+  return !checks.is_object() || checks.value("schema_after_any_order", "") != live.any_order_hash();
+}
+
 /// Why rolling back `target` while `later` (applied after it, out of order)
 /// stays would undo part of `later` unchecked, from their recorded checks:
 /// the tables both reach, or one reaches the whole schema; empty when they
@@ -2329,14 +2339,9 @@ Result<StatusReport> Migrator::ReadStatus(bool check_drift) {
     }
     STRATA_ASSIGN_OR_RETURN(SchemaModel live, SchemaModel::Read(*db_));
     bool drifted = live.hash() != newest.schema_after;
-    if (drifted) {
-      // A column a rollback put back last is no drift: the newest row's
-      // hash with columns in any order says so.
+    if (drifted) {  // the row's checks are read only now
       STRATA_ASSIGN_OR_RETURN(std::optional<AppliedMigration> row, history.Get(newest.version));
-      auto checks =
-          nlohmann::json::parse(row ? row->checks : "", nullptr, /*allow_exceptions=*/false);
-      drifted = !checks.is_object() ||
-                checks.value("schema_after_any_order", "") != live.any_order_hash();
+      drifted = DiffersFromRecorded(live, newest.schema_after, row ? row->checks : "");
     }
     if (drifted) {
       report.drift = fmt::format(
@@ -2990,18 +2995,36 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       // script did not rebuild what it goes into, or the restore itself
       // failed), or in the check after it all.
       const bool restoring = std::string_view(s.message()).starts_with(restore_where);
+      // Undone, the schema is as the rollback found it: if that already
+      // differed from what the migration left, a change made outside
+      // Strata since (an index made by hand) is in the difference.
+      bool outside = false;
+      if (!restoring && !directives[i].no_transaction && !targets[i].schema_after.empty()) {
+        auto live = SchemaModel::Read(*db_);
+        outside = live.ok() &&
+                  DiffersFromRecorded(*live, targets[i].schema_after, targets[i].checks);
+      }
       s = Status(Code::kVerifyFailed,
                  fmt::format("rollback of {} did not restore the state before it, so it was {}; "
-                             "{} is still applied and history records the failure. {}; fix the "
-                             "database by hand or restore a snapshot.\n{}",
+                             "{} is still applied and history records the failure. {}.\n{}",
                              step.id, directives[i].no_transaction ? "left as it is" : "undone",
                              step.id,
                              restoring ? "The data captured at apply time could not be put back "
-                                         "(the statements above say why)"
-                                       : "The down script stored at apply time did not put "
-                                         "it back, or a trigger that the rollback's statements "
-                                         "fired changed a table (what a trigger writes is not "
-                                         "undone)",
+                                         "(the statements above say why); fix the database by "
+                                         "hand or restore a snapshot"
+                             : outside
+                                 ? fmt::format(
+                                       "Before the rollback ran, the schema already differed "
+                                       "from what {} left (`strata status` calls it drift): a "
+                                       "change made outside Strata since, such as an index "
+                                       "created by hand, is part of the difference below; undo "
+                                       "it (or make it a migration of its own) and roll back "
+                                       "again",
+                                       step.id)
+                                 : "The down script stored at apply time did not put it back, "
+                                   "or a trigger that the rollback's statements fired changed "
+                                   "a table (what a trigger writes is not undone); fix the "
+                                   "database by hand or restore a snapshot",
                              s.message()));
     }
     if (!s.ok()) return run.Fail(step.version, step.id, start, s);

@@ -883,6 +883,26 @@ TEST_P(CliTest, DownRefusalSaysWhichMigrationReachesTheWholeSchema) {
   EXPECT_EQ(HistoryRows(), 3);
 }
 
+// An index made by hand after a migration fails its rollback's check: the
+// error says the schema had drifted before the rollback, instead of
+// blaming the down script.
+TEST_P(CliTest, ARollbackFailedByAChangeMadeOutsideSaysSo) {
+  Write("0001_a.up.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY, name TEXT, legacy TEXT);\n");
+  Write("0002_drop.up.sql", "ALTER TABLE a DROP COLUMN legacy;\n");
+  Write("0002_drop.down.sql", "ALTER TABLE a ADD COLUMN legacy TEXT;\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_TRUE(db_->Exec("CREATE INDEX a_name ON a (name)").ok());
+  auto down = Strata({"down"});
+  EXPECT_EQ(down.exit_code, cli::kExitVerifyFailed) << down.all();
+  EXPECT_THAT(down.err, HasSubstr("the schema already differed from what 0002_drop left"));
+  EXPECT_THAT(down.err, HasSubstr("a_name"));
+  EXPECT_THAT(down.err, Not(HasSubstr("The down script stored at apply time did not")));
+  EXPECT_EQ(HistoryRows(), 2);
+  // Without the outside change, the same rollback passes.
+  ASSERT_TRUE(db_->Exec("DROP INDEX a_name").ok());
+  EXPECT_EQ(Strata({"down"}).exit_code, 0);
+}
+
 TEST_P(CliTest, LockOfAKilledRunDoesNotBlockTheNext) {
   Write("0001_fast.up.sql", "CREATE TABLE fast (id INTEGER);\n");
   Write("0002_slow.up.sql", SlowSql(5));

@@ -307,16 +307,102 @@ struct Prepared {
 /// found before anything runs (a snapshot, earlier migrations); nullopt
 /// when there is none. A table the migration itself creates there first
 /// holds nothing from before it.
+/// Where unqualified names of the statements after `st` resolve when `st`
+/// changes that: the first schema of a search_path it sets (PostgreSQL `SET
+/// search_path`, `SET SCHEMA`, `set_config('search_path', ..)`; "" when it
+/// puts back the default or sets none), or, for SQLite's ATTACH, the name of
+/// the database it attaches (whose tables unqualified names reach when main
+/// has none of that name). nullopt when it changes neither.
+std::optional<std::string> NamesResolveIn(const sql::Statement& st, sql::Dialect dialect) {
+  auto tokens = sql::Tokenize(st.text, dialect);
+  if (!tokens.ok() || tokens->empty()) return std::nullopt;
+  const std::vector<sql::Token>& t = *tokens;
+  auto unquote = [](std::string_view text) {
+    if (text.size() >= 2 && (text.front() == '"' || text.front() == '\'')) {
+      text = text.substr(1, text.size() - 2);
+    }
+    return std::string(text);
+  };
+  if (dialect == sql::Dialect::kSqlite) {
+    if (!t[0].IsWord("attach")) return std::nullopt;
+    for (size_t i = 1; i + 1 < t.size(); ++i) {
+      if (t[i].IsWord("as")) return unquote(t[i + 1].text);
+    }
+    return std::nullopt;
+  }
+  size_t at = t.size();
+  for (size_t i = 0; i < t.size(); ++i) {
+    const bool names_path = t[i].IsWord("search_path") ||
+                            (t[i].kind == sql::TokenKind::kString &&
+                             AsciiLower(unquote(t[i].text)) == "search_path") ||
+                            (i == 1 && t[0].IsWord("set") && t[i].IsWord("schema"));
+    if (names_path) {
+      at = i + 1;
+      break;
+    }
+  }
+  if (at == t.size() && !(t[0].IsWord("reset") && t.size() > 1 && t[1].IsWord("all"))) {
+    return std::nullopt;
+  }
+  if (t[0].IsWord("reset") || t[0].IsWord("discard")) return std::string();
+  for (size_t i = at; i < t.size(); ++i) {
+    if (t[i].IsWord("to") || t[i].kind == sql::TokenKind::kOperator ||
+        t[i].kind == sql::TokenKind::kPunct) {
+      continue;
+    }
+    if (t[i].IsWord("default")) return std::string();
+    // A set_config value is one string of the whole list: its first entry.
+    std::string first = unquote(t[i].text);
+    if (t[i].kind == sql::TokenKind::kString) {
+      std::string list = first;
+      first.clear();
+      for (size_t start = 0; start <= list.size();) {
+        size_t comma = std::min(list.find(',', start), list.size());
+        std::string entry(Trim(std::string_view(list).substr(start, comma - start)));
+        start = comma + 1;
+        if (entry.empty() || entry == "\"$user\"" || entry == "$user") continue;
+        first = unquote(entry);
+        break;
+      }
+      return first;
+    }
+    if (first == "$user") continue;
+    return t[i].kind == sql::TokenKind::kWord ? AsciiLower(first) : first;
+  }
+  return std::string();
+}
+
 std::optional<std::string> OutsideManagedSchema(const Migration& m, const Prepared& p,
-                                                const std::string& managed) {
+                                                const std::string& managed, sql::Dialect dialect) {
   std::set<std::string> created;
+  // Set when a statement sends unqualified names elsewhere than the managed
+  // schema: what the capture of a later statement could not follow.
+  std::string elsewhere;
+  int moved_at = 0;
   for (size_t i = 0; i < p.info.size(); ++i) {
     const sql::StatementInfo& info = p.info[i];
     const std::string table = info.table.empty() ? info.object : info.table;
+    if (auto resolves = NamesResolveIn(p.up[i], dialect)) {
+      const bool away = !resolves->empty() && AsciiLower(*resolves) != AsciiLower(managed);
+      elsewhere = away ? *resolves : "";
+      moved_at = away ? p.up[i].line : 0;
+    }
     if (info.kind == sql::StatementKind::kCreateTable && info.temporary) {
       for (const char* temp : {"temp.", "pg_temp."}) created.insert(temp + AsciiLower(table));
     }
-    if (info.schema.empty()) continue;
+    if (info.schema.empty()) {
+      if (elsewhere.empty() || !info.destructive) continue;
+      if (info.kind == sql::StatementKind::kCreateTable) continue;
+      const bool attached = dialect == sql::Dialect::kSqlite;
+      return fmt::format(
+          "migration {}: {}:{}: {} by an unqualified name after line {} {} '{}', so it may act "
+          "on a table there; Strata captures and checks only the schema it manages ('{}'), so "
+          "a rollback could not restore what it removes. Qualify the name ({}.{}), or pass "
+          "--allow-irreversible to apply it without a way back",
+          m.id(), m.up_path, p.up[i].line, info.summary, moved_at,
+          attached ? "attaches database" : "sets search_path to schema", elsewhere, managed,
+          managed, table);
+    }
     const std::string key = AsciiLower(info.schema) + "." + AsciiLower(table);
     if (info.kind == sql::StatementKind::kCreateTable) created.insert(key);
     if (!info.destructive || AsciiLower(info.schema) == AsciiLower(managed) || created.count(key)) {
@@ -950,6 +1036,11 @@ std::string ReadAs(const std::string& key, const nlohmann::json& facts) {
   return facts.is_object() ? facts.value("after_name", NameAt(key, facts)) : key;
 }
 
+/// `table`, quoted, and qualified by `schema` when there is one.
+std::string QuotedTable(Database& db, const std::string& schema, const std::string& table) {
+  return schema.empty() ? db.QuoteIdent(table) : db.QuoteIdent(schema) + "." + db.QuoteIdent(table);
+}
+
 /// `before`: the data of the scope's tables that exist.
 Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const Scope& scope,
                       const std::vector<std::vector<std::string>>& cascades,
@@ -1072,6 +1163,13 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
         const auto around = session_changed ? db.AroundCaptureSql()
                                             : std::pair<std::vector<std::string>, std::vector<std::string>>();
         for (const auto& sql : around.first) g.up.push_back({sql, st.line});
+        // Other writers wait from the capture to the commit: a row they
+        // change or add in between would go with the statement uncaptured.
+        // (A no-transaction migration cannot hold a lock past a statement.)
+        if (std::string lock = db.LockAgainstWritesSql(QuotedTable(db, info.schema, info.table));
+            !lock.empty() && !m.directives.no_transaction) {
+          g.up.push_back({std::move(lock), st.line});
+        }
         for (auto& sql : (*capture)->before) g.up.push_back({std::move(sql), st.line});
         for (const auto& sql : around.second) g.up.push_back({sql, st.line});
         restores.push_back(std::move((*capture)->restore));
@@ -1587,11 +1685,6 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
     }
   }
   return Status::OK();
-}
-
-/// `table`, quoted, and qualified by `schema` when there is one.
-std::string QuotedTable(Database& db, const std::string& schema, const std::string& table) {
-  return schema.empty() ? db.QuoteIdent(table) : db.QuoteIdent(schema) + "." + db.QuoteIdent(table);
 }
 
 /// OK unless the down script's ALTER COLUMN ... TYPE (PostgreSQL, default
@@ -2434,7 +2527,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       refusals.push_back(p.irreversible);
     }
     if (!options.allow_irreversible) {
-      if (auto outside = OutsideManagedSchema(m, p, managed)) refusals.push_back(*outside);
+      if (auto outside = OutsideManagedSchema(m, p, managed, dialect)) refusals.push_back(*outside);
     }
     report.plan.push_back(PlanStep{m.version, m.id(), p.up_text, p.down_source, p.down_script, "",
                                    m.directives.no_transaction, p.up.size(), p.up_left_out});
@@ -2888,6 +2981,9 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     if (Interrupt::Requested()) return interrupted_before(step);
     if (directives[i].no_transaction) {
       STRATA_RETURN_IF_ERROR(run.Flush());
+      // As a no-transaction up: in progress until it is done, so a rollback
+      // that stops part-way (a failed statement or check, a kill) shows.
+      STRATA_RETURN_IF_ERROR(run.history().MarkInProgress(step.version));
       s = ResetSessionAfter(*db_, changes_session, run.Exec(scripts[i], where));
       s = NameLockHolders(*db_, std::move(s), TablesNamed(down_infos));
       if (s.ok()) {
@@ -2896,11 +2992,21 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       }
       if (s.ok()) s = check();
       if (s.ok()) s = run.history().Remove(step.version);
-      if (!s.ok() && s.code() != Code::kVerifyFailed) {
-        s = Status(s.code(), fmt::format("rollback of {} failed at {}; its down script runs "
-                                         "without a transaction, so the statements before that "
-                                         "one stay applied and history still lists it",
-                                         step.id, s.message()));
+      if (!s.ok()) {
+        run.SchemaIsAfter(std::nullopt);  // part of it is undone
+        run.history()
+            .RecordError(step.version, fmt::format("rollback at {} failed: {}", NowUtc(), s.message()))
+            .IgnoreError();
+        const bool checked = s.code() == Code::kVerifyFailed;
+        s = Status(Code::kInProgress,
+                   fmt::format("rollback of {} {}; its down script runs without a transaction, "
+                               "so what it did stays done and history marks it in progress; "
+                               "check the database, then run `strata resolve {} --rolled-back` "
+                               "once the rollback is finished by hand, or `--applied` once what "
+                               "it undid is put back{}",
+                               step.id,
+                               checked ? "did not restore the state before it" : "failed at " + s.message(),
+                               step.version, checked ? ":\n" + s.message() : ""));
       }
     } else {
       Step undo;
@@ -2999,16 +3105,15 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       // differed from what the migration left, a change made outside
       // Strata since (an index made by hand) is in the difference.
       bool outside = false;
-      if (!restoring && !directives[i].no_transaction && !targets[i].schema_after.empty()) {
+      if (!restoring && !targets[i].schema_after.empty()) {
         auto live = SchemaModel::Read(*db_);
         outside = live.ok() &&
                   DiffersFromRecorded(*live, targets[i].schema_after, targets[i].checks);
       }
       s = Status(Code::kVerifyFailed,
-                 fmt::format("rollback of {} did not restore the state before it, so it was {}; "
-                             "{} is still applied and history records the failure. {}.\n{}",
-                             step.id, directives[i].no_transaction ? "left as it is" : "undone",
-                             step.id,
+                 fmt::format("rollback of {} did not restore the state before it, so it was "
+                             "undone; {} is still applied and history records the failure. {}.\n{}",
+                             step.id, step.id,
                              restoring ? "The data captured at apply time could not be put back "
                                          "(the statements above say why); fix the database by "
                                          "hand or restore a snapshot"
@@ -3143,7 +3248,7 @@ Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
       }
     }
     if (managed.ok() && pending) {
-      if (auto outside = OutsideManagedSchema(m, *p, *managed)) {
+      if (auto outside = OutsideManagedSchema(m, *p, *managed, DialectOf(db_->engine()))) {
         findings.push_back({allow_irreversible ? Code::kOk : Code::kIrreversible, *outside});
       }
     }

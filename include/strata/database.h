@@ -258,6 +258,10 @@ class Database {
   virtual Status LockAgainstWrites(const std::vector<std::string>& /*tables*/) {
     return Status::OK();
   }
+  /// The statement that, run in a transaction, does what LockAgainstWrites
+  /// does for one table that exists then (`table` quoted); "" where the
+  /// transaction keeps other writers out already.
+  virtual std::string LockAgainstWritesSql(const std::string& /*table*/) const { return {}; }
   /// The columns of `table` that an UPDATE may not assign a value to:
   /// PostgreSQL's GENERATED ALWAYS AS IDENTITY. None on SQLite.
   virtual Result<std::vector<std::string>> ListIdentityAlwaysColumns(std::string_view /*table*/) {

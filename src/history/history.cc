@@ -270,6 +270,13 @@ Status History::MarkApplied(int64_t version, int64_t duration_ms) {
       .status();
 }
 
+Status History::MarkInProgress(int64_t version) {
+  return db_
+      .Query("UPDATE strata_history SET status = $1 WHERE version = $2",
+             {std::string(AppliedStateName(AppliedState::kInProgress)), version})
+      .status();
+}
+
 Status History::RecordError(int64_t version, const std::string& error) {
   return db_.Query("UPDATE strata_history SET error = $1 WHERE version = $2", {error, version})
       .status();

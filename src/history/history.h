@@ -96,6 +96,9 @@ class History {
   /// Records several outcomes in one statement per few hundred rows.
   Status SetOutcomes(const std::vector<Outcome>& outcomes);
   Status MarkApplied(int64_t version, int64_t duration_ms);
+  /// Marks an applied migration in progress again: its no-transaction
+  /// rollback is about to run, and what stops it part-way stays visible.
+  Status MarkInProgress(int64_t version);
   Status RecordError(int64_t version, const std::string& error);
   Status SetSchemaAfter(int64_t version, const std::string& hash);
   /// Writes the newest row again, unchanged, in a transaction of its own

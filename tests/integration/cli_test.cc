@@ -903,6 +903,88 @@ TEST_P(CliTest, ARollbackFailedByAChangeMadeOutsideSaysSo) {
   EXPECT_EQ(Strata({"down"}).exit_code, 0);
 }
 
+// A no-transaction down script that stops part-way leaves what it did done:
+// the migration is marked in progress (exit 8), as a no-transaction up is,
+// and `resolve` settles it once the database says which it is.
+TEST_P(CliTest, ANoTransactionRollbackThatStopsPartWayIsLeftInProgress) {
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n");
+  Write("0002_idx.up.sql", "-- strata:no-transaction\nCREATE INDEX t_v1 ON t (v);\n"
+                           "CREATE INDEX t_v2 ON t (v, id);\n");
+  Write("0002_idx.down.sql", "-- strata:no-transaction\nDROP INDEX t_v1;\nDROP INDEX t_v2_typo;\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  auto down = Strata({"down"});
+  EXPECT_EQ(down.exit_code, cli::kExitInProgress) << down.all();
+  EXPECT_THAT(down.err, HasSubstr("history marks it in progress"));
+  const std::string t_v1 = pg() ? "SELECT count(*) FROM pg_indexes WHERE indexname = 't_v1'"
+                                : "SELECT count(*) FROM sqlite_master WHERE name = 't_v1'";
+  EXPECT_EQ(Scalar(*db_, t_v1), 0);
+  auto status = Strata({"status"});
+  EXPECT_EQ(status.exit_code, cli::kExitInProgress) << status.all();
+  EXPECT_THAT(status.out, HasSubstr("in-progress   0002_idx"));
+  // Half rolled back, it is neither: both marks are refused until the database agrees.
+  EXPECT_EQ(Strata({"resolve", "2", "--rolled-back"}).exit_code, cli::kExitVerifyFailed);
+  ASSERT_TRUE(db_->Exec("DROP INDEX t_v2").ok());
+  auto resolved = Strata({"resolve", "2", "--rolled-back"});
+  EXPECT_EQ(resolved.exit_code, 0) << resolved.all();
+  EXPECT_EQ(HistoryRows(), 1);
+}
+
+// A destructive statement whose unqualified table a search_path change
+// (PostgreSQL) or an ATTACH (SQLite) earlier in the script may send to
+// another schema is refused: the capture would look in the managed one.
+TEST_P(CliTest, ADeleteAfterTheNamesMovedToAnotherSchemaIsRefused) {
+  std::string other_url;
+  if (pg()) {
+    ASSERT_TRUE(db_->Exec("CREATE SCHEMA other; CREATE TABLE other.logs (id INTEGER PRIMARY KEY);"
+                          "INSERT INTO other.logs VALUES (1), (2)").ok());
+    Write("0001_purge.up.sql", "SET search_path TO other;\nDELETE FROM logs WHERE id = 1;\n");
+  } else {
+    const std::string arch = dir_.path() + "/arch.db";
+    ASSERT_EQ(std::system(("sqlite3 " + arch + " 'CREATE TABLE logs (id INTEGER PRIMARY KEY);"
+                           "INSERT INTO logs VALUES (1), (2)'").c_str()),
+              0);
+    Write("0001_purge.up.sql", "-- strata:no-transaction\nATTACH '" + arch +
+                                   "' AS arch;\nDELETE FROM logs WHERE id = 1;\nDETACH arch;\n");
+  }
+  Write("0001_purge.down.sql", "");
+  auto up = Strata({"up", "--no-snapshot"});
+  EXPECT_EQ(up.exit_code, cli::kExitIrreversible) << up.all();
+  EXPECT_THAT(up.err, HasSubstr("by an unqualified name after line"));
+  EXPECT_EQ(HistoryRows(), 0);
+  if (pg()) {
+    EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM other.logs"), 2);
+  }
+  // Back in the managed schema, or qualified, it is captured as usual.
+  Write("0001_purge.up.sql", pg() ? "SET search_path TO other;\nSET search_path TO DEFAULT;\n"
+                                    "CREATE TABLE mine (id INTEGER);\nDELETE FROM mine;\n"
+                                  : "CREATE TABLE mine (id INTEGER);\nDELETE FROM main.mine;\n");
+  auto again = Strata({"up", "--no-snapshot"});
+  EXPECT_EQ(again.exit_code, 0) << again.all();
+}
+
+// PostgreSQL: a row the application changes while the migration runs,
+// before its DELETE, goes with the DELETE. The capture waits for that
+// write and copies the row as committed (the table is locked against
+// writers from the capture to the commit): without the lock, it copied
+// the row before the write, and the rollback put back a stale one.
+TEST_P(CliTest, ARowWrittenWhileTheMigrationRunsIsCapturedAsWritten) {
+  if (!pg()) GTEST_SKIP() << "SQLite's migration holds the write lock from its start";
+  ASSERT_TRUE(db_->Exec("CREATE TABLE comments (id INTEGER PRIMARY KEY, body TEXT, spam BOOLEAN);"
+                        "INSERT INTO comments VALUES (1, 'hello', false), (2, 'buy now', true)")
+                  .ok());
+  Write("0001_purge.up.sql", "DELETE FROM comments WHERE spam;\n");
+  Write("0001_purge.down.sql", "");
+  auto app = target_->Connect();
+  ASSERT_TRUE(app->Exec("BEGIN; UPDATE comments SET body = 'edited by the app' WHERE id = 2").ok());
+  StrataProcess up(Args({"up", "--no-snapshot"}), dir_.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(app->Exec("COMMIT").ok());
+  auto run = up.Wait();
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_EQ(strata::testing::Column(*db_, "SELECT body FROM strata_capture_1_1"),
+            std::vector<std::string>{"edited by the app"});
+}
+
 TEST_P(CliTest, LockOfAKilledRunDoesNotBlockTheNext) {
   Write("0001_fast.up.sql", "CREATE TABLE fast (id INTEGER);\n");
   Write("0002_slow.up.sql", SlowSql(5));

@@ -877,6 +877,10 @@ class PostgresDatabase final : public Database {
     return out;
   }
 
+  std::string LockAgainstWritesSql(const std::string& table) const override {
+    return fmt::format("LOCK TABLE {} IN EXCLUSIVE MODE", table);
+  }
+
   Status LockAgainstWrites(const std::vector<std::string>& tables) override {
     if (tables.empty()) return Status::OK();
     std::string names;

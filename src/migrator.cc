@@ -908,7 +908,8 @@ Status MarkReplacingWrites(Database& db, Prepared& p) {
 /// refused: it would leave the rows the script meant to cascade to.
 Result<std::vector<std::vector<std::string>>> AddCascades(Database& db, const Prepared& p,
                                                           const std::string& where,
-                                                          bool no_transaction, Scope& scope) {
+                                                          bool no_transaction,
+                                                          bool allow_irreversible, Scope& scope) {
   std::vector<std::vector<std::string>> reach(p.up.size());
   std::optional<bool> foreign_keys;  // as a statement before turned them, if one did
   int ignored_pragma = 0;  // the line of an ignored PRAGMA foreign_keys = ON still in force
@@ -921,7 +922,19 @@ Result<std::vector<std::vector<std::string>>> AddCascades(Database& db, const Pr
     const sql::StatementInfo& info = p.info[i];
     auto was = renamed.find(sql::NameKey(info.table, dialect));
     const std::string table = was == renamed.end() ? info.table : was->second;
-    STRATA_ASSIGN_OR_RETURN(reach[i], CascadeReach(db, info, table, foreign_keys));
+    Result<std::vector<std::string>> reached = CascadeReach(db, info, table, foreign_keys);
+    if (!reached.ok() && reached.status().code() == Code::kIrreversible) {
+      if (!allow_irreversible) {
+        return Status(Code::kIrreversible,
+                      fmt::format("{}:{}: {}; delete or update those rows first (a migration of "
+                                  "that schema), or pass --allow-irreversible to apply it without "
+                                  "a way back for them",
+                                  where, p.up[i].line, reached.status().message()));
+      }
+      reached = std::vector<std::string>();  // as asked: those rows have no way back
+    }
+    STRATA_RETURN_IF_ERROR(reached.status());
+    reach[i] = std::move(reached).value();
     if (ignored_pragma != 0) {
       STRATA_ASSIGN_OR_RETURN(std::vector<std::string> meant, CascadeReach(db, info, table, true));
       meant.erase(std::remove_if(meant.begin(), meant.end(),
@@ -2611,7 +2624,8 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       if (Status read = read_unread(); !read.ok()) return stop_before(read);
       scope = scope_of();  // partitions created since are known now
     }
-    auto cascades = AddCascades(*db_, p, m->up_path, m->directives.no_transaction, scope);
+    auto cascades = AddCascades(*db_, p, m->up_path, m->directives.no_transaction,
+                                options.allow_irreversible, scope);
     if (!cascades.ok()) return stop_before(cascades.status());
     auto before = known.Existing(*db_, scope.tables, model);
     if (!before.ok()) return stop_before(before.status());
@@ -2946,9 +2960,15 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       for (const auto& info : down_infos) {
         using K = sql::StatementKind;
         if (info.kind != K::kDelete && info.kind != K::kUpdate && info.kind != K::kTruncate) continue;
-        STRATA_ASSIGN_OR_RETURN(std::vector<std::string> reached,
-                                CascadeReach(*db_, info, info.table, std::nullopt));
-        for (auto& t : reached) {
+        Result<std::vector<std::string>> reached = CascadeReach(*db_, info, info.table, std::nullopt);
+        if (!reached.ok() && reached.status().code() == Code::kIrreversible) {
+          return Status(Code::kVerifyFailed,
+                        fmt::format("rollback of {}: its down script {}: {}; nothing was rolled "
+                                    "back (--discard-later-writes lets it change them)",
+                                    targets[i].id(), info.summary, reached.status().message()));
+        }
+        STRATA_RETURN_IF_ERROR(reached.status());
+        for (auto& t : *reached) {
           if (own.insert(AsciiLower(t)).second) cascaded.push_back(std::move(t));
         }
       }

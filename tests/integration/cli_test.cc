@@ -985,6 +985,25 @@ TEST_P(CliTest, ARowWrittenWhileTheMigrationRunsIsCapturedAsWritten) {
             std::vector<std::string>{"edited by the app"});
 }
 
+// PostgreSQL: a DELETE whose ON DELETE CASCADE reaches a table of another
+// schema is refused: those rows would go uncaptured (they went, with exit 0).
+TEST_P(CliTest, ACascadeIntoAnotherSchemaIsRefused) {
+  if (!pg()) GTEST_SKIP() << "SQLite's attached databases hold no foreign keys to main";
+  ASSERT_TRUE(db_->Exec("CREATE TABLE accounts (id INTEGER PRIMARY KEY, closed BOOLEAN);"
+                        "INSERT INTO accounts VALUES (1, true), (2, false);"
+                        "CREATE SCHEMA billing; CREATE TABLE billing.invoices (id INTEGER, "
+                        "account_id INTEGER REFERENCES public.accounts ON DELETE CASCADE);"
+                        "INSERT INTO billing.invoices VALUES (10, 1), (20, 2)")
+                  .ok());
+  Write("0001_purge.up.sql", "DELETE FROM accounts WHERE closed;\n");
+  Write("0001_purge.down.sql", "");
+  auto up = Strata({"up", "--no-snapshot"});
+  EXPECT_EQ(up.exit_code, cli::kExitIrreversible) << up.all();
+  EXPECT_THAT(up.err, HasSubstr("rows of table billing.invoices"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM billing.invoices"), 2);
+  EXPECT_EQ(HistoryRows(), 0);
+}
+
 TEST_P(CliTest, LockOfAKilledRunDoesNotBlockTheNext) {
   Write("0001_fast.up.sql", "CREATE TABLE fast (id INTEGER);\n");
   Write("0002_slow.up.sql", SlowSql(5));

@@ -131,8 +131,10 @@ constexpr char kListUserTypedColumnsSql[] =
     " ORDER BY a.attnum";
 
 constexpr char kCascadingChildrenSql[] =
-    "SELECT DISTINCT c.relname FROM pg_catalog.pg_constraint k"
+    "SELECT DISTINCT c.relname, cn.nspname <> current_schema(), cn.nspname"
+    " FROM pg_catalog.pg_constraint k"
     " JOIN pg_catalog.pg_class c ON c.oid = k.conrelid"
+    " JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace"
     " JOIN pg_catalog.pg_class p ON p.oid = k.confrelid"
     " JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace"
     " WHERE k.contype = 'f' AND n.nspname = current_schema() AND p.relname = $1"
@@ -1047,7 +1049,20 @@ class PostgresDatabase final : public Database {
     STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kCascadingChildrenSql, {Value(std::string(table)),
                                                                     Value(mode)}));
     std::vector<std::string> names;
-    for (const auto& row : rows.rows) names.push_back(row[0].text());
+    for (const auto& row : rows.rows) {
+      if (row[1].ToString() == "t") {
+        // Captures are of the managed schema's tables only.
+        return Status(Code::kIrreversible,
+                      fmt::format("rows of table {}.{}, in another schema than the one Strata "
+                                  "manages, change through a foreign key action (ON {} CASCADE, "
+                                  "SET NULL or SET DEFAULT) when rows of {} go or change; Strata "
+                                  "captures and checks only the schema it manages, so it could "
+                                  "not put them back",
+                                  row[2].ToString(), row[0].ToString(),
+                                  change == RowChange::kUpdate ? "UPDATE" : "DELETE", table));
+      }
+      names.push_back(row[0].text());
+    }
     return names;
   }
 

@@ -10,9 +10,12 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include <fmt/format.h>
 
+#include "engine/postgres/client_connection.h"
 #include "engine/postgres/libpq.h"
 #include "engine/url.h"
 #include "sql/splitter.h"
@@ -21,16 +24,6 @@ extern char** environ;
 
 namespace strata {
 namespace {
-
-/// 'value' quoted for a libpq key=value connection string.
-std::string QuoteConnValue(const std::string& value) {
-  std::string out = "'";
-  for (char c : value) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
 
 /// Reads a pipe line by line (lines keep no '\n').
 class LineReader {
@@ -164,6 +157,7 @@ struct Dump {
   pid_t pid = -1;
   int out = -1;
   int err = -1;
+  std::optional<ClientConnection> conn;  // its service file lives as long as pg_dump
 
   ~Dump() {
     if (pid > 0) {  // abandoned: stop it
@@ -196,25 +190,20 @@ struct Dump {
 };
 
 Status StartDump(const ConnParams& source, Dump* dump) {
-  std::string conninfo, password;
-  for (const auto& [key, value] : source) {
-    if (key == "password") {
-      password = value;
-    } else {
-      conninfo += fmt::format("{}{}={}", conninfo.empty() ? "" : " ", key, QuoteConnValue(value));
-    }
-  }
+  STRATA_ASSIGN_OR_RETURN(ClientConnection made, ClientConnection::Make(source));
+  const ClientConnection& conn = dump->conn.emplace(std::move(made));
   const char* bin_env = std::getenv("STRATA_PG_DUMP");
   std::string bin = bin_env && *bin_env ? bin_env : "pg_dump";
   std::vector<std::string> args = {bin, "--format=plain", "--no-owner", "--no-privileges",
                                    "--no-subscriptions", "--no-publications", "--no-security-labels",
-                                   "--no-tablespaces", "--dbname=" + conninfo};
+                                   "--no-tablespaces", "--dbname=" + conn.conninfo()};
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
-    if (!password.empty() && std::strncmp(*e, "PGPASSWORD=", 11) == 0) continue;
-    env.emplace_back(*e);
+    std::string_view entry(*e);
+    std::string_view name = entry.substr(0, entry.find('='));
+    if (!conn.env().count(std::string(name))) env.emplace_back(entry);
   }
-  if (!password.empty()) env.push_back("PGPASSWORD=" + password);
+  for (const auto& [name, value] : conn.env()) env.push_back(name + "=" + value);
 
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) return Status(Code::kIOError, std::string("pipe: ") + std::strerror(errno));

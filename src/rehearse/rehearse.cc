@@ -55,7 +55,7 @@ struct State {
 
 /// Columns are taken in any order: a down script can put a dropped column
 /// back only at the end (see ColumnsInAnyOrder).
-Result<State> Capture(Database& db) {
+Result<State> ReadState(Database& db) {
   State s;
   STRATA_ASSIGN_OR_RETURN(SchemaFingerprint schema, FingerprintSchema(db));
   s.schema.canonical_text = ColumnsInAnyOrder(schema.canonical_text);
@@ -283,7 +283,7 @@ class Rehearser {
     STRATA_ASSIGN_OR_RETURN(std::vector<sql::Statement> statements,
                             sql::SplitStatements(step.script, dialect_));
     m.statements = step.statements;  // a BEGIN/COMMIT wrapper left out
-    STRATA_ASSIGN_OR_RETURN(State before, Capture(*db_));
+    STRATA_ASSIGN_OR_RETURN(State before, ReadState(*db_));
     m.risks = AssessRisks(statements, RiskFacts{dialect_, before.Tables(), step.no_transaction,
                                                 step.down_source == "none"});
 
@@ -293,7 +293,7 @@ class Rehearser {
       fail("up failed: " + up.status.message() + SeededNote(statements));
       return false;
     }
-    STRATA_ASSIGN_OR_RETURN(State applied, Capture(*db_));
+    STRATA_ASSIGN_OR_RETURN(State applied, ReadState(*db_));
     if (step.down_source != "none") {
       STRATA_ASSIGN_OR_RETURN(bool reapplied, RehearseWayBack(step, m, before, applied));
       if (!reapplied) return false;
@@ -328,11 +328,11 @@ class Rehearser {
     if (!down.status.ok()) {
       fail("down failed: " + down.status.message());
       // A failed rollback is undone: the migration should still be applied.
-      STRATA_ASSIGN_OR_RETURN(State now, Capture(*db_));
+      STRATA_ASSIGN_OR_RETURN(State now, ReadState(*db_));
       STRATA_ASSIGN_OR_RETURN(bool pending, Pending(v));
       return !pending && Compare(applied, now, "", "").empty();
     }
-    STRATA_ASSIGN_OR_RETURN(State rolled_back, Capture(*db_));
+    STRATA_ASSIGN_OR_RETURN(State rolled_back, ReadState(*db_));
     std::string diff = Compare(before, rolled_back, "before up", "after down");
     if (!diff.empty()) fail("down did not restore the state before up:\n" + Indent(diff));
 
@@ -350,7 +350,7 @@ class Rehearser {
         if (t.status.message().find("strata_injected_failure") == std::string::npos) {
           fail(fmt::format("{}: up failed for another reason: {}", where, t.status.message()));
         }
-        STRATA_ASSIGN_OR_RETURN(State now, Capture(*db_));
+        STRATA_ASSIGN_OR_RETURN(State now, ReadState(*db_));
         STRATA_ASSIGN_OR_RETURN(bool pending, Pending(v));
         diff = Compare(rolled_back, now, "before up", where);
         if (!pending) diff += fmt::format("history lists {} {}\n", m.id, where);
@@ -371,7 +371,7 @@ class Rehearser {
         return false;
       }
     }
-    STRATA_ASSIGN_OR_RETURN(State reapplied, Capture(*db_));
+    STRATA_ASSIGN_OR_RETURN(State reapplied, ReadState(*db_));
     // The down put back the state before up exactly (else it failed above):
     // rows that differ in value alone come from what up generates anew each
     // time (serial and identity keys, now(), random()), not from the way

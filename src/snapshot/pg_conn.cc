@@ -182,10 +182,6 @@ Status PgConn::CopyIn(const std::string& sql, const std::function<Result<std::st
   return failed.ok() ? s : failed;
 }
 
-namespace {
-
-/// The options `url` sets, as libpq reads them (percent-decoded), in
-/// libpq's order; an error names the URL redacted.
 Result<std::vector<std::pair<std::string, std::string>>> UrlOptions(const std::string& url) {
   STRATA_ASSIGN_OR_RETURN(pq, LoadLibPq());
   char* err = nullptr;
@@ -202,33 +198,12 @@ Result<std::vector<std::pair<std::string, std::string>>> UrlOptions(const std::s
   return out;
 }
 
-}  // namespace
-
 Result<std::string> DatabaseName(const std::string& url) {
   STRATA_ASSIGN_OR_RETURN(auto options, UrlOptions(url));
   for (const auto& [keyword, value] : options) {
     if (keyword == "dbname") return value;
   }
   return std::string();
-}
-
-Result<std::pair<std::string, std::string>> SplitPassword(const std::string& url) {
-  STRATA_ASSIGN_OR_RETURN(auto options, UrlOptions(url));
-  std::string conninfo, password;
-  for (const auto& [keyword, val] : options) {
-    if (keyword == "password") {
-      password = val;
-      continue;
-    }
-    std::string value;
-    for (char c : val) {
-      if (c == '\'' || c == '\\') value += '\\';
-      value += c;
-    }
-    if (!conninfo.empty()) conninfo += ' ';
-    conninfo += fmt::format("{}='{}'", keyword, value);
-  }
-  return std::make_pair(conninfo, password);
 }
 
 Result<std::unique_ptr<Database>> PgConn::AsDatabase(std::string described) {

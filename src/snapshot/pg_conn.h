@@ -46,10 +46,9 @@ class PgConn {
   PGconn* conn_;
 };
 
-/// The URL as a libpq key/value connection string without its password, and
-/// the password ("" when none): for running pg_dump with PGPASSWORD, so the
-/// password never appears on a command line.
-Result<std::pair<std::string, std::string>> SplitPassword(const std::string& url);
+/// The options `url` sets, as libpq reads them (percent-decoded), in
+/// libpq's order; an error names the URL redacted.
+Result<std::vector<std::pair<std::string, std::string>>> UrlOptions(const std::string& url);
 
 /// The database name of `url` as libpq reads it (percent-decoded), or "" when
 /// the URL names none.

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/postgres/client_connection.h"
 #include "engine/postgres/postgres_database.h"
 #include "engine/url.h"
 #include "snapshot/chunker.h"
@@ -193,19 +194,18 @@ Result<std::string> StripMetaCommands(const std::string& script) {
 Result<std::string> Dump(const CreateOptions& options, const std::string& url,
                          const std::string& schema, const std::string& snapshot,
                          const char* section) {
-  STRATA_ASSIGN_OR_RETURN(auto conn, SplitPassword(url));
-  std::map<std::string, std::string> env;
-  if (!conn.second.empty()) env["PGPASSWORD"] = conn.second;
+  STRATA_ASSIGN_OR_RETURN(auto params, UrlOptions(url));
+  STRATA_ASSIGN_OR_RETURN(ClientConnection conn, ClientConnection::Make(params));
   // -n takes a pattern: quoting makes it the exact name.
   std::vector<std::string> argv = {options.pg_dump,       "--schema-only",
                                    std::string("--section=") + section,
                                    "--no-owner",          "--no-privileges",
                                    "--schema=" + SqlIdentifier(schema),
-                                   "--snapshot=" + snapshot, "--dbname=" + conn.first};
+                                   "--snapshot=" + snapshot, "--dbname=" + conn.conninfo()};
   if (options.lock_timeout.count() > 0) {
     argv.push_back(fmt::format("--lock-wait-timeout={}", options.lock_timeout.count()));
   }
-  auto out = RunProgram(argv, env);
+  auto out = RunProgram(argv, conn.env());
   if (!out.ok()) return out.status().WithContext(fmt::format("dumping the schema ({})", section));
   return StripMetaCommands(*out);
 }

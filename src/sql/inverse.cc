@@ -449,6 +449,18 @@ bool LeavesNothing(std::string_view text, Dialect dialect) {
   });
 }
 
+/// Whether a CREATE SCHEMA statement also creates objects in it
+/// (PostgreSQL's schema elements: CREATE SCHEMA s CREATE TABLE t .. CREATE
+/// VIEW v ..), found as a CREATE or GRANT after its first word.
+bool MakesSchemaElements(std::string_view text, Dialect dialect) {
+  auto tokens = Tokenize(text, dialect);
+  if (!tokens.ok()) return false;
+  for (size_t i = 1; i < tokens->size(); ++i) {
+    if ((*tokens)[i].IsWord("CREATE") || (*tokens)[i].IsWord("GRANT")) return true;
+  }
+  return false;
+}
+
 /// The statement's first word, upper-cased: "BEGIN".
 std::string FirstWord(std::string_view text, Dialect dialect) {
   Lexer lexer(text, dialect);
@@ -478,9 +490,28 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
       inverse.reason = line + FirstWord(statement.text, dialect) + " manages its own transaction";
       return inverse;
     }
+    // A temporary table goes with the session that applied the script; the
+    // rollback drops it only if it runs in that session still (a rehearsal),
+    // never a permanent table of that name. What is written to it goes too.
+    if (info.kind == StatementKind::kCreateTable && info.temporary && !info.object.empty() &&
+        !info.or_replace) {
+      steps.push_back(fmt::format("DROP TABLE IF EXISTS {}.{};\n",
+                                  dialect == Dialect::kPostgres ? "pg_temp" : "temp",
+                                  Namer(info, dialect).Name(info.object)));
+      created.insert(key(info.schema + "." + info.object));
+      continue;
+    }
     bool dml = info.kind == StatementKind::kInsert || info.kind == StatementKind::kUpdate ||
                info.kind == StatementKind::kDelete;
     if (dml && !info.table.empty() && created.count(key(info.schema + "." + info.table))) continue;
+    if (info.kind == StatementKind::kCreateSchema && MakesSchemaElements(statement.text, dialect)) {
+      if (inverse.reason.empty()) {
+        inverse.reason = line + info.summary +
+                         " (it also creates the tables, views or grants it lists, which DROP "
+                         "SCHEMA would not drop; write a down script that drops them first)";
+      }
+      continue;
+    }
     // An index on a table the script created goes with the table: one
     // without a name (CREATE INDEX ON t (c)) needs no name to drop it by.
     if (info.kind == StatementKind::kCreateIndex && info.object.empty() && !info.table.empty() &&

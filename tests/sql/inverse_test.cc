@@ -45,7 +45,19 @@ TEST(InverseTest, CreatesAreDroppedInReverseOrder) {
       Down("CREATE TABLE users (id int, email text);\n"
            "CREATE INDEX idx_users_email ON users (email);\n",
            kLite));
-  EXPECT_EQ("DROP TABLE scratch;\n", Down("CREATE TEMP TABLE scratch AS SELECT 1", kPg));
+  // A temporary table is gone once the session that applied it ends: only
+  // that session's copy is dropped, never a permanent table of its name.
+  EXPECT_EQ("DROP TABLE nums;\nDROP TABLE IF EXISTS pg_temp.scratch;\n",
+            Down("CREATE TEMP TABLE scratch AS SELECT 1 AS id;\n"
+                 "INSERT INTO scratch VALUES (2);\n"
+                 "CREATE TABLE nums AS SELECT id FROM scratch;\n",
+                 kPg));
+  EXPECT_EQ("DROP TABLE IF EXISTS temp.scratch;\n", Down("CREATE TEMPORARY TABLE scratch (a)", kLite));
+  // Schema elements are not dropped by DROP SCHEMA.
+  EXPECT_THAT(Down("CREATE SCHEMA reporting CREATE TABLE daily (d date) "
+                   "CREATE VIEW latest AS SELECT * FROM daily",
+                   kPg),
+              HasSubstr("IRREVERSIBLE: line 1: creates schema reporting (it also creates"));
   EXPECT_EQ("DROP VIEW v;\n", Down("CREATE VIEW v AS SELECT 1", kLite));
   EXPECT_EQ("DROP MATERIALIZED VIEW app.mv;\n",
             Down("CREATE MATERIALIZED VIEW app.mv AS SELECT 1", kPg));

@@ -1113,6 +1113,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   json uncaptured = json::array();
   std::vector<std::string> whole_captured;  // cascade children, once each
   json replaces = json::array();            // tables the restore puts back whole
+  json by_rowid = json::array();            // tables it puts rows back in by rowid
   json probes = json::array();              // what the restore writes over
   TableTracker tables(db);
   bool session_changed = false;  // by a statement before the one at hand
@@ -1187,6 +1188,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
         for (const auto& sql : around.second) g.up.push_back({sql, st.line});
         restores.push_back(std::move((*capture)->restore));
         if (!(*capture)->replaces.empty()) replaces.push_back((*capture)->replaces);
+        if (!(*capture)->by_rowid.empty()) by_rowid.push_back((*capture)->by_rowid);
         if (!(*capture)->probe.empty()) {
           nlohmann::json probe = {{"sql", (*capture)->probe},
                                   {"of", (*capture)->probed},
@@ -1208,6 +1210,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   }
   checks["captures"] = restores.size();
   if (!replaces.empty()) checks["replaces"] = std::move(replaces);
+  if (!by_rowid.empty()) checks["by_rowid"] = std::move(by_rowid);
   if (!probes.empty()) checks["probes"] = std::move(probes);
   if (!uncaptured.empty()) checks["uncaptured"] = std::move(uncaptured);
   for (auto it = restores.rbegin(); it != restores.rend(); ++it) {
@@ -1486,9 +1489,10 @@ Result<std::vector<std::string>> WrittenSince(Database& db, const std::string& c
   std::vector<std::string> out;
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
   if (!checks.is_object()) return out;
-  std::set<std::string> replaced;
-  if (checks.contains("replaces")) {
-    for (const auto& t : checks["replaces"]) replaced.insert(AsciiLower(t.get<std::string>()));
+  std::set<std::string> replaced;  // and put back by rowid: guarded as well
+  for (const char* guarded : {"replaces", "by_rowid"}) {
+    if (!checks.contains(guarded)) continue;
+    for (const auto& t : checks[guarded]) replaced.insert(AsciiLower(t.get<std::string>()));
   }
   for (auto& [table, facts] : checks["data"].items()) {
     if (!facts.contains("after")) continue;
@@ -1555,6 +1559,24 @@ Status RefuseReplacingWrites(const std::string& id, const nlohmann::json& checks
                                 "Save what was written since (or take a snapshot), then pass "
                                 "--discard-later-writes",
                                 id, table, id, ReadAs(table, facts_of(table)), id, id));
+    }
+  }
+  if (checks.contains("by_rowid")) {
+    for (const auto& t : checks["by_rowid"]) {
+      std::string table = t.get<std::string>();
+      bool changed = std::any_of(written.begin(), written.end(), [&](const std::string& w) {
+        return AsciiLower(w) == AsciiLower(table);
+      });
+      if (!changed) continue;
+      return Status(Code::kVerifyFailed,
+                    fmt::format("rolling back {} would put rows or values of table {} back by "
+                                "SQLite's rowid (it has no primary key), but {} was written to "
+                                "since {} was applied, and a row written since may hold a "
+                                "captured row's rowid (SQLite reuses the rowid of a deleted last "
+                                "row, and VACUUM renumbers them), so they could land on other "
+                                "rows; {} was not rolled back. Save what was written since (or "
+                                "take a snapshot), then pass --discard-later-writes",
+                                id, table, ReadAs(table, facts_of(table)), id, id));
     }
   }
   for (const auto& table : written) {

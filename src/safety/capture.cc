@@ -227,6 +227,7 @@ class Planner {
   /// values (a down script that inserted "the same" row again, under a new
   /// key: the captured row is the one that was there).
   Capture DeletedRows(const std::string& where) {
+    MarkIfByRowId();
     std::string from = info_.alias.empty() ? now_ : now_ + " AS " + db_.QuoteIdent(info_.alias);
     std::string prefix = (info_.alias.empty() ? now_ : db_.QuoteIdent(info_.alias)) + ".";
     capture_.before.push_back(fmt::format("CREATE TABLE {} AS {}SELECT {} FROM {} WHERE {}", cap_,
@@ -266,6 +267,7 @@ class Planner {
   /// Values of `columns` (names now; empty: every column but the key) of
   /// the rows matching `where` ("" = all): put back by key.
   Result<Capture> Values(const std::vector<std::string>& columns, const std::string& where) {
+    MarkIfByRowId();
     std::vector<const TableTracker::Column*> known;  // columns the migration did not add itself
     for (const auto& c : table_.columns) {
       if (c.before.empty()) continue;
@@ -496,6 +498,10 @@ class Planner {
       if (!c.before.empty()) out.push_back(As(prefix, c));
     }
     return Join(out);
+  }
+
+  void MarkIfByRowId() {
+    if (table_.key.empty() && !db_.RowIdColumn().empty()) capture_.by_rowid = table_.before;
   }
 
   /// The select-list items that identify a row, or an error when none does.

@@ -50,6 +50,11 @@ struct Capture {
   /// is not written by the restore and does not count. The restore drops
   /// the copy. Empty for other probes.
   std::string keep, unkeep, changed_rows;
+  /// The table (name before the migration) whose captured rows or values go
+  /// back by SQLite's rowid, having no primary key: a row written since may
+  /// hold a captured row's rowid (reused after a delete, renumbered by
+  /// VACUUM), so a rollback after writes to it is refused. "" otherwise.
+  std::string by_rowid;
 };
 
 /// The tables a migration's statements act on, as the statements before

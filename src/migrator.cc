@@ -414,6 +414,43 @@ std::optional<std::string> OutsideManagedSchema(const Migration& m, const Prepar
   return std::nullopt;
 }
 
+/// A warning when the up script of `m` drops a column that its down file
+/// does not add back (nor rebuild its table): the values captured before
+/// the drop would have no column to go back into, and `down` would fail.
+std::optional<std::string> DroppedColumnsNotAddedBack(const Migration& m, const Prepared& p,
+                                                      sql::Dialect dialect) {
+  using K = sql::StatementKind;
+  auto split = sql::SplitStatements(p.down_script, dialect);
+  if (!split.ok()) return std::nullopt;
+  std::vector<sql::StatementInfo> down;
+  for (const auto& st : *split) down.push_back(sql::Classify(st.text, dialect));
+  auto same = [&](const std::string& a, const std::string& b) {
+    return sql::NameKey(a, dialect) == sql::NameKey(b, dialect);
+  };
+  auto added_back = [&](const std::string& table, const std::string& column) {
+    return std::any_of(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
+      if (d.kind == K::kAddColumn && same(d.table, table)) {
+        return std::any_of(d.columns.begin(), d.columns.end(),
+                           [&](const std::string& c) { return same(c, column); });
+      }
+      // A rebuild: the table made anew, or another renamed to its name.
+      return (d.kind == K::kCreateTable && same(d.object, table)) ||
+             (d.kind == K::kRenameTable && same(d.new_name, table)) || d.kind == K::kOther;
+    });
+  };
+  for (size_t i = 0; i < p.info.size(); ++i) {
+    const sql::StatementInfo& up = p.info[i];
+    if (up.kind != K::kDropColumn || up.column.empty() || added_back(up.table, up.column)) continue;
+    return fmt::format("{}: {}:{}: drops column {}.{}, and the down file does not add it back: "
+                       "the values captured before the drop would have no column to go back "
+                       "into, so `strata down` would fail; add it back in {} (ALTER TABLE {} ADD "
+                       "COLUMN {} ...)",
+                       m.id(), m.up_path, p.up[i].line, up.table, up.column,
+                       m.down_path.empty() ? "the down file" : m.down_path, up.table, up.column);
+  }
+  return std::nullopt;
+}
+
 /// The history row of `m` applied by `actor`, as far as the file says.
 AppliedMigration RowOf(const Migration& m, const std::string& actor) {
   AppliedMigration row;
@@ -554,10 +591,20 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders&
   // script or a derived inverse: an INSERT's rows or a DROP's structure are
   // not brought back by captured data alone.) An Atlas directory has no
   // place for a down script at all, and the same holds there.
-  if (!inverse.reversible && (IsSectioned(m.layout) || m.layout == Layout::kAtlas) &&
-      OnlyUpdatesAndDeletes(p.info)) {
+  const bool captures_suffice = IsSectioned(m.layout) || m.layout == Layout::kAtlas;
+  if (!inverse.reversible && captures_suffice && OnlyUpdatesAndDeletes(p.info)) {
     p.down_source = "file";
     return p;
+  }
+  if (!inverse.reversible && captures_suffice) {
+    // Its UPDATEs and DELETEs are not what lacks a way back: name the first
+    // of the other statements that does.
+    std::vector<sql::Statement> others;
+    for (size_t i = 0; i < p.up.size(); ++i) {
+      if (!OnlyUpdatesAndDeletes({p.info[i]})) others.push_back(p.up[i]);
+    }
+    sql::Inverse rest = sql::DeriveInverse(others, dialect);
+    if (!rest.reversible) inverse.reason = rest.reason;
   }
   if (inverse.reversible) {
     p.down_script = m.directives.no_transaction
@@ -1054,6 +1101,19 @@ std::string QuotedTable(Database& db, const std::string& schema, const std::stri
   return schema.empty() ? db.QuoteIdent(table) : db.QuoteIdent(schema) + "." + db.QuoteIdent(table);
 }
 
+/// Whether a destructive statement of `kind` names a table (not a
+/// sequence, view or type), for a lock on it.
+bool ActsOnATable(sql::StatementKind kind) {
+  using K = sql::StatementKind;
+  switch (kind) {
+    case K::kDelete: case K::kUpdate: case K::kInsert: case K::kTruncate: case K::kDropTable:
+    case K::kDropColumn: case K::kAlterColumnType:
+      return true;
+    default:
+      return false;
+  }
+}
+
 /// `before`: the data of the scope's tables that exist.
 Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const Scope& scope,
                       const std::vector<std::vector<std::string>>& cascades,
@@ -1181,7 +1241,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
         // change or add in between would go with the statement uncaptured.
         // (A no-transaction migration cannot hold a lock past a statement.)
         if (std::string lock = db.LockAgainstWritesSql(QuotedTable(db, info.schema, info.table));
-            !lock.empty() && !m.directives.no_transaction) {
+            !lock.empty() && !m.directives.no_transaction && ActsOnATable(info.kind)) {
           g.up.push_back({std::move(lock), st.line});
         }
         for (auto& sql : (*capture)->before) g.up.push_back({std::move(sql), st.line});
@@ -3157,7 +3217,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                              "undone; {} is still applied and history records the failure. {}.\n{}",
                              step.id, step.id,
                              restoring ? "The data captured at apply time could not be put back "
-                                         "(the statements above say why); fix the database by "
+                                         "(the error below says why); fix the database by "
                                          "hand or restore a snapshot"
                              : outside
                                  ? fmt::format(
@@ -3287,6 +3347,11 @@ Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
                          "applied, which `down` runs; to roll back with the file instead, run "
                          "`strata resolve {} --accept-file`:\n{}",
                          m.id(), m.version, *change)});
+      }
+    }
+    if (pending && p->down_source == "file") {
+      if (auto lost = DroppedColumnsNotAddedBack(m, *p, DialectOf(engine))) {
+        findings.push_back({Code::kOk, *lost});
       }
     }
     if (managed.ok() && pending) {

@@ -1030,6 +1030,36 @@ TEST_P(CliTest, ValuesPutBackByRowIdAreRefusedAfterWritesToTheTable) {
             (std::vector<std::string>{"x1", "x2"}));
 }
 
+// A down file that does not add back a column the up script drops cannot
+// work: the captured values have nowhere to go. validate warns (exit 0).
+TEST_P(CliTest, ValidateWarnsOfADroppedColumnTheDownFileDoesNotAddBack) {
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT);\n");
+  Write("0002_drop_b.up.sql", "ALTER TABLE t DROP COLUMN b;\n");
+  Write("0002_drop_b.down.sql", "");
+  auto validate = Strata({"validate"});
+  EXPECT_EQ(validate.exit_code, 0) << validate.all();
+  EXPECT_THAT(validate.all(), HasSubstr("drops column t.b, and the down file does not add it back"));
+  Write("0002_drop_b.down.sql", "ALTER TABLE t ADD COLUMN b TEXT;\n");
+  validate = Strata({"validate"});
+  EXPECT_EQ(validate.exit_code, 0) << validate.all();
+  EXPECT_THAT(validate.all(), Not(HasSubstr("does not add it back")));
+}
+
+// dbmate, an empty down section: its UPDATEs go back through their
+// captures, so a refusal names the statement that lacks a way back (the
+// INSERT), not the UPDATE it used to name.
+TEST_P(CliTest, AnEmptyDownSectionsRefusalNamesTheStatementWithoutAWayBack) {
+  Write("20240101000000_users.sql",
+        "-- migrate:up\nCREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);\n-- migrate:down\n"
+        "DROP TABLE users;\n");
+  Write("20240102000000_upper.sql",
+        "-- migrate:up\nINSERT INTO users (email) VALUES ('x@y');\n"
+        "UPDATE users SET email = upper(email);\n-- migrate:down\n");
+  auto validate = Strata({"validate"});
+  EXPECT_EQ(validate.exit_code, cli::kExitIrreversible) << validate.all();
+  EXPECT_THAT(validate.all(), HasSubstr("line 2: inserts into users"));
+}
+
 TEST_P(CliTest, LockOfAKilledRunDoesNotBlockTheNext) {
   Write("0001_fast.up.sql", "CREATE TABLE fast (id INTEGER);\n");
   Write("0002_slow.up.sql", SlowSql(5));

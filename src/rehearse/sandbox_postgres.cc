@@ -64,6 +64,19 @@ Result<std::unique_ptr<Sandbox>> CreatePostgresSandbox(const std::string& url, S
   const std::string working_schema = schema.empty() ? "" : schema.rows[0][0].ToString();
   std::random_device random;
   std::string name = fmt::format("strata_rehearse_{}_{:08x}", getpid(), random());
+  // Extensions the target has in the other schemas of its search_path
+  // (citext in an "extensions" schema): migrations use them by name without
+  // creating them, so an empty sandbox gets them too.
+  Rows outside_extensions;
+  if (content == SandboxContent::kEmpty) {
+    STRATA_ASSIGN_OR_RETURN(
+        outside_extensions,
+        admin->Query("SELECT e.extname, n.nspname FROM pg_catalog.pg_extension e"
+                     " JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
+                     " WHERE n.nspname IS DISTINCT FROM current_schema()"
+                     " AND n.nspname = ANY (current_schemas(false))"
+                     " AND e.extname <> 'plpgsql' ORDER BY e.oid"));
+  }
   STRATA_ASSIGN_OR_RETURN(std::string create, CreateStatement(*admin, name));
   Status created = admin->Exec(create);
   if (!created.ok()) {
@@ -79,9 +92,21 @@ Result<std::unique_ptr<Sandbox>> CreatePostgresSandbox(const std::string& url, S
                                            [url, name] { return DropDatabase(url, name); });
   if (content == SandboxContent::kCopy) {
     STRATA_RETURN_IF_ERROR(CopyPostgresDatabase(source, WithDbname(source, name)));
-  } else if (!working_schema.empty() && working_schema != "public") {
+  } else if ((!working_schema.empty() && working_schema != "public") || !outside_extensions.empty()) {
     STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(sandbox_url));
-    STRATA_RETURN_IF_ERROR(db->Exec("CREATE SCHEMA " + db->QuoteIdent(working_schema)));
+    if (!working_schema.empty() && working_schema != "public") {
+      STRATA_RETURN_IF_ERROR(db->Exec("CREATE SCHEMA " + db->QuoteIdent(working_schema)));
+    }
+    for (const auto& row : outside_extensions.rows) {
+      const std::string ext = row[0].ToString(), in = row[1].ToString();
+      STRATA_RETURN_IF_ERROR(
+          db->Exec(fmt::format("CREATE SCHEMA IF NOT EXISTS {0}; CREATE EXTENSION IF NOT EXISTS {1} "
+                               "WITH SCHEMA {0}",
+                               db->QuoteIdent(in), db->QuoteIdent(ext)))
+              .WithContext(fmt::format("creating extension {} (schema {}) in the sandbox, as the "
+                                       "target has it",
+                                       ext, in)));
+    }
   }
   return sandbox;
 }

@@ -40,8 +40,8 @@ void SetupSeed(CLI::App& app, GlobalOptions& global, int& exit_code) {
       fmt::print("  {:<32} {} rows\n", table, rows);
       total += rows;
     }
-    for (const auto& [table, module] : report->skipped) {
-      fmt::print("  {:<32} skipped: a virtual table ({}), kept by its module\n", table, module);
+    for (const auto& [table, why] : report->skipped) {
+      fmt::print("  {:<32} skipped: {}\n", table, why);
     }
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
     fmt::print("seeded {} rows in {} tables ({} ms)\n", total, report->rows_per_table.size(), ms.count());

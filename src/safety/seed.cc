@@ -695,9 +695,14 @@ Result<SeedReport> Seed(Database& db, const SeedOptions& options) {
                                                  all.empty() ? "none" : Join(all)));
     }
     STRATA_ASSIGN_OR_RETURN(SeedTable table, reader->ReadTable(name));
+    if (!table.partition_of.empty() && options.tables.empty()) {
+      // Its rows come through the partitioned table, within its bounds.
+      report.skipped.emplace_back(name, "a partition of " + table.partition_of + ", filled through it");
+      continue;
+    }
     if (!table.module.empty()) {
       if (options.tables.empty()) {
-        report.skipped.emplace_back(name, table.module);
+        report.skipped.emplace_back(name, fmt::format("a virtual table ({}), kept by its module", table.module));
         continue;
       }
       return Status(Code::kInvalidArgument,

@@ -24,8 +24,9 @@ struct SeedOptions {
 
 struct SeedReport {
   std::vector<std::pair<std::string, int64_t>> rows_per_table;  // in fill order
-  /// Virtual tables left alone when seeding all tables, with their module:
-  /// their module keeps them (an FTS index follows its content table).
+  /// Tables left alone when seeding all tables, with why: virtual tables
+  /// (their module keeps them: an FTS index follows its content table) and
+  /// partitions (filled through their partitioned table).
   std::vector<std::pair<std::string, std::string>> skipped;
 };
 

@@ -73,6 +73,9 @@ struct SeedTable {
   /// A virtual table's module ("fts5", "rtree"); empty for an ordinary table.
   /// The module owns its storage: seed fills the tables it is built from instead.
   std::string module;
+  /// PostgreSQL: the partitioned table this one is a partition of; its rows
+  /// are seeded through that table, which routes each to its partition.
+  std::string partition_of;
 
   const SeedColumn* Find(std::string_view column) const;
   SeedColumn* Find(std::string_view column);

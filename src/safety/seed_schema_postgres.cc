@@ -60,6 +60,13 @@ constexpr char kUniqueIndexesSql[] =
     "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint con WHERE con.conindid = ix.indexrelid)"
     " ORDER BY i.relname";
 
+constexpr char kParentSql[] =
+    "SELECT p.relname FROM pg_catalog.pg_inherits i"
+    " JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " JOIN pg_catalog.pg_class p ON p.oid = i.inhparent"
+    " WHERE n.nspname = current_schema() AND c.relname = $1 AND c.relispartition";
+
 constexpr char kEnumLabelsSql[] =
     "SELECT enumlabel FROM pg_catalog.pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder";
 
@@ -121,6 +128,8 @@ class PostgresSeedSchemaReader : public SeedSchemaReader {
     SeedTable table;
     table.name = std::string(name);
     const Value tv{table.name};
+    STRATA_ASSIGN_OR_RETURN(Rows parent, db_.Query(kParentSql, {tv}));
+    if (!parent.empty()) table.partition_of = parent.rows[0][0].ToString();
     STRATA_ASSIGN_OR_RETURN(Rows cols, db_.Query(kColumnsSql, {tv}));
     std::vector<std::string>& sequenced = sequenced_[table.name];
     for (const auto& r : cols.rows) {

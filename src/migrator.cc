@@ -302,11 +302,6 @@ struct Prepared {
   std::string irreversible;  // when down_source is "none": the refusal, for the user
 };
 
-/// The refusal `up` meets at the first destructive statement of `p` whose
-/// schema qualifier names a schema other than the managed one (`managed`),
-/// found before anything runs (a snapshot, earlier migrations); nullopt
-/// when there is none. A table the migration itself creates there first
-/// holds nothing from before it.
 /// Where unqualified names of the statements after `st` resolve when `st`
 /// changes that: the first schema of a search_path it sets (PostgreSQL `SET
 /// search_path`, `SET SCHEMA`, `set_config('search_path', ..)`; "" when it
@@ -372,6 +367,12 @@ std::optional<std::string> NamesResolveIn(const sql::Statement& st, sql::Dialect
   return std::string();
 }
 
+/// The refusal `up` meets at the first destructive statement of `p` whose
+/// schema qualifier names a schema other than the managed one (`managed`),
+/// or whose unqualified table an earlier statement sent elsewhere
+/// (NamesResolveIn), found before anything runs (a snapshot, earlier
+/// migrations); nullopt when there is none. A table the migration itself
+/// creates there first holds nothing from before it.
 std::optional<std::string> OutsideManagedSchema(const Migration& m, const Prepared& p,
                                                 const std::string& managed, sql::Dialect dialect) {
   std::set<std::string> created;
@@ -1603,15 +1604,16 @@ Status RefuseReplacingWrites(const std::string& id, const nlohmann::json& checks
     if (!checks.contains("data") || !checks["data"].contains(table)) return no_facts;
     return checks["data"][table];
   };
+  auto written_to = [&](const std::string& table) {
+    return std::any_of(written.begin(), written.end(),
+                       [&](const std::string& w) { return AsciiLower(w) == AsciiLower(table); });
+  };
   // A table put back whole first: in a rebuild, the table the migration
   // created took the name of the one it replaced, and this says it better.
   if (checks.contains("replaces")) {
     for (const auto& t : checks["replaces"]) {
       std::string table = t.get<std::string>();
-      bool changed = std::any_of(written.begin(), written.end(), [&](const std::string& w) {
-        return AsciiLower(w) == AsciiLower(table);
-      });
-      if (!changed) continue;
+      if (!written_to(table)) continue;
       return Status(Code::kVerifyFailed,
                     fmt::format("rolling back {} would put table {} back as it was before {} (its "
                                 "rows were captured whole), but {} was written to since {} was "
@@ -1624,10 +1626,7 @@ Status RefuseReplacingWrites(const std::string& id, const nlohmann::json& checks
   if (checks.contains("by_rowid")) {
     for (const auto& t : checks["by_rowid"]) {
       std::string table = t.get<std::string>();
-      bool changed = std::any_of(written.begin(), written.end(), [&](const std::string& w) {
-        return AsciiLower(w) == AsciiLower(table);
-      });
-      if (!changed) continue;
+      if (!written_to(table)) continue;
       return Status(Code::kVerifyFailed,
                     fmt::format("rolling back {} would put rows or values of table {} back by "
                                 "SQLite's rowid (it has no primary key), but {} was written to "
@@ -1910,16 +1909,16 @@ std::string SharedScope(const AppliedMigration& target, const AppliedMigration& 
   auto a = nlohmann::json::parse(target.checks, nullptr, /*allow_exceptions=*/false);
   auto b = nlohmann::json::parse(later.checks, nullptr, /*allow_exceptions=*/false);
   if (!a.is_object() || !b.is_object() || !a.contains("scope") || !b.contains("scope")) return "";
+  constexpr const char* kBeyond =
+      "{} changes more than its own tables (it drops or renames a table or column, or changes "
+      "a view, function or type)";
   if (!a["scope"].is_array()) {
-    return fmt::format("{} changes more than its own tables (it drops or renames a table or "
-                       "column, or changes a view, function or type), so its rollback is "
-                       "checked against the whole schema, which now holds what {} changed",
+    return fmt::format(fmt::runtime(std::string(kBeyond) + ", so its rollback is checked against "
+                                    "the whole schema, which now holds what {} changed"),
                        target.id(), later.id());
   }
   if (!b["scope"].is_array()) {
-    return fmt::format("{} changes more than its own tables (it drops or renames a table or "
-                       "column, or changes a view, function or type), which rolling back {} "
-                       "could change too",
+    return fmt::format(fmt::runtime(std::string(kBeyond) + ", which rolling back {} could change too"),
                        later.id(), target.id());
   }
   std::set<std::string> tables;

@@ -183,6 +183,7 @@ Status RestoreOverTarget(const MigratorOptions& options, const SnapshotConfig& c
   restore.progress = bar.get();
   restore.lock_owner = &owner;
   restore.lock_timeout = options.lock_timeout;
+  restore.unchanged_since = &*before;
   return snapshot::RestoreSnapshot(store, m, options.database_url, restore);
 }
 

@@ -17,6 +17,7 @@
 
 #include "engine/postgres/client_connection.h"
 #include "engine/postgres/libpq.h"
+#include "engine/postgres/postgres_database.h"
 #include "engine/url.h"
 #include "sql/splitter.h"
 
@@ -248,6 +249,7 @@ struct ConnCloser {
 }  // namespace
 
 Result<ConnParams> ParseConnParams(const std::string& url) {
+  STRATA_RETURN_IF_ERROR(CheckPostgresUrl(url));
   STRATA_ASSIGN_OR_RETURN(const LibPq* pq, LoadLibPq());
   char* err = nullptr;
   PQconninfoOption* options = pq->PQconninfoParse(EncodeCredentials(url).c_str(), &err);

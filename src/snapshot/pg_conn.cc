@@ -57,6 +57,7 @@ std::string ShortSql(std::string_view sql) {
 }  // namespace
 
 Result<std::unique_ptr<PgConn>> PgConn::Open(const std::string& given_url) {
+  STRATA_RETURN_IF_ERROR(CheckPostgresUrl(given_url));
   STRATA_ASSIGN_OR_RETURN(pq, LoadLibPq());
   const std::string url = EncodeCredentials(given_url);
   const char* const keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
@@ -84,7 +85,10 @@ Result<std::unique_ptr<PgConn>> PgConn::Open(const std::string& given_url) {
   return out;
 }
 
-PgConn::~PgConn() { pq->PQfinish(conn_); }
+PgConn::~PgConn() {
+  borrowed_.reset();
+  pq->PQfinish(conn_);
+}
 
 Status PgConn::LastError(std::string_view what) const {
   return Status(Code::kDatabase, fmt::format("{}: {}", what, OneLine(pq->PQerrorMessage(conn_))));
@@ -183,6 +187,7 @@ Status PgConn::CopyIn(const std::string& sql, const std::function<Result<std::st
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> UrlOptions(const std::string& url) {
+  STRATA_RETURN_IF_ERROR(CheckPostgresUrl(url));
   STRATA_ASSIGN_OR_RETURN(pq, LoadLibPq());
   char* err = nullptr;
   PQconninfoOption* options = pq->PQconninfoParse(EncodeCredentials(url).c_str(), &err);
@@ -206,8 +211,11 @@ Result<std::string> DatabaseName(const std::string& url) {
   return std::string();
 }
 
-Result<std::unique_ptr<Database>> PgConn::AsDatabase(std::string described) {
-  return BorrowPostgres(conn_, std::move(described));
+Result<Database*> PgConn::AsDatabase(std::string described) {
+  if (!borrowed_) {
+    STRATA_ASSIGN_OR_RETURN(borrowed_, BorrowPostgres(conn_, std::move(described)));
+  }
+  return borrowed_.get();
 }
 
 }  // namespace strata::snapshot

@@ -37,13 +37,15 @@ class PgConn {
   /// returns an empty string; an error from `next` aborts the COPY.
   Status CopyIn(const std::string& sql, const std::function<Result<std::string>()>& next);
   /// A Database over this connection, in whatever transaction it has open;
-  /// it must be gone before this PgConn is.
-  Result<std::unique_ptr<Database>> AsDatabase(std::string described);
+  /// one per PgConn (its prepared statements are the connection's), which
+  /// the PgConn owns.
+  Result<Database*> AsDatabase(std::string described);
 
  private:
   explicit PgConn(PGconn* conn) : conn_(conn) {}
   Status LastError(std::string_view what) const;
   PGconn* conn_;
+  std::unique_ptr<Database> borrowed_;  // AsDatabase's, gone before conn_
 };
 
 /// The options `url` sets, as libpq reads them (percent-decoded), in

@@ -711,6 +711,29 @@ Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& m,
       STRATA_RETURN_IF_ERROR(conn->Exec(
           fmt::format("SET LOCAL lock_timeout = {}", options.lock_timeout.count())));
     }
+    if (options.unchanged_since != nullptr) {
+      // The snapshot of the current state was taken before this transaction
+      // held any lock: writers kept from the tables now, what they committed
+      // in between would go with the schema, in no snapshot. Refused then.
+      STRATA_ASSIGN_OR_RETURN(Database* db, conn->AsDatabase(RedactUrl(url)));
+      STRATA_ASSIGN_OR_RETURN(std::vector<std::string> tables, db->ListTables());
+      for (std::string& t : tables) t = db->QuoteIdent(t);
+      Status locked = db->LockAgainstWrites(tables);
+      if (locked.code() == Code::kLocked) {
+        conn->Exec("ROLLBACK").IgnoreError();
+        return LockedOut(*conn, m.pg_schema, options.lock_timeout);
+      }
+      STRATA_RETURN_IF_ERROR(locked);
+      STRATA_ASSIGN_OR_RETURN(std::string changed, CompareFingerprints(*db, *options.unchanged_since));
+      if (!changed.empty()) {
+        return Status(Code::kLocked,
+                      fmt::format("schema '{}' changed while the snapshot of its current state ({}) "
+                                  "was taken, before the restore could keep writers out, so that "
+                                  "snapshot lacks what was written; nothing was restored. Run the "
+                                  "restore again, once the writers are stopped:\n{}",
+                                  m.pg_schema, options.unchanged_since->id, changed));
+      }
+    }
     Status dropped = conn->Exec("DROP SCHEMA IF EXISTS " + SqlIdentifier(m.pg_schema) + " CASCADE");
     if (dropped.code() == Code::kLocked) {
       conn->Exec("ROLLBACK").IgnoreError();
@@ -769,9 +792,8 @@ Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& m,
     // names by (as the snapshot did, on the URL's own).
     STRATA_RETURN_IF_ERROR(conn->Exec("SELECT pg_catalog.set_config('search_path', " +
                                       SqlLiteral(current[0][1].value_or("")) + ", true)"));
-    STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, conn->AsDatabase(RedactUrl(url)));
+    STRATA_ASSIGN_OR_RETURN(Database* db, conn->AsDatabase(RedactUrl(url)));
     STRATA_ASSIGN_OR_RETURN(mismatch, CompareFingerprints(*db, m));
-    db.reset();
     return conn->Exec(mismatch.empty() || !options.replace ? "COMMIT" : "ROLLBACK");
   }();
   if (options.progress) options.progress->Done();

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
 #include <random>
 #include <set>
@@ -41,7 +42,15 @@ Status Account(const SnapshotStore& store, const std::vector<PutResult>& puts, M
 std::string SourceName(const std::string& url) {
   auto target = ParseDatabaseUrl(url);
   if (!target.ok()) return "";
-  return target->engine == Engine::kSqlite ? "sqlite:" + target->target : RedactUrl(url);
+  if (target->engine != Engine::kSqlite) return RedactUrl(url);
+  // Absolute, links resolved: two projects sharing a store each have an
+  // "app.db" of their own, and prune must not take one's for the other's.
+  const std::string& path = target->target;
+  if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) return "sqlite:" + path;
+  std::error_code error;
+  std::filesystem::path full =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(path, error), error);
+  return "sqlite:" + (error ? path : full.string());
 }
 
 Result<Manifest> CreateSnapshot(SnapshotStore& store, const std::string& url,

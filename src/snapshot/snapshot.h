@@ -42,8 +42,9 @@ struct CreateOptions {
   std::chrono::milliseconds lock_timeout{0};
 };
 
-/// How a manifest names the database at `url`: "sqlite:<path>" as given, or
-/// the URL without its password. "" when `url` does not parse.
+/// How a manifest names the database at `url`: "sqlite:<path>" with the
+/// path absolute and its links resolved, or the URL without its password.
+/// "" when `url` does not parse.
 std::string SourceName(const std::string& url);
 
 /// Takes a snapshot of the database at `url` into `store`. Nothing is listed
@@ -88,6 +89,11 @@ struct RestoreOptions {
   /// giving up with kLocked, nothing restored; 0 waits as long as it takes.
   /// While it waits, those tables' other users queue behind it.
   std::chrono::milliseconds lock_timeout{0};
+  /// PostgreSQL, replace: the snapshot of the target taken just before the
+  /// restore; once the restore holds the tables' locks, their contents must
+  /// still be that snapshot's (kLocked, nothing restored, when a write
+  /// landed in between: it would be in no snapshot).
+  const Manifest* unchanged_since = nullptr;
 };
 
 /// Restores the snapshot into `url` and checks the result's fingerprints

@@ -1262,27 +1262,27 @@ Status NoWorkingSchema() {
                 "work in the server's default schema");
 }
 
-Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
+/// A '/' in the password ends the host part for libpq, whose complaint
+/// (about a port or host made of the password's pieces) would show them.
+static Status SlashInPassword(const std::string& url) {
+  return UrlPassword(url).find('/') == std::string_view::npos
+             ? Status::OK()
+             : Status(Code::kInvalidArgument,
+                      "invalid PostgreSQL URL " + RedactUrl(url) +
+                          ": the password holds a '/', which ends the host part of a URL; "
+                          "write it as %2F");
+}
+
+Status CheckPostgresUrl(const std::string& given_url) {
   STRATA_ASSIGN_OR_RETURN(loaded_libpq, LoadLibPq());
   const std::string url = EncodeCredentials(given_url);
   const std::string shown = RedactUrl(url);
-  // A '/' in the password ends the host part for libpq, whose complaint
-  // (about a port or host made of the password's pieces) would show them.
-  auto slash_in_password = [&] {
-    return UrlPassword(url).find('/') == std::string_view::npos
-               ? Status::OK()
-               : Status(Code::kInvalidArgument,
-                        "invalid PostgreSQL URL " + shown +
-                            ": the password holds a '/', which ends the host part of a URL; "
-                            "write it as %2F");
-  };
-
   char* parse_error = nullptr;
   PQconninfoOption* options = Pq().PQconninfoParse(url.c_str(), &parse_error);
   if (options == nullptr) {
     std::string why = parse_error ? OneLine(parse_error) : "out of memory";
     Pq().PQfreemem(parse_error);
-    STRATA_RETURN_IF_ERROR(slash_in_password());
+    STRATA_RETURN_IF_ERROR(SlashInPassword(url));
     // dbmate's URLs name the schema with search_path=..., which libpq does
     // not take; its own way is a session option.
     std::string hint = why.find("\"search_path\"") == std::string::npos
@@ -1299,10 +1299,16 @@ Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
   }
   Pq().PQconninfoFree(options);
   if (!invalid.empty()) {
-    STRATA_RETURN_IF_ERROR(slash_in_password());
+    STRATA_RETURN_IF_ERROR(SlashInPassword(url));
     return Status(Code::kInvalidArgument, "invalid PostgreSQL URL " + shown + ": " + invalid);
   }
+  return Status::OK();
+}
 
+Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
+  STRATA_RETURN_IF_ERROR(CheckPostgresUrl(given_url));
+  const std::string url = EncodeCredentials(given_url);
+  const std::string shown = RedactUrl(url);
   // Keywords before "dbname" are defaults the URL may override; expand_dbname
   // makes libpq read the URL itself as the dbname value.
   const char* const keywords[] = {"connect_timeout", "client_encoding",
@@ -1315,7 +1321,7 @@ Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
   if (Pq().PQstatus(conn) != CONNECTION_OK) {
     std::string why = RedactSecrets(OneLine(Pq().PQerrorMessage(conn)));
     Pq().PQfinish(conn);
-    STRATA_RETURN_IF_ERROR(slash_in_password());
+    STRATA_RETURN_IF_ERROR(SlashInPassword(url));
     return Status(Code::kUnavailable, "cannot connect to " + shown + ": " + why);
   }
   Pq().PQsetNoticeProcessor(conn, DiscardNotice, nullptr);

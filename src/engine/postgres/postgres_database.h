@@ -28,6 +28,11 @@ namespace strata {
 /// message contains the password.
 Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url);
 
+/// OK when libpq reads `url` and its settings are valid; else kInvalidArgument
+/// saying what is wrong, the password left out (libpq quotes the token it
+/// could not read, which may be the password).
+Status CheckPostgresUrl(const std::string& url);
+
 /// A Database over `conn`, a connection its caller keeps and closes after
 /// the Database is gone: for work on a transaction that connection has open
 /// (a restore checks what it wrote before it commits).

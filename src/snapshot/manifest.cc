@@ -64,6 +64,7 @@ std::string ToJson(const Manifest& m) {
                        {"server_version", m.pg_server_version},
                        {"extensions", m.pg_extensions},
                        {"outside_extensions", outside},
+                       {"extension_versions", m.pg_extension_versions},
                        {"sequences", seqs}};
   }
   out["parts"] = std::move(parts);
@@ -140,6 +141,7 @@ Result<Manifest> ManifestFromJson(const std::string& text) {
         m.pg_outside_extensions.push_back(
             OutsideExtension{e.at("name").get<std::string>(), e.at("schema").get<std::string>()});
       }
+      m.pg_extension_versions = pg.value("extension_versions", std::map<std::string, std::string>());
       for (const auto& s : pg.at("sequences")) {
         m.sequences.push_back(SequenceValue{s.at("name").get<std::string>(),
                                             s.at("last_value").get<int64_t>(),

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,10 @@ struct Manifest {
   int pg_server_version = 0;
   std::vector<std::string> pg_extensions;  // installed in the managed schema
   std::vector<OutsideExtension> pg_outside_extensions;  // in the order they were created
+  /// The version of each of those extensions, made again at that version
+  /// (the default one may differ, and with it the schema); not recorded by
+  /// older versions: the default then.
+  std::map<std::string, std::string> pg_extension_versions;
   std::vector<SequenceValue> sequences;
   std::vector<Part> parts;
 

@@ -327,6 +327,17 @@ Result<Manifest> CaptureSchema(SnapshotStore& store, const std::string& url, Man
   for (const auto& row : extensions) m.pg_extensions.push_back(*row[0]);
   STRATA_ASSIGN_OR_RETURN(auto outside, conn->Query(kOutsideExtensionsSql, {m.pg_schema}));
   for (const auto& row : outside) m.pg_outside_extensions.push_back({*row[0], *row[1]});
+  STRATA_ASSIGN_OR_RETURN(auto versions,
+                          conn->Query("SELECT extname, extversion FROM pg_catalog.pg_extension"));
+  for (const auto& row : versions) {
+    const std::string& name = *row[0];
+    const auto& own = m.pg_extensions;
+    const auto& others = m.pg_outside_extensions;
+    if (std::find(own.begin(), own.end(), name) != own.end() ||
+        std::any_of(others.begin(), others.end(), [&](const auto& e) { return e.name == name; })) {
+      m.pg_extension_versions[name] = row[1].value_or("");
+    }
+  }
   bool has_history = std::any_of(tables.begin(), tables.end(),
                                  [](const auto& r) { return *r[0] == "strata_history"; });
   if (has_history) {
@@ -467,6 +478,15 @@ class PartReader {
   size_t next_ = 0;
 };
 
+/// " VERSION '1.4'" for an extension the snapshot recorded at a version;
+/// "" (the default version) otherwise.
+std::string AtVersion(const Manifest& m, const std::string& extension) {
+  auto it = m.pg_extension_versions.find(extension);
+  return it == m.pg_extension_versions.end() || it->second.empty()
+             ? std::string()
+             : " VERSION " + SqlLiteral(it->second);
+}
+
 /// Makes in the target the extensions the snapshot's schema uses from other
 /// schemas (and those schemas), where it lacks them, as a DBA restoring a
 /// schema dump would first. Their objects are not part of the snapshot; an
@@ -497,7 +517,7 @@ Status MakeOutsideExtensions(PgConn& conn, const Manifest& m, const std::string&
     Status made = schema.empty() ? conn.Exec("CREATE SCHEMA " + SqlIdentifier(ext.schema)) : Status::OK();
     if (made.ok()) {
       made = conn.Exec("CREATE EXTENSION " + SqlIdentifier(ext.name) + " WITH SCHEMA " +
-                       SqlIdentifier(ext.schema) + " CASCADE");
+                       SqlIdentifier(ext.schema) + AtVersion(m, ext.name) + " CASCADE");
     }
     if (!made.ok()) {
       return Status(Code::kUnavailable,
@@ -745,7 +765,8 @@ Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& m,
     // pg_dump -n leaves out the extensions the schema's tables may use.
     for (const auto& ext : m.pg_extensions) {
       STRATA_RETURN_IF_ERROR(conn->Exec("CREATE EXTENSION IF NOT EXISTS " + SqlIdentifier(ext) +
-                                        " WITH SCHEMA " + SqlIdentifier(m.pg_schema)));
+                                        " WITH SCHEMA " + SqlIdentifier(m.pg_schema) +
+                                        AtVersion(m, ext)));
     }
     PartReader pre_reader(store, *pre, options.progress);
     STRATA_ASSIGN_OR_RETURN(std::string pre_sql, pre_reader.All());

@@ -70,6 +70,7 @@ Result<HistoryRead> ReadHistory(const std::string& url) {
 }
 
 int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) {
+  StopGracefullyOnSignals();  // a restore's scratch file, re-applied migrations
   auto options = ResolveOptions(global, true);
   if (!options.ok()) return Fail(options.status());
   auto config = LoadSnapshotConfig(global, flags.store);

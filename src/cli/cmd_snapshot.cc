@@ -13,6 +13,7 @@
 #include "engine/url.h"
 #include "history/history.h"
 #include "snapshot/snapshot.h"
+#include "util/interrupt.h"
 
 namespace strata::cli {
 namespace {
@@ -58,6 +59,7 @@ std::string Describe(const Manifest& m) {
 }
 
 int RunCreate(const GlobalOptions& global, const SnapshotFlags& flags) {
+  StopGracefullyOnSignals();  // scratch databases and files are removed
   auto options = ResolveOptions(global, true);
   if (!options.ok()) return Fail(options.status());
   auto opened = Open(global, flags);
@@ -151,6 +153,7 @@ int RunShow(const GlobalOptions& global, const SnapshotFlags& flags) {
 }
 
 int RunVerify(const GlobalOptions& global, const SnapshotFlags& flags) {
+  StopGracefullyOnSignals();  // scratch databases and files are removed
   auto opened = Open(global, flags);
   if (!opened.ok()) return Fail(opened.status());
   auto options = ResolveOptions(global, false);
@@ -180,6 +183,7 @@ int RunVerify(const GlobalOptions& global, const SnapshotFlags& flags) {
     }
     auto start = std::chrono::steady_clock::now();
     auto report = snapshot::VerifySnapshot(*opened->store, *m, options->database_url, bar.get());
+    if (!report.ok() && Interrupt::Requested()) return Fail(report.status());
     if (!report.ok()) {
       // Not known to be damaged: the exit code says why it was not verified.
       fmt::print("{}: could not be verified: {}\n", m->id, RedactSecrets(report.status().message()));
@@ -205,6 +209,7 @@ int RunVerify(const GlobalOptions& global, const SnapshotFlags& flags) {
 }
 
 int RunRestore(const GlobalOptions& global, const SnapshotFlags& flags) {
+  StopGracefullyOnSignals();  // scratch databases and files are removed
   auto opened = Open(global, flags);
   if (!opened.ok()) return Fail(opened.status());
   auto m = opened->store->Load(flags.id);

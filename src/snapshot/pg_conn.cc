@@ -85,7 +85,18 @@ Result<std::unique_ptr<PgConn>> PgConn::Open(const std::string& given_url) {
   return out;
 }
 
+PgConn::PgConn(PGconn* conn) : conn_(conn), cancel_(pq->PQgetCancel(conn)) {
+  if (cancel_ != nullptr) {
+    interrupt_.emplace([this] {
+      char why[256];
+      pq->PQcancel(cancel_, why, sizeof(why));  // one that has ended ignores it
+    });
+  }
+}
+
 PgConn::~PgConn() {
+  interrupt_.reset();  // before what it uses goes
+  if (cancel_ != nullptr) pq->PQfreeCancel(cancel_);
   borrowed_.reset();
   pq->PQfinish(conn_);
 }

@@ -12,8 +12,10 @@
 
 #include "strata/database.h"
 #include "strata/status.h"
+#include "util/interrupt.h"
 
 typedef struct pg_conn PGconn;
+typedef struct pg_cancel PGcancel;
 
 namespace strata::snapshot {
 
@@ -42,10 +44,13 @@ class PgConn {
   Result<Database*> AsDatabase(std::string described);
 
  private:
-  explicit PgConn(PGconn* conn) : conn_(conn) {}
+  explicit PgConn(PGconn* conn);
   Status LastError(std::string_view what) const;
   PGconn* conn_;
   std::unique_ptr<Database> borrowed_;  // AsDatabase's, gone before conn_
+  // SIGINT/SIGTERM (Interrupt) cancel the statement or COPY running.
+  PGcancel* cancel_ = nullptr;
+  std::optional<Interrupt::Hook> interrupt_;
 };
 
 /// The options `url` sets, as libpq reads them (percent-decoded), in

@@ -298,6 +298,11 @@ Status WriteSqliteImage(SnapshotStore& store, const Manifest& m, const std::stri
   std::set<std::string> named;  // a chunk used twice is damaged once
   uint64_t offset = 0;
   for (size_t i = 0; i < part->chunks.size() && s.ok(); ++i) {
+    if (Interrupt::Requested()) {
+      s = Status(Code::kIOError, Interrupt::Describe() + " while writing " + path +
+                                     ", which was removed; nothing was restored");
+      break;
+    }
     const ChunkRef& c = part->chunks[i];
     auto bytes = store.ReadChunk(c);
     if (!bytes.ok() && damage == nullptr) {

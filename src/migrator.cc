@@ -1604,39 +1604,39 @@ Status RefuseReplacingWrites(const std::string& id, const nlohmann::json& checks
     if (!checks.contains("data") || !checks["data"].contains(table)) return no_facts;
     return checks["data"][table];
   };
-  auto written_to = [&](const std::string& table) {
-    return std::any_of(written.begin(), written.end(),
-                       [&](const std::string& w) { return AsciiLower(w) == AsciiLower(table); });
+  // The first table of the list checks[key] written to since, if any.
+  auto first_written = [&](const char* key) -> std::optional<std::string> {
+    if (!checks.contains(key)) return std::nullopt;
+    for (const auto& t : checks[key]) {
+      std::string table = t.get<std::string>();
+      if (std::any_of(written.begin(), written.end(),
+                      [&](const std::string& w) { return AsciiLower(w) == AsciiLower(table); })) {
+        return table;
+      }
+    }
+    return std::nullopt;
   };
   // A table put back whole first: in a rebuild, the table the migration
   // created took the name of the one it replaced, and this says it better.
-  if (checks.contains("replaces")) {
-    for (const auto& t : checks["replaces"]) {
-      std::string table = t.get<std::string>();
-      if (!written_to(table)) continue;
-      return Status(Code::kVerifyFailed,
-                    fmt::format("rolling back {} would put table {} back as it was before {} (its "
-                                "rows were captured whole), but {} was written to since {} was "
-                                "applied, and those writes would be lost; {} was not rolled back. "
-                                "Save what was written since (or take a snapshot), then pass "
-                                "--discard-later-writes",
-                                id, table, id, ReadAs(table, facts_of(table)), id, id));
-    }
+  if (auto table = first_written("replaces")) {
+    return Status(Code::kVerifyFailed,
+                  fmt::format("rolling back {} would put table {} back as it was before {} (its "
+                              "rows were captured whole), but {} was written to since {} was "
+                              "applied, and those writes would be lost; {} was not rolled back. "
+                              "Save what was written since (or take a snapshot), then pass "
+                              "--discard-later-writes",
+                              id, *table, id, ReadAs(*table, facts_of(*table)), id, id));
   }
-  if (checks.contains("by_rowid")) {
-    for (const auto& t : checks["by_rowid"]) {
-      std::string table = t.get<std::string>();
-      if (!written_to(table)) continue;
-      return Status(Code::kVerifyFailed,
-                    fmt::format("rolling back {} would put rows or values of table {} back by "
-                                "SQLite's rowid (it has no primary key), but {} was written to "
-                                "since {} was applied, and a row written since may hold a "
-                                "captured row's rowid (SQLite reuses the rowid of a deleted last "
-                                "row, and VACUUM renumbers them), so they could land on other "
-                                "rows; {} was not rolled back. Save what was written since (or "
-                                "take a snapshot), then pass --discard-later-writes",
-                                id, table, ReadAs(table, facts_of(table)), id, id));
-    }
+  if (auto table = first_written("by_rowid")) {
+    return Status(Code::kVerifyFailed,
+                  fmt::format("rolling back {} would put rows or values of table {} back by "
+                              "SQLite's rowid (it has no primary key), but {} was written to "
+                              "since {} was applied, and a row written since may hold a "
+                              "captured row's rowid (SQLite reuses the rowid of a deleted last "
+                              "row, and VACUUM renumbers them), so they could land on other "
+                              "rows; {} was not rolled back. Save what was written since (or "
+                              "take a snapshot), then pass --discard-later-writes",
+                              id, *table, ReadAs(*table, facts_of(*table)), id, id));
   }
   for (const auto& table : written) {
     const auto& facts = facts_of(table);

@@ -520,6 +520,27 @@ class Planner {
       }
       out.push_back(As(prefix, *it));
     }
+    if (!out.empty() && !db_.RowIdColumn().empty()) {
+      // SQLite lets a PRIMARY KEY column hold NULL (but an INTEGER PRIMARY
+      // KEY or a WITHOUT ROWID table's): such a row's key matches nothing,
+      // and its captured values would never go back.
+      // Read as the migration has not run yet (a rename before the
+      // statement has not happened): by the names of before it.
+      std::vector<std::string> nulls;
+      for (const auto& k : table_.key) nulls.push_back(db_.QuoteIdent(k) + " IS NULL");
+      auto found = db_.Query(fmt::format("SELECT 1 FROM {} WHERE {} LIMIT 1",
+                                         Qualified(info_.schema, table_.before),
+                                         Join(nulls, " OR ")));
+      if (found.ok() && !found->empty()) {
+        return Status(Code::kIrreversible,
+                      fmt::format("table {} has rows whose primary key is NULL (SQLite allows it "
+                                  "in a PRIMARY KEY column that is not NOT NULL), and the values "
+                                  "this statement changes cannot be matched back to those rows "
+                                  "on rollback; give them keys first, or pass "
+                                  "--allow-irreversible to apply it without a way back",
+                                  table_.before));
+      }
+    }
     if (!out.empty()) return out;
     if (db_.RowIdColumn().empty()) {
       return Status(Code::kIrreversible,

@@ -1078,6 +1078,29 @@ TEST_P(CliTest, BaselineReplaysMigrationsThatUseAnExtensionOfAnotherSchema) {
   EXPECT_THAT(r.out, HasSubstr("the schema matches"));
 }
 
+// SQLite lets a PRIMARY KEY column that is not INTEGER hold NULL: those
+// rows' captured values could never go back (down exited 0 and left them
+// changed). An UPDATE of such a table is refused as irreversible.
+TEST_P(CliTest, AnUpdateOfRowsWithANullPrimaryKeyIsRefused) {
+  if (pg()) GTEST_SKIP() << "PostgreSQL's primary keys are NOT NULL";
+  ASSERT_TRUE(db_->Exec("CREATE TABLE items (sku TEXT PRIMARY KEY, name TEXT);"
+                        "INSERT INTO items VALUES ('a1', 'Apple'), (NULL, 'Legacy One')")
+                  .ok());
+  Write("0001_lower.up.sql", "UPDATE items SET name = lower(name);\n");
+  Write("0001_lower.down.sql", "");
+  auto up = Strata({"up", "--no-snapshot"});
+  EXPECT_EQ(up.exit_code, cli::kExitIrreversible) << up.all();
+  EXPECT_THAT(up.err, HasSubstr("rows whose primary key is NULL"));
+  EXPECT_EQ(strata::testing::Column(*db_, "SELECT name FROM items ORDER BY name"),
+            (std::vector<std::string>{"Apple", "Legacy One"}));
+  // With keys, the same migration applies and rolls back.
+  ASSERT_TRUE(db_->Exec("UPDATE items SET sku = 'l1' WHERE sku IS NULL").ok());
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_EQ(Strata({"down"}).exit_code, 0);
+  EXPECT_EQ(strata::testing::Column(*db_, "SELECT name FROM items ORDER BY name"),
+            (std::vector<std::string>{"Apple", "Legacy One"}));
+}
+
 TEST_P(CliTest, LockOfAKilledRunDoesNotBlockTheNext) {
   Write("0001_fast.up.sql", "CREATE TABLE fast (id INTEGER);\n");
   Write("0002_slow.up.sql", SlowSql(5));

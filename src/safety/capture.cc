@@ -163,7 +163,7 @@ class Planner {
     };
     // The key: its column in the capture and in the table.
     std::vector<std::pair<std::string, std::string>> key;
-    if (table_.key.empty() && !db_.RowIdColumn().empty()) {
+    if (ByRowId()) {
       key.emplace_back(kRowIdAlias, std::string(db_.RowIdColumn()));
     }
     bool keyed = !table_.key.empty() || !key.empty();
@@ -491,7 +491,7 @@ class Planner {
   /// column that existed before the migration.
   std::string SelectAll(const std::string& prefix) const {
     std::vector<std::string> out;
-    if (table_.key.empty() && !db_.RowIdColumn().empty()) {
+    if (ByRowId()) {
       out.push_back(fmt::format("{}{} AS {}", prefix, db_.RowIdColumn(), kRowIdAlias));
     }
     for (const auto& c : table_.columns) {
@@ -500,8 +500,12 @@ class Planner {
     return Join(out);
   }
 
+  /// Whether rows are told apart by the engine's row id (SQLite's rowid):
+  /// the table has no primary key.
+  bool ByRowId() const { return table_.key.empty() && !db_.RowIdColumn().empty(); }
+
   void MarkIfByRowId() {
-    if (table_.key.empty() && !db_.RowIdColumn().empty()) capture_.by_rowid = table_.before;
+    if (ByRowId()) capture_.by_rowid = table_.before;
   }
 
   /// The select-list items that identify a row, or an error when none does.
@@ -561,7 +565,7 @@ class Planner {
       values.push_back(Back(cols.back(), c.before));
     }
     std::string into = Join(cols), select = Join(values);
-    if (table_.key.empty() && !db_.RowIdColumn().empty()) {
+    if (ByRowId()) {
       into = std::string(db_.RowIdColumn()) + ", " + into;
       select = std::string(kRowIdAlias) + ", " + select;
     }

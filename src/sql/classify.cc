@@ -301,6 +301,64 @@ void AddWriteTargets(std::span<const Token> b, Dialect dialect, std::vector<std:
   }
 }
 
+/// Adds to `out` and `rewrites` (once each) the tables whose rows the DDL
+/// among `b` removes or may change: DROP TABLE, and ALTER TABLE with a DROP
+/// [COLUMN] or a column's new TYPE (a DROP CONSTRAINT, DEFAULT, NOT NULL,
+/// IDENTITY or EXPRESSION keeps every value). For a body, whose statements
+/// the migration's classification does not see: the table is captured whole.
+void AddRewritingDdlTargets(std::span<const Token> b, Dialect dialect, std::vector<std::string>& out,
+                            std::vector<std::string>& rewrites) {
+  auto word = [&](size_t k, std::string_view w) { return k < b.size() && b[k].IsWord(w); };
+  auto add = [&](const std::string& name) {
+    for (auto* to : {&out, &rewrites}) {
+      if (std::find(to->begin(), to->end(), name) == to->end()) to->push_back(name);
+    }
+  };
+  // The table name at `at` (schema.table: the table's) into `name` ("" when
+  // there is none), and the index of the token after it.
+  auto name_at = [&](size_t at, std::string* name) {
+    name->clear();
+    while (at + 2 < b.size() && b[at + 1].IsPunct('.')) at += 2;
+    if (at >= b.size() || (b[at].kind != TokenKind::kWord && b[at].kind != TokenKind::kQuotedIdentifier)) {
+      return b.size();
+    }
+    *name = IdentifierName(b[at], dialect);
+    return at + 1;
+  };
+  for (size_t k = 0; k + 1 < b.size(); ++k) {
+    // The word before: DROP TABLE, not the DROP of an ALTER TABLE's action.
+    const bool starts = k == 0 || b[k - 1].IsPunct(';') || b[k - 1].IsWord("THEN") ||
+                        b[k - 1].IsWord("ELSE") || b[k - 1].IsWord("LOOP") || b[k - 1].IsWord("BEGIN");
+    if (!starts) continue;
+    size_t at = k + 2;
+    if (word(k, "DROP") && word(k + 1, "TABLE")) {
+      if (word(at, "IF") && word(at + 1, "EXISTS")) at += 2;
+      for (std::string name;;) {
+        at = name_at(at, &name);
+        if (name.empty()) break;
+        add(name);
+        if (at >= b.size() || !b[at].IsPunct(',')) break;
+        ++at;
+      }
+    } else if (word(k, "ALTER") && word(k + 1, "TABLE")) {
+      if (word(at, "IF") && word(at + 1, "EXISTS")) at += 2;
+      if (word(at, "ONLY")) ++at;
+      std::string name;
+      at = name_at(at, &name);
+      for (; !name.empty() && at < b.size() && !b[at].IsPunct(';'); ++at) {
+        const bool drops = b[at].IsWord("DROP") &&
+                           !(word(at + 1, "CONSTRAINT") || word(at + 1, "DEFAULT") ||
+                             word(at + 1, "NOT") || word(at + 1, "IDENTITY") ||
+                             word(at + 1, "EXPRESSION"));
+        if (drops || b[at].IsWord("TYPE")) {
+          add(name);
+          break;
+        }
+      }
+    }
+  }
+}
+
 void Parser::BodyWrites() {
   std::vector<std::string>& out = info_.writes;
   std::vector<std::string>& rewrites = info_.rewrites;
@@ -322,7 +380,18 @@ void Parser::BodyWrites() {
       continue;
     }
     auto t = Tokenize(inner, dialect_);
-    if (t.ok()) AddWriteTargets(*t, dialect_, out, rewrites);
+    if (!t.ok()) continue;
+    AddWriteTargets(*t, dialect_, out, rewrites);
+    AddRewritingDdlTargets(*t, dialect_, out, rewrites);
+    // A statement the body EXECUTEs from a literal: EXECUTE 'ALTER TABLE ...'.
+    for (const Token& literal : *t) {
+      if (literal.kind != TokenKind::kString || literal.text.empty() || literal.text[0] != '\'') continue;
+      const std::string statement = IdentifierName(literal, dialect_);  // the tokens point into it
+      auto executed = Tokenize(statement, dialect_);
+      if (!executed.ok()) continue;
+      AddWriteTargets(*executed, dialect_, out, rewrites);
+      AddRewritingDdlTargets(*executed, dialect_, out, rewrites);
+    }
   }
 }
 

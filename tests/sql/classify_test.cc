@@ -464,8 +464,19 @@ TEST(ClassifyTest, DoBlockNamesTheTablesItsBodyWrites) {
       "    TRUNCATE TABLE tmp_a;\n    EXECUTE 'UPDATE hidden SET a = 1';\n  END IF;\nEND $do$",
       kPg);
   EXPECT_EQ(info.kind, K::kOther);
-  EXPECT_EQ(info.writes, (Names{"users", "Sessions", "audit", "tmp_a"}));
+  // A statement EXECUTEd from a literal is read too.
+  EXPECT_EQ(info.writes, (Names{"users", "Sessions", "audit", "tmp_a", "hidden"}));
   EXPECT_TRUE(Classify("SELECT 1", kPg).writes.empty());
+  // DDL that removes or may change rows: its table is rewritten (captured
+  // whole); DDL that keeps every value is not.
+  info = Classify(
+      "DO $$\nBEGIN\n  IF col_exist THEN\n    ALTER TABLE users DROP COLUMN themeprops;\n"
+      "  END IF;\n  DROP TABLE IF EXISTS jobs, s.\"Old\";\n  ALTER TABLE ONLY t ALTER COLUMN a TYPE int;\n"
+      "  ALTER TABLE IF EXISTS u DROP x;\n  ALTER TABLE k DROP CONSTRAINT k_pk, ALTER b DROP NOT NULL;\n"
+      "  ALTER TABLE d ALTER COLUMN c DROP DEFAULT;\n  EXECUTE 'DROP TABLE e';\nEND $$",
+      kPg);
+  EXPECT_EQ(info.writes, (Names{"users", "jobs", "Old", "t", "u", "e"}));
+  EXPECT_EQ(info.rewrites, info.writes);
 }
 
 // Every ADD COLUMN of an ALTER TABLE is listed, among other actions too, with

@@ -1972,8 +1972,8 @@ Status CheckRollback(Database& db, const std::string& checks_json,
   if (auto want = any_order(expected), got = any_order(now_blocks); want != got) {
     // Columns in any order there too: a column put back last is not news.
     problems += "schema differs from before the migration (- before, + now):\n" +
-                DiffSchemas(SchemaFingerprint{SchemaModel::Render(want), ""},
-                            SchemaFingerprint{SchemaModel::Render(got), ""});
+                DiffSchemas(SchemaFingerprint{SchemaModel::Render(want), "", ""},
+                            SchemaFingerprint{SchemaModel::Render(got), "", ""});
   }
   // Rows are hashed with the columns in their order before the migration.
   const sql::Dialect dialect = DialectOf(db.engine());
@@ -2107,8 +2107,8 @@ Status CheckReach(Database& db, const Reach& reach, const std::string& id,
   std::string message = fmt::format(
       "the down script of {} changed what {} never touched (- before the rollback, + now):\n{}",
       id, id,
-      DiffSchemas(SchemaFingerprint{SchemaModel::Render(before), ""},
-                  SchemaFingerprint{SchemaModel::Render(now), ""}));
+      DiffSchemas(SchemaFingerprint{SchemaModel::Render(before), "", ""},
+                  SchemaFingerprint{SchemaModel::Render(now), "", ""}));
   if (reach.renames) {
     message += "A RENAME makes the engine rewrite the references to the renamed table or column "
                "in other tables, views and triggers. To rebuild a SQLite table, create the new "

@@ -283,7 +283,7 @@ std::string SchemaModel::Render(const std::map<std::string, std::string>& blocks
 
 Result<SchemaFingerprint> FingerprintSchema(Database& db) {
   STRATA_ASSIGN_OR_RETURN(SchemaModel model, SchemaModel::Read(db));
-  return SchemaFingerprint{SchemaModel::Render(model.Blocks()), model.hash()};
+  return SchemaFingerprint{SchemaModel::Render(model.Blocks()), model.hash(), model.any_order_hash()};
 }
 
 std::string DiffSchemas(const SchemaFingerprint& a, const SchemaFingerprint& b) {

@@ -26,6 +26,8 @@ struct SchemaFingerprint {
   /// 64 hex digits: the sum modulo 2^256 of the SHA-256 of each object's
   /// block of canonical_text, so one object's change updates it cheaply.
   std::string hash;
+  /// The hash with each table's columns in any order (SchemaModel::any_order_hash).
+  std::string any_order_hash;
 
   bool operator==(const SchemaFingerprint& other) const { return hash == other.hash; }
 };

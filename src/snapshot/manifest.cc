@@ -42,6 +42,8 @@ std::string ToJson(const Manifest& m) {
       {"created_at", m.created_at},
       {"completed_at", m.completed_at},
       {"schema_fingerprint", m.schema.hash},
+      {"schema_fingerprint_any_order", m.schema.any_order_hash},
+      {"columns_in_any_order", m.columns_in_any_order},
       {"data_fingerprint", {{"hash", m.data.hash}, {"tables", tables}}},
       {"logical_bytes", m.logical_bytes},
       {"stored_bytes", m.stored_bytes},
@@ -65,6 +67,7 @@ std::string ToJson(const Manifest& m) {
                        {"extensions", m.pg_extensions},
                        {"outside_extensions", outside},
                        {"extension_versions", m.pg_extension_versions},
+                       {"unpopulated_matviews", m.pg_unpopulated_matviews},
                        {"sequences", seqs}};
   }
   out["parts"] = std::move(parts);
@@ -116,6 +119,8 @@ Result<Manifest> ManifestFromJson(const std::string& text) {
     }
     m.completed_at = j.at("completed_at").get<std::string>();
     m.schema.hash = j.at("schema_fingerprint").get<std::string>();
+    m.schema.any_order_hash = j.value("schema_fingerprint_any_order", "");
+    m.columns_in_any_order = j.value("columns_in_any_order", false);
     const json& data = j.at("data_fingerprint");
     m.data.hash = data.at("hash").get<std::string>();
     for (const auto& t : data.at("tables")) {
@@ -142,6 +147,7 @@ Result<Manifest> ManifestFromJson(const std::string& text) {
             OutsideExtension{e.at("name").get<std::string>(), e.at("schema").get<std::string>()});
       }
       m.pg_extension_versions = pg.value("extension_versions", std::map<std::string, std::string>());
+      m.pg_unpopulated_matviews = pg.value("unpopulated_matviews", std::vector<std::string>());
       for (const auto& s : pg.at("sequences")) {
         m.sequences.push_back(SequenceValue{s.at("name").get<std::string>(),
                                             s.at("last_value").get<int64_t>(),

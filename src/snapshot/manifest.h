@@ -64,7 +64,13 @@ struct Manifest {
   std::string database;      // the source, redacted
   std::string schema_version;  // newest applied migration ("0003"), "" when none
   std::string created_at, completed_at;  // UTC, ISO 8601
-  SchemaFingerprint schema;  // canonical_text is not stored, only the hash
+  SchemaFingerprint schema;  // canonical_text is not stored, only the hashes
+  /// Whether the fingerprints take each table's columns in any order (the
+  /// schema's any_order_hash, rows read with their columns in name order).
+  /// PostgreSQL snapshots do: pg_dump makes an inheritance child's inherited
+  /// columns first, wherever the source has them (a column its parent
+  /// gained later comes last there). Not so in older manifests.
+  bool columns_in_any_order = false;
   DataFingerprint data;
   uint64_t logical_bytes = 0;  // sum of the parts' sizes
   uint64_t stored_bytes = 0;   // compressed size of every chunk it uses
@@ -82,6 +88,9 @@ struct Manifest {
   /// (the default one may differ, and with it the schema); not recorded by
   /// older versions: the default then.
   std::map<std::string, std::string> pg_extension_versions;
+  /// Materialized views never populated (CREATE ... WITH NO DATA, REFRESH
+  /// ... WITH NO DATA): a restore leaves them so, and refreshes the others.
+  std::vector<std::string> pg_unpopulated_matviews;
   std::vector<SequenceValue> sequences;
   std::vector<Part> parts;
 

@@ -338,6 +338,13 @@ Result<Manifest> CaptureSchema(SnapshotStore& store, const std::string& url, Man
       m.pg_extension_versions[name] = row[1].value_or("");
     }
   }
+  STRATA_ASSIGN_OR_RETURN(
+      auto unpopulated, conn->Query("SELECT c.relname FROM pg_catalog.pg_class c"
+                                    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                                    " WHERE n.nspname = $1 AND c.relkind = 'm'"
+                                    " AND NOT c.relispopulated ORDER BY 1",
+                                    {m.pg_schema}));
+  for (const auto& row : unpopulated) m.pg_unpopulated_matviews.push_back(*row[0]);
   bool has_history = std::any_of(tables.begin(), tables.end(),
                                  [](const auto& r) { return *r[0] == "strata_history"; });
   if (has_history) {
@@ -368,7 +375,8 @@ Result<Manifest> CaptureSchema(SnapshotStore& store, const std::string& url, Man
       tell();
       STRATA_ASSIGN_OR_RETURN(m.schema, FingerprintSchema(*db));
       m.schema.canonical_text.clear();
-      STRATA_ASSIGN_OR_RETURN(m.data, FingerprintData(*db));
+      m.columns_in_any_order = true;
+      STRATA_ASSIGN_OR_RETURN(m.data, FingerprintData(*db, {}, m.columns_in_any_order));
       return db->Exec("COMMIT");
     }();
     tell();
@@ -793,9 +801,13 @@ Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& m,
     if (!created.ok()) return ScriptFailed(created, m, url);
     // The schema-only dump creates materialized views empty (a whole dump's
     // data section refreshes them): refresh them, in the order pg_dump
-    // created them, so one built on another comes after it.
+    // created them, so one built on another comes after it. One that was
+    // never populated stays so, as pg_restore leaves it (its query may not
+    // even run on these rows).
     STRATA_ASSIGN_OR_RETURN(auto matviews, RelationsOfKind(*conn, m.pg_schema, 'm'));
     for (const std::string& matview : matviews) {
+      const auto& unpopulated = m.pg_unpopulated_matviews;
+      if (std::find(unpopulated.begin(), unpopulated.end(), matview) != unpopulated.end()) continue;
       STRATA_RETURN_IF_ERROR(
           conn->Exec("REFRESH MATERIALIZED VIEW " + Qualified(m.pg_schema, matview))
               .WithContext("refreshing materialized view " + matview));

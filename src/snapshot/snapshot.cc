@@ -99,9 +99,10 @@ Result<std::string> CompareFingerprints(Database& db, const Manifest& m) {
   // All the rows, as the snapshot read them: a policy hiding some is an error.
   if (db.engine() == Engine::kPostgres) STRATA_RETURN_IF_ERROR(db.Exec("SET row_security = off"));
   STRATA_ASSIGN_OR_RETURN(SchemaFingerprint schema, FingerprintSchema(db));
-  STRATA_ASSIGN_OR_RETURN(DataFingerprint data, FingerprintData(db));
+  STRATA_ASSIGN_OR_RETURN(DataFingerprint data, FingerprintData(db, {}, m.columns_in_any_order));
   std::string out;
-  if (schema.hash != m.schema.hash) {
+  if (m.columns_in_any_order ? schema.any_order_hash != m.schema.any_order_hash
+                             : schema.hash != m.schema.hash) {
     out += fmt::format("schema fingerprint {} differs from the snapshot's {}\n", schema.hash,
                        m.schema.hash);
   }

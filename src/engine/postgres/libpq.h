@@ -23,7 +23,7 @@ namespace strata {
   X(PQenterPipelineMode) X(PQexitPipelineMode) X(PQpipelineSync) X(PQconsumeInput)     \
   X(PQisBusy) X(PQflush) X(PQserverVersion) X(PQsendQuery) X(PQescapeLiteral)          \
   X(PQescapeByteaConn) X(PQprepare) X(PQexecPrepared) X(PQsendQueryPrepared)             \
-  X(PQgetCancel) X(PQcancel) X(PQfreeCancel)
+  X(PQgetCancel) X(PQcancel) X(PQfreeCancel) X(PQparameterStatus)
 
 struct LibPq {
 #define STRATA_LIBPQ_MEMBER(name) decltype(&::name) name = nullptr;

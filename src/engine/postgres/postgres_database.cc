@@ -1325,6 +1325,14 @@ Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
     return Status(Code::kUnavailable, "cannot connect to " + shown + ": " + why);
   }
   Pq().PQsetNoticeProcessor(conn, DiscardNotice, nullptr);
+  // A SQL_ASCII database may hold any bytes, which the server refuses to
+  // send as UTF8 ("invalid byte sequence"): read them as they are, as
+  // pg_dump does, so that fingerprints and captures see every row.
+  if (const char* encoding = Pq().PQparameterStatus(conn, "server_encoding");
+      encoding != nullptr && std::string_view(encoding) == "SQL_ASCII") {
+    PGresult* set = Pq().PQexec(conn, "SET client_encoding = 'SQL_ASCII'");
+    Pq().PQclear(set);
+  }
   if (Pq().PQserverVersion(conn) >= 140000) {
     // A statement whose client was killed is cancelled within a quarter
     // second instead of running, and perhaps committing, on its own.

@@ -9,52 +9,70 @@
 namespace strata {
 namespace {
 
-/// The first `needle` (lower case) in `text` from `pos`, in any case.
-size_t FindIgnoringCase(const std::string& text, std::string_view needle, size_t pos) {
-  for (; pos + needle.size() <= text.size(); ++pos) {
-    size_t i = 0;
-    while (i < needle.size() &&
-           std::tolower(static_cast<unsigned char>(text[pos + i])) == needle[i])
-      ++i;
-    if (i == needle.size()) return pos;
+/// `raw` with each %XX decoded, in lower case: libpq decodes a URL's
+/// parameter names too, so "%70assword" is "password" to it.
+std::string DecodedLowerKey(std::string_view raw) {
+  std::string out;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    char c = raw[i];
+    auto hex = [&](size_t at) {
+      return at < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[at]));
+    };
+    if (c == '%' && hex(i + 1) && hex(i + 2)) {
+      c = static_cast<char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    }
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
-  return std::string::npos;
+  return out;
+}
+
+bool IsPasswordKey(std::string_view key) {
+  // sslpassword: the passphrase of the client's SSL key.
+  for (std::string_view k : {"password", "passwd", "pwd", "sslpassword"}) {
+    if (key == k) return true;
+  }
+  return false;
 }
 
 // Redacts `key=value` pairs whose key is a password, in query strings and in
-// libpq key/value connection strings.
+// libpq key/value connection strings: keys in any case (libpq refuses
+// PASSWORD=, and its error quotes the value) and percent-encoded, and a
+// pair whose '=' itself is encoded ("password%3Dsecret", which libpq
+// refuses as an unknown key, quoting it).
 std::string RedactPasswordParams(std::string text) {
-  // sslpassword: the passphrase of the client's SSL key.
-  static const std::string_view kKeys[] = {"password=", "passwd=", "pwd=", "sslpassword="};
-  for (std::string_view key : kKeys) {
-    size_t pos = 0;
-    // Any case: libpq refuses PASSWORD=, and its error quotes the value.
-    while ((pos = FindIgnoringCase(text, key, pos)) != std::string::npos) {
-      bool at_boundary = pos == 0 || text[pos - 1] == '?' || text[pos - 1] == '&' ||
-                         text[pos - 1] == ' ' || text[pos - 1] == ';';
-      size_t start = pos + key.size();
-      if (!at_boundary) {
-        pos = start;
-        continue;
-      }
-      size_t end = start;
-      // Redacted already ("password=***: connection failed", a message
-      // redacted again): the separator after it stays.
-      if (text.compare(start, 4, "***:") == 0) {
-        pos = start + 3;
-        continue;
-      }
-      if (end < text.size() && text[end] == '\'') {
-        end = text.find('\'', end + 1);
-        end = end == std::string::npos ? text.size() : end + 1;
-      } else {
-        while (end < text.size() && text[end] != '&' && text[end] != ' ' &&
-               text[end] != ';' && text[end] != '\n')
-          ++end;
-      }
-      text.replace(start, end - start, "***");
-      pos = start + 3;
+  auto starts_key = [](char c) { return c == '?' || c == '&' || c == ' ' || c == ';' || c == '"'; };
+  auto ends_value = [](char c) { return c == '&' || c == ' ' || c == ';' || c == '\n'; };
+  for (size_t pos = 0; pos < text.size(); ++pos) {
+    if (pos > 0 && !starts_key(text[pos - 1])) continue;
+    size_t key_end = pos;
+    while (key_end < text.size() && text[key_end] != '=' && !starts_key(text[key_end]) &&
+           text[key_end] != '\n')
+      ++key_end;
+    const std::string key = DecodedLowerKey(std::string_view(text).substr(pos, key_end - pos));
+    if (size_t eq = key.find('='); eq != std::string::npos && IsPasswordKey(key.substr(0, eq))) {
+      const std::string shown = key.substr(0, eq) + "=***";
+      text.replace(pos, key_end - pos, shown);
+      pos += shown.size() - 1;
+      continue;
     }
+    if (key_end >= text.size() || text[key_end] != '=' || !IsPasswordKey(key)) continue;
+    const size_t start = key_end + 1;
+    // Redacted already ("password=***: connection failed", a message
+    // redacted again): the separator after it stays.
+    if (text.compare(start, 4, "***:") == 0) {
+      pos = start + 2;
+      continue;
+    }
+    size_t end = start;
+    if (end < text.size() && text[end] == '\'') {
+      end = text.find('\'', end + 1);
+      end = end == std::string::npos ? text.size() : end + 1;
+    } else {
+      while (end < text.size() && !ends_value(text[end])) ++end;
+    }
+    text.replace(start, end - start, "***");
+    pos = start + 2;
   }
   return text;
 }

@@ -103,6 +103,18 @@ TEST(RedactUrl, APasswordWithAQuestionMarkOrHashIsHiddenWhole) {
   // An '@' in the query is no credential.
   EXPECT_EQ(RedactUrl("postgres://db/shop?application_name=a:b@c"),
             "postgres://db/shop?application_name=a:b@c");
+  // libpq decodes a parameter's name too: %70assword is password.
+  EXPECT_EQ(RedactUrl("postgres://db/shop?%70assword=s3cret&sslmode=require"),
+            "postgres://db/shop?%70assword=***&sslmode=require");
+  EXPECT_EQ(RedactUrl("postgres://db/shop?user=a&pass%77ord=s3cret"), "postgres://db/shop?user=a&pass%77ord=***");
+  EXPECT_EQ(RedactUrl("postgres://db/shop?%73slpassword=phrase"), "postgres://db/shop?%73slpassword=***");
+  // A pair whose '=' is encoded, which libpq quotes as an unknown key.
+  EXPECT_EQ(RedactSecrets("invalid URI query parameter: \"password%3Ds3cret\""),
+            "invalid URI query parameter: \"password=***\"");
+  EXPECT_EQ(RedactUrl("postgres://db/shop?password%3Ds3cret&sslmode=require"),
+            "postgres://db/shop?password=***&sslmode=require");
+  EXPECT_EQ(RedactUrl("postgres://db/shop?passwords=x&password_hint=y"),
+            "postgres://db/shop?passwords=x&password_hint=y");
   EXPECT_EQ(UrlPassword("postgres://app:ab#cd?ef@db/shop"), "ab#cd?ef");
   EXPECT_EQ(UrlPassword("postgres://app@db/shop"), "");
 }

@@ -31,6 +31,7 @@
 #include "sql/classify.h"
 #include "util/interrupt.h"
 #include "util/text.h"
+#include "util/json_text.h"
 
 namespace strata {
 namespace {
@@ -1277,7 +1278,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   for (auto it = restores.rbegin(); it != restores.rend(); ++it) {
     for (const auto& sql : *it) g.restore_script += sql + ";\n";
   }
-  g.checks = checks.dump();
+  g.checks = JsonText(checks);
   return g;
 }
 
@@ -1459,7 +1460,7 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
     read_after(outside_managed);
     checks["created_elsewhere"] = std::move(outside_managed);
   }
-  if (checks["data"].empty()) return checks.dump();
+  if (checks["data"].empty()) return JsonText(checks);
   std::vector<std::string> tables;
   for (auto& [key, facts] : checks["data"].items()) {
     // A rebuild's old and new table may end under one name: read it once.
@@ -1487,7 +1488,7 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
       facts["after"] = named.tables.at(0).hash;
     }
   }
-  return checks.dump();
+  return JsonText(checks);
 }
 
 /// Applied migrations whose schema and data afterwards are still to be read.
@@ -3557,7 +3558,7 @@ Result<BaselineReport> Migrator::Baseline(int64_t version, bool unchecked) {
       row.irreversible = true;
       if (m == adopted.back()) {
         row.schema_after = live.hash();
-        row.checks = nlohmann::json{{"schema_after_any_order", live.any_order_hash()}}.dump();
+        row.checks = JsonText(nlohmann::json{{"schema_after_any_order", live.any_order_hash()}});
       }
       STRATA_RETURN_IF_ERROR(run.history().Insert(row));
       ids.push_back(m->id());

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "safety/fingerprint.h"
+#include "util/json_text.h"
 
 namespace strata::cli {
 namespace {
@@ -58,7 +59,7 @@ int RunFingerprint(const GlobalOptions& global, const FingerprintOptions& opt) {
       }
       out["data"] = {{"hash", data->hash}, {"tables", std::move(tables)}};
     }
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", JsonText(out, 2));
   } else if (opt.schema && !opt.data) {
     fmt::print("{}", schema->canonical_text);
   } else {

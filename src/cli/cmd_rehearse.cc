@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "rehearse/rehearse.h"
 #include "util/interrupt.h"
+#include "util/json_text.h"
 
 namespace strata::cli {
 namespace {
@@ -193,7 +194,7 @@ void SetupRehearse(CLI::App& app, GlobalOptions& global, int& exit_code) {
       return;
     }
     if (flags->json) {
-      fmt::print("{}\n", ToJson(*report).dump(2));
+      fmt::print("{}\n", JsonText(ToJson(*report), 2));
     } else {
       PrintSummary(*report, options.migrations_dir);
     }

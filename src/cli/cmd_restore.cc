@@ -14,6 +14,7 @@
 #include "engine/url.h"
 #include "history/history.h"
 #include "snapshot/snapshot.h"
+#include "util/json_text.h"
 
 namespace strata::cli {
 namespace {
@@ -298,7 +299,7 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
                                         {"recovery_target_inclusive", false}};
       }
     }
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", JsonText(out, 2));
     return kExitOk;
   }
   fmt::print("{}  ({})\n", a.id(), AppliedStateName(a.state));

@@ -14,6 +14,7 @@
 #include "history/history.h"
 #include "snapshot/snapshot.h"
 #include "util/interrupt.h"
+#include "util/json_text.h"
 
 namespace strata::cli {
 namespace {
@@ -100,7 +101,7 @@ int RunList(const GlobalOptions& global, const SnapshotFlags& flags) {
                      {"label", m.label},    {"logical_bytes", m.logical_bytes},
                      {"stored_bytes", m.stored_bytes}, {"added_bytes", m.added_bytes}});
     }
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", JsonText(out, 2));
     return kExitOk;
   }
   if (listing->empty()) {

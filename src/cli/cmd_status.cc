@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "util/json_text.h"
 
 namespace strata::cli {
 namespace {
@@ -61,7 +62,7 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
       if (!report->note.empty()) out["note"] = report->note;
       out["running"] =
           report->running.empty() ? nlohmann::json(nullptr) : nlohmann::json(report->running);
-      fmt::print("{}\n", out.dump(2));
+      fmt::print("{}\n", JsonText(out, 2));
     } else {
       // One line per migration, built by hand and written 64 KiB at a time:
       // with thousands of migrations, formatting is a good part of `status`.

@@ -1,4 +1,5 @@
 #include "snapshot/manifest.h"
+#include "util/json_text.h"
 
 #include <chrono>
 #include <ctime>
@@ -71,7 +72,7 @@ std::string ToJson(const Manifest& m) {
                        {"sequences", seqs}};
   }
   out["parts"] = std::move(parts);
-  return out.dump(1) + "\n";
+  return JsonText(out, 1) + "\n";
 }
 
 namespace {

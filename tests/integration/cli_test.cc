@@ -1379,6 +1379,31 @@ TEST_P(CliTest, UnterminatedQuotesAreCaughtBeforeAnythingRuns) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, CliTest, ::testing::Values(Engine::kSqlite));
+// A string that is not UTF-8 (a file name, a comment saved in Latin-1)
+// aborted every --json output: exit 134 and no JSON at all. Each invalid
+// byte is U+FFFD now, and the exit code is the documented one.
+TEST_P(CliTest, JsonOutputSurvivesBytesThatAreNotUtf8) {
+  // PostgreSQL refuses such a name in history (exit 1, nothing applied).
+  const std::string file = pg() ? "0001_cafe.up.sql" : "0001_caf\xe9.up.sql";
+  Write(file, "CREATE TABLE t (id INTEGER PRIMARY KEY);\n");
+  auto run = Strata({"up", "--no-snapshot"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  std::ofstream(dir_.path() + "/migrations/" + file, std::ios::app) << "-- caf\xe9\n";
+  run = Strata({"status", "--json"});
+  EXPECT_EQ(run.exit_code, 7) << run.all();
+  auto json = nlohmann::json::parse(run.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(json.is_discarded()) << run.out;
+  EXPECT_EQ(json["summary"]["changed"], 1);
+  if (!pg()) {
+    EXPECT_EQ(json["migrations"][0]["id"], "0001_caf\xef\xbf\xbd");
+  }
+  run = Strata({"snapshot", "create", "--label", "\xff"});
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  run = Strata({"snapshot", "list", "--json"});
+  EXPECT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_FALSE(nlohmann::json::parse(run.out, nullptr, false).is_discarded()) << run.out;
+}
+
 INSTANTIATE_TEST_SUITE_P(Postgres, CliTest, ::testing::Values(Engine::kPostgres));
 
 // Input errors that need no database server.

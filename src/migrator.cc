@@ -675,15 +675,17 @@ std::string StayNote(int completed, std::string_view state) {
                         : fmt::format("; the {} migrations before it stay {}", completed, state);
 }
 
-/// SQLite: none of the foreign keys left pointing at a table the migration
-/// renamed and then dropped (`where` names the up script). ALTER TABLE ...
-/// RENAME takes the references to a table along (unless legacy_alter_table
-/// is on), so a rebuild that renames the old table away, creates the new one
-/// and drops the old one leaves its children naming the dropped table, and
-/// no row can be inserted into them once foreign keys are enforced. (A
-/// parent dropped on purpose while a child still names it is left alone.)
-Status NoForeignKeysToDroppedTables(Database& db, const std::vector<sql::StatementInfo>& info,
-                                    const std::string& where) {
+/// SQLite: no foreign key, view or trigger left naming a table the
+/// migration renamed and then dropped (`where` names the up script). ALTER
+/// TABLE ... RENAME takes the references to a table along (unless
+/// legacy_alter_table is on), so a rebuild that renames the old table away,
+/// creates the new one and drops the old one leaves its children naming the
+/// dropped table (no row can be inserted into them once foreign keys are
+/// enforced), and its views and triggers reading it (they fail, and so does
+/// every later RENAME, which checks the whole schema). (A parent dropped on
+/// purpose while a child still names it is left alone.)
+Status NoReferencesToDroppedTables(Database& db, const std::vector<sql::StatementInfo>& info,
+                                   const std::string& where) {
   std::set<std::string> renamed_to, renamed_and_dropped;
   for (const auto& i : info) {
     if (i.kind == sql::StatementKind::kRenameTable) renamed_to.insert(AsciiLower(i.new_name));
@@ -693,23 +695,43 @@ Status NoForeignKeysToDroppedTables(Database& db, const std::vector<sql::Stateme
     }
   }
   if (renamed_and_dropped.empty()) return Status::OK();
+  STRATA_ASSIGN_OR_RETURN(Rows tables, db.Query("SELECT name FROM sqlite_schema WHERE type IN ('table', 'view')"));
+  for (const auto& row : tables.rows) renamed_and_dropped.erase(AsciiLower(row[0].ToString()));
+  if (renamed_and_dropped.empty()) return Status::OK();  // made again under the name
+  auto refused = [&](const std::string& what, const std::string& gone, const std::string& harm) {
+    return Status(
+        Code::kDatabase,
+        fmt::format("the end of {}: {} {}, which the migration dropped, so {}; SQLite moved the "
+                    "reference there when the table it named was renamed to {}: run PRAGMA "
+                    "legacy_alter_table = ON before renaming (as Django and Alembic do), or "
+                    "create the new table first and rename it into place",
+                    where, what, gone, harm, gone));
+  };
   STRATA_ASSIGN_OR_RETURN(
       Rows rows, db.Query("SELECT s.name, f.\"table\" FROM sqlite_schema s,"
-                          " pragma_foreign_key_list(s.name) f WHERE s.type = 'table'"
-                          " AND NOT EXISTS (SELECT 1 FROM sqlite_schema t WHERE t.type = 'table'"
-                          " AND t.name = f.\"table\" COLLATE NOCASE)"));
+                          " pragma_foreign_key_list(s.name) f WHERE s.type = 'table'"));
   for (const auto& row : rows.rows) {
     const std::string child = row[0].ToString(), parent = row[1].ToString();
     if (!renamed_and_dropped.count(AsciiLower(parent))) continue;
-    return Status(
-        Code::kDatabase,
-        fmt::format("the end of {}: table {} keeps a foreign key to {}, which the migration "
-                    "dropped, so no row could be inserted into {} once foreign keys are "
-                    "enforced; SQLite moved the reference there when the table it named was "
-                    "renamed to {}: run PRAGMA legacy_alter_table = ON before renaming (as "
-                    "Django and Alembic do), or create the new table first and rename it into "
-                    "place",
-                    where, child, parent, child, parent));
+    return refused(fmt::format("table {} keeps a foreign key to", child), parent,
+                   fmt::format("no row could be inserted into {} once foreign keys are enforced", child));
+  }
+  STRATA_ASSIGN_OR_RETURN(
+      Rows readers, db.Query("SELECT type, name, sql FROM sqlite_schema WHERE type IN ('view', "
+                             "'trigger') AND sql IS NOT NULL ORDER BY type DESC, name"));
+  for (const auto& row : readers.rows) {
+    const std::string sql_text = row[2].ToString();
+    auto tokens = sql::Tokenize(sql_text, sql::Dialect::kSqlite);
+    if (!tokens.ok()) continue;
+    for (const sql::Token& t : *tokens) {
+      if (t.kind != sql::TokenKind::kWord && t.kind != sql::TokenKind::kQuotedIdentifier) continue;
+      const std::string name = sql::IdentifierName(t, sql::Dialect::kSqlite);
+      if (!renamed_and_dropped.count(AsciiLower(name))) continue;
+      return refused(fmt::format("{} {} still reads", row[0].ToString(), row[1].ToString()), name,
+                     fmt::format("it fails when it {}, and so would every later ALTER TABLE ... "
+                                 "RENAME",
+                                 row[0].ToString() == "view" ? "is read" : "fires"));
+    }
   }
   return Status::OK();
 }
@@ -2780,7 +2802,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
                       [](const sql::StatementInfo& i) { return i.kind == K::kRenameTable; }) &&
           std::any_of(p.info.begin(), p.info.end(),
                       [](const sql::StatementInfo& i) { return i.kind == K::kDropTable; })) {
-        check = [&] { return NoForeignKeysToDroppedTables(*db_, p.info, m->up_path); };
+        check = [&] { return NoReferencesToDroppedTables(*db_, p.info, m->up_path); };
       }
       s = ResetSessionAfter(*db_, changes_session,
                             run.Atomic(step, check, /*wait_for_disk=*/m == todo.back().first));

@@ -1552,6 +1552,45 @@ TEST_P(RollbackTest, ARebuildThatLeavesForeignKeysToTheDroppedTableIsRefusedOnSq
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 6);
 }
 
+// The same rebuild under a view or a trigger that reads the table: SQLite
+// moves them to the renamed table too, and the DROP left them reading a
+// table that is gone, with exit 0 (Vaultwarden's rebuild of attachments):
+// the view failed when read, and every later RENAME failed on it.
+TEST_P(RollbackTest, ARebuildThatLeavesAViewOrTriggerOnTheDroppedTableIsRefusedOnSqlite) {
+  if (pg()) GTEST_SKIP() << "SQLite's ALTER TABLE ... RENAME";
+  const std::string rebuild =
+      "ALTER TABLE items RENAME TO \"Items Old\";\n"
+      "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT, sku TEXT);\n"
+      "INSERT INTO items (id, name, price, note) SELECT id, name, price, note FROM \"Items Old\";\n"
+      "DROP TABLE \"Items Old\";\n";
+  const std::string items = RowsText("SELECT * FROM items ORDER BY id");
+  for (const std::string reader :
+       {"CREATE VIEW cheap AS SELECT id FROM items WHERE price < 2;\n",
+        "CREATE TABLE log (what TEXT);\nCREATE TRIGGER logged AFTER INSERT ON log BEGIN\n"
+        "  UPDATE items SET note = new.what WHERE id = 1;\nEND;\n"}) {
+    Write("0003_reader.up.sql", reader);
+    ASSERT_TRUE(Up().ok());
+    Write("0004_rebuild.up.sql", rebuild);
+    Write("0004_rebuild.down.sql", "ALTER TABLE items DROP COLUMN sku;\n");
+    Status s = Up();
+    EXPECT_EQ(s.code(), Code::kDatabase) << s.message();
+    EXPECT_THAT(s.message(), HasSubstr(reader.find("VIEW") != std::string::npos
+                                           ? "view cheap still reads Items Old"
+                                           : "trigger logged still reads Items Old"));
+    EXPECT_THAT(s.message(), HasSubstr("PRAGMA legacy_alter_table = ON"));
+    EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+    EXPECT_EQ(RowsText("SELECT * FROM items ORDER BY id"), items);
+    // With the pragma on, they keep reading items.
+    Write("0004_rebuild.up.sql", "PRAGMA legacy_alter_table = ON;\n" + rebuild);
+    s = Up();
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_TRUE(Down().ok());
+    ASSERT_TRUE(Down().ok());
+    std::filesystem::remove(dir_.path() + "/migrations/0004_rebuild.up.sql");
+    std::filesystem::remove(dir_.path() + "/migrations/0004_rebuild.down.sql");
+  }
+}
+
 // PostgreSQL's TRUNCATE ... CASCADE empties every table that references the
 // truncated one, whatever its foreign keys' ON DELETE action, and those that
 // reference them in turn: their rows come back too, and the check holds

@@ -299,6 +299,9 @@ struct Prepared {
   std::vector<sql::StatementInfo> info;  // of each up statement
   std::vector<sql::Statement> verify;
   std::string down_script;
+  /// The line of its file down_script starts at: a dbmate or goose file's
+  /// down section is below its up section (1 otherwise).
+  int down_first_line = 1;
   std::string down_source;  // "file", "derived" or "none"
   std::string irreversible;  // when down_source is "none": the refusal, for the user
 };
@@ -566,6 +569,7 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders&
     STRATA_ASSIGN_OR_RETURN(DownScript file, ReadDownScript(m));
     STRATA_ASSIGN_OR_RETURN(p.down_script,
                             Replaced(m, std::move(file.text), m.down_path, values, file.first_line));
+    p.down_first_line = file.first_line;
     STRATA_ASSIGN_OR_RETURN(auto down, Split(p.down_script, m.down_path, dialect, file.first_line));
     STRATA_RETURN_IF_ERROR(RefusePsqlInput(down, m.down_path, dialect));
     auto directives = ParseDirectives(p.down_script);
@@ -1146,6 +1150,8 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   using nlohmann::json;
   json checks;
   checks["scope"] = scope.whole ? json("whole") : json(scope.tables);
+  // Errors of the stored down script then name its file's lines.
+  if (p.down_first_line > 1) checks["down_line"] = p.down_first_line;
   json objects = json::object();
   for (auto& [key, text] : model.Blocks(scope.filter())) objects[key] = text;
   checks["objects"] = std::move(objects);
@@ -2950,7 +2956,9 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                 id, t.finalized_at));
     }
     std::string where = id + " (down script stored at apply time)";
-    STRATA_ASSIGN_OR_RETURN(auto stmts, Split(t.down_script, where, dialect));
+    const auto checks = nlohmann::json::parse(t.checks, nullptr, /*allow_exceptions=*/false);
+    const int down_line = checks.is_object() ? checks.value("down_line", 1) : 1;
+    STRATA_ASSIGN_OR_RETURN(auto stmts, Split(t.down_script, where, dialect, down_line));
     auto d = ParseDirectives(t.down_script, DirectiveCheck::kStored);
     if (!d.ok()) return d.status().WithContext(where);
     const size_t split = stmts.size();

@@ -501,12 +501,15 @@ std::string HowToAddDown(const Migration& m) {
     case Layout::kSqitch:
       return fmt::format("write {}", (fs::path(dir).parent_path() / "revert" /
                                       fs::path(m.up_path).filename()).string());
-    case Layout::kAtlas:
-      // Atlas reads every .sql file of the directory as a migration.
+    case Layout::kAtlas: {
+      // Atlas reads every .sql file of the directory as a migration. A file
+      // named by its version alone needs a name in Strata's layout.
+      const std::string stem = m.name.empty() ? m.version_text + "_name" : m.id();
       return fmt::format("an Atlas directory has no place for one (Atlas would run any other "
                          ".sql file in {} as a migration): move the migrations to Strata's "
-                         "layout ({}.up.sql and {}.down.sql)",
-                         dir, m.id(), m.id());
+                         "layout ({}.up.sql and {}.down.sql{})",
+                         dir, stem, stem, m.name.empty() ? ", any name after the '_'" : "");
+    }
     case Layout::kNative: break;
   }
   return fmt::format("write {}{}.down.sql", in_dir, m.id());

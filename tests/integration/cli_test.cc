@@ -1404,6 +1404,21 @@ TEST_P(CliTest, JsonOutputSurvivesBytesThatAreNotUtf8) {
   EXPECT_FALSE(nlohmann::json::parse(run.out, nullptr, false).is_discarded()) << run.out;
 }
 
+// The guide: errors name a dbmate file's own lines, in either section. A
+// failure in the stored down section named the line counted from its
+// '-- migrate:down' marker (3 here, a blank line of the file).
+TEST_P(CliTest, AStoredDownSectionsErrorNamesTheFilesLine) {
+  Write("20240101000000_a.sql",
+        "-- migrate:up\ncreate table a (x int);\n\n-- migrate:down\n\nselect * from nosuch;\n"
+        "drop table a;\n");
+  auto run = Strata({"up", "--no-snapshot"});
+  ASSERT_EQ(run.exit_code, 0) << run.all();
+  run = Strata({"down"});
+  EXPECT_EQ(run.exit_code, 1) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("20240101000000_a (down script stored at apply time):6: "));
+  EXPECT_EQ(HistoryRows(), 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Postgres, CliTest, ::testing::Values(Engine::kPostgres));
 
 // Input errors that need no database server.

@@ -208,6 +208,10 @@ TEST(LoadMigrations, ReadsAtlasDirectoriesAsTheyAre) {
   EXPECT_FALSE((*loaded)[2].directives.no_transaction);
   EXPECT_THAT(HowToAddDown(init), HasSubstr("Strata's layout (20240101120000_init.up.sql and "
                                             "20240101120000_init.down.sql)"));
+  // One named by its version alone needs a name there (20240102120000.up.sql does not parse).
+  EXPECT_THAT(HowToAddDown((*loaded)[1]),
+              HasSubstr("(20240102120000_name.up.sql and 20240102120000_name.down.sql, any name "
+                        "after the '_')"));
 
   // What Strata cannot honour is named, with the file and line.
   dir.Write("20240104120000_proc.sql", "-- atlas:delimiter \\n\\n\n\nSELECT 1\n\nSELECT 2\n");

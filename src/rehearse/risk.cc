@@ -39,7 +39,9 @@ bool AddColumnRewrites(const std::string& add) {
 
 std::vector<Risk> AssessRisks(const std::vector<sql::Statement>& up, const RiskFacts& facts) {
   const bool pg = facts.dialect == sql::Dialect::kPostgres;
+  std::vector<std::string> created;  // by a statement before, lower case: new and empty
   auto existed = [&](const std::string& table) {
+    if (std::find(created.begin(), created.end(), AsciiLower(table)) != created.end()) return false;
     return std::any_of(facts.existing_tables.begin(), facts.existing_tables.end(),
                        [&](const std::string& t) { return AsciiLower(t) == AsciiLower(table); });
   };
@@ -47,6 +49,9 @@ std::vector<Risk> AssessRisks(const std::vector<sql::Statement>& up, const RiskF
   for (const sql::Statement& st : up) {
     sql::StatementInfo info = sql::Classify(st.text, facts.dialect);
     if (info.table.empty()) info.table = info.object;
+    if (info.kind == sql::StatementKind::kCreateTable && !info.from_query) {
+      created.push_back(AsciiLower(info.object));
+    }
     std::string where = " (line " + std::to_string(st.line) + ")";
     if (info.destructive) risks.push_back({"destructive", info.summary + where});
     // What a DO block's body writes runs now; a CREATE FUNCTION's body
@@ -55,8 +60,8 @@ std::vector<Risk> AssessRisks(const std::vector<sql::Statement>& up, const RiskF
     if (!info.destructive && do_block && !info.writes.empty()) {
       std::string tables;
       for (const std::string& t : info.writes) tables += (tables.empty() ? "" : ", ") + t;
-      risks.push_back({"destructive", "runs a DO block whose body updates, deletes, inserts or "
-                                      "truncates rows of " + tables + where});
+      risks.push_back({"destructive", "runs a DO block whose body writes, deletes or drops rows "
+                                      "of " + tables + where});
     }
     if (info.kind == sql::StatementKind::kAlterColumnType) {
       risks.push_back({"table-rewrite", "rewrites " + info.table +

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -48,7 +49,7 @@ struct GlobalOptions {
   std::string database;  // --database
   std::string dir;       // --dir
   std::string config;    // --config
-  std::string lock_timeout = "";
+  std::optional<std::string> lock_timeout;  // --lock-timeout (given empty: an error)
 };
 
 /// Reads strata.toml (when present) and the environment to fill in what the

@@ -289,14 +289,15 @@ std::string ValueAt(const toml::table& t, const std::string& path, std::string_v
 Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_database) {
   MigratorOptions out;
   STRATA_ASSIGN_OR_RETURN(std::string config_path, ConfigPath(global.config));
-  std::string config_url, config_dir, config_lock, config_finalize_after, config_table_lock;
+  std::string config_url, config_dir, config_finalize_after, config_table_lock;
+  std::optional<std::string> config_lock;  // given empty is not left out: "" is an error
   std::string lock_at, table_lock_at, finalize_after_at;  // where in the config file
   if (!config_path.empty()) {
     STRATA_ASSIGN_OR_RETURN(toml::table t, ReadConfigFile(config_path));
     config_url = t["database"]["url"].value_or(std::string());
     config_dir = t["migrations"]["dir"].value_or(std::string());
     config_table_lock = t["migrations"]["lock_timeout"].value_or(std::string());
-    config_lock = t["lock"]["timeout"].value_or(std::string());
+    config_lock = t["lock"]["timeout"].value<std::string>();
     config_finalize_after = t["captures"]["finalize_after"].value_or(std::string());
     lock_at = ValueAt(t, config_path, "lock", "timeout");
     table_lock_at = ValueAt(t, config_path, "migrations", "lock_timeout");
@@ -314,10 +315,10 @@ Result<MigratorOptions> ResolveOptions(const GlobalOptions& global, bool need_da
   out.migrations_dir = !global.dir.empty() ? global.dir
                        : !config_dir.empty() ? config_dir
                                              : "migrations";
-  std::string lock = !global.lock_timeout.empty() ? global.lock_timeout : config_lock;
-  if (!lock.empty()) {
-    auto t = ParseDuration(lock);
-    if (!t.ok()) return t.status().WithContext(!global.lock_timeout.empty() ? "--lock-timeout" : lock_at);
+  const std::optional<std::string>& lock = global.lock_timeout ? global.lock_timeout : config_lock;
+  if (lock) {
+    auto t = ParseDuration(*lock);
+    if (!t.ok()) return t.status().WithContext(global.lock_timeout ? "--lock-timeout" : lock_at);
     out.lock_timeout = *t;
   }
   if (!config_table_lock.empty()) {

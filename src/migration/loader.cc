@@ -678,6 +678,12 @@ Layout MostCommonLayout(const std::vector<std::string>& names) {
 
 Result<std::vector<Migration>> LoadMigrations(const std::string& dir, const LoadOptions& options) {
   std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("'{}' is a file, not a directory of migrations; pass --dir with the "
+                              "directory that holds the migration files",
+                              dir));
+  }
   if (!fs::is_directory(dir, ec)) {
     // Where dbmate and Flyway keep theirs, beside the directory looked for.
     fs::path beside = fs::path(dir).parent_path();

@@ -1515,6 +1515,15 @@ TEST_F(CliInputTest, ConfigTyposAndWrongTypesAreErrors) {
   run = Strata({"status"});
   EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
   EXPECT_THAT(run.err, HasSubstr("strata.toml:4:11: [lock] timeout: '10 seconds' has an unknown unit"));
+  // Given empty, in the file or as the flag, is no quiet default either.
+  dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[lock]\ntimeout = \"\"\n");
+  run = Strata({"status"});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("strata.toml:4:11: [lock] timeout: '' is not a duration"));
+  dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n");
+  run = Strata({"--dir", "db/migrations", "up", "--lock-timeout", ""});
+  EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+  EXPECT_THAT(run.err, HasSubstr("--lock-timeout: '' is not a duration"));
   dir_.Write("strata.toml", "[database]\nurl = \"sqlite:app.db\"\n[snapshots]\nbefore_up = \"no\"\n");
   run = Strata({"--dir", "db/migrations", "up"});
   EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();

@@ -80,6 +80,11 @@ TEST(LoadMigrations, MissingDirectory) {
   EXPECT_EQ(loaded.status().code(), Code::kNotFound);
   EXPECT_THAT(loaded.status().message(), HasSubstr("does not exist, but " + project.path() +
                                                    "/db/migrations does: pass --dir"));
+  // A file given for the directory (--dir strata.toml) is not said to be missing.
+  project.Write("strata.toml", "");
+  loaded = LoadMigrations(project.path() + "/strata.toml");
+  EXPECT_EQ(loaded.status().code(), Code::kInvalidArgument);
+  EXPECT_THAT(loaded.status().message(), HasSubstr("strata.toml' is a file, not a directory of migrations"));
 }
 
 TEST(LoadMigrations, AFolderPerMigrationLayoutIsNamedNotTakenForEmpty) {

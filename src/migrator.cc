@@ -3211,18 +3211,24 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
         // back only after the down script.
         bool not_null = !restores[i].empty() &&
                         s.message().find("(SQLSTATE 23502)") != std::string::npos;
+        // Stopped by a signal, the down script is not at fault.
+        const std::string fix_it =
+            Interrupt::Requested()
+                ? ""
+                : fmt::format(" (The down script that ran is the one stored when it was "
+                              "applied: to run a fixed down file instead, store it with "
+                              "`strata resolve {} --accept-file`.)",
+                              step.version);
         s = Status(Code::kDatabase,
                    fmt::format("rollback of {} failed at {}; it was undone and {} is still "
-                               "applied{}. (The down script that ran is the one stored when it "
-                               "was applied: to run a fixed down file instead, store it with "
-                               "`strata resolve {} --accept-file`.)",
+                               "applied{}.{}",
                                step.id, s.message(), step.id,
                                not_null ? "; the values of a column its migration dropped come "
                                           "back after the down script has run, so it adds the "
                                           "column without NOT NULL: Strata sets NOT NULL again "
                                           "once they are back"
                                         : "",
-                               step.version));
+                               fix_it));
       }
     }
     s = ResetSessionAfter(*db_, changes_session, std::move(s));

@@ -147,7 +147,15 @@ void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
     }
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - started).count();
-    if (report->completed == 0 && options.to) {
+    // Going back to --to is `down`'s, when something above it is applied.
+    auto above_to = [&] {
+      auto status = migrator->GetStatus();
+      return status.ok() &&
+             std::any_of(status->migrations.begin(), status->migrations.end(), [&](const auto& m) {
+               return m.version > *options.to && m.state != MigrationState::kPending;
+             });
+    };
+    if (report->completed == 0 && options.to && above_to()) {
       fmt::print("no pending migration at or below version {} ({}); to go back to it, use "
                  "`strata down --to {}`\n",
                  *options.to, migrator->database()->Describe(), *options.to);

@@ -343,6 +343,12 @@ TEST_P(CliTest, DbmateAndFlywayDirectoriesApplyAndRollBackAsTheyAre) {
   auto below = Strata({"up", "--to", "20240101120000"});
   EXPECT_EQ(below.exit_code, 0) << below.all();
   EXPECT_THAT(below.out, HasSubstr("no pending migration at or below version 20240101120000"));
+  EXPECT_THAT(below.out, HasSubstr("use `strata down --to 20240101120000`"));
+  // Above everything applied there is nothing to go back to.
+  auto above = Strata({"up", "--to", "20990101000000"});
+  EXPECT_EQ(above.exit_code, 0) << above.all();
+  EXPECT_THAT(above.out, HasSubstr("database is up to date"));
+  EXPECT_THAT(above.out, Not(HasSubstr("strata down")));
   auto status = Strata({"status", "--json"});
   auto json = nlohmann::json::parse(status.out);
   EXPECT_EQ(json["migrations"][0]["down"], "file");
@@ -716,6 +722,7 @@ TEST_P(CliTest, ASignalStopsTheRunAfterRollingBackTheMigrationRunning) {
   r = down.Wait();
   EXPECT_EQ(r.exit_code, cli::kExitInterrupted) << r.all();
   EXPECT_THAT(r.err, HasSubstr("interrupted (SIGTERM)"));
+  EXPECT_THAT(r.err, Not(HasSubstr("--accept-file")));  // nothing is wrong with the down script
   db = target_->Connect();
   EXPECT_EQ(testing::Column(*db, "SELECT version FROM strata_history ORDER BY version"),
             (std::vector<std::string>{"1", "2"}));

@@ -76,7 +76,7 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
   if (!options.ok()) return Fail(options.status());
   auto config = LoadSnapshotConfig(global, flags.store);
   if (!config.ok()) return Fail(config.status());
-  auto store = OpenStore(*config);
+  auto store = OpenStore(*config, /*create=*/false);
   if (!store.ok()) return Fail(store.status());
   auto applied = ReadHistory(options->database_url);
   if (!applied.ok()) return Fail(applied.status());
@@ -277,7 +277,7 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
   if (!a.snapshot_id.empty()) {
     auto config = LoadSnapshotConfig(global, flags.store);
     if (config.ok()) {
-      auto store = OpenStore(*config);
+      auto store = OpenStore(*config, /*create=*/false);
       auto m = store.ok() ? (*store)->Load(a.snapshot_id) : Result<snapshot::Manifest>(store.status());
       snapshot_note = m.ok() ? "in " + config->dir : "NOT available: " + m.status().message();
     }

@@ -46,10 +46,12 @@ struct Opened {
   std::unique_ptr<SnapshotStore> store;
 };
 
-Result<Opened> Open(const GlobalOptions& global, const SnapshotFlags& flags) {
+/// `create`: make the store when it is not there (only a command that
+/// writes a snapshot does).
+Result<Opened> Open(const GlobalOptions& global, const SnapshotFlags& flags, bool create = false) {
   Opened o;
   STRATA_ASSIGN_OR_RETURN(o.config, LoadSnapshotConfig(global, flags.store));
-  STRATA_ASSIGN_OR_RETURN(o.store, OpenStore(o.config));
+  STRATA_ASSIGN_OR_RETURN(o.store, OpenStore(o.config, create));
   return o;
 }
 
@@ -63,7 +65,7 @@ int RunCreate(const GlobalOptions& global, const SnapshotFlags& flags) {
   StopGracefullyOnSignals();  // scratch databases and files are removed
   auto options = ResolveOptions(global, true);
   if (!options.ok()) return Fail(options.status());
-  auto opened = Open(global, flags);
+  auto opened = Open(global, flags, /*create=*/true);
   if (!opened.ok()) return Fail(opened.status());
   snapshot::CreateOptions create;
   create.label = flags.label;
@@ -83,7 +85,7 @@ int RunCreate(const GlobalOptions& global, const SnapshotFlags& flags) {
 }
 
 int RunList(const GlobalOptions& global, const SnapshotFlags& flags) {
-  auto opened = Open(global, flags);
+  auto opened = Open(global, flags, /*create=*/true);
   if (!opened.ok()) return Fail(opened.status());
   auto listing = opened->store->List();
   if (!listing.ok()) return Fail(listing.status());

@@ -84,7 +84,15 @@ Result<SnapshotConfig> LoadSnapshotConfig(const GlobalOptions& global, const std
   return config;
 }
 
-Result<std::unique_ptr<snapshot::SnapshotStore>> OpenStore(const SnapshotConfig& config) {
+Result<std::unique_ptr<snapshot::SnapshotStore>> OpenStore(const SnapshotConfig& config, bool create) {
+  std::error_code ec;
+  if (!create && !std::filesystem::is_directory(config.dir, ec)) {
+    return Status(Code::kNotFound,
+                  fmt::format("no snapshot store at '{}': no snapshot was taken there (`strata "
+                              "snapshot create` makes one; --store or [snapshots] dir in "
+                              "strata.toml names another)",
+                              config.dir));
+  }
   snapshot::StoreOptions options;
   options.compression_level = config.compression_level;
   if (const char* fail = std::getenv("STRATA_TEST_STORE_FAIL_AFTER_BYTES")) {

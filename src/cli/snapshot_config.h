@@ -28,7 +28,10 @@ Result<SnapshotConfig> LoadSnapshotConfig(const GlobalOptions& global,
 
 /// Opens the store. STRATA_TEST_STORE_FAIL_AFTER_BYTES=N makes its writes
 /// fail as on a full disk after N bytes (for tests of that failure).
-Result<std::unique_ptr<snapshot::SnapshotStore>> OpenStore(const SnapshotConfig& config);
+/// Without `create`, a store that does not exist is an error (kNotFound):
+/// a command that only reads or restores makes no directories.
+Result<std::unique_ptr<snapshot::SnapshotStore>> OpenStore(const SnapshotConfig& config,
+                                                           bool create = true);
 
 /// "512MiB", "1 GB", "2048" (bytes) -> bytes.
 Result<uint64_t> ParseSize(std::string_view text);

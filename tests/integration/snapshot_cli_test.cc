@@ -787,6 +787,25 @@ TEST_P(SnapshotCliTest, RowLevelSecurityHidingRowsStopsTheSnapshot) {
   db_->Exec("DROP ROLE strata_tenant").IgnoreError();
 }
 
+// A command that only reads or restores made the store's directories when
+// --store named one that was not there, then failed; it makes none now.
+TEST_P(SnapshotCliTest, AMissingStoreIsNamedAndNotMade) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  const std::string missing = dir_.path() + "/no/such/store";
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"snapshot", "show", "20240101-000000-000000"},
+        {"snapshot", "verify", "--all"}, {"snapshot", "prune", "--keep-last", "1"},
+        {"restore", "--to-version", "1", "--yes"}}) {
+    args.insert(args.end(), {"--store", missing});
+    auto r = Strata(args);
+    EXPECT_EQ(r.exit_code, 2) << args[1] << r.all();
+    EXPECT_THAT(r.err, HasSubstr("no snapshot store at '" + missing + "'")) << args[1];
+    EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/no")) << args[1];
+  }
+  EXPECT_EQ(Versions(), std::vector<std::string>{"1"});
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, SnapshotCliTest, ::testing::Values(Engine::kSqlite));
 INSTANTIATE_TEST_SUITE_P(Postgres, SnapshotCliTest, ::testing::Values(Engine::kPostgres));
 

@@ -2045,6 +2045,96 @@ Status CheckRollback(Database& db, const std::string& checks_json,
   return Status::OK();
 }
 
+/// The columns of a table written to since its migration that the
+/// migration left as they were, and that its down script must leave so: a
+/// rollback's data check compares such a table as it was before the
+/// migration no more (later writes differ), so without this a down script
+/// that dropped and added back a renamed column ("DROP COLUMN full_name;
+/// ADD COLUMN name") emptied it with exit 0. Each pair is the column's name
+/// before the down script and after it (a RENAME COLUMN of the up script
+/// maps one to the other). None for a table whose rows either script writes
+/// (the down may carry later writes over, as an expand/contract rollback
+/// does), or the migration creates, drops, renames or rebuilds.
+struct KeptColumns {
+  std::string table;
+  std::vector<std::pair<std::string, std::string>> columns;  // before the down, after it
+  std::optional<TableFingerprint> before;  // read before the down script, in its transaction
+};
+
+std::optional<KeptColumns> KeptColumnsOf(const std::string& table, const nlohmann::json& checks,
+                                         const std::vector<sql::StatementInfo>& up_infos,
+                                         const std::vector<sql::StatementInfo>& down_infos,
+                                         sql::Dialect dialect) {
+  using K = sql::StatementKind;
+  const std::string lower = AsciiLower(table);
+  auto is = [&](const std::string& name) { return !name.empty() && AsciiLower(name) == lower; };
+  auto names = [&](const sql::StatementInfo& i) {
+    if (is(i.table) || is(i.object) || is(i.new_name)) return true;
+    for (const auto& o : i.objects) {
+      if (is(o.name)) return true;
+    }
+    for (const auto& w : i.writes) {
+      if (is(w)) return true;
+    }
+    return false;
+  };
+  for (const auto* infos : {&up_infos, &down_infos}) {
+    for (const auto& i : *infos) {
+      if (!names(i)) continue;
+      switch (i.kind) {
+        case K::kInsert: case K::kUpdate: case K::kDelete: case K::kTruncate: case K::kSelect:
+        case K::kOther: case K::kCreateTable: case K::kDropTable: case K::kRenameTable:
+        case K::kAlterColumnType:
+          return std::nullopt;
+        default:
+          if (!i.retyped.empty()) return std::nullopt;
+      }
+    }
+  }
+  std::vector<std::string> before_up;
+  for (auto& [key, text] : checks["objects"].items()) {
+    if (SchemaModel::KindOfKey(key) == "table" && is(std::string(SchemaModel::NameOfKey(key)))) {
+      before_up = ColumnsOfBlock(text.get<std::string>(), dialect);
+    }
+  }
+  KeptColumns kept{table, {}, std::nullopt};
+  for (const std::string& column : before_up) {
+    std::string now = column;  // its name once the up script ran
+    bool dropped = false;
+    for (const auto& i : up_infos) {
+      if (!is(i.table)) continue;
+      if (i.kind == K::kRenameColumn && AsciiLower(i.column) == AsciiLower(now)) now = i.new_name;
+      if (i.kind == K::kDropColumn &&
+          std::any_of(i.columns.begin(), i.columns.end(),
+                      [&](const std::string& c) { return AsciiLower(c) == AsciiLower(now); })) {
+        dropped = true;
+      }
+    }
+    if (!dropped) kept.columns.emplace_back(now, column);
+  }
+  if (kept.columns.empty()) return std::nullopt;
+  return kept;
+}
+
+/// The rows of `kept`'s table read over its columns as named before the
+/// down script (`after_down` false) or after it; nullopt when one of them
+/// is not there (the schema check names that).
+Result<std::optional<TableFingerprint>> ReadKept(Database& db, const KeptColumns& kept, bool after_down) {
+  STRATA_ASSIGN_OR_RETURN(std::vector<std::string> present, db.ListColumns(kept.table));
+  std::string select;
+  for (const auto& [before, after] : kept.columns) {
+    const std::string& name = after_down ? after : before;
+    if (std::none_of(present.begin(), present.end(),
+                     [&](const std::string& c) { return AsciiLower(c) == AsciiLower(name); })) {
+      return std::optional<TableFingerprint>();
+    }
+    select += (select.empty() ? "" : ", ") + db.QuoteIdent(name);
+  }
+  STRATA_ASSIGN_OR_RETURN(RowSum sum, SumRows(db, fmt::format("SELECT {} FROM {}", select,
+                                                               db.QuoteIdent(kept.table))));
+  return std::optional<TableFingerprint>(TableFingerprintOf(kept.table, sum));
+}
+
 /// What a down script can change in the schema beyond the tables its
 /// migration touched (the recorded scope): the other tables its DDL names,
 /// or every object when it renames (the engine rewrites the references in
@@ -3087,9 +3177,28 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     }
     std::optional<Reordered> reordered;
     const bool changes_session = ChangesSession(scripts[i]);
+    // Of the tables written since: what the down script must leave as it
+    // finds it (read in its transaction, before it runs).
+    std::vector<KeptColumns> kept;
     auto check = [&]() -> Status {
       Status s = CheckRollback(*db_, targets[i].checks, written, &reordered);
       if (s.ok() && !reach.empty()) s = CheckReach(*db_, reach, step.id, outside_before);
+      for (const KeptColumns& k : kept) {
+        if (!s.ok()) break;
+        STRATA_ASSIGN_OR_RETURN(std::optional<TableFingerprint> now, ReadKept(*db_, k, /*after_down=*/true));
+        if (!now || now->hash == k.before->hash) continue;
+        std::vector<std::string> names;
+        for (const auto& [before, after] : k.columns) {
+          names.push_back(before == after ? after : before + " (" + after + " again)");
+        }
+        s = Status(Code::kVerifyFailed,
+                   fmt::format("data of table {} differs: the down script changed values of "
+                               "columns {} left as they were ({}; {} rows before the down script, "
+                               "{} now), and those values are the application's (it wrote to {} "
+                               "since, so the table is not compared with its state before {})",
+                               k.table, step.id, fmt::join(names, ", "), k.before->rows, now->rows,
+                               k.table, step.id));
+      }
       if (!s.ok() || cascaded_before.empty()) return s;
       STRATA_ASSIGN_OR_RETURN(std::vector<TableFingerprint> now, ExistingTablesData(*db_, cascaded));
       std::vector<std::string> changed;
@@ -3179,6 +3288,18 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
           written = std::move(read).value();
           r = refusal(i, written, checks, up_infos, down_infos);
           if (!r.ok()) refused = r;
+        }
+        kept.clear();
+        for (const std::string& t : written) {
+          if (!r.ok() || options.discard_later_writes) break;
+          std::optional<KeptColumns> k = KeptColumnsOf(t, checks, up_infos, down_infos, dialect);
+          if (!k) continue;
+          r = db_->LockAgainstWrites({db_->QuoteIdent(t)});
+          if (!r.ok()) break;
+          auto read = ReadKept(*db_, *k, /*after_down=*/false);
+          if (!read.ok() || !*read) continue;  // a name the migration changed later: not compared
+          k->before = std::move(*read);
+          kept.push_back(std::move(*k));
         }
         if (r.ok() && !cascaded.empty()) {
           auto data = ExistingTablesData(*db_, cascaded);

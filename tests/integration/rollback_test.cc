@@ -618,6 +618,41 @@ TEST_P(RollbackTest, WhatADoBlocksDdlDroppedIsPutBackOnRollback) {
   EXPECT_EQ(RowsText("SELECT * FROM tokens ORDER BY id"), "1|abc|\n2|def|\n");
 }
 
+// A table the application wrote to since its migration is not compared
+// with its state before the migration (the later rows differ), so a down
+// script that dropped and added back a renamed column instead of renaming
+// it back emptied it with exit 0 once a single row had been inserted. What
+// the migration left as it was must be as the down script found it.
+TEST_P(RollbackTest, ADownThatEmptiesAColumnOfATableWrittenSinceIsRefused) {
+  Write("0003_rename.up.sql", "ALTER TABLE items RENAME COLUMN name TO title;\n");
+  Write("0003_rename.down.sql", "ALTER TABLE items DROP COLUMN title;\nALTER TABLE items ADD COLUMN name TEXT;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, title) VALUES (6, 'later')").ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("data of table items differs: the down script changed values "
+                                     "of columns 0003_rename left as they were"));
+  EXPECT_THAT(s.message(), HasSubstr("title (name again)"));
+  EXPECT_EQ(RowsText("SELECT title FROM items WHERE id IN (1, 6) ORDER BY id"), "a|\nlater|\n");
+  // Renamed back, the values stay, the application's row with them.
+  Write("0003_rename.down.sql", "ALTER TABLE items RENAME COLUMN title TO name;\n");
+  ASSERT_TRUE(db_->Exec("UPDATE strata_history SET down_script = 'ALTER TABLE items RENAME COLUMN "
+                        "title TO name;' WHERE version = 3").ok());
+  s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(RowsText("SELECT name FROM items WHERE id IN (1, 6) ORDER BY id"), "a|\nlater|\n");
+  // A down script that writes the table itself (carrying later writes
+  // over, as an expand/contract rollback does) is its own call: not held to this.
+  Write("0003_rename.up.sql", "ALTER TABLE items ADD COLUMN label TEXT;\n");
+  Write("0003_rename.down.sql", "UPDATE items SET note = 'carried' WHERE id = 6;\n"
+                                "ALTER TABLE items DROP COLUMN label;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET price = 9 WHERE id = 6").ok());
+  s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(RowsText("SELECT note, price FROM items WHERE id = 6"), "carried|9|\n");
+}
+
 TEST_P(RollbackTest, RowsAWithStatementInsertedAreCheckedOnRollback) {
   Write("0003_copies.up.sql",
         "WITH cheap AS (SELECT id, name FROM items WHERE price < 2)\n"

@@ -182,6 +182,7 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
   if (!s.ok()) return Fail(s);
   fmt::print("restored snapshot {} (the state before {}); fingerprints match\n", manifest->id,
              first->id());
+  PrintNotes(*manifest);
   std::vector<std::string> unlike;  // tables whose re-applied data is not what history recorded
   if (!reapply.empty()) {
     int exit_code = kExitOk;

@@ -81,6 +81,7 @@ int RunCreate(const GlobalOptions& global, const SnapshotFlags& flags) {
              m->id, m->database, m->schema_version.empty() ? "none" : m->schema_version,
              FormatBytes(m->logical_bytes), m->chunk_count, m->new_chunks,
              FormatBytes(m->added_bytes), SecondsSince(start));
+  PrintNotes(*m);
   return kExitOk;
 }
 
@@ -144,6 +145,7 @@ int RunShow(const GlobalOptions& global, const SnapshotFlags& flags) {
              FormatBytes(m->added_bytes));
   fmt::print("schema          {}\n", m->schema.hash);
   fmt::print("data            {}\n", m->data.hash);
+  for (const std::string& note : m->notes) fmt::print("note            {}\n", note);
   for (const auto& t : m->data.tables) fmt::print("  {}  {:>12} rows  {}\n", t.hash, t.rows, t.table);
   if (m->engine == Engine::kSqlite) {
     fmt::print("pages           {} of {} bytes\n", m->page_count, m->page_size);
@@ -226,6 +228,7 @@ int RunRestore(const GlobalOptions& global, const SnapshotFlags& flags) {
     if (!s.ok()) return Fail(s);
     fmt::print("restored snapshot {} into {}; fingerprints match ({:.2f} s)\n", m->id,
                RedactUrl(flags.into), SecondsSince(start));
+    PrintNotes(*m);
     return kExitOk;
   }
   auto options = ResolveOptions(global, true);
@@ -240,6 +243,7 @@ int RunRestore(const GlobalOptions& global, const SnapshotFlags& flags) {
   if (!s.ok()) return Fail(s);
   fmt::print("restored snapshot {} into {}; fingerprints match ({:.2f} s)\n", m->id, target,
              SecondsSince(start));
+  PrintNotes(*m);
   return kExitOk;
 }
 

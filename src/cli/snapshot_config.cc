@@ -84,6 +84,10 @@ Result<SnapshotConfig> LoadSnapshotConfig(const GlobalOptions& global, const std
   return config;
 }
 
+void PrintNotes(const snapshot::Manifest& m) {
+  for (const std::string& note : m.notes) fmt::print("note: {}\n", note);
+}
+
 Result<std::unique_ptr<snapshot::SnapshotStore>> OpenStore(const SnapshotConfig& config, bool create) {
   std::error_code ec;
   if (!create && !std::filesystem::is_directory(config.dir, ec)) {
@@ -137,6 +141,7 @@ Result<std::string> TakeRestorationPoint(const SnapshotConfig& config, const std
   }
   fmt::print("snapshot {} taken before applying ({} added to {})\n", m->id,
              snapshot::FormatBytes(m->added_bytes), config.dir);
+  PrintNotes(*m);
   std::fflush(stdout);
   return m->id;
 }

@@ -72,6 +72,7 @@ std::string ToJson(const Manifest& m) {
                        {"sequences", seqs}};
   }
   out["parts"] = std::move(parts);
+  if (!m.notes.empty()) out["notes"] = m.notes;
   return JsonText(out, 1) + "\n";
 }
 
@@ -119,6 +120,7 @@ Result<Manifest> ManifestFromJson(const std::string& text) {
                                               m.created_at));
     }
     m.completed_at = j.at("completed_at").get<std::string>();
+    m.notes = j.value("notes", std::vector<std::string>());
     m.schema.hash = j.at("schema_fingerprint").get<std::string>();
     m.schema.any_order_hash = j.value("schema_fingerprint_any_order", "");
     m.columns_in_any_order = j.value("columns_in_any_order", false);

@@ -93,6 +93,9 @@ struct Manifest {
   std::vector<std::string> pg_unpopulated_matviews;
   std::vector<SequenceValue> sequences;
   std::vector<Part> parts;
+  /// What the snapshot does not hold that the user should know of, each a
+  /// sentence (PostgreSQL: the database's large objects).
+  std::vector<std::string> notes;
 
   const Part* FindPart(const std::string& name) const;
 };

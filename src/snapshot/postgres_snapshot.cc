@@ -345,6 +345,17 @@ Result<Manifest> CaptureSchema(SnapshotStore& store, const std::string& url, Man
                                     " AND NOT c.relispopulated ORDER BY 1",
                                     {m.pg_schema}));
   for (const auto& row : unpopulated) m.pg_unpopulated_matviews.push_back(*row[0]);
+  // Large objects belong to the database, not to a schema: like pg_dump -n,
+  // the snapshot leaves them out, and says so.
+  STRATA_ASSIGN_OR_RETURN(auto objects,
+                          conn->Query("SELECT count(*) FROM pg_catalog.pg_largeobject_metadata"));
+  if (const int64_t n = std::stoll(objects[0][0].value_or("0")); n > 0) {
+    m.notes.push_back(fmt::format(
+        "the database's {} large object{} (lo_import, lo_from_bytea; an oid column's content) "
+        "{} not in the snapshot: they belong to the whole database, not to schema '{}', and a "
+        "restore leaves them as they are (pg_dump --large-objects saves them)",
+        n, n == 1 ? "" : "s", n == 1 ? "is" : "are", m.pg_schema));
+  }
   bool has_history = std::any_of(tables.begin(), tables.end(),
                                  [](const auto& r) { return *r[0] == "strata_history"; });
   if (has_history) {

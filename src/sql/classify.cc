@@ -12,6 +12,9 @@ namespace strata::sql {
 
 namespace {
 
+void AddWriteTargets(std::span<const Token> b, Dialect dialect, std::vector<std::string>& out,
+                     std::vector<std::string>& rewrites);
+
 std::string Qualified(const std::string& schema, const std::string& name) {
   return schema.empty() ? name : schema + "." + name;
 }
@@ -252,6 +255,28 @@ StatementInfo Parser::Parse() {
       info_.summary += " (not an SQL command Strata knows: a typo?)";
     }
     if (first.IsWord("DO")) BodyWrites();
+    // Statements that run DML of their own: EXPLAIN ANALYZE runs it,
+    // PREPARE keeps it for an EXECUTE, COPY (DELETE ... RETURNING) TO runs
+    // it; their tables are captured whole, as a DO block's. COPY t FROM
+    // adds rows to t, which the rollback check then holds to its old data.
+    const bool runs_dml = (first.IsWord("EXPLAIN") && FindTopLevel(pos_, {"ANALYZE"}) != end_) ||
+                          (first.IsWord("EXPLAIN") && Peek(1).IsPunct('(') &&
+                           std::any_of(tokens_.begin() + pos_, tokens_.begin() + end_,
+                                       [](const Token& t) { return t.IsWord("ANALYZE"); })) ||
+                          first.IsWord("PREPARE") || first.IsWord("COPY");
+    if (runs_dml) {
+      AddWriteTargets(std::span<const Token>(tokens_.data() + pos_, end_ - pos_), dialect_,
+                      info_.writes, info_.rewrites);
+    }
+    if (first.IsWord("COPY") && !Peek(1).IsPunct('(')) {
+      ++pos_;
+      const ObjectName name = ReadQualifiedName();
+      if (!name.name.empty() && FindTopLevel(pos_, {"FROM"}) != end_) {
+        SetTable(name);
+        info_.writes.push_back(name.name);
+        info_.summary = "copies rows into " + Qualified(name.schema, name.name);
+      }
+    }
   }
   return std::move(info_);
 }
@@ -286,6 +311,8 @@ void AddWriteTargets(std::span<const Token> b, Dialect dialect, std::vector<std:
       at = k + 2;
     } else if (word(k, "TRUNCATE")) {
       at = word(k + 1, "TABLE") ? k + 2 : k + 1;
+    } else if (word(k, "MERGE") && word(k + 1, "INTO")) {
+      at = k + 2;
     } else {
       continue;
     }
@@ -568,6 +595,20 @@ void Parser::Alter() {
   info_.schema = name.schema;
   info_.object = name.name;
   info_.summary = "alters " + what + " " + Qualified(name.schema, name.name);
+  // A composite type's attribute dropped or retyped (CASCADE: in the
+  // columns of that type too) loses or converts every value of it there.
+  if (what == "type") {
+    for (size_t i = pos_; i + 1 < end_; ++i) {
+      if ((tokens_[i].IsWord("DROP") || tokens_[i].IsWord("ALTER")) && tokens_[i + 1].IsWord("ATTRIBUTE") &&
+          (tokens_[i].IsWord("DROP") || FindTopLevel(i, {"TYPE"}) != end_)) {
+        info_.destructive = true;
+        info_.summary += tokens_[i].IsWord("DROP")
+                             ? ", dropping an attribute (its value in every column of the type)"
+                             : ", changing an attribute's type (its value in every column of the type)";
+        break;
+      }
+    }
+  }
 }
 
 void Parser::AlterTable() {

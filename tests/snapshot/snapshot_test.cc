@@ -251,6 +251,24 @@ TEST_P(SnapshotTest, AnUnpopulatedMaterializedViewStaysSo) {
   EXPECT_EQ(Scalar(*copy, "SELECT count(*) FROM names"), 3);
 }
 
+// Large objects belong to the database, not to the schema a snapshot
+// holds: left out, as by pg_dump -n, they were lost without a word (a
+// restore --into had the oids and no content). The snapshot says so now.
+TEST_P(SnapshotTest, LargeObjectsLeftOutAreNamed) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's large objects";
+  Manifest none = Take(*store_);
+  EXPECT_TRUE(none.notes.empty());
+  Exec("CREATE TABLE docs (id int, body oid); INSERT INTO docs VALUES (1, lo_from_bytea(0, 'contract'))");
+  Manifest m = Take(*store_);
+  ASSERT_EQ(m.notes.size(), 1u);
+  EXPECT_THAT(m.notes[0], HasSubstr("the database's 1 large object"));
+  EXPECT_THAT(m.notes[0], HasSubstr("is not in the snapshot"));
+  auto again = ManifestFromJson(ToJson(m));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->notes, m.notes);
+  Exec("SELECT lo_unlink(body) FROM docs");
+}
+
 // A SQL_ASCII database may hold bytes that are not UTF-8, which the server
 // would not send as UTF-8: the snapshot stopped at its fingerprint (exit 1),
 // and with it every `up`. They are read as they are now, as pg_dump reads them.

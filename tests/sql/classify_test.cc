@@ -479,6 +479,31 @@ TEST(ClassifyTest, DoBlockNamesTheTablesItsBodyWrites) {
   EXPECT_EQ(info.rewrites, info.writes);
 }
 
+// Statements that run DML of their own name the tables it writes, which
+// are then captured whole; without ANALYZE an EXPLAIN runs nothing.
+TEST(ClassifyTest, StatementsThatRunDmlOfTheirOwnNameItsTables) {
+  const auto writes = [](const char* sql) { return Classify(sql, kPg).writes; };
+  const auto rewrites = [](const char* sql) { return Classify(sql, kPg).rewrites; };
+  EXPECT_EQ(rewrites("EXPLAIN ANALYZE DELETE FROM t WHERE id = 2"), Names{"t"});
+  EXPECT_EQ(rewrites("EXPLAIN (ANALYZE, FORMAT JSON) UPDATE s.u SET a = 1"), Names{"u"});
+  EXPECT_TRUE(writes("EXPLAIN DELETE FROM t").empty());
+  EXPECT_EQ(rewrites("PREPARE d (int) AS DELETE FROM t WHERE id = $1"), Names{"t"});
+  EXPECT_TRUE(writes("PREPARE q AS SELECT 1").empty());
+  EXPECT_EQ(rewrites("COPY (DELETE FROM t WHERE old RETURNING *) TO '/tmp/archive.csv'"), Names{"t"});
+  EXPECT_TRUE(writes("COPY t TO STDOUT").empty());
+  StatementInfo copy = Classify("COPY public.t (a, b) FROM '/tmp/in.csv' WITH (FORMAT csv)", kPg);
+  EXPECT_EQ(copy.writes, Names{"t"});
+  EXPECT_TRUE(copy.rewrites.empty());
+  EXPECT_EQ(rewrites("DO $$ BEGIN MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE; END $$"),
+            Names{"t"});
+  // A composite type's attribute dropped or retyped loses its values in
+  // every column of the type: nothing Strata can capture.
+  EXPECT_TRUE(Classify("ALTER TYPE address DROP ATTRIBUTE zip CASCADE", kPg).destructive);
+  EXPECT_TRUE(Classify("ALTER TYPE address ALTER ATTRIBUTE zip TYPE int CASCADE", kPg).destructive);
+  EXPECT_FALSE(Classify("ALTER TYPE address ADD ATTRIBUTE zip text CASCADE", kPg).destructive);
+  EXPECT_FALSE(Classify("ALTER TYPE mood ADD VALUE 'meh'", kPg).destructive);
+}
+
 // Every ADD COLUMN of an ALTER TABLE is listed, among other actions too, with
 // whether the rows already there get a value (DEFAULT NULL gives none).
 TEST(ClassifyTest, AddedColumnsAndWhetherTheyFillExistingRows) {

@@ -259,11 +259,10 @@ StatementInfo Parser::Parse() {
     // PREPARE keeps it for an EXECUTE, COPY (DELETE ... RETURNING) TO runs
     // it; their tables are captured whole, as a DO block's. COPY t FROM
     // adds rows to t, which the rollback check then holds to its old data.
-    const bool runs_dml = (first.IsWord("EXPLAIN") && FindTopLevel(pos_, {"ANALYZE"}) != end_) ||
-                          (first.IsWord("EXPLAIN") && Peek(1).IsPunct('(') &&
-                           std::any_of(tokens_.begin() + pos_, tokens_.begin() + end_,
-                                       [](const Token& t) { return t.IsWord("ANALYZE"); })) ||
-                          first.IsWord("PREPARE") || first.IsWord("COPY");
+    const bool analyzes = std::any_of(tokens_.begin() + pos_, tokens_.begin() + end_,
+                                      [](const Token& t) { return t.IsWord("ANALYZE"); });
+    const bool runs_dml = (first.IsWord("EXPLAIN") && analyzes) || first.IsWord("PREPARE") ||
+                          first.IsWord("COPY");
     if (runs_dml) {
       AddWriteTargets(std::span<const Token>(tokens_.data() + pos_, end_ - pos_), dialect_,
                       info_.writes, info_.rewrites);

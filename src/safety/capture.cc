@@ -759,6 +759,18 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       }
       return std::optional<Planner>();
     }
+    if (info.kind == sql::StatementKind::kDelete || info.kind == sql::StatementKind::kUpdate) {
+      STRATA_ASSIGN_OR_RETURN(bool rules, db.HasRewriteRules(t->before));
+      if (rules) {
+        return Status(Code::kIrreversible,
+                      fmt::format("this statement {}, and {} has rules (CREATE RULE ... ON UPDATE "
+                                  "or ON DELETE) that run other statements with it, on tables "
+                                  "Strata does not capture or check, so a rollback could not "
+                                  "restore what they change; pass --allow-irreversible to apply "
+                                  "it without a way back",
+                                  info.summary, t->before));
+      }
+    }
     STRATA_ASSIGN_OR_RETURN(std::vector<std::string> heirs, db.InheritingTables(t->before));
     if (!heirs.empty()) {
       return Status(Code::kIrreversible,

@@ -907,6 +907,16 @@ class PostgresDatabase final : public Database {
     return !rows.empty();
   }
 
+  Result<bool> HasRewriteRules(std::string_view name) override {
+    // ev_type '2' is UPDATE, '4' DELETE ('_RETURN' makes a view).
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows, QueryFixed("SELECT 1 FROM pg_catalog.pg_rewrite r"
+                              " WHERE r.ev_class = pg_catalog.to_regclass($1)"
+                              " AND r.ev_type IN ('2', '4') AND r.rulename <> '_RETURN'",
+                              {Value(QuoteIdent(name))}));
+    return !rows.empty();
+  }
+
   Result<ViewWrites> WritesThroughView(std::string_view name) override {
     ViewWrites w;
     STRATA_ASSIGN_OR_RETURN(w.view, IsView(name));

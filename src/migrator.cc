@@ -111,10 +111,10 @@ std::string NewEnumValueAdvice(const std::string& message) {
          "migration, or mark this one `-- strata:no-transaction` to run it as written";
 }
 
-/// The down script's `REFRESH MATERIALIZED VIEW` statements: run again once
-/// the captured data is back, since the down script runs before it, and a
-/// view it refreshed would otherwise keep the aggregates of the rows as the
-/// migration left them.
+/// The materialized views the down script fills, by `REFRESH MATERIALIZED
+/// VIEW` or by a `CREATE MATERIALIZED VIEW` (not `WITH NO DATA`), refreshed
+/// again once the captured data is back: the down script runs before it,
+/// and such a view would otherwise keep the rows as the migration left them.
 std::vector<sql::Statement> RefreshesOf(const std::vector<sql::Statement>& script, sql::Dialect dialect) {
   std::vector<sql::Statement> out;
   if (dialect != sql::Dialect::kPostgres) return out;
@@ -122,7 +122,18 @@ std::vector<sql::Statement> RefreshesOf(const std::vector<sql::Statement>& scrip
     auto tokens = sql::Tokenize(st.text, dialect);
     if (!tokens.ok() || tokens->size() < 3) continue;
     const auto& t = *tokens;
-    if (t[0].IsWord("refresh") && t[1].IsWord("materialized") && t[2].IsWord("view")) out.push_back(st);
+    if (t[0].IsWord("refresh") && t[1].IsWord("materialized") && t[2].IsWord("view")) {
+      out.push_back(st);
+      continue;
+    }
+    const sql::StatementInfo info = sql::Classify(st.text, dialect);
+    const size_t n = t.size() - (t.back().kind == sql::TokenKind::kEnd ? 1 : 0);
+    const bool no_data = n >= 3 && t[n - 3].IsWord("with") && t[n - 2].IsWord("no") && t[n - 1].IsWord("data");
+    if (info.kind == sql::StatementKind::kCreateView && info.materialized && !no_data) {
+      const std::string name = (info.schema.empty() ? "" : sql::QuoteIdentifier(info.schema) + ".") +
+                               sql::QuoteIdentifier(info.object);
+      out.push_back({"REFRESH MATERIALIZED VIEW " + name, st.line});
+    }
   }
   return out;
 }

@@ -299,6 +299,9 @@ class Database {
   /// Whether table `name` has rules (PostgreSQL's CREATE RULE) that rewrite
   /// an UPDATE or DELETE of it into statements on other tables. None on SQLite.
   virtual Result<bool> HasRewriteRules(std::string_view /*name*/) { return false; }
+  /// Whether a type (or domain) `name` (as SQL: quoted as needed, maybe
+  /// schema-qualified) exists. None on SQLite.
+  virtual Result<bool> TypeExists(std::string_view /*name*/) { return false; }
   /// What a write through `name` reaches, when it is a view: the tables under
   /// it when the engine writes them itself (PostgreSQL's automatically
   /// updatable views), or `by_triggers` when the view's own INSTEAD OF

@@ -898,9 +898,24 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
     }
     case StatementKind::kDropOther: {
       auto tokens = sql::Tokenize(statement, dialect);
+      const bool cascade = tokens.ok() && HasTopLevelWord(*tokens, "cascade");
+      // DROP TYPE IF EXISTS x CASCADE of a type not there drops nothing
+      // (listmonk's schema.sql starts with seven).
+      if (dialect == sql::Dialect::kPostgres && tokens.ok() && tokens->size() >= 2 && info.if_exists &&
+          ((*tokens)[1].IsWord("type") || (*tokens)[1].IsWord("domain"))) {
+        bool any = false;
+        for (const auto& o : info.objects) {
+          STRATA_ASSIGN_OR_RETURN(bool exists,
+                                  db.TypeExists((o.schema.empty() ? "" : db.QuoteIdent(o.schema) + ".") +
+                                                db.QuoteIdent(o.name)));
+          any = any || exists;
+        }
+        if (!any) return std::optional<Capture>();
+      }
       if (dialect != sql::Dialect::kPostgres || !tokens.ok() || tokens->size() < 2 ||
-          !(*tokens)[1].IsWord("sequence") || HasTopLevelWord(*tokens, "cascade")) {
-        return cannot("not a statement whose effect Strata can capture");
+          !(*tokens)[1].IsWord("sequence") || cascade) {
+        return cannot(cascade ? "CASCADE drops what depends on it too: columns, defaults, views"
+                              : "not a statement whose effect Strata can capture");
       }
       return std::optional<Capture>(SequencePositions(db, info, version, sequence));
     }

@@ -917,6 +917,12 @@ class PostgresDatabase final : public Database {
     return !rows.empty();
   }
 
+  Result<bool> TypeExists(std::string_view name) override {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, QueryFixed("SELECT pg_catalog.to_regtype($1) IS NOT NULL",
+                                                  {Value(std::string(name))}));
+    return !rows.empty() && rows.rows[0][0].ToString() == "t";
+  }
+
   Result<ViewWrites> WritesThroughView(std::string_view name) override {
     ViewWrites w;
     STRATA_ASSIGN_OR_RETURN(w.view, IsView(name));

@@ -1974,6 +1974,20 @@ std::string SharedScope(const AppliedMigration& target, const AppliedMigration& 
                      shared);
 }
 
+/// The columns of each table among a migration's recorded objects (its
+/// checks' "objects": table key -> block), by lower-case table name, in
+/// their order before the migration.
+std::map<std::string, std::vector<std::string>> RecordedColumns(
+    const std::map<std::string, std::string>& objects, sql::Dialect dialect) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& [key, text] : objects) {
+    if (SchemaModel::KindOfKey(key) == "table") {
+      out[AsciiLower(SchemaModel::NameOfKey(key))] = ColumnsOfBlock(text, dialect);
+    }
+  }
+  return out;
+}
+
 /// A schema a rollback left as before but for the order of columns.
 struct Reordered {
   std::string hash;         // the schema's hash now
@@ -2017,12 +2031,7 @@ Status CheckRollback(Database& db, const std::string& checks_json,
   }
   // Rows are hashed with the columns in their order before the migration.
   const sql::Dialect dialect = DialectOf(db.engine());
-  std::map<std::string, std::vector<std::string>> columns_before;
-  for (const auto& [key, text] : expected) {
-    if (SchemaModel::KindOfKey(key) == "table") {
-      columns_before[AsciiLower(SchemaModel::NameOfKey(key))] = ColumnsOfBlock(text, dialect);
-    }
-  }
+  const std::map<std::string, std::vector<std::string>> columns_before = RecordedColumns(expected, dialect);
   for (auto& [table, want] : checks["data"].items()) {
     if (!want.contains("hash")) continue;  // created by the migration: gone with it
     if (std::find(written_since.begin(), written_since.end(), table) != written_since.end()) continue;
@@ -2069,7 +2078,7 @@ Status CheckRollback(Database& db, const std::string& checks_json,
 struct KeptColumns {
   std::string table;
   std::vector<std::pair<std::string, std::string>> columns;  // before the down, after it
-  std::optional<TableFingerprint> before;  // read before the down script, in its transaction
+  TableFingerprint before;  // read before the down script, in its transaction
 };
 
 std::optional<KeptColumns> KeptColumnsOf(const std::string& table, const nlohmann::json& checks,
@@ -2102,14 +2111,13 @@ std::optional<KeptColumns> KeptColumnsOf(const std::string& table, const nlohman
       }
     }
   }
-  std::vector<std::string> before_up;
-  for (auto& [key, text] : checks["objects"].items()) {
-    if (SchemaModel::KindOfKey(key) == "table" && is(std::string(SchemaModel::NameOfKey(key)))) {
-      before_up = ColumnsOfBlock(text.get<std::string>(), dialect);
-    }
-  }
-  KeptColumns kept{table, {}, std::nullopt};
-  for (const std::string& column : before_up) {
+  std::map<std::string, std::string> objects;
+  for (auto& [key, text] : checks["objects"].items()) objects[key] = text.get<std::string>();
+  const auto recorded = RecordedColumns(objects, dialect);
+  const auto before_up = recorded.find(lower);
+  if (before_up == recorded.end()) return std::nullopt;
+  KeptColumns kept{table, {}, {}};
+  for (const std::string& column : before_up->second) {
     std::string now = column;  // its name once the up script ran
     bool dropped = false;
     for (const auto& i : up_infos) {
@@ -3197,7 +3205,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       for (const KeptColumns& k : kept) {
         if (!s.ok()) break;
         STRATA_ASSIGN_OR_RETURN(std::optional<TableFingerprint> now, ReadKept(*db_, k, /*after_down=*/true));
-        if (!now || now->hash == k.before->hash) continue;
+        if (!now || now->hash == k.before.hash) continue;
         std::vector<std::string> names;
         for (const auto& [before, after] : k.columns) {
           names.push_back(before == after ? after : before + " (" + after + " again)");
@@ -3207,7 +3215,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                "columns {} left as they were ({}; {} rows before the down script, "
                                "{} now), and those values are the application's (it wrote to {} "
                                "since, so the table is not compared with its state before {})",
-                               k.table, step.id, fmt::join(names, ", "), k.before->rows, now->rows,
+                               k.table, step.id, fmt::join(names, ", "), k.before.rows, now->rows,
                                k.table, step.id));
       }
       if (!s.ok() || cascaded_before.empty()) return s;
@@ -3301,15 +3309,14 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
           if (!r.ok()) refused = r;
         }
         kept.clear();
-        for (const std::string& t : written) {
-          if (!r.ok() || options.discard_later_writes) break;
-          std::optional<KeptColumns> k = KeptColumnsOf(t, checks, up_infos, down_infos, dialect);
+        for (size_t w = 0; r.ok() && !options.discard_later_writes && w < written.size(); ++w) {
+          std::optional<KeptColumns> k = KeptColumnsOf(written[w], checks, up_infos, down_infos, dialect);
           if (!k) continue;
-          r = db_->LockAgainstWrites({db_->QuoteIdent(t)});
+          r = db_->LockAgainstWrites({db_->QuoteIdent(written[w])});
           if (!r.ok()) break;
           auto read = ReadKept(*db_, *k, /*after_down=*/false);
           if (!read.ok() || !*read) continue;  // a name the migration changed later: not compared
-          k->before = std::move(*read);
+          k->before = std::move(**read);
           kept.push_back(std::move(*k));
         }
         if (r.ok() && !cascaded.empty()) {

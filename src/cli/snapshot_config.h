@@ -26,11 +26,11 @@ struct SnapshotConfig {
 Result<SnapshotConfig> LoadSnapshotConfig(const GlobalOptions& global,
                                           const std::string& store_flag = "");
 
-/// Opens the store. STRATA_TEST_STORE_FAIL_AFTER_BYTES=N makes its writes
-/// fail as on a full disk after N bytes (for tests of that failure).
 /// Prints each of the snapshot's notes (what it does not hold) as "note: ...".
 void PrintNotes(const snapshot::Manifest& m);
 
+/// Opens the store. STRATA_TEST_STORE_FAIL_AFTER_BYTES=N makes its writes
+/// fail as on a full disk after N bytes (for tests of that failure).
 /// Without `create`, a store that does not exist is an error (kNotFound):
 /// a command that only reads or restores makes no directories.
 Result<std::unique_ptr<snapshot::SnapshotStore>> OpenStore(const SnapshotConfig& config,

@@ -1,5 +1,4 @@
 #include "snapshot/manifest.h"
-#include "util/json_text.h"
 
 #include <chrono>
 #include <ctime>
@@ -7,6 +6,8 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "util/json_text.h"
 
 namespace strata::snapshot {
 

@@ -131,16 +131,6 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
   std::vector<const AppliedMigration*> reapply;
   for (size_t i = run; i < keep; ++i) reapply.push_back(&rows[i]);
   std::string plan = fmt::format("restore snapshot {} (taken before {})", manifest->id, first->id());
-  // Re-applied in the order history applied them: one `up` for each stretch
-  // in version order (up applies in version order), so that a migration
-  // applied out of order comes after the ones it came after.
-  std::vector<UpOptions> ups;
-  for (const auto* r : reapply) {
-    if (ups.empty() || r->version < ups.back().only.back()) ups.emplace_back();
-    ups.back().only.push_back(r->version);
-    // Accepted without a way back when it was applied: history says so.
-    if (r->down_source == "none") ups.back().irreversible_accepted.push_back(r->version);
-  }
   if (!reapply.empty()) {
     plan += ", then re-apply";
     for (const auto* r : reapply) plan += " " + r->id();
@@ -188,31 +178,46 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
     int exit_code = kExitOk;
     auto migrator = OpenMigrator(global, true, &exit_code);
     if (!migrator) return exit_code;
-    for (size_t i = 0; i < ups.size(); ++i) {
-      // History orders by applied_at (to the millisecond), then version: a
-      // stretch applied out of order must not share the previous one's
-      // millisecond.
-      if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      // The state before this run is the snapshot just restored: history
+    // Each is re-applied on its own, in the order history applied them, and
+    // the tables it wrote must then hold what history recorded as it left
+    // them when it was first applied (its row is rewritten by this `up`:
+    // the copy read before the restore is compared with). Rows written
+    // after the snapshot and before the boundary are in no snapshot, and a
+    // migration applied again may generate other values (random keys,
+    // timestamps).
+    for (size_t i = 0; i < reapply.size(); ++i) {
+      const AppliedMigration& r = *reapply[i];
+      UpOptions up;
+      up.only = {r.version};
+      // Accepted without a way back when it was applied: history says so.
+      if (r.down_source == "none") up.irreversible_accepted = {r.version};
+      // The state before the first is the snapshot just restored: history
       // records it as the run's restoration point, as `up` records its own.
-      ups[i].before_apply = [&]() -> Result<std::string> { return manifest->id; };
-      auto report = migrator->Up(ups[i], PrintEvent);
+      if (i == 0) up.before_apply = [&]() -> Result<std::string> { return manifest->id; };
+      // History orders by applied_at (to the millisecond), then version: one
+      // applied out of order must not share the previous one's millisecond.
+      if (i > 0 && r.version < reapply[i - 1]->version) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      auto report = migrator->Up(up, PrintEvent);
       if (!report.ok()) {
         return Fail(report.status().WithContext(fmt::format(
             "the database holds snapshot {}, but re-applying the migrations up to {} failed",
             manifest->id, reapply.back()->id())));
       }
+      auto differ = migrator->DataUnlikeAfter(r.checks);
+      if (!differ.ok()) return Fail(differ.status().WithContext("comparing the data with history"));
+      for (const std::string& table : *differ) unlike.push_back(fmt::format("{} (after {})", table, r.id()));
     }
-    // Re-applied: the data must be what history recorded at the boundary
-    // (the tables the migration after it touched). Rows written after the
-    // snapshot and before the boundary are in no snapshot, and a migration
-    // applied again may generate other values (random keys, timestamps).
-    // The newest migration has no migration after it: what it recorded as
-    // it left its tables is compared instead.
-    auto differ = keep < rows.size() ? migrator->DataUnlikeBefore(rows[keep].checks)
-                                     : migrator->DataUnlikeAfter(rows[keep - 1].checks);
-    if (!differ.ok()) return Fail(differ.status().WithContext("comparing the data with history"));
-    unlike = std::move(differ).value();
+    // At the boundary, the tables the migration after it touched must hold
+    // what they held just before it.
+    if (keep < rows.size()) {
+      auto differ = migrator->DataUnlikeBefore(rows[keep].checks);
+      if (!differ.ok()) return Fail(differ.status().WithContext("comparing the data with history"));
+      for (const std::string& table : *differ) {
+        unlike.push_back(fmt::format("{} (before {})", table, rows[keep].id()));
+      }
+    }
   }
   // A snapshot holds the managed schema only: what the migrations undone by
   // the restore created in other schemas is still there, and applying them

@@ -215,6 +215,13 @@ std::string_view LayoutName(Layout layout) {
 }
 
 Result<MigrationFileName> ParseFileName(Layout layout, std::string_view file) {
+  if (!IsUtf8(file)) {
+    // PostgreSQL refuses the name in history after the migration ran.
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{}: the name is not UTF-8 text (saved in another encoding, such as "
+                              "Latin-1); history keeps names as text: rename the file",
+                              file));
+  }
   switch (layout) {
     case Layout::kDbmate:
     case Layout::kGoose: return ParseSectionedFileName(file, layout);

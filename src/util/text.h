@@ -68,6 +68,28 @@ inline std::string SqlLiteral(std::string_view text) { return QuotedDoubling(tex
 /// `name` as a standard SQL quoted identifier: double quotes, doubled inside.
 inline std::string SqlIdentifier(std::string_view name) { return QuotedDoubling(name, '"'); }
 
+/// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or
+/// code points above U+10FFFF), as PostgreSQL's text columns require.
+inline bool IsUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    uint32_t code = length == 1 ? c : c & (0x7F >> length);
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3F);
+    }
+    constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kSmallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
 /// Whole milliseconds since `start` on the monotonic clock.
 inline int64_t MillisSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -69,6 +69,19 @@ TEST(LoadMigrations, UnreadableFileIsNamed) {
   EXPECT_THAT(loaded.status().message(), HasSubstr("2_b.up.sql: cannot read"));
 }
 
+// PostgreSQL refused such a name in history only after the migration ran
+// (exit 1, "incomplete multibyte character"); validate said nothing.
+TEST(LoadMigrations, ANameThatIsNotUtf8IsNamedBeforeAnythingRuns) {
+  testing::TempDir dir;
+  dir.Write("1_caf\xe9.up.sql", "SELECT 1;");
+  dir.Write("2_caf\xc3\xa9.up.sql", "SELECT 2;");
+  auto loaded = LoadMigrations(dir.path());
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(loaded.status().message(), HasSubstr("1 problem in"));
+  EXPECT_THAT(loaded.status().message(),
+              HasSubstr("1_caf\xe9.up.sql: the name is not UTF-8 text"));
+}
+
 TEST(LoadMigrations, MissingDirectory) {
   auto loaded = LoadMigrations("/nonexistent/migrations");
   EXPECT_EQ(loaded.status().code(), Code::kNotFound);

@@ -9,6 +9,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <regex>
 #include <set>
 
 #include <fmt/format.h>
@@ -1757,10 +1758,35 @@ bool UnchangedSince(Database& db, const nlohmann::json& checks, const std::strin
   return false;
 }
 
-/// OK unless rolling back drops a column the migration added and left NULL
-/// (no default, no generated value, no row of that table written by the
-/// migration) that holds values now: the application wrote them since, and
-/// dropping the column would lose them without a word. Whatever the down
+/// The default of `table`.`column` when it is a constant (a literal, maybe
+/// signed, in parentheses or cast: 0, false, 'new'::status): the value every
+/// row there when the column was added got. nullopt for an expression
+/// (now(), nextval(..)), whose values cannot be told from ones written since.
+std::optional<std::string> ConstantDefault(Database& db, const std::string& table,
+                                           const std::string& column) {
+  auto rows = db.engine() == Engine::kPostgres
+                  ? db.Query("SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM "
+                             "pg_catalog.pg_attrdef d JOIN pg_catalog.pg_attribute a ON "
+                             "a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = "
+                             "$1::regclass AND a.attname = $2 AND a.attgenerated = ''",
+                             {Value(db.QuoteIdent(table)), Value(column)})
+                  : db.Query("SELECT dflt_value FROM pragma_table_xinfo($1) WHERE name = $2 "
+                             "COLLATE NOCASE AND hidden = 0",
+                             {Value(table), Value(column)});
+  if (!rows.ok() || rows->empty() || rows->rows[0][0].is_null()) return std::nullopt;
+  static const std::regex kConstant(
+      R"(^[(\s]*[-+]?\s*(\d+(\.\d*)?([eE][-+]?\d+)?|\.\d+|'([^']|'')*'|true|false)[)\s]*)"
+      R"((::[a-z_][a-z0-9_ ."]*(\([0-9, ]*\))?(\[\])?[)\s]*)?$)",
+      std::regex::icase);
+  std::string expr = rows->rows[0][0].ToString();
+  if (!std::regex_match(expr, kConstant)) return std::nullopt;
+  return expr;
+}
+
+/// OK unless rolling back drops a column the migration added empty or with
+/// a constant default (no generated value, no row of that table written by
+/// the migration) that holds other values now: the application wrote them
+/// since, and dropping the column would lose them without a word. Whatever the down
 /// script's way of removing it (DROP COLUMN, a table rebuild), a rollback
 /// that passes its check leaves the schema as before, without the column.
 /// Values the migration itself put there (through a procedure or function,
@@ -1803,19 +1829,31 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
     if (info.added.empty() || written_by_it.count(AsciiLower(info.table))) continue;
     const std::string table = name_after(info.table);
     for (const sql::AddedColumn& added : info.added) {
-      if (added.fills || (added.if_not_exists && existed_before(info.table, added.name))) continue;
-      auto rows = db.Query(fmt::format("SELECT count(*) FROM {} WHERE {} IS NOT NULL",
-                                       db.QuoteIdent(table), db.QuoteIdent(added.name)));
+      if (added.if_not_exists && existed_before(info.table, added.name)) continue;
+      // What the rows there then got: NULL, or the column's constant default.
+      std::optional<std::string> filled;
+      if (added.fills) {
+        filled = ConstantDefault(db, table, added.name);
+        if (!filled) continue;
+      }
+      const std::string column = db.QuoteIdent(added.name);
+      const std::string other =
+          !filled ? column + " IS NOT NULL"
+          : db.engine() == Engine::kPostgres ? fmt::format("{} IS DISTINCT FROM ({})", column, *filled)
+                                             : fmt::format("{} IS NOT ({})", column, *filled);
+      auto rows = db.Query(fmt::format("SELECT count(*) FROM {} WHERE {}", db.QuoteIdent(table), other));
       if (!rows.ok() || rows->empty()) continue;  // the down script will say what is wrong
       int64_t n = rows->rows[0][0].ToInt();
       if (n == 0 || UnchangedSince(db, checks, table)) continue;
       return Status(Code::kVerifyFailed,
-                    fmt::format("rolling back {} drops column {}.{}, which {} added empty, and {} "
-                                "row{} hold{} a value in it now (written since {} was applied); "
+                    fmt::format("rolling back {} drops column {}.{}, which {} added {}, and {} "
+                                "row{} hold{} {} value in it now (written since {} was applied); "
                                 "those values would be lost, so {} was not rolled back. Save "
                                 "them (or take a snapshot), then pass --discard-later-writes",
-                                m.id(), table, added.name, m.id(), n, n == 1 ? "" : "s",
-                                n == 1 ? "s" : "", m.id(), m.id()));
+                                m.id(), table, added.name, m.id(),
+                                filled ? "with the default " + *filled : "empty", n,
+                                n == 1 ? "" : "s", n == 1 ? "s" : "", filled ? "another" : "a",
+                                m.id(), m.id()));
     }
   }
   return Status::OK();

@@ -1399,6 +1399,36 @@ TEST_P(RollbackTest, ValuesWrittenToAnAddedColumnSinceAreNotDroppedSilently) {
   EXPECT_EQ(*db_->ListColumns("items"), (std::vector<std::string>{"id", "name", "price", "note"}));
 }
 
+// A column added with a constant default (svix's `deprecated BOOLEAN DEFAULT
+// FALSE NOT NULL`) that the application set otherwise since: the rollback
+// dropped those values with exit 0. Values equal to the default, and
+// defaults that are expressions (the time), are dropped as before.
+TEST_P(RollbackTest, ValuesOtherThanAnAddedColumnsConstantDefaultAreNotDroppedSilently) {
+  Write("0003_flag.up.sql", "ALTER TABLE items ADD COLUMN deprecated BOOLEAN DEFAULT FALSE NOT NULL;\n");
+  Write("0003_flag.down.sql", "ALTER TABLE items DROP COLUMN deprecated;\n");
+  // SQLite adds no column with a default that is an expression.
+  Write("0004_stamp.up.sql", pg() ? "ALTER TABLE items ADD COLUMN seen TIMESTAMP DEFAULT CURRENT_TIMESTAMP;\n"
+                                  : "ALTER TABLE items ADD COLUMN seen TIMESTAMP;\n");
+  Write("0004_stamp.down.sql", "ALTER TABLE items DROP COLUMN seen;\n");
+  Write("0005_state.up.sql", "ALTER TABLE items ADD COLUMN state TEXT DEFAULT 'new';\n");
+  Write("0005_state.down.sql", "ALTER TABLE items DROP COLUMN state;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET state = 'new', seen = NULL WHERE id = 1").ok());
+  Status rolled = Down();  // 0005: every row holds the default still
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  rolled = Down();  // 0004: the time, which cannot be told from a default
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET deprecated = TRUE WHERE id = 2").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("drops column items.deprecated, which 0003_flag added "
+                                           "with the default "));
+  EXPECT_THAT(refused.message(), HasSubstr("and 1 row holds another value in it now"));
+  EXPECT_EQ(RowsText("SELECT id FROM items WHERE deprecated"), "2|\n");
+  ASSERT_TRUE(Down({.discard_later_writes = true}).ok());
+  EXPECT_EQ(*db_->ListColumns("items"), (std::vector<std::string>{"id", "name", "price", "note"}));
+}
+
 // The guard of an added column holds whatever the ALTER and the down script
 // look like: DEFAULT NULL fills nothing, an ADD COLUMN among other actions
 // (PostgreSQL) adds a column all the same, and a down script that rebuilds

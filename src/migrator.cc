@@ -843,8 +843,9 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
       scope.tables.push_back(t);
   };
   for (const auto& i : infos) {
-    // ALTER TYPE, DOMAIN, SEQUENCE, VIEW, FUNCTION...: not a table's.
-    if (i.kind == K::kAlterOther && i.table.empty()) {
+    // ALTER TYPE, DOMAIN, SEQUENCE, VIEW, FUNCTION...: not a table's; a
+    // constraint dropped with CASCADE takes other tables' foreign keys.
+    if (i.kind == K::kAlterOther && (i.table.empty() || i.cascade)) {
       scope.whole = true;
       continue;
     }
@@ -2206,9 +2207,25 @@ struct Reach {
   bool empty() const { return !whole && tables.empty(); }
 };
 
+/// The table of index or trigger `name` (in `schema`, "" for the default),
+/// or "" when there is none such.
+std::string TableOfIndexOrTrigger(Database& db, const std::string& schema, const std::string& name) {
+  auto rows = db.engine() == Engine::kPostgres
+                  ? db.Query("SELECT c.relname FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class c "
+                             "ON c.oid = x.indrelid WHERE x.indexrelid = pg_catalog.to_regclass($1)",
+                             {Value(schema.empty() ? db.QuoteIdent(name)
+                                                   : db.QuoteIdent(schema) + "." + db.QuoteIdent(name))})
+                  : db.Query("SELECT tbl_name FROM sqlite_master WHERE type IN ('index', 'trigger') "
+                             "AND name = $1 COLLATE NOCASE",
+                             {Value(name)});
+  if (!rows.ok() || rows->empty()) return "";
+  return rows->rows[0][0].ToString();
+}
+
 /// `infos` classify the statements of `down`.
-Reach DownReach(const std::vector<sql::Statement>& down, const std::vector<sql::StatementInfo>& infos,
-                const std::string& checks_json, sql::Dialect dialect) {
+Reach DownReach(Database& db, const std::vector<sql::Statement>& down,
+                const std::vector<sql::StatementInfo>& infos, const std::string& checks_json,
+                sql::Dialect dialect) {
   using K = sql::StatementKind;
   Reach reach;
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
@@ -2243,9 +2260,13 @@ Reach DownReach(const std::vector<sql::Statement>& down, const std::vector<sql::
         break;
       case K::kDropIndex: case K::kDropTrigger:
         // Its table, when the statement says (PostgreSQL's DROP TRIGGER ..
-        // ON t); a bare DROP INDEX is taken to drop one of the migration's.
+        // ON t), else the catalog's: a down script dropping an index of
+        // another table by mistake is caught.
         if (cascades) reach.whole = true;
         name(info.table);
+        for (const auto& o : info.objects) {
+          if (info.table.empty()) name(TableOfIndexOrTrigger(db, o.schema, o.name));
+        }
         break;
       case K::kCreateTable: case K::kAddColumn: case K::kDropColumn: case K::kAlterColumnType:
       case K::kDropTable: case K::kCreateIndex: case K::kCreateTrigger:
@@ -3201,7 +3222,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
         return fail_refused(refused);
       }
     }
-    const Reach reach = DownReach(scripts[i], down_infos, targets[i].checks, dialect);
+    const Reach reach = DownReach(*db_, scripts[i], down_infos, targets[i].checks, dialect);
     std::map<std::string, std::string> outside_before;
     if (!reach.empty()) {
       STRATA_ASSIGN_OR_RETURN(outside_before, OutsideBlocks(*db_, reach));

@@ -41,6 +41,7 @@ struct Action {
   bool if_exists = false;
   bool if_not_exists = false;
   bool fills = false;  // kAddColumn: existing rows get a value (a default, generated, serial)
+  bool cascades = false;  // DROP CONSTRAINT .. CASCADE: other tables' foreign keys go with it
   std::string type, using_expr;  // kAlterType
 };
 
@@ -645,6 +646,7 @@ void Parser::AlterTable() {
     }
     info_.if_exists |= action.if_exists;
     info_.if_not_exists |= action.if_not_exists;
+    info_.cascade |= action.cascades;
   }
   if (actions.size() == 1 && kind == ActionKind::kRenameTable) {
     info_.kind = StatementKind::kRenameTable;
@@ -708,7 +710,10 @@ Action Parser::ParseAction() {
     action.kind = ActionKind::kAddColumn;
     action.fills = FillsExistingRows();
   } else if (Accept("DROP")) {
-    if (Peek().IsWord("CONSTRAINT")) return action;
+    if (Peek().IsWord("CONSTRAINT")) {
+      action.cascades = FindTopLevel(pos_, {"CASCADE"}) != end_;
+      return action;
+    }
     Accept("COLUMN");
     action.if_exists = AcceptAll({"IF", "EXISTS"});
     action.column = ReadName();

@@ -70,7 +70,8 @@ struct StatementInfo {
   bool materialized = false;  // CREATE/DROP MATERIALIZED VIEW
   bool from_query = false;    // CREATE TABLE ... AS query: the new table has rows
   bool destructive = false;   // removes or rewrites existing data
-  bool cascade = false;       // TRUNCATE ... CASCADE: empties the tables that reference it too
+  bool cascade = false;       // TRUNCATE ... CASCADE: empties the tables that reference it too;
+                              // ALTER TABLE .. DROP CONSTRAINT .. CASCADE: drops their foreign keys
   /// SQLite's REPLACE conflict resolution (INSERT OR REPLACE, REPLACE INTO,
   /// UPDATE OR REPLACE): deletes the rows its new values collide with.
   bool deletes_colliding = false;

@@ -2178,6 +2178,53 @@ TEST_P(RollbackTest, DownThatChangesWhatTheMigrationNeverTouchedIsCaught) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 4);
 }
 
+// A down script that drops an index or trigger of another table (a wrong
+// name, copied from elsewhere) by a bare DROP INDEX was taken to drop one of
+// the migration's: the index was gone after a rollback that exited 0.
+TEST_P(RollbackTest, ADownThatDropsAnotherTablesIndexOrTriggerIsCaught) {
+  Write("0003_reviews.up.sql",
+        "CREATE TABLE reviews (id INTEGER PRIMARY KEY, body TEXT);\n"
+        "CREATE UNIQUE INDEX reviews_body ON reviews (body);\n");
+  Write("0004_tag.up.sql", "ALTER TABLE items ADD COLUMN tag TEXT;\n");
+  Write("0004_tag.down.sql", "ALTER TABLE items DROP COLUMN tag;\nDROP INDEX reviews_body;\n");
+  ASSERT_TRUE(Up().ok());
+  const std::string schema = Schema();
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("the down script of 0004_tag changed what 0004_tag never touched"));
+  EXPECT_THAT(s.message(), HasSubstr("reviews_body"));
+  EXPECT_EQ(Schema(), schema);
+  if (pg()) return;  // a trigger is dropped ON its table there
+  Write("0005_audit.up.sql",
+        "CREATE TRIGGER reviews_audit AFTER INSERT ON reviews BEGIN SELECT 1; END;\n"
+        "ALTER TABLE items ADD COLUMN flag TEXT;\n");
+  Write("0006_flag.up.sql", "CREATE INDEX items_flag ON items (flag);\n");
+  Write("0006_flag.down.sql", "DROP INDEX items_flag;\nDROP TRIGGER reviews_audit;\n");
+  ASSERT_TRUE(Up().ok());
+  const std::string with_trigger = Schema();
+  s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("reviews_audit"));
+  EXPECT_EQ(Schema(), with_trigger);
+}
+
+// An up script's DROP CONSTRAINT .. CASCADE also drops the foreign keys of
+// other tables that use the constraint; a down script that adds back only
+// the constraint left them gone, with exit 0: the other tables were not in
+// the rollback check.
+TEST_P(RollbackTest, AConstraintDroppedWithCascadeIsCheckedInTheOtherTablesToo) {
+  if (!pg()) GTEST_SKIP() << "SQLite drops no constraint";
+  Write("0003_reviews.up.sql",
+        "CREATE TABLE reviews (id INTEGER PRIMARY KEY, item_id INTEGER REFERENCES items (id));\n");
+  Write("0004_pk.up.sql", "ALTER TABLE items DROP CONSTRAINT items_pkey CASCADE;\n");
+  Write("0004_pk.down.sql", "ALTER TABLE items ADD CONSTRAINT items_pkey PRIMARY KEY (id);\n");
+  ASSERT_TRUE(Up({.allow_irreversible = true}).ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("reviews"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 4);
+}
+
 // SQLite keeps a deferred foreign key, ON CONFLICT clauses and INTEGER
 // PRIMARY KEY DESC only in the CREATE TABLE text: a table rebuilt by the
 // down script (the way Django changes a SQLite table) that loses one of

@@ -13,6 +13,7 @@
 #include "engine/url.h"
 #include "history/history.h"
 #include "snapshot/pg_conn.h"
+#include "util/interrupt.h"
 #include "util/text.h"
 
 namespace strata::snapshot {
@@ -127,6 +128,13 @@ Result<std::string> CompareFingerprints(Database& db, const Manifest& m) {
   return out;
 }
 
+Result<std::string> UnreadableSqliteIsDamage(Result<std::string> read) {
+  if (read.ok() || Interrupt::Requested()) return read;
+  const Code code = read.status().code();
+  if (code != Code::kVerifyFailed && code != Code::kUnavailable) return read;
+  return "the file its chunks make is not a readable SQLite database: " + read.status().message() + "\n";
+}
+
 namespace {
 
 std::string RandomSuffix() {
@@ -155,6 +163,8 @@ Result<std::string> CheckSqliteSandbox(const std::string& path, const Manifest& 
     return CompareFingerprints(*db, m);
   }();
   check.join();
+  problems = UnreadableSqliteIsDamage(std::move(problems));
+  mismatch = UnreadableSqliteIsDamage(std::move(mismatch));
   if (!problems.ok()) return problems;
   if (!problems->empty()) return "SQLite integrity check failed:\n" + *problems;
   return mismatch;

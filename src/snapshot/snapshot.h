@@ -108,6 +108,11 @@ Status RestoreSnapshot(SnapshotStore& store, const Manifest& manifest, const std
 /// sets row_security off on `db`, so that rows a policy hides are an error.
 Result<std::string> CompareFingerprints(Database& db, const Manifest& manifest);
 
+/// A SQLite file assembled from a snapshot's intact chunks that SQLite cannot
+/// read (malformed, not a database) holds the wrong pages: `read`'s error
+/// becomes what differs. Other errors (an interrupt) stay errors.
+Result<std::string> UnreadableSqliteIsDamage(Result<std::string> read);
+
 // Engine parts (sqlite_snapshot.cc, postgres_snapshot.cc).
 Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Manifest manifest,
                                const CreateOptions& options);

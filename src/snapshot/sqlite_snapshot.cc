@@ -374,10 +374,10 @@ Status RestoreSqlite(SnapshotStore& store, const Manifest& m, const std::string&
   };
   // Checked before it takes the target's place: a snapshot whose pages do
   // not hold what its fingerprints say leaves the target as it was.
-  Result<std::string> mismatch = [&]() -> Result<std::string> {
+  Result<std::string> mismatch = UnreadableSqliteIsDamage([&]() -> Result<std::string> {
     STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenSqlite(temp));
     return CompareFingerprints(*db, m);
-  }();
+  }());
   if (!mismatch.ok() || !mismatch->empty()) {
     drop_temp();
     if (!mismatch.ok()) return mismatch.status().WithContext("checking the restored file");

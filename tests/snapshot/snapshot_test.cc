@@ -538,6 +538,30 @@ TEST_P(SnapshotTest, UnchangedContentIsStoredOnce) {
   EXPECT_EQ(listed, taken);
 }
 
+// Intact chunks in the wrong order (a manifest damaged so that it still
+// parses) make a file SQLite cannot read: that is damage (exit 6), where
+// verify said "could not be verified" and restore failed with exit 1.
+TEST_P(SnapshotTest, ChunksThatMakeNoReadableDatabaseAreDamage) {
+  if (pg()) GTEST_SKIP() << "SQLite's pages";
+  Exec("CREATE TABLE blobs (id INTEGER PRIMARY KEY, b BLOB)");
+  Exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 800) "
+       "INSERT INTO blobs SELECT i, randomblob(4000) FROM n");
+  Manifest m = Take(*store_);
+  ASSERT_GE(m.parts.at(0).chunks.size(), 2u);
+  Manifest swapped = m;
+  std::swap(swapped.parts[0].chunks[0], swapped.parts[0].chunks[1]);  // the header moves
+  auto report = VerifySnapshot(*store_, swapped, "", nullptr);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_TRUE(report->damage.empty());
+  EXPECT_THAT(report->mismatch, HasSubstr("not a readable SQLite database"));
+  const std::string into = "sqlite:" + dir_.path() + "/restored.db";
+  Status s = RestoreSnapshot(*store_, swapped, into, RestoreOptions{});
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("not a readable SQLite database"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/restored.db"));
+  EXPECT_TRUE(RestoreSnapshot(*store_, m, into, RestoreOptions{}).ok());
+}
+
 TEST_P(SnapshotTest, FlippedByteIsNamedAndNotRestored) {
   Manifest m = Take(*store_);
   std::string file = AChunkFile(m);

@@ -496,6 +496,14 @@ class SqliteDatabase : public Database {
                                 "of the file and of its directory, where the journal goes)",
                                 path_, sqlite3_errmsg(db_)));
     }
+    if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
+      // Damage, not a statement the engine rejected: a restored snapshot
+      // whose chunks hash right but do not make a database says so (exit 6).
+      return Status(Code::kVerifyFailed,
+                    fmt::format("{}: '{}' is damaged (`sqlite3 '{}' 'PRAGMA integrity_check'` "
+                                "says where)",
+                                sqlite3_errmsg(db_), path_, path_));
+    }
     if ((rc & 0xff) == SQLITE_BUSY) {
       return Status(Code::kLocked,
                     fmt::format("{} (another connection is writing to {}: a running migration or "

@@ -374,10 +374,14 @@ class Database {
   /// AUTOINCREMENT counter in sqlite_sequence; PostgreSQL: the positions of
   /// the table's serial and identity sequences (restored after
   /// AdvanceSequencesSql, never below it). None where there is no such counter.
+  /// `now` is the table's name when the capture is taken, `before` the one
+  /// its rows are put back under (the migration may have renamed it: SQLite
+  /// renames its counter with it, and a new table may hold the old name).
   struct KeyCounterSql {
     std::vector<std::string> save, restore;
   };
-  virtual Result<KeyCounterSql> KeyCounter(std::string_view /*table*/, std::string_view /*saved*/) {
+  virtual Result<KeyCounterSql> KeyCounter(std::string_view /*now*/, std::string_view /*before*/,
+                                           std::string_view /*saved*/) {
     return KeyCounterSql{};
   }
 

@@ -134,7 +134,7 @@ class Planner {
  public:
   Planner(Database& db, const sql::StatementInfo& info, const TableTracker::Table& table,
           const std::string& name_now, int64_t version, int sequence)
-      : db_(db), info_(info), table_(table) {
+      : db_(db), info_(info), table_(table), name_now_(name_now) {
     capture_.table = fmt::format("{}{}", CaptureTablePrefix(version), sequence);
     cap_ = db_.QuoteIdent(capture_.table);
     now_ = Qualified(info.schema, name_now);
@@ -151,7 +151,7 @@ class Planner {
   /// emptied and filled again.
   Result<Capture> WholeTable() {
     STRATA_ASSIGN_OR_RETURN(Database::KeyCounterSql counter,
-                            db_.KeyCounter(table_.before, capture_.table + "_counter"));
+                            db_.KeyCounter(name_now_, table_.before, capture_.table + "_counter"));
     capture_.before = counter.save;
     capture_.before.push_back(fmt::format("CREATE TABLE {} AS SELECT {} FROM {}", cap_,
                                           SelectAll(now_ + "."), now_));
@@ -589,6 +589,7 @@ class Planner {
   Database& db_;
   const sql::StatementInfo& info_;
   const TableTracker::Table& table_;
+  const std::string name_now_;  // the table's name at the statement, unqualified
   Capture capture_;
   std::string cap_, now_, target_;
 };

@@ -411,8 +411,10 @@ class PostgresDatabase final : public Database {
   // AdvanceSequencesSql moved them past the rows put back, they go no lower
   // than they were, so the keys of rows deleted before the migration are
   // not handed out again.
-  Result<KeyCounterSql> KeyCounter(std::string_view table, std::string_view saved) override {
-    const std::string literal = SqlLiteral(QuoteIdent(table)), into = QuoteIdent(saved);
+  Result<KeyCounterSql> KeyCounter(std::string_view now, std::string_view /*before*/,
+                                   std::string_view saved) override {
+    // The sequences are found by the table of the moment and set by name.
+    const std::string literal = SqlLiteral(QuoteIdent(now)), into = QuoteIdent(saved);
     KeyCounterSql sql;
     sql.save = {fmt::format(
         "CREATE TABLE {0} AS SELECT s.seq, pg_catalog.pg_sequence_last_value(s.seq::regclass)"

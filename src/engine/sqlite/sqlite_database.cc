@@ -234,17 +234,23 @@ class SqliteDatabase : public Database {
     return std::string(schema);
   }
 
-  Result<KeyCounterSql> KeyCounter(std::string_view table, std::string_view saved) override {
+  Result<KeyCounterSql> KeyCounter(std::string_view now, std::string_view before,
+                                   std::string_view saved) override {
     STRATA_ASSIGN_OR_RETURN(Rows autoincrement,
-                            Query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = $1 "
-                                  "COLLATE NOCASE AND sql LIKE '%AUTOINCREMENT%'",
-                                  {std::string(table)}));
+                            Query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name COLLATE NOCASE IN "
+                                  "($1, $2) AND sql LIKE '%AUTOINCREMENT%'",
+                                  {std::string(now), std::string(before)}));
     STRATA_ASSIGN_OR_RETURN(bool counters, TableExists("sqlite_sequence"));
     if (autoincrement.empty() || !counters) return KeyCounterSql{};
-    const std::string name = SqlLiteral(table), into = QuoteIdent(saved);
+    const std::string name = SqlLiteral(before), into = QuoteIdent(saved);
     const std::string mine = "name = " + name + " COLLATE NOCASE";
     KeyCounterSql sql;
-    sql.save = {fmt::format("CREATE TABLE {} AS SELECT seq FROM sqlite_sequence WHERE {}", into, mine)};
+    // A renamed table's counter went with it (ALTER TABLE .. RENAME updates
+    // sqlite_sequence): read under the name of the moment. (Captures may be
+    // planned before the statements before them ran: either name tells.)
+    sql.save = {fmt::format("CREATE TABLE {} AS SELECT seq FROM sqlite_sequence WHERE name = {} "
+                            "COLLATE NOCASE",
+                            into, SqlLiteral(now))};
     // Never below what the restored rows took: max() of the two.
     sql.restore = {
         fmt::format("INSERT INTO sqlite_sequence (name, seq) SELECT {}, 0 FROM {} WHERE NOT EXISTS "

@@ -835,6 +835,59 @@ Status AddCalledRoutineWrites(Database& db, Prepared& p, sql::Dialect dialect) {
   return Status::OK();
 }
 
+/// Adds to each UPDATE's and DELETE's `writes` and `rewrites` the other
+/// tables the triggers it fires write (a hand-written cascade, a running
+/// total, an archive): those are captured whole before it and checked on
+/// rollback, as for a routine it calls. The triggers are those in the
+/// database and those the script creates before the statement; a
+/// PostgreSQL trigger's function body is read, not the routines it calls.
+Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect) {
+  using K = sql::StatementKind;
+  struct Fired {
+    unsigned events;
+    std::vector<std::string> writes;
+  };
+  std::map<std::string, std::vector<Fired>> on;  // by table key
+  auto triggers_of = [&](const std::string& table) -> Result<std::vector<Fired>*> {
+    const std::string key = sql::NameKey(table, dialect);
+    auto found = on.find(key);
+    if (found != on.end()) return &found->second;
+    std::vector<Fired>& fired = on[key];
+    STRATA_ASSIGN_OR_RETURN(auto sources, db.TriggersOn(table));
+    for (const auto& source : sources) {
+      sql::StatementInfo info = sql::Classify(source.definition, dialect);
+      if (source.events == 0) {
+        fired.push_back({info.trigger_events, info.trigger_writes});
+      } else {
+        fired.push_back({source.events, info.writes});
+      }
+    }
+    return &fired;
+  };
+  for (sql::StatementInfo& info : p.info) {
+    if (info.kind == K::kCreateTrigger && !info.table.empty()) {
+      STRATA_ASSIGN_OR_RETURN(std::vector<Fired>* fired, triggers_of(info.table));
+      fired->push_back({info.trigger_events, info.trigger_writes});
+      continue;
+    }
+    const unsigned event = info.kind == K::kUpdate   ? Database::kOnUpdate
+                           : info.kind == K::kDelete ? Database::kOnDelete
+                                                     : 0u;
+    if (event == 0 || info.table.empty()) continue;
+    STRATA_ASSIGN_OR_RETURN(std::vector<Fired>* fired, triggers_of(info.table));
+    for (const Fired& trigger : *fired) {
+      if ((trigger.events & event) == 0) continue;
+      for (const std::string& table : trigger.writes) {
+        if (sql::NameKey(table, dialect) == sql::NameKey(info.table, dialect)) continue;
+        for (auto* to : {&info.writes, &info.rewrites}) {
+          if (std::find(to->begin(), to->end(), table) == to->end()) to->push_back(table);
+        }
+      }
+    }
+  }
+  return Status::OK();
+}
+
 Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& model) {
   using K = sql::StatementKind;
   Scope scope;
@@ -1259,7 +1312,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
                                  "know, so the table is captured whole)",
                                  table, p.info[i].kind == sql::StatementKind::kOther
                                             ? "a DO block or a routine it calls"
-                                            : "a routine it calls");
+                                            : "a routine it calls or a trigger it fires");
       plans.emplace_back(std::move(all), std::move(info));
     }
     if (p.info[i].destructive) plans.emplace_back(st.text, p.info[i]);
@@ -2878,6 +2931,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   for (auto& [m, p] : todo) {
     if (Interrupt::Requested()) return interrupted_before(*m);
     if (Status s = AddCalledRoutineWrites(*db_, p, dialect); !s.ok()) return stop_before(s);
+    if (Status s = AddTriggerWrites(*db_, p, dialect); !s.ok()) return stop_before(s);
     // Dropping an index or trigger looks its table up in the model.
     bool looks_up = std::any_of(p.info.begin(), p.info.end(), [](const sql::StatementInfo& i) {
       return i.kind == K::kDropIndex || i.kind == K::kDropTrigger;

@@ -293,6 +293,19 @@ class Database {
       const std::vector<std::string>& /*names*/) {
     return std::vector<std::pair<std::string, std::string>>{};
   }
+  /// The triggers on table `name` (enabled, not the engine's own), for
+  /// reading what the DML that fires them writes to other tables. SQLite:
+  /// each CREATE TRIGGER statement (events 0: the statement says them);
+  /// PostgreSQL: the definition (CREATE FUNCTION text) of each trigger's
+  /// function, with the events it fires on as TriggerEvent bits.
+  enum TriggerEvent : unsigned { kOnInsert = 1, kOnUpdate = 2, kOnDelete = 4 };
+  struct TriggerSource {
+    unsigned events = 0;
+    std::string definition;
+  };
+  virtual Result<std::vector<TriggerSource>> TriggersOn(std::string_view /*name*/) {
+    return std::vector<TriggerSource>{};
+  }
   /// Whether `name` is a view of the managed schema: writing to it writes
   /// the tables under it (PostgreSQL's updatable views, INSTEAD OF triggers).
   virtual Result<bool> IsView(std::string_view /*name*/) { return false; }

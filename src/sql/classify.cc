@@ -500,9 +500,21 @@ void Parser::CreateTrigger() {
   info_.kind = StatementKind::kCreateTrigger;
   info_.if_not_exists = AcceptAll({"IF", "NOT", "EXISTS"});
   const ObjectName trigger = ReadQualifiedName();
+  const size_t events_from = pos_;
   pos_ = FindTopLevel(pos_, {"ON"});
+  for (size_t i = events_from; i < pos_; ++i) {
+    if (tokens_[i].IsWord("INSERT")) info_.trigger_events |= 1;
+    if (tokens_[i].IsWord("UPDATE")) info_.trigger_events |= 2;
+    if (tokens_[i].IsWord("DELETE")) info_.trigger_events |= 4;
+  }
   Accept("ON");
   const ObjectName table = ReadQualifiedName();
+  const size_t body = FindTopLevel(pos_, {"BEGIN"});
+  if (body != end_) {
+    std::vector<std::string> rewrites;
+    AddWriteTargets(std::span<const Token>(tokens_.data() + body + 1, end_ - body - 1), dialect_,
+                    info_.trigger_writes, rewrites);
+  }
   info_.schema = trigger.schema.empty() ? table.schema : trigger.schema;
   info_.object = trigger.name;
   info_.table = table.name;

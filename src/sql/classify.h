@@ -86,6 +86,12 @@ struct StatementInfo {
   /// Of `writes`: those whose rows it may change or remove (UPDATE, DELETE,
   /// TRUNCATE, a REPLACE or upsert), not only add to (INSERT).
   std::vector<std::string> rewrites;
+  /// CREATE TRIGGER: the events it fires on (Database::TriggerEvent bits:
+  /// 1 INSERT, 2 UPDATE, 4 DELETE) and the tables the DML of its body
+  /// (SQLite's BEGIN ... END) writes; not in `writes`, which says what the
+  /// statement itself writes.
+  unsigned trigger_events = 0;
+  std::vector<std::string> trigger_writes;
   /// Names that were written quoted; generated SQL quotes them again.
   std::vector<std::string> quoted_names;
 };

@@ -2460,6 +2460,42 @@ TEST_P(RollbackTest, AutoincrementCounterComesBackWithTheTable) {
   EXPECT_FALSE(*db_->TableExists("strata_capture_4_1_counter"));
 }
 
+// A trigger the migration's DELETE fires that deletes rows of another table
+// (SQLite's hand-written cascade; PostgreSQL's trigger function keeping a
+// total): those rows were not captured, and the rollback exited 0 without
+// them. The tables a fired trigger writes are captured whole now.
+TEST_P(RollbackTest, WhatATriggerTheMigrationFiresWritesIsPutBack) {
+  Write("0003_tags.up.sql",
+        pg() ? "CREATE TABLE tags (id INTEGER PRIMARY KEY, item_id INTEGER, tag TEXT);\n"
+               "CREATE TABLE totals (n INTEGER);\nINSERT INTO totals VALUES (5);\n"
+               "CREATE FUNCTION items_gone() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+               "DELETE FROM tags WHERE item_id = OLD.id; UPDATE totals SET n = n - 1; "
+               "RETURN OLD; END $$;\n"
+               "CREATE TRIGGER items_gone AFTER DELETE ON items FOR EACH ROW "
+               "EXECUTE FUNCTION items_gone();\n"
+             : "CREATE TABLE tags (id INTEGER PRIMARY KEY, item_id INTEGER, tag TEXT);\n"
+               "CREATE TABLE totals (n INTEGER);\nINSERT INTO totals VALUES (5);\n"
+               "CREATE TRIGGER items_gone AFTER DELETE ON items BEGIN "
+               "DELETE FROM tags WHERE item_id = OLD.id; UPDATE totals SET n = n - 1; END;\n");
+  Write("0003_tags.down.sql",
+        pg() ? "DROP TRIGGER items_gone ON items;\nDROP FUNCTION items_gone();\n"
+               "DROP TABLE totals;\nDROP TABLE tags;\n"
+             : "DROP TRIGGER items_gone;\nDROP TABLE totals;\nDROP TABLE tags;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO tags VALUES (1, 1, 'a'), (2, 2, 'b'), (3, 2, 'c')").ok());
+  const std::string data = Data();
+  Write("0004_purge.up.sql", "DELETE FROM items WHERE id = 2;\n");
+  Write("0004_purge.down.sql", "-- the captured rows come back\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(RowsText("SELECT id FROM tags ORDER BY id"), "1|\n");
+  EXPECT_EQ(Scalar(*db_, "SELECT n FROM totals"), 4);
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, item_id, tag FROM tags ORDER BY id"), "1|1|a|\n2|2|b|\n3|2|c|\n");
+  EXPECT_EQ(Scalar(*db_, "SELECT n FROM totals"), 5);
+  EXPECT_EQ(Data(), data);
+}
+
 // memos' rebuild of its user table: renamed away, a new one made and filled,
 // the old one dropped. The counter went with the rename, and the capture
 // read the new table's (lower) one: a rollback with exit 0 handed out the

@@ -456,6 +456,21 @@ TEST(ClassifyTest, UnknownCommandsAreNamedAsPossibleTypos) {
   EXPECT_EQ("runs GRANT", Classify("GRANT SELECT ON t TO app", kPg).summary);
 }
 
+TEST(ClassifyTest, TriggerSaysItsEventsAndWhatItsBodyWrites) {
+  auto info = Classify("CREATE TRIGGER items_gone AFTER DELETE OR UPDATE OF name ON items BEGIN "
+                       "DELETE FROM tags WHERE item_id = OLD.id; INSERT INTO log VALUES (1); END",
+                       Dialect::kSqlite);
+  EXPECT_EQ(info.kind, K::kCreateTrigger);
+  EXPECT_EQ(info.table, "items");
+  EXPECT_EQ(info.trigger_events, 2u | 4u);
+  EXPECT_EQ(info.trigger_writes, (std::vector<std::string>{"tags", "log"}));
+  EXPECT_TRUE(info.writes.empty());  // creating it writes nothing
+  info = Classify("CREATE TRIGGER t BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION f()",
+                  Dialect::kPostgres);
+  EXPECT_EQ(info.trigger_events, 1u);
+  EXPECT_TRUE(info.trigger_writes.empty());
+}
+
 TEST(ClassifyTest, DoBlockNamesTheTablesItsBodyWrites) {
   StatementInfo info = Classify(
       "DO $do$\nDECLARE v text;\nBEGIN\n  SELECT value INTO v FROM systems;\n"

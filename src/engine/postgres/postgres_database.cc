@@ -852,6 +852,25 @@ class PostgresDatabase final : public Database {
     return out;
   }
 
+  Result<std::vector<TriggerSource>> TriggersOn(std::string_view name) override {
+    // tgtype: 4 INSERT, 8 DELETE, 16 UPDATE (pg_trigger.h).
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows,
+        Query("SELECT (CASE WHEN t.tgtype & 4 <> 0 THEN 1 ELSE 0 END) | (CASE WHEN t.tgtype & 16"
+              " <> 0 THEN 2 ELSE 0 END) | (CASE WHEN t.tgtype & 8 <> 0 THEN 4 ELSE 0 END),"
+              " pg_catalog.pg_get_functiondef(t.tgfoid) FROM pg_catalog.pg_trigger t"
+              " JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid"
+              " JOIN pg_catalog.pg_language l ON l.oid = p.prolang"
+              " WHERE t.tgrelid = pg_catalog.to_regclass($1) AND NOT t.tgisinternal"
+              " AND t.tgenabled <> 'D' AND l.lanname IN ('plpgsql', 'sql')",
+              {Value(QuoteIdent(name))}));
+    std::vector<TriggerSource> out;
+    for (const auto& row : rows.rows) {
+      out.push_back({static_cast<unsigned>(row[0].ToInt()), row[1].ToString()});
+    }
+    return out;
+  }
+
   Result<std::vector<std::string>> LockHoldersOn(const std::vector<std::string>& tables) override {
     std::string names;
     for (const std::string& t : tables) names += (names.empty() ? "" : "\x1f") + QuoteIdent(t);

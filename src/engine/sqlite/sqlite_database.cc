@@ -234,6 +234,15 @@ class SqliteDatabase : public Database {
     return std::string(schema);
   }
 
+  Result<std::vector<TriggerSource>> TriggersOn(std::string_view name) override {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, Query("SELECT sql FROM sqlite_schema WHERE type = 'trigger' "
+                                             "AND tbl_name = $1 COLLATE NOCASE ORDER BY name",
+                                             {std::string(name)}));
+    std::vector<TriggerSource> out;
+    for (const auto& row : rows.rows) out.push_back({0, row[0].ToString()});
+    return out;
+  }
+
   Result<KeyCounterSql> KeyCounter(std::string_view now, std::string_view before,
                                    std::string_view saved) override {
     STRATA_ASSIGN_OR_RETURN(Rows autoincrement,

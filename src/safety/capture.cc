@@ -712,6 +712,12 @@ Status TableTracker::After(const sql::StatementInfo& info) {
       }
       return Status::OK();
     }
+    case K::kCreateView:
+      if (!info.materialized) views_.insert(Key(info.object));
+      return Status::OK();
+    case K::kDropView:
+      for (const auto& o : info.objects) views_.erase(Key(o.name));
+      return Status::OK();
     default:
       return Status::OK();
   }
@@ -748,7 +754,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
     if (t == nullptr) {
       // Rows written through a view are those of the tables under it.
       STRATA_ASSIGN_OR_RETURN(bool view, db.IsView(table));
-      if (view) {
+      if (view || tables.CreatedView(table)) {
         return Status(Code::kIrreversible,
                       fmt::format("this statement {}, a view: the rows it changes are those of "
                                   "the tables under it (an updatable view's, or those its "

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,6 +98,9 @@ class TableTracker {
   /// Learns what a statement did to names and columns; call it after the
   /// statement's capture is planned.
   Status After(const sql::StatementInfo& info);
+  /// Whether `name` is a view the migration created (not yet in the
+  /// database when captures are planned).
+  bool CreatedView(const std::string& name) const { return views_.count(Key(name)) > 0; }
 
  private:
   std::string Key(std::string_view name) const;
@@ -107,6 +111,7 @@ class TableTracker {
   /// By Key(name now); nullopt: created by the migration, dropped or renamed away.
   std::map<std::string, std::optional<Table>> tables_;
   std::optional<std::string> managed_;  // Database::ManagedSchema, once asked
+  std::set<std::string> views_;  // by Key: created by the migration, not dropped since
 };
 
 /// Why a destructive statement on a table of `schema`, not the managed one,

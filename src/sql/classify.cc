@@ -471,9 +471,15 @@ void Parser::CreateTable() {
   info_.kind = StatementKind::kCreateTable;
   info_.if_not_exists = AcceptAll({"IF", "NOT", "EXISTS"});
   SetTable(ReadQualifiedName());
-  info_.from_query = FindTopLevel(pos_, {"AS"}) != end_;
+  const size_t as = FindTopLevel(pos_, {"AS"});
+  info_.from_query = as != end_;
   info_.summary = std::string("creates ") + (info_.temporary ? "temporary " : "") + "table " +
                   Qualified(info_.schema, info_.object) + (info_.from_query ? " from a query" : "");
+  // Its query's writable CTE: WITH d AS (DELETE FROM t ... RETURNING *) SELECT ...
+  if (info_.from_query) {
+    AddWriteTargets(std::span<const Token>(tokens_.data() + as + 1, end_ - as - 1), dialect_,
+                    info_.writes, info_.rewrites);
+  }
 }
 
 void Parser::CreateIndex(bool unique) {

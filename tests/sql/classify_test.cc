@@ -471,6 +471,17 @@ TEST(ClassifyTest, TriggerSaysItsEventsAndWhatItsBodyWrites) {
   EXPECT_TRUE(info.trigger_writes.empty());
 }
 
+TEST(ClassifyTest, CreateTableAsNamesWhatItsQuerysWritableCteWrites) {
+  auto info = Classify("CREATE TABLE arch AS WITH d AS (DELETE FROM t WHERE id = 1 RETURNING *) "
+                       "SELECT * FROM d",
+                       Dialect::kPostgres);
+  EXPECT_EQ(K::kCreateTable, info.kind);
+  EXPECT_EQ(info.writes, std::vector<std::string>{"t"});
+  EXPECT_EQ(info.rewrites, std::vector<std::string>{"t"});
+  info = Classify("CREATE TABLE arch AS SELECT * FROM t", Dialect::kSqlite);
+  EXPECT_TRUE(info.writes.empty());
+}
+
 TEST(ClassifyTest, DoBlockNamesTheTablesItsBodyWrites) {
   StatementInfo info = Classify(
       "DO $do$\nDECLARE v text;\nBEGIN\n  SELECT value INTO v FROM systems;\n"

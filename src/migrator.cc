@@ -836,16 +836,19 @@ Status AddCalledRoutineWrites(Database& db, Prepared& p, sql::Dialect dialect) {
 }
 
 /// Adds to each UPDATE's and DELETE's `writes` and `rewrites` the other
-/// tables the triggers it fires write (a hand-written cascade, a running
-/// total, an archive): those are captured whole before it and checked on
-/// rollback, as for a routine it calls. The triggers are those in the
+/// tables whose rows the triggers it fires may change or remove (a
+/// hand-written cascade, a running total): those are captured whole before
+/// it and checked on rollback, as for a routine it calls. A table a trigger
+/// only inserts into (an audit trail) is left alone: nothing in it is lost,
+/// and capturing it whole would refuse the rollback once the application
+/// appended to it. The triggers are those in the
 /// database and those the script creates before the statement; a
 /// PostgreSQL trigger's function body is read, not the routines it calls.
 Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect) {
   using K = sql::StatementKind;
   struct Fired {
     unsigned events;
-    std::vector<std::string> writes;
+    std::vector<std::string> rewrites;
   };
   std::map<std::string, std::vector<Fired>> on;  // by table key
   auto triggers_of = [&](const std::string& table) -> Result<std::vector<Fired>*> {
@@ -857,9 +860,9 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect) {
     for (const auto& source : sources) {
       sql::StatementInfo info = sql::Classify(source.definition, dialect);
       if (source.events == 0) {
-        fired.push_back({info.trigger_events, info.trigger_writes});
+        fired.push_back({info.trigger_events, info.trigger_rewrites});
       } else {
-        fired.push_back({source.events, info.writes});
+        fired.push_back({source.events, info.rewrites});
       }
     }
     return &fired;
@@ -867,7 +870,7 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect) {
   for (sql::StatementInfo& info : p.info) {
     if (info.kind == K::kCreateTrigger && !info.table.empty()) {
       STRATA_ASSIGN_OR_RETURN(std::vector<Fired>* fired, triggers_of(info.table));
-      fired->push_back({info.trigger_events, info.trigger_writes});
+      fired->push_back({info.trigger_events, info.trigger_rewrites});
       continue;
     }
     const unsigned event = info.kind == K::kUpdate   ? Database::kOnUpdate
@@ -877,7 +880,7 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect) {
     STRATA_ASSIGN_OR_RETURN(std::vector<Fired>* fired, triggers_of(info.table));
     for (const Fired& trigger : *fired) {
       if ((trigger.events & event) == 0) continue;
-      for (const std::string& table : trigger.writes) {
+      for (const std::string& table : trigger.rewrites) {
         if (sql::NameKey(table, dialect) == sql::NameKey(info.table, dialect)) continue;
         for (auto* to : {&info.writes, &info.rewrites}) {
           if (std::find(to->begin(), to->end(), table) == to->end()) to->push_back(table);

@@ -517,9 +517,9 @@ void Parser::CreateTrigger() {
   const ObjectName table = ReadQualifiedName();
   const size_t body = FindTopLevel(pos_, {"BEGIN"});
   if (body != end_) {
-    std::vector<std::string> rewrites;
+    std::vector<std::string> writes;
     AddWriteTargets(std::span<const Token>(tokens_.data() + body + 1, end_ - body - 1), dialect_,
-                    info_.trigger_writes, rewrites);
+                    writes, info_.trigger_rewrites);
   }
   info_.schema = trigger.schema.empty() ? table.schema : trigger.schema;
   info_.object = trigger.name;

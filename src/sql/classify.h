@@ -87,11 +87,12 @@ struct StatementInfo {
   /// TRUNCATE, a REPLACE or upsert), not only add to (INSERT).
   std::vector<std::string> rewrites;
   /// CREATE TRIGGER: the events it fires on (Database::TriggerEvent bits:
-  /// 1 INSERT, 2 UPDATE, 4 DELETE) and the tables the DML of its body
-  /// (SQLite's BEGIN ... END) writes; not in `writes`, which says what the
-  /// statement itself writes.
+  /// 1 INSERT, 2 UPDATE, 4 DELETE) and the tables whose rows the DML of its
+  /// body (SQLite's BEGIN ... END) may change or remove, as `rewrites` (an
+  /// INSERT into an audit trail only adds); not in `writes`, which says
+  /// what the statement itself writes.
   unsigned trigger_events = 0;
-  std::vector<std::string> trigger_writes;
+  std::vector<std::string> trigger_rewrites;
   /// Names that were written quoted; generated SQL quotes them again.
   std::vector<std::string> quoted_names;
 };

@@ -867,10 +867,31 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect) {
     }
     return &fired;
   };
-  for (sql::StatementInfo& info : p.info) {
+  // PostgreSQL: what the function a trigger the script creates runs
+  // rewrites, the script's own definition of it or the database's.
+  auto function_rewrites = [&](size_t before, const std::string& name) -> Result<std::vector<std::string>> {
+    for (size_t j = before; j-- > 0;) {
+      if (p.info[j].kind == K::kCreateFunction &&
+          sql::NameKey(p.info[j].object, dialect) == sql::NameKey(name, dialect)) {
+        return p.info[j].rewrites;
+      }
+    }
+    STRATA_ASSIGN_OR_RETURN(auto defs, db.RoutineDefinitions({name}));
+    std::vector<std::string> out;
+    for (const auto& [routine, definition] : defs) {
+      for (auto& t : sql::Classify(definition, dialect).rewrites) out.push_back(std::move(t));
+    }
+    return out;
+  };
+  for (size_t i = 0; i < p.info.size(); ++i) {
+    sql::StatementInfo& info = p.info[i];
     if (info.kind == K::kCreateTrigger && !info.table.empty()) {
       STRATA_ASSIGN_OR_RETURN(std::vector<Fired>* fired, triggers_of(info.table));
-      fired->push_back({info.trigger_events, info.trigger_rewrites});
+      std::vector<std::string> rewrites = info.trigger_rewrites;
+      if (!info.trigger_function.empty()) {
+        STRATA_ASSIGN_OR_RETURN(rewrites, function_rewrites(i, info.trigger_function));
+      }
+      fired->push_back({info.trigger_events, std::move(rewrites)});
       continue;
     }
     const unsigned event = info.kind == K::kUpdate   ? Database::kOnUpdate
@@ -981,8 +1002,8 @@ Result<std::vector<std::string>> CascadeReach(Database& db, const sql::Statement
   using K = sql::StatementKind;
   using Change = Database::RowChange;
   const bool truncate = info.kind == K::kTruncate && info.cascade;
-  const bool updates = info.kind == K::kUpdate;
-  const bool deletes = info.kind == K::kDelete || info.deletes_colliding ||
+  const bool updates = info.kind == K::kUpdate || info.updates_rows;
+  const bool deletes = info.kind == K::kDelete || info.deletes_colliding || info.deletes_rows ||
                        (info.kind == K::kDropTable && !info.table.empty() &&
                         DialectOf(db.engine()) == sql::Dialect::kSqlite);
   if (!info.destructive || (!deletes && !updates && !truncate)) return std::vector<std::string>();
@@ -1819,10 +1840,15 @@ bool UnchangedSince(Database& db, const nlohmann::json& checks, const std::strin
 /// signed, in parentheses or cast: 0, false, 'new'::status): the value every
 /// row there when the column was added got. nullopt for an expression
 /// (now(), nextval(..)), whose values cannot be told from ones written since.
-std::optional<std::string> ConstantDefault(Database& db, const std::string& table,
-                                           const std::string& column) {
+struct ConstantValue {
+  std::string written;   // as the catalog shows it: false, 'new'::status
+  std::string compared;  // what a column's value is compared with (IS NOT / IS DISTINCT FROM)
+};
+std::optional<ConstantValue> ConstantDefault(Database& db, const std::string& table,
+                                             const std::string& column) {
   auto rows = db.engine() == Engine::kPostgres
-                  ? db.Query("SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM "
+                  ? db.Query("SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid), "
+                             "pg_catalog.format_type(a.atttypid, a.atttypmod) FROM "
                              "pg_catalog.pg_attrdef d JOIN pg_catalog.pg_attribute a ON "
                              "a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = "
                              "$1::regclass AND a.attname = $2 AND a.attgenerated = ''",
@@ -1837,7 +1863,12 @@ std::optional<std::string> ConstantDefault(Database& db, const std::string& tabl
       std::regex::icase);
   std::string expr = rows->rows[0][0].ToString();
   if (!std::regex_match(expr, kConstant)) return std::nullopt;
-  return expr;
+  // PostgreSQL: as the column holds it, compared as text (real 0.1 is not
+  // numeric 0.1; json and point have no equality).
+  if (db.engine() == Engine::kPostgres) {
+    return ConstantValue{expr, fmt::format("(CAST(({}) AS {}))::text", expr, rows->rows[0][1].ToString())};
+  }
+  return ConstantValue{expr, "(" + expr + ")"};
 }
 
 /// OK unless rolling back drops a column the migration added empty or with
@@ -1882,13 +1913,27 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
     }
     return table;
   };
-  for (const sql::StatementInfo& info : up_infos) {
+  // The column's name as the migration left it: a later RENAME COLUMN of it.
+  auto column_after = [&](size_t i, const std::string& table, std::string column) {
+    for (size_t j = i + 1; j < up_infos.size(); ++j) {
+      const sql::StatementInfo& r = up_infos[j];
+      if (r.kind == sql::StatementKind::kRenameColumn &&
+          sql::NameKey(r.table, dialect) == sql::NameKey(table, dialect) &&
+          sql::NameKey(r.column, dialect) == sql::NameKey(column, dialect)) {
+        column = r.new_name;
+      }
+    }
+    return column;
+  };
+  for (size_t i = 0; i < up_infos.size(); ++i) {
+    const sql::StatementInfo& info = up_infos[i];
     if (info.added.empty() || written_by_it.count(AsciiLower(info.table))) continue;
     const std::string table = name_after(info.table);
-    for (const sql::AddedColumn& added : info.added) {
+    for (sql::AddedColumn added : info.added) {
       if (added.if_not_exists && existed_before(info.table, added.name)) continue;
+      added.name = column_after(i, info.table, added.name);
       // What the rows there then got: NULL, or the column's constant default.
-      std::optional<std::string> filled;
+      std::optional<ConstantValue> filled;
       if (added.fills) {
         filled = ConstantDefault(db, table, added.name);
         if (!filled) continue;
@@ -1896,8 +1941,9 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
       const std::string column = db.QuoteIdent(added.name);
       const std::string other =
           !filled ? column + " IS NOT NULL"
-          : db.engine() == Engine::kPostgres ? fmt::format("{} IS DISTINCT FROM ({})", column, *filled)
-                                             : fmt::format("{} IS NOT ({})", column, *filled);
+          : db.engine() == Engine::kPostgres
+              ? fmt::format("{}::text IS DISTINCT FROM {}", column, filled->compared)
+              : fmt::format("{} IS NOT {}", column, filled->compared);
       auto rows = db.Query(fmt::format("SELECT count(*) FROM {} WHERE {}", db.QuoteIdent(table), other));
       if (!rows.ok() || rows->empty()) continue;  // the down script will say what is wrong
       int64_t n = rows->rows[0][0].ToInt();
@@ -1908,7 +1954,7 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
                                 "those values would be lost, so {} was not rolled back. Save "
                                 "them (or take a snapshot), then pass --discard-later-writes",
                                 m.id(), table, added.name, m.id(),
-                                filled ? "with the default " + *filled : "empty", n,
+                                filled ? "with the default " + filled->written : "empty", n,
                                 n == 1 ? "" : "s", n == 1 ? "s" : "", filled ? "another" : "a",
                                 m.id(), m.id()));
     }

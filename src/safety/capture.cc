@@ -211,6 +211,13 @@ class Planner {
                                              Insert(/*upsert=*/false), c, target_,
                                              Join(key_pairs, " AND ")));
     }
+    // The table's own triggers stay still while its rows are put back (a
+    // stamp would change them, an audit trigger log them): the statements
+    // that removed them fired none of them on the way back. (PostgreSQL;
+    // SQLite cannot pause a trigger.)
+    Database::TriggerPauseSql paused = db_.PauseTriggersSql(target_);
+    capture_.restore.insert(capture_.restore.begin(), paused.pause.begin(), paused.pause.end());
+    capture_.restore.insert(capture_.restore.end(), paused.resume.begin(), paused.resume.end());
     for (const std::string& sql : db_.AdvanceSequencesSql(target_)) capture_.restore.push_back(sql);
     for (std::string& sql : counter.restore) capture_.restore.push_back(std::move(sql));
     capture_.restore.push_back(capture_.drop);

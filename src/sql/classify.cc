@@ -515,6 +515,10 @@ void Parser::CreateTrigger() {
   }
   Accept("ON");
   const ObjectName table = ReadQualifiedName();
+  if (const size_t execute = FindTopLevel(pos_, {"EXECUTE"}); execute != end_) {
+    pos_ = execute + 1;
+    if (Accept("FUNCTION") || Accept("PROCEDURE")) info_.trigger_function = ReadQualifiedName().name;
+  }
   const size_t body = FindTopLevel(pos_, {"BEGIN"});
   if (body != end_) {
     std::vector<std::string> writes;
@@ -780,6 +784,7 @@ void Parser::Insert() {
   }
   info_.destructive = replace || upsert;
   info_.deletes_colliding = replace;
+  info_.updates_rows = upsert;
   const std::string table = Qualified(info_.schema, info_.table);
   info_.summary = replace  ? "inserts or replaces rows in " + table
                   : upsert ? "inserts or updates rows in " + table
@@ -798,7 +803,9 @@ void Parser::Merge() {
   AcceptStar();
   if (Accept("AS") || (!Peek().IsWord("USING") && IsName(Peek()))) info_.alias = ReadName();
   for (size_t i = FindTopLevel(pos_, {"THEN"}); i + 1 < end_; i = FindTopLevel(i + 1, {"THEN"})) {
-    if (tokens_[i + 1].IsWord("UPDATE") || tokens_[i + 1].IsWord("DELETE")) info_.destructive = true;
+    info_.updates_rows |= tokens_[i + 1].IsWord("UPDATE");
+    info_.deletes_rows |= tokens_[i + 1].IsWord("DELETE");
+    info_.destructive = info_.updates_rows || info_.deletes_rows;
   }
   const std::string table = Qualified(info_.schema, info_.table);
   info_.summary = info_.destructive ? "merges rows into " + table + ", updating or deleting some"

@@ -75,6 +75,10 @@ struct StatementInfo {
   /// SQLite's REPLACE conflict resolution (INSERT OR REPLACE, REPLACE INTO,
   /// UPDATE OR REPLACE): deletes the rows its new values collide with.
   bool deletes_colliding = false;
+  /// An INSERT that updates rows too (ON CONFLICT DO UPDATE, MERGE's WHEN ..
+  /// THEN UPDATE), or deletes some (MERGE's THEN DELETE): the foreign key
+  /// actions of an UPDATE or DELETE reach from it.
+  bool updates_rows = false, deletes_rows = false;
   /// SQLite INSERT OR ..., REPLACE INTO, UPDATE OR ...: the statement's own
   /// conflict resolution, which overrides the one in the table's definition.
   bool own_conflict_clause = false;
@@ -93,6 +97,7 @@ struct StatementInfo {
   /// what the statement itself writes.
   unsigned trigger_events = 0;
   std::vector<std::string> trigger_rewrites;
+  std::string trigger_function;  // PostgreSQL: EXECUTE FUNCTION f() names f
   /// Names that were written quoted; generated SQL quotes them again.
   std::vector<std::string> quoted_names;
 };

@@ -791,7 +791,8 @@ Status AddCalledRoutineWrites(Database& db, Prepared& p, sql::Dialect dialect) {
     // up cost every CREATE TABLE of a run a round trip).
     const K kind = p.info[i].kind;
     if (kind != K::kSelect && kind != K::kInsert && kind != K::kUpdate && kind != K::kDelete &&
-        kind != K::kOther && !(kind == K::kCreateTable && p.info[i].from_query)) {
+        kind != K::kOther && !(kind == K::kCreateTable && p.info[i].from_query) &&
+        !(kind == K::kCreateView && p.info[i].materialized)) {
       continue;
     }
     auto tokens = sql::Tokenize(p.up[i].text, dialect);

@@ -2564,6 +2564,39 @@ TEST_P(RollbackTest, ATriggerMadeByTheMigrationAndStampsOnTablesPutBackWhole) {
   EXPECT_EQ(RowsText("SELECT * FROM items ORDER BY id"), items);
 }
 
+// A sequence is never set back by a rollback: keys the application took
+// (and dropped) since the migration were handed out again. A materialized
+// view whose query calls a writing function has that function's writes
+// captured, as CREATE TABLE AS does.
+TEST_P(RollbackTest, SequencesGoNoLowerAndAMaterializedViewsCallsAreCaptured) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's sequences and materialized views";
+  Write("0003_events.up.sql",
+        "CREATE TABLE events (id serial PRIMARY KEY, kind text);\n"
+        "INSERT INTO events (kind) VALUES ('a'), ('b'), ('c');\n"
+        "CREATE FUNCTION purge_b() RETURNS int LANGUAGE plpgsql AS $$ BEGIN "
+        "DELETE FROM events WHERE kind = 'b'; RETURN 1; END $$;\n");
+  ASSERT_TRUE(Up().ok());
+  const std::string events = RowsText("SELECT * FROM events ORDER BY id");
+  Write("0004_clear.up.sql", "DELETE FROM events;\n");
+  Write("0004_clear.down.sql", "-- the captured rows come back\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO events (kind) VALUES ('taken'); DELETE FROM events").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT * FROM events ORDER BY id"), events);
+  EXPECT_EQ(Scalar(*db_, "SELECT nextval('events_id_seq')"), 5);  // 4 was taken
+
+  std::filesystem::remove(dir_.path() + "/migrations/0004_clear.up.sql");
+  std::filesystem::remove(dir_.path() + "/migrations/0004_clear.down.sql");
+  const std::string before = RowsText("SELECT * FROM events ORDER BY id");
+  Write("0005_report.up.sql", "CREATE MATERIALIZED VIEW report AS SELECT purge_b() AS n;\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM events WHERE kind = 'b'"), 0);
+  rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT * FROM events ORDER BY id"), before);
+}
+
 // An upsert or MERGE that updates a referenced key, or MERGE's THEN DELETE,
 // sets off the foreign key actions an UPDATE or DELETE would: the children
 // they reach are captured. They were not, and lost their values with exit 0.

@@ -367,8 +367,10 @@ class PostgresDatabase final : public Database {
   std::string_view InsertOverridingSql() const override { return "OVERRIDING SYSTEM VALUE "; }
 
   std::vector<std::string> AdvanceSequencesSql(std::string_view table) const override {
-    // Each column with a sequence (serial or identity) gets setval to its
-    // largest value, or back to the start when the table is empty.
+    // Each column with a sequence (serial or identity) gets setval past its
+    // largest value, never back from where it is (the application may have
+    // taken and dropped keys above the rows put back since); a sequence
+    // never called, as the down script created it, starts at 1.
     const std::string literal = SqlLiteral(table);
     return {fmt::format(
         "DO $strata$ DECLARE r record; BEGIN "
@@ -376,7 +378,9 @@ class PostgresDatabase final : public Database {
         "FROM pg_catalog.pg_attribute a WHERE a.attrelid = {0}::regclass AND a.attnum > 0 "
         "AND NOT a.attisdropped LOOP "
         "IF r.seq IS NOT NULL THEN EXECUTE pg_catalog.format('SELECT pg_catalog.setval(%L, "
-        "coalesce(max(%I), 1), max(%I) IS NOT NULL) FROM %s', r.seq, r.attname, r.attname, {0}); "
+        "greatest(coalesce(max(%I), 1), coalesce(pg_catalog.pg_sequence_last_value(%L), 1)), "
+        "max(%I) IS NOT NULL OR pg_catalog.pg_sequence_last_value(%L) IS NOT NULL) FROM %s', "
+        "r.seq, r.attname, r.seq, r.attname, r.seq, {0}); "
         "END IF; END LOOP; END $strata$",
         literal)};
   }

@@ -850,6 +850,7 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect) {
   struct Fired {
     unsigned events;
     std::vector<std::string> rewrites;
+    std::vector<std::string> columns;  // UPDATE OF: fires only when one is assigned
   };
   std::map<std::string, std::vector<Fired>> on;  // by table key
   auto triggers_of = [&](const std::string& table) -> Result<std::vector<Fired>*> {
@@ -861,9 +862,9 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect) {
     for (const auto& source : sources) {
       sql::StatementInfo info = sql::Classify(source.definition, dialect);
       if (source.events == 0) {
-        fired.push_back({info.trigger_events, info.trigger_rewrites});
+        fired.push_back({info.trigger_events, info.trigger_rewrites, info.trigger_columns});
       } else {
-        fired.push_back({source.events, info.rewrites});
+        fired.push_back({source.events, info.rewrites, source.columns});
       }
     }
     return &fired;
@@ -892,7 +893,7 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect) {
       if (!info.trigger_function.empty()) {
         STRATA_ASSIGN_OR_RETURN(rewrites, function_rewrites(i, info.trigger_function));
       }
-      fired->push_back({info.trigger_events, std::move(rewrites)});
+      fired->push_back({info.trigger_events, std::move(rewrites), info.trigger_columns});
       continue;
     }
     const unsigned event = info.kind == K::kUpdate   ? Database::kOnUpdate
@@ -900,8 +901,25 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect) {
                                                      : 0u;
     if (event == 0 || info.table.empty()) continue;
     STRATA_ASSIGN_OR_RETURN(std::vector<Fired>* fired, triggers_of(info.table));
+    // An UPDATE fires an UPDATE OF trigger only when it assigns one of its
+    // columns (assigned: empty when the statement does not read as expected).
+    std::vector<std::string> assigned;
+    if (event == Database::kOnUpdate) {
+      if (auto tokens = sql::Tokenize(p.up[i].text, dialect); tokens.ok()) {
+        assigned = UpdatedColumns(*tokens, dialect);
+      }
+    }
+    auto fires = [&](const Fired& trigger) {
+      if ((trigger.events & event) == 0) return false;
+      if (event != Database::kOnUpdate || trigger.columns.empty() || assigned.empty()) return true;
+      return std::any_of(trigger.columns.begin(), trigger.columns.end(), [&](const std::string& c) {
+        return std::any_of(assigned.begin(), assigned.end(), [&](const std::string& a) {
+          return sql::NameKey(a, dialect) == sql::NameKey(c, dialect);
+        });
+      });
+    };
     for (const Fired& trigger : *fired) {
-      if ((trigger.events & event) == 0) continue;
+      if (!fires(trigger)) continue;
       for (const std::string& table : trigger.rewrites) {
         if (sql::NameKey(table, dialect) == sql::NameKey(info.table, dialect)) continue;
         for (auto* to : {&info.writes, &info.rewrites}) {

@@ -302,6 +302,7 @@ class Database {
   struct TriggerSource {
     unsigned events = 0;
     std::string definition;
+    std::vector<std::string> columns;  // PostgreSQL's UPDATE OF columns (none: any)
   };
   virtual Result<std::vector<TriggerSource>> TriggersOn(std::string_view /*name*/) {
     return std::vector<TriggerSource>{};

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "sql/classify.h"
+#include "sql/lexer.h"
 #include "strata/database.h"
 
 namespace strata {
@@ -113,6 +114,11 @@ class TableTracker {
   std::optional<std::string> managed_;  // Database::ManagedSchema, once asked
   std::set<std::string> views_;  // by Key: created by the migration, not dropped since
 };
+
+/// The columns an UPDATE's tokens `t` assign (SET a = .., (b, c) = ..), as
+/// the engine reads their names; empty when the statement does not read as
+/// expected.
+std::vector<std::string> UpdatedColumns(const std::vector<sql::Token>& t, sql::Dialect dialect);
 
 /// Why a destructive statement on a table of `schema`, not the managed one,
 /// is refused, and what to do.

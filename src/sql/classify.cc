@@ -510,8 +510,16 @@ void Parser::CreateTrigger() {
   pos_ = FindTopLevel(pos_, {"ON"});
   for (size_t i = events_from; i < pos_; ++i) {
     if (tokens_[i].IsWord("INSERT")) info_.trigger_events |= 1;
-    if (tokens_[i].IsWord("UPDATE")) info_.trigger_events |= 2;
     if (tokens_[i].IsWord("DELETE")) info_.trigger_events |= 4;
+    if (!tokens_[i].IsWord("UPDATE")) continue;
+    info_.trigger_events |= 2;
+    if (i + 1 >= pos_ || !tokens_[i + 1].IsWord("OF")) continue;
+    for (i += 2; i < pos_ && (tokens_[i].kind == TokenKind::kWord ||
+                              tokens_[i].kind == TokenKind::kQuotedIdentifier);
+         i += 2) {
+      info_.trigger_columns.push_back(IdentifierName(tokens_[i], dialect_));
+      if (i + 1 >= pos_ || !tokens_[i + 1].IsPunct(',')) break;
+    }
   }
   Accept("ON");
   const ObjectName table = ReadQualifiedName();

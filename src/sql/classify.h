@@ -98,6 +98,7 @@ struct StatementInfo {
   unsigned trigger_events = 0;
   std::vector<std::string> trigger_rewrites;
   std::string trigger_function;  // PostgreSQL: EXECUTE FUNCTION f() names f
+  std::vector<std::string> trigger_columns;  // UPDATE OF a, b: fires only when one is assigned
   /// Names that were written quoted; generated SQL quotes them again.
   std::vector<std::string> quoted_names;
 };

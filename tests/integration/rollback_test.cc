@@ -2622,6 +2622,30 @@ TEST_P(RollbackTest, ForeignKeyActionsOfAnUpsertOrMergeArePutBack) {
   EXPECT_EQ(RowsText("SELECT * FROM codes ORDER BY id"), "1|x|\n2|y|\n");
 }
 
+// A trigger that fires only on UPDATE OF a column the migration's UPDATE
+// does not assign cannot have written anything: its table is not captured,
+// and the application writing to it since does not stop the rollback.
+TEST_P(RollbackTest, AnUpdateOfTriggerOnOtherColumnsIsNotFollowed) {
+  Write("0003_totals.up.sql",
+        pg() ? "CREATE TABLE totals (n REAL);\nINSERT INTO totals VALUES (0);\n"
+               "CREATE FUNCTION add_price() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+               "UPDATE totals SET n = n + NEW.price; RETURN NEW; END $$;\n"
+               "CREATE TRIGGER items_price AFTER UPDATE OF price ON items FOR EACH ROW "
+               "EXECUTE FUNCTION add_price();\n"
+             : "CREATE TABLE totals (n REAL);\nINSERT INTO totals VALUES (0);\n"
+               "CREATE TRIGGER items_price AFTER UPDATE OF price ON items BEGIN "
+               "UPDATE totals SET n = n + NEW.price; END;\n");
+  ASSERT_TRUE(Up().ok());
+  Write("0004_note.up.sql", "UPDATE items SET note = 'migrated';\n");
+  Write("0004_note.down.sql", "-- the captured values come back\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO totals VALUES (7)").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM totals"), 2);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE note = 'migrated'"), 0);
+}
+
 // memos' rebuild of its user table: renamed away, a new one made and filled,
 // the old one dropped. The counter went with the rename, and the capture
 // read the new table's (lower) one: a rollback with exit 0 handed out the

@@ -464,6 +464,7 @@ TEST(ClassifyTest, TriggerSaysItsEventsAndWhatItsBodyWrites) {
   EXPECT_EQ(info.table, "items");
   EXPECT_EQ(info.trigger_events, 2u | 4u);
   EXPECT_EQ(info.trigger_rewrites, std::vector<std::string>{"tags"});  // log is only added to
+  EXPECT_EQ(info.trigger_columns, std::vector<std::string>{"name"});
   EXPECT_TRUE(info.writes.empty());  // creating it writes nothing
   info = Classify("CREATE TRIGGER t BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION f()",
                   Dialect::kPostgres);

@@ -862,7 +862,9 @@ class PostgresDatabase final : public Database {
         Rows rows,
         Query("SELECT (CASE WHEN t.tgtype & 4 <> 0 THEN 1 ELSE 0 END) | (CASE WHEN t.tgtype & 16"
               " <> 0 THEN 2 ELSE 0 END) | (CASE WHEN t.tgtype & 8 <> 0 THEN 4 ELSE 0 END),"
-              " pg_catalog.pg_get_functiondef(t.tgfoid) FROM pg_catalog.pg_trigger t"
+              " pg_catalog.pg_get_functiondef(t.tgfoid), pg_catalog.array_to_string(ARRAY("
+              "SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = t.tgrelid"
+              " AND a.attnum = ANY (t.tgattr)), chr(31)) FROM pg_catalog.pg_trigger t"
               " JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid"
               " JOIN pg_catalog.pg_language l ON l.oid = p.prolang"
               " WHERE t.tgrelid = pg_catalog.to_regclass($1) AND NOT t.tgisinternal"
@@ -870,7 +872,15 @@ class PostgresDatabase final : public Database {
               {Value(QuoteIdent(name))}));
     std::vector<TriggerSource> out;
     for (const auto& row : rows.rows) {
-      out.push_back({static_cast<unsigned>(row[0].ToInt()), row[1].ToString()});
+      TriggerSource& source = out.emplace_back();
+      source.events = static_cast<unsigned>(row[0].ToInt());
+      source.definition = row[1].ToString();
+      const std::string columns = row[2].ToString();
+      for (size_t at = 0; !columns.empty() && at <= columns.size();) {
+        size_t end = std::min(columns.find('\x1f', at), columns.size());
+        source.columns.push_back(columns.substr(at, end - at));
+        at = end + 1;
+      }
     }
     return out;
   }

@@ -239,7 +239,7 @@ class SqliteDatabase : public Database {
                                              "AND tbl_name = $1 COLLATE NOCASE ORDER BY name",
                                              {std::string(name)}));
     std::vector<TriggerSource> out;
-    for (const auto& row : rows.rows) out.push_back({0, row[0].ToString()});
+    for (const auto& row : rows.rows) out.push_back({0, row[0].ToString(), {}});
     return out;
   }
 

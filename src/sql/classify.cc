@@ -198,6 +198,10 @@ std::string Parser::WhereClause() {
 }
 
 StatementInfo Parser::Parse() {
+  // A query in parentheses is the query: (WITH d AS (DELETE ...) SELECT ...).
+  size_t open = 0;
+  while (Peek(open).IsPunct('(')) ++open;
+  if (open > 0 && Peek(open).IsWord("WITH")) pos_ += open;
   const Token& first = Peek();
   if (first.IsWord("CREATE")) {
     Create();

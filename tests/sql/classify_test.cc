@@ -472,6 +472,16 @@ TEST(ClassifyTest, TriggerSaysItsEventsAndWhatItsBodyWrites) {
   EXPECT_TRUE(info.trigger_rewrites.empty());
 }
 
+TEST(ClassifyTest, AWritableCteInParenthesesIsReadAsOne) {
+  auto plain = Classify("WITH d AS (DELETE FROM t WHERE id = 1 RETURNING *) SELECT * FROM d",
+                        Dialect::kPostgres);
+  auto wrapped = Classify("(WITH d AS (DELETE FROM t WHERE id = 1 RETURNING *) SELECT * FROM d)",
+                          Dialect::kPostgres);
+  EXPECT_EQ(wrapped.kind, plain.kind);
+  EXPECT_EQ(wrapped.destructive, plain.destructive);
+  EXPECT_EQ(wrapped.summary, plain.summary);
+}
+
 TEST(ClassifyTest, CreateTableAsNamesWhatItsQuerysWritableCteWrites) {
   auto info = Classify("CREATE TABLE arch AS WITH d AS (DELETE FROM t WHERE id = 1 RETURNING *) "
                        "SELECT * FROM d",

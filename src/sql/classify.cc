@@ -414,9 +414,17 @@ void Parser::BodyWrites() {
     if (!t.ok()) continue;
     AddWriteTargets(*t, dialect_, out, rewrites);
     AddRewritingDdlTargets(*t, dialect_, out, rewrites);
-    // A statement the body EXECUTEs from a literal: EXECUTE 'ALTER TABLE ...'.
+    // A statement the body EXECUTEs from a literal: EXECUTE 'ALTER TABLE ...'
+    // (literals from an EXECUTE to the end of its statement; one a RAISE
+    // prints is text, not a statement).
+    bool executing = false;
     for (const Token& literal : *t) {
-      if (literal.kind != TokenKind::kString || literal.text.empty() || literal.text[0] != '\'') continue;
+      if (literal.IsWord("EXECUTE")) executing = true;
+      if (literal.IsPunct(';')) executing = false;
+      if (!executing || literal.kind != TokenKind::kString || literal.text.empty() ||
+          literal.text[0] != '\'') {
+        continue;
+      }
       const std::string statement = IdentifierName(literal, dialect_);  // the tokens point into it
       auto executed = Tokenize(statement, dialect_);
       if (!executed.ok()) continue;

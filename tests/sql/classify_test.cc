@@ -472,6 +472,15 @@ TEST(ClassifyTest, TriggerSaysItsEventsAndWhatItsBodyWrites) {
   EXPECT_TRUE(info.trigger_rewrites.empty());
 }
 
+// hunt17 #10: a RAISE's message naming a statement made its table written.
+TEST(ClassifyTest, ALiteralOutsideAnExecuteIsNotAStatement) {
+  auto info = Classify("CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                       "RAISE DEBUG 'not doing DELETE FROM accounts here'; "
+                       "EXECUTE 'UPDATE ledger SET n = 0'; RETURN NEW; END $$",
+                       Dialect::kPostgres);
+  EXPECT_EQ(info.rewrites, std::vector<std::string>{"ledger"});
+}
+
 TEST(ClassifyTest, AWritableCteInParenthesesIsReadAsOne) {
   auto plain = Classify("WITH d AS (DELETE FROM t WHERE id = 1 RETURNING *) SELECT * FROM d",
                         Dialect::kPostgres);

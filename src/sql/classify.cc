@@ -938,6 +938,21 @@ void Parser::With() {
   AddWriteTargets(std::span<const Token>(tokens_.data(), end_), dialect_, info_.writes, info_.rewrites);
   info_.summary = info_.destructive ? "runs a WITH statement that deletes or updates rows"
                                     : "runs a WITH statement";
+  // PostgreSQL's WITH d AS (DELETE ...) SELECT * INTO t FROM d: CREATE TABLE
+  // t AS that query, whose writes are captured as CREATE TABLE AS's are.
+  if (const size_t into = main < end_ ? FindTopLevel(main, {"INTO"}) : end_;
+      dialect_ == Dialect::kPostgres && main < end_ && tokens_[main].IsWord("SELECT") && into != end_) {
+    pos_ = into + 1;
+    info_.temporary = Accept("TEMPORARY") || Accept("TEMP");
+    Accept("UNLOGGED");
+    Accept("TABLE");
+    info_.kind = StatementKind::kCreateTable;
+    info_.from_query = true;
+    info_.destructive = false;
+    SetTable(ReadQualifiedName());
+    info_.summary = std::string("creates ") + (info_.temporary ? "temporary " : "") + "table " +
+                    Qualified(info_.schema, info_.object) + " from a query (SELECT INTO)";
+  }
 }
 
 }  // namespace

@@ -481,6 +481,17 @@ TEST(ClassifyTest, ALiteralOutsideAnExecuteIsNotAStatement) {
   EXPECT_EQ(info.rewrites, std::vector<std::string>{"ledger"});
 }
 
+// hunt17 #8: refused, where the same query as CREATE TABLE AS is captured.
+TEST(ClassifyTest, SelectIntoFedByAWritableCteIsCreateTableAs) {
+  auto info = Classify("WITH moved AS (DELETE FROM users WHERE NOT active RETURNING *) "
+                       "SELECT * INTO archived_users FROM moved",
+                       Dialect::kPostgres);
+  EXPECT_EQ(K::kCreateTable, info.kind);
+  EXPECT_EQ(info.table, "archived_users");
+  EXPECT_FALSE(info.destructive);
+  EXPECT_EQ(info.rewrites, std::vector<std::string>{"users"});
+}
+
 TEST(ClassifyTest, AWritableCteInParenthesesIsReadAsOne) {
   auto plain = Classify("WITH d AS (DELETE FROM t WHERE id = 1 RETURNING *) SELECT * FROM d",
                         Dialect::kPostgres);

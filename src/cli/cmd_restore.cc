@@ -185,6 +185,12 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
     // after the snapshot and before the boundary are in no snapshot, and a
     // migration applied again may generate other values (random keys,
     // timestamps).
+    // The tables `differ` names, each with where it differs ("after 0002_x").
+    auto note_unlike = [&](Result<std::vector<std::string>> differ, const std::string& where) {
+      if (!differ.ok()) return differ.status().WithContext("comparing the data with history");
+      for (const std::string& table : *differ) unlike.push_back(fmt::format("{} ({})", table, where));
+      return Status::OK();
+    };
     for (size_t i = 0; i < reapply.size(); ++i) {
       const AppliedMigration& r = *reapply[i];
       UpOptions up;
@@ -205,17 +211,17 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
             "the database holds snapshot {}, but re-applying the migrations up to {} failed",
             manifest->id, reapply.back()->id())));
       }
-      auto differ = migrator->DataUnlikeAfter(r.checks);
-      if (!differ.ok()) return Fail(differ.status().WithContext("comparing the data with history"));
-      for (const std::string& table : *differ) unlike.push_back(fmt::format("{} (after {})", table, r.id()));
+      if (Status s = note_unlike(migrator->DataUnlikeAfter(r.checks), "after " + r.id()); !s.ok()) {
+        return Fail(s);
+      }
     }
     // At the boundary, the tables the migration after it touched must hold
     // what they held just before it.
     if (keep < rows.size()) {
-      auto differ = migrator->DataUnlikeBefore(rows[keep].checks);
-      if (!differ.ok()) return Fail(differ.status().WithContext("comparing the data with history"));
-      for (const std::string& table : *differ) {
-        unlike.push_back(fmt::format("{} (before {})", table, rows[keep].id()));
+      if (Status s = note_unlike(migrator->DataUnlikeBefore(rows[keep].checks),
+                                 "before " + rows[keep].id());
+          !s.ok()) {
+        return Fail(s);
       }
     }
   }

@@ -101,6 +101,9 @@ class Parser {
   void Delete();
   void Truncate();
   void With();
+  /// PostgreSQL's SELECT ... INTO [TEMP | UNLOGGED] [TABLE] t, the query at
+  /// token `query`: CREATE TABLE t AS that query. Nothing otherwise.
+  void SelectInto(size_t query);
 
   std::string_view text_;
   std::vector<Token> tokens_;
@@ -224,19 +227,7 @@ StatementInfo Parser::Parse() {
   } else if (first.IsWord("SELECT") || first.IsWord("VALUES")) {
     info_.kind = StatementKind::kSelect;
     info_.summary = "runs a query";
-    // PostgreSQL's SELECT ... INTO [TEMP | UNLOGGED] [TABLE] t: CREATE TABLE AS.
-    if (const size_t into = FindTopLevel(pos_, {"INTO"});
-        dialect_ == Dialect::kPostgres && into != end_) {
-      pos_ = into + 1;
-      info_.temporary = Accept("TEMPORARY") || Accept("TEMP");
-      Accept("UNLOGGED");
-      Accept("TABLE");
-      info_.kind = StatementKind::kCreateTable;
-      info_.from_query = true;
-      SetTable(ReadQualifiedName());
-      info_.summary = std::string("creates ") + (info_.temporary ? "temporary " : "") + "table " +
-                      Qualified(info_.schema, info_.object) + " from a query (SELECT INTO)";
-    }
+    SelectInto(pos_);
   } else if (first.IsWord("BEGIN") || first.IsWord("START") || first.IsWord("COMMIT") ||
              first.IsWord("END") || first.IsWord("ROLLBACK") || first.IsWord("ABORT") ||
              first.IsWord("SAVEPOINT") || first.IsWord("RELEASE")) {
@@ -893,6 +884,21 @@ void Parser::Truncate() {
   info_.summary = "truncates " + JoinNames(shown, "");
 }
 
+void Parser::SelectInto(size_t query) {
+  const size_t into = FindTopLevel(query, {"INTO"});
+  if (dialect_ != Dialect::kPostgres || into == end_) return;
+  pos_ = into + 1;
+  info_.temporary = Accept("TEMPORARY") || Accept("TEMP");
+  Accept("UNLOGGED");
+  Accept("TABLE");
+  info_.kind = StatementKind::kCreateTable;
+  info_.from_query = true;
+  info_.destructive = false;  // what its query writes is in writes/rewrites
+  SetTable(ReadQualifiedName());
+  info_.summary = std::string("creates ") + (info_.temporary ? "temporary " : "") + "table " +
+                  Qualified(info_.schema, info_.object) + " from a query (SELECT INTO)";
+}
+
 void Parser::With() {
   // The statement the common table expressions feed comes after them, at the
   // top level: WITH [RECURSIVE] a AS (...), b AS (...) <statement>.
@@ -938,21 +944,9 @@ void Parser::With() {
   AddWriteTargets(std::span<const Token>(tokens_.data(), end_), dialect_, info_.writes, info_.rewrites);
   info_.summary = info_.destructive ? "runs a WITH statement that deletes or updates rows"
                                     : "runs a WITH statement";
-  // PostgreSQL's WITH d AS (DELETE ...) SELECT * INTO t FROM d: CREATE TABLE
-  // t AS that query, whose writes are captured as CREATE TABLE AS's are.
-  if (const size_t into = main < end_ ? FindTopLevel(main, {"INTO"}) : end_;
-      dialect_ == Dialect::kPostgres && main < end_ && tokens_[main].IsWord("SELECT") && into != end_) {
-    pos_ = into + 1;
-    info_.temporary = Accept("TEMPORARY") || Accept("TEMP");
-    Accept("UNLOGGED");
-    Accept("TABLE");
-    info_.kind = StatementKind::kCreateTable;
-    info_.from_query = true;
-    info_.destructive = false;
-    SetTable(ReadQualifiedName());
-    info_.summary = std::string("creates ") + (info_.temporary ? "temporary " : "") + "table " +
-                    Qualified(info_.schema, info_.object) + " from a query (SELECT INTO)";
-  }
+  // WITH d AS (DELETE ...) SELECT * INTO t FROM d: CREATE TABLE t AS that
+  // query, whose writes are captured as CREATE TABLE AS's are.
+  if (main < end_ && tokens_[main].IsWord("SELECT")) SelectInto(main);
 }
 
 }  // namespace

@@ -694,12 +694,17 @@ Status TableTracker::After(const sql::StatementInfo& info) {
       for (const auto& o : info.objects) tables_[Key(o.name)] = std::nullopt;
       return Status::OK();
     case K::kRenameTable: {
-      STRATA_RETURN_IF_ERROR(Load(info.schema, info.table).status());
+      STRATA_ASSIGN_OR_RETURN(Table* t, Load(info.schema, info.table));
+      // PostgreSQL renames a view with ALTER TABLE too.
+      if (t == nullptr) STRATA_RETURN_IF_ERROR(RenameView(info.table, info.new_name));
       std::optional<Table> moved = std::move(tables_[Key(info.table)]);
       tables_[Key(info.table)] = std::nullopt;
       tables_[Key(info.new_name)] = std::move(moved);
       return Status::OK();
     }
+    case K::kAlterOther:
+      if (!info.new_name.empty() && !info.materialized) return RenameView(info.object, info.new_name);
+      return Status::OK();
     case K::kRenameColumn:
     case K::kAddColumn:
     case K::kDropColumn: {
@@ -729,6 +734,15 @@ Status TableTracker::After(const sql::StatementInfo& info) {
     default:
       return Status::OK();
   }
+}
+
+Status TableTracker::RenameView(const std::string& name, const std::string& new_name) {
+  bool view = views_.erase(Key(name)) > 0;
+  if (!view) {
+    STRATA_ASSIGN_OR_RETURN(view, db_.IsView(name));
+  }
+  if (view) views_.insert(Key(new_name));
+  return Status::OK();
 }
 
 std::string OutsideSchemaRefusal(const sql::StatementInfo& info, const std::string& schema) {
@@ -762,7 +776,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
     if (t == nullptr) {
       // Rows written through a view are those of the tables under it.
       STRATA_ASSIGN_OR_RETURN(bool view, db.IsView(table));
-      if (view || tables.CreatedView(table)) {
+      if (view || tables.KnownView(table)) {
         return Status(Code::kIrreversible,
                       fmt::format("this statement {}, a view: the rows it changes are those of "
                                   "the tables under it (an updatable view's, or those its "

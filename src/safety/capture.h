@@ -99,11 +99,13 @@ class TableTracker {
   /// Learns what a statement did to names and columns; call it after the
   /// statement's capture is planned.
   Status After(const sql::StatementInfo& info);
-  /// Whether `name` is a view the migration created (not yet in the
-  /// database when captures are planned).
-  bool CreatedView(const std::string& name) const { return views_.count(Key(name)) > 0; }
+  /// Whether `name` is a view the migration created or renamed (not yet
+  /// under that name in the database when captures are planned).
+  bool KnownView(const std::string& name) const { return views_.count(Key(name)) > 0; }
 
  private:
+  /// A view (the migration's, or one in the database) renamed to `new_name`.
+  Status RenameView(const std::string& name, const std::string& new_name);
   std::string Key(std::string_view name) const;
   bool Same(std::string_view a, std::string_view b) const { return Key(a) == Key(b); }
   Result<Table*> Load(const std::string& schema, const std::string& name);
@@ -112,7 +114,7 @@ class TableTracker {
   /// By Key(name now); nullopt: created by the migration, dropped or renamed away.
   std::map<std::string, std::optional<Table>> tables_;
   std::optional<std::string> managed_;  // Database::ManagedSchema, once asked
-  std::set<std::string> views_;  // by Key: created by the migration, not dropped since
+  std::set<std::string> views_;  // by Key: created or renamed by the migration, not dropped since
 };
 
 /// The columns an UPDATE's tokens `t` assign (SET a = .., (b, c) = ..), as

@@ -621,13 +621,23 @@ void Parser::Alter() {
   ++pos_;
   if (Accept("TABLE")) return AlterTable();
   info_.kind = StatementKind::kAlterOther;
-  const std::string what = AsciiLower(Peek().text);
-  ++pos_;
+  info_.materialized = AcceptAll({"MATERIALIZED", "VIEW"});
+  const std::string what = info_.materialized ? "materialized view" : AsciiLower(Peek().text);
+  if (!info_.materialized) ++pos_;
   info_.if_exists = AcceptAll({"IF", "EXISTS"});
   const ObjectName name = ReadQualifiedName();
   info_.schema = name.schema;
   info_.object = name.name;
   info_.summary = "alters " + what + " " + Qualified(name.schema, name.name);
+  // A view renamed: what is written through it later in the migration is
+  // written through the view under its new name.
+  if (what == "view" || what == "materialized view") {
+    if (AcceptAll({"RENAME", "TO"})) {
+      info_.new_name = ReadQualifiedName().name;
+      info_.summary = "renames " + what + " " + Qualified(name.schema, name.name) + " to " +
+                      info_.new_name;
+    }
+  }
   // A composite type's attribute dropped or retyped (CASCADE: in the
   // columns of that type too) loses or converts every value of it there.
   if (what == "type") {

@@ -48,7 +48,7 @@ struct StatementInfo {
   std::string object;        // the created/dropped/altered object (for table statements, the table)
   std::string table;         // the table acted on (indexes, triggers, columns, DML)
   std::string column;        // add/drop/rename column, alter column type: the first column
-  std::string new_name;      // rename target
+  std::string new_name;      // rename target (kAlterOther: a view's, ALTER VIEW .. RENAME TO)
   std::string where_clause;  // UPDATE/DELETE: text after the top-level WHERE ("" = every row)
   std::string alias;         // UPDATE/DELETE/INSERT: the table's alias, if any
   /// UPDATE/DELETE/INSERT/MERGE after read-only common table expressions:
@@ -67,7 +67,7 @@ struct StatementInfo {
   std::vector<ObjectName> objects;
   bool if_exists = false, if_not_exists = false, or_replace = false, concurrently = false,
        temporary = false;
-  bool materialized = false;  // CREATE/DROP MATERIALIZED VIEW
+  bool materialized = false;  // CREATE/DROP/ALTER MATERIALIZED VIEW
   bool from_query = false;    // CREATE TABLE ... AS query: the new table has rows
   bool destructive = false;   // removes or rewrites existing data
   bool cascade = false;       // TRUNCATE ... CASCADE: empties the tables that reference it too;

@@ -2677,6 +2677,40 @@ TEST_P(RollbackTest, RowsRemovedThroughACreateTableAsQueryOrANewViewAreNotLost) 
   EXPECT_EQ(Data(), data);
 }
 
+// A view renamed in the migration (ALTER VIEW, or PostgreSQL's ALTER TABLE
+// on a view) is still a view under its new name: a DELETE or UPDATE through
+// it changes the rows of the tables under it, which Strata does not capture,
+// so it is refused as through any view (it was applied, and a rollback with
+// exit 0 left the rows gone; hunt17 #7).
+TEST_P(RollbackTest, WritesThroughARenamedViewAreRefused) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's updatable views";
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("CREATE VIEW all_items AS SELECT * FROM items").ok());
+  const std::string data = Data();
+  const std::vector<std::string> scripts = {
+      "CREATE VIEW cheap AS SELECT * FROM items;\nALTER VIEW cheap RENAME TO bargains;\n"
+      "DELETE FROM bargains WHERE id = 2;\n",
+      "CREATE VIEW cheap AS SELECT * FROM items;\nALTER TABLE cheap RENAME TO bargains;\n"
+      "UPDATE bargains SET price = 0;\n",
+      "ALTER VIEW IF EXISTS all_items RENAME TO bargains;\nDELETE FROM bargains;\n",
+  };
+  for (const std::string& script : scripts) {
+    Write("0003_view.up.sql", script);
+    Write("0003_view.down.sql", "DROP VIEW bargains;\n");
+    Status refused = Up();
+    EXPECT_EQ(refused.code(), Code::kIrreversible) << script << refused.message();
+    EXPECT_THAT(refused.message(), HasSubstr("a view")) << script;
+    EXPECT_EQ(Data(), data) << script;
+  }
+  // A materialized view renamed is not written through: applied as before.
+  Write("0003_view.up.sql",
+        "CREATE MATERIALIZED VIEW cheap AS SELECT * FROM items;\n"
+        "ALTER MATERIALIZED VIEW cheap RENAME TO bargains;\n");
+  Write("0003_view.down.sql", "DROP MATERIALIZED VIEW bargains;\n");
+  Status applied = Up();
+  EXPECT_TRUE(applied.ok()) << applied.message();
+}
+
 // memos' rebuild of its user table: renamed away, a new one made and filled,
 // the old one dropped. The counter went with the rename, and the capture
 // read the new table's (lower) one: a rollback with exit 0 handed out the

@@ -456,6 +456,24 @@ TEST(ClassifyTest, UnknownCommandsAreNamedAsPossibleTypos) {
   EXPECT_EQ("runs GRANT", Classify("GRANT SELECT ON t TO app", kPg).summary);
 }
 
+TEST(ClassifyTest, AViewRenamedSaysItsNewName) {
+  const auto view = Classify("ALTER VIEW IF EXISTS app.cheap RENAME TO bargains", kPg);
+  EXPECT_EQ(view.kind, K::kAlterOther);
+  EXPECT_EQ(view.object, "cheap");
+  EXPECT_EQ(view.new_name, "bargains");
+  EXPECT_FALSE(view.materialized);
+  EXPECT_EQ(view.summary, "renames view app.cheap to bargains");
+  const auto mat = Classify("ALTER MATERIALIZED VIEW totals RENAME TO sums", kPg);
+  EXPECT_TRUE(mat.materialized);
+  EXPECT_EQ(mat.object, "totals");
+  EXPECT_EQ(mat.new_name, "sums");
+  // Renaming a column of a view is not renaming the view.
+  const auto column = Classify("ALTER VIEW cheap RENAME COLUMN a TO b", kPg);
+  EXPECT_EQ(column.new_name, "");
+  EXPECT_EQ(column.summary, "alters view cheap");
+  EXPECT_EQ(Classify("ALTER SEQUENCE s RENAME TO t", kPg).new_name, "");
+}
+
 TEST(ClassifyTest, TriggerSaysItsEventsAndWhatItsBodyWrites) {
   auto info = Classify("CREATE TRIGGER items_gone AFTER DELETE OR UPDATE OF name ON items BEGIN "
                        "DELETE FROM tags WHERE item_id = OLD.id; INSERT INTO log VALUES (1); END",
@@ -467,7 +485,7 @@ TEST(ClassifyTest, TriggerSaysItsEventsAndWhatItsBodyWrites) {
   EXPECT_EQ(info.trigger_columns, std::vector<std::string>{"name"});
   EXPECT_TRUE(info.writes.empty());  // creating it writes nothing
   info = Classify("CREATE TRIGGER t BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION f()",
-                  Dialect::kPostgres);
+                  kPg);
   EXPECT_EQ(info.trigger_events, 1u);
   EXPECT_TRUE(info.trigger_rewrites.empty());
 }
@@ -477,7 +495,7 @@ TEST(ClassifyTest, ALiteralOutsideAnExecuteIsNotAStatement) {
   auto info = Classify("CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
                        "RAISE DEBUG 'not doing DELETE FROM accounts here'; "
                        "EXECUTE 'UPDATE ledger SET n = 0'; RETURN NEW; END $$",
-                       Dialect::kPostgres);
+                       kPg);
   EXPECT_EQ(info.rewrites, std::vector<std::string>{"ledger"});
 }
 
@@ -485,7 +503,7 @@ TEST(ClassifyTest, ALiteralOutsideAnExecuteIsNotAStatement) {
 TEST(ClassifyTest, SelectIntoFedByAWritableCteIsCreateTableAs) {
   auto info = Classify("WITH moved AS (DELETE FROM users WHERE NOT active RETURNING *) "
                        "SELECT * INTO archived_users FROM moved",
-                       Dialect::kPostgres);
+                       kPg);
   EXPECT_EQ(K::kCreateTable, info.kind);
   EXPECT_EQ(info.table, "archived_users");
   EXPECT_FALSE(info.destructive);
@@ -494,9 +512,9 @@ TEST(ClassifyTest, SelectIntoFedByAWritableCteIsCreateTableAs) {
 
 TEST(ClassifyTest, AWritableCteInParenthesesIsReadAsOne) {
   auto plain = Classify("WITH d AS (DELETE FROM t WHERE id = 1 RETURNING *) SELECT * FROM d",
-                        Dialect::kPostgres);
+                        kPg);
   auto wrapped = Classify("(WITH d AS (DELETE FROM t WHERE id = 1 RETURNING *) SELECT * FROM d)",
-                          Dialect::kPostgres);
+                          kPg);
   EXPECT_EQ(wrapped.kind, plain.kind);
   EXPECT_EQ(wrapped.destructive, plain.destructive);
   EXPECT_EQ(wrapped.summary, plain.summary);
@@ -505,7 +523,7 @@ TEST(ClassifyTest, AWritableCteInParenthesesIsReadAsOne) {
 TEST(ClassifyTest, CreateTableAsNamesWhatItsQuerysWritableCteWrites) {
   auto info = Classify("CREATE TABLE arch AS WITH d AS (DELETE FROM t WHERE id = 1 RETURNING *) "
                        "SELECT * FROM d",
-                       Dialect::kPostgres);
+                       kPg);
   EXPECT_EQ(K::kCreateTable, info.kind);
   EXPECT_EQ(info.writes, std::vector<std::string>{"t"});
   EXPECT_EQ(info.rewrites, std::vector<std::string>{"t"});
@@ -566,7 +584,7 @@ TEST(ClassifyTest, StatementsThatRunDmlOfTheirOwnNameItsTables) {
 TEST(ClassifyTest, AddedColumnsAndWhetherTheyFillExistingRows) {
   auto pg = Classify("ALTER TABLE t ADD COLUMN a text NULL, ADD CONSTRAINT u UNIQUE (b), "
                      "ADD COLUMN IF NOT EXISTS n int DEFAULT 0, ADD COLUMN d text DEFAULT (NULL)",
-                     Dialect::kPostgres);
+                     kPg);
   EXPECT_EQ(pg.kind, K::kAlterOther);
   ASSERT_EQ(pg.added.size(), 3u);
   EXPECT_EQ(pg.added[0].name, "a");
@@ -578,7 +596,7 @@ TEST(ClassifyTest, AddedColumnsAndWhetherTheyFillExistingRows) {
   auto lite = Classify("ALTER TABLE users ADD COLUMN phone VARCHAR(15) NULL DEFAULT NULL", Dialect::kSqlite);
   ASSERT_EQ(lite.added.size(), 1u);
   EXPECT_FALSE(lite.added[0].fills);
-  EXPECT_TRUE(Classify("ALTER TABLE t ADD COLUMN id bigserial", Dialect::kPostgres).added[0].fills);
+  EXPECT_TRUE(Classify("ALTER TABLE t ADD COLUMN id bigserial", kPg).added[0].fills);
   EXPECT_TRUE(Classify("ALTER TABLE t ADD COLUMN x INT AS (y + 1)", Dialect::kSqlite).added[0].fills);
   EXPECT_TRUE(Classify("ALTER TABLE t DROP COLUMN x", Dialect::kSqlite).added.empty());
 }

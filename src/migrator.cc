@@ -775,63 +775,122 @@ std::vector<std::string> TablesNamed(const std::vector<sql::StatementInfo>& info
   return out;
 }
 
-/// Adds to each statement's `writes` what the routines it calls write, as
-/// their definitions in the database read (a backfill function an earlier
-/// migration created, called with SELECT f() or CALL p()): their data is
-/// then recorded and checked on rollback, as for a routine the migration
-/// creates itself. Calls one level deep; a name built at run time is not seen.
-Status AddCalledRoutineWrites(Database& db, Prepared& p, sql::Dialect dialect) {
-  if (dialect != sql::Dialect::kPostgres) return Status::OK();
-  std::vector<std::vector<std::string>> called(p.up.size());
-  std::set<std::string> names;
-  using K = sql::StatementKind;
-  for (size_t i = 0; i < p.up.size(); ++i) {
-    // Routines are called by queries, DML, CALL and DO; a name before a
-    // parenthesis in DDL is a table, a type or a column list (looking those
-    // up cost every CREATE TABLE of a run a round trip).
-    const K kind = p.info[i].kind;
-    if (kind != K::kSelect && kind != K::kInsert && kind != K::kUpdate && kind != K::kDelete &&
-        kind != K::kOther && !(kind == K::kCreateTable && p.info[i].from_query) &&
-        !(kind == K::kCreateView && p.info[i].materialized)) {
-      continue;
-    }
-    auto tokens = sql::Tokenize(p.up[i].text, dialect);
-    if (!tokens.ok()) continue;
-    const auto& t = *tokens;
-    for (size_t k = 0; k + 1 < t.size(); ++k) {
-      if ((t[k].kind != sql::TokenKind::kWord && t[k].kind != sql::TokenKind::kQuotedIdentifier) ||
-          !t[k + 1].IsPunct('(')) {
-        continue;
+/// What calling routines may write, following the routines their bodies
+/// call in turn. A routine the script defines before the call is the one
+/// called; the others are read from the database (PostgreSQL), one round
+/// trip per level of calls, each once per migration.
+class RoutineEffects {
+ public:
+  struct Effects {
+    std::vector<std::string> writes, rewrites;
+    /// The routine that rewrites a table named only at run time, if one does.
+    std::string dynamic_in;
+  };
+  /// By NameKey: the routines a script defines, up to a statement.
+  using Defined = std::map<std::string, const sql::StatementInfo*>;
+
+  RoutineEffects(Database& db, sql::Dialect dialect) : db_(db), dialect_(dialect) {}
+
+  Result<Effects> Of(const std::vector<std::string>& names, const Defined& defined) {
+    Effects out;
+    std::set<std::string> seen;
+    std::vector<std::string> level = names;
+    for (int depth = 0; depth < 32 && !level.empty(); ++depth) {
+      std::vector<std::string> unread;
+      for (const std::string& name : level) {
+        const std::string key = sql::NameKey(name, dialect_);
+        if (defined.count(key) || read_.count(key)) continue;
+        read_[key] = {};  // none, unless the database has it
+        unread.push_back(name);
       }
-      std::string name = sql::IdentifierName(t[k], dialect);
-      called[i].push_back(name);
-      names.insert(std::move(name));
+      if (!unread.empty() && dialect_ == sql::Dialect::kPostgres) {
+        STRATA_ASSIGN_OR_RETURN(auto definitions, db_.RoutineDefinitions(unread));
+        for (const auto& [name, definition] : definitions) {
+          read_[sql::NameKey(name, dialect_)].push_back(sql::Classify(definition, dialect_));
+        }
+      }
+      std::vector<std::string> next;
+      for (const std::string& name : level) {
+        const std::string key = sql::NameKey(name, dialect_);
+        if (!seen.insert(key).second) continue;
+        std::vector<const sql::StatementInfo*> bodies;
+        if (auto here = defined.find(key); here != defined.end()) {
+          bodies.push_back(here->second);
+        } else {
+          for (const auto& body : read_[key]) bodies.push_back(&body);
+        }
+        for (const sql::StatementInfo* body : bodies) {
+          Add(out.writes, body->writes);
+          Add(out.rewrites, body->rewrites);
+          if (body->dynamic_rewrites && out.dynamic_in.empty()) out.dynamic_in = name;
+          next.insert(next.end(), body->calls.begin(), body->calls.end());
+        }
+      }
+      level = std::move(next);
+    }
+    return out;
+  }
+
+  /// Takes `body` as the database's definition of `name` (already read).
+  void Know(const std::string& name, sql::StatementInfo body) {
+    auto& known = read_[sql::NameKey(name, dialect_)];
+    if (known.empty()) known.push_back(std::move(body));
+  }
+
+  static void Add(std::vector<std::string>& to, const std::vector<std::string>& tables) {
+    for (const auto& table : tables) {
+      if (std::find(to.begin(), to.end(), table) == to.end()) to.push_back(table);
     }
   }
-  if (names.empty()) return Status::OK();
-  STRATA_ASSIGN_OR_RETURN(auto defs,
-                          db.RoutineDefinitions(std::vector<std::string>(names.begin(), names.end())));
-  std::map<std::string, sql::StatementInfo> bodies;  // of each routine name: what it writes
-  for (const auto& [name, definition] : defs) bodies[name] = sql::Classify(definition, dialect);
-  auto add = [](std::vector<std::string>& out, const std::vector<std::string>& tables) {
-    for (const auto& table : tables) {
-      if (std::find(out.begin(), out.end(), table) == out.end()) out.push_back(table);
-    }
-  };
-  // A routine the script defines before the call is the one called.
-  std::map<std::string, const sql::StatementInfo*> defined;
+
+ private:
+  Database& db_;
+  sql::Dialect dialect_;
+  std::map<std::string, std::vector<sql::StatementInfo>> read_;  // by NameKey; none: no such routine
+};
+
+/// Adds to each statement's `writes` and `rewrites` what the routines it
+/// calls write (a backfill in a function), and marks it when one of them
+/// rewrites a table named only at run time.
+Status AddCalledRoutineWrites(Prepared& p, sql::Dialect dialect, RoutineEffects& routines) {
+  if (dialect != sql::Dialect::kPostgres) return Status::OK();
+  using K = sql::StatementKind;
+  RoutineEffects::Defined defined;
   for (size_t i = 0; i < p.up.size(); ++i) {
-    for (const auto& name : called[i]) {
-      auto here = defined.find(name);
-      auto there = bodies.find(name);
-      const sql::StatementInfo* body = here != defined.end()  ? here->second
-                                       : there != bodies.end() ? &there->second
-                                                               : nullptr;
-      if (body == nullptr) continue;
-      add(p.info[i].writes, body->writes);
-      add(p.info[i].rewrites, body->rewrites);
+    sql::StatementInfo& info = p.info[i];
+    if (info.kind == K::kCreateFunction) {
+      defined[sql::NameKey(info.object, dialect)] = &info;
+      continue;
     }
-    if (p.info[i].kind == K::kCreateFunction) defined[p.info[i].object] = &p.info[i];
+    // Routines are called by queries, DML, CALL and DO; a name before a
+    // parenthesis in DDL is a table, a type or a column list (looking those
+    // up cost every CREATE TABLE of a run a round trip). A DO block's calls
+    // are in its body.
+    const K kind = info.kind;
+    if (kind != K::kSelect && kind != K::kInsert && kind != K::kUpdate && kind != K::kDelete &&
+        kind != K::kOther && !(kind == K::kCreateTable && info.from_query) &&
+        !(kind == K::kCreateView && info.materialized)) {
+      continue;
+    }
+    std::vector<std::string> called = info.calls;
+    auto tokens = sql::Tokenize(p.up[i].text, dialect);
+    if (tokens.ok()) {
+      const auto& t = *tokens;
+      for (size_t k = 0; k + 1 < t.size(); ++k) {
+        if ((t[k].kind == sql::TokenKind::kWord || t[k].kind == sql::TokenKind::kQuotedIdentifier) &&
+            t[k + 1].IsPunct('(')) {
+          called.push_back(sql::IdentifierName(t[k], dialect));
+        }
+      }
+    }
+    if (called.empty()) continue;
+    STRATA_ASSIGN_OR_RETURN(RoutineEffects::Effects effects, routines.Of(called, defined));
+    RoutineEffects::Add(info.writes, effects.writes);
+    RoutineEffects::Add(info.rewrites, effects.rewrites);
+    if (!effects.dynamic_in.empty() && info.dynamic_in.empty()) {
+      info.dynamic_rewrites = true;
+      info.dynamic_in = "routine " + effects.dynamic_in;
+    }
   }
   return Status::OK();
 }
@@ -842,15 +901,24 @@ Status AddCalledRoutineWrites(Database& db, Prepared& p, sql::Dialect dialect) {
 /// it and checked on rollback, as for a routine it calls. A table a trigger
 /// only inserts into (an audit trail) is left alone: nothing in it is lost,
 /// and capturing it whole would refuse the rollback once the application
-/// appended to it. The triggers are those in the
-/// database and those the script creates before the statement; a
-/// PostgreSQL trigger's function body is read, not the routines it calls.
-Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect) {
+/// appended to it. The triggers are those in the database and those the
+/// script creates before the statement; a PostgreSQL trigger's function is
+/// read with the routines it calls, and one that rewrites a table named only
+/// at run time marks the statement.
+Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, RoutineEffects& routines) {
   using K = sql::StatementKind;
   struct Fired {
     unsigned events;
     std::vector<std::string> rewrites;
     std::vector<std::string> columns;  // UPDATE OF: fires only when one is assigned
+    std::string dynamic_in;            // its function, when that rewrites unnamed tables
+  };
+  RoutineEffects::Defined defined;  // the script's routines before the statement at hand
+  // What a PostgreSQL trigger function rewrites, the routines it calls included.
+  auto function_fires = [&](unsigned events, std::vector<std::string> columns,
+                            const std::string& function) -> Result<Fired> {
+    STRATA_ASSIGN_OR_RETURN(RoutineEffects::Effects effects, routines.Of({function}, defined));
+    return Fired{events, std::move(effects.rewrites), std::move(columns), effects.dynamic_in};
   };
   std::map<std::string, std::vector<Fired>> on;  // by table key
   auto triggers_of = [&](const std::string& table) -> Result<std::vector<Fired>*> {
@@ -861,39 +929,34 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect) {
     STRATA_ASSIGN_OR_RETURN(auto sources, db.TriggersOn(table));
     for (const auto& source : sources) {
       sql::StatementInfo info = sql::Classify(source.definition, dialect);
-      if (source.events == 0) {
-        fired.push_back({info.trigger_events, info.trigger_rewrites, info.trigger_columns});
-      } else {
-        fired.push_back({source.events, info.rewrites, source.columns});
+      if (source.events == 0) {  // SQLite: the CREATE TRIGGER, its body inside
+        fired.push_back({info.trigger_events, info.trigger_rewrites, info.trigger_columns, ""});
+        continue;
       }
+      // PostgreSQL: the function's definition (the script may redefine it
+      // before the statement), with the routines it calls.
+      const std::string function = info.object;
+      routines.Know(function, std::move(info));
+      STRATA_ASSIGN_OR_RETURN(Fired f, function_fires(source.events, source.columns, function));
+      fired.push_back(std::move(f));
     }
     return &fired;
   };
-  // PostgreSQL: what the function a trigger the script creates runs
-  // rewrites, the script's own definition of it or the database's.
-  auto function_rewrites = [&](size_t before, const std::string& name) -> Result<std::vector<std::string>> {
-    for (size_t j = before; j-- > 0;) {
-      if (p.info[j].kind == K::kCreateFunction &&
-          sql::NameKey(p.info[j].object, dialect) == sql::NameKey(name, dialect)) {
-        return p.info[j].rewrites;
-      }
-    }
-    STRATA_ASSIGN_OR_RETURN(auto defs, db.RoutineDefinitions({name}));
-    std::vector<std::string> out;
-    for (const auto& [routine, definition] : defs) {
-      for (auto& t : sql::Classify(definition, dialect).rewrites) out.push_back(std::move(t));
-    }
-    return out;
-  };
   for (size_t i = 0; i < p.info.size(); ++i) {
     sql::StatementInfo& info = p.info[i];
+    if (info.kind == K::kCreateFunction) {
+      defined[sql::NameKey(info.object, dialect)] = &info;
+      continue;
+    }
     if (info.kind == K::kCreateTrigger && !info.table.empty()) {
       STRATA_ASSIGN_OR_RETURN(std::vector<Fired>* fired, triggers_of(info.table));
-      std::vector<std::string> rewrites = info.trigger_rewrites;
-      if (!info.trigger_function.empty()) {
-        STRATA_ASSIGN_OR_RETURN(rewrites, function_rewrites(i, info.trigger_function));
+      if (info.trigger_function.empty()) {
+        fired->push_back({info.trigger_events, info.trigger_rewrites, info.trigger_columns, ""});
+      } else {
+        STRATA_ASSIGN_OR_RETURN(Fired f, function_fires(info.trigger_events, info.trigger_columns,
+                                                        info.trigger_function));
+        fired->push_back(std::move(f));
       }
-      fired->push_back({info.trigger_events, std::move(rewrites), info.trigger_columns});
       continue;
     }
     const unsigned event = info.kind == K::kUpdate   ? Database::kOnUpdate
@@ -920,11 +983,15 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect) {
     };
     for (const Fired& trigger : *fired) {
       if (!fires(trigger)) continue;
+      if (!trigger.dynamic_in.empty() && info.dynamic_in.empty()) {
+        info.dynamic_rewrites = true;
+        info.dynamic_in = fmt::format("routine {} (run by a trigger on {} it fires)",
+                                      trigger.dynamic_in, info.table);
+      }
       for (const std::string& table : trigger.rewrites) {
         if (sql::NameKey(table, dialect) == sql::NameKey(info.table, dialect)) continue;
-        for (auto* to : {&info.writes, &info.rewrites}) {
-          if (std::find(to->begin(), to->end(), table) == to->end()) to->push_back(table);
-        }
+        RoutineEffects::Add(info.writes, {table});
+        RoutineEffects::Add(info.rewrites, {table});
       }
     }
   }
@@ -1357,6 +1424,22 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
                                             ? "a DO block or a routine it calls"
                                             : "a routine it calls or a trigger it fires");
       plans.emplace_back(std::move(all), std::move(info));
+    }
+    if (p.info[i].dynamic_rewrites && p.info[i].kind != sql::StatementKind::kCreateFunction) {
+      const sql::StatementInfo& info = p.info[i];
+      if (!allow_irreversible) {
+        return Status(
+            Code::kIrreversible,
+            fmt::format("migration {}: {}:{}: this statement {}; {} runs a statement that changes "
+                        "or removes rows of a table named only when it runs (EXECUTE of "
+                        "format('... %I ...'), of text joined with ||, or of a variable), so "
+                        "Strata cannot capture them and a rollback could not restore them; name "
+                        "the table in the SQL, or pass --allow-irreversible to apply it without "
+                        "a way back",
+                        m.id(), m.up_path, st.line, info.summary,
+                        info.dynamic_in.empty() ? "its body" : info.dynamic_in));
+      }
+      uncaptured.push_back(info.summary + " (rows of a table named at run time)");
     }
     if (p.info[i].destructive) plans.emplace_back(st.text, p.info[i]);
     for (const auto& [text, info] : plans) {
@@ -2998,8 +3081,9 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   };
   for (auto& [m, p] : todo) {
     if (Interrupt::Requested()) return interrupted_before(*m);
-    if (Status s = AddCalledRoutineWrites(*db_, p, dialect); !s.ok()) return stop_before(s);
-    if (Status s = AddTriggerWrites(*db_, p, dialect); !s.ok()) return stop_before(s);
+    RoutineEffects routines(*db_, dialect);
+    if (Status s = AddCalledRoutineWrites(p, dialect, routines); !s.ok()) return stop_before(s);
+    if (Status s = AddTriggerWrites(*db_, p, dialect, routines); !s.ok()) return stop_before(s);
     // Dropping an index or trigger looks its table up in the model.
     bool looks_up = std::any_of(p.info.begin(), p.info.end(), [](const sql::StatementInfo& i) {
       return i.kind == K::kDropIndex || i.kind == K::kDropTrigger;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <optional>
 #include <span>
 #include <utility>
 
@@ -85,6 +86,9 @@ class Parser {
   /// Sets info_.writes and info_.rewrites to what the routine or DO body
   /// among the statement's tokens writes.
   void BodyWrites();
+  /// Adds to `calls` the names `b` calls as routines (a name before a
+  /// parenthesis: some are tables or types, which no routine is named).
+  void AddCalls(std::span<const Token> b);
 
   void Create();
   void CreateTable();
@@ -381,46 +385,120 @@ void AddRewritingDdlTargets(std::span<const Token> b, Dialect dialect, std::vect
   }
 }
 
+/// The text of a string literal: '..' (quotes undoubled), E'..' (escapes
+/// left as written), $tag$..$tag$; nullopt for any other token.
+std::optional<std::string> LiteralText(const Token& t, Dialect dialect) {
+  if (t.kind != TokenKind::kString || t.text.size() < 2) return std::nullopt;
+  if (t.text[0] == '$') {
+    const size_t tag = t.text.find('$', 1);
+    if (tag == std::string_view::npos || t.text.size() < 2 * (tag + 1)) return std::nullopt;
+    return std::string(t.text.substr(tag + 1, t.text.size() - 2 * (tag + 1)));
+  }
+  Token quoted = t;
+  if (t.text[0] == 'E' || t.text[0] == 'e') quoted.text.remove_prefix(1);
+  if (quoted.text.empty() || quoted.text[0] != '\'') return std::nullopt;
+  return IdentifierName(quoted, dialect);
+}
+
+/// Whether the statement `b` (what a body EXECUTEs) changes or removes rows
+/// of a table it does not name: the name is filled in at run time
+/// (format('UPDATE %I ...'), 'DELETE FROM ' || t), so no table can be
+/// captured for it.
+bool RewritesAnUnnamedTable(std::span<const Token> b) {
+  auto word = [&](size_t k, std::string_view w) { return k < b.size() && b[k].IsWord(w); };
+  size_t at = 0;
+  if (word(0, "UPDATE") || word(0, "TRUNCATE")) {
+    at = word(1, "TABLE") ? 2 : 1;
+  } else if ((word(0, "DELETE") || word(0, "MERGE")) && (word(1, "FROM") || word(1, "INTO"))) {
+    at = 2;
+  } else if (word(0, "DROP") && word(1, "TABLE")) {
+    at = word(2, "IF") ? 4 : 2;
+  } else if (word(0, "ALTER") && word(1, "TABLE")) {
+    at = word(2, "IF") ? 4 : 2;
+    const bool changes = std::any_of(b.begin(), b.end(), [](const Token& t) {
+      return t.IsWord("DROP") || t.IsWord("TYPE");
+    });
+    if (!changes) return false;
+  } else if (word(0, "INSERT") && word(1, "INTO")) {
+    at = 2;
+    bool upsert = false;
+    for (size_t k = 0; k + 1 < b.size(); ++k) upsert |= b[k].IsWord("DO") && b[k + 1].IsWord("UPDATE");
+    if (!upsert) return false;
+  } else {
+    return false;
+  }
+  if (word(at, "ONLY")) ++at;
+  return at >= b.size() || (b[at].kind != TokenKind::kWord && b[at].kind != TokenKind::kQuotedIdentifier);
+}
+
 void Parser::BodyWrites() {
   std::vector<std::string>& out = info_.writes;
   std::vector<std::string>& rewrites = info_.rewrites;
   // A body in SQL-standard form (PostgreSQL 14: BEGIN ATOMIC ... END) is
   // tokens of the statement itself.
-  AddWriteTargets(std::span<const Token>(tokens_.data() + pos_, end_ - pos_), dialect_, out, rewrites);
+  const std::span<const Token> atomic(tokens_.data() + pos_, end_ - pos_);
+  AddWriteTargets(atomic, dialect_, out, rewrites);
+  AddCalls(atomic);
   for (size_t i = pos_; i < end_; ++i) {
-    const Token& body = tokens_[i];
-    if (body.kind != TokenKind::kString || body.text.empty()) continue;
-    std::string inner;
-    if (body.text[0] == '$') {
-      size_t tag = body.text.find('$', 1);
-      if (tag == std::string_view::npos || body.text.size() < 2 * (tag + 1)) continue;
-      inner = body.text.substr(tag + 1, body.text.size() - 2 * (tag + 1));
-    } else if (body.text[0] == '\'') {
-      // AS 'UPDATE t SET ...' (or DO '...'), quotes doubled inside.
-      inner = IdentifierName(body, dialect_);
-    } else {
-      continue;
-    }
-    auto t = Tokenize(inner, dialect_);
+    // AS 'UPDATE t SET ...' (or DO '...'), or a dollar-quoted body.
+    std::optional<std::string> inner = LiteralText(tokens_[i], dialect_);
+    if (!inner) continue;
+    auto t = Tokenize(*inner, dialect_);
     if (!t.ok()) continue;
     AddWriteTargets(*t, dialect_, out, rewrites);
     AddRewritingDdlTargets(*t, dialect_, out, rewrites);
-    // A statement the body EXECUTEs from a literal: EXECUTE 'ALTER TABLE ...'
-    // (literals from an EXECUTE to the end of its statement; one a RAISE
-    // prints is text, not a statement).
-    bool executing = false;
-    for (const Token& literal : *t) {
-      if (literal.IsWord("EXECUTE")) executing = true;
-      if (literal.IsPunct(';')) executing = false;
-      if (!executing || literal.kind != TokenKind::kString || literal.text.empty() ||
-          literal.text[0] != '\'') {
-        continue;
+    AddCalls(*t);
+    // A statement the body EXECUTEs: the literal it starts with (EXECUTE
+    // 'ALTER TABLE ...', EXECUTE format('UPDATE %I ...', ...)); literals
+    // elsewhere are text (a RAISE's message), not statements. One whose
+    // table is filled in at run time, or that is built from no literal at
+    // all (EXECUTE a variable), may rewrite any table.
+    const std::vector<Token>& b = *t;
+    // The literal the statement from `k` to its ';' starts with.
+    auto first_literal = [&](size_t k) {
+      std::optional<std::string> text;
+      for (; k < b.size() && !b[k].IsPunct(';') && !text; ++k) text = LiteralText(b[k], dialect_);
+      return text;
+    };
+    for (size_t e = 0; e < b.size(); ++e) {
+      if (!b[e].IsWord("EXECUTE")) continue;
+      std::vector<std::string> statements;
+      if (auto literal = first_literal(e + 1)) {
+        statements.push_back(std::move(*literal));
+      } else if (e + 1 < b.size() && b[e + 1].kind == TokenKind::kWord) {
+        // EXECUTE sql: what the body assigns to that variable (sql :=
+        // format('...'), sql := 'CREATE TABLE ' || ...).
+        for (size_t k = 0; k + 2 < b.size(); ++k) {
+          if (!b[k].IsWord(b[e + 1].text)) continue;
+          size_t value = b[k + 1].text == ":=" ? k + 2
+                         : b[k + 1].IsPunct(':') && b[k + 2].text == "=" ? k + 3
+                                                                          : 0;
+          if (value == 0) continue;
+          if (auto literal = first_literal(value)) statements.push_back(std::move(*literal));
+        }
       }
-      const std::string statement = IdentifierName(literal, dialect_);  // the tokens point into it
-      auto executed = Tokenize(statement, dialect_);
-      if (!executed.ok()) continue;
-      AddWriteTargets(*executed, dialect_, out, rewrites);
-      AddRewritingDdlTargets(*executed, dialect_, out, rewrites);
+      if (statements.empty()) info_.dynamic_rewrites = true;
+      for (const std::string& statement : statements) {
+        auto executed = Tokenize(statement, dialect_);
+        if (!executed.ok()) continue;
+        AddWriteTargets(*executed, dialect_, out, rewrites);
+        AddRewritingDdlTargets(*executed, dialect_, out, rewrites);
+        AddCalls(*executed);
+        if (RewritesAnUnnamedTable(*executed)) info_.dynamic_rewrites = true;
+      }
+    }
+  }
+}
+
+void Parser::AddCalls(std::span<const Token> b) {
+  for (size_t k = 0; k + 1 < b.size(); ++k) {
+    if ((b[k].kind != TokenKind::kWord && b[k].kind != TokenKind::kQuotedIdentifier) ||
+        !b[k + 1].IsPunct('(')) {
+      continue;
+    }
+    std::string name = IdentifierName(b[k], dialect_);
+    if (std::find(info_.calls.begin(), info_.calls.end(), name) == info_.calls.end()) {
+      info_.calls.push_back(std::move(name));
     }
   }
 }

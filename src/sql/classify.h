@@ -90,6 +90,16 @@ struct StatementInfo {
   /// Of `writes`: those whose rows it may change or remove (UPDATE, DELETE,
   /// TRUNCATE, a REPLACE or upsert), not only add to (INSERT).
   std::vector<std::string> rewrites;
+  /// A body (routine, DO block) that EXECUTEs a statement changing or
+  /// removing rows of a table named only at run time (format('DELETE FROM
+  /// %I', ...), 'UPDATE ' || t), or a statement built from no literal.
+  bool dynamic_rewrites = false;
+  /// Set beside dynamic_rewrites by the migrator when it is not the
+  /// statement's own body: the routine (or trigger) that does it.
+  std::string dynamic_in;
+  /// A body's calls of other routines (names before a parenthesis; the
+  /// keywords, tables and types among them name no routine).
+  std::vector<std::string> calls;
   /// CREATE TRIGGER: the events it fires on (Database::TriggerEvent bits:
   /// 1 INSERT, 2 UPDATE, 4 DELETE) and the tables whose rows the DML of its
   /// body (SQLite's BEGIN ... END) may change or remove, as `rewrites` (an

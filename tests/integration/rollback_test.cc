@@ -2534,6 +2534,60 @@ TEST_P(RollbackTest, WhatATriggerTheMigrationFiresWritesIsPutBack) {
   EXPECT_EQ(RowsText("SELECT item_id FROM gone ORDER BY item_id"), "2|\n99|\n");
 }
 
+// PostgreSQL: what a routine writes is followed into the routines it calls
+// (a trigger function's PERFORM dec_total(), a backfill calling a helper),
+// and a statement that rewrites a table named only at run time (EXECUTE
+// format('UPDATE %I ...')) in a DO block, a called routine or a fired
+// trigger's function is refused: Strata cannot capture those rows. Both
+// were applied, and a rollback with exit 0 left the rows changed (hunt17 #6).
+TEST_P(RollbackTest, RoutinesCalledInTurnAreFollowedAndRunTimeTablesRefused) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's routines and dynamic SQL";
+  Write("0003_totals.up.sql",
+        "CREATE TABLE totals (id INTEGER PRIMARY KEY, n INTEGER);\n"
+        "INSERT INTO totals VALUES (1, 50), (2, 7);\n"
+        "CREATE FUNCTION dec_total(amount int) RETURNS void LANGUAGE sql AS "
+        "$q$ UPDATE totals SET n = n - amount WHERE id = 1 $q$;\n"
+        "CREATE FUNCTION items_gone() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "PERFORM dec_total(1); RETURN OLD; END $$;\n"
+        "CREATE TRIGGER items_gone AFTER DELETE ON items FOR EACH ROW EXECUTE FUNCTION items_gone();\n"
+        "CREATE FUNCTION purge() RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
+        "PERFORM trim_totals(); END $$;\n"
+        "CREATE FUNCTION trim_totals() RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
+        "DELETE FROM totals WHERE id = 2; END $$;\n"
+        "CREATE FUNCTION zero(t text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
+        "EXECUTE format('UPDATE %I SET n = 0', t); END $$;\n");
+  ASSERT_TRUE(Up().ok());
+  const std::string data = Data();
+  Write("0004_purge.up.sql", "DELETE FROM items WHERE id > 3;\nSELECT purge();\n");
+  Write("0004_purge.down.sql", "-- the captured rows come back\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(RowsText("SELECT id, n FROM totals ORDER BY id"), "1|48|\n");  // two items, one purge
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, n FROM totals ORDER BY id"), "1|50|\n2|7|\n");
+  EXPECT_EQ(Data(), data);
+
+  const std::vector<std::string> refused = {
+      "DO $$ BEGIN EXECUTE format('DELETE FROM %I WHERE id = 1', 'totals'); END $$;\n",
+      "SELECT zero('totals');\n",
+      "CREATE OR REPLACE FUNCTION items_gone() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+      "PERFORM zero('totals'); RETURN OLD; END $$;\nDELETE FROM items WHERE id = 1;\n",
+  };
+  for (const std::string& script : refused) {
+    Write("0004_purge.up.sql", script);
+    Status s = Up();
+    EXPECT_EQ(s.code(), Code::kIrreversible) << script << s.message();
+    EXPECT_THAT(s.message(), HasSubstr("named only when it runs")) << script;
+    EXPECT_EQ(Data(), data) << script;
+  }
+  // Accepted without a way back when asked.
+  UpOptions anyway;
+  anyway.allow_irreversible = true;
+  Status applied = Up(anyway);
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  EXPECT_EQ(RowsText("SELECT id, n FROM totals ORDER BY id"), "1|0|\n2|0|\n");
+}
+
 // PostgreSQL: a trigger the migration creates runs a function (the
 // script's own or the database's); what that function rewrites is
 // captured. And a table captured whole is put back with its own triggers

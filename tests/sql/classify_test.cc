@@ -456,6 +456,41 @@ TEST(ClassifyTest, UnknownCommandsAreNamedAsPossibleTypos) {
   EXPECT_EQ("runs GRANT", Classify("GRANT SELECT ON t TO app", kPg).summary);
 }
 
+TEST(ClassifyTest, ABodyRewritingATableNamedAtRunTimeSaysSo) {
+  auto body = [](const std::string& plpgsql) {
+    return Classify("DO $$ DECLARE q text; t text := 'x'; BEGIN " + plpgsql + " END $$", kPg);
+  };
+  for (const char* dynamic : {
+           "EXECUTE format('DELETE FROM %I WHERE id = 1', t);",
+           "EXECUTE format($q$UPDATE %I SET n = n - 1$q$, t);",
+           "EXECUTE 'UPDATE ' || quote_ident(t) || ' SET n = 0';",
+           "q := 'TRUNCATE ' || t; EXECUTE q;",
+           "EXECUTE format('DROP TABLE IF EXISTS %I', t);",
+           "EXECUTE format('INSERT INTO %I VALUES (1) ON CONFLICT (id) DO UPDATE SET n = 1', t);",
+           "EXECUTE q;",  // built where Strata does not see
+       }) {
+    EXPECT_TRUE(body(dynamic).dynamic_rewrites) << dynamic;
+  }
+  for (const char* named : {
+           "EXECUTE format('CREATE TABLE IF NOT EXISTS %I (id int)', t);",
+           "q := format('CREATE INDEX ON %I (id)', t); EXECUTE q;",
+           "EXECUTE format('INSERT INTO %I VALUES (1)', t);",
+           "EXECUTE format('ALTER TABLE %I ADD COLUMN n int', t);",
+           "EXECUTE format('DELETE FROM accounts WHERE id = %s', 1);",
+           "RAISE NOTICE 'UPDATE %', t;",
+       }) {
+    EXPECT_FALSE(body(named).dynamic_rewrites) << named;
+  }
+  EXPECT_EQ(body("EXECUTE format('DELETE FROM accounts WHERE id = %s', 1);").rewrites,
+            std::vector<std::string>{"accounts"});
+  const auto calls = Classify(
+      "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+      "PERFORM dec_total(OLD.id, OLD.amount); RETURN OLD; END $$",
+      kPg);
+  EXPECT_NE(std::find(calls.calls.begin(), calls.calls.end(), "dec_total"), calls.calls.end());
+  EXPECT_FALSE(calls.dynamic_rewrites);
+}
+
 TEST(ClassifyTest, AViewRenamedSaysItsNewName) {
   const auto view = Classify("ALTER VIEW IF EXISTS app.cheap RENAME TO bargains", kPg);
   EXPECT_EQ(view.kind, K::kAlterOther);

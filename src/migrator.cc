@@ -2701,7 +2701,10 @@ class Migrator::Run {
       return result.status.WithContext("recording the step in history");
     }
     const Step::Label& label = step.labels[i - 1 - guards];
-    Code code = label.code == Code::kDatabase ? result.status.code() : label.code;
+    // A statement a signal cancelled did not fail its label's way (a verify
+    // script, putting captured data back): it was stopped.
+    Code code = label.code == Code::kDatabase || Interrupt::Requested() ? result.status.code()
+                                                                        : label.code;
     return Status(code, fmt::format("{}: {}", label.where, result.status.message()));
   }
 
@@ -3397,9 +3400,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     const PlanStep& step = report.plan[i];
     if (Interrupt::Requested()) return interrupted_before(step);
     std::string where = step.id + " (down script stored at apply time)";
-    std::string restore_where =
-        step.id + " (putting back the data captured before it; the down script must first "
-                  "rebuild the columns and tables the up script removed)";
+    std::string restore_where = step.id + " (putting back the data captured before it)";
     Emit(on_event, Event::Kind::kRollingBack, step.version, step.id);
     auto start = Clock::now();
     STRATA_RETURN_IF_ERROR(SetTimeouts(*db_, directives[i], options_.statement_lock_timeout));
@@ -3513,7 +3514,8 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       s = NameLockHolders(*db_, std::move(s), TablesNamed(down_infos));
       if (s.ok()) {
         s = run.Exec(restores[i], restore_where);
-        if (!s.ok()) s = Status(Code::kVerifyFailed, s.message());  // as in the transaction below
+        // As in the transaction below.
+        if (!s.ok() && !Interrupt::Requested()) s = Status(Code::kVerifyFailed, s.message());
       }
       if (s.ok()) s = check();
       if (s.ok()) s = run.history().Remove(step.version);
@@ -3657,8 +3659,9 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                              "undone; {} is still applied and history records the failure. {}.\n{}",
                              step.id, step.id,
                              restoring ? "The data captured at apply time could not be put back "
-                                         "(the error below says why); fix the database by "
-                                         "hand or restore a snapshot"
+                                         "(the down script must first rebuild the columns and "
+                                         "tables the up script removed; the error below says "
+                                         "why); fix the database by hand or restore a snapshot"
                              : outside
                                  ? fmt::format(
                                        "Before the rollback ran, the schema already differed "

@@ -207,9 +207,14 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
       }
       auto report = migrator->Up(up, PrintEvent);
       if (!report.ok()) {
+        // Each re-applied migration is atomic with its history row: the
+        // database is at a migration boundary, which history shows.
         return Fail(report.status().WithContext(fmt::format(
-            "the database holds snapshot {}, but re-applying the migrations up to {} failed",
-            manifest->id, reapply.back()->id())));
+            "the database holds snapshot {}{}; re-applying the migrations up to {} did not "
+            "finish (run `strata up --to {}` to finish the restore, or restore the snapshot "
+            "taken before it, named above, to undo it)",
+            manifest->id, i == 0 ? "" : " with the migrations up to " + reapply[i - 1]->id() + " re-applied",
+            reapply.back()->id(), reapply.back()->version)));
       }
       if (Status s = note_unlike(migrator->DataUnlikeAfter(r.checks), "after " + r.id()); !s.ok()) {
         return Fail(s);

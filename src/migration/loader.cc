@@ -34,17 +34,21 @@ constexpr std::string_view kExpected = "expected NNNN_name.up.sql, NNNN_name.dow
 /// byte order mark is dropped.
 Result<std::string> ReadFileAt(int dir_fd, const std::string& name, const std::string& path,
                                struct stat* st) {
-  int fd = openat(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC);
+  // Not blocking: opening a FIFO waits for a writer that may never come.
+  int fd = openat(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     return Status(Code::kIOError, fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
   }
   std::string out;
-  size_t expected = 0;  // the size fstat saw: reaching it saves the read that finds EOF
-  if (fstat(fd, st) == 0 && S_ISREG(st->st_mode)) {
-    expected = static_cast<size_t>(st->st_size);
-  } else {
+  if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+    // A FIFO or a device (a link to /dev/zero) has no end to read to.
+    close(fd);
     *st = {};
+    return Status(Code::kIOError, fmt::format("{}: cannot read: not a regular file (a FIFO, a "
+                                              "device or a directory)",
+                                              path));
   }
+  const size_t expected = static_cast<size_t>(st->st_size);  // reaching it saves the read that finds EOF
   out.reserve(expected);
   char buf[16384];
   while (expected == 0 || out.size() < expected) {

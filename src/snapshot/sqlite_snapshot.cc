@@ -57,6 +57,12 @@ Status Backup(sqlite3* dest, sqlite3* src, const std::string& what) {
   int rc;
   while ((rc = sqlite3_backup_step(b, 4096)) == SQLITE_OK || rc == SQLITE_BUSY ||
          rc == SQLITE_LOCKED) {
+    // Stopped before it is done, the copy's transaction on `dest` is rolled
+    // back by sqlite3_backup_finish: `dest` stays as it was.
+    if (Interrupt::Requested()) {
+      rc = SQLITE_INTERRUPT;
+      break;
+    }
     if (rc != SQLITE_OK) {
       if (std::chrono::steady_clock::now() > deadline) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -65,6 +71,10 @@ Status Backup(sqlite3* dest, sqlite3* src, const std::string& what) {
   sqlite3_backup_finish(b);
   if (rc != SQLITE_DONE) {
     std::string why = sqlite3_errstr(rc);
+    if (rc == SQLITE_INTERRUPT) {
+      return Status(Code::kDatabase, fmt::format("{} stopped: {}; the copy was undone", what,
+                                                 Interrupt::Describe()));
+    }
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
       why += " (another connection kept the database locked for 30 s)";
     } else if (rc == SQLITE_READONLY) {

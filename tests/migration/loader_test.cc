@@ -1,5 +1,8 @@
 #include "migration/loader.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <map>
 
@@ -80,6 +83,22 @@ TEST(LoadMigrations, ANameThatIsNotUtf8IsNamedBeforeAnythingRuns) {
   EXPECT_THAT(loaded.status().message(), HasSubstr("1 problem in"));
   EXPECT_THAT(loaded.status().message(),
               HasSubstr("1_caf\xe9.up.sql: the name is not UTF-8 text"));
+}
+
+// A FIFO waited for a writer forever, and a link to /dev/zero was read
+// until memory ran out: neither is a file with an end.
+TEST(LoadMigrations, AFifoOrADeviceIsNamedNotReadForever) {
+  testing::TempDir dir;
+  dir.Write("1_a.up.sql", "SELECT 1;");
+  ASSERT_EQ(mkfifo((dir.path() + "/2_fifo.up.sql").c_str(), 0600), 0);
+  ASSERT_EQ(symlink("/dev/zero", (dir.path() + "/3_zero.up.sql").c_str()), 0);
+  auto loaded = LoadMigrations(dir.path());
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(loaded.status().message(), HasSubstr("2 problems in"));
+  EXPECT_THAT(loaded.status().message(),
+              HasSubstr("2_fifo.up.sql: cannot read: not a regular file"));
+  EXPECT_THAT(loaded.status().message(),
+              HasSubstr("3_zero.up.sql: cannot read: not a regular file"));
 }
 
 TEST(LoadMigrations, MissingDirectory) {

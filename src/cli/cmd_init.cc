@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "engine/url.h"
 #include "migration/loader.h"
 
 namespace strata::cli {
@@ -49,6 +50,9 @@ void SetupInit(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->callback([&global, &exit_code] {
     std::string config = global.config.empty() ? "strata.toml" : global.config;
     std::string url = global.database.empty() ? "sqlite:app.db" : global.database;
+    // strata.toml is committed with the project: a password stays out of it.
+    const bool password_left_out = UrlWithoutPassword(url) != url;
+    url = UrlWithoutPassword(url);
     std::error_code ec;
     std::string dir;
     bool found = false;  // another tool's directory, taken as it is
@@ -83,6 +87,11 @@ void SetupInit(CLI::App& app, GlobalOptions& global, int& exit_code) {
         return;
       }
       fmt::print("created {}\n", config);
+      if (password_left_out) {
+        fmt::print("the password is left out of {} (a file projects commit): give it in "
+                   "DATABASE_URL, PGPASSWORD or ~/.pgpass\n",
+                   config);
+      }
     }
     if (found) {
       if (dir == ".") {

@@ -225,6 +225,29 @@ std::string RedactUrl(std::string_view url) {
   return RedactPasswordParams(std::move(out));
 }
 
+std::string UrlWithoutPassword(std::string_view url) {
+  std::string out(url);
+  std::string_view password = UrlPassword(url);
+  if (!password.empty()) {
+    // With the ':' before it.
+    out.erase(static_cast<size_t>(password.data() - url.data()) - 1, password.size() + 1);
+  }
+  const size_t query = out.find('?');
+  if (query == std::string::npos) return out;
+  std::string kept;
+  for (size_t at = query + 1; at <= out.size();) {
+    size_t end = out.find('&', at);
+    if (end == std::string::npos) end = out.size();
+    const std::string_view pair = std::string_view(out).substr(at, end - at);
+    const std::string key = DecodedLowerKey(pair.substr(0, pair.find('=')));
+    if (!pair.empty() && !IsPasswordKey(key.substr(0, key.find('=')))) {
+      kept += (kept.empty() ? "" : "&") + std::string(pair);
+    }
+    at = end + 1;
+  }
+  return out.substr(0, query) + (kept.empty() ? "" : "?" + kept);
+}
+
 std::string RedactSecrets(std::string_view text) {
   std::string out(text);
   size_t pos = 0;

@@ -49,6 +49,11 @@ std::string UrlWithDatabase(const std::string& url, const std::string& dbname);
 /// parameters.
 std::string RedactUrl(std::string_view url);
 
+/// The URL without its password, in the credentials (postgres://u@h/db) or
+/// as a query parameter (password=, sslpassword=): what may be written into
+/// a file a project commits.
+std::string UrlWithoutPassword(std::string_view url);
+
 /// Redacts every URL-embedded password found anywhere in `text` (error
 /// messages that echo a URL, for instance).
 std::string RedactSecrets(std::string_view text);

@@ -78,6 +78,17 @@ TEST(RedactUrl, HidesPasswordsInEveryPlace) {
   EXPECT_EQ(RedactUrl("sqlite:app.db"), "sqlite:app.db");
 }
 
+// What `strata init` writes into strata.toml, which projects commit.
+TEST(UrlWithoutPassword, LeavesTheRestOfTheUrl) {
+  EXPECT_EQ(UrlWithoutPassword("postgres://app:s3cret@db:5432/shop"), "postgres://app@db:5432/shop");
+  EXPECT_EQ(UrlWithoutPassword("postgres://app:s3cret@db/shop?sslmode=require&password=x&"
+                               "application_name=a&sslpassword=y"),
+            "postgres://app@db/shop?sslmode=require&application_name=a");
+  EXPECT_EQ(UrlWithoutPassword("postgres://app@db/shop?password=x"), "postgres://app@db/shop");
+  EXPECT_EQ(UrlWithoutPassword("postgres://app@db/shop"), "postgres://app@db/shop");
+  EXPECT_EQ(UrlWithoutPassword("sqlite:app.db"), "sqlite:app.db");
+}
+
 TEST(EncodeCredentials, AnAtSignBeforeTheLastOneIsPercentEncoded) {
   EXPECT_EQ(EncodeCredentials("postgres://app:p@ss@db:5432/shop"), "postgres://app:p%40ss@db:5432/shop");
   EXPECT_EQ(EncodeCredentials("postgres://a@b:c@d@db/x?y=@"), "postgres://a%40b:c%40d@db/x?y=@");

@@ -460,17 +460,29 @@ void Parser::BodyWrites() {
       for (; k < b.size() && !b[k].IsPunct(';') && !text; ++k) text = LiteralText(b[k], dialect_);
       return text;
     };
+    // Whether the token at `k` starts a PL/pgSQL statement (EXECUTE in
+    // GRANT EXECUTE or a trigger's EXECUTE FUNCTION runs nothing).
+    auto starts_statement = [&](size_t k) {
+      if (k == 0 || b[k - 1].IsPunct(';')) return true;
+      for (std::string_view before : {"BEGIN", "THEN", "ELSE", "LOOP", "QUERY", "IN", "FOR"}) {
+        if (b[k - 1].IsWord(before)) return true;
+      }
+      return false;
+    };
     for (size_t e = 0; e < b.size(); ++e) {
-      if (!b[e].IsWord("EXECUTE")) continue;
+      if (!b[e].IsWord("EXECUTE") || !starts_statement(e) ||
+          (e + 1 < b.size() && (b[e + 1].IsWord("FUNCTION") || b[e + 1].IsWord("PROCEDURE")))) {
+        continue;
+      }
       std::vector<std::string> statements;
       if (auto literal = first_literal(e + 1)) {
         statements.push_back(std::move(*literal));
       } else if (e + 1 < b.size() && b[e + 1].kind == TokenKind::kWord) {
         // EXECUTE sql: what the body assigns to that variable (sql :=
-        // format('...'), sql := 'CREATE TABLE ' || ...).
+        // format('...'), sql = 'CREATE TABLE ' || ...).
         for (size_t k = 0; k + 2 < b.size(); ++k) {
-          if (!b[k].IsWord(b[e + 1].text)) continue;
-          size_t value = b[k + 1].text == ":=" ? k + 2
+          if (!b[k].IsWord(b[e + 1].text) || !starts_statement(k)) continue;
+          size_t value = b[k + 1].text == ":=" || b[k + 1].text == "=" ? k + 2
                          : b[k + 1].IsPunct(':') && b[k + 2].text == "=" ? k + 3
                                                                           : 0;
           if (value == 0) continue;

@@ -468,6 +468,8 @@ TEST(ClassifyTest, ABodyRewritingATableNamedAtRunTimeSaysSo) {
            "EXECUTE format('DROP TABLE IF EXISTS %I', t);",
            "EXECUTE format('INSERT INTO %I VALUES (1) ON CONFLICT (id) DO UPDATE SET n = 1', t);",
            "EXECUTE q;",  // built where Strata does not see
+           "RETURN QUERY EXECUTE format('DELETE FROM %I RETURNING id', t);",
+           "FOR r IN EXECUTE 'DELETE FROM ' || t || ' RETURNING id' LOOP NULL; END LOOP;",
        }) {
     EXPECT_TRUE(body(dynamic).dynamic_rewrites) << dynamic;
   }
@@ -478,6 +480,11 @@ TEST(ClassifyTest, ABodyRewritingATableNamedAtRunTimeSaysSo) {
            "EXECUTE format('ALTER TABLE %I ADD COLUMN n int', t);",
            "EXECUTE format('DELETE FROM accounts WHERE id = %s', 1);",
            "RAISE NOTICE 'UPDATE %', t;",
+           "q = format('CREATE TABLE %I (id int)', t); EXECUTE q USING 1;",
+           // Not dynamic SQL at all.
+           "CREATE TRIGGER g AFTER DELETE ON x FOR EACH ROW EXECUTE FUNCTION f();",
+           "GRANT EXECUTE ON FUNCTION f() TO app;",
+           "FOR r IN EXECUTE 'SELECT * FROM x' LOOP NULL; END LOOP;",
        }) {
     EXPECT_FALSE(body(named).dynamic_rewrites) << named;
   }

@@ -798,17 +798,9 @@ class RoutineEffects {
     for (int depth = 0; depth < 32 && !level.empty(); ++depth) {
       std::vector<std::string> unread;
       for (const std::string& name : level) {
-        const std::string key = sql::NameKey(name, dialect_);
-        if (defined.count(key) || read_.count(key)) continue;
-        read_[key] = {};  // none, unless the database has it
-        unread.push_back(name);
+        if (!defined.count(sql::NameKey(name, dialect_))) unread.push_back(name);
       }
-      if (!unread.empty() && dialect_ == sql::Dialect::kPostgres) {
-        STRATA_ASSIGN_OR_RETURN(auto definitions, db_.RoutineDefinitions(unread));
-        for (const auto& [name, definition] : definitions) {
-          read_[sql::NameKey(name, dialect_)].push_back(sql::Classify(definition, dialect_));
-        }
-      }
+      STRATA_RETURN_IF_ERROR(Read(unread));
       std::vector<std::string> next;
       for (const std::string& name : level) {
         const std::string key = sql::NameKey(name, dialect_);
@@ -829,6 +821,24 @@ class RoutineEffects {
       level = std::move(next);
     }
     return out;
+  }
+
+  /// Reads the database's definitions of those of `names` not read yet
+  /// (PostgreSQL), in one round trip.
+  Status Read(const std::vector<std::string>& names) {
+    std::vector<std::string> unread;
+    for (const std::string& name : names) {
+      const std::string key = sql::NameKey(name, dialect_);
+      if (read_.count(key)) continue;
+      read_[key] = {};  // none, unless the database has it
+      unread.push_back(name);
+    }
+    if (unread.empty() || dialect_ != sql::Dialect::kPostgres) return Status::OK();
+    STRATA_ASSIGN_OR_RETURN(auto definitions, db_.RoutineDefinitions(unread));
+    for (const auto& [name, definition] : definitions) {
+      read_[sql::NameKey(name, dialect_)].push_back(sql::Classify(definition, dialect_));
+    }
+    return Status::OK();
   }
 
   /// Takes `body` as the database's definition of `name` (already read).
@@ -855,36 +865,41 @@ class RoutineEffects {
 Status AddCalledRoutineWrites(Prepared& p, sql::Dialect dialect, RoutineEffects& routines) {
   if (dialect != sql::Dialect::kPostgres) return Status::OK();
   using K = sql::StatementKind;
-  RoutineEffects::Defined defined;
+  std::vector<std::vector<std::string>> called(p.up.size());
+  std::vector<std::string> all;
   for (size_t i = 0; i < p.up.size(); ++i) {
-    sql::StatementInfo& info = p.info[i];
-    if (info.kind == K::kCreateFunction) {
-      defined[sql::NameKey(info.object, dialect)] = &info;
-      continue;
-    }
     // Routines are called by queries, DML, CALL and DO; a name before a
     // parenthesis in DDL is a table, a type or a column list (looking those
     // up cost every CREATE TABLE of a run a round trip). A DO block's calls
     // are in its body.
-    const K kind = info.kind;
+    const K kind = p.info[i].kind;
     if (kind != K::kSelect && kind != K::kInsert && kind != K::kUpdate && kind != K::kDelete &&
-        kind != K::kOther && !(kind == K::kCreateTable && info.from_query) &&
-        !(kind == K::kCreateView && info.materialized)) {
+        kind != K::kOther && !(kind == K::kCreateTable && p.info[i].from_query) &&
+        !(kind == K::kCreateView && p.info[i].materialized)) {
       continue;
     }
-    std::vector<std::string> called = info.calls;
+    called[i] = p.info[i].calls;
     auto tokens = sql::Tokenize(p.up[i].text, dialect);
     if (tokens.ok()) {
       const auto& t = *tokens;
       for (size_t k = 0; k + 1 < t.size(); ++k) {
         if ((t[k].kind == sql::TokenKind::kWord || t[k].kind == sql::TokenKind::kQuotedIdentifier) &&
             t[k + 1].IsPunct('(')) {
-          called.push_back(sql::IdentifierName(t[k], dialect));
+          called[i].push_back(sql::IdentifierName(t[k], dialect));
         }
       }
     }
-    if (called.empty()) continue;
-    STRATA_ASSIGN_OR_RETURN(RoutineEffects::Effects effects, routines.Of(called, defined));
+    all.insert(all.end(), called[i].begin(), called[i].end());
+  }
+  // The routines the statements call, in one round trip; those they call in
+  // turn as they are reached.
+  STRATA_RETURN_IF_ERROR(routines.Read(all));
+  RoutineEffects::Defined defined;
+  for (size_t i = 0; i < p.up.size(); ++i) {
+    sql::StatementInfo& info = p.info[i];
+    if (info.kind == K::kCreateFunction) defined[sql::NameKey(info.object, dialect)] = &info;
+    if (called[i].empty()) continue;
+    STRATA_ASSIGN_OR_RETURN(RoutineEffects::Effects effects, routines.Of(called[i], defined));
     RoutineEffects::Add(info.writes, effects.writes);
     RoutineEffects::Add(info.rewrites, effects.rewrites);
     if (!effects.dynamic_in.empty() && info.dynamic_in.empty()) {

@@ -1,5 +1,7 @@
 // SQLite snapshots: the page image of the database file. See snapshot.h.
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -350,6 +352,25 @@ std::string DirOf(const std::string& path) {
   return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
 }
 
+/// Removes the scratch files (.strata-restore-<pid>-<id>.db, and their
+/// journals) a restore killed outright left in `dir`: those of processes
+/// that are gone. A database's size each, they would stay for good.
+void RemoveDeadRestoresFiles(const std::string& dir) {
+  std::unique_ptr<DIR, int (*)(DIR*)> listing(opendir(dir.c_str()), closedir);
+  if (!listing) return;
+  constexpr std::string_view kPrefix = ".strata-restore-";
+  while (const dirent* entry = readdir(listing.get())) {
+    const std::string_view name = entry->d_name;
+    if (!name.starts_with(kPrefix)) continue;
+    const std::string pid_text(name.substr(kPrefix.size(), name.find('-', kPrefix.size()) - kPrefix.size()));
+    char* end = nullptr;
+    const long pid = std::strtol(pid_text.c_str(), &end, 10);
+    if (pid_text.empty() || *end != '\0' || pid <= 0 || pid == getpid()) continue;
+    if (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // still running
+    unlink((dir + "/" + std::string(name)).c_str());
+  }
+}
+
 }  // namespace
 
 Status RestoreSqlite(SnapshotStore& store, const Manifest& m, const std::string& path,
@@ -374,6 +395,7 @@ Status RestoreSqlite(SnapshotStore& store, const Manifest& m, const std::string&
                                 path, suffix, path, path));
     }
   }
+  RemoveDeadRestoresFiles(DirOf(path));
   std::string temp = fmt::format("{}/.strata-restore-{}-{}.db", DirOf(path), getpid(), m.id);
   STRATA_RETURN_IF_ERROR(WriteSqliteImage(store, m, temp, options.progress, true, nullptr));
   auto drop_temp = [&] {

@@ -116,6 +116,23 @@ TEST_P(SnapshotTest, RestoreIntoNewDatabaseAndVerify) {
   EXPECT_EQ(Scalar(**other, "SELECT keep_me()"), 1);
 }
 
+// A restore killed outright leaves its scratch file (a database's size)
+// beside the target: the next restore there removes those of processes
+// that are gone, and leaves a running one's alone.
+TEST_P(SnapshotTest, ScratchFilesOfKilledRestoresAreRemoved) {
+  if (pg()) GTEST_SKIP() << "SQLite's scratch file";
+  Manifest m = Take(*store_);
+  strata::testing::TempDir dir;
+  const std::string dead = dir.path() + "/.strata-restore-2147483646-x.db";
+  const std::string alive = dir.path() + "/.strata-restore-" + std::to_string(getppid()) + "-y.db";
+  dir.Write(".strata-restore-2147483646-x.db", "left by a killed restore");
+  dir.Write(".strata-restore-" + std::to_string(getppid()) + "-y.db", "a restore still running");
+  Status s = RestoreSnapshot(*store_, m, "sqlite:" + dir.path() + "/copy.db", RestoreOptions{});
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_TRUE(std::filesystem::exists(alive));
+}
+
 // COPY writes and reads values in the session's settings, which the
 // database's own may set otherwise: a float rounded by extra_float_digits =
 // 0, a date read back day-first, a timestamptz written with a zone

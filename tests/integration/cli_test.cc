@@ -1589,13 +1589,18 @@ TEST_F(CliInputTest, NewKeepsNonAsciiLettersAndStopsAtTheLargestVersion) {
 }
 
 // The URL `init` writes into strata.toml is a TOML string however it is
-// spelt: a '"' in a password or a backslash does not make the file unreadable.
+// spelt: a '"' or a backslash does not make the file unreadable. Its
+// password is left out: projects commit that file.
 TEST_F(CliInputTest, InitWritesAUrlWithQuotesAndBackslashesReadably) {
-  auto run = Strata({"--database", "postgres://app:p\"w\\x@127.0.0.1:1/shop", "init"});
+  auto run = Strata({"--database", "postgres://a\"p\\p:s3cr\"et@127.0.0.1:1/shop?password=x", "init"});
   ASSERT_EQ(run.exit_code, 0) << run.all();
+  EXPECT_THAT(run.out, HasSubstr("the password is left out of strata.toml"));
+  std::ifstream toml(dir_.path() + "/strata.toml");
+  const std::string written((std::istreambuf_iterator<char>(toml)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(written, Not(HasSubstr("s3cr")));
   run = Strata({"status"});  // the URL comes from strata.toml
   EXPECT_EQ(run.exit_code, cli::kExitUnavailable) << run.all();
-  EXPECT_THAT(run.err, HasSubstr("postgres://app:***@127.0.0.1:1/shop"));
+  EXPECT_THAT(run.err, HasSubstr("postgres://a\"p\\p@127.0.0.1:1/shop"));
 }
 
 // Trying migrations out on an in-memory database (a CI check) needs no

@@ -2534,6 +2534,33 @@ TEST_P(RollbackTest, WhatATriggerTheMigrationFiresWritesIsPutBack) {
   EXPECT_EQ(RowsText("SELECT item_id FROM gone ORDER BY item_id"), "2|\n99|\n");
 }
 
+// A no-transaction rollback puts captured rows back with the table's
+// triggers paused in one statement and resumed in another, each committed
+// on its own: the list of paused triggers was a setting of the first's
+// transaction, gone by the second, so the rollback failed (exit 8) and left
+// the triggers disabled (hunt21 #17).
+TEST_P(RollbackTest, ANoTransactionRollbackResumesTheTriggersItPaused) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's procedures and trigger pausing";
+  Write("0003_stamped.up.sql",
+        "CREATE TABLE t (id int PRIMARY KEY, v text, updated_at timestamptz);\n"
+        "INSERT INTO t SELECT g, 'v' || g, '2020-01-01' FROM generate_series(1, 10) g;\n"
+        "CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "NEW.updated_at := now(); RETURN NEW; END $$;\n"
+        "CREATE TRIGGER t_stamp BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION stamp();\n"
+        "CREATE PROCEDURE purge_batches() LANGUAGE plpgsql AS $$ BEGIN FOR i IN 1..3 LOOP "
+        "DELETE FROM t WHERE id = (SELECT max(id) FROM t); COMMIT; END LOOP; END $$;\n");
+  ASSERT_TRUE(Up().ok());
+  const std::string rows = RowsText("SELECT * FROM t ORDER BY id");
+  Write("0004_purge.up.sql", "-- strata:no-transaction\nCALL purge_batches();\n");
+  Write("0004_purge.down.sql", "-- strata:no-transaction\n-- the deleted rows are captured\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM t"), 7);
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT * FROM t ORDER BY id"), rows);
+  EXPECT_EQ(RowsText("SELECT tgenabled FROM pg_trigger WHERE tgname = 't_stamp'"), "O|\n");
+}
+
 // PostgreSQL: what a routine writes is followed into the routines it calls
 // (a trigger function's PERFORM dec_total(), a backfill calling a helper),
 // and a statement that rewrites a table named only at run time (EXECUTE

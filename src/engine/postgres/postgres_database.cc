@@ -385,9 +385,11 @@ class PostgresDatabase final : public Database {
         literal)};
   }
   // Each enabled user trigger (ALWAYS ones too) is disabled and its name
-  // and state kept in a setting of the transaction, for `resume`. One that
-  // cannot be altered now (the transaction has events of it pending) is left
-  // to fire.
+  // and state kept in a setting of the session, for `resume`, which clears
+  // it: a no-transaction rollback runs the two in transactions of their own
+  // (a setting of the transaction was gone by then, and the triggers were
+  // left disabled). One that cannot be altered now (the transaction has
+  // events of it pending) is left to fire.
   TriggerPauseSql PauseTriggersSql(std::string_view table) const override {
     const std::string literal = SqlLiteral(table);
     TriggerPauseSql sql;
@@ -399,15 +401,17 @@ class PostgresDatabase final : public Database {
         "EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE TRIGGER %I', {0}, r.tgname); "
         "paused := paused || (r.tgenabled::text || r.tgname::text); "
         "EXCEPTION WHEN object_in_use THEN NULL; END; END LOOP; "
-        "PERFORM pg_catalog.set_config('strata.paused_triggers', paused::text, true); "
+        "PERFORM pg_catalog.set_config('strata.paused_triggers', paused::text, false); "
         "END $strata$",
         literal)};
     sql.resume = {fmt::format(
         "DO $strata$ DECLARE t text; BEGIN "
-        "FOREACH t IN ARRAY pg_catalog.current_setting('strata.paused_triggers')::text[] LOOP "
+        "FOREACH t IN ARRAY coalesce(nullif(pg_catalog.current_setting("
+        "'strata.paused_triggers', true), ''), '{{}}')::text[] LOOP "
         "EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE %s TRIGGER %I', {0}, "
         "CASE WHEN pg_catalog.left(t, 1) = 'A' THEN 'ALWAYS' ELSE '' END, "
-        "pg_catalog.substr(t, 2)); END LOOP; END $strata$",
+        "pg_catalog.substr(t, 2)); END LOOP; "
+        "PERFORM pg_catalog.set_config('strata.paused_triggers', '', false); END $strata$",
         literal)};
     return sql;
   }

@@ -910,9 +910,11 @@ Status AddCalledRoutineWrites(Prepared& p, sql::Dialect dialect, RoutineEffects&
   return Status::OK();
 }
 
-/// Adds to each UPDATE's and DELETE's `writes` and `rewrites` the other
-/// tables whose rows the triggers it fires may change or remove (a
-/// hand-written cascade, a running total): those are captured whole before
+/// Adds to each statement's `writes` and `rewrites` the other tables whose
+/// rows the triggers it fires may change or remove (a hand-written cascade,
+/// a running total): an INSERT's, UPDATE's or DELETE's own, those of the
+/// tables its body or called routines write, and those of the tables such a
+/// trigger writes in turn. Those are captured whole before
 /// it and checked on rollback, as for a routine it calls. A table a trigger
 /// only inserts into (an audit trail) is left alone: nothing in it is lost,
 /// and capturing it whole would refuse the rollback once the application
@@ -927,13 +929,15 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
     std::vector<std::string> rewrites;
     std::vector<std::string> columns;  // UPDATE OF: fires only when one is assigned
     std::string dynamic_in;            // its function, when that rewrites unnamed tables
+    bool enabled = true;               // PostgreSQL: not ALTER TABLE .. DISABLE TRIGGER
   };
+  std::set<std::string> enabled;  // tables whose triggers the script enables before the statement
   RoutineEffects::Defined defined;  // the script's routines before the statement at hand
   // What a PostgreSQL trigger function rewrites, the routines it calls included.
   auto function_fires = [&](unsigned events, std::vector<std::string> columns,
                             const std::string& function) -> Result<Fired> {
     STRATA_ASSIGN_OR_RETURN(RoutineEffects::Effects effects, routines.Of({function}, defined));
-    return Fired{events, std::move(effects.rewrites), std::move(columns), effects.dynamic_in};
+    return Fired{events, std::move(effects.rewrites), std::move(columns), effects.dynamic_in, true};
   };
   std::map<std::string, std::vector<Fired>> on;  // by table key
   auto triggers_of = [&](const std::string& table) -> Result<std::vector<Fired>*> {
@@ -945,7 +949,7 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
     for (const auto& source : sources) {
       sql::StatementInfo info = sql::Classify(source.definition, dialect);
       if (source.events == 0) {  // SQLite: the CREATE TRIGGER, its body inside
-        fired.push_back({info.trigger_events, info.trigger_rewrites, info.trigger_columns, ""});
+        fired.push_back({info.trigger_events, info.trigger_rewrites, info.trigger_columns, "", true});
         continue;
       }
       // PostgreSQL: the function's definition (the script may redefine it
@@ -953,6 +957,7 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
       const std::string function = info.object;
       routines.Know(function, std::move(info));
       STRATA_ASSIGN_OR_RETURN(Fired f, function_fires(source.events, source.columns, function));
+      f.enabled = source.enabled;
       fired.push_back(std::move(f));
     }
     return &fired;
@@ -966,7 +971,7 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
     if (info.kind == K::kCreateTrigger && !info.table.empty()) {
       STRATA_ASSIGN_OR_RETURN(std::vector<Fired>* fired, triggers_of(info.table));
       if (info.trigger_function.empty()) {
-        fired->push_back({info.trigger_events, info.trigger_rewrites, info.trigger_columns, ""});
+        fired->push_back({info.trigger_events, info.trigger_rewrites, info.trigger_columns, "", true});
       } else {
         STRATA_ASSIGN_OR_RETURN(Fired f, function_fires(info.trigger_events, info.trigger_columns,
                                                         info.trigger_function));
@@ -974,39 +979,71 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
       }
       continue;
     }
-    const unsigned event = info.kind == K::kUpdate   ? Database::kOnUpdate
-                           : info.kind == K::kDelete ? Database::kOnDelete
-                                                     : 0u;
-    if (event == 0 || info.table.empty()) continue;
-    STRATA_ASSIGN_OR_RETURN(std::vector<Fired>* fired, triggers_of(info.table));
+    // ALTER TABLE t ENABLE [ALWAYS | REPLICA] TRIGGER: its disabled triggers fire from here on.
+    if (info.kind == K::kAlterOther && !info.table.empty()) {
+      if (auto tokens = sql::Tokenize(p.up[i].text, dialect); tokens.ok()) {
+        for (size_t k = 0; k + 1 < tokens->size(); ++k) {
+          if ((*tokens)[k].IsWord("ENABLE")) enabled.insert(sql::NameKey(info.table, dialect));
+        }
+      }
+      continue;
+    }
+    // The tables the statement writes and the events that fires on them:
+    // its own table (by its kind), and those its body or the routines it
+    // calls write (the rows and how, not known: any event), then those the
+    // triggers fired write in turn.
+    const unsigned own = info.kind == K::kUpdate   ? Database::kOnUpdate
+                         : info.kind == K::kDelete ? Database::kOnDelete
+                         : info.kind == K::kInsert ? Database::kOnInsert
+                                                   : 0u;
+    constexpr unsigned kAny = Database::kOnInsert | Database::kOnUpdate | Database::kOnDelete;
+    std::vector<std::pair<std::string, unsigned>> reached;
+    if (own != 0 && !info.table.empty()) reached.emplace_back(info.table, own);
+    for (const std::string& table : info.rewrites) reached.emplace_back(table, kAny);
+    for (const std::string& table : info.writes) reached.emplace_back(table, Database::kOnInsert);
+    if (reached.empty()) continue;
     // An UPDATE fires an UPDATE OF trigger only when it assigns one of its
     // columns (assigned: empty when the statement does not read as expected).
     std::vector<std::string> assigned;
-    if (event == Database::kOnUpdate) {
+    if (own == Database::kOnUpdate) {
       if (auto tokens = sql::Tokenize(p.up[i].text, dialect); tokens.ok()) {
         assigned = UpdatedColumns(*tokens, dialect);
       }
     }
-    auto fires = [&](const Fired& trigger) {
-      if ((trigger.events & event) == 0) return false;
-      if (event != Database::kOnUpdate || trigger.columns.empty() || assigned.empty()) return true;
-      return std::any_of(trigger.columns.begin(), trigger.columns.end(), [&](const std::string& c) {
-        return std::any_of(assigned.begin(), assigned.end(), [&](const std::string& a) {
-          return sql::NameKey(a, dialect) == sql::NameKey(c, dialect);
+    std::map<std::string, unsigned> done;  // by table key: the events followed
+    for (size_t r = 0; r < reached.size() && r < 256; ++r) {
+      const auto [table, events] = reached[r];
+      const std::string key = sql::NameKey(table, dialect);
+      const unsigned fresh = events & ~done[key];
+      if (fresh == 0) continue;
+      done[key] |= fresh;
+      const bool statement_itself = r == 0 && own != 0;
+      STRATA_ASSIGN_OR_RETURN(std::vector<Fired>* fired, triggers_of(table));
+      auto fires = [&](const Fired& trigger) {
+        if ((trigger.events & fresh) == 0 || (!trigger.enabled && !enabled.count(key))) return false;
+        if (!statement_itself || fresh != Database::kOnUpdate || trigger.columns.empty() ||
+            assigned.empty()) {
+          return true;
+        }
+        return std::any_of(trigger.columns.begin(), trigger.columns.end(), [&](const std::string& c) {
+          return std::any_of(assigned.begin(), assigned.end(), [&](const std::string& a) {
+            return sql::NameKey(a, dialect) == sql::NameKey(c, dialect);
+          });
         });
-      });
-    };
-    for (const Fired& trigger : *fired) {
-      if (!fires(trigger)) continue;
-      if (!trigger.dynamic_in.empty() && info.dynamic_in.empty()) {
-        info.dynamic_rewrites = true;
-        info.dynamic_in = fmt::format("routine {} (run by a trigger on {} it fires)",
-                                      trigger.dynamic_in, info.table);
-      }
-      for (const std::string& table : trigger.rewrites) {
-        if (sql::NameKey(table, dialect) == sql::NameKey(info.table, dialect)) continue;
-        RoutineEffects::Add(info.writes, {table});
-        RoutineEffects::Add(info.rewrites, {table});
+      };
+      for (const Fired& trigger : *fired) {
+        if (!fires(trigger)) continue;
+        if (!trigger.dynamic_in.empty() && info.dynamic_in.empty()) {
+          info.dynamic_rewrites = true;
+          info.dynamic_in = fmt::format("routine {} (run by a trigger on {} it fires)",
+                                        trigger.dynamic_in, table);
+        }
+        for (const std::string& rewritten : trigger.rewrites) {
+          if (sql::NameKey(rewritten, dialect) == sql::NameKey(info.table, dialect)) continue;
+          RoutineEffects::Add(info.writes, {rewritten});
+          RoutineEffects::Add(info.rewrites, {rewritten});
+          reached.emplace_back(rewritten, kAny);
+        }
       }
     }
   }

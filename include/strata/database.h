@@ -303,6 +303,7 @@ class Database {
     unsigned events = 0;
     std::string definition;
     std::vector<std::string> columns;  // PostgreSQL's UPDATE OF columns (none: any)
+    bool enabled = true;  // PostgreSQL: ALTER TABLE .. DISABLE TRIGGER makes it false
   };
   virtual Result<std::vector<TriggerSource>> TriggersOn(std::string_view /*name*/) {
     return std::vector<TriggerSource>{};

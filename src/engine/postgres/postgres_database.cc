@@ -868,17 +868,19 @@ class PostgresDatabase final : public Database {
               " <> 0 THEN 2 ELSE 0 END) | (CASE WHEN t.tgtype & 8 <> 0 THEN 4 ELSE 0 END),"
               " pg_catalog.pg_get_functiondef(t.tgfoid), pg_catalog.array_to_string(ARRAY("
               "SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = t.tgrelid"
-              " AND a.attnum = ANY (t.tgattr)), chr(31)) FROM pg_catalog.pg_trigger t"
+              " AND a.attnum = ANY (t.tgattr)), chr(31)), (t.tgenabled <> 'D')::int"
+              " FROM pg_catalog.pg_trigger t"
               " JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid"
               " JOIN pg_catalog.pg_language l ON l.oid = p.prolang"
               " WHERE t.tgrelid = pg_catalog.to_regclass($1) AND NOT t.tgisinternal"
-              " AND t.tgenabled <> 'D' AND l.lanname IN ('plpgsql', 'sql')",
+              " AND l.lanname IN ('plpgsql', 'sql')",
               {Value(QuoteIdent(name))}));
     std::vector<TriggerSource> out;
     for (const auto& row : rows.rows) {
       TriggerSource& source = out.emplace_back();
       source.events = static_cast<unsigned>(row[0].ToInt());
       source.definition = row[1].ToString();
+      source.enabled = row[3].ToInt() == 1;
       const std::string columns = row[2].ToString();
       for (size_t at = 0; !columns.empty() && at <= columns.size();) {
         size_t end = std::min(columns.find('\x1f', at), columns.size());

@@ -480,11 +480,19 @@ void Parser::BodyWrites() {
       } else if (e + 1 < b.size() && b[e + 1].kind == TokenKind::kWord) {
         // EXECUTE sql: what the body assigns to that variable (sql :=
         // format('...'), sql = 'CREATE TABLE ' || ...).
+        // Or declares it with (q text := '...', q text DEFAULT '...').
         for (size_t k = 0; k + 2 < b.size(); ++k) {
-          if (!b[k].IsWord(b[e + 1].text) || !starts_statement(k)) continue;
-          size_t value = b[k + 1].text == ":=" || b[k + 1].text == "=" ? k + 2
-                         : b[k + 1].IsPunct(':') && b[k + 2].text == "=" ? k + 3
-                                                                          : 0;
+          if (!b[k].IsWord(b[e + 1].text) || !(starts_statement(k) || b[k - 1].IsWord("DECLARE"))) {
+            continue;
+          }
+          size_t value = 0;
+          for (size_t v = k + 1; v + 1 < b.size() && !b[v].IsPunct(';') && value == 0; ++v) {
+            if (b[v].text == ":=" || b[v].text == "=" || b[v].IsWord("DEFAULT")) {
+              value = v + 1;
+            } else if (b[v].IsPunct(':') && b[v + 1].text == "=") {
+              value = v + 2;
+            }
+          }
           if (value == 0) continue;
           if (auto literal = first_literal(value)) statements.push_back(std::move(*literal));
         }

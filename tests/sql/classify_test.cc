@@ -490,6 +490,14 @@ TEST(ClassifyTest, ABodyRewritingATableNamedAtRunTimeSaysSo) {
   }
   EXPECT_EQ(body("EXECUTE format('DELETE FROM accounts WHERE id = %s', 1);").rewrites,
             std::vector<std::string>{"accounts"});
+  // A variable declared with its statement.
+  const auto declared =
+      Classify("DO $$ DECLARE q text := 'DELETE FROM accounts WHERE id = 1'; BEGIN EXECUTE q; END $$", kPg);
+  EXPECT_FALSE(declared.dynamic_rewrites);
+  EXPECT_EQ(declared.rewrites, std::vector<std::string>{"accounts"});
+  EXPECT_TRUE(Classify("DO $$ DECLARE t text := 'x'; q text DEFAULT 'UPDATE ' || t; BEGIN EXECUTE q; END $$",
+                       kPg)
+                  .dynamic_rewrites);
   const auto calls = Classify(
       "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
       "PERFORM dec_total(OLD.id, OLD.amount); RETURN OLD; END $$",

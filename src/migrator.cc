@@ -785,6 +785,7 @@ class RoutineEffects {
     std::vector<std::string> writes, rewrites;
     /// The routine that rewrites a table named only at run time, if one does.
     std::string dynamic_in;
+    bool ddl = false;  // one of them runs DDL
   };
   /// By NameKey: the routines a script defines, up to a statement.
   using Defined = std::map<std::string, const sql::StatementInfo*>;
@@ -815,6 +816,7 @@ class RoutineEffects {
           Add(out.writes, body->writes);
           Add(out.rewrites, body->rewrites);
           if (body->dynamic_rewrites && out.dynamic_in.empty()) out.dynamic_in = name;
+          out.ddl |= body->body_ddl;
           next.insert(next.end(), body->calls.begin(), body->calls.end());
         }
       }
@@ -902,6 +904,7 @@ Status AddCalledRoutineWrites(Prepared& p, sql::Dialect dialect, RoutineEffects&
     STRATA_ASSIGN_OR_RETURN(RoutineEffects::Effects effects, routines.Of(called[i], defined));
     RoutineEffects::Add(info.writes, effects.writes);
     RoutineEffects::Add(info.rewrites, effects.rewrites);
+    info.body_ddl |= effects.ddl;
     if (!effects.dynamic_in.empty() && info.dynamic_in.empty()) {
       info.dynamic_rewrites = true;
       info.dynamic_in = "routine " + effects.dynamic_in;
@@ -1059,8 +1062,11 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
   };
   for (const auto& i : infos) {
     // ALTER TYPE, DOMAIN, SEQUENCE, VIEW, FUNCTION...: not a table's; a
-    // constraint dropped with CASCADE takes other tables' foreign keys.
-    if (i.kind == K::kAlterOther && (i.table.empty() || i.cascade)) {
+    // constraint dropped with CASCADE takes other tables' foreign keys. A
+    // routine the statement calls that runs DDL (a partition helper) may
+    // change any of the schema.
+    if ((i.kind == K::kAlterOther && (i.table.empty() || i.cascade)) ||
+        (i.body_ddl && i.kind != K::kCreateFunction)) {
       scope.whole = true;
       continue;
     }

@@ -89,6 +89,8 @@ class Parser {
   /// Adds to `calls` the names `b` calls as routines (a name before a
   /// parenthesis: some are tables or types, which no routine is named).
   void AddCalls(std::span<const Token> b);
+  /// Sets body_ddl when a statement among `b` is DDL.
+  void NoteDdl(std::span<const Token> b);
 
   void Create();
   void CreateTable();
@@ -448,6 +450,7 @@ void Parser::BodyWrites() {
     AddWriteTargets(*t, dialect_, out, rewrites);
     AddRewritingDdlTargets(*t, dialect_, out, rewrites);
     AddCalls(*t);
+    NoteDdl(*t);
     // A statement the body EXECUTEs: the literal it starts with (EXECUTE
     // 'ALTER TABLE ...', EXECUTE format('UPDATE %I ...', ...)); literals
     // elsewhere are text (a RAISE's message), not statements. One whose
@@ -504,8 +507,19 @@ void Parser::BodyWrites() {
         AddWriteTargets(*executed, dialect_, out, rewrites);
         AddRewritingDdlTargets(*executed, dialect_, out, rewrites);
         AddCalls(*executed);
+        NoteDdl(*executed);
         if (RewritesAnUnnamedTable(*executed)) info_.dynamic_rewrites = true;
       }
+    }
+  }
+}
+
+void Parser::NoteDdl(std::span<const Token> b) {
+  for (size_t k = 0; k < b.size() && !info_.body_ddl; ++k) {
+    const bool starts = k == 0 || b[k - 1].IsPunct(';') || b[k - 1].IsWord("BEGIN") ||
+                        b[k - 1].IsWord("THEN") || b[k - 1].IsWord("ELSE") || b[k - 1].IsWord("LOOP");
+    if (starts && (b[k].IsWord("CREATE") || b[k].IsWord("ALTER") || b[k].IsWord("DROP"))) {
+      info_.body_ddl = true;
     }
   }
 }

@@ -97,6 +97,10 @@ struct StatementInfo {
   /// Set beside dynamic_rewrites by the migrator when it is not the
   /// statement's own body: the routine (or trigger) that does it.
   std::string dynamic_in;
+  /// A body (routine, DO block) that runs DDL (CREATE, ALTER, DROP), itself
+  /// or through EXECUTE: a call of it changes the schema beyond the tables
+  /// it names (a partition helper).
+  bool body_ddl = false;
   /// A body's calls of other routines (names before a parenthesis; the
   /// keywords, tables and types among them name no routine).
   std::vector<std::string> calls;

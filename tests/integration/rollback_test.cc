@@ -2583,6 +2583,31 @@ TEST_P(RollbackTest, TriggersFiredThroughBodiesInsertsAndEnablingAreFollowed) {
   }
 }
 
+// A routine that runs DDL (a partition helper, EXECUTE format('CREATE TABLE
+// %I PARTITION OF ...')) changes the schema beyond what the calling
+// statement names: the whole schema is read after it, so `status` shows no
+// drift and the down script that drops the partition rolls it back (it was
+// refused, exit 6, "changed what it never touched"; hunt21 #1).
+TEST_P(RollbackTest, ARoutineThatCreatesATableIsReadWhole) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's routines";
+  Write("0003_events.up.sql",
+        "CREATE TABLE ev (id int, at date NOT NULL) PARTITION BY RANGE (at);\n"
+        "CREATE FUNCTION mkpart(d date) RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
+        "EXECUTE format('CREATE TABLE %I PARTITION OF ev FOR VALUES FROM (%L) TO (%L)', "
+        "'ev_' || to_char(d, 'YYYYMM'), d, d + interval '1 month'); END $$;\n");
+  ASSERT_TRUE(Up().ok());
+  const std::string schema = Schema();
+  Write("0004_partition.up.sql", "SELECT mkpart('2024-01-01');\n");
+  Write("0004_partition.down.sql", "DROP TABLE ev_202401;\n");
+  ASSERT_TRUE(Up().ok());
+  auto status = Open()->GetStatus();
+  ASSERT_TRUE(status.ok()) << status.status().message();
+  EXPECT_TRUE(status->drift.empty()) << status->drift;
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Schema(), schema);
+}
+
 // A no-transaction rollback puts captured rows back with the table's
 // triggers paused in one statement and resumed in another, each committed
 // on its own: the list of paused triggers was a setting of the first's

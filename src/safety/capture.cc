@@ -193,6 +193,13 @@ class Planner {
       }
     }
     capture_.restore.push_back(Insert(/*upsert=*/!table_.key.empty()));
+    // As for a table put back whole, its own triggers stay still: a BEFORE
+    // INSERT stamp would change the rows put back (the rollback check then
+    // failed), an AFTER INSERT one write other tables (which nothing
+    // checked). PostgreSQL; SQLite cannot pause a trigger.
+    Database::TriggerPauseSql paused = db_.PauseTriggersSql(target_);
+    capture_.restore.insert(capture_.restore.begin(), paused.pause.begin(), paused.pause.end());
+    capture_.restore.insert(capture_.restore.end(), paused.resume.begin(), paused.resume.end());
     capture_.restore.push_back(capture_.drop);
     if (!table_.key.empty()) {
       // The rows the restore would overwrite or delete: empty as the

@@ -2608,6 +2608,36 @@ TEST_P(RollbackTest, ARoutineThatCreatesATableIsReadWhole) {
   EXPECT_EQ(Schema(), schema);
 }
 
+// Deleted rows are put back with their table's triggers paused, as a table
+// put back whole is: a BEFORE INSERT stamp changed them (the rollback check
+// failed, exit 6) and an AFTER INSERT trigger wrote another table, which
+// nothing checked (hunt21 #12, #13).
+TEST_P(RollbackTest, DeletedRowsComeBackWithoutFiringInsertTriggers) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL pauses triggers (SQLite cannot)";
+  Write("0003_posts.up.sql",
+        "CREATE TABLE users (id int PRIMARY KEY, last_post int);\n"
+        "CREATE TABLE posts (id int PRIMARY KEY, user_id int, stamped timestamptz);\n"
+        "INSERT INTO users VALUES (1, 3);\n"
+        "INSERT INTO posts VALUES (1, 1, '2020-01-01'), (2, 1, '2020-01-02'), (3, 1, '2020-01-03');\n"
+        "CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "NEW.stamped := now(); RETURN NEW; END $$;\n"
+        "CREATE TRIGGER posts_stamp BEFORE INSERT OR UPDATE ON posts FOR EACH ROW EXECUTE FUNCTION stamp();\n"
+        "CREATE FUNCTION last_post() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "UPDATE users SET last_post = NEW.id WHERE id = NEW.user_id; RETURN NEW; END $$;\n"
+        "CREATE TRIGGER posts_last AFTER INSERT ON posts FOR EACH ROW EXECUTE FUNCTION last_post();\n");
+  ASSERT_TRUE(Up().ok());
+  const std::string data = Data();
+  Write("0004_purge.up.sql", "DELETE FROM posts WHERE id < 3;\n");
+  Write("0004_purge.down.sql", "-- the captured rows come back\n");
+  ASSERT_TRUE(Up().ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Data(), data);
+  EXPECT_EQ(RowsText("SELECT last_post FROM users"), "3|\n");
+  EXPECT_EQ(RowsText("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'posts_%' AND tgenabled = 'O'"),
+            "2|\n");
+}
+
 // A no-transaction rollback puts captured rows back with the table's
 // triggers paused in one statement and resumed in another, each committed
 // on its own: the list of paused triggers was a setting of the first's

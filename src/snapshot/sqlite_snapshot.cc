@@ -355,7 +355,7 @@ std::string DirOf(const std::string& path) {
 /// Removes the scratch files (.strata-restore-<pid>-<id>.db, and their
 /// journals) a restore killed outright left in `dir`: those of processes
 /// that are gone. A database's size each, they would stay for good.
-void RemoveDeadRestoresFiles(const std::string& dir) {
+void RemoveDeadRestoreFiles(const std::string& dir) {
   std::unique_ptr<DIR, int (*)(DIR*)> listing(opendir(dir.c_str()), closedir);
   if (!listing) return;
   constexpr std::string_view kPrefix = ".strata-restore-";
@@ -395,7 +395,7 @@ Status RestoreSqlite(SnapshotStore& store, const Manifest& m, const std::string&
                                 path, suffix, path, path));
     }
   }
-  RemoveDeadRestoresFiles(DirOf(path));
+  RemoveDeadRestoreFiles(DirOf(path));
   std::string temp = fmt::format("{}/.strata-restore-{}-{}.db", DirOf(path), getpid(), m.id);
   STRATA_RETURN_IF_ERROR(WriteSqliteImage(store, m, temp, options.progress, true, nullptr));
   auto drop_temp = [&] {

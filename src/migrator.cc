@@ -786,6 +786,7 @@ class RoutineEffects {
     /// The routine that rewrites a table named only at run time, if one does.
     std::string dynamic_in;
     bool ddl = false;  // one of them runs DDL
+    std::vector<sql::ObjectName> qualified;  // rewrites named with their schema
   };
   /// By NameKey: the routines a script defines, up to a statement.
   using Defined = std::map<std::string, const sql::StatementInfo*>;
@@ -817,6 +818,8 @@ class RoutineEffects {
           Add(out.rewrites, body->rewrites);
           if (body->dynamic_rewrites && out.dynamic_in.empty()) out.dynamic_in = name;
           out.ddl |= body->body_ddl;
+          out.qualified.insert(out.qualified.end(), body->qualified_rewrites.begin(),
+                               body->qualified_rewrites.end());
           next.insert(next.end(), body->calls.begin(), body->calls.end());
         }
       }
@@ -905,6 +908,8 @@ Status AddCalledRoutineWrites(Prepared& p, sql::Dialect dialect, RoutineEffects&
     RoutineEffects::Add(info.writes, effects.writes);
     RoutineEffects::Add(info.rewrites, effects.rewrites);
     info.body_ddl |= effects.ddl;
+    info.qualified_rewrites.insert(info.qualified_rewrites.end(), effects.qualified.begin(),
+                                   effects.qualified.end());
     if (!effects.dynamic_in.empty() && info.dynamic_in.empty()) {
       info.dynamic_rewrites = true;
       info.dynamic_in = "routine " + effects.dynamic_in;
@@ -933,6 +938,7 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
     std::vector<std::string> columns;  // UPDATE OF: fires only when one is assigned
     std::string dynamic_in;            // its function, when that rewrites unnamed tables
     bool enabled = true;               // PostgreSQL: not ALTER TABLE .. DISABLE TRIGGER
+    std::vector<sql::ObjectName> qualified = {};  // rewrites named with their schema
   };
   std::set<std::string> enabled;  // tables whose triggers the script enables before the statement
   RoutineEffects::Defined defined;  // the script's routines before the statement at hand
@@ -940,7 +946,8 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
   auto function_fires = [&](unsigned events, std::vector<std::string> columns,
                             const std::string& function) -> Result<Fired> {
     STRATA_ASSIGN_OR_RETURN(RoutineEffects::Effects effects, routines.Of({function}, defined));
-    return Fired{events, std::move(effects.rewrites), std::move(columns), effects.dynamic_in, true};
+    return Fired{events, std::move(effects.rewrites), std::move(columns), effects.dynamic_in, true,
+                 std::move(effects.qualified)};
   };
   std::map<std::string, std::vector<Fired>> on;  // by table key
   auto triggers_of = [&](const std::string& table) -> Result<std::vector<Fired>*> {
@@ -1041,6 +1048,8 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
           info.dynamic_in = fmt::format("routine {} (run by a trigger on {} it fires)",
                                         trigger.dynamic_in, table);
         }
+        info.qualified_rewrites.insert(info.qualified_rewrites.end(), trigger.qualified.begin(),
+                                       trigger.qualified.end());
         for (const std::string& rewritten : trigger.rewrites) {
           if (sql::NameKey(rewritten, dialect) == sql::NameKey(info.table, dialect)) continue;
           RoutineEffects::Add(info.writes, {rewritten});
@@ -1482,6 +1491,25 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
                                             ? "a DO block or a routine it calls"
                                             : "a routine it calls or a trigger it fires");
       plans.emplace_back(std::move(all), std::move(info));
+    }
+    // What a body it runs rewrites in another schema is not captured.
+    for (const sql::ObjectName& t : p.info[i].kind == sql::StatementKind::kCreateFunction
+                                        ? std::vector<sql::ObjectName>()
+                                        : p.info[i].qualified_rewrites) {
+      STRATA_ASSIGN_OR_RETURN(std::string outside, db.OutsideSchema(t.schema, t.name));
+      if (outside.empty()) continue;
+      if (!allow_irreversible) {
+        return Status(Code::kIrreversible,
+                      fmt::format("migration {}: {}:{}: this statement {}; {} changes or removes "
+                                  "rows of {}.{}, in schema {}: Strata captures only the schema "
+                                  "it manages, so a rollback could not restore them; pass "
+                                  "--allow-irreversible to apply it without a way back",
+                                  m.id(), m.up_path, st.line, p.info[i].summary,
+                                  p.info[i].dynamic_in.empty() ? "a routine or trigger it runs"
+                                                               : p.info[i].dynamic_in,
+                                  t.schema, t.name, outside));
+      }
+      uncaptured.push_back(fmt::format("{} (rows of {}.{})", p.info[i].summary, t.schema, t.name));
     }
     if (p.info[i].dynamic_rewrites && p.info[i].kind != sql::StatementKind::kCreateFunction) {
       const sql::StatementInfo& info = p.info[i];

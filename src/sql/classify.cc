@@ -14,7 +14,7 @@ namespace strata::sql {
 namespace {
 
 void AddWriteTargets(std::span<const Token> b, Dialect dialect, std::vector<std::string>& out,
-                     std::vector<std::string>& rewrites);
+                     std::vector<std::string>& rewrites, std::vector<ObjectName>* qualified = nullptr);
 
 std::string Qualified(const std::string& schema, const std::string& name) {
   return schema.empty() ? name : schema + "." + name;
@@ -287,8 +287,10 @@ StatementInfo Parser::Parse() {
 /// TRUNCATE; and to `rewrites` those of them whose rows it may change or
 /// remove (all but a plain INSERT; an upsert's DO UPDATE counts). The UPDATE
 /// of a row lock (FOR [NO KEY] UPDATE) or of an upsert names no table.
+/// With `qualified`, also the rewritten tables named with their schema
+/// (schema.table), for the caller to tell another schema's from its own.
 void AddWriteTargets(std::span<const Token> b, Dialect dialect, std::vector<std::string>& out,
-                     std::vector<std::string>& rewrites) {
+                     std::vector<std::string>& rewrites, std::vector<ObjectName>* qualified) {
   auto word = [&](size_t k, std::string_view w) { return k < b.size() && b[k].IsWord(w); };
   // SQLite's conflict clause: INSERT OR REPLACE INTO, UPDATE OR IGNORE t.
   auto after_or = [&](size_t k) { return word(k, "OR") ? k + 2 : k; };
@@ -319,12 +321,17 @@ void AddWriteTargets(std::span<const Token> b, Dialect dialect, std::vector<std:
     }
     if (word(at, "ONLY")) ++at;
     // schema.table: the table's name.
-    while (at + 2 < b.size() && b[at + 1].IsPunct('.')) at += 2;
+    std::string schema;
+    while (at + 2 < b.size() && b[at + 1].IsPunct('.')) {
+      schema = IdentifierName(b[at], dialect);
+      at += 2;
+    }
     if (at < b.size() && (b[at].kind == TokenKind::kWord || b[at].kind == TokenKind::kQuotedIdentifier)) {
       std::string name = IdentifierName(b[at], dialect);
       inserting = word(k, "INSERT") ? name : "";
       add(out, name);
       if (rewrite) add(rewrites, name);
+      if (rewrite && qualified && !schema.empty()) qualified->push_back({schema, name});
     }
   }
 }
@@ -439,7 +446,7 @@ void Parser::BodyWrites() {
   // A body in SQL-standard form (PostgreSQL 14: BEGIN ATOMIC ... END) is
   // tokens of the statement itself.
   const std::span<const Token> atomic(tokens_.data() + pos_, end_ - pos_);
-  AddWriteTargets(atomic, dialect_, out, rewrites);
+  AddWriteTargets(atomic, dialect_, out, rewrites, &info_.qualified_rewrites);
   AddCalls(atomic);
   for (size_t i = pos_; i < end_; ++i) {
     // AS 'UPDATE t SET ...' (or DO '...'), or a dollar-quoted body.
@@ -447,7 +454,7 @@ void Parser::BodyWrites() {
     if (!inner) continue;
     auto t = Tokenize(*inner, dialect_);
     if (!t.ok()) continue;
-    AddWriteTargets(*t, dialect_, out, rewrites);
+    AddWriteTargets(*t, dialect_, out, rewrites, &info_.qualified_rewrites);
     AddRewritingDdlTargets(*t, dialect_, out, rewrites);
     AddCalls(*t);
     NoteDdl(*t);
@@ -504,7 +511,7 @@ void Parser::BodyWrites() {
       for (const std::string& statement : statements) {
         auto executed = Tokenize(statement, dialect_);
         if (!executed.ok()) continue;
-        AddWriteTargets(*executed, dialect_, out, rewrites);
+        AddWriteTargets(*executed, dialect_, out, rewrites, &info_.qualified_rewrites);
         AddRewritingDdlTargets(*executed, dialect_, out, rewrites);
         AddCalls(*executed);
         NoteDdl(*executed);

@@ -97,6 +97,9 @@ struct StatementInfo {
   /// Set beside dynamic_rewrites by the migrator when it is not the
   /// statement's own body: the routine (or trigger) that does it.
   std::string dynamic_in;
+  /// Of a body's rewrites (routine, DO block), those named with a schema
+  /// (DELETE FROM audit.t): another schema's are not captured.
+  std::vector<ObjectName> qualified_rewrites;
   /// A body (routine, DO block) that runs DDL (CREATE, ALTER, DROP), itself
   /// or through EXECUTE: a call of it changes the schema beyond the tables
   /// it names (a partition helper).

@@ -2638,6 +2638,28 @@ TEST_P(RollbackTest, DeletedRowsComeBackWithoutFiringInsertTriggers) {
             "2|\n");
 }
 
+// A routine the migration calls that rewrites a table of another schema
+// (DELETE FROM audit.t) is refused, as the same DELETE at top level is:
+// Strata captures only the schema it manages (it was lost with exit 0;
+// hunt21 #16).
+TEST_P(RollbackTest, ARoutineRewritingAnotherSchemasTableIsRefused) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL schemas";
+  ASSERT_TRUE(db_->Exec("DROP SCHEMA IF EXISTS audit CASCADE; CREATE SCHEMA audit;"
+                        "CREATE TABLE audit.t (id int PRIMARY KEY); INSERT INTO audit.t VALUES (1), (2)")
+                  .ok());
+  Write("0003_prune.up.sql",
+        "CREATE FUNCTION prune() RETURNS int LANGUAGE plpgsql AS $$ BEGIN "
+        "DELETE FROM audit.t WHERE id > 1; RETURN 1; END $$;\n");
+  ASSERT_TRUE(Up().ok());
+  Write("0004_prune.up.sql", "SELECT prune();\n");
+  Write("0004_prune.down.sql", "-- what it deletes would be captured\n");
+  Status refused = Up();
+  EXPECT_EQ(refused.code(), Code::kIrreversible) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("rows of audit.t, in schema audit"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM audit.t"), 2);
+  ASSERT_TRUE(db_->Exec("DROP SCHEMA audit CASCADE").ok());
+}
+
 // A no-transaction rollback puts captured rows back with the table's
 // triggers paused in one statement and resumed in another, each committed
 // on its own: the list of paused triggers was a setting of the first's

@@ -1002,10 +1002,12 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
     // its own table (by its kind), and those its body or the routines it
     // calls write (the rows and how, not known: any event), then those the
     // triggers fired write in turn.
+    // (An upsert's DO UPDATE fires UPDATE triggers too.)
     const unsigned own = info.kind == K::kUpdate   ? Database::kOnUpdate
                          : info.kind == K::kDelete ? Database::kOnDelete
-                         : info.kind == K::kInsert ? Database::kOnInsert
-                                                   : 0u;
+                         : info.kind == K::kInsert
+                             ? Database::kOnInsert | (info.updates_rows ? Database::kOnUpdate : 0u)
+                             : 0u;
     constexpr unsigned kAny = Database::kOnInsert | Database::kOnUpdate | Database::kOnDelete;
     std::vector<std::pair<std::string, unsigned>> reached;
     if (own != 0 && !info.table.empty()) reached.emplace_back(info.table, own);

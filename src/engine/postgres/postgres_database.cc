@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "engine/postgres/batch_query.h"
 #include "engine/url.h"
 #include "util/interrupt.h"

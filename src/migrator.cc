@@ -787,6 +787,7 @@ class RoutineEffects {
     std::string dynamic_in;
     bool ddl = false;  // one of them runs DDL
     std::vector<sql::ObjectName> qualified;  // rewrites named with their schema
+    bool trigger_table = false;  // a trigger function's: rewrites the table it fires on
   };
   /// By NameKey: the routines a script defines, up to a statement.
   using Defined = std::map<std::string, const sql::StatementInfo*>;
@@ -818,6 +819,7 @@ class RoutineEffects {
           Add(out.rewrites, body->rewrites);
           if (body->dynamic_rewrites && out.dynamic_in.empty()) out.dynamic_in = name;
           out.ddl |= body->body_ddl;
+          out.trigger_table |= body->rewrites_trigger_table;
           out.qualified.insert(out.qualified.end(), body->qualified_rewrites.begin(),
                                body->qualified_rewrites.end());
           next.insert(next.end(), body->calls.begin(), body->calls.end());
@@ -939,6 +941,7 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
     std::string dynamic_in;            // its function, when that rewrites unnamed tables
     bool enabled = true;               // PostgreSQL: not ALTER TABLE .. DISABLE TRIGGER
     std::vector<sql::ObjectName> qualified = {};  // rewrites named with their schema
+    bool own_table = false;  // rewrites rows of the table it fires on, beyond the statement's
   };
   std::set<std::string> enabled;  // tables whose triggers the script enables before the statement
   RoutineEffects::Defined defined;  // the script's routines before the statement at hand
@@ -947,7 +950,7 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
                             const std::string& function) -> Result<Fired> {
     STRATA_ASSIGN_OR_RETURN(RoutineEffects::Effects effects, routines.Of({function}, defined));
     return Fired{events, std::move(effects.rewrites), std::move(columns), effects.dynamic_in, true,
-                 std::move(effects.qualified)};
+                 std::move(effects.qualified), effects.trigger_table};
   };
   std::map<std::string, std::vector<Fired>> on;  // by table key
   auto triggers_of = [&](const std::string& table) -> Result<std::vector<Fired>*> {
@@ -1052,6 +1055,11 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
         }
         info.qualified_rewrites.insert(info.qualified_rewrites.end(), trigger.qualified.begin(),
                                        trigger.qualified.end());
+        if (trigger.own_table) {  // a soft delete: captured whole, the statement's own table too
+          RoutineEffects::Add(info.writes, {table});
+          RoutineEffects::Add(info.rewrites, {table});
+          reached.emplace_back(table, kAny);
+        }
         for (const std::string& rewritten : trigger.rewrites) {
           if (sql::NameKey(rewritten, dialect) == sql::NameKey(info.table, dialect)) continue;
           RoutineEffects::Add(info.writes, {rewritten});

@@ -1,6 +1,7 @@
 #include "sql/classify.h"
 
 #include <algorithm>
+#include <cctype>
 #include <initializer_list>
 #include <optional>
 #include <span>
@@ -479,6 +480,64 @@ void Parser::BodyWrites() {
       }
       return false;
     };
+    // Where the body gives variable `name` a value: the index of the
+    // value's first token, for each assignment (name := .., name = ..) and
+    // its declaration (name text := .., name text DEFAULT ..).
+    auto values_of = [&](std::string_view name) {
+      std::vector<size_t> out;
+      for (size_t k = 0; k + 2 < b.size(); ++k) {
+        if (!b[k].IsWord(name) || !(starts_statement(k) || b[k - 1].IsWord("DECLARE"))) continue;
+        for (size_t v = k + 1; v + 1 < b.size() && !b[v].IsPunct(';'); ++v) {
+          if (b[v].text == ":=" || b[v].text == "=" || b[v].IsWord("DEFAULT")) {
+            out.push_back(v + 1);
+            break;
+          }
+          if (b[v].IsPunct(':') && b[v + 1].text == "=") {
+            out.push_back(v + 2);
+            break;
+          }
+        }
+      }
+      return out;
+    };
+    // Whether the statement EXECUTEd at `e` names its table by the firing
+    // trigger's own name (TG_TABLE_NAME, TG_RELNAME, with TG_TABLE_SCHEMA)
+    // and nothing more: format('UPDATE %I.%I SET ..', TG_TABLE_SCHEMA,
+    // TG_TABLE_NAME), or 'UPDATE ' || t || ' SET ..' where t is those quoted
+    // and joined by '.'. A soft-delete trigger rewrites its own table so.
+    auto names_trigger_table = [&](size_t e) {
+      auto end_of = [&](size_t k) {
+        while (k < b.size() && !b[k].IsPunct(';')) ++k;
+        return k;
+      };
+      std::vector<std::pair<size_t, size_t>> ranges = {{e + 1, end_of(e + 1)}};
+      for (size_t r = 0; r < ranges.size() && r < 16; ++r) {
+        for (size_t k = ranges[r].first; k < ranges[r].second; ++k) {
+          if (b[k].kind != TokenKind::kWord) continue;
+          for (size_t value : values_of(b[k].text)) ranges.emplace_back(value, end_of(value));
+        }
+      }
+      bool own = false;
+      for (const auto& [from, to] : ranges) {
+        for (size_t k = from; k < to; ++k) {
+          if (b[k].IsWord("TG_TABLE_NAME") || b[k].IsWord("TG_RELNAME")) own = true;
+          if (b[k].IsWord("TG_ARGV")) return false;
+          std::optional<std::string> literal = LiteralText(b[k], dialect_);
+          if (!literal || literal->empty() || *literal == ".") continue;
+          auto tokens = Tokenize(*literal, dialect_);
+          if (tokens.ok() && RewritesAnUnnamedTable(*tokens)) {
+            // The statement: each placeholder stands for a whole name.
+            for (size_t at = literal->find('%'); at != std::string::npos; at = literal->find('%', at + 2)) {
+              const char after = at + 2 < literal->size() ? (*literal)[at + 2] : ' ';
+              if (std::isalnum(static_cast<unsigned char>(after)) || after == '_' || after == '"') return false;
+            }
+          } else if (!std::isspace(static_cast<unsigned char>((*literal)[0]))) {
+            return false;  // joined to the name ('_history')
+          }
+        }
+      }
+      return own;
+    };
     for (size_t e = 0; e < b.size(); ++e) {
       if (!b[e].IsWord("EXECUTE") || !starts_statement(e) ||
           (e + 1 < b.size() && (b[e + 1].IsWord("FUNCTION") || b[e + 1].IsWord("PROCEDURE")))) {
@@ -488,22 +547,8 @@ void Parser::BodyWrites() {
       if (auto literal = first_literal(e + 1)) {
         statements.push_back(std::move(*literal));
       } else if (e + 1 < b.size() && b[e + 1].kind == TokenKind::kWord) {
-        // EXECUTE sql: what the body assigns to that variable (sql :=
-        // format('...'), sql = 'CREATE TABLE ' || ...).
-        // Or declares it with (q text := '...', q text DEFAULT '...').
-        for (size_t k = 0; k + 2 < b.size(); ++k) {
-          if (!b[k].IsWord(b[e + 1].text) || !(starts_statement(k) || b[k - 1].IsWord("DECLARE"))) {
-            continue;
-          }
-          size_t value = 0;
-          for (size_t v = k + 1; v + 1 < b.size() && !b[v].IsPunct(';') && value == 0; ++v) {
-            if (b[v].text == ":=" || b[v].text == "=" || b[v].IsWord("DEFAULT")) {
-              value = v + 1;
-            } else if (b[v].IsPunct(':') && b[v + 1].text == "=") {
-              value = v + 2;
-            }
-          }
-          if (value == 0) continue;
+        // EXECUTE sql: what the body gives that variable.
+        for (size_t value : values_of(b[e + 1].text)) {
           if (auto literal = first_literal(value)) statements.push_back(std::move(*literal));
         }
       }
@@ -515,7 +560,12 @@ void Parser::BodyWrites() {
         AddRewritingDdlTargets(*executed, dialect_, out, rewrites);
         AddCalls(*executed);
         NoteDdl(*executed);
-        if (RewritesAnUnnamedTable(*executed)) info_.dynamic_rewrites = true;
+        if (!RewritesAnUnnamedTable(*executed)) continue;
+        if (names_trigger_table(e)) {
+          info_.rewrites_trigger_table = true;
+        } else {
+          info_.dynamic_rewrites = true;
+        }
       }
     }
   }

@@ -94,6 +94,9 @@ struct StatementInfo {
   /// removing rows of a table named only at run time (format('DELETE FROM
   /// %I', ...), 'UPDATE ' || t), or a statement built from no literal.
   bool dynamic_rewrites = false;
+  /// A trigger function that EXECUTEs such a statement on the table it
+  /// fires on (TG_TABLE_NAME): a soft delete's UPDATE of its own row.
+  bool rewrites_trigger_table = false;
   /// Set beside dynamic_rewrites by the migrator when it is not the
   /// statement's own body: the routine (or trigger) that does it.
   std::string dynamic_in;

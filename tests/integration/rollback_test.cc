@@ -2660,6 +2660,34 @@ TEST_P(RollbackTest, ARoutineRewritingAnotherSchemasTableIsRefused) {
   ASSERT_TRUE(db_->Exec("DROP SCHEMA audit CASCADE").ok());
 }
 
+// A soft-delete trigger rewrites its own table through EXECUTE with
+// TG_TABLE_SCHEMA and TG_TABLE_NAME (podkrepi-bg's fn_set_deleted_at, a
+// common Supabase shape): not a table unknown until it runs, but the one
+// the DELETE names, captured whole and put back (it was refused, exit 5;
+// hunt21 #15).
+TEST_P(RollbackTest, ASoftDeleteTriggerOnItsOwnTableRollsBack) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's trigger functions";
+  Write("0003_campaigns.up.sql",
+        "CREATE TABLE campaigns (id int PRIMARY KEY, title text, deleted_at timestamptz);\n"
+        "INSERT INTO campaigns SELECT g, 'c' || g, NULL FROM generate_series(1, 5) g;\n"
+        "CREATE FUNCTION soft_delete() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE "
+        "table_name text DEFAULT quote_ident(TG_TABLE_SCHEMA) || '.' || quote_ident(TG_TABLE_NAME); "
+        "BEGIN EXECUTE 'UPDATE ' || table_name || ' SET deleted_at = $1 WHERE id = $2' "
+        "USING now(), OLD.id; RETURN NULL; END $$;\n"
+        "CREATE TRIGGER campaigns_soft BEFORE DELETE ON campaigns FOR EACH ROW "
+        "EXECUTE PROCEDURE soft_delete();\n");
+  ASSERT_TRUE(Up().ok());
+  const std::string rows = RowsText("SELECT * FROM campaigns ORDER BY id");
+  Write("0004_archive.up.sql", "DELETE FROM campaigns WHERE id > 3;\n");
+  Write("0004_archive.down.sql", "-- captured\n");
+  Status applied = Up();
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM campaigns WHERE deleted_at IS NOT NULL"), 2);
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT * FROM campaigns ORDER BY id"), rows);
+}
+
 // A no-transaction rollback puts captured rows back with the table's
 // triggers paused in one statement and resumed in another, each committed
 // on its own: the list of paused triggers was a setting of the first's

@@ -490,6 +490,19 @@ TEST(ClassifyTest, ABodyRewritingATableNamedAtRunTimeSaysSo) {
   }
   EXPECT_EQ(body("EXECUTE format('DELETE FROM accounts WHERE id = %s', 1);").rewrites,
             std::vector<std::string>{"accounts"});
+  // A trigger's own table (a soft delete), unless the name is only a part.
+  auto own = body("EXECUTE format('UPDATE %I.%I SET deleted_at = now() WHERE id = $1', "
+                  "TG_TABLE_SCHEMA, TG_TABLE_NAME) USING OLD.id;");
+  EXPECT_TRUE(own.rewrites_trigger_table);
+  EXPECT_FALSE(own.dynamic_rewrites);
+  for (const char* other : {
+           "EXECUTE format('UPDATE %I_history SET n = 1', TG_TABLE_NAME);",
+           "EXECUTE 'UPDATE ' || TG_TABLE_NAME || '_history SET n = 1';",
+           "EXECUTE format('DELETE FROM %I', TG_ARGV[0]);",
+       }) {
+    EXPECT_TRUE(body(other).dynamic_rewrites) << other;
+    EXPECT_FALSE(body(other).rewrites_trigger_table) << other;
+  }
   // A variable declared with its statement.
   const auto declared =
       Classify("DO $$ DECLARE q text := 'DELETE FROM accounts WHERE id = 1'; BEGIN EXECUTE q; END $$", kPg);

@@ -484,21 +484,21 @@ void Parser::BodyWrites() {
     // value's first token, for each assignment (name := .., name = ..) and
     // its declaration (name text := .., name text DEFAULT ..).
     auto values_of = [&](std::string_view name) {
-      std::vector<size_t> out;
+      std::vector<size_t> starts;
       for (size_t k = 0; k + 2 < b.size(); ++k) {
         if (!b[k].IsWord(name) || !(starts_statement(k) || b[k - 1].IsWord("DECLARE"))) continue;
         for (size_t v = k + 1; v + 1 < b.size() && !b[v].IsPunct(';'); ++v) {
           if (b[v].text == ":=" || b[v].text == "=" || b[v].IsWord("DEFAULT")) {
-            out.push_back(v + 1);
+            starts.push_back(v + 1);
             break;
           }
           if (b[v].IsPunct(':') && b[v + 1].text == "=") {
-            out.push_back(v + 2);
+            starts.push_back(v + 2);
             break;
           }
         }
       }
-      return out;
+      return starts;
     };
     // Whether the statement EXECUTEd at `e` names its table by the firing
     // trigger's own name (TG_TABLE_NAME, TG_RELNAME, with TG_TABLE_SCHEMA)

@@ -936,12 +936,17 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
   using K = sql::StatementKind;
   struct Fired {
     unsigned events;
-    std::vector<std::string> rewrites;
     std::vector<std::string> columns;  // UPDATE OF: fires only when one is assigned
-    std::string dynamic_in;            // its function, when that rewrites unnamed tables
-    bool enabled = true;               // PostgreSQL: not ALTER TABLE .. DISABLE TRIGGER
-    std::vector<sql::ObjectName> qualified = {};  // rewrites named with their schema
-    bool own_table = false;  // rewrites rows of the table it fires on, beyond the statement's
+    bool enabled;                      // PostgreSQL: not ALTER TABLE .. DISABLE TRIGGER
+    /// What it writes: its body's (SQLite), or its function's with the
+    /// routines that calls (PostgreSQL).
+    RoutineEffects::Effects effects;
+  };
+  // A trigger whose body is its own (SQLite's BEGIN .. END).
+  auto body_fires = [](const sql::StatementInfo& trigger) {
+    RoutineEffects::Effects effects;
+    effects.rewrites = trigger.trigger_rewrites;
+    return Fired{trigger.trigger_events, trigger.trigger_columns, true, std::move(effects)};
   };
   std::set<std::string> enabled;  // tables whose triggers the script enables before the statement
   RoutineEffects::Defined defined;  // the script's routines before the statement at hand
@@ -949,8 +954,7 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
   auto function_fires = [&](unsigned events, std::vector<std::string> columns,
                             const std::string& function) -> Result<Fired> {
     STRATA_ASSIGN_OR_RETURN(RoutineEffects::Effects effects, routines.Of({function}, defined));
-    return Fired{events, std::move(effects.rewrites), std::move(columns), effects.dynamic_in, true,
-                 std::move(effects.qualified), effects.trigger_table};
+    return Fired{events, std::move(columns), true, std::move(effects)};
   };
   std::map<std::string, std::vector<Fired>> on;  // by table key
   auto triggers_of = [&](const std::string& table) -> Result<std::vector<Fired>*> {
@@ -962,7 +966,7 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
     for (const auto& source : sources) {
       sql::StatementInfo info = sql::Classify(source.definition, dialect);
       if (source.events == 0) {  // SQLite: the CREATE TRIGGER, its body inside
-        fired.push_back({info.trigger_events, info.trigger_rewrites, info.trigger_columns, "", true});
+        fired.push_back(body_fires(info));
         continue;
       }
       // PostgreSQL: the function's definition (the script may redefine it
@@ -984,7 +988,7 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
     if (info.kind == K::kCreateTrigger && !info.table.empty()) {
       STRATA_ASSIGN_OR_RETURN(std::vector<Fired>* fired, triggers_of(info.table));
       if (info.trigger_function.empty()) {
-        fired->push_back({info.trigger_events, info.trigger_rewrites, info.trigger_columns, "", true});
+        fired->push_back(body_fires(info));
       } else {
         STRATA_ASSIGN_OR_RETURN(Fired f, function_fires(info.trigger_events, info.trigger_columns,
                                                         info.trigger_function));
@@ -1048,19 +1052,20 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
       };
       for (const Fired& trigger : *fired) {
         if (!fires(trigger)) continue;
-        if (!trigger.dynamic_in.empty() && info.dynamic_in.empty()) {
+        const RoutineEffects::Effects& effects = trigger.effects;
+        if (!effects.dynamic_in.empty() && info.dynamic_in.empty()) {
           info.dynamic_rewrites = true;
           info.dynamic_in = fmt::format("routine {} (run by a trigger on {} it fires)",
-                                        trigger.dynamic_in, table);
+                                        effects.dynamic_in, table);
         }
-        info.qualified_rewrites.insert(info.qualified_rewrites.end(), trigger.qualified.begin(),
-                                       trigger.qualified.end());
-        if (trigger.own_table) {  // a soft delete: captured whole, the statement's own table too
+        info.qualified_rewrites.insert(info.qualified_rewrites.end(), effects.qualified.begin(),
+                                       effects.qualified.end());
+        if (effects.trigger_table) {  // a soft delete: captured whole, the statement's own table too
           RoutineEffects::Add(info.writes, {table});
           RoutineEffects::Add(info.rewrites, {table});
           reached.emplace_back(table, kAny);
         }
-        for (const std::string& rewritten : trigger.rewrites) {
+        for (const std::string& rewritten : effects.rewrites) {
           if (sql::NameKey(rewritten, dialect) == sql::NameKey(info.table, dialect)) continue;
           RoutineEffects::Add(info.writes, {rewritten});
           RoutineEffects::Add(info.rewrites, {rewritten});
@@ -1502,10 +1507,11 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
                                             : "a routine it calls or a trigger it fires");
       plans.emplace_back(std::move(all), std::move(info));
     }
-    // What a body it runs rewrites in another schema is not captured.
-    for (const sql::ObjectName& t : p.info[i].kind == sql::StatementKind::kCreateFunction
-                                        ? std::vector<sql::ObjectName>()
-                                        : p.info[i].qualified_rewrites) {
+    // What a body it runs rewrites in another schema is not captured (a
+    // CREATE FUNCTION only defines its body).
+    const bool runs_body = p.info[i].kind != sql::StatementKind::kCreateFunction;
+    for (const sql::ObjectName& t : p.info[i].qualified_rewrites) {
+      if (!runs_body) break;
       STRATA_ASSIGN_OR_RETURN(std::string outside, db.OutsideSchema(t.schema, t.name));
       if (outside.empty()) continue;
       if (!allow_irreversible) {
@@ -1521,7 +1527,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
       }
       uncaptured.push_back(fmt::format("{} (rows of {}.{})", p.info[i].summary, t.schema, t.name));
     }
-    if (p.info[i].dynamic_rewrites && p.info[i].kind != sql::StatementKind::kCreateFunction) {
+    if (p.info[i].dynamic_rewrites && runs_body) {
       const sql::StatementInfo& info = p.info[i];
       if (!allow_irreversible) {
         return Status(

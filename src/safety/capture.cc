@@ -156,11 +156,8 @@ class Planner {
     }
     // The table's own triggers stay still while its rows are put back (a
     // stamp would change them, an audit trigger log them): the statements
-    // that removed them fired none of them on the way back. (PostgreSQL;
-    // SQLite cannot pause a trigger.)
-    Database::TriggerPauseSql paused = db_.PauseTriggersSql(target_);
-    capture_.restore.insert(capture_.restore.begin(), paused.pause.begin(), paused.pause.end());
-    capture_.restore.insert(capture_.restore.end(), paused.resume.begin(), paused.resume.end());
+    // that removed them fired none of them on the way back.
+    PauseTriggersAroundRestore();
     for (const std::string& sql : db_.AdvanceSequencesSql(target_)) capture_.restore.push_back(sql);
     for (std::string& sql : counter.restore) capture_.restore.push_back(std::move(sql));
     capture_.restore.push_back(capture_.drop);
@@ -195,11 +192,8 @@ class Planner {
     capture_.restore.push_back(Insert(/*upsert=*/!table_.key.empty()));
     // As for a table put back whole, its own triggers stay still: a BEFORE
     // INSERT stamp would change the rows put back (the rollback check then
-    // failed), an AFTER INSERT one write other tables (which nothing
-    // checked). PostgreSQL; SQLite cannot pause a trigger.
-    Database::TriggerPauseSql paused = db_.PauseTriggersSql(target_);
-    capture_.restore.insert(capture_.restore.begin(), paused.pause.begin(), paused.pause.end());
-    capture_.restore.insert(capture_.restore.end(), paused.resume.begin(), paused.resume.end());
+    // failed), an AFTER INSERT one write other tables (which nothing checked).
+    PauseTriggersAroundRestore();
     capture_.restore.push_back(capture_.drop);
     if (!table_.key.empty()) {
       // The rows the restore would overwrite or delete: empty as the
@@ -330,6 +324,14 @@ class Planner {
       }
     }
     return out;
+  }
+
+  /// Pauses the table's triggers around the restore's statements so far
+  /// (PostgreSQL; SQLite cannot pause a trigger).
+  void PauseTriggersAroundRestore() {
+    Database::TriggerPauseSql sql = db_.PauseTriggersSql(target_);
+    capture_.restore.insert(capture_.restore.begin(), sql.pause.begin(), sql.pause.end());
+    capture_.restore.insert(capture_.restore.end(), sql.resume.begin(), sql.resume.end());
   }
 
   /// Pauses the table's triggers around the UPDATE that Values() put first

@@ -1583,6 +1583,10 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
             probe["unkeep"] = (*capture)->unkeep;
             probe["changed_rows"] = (*capture)->changed_rows;
           }
+          if (const auto& u = (*capture)->untouched) {
+            probe["untouched"] = {{"where", u->where}, {"copy", u->copy}, {"changed", u->changed},
+                                  {"drop", u->drop}, {"key", u->key}};
+          }
           probes.push_back(std::move(probe));
         }
       }
@@ -2497,6 +2501,94 @@ Result<std::optional<TableFingerprint>> ReadKept(Database& db, const KeptColumns
   STRATA_ASSIGN_OR_RETURN(RowSum sum, SumRows(db, fmt::format("SELECT {} FROM {}", select,
                                                                db.QuoteIdent(kept.table))));
   return std::optional<TableFingerprint>(TableFingerprintOf(kept.table, sum));
+}
+
+/// The rows of a table written to since its migration that the
+/// migration's captures left alone (Capture::Untouched), copied before the
+/// down script runs: their values are the application's, and a down script
+/// that changes them (an UPDATE whose WHERE reaches further than the up
+/// script's did) would lose them.
+struct UntouchedRows {
+  std::string table;
+  std::vector<nlohmann::json> copies;  // the probes' "untouched", each copied
+};
+
+/// Copies the rows of `table` no capture of the migration took, when the
+/// down script writes to it and the up script's only writes to it were
+/// captured by key (rows it inserted cannot be told from the application's).
+/// nullopt when there is nothing to hold the down script to.
+Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::string& table,
+                                                   const nlohmann::json& checks,
+                                                   const std::vector<sql::StatementInfo>& up_infos,
+                                                   const std::vector<sql::StatementInfo>& down_infos,
+                                                   sql::Dialect dialect) {
+  using K = sql::StatementKind;
+  const std::string key = sql::NameKey(table, dialect);
+  auto writes = [&](const sql::StatementInfo& i, bool inserts_only) {
+    const bool kind = inserts_only ? i.kind == K::kInsert
+                                   : (i.kind == K::kInsert || i.kind == K::kUpdate ||
+                                      i.kind == K::kDelete || i.kind == K::kTruncate);
+    if (kind && sql::NameKey(i.table, dialect) == key) return true;
+    return std::any_of(i.writes.begin(), i.writes.end(),
+                       [&](const std::string& w) { return sql::NameKey(w, dialect) == key; });
+  };
+  if (!checks.contains("probes") ||
+      std::none_of(down_infos.begin(), down_infos.end(), [&](const auto& i) { return writes(i, false); }) ||
+      std::any_of(up_infos.begin(), up_infos.end(), [&](const auto& i) { return writes(i, true); })) {
+    return std::optional<UntouchedRows>();
+  }
+  if (checks.contains("replaces")) {
+    for (const auto& t : checks["replaces"]) {
+      if (sql::NameKey(t.get<std::string>(), dialect) == key) return std::optional<UntouchedRows>();
+    }
+  }
+  UntouchedRows out{table, {}};
+  std::string where;
+  for (const auto& probe : checks["probes"]) {
+    if (!probe.contains("untouched") || sql::NameKey(probe.value("table", ""), dialect) != key) continue;
+    where += (where.empty() ? "" : " AND ") + probe["untouched"]["where"].get<std::string>();
+    out.copies.push_back(probe["untouched"]);
+  }
+  if (out.copies.empty()) return std::optional<UntouchedRows>();
+  for (const auto& u : out.copies) {
+    STRATA_RETURN_IF_ERROR(db.Exec(u["drop"].get<std::string>()));
+    // A name the migration changed after the capture: not compared.
+    if (!db.Query(u["copy"].get<std::string>() + " WHERE " + where).ok()) {
+      return std::optional<UntouchedRows>();
+    }
+  }
+  return std::optional<UntouchedRows>(std::move(out));
+}
+
+/// OK unless the down script of migration `id` changed or deleted rows of
+/// `rows` (copied by CopyUntouched); drops the copies.
+Status CheckUntouched(Database& db, const std::string& id, const UntouchedRows& rows) {
+  for (const auto& u : rows.copies) {
+    auto changed = db.Query(u["changed"].get<std::string>() + " LIMIT 4");
+    db.Exec(u["drop"].get<std::string>()).IgnoreError();
+    if (!changed.ok() || changed->empty()) continue;  // unreadable: a rename, which the schema check names
+    // "id = 2; id = 5" or "(a, b) = (1, x)", three at most.
+    const std::string key = u["key"].get<std::string>();
+    const bool one = key.find(',') == std::string::npos;
+    std::vector<std::string> keys;
+    for (size_t r = 0; r < changed->rows.size() && r < 3; ++r) {
+      std::vector<std::string> values;
+      for (const auto& v : changed->rows[r]) values.push_back(v.is_null() ? "NULL" : v.ToString());
+      keys.push_back(one ? fmt::format("{} = {}", key, values[0])
+                         : fmt::format("({}) = ({})", key, fmt::join(values, ", ")));
+    }
+    return Status(Code::kVerifyFailed,
+                  fmt::format("the down script of {} changed or deleted rows of {} that {} never "
+                              "changed ({}{}), and the application wrote to {} since: their "
+                              "values are the application's, and would be lost; {} was not "
+                              "rolled back. Make the down script change only the rows its up "
+                              "script changed (Strata puts back the values it captured from "
+                              "those), or save the rows (or take a snapshot), then pass "
+                              "--discard-later-writes",
+                              id, rows.table, id, fmt::join(keys, "; "),
+                              changed->rows.size() > 3 ? "; ..." : "", rows.table, id));
+  }
+  return Status::OK();
 }
 
 /// What a down script can change in the schema beyond the tables its
@@ -3567,9 +3659,17 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     // Of the tables written since: what the down script must leave as it
     // finds it (read in its transaction, before it runs).
     std::vector<KeptColumns> kept;
+    std::vector<UntouchedRows> untouched;
     auto check = [&]() -> Status {
       Status s = CheckRollback(*db_, targets[i].checks, written, &reordered);
       if (s.ok() && !reach.empty()) s = CheckReach(*db_, reach, step.id, outside_before);
+      if (!untouched.empty()) {
+        db_->KeepTransactionOnReadErrors(true);
+        for (const UntouchedRows& rows : untouched) {
+          if (s.ok()) s = CheckUntouched(*db_, step.id, rows);
+        }
+        db_->KeepTransactionOnReadErrors(false);
+      }
       for (const KeptColumns& k : kept) {
         if (!s.ok()) break;
         STRATA_ASSIGN_OR_RETURN(std::optional<TableFingerprint> now, ReadKept(*db_, k, /*after_down=*/true));
@@ -3687,6 +3787,15 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
           if (!read.ok() || !*read) continue;  // a name the migration changed later: not compared
           k->before = std::move(**read);
           kept.push_back(std::move(*k));
+        }
+        untouched.clear();
+        for (size_t w = 0; r.ok() && !options.discard_later_writes && w < written.size(); ++w) {
+          auto copied = CopyUntouched(*db_, written[w], checks, up_infos, down_infos, dialect);
+          if (!copied.ok()) {
+            r = copied.status();
+          } else if (*copied) {
+            untouched.push_back(std::move(**copied));
+          }
         }
         if (r.ok() && !cascaded.empty()) {
           auto data = ExistingTablesData(*db_, cascaded);

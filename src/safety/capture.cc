@@ -308,6 +308,30 @@ class Planner {
         fmt::format("SELECT count(*) {} JOIN {} AS k ON {} WHERE NOT ({})", probed_rows, kept,
                     Join(same_key, " AND "), Join(same_cells, " AND "));
     capture_.restore.push_back(capture_.unkeep);
+    if (!table_.key.empty()) {
+      Capture::Untouched& u = capture_.untouched.emplace();
+      u.where = fmt::format("NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})", cap_, Join(same_row, " AND "));
+      const std::string copy = db_.QuoteIdent(capture_.table + "_untouched");
+      std::vector<std::string> copied, same, keys_read;
+      for (size_t i = 0; i < cells.size(); ++i) {
+        if (i < keys) {
+          const std::string& k = table_.key[i];
+          const std::string now = AsText("t." + db_.QuoteIdent(NowName(k)), k);
+          copied.push_back(fmt::format("{} AS strata_k{}", now, i + 1));
+          same.push_back(fmt::format("{} = u.strata_k{}", now, i + 1));
+          keys_read.push_back(fmt::format("u.strata_k{}", i + 1));
+        } else {
+          const std::string as = fmt::format("strata_v{}", i - keys + 1);
+          copied.push_back(cells[i] + (as_text ? "::text" : "") + " AS " + as);
+          same.push_back(SameValue("u." + as, cells[i]));
+        }
+      }
+      u.copy = fmt::format("CREATE TEMP TABLE {} AS SELECT {} FROM {} AS t", copy, Join(copied), now_);
+      u.changed = fmt::format("SELECT {} FROM {} AS u WHERE NOT EXISTS (SELECT 1 FROM {} AS t WHERE {})",
+                              Join(keys_read), copy, now_, Join(same, " AND "));
+      u.drop = "DROP TABLE IF EXISTS " + copy;
+      u.key = Join(table_.key);
+    }
     return capture_;
   }
 

@@ -52,6 +52,18 @@ struct Capture {
   /// is not written by the restore and does not count. The restore drops
   /// the copy. Empty for other probes.
   std::string keep, unkeep, changed_rows;
+  /// For captured values of a table with a key: the rows the statement left
+  /// alone. Their values are the application's, so a rollback after it
+  /// wrote to the table holds the down script to leaving them as they are.
+  /// `where` holds of them, on the table read as t; `copy`, followed by
+  /// " WHERE " and the `where` of every capture of the table, copies their
+  /// key and the captured columns into a temporary table, which `drop`
+  /// removes; `changed` then reads the keys (of columns `key`) of the
+  /// copied rows changed or gone since.
+  struct Untouched {
+    std::string where, copy, changed, drop, key;
+  };
+  std::optional<Untouched> untouched;
   /// The table (name before the migration) whose captured rows or values go
   /// back by SQLite's rowid, having no primary key: a row written since may
   /// hold a captured row's rowid (reused after a delete, renumbered by

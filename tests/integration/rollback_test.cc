@@ -654,6 +654,43 @@ TEST_P(RollbackTest, ADownThatEmptiesAColumnOfATableWrittenSinceIsRefused) {
   EXPECT_EQ(RowsText("SELECT note, price FROM items WHERE id = 6"), "carried|9|\n");
 }
 
+// A down script whose UPDATE reaches rows its up script never changed (a
+// Flyway undo: the up fills a column WHERE it IS NULL, the undo empties it
+// WHERE it IS NOT NULL) erased the application's values with exit 0 once
+// the table had been written to since. Refused now (exit 6); a down script
+// that changes only the rows its up script changed rolls back.
+TEST_P(RollbackTest, ADownReachingRowsItsUpNeverChangedIsRefusedAfterLaterWrites) {
+  const std::string before = RowsText("SELECT id, note FROM items ORDER BY id");
+  Write("0003_fill.up.sql", "UPDATE items SET note = 'filled' WHERE note IS NULL;\n");
+  Write("0003_fill.down.sql", "UPDATE items SET note = NULL WHERE note IS NOT NULL;\n");
+  ASSERT_TRUE(Up().ok());
+  const std::string applied = RowsText("SELECT id, note FROM items ORDER BY id");
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, name) VALUES (6, 'later')").ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("the down script of 0003_fill changed or deleted rows of "
+                                     "items that 0003_fill never changed (id = "));
+  EXPECT_THAT(s.message(), HasSubstr("--discard-later-writes"));
+  EXPECT_EQ(RowsText("SELECT id, note FROM items WHERE id < 6 ORDER BY id"), applied);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
+  DownOptions discard;
+  discard.discard_later_writes = true;
+  ASSERT_TRUE(Down(discard).ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE note IS NOT NULL"), 0);
+  // Emptying only what it filled: the application's values stay.
+  ASSERT_TRUE(db_->Exec("DELETE FROM items WHERE id = 6").ok());
+  ASSERT_TRUE(db_->Exec(std::string("UPDATE items SET note = CASE id WHEN 2 THEN 'x' WHEN 3 THEN '' "
+                                    "WHEN 4 THEN 'long' WHEN 5 THEN 'y' END")).ok());
+  ASSERT_EQ(RowsText("SELECT id, note FROM items ORDER BY id"), before);
+  Write("0003_fill.down.sql", "UPDATE items SET note = NULL WHERE note = 'filled';\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, name, note) VALUES (6, 'later', 'app')").ok());
+  s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(RowsText("SELECT id, note FROM items WHERE id < 6 ORDER BY id"), before);
+  EXPECT_EQ(RowsText("SELECT note FROM items WHERE id = 6"), "app|\n");
+}
+
 // DML run by another statement (EXPLAIN ANALYZE runs its DELETE, PREPARE
 // keeps one for EXECUTE, a DO block's MERGE) was neither captured nor
 // checked: down exited 0 with the rows gone. Their tables are captured whole.

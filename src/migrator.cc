@@ -1023,12 +1023,8 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
     if (reached.empty()) continue;
     // An UPDATE fires an UPDATE OF trigger only when it assigns one of its
     // columns (assigned: empty when the statement does not read as expected).
-    std::vector<std::string> assigned;
-    if (own == Database::kOnUpdate) {
-      if (auto tokens = sql::Tokenize(p.up[i].text, dialect); tokens.ok()) {
-        assigned = UpdatedColumns(*tokens, dialect);
-      }
-    }
+    const std::vector<std::string> assigned = own == Database::kOnUpdate ? info.columns
+                                                                         : std::vector<std::string>();
     std::map<std::string, unsigned> done;  // by table key: the events followed
     for (size_t r = 0; r < reached.size() && r < 256; ++r) {
       const auto [table, events] = reached[r];
@@ -1186,9 +1182,15 @@ Result<std::vector<std::string>> CascadeReach(Database& db, const sql::Statement
     todo.pop_back();
     if (children.count(parent)) continue;
     std::vector<std::string>& found = children[parent];
+    // An UPDATE's ON UPDATE actions fire only for the referenced columns it
+    // assigns (a backfill of a status column cascades nowhere); the rows a
+    // cascade changes further down may have any referenced column changed.
+    const std::vector<std::string>* assigned =
+        info.kind == K::kUpdate && !info.columns.empty() && parent == table ? &info.columns : nullptr;
     for (Change change : changes) {
       STRATA_ASSIGN_OR_RETURN(std::vector<std::string> reached,
-                              db.CascadingChildren(parent, change, foreign_keys));
+                              db.CascadingChildren(parent, change, foreign_keys,
+                                                   change == Change::kUpdate ? assigned : nullptr));
       for (auto& child : reached) {
         if (std::find(found.begin(), found.end(), child) == found.end()) found.push_back(child);
       }

@@ -282,10 +282,12 @@ class Database {
   /// CASCADE, SET NULL or SET DEFAULT, or (TRUNCATE ... CASCADE) every
   /// foreign key whatever its action, one level deep.
   /// `enforced`: whether foreign keys act (nullopt: as they do on this
-  /// connection now; see ForeignKeysAfter).
-  virtual Result<std::vector<std::string>> CascadingChildren(std::string_view table,
-                                                             RowChange change,
-                                                             std::optional<bool> enforced) = 0;
+  /// connection now; see ForeignKeysAfter). `assigned` (kUpdate): the
+  /// columns of `table` the UPDATE assigns, when known; only foreign keys
+  /// referencing one of them act.
+  virtual Result<std::vector<std::string>> CascadingChildren(
+      std::string_view table, RowChange change, std::optional<bool> enforced,
+      const std::vector<std::string>* assigned = nullptr) = 0;
   /// The definitions (CREATE FUNCTION/PROCEDURE text) of the routines
   /// named `names` outside the system schemas, as pairs of name and
   /// definition, for reading what a call to one writes. None on SQLite.

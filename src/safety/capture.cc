@@ -597,64 +597,6 @@ Capture SequencePositions(Database& db, const sql::StatementInfo& info, int64_t 
 
 }  // namespace
 
-/// The columns an UPDATE assigns (SET a = .., (b, c) = ..), as the engine
-/// reads their names; empty when the statement does not read as expected
-/// (every column is captured then).
-std::vector<std::string> UpdatedColumns(const std::vector<sql::Token>& t, sql::Dialect dialect) {
-  size_t i = 0;
-  int depth = 0;
-  for (; i < t.size(); ++i) {  // to the top-level SET
-    if (t[i].IsPunct('(')) ++depth;
-    if (t[i].IsPunct(')')) --depth;
-    if (depth == 0 && t[i].IsWord("set")) break;
-  }
-  auto is_name = [&](size_t k) {
-    return k < t.size() &&
-           (t[k].kind == sql::TokenKind::kWord || t[k].kind == sql::TokenKind::kQuotedIdentifier);
-  };
-  std::vector<std::string> columns;
-  for (++i; i < t.size();) {
-    if (t[i].IsPunct('(')) {  // (a, b) = (...)
-      for (++i; is_name(i); i += 2) {
-        columns.push_back(sql::IdentifierName(t[i], dialect));
-        if (i + 1 < t.size() && t[i + 1].IsPunct(')')) {
-          ++i;
-          break;
-        }
-        if (i + 1 >= t.size() || !t[i + 1].IsPunct(',')) return {};
-      }
-      if (i >= t.size() || !t[i].IsPunct(')')) return {};
-      ++i;
-    } else if (is_name(i)) {
-      columns.push_back(sql::IdentifierName(t[i], dialect));
-      ++i;
-      // PostgreSQL: SET col[1] = .., SET col.field = ..: still the column.
-      while (i < t.size() && !(t[i].kind == sql::TokenKind::kOperator && t[i].text == "=")) {
-        if (t[i].IsPunct(';') || t[i].kind == sql::TokenKind::kEnd) return {};
-        ++i;
-      }
-    } else {
-      return {};
-    }
-    if (i >= t.size() || t[i].kind != sql::TokenKind::kOperator || t[i].text != "=") return {};
-    // The value, to the next top-level comma or the clause after SET.
-    depth = 0;
-    for (++i; i < t.size(); ++i) {
-      if (t[i].IsPunct('(')) ++depth;
-      if (t[i].IsPunct(')')) --depth;
-      if (depth > 0) continue;
-      if (t[i].IsPunct(',') || t[i].IsWord("from") || t[i].IsWord("where") ||
-          t[i].IsWord("returning") || t[i].IsWord("order") || t[i].IsWord("limit") ||
-          t[i].kind == sql::TokenKind::kEnd || t[i].IsPunct(';')) {
-        break;
-      }
-    }
-    if (i >= t.size() || !t[i].IsPunct(',')) break;
-    ++i;
-  }
-  return columns;
-}
-
 std::string CaptureTablePrefix(int64_t version) { return fmt::format("strata_capture_{}_", version); }
 
 std::string TableTracker::Key(std::string_view name) const {
@@ -913,7 +855,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       // (by the application) are not put back on rollback. An assigned key
       // column moves the row to a key the capture cannot know, so the table
       // is captured whole (and put back whole, refused if written to since).
-      std::vector<std::string> columns = UpdatedColumns(*tokens, dialect);
+      std::vector<std::string> columns = info.columns;
       STRATA_ASSIGN_OR_RETURN(const TableTracker::Table* t, tables.Find(info.schema, info.table));
       bool moves_rows = std::any_of(columns.begin(), columns.end(), [&](const std::string& c) {
         return std::any_of(t->key.begin(), t->key.end(), [&](const std::string& k) {

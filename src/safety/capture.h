@@ -129,11 +129,6 @@ class TableTracker {
   std::set<std::string> views_;  // by Key: created or renamed by the migration, not dropped since
 };
 
-/// The columns an UPDATE's tokens `t` assign (SET a = .., (b, c) = ..), as
-/// the engine reads their names; empty when the statement does not read as
-/// expected.
-std::vector<std::string> UpdatedColumns(const std::vector<sql::Token>& t, sql::Dialect dialect);
-
 /// Why a destructive statement on a table of `schema`, not the managed one,
 /// is refused, and what to do.
 std::string OutsideSchemaRefusal(const sql::StatementInfo& info, const std::string& schema);

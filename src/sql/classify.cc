@@ -1002,6 +1002,61 @@ void Parser::Merge() {
                                     : "merges rows into " + table;
 }
 
+std::vector<std::string> UpdatedColumns(const std::vector<Token>& t, Dialect dialect) {
+  size_t i = 0;
+  int depth = 0;
+  for (; i < t.size(); ++i) {  // to the top-level SET
+    if (t[i].IsPunct('(')) ++depth;
+    if (t[i].IsPunct(')')) --depth;
+    if (depth == 0 && t[i].IsWord("set")) break;
+  }
+  auto is_name = [&](size_t k) {
+    return k < t.size() &&
+           (t[k].kind == TokenKind::kWord || t[k].kind == TokenKind::kQuotedIdentifier);
+  };
+  std::vector<std::string> columns;
+  for (++i; i < t.size();) {
+    if (t[i].IsPunct('(')) {  // (a, b) = (...)
+      for (++i; is_name(i); i += 2) {
+        columns.push_back(IdentifierName(t[i], dialect));
+        if (i + 1 < t.size() && t[i + 1].IsPunct(')')) {
+          ++i;
+          break;
+        }
+        if (i + 1 >= t.size() || !t[i + 1].IsPunct(',')) return {};
+      }
+      if (i >= t.size() || !t[i].IsPunct(')')) return {};
+      ++i;
+    } else if (is_name(i)) {
+      columns.push_back(IdentifierName(t[i], dialect));
+      ++i;
+      // PostgreSQL: SET col[1] = .., SET col.field = ..: still the column.
+      while (i < t.size() && !(t[i].kind == TokenKind::kOperator && t[i].text == "=")) {
+        if (t[i].IsPunct(';') || t[i].kind == TokenKind::kEnd) return {};
+        ++i;
+      }
+    } else {
+      return {};
+    }
+    if (i >= t.size() || t[i].kind != TokenKind::kOperator || t[i].text != "=") return {};
+    // The value, to the next top-level comma or the clause after SET.
+    depth = 0;
+    for (++i; i < t.size(); ++i) {
+      if (t[i].IsPunct('(')) ++depth;
+      if (t[i].IsPunct(')')) --depth;
+      if (depth > 0) continue;
+      if (t[i].IsPunct(',') || t[i].IsWord("from") || t[i].IsWord("where") ||
+          t[i].IsWord("returning") || t[i].IsWord("order") || t[i].IsWord("limit") ||
+          t[i].kind == TokenKind::kEnd || t[i].IsPunct(';')) {
+        break;
+      }
+    }
+    if (i >= t.size() || !t[i].IsPunct(',')) break;
+    ++i;
+  }
+  return columns;
+}
+
 void Parser::Update() {
   info_.kind = StatementKind::kUpdate;
   info_.destructive = true;
@@ -1019,6 +1074,7 @@ void Parser::Update() {
     info_.alias = ReadName();
   }
   info_.where_clause = WhereClause();
+  info_.columns = UpdatedColumns(tokens_, dialect_);
   const std::string table = Qualified(info_.schema, info_.table);
   info_.summary = info_.where_clause.empty() ? "updates every row of " + table
                                              : "updates rows of " + table;

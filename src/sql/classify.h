@@ -56,6 +56,9 @@ struct StatementInfo {
   std::string with_clause;
   /// kAddColumn, kDropColumn, kAlterColumnType: every column, in order
   /// (a PostgreSQL ALTER TABLE may have several actions of the same kind).
+  /// kUpdate: the columns it assigns (SET a = .., (b, c) = ..), as the
+  /// engine reads their names; empty when the statement does not read as
+  /// expected (then any column may change).
   std::vector<std::string> columns;
   /// ALTER TABLE: the columns its ADD COLUMN actions add, also among other
   /// kinds of action (ADD COLUMN a, ADD CONSTRAINT ...: kAlterOther).

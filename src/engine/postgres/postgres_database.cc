@@ -142,6 +142,9 @@ constexpr char kCascadingChildrenSql[] =
     " WHERE k.contype = 'f' AND n.nspname = current_schema() AND p.relname = $1"
     " AND ($2 = 2 OR (CASE WHEN $2 = 1 THEN k.confdeltype ELSE k.confupdtype END)"
     "   IN ('c', 'n', 'd'))"
+    " AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
+    "   WHERE a.attrelid = k.confrelid AND a.attnum = ANY(k.confkey)"
+    "   AND a.attname = ANY(string_to_array($3, chr(31)))))"
     " ORDER BY 1";
 
 constexpr char kListColumnsSql[] =
@@ -1100,13 +1103,15 @@ class PostgresDatabase final : public Database {
   }
 
   Result<std::vector<std::string>> CascadingChildren(std::string_view table, RowChange change,
-                                                     std::optional<bool> enforced) override {
+                                                     std::optional<bool> enforced,
+                                                     const std::vector<std::string>* assigned) override {
     if (enforced == false) return std::vector<std::string>();
     const int64_t mode = change == RowChange::kTruncateCascade ? 2
                          : change == RowChange::kDelete        ? 1
                                                                : 0;
+    const Value columns = assigned == nullptr ? Value() : Value(fmt::format("{}", fmt::join(*assigned, "\x1f")));
     STRATA_ASSIGN_OR_RETURN(Rows rows, Query(kCascadingChildrenSql, {Value(std::string(table)),
-                                                                    Value(mode)}));
+                                                                    Value(mode), columns}));
     std::vector<std::string> names;
     for (const auto& row : rows.rows) {
       if (row[1].ToString() == "t") {

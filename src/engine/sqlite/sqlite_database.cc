@@ -350,7 +350,8 @@ class SqliteDatabase : public Database {
   }
 
   Result<std::vector<std::string>> CascadingChildren(std::string_view table, RowChange change,
-                                                     std::optional<bool> enforced) override {
+                                                     std::optional<bool> enforced,
+                                                     const std::vector<std::string>* assigned) override {
     // SQLite has no TRUNCATE; DELETE FROM acts as any delete.
     const bool deletes = change != RowChange::kUpdate;
     // Foreign keys act only on a connection that turned them on.
@@ -359,16 +360,28 @@ class SqliteDatabase : public Database {
       enforced = !on.empty() && on.rows[0][0].ToInt() != 0;
     }
     if (!*enforced) return std::vector<std::string>();
+    // The referenced column: "to", or the parent's primary key when the
+    // foreign key names none.
     STRATA_ASSIGN_OR_RETURN(
         Rows rows,
-        Query(fmt::format("SELECT DISTINCT m.name FROM sqlite_schema m, "
+        Query(fmt::format("SELECT m.name, coalesce(f.\"to\", (SELECT p.name FROM pragma_table_info($1) p "
+                          "WHERE p.pk = f.seq + 1)) FROM sqlite_schema m, "
                           "pragma_foreign_key_list(m.name) f WHERE m.type = 'table' "
                           "AND f.\"table\" = $1 COLLATE NOCASE AND f.{} IN "
                           "('CASCADE', 'SET NULL', 'SET DEFAULT') ORDER BY 1",
                           deletes ? "on_delete" : "on_update"),
               {std::string(table)}));
     std::vector<std::string> names;
-    for (auto& row : rows.rows) names.push_back(row[0].text());
+    for (auto& row : rows.rows) {
+      const bool acts = assigned == nullptr || row[1].is_null() ||
+                        std::any_of(assigned->begin(), assigned->end(), [&](const std::string& c) {
+                          return sql::NameKey(c, sql::Dialect::kSqlite) ==
+                                 sql::NameKey(row[1].text(), sql::Dialect::kSqlite);
+                        });
+      if (acts && std::find(names.begin(), names.end(), row[0].text()) == names.end()) {
+        names.push_back(row[0].text());
+      }
+    }
     return names;
   }
 

@@ -244,6 +244,54 @@ std::string NameKeyAt(const std::vector<Token>& t, size_t* i) {
   return NameKey(schema + "." + IdentifierName(t[last], Dialect::kPostgres), Dialect::kPostgres);
 }
 
+/// The inverse of PostgreSQL's ALTER TABLE t ADD FOREIGN KEY (a, b)
+/// REFERENCES .. on a table t the script created (`created` holds their
+/// keys): dropping the constraint by the name PostgreSQL gives it,
+/// "t_a_b_fkey". Dropping t would take it too, but the table it references
+/// may be created after t and so dropped before it, which the constraint
+/// forbids (Prisma adds every foreign key after all its CREATE TABLEs).
+/// nullopt when the statement is not such an ALTER, or the name would be
+/// longer than PostgreSQL's 63 bytes (it shortens it then).
+std::optional<std::string> InverseOfUnnamedForeignKey(std::string_view text,
+                                                      const std::set<std::string>& created) {
+  auto tokens = Tokenize(text, Dialect::kPostgres);
+  if (!tokens.ok()) return std::nullopt;
+  const std::vector<Token>& t = *tokens;
+  const size_t n = t.size();
+  auto at = [&](size_t k, std::string_view word) { return k < n && t[k].IsWord(word); };
+  if (!at(0, "ALTER") || !at(1, "TABLE")) return std::nullopt;
+  size_t i = 2;
+  if (at(i, "ONLY")) ++i;
+  const size_t name_start = i;
+  const size_t last = ReadName(t, &i);
+  if (last == std::string::npos) return std::nullopt;
+  size_t key_at = name_start;
+  if (!created.count(NameKeyAt(t, &key_at))) return std::nullopt;
+  if (!at(i, "ADD") || !at(i + 1, "FOREIGN") || !at(i + 2, "KEY") || i + 3 >= n ||
+      !t[i + 3].IsPunct('(')) {
+    return std::nullopt;
+  }
+  std::string name = IdentifierName(t[last], Dialect::kPostgres);
+  size_t k = i + 4;
+  for (; k < n && IsName(t[k]); k += 2) {
+    name += "_" + IdentifierName(t[k], Dialect::kPostgres);
+    if (k + 1 < n && t[k + 1].IsPunct(')')) break;
+    if (k + 1 >= n || !t[k + 1].IsPunct(',')) return std::nullopt;
+  }
+  if (k >= n || k + 1 >= n || !t[k + 1].IsPunct(')')) return std::nullopt;
+  // One action only: a top-level comma after the column list means several.
+  int depth = 0;
+  for (size_t j = k + 2; j < n; ++j) {
+    if (t[j].IsPunct('(')) ++depth;
+    if (t[j].IsPunct(')')) --depth;
+    if (depth == 0 && t[j].IsPunct(',')) return std::nullopt;
+  }
+  name += "_fkey";
+  if (name.size() > 63) return std::nullopt;
+  return fmt::format("ALTER TABLE {} DROP CONSTRAINT {};\n", Spelled(t, name_start, i),
+                     IdentifierSql(name, Dialect::kPostgres));
+}
+
 /// Whether PostgreSQL statement `text` only dresses a table the same script
 /// created (`created` holds their keys), so that dropping the table undoes
 /// it too: COMMENT ON TABLE t / COLUMN t.c, GRANT or REVOKE ... ON [TABLE]
@@ -525,6 +573,9 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
       alter = InverseOfAlter(statement.text, constraints_added);
     }
     const bool other = info.kind == StatementKind::kAlterOther || info.kind == StatementKind::kOther;
+    if (pg && other && !alter) {
+      if (auto drop = InverseOfUnnamedForeignKey(statement.text, created)) alter = Result<std::string>(*drop);
+    }
     if (pg && other && (!alter || !alter->ok()) && OnlyDressesCreatedTable(statement.text, created)) {
       continue;
     }

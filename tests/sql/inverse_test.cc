@@ -295,6 +295,32 @@ TEST(InverseTest, WhatDressesATableCreatedInTheScriptGoesWithIt) {
                  kPg));
 }
 
+// Prisma adds every foreign key after all its CREATE TABLEs, unnamed before
+// 2021: dropping the tables in reverse order dropped the referenced one
+// first, which the constraint forbids, and the derived down failed. The
+// constraint is dropped first, by the name PostgreSQL gives it.
+TEST(InverseTest, AnUnnamedForeignKeyOfACreatedTableIsDroppedByItsDefaultName) {
+  EXPECT_EQ("ALTER TABLE \"Attendee\" DROP CONSTRAINT \"Attendee_bookingId_fkey\";\n"
+            "DROP TABLE \"Booking\";\nDROP TABLE \"Attendee\";\n",
+            Down("CREATE TABLE \"Attendee\" (\"id\" SERIAL NOT NULL, \"bookingId\" INTEGER);\n"
+                 "CREATE TABLE \"Booking\" (\"id\" SERIAL NOT NULL, PRIMARY KEY (\"id\"));\n"
+                 "ALTER TABLE \"Attendee\" ADD FOREIGN KEY (\"bookingId\") REFERENCES \"Booking\"(\"id\") "
+                 "ON DELETE SET NULL ON UPDATE CASCADE;\n",
+                 kPg));
+  EXPECT_EQ("ALTER TABLE public.lines DROP CONSTRAINT lines_order_id_item_fkey;\nDROP TABLE public.lines;\n",
+            Down("CREATE TABLE public.lines (order_id int, item int);\n"
+                 "ALTER TABLE public.lines ADD FOREIGN KEY (order_id, item) REFERENCES orders;\n",
+                 kPg));
+  // A name PostgreSQL would shorten is not guessed: the table's drop takes it.
+  const std::string longer(60, 'x');
+  EXPECT_EQ("DROP TABLE " + longer + ";\n",
+            Down("CREATE TABLE " + longer + " (a int);\nALTER TABLE " + longer +
+                     " ADD FOREIGN KEY (a) REFERENCES b;\n",
+                 kPg));
+  // Of a table that was there before, the name may be taken: no inverse.
+  EXPECT_THAT(Down("ALTER TABLE old ADD FOREIGN KEY (a) REFERENCES b;\n", kPg), HasSubstr("IRREVERSIBLE"));
+}
+
 // A policy on a table that was there before is dropped by name: PostgreSQL
 // has no CREATE OR REPLACE POLICY, so the statement made it.
 TEST(InverseTest, CreatePolicyIsDroppedOnPostgres) {

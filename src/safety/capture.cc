@@ -693,6 +693,7 @@ Status TableTracker::After(const sql::StatementInfo& info) {
           return std::any_of(info.columns.begin(), info.columns.end(),
                              [&](const std::string& n) { return Same(n, c.now); });
         });
+        for (const auto& a : info.added) cols.push_back({a.name, ""});  // DROP a, ADD b
       } else {
         for (auto& c : cols) {
           if (Same(c.now, info.column)) c.now = info.new_name;

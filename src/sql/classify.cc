@@ -886,6 +886,21 @@ void Parser::AlterTable() {
       info_.summary =
           (plural ? "changes the types of columns " : "changes the type of column ") + columns;
     }
+  } else if (std::all_of(actions.begin(), actions.end(), [](const Action& a) {
+               return a.kind == ActionKind::kDropColumn || a.kind == ActionKind::kAddColumn;
+             })) {
+    // DROP COLUMN a, ADD COLUMN b (Prisma's rename): a drop, whose columns
+    // are captured, that adds columns too (`added`).
+    std::vector<std::string> added;
+    for (const Action& action : actions) {
+      (action.kind == ActionKind::kDropColumn ? info_.columns : added).push_back(action.column);
+    }
+    info_.kind = StatementKind::kDropColumn;
+    info_.column = info_.columns[0];
+    info_.summary = (info_.columns.size() > 1 ? "drops columns " : "drops column ") +
+                    JoinNames(info_.columns, table + ".") +
+                    (added.size() > 1 ? " and adds columns " : " and adds column ") +
+                    JoinNames(added, table + ".");
   }
 }
 

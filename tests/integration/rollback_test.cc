@@ -462,6 +462,23 @@ TEST_P(RollbackTest, ADownScriptsDeleteDoesNotCascadeIntoTheApplicationsRows) {
   EXPECT_EQ(RowsText("SELECT name FROM products"), "novel|\n");
 }
 
+// Prisma renames a column as ALTER TABLE t DROP COLUMN a, ADD COLUMN b:
+// refused as an ALTER whose removal Strata could not capture, though
+// validate and up --dry-run passed it. Its dropped column is captured now.
+TEST_P(RollbackTest, ADropColumnAddColumnAlterIsCapturedAndRollsBack) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's ALTER TABLE with several actions";
+  const std::string before = RowsText("SELECT id, note FROM items ORDER BY id");
+  Write("0003_label.up.sql", "ALTER TABLE items DROP COLUMN note,\nADD COLUMN label TEXT;\n"
+                             "UPDATE items SET label = 'new';\n");
+  Write("0003_label.down.sql", "ALTER TABLE items DROP COLUMN label;\nALTER TABLE items ADD COLUMN note TEXT;\n");
+  Status up = Up();
+  ASSERT_TRUE(up.ok()) << up.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE label = 'new'"), 5);
+  Status down = Down();
+  ASSERT_TRUE(down.ok()) << down.message();
+  EXPECT_EQ(RowsText("SELECT id, note FROM items ORDER BY id"), before);
+}
+
 // An UPDATE fires a foreign key's ON UPDATE action only when it assigns
 // a referenced column. A backfill of a status column (Prisma writes ON
 // UPDATE CASCADE on every foreign key) captured each child table whole, and

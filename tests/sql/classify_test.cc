@@ -262,9 +262,9 @@ TEST(ClassifyTest, AlterTableSeveralActions) {
   EXPECT_EQ("adds columns users.a, users.b, users.C", info.summary);
 
   info = Classify("ALTER TABLE users ADD COLUMN a int, DROP COLUMN b", kPg);
-  EXPECT_EQ(K::kAlterOther, info.kind);
+  EXPECT_EQ(K::kDropColumn, info.kind);
   EXPECT_TRUE(info.destructive);
-  EXPECT_EQ("alters table users", info.summary);
+  EXPECT_EQ("drops column users.b and adds column users.a", info.summary);
 
   info = Classify("ALTER TABLE users ADD COLUMN a int, ADD CONSTRAINT u UNIQUE (a)", kPg);
   EXPECT_EQ(K::kAlterOther, info.kind);
@@ -274,6 +274,14 @@ TEST(ClassifyTest, AlterTableSeveralActions) {
   EXPECT_EQ(K::kDropColumn, info.kind);
   EXPECT_EQ((Names{"a", "b"}), info.columns);
   EXPECT_EQ("drops columns users.a, users.b", info.summary);
+
+  // Prisma's rename: a drop (captured) that adds a column too.
+  info = Classify("ALTER TABLE \"EventType\" DROP COLUMN \"scAddress\",\nADD COLUMN \"smartContractAddress\" TEXT", kPg);
+  EXPECT_EQ(K::kDropColumn, info.kind);
+  EXPECT_EQ((Names{"scAddress"}), info.columns);
+  ASSERT_EQ(1u, info.added.size());
+  EXPECT_EQ("smartContractAddress", info.added[0].name);
+  EXPECT_EQ("drops column EventType.scAddress and adds column EventType.smartContractAddress", info.summary);
 }
 
 TEST(ClassifyTest, OtherAlters) {

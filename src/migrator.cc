@@ -455,15 +455,33 @@ std::optional<std::string> DroppedColumnsNotAddedBack(const Migration& m, const 
              (d.kind == K::kRenameTable && same(d.new_name, table)) || d.kind == K::kOther;
     });
   };
+  // The column's name before the up script (the values go back under it):
+  // renames before the drop followed back; "" when the script added it.
+  auto name_before = [&](size_t i, const std::string& table, std::string column) {
+    for (size_t j = i; j-- > 0;) {
+      const sql::StatementInfo& e = p.info[j];
+      if (!same(e.table, table)) continue;
+      if (e.kind == K::kRenameColumn && same(e.new_name, column)) column = e.column;
+      const bool added = std::any_of(e.added.begin(), e.added.end(),
+                                     [&](const sql::AddedColumn& a) { return same(a.name, column); });
+      if (added) return std::string();
+    }
+    return column;
+  };
   for (size_t i = 0; i < p.info.size(); ++i) {
     const sql::StatementInfo& up = p.info[i];
-    if (up.kind != K::kDropColumn || up.column.empty() || added_back(up.table, up.column)) continue;
-    return fmt::format("{}: {}:{}: drops column {}.{}, and the down file does not add it back: "
-                       "the values captured before the drop would have no column to go back "
-                       "into, so `strata down` would fail; add it back in {} (ALTER TABLE {} ADD "
-                       "COLUMN {} ...)",
-                       m.id(), m.up_path, p.up[i].line, up.table, up.column,
-                       m.down_path.empty() ? "the down file" : m.down_path, up.table, up.column);
+    if (up.kind != K::kDropColumn) continue;
+    for (const std::string& dropped : up.columns) {
+      const std::string column = name_before(i, up.table, dropped);
+      if (column.empty() || added_back(up.table, column)) continue;
+      return fmt::format("{}: {}:{}: drops column {}.{}{}, and the down file does not add it back: "
+                         "the values captured before the drop would have no column to go back "
+                         "into, so `strata down` would fail; add it back in {} (ALTER TABLE {} ADD "
+                         "COLUMN {} ...)",
+                         m.id(), m.up_path, p.up[i].line, up.table, dropped,
+                         column == dropped ? "" : fmt::format(" (column {} before the migration)", column),
+                         m.down_path.empty() ? "the down file" : m.down_path, up.table, column);
+    }
   }
   return std::nullopt;
 }
@@ -3867,11 +3885,22 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
         outside = live.ok() &&
                   DiffersFromRecorded(*live, targets[i].schema_after, targets[i].checks);
       }
+      // SET NOT NULL again, after a dropped column's values went back: rows
+      // written since have none.
+      const bool null_since = restoring && s.message().find("(SQLSTATE 23502)") != std::string::npos;
       s = Status(Code::kVerifyFailed,
                  fmt::format("rollback of {} did not restore the state before it, so it was "
                              "undone; {} is still applied and history records the failure. {}.\n{}",
                              step.id, step.id,
-                             restoring ? "The data captured at apply time could not be put back "
+                             null_since
+                                 ? fmt::format("Rows written since {} was applied have no value in a "
+                                               "column it dropped, which was NOT NULL before it (the "
+                                               "error below names it): give them a value or delete "
+                                               "them, then roll back again; or make the down script "
+                                               "give them one as it adds the column back (ADD COLUMN "
+                                               "... DEFAULT ...)",
+                                               step.id)
+                             : restoring ? "The data captured at apply time could not be put back "
                                          "(the down script must first rebuild the columns and "
                                          "tables the up script removed; the error below says "
                                          "why); fix the database by hand or restore a snapshot"

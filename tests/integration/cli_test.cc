@@ -1050,6 +1050,25 @@ TEST_P(CliTest, ValidateWarnsOfADroppedColumnTheDownFileDoesNotAddBack) {
   validate = Strata({"validate"});
   EXPECT_EQ(validate.exit_code, 0) << validate.all();
   EXPECT_THAT(validate.all(), Not(HasSubstr("does not add it back")));
+  // Renamed before it is dropped (a type change by a new column), its
+  // values go back under the name it had before the migration: that is
+  // the one the down file must add (it told to add b_old).
+  Write("0002_drop_b.up.sql", "ALTER TABLE t RENAME COLUMN b TO b_old;\nALTER TABLE t ADD COLUMN b INTEGER;\n"
+                              "UPDATE t SET b = length(b_old);\nALTER TABLE t DROP COLUMN b_old;\n");
+  Write("0002_drop_b.down.sql", "ALTER TABLE t DROP COLUMN b;\nALTER TABLE t ADD COLUMN b TEXT;\n");
+  validate = Strata({"validate"});
+  EXPECT_EQ(validate.exit_code, 0) << validate.all();
+  EXPECT_THAT(validate.all(), Not(HasSubstr("does not add it back")));
+  Write("0002_drop_b.down.sql", "ALTER TABLE t DROP COLUMN b;\n");
+  validate = Strata({"validate"});
+  EXPECT_THAT(validate.all(), HasSubstr("drops column t.b_old (column b before the migration), and the "
+                                        "down file does not add it back"));
+  EXPECT_THAT(validate.all(), HasSubstr("(ALTER TABLE t ADD COLUMN b ...)"));
+  // A column the script added itself captures nothing.
+  Write("0002_drop_b.up.sql", "ALTER TABLE t ADD COLUMN c TEXT;\nALTER TABLE t DROP COLUMN c;\n");
+  Write("0002_drop_b.down.sql", "");
+  validate = Strata({"validate"});
+  EXPECT_THAT(validate.all(), Not(HasSubstr("does not add it back")));
 }
 
 // dbmate, an empty down section: its UPDATEs go back through their

@@ -189,6 +189,18 @@ TEST_P(RollbackTest, ADroppedNotNullColumnComesBackNotNull) {
   EXPECT_THAT(rolled.message(), HasSubstr("adds the column without NOT NULL: Strata sets NOT "
                                           "NULL again once they are back"));
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 4);
+
+  // A row written since has no value for it: the message says so, not
+  // that the down script failed to rebuild the column.
+  ASSERT_TRUE(db_->Exec("UPDATE strata_history SET down_script = 'ALTER TABLE items ADD COLUMN sku "
+                        "TEXT;' WHERE version = 4").ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, name) VALUES (6, 'later')").ok());
+  rolled = Down();
+  EXPECT_EQ(rolled.code(), Code::kVerifyFailed) << rolled.message();
+  EXPECT_THAT(rolled.message(), HasSubstr("Rows written since 0004_drop_sku was applied have no value "
+                                          "in a column it dropped, which was NOT NULL before it"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 6);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 4);
 }
 
 // A full-text index of another table's text (atuin's history_fts, with

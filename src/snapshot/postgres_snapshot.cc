@@ -418,6 +418,13 @@ Result<Manifest> CaptureSchema(SnapshotStore& store, const std::string& url, Man
     ChunkPipeline pipeline(store, options.threads > 0 ? options.threads : DefaultThreads());
     STRATA_RETURN_IF_ERROR(AddTextPart(pipeline, "pre-data.sql", "sql", pre, parts));
     if (options.progress) options.progress->Start("snapshot", total);
+    // Rows are copied out under the search_path the restore copies them in
+    // with, the empty one of pg_dump's scripts: a regclass, regtype, regproc
+    // or other reg* value is then written with its schema (pg_catalog's
+    // objects aside), as pg_dump writes it. Under the URL's search_path it
+    // came out bare ("target"), and named nothing when copied back in.
+    // Until COMMIT only: the fingerprints read on their own connection.
+    STRATA_RETURN_IF_ERROR(conn->Exec("SELECT pg_catalog.set_config('search_path', '', true)"));
     for (const auto& row : tables) {
       Part part{kTablePrefix + *row[0], "copy-text", 0, {}, {}};
       // Named, as pg_dump's COPY does: the restored table may order them otherwise.

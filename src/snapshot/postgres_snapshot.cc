@@ -822,13 +822,25 @@ Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& m,
     // created them, so one built on another comes after it. One that was
     // never populated stays so, as pg_restore leaves it (its query may not
     // even run on these rows).
+    // A view's query is bound to its tables when it is created, but a
+    // function it calls finds those its body names by search_path when it
+    // runs: refreshed under the dump's empty one, a SQL function's bare
+    // `items` named nothing. So they run under the snapshot's schema, as the
+    // application ran them; the empty search_path comes back after them.
     STRATA_ASSIGN_OR_RETURN(auto matviews, RelationsOfKind(*conn, m.pg_schema, 'm'));
+    if (!matviews.empty()) {
+      STRATA_RETURN_IF_ERROR(conn->Exec("SELECT pg_catalog.set_config('search_path', " +
+                                        SqlLiteral(SqlIdentifier(m.pg_schema)) + ", true)"));
+    }
     for (const std::string& matview : matviews) {
       const auto& unpopulated = m.pg_unpopulated_matviews;
       if (std::find(unpopulated.begin(), unpopulated.end(), matview) != unpopulated.end()) continue;
       STRATA_RETURN_IF_ERROR(
           conn->Exec("REFRESH MATERIALIZED VIEW " + Qualified(m.pg_schema, matview))
               .WithContext("refreshing materialized view " + matview));
+    }
+    if (!matviews.empty()) {
+      STRATA_RETURN_IF_ERROR(conn->Exec("SELECT pg_catalog.set_config('search_path', '', true)"));
     }
     if (!owner.empty() && owner[0][0] && *owner[0][0] != *owner[0][2]) {
       STRATA_RETURN_IF_ERROR(conn->Exec("ALTER SCHEMA " + SqlIdentifier(m.pg_schema) + " OWNER TO " +

@@ -182,6 +182,14 @@ Status RestoreOverTarget(const MigratorOptions& options, const SnapshotConfig& c
   create.pg_dump = config.pg_dump;
   create.lock_timeout = options.lock_timeout;
   create.progress = bar.get();
+  // Watching from before the snapshot of the current state is taken: what
+  // another connection commits after it read the target is refused by the
+  // restore (SQLite), not lost.
+  auto watch = snapshot::WatchTarget(options.database_url);
+  if (!watch.ok()) {
+    return watch.status().WithContext("opening the target before the snapshot of its current "
+                                      "state (nothing was restored)");
+  }
   auto before = snapshot::CreateSnapshot(store, options.database_url, create);
   if (!before.ok()) {
     return before.status().WithContext("taking a snapshot of the current state first (nothing "
@@ -197,6 +205,7 @@ Status RestoreOverTarget(const MigratorOptions& options, const SnapshotConfig& c
   restore.lock_owner = &owner;
   restore.lock_timeout = options.lock_timeout;
   restore.unchanged_since = &*before;
+  restore.watch = watch->get();
   return snapshot::RestoreSnapshot(store, m, options.database_url, restore);
 }
 

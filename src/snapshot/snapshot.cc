@@ -256,6 +256,12 @@ Status CheckSameEngine(const Manifest& m, const std::string& url) {
                             m.id, EngineName(m.engine), RedactUrl(url)));
 }
 
+Result<std::unique_ptr<TargetWatch>> WatchTarget(const std::string& url) {
+  STRATA_ASSIGN_OR_RETURN(DatabaseUrl target, ParseDatabaseUrl(url));
+  if (target.engine == Engine::kSqlite) return WatchSqlite(target.target);
+  return std::make_unique<TargetWatch>();
+}
+
 Status RestoreSnapshot(SnapshotStore& store, const Manifest& m, const std::string& url,
                        const RestoreOptions& options) {
   STRATA_RETURN_IF_ERROR(CheckSameEngine(m, url));

@@ -28,7 +28,32 @@
 #include "snapshot/store.h"
 #include "strata/database.h"
 
+struct sqlite3;
+
 namespace strata::snapshot {
+
+/// Other connections' commits to a restore's target from the moment it was
+/// made, for a restore over the target to refuse what was written after the
+/// snapshot of its current state was taken (RestoreOptions::watch). SQLite:
+/// a connection to the target and its data version then
+/// (SQLITE_FCNTL_DATA_VERSION, which moves with each commit another
+/// connection makes); the restore copies through that connection. Empty for
+/// PostgreSQL, whose restore compares the tables with that snapshot instead
+/// (RestoreOptions::unchanged_since), and for a SQLite file not there yet.
+struct TargetWatch {
+  TargetWatch() = default;
+  TargetWatch(const TargetWatch&) = delete;
+  TargetWatch& operator=(const TargetWatch&) = delete;
+  ~TargetWatch();
+
+  sqlite3* sqlite = nullptr;
+  uint32_t sqlite_data_version = 0;
+};
+
+/// Starts watching the database at `url`: made before the snapshot of its
+/// current state is taken, so that nothing committed after that snapshot
+/// read it goes unseen.
+Result<std::unique_ptr<TargetWatch>> WatchTarget(const std::string& url);
 
 struct CreateOptions {
   std::string label;
@@ -94,6 +119,12 @@ struct RestoreOptions {
   /// still be that snapshot's (kLocked, nothing restored, when a write
   /// landed in between: it would be in no snapshot).
   const Manifest* unchanged_since = nullptr;
+  /// SQLite, replace: made (WatchTarget) before `unchanged_since` was
+  /// taken. The copy into the target goes through its connection; once the
+  /// copy holds the target's write lock, and before it has changed a page,
+  /// another connection's commit since the watch began is refused (kLocked,
+  /// nothing restored): it would be in no snapshot.
+  TargetWatch* watch = nullptr;
 };
 
 /// Restores the snapshot into `url` and checks the result's fingerprints
@@ -118,6 +149,7 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
                                const CreateOptions& options);
 Status RestoreSqlite(SnapshotStore& store, const Manifest& manifest, const std::string& path,
                      const RestoreOptions& options);
+Result<std::unique_ptr<TargetWatch>> WatchSqlite(const std::string& path);
 /// Writes the page image to a new file at `path`, checking every chunk as it
 /// goes; `sync` fsyncs the file. Without `damage`, the first missing or
 /// damaged chunk stops it; with it, each one is named there and the rest are

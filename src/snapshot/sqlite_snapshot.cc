@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -52,12 +53,20 @@ Status OpenRaw(const std::string& path, int flags, RawDb& out) {
 
 /// Copies every page of `src` into `dest` with the backup API, which takes
 /// the locks SQLite needs: other connections to `dest` see the new content.
-Status Backup(sqlite3* dest, sqlite3* src, const std::string& what) {
+/// `locked`, when given, runs once the copy holds `dest`'s write lock (kept
+/// until the copy is done) and before it has copied a page: an error from it
+/// abandons the copy, `dest` as it was, and is returned.
+Status Backup(sqlite3* dest, sqlite3* src, const std::string& what,
+              const std::function<Status()>& locked = nullptr) {
   sqlite3_backup* b = sqlite3_backup_init(dest, "main", src, "main");
   if (b == nullptr) return Status(Code::kDatabase, what + ": " + sqlite3_errmsg(dest));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   int rc;
-  while ((rc = sqlite3_backup_step(b, 4096)) == SQLITE_OK || rc == SQLITE_BUSY ||
+  // A step of no pages only takes the locks: one of 4096 might finish (and
+  // commit) a small copy before `locked` had its say.
+  bool checked = !locked;
+  Status refused;
+  while ((rc = sqlite3_backup_step(b, checked ? 4096 : 0)) == SQLITE_OK || rc == SQLITE_BUSY ||
          rc == SQLITE_LOCKED) {
     // Stopped before it is done, the copy's transaction on `dest` is rolled
     // back by sqlite3_backup_finish: `dest` stays as it was.
@@ -65,12 +74,18 @@ Status Backup(sqlite3* dest, sqlite3* src, const std::string& what) {
       rc = SQLITE_INTERRUPT;
       break;
     }
+    if (rc == SQLITE_OK && !checked) {
+      checked = true;
+      refused = locked();
+      if (!refused.ok()) break;
+    }
     if (rc != SQLITE_OK) {
       if (std::chrono::steady_clock::now() > deadline) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
   sqlite3_backup_finish(b);
+  if (!refused.ok()) return refused;
   if (rc != SQLITE_DONE) {
     std::string why = sqlite3_errstr(rc);
     if (rc == SQLITE_INTERRUPT) {
@@ -156,6 +171,30 @@ std::string SegmentCachePath(const SnapshotStore& store, const std::string& path
 }
 
 }  // namespace
+
+TargetWatch::~TargetWatch() { sqlite3_close_v2(sqlite); }
+
+Result<std::unique_ptr<TargetWatch>> WatchSqlite(const std::string& path) {
+  auto watch = std::make_unique<TargetWatch>();
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return watch;  // restored by renaming a new file into place
+  RawDb raw;
+  STRATA_RETURN_IF_ERROR(OpenRaw(path, SQLITE_OPEN_READWRITE, raw));
+  // The data version moves when the connection, starting a transaction,
+  // finds that another one committed since its last: read the file once, so
+  // that it stands for the file as it is now (the snapshot of the current
+  // state, taken next, holds at least this much).
+  if (sqlite3_exec(raw.db, "SELECT count(*) FROM sqlite_schema", nullptr, nullptr, nullptr) !=
+          SQLITE_OK ||
+      sqlite3_file_control(raw.db, "main", SQLITE_FCNTL_DATA_VERSION,
+                           &watch->sqlite_data_version) != SQLITE_OK) {
+    return Status(Code::kDatabase,
+                  fmt::format("cannot read SQLite database '{}': {}", path, sqlite3_errmsg(raw.db)));
+  }
+  watch->sqlite = raw.db;
+  raw.db = nullptr;
+  return watch;
+}
 
 Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Manifest m,
                                const CreateOptions& options) {
@@ -431,13 +470,40 @@ Status RestoreSqlite(SnapshotStore& store, const Manifest& m, const std::string&
     }
     return Status::OK();
   }
+  // Copied through the watch's connection, when there is one: the data
+  // version it read before the snapshot of the current state was taken
+  // must not have moved once the copy holds the write lock. A commit in
+  // between would be in neither that snapshot nor the restored file.
+  TargetWatch* watch = options.replace ? options.watch : nullptr;
+  std::function<Status()> unwritten;
+  if (watch != nullptr && watch->sqlite != nullptr) {
+    unwritten = [&]() -> Status {
+      uint32_t now = 0;
+      if (sqlite3_file_control(watch->sqlite, "main", SQLITE_FCNTL_DATA_VERSION, &now) != SQLITE_OK) {
+        return Status(Code::kDatabase, fmt::format("cannot read the data version of '{}': {}",
+                                                   path, sqlite3_errmsg(watch->sqlite)));
+      }
+      if (now == watch->sqlite_data_version) return Status::OK();
+      const Manifest* before = options.unchanged_since;
+      return Status(Code::kLocked,
+                    fmt::format("'{}' changed while the snapshot of its current state{} was "
+                                "taken, before the restore could keep writers out, so that "
+                                "snapshot lacks what was written; nothing was restored. Run the "
+                                "restore again, once the writers are stopped",
+                                path, before ? " (" + before->id + ")" : ""));
+    };
+  }
   Status s;
   {
-    RawDb src, dest;
-    s = OpenRaw(path, SQLITE_OPEN_READWRITE, dest);
-    if (s.ok()) s = MatchWalPageSize(dest.db, temp, m.page_size);
+    RawDb src, own;
+    sqlite3* dest = unwritten ? watch->sqlite : nullptr;
+    if (dest == nullptr) {
+      s = OpenRaw(path, SQLITE_OPEN_READWRITE, own);
+      dest = own.db;
+    }
+    if (s.ok()) s = MatchWalPageSize(dest, temp, m.page_size);
     if (s.ok()) s = OpenRaw(temp, SQLITE_OPEN_READONLY, src);
-    if (s.ok()) s = Backup(dest.db, src.db, "copying the snapshot into " + path);
+    if (s.ok()) s = Backup(dest, src.db, "copying the snapshot into " + path, unwritten);
   }
   drop_temp();
   STRATA_RETURN_IF_ERROR(s);

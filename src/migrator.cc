@@ -431,6 +431,17 @@ std::optional<std::string> OutsideManagedSchema(const Migration& m, const Prepar
   return std::nullopt;
 }
 
+/// Why `up` would refuse a statement of `m` whatever the database holds
+/// (NeverCapturable), for validate and `up --dry-run` to say beforehand.
+std::optional<std::string> NeverCapturableIn(const Migration& m, const Prepared& p) {
+  for (size_t i = 0; i < p.info.size(); ++i) {
+    if (auto never = NeverCapturable(p.info[i])) {
+      return fmt::format("migration {}: {}:{}: {}", m.id(), m.up_path, p.up[i].line, *never);
+    }
+  }
+  return std::nullopt;
+}
+
 /// A warning when the up script of `m` drops a column that its down file
 /// does not add back (nor rebuild its table): the values captured before
 /// the drop would have no column to go back into, and `down` would fail.
@@ -3240,6 +3251,8 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     }
     if (!options.allow_irreversible) {
       if (auto outside = OutsideManagedSchema(m, p, managed, dialect)) refusals.push_back(*outside);
+      auto never = NeverCapturableIn(m, p);
+      if (never && p.down_source != "none") refusals.push_back(*never);
     }
     report.plan.push_back(PlanStep{m.version, m.id(), p.up_text, p.down_source, p.down_script, "",
                                    m.directives.no_transaction, p.up.size(), p.up_left_out});
@@ -4042,6 +4055,11 @@ Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
     if (managed.ok() && pending) {
       if (auto outside = OutsideManagedSchema(m, *p, *managed, DialectOf(db_->engine()))) {
         findings.push_back({allow_irreversible ? Code::kOk : Code::kIrreversible, *outside});
+      }
+    }
+    if (pending && p->down_source != "none") {
+      if (auto never = NeverCapturableIn(m, *p)) {
+        findings.push_back({allow_irreversible ? Code::kOk : Code::kIrreversible, *never});
       }
     }
   }

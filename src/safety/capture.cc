@@ -731,19 +731,45 @@ std::string OutsideSchemaRefusal(const sql::StatementInfo& info, const std::stri
                      info.summary, schema, schema, schema);
 }
 
+namespace {
+
+std::string CannotCapture(const sql::StatementInfo& info, std::string_view why) {
+  return fmt::format("this statement {}; Strata cannot capture what it removes ({}), so a "
+                     "rollback could not restore it; split it into simpler statements, or pass "
+                     "--allow-irreversible to apply it without a way back",
+                     info.summary, why);
+}
+
+constexpr std::string_view kNoCapture = "not a statement whose effect Strata can capture";
+
+}  // namespace
+
+std::optional<std::string> NeverCapturable(const sql::StatementInfo& info) {
+  using K = sql::StatementKind;
+  if (!info.destructive) return std::nullopt;
+  switch (info.kind) {
+    case K::kDropTable:
+    case K::kTruncate:
+      if (info.objects.size() > 1) {
+        return CannotCapture(info, "it names several tables: drop or truncate one table per statement");
+      }
+      return std::nullopt;
+    case K::kInsert: case K::kDelete: case K::kUpdate: case K::kDropColumn:
+    case K::kAlterColumnType: case K::kDropOther:
+      return std::nullopt;
+    default:
+      return CannotCapture(info, kNoCapture);
+  }
+}
+
 Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
                                            std::string_view statement,
                                            const sql::StatementInfo& info, int64_t version,
                                            int sequence) {
   if (!info.destructive) return std::optional<Capture>();
+  if (auto never = NeverCapturable(info)) return Status(Code::kIrreversible, *never);
   const sql::Dialect dialect = DialectOf(db);
-  auto cannot = [&](std::string why) {
-    return Status(Code::kIrreversible,
-                  fmt::format("this statement {}; Strata cannot capture what it removes ({}), so "
-                              "a rollback could not restore it; split it into simpler statements, "
-                              "or pass --allow-irreversible to apply it without a way back",
-                              info.summary, why));
-  };
+  auto cannot = [&](std::string_view why) { return Status(Code::kIrreversible, CannotCapture(info, why)); };
   // A table the migration creates itself holds nothing from before it.
   auto plan = [&](const std::string& schema, const std::string& table) -> Result<std::optional<Planner>> {
     STRATA_ASSIGN_OR_RETURN(std::string outside, db.OutsideSchema(schema, table));
@@ -817,9 +843,6 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
   switch (info.kind) {
     case StatementKind::kDropTable:
     case StatementKind::kTruncate: {
-      if (info.objects.size() > 1) {
-        return cannot("it names several tables: drop or truncate one table per statement");
-      }
       STRATA_ASSIGN_OR_RETURN(auto p, plan(info.schema, info.table));
       if (!p) return std::optional<Capture>();
       return Whole(*p);
@@ -920,12 +943,12 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       if (dialect != sql::Dialect::kPostgres || !tokens.ok() || tokens->size() < 2 ||
           !(*tokens)[1].IsWord("sequence") || cascade) {
         return cannot(cascade ? "CASCADE drops what depends on it too: columns, defaults, views"
-                              : "not a statement whose effect Strata can capture");
+                              : kNoCapture);
       }
       return std::optional<Capture>(SequencePositions(db, info, version, sequence));
     }
-    default:
-      return cannot("not a statement whose effect Strata can capture");
+    default:  // NeverCapturable said so above
+      return cannot(kNoCapture);
   }
 }
 

@@ -133,6 +133,12 @@ class TableTracker {
 /// is refused, and what to do.
 std::string OutsideSchemaRefusal(const sql::StatementInfo& info, const std::string& schema);
 
+/// Why a destructive statement can never be captured, whatever the
+/// database holds (a DROP TABLE of several tables, a statement of a kind
+/// Strata has no capture for): PlanCapture refuses it so, and validate and
+/// `up --dry-run` say so beforehand. nullopt otherwise.
+std::optional<std::string> NeverCapturable(const sql::StatementInfo& info);
+
 /// Plans the capture for one statement, at its place in the migration as
 /// `tables` knows it. nullopt when the statement removes nothing that
 /// existed before the migration (not destructive, or its table is created by

@@ -1037,6 +1037,33 @@ TEST_P(CliTest, ValuesPutBackByRowIdAreRefusedAfterWritesToTheTable) {
             (std::vector<std::string>{"x1", "x2"}));
 }
 
+// A statement Strata can never capture (an ALTER TABLE mixing a drop with a
+// type change, a DROP TABLE of several tables) is refused by up whatever
+// the database holds: validate, up --dry-run and rehearse said nothing of it
+// (exit 0) before. They refuse it now, as up does (exit 5).
+TEST_P(CliTest, ValidateAndDryRunRefuseAStatementStrataCanNeverCapture) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's ALTER TABLE with several actions and DROP TABLE a, b";
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  Write("0002_x.up.sql", "ALTER TABLE t DROP COLUMN a, ALTER COLUMN b TYPE varchar(3);\n");
+  Write("0002_x.down.sql", "SELECT 1;\n");
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"validate"}, {"up", "--dry-run"}, {"rehearse"}, {"up"}}) {
+    auto refused = Strata(command);
+    EXPECT_EQ(refused.exit_code, 5) << command[0] << ": " << refused.all();
+    EXPECT_THAT(refused.all(), HasSubstr("0002_x.up.sql:1: this statement alters table t; Strata "
+                                         "cannot capture what it removes"));
+  }
+  EXPECT_EQ(HistoryRows(), 1);
+  Write("0002_x.up.sql", "CREATE TABLE u (id int);\nDROP TABLE t, u;\n");
+  auto validate = Strata({"validate"});
+  EXPECT_EQ(validate.exit_code, 5) << validate.all();
+  EXPECT_THAT(validate.all(), HasSubstr("0002_x.up.sql:2: this statement"));
+  EXPECT_THAT(validate.all(), HasSubstr("drop or truncate one table per statement"));
+  // Told to go without a way back, they pass it.
+  EXPECT_EQ(Strata({"validate", "--allow-irreversible"}).exit_code, 0);
+}
+
 // A down file that does not add back a column the up script drops cannot
 // work: the captured values have nowhere to go. validate warns (exit 0).
 TEST_P(CliTest, ValidateWarnsOfADroppedColumnTheDownFileDoesNotAddBack) {

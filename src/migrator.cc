@@ -1492,6 +1492,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   json uncaptured = json::array();
   std::vector<std::string> whole_captured;  // cascade children, once each
   json replaces = json::array();            // tables the restore puts back whole
+  json merges = json::array();              // Capture::Merge of those, by key
   json by_rowid = json::array();            // tables it puts rows back in by rowid
   json probes = json::array();              // what the restore writes over
   TableTracker tables(db);
@@ -1603,6 +1604,35 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
         for (const auto& sql : around.second) g.up.push_back({sql, st.line});
         restores.push_back(std::move((*capture)->restore));
         if (!(*capture)->replaces.empty()) replaces.push_back((*capture)->replaces);
+        if (const auto& merge = (*capture)->merge) {
+          json entry = {{"table", (*capture)->replaces},
+                        {"capture", (*capture)->table},
+                        {"since_empty", merge->since_empty},
+                        {"key", merge->key}};
+          // Worth a copy of the table as the migration leaves it only when
+          // the migration makes the table anew under its name (a rebuild),
+          // whose down script copies the rows back.
+          const sql::Dialect dialect = DialectOf(db.engine());
+          const std::string table = sql::NameKey((*capture)->replaces, dialect);
+          using K = sql::StatementKind;
+          auto names = [&](const sql::StatementInfo& e) { return sql::NameKey(e.table, dialect) == table; };
+          const bool remade = std::any_of(p.info.begin(), p.info.end(), [&](const sql::StatementInfo& e) {
+            return (e.kind == K::kCreateTable && sql::NameKey(e.object, dialect) == table) ||
+                   (e.kind == K::kRenameTable && sql::NameKey(e.new_name, dialect) == table);
+          });
+          // Rows it changes beyond the copy would keep its change where the
+          // application wrote since: not merged then.
+          const bool rewrites = std::any_of(p.info.begin(), p.info.end(), [&](const sql::StatementInfo& e) {
+            return ((e.kind == K::kUpdate || e.kind == K::kDelete || e.kind == K::kTruncate) && names(e)) ||
+                   std::any_of(e.rewrites.begin(), e.rewrites.end(),
+                               [&](const std::string& w) { return sql::NameKey(w, dialect) == table; });
+          });
+          if (remade && !rewrites) {
+            entry["keep"] = merge->keep;
+            entry["unkeep"] = merge->unkeep;
+          }
+          merges.push_back(std::move(entry));
+        }
         if (!(*capture)->by_rowid.empty()) by_rowid.push_back((*capture)->by_rowid);
         if (!(*capture)->probe.empty()) {
           nlohmann::json probe = {{"sql", (*capture)->probe},
@@ -1629,6 +1659,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   }
   checks["captures"] = restores.size();
   if (!replaces.empty()) checks["replaces"] = std::move(replaces);
+  if (!merges.empty()) checks["merges"] = std::move(merges);
   if (!by_rowid.empty()) checks["by_rowid"] = std::move(by_rowid);
   if (!probes.empty()) checks["probes"] = std::move(probes);
   if (!uncaptured.empty()) checks["uncaptured"] = std::move(uncaptured);
@@ -1805,6 +1836,25 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
     probes = std::move(kept);
   };
   if (checks.contains("probes")) read_after(checks["probes"]);
+  // A table remade by the migration, as it leaves it, when it holds every
+  // column it had before (a rebuild that drops one loses its values, which
+  // only the capture holds: written since, such a table is not merged).
+  if (checks.contains("merges")) {
+    for (auto& merge : checks["merges"]) {
+      if (!merge.contains("keep")) continue;
+      auto now = db.ListColumns(merge["table"].get<std::string>());
+      auto before = db.ListColumns(merge["capture"].get<std::string>());
+      if (!now.ok() || !before.ok() || now->empty()) continue;
+      std::set<std::string> have;
+      for (const auto& c : *now) have.insert(AsciiLower(c));
+      const bool all = std::all_of(before->begin(), before->end(),
+                                   [&](const std::string& c) { return have.count(AsciiLower(c)) > 0; });
+      if (all && db.Exec(merge["unkeep"].get<std::string>()).ok() &&
+          db.Exec(merge["keep"].get<std::string>()).ok()) {
+        merge["kept"] = true;
+      }
+    }
+  }
   if (checks.contains("created_elsewhere")) {
     nlohmann::json outside_managed = nlohmann::json::array();
     for (auto& t : checks["created_elsewhere"]) {
@@ -1955,7 +2005,8 @@ bool ReadsOtherwiseNow(Database& db, const nlohmann::json& probe) {
 /// truncated or emptied, and captured) while rows were written to it since
 /// the migration: those writes would be lost without a word.
 Status RefuseReplacingWrites(const std::string& id, const nlohmann::json& checks,
-                             const std::vector<std::string>& written) {
+                             const std::vector<std::string>& written,
+                             const std::set<std::string>& merged) {
   if (!checks.is_object()) return Status::OK();
   const nlohmann::json no_facts = nlohmann::json::object();
   auto facts_of = [&](const std::string& table) -> const nlohmann::json& {
@@ -1976,7 +2027,8 @@ Status RefuseReplacingWrites(const std::string& id, const nlohmann::json& checks
   };
   // A table put back whole first: in a rebuild, the table the migration
   // created took the name of the one it replaced, and this says it better.
-  if (auto table = first_written("replaces")) {
+  // (Unless the rows written since stay as the down script copies them.)
+  if (auto table = first_written("replaces"); table && !merged.count(AsciiLower(*table))) {
     return Status(Code::kVerifyFailed,
                   fmt::format("rolling back {} would put table {} back as it was before {} (its "
                               "rows were captured whole), but {} was written to since {} was "
@@ -2254,7 +2306,7 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
                                      const nlohmann::json& checks,
                                      const std::vector<sql::StatementInfo>& up_infos,
                                      const std::vector<sql::StatementInfo>& down,
-                                     sql::Dialect dialect) {
+                                     sql::Dialect dialect, const std::set<std::string>& merged) {
   using K = sql::StatementKind;
   if (!checks.is_object() || checks.value("captures", 0) == 0) return Status::OK();
   // The down script's first UPDATE or INSERT into `table`.
@@ -2290,6 +2342,8 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
     auto writes = writing_to(table);
     if (writes == down.end()) continue;
     for (const auto& [key, facts] : checks["data"].items()) {
+      // Its own rows written since stay as the down script copies them.
+      if (merged.count(AsciiLower(key)) && AsciiLower(key) == AsciiLower(table)) continue;
       const std::string now = TableWrittenSince(db, checks, key);
       if (now.empty()) continue;
       return Status(Code::kVerifyFailed,
@@ -2301,6 +2355,114 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
                                 "--discard-later-writes",
                                 m.id(), table, table, writes->summary, now, m.id(), m.id()));
     }
+  }
+  return Status::OK();
+}
+
+/// The tables a rollback puts back whole whose rows written since it
+/// keeps as the down script copies them back (Capture::Merge): copied as
+/// the migration left them, written to since, and filled by the down script
+/// itself (a rebuild's INSERT .. SELECT into the table, or into the table
+/// it then renames to it). Lower-case names.
+std::set<std::string> MergedTables(const nlohmann::json& checks, const std::vector<std::string>& written,
+                                   const std::vector<sql::StatementInfo>& down, sql::Dialect dialect) {
+  std::set<std::string> out;
+  if (!checks.is_object() || !checks.contains("merges")) return out;
+  for (const auto& merge : checks["merges"]) {
+    if (!merge.value("kept", false)) continue;
+    const std::string table = merge["table"].get<std::string>();
+    if (std::none_of(written.begin(), written.end(),
+                     [&](const std::string& w) { return AsciiLower(w) == AsciiLower(table); })) {
+      continue;
+    }
+    std::set<std::string> names = {sql::NameKey(table, dialect)};
+    for (auto it = down.rbegin(); it != down.rend(); ++it) {
+      if (it->kind == sql::StatementKind::kRenameTable && names.count(sql::NameKey(it->new_name, dialect))) {
+        names.insert(sql::NameKey(it->table, dialect));
+      }
+    }
+    if (std::any_of(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
+          return d.kind == sql::StatementKind::kInsert && names.count(sql::NameKey(d.table, dialect));
+        })) {
+      out.insert(AsciiLower(table));
+    }
+  }
+  return out;
+}
+
+/// Makes the temporary tables of keys that the restores of `checks` leave
+/// to the down script (Capture::Merge): of each table in `merged`, the keys
+/// of the rows written since, read now (before the down script) against
+/// the copy kept as the migration left it; of the others, none.
+Status MakeSinceTables(Database& db, const nlohmann::json& checks, const std::set<std::string>& merged) {
+  if (!checks.is_object() || !checks.contains("merges")) return Status::OK();
+  const bool pg = db.engine() == Engine::kPostgres;
+  for (const auto& merge : checks["merges"]) {
+    const std::string capture = merge["capture"].get<std::string>();
+    const std::string since = db.QuoteIdent(capture + "_since");
+    STRATA_RETURN_IF_ERROR(db.Exec("DROP TABLE IF EXISTS " + since));
+    const std::string table = merge["table"].get<std::string>();
+    if (!merged.count(AsciiLower(table))) {
+      STRATA_RETURN_IF_ERROR(db.Exec(merge["since_empty"].get<std::string>()));
+      continue;
+    }
+    STRATA_ASSIGN_OR_RETURN(std::vector<std::string> columns, db.ListColumns(capture + "_left"));
+    auto same = [&](const std::string& column, bool nulls) {
+      const std::string q = db.QuoteIdent(column);
+      if (pg) {
+        return nulls ? fmt::format("l.{0}::text IS NOT DISTINCT FROM t.{0}::text", q)
+                     : fmt::format("l.{0}::text = t.{0}::text", q);
+      }
+      return nulls ? fmt::format("l.{0} IS t.{0}", q) : fmt::format("l.{0} = t.{0}", q);
+    };
+    std::vector<std::string> at_t, at_l, same_key, same_row;
+    for (const auto& k : merge["key"]) {
+      const std::string q = db.QuoteIdent(k.get<std::string>());
+      at_t.push_back("t." + q);
+      at_l.push_back("l." + q);
+      same_key.push_back(same(k.get<std::string>(), false));
+    }
+    for (const std::string& c : columns) same_row.push_back(same(c, true));
+    STRATA_RETURN_IF_ERROR(db.Exec(fmt::format(
+        "CREATE TEMP TABLE {0} AS SELECT {1}, 1 AS strata_present FROM {2} AS t WHERE NOT EXISTS "
+        "(SELECT 1 FROM {3} AS l WHERE {4}) UNION ALL SELECT {5}, 0 FROM {3} AS l WHERE NOT EXISTS "
+        "(SELECT 1 FROM {2} AS t WHERE {6})",
+        since, fmt::join(at_t, ", "), db.QuoteIdent(table), db.QuoteIdent(capture + "_left"),
+        fmt::join(same_row, " AND "), fmt::join(at_l, ", "), fmt::join(same_key, " AND "))));
+  }
+  return Status::OK();
+}
+
+/// OK unless the down script of migration `id` left out a row of a table
+/// in `merged` that the application wrote since (MakeSinceTables read
+/// them): the restore leaves those rows to it.
+Status CheckMerged(Database& db, const std::string& id, const nlohmann::json& checks,
+                   const std::set<std::string>& merged) {
+  if (merged.empty()) return Status::OK();
+  const bool pg = db.engine() == Engine::kPostgres;
+  for (const auto& merge : checks["merges"]) {
+    const std::string table = merge["table"].get<std::string>();
+    if (!merged.count(AsciiLower(table))) continue;
+    std::vector<std::string> same_key;
+    for (const auto& k : merge["key"]) {
+      const std::string q = db.QuoteIdent(k.get<std::string>());
+      same_key.push_back(pg ? fmt::format("s.{0}::text = t.{0}::text", q) : fmt::format("s.{0} = t.{0}", q));
+    }
+    STRATA_ASSIGN_OR_RETURN(
+        Rows missing,
+        db.Query(fmt::format("SELECT count(*) FROM {} AS s WHERE s.strata_present = 1 AND NOT EXISTS "
+                             "(SELECT 1 FROM {} AS t WHERE {})",
+                             db.QuoteIdent(merge["capture"].get<std::string>() + "_since"),
+                             db.QuoteIdent(table), fmt::join(same_key, " AND "))));
+    const int64_t n = missing.empty() ? 0 : missing.rows[0][0].ToInt();
+    if (n == 0) continue;
+    return Status(Code::kVerifyFailed,
+                  fmt::format("table {} was written to since {} was applied, and its down script "
+                              "did not copy {} of the rows written since back into it: they "
+                              "would be lost; {} was not rolled back. Make the down script copy "
+                              "every row back, or save them (or take a snapshot), then pass "
+                              "--discard-later-writes",
+                              table, id, n == 1 ? "one" : std::to_string(n), id));
   }
   return Status::OK();
 }
@@ -3593,9 +3755,12 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                      const std::vector<sql::StatementInfo>& down_infos) -> Status {
     if (options.discard_later_writes) return Status::OK();
     const std::string& id = report.plan[i].id;
-    Status refused = RefuseReplacingWrites(id, checks, written);
+    const std::set<std::string> merged = MergedTables(checks, written, down_infos, dialect);
+    Status refused = RefuseReplacingWrites(id, checks, written, merged);
     if (refused.ok()) refused = RefuseOverwritingWrites(*db_, id, checks);
-    if (refused.ok()) refused = RefuseRestoringOverDownWrites(*db_, targets[i], checks, up_infos, down_infos, dialect);
+    if (refused.ok()) {
+      refused = RefuseRestoringOverDownWrites(*db_, targets[i], checks, up_infos, down_infos, dialect, merged);
+    }
     if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], checks, up_infos, dialect);
     if (refused.ok()) refused = RefuseLossyRetypes(*db_, targets[i], checks, down_infos);
     if (refused.ok()) refused = RefuseDroppingTablesWrittenElsewhere(*db_, id, checks);
@@ -3693,8 +3858,18 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     // finds it (read in its transaction, before it runs).
     std::vector<KeptColumns> kept;
     std::vector<UntouchedRows> untouched;
+    // Tables put back whole whose rows written since stay as the down
+    // script copies them (Capture::Merge), and the keys of those rows, read
+    // before it runs; every restore of a table put back whole reads them.
+    std::set<std::string> merged;
+    auto read_since = [&]() -> Status {
+      merged = options.discard_later_writes ? std::set<std::string>()
+                                            : MergedTables(checks, written, down_infos, dialect);
+      return MakeSinceTables(*db_, checks, merged);
+    };
     auto check = [&]() -> Status {
       Status s = CheckRollback(*db_, targets[i].checks, written, &reordered);
+      if (s.ok()) s = CheckMerged(*db_, step.id, checks, merged);
       if (s.ok() && !reach.empty()) s = CheckReach(*db_, reach, step.id, outside_before);
       if (!untouched.empty()) {
         db_->KeepTransactionOnReadErrors(true);
@@ -3745,7 +3920,8 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       // As a no-transaction up: in progress until it is done, so a rollback
       // that stops part-way (a failed statement or check, a kill) shows.
       STRATA_RETURN_IF_ERROR(run.history().MarkInProgress(step.version));
-      s = ResetSessionAfter(*db_, changes_session, run.Exec(scripts[i], where));
+      s = read_since();
+      if (s.ok()) s = ResetSessionAfter(*db_, changes_session, run.Exec(scripts[i], where));
       s = NameLockHolders(*db_, std::move(s), TablesNamed(down_infos));
       if (s.ok()) {
         s = run.Exec(restores[i], restore_where);
@@ -3810,6 +3986,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
           r = refusal(i, written, checks, up_infos, down_infos);
           if (!r.ok()) refused = r;
         }
+        if (r.ok()) r = read_since();
         kept.clear();
         for (size_t w = 0; r.ok() && !options.discard_later_writes && w < written.size(); ++w) {
           std::optional<KeptColumns> k = KeptColumnsOf(written[w], checks, up_infos, down_infos, dialect);

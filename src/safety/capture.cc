@@ -131,6 +131,33 @@ class Planner {
         set.push_back(fmt::format("{} = {}", name, Back(c + "." + name, col.before)));
       }
     }
+    // Keys the rollback keeps the down script's rows of (Capture::Merge).
+    std::string unwritten_target, unwritten_captured;
+    if (!table_.key.empty() && keyed) {
+      Capture::Merge& m = capture_.merge.emplace();
+      m.since = db_.QuoteIdent(capture_.table + "_since");
+      m.left = db_.QuoteIdent(capture_.table + "_left");
+      m.key = table_.key;
+      std::vector<std::string> keys, at_target, at_captured;
+      const bool pg = DialectOf(db_) == sql::Dialect::kPostgres;
+      for (const auto& k : table_.key) {
+        const std::string name = db_.QuoteIdent(k);
+        keys.push_back(name);
+        // As text on PostgreSQL: the down script may give the key another type.
+        at_target.push_back(pg ? fmt::format("s.{0}::text = {1}.{0}::text", name, target_)
+                               : fmt::format("s.{0} = {1}.{0}", name, target_));
+        at_captured.push_back(pg ? fmt::format("s.{0}::text = {1}.{0}::text", name, c)
+                                 : fmt::format("s.{0} = {1}.{0}", name, c));
+      }
+      m.since_empty = fmt::format("CREATE TEMP TABLE {} AS SELECT {}, 1 AS strata_present FROM {} WHERE false",
+                                  m.since, Join(keys), cap_);
+      m.keep = fmt::format("CREATE TABLE {} AS SELECT * FROM {}", m.left, target_);
+      m.unkeep = "DROP TABLE IF EXISTS " + m.left;
+      unwritten_target = fmt::format(" AND NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})", m.since,
+                                     Join(at_target, " AND "));
+      unwritten_captured = fmt::format(" AND NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})", m.since,
+                                       Join(at_captured, " AND "));
+    }
     if (!keyed) {
       capture_.restore.push_back("DELETE FROM " + target_);
       capture_.restore.push_back(Insert(/*upsert=*/false));
@@ -143,16 +170,16 @@ class Planner {
       // A row whose key was captured is updated in place, not deleted and
       // inserted again: deleting it would fire the ON DELETE actions of the
       // foreign keys that reference it (CASCADE deletes their rows).
-      capture_.restore.push_back(fmt::format("DELETE FROM {} WHERE NOT EXISTS (SELECT 1 FROM {} AS {} WHERE {})",
-                                             target_, cap_, c, Join(key_pairs, " AND ")));
+      capture_.restore.push_back(fmt::format("DELETE FROM {} WHERE NOT EXISTS (SELECT 1 FROM {} AS {} WHERE {}){}",
+                                             target_, cap_, c, Join(key_pairs, " AND "), unwritten_target));
       if (!set.empty()) {
-        capture_.restore.push_back(fmt::format("UPDATE {} SET {} FROM {} AS {} WHERE {} AND NOT ({})",
+        capture_.restore.push_back(fmt::format("UPDATE {} SET {} FROM {} AS {} WHERE {} AND NOT ({}){}",
                                                target_, Join(set), cap_, c, Join(key_pairs, " AND "),
-                                               Join(same, " AND ")));
+                                               Join(same, " AND "), unwritten_target));
       }
-      capture_.restore.push_back(fmt::format("{} AS {} WHERE NOT EXISTS (SELECT 1 FROM {} WHERE {})",
+      capture_.restore.push_back(fmt::format("{} AS {} WHERE NOT EXISTS (SELECT 1 FROM {} WHERE {}){}",
                                              Insert(/*upsert=*/false), c, target_,
-                                             Join(key_pairs, " AND ")));
+                                             Join(key_pairs, " AND "), unwritten_captured));
     }
     // The table's own triggers stay still while its rows are put back (a
     // stamp would change them, an audit trigger log them): the statements
@@ -161,6 +188,7 @@ class Planner {
     for (const std::string& sql : db_.AdvanceSequencesSql(target_)) capture_.restore.push_back(sql);
     for (std::string& sql : counter.restore) capture_.restore.push_back(std::move(sql));
     capture_.restore.push_back(capture_.drop);
+    if (capture_.merge) capture_.restore.push_back(capture_.merge->unkeep);
     capture_.replaces = table_.before;
     return capture_;
   }

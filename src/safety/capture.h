@@ -64,6 +64,20 @@ struct Capture {
     std::string where, copy, changed, drop, key;
   };
   std::optional<Untouched> untouched;
+  /// For a table put back whole (`replaces`) by its primary key: what lets
+  /// a rollback keep the rows the application wrote since, when the down
+  /// script copies the table's rows back itself (a rebuild's down script).
+  /// The restore leaves alone the keys listed in the temporary table
+  /// `since` (with strata_present 0 for a row deleted since), which every
+  /// rollback makes: `since_empty` makes it empty. `keep` copies the table
+  /// as the migration left it into `left` (once it has run; `unkeep` drops
+  /// the copy, with the capture), which a rollback compares with the table
+  /// to find the keys written since. `key`: the key columns' names.
+  struct Merge {
+    std::string since, since_empty, left, keep, unkeep;
+    std::vector<std::string> key;
+  };
+  std::optional<Merge> merge;
   /// The table (name before the migration) whose captured rows or values go
   /// back by SQLite's rowid, having no primary key: a row written since may
   /// hold a captured row's rowid (reused after a delete, renumbered by

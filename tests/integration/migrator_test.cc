@@ -688,14 +688,16 @@ TEST_P(MigratorTest, OutOfOrderPendingIsRefusedUnlessAllowed) {
 // captured) stops the run there: the ones before it stay applied on both
 // engines (SQLite held them in the run's open transaction).
 TEST_P(MigratorTest, ARefusalMidRunKeepsTheMigrationsBeforeIt) {
-  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n"
-                             "INSERT INTO users VALUES (1, 'a'), (2, 'b');\n");
-  Write("0001_users.down.sql", "DROP TABLE users;\n");
-  // What each engine cannot capture: rows a common table expression
-  // deletes (PostgreSQL), rows of a table outside the managed schema (SQLite).
+  Write("0001_users.up.sql", std::string("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n"
+                                         "INSERT INTO users VALUES (1, 'a'), (2, 'b');\n") +
+                                 (pg() ? "CREATE TABLE vips () INHERITS (users);\n" : ""));
+  Write("0001_users.down.sql", pg() ? "DROP TABLE vips;\nDROP TABLE users;\n" : "DROP TABLE users;\n");
+  // What each engine cannot capture, found only once the migrations before
+  // it ran (a statement Strata can never capture is refused before any):
+  // rows of a table others inherit from (PostgreSQL), rows of a table
+  // outside the managed schema (SQLite).
   Write("0002_prune.up.sql",
-        pg() ? "WITH old AS (DELETE FROM users WHERE id > 1 RETURNING id)\n"
-               "SELECT count(*) FROM old;\n"
+        pg() ? "DELETE FROM users WHERE id > 1;\n"
              : "CREATE TEMP TABLE scratch AS SELECT id FROM users;\n"
                "DELETE FROM users WHERE id > 1;\n"
                "DELETE FROM temp.scratch WHERE id > 1;\n");

@@ -491,6 +491,75 @@ TEST_P(RollbackTest, ADropColumnAddColumnAlterIsCapturedAndRollsBack) {
   EXPECT_EQ(RowsText("SELECT id, note FROM items ORDER BY id"), before);
 }
 
+// A table rebuild (the old table renamed away, the table made anew, the
+// rows copied, the old one dropped: SQLite's way to change a column) is put
+// back whole on rollback. Once the application had written to it, the
+// rollback was refused, and --discard-later-writes lost those writes, though
+// the down script (a rebuild back, authelia's and kratos's) copies them. The
+// rows written since now stay as the down script copies them; the others
+// come back as captured.
+TEST_P(RollbackTest, ARebuildRollsBackKeepingTheRowsWrittenSince) {
+  auto rebuild = [](const std::string& note_type) {
+    return "ALTER TABLE items RENAME TO items_old;\n"
+           "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note " + note_type + ");\n"
+           "INSERT INTO items (id, name, price, note) SELECT id, name, price, note FROM items_old;\n"
+           "DROP TABLE items_old;\n";
+  };
+  const std::string rows = RowsText("SELECT * FROM items ORDER BY id"), schema = Schema();
+  Write("0003_rebuild.up.sql", rebuild("VARCHAR(100)"));
+  Write("0003_rebuild.down.sql", rebuild("TEXT"));
+  ASSERT_TRUE(Up().ok());
+  auto app = target_->Connect();
+  ASSERT_TRUE(app->Exec("INSERT INTO items VALUES (6, 'new', 6, 'app')").ok());
+  ASSERT_TRUE(app->Exec("UPDATE items SET name = 'changed' WHERE id = 2").ok());
+  ASSERT_TRUE(app->Exec("DELETE FROM items WHERE id = 5").ok());
+  const std::string written = RowsText("SELECT * FROM items ORDER BY id");
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Schema(), schema);
+  EXPECT_EQ(RowsText("SELECT * FROM items ORDER BY id"), written);
+  EXPECT_EQ(RowsText("SELECT name FROM items WHERE id IN (1, 3, 4) ORDER BY id"), "a|\nü✓|\nNULL|\n");
+
+  // Without a write since, every row comes back as captured.
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(Down().ok());
+  EXPECT_EQ(RowsText("SELECT * FROM items ORDER BY id"), written);
+
+  // A down script that does not copy them back (it makes the table anew,
+  // empty) would lose them: refused, as before.
+  ASSERT_TRUE(db_->Exec("DELETE FROM items WHERE id = 6").ok());
+  Write("0003_rebuild.down.sql", "DROP TABLE items;\nCREATE TABLE items (id INTEGER PRIMARY KEY, name "
+                                 "TEXT, price REAL, note TEXT);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(app->Exec("INSERT INTO items VALUES (7, 'new', 7, 'app')").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("would put table items back as it was"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE id = 7"), 1);
+  // Told to discard them, the table comes back as captured.
+  DownOptions discard;
+  discard.discard_later_writes = true;
+  ASSERT_TRUE(Down(discard).ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE id = 7"), 0);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 4);
+
+  // A rebuild that drops a column keeps its values only in the capture:
+  // not merged, refused once written to.
+  Write("0003_rebuild.up.sql", "ALTER TABLE items RENAME TO items_old;\n"
+                               "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL);\n"
+                               "INSERT INTO items (id, name, price) SELECT id, name, price FROM items_old;\n"
+                               "DROP TABLE items_old;\n");
+  Write("0003_rebuild.down.sql", "ALTER TABLE items RENAME TO items_old;\n"
+                                 "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n"
+                                 "INSERT INTO items (id, name, price) SELECT id, name, price FROM items_old;\n"
+                                 "DROP TABLE items_old;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items VALUES (8, 'new', 8)").ok());  // a new connection: SQLite prepares against the schema it last read
+  refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE id = 8"), 1);
+}
+
 // An UPDATE fires a foreign key's ON UPDATE action only when it assigns
 // a referenced column. A backfill of a status column (Prisma writes ON
 // UPDATE CASCADE on every foreign key) captured each child table whole, and

@@ -1213,9 +1213,13 @@ Result<std::vector<std::string>> CascadeReach(Database& db, const sql::Statement
     std::vector<std::string>& found = children[parent];
     // An UPDATE's ON UPDATE actions fire only for the referenced columns it
     // assigns (a backfill of a status column cascades nowhere); the rows a
-    // cascade changes further down may have any referenced column changed.
-    const std::vector<std::string>* assigned =
-        info.kind == K::kUpdate && !info.columns.empty() && parent == table ? &info.columns : nullptr;
+    // cascade changes further down may have any referenced column changed,
+    // and so may a BEFORE UPDATE trigger (NEW.code := upper(NEW.code)).
+    const std::vector<std::string>* assigned = nullptr;
+    if (info.kind == K::kUpdate && !info.columns.empty() && parent == table) {
+      STRATA_ASSIGN_OR_RETURN(bool stamps, db.HasBeforeUpdateTriggers(table));
+      if (!stamps) assigned = &info.columns;
+    }
     for (Change change : changes) {
       STRATA_ASSIGN_OR_RETURN(std::vector<std::string> reached,
                               db.CascadingChildren(parent, change, foreign_keys,
@@ -1645,8 +1649,19 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
             probe["changed_rows"] = (*capture)->changed_rows;
           }
           if (const auto& u = (*capture)->untouched) {
-            probe["untouched"] = {{"where", u->where}, {"copy", u->copy}, {"changed", u->changed},
-                                  {"drop", u->drop}, {"key", u->key}};
+            probe["untouched"] = {{"where", u->where},     {"copy", u->copy}, {"copy_from", u->copy_from},
+                                  {"changed", u->changed}, {"drop", u->drop}, {"key", u->key}};
+            // The rows it takes may include some the migration inserted.
+            const std::string table = sql::NameKey(info.table, DialectOf(db.engine()));
+            if (std::any_of(p.info.begin(), p.info.begin() + i, [&](const sql::StatementInfo& e) {
+                  return (e.kind == sql::StatementKind::kInsert &&
+                          sql::NameKey(e.table, DialectOf(db.engine())) == table) ||
+                         std::any_of(e.writes.begin(), e.writes.end(), [&](const std::string& w) {
+                           return sql::NameKey(w, DialectOf(db.engine())) == table;
+                         });
+                })) {
+              probe["untouched"]["after_insert"] = true;
+            }
           }
           probes.push_back(std::move(probe));
         }
@@ -2704,12 +2719,17 @@ Result<std::optional<TableFingerprint>> ReadKept(Database& db, const KeptColumns
 struct UntouchedRows {
   std::string table;
   std::vector<nlohmann::json> copies;  // the probes' "untouched", each copied
+  /// Only the rows the captures took are held (to being there): the up
+  /// script inserted into the table too, and its rows cannot be told from
+  /// the application's.
+  bool taken_only = false;
 };
 
-/// Copies the rows of `table` no capture of the migration took, when the
-/// down script writes to it and the up script's only writes to it were
-/// captured by key (rows it inserted cannot be told from the application's).
-/// nullopt when there is nothing to hold the down script to.
+/// Copies the rows of `table` (Capture::Untouched), when the down script
+/// writes to it and the up script's writes to it were captured by key. When
+/// the up script inserts into it too, only the rows a capture took before
+/// any insert are held (to being there). nullopt when there is nothing to
+/// hold the down script to.
 Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::string& table,
                                                    const nlohmann::json& checks,
                                                    const std::vector<sql::StatementInfo>& up_infos,
@@ -2726,27 +2746,28 @@ Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::stri
                        [&](const std::string& w) { return sql::NameKey(w, dialect) == key; });
   };
   if (!checks.contains("probes") ||
-      std::none_of(down_infos.begin(), down_infos.end(), [&](const auto& i) { return writes(i, false); }) ||
-      std::any_of(up_infos.begin(), up_infos.end(), [&](const auto& i) { return writes(i, true); })) {
+      std::none_of(down_infos.begin(), down_infos.end(), [&](const auto& i) { return writes(i, false); })) {
     return std::optional<UntouchedRows>();
   }
+  const bool inserts = std::any_of(up_infos.begin(), up_infos.end(), [&](const auto& i) { return writes(i, true); });
   if (checks.contains("replaces")) {
     for (const auto& t : checks["replaces"]) {
       if (sql::NameKey(t.get<std::string>(), dialect) == key) return std::optional<UntouchedRows>();
     }
   }
-  UntouchedRows out{table, {}};
+  UntouchedRows out{table, {}, inserts};
   std::string where;
   for (const auto& probe : checks["probes"]) {
     if (!probe.contains("untouched") || sql::NameKey(probe.value("table", ""), dialect) != key) continue;
     where += (where.empty() ? "" : " AND ") + probe["untouched"]["where"].get<std::string>();
-    out.copies.push_back(probe["untouched"]);
+    // Rows it took after an insert may be the up script's own.
+    if (!inserts || !probe["untouched"].value("after_insert", false)) out.copies.push_back(probe["untouched"]);
   }
   if (out.copies.empty()) return std::optional<UntouchedRows>();
   for (const auto& u : out.copies) {
     STRATA_RETURN_IF_ERROR(db.Exec(u["drop"].get<std::string>()));
     // A name the migration changed after the capture: not compared.
-    if (!db.Query(u["copy"].get<std::string>() + " WHERE " + where).ok()) {
+    if (!db.Query(u["copy"].get<std::string>() + where + u["copy_from"].get<std::string>()).ok()) {
       return std::optional<UntouchedRows>();
     }
   }
@@ -2757,7 +2778,8 @@ Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::stri
 /// `rows` (copied by CopyUntouched); drops the copies.
 Status CheckUntouched(Database& db, const std::string& id, const UntouchedRows& rows) {
   for (const auto& u : rows.copies) {
-    auto changed = db.Query(u["changed"].get<std::string>() + " LIMIT 4");
+    auto changed = db.Query(u["changed"].get<std::string>() + (rows.taken_only ? " AND u.strata_in = 1" : "") +
+                            " LIMIT 4");
     db.Exec(u["drop"].get<std::string>()).IgnoreError();
     if (!changed.ok() || changed->empty()) continue;  // unreadable: a rename, which the schema check names
     // "id = 2; id = 5" or "(a, b) = (1, x)", three at most.
@@ -2766,20 +2788,33 @@ Status CheckUntouched(Database& db, const std::string& id, const UntouchedRows& 
     std::vector<std::string> keys;
     for (size_t r = 0; r < changed->rows.size() && r < 3; ++r) {
       std::vector<std::string> values;
-      for (const auto& v : changed->rows[r]) values.push_back(v.is_null() ? "NULL" : v.ToString());
+      for (size_t c = 1; c < changed->rows[r].size(); ++c) {
+        const Value& v = changed->rows[r][c];
+        values.push_back(v.is_null() ? "NULL" : v.ToString());
+      }
       keys.push_back(one ? fmt::format("{} = {}", key, values[0])
                          : fmt::format("({}) = ({})", key, fmt::join(values, ", ")));
     }
+    // The first row says which: one the up script changed was deleted, or
+    // one it left alone was changed or deleted.
+    const bool deleted_changed = changed->rows[0][0].ToInt() == 1;
     return Status(Code::kVerifyFailed,
-                  fmt::format("the down script of {} changed or deleted rows of {} that {} never "
-                              "changed ({}{}), and the application wrote to {} since: their "
-                              "values are the application's, and would be lost; {} was not "
-                              "rolled back. Make the down script change only the rows its up "
-                              "script changed (Strata puts back the values it captured from "
-                              "those), or save the rows (or take a snapshot), then pass "
+                  fmt::format("the down script of {} {} rows of {} ({}{}), and the application "
+                              "wrote to {} since: {}, and would be lost; {} was not rolled back. "
+                              "Make the down script change only the rows its up script changed, "
+                              "and delete none of them (Strata puts back the values it captured "
+                              "from those), or save the rows (or take a snapshot), then pass "
                               "--discard-later-writes",
-                              id, rows.table, id, fmt::join(keys, "; "),
-                              changed->rows.size() > 3 ? "; ..." : "", rows.table, id));
+                              id, deleted_changed ? "deleted" : "changed or deleted", rows.table, fmt::join(keys, "; "), changed->rows.size() > 3 ? "; ..." : "",
+                              rows.table,
+                              deleted_changed
+                                  ? fmt::format("{} only changed them, so their other values are "
+                                                "the application's",
+                                                id)
+                                  : fmt::format("{} never changed them, so their values are the "
+                                                "application's",
+                                                id),
+                              id));
   }
   return Status::OK();
 }

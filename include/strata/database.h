@@ -284,7 +284,7 @@ class Database {
   /// `enforced`: whether foreign keys act (nullopt: as they do on this
   /// connection now; see ForeignKeysAfter). `assigned` (kUpdate): the
   /// columns of `table` the UPDATE assigns, when known; only foreign keys
-  /// referencing one of them act.
+  /// referencing one of them (or a generated column) act.
   virtual Result<std::vector<std::string>> CascadingChildren(
       std::string_view table, RowChange change, std::optional<bool> enforced,
       const std::vector<std::string>* assigned = nullptr) = 0;

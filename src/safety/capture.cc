@@ -354,9 +354,15 @@ class Planner {
           same.push_back(SameValue("u." + as, cells[i]));
         }
       }
-      u.copy = fmt::format("CREATE TEMP TABLE {} AS SELECT {} FROM {} AS t", copy, Join(copied), now_);
-      u.changed = fmt::format("SELECT {} FROM {} AS u WHERE NOT EXISTS (SELECT 1 FROM {} AS t WHERE {})",
-                              Join(keys_read), copy, now_, Join(same, " AND "));
+      u.copy = fmt::format("CREATE TEMP TABLE {} AS SELECT {}, CASE WHEN ", copy, Join(copied));
+      u.copy_from = fmt::format(" THEN 0 ELSE 1 END AS strata_in FROM {} AS t", now_);
+      // A row the statement changed may have any values after the down
+      // script (the restore puts the captured ones back), but must be there.
+      std::vector<std::string> same_key(same.begin(), same.begin() + keys);
+      std::vector<std::string> same_cells(same.begin() + keys, same.end());
+      u.changed = fmt::format("SELECT u.strata_in, {} FROM {} AS u WHERE NOT EXISTS (SELECT 1 FROM {} AS t "
+                              "WHERE {} AND (u.strata_in = 1 OR ({})))",
+                              Join(keys_read), copy, now_, Join(same_key, " AND "), Join(same_cells, " AND "));
       u.drop = "DROP TABLE IF EXISTS " + copy;
       u.key = Join(table_.key);
     }

@@ -54,14 +54,16 @@ struct Capture {
   std::string keep, unkeep, changed_rows;
   /// For captured values of a table with a key: the rows the statement left
   /// alone. Their values are the application's, so a rollback after it
-  /// wrote to the table holds the down script to leaving them as they are.
-  /// `where` holds of them, on the table read as t; `copy`, followed by
-  /// " WHERE " and the `where` of every capture of the table, copies their
-  /// key and the captured columns into a temporary table, which `drop`
-  /// removes; `changed` then reads the keys (of columns `key`) of the
-  /// copied rows changed or gone since.
+  /// wrote to the table holds the down script to leaving them as they are,
+  /// and to leaving the rows the statement changed there (their captured
+  /// values go back into them). `where` holds of the rows left alone, on
+  /// the table read as t; `copy`, the `where` of every capture of the table
+  /// joined with AND, and `copy_from` copy every row's key and captured
+  /// columns into a temporary table (strata_in: 1 for a row a capture
+  /// took), which `drop` removes; `changed` then reads strata_in and the
+  /// keys (of columns `key`) of the copied rows changed or gone since.
   struct Untouched {
-    std::string where, copy, changed, drop, key;
+    std::string where, copy, copy_from, changed, drop, key;
   };
   std::optional<Untouched> untouched;
   /// For a table put back whole (`replaces`) by its primary key: what lets

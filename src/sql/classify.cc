@@ -45,6 +45,9 @@ struct Action {
   bool fills = false;  // kAddColumn: existing rows get a value (a default, generated, serial)
   bool cascades = false;  // DROP CONSTRAINT .. CASCADE: other tables' foreign keys go with it
   std::string type, using_expr;  // kAlterType
+  /// kOther that changes no rows and no column: ADD or DROP (not CASCADE)
+  /// CONSTRAINT, ALTER COLUMN SET or DROP DEFAULT or NOT NULL.
+  bool keeps_data = false;
 };
 
 /// A cursor over one statement's tokens that fills in a StatementInfo.
@@ -886,21 +889,31 @@ void Parser::AlterTable() {
       info_.summary =
           (plural ? "changes the types of columns " : "changes the type of column ") + columns;
     }
-  } else if (std::all_of(actions.begin(), actions.end(), [](const Action& a) {
-               return a.kind == ActionKind::kDropColumn || a.kind == ActionKind::kAddColumn;
+  } else if (std::any_of(actions.begin(), actions.end(),
+                         [](const Action& a) { return a.kind == ActionKind::kDropColumn; }) &&
+             std::all_of(actions.begin(), actions.end(), [](const Action& a) {
+               return a.kind == ActionKind::kDropColumn || a.kind == ActionKind::kAddColumn ||
+                      (a.kind == ActionKind::kOther && a.keeps_data);
              })) {
-    // DROP COLUMN a, ADD COLUMN b (Prisma's rename): a drop, whose columns
-    // are captured, that adds columns too (`added`).
+    // DROP COLUMN a, ADD COLUMN b, ALTER COLUMN c SET NOT NULL (Prisma puts
+    // a table's changes in one statement): a drop, whose columns are
+    // captured, that adds columns too (`added`) and changes what keeps rows.
     std::vector<std::string> added;
+    bool other = false;
     for (const Action& action : actions) {
-      (action.kind == ActionKind::kDropColumn ? info_.columns : added).push_back(action.column);
+      if (action.kind == ActionKind::kDropColumn) info_.columns.push_back(action.column);
+      if (action.kind == ActionKind::kAddColumn) added.push_back(action.column);
+      other |= action.kind == ActionKind::kOther;
     }
     info_.kind = StatementKind::kDropColumn;
     info_.column = info_.columns[0];
     info_.summary = (info_.columns.size() > 1 ? "drops columns " : "drops column ") +
-                    JoinNames(info_.columns, table + ".") +
-                    (added.size() > 1 ? " and adds columns " : " and adds column ") +
-                    JoinNames(added, table + ".");
+                    JoinNames(info_.columns, table + ".");
+    if (!added.empty()) {
+      info_.summary += (added.size() > 1 ? " and adds columns " : " and adds column ") +
+                       JoinNames(added, table + ".");
+    }
+    if (other) info_.summary += " (and alters constraints or defaults of " + table + ")";
   }
 }
 
@@ -930,6 +943,7 @@ Action Parser::ParseAction() {
     if (!Accept("COLUMN") &&
         (next.IsWord("CONSTRAINT") || next.IsWord("PRIMARY") || next.IsWord("UNIQUE") ||
          next.IsWord("FOREIGN") || next.IsWord("CHECK") || next.IsWord("EXCLUDE"))) {
+      action.keeps_data = true;
       return action;
     }
     action.if_not_exists = AcceptAll({"IF", "NOT", "EXISTS"});
@@ -939,6 +953,7 @@ Action Parser::ParseAction() {
   } else if (Accept("DROP")) {
     if (Peek().IsWord("CONSTRAINT")) {
       action.cascades = FindTopLevel(pos_, {"CASCADE"}) != end_;
+      action.keeps_data = !action.cascades;
       return action;
     }
     Accept("COLUMN");
@@ -965,6 +980,9 @@ Action Parser::ParseAction() {
       action.type = TextBetween(pos_, type_end);
       const size_t using_at = FindTopLevel(pos_, {"USING"});
       if (using_at != end_) action.using_expr = TextBetween(using_at + 1, end_);
+    } else if ((Peek().IsWord("SET") || Peek().IsWord("DROP")) && pos_ + 1 < end_ &&
+               (tokens_[pos_ + 1].IsWord("DEFAULT") || tokens_[pos_ + 1].IsWord("NOT"))) {
+      action.keeps_data = true;
     }
   }
   return action;

@@ -244,14 +244,28 @@ std::string NameKeyAt(const std::vector<Token>& t, size_t* i) {
   return NameKey(schema + "." + IdentifierName(t[last], Dialect::kPostgres), Dialect::kPostgres);
 }
 
+/// The name PostgreSQL gives a constraint of table `table` on `columns`
+/// ("a_b") with `label` ("fkey"): "table_a_b_fkey", the longer of the two
+/// names shortened a byte at a time (never into a UTF-8 character) until it
+/// fits in 63 bytes (makeObjectName in its source).
+std::string ConstraintName(const std::string& table, const std::string& columns, const std::string& label) {
+  const size_t room = 63 - (label.size() + 2);
+  size_t a = table.size(), b = columns.size();
+  while (a + b > room) (a > b ? a : b)--;
+  auto clip = [](const std::string& s, size_t n) {
+    while (n > 0 && n < s.size() && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    return s.substr(0, n);
+  };
+  return clip(table, a) + "_" + clip(columns, b) + "_" + label;
+}
+
 /// The inverse of PostgreSQL's ALTER TABLE t ADD FOREIGN KEY (a, b)
 /// REFERENCES .. on a table t the script created (`created` holds their
 /// keys): dropping the constraint by the name PostgreSQL gives it,
 /// "t_a_b_fkey". Dropping t would take it too, but the table it references
 /// may be created after t and so dropped before it, which the constraint
 /// forbids (Prisma adds every foreign key after all its CREATE TABLEs).
-/// nullopt when the statement is not such an ALTER, or the name would be
-/// longer than PostgreSQL's 63 bytes (it shortens it then).
+/// nullopt when the statement is not such an ALTER.
 std::optional<std::string> InverseOfUnnamedForeignKey(std::string_view text,
                                                       const std::set<std::string>& created) {
   auto tokens = Tokenize(text, Dialect::kPostgres);
@@ -271,10 +285,11 @@ std::optional<std::string> InverseOfUnnamedForeignKey(std::string_view text,
       !t[i + 3].IsPunct('(')) {
     return std::nullopt;
   }
-  std::string name = IdentifierName(t[last], Dialect::kPostgres);
+  // The columns joined by "_", no further than PostgreSQL's 64 bytes.
+  std::string columns;
   size_t k = i + 4;
   for (; k < n && IsName(t[k]); k += 2) {
-    name += "_" + IdentifierName(t[k], Dialect::kPostgres);
+    if (columns.size() < 64) columns += (columns.empty() ? "" : "_") + IdentifierName(t[k], Dialect::kPostgres);
     if (k + 1 < n && t[k + 1].IsPunct(')')) break;
     if (k + 1 >= n || !t[k + 1].IsPunct(',')) return std::nullopt;
   }
@@ -286,8 +301,7 @@ std::optional<std::string> InverseOfUnnamedForeignKey(std::string_view text,
     if (t[j].IsPunct(')')) --depth;
     if (depth == 0 && t[j].IsPunct(',')) return std::nullopt;
   }
-  name += "_fkey";
-  if (name.size() > 63) return std::nullopt;
+  const std::string name = ConstraintName(IdentifierName(t[last], Dialect::kPostgres), columns, "fkey");
   return fmt::format("ALTER TABLE {} DROP CONSTRAINT {};\n", Spelled(t, name_start, i),
                      IdentifierSql(name, Dialect::kPostgres));
 }

@@ -282,6 +282,17 @@ TEST(ClassifyTest, AlterTableSeveralActions) {
   ASSERT_EQ(1u, info.added.size());
   EXPECT_EQ("smartContractAddress", info.added[0].name);
   EXPECT_EQ("drops column EventType.scAddress and adds column EventType.smartContractAddress", info.summary);
+  // With what changes no rows (constraints, defaults, NOT NULL): still a drop.
+  info = Classify("ALTER TABLE \"User\" DROP COLUMN \"age\", ADD COLUMN \"birthday\" TIMESTAMP(3), "
+                  "ALTER COLUMN \"email\" SET NOT NULL, ALTER COLUMN \"name\" DROP DEFAULT, "
+                  "ADD CONSTRAINT c CHECK (true)", kPg);
+  EXPECT_EQ(K::kDropColumn, info.kind);
+  EXPECT_EQ((Names{"age"}), info.columns);
+  EXPECT_EQ("drops column User.age and adds column User.birthday (and alters constraints or defaults of User)",
+            info.summary);
+  // With a type change or a cascading drop: not captured as one.
+  EXPECT_EQ(K::kAlterOther, Classify("ALTER TABLE t DROP COLUMN a, ALTER COLUMN b TYPE int", kPg).kind);
+  EXPECT_EQ(K::kAlterOther, Classify("ALTER TABLE t DROP COLUMN a, DROP CONSTRAINT c CASCADE", kPg).kind);
 }
 
 TEST(ClassifyTest, OtherAlters) {

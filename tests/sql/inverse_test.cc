@@ -311,11 +311,18 @@ TEST(InverseTest, AnUnnamedForeignKeyOfACreatedTableIsDroppedByItsDefaultName) {
             Down("CREATE TABLE public.lines (order_id int, item int);\n"
                  "ALTER TABLE public.lines ADD FOREIGN KEY (order_id, item) REFERENCES orders;\n",
                  kPg));
-  // A name PostgreSQL would shorten is not guessed: the table's drop takes it.
+  // A long name is shortened as PostgreSQL does: the longer part first.
   const std::string longer(60, 'x');
-  EXPECT_EQ("DROP TABLE " + longer + ";\n",
+  EXPECT_EQ("ALTER TABLE " + longer + " DROP CONSTRAINT " + std::string(56, 'x') + "_a_fkey;\nDROP TABLE " +
+                longer + ";\n",
             Down("CREATE TABLE " + longer + " (a int);\nALTER TABLE " + longer +
                      " ADD FOREIGN KEY (a) REFERENCES b;\n",
+                 kPg));
+  EXPECT_EQ("ALTER TABLE \"Invitation\" DROP CONSTRAINT \"Invitation_organizationMembershipIdentifierReferenceForThe_fkey\";\n"
+            "DROP TABLE \"Invitation\";\n",
+            Down("CREATE TABLE \"Invitation\" (\"organizationMembershipIdentifierReferenceForTheInvitation\" int);\n"
+                 "ALTER TABLE \"Invitation\" ADD FOREIGN KEY (\"organizationMembershipIdentifierReferenceForTheInvitation\") "
+                 "REFERENCES \"Org\";\n",
                  kPg));
   // Of a table that was there before, the name may be taken: no inverse.
   EXPECT_THAT(Down("ALTER TABLE old ADD FOREIGN KEY (a) REFERENCES b;\n", kPg), HasSubstr("IRREVERSIBLE"));

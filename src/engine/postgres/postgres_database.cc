@@ -144,7 +144,7 @@ constexpr char kCascadingChildrenSql[] =
     "   IN ('c', 'n', 'd'))"
     " AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
     "   WHERE a.attrelid = k.confrelid AND a.attnum = ANY(k.confkey)"
-    "   AND a.attname = ANY(string_to_array($3, chr(31)))))"
+    "   AND (a.attname = ANY(string_to_array($3, chr(31))) OR a.attgenerated <> '')))"
     " ORDER BY 1";
 
 constexpr char kListColumnsSql[] =

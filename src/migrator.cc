@@ -1436,6 +1436,74 @@ bool ActsOnATable(sql::StatementKind kind) {
 }
 
 /// `before`: the data of the scope's tables that exist.
+/// The down script's DELETEs of rows that may have been there before the
+/// migration, as statements to capture before its first one: a DELETE
+/// from a table the up script only inserts into (a seed: INSERT ... ON
+/// CONFLICT DO NOTHING leaves a row that was there, which the down
+/// script's DELETE ... WHERE name IN (..) takes too). Only a WHERE of the
+/// table's own columns (as `tables` knows them before the migration),
+/// literals and operators: it reads the same before the up script runs.
+Result<std::vector<std::pair<std::string, sql::StatementInfo>>> DownDeletesOfSeededTables(
+    const Prepared& p, TableTracker& tables, sql::Dialect dialect) {
+  using K = sql::StatementKind;
+  std::vector<std::pair<std::string, sql::StatementInfo>> out;
+  if (p.down_source != "file") return out;
+  auto split = sql::SplitStatements(p.down_script, dialect);
+  if (!split.ok()) return out;
+  for (const sql::Statement& st : *split) {
+    sql::StatementInfo info = sql::Classify(st.text, dialect);
+    if (info.kind != K::kDelete || info.where_clause.empty() || !info.with_clause.empty() ||
+        !info.alias.empty()) {
+      continue;
+    }
+    const std::string key = sql::NameKey(info.table, dialect);
+    bool inserts = false, other = false;
+    for (const sql::StatementInfo& up : p.info) {
+      const bool names = sql::NameKey(up.table, dialect) == key || sql::NameKey(up.object, dialect) == key;
+      const bool writes = std::any_of(up.writes.begin(), up.writes.end(),
+                                      [&](const std::string& w) { return sql::NameKey(w, dialect) == key; });
+      if (names && up.kind == K::kInsert && !up.destructive) {
+        inserts = true;
+      } else if (names || writes) {
+        other = true;
+      }
+    }
+    if (!inserts || other) continue;
+    STRATA_ASSIGN_OR_RETURN(const TableTracker::Table* t, tables.Find(info.schema, info.table));
+    if (t == nullptr) continue;
+    auto tokens = sql::Tokenize(info.where_clause, dialect);
+    if (!tokens.ok()) continue;
+    const auto& w = *tokens;
+    bool simple = true;
+    for (size_t k = 0; k < w.size() && simple; ++k) {
+      const sql::Token& tok = w[k];
+      if (tok.kind == sql::TokenKind::kEnd) break;
+      if (tok.kind == sql::TokenKind::kWord || tok.kind == sql::TokenKind::kQuotedIdentifier) {
+        static constexpr std::string_view kWords[] = {"and",  "or",      "not",  "in",    "is",    "null",
+                                                      "like", "ilike",   "true", "false", "escape", "between"};
+        const bool keyword = tok.kind == sql::TokenKind::kWord &&
+                             std::any_of(std::begin(kWords), std::end(kWords),
+                                         [&](std::string_view word) { return tok.IsWord(word); });
+        const std::string name = sql::IdentifierName(tok, dialect);
+        const bool column = std::any_of(t->columns.begin(), t->columns.end(), [&](const auto& c) {
+          return !c.before.empty() && sql::NameKey(c.before, dialect) == sql::NameKey(name, dialect);
+        });
+        const bool call = k + 1 < w.size() && w[k + 1].IsPunct('(') && !tok.IsWord("in");
+        simple = (keyword || column) && !call;
+      } else {
+        simple = tok.kind == sql::TokenKind::kString || tok.kind == sql::TokenKind::kNumber ||
+                 tok.kind == sql::TokenKind::kOperator || tok.IsPunct('(') || tok.IsPunct(')') ||
+                 tok.IsPunct(',');
+      }
+    }
+    if (!simple) continue;
+    info.summary = fmt::format("(its down script) deletes rows of {} that may have been there before it",
+                               info.table);
+    out.emplace_back(std::string(st.text), std::move(info));
+  }
+  return out;
+}
+
 Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const Scope& scope,
                       const std::vector<std::vector<std::string>>& cascades,
                       const SchemaModel& model, const std::vector<TableFingerprint>& before,
@@ -1513,12 +1581,16 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   for (size_t i = 0; i < p.up.size(); ++i) {
     if (p.info[i].destructive || !cascades[i].empty() || !rewrites_of(i).empty()) last_capture = i;
   }
+  // Captured before the first statement: the rows the down script's
+  // DELETE would take that were there before (put back after it, last).
+  STRATA_ASSIGN_OR_RETURN(auto seeded, DownDeletesOfSeededTables(p, tables, DialectOf(db.engine())));
   for (size_t i = 0; i < p.up.size(); ++i) {
     const sql::Statement& st = p.up[i];
     // What the statement removes, and first what its foreign key actions
     // will change in other tables (whole tables: the engine picks the rows).
     // Restores run in reverse, so parents come back before their children.
     std::vector<std::pair<std::string, sql::StatementInfo>> plans;
+    if (i == 0) plans = std::move(seeded);
     for (auto it = cascades[i].rbegin(); it != cascades[i].rend(); ++it) {
       const std::string& child = *it;
       if (std::find(whole_captured.begin(), whole_captured.end(), child) != whole_captured.end())

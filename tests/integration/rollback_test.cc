@@ -498,6 +498,37 @@ TEST_P(RollbackTest, ADownDeletingRowsItsUpOnlyUpdatedIsRefused) {
   EXPECT_EQ(RowsText("SELECT id FROM items WHERE id > 5 ORDER BY id"), "10|\n");
 }
 
+// A seed migration (dbmate's): the up script inserts rows unless they are
+// there (ON CONFLICT DO NOTHING, INSERT OR IGNORE), the down script deletes
+// them by name, and so also deletes a row that was there before. Refused
+// (exit 6) when nothing was written since, lost with exit 0 when anything
+// was. The rows the down script's DELETE would take are captured before the
+// up script now, and put back after it.
+TEST_P(RollbackTest, ASeedsDownGivesBackTheRowsThatWereThereBefore) {
+  Write("0003_roles.up.sql", "CREATE TABLE roles (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO roles VALUES (1, 'lead')").ok());
+  Write("0004_seed.up.sql", pg() ? "INSERT INTO roles VALUES (10, 'admin'), (11, 'lead') ON CONFLICT (name) DO NOTHING;\n"
+                                 : "INSERT OR IGNORE INTO roles VALUES (10, 'admin'), (11, 'lead');\n");
+  Write("0004_seed.down.sql", "DELETE FROM roles WHERE name IN ('admin', 'lead');\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(RowsText("SELECT id, name FROM roles ORDER BY id"), "1|lead|\n10|admin|\n");
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, name FROM roles ORDER BY id"), "1|lead|\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO roles VALUES (20, 'auditor')").ok());
+  rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, name FROM roles ORDER BY id"), "1|lead|\n20|auditor|\n");
+  // A WHERE that may read otherwise before the up script (a function, a
+  // subquery) is not captured: refused when nothing was written since.
+  Write("0004_seed.down.sql", "DELETE FROM roles WHERE lower(name) IN ('admin', 'lead');\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(Down().code(), Code::kVerifyFailed);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM roles WHERE id = 1"), 1);
+}
+
 // Prisma renames a column as ALTER TABLE t DROP COLUMN a, ADD COLUMN b:
 // refused as an ALTER whose removal Strata could not capture, though
 // validate and up --dry-run passed it. Its dropped column is captured now.

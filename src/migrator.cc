@@ -1923,20 +1923,21 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
     probes = std::move(kept);
   };
   if (checks.contains("probes")) read_after(checks["probes"]);
-  // A table remade by the migration, as it leaves it, when it holds every
-  // column it had before (a rebuild that drops one loses its values, which
-  // only the capture holds: written since, such a table is not merged).
+  // A table remade by the migration, as it leaves it, when it has the
+  // columns it had before, no fewer and no more (a rebuild that drops one
+  // loses its values, which only the capture holds; one that adds one takes
+  // values the application writes to it, which the down script drops):
+  // written since, another table is not merged.
   if (checks.contains("merges")) {
     for (auto& merge : checks["merges"]) {
       if (!merge.contains("keep")) continue;
       auto now = db.ListColumns(merge["table"].get<std::string>());
       auto before = db.ListColumns(merge["capture"].get<std::string>());
       if (!now.ok() || !before.ok() || now->empty()) continue;
-      std::set<std::string> have;
-      for (const auto& c : *now) have.insert(AsciiLower(c));
-      const bool all = std::all_of(before->begin(), before->end(),
-                                   [&](const std::string& c) { return have.count(AsciiLower(c)) > 0; });
-      if (all && db.Exec(merge["unkeep"].get<std::string>()).ok() &&
+      std::set<std::string> had, has;
+      for (const auto& c : *before) had.insert(AsciiLower(c));
+      for (const auto& c : *now) has.insert(AsciiLower(c));
+      if (had == has && db.Exec(merge["unkeep"].get<std::string>()).ok() &&
           db.Exec(merge["keep"].get<std::string>()).ok()) {
         merge["kept"] = true;
       }
@@ -2088,6 +2089,69 @@ bool ReadsOtherwiseNow(Database& db, const nlohmann::json& probe) {
   return true;
 }
 
+/// The names `table` goes by in `script` (renamed away and back, or a
+/// table renamed to it): NameKeys.
+std::set<std::string> NamesInScript(const std::vector<sql::StatementInfo>& script, const std::string& table,
+                                    sql::Dialect dialect) {
+  std::set<std::string> names = {sql::NameKey(table, dialect)};
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const sql::StatementInfo& d : script) {
+      if (d.kind != sql::StatementKind::kRenameTable) continue;
+      const std::string from = sql::NameKey(d.table, dialect), to = sql::NameKey(d.new_name, dialect);
+      if (names.count(from) != names.count(to)) {
+        names.insert(from);
+        names.insert(to);
+        grew = true;
+      }
+    }
+  }
+  return names;
+}
+
+/// The tables a rollback puts back whole whose rows written since it
+/// keeps as the down script copies them back (Capture::Merge): copied as
+/// the migration left them, written to since, and filled by the down script
+/// itself (a rebuild's INSERT .. SELECT into the table, or into the table
+/// it then renames to it). Lower-case names.
+std::set<std::string> MergedTables(const nlohmann::json& checks, const std::vector<std::string>& written,
+                                   const std::vector<sql::StatementInfo>& down, sql::Dialect dialect) {
+  std::set<std::string> out;
+  if (!checks.is_object() || !checks.contains("merges")) return out;
+  for (const auto& merge : checks["merges"]) {
+    if (!merge.value("kept", false)) continue;
+    const std::string table = merge["table"].get<std::string>();
+    if (std::none_of(written.begin(), written.end(),
+                     [&](const std::string& w) { return AsciiLower(w) == AsciiLower(table); })) {
+      continue;
+    }
+    const std::set<std::string> names = NamesInScript(down, table, dialect);
+    if (std::any_of(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
+          return d.kind == sql::StatementKind::kInsert && names.count(sql::NameKey(d.table, dialect));
+        })) {
+      out.insert(AsciiLower(table));
+    }
+  }
+  return out;
+}
+
+/// Whether every row the down script writes into `table` (under any of its
+/// names in the script) it copies from that table itself: a rebuild back,
+/// whose rows no other table's writes since can carry into it.
+bool CopiesOnlyItself(const std::vector<sql::StatementInfo>& down, const std::string& table,
+                      sql::Dialect dialect) {
+  const std::set<std::string> names = NamesInScript(down, table, dialect);
+  auto named = [&](const std::string& n) { return names.count(sql::NameKey(n, dialect)) > 0; };
+  for (const sql::StatementInfo& d : down) {
+    if (std::any_of(d.writes.begin(), d.writes.end(), named)) return false;  // a body's writes
+    if (!named(d.table)) continue;
+    if (d.kind == sql::StatementKind::kUpdate) return false;  // values from anywhere
+    if (d.kind != sql::StatementKind::kInsert) continue;
+    if (d.reads.empty() || !std::all_of(d.reads.begin(), d.reads.end(), named)) return false;
+  }
+  return true;
+}
+
 /// OK unless rolling back would put a table back whole (it was dropped,
 /// truncated or emptied, and captured) while rows were written to it since
 /// the migration: those writes would be lost without a word.
@@ -2138,6 +2202,8 @@ Status RefuseReplacingWrites(const std::string& id, const nlohmann::json& checks
   for (const auto& table : written) {
     const auto& facts = facts_of(table);
     if (!facts.is_object() || !facts.value("created", false)) continue;
+    // The new table of a rebuild (__new_t, renamed t) whose rows stay.
+    if (merged.count(AsciiLower(ReadAs(table, facts)))) continue;
     return CreatedTableWrittenSince(id, NameAt(table, facts), ReadAs(table, facts));
   }
   return Status::OK();
@@ -2393,7 +2459,7 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
                                      const nlohmann::json& checks,
                                      const std::vector<sql::StatementInfo>& up_infos,
                                      const std::vector<sql::StatementInfo>& down,
-                                     sql::Dialect dialect, const std::set<std::string>& merged) {
+                                     sql::Dialect dialect) {
   using K = sql::StatementKind;
   if (!checks.is_object() || checks.value("captures", 0) == 0) return Status::OK();
   // The down script's first UPDATE or INSERT into `table`.
@@ -2428,9 +2494,11 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
     const std::string table = t.get<std::string>();
     auto writes = writing_to(table);
     if (writes == down.end()) continue;
+    // Rows the down script copies from the table itself carry no other
+    // table's writes (its own, written since, stay when merged, and are
+    // refused by RefuseReplacingWrites otherwise).
+    if (CopiesOnlyItself(down, table, dialect)) continue;
     for (const auto& [key, facts] : checks["data"].items()) {
-      // Its own rows written since stay as the down script copies them.
-      if (merged.count(AsciiLower(key)) && AsciiLower(key) == AsciiLower(table)) continue;
       const std::string now = TableWrittenSince(db, checks, key);
       if (now.empty()) continue;
       return Status(Code::kVerifyFailed,
@@ -2446,43 +2514,19 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
   return Status::OK();
 }
 
-/// The tables a rollback puts back whole whose rows written since it
-/// keeps as the down script copies them back (Capture::Merge): copied as
-/// the migration left them, written to since, and filled by the down script
-/// itself (a rebuild's INSERT .. SELECT into the table, or into the table
-/// it then renames to it). Lower-case names.
-std::set<std::string> MergedTables(const nlohmann::json& checks, const std::vector<std::string>& written,
-                                   const std::vector<sql::StatementInfo>& down, sql::Dialect dialect) {
-  std::set<std::string> out;
-  if (!checks.is_object() || !checks.contains("merges")) return out;
-  for (const auto& merge : checks["merges"]) {
-    if (!merge.value("kept", false)) continue;
-    const std::string table = merge["table"].get<std::string>();
-    if (std::none_of(written.begin(), written.end(),
-                     [&](const std::string& w) { return AsciiLower(w) == AsciiLower(table); })) {
-      continue;
-    }
-    std::set<std::string> names = {sql::NameKey(table, dialect)};
-    for (auto it = down.rbegin(); it != down.rend(); ++it) {
-      if (it->kind == sql::StatementKind::kRenameTable && names.count(sql::NameKey(it->new_name, dialect))) {
-        names.insert(sql::NameKey(it->table, dialect));
-      }
-    }
-    if (std::any_of(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
-          return d.kind == sql::StatementKind::kInsert && names.count(sql::NameKey(d.table, dialect));
-        })) {
-      out.insert(AsciiLower(table));
-    }
-  }
-  return out;
-}
+
+/// Of each table a rollback merges (Capture::Merge), the columns of the
+/// rows written since, as MakeSinceTables copied them.
+using SinceColumns = std::map<std::string, std::vector<std::string>>;
 
 /// Makes the temporary tables of keys that the restores of `checks` leave
-/// to the down script (Capture::Merge): of each table in `merged`, the keys
-/// of the rows written since, read now (before the down script) against
-/// the copy kept as the migration left it; of the others, none.
-Status MakeSinceTables(Database& db, const nlohmann::json& checks, const std::set<std::string>& merged) {
-  if (!checks.is_object() || !checks.contains("merges")) return Status::OK();
+/// to the down script (Capture::Merge): of each table in `merged`, the rows
+/// written since, read now (before the down script) against the copy kept
+/// as the migration left it; of the others, none.
+Result<SinceColumns> MakeSinceTables(Database& db, const nlohmann::json& checks,
+                                     const std::set<std::string>& merged) {
+  SinceColumns out;
+  if (!checks.is_object() || !checks.contains("merges")) return out;
   const bool pg = db.engine() == Engine::kPostgres;
   for (const auto& merge : checks["merges"]) {
     const std::string capture = merge["capture"].get<std::string>();
@@ -2502,53 +2546,58 @@ Status MakeSinceTables(Database& db, const nlohmann::json& checks, const std::se
       }
       return nulls ? fmt::format("l.{0} IS t.{0}", q) : fmt::format("l.{0} = t.{0}", q);
     };
-    std::vector<std::string> at_t, at_l, same_key, same_row;
-    for (const auto& k : merge["key"]) {
-      const std::string q = db.QuoteIdent(k.get<std::string>());
-      at_t.push_back("t." + q);
-      at_l.push_back("l." + q);
-      same_key.push_back(same(k.get<std::string>(), false));
+    std::vector<std::string> same_key, same_row;
+    for (const auto& k : merge["key"]) same_key.push_back(same(k.get<std::string>(), false));
+    // Whole rows, the columns in the copy's order (the table's, which the
+    // migration left so): CheckMerged compares those written since with
+    // what the down script copied back.
+    std::vector<std::string> row_t, row_l;
+    for (const std::string& c : columns) {
+      same_row.push_back(same(c, true));
+      row_t.push_back("t." + db.QuoteIdent(c));
+      row_l.push_back("l." + db.QuoteIdent(c));
     }
-    for (const std::string& c : columns) same_row.push_back(same(c, true));
     STRATA_RETURN_IF_ERROR(db.Exec(fmt::format(
         "CREATE TEMP TABLE {0} AS SELECT {1}, 1 AS strata_present FROM {2} AS t WHERE NOT EXISTS "
         "(SELECT 1 FROM {3} AS l WHERE {4}) UNION ALL SELECT {5}, 0 FROM {3} AS l WHERE NOT EXISTS "
         "(SELECT 1 FROM {2} AS t WHERE {6})",
-        since, fmt::join(at_t, ", "), db.QuoteIdent(table), db.QuoteIdent(capture + "_left"),
-        fmt::join(same_row, " AND "), fmt::join(at_l, ", "), fmt::join(same_key, " AND "))));
+        since, fmt::join(row_t, ", "), db.QuoteIdent(table), db.QuoteIdent(capture + "_left"),
+        fmt::join(same_row, " AND "), fmt::join(row_l, ", "), fmt::join(same_key, " AND "))));
+    out[AsciiLower(table)] = std::move(columns);
   }
-  return Status::OK();
+  return out;
 }
 
-/// OK unless the down script of migration `id` left out a row of a table
-/// in `merged` that the application wrote since (MakeSinceTables read
-/// them): the restore leaves those rows to it.
+/// OK unless the down script of migration `id` did not copy back, as they
+/// were, the rows of a table in `merged` that the application wrote since
+/// (MakeSinceTables read them): the restore leaves those rows to it.
 Status CheckMerged(Database& db, const std::string& id, const nlohmann::json& checks,
-                   const std::set<std::string>& merged) {
+                   const SinceColumns& merged) {
   if (merged.empty()) return Status::OK();
   const bool pg = db.engine() == Engine::kPostgres;
   for (const auto& merge : checks["merges"]) {
     const std::string table = merge["table"].get<std::string>();
-    if (!merged.count(AsciiLower(table))) continue;
-    std::vector<std::string> same_key;
-    for (const auto& k : merge["key"]) {
-      const std::string q = db.QuoteIdent(k.get<std::string>());
-      same_key.push_back(pg ? fmt::format("s.{0}::text = t.{0}::text", q) : fmt::format("s.{0} = t.{0}", q));
+    auto columns = merged.find(AsciiLower(table));
+    if (columns == merged.end()) continue;
+    const std::string since = merge["capture"].get<std::string>() + "_since";
+    std::vector<std::string> same_row;
+    for (const std::string& c : columns->second) {
+      const std::string q = db.QuoteIdent(c);
+      same_row.push_back(pg ? fmt::format("s.{0}::text IS NOT DISTINCT FROM t.{0}::text", q)
+                            : fmt::format("s.{0} IS t.{0}", q));
     }
-    STRATA_ASSIGN_OR_RETURN(
-        Rows missing,
-        db.Query(fmt::format("SELECT count(*) FROM {} AS s WHERE s.strata_present = 1 AND NOT EXISTS "
-                             "(SELECT 1 FROM {} AS t WHERE {})",
-                             db.QuoteIdent(merge["capture"].get<std::string>() + "_since"),
-                             db.QuoteIdent(table), fmt::join(same_key, " AND "))));
-    const int64_t n = missing.empty() ? 0 : missing.rows[0][0].ToInt();
+    auto missing = db.Query(fmt::format("SELECT count(*) FROM {} AS s WHERE s.strata_present = 1 AND NOT "
+                                        "EXISTS (SELECT 1 FROM {} AS t WHERE {})",
+                                        db.QuoteIdent(since), db.QuoteIdent(table), fmt::join(same_row, " AND ")));
+    // Unreadable: the down script left a column out, which the schema check names.
+    const int64_t n = !missing.ok() ? 1 : missing->empty() ? 0 : missing->rows[0][0].ToInt();
     if (n == 0) continue;
     return Status(Code::kVerifyFailed,
                   fmt::format("table {} was written to since {} was applied, and its down script "
-                              "did not copy {} of the rows written since back into it: they "
-                              "would be lost; {} was not rolled back. Make the down script copy "
-                              "every row back, or save them (or take a snapshot), then pass "
-                              "--discard-later-writes",
+                              "did not copy {} of the rows written since back into it as they "
+                              "are: their values would be lost; {} was not rolled back. Make the "
+                              "down script copy every row and column back, or save them (or "
+                              "take a snapshot), then pass --discard-later-writes",
                               table, id, n == 1 ? "one" : std::to_string(n), id));
   }
   return Status::OK();
@@ -3866,7 +3915,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     Status refused = RefuseReplacingWrites(id, checks, written, merged);
     if (refused.ok()) refused = RefuseOverwritingWrites(*db_, id, checks);
     if (refused.ok()) {
-      refused = RefuseRestoringOverDownWrites(*db_, targets[i], checks, up_infos, down_infos, dialect, merged);
+      refused = RefuseRestoringOverDownWrites(*db_, targets[i], checks, up_infos, down_infos, dialect);
     }
     if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], checks, up_infos, dialect);
     if (refused.ok()) refused = RefuseLossyRetypes(*db_, targets[i], checks, down_infos);
@@ -3968,23 +4017,28 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     // Tables put back whole whose rows written since stay as the down
     // script copies them (Capture::Merge), and the keys of those rows, read
     // before it runs; every restore of a table put back whole reads them.
-    std::set<std::string> merged;
+    SinceColumns merged;
     auto read_since = [&]() -> Status {
-      merged = options.discard_later_writes ? std::set<std::string>()
-                                            : MergedTables(checks, written, down_infos, dialect);
-      return MakeSinceTables(*db_, checks, merged);
+      STRATA_ASSIGN_OR_RETURN(
+          merged, MakeSinceTables(*db_, checks,
+                                  options.discard_later_writes
+                                      ? std::set<std::string>()
+                                      : MergedTables(checks, written, down_infos, dialect)));
+      return Status::OK();
     };
+    // Set when the check found that the down script would lose what the
+    // application wrote: its message says all, the rollback undone.
+    bool would_lose_writes = false;
     auto check = [&]() -> Status {
       Status s = CheckRollback(*db_, targets[i].checks, written, &reordered);
-      if (s.ok()) s = CheckMerged(*db_, step.id, checks, merged);
-      if (s.ok() && !reach.empty()) s = CheckReach(*db_, reach, step.id, outside_before);
-      if (!untouched.empty()) {
-        db_->KeepTransactionOnReadErrors(true);
-        for (const UntouchedRows& rows : untouched) {
-          if (s.ok()) s = CheckUntouched(*db_, step.id, rows);
-        }
-        db_->KeepTransactionOnReadErrors(false);
+      db_->KeepTransactionOnReadErrors(true);
+      if (s.ok()) {
+        s = CheckMerged(*db_, step.id, checks, merged);
+        for (size_t u = 0; s.ok() && u < untouched.size(); ++u) s = CheckUntouched(*db_, step.id, untouched[u]);
+        would_lose_writes = !s.ok();
       }
+      db_->KeepTransactionOnReadErrors(false);
+      if (s.ok() && !reach.empty()) s = CheckReach(*db_, reach, step.id, outside_before);
       for (const KeptColumns& k : kept) {
         if (!s.ok()) break;
         STRATA_ASSIGN_OR_RETURN(std::optional<TableFingerprint> now, ReadKept(*db_, k, /*after_down=*/true));
@@ -4185,36 +4239,40 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       // SET NOT NULL again, after a dropped column's values went back: rows
       // written since have none.
       const bool null_since = restoring && s.message().find("(SQLSTATE 23502)") != std::string::npos;
-      s = Status(Code::kVerifyFailed,
-                 fmt::format("rollback of {} did not restore the state before it, so it was "
-                             "undone; {} is still applied and history records the failure. {}.\n{}",
-                             step.id, step.id,
-                             null_since
-                                 ? fmt::format("Rows written since {} was applied have no value in a "
-                                               "column it dropped, which was NOT NULL before it (the "
-                                               "error below names it): give them a value or delete "
-                                               "them, then roll back again; or make the down script "
-                                               "give them one as it adds the column back (ADD COLUMN "
-                                               "... DEFAULT ...)",
-                                               step.id)
-                             : restoring ? "The data captured at apply time could not be put back "
-                                         "(the down script must first rebuild the columns and "
-                                         "tables the up script removed; the error below says "
-                                         "why); fix the database by hand or restore a snapshot"
-                             : outside
-                                 ? fmt::format(
-                                       "Before the rollback ran, the schema already differed "
-                                       "from what {} left (`strata status` calls it drift): a "
-                                       "change made outside Strata since, such as an index "
-                                       "created by hand, is part of the difference below; undo "
-                                       "it (or make it a migration of its own) and roll back "
-                                       "again",
-                                       step.id)
-                                 : "The down script stored at apply time did not put it back, "
-                                   "or a trigger that the rollback's statements fired changed "
-                                   "a table (what a trigger writes is not undone); fix the "
-                                   "database by hand or restore a snapshot",
-                             s.message()));
+      // (A check that found the down script would lose the application's
+      // writes says all itself: nothing needs fixing by hand.)
+      if (!would_lose_writes) {
+        s = Status(Code::kVerifyFailed,
+                   fmt::format("rollback of {} did not restore the state before it, so it was "
+                               "undone; {} is still applied and history records the failure. {}.\n{}",
+                               step.id, step.id,
+                               null_since
+                                   ? fmt::format("Rows written since {} was applied have no value in a "
+                                                 "column it dropped, which was NOT NULL before it (the "
+                                                 "error below names it): give them a value or delete "
+                                                 "them, then roll back again; or make the down script "
+                                                 "give them one as it adds the column back (ADD COLUMN "
+                                                 "... DEFAULT ...)",
+                                                 step.id)
+                               : restoring ? "The data captured at apply time could not be put back "
+                                           "(the down script must first rebuild the columns and "
+                                           "tables the up script removed; the error below says "
+                                           "why); fix the database by hand or restore a snapshot"
+                               : outside
+                                   ? fmt::format(
+                                         "Before the rollback ran, the schema already differed "
+                                         "from what {} left (`strata status` calls it drift): a "
+                                         "change made outside Strata since, such as an index "
+                                         "created by hand, is part of the difference below; undo "
+                                         "it (or make it a migration of its own) and roll back "
+                                         "again",
+                                         step.id)
+                                   : "The down script stored at apply time did not put it back, "
+                                     "or a trigger that the rollback's statements fired changed "
+                                     "a table (what a trigger writes is not undone); fix the "
+                                     "database by hand or restore a snapshot",
+                               s.message()));
+      }
     }
     if (!s.ok()) return run.Fail(step.version, step.id, start, s);
     // A column put back comes last. When that is all that differs from what

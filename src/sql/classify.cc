@@ -1008,6 +1008,27 @@ void Parser::Insert() {
   info_.destructive = replace || upsert;
   info_.deletes_colliding = replace;
   info_.updates_rows = upsert;
+  // The names in its FROM and JOIN lists, anywhere in it (aliases too: a
+  // name that is no table only makes the list say more).
+  for (size_t i = 0; i < end_; ++i) {
+    if (!tokens_[i].IsWord("FROM") && !tokens_[i].IsWord("JOIN")) continue;
+    int depth = 0;
+    for (size_t k = i + 1; k < end_; ++k) {
+      const Token& t = tokens_[k];
+      if (t.IsPunct('(')) ++depth;
+      if (t.IsPunct(')') && --depth < 0) break;
+      if (depth > 0) continue;
+      if (t.IsPunct(';') || t.IsWord("WHERE") || t.IsWord("GROUP") || t.IsWord("ORDER") ||
+          t.IsWord("LIMIT") || t.IsWord("UNION") || t.IsWord("EXCEPT") || t.IsWord("INTERSECT") ||
+          t.IsWord("ON") || t.IsWord("USING") || t.IsWord("HAVING") || t.IsWord("WINDOW") ||
+          t.IsWord("RETURNING") || t.IsWord("JOIN") || t.IsWord("FROM")) {
+        break;
+      }
+      if ((t.kind == TokenKind::kWord && !t.IsWord("AS")) || t.kind == TokenKind::kQuotedIdentifier) {
+        info_.reads.push_back(IdentifierName(t, dialect_));
+      }
+    }
+  }
   const std::string table = Qualified(info_.schema, info_.table);
   info_.summary = replace  ? "inserts or replaces rows in " + table
                   : upsert ? "inserts or updates rows in " + table

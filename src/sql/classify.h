@@ -90,6 +90,9 @@ struct StatementInfo {
   /// DELETE FROM, INSERT INTO or TRUNCATE (what it may write; found by
   /// reading the body, so a name built at run time is not seen).
   std::vector<std::string> writes;
+  /// kInsert: the names in its FROM and JOIN lists (the tables an INSERT
+  /// .. SELECT copies from, and their aliases).
+  std::vector<std::string> reads;
   /// Of `writes`: those whose rows it may change or remove (UPDATE, DELETE,
   /// TRUNCATE, a REPLACE or upsert), not only add to (INSERT).
   std::vector<std::string> rewrites;

@@ -1937,8 +1937,18 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
       std::set<std::string> had, has;
       for (const auto& c : *before) had.insert(AsciiLower(c));
       for (const auto& c : *now) has.insert(AsciiLower(c));
-      if (had == has && db.Exec(merge["unkeep"].get<std::string>()).ok() &&
-          db.Exec(merge["keep"].get<std::string>()).ok()) {
+      if (had != has) continue;
+      // A plain copy only: the same rows, value for value (a copy that
+      // changes values, lower(name) or NULL for a column, would keep its
+      // change in the rows the application writes since).
+      std::string columns;
+      for (const auto& c : *before) {
+        columns += (columns.empty() ? "" : ", ") + db.QuoteIdent(c) + (db.engine() == Engine::kPostgres ? "::text" : "");
+      }
+      auto was = SumRows(db, fmt::format("SELECT {} FROM {}", columns, db.QuoteIdent(merge["capture"].get<std::string>())));
+      auto is = SumRows(db, fmt::format("SELECT {} FROM {}", columns, db.QuoteIdent(merge["table"].get<std::string>())));
+      if (!was.ok() || !is.ok() || was->sum != is->sum || was->rows != is->rows) continue;
+      if (db.Exec(merge["unkeep"].get<std::string>()).ok() && db.Exec(merge["keep"].get<std::string>()).ok()) {
         merge["kept"] = true;
       }
     }
@@ -2540,11 +2550,13 @@ Result<SinceColumns> MakeSinceTables(Database& db, const nlohmann::json& checks,
     STRATA_ASSIGN_OR_RETURN(std::vector<std::string> columns, db.ListColumns(capture + "_left"));
     auto same = [&](const std::string& column, bool nulls) {
       const std::string q = db.QuoteIdent(column);
+      // Keys as they are, which an index of the copy serves (a SQLite key
+      // may hold a NULL: IS); the other columns as text on PostgreSQL.
       if (pg) {
         return nulls ? fmt::format("l.{0}::text IS NOT DISTINCT FROM t.{0}::text", q)
-                     : fmt::format("l.{0}::text = t.{0}::text", q);
+                     : fmt::format("l.{0} = t.{0}", q);
       }
-      return nulls ? fmt::format("l.{0} IS t.{0}", q) : fmt::format("l.{0} = t.{0}", q);
+      return fmt::format("l.{0} IS t.{0}", q);
     };
     std::vector<std::string> same_key, same_row;
     for (const auto& k : merge["key"]) same_key.push_back(same(k.get<std::string>(), false));
@@ -2552,6 +2564,7 @@ Result<SinceColumns> MakeSinceTables(Database& db, const nlohmann::json& checks,
     // migration left so): CheckMerged compares those written since with
     // what the down script copied back.
     std::vector<std::string> row_t, row_l;
+    same_row = same_key;
     for (const std::string& c : columns) {
       same_row.push_back(same(c, true));
       row_t.push_back("t." + db.QuoteIdent(c));
@@ -3911,7 +3924,9 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                      const std::vector<sql::StatementInfo>& down_infos) -> Status {
     if (options.discard_later_writes) return Status::OK();
     const std::string& id = report.plan[i].id;
-    const std::set<std::string> merged = MergedTables(checks, written, down_infos, dialect);
+    const std::set<std::string> merged = directives[i].no_transaction
+                                             ? std::set<std::string>()
+                                             : MergedTables(checks, written, down_infos, dialect);
     Status refused = RefuseReplacingWrites(id, checks, written, merged);
     if (refused.ok()) refused = RefuseOverwritingWrites(*db_, id, checks);
     if (refused.ok()) {
@@ -4019,9 +4034,11 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     // before it runs; every restore of a table put back whole reads them.
     SinceColumns merged;
     auto read_since = [&]() -> Status {
+      // (Not without a transaction: the check after the down script could
+      // not undo it, and the captures would be gone.)
       STRATA_ASSIGN_OR_RETURN(
           merged, MakeSinceTables(*db_, checks,
-                                  options.discard_later_writes
+                                  options.discard_later_writes || directives[i].no_transaction
                                       ? std::set<std::string>()
                                       : MergedTables(checks, written, down_infos, dialect)));
       return Status::OK();

@@ -143,15 +143,18 @@ class Planner {
       for (const auto& k : table_.key) {
         const std::string name = db_.QuoteIdent(k);
         keys.push_back(name);
-        // As text on PostgreSQL: the down script may give the key another type.
+        // As text on PostgreSQL: the down script may give the key another
+        // type; a SQLite key may hold a NULL (IS).
         at_target.push_back(pg ? fmt::format("s.{0}::text = {1}.{0}::text", name, target_)
-                               : fmt::format("s.{0} = {1}.{0}", name, target_));
+                               : fmt::format("s.{0} IS {1}.{0}", name, target_));
         at_captured.push_back(pg ? fmt::format("s.{0}::text = {1}.{0}::text", name, c)
-                                 : fmt::format("s.{0} = {1}.{0}", name, c));
+                                 : fmt::format("s.{0} IS {1}.{0}", name, c));
       }
       m.since_empty = fmt::format("CREATE TEMP TABLE {} AS SELECT {}, 1 AS strata_present FROM {} WHERE false",
                                   m.since, Join(keys), cap_);
-      m.keep = fmt::format("CREATE TABLE {} AS SELECT * FROM {}", m.left, target_);
+      // Indexed by key: the rollback looks each row of the table up in it.
+      m.keep = fmt::format("CREATE TABLE {0} AS SELECT * FROM {1}; CREATE INDEX {2} ON {0} ({3})", m.left,
+                           target_, db_.QuoteIdent(capture_.table + "_left_key"), Join(keys));
       m.unkeep = "DROP TABLE IF EXISTS " + m.left;
       unwritten_target = fmt::format(" AND NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})", m.since,
                                      Join(at_target, " AND "));
@@ -225,7 +228,8 @@ class Planner {
     capture_.restore.push_back(capture_.drop);
     if (!table_.key.empty()) {
       // The rows the restore would overwrite or delete: empty as the
-      // migration leaves the table, unless the application wrote them since.
+      // migration leaves the table (but for a seed's, below), unless the
+      // application wrote them since.
       std::vector<std::string> holds;
       for (const auto& names : Keys()) {
         std::vector<std::string> now = Of("t", NowNames(names));
@@ -234,8 +238,10 @@ class Planner {
         holds.push_back(fmt::format("({}) IN (SELECT {} FROM {})", Join(now),
                                     Join(Of(cap_, names)), cap_));
       }
-      capture_.probe = fmt::format("SELECT {} FROM {} AS t WHERE {}",
-                                   Join(Of("t", NowNames(table_.key))), now_, Join(holds, " OR "));
+      // Whole rows: a row the migration left there (deleted and inserted
+      // again, or one a seed's DELETE in the down script takes) changed
+      // since is a write the restore would undo.
+      capture_.probe = fmt::format("SELECT t.* FROM {} AS t WHERE {}", now_, Join(holds, " OR "));
       capture_.probed = "deleted rows of " + table_.before;
       capture_.probed_table = table_.before;
       capture_.probe_changed = "the application wrote rows with their keys";

@@ -521,6 +521,16 @@ TEST_P(RollbackTest, ASeedsDownGivesBackTheRowsThatWereThereBefore) {
   rolled = Down();
   ASSERT_TRUE(rolled.ok()) << rolled.message();
   EXPECT_EQ(RowsText("SELECT id, name FROM roles ORDER BY id"), "1|lead|\n20|auditor|\n");
+  // The row that was there, changed by the application since: putting it
+  // back as captured would undo that write, so the rollback is refused.
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE roles SET name = 'team lead' WHERE id = 1").ok());
+  ASSERT_TRUE(db_->Exec("UPDATE strata_history SET down_script = 'DELETE FROM roles WHERE id IN (1, 10);' "
+                        "WHERE version = 4").ok());
+  EXPECT_EQ(Down().code(), Code::kVerifyFailed);
+  EXPECT_EQ(RowsText("SELECT name FROM roles WHERE id = 1"), "team lead|\n");
+  ASSERT_TRUE(db_->Exec("UPDATE roles SET name = 'lead' WHERE id = 1").ok());
+  ASSERT_TRUE(Down().ok());
   // A WHERE that may read otherwise before the up script (a function, a
   // subquery) is not captured: refused when nothing was written since.
   Write("0004_seed.down.sql", "DELETE FROM roles WHERE lower(name) IN ('admin', 'lead');\n");
@@ -627,6 +637,19 @@ TEST_P(RollbackTest, ARebuildRollsBackKeepingTheRowsWrittenSince) {
   refused = Down();
   EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
   EXPECT_EQ(RowsText("SELECT extra FROM items WHERE id = 1"), "kept|\n");
+
+  // Nor one whose copy changes values (lower(name)): a row the application
+  // wrote since would keep the change.
+  ASSERT_TRUE(Down(discard).ok());
+  Write("0003_rebuild.up.sql", "ALTER TABLE items RENAME TO items_old;\n"
+                               "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note VARCHAR(100));\n"
+                               "INSERT INTO items (id, name, price, note) SELECT id, upper(name), price, note FROM items_old;\n"
+                               "DROP TABLE items_old;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET price = 99 WHERE id = 1").ok());
+  refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_EQ(RowsText("SELECT name, price FROM items WHERE id = 1"), "A|99|\n");
 }
 
 // A PostgreSQL rebuild of a table others reference drops and adds back

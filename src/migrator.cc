@@ -1721,8 +1721,8 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
             probe["changed_rows"] = (*capture)->changed_rows;
           }
           if (const auto& u = (*capture)->untouched) {
-            probe["untouched"] = {{"where", u->where},     {"copy", u->copy}, {"copy_from", u->copy_from},
-                                  {"changed", u->changed}, {"drop", u->drop}, {"key", u->key}};
+            probe["untouched"] = {{"where", u->where},   {"key", u->key},         {"copy_table", u->copy_table},
+                                  {"key_now", u->key_now}, {"columns", u->columns}};
             // The rows it takes may include some the migration inserted.
             const std::string table = sql::NameKey(info.table, DialectOf(db.engine()));
             if (std::any_of(p.info.begin(), p.info.begin() + i, [&](const sql::StatementInfo& e) {
@@ -2845,25 +2845,35 @@ Result<std::optional<TableFingerprint>> ReadKept(Database& db, const KeptColumns
   return std::optional<TableFingerprint>(TableFingerprintOf(kept.table, sum));
 }
 
-/// The rows of a table written to since its migration that the
-/// migration's captures left alone (Capture::Untouched), copied before the
-/// down script runs: their values are the application's, and a down script
-/// that changes them (an UPDATE whose WHERE reaches further than the up
-/// script's did) would lose them.
+/// The rows of a table written to since its migration, copied before the
+/// down script runs (Capture::Untouched): a value may change only where a
+/// capture took the row and assigned the column (the restore puts those
+/// back); every other value is the application's, or was there before the
+/// migration, and a down script that changes it (an UPDATE whose WHERE
+/// reaches further than the up script's did, or that sets more columns)
+/// or deletes the row would lose it.
 struct UntouchedRows {
   std::string table;
-  std::vector<nlohmann::json> copies;  // the probes' "untouched", each copied
-  /// Only the rows the captures took are held (to being there): the up
-  /// script inserted into the table too, and its rows cannot be told from
-  /// the application's.
-  bool taken_only = false;
+  std::string copy;  // the temporary copy, quoted
+  /// The copy's columns (the table's as the migration left it, the key's
+  /// first), each with the name the down script gives it back (the up
+  /// script's renames undone), and the captures (strata_in_N) that may
+  /// change it.
+  struct Column {
+    std::string copied, after;
+    std::vector<size_t> changed_by;
+  };
+  std::vector<Column> columns;
+  size_t keys = 0;
+  std::vector<size_t> held;  // the captures whose rows are held; all when empty
+  std::string key_names;     // for messages: "id" or "a, b"
 };
 
-/// Copies the rows of `table` (Capture::Untouched), when the down script
-/// writes to it and the up script's writes to it were captured by key. When
-/// the up script inserts into it too, only the rows a capture took before
-/// any insert are held (to being there). nullopt when there is nothing to
-/// hold the down script to.
+/// Copies the rows of `table` (UntouchedRows), when the down script writes
+/// to it and the up script's writes to it were captured by key. When the
+/// up script inserts into it too, only the rows a capture took before any
+/// insert are held (its own rows cannot be told from the application's).
+/// nullopt when there is nothing to hold the down script to.
 Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::string& table,
                                                    const nlohmann::json& checks,
                                                    const std::vector<sql::StatementInfo>& up_infos,
@@ -2889,68 +2899,129 @@ Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::stri
       if (sql::NameKey(t.get<std::string>(), dialect) == key) return std::optional<UntouchedRows>();
     }
   }
-  UntouchedRows out{table, {}, inserts};
-  std::string where;
+  std::vector<const nlohmann::json*> taken;
   for (const auto& probe : checks["probes"]) {
-    if (!probe.contains("untouched") || sql::NameKey(probe.value("table", ""), dialect) != key) continue;
-    where += (where.empty() ? "" : " AND ") + probe["untouched"]["where"].get<std::string>();
-    // Rows it took after an insert may be the up script's own.
-    if (!inserts || !probe["untouched"].value("after_insert", false)) out.copies.push_back(probe["untouched"]);
-  }
-  if (out.copies.empty()) return std::optional<UntouchedRows>();
-  for (const auto& u : out.copies) {
-    STRATA_RETURN_IF_ERROR(db.Exec(u["drop"].get<std::string>()));
-    // A name the migration changed after the capture: not compared.
-    if (!db.Query(u["copy"].get<std::string>() + where + u["copy_from"].get<std::string>()).ok()) {
-      return std::optional<UntouchedRows>();
+    if (probe.contains("untouched") && probe["untouched"].contains("copy_table") &&
+        sql::NameKey(probe.value("table", ""), dialect) == key) {
+      taken.push_back(&probe["untouched"]);
     }
+  }
+  if (taken.empty()) return std::optional<UntouchedRows>();
+  UntouchedRows out;
+  out.table = table;
+  out.copy = db.QuoteIdent((*taken[0])["copy_table"].get<std::string>());
+  out.key_names = (*taken[0])["key"].get<std::string>();
+  for (size_t k = 0; k < taken.size(); ++k) {
+    // Rows it took after an insert may be the up script's own.
+    if (inserts && !taken[k]->value("after_insert", false)) out.held.push_back(k);
+  }
+  if (inserts && out.held.empty()) return std::optional<UntouchedRows>();
+  // The names the columns had before the up script renamed them.
+  auto before = [&](std::string column) {
+    for (auto it = up_infos.rbegin(); it != up_infos.rend(); ++it) {
+      if (it->kind == K::kRenameColumn && sql::NameKey(it->table, dialect) == key &&
+          sql::NameKey(it->new_name, dialect) == sql::NameKey(column, dialect)) {
+        column = it->column;
+      }
+    }
+    return column;
+  };
+  STRATA_ASSIGN_OR_RETURN(std::vector<std::string> now, db.ListColumns(table));
+  auto is = [&](const std::string& a, const std::string& b) {
+    return sql::NameKey(a, dialect) == sql::NameKey(b, dialect);
+  };
+  std::vector<std::string> key_now;
+  for (const auto& k : (*taken[0])["key_now"]) key_now.push_back(k.get<std::string>());
+  for (const std::string& k : key_now) {
+    if (std::none_of(now.begin(), now.end(), [&](const std::string& c) { return is(c, k); })) {
+      return std::optional<UntouchedRows>();  // renamed later in the migration: not compared
+    }
+    out.columns.push_back({k, before(k), {}});
+  }
+  out.keys = key_now.size();
+  for (const std::string& c : now) {
+    if (std::any_of(key_now.begin(), key_now.end(), [&](const std::string& k) { return is(c, k); })) continue;
+    UntouchedRows::Column column{c, before(c), {}};
+    for (size_t k = 0; k < taken.size(); ++k) {
+      const auto& assigned = (*taken[k])["columns"];
+      if (std::any_of(assigned.begin(), assigned.end(), [&](const auto& a) { return is(a.template get<std::string>(), c); })) {
+        column.changed_by.push_back(k);
+      }
+    }
+    out.columns.push_back(std::move(column));
+  }
+  const bool pg = dialect == sql::Dialect::kPostgres;
+  std::vector<std::string> select;
+  for (size_t i = 0; i < out.columns.size(); ++i) {
+    // As text on PostgreSQL: the down script may give a column another type.
+    select.push_back(fmt::format("t.{}{} AS strata_c{}", db.QuoteIdent(out.columns[i].copied), pg ? "::text" : "", i));
+  }
+  for (size_t k = 0; k < taken.size(); ++k) {
+    select.push_back(fmt::format("CASE WHEN {} THEN 0 ELSE 1 END AS strata_in_{}",
+                                 (*taken[k])["where"].get<std::string>(), k));
+  }
+  STRATA_RETURN_IF_ERROR(db.Exec("DROP TABLE IF EXISTS " + out.copy));
+  // A capture table gone or renamed since: not compared.
+  if (!db.Query(fmt::format("CREATE TEMP TABLE {} AS SELECT {} FROM {} AS t", out.copy, fmt::join(select, ", "),
+                            db.QuoteIdent(table)))
+           .ok()) {
+    return std::optional<UntouchedRows>();
   }
   return std::optional<UntouchedRows>(std::move(out));
 }
 
-/// OK unless the down script of migration `id` changed or deleted rows of
-/// `rows` (copied by CopyUntouched); drops the copies.
+/// OK unless the down script of migration `id` changed a value of `rows`
+/// (copied by CopyUntouched) that no capture of it assigned, or deleted
+/// one of them; drops the copy.
 Status CheckUntouched(Database& db, const std::string& id, const UntouchedRows& rows) {
-  for (const auto& u : rows.copies) {
-    auto changed = db.Query(u["changed"].get<std::string>() + (rows.taken_only ? " AND u.strata_in = 1" : "") +
-                            " LIMIT 4");
-    db.Exec(u["drop"].get<std::string>()).IgnoreError();
-    if (!changed.ok() || changed->empty()) continue;  // unreadable: a rename, which the schema check names
-    // "id = 2; id = 5" or "(a, b) = (1, x)", three at most.
-    const std::string key = u["key"].get<std::string>();
-    const bool one = key.find(',') == std::string::npos;
-    std::vector<std::string> keys;
-    for (size_t r = 0; r < changed->rows.size() && r < 3; ++r) {
-      std::vector<std::string> values;
-      for (size_t c = 1; c < changed->rows[r].size(); ++c) {
-        const Value& v = changed->rows[r][c];
-        values.push_back(v.is_null() ? "NULL" : v.ToString());
-      }
-      keys.push_back(one ? fmt::format("{} = {}", key, values[0])
-                         : fmt::format("({}) = ({})", key, fmt::join(values, ", ")));
+  const bool pg = db.engine() == Engine::kPostgres;
+  STRATA_ASSIGN_OR_RETURN(std::vector<std::string> after, db.ListColumns(rows.table));
+  auto present = [&](const std::string& name) {
+    return std::any_of(after.begin(), after.end(), [&](const std::string& c) { return AsciiLower(c) == AsciiLower(name); });
+  };
+  std::vector<std::string> same;
+  for (size_t i = 0; i < rows.columns.size(); ++i) {
+    const auto& c = rows.columns[i];
+    const std::string name = present(c.after) ? c.after : c.copied;
+    if (!present(name)) {
+      if (i < rows.keys) return Status::OK();  // the key is not there: the schema check says so
+      continue;  // a column the up script added, the down script drops
     }
-    // The first row says which: one the up script changed was deleted, or
-    // one it left alone was changed or deleted.
-    const bool deleted_changed = changed->rows[0][0].ToInt() == 1;
-    return Status(Code::kVerifyFailed,
-                  fmt::format("the down script of {} {} rows of {} ({}{}), and the application "
-                              "wrote to {} since: {}, and would be lost; {} was not rolled back. "
-                              "Make the down script change only the rows its up script changed, "
-                              "and delete none of them (Strata puts back the values it captured "
-                              "from those), or save the rows (or take a snapshot), then pass "
-                              "--discard-later-writes",
-                              id, deleted_changed ? "deleted" : "changed or deleted", rows.table, fmt::join(keys, "; "), changed->rows.size() > 3 ? "; ..." : "",
-                              rows.table,
-                              deleted_changed
-                                  ? fmt::format("{} only changed them, so their other values are "
-                                                "the application's",
-                                                id)
-                                  : fmt::format("{} never changed them, so their values are the "
-                                                "application's",
-                                                id),
-                              id));
+    const std::string t = "t." + db.QuoteIdent(name) + (pg ? "::text" : "");
+    std::string cond = i < rows.keys ? fmt::format("u.strata_c{} {} {}", i, pg ? "=" : "IS", t)
+                                     : fmt::format("u.strata_c{} IS {}{}", i, pg ? "NOT DISTINCT FROM " : "", t);
+    for (size_t k : c.changed_by) cond += fmt::format(" OR u.strata_in_{} = 1", k);
+    same.push_back("(" + cond + ")");
   }
-  return Status::OK();
+  std::vector<std::string> keys_read;
+  for (size_t i = 0; i < rows.keys; ++i) keys_read.push_back(fmt::format("u.strata_c{}", i));
+  std::string held;
+  for (size_t k : rows.held) held += fmt::format("{}u.strata_in_{} = 1", held.empty() ? "" : " OR ", k);
+  auto changed = db.Query(fmt::format("SELECT {} FROM {} AS u WHERE NOT EXISTS (SELECT 1 FROM {} AS t WHERE {}){} LIMIT 4",
+                                      fmt::join(keys_read, ", "), rows.copy, db.QuoteIdent(rows.table),
+                                      fmt::join(same, " AND "), held.empty() ? "" : " AND (" + held + ")"));
+  db.Exec("DROP TABLE IF EXISTS " + rows.copy).IgnoreError();
+  if (!changed.ok() || changed->empty()) return Status::OK();  // unreadable: the schema check names what
+  // "id = 2; id = 5" or "(a, b) = (1, x)", three at most.
+  const bool one = rows.keys == 1;
+  std::vector<std::string> keys;
+  for (size_t r = 0; r < changed->rows.size() && r < 3; ++r) {
+    std::vector<std::string> values;
+    for (const Value& v : changed->rows[r]) values.push_back(v.is_null() ? "NULL" : v.ToString());
+    keys.push_back(one ? fmt::format("{} = {}", rows.key_names, values[0])
+                       : fmt::format("({}) = ({})", rows.key_names, fmt::join(values, ", ")));
+  }
+  return Status(Code::kVerifyFailed,
+                fmt::format("the down script of {} changed or deleted rows of {} beyond what {} "
+                            "changed ({}{}), and the application wrote to {} since: the values "
+                            "{} did not change are the application's (or were there before it), "
+                            "and would be lost; {} was not rolled back. Make the down script "
+                            "change only the rows and columns its up script changed, and delete "
+                            "none of the rows it only changed (Strata puts back the values it "
+                            "captured), or save the rows (or take a snapshot), then pass "
+                            "--discard-later-writes",
+                            id, rows.table, id, fmt::join(keys, "; "), changed->rows.size() > 3 ? "; ..." : "",
+                            rows.table, id, id));
 }
 
 /// What a down script can change in the schema beyond the tables its

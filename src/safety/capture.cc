@@ -371,6 +371,9 @@ class Planner {
                               Join(keys_read), copy, now_, Join(same_key, " AND "), Join(same_cells, " AND "));
       u.drop = "DROP TABLE IF EXISTS " + copy;
       u.key = Join(table_.key);
+      u.copy_table = capture_.table + "_untouched";
+      for (const auto& k : table_.key) u.key_now.push_back(NowName(k));
+      for (const auto* c : known) u.columns.push_back(c->now);
     }
     return capture_;
   }

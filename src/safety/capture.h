@@ -64,6 +64,10 @@ struct Capture {
   /// keys (of columns `key`) of the copied rows changed or gone since.
   struct Untouched {
     std::string where, copy, copy_from, changed, drop, key;
+    /// The copy's table; the key's columns and the captured ones, by their
+    /// names at the statement.
+    std::string copy_table;
+    std::vector<std::string> key_now, columns;
   };
   std::optional<Untouched> untouched;
   /// For a table put back whole (`replaces`) by its primary key: what lets

@@ -488,7 +488,8 @@ TEST_P(RollbackTest, ADownDeletingRowsItsUpOnlyUpdatedIsRefused) {
   ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, name) VALUES (10, 'later')").ok());
   Status s = Down();
   EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
-  EXPECT_THAT(s.message(), HasSubstr("the down script of 0003_media deleted rows of items (id = "));
+  EXPECT_THAT(s.message(), HasSubstr("the down script of 0003_media changed or deleted rows of items "
+                                     "beyond what 0003_media changed (id = "));
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE note = 'media'"), 3);
   ASSERT_TRUE(db_->Exec("UPDATE strata_history SET down_script = 'DELETE FROM items WHERE id = 9;' "
                         "WHERE version = 3").ok());
@@ -995,8 +996,8 @@ TEST_P(RollbackTest, ADownReachingRowsItsUpNeverChangedIsRefusedAfterLaterWrites
   Status s = Down();
   EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
   EXPECT_THAT(s.message(), HasSubstr("the down script of 0003_fill changed or deleted rows of "
-                                     "items (id = "));
-  EXPECT_THAT(s.message(), HasSubstr("0003_fill never changed them, so their values are the application's"));
+                                     "items beyond what 0003_fill changed (id = "));
+  EXPECT_THAT(s.message(), HasSubstr("the values 0003_fill did not change are the application's"));
   EXPECT_THAT(s.message(), HasSubstr("--discard-later-writes"));
   EXPECT_EQ(RowsText("SELECT id, note FROM items WHERE id < 6 ORDER BY id"), applied);
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
@@ -1025,9 +1026,37 @@ TEST_P(RollbackTest, ADownReachingRowsItsUpNeverChangedIsRefusedAfterLaterWrites
   ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, name) VALUES (7, 'later')").ok());
   s = Down();
   EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
-  EXPECT_THAT(s.message(), HasSubstr("the down script of 0003_fill deleted rows of items (id = 1)"));
-  EXPECT_THAT(s.message(), HasSubstr("0003_fill only changed them"));
+  EXPECT_THAT(s.message(), HasSubstr("the down script of 0003_fill changed or deleted rows of items "
+                                     "beyond what 0003_fill changed (id = 1)"));
   EXPECT_EQ(RowsText("SELECT note FROM items WHERE id = 1"), "filled|\n");
+}
+
+// The same for the columns no capture assigned: a down script that also
+// empties another column (of rows the up script changed or not), or one
+// that renames the captured column back first, lost them with exit 0.
+TEST_P(RollbackTest, ADownChangingColumnsItsUpNeverAssignedIsRefusedAfterLaterWrites) {
+  Write("0003_price.up.sql", "UPDATE items SET price = 0 WHERE id < 3;\n");
+  Write("0003_price.down.sql", "UPDATE items SET note = NULL WHERE id < 3;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, name) VALUES (6, 'later')").ok());
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("(id = 2)"));
+  EXPECT_EQ(RowsText("SELECT note FROM items WHERE id = 2"), "x|\n");
+  // Renamed, then reached further once renamed back.
+  DownOptions discard;
+  discard.discard_later_writes = true;
+  ASSERT_TRUE(db_->Exec("UPDATE strata_history SET down_script = '-- the values go back' WHERE version = 3").ok());
+  ASSERT_TRUE(Down(discard).ok());
+  const std::string notes = RowsText("SELECT id, note FROM items ORDER BY id");
+  Write("0003_price.up.sql", "ALTER TABLE items RENAME COLUMN note TO remark;\nUPDATE items SET remark = 'r' WHERE id = 1;\n");
+  Write("0003_price.down.sql", "ALTER TABLE items RENAME COLUMN remark TO note;\nUPDATE items SET note = NULL;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, name) VALUES (7, 'later')").ok());
+  s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_EQ(RowsText("SELECT id, remark FROM items WHERE id < 6 ORDER BY id"),
+            "1|r|\n" + notes.substr(notes.find("2|")).substr(0, notes.find("6|") - notes.find("2|")));
 }
 
 // DML run by another statement (EXPLAIN ANALYZE runs its DELETE, PREPARE

@@ -345,31 +345,6 @@ class Planner {
     if (!table_.key.empty()) {
       Capture::Untouched& u = capture_.untouched.emplace();
       u.where = fmt::format("NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})", cap_, Join(same_row, " AND "));
-      const std::string copy = db_.QuoteIdent(capture_.table + "_untouched");
-      std::vector<std::string> copied, same, keys_read;
-      for (size_t i = 0; i < cells.size(); ++i) {
-        if (i < keys) {
-          const std::string& k = table_.key[i];
-          const std::string now = AsText("t." + db_.QuoteIdent(NowName(k)), k);
-          copied.push_back(fmt::format("{} AS strata_k{}", now, i + 1));
-          same.push_back(fmt::format("{} = u.strata_k{}", now, i + 1));
-          keys_read.push_back(fmt::format("u.strata_k{}", i + 1));
-        } else {
-          const std::string as = fmt::format("strata_v{}", i - keys + 1);
-          copied.push_back(cells[i] + (as_text ? "::text" : "") + " AS " + as);
-          same.push_back(SameValue("u." + as, cells[i]));
-        }
-      }
-      u.copy = fmt::format("CREATE TEMP TABLE {} AS SELECT {}, CASE WHEN ", copy, Join(copied));
-      u.copy_from = fmt::format(" THEN 0 ELSE 1 END AS strata_in FROM {} AS t", now_);
-      // A row the statement changed may have any values after the down
-      // script (the restore puts the captured ones back), but must be there.
-      std::vector<std::string> same_key(same.begin(), same.begin() + keys);
-      std::vector<std::string> same_cells(same.begin() + keys, same.end());
-      u.changed = fmt::format("SELECT u.strata_in, {} FROM {} AS u WHERE NOT EXISTS (SELECT 1 FROM {} AS t "
-                              "WHERE {} AND (u.strata_in = 1 OR ({})))",
-                              Join(keys_read), copy, now_, Join(same_key, " AND "), Join(same_cells, " AND "));
-      u.drop = "DROP TABLE IF EXISTS " + copy;
       u.key = Join(table_.key);
       u.copy_table = capture_.table + "_untouched";
       for (const auto& k : table_.key) u.key_now.push_back(NowName(k));

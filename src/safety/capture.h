@@ -52,21 +52,17 @@ struct Capture {
   /// is not written by the restore and does not count. The restore drops
   /// the copy. Empty for other probes.
   std::string keep, unkeep, changed_rows;
-  /// For captured values of a table with a key: the rows the statement left
-  /// alone. Their values are the application's, so a rollback after it
-  /// wrote to the table holds the down script to leaving them as they are,
-  /// and to leaving the rows the statement changed there (their captured
-  /// values go back into them). `where` holds of the rows left alone, on
-  /// the table read as t; `copy`, the `where` of every capture of the table
-  /// joined with AND, and `copy_from` copy every row's key and captured
-  /// columns into a temporary table (strata_in: 1 for a row a capture
-  /// took), which `drop` removes; `changed` then reads strata_in and the
-  /// keys (of columns `key`) of the copied rows changed or gone since.
+  /// For captured values of a table with a key: which rows and columns the
+  /// statement changes. The rest are the application's (or were there
+  /// before), so a rollback after it wrote to the table holds the down
+  /// script to leaving them as they are (and to deleting none of the rows
+  /// the statement changed: their captured values go back into them).
+  /// `where` holds of the rows the statement left alone, on the table read
+  /// as t; `key_now` and `columns` name the key's columns and the captured
+  /// ones as at the statement; `key` names the key for messages; the
+  /// rollback copies the table into `copy_table`.
   struct Untouched {
-    std::string where, copy, copy_from, changed, drop, key;
-    /// The copy's table; the key's columns and the captured ones, by their
-    /// names at the statement.
-    std::string copy_table;
+    std::string where, key, copy_table;
     std::vector<std::string> key_now, columns;
   };
   std::optional<Untouched> untouched;

@@ -11,6 +11,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <span>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -1436,6 +1437,44 @@ bool ActsOnATable(sql::StatementKind kind) {
 }
 
 /// `before`: the data of the scope's tables that exist.
+/// Whether a statement of `infos` inserts into `table` (or a body it runs
+/// writes it).
+bool InsertsInto(std::span<const sql::StatementInfo> infos, const std::string& table, sql::Dialect dialect) {
+  const std::string key = sql::NameKey(table, dialect);
+  return std::any_of(infos.begin(), infos.end(), [&](const sql::StatementInfo& e) {
+    return (e.kind == sql::StatementKind::kInsert && sql::NameKey(e.table, dialect) == key) ||
+           std::any_of(e.writes.begin(), e.writes.end(),
+                       [&](const std::string& w) { return sql::NameKey(w, dialect) == key; });
+  });
+}
+
+/// How checks["merges"] records a capture's Capture::Merge: with the copy
+/// to keep ("keep") only when the migration makes the table anew under its
+/// name (a rebuild, whose down script copies the rows back) and changes no
+/// rows of it beyond the copy (those would keep its change where the
+/// application wrote since).
+nlohmann::json MergeEntry(const Capture& capture, const Prepared& p, sql::Dialect dialect) {
+  using K = sql::StatementKind;
+  const Capture::Merge& merge = *capture.merge;
+  nlohmann::json entry = {{"table", capture.replaces},      {"capture", capture.table},
+                          {"since", merge.since},           {"left", merge.left},
+                          {"since_empty", merge.since_empty}, {"key", merge.key}};
+  const std::string table = sql::NameKey(capture.replaces, dialect);
+  auto is = [&](const std::string& name) { return sql::NameKey(name, dialect) == table; };
+  const bool remade = std::any_of(p.info.begin(), p.info.end(), [&](const sql::StatementInfo& e) {
+    return (e.kind == K::kCreateTable && is(e.object)) || (e.kind == K::kRenameTable && is(e.new_name));
+  });
+  const bool rewrites = std::any_of(p.info.begin(), p.info.end(), [&](const sql::StatementInfo& e) {
+    return ((e.kind == K::kUpdate || e.kind == K::kDelete || e.kind == K::kTruncate) && is(e.table)) ||
+           std::any_of(e.rewrites.begin(), e.rewrites.end(), is);
+  });
+  if (remade && !rewrites) {
+    entry["keep"] = merge.keep;
+    entry["unkeep"] = merge.unkeep;
+  }
+  return entry;
+}
+
 /// The down script's DELETEs of rows that may have been there before the
 /// migration, as statements to capture before its first one: a DELETE
 /// from a table the up script only inserts into (a seed: INSERT ... ON
@@ -1680,35 +1719,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
         for (const auto& sql : around.second) g.up.push_back({sql, st.line});
         restores.push_back(std::move((*capture)->restore));
         if (!(*capture)->replaces.empty()) replaces.push_back((*capture)->replaces);
-        if (const auto& merge = (*capture)->merge) {
-          json entry = {{"table", (*capture)->replaces},
-                        {"capture", (*capture)->table},
-                        {"since_empty", merge->since_empty},
-                        {"key", merge->key}};
-          // Worth a copy of the table as the migration leaves it only when
-          // the migration makes the table anew under its name (a rebuild),
-          // whose down script copies the rows back.
-          const sql::Dialect dialect = DialectOf(db.engine());
-          const std::string table = sql::NameKey((*capture)->replaces, dialect);
-          using K = sql::StatementKind;
-          auto names = [&](const sql::StatementInfo& e) { return sql::NameKey(e.table, dialect) == table; };
-          const bool remade = std::any_of(p.info.begin(), p.info.end(), [&](const sql::StatementInfo& e) {
-            return (e.kind == K::kCreateTable && sql::NameKey(e.object, dialect) == table) ||
-                   (e.kind == K::kRenameTable && sql::NameKey(e.new_name, dialect) == table);
-          });
-          // Rows it changes beyond the copy would keep its change where the
-          // application wrote since: not merged then.
-          const bool rewrites = std::any_of(p.info.begin(), p.info.end(), [&](const sql::StatementInfo& e) {
-            return ((e.kind == K::kUpdate || e.kind == K::kDelete || e.kind == K::kTruncate) && names(e)) ||
-                   std::any_of(e.rewrites.begin(), e.rewrites.end(),
-                               [&](const std::string& w) { return sql::NameKey(w, dialect) == table; });
-          });
-          if (remade && !rewrites) {
-            entry["keep"] = merge->keep;
-            entry["unkeep"] = merge->unkeep;
-          }
-          merges.push_back(std::move(entry));
-        }
+        if ((*capture)->merge) merges.push_back(MergeEntry(**capture, p, DialectOf(db.engine())));
         if (!(*capture)->by_rowid.empty()) by_rowid.push_back((*capture)->by_rowid);
         if (!(*capture)->probe.empty()) {
           nlohmann::json probe = {{"sql", (*capture)->probe},
@@ -1724,14 +1735,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
             probe["untouched"] = {{"where", u->where},   {"key", u->key},         {"copy_table", u->copy_table},
                                   {"key_now", u->key_now}, {"columns", u->columns}};
             // The rows it takes may include some the migration inserted.
-            const std::string table = sql::NameKey(info.table, DialectOf(db.engine()));
-            if (std::any_of(p.info.begin(), p.info.begin() + i, [&](const sql::StatementInfo& e) {
-                  return (e.kind == sql::StatementKind::kInsert &&
-                          sql::NameKey(e.table, DialectOf(db.engine())) == table) ||
-                         std::any_of(e.writes.begin(), e.writes.end(), [&](const std::string& w) {
-                           return sql::NameKey(w, DialectOf(db.engine())) == table;
-                         });
-                })) {
+            if (InsertsInto(std::span(p.info).first(i), info.table, DialectOf(db.engine()))) {
               probe["untouched"]["after_insert"] = true;
             }
           }
@@ -2539,15 +2543,15 @@ Result<SinceColumns> MakeSinceTables(Database& db, const nlohmann::json& checks,
   if (!checks.is_object() || !checks.contains("merges")) return out;
   const bool pg = db.engine() == Engine::kPostgres;
   for (const auto& merge : checks["merges"]) {
-    const std::string capture = merge["capture"].get<std::string>();
-    const std::string since = db.QuoteIdent(capture + "_since");
+    const std::string since = db.QuoteIdent(merge["since"].get<std::string>());
+    const std::string left = merge["left"].get<std::string>();
     STRATA_RETURN_IF_ERROR(db.Exec("DROP TABLE IF EXISTS " + since));
     const std::string table = merge["table"].get<std::string>();
     if (!merged.count(AsciiLower(table))) {
       STRATA_RETURN_IF_ERROR(db.Exec(merge["since_empty"].get<std::string>()));
       continue;
     }
-    STRATA_ASSIGN_OR_RETURN(std::vector<std::string> columns, db.ListColumns(capture + "_left"));
+    STRATA_ASSIGN_OR_RETURN(std::vector<std::string> columns, db.ListColumns(left));
     auto same = [&](const std::string& column, bool nulls) {
       const std::string q = db.QuoteIdent(column);
       // Keys as they are, which an index of the copy serves (a SQLite key
@@ -2574,7 +2578,7 @@ Result<SinceColumns> MakeSinceTables(Database& db, const nlohmann::json& checks,
         "CREATE TEMP TABLE {0} AS SELECT {1}, 1 AS strata_present FROM {2} AS t WHERE NOT EXISTS "
         "(SELECT 1 FROM {3} AS l WHERE {4}) UNION ALL SELECT {5}, 0 FROM {3} AS l WHERE NOT EXISTS "
         "(SELECT 1 FROM {2} AS t WHERE {6})",
-        since, fmt::join(row_t, ", "), db.QuoteIdent(table), db.QuoteIdent(capture + "_left"),
+        since, fmt::join(row_t, ", "), db.QuoteIdent(table), db.QuoteIdent(left),
         fmt::join(same_row, " AND "), fmt::join(row_l, ", "), fmt::join(same_key, " AND "))));
     out[AsciiLower(table)] = std::move(columns);
   }
@@ -2592,7 +2596,7 @@ Status CheckMerged(Database& db, const std::string& id, const nlohmann::json& ch
     const std::string table = merge["table"].get<std::string>();
     auto columns = merged.find(AsciiLower(table));
     if (columns == merged.end()) continue;
-    const std::string since = merge["capture"].get<std::string>() + "_since";
+    const std::string since = merge["since"].get<std::string>();
     std::vector<std::string> same_row;
     for (const std::string& c : columns->second) {
       const std::string q = db.QuoteIdent(c);
@@ -2881,19 +2885,16 @@ Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::stri
                                                    sql::Dialect dialect) {
   using K = sql::StatementKind;
   const std::string key = sql::NameKey(table, dialect);
-  auto writes = [&](const sql::StatementInfo& i, bool inserts_only) {
-    const bool kind = inserts_only ? i.kind == K::kInsert
-                                   : (i.kind == K::kInsert || i.kind == K::kUpdate ||
-                                      i.kind == K::kDelete || i.kind == K::kTruncate);
+  auto writes = [&](const sql::StatementInfo& i) {
+    const bool kind = i.kind == K::kInsert || i.kind == K::kUpdate || i.kind == K::kDelete || i.kind == K::kTruncate;
     if (kind && sql::NameKey(i.table, dialect) == key) return true;
     return std::any_of(i.writes.begin(), i.writes.end(),
                        [&](const std::string& w) { return sql::NameKey(w, dialect) == key; });
   };
-  if (!checks.contains("probes") ||
-      std::none_of(down_infos.begin(), down_infos.end(), [&](const auto& i) { return writes(i, false); })) {
+  if (!checks.contains("probes") || std::none_of(down_infos.begin(), down_infos.end(), writes)) {
     return std::optional<UntouchedRows>();
   }
-  const bool inserts = std::any_of(up_infos.begin(), up_infos.end(), [&](const auto& i) { return writes(i, true); });
+  const bool inserts = InsertsInto(up_infos, table, dialect);
   if (checks.contains("replaces")) {
     for (const auto& t : checks["replaces"]) {
       if (sql::NameKey(t.get<std::string>(), dialect) == key) return std::optional<UntouchedRows>();

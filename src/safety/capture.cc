@@ -135,8 +135,9 @@ class Planner {
     std::string unwritten_target, unwritten_captured;
     if (!table_.key.empty() && keyed) {
       Capture::Merge& m = capture_.merge.emplace();
-      m.since = db_.QuoteIdent(capture_.table + "_since");
-      m.left = db_.QuoteIdent(capture_.table + "_left");
+      m.since = capture_.table + "_since";
+      m.left = capture_.table + "_left";
+      const std::string since = db_.QuoteIdent(m.since), left = db_.QuoteIdent(m.left);
       m.key = table_.key;
       std::vector<std::string> keys, at_target, at_captured;
       const bool pg = DialectOf(db_) == sql::Dialect::kPostgres;
@@ -151,14 +152,14 @@ class Planner {
                                  : fmt::format("s.{0} IS {1}.{0}", name, c));
       }
       m.since_empty = fmt::format("CREATE TEMP TABLE {} AS SELECT {}, 1 AS strata_present FROM {} WHERE false",
-                                  m.since, Join(keys), cap_);
+                                  since, Join(keys), cap_);
       // Indexed by key: the rollback looks each row of the table up in it.
-      m.keep = fmt::format("CREATE TABLE {0} AS SELECT * FROM {1}; CREATE INDEX {2} ON {0} ({3})", m.left,
+      m.keep = fmt::format("CREATE TABLE {0} AS SELECT * FROM {1}; CREATE INDEX {2} ON {0} ({3})", left,
                            target_, db_.QuoteIdent(capture_.table + "_left_key"), Join(keys));
-      m.unkeep = "DROP TABLE IF EXISTS " + m.left;
-      unwritten_target = fmt::format(" AND NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})", m.since,
+      m.unkeep = "DROP TABLE IF EXISTS " + left;
+      unwritten_target = fmt::format(" AND NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})", since,
                                      Join(at_target, " AND "));
-      unwritten_captured = fmt::format(" AND NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})", m.since,
+      unwritten_captured = fmt::format(" AND NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})", since,
                                        Join(at_captured, " AND "));
     }
     if (!keyed) {

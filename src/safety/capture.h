@@ -70,7 +70,8 @@ struct Capture {
   /// a rollback keep the rows the application wrote since, when the down
   /// script copies the table's rows back itself (a rebuild's down script).
   /// The restore leaves alone the keys listed in the temporary table
-  /// `since` (with strata_present 0 for a row deleted since), which every
+  /// `since` (a name, unquoted, as `left` is; with strata_present 0 for a
+  /// row deleted since), which every
   /// rollback makes: `since_empty` makes it empty. `keep` copies the table
   /// as the migration left it into `left` (once it has run; `unkeep` drops
   /// the copy, with the capture), which a rollback compares with the table

@@ -1944,10 +1944,13 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
       if (had != has) continue;
       // A plain copy only: the same rows, value for value (a copy that
       // changes values, lower(name) or NULL for a column, would keep its
-      // change in the rows the application writes since).
+      // change in the rows the application writes since). As text: a new
+      // type (SQLite's INTEGER to TEXT: 10 to '10') is no change of value.
       std::string columns;
       for (const auto& c : *before) {
-        columns += (columns.empty() ? "" : ", ") + db.QuoteIdent(c) + (db.engine() == Engine::kPostgres ? "::text" : "");
+        const std::string q = db.QuoteIdent(c);
+        columns += (columns.empty() ? "" : ", ") +
+                   (db.engine() == Engine::kPostgres ? q + "::text" : "CAST(" + q + " AS TEXT)");
       }
       auto was = SumRows(db, fmt::format("SELECT {} FROM {}", columns, db.QuoteIdent(merge["capture"].get<std::string>())));
       auto is = SumRows(db, fmt::format("SELECT {} FROM {}", columns, db.QuoteIdent(merge["table"].get<std::string>())));
@@ -2179,11 +2182,13 @@ Status RefuseReplacingWrites(const std::string& id, const nlohmann::json& checks
     return checks["data"][table];
   };
   // The first table of the list checks[key] written to since, if any.
+  // (Not one whose rows written since stay as the down script copies them.)
   auto first_written = [&](const char* key) -> std::optional<std::string> {
     if (!checks.contains(key)) return std::nullopt;
     for (const auto& t : checks[key]) {
       std::string table = t.get<std::string>();
-      if (std::any_of(written.begin(), written.end(),
+      if (!merged.count(AsciiLower(table)) &&
+          std::any_of(written.begin(), written.end(),
                       [&](const std::string& w) { return AsciiLower(w) == AsciiLower(table); })) {
         return table;
       }
@@ -2192,8 +2197,7 @@ Status RefuseReplacingWrites(const std::string& id, const nlohmann::json& checks
   };
   // A table put back whole first: in a rebuild, the table the migration
   // created took the name of the one it replaced, and this says it better.
-  // (Unless the rows written since stay as the down script copies them.)
-  if (auto table = first_written("replaces"); table && !merged.count(AsciiLower(*table))) {
+  if (auto table = first_written("replaces")) {
     return Status(Code::kVerifyFailed,
                   fmt::format("rolling back {} would put table {} back as it was before {} (its "
                               "rows were captured whole), but {} was written to since {} was "

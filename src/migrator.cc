@@ -2977,8 +2977,9 @@ Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::stri
 
 /// OK unless the down script of migration `id` changed a value of `rows`
 /// (copied by CopyUntouched) that no capture of it assigned, or deleted
-/// one of them; drops the copy.
-Status CheckUntouched(Database& db, const std::string& id, const UntouchedRows& rows) {
+/// one of them; drops the copy. `undone`: the rollback is undone when this
+/// fails (false: the down script ran outside a transaction).
+Status CheckUntouched(Database& db, const std::string& id, const UntouchedRows& rows, bool undone) {
   const bool pg = db.engine() == Engine::kPostgres;
   STRATA_ASSIGN_OR_RETURN(std::vector<std::string> after, db.ListColumns(rows.table));
   auto present = [&](const std::string& name) {
@@ -3016,17 +3017,25 @@ Status CheckUntouched(Database& db, const std::string& id, const UntouchedRows& 
     keys.push_back(one ? fmt::format("{} = {}", rows.key_names, values[0])
                        : fmt::format("({}) = ({})", rows.key_names, fmt::join(values, ", ")));
   }
+  const std::string what = fmt::format(
+      "the down script of {} changed or deleted rows of {} beyond what {} changed ({}{}), and the "
+      "application wrote to {} since: the values {} did not change are the application's (or were "
+      "there before it)",
+      id, rows.table, id, fmt::join(keys, "; "), changed->rows.size() > 3 ? "; ..." : "", rows.table, id);
+  const std::string fix =
+      "Make the down script change only the rows and columns its up script changed, and delete none "
+      "of the rows it only changed (Strata puts back the values it captured)";
+  if (!undone) {
+    return Status(Code::kVerifyFailed,
+                  fmt::format("{}, and they are lost: the down script ran without a transaction "
+                              "(strata:no-transaction), so Strata cannot undo it; put them back "
+                              "from a backup or snapshot. {}",
+                              what, fix));
+  }
   return Status(Code::kVerifyFailed,
-                fmt::format("the down script of {} changed or deleted rows of {} beyond what {} "
-                            "changed ({}{}), and the application wrote to {} since: the values "
-                            "{} did not change are the application's (or were there before it), "
-                            "and would be lost; {} was not rolled back. Make the down script "
-                            "change only the rows and columns its up script changed, and delete "
-                            "none of the rows it only changed (Strata puts back the values it "
-                            "captured), or save the rows (or take a snapshot), then pass "
-                            "--discard-later-writes",
-                            id, rows.table, id, fmt::join(keys, "; "), changed->rows.size() > 3 ? "; ..." : "",
-                            rows.table, id, id));
+                fmt::format("{}, and would be lost; {} was not rolled back. {}, or save the rows (or "
+                            "take a snapshot), then pass --discard-later-writes",
+                            what, id, fix));
 }
 
 /// What a down script can change in the schema beyond the tables its
@@ -4119,6 +4128,17 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                       : MergedTables(checks, written, down_infos, dialect)));
       return Status::OK();
     };
+    // The rows of the tables written since that the down script must leave
+    // as they are, copied before it runs (its transaction, if any, begun).
+    auto copy_untouched = [&]() -> Status {
+      untouched.clear();
+      for (size_t w = 0; !options.discard_later_writes && w < written.size(); ++w) {
+        STRATA_ASSIGN_OR_RETURN(std::optional<UntouchedRows> copied,
+                                CopyUntouched(*db_, written[w], checks, up_infos, down_infos, dialect));
+        if (copied) untouched.push_back(std::move(*copied));
+      }
+      return Status::OK();
+    };
     // Set when the check found that the down script would lose what the
     // application wrote: its message says all, the rollback undone.
     bool would_lose_writes = false;
@@ -4127,7 +4147,9 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       db_->KeepTransactionOnReadErrors(true);
       if (s.ok()) {
         s = CheckMerged(*db_, step.id, checks, merged);
-        for (size_t u = 0; s.ok() && u < untouched.size(); ++u) s = CheckUntouched(*db_, step.id, untouched[u]);
+        for (size_t u = 0; s.ok() && u < untouched.size(); ++u) {
+          s = CheckUntouched(*db_, step.id, untouched[u], /*undone=*/!directives[i].no_transaction);
+        }
         would_lose_writes = !s.ok();
       }
       db_->KeepTransactionOnReadErrors(false);
@@ -4175,6 +4197,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       // that stops part-way (a failed statement or check, a kill) shows.
       STRATA_RETURN_IF_ERROR(run.history().MarkInProgress(step.version));
       s = read_since();
+      if (s.ok()) s = copy_untouched();
       if (s.ok()) s = ResetSessionAfter(*db_, changes_session, run.Exec(scripts[i], where));
       s = NameLockHolders(*db_, std::move(s), TablesNamed(down_infos));
       if (s.ok()) {
@@ -4252,15 +4275,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
           k->before = std::move(**read);
           kept.push_back(std::move(*k));
         }
-        untouched.clear();
-        for (size_t w = 0; r.ok() && !options.discard_later_writes && w < written.size(); ++w) {
-          auto copied = CopyUntouched(*db_, written[w], checks, up_infos, down_infos, dialect);
-          if (!copied.ok()) {
-            r = copied.status();
-          } else if (*copied) {
-            untouched.push_back(std::move(**copied));
-          }
-        }
+        if (r.ok()) r = copy_untouched();
         if (r.ok() && !cascaded.empty()) {
           auto data = ExistingTablesData(*db_, cascaded);
           if (data.ok()) {

@@ -1071,6 +1071,33 @@ TEST_P(RollbackTest, ADownReachingRowsItsUpNeverChangedIsRefusedAfterLaterWrites
   EXPECT_EQ(RowsText("SELECT note FROM items WHERE id = 1"), "filled|\n");
 }
 
+// Without a transaction the down script cannot be undone: what it reached
+// beyond its up script is found after it ran (it exited 0 with the values
+// gone), the rollback stays in progress (exit 8) and the message names rows.
+TEST_P(RollbackTest, ANoTransactionDownReachingRowsItsUpNeverChangedIsCaught) {
+  const std::string before = RowsText("SELECT id, note FROM items ORDER BY id");
+  // One that empties only what it filled rolls back, the application's
+  // values kept.
+  Write("0003_fill.up.sql", "UPDATE items SET note = 'filled' WHERE note IS NULL;\n");
+  Write("0003_fill.down.sql", "-- strata:no-transaction\nUPDATE items SET note = NULL WHERE note = 'filled';\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, name, note) VALUES (6, 'later', 'app')").ok());
+  Status s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(RowsText("SELECT id, note FROM items WHERE id < 6 ORDER BY id"), before);
+  ASSERT_TRUE(db_->Exec("DELETE FROM items WHERE id = 6").ok());
+
+  Write("0003_fill.down.sql", "-- strata:no-transaction\nUPDATE items SET note = NULL;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, name, note) VALUES (6, 'later', 'app')").ok());
+  s = Down();
+  EXPECT_EQ(s.code(), Code::kInProgress) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("the down script of 0003_fill changed or deleted rows of "
+                                     "items beyond what 0003_fill changed (id = 2;"));
+  EXPECT_THAT(s.message(), HasSubstr("they are lost: the down script ran without a transaction"));
+  EXPECT_EQ(RowsText("SELECT status FROM strata_history WHERE version = 3"), "in_progress|\n");
+}
+
 // The same for the columns no capture assigned: a down script that also
 // empties another column (of rows the up script changed or not), or one
 // that renames the captured column back first, lost them with exit 0.

@@ -1543,6 +1543,31 @@ Result<std::vector<std::pair<std::string, sql::StatementInfo>>> DownDeletesOfSee
   return out;
 }
 
+/// The tables the seeded DELETEs of the down script (above) reach through
+/// foreign key actions (ON DELETE CASCADE, SET NULL), parents before
+/// children, when rows they would delete are there before the migration:
+/// the rows that hang on those go with them, so they are captured whole
+/// (and are in the migration's scope) and put back after the rows they
+/// hang on. A foreign key Strata cannot follow is left to the check after
+/// the down script, which refuses the rollback.
+Result<std::vector<std::string>> SeedCascades(Database& db, const Prepared& p) {
+  TableTracker tables(db);
+  STRATA_ASSIGN_OR_RETURN(auto seeded, DownDeletesOfSeededTables(p, tables, DialectOf(db.engine())));
+  std::vector<std::string> out;
+  for (const auto& [text, info] : seeded) {
+    auto there = db.Query(fmt::format("SELECT 1 FROM {} WHERE {} LIMIT 1",
+                                      QuotedTable(db, info.schema, info.table), info.where_clause));
+    if (!there.ok() || there->empty()) continue;
+    Result<std::vector<std::string>> reached = CascadeReach(db, info, info.table, std::nullopt);
+    if (!reached.ok() && reached.status().code() == Code::kIrreversible) continue;
+    STRATA_RETURN_IF_ERROR(reached.status());
+    for (std::string& t : *reached) {
+      if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(std::move(t));
+    }
+  }
+  return out;
+}
+
 Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const Scope& scope,
                       const std::vector<std::vector<std::string>>& cascades,
                       const SchemaModel& model, const std::vector<TableFingerprint>& before,
@@ -1629,7 +1654,20 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
     // will change in other tables (whole tables: the engine picks the rows).
     // Restores run in reverse, so parents come back before their children.
     std::vector<std::pair<std::string, sql::StatementInfo>> plans;
-    if (i == 0) plans = std::move(seeded);
+    if (i == 0) {
+      // Children first: restores run in reverse.
+      STRATA_ASSIGN_OR_RETURN(std::vector<std::string> children, SeedCascades(db, p));
+      for (auto it = children.rbegin(); it != children.rend(); ++it) {
+        whole_captured.push_back(*it);
+        std::string all = "DELETE FROM " + db.QuoteIdent(*it);
+        sql::StatementInfo info = sql::Classify(all, DialectOf(db.engine()));
+        info.summary = fmt::format("{} (through a foreign key action of its down script's DELETE "
+                                   "of rows that were there before it)",
+                                   info.summary);
+        plans.emplace_back(std::move(all), std::move(info));
+      }
+      for (auto& seed : seeded) plans.push_back(std::move(seed));
+    }
     for (auto it = cascades[i].rbegin(); it != cascades[i].rend(); ++it) {
       const std::string& child = *it;
       if (std::find(whole_captured.begin(), whole_captured.end(), child) != whole_captured.end())
@@ -3757,6 +3795,11 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     auto cascades = AddCascades(*db_, p, m->up_path, m->directives.no_transaction,
                                 options.allow_irreversible, scope);
     if (!cascades.ok()) return stop_before(cascades.status());
+    auto seed_children = SeedCascades(*db_, p);
+    if (!seed_children.ok()) return stop_before(seed_children.status());
+    for (const std::string& t : *seed_children) {
+      if (std::find(scope.tables.begin(), scope.tables.end(), t) == scope.tables.end()) scope.tables.push_back(t);
+    }
     auto before = known.Existing(*db_, scope.tables, model);
     if (!before.ok()) return stop_before(before.status());
     auto guarding = Guard(*db_, *m, p, scope, *cascades, model, *before, options.allow_irreversible);

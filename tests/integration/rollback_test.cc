@@ -540,6 +540,35 @@ TEST_P(RollbackTest, ASeedsDownGivesBackTheRowsThatWereThereBefore) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM roles WHERE id = 1"), 1);
 }
 
+// The rows of a seeded table that were there before hang on to rows of
+// other tables by ON DELETE CASCADE: the down script's DELETE takes those
+// too. They were refused as the application's (no write at all since), and
+// --discard-later-writes lost them; they are captured and put back now.
+TEST_P(RollbackTest, ASeedsDownGivesBackTheRowsCascadingFromTheRowsThatWereThere) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL enforces foreign keys by default";
+  Write("0003_roles.up.sql",
+        "CREATE TABLE roles (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);\n"
+        "CREATE TABLE grants (id INTEGER PRIMARY KEY, role_id INTEGER REFERENCES roles ON DELETE CASCADE);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO roles VALUES (1, 'lead'), (2, 'dev')").ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO grants VALUES (100, 1), (101, 2)").ok());
+  Write("0004_seed.up.sql", "INSERT INTO roles VALUES (10, 'admin'), (11, 'lead') ON CONFLICT (name) DO NOTHING;\n");
+  Write("0004_seed.down.sql", "DELETE FROM roles WHERE name IN ('admin', 'lead');\n");
+  ASSERT_TRUE(Up().ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, name FROM roles ORDER BY id"), "1|lead|\n2|dev|\n");
+  EXPECT_EQ(RowsText("SELECT id, role_id FROM grants ORDER BY id"), "100|1|\n101|2|\n");
+  // A row the application added since would go with them: refused.
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO grants VALUES (102, 1)").ok());
+  rolled = Down();
+  EXPECT_EQ(rolled.code(), Code::kVerifyFailed) << rolled.message();
+  EXPECT_THAT(rolled.message(), HasSubstr("grants was written to since 0004_seed was applied"));
+  EXPECT_EQ(RowsText("SELECT id, role_id FROM grants ORDER BY id"), "100|1|\n101|2|\n102|1|\n");
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM roles"), 3);
+}
+
 // Prisma renames a column as ALTER TABLE t DROP COLUMN a, ADD COLUMN b:
 // refused as an ALTER whose removal Strata could not capture, though
 // validate and up --dry-run passed it. Its dropped column is captured now.

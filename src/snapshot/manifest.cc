@@ -66,6 +66,9 @@ std::string ToJson(const Manifest& m) {
     }
     out["postgres"] = {{"schema", m.pg_schema},
                        {"server_version", m.pg_server_version},
+                       {"encoding", m.pg_encoding},
+                       {"collate", m.pg_collate},
+                       {"ctype", m.pg_ctype},
                        {"extensions", m.pg_extensions},
                        {"outside_extensions", outside},
                        {"extension_versions", m.pg_extension_versions},
@@ -144,6 +147,9 @@ Result<Manifest> ManifestFromJson(const std::string& text) {
       const json& pg = j.at("postgres");
       m.pg_schema = pg.at("schema").get<std::string>();
       m.pg_server_version = pg.at("server_version").get<int>();
+      m.pg_encoding = pg.value("encoding", "");
+      m.pg_collate = pg.value("collate", "");
+      m.pg_ctype = pg.value("ctype", "");
       m.pg_extensions = pg.at("extensions").get<std::vector<std::string>>();
       // Not recorded by older versions: a restore then relies on the target.
       for (const auto& e : pg.value("outside_extensions", json::array())) {

@@ -82,6 +82,9 @@ struct Manifest {
   // PostgreSQL
   std::string pg_schema;  // the managed schema (current_schema() of the source)
   int pg_server_version = 0;
+  /// The source database's encoding and locale, for a database a restore
+  /// or verify creates; empty in older manifests (the server's defaults).
+  std::string pg_encoding, pg_collate, pg_ctype;
   std::vector<std::string> pg_extensions;  // installed in the managed schema
   std::vector<OutsideExtension> pg_outside_extensions;  // in the order they were created
   /// The version of each of those extensions, made again at that version

@@ -299,13 +299,18 @@ Result<Manifest> CaptureSchema(SnapshotStore& store, const std::string& url, Man
   STRATA_RETURN_IF_ERROR(conn->Exec(lock_timeout));
   STRATA_ASSIGN_OR_RETURN(
       auto info, conn->Query("SELECT pg_export_snapshot(), current_schema(), "
-                             "current_setting('server_version_num')::int"));
+                             "current_setting('server_version_num')::int, "
+                             "pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype "
+                             "FROM pg_catalog.pg_database d WHERE d.datname = current_database()"));
   if (!info[0][1]) {
     return NoWorkingSchema();
   }
   std::string snapshot = *info[0][0];
   m.pg_schema = *info[0][1];
   m.pg_server_version = std::stoi(*info[0][2]);
+  m.pg_encoding = info[0][3].value_or("");
+  m.pg_collate = info[0][4].value_or("");
+  m.pg_ctype = info[0][5].value_or("");
   STRATA_ASSIGN_OR_RETURN(
       auto tables, conn->Query("SELECT c.relname, pg_catalog.pg_relation_size(c.oid) "
                                "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
@@ -577,8 +582,9 @@ Status ScriptFailed(const Status& s, const Manifest& m, const std::string& url) 
   return s;
 }
 
-/// Opens `url`; with `create`, creates the database first when it does not exist.
-Result<std::unique_ptr<PgConn>> Connect(const std::string& given_url, bool create) {
+/// Opens `url`; with `create`, creates the database first when it does not
+/// exist, as the snapshot's source was (CreateDatabaseLike).
+Result<std::unique_ptr<PgConn>> Connect(const std::string& given_url, bool create, const Manifest& m) {
   const std::string url = EncodeCredentials(given_url);
   auto conn = PgConn::Open(url);
   if (conn.ok() || !create) return conn;
@@ -590,11 +596,33 @@ Result<std::unique_ptr<PgConn>> Connect(const std::string& given_url, bool creat
   }
   // The database is missing: create it from the server's maintenance database.
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> admin, PgConn::Open(UrlWithDatabase(url, "postgres")));
-  STRATA_RETURN_IF_ERROR(admin->Exec("CREATE DATABASE " + SqlIdentifier(name)));
+  STRATA_RETURN_IF_ERROR(CreateDatabaseLike(*admin, m, name));
   return PgConn::Open(url);
 }
 
 }  // namespace
+
+Status CreateDatabaseLike(PgConn& admin, const Manifest& m, const std::string& name) {
+  const std::string plain = "CREATE DATABASE " + SqlIdentifier(name);
+  if (m.pg_encoding.empty()) return admin.Exec(plain);
+  STRATA_ASSIGN_OR_RETURN(auto server, admin.Query("SELECT pg_catalog.pg_encoding_to_char(encoding), datcollate, "
+                                                  "datctype FROM pg_catalog.pg_database WHERE datname = 'template1'"));
+  if (!server.empty() && server[0][0].value_or("") == m.pg_encoding &&
+      server[0][1].value_or("") == m.pg_collate && server[0][2].value_or("") == m.pg_ctype) {
+    return admin.Exec(plain);
+  }
+  Status made = admin.Exec(fmt::format("{} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}", plain,
+                                       SqlLiteral(m.pg_encoding), SqlLiteral(m.pg_collate),
+                                       SqlLiteral(m.pg_ctype)));
+  // A locale this server lacks: its defaults do when the encoding is theirs.
+  if (!made.ok() && !server.empty() && server[0][0].value_or("") == m.pg_encoding) return admin.Exec(plain);
+  if (!made.ok()) {
+    return Status(made.code(), fmt::format("cannot create database {} with the encoding and locale of "
+                                           "the snapshot's source ({}, {}): {}",
+                                           name, m.pg_encoding, m.pg_collate, made.message()));
+  }
+  return made;
+}
 
 /// The restore could not lock the tables of `schema` within `waited`: who
 /// holds locks on them (other sessions, an open transaction say), for the
@@ -630,9 +658,22 @@ Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& m,
   const Part* pre = m.FindPart("pre-data.sql");
   const Part* post = m.FindPart("post-data.sql");
   if (!pre || !post) return Status(Code::kVerifyFailed, "the manifest lacks its schema parts");
-  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, Connect(url, !options.replace));
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, Connect(url, !options.replace, m));
   STRATA_ASSIGN_OR_RETURN(auto current,
                           conn->Query("SELECT current_schema(), current_setting('search_path')"));
+  if (m.pg_encoding == "SQL_ASCII") {
+    STRATA_ASSIGN_OR_RETURN(auto target, conn->Query("SELECT pg_catalog.pg_encoding_to_char(encoding) FROM "
+                                                     "pg_catalog.pg_database WHERE datname = current_database()"));
+    if (!target.empty() && target[0][0].value_or("") != "SQL_ASCII") {
+      return Status(Code::kInvalidArgument,
+                    fmt::format("the snapshot is of a SQL_ASCII database, whose text is bytes no "
+                                "encoding checked, but {} is {}: its text would be stored there "
+                                "unchecked, maybe invalid; nothing was restored. Restore it into a "
+                                "SQL_ASCII database (--into a database that does not exist yet is "
+                                "created so)",
+                                RedactUrl(url), *target[0][0]));
+    }
+  }
   if (current[0][0] && *current[0][0] != m.pg_schema) {
     return Status(Code::kInvalidArgument,
                   fmt::format("the snapshot is of schema '{}' but {} works in schema '{}'; set "

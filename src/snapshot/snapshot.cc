@@ -198,7 +198,7 @@ Result<std::string> SandboxCheck(SnapshotStore& store, const Manifest& m,
   std::string url = UrlWithDatabase(server_url, name);
   *where = RedactUrl(url);
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> admin, PgConn::Open(server_url));
-  Status created = admin->Exec("CREATE DATABASE " + SqlIdentifier(name));
+  Status created = CreateDatabaseLike(*admin, m, name);
   if (!created.ok()) {
     // As rehearse's sandbox: nothing is known about the snapshot (exit 4).
     return Status(Code::kUnavailable, "cannot create the scratch database to verify it in (the "

@@ -164,6 +164,13 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
 Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& manifest,
                                     const std::string& url, const RestoreOptions& options);
 
+class PgConn;
+/// CREATE DATABASE `name` (for a restore or verify) with the encoding and
+/// locale of the snapshot's source, from template0, unless the server's
+/// defaults are those; a locale the server lacks falls back to its
+/// defaults when their encoding is the same.
+Status CreateDatabaseLike(PgConn& admin, const Manifest& manifest, const std::string& name);
+
 /// Fills the size fields of `manifest` from the results of its chunks.
 Status Account(const SnapshotStore& store, const std::vector<PutResult>& puts, Manifest& manifest);
 

@@ -197,6 +197,51 @@ TEST_P(SnapshotTest, RestoreIntoNewDatabaseNamedWithPercentEncoding) {
   drop();
 }
 
+// A database made by a restore or verify is made as the source was: a
+// SQL_ASCII one's bytes went into a new UTF8 database unchecked (invalid
+// text there, the fingerprints matching). Into an existing database of
+// another encoding such a snapshot is refused.
+TEST_P(SnapshotTest, ANewDatabaseGetsTheSourcesEncodingAndSqlAsciiGoesNowhereElse) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL creates the database";
+  const std::string pid = std::to_string(getpid());
+  const std::string source = "strata_ascii_" + pid, into = "strata_ascii_into_" + pid;
+  auto admin = OpenDatabase(UrlWithDatabase(target_->url(), "postgres"));
+  ASSERT_TRUE(admin.ok()) << admin.status().message();
+  auto drop = [&] {
+    for (const std::string& n : {source, into}) (*admin)->Exec("DROP DATABASE IF EXISTS " + n + " WITH (FORCE)").IgnoreError();
+  };
+  drop();
+  ASSERT_TRUE((*admin)->Exec("CREATE DATABASE " + source + " TEMPLATE template0 ENCODING 'SQL_ASCII' "
+                             "LC_COLLATE 'C' LC_CTYPE 'C'").ok());
+  {
+    auto src = OpenDatabase(UrlWithDatabase(target_->url(), source));
+    ASSERT_TRUE(src.ok()) << src.status().message();
+    ASSERT_TRUE((*src)->Exec("CREATE TABLE t (id int PRIMARY KEY, v text); "
+                             "INSERT INTO t VALUES (1, E'caf\\xe9')").ok());
+  }
+  auto m = CreateSnapshot(*store_, UrlWithDatabase(target_->url(), source), CreateOptions{});
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m->pg_encoding, "SQL_ASCII");
+  Status s = RestoreSnapshot(*store_, *m, UrlWithDatabase(target_->url(), into), RestoreOptions{});
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(strata::testing::Column(**admin, "SELECT pg_encoding_to_char(encoding) FROM pg_database "
+                                             "WHERE datname = '" + into + "'"),
+            std::vector<std::string>{"SQL_ASCII"});
+  {
+    auto copy = OpenDatabase(UrlWithDatabase(target_->url(), into));
+    ASSERT_TRUE(copy.ok()) << copy.status().message();
+    EXPECT_EQ(Scalar(**copy, "SELECT length(v) FROM t"), 4);
+  }
+  // The test's own database is UTF8: refused, nothing restored.
+  RestoreOptions over;
+  over.replace = true;
+  s = RestoreSnapshot(*store_, *m, target_->url(), over);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("the snapshot is of a SQL_ASCII database"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 3);
+  drop();
+}
+
 // A column added to a parent after its child inherited it comes last in the
 // child, but the schema script creates the child with the inherited columns
 // first: a COPY without column names put each value in the column of the

@@ -2511,13 +2511,45 @@ Status RefuseLossyRetypes(Database& db, const AppliedMigration& m, const nlohman
 /// COLUMN name; UPDATE users SET name = full_name) while the table was
 /// written to since: the down script's values then carry the application's
 /// writes, and the restore would put the old values back over them.
+/// The tables the column came back from count too: a column the up script
+/// moved (UPDATE local_user SET admin = .. FROM person; ALTER TABLE person
+/// DROP COLUMN admin) is filled back from its new home by the down script,
+/// whose writes since it carries.
 Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
                                      const nlohmann::json& checks,
                                      const std::vector<sql::StatementInfo>& up_infos,
+                                     const std::vector<sql::Statement>& down_script,
                                      const std::vector<sql::StatementInfo>& down,
                                      sql::Dialect dialect) {
   using K = sql::StatementKind;
   if (!checks.is_object() || checks.value("captures", 0) == 0) return Status::OK();
+  // The first table of the migration's data that the down script's writes
+  // to `table` name and that was written to since, under its name now.
+  auto read_and_written = [&](const std::string& table) -> std::string {
+    if (!checks.contains("data")) return "";
+    std::set<std::string> named;
+    for (size_t i = 0; i < down.size() && i < down_script.size(); ++i) {
+      const sql::StatementInfo& d = down[i];
+      if ((d.kind != K::kUpdate && d.kind != K::kInsert) ||
+          sql::NameKey(d.table, dialect) != sql::NameKey(table, dialect)) {
+        continue;
+      }
+      auto tokens = sql::Tokenize(down_script[i].text, dialect);
+      if (!tokens.ok()) continue;
+      for (const sql::Token& t : *tokens) {
+        if (t.kind == sql::TokenKind::kWord || t.kind == sql::TokenKind::kQuotedIdentifier) {
+          named.insert(sql::NameKey(sql::IdentifierName(t, dialect), dialect));
+        }
+      }
+    }
+    for (const auto& [key, facts] : checks["data"].items()) {
+      const std::string name = facts.value("table", key);
+      const std::string after = facts.value("after_name", name);
+      if (!named.count(sql::NameKey(name, dialect)) && !named.count(sql::NameKey(after, dialect))) continue;
+      if (std::string now = TableWrittenSince(db, checks, key); !now.empty()) return now;
+    }
+    return "";
+  };
   // The down script's first UPDATE or INSERT into `table`.
   auto writing_to = [&](const std::string& table) {
     return std::find_if(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
@@ -2529,7 +2561,8 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
     if (dropping.kind != K::kDropColumn) continue;
     auto writes = writing_to(dropping.table);
     if (writes == down.end()) continue;
-    const std::string now = TableWrittenSince(db, checks, dropping.table);
+    std::string now = TableWrittenSince(db, checks, dropping.table);
+    if (now.empty()) now = read_and_written(dropping.table);
     if (now.empty()) continue;
     std::string columns;
     for (const auto& c : dropping.columns) columns += (columns.empty() ? "" : ", ") + dropping.table + "." + c;
@@ -4058,7 +4091,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     Status refused = RefuseReplacingWrites(id, checks, written, merged);
     if (refused.ok()) refused = RefuseOverwritingWrites(*db_, id, checks);
     if (refused.ok()) {
-      refused = RefuseRestoringOverDownWrites(*db_, targets[i], checks, up_infos, down_infos, dialect);
+      refused = RefuseRestoringOverDownWrites(*db_, targets[i], checks, up_infos, scripts[i], down_infos, dialect);
     }
     if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], checks, up_infos, dialect);
     if (refused.ok()) refused = RefuseLossyRetypes(*db_, targets[i], checks, down_infos);

@@ -2055,6 +2055,37 @@ TEST_P(RollbackTest, CapturedValuesAreNotPutBackOverWhatTheDownScriptCopiedFromL
   EXPECT_EQ(RowsText("SELECT id, name FROM items ORDER BY id"), "1|a|\n2||\n3|ü✓|\n4|NULL|\n5|e|\n");
 }
 
+// The same for a column moved to another table (Lemmy's admin flag, from
+// person to local_user): the application's writes since went to the new
+// home, which the down script fills the column back from; the captured
+// values went back over them with exit 0.
+TEST_P(RollbackTest, CapturedValuesAreNotPutBackOverWhatTheDownScriptCopiedFromAnotherTable) {
+  Write("0003_flags.up.sql", "CREATE TABLE flags (item_id INTEGER PRIMARY KEY);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO flags (item_id) SELECT id FROM items").ok());
+  Write("0004_move.up.sql",
+        "ALTER TABLE flags ADD COLUMN note TEXT;\n"
+        "UPDATE flags SET note = (SELECT note FROM items WHERE items.id = flags.item_id);\n"
+        "ALTER TABLE items DROP COLUMN note;\n");
+  Write("0004_move.down.sql",
+        "ALTER TABLE items ADD COLUMN note TEXT;\n"
+        "UPDATE items SET note = (SELECT note FROM flags WHERE flags.item_id = items.id);\n"
+        "ALTER TABLE flags DROP COLUMN note;\n");
+  const std::string before = RowsText("SELECT id, note FROM items ORDER BY id");
+  ASSERT_TRUE(Up().ok());
+  Status rolled = Down();  // nothing written since
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, note FROM items ORDER BY id"), before);
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE flags SET note = 'moved' WHERE item_id = 2").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("would put back the values of items.note it captured (it "
+                                           "dropped the column) over what its down script writes "
+                                           "to items (updates every row of items), but flags was written to since"));
+  EXPECT_EQ(RowsText("SELECT note FROM flags WHERE item_id = 2"), "moved|\n");
+}
+
 // A column the migration filled itself through code the script does not
 // show (a PostgreSQL function or procedure, a SQLite trigger) is not taken
 // for one the application wrote since: its table is as the migration left it.

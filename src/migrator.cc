@@ -2372,8 +2372,8 @@ std::optional<ConstantValue> ConstantDefault(Database& db, const std::string& ta
 }
 
 /// OK unless rolling back drops a column the migration added empty or with
-/// a constant default (no generated value, no row of that table written by
-/// the migration) that holds other values now: the application wrote them
+/// a constant default (no generated value, not assigned by an UPDATE of the
+/// migration, no INSERT of it into that table) that holds other values now: the application wrote them
 /// since, and dropping the column would lose them without a word. Whatever the down
 /// script's way of removing it (DROP COLUMN, a table rebuild), a rollback
 /// that passes its check leaves the schema as before, without the column.
@@ -2385,10 +2385,19 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
                                     const std::vector<sql::StatementInfo>& up_infos,
                                     sql::Dialect dialect) {
   using K = sql::StatementKind;
-  std::set<std::string> written_by_it;  // lower-case tables its DML writes
+  // What its DML writes: of each table (lower-case names), the columns an
+  // UPDATE assigns, or "" for any (an INSERT, an UPDATE not read).
+  std::map<std::string, std::set<std::string>> written_by_it;
   for (const sql::StatementInfo& info : up_infos) {
-    if (info.kind == K::kInsert || info.kind == K::kUpdate) written_by_it.insert(AsciiLower(info.table));
+    if (info.kind != K::kInsert && info.kind != K::kUpdate) continue;
+    std::set<std::string>& columns = written_by_it[AsciiLower(info.table)];
+    if (info.kind == K::kInsert || info.columns.empty()) columns.insert("");
+    for (const std::string& c : info.columns) columns.insert(sql::NameKey(c, dialect));
   }
+  auto written_by_migration = [&](const std::string& table, const std::string& column) {
+    auto it = written_by_it.find(AsciiLower(table));
+    return it != written_by_it.end() && (it->second.count("") || it->second.count(sql::NameKey(column, dialect)));
+  };
   // ADD COLUMN IF NOT EXISTS of a column that was there: the rollback keeps it.
   auto existed_before = [&](const std::string& table, const std::string& column) {
     if (!checks.is_object() || !checks.contains("objects")) return false;
@@ -2427,11 +2436,13 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
   };
   for (size_t i = 0; i < up_infos.size(); ++i) {
     const sql::StatementInfo& info = up_infos[i];
-    if (info.added.empty() || written_by_it.count(AsciiLower(info.table))) continue;
+    if (info.added.empty()) continue;
     const std::string table = name_after(info.table);
     for (sql::AddedColumn added : info.added) {
       if (added.if_not_exists && existed_before(info.table, added.name)) continue;
+      const std::string added_as = added.name;
       added.name = column_after(i, info.table, added.name);
+      if (written_by_migration(info.table, added_as) || written_by_migration(info.table, added.name)) continue;
       // What the rows there then got: NULL, or the column's constant default.
       std::optional<ConstantValue> filled;
       if (added.fills) {

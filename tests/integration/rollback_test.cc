@@ -1872,7 +1872,8 @@ TEST_P(RollbackTest, ValuesCapturedBeforeARenameAreNotOverwrittenSilently) {
 
 // A column the migration added empty that the application filled since:
 // dropping it would lose those values, so down refuses until told. Columns
-// the migration filled itself (a default, a backfill) are dropped as before.
+// the migration filled itself (a default, a backfill) are dropped as before,
+// unless they hold other values than the default.
 TEST_P(RollbackTest, ValuesWrittenToAnAddedColumnSinceAreNotDroppedSilently) {
   Write("0003_sku.up.sql", "ALTER TABLE items ADD COLUMN sku TEXT;\n");
   Write("0004_flags.up.sql",
@@ -1883,7 +1884,13 @@ TEST_P(RollbackTest, ValuesWrittenToAnAddedColumnSinceAreNotDroppedSilently) {
   ASSERT_TRUE(Up().ok());
   ASSERT_TRUE(db_->Exec("UPDATE items SET sku = 'A-1', rank = 3 WHERE id = 1").ok());
   ASSERT_TRUE(db_->Exec("UPDATE items SET sku = 'A-2' WHERE id = 2").ok());
-  Status s = Down();  // 0004: rank and slug held values from the start
+  // 0004: slug holds its backfill; rank, which it did not fill, a value the
+  // application wrote (it was dropped with exit 0 as the table was backfilled).
+  Status s = Down();
+  EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("drops column items.rank, which 0004_flags added with the default 0"));
+  ASSERT_TRUE(db_->Exec("UPDATE items SET rank = 0 WHERE id = 1").ok());
+  s = Down();
   ASSERT_TRUE(s.ok()) << s.message();
   // The dry run says what the rollback will: refused, and why.
   Status dry = Down({.dry_run = true});
@@ -2004,6 +2011,27 @@ TEST_P(RollbackTest, AnAddedColumnIsGuardedWhateverTheAlterAndTheDownScript) {
 // A column added to a table the migration then renames: read under the new
 // name, and a read that fails does not spoil the rollback's transaction
 // (PostgreSQL aborts one on any error).
+// Two columns added and one of them backfilled (atuin's author and
+// intent): the other was not guarded, as the migration wrote the table's
+// rows, and the application's values in it were dropped with exit 0.
+TEST_P(RollbackTest, AnAddedColumnIsGuardedWhenTheMigrationFillsAnotherOne) {
+  Write("0003_two.up.sql",
+        "ALTER TABLE items ADD COLUMN author TEXT;\nALTER TABLE items ADD COLUMN intent TEXT;\n"
+        "UPDATE items SET author = name WHERE author IS NULL;\n");
+  Write("0003_two.down.sql", "ALTER TABLE items DROP COLUMN intent;\nALTER TABLE items DROP COLUMN author;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET intent = 'deploy' WHERE id = 3").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("drops column items.intent, which 0003_two added empty, "
+                                           "and 1 row holds a value in it now"));
+  EXPECT_EQ(RowsText("SELECT intent FROM items WHERE id = 3"), "deploy|\n");
+  // The column it filled holds the migration's values, written since or not.
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET intent = NULL").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+}
+
 TEST_P(RollbackTest, AnAddedColumnIsGuardedUnderTheNameTheMigrationGaveItsTable) {
   Write("0003_goods.up.sql", "ALTER TABLE items ADD COLUMN sku TEXT;\nALTER TABLE items RENAME TO goods;\n");
   ASSERT_TRUE(Up().ok());

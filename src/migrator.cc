@@ -1383,6 +1383,46 @@ bool CreatesExternalContentIndex(std::string_view create, sql::Dialect dialect) 
 /// dropped it and no other table took its name. A rollback's checks of what was
 /// written since read the table under this name (a rebuild that renames the
 /// old table away first, or a table created as "x_staging" and renamed).
+/// The values of a column the migration added and filled (checks["filled"]),
+/// as text: what a rollback compares with how the migration left them.
+std::string FilledColumnQuery(Database& db, const std::string& table, const std::string& column) {
+  const std::string c = db.QuoteIdent(column);
+  return fmt::format("SELECT {} FROM {}", db.engine() == Engine::kPostgres ? c + "::text" : "CAST(" + c + " AS TEXT)",
+                     db.QuoteIdent(table));
+}
+
+/// The name column `column` of `table` has after `script`'s statements from
+/// `from` on: a later RENAME COLUMN of it.
+std::string ColumnNameAfter(const std::vector<sql::StatementInfo>& script, size_t from,
+                            const std::string& table, std::string column, sql::Dialect dialect) {
+  for (size_t j = from; j < script.size(); ++j) {
+    const sql::StatementInfo& r = script[j];
+    if (r.kind == sql::StatementKind::kRenameColumn && sql::NameKey(r.table, dialect) == sql::NameKey(table, dialect) &&
+        sql::NameKey(r.column, dialect) == sql::NameKey(column, dialect)) {
+      column = r.new_name;
+    }
+  }
+  return column;
+}
+
+/// Whether `script` writes values into `table`.`column` itself: an UPDATE
+/// that assigns it (or whose assignments were not read), or an INSERT
+/// into the table.
+bool WritesColumn(const std::vector<sql::StatementInfo>& script, const std::string& table,
+                  const std::string& column, sql::Dialect dialect) {
+  using K = sql::StatementKind;
+  return std::any_of(script.begin(), script.end(), [&](const sql::StatementInfo& info) {
+    if ((info.kind != K::kInsert && info.kind != K::kUpdate) ||
+        sql::NameKey(info.table, dialect) != sql::NameKey(table, dialect)) {
+      return false;
+    }
+    return info.kind == K::kInsert || info.columns.empty() ||
+           std::any_of(info.columns.begin(), info.columns.end(), [&](const std::string& c) {
+             return sql::NameKey(c, dialect) == sql::NameKey(column, dialect);
+           });
+  });
+}
+
 std::string NameAfterScript(const std::string& table, const std::vector<sql::StatementInfo>& script,
                             size_t from) {
   using K = sql::StatementKind;
@@ -1612,6 +1652,23 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
     if (!after.empty() && after != t.table) data[t.table]["after_name"] = after;
   }
   checks["data"] = std::move(data);
+  // Columns it adds and fills itself, under the names it leaves them:
+  // their values are summed once it ends (WithDataAfter).
+  json filled = json::array();
+  for (size_t i = 0; i < p.info.size(); ++i) {
+    const sql::StatementInfo& info = p.info[i];
+    const sql::Dialect dialect = DialectOf(db.engine());
+    for (const sql::AddedColumn& added : info.added) {
+      const std::string table = NameAfterScript(info.table, p.info, i + 1);
+      const std::string column = ColumnNameAfter(p.info, i + 1, info.table, added.name, dialect);
+      if (table.empty() || (!WritesColumn(p.info, info.table, added.name, dialect) &&
+                            !WritesColumn(p.info, info.table, column, dialect))) {
+        continue;
+      }
+      filled.push_back({{"table", table}, {"column", column}, {"added", added.name}});
+    }
+  }
+  if (!filled.empty()) checks["filled"] = std::move(filled);
   // Tables it creates under a schema name: those outside the managed schema
   // are found after the migration (WithDataAfter) and their rows recorded, so
   // that rolling back does not drop rows written to them since either.
@@ -1965,6 +2022,17 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
     probes = std::move(kept);
   };
   if (checks.contains("probes")) read_after(checks["probes"]);
+  if (checks.contains("filled")) {
+    nlohmann::json read = nlohmann::json::array();
+    for (auto& filled : checks["filled"]) {
+      auto sum = SumRows(db, FilledColumnQuery(db, filled["table"].get<std::string>(),
+                                               filled["column"].get<std::string>()));
+      if (!sum.ok()) continue;  // dropped or renamed away later: nothing to hold
+      filled["after"] = TableFingerprintOf("", *sum).hash;
+      read.push_back(std::move(filled));
+    }
+    checks["filled"] = std::move(read);
+  }
   // A table remade by the migration, as it leaves it, when it has the
   // columns it had before, no fewer and no more (a rebuild that drops one
   // loses its values, which only the capture holds; one that adds one takes
@@ -2384,20 +2452,6 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
                                     const nlohmann::json& checks,
                                     const std::vector<sql::StatementInfo>& up_infos,
                                     sql::Dialect dialect) {
-  using K = sql::StatementKind;
-  // What its DML writes: of each table (lower-case names), the columns an
-  // UPDATE assigns, or "" for any (an INSERT, an UPDATE not read).
-  std::map<std::string, std::set<std::string>> written_by_it;
-  for (const sql::StatementInfo& info : up_infos) {
-    if (info.kind != K::kInsert && info.kind != K::kUpdate) continue;
-    std::set<std::string>& columns = written_by_it[AsciiLower(info.table)];
-    if (info.kind == K::kInsert || info.columns.empty()) columns.insert("");
-    for (const std::string& c : info.columns) columns.insert(sql::NameKey(c, dialect));
-  }
-  auto written_by_migration = [&](const std::string& table, const std::string& column) {
-    auto it = written_by_it.find(AsciiLower(table));
-    return it != written_by_it.end() && (it->second.count("") || it->second.count(sql::NameKey(column, dialect)));
-  };
   // ADD COLUMN IF NOT EXISTS of a column that was there: the rollback keeps it.
   auto existed_before = [&](const std::string& table, const std::string& column) {
     if (!checks.is_object() || !checks.contains("objects")) return false;
@@ -2422,18 +2476,6 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
     }
     return table;
   };
-  // The column's name as the migration left it: a later RENAME COLUMN of it.
-  auto column_after = [&](size_t i, const std::string& table, std::string column) {
-    for (size_t j = i + 1; j < up_infos.size(); ++j) {
-      const sql::StatementInfo& r = up_infos[j];
-      if (r.kind == sql::StatementKind::kRenameColumn &&
-          sql::NameKey(r.table, dialect) == sql::NameKey(table, dialect) &&
-          sql::NameKey(r.column, dialect) == sql::NameKey(column, dialect)) {
-        column = r.new_name;
-      }
-    }
-    return column;
-  };
   for (size_t i = 0; i < up_infos.size(); ++i) {
     const sql::StatementInfo& info = up_infos[i];
     if (info.added.empty()) continue;
@@ -2441,8 +2483,11 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
     for (sql::AddedColumn added : info.added) {
       if (added.if_not_exists && existed_before(info.table, added.name)) continue;
       const std::string added_as = added.name;
-      added.name = column_after(i, info.table, added.name);
-      if (written_by_migration(info.table, added_as) || written_by_migration(info.table, added.name)) continue;
+      added.name = ColumnNameAfter(up_infos, i + 1, info.table, added.name, dialect);
+      if (WritesColumn(up_infos, info.table, added_as, dialect) ||
+          WritesColumn(up_infos, info.table, added.name, dialect)) {
+        continue;  // the migration's values (below: held when written since)
+      }
       // What the rows there then got: NULL, or the column's constant default.
       std::optional<ConstantValue> filled;
       if (added.fills) {
@@ -2469,6 +2514,27 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
                                 n == 1 ? "" : "s", n == 1 ? "s" : "", filled ? "another" : "a",
                                 m.id(), m.id()));
     }
+  }
+  // A column it added and filled itself (ADD COLUMN position_int; UPDATE ..
+  // SET position_int = CAST(position AS INTEGER), maybe renamed after): the
+  // rollback drops it, so its values must be the migration's, as summed
+  // when it ended; values written since would be lost.
+  for (const auto& filled : checks.is_object() ? checks.value("filled", nlohmann::json::array())
+                                               : nlohmann::json::array()) {
+    if (!filled.contains("after")) continue;
+    const std::string table = filled["table"].get<std::string>();
+    const std::string column = filled["column"].get<std::string>();
+    if (UnchangedSince(db, checks, table)) continue;
+    auto now = SumRows(db, FilledColumnQuery(db, table, column));
+    if (!now.ok() || TableFingerprintOf("", *now).hash == filled["after"].get<std::string>()) continue;
+    const std::string added = filled.value("added", column);
+    return Status(Code::kVerifyFailed,
+                  fmt::format("rolling back {} drops column {}.{}, which {} added{} and filled, but "
+                              "its values changed since {} was applied (rows written, inserted or "
+                              "deleted since); those values would be lost, so {} was not rolled "
+                              "back. Save them (or take a snapshot), then pass --discard-later-writes",
+                              m.id(), table, column, m.id(), added == column ? "" : " (as " + added + ")",
+                              m.id(), m.id()));
   }
   return Status::OK();
 }

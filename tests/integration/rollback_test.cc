@@ -2032,6 +2032,37 @@ TEST_P(RollbackTest, AnAddedColumnIsGuardedWhenTheMigrationFillsAnotherOne) {
   ASSERT_TRUE(rolled.ok()) << rolled.message();
 }
 
+// SQLite's way to change a column's type (navidrome): add a column, copy
+// into it, drop the old one, rename the new one to its name. The rollback
+// drops the new column: values the application wrote to it since (a row
+// changed, a row inserted) were lost with exit 0, the captured ones put back.
+TEST_P(RollbackTest, AColumnTheMigrationAddedAndFilledIsHeldToItsValues) {
+  Write("0003_retype.up.sql",
+        "ALTER TABLE items ADD COLUMN price_int BIGINT;\n"
+        "UPDATE items SET price_int = CAST(price AS BIGINT);\n"
+        "ALTER TABLE items DROP COLUMN price;\n"
+        "ALTER TABLE items RENAME COLUMN price_int TO price;\n");
+  Write("0003_retype.down.sql",
+        "ALTER TABLE items RENAME COLUMN price TO price_int;\n"
+        "ALTER TABLE items ADD COLUMN price REAL;\n"
+        "ALTER TABLE items DROP COLUMN price_int;\n");
+  const std::string before = RowsText("SELECT id, price FROM items ORDER BY id");
+  ASSERT_TRUE(Up().ok());
+  // Written since, but not that column: rolls back.
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET note = 'n' WHERE id = 5").ok());
+  ASSERT_TRUE(Down().ok());
+  EXPECT_EQ(RowsText("SELECT id, price FROM items ORDER BY id"), before);
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET price = 5 WHERE id = 1").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("drops column items.price, which 0003_retype added (as "
+                                           "price_int) and filled, but its values changed since"));
+  EXPECT_EQ(Scalar(*db_, "SELECT price FROM items WHERE id = 1"), 5);
+  ASSERT_TRUE(Down({.discard_later_writes = true}).ok());
+  EXPECT_EQ(RowsText("SELECT id, price FROM items ORDER BY id"), before);
+}
+
 TEST_P(RollbackTest, AnAddedColumnIsGuardedUnderTheNameTheMigrationGaveItsTable) {
   Write("0003_goods.up.sql", "ALTER TABLE items ADD COLUMN sku TEXT;\nALTER TABLE items RENAME TO goods;\n");
   ASSERT_TRUE(Up().ok());

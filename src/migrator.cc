@@ -2602,7 +2602,7 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
   if (!checks.is_object() || checks.value("captures", 0) == 0) return Status::OK();
   // The first table of the migration's data that the down script's writes
   // to `table` name and that was written to since, under its name now.
-  auto read_and_written = [&](const std::string& table) -> std::string {
+  auto read_and_written = [&](const std::string& table, bool others_only) -> std::string {
     if (!checks.contains("data")) return "";
     std::set<std::string> named;
     for (size_t i = 0; i < down.size() && i < down_script.size(); ++i) {
@@ -2623,6 +2623,10 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
       const std::string name = facts.value("table", key);
       const std::string after = facts.value("after_name", name);
       if (!named.count(sql::NameKey(name, dialect)) && !named.count(sql::NameKey(after, dialect))) continue;
+      if (others_only && (sql::NameKey(name, dialect) == sql::NameKey(table, dialect) ||
+                          sql::NameKey(after, dialect) == sql::NameKey(table, dialect))) {
+        continue;
+      }
       if (std::string now = TableWrittenSince(db, checks, key); !now.empty()) return now;
     }
     return "";
@@ -2639,7 +2643,7 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
     auto writes = writing_to(dropping.table);
     if (writes == down.end()) continue;
     std::string now = TableWrittenSince(db, checks, dropping.table);
-    if (now.empty()) now = read_and_written(dropping.table);
+    if (now.empty()) now = read_and_written(dropping.table, /*others_only=*/false);
     if (now.empty()) continue;
     std::string columns;
     for (const auto& c : dropping.columns) columns += (columns.empty() ? "" : ", ") + dropping.table + "." + c;
@@ -2651,6 +2655,30 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
                               "was not rolled back. Save what was written since (or take a "
                               "snapshot), then pass --discard-later-writes",
                               m.id(), columns, dropping.table, writes->summary, now, m.id(), m.id()));
+  }
+  // The same for rows captured before a DELETE or UPDATE, moved to another
+  // table (INSERT INTO kv SELECT .. FROM config ..; DELETE FROM config ..):
+  // the down script writes them back from there, with that table's writes
+  // since, and the captured rows would be put back over them. (The table's
+  // own writes to the captured rows are RefuseOverwritingWrites's.)
+  if (checks.contains("probes")) {
+    std::set<std::string> seen;
+    for (const auto& probe : checks["probes"]) {
+      const std::string table = probe.value("table", "");
+      if (table.empty() || !seen.insert(sql::NameKey(table, dialect)).second) continue;
+      auto writes = writing_to(table);
+      if (writes == down.end()) continue;
+      const std::string now = read_and_written(table, /*others_only=*/true);
+      if (now.empty()) continue;
+      return Status(Code::kVerifyFailed,
+                    fmt::format("rolling back {} would put back the rows of {} it captured (before "
+                                "its up script deleted or changed them) over what its down script "
+                                "writes to {} ({}), but {} was written to since {} was applied: the "
+                                "down script's values may carry those writes, and they would be "
+                                "lost; {} was not rolled back. Save what was written since (or take "
+                                "a snapshot), then pass --discard-later-writes",
+                                m.id(), table, table, writes->summary, now, m.id(), m.id()));
+    }
   }
   // The same for a table put back whole (dropped, say, after its rows were
   // merged into another table): the down script's rows for it, built from

@@ -2145,6 +2145,32 @@ TEST_P(RollbackTest, CapturedValuesAreNotPutBackOverWhatTheDownScriptCopiedFromA
   EXPECT_EQ(RowsText("SELECT note FROM flags WHERE item_id = 2"), "moved|\n");
 }
 
+// A row moved to another table (pocket-id's instance id, from its config
+// table to kv): the down script copies it back from there, with what the
+// application wrote since, and the captured row went back over it, exit 0.
+TEST_P(RollbackTest, CapturedRowsAreNotPutBackOverWhatTheDownScriptCopiedFromAnotherTable) {
+  Write("0003_kv.up.sql", "CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT);\n");
+  ASSERT_TRUE(Up().ok());
+  Write("0004_move.up.sql",
+        "INSERT INTO kv (k, v) SELECT 'item5', name FROM items WHERE id = 5;\n"
+        "DELETE FROM items WHERE id = 5;\n");
+  Write("0004_move.down.sql",
+        "INSERT INTO items (id, name) SELECT 5, v FROM kv WHERE k = 'item5';\n"
+        "DELETE FROM kv WHERE k = 'item5';\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE kv SET v = 'renamed' WHERE k = 'item5'").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("would put back the rows of items it captured (before its up "
+                                           "script deleted or changed them) over what its down script "
+                                           "writes to items (inserts into items), but kv was written to since"));
+  EXPECT_EQ(RowsText("SELECT v FROM kv"), "renamed|\n");
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE kv SET v = 'e' WHERE k = 'item5'").ok());
+  Status rolled = Down();  // as the migration left it
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, name, note FROM items WHERE id = 5"), "5|e|y|\n");
+}
+
 // A column the migration filled itself through code the script does not
 // show (a PostgreSQL function or procedure, a SQLite trigger) is not taken
 // for one the application wrote since: its table is as the migration left it.

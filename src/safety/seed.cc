@@ -158,6 +158,9 @@ class TableFiller {
     bool rest_nullable = false;    // the columns not shared are all nullable
     std::vector<Row> pool;         // parent key values
     size_t cursor = 0;
+    // One-to-one: parents the table's rows held before seeding began, left
+    // out of pool, since a new row pointing at one would break the unique key.
+    size_t held = 0;
   };
   struct UniqueKey {
     std::vector<int> cols;
@@ -352,10 +355,32 @@ Status TableFiller::PrepareForeignKey(const SeedForeignKey& def, size_t index) {
         "SELECT DISTINCT {0} FROM {1} WHERE {2} ORDER BY {0}", Join(cols),
         db_.QuoteIdent(def.parent), Join(not_null, " AND "))));
     fk.pool = std::move(rows.rows);
-    if (fk.one_to_one) {  // a fixed shuffle, so each child takes its own parent
+    const bool parentless = fk.pool.empty();
+    if (fk.one_to_one) {
+      // Only the parents no row of the table holds yet can be taken (those
+      // just seeded into the parent among them): a held one would be taken,
+      // clash with the unique key and be lost, so the pool ran out while
+      // parents were still free.
+      std::vector<const UniqueKey*> within;
+      for (const UniqueKey& u : unique_) {
+        if (std::all_of(u.cols.begin(), u.cols.end(), [&](int c) {
+              return std::find(fk.cols.begin(), fk.cols.end(), c) != fk.cols.end();
+            })) {
+          within.push_back(&u);
+        }
+      }
+      Row child(columns_.size());
+      const size_t before = fk.pool.size();
+      std::erase_if(fk.pool, [&](const Row& parent) {
+        for (size_t k = 0; k < fk.cols.size(); ++k) child[fk.cols[k]] = parent[k];
+        return std::any_of(within.begin(), within.end(),
+                           [&](const UniqueKey* u) { return u->taken.count(KeyOf(child, u->cols)) > 0; });
+      });
+      fk.held = before - fk.pool.size();
+      // A fixed shuffle, so each child takes its own parent.
       for (size_t i = fk.pool.size(); i > 1; --i) std::swap(fk.pool[i - 1], fk.pool[values_.Below(i)]);
     }
-    if (fk.pool.empty() && !fk.nullable && options_.rows_per_table > 0) {
+    if (parentless && !fk.nullable && options_.rows_per_table > 0) {
       return Status(Code::kInvalidArgument,
                     fmt::format("table {}: foreign key {} needs rows in {}, which is empty; seed {} "
                                 "too (leave out --table, or name it)",
@@ -431,6 +456,7 @@ Result<Row> TableFiller::MakeRow(int64_t r, int first_attempt) {
     Row row(columns_.size());
     for (size_t i = 0; i < columns_.size(); ++i) row[i] = values_.Make(*columns_[i], r, attempt, distinct_[i]);
     unmet = nullptr;
+    std::vector<ForeignKey*> took;  // one-to-one keys that took a parent from their pool
     for (ForeignKey& fk : fks_) {
       const Row* parent = nullptr;
       Row own;
@@ -452,6 +478,7 @@ Result<Row> TableFiller::MakeRow(int64_t r, int first_attempt) {
           unmet = &fk;
           break;
         }
+        if (parent && fk.one_to_one && !fk.self) took.push_back(&fk);
       } else if (null) {
       } else if (fk.self) {
         if (!self_keys_.empty()) {
@@ -463,7 +490,8 @@ Result<Row> TableFiller::MakeRow(int64_t r, int first_attempt) {
       } else if (fk.one_to_one) {
         if (fk.cursor >= fk.pool.size()) {
           if (!fk.nullable) {
-            std::string held, advice = "seed fewer rows";
+            std::string held = fmt::format(" for {} new rows", options_.rows_per_table);
+            std::string advice = "seed fewer rows";
             if (rows_before_ > 0) {
               held = fmt::format(" and {} already had {} rows", table_.name, rows_before_);
               if (!options_.allow_non_empty) {
@@ -471,15 +499,18 @@ Result<Row> TableFiller::MakeRow(int64_t r, int first_attempt) {
                 advice = fmt::format("seed {} first with --table, then the others, or fewer rows",
                                      table_.name);
               }
+              held += fmt::format(", which hold {} of them: {} free for {} new rows", fk.held,
+                                  fk.pool.size(), options_.rows_per_table);
             }
             return Status(Code::kInvalidArgument,
                           fmt::format("table {}: each row needs a row of {} of its own (foreign key {} "
                                       "is also a unique key), but {} has only {} rows{}; {}",
                                       table_.name, fk.def->parent, fk.def->name, fk.def->parent,
-                                      fk.pool.size(), held, advice));
+                                      fk.pool.size() + fk.held, held, advice));
           }
         } else {
           parent = &fk.pool[fk.cursor++];
+          took.push_back(&fk);
         }
       } else if (!fk.pool.empty()) {
         parent = &fk.pool[values_.Below(fk.pool.size())];
@@ -489,7 +520,10 @@ Result<Row> TableFiller::MakeRow(int64_t r, int first_attempt) {
         row[fk.cols[k]] = parent ? (*parent)[k] : Value();
       }
     }
-    if (unmet) continue;
+    if (unmet) {  // the row is dropped: the parents it took are free again
+      for (ForeignKey* fk : took) --fk->cursor;
+      continue;
+    }
     for (const Order& o : orders_) {
       const int order = OrderOf(row[o.low], row[o.high], o.kind);
       if (order > 0) std::swap(row[o.low], row[o.high]);
@@ -507,7 +541,17 @@ Result<Row> TableFiller::MakeRow(int64_t r, int first_attempt) {
       keys[u] = KeyOf(row, unique_[u].cols);
       if (!keys[u].empty() && unique_[u].taken.count(keys[u])) clash = &unique_[u];
     }
-    if (clash) continue;
+    if (clash) {
+      // The row is made again: a parent it took stays free for it or a later
+      // row, unless the clash is on that parent itself (another row holds it).
+      for (ForeignKey* fk : took) {
+        const bool held = std::all_of(clash->cols.begin(), clash->cols.end(), [&](int c) {
+          return std::find(fk->cols.begin(), fk->cols.end(), c) != fk->cols.end();
+        });
+        if (!held) --fk->cursor;
+      }
+      continue;
+    }
     for (size_t u = 0; u < unique_.size(); ++u) {
       if (!keys[u].empty()) unique_[u].taken.insert(std::move(keys[u]));
     }

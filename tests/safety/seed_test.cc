@@ -562,6 +562,52 @@ END;
   EXPECT_EQ(Count("SELECT count(*) FROM posts"), 0);  // nothing is kept
 }
 
+// A one-to-one (Lemmy's local_user.person_id, a foreign key that is also
+// unique) whose every person already has a local_user: the five persons the
+// seed adds are five free parents for five new local_users. Seed counted the
+// held persons as free and lost one to each clash, with them or with a
+// generated id, and refused every --seed N with "seed fewer rows".
+TEST_P(SeedTest, OneToOneTakesTheParentsNoRowHoldsYet) {
+  Exec(*db_, std::string("CREATE TABLE person (id ") + (pg() ? "SERIAL" : "INTEGER") +
+                 " PRIMARY KEY, name TEXT NOT NULL);"
+                 "CREATE TABLE local_user (id " + (pg() ? "SERIAL" : "INTEGER") + " PRIMARY KEY, "
+                 "person_id INTEGER NOT NULL UNIQUE REFERENCES person (id));"
+                 "INSERT INTO person (id, name) VALUES (1, 'alice'), (2, 'bob'), (3, 'carol');"
+                 "INSERT INTO local_user (id, person_id) VALUES (1, 1), (2, 2), (3, 3);");
+  SeedOptions options = Rows(5);
+  options.allow_non_empty = true;
+  SeedOk(*db_, options);
+  EXPECT_EQ(Count("SELECT count(*) FROM person"), 8);
+  EXPECT_EQ(Count("SELECT count(*) FROM local_user"), 8);
+  EXPECT_EQ(Count("SELECT count(DISTINCT person_id) FROM local_user"), 8);
+  EXPECT_EQ(Count("SELECT count(*) FROM local_user u JOIN person p ON p.id = u.person_id"), 8);
+  EXPECT_EQ(Count("SELECT count(*) FROM local_user WHERE id IN (1, 2, 3) AND person_id = id"), 3);
+
+  // Persons not seeded: one no local_user holds is enough for one row, and
+  // for two the refusal counts what is held and what is free. (An id of
+  // their own: the seeded ones may be anywhere in the type's range.)
+  auto add_person = [&] {
+    int id = 100;
+    while (Count(fmt::format("SELECT count(*) FROM person WHERE id = {}", id)) > 0) ++id;
+    Exec(*db_, fmt::format("INSERT INTO person (id, name) VALUES ({}, 'dave')", id));
+    return id;
+  };
+  const int dave = add_person();
+  options.tables = {"local_user"};
+  options.rows_per_table = 1;
+  SeedOk(*db_, options);
+  EXPECT_EQ(Count(fmt::format("SELECT count(*) FROM local_user WHERE person_id = {}", dave)), 1);
+  add_person();
+  options.rows_per_table = 2;
+  auto refused = Seed(*db_, options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("person has only 10 rows and local_user already had 9 rows, which hold 9 of "
+                        "them: 1 free for 2 new rows; seed fewer rows"));
+  EXPECT_EQ(Count("SELECT count(*) FROM local_user"), 9);  // nothing is kept
+}
+
 // The demo shop after all its migrations, with its seed rows and the
 // triggers that keep order totals; on PostgreSQL the same schema translated.
 constexpr char kDemoPostgresSql[] = R"(

@@ -319,6 +319,13 @@ class Database {
   /// Whether a type (or domain) `name` (as SQL: quoted as needed, maybe
   /// schema-qualified) exists. None on SQLite.
   virtual Result<bool> TypeExists(std::string_view /*name*/) { return false; }
+  /// Whether anything (a trigger, a default, a view, an index, a constraint,
+  /// another routine) depends on a function or procedure named `name` (in
+  /// `schema`, or the search path when ""), so that dropping it with
+  /// CASCADE drops more: any of its overloads counts. None on SQLite.
+  virtual Result<bool> RoutineHasDependents(std::string_view /*schema*/, std::string_view /*name*/) {
+    return false;
+  }
   /// What a write through `name` reaches, when it is a view: the tables under
   /// it when the engine writes them itself (PostgreSQL's automatically
   /// updatable views), or `by_triggers` when the view's own INSTEAD OF

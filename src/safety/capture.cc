@@ -959,6 +959,20 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
         }
         if (!any) return std::optional<Capture>();
       }
+      // A function or procedure nothing depends on (a trigger, a default, a
+      // view...) takes nothing with it, CASCADE or not (Lemmy's fix-timezones
+      // starts with DROP FUNCTION IF EXISTS hot_rank CASCADE); the routine
+      // itself is the down script's to make again, as the schema check holds.
+      if (dialect == sql::Dialect::kPostgres && cascade && tokens.ok() && tokens->size() >= 2 &&
+          ((*tokens)[1].IsWord("function") || (*tokens)[1].IsWord("procedure") ||
+           (*tokens)[1].IsWord("routine"))) {
+        bool reaches = false;
+        for (const auto& o : info.objects) {
+          STRATA_ASSIGN_OR_RETURN(bool depended_on, db.RoutineHasDependents(o.schema, o.name));
+          reaches = reaches || depended_on;
+        }
+        if (!reaches) return std::optional<Capture>();
+      }
       if (dialect != sql::Dialect::kPostgres || !tokens.ok() || tokens->size() < 2 ||
           !(*tokens)[1].IsWord("sequence") || cascade) {
         return cannot(cascade ? "CASCADE drops what depends on it too: columns, defaults, views"

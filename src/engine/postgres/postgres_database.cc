@@ -969,6 +969,20 @@ class PostgresDatabase final : public Database {
     return !rows.empty() && rows.rows[0][0].ToString() == "t";
   }
 
+  Result<bool> RoutineHasDependents(std::string_view schema, std::string_view name) override {
+    STRATA_ASSIGN_OR_RETURN(
+        Rows rows,
+        QueryFixed("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_depend d"
+                   " ON d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid = p.oid"
+                   " AND d.deptype IN ('n', 'a')"
+                   " WHERE p.proname = $1 AND CASE WHEN $2 = ''"
+                   "  THEN p.pronamespace IN (SELECT n.oid FROM pg_catalog.pg_namespace n"
+                   "   WHERE n.nspname = ANY (pg_catalog.current_schemas(false)))"
+                   "  ELSE p.pronamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = $2) END)",
+                   {Value(std::string(name)), Value(std::string(schema))}));
+    return !rows.empty() && rows.rows[0][0].ToString() == "t";
+  }
+
   Result<ViewWrites> WritesThroughView(std::string_view name) override {
     ViewWrites w;
     STRATA_ASSIGN_OR_RETURN(w.view, IsView(name));

@@ -2600,23 +2600,49 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
                                      sql::Dialect dialect) {
   using K = sql::StatementKind;
   if (!checks.is_object() || checks.value("captures", 0) == 0) return Status::OK();
+  // Whether down statement `d` writes rows into `table` (an INSERT or
+  // UPDATE, or a WITH whose common table expressions do).
+  auto writes_into = [&](const sql::StatementInfo& d, const std::string& table) {
+    const std::string key = sql::NameKey(table, dialect);
+    if ((d.kind == K::kUpdate || d.kind == K::kInsert) && sql::NameKey(d.table, dialect) == key) return true;
+    return std::any_of(d.writes.begin(), d.writes.end(),
+                       [&](const std::string& w) { return sql::NameKey(w, dialect) == key; });
+  };
   // The first table of the migration's data that the down script's writes
-  // to `table` name and that was written to since, under its name now.
+  // to `table` name and that was written to since, under its name now;
+  // followed through the tables those statements read that the down
+  // script fills itself first (CREATE TEMP TABLE t AS SELECT .. FROM kv).
   auto read_and_written = [&](const std::string& table, bool others_only) -> std::string {
     if (!checks.contains("data")) return "";
     std::set<std::string> named;
-    for (size_t i = 0; i < down.size() && i < down_script.size(); ++i) {
-      const sql::StatementInfo& d = down[i];
-      if ((d.kind != K::kUpdate && d.kind != K::kInsert) ||
-          sql::NameKey(d.table, dialect) != sql::NameKey(table, dialect)) {
-        continue;
-      }
-      auto tokens = sql::Tokenize(down_script[i].text, dialect);
-      if (!tokens.ok()) continue;
+    std::vector<bool> read(down.size(), false);
+    auto take = [&](size_t i) {
+      read[i] = true;
+      auto tokens = i < down_script.size() ? sql::Tokenize(down_script[i].text, dialect)
+                                           : Result<std::vector<sql::Token>>(std::vector<sql::Token>());
+      if (!tokens.ok()) return;
       for (const sql::Token& t : *tokens) {
         if (t.kind == sql::TokenKind::kWord || t.kind == sql::TokenKind::kQuotedIdentifier) {
           named.insert(sql::NameKey(sql::IdentifierName(t, dialect), dialect));
         }
+      }
+    };
+    for (size_t i = 0; i < down.size(); ++i) {
+      if (writes_into(down[i], table)) take(i);
+    }
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (size_t i = 0; i < down.size(); ++i) {
+        const sql::StatementInfo& d = down[i];
+        const std::string filled = d.kind == K::kCreateTable ? d.object
+                                   : d.kind == K::kInsert || d.kind == K::kUpdate ? d.table
+                                                                                  : "";
+        if (read[i] || filled.empty() || sql::NameKey(filled, dialect) == sql::NameKey(table, dialect) ||
+            !named.count(sql::NameKey(filled, dialect))) {
+          continue;
+        }
+        take(i);
+        grew = true;
       }
     }
     for (const auto& [key, facts] : checks["data"].items()) {
@@ -2631,12 +2657,9 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
     }
     return "";
   };
-  // The down script's first UPDATE or INSERT into `table`.
+  // The down script's first statement writing into `table`.
   auto writing_to = [&](const std::string& table) {
-    return std::find_if(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
-      return (d.kind == K::kUpdate || d.kind == K::kInsert) &&
-             sql::NameKey(d.table, dialect) == sql::NameKey(table, dialect);
-    });
+    return std::find_if(down.begin(), down.end(), [&](const sql::StatementInfo& d) { return writes_into(d, table); });
   };
   for (const sql::StatementInfo& dropping : up_infos) {
     if (dropping.kind != K::kDropColumn) continue;

@@ -2191,6 +2191,20 @@ TEST_P(RollbackTest, CapturedRowsAreNotPutBackOverWhatTheDownScriptCopiedFromAno
   Status rolled = Down();  // as the migration left it
   ASSERT_TRUE(rolled.ok()) << rolled.message();
   EXPECT_EQ(RowsText("SELECT id, name, note FROM items WHERE id = 5"), "5|e|y|\n");
+  // Copied back through a table the down script fills first, or (PostgreSQL)
+  // a WITH that deletes from kv: the same.
+  Write("0004_move.down.sql",
+        pg() ? "WITH moved AS (DELETE FROM kv WHERE k = 'item5' RETURNING v)\n"
+               "INSERT INTO items (id, name) SELECT 5, v FROM moved;\n"
+             : "CREATE TEMP TABLE moving AS SELECT v FROM kv WHERE k = 'item5';\n"
+               "INSERT INTO items (id, name) SELECT 5, v FROM moving;\n"
+               "DELETE FROM kv WHERE k = 'item5';\nDROP TABLE moving;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE kv SET v = 'renamed' WHERE k = 'item5'").ok());
+  refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("but kv was written to since"));
+  EXPECT_EQ(RowsText("SELECT v FROM kv"), "renamed|\n");
 }
 
 // A column the migration filled itself through code the script does not

@@ -1383,13 +1383,7 @@ bool CreatesExternalContentIndex(std::string_view create, sql::Dialect dialect) 
 /// dropped it and no other table took its name. A rollback's checks of what was
 /// written since read the table under this name (a rebuild that renames the
 /// old table away first, or a table created as "x_staging" and renamed).
-/// The values of a column the migration added and filled (checks["filled"]),
-/// as text: what a rollback compares with how the migration left them.
-std::string FilledColumnQuery(Database& db, const std::string& table, const std::string& column) {
-  const std::string c = db.QuoteIdent(column);
-  return fmt::format("SELECT {} FROM {}", db.engine() == Engine::kPostgres ? c + "::text" : "CAST(" + c + " AS TEXT)",
-                     db.QuoteIdent(table));
-}
+Result<std::string> FilledColumnQuery(Database& db, const std::string& table, const std::string& column);
 
 /// The name column `column` of `table` has after `script`'s statements from
 /// `from` on: a later RENAME COLUMN of it.
@@ -2025,8 +2019,8 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
   if (checks.contains("filled")) {
     nlohmann::json read = nlohmann::json::array();
     for (auto& filled : checks["filled"]) {
-      auto sum = SumRows(db, FilledColumnQuery(db, filled["table"].get<std::string>(),
-                                               filled["column"].get<std::string>()));
+      auto query = FilledColumnQuery(db, filled["table"].get<std::string>(), filled["column"].get<std::string>());
+      auto sum = query.ok() ? SumRows(db, *query) : Result<RowSum>(query.status());
       if (!sum.ok()) continue;  // dropped or renamed away later: nothing to hold
       filled["after"] = TableFingerprintOf("", *sum).hash;
       read.push_back(std::move(filled));
@@ -2439,6 +2433,31 @@ std::optional<ConstantValue> ConstantDefault(Database& db, const std::string& ta
   return ConstantValue{expr, "(" + expr + ")"};
 }
 
+/// The values of a column the migration added and filled (checks["filled"]),
+/// as text, each with its row's key (SQLite: rowid when there is no primary
+/// key; PostgreSQL: none then): what a rollback compares with how the
+/// migration left them, so that values swapped between rows count too.
+/// Rows holding NULL or the column's constant default are left out: a row
+/// the application inserts since without a value loses nothing.
+Result<std::string> FilledColumnQuery(Database& db, const std::string& table, const std::string& column) {
+  const bool pg = db.engine() == Engine::kPostgres;
+  auto text = [&](const std::string& name) {
+    const std::string c = db.QuoteIdent(name);
+    return pg ? c + "::text" : "CAST(" + c + " AS TEXT)";
+  };
+  STRATA_ASSIGN_OR_RETURN(std::vector<std::string> key, db.ListPrimaryKey(table));
+  std::string select;
+  for (const std::string& k : key) select += text(k) + ", ";
+  if (key.empty() && !pg) select = "rowid, ";
+  const std::string c = db.QuoteIdent(column);
+  std::string where = c + " IS NOT NULL";
+  if (std::optional<ConstantValue> fill = ConstantDefault(db, table, column)) {
+    where += pg ? fmt::format(" AND {}::text IS DISTINCT FROM {}", c, fill->compared)
+                : fmt::format(" AND {} IS NOT {}", c, fill->compared);
+  }
+  return fmt::format("SELECT {}{} FROM {} WHERE {}", select, text(column), db.QuoteIdent(table), where);
+}
+
 /// OK unless rolling back drops a column the migration added empty or with
 /// a constant default (no generated value, not assigned by an UPDATE of the
 /// migration, no INSERT of it into that table) that holds other values now: the application wrote them
@@ -2525,7 +2544,8 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
     const std::string table = filled["table"].get<std::string>();
     const std::string column = filled["column"].get<std::string>();
     if (UnchangedSince(db, checks, table)) continue;
-    auto now = SumRows(db, FilledColumnQuery(db, table, column));
+    auto query = FilledColumnQuery(db, table, column);
+    auto now = query.ok() ? SumRows(db, *query) : Result<RowSum>(query.status());
     if (!now.ok() || TableFingerprintOf("", *now).hash == filled["after"].get<std::string>()) continue;
     const std::string added = filled.value("added", column);
     return Status(Code::kVerifyFailed,

@@ -2070,10 +2070,22 @@ TEST_P(RollbackTest, AColumnTheMigrationAddedAndFilledIsHeldToItsValues) {
         "ALTER TABLE items DROP COLUMN price_int;\n");
   const std::string before = RowsText("SELECT id, price FROM items ORDER BY id");
   ASSERT_TRUE(Up().ok());
-  // Written since, but not that column: rolls back.
+  // Written since, but not that column (a row inserted without a value in
+  // it): rolls back.
   ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET note = 'n' WHERE id = 5").ok());
-  ASSERT_TRUE(Down().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, name) VALUES (6, 'six')").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  ASSERT_TRUE(db_->Exec("DELETE FROM items WHERE id = 6").ok());
   EXPECT_EQ(RowsText("SELECT id, price FROM items ORDER BY id"), before);
+  ASSERT_TRUE(Up().ok());
+  // Two values swapped between rows: the sum of the values alone is the same.
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET price = CASE id WHEN 2 THEN 3 ELSE 2 END "
+                                       "WHERE id IN (2, 5)").ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET price = CASE id WHEN 2 THEN 0 ELSE 2 END "
+                                       "WHERE id IN (2, 5)").ok());
+  EXPECT_EQ(Down().code(), Code::kVerifyFailed);
+  ASSERT_TRUE(Down({.discard_later_writes = true}).ok());
   ASSERT_TRUE(Up().ok());
   ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET price = 5 WHERE id = 1").ok());
   Status refused = Down();

@@ -914,6 +914,21 @@ void Parser::AlterTable() {
                        JoinNames(added, table + ".");
     }
     if (other) info_.summary += " (and alters constraints or defaults of " + table + ")";
+  } else if (std::any_of(actions.begin(), actions.end(),
+                         [](const Action& a) { return a.kind == ActionKind::kAlterType; }) &&
+             std::all_of(actions.begin(), actions.end(), [](const Action& a) {
+               return a.kind == ActionKind::kAlterType || (a.kind == ActionKind::kOther && a.keeps_data);
+             })) {
+    // ALTER COLUMN email TYPE citext, ALTER COLUMN email SET NOT NULL (Ecto's
+    // `modify`): a type change, whose columns are captured, that changes
+    // what keeps rows too.
+    for (const Action& action : actions) {
+      if (action.kind == ActionKind::kAlterType) info_.columns.push_back(action.column);
+    }
+    info_.kind = StatementKind::kAlterColumnType;
+    info_.column = info_.columns[0];
+    info_.summary = (info_.columns.size() > 1 ? "changes the types of columns " : "changes the type of column ") +
+                    JoinNames(info_.columns, table + ".") + " (and alters constraints or defaults of " + table + ")";
   }
 }
 

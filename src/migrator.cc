@@ -4236,7 +4236,30 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     const std::set<std::string> merged = directives[i].no_transaction
                                              ? std::set<std::string>()
                                              : MergedTables(checks, written, down_infos, dialect);
-    Status refused = RefuseReplacingWrites(id, checks, written, merged);
+    // A table the down script renames away before making it anew, and
+    // keeps (keto's rollback of DROP TABLE t; ALTER TABLE t_uuid RENAME TO
+    // t), takes the rows written since with it: the captured table goes
+    // back into the new one, over nothing of theirs. (Not when the down
+    // script copies rows into the new one or drops the renamed one: a
+    // rebuild back, whose rows are the merge's.)
+    std::set<std::string> kept = merged;
+    std::set<std::string> created;
+    for (size_t k = 0; k < down_infos.size(); ++k) {
+      using K = sql::StatementKind;
+      const sql::StatementInfo& d = down_infos[k];
+      if (d.kind == K::kCreateTable) created.insert(AsciiLower(d.object));
+      if (d.kind != K::kRenameTable || created.count(AsciiLower(d.table))) continue;
+      const bool undone = std::any_of(down_infos.begin() + k + 1, down_infos.end(), [&](const sql::StatementInfo& e) {
+        const bool fills = e.kind == K::kInsert && AsciiLower(e.table) == AsciiLower(d.table);
+        const bool drops = e.kind == K::kDropTable &&
+                           std::any_of(e.objects.begin(), e.objects.end(), [&](const sql::ObjectName& o) {
+                             return AsciiLower(o.name) == AsciiLower(d.new_name);
+                           });
+        return fills || drops;
+      });
+      if (!undone) kept.insert(AsciiLower(d.table));
+    }
+    Status refused = RefuseReplacingWrites(id, checks, written, kept);
     if (refused.ok()) refused = RefuseOverwritingWrites(*db_, id, checks);
     if (refused.ok()) {
       refused = RefuseRestoringOverDownWrites(*db_, targets[i], checks, up_infos, scripts[i], down_infos, dialect);

@@ -188,7 +188,11 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
     // The tables `differ` names, each with where it differs ("after 0002_x").
     auto note_unlike = [&](Result<std::vector<std::string>> differ, const std::string& where) {
       if (!differ.ok()) return differ.status().WithContext("comparing the data with history");
-      for (const std::string& table : *differ) unlike.push_back(fmt::format("{} ({})", table, where));
+      // (A table rebuilt under its own name has two facts: named once.)
+      for (const std::string& table : *differ) {
+        std::string named = fmt::format("{} ({})", table, where);
+        if (std::find(unlike.begin(), unlike.end(), named) == unlike.end()) unlike.push_back(std::move(named));
+      }
       return Status::OK();
     };
     for (size_t i = 0; i < reapply.size(); ++i) {

@@ -741,6 +741,15 @@ Status TableTracker::RenameView(const std::string& name, const std::string& new_
 }
 
 std::string OutsideSchemaRefusal(const sql::StatementInfo& info, const std::string& schema) {
+  // The system catalogs are no schema anyone migrates.
+  if (schema == "pg_catalog" || schema == "information_schema" || schema.starts_with("pg_")) {
+    return fmt::format("this statement {}, in PostgreSQL's system catalog ({}); Strata captures "
+                       "and checks only the schema it manages, and no rollback could put the "
+                       "catalog's rows back. Leave the catalog to the server (as for pg_index's "
+                       "indisready, drop and create the index instead), or pass "
+                       "--allow-irreversible to apply it without a way back",
+                       info.summary, schema);
+  }
   return fmt::format("this statement {}, in schema {}; Strata captures, checks and snapshots "
                      "only the schema it manages (the connection's current schema), so a "
                      "rollback could not restore what it removes. Migrate schema {} with a "

@@ -2252,6 +2252,31 @@ std::set<std::string> MergedTables(const nlohmann::json& checks, const std::vect
   return out;
 }
 
+/// The tables a down script renames away before it makes them anew, and
+/// keeps (keto's rollback of DROP TABLE t; ALTER TABLE t_uuid RENAME TO t):
+/// the rows written to one since go with the rename, and the captured table
+/// goes back into the new one over nothing of theirs. Not when the down
+/// script copies rows into the new one or drops the renamed one: a rebuild
+/// back, whose rows are the merge's. Lower-case names.
+std::set<std::string> RenamedAwayByDown(const std::vector<sql::StatementInfo>& down) {
+  using K = sql::StatementKind;
+  std::set<std::string> out, created;
+  for (size_t k = 0; k < down.size(); ++k) {
+    const sql::StatementInfo& d = down[k];
+    if (d.kind == K::kCreateTable) created.insert(AsciiLower(d.object));
+    if (d.kind != K::kRenameTable || created.count(AsciiLower(d.table))) continue;
+    const bool undone = std::any_of(down.begin() + k + 1, down.end(), [&](const sql::StatementInfo& e) {
+      const bool fills = e.kind == K::kInsert && AsciiLower(e.table) == AsciiLower(d.table);
+      const bool drops = e.kind == K::kDropTable && std::any_of(e.objects.begin(), e.objects.end(), [&](const sql::ObjectName& o) {
+                           return AsciiLower(o.name) == AsciiLower(d.new_name);
+                         });
+      return fills || drops;
+    });
+    if (!undone) out.insert(AsciiLower(d.table));
+  }
+  return out;
+}
+
 /// Whether every row the down script writes into `table` (under any of its
 /// names in the script) it copies from that table itself: a rebuild back,
 /// whose rows no other table's writes since can carry into it.
@@ -4236,30 +4261,9 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     const std::set<std::string> merged = directives[i].no_transaction
                                              ? std::set<std::string>()
                                              : MergedTables(checks, written, down_infos, dialect);
-    // A table the down script renames away before making it anew, and
-    // keeps (keto's rollback of DROP TABLE t; ALTER TABLE t_uuid RENAME TO
-    // t), takes the rows written since with it: the captured table goes
-    // back into the new one, over nothing of theirs. (Not when the down
-    // script copies rows into the new one or drops the renamed one: a
-    // rebuild back, whose rows are the merge's.)
-    std::set<std::string> kept = merged;
-    std::set<std::string> created;
-    for (size_t k = 0; k < down_infos.size(); ++k) {
-      using K = sql::StatementKind;
-      const sql::StatementInfo& d = down_infos[k];
-      if (d.kind == K::kCreateTable) created.insert(AsciiLower(d.object));
-      if (d.kind != K::kRenameTable || created.count(AsciiLower(d.table))) continue;
-      const bool undone = std::any_of(down_infos.begin() + k + 1, down_infos.end(), [&](const sql::StatementInfo& e) {
-        const bool fills = e.kind == K::kInsert && AsciiLower(e.table) == AsciiLower(d.table);
-        const bool drops = e.kind == K::kDropTable &&
-                           std::any_of(e.objects.begin(), e.objects.end(), [&](const sql::ObjectName& o) {
-                             return AsciiLower(o.name) == AsciiLower(d.new_name);
-                           });
-        return fills || drops;
-      });
-      if (!undone) kept.insert(AsciiLower(d.table));
-    }
-    Status refused = RefuseReplacingWrites(id, checks, written, kept);
+    std::set<std::string> left_alone = merged;
+    for (const std::string& t : RenamedAwayByDown(down_infos)) left_alone.insert(t);
+    Status refused = RefuseReplacingWrites(id, checks, written, left_alone);
     if (refused.ok()) refused = RefuseOverwritingWrites(*db_, id, checks);
     if (refused.ok()) {
       refused = RefuseRestoringOverDownWrites(*db_, targets[i], checks, up_infos, scripts[i], down_infos, dialect);

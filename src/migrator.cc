@@ -480,12 +480,28 @@ std::optional<std::string> DroppedColumnsNotAddedBack(const Migration& m, const 
     }
     return column;
   };
+  // A column of that name the up script added (after renaming the old one
+  // away: n8n's integer keys made strings) that the down script keeps, as it
+  // changes its type back, say: the values go back into it.
+  auto kept_by_down = [&](const std::string& table, const std::string& column) {
+    const bool added = std::any_of(p.info.begin(), p.info.end(), [&](const sql::StatementInfo& e) {
+      return same(e.table, table) && std::any_of(e.added.begin(), e.added.end(),
+                                                 [&](const sql::AddedColumn& a) { return same(a.name, column); });
+    });
+    const bool removed = std::any_of(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
+      if (!same(d.table, table)) return false;
+      if (d.kind == K::kRenameColumn) return same(d.column, column);
+      return d.kind == K::kDropColumn && std::any_of(d.columns.begin(), d.columns.end(),
+                                                     [&](const std::string& c) { return same(c, column); });
+    });
+    return added && !removed;
+  };
   for (size_t i = 0; i < p.info.size(); ++i) {
     const sql::StatementInfo& up = p.info[i];
     if (up.kind != K::kDropColumn) continue;
     for (const std::string& dropped : up.columns) {
       const std::string column = name_before(i, up.table, dropped);
-      if (column.empty() || added_back(up.table, column)) continue;
+      if (column.empty() || added_back(up.table, column) || kept_by_down(up.table, column)) continue;
       return fmt::format("{}: {}:{}: drops column {}.{}{}, and the down file does not add it back: "
                          "the values captured before the drop would have no column to go back "
                          "into, so `strata down` would fail; add it back in {} (ALTER TABLE {} ADD "

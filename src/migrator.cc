@@ -1586,9 +1586,18 @@ Result<std::vector<std::pair<std::string, sql::StatementInfo>>> DownDeletesOfSee
       }
     }
     if (!simple) continue;
+    std::string text(st.text);
+    if (t->key.empty() && dialect == sql::Dialect::kPostgres) {
+      // No row identity without a key: the rows put back could not be told
+      // from the application's changes to them, so the table is captured
+      // whole (a write to it since refuses the rollback). SQLite's rowid can.
+      text = "DELETE FROM " + (info.schema.empty() ? "" : sql::QuoteIdentifier(info.schema) + ".") +
+             sql::QuoteIdentifier(info.table);
+      info = sql::Classify(text, dialect);
+    }
     info.summary = fmt::format("(its down script) deletes rows of {} that may have been there before it",
                                info.table);
-    out.emplace_back(std::string(st.text), std::move(info));
+    out.emplace_back(std::move(text), std::move(info));
   }
   return out;
 }
@@ -1605,8 +1614,8 @@ Result<std::vector<std::string>> SeedCascades(Database& db, const Prepared& p) {
   STRATA_ASSIGN_OR_RETURN(auto seeded, DownDeletesOfSeededTables(p, tables, DialectOf(db.engine())));
   std::vector<std::string> out;
   for (const auto& [text, info] : seeded) {
-    auto there = db.Query(fmt::format("SELECT 1 FROM {} WHERE {} LIMIT 1",
-                                      QuotedTable(db, info.schema, info.table), info.where_clause));
+    auto there = db.Query(fmt::format("SELECT 1 FROM {}{} LIMIT 1", QuotedTable(db, info.schema, info.table),
+                                      info.where_clause.empty() ? "" : " WHERE " + info.where_clause));
     if (!there.ok() || there->empty()) continue;
     Result<std::vector<std::string>> reached = CascadeReach(db, info, info.table, std::nullopt);
     if (!reached.ok() && reached.status().code() == Code::kIrreversible) continue;
@@ -2271,9 +2280,10 @@ std::set<std::string> MergedTables(const nlohmann::json& checks, const std::vect
 /// The tables a down script renames away before it makes them anew, and
 /// keeps (keto's rollback of DROP TABLE t; ALTER TABLE t_uuid RENAME TO t):
 /// the rows written to one since go with the rename, and the captured table
-/// goes back into the new one over nothing of theirs. Not when the down
-/// script copies rows into the new one or drops the renamed one: a rebuild
-/// back, whose rows are the merge's. Lower-case names.
+/// goes back into the new one over nothing of theirs. Only when, after the
+/// rename, the script does nothing to either name but make the old table
+/// anew (CREATE TABLE, indexes, triggers): no rows copied in, no further
+/// rename, no drop. Lower-case names.
 std::set<std::string> RenamedAwayByDown(const std::vector<sql::StatementInfo>& down) {
   using K = sql::StatementKind;
   std::set<std::string> out, created;
@@ -2281,14 +2291,21 @@ std::set<std::string> RenamedAwayByDown(const std::vector<sql::StatementInfo>& d
     const sql::StatementInfo& d = down[k];
     if (d.kind == K::kCreateTable) created.insert(AsciiLower(d.object));
     if (d.kind != K::kRenameTable || created.count(AsciiLower(d.table))) continue;
+    const std::string from = AsciiLower(d.table), to = AsciiLower(d.new_name);
+    auto names = [&](const std::string& n) { return AsciiLower(n) == from || AsciiLower(n) == to; };
     const bool undone = std::any_of(down.begin() + k + 1, down.end(), [&](const sql::StatementInfo& e) {
-      const bool fills = e.kind == K::kInsert && AsciiLower(e.table) == AsciiLower(d.table);
-      const bool drops = e.kind == K::kDropTable && std::any_of(e.objects.begin(), e.objects.end(), [&](const sql::ObjectName& o) {
-                           return AsciiLower(o.name) == AsciiLower(d.new_name);
-                         });
-      return fills || drops;
+      switch (e.kind) {
+        case K::kCreateTable: return names(e.object) && AsciiLower(e.object) != from;
+        case K::kCreateIndex: case K::kCreateTrigger: return false;
+        case K::kRenameTable: return names(e.table) || names(e.new_name);
+        case K::kDropTable:
+          return std::any_of(e.objects.begin(), e.objects.end(), [&](const sql::ObjectName& o) { return names(o.name); });
+        default:
+          return names(e.table) || names(e.object) ||
+                 std::any_of(e.writes.begin(), e.writes.end(), [&](const std::string& w) { return names(w); });
+      }
     });
-    if (!undone) out.insert(AsciiLower(d.table));
+    if (!undone) out.insert(from);
   }
   return out;
 }

@@ -624,6 +624,22 @@ Status CreateDatabaseLike(PgConn& admin, const Manifest& m, const std::string& n
   return made;
 }
 
+/// CompareFingerprints on the restore's session, with text read as a
+/// snapshot's fingerprints read it (UTF8, or a SQL_ASCII database's bytes
+/// as they are), whatever encoding the session copies in (pg_dump's scripts
+/// set the source's: LATIN1 text hashed as LATIN1 bytes differed); the
+/// session's encoding is set back after.
+Result<std::string> CompareAsTaken(PgConn& conn, Database& db, const Manifest& expected) {
+  STRATA_ASSIGN_OR_RETURN(auto was, conn.Query("SELECT current_setting('client_encoding'), "
+                                               "current_setting('server_encoding')"));
+  const std::string before = was[0][0].value_or("UTF8");
+  const std::string read = was[0][1].value_or("") == "SQL_ASCII" ? "SQL_ASCII" : "UTF8";
+  STRATA_RETURN_IF_ERROR(conn.Exec("SELECT pg_catalog.set_config('client_encoding', " + SqlLiteral(read) + ", false)"));
+  Result<std::string> out = CompareFingerprints(db, expected);
+  STRATA_RETURN_IF_ERROR(conn.Exec("SELECT pg_catalog.set_config('client_encoding', " + SqlLiteral(before) + ", false)"));
+  return out;
+}
+
 /// The restore could not lock the tables of `schema` within `waited`: who
 /// holds locks on them (other sessions, an open transaction say), for the
 /// user to end or wait out.
@@ -811,7 +827,7 @@ Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& m,
         return LockedOut(*conn, m.pg_schema, options.lock_timeout);
       }
       STRATA_RETURN_IF_ERROR(locked);
-      STRATA_ASSIGN_OR_RETURN(std::string changed, CompareFingerprints(*db, *options.unchanged_since));
+      STRATA_ASSIGN_OR_RETURN(std::string changed, CompareAsTaken(*conn, *db, *options.unchanged_since));
       if (!changed.empty()) {
         return Status(Code::kLocked,
                       fmt::format("schema '{}' changed while the snapshot of its current state ({}) "
@@ -897,7 +913,7 @@ Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& m,
     STRATA_RETURN_IF_ERROR(conn->Exec("SELECT pg_catalog.set_config('search_path', " +
                                       SqlLiteral(current[0][1].value_or("")) + ", true)"));
     STRATA_ASSIGN_OR_RETURN(Database* db, conn->AsDatabase(RedactUrl(url)));
-    STRATA_ASSIGN_OR_RETURN(mismatch, CompareFingerprints(*db, m));
+    STRATA_ASSIGN_OR_RETURN(mismatch, CompareAsTaken(*conn, *db, m));
     return conn->Exec(mismatch.empty() || !options.replace ? "COMMIT" : "ROLLBACK");
   }();
   if (options.progress) options.progress->Done();

@@ -1433,6 +1433,15 @@ bool WritesColumn(const std::vector<sql::StatementInfo>& script, const std::stri
   });
 }
 
+/// Whether `script` fills the column its statement `i` adds to `table`,
+/// under the name it adds it or the one it renames it to later: the
+/// column's values are the migration's (checks["filled"] holds them).
+bool FillsAddedColumn(const std::vector<sql::StatementInfo>& script, size_t i, const std::string& table,
+                      const std::string& added, sql::Dialect dialect) {
+  return WritesColumn(script, table, added, dialect) ||
+         WritesColumn(script, table, ColumnNameAfter(script, i + 1, table, added, dialect), dialect);
+}
+
 std::string NameAfterScript(const std::string& table, const std::vector<sql::StatementInfo>& script,
                             size_t from) {
   using K = sql::StatementKind;
@@ -1608,7 +1617,8 @@ Result<std::vector<std::pair<std::string, sql::StatementInfo>>> DownDeletesOfSee
 /// the rows that hang on those go with them, so they are captured whole
 /// (and are in the migration's scope) and put back after the rows they
 /// hang on. A foreign key Strata cannot follow is left to the check after
-/// the down script, which refuses the rollback.
+/// the down script, which refuses the rollback. Read once, before the
+/// migration, by Up: its scope takes them, and Guard captures them.
 Result<std::vector<std::string>> SeedCascades(Database& db, const Prepared& p) {
   TableTracker tables(db);
   STRATA_ASSIGN_OR_RETURN(auto seeded, DownDeletesOfSeededTables(p, tables, DialectOf(db.engine())));
@@ -1629,7 +1639,7 @@ Result<std::vector<std::string>> SeedCascades(Database& db, const Prepared& p) {
 
 Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const Scope& scope,
                       const std::vector<std::vector<std::string>>& cascades,
-                      const SchemaModel& model, const std::vector<TableFingerprint>& before,
+                      const std::vector<std::string>& seed_cascades, const SchemaModel& model, const std::vector<TableFingerprint>& before,
                       bool allow_irreversible) {
   using nlohmann::json;
   json checks;
@@ -1674,16 +1684,13 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   // Columns it adds and fills itself, under the names it leaves them:
   // their values are summed once it ends (WithDataAfter).
   json filled = json::array();
+  const sql::Dialect dialect = DialectOf(db.engine());
   for (size_t i = 0; i < p.info.size(); ++i) {
     const sql::StatementInfo& info = p.info[i];
-    const sql::Dialect dialect = DialectOf(db.engine());
     for (const sql::AddedColumn& added : info.added) {
       const std::string table = NameAfterScript(info.table, p.info, i + 1);
+      if (table.empty() || !FillsAddedColumn(p.info, i, info.table, added.name, dialect)) continue;
       const std::string column = ColumnNameAfter(p.info, i + 1, info.table, added.name, dialect);
-      if (table.empty() || (!WritesColumn(p.info, info.table, added.name, dialect) &&
-                            !WritesColumn(p.info, info.table, column, dialect))) {
-        continue;
-      }
       filled.push_back({{"table", table}, {"column", column}, {"added", added.name}});
     }
   }
@@ -1732,8 +1739,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
     std::vector<std::pair<std::string, sql::StatementInfo>> plans;
     if (i == 0) {
       // Children first: restores run in reverse.
-      STRATA_ASSIGN_OR_RETURN(std::vector<std::string> children, SeedCascades(db, p));
-      for (auto it = children.rbegin(); it != children.rend(); ++it) {
+      for (auto it = seed_cascades.rbegin(); it != seed_cascades.rend(); ++it) {
         whole_captured.push_back(*it);
         std::string all = "DELETE FROM " + db.QuoteIdent(*it);
         sql::StatementInfo info = sql::Classify(all, DialectOf(db.engine()));
@@ -2559,12 +2565,9 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
     const std::string table = name_after(info.table);
     for (sql::AddedColumn added : info.added) {
       if (added.if_not_exists && existed_before(info.table, added.name)) continue;
-      const std::string added_as = added.name;
+      // The migration's values: held below, when written since.
+      if (FillsAddedColumn(up_infos, i, info.table, added.name, dialect)) continue;
       added.name = ColumnNameAfter(up_infos, i + 1, info.table, added.name, dialect);
-      if (WritesColumn(up_infos, info.table, added_as, dialect) ||
-          WritesColumn(up_infos, info.table, added.name, dialect)) {
-        continue;  // the migration's values (below: held when written since)
-      }
       // What the rows there then got: NULL, or the column's constant default.
       std::optional<ConstantValue> filled;
       if (added.fills) {
@@ -4041,7 +4044,8 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     }
     auto before = known.Existing(*db_, scope.tables, model);
     if (!before.ok()) return stop_before(before.status());
-    auto guarding = Guard(*db_, *m, p, scope, *cascades, model, *before, options.allow_irreversible);
+    auto guarding = Guard(*db_, *m, p, scope, *cascades, *seed_children, model, *before,
+                          options.allow_irreversible);
     if (!guarding.ok()) return stop_before(guarding.status());
     Guarded guarded = std::move(guarding).value();
     // Rehearsal: statement N fails where it stands, after its capture.

@@ -458,6 +458,11 @@ std::optional<std::string> DroppedColumnsNotAddedBack(const Migration& m, const 
   };
   auto added_back = [&](const std::string& table, const std::string& column) {
     return std::any_of(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
+      // (ALTER TABLE .. DROP COLUMN full_name, ADD COLUMN name: among other actions.)
+      if (same(d.table, table) &&
+          std::any_of(d.added.begin(), d.added.end(), [&](const sql::AddedColumn& a) { return same(a.name, column); })) {
+        return true;
+      }
       if (d.kind == K::kAddColumn && same(d.table, table)) {
         return std::any_of(d.columns.begin(), d.columns.end(),
                            [&](const std::string& c) { return same(c, column); });
@@ -1401,6 +1406,29 @@ bool CreatesExternalContentIndex(std::string_view create, sql::Dialect dialect) 
 /// old table away first, or a table created as "x_staging" and renamed).
 Result<std::string> FilledColumnQuery(Database& db, const std::string& table, const std::string& column);
 
+/// The condition (SQL) under which a row of `table` holds a value of
+/// `column` other than what adding it gave: not NULL, or not the column's
+/// constant default when it has one.
+std::string OtherThanDefault(Database& db, const std::string& table, const std::string& column);
+
+/// How a PostgreSQL default that is an expression (now(), gen_random_uuid(),
+/// nextval(..), an identity) filled the column a migration added, read as it
+/// ends: its rows' values are the migration's, not to be told from ones
+/// written since otherwise. `one_value` when every row got the same one
+/// (now() is the transaction's time; nullopt inside when there was no row):
+/// a rollback then looks for other values only, and rows deleted since do
+/// not count. nullopt for a constant default still there
+/// (RefuseDroppingWrittenColumns looks for other values) or a generated
+/// column (its values are its row's); a default the migration dropped after
+/// adding the column (ADD COLUMN email TEXT NOT NULL DEFAULT ''; ALTER
+/// COLUMN email DROP DEFAULT) is held by what it gave, `expression` "".
+struct DefaultFill {
+  std::string expression;
+  std::optional<std::optional<std::string>> one_value;
+};
+Result<std::optional<DefaultFill>> DefaultFillAfter(Database& db, const std::string& table,
+                                                    const std::string& column);
+
 /// The name column `column` of `table` has after `script`'s statements from
 /// `from` on: a later RENAME COLUMN of it.
 std::string ColumnNameAfter(const std::vector<sql::StatementInfo>& script, size_t from,
@@ -1682,16 +1710,24 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   }
   checks["data"] = std::move(data);
   // Columns it adds and fills itself, under the names it leaves them:
-  // their values are summed once it ends (WithDataAfter).
+  // their values are summed once it ends (WithDataAfter). So are those a
+  // PostgreSQL default fills (ADD COLUMN created_at .. DEFAULT now()), which
+  // WithDataAfter leaves out when the default turns out to be a constant
+  // (RefuseDroppingWrittenColumns holds those) or the column generated.
   json filled = json::array();
   const sql::Dialect dialect = DialectOf(db.engine());
   for (size_t i = 0; i < p.info.size(); ++i) {
     const sql::StatementInfo& info = p.info[i];
     for (const sql::AddedColumn& added : info.added) {
       const std::string table = NameAfterScript(info.table, p.info, i + 1);
-      if (table.empty() || !FillsAddedColumn(p.info, i, info.table, added.name, dialect)) continue;
+      if (table.empty()) continue;
+      const bool by_script = FillsAddedColumn(p.info, i, info.table, added.name, dialect);
+      const bool by_default = !by_script && added.fills && !added.if_not_exists &&
+                              db.engine() == Engine::kPostgres;
+      if (!by_script && !by_default) continue;
       const std::string column = ColumnNameAfter(p.info, i + 1, info.table, added.name, dialect);
       filled.push_back({{"table", table}, {"column", column}, {"added", added.name}});
+      if (by_default) filled.back()["by_default"] = true;
     }
   }
   if (!filled.empty()) checks["filled"] = std::move(filled);
@@ -2050,7 +2086,20 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
   if (checks.contains("filled")) {
     nlohmann::json read = nlohmann::json::array();
     for (auto& filled : checks["filled"]) {
-      auto query = FilledColumnQuery(db, filled["table"].get<std::string>(), filled["column"].get<std::string>());
+      const std::string table = filled["table"].get<std::string>();
+      const std::string column = filled["column"].get<std::string>();
+      if (filled.value("by_default", false)) {
+        auto fill = DefaultFillAfter(db, table, column);
+        if (!fill.ok() || !fill->has_value()) continue;  // nothing to hold
+        filled["default"] = (*fill)->expression;
+        if ((*fill)->one_value) {
+          const std::optional<std::string>& value = *(*fill)->one_value;
+          filled["value"] = value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+          read.push_back(std::move(filled));
+          continue;
+        }
+      }
+      auto query = FilledColumnQuery(db, table, column);
       auto sum = query.ok() ? SumRows(db, *query) : Result<RowSum>(query.status());
       if (!sum.ok()) continue;  // dropped or renamed away later: nothing to hold
       filled["after"] = TableFingerprintOf("", *sum).hash;
@@ -2059,20 +2108,37 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
     checks["filled"] = std::move(read);
   }
   // A table remade by the migration, as it leaves it, when it has the
-  // columns it had before, no fewer and no more (a rebuild that drops one
-  // loses its values, which only the capture holds; one that adds one takes
-  // values the application writes to it, which the down script drops):
-  // written since, another table is not merged.
+  // columns it had before, no fewer (a rebuild that drops one loses its
+  // values, which only the capture holds): written since, another table is
+  // not merged. A column it adds (Prisma's rebuild for ADD COLUMN .. NOT
+  // NULL DEFAULT) must hold nothing of its own yet, NULL or its constant
+  // default in every row: values the application writes to it since, which
+  // the down script drops, are refused (RefuseDroppingWrittenColumns).
   if (checks.contains("merges")) {
     for (auto& merge : checks["merges"]) {
       if (!merge.contains("keep")) continue;
-      auto now = db.ListColumns(merge["table"].get<std::string>());
+      const std::string table = merge["table"].get<std::string>();
+      auto now = db.ListColumns(table);
       auto before = db.ListColumns(merge["capture"].get<std::string>());
       if (!now.ok() || !before.ok() || now->empty()) continue;
-      std::set<std::string> had, has;
-      for (const auto& c : *before) had.insert(AsciiLower(c));
+      std::set<std::string> has;
       for (const auto& c : *now) has.insert(AsciiLower(c));
-      if (had != has) continue;
+      if (std::any_of(before->begin(), before->end(), [&](const std::string& c) { return !has.count(AsciiLower(c)); })) {
+        continue;
+      }
+      nlohmann::json added = nlohmann::json::array();
+      bool empty = true;
+      for (const std::string& c : *now) {
+        if (std::any_of(before->begin(), before->end(), [&](const std::string& b) { return AsciiLower(b) == AsciiLower(c); })) {
+          continue;
+        }
+        const std::string other = OtherThanDefault(db, table, c);
+        auto rows = db.Query(fmt::format("SELECT count(*) FROM {} WHERE {}", db.QuoteIdent(table), other));
+        empty = empty && rows.ok() && !rows->empty() && rows->rows[0][0].ToInt() == 0;
+        added.push_back({{"column", c}, {"other", other}});
+      }
+      if (!empty) continue;
+      if (!added.empty()) merge["added"] = std::move(added);
       // A plain copy only: the same rows, value for value (a copy that
       // changes values, lower(name) or NULL for a column, would keep its
       // change in the rows the application writes since). As text: a new
@@ -2187,10 +2253,11 @@ class Unread {
 /// them): their data cannot be expected to return to what it was before.
 /// Each costs a read of the whole table. With `guarded_only`, only the
 /// tables whose later writes a rollback would lose (created by it, or put
-/// back whole): RefuseReplacingWrites needs those before the rollback; the
-/// others matter only once a rollback check fails.
+/// back whole, or lower-case in `also`): RefuseReplacingWrites and
+/// CopyUntouched need those before the rollback; the others matter only
+/// once a rollback check fails.
 Result<std::vector<std::string>> WrittenSince(Database& db, const std::string& checks_json,
-                                              bool guarded_only) {
+                                              bool guarded_only, const std::set<std::string>& also = {}) {
   std::vector<std::string> out;
   auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
   if (!checks.is_object()) return out;
@@ -2201,7 +2268,10 @@ Result<std::vector<std::string>> WrittenSince(Database& db, const std::string& c
   }
   for (auto& [table, facts] : checks["data"].items()) {
     if (!facts.contains("after")) continue;
-    if (!facts.value("created", false) && guarded_only && !replaced.count(AsciiLower(table))) continue;
+    if (!facts.value("created", false) && guarded_only && !replaced.count(AsciiLower(table)) &&
+        !also.count(AsciiLower(table))) {
+      continue;
+    }
     STRATA_ASSIGN_OR_RETURN(std::optional<TableFingerprint> now, DataAsRecordedAfter(db, table, facts));
     if (now && now->hash != facts["after"].get<std::string>()) out.push_back(table);
   }
@@ -2522,6 +2592,41 @@ Result<std::string> FilledColumnQuery(Database& db, const std::string& table, co
   return fmt::format("SELECT {}{} FROM {} WHERE {}", select, text(column), db.QuoteIdent(table), where);
 }
 
+std::string OtherThanDefault(Database& db, const std::string& table, const std::string& column) {
+  const std::string c = db.QuoteIdent(column);
+  std::optional<ConstantValue> fill = ConstantDefault(db, table, column);
+  if (!fill) return c + " IS NOT NULL";
+  return db.engine() == Engine::kPostgres ? fmt::format("{}::text IS DISTINCT FROM {}", c, fill->compared)
+                                          : fmt::format("{} IS NOT {}", c, fill->compared);
+}
+
+Result<std::optional<DefaultFill>> DefaultFillAfter(Database& db, const std::string& table,
+                                                    const std::string& column) {
+  STRATA_ASSIGN_OR_RETURN(
+      Rows rows,
+      db.Query("SELECT a.attgenerated <> '', CASE WHEN a.attidentity <> '' THEN 'identity' ELSE "
+               "pg_catalog.pg_get_expr(d.adbin, d.adrelid) END FROM pg_catalog.pg_attribute a LEFT "
+               "JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+               "WHERE a.attrelid = $1::regclass AND a.attname = $2 AND NOT a.attisdropped",
+               {Value(db.QuoteIdent(table)), Value(column)}));
+  // (No default left: the migration dropped it after the rows got theirs.)
+  const bool dropped = !rows.empty() && rows.rows[0][1].is_null();
+  if (rows.empty() || rows.rows[0][0].ToString() == "t" || (!dropped && ConstantDefault(db, table, column))) {
+    return std::optional<DefaultFill>();
+  }
+  DefaultFill fill{dropped ? "" : rows.rows[0][1].ToString(), std::nullopt};
+  const std::string c = db.QuoteIdent(column) + "::text";
+  STRATA_ASSIGN_OR_RETURN(Rows range,
+                          db.Query(fmt::format("SELECT min({0}), max({0}) FROM {1}", c, db.QuoteIdent(table))));
+  const Value& low = range.rows[0][0];
+  if (low.is_null()) {
+    fill.one_value = std::optional<std::string>();
+  } else if (low.ToString() == range.rows[0][1].ToString()) {
+    fill.one_value = low.ToString();
+  }
+  return std::optional<DefaultFill>(std::move(fill));
+}
+
 /// OK unless rolling back drops a column the migration added empty or with
 /// a constant default (no generated value, not assigned by an UPDATE of the
 /// migration, no INSERT of it into that table) that holds other values now: the application wrote them
@@ -2574,12 +2679,7 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
         filled = ConstantDefault(db, table, added.name);
         if (!filled) continue;
       }
-      const std::string column = db.QuoteIdent(added.name);
-      const std::string other =
-          !filled ? column + " IS NOT NULL"
-          : db.engine() == Engine::kPostgres
-              ? fmt::format("{}::text IS DISTINCT FROM {}", column, filled->compared)
-              : fmt::format("{} IS NOT {}", column, filled->compared);
+      const std::string other = OtherThanDefault(db, table, added.name);
       auto rows = db.Query(fmt::format("SELECT count(*) FROM {} WHERE {}", db.QuoteIdent(table), other));
       if (!rows.ok() || rows->empty()) continue;  // the down script will say what is wrong
       int64_t n = rows->rows[0][0].ToInt();
@@ -2595,27 +2695,73 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
                                 m.id(), m.id()));
     }
   }
+  // A column a rebuild added (merged back, Capture::Merge): the down
+  // script rebuilds the table without it.
+  for (const auto& merge : checks.is_object() ? checks.value("merges", nlohmann::json::array())
+                                              : nlohmann::json::array()) {
+    if (!merge.value("kept", false) || !merge.contains("added")) continue;
+    const std::string table = merge["table"].get<std::string>();
+    if (UnchangedSince(db, checks, table)) continue;
+    for (const auto& added : merge["added"]) {
+      auto rows = db.Query(fmt::format("SELECT count(*) FROM {} WHERE {}", db.QuoteIdent(table),
+                                       added["other"].get<std::string>()));
+      if (!rows.ok() || rows->empty()) continue;  // the down script will say what is wrong
+      const int64_t n = rows->rows[0][0].ToInt();
+      if (n == 0) continue;
+      return Status(Code::kVerifyFailed,
+                    fmt::format("rolling back {} rebuilds table {} without column {}, which {} "
+                                "added, and {} row{} hold{} a value in it now (written since {} "
+                                "was applied); those values would be lost, so {} was not rolled "
+                                "back. Save them (or take a snapshot), then pass --discard-later-writes",
+                                m.id(), table, added["column"].get<std::string>(), m.id(), n,
+                                n == 1 ? "" : "s", n == 1 ? "s" : "", m.id(), m.id()));
+    }
+  }
   // A column it added and filled itself (ADD COLUMN position_int; UPDATE ..
-  // SET position_int = CAST(position AS INTEGER), maybe renamed after): the
-  // rollback drops it, so its values must be the migration's, as summed
-  // when it ended; values written since would be lost.
+  // SET position_int = CAST(position AS INTEGER), maybe renamed after), or
+  // whose default did (DEFAULT now()): the rollback drops it, so its values
+  // must be the migration's, as summed when it ended, or the one value its
+  // default gave every row then; values written since would be lost.
   for (const auto& filled : checks.is_object() ? checks.value("filled", nlohmann::json::array())
                                                : nlohmann::json::array()) {
-    if (!filled.contains("after")) continue;
+    if (!filled.contains("after") && !filled.contains("value")) continue;
     const std::string table = filled["table"].get<std::string>();
     const std::string column = filled["column"].get<std::string>();
     if (UnchangedSince(db, checks, table)) continue;
+    const std::string added = filled.value("added", column);
+    const std::string by = !filled.contains("default")                  ? " and filled"
+                           : filled["default"].get<std::string>().empty() ? " with a default"
+                                                                          : " with the default " + filled["default"].get<std::string>();
+    const std::string named = added == column ? "" : " (as " + added + ")";
+    if (filled.contains("value")) {
+      const nlohmann::json& value = filled["value"];
+      const std::string c = db.QuoteIdent(column);
+      auto rows = db.Query(
+          fmt::format("SELECT count(*) FROM {} WHERE {} IS NOT NULL{}", db.QuoteIdent(table), c,
+                      value.is_null() ? "" : fmt::format(" AND {}::text IS DISTINCT FROM $1", c)),
+          value.is_null() ? std::vector<Value>{} : std::vector<Value>{Value(value.get<std::string>())});
+      if (!rows.ok() || rows->empty()) continue;  // the down script will say what is wrong
+      const int64_t n = rows->rows[0][0].ToInt();
+      if (n == 0) continue;
+      return Status(Code::kVerifyFailed,
+                    fmt::format("rolling back {} drops column {}.{}, which {} added{}{}, and {} "
+                                "row{} hold{} a value {} (written or inserted since {} was "
+                                "applied); those values would be lost, so {} was not rolled back. "
+                                "Save them (or take a snapshot), then pass --discard-later-writes",
+                                m.id(), table, column, m.id(), named, by, n, n == 1 ? "" : "s",
+                                n == 1 ? "s" : "",
+                                value.is_null() ? "in it now" : "other than the one it gave the rows there",
+                                m.id(), m.id()));
+    }
     auto query = FilledColumnQuery(db, table, column);
     auto now = query.ok() ? SumRows(db, *query) : Result<RowSum>(query.status());
     if (!now.ok() || TableFingerprintOf("", *now).hash == filled["after"].get<std::string>()) continue;
-    const std::string added = filled.value("added", column);
     return Status(Code::kVerifyFailed,
-                  fmt::format("rolling back {} drops column {}.{}, which {} added{} and filled, but "
+                  fmt::format("rolling back {} drops column {}.{}, which {} added{}{}, but "
                               "its values changed since {} was applied (rows written, inserted or "
                               "deleted since); those values would be lost, so {} was not rolled "
                               "back. Save them (or take a snapshot), then pass --discard-later-writes",
-                              m.id(), table, column, m.id(), added == column ? "" : " (as " + added + ")",
-                              m.id(), m.id()));
+                              m.id(), table, column, m.id(), named, by, m.id(), m.id()));
   }
   return Status::OK();
 }
@@ -2681,6 +2827,7 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
                                      sql::Dialect dialect) {
   using K = sql::StatementKind;
   if (!checks.is_object() || checks.value("captures", 0) == 0) return Status::OK();
+  STRATA_ASSIGN_OR_RETURN(const std::string managed, db.ManagedSchema());
   // Whether down statement `d` writes rows into `table` (an INSERT or
   // UPDATE, or a WITH whose common table expressions do).
   auto writes_into = [&](const sql::StatementInfo& d, const std::string& table) {
@@ -2734,7 +2881,20 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
                           sql::NameKey(after, dialect) == sql::NameKey(table, dialect))) {
         continue;
       }
-      if (std::string now = TableWrittenSince(db, checks, key); !now.empty()) return now;
+      if (std::string now = TableWrittenSince(db, checks, key); !now.empty()) return now + " was written to";
+    }
+    // A table of another schema that the up script wrote to (INSERT INTO
+    // aux.kv SELECT .. FROM config): no data facts were kept for it, so
+    // whether it was written since cannot be told.
+    for (const sql::StatementInfo& up : up_infos) {
+      const std::string schema = sql::NameKey(up.schema, dialect);
+      if (schema.empty() || schema == sql::NameKey(managed, dialect) || schema == "temp" || schema == "pg_temp") continue;
+      if (up.kind != K::kInsert && up.kind != K::kUpdate) continue;
+      // (By its name alone: the down script may reach it through search_path.)
+      if (named.count(sql::NameKey(up.table, dialect))) {
+        return fmt::format("{}.{}, outside the schema Strata manages ('{}'), may have been written to",
+                           up.schema, up.table, managed);
+      }
     }
     return "";
   };
@@ -2747,14 +2907,14 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
     auto writes = writing_to(dropping.table);
     if (writes == down.end()) continue;
     std::string now = TableWrittenSince(db, checks, dropping.table);
-    if (now.empty()) now = read_and_written(dropping.table, /*others_only=*/false);
+    now = now.empty() ? read_and_written(dropping.table, /*others_only=*/false) : now + " was written to";
     if (now.empty()) continue;
     std::string columns;
     for (const auto& c : dropping.columns) columns += (columns.empty() ? "" : ", ") + dropping.table + "." + c;
     return Status(Code::kVerifyFailed,
                   fmt::format("rolling back {} would put back the values of {} it captured "
                               "(it dropped the column) over what its down script writes to {} "
-                              "({}), but {} was written to since {} was applied: the down "
+                              "({}), but {} since {} was applied: the down "
                               "script's values may carry those writes, and they would be lost; {} "
                               "was not rolled back. Save what was written since (or take a "
                               "snapshot), then pass --discard-later-writes",
@@ -2777,7 +2937,7 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
       return Status(Code::kVerifyFailed,
                     fmt::format("rolling back {} would put back the rows of {} it captured (before "
                                 "its up script deleted or changed them) over what its down script "
-                                "writes to {} ({}), but {} was written to since {} was applied: the "
+                                "writes to {} ({}), but {} since {} was applied: the "
                                 "down script's values may carry those writes, and they would be "
                                 "lost; {} was not rolled back. Save what was written since (or take "
                                 "a snapshot), then pass --discard-later-writes",
@@ -2796,12 +2956,21 @@ Status RefuseRestoringOverDownWrites(Database& db, const AppliedMigration& m,
     // table's writes (its own, written since, stay when merged, and are
     // refused by RefuseReplacingWrites otherwise).
     if (CopiesOnlyItself(down, table, dialect)) continue;
+    // Any table of the migration written since, or one of another schema
+    // that the down script's rows come from.
+    std::string now;
     for (const auto& [key, facts] : checks["data"].items()) {
-      const std::string now = TableWrittenSince(db, checks, key);
-      if (now.empty()) continue;
+      now = TableWrittenSince(db, checks, key);
+      if (!now.empty()) {
+        now += " was written to";
+        break;
+      }
+    }
+    if (now.empty()) now = read_and_written(table, /*others_only=*/true);
+    if (!now.empty()) {
       return Status(Code::kVerifyFailed,
                     fmt::format("rolling back {} would put table {} back whole as it captured it, "
-                                "over what its down script writes to {} ({}), but {} was written to "
+                                "over what its down script writes to {} ({}), but {} "
                                 "since {} was applied: the down script's rows may carry those "
                                 "writes, and they would be lost; {} was not rolled back. Save what "
                                 "was written since (or take a snapshot), then pass "
@@ -2836,6 +3005,11 @@ Result<SinceColumns> MakeSinceTables(Database& db, const nlohmann::json& checks,
       continue;
     }
     STRATA_ASSIGN_OR_RETURN(std::vector<std::string> columns, db.ListColumns(left));
+    // Not the columns the migration added: the down script drops them (what
+    // they hold was refused before, RefuseDroppingWrittenColumns).
+    for (const auto& a : merge.value("added", nlohmann::json::array())) {
+      std::erase_if(columns, [&](const std::string& c) { return AsciiLower(c) == AsciiLower(a["column"].get<std::string>()); });
+    }
     auto same = [&](const std::string& column, bool nulls) {
       const std::string q = db.QuoteIdent(column);
       // Keys as they are, which an index of the copy serves (a SQLite key
@@ -3157,11 +3331,45 @@ struct UntouchedRows {
   std::string key_names;     // for messages: "id" or "a, b"
 };
 
+/// Whether statement `i` writes rows of `table` (INSERT, UPDATE, DELETE,
+/// TRUNCATE, or a body or WITH that does).
+bool WritesRowsOf(const sql::StatementInfo& i, const std::string& table, sql::Dialect dialect) {
+  using K = sql::StatementKind;
+  const std::string key = sql::NameKey(table, dialect);
+  const bool kind = i.kind == K::kInsert || i.kind == K::kUpdate || i.kind == K::kDelete || i.kind == K::kTruncate;
+  if (kind && sql::NameKey(i.table, dialect) == key) return true;
+  return std::any_of(i.writes.begin(), i.writes.end(),
+                     [&](const std::string& w) { return sql::NameKey(w, dialect) == key; });
+}
+
+/// The tables of the migration (lower case) whose rows its down script
+/// writes and its up script wrote none of, nor created: CopyUntouched holds
+/// their rows whole, so the rollback reads whether they were written since
+/// before the down script runs (one that deletes just the rows written
+/// since leaves the table as before the migration).
+std::set<std::string> HeldWhole(const nlohmann::json& checks, const std::vector<sql::StatementInfo>& up_infos,
+                                const std::vector<sql::StatementInfo>& down_infos, sql::Dialect dialect) {
+  std::set<std::string> out;
+  if (!checks.is_object() || !checks.contains("data")) return out;
+  for (const auto& [table, facts] : checks["data"].items()) {
+    if (facts.value("created", false)) continue;
+    auto writes = [&](const sql::StatementInfo& i) { return WritesRowsOf(i, table, dialect); };
+    if (std::any_of(down_infos.begin(), down_infos.end(), writes) &&
+        std::none_of(up_infos.begin(), up_infos.end(), writes)) {
+      out.insert(AsciiLower(table));
+    }
+  }
+  return out;
+}
+
 /// Copies the rows of `table` (UntouchedRows), when the down script writes
 /// to it and the up script's writes to it were captured by key. When the
 /// up script inserts into it too, only the rows a capture took before any
 /// insert are held (its own rows cannot be told from the application's).
-/// nullopt when there is nothing to hold the down script to.
+/// When the up script wrote no row of it at all (ADD UNIQUE (hash,
+/// created_by), whose down script deletes the duplicates the application
+/// made since), every row is held, by its primary key, against being
+/// deleted. nullopt when there is nothing to hold the down script to.
 Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::string& table,
                                                    const nlohmann::json& checks,
                                                    const std::vector<sql::StatementInfo>& up_infos,
@@ -3169,38 +3377,43 @@ Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::stri
                                                    sql::Dialect dialect) {
   using K = sql::StatementKind;
   const std::string key = sql::NameKey(table, dialect);
-  auto writes = [&](const sql::StatementInfo& i) {
-    const bool kind = i.kind == K::kInsert || i.kind == K::kUpdate || i.kind == K::kDelete || i.kind == K::kTruncate;
-    if (kind && sql::NameKey(i.table, dialect) == key) return true;
-    return std::any_of(i.writes.begin(), i.writes.end(),
-                       [&](const std::string& w) { return sql::NameKey(w, dialect) == key; });
-  };
-  if (!checks.contains("probes") || std::none_of(down_infos.begin(), down_infos.end(), writes)) {
-    return std::optional<UntouchedRows>();
-  }
+  auto writes = [&](const sql::StatementInfo& i) { return WritesRowsOf(i, table, dialect); };
+  if (std::none_of(down_infos.begin(), down_infos.end(), writes)) return std::optional<UntouchedRows>();
   const bool inserts = InsertsInto(up_infos, table, dialect);
   if (checks.contains("replaces")) {
     for (const auto& t : checks["replaces"]) {
       if (sql::NameKey(t.get<std::string>(), dialect) == key) return std::optional<UntouchedRows>();
     }
   }
-  std::vector<const nlohmann::json*> taken;
-  for (const auto& probe : checks["probes"]) {
+  std::vector<const nlohmann::json*> taken;  // into `checks`, which outlives them
+  static const nlohmann::json kNone = nlohmann::json::array();
+  for (const auto& probe : checks.contains("probes") ? checks["probes"] : kNone) {
     if (probe.contains("untouched") && probe["untouched"].contains("copy_table") &&
         sql::NameKey(probe.value("table", ""), dialect) == key) {
       taken.push_back(&probe["untouched"]);
     }
   }
-  if (taken.empty()) return std::optional<UntouchedRows>();
   UntouchedRows out;
   out.table = table;
-  out.copy = db.QuoteIdent((*taken[0])["copy_table"].get<std::string>());
-  out.key_names = (*taken[0])["key"].get<std::string>();
-  for (size_t k = 0; k < taken.size(); ++k) {
-    // Rows it took after an insert may be the up script's own.
-    if (inserts && !taken[k]->value("after_insert", false)) out.held.push_back(k);
+  std::vector<std::string> key_now;
+  if (taken.empty()) {
+    if (!HeldWhole(checks, up_infos, down_infos, dialect).count(AsciiLower(table))) {
+      return std::optional<UntouchedRows>();
+    }
+    STRATA_ASSIGN_OR_RETURN(key_now, db.ListPrimaryKey(table));
+    if (key_now.empty()) return std::optional<UntouchedRows>();
+    out.copy = db.QuoteIdent(fmt::format("strata_untouched_{:x}", std::hash<std::string>{}(key)));
+    out.key_names = fmt::format("{}", fmt::join(key_now, ", "));
+  } else {
+    out.copy = db.QuoteIdent((*taken[0])["copy_table"].get<std::string>());
+    out.key_names = (*taken[0])["key"].get<std::string>();
+    for (size_t k = 0; k < taken.size(); ++k) {
+      // Rows it took after an insert may be the up script's own.
+      if (inserts && !taken[k]->value("after_insert", false)) out.held.push_back(k);
+    }
+    if (inserts && out.held.empty()) return std::optional<UntouchedRows>();
+    for (const auto& k : (*taken[0])["key_now"]) key_now.push_back(k.get<std::string>());
   }
-  if (inserts && out.held.empty()) return std::optional<UntouchedRows>();
   // The names the columns had before the up script renamed them.
   auto before = [&](std::string column) {
     for (auto it = up_infos.rbegin(); it != up_infos.rend(); ++it) {
@@ -3215,8 +3428,6 @@ Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::stri
   auto is = [&](const std::string& a, const std::string& b) {
     return sql::NameKey(a, dialect) == sql::NameKey(b, dialect);
   };
-  std::vector<std::string> key_now;
-  for (const auto& k : (*taken[0])["key_now"]) key_now.push_back(k.get<std::string>());
   for (const std::string& k : key_now) {
     if (std::none_of(now.begin(), now.end(), [&](const std::string& c) { return is(c, k); })) {
       return std::optional<UntouchedRows>();  // renamed later in the migration: not compared
@@ -3224,7 +3435,10 @@ Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::stri
     out.columns.push_back({k, before(k), {}});
   }
   out.keys = key_now.size();
-  for (const std::string& c : now) {
+  // Held whole, only its rows' keys are: what a down script writes to the
+  // rows is its own call (carrying the application's writes back from a
+  // column it drops, in an expand/contract rollback), a row it deletes is not.
+  for (const std::string& c : taken.empty() ? std::vector<std::string>() : now) {
     if (std::any_of(key_now.begin(), key_now.end(), [&](const std::string& k) { return is(c, k); })) continue;
     UntouchedRows::Column column{c, before(c), {}};
     for (size_t k = 0; k < taken.size(); ++k) {
@@ -4544,7 +4758,9 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
         // which they pass over; the transaction must go on all the same.
         db_->KeepTransactionOnReadErrors(true);
         Status r;
-        if (auto read = WrittenSince(*db_, targets[i].checks, guarded_only); !read.ok()) {
+        if (auto read = WrittenSince(*db_, targets[i].checks, guarded_only,
+                                     HeldWhole(checks, up_infos, down_infos, dialect));
+            !read.ok()) {
           r = read.status();
         } else {
           written = std::move(read).value();
@@ -4650,10 +4866,14 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                                  "give them one as it adds the column back (ADD COLUMN "
                                                  "... DEFAULT ...)",
                                                  step.id)
-                               : restoring ? "The data captured at apply time could not be put back "
-                                           "(the down script must first rebuild the columns and "
-                                           "tables the up script removed; the error below says "
-                                           "why); fix the database by hand or restore a snapshot"
+                               : restoring ? fmt::format(
+                                                 "The data captured at apply time could not be put "
+                                                 "back (the down script must first rebuild the "
+                                                 "columns and tables the up script removed; the "
+                                                 "error below says why). Fix the down file, store "
+                                                 "it with `strata resolve {} --accept-file` and roll "
+                                                 "back again",
+                                                 step.version)
                                : outside
                                    ? fmt::format(
                                          "Before the rollback ran, the schema already differed "
@@ -4663,10 +4883,13 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                          "it (or make it a migration of its own) and roll back "
                                          "again",
                                          step.id)
-                                   : "The down script stored at apply time did not put it back, "
-                                     "or a trigger that the rollback's statements fired changed "
-                                     "a table (what a trigger writes is not undone); fix the "
-                                     "database by hand or restore a snapshot",
+                                   : fmt::format(
+                                         "The down script stored at apply time did not put it "
+                                         "back (the difference is below), or a trigger that the "
+                                         "rollback's statements fired changed a table. Fix the "
+                                         "down file, store it with `strata resolve {} "
+                                         "--accept-file` and roll back again",
+                                         step.version),
                                s.message()));
       }
     }
@@ -4888,13 +5111,24 @@ Status Migrator::Resolve(int64_t version, bool applied, bool unchecked) {
 namespace {
 
 /// The tables other migration tools keep their history in, in the schema
-/// they migrate: a database that dbmate, golang-migrate, Flyway, goose or Atlas built has
-/// one, and the migrations it ran never create it.
+/// they migrate: a database that dbmate, golang-migrate, Flyway, goose,
+/// Atlas, Prisma, Liquibase, Alembic, knex, sqlx, diesel or drizzle built
+/// has one, and the migrations it ran never create it.
 constexpr std::string_view kOtherToolHistoryTables[] = {
-    "schema_migrations",       // dbmate, golang-migrate
-    "flyway_schema_history",   // Flyway
-    "goose_db_version",        // goose
-    "atlas_schema_revisions",  // Atlas (on SQLite; on PostgreSQL in a schema of that name)
+    "schema_migrations",           // dbmate, golang-migrate, Rails, Ecto
+    "ar_internal_metadata",        // Rails
+    "flyway_schema_history",       // Flyway
+    "goose_db_version",            // goose
+    "atlas_schema_revisions",      // Atlas (on SQLite; on PostgreSQL in a schema of that name)
+    "_prisma_migrations",          // Prisma
+    "databasechangelog",           // Liquibase
+    "databasechangeloglock",       // Liquibase
+    "alembic_version",             // Alembic
+    "knex_migrations",             // knex
+    "knex_migrations_lock",        // knex
+    "_sqlx_migrations",            // sqlx
+    "__diesel_schema_migrations",  // diesel
+    "__drizzle_migrations",        // drizzle (on SQLite; on PostgreSQL in schema drizzle)
 };
 
 /// How `live`, the schema of the database, differs from what `migrations`

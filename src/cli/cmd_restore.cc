@@ -202,8 +202,9 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
       // Accepted without a way back when it was applied: history says so.
       if (r.down_source == "none") up.irreversible_accepted = {r.version};
       // The state before the first is the snapshot just restored: history
-      // records it as the run's restoration point, as `up` records its own.
-      if (i == 0) up.before_apply = [&]() -> Result<std::string> { return manifest->id; };
+      // records it as the run's restoration point of each, as `up` records
+      // its own.
+      up.before_apply = [&]() -> Result<std::string> { return manifest->id; };
       // History orders by applied_at (to the millisecond), then version: one
       // applied out of order must not share the previous one's millisecond.
       if (i > 0 && r.version < reapply[i - 1]->version) {

@@ -87,6 +87,19 @@ std::vector<std::string> Queries(bool filtered) {
           " LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation"
           " LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum" +
           in_schema + " AND c.relkind IN ('r', 'p', 'f')" + NotExtension("pg_class", "c.oid") +
+          // Comments (COMMENT ON TABLE / COLUMN), only when there is one,
+          // as below: a table without keeps its text. Columns' by name, so
+          // that one added back last (a rollback) reads the same.
+          " UNION ALL "
+          "SELECT 'table', c.relname, CASE WHEN ds.objsubid = 0 THEN 'comment '"
+          "  ELSE 'comment on column ' || quote_ident(a.attname) || ' ' END"
+          " || quote_literal(ds.description), 400000 + sign(ds.objsubid), c.relname"
+          " FROM pg_catalog.pg_class c"
+          " JOIN pg_catalog.pg_description ds ON ds.objoid = c.oid"
+          "  AND ds.classoid = 'pg_catalog.pg_class'::regclass"
+          " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = ds.objsubid" +
+          in_schema + " AND c.relkind IN ('r', 'p', 'f') AND (ds.objsubid = 0 OR NOT a.attisdropped)" +
+          NotExtension("pg_class", "c.oid") +
           " UNION ALL "
           "SELECT 'table', c.relname, 'constraint ' || quote_ident(k.conname) || ' '"
           " || pg_get_constraintdef(k.oid, true), 100000, c.relname"
@@ -210,7 +223,13 @@ std::vector<std::string> Queries(bool filtered) {
           " UNION ALL "
           "SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, c.relname, " +
           RelOptions("c") + ", 1 FROM pg_catalog.pg_class c" + in_schema +
-          " AND c.relkind IN ('v', 'm') AND c.reloptions IS NOT NULL" + NotExtension("pg_class", "c.oid"),
+          " AND c.relkind IN ('v', 'm') AND c.reloptions IS NOT NULL" + NotExtension("pg_class", "c.oid") +
+          " UNION ALL "
+          "SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, c.relname,"
+          " 'comment ' || quote_literal(ds.description), 2 FROM pg_catalog.pg_class c"
+          " JOIN pg_catalog.pg_description ds ON ds.objoid = c.oid"
+          "  AND ds.classoid = 'pg_catalog.pg_class'::regclass AND ds.objsubid = 0" +
+          in_schema + " AND c.relkind IN ('v', 'm')" + NotExtension("pg_class", "c.oid"),
       // Rules of views other than the view itself (ON INSERT ... DO INSTEAD).
       "SELECT 'rule', quote_ident(r.rulename) || ' on ' || c.relname,"
       " pg_get_ruledef(r.oid, true), 0"
@@ -247,7 +266,15 @@ std::vector<std::string> Queries(bool filtered) {
       " pg_get_functiondef(p.oid), 0"
       " FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
       " WHERE n.nspname = current_schema() AND p.prokind IN ('f', 'p')"
-      " AND left(p.proname, 7) <> 'strata_'" + NotExtension("pg_proc", "p.oid"),
+      " AND left(p.proname, 7) <> 'strata_'" + NotExtension("pg_proc", "p.oid") +
+          " UNION ALL "
+          "SELECT 'function', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',"
+          " 'comment ' || quote_literal(ds.description), 1"
+          " FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+          " JOIN pg_catalog.pg_description ds ON ds.objoid = p.oid"
+          "  AND ds.classoid = 'pg_catalog.pg_proc'::regclass"
+          " WHERE n.nspname = current_schema() AND p.prokind IN ('f', 'p')"
+          " AND left(p.proname, 7) <> 'strata_'" + NotExtension("pg_proc", "p.oid"),
       "SELECT 'extension', e.extname, 'version ' || e.extversion, 0 FROM pg_catalog.pg_extension e"
       " JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE n.nspname = current_schema()",
   };

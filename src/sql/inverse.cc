@@ -1,6 +1,7 @@
 #include "sql/inverse.h"
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <set>
 
@@ -306,6 +307,20 @@ std::optional<std::string> InverseOfUnnamedForeignKey(std::string_view text,
                      IdentifierSql(name, Dialect::kPostgres));
 }
 
+/// Whether `t`, COMMENT ON COLUMN [schema.]relation.column IS .., names a
+/// relation `made` says the script created.
+bool CommentsOnColumnOf(const std::vector<Token>& t, const std::function<bool(const std::string&)>& made) {
+  size_t i = 3;
+  const size_t start = i;
+  const size_t last = ReadName(t, &i);
+  if (last == std::string::npos || last == start || i >= t.size() || !t[i].IsWord("IS")) return false;
+  size_t table_end = last - 1;  // the '.' before the column
+  std::vector<Token> table(t.begin() + static_cast<std::ptrdiff_t>(start),
+                           t.begin() + static_cast<std::ptrdiff_t>(table_end));
+  size_t j = 0;
+  return made(NameKeyAt(table, &j)) && j == table.size();
+}
+
 /// Whether PostgreSQL statement `text` only dresses a table the same script
 /// created (`created` holds their keys), so that dropping the table undoes
 /// it too: COMMENT ON TABLE t / COLUMN t.c, GRANT or REVOKE ... ON [TABLE]
@@ -324,16 +339,7 @@ bool OnlyDressesCreatedTable(std::string_view text, const std::set<std::string>&
   if (at(0, "COMMENT") && at(1, "ON")) {
     i = 3;
     if (at(2, "TABLE")) return made(NameKeyAt(t, &i)) && at(i, "IS");
-    if (!at(2, "COLUMN")) return false;
-    // COLUMN [schema.]table.column: the name up to its last part.
-    const size_t start = i;
-    const size_t last = ReadName(t, &i);
-    if (last == std::string::npos || last == start || !at(i, "IS")) return false;
-    size_t table_end = last - 1;  // the '.' before the column
-    std::vector<Token> table(t.begin() + static_cast<std::ptrdiff_t>(start),
-                             t.begin() + static_cast<std::ptrdiff_t>(table_end));
-    size_t j = 0;
-    return made(NameKeyAt(table, &j)) && j == table.size();
+    return at(2, "COLUMN") && CommentsOnColumnOf(t, made);
   }
   if (at(0, "GRANT") || at(0, "REVOKE")) {
     // ... ON [TABLE] t[, u] TO|FROM ...: every object named must be one created.
@@ -372,10 +378,12 @@ bool OnlyDressesCreatedTable(std::string_view text, const std::set<std::string>&
 }
 
 /// Whether PostgreSQL statement `text` only comments on or grants a view,
-/// materialized view, sequence, type or index the same script created (`objects`
-/// holds their keys; `tables` the tables', which a GRANT may list with
-/// them), so that dropping the object undoes it too: COMMENT ON VIEW v,
-/// GRANT SELECT ON v TO ..., GRANT USAGE ON SEQUENCE s TO ...
+/// materialized view, sequence, type, index, function or procedure the same
+/// script created (`objects` holds their keys, a routine's without its
+/// arguments; `tables` the tables', which a GRANT may list with them), so
+/// that dropping the object undoes it too: COMMENT ON VIEW v, COMMENT ON
+/// COLUMN v.c, COMMENT ON FUNCTION f(int), GRANT SELECT ON v TO ..., GRANT
+/// USAGE ON SEQUENCE s TO ...
 bool OnlyDressesCreatedObject(std::string_view text, const std::set<std::string>& tables,
                               const std::set<std::string>& objects) {
   auto tokens = Tokenize(text, Dialect::kPostgres);
@@ -386,14 +394,24 @@ bool OnlyDressesCreatedObject(std::string_view text, const std::set<std::string>
   auto made = [&](const std::string& key) { return !key.empty() && objects.count(key) > 0; };
   size_t i = 2;
   if (at(0, "COMMENT") && at(1, "ON")) {
+    if (at(i, "COLUMN")) return CommentsOnColumnOf(t, made);
+    const bool routine = at(i, "FUNCTION") || at(i, "PROCEDURE") || at(i, "ROUTINE");
     if (at(i, "MATERIALIZED") && at(i + 1, "VIEW")) {
       i += 2;
-    } else if (at(i, "VIEW") || at(i, "SEQUENCE") || at(i, "TYPE") || at(i, "INDEX")) {
+    } else if (routine || at(i, "VIEW") || at(i, "SEQUENCE") || at(i, "TYPE") || at(i, "INDEX")) {
       ++i;
     } else {
       return false;
     }
-    return made(NameKeyAt(t, &i)) && at(i, "IS");
+    if (!made(NameKeyAt(t, &i))) return false;
+    if (routine && i < n && t[i].IsPunct('(')) {  // its arguments
+      for (int depth = 0; i < n; ++i) {
+        if (t[i].IsPunct('(')) ++depth;
+        if (t[i].IsPunct(')') && --depth == 0) break;
+      }
+      ++i;
+    }
+    return at(i, "IS");
   }
   if (!at(0, "GRANT") && !at(0, "REVOKE")) return false;
   i = 0;
@@ -543,7 +561,7 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
   // Rows written to a table the script creates go when it is dropped.
   std::set<std::string> created;
   std::set<std::string> constraints_added;
-  std::set<std::string> created_objects;  // views, sequences, types: what dresses them goes too
+  std::set<std::string> created_objects;  // views, sequences, types, routines: what dresses them goes too
   auto key = [dialect](const std::string& name) { return NameKey(name, dialect); };
   for (const Statement& statement : up) {
     const StatementInfo info = Classify(statement.text, dialect);
@@ -622,7 +640,8 @@ Inverse DeriveInverse(const std::vector<Statement>& up, Dialect dialect) {
     steps.push_back(std::move(step).value());
     if (info.kind == StatementKind::kCreateTable) created.insert(key(info.schema + "." + info.object));
     if (info.kind == StatementKind::kCreateView || info.kind == StatementKind::kCreateSequence ||
-        info.kind == StatementKind::kCreateType || info.kind == StatementKind::kCreateIndex) {
+        info.kind == StatementKind::kCreateType || info.kind == StatementKind::kCreateIndex ||
+        info.kind == StatementKind::kCreateFunction) {
       created_objects.insert(key(info.schema + "." + info.object));
     }
   }

@@ -172,7 +172,9 @@ TEST_P(CliTest, BaselineLeavesAnotherToolsHistoryTableOutOfTheCheck) {
                         "success BOOLEAN NOT NULL);"
                         "CREATE INDEX flyway_schema_history_s_idx ON flyway_schema_history (success);"
                         "CREATE TABLE goose_db_version (id INTEGER PRIMARY KEY, version_id BIGINT "
-                        "NOT NULL, is_applied BOOLEAN NOT NULL)")
+                        "NOT NULL, is_applied BOOLEAN NOT NULL);"
+                        "CREATE TABLE _prisma_migrations (id VARCHAR(36) PRIMARY KEY, checksum "
+                        "VARCHAR(64) NOT NULL)")
                   .ok());
   // The index 0002 creates is missing: that is still a difference.
   auto r = Strata({"baseline", "20240102120000"});
@@ -189,6 +191,7 @@ TEST_P(CliTest, BaselineLeavesAnotherToolsHistoryTableOutOfTheCheck) {
   EXPECT_THAT(r.out, HasSubstr("note: table schema_migrations is another migration tool's history"));
   EXPECT_THAT(r.out, HasSubstr("note: table flyway_schema_history is another"));
   EXPECT_THAT(r.out, HasSubstr("note: table goose_db_version is another"));
+  EXPECT_THAT(r.out, HasSubstr("note: table _prisma_migrations is another"));
   EXPECT_EQ(HistoryRows(), 2);
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM schema_migrations"), 1);
 
@@ -1077,6 +1080,12 @@ TEST_P(CliTest, ValidateWarnsOfADroppedColumnTheDownFileDoesNotAddBack) {
   validate = Strata({"validate"});
   EXPECT_EQ(validate.exit_code, 0) << validate.all();
   EXPECT_THAT(validate.all(), Not(HasSubstr("does not add it back")));
+  if (pg()) {  // Prisma's rename: added back among other actions (hunt38 #2)
+    Write("0002_drop_b.up.sql", "ALTER TABLE t DROP COLUMN b, ADD COLUMN c TEXT;\n");
+    Write("0002_drop_b.down.sql", "ALTER TABLE t DROP COLUMN c, ADD COLUMN b TEXT;\n");
+    validate = Strata({"validate"});
+    EXPECT_THAT(validate.all(), Not(HasSubstr("does not add it back")));
+  }
   // Renamed before it is dropped (a type change by a new column), its
   // values go back under the name it had before the migration: that is
   // the one the down file must add (it told to add b_old).

@@ -199,6 +199,31 @@ TEST_P(MigratorTest, FailingStatementInTheMiddleLeavesNoTrace) {
             (std::vector<std::string>{"a@example.com"}));
 }
 
+// An FTS5 index created over rows it was never given fails the update
+// that reaches them (SQLITE_CORRUPT_VTAB, memos' dreaming_insights_fts):
+// the migration failed and was rolled back (exit 1), not a damaged file
+// (it said "database disk image is malformed: 'app.db' is damaged", exit
+// 6; hunt34 #2).
+TEST_P(MigratorTest, AnOutOfStepFullTextIndexFailsTheMigrationNotTheFile) {
+  if (pg()) GTEST_SKIP() << "SQLite's FTS5";
+  Write("0001_notes.up.sql", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO notes VALUES (1, 'hiking'), (2, 'monday')").ok());
+  Write("0002_fts.up.sql",
+        "CREATE VIRTUAL TABLE notes_fts USING fts5(body, content='notes', content_rowid='id');\n"
+        "CREATE TRIGGER notes_au AFTER UPDATE ON notes BEGIN\n"
+        "  INSERT INTO notes_fts(notes_fts, rowid, body) VALUES ('delete', old.id, old.body);\n"
+        "  INSERT INTO notes_fts(rowid, body) VALUES (new.id, new.body);\nEND;\n"
+        "UPDATE notes SET body = upper(body);\n");
+  Write("0002_fts.down.sql", "DROP TRIGGER notes_au;\nDROP TABLE notes_fts;\n");
+  Status s = Up();
+  EXPECT_EQ(s.code(), Code::kDatabase) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("SQLITE_CORRUPT_VTAB"));
+  EXPECT_THAT(s.message(), Not(HasSubstr("is damaged")));
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1"}));
+  EXPECT_EQ(Column(*db_, "SELECT body FROM notes ORDER BY id"), (std::vector<std::string>{"hiking", "monday"}));
+}
+
 TEST_P(MigratorTest, ChangedAppliedFileIsReportedWithWhatChanged) {
   WriteShop();
   ASSERT_TRUE(Up().ok());

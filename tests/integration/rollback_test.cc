@@ -764,18 +764,31 @@ TEST_P(RollbackTest, ARebuildRollsBackKeepingTheRowsWrittenSince) {
   EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE id = 8"), 1);
 
-  // Nor one that adds a column: the values the application wrote to it
-  // would go with the down script's copy.
+  // One that adds a column (Prisma's rebuild for ADD COLUMN .. NOT NULL
+  // DEFAULT) merges the rows written since while the column holds only
+  // its default (it was refused; hunt38 #1); the values the application
+  // wrote to it would go with the down script's copy: refused.
   ASSERT_TRUE(Down(discard).ok());
   Write("0003_rebuild.up.sql", "ALTER TABLE items RENAME TO items_old;\n"
-                               "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT, extra TEXT);\n"
+                               "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT, "
+                               "extra TEXT NOT NULL DEFAULT 'none');\n"
                                "INSERT INTO items (id, name, price, note) SELECT id, name, price, note FROM items_old;\n"
                                "DROP TABLE items_old;\n");
   Write("0003_rebuild.down.sql", rebuild("TEXT"));
   ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, name, price, note) VALUES (9, 'nine', 9, 'app')").ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET name = 'changed again' WHERE id = 2").ok());
+  const std::string merged = RowsText("SELECT id, name, price, note FROM items ORDER BY id");
+  rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, name, price, note FROM items ORDER BY id"), merged);
+  EXPECT_EQ(*db_->ListColumns("items"), (std::vector<std::string>{"id", "name", "price", "note"}));
+  ASSERT_TRUE(Up().ok());
   ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET extra = 'kept' WHERE id = 1").ok());
   refused = Down();
   EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("rebuilds table items without column extra, which "
+                                           "0003_rebuild added, and 1 row holds a value in it now"));
   EXPECT_EQ(RowsText("SELECT extra FROM items WHERE id = 1"), "kept|\n");
 
   // Nor one whose copy changes values (lower(name)): a row the application
@@ -2185,6 +2198,147 @@ TEST_P(RollbackTest, AColumnTheMigrationAddedAndFilledIsHeldToItsValues) {
   EXPECT_EQ(RowsText("SELECT id, price FROM items ORDER BY id"), before);
 }
 
+// A column added with a default that is an expression (Rails' created_at ..
+// DEFAULT now(), a uuid, a serial): the rows there get the migration's values,
+// which the application's cannot be told from by a constant; they were
+// dropped with exit 0, written or not (hunt30 #10). now() gave every row the
+// same value, so only other values count: rows deleted since lose nothing.
+TEST_P(RollbackTest, AColumnAddedWithAnExpressionDefaultIsHeldToTheValuesItGave) {
+  if (!pg()) GTEST_SKIP() << "SQLite adds no column with a default that is not a constant";
+  Write("0003_stamp.up.sql",
+        "ALTER TABLE items ADD COLUMN created_at timestamptz NOT NULL DEFAULT now(),\n"
+        "  ADD COLUMN code text GENERATED ALWAYS AS (upper(name)) STORED;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET note = 'n' WHERE id = 5").ok());
+  ASSERT_TRUE(target_->Connect()->Exec("DELETE FROM items WHERE id = 4").ok());
+  Status rolled = Down();  // other columns written, a row deleted: nothing lost
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(*db_->ListColumns("items"), (std::vector<std::string>{"id", "name", "price", "note"}));
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET created_at = '2000-01-01' WHERE id = 1").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("drops column items.created_at, which 0003_stamp added with "
+                                           "the default now(), and 1 row holds a value other than the "
+                                           "one it gave the rows there"));
+  EXPECT_EQ(RowsText("SELECT created_at::date FROM items WHERE id = 1"), "2000-01-01|\n");
+  ASSERT_TRUE(Down({.discard_later_writes = true}).ok());
+  // A constant default the migration drops once the rows have it (ente's
+  // email, a common backfill): held to what it gave (dropped with exit 0;
+  // hunt37 #1).
+  Write("0003_stamp.up.sql", "ALTER TABLE items ADD COLUMN email TEXT NOT NULL DEFAULT '';\n"
+                             "ALTER TABLE items ALTER COLUMN email DROP DEFAULT;\n");
+  Write("0003_stamp.down.sql", "ALTER TABLE items DROP COLUMN email;\n");
+  Status applied = Up();
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET email = 'a@example.com' WHERE id = 2").ok());
+  refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("drops column items.email, which 0003_stamp added with a "
+                                           "default, and 1 row holds a value other than"));
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET email = '' WHERE id = 2").ok());
+  rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  // Each row its own value: held to them as the migration left them.
+  Write("0003_stamp.up.sql", "ALTER TABLE items ADD COLUMN ref uuid DEFAULT gen_random_uuid();\n");
+  Write("0003_stamp.down.sql", "ALTER TABLE items DROP COLUMN ref;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET note = 'm' WHERE id = 5").ok());
+  rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, name) VALUES (7, 'seven')").ok());
+  refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("drops column items.ref, which 0003_stamp added with the "
+                                           "default gen_random_uuid(), but its values changed since"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE ref IS NOT NULL AND id = 7"), 1);
+}
+
+// A down script that deletes rows its up script never wrote (coder's
+// 000059_file_id: the up script relaxes a unique key, the down script
+// deletes the duplicates the application made since, to make it again):
+// every row of the table is held, and one that goes is refused by its key.
+// The row there before the migration went with exit 0 (hunt33 #4).
+TEST_P(RollbackTest, ADownDeletingRowsItsUpNeverWroteIsRefused) {
+  Write("0003_files.up.sql",
+        "CREATE TABLE files (id INTEGER PRIMARY KEY, hash TEXT NOT NULL, owner TEXT NOT NULL);\n"
+        "CREATE UNIQUE INDEX files_hash ON files (hash);\n"
+        "INSERT INTO files VALUES (1, 'h1', 'a');\n");
+  ASSERT_TRUE(Up().ok());
+  Write("0004_per_owner.up.sql",
+        "DROP INDEX files_hash;\nCREATE UNIQUE INDEX files_hash_owner ON files (hash, owner);\n");
+  Write("0004_per_owner.down.sql",
+        "DELETE FROM files WHERE EXISTS (SELECT 1 FROM files AS b WHERE b.hash = files.hash AND b.owner > files.owner);\n"
+        "DROP INDEX files_hash_owner;\nCREATE UNIQUE INDEX files_hash ON files (hash);\n");
+  ASSERT_TRUE(Up().ok());
+  // Written since, but the down script deletes nothing: rolls back.
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO files VALUES (2, 'h2', 'z')").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO files VALUES (3, 'h1', 'z')").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("the down script of 0004_per_owner changed or deleted rows of "
+                                           "files beyond what 0004_per_owner changed (id = 1)"));
+  EXPECT_EQ(RowsText("SELECT id FROM files ORDER BY id"), "1|\n2|\n3|\n");
+  ASSERT_TRUE(Down({.discard_later_writes = true}).ok());
+  EXPECT_EQ(RowsText("SELECT id FROM files ORDER BY id"), "2|\n3|\n");
+  // The down script deletes just the row written since: the table is then
+  // as before the migration, but that row was the application's (it went
+  // with exit 0; hunt36 #1).
+  ASSERT_TRUE(db_->Exec("DELETE FROM files WHERE id = 3").ok());
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO files VALUES (4, 'h2', 'a')").ok());
+  refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("(id = 4)"));
+  EXPECT_EQ(RowsText("SELECT id FROM files ORDER BY id"), "2|\n4|\n");
+  // Its values the down script may change (carrying writes back, as an
+  // expand/contract rollback does): its own call.
+  ASSERT_TRUE(db_->Exec("DELETE FROM files WHERE id = 2").ok());
+  Write("0004_per_owner.down.sql",
+        "UPDATE files SET owner = owner || '!' WHERE id = 4;\n"
+        "DROP INDEX files_hash_owner;\nCREATE UNIQUE INDEX files_hash ON files (hash);\n");
+  ASSERT_TRUE(db_->Exec("UPDATE strata_history SET down_script = 'UPDATE files SET owner = owner || ''!'' "
+                        "WHERE id = 4; DROP INDEX files_hash_owner; CREATE UNIQUE INDEX files_hash ON "
+                        "files (hash);' WHERE version = 4").ok());
+  rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT owner FROM files WHERE id = 4"), "a!|\n");
+}
+
+// Comments are schema: a down script that leaves the one its up script
+// changed is undone (coder's 000073 renamed a column and commented it anew;
+// the old comment was lost with exit 0; hunt33 #2). Columns put back in
+// another order read the same, their comments with them.
+TEST_P(RollbackTest, ACommentTheDownScriptLeavesChangedFailsTheRollback) {
+  if (!pg()) GTEST_SKIP() << "SQLite has no comments";
+  ASSERT_TRUE(db_->Exec("COMMENT ON COLUMN items.note IS 'free text'; COMMENT ON COLUMN items.price IS 'cents'").ok());
+  Write("0003_notes.up.sql",
+        "ALTER TABLE items DROP COLUMN note, DROP COLUMN price;\n");
+  Write("0003_notes.down.sql",
+        "ALTER TABLE items ADD COLUMN note TEXT, ADD COLUMN price REAL;\n"
+        "COMMENT ON COLUMN items.price IS 'cents';\nCOMMENT ON COLUMN items.note IS 'free text';\n");
+  const std::string comments =
+      "SELECT attname, col_description(attrelid, attnum) FROM pg_attribute WHERE attrelid = "
+      "'items'::regclass AND attnum > 0 AND NOT attisdropped AND col_description(attrelid, attnum) "
+      "IS NOT NULL ORDER BY attname";
+  ASSERT_TRUE(Up().ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText(comments), "note|free text|\nprice|cents|\n");
+  Write("0003_notes.up.sql", "ALTER TABLE items RENAME COLUMN note TO remark;\nCOMMENT ON COLUMN items.remark IS 'shown';\n");
+  Write("0003_notes.down.sql", "ALTER TABLE items RENAME COLUMN remark TO note;\n");
+  ASSERT_TRUE(Up().ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("+  comment on column note 'shown'"));
+  EXPECT_THAT(refused.message(), HasSubstr("strata resolve 3 --accept-file"));
+  EXPECT_EQ(RowsText(comments), "price|cents|\nremark|shown|\n");
+}
+
 TEST_P(RollbackTest, AnAddedColumnIsGuardedUnderTheNameTheMigrationGaveItsTable) {
   Write("0003_goods.up.sql", "ALTER TABLE items ADD COLUMN sku TEXT;\nALTER TABLE items RENAME TO goods;\n");
   ASSERT_TRUE(Up().ok());
@@ -2305,6 +2459,49 @@ TEST_P(RollbackTest, CapturedRowsAreNotPutBackOverWhatTheDownScriptCopiedFromAno
   EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
   EXPECT_THAT(refused.message(), HasSubstr("but kv was written to since"));
   EXPECT_EQ(RowsText("SELECT v FROM kv"), "renamed|\n");
+}
+
+// Moved to a table of another schema and back: Strata keeps no data facts
+// there, so whether the application wrote to it since cannot be told, and
+// the captured rows do not go back over what the down script copies from
+// it (they went back over the application's write with exit 0; hunt30 #9).
+TEST_P(RollbackTest, CapturedRowsAreNotPutBackOverWhatTheDownScriptCopiedFromAnotherSchema) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL schemas";
+  ASSERT_TRUE(db_->Exec("DROP SCHEMA IF EXISTS aux CASCADE; CREATE SCHEMA aux;"
+                        "CREATE TABLE aux.kv (k text PRIMARY KEY, v text)")
+                  .ok());
+  Write("0003_move.up.sql",
+        "INSERT INTO aux.kv (k, v) SELECT 'item5', name FROM items WHERE id = 5;\n"
+        "DELETE FROM items WHERE id = 5;\n");
+  Write("0003_move.down.sql",
+        "INSERT INTO items (id, name) SELECT 5, v FROM aux.kv WHERE k = 'item5';\n"
+        "DELETE FROM aux.kv WHERE k = 'item5';\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("UPDATE aux.kv SET v = 'renamed' WHERE k = 'item5'").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("over what its down script writes to items (inserts into "
+                                           "items), but aux.kv, outside the schema Strata manages "
+                                           "('public'), may have been written to since 0003_move"));
+  EXPECT_EQ(RowsText("SELECT v FROM aux.kv"), "renamed|\n");
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE id = 5"), 0);
+  Status discarded = Down({.discard_later_writes = true});
+  ASSERT_TRUE(discarded.ok()) << discarded.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM aux.kv"), 0);
+  // The whole table moved (captured whole), and read back through
+  // search_path: the same (both lost the write with exit 0; hunt36 #4, #5).
+  Write("0003_move.up.sql",
+        "INSERT INTO aux.kv (k, v) SELECT 'item' || id, name FROM items;\nDELETE FROM items;\n");
+  Write("0003_move.down.sql",
+        "SET LOCAL search_path TO aux, public;\n"
+        "INSERT INTO items (id, name) SELECT substr(k, 5)::int, v FROM kv;\nDELETE FROM kv;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("UPDATE aux.kv SET v = 'renamed' WHERE k = 'item5'").ok());
+  refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("but aux.kv, outside the schema Strata manages"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items"), 0);
+  ASSERT_TRUE(db_->Exec("DROP SCHEMA aux CASCADE").ok());
 }
 
 // A column the migration filled itself through code the script does not

@@ -87,6 +87,26 @@ TEST_P(SnapshotCliTest, UpRecordsItsSnapshotAndRestoreReachesEachBoundary) {
   EXPECT_THAT(pending.err, HasSubstr("strata up --to 2 --dry-run"));
 }
 
+// Each migration `restore --to-version` re-applies records the snapshot it
+// restored as its run's restoration point, as `up` records its own on each
+// (only the first did; hunt35 #1).
+TEST_P(SnapshotCliTest, EachReappliedMigrationRecordsTheRestoredSnapshot) {
+  Write("0001_a.up.sql", "CREATE TABLE a (x INTEGER PRIMARY KEY);\n");
+  Write("0002_b.up.sql", "CREATE TABLE b (y INTEGER PRIMARY KEY);\n");
+  Write("0003_c.up.sql", "CREATE TABLE c (z INTEGER PRIMARY KEY);\n");
+  auto up = Strata({"up"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  const std::string taken = testing::Column(*target_->Connect(), "SELECT snapshot_id FROM strata_history")[0];
+  ASSERT_FALSE(taken.empty());
+  auto r = Strata({"restore", "--to-version", "3", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(testing::Column(*target_->Connect(), "SELECT snapshot_id FROM strata_history ORDER BY version"),
+              ::testing::ElementsAre(taken, taken));
+  auto show = Strata({"show", "2"});
+  ASSERT_EQ(show.exit_code, 0) << show.all();
+  EXPECT_THAT(show.out, HasSubstr(taken));
+}
+
 // A snapshot holds the managed schema only: a table a later migration made
 // in another schema outlives the restore. It used to say the database was
 // at the boundary without a word, and applying that migration again failed

@@ -193,6 +193,22 @@ TEST_P(FingerprintTest, ColumnTypeChangesIt) {
                "column b");
 }
 
+// COMMENT ON: part of the schema (pg_dump keeps them), so a down script
+// that leaves a changed comment fails its check (hunt33 #2). A schema
+// without comments reads as it did before they were read.
+TEST_P(FingerprintTest, CommentsChangeItOnPostgres) {
+  if (!pg()) GTEST_SKIP() << "SQLite has no comments";
+  const std::string base =
+      "CREATE TABLE t (a INTEGER, b TEXT);\nCREATE VIEW v AS SELECT a FROM t;\n"
+      "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';\n";
+  ExpectDiffer(base, base + "COMMENT ON TABLE t IS 'rows';", "comment 'rows'");
+  ExpectDiffer(base + "COMMENT ON COLUMN t.b IS 'old';", base + "COMMENT ON COLUMN t.b IS 'new';",
+               "comment on column b 'new'");
+  ExpectDiffer(base, base + "COMMENT ON VIEW v IS 'x';", "view v");
+  ExpectDiffer(base, base + "COMMENT ON FUNCTION f() IS 'y';", "function f()");
+  EXPECT_THAT(Schema(base).canonical_text, Not(HasSubstr("comment")));
+}
+
 TEST_P(FingerprintTest, NullabilityChangesIt) {
   ExpectDiffer("CREATE TABLE t (a INTEGER, b TEXT);", "CREATE TABLE t (a INTEGER, b TEXT NOT NULL);",
                "column b");

@@ -388,6 +388,16 @@ TEST(InverseTest, WhatDressesAViewSequenceOrTypeCreatedInTheScriptGoesWithIt) {
             Down("CREATE INDEX users_id ON users (id);\nCOMMENT ON INDEX users_id IS 'x';\n", kPg));
   EXPECT_THAT(Down("CREATE VIEW v AS SELECT 1;\nCOMMENT ON VIEW other IS 'x';\n", kPg),
               HasSubstr("IRREVERSIBLE: line 2:"));
+  // A routine's comment, and a created view's column's (hunt36 #7).
+  EXPECT_EQ("DROP FUNCTION touch(a integer, b text);\n",
+            Down("CREATE FUNCTION touch(a integer, b text) RETURNS int LANGUAGE sql AS 'SELECT 1';\n"
+                 "COMMENT ON FUNCTION touch(integer, text) IS 'x';\n",
+                 kPg));
+  EXPECT_EQ("DROP VIEW v;\n", Down("CREATE VIEW v AS SELECT 1 AS n;\nCOMMENT ON COLUMN v.n IS 'x';\n", kPg));
+  EXPECT_THAT(Down("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';\n"
+                   "COMMENT ON FUNCTION g() IS 'x';\n",
+                   kPg),
+              HasSubstr("IRREVERSIBLE: line 2:"));
   EXPECT_THAT(Down("CREATE VIEW v AS SELECT 1;\nGRANT SELECT ON v, other TO PUBLIC;\n", kPg),
               HasSubstr("IRREVERSIBLE: line 2:"));
   EXPECT_THAT(Down("CREATE VIEW v AS SELECT 1;\nGRANT SELECT ON ALL TABLES IN SCHEMA public TO PUBLIC;\n", kPg),

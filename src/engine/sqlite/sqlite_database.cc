@@ -524,6 +524,17 @@ class SqliteDatabase : public Database {
                                 "of the file and of its directory, where the journal goes)",
                                 path_, sqlite3_errmsg(db_)));
     }
+    if (sqlite3_extended_errcode(db_) == SQLITE_CORRUPT_VTAB) {
+      // A virtual table's own check, not the file: an FTS5 table over
+      // content rows it was never given (created without a 'rebuild').
+      return Status(Code::kDatabase,
+                    fmt::format("{} (SQLITE_CORRUPT_VTAB): a virtual table's index is out of step "
+                                "with its content, say an FTS5 table created over rows it was never "
+                                "given (the file itself is sound if `PRAGMA integrity_check` says "
+                                "ok). Rebuild the index (INSERT INTO fts(fts) VALUES ('rebuild'), "
+                                "fts being the virtual table) before or in the migration",
+                                sqlite3_errmsg(db_)));
+    }
     if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
       // Damage, not a statement the engine rejected: a restored snapshot
       // whose chunks hash right but do not make a database says so (exit 6).

@@ -1411,17 +1411,25 @@ Result<std::string> FilledColumnQuery(Database& db, const std::string& table, co
 /// constant default when it has one.
 std::string OtherThanDefault(Database& db, const std::string& table, const std::string& column);
 
+/// How many rows of `table` meet `where`; nullopt when it cannot be read
+/// (a column gone: the down script will say what is wrong).
+std::optional<int64_t> CountRows(Database& db, const std::string& table, const std::string& where,
+                                 const std::vector<Value>& params = {});
+
 /// How a PostgreSQL default that is an expression (now(), gen_random_uuid(),
 /// nextval(..), an identity) filled the column a migration added, read as it
 /// ends: its rows' values are the migration's, not to be told from ones
 /// written since otherwise. `one_value` when every row got the same one
 /// (now() is the transaction's time; nullopt inside when there was no row):
-/// a rollback then looks for other values only, and rows deleted since do
-/// not count. nullopt for a constant default still there
-/// (RefuseDroppingWrittenColumns looks for other values) or a generated
-/// column (its values are its row's); a default the migration dropped after
-/// adding the column (ADD COLUMN email TEXT NOT NULL DEFAULT ''; ALTER
-/// COLUMN email DROP DEFAULT) is held by what it gave, `expression` "".
+/// a rollback then looks for other values only (and for values other than
+/// a constant default the column has then), and rows deleted since do not
+/// count. A default the migration changed or dropped after adding the
+/// column (ADD COLUMN email TEXT NOT NULL DEFAULT ''; ALTER COLUMN email
+/// DROP DEFAULT) is held by what it gave; `expression` is the default as
+/// the migration ends ("none"). nullopt for a generated column (its values
+/// are its row's), or a constant default that is what the rows hold, or
+/// on a table without rows (then RefuseDroppingWrittenColumns looks for
+/// other values).
 struct DefaultFill {
   std::string expression;
   std::optional<std::optional<std::string>> one_value;
@@ -1722,12 +1730,13 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
       const std::string table = NameAfterScript(info.table, p.info, i + 1);
       if (table.empty()) continue;
       const bool by_script = FillsAddedColumn(p.info, i, info.table, added.name, dialect);
-      const bool by_default = !by_script && added.fills && !added.if_not_exists &&
-                              db.engine() == Engine::kPostgres;
+      const bool by_default = !by_script && added.fills && db.engine() == Engine::kPostgres;
       if (!by_script && !by_default) continue;
       const std::string column = ColumnNameAfter(p.info, i + 1, info.table, added.name, dialect);
       filled.push_back({{"table", table}, {"column", column}, {"added", added.name}});
       if (by_default) filled.back()["by_default"] = true;
+      // (ADD COLUMN IF NOT EXISTS of a column there before: the rollback keeps it.)
+      if (added.if_not_exists) filled.back()["if_not_exists"] = true;
     }
   }
   if (!filled.empty()) checks["filled"] = std::move(filled);
@@ -2133,8 +2142,7 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
           continue;
         }
         const std::string other = OtherThanDefault(db, table, c);
-        auto rows = db.Query(fmt::format("SELECT count(*) FROM {} WHERE {}", db.QuoteIdent(table), other));
-        empty = empty && rows.ok() && !rows->empty() && rows->rows[0][0].ToInt() == 0;
+        empty = empty && CountRows(db, table, other) == 0;
         added.push_back({{"column", c}, {"other", other}});
       }
       if (!empty) continue;
@@ -2592,6 +2600,13 @@ Result<std::string> FilledColumnQuery(Database& db, const std::string& table, co
   return fmt::format("SELECT {}{} FROM {} WHERE {}", select, text(column), db.QuoteIdent(table), where);
 }
 
+std::optional<int64_t> CountRows(Database& db, const std::string& table, const std::string& where,
+                                 const std::vector<Value>& params) {
+  auto rows = db.Query(fmt::format("SELECT count(*) FROM {} WHERE {}", db.QuoteIdent(table), where), params);
+  if (!rows.ok() || rows->empty()) return std::nullopt;
+  return rows->rows[0][0].ToInt();
+}
+
 std::string OtherThanDefault(Database& db, const std::string& table, const std::string& column) {
   const std::string c = db.QuoteIdent(column);
   std::optional<ConstantValue> fill = ConstantDefault(db, table, column);
@@ -2609,19 +2624,28 @@ Result<std::optional<DefaultFill>> DefaultFillAfter(Database& db, const std::str
                "JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
                "WHERE a.attrelid = $1::regclass AND a.attname = $2 AND NOT a.attisdropped",
                {Value(db.QuoteIdent(table)), Value(column)}));
-  // (No default left: the migration dropped it after the rows got theirs.)
-  const bool dropped = !rows.empty() && rows.rows[0][1].is_null();
-  if (rows.empty() || rows.rows[0][0].ToString() == "t" || (!dropped && ConstantDefault(db, table, column))) {
-    return std::optional<DefaultFill>();
-  }
-  DefaultFill fill{dropped ? "" : rows.rows[0][1].ToString(), std::nullopt};
+  if (rows.empty() || rows.rows[0][0].ToString() == "t") return std::optional<DefaultFill>();
+  // The default as it ends (the migration may have changed or dropped the
+  // one that filled the rows).
+  DefaultFill fill{rows.rows[0][1].is_null() ? "none" : rows.rows[0][1].ToString(), std::nullopt};
   const std::string c = db.QuoteIdent(column) + "::text";
   STRATA_ASSIGN_OR_RETURN(Rows range,
                           db.Query(fmt::format("SELECT min({0}), max({0}) FROM {1}", c, db.QuoteIdent(table))));
   const Value& low = range.rows[0][0];
+  const bool one = !low.is_null() && low.ToString() == range.rows[0][1].ToString();
+  // No row got a value, or all the constant default there now: held as any
+  // column added with a constant default (RefuseDroppingWrittenColumns
+  // leaves out the rows holding it).
+  if (std::optional<ConstantValue> constant = ConstantDefault(db, table, column); constant && (low.is_null() || one)) {
+    if (low.is_null()) return std::optional<DefaultFill>();
+    auto as_text = db.Query("SELECT " + constant->compared);
+    if (as_text.ok() && !as_text->empty() && as_text->rows[0][0].ToString() == low.ToString()) {
+      return std::optional<DefaultFill>();
+    }
+  }
   if (low.is_null()) {
     fill.one_value = std::optional<std::string>();
-  } else if (low.ToString() == range.rows[0][1].ToString()) {
+  } else if (one) {
     fill.one_value = low.ToString();
   }
   return std::optional<DefaultFill>(std::move(fill));
@@ -2664,6 +2688,16 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
     }
     return table;
   };
+  // The columns held below by what the migration (or its default) filled
+  // them with as it ended.
+  auto held_below = [&](const std::string& table, const std::string& column) {
+    if (!checks.is_object() || !checks.contains("filled")) return false;
+    return std::any_of(checks["filled"].begin(), checks["filled"].end(), [&](const nlohmann::json& f) {
+      return (f.contains("after") || f.contains("value")) &&
+             sql::NameKey(f["table"].get<std::string>(), dialect) == sql::NameKey(table, dialect) &&
+             sql::NameKey(f["column"].get<std::string>(), dialect) == sql::NameKey(column, dialect);
+    });
+  };
   for (size_t i = 0; i < up_infos.size(); ++i) {
     const sql::StatementInfo& info = up_infos[i];
     if (info.added.empty()) continue;
@@ -2673,16 +2707,14 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
       // The migration's values: held below, when written since.
       if (FillsAddedColumn(up_infos, i, info.table, added.name, dialect)) continue;
       added.name = ColumnNameAfter(up_infos, i + 1, info.table, added.name, dialect);
+      if (held_below(table, added.name)) continue;
       // What the rows there then got: NULL, or the column's constant default.
       std::optional<ConstantValue> filled;
       if (added.fills) {
         filled = ConstantDefault(db, table, added.name);
         if (!filled) continue;
       }
-      const std::string other = OtherThanDefault(db, table, added.name);
-      auto rows = db.Query(fmt::format("SELECT count(*) FROM {} WHERE {}", db.QuoteIdent(table), other));
-      if (!rows.ok() || rows->empty()) continue;  // the down script will say what is wrong
-      int64_t n = rows->rows[0][0].ToInt();
+      const int64_t n = CountRows(db, table, OtherThanDefault(db, table, added.name)).value_or(0);
       if (n == 0 || UnchangedSince(db, checks, table)) continue;
       return Status(Code::kVerifyFailed,
                     fmt::format("rolling back {} drops column {}.{}, which {} added {}, and {} "
@@ -2703,10 +2735,7 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
     const std::string table = merge["table"].get<std::string>();
     if (UnchangedSince(db, checks, table)) continue;
     for (const auto& added : merge["added"]) {
-      auto rows = db.Query(fmt::format("SELECT count(*) FROM {} WHERE {}", db.QuoteIdent(table),
-                                       added["other"].get<std::string>()));
-      if (!rows.ok() || rows->empty()) continue;  // the down script will say what is wrong
-      const int64_t n = rows->rows[0][0].ToInt();
+      const int64_t n = CountRows(db, table, added["other"].get<std::string>()).value_or(0);
       if (n == 0) continue;
       return Status(Code::kVerifyFailed,
                     fmt::format("rolling back {} rebuilds table {} without column {}, which {} "
@@ -2729,19 +2758,19 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
     const std::string column = filled["column"].get<std::string>();
     if (UnchangedSince(db, checks, table)) continue;
     const std::string added = filled.value("added", column);
-    const std::string by = !filled.contains("default")                  ? " and filled"
-                           : filled["default"].get<std::string>().empty() ? " with a default"
-                                                                          : " with the default " + filled["default"].get<std::string>();
+    if (filled.value("if_not_exists", false) && existed_before(table, added)) continue;
+    const std::string by = filled.contains("default")
+                               ? " with a default (" + filled["default"].get<std::string>() + " when it ended)"
+                               : " and filled";
     const std::string named = added == column ? "" : " (as " + added + ")";
     if (filled.contains("value")) {
       const nlohmann::json& value = filled["value"];
-      const std::string c = db.QuoteIdent(column);
-      auto rows = db.Query(
-          fmt::format("SELECT count(*) FROM {} WHERE {} IS NOT NULL{}", db.QuoteIdent(table), c,
-                      value.is_null() ? "" : fmt::format(" AND {}::text IS DISTINCT FROM $1", c)),
-          value.is_null() ? std::vector<Value>{} : std::vector<Value>{Value(value.get<std::string>())});
-      if (!rows.ok() || rows->empty()) continue;  // the down script will say what is wrong
-      const int64_t n = rows->rows[0][0].ToInt();
+      const int64_t n =
+          CountRows(db, table,
+                    OtherThanDefault(db, table, column) +
+                        (value.is_null() ? "" : fmt::format(" AND {}::text IS DISTINCT FROM $1", db.QuoteIdent(column))),
+                    value.is_null() ? std::vector<Value>{} : std::vector<Value>{Value(value.get<std::string>())})
+              .value_or(0);
       if (n == 0) continue;
       return Status(Code::kVerifyFailed,
                     fmt::format("rolling back {} drops column {}.{}, which {} added{}{}, and {} "
@@ -3076,6 +3105,45 @@ Status CheckMerged(Database& db, const std::string& id, const nlohmann::json& ch
                               table, id, n == 1 ? "one" : std::to_string(n), id));
   }
   return Status::OK();
+}
+
+/// SQLite, whose connections enforce foreign keys only when asked (Strata's
+/// as the session had it; an application's often on): the rows of the
+/// tables whose foreign keys reference one of `tables` that reference no
+/// row there, as "child rowid N, referencing parent". Empty on PostgreSQL,
+/// which enforces them always.
+Result<std::set<std::string>> DanglingReferences(Database& db, const std::set<std::string>& tables) {
+  std::set<std::string> out;
+  if (db.engine() != Engine::kSqlite || tables.empty()) return out;
+  std::set<std::string> children;
+  for (const std::string& t : tables) {
+    STRATA_ASSIGN_OR_RETURN(Rows rows, db.Query("SELECT DISTINCT m.name FROM sqlite_schema m, "
+                                                "pragma_foreign_key_list(m.name) f WHERE m.type = "
+                                                "'table' AND f.\"table\" = $1 COLLATE NOCASE",
+                                                {Value(t)}));
+    for (const auto& row : rows.rows) children.insert(row[0].ToString());
+  }
+  for (const std::string& child : children) {
+    // Columns: table, rowid (NULL for a WITHOUT ROWID table), parent, fkid.
+    STRATA_ASSIGN_OR_RETURN(Rows rows, db.Query("SELECT * FROM pragma_foreign_key_check($1)", {Value(child)}));
+    for (const auto& row : rows.rows) {
+      out.insert(fmt::format("{} rowid {}, referencing {}", child, row[1].is_null() ? "NULL" : row[1].ToString(),
+                             row[2].ToString()));
+    }
+  }
+  return out;
+}
+
+/// The tables a migration's checks name (as before it and as it left
+/// them), lower case.
+std::set<std::string> TablesOfChecks(const nlohmann::json& checks) {
+  std::set<std::string> out;
+  if (!checks.is_object() || !checks.contains("data")) return out;
+  for (const auto& [key, facts] : checks["data"].items()) {
+    out.insert(AsciiLower(key));
+    out.insert(AsciiLower(ReadAs(key, facts)));
+  }
+  return out;
 }
 
 /// Whether a migration's recorded checks say it captured data.
@@ -4644,6 +4712,9 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     // Set when the check found that the down script would lose what the
     // application wrote: its message says all, the rollback undone.
     bool would_lose_writes = false;
+    // SQLite: rows referencing the migration's tables that reference nothing
+    // before the down script (the rollback is not blamed for those).
+    std::set<std::string> dangling_before;
     auto check = [&]() -> Status {
       Status s = CheckRollback(*db_, targets[i].checks, written, &reordered);
       db_->KeepTransactionOnReadErrors(true);
@@ -4651,6 +4722,26 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
         s = CheckMerged(*db_, step.id, checks, merged);
         for (size_t u = 0; s.ok() && u < untouched.size(); ++u) {
           s = CheckUntouched(*db_, step.id, untouched[u], /*undone=*/!directives[i].no_transaction);
+        }
+        if (s.ok()) {
+          // A row the application wrote since that references one the
+          // rollback removes (a parent put back whole, without the rows
+          // written since: --discard-later-writes) would be left pointing
+          // at nothing, which SQLite does not stop when foreign keys are off.
+          STRATA_ASSIGN_OR_RETURN(std::set<std::string> dangling, DanglingReferences(*db_, TablesOfChecks(checks)));
+          std::vector<std::string> left;
+          std::set_difference(dangling.begin(), dangling.end(), dangling_before.begin(), dangling_before.end(),
+                              std::back_inserter(left));
+          if (!left.empty()) {
+            s = Status(Code::kVerifyFailed,
+                       fmt::format("rolling back {} would leave {} row{} referencing rows it removes "
+                                   "({}{}), which SQLite does not stop while foreign keys are off; "
+                                   "the rollback was undone. Delete those rows or point them "
+                                   "elsewhere, then roll back again",
+                                   step.id, left.size(), left.size() == 1 ? "" : "s",
+                                   fmt::join(left.begin(), left.begin() + std::min<size_t>(left.size(), 3), "; "),
+                                   left.size() > 3 ? "; ..." : ""));
+          }
         }
         would_lose_writes = !s.ok();
       }
@@ -4780,6 +4871,14 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
           kept.push_back(std::move(*k));
         }
         if (r.ok()) r = copy_untouched();
+        if (r.ok()) {
+          auto dangling = DanglingReferences(*db_, TablesOfChecks(checks));
+          if (dangling.ok()) {
+            dangling_before = std::move(dangling).value();
+          } else {
+            r = dangling.status();
+          }
+        }
         if (r.ok() && !cascaded.empty()) {
           auto data = ExistingTablesData(*db_, cascaded);
           if (data.ok()) {

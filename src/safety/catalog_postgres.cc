@@ -226,9 +226,12 @@ std::vector<std::string> Queries(bool filtered) {
           " AND c.relkind IN ('v', 'm') AND c.reloptions IS NOT NULL" + NotExtension("pg_class", "c.oid") +
           " UNION ALL "
           "SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, c.relname,"
-          " 'comment ' || quote_literal(ds.description), 2 FROM pg_catalog.pg_class c"
+          " CASE WHEN ds.objsubid = 0 THEN 'comment '"
+          "  ELSE 'comment on column ' || quote_ident(a.attname) || ' ' END"
+          " || quote_literal(ds.description), 2 + sign(ds.objsubid) FROM pg_catalog.pg_class c"
           " JOIN pg_catalog.pg_description ds ON ds.objoid = c.oid"
-          "  AND ds.classoid = 'pg_catalog.pg_class'::regclass AND ds.objsubid = 0" +
+          "  AND ds.classoid = 'pg_catalog.pg_class'::regclass"
+          " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = ds.objsubid" +
           in_schema + " AND c.relkind IN ('v', 'm')" + NotExtension("pg_class", "c.oid"),
       // Rules of views other than the view itself (ON INSERT ... DO INSTEAD).
       "SELECT 'rule', quote_ident(r.rulename) || ' on ' || c.relname,"

@@ -2219,8 +2219,8 @@ TEST_P(RollbackTest, AColumnAddedWithAnExpressionDefaultIsHeldToTheValuesItGave)
   Status refused = Down();
   EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
   EXPECT_THAT(refused.message(), HasSubstr("drops column items.created_at, which 0003_stamp added with "
-                                           "the default now(), and 1 row holds a value other than the "
-                                           "one it gave the rows there"));
+                                           "a default (now() when it ended), and 1 row holds a value "
+                                           "other than the one it gave the rows there"));
   EXPECT_EQ(RowsText("SELECT created_at::date FROM items WHERE id = 1"), "2000-01-01|\n");
   ASSERT_TRUE(Down({.discard_later_writes = true}).ok());
   // A constant default the migration drops once the rows have it (ente's
@@ -2235,10 +2235,26 @@ TEST_P(RollbackTest, AColumnAddedWithAnExpressionDefaultIsHeldToTheValuesItGave)
   refused = Down();
   EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
   EXPECT_THAT(refused.message(), HasSubstr("drops column items.email, which 0003_stamp added with a "
-                                           "default, and 1 row holds a value other than"));
+                                           "default (none when it ended), and 1 row holds a value other than"));
   ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET email = '' WHERE id = 2").ok());
   rolled = Down();
   ASSERT_TRUE(rolled.ok()) << rolled.message();
+  // Its default changed in the same migration: the rows hold what the first
+  // one gave, a row deleted since loses nothing (refused, naming the new
+  // default; hunt39 #3, #4); nor is IF NOT EXISTS a way around it (#1).
+  Write("0003_stamp.up.sql", "ALTER TABLE items ADD COLUMN IF NOT EXISTS email TEXT DEFAULT 'a';\n"
+                             "ALTER TABLE items ALTER COLUMN email SET DEFAULT 'b';\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("DELETE FROM items WHERE id = 5").ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, name) VALUES (8, 'eight')").ok());
+  rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET email = 'mine' WHERE id = 8").ok());
+  refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("1 row holds a value other than the one it gave"));
+  ASSERT_TRUE(Down({.discard_later_writes = true}).ok());
   // Each row its own value: held to them as the migration left them.
   Write("0003_stamp.up.sql", "ALTER TABLE items ADD COLUMN ref uuid DEFAULT gen_random_uuid();\n");
   Write("0003_stamp.down.sql", "ALTER TABLE items DROP COLUMN ref;\n");
@@ -2250,8 +2266,8 @@ TEST_P(RollbackTest, AColumnAddedWithAnExpressionDefaultIsHeldToTheValuesItGave)
   ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, name) VALUES (7, 'seven')").ok());
   refused = Down();
   EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
-  EXPECT_THAT(refused.message(), HasSubstr("drops column items.ref, which 0003_stamp added with the "
-                                           "default gen_random_uuid(), but its values changed since"));
+  EXPECT_THAT(refused.message(), HasSubstr("drops column items.ref, which 0003_stamp added with a "
+                                           "default (gen_random_uuid() when it ended), but its values changed since"));
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE ref IS NOT NULL AND id = 7"), 1);
 }
 
@@ -2337,6 +2353,40 @@ TEST_P(RollbackTest, ACommentTheDownScriptLeavesChangedFailsTheRollback) {
   EXPECT_THAT(refused.message(), HasSubstr("+  comment on column note 'shown'"));
   EXPECT_THAT(refused.message(), HasSubstr("strata resolve 3 --accept-file"));
   EXPECT_EQ(RowsText(comments), "price|cents|\nremark|shown|\n");
+}
+
+// SQLite enforces foreign keys only on a connection that asks: a parent
+// put back whole without the rows written since (--discard-later-writes)
+// left the application's child rows pointing at nothing, with exit 0
+// (hunt38 #4). The rollback is undone instead.
+TEST_P(RollbackTest, ARollbackLeavingRowsReferencingNothingIsUndoneOnSqlite) {
+  if (pg()) GTEST_SKIP() << "PostgreSQL enforces foreign keys itself";
+  Write("0003_feeds.up.sql",
+        "CREATE TABLE feed (id TEXT PRIMARY KEY, name TEXT NOT NULL, legacy TEXT);\n"
+        "CREATE TABLE post (id TEXT PRIMARY KEY, feed_id TEXT NOT NULL REFERENCES feed (id) ON DELETE CASCADE);\n"
+        "INSERT INTO feed VALUES ('f1', 'one', 'x');\n");
+  ASSERT_TRUE(Up().ok());
+  Write("0004_drop_legacy.up.sql",
+        "CREATE TABLE new_feed (id TEXT PRIMARY KEY, name TEXT NOT NULL);\n"
+        "INSERT INTO new_feed (id, name) SELECT id, name FROM feed;\n"
+        "DROP TABLE feed;\nALTER TABLE new_feed RENAME TO feed;\n");
+  Write("0004_drop_legacy.down.sql",
+        "CREATE TABLE new_feed (id TEXT PRIMARY KEY, name TEXT NOT NULL, legacy TEXT);\n"
+        "INSERT INTO new_feed (id, name) SELECT id, name FROM feed;\n"
+        "DROP TABLE feed;\nALTER TABLE new_feed RENAME TO feed;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("PRAGMA foreign_keys = ON; INSERT INTO feed VALUES ('f2', 'two');"
+                                       "INSERT INTO post VALUES ('p2', 'f2')").ok());
+  Status refused = Down({.discard_later_writes = true});
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("would leave 1 row referencing rows it removes (post rowid 1, "
+                                           "referencing feed)"));
+  EXPECT_EQ(RowsText("SELECT id FROM feed ORDER BY id"), "f1|\nf2|\n");
+  EXPECT_EQ(RowsText("SELECT id FROM post"), "p2|\n");
+  ASSERT_TRUE(db_->Exec("DELETE FROM post").ok());
+  Status rolled = Down({.discard_later_writes = true});
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, legacy FROM feed ORDER BY id"), "f1|x|\n");
 }
 
 TEST_P(RollbackTest, AnAddedColumnIsGuardedUnderTheNameTheMigrationGaveItsTable) {

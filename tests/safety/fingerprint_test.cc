@@ -205,6 +205,7 @@ TEST_P(FingerprintTest, CommentsChangeItOnPostgres) {
   ExpectDiffer(base + "COMMENT ON COLUMN t.b IS 'old';", base + "COMMENT ON COLUMN t.b IS 'new';",
                "comment on column b 'new'");
   ExpectDiffer(base, base + "COMMENT ON VIEW v IS 'x';", "view v");
+  ExpectDiffer(base, base + "COMMENT ON COLUMN v.a IS 'x';", "comment on column a 'x'");
   ExpectDiffer(base, base + "COMMENT ON FUNCTION f() IS 'y';", "function f()");
   EXPECT_THAT(Schema(base).canonical_text, Not(HasSubstr("comment")));
 }

@@ -1407,7 +1407,7 @@ bool CreatesExternalContentIndex(std::string_view create, sql::Dialect dialect) 
 Result<std::string> FilledColumnQuery(Database& db, const std::string& table, const std::string& column);
 
 /// The condition (SQL) under which a row of `table` holds a value of
-/// `column` other than what adding it gave: not NULL, or not the column's
+/// `column` other than what adding it gave: not NULL, nor the column's
 /// constant default when it has one.
 std::string OtherThanDefault(Database& db, const std::string& table, const std::string& column);
 
@@ -1416,10 +1416,10 @@ std::string OtherThanDefault(Database& db, const std::string& table, const std::
 std::optional<int64_t> CountRows(Database& db, const std::string& table, const std::string& where,
                                  const std::vector<Value>& params = {});
 
-/// How a PostgreSQL default that is an expression (now(), gen_random_uuid(),
-/// nextval(..), an identity) filled the column a migration added, read as it
-/// ends: its rows' values are the migration's, not to be told from ones
-/// written since otherwise. `one_value` when every row got the same one
+/// How a PostgreSQL default filled the column a migration added, read as it
+/// ends (an expression: now(), gen_random_uuid(), nextval(..), an identity;
+/// or a constant the migration then changed or dropped): its rows' values
+/// are the migration's, not to be told from ones written since otherwise. `one_value` when every row got the same one
 /// (now() is the transaction's time; nullopt inside when there was no row):
 /// a rollback then looks for other values only (and for values other than
 /// a constant default the column has then), and rows deleted since do not
@@ -1720,8 +1720,8 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   // Columns it adds and fills itself, under the names it leaves them:
   // their values are summed once it ends (WithDataAfter). So are those a
   // PostgreSQL default fills (ADD COLUMN created_at .. DEFAULT now()), which
-  // WithDataAfter leaves out when the default turns out to be a constant
-  // (RefuseDroppingWrittenColumns holds those) or the column generated.
+  // WithDataAfter leaves out when the column is generated or holds the
+  // constant default it has then (RefuseDroppingWrittenColumns holds those).
   json filled = json::array();
   const sql::Dialect dialect = DialectOf(db.engine());
   for (size_t i = 0; i < p.info.size(); ++i) {
@@ -2130,17 +2130,14 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
       auto now = db.ListColumns(table);
       auto before = db.ListColumns(merge["capture"].get<std::string>());
       if (!now.ok() || !before.ok() || now->empty()) continue;
-      std::set<std::string> has;
+      std::set<std::string> had, has;
+      for (const auto& c : *before) had.insert(AsciiLower(c));
       for (const auto& c : *now) has.insert(AsciiLower(c));
-      if (std::any_of(before->begin(), before->end(), [&](const std::string& c) { return !has.count(AsciiLower(c)); })) {
-        continue;
-      }
+      if (!std::includes(has.begin(), has.end(), had.begin(), had.end())) continue;
       nlohmann::json added = nlohmann::json::array();
       bool empty = true;
       for (const std::string& c : *now) {
-        if (std::any_of(before->begin(), before->end(), [&](const std::string& b) { return AsciiLower(b) == AsciiLower(c); })) {
-          continue;
-        }
+        if (had.count(AsciiLower(c))) continue;
         const std::string other = OtherThanDefault(db, table, c);
         empty = empty && CountRows(db, table, other) == 0;
         added.push_back({{"column", c}, {"other", other}});
@@ -2611,8 +2608,9 @@ std::string OtherThanDefault(Database& db, const std::string& table, const std::
   const std::string c = db.QuoteIdent(column);
   std::optional<ConstantValue> fill = ConstantDefault(db, table, column);
   if (!fill) return c + " IS NOT NULL";
-  return db.engine() == Engine::kPostgres ? fmt::format("{}::text IS DISTINCT FROM {}", c, fill->compared)
-                                          : fmt::format("{} IS NOT {}", c, fill->compared);
+  return db.engine() == Engine::kPostgres
+             ? fmt::format("{0} IS NOT NULL AND {0}::text IS DISTINCT FROM {1}", c, fill->compared)
+             : fmt::format("{0} IS NOT NULL AND {0} IS NOT {1}", c, fill->compared);
 }
 
 Result<std::optional<DefaultFill>> DefaultFillAfter(Database& db, const std::string& table,
@@ -3108,27 +3106,32 @@ Status CheckMerged(Database& db, const std::string& id, const nlohmann::json& ch
 }
 
 /// SQLite, whose connections enforce foreign keys only when asked (Strata's
-/// as the session had it; an application's often on): the rows of the
-/// tables whose foreign keys reference one of `tables` that reference no
-/// row there, as "child rowid N, referencing parent". Empty on PostgreSQL,
-/// which enforces them always.
-Result<std::set<std::string>> DanglingReferences(Database& db, const std::set<std::string>& tables) {
-  std::set<std::string> out;
+/// as the session had it; an application's often on): how many rows of
+/// `tables` and of the tables whose foreign keys reference them reference
+/// no row, per child table, parent and foreign key ("child -> parent
+/// (foreign key N)"). Counted, not named by rowid: a rebuild renumbers
+/// rowids, and a WITHOUT ROWID table has none. A foreign key SQLite cannot
+/// check (to a column without a unique index: "foreign key mismatch") is
+/// passed over, as SQLite passes it over while they are off. Empty on
+/// PostgreSQL, which enforces them always.
+std::map<std::string, int64_t> DanglingReferences(Database& db, const std::set<std::string>& tables) {
+  std::map<std::string, int64_t> out;
   if (db.engine() != Engine::kSqlite || tables.empty()) return out;
-  std::set<std::string> children;
+  std::set<std::string> children(tables.begin(), tables.end());
   for (const std::string& t : tables) {
-    STRATA_ASSIGN_OR_RETURN(Rows rows, db.Query("SELECT DISTINCT m.name FROM sqlite_schema m, "
-                                                "pragma_foreign_key_list(m.name) f WHERE m.type = "
-                                                "'table' AND f.\"table\" = $1 COLLATE NOCASE",
-                                                {Value(t)}));
-    for (const auto& row : rows.rows) children.insert(row[0].ToString());
+    auto rows = db.Query("SELECT DISTINCT m.name FROM sqlite_schema m, pragma_foreign_key_list(m.name) f "
+                         "WHERE m.type = 'table' AND f.\"table\" = $1 COLLATE NOCASE",
+                         {Value(t)});
+    if (!rows.ok()) continue;
+    for (const auto& row : rows->rows) children.insert(AsciiLower(row[0].ToString()));
   }
   for (const std::string& child : children) {
-    // Columns: table, rowid (NULL for a WITHOUT ROWID table), parent, fkid.
-    STRATA_ASSIGN_OR_RETURN(Rows rows, db.Query("SELECT * FROM pragma_foreign_key_check($1)", {Value(child)}));
-    for (const auto& row : rows.rows) {
-      out.insert(fmt::format("{} rowid {}, referencing {}", child, row[1].is_null() ? "NULL" : row[1].ToString(),
-                             row[2].ToString()));
+    // Columns: table, rowid, parent, fkid.
+    auto rows = db.Query("SELECT parent, fkid, count(*) FROM pragma_foreign_key_check($1) GROUP BY parent, fkid",
+                         {Value(child)});
+    if (!rows.ok()) continue;
+    for (const auto& row : rows->rows) {
+      out[fmt::format("{} -> {} (foreign key {})", child, row[0].ToString(), row[1].ToString())] = row[2].ToInt();
     }
   }
   return out;
@@ -3410,19 +3413,30 @@ bool WritesRowsOf(const sql::StatementInfo& i, const std::string& table, sql::Di
                      [&](const std::string& w) { return sql::NameKey(w, dialect) == key; });
 }
 
-/// The tables of the migration (lower case) whose rows its down script
-/// writes and its up script wrote none of, nor created: CopyUntouched holds
-/// their rows whole, so the rollback reads whether they were written since
-/// before the down script runs (one that deletes just the rows written
-/// since leaves the table as before the migration).
+/// The tables of the migration (lower case) whose rows its down script may
+/// delete (DELETE, TRUNCATE, a MERGE or body that does) and its up script
+/// wrote none of, nor created: CopyUntouched holds their rows whole, so the
+/// rollback reads whether they were written since before the down script
+/// runs (one that deletes just the rows written since leaves the table as
+/// before the migration). A down script that only updates them is left to
+/// its own call (an expand/contract rollback carries the application's
+/// writes back; a duplicate's key renamed is a row kept).
 std::set<std::string> HeldWhole(const nlohmann::json& checks, const std::vector<sql::StatementInfo>& up_infos,
                                 const std::vector<sql::StatementInfo>& down_infos, sql::Dialect dialect) {
+  using K = sql::StatementKind;
   std::set<std::string> out;
   if (!checks.is_object() || !checks.contains("data")) return out;
   for (const auto& [table, facts] : checks["data"].items()) {
     if (facts.value("created", false)) continue;
+    const std::string key = sql::NameKey(table, dialect);
     auto writes = [&](const sql::StatementInfo& i) { return WritesRowsOf(i, table, dialect); };
-    if (std::any_of(down_infos.begin(), down_infos.end(), writes) &&
+    auto deletes = [&](const sql::StatementInfo& i) {
+      const bool named = sql::NameKey(i.table, dialect) == key;
+      return (named && (i.kind == K::kDelete || i.kind == K::kTruncate || i.deletes_rows)) ||
+             std::any_of(i.rewrites.begin(), i.rewrites.end(),
+                         [&](const std::string& w) { return sql::NameKey(w, dialect) == key; });
+    };
+    if (std::any_of(down_infos.begin(), down_infos.end(), deletes) &&
         std::none_of(up_infos.begin(), up_infos.end(), writes)) {
       out.insert(AsciiLower(table));
     }
@@ -4712,9 +4726,10 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     // Set when the check found that the down script would lose what the
     // application wrote: its message says all, the rollback undone.
     bool would_lose_writes = false;
-    // SQLite: rows referencing the migration's tables that reference nothing
-    // before the down script (the rollback is not blamed for those).
-    std::set<std::string> dangling_before;
+    // SQLite: rows of the migration's tables, and of those referencing
+    // them, that reference nothing before the down script (the rollback is
+    // not blamed for those).
+    std::map<std::string, int64_t> dangling_before;
     auto check = [&]() -> Status {
       Status s = CheckRollback(*db_, targets[i].checks, written, &reordered);
       db_->KeepTransactionOnReadErrors(true);
@@ -4728,19 +4743,23 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
           // rollback removes (a parent put back whole, without the rows
           // written since: --discard-later-writes) would be left pointing
           // at nothing, which SQLite does not stop when foreign keys are off.
-          STRATA_ASSIGN_OR_RETURN(std::set<std::string> dangling, DanglingReferences(*db_, TablesOfChecks(checks)));
           std::vector<std::string> left;
-          std::set_difference(dangling.begin(), dangling.end(), dangling_before.begin(), dangling_before.end(),
-                              std::back_inserter(left));
+          int64_t rows = 0;
+          for (const auto& [reference, n] : DanglingReferences(*db_, TablesOfChecks(checks))) {
+            const int64_t more = n - (dangling_before.count(reference) ? dangling_before.at(reference) : 0);
+            if (more <= 0) continue;
+            rows += more;
+            left.push_back(fmt::format("{} more of {}", more, reference));
+          }
           if (!left.empty()) {
             s = Status(Code::kVerifyFailed,
-                       fmt::format("rolling back {} would leave {} row{} referencing rows it removes "
-                                   "({}{}), which SQLite does not stop while foreign keys are off; "
-                                   "the rollback was undone. Delete those rows or point them "
-                                   "elsewhere, then roll back again",
-                                   step.id, left.size(), left.size() == 1 ? "" : "s",
-                                   fmt::join(left.begin(), left.begin() + std::min<size_t>(left.size(), 3), "; "),
-                                   left.size() > 3 ? "; ..." : ""));
+                       fmt::format("rolling back {} would leave {} row{} referencing rows that are not "
+                                   "there ({}), which SQLite does not stop while foreign keys are off "
+                                   "(`sqlite3 FILE 'PRAGMA foreign_key_check'` lists them once it is "
+                                   "done): a parent it removes or a child it puts back; the rollback "
+                                   "was undone. Delete those rows or point them elsewhere, then roll "
+                                   "back again",
+                                   step.id, rows, rows == 1 ? "" : "s", fmt::join(left, "; ")));
           }
         }
         would_lose_writes = !s.ok();
@@ -4871,14 +4890,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
           kept.push_back(std::move(*k));
         }
         if (r.ok()) r = copy_untouched();
-        if (r.ok()) {
-          auto dangling = DanglingReferences(*db_, TablesOfChecks(checks));
-          if (dangling.ok()) {
-            dangling_before = std::move(dangling).value();
-          } else {
-            r = dangling.status();
-          }
-        }
+        if (r.ok()) dangling_before = DanglingReferences(*db_, TablesOfChecks(checks));
         if (r.ok() && !cascaded.empty()) {
           auto data = ExistingTablesData(*db_, cascaded);
           if (data.ok()) {

@@ -2255,6 +2255,15 @@ TEST_P(RollbackTest, AColumnAddedWithAnExpressionDefaultIsHeldToTheValuesItGave)
   EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
   EXPECT_THAT(refused.message(), HasSubstr("1 row holds a value other than the one it gave"));
   ASSERT_TRUE(Down({.discard_later_writes = true}).ok());
+  // Added empty, given a default after: rows inserted since with it lose
+  // nothing (refused, counting the NULL rows; hunt41 #4).
+  Write("0003_stamp.up.sql", "ALTER TABLE items ADD COLUMN status TEXT;\n"
+                             "ALTER TABLE items ALTER COLUMN status SET DEFAULT 'new';\n");
+  Write("0003_stamp.down.sql", "ALTER TABLE items DROP COLUMN status;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, name) VALUES (9, 'nine')").ok());
+  rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
   // Each row its own value: held to them as the migration left them.
   Write("0003_stamp.up.sql", "ALTER TABLE items ADD COLUMN ref uuid DEFAULT gen_random_uuid();\n");
   Write("0003_stamp.down.sql", "ALTER TABLE items DROP COLUMN ref;\n");
@@ -2364,6 +2373,10 @@ TEST_P(RollbackTest, ARollbackLeavingRowsReferencingNothingIsUndoneOnSqlite) {
   Write("0003_feeds.up.sql",
         "CREATE TABLE feed (id TEXT PRIMARY KEY, name TEXT NOT NULL, legacy TEXT);\n"
         "CREATE TABLE post (id TEXT PRIMARY KEY, feed_id TEXT NOT NULL REFERENCES feed (id) ON DELETE CASCADE);\n"
+        // A foreign key SQLite cannot check (feed.name has no unique index):
+        // passed over, as SQLite does while they are off (it failed every
+        // rollback; hunt41 #5).
+        "CREATE TABLE tag (feed_name TEXT REFERENCES feed (name));\n"
         "INSERT INTO feed VALUES ('f1', 'one', 'x');\n");
   ASSERT_TRUE(Up().ok());
   Write("0004_drop_legacy.up.sql",
@@ -2379,8 +2392,8 @@ TEST_P(RollbackTest, ARollbackLeavingRowsReferencingNothingIsUndoneOnSqlite) {
                                        "INSERT INTO post VALUES ('p2', 'f2')").ok());
   Status refused = Down({.discard_later_writes = true});
   EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
-  EXPECT_THAT(refused.message(), HasSubstr("would leave 1 row referencing rows it removes (post rowid 1, "
-                                           "referencing feed)"));
+  EXPECT_THAT(refused.message(), HasSubstr("would leave 1 row referencing rows that are not there (1 "
+                                           "more of post -> feed (foreign key 0))"));
   EXPECT_EQ(RowsText("SELECT id FROM feed ORDER BY id"), "f1|\nf2|\n");
   EXPECT_EQ(RowsText("SELECT id FROM post"), "p2|\n");
   ASSERT_TRUE(db_->Exec("DELETE FROM post").ok());

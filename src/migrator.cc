@@ -1399,11 +1399,7 @@ bool CreatesExternalContentIndex(std::string_view create, sql::Dialect dialect) 
   return false;
 }
 
-/// The name that the table called `table` just before statement `from` has
-/// once the whole script has run, following its renames; "" when the script
-/// dropped it and no other table took its name. A rollback's checks of what was
-/// written since read the table under this name (a rebuild that renames the
-/// old table away first, or a table created as "x_staging" and renamed).
+/// See its definition, with RefuseDroppingWrittenColumns.
 Result<std::string> FilledColumnQuery(Database& db, const std::string& table, const std::string& column);
 
 /// The condition (SQL) under which a row of `table` holds a value of
@@ -1419,11 +1415,11 @@ std::optional<int64_t> CountRows(Database& db, const std::string& table, const s
 /// How a PostgreSQL default filled the column a migration added, read as it
 /// ends (an expression: now(), gen_random_uuid(), nextval(..), an identity;
 /// or a constant the migration then changed or dropped): its rows' values
-/// are the migration's, not to be told from ones written since otherwise. `one_value` when every row got the same one
-/// (now() is the transaction's time; nullopt inside when there was no row):
-/// a rollback then looks for other values only (and for values other than
-/// a constant default the column has then), and rows deleted since do not
-/// count. A default the migration changed or dropped after adding the
+/// are the migration's, not to be told from ones written since otherwise.
+/// `one_value` when every row got the same one (now() is the transaction's
+/// time; nullopt inside when there was no row): a rollback then looks for
+/// other values only (and for values other than a constant default the
+/// column has then), and rows deleted since do not count. A default the migration changed or dropped after adding the
 /// column (ADD COLUMN email TEXT NOT NULL DEFAULT ''; ALTER COLUMN email
 /// DROP DEFAULT) is held by what it gave; `expression` is the default as
 /// the migration ends ("none"). nullopt for a generated column (its values
@@ -1478,6 +1474,11 @@ bool FillsAddedColumn(const std::vector<sql::StatementInfo>& script, size_t i, c
          WritesColumn(script, table, ColumnNameAfter(script, i + 1, table, added, dialect), dialect);
 }
 
+/// The name that the table called `table` just before statement `from` has
+/// once the whole script has run, following its renames; "" when the script
+/// dropped it and no other table took its name. A rollback's checks of what was
+/// written since read the table under this name (a rebuild that renames the
+/// old table away first, or a table created as "x_staging" and renamed).
 std::string NameAfterScript(const std::string& table, const std::vector<sql::StatementInfo>& script,
                             size_t from) {
   using K = sql::StatementKind;
@@ -2588,13 +2589,8 @@ Result<std::string> FilledColumnQuery(Database& db, const std::string& table, co
   std::string select;
   for (const std::string& k : key) select += text(k) + ", ";
   if (key.empty() && !pg) select = "rowid, ";
-  const std::string c = db.QuoteIdent(column);
-  std::string where = c + " IS NOT NULL";
-  if (std::optional<ConstantValue> fill = ConstantDefault(db, table, column)) {
-    where += pg ? fmt::format(" AND {}::text IS DISTINCT FROM {}", c, fill->compared)
-                : fmt::format(" AND {} IS NOT {}", c, fill->compared);
-  }
-  return fmt::format("SELECT {}{} FROM {} WHERE {}", select, text(column), db.QuoteIdent(table), where);
+  return fmt::format("SELECT {}{} FROM {} WHERE {}", select, text(column), db.QuoteIdent(table),
+                     OtherThanDefault(db, table, column));
 }
 
 std::optional<int64_t> CountRows(Database& db, const std::string& table, const std::string& where,
@@ -3464,6 +3460,7 @@ Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::stri
                                                    const nlohmann::json& checks,
                                                    const std::vector<sql::StatementInfo>& up_infos,
                                                    const std::vector<sql::StatementInfo>& down_infos,
+                                                   const std::set<std::string>& held_whole,
                                                    sql::Dialect dialect) {
   using K = sql::StatementKind;
   const std::string key = sql::NameKey(table, dialect);
@@ -3487,9 +3484,7 @@ Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::stri
   out.table = table;
   std::vector<std::string> key_now;
   if (taken.empty()) {
-    if (!HeldWhole(checks, up_infos, down_infos, dialect).count(AsciiLower(table))) {
-      return std::optional<UntouchedRows>();
-    }
+    if (!held_whole.count(AsciiLower(table))) return std::optional<UntouchedRows>();
     STRATA_ASSIGN_OR_RETURN(key_now, db.ListPrimaryKey(table));
     if (key_now.empty()) return std::optional<UntouchedRows>();
     out.copy = db.QuoteIdent(fmt::format("strata_untouched_{:x}", std::hash<std::string>{}(key)));
@@ -4647,6 +4642,11 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     const nlohmann::json checks = checks_of(i);
     const std::vector<sql::StatementInfo> up_infos = up_infos_of(i);
     const std::vector<sql::StatementInfo> down_infos = Classified(scripts[i], dialect);
+    // The tables whose rows the down script is held to whole (CopyUntouched),
+    // and those of the migration with the tables referencing them
+    // (DanglingReferences).
+    const std::set<std::string> held_whole = HeldWhole(checks, up_infos, down_infos, dialect);
+    const std::set<std::string> tables_of_checks = TablesOfChecks(checks);
     auto fail_refused = [&](Status refused) {
       if (report.completed > 0) {
         refused = Status(refused.code(),
@@ -4726,7 +4726,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       untouched.clear();
       for (size_t w = 0; !options.discard_later_writes && w < written.size(); ++w) {
         STRATA_ASSIGN_OR_RETURN(std::optional<UntouchedRows> copied,
-                                CopyUntouched(*db_, written[w], checks, up_infos, down_infos, dialect));
+                                CopyUntouched(*db_, written[w], checks, up_infos, down_infos, held_whole, dialect));
         if (copied) untouched.push_back(std::move(*copied));
       }
       return Status::OK();
@@ -4753,7 +4753,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
           // at nothing, which SQLite does not stop when foreign keys are off.
           std::vector<std::string> left;
           int64_t rows = 0;
-          for (const auto& [reference, n] : DanglingReferences(*db_, TablesOfChecks(checks))) {
+          for (const auto& [reference, n] : DanglingReferences(*db_, tables_of_checks)) {
             const int64_t more = n - (dangling_before.count(reference) ? dangling_before.at(reference) : 0);
             if (more <= 0) continue;
             rows += more;
@@ -4876,9 +4876,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
         // which they pass over; the transaction must go on all the same.
         db_->KeepTransactionOnReadErrors(true);
         Status r;
-        if (auto read = WrittenSince(*db_, targets[i].checks, guarded_only,
-                                     HeldWhole(checks, up_infos, down_infos, dialect));
-            !read.ok()) {
+        if (auto read = WrittenSince(*db_, targets[i].checks, guarded_only, held_whole); !read.ok()) {
           r = read.status();
         } else {
           written = std::move(read).value();
@@ -4898,7 +4896,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
           kept.push_back(std::move(*k));
         }
         if (r.ok()) r = copy_untouched();
-        if (r.ok()) dangling_before = DanglingReferences(*db_, TablesOfChecks(checks));
+        if (r.ok()) dangling_before = DanglingReferences(*db_, tables_of_checks);
         if (r.ok() && !cascaded.empty()) {
           auto data = ExistingTablesData(*db_, cascaded);
           if (data.ok()) {

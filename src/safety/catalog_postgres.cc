@@ -25,6 +25,18 @@ constexpr char kNotExtension[] =
     " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep"
     " WHERE dep.classid = 'pg_catalog.{}'::regclass AND dep.objid = {} AND dep.deptype = 'e')";
 
+/// A comment (COMMENT ON) of a relation `c` or of one of its columns, as a
+/// fact: `comment '..'` or `comment on column name '..'`. kCommentJoins
+/// brings `ds` and `a` in; kCommentKept, after the WHERE, leaves out a
+/// dropped column's.
+constexpr char kCommentFact[] =
+    "CASE WHEN ds.objsubid = 0 THEN 'comment ' ELSE 'comment on column ' || quote_ident(a.attname) || ' ' END"
+    " || quote_literal(ds.description)";
+constexpr char kCommentJoins[] =
+    " JOIN pg_catalog.pg_description ds ON ds.objoid = c.oid AND ds.classoid = 'pg_catalog.pg_class'::regclass"
+    " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = ds.objsubid";
+constexpr char kCommentKept[] = " AND (ds.objsubid = 0 OR NOT a.attisdropped)";
+
 /// Leaves out members of an extension; `oid` is a row of `catalog`.
 std::string NotExtension(std::string_view catalog, std::string_view oid) {
   return fmt::format(kNotExtension, catalog, oid);
@@ -91,15 +103,9 @@ std::vector<std::string> Queries(bool filtered) {
           // as below: a table without keeps its text. Columns' by name, so
           // that one added back last (a rollback) reads the same.
           " UNION ALL "
-          "SELECT 'table', c.relname, CASE WHEN ds.objsubid = 0 THEN 'comment '"
-          "  ELSE 'comment on column ' || quote_ident(a.attname) || ' ' END"
-          " || quote_literal(ds.description), 400000 + sign(ds.objsubid), c.relname"
-          " FROM pg_catalog.pg_class c"
-          " JOIN pg_catalog.pg_description ds ON ds.objoid = c.oid"
-          "  AND ds.classoid = 'pg_catalog.pg_class'::regclass"
-          " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = ds.objsubid" +
-          in_schema + " AND c.relkind IN ('r', 'p', 'f') AND (ds.objsubid = 0 OR NOT a.attisdropped)" +
-          NotExtension("pg_class", "c.oid") +
+          "SELECT 'table', c.relname, " + std::string(kCommentFact) + ", 400000 + sign(ds.objsubid), c.relname"
+          " FROM pg_catalog.pg_class c" + kCommentJoins + in_schema + " AND c.relkind IN ('r', 'p', 'f')" +
+          kCommentKept + NotExtension("pg_class", "c.oid") +
           " UNION ALL "
           "SELECT 'table', c.relname, 'constraint ' || quote_ident(k.conname) || ' '"
           " || pg_get_constraintdef(k.oid, true), 100000, c.relname"
@@ -225,14 +231,9 @@ std::vector<std::string> Queries(bool filtered) {
           RelOptions("c") + ", 1 FROM pg_catalog.pg_class c" + in_schema +
           " AND c.relkind IN ('v', 'm') AND c.reloptions IS NOT NULL" + NotExtension("pg_class", "c.oid") +
           " UNION ALL "
-          "SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, c.relname,"
-          " CASE WHEN ds.objsubid = 0 THEN 'comment '"
-          "  ELSE 'comment on column ' || quote_ident(a.attname) || ' ' END"
-          " || quote_literal(ds.description), 2 + sign(ds.objsubid) FROM pg_catalog.pg_class c"
-          " JOIN pg_catalog.pg_description ds ON ds.objoid = c.oid"
-          "  AND ds.classoid = 'pg_catalog.pg_class'::regclass"
-          " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = ds.objsubid" +
-          in_schema + " AND c.relkind IN ('v', 'm')" + NotExtension("pg_class", "c.oid"),
+          "SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, c.relname, " +
+          kCommentFact + ", 2 + sign(ds.objsubid) FROM pg_catalog.pg_class c" + kCommentJoins + in_schema +
+          " AND c.relkind IN ('v', 'm')" + kCommentKept + NotExtension("pg_class", "c.oid"),
       // Rules of views other than the view itself (ON INSERT ... DO INSTEAD).
       "SELECT 'rule', quote_ident(r.rulename) || ' on ' || c.relname,"
       " pg_get_ruledef(r.oid, true), 0"

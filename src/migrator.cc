@@ -2121,9 +2121,10 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
   // columns it had before, no fewer (a rebuild that drops one loses its
   // values, which only the capture holds): written since, another table is
   // not merged. A column it adds (Prisma's rebuild for ADD COLUMN .. NOT
-  // NULL DEFAULT) must hold nothing of its own yet, NULL or its constant
-  // default in every row: values the application writes to it since, which
-  // the down script drops, are refused (RefuseDroppingWrittenColumns).
+  // NULL DEFAULT) must hold nothing of its own yet, NULL, its constant
+  // default or one value the copy gave it in every row: values the
+  // application writes to it since, which the down script drops, are
+  // refused (RefuseDroppingWrittenColumns).
   if (checks.contains("merges")) {
     for (auto& merge : checks["merges"]) {
       if (!merge.contains("keep")) continue;
@@ -2139,7 +2140,19 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
       bool empty = true;
       for (const std::string& c : *now) {
         if (had.count(AsciiLower(c))) continue;
-        const std::string other = OtherThanDefault(db, table, c);
+        std::string other = OtherThanDefault(db, table, c);
+        // The one value the rebuild's copy gave every row (shiori's
+        // `SELECT .., 'warc' FROM bookmark`) is the migration's, as a
+        // default's would be.
+        const std::string text = db.engine() == Engine::kPostgres ? db.QuoteIdent(c) + "::text"
+                                                                  : "CAST(" + db.QuoteIdent(c) + " AS TEXT)";
+        auto fill = db.Query(fmt::format("SELECT DISTINCT {} FROM {} WHERE {} LIMIT 2", text,
+                                         db.QuoteIdent(table), other));
+        if (fill.ok() && fill->rows.size() == 1 && !fill->rows[0][0].is_null()) {
+          other += fmt::format(" AND {} {} {}", text,
+                               db.engine() == Engine::kPostgres ? "IS DISTINCT FROM" : "IS NOT",
+                               SqlLiteral(fill->rows[0][0].ToString()));
+        }
         empty = empty && CountRows(db, table, other) == 0;
         added.push_back({{"column", c}, {"other", other}});
       }
@@ -3404,6 +3417,10 @@ struct UntouchedRows {
   size_t keys = 0;
   std::vector<size_t> held;  // the captures whose rows are held; all when empty
   std::string key_names;     // for messages: "id" or "a, b"
+  /// Held whole without a primary key: no row can be named, but the up
+  /// script wrote none, so fewer rows after the down script than before
+  /// are rows that were there before the migration or were written since.
+  std::optional<int64_t> rows_before;
 };
 
 /// Whether statement `i` writes rows of `table` (INSERT, UPDATE, DELETE,
@@ -3486,7 +3503,11 @@ Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::stri
   if (taken.empty()) {
     if (!held_whole.count(AsciiLower(table))) return std::optional<UntouchedRows>();
     STRATA_ASSIGN_OR_RETURN(key_now, db.ListPrimaryKey(table));
-    if (key_now.empty()) return std::optional<UntouchedRows>();
+    if (key_now.empty()) {
+      out.rows_before = CountRows(db, table, "TRUE");
+      if (!out.rows_before) return std::optional<UntouchedRows>();
+      return std::optional<UntouchedRows>(std::move(out));
+    }
     out.copy = db.QuoteIdent(fmt::format("strata_untouched_{:x}", std::hash<std::string>{}(key)));
     out.key_names = fmt::format("{}", fmt::join(key_now, ", "));
   } else {
@@ -3554,12 +3575,41 @@ Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::stri
   return std::optional<UntouchedRows>(std::move(out));
 }
 
+/// The refusal of CheckUntouched (below): `what` says which rows the down
+/// script of `id` lost; `undone` as there.
+Status UntouchedLost(const std::string& what, const std::string& id, bool undone) {
+  const std::string fix =
+      "Make the down script change only the rows and columns its up script changed, and delete none "
+      "of the rows it only changed (Strata puts back the values it captured)";
+  if (!undone) {
+    return Status(Code::kVerifyFailed,
+                  fmt::format("{}, and they are lost: the down script ran without a transaction "
+                              "(strata:no-transaction), so Strata cannot undo it; put them back "
+                              "from a backup or snapshot. {}",
+                              what, fix));
+  }
+  return Status(Code::kVerifyFailed,
+                fmt::format("{}, and would be lost; {} was not rolled back. {}, or save the rows (or "
+                            "take a snapshot), then pass --discard-later-writes",
+                            what, id, fix));
+}
+
 /// OK unless the down script of migration `id` changed a value of `rows`
 /// (copied by CopyUntouched) that no capture of it assigned, or deleted
 /// one of them; drops the copy. `undone`: the rollback is undone when this
 /// fails (false: the down script ran outside a transaction).
 Status CheckUntouched(Database& db, const std::string& id, const UntouchedRows& rows, bool undone) {
   const bool pg = db.engine() == Engine::kPostgres;
+  if (rows.rows_before) {
+    const std::optional<int64_t> now = CountRows(db, rows.table, "TRUE");
+    if (!now || *now >= *rows.rows_before) return Status::OK();  // unreadable: the schema check says
+    const std::string what = fmt::format(
+        "the down script of {} deleted {} of the {} rows of {}, a table without a primary key that "
+        "{} wrote no row of, and the application wrote to {} since: those rows were there before "
+        "it or are the application's",
+        id, *rows.rows_before - *now, *rows.rows_before, rows.table, id, rows.table);
+    return UntouchedLost(what, id, undone);
+  }
   STRATA_ASSIGN_OR_RETURN(std::vector<std::string> after, db.ListColumns(rows.table));
   auto present = [&](const std::string& name) {
     return std::any_of(after.begin(), after.end(), [&](const std::string& c) { return AsciiLower(c) == AsciiLower(name); });
@@ -3601,20 +3651,7 @@ Status CheckUntouched(Database& db, const std::string& id, const UntouchedRows& 
       "application wrote to {} since: the values {} did not change are the application's (or were "
       "there before it)",
       id, rows.table, id, fmt::join(keys, "; "), changed->rows.size() > 3 ? "; ..." : "", rows.table, id);
-  const std::string fix =
-      "Make the down script change only the rows and columns its up script changed, and delete none "
-      "of the rows it only changed (Strata puts back the values it captured)";
-  if (!undone) {
-    return Status(Code::kVerifyFailed,
-                  fmt::format("{}, and they are lost: the down script ran without a transaction "
-                              "(strata:no-transaction), so Strata cannot undo it; put them back "
-                              "from a backup or snapshot. {}",
-                              what, fix));
-  }
-  return Status(Code::kVerifyFailed,
-                fmt::format("{}, and would be lost; {} was not rolled back. {}, or save the rows (or "
-                            "take a snapshot), then pass --discard-later-writes",
-                            what, id, fix));
+  return UntouchedLost(what, id, undone);
 }
 
 /// What a down script can change in the schema beyond the tables its
@@ -4928,18 +4965,21 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
         // back only after the down script.
         bool not_null = !restores[i].empty() &&
                         s.message().find("(SQLSTATE 23502)") != std::string::npos;
-        // Stopped by a signal, the down script is not at fault.
+        // Stopped by a signal, or by a lock another session held, the down
+        // script is not at fault.
+        const bool lock_wait = s.message().find("(SQLSTATE 55P03)") != std::string::npos;
         const std::string fix_it =
-            Interrupt::Requested()
+            Interrupt::Requested() || lock_wait
                 ? ""
                 : fmt::format(" (The down script that ran is the one stored when it was "
                               "applied: to run a fixed down file instead, store it with "
                               "`strata resolve {} --accept-file`.)",
                               step.version);
         s = Status(Code::kDatabase,
-                   fmt::format("rollback of {} failed at {}; it was undone and {} is still "
+                   fmt::format("rollback of {} {} {}; it was undone and {} is still "
                                "applied{}.{}",
-                               step.id, s.message(), step.id,
+                               step.id, lock_wait ? "waited too long for a lock:" : "failed at",
+                               s.message(), step.id,
                                not_null ? "; the values of a column its migration dropped come "
                                           "back after the down script has run, so it adds the "
                                           "column without NOT NULL: Strata sets NOT NULL again "

@@ -182,6 +182,7 @@ Status RestoreOverTarget(const MigratorOptions& options, const SnapshotConfig& c
   create.pg_dump = config.pg_dump;
   create.lock_timeout = options.lock_timeout;
   create.progress = bar.get();
+  create.check_reused = true;
   // Watching from before the snapshot of the current state is taken: what
   // another connection commits after it read the target is refused by the
   // restore (SQLite), not lost.

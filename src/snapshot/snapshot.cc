@@ -58,6 +58,7 @@ Result<Manifest> CreateSnapshot(SnapshotStore& store, const std::string& url,
                                 const CreateOptions& options) {
   STRATA_ASSIGN_OR_RETURN(DatabaseUrl target, ParseDatabaseUrl(url));
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<StoreLock> lock, store.Lock(false));
+  store.CheckReusedChunks(options.check_reused);
   Manifest m;
   m.id = NewSnapshotId();
   m.label = options.label;

@@ -65,6 +65,10 @@ struct CreateOptions {
   /// holds (an ALTER TABLE under way) before the snapshot gives up with
   /// kLocked; 0 waits as long as it takes.
   std::chrono::milliseconds lock_timeout{0};
+  /// Reads back each chunk the store already holds before sharing it, and
+  /// writes its content anew when it is damaged (the snapshot a restore
+  /// takes first is the only copy of what the restore replaces).
+  bool check_reused = false;
 };
 
 /// How a manifest names the database at `url`: "sqlite:<path>" with the

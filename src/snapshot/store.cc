@@ -206,7 +206,10 @@ Result<PutResult> SnapshotStore::PutChunk(std::string_view data) {
   PutResult out;
   out.ref = ChunkRef{Sha256Hex(data), data.size()};
   struct stat st {};
-  if (stat(ChunkPath(out.ref.hash).c_str(), &st) == 0) return out;
+  // A damaged copy is moved aside by ReadChunk: then written anew below.
+  if (stat(ChunkPath(out.ref.hash).c_str(), &st) == 0 && (!check_reused_ || ReadChunk(out.ref).ok())) {
+    return out;
+  }
   std::string temp;
   {
     std::lock_guard<std::mutex> l(mu_);

@@ -78,6 +78,9 @@ class SnapshotStore {
   /// Hashes `data` and, unless the store has it, compresses it into a
   /// temporary file. Thread-safe.
   Result<PutResult> PutChunk(std::string_view data);
+  /// With `on`, PutChunk reads back (ReadChunk) a chunk the store already
+  /// has before sharing it, and writes the content anew when it is damaged.
+  void CheckReusedChunks(bool on) { check_reused_ = on; }
   /// Makes the chunks written since the last call durable (fsync) and gives
   /// them their final names.
   Status SyncChunks();
@@ -137,6 +140,7 @@ class SnapshotStore {
   std::map<std::string, Pending> pending_;  // hash -> temp file, guarded by mu_
   int64_t written_ = 0;                     // guarded by mu_
   uint64_t temp_counter_ = 0;               // guarded by mu_
+  bool check_reused_ = false;
 };
 
 /// "1.2 GiB", "512 KiB", "17 B".

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <span>
 #include <utility>
@@ -364,6 +365,7 @@ void AddRewritingDdlTargets(std::span<const Token> b, Dialect dialect, std::vect
     *name = IdentifierName(b[at], dialect);
     return at + 1;
   };
+  std::map<std::string, std::string> renamed;  // new name (lower case) -> old name
   for (size_t k = 0; k + 1 < b.size(); ++k) {
     // The word before: DROP TABLE, not the DROP of an ALTER TABLE's action.
     const bool starts = k == 0 || b[k - 1].IsPunct(';') || b[k - 1].IsWord("THEN") ||
@@ -376,6 +378,7 @@ void AddRewritingDdlTargets(std::span<const Token> b, Dialect dialect, std::vect
         at = name_at(at, &name);
         if (name.empty()) break;
         add(name);
+        if (auto from = renamed.find(AsciiLower(name)); from != renamed.end()) add(from->second);
         if (at >= b.size() || !b[at].IsPunct(',')) break;
         ++at;
       }
@@ -384,6 +387,15 @@ void AddRewritingDdlTargets(std::span<const Token> b, Dialect dialect, std::vect
       if (word(at, "ONLY")) ++at;
       std::string name;
       at = name_at(at, &name);
+      // Renamed away (RENAME TO), then dropped under its new name: its rows
+      // went with it (river's 005 creates the new shape under the old name
+      // and copies some columns over first). Renamed only, they stay.
+      std::string to;
+      if (!name.empty() && word(at, "RENAME") && word(at + 1, "TO")) name_at(at + 2, &to);
+      if (!to.empty()) {
+        renamed[AsciiLower(to)] = name;
+        continue;
+      }
       for (; !name.empty() && at < b.size() && !b[at].IsPunct(';'); ++at) {
         const bool drops = b[at].IsWord("DROP") &&
                            !(word(at + 1, "CONSTRAINT") || word(at + 1, "DEFAULT") ||

@@ -791,6 +791,30 @@ TEST_P(RollbackTest, ARebuildRollsBackKeepingTheRowsWrittenSince) {
                                            "0003_rebuild added, and 1 row holds a value in it now"));
   EXPECT_EQ(RowsText("SELECT extra FROM items WHERE id = 1"), "kept|\n");
 
+  // Filled by the copy with one value (shiori's 0004_bookmark_archiver:
+  // SELECT .., 'warc'), the new column holds the migration's own value, as
+  // with a default: merged (it was refused; hunt43 #1). Another value
+  // written since is the application's: refused.
+  ASSERT_TRUE(Down(discard).ok());
+  Write("0003_rebuild.up.sql", "ALTER TABLE items RENAME TO items_old;\n"
+                               "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT, "
+                               "archiver TEXT NOT NULL DEFAULT '');\n"
+                               "INSERT INTO items (id, name, price, note, archiver) SELECT id, name, price, note, "
+                               "'warc' FROM items_old;\n"
+                               "DROP TABLE items_old;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET name = 'by the app' WHERE id = 3").ok());
+  const std::string filled = RowsText("SELECT id, name, price, note FROM items ORDER BY id");
+  rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, name, price, note FROM items ORDER BY id"), filled);
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET archiver = 'single-file' WHERE id = 1").ok());
+  refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("without column archiver"));
+  EXPECT_EQ(RowsText("SELECT archiver FROM items WHERE id = 1"), "single-file|\n");
+
   // Nor one whose copy changes values (lower(name)): a row the application
   // wrote since would keep the change.
   ASSERT_TRUE(Down(discard).ok());
@@ -1136,6 +1160,23 @@ TEST_P(RollbackTest, WhatADoBlocksDdlDroppedIsPutBackOnRollback) {
   RoundTrip("DO $$ BEGIN DROP TABLE IF EXISTS tokens; END $$;\n",
             "CREATE TABLE tokens (id INTEGER PRIMARY KEY, token TEXT);\n");
   EXPECT_EQ(RowsText("SELECT * FROM tokens ORDER BY id"), "1|abc|\n2|def|\n");
+}
+
+// River's 005: a DO block renames the table away, creates the new shape
+// under its name, copies some columns and drops the old table. The table
+// renamed away is captured whole now (its column left out was lost with
+// exit 0; hunt42 #1).
+TEST_P(RollbackTest, ATableADoBlockRenamesAwayIsPutBackOnRollback) {
+  if (!pg()) GTEST_SKIP() << "DO is PostgreSQL's";
+  RoundTrip("DO $body$\nBEGIN\n  IF (SELECT to_regclass('items') IS NOT NULL) THEN\n"
+            "    ALTER TABLE items RENAME TO items_old;\n"
+            "    CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n"
+            "    INSERT INTO items (id, name) SELECT id, name FROM items_old;\n"
+            "    DROP TABLE items_old;\n  END IF;\nEND;\n$body$ LANGUAGE plpgsql;\n",
+            "DO $body$\nBEGIN\n  ALTER TABLE items RENAME TO items_new;\n"
+            "  CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, note TEXT);\n"
+            "  INSERT INTO items (id, name) SELECT id, name FROM items_new;\n"
+            "  DROP TABLE items_new;\nEND;\n$body$ LANGUAGE plpgsql;\n");
 }
 
 // A table the application wrote to since its migration is not compared
@@ -2332,6 +2373,34 @@ TEST_P(RollbackTest, ADownDeletingRowsItsUpNeverWroteIsRefused) {
   rolled = Down();
   ASSERT_TRUE(rolled.ok()) << rolled.message();
   EXPECT_EQ(RowsText("SELECT owner FROM files WHERE id = 4"), "a!|\n");
+}
+
+// The same on a table without a primary key: no row can be named, but the
+// up script wrote none, so a down script that leaves fewer rows than it
+// found deleted rows that were there before or were written since (exit 0
+// and the application's row gone; hunt36 #2).
+TEST_P(RollbackTest, ADownDeletingRowsOfAKeylessTableItsUpNeverWroteIsRefused) {
+  Write("0003_notes.up.sql", "CREATE TABLE notes (id INTEGER, body TEXT);\n"
+                             "CREATE UNIQUE INDEX notes_body ON notes (body);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO notes VALUES (1, 'kept'), (2, 'also kept')").ok());
+  Write("0004_repeatable.up.sql", "DROP INDEX notes_body;\n");
+  Write("0004_repeatable.down.sql",
+        "DELETE FROM notes WHERE EXISTS (SELECT 1 FROM notes AS b WHERE b.body = notes.body AND b.id < notes.id);\n"
+        "CREATE UNIQUE INDEX notes_body ON notes (body);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO notes VALUES (3, 'kept')").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("the down script of 0004_repeatable deleted 1 of the 3 rows of "
+                                           "notes, a table without a primary key"));
+  EXPECT_EQ(RowsText("SELECT id FROM notes ORDER BY id"), "1|\n2|\n3|\n");
+  // Written since, the down script deleting nothing: rolls back.
+  ASSERT_TRUE(db_->Exec("DELETE FROM notes WHERE id = 3").ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO notes VALUES (4, 'new')").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, body FROM notes ORDER BY id"), "1|kept|\n2|also kept|\n4|new|\n");
 }
 
 // Comments are schema: a down script that leaves the one its up script

@@ -955,6 +955,40 @@ TEST(SnapshotStoreTest, ManyChunksReachTheirNamesTogether) {
   }
 }
 
+// The snapshot a restore takes first is the only copy of what the restore
+// replaces: a chunk of it that the store already holds, damaged unnoticed,
+// is written anew rather than shared (a restore that could not be undone
+// exited 0; hunt44 #1). Shared unread otherwise.
+TEST(SnapshotStoreTest, ReusedChunksAreReadBackWhenAsked) {
+  TempDir dir;
+  auto store = SnapshotStore::Open(dir.path() + "/store");
+  ASSERT_TRUE(store.ok());
+  const std::string data = "the rows a restore replaces" + std::string(4000, 'r');
+  auto put = (*store)->PutChunk(data);
+  ASSERT_TRUE(put.ok() && (*store)->SyncChunks().ok());
+  const std::string file = (*store)->ChunkPath(put->ref.hash);
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-3, std::ios::end);
+    f.write("!", 1);
+  }
+  auto shared = (*store)->PutChunk(data);
+  ASSERT_TRUE(shared.ok());
+  EXPECT_FALSE(shared->added) << "shared without being read";
+  (*store)->CheckReusedChunks(true);
+  auto again = (*store)->PutChunk(data);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(again->added);
+  ASSERT_TRUE((*store)->SyncChunks().ok());
+  auto read = (*store)->ReadChunk(put->ref);
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  EXPECT_EQ(*read, data);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/store/damaged/" + put->ref.hash));
+  auto intact = (*store)->PutChunk(data);
+  ASSERT_TRUE(intact.ok());
+  EXPECT_FALSE(intact->added) << "an intact chunk is shared";
+}
+
 // The compression level changes only how a chunk is stored: the same bytes
 // have the same name at any level, and a store at one level reads them all.
 TEST(SnapshotStoreTest, ChunksOfAnyLevelReadBack) {

@@ -613,6 +613,22 @@ TEST(ClassifyTest, CreateTableAsNamesWhatItsQuerysWritableCteWrites) {
   EXPECT_TRUE(info.writes.empty());
 }
 
+// A body that renames a table away and drops it under the new name (river's
+// 005 creates the new shape under the old one and copies some columns over)
+// rewrites it: captured whole. Renamed only, a table or a column keeps its
+// rows.
+TEST(ClassifyTest, DoBlockRenamingATableAwayAndDroppingItRewritesIt) {
+  auto info = Classify("DO $$ BEGIN ALTER TABLE IF EXISTS jobs RENAME TO jobs_old; "
+                       "CREATE TABLE jobs (id int); INSERT INTO jobs SELECT id FROM jobs_old; "
+                       "DROP TABLE jobs_old; END $$",
+                       kPg);
+  EXPECT_EQ(info.rewrites, (std::vector<std::string>{"jobs_old", "jobs"}));
+  info = Classify("DO $$ BEGIN ALTER TABLE IF EXISTS jobs RENAME TO jobs_old; "
+                  "ALTER TABLE queues RENAME name TO title; END $$",
+                  kPg);
+  EXPECT_TRUE(info.rewrites.empty());
+}
+
 TEST(ClassifyTest, DoBlockNamesTheTablesItsBodyWrites) {
   StatementInfo info = Classify(
       "DO $do$\nDECLARE v text;\nBEGIN\n  SELECT value INTO v FROM systems;\n"

@@ -275,6 +275,21 @@ class Rehearser {
                        tables);
   }
 
+  /// The file of each table a table-rewrite risk names as retyped
+  /// (PostgreSQL's pg_relation_filenode; a rewrite gives the table a new
+  /// one), by the risk's name for it; tables not read are left out.
+  std::map<std::string, std::string> RetypedTablesFiles(const std::vector<Risk>& risks) {
+    std::map<std::string, std::string> out;
+    if (dialect_ != sql::Dialect::kPostgres) return out;
+    for (const Risk& r : risks) {
+      if (r.retyped.empty() || out.count(r.retyped)) continue;
+      auto rows = db_->Query("SELECT pg_catalog.pg_relation_filenode(pg_catalog.to_regclass($1))",
+                             {Value(db_->QuoteIdent(r.retyped))});
+      if (rows.ok() && !rows->empty() && !rows->rows[0][0].is_null()) out[r.retyped] = rows->rows[0][0].ToString();
+    }
+    return out;
+  }
+
   /// Rehearses `step`, which is pending and next. Returns whether the next
   /// migration can be rehearsed: the sandbox then holds `step` applied.
   Result<bool> RehearseOne(const PlanStep& step, MigrationRehearsal& m, bool more_follow) {
@@ -286,6 +301,7 @@ class Rehearser {
     STRATA_ASSIGN_OR_RETURN(State before, ReadState(*db_));
     m.risks = AssessRisks(statements, RiskFacts{dialect_, before.Tables(), step.no_transaction,
                                                 step.down_source == "none"});
+    const std::map<std::string, std::string> files_before = RetypedTablesFiles(m.risks);
 
     Timed up = Up(v);
     m.up_ms = up.ms;
@@ -293,6 +309,13 @@ class Rehearser {
       fail("up failed: " + up.status.message() + SeededNote(statements));
       return false;
     }
+    // A new type PostgreSQL converts without rewriting the table kept its
+    // files: that risk was not one (temporal's VARCHAR(255) to VARCHAR(1000)).
+    const std::map<std::string, std::string> files_after = RetypedTablesFiles(m.risks);
+    std::erase_if(m.risks, [&](const Risk& r) {
+      auto was = files_before.find(r.retyped), is = files_after.find(r.retyped);
+      return was != files_before.end() && is != files_after.end() && was->second == is->second;
+    });
     STRATA_ASSIGN_OR_RETURN(State applied, ReadState(*db_));
     if (step.down_source != "none") {
       STRATA_ASSIGN_OR_RETURN(bool reapplied, RehearseWayBack(step, m, before, applied));

@@ -64,8 +64,9 @@ std::vector<Risk> AssessRisks(const std::vector<sql::Statement>& up, const RiskF
                                       "of " + tables + where});
     }
     if (info.kind == sql::StatementKind::kAlterColumnType) {
-      risks.push_back({"table-rewrite", "rewrites " + info.table +
-                                            (pg ? " under an ACCESS EXCLUSIVE lock" : "") + where});
+      risks.push_back({"table-rewrite",
+                       "rewrites " + info.table + (pg ? " under an ACCESS EXCLUSIVE lock" : "") + where,
+                       info.table});
     }
     if (!pg || !existed(info.table)) continue;  // locks on a new table block no one
     if (info.kind == sql::StatementKind::kCreateIndex && !info.concurrently) {

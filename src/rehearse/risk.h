@@ -13,6 +13,10 @@ namespace strata {
 struct Risk {
   std::string tag;     // "destructive", "lock", "table-rewrite", "no-transaction", "irreversible"
   std::string detail;  // for a person: "drops column customers.phone"
+  /// A table-rewrite of a column's new type: the table. The rehearsal
+  /// drops the risk when PostgreSQL kept the table's files (a type it
+  /// converts without rewriting: varchar(255) to varchar(1000) or text).
+  std::string retyped = "";
 };
 
 struct RiskFacts {

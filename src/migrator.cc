@@ -1373,6 +1373,7 @@ struct Guarded {
   std::vector<size_t> statements;  // where in `up` each statement of the migration is
   std::string checks;          // JSON, see CheckRollback
   std::string restore_script;  // puts captured data back, after the down script
+  bool uncaptured = false;     // --allow-irreversible let a change run without its capture
 };
 
 /// Whether `create` makes a SQLite full-text index whose text lives in
@@ -1919,6 +1920,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   if (!merges.empty()) checks["merges"] = std::move(merges);
   if (!by_rowid.empty()) checks["by_rowid"] = std::move(by_rowid);
   if (!probes.empty()) checks["probes"] = std::move(probes);
+  g.uncaptured = !uncaptured.empty();
   if (!uncaptured.empty()) checks["uncaptured"] = std::move(uncaptured);
   for (auto it = restores.rbegin(); it != restores.rend(); ++it) {
     for (const auto& sql : *it) g.restore_script += sql + ";\n";
@@ -4271,17 +4273,17 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   STRATA_ASSIGN_OR_RETURN(const Placeholders placeholders,
                           PlaceholderValues(*migrations_, db_.get(), options_.placeholders));
   std::vector<std::string> refusals;
+  auto accepts_irreversible = [&](int64_t version) {
+    return options.allow_irreversible || listed(options.irreversible_accepted, version);
+  };
   for (auto& m : *migrations_) {
     MigrationState st = state_of[m.version];
     if (st != MigrationState::kPending && st != MigrationState::kOutOfOrder) continue;
     if (options.to && m.version > *options.to) continue;
     if (!options.only.empty() && !listed(options.only, m.version)) continue;
     STRATA_ASSIGN_OR_RETURN(Prepared p, Prepare(m, dialect, placeholders));
-    if (p.down_source == "none" && !options.allow_irreversible &&
-        !listed(options.irreversible_accepted, m.version)) {
-      refusals.push_back(p.irreversible);
-    }
-    if (!options.allow_irreversible) {
+    if (p.down_source == "none" && !accepts_irreversible(m.version)) refusals.push_back(p.irreversible);
+    if (!accepts_irreversible(m.version)) {
       if (auto outside = OutsideManagedSchema(m, p, managed, dialect)) refusals.push_back(*outside);
       auto never = NeverCapturableIn(m, p);
       if (never && p.down_source != "none") refusals.push_back(*never);
@@ -4354,7 +4356,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       if (Status read = read_unread(); !read.ok()) return stop_before(read);
     }
     if (Status marked = MarkReplacingWrites(*db_, p); !marked.ok()) return stop_before(marked);
-    auto under_views = TablesUnderViews(*db_, p, m->id(), options.allow_irreversible);
+    auto under_views = TablesUnderViews(*db_, p, m->id(), accepts_irreversible(m->version));
     if (!under_views.ok()) return stop_before(under_views.status());
     auto scope_of = [&] {
       Scope s = ScopeOf(p.info, model);
@@ -4371,7 +4373,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       scope = scope_of();  // partitions created since are known now
     }
     auto cascades = AddCascades(*db_, p, m->up_path, m->directives.no_transaction,
-                                options.allow_irreversible, scope);
+                                accepts_irreversible(m->version), scope);
     if (!cascades.ok()) return stop_before(cascades.status());
     auto seed_children = SeedCascades(*db_, p);
     if (!seed_children.ok()) return stop_before(seed_children.status());
@@ -4381,7 +4383,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     auto before = known.Existing(*db_, scope.tables, model);
     if (!before.ok()) return stop_before(before.status());
     auto guarding = Guard(*db_, *m, p, scope, *cascades, *seed_children, model, *before,
-                          options.allow_irreversible);
+                          accepts_irreversible(m->version));
     if (!guarding.ok()) return stop_before(guarding.status());
     Guarded guarded = std::move(guarding).value();
     // Rehearsal: statement N fails where it stands, after its capture.
@@ -4392,7 +4394,8 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     AppliedMigration row = RowOf(*m, run.owner().actor);
     row.down_script = p.down_script;
     row.down_source = p.down_source;
-    row.irreversible = p.down_source == "none";
+    // No down script, or one that cannot bring back what ran uncaptured.
+    row.irreversible = p.down_source == "none" || guarded.uncaptured;
     row.snapshot_id = snapshot_id;
     row.schema_before = model.hash();  // replaced by the outcome when migrations were unread
     row.checks = guarded.checks;
@@ -4589,6 +4592,16 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                 "down script; nothing was rolled back (roll back to a version "
                                 "after it, or restore a backup taken before it)",
                                 id));
+    }
+    if (const std::vector<std::string> uncaptured = UncapturedChanges(t); !uncaptured.empty()) {
+      return Status(Code::kIrreversible,
+                    fmt::format("migration {} was applied with --allow-irreversible, and what "
+                                "this ran without a capture changed cannot be put back by its "
+                                "down script: {}; nothing was rolled back (restore the state "
+                                "before it with `strata restore --to-version {}`, or roll back "
+                                "to a version after it)",
+                                id, fmt::join(uncaptured, "; "),
+                                t.version_text.empty() ? std::to_string(t.version) : t.version_text));
     }
     if (!t.finalized_at.empty() && CapturedData(t.checks)) {
       return Status(Code::kIrreversible,

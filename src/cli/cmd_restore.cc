@@ -200,7 +200,7 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
       UpOptions up;
       up.only = {r.version};
       // Accepted without a way back when it was applied: history says so.
-      if (r.down_source == "none") up.irreversible_accepted = {r.version};
+      if (r.irreversible || r.down_source == "none") up.irreversible_accepted = {r.version};
       // The state before the first is the snapshot just restored: history
       // records it as the run's restoration point of each, as `up` records
       // its own.
@@ -327,12 +327,24 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
   fmt::print("{}  ({})\n", a.id(), AppliedStateName(a.state));
   fmt::print("  applied       {} by {} in {} ms\n", a.applied_at, a.applied_by, a.duration_ms);
   // A baselined migration was never applied here: nothing undoes it.
+  // Listed without scripts: the statements that ran uncaptured are in the row's checks.
+  std::vector<std::string> uncaptured;
+  if (a.irreversible && a.down_source != "none") {
+    auto full = history.Get(a.version);
+    if (full.ok() && *full) uncaptured = UncapturedChanges(**full);
+    if (uncaptured.empty()) uncaptured.push_back("see its checks in strata_history");
+  }
   fmt::print("  way back      {}\n",
              a.down_source == "none"       ? "none (applied as irreversible)"
              : a.down_source == "baseline" ? "none (recorded by `strata baseline`: the database "
                                              "held it before Strata managed it, and nothing was "
                                              "stored to undo it)"
-                                           : a.down_source + " down script, stored in history");
+             : !uncaptured.empty()
+                 ? fmt::format("none: applied with --allow-irreversible, and what this ran "
+                               "without a capture cannot be put back ({}); its {} down script "
+                               "is stored in history",
+                               fmt::join(uncaptured, "; "), a.down_source)
+                 : a.down_source + " down script, stored in history");
   if (!a.finalized_at.empty()) {
     fmt::print("  finalized     {} (its captured data was dropped: it cannot be rolled back)\n",
                a.finalized_at);

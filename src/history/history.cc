@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace strata {
 namespace {
@@ -297,6 +298,16 @@ std::string FormatUtc(std::chrono::system_clock::time_point time) {
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                      static_cast<int>(ms.count()));
+}
+
+std::vector<std::string> UncapturedChanges(const AppliedMigration& m) {
+  std::vector<std::string> out;
+  const auto checks = nlohmann::json::parse(m.checks, nullptr, /*allow_exceptions=*/false);
+  if (!checks.is_object() || !checks.contains("uncaptured")) return out;
+  for (const auto& u : checks["uncaptured"]) {
+    if (u.is_string()) out.push_back(u.get<std::string>());
+  }
+  return out;
 }
 
 }  // namespace strata

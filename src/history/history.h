@@ -59,6 +59,12 @@ struct AppliedMigration {
   std::string id() const { return name.empty() ? version_text : version_text + "_" + name; }
 };
 
+/// The statements of `m` that --allow-irreversible let run without a
+/// capture (an UPDATE of a table without a primary key, rows of another
+/// schema, of a table named at run time), as its checks record them: what
+/// they changed no rollback can put back. Empty without scripts.
+std::vector<std::string> UncapturedChanges(const AppliedMigration& m);
+
 class History {
  public:
   explicit History(Database& db);

@@ -3237,6 +3237,20 @@ TEST_P(RollbackTest, TableWithoutPrimaryKey) {
     EXPECT_EQ(s.code(), Code::kIrreversible) << s.message();
     EXPECT_THAT(s.message(), HasSubstr("no primary key"));
     EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM loose WHERE b IS NOT NULL"), 4);
+    // Applied so anyway, it has no way back: its down script cannot bring
+    // the values back, and down refuses rather than exit 0 without them
+    // (synapse's 73/06 backfill; hunt46 #2).
+    Write("0003_loose.up.sql", "UPDATE loose SET a = 'main' WHERE a IS NULL;\n");
+    Write("0003_loose.down.sql", "-- the values come back from the capture, it was thought\n");
+    ASSERT_TRUE(Up({.allow_irreversible = true}).ok());
+    EXPECT_EQ(Scalar(*db_, "SELECT irreversible FROM strata_history WHERE version = 3"), 1);
+    ASSERT_TRUE(db_->Exec("INSERT INTO loose VALUES ('new', 4)").ok());
+    s = Down();
+    EXPECT_EQ(s.code(), Code::kIrreversible) << s.message();
+    EXPECT_THAT(s.message(), HasSubstr("what this ran without a capture changed cannot be put back "
+                                       "by its down script: updates rows of loose"));
+    EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history WHERE version = 3"), 1);
+    EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM loose WHERE a = 'main'"), 1);
   } else {
     ASSERT_TRUE(s.ok()) << s.message();
     ASSERT_TRUE(Down().ok());

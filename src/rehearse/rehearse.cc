@@ -324,9 +324,18 @@ class Rehearser {
     if (more_follow && options_.seed_rows > 0) {
       std::vector<std::string> tables_before = before.Tables();
       std::set<std::string> old(tables_before.begin(), tables_before.end());
+      // New, or made anew by the up script (zed's add_channels drops
+      // channels and creates it again): empty either way.
+      std::set<std::string> made;
+      for (const sql::Statement& st : statements) {
+        const sql::StatementInfo info = sql::Classify(st.text, dialect_);
+        if (info.kind == sql::StatementKind::kCreateTable && !info.from_query && !info.if_not_exists) {
+          made.insert(sql::NameKey(info.object, dialect_));
+        }
+      }
       std::vector<std::string> created;
       for (const auto& t : applied.Tables()) {
-        if (!old.count(t)) created.push_back(t);
+        if (!old.count(t) || made.count(sql::NameKey(t, dialect_))) created.push_back(t);
       }
       if (!created.empty()) {
         Status s = SeedTables(created, &m.seeded);

@@ -382,8 +382,8 @@ Status TableFiller::PrepareForeignKey(const SeedForeignKey& def, size_t index) {
     }
     if (parentless && !fk.nullable && options_.rows_per_table > 0) {
       return Status(Code::kInvalidArgument,
-                    fmt::format("table {}: foreign key {} needs rows in {}, which is empty; seed {} "
-                                "too (leave out --table, or name it)",
+                    fmt::format("table {}: foreign key {} needs rows in {}, which is empty and "
+                                "not among the tables seeded; seed {} too",
                                 table_.name, def.name, def.parent, def.parent));
     }
   }

@@ -1857,6 +1857,21 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
       }
       uncaptured.push_back(info.summary + " (rows of a table named at run time)");
     }
+    for (const std::string& rebuilt : runs_body ? p.info[i].body_rebuilds : std::vector<std::string>()) {
+      if (!allow_irreversible) {
+        return Status(
+            Code::kIrreversible,
+            fmt::format("migration {}: {}:{}: this statement {}; its body renames table {} away "
+                        "and drops it under the new name, and Strata cannot follow the rows "
+                        "through a body, so a rollback could neither bring back what the drop "
+                        "loses nor keep what the application writes since; write those "
+                        "statements outside the block (Strata follows the rename, captures what "
+                        "the drop loses and keeps the application's writes), or pass "
+                        "--allow-irreversible to apply it without a way back",
+                        m.id(), m.up_path, st.line, p.info[i].summary, rebuilt));
+      }
+      uncaptured.push_back(fmt::format("{} (table {}, rebuilt in its body)", p.info[i].summary, rebuilt));
+    }
     if (p.info[i].destructive) plans.emplace_back(st.text, p.info[i]);
     for (const auto& [text, info] : plans) {
       auto capture = PlanCapture(db, tables, text, info, m.version,
@@ -2145,12 +2160,16 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
         std::string other = OtherThanDefault(db, table, c);
         // The one value the rebuild's copy gave every row (shiori's
         // `SELECT .., 'warc' FROM bookmark`) is the migration's, as a
-        // default's would be.
-        const std::string text = db.engine() == Engine::kPostgres ? db.QuoteIdent(c) + "::text"
-                                                                  : "CAST(" + db.QuoteIdent(c) + " AS TEXT)";
+        // default's would be: byte for byte (not by the column's collation:
+        // NOCASE's 'WARC' is another value), and in two rows at least (the
+        // one row of a copy computing it, lower(name), holds one value too).
+        const std::string text = db.engine() == Engine::kPostgres
+                                     ? db.QuoteIdent(c) + "::text COLLATE \"C\""
+                                     : "CAST(" + db.QuoteIdent(c) + " AS TEXT) COLLATE BINARY";
         auto fill = db.Query(fmt::format("SELECT DISTINCT {} FROM {} WHERE {} LIMIT 2", text,
                                          db.QuoteIdent(table), other));
-        if (fill.ok() && fill->rows.size() == 1 && !fill->rows[0][0].is_null()) {
+        if (fill.ok() && fill->rows.size() == 1 && !fill->rows[0][0].is_null() &&
+            CountRows(db, table, other).value_or(0) >= 2) {
           other += fmt::format(" AND {} {} {}", text,
                                db.engine() == Engine::kPostgres ? "IS DISTINCT FROM" : "IS NOT",
                                SqlLiteral(fill->rows[0][0].ToString()));
@@ -3437,7 +3456,7 @@ bool WritesRowsOf(const sql::StatementInfo& i, const std::string& table, sql::Di
 }
 
 /// The tables of the migration (lower case) whose rows its down script may
-/// delete (DELETE, TRUNCATE, a MERGE or body that does) and its up script
+/// delete (DELETE, TRUNCATE, DROP TABLE, a MERGE or body that does) and its up script
 /// wrote none of, nor created: CopyUntouched holds their rows whole, so the
 /// rollback reads whether they were written since before the down script
 /// runs (one that deletes just the rows written since leaves the table as
@@ -3453,9 +3472,13 @@ std::set<std::string> HeldWhole(const nlohmann::json& checks, const std::vector<
     if (facts.value("created", false)) continue;
     const std::string key = sql::NameKey(table, dialect);
     auto writes = [&](const sql::StatementInfo& i) { return WritesRowsOf(i, table, dialect); };
+    // A DROP TABLE of it too: a down script that rebuilds it with one row
+    // per old key (CREATE t_new AS SELECT DISTINCT ..; DROP TABLE t;
+    // RENAME) deletes the others.
     auto deletes = [&](const sql::StatementInfo& i) {
-      const bool named = sql::NameKey(i.table, dialect) == key;
-      return (named && (i.kind == K::kDelete || i.kind == K::kTruncate || i.deletes_rows)) ||
+      const bool named = sql::NameKey(i.table.empty() ? i.object : i.table, dialect) == key;
+      return (named && (i.kind == K::kDelete || i.kind == K::kTruncate || i.kind == K::kDropTable ||
+                        i.deletes_rows)) ||
              std::any_of(i.rewrites.begin(), i.rewrites.end(),
                          [&](const std::string& w) { return sql::NameKey(w, dialect) == key; });
     };
@@ -3484,7 +3507,9 @@ Result<std::optional<UntouchedRows>> CopyUntouched(Database& db, const std::stri
   using K = sql::StatementKind;
   const std::string key = sql::NameKey(table, dialect);
   auto writes = [&](const sql::StatementInfo& i) { return WritesRowsOf(i, table, dialect); };
-  if (std::none_of(down_infos.begin(), down_infos.end(), writes)) return std::optional<UntouchedRows>();
+  if (!held_whole.count(AsciiLower(table)) && std::none_of(down_infos.begin(), down_infos.end(), writes)) {
+    return std::optional<UntouchedRows>();
+  }
   const bool inserts = InsertsInto(up_infos, table, dialect);
   if (checks.contains("replaces")) {
     for (const auto& t : checks["replaces"]) {

@@ -346,8 +346,12 @@ void AddWriteTargets(std::span<const Token> b, Dialect dialect, std::vector<std:
 /// [COLUMN] or a column's new TYPE (a DROP CONSTRAINT, DEFAULT, NOT NULL,
 /// IDENTITY or EXPRESSION keeps every value). For a body, whose statements
 /// the migration's classification does not see: the table is captured whole.
+/// A table renamed away (RENAME TO; `renamed` maps new names, lower case,
+/// to old, across the calls for one body) and dropped under its new name
+/// goes to `rebuilt` (see StatementInfo::body_rebuilds).
 void AddRewritingDdlTargets(std::span<const Token> b, Dialect dialect, std::vector<std::string>& out,
-                            std::vector<std::string>& rewrites) {
+                            std::vector<std::string>& rewrites,
+                            std::map<std::string, std::string>& renamed, std::vector<std::string>& rebuilt) {
   auto word = [&](size_t k, std::string_view w) { return k < b.size() && b[k].IsWord(w); };
   auto add = [&](const std::string& name) {
     for (auto* to : {&out, &rewrites}) {
@@ -365,7 +369,6 @@ void AddRewritingDdlTargets(std::span<const Token> b, Dialect dialect, std::vect
     *name = IdentifierName(b[at], dialect);
     return at + 1;
   };
-  std::map<std::string, std::string> renamed;  // new name (lower case) -> old name
   for (size_t k = 0; k + 1 < b.size(); ++k) {
     // The word before: DROP TABLE, not the DROP of an ALTER TABLE's action.
     const bool starts = k == 0 || b[k - 1].IsPunct(';') || b[k - 1].IsWord("THEN") ||
@@ -378,7 +381,10 @@ void AddRewritingDdlTargets(std::span<const Token> b, Dialect dialect, std::vect
         at = name_at(at, &name);
         if (name.empty()) break;
         add(name);
-        if (auto from = renamed.find(AsciiLower(name)); from != renamed.end()) add(from->second);
+        if (auto from = renamed.find(AsciiLower(name));
+            from != renamed.end() && std::find(rebuilt.begin(), rebuilt.end(), from->second) == rebuilt.end()) {
+          rebuilt.push_back(from->second);
+        }
         if (at >= b.size() || !b[at].IsPunct(',')) break;
         ++at;
       }
@@ -387,9 +393,9 @@ void AddRewritingDdlTargets(std::span<const Token> b, Dialect dialect, std::vect
       if (word(at, "ONLY")) ++at;
       std::string name;
       at = name_at(at, &name);
-      // Renamed away (RENAME TO), then dropped under its new name: its rows
-      // went with it (river's 005 creates the new shape under the old name
-      // and copies some columns over first). Renamed only, they stay.
+      // Renamed away (RENAME TO), then dropped under its new name (below):
+      // river's 005 creates the new shape under the old name and copies
+      // some columns over first. Renamed only, the rows stay.
       std::string to;
       if (!name.empty() && word(at, "RENAME") && word(at + 1, "TO")) name_at(at + 2, &to);
       if (!to.empty()) {
@@ -440,9 +446,12 @@ bool RewritesAnUnnamedTable(std::span<const Token> b) {
     at = word(2, "IF") ? 4 : 2;
   } else if (word(0, "ALTER") && word(1, "TABLE")) {
     at = word(2, "IF") ? 4 : 2;
-    const bool changes = std::any_of(b.begin(), b.end(), [](const Token& t) {
-      return t.IsWord("DROP") || t.IsWord("TYPE");
-    });
+    // RENAME TO: where its rows go, a later DROP of the new name takes
+    // them (river's 005, written with format()).
+    bool changes = false;
+    for (size_t k = 0; k < b.size(); ++k) {
+      changes |= b[k].IsWord("DROP") || b[k].IsWord("TYPE") || (b[k].IsWord("RENAME") && word(k + 1, "TO"));
+    }
     if (!changes) return false;
   } else if (word(0, "INSERT") && word(1, "INTO")) {
     at = 2;
@@ -459,6 +468,7 @@ bool RewritesAnUnnamedTable(std::span<const Token> b) {
 void Parser::BodyWrites() {
   std::vector<std::string>& out = info_.writes;
   std::vector<std::string>& rewrites = info_.rewrites;
+  std::map<std::string, std::string> renamed;  // by its statements and those it EXECUTEs
   // A body in SQL-standard form (PostgreSQL 14: BEGIN ATOMIC ... END) is
   // tokens of the statement itself.
   const std::span<const Token> atomic(tokens_.data() + pos_, end_ - pos_);
@@ -471,7 +481,7 @@ void Parser::BodyWrites() {
     auto t = Tokenize(*inner, dialect_);
     if (!t.ok()) continue;
     AddWriteTargets(*t, dialect_, out, rewrites, &info_.qualified_rewrites);
-    AddRewritingDdlTargets(*t, dialect_, out, rewrites);
+    AddRewritingDdlTargets(*t, dialect_, out, rewrites, renamed, info_.body_rebuilds);
     AddCalls(*t);
     NoteDdl(*t);
     // A statement the body EXECUTEs: the literal it starts with (EXECUTE
@@ -572,7 +582,7 @@ void Parser::BodyWrites() {
         auto executed = Tokenize(statement, dialect_);
         if (!executed.ok()) continue;
         AddWriteTargets(*executed, dialect_, out, rewrites, &info_.qualified_rewrites);
-        AddRewritingDdlTargets(*executed, dialect_, out, rewrites);
+        AddRewritingDdlTargets(*executed, dialect_, out, rewrites, renamed, info_.body_rebuilds);
         AddCalls(*executed);
         NoteDdl(*executed);
         if (!RewritesAnUnnamedTable(*executed)) continue;

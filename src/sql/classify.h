@@ -100,6 +100,10 @@ struct StatementInfo {
   /// removing rows of a table named only at run time (format('DELETE FROM
   /// %I', ...), 'UPDATE ' || t), or a statement built from no literal.
   bool dynamic_rewrites = false;
+  /// A body (DO block) that renames these tables away and drops them under
+  /// their new names, having made new ones under the old (river's 005):
+  /// their rows move through the body, where Strata cannot follow them.
+  std::vector<std::string> body_rebuilds;
   /// A trigger function that EXECUTEs such a statement on the table it
   /// fires on (TG_TABLE_NAME): a soft delete's UPDATE of its own row.
   bool rewrites_trigger_table = false;

@@ -615,18 +615,23 @@ TEST(ClassifyTest, CreateTableAsNamesWhatItsQuerysWritableCteWrites) {
 
 // A body that renames a table away and drops it under the new name (river's
 // 005 creates the new shape under the old one and copies some columns over)
-// rewrites it: captured whole. Renamed only, a table or a column keeps its
-// rows.
-TEST(ClassifyTest, DoBlockRenamingATableAwayAndDroppingItRewritesIt) {
+// rebuilds it, also through what it EXECUTEs; renamed only, a table or a
+// column keeps its rows.
+TEST(ClassifyTest, DoBlockRenamingATableAwayAndDroppingItRebuildsIt) {
   auto info = Classify("DO $$ BEGIN ALTER TABLE IF EXISTS jobs RENAME TO jobs_old; "
                        "CREATE TABLE jobs (id int); INSERT INTO jobs SELECT id FROM jobs_old; "
-                       "DROP TABLE jobs_old; END $$",
+                       "EXECUTE 'DROP TABLE jobs_old'; END $$",
                        kPg);
-  EXPECT_EQ(info.rewrites, (std::vector<std::string>{"jobs_old", "jobs"}));
+  EXPECT_EQ(info.body_rebuilds, std::vector<std::string>{"jobs"});
   info = Classify("DO $$ BEGIN ALTER TABLE IF EXISTS jobs RENAME TO jobs_old; "
                   "ALTER TABLE queues RENAME name TO title; END $$",
                   kPg);
+  EXPECT_TRUE(info.body_rebuilds.empty());
   EXPECT_TRUE(info.rewrites.empty());
+  EXPECT_FALSE(info.dynamic_rewrites);
+  // Renamed by a name filled in at run time: anything could go.
+  EXPECT_TRUE(Classify("DO $$ BEGIN EXECUTE format('ALTER TABLE %I RENAME TO %I', 'a', 'b'); END $$", kPg)
+                  .dynamic_rewrites);
 }
 
 TEST(ClassifyTest, DoBlockNamesTheTablesItsBodyWrites) {

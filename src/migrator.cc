@@ -1756,6 +1756,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   Guarded g;
   std::vector<std::vector<std::string>> restores;
   json uncaptured = json::array();
+  std::map<std::string, std::string> body_renamed;  // by a body: new name (NameKey) -> old name
   std::vector<std::string> whole_captured;  // cascade children, once each
   json replaces = json::array();            // tables the restore puts back whole
   json merges = json::array();              // Capture::Merge of those, by key
@@ -1857,20 +1858,36 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
       }
       uncaptured.push_back(info.summary + " (rows of a table named at run time)");
     }
-    for (const std::string& rebuilt : runs_body ? p.info[i].body_rebuilds : std::vector<std::string>()) {
+    // A table a body renamed, whose rows this statement (or its body)
+    // then changes or removes under the new name: nothing of it was
+    // captured (river's 005 drops it once its new shape holds some columns).
+    for (const auto& [to, from] : runs_body ? p.info[i].body_renames
+                                            : std::vector<std::pair<std::string, std::string>>()) {
+      body_renamed[sql::NameKey(to, dialect)] = from;
+    }
+    std::vector<std::string> reached = p.info[i].rewrites;
+    using K = sql::StatementKind;
+    if (p.info[i].destructive || p.info[i].kind == K::kDelete || p.info[i].kind == K::kUpdate ||
+        p.info[i].kind == K::kTruncate) {
+      reached.push_back(p.info[i].table.empty() ? p.info[i].object : p.info[i].table);
+    }
+    for (const std::string& name : reached) {
+      auto from = body_renamed.find(sql::NameKey(name, dialect));
+      if (from == body_renamed.end()) continue;
       if (!allow_irreversible) {
         return Status(
             Code::kIrreversible,
-            fmt::format("migration {}: {}:{}: this statement {}; its body renames table {} away "
-                        "and drops it under the new name, and Strata cannot follow the rows "
-                        "through a body, so a rollback could neither bring back what the drop "
-                        "loses nor keep what the application writes since; write those "
-                        "statements outside the block (Strata follows the rename, captures what "
-                        "the drop loses and keeps the application's writes), or pass "
-                        "--allow-irreversible to apply it without a way back",
-                        m.id(), m.up_path, st.line, p.info[i].summary, rebuilt));
+            fmt::format("migration {}: {}:{}: this statement {}; it changes or removes rows of {}, "
+                        "which a DO block or routine renamed from {}: Strata follows no rename in "
+                        "a body, so nothing of {} was captured and a rollback could not bring its "
+                        "rows back; write the rename outside the block (Strata follows it and "
+                        "captures what is lost), or pass --allow-irreversible to apply it "
+                        "without a way back",
+                        m.id(), m.up_path, st.line, p.info[i].summary, name, from->second, from->second));
       }
-      uncaptured.push_back(fmt::format("{} (table {}, rebuilt in its body)", p.info[i].summary, rebuilt));
+      uncaptured.push_back(fmt::format("{} (rows of {}, renamed from {} in a body)", p.info[i].summary,
+                                       name, from->second));
+      body_renamed.erase(from);
     }
     if (p.info[i].destructive) plans.emplace_back(st.text, p.info[i]);
     for (const auto& [text, info] : plans) {
@@ -4144,6 +4161,7 @@ Result<StatusReport> Migrator::ReadStatus(bool check_drift) {
     s.applied_by = a.applied_by;
     s.duration_ms = a.duration_ms;
     s.down_source = a.down_source;
+    s.irreversible = a.irreversible;
     s.finalized_at = a.finalized_at;
     s.error = a.error;
     s.checksum = a.checksum;

@@ -79,6 +79,9 @@ struct MigrationStatus {
   std::string applied_at, applied_by;  // when applied
   int64_t duration_ms = 0;
   std::string down_source;  // applied: "file", "derived" or "none"; pending: what it would be
+  /// Applied with --allow-irreversible and a change that ran without its
+  /// capture: its down script (if any) is no way back.
+  bool irreversible = false;
   std::string finalized_at;  // applied: when `finalize` released its captured data ("" = not)
   std::string checksum;     // applied: of the up script as applied
   std::string file_id;      // applied: its file's name now, when renamed since (else "")

@@ -309,6 +309,7 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
                           {"state", AppliedStateName(a.state)},
                           {"applied_at", a.applied_at}, {"applied_by", a.applied_by},
                           {"duration_ms", a.duration_ms}, {"down_source", a.down_source},
+                          {"way_back", !a.irreversible && a.down_source != "none" && a.down_source != "baseline"},
                           {"schema_before", a.schema_before}, {"schema_after", a.schema_after},
                           {"snapshot_id", a.snapshot_id}, {"log_position", a.log_position},
                           {"finalized_at", a.finalized_at.empty() ? nlohmann::json(nullptr)

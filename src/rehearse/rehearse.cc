@@ -317,7 +317,16 @@ class Rehearser {
       return was != files_before.end() && is != files_after.end() && was->second == is->second;
     });
     STRATA_ASSIGN_OR_RETURN(State applied, ReadState(*db_));
-    if (step.down_source != "none") {
+    // --allow-irreversible let a change run without its capture: history
+    // records it with no way back, and down would refuse it.
+    auto irreversible = db_->Query("SELECT irreversible FROM strata_history WHERE version = $1", {Value(v)});
+    const bool uncaptured = step.down_source != "none" && irreversible.ok() && !irreversible->empty() &&
+                            irreversible->rows[0][0].ToInt() != 0;
+    if (uncaptured) {
+      m.risks.push_back({"irreversible", "a change ran without its capture (--allow-irreversible): "
+                                         "no way back, down not rehearsed"});
+    }
+    if (step.down_source != "none" && !uncaptured) {
       STRATA_ASSIGN_OR_RETURN(bool reapplied, RehearseWayBack(step, m, before, applied));
       if (!reapplied) return false;
     }

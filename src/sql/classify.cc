@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <utility>
 
@@ -346,18 +347,17 @@ void AddWriteTargets(std::span<const Token> b, Dialect dialect, std::vector<std:
 /// [COLUMN] or a column's new TYPE (a DROP CONSTRAINT, DEFAULT, NOT NULL,
 /// IDENTITY or EXPRESSION keeps every value). For a body, whose statements
 /// the migration's classification does not see: the table is captured whole.
-/// A table renamed away (RENAME TO; `renamed` maps new names, lower case,
-/// to old, across the calls for one body) and dropped under its new name
-/// goes to `rebuilt` (see StatementInfo::body_rebuilds).
+/// A table renamed (RENAME TO) goes to `renames` as {new name, old name}.
 void AddRewritingDdlTargets(std::span<const Token> b, Dialect dialect, std::vector<std::string>& out,
                             std::vector<std::string>& rewrites,
-                            std::map<std::string, std::string>& renamed, std::vector<std::string>& rebuilt) {
+                            std::vector<std::pair<std::string, std::string>>& renames) {
   auto word = [&](size_t k, std::string_view w) { return k < b.size() && b[k].IsWord(w); };
   auto add = [&](const std::string& name) {
     for (auto* to : {&out, &rewrites}) {
       if (std::find(to->begin(), to->end(), name) == to->end()) to->push_back(name);
     }
   };
+
   // The table name at `at` (schema.table: the table's) into `name` ("" when
   // there is none), and the index of the token after it.
   auto name_at = [&](size_t at, std::string* name) {
@@ -381,10 +381,6 @@ void AddRewritingDdlTargets(std::span<const Token> b, Dialect dialect, std::vect
         at = name_at(at, &name);
         if (name.empty()) break;
         add(name);
-        if (auto from = renamed.find(AsciiLower(name));
-            from != renamed.end() && std::find(rebuilt.begin(), rebuilt.end(), from->second) == rebuilt.end()) {
-          rebuilt.push_back(from->second);
-        }
         if (at >= b.size() || !b[at].IsPunct(',')) break;
         ++at;
       }
@@ -393,13 +389,12 @@ void AddRewritingDdlTargets(std::span<const Token> b, Dialect dialect, std::vect
       if (word(at, "ONLY")) ++at;
       std::string name;
       at = name_at(at, &name);
-      // Renamed away (RENAME TO), then dropped under its new name (below):
-      // river's 005 creates the new shape under the old name and copies
-      // some columns over first. Renamed only, the rows stay.
+      // Renamed: river's 005 then creates the new shape under the old name,
+      // copies some columns over and drops the table under its new one.
       std::string to;
       if (!name.empty() && word(at, "RENAME") && word(at + 1, "TO")) name_at(at + 2, &to);
       if (!to.empty()) {
-        renamed[AsciiLower(to)] = name;
+        renames.emplace_back(to, name);
         continue;
       }
       for (; !name.empty() && at < b.size() && !b[at].IsPunct(';'); ++at) {
@@ -446,6 +441,10 @@ bool RewritesAnUnnamedTable(std::span<const Token> b) {
     at = word(2, "IF") ? 4 : 2;
   } else if (word(0, "ALTER") && word(1, "TABLE")) {
     at = word(2, "IF") ? 4 : 2;
+    if (word(at, "ONLY")) ++at;
+    // 'ALTER TABLE ' || t || ' RENAME TO ..': neither the table nor what
+    // is done to it is in the text.
+    if (at >= b.size()) return true;
     // RENAME TO: where its rows go, a later DROP of the new name takes
     // them (river's 005, written with format()).
     bool changes = false;
@@ -468,7 +467,6 @@ bool RewritesAnUnnamedTable(std::span<const Token> b) {
 void Parser::BodyWrites() {
   std::vector<std::string>& out = info_.writes;
   std::vector<std::string>& rewrites = info_.rewrites;
-  std::map<std::string, std::string> renamed;  // by its statements and those it EXECUTEs
   // A body in SQL-standard form (PostgreSQL 14: BEGIN ATOMIC ... END) is
   // tokens of the statement itself.
   const std::span<const Token> atomic(tokens_.data() + pos_, end_ - pos_);
@@ -481,7 +479,7 @@ void Parser::BodyWrites() {
     auto t = Tokenize(*inner, dialect_);
     if (!t.ok()) continue;
     AddWriteTargets(*t, dialect_, out, rewrites, &info_.qualified_rewrites);
-    AddRewritingDdlTargets(*t, dialect_, out, rewrites, renamed, info_.body_rebuilds);
+    AddRewritingDdlTargets(*t, dialect_, out, rewrites, info_.body_renames);
     AddCalls(*t);
     NoteDdl(*t);
     // A statement the body EXECUTEs: the literal it starts with (EXECUTE
@@ -582,7 +580,7 @@ void Parser::BodyWrites() {
         auto executed = Tokenize(statement, dialect_);
         if (!executed.ok()) continue;
         AddWriteTargets(*executed, dialect_, out, rewrites, &info_.qualified_rewrites);
-        AddRewritingDdlTargets(*executed, dialect_, out, rewrites, renamed, info_.body_rebuilds);
+        AddRewritingDdlTargets(*executed, dialect_, out, rewrites, info_.body_renames);
         AddCalls(*executed);
         NoteDdl(*executed);
         if (!RewritesAnUnnamedTable(*executed)) continue;

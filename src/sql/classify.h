@@ -100,10 +100,10 @@ struct StatementInfo {
   /// removing rows of a table named only at run time (format('DELETE FROM
   /// %I', ...), 'UPDATE ' || t), or a statement built from no literal.
   bool dynamic_rewrites = false;
-  /// A body (DO block) that renames these tables away and drops them under
-  /// their new names, having made new ones under the old (river's 005):
-  /// their rows move through the body, where Strata cannot follow them.
-  std::vector<std::string> body_rebuilds;
+  /// The tables a body (DO block) renames (RENAME TO): {new name, old
+  /// name}. Strata follows no rename in a body: what the body, or a later
+  /// statement, then does to the rows under the new name is not captured.
+  std::vector<std::pair<std::string, std::string>> body_renames;
   /// A trigger function that EXECUTEs such a statement on the table it
   /// fires on (TG_TABLE_NAME): a soft delete's UPDATE of its own row.
   bool rewrites_trigger_table = false;

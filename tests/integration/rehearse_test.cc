@@ -493,6 +493,22 @@ TEST_P(RehearseTest, ATypeChangeIsTaggedARewriteOnlyWhenTheTableWasRewritten) {
   EXPECT_THAT(report["migrations"][1]["risks"].dump(), HasSubstr("table-rewrite"));
 }
 
+// A change --allow-irreversible let run without its capture leaves the
+// migration no way back, down script or not: its up alone is rehearsed
+// (the rehearsal failed, exit 6, on the down that refused; hunt48 #3).
+TEST_P(RehearseTest, AChangeRunWithoutItsCaptureRehearsesTheUpOnly) {
+  if (!pg()) GTEST_SKIP() << "SQLite captures the rows of a table without a key by rowid";
+  Write("0001_t.up.sql", "CREATE TABLE t (room TEXT NOT NULL, thread TEXT);\nINSERT INTO t VALUES ('r', NULL);\n");
+  Write("0001_t.down.sql", "DROP TABLE t;\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  Write("0002_backfill.up.sql", "UPDATE t SET thread = 'main' WHERE thread IS NULL;\n");
+  Write("0002_backfill.down.sql", "UPDATE t SET thread = NULL WHERE thread = 'main';\n");
+  json report = RehearseJson({"--allow-irreversible"}, 0);
+  const json& m = report["migrations"][0];
+  EXPECT_EQ(m["result"], "pass") << m.dump(2);
+  EXPECT_THAT(m["risks"].dump(), HasSubstr("a change ran without its capture"));
+}
+
 TEST_P(RehearseTest, NoTransactionMigrationIsTaggedAndNotInjected) {
   Write("0001_items.up.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n");
   ASSERT_EQ(Strata({"up"}).exit_code, 0);

@@ -180,6 +180,9 @@ TEST_P(SnapshotCliTest, RestoreReappliesAChangeAcceptedWithoutACapture) {
   ASSERT_EQ(up.exit_code, 0) << up.all();
   auto shown = Strata({"show", "2"});
   EXPECT_THAT(shown.out, HasSubstr("way back      none: applied with --allow-irreversible"));
+  EXPECT_THAT(Strata({"show", "2", "--json"}).out, HasSubstr("\"way_back\": false"));
+  EXPECT_THAT(Strata({"status"}).out, HasSubstr("down: none (a change ran uncaptured; its file script "
+                                                "cannot undo it)"));
   auto r = Strata({"restore", "--to-version", "3", "--yes"});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_THAT(Versions(), ::testing::ElementsAre("1", "2"));

@@ -1139,6 +1139,10 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
     if ((i.kind == K::kAlterOther && (i.table.empty() || i.cascade)) ||
         (i.body_ddl && i.kind != K::kCreateFunction)) {
       scope.whole = true;
+      // Its tables' data is checked still: one a DO block drops a column
+      // of is captured whole, and written to since, it must not be put
+      // back whole (the application's rows went with exit 0; hunt49 #1).
+      for (const auto& t : i.writes) add(t);
       continue;
     }
     switch (i.kind) {

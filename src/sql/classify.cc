@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <initializer_list>
-#include <map>
 #include <optional>
-#include <set>
 #include <span>
 #include <utility>
 

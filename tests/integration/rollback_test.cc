@@ -1160,6 +1160,16 @@ TEST_P(RollbackTest, WhatADoBlocksDdlDroppedIsPutBackOnRollback) {
   RoundTrip("DO $$ BEGIN DROP TABLE IF EXISTS tokens; END $$;\n",
             "CREATE TABLE tokens (id INTEGER PRIMARY KEY, token TEXT);\n");
   EXPECT_EQ(RowsText("SELECT * FROM tokens ORDER BY id"), "1|abc|\n2|def|\n");
+  // Written to since, the table captured whole is not put back over the
+  // application's rows (Mattermost's 000088 drops users.themeprops so: the
+  // user inserted since went with exit 0; hunt49 #1).
+  Write("0003_change.up.sql", "DO $$ BEGIN ALTER TABLE items DROP COLUMN note; END $$;\n");
+  Write("0003_change.down.sql", "ALTER TABLE items ADD COLUMN note TEXT;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO items (id, name) VALUES (9, 'app')").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM items WHERE id = 9"), 1);
 }
 
 // River's 005: a DO block renames the table away, creates the new shape

@@ -3503,8 +3503,16 @@ std::set<std::string> HeldWhole(const nlohmann::json& checks, const std::vector<
              std::any_of(i.rewrites.begin(), i.rewrites.end(),
                          [&](const std::string& w) { return sql::NameKey(w, dialect) == key; });
     };
+    // A plain DELETE of the up script's own leaves the rows there as they
+    // were (the captured ones come back after the down script): they are
+    // held as well.
+    auto writes_rows_left = [&](const sql::StatementInfo& i) {
+      const bool own_delete = i.kind == K::kDelete && i.writes.empty() && i.rewrites.empty() &&
+                              sql::NameKey(i.table, dialect) == key;
+      return !own_delete && writes(i);
+    };
     if (std::any_of(down_infos.begin(), down_infos.end(), deletes) &&
-        std::none_of(up_infos.begin(), up_infos.end(), writes)) {
+        std::none_of(up_infos.begin(), up_infos.end(), writes_rows_left)) {
       out.insert(AsciiLower(table));
     }
   }

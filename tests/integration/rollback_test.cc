@@ -2421,6 +2421,31 @@ TEST_P(RollbackTest, ADownDeletingRowsItsUpNeverWroteIsRefused) {
   EXPECT_EQ(RowsText("SELECT owner FROM files WHERE id = 4"), "a!|\n");
 }
 
+// An up script that also deletes rows of the table (captured, put back
+// after the down script) leaves the others as they were: held the same
+// (the application's duplicate went with exit 0; hunt47 #5).
+TEST_P(RollbackTest, ADownDeletingRowsItsUpOnlyDeletedFromIsRefused) {
+  Write("0003_tags.up.sql", "CREATE TABLE tags (id INTEGER PRIMARY KEY, a TEXT, b TEXT);\n"
+                            "CREATE UNIQUE INDEX tags_a ON tags (a);\n"
+                            "INSERT INTO tags VALUES (1, 'x', '1'), (2, 'y', '2'), (3, 'junk', '9');\n");
+  ASSERT_TRUE(Up().ok());
+  Write("0004_relax.up.sql", "DROP INDEX tags_a;\nDELETE FROM tags WHERE a = 'junk';\n");
+  Write("0004_relax.down.sql",
+        "DELETE FROM tags WHERE EXISTS (SELECT 1 FROM tags AS o WHERE o.a = tags.a AND o.id < tags.id);\n"
+        "CREATE UNIQUE INDEX tags_a ON tags (a);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO tags VALUES (4, 'z', '4')").ok());
+  Status rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, a FROM tags ORDER BY id"), "1|x|\n2|y|\n3|junk|\n4|z|\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO tags VALUES (5, 'x', '5')").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("(id = 5)"));
+  EXPECT_EQ(RowsText("SELECT id FROM tags ORDER BY id"), "1|\n2|\n4|\n5|\n");
+}
+
 // The same on a table without a primary key: no row can be named, but the
 // up script wrote none, so a down script that leaves fewer rows than it
 // found deleted rows that were there before or were written since (exit 0

@@ -458,14 +458,11 @@ std::optional<std::string> DroppedColumnsNotAddedBack(const Migration& m, const 
   };
   auto added_back = [&](const std::string& table, const std::string& column) {
     return std::any_of(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
-      // (ALTER TABLE .. DROP COLUMN full_name, ADD COLUMN name: among other actions.)
+      // ADD COLUMN, alone or among other actions (ALTER TABLE .. DROP
+      // COLUMN full_name, ADD COLUMN name): each is in `added`.
       if (same(d.table, table) &&
           std::any_of(d.added.begin(), d.added.end(), [&](const sql::AddedColumn& a) { return same(a.name, column); })) {
         return true;
-      }
-      if (d.kind == K::kAddColumn && same(d.table, table)) {
-        return std::any_of(d.columns.begin(), d.columns.end(),
-                           [&](const std::string& c) { return same(c, column); });
       }
       // A rebuild: the table made anew, or another renamed to its name.
       return (d.kind == K::kCreateTable && same(d.object, table)) ||
@@ -1865,15 +1862,17 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
     // A table a body renamed, whose rows this statement (or its body)
     // then changes or removes under the new name: nothing of it was
     // captured (river's 005 drops it once its new shape holds some columns).
-    for (const auto& [to, from] : runs_body ? p.info[i].body_renames
-                                            : std::vector<std::pair<std::string, std::string>>()) {
-      body_renamed[sql::NameKey(to, dialect)] = from;
+    if (runs_body) {
+      for (const auto& [to, from] : p.info[i].body_renames) body_renamed[sql::NameKey(to, dialect)] = from;
     }
-    std::vector<std::string> reached = p.info[i].rewrites;
-    using K = sql::StatementKind;
-    if (p.info[i].destructive || p.info[i].kind == K::kDelete || p.info[i].kind == K::kUpdate ||
-        p.info[i].kind == K::kTruncate) {
-      reached.push_back(p.info[i].table.empty() ? p.info[i].object : p.info[i].table);
+    std::vector<std::string> reached;  // the tables whose rows it changes or removes
+    if (!body_renamed.empty()) {
+      using K = sql::StatementKind;
+      reached = p.info[i].rewrites;
+      if (p.info[i].destructive || p.info[i].kind == K::kDelete || p.info[i].kind == K::kUpdate ||
+          p.info[i].kind == K::kTruncate) {
+        reached.push_back(p.info[i].table.empty() ? p.info[i].object : p.info[i].table);
+      }
     }
     for (const std::string& name : reached) {
       auto from = body_renamed.find(sql::NameKey(name, dialect));
@@ -4648,7 +4647,8 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                 "after it, or restore a backup taken before it)",
                                 id));
     }
-    if (const std::vector<std::string> uncaptured = UncapturedChanges(t); !uncaptured.empty()) {
+    const auto checks = nlohmann::json::parse(t.checks, nullptr, /*allow_exceptions=*/false);
+    if (const std::vector<std::string> uncaptured = UncapturedChanges(checks); !uncaptured.empty()) {
       return Status(Code::kIrreversible,
                     fmt::format("migration {} was applied with --allow-irreversible, and what "
                                 "this ran without a capture changed cannot be put back by its "
@@ -4666,7 +4666,6 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                 id, t.finalized_at));
     }
     std::string where = id + " (down script stored at apply time)";
-    const auto checks = nlohmann::json::parse(t.checks, nullptr, /*allow_exceptions=*/false);
     const int down_line = checks.is_object() ? checks.value("down_line", 1) : 1;
     STRATA_ASSIGN_OR_RETURN(auto stmts, Split(t.down_script, where, dialect, down_line));
     auto d = ParseDirectives(t.down_script, DirectiveCheck::kStored);

@@ -301,8 +301,11 @@ std::string FormatUtc(std::chrono::system_clock::time_point time) {
 }
 
 std::vector<std::string> UncapturedChanges(const AppliedMigration& m) {
+  return UncapturedChanges(nlohmann::json::parse(m.checks, nullptr, /*allow_exceptions=*/false));
+}
+
+std::vector<std::string> UncapturedChanges(const nlohmann::json& checks) {
   std::vector<std::string> out;
-  const auto checks = nlohmann::json::parse(m.checks, nullptr, /*allow_exceptions=*/false);
   if (!checks.is_object() || !checks.contains("uncaptured")) return out;
   for (const auto& u : checks["uncaptured"]) {
     if (u.is_string()) out.push_back(u.get<std::string>());

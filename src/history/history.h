@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "strata/database.h"
 #include "strata/status.h"
 
@@ -64,6 +66,8 @@ struct AppliedMigration {
 /// schema, of a table named at run time), as its checks record them: what
 /// they changed no rollback can put back. Empty without scripts.
 std::vector<std::string> UncapturedChanges(const AppliedMigration& m);
+/// The same, of its checks already parsed.
+std::vector<std::string> UncapturedChanges(const nlohmann::json& checks);
 
 class History {
  public:

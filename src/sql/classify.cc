@@ -355,7 +355,6 @@ void AddRewritingDdlTargets(std::span<const Token> b, Dialect dialect, std::vect
       if (std::find(to->begin(), to->end(), name) == to->end()) to->push_back(name);
     }
   };
-
   // The table name at `at` (schema.table: the table's) into `name` ("" when
   // there is none), and the index of the token after it.
   auto name_at = [&](size_t at, std::string* name) {

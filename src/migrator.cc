@@ -6,6 +6,7 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <deque>
 #include <functional>
 #include <future>
 #include <map>
@@ -2285,6 +2286,21 @@ class Unread {
     entries_.push_back(std::move(e));
   }
 
+  void SetDuration(int64_t version, int64_t ms) {
+    for (auto& e : entries_) {
+      if (e.version == version) e.duration_ms = ms;
+    }
+  }
+
+  /// Forgets the migration `version` (it did not apply after all).
+  void Drop(int64_t version) {
+    std::erase_if(entries_, [&](const Entry& e) { return e.version == version; });
+    tables_.clear();
+    for (const auto& e : entries_) {
+      for (const auto& t : e.tables) tables_.insert(AsciiLower(t));
+    }
+  }
+
   /// Reads the catalog of all their tables at once and brings `model` up to
   /// date migration by migration; the outcome of each, in order.
   Result<std::vector<History::Outcome>> Read(Database& db, SchemaModel& model, KnownData& known) {
@@ -3948,15 +3964,8 @@ class Migrator::Run {
     } else if (!db_.InTransaction()) {
       STRATA_RETURN_IF_ERROR(db_.Begin());
     }
-    std::vector<BatchStatement> all;
-    all.reserve(step.statements.size() + 2);
-    all.push_back({own_transaction ? "BEGIN" : "SAVEPOINT strata_step", {}});
     size_t guards = 0;
-    for (std::string_view guard : {db_.StepGuardSql(), no_wait ? db_.NoWaitCommitSql() : ""}) {
-      if (!guard.empty()) all.push_back({guard, {}}), ++guards;
-    }
-    all.insert(all.end(), step.statements.begin(), step.statements.end());
-    if (!check) all.push_back({own_transaction ? "COMMIT" : "RELEASE SAVEPOINT strata_step", {}});
+    std::vector<BatchStatement> all = Batch(step, own_transaction, no_wait, /*close=*/!check, &guards);
     BatchResult result;
     Status checked;
     if (before) {
@@ -3999,25 +4008,40 @@ class Migrator::Run {
       undo = db_.RollbackToSavepoint(kSavepoint);
       if (undo.ok()) undo = db_.ReleaseSavepoint(kSavepoint);
     }
-    if (!undo.ok()) {
-      db_.Rollback().IgnoreError();
-      outcomes_.clear();
-      uncommitted_.clear();
-      return Status(Code::kInternal, (result.status.ok() ? checked : result.status).message() +
-                                         "; then rolling back failed too, and the whole run "
-                                         "was rolled back: " + undo.message());
+    return Failed(step.labels, result.status.ok() ? checked : result.status, result.status.ok(),
+                  result.failed, guards, undo);
+  }
+
+  /// Starts `step` as Atomic does (in a transaction of its own, no check)
+  /// and returns before it ends where the engine pipelines (Database::
+  /// SendBatch): Finish() tells how it went. Steps sent after one that
+  /// fails do not run. REQUIRES: transactions of their own, none open.
+  void Send(const Step& step, bool wait_for_disk) {
+    const bool no_wait = !wait_for_disk && !db_.NoWaitCommitSql().empty();
+    size_t guards = 0;
+    db_.SendBatch(Batch(step, /*own_transaction=*/true, no_wait, /*close=*/true, &guards));
+    sent_.push_back({step.labels, guards, no_wait});
+  }
+
+  /// How many steps were sent and not finished.
+  size_t sent() const { return sent_.size(); }
+  /// Whether Finish() would not wait.
+  bool FinishReady() { return db_.BatchDone(); }
+
+  /// How the oldest step sent and not finished went, as Atomic returns it,
+  /// and how long it took by the server's clock (-1: not known). A step
+  /// that did not run (one sent before it failed) is kInternal.
+  std::pair<Status, int64_t> Finish() {
+    SentStep sent = std::move(sent_.front());
+    sent_.pop_front();
+    BatchResult result = db_.TakeBatch();
+    if (result.status.ok()) {
+      unsynced_ = sent.no_wait;
+      return {Status::OK(), result.server_ms};
     }
-    if (result.status.ok()) return checked;
-    size_t i = result.failed;
-    if (i < 1 + guards || i > step.statements.size() + guards) {
-      return result.status.WithContext("recording the step in history");
-    }
-    const Step::Label& label = step.labels[i - 1 - guards];
-    // A statement a signal cancelled did not fail its label's way (a verify
-    // script, putting captured data back): it was stopped.
-    Code code = label.code == Code::kDatabase || Interrupt::Requested() ? result.status.code()
-                                                                        : label.code;
-    return Status(code, fmt::format("{}: {}", label.where, result.status.message()));
+    if (result.not_run) return {result.status, -1};
+    Status undo = db_.InTransaction() ? db_.Rollback() : Status::OK();
+    return {Failed(sent.labels, result.status, false, result.failed, sent.guards, undo), -1};
   }
 
   /// Reports a failed step and commits the steps of the run before it.
@@ -4058,6 +4082,48 @@ class Migrator::Run {
   }
 
  private:
+  /// The statements of `step` as one batch: a transaction or savepoint
+  /// opened, the engine's guards (`guards` says how many), the step, and
+  /// unless not to `close`, the end of the transaction or savepoint.
+  std::vector<BatchStatement> Batch(const Step& step, bool own_transaction, bool no_wait, bool close,
+                                    size_t* guards) {
+    std::vector<BatchStatement> all;
+    all.reserve(step.statements.size() + 4);
+    all.push_back({own_transaction ? "BEGIN" : "SAVEPOINT strata_step", {}});
+    *guards = 0;
+    for (std::string_view guard : {db_.StepGuardSql(), no_wait ? db_.NoWaitCommitSql() : ""}) {
+      if (!guard.empty()) all.push_back({guard, {}}), ++*guards;
+    }
+    all.insert(all.end(), step.statements.begin(), step.statements.end());
+    if (close) all.push_back({own_transaction ? "COMMIT" : "RELEASE SAVEPOINT strata_step", {}});
+    return all;
+  }
+
+  /// What a step whose batch failed at statement `failed` (with `guards`
+  /// after its opening) returns: `error`, named after the statement's label
+  /// unless `checked` (its check failed, not a statement), and what undoing
+  /// it said (`undo`) when that failed too.
+  Status Failed(const std::vector<Step::Label>& labels, Status error, bool checked, size_t failed,
+                size_t guards, const Status& undo) {
+    if (!undo.ok()) {
+      db_.Rollback().IgnoreError();
+      outcomes_.clear();
+      uncommitted_.clear();
+      return Status(Code::kInternal, error.message() +
+                                         "; then rolling back failed too, and the whole run "
+                                         "was rolled back: " + undo.message());
+    }
+    if (checked) return error;
+    if (failed < 1 + guards || failed > labels.size() + guards) {
+      return error.WithContext("recording the step in history");
+    }
+    const Step::Label& label = labels[failed - 1 - guards];
+    // A statement a signal cancelled did not fail its label's way (a verify
+    // script, putting captured data back): it was stopped.
+    Code code = label.code == Code::kDatabase || Interrupt::Requested() ? error.code() : label.code;
+    return Status(code, fmt::format("{}: {}", label.where, error.message()));
+  }
+
   /// Runs the steps of the run's open transaction again, in a new one.
   Status Replay() {
     STRATA_RETURN_IF_ERROR(SetTimeouts(db_, {}));
@@ -4080,6 +4146,13 @@ class Migrator::Run {
   std::vector<History::Outcome> outcomes_;
   std::optional<int64_t> schema_is_after_;
   bool unsynced_ = false;  // a step committed without waiting for the disk since Flush()
+  /// The steps sent and not finished, in order.
+  struct SentStep {
+    std::vector<Step::Label> labels;
+    size_t guards = 0;
+    bool no_wait = false;
+  };
+  std::deque<SentStep> sent_;
   /// The batches of the steps done in the run's open transaction (savepoint
   /// steps only), to run again if the engine rolls it all back.
   std::vector<std::vector<std::pair<std::string, std::vector<Value>>>> uncommitted_;
@@ -4364,12 +4437,72 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   STRATA_ASSIGN_OR_RETURN(SchemaModel model, SchemaModel::Read(*db_));
   KnownData known;
   Unread unread;
+  std::function<Status(bool)> take_sent_;  // set below: the outcomes of migrations sent
   auto read_unread = [&]() -> Status {
+    if (take_sent_) STRATA_RETURN_IF_ERROR(take_sent_(true));
     STRATA_ASSIGN_OR_RETURN(auto outcomes, unread.Read(*db_, model, known));
     for (auto& o : outcomes) run.RecordOutcome(std::move(o));
     return Status::OK();
   };
-  auto fail = [&](const Migration& m, Clock::time_point start, Status s) {
+  // Migrations sent and not yet known to be applied (Run::Send): the
+  // next ones are prepared meanwhile, as if these were applied.
+  struct Sent {
+    const Migration* m;
+    Clock::time_point start;  // when it became the oldest sent
+    std::vector<std::string> tables;
+  };
+  std::deque<Sent> sent;
+  auto failed_message = [&](const Migration& m, const Status& s) {
+    if (s.code() == Code::kInternal) return s;
+    return Status(s.code() == Code::kVerifyFailed ? Code::kVerifyFailed : Code::kDatabase,
+                  fmt::format("migration {} failed and was rolled back at {}{}{}", m.id(), s.message(),
+                              NewEnumValueAdvice(s.message()), StayNote(report.completed, "applied")));
+  };
+  auto applied = [&](const Migration& m, int64_t ms) {
+    if (m.version > newest) {
+      run.SchemaIsAfter(newest = m.version);
+    } else {
+      applied_below_newest = true;
+    }
+    ++report.completed;
+    Emit(on_event, Event::Kind::kApplied, m.version, m.id(), ms);
+  };
+  std::function<Status(const Migration&, Clock::time_point, Status)> fail;
+  // Learns how the migrations sent went: all of them, or (not `all`) those
+  // whose outcome is in. The first that failed stops the run, as a failure
+  // does, and those after it did not run.
+  auto take_sent = [&](bool all) -> Status {
+    while (!sent.empty() && (all || run.FinishReady())) {
+      auto [s, server_ms] = run.Finish();
+      const Sent head = sent.front();
+      sent.pop_front();
+      const int64_t ms = server_ms >= 0 ? server_ms : MillisSince(head.start);
+      if (!s.ok()) {
+        while (run.sent() > 0) run.Finish();
+        unread.Drop(head.m->version);
+        for (const Sent& later : sent) unread.Drop(later.m->version);
+        sent.clear();
+        known.Clear();
+        s = NameLockHolders(*db_, std::move(s), head.tables);
+        if (Interrupt::Requested() && s.code() == Code::kInternal) {
+          s = Status(Code::kDatabase, fmt::format("{} before migration {}, which was not applied{}",
+                                                  Interrupt::Describe(), head.m->id(),
+                                                  StayNote(report.completed, "applied")));
+          return fail(*head.m, head.start, s);
+        }
+        return fail(*head.m, head.start, failed_message(*head.m, s));
+      }
+      unread.SetDuration(head.m->version, ms);
+      applied(*head.m, ms);
+      if (!sent.empty()) {
+        sent.front().start = Clock::now();
+        Emit(on_event, Event::Kind::kApplying, sent.front().m->version, sent.front().m->id());
+      }
+    }
+    return Status::OK();
+  };
+  take_sent_ = take_sent;
+  fail = [&](const Migration& m, Clock::time_point start, Status s) {
     Status read = read_unread();
     if (!read.ok()) {
       s = Status(s.code(), s.message() + "; reading the schema the migrations before it left "
@@ -4381,6 +4514,8 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   // needs failed) leaves the ones before it in the run applied, as a failing
   // one does; on SQLite they are still in the run's open transaction.
   auto stop_before = [&](Status s) {
+    // One sent before it failed: that is what stopped the run.
+    if (Status earlier = take_sent(true); !earlier.ok()) return earlier;
     Status kept = read_unread();
     if (kept.ok()) kept = run.Flush();
     if (!kept.ok()) {
@@ -4444,7 +4579,26 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     if (size_t n = options.inject_failure_at.value_or(0); n > 0 && n <= guarded.statements.size()) {
       guarded.up[guarded.statements[n - 1]].text = "SELECT * FROM strata_injected_failure";
     }
-    Emit(on_event, Event::Kind::kApplying, m->version, m->id());
+    const bool changes_session = ChangesSession(guarded.up);
+    // A transactional migration on known tables goes out while the ones
+    // before it may still run (the server goes from one to the next); it
+    // is prepared as if they were applied, and learnt about once they are.
+    // SQLite runs each at once in the run's transaction.
+    std::function<Status()> check;
+    if (dialect == sql::Dialect::kSqlite &&
+        std::any_of(p.info.begin(), p.info.end(),
+                    [](const sql::StatementInfo& i) { return i.kind == K::kRenameTable; }) &&
+        std::any_of(p.info.begin(), p.info.end(),
+                    [](const sql::StatementInfo& i) { return i.kind == K::kDropTable; })) {
+      check = [&] { return NoReferencesToDroppedTables(*db_, p.info, m->up_path); };
+    }
+    const bool pipelined = deferred && !check && !changes_session &&
+                           db_->step_atomicity() == StepAtomicity::kTransaction;
+    if (!pipelined) {
+      if (Status s = take_sent(true); !s.ok()) return s;
+    }
+    if (Interrupt::Requested()) return interrupted_before(*m);
+    if (sent.empty()) Emit(on_event, Event::Kind::kApplying, m->version, m->id());
     AppliedMigration row = RowOf(*m, run.owner().actor);
     row.down_script = p.down_script;
     row.down_source = p.down_source;
@@ -4456,7 +4610,9 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     row.restore_script = guarded.restore_script;
     auto start = Clock::now();
     Status s;
-    STRATA_RETURN_IF_ERROR(SetTimeouts(*db_, m->directives, options_.statement_lock_timeout));
+    if (Status set = SetTimeouts(*db_, m->directives, options_.statement_lock_timeout); !set.ok()) {
+      return stop_before(set);
+    }
     // Reads what the migration left right away (when not deferred).
     auto record_now = [&]() -> Status {
       STRATA_RETURN_IF_ERROR(model.Refresh(*db_, scope.filter()));
@@ -4465,8 +4621,6 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       run.RecordOutcome({m->version, MillisSince(start), "", model.hash(), std::move(checks)});
       return Status::OK();
     };
-    const bool changes_session = ChangesSession(guarded.up);
-    if (Interrupt::Requested()) return interrupted_before(*m);
     if (m->directives.no_transaction) {
       STRATA_RETURN_IF_ERROR(run.Flush());
       row.applied_at = NowUtc();
@@ -4501,16 +4655,17 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       // Nothing of Strata's runs in the step after the script: the settings
       // are put back once it ends (committed or not: SQLite's pragmas are
       // not undone by a rollback).
-      std::function<Status()> check;
-      if (dialect == sql::Dialect::kSqlite &&
-          std::any_of(p.info.begin(), p.info.end(),
-                      [](const sql::StatementInfo& i) { return i.kind == K::kRenameTable; }) &&
-          std::any_of(p.info.begin(), p.info.end(),
-                      [](const sql::StatementInfo& i) { return i.kind == K::kDropTable; })) {
-        check = [&] { return NoReferencesToDroppedTables(*db_, p.info, m->up_path); };
+      const bool wait_for_disk = m == todo.back().first;
+      if (pipelined) {
+        run.Send(step, wait_for_disk);
+        known.After(p.info, scope.tables);
+        unread.Add({m->version, 0, scope.tables, row.checks});
+        sent.push_back({m, start, scope.tables});
+        if (Status taken = take_sent(false); !taken.ok()) return taken;
+        continue;
       }
       s = ResetSessionAfter(*db_, changes_session,
-                            run.Atomic(step, check, /*wait_for_disk=*/m == todo.back().first));
+                            run.Atomic(step, check, wait_for_disk));
       s = NameLockHolders(*db_, std::move(s), scope.tables);
       if (s.ok() && deferred) {
         known.After(p.info, scope.tables);
@@ -4518,21 +4673,10 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       } else if (s.ok()) {
         s = record_now();
       }
-      if (!s.ok() && s.code() != Code::kInternal) {
-        s = Status(s.code() == Code::kVerifyFailed ? Code::kVerifyFailed : Code::kDatabase,
-                   fmt::format("migration {} failed and was rolled back at {}{}{}", m->id(),
-                               s.message(), NewEnumValueAdvice(s.message()),
-                               StayNote(report.completed, "applied")));
-      }
+      if (!s.ok()) s = failed_message(*m, s);
     }
     if (!s.ok()) return fail(*m, start, s);
-    if (m->version > newest) {
-      run.SchemaIsAfter(newest = m->version);
-    } else {
-      applied_below_newest = true;
-    }
-    ++report.completed;
-    Emit(on_event, Event::Kind::kApplied, m->version, m->id(), MillisSince(start));
+    applied(*m, MillisSince(start));
   }
   STRATA_RETURN_IF_ERROR(read_unread());
   if (applied_below_newest && newest == newest_before) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -60,7 +61,15 @@ struct BatchStatement {
 struct BatchResult {
   Status status;
   size_t failed = 0;  // index of the failing statement when !status.ok()
+  /// How long the batch ran, as the server timed it (-1: not timed).
+  int64_t server_ms = -1;
+  /// SendBatch's: it did not run, as one sent before it failed (or the
+  /// connection did).
+  bool not_run = false;
 };
+
+/// The outcome of a batch sent after one that failed: it did not run.
+BatchResult NotRunBatch();
 
 /// How a migration step is made atomic with its history row.
 enum class StepAtomicity {
@@ -115,6 +124,19 @@ class Database {
   /// REQUIRES: a transaction is open, or the batch opens one (BEGIN first):
   /// PostgreSQL would otherwise run the batch as one implicit transaction.
   virtual BatchResult ExecBatch(const std::vector<BatchStatement>& statements);
+
+  /// Runs `statements` as ExecBatch does, but where the engine can
+  /// (PostgreSQL) returns before they end: batches sent while one runs wait
+  /// and go out together, so the server goes from one to the next without
+  /// waiting for the caller. Each must open and end a transaction of its own
+  /// (BEGIN ... COMMIT). A batch after one that fails does not run. Any other
+  /// call on the connection first waits for every batch sent.
+  virtual void SendBatch(const std::vector<BatchStatement>& statements);
+  /// The outcome of the oldest batch sent and not yet taken, waiting for it;
+  /// one that did not run because an earlier one failed says so (kInternal).
+  virtual BatchResult TakeBatch();
+  /// Whether TakeBatch would return without waiting.
+  virtual bool BatchDone() { return !sent_outcomes_.empty(); }
 
   virtual Status SetStatementTimeout(std::chrono::milliseconds timeout) = 0;
   /// How long a statement waits for a lock another session holds before
@@ -426,6 +448,9 @@ class Database {
   /// Rows of (key, column) in order, as lists of columns per key; a key
   /// with a NULL column (an expression) is left out.
   static std::vector<std::vector<std::string>> GroupKeys(const Rows& rows);
+
+ private:
+  std::deque<BatchResult> sent_outcomes_;  // SendBatch's, as ExecBatch ran them
 };
 
 /// Connects to the database named by `url`:

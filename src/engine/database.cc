@@ -49,6 +49,24 @@ BatchResult Database::ExecBatch(const std::vector<BatchStatement>& statements) {
   return BatchResult{};
 }
 
+void Database::SendBatch(const std::vector<BatchStatement>& statements) {
+  const bool stopped = !sent_outcomes_.empty() && !sent_outcomes_.back().status.ok();
+  sent_outcomes_.push_back(stopped ? NotRunBatch() : ExecBatch(statements));
+}
+
+BatchResult NotRunBatch() {
+  BatchResult out{Status(Code::kInternal, "not run: a batch sent before it failed"), 0};
+  out.not_run = true;
+  return out;
+}
+
+BatchResult Database::TakeBatch() {
+  if (sent_outcomes_.empty()) return BatchResult{Status(Code::kInternal, "no batch was sent"), 0};
+  BatchResult out = std::move(sent_outcomes_.front());
+  sent_outcomes_.pop_front();
+  return out;
+}
+
 Result<std::vector<Rows>> Database::QueryFixedBatch(const std::vector<BatchStatement>& queries) {
   std::vector<Rows> out;
   out.reserve(queries.size());

@@ -442,6 +442,72 @@ TEST_F(PostgresDatabaseTest, BatchParametersKeepTheirValues) {
   EXPECT_FALSE(db_->InTransaction());  // nothing was sent
 }
 
+// The first batch keeps the server busy, so the ones sent after it wait
+// and go out together as one query.
+TEST_F(PostgresDatabaseTest, SentBatchesAfterAFailedOneDoNotRun) {
+  Run("CREATE TABLE log (n int)");
+  db_->SendBatch({{"BEGIN", {}}, {"SELECT pg_sleep(0.3)", {}}, {"INSERT INTO log VALUES (1)", {}}, {"COMMIT", {}}});
+  db_->SendBatch({{"BEGIN", {}}, {"INSERT INTO log VALUES (2)", {}}, {"COMMIT", {}}});
+  db_->SendBatch({{"BEGIN", {}},
+                  {"INSERT INTO log VALUES (3)", {}},
+                  {"INSERT INTO missing VALUES (1)", {}},
+                  {"COMMIT", {}}});
+  db_->SendBatch({{"BEGIN", {}}, {"INSERT INTO log VALUES (4)", {}}, {"COMMIT", {}}});
+  EXPECT_FALSE(db_->BatchDone());  // the first is still sleeping
+  BatchResult first = db_->TakeBatch();
+  ASSERT_TRUE(first.status.ok()) << first.status.message();
+  EXPECT_GE(first.server_ms, 250);  // the server's clock
+  EXPECT_TRUE(db_->TakeBatch().status.ok());
+  BatchResult failed = db_->TakeBatch();
+  EXPECT_EQ(failed.failed, 2u) << failed.status.message();
+  EXPECT_NE(failed.status.message().find("\"missing\""), std::string::npos) << failed.status.message();
+  EXPECT_FALSE(failed.not_run);
+  // A batch sent while the failure is not taken does not run either.
+  db_->SendBatch({{"BEGIN", {}}, {"INSERT INTO log VALUES (5)", {}}, {"COMMIT", {}}});
+  EXPECT_TRUE(db_->TakeBatch().not_run);
+  EXPECT_TRUE(db_->TakeBatch().not_run);
+  EXPECT_TRUE(db_->InTransaction());  // the failed one's, until rolled back
+  EXPECT_TRUE(db_->Rollback().ok());
+  EXPECT_EQ(One("SELECT string_agg(n::text, ',' ORDER BY n) FROM log"), Value("1,2"));
+  // Sending works again once every outcome is taken.
+  db_->SendBatch({{"BEGIN", {}}, {"INSERT INTO log VALUES (6)", {}}, {"COMMIT", {}}});
+  EXPECT_TRUE(db_->TakeBatch().status.ok());
+  EXPECT_EQ(One("SELECT sum(n) FROM log"), Value(9));
+}
+
+TEST_F(PostgresDatabaseTest, ASentBatchFailingAtCommitStopsTheOnesAfterIt) {
+  Run("CREATE TABLE parent (id int PRIMARY KEY)");
+  Run("CREATE TABLE child (p int REFERENCES parent DEFERRABLE INITIALLY DEFERRED)");
+  db_->SendBatch({{"BEGIN", {}}, {"SELECT pg_sleep(0.3)", {}}, {"COMMIT", {}}});
+  db_->SendBatch({{"BEGIN", {}}, {"INSERT INTO child VALUES (7)", {}}, {"COMMIT", {}}});
+  db_->SendBatch({{"BEGIN", {}}, {"INSERT INTO parent VALUES (1)", {}}, {"COMMIT", {}}});
+  EXPECT_TRUE(db_->TakeBatch().status.ok());
+  BatchResult failed = db_->TakeBatch();
+  EXPECT_EQ(failed.failed, 2u) << failed.status.message();  // the COMMIT
+  EXPECT_TRUE(db_->TakeBatch().not_run);
+  EXPECT_FALSE(db_->InTransaction());
+  EXPECT_EQ(One("SELECT count(*) FROM child"), Value(0));
+  EXPECT_EQ(One("SELECT count(*) FROM parent"), Value(0));
+}
+
+TEST_F(PostgresDatabaseTest, ASyntaxErrorInSentBatchesLetsTheOnesBeforeItRun) {
+  // The server parses the whole query before running any of it: the
+  // batches before the bad one go again on their own.
+  Run("CREATE TABLE log (n int)");
+  db_->SendBatch({{"BEGIN", {}}, {"SELECT pg_sleep(0.3)", {}}, {"COMMIT", {}}});
+  db_->SendBatch({{"BEGIN", {}}, {"INSERT INTO log VALUES (1)", {}}, {"COMMIT", {}}});
+  db_->SendBatch({{"BEGIN", {}}, {"INSERT INTO log VALUES (2)", {}}, {"INSRT INTO log VALUES (3)", {}}, {"COMMIT", {}}});
+  db_->SendBatch({{"BEGIN", {}}, {"INSERT INTO log VALUES (4)", {}}, {"COMMIT", {}}});
+  EXPECT_TRUE(db_->TakeBatch().status.ok());
+  EXPECT_TRUE(db_->TakeBatch().status.ok());
+  BatchResult failed = db_->TakeBatch();
+  EXPECT_EQ(failed.failed, 2u) << failed.status.message();
+  EXPECT_NE(failed.status.message().find("syntax error"), std::string::npos);
+  EXPECT_TRUE(db_->TakeBatch().not_run);
+  EXPECT_TRUE(db_->Rollback().ok());
+  EXPECT_EQ(One("SELECT string_agg(n::text, ',') FROM log"), Value("1"));
+}
+
 TEST_F(PostgresDatabaseTest, BatchRejectsCopyAndStaysUsable) {
   Run("CREATE TABLE copied (id int)");
   BatchResult failed = db_->ExecBatch({{"BEGIN", {}},

@@ -199,6 +199,53 @@ TEST_P(MigratorTest, FailingStatementInTheMiddleLeavesNoTrace) {
             (std::vector<std::string>{"a@example.com"}));
 }
 
+// On PostgreSQL a migration goes out while the ones before it still run;
+// the first here keeps the server busy, so the next ones wait and go out
+// together. One failing among them stops the run there, as it does when
+// each goes alone, and those after it never run.
+TEST_P(MigratorTest, AFailureAmongMigrationsSentTogetherStopsThere) {
+  const std::string sleep = pg() ? "SELECT pg_sleep(0.3);\n" : "";
+  Write("0001_slow.up.sql", "CREATE TABLE slow (id INTEGER PRIMARY KEY);\n" + sleep);
+  Write("0001_slow.down.sql", "DROP TABLE slow;\n");
+  Write("0002_a.up.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);\n");
+  Write("0002_a.down.sql", "DROP TABLE a;\n");
+  Write("0003_b.up.sql", "CREATE TABLE b (id INTEGER PRIMARY KEY);\nINSERT INTO b VALUES (1);\n"
+                         "INSERT INTO no_such_table VALUES (1);\n");
+  Write("0003_b.down.sql", "DROP TABLE b;\n");
+  Write("0004_c.up.sql", "CREATE TABLE c (id INTEGER PRIMARY KEY);\n");
+  Write("0004_c.down.sql", "DROP TABLE c;\n");
+  std::vector<std::string> events;
+  Status s = Open()->Up({}, [&](const Event& e) {
+    events.push_back(fmt::format("{} {}", static_cast<int>(e.kind), e.id));
+  }).status();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kDatabase);
+  EXPECT_THAT(s.message(), HasSubstr("migration 0003_b failed and was rolled back at"));
+  EXPECT_THAT(s.message(), HasSubstr("0003_b.up.sql:3:"));
+  EXPECT_THAT(s.message(), HasSubstr("the 2 migrations before it stay applied"));
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1", "2"}));
+  EXPECT_TRUE(HasTable("a"));
+  EXPECT_FALSE(HasTable("b"));
+  EXPECT_FALSE(HasTable("c"));
+  // Each migration is announced once the one before it is done.
+  using K = Event::Kind;
+  auto ev = [](K k, const char* id) { return fmt::format("{} {}", static_cast<int>(k), id); };
+  EXPECT_EQ(events, (std::vector<std::string>{ev(K::kApplying, "0001_slow"), ev(K::kApplied, "0001_slow"),
+                                              ev(K::kApplying, "0002_a"), ev(K::kApplied, "0002_a"),
+                                              ev(K::kApplying, "0003_b"), ev(K::kFailed, "0003_b")}));
+  if (pg()) {
+    // Timed by the server, not by when the outcome was read.
+    EXPECT_GE(Scalar(*db_, "SELECT duration_ms FROM strata_history WHERE version = 1"), 250);
+  }
+  // What was applied rolls back, and the rest applies once fixed.
+  Write("0003_b.up.sql", "CREATE TABLE b (id INTEGER PRIMARY KEY);\nINSERT INTO b VALUES (1);\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(Applied(), (std::vector<std::string>{"1", "2", "3", "4"}));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM b"), 1);
+  ASSERT_TRUE(Down(DownOptions{.to = 0}).ok());
+  EXPECT_FALSE(HasTable("slow"));
+}
+
 // An FTS5 index created over rows it was never given fails the update
 // that reaches them (SQLITE_CORRUPT_VTAB, memos' dreaming_insights_fts):
 // the migration failed and was rolled back (exit 1), not a damaged file

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -519,6 +521,7 @@ class PostgresDatabase final : public Database {
       // One that does not prepare fails on its own, saying why.
       if (names.back() == nullptr) return Database::QueryFixedBatch(queries);
     }
+    Settle();
     const bool was_idle = Pq().PQtransactionStatus(conn_) == PQTRANS_IDLE;
     if (!Pq().PQenterPipelineMode(conn_)) return Database::QueryFixedBatch(queries);
     bool sent = true;
@@ -599,7 +602,9 @@ class PostgresDatabase final : public Database {
     // A migration run sets the timeouts before every step; skip the round
     // trip when one is known to be in force already. A SET inside a
     // transaction may be rolled back, so only one outside counts as known.
-    if (known == ms && !InTransaction()) return Status::OK();
+    // Batches sent open and end transactions of their own: not waited for.
+    const bool sent = !wire_.empty() || !waiting_.empty();
+    if (known == ms && (sent || !InTransaction())) return Status::OK();
     Status s = Exec(fmt::format("SET {} = {}", setting, ms));
     known = (s.ok() && !InTransaction()) ? ms : -1;
     return s;
@@ -608,6 +613,7 @@ class PostgresDatabase final : public Database {
   /// The name `sql` is prepared under on this connection, prepared now if it
   /// is not yet; null if it does not prepare.
   const std::string* PreparedName(std::string_view sql, size_t param_count) {
+    Settle();
     std::string text(sql);
     auto found = prepared_.find(text);
     if (found == prepared_.end()) {
@@ -649,6 +655,7 @@ class PostgresDatabase final : public Database {
 
   Status ForEachRowAsIs(std::string_view sql, const std::vector<Value>& params,
                         const std::function<Status(std::span<const CellView>)>& on_row) {
+    Settle();
     const std::string text(sql);
     BoundParams bound(params);
     if (!Pq().PQsendQueryParams(conn_, text.c_str(), bound.size(), bound.types(), bound.values(),
@@ -681,49 +688,62 @@ class PostgresDatabase final : public Database {
   // round trip, and no Parse/Bind/Describe/Execute per statement.
   BatchResult ExecBatch(const std::vector<BatchStatement>& statements) override {
     if (statements.size() <= 1) return Database::ExecBatch(statements);
+    Settle();
     size_t failed = 0;
     auto query = BuildBatchQuery(
         statements, [this](const Value& v) { return Literal(v); }, &failed);
     if (!query.ok()) return BatchResult{query.status(), failed};
-    if (!Pq().PQsendQuery(conn_, query->text.c_str())) {
-      return BatchResult{Status(Code::kDatabase, OneLine(Pq().PQerrorMessage(conn_))), 0};
+    std::vector<Pending> one;
+    one.push_back({std::move(query).value(), false});
+    if (Status sent = SendWire(std::move(one)); !sent.ok()) return BatchResult{sent, 0};
+    return ReadWire().front();
+  }
+
+  // Pipelining: a batch sent while others run waits in `waiting_`; once the
+  // server has answered the query on the wire, all that wait go out as one
+  // query. The server stops at the first failure in a query string (a
+  // failing COMMIT too), so a batch behind a failed one does not run.
+  void SendBatch(const std::vector<BatchStatement>& statements) override {
+    if (stopped_) {
+      outcomes_.push_back(NotRunBatch());
+      return;
     }
-    BatchResult out;
-    size_t done = 0;  // statements that completed
-    while (PGresult* raw = Pq().PQgetResult(conn_)) {
-      ResultPtr result(raw);
-      const ExecStatusType status = Pq().PQresultStatus(raw);
-      if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) {
-        ++done;
-        continue;
+    // The server's clock, read before and after, times the batch.
+    std::vector<BatchStatement> timed;
+    timed.reserve(statements.size() + 2);
+    timed.push_back({kClockSql, {}});
+    timed.insert(timed.end(), statements.begin(), statements.end());
+    timed.push_back({kClockSql, {}});
+    size_t failed = 0;
+    auto query = BuildBatchQuery(timed, [this](const Value& v) { return Literal(v); }, &failed);
+    if (!query.ok()) {
+      Settle();  // the outcomes stay in the order sent
+      if (stopped_) {
+        outcomes_.push_back(NotRunBatch());
+      } else {
+        outcomes_.push_back(BatchResult{query.status(), failed == 0 ? 0 : failed - 1});
+        stopped_ = true;
       }
-      if (!out.status.ok()) continue;  // drain what the server still sends
-      if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
-        // The COPY's own error result follows and is drained above.
-        EndCopy(status);
-        out = BatchResult{Status(Code::kDatabase, kNoCopy), done};
-        continue;
-      }
-      size_t index = done;
-      // A syntax error comes before anything ran: its position tells where.
-      const char* position = Pq().PQresultErrorField(raw, PG_DIAG_STATEMENT_POSITION);
-      if (done == 0 && position != nullptr) index = query->StatementAt(std::atoi(position));
-      Status error(Code::kDatabase, DescribeError(raw, conn_));
-      if (Pq().PQstatus(conn_) == CONNECTION_BAD) {
-        error = Status(Code::kUnavailable, "lost the connection to " + described_ + ": " + error.message());
-      }
-      out = BatchResult{error, std::min(index, statements.size() - 1)};
+      return;
     }
-    if (out.status.ok() && done != statements.size()) {
-      // Cannot happen for statements as the splitter makes them.
-      out = BatchResult{Status(Code::kInternal, "the server answered " + std::to_string(done) +
-                                                    " of " + std::to_string(statements.size()) +
-                                                    " statements of a batch"),
-                        std::min(done, statements.size() - 1)};
-    }
+    waiting_.push_back({std::move(query).value(), true});
+    // A long queue is not worth its memory: the server is far behind.
+    Pump(/*wait=*/waiting_.size() >= kMaxWaiting);
+  }
+
+  BatchResult TakeBatch() override {
+    while (outcomes_.empty() && (!wire_.empty() || !waiting_.empty())) Pump(/*wait=*/true);
+    if (outcomes_.empty()) return BatchResult{Status(Code::kInternal, "no batch was sent"), 0};
+    BatchResult out = std::move(outcomes_.front());
+    outcomes_.pop_front();
+    if (outcomes_.empty() && wire_.empty() && waiting_.empty()) stopped_ = false;
     return out;
   }
 
+  bool BatchDone() override {
+    Pump(/*wait=*/false);
+    return !outcomes_.empty();
+  }
   const std::vector<std::string>& ResetSessionSql() const override {
     // reset_val is the session's default: the server's, the role's, or the
     // connection's own (options=-csearch_path=... in the URL). Only what
@@ -766,6 +786,7 @@ class PostgresDatabase final : public Database {
   }
 
   Status Commit() override {
+    Settle();
     switch (Pq().PQtransactionStatus(conn_)) {
       case PQTRANS_IDLE:
         return Status(Code::kInternal, "COMMIT: no transaction is open");
@@ -788,12 +809,15 @@ class PostgresDatabase final : public Database {
   /// Rolling back with no transaction open is a no-op, so cleanup paths
   /// need not know whether the failure came before or after BEGIN.
   Status Rollback() override {
+    Settle();
     if (Pq().PQtransactionStatus(conn_) == PQTRANS_IDLE) return Status::OK();
     return Exec("ROLLBACK");
   }
 
-  /// A failed transaction still counts: it must be rolled back.
+  /// A failed transaction still counts: it must be rolled back. Batches
+  /// sent are waited for: the answer is the state they leave.
   bool InTransaction() const override {
+    const_cast<PostgresDatabase*>(this)->Settle();
     switch (Pq().PQtransactionStatus(conn_)) {
       case PQTRANS_ACTIVE:
       case PQTRANS_INTRANS:
@@ -1159,11 +1183,173 @@ class PostgresDatabase final : public Database {
   }
 
  private:
+  static constexpr const char* kClockSql = "SELECT EXTRACT(EPOCH FROM pg_catalog.clock_timestamp())";
+  static constexpr size_t kMaxWaiting = 256;
+
+  /// A batch as one query; `timed`: SendBatch's, the clock read first and last.
+  struct Pending {
+    BatchQuery query;
+    bool timed = false;
+  };
+
+  /// Waits for every batch sent: the connection is then free for another query.
+  void Settle() {
+    while (!wire_.empty() || !waiting_.empty()) Pump(/*wait=*/true);
+  }
+
+  /// Reads the answer to the query on the wire when it is in (with `wait`,
+  /// waiting for it), then sends the batches waiting, together.
+  void Pump(bool wait) {
+    if (!wire_.empty()) {
+      // Not in yet when libpq would wait for more (or the connection
+      // failed: reading says how).
+      if (!wait && Pq().PQconsumeInput(conn_) == 1 && Pq().PQisBusy(conn_) == 1) return;
+      for (BatchResult& outcome : ReadWire()) {
+        if (!outcome.status.ok()) stopped_ = true;
+        outcomes_.push_back(std::move(outcome));
+      }
+    }
+    if (waiting_.empty()) return;
+    if (stopped_) {
+      for (size_t i = 0; i < waiting_.size(); ++i) outcomes_.push_back(NotRunBatch());
+      waiting_.clear();
+      singly_ = 0;
+      return;
+    }
+    std::vector<Pending> group;
+    if (singly_ > 0) {
+      --singly_;
+      group.push_back(std::move(waiting_.front()));
+      waiting_.erase(waiting_.begin());
+    } else {
+      group = std::move(waiting_);
+      waiting_.clear();
+    }
+    const size_t count = group.size();
+    if (Status sent = SendWire(std::move(group)); !sent.ok()) {
+      outcomes_.push_back(BatchResult{sent, 0});
+      for (size_t i = 1; i < count; ++i) outcomes_.push_back(NotRunBatch());
+      stopped_ = true;
+    }
+  }
+
+  /// Sends `group` as one query.
+  Status SendWire(std::vector<Pending> group) {
+    wire_query_ = BatchQuery{};
+    for (const Pending& p : group) {
+      for (size_t start : p.query.starts) wire_query_.starts.push_back(wire_query_.text.size() + start);
+      wire_query_.text += p.query.text;
+    }
+    if (!Pq().PQsendQuery(conn_, wire_query_.text.c_str())) {
+      return Status(Pq().PQstatus(conn_) == CONNECTION_BAD ? Code::kUnavailable : Code::kDatabase,
+                    OneLine(Pq().PQerrorMessage(conn_)));
+    }
+    wire_ = std::move(group);
+    return Status::OK();
+  }
+
+  /// Reads the answer to the query on the wire: the outcome of each of its
+  /// batches, in order. After a syntax error, which the server finds before
+  /// it runs any of the query, the batches go out again one per query and
+  /// none is returned.
+  std::vector<BatchResult> ReadWire() {
+    std::vector<Pending> group = std::move(wire_);
+    wire_.clear();
+    std::vector<BatchResult> out;
+    size_t b = 0, done = 0, all_done = 0;  // the batch being read, its statements done, all done
+    std::vector<double> clock;             // the batch's clock readings
+    Status failure;
+    size_t failed_batch = 0, failed_at = 0;
+    while (PGresult* raw = Pq().PQgetResult(conn_)) {
+      ResultPtr result(raw);
+      const ExecStatusType status = Pq().PQresultStatus(raw);
+      if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) {
+        if (!failure.ok() || b == group.size()) continue;
+        const Pending& p = group[b];
+        const size_t count = p.query.starts.size();
+        if (p.timed && (done == 0 || done + 1 == count) && status == PGRES_TUPLES_OK &&
+            Pq().PQntuples(raw) == 1) {
+          clock.push_back(std::strtod(Pq().PQgetvalue(raw, 0, 0), nullptr));
+        }
+        ++all_done;
+        if (++done == count) {
+          BatchResult ok;
+          if (clock.size() == 2) ok.server_ms = std::llround((clock[1] - clock[0]) * 1000);
+          out.push_back(std::move(ok));
+          ++b;
+          done = 0;
+          clock.clear();
+        }
+        continue;
+      }
+      if (!failure.ok()) continue;  // drain what the server still sends
+      failed_batch = b;
+      failed_at = done;
+      if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
+        // The COPY's own error result follows and is drained above.
+        EndCopy(status);
+        failure = Status(Code::kDatabase, kNoCopy);
+        continue;
+      }
+      failure = Status(Code::kDatabase, DescribeError(raw, conn_));
+      if (Pq().PQstatus(conn_) == CONNECTION_BAD) {
+        failure = Status(Code::kUnavailable, "lost the connection to " + described_ + ": " + failure.message());
+      }
+      // A syntax error comes before anything ran: its position tells where.
+      const char* position = Pq().PQresultErrorField(raw, PG_DIAG_STATEMENT_POSITION);
+      if (all_done == 0 && position != nullptr) {
+        size_t at = wire_query_.StatementAt(std::atoi(position));
+        for (failed_batch = 0; failed_batch + 1 < group.size() &&
+                               at >= group[failed_batch].query.starts.size();
+             ++failed_batch) {
+          at -= group[failed_batch].query.starts.size();
+        }
+        failed_at = at;
+      }
+    }
+    if (failure.ok() && b < group.size()) {
+      // Cannot happen for statements as the splitter makes them.
+      failure = Status(Code::kInternal, fmt::format("the server answered {} of the statements of a batch", done));
+      failed_batch = b;
+      failed_at = done;
+    }
+    if (failure.ok()) return out;
+    if (all_done == 0 && failed_batch > 0) {
+      // Those before it did not run either: each goes again on its own.
+      singly_ = group.size();
+      waiting_.insert(waiting_.begin(), std::make_move_iterator(group.begin()),
+                      std::make_move_iterator(group.end()));
+      return {};
+    }
+    const Pending& p = group[failed_batch];
+    size_t statements = p.query.starts.size();
+    if (p.timed) {
+      statements -= 2;
+      // The last clock reading comes after COMMIT: the batch ran.
+      if (failed_at == statements + 1 && failure.code() != Code::kUnavailable) {
+        out.emplace_back();
+      } else {
+        failed_at = failed_at == 0 ? 0 : failed_at - 1;
+      }
+    }
+    if (out.size() == failed_batch) out.push_back(BatchResult{failure, std::min(failed_at, statements - 1)});
+    while (out.size() < group.size()) out.push_back(NotRunBatch());
+    return out;
+  }
+
+  std::vector<Pending> wire_;         // sent as one query, not yet answered
+  BatchQuery wire_query_;             // that query
+  std::vector<Pending> waiting_;      // to go out once the wire is free
+  std::deque<BatchResult> outcomes_;  // read, not yet taken
+  bool stopped_ = false;              // a batch failed: those sent after it do not run
+  size_t singly_ = 0;                 // batches to send one per query
+
   /// Runs the read `read` under a savepoint when KeepTransactionOnReadErrors
   /// is on and a transaction is open: its failure is undone to there and
   /// the transaction goes on.
   template <typename Read>
   auto Kept(Read&& read) -> decltype(read()) {
+    Settle();
     if (!keep_transaction_ || Pq().PQtransactionStatus(conn_) != PQTRANS_INTRANS) return read();
     keep_transaction_ = false;  // the read's inner calls and the savepoint's run as they are
     Status opened = Exec("SAVEPOINT strata_read");
@@ -1182,6 +1368,7 @@ class PostgresDatabase final : public Database {
   /// Runs one statement, with parameters unless `params` is null, and returns
   /// its result or why it failed.
   Result<ResultPtr> Execute(std::string_view sql, const std::vector<Value>* params) {
+    Settle();
     const std::string text(sql);
     ResultPtr result;
     if (params == nullptr) {

@@ -5,8 +5,8 @@
 #include <charconv>
 #include <chrono>
 #include <ctime>
-#include <filesystem>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <map>
@@ -4437,9 +4437,11 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   STRATA_ASSIGN_OR_RETURN(SchemaModel model, SchemaModel::Read(*db_));
   KnownData known;
   Unread unread;
-  std::function<Status(bool)> take_sent_;  // set below: the outcomes of migrations sent
+  // Learns how the migrations sent went (below): what they left is read
+  // only once they are known to be applied.
+  std::function<Status(bool)> take_sent;
   auto read_unread = [&]() -> Status {
-    if (take_sent_) STRATA_RETURN_IF_ERROR(take_sent_(true));
+    STRATA_RETURN_IF_ERROR(take_sent(true));
     STRATA_ASSIGN_OR_RETURN(auto outcomes, unread.Read(*db_, model, known));
     for (auto& o : outcomes) run.RecordOutcome(std::move(o));
     return Status::OK();
@@ -4471,7 +4473,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   // Learns how the migrations sent went: all of them, or (not `all`) those
   // whose outcome is in. The first that failed stops the run, as a failure
   // does, and those after it did not run.
-  auto take_sent = [&](bool all) -> Status {
+  take_sent = [&](bool all) -> Status {
     while (!sent.empty() && (all || run.FinishReady())) {
       auto [s, server_ms] = run.Finish();
       const Sent head = sent.front();
@@ -4501,7 +4503,6 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     }
     return Status::OK();
   };
-  take_sent_ = take_sent;
   fail = [&](const Migration& m, Clock::time_point start, Status s) {
     Status read = read_unread();
     if (!read.ok()) {

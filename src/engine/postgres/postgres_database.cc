@@ -704,14 +704,14 @@ class PostgresDatabase final : public Database {
   // query. The server stops at the first failure in a query string (a
   // failing COMMIT too), so a batch behind a failed one does not run.
   void SendBatch(const std::vector<BatchStatement>& statements) override {
-    if (stopped_) {
+    if (stopped_ || Interrupt::Requested()) {
       outcomes_.push_back(NotRunBatch());
       return;
     }
-    // The server's clock, read before and after, times the batch.
+    // The server's clock, read after each batch (and before the first of
+    // a query, SendWire), times it.
     std::vector<BatchStatement> timed;
-    timed.reserve(statements.size() + 2);
-    timed.push_back({kClockSql, {}});
+    timed.reserve(statements.size() + 1);
     timed.insert(timed.end(), statements.begin(), statements.end());
     timed.push_back({kClockSql, {}});
     size_t failed = 0;
@@ -721,7 +721,7 @@ class PostgresDatabase final : public Database {
       if (stopped_) {
         outcomes_.push_back(NotRunBatch());
       } else {
-        outcomes_.push_back(BatchResult{query.status(), failed == 0 ? 0 : failed - 1});
+        outcomes_.push_back(BatchResult{query.status(), failed});
         stopped_ = true;
       }
       return;
@@ -1186,7 +1186,7 @@ class PostgresDatabase final : public Database {
   static constexpr const char* kClockSql = "SELECT EXTRACT(EPOCH FROM pg_catalog.clock_timestamp())";
   static constexpr size_t kMaxWaiting = 256;
 
-  /// A batch as one query; `timed`: SendBatch's, the clock read first and last.
+  /// A batch as one query; `timed`: SendBatch's, the clock read last.
   struct Pending {
     BatchQuery query;
     bool timed = false;
@@ -1210,7 +1210,8 @@ class PostgresDatabase final : public Database {
       }
     }
     if (waiting_.empty()) return;
-    if (stopped_) {
+    // After a failure, or once a signal asked Strata to stop, none starts.
+    if (stopped_ || Interrupt::Requested()) {
       for (size_t i = 0; i < waiting_.size(); ++i) outcomes_.push_back(NotRunBatch());
       waiting_.clear();
       singly_ = 0;
@@ -1233,9 +1234,14 @@ class PostgresDatabase final : public Database {
     }
   }
 
-  /// Sends `group` as one query.
+  /// Sends `group` as one query, timed batches after a reading of the clock.
   Status SendWire(std::vector<Pending> group) {
     wire_query_ = BatchQuery{};
+    wire_clocked_ = group.front().timed;
+    if (wire_clocked_) {
+      wire_query_.starts.push_back(0);
+      wire_query_.text = std::string(kClockSql) + "\n;";
+    }
     for (const Pending& p : group) {
       for (size_t start : p.query.starts) wire_query_.starts.push_back(wire_query_.text.size() + start);
       wire_query_.text += p.query.text;
@@ -1257,7 +1263,8 @@ class PostgresDatabase final : public Database {
     wire_.clear();
     std::vector<BatchResult> out;
     size_t b = 0, done = 0, all_done = 0;  // the batch being read, its statements done, all done
-    std::vector<double> clock;             // the batch's clock readings
+    bool clock_first = wire_clocked_;      // the clock read before the first batch is still to come
+    double clock = -1;                     // the last reading
     Status failure;
     size_t failed_batch = 0, failed_at = 0;
     while (PGresult* raw = Pq().PQgetResult(conn_)) {
@@ -1267,18 +1274,25 @@ class PostgresDatabase final : public Database {
         if (!failure.ok() || b == group.size()) continue;
         const Pending& p = group[b];
         const size_t count = p.query.starts.size();
-        if (p.timed && (done == 0 || done + 1 == count) && status == PGRES_TUPLES_OK &&
+        double reading = -1;
+        if ((clock_first || (p.timed && done + 1 == count)) && status == PGRES_TUPLES_OK &&
             Pq().PQntuples(raw) == 1) {
-          clock.push_back(std::strtod(Pq().PQgetvalue(raw, 0, 0), nullptr));
+          reading = std::strtod(Pq().PQgetvalue(raw, 0, 0), nullptr);
+        }
+        if (clock_first) {
+          clock_first = false;
+          clock = reading;
+          continue;
         }
         ++all_done;
         if (++done == count) {
           BatchResult ok;
-          if (clock.size() == 2) ok.server_ms = std::llround((clock[1] - clock[0]) * 1000);
+          // The server goes from one batch of a query to the next.
+          if (p.timed && clock >= 0 && reading >= 0) ok.server_ms = std::llround((reading - clock) * 1000);
+          clock = reading;
           out.push_back(std::move(ok));
           ++b;
           done = 0;
-          clock.clear();
         }
         continue;
       }
@@ -1299,6 +1313,7 @@ class PostgresDatabase final : public Database {
       const char* position = Pq().PQresultErrorField(raw, PG_DIAG_STATEMENT_POSITION);
       if (all_done == 0 && position != nullptr) {
         size_t at = wire_query_.StatementAt(std::atoi(position));
+        if (wire_clocked_) at = at == 0 ? 0 : at - 1;
         for (failed_batch = 0; failed_batch + 1 < group.size() &&
                                at >= group[failed_batch].query.starts.size();
              ++failed_batch) {
@@ -1324,13 +1339,9 @@ class PostgresDatabase final : public Database {
     const Pending& p = group[failed_batch];
     size_t statements = p.query.starts.size();
     if (p.timed) {
-      statements -= 2;
-      // The last clock reading comes after COMMIT: the batch ran.
-      if (failed_at == statements + 1 && failure.code() != Code::kUnavailable) {
-        out.emplace_back();
-      } else {
-        failed_at = failed_at == 0 ? 0 : failed_at - 1;
-      }
+      statements -= 1;
+      // The clock is read after COMMIT: the batch ran.
+      if (failed_at == statements && failure.code() != Code::kUnavailable) out.emplace_back();
     }
     if (out.size() == failed_batch) out.push_back(BatchResult{failure, std::min(failed_at, statements - 1)});
     while (out.size() < group.size()) out.push_back(NotRunBatch());
@@ -1339,6 +1350,7 @@ class PostgresDatabase final : public Database {
 
   std::vector<Pending> wire_;         // sent as one query, not yet answered
   BatchQuery wire_query_;             // that query
+  bool wire_clocked_ = false;         // it reads the clock before its first batch
   std::vector<Pending> waiting_;      // to go out once the wire is free
   std::deque<BatchResult> outcomes_;  // read, not yet taken
   bool stopped_ = false;              // a batch failed: those sent after it do not run

@@ -479,6 +479,22 @@ TEST_F(PostgresDatabaseTest, SentBatchesAfterAFailedOneDoNotRun) {
   EXPECT_EQ(One("SELECT sum(n) FROM log"), Value(9));
 }
 
+// A run killed while its steps were sent together leaves them running on
+// the server until it sees the client gone: the next run to take the lock
+// waits for that query to end, not just for the step holding the step lock.
+TEST_F(PostgresDatabaseTest, TheLockWaitsForStepsStillRunningOnTheServer) {
+  std::unique_ptr<Database> other = Open();
+  ASSERT_NE(other, nullptr);
+  other->SendBatch({{"BEGIN", {}}, {"SELECT pg_sleep(0.6)", {}}, {other->StepGuardSql(), {}}, {"COMMIT", {}}});
+  auto start = std::chrono::steady_clock::now();
+  auto taken = db_->TryLock(LockOwner{"tester", "host", 1, "now"});
+  ASSERT_TRUE(taken.ok()) << taken.status().message();
+  EXPECT_TRUE(taken->acquired);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(400));
+  EXPECT_TRUE(other->TakeBatch().status.ok());
+  EXPECT_TRUE(db_->Unlock().ok());
+}
+
 TEST_F(PostgresDatabaseTest, ASentBatchFailingAtCommitStopsTheOnesAfterIt) {
   Run("CREATE TABLE parent (id int PRIMARY KEY)");
   Run("CREATE TABLE child (p int REFERENCES parent DEFERRABLE INITIALLY DEFERRED)");

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <climits>
 #include <cmath>
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -46,6 +48,9 @@ constexpr int64_t kLockObjId = kLockKey & 0xFFFFFFFF;
 // whose client died mid-pipeline may still be running on the server after
 // the session lock of its run is gone; the next run waits for it to end.
 constexpr int64_t kStepKey = kLockKey + 1;
+// How long a new run waits for such a killed run's steps, and how often it looks.
+constexpr std::chrono::milliseconds kZombieWait{10000};
+constexpr std::chrono::milliseconds kZombiePoll{50};
 
 // Type OIDs from pg_type; catalog/pg_type_d.h ships only with the server headers.
 constexpr Oid kByteaOid = 17;
@@ -842,9 +847,23 @@ class PostgresDatabase final : public Database {
         Query("SELECT pg_try_advisory_lock(" + std::to_string(kLockKey) + ")", {}));
     if (SingleTrue(taken)) {
       lock_held_ = true;
-      // Wait for a step of a killed run that the server is still finishing.
+      // Wait for a step of a killed run that the server is still finishing,
+      // and for the rest of the query holding it: steps sent together
+      // (SendBatch) run one after another until the server sees that their
+      // client is gone (client_connection_check_interval).
       STRATA_RETURN_IF_ERROR(Query("SELECT pg_advisory_lock(" + std::to_string(kStepKey) + ")", {}).status());
       STRATA_RETURN_IF_ERROR(Query("SELECT pg_advisory_unlock(" + std::to_string(kStepKey) + ")", {}).status());
+      const Value guard{std::string(StepGuardSql())};
+      for (auto waited = std::chrono::milliseconds(0); waited < kZombieWait; waited += kZombiePoll) {
+        STRATA_ASSIGN_OR_RETURN(
+            Rows running,
+            Query("SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = "
+                  "pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() AND "
+                  "state = 'active' AND pg_catalog.strpos(query, $1) > 0",
+                  {guard}));
+        if (running.rows.empty() || running.rows[0][0].ToInt() == 0) break;
+        std::this_thread::sleep_for(kZombiePoll);
+      }
       return LockAttempt{true, ""};
     }
     STRATA_ASSIGN_OR_RETURN(

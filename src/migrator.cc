@@ -1759,6 +1759,8 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   std::vector<std::vector<std::string>> restores;
   json uncaptured = json::array();
   std::map<std::string, std::string> body_renamed;  // by a body: new name (NameKey) -> old name
+  // A table a body renamed a column of (NameKey) -> "w, renamed from v".
+  std::map<std::string, std::string> body_renamed_column;
   std::vector<std::string> whole_captured;  // cascade children, once each
   json replaces = json::array();            // tables the restore puts back whole
   json merges = json::array();              // Capture::Merge of those, by key
@@ -1867,7 +1869,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
       for (const auto& [to, from] : p.info[i].body_renames) body_renamed[sql::NameKey(to, dialect)] = from;
     }
     std::vector<std::string> reached;  // the tables whose rows it changes or removes
-    if (!body_renamed.empty()) {
+    if (!body_renamed.empty() || !body_renamed_column.empty()) {
       using K = sql::StatementKind;
       reached = p.info[i].rewrites;
       if (p.info[i].destructive || p.info[i].kind == K::kDelete || p.info[i].kind == K::kUpdate ||
@@ -1876,6 +1878,25 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
       }
     }
     for (const std::string& name : reached) {
+      // A column renamed in a body: what this statement captures carries
+      // the new name, and the down script renames it back first.
+      if (auto column = body_renamed_column.find(sql::NameKey(name, dialect));
+          column != body_renamed_column.end()) {
+        if (!allow_irreversible) {
+          return Status(
+              Code::kIrreversible,
+              fmt::format("migration {}: {}:{}: this statement {}; it changes or removes rows of "
+                          "{}, whose column {} in a DO block or routine: Strata follows no rename "
+                          "in a body, so what it captures here could not be put back once the "
+                          "down script renames the column back; write the rename outside the "
+                          "block (Strata follows it), or pass --allow-irreversible to apply it "
+                          "without a way back",
+                          m.id(), m.up_path, st.line, p.info[i].summary, name, column->second));
+        }
+        uncaptured.push_back(fmt::format("{} (rows of {}, whose column {} in a body)", p.info[i].summary,
+                                         name, column->second));
+        body_renamed_column.erase(column);
+      }
       auto from = body_renamed.find(sql::NameKey(name, dialect));
       if (from == body_renamed.end()) continue;
       if (!allow_irreversible) {
@@ -1892,6 +1913,13 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
       uncaptured.push_back(fmt::format("{} (rows of {}, renamed from {} in a body)", p.info[i].summary,
                                        name, from->second));
       body_renamed.erase(from);
+    }
+    // The body's own writes were captured before it ran, under the old
+    // column name: only later statements are concerned.
+    if (runs_body) {
+      for (const auto& r : p.info[i].body_column_renames) {
+        body_renamed_column[sql::NameKey(r.table, dialect)] = fmt::format("{} was renamed from {}", r.to, r.from);
+      }
     }
     if (p.info[i].destructive) plans.emplace_back(st.text, p.info[i]);
     for (const auto& [text, info] : plans) {

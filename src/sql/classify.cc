@@ -348,7 +348,8 @@ void AddWriteTargets(std::span<const Token> b, Dialect dialect, std::vector<std:
 /// A table renamed (RENAME TO) goes to `renames` as {new name, old name}.
 void AddRewritingDdlTargets(std::span<const Token> b, Dialect dialect, std::vector<std::string>& out,
                             std::vector<std::string>& rewrites,
-                            std::vector<std::pair<std::string, std::string>>& renames) {
+                            std::vector<std::pair<std::string, std::string>>& renames,
+                            std::vector<StatementInfo::ColumnRename>& column_renames) {
   auto word = [&](size_t k, std::string_view w) { return k < b.size() && b[k].IsWord(w); };
   auto add = [&](const std::string& name) {
     for (auto* to : {&out, &rewrites}) {
@@ -393,6 +394,15 @@ void AddRewritingDdlTargets(std::span<const Token> b, Dialect dialect, std::vect
       if (!to.empty()) {
         renames.emplace_back(to, name);
         continue;
+      }
+      if (!name.empty() && word(at, "RENAME") && !word(at + 1, "CONSTRAINT")) {
+        std::string column;
+        const size_t after = name_at(word(at + 1, "COLUMN") ? at + 2 : at + 1, &column);
+        if (!column.empty() && word(after, "TO")) name_at(after + 1, &to);
+        if (!to.empty()) {
+          column_renames.push_back({name, to, column});
+          continue;
+        }
       }
       for (; !name.empty() && at < b.size() && !b[at].IsPunct(';'); ++at) {
         const bool drops = b[at].IsWord("DROP") &&
@@ -476,7 +486,7 @@ void Parser::BodyWrites() {
     auto t = Tokenize(*inner, dialect_);
     if (!t.ok()) continue;
     AddWriteTargets(*t, dialect_, out, rewrites, &info_.qualified_rewrites);
-    AddRewritingDdlTargets(*t, dialect_, out, rewrites, info_.body_renames);
+    AddRewritingDdlTargets(*t, dialect_, out, rewrites, info_.body_renames, info_.body_column_renames);
     AddCalls(*t);
     NoteDdl(*t);
     // A statement the body EXECUTEs: the literal it starts with (EXECUTE
@@ -577,7 +587,8 @@ void Parser::BodyWrites() {
         auto executed = Tokenize(statement, dialect_);
         if (!executed.ok()) continue;
         AddWriteTargets(*executed, dialect_, out, rewrites, &info_.qualified_rewrites);
-        AddRewritingDdlTargets(*executed, dialect_, out, rewrites, info_.body_renames);
+        AddRewritingDdlTargets(*executed, dialect_, out, rewrites, info_.body_renames,
+                               info_.body_column_renames);
         AddCalls(*executed);
         NoteDdl(*executed);
         if (!RewritesAnUnnamedTable(*executed)) continue;

@@ -105,6 +105,13 @@ struct StatementInfo {
   /// name}. Strata follows no rename in a body: what the body, or a later
   /// statement, then does to the rows under the new name is not captured.
   std::vector<std::pair<std::string, std::string>> body_renames;
+  /// The columns a body renames (RENAME [COLUMN] .. TO). A capture by a
+  /// later statement names the column as it is then, which the down script
+  /// renames back before the captured values are put back.
+  struct ColumnRename {
+    std::string table, to, from;
+  };
+  std::vector<ColumnRename> body_column_renames;
   /// A trigger function that EXECUTEs such a statement on the table it
   /// fires on (TG_TABLE_NAME): a soft delete's UPDATE of its own row.
   bool rewrites_trigger_table = false;

@@ -1225,6 +1225,36 @@ TEST_P(RollbackTest, ATableADoBlockRebuildsIsRefusedOrHasNoWayBack) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history"), 3);
 }
 
+// A column renamed in a DO block (the "rename if it exists" idiom), then
+// updated: the capture names the new column, which the down script renames
+// back before the values are put back, so every rollback was undone (exit
+// 6; hunt49 #2). It is refused up front like a table a body renamed; the
+// block's own writes were captured before it ran and roll back.
+TEST_P(RollbackTest, AColumnADoBlockRenamesIsNotWrittenAfterItWithAWayBack) {
+  if (!pg()) GTEST_SKIP() << "DO is PostgreSQL's";
+  const std::string data = Data();
+  // The rename alone, or with the update inside the block, rolls back.
+  Write("0003_rename.up.sql",
+        "DO $$ BEGIN ALTER TABLE items RENAME COLUMN name TO title; UPDATE items SET title = "
+        "upper(title); END $$;\n");
+  Write("0003_rename.down.sql", "ALTER TABLE items RENAME COLUMN title TO name;\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_NE(Data(), data);
+  ASSERT_TRUE(Down().ok());
+  EXPECT_EQ(Data(), data);
+  const std::string rename =
+      "DO $$ BEGIN IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'items' "
+      "AND column_name = 'name') THEN ALTER TABLE items RENAME COLUMN name TO title; END IF; END $$;\n";
+  Write("0003_rename.up.sql", rename + "UPDATE items SET title = upper(title);\n");
+  Status refused = Up();
+  EXPECT_EQ(refused.code(), Code::kIrreversible) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("whose column title was renamed from name in a DO block"));
+  EXPECT_EQ(Data(), data);
+  // Accepted without a way back: down refuses instead of failing.
+  ASSERT_TRUE(Up({.allow_irreversible = true}).ok());
+  EXPECT_EQ(Down().code(), Code::kIrreversible);
+}
+
 // A table the application wrote to since its migration is not compared
 // with its state before the migration (the later rows differ), so a down
 // script that dropped and added back a renamed column instead of renaming

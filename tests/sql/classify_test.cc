@@ -631,6 +631,14 @@ TEST(ClassifyTest, DoBlockNamesTheTablesItRenames) {
   EXPECT_TRUE(info.body_renames.empty());
   EXPECT_TRUE(info.rewrites.empty());
   EXPECT_FALSE(info.dynamic_rewrites);
+  // Its column renames are named apart; a constraint's is none.
+  ASSERT_EQ(info.body_column_renames.size(), 2u);
+  EXPECT_EQ(info.body_column_renames[0].table, "queues");
+  EXPECT_EQ(info.body_column_renames[0].to, "title");
+  EXPECT_EQ(info.body_column_renames[0].from, "name");
+  EXPECT_EQ(info.body_column_renames[1].to, "b");
+  EXPECT_TRUE(Classify("DO $$ BEGIN ALTER TABLE q RENAME CONSTRAINT c TO d; END $$", kPg)
+                  .body_column_renames.empty());
   EXPECT_TRUE(Classify("DO $$ BEGIN EXECUTE format('ALTER TABLE %I RENAME TO %I', 'a', 'b'); END $$", kPg)
                   .dynamic_rewrites);
   EXPECT_TRUE(Classify("DO $$ BEGIN EXECUTE 'ALTER TABLE ' || quote_ident(n) || ' RENAME TO x'; END $$", kPg)

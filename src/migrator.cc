@@ -250,7 +250,9 @@ Status Unwrap(std::vector<sql::Statement>& script, std::vector<sql::StatementInf
 
 /// kInvalidArgument naming the first statement of `script` that is psql
 /// input rather than SQL: a meta-command (`\connect`, pg_dump's
-/// `\restrict`) or COPY ... FROM STDIN, whose rows psql streams.
+/// `\restrict`) or COPY ... FROM STDIN, whose rows psql streams (or TO
+/// STDOUT, whose rows psql prints: Strata reads none, and the server would
+/// go on and commit the rest of the step).
 Status RefusePsqlInput(const std::vector<sql::Statement>& script, const std::string& where,
                        sql::Dialect dialect) {
   for (const sql::Statement& st : script) {
@@ -292,6 +294,13 @@ Status RefusePsqlInput(const std::vector<sql::Statement>& script, const std::str
                                   "which Strata does not send; write the rows as INSERT "
                                   "statements (pg_dump --inserts), or COPY from a file the "
                                   "server can read",
+                                  where, st.line));
+      }
+      if ((*tokens)[i].IsWord("to") && (*tokens)[i + 1].IsWord("stdout")) {
+        return Status(Code::kInvalidArgument,
+                      fmt::format("{}:{}: COPY ... TO STDOUT writes its rows to psql's output, "
+                                  "which Strata does not show; remove it, or COPY to a file the "
+                                  "server can write",
                                   where, st.line));
       }
     }
@@ -4142,6 +4151,17 @@ class Migrator::Run {
                                          "was rolled back: " + undo.message());
     }
     if (checked) return error;
+    if (failed == labels.size() + guards + 1 && labels.size() > 1) {
+      // The step's COMMIT: a deferred constraint or trigger of its script.
+      std::string where = labels.back().where;
+      if (size_t colon = where.rfind(':'); colon != std::string::npos &&
+                                           where.find_first_not_of("0123456789", colon + 1) == std::string::npos) {
+        where.resize(colon);
+      }
+      return Status(error.code(), fmt::format("{}, at its end (a constraint or trigger deferred to the "
+                                              "end of the transaction): {}",
+                                              where, error.message()));
+    }
     if (failed < 1 + guards || failed > labels.size() + guards) {
       return error.WithContext("recording the step in history");
     }

@@ -1759,6 +1759,11 @@ TEST_F(CliInputTest, PsqlInputIsRefusedBeforeItRuns) {
   run = Strata({"validate"});
   EXPECT_THAT(run.err, HasSubstr("0003_g.up.sql:3: \\gexec is a psql command, not SQL"));
   EXPECT_THAT(run.err, Not(HasSubstr("0003_g.up.sql:1")));
+  // COPY ... TO STDOUT: the server would print the rows and commit the
+  // rest of the migration, which Strata reported rolled back (hunt52 #1).
+  dir_.Write("migrations/0004_o.up.sql", "UPDATE t SET name = 'x';\nCOPY (SELECT * FROM t) TO STDOUT;\n");
+  run = Strata({"validate"});
+  EXPECT_THAT(run.err, HasSubstr("0004_o.up.sql:2: COPY ... TO STDOUT writes its rows to psql's output"));
 }
 
 // `up` on a new SQLite path that stops before applying anything (a

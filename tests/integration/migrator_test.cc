@@ -237,6 +237,19 @@ TEST_P(MigratorTest, AFailureAmongMigrationsSentTogetherStopsThere) {
     // Timed by the server, not by when the outcome was read.
     EXPECT_GE(Scalar(*db_, "SELECT duration_ms FROM strata_history WHERE version = 1"), 250);
   }
+  // A deferred constraint fails the migration at its COMMIT, which the
+  // message names (it said "recording the step in history"; hunt52 #2).
+  if (pg()) {
+    Write("0003_b.up.sql", "CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a "
+                           "DEFERRABLE INITIALLY DEFERRED);\nINSERT INTO b VALUES (1, 99);\n");
+    s = Up();
+    EXPECT_EQ(s.code(), Code::kDatabase);
+    EXPECT_THAT(s.message(), HasSubstr("migration 0003_b failed and was rolled back at "));
+    EXPECT_THAT(s.message(), HasSubstr("0003_b.up.sql, at its end (a constraint or trigger deferred"));
+    EXPECT_THAT(s.message(), HasSubstr("foreign key"));
+    EXPECT_EQ(Applied(), (std::vector<std::string>{"1", "2"}));
+    EXPECT_FALSE(HasTable("b"));
+  }
   // What was applied rolls back, and the rest applies once fixed.
   Write("0003_b.up.sql", "CREATE TABLE b (id INTEGER PRIMARY KEY);\nINSERT INTO b VALUES (1);\n");
   ASSERT_TRUE(Up().ok());

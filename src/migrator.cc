@@ -4583,19 +4583,23 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   };
   for (auto& [m, p] : todo) {
     if (Interrupt::Requested()) return interrupted_before(*m);
+    // A read of its preparation that a signal cancelled: it was not applied.
+    auto stop_before_it = [&, m = m](Status s) {
+      return Interrupt::Requested() ? interrupted_before(*m) : stop_before(std::move(s));
+    };
     RoutineEffects routines(*db_, dialect);
-    if (Status s = AddCalledRoutineWrites(p, dialect, routines); !s.ok()) return stop_before(s);
-    if (Status s = AddTriggerWrites(*db_, p, dialect, routines); !s.ok()) return stop_before(s);
+    if (Status s = AddCalledRoutineWrites(p, dialect, routines); !s.ok()) return stop_before_it(s);
+    if (Status s = AddTriggerWrites(*db_, p, dialect, routines); !s.ok()) return stop_before_it(s);
     // Dropping an index or trigger looks its table up in the model.
     bool looks_up = std::any_of(p.info.begin(), p.info.end(), [](const sql::StatementInfo& i) {
       return i.kind == K::kDropIndex || i.kind == K::kDropTrigger;
     });
     if (looks_up) {
-      if (Status read = read_unread(); !read.ok()) return stop_before(read);
+      if (Status read = read_unread(); !read.ok()) return stop_before_it(read);
     }
-    if (Status marked = MarkReplacingWrites(*db_, p); !marked.ok()) return stop_before(marked);
+    if (Status marked = MarkReplacingWrites(*db_, p); !marked.ok()) return stop_before_it(marked);
     auto under_views = TablesUnderViews(*db_, p, m->id(), accepts_irreversible(m->version));
-    if (!under_views.ok()) return stop_before(under_views.status());
+    if (!under_views.ok()) return stop_before_it(under_views.status());
     auto scope_of = [&] {
       Scope s = ScopeOf(p.info, model);
       for (const std::string& t : *under_views) {
@@ -4607,22 +4611,22 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     // Deferred: the reads after a transactional migration on known tables.
     const bool deferred = !scope.whole && !m->directives.no_transaction;
     if (!deferred || unread.Touches(scope.tables)) {
-      if (Status read = read_unread(); !read.ok()) return stop_before(read);
+      if (Status read = read_unread(); !read.ok()) return stop_before_it(read);
       scope = scope_of();  // partitions created since are known now
     }
     auto cascades = AddCascades(*db_, p, m->up_path, m->directives.no_transaction,
                                 accepts_irreversible(m->version), scope);
-    if (!cascades.ok()) return stop_before(cascades.status());
+    if (!cascades.ok()) return stop_before_it(cascades.status());
     auto seed_children = SeedCascades(*db_, p);
-    if (!seed_children.ok()) return stop_before(seed_children.status());
+    if (!seed_children.ok()) return stop_before_it(seed_children.status());
     for (const std::string& t : *seed_children) {
       if (std::find(scope.tables.begin(), scope.tables.end(), t) == scope.tables.end()) scope.tables.push_back(t);
     }
     auto before = known.Existing(*db_, scope.tables, model);
-    if (!before.ok()) return stop_before(before.status());
+    if (!before.ok()) return stop_before_it(before.status());
     auto guarding = Guard(*db_, *m, p, scope, *cascades, *seed_children, model, *before,
                           accepts_irreversible(m->version));
-    if (!guarding.ok()) return stop_before(guarding.status());
+    if (!guarding.ok()) return stop_before_it(guarding.status());
     Guarded guarded = std::move(guarding).value();
     // Rehearsal: statement N fails where it stands, after its capture.
     if (size_t n = options.inject_failure_at.value_or(0); n > 0 && n <= guarded.statements.size()) {
@@ -4660,7 +4664,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     auto start = Clock::now();
     Status s;
     if (Status set = SetTimeouts(*db_, m->directives, options_.statement_lock_timeout); !set.ok()) {
-      return stop_before(set);
+      return stop_before_it(set);
     }
     // Reads what the migration left right away (when not deferred).
     auto record_now = [&]() -> Status {

@@ -487,6 +487,12 @@ TEST_F(PostgresDatabaseTest, TheLockWaitsForStepsStillRunningOnTheServer) {
   ASSERT_NE(other, nullptr);
   other->SendBatch({{"BEGIN", {}}, {"SELECT pg_sleep(0.6)", {}}, {other->StepGuardSql(), {}}, {"COMMIT", {}}});
   auto start = std::chrono::steady_clock::now();
+  // As for a killed run's, the server is running them already.
+  for (int i = 0; i < 100 && One("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND "
+                                 "pid <> pg_backend_pid() AND strpos(query, 'pg_sleep(0.6)') > 0") == Value(0);
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   auto taken = db_->TryLock(LockOwner{"tester", "host", 1, "now"});
   ASSERT_TRUE(taken.ok()) << taken.status().message();
   EXPECT_TRUE(taken->acquired);

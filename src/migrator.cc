@@ -4502,6 +4502,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     std::vector<std::string> tables;
   };
   std::deque<Sent> sent;
+  bool sent_failed = false;  // one of them failed, which stopped the run
   auto failed_message = [&](const Migration& m, const Status& s) {
     if (s.code() == Code::kInternal) return s;
     return Status(s.code() == Code::kVerifyFailed ? Code::kVerifyFailed : Code::kDatabase,
@@ -4528,6 +4529,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
       sent.pop_front();
       const int64_t ms = server_ms >= 0 ? server_ms : MillisSince(head.start);
       if (!s.ok()) {
+        sent_failed = true;
         while (run.sent() > 0) run.Finish();
         unread.Drop(head.m->version);
         for (const Sent& later : sent) unread.Drop(later.m->version);
@@ -4583,9 +4585,10 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   };
   for (auto& [m, p] : todo) {
     if (Interrupt::Requested()) return interrupted_before(*m);
-    // A read of its preparation that a signal cancelled: it was not applied.
+    // A read of its preparation that a signal cancelled: it was not applied
+    // (unless what stopped the run was one sent before it, which says so).
     auto stop_before_it = [&, m = m](Status s) {
-      return Interrupt::Requested() ? interrupted_before(*m) : stop_before(std::move(s));
+      return Interrupt::Requested() && !sent_failed ? interrupted_before(*m) : stop_before(std::move(s));
     };
     RoutineEffects routines(*db_, dialect);
     if (Status s = AddCalledRoutineWrites(p, dialect, routines); !s.ok()) return stop_before_it(s);

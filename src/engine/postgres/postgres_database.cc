@@ -749,6 +749,7 @@ class PostgresDatabase final : public Database {
     Pump(/*wait=*/false);
     return !outcomes_.empty();
   }
+
   const std::vector<std::string>& ResetSessionSql() const override {
     // reset_val is the session's default: the server's, the role's, or the
     // connection's own (options=-csearch_path=... in the URL). Only what

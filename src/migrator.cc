@@ -288,7 +288,9 @@ Status RefusePsqlInput(const std::vector<sql::Statement>& script, const std::str
     }
     if (!(*tokens)[0].IsWord("copy")) continue;
     for (size_t i = 1; i + 1 < tokens->size(); ++i) {
-      if ((*tokens)[i].IsWord("from") && (*tokens)[i + 1].IsWord("stdin")) {
+      // PostgreSQL reads either word after either direction as the client.
+      const bool client = (*tokens)[i + 1].IsWord("stdin") || (*tokens)[i + 1].IsWord("stdout");
+      if ((*tokens)[i].IsWord("from") && client) {
         return Status(Code::kInvalidArgument,
                       fmt::format("{}:{}: COPY ... FROM STDIN reads its rows from psql's input, "
                                   "which Strata does not send; write the rows as INSERT "
@@ -296,7 +298,7 @@ Status RefusePsqlInput(const std::vector<sql::Statement>& script, const std::str
                                   "server can read",
                                   where, st.line));
       }
-      if ((*tokens)[i].IsWord("to") && (*tokens)[i + 1].IsWord("stdout")) {
+      if ((*tokens)[i].IsWord("to") && client) {
         return Status(Code::kInvalidArgument,
                       fmt::format("{}:{}: COPY ... TO STDOUT writes its rows to psql's output, "
                                   "which Strata does not show; remove it, or COPY to a file the "
@@ -846,6 +848,9 @@ class RoutineEffects {
     bool ddl = false;  // one of them runs DDL
     std::vector<sql::ObjectName> qualified;  // rewrites named with their schema
     bool trigger_table = false;  // a trigger function's: rewrites the table it fires on
+    /// The tables and columns they rename (StatementInfo::body_renames).
+    std::vector<std::pair<std::string, std::string>> renames;
+    std::vector<sql::StatementInfo::ColumnRename> column_renames;
   };
   /// By NameKey: the routines a script defines, up to a statement.
   using Defined = std::map<std::string, const sql::StatementInfo*>;
@@ -880,6 +885,9 @@ class RoutineEffects {
           out.trigger_table |= body->rewrites_trigger_table;
           out.qualified.insert(out.qualified.end(), body->qualified_rewrites.begin(),
                                body->qualified_rewrites.end());
+          out.renames.insert(out.renames.end(), body->body_renames.begin(), body->body_renames.end());
+          out.column_renames.insert(out.column_renames.end(), body->body_column_renames.begin(),
+                                    body->body_column_renames.end());
           next.insert(next.end(), body->calls.begin(), body->calls.end());
         }
       }
@@ -970,6 +978,10 @@ Status AddCalledRoutineWrites(Prepared& p, sql::Dialect dialect, RoutineEffects&
     info.body_ddl |= effects.ddl;
     info.qualified_rewrites.insert(info.qualified_rewrites.end(), effects.qualified.begin(),
                                    effects.qualified.end());
+    // What a called routine renames is renamed by the statement calling it.
+    info.body_renames.insert(info.body_renames.end(), effects.renames.begin(), effects.renames.end());
+    info.body_column_renames.insert(info.body_column_renames.end(), effects.column_renames.begin(),
+                                    effects.column_renames.end());
     if (!effects.dynamic_in.empty() && info.dynamic_in.empty()) {
       info.dynamic_rewrites = true;
       info.dynamic_in = "routine " + effects.dynamic_in;
@@ -1686,6 +1698,33 @@ Result<std::vector<std::string>> SeedCascades(Database& db, const Prepared& p) {
   return out;
 }
 
+/// Whether statement `info` captures none of
+/// `table`'s columns a body renamed ({new name, old name}): an UPDATE,
+/// DROP COLUMN or ALTER COLUMN TYPE captures its own columns and the
+/// table's primary key, the rest whole rows.
+bool CapturesNoneOf(Database& db, const sql::StatementInfo& info, const std::string& table,
+                            const std::vector<std::pair<std::string, std::string>>& renamed,
+                            sql::Dialect dialect) {
+  using K = sql::StatementKind;
+  if (info.columns.empty() ||
+      (info.kind != K::kUpdate && info.kind != K::kDropColumn && info.kind != K::kAlterColumnType)) {
+    return false;
+  }
+  auto key = db.ListPrimaryKey(table);
+  if (!key.ok() || key->empty()) return false;
+  std::vector<std::string> captured = info.columns;
+  captured.insert(captured.end(), key->begin(), key->end());
+  for (const auto& [to, from] : renamed) {
+    for (const std::string& c : captured) {
+      if (sql::NameKey(c, dialect) == sql::NameKey(to, dialect) ||
+          sql::NameKey(c, dialect) == sql::NameKey(from, dialect)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const Scope& scope,
                       const std::vector<std::vector<std::string>>& cascades,
                       const std::vector<std::string>& seed_cascades, const SchemaModel& model, const std::vector<TableFingerprint>& before,
@@ -1768,8 +1807,8 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   std::vector<std::vector<std::string>> restores;
   json uncaptured = json::array();
   std::map<std::string, std::string> body_renamed;  // by a body: new name (NameKey) -> old name
-  // A table a body renamed a column of (NameKey) -> "w, renamed from v".
-  std::map<std::string, std::string> body_renamed_column;
+  // A table a body renamed columns of (NameKey) -> {new name, old name}.
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> body_renamed_column;
   std::vector<std::string> whole_captured;  // cascade children, once each
   json replaces = json::array();            // tables the restore puts back whole
   json merges = json::array();              // Capture::Merge of those, by key
@@ -1888,9 +1927,13 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
     }
     for (const std::string& name : reached) {
       // A column renamed in a body: what this statement captures carries
-      // the new name, and the down script renames it back first.
+      // the new name, and the down script renames it back first. A
+      // statement that captures other columns by a key of others is clear.
       if (auto column = body_renamed_column.find(sql::NameKey(name, dialect));
           column != body_renamed_column.end()) {
+        if (CapturesNoneOf(db, p.info[i], name, column->second, dialect)) continue;
+        const std::string renamed = fmt::format("{} was renamed from {}", column->second.front().first,
+                                                column->second.front().second);
         if (!allow_irreversible) {
           return Status(
               Code::kIrreversible,
@@ -1900,10 +1943,10 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
                           "down script renames the column back; write the rename outside the "
                           "block (Strata follows it), or pass --allow-irreversible to apply it "
                           "without a way back",
-                          m.id(), m.up_path, st.line, p.info[i].summary, name, column->second));
+                          m.id(), m.up_path, st.line, p.info[i].summary, name, renamed));
         }
         uncaptured.push_back(fmt::format("{} (rows of {}, whose column {} in a body)", p.info[i].summary,
-                                         name, column->second));
+                                         name, renamed));
         body_renamed_column.erase(column);
       }
       auto from = body_renamed.find(sql::NameKey(name, dialect));
@@ -1927,7 +1970,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
     // column name: only later statements are concerned.
     if (runs_body) {
       for (const auto& r : p.info[i].body_column_renames) {
-        body_renamed_column[sql::NameKey(r.table, dialect)] = fmt::format("{} was renamed from {}", r.to, r.from);
+        body_renamed_column[sql::NameKey(r.table, dialect)].emplace_back(r.to, r.from);
       }
     }
     if (p.info[i].destructive) plans.emplace_back(st.text, p.info[i]);

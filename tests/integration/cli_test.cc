@@ -1764,6 +1764,10 @@ TEST_F(CliInputTest, PsqlInputIsRefusedBeforeItRuns) {
   dir_.Write("migrations/0004_o.up.sql", "UPDATE t SET name = 'x';\nCOPY (SELECT * FROM t) TO STDOUT;\n");
   run = Strata({"validate"});
   EXPECT_THAT(run.err, HasSubstr("0004_o.up.sql:2: COPY ... TO STDOUT writes its rows to psql's output"));
+  // The server reads either word either way as the client (hunt54 #4).
+  dir_.Write("migrations/0004_o.up.sql", "COPY t TO STDIN;\n");
+  run = Strata({"validate"});
+  EXPECT_THAT(run.err, HasSubstr("0004_o.up.sql:1: COPY ... TO STDOUT writes its rows"));
 }
 
 // `up` on a new SQLite path that stops before applying anything (a

@@ -1250,6 +1250,22 @@ TEST_P(RollbackTest, AColumnADoBlockRenamesIsNotWrittenAfterItWithAWayBack) {
   EXPECT_EQ(refused.code(), Code::kIrreversible) << refused.message();
   EXPECT_THAT(refused.message(), HasSubstr("whose column title was renamed from name in a DO block"));
   EXPECT_EQ(Data(), data);
+  // One that captures other columns, by a key not renamed, is clear (a
+  // Supabase migration retypes another column after such a block; hunt54 #2).
+  Write("0003_rename.up.sql", rename + "UPDATE items SET price = price * 2;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(Down().ok());
+  EXPECT_EQ(Data(), data);
+  // A rename in a routine the migration defines and calls is refused too
+  // (hunt54 #1).
+  Write("0003_rename.up.sql",
+        "CREATE FUNCTION strata_rename() RETURNS void LANGUAGE plpgsql AS $$ BEGIN ALTER TABLE items "
+        "RENAME COLUMN name TO title; END $$;\nSELECT strata_rename();\n"
+        "UPDATE items SET title = upper(title);\n");
+  refused = Up();
+  EXPECT_EQ(refused.code(), Code::kIrreversible) << refused.message();
+  EXPECT_EQ(Data(), data);
+  Write("0003_rename.up.sql", rename + "UPDATE items SET title = upper(title);\n");
   // Accepted without a way back: down refuses instead of failing.
   ASSERT_TRUE(Up({.allow_irreversible = true}).ok());
   EXPECT_EQ(Down().code(), Code::kIrreversible);

@@ -1930,8 +1930,8 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
       // the new name, and the down script renames it back first. A
       // statement that captures other columns by a key of others is clear.
       if (auto column = body_renamed_column.find(sql::NameKey(name, dialect));
-          column != body_renamed_column.end()) {
-        if (CapturesNoneOf(db, p.info[i], name, column->second, dialect)) continue;
+          column != body_renamed_column.end() &&
+          !CapturesNoneOf(db, p.info[i], name, column->second, dialect)) {
         const std::string renamed = fmt::format("{} was renamed from {}", column->second.front().first,
                                                 column->second.front().second);
         if (!allow_irreversible) {

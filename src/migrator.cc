@@ -1698,13 +1698,12 @@ Result<std::vector<std::string>> SeedCascades(Database& db, const Prepared& p) {
   return out;
 }
 
-/// Whether statement `info` captures none of
-/// `table`'s columns a body renamed ({new name, old name}): an UPDATE,
+/// Whether statement `info` captures none of `table`'s columns a body
+/// renamed ({new name, old name}): an UPDATE,
 /// DROP COLUMN or ALTER COLUMN TYPE captures its own columns and the
 /// table's primary key, the rest whole rows.
 bool CapturesNoneOf(Database& db, const sql::StatementInfo& info, const std::string& table,
-                            const std::vector<std::pair<std::string, std::string>>& renamed,
-                            sql::Dialect dialect) {
+                    const std::vector<std::pair<std::string, std::string>>& renamed, sql::Dialect dialect) {
   using K = sql::StatementKind;
   if (info.columns.empty() ||
       (info.kind != K::kUpdate && info.kind != K::kDropColumn && info.kind != K::kAlterColumnType)) {
@@ -1874,6 +1873,17 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
                                             : "a routine it calls or a trigger it fires");
       plans.emplace_back(std::move(all), std::move(info));
     }
+    // A change of the statement's that Strata cannot capture (`why`):
+    // refused, or with --allow-irreversible noted as `what` (the migration
+    // then has no way back).
+    auto uncapturable = [&](const std::string& why, const std::string& what) {
+      if (!allow_irreversible) {
+        return Status(Code::kIrreversible, fmt::format("migration {}: {}:{}: this statement {}; {}", m.id(),
+                                                       m.up_path, st.line, p.info[i].summary, why));
+      }
+      uncaptured.push_back(fmt::format("{} ({})", p.info[i].summary, what));
+      return Status::OK();
+    };
     // What a body it runs rewrites in another schema is not captured (a
     // CREATE FUNCTION only defines its body).
     const bool runs_body = p.info[i].kind != sql::StatementKind::kCreateFunction;
@@ -1881,34 +1891,23 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
       if (!runs_body) break;
       STRATA_ASSIGN_OR_RETURN(std::string outside, db.OutsideSchema(t.schema, t.name));
       if (outside.empty()) continue;
-      if (!allow_irreversible) {
-        return Status(Code::kIrreversible,
-                      fmt::format("migration {}: {}:{}: this statement {}; {} changes or removes "
-                                  "rows of {}.{}, in schema {}: Strata captures only the schema "
-                                  "it manages, so a rollback could not restore them; pass "
-                                  "--allow-irreversible to apply it without a way back",
-                                  m.id(), m.up_path, st.line, p.info[i].summary,
-                                  p.info[i].dynamic_in.empty() ? "a routine or trigger it runs"
-                                                               : p.info[i].dynamic_in,
-                                  t.schema, t.name, outside));
-      }
-      uncaptured.push_back(fmt::format("{} (rows of {}.{})", p.info[i].summary, t.schema, t.name));
+      STRATA_RETURN_IF_ERROR(uncapturable(
+          fmt::format("{} changes or removes rows of {}.{}, in schema {}: Strata captures only the "
+                      "schema it manages, so a rollback could not restore them; pass "
+                      "--allow-irreversible to apply it without a way back",
+                      p.info[i].dynamic_in.empty() ? "a routine or trigger it runs" : p.info[i].dynamic_in,
+                      t.schema, t.name, outside),
+          fmt::format("rows of {}.{}", t.schema, t.name)));
     }
     if (p.info[i].dynamic_rewrites && runs_body) {
-      const sql::StatementInfo& info = p.info[i];
-      if (!allow_irreversible) {
-        return Status(
-            Code::kIrreversible,
-            fmt::format("migration {}: {}:{}: this statement {}; {} runs a statement that changes "
-                        "or removes rows of a table named only when it runs (EXECUTE of "
-                        "format('... %I ...'), of text joined with ||, or of a variable), so "
-                        "Strata cannot capture them and a rollback could not restore them; name "
-                        "the table in the SQL, or pass --allow-irreversible to apply it without "
-                        "a way back",
-                        m.id(), m.up_path, st.line, info.summary,
-                        info.dynamic_in.empty() ? "its body" : info.dynamic_in));
-      }
-      uncaptured.push_back(info.summary + " (rows of a table named at run time)");
+      STRATA_RETURN_IF_ERROR(uncapturable(
+          fmt::format("{} runs a statement that changes or removes rows of a table named only when "
+                      "it runs (EXECUTE of format('... %I ...'), of text joined with ||, or of a "
+                      "variable), so Strata cannot capture them and a rollback could not restore "
+                      "them; name the table in the SQL, or pass --allow-irreversible to apply it "
+                      "without a way back",
+                      p.info[i].dynamic_in.empty() ? "its body" : p.info[i].dynamic_in),
+          "rows of a table named at run time"));
     }
     // A table a body renamed, whose rows this statement (or its body)
     // then changes or removes under the new name: nothing of it was
@@ -1934,36 +1933,26 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
           !CapturesNoneOf(db, p.info[i], name, column->second, dialect)) {
         const std::string renamed = fmt::format("{} was renamed from {}", column->second.front().first,
                                                 column->second.front().second);
-        if (!allow_irreversible) {
-          return Status(
-              Code::kIrreversible,
-              fmt::format("migration {}: {}:{}: this statement {}; it changes or removes rows of "
-                          "{}, whose column {} in a DO block or routine: Strata follows no rename "
-                          "in a body, so what it captures here could not be put back once the "
-                          "down script renames the column back; write the rename outside the "
-                          "block (Strata follows it), or pass --allow-irreversible to apply it "
-                          "without a way back",
-                          m.id(), m.up_path, st.line, p.info[i].summary, name, renamed));
-        }
-        uncaptured.push_back(fmt::format("{} (rows of {}, whose column {} in a body)", p.info[i].summary,
-                                         name, renamed));
+        STRATA_RETURN_IF_ERROR(uncapturable(
+            fmt::format("it changes or removes rows of {}, whose column {} in a DO block or "
+                        "routine: Strata follows no rename in a body, so what it captures here "
+                        "could not be put back once the down script renames the column back; "
+                        "write the rename outside the block (Strata follows it), or pass "
+                        "--allow-irreversible to apply it without a way back",
+                        name, renamed),
+            fmt::format("rows of {}, whose column {} in a body", name, renamed)));
         body_renamed_column.erase(column);
       }
       auto from = body_renamed.find(sql::NameKey(name, dialect));
       if (from == body_renamed.end()) continue;
-      if (!allow_irreversible) {
-        return Status(
-            Code::kIrreversible,
-            fmt::format("migration {}: {}:{}: this statement {}; it changes or removes rows of {}, "
-                        "which a DO block or routine renamed from {}: Strata follows no rename in "
-                        "a body, so nothing of {} was captured and a rollback could not bring its "
-                        "rows back; write the rename outside the block (Strata follows it and "
-                        "captures what is lost), or pass --allow-irreversible to apply it "
-                        "without a way back",
-                        m.id(), m.up_path, st.line, p.info[i].summary, name, from->second, from->second));
-      }
-      uncaptured.push_back(fmt::format("{} (rows of {}, renamed from {} in a body)", p.info[i].summary,
-                                       name, from->second));
+      STRATA_RETURN_IF_ERROR(uncapturable(
+          fmt::format("it changes or removes rows of {}, which a DO block or routine renamed from "
+                      "{}: Strata follows no rename in a body, so nothing of {} was captured and a "
+                      "rollback could not bring its rows back; write the rename outside the block "
+                      "(Strata follows it and captures what is lost), or pass --allow-irreversible "
+                      "to apply it without a way back",
+                      name, from->second, from->second),
+          fmt::format("rows of {}, renamed from {} in a body", name, from->second)));
       body_renamed.erase(from);
     }
     // The body's own writes were captured before it ran, under the old
@@ -4552,6 +4541,12 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
                   fmt::format("migration {} failed and was rolled back at {}{}{}", m.id(), s.message(),
                               NewEnumValueAdvice(s.message()), StayNote(report.completed, "applied")));
   };
+  // What a signal that came before `m` ran says.
+  auto interrupted_message = [&](const Migration& m) {
+    return Status(Code::kDatabase, fmt::format("{} before migration {}, which was not applied{}",
+                                               Interrupt::Describe(), m.id(),
+                                               StayNote(report.completed, "applied")));
+  };
   auto applied = [&](const Migration& m, int64_t ms) {
     if (m.version > newest) {
       run.SchemaIsAfter(newest = m.version);
@@ -4580,10 +4575,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
         known.Clear();
         s = NameLockHolders(*db_, std::move(s), head.tables);
         if (Interrupt::Requested() && s.code() == Code::kInternal) {
-          s = Status(Code::kDatabase, fmt::format("{} before migration {}, which was not applied{}",
-                                                  Interrupt::Describe(), head.m->id(),
-                                                  StayNote(report.completed, "applied")));
-          return fail(*head.m, head.start, s);
+          return fail(*head.m, head.start, interrupted_message(*head.m));
         }
         return fail(*head.m, head.start, failed_message(*head.m, s));
       }
@@ -4621,11 +4613,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   using K = sql::StatementKind;
   // A signal that came while no statement ran cancelled nothing: it is
   // looked at before each migration and again just before it runs.
-  auto interrupted_before = [&](const Migration& m) {
-    return stop_before(Status(
-        Code::kDatabase, fmt::format("{} before migration {}, which was not applied{}",
-                                     Interrupt::Describe(), m.id(), StayNote(report.completed, "applied"))));
-  };
+  auto interrupted_before = [&](const Migration& m) { return stop_before(interrupted_message(m)); };
   for (auto& [m, p] : todo) {
     if (Interrupt::Requested()) return interrupted_before(*m);
     // A read of its preparation that a signal cancelled: it was not applied

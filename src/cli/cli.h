@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -67,6 +68,13 @@ std::unique_ptr<Migrator> OpenMigrator(const GlobalOptions& global, bool need_da
 
 /// Prints migrator events as progress lines on stdout.
 void PrintEvent(const Event& event);
+
+/// Of a migration applied with `down_source` ("file", "derived", "none",
+/// "baseline") and history's `irreversible`: whether a down script was
+/// stored that cannot undo it (a change ran uncaptured, --allow-irreversible),
+/// and whether it has a way back at all.
+bool RanUncaptured(std::string_view down_source, bool irreversible);
+bool HasWayBack(std::string_view down_source, bool irreversible);
 
 /// One command: adds itself to `app`; its callback stores the exit code.
 using CommandSetup = void (*)(CLI::App& app, GlobalOptions& global, int& exit_code);

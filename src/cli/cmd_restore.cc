@@ -309,7 +309,7 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
                           {"state", AppliedStateName(a.state)},
                           {"applied_at", a.applied_at}, {"applied_by", a.applied_by},
                           {"duration_ms", a.duration_ms}, {"down_source", a.down_source},
-                          {"way_back", !a.irreversible && a.down_source != "none" && a.down_source != "baseline"},
+                          {"way_back", HasWayBack(a.down_source, a.irreversible)},
                           {"schema_before", a.schema_before}, {"schema_after", a.schema_after},
                           {"snapshot_id", a.snapshot_id}, {"log_position", a.log_position},
                           {"finalized_at", a.finalized_at.empty() ? nlohmann::json(nullptr)
@@ -330,7 +330,7 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
   // A baselined migration was never applied here: nothing undoes it.
   // Listed without scripts: the statements that ran uncaptured are in the row's checks.
   std::vector<std::string> uncaptured;
-  if (a.irreversible && a.down_source != "none") {
+  if (RanUncaptured(a.down_source, a.irreversible)) {
     auto full = history.Get(a.version);
     if (full.ok() && *full) uncaptured = UncapturedChanges(**full);
     if (uncaptured.empty()) uncaptured.push_back("see its checks in strata_history");

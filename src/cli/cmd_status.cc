@@ -45,7 +45,7 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
           j["applied_by"] = m.applied_by;
           j["duration_ms"] = m.duration_ms;
           j["down"] = m.down_source;
-          j["way_back"] = !m.irreversible && m.down_source != "none" && m.down_source != "baseline";
+          j["way_back"] = HasWayBack(m.down_source, m.irreversible);
           if (!m.finalized_at.empty()) j["finalized_at"] = m.finalized_at;
           j["checksum"] = m.checksum;
         }
@@ -82,7 +82,7 @@ void SetupStatus(CLI::App& app, GlobalOptions& global, int& exit_code) {
           AppendPadded(out, m.id, 40);
           out.append(" ").append(m.applied_at).append(" by ").append(m.applied_by);
           // A change ran uncaptured (--allow-irreversible): `down` refuses it (exit 5).
-          if (m.irreversible && m.down_source != "none") {
+          if (RanUncaptured(m.down_source, m.irreversible)) {
             out.append(" down: none (a change ran uncaptured; its ").append(m.down_source).append(" script cannot undo it)");
           } else {
             out.append(" down: ").append(m.down_source);

@@ -355,6 +355,14 @@ std::unique_ptr<Migrator> OpenMigrator(const GlobalOptions& global, bool need_da
   return std::move(migrator).value();
 }
 
+bool RanUncaptured(std::string_view down_source, bool irreversible) {
+  return irreversible && down_source != "none";
+}
+
+bool HasWayBack(std::string_view down_source, bool irreversible) {
+  return !irreversible && down_source != "none" && down_source != "baseline";
+}
+
 void PrintEvent(const Event& e) {
   switch (e.kind) {
     case Event::Kind::kWaitingForLock:

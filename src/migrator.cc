@@ -1471,6 +1471,24 @@ std::string ColumnNameAfter(const std::vector<sql::StatementInfo>& script, size_
   return column;
 }
 
+/// Whether `down` renames `table`.`column` and keeps it under the new name
+/// (drops no column of either name): rolling back leaves its values in the
+/// table, where the rollback's checks compare them.
+bool KeptUnderNewName(const std::vector<sql::StatementInfo>& down, const std::string& table,
+                      const std::string& column, sql::Dialect dialect) {
+  const std::string renamed = ColumnNameAfter(down, 0, table, column, dialect);
+  if (sql::NameKey(renamed, dialect) == sql::NameKey(column, dialect)) return false;
+  return std::none_of(down.begin(), down.end(), [&](const sql::StatementInfo& i) {
+    if (i.kind != sql::StatementKind::kDropColumn || sql::NameKey(i.table, dialect) != sql::NameKey(table, dialect)) {
+      return false;
+    }
+    return std::any_of(i.columns.begin(), i.columns.end(), [&](const std::string& c) {
+      return sql::NameKey(c, dialect) == sql::NameKey(column, dialect) ||
+             sql::NameKey(c, dialect) == sql::NameKey(renamed, dialect);
+    });
+  });
+}
+
 /// Whether `script` writes values into `table`.`column` itself: an UPDATE
 /// that assigns it (or whose assignments were not read), or an INSERT
 /// into the table.
@@ -2789,13 +2807,16 @@ Result<std::optional<DefaultFill>> DefaultFillAfter(Database& db, const std::str
 /// migration, no INSERT of it into that table) that holds other values now: the application wrote them
 /// since, and dropping the column would lose them without a word. Whatever the down
 /// script's way of removing it (DROP COLUMN, a table rebuild), a rollback
-/// that passes its check leaves the schema as before, without the column.
+/// that passes its check leaves the schema as before, without the column;
+/// unless the down script renames the column and keeps it (a no-op ADD
+/// COLUMN IF NOT EXISTS after a DO block renamed a column to that name).
 /// Values the migration itself put there (through a procedure or function,
 /// which the script does not show) are told apart by the table's rows being
 /// as it left them.
 Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
                                     const nlohmann::json& checks,
                                     const std::vector<sql::StatementInfo>& up_infos,
+                                    const std::vector<sql::StatementInfo>& down_infos,
                                     sql::Dialect dialect) {
   // ADD COLUMN IF NOT EXISTS of a column that was there: the rollback keeps it.
   auto existed_before = [&](const std::string& table, const std::string& column) {
@@ -2840,7 +2861,7 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
       // The migration's values: held below, when written since.
       if (FillsAddedColumn(up_infos, i, info.table, added.name, dialect)) continue;
       added.name = ColumnNameAfter(up_infos, i + 1, info.table, added.name, dialect);
-      if (held_below(table, added.name)) continue;
+      if (held_below(table, added.name) || KeptUnderNewName(down_infos, table, added.name, dialect)) continue;
       // What the rows there then got: NULL, or the column's constant default.
       std::optional<ConstantValue> filled;
       if (added.fills) {
@@ -2892,6 +2913,7 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
     if (UnchangedSince(db, checks, table)) continue;
     const std::string added = filled.value("added", column);
     if (filled.value("if_not_exists", false) && existed_before(table, added)) continue;
+    if (KeptUnderNewName(down_infos, table, column, dialect)) continue;
     const std::string by = filled.contains("default")
                                ? " with a default (" + filled["default"].get<std::string>() + " when it ended)"
                                : " and filled";
@@ -4939,7 +4961,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     if (refused.ok()) {
       refused = RefuseRestoringOverDownWrites(*db_, targets[i], checks, up_infos, scripts[i], down_infos, dialect);
     }
-    if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], checks, up_infos, dialect);
+    if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], checks, up_infos, down_infos, dialect);
     if (refused.ok()) refused = RefuseLossyRetypes(*db_, targets[i], checks, down_infos);
     if (refused.ok()) refused = RefuseDroppingTablesWrittenElsewhere(*db_, id, checks);
     return refused;

@@ -1271,6 +1271,38 @@ TEST_P(RollbackTest, AColumnADoBlockRenamesIsNotWrittenAfterItWithAWayBack) {
   EXPECT_EQ(Down().code(), Code::kIrreversible);
 }
 
+// A no-op ADD COLUMN IF NOT EXISTS of the column a DO block just renamed
+// (three Supabase migrations) was taken as adding it: once the application
+// wrote a row, the down script renaming it back was refused as dropping the
+// application's values (hunt54 #3). Renamed back, they stay.
+TEST_P(RollbackTest, AColumnTheDownScriptRenamesBackKeepsTheApplicationsValues) {
+  if (!pg()) GTEST_SKIP() << "DO is PostgreSQL's";
+  const std::string data = Data();
+  Write("0003_rename.up.sql",
+        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'items' "
+        "AND column_name = 'name') THEN ALTER TABLE items RENAME COLUMN name TO title; END IF; END $$;\n"
+        "ALTER TABLE items ADD COLUMN IF NOT EXISTS title TEXT DEFAULT 'none';\n");
+  Write("0003_rename.down.sql", "ALTER TABLE items RENAME COLUMN title TO name;\n");
+  Status up = Up();
+  ASSERT_TRUE(up.ok()) << up.message();
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO items (id, title) VALUES (6, 'later')").ok());
+  Status down = Down();
+  ASSERT_TRUE(down.ok()) << down.message();
+  EXPECT_EQ(RowsText("SELECT name FROM items WHERE id IN (1, 6) ORDER BY id"), "a|\nlater|\n");
+  // One that drops the column after renaming it still loses the values: refused.
+  ASSERT_TRUE(target_->Connect()->Exec("DELETE FROM items WHERE id = 6").ok());
+  EXPECT_EQ(Data(), data);
+  Write("0003_rename.up.sql", "ALTER TABLE items ADD COLUMN memo TEXT;\n");
+  Write("0003_rename.down.sql", "ALTER TABLE items RENAME COLUMN memo TO old_memo;\nALTER TABLE items DROP COLUMN old_memo;\n");
+  up = Up();
+  ASSERT_TRUE(up.ok()) << up.message();
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE items SET memo = 'kept' WHERE id = 1").ok());
+  Status refused = Down();
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("drops column items.memo"));
+  EXPECT_EQ(RowsText("SELECT memo FROM items WHERE id = 1"), "kept|\n");
+}
+
 // A table the application wrote to since its migration is not compared
 // with its state before the migration (the later rows differ), so a down
 // script that dropped and added back a renamed column instead of renaming

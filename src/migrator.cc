@@ -5772,8 +5772,11 @@ Result<std::string> Migrator::AcceptChangedFile(int64_t version) {
               .status());
     }
     if (!down_changed) return Status::OK();
-    return db_->Query("UPDATE strata_history SET down_script = $1, down_source = 'file' "
-                      "WHERE version = $2",
+    // Applied without a down script (--allow-irreversible) but with every
+    // change captured: the file's script is its way back now, as `down` sees.
+    const bool way_back = UncapturedChanges(*row).empty();
+    return db_->Query("UPDATE strata_history SET down_script = $1, down_source = 'file'" +
+                          std::string(way_back ? ", irreversible = 0" : "") + " WHERE version = $2",
                       {p.down_script, version})
         .status();
   }));

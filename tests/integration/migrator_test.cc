@@ -457,6 +457,16 @@ TEST_P(MigratorTest, IrreversibleMigrationIsRefusedUnlessAllowed) {
   s = Down();
   EXPECT_EQ(s.code(), Code::kIrreversible);
   EXPECT_EQ(Applied().size(), 5u);
+  // Its rows were captured: a down file accepted since is its way back, as
+  // status says and `down` does (status said none; hunt56 #1).
+  Write("0005_purge.down.sql", "SELECT 1;\n");
+  ASSERT_TRUE(Open()->AcceptChangedFile(5).ok());
+  auto status = Open()->GetStatus();
+  ASSERT_TRUE(status.ok());
+  EXPECT_FALSE(status->migrations.back().irreversible);
+  EXPECT_EQ(status->migrations.back().down_source, "file");
+  ASSERT_TRUE(Down().ok());
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM orders"), 2);
 }
 
 TEST_P(MigratorTest, DryRunChangesNothing) {

@@ -513,17 +513,98 @@ std::optional<std::string> DroppedColumnsNotAddedBack(const Migration& m, const 
   for (size_t i = 0; i < p.info.size(); ++i) {
     const sql::StatementInfo& up = p.info[i];
     if (up.kind != K::kDropColumn) continue;
+    // Made by the script before the drop: a new table has no values to
+    // lose; one made IF NOT EXISTS has them only if it was there before.
+    const auto created = std::find_if(p.info.begin(), p.info.begin() + static_cast<std::ptrdiff_t>(i),
+                                      [&](const sql::StatementInfo& e) {
+                                        return e.kind == K::kCreateTable && same(e.object, up.table);
+                                      });
+    const bool made = created != p.info.begin() + static_cast<std::ptrdiff_t>(i);
+    if (made && !created->if_not_exists) continue;
     for (const std::string& dropped : up.columns) {
       const std::string column = name_before(i, up.table, dropped);
       if (column.empty() || added_back(up.table, column) || kept_by_down(up.table, column)) continue;
       return fmt::format("{}: {}:{}: drops column {}.{}{}, and the down file does not add it back: "
-                         "the values captured before the drop would have no column to go back "
+                         "{}the values captured before the drop would have no column to go back "
                          "into, so `strata down` would fail; add it back in {} (ALTER TABLE {} ADD "
                          "COLUMN {} ...)",
                          m.id(), m.up_path, p.up[i].line, up.table, dropped,
                          column == dropped ? "" : fmt::format(" (column {} before the migration)", column),
+                         made ? fmt::format("if table {} is there before the migration with that "
+                                            "column (line {} creates it only if not), ",
+                                            up.table, p.up[created - p.info.begin()].line)
+                              : "",
                          m.down_path.empty() ? "the down file" : m.down_path, up.table, column);
     }
+  }
+  return std::nullopt;
+}
+
+/// A warning when rolling `m` back alone cannot pass its check: its down
+/// file has no statements and its up script changes the schema (the change
+/// would stay), or its up script has none and its down file has some (the
+/// rollback would change what the migration left as it was).
+std::optional<std::string> DownThatCannotPass(const Migration& m, const Prepared& p, sql::Dialect dialect) {
+  using K = sql::StatementKind;
+  auto split = sql::SplitStatements(p.down_script, dialect);
+  if (!split.ok()) return std::nullopt;
+  const std::string down_file = m.down_path.empty() ? "the down file" : m.down_path;
+  if (p.info.empty() && !split->empty()) {
+    return fmt::format("{}: its up script has no statements and {} has {}: rolling {} back alone "
+                       "must change nothing, so `strata down` would fail its check; a change split "
+                       "over several versions rolls back with one down script, in the version whose "
+                       "up script makes the change",
+                       m.id(), down_file, split->size(), m.id());
+  }
+  if (!split->empty()) return std::nullopt;
+  auto same = [&](const std::string& a, const std::string& b) {
+    return sql::NameKey(a, dialect) == sql::NameKey(b, dialect);
+  };
+  // Whether statement `b` undoes `a` before it: what `a` made dropped,
+  // what it added dropped, what it renamed renamed back.
+  auto undoes = [&](const sql::StatementInfo& a, const sql::StatementInfo& b) {
+    switch (a.kind) {
+      case K::kAddColumn:
+        return b.kind == K::kDropColumn && same(a.table, b.table) &&
+               std::all_of(a.added.begin(), a.added.end(), [&](const sql::AddedColumn& added) {
+                 return std::any_of(b.columns.begin(), b.columns.end(),
+                                    [&](const std::string& c) { return same(c, added.name); });
+               });
+      case K::kRenameTable:
+        return b.kind == K::kRenameTable && same(b.object, a.new_name) && same(b.new_name, a.object);
+      case K::kRenameColumn:
+        return b.kind == K::kRenameColumn && same(a.table, b.table) && same(b.column, a.new_name) &&
+               same(b.new_name, a.column);
+      case K::kCreateTable: case K::kCreateIndex: case K::kCreateView: case K::kCreateTrigger:
+      case K::kCreateSequence: case K::kCreateType: case K::kCreateFunction:
+        return (b.kind == K::kDropTable || b.kind == K::kDropIndex || b.kind == K::kDropView ||
+                b.kind == K::kDropTrigger || b.kind == K::kDropOther) &&
+               same(a.object, b.object);
+      default:
+        return false;
+    }
+  };
+  // One of such a pair changes nothing in the end.
+  auto paired = [&](size_t i) {
+    for (size_t j = 0; j < p.info.size(); ++j) {
+      if ((j > i && undoes(p.info[i], p.info[j])) || (j < i && undoes(p.info[j], p.info[i]))) return true;
+    }
+    return false;
+  };
+  for (size_t i = 0; i < p.info.size(); ++i) {
+    const sql::StatementInfo& info = p.info[i];
+    const bool schema = info.kind != K::kInsert && info.kind != K::kUpdate && info.kind != K::kDelete &&
+                        info.kind != K::kTruncate && info.kind != K::kSelect &&
+                        info.kind != K::kTransactionControl && info.kind != K::kOther &&
+                        info.kind != K::kAlterOther;
+    // One that may find its work done (IF [NOT] EXISTS) may change nothing.
+    if (!schema || info.if_exists || info.if_not_exists || info.temporary || paired(i)) continue;
+    return fmt::format("{}: {} has no statements, but {}:{} {}: rolling back would leave that "
+                       "change in place, so `strata down` would fail its check; write the down "
+                       "script that undoes it, or delete the down file to have Strata derive one "
+                       "(or refuse the migration as irreversible)",
+                       m.id(), down_file, m.up_path, p.up[i].line,
+                       info.summary.empty() ? "changes the schema" : info.summary);
   }
   return std::nullopt;
 }
@@ -5360,6 +5441,18 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                          "it (or make it a migration of its own) and roll back "
                                          "again",
                                          step.id)
+                                   : up_infos_of(i).empty()
+                                   ? fmt::format(
+                                         "Its up script ran no statements, so rolling it back "
+                                         "alone must change nothing, and its down script changed "
+                                         "the schema (the difference is below). A change split "
+                                         "over several versions (one statement each, as in ory's "
+                                         "fizz migrations) rolls back with one down script: put "
+                                         "the pieces in the down file of the version whose up "
+                                         "script made the change, empty this one's, store them "
+                                         "with `strata resolve {} --accept-file` and roll back "
+                                         "again",
+                                         step.version)
                                    : fmt::format(
                                          "The down script stored at apply time did not put it "
                                          "back (the difference is below), or a trigger that the "
@@ -5488,6 +5581,8 @@ Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
     if (pending && p->down_source == "file") {
       if (auto lost = DroppedColumnsNotAddedBack(m, *p, DialectOf(engine))) {
         findings.push_back({Code::kOk, *lost});
+      } else if (auto cannot = DownThatCannotPass(m, *p, DialectOf(engine))) {
+        findings.push_back({Code::kOk, *cannot});
       }
     }
     if (managed.ok() && pending) {

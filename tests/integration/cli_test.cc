@@ -1112,6 +1112,50 @@ TEST_P(CliTest, ValidateWarnsOfADroppedColumnTheDownFileDoesNotAddBack) {
   EXPECT_THAT(validate.all(), Not(HasSubstr("does not add it back")));
 }
 
+// A down that cannot pass its check alone: empty for an up script that
+// changes the schema (ory/keto's "-- do nothing." after a table rebuild),
+// or with statements for an up script that has none (ory/kratos splits a
+// rebuild's down over versions whose up scripts are empty). validate warns
+// (exit 0); the rollback's failure says what to do (hunt57 #1, #2).
+TEST_P(CliTest, ValidateWarnsOfADownThatCannotPassItsCheck) {
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT);\n");
+  Write("0002_i.up.sql", "ALTER TABLE t RENAME TO t_old;\nCREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT NOT NULL);\n"
+                         "INSERT INTO t SELECT * FROM t_old;\nDROP TABLE t_old;\n");
+  Write("0002_i.down.sql", "-- do nothing.\n");
+  auto validate = Strata({"validate"});
+  EXPECT_EQ(validate.exit_code, 0) << validate.all();
+  EXPECT_THAT(validate.all(), HasSubstr("0002_i.down.sql has no statements, but"));
+  EXPECT_THAT(validate.all(), HasSubstr("0002_i.up.sql:1 renames table t to t_old"));
+  // Undone by the script itself: nothing for a down to do.
+  Write("0002_i.up.sql", "ALTER TABLE t ADD COLUMN c TEXT;\nALTER TABLE t DROP COLUMN c;\n");
+  validate = Strata({"validate"});
+  EXPECT_THAT(validate.all(), Not(HasSubstr("has no statements")));
+  Write("0002_i.up.sql", "CREATE INDEX t_a ON t (a);\nCREATE INDEX t_b ON t (id, a);\n");
+  Write("0002_i.down.sql", "DROP INDEX t_a;\n");
+  Write("0003_j.up.sql", "-- the change is in the version before\n");
+  Write("0003_j.down.sql", "DROP INDEX t_b;\n");
+  validate = Strata({"validate"});
+  EXPECT_EQ(validate.exit_code, 0) << validate.all();
+  EXPECT_THAT(validate.all(), HasSubstr("0003_j: its up script has no statements and"));
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  auto down = Strata({"down", "--to", "1"});
+  EXPECT_EQ(down.exit_code, 6) << down.all();
+  EXPECT_THAT(down.all(), HasSubstr("Its up script ran no statements, so rolling it back alone must "
+                                    "change nothing"));
+  EXPECT_EQ(HistoryRows(), 3);
+  // A table the script makes only if it is not there holds the dropped
+  // column only if it was: the warning says so (mattermost's users; hunt56 #2).
+  Write("0004_u.up.sql", "CREATE TABLE IF NOT EXISTS u (id INTEGER PRIMARY KEY);\n"
+                         "ALTER TABLE u DROP COLUMN IF EXISTS gone;\n");
+  Write("0004_u.down.sql", "DROP TABLE u;\n");
+  validate = Strata({"validate"});
+  EXPECT_THAT(validate.all(), HasSubstr("if table u is there before the migration with that column "
+                                        "(line 1 creates it only if not)"));
+  Write("0004_u.up.sql", "CREATE TABLE u (id INTEGER PRIMARY KEY, gone TEXT);\nALTER TABLE u DROP COLUMN gone;\n");
+  validate = Strata({"validate"});
+  EXPECT_THAT(validate.all(), Not(HasSubstr("does not add it back")));
+}
+
 // dbmate, an empty down section: its UPDATEs go back through their
 // captures, so a refusal names the statement that lacks a way back (the
 // INSERT), not the UPDATE it used to name.

@@ -433,6 +433,60 @@ std::optional<std::string> LiteralText(const Token& t, Dialect dialect) {
   return IdentifierName(quoted, dialect);
 }
 
+/// What `format(<literal>, <literal>, ...)` at `k` gives, when every
+/// argument is a literal: the text with its %s, %I (a quoted identifier, as
+/// quote_ident would give it), %L (a quoted literal) and %% filled in, with
+/// n$ positions, as PostgreSQL's format() does. nullopt for anything else
+/// (an argument computed at run time, a width).
+std::optional<std::string> FormattedLiteral(std::span<const Token> b, size_t k, Dialect dialect) {
+  if (k + 1 < b.size() && b[k].IsWord("pg_catalog") && b[k + 1].IsPunct('.')) k += 2;
+  if (k + 2 >= b.size() || !b[k].IsWord("format") || !b[k + 1].IsPunct('(')) return std::nullopt;
+  const std::optional<std::string> pattern = LiteralText(b[k + 2], dialect);
+  if (!pattern) return std::nullopt;
+  std::vector<std::string> args;
+  size_t at = k + 3;
+  for (; at + 1 < b.size() && b[at].IsPunct(','); at += 2) {
+    std::optional<std::string> arg = LiteralText(b[at + 1], dialect);
+    if (!arg) return std::nullopt;
+    args.push_back(std::move(*arg));
+  }
+  if (at >= b.size() || !b[at].IsPunct(')')) return std::nullopt;
+  auto quoted = [](const std::string& text, char quote) {
+    std::string out(1, quote);
+    for (char c : text) out.append(c == quote ? 2 : 1, c);
+    return out + quote;
+  };
+  const std::string& f = *pattern;
+  std::string out;
+  size_t next = 0;  // the argument a specifier without n$ takes
+  for (size_t i = 0; i < f.size(); ++i) {
+    if (f[i] != '%') {
+      out += f[i];
+      continue;
+    }
+    if (++i < f.size() && f[i] == '%') {
+      out += '%';
+      continue;
+    }
+    size_t digits = i;
+    while (digits < f.size() && std::isdigit(static_cast<unsigned char>(f[digits]))) ++digits;
+    size_t arg = next;
+    if (digits > i && digits < f.size() && f[digits] == '$') {
+      arg = std::stoul(f.substr(i, digits - i)) - 1;
+      i = digits + 1;
+    }
+    if (i >= f.size() || arg >= args.size()) return std::nullopt;
+    next = arg + 1;
+    switch (f[i]) {
+      case 's': out += args[arg]; break;
+      case 'I': out += quoted(args[arg], '"'); break;
+      case 'L': out += quoted(args[arg], '\''); break;
+      default: return std::nullopt;
+    }
+  }
+  return out;
+}
+
 /// Whether the statement `b` (what a body EXECUTEs) changes or removes rows
 /// of a table it does not name: the name is filled in at run time
 /// (format('UPDATE %I ...'), 'DELETE FROM ' || t), so no table can be
@@ -495,8 +549,10 @@ void Parser::BodyWrites() {
     // table is filled in at run time, or that is built from no literal at
     // all (EXECUTE a variable), may rewrite any table.
     const std::vector<Token>& b = *t;
-    // The literal the statement from `k` to its ';' starts with.
+    // The literal the statement from `k` to its ';' starts with; a
+    // format() of literals only, filled in.
     auto first_literal = [&](size_t k) {
+      if (std::optional<std::string> formatted = FormattedLiteral(b, k, dialect_)) return formatted;
       std::optional<std::string> text;
       for (; k < b.size() && !b[k].IsPunct(';') && !text; ++k) text = LiteralText(b[k], dialect_);
       return text;

@@ -1193,7 +1193,8 @@ TEST_P(RollbackTest, ATableADoBlockRebuildsIsRefusedOrHasNoWayBack) {
     EXPECT_EQ(refused.code(), Code::kIrreversible) << rename << ": " << refused.message();
     EXPECT_EQ(Data(), data);
   }
-  EXPECT_THAT(Up().message(), HasSubstr("table named only when it runs"));
+  // The rename EXECUTEd as format() of literals is followed as the plain one is.
+  EXPECT_THAT(Up().message(), HasSubstr("which a DO block or routine renamed from items"));
   Write("0003_change.up.sql", "DO $body$\nBEGIN\n  ALTER TABLE items RENAME TO items_old;\n"
                               "  CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n"
                               "  INSERT INTO items (id, name) SELECT id, name FROM items_old;\n"
@@ -1262,6 +1263,13 @@ TEST_P(RollbackTest, AColumnADoBlockRenamesIsNotWrittenAfterItWithAWayBack) {
         "CREATE FUNCTION strata_rename() RETURNS void LANGUAGE plpgsql AS $$ BEGIN ALTER TABLE items "
         "RENAME COLUMN name TO title; END $$;\nSELECT strata_rename();\n"
         "UPDATE items SET title = upper(title);\n");
+  refused = Up();
+  EXPECT_EQ(refused.code(), Code::kIrreversible) << refused.message();
+  EXPECT_EQ(Data(), data);
+  // And one EXECUTEd as format() of literals.
+  Write("0003_rename.up.sql",
+        "DO $$ BEGIN EXECUTE format('ALTER TABLE %I RENAME COLUMN %I TO %I', 'items', 'name', 'title'); "
+        "END $$;\nUPDATE items SET title = upper(title);\n");
   refused = Up();
   EXPECT_EQ(refused.code(), Code::kIrreversible) << refused.message();
   EXPECT_EQ(Data(), data);
@@ -3992,9 +4000,16 @@ TEST_P(RollbackTest, RoutinesCalledInTurnAreFollowedAndRunTimeTablesRefused) {
   ASSERT_TRUE(rolled.ok()) << rolled.message();
   EXPECT_EQ(RowsText("SELECT id, n FROM totals ORDER BY id"), "1|50|\n2|7|\n");
   EXPECT_EQ(Data(), data);
+  // format() of literals names its table: captured, and back on rollback.
+  Write("0004_purge.up.sql", "DO $$ BEGIN EXECUTE format('DELETE FROM %I WHERE id = %s', 'totals', '1'); END $$;\n");
+  ASSERT_TRUE(Up().ok());
+  EXPECT_EQ(RowsText("SELECT id, n FROM totals ORDER BY id"), "2|7|\n");
+  rolled = Down();
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(Data(), data);
 
   const std::vector<std::string> refused = {
-      "DO $$ BEGIN EXECUTE format('DELETE FROM %I WHERE id = 1', 'totals'); END $$;\n",
+      "DO $$ DECLARE t text := 'totals'; BEGIN EXECUTE format('DELETE FROM %I WHERE id = 1', t); END $$;\n",
       "SELECT zero('totals');\n",
       "CREATE OR REPLACE FUNCTION items_gone() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
       "PERFORM zero('totals'); RETURN OLD; END $$;\nDELETE FROM items WHERE id = 1;\n",

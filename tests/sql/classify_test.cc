@@ -639,8 +639,22 @@ TEST(ClassifyTest, DoBlockNamesTheTablesItRenames) {
   EXPECT_EQ(info.body_column_renames[1].to, "b");
   EXPECT_TRUE(Classify("DO $$ BEGIN ALTER TABLE q RENAME CONSTRAINT c TO d; END $$", kPg)
                   .body_column_renames.empty());
-  EXPECT_TRUE(Classify("DO $$ BEGIN EXECUTE format('ALTER TABLE %I RENAME TO %I', 'a', 'b'); END $$", kPg)
+  // format() of literals is read as what it gives (hunt54 #1); of anything
+  // else, the names come at run time.
+  info = Classify("DO $$ BEGIN EXECUTE format('ALTER TABLE %I RENAME TO %I', 'a', 'b'); "
+                  "EXECUTE pg_catalog.format('ALTER TABLE %1$I RENAME COLUMN %2$I TO %3$s', 'T', 'x', 'y'); "
+                  "EXECUTE format('DELETE FROM %I WHERE note = %L OR note LIKE ''50%%''', 'logs', 'it''s'); END $$",
+                  kPg);
+  EXPECT_FALSE(info.dynamic_rewrites);
+  EXPECT_EQ(info.body_renames, (Renames{{"b", "a"}}));
+  ASSERT_EQ(info.body_column_renames.size(), 1u);
+  EXPECT_EQ(info.body_column_renames[0].table, "T");
+  EXPECT_EQ(info.body_column_renames[0].from, "x");
+  EXPECT_EQ(info.body_column_renames[0].to, "y");
+  EXPECT_THAT(info.rewrites, ::testing::Contains("logs"));
+  EXPECT_TRUE(Classify("DO $$ BEGIN EXECUTE format('ALTER TABLE %I RENAME TO %I', t, 'b'); END $$", kPg)
                   .dynamic_rewrites);
+  EXPECT_TRUE(Classify("DO $$ BEGIN EXECUTE format('DELETE FROM %-10I', 'a'); END $$", kPg).dynamic_rewrites);
   EXPECT_TRUE(Classify("DO $$ BEGIN EXECUTE 'ALTER TABLE ' || quote_ident(n) || ' RENAME TO x'; END $$", kPg)
                   .dynamic_rewrites);
 }

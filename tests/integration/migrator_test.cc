@@ -888,21 +888,31 @@ TEST_P(MigratorTest, SessionSettingsAMigrationChangesEndWithIt) {
           "PRAGMA foreign_keys = ON;\n");
     Write("0001_dump.down.sql", "DROP TABLE b;\nDROP TABLE a;\n");
   }
-  Write("0002_b.up.sql", pg() ? "CREATE TABLE b (id INTEGER);\n" : "INSERT INTO a VALUES (1);\n"
-                                                                    "INSERT INTO b VALUES (7, 1);\n");
+  // PostgreSQL: settings that change how text reads (the history row's
+  // script below, a regular expression), or make the session read-only.
+  Write("0002_b.up.sql", pg() ? "CREATE TABLE b (id INTEGER, t TEXT);\nINSERT INTO b VALUES (1, 'p\\q');\n"
+                                "SET standard_conforming_strings = off;\nSET extra_float_digits = -3;\n"
+                                "SET TIME ZONE 'Pacific/Auckland';\n"
+                                "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;\n"
+                              : "INSERT INTO a VALUES (1);\nINSERT INTO b VALUES (7, 1);\n");
   Write("0002_b.down.sql", pg() ? "DROP TABLE b;\n" : "DELETE FROM b;\nDELETE FROM a;\n");
   // SQLite: a rebuild of a, which would empty b were foreign keys on.
-  Write("0003_rebuild.up.sql", pg() ? "CREATE TABLE c (id INTEGER);\n"
+  Write("0003_rebuild.up.sql", pg() ? "CREATE TABLE c (id INTEGER);\nDELETE FROM b WHERE t ~ '^p\\\\';\n"
                                     : "CREATE TABLE a_new (id INTEGER PRIMARY KEY, n TEXT);\n"
                                       "INSERT INTO a_new (id) SELECT id FROM a;\nDROP TABLE a;\n"
                                       "ALTER TABLE a_new RENAME TO a;\n");
-  Write("0003_rebuild.down.sql", pg() ? "DROP TABLE c;\n" : "ALTER TABLE a DROP COLUMN n;\n");
+  Write("0003_rebuild.down.sql", pg() ? "-- the captured row comes back\nDROP TABLE c;\n" : "ALTER TABLE a DROP COLUMN n;\n");
   Status s = Up();
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(Applied(), (std::vector<std::string>{"1", "2", "3"}));
   if (pg()) {
     EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
                            "AND tablename IN ('a', 'b', 'c')"), 3);
+    EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM b"), 0);  // its regular expression read as written
+    History history(*db_);
+    auto row = history.Get(3);
+    ASSERT_TRUE(row.ok() && row->has_value());
+    EXPECT_THAT((*row)->up_script, HasSubstr("'^p\\\\'"));
   } else {
     EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM b"), 1);
   }

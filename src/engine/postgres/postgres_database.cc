@@ -753,9 +753,17 @@ class PostgresDatabase final : public Database {
   const std::vector<std::string>& ResetSessionSql() const override {
     // reset_val is the session's default: the server's, the role's, or the
     // connection's own (options=-csearch_path=... in the URL). Only what
-    // differs is set: session_replication_role is the superuser's.
+    // differs is set: session_replication_role is the superuser's. Besides
+    // the names a statement resolves, what reads or writes text differently
+    // (string escapes, dates, numbers, bytea: Strata's own statements and
+    // the fingerprints) and a session made read-only, so the next migration
+    // starts as a later run would start it.
     static const std::vector<std::string> reset = {"SELECT pg_catalog.set_config(name, reset_val, false) FROM pg_catalog.pg_settings "
-            "WHERE name IN ('search_path', 'role', 'session_replication_role') "
+            "WHERE name IN ('search_path', 'role', 'session_replication_role', "
+            "'standard_conforming_strings', 'default_transaction_read_only', "
+            "'default_transaction_isolation', 'default_transaction_deferrable', 'datestyle', "
+            "'intervalstyle', 'timezone', 'extra_float_digits', 'bytea_output', 'client_encoding', "
+            "'lc_monetary', 'lc_numeric', 'lc_time', 'xmloption') "
             "AND setting IS DISTINCT FROM reset_val"};
     return reset;
   }

@@ -1900,6 +1900,18 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
     }
   }
   if (!elsewhere.empty()) checks["created_elsewhere"] = std::move(elsewhere);
+  // Columns it adds to a table named with a schema: those outside the
+  // managed schema get their values recorded after it as well (sqitch's
+  // ALTER TABLE flipr.users ADD COLUMN email), since no check of the
+  // rollback sees them.
+  json added_elsewhere = json::array();
+  for (const auto& info : p.info) {
+    if (info.schema.empty()) continue;
+    for (const sql::AddedColumn& added : info.added) {
+      added_elsewhere.push_back({{"schema", info.schema}, {"table", info.table}, {"column", added.name}});
+    }
+  }
+  if (!added_elsewhere.empty()) checks["added_elsewhere"] = std::move(added_elsewhere);
 
   Guarded g;
   std::vector<std::vector<std::string>> restores;
@@ -2398,6 +2410,19 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
     read_after(outside_managed);
     checks["created_elsewhere"] = std::move(outside_managed);
   }
+  if (checks.contains("added_elsewhere")) {
+    nlohmann::json outside_managed = nlohmann::json::array();
+    for (auto& c : checks["added_elsewhere"]) {
+      auto outside = db.OutsideSchema(c["schema"].get<std::string>(), c["table"].get<std::string>());
+      if (!outside.ok() || outside->empty()) continue;  // in the managed schema: the other checks have it
+      const std::string column = db.QuoteIdent(c["column"].get<std::string>());
+      c["sql"] = fmt::format("SELECT {0} FROM {1}.{2} WHERE {0} IS NOT NULL", column, db.QuoteIdent(*outside),
+                             db.QuoteIdent(c["table"].get<std::string>()));
+      outside_managed.push_back(std::move(c));
+    }
+    read_after(outside_managed);
+    checks["added_elsewhere"] = std::move(outside_managed);
+  }
   if (checks["data"].empty()) return JsonText(checks);
   std::vector<std::string> tables;
   for (auto& [key, facts] : checks["data"].items()) {
@@ -2708,13 +2733,41 @@ Status RefuseReplacingWrites(const std::string& id, const nlohmann::json& checks
 /// OK unless rolling back drops a table the migration created outside the
 /// managed schema ("flipr.users") whose rows differ from what the migration
 /// left: written since, and dropping it would lose them without a word.
+/// Likewise a column it added to such a table that the down script drops
+/// (itself or with its table) and that holds other values now.
 Status RefuseDroppingTablesWrittenElsewhere(Database& db, const std::string& id,
-                                            const nlohmann::json& checks) {
-  if (!checks.is_object() || !checks.contains("created_elsewhere")) return Status::OK();
-  for (const auto& t : checks["created_elsewhere"]) {
+                                            const nlohmann::json& checks,
+                                            const std::vector<sql::StatementInfo>& down,
+                                            sql::Dialect dialect) {
+  if (!checks.is_object()) return Status::OK();
+  for (const auto& t : checks.value("created_elsewhere", nlohmann::json::array())) {
     if (!ReadsOtherwiseNow(db, t)) continue;
     std::string table = t["schema"].get<std::string>() + "." + t["table"].get<std::string>();
     return CreatedTableWrittenSince(id, table, table);
+  }
+  auto same = [&](const std::string& a, const std::string& b) {
+    return sql::NameKey(a, dialect) == sql::NameKey(b, dialect);
+  };
+  for (const auto& c : checks.value("added_elsewhere", nlohmann::json::array())) {
+    const std::string schema = c["schema"].get<std::string>(), table = c["table"].get<std::string>(),
+                      column = c["column"].get<std::string>();
+    const bool dropped = std::any_of(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
+      if (d.kind == sql::StatementKind::kDropTable) {
+        return std::any_of(d.objects.begin(), d.objects.end(), [&](const sql::ObjectName& o) {
+          return same(o.schema, schema) && same(o.name, table);
+        });
+      }
+      return d.kind == sql::StatementKind::kDropColumn && same(d.schema, schema) && same(d.table, table) &&
+             std::any_of(d.columns.begin(), d.columns.end(), [&](const std::string& x) { return same(x, column); });
+    });
+    if (!dropped || !ReadsOtherwiseNow(db, c)) continue;
+    return Status(Code::kVerifyFailed,
+                  fmt::format("rolling back {} drops column {}.{}.{}, which {} added, and it holds "
+                              "values written since {} was applied (in schema {}, which Strata "
+                              "does not check, so only this says so); those values would be lost, "
+                              "so {} was not rolled back. Save them (or take a snapshot), then pass "
+                              "--discard-later-writes",
+                              id, schema, table, column, id, id, schema, id));
   }
   return Status::OK();
 }
@@ -5044,7 +5097,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     }
     if (refused.ok()) refused = RefuseDroppingWrittenColumns(*db_, targets[i], checks, up_infos, down_infos, dialect);
     if (refused.ok()) refused = RefuseLossyRetypes(*db_, targets[i], checks, down_infos);
-    if (refused.ok()) refused = RefuseDroppingTablesWrittenElsewhere(*db_, id, checks);
+    if (refused.ok()) refused = RefuseDroppingTablesWrittenElsewhere(*db_, id, checks, down_infos, dialect);
     return refused;
   };
   if (options.dry_run) {
@@ -5568,7 +5621,9 @@ Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
       findings.push_back({allow_irreversible ? Code::kOk : Code::kIrreversible, p->irreversible});
     }
     auto row = stored.find(m.version);
-    if (!pending && row != stored.end() && row->second.state == AppliedState::kApplied) {
+    // A baselined migration was never applied here: nothing was stored.
+    if (!pending && row != stored.end() && row->second.state == AppliedState::kApplied &&
+        row->second.down_source != "baseline") {
       if (auto change = DownFileChange(*p, row->second.down_script)) {
         findings.push_back(
             {Code::kOk,

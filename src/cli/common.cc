@@ -356,7 +356,7 @@ std::unique_ptr<Migrator> OpenMigrator(const GlobalOptions& global, bool need_da
 }
 
 bool RanUncaptured(std::string_view down_source, bool irreversible) {
-  return irreversible && down_source != "none";
+  return irreversible && down_source != "none" && down_source != "baseline";
 }
 
 bool HasWayBack(std::string_view down_source, bool irreversible) {

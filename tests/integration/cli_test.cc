@@ -139,6 +139,11 @@ TEST_P(CliTest, BaselineAdoptsAnExistingDatabaseAfterCheckingItsSchema) {
   EXPECT_EQ(status.exit_code, 0) << status.all();
   EXPECT_THAT(status.out, HasSubstr("3 applied, 1 pending"));
   EXPECT_THAT(status.out, Not(HasSubstr("drift")));
+  // Said as what it is: no change of it ran here, nothing was stored (hunt60 #3).
+  EXPECT_THAT(status.out, HasSubstr("down: baseline"));
+  EXPECT_THAT(status.out, Not(HasSubstr("uncaptured")));
+  auto validate = Strata({"validate"});
+  EXPECT_THAT(validate.all(), Not(HasSubstr("differs from the down script stored")));
   // Only once.
   r = Strata({"baseline", "3"});
   EXPECT_EQ(r.exit_code, 7) << r.all();

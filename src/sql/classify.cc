@@ -471,7 +471,7 @@ std::optional<std::string> FormattedLiteral(std::span<const Token> b, size_t k, 
     size_t digits = i;
     while (digits < f.size() && std::isdigit(static_cast<unsigned char>(f[digits]))) ++digits;
     size_t arg = next;
-    if (digits > i && digits < f.size() && f[digits] == '$') {
+    if (digits > i && digits - i <= 4 && digits < f.size() && f[digits] == '$') {
       arg = std::stoul(f.substr(i, digits - i)) - 1;
       i = digits + 1;
     }

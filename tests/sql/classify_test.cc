@@ -655,6 +655,8 @@ TEST(ClassifyTest, DoBlockNamesTheTablesItRenames) {
   EXPECT_TRUE(Classify("DO $$ BEGIN EXECUTE format('ALTER TABLE %I RENAME TO %I', t, 'b'); END $$", kPg)
                   .dynamic_rewrites);
   EXPECT_TRUE(Classify("DO $$ BEGIN EXECUTE format('DELETE FROM %-10I', 'a'); END $$", kPg).dynamic_rewrites);
+  EXPECT_TRUE(Classify("DO $$ BEGIN EXECUTE format('DELETE FROM %99999999999999999999$I', 'a'); END $$", kPg)
+                  .dynamic_rewrites);
   EXPECT_TRUE(Classify("DO $$ BEGIN EXECUTE 'ALTER TABLE ' || quote_ident(n) || ' RENAME TO x'; END $$", kPg)
                   .dynamic_rewrites);
 }

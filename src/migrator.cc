@@ -5941,6 +5941,14 @@ Result<std::vector<std::string>> Migrator::DataUnlikeAfter(const std::string& ch
   return DataUnlike(checks_json, /*after=*/true);
 }
 
+Result<std::map<std::string, std::string>> Migrator::DataHashes() {
+  if (!db_) return Status(Code::kInvalidArgument, "needs a database (--database URL)");
+  STRATA_ASSIGN_OR_RETURN(DataFingerprint data, FingerprintData(*db_));
+  std::map<std::string, std::string> out;
+  for (const TableFingerprint& t : data.tables) out[t.table] = fmt::format("{} rows {}", t.rows, t.hash);
+  return out;
+}
+
 Result<std::vector<std::string>> Migrator::DataUnlike(const std::string& checks_json, bool after) {
   if (!db_) return Status(Code::kInvalidArgument, "needs a database (--database URL)");
   std::vector<std::string> out;

@@ -230,6 +230,9 @@ class Migrator {
   /// The same against what the checks say the migration left (the tables it
   /// touched, as it ended): after re-applying it as the newest.
   Result<std::vector<std::string>> DataUnlikeAfter(const std::string& checks);
+  /// Each table of the managed schema and the fingerprint of its rows now,
+  /// to compare two states of the database with.
+  Result<std::map<std::string, std::string>> DataHashes();
 
   /// The migration files (empty when the directory did not load).
   const std::vector<Migration>& migrations() {

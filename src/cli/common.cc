@@ -119,8 +119,9 @@ void StopGracefullyOnSignals() {
     }
     const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
     fmt::print(stderr, "strata: {} received: stopping once the statement running is cancelled "
-                       "and its migration rolled back, where it has a transaction (send it "
-                       "again to stop at once)\n", name);
+                       "and what it began is undone (a migration with a transaction rolled "
+                       "back, a snapshot or restore not kept); send it again to stop at once\n",
+               name);
     Interrupt::Request(name);
   }).detach();
   struct sigaction action {};

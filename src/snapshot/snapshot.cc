@@ -70,6 +70,11 @@ Result<Manifest> CreateSnapshot(SnapshotStore& store, const std::string& url,
                       ? CaptureSqlite(store, target.target, std::move(m), options)
                       : CapturePostgres(store, url, std::move(m), options);
   Status s = captured.status();
+  // A signal that came while a read went on to its end (a COPY of one large
+  // row is not cancelled midway) still stops it: no manifest is written.
+  if (s.ok() && Interrupt::Requested()) {
+    s = Status(Code::kIOError, Interrupt::Describe() + " while taking the snapshot; nothing of it was kept");
+  }
   if (s.ok()) s = store.SyncChunks();
   if (s.ok()) {
     captured->completed_at = NowUtc();

@@ -275,6 +275,30 @@ TEST_P(SnapshotCliTest, RestoreAfterTheNewestMigrationComparesWhatItLeft) {
   EXPECT_THAT(r.out, HasSubstr("note: the tables the re-applied migrations touched hold what history"));
 }
 
+// Re-applied across runs (the boundary's run took no snapshot), a table the
+// migration at the boundary leaves alone lost the rows written to it between
+// the runs, with exit 0 (hunt59 #4): it must hold after the restore what it
+// held before, or the restore says so (exit 6).
+TEST_P(SnapshotCliTest, RestoreAcrossRunsComparesTheTablesTheBoundaryLeavesAlone) {
+  Write("0001_init.up.sql", "CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT);\n"
+                            "CREATE TABLE audit (id INTEGER PRIMARY KEY, msg TEXT);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);  // its snapshot: before 0001
+  ASSERT_TRUE(db_->Exec("INSERT INTO accounts VALUES (1, 'a'), (2, 'b')").ok());
+  Write("0002_lvl.up.sql", "ALTER TABLE audit ADD COLUMN lvl INTEGER;\n");
+  Write("0002_lvl.down.sql", "ALTER TABLE audit DROP COLUMN lvl;\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  auto r = Strata({"restore", "--to-version", "2", "--yes"});
+  EXPECT_EQ(r.exit_code, 6) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("the data of accounts (other rows than before the restore, written after "
+                               "the run that applied 0001_init) differs"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("is at the state just before 0002_lvl")));
+  // Nothing written between the runs: the same restore is the state itself.
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  r = Strata({"restore", "--to-version", "2", "--yes"});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_THAT(r.out, HasSubstr("is at the state just before 0002_lvl"));
+}
+
 // A migration re-applied on the way to the boundary that generates other
 // values than the first time (random keys, timestamps) left other data in a
 // table the migration after the boundary does not touch: it was not
@@ -345,7 +369,9 @@ TEST_P(SnapshotCliTest, RestoreFollowsTheOrderMigrationsWereAppliedIn) {
   ASSERT_EQ(up.exit_code, 0) << up.all();
   r = Strata({"restore", "--to-version", "2", "--after", "--yes"});
   ASSERT_EQ(r.exit_code, 6) << r.all();
-  EXPECT_THAT(r.err, HasSubstr("but the data of invoices (after 0002_coupons) differs from what history recorded there"));
+  EXPECT_THAT(r.err, HasSubstr("but the data of invoices (after 0002_coupons), customers (other rows than "
+                               "before the restore, written after the run that applied 0001_customers) "
+                               "differs from what history recorded there"));
   EXPECT_THAT(Versions(), ::testing::ElementsAre("1", "2", "3"));
   EXPECT_EQ(testing::Column(*target_->Connect(),
                             "SELECT version FROM strata_history ORDER BY applied_at, version"),

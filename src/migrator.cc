@@ -5764,7 +5764,21 @@ constexpr std::string_view kOtherToolHistoryTables[] = {
 /// `url`'s database. Another tool's history table that `live` has and the
 /// migrations do not create is left out of the comparison and named in
 /// `left_out`.
-Result<std::string> DiffFromReplay(const SchemaModel& live_model, const MigratorOptions& options,
+/// The tables, views and sequences of schemas other than the managed one
+/// and the server's own, as "schema.name" (PostgreSQL; none on SQLite).
+Result<std::set<std::string>> RelationsElsewhere(Database& db) {
+  std::set<std::string> out;
+  if (db.engine() != Engine::kPostgres) return out;
+  STRATA_ASSIGN_OR_RETURN(
+      Rows rows, db.Query("SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                          "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') "
+                          "AND n.nspname <> current_schema() AND n.nspname <> 'information_schema' "
+                          "AND left(n.nspname, 3) <> 'pg_'"));
+  for (const auto& row : rows.rows) out.insert(row[0].ToString() + "." + row[1].ToString());
+  return out;
+}
+
+Result<std::string> DiffFromReplay(Database& live_db, const SchemaModel& live_model, const MigratorOptions& options,
                                    int64_t version, std::vector<std::string>& left_out) {
   Result<std::unique_ptr<Sandbox>> made = CreateSandbox(options.database_url, SandboxContent::kEmpty);
   if (!made.ok()) {
@@ -5805,7 +5819,17 @@ Result<std::string> DiffFromReplay(const SchemaModel& live_model, const Migrator
   for (const auto& [key, text] : live_model.Blocks(&left_out)) live_blocks.erase(key);
   SchemaFingerprint replayed = any_order(replayed_model.Blocks());
   SchemaFingerprint live = any_order(live_blocks);
-  return replayed == live ? std::string() : DiffSchemas(replayed, live);
+  // What they make in other schemas (a Sqitch project's flipr.users) is
+  // compared by name: the schema compared above would not show it missing.
+  STRATA_ASSIGN_OR_RETURN(std::set<std::string> made_elsewhere, RelationsElsewhere(*migrator->database()));
+  STRATA_ASSIGN_OR_RETURN(std::set<std::string> there, RelationsElsewhere(live_db));
+  std::string diff = replayed == live ? std::string() : DiffSchemas(replayed, live);
+  for (const std::string& r : made_elsewhere) {
+    if (there.count(r)) continue;
+    if (!diff.empty() && diff.back() != '\n') diff += '\n';
+    diff += "- " + r + " (in another schema: the migrations make it, the database has none)";
+  }
+  return diff;
 }
 
 }  // namespace
@@ -5840,7 +5864,7 @@ Result<BaselineReport> Migrator::Baseline(int64_t version, bool unchecked) {
   STRATA_ASSIGN_OR_RETURN(SchemaModel live, SchemaModel::Read(*db_));
   if (!unchecked) {
     STRATA_ASSIGN_OR_RETURN(std::string diff,
-                            DiffFromReplay(live, options_, version, report.left_out));
+                            DiffFromReplay(*db_, live, options_, version, report.left_out));
     if (!diff.empty()) {
       return Status(Code::kVerifyFailed,
                     fmt::format("the database's schema is not what the migrations up to {} "

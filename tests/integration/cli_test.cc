@@ -1194,6 +1194,26 @@ TEST_P(CliTest, BaselineReplaysMigrationsThatUseAnExtensionOfAnotherSchema) {
   EXPECT_THAT(r.out, HasSubstr("the schema matches"));
 }
 
+// A Sqitch project keeps its tables in its own schema (flipr), which the
+// schema compared does not show: an empty database was baselined with exit 0
+// (hunt60 #2). What the migrations make elsewhere must be there by name.
+TEST_P(CliTest, BaselineComparesWhatTheMigrationsMakeInOtherSchemas) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL schemas";
+  ASSERT_TRUE(db_->Exec("DROP SCHEMA IF EXISTS flipr CASCADE").ok());
+  Write("0001_appschema.up.sql", "CREATE SCHEMA flipr;\n");
+  Write("0001_appschema.down.sql", "DROP SCHEMA flipr;\n");
+  Write("0002_users.up.sql", "CREATE TABLE flipr.users (nickname TEXT PRIMARY KEY);\n");
+  Write("0002_users.down.sql", "DROP TABLE flipr.users;\n");
+  auto r = Strata({"baseline", "2"});
+  EXPECT_EQ(r.exit_code, 6) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("- flipr.users (in another schema: the migrations make it, the database has none)"));
+  EXPECT_EQ(HistoryRows(), 0);
+  ASSERT_TRUE(db_->Exec("CREATE SCHEMA flipr; CREATE TABLE flipr.users (nickname TEXT PRIMARY KEY)").ok());
+  r = Strata({"baseline", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+  ASSERT_TRUE(db_->Exec("DROP SCHEMA flipr CASCADE").ok());
+}
+
 // SQLite lets a PRIMARY KEY column that is not INTEGER hold NULL: those
 // rows' captured values could never go back (down exited 0 and left them
 // changed). An UPDATE of such a table is refused as irreversible.

@@ -302,6 +302,73 @@ std::string StripSchema(std::string text, const std::string& qualifier) {
   return text;
 }
 
+/// `text` with each array of casts that a dump and restore makes of a cast
+/// array (a varchar column's `IN (...)` in a CHECK or an index's WHERE:
+/// `(ARRAY['a'::character varying])::text[]` is read back as
+/// `ARRAY[('a'::character varying)::text]`, and pretty-printed
+/// `ARRAY['a'::character varying]::text[]` as
+/// `ARRAY['a'::character varying::text]`) put back in the first form, so the
+/// same constraint prints the same before and after a restore.
+std::string UndoCastArrays(std::string text) {
+  static constexpr std::string_view kOpen = "ARRAY[";
+  // A type name at `i` (words, spaces between them) and where it ends.
+  auto type_at = [&](size_t i, std::string* type) {
+    size_t end = i;
+    while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_' ||
+                                 (text[end] == ' ' && end + 1 < text.size() &&
+                                  std::isalpha(static_cast<unsigned char>(text[end + 1]))))) {
+      ++end;
+    }
+    *type = text.substr(i, end - i);
+    return end;
+  };
+  for (size_t at = text.find(kOpen); at != std::string::npos; at = text.find(kOpen, at + 1)) {
+    std::vector<std::string> literals;
+    std::string from, to;
+    bool parens = false, ok = false;
+    size_t i = at + kOpen.size();
+    while (i < text.size()) {
+      const bool paren = text[i] == '(';
+      if (!literals.empty() && paren != parens) break;
+      parens = paren;
+      size_t q = i + (paren ? 1 : 0);
+      if (q >= text.size() || text[q] != '\'') break;
+      const size_t start = q++;
+      while (q < text.size() && !(text[q] == '\'' && (q + 1 >= text.size() || text[q + 1] != '\''))) {
+        q += text[q] == '\'' ? 2 : 1;
+      }
+      if (q >= text.size() || text.compare(q + 1, 2, "::") != 0) break;
+      std::string item_from, item_to;
+      size_t end = type_at(q + 3, &item_from);
+      if (paren) {
+        if (end >= text.size() || text[end] != ')') break;
+        ++end;
+      }
+      if (text.compare(end, 2, "::") != 0) break;
+      end = type_at(end + 2, &item_to);
+      if (item_from.empty() || item_to.empty() || (!literals.empty() && (item_from != from || item_to != to))) break;
+      from = item_from;
+      to = item_to;
+      literals.push_back(text.substr(start, q + 1 - start));
+      if (text.compare(end, 2, ", ") == 0) {
+        i = end + 2;
+        continue;
+      }
+      ok = end < text.size() && text[end] == ']';
+      i = end;
+      break;
+    }
+    if (!ok) continue;
+    std::string list;
+    for (const std::string& l : literals) list += (list.empty() ? "" : ", ") + l + "::" + from;
+    const std::string rewritten =
+        parens ? "(ARRAY[" + list + "])::" + to + "[]" : "ARRAY[" + list + "]::" + to + "[]";
+    text.replace(at, i + 1 - at, rewritten);
+    at += rewritten.size() - 1;
+  }
+  return text;
+}
+
 class PostgresCatalog : public Catalog {
  public:
   explicit PostgresCatalog(Database& db) : db_(db) {}
@@ -312,37 +379,43 @@ class PostgresCatalog : public Catalog {
       for (const auto& t : *tables) names += (names.empty() ? "" : "\x1f") + t;
     }
     const std::vector<Value> params = tables ? std::vector<Value>{Value(names)} : std::vector<Value>{};
-    // One round trip for the lot: the schema's name, then the queries; for
-    // a few tables, with their plans generic and on the catalogs' indexes.
-    // QueryFixed keeps a plan per connection; made while the catalogs are
-    // small (a fresh database being migrated) it scans them whole, so every
-    // read after it grows with the tables the run has created since (over
-    // 1000 migrations, 0.3 -> 5 ms a read, and a run makes one after each
-    // migration). The settings are SET LOCAL in a transaction, or a
-    // savepoint rolled back, so they end with the read.
+    // One round trip for the lot: the schema's name, then the queries, in a
+    // transaction (or a savepoint) rolled back, so that the settings made
+    // for them end with the read:
+    // - the output settings the deparsed text depends on (a default's
+    //   interval or date, a partition bound's timestamptz, a bytea
+    //   constant), fixed, so that a session's own (PGOPTIONS, PGTZ, ALTER
+    //   DATABASE .. SET timezone) reads the same schema as any other;
+    // - for a few tables, plans generic and on the catalogs' indexes.
+    //   QueryFixed keeps a plan per connection; made while the catalogs are
+    //   small (a fresh database being migrated) it scans them whole, so
+    //   every read after it grows with the tables the run has created since
+    //   (over 1000 migrations, 0.3 -> 5 ms a read, and a run makes one after
+    //   each migration).
     const bool savepoint = db_.InTransaction();
-    static const std::vector<std::string> kOpen[2] = {
-        {"BEGIN", "SET LOCAL enable_seqscan = off", "SET LOCAL plan_cache_mode = force_generic_plan"},
-        {"SAVEPOINT strata_catalog", "SET LOCAL enable_seqscan = off",
-         "SET LOCAL plan_cache_mode = force_generic_plan"}};
+    static const std::string kOutput =
+        "SELECT pg_catalog.set_config('intervalstyle', 'postgres', true), "
+        "pg_catalog.set_config('datestyle', 'ISO, MDY', true), pg_catalog.set_config('timezone', 'UTC', true), "
+        "pg_catalog.set_config('bytea_output', 'hex', true), pg_catalog.set_config('extra_float_digits', '1', true)";
+    static const std::string kPlans =
+        "SELECT pg_catalog.set_config('enable_seqscan', 'off', true), "
+        "pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true)";
     static const std::vector<std::string> kClose[2] = {
         {"ROLLBACK"}, {"ROLLBACK TO SAVEPOINT strata_catalog", "RELEASE SAVEPOINT strata_catalog"}};
     const std::vector<std::string> queries = Queries(tables != nullptr);
-    std::vector<BatchStatement> batch = {{"SELECT quote_ident(current_schema())", {}}};
-    if (tables) {
-      for (const std::string& sql : kOpen[savepoint]) batch.push_back({sql, {}});
-    }
+    std::vector<BatchStatement> batch = {{"SELECT quote_ident(current_schema())", {}},
+                                         {savepoint ? "SAVEPOINT strata_catalog" : "BEGIN", {}},
+                                         {kOutput, {}}};
+    if (tables) batch.push_back({kPlans, {}});
     const size_t first = batch.size();
     for (const std::string& sql : queries) batch.push_back({sql, params});
-    if (tables) {
-      for (const std::string& sql : kClose[savepoint]) batch.push_back({sql, {}});
-    }
+    for (const std::string& sql : kClose[savepoint]) batch.push_back({sql, {}});
     Result<std::vector<Rows>> results = db_.QueryFixedBatch(batch);
     if (!results.ok()) {
       // What the batch opened is closed; an outer transaction stays in error.
-      if (tables && savepoint) {
+      if (savepoint) {
         db_.Exec("ROLLBACK TO SAVEPOINT strata_catalog; RELEASE SAVEPOINT strata_catalog").IgnoreError();
-      } else if (tables && db_.InTransaction()) {
+      } else if (db_.InTransaction()) {
         db_.Rollback().IgnoreError();
       }
       return results.status();
@@ -359,7 +432,7 @@ class PostgresCatalog : public Catalog {
       for (const auto& row : (*results)[q].rows) {
         auto& facts = objects[{row[0].ToString(), row[1].ToString()}];
         owner[{row[0].ToString(), row[1].ToString()}] = row[4].ToString();
-        std::string fact = StripSchema(row[2].ToString(), qualifier);
+        std::string fact = UndoCastArrays(StripSchema(row[2].ToString(), qualifier));
         if (!fact.empty()) facts.emplace_back(row[3].ToInt(), std::move(fact));
       }
     }

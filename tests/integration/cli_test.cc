@@ -1214,6 +1214,32 @@ TEST_P(CliTest, BaselineComparesWhatTheMigrationsMakeInOtherSchemas) {
   ASSERT_TRUE(db_->Exec("DROP SCHEMA flipr CASCADE").ok());
 }
 
+// The deparsed schema depends on the session's output settings (a default's
+// interval, date or bytea, read as IntervalStyle, DateStyle, bytea_output
+// say): set on the database after the migrations, status called the
+// untouched schema drift and down was refused (exit 6; hunt59 #2).
+TEST_P(CliTest, TheSchemaReadsTheSameWhateverTheSessionsOutputSettings) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's output settings";
+  Write("0001_t.up.sql", "CREATE TABLE t (id int, ttl interval DEFAULT '1 day 02:00:00', "
+                         "d date DEFAULT '2024-01-31', at timestamptz DEFAULT '2024-01-31 10:00+00', "
+                         "b bytea DEFAULT '\\x01ff');\n");
+  Write("0001_t.down.sql", "DROP TABLE t;\n");
+  Write("0002_x.up.sql", "ALTER TABLE t ADD COLUMN x int;\n");
+  Write("0002_x.down.sql", "ALTER TABLE t DROP COLUMN x;\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  const std::string name = testing::Column(*db_, "SELECT current_database()").at(0);
+  ASSERT_TRUE(db_->Exec("ALTER DATABASE " + name + " SET intervalstyle = 'sql_standard'; ALTER DATABASE " + name +
+                        " SET datestyle = 'SQL, DMY'; ALTER DATABASE " + name + " SET bytea_output = 'escape'; "
+                        "ALTER DATABASE " + name + " SET timezone = 'Pacific/Auckland'")
+                  .ok());
+  auto status = Strata({"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.all();
+  EXPECT_THAT(status.out, Not(HasSubstr("drift")));
+  auto down = Strata({"down"});
+  EXPECT_EQ(down.exit_code, 0) << down.all();
+  ASSERT_TRUE(db_->Exec("ALTER DATABASE " + name + " RESET ALL").ok());
+}
+
 // SQLite lets a PRIMARY KEY column that is not INTEGER hold NULL: those
 // rows' captured values could never go back (down exited 0 and left them
 // changed). An UPDATE of such a table is refused as irreversible.

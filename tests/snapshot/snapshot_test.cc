@@ -331,6 +331,25 @@ TEST_P(SnapshotTest, InheritedColumnsOrderedOtherwiseKeepTheirValues) {
 // verify; its query failed on the rows (division by zero here), so the
 // snapshot could never be restored. It stays unpopulated, as pg_restore
 // leaves it; a populated one is refreshed.
+// A varchar column's IN (...) in a CHECK or an index's WHERE prints as
+// another expression once pg_dump's text is read back: every verify and
+// restore of such a snapshot said its fingerprints differ (graph-node's
+// graphman_command_executions; hunt59 #1).
+TEST_P(SnapshotTest, AVarcharInListVerifiesAfterItsDumpIsReadBack) {
+  if (!pg()) GTEST_SKIP() << "pg_dump's text";
+  Exec("CREATE TABLE runs (id int PRIMARY KEY, status varchar NOT NULL CHECK (status IN ('new', 'it''s done')))");
+  Exec("CREATE INDEX runs_open ON runs (id) WHERE status IN ('new', 'open')");
+  Exec("INSERT INTO runs VALUES (1, 'new')");
+  Manifest m = Take(*store_);
+  auto report = VerifySnapshot(*store_, m, target_->url(), nullptr);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_TRUE(report->ok()) << report->mismatch;
+  RestoreOptions over;
+  over.replace = true;
+  Status s = RestoreSnapshot(*store_, m, target_->url(), over);
+  EXPECT_TRUE(s.ok()) << s.message();
+}
+
 TEST_P(SnapshotTest, AnUnpopulatedMaterializedViewStaysSo) {
   if (!pg()) GTEST_SKIP() << "PostgreSQL's materialized views";
   Exec("CREATE MATERIALIZED VIEW ratios AS SELECT id, 1 / (id - 2) AS r FROM items WITH NO DATA");

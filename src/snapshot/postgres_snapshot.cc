@@ -86,7 +86,14 @@ constexpr char kDependentsOutsideSql[] =
     " AND NOT (x.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND EXISTS (SELECT 1"
     "  FROM pg_catalog.pg_type t WHERE t.oid = x.objid AND (t.typrelid <> 0 OR t.typcategory = 'A')))"
     " AND NOT (placed.schema IS NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend m"
-    "  WHERE m.classid = x.classid AND m.objid = x.objid AND m.deptype = 'e')))"
+    "  WHERE m.classid = x.classid AND m.objid = x.objid AND m.deptype = 'e'))"
+    // A foreign key's own triggers on the table it references (auth.users)
+    // go with the key, which the restore makes again.
+    " AND NOT (x.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass AND EXISTS (SELECT 1"
+    "  FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_constraint k ON k.oid = t.tgconstraint"
+    "  JOIN pg_catalog.pg_class kc ON kc.oid = k.conrelid"
+    "  JOIN pg_catalog.pg_namespace kn ON kn.oid = kc.relnamespace"
+    "  WHERE t.oid = x.objid AND t.tgisinternal AND kn.nspname = $1)))"
     // Named once: not what goes with another of them (a foreign key's
     // triggers, a partition's index).
     " SELECT DISTINCT pg_catalog.pg_describe_object(x.classid, x.objid, x.objsubid),"

@@ -352,7 +352,7 @@ int RunPrune(const GlobalOptions& global, const SnapshotFlags& flags) {
     // the manifests; report what is unreferenced already.
     auto gc = opened->store->RemoveUnreferencedChunks(true);
     if (!gc.ok()) return Fail(gc.status());
-    fmt::print("dry run: {} snapshot{} {}; nothing was changed\n", removed, removed == 1 ? "" : "s", verb);
+    fmt::print("dry run: {} {} snapshot{}; nothing was changed\n", verb, removed, removed == 1 ? "" : "s");
     return kExitOk;
   }
   auto gc = opened->store->RemoveUnreferencedChunks(false);

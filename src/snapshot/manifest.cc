@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "migration/checksum.h"
 #include "util/json_text.h"
 
 namespace strata::snapshot {
@@ -77,6 +78,9 @@ std::string ToJson(const Manifest& m) {
   }
   out["parts"] = std::move(parts);
   if (!m.notes.empty()) out["notes"] = m.notes;
+  // Over the rest, so that a manifest changed since it was written (a
+  // sequence's value, which no chunk or fingerprint covers) is damage.
+  out["checksum"] = Sha256Hex(JsonText(out));
   return JsonText(out, 1) + "\n";
 }
 
@@ -98,6 +102,13 @@ Result<Manifest> ManifestFromJson(const std::string& text) {
   Manifest m;
   try {
     json j = json::parse(text);
+    if (j.is_object() && j.contains("checksum")) {  // (older manifests have none)
+      json rest = j;
+      rest.erase("checksum");
+      if (!j["checksum"].is_string() || Sha256Hex(JsonText(rest)) != j["checksum"].get<std::string>()) {
+        return Status(Code::kParse, "it does not match its checksum: changed or damaged since it was written");
+      }
+    }
     m.format = j.at("format").get<int>();
     if (m.format != kManifestFormat) {
       return Status(Code::kParse, fmt::format("manifest format {} is not supported by this "

@@ -810,6 +810,17 @@ TEST_P(SnapshotCliTest, ManifestWithAnUnreadableTimeIsDamagedNotACrash) {
   std::ifstream in(path);
   nlohmann::json manifest = nlohmann::json::parse(in);
   in.close();
+  // Changed, it no longer matches its checksum (a sequence's value, which
+  // no chunk covers, passed verify and restored; hunt59 #6).
+  nlohmann::json changed = manifest;
+  changed["label"] = "edited";
+  dir_.Write(".strata/snapshots/snapshots/" + id + ".json", changed.dump());
+  EXPECT_THAT(List()[0]["damaged"].get<std::string>(), HasSubstr("does not match its checksum"));
+  auto verify = Strata({"snapshot", "verify", id});
+  EXPECT_EQ(verify.exit_code, 6) << verify.all();
+  EXPECT_EQ(Strata({"snapshot", "restore", id, "--yes"}).exit_code, 6);
+  // One written before manifests had a checksum is read by its fields.
+  manifest.erase("checksum");
   manifest["created_at"] = "yesterday, 10am";
   dir_.Write(".strata/snapshots/snapshots/" + id + ".json", manifest.dump());
 

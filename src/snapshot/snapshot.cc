@@ -215,7 +215,10 @@ Result<std::string> SandboxCheck(SnapshotStore& store, const Manifest& m,
     ro.progress = progress;
     return RestorePostgres(store, m, url, ro);
   }();
-  admin->Exec("DROP DATABASE IF EXISTS " + SqlIdentifier(name) + " WITH (FORCE)").IgnoreError();
+  // A signal cancels the statement running when it comes, this one too:
+  // once more then, so the scratch database never stays.
+  const std::string drop = "DROP DATABASE IF EXISTS " + SqlIdentifier(name) + " WITH (FORCE)";
+  if (!admin->Exec(drop).ok() && Interrupt::Requested()) admin->Exec(drop).IgnoreError();
   return out;
 }
 

@@ -455,6 +455,17 @@ std::optional<std::string> NeverCapturableIn(const Migration& m, const Prepared&
   return std::nullopt;
 }
 
+/// Whether `info` drops column `column` of `table` (alone or among other
+/// actions of its ALTER TABLE).
+bool DropsColumn(const sql::StatementInfo& info, const std::string& table, const std::string& column,
+                 sql::Dialect dialect) {
+  return info.kind == sql::StatementKind::kDropColumn &&
+         sql::NameKey(info.table, dialect) == sql::NameKey(table, dialect) &&
+         std::any_of(info.columns.begin(), info.columns.end(), [&](const std::string& c) {
+           return sql::NameKey(c, dialect) == sql::NameKey(column, dialect);
+         });
+}
+
 /// A warning when the up script of `m` drops a column that its down file
 /// does not add back (nor rebuild its table): the values captured before
 /// the drop would have no column to go back into, and `down` would fail.
@@ -503,10 +514,8 @@ std::optional<std::string> DroppedColumnsNotAddedBack(const Migration& m, const 
                                                  [&](const sql::AddedColumn& a) { return same(a.name, column); });
     });
     const bool removed = std::any_of(down.begin(), down.end(), [&](const sql::StatementInfo& d) {
-      if (!same(d.table, table)) return false;
-      if (d.kind == K::kRenameColumn) return same(d.column, column);
-      return d.kind == K::kDropColumn && std::any_of(d.columns.begin(), d.columns.end(),
-                                                     [&](const std::string& c) { return same(c, column); });
+      if (d.kind == K::kRenameColumn) return same(d.table, table) && same(d.column, column);
+      return DropsColumn(d, table, column, dialect);
     });
     return added && !removed;
   };
@@ -567,8 +576,7 @@ std::optional<std::string> DownThatCannotPass(const Migration& m, const Prepared
       case K::kAddColumn:
         return b.kind == K::kDropColumn && same(a.table, b.table) &&
                std::all_of(a.added.begin(), a.added.end(), [&](const sql::AddedColumn& added) {
-                 return std::any_of(b.columns.begin(), b.columns.end(),
-                                    [&](const std::string& c) { return same(c, added.name); });
+                 return DropsColumn(b, a.table, added.name, dialect);
                });
       case K::kRenameTable:
         return b.kind == K::kRenameTable && same(b.object, a.new_name) && same(b.new_name, a.object);
@@ -1560,13 +1568,7 @@ bool KeptUnderNewName(const std::vector<sql::StatementInfo>& down, const std::st
   const std::string renamed = ColumnNameAfter(down, 0, table, column, dialect);
   if (sql::NameKey(renamed, dialect) == sql::NameKey(column, dialect)) return false;
   return std::none_of(down.begin(), down.end(), [&](const sql::StatementInfo& i) {
-    if (i.kind != sql::StatementKind::kDropColumn || sql::NameKey(i.table, dialect) != sql::NameKey(table, dialect)) {
-      return false;
-    }
-    return std::any_of(i.columns.begin(), i.columns.end(), [&](const std::string& c) {
-      return sql::NameKey(c, dialect) == sql::NameKey(column, dialect) ||
-             sql::NameKey(c, dialect) == sql::NameKey(renamed, dialect);
-    });
+    return DropsColumn(i, table, column, dialect) || DropsColumn(i, table, renamed, dialect);
   });
 }
 
@@ -2757,8 +2759,7 @@ Status RefuseDroppingTablesWrittenElsewhere(Database& db, const std::string& id,
           return same(o.schema, schema) && same(o.name, table);
         });
       }
-      return d.kind == sql::StatementKind::kDropColumn && same(d.schema, schema) && same(d.table, table) &&
-             std::any_of(d.columns.begin(), d.columns.end(), [&](const std::string& x) { return same(x, column); });
+      return same(d.schema, schema) && DropsColumn(d, table, column, dialect);
     });
     if (!dropped || !ReadsOtherwiseNow(db, c)) continue;
     return Status(Code::kVerifyFailed,
@@ -5970,6 +5971,14 @@ Result<std::map<std::string, std::string>> Migrator::DataHashes() {
   STRATA_ASSIGN_OR_RETURN(DataFingerprint data, FingerprintData(*db_));
   std::map<std::string, std::string> out;
   for (const TableFingerprint& t : data.tables) out[t.table] = fmt::format("{} rows {}", t.rows, t.hash);
+  return out;
+}
+
+std::vector<std::string> Migrator::TablesTouched(const std::string& checks_json) {
+  std::vector<std::string> out;
+  auto checks = nlohmann::json::parse(checks_json, nullptr, /*allow_exceptions=*/false);
+  if (!checks.is_object() || !checks.contains("data")) return out;
+  for (const auto& [key, facts] : checks["data"].items()) out.push_back(key);
   return out;
 }
 

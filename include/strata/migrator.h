@@ -233,6 +233,9 @@ class Migrator {
   /// Each table of the managed schema and the fingerprint of its rows now,
   /// to compare two states of the database with.
   Result<std::map<std::string, std::string>> DataHashes();
+  /// The tables whose data a migration's recorded `checks` cover, by their
+  /// names before it.
+  static std::vector<std::string> TablesTouched(const std::string& checks);
 
   /// The migration files (empty when the directory did not load).
   const std::vector<Migration>& migrations() {

@@ -190,6 +190,7 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
              first->id());
   PrintNotes(*manifest);
   std::vector<std::string> unlike;  // tables whose re-applied data is not what history recorded
+  std::set<std::string> unlike_tables;  // and their names alone
   if (!reapply.empty()) {
     int exit_code = kExitOk;
     auto migrator = OpenMigrator(global, true, &exit_code);
@@ -206,6 +207,7 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
       if (!differ.ok()) return differ.status().WithContext("comparing the data with history");
       // (A table rebuilt under its own name has two facts: named once.)
       for (const std::string& table : *differ) {
+        unlike_tables.insert(table);
         std::string named = fmt::format("{} ({})", table, where);
         if (std::find(unlike.begin(), unlike.end(), named) == unlike.end()) unlike.push_back(std::move(named));
       }
@@ -253,21 +255,16 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
     if (across_runs) {
       std::set<std::string> later;  // touched from the boundary on: their states differ by design
       for (size_t i = keep; i < rows.size(); ++i) {
-        auto checks = nlohmann::json::parse(rows[i].checks, nullptr, /*allow_exceptions=*/false);
-        if (!checks.is_object() || !checks.contains("data")) continue;
-        for (const auto& [table, facts] : checks["data"].items()) {
-          later.insert(table);
-          if (facts.is_object() && facts.contains("read_as")) later.insert(facts["read_as"].get<std::string>());
-        }
+        for (std::string& table : Migrator::TablesTouched(rows[i].checks)) later.insert(std::move(table));
       }
       auto restored = migrator->DataHashes();
       if (!restored.ok()) return Fail(restored.status().WithContext("comparing the data with the state before"));
       for (const auto& [table, hash] : *restored) {
         auto before = data_now.find(table);
-        const bool named = std::any_of(unlike.begin(), unlike.end(), [&, &table = table](const std::string& u) {
-          return u.rfind(table + " (", 0) == 0;
-        });
-        if (named || later.count(table) || before == data_now.end() || before->second == hash) continue;
+        if (unlike_tables.count(table) || later.count(table) || before == data_now.end() ||
+            before->second == hash) {
+          continue;
+        }
         unlike.push_back(fmt::format("{} (other rows than before the restore, written after the run "
                                      "that applied {})",
                                      table, first->id()));

@@ -5759,12 +5759,6 @@ constexpr std::string_view kOtherToolHistoryTables[] = {
     "__drizzle_migrations",        // drizzle (on SQLite; on PostgreSQL in schema drizzle)
 };
 
-/// How `live`, the schema of the database, differs from what `migrations`
-/// up to `version` create on an empty database of the same engine ("" when
-/// equal; columns in any order). The migrations run in a sandbox beside
-/// `url`'s database. Another tool's history table that `live` has and the
-/// migrations do not create is left out of the comparison and named in
-/// `left_out`.
 /// The tables, views and sequences of schemas other than the managed one
 /// and the server's own, as "schema.name" (PostgreSQL; none on SQLite).
 Result<std::set<std::string>> RelationsElsewhere(Database& db) {
@@ -5779,6 +5773,13 @@ Result<std::set<std::string>> RelationsElsewhere(Database& db) {
   return out;
 }
 
+/// How `live`, the schema of the database, differs from what `migrations`
+/// up to `version` create on an empty database of the same engine ("" when
+/// equal; columns in any order). The migrations run in a sandbox beside
+/// `url`'s database. Another tool's history table that `live` has and the
+/// migrations do not create is left out of the comparison and named in
+/// `left_out`. The tables, views and sequences they make in other schemas
+/// (`live_db`'s) are compared by name.
 Result<std::string> DiffFromReplay(Database& live_db, const SchemaModel& live_model, const MigratorOptions& options,
                                    int64_t version, std::vector<std::string>& left_out) {
   Result<std::unique_ptr<Sandbox>> made = CreateSandbox(options.database_url, SandboxContent::kEmpty);

@@ -182,13 +182,16 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
     }
   }
   auto start = std::chrono::steady_clock::now();
+  std::vector<std::string> left_out;
   Status s = RestoreOverTarget(*options, *config, **store, *manifest, flags.yes,
                                fmt::format("Put {} back to the state {}: {}?",
-                                           RedactUrl(options->database_url), boundary, plan));
+                                           RedactUrl(options->database_url), boundary, plan),
+                               &left_out);
   if (!s.ok()) return Fail(s);
   fmt::print("restored snapshot {} (the state before {}); fingerprints match\n", manifest->id,
              first->id());
   PrintNotes(*manifest);
+  PrintNotes(left_out);
   std::vector<std::string> unlike;  // tables whose re-applied data is not what history recorded
   std::set<std::string> unlike_tables;  // and their names alone
   if (!reapply.empty()) {

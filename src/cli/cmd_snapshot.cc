@@ -224,26 +224,32 @@ int RunRestore(const GlobalOptions& global, const SnapshotFlags& flags) {
     auto bar = snapshot::TerminalProgress(stderr);
     snapshot::RestoreOptions restore;
     restore.progress = bar.get();
+    std::vector<std::string> left_out;
+    restore.notes = &left_out;
     Status s = snapshot::RestoreSnapshot(*opened->store, *m, flags.into, restore);
     if (!s.ok()) return Fail(s);
     fmt::print("restored snapshot {} into {}; fingerprints match ({:.2f} s)\n", m->id,
                RedactUrl(flags.into), SecondsSince(start));
     PrintNotes(*m);
+    PrintNotes(left_out);
     return kExitOk;
   }
   auto options = ResolveOptions(global, true);
   if (!options.ok()) return Fail(options.status());
   std::string target = RedactUrl(options->database_url);
+  std::vector<std::string> left_out;
   Status s = RestoreOverTarget(
       *options, opened->config, *opened->store, *m, flags.yes,
       fmt::format("Restore snapshot {} ({}, schema version {}) into {}, replacing its current "
                   "contents?",
                   m->id, m->created_at, m->schema_version.empty() ? "none" : m->schema_version,
-                  target));
+                  target),
+      &left_out);
   if (!s.ok()) return Fail(s);
   fmt::print("restored snapshot {} into {}; fingerprints match ({:.2f} s)\n", m->id, target,
              SecondsSince(start));
   PrintNotes(*m);
+  PrintNotes(left_out);
   return kExitOk;
 }
 

@@ -84,9 +84,11 @@ Result<SnapshotConfig> LoadSnapshotConfig(const GlobalOptions& global, const std
   return config;
 }
 
-void PrintNotes(const snapshot::Manifest& m) {
-  for (const std::string& note : m.notes) fmt::print("note: {}\n", note);
+void PrintNotes(const std::vector<std::string>& notes) {
+  for (const std::string& note : notes) fmt::print("note: {}\n", note);
 }
+
+void PrintNotes(const snapshot::Manifest& m) { PrintNotes(m.notes); }
 
 Result<std::unique_ptr<snapshot::SnapshotStore>> OpenStore(const SnapshotConfig& config, bool create) {
   std::error_code ec;
@@ -163,8 +165,8 @@ Status Confirm(const std::string& question, bool yes) {
 
 Status RestoreOverTarget(const MigratorOptions& options, const SnapshotConfig& config,
                          snapshot::SnapshotStore& store, const snapshot::Manifest& m, bool yes,
-                         const std::string& question) {
-  STRATA_RETURN_IF_ERROR(snapshot::CheckSameEngine(m, options.database_url));
+                         const std::string& question, std::vector<std::string>* notes) {
+  STRATA_RETURN_IF_ERROR(snapshot::CheckRestorableInPlace(m, options.database_url));
   STRATA_RETURN_IF_ERROR(snapshot::CheckChunksPresent(store, m));
   STRATA_RETURN_IF_ERROR(Confirm(question, yes));
   LockOwner owner = CurrentOwner(options.actor);
@@ -207,6 +209,7 @@ Status RestoreOverTarget(const MigratorOptions& options, const SnapshotConfig& c
   restore.lock_timeout = options.lock_timeout;
   restore.unchanged_since = &*before;
   restore.watch = watch->get();
+  restore.notes = notes;
   return snapshot::RestoreSnapshot(store, m, options.database_url, restore);
 }
 

@@ -28,6 +28,7 @@ Result<SnapshotConfig> LoadSnapshotConfig(const GlobalOptions& global,
 
 /// Prints each of the snapshot's notes (what it does not hold) as "note: ...".
 void PrintNotes(const snapshot::Manifest& m);
+void PrintNotes(const std::vector<std::string>& notes);
 
 /// Opens the store. STRATA_TEST_STORE_FAIL_AFTER_BYTES=N makes its writes
 /// fail as on a full disk after N bytes (for tests of that failure).
@@ -47,10 +48,12 @@ Result<std::string> TakeRestorationPoint(const SnapshotConfig& config, const std
 
 /// Restores `m` over the database of `options`: asks `question` first
 /// (unless `yes`), takes the migration lock and a snapshot of the current
-/// state, then restores and checks the fingerprints.
+/// state, then restores and checks the fingerprints. A restore that would be
+/// refused for what it drops is refused before anything is asked or taken.
+/// What the restore left out goes to `notes`.
 Status RestoreOverTarget(const MigratorOptions& options, const SnapshotConfig& config,
                          snapshot::SnapshotStore& store, const snapshot::Manifest& m, bool yes,
-                         const std::string& question);
+                         const std::string& question, std::vector<std::string>* notes);
 
 /// Asks "question [y/N]" on the terminal. Without a terminal, or when the
 /// answer is not yes, fails with a message that names `--yes`.

@@ -74,6 +74,7 @@ std::string ToJson(const Manifest& m) {
                        {"outside_extensions", outside},
                        {"extension_versions", m.pg_extension_versions},
                        {"unpopulated_matviews", m.pg_unpopulated_matviews},
+                       {"privileges", m.pg_privileges},
                        {"sequences", seqs}};
   }
   out["parts"] = std::move(parts);
@@ -169,6 +170,7 @@ Result<Manifest> ManifestFromJson(const std::string& text) {
       }
       m.pg_extension_versions = pg.value("extension_versions", std::map<std::string, std::string>());
       m.pg_unpopulated_matviews = pg.value("unpopulated_matviews", std::vector<std::string>());
+      m.pg_privileges = pg.value("privileges", false);
       for (const auto& s : pg.at("sequences")) {
         m.sequences.push_back(SequenceValue{s.at("name").get<std::string>(),
                                             s.at("last_value").get<int64_t>(),

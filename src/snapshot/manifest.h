@@ -94,6 +94,10 @@ struct Manifest {
   /// Materialized views never populated (CREATE ... WITH NO DATA, REFRESH
   /// ... WITH NO DATA): a restore leaves them so, and refreshes the others.
   std::vector<std::string> pg_unpopulated_matviews;
+  /// The schema parts carry the objects' grants and the schema's default
+  /// privileges (pg_dump's ACL entries); older snapshots were dumped
+  /// without them.
+  bool pg_privileges = false;
   std::vector<SequenceValue> sequences;
   std::vector<Part> parts;
   /// What the snapshot does not hold that the user should know of, each a

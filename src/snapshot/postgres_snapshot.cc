@@ -16,6 +16,8 @@
 #include "snapshot/pg_conn.h"
 #include "snapshot/subprocess.h"
 #include "snapshot/snapshot.h"
+#include "sql/splitter.h"
+#include "util/interrupt.h"
 #include "util/text.h"
 
 namespace strata::snapshot {
@@ -93,7 +95,10 @@ constexpr char kDependentsOutsideSql[] =
     "  FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_constraint k ON k.oid = t.tgconstraint"
     "  JOIN pg_catalog.pg_class kc ON kc.oid = k.conrelid"
     "  JOIN pg_catalog.pg_namespace kn ON kn.oid = kc.relnamespace"
-    "  WHERE t.oid = x.objid AND t.tgisinternal AND kn.nspname = $1)))"
+    "  WHERE t.oid = x.objid AND t.tgisinternal AND kn.nspname = $1))"
+    // The schema's default privileges ($2: the snapshot holds them, and the
+    // restore makes them again).
+    " AND NOT ($2::boolean AND x.classid = 'pg_catalog.pg_default_acl'::pg_catalog.regclass))"
     // Named once: not what goes with another of them (a foreign key's
     // triggers, a partition's index).
     " SELECT DISTINCT pg_catalog.pg_describe_object(x.classid, x.objid, x.objsubid),"
@@ -206,7 +211,7 @@ Result<std::string> Dump(const CreateOptions& options, const std::string& url,
   // -n takes a pattern: quoting makes it the exact name.
   std::vector<std::string> argv = {options.pg_dump,       "--schema-only",
                                    std::string("--section=") + section,
-                                   "--no-owner",          "--no-privileges",
+                                   "--no-owner",
                                    "--schema=" + SqlIdentifier(schema),
                                    "--snapshot=" + snapshot, "--dbname=" + conn.conninfo()};
   if (options.lock_timeout.count() > 0) {
@@ -318,6 +323,7 @@ Result<Manifest> CaptureSchema(SnapshotStore& store, const std::string& url, Man
   m.pg_encoding = info[0][3].value_or("");
   m.pg_collate = info[0][4].value_or("");
   m.pg_ctype = info[0][5].value_or("");
+  m.pg_privileges = true;  // pg_dump keeps the ACL entries
   STRATA_ASSIGN_OR_RETURN(
       auto tables, conn->Query("SELECT c.relname, pg_catalog.pg_relation_size(c.oid) "
                                "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
@@ -589,6 +595,109 @@ Status ScriptFailed(const Status& s, const Manifest& m, const std::string& url) 
   return s;
 }
 
+/// Refuses (kIrreversible, naming them, nothing changed) a restore whose
+/// DROP SCHEMA ... CASCADE would take what no snapshot of the schema holds:
+/// what other schemas built on it, the publications listing it or its tables.
+Status RefuseWhatDroppingTheSchemaTakes(PgConn& conn, const Manifest& m) {
+  // The schema is dropped with CASCADE: what other schemas built on it
+  // (a view, a foreign key) would go too, without a word, and no
+  // snapshot of this schema holds it.
+  STRATA_ASSIGN_OR_RETURN(
+      auto outside,
+      conn.Query(kDependentsOutsideSql, {m.pg_schema, m.pg_privileges ? "true" : "false"}));
+  if (!outside.empty()) {
+    std::string names;
+    bool partitions = false;
+    constexpr size_t kNamed = 12;  // an extension's operator classes run to hundreds
+    for (size_t i = 0; i < outside.size(); ++i) {
+      if (i < kNamed) names += (names.empty() ? "" : "; ") + outside[i][0].value_or("?");
+      partitions = partitions || outside[i][1] == "t";
+    }
+    if (outside.size() > kNamed) names += fmt::format("; and {} more", outside.size() - kNamed);
+    if (partitions) {
+      // A partition's rows are in it, not in its parent: a snapshot of
+      // this schema has neither, wherever it is restored.
+      return Status(Code::kIrreversible,
+                    fmt::format("restoring schema '{}' drops and recreates it, which would also "
+                                "drop what is outside it and built on it (or on an extension "
+                                "installed in it): {}. Nothing was restored: "
+                                "a snapshot of schema '{}' holds neither the partitions of its "
+                                "tables that are in other schemas nor their rows, so it cannot "
+                                "bring those tables' rows back; restore a backup of the whole "
+                                "database instead",
+                                m.pg_schema, names, m.pg_schema));
+    }
+    return Status(Code::kIrreversible,
+                  fmt::format("restoring schema '{}' drops and recreates it, which would also drop "
+                              "what is outside it and built on it (or on an extension installed "
+                              "in it): {}. Nothing was restored; drop "
+                              "those first (and create them again after), or restore --into a "
+                              "new database",
+                              m.pg_schema, names));
+  }
+  STRATA_ASSIGN_OR_RETURN(auto publications, conn.Query(kPublicationsSql, {m.pg_schema}));
+  STRATA_ASSIGN_OR_RETURN(auto version,
+                          conn.Query("SELECT current_setting('server_version_num')::int"));
+  if (std::stoi(version[0][0].value_or("0")) >= 150000) {
+    STRATA_ASSIGN_OR_RETURN(auto in_schema, conn.Query(kSchemaPublicationsSql, {m.pg_schema}));
+    publications.insert(publications.end(), in_schema.begin(), in_schema.end());
+  }
+  if (!publications.empty()) {
+    std::string names;
+    for (const auto& row : publications) names += (names.empty() ? "" : "; ") + row[0].value_or("?");
+    return Status(Code::kIrreversible,
+                  fmt::format("restoring schema '{}' drops and recreates it, which would also "
+                              "take its tables out of these publications, and logical "
+                              "replication of them would stop: {}. Nothing was restored; "
+                              "remove them from the publications first (ALTER PUBLICATION ... "
+                              "DROP TABLE) and add them again after, or restore --into a new "
+                              "database",
+                              m.pg_schema, names));
+  }
+  return Status::OK();
+}
+
+/// A pg_dump script cut in two: its ACL entries (grants, revokes and
+/// default privileges, each entry from its "-- Name: ...; Type: ACL;"
+/// header on) and the rest.
+struct Privileges {
+  std::string rest, acl;
+};
+Privileges SplitPrivileges(const std::string& script) {
+  Privileges out;
+  bool acl = false;
+  for (std::string_view line : Lines(script)) {
+    if (line.rfind("-- Name: ", 0) == 0) {
+      acl = line.find("; Type: ACL;") != std::string_view::npos ||
+            line.find("; Type: DEFAULT ACL;") != std::string_view::npos;
+    }
+    std::string& to = acl ? out.acl : out.rest;
+    to.append(line);
+    to += '\n';
+  }
+  return out;
+}
+
+/// Runs the snapshot's grants, revokes and default privileges one by one,
+/// each in a savepoint: one that fails (a role the server lacks, in a
+/// restore into another server; default privileges for a role the restoring
+/// one is not a member of) is left out and told in `notes`, the rest kept.
+Status RestorePrivileges(PgConn& conn, const std::string& acl, std::vector<std::string>* notes) {
+  STRATA_ASSIGN_OR_RETURN(auto statements, sql::SplitStatements(acl, sql::Dialect::kPostgres));
+  for (const sql::Statement& statement : statements) {
+    STRATA_RETURN_IF_ERROR(conn.Exec("SAVEPOINT strata_privilege"));
+    Status s = conn.Exec(statement.text);
+    if (s.ok()) {
+      STRATA_RETURN_IF_ERROR(conn.Exec("RELEASE SAVEPOINT strata_privilege"));
+      continue;
+    }
+    if (Interrupt::Requested()) return s;
+    STRATA_RETURN_IF_ERROR(conn.Exec("ROLLBACK TO SAVEPOINT strata_privilege"));
+    if (notes) notes->push_back("not restored: " + s.message());
+  }
+  return Status::OK();
+}
+
 /// Opens `url`; with `create`, creates the database first when it does not
 /// exist, as the snapshot's source was (CreateDatabaseLike).
 Result<std::unique_ptr<PgConn>> Connect(const std::string& given_url, bool create, const Manifest& m) {
@@ -674,6 +783,11 @@ Status LockedOut(PgConn& conn, const std::string& schema, std::chrono::milliseco
                             "(while it waited, their other users queued behind it). End those "
                             "sessions or their transactions, or give a longer --lock-timeout",
                             waited.count(), schema, who.empty() ? "" : ": " + who));
+}
+
+Status CheckPostgresRestorableInPlace(const Manifest& m, const std::string& url) {
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, Connect(url, false, m));
+  return RefuseWhatDroppingTheSchemaTakes(*conn, m);
 }
 
 Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& m,
@@ -763,59 +877,7 @@ Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& m,
                                 "END), '; ') FROM aclexplode(nspacl) a), current_user "
                                 "FROM pg_catalog.pg_namespace WHERE nspname = $1",
                                 {m.pg_schema}));
-    // The schema is dropped with CASCADE: what other schemas built on it
-    // (a view, a foreign key) would go too, without a word, and no
-    // snapshot of this schema holds it.
-    STRATA_ASSIGN_OR_RETURN(auto outside, conn->Query(kDependentsOutsideSql, {m.pg_schema}));
-    if (!outside.empty()) {
-      std::string names;
-      bool partitions = false;
-      constexpr size_t kNamed = 12;  // an extension's operator classes run to hundreds
-      for (size_t i = 0; i < outside.size(); ++i) {
-        if (i < kNamed) names += (names.empty() ? "" : "; ") + outside[i][0].value_or("?");
-        partitions = partitions || outside[i][1] == "t";
-      }
-      if (outside.size() > kNamed) names += fmt::format("; and {} more", outside.size() - kNamed);
-      if (partitions) {
-        // A partition's rows are in it, not in its parent: a snapshot of
-        // this schema has neither, wherever it is restored.
-        return Status(Code::kIrreversible,
-                      fmt::format("restoring schema '{}' drops and recreates it, which would also "
-                                  "drop what is outside it and built on it (or on an extension "
-                                  "installed in it): {}. Nothing was restored: "
-                                  "a snapshot of schema '{}' holds neither the partitions of its "
-                                  "tables that are in other schemas nor their rows, so it cannot "
-                                  "bring those tables' rows back; restore a backup of the whole "
-                                  "database instead",
-                                  m.pg_schema, names, m.pg_schema));
-      }
-      return Status(Code::kIrreversible,
-                    fmt::format("restoring schema '{}' drops and recreates it, which would also drop "
-                                "what is outside it and built on it (or on an extension installed "
-                                "in it): {}. Nothing was restored; drop "
-                                "those first (and create them again after), or restore --into a "
-                                "new database",
-                                m.pg_schema, names));
-    }
-    STRATA_ASSIGN_OR_RETURN(auto publications, conn->Query(kPublicationsSql, {m.pg_schema}));
-    STRATA_ASSIGN_OR_RETURN(auto version,
-                            conn->Query("SELECT current_setting('server_version_num')::int"));
-    if (std::stoi(version[0][0].value_or("0")) >= 150000) {
-      STRATA_ASSIGN_OR_RETURN(auto in_schema, conn->Query(kSchemaPublicationsSql, {m.pg_schema}));
-      publications.insert(publications.end(), in_schema.begin(), in_schema.end());
-    }
-    if (!publications.empty()) {
-      std::string names;
-      for (const auto& row : publications) names += (names.empty() ? "" : "; ") + row[0].value_or("?");
-      return Status(Code::kIrreversible,
-                    fmt::format("restoring schema '{}' drops and recreates it, which would also "
-                                "take its tables out of these publications, and logical "
-                                "replication of them would stop: {}. Nothing was restored; "
-                                "remove them from the publications first (ALTER PUBLICATION ... "
-                                "DROP TABLE) and add them again after, or restore --into a new "
-                                "database",
-                                m.pg_schema, names));
-    }
+    STRATA_RETURN_IF_ERROR(RefuseWhatDroppingTheSchemaTakes(*conn, m));
     STRATA_RETURN_IF_ERROR(MakeOutsideExtensions(*conn, m, url));
     if (options.lock_timeout.count() > 0) {
       STRATA_RETURN_IF_ERROR(conn->Exec(
@@ -860,7 +922,8 @@ Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& m,
     }
     PartReader pre_reader(store, *pre, options.progress);
     STRATA_ASSIGN_OR_RETURN(std::string pre_sql, pre_reader.All());
-    Status created = conn->Exec(WithoutCreateSchema(pre_sql),
+    Privileges pre_parts = SplitPrivileges(pre_sql);
+    Status created = conn->Exec(WithoutCreateSchema(pre_parts.rest),
                                 fmt::format("creating schema '{}' from the snapshot", m.pg_schema));
     if (!created.ok()) return ScriptFailed(created, m, url);
     for (const auto& p : m.parts) {
@@ -879,7 +942,8 @@ Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& m,
     }
     PartReader post_reader(store, *post, options.progress);
     STRATA_ASSIGN_OR_RETURN(std::string post_sql, post_reader.All());
-    created = conn->Exec(post_sql, "creating the snapshot's indexes, constraints and triggers");
+    Privileges post_parts = SplitPrivileges(post_sql);
+    created = conn->Exec(post_parts.rest, "creating the snapshot's indexes, constraints and triggers");
     if (!created.ok()) return ScriptFailed(created, m, url);
     // The schema-only dump creates materialized views empty (a whole dump's
     // data section refreshes them): refresh them, in the order pg_dump
@@ -906,6 +970,7 @@ Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& m,
     if (!matviews.empty()) {
       STRATA_RETURN_IF_ERROR(conn->Exec("SELECT pg_catalog.set_config('search_path', '', true)"));
     }
+    STRATA_RETURN_IF_ERROR(RestorePrivileges(*conn, pre_parts.acl + post_parts.acl, options.notes));
     if (!owner.empty() && owner[0][0] && *owner[0][0] != *owner[0][2]) {
       STRATA_RETURN_IF_ERROR(conn->Exec("ALTER SCHEMA " + SqlIdentifier(m.pg_schema) + " OWNER TO " +
                                         SqlIdentifier(*owner[0][0])));

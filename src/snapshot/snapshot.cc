@@ -271,6 +271,12 @@ Result<std::unique_ptr<TargetWatch>> WatchTarget(const std::string& url) {
   return std::make_unique<TargetWatch>();
 }
 
+Status CheckRestorableInPlace(const Manifest& m, const std::string& url) {
+  STRATA_RETURN_IF_ERROR(CheckSameEngine(m, url));
+  if (m.engine == Engine::kSqlite) return Status::OK();
+  return CheckPostgresRestorableInPlace(m, url);
+}
+
 Status RestoreSnapshot(SnapshotStore& store, const Manifest& m, const std::string& url,
                        const RestoreOptions& options) {
   STRATA_RETURN_IF_ERROR(CheckSameEngine(m, url));

@@ -129,7 +129,16 @@ struct RestoreOptions {
   /// another connection's commit since the watch began is refused (kLocked,
   /// nothing restored): it would be in no snapshot.
   TargetWatch* watch = nullptr;
+  /// PostgreSQL: what the restore left out, each a sentence (a grant to a
+  /// role the server lacks).
+  std::vector<std::string>* notes = nullptr;
 };
+
+/// Whether restoring `manifest` over `url` in place would be refused for
+/// what it would drop (PostgreSQL: objects of other schemas built on the
+/// schema, publications), checked before anything is asked or taken; the
+/// restore checks again once it holds its locks.
+Status CheckRestorableInPlace(const Manifest& manifest, const std::string& url);
 
 /// Restores the snapshot into `url` and checks the result's fingerprints
 /// against the manifest (kVerifyFailed with the difference when they differ).
@@ -167,6 +176,7 @@ Result<Manifest> CapturePostgres(SnapshotStore& store, const std::string& url, M
 /// (`options.replace`), it was rolled back, and into a new database committed.
 Result<std::string> RestorePostgres(SnapshotStore& store, const Manifest& manifest,
                                     const std::string& url, const RestoreOptions& options);
+Status CheckPostgresRestorableInPlace(const Manifest& manifest, const std::string& url);
 
 class PgConn;
 /// CREATE DATABASE `name` (for a restore or verify) with the encoding and

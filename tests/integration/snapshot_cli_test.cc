@@ -854,6 +854,47 @@ TEST_P(SnapshotCliTest, VerifyWithoutAScratchDatabaseIsNotDamage) {
   db_->Exec("DROP ROLE strata_nocreate").IgnoreError();
 }
 
+// A snapshot left grants out (pg_dump --no-privileges): a restore in place
+// dropped the schema with every grant on its tables, and the application's
+// role lost its access; default privileges in the schema made the restore
+// refuse outright (exit 5). Both come back now. A restore refused for what
+// it would drop is refused before it takes the snapshot of the current
+// state, so a refused attempt adds nothing to the store.
+TEST_P(SnapshotCliTest, GrantsAndDefaultPrivilegesComeBackWithARestoreInPlace) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's privileges";
+  db_->Exec("DROP ROLE IF EXISTS strata_reader").IgnoreError();
+  ASSERT_TRUE(db_->Exec("CREATE ROLE strata_reader").ok());
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, secret TEXT);\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_TRUE(db_->Exec("GRANT SELECT (id) ON t TO strata_reader;"
+                        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO "
+                        "strata_reader; INSERT INTO t VALUES (1, 'a')")
+                  .ok());
+  ASSERT_EQ(Strata({"snapshot", "create"}).exit_code, 0);
+  std::string id = List()[0]["id"];
+  ASSERT_TRUE(db_->Exec("REVOKE ALL ON t FROM strata_reader; INSERT INTO t VALUES (2, 'b')").ok());
+  auto r = Strata({"snapshot", "restore", id, "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  auto target = target_->Connect();
+  EXPECT_EQ(Scalar(*target, "SELECT count(*) FROM t"), 1);
+  EXPECT_EQ(testing::Column(*target, "SELECT has_column_privilege('strata_reader', 't', 'id', "
+                                     "'SELECT')::text || has_column_privilege('strata_reader', "
+                                     "'t', 'secret', 'SELECT')::text"),
+            std::vector<std::string>{"truefalse"});
+  EXPECT_EQ(Scalar(*target, "SELECT count(*) FROM pg_default_acl d JOIN pg_namespace n "
+                            "ON n.oid = d.defaclnamespace WHERE n.nspname = 'public'"),
+            1);
+
+  ASSERT_TRUE(db_->Exec("CREATE SCHEMA reports; CREATE VIEW reports.v AS SELECT id FROM public.t").ok());
+  const size_t kept = List().size();
+  r = Strata({"snapshot", "restore", id, "--yes"});
+  EXPECT_EQ(r.exit_code, 5) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("view reports.v"));
+  EXPECT_EQ(List().size(), kept);
+  ASSERT_TRUE(db_->Exec("DROP SCHEMA reports CASCADE; DROP OWNED BY strata_reader").ok());
+  db_->Exec("DROP ROLE strata_reader").IgnoreError();
+}
+
 // Row-level security that applies to the role strata connects as (the
 // table's owner, with FORCE) hid every row from the snapshot's COPY and its
 // fingerprints alike: the snapshot verified with 0 rows, and restoring it

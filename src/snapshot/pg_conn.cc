@@ -19,18 +19,6 @@ std::string OneLine(std::string text) {
   return RedactSecrets(text);
 }
 
-std::string ResultError(PGresult* r) {
-  const char* primary = pq->PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-  std::string msg = primary ? primary : OneLine(pq->PQresultErrorMessage(r));
-  if (const char* state = pq->PQresultErrorField(r, PG_DIAG_SQLSTATE)) {
-    msg += std::string(" (SQLSTATE ") + state + ")";
-  }
-  if (const char* detail = pq->PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)) {
-    msg += std::string("; detail: ") + detail;
-  }
-  return RedactSecrets(msg);
-}
-
 /// Takes ownership of `r`; ok when its status is one of the good ones.
 Status Check(PGresult* r, std::string_view what) {
   ExecStatusType st = pq->PQresultStatus(r);
@@ -40,7 +28,7 @@ Status Check(PGresult* r, std::string_view what) {
     // 55P03: lock_timeout ran out waiting for another session's lock.
     const char* state = pq->PQresultErrorField(r, PG_DIAG_SQLSTATE);
     const bool locked = state != nullptr && std::string_view(state) == "55P03";
-    s = Status(locked ? Code::kLocked : Code::kDatabase, fmt::format("{}: {}", what, ResultError(r)));
+    s = Status(locked ? Code::kLocked : Code::kDatabase, fmt::format("{}: {}", what, DescribeError(r, nullptr)));
   }
   pq->PQclear(r);
   return s;

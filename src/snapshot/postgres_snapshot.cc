@@ -285,11 +285,7 @@ Status AddTextPart(ChunkPipeline& pipeline, const std::string& name, const std::
 /// would keep, verify and restore as if they were all of them.
 Status RowSecurityRefused(const Status& s) {
   if (s.ok() || s.message().find("row-level security") == std::string::npos) return s;
-  return Status(Code::kUnavailable,
-                s.message() + ". A snapshot reads every row, and row-level security would hide "
-                              "some from this role; nothing was taken. Connect as a role that "
-                              "bypasses it (a superuser, a role with BYPASSRLS, or the table's "
-                              "owner when the table does not FORCE ROW LEVEL SECURITY)");
+  return Status(Code::kUnavailable, s.message() + "; nothing was taken");
 }
 
 }  // namespace
@@ -397,7 +393,6 @@ Result<Manifest> CaptureSchema(SnapshotStore& store, const std::string& url, Man
     };
     fp_status = [&]() -> Status {
       STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, fp_conn.get());
-      STRATA_RETURN_IF_ERROR(db->Exec("SET row_security = off"));
       STRATA_RETURN_IF_ERROR(db->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
       STRATA_RETURN_IF_ERROR(db->Exec("SET TRANSACTION SNAPSHOT " + SqlLiteral(snapshot)));
       STRATA_RETURN_IF_ERROR(db->Exec(lock_timeout));

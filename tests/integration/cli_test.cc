@@ -1240,6 +1240,54 @@ TEST_P(CliTest, TheSchemaReadsTheSameWhateverTheSessionsOutputSettings) {
   ASSERT_TRUE(db_->Exec("ALTER DATABASE " + name + " RESET ALL").ok());
 }
 
+// Row-level security forced on a table of a role that owns it but does not
+// bypass it: the data saved before a DROP COLUMN held only the rows the
+// policy showed, the rollback check saw as little, and `down` exited 0
+// with the other rows' values gone (hunt64 #1). Strata reads with
+// row_security off: the migration fails, naming what to connect as, and
+// with BYPASSRLS every value comes back.
+TEST_P(CliTest, RowLevelSecurityNeverHidesRowsFromWhatARollbackSaves) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's row-level security";
+  db_->Exec("DROP ROLE IF EXISTS strata_rls_owner").IgnoreError();
+  ASSERT_TRUE(db_->Exec("CREATE ROLE strata_rls_owner LOGIN; "
+                        "ALTER SCHEMA public OWNER TO strata_rls_owner; SET ROLE strata_rls_owner; "
+                        "CREATE TABLE docs (id int PRIMARY KEY, tenant text, body text); "
+                        "INSERT INTO docs VALUES (1, 'a', 'one'), (2, 'b', 'two'); "
+                        "ALTER TABLE docs ENABLE ROW LEVEL SECURITY; "
+                        "ALTER TABLE docs FORCE ROW LEVEL SECURITY; "
+                        "CREATE POLICY mine ON docs USING (tenant = 'a'); RESET ROLE")
+                  .ok());
+  Write("0001_drop_body.up.sql", "ALTER TABLE docs DROP COLUMN body;\n");
+  Write("0001_drop_body.down.sql", "ALTER TABLE docs ADD COLUMN body text;\n");
+  std::string url = target_->url();
+  size_t at = url.find('@'), scheme = url.find("://");
+  ASSERT_NE(at, std::string::npos);
+  url = url.substr(0, scheme + 3) + "strata_rls_owner" + url.substr(at);
+  const std::vector<std::string> as_owner = {"--database", url, "--dir",
+                                             dir_.path() + "/migrations"};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), as_owner.begin(), as_owner.end());
+    return RunStrata(args, dir_.path());
+  };
+  auto up = with({"up", "--no-snapshot"});
+  EXPECT_EQ(up.exit_code, 1) << up.all();
+  EXPECT_THAT(up.err, HasSubstr("row-level security policy for table \"docs\""));
+  EXPECT_THAT(up.err, HasSubstr("a role with BYPASSRLS"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(body) FROM docs"), 2);
+
+  ASSERT_TRUE(db_->Exec("ALTER ROLE strata_rls_owner BYPASSRLS").ok());
+  up = with({"up", "--no-snapshot"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  auto down = with({"down"});
+  ASSERT_EQ(down.exit_code, 0) << down.all();
+  EXPECT_EQ(testing::Column(*db_, "SELECT id || body FROM docs ORDER BY id"),
+            (std::vector<std::string>{"1one", "2two"}));
+  ASSERT_TRUE(db_->Exec("DROP TABLE docs; DROP TABLE strata_history; "
+                        "ALTER SCHEMA public OWNER TO pg_database_owner")
+                  .ok());
+  db_->Exec("DROP OWNED BY strata_rls_owner; DROP ROLE strata_rls_owner").IgnoreError();
+}
+
 // SQLite lets a PRIMARY KEY column that is not INTEGER hold NULL: those
 // rows' captured values could never go back (down exited 0 and left them
 // changed). An UPDATE of such a table is refused as irreversible.

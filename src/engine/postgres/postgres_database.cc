@@ -216,28 +216,6 @@ std::string Scrub(std::string text, const std::vector<std::string>& secrets) {
   return text;
 }
 
-/// "<primary> (SQLSTATE xxxxx); detail: ...; hint: ..." for a failed result.
-std::string DescribeError(const PGresult* result, const PGconn* conn) {
-  const char* primary =
-      result ? Pq().PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-  std::string message = primary ? std::string(primary)
-                                : OneLine(result ? Pq().PQresultErrorMessage(result)
-                                                 : Pq().PQerrorMessage(conn));
-  if (message.empty()) message = "unknown error";
-  if (result) {
-    if (const char* state = Pq().PQresultErrorField(result, PG_DIAG_SQLSTATE)) {
-      message += std::string(" (SQLSTATE ") + state + ")";
-    }
-    if (const char* detail = Pq().PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL)) {
-      message += std::string("; detail: ") + detail;
-    }
-    if (const char* hint = Pq().PQresultErrorField(result, PG_DIAG_MESSAGE_HINT)) {
-      message += std::string("; hint: ") + hint;
-    }
-  }
-  return RedactSecrets(message);
-}
-
 /// Locale-independent shortest-safe text of a double ("%.17g"), spelled the
 /// way float8in reads non-finite values.
 std::string FormatReal(double v) {
@@ -758,13 +736,16 @@ class PostgresDatabase final : public Database {
     // (string escapes, dates, numbers, bytea: Strata's own statements and
     // the fingerprints) and a session made read-only, so the next migration
     // starts as a later run would start it.
-    static const std::vector<std::string> reset = {"SELECT pg_catalog.set_config(name, reset_val, false) FROM pg_catalog.pg_settings "
-            "WHERE name IN ('search_path', 'role', 'session_replication_role', "
-            "'standard_conforming_strings', 'default_transaction_read_only', "
-            "'default_transaction_isolation', 'default_transaction_deferrable', 'datestyle', "
-            "'intervalstyle', 'timezone', 'extra_float_digits', 'bytea_output', 'client_encoding', "
-            "'lc_monetary', 'lc_numeric', 'lc_time', 'xmloption') "
-            "AND setting IS DISTINCT FROM reset_val"};
+    // row_security goes back to off, as every connection starts (OpenPostgres).
+    static const std::vector<std::string> reset = {
+        "SELECT pg_catalog.set_config(name, v.value, false) FROM pg_catalog.pg_settings,"
+        " LATERAL (SELECT CASE WHEN name = 'row_security' THEN 'off' ELSE reset_val END) v(value)"
+        " WHERE name IN ('search_path', 'role', 'session_replication_role', "
+        "'standard_conforming_strings', 'default_transaction_read_only', "
+        "'default_transaction_isolation', 'default_transaction_deferrable', 'datestyle', "
+        "'intervalstyle', 'timezone', 'extra_float_digits', 'bytea_output', 'client_encoding', "
+        "'lc_monetary', 'lc_numeric', 'lc_time', 'xmloption', 'row_security') "
+        "AND setting IS DISTINCT FROM v.value"};
     return reset;
   }
 
@@ -1610,6 +1591,34 @@ Status CheckPostgresUrl(const std::string& given_url) {
   return Status::OK();
 }
 
+std::string DescribeError(const PGresult* result, const PGconn* conn) {
+  const char* primary =
+      result ? Pq().PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string message = primary ? std::string(primary)
+                                : OneLine(result ? Pq().PQresultErrorMessage(result)
+                                                 : Pq().PQerrorMessage(conn));
+  if (message.empty()) message = "unknown error";
+  if (result) {
+    const char* state = Pq().PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    if (state) message += std::string(" (SQLSTATE ") + state + ")";
+    if (const char* detail = Pq().PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL)) {
+      message += std::string("; detail: ") + detail;
+    }
+    if (const char* hint = Pq().PQresultErrorField(result, PG_DIAG_MESSAGE_HINT)) {
+      message += std::string("; hint: ") + hint;
+    }
+    if (state && std::string_view(state) == "42501" &&
+        message.find("row-level security policy") != std::string::npos) {
+      message +=
+          "; Strata reads every row (row_security off, as pg_dump does), so that no check, saved "
+          "copy or snapshot takes the rows a policy lets through for all of them: connect as a "
+          "superuser, a role with BYPASSRLS, or the table's owner with the table not forcing row "
+          "security (ALTER TABLE ... NO FORCE ROW LEVEL SECURITY)";
+    }
+  }
+  return RedactSecrets(message);
+}
+
 Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
   STRATA_RETURN_IF_ERROR(CheckPostgresUrl(given_url));
   const std::string url = EncodeCredentials(given_url);
@@ -1638,12 +1647,17 @@ Result<std::unique_ptr<Database>> OpenPostgres(const std::string& given_url) {
     PGresult* set = Pq().PQexec(conn, "SET client_encoding = 'SQL_ASCII'");
     Pq().PQclear(set);
   }
-  if (Pq().PQserverVersion(conn) >= 140000) {
-    // A statement whose client was killed is cancelled within a quarter
-    // second instead of running, and perhaps committing, on its own.
-    PGresult* set = Pq().PQexec(conn, "SET client_connection_check_interval = 250");
-    Pq().PQclear(set);
-  }
+  // Row-level security off, as pg_dump reads: a table whose policies apply
+  // to this role (FORCE ROW LEVEL SECURITY, or not its owner) makes a read
+  // of it fail instead of showing some rows, so that a capture, a check or a
+  // fingerprint never takes the rows it sees for all of them. A statement
+  // whose client was killed is cancelled within a quarter second instead of
+  // running, and perhaps committing, on its own.
+  PGresult* set = Pq().PQexec(conn, Pq().PQserverVersion(conn) >= 140000
+                                        ? "SET row_security = off; "
+                                          "SET client_connection_check_interval = 250"
+                                        : "SET row_security = off");
+  Pq().PQclear(set);
   return std::unique_ptr<Database>(std::make_unique<PostgresDatabase>(conn, shown));
 }
 

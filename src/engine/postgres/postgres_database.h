@@ -19,6 +19,7 @@
 #include "strata/status.h"
 
 typedef struct pg_conn PGconn;
+typedef struct pg_result PGresult;
 
 namespace strata {
 
@@ -37,6 +38,11 @@ Status CheckPostgresUrl(const std::string& url);
 /// the Database is gone: for work on a transaction that connection has open
 /// (a restore checks what it wrote before it commits).
 Result<std::unique_ptr<Database>> BorrowPostgres(PGconn* conn, std::string described);
+
+/// "<primary> (SQLSTATE xxxxx); detail: ...; hint: ..." for a failed result
+/// (`conn`'s message when there is none), the password left out. A read
+/// that row-level security refuses says what role to connect as.
+std::string DescribeError(const PGresult* result, const PGconn* conn);
 
 /// Why nothing can be kept when the connection has no current schema (the
 /// URL's search_path names none that exists), and what to do.

@@ -3603,6 +3603,7 @@ struct KeptColumns {
   std::string table;
   std::vector<std::pair<std::string, std::string>> columns;  // before the down, after it
   TableFingerprint before;  // read before the down script, in its transaction
+  std::vector<std::string> made_by_down;  // the tables the down script creates
 };
 
 std::optional<KeptColumns> KeptColumnsOf(const std::string& table, const nlohmann::json& checks,
@@ -3640,7 +3641,10 @@ std::optional<KeptColumns> KeptColumnsOf(const std::string& table, const nlohman
   const auto recorded = RecordedColumns(objects, dialect);
   const auto before_up = recorded.find(lower);
   if (before_up == recorded.end()) return std::nullopt;
-  KeptColumns kept{table, {}, {}};
+  KeptColumns kept{table, {}, {}, {}};
+  for (const auto& i : down_infos) {
+    if (i.kind == K::kCreateTable && !i.table.empty()) kept.made_by_down.push_back(i.table);
+  }
   for (const std::string& column : before_up->second) {
     std::string now = column;  // its name once the up script ran
     bool dropped = false;
@@ -3673,8 +3677,20 @@ Result<std::optional<TableFingerprint>> ReadKept(Database& db, const KeptColumns
     }
     select += (select.empty() ? "" : ", ") + db.QuoteIdent(name);
   }
-  STRATA_ASSIGN_OR_RETURN(RowSum sum, SumRows(db, fmt::format("SELECT {} FROM {}", select,
-                                                               db.QuoteIdent(kept.table))));
+  // PostgreSQL: not the rows of a partition (or inheritance child) the
+  // down script makes: those the rollback puts back into the table it
+  // dropped, and they are no change of the down script's to the parent's.
+  std::string where;
+  if (after_down && db.engine() == Engine::kPostgres && !kept.made_by_down.empty()) {
+    std::vector<std::string> made;
+    for (const auto& t : kept.made_by_down) {
+      made.push_back("pg_catalog.to_regclass(" + SqlLiteral(db.QuoteIdent(t)) + ")");
+    }
+    where = fmt::format(" WHERE tableoid <> ALL (ARRAY(SELECT c FROM unnest(ARRAY[{}]) c WHERE c IS NOT NULL))",
+                        fmt::join(made, ", "));
+  }
+  STRATA_ASSIGN_OR_RETURN(RowSum sum, SumRows(db, fmt::format("SELECT {} FROM {}{}", select,
+                                                               db.QuoteIdent(kept.table), where)));
   return std::optional<TableFingerprint>(TableFingerprintOf(kept.table, sum));
 }
 
@@ -5710,7 +5726,7 @@ Result<std::vector<std::string>> ResolveProblems(Database& db, const AppliedMigr
 
 }  // namespace
 
-Status Migrator::Resolve(int64_t version, bool applied, bool unchecked) {
+Result<std::vector<std::string>> Migrator::Resolve(int64_t version, bool applied, bool unchecked) {
   STRATA_RETURN_IF_ERROR(FileIsThere());
   if (!db_) return Status(Code::kInvalidArgument, "resolve needs a database (--database URL)");
   Run run(*this, nullptr);
@@ -5732,8 +5748,42 @@ Status Migrator::Resolve(int64_t version, bool applied, bool unchecked) {
       return Status(Code::kVerifyFailed, msg);
     }
   }
-  return applied ? run.history().MarkApplied(version, row->duration_ms)
-                 : run.history().Remove(version);
+  std::vector<std::string> set_aside;
+  Status s = InTransaction(*db_, [&]() -> Status {
+    if (applied) {
+      // The database as it is now is what the migration left: a rollback
+      // compares what was written since with it, as for one that completed.
+      STRATA_ASSIGN_OR_RETURN(SchemaModel model, SchemaModel::Read(*db_));
+      KnownData known;
+      STRATA_ASSIGN_OR_RETURN(std::string checks, WithDataAfter(*db_, row->checks, known, model));
+      STRATA_RETURN_IF_ERROR(run.history().MarkApplied(version, row->duration_ms));
+      return run.history().SetOutcomes({{version, row->duration_ms, "", model.hash(), checks}});
+    }
+    // The rows the run saved before its destructive statements are kept,
+    // under names of their own: they may be the only copy of what it
+    // removed, and applying the migration again makes its captures anew.
+    const sql::Dialect dialect = DialectOf(db_->engine());
+    STRATA_ASSIGN_OR_RETURN(auto restore, Split(row->restore_script, row->id() + " (captured data)", dialect));
+    const std::string prefix = CaptureTablePrefix(version);
+    for (const auto& st : restore) {
+      const sql::StatementInfo info = sql::Classify(st.text, dialect);
+      if (info.kind != sql::StatementKind::kDropTable || info.table.rfind(prefix, 0) != 0) continue;
+      STRATA_ASSIGN_OR_RETURN(bool exists, db_->TableExists(info.table));
+      if (!exists) continue;
+      std::string name = "strata_resolved_" + info.table.substr(sizeof("strata_capture_") - 1);
+      for (int n = 2;; ++n) {
+        STRATA_ASSIGN_OR_RETURN(bool taken, db_->TableExists(name));
+        if (!taken) break;
+        name = fmt::format("strata_resolved_{}_{}", info.table.substr(sizeof("strata_capture_") - 1), n);
+      }
+      STRATA_RETURN_IF_ERROR(db_->Exec(fmt::format("ALTER TABLE {} RENAME TO {}", db_->QuoteIdent(info.table),
+                                                   db_->QuoteIdent(name))));
+      set_aside.push_back(name);
+    }
+    return run.history().Remove(version);
+  });
+  if (!s.ok()) return s;
+  return set_aside;
 }
 
 namespace {

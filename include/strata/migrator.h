@@ -200,8 +200,12 @@ class Migrator {
   /// applied, otherwise its history row is removed. Unless `unchecked`, the
   /// database must agree first: the tables, columns and indexes the up script
   /// creates exist (applied) or do not (rolled back), and no index is left
-  /// invalid by an interrupted CREATE INDEX CONCURRENTLY.
-  Status Resolve(int64_t version, bool applied, bool unchecked = false);
+  /// invalid by an interrupted CREATE INDEX CONCURRENTLY. Applied: history
+  /// records the database as it is now as what the migration left (a
+  /// rollback's checks compare later writes with it). Rolled back: the
+  /// tables the run saved rows into before its destructive statements are
+  /// kept under new names (strata_resolved_V_N), which it returns.
+  Result<std::vector<std::string>> Resolve(int64_t version, bool applied, bool unchecked = false);
   /// Accepts the changes made to applied migration `version`'s up file since
   /// it was applied (a comment, a reformat): history takes the file's
   /// checksum and text; the down script stored at apply time stays. Returns

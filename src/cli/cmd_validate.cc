@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/cli.h"
 #include "migration/migration.h"
@@ -87,13 +88,18 @@ void SetupResolve(CLI::App& app, GlobalOptions& global, int& exit_code) {
                  flags->version, *diff);
       return;
     }
-    Status s = migrator->Resolve(flags->version, flags->applied, flags->force);
-    if (!s.ok()) {
-      exit_code = Fail(s);
+    auto set_aside = migrator->Resolve(flags->version, flags->applied, flags->force);
+    if (!set_aside.ok()) {
+      exit_code = Fail(set_aside.status());
       return;
     }
     fmt::print("migration {} marked {}\n", flags->version,
                flags->applied ? "applied" : "rolled back (history row removed)");
+    if (!set_aside->empty()) {
+      fmt::print("the rows it saved before its destructive statements are kept in {}: compare "
+                 "them with the tables it changed, put back what is missing, then drop them\n",
+                 fmt::join(*set_aside, ", "));
+    }
   });
 }
 

@@ -8,6 +8,8 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "engine/url.h"
 #include "migration/checksum.h"
@@ -69,6 +71,13 @@ Result<State> ReadState(Database& db) {
 /// `*other_values`).
 struct Values {
   std::vector<std::string>* other_values = nullptr;
+  /// When set: the keys (sql::NameKey) of the tables the migration's checks
+  /// cover. A table outside them that gained rows is one a trigger the
+  /// migration fired only appends to (an audit trail): a real rollback
+  /// leaves those rows, and so does a rehearsal. Listed in `*appended`.
+  const std::set<std::string>* checked = nullptr;
+  std::vector<std::string>* appended = nullptr;
+  sql::Dialect dialect = sql::Dialect::kSqlite;
 };
 
 /// How `got` differs from `want`, for a person; empty when they are equal.
@@ -91,6 +100,9 @@ std::string Compare(const State& want, const State& got, std::string_view want_n
       lines += fmt::format("  {}: {} rows {}, no such table {}\n", name, a->rows, want_name, got_name);
     } else if (!a) {
       lines += fmt::format("  {}: no such table {}, {} rows {}\n", name, want_name, b->rows, got_name);
+    } else if (values.checked && b->rows > a->rows &&
+               !values.checked->count(sql::NameKey(name, values.dialect))) {
+      values.appended->push_back(name);
     } else if (a->rows != b->rows) {
       lines += fmt::format("  {}: {} rows {}, {} rows {}\n", name, a->rows, want_name, b->rows, got_name);
     } else if (values.other_values) {
@@ -358,12 +370,27 @@ class Rehearser {
     return true;
   }
 
+  /// The keys of the tables migration `v`'s recorded checks cover; nullopt
+  /// when its history row records none (every difference then counts).
+  Result<std::optional<std::set<std::string>>> CheckedTables(int64_t v) {
+    STRATA_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT checks FROM strata_history WHERE version = $1",
+                                                  {Value(v)}));
+    if (rows.empty()) return std::optional<std::set<std::string>>();
+    const std::string checks = rows.rows[0][0].ToString();
+    auto parsed = nlohmann::json::parse(checks, nullptr, /*allow_exceptions=*/false);
+    if (!parsed.is_object() || !parsed.contains("data")) return std::optional<std::set<std::string>>();
+    std::set<std::string> out;
+    for (const std::string& table : Migrator::TablesTouched(checks)) out.insert(sql::NameKey(table, dialect_));
+    return std::optional<std::set<std::string>>(std::move(out));
+  }
+
   /// Down, compare, failures injected, up again. Returns whether `step` is
   /// applied again at the end, so that later migrations can follow.
   Result<bool> RehearseWayBack(const PlanStep& step, MigrationRehearsal& m, const State& before,
                                const State& applied) {
     const int64_t v = step.version;
     auto fail = [&](std::string why) { m.failures.push_back(std::move(why)); };
+    STRATA_ASSIGN_OR_RETURN(std::optional<std::set<std::string>> checked, CheckedTables(v));
     Timed down = Down(v);
     m.down_ms = down.ms;
     if (!down.status.ok()) {
@@ -374,7 +401,9 @@ class Rehearser {
       return !pending && Compare(applied, now, "", "").empty();
     }
     STRATA_ASSIGN_OR_RETURN(State rolled_back, ReadState(*db_));
-    std::string diff = Compare(before, rolled_back, "before up", "after down");
+    std::vector<std::string> appended;
+    Values outside_checks{nullptr, checked ? &*checked : nullptr, &appended, dialect_};
+    std::string diff = Compare(before, rolled_back, "before up", "after down", outside_checks);
     if (!diff.empty()) fail("down did not restore the state before up:\n" + Indent(diff));
 
     bool applied_now = false;
@@ -418,15 +447,23 @@ class Rehearser {
     // time (serial and identity keys, now(), random()), not from the way
     // back, so they are a remark, not a failure.
     std::vector<std::string> other_values;
-    diff = Compare(applied, reapplied, "first up", "up again", Values{&other_values});
+    outside_checks.other_values = &other_values;
+    diff = Compare(applied, reapplied, "first up", "up again", outside_checks);
     if (!diff.empty()) fail("up again after down gave another state than the first up:\n" + Indent(diff));
+    std::vector<std::string> notes;
     if (!other_values.empty()) {
-      std::string tables;
-      for (const auto& t : other_values) tables += (tables.empty() ? "" : ", ") + t;
-      m.note = fmt::format("up again wrote the same number of rows but other values into {} "
-                           "(generated keys, now() or random() differ from run to run)",
-                           tables);
+      notes.push_back(fmt::format("up again wrote the same number of rows but other values into {} "
+                                  "(generated keys, now() or random() differ from run to run)",
+                                  fmt::join(other_values, ", ")));
     }
+    std::sort(appended.begin(), appended.end());
+    appended.erase(std::unique(appended.begin(), appended.end()), appended.end());
+    if (!appended.empty()) {
+      notes.push_back(fmt::format("{} gained rows that down left, as it leaves the rows a trigger "
+                                  "only appends (an audit trail)",
+                                  fmt::join(appended, ", ")));
+    }
+    if (!notes.empty()) m.note = fmt::format("{}", fmt::join(notes, "; "));
     return true;
   }
 

@@ -706,10 +706,10 @@ TEST_P(MigratorTest, ResolveRefusesWhatTheDatabaseContradicts) {
   Write("0005_half.down.sql", "-- strata:no-transaction\nDROP TABLE audit;\n");
   Status s = Up();
   ASSERT_EQ(s.code(), Code::kInProgress) << s.message();
-  s = Open()->Resolve(5, /*applied=*/true);
+  s = Open()->Resolve(5, /*applied=*/true).status();
   EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
   EXPECT_THAT(s.message(), HasSubstr("index audit_id does not exist"));
-  s = Open()->Resolve(5, /*applied=*/false);
+  s = Open()->Resolve(5, /*applied=*/false).status();
   EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
   EXPECT_THAT(s.message(), HasSubstr("table audit still exists"));
   EXPECT_EQ(Open()->GetStatus()->Count(MigrationState::kInProgress), 1);  // unchanged
@@ -723,14 +723,46 @@ TEST_P(MigratorTest, ResolveRefusesWhatTheDatabaseContradicts) {
         "-- strata:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY customers_name_u ON customers (name);\n");
   s = Up();
   ASSERT_EQ(s.code(), Code::kInProgress) << s.message();  // duplicates: the index is left INVALID
-  s = Open()->Resolve(5, /*applied=*/true);
+  s = Open()->Resolve(5, /*applied=*/true).status();
   EXPECT_EQ(s.code(), Code::kVerifyFailed) << s.message();
   EXPECT_THAT(s.message(), HasSubstr("index customers_name_u is INVALID"));
   EXPECT_THAT(s.message(), HasSubstr("REINDEX INDEX CONCURRENTLY customers_name_u"));
-  EXPECT_EQ(Open()->Resolve(5, /*applied=*/false).code(), Code::kVerifyFailed);
+  EXPECT_EQ(Open()->Resolve(5, /*applied=*/false).status().code(), Code::kVerifyFailed);
   ASSERT_TRUE(db_->Exec("DROP INDEX customers_name_u").ok());
   ASSERT_TRUE(Open()->Resolve(5, /*applied=*/false).ok());
   EXPECT_EQ(Applied().size(), 4u);
+}
+
+// A no-transaction migration whose DELETE ran before a later statement
+// failed. Settled as rolled back, its capture table stayed and applying the
+// fixed migration failed ("strata_capture_5_1 already exists", hunt62 #1):
+// the saved rows are kept under a name of their own now. Settled as
+// applied, history had no record of the tables as the migration left them,
+// and a row the application wrote since made its rollback fail its check
+// (hunt62 #2).
+TEST_P(MigratorTest, ResolvedMigrationsApplyAgainAndRollBackAfterLaterWrites) {
+  WriteShop();
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO customers (id, email, name) VALUES (3, 'spam@x', 'Spam')").ok());
+  Write("0005_purge.up.sql", "-- strata:no-transaction\nDELETE FROM customers WHERE name = 'Spam';\n"
+                             "INSERT INTO missing_table VALUES (1);\n");
+  Write("0005_purge.down.sql", "SELECT 1;\n");
+  ASSERT_EQ(Up().code(), Code::kInProgress);
+  ASSERT_TRUE(db_->Exec("INSERT INTO customers (id, email, name) VALUES (3, 'spam@x', 'Spam')").ok());
+  auto set_aside = Open()->Resolve(5, /*applied=*/false);
+  ASSERT_TRUE(set_aside.ok()) << set_aside.status().message();
+  EXPECT_EQ(*set_aside, std::vector<std::string>{"strata_resolved_5_1"});
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_resolved_5_1"), 1);
+
+  ASSERT_EQ(Up().code(), Code::kInProgress);  // the same failure again, its capture made anew
+  auto applied = Open()->Resolve(5, /*applied=*/true);
+  ASSERT_TRUE(applied.ok()) << applied.status().message();
+  EXPECT_TRUE(applied->empty());
+  ASSERT_TRUE(db_->Exec("INSERT INTO customers (id, email, name) VALUES (4, 'dan@x', 'Dan')").ok());
+  Status s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(testing::Column(*db_, "SELECT name FROM customers WHERE id >= 3 ORDER BY id"),
+            (std::vector<std::string>{"Spam", "Dan"}));
 }
 
 TEST_P(MigratorTest, NoTransactionMigrationThatSucceeds) {

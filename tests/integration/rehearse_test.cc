@@ -179,6 +179,41 @@ TEST_P(RehearseTest, DownThatForgetsAnIndexFailsNamingIt) {
   EXPECT_EQ(TargetState(), before);
 }
 
+// A DELETE whose table has a trigger that only appends to an audit trail:
+// a real rollback leaves the audit rows (documented), but rehearse counted
+// them as the down script failing and failed it (exit 6, hunt64 #3). They
+// are a note now; a table the migration writes itself still counts.
+TEST_P(RehearseTest, RowsATriggerOnlyAppendsAreANoteNotAFailure) {
+  const std::string trigger =
+      pg() ? "CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+             "INSERT INTO audit_log (op, row_id) VALUES (TG_OP, OLD.id); RETURN OLD; END $$;\n"
+             "CREATE TRIGGER orders_audit AFTER DELETE ON orders FOR EACH ROW EXECUTE FUNCTION audit();\n"
+           : "CREATE TRIGGER orders_audit AFTER DELETE ON orders BEGIN "
+             "INSERT INTO audit_log (op, row_id) VALUES ('DELETE', OLD.id); END;\n";
+  Write("0001_orders.up.sql",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, stale INTEGER NOT NULL);\n"
+        "CREATE TABLE audit_log (id INTEGER PRIMARY KEY, op TEXT, row_id INTEGER);\n" +
+            std::string(pg() ? "CREATE SEQUENCE audit_ids OWNED BY audit_log.id;\n"
+                               "ALTER TABLE audit_log ALTER id SET DEFAULT nextval('audit_ids');\n"
+                             : "") +
+            trigger);
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_TRUE(db_->Exec("INSERT INTO orders VALUES (1, 0), (2, 1)").ok());
+  Write("0002_purge.up.sql", "DELETE FROM orders WHERE stale = 1;\n");
+  Write("0002_purge.down.sql", "");
+  json report = RehearseJson({}, 0);
+  ASSERT_EQ(report["migrations"].size(), 1u);
+  const json& m = report["migrations"][0];
+  EXPECT_EQ(m["result"], "pass") << m.dump();
+  EXPECT_THAT(m["note"].get<std::string>(), HasSubstr("audit_log gained rows that down left"));
+
+  // The same table written by the migration itself is checked as ever.
+  Write("0002_purge.up.sql", "DELETE FROM orders WHERE stale = 1;\n"
+                             "INSERT INTO audit_log (op, row_id) VALUES ('purge', 0);\n");
+  report = RehearseJson({}, 6);
+  EXPECT_THAT(report["migrations"][0]["failures"].dump(), HasSubstr("audit_log"));
+}
+
 // Rehearse checks each rollback with the same schema fingerprint: a down
 // script that leaves row-level security on (PostgreSQL) or rebuilds a table
 // without its deferred foreign key (SQLite) fails, naming it.

@@ -351,6 +351,7 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
                           {"way_back", HasWayBack(a.down_source, a.irreversible)},
                           {"schema_before", a.schema_before}, {"schema_after", a.schema_after},
                           {"snapshot_id", a.snapshot_id}, {"log_position", a.log_position},
+                          {"last_error", a.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.error)},
                           {"finalized_at", a.finalized_at.empty() ? nlohmann::json(nullptr)
                                                                   : nlohmann::json(a.finalized_at)}};
     if (pg && !a.log_position.empty()) {
@@ -365,7 +366,13 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
     return kExitOk;
   }
   fmt::print("{}  ({})\n", a.id(), AppliedStateName(a.state));
-  fmt::print("  applied       {} by {} in {} ms\n", a.applied_at, a.applied_by, a.duration_ms);
+  if (a.state == AppliedState::kInProgress) {
+    fmt::print("  started       {} by {}; not finished (`strata resolve {}` settles it)\n",
+               a.applied_at, a.applied_by, a.version);
+  } else {
+    fmt::print("  applied       {} by {} in {} ms\n", a.applied_at, a.applied_by, a.duration_ms);
+  }
+  if (!a.error.empty()) fmt::print("  last error    {}\n", a.error);
   // A baselined migration was never applied here: nothing undoes it.
   // Listed without scripts: the statements that ran uncaptured are in the row's checks.
   std::vector<std::string> uncaptured;

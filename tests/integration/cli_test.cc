@@ -217,6 +217,26 @@ TEST_P(CliTest, ShowSaysABaselinedMigrationHasNoWayBack) {
   EXPECT_THAT(show.out, Not(HasSubstr("stored in history")));
 }
 
+// A migration left in progress: `show` said it was "applied ... in 0 ms"
+// and left out the error history records, which `status` prints (hunt62 #3).
+TEST_P(CliTest, ShowTellsAnUnfinishedMigrationAndItsLastError) {
+  Write("0001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+  Write("0002_half.up.sql", "-- strata:no-transaction\nCREATE INDEX users_id ON users (id);\n"
+                            "SELECT * FROM no_such_table;\n");
+  Write("0002_half.down.sql", "-- strata:no-transaction\nDROP INDEX users_id;\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 8);
+  auto show = Strata({"show", "2"});
+  EXPECT_EQ(show.exit_code, 0) << show.all();
+  EXPECT_THAT(show.out, HasSubstr("not finished (`strata resolve 2` settles it)"));
+  EXPECT_THAT(show.out, HasSubstr("last error    "));
+  EXPECT_THAT(show.out, HasSubstr("no_such_table"));
+  EXPECT_THAT(show.out, Not(HasSubstr("  applied ")));
+  auto json = nlohmann::json::parse(Strata({"show", "2", "--json"}).out);
+  EXPECT_EQ(json["state"], "in_progress");
+  EXPECT_THAT(json["last_error"].get<std::string>(), HasSubstr("no_such_table"));
+  EXPECT_TRUE(nlohmann::json::parse(Strata({"show", "1", "--json"}).out)["last_error"].is_null());
+}
+
 // On SQLite `show` points at `restore --to-version` only where a snapshot
 // at or before the migration makes it work; it suggested it after runs
 // without snapshots too, and the restore then failed.

@@ -1279,10 +1279,7 @@ TEST_P(CliTest, RowLevelSecurityNeverHidesRowsFromWhatARollbackSaves) {
                   .ok());
   Write("0001_drop_body.up.sql", "ALTER TABLE docs DROP COLUMN body;\n");
   Write("0001_drop_body.down.sql", "ALTER TABLE docs ADD COLUMN body text;\n");
-  std::string url = target_->url();
-  size_t at = url.find('@'), scheme = url.find("://");
-  ASSERT_NE(at, std::string::npos);
-  url = url.substr(0, scheme + 3) + "strata_rls_owner" + url.substr(at);
+  const std::string url = testing::UrlAsRole(target_->url(), "strata_rls_owner");
   const std::vector<std::string> as_owner = {"--database", url, "--dir",
                                              dir_.path() + "/migrations"};
   auto with = [&](std::vector<std::string> args) {

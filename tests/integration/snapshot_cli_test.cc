@@ -844,10 +844,7 @@ TEST_P(SnapshotCliTest, VerifyWithoutAScratchDatabaseIsNotDamage) {
   std::string id = List()[0]["id"];
   ASSERT_TRUE(db_->Exec("DROP ROLE IF EXISTS strata_nocreate").ok());
   ASSERT_TRUE(db_->Exec("CREATE ROLE strata_nocreate LOGIN NOCREATEDB").ok());
-  std::string url = target_->url();
-  size_t at = url.find('@'), scheme = url.find("://");
-  ASSERT_NE(at, std::string::npos);
-  url = url.substr(0, scheme + 3) + "strata_nocreate" + url.substr(at);
+  const std::string url = testing::UrlAsRole(target_->url(), "strata_nocreate");
   auto run = RunStrata({"--database", url, "snapshot", "verify", id}, dir_.path());
   EXPECT_EQ(run.exit_code, 4) << run.all();
   EXPECT_THAT(run.out, HasSubstr("could not be verified: cannot create the scratch database"));
@@ -912,10 +909,7 @@ TEST_P(SnapshotCliTest, RowLevelSecurityHidingRowsStopsTheSnapshot) {
                         "CREATE POLICY tenant_only ON docs USING "
                         "(tenant = current_setting('app.tenant', true)); RESET ROLE")
                   .ok());
-  std::string url = target_->url();
-  size_t at = url.find('@'), scheme = url.find("://");
-  ASSERT_NE(at, std::string::npos);
-  url = url.substr(0, scheme + 3) + "strata_tenant" + url.substr(at);
+  const std::string url = testing::UrlAsRole(target_->url(), "strata_tenant");
   auto run = RunStrata({"--database", url, "snapshot", "create"}, dir_.path());
   EXPECT_EQ(run.exit_code, 4) << run.all();
   EXPECT_THAT(run.err, HasSubstr("a role with BYPASSRLS"));

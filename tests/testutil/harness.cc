@@ -109,6 +109,11 @@ std::string PostgresTestUrl() {
   return url ? url : "";
 }
 
+std::string UrlAsRole(const std::string& url, const std::string& role) {
+  const size_t user = url.find("://") + 3;
+  return url.substr(0, user) + role + url.substr(url.find('@', user));
+}
+
 
 TestDatabase::TestDatabase(Engine engine) : engine_(engine) {
   if (engine == Engine::kSqlite) {

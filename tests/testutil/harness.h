@@ -72,6 +72,9 @@ class EngineTest : public ::testing::TestWithParam<Engine> {
 /// The base URL of the test PostgreSQL server, or "" when there is none.
 std::string PostgresTestUrl();
 
+/// PostgreSQL `url` (postgresql://user@host...) connecting as `role` instead.
+std::string UrlAsRole(const std::string& url, const std::string& role);
+
 /// Result of one run of the strata binary.
 struct CliRun {
   int exit_code = -1;

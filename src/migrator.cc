@@ -235,7 +235,31 @@ Status Unwrap(std::vector<sql::Statement>& script, std::vector<sql::StatementInf
     script.erase(script.begin() + static_cast<std::ptrdiff_t>(*it));
     infos.erase(infos.begin() + static_cast<std::ptrdiff_t>(*it));
   }
+  // The token line of a statement from `from` on whose last word is COMMIT:
+  // written without a ';' before it, it ended that statement, not the block.
+  auto commit_run_on = [&](size_t from) -> std::optional<int> {
+    for (size_t i = from; i < script.size(); ++i) {
+      auto tokens = sql::Tokenize(script[i].text, dialect);
+      if (!tokens.ok()) continue;
+      for (auto t = tokens->rbegin(); t != tokens->rend(); ++t) {
+        if (t->kind == sql::TokenKind::kEnd) continue;
+        if (t->kind == sql::TokenKind::kWord && AsciiLower(std::string(t->text)) == "commit") {
+          return script[i].line + t->line - 1;
+        }
+        break;
+      }
+    }
+    return std::nullopt;
+  };
   for (size_t i = 0; i < script.size(); ++i) {
+    if (control(i, {"begin", "start"}) && i + 1 < script.size()) {
+      if (std::optional<int> line = commit_run_on(i + 1)) {
+        return Status(Code::kInvalidArgument,
+                      fmt::format("{}:{}: {} opens a block that no COMMIT closes: the COMMIT at "
+                                  "line {} ends the statement before it, for want of a ';' there",
+                                  where, script[i].line, infos[i].summary, *line));
+      }
+    }
     if (control(i, {"begin", "start", "commit", "end", "rollback", "abort"})) {
       return Status(Code::kInvalidArgument,
                     fmt::format("{}:{}: {} would end the transaction the script runs in, so a "

@@ -620,6 +620,13 @@ TEST_P(MigratorTest, ABeginCommitWrapperIsDroppedAndACommitInsideIsRefused) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM users"), 1);
   ASSERT_TRUE(Down().ok());
   EXPECT_FALSE(HasTable("users"));
+  // A ';' missing before the COMMIT: the BEGIN was blamed, as if it had to go.
+  Write("0002_bad.up.sql", "BEGIN;\nINSERT INTO users VALUES (2)\nCOMMIT;\n");
+  s = Up();
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("0002_bad.up.sql:1: BEGIN (transaction control) opens a block "
+                                     "that no COMMIT closes: the COMMIT at line 3 ends the "
+                                     "statement before it, for want of a ';' there"));
 }
 
 // The SQLite table rebuild as its documentation (and prisma) write it:

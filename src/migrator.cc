@@ -2140,6 +2140,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
             probe["unkeep"] = (*capture)->unkeep;
             probe["changed_rows"] = (*capture)->changed_rows;
           }
+          if (!(*capture)->prune.empty()) probe["prune"] = (*capture)->prune;
           if (const auto& u = (*capture)->untouched) {
             probe["untouched"] = {{"where", u->where},   {"key", u->key},         {"copy_table", u->copy_table},
                                   {"key_now", u->key_now}, {"columns", u->columns}};
@@ -2323,6 +2324,11 @@ Result<std::string> WithDataAfter(Database& db, const std::string& checks_json, 
     nlohmann::json kept = nlohmann::json::array();
     for (auto& probe : probes) {
       auto hash = ProbeHash(db, probe);
+      // Read first: a later statement of the migration may have renamed or
+      // dropped what the prune names.
+      if (hash.ok() && probe.contains("prune") && db.Exec(probe["prune"].get<std::string>()).ok()) {
+        hash = ProbeHash(db, probe);
+      }
       if (hash.ok()) {
         probe["after"] = *hash;
         if (probe.contains("keep") && db.Exec(probe["unkeep"].get<std::string>()).ok() &&

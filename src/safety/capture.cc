@@ -337,6 +337,12 @@ class Planner {
         same_cells.push_back(SameValue("k." + as, cells[i]));
       }
     }
+    std::vector<std::string> unchanged = same_row;
+    for (const auto* c : known) {
+      unchanged.push_back(SameValue("s." + db_.QuoteIdent(c->before), "t." + db_.QuoteIdent(c->now)));
+    }
+    capture_.prune = fmt::format("DELETE FROM {} AS s WHERE EXISTS (SELECT 1 FROM {} AS t WHERE {})", cap_,
+                                 now_, Join(unchanged, " AND "));
     capture_.unkeep = "DROP TABLE IF EXISTS " + kept;
     capture_.keep = fmt::format("CREATE TABLE {} AS SELECT {} {}", kept, Join(named), probed_rows);
     capture_.changed_rows =
@@ -925,6 +931,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       }
       STRATA_ASSIGN_OR_RETURN(Capture c, p->Values(columns, where));
       if (c.before.empty()) return std::optional<Capture>();
+      c.prune.clear();  // the rows it assigns the same value keep their capture
       if (stamps) p->WithoutTriggers(c);
       return std::optional<Capture>(std::move(c));
     }
@@ -950,6 +957,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
         c.probe.clear();  // the down script adds it anew
         p->NotNullAgain(info.columns, c);
       }
+      if (info.kind != StatementKind::kAlterColumnType || dialect != sql::Dialect::kPostgres) c.prune.clear();
       return std::optional<Capture>(std::move(c));
     }
     case StatementKind::kDropOther: {

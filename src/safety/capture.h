@@ -52,6 +52,13 @@ struct Capture {
   /// is not written by the restore and does not count. The restore drops
   /// the copy. Empty for other probes.
   std::string keep, unkeep, changed_rows;
+  /// PostgreSQL, a column retyped (ALTER COLUMN ... TYPE): deletes from the
+  /// capture, once the migration has run, the rows whose captured cells the
+  /// retype left as they were, read as text (varchar(64) to text, an enum
+  /// swapped for one with more values): nothing of theirs to put back, and
+  /// what the application writes to them afterwards stays its own. Empty
+  /// for other captures.
+  std::string prune;
   /// For captured values of a table with a key: which rows and columns the
   /// statement changes. The rest are the application's (or were there
   /// before), so a rollback after it wrote to the table holds the down

@@ -194,6 +194,21 @@ std::string ControlWord(const sql::Statement& st, const sql::StatementInfo& info
   return first;
 }
 
+/// Whether `st` turns row-level security on for its table: ALTER TABLE ...
+/// ENABLE or FORCE ROW LEVEL SECURITY (not NO FORCE).
+bool TurnsOnRowSecurity(const sql::Statement& st, sql::Dialect dialect) {
+  auto tokens = sql::Tokenize(st.text, dialect);
+  if (!tokens.ok() || tokens->size() < 5 || !(*tokens)[0].IsWord("alter")) return false;
+  const auto& t = *tokens;
+  for (size_t i = 1; i + 3 < t.size(); ++i) {
+    if ((t[i].IsWord("enable") || (t[i].IsWord("force") && !t[i - 1].IsWord("no"))) && t[i + 1].IsWord("row") &&
+        t[i + 2].IsWord("level") && t[i + 3].IsWord("security")) {
+      return true;
+    }
+  }
+  return false;
+}
+
 /// A script that runs in the transaction Strata opens for it: BEGIN ...
 /// COMMIT blocks (as files written for psql or sqitch have) are dropped
 /// (from `infos`, its statements' classifications, too), since the script
@@ -2155,6 +2170,12 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
     }
     g.statements.push_back(g.up.size());
     g.up.push_back(st);
+    // Row-level security turned on for a table this role does not bypass
+    // would fail Strata's reads of it after the commit (they see every row or
+    // none): read it now, so that the migration fails, and is undone, here.
+    if (dialect == sql::Dialect::kPostgres && TurnsOnRowSecurity(st, dialect) && !p.info[i].table.empty()) {
+      g.up.push_back({"SELECT 1 FROM " + QuotedTable(db, p.info[i].schema, p.info[i].table) + " LIMIT 0", st.line});
+    }
     session_changed = session_changed || ChangesSession({st});
     if (i < last_capture) STRATA_RETURN_IF_ERROR(tables.After(p.info[i]));
   }

@@ -1299,6 +1299,23 @@ TEST_P(CliTest, RowLevelSecurityNeverHidesRowsFromWhatARollbackSaves) {
   ASSERT_EQ(down.exit_code, 0) << down.all();
   EXPECT_EQ(testing::Column(*db_, "SELECT id || body FROM docs ORDER BY id"),
             (std::vector<std::string>{"1one", "2two"}));
+
+  // A migration forcing row-level security on a table: Strata's reads of
+  // it after the commit failed, and `up` said "rolled back" (exit 1) of a
+  // migration history kept as applied (hunt66 #1). It fails before the
+  // commit now, at the statement, and is undone.
+  ASSERT_TRUE(db_->Exec("ALTER ROLE strata_rls_owner NOBYPASSRLS").ok());
+  Write("0002_notes.up.sql", "CREATE TABLE notes (id int PRIMARY KEY, tenant text);\n"
+                             "ALTER TABLE notes ENABLE ROW LEVEL SECURITY;\n"
+                             "ALTER TABLE notes FORCE ROW LEVEL SECURITY;\n");
+  Write("0002_notes.down.sql", "DROP TABLE notes;\n");
+  ASSERT_TRUE(db_->Exec("ALTER TABLE docs NO FORCE ROW LEVEL SECURITY").ok());
+  up = with({"up", "--no-snapshot"});
+  EXPECT_EQ(up.exit_code, 1) << up.all();
+  EXPECT_THAT(up.err, HasSubstr("0002_notes.up.sql:3: query would be affected by row-level security"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_class WHERE relname = 'notes'"), 0);
+  EXPECT_EQ(testing::Column(*db_, "SELECT version::text FROM strata_history ORDER BY 1"),
+            std::vector<std::string>{"1"});
   ASSERT_TRUE(db_->Exec("DROP TABLE docs; DROP TABLE strata_history; "
                         "ALTER SCHEMA public OWNER TO pg_database_owner")
                   .ok());

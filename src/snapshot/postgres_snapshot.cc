@@ -96,9 +96,11 @@ constexpr char kDependentsOutsideSql[] =
     "  JOIN pg_catalog.pg_class kc ON kc.oid = k.conrelid"
     "  JOIN pg_catalog.pg_namespace kn ON kn.oid = kc.relnamespace"
     "  WHERE t.oid = x.objid AND t.tgisinternal AND kn.nspname = $1))"
-    // The schema's default privileges ($2: the snapshot holds them, and the
-    // restore makes them again).
-    " AND NOT ($2::boolean AND x.classid = 'pg_catalog.pg_default_acl'::pg_catalog.regclass))"
+    // The schema's default privileges ($2: the snapshot holds them), when the
+    // restore can make them again: they are for a role it is a member of.
+    " AND NOT ($2::boolean AND x.classid = 'pg_catalog.pg_default_acl'::pg_catalog.regclass"
+    "  AND EXISTS (SELECT 1 FROM pg_catalog.pg_default_acl d WHERE d.oid = x.objid"
+    "   AND pg_catalog.pg_has_role(d.defaclrole, 'MEMBER'))))"
     // Named once: not what goes with another of them (a foreign key's
     // triggers, a partition's index).
     " SELECT DISTINCT pg_catalog.pg_describe_object(x.classid, x.objid, x.objsubid),"

@@ -2140,6 +2140,11 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
           g.up.push_back({std::move(lock), st.line});
         }
         for (auto& sql : (*capture)->before) g.up.push_back({std::move(sql), st.line});
+        // The capture holds what the statement removes (a dropped column's
+        // values, rows a policy hides from the application): Strata's alone.
+        if (std::string revoke = db.RevokeFromOthersSql(db.QuoteIdent((*capture)->table)); !revoke.empty()) {
+          g.up.push_back({std::move(revoke), st.line});
+        }
         for (const auto& sql : around.second) g.up.push_back({sql, st.line});
         restores.push_back(std::move((*capture)->restore));
         if (!(*capture)->replaces.empty()) replaces.push_back((*capture)->replaces);

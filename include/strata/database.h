@@ -284,6 +284,12 @@ class Database {
   /// does for one table that exists then (`table` quoted); "" where the
   /// transaction keeps other writers out already.
   virtual std::string LockAgainstWritesSql(const std::string& /*table*/) const { return {}; }
+  /// The statement that takes every privilege on `table` (quoted), one of
+  /// Strata's own just made, from all roles but its owner: the schema's
+  /// default privileges give its new tables to the application's roles,
+  /// and Strata's hold captured values (a dropped column's, rows a policy
+  /// hides) and the scripts a rollback runs. "" where there are no roles.
+  virtual std::string RevokeFromOthersSql(const std::string& /*table*/) const { return {}; }
   /// The columns of `table` that an UPDATE may not assign a value to:
   /// PostgreSQL's GENERATED ALWAYS AS IDENTITY. None on SQLite.
   virtual Result<std::vector<std::string>> ListIdentityAlwaysColumns(std::string_view /*table*/) {

@@ -111,7 +111,13 @@ Status History::Ensure() {
     }
   }
   STRATA_RETURN_IF_ERROR(db_.ManagedSchema().status());
+  STRATA_ASSIGN_OR_RETURN(bool existed, db_.TableExists("strata_history"));
   STRATA_RETURN_IF_ERROR(db_.Exec("CREATE TABLE IF NOT EXISTS strata_history (" + columns + ")"));
+  // Only the role that runs Strata reads or writes it: a role that could
+  // change a stored down script would have it run by the next rollback.
+  if (const std::string revoke = db_.RevokeFromOthersSql("strata_history"); !existed && !revoke.empty()) {
+    STRATA_RETURN_IF_ERROR(db_.Exec(revoke));
+  }
   STRATA_ASSIGN_OR_RETURN(std::vector<std::string> have, db_.ListColumns("strata_history"));
   for (size_t i = kFirstAddedColumn; i < kColumnCount; ++i) {
     if (std::find(have.begin(), have.end(), kColumns[i].name) != have.end()) continue;

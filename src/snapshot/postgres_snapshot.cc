@@ -580,6 +580,16 @@ Status MakeOutsideExtensions(PgConn& conn, const Manifest& m, const std::string&
 /// snapshot of one schema does not hold), kUnavailable saying so.
 Status ScriptFailed(const Status& s, const Manifest& m, const std::string& url) {
   const std::string& msg = s.message();
+  // A role is the server's, not a schema's (a policy's TO names one).
+  if (const size_t role = msg.find(": role \""); role != std::string::npos &&
+      msg.find("(SQLSTATE 42704)") != std::string::npos) {
+    return Status(Code::kUnavailable,
+                  fmt::format("{}. Roles belong to the server, not to a snapshot: the definition "
+                              "of snapshot {} (a policy's TO, an owner) names one {} lacks. Nothing "
+                              "was restored; create the role there first, or restore into a "
+                              "database on a server that has it",
+                              msg, m.id, RedactUrl(url)));
+  }
   for (const char* state : {"3F000", "42704", "42883", "42P01"}) {
     if (msg.find(std::string("(SQLSTATE ") + state + ")") == std::string::npos) continue;
     return Status(Code::kUnavailable,

@@ -1322,6 +1322,34 @@ TEST_P(CliTest, RowLevelSecurityNeverHidesRowsFromWhatARollbackSaves) {
   db_->Exec("DROP OWNED BY strata_rls_owner; DROP ROLE strata_rls_owner").IgnoreError();
 }
 
+// The schema's default privileges gave Strata's own tables to the
+// application's role: it could read a dropped column's values in the
+// capture, and rewrite a stored down script that the next rollback ran
+// (hunt66 #2, #3). Strata's tables are its own now.
+TEST_P(CliTest, StrataTablesAreNotGivenToOtherRolesByDefaultPrivileges) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's privileges";
+  db_->Exec("DROP ROLE IF EXISTS strata_app").IgnoreError();
+  ASSERT_TRUE(db_->Exec("CREATE ROLE strata_app; ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+                        "GRANT ALL ON TABLES TO strata_app")
+                  .ok());
+  Write("0001_users.up.sql", "CREATE TABLE users (id int PRIMARY KEY, password_hash text);\n");
+  Write("0002_drop_hash.up.sql", "ALTER TABLE users DROP COLUMN password_hash;\n");
+  Write("0002_drop_hash.down.sql", "ALTER TABLE users ADD COLUMN password_hash text;\n");
+  ASSERT_EQ(Strata({"up", "--to", "1", "--no-snapshot"}).exit_code, 0);
+  ASSERT_TRUE(db_->Exec("INSERT INTO users VALUES (1, 'secret')").ok());
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  EXPECT_EQ(testing::Column(*db_, "SELECT relname || ' ' || has_table_privilege('strata_app', oid, "
+                                  "'SELECT')::text || ' ' || has_table_privilege('strata_app', oid, "
+                                  "'UPDATE')::text FROM pg_class WHERE relname IN ('users', "
+                                  "'strata_history', 'strata_capture_2_1') ORDER BY 1"),
+            (std::vector<std::string>{"strata_capture_2_1 false false", "strata_history false false",
+                                      "users true true"}));
+  ASSERT_EQ(Strata({"down"}).exit_code, 0);
+  EXPECT_EQ(testing::Column(*db_, "SELECT password_hash FROM users"), std::vector<std::string>{"secret"});
+  ASSERT_TRUE(db_->Exec("DROP TABLE users; DROP TABLE strata_history; DROP OWNED BY strata_app").ok());
+  db_->Exec("DROP ROLE strata_app").IgnoreError();
+}
+
 // SQLite lets a PRIMARY KEY column that is not INTEGER hold NULL: those
 // rows' captured values could never go back (down exited 0 and left them
 // changed). An UPDATE of such a table is refused as irreversible.

@@ -962,6 +962,17 @@ class PostgresDatabase final : public Database {
     return fmt::format("LOCK TABLE {} IN EXCLUSIVE MODE", table);
   }
 
+  std::string RevokeFromOthersSql(const std::string& table) const override {
+    const std::string literal = SqlLiteral(table);
+    return fmt::format(
+        "DO $strata$ DECLARE g record; BEGIN FOR g IN SELECT DISTINCT a.grantee FROM "
+        "pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a WHERE c.oid = {0}::regclass "
+        "AND a.grantee <> c.relowner LOOP EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM %s', "
+        "{0}, CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE "
+        "pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END); END LOOP; END $strata$",
+        literal);
+  }
+
   Status LockAgainstWrites(const std::vector<std::string>& tables) override {
     if (tables.empty()) return Status::OK();
     std::string names;

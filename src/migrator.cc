@@ -5516,6 +5516,17 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       }
     }
     s = ResetSessionAfter(*db_, changes_session, std::move(s));
+    // Putting the captured data back needs what the role may lack (pausing
+    // a table's triggers is its owner's): not the down script's fault.
+    if (s.code() == Code::kVerifyFailed && std::string_view(s.message()).starts_with(restore_where) &&
+        s.message().find("(SQLSTATE 42501)") != std::string::npos) {
+      s = Status(Code::kDatabase,
+                 fmt::format("rollback of {} failed at {}; it was undone and {} is still applied. "
+                             "The role Strata connects as lacks a privilege that putting the "
+                             "captured data back needs (pausing a table's triggers around it is "
+                             "the table owner's): roll back as the owner or a superuser",
+                             step.id, s.message(), step.id));
+    }
     if (s.code() == Code::kVerifyFailed) {
       std::string note = fmt::format("rollback at {} failed verification: {}", NowUtc(), s.message());
       run.history().RecordError(step.version, note).IgnoreError();

@@ -1350,6 +1350,45 @@ TEST_P(CliTest, StrataTablesAreNotGivenToOtherRolesByDefaultPrivileges) {
   db_->Exec("DROP ROLE strata_app").IgnoreError();
 }
 
+// A data migration run by a role that may update a table it does not own:
+// putting the captured values back pauses the table's triggers, which only
+// its owner may, and the rollback exited 6 telling to fix the down file
+// (hunt66 #7). It is exit 1 naming what the role lacks, the data as it was.
+TEST_P(CliTest, ARollbackTheRoleMayNotDoIsNotBlamedOnTheDownFile) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's table owners";
+  db_->Exec("DROP ROLE IF EXISTS strata_writer").IgnoreError();
+  Write("0001_items.up.sql",
+        "CREATE TABLE items (id int PRIMARY KEY, sku text, touched int DEFAULT 0);\n"
+        "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "NEW.touched := OLD.touched + 1; RETURN NEW; END $$;\n"
+        "CREATE TRIGGER items_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION touch();\n");
+  Write("0002_upper.up.sql", "UPDATE items SET sku = upper(sku);\n");
+  Write("0002_upper.down.sql", "");
+  ASSERT_EQ(Strata({"up", "--to", "1", "--no-snapshot"}).exit_code, 0);
+  ASSERT_TRUE(db_->Exec("CREATE ROLE strata_writer LOGIN; GRANT USAGE, CREATE ON SCHEMA public TO "
+                        "strata_writer; GRANT SELECT, INSERT, UPDATE, DELETE ON items, strata_history "
+                        "TO strata_writer; INSERT INTO items (id, sku) VALUES (1, 'a'), (2, 'b')")
+                  .ok());
+  const std::vector<std::string> as_writer = {"--database", testing::UrlAsRole(target_->url(), "strata_writer"),
+                                              "--dir", dir_.path() + "/migrations"};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), as_writer.begin(), as_writer.end());
+    return RunStrata(args, dir_.path());
+  };
+  ASSERT_EQ(with({"up", "--no-snapshot"}).exit_code, 0);
+  auto down = with({"down"});
+  EXPECT_EQ(down.exit_code, 1) << down.all();
+  EXPECT_THAT(down.err, HasSubstr("must be owner of table items"));
+  EXPECT_THAT(down.err, HasSubstr("roll back as the owner or a superuser"));
+  EXPECT_THAT(down.err, Not(HasSubstr("Fix the down file")));
+  EXPECT_EQ(testing::Column(*db_, "SELECT sku || touched FROM items ORDER BY id"),
+            (std::vector<std::string>{"A1", "B1"}));
+  ASSERT_TRUE(db_->Exec("DROP TABLE items; DROP FUNCTION touch(); DROP TABLE strata_history; "
+                        "DROP OWNED BY strata_writer")
+                  .ok());
+  db_->Exec("DROP ROLE strata_writer").IgnoreError();
+}
+
 // SQLite lets a PRIMARY KEY column that is not INTEGER hold NULL: those
 // rows' captured values could never go back (down exited 0 and left them
 // changed). An UPDATE of such a table is refused as irreversible.

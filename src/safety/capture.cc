@@ -156,6 +156,7 @@ class Planner {
       // Indexed by key: the rollback looks each row of the table up in it.
       m.keep = fmt::format("CREATE TABLE {0} AS SELECT * FROM {1}; CREATE INDEX {2} ON {0} ({3})", left,
                            target_, db_.QuoteIdent(capture_.table + "_left_key"), Join(keys));
+      if (std::string revoke = db_.RevokeFromOthersSql(left); !revoke.empty()) m.keep += "; " + revoke;
       m.unkeep = "DROP TABLE IF EXISTS " + left;
       unwritten_target = fmt::format(" AND NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})", since,
                                      Join(at_target, " AND "));
@@ -345,6 +346,7 @@ class Planner {
                                  now_, Join(unchanged, " AND "));
     capture_.unkeep = "DROP TABLE IF EXISTS " + kept;
     capture_.keep = fmt::format("CREATE TABLE {} AS SELECT {} {}", kept, Join(named), probed_rows);
+    if (std::string revoke = db_.RevokeFromOthersSql(kept); !revoke.empty()) capture_.keep += "; " + revoke;
     capture_.changed_rows =
         fmt::format("SELECT count(*) {} JOIN {} AS k ON {} WHERE NOT ({})", probed_rows, kept,
                     Join(same_key, " AND "), Join(same_cells, " AND "));

@@ -419,7 +419,7 @@ class PostgresDatabase final : public Database {
         " AS last_value FROM (SELECT pg_catalog.pg_get_serial_sequence({1}, a.attname) AS seq"
         " FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass({1})"
         " AND a.attnum > 0 AND NOT a.attisdropped) AS s WHERE s.seq IS NOT NULL",
-        into, literal)};
+        into, literal), RevokeFromOthersSql(into)};
     sql.restore = {SetSequencesSql(into, "greatest(s.last_value, coalesce("
                                          "pg_catalog.pg_sequence_last_value(s.seq::regclass), "
                                          "s.last_value))"),
@@ -435,7 +435,7 @@ class PostgresDatabase final : public Database {
     sql.save = {fmt::format(
         "CREATE TABLE {} AS SELECT v.seq, pg_catalog.pg_sequence_last_value("
         "pg_catalog.to_regclass(v.seq)) AS last_value FROM (VALUES {}) AS v(seq)",
-        into, fmt::join(rows, ", "))};
+        into, fmt::join(rows, ", ")), RevokeFromOthersSql(into)};
     sql.restore = {SetSequencesSql(into, "s.last_value"), "DROP TABLE " + into};
     return sql;
   }

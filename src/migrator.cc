@@ -2178,7 +2178,8 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
     // Row-level security turned on for a table this role does not bypass
     // would fail Strata's reads of it after the commit (they see every row or
     // none): read it now, so that the migration fails, and is undone, here.
-    if (dialect == sql::Dialect::kPostgres && TurnsOnRowSecurity(st, dialect) && !p.info[i].table.empty()) {
+    if (dialect == sql::Dialect::kPostgres && TurnsOnRowSecurity(st, dialect) && !p.info[i].table.empty() &&
+        !p.info[i].if_exists) {
       g.up.push_back({"SELECT 1 FROM " + QuotedTable(db, p.info[i].schema, p.info[i].table) + " LIMIT 0", st.line});
     }
     session_changed = session_changed || ChangesSession({st});

@@ -1528,9 +1528,10 @@ struct Guarded {
 };
 
 /// Whether `create` makes a SQLite full-text index whose text lives in
-/// another table (`USING fts5(.., content='history')`) or nowhere
-/// (`content=''`): its rows read through to that table, so they change with
-/// every write to it, and dropping the index loses no data of its own.
+/// another table (`USING fts5(.., content='history')`): its rows read
+/// through to that table, so they change with every write to it, and
+/// dropping the index loses no data of its own. Not a contentless one
+/// (`content=''`): its index is all there is of what was written to it.
 bool CreatesExternalContentIndex(std::string_view create, sql::Dialect dialect) {
   if (dialect != sql::Dialect::kSqlite) return false;
   auto tokens = sql::Tokenize(create, dialect);
@@ -1545,7 +1546,7 @@ bool CreatesExternalContentIndex(std::string_view create, sql::Dialect dialect) 
     }
     if (is_virtual && fts && t[i].IsWord("content") &&
         t[i + 1].kind == sql::TokenKind::kOperator && t[i + 1].text == "=") {
-      return true;
+      return i + 2 < t.size() && t[i + 2].text != "''";
     }
   }
   return false;
@@ -2178,9 +2179,21 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
     // Row-level security turned on for a table this role does not bypass
     // would fail Strata's reads of it after the commit (they see every row or
     // none): read it now, so that the migration fails, and is undone, here.
-    if (dialect == sql::Dialect::kPostgres && TurnsOnRowSecurity(st, dialect) && !p.info[i].table.empty() &&
-        !p.info[i].if_exists) {
-      g.up.push_back({"SELECT 1 FROM " + QuotedTable(db, p.info[i].schema, p.info[i].table) + " LIMIT 0", st.line});
+    if (dialect == sql::Dialect::kPostgres && TurnsOnRowSecurity(st, dialect) && !p.info[i].table.empty()) {
+      const std::string table = QuotedTable(db, p.info[i].schema, p.info[i].table);
+      const std::string read = "SELECT 1 FROM " + table + " LIMIT 0";
+      // With the connection's settings (row_security off), not a SET of the script's.
+      const auto around = ChangesSession({st}) || session_changed
+                              ? db.AroundCaptureSql()
+                              : std::pair<std::vector<std::string>, std::vector<std::string>>();
+      for (const auto& sql : around.first) g.up.push_back({sql, st.line});
+      g.up.push_back({p.info[i].if_exists ? fmt::format("DO $strata$ BEGIN IF pg_catalog.to_regclass({}) IS "
+                                                        "NOT NULL THEN PERFORM 1 FROM {} LIMIT 0; END IF; END "
+                                                        "$strata$",
+                                                        SqlLiteral(table), table)
+                                          : read,
+                      st.line});
+      for (const auto& sql : around.second) g.up.push_back({sql, st.line});
     }
     session_changed = session_changed || ChangesSession({st});
     if (i < last_capture) STRATA_RETURN_IF_ERROR(tables.After(p.info[i]));

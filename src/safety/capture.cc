@@ -338,12 +338,23 @@ class Planner {
         same_cells.push_back(SameValue("k." + as, cells[i]));
       }
     }
-    std::vector<std::string> unchanged = same_row;
+    // Only where the text is the value, before and after: strings and enum
+    // labels (an enum or a domain is captured as text). Not numbers: 0.1 as
+    // float8 and as real read alike and are not the same value, and the
+    // down script's cast back does not go through text.
+    std::vector<std::string> unchanged = same_row, typed;
     for (const auto* c : known) {
       unchanged.push_back(SameValue("s." + db_.QuoteIdent(c->before), "t." + db_.QuoteIdent(c->now)));
+      typed.push_back(fmt::format("(a.attrelid = {}::regclass AND a.attname = {})", SqlLiteral(cap_),
+                                    SqlLiteral(c->before)));
+      typed.push_back(fmt::format("(a.attrelid = {}::regclass AND a.attname = {})", SqlLiteral(now_),
+                                    SqlLiteral(c->now)));
     }
-    capture_.prune = fmt::format("DELETE FROM {} AS s WHERE EXISTS (SELECT 1 FROM {} AS t WHERE {})", cap_,
-                                 now_, Join(unchanged, " AND "));
+    capture_.prune = fmt::format(
+        "DELETE FROM {} AS s WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a JOIN "
+        "pg_catalog.pg_type ty ON ty.oid = a.atttypid WHERE ({}) AND ty.typcategory NOT IN ('S', 'E')) "
+        "AND EXISTS (SELECT 1 FROM {} AS t WHERE {})",
+        cap_, Join(typed, " OR "), now_, Join(unchanged, " AND "));
     capture_.unkeep = "DROP TABLE IF EXISTS " + kept;
     capture_.keep = fmt::format("CREATE TABLE {} AS SELECT {} {}", kept, Join(named), probed_rows);
     if (std::string revoke = db_.RevokeFromOthersSql(kept); !revoke.empty()) capture_.keep += "; " + revoke;
@@ -798,6 +809,33 @@ std::optional<std::string> NeverCapturable(const sql::StatementInfo& info) {
   }
 }
 
+namespace {
+
+/// SQLite: whether `table` is an FTS virtual table created with
+/// `content=''`, whose columns read as NULL.
+Result<bool> IsContentlessFullText(Database& db, const std::string& table) {
+  if (DialectOf(db) != sql::Dialect::kSqlite) return false;
+  STRATA_ASSIGN_OR_RETURN(Rows rows, db.Query("SELECT sql FROM sqlite_master WHERE type = 'table' "
+                                              "AND name = ?1 COLLATE NOCASE",
+                                              {Value(table)}));
+  if (rows.empty() || rows.rows[0][0].is_null()) return false;
+  const std::string sql = rows.rows[0][0].ToString();
+  auto tokens = sql::Tokenize(sql, sql::Dialect::kSqlite);
+  if (!tokens.ok()) return false;
+  const auto& t = *tokens;
+  bool fts = false;
+  for (size_t i = 0; i + 2 < t.size(); ++i) {
+    if (t[i].IsWord("using") && t[i + 1].kind == sql::TokenKind::kWord &&
+        AsciiLower(std::string(t[i + 1].text)).rfind("fts", 0) == 0) {
+      fts = true;
+    }
+    if (fts && t[i].IsWord("content") && t[i + 1].text == "=" && t[i + 2].text == "''") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
                                            std::string_view statement,
                                            const sql::StatementInfo& info, int64_t version,
@@ -881,6 +919,12 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
     case StatementKind::kTruncate: {
       STRATA_ASSIGN_OR_RETURN(auto p, plan(info.schema, info.table));
       if (!p) return std::optional<Capture>();
+      STRATA_ASSIGN_OR_RETURN(bool contentless, IsContentlessFullText(db, info.table));
+      if (contentless) {
+        return cannot("it is a contentless full-text index (content=''): what was written to it "
+                      "is kept only in the index, which reads back as NULL, so no capture can put "
+                      "it back");
+      }
       return Whole(*p);
     }
     case StatementKind::kInsert: {  // insert or replace / upsert

@@ -40,6 +40,12 @@ class CliTest : public testing::EngineTest {
     args.insert(args.begin(), {"--database", target_->url(), "--dir", dir_.path() + "/migrations"});
     return RunStrata(args, dir_.path());
   }
+  // Strata connecting as PostgreSQL role `role` instead.
+  testing::CliRun StrataAs(const std::string& role, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--database", testing::UrlAsRole(target_->url(), role), "--dir",
+                               dir_.path() + "/migrations"});
+    return RunStrata(args, dir_.path());
+  }
   std::vector<std::string> Args(std::vector<std::string> args) {
     args.insert(args.begin(), {"--database", target_->url(), "--dir", dir_.path() + "/migrations"});
     return args;
@@ -1279,13 +1285,7 @@ TEST_P(CliTest, RowLevelSecurityNeverHidesRowsFromWhatARollbackSaves) {
                   .ok());
   Write("0001_drop_body.up.sql", "ALTER TABLE docs DROP COLUMN body;\n");
   Write("0001_drop_body.down.sql", "ALTER TABLE docs ADD COLUMN body text;\n");
-  const std::string url = testing::UrlAsRole(target_->url(), "strata_rls_owner");
-  const std::vector<std::string> as_owner = {"--database", url, "--dir",
-                                             dir_.path() + "/migrations"};
-  auto with = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), as_owner.begin(), as_owner.end());
-    return RunStrata(args, dir_.path());
-  };
+  auto with = [&](std::vector<std::string> args) { return StrataAs("strata_rls_owner", std::move(args)); };
   auto up = with({"up", "--no-snapshot"});
   EXPECT_EQ(up.exit_code, 1) << up.all();
   EXPECT_THAT(up.err, HasSubstr("row-level security policy for table \"docs\""));
@@ -1307,7 +1307,7 @@ TEST_P(CliTest, RowLevelSecurityNeverHidesRowsFromWhatARollbackSaves) {
   ASSERT_TRUE(db_->Exec("ALTER ROLE strata_rls_owner NOBYPASSRLS").ok());
   Write("0002_notes.up.sql", "CREATE TABLE notes (id int PRIMARY KEY, tenant text);\n"
                              "ALTER TABLE notes ENABLE ROW LEVEL SECURITY;\n"
-                             "ALTER TABLE notes FORCE ROW LEVEL SECURITY;\n");
+                             "ALTER TABLE IF EXISTS notes FORCE ROW LEVEL SECURITY;\n");
   Write("0002_notes.down.sql", "DROP TABLE notes;\n");
   ASSERT_TRUE(db_->Exec("ALTER TABLE docs NO FORCE ROW LEVEL SECURITY").ok());
   up = with({"up", "--no-snapshot"});
@@ -1316,6 +1316,15 @@ TEST_P(CliTest, RowLevelSecurityNeverHidesRowsFromWhatARollbackSaves) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_class WHERE relname = 'notes'"), 0);
   EXPECT_EQ(testing::Column(*db_, "SELECT version::text FROM strata_history ORDER BY 1"),
             std::vector<std::string>{"1"});
+  // Nor under the script's own SET row_security = on (hunt68 #2): the read
+  // and the capture run with the connection's setting.
+  Write("0002_notes.up.sql", "SET row_security = on;\nALTER TABLE docs FORCE ROW LEVEL SECURITY;\n"
+                             "ALTER TABLE docs DROP COLUMN tenant;\n");
+  Write("0002_notes.down.sql", "ALTER TABLE docs ADD COLUMN tenant text;\n");
+  up = with({"up", "--no-snapshot"});
+  EXPECT_EQ(up.exit_code, 1) << up.all();
+  EXPECT_THAT(up.err, HasSubstr("0002_notes.up.sql:2: query would be affected by row-level security"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(tenant) FROM docs"), 2);
   ASSERT_TRUE(db_->Exec("DROP TABLE docs; DROP TABLE strata_history; "
                         "ALTER SCHEMA public OWNER TO pg_database_owner")
                   .ok());
@@ -1376,12 +1385,7 @@ TEST_P(CliTest, ARollbackTheRoleMayNotDoIsNotBlamedOnTheDownFile) {
                         "strata_writer; GRANT SELECT, INSERT, UPDATE, DELETE ON items, strata_history "
                         "TO strata_writer; INSERT INTO items (id, sku) VALUES (1, 'a'), (2, 'b')")
                   .ok());
-  const std::vector<std::string> as_writer = {"--database", testing::UrlAsRole(target_->url(), "strata_writer"),
-                                              "--dir", dir_.path() + "/migrations"};
-  auto with = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), as_writer.begin(), as_writer.end());
-    return RunStrata(args, dir_.path());
-  };
+  auto with = [&](std::vector<std::string> args) { return StrataAs("strata_writer", std::move(args)); };
   ASSERT_EQ(with({"up", "--no-snapshot"}).exit_code, 0);
   auto down = with({"down"});
   EXPECT_EQ(down.exit_code, 1) << down.all();

@@ -3647,26 +3647,50 @@ TEST_P(RollbackTest, DroppedFullTextIndexComesBackWithItsShadowTablesOnSqlite) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'items_fts%'"), 0);
 }
 
+// A contentless SQLite full-text index (content='') keeps what was written
+// to it only in its index, and its columns read back as NULL: its DROP was
+// captured as rows of NULLs and rolled back with exit 0 to an empty index,
+// and one a migration created was dropped by down however much the
+// application had written to it (hunt69 #1). The DROP is refused as
+// irreversible; the created one is checked like any table.
+TEST_P(RollbackTest, AContentlessFullTextIndexIsNeitherDroppedNorRolledBackBlind) {
+  if (pg()) GTEST_SKIP() << "SQLite's FTS5";
+  Write("0003_search.up.sql", "CREATE VIRTUAL TABLE search USING fts5(body, content='');\n");
+  Write("0003_search.down.sql", "DROP TABLE search;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO search (rowid, body) VALUES (1, 'alpha beta'), (7, 'gamma')").ok());
+  EXPECT_EQ(Down().code(), Code::kVerifyFailed);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM search WHERE search MATCH 'alpha OR gamma'"), 2);
+  Write("0004_drop_search.up.sql", "DROP TABLE search;\n");
+  Write("0004_drop_search.down.sql", "CREATE VIRTUAL TABLE search USING fts5(body, content='');\n");
+  EXPECT_EQ(Up().code(), Code::kIrreversible);
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM search WHERE search MATCH 'alpha OR gamma'"), 2);
+}
+
 // A retype that changes no value (coder's varchar(64) to varchar, an enum
 // swapped for one with more labels): its capture held every value, and
 // once the application wrote one of them the rollback was refused for
 // wanting to put the old one back (exit 6, hunt67). The rows a retype left
 // as they were are dropped from its capture once the migration has run; a
-// value it did change (numeric rounding) is still put back.
+// value it did change (numeric rounding) is still put back, and so is every
+// value of a type whose text is not its value (a float).
 TEST_P(RollbackTest, ARetypeThatChangedNoValueKeepsTheApplicationsLaterWrites) {
   if (!pg()) GTEST_SKIP() << "PostgreSQL's ALTER COLUMN TYPE";
   ASSERT_TRUE(db_->Exec("CREATE TYPE login_type AS ENUM ('password', 'github');"
                         "CREATE TABLE agents (id int PRIMARY KEY, iid varchar(64), "
-                        "login login_type NOT NULL, score numeric(6,2));"
-                        "INSERT INTO agents VALUES (1, 'i-0abc', 'github', 9.99), (2, 'i-0xyz', 'password', 1.00)")
+                        "login login_type NOT NULL, score numeric(6,2), ratio float8);"
+                        "INSERT INTO agents VALUES (1, 'i-0abc', 'github', 9.99, 0.1), "
+                        "(2, 'i-0xyz', 'password', 1.00, 0.3)")
                   .ok());
   Write("0003_widen.up.sql",
         "ALTER TABLE agents ALTER COLUMN iid TYPE varchar;\n"
         "CREATE TYPE new_login_type AS ENUM ('password', 'github', 'oidc');\n"
         "ALTER TABLE agents ALTER COLUMN login TYPE new_login_type USING login::text::new_login_type;\n"
         "DROP TYPE login_type;\nALTER TYPE new_login_type RENAME TO login_type;\n"
-        "ALTER TABLE agents ALTER COLUMN score TYPE numeric(6,0);\n");
+        "ALTER TABLE agents ALTER COLUMN score TYPE numeric(6,0);\n"
+        "ALTER TABLE agents ALTER COLUMN ratio TYPE real;\n");
   Write("0003_widen.down.sql",
+        "ALTER TABLE agents ALTER COLUMN ratio TYPE float8;\n"
         "ALTER TABLE agents ALTER COLUMN score TYPE numeric(6,2);\n"
         "CREATE TYPE old_login_type AS ENUM ('password', 'github');\n"
         "ALTER TABLE agents ALTER COLUMN login TYPE old_login_type USING login::text::old_login_type;\n"
@@ -3678,6 +3702,9 @@ TEST_P(RollbackTest, ARetypeThatChangedNoValueKeepsTheApplicationsLaterWrites) {
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(testing::Column(*db_, "SELECT id || ' ' || iid || ' ' || login || ' ' || score FROM agents ORDER BY id"),
             (std::vector<std::string>{"1 i-0def password 9.99", "2 i-0xyz password 1.00"}));
+  // 0.1 as real reads "0.1" too, but is not 0.1 as float8 again: kept in
+  // the capture and put back (hunt68 #1).
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM agents WHERE ratio IN (0.1::float8, 0.3::float8)"), 2);
   // The rounded score is the migration's change, its capture kept: written
   // since, putting it back is refused as ever.
   ASSERT_TRUE(Up().ok());

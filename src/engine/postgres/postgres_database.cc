@@ -756,13 +756,20 @@ class PostgresDatabase final : public Database {
     // so the capture's. Session-level (not local) so that it holds outside a
     // transaction too; ResetSession puts the connection's own back once the
     // step ends.
+    // Row security off too, as Strata's sessions run: a script's SET
+    // row_security = on would have a policy hide rows from the capture.
     return {{"SELECT pg_catalog.set_config('strata.migration_search_path',"
              " pg_catalog.current_setting('search_path'), false),"
              " pg_catalog.set_config('search_path', CASE WHEN pg_catalog.current_schema() IS NULL"
-             " THEN s.reset_val ELSE pg_catalog.current_setting('search_path') END, false)"
+             " THEN s.reset_val ELSE pg_catalog.current_setting('search_path') END, false),"
+             " pg_catalog.set_config('strata.migration_row_security',"
+             " pg_catalog.current_setting('row_security'), false),"
+             " pg_catalog.set_config('row_security', 'off', false)"
              " FROM pg_catalog.pg_settings s WHERE s.name = 'search_path'"},
             {"SELECT pg_catalog.set_config('search_path',"
-             " pg_catalog.current_setting('strata.migration_search_path'), false)"}};
+             " pg_catalog.current_setting('strata.migration_search_path'), false),"
+             " pg_catalog.set_config('row_security',"
+             " pg_catalog.current_setting('strata.migration_row_security'), false)"}};
   }
 
   Status SetStatementTimeout(std::chrono::milliseconds timeout) override {

@@ -5423,10 +5423,30 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       }
     } else {
       Step undo;
+      // SQLite: an AUTOINCREMENT counter does not go back below where it
+      // stood before the rollback (a down script's table rebuild sets it to
+      // the largest id it copies, and ids the application used and deleted
+      // since would be handed out again).
+      bool counters = false;
+      if (db_->engine() == Engine::kSqlite) {
+        auto found = db_->Query("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_sequence'");
+        counters = found.ok() && !found->empty();
+      }
+      const std::string keeping = "keeping AUTOINCREMENT counters from going back";
+      if (counters) {
+        undo.Add({"CREATE TEMP TABLE strata_counters AS SELECT name, seq FROM sqlite_sequence", {}}, keeping);
+      }
       for (const auto& st : scripts[i]) undo.Add({st.text, {}}, fmt::format("{}:{}", where, st.line));
       // Captured data that cannot go back means the down script did not
       // rebuild what the up script removed: the rollback fails verification.
       for (const auto& st : restores[i]) undo.Add({st.text, {}}, restore_where, Code::kVerifyFailed);
+      if (counters) {
+        undo.Add({"UPDATE sqlite_sequence SET seq = c.seq FROM temp.strata_counters AS c "
+                  "WHERE c.name = sqlite_sequence.name AND c.seq > sqlite_sequence.seq",
+                  {}},
+                 keeping);
+        undo.Add({"DROP TABLE temp.strata_counters", {}}, keeping);
+      }
       // Before Strata's own statements and the check, which run in the step.
       if (changes_session) {
         for (const auto& sql : db_->ResetSessionSql()) undo.Add({sql, {}}, "putting the session's settings back");

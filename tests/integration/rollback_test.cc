@@ -3647,6 +3647,28 @@ TEST_P(RollbackTest, DroppedFullTextIndexComesBackWithItsShadowTablesOnSqlite) {
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'items_fts%'"), 0);
 }
 
+// A down script that rebuilds an AUTOINCREMENT table (the documented 12
+// steps) sets its counter to the largest id it copies: ids the application
+// used and deleted since were handed out again after a rollback that
+// exited 0 (hunt69 #2). The counter stays where it stood.
+TEST_P(RollbackTest, AnAutoincrementCounterDoesNotGoBackWithARebuild) {
+  if (pg()) GTEST_SKIP() << "SQLite's AUTOINCREMENT";
+  const std::string rebuild = "INSERT INTO t_new (id, name) SELECT id, name FROM t;\nDROP TABLE t;\n"
+                              "ALTER TABLE t_new RENAME TO t;\n";
+  ASSERT_TRUE(db_->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT);"
+                        "INSERT INTO t (name) VALUES ('a'), ('b')")
+                  .ok());
+  Write("0003_rebuild.up.sql",
+        "CREATE TABLE t_new (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);\n" + rebuild);
+  Write("0003_rebuild.down.sql", "CREATE TABLE t_new (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT);\n" + rebuild);
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO t (name) VALUES ('c'), ('d'); DELETE FROM t WHERE name = 'd'").ok());
+  Status s = Down();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Scalar(*db_, "SELECT seq FROM sqlite_sequence WHERE name = 't'"), 4);
+  EXPECT_EQ(testing::Column(*db_, "SELECT name FROM t ORDER BY id"), (std::vector<std::string>{"a", "b", "c"}));
+}
+
 // A contentless SQLite full-text index (content='') keeps what was written
 // to it only in its index, and its columns read back as NULL: its DROP was
 // captured as rows of NULLs and rolled back with exit 0 to an empty index,

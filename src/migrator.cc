@@ -1534,22 +1534,8 @@ struct Guarded {
 /// (`content=''`): its index is all there is of what was written to it.
 bool CreatesExternalContentIndex(std::string_view create, sql::Dialect dialect) {
   if (dialect != sql::Dialect::kSqlite) return false;
-  auto tokens = sql::Tokenize(create, dialect);
-  if (!tokens.ok()) return false;
-  const auto& t = *tokens;
-  bool is_virtual = false, fts = false;
-  for (size_t i = 0; i + 1 < t.size(); ++i) {
-    if (t[i].IsWord("virtual") && t[i + 1].IsWord("table")) is_virtual = true;
-    if (t[i].IsWord("using") && t[i + 1].kind == sql::TokenKind::kWord &&
-        AsciiLower(t[i + 1].text).rfind("fts", 0) == 0) {
-      fts = true;
-    }
-    if (is_virtual && fts && t[i].IsWord("content") &&
-        t[i + 1].kind == sql::TokenKind::kOperator && t[i + 1].text == "=") {
-      return i + 2 < t.size() && t[i + 2].text != "''";
-    }
-  }
-  return false;
+  const std::optional<std::string> content = sql::FullTextContentOption(create);
+  return content && *content != "''";
 }
 
 /// See its definition, with RefuseDroppingWrittenColumns.
@@ -5871,11 +5857,12 @@ Result<std::vector<std::string>> Migrator::Resolve(int64_t version, bool applied
       if (info.kind != sql::StatementKind::kDropTable || info.table.rfind(prefix, 0) != 0) continue;
       STRATA_ASSIGN_OR_RETURN(bool exists, db_->TableExists(info.table));
       if (!exists) continue;
-      std::string name = "strata_resolved_" + info.table.substr(sizeof("strata_capture_") - 1);
+      const std::string base = fmt::format("strata_resolved_{}_{}", version, info.table.substr(prefix.size()));
+      std::string name = base;
       for (int n = 2;; ++n) {
         STRATA_ASSIGN_OR_RETURN(bool taken, db_->TableExists(name));
         if (!taken) break;
-        name = fmt::format("strata_resolved_{}_{}", info.table.substr(sizeof("strata_capture_") - 1), n);
+        name = fmt::format("{}_{}", base, n);
       }
       STRATA_RETURN_IF_ERROR(db_->Exec(fmt::format("ALTER TABLE {} RENAME TO {}", db_->QuoteIdent(info.table),
                                                    db_->QuoteIdent(name))));

@@ -819,19 +819,7 @@ Result<bool> IsContentlessFullText(Database& db, const std::string& table) {
                                               "AND name = ?1 COLLATE NOCASE",
                                               {Value(table)}));
   if (rows.empty() || rows.rows[0][0].is_null()) return false;
-  const std::string sql = rows.rows[0][0].ToString();
-  auto tokens = sql::Tokenize(sql, sql::Dialect::kSqlite);
-  if (!tokens.ok()) return false;
-  const auto& t = *tokens;
-  bool fts = false;
-  for (size_t i = 0; i + 2 < t.size(); ++i) {
-    if (t[i].IsWord("using") && t[i + 1].kind == sql::TokenKind::kWord &&
-        AsciiLower(std::string(t[i + 1].text)).rfind("fts", 0) == 0) {
-      fts = true;
-    }
-    if (fts && t[i].IsWord("content") && t[i + 1].text == "=" && t[i + 2].text == "''") return true;
-  }
-  return false;
+  return sql::FullTextContentOption(rows.rows[0][0].ToString()) == "''";
 }
 
 }  // namespace

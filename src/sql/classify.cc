@@ -1353,4 +1353,23 @@ std::string NameKey(std::string_view name, Dialect dialect) {
   return dialect == Dialect::kPostgres ? std::string(name) : AsciiLower(name);
 }
 
+std::optional<std::string> FullTextContentOption(std::string_view create) {
+  auto tokens = Tokenize(create, Dialect::kSqlite);
+  if (!tokens.ok()) return std::nullopt;
+  const auto& t = *tokens;
+  bool is_virtual = false, fts = false;
+  for (size_t i = 0; i + 1 < t.size(); ++i) {
+    if (t[i].IsWord("virtual") && t[i + 1].IsWord("table")) is_virtual = true;
+    if (t[i].IsWord("using") && t[i + 1].kind == TokenKind::kWord &&
+        AsciiLower(t[i + 1].text).rfind("fts", 0) == 0) {
+      fts = true;
+    }
+    if (is_virtual && fts && t[i].IsWord("content") && t[i + 1].kind == TokenKind::kOperator &&
+        t[i + 1].text == "=") {
+      return i + 2 < t.size() ? std::string(t[i + 2].text) : std::string();
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace strata::sql

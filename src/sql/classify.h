@@ -5,6 +5,7 @@
 // recognise is kOther.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -150,5 +151,11 @@ struct StatementInfo {
 /// common table expressions is the statement they feed (with_clause set);
 /// otherwise WITH ... is kOther, destructive when it deletes or updates rows.
 StatementInfo Classify(std::string_view statement, Dialect dialect);
+
+/// SQLite: for `CREATE VIRTUAL TABLE .. USING fts..(.., content=X)`, X as
+/// written ("'history'": an index of that table's text; "''": a contentless
+/// one, its text only in the index); nullopt for any other statement or
+/// without a content option.
+std::optional<std::string> FullTextContentOption(std::string_view create);
 
 }  // namespace strata::sql

@@ -830,11 +830,14 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders&
 /// How the down file of `p` differs from the down script history `stored`
 /// (which `down` runs), as a line diff; nullopt when it does not, or when the
 /// migration has no down file now (a deleted one leaves the stored script).
-std::optional<std::string> DownFileChange(const Prepared& p, const std::string& stored) {
+std::optional<std::string> DownFileChange(const Prepared& p, const AppliedMigration& stored) {
   if (p.down_source != "file") return std::nullopt;
-  std::string was = NormalizeScript(stored), now = NormalizeScript(p.down_script);
-  if (was == now) return std::nullopt;
-  return LineDiff(was, now);
+  std::string was = NormalizeScript(stored.down_script), now = NormalizeScript(p.down_script);
+  if (was != now) return LineDiff(was, now);
+  // An empty down file written for one stored without a way back is a
+  // change all the same (`up` would take it as the way back).
+  if (stored.down_source == "none") return std::string("(an empty down file, where none was stored)\n");
+  return std::nullopt;
 }
 
 /// What a migration touches, for its fingerprints: the tables it names (with
@@ -1526,6 +1529,51 @@ struct Guarded {
   std::string restore_script;  // puts captured data back, after the down script
   bool uncaptured = false;     // --allow-irreversible let a change run without its capture
 };
+
+/// Whether `statement` is a PostgreSQL ALTER TABLE whose every action
+/// checks the table's rows and changes nothing they need: SET NOT NULL, ADD
+/// [CONSTRAINT x] FOREIGN KEY or CHECK, VALIDATE CONSTRAINT. A down script's
+/// such statement may run after the captured rows are back.
+bool ChecksRows(std::string_view statement, sql::Dialect dialect) {
+  if (dialect != sql::Dialect::kPostgres) return false;
+  auto tokens = sql::Tokenize(statement, dialect);
+  if (!tokens.ok() || tokens->size() < 4 || !(*tokens)[0].IsWord("alter") || !(*tokens)[1].IsWord("table")) {
+    return false;
+  }
+  const auto& t = *tokens;
+  // The actions: after the table's name, split at top-level commas.
+  size_t i = 2;
+  if (i + 1 < t.size() && t[i].IsWord("if") && t[i + 1].IsWord("exists")) i += 2;
+  if (i < t.size() && t[i].IsWord("only")) ++i;
+  ++i;  // the name
+  while (i + 1 < t.size() && t[i].IsPunct('.')) i += 2;
+  bool any = false;
+  while (i < t.size()) {
+    size_t end = i;
+    for (int depth = 0; end < t.size(); ++end) {
+      if (t[end].IsPunct('(')) ++depth;
+      if (t[end].IsPunct(')')) --depth;
+      if (depth == 0 && (t[end].IsPunct(',') || t[end].IsPunct(';'))) break;
+    }
+    auto word = [&](size_t k, std::string_view w) { return k < end && t[k].IsWord(w); };
+    size_t k = i;
+    bool checks = false;
+    if (word(k, "alter")) {
+      k += word(k + 1, "column") ? 2 : 1;
+      checks = word(k + 1, "set") && word(k + 2, "not") && word(k + 3, "null") && k + 4 == end;
+    } else if (word(k, "add")) {
+      ++k;
+      if (word(k, "constraint")) k += 2;
+      checks = word(k, "foreign") || word(k, "check");
+    } else if (word(k, "validate")) {
+      checks = word(k + 1, "constraint");
+    }
+    if (!checks) return false;
+    any = true;
+    i = end + 1;
+  }
+  return any;
+}
 
 /// Whether `create` makes a SQLite full-text index whose text lives in
 /// another table (`USING fts5(.., content='history')`): its rows read
@@ -4361,6 +4409,22 @@ class Migrator::Run {
   /// schema_after, and that row is the newest (nullopt: not known).
   void SchemaIsAfter(std::optional<int64_t> version) { schema_is_after_ = version; }
 
+  /// Flush() at the end of a run, saying what a failure took back: steps
+  /// in the run's transaction (SQLite's) go with it, and the lines printed
+  /// for them said "ok" (a reader's open transaction keeps SQLite's COMMIT
+  /// from finishing outside WAL mode).
+  Status FlushAtEnd(std::string_view done) {
+    const size_t steps = uncommitted_.size();
+    Status s = Flush();
+    if (s.ok() || steps == 0) return s;
+    if (db_.InTransaction()) db_.Rollback().IgnoreError();
+    return Status(s.code(), fmt::format("committing the run failed: {}; its transaction was rolled "
+                                        "back, so the {} migration{} it {} since its last commit "
+                                        "{} not (`strata status` shows where the database is)",
+                                        s.message(), steps, steps == 1 ? "" : "s", done,
+                                        steps == 1 ? "is" : "are"));
+  }
+
   /// Commits what the run has done so far. With the schema as the newest
   /// row says, its schema cookie is stored too: `status` then knows there is
   /// no drift without reading the catalog.
@@ -4836,6 +4900,13 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     if (!kept.ok()) {
       s = Status(s.code(), s.message() + "; committing the migrations before it failed too: " +
                                kept.message());
+    } else if (report.completed > 0) {
+      // Whatever its exit code says of what the run changed.
+      s = Status(s.code(), fmt::format("{}\n(the {} migration{} before it in this run {} applied and "
+                                       "stay{} so; nothing of it or after it was)",
+                                       s.message(), report.completed, report.completed == 1 ? "" : "s",
+                                       report.completed == 1 ? "was" : "were",
+                                       report.completed == 1 ? "s" : ""));
     }
     return s;
   };
@@ -5005,7 +5076,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     run.SchemaIsAfter(newest);
   }
   STRATA_RETURN_IF_ERROR(SetTimeouts(*db_, {}));
-  STRATA_RETURN_IF_ERROR(run.Flush());
+  STRATA_RETURN_IF_ERROR(run.FlushAtEnd("applied"));
   STRATA_ASSIGN_OR_RETURN(report.finalized, FinalizeExpired(run.history()));
   return report;
 }
@@ -5408,6 +5479,10 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                step.version, checked ? ":\n" + s.message() : ""));
       }
     } else {
+      // With `defer`, the down script's statements that check rows (SET NOT
+      // NULL, a foreign key or CHECK added) run after the captured data is
+      // back, not before it.
+      auto make_undo = [&](bool defer) {
       Step undo;
       // SQLite: an AUTOINCREMENT counter does not go back below where it
       // stood before the rollback (a down script's table rebuild sets it to
@@ -5422,10 +5497,18 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       if (counters) {
         undo.Add({"CREATE TEMP TABLE strata_counters AS SELECT name, seq FROM sqlite_sequence", {}}, keeping);
       }
-      for (const auto& st : scripts[i]) undo.Add({st.text, {}}, fmt::format("{}:{}", where, st.line));
+      std::vector<const sql::Statement*> checking;
+      for (const auto& st : scripts[i]) {
+        if (defer && ChecksRows(st.text, dialect)) {
+          checking.push_back(&st);
+          continue;
+        }
+        undo.Add({st.text, {}}, fmt::format("{}:{}", where, st.line));
+      }
       // Captured data that cannot go back means the down script did not
       // rebuild what the up script removed: the rollback fails verification.
       for (const auto& st : restores[i]) undo.Add({st.text, {}}, restore_where, Code::kVerifyFailed);
+      for (const sql::Statement* st : checking) undo.Add({st->text, {}}, fmt::format("{}:{}", where, st->line));
       if (counters) {
         undo.Add({"UPDATE sqlite_sequence SET seq = c.seq FROM temp.strata_counters AS c "
                   "WHERE c.name = sqlite_sequence.name AND c.seq > sqlite_sequence.seq",
@@ -5438,6 +5521,9 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
         for (const auto& sql : db_->ResetSessionSql()) undo.Add({sql, {}}, "putting the session's settings back");
       }
       undo.Add(run.history().RemoveStatement(step.version), "removing it from strata_history");
+      return undo;
+      };
+      Step undo = make_undo(false);
       // First in the step: the tables the refusals read and the down script
       // acts on are kept from other writers until it commits, then the
       // refusals run. Only the tables whose rollback is refused when written
@@ -5505,13 +5591,33 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
           s = run.Atomic(undo, check, wait_for_disk, before);
         }
       }
+      // A statement of the down script that checks rows failed (SET NOT
+      // NULL, a foreign key to a table it made again): the rows it needs are
+      // in the captures, put back after it. Once more, with it after them.
+      if (!s.ok() && !refused && !restores[i].empty() &&
+          std::any_of(scripts[i].begin(), scripts[i].end(),
+                      [&](const sql::Statement& st) { return ChecksRows(st.text, dialect); }) &&
+          (s.message().find("(SQLSTATE 23502)") != std::string::npos ||
+           s.message().find("(SQLSTATE 23503)") != std::string::npos ||
+           s.message().find("(SQLSTATE 23514)") != std::string::npos)) {
+        Status deferred = run.Atomic(make_undo(true), check, wait_for_disk, before);
+        if (deferred.ok() || refused) s = deferred;
+      }
       if (refused) return fail_refused(*refused);
       s = NameLockHolders(*db_, std::move(s), tables);
       if (!s.ok() && s.code() != Code::kInternal && s.code() != Code::kVerifyFailed) {
         // A dropped NOT NULL column added back NOT NULL: its values come
-        // back only after the down script.
-        bool not_null = !restores[i].empty() &&
-                        s.message().find("(SQLSTATE 23502)") != std::string::npos;
+        // back only after the down script. (Not another column's NULLs.)
+        bool not_null = false;
+        if (!restores[i].empty() && s.message().find("(SQLSTATE 23502)") != std::string::npos) {
+          const size_t open = s.message().find("column \"");
+          const size_t close = open == std::string::npos ? open : s.message().find('"', open + 8);
+          const std::string column = close == std::string::npos ? "" : s.message().substr(open + 8, close - open - 8);
+          for (const sql::StatementInfo& info : up_infos_of(i)) {
+            if (info.kind != sql::StatementKind::kDropColumn) continue;
+            not_null = not_null || std::find(info.columns.begin(), info.columns.end(), column) != info.columns.end();
+          }
+        }
         // Stopped by a signal, or by a lock another session held, the down
         // script is not at fault.
         const bool lock_wait = s.message().find("(SQLSTATE 55P03)") != std::string::npos;
@@ -5647,14 +5753,63 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     Emit(on_event, Event::Kind::kRolledBack, step.version, step.id, MillisSince(start));
   }
   STRATA_RETURN_IF_ERROR(SetTimeouts(*db_, {}));
-  STRATA_RETURN_IF_ERROR(run.Flush());
+  STRATA_RETURN_IF_ERROR(run.FlushAtEnd("rolled back"));
   return report;
 }
 
-Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
+Result<std::pair<Engine, std::string>> Migrator::FilesEngine() {
+  STRATA_RETURN_IF_ERROR(Loaded());
+  std::map<std::string, int> pg, sqlite;  // what was seen, how often
+  for (auto& m : *migrations_) {
+    STRATA_RETURN_IF_ERROR(ReadUpScript(m));
+    auto tokens = sql::Tokenize(m.up_sql, sql::Dialect::kPostgres);
+    if (!tokens.ok()) continue;
+    const auto& t = *tokens;
+    auto word = [&](size_t i, std::string_view w) { return i < t.size() && t[i].IsWord(w); };
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (t[i].kind == sql::TokenKind::kOperator && t[i].text == "::") ++pg["::"];
+      if (t[i].kind == sql::TokenKind::kString && t[i].text.starts_with("$")) ++pg["$$"];
+      for (const char* w : {"serial", "bigserial", "jsonb", "timestamptz", "concurrently"}) {
+        if (word(i, w)) ++pg[AsciiUpper(w)];
+      }
+      if ((word(i, "add") || word(i, "drop") || word(i, "rename")) && word(i + 1, "constraint")) {
+        ++pg[AsciiUpper(t[i].text) + " CONSTRAINT"];
+      }
+      if (word(i, "alter") && word(i + 1, "column")) ++pg["ALTER COLUMN"];
+      if (word(i, "create") || word(i, "alter")) {
+        for (const char* w : {"type", "extension", "schema", "sequence", "function", "procedure"}) {
+          if (word(i + 1, w)) ++pg[AsciiUpper(t[i].text) + " " + AsciiUpper(w)];
+        }
+      }
+      for (const char* w : {"autoincrement", "pragma"}) {
+        if (word(i, w)) ++sqlite[AsciiUpper(w)];
+      }
+      if (word(i, "without") && word(i + 1, "rowid")) ++sqlite["WITHOUT ROWID"];
+      if (word(i, "virtual") && word(i + 1, "table")) ++sqlite["VIRTUAL TABLE"];
+    }
+  }
+  auto total = [](const std::map<std::string, int>& seen) {
+    int n = 0;
+    for (const auto& [what, count] : seen) n += count;
+    return n;
+  };
+  auto named = [](const std::map<std::string, int>& seen) {
+    std::vector<std::pair<int, std::string>> most;
+    for (const auto& [what, count] : seen) most.emplace_back(-count, what);
+    std::sort(most.begin(), most.end());
+    std::vector<std::string> out;
+    for (size_t i = 0; i < most.size() && i < 4; ++i) out.push_back(most[i].second);
+    return fmt::format("{}", fmt::join(out, ", "));
+  };
+  if (total(pg) > total(sqlite)) return std::make_pair(Engine::kPostgres, "they use " + named(pg));
+  if (!sqlite.empty()) return std::make_pair(Engine::kSqlite, "they use " + named(sqlite));
+  return std::make_pair(Engine::kSqlite, std::string("nothing in them is PostgreSQL's alone"));
+}
+
+Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible, std::optional<Engine> files_engine) {
   STRATA_RETURN_IF_ERROR(Loaded());
   std::vector<Finding> findings;
-  Engine engine = Engine::kSqlite;
+  Engine engine = files_engine.value_or(Engine::kSqlite);
   if (db_) engine = db_->engine();
   std::map<int64_t, MigrationState> state_of;
   if (db_) {
@@ -5728,7 +5883,7 @@ Result<std::vector<Finding>> Migrator::Validate(bool allow_irreversible) {
     // A baselined migration was never applied here: nothing was stored.
     if (!pending && row != stored.end() && row->second.state == AppliedState::kApplied &&
         row->second.down_source != "baseline") {
-      if (auto change = DownFileChange(*p, row->second.down_script)) {
+      if (auto change = DownFileChange(*p, row->second)) {
         findings.push_back(
             {Code::kOk,
              fmt::format("{}: its down file differs from the down script stored when it was "
@@ -5813,6 +5968,25 @@ Result<std::vector<std::string>> ResolveProblems(Database& db, const AppliedMigr
 
 }  // namespace
 
+namespace {
+
+/// The capture tables of migration `version` that its `restore` statements
+/// drop when they are done (strata_capture_V_...), as named there.
+std::vector<std::string> CaptureTablesIn(const std::vector<sql::Statement>& restore, int64_t version,
+                                         sql::Dialect dialect) {
+  const std::string prefix = CaptureTablePrefix(version);
+  std::vector<std::string> out;
+  for (const auto& st : restore) {
+    sql::StatementInfo info = sql::Classify(st.text, dialect);
+    if (info.kind == sql::StatementKind::kDropTable && info.table.rfind(prefix, 0) == 0) {
+      out.push_back(std::move(info.table));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<std::string>> Migrator::Resolve(int64_t version, bool applied, bool unchecked) {
   STRATA_RETURN_IF_ERROR(FileIsThere());
   if (!db_) return Status(Code::kInvalidArgument, "resolve needs a database (--database URL)");
@@ -5843,8 +6017,13 @@ Result<std::vector<std::string>> Migrator::Resolve(int64_t version, bool applied
       STRATA_ASSIGN_OR_RETURN(SchemaModel model, SchemaModel::Read(*db_));
       KnownData known;
       STRATA_ASSIGN_OR_RETURN(std::string checks, WithDataAfter(*db_, row->checks, known, model));
+      // Its file did not run to the end: what was finished by hand is on
+      // record (`show`; `restore --to-version` does not apply it again).
+      auto json = nlohmann::json::parse(checks, nullptr, /*allow_exceptions=*/false);
+      if (!json.is_object()) json = nlohmann::json::object();
+      json["resolved"] = {{"at", NowUtc()}, {"by", run.owner().actor}, {"error", row->error}};
       STRATA_RETURN_IF_ERROR(run.history().MarkApplied(version, row->duration_ms));
-      return run.history().SetOutcomes({{version, row->duration_ms, "", model.hash(), checks}});
+      return run.history().SetOutcomes({{version, row->duration_ms, "", model.hash(), JsonText(json)}});
     }
     // The rows the run saved before its destructive statements are kept,
     // under names of their own: they may be the only copy of what it
@@ -5852,19 +6031,17 @@ Result<std::vector<std::string>> Migrator::Resolve(int64_t version, bool applied
     const sql::Dialect dialect = DialectOf(db_->engine());
     STRATA_ASSIGN_OR_RETURN(auto restore, Split(row->restore_script, row->id() + " (captured data)", dialect));
     const std::string prefix = CaptureTablePrefix(version);
-    for (const auto& st : restore) {
-      const sql::StatementInfo info = sql::Classify(st.text, dialect);
-      if (info.kind != sql::StatementKind::kDropTable || info.table.rfind(prefix, 0) != 0) continue;
-      STRATA_ASSIGN_OR_RETURN(bool exists, db_->TableExists(info.table));
+    for (const std::string& table : CaptureTablesIn(restore, version, dialect)) {
+      STRATA_ASSIGN_OR_RETURN(bool exists, db_->TableExists(table));
       if (!exists) continue;
-      const std::string base = fmt::format("strata_resolved_{}_{}", version, info.table.substr(prefix.size()));
+      const std::string base = fmt::format("strata_resolved_{}_{}", version, table.substr(prefix.size()));
       std::string name = base;
       for (int n = 2;; ++n) {
         STRATA_ASSIGN_OR_RETURN(bool taken, db_->TableExists(name));
         if (!taken) break;
         name = fmt::format("{}_{}", base, n);
       }
-      STRATA_RETURN_IF_ERROR(db_->Exec(fmt::format("ALTER TABLE {} RENAME TO {}", db_->QuoteIdent(info.table),
+      STRATA_RETURN_IF_ERROR(db_->Exec(fmt::format("ALTER TABLE {} RENAME TO {}", db_->QuoteIdent(table),
                                                    db_->QuoteIdent(name))));
       set_aside.push_back(name);
     }
@@ -6063,7 +6240,7 @@ Result<std::string> Migrator::AcceptChangedFile(int64_t version) {
   STRATA_ASSIGN_OR_RETURN(Prepared p, Prepare(*file, DialectOf(db_->engine()), placeholders));
   const bool up_changed = file->checksum != row->checksum;
   // A down file written or fixed since replaces the stored script.
-  const std::optional<std::string> down_change = DownFileChange(p, row->down_script);
+  const std::optional<std::string> down_change = DownFileChange(p, *row);
   const bool down_changed = down_change.has_value();
   if (!up_changed && !down_changed) {
     return Status(Code::kInvalidArgument,
@@ -6143,6 +6320,29 @@ Result<std::vector<std::string>> Migrator::DataUnlike(const std::string& checks_
   return out;
 }
 
+Result<bool> Migrator::HoldsDataToRelease(const AppliedMigration& a) {
+  // One that captured nothing has nothing to release; nor has one whose
+  // captures hold no row (a DROP of an empty table): finalized, its
+  // rollback would be refused for data it never held.
+  if (!a.finalized_at.empty() || a.state != AppliedState::kApplied || !CapturedData(a.checks)) return false;
+  const sql::Dialect dialect = DialectOf(db_->engine());
+  STRATA_ASSIGN_OR_RETURN(auto restore, Split(a.restore_script, a.id() + " (captured data)", dialect));
+  const std::string prefix = CaptureTablePrefix(a.version);
+  for (const std::string& table : CaptureTablesIn(restore, a.version, dialect)) {
+    // The captures themselves (strata_capture_V_N), not the copies and key
+    // counters kept beside them.
+    const std::string n = table.substr(prefix.size());
+    if (n.empty() || !std::all_of(n.begin(), n.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+      continue;
+    }
+    STRATA_ASSIGN_OR_RETURN(bool exists, db_->TableExists(table));
+    if (!exists) continue;
+    STRATA_ASSIGN_OR_RETURN(Rows rows, db_->Query(fmt::format("SELECT 1 FROM {} LIMIT 1", db_->QuoteIdent(table))));
+    if (!rows.empty()) return true;
+  }
+  return false;
+}
+
 Status Migrator::FinalizeOne(const AppliedMigration& a) {
   STRATA_ASSIGN_OR_RETURN(auto restore, Split(a.restore_script, a.id() + " (captured data)",
                                               DialectOf(db_->engine())));
@@ -6168,11 +6368,9 @@ Result<std::vector<std::string>> Migrator::Finalize(int64_t version) {
   STRATA_ASSIGN_OR_RETURN(std::vector<AppliedMigration> applied, run.history().List(true));
   std::vector<std::string> done;
   for (const auto& a : applied) {
-    // One that captured nothing has nothing to release.
-    if (a.version > version || !a.finalized_at.empty() || a.state != AppliedState::kApplied ||
-        !CapturedData(a.checks)) {
-      continue;
-    }
+    if (a.version > version) continue;
+    STRATA_ASSIGN_OR_RETURN(bool holds, HoldsDataToRelease(a));
+    if (!holds) continue;
     STRATA_RETURN_IF_ERROR(FinalizeOne(a));
     done.push_back(a.id());
   }
@@ -6187,10 +6385,9 @@ Result<std::vector<std::string>> Migrator::FinalizeExpired(History& history) {
       std::chrono::duration_cast<std::chrono::system_clock::duration>(*options_.finalize_after));
   STRATA_ASSIGN_OR_RETURN(std::vector<AppliedMigration> applied, history.List(true));
   for (const auto& a : applied) {
-    if (!a.finalized_at.empty() || a.state != AppliedState::kApplied || !CapturedData(a.checks) ||
-        a.applied_at > cutoff) {
-      continue;
-    }
+    if (a.applied_at > cutoff) continue;
+    STRATA_ASSIGN_OR_RETURN(bool holds, HoldsDataToRelease(a));
+    if (!holds) continue;
     STRATA_RETURN_IF_ERROR(FinalizeOne(a));
     done.push_back(a.id());
   }

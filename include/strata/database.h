@@ -296,8 +296,8 @@ class Database {
     return std::vector<std::string>{};
   }
   /// Whether `table` has an enabled BEFORE UPDATE row trigger of the user's,
-  /// which may write columns an UPDATE does not assign (updated_at = now()).
-  /// False where a rollback cannot pause one (SQLite: PauseTriggersSql).
+  /// which may write columns an UPDATE does not assign (updated_at = now());
+  /// SQLite: any UPDATE trigger (an AFTER UPDATE one sets updated_at).
   virtual Result<bool> HasBeforeUpdateTriggers(std::string_view /*table*/) { return false; }
   /// How rows of a table go away or change, for CascadingChildren.
   enum class RowChange {
@@ -412,8 +412,9 @@ class Database {
   /// into `table` (quoted, maybe schema-qualified): `pause` turns off the
   /// table's enabled user triggers, `resume` turns those back on as they
   /// were, so the restore fires none, as the drop or type change fired none
-  /// (an updated_at trigger would stamp every row). None where the engine
-  /// cannot pause a trigger (SQLite).
+  /// (an updated_at trigger would stamp every row). SQLite, which cannot
+  /// disable a trigger, drops the table's and creates them again, inside
+  /// the rollback's transaction (outside one they fire).
   struct TriggerPauseSql {
     std::vector<std::string> pause, resume;
   };

@@ -194,7 +194,16 @@ class Migrator {
   /// database, that applied files are unchanged. A pending migration with no
   /// way back is an error, or with `allow_irreversible` a warning (as `up`
   /// would apply it with that flag).
-  Result<std::vector<Finding>> Validate(bool allow_irreversible = false);
+  /// Without a database the files are read as `engine`'s SQL (default:
+  /// SQLite's; FilesEngine guesses).
+  Result<std::vector<Finding>> Validate(bool allow_irreversible = false,
+                                        std::optional<Engine> engine = std::nullopt);
+  /// The engine whose SQL the files read as, for `validate` without a
+  /// database: PostgreSQL when they use more of what only it has (`::`
+  /// casts, dollar quotes, ADD CONSTRAINT, CREATE TYPE ..) than of what only
+  /// SQLite has (AUTOINCREMENT, PRAGMA, WITHOUT ROWID ..); the reason, some
+  /// of what was found.
+  Result<std::pair<Engine, std::string>> FilesEngine();
   /// Settles a migration left in progress by an interrupted no-transaction
   /// run, after the user has checked the database: `applied` keeps it as
   /// applied, otherwise its history row is removed. Unless `unchecked`, the
@@ -262,6 +271,9 @@ class Migrator {
 
   /// Drops one applied migration's capture tables and marks it final.
   Status FinalizeOne(const AppliedMigration& migration);
+  /// Whether `migration` (with its scripts) is applied, not final, and a
+  /// capture of it holds a row: what finalizing it would release.
+  Result<bool> HoldsDataToRelease(const AppliedMigration& migration);
   /// Finalizes the migrations with captured data applied at least
   /// options_.finalize_after ago (none when unset); returns their ids.
   Result<std::vector<std::string>> FinalizeExpired(History& history);

@@ -142,6 +142,20 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
                   [&](const AppliedMigration* r) { return r->snapshot_id != manifest->id; }) ||
       (keep < rows.size() && rows[keep].snapshot_id != manifest->id);
   std::map<std::string, std::string> data_now;
+  for (const AppliedMigration* r : reapply) {
+    const std::string by_hand = ResolvedByHand(*r);
+    if (by_hand.empty()) continue;
+    return Fail(Status(
+        Code::kConflict,
+        fmt::format("putting {} back to the state {} means restoring snapshot {} and re-applying "
+                    "{} from its file, but that file stopped part-way when it ran and the "
+                    "migration was finished by hand (`strata resolve {} --applied` {}): applying it "
+                    "again would not do what was done. Nothing was restored; restore the state "
+                    "just before it (`strata restore --to-version {}`) or a snapshot taken after "
+                    "it (`strata snapshot list`)",
+                    RedactUrl(options->database_url), boundary, manifest->id, r->id(), r->version,
+                    by_hand, r->version)));
+  }
   if (!reapply.empty()) {
     plan += ", then re-apply";
     for (const auto* r : reapply) plan += " " + r->id();
@@ -333,6 +347,8 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
                                    flags.version, (*db)->Describe(), flags.version)));
   }
   const AppliedMigration& a = *it;
+  auto full = history.Get(a.version);  // with its checks
+  const std::string by_hand = full.ok() && *full ? ResolvedByHand(**full) : "";
   const AppliedMigration* next = std::next(it) == all->end() ? nullptr : &*std::next(it);
   std::string snapshot_note;
   if (!a.snapshot_id.empty()) {
@@ -352,6 +368,7 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
                           {"schema_before", a.schema_before}, {"schema_after", a.schema_after},
                           {"snapshot_id", a.snapshot_id}, {"log_position", a.log_position},
                           {"last_error", a.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.error)},
+                          {"finished_by_hand", by_hand.empty() ? nlohmann::json(nullptr) : nlohmann::json(by_hand)},
                           {"finalized_at", a.finalized_at.empty() ? nlohmann::json(nullptr)
                                                                   : nlohmann::json(a.finalized_at)}};
     if (pg && !a.log_position.empty()) {
@@ -373,11 +390,14 @@ int RunShowVersion(const GlobalOptions& global, const RestoreFlags& flags) {
     fmt::print("  applied       {} by {} in {} ms\n", a.applied_at, a.applied_by, a.duration_ms);
   }
   if (!a.error.empty()) fmt::print("  last error    {}\n", a.error);
+  if (!by_hand.empty()) {
+    fmt::print("  finished by hand {} (`strata resolve {} --applied`): its file stopped part-way\n",
+               by_hand, a.version);
+  }
   // A baselined migration was never applied here: nothing undoes it.
   // Listed without scripts: the statements that ran uncaptured are in the row's checks.
   std::vector<std::string> uncaptured;
   if (RanUncaptured(a.down_source, a.irreversible)) {
-    auto full = history.Get(a.version);
     if (full.ok() && *full) uncaptured = UncapturedChanges(**full);
     if (uncaptured.empty()) uncaptured.push_back("see its checks in strata_history");
   }

@@ -86,7 +86,20 @@ int RunCreate(const GlobalOptions& global, const SnapshotFlags& flags) {
 }
 
 int RunList(const GlobalOptions& global, const SnapshotFlags& flags) {
-  auto opened = Open(global, flags, /*create=*/true);
+  // A store that is not there is not made (a mistyped --store would then
+  // pass a later `verify --all`): it holds no snapshots.
+  auto config = LoadSnapshotConfig(global, flags.store);
+  if (!config.ok()) return Fail(config.status());
+  std::error_code ec;
+  if (!std::filesystem::is_directory(config->dir, ec)) {
+    if (flags.json) {
+      fmt::print("[]\n");
+    } else {
+      fmt::print("no snapshots: there is no snapshot store at '{}'\n", config->dir);
+    }
+    return kExitOk;
+  }
+  auto opened = Open(global, flags);
   if (!opened.ok()) return Fail(opened.status());
   auto listing = opened->store->List();
   if (!listing.ok()) return Fail(listing.status());
@@ -265,8 +278,10 @@ int64_t DayOf(const std::string& iso) {
 
 /// The snapshots `strata restore --to-version` needs (id -> why): those the
 /// history of the configured database records for migrations still applied.
-/// Snapshots `up` took of any other database are kept too, since their
-/// history is not read here.
+/// Snapshots `up` took of anything whose history is not read here are kept
+/// too: another database, another schema of this one (PostgreSQL), and this
+/// one when it has no history to read (a SQLite file gone, a dropped schema:
+/// what those snapshots are for).
 Result<std::map<std::string, std::string>> NeededByHistory(
     const GlobalOptions& global, const std::vector<const Manifest*>& manifests) {
   STRATA_ASSIGN_OR_RETURN(MigratorOptions options, ResolveOptions(global, false));
@@ -275,27 +290,39 @@ Result<std::map<std::string, std::string>> NeededByHistory(
   std::map<std::string, std::string> needed;
   STRATA_ASSIGN_OR_RETURN(DatabaseUrl target, url.empty() ? Result<DatabaseUrl>(DatabaseUrl{})
                                                             : ParseDatabaseUrl(url));
-  // A SQLite file that does not exist has no history (and is not created).
-  bool readable = !url.empty() && (target.engine != Engine::kSqlite ||
-                                   std::filesystem::exists(target.target));
-  if (readable) {
-    auto rows = [&]() -> Result<std::vector<AppliedMigration>> {
+  // A SQLite file that does not exist is not created.
+  bool read = false;
+  std::string schema;  // PostgreSQL: the managed schema whose history was read
+  if (!url.empty() && (target.engine != Engine::kSqlite || std::filesystem::exists(SqliteFilePath(target.target)))) {
+    auto rows = [&]() -> Result<std::optional<std::vector<AppliedMigration>>> {
       STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(url));
-      return History(*db).List(false);
+      STRATA_ASSIGN_OR_RETURN(bool exists, db->TableExists("strata_history"));
+      if (!exists) return std::optional<std::vector<AppliedMigration>>();
+      if (db->engine() == Engine::kPostgres) {
+        STRATA_ASSIGN_OR_RETURN(schema, db->ManagedSchema());
+      }
+      STRATA_ASSIGN_OR_RETURN(std::vector<AppliedMigration> applied, History(*db).List(false));
+      return std::optional<std::vector<AppliedMigration>>(std::move(applied));
     }();
     if (!rows.ok()) {
       return rows.status().WithContext(
           "reading strata_history to keep the snapshots `strata restore --to-version` needs "
           "(--force prunes without this check)");
     }
-    for (const auto& a : *rows) {
-      if (a.snapshot_id.empty()) continue;
-      needed.emplace(a.snapshot_id, "restoration point of " + a.id() + ", still applied");
+    if (*rows) {
+      read = true;
+      for (const auto& a : **rows) {
+        if (a.snapshot_id.empty()) continue;
+        needed.emplace(a.snapshot_id, "restoration point of " + a.id() + ", still applied");
+      }
     }
   }
   for (const Manifest* m : manifests) {
-    if (m->reason != "before up" || m->database == source || needed.count(m->id)) continue;
-    needed[m->id] = "taken by `strata up` on " + m->database + ", whose history was not read";
+    if (m->reason != "before up" || needed.count(m->id)) continue;
+    const bool same = read && m->database == source && (m->engine != Engine::kPostgres || m->pg_schema == schema);
+    if (same) continue;
+    needed[m->id] = fmt::format("taken by `strata up` on {}{}, whose history was not read", m->database,
+                                m->pg_schema.empty() ? "" : " (schema " + m->pg_schema + ")");
   }
   return needed;
 }

@@ -15,10 +15,35 @@ void SetupValidate(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_flag("--allow-irreversible", *allow_irreversible,
                 "report a pending migration with no way back as a warning, not an error "
                 "(as `up --allow-irreversible` would apply it)");
-  cmd->callback([&global, &exit_code, allow_irreversible] {
+  auto engine = std::make_shared<std::string>();
+  cmd->add_option("--engine", *engine,
+                  "without a database, read the files as this engine's SQL (default: guessed "
+                  "from the files)")
+      ->check(CLI::IsMember({"sqlite", "postgres"}));
+  cmd->callback([&global, &exit_code, allow_irreversible, engine] {
     auto migrator = OpenMigrator(global, false, &exit_code);
     if (!migrator) return;
-    auto findings = migrator->Validate(*allow_irreversible);
+    std::optional<Engine> files;
+    if (!engine->empty()) files = *engine == "postgres" ? Engine::kPostgres : Engine::kSqlite;
+    if (Database* db = migrator->database(); db != nullptr && files && *files != db->engine()) {
+      exit_code = Fail(Status(Code::kInvalidArgument,
+                              fmt::format("--engine {} does not match the database, which is {}; "
+                                          "--engine is for checking files without one",
+                                          *engine, EngineName(db->engine()))));
+      return;
+    }
+    if (migrator->database() == nullptr && !files) {
+      auto guessed = migrator->FilesEngine();
+      if (!guessed.ok()) {
+        exit_code = Fail(guessed.status());
+        return;
+      }
+      files = guessed->first;
+      fmt::print("no database: the files are read as {}'s SQL ({}); --engine or --database "
+                 "says which\n",
+                 files == Engine::kPostgres ? "PostgreSQL" : "SQLite", guessed->second);
+    }
+    auto findings = migrator->Validate(*allow_irreversible, files);
     if (!findings.ok()) {
       exit_code = Fail(findings.status());
       return;

@@ -131,6 +131,27 @@ bool SqliteFileMissing(const DatabaseUrl& url) {
          !url.target.starts_with("file:") && !std::filesystem::exists(url.target);
 }
 
+std::string SqliteFilePath(std::string_view target) {
+  if (!target.starts_with("file:")) return std::string(target);
+  std::string_view rest = target.substr(5);
+  rest = rest.substr(0, rest.find_first_of("?#"));
+  if (rest.starts_with("//")) {  // an authority: empty or localhost
+    const size_t slash = rest.find('/', 2);
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  }
+  std::string path;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    if (rest[i] == '%' && i + 2 < rest.size() && std::isxdigit(static_cast<unsigned char>(rest[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(rest[i + 2]))) {
+      path += static_cast<char>(std::stoi(std::string(rest.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      path += rest[i];
+    }
+  }
+  return path;
+}
+
 Status SqliteFileMissingError(std::string_view path) {
   return Status(Code::kUnavailable,
                 fmt::format("SQLite database '{}' does not exist (check the path; `strata up` "

@@ -26,6 +26,12 @@ bool SqliteFileMissing(const DatabaseUrl& url);
 /// The error for such a file, for commands that do not make it.
 Status SqliteFileMissingError(std::string_view path);
 
+/// The file a SQLite target names: a URI (file:app.db?mode=rw,
+/// file:///srv/app.db, file:my%20app.db) as SQLite reads its path; any
+/// other target as it is. For the code that reads or replaces the file
+/// itself (snapshots), not through SQLite.
+std::string SqliteFilePath(std::string_view target);
+
 /// A PostgreSQL URL as libpq must read it: an '@' inside the user or
 /// password (written unencoded, a common slip) becomes %40, so that the last
 /// '@' before the host ends the credentials, as RedactUrl takes it; a '?' or

@@ -139,6 +139,10 @@ Status History::ScanRows(bool with_scripts,
   });
   if (read.ok() || any) return read;
   // A table an older Strata created lacks the newer columns: add them.
+  // Any other failure (no SELECT on it) is the one to report.
+  const bool old_table = read.message().find("SQLSTATE 42703") != std::string::npos ||
+                         read.message().find("no such column") != std::string::npos;
+  if (!old_table) return read.WithContext("reading strata_history");
   STRATA_RETURN_IF_ERROR(Ensure());
   return db_.ForEachRow(sql, {}, on_row);
 }
@@ -317,6 +321,13 @@ std::vector<std::string> UncapturedChanges(const nlohmann::json& checks) {
     if (u.is_string()) out.push_back(u.get<std::string>());
   }
   return out;
+}
+
+std::string ResolvedByHand(const AppliedMigration& m) {
+  auto checks = nlohmann::json::parse(m.checks, nullptr, /*allow_exceptions=*/false);
+  if (!checks.is_object() || !checks.contains("resolved") || !checks["resolved"].is_object()) return "";
+  const auto& r = checks["resolved"];
+  return fmt::format("at {} by {}", r.value("at", "?"), r.value("by", "?"));
 }
 
 }  // namespace strata

@@ -69,6 +69,11 @@ std::vector<std::string> UncapturedChanges(const AppliedMigration& m);
 /// The same, of its checks already parsed.
 std::vector<std::string> UncapturedChanges(const nlohmann::json& checks);
 
+/// How `m` was finished by hand after it stopped part-way (`strata resolve
+/// V --applied`): "at TIME by ACTOR"; "" when it ran to the end. Only with
+/// scripts.
+std::string ResolvedByHand(const AppliedMigration& m);
+
 class History {
  public:
   explicit History(Database& db);

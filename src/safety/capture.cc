@@ -30,6 +30,30 @@ bool HasTopLevelWord(const std::vector<sql::Token>& tokens, std::string_view wor
   return false;
 }
 
+/// The FROM list of an UPDATE's `tokens` (UPDATE t SET .. FROM a, b
+/// WHERE ..): its text in `statement`, up to the top-level WHERE or
+/// RETURNING; nullopt without one.
+std::optional<std::string> TopLevelFromList(const std::vector<sql::Token>& tokens, std::string_view statement) {
+  int depth = 0;
+  std::optional<size_t> begin;
+  size_t end = statement.size();
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const sql::Token& t = tokens[i];
+    if (t.IsPunct('(')) ++depth;
+    if (t.IsPunct(')')) --depth;
+    if (depth != 0) continue;
+    // Not the FROM of `SET a = b IS DISTINCT FROM c`.
+    if (!begin && t.IsWord("from") && (i == 0 || !tokens[i - 1].IsWord("distinct"))) {
+      begin = t.end();
+    } else if (begin && (t.IsWord("where") || t.IsWord("returning") || t.IsPunct(';'))) {
+      end = t.offset;
+      break;
+    }
+  }
+  if (!begin || *begin >= end) return std::nullopt;
+  return std::string(Trim(statement.substr(*begin, end - *begin)));
+}
+
 /// The tokens of `statement` from its UPDATE or DELETE on: a WITH before
 /// it (`with_clause`) left out, so that what follows reads as without one.
 Result<std::vector<sql::Token>> MainTokens(std::string_view statement, sql::Dialect dialect,
@@ -940,9 +964,18 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
         return Whole(*p);
       }
       // Every row's values when the rows it picks cannot be picked again.
-      std::string where = HasTopLevelWord(*tokens, "from") || changes_between_statements(info.where_clause)
-                              ? ""
-                              : info.where_clause;
+      std::string where = changes_between_statements(info.where_clause) ? "" : info.where_clause;
+      // UPDATE .. FROM others WHERE c: the rows of the table that some row
+      // of the others meets c with (not every row: a rollback would put back
+      // the application's later writes to rows it never changed).
+      if (!where.empty() || !HasTopLevelWord(*tokens, "where")) {
+        if (std::optional<std::string> others = TopLevelFromList(*tokens, statement)) {
+          where = changes_between_statements(*others)
+                      ? ""
+                      : fmt::format("EXISTS (SELECT 1 FROM {}{})", *others,
+                                    where.empty() ? "" : " WHERE " + where);
+        }
+      }
       // Only the columns it assigns: values written to other columns since
       // (by the application) are not put back on rollback. An assigned key
       // column moves the row to a key the capture cannot know, so the table

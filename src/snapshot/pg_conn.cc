@@ -66,10 +66,14 @@ Result<std::unique_ptr<PgConn>> PgConn::Open(const std::string& given_url) {
   // 'SQL, DMY' reads 2024-03-10 back as October, 'SQL' writes a time zone
   // abbreviation (IST) that reads back as another zone. They are pinned on
   // every snapshot connection, copying out and in alike, as pg_dump does.
+  // So are its timeouts off, as pg_dump's: a role's statement_timeout would
+  // stop the COPY of a large table, and an idle_in_transaction_session_timeout
+  // end the transaction whose snapshot pg_dump is reading meanwhile.
   STRATA_RETURN_IF_ERROR(out->Exec(
       "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; "
-      "SET TimeZone = 'UTC'; SET bytea_output = 'hex'; SET lc_monetary = 'C'",
-      "pinning the session's output settings"));
+      "SET TimeZone = 'UTC'; SET bytea_output = 'hex'; SET lc_monetary = 'C'; "
+      "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0",
+      "pinning the session's settings"));
   return out;
 }
 

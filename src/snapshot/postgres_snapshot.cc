@@ -89,6 +89,13 @@ constexpr char kDependentsOutsideSql[] =
     "  FROM pg_catalog.pg_type t WHERE t.oid = x.objid AND (t.typrelid <> 0 OR t.typcategory = 'A')))"
     " AND NOT (placed.schema IS NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend m"
     "  WHERE m.classid = x.classid AND m.objid = x.objid AND m.deptype = 'e'))"
+    // A cast the server made with a type of the schema (a range type's, to
+    // its multirange) is made again with the type.
+    " AND NOT (x.classid = 'pg_catalog.pg_cast'::pg_catalog.regclass AND EXISTS (SELECT 1"
+    "  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_type t ON t.oid = d.refobjid"
+    "  JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace"
+    "  WHERE d.classid = x.classid AND d.objid = x.objid AND d.deptype = 'i'"
+    "  AND d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND tn.nspname = $1))"
     // A foreign key's own triggers on the table it references (auth.users)
     // go with the key, which the restore makes again.
     " AND NOT (x.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass AND EXISTS (SELECT 1"
@@ -398,6 +405,9 @@ Result<Manifest> CaptureSchema(SnapshotStore& store, const std::string& url, Man
       STRATA_RETURN_IF_ERROR(db->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
       STRATA_RETURN_IF_ERROR(db->Exec("SET TRANSACTION SNAPSHOT " + SqlLiteral(snapshot)));
       STRATA_RETURN_IF_ERROR(db->Exec(lock_timeout));
+      // It reads every row: no statement_timeout of the role's stops it.
+      STRATA_RETURN_IF_ERROR(db->Exec("SET LOCAL statement_timeout = 0; "
+                                      "SET LOCAL idle_in_transaction_session_timeout = 0"));
       tell();
       STRATA_ASSIGN_OR_RETURN(m.schema, FingerprintSchema(*db));
       m.schema.canonical_text.clear();

@@ -67,7 +67,7 @@ Result<Manifest> CreateSnapshot(SnapshotStore& store, const std::string& url,
   m.database = SourceName(url);
   m.created_at = NowUtc();
   auto captured = target.engine == Engine::kSqlite
-                      ? CaptureSqlite(store, target.target, std::move(m), options)
+                      ? CaptureSqlite(store, SqliteFilePath(target.target), std::move(m), options)
                       : CapturePostgres(store, url, std::move(m), options);
   Status s = captured.status();
   // A signal that came while a read went on to its end (a COPY of one large
@@ -267,7 +267,7 @@ Status CheckSameEngine(const Manifest& m, const std::string& url) {
 
 Result<std::unique_ptr<TargetWatch>> WatchTarget(const std::string& url) {
   STRATA_ASSIGN_OR_RETURN(DatabaseUrl target, ParseDatabaseUrl(url));
-  if (target.engine == Engine::kSqlite) return WatchSqlite(target.target);
+  if (target.engine == Engine::kSqlite) return WatchSqlite(SqliteFilePath(target.target));
   return std::make_unique<TargetWatch>();
 }
 
@@ -283,7 +283,7 @@ Status RestoreSnapshot(SnapshotStore& store, const Manifest& m, const std::strin
   STRATA_ASSIGN_OR_RETURN(DatabaseUrl target, ParseDatabaseUrl(url));
   STRATA_RETURN_IF_ERROR(CheckChunksPresent(store, m));
   // SQLite's restored file is checked before it replaces the target.
-  if (m.engine == Engine::kSqlite) return RestoreSqlite(store, m, target.target, options);
+  if (m.engine == Engine::kSqlite) return RestoreSqlite(store, m, SqliteFilePath(target.target), options);
   STRATA_ASSIGN_OR_RETURN(std::string mismatch, RestorePostgres(store, m, url, options));
   if (!mismatch.empty() && options.replace) {
     return Status(Code::kVerifyFailed,

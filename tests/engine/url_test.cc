@@ -66,6 +66,18 @@ TEST(ParseDatabaseUrl, AUrlWithoutItsSlashesDoesNotLeakThePassword) {
   }
 }
 
+// A snapshot reads and replaces the file itself: a URI's path, as SQLite
+// takes it (hunt73 #5: `up` on sqlite:file:app.db said the file did not exist).
+TEST(SqliteFilePath, IsThePathOfAUri) {
+  EXPECT_EQ(SqliteFilePath("app.db"), "app.db");
+  EXPECT_EQ(SqliteFilePath("/srv/app.db"), "/srv/app.db");
+  EXPECT_EQ(SqliteFilePath("file:app.db"), "app.db");
+  EXPECT_EQ(SqliteFilePath("file:app.db?mode=rw&cache=shared"), "app.db");
+  EXPECT_EQ(SqliteFilePath("file:///srv/app.db"), "/srv/app.db");
+  EXPECT_EQ(SqliteFilePath("file://localhost/srv/app.db#x"), "/srv/app.db");
+  EXPECT_EQ(SqliteFilePath("file:my%20app.db"), "my app.db");
+}
+
 TEST(RedactUrl, HidesPasswordsInEveryPlace) {
   EXPECT_EQ(RedactUrl("postgres://app:s3cret@db:5432/shop"), "postgres://app:***@db:5432/shop");
   EXPECT_EQ(RedactUrl("postgres://app@db/shop"), "postgres://app@db/shop");

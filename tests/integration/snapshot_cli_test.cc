@@ -950,6 +950,130 @@ TEST_P(SnapshotCliTest, AMissingStoreIsNamedAndNotMade) {
   EXPECT_EQ(Versions(), std::vector<std::string>{"1"});
 }
 
+// A no-transaction migration that stopped part-way and was finished by hand
+// (`resolve --applied`) was applied again from its file to reach a boundary
+// after it: the file failed as before, after the restore had replaced the
+// database (exit 8, hunt66 #6). History notes the resolve, `show` prints
+// it, and such a restore is refused before anything is touched.
+TEST_P(SnapshotCliTest, RestoreDoesNotApplyAgainAMigrationFinishedByHand) {
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\n");
+  Write("0001_t.down.sql", "DROP TABLE t;\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  Write("0002_half.up.sql",
+        "-- strata:no-transaction\nCREATE TABLE audit (id INTEGER);\nINSERT INTO missing_table VALUES (1);\n");
+  Write("0002_half.down.sql", "-- strata:no-transaction\nDROP TABLE audit;\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, cli::kExitInProgress);
+  auto resolved = Strata({"resolve", "2", "--applied"});
+  ASSERT_EQ(resolved.exit_code, 0) << resolved.all();
+  auto show = Strata({"show", "2"});
+  EXPECT_THAT(show.out, HasSubstr("finished by hand at "));
+  ASSERT_TRUE(db_->Exec("INSERT INTO audit VALUES (7)").ok());
+  auto restore = Strata({"restore", "--to-version", "2", "--after", "--yes"});
+  EXPECT_EQ(restore.exit_code, cli::kExitConflict) << restore.all();
+  EXPECT_THAT(restore.err, HasSubstr("was finished by hand (`strata resolve 2 --applied` at "));
+  EXPECT_THAT(restore.err, HasSubstr("Nothing was restored"));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM audit"), 1);
+  EXPECT_EQ(Versions(), (std::vector<std::string>{"1", "2"}));
+  // The state before it is still one command away.
+  restore = Strata({"restore", "--to-version", "2", "--yes"});
+  ASSERT_EQ(restore.exit_code, 0) << restore.all();
+  EXPECT_FALSE(*target_->Connect()->TableExists("audit"));
+  EXPECT_EQ(Versions(), std::vector<std::string>{"1"});
+}
+
+// `snapshot list` made the store it was pointed at: after a list of a
+// mistyped --store, `verify --all` there passed (hunt73 #6).
+TEST_P(SnapshotCliTest, ListingAMissingStoreDoesNotMakeIt) {
+  const std::string missing = dir_.path() + "/no/such/store";
+  auto list = Strata({"snapshot", "list", "--store", missing});
+  EXPECT_EQ(list.exit_code, 0) << list.all();
+  EXPECT_THAT(list.out, HasSubstr("there is no snapshot store at '" + missing + "'"));
+  list = Strata({"snapshot", "list", "--json", "--store", missing});
+  EXPECT_EQ(list.out, "[]\n");
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/no"));
+  EXPECT_EQ(Strata({"snapshot", "verify", "--all", "--store", missing}).exit_code, 2);
+}
+
+// prune took the restoration points of a history it did not read as not
+// needed: a SQLite file that was gone for the moment (hunt73 #2), another
+// schema of the same PostgreSQL database reached through its search_path
+// (hunt73 #1). Both are kept.
+TEST_P(SnapshotCliTest, PruneKeepsRestorationPointsOfAHistoryItDidNotRead) {
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\n");
+  Write("0001_t.down.sql", "DROP TABLE t;\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  const std::string point = testing::Column(*target_->Connect(), "SELECT snapshot_id FROM strata_history")[0];
+  if (!pg()) {
+    const std::string file = target_->url().substr(std::string("sqlite:").size());
+    db_.reset();
+    std::filesystem::rename(file, file + ".away");
+    auto prune = Strata({"snapshot", "prune", "--keep-last", "0"});
+    EXPECT_EQ(prune.exit_code, 0) << prune.all();
+    EXPECT_THAT(prune.out, HasSubstr("keep    " + point + "  (taken by `strata up` on sqlite:"));
+    EXPECT_FALSE(std::filesystem::exists(file));  // not made either
+    std::filesystem::rename(file + ".away", file);
+  } else {
+    ASSERT_TRUE(db_->Exec("CREATE SCHEMA other").ok());
+    const std::string other = target_->url() + "?options=-csearch_path%3Dother";
+    auto run = [&](std::vector<std::string> args) {
+      args.insert(args.begin(), {"--database", other, "--dir", dir_.path() + "/migrations"});
+      return RunStrata(args, dir_.path());
+    };
+    ASSERT_EQ(run({"up"}).exit_code, 0);
+    auto prune = run({"snapshot", "prune", "--keep-last", "0"});
+    EXPECT_EQ(prune.exit_code, 0) << prune.all();
+    EXPECT_THAT(prune.out, HasSubstr("keep    " + point + "  (taken by `strata up` on "));
+    EXPECT_THAT(prune.out, HasSubstr("(schema public), whose history was not read"));
+  }
+  ASSERT_EQ(List().size(), pg() ? 2u : 1u);
+  auto restore = Strata({"restore", "--to-version", "1", "--yes"});
+  EXPECT_EQ(restore.exit_code, 0) << restore.all();
+  EXPECT_FALSE(*target_->Connect()->TableExists("t"));
+}
+
+// A range type brings a cast to its multirange that the server made and
+// that has no schema: every in-place restore was refused for dropping it
+// (exit 5, hunt73 #3). It comes back with the type.
+TEST_P(SnapshotCliTest, ARangeTypeDoesNotStopARestoreInPlace) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's range types";
+  Write("0001_spans.up.sql",
+        "CREATE TYPE floatrange AS RANGE (subtype = float8);\n"
+        "CREATE TABLE spans (id int PRIMARY KEY, r floatrange);\n"
+        "INSERT INTO spans VALUES (1, '[1.5,2.5)');\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_EQ(Strata({"snapshot", "create"}).exit_code, 0);
+  ASSERT_TRUE(db_->Exec("UPDATE spans SET r = '[0,1)'").ok());
+  const std::string id = List()[0]["id"];
+  auto restore = Strata({"snapshot", "restore", id, "--yes"});
+  ASSERT_EQ(restore.exit_code, 0) << restore.all();
+  EXPECT_EQ(testing::Column(*target_->Connect(), "SELECT r::text FROM spans"),
+            std::vector<std::string>{"[1.5,2.5)"});
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM pg_cast c JOIN pg_type t ON t.oid = c.castsource "
+                                        "WHERE t.typname = 'floatrange'"),
+            1);
+}
+
+// A SQLite URI (sqlite:file:app.db, which the URL help offers) could not be
+// snapshotted, so `up` on one always stopped: "does not exist" (hunt73 #5).
+TEST_P(SnapshotCliTest, ASqliteUriIsSnapshottedAndRestored) {
+  if (pg()) GTEST_SKIP() << "SQLite URIs";
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\nINSERT INTO t VALUES (1);\n");
+  ASSERT_TRUE(db_->Exec("CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('x')").ok());
+  const std::string file = target_->url().substr(std::string("sqlite:").size());
+  const std::string uri = "sqlite:file:" + file + "?mode=rw";
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--database", uri, "--dir", dir_.path() + "/migrations"});
+    return RunStrata(args, dir_.path());
+  };
+  auto up = run({"up"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  EXPECT_THAT(up.out, HasSubstr("taken before applying"));
+  auto restore = run({"restore", "--to-version", "1", "--yes"});
+  ASSERT_EQ(restore.exit_code, 0) << restore.all();
+  EXPECT_FALSE(*target_->Connect()->TableExists("t"));
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM kept"), 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, SnapshotCliTest, ::testing::Values(Engine::kSqlite));
 INSTANTIATE_TEST_SUITE_P(Postgres, SnapshotCliTest, ::testing::Values(Engine::kPostgres));
 

@@ -750,6 +750,22 @@ TEST(SnapshotConnectionTest, AnUnreadableUrlIsRefusedWithoutItsPassword) {
   EXPECT_THAT(params.status().message(), ::testing::Not(::testing::HasSubstr("secret42")));
 }
 
+// A role's or database's statement_timeout stopped the COPY of a large
+// table, and its idle_in_transaction_session_timeout ended the transaction
+// whose snapshot pg_dump was reading (hunt73 #4): the snapshot's
+// connections turn both off, as pg_dump's do.
+TEST_P(SnapshotTest, SnapshotConnectionsRunWithoutTheSessionsTimeouts) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's timeouts";
+  const std::string url = target_->url() +
+                          "?options=-cstatement_timeout%3D5s%20-cidle_in_transaction_session_timeout%3D5s";
+  auto conn = strata::snapshot::PgConn::Open(url);
+  ASSERT_TRUE(conn.ok()) << conn.status().message();
+  auto rows = (*conn)->Query("SELECT current_setting('statement_timeout') || ' ' || "
+                             "current_setting('idle_in_transaction_session_timeout')");
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  EXPECT_EQ(rows->at(0).at(0).value_or(""), "0 0");
+}
+
 // PostgreSQL: an extension installed at another than its default version
 // is made again at that version (at the default one, the schema differed
 // and every restore of the snapshot was refused, exit 6).

@@ -8,11 +8,13 @@
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 
 #include <fmt/format.h>
 
 #include "engine/url.h"
+#include "sql/classify.h"
 #include "sql/lexer.h"
 #include "util/interrupt.h"
 #include "util/text.h"
@@ -75,6 +77,8 @@ class SqliteDatabase : public Database {
   std::string Describe() const override { return "sqlite:" + path_; }
 
   Status Exec(std::string_view sql) override {
+    if (auto table = MarkerArgument(sql, kPauseTriggers)) return PauseTriggers(*table);
+    if (auto table = MarkerArgument(sql, kResumeTriggers)) return ResumeTriggers(*table);
     StartClock();
     const char* tail = sql.data();
     const char* end = sql.data() + sql.size();
@@ -191,7 +195,8 @@ class SqliteDatabase : public Database {
   static LockAttempt BusyWriter() {
     return LockAttempt{false,
                        "another connection that is writing to the database (a running migration "
-                       "or an application's transaction)"};
+                       "or an application's transaction) or, outside WAL mode, reading it in a "
+                       "transaction (which keeps a writer from committing)"};
   }
 
   Result<LockAttempt> TryLockNow(const LockOwner& owner) {
@@ -222,7 +227,13 @@ class SqliteDatabase : public Database {
       if (s.code() == Code::kLocked) return LockAttempt{false, s.message()};
       return s;
     }
-    STRATA_RETURN_IF_ERROR(Commit());
+    // A reader's open transaction keeps the commit from finishing (rollback
+    // journal): the transaction is ended, or the next try could not begin.
+    if (Status committed = Commit(); !committed.ok()) {
+      Rollback().IgnoreError();
+      if (committed.code() == Code::kLocked) return BusyWriter();
+      return committed;
+    }
     holds_lock_ = true;
     owner_ = owner;
     return LockAttempt{true, ""};
@@ -447,12 +458,98 @@ class SqliteDatabase : public Database {
     return Status::OK();
   }
 
+  // SQLite cannot turn a trigger off. These two statements, which only
+  // this connection understands (Exec), drop the table's triggers and create
+  // them again from their text, inside the rollback's transaction: a failure
+  // in between takes the drop back with everything else.
+  TriggerPauseSql PauseTriggersSql(std::string_view table) const override {
+    return {{fmt::format("SELECT {}({})", kPauseTriggers, SqlLiteral(table))},
+            {fmt::format("SELECT {}({})", kResumeTriggers, SqlLiteral(table))}};
+  }
+
+  // An UPDATE trigger of SQLite's may write columns the UPDATE does not
+  // assign (an AFTER UPDATE that sets updated_at), as PostgreSQL's BEFORE
+  // UPDATE triggers do.
+  Result<bool> HasBeforeUpdateTriggers(std::string_view table) override {
+    STRATA_ASSIGN_OR_RETURN(std::vector<TriggerSource> triggers, TriggersOn(table));
+    for (const TriggerSource& t : triggers) {
+      auto tokens = sql::Tokenize(t.definition, sql::Dialect::kSqlite);
+      if (!tokens.ok()) return true;  // unknown: as if it did
+      // CREATE [TEMP] TRIGGER [IF NOT EXISTS] name [BEFORE|AFTER|INSTEAD OF] event [OF cols] ON
+      for (const sql::Token& token : *tokens) {
+        if (token.IsWord("update")) return true;
+        if (token.IsWord("insert") || token.IsWord("delete") || token.IsWord("on")) break;
+      }
+    }
+    return false;
+  }
+
   std::string_view RowIdColumn() const override { return "rowid"; }
   std::string_view SchemaCookieSql() const override {
     return "(SELECT schema_version FROM pragma_schema_version)";
   }
 
  private:
+  static constexpr std::string_view kPauseTriggers = "strata_pause_triggers";
+  static constexpr std::string_view kResumeTriggers = "strata_resume_triggers";
+
+  /// The table named by `SELECT marker('table')`, as PauseTriggersSql
+  /// writes it; nullopt for any other statement.
+  static std::optional<std::string> MarkerArgument(std::string_view sql, std::string_view marker) {
+    const std::string head = fmt::format("SELECT {}(", marker);
+    if (!sql.starts_with(head) || !sql.ends_with(")")) return std::nullopt;
+    auto literal = sql::Tokenize(sql.substr(head.size(), sql.size() - head.size() - 1), sql::Dialect::kSqlite);
+    if (!literal.ok() || literal->size() != 1 || literal->front().kind != sql::TokenKind::kString) {
+      return std::nullopt;
+    }
+    // The last name of "schema"."table".
+    const std::string table = sql::IdentifierName(literal->front(), sql::Dialect::kSqlite);
+    auto names = sql::Tokenize(table, sql::Dialect::kSqlite);
+    if (!names.ok() || names->empty()) return std::nullopt;
+    return sql::IdentifierName(names->back(), sql::Dialect::kSqlite);
+  }
+
+  Status PauseTriggers(const std::string& table) {
+    // Outside a transaction (a no-transaction rollback) a failure before
+    // the resume would lose the triggers: they fire instead.
+    if (!InTransaction()) return Status::OK();
+    STRATA_ASSIGN_OR_RETURN(Rows rows, Query("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' "
+                                             "AND tbl_name = $1 COLLATE NOCASE ORDER BY rowid",
+                                             {table}));
+    std::vector<std::string>& paused = paused_triggers_[AsciiLower(table)];
+    paused.clear();
+    for (const auto& row : rows.rows) {
+      STRATA_RETURN_IF_ERROR(Exec("DROP TRIGGER " + QuoteIdent(row[0].ToString())));
+      paused.push_back(row[1].ToString());
+    }
+    return Status::OK();
+  }
+
+  Status ResumeTriggers(const std::string& table) {
+    auto it = paused_triggers_.find(AsciiLower(table));
+    if (it == paused_triggers_.end()) return Status::OK();
+    std::vector<std::string> paused = std::move(it->second);
+    paused_triggers_.erase(it);
+    for (const std::string& sql : paused) STRATA_RETURN_IF_ERROR(Exec(sql));
+    if (paused.empty()) return Status::OK();
+    // A full-text index of the table's text (content='table') was kept by
+    // such triggers: it is built again from the rows now there.
+    STRATA_ASSIGN_OR_RETURN(Rows indexes, Query("SELECT name, sql FROM sqlite_schema WHERE type = 'table' "
+                                                "AND sql LIKE 'CREATE VIRTUAL TABLE%'"));
+    for (const auto& row : indexes.rows) {
+      const std::optional<std::string> content = sql::FullTextContentOption(row[1].ToString());
+      if (!content) continue;
+      auto names = sql::Tokenize(*content, sql::Dialect::kSqlite);
+      if (!names.ok() || names->size() != 1 ||
+          AsciiLower(sql::IdentifierName(names->front(), sql::Dialect::kSqlite)) != AsciiLower(table)) {
+        continue;
+      }
+      const std::string index = QuoteIdent(row[0].ToString());
+      STRATA_RETURN_IF_ERROR(Exec(fmt::format("INSERT INTO {0} ({0}) VALUES ('rebuild')", index)));
+    }
+    return Status::OK();
+  }
+
   // Finds a live holder other than `me`; a row whose process is gone from
   // this host is stale and does not count.
   Result<LockAttempt> CurrentHolder(const LockOwner& me) {
@@ -546,7 +643,9 @@ class SqliteDatabase : public Database {
     if ((rc & 0xff) == SQLITE_BUSY) {
       return Status(Code::kLocked,
                     fmt::format("{} (another connection is writing to {}: a running migration or "
-                                "an application's transaction; waited {} ms)",
+                                "an application's transaction; or, unless the file is in WAL "
+                                "mode, reading it in a transaction, which keeps a commit from "
+                                "finishing; waited {} ms)",
                                 sqlite3_errmsg(db_), path_, kBusyTimeoutMs));
     }
     return Status(Code::kDatabase, sqlite3_errmsg(db_));
@@ -560,6 +659,8 @@ class SqliteDatabase : public Database {
   bool holds_lock_ = false;
   LockOwner owner_;
   std::optional<Interrupt::Hook> interrupt_;  // stops the running statement
+  // By lower-cased table: the CREATE TRIGGER texts PauseTriggers dropped.
+  std::map<std::string, std::vector<std::string>> paused_triggers_;
 };
 
 }  // namespace

@@ -1263,7 +1263,14 @@ Status AddTriggerWrites(Database& db, Prepared& p, sql::Dialect dialect, Routine
           reached.emplace_back(table, kAny);
         }
         for (const std::string& rewritten : effects.rewrites) {
-          if (sql::NameKey(rewritten, dialect) == sql::NameKey(info.table, dialect)) continue;
+          // The statement's own table: an UPDATE's or INSERT's stamps are
+          // other columns of its rows; a DELETE's trigger that rewrites it
+          // (replies deleted with their comment) reaches rows its capture
+          // does not hold, so the table is captured whole, as for a soft
+          // delete.
+          if (sql::NameKey(rewritten, dialect) == sql::NameKey(info.table, dialect) && info.kind != K::kDelete) {
+            continue;
+          }
           RoutineEffects::Add(info.writes, {rewritten});
           RoutineEffects::Add(info.rewrites, {rewritten});
           reached.emplace_back(rewritten, kAny);
@@ -5112,6 +5119,54 @@ std::vector<std::pair<std::string, std::string>> TablesGuardedOnRollback(
   return out;
 }
 
+namespace {
+
+/// The indexes and triggers of `model` that a person may have made by hand
+/// (by sort key, with their table): not a unique index, which a constraint
+/// makes.
+std::map<std::string, std::string> HandMadeCandidates(const SchemaModel& model) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, text] : model.Blocks()) {
+    const std::string_view kind = SchemaModel::KindOfKey(key);
+    if (kind != "index" && kind != "trigger") continue;
+    if (kind == "index" && text.find("unique") != std::string::npos) continue;
+    out.emplace(key, model.TableOf(kind, SchemaModel::NameOfKey(key)));
+  }
+  return out;
+}
+
+/// Refuses a rollback (of `id`, whose up statements are `up`) whose down
+/// script dropped an index or trigger of a table that is still there, one
+/// that was there before it (`before`) and that its migration did not make:
+/// one made since, by hand.
+Status RefuseDroppingHandMade(Database& db, const std::map<std::string, std::string>& before,
+                              const std::vector<sql::StatementInfo>& up, const std::string& id) {
+  STRATA_ASSIGN_OR_RETURN(SchemaModel after, SchemaModel::Read(db));
+  const std::map<std::string, std::string> now = HandMadeCandidates(after);
+  const sql::Dialect dialect = DialectOf(db.engine());
+  std::set<std::string> made;  // by the migration
+  for (const sql::StatementInfo& info : up) {
+    if (info.kind == sql::StatementKind::kCreateIndex || info.kind == sql::StatementKind::kCreateTrigger) {
+      made.insert(sql::NameKey(info.object, dialect));
+    }
+  }
+  std::vector<std::string> dropped;
+  for (const auto& [key, table] : before) {
+    const std::string name(SchemaModel::NameOfKey(key));
+    if (now.count(key) || table.empty() || !after.HasTable(table) || made.count(sql::NameKey(name, dialect))) {
+      continue;
+    }
+    dropped.push_back(fmt::format("{} {} on {}", SchemaModel::KindOfKey(key), name, table));
+  }
+  if (dropped.empty()) return Status::OK();
+  return Status(Code::kVerifyFailed,
+                fmt::format("the down script of {} drops {}, which {} did not make (made since, "
+                            "by hand)",
+                            id, fmt::join(dropped, ", "), id));
+}
+
+}  // namespace
+
 Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler& on_event) {
   if (!db_) return Status(Code::kInvalidArgument, "down needs a database (--database URL)");
   STRATA_RETURN_IF_ERROR(FileIsThere());
@@ -5134,6 +5189,21 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     }
     STRATA_ASSIGN_OR_RETURN(std::optional<AppliedMigration> full, run.history().Get(a.version));
     targets.push_back(std::move(*full));
+  }
+  // The schema may already differ from what the newest migration left (an
+  // index or trigger made by hand since): a down script that rebuilds its
+  // table (SQLite's way to change one) drops it with the table, and the
+  // check, which compares with the state before the migration, cannot tell.
+  // The rollbacks then look for it. Known cheaply where the engine keeps a
+  // schema cookie (SQLite), which a run records.
+  bool drifted = false;
+  if (!options.dry_run && !targets.empty() && !targets[0].schema_after.empty() &&
+      !targets[0].schema_cookie.empty()) {
+    STRATA_ASSIGN_OR_RETURN(std::string cookie, run.history().SchemaCookie());
+    if (cookie != targets[0].schema_cookie) {
+      STRATA_ASSIGN_OR_RETURN(SchemaModel live, SchemaModel::Read(*db_));
+      drifted = DiffersFromRecorded(live, targets[0].schema_after, targets[0].checks);
+    }
   }
 
   // Rolled back newest version first: a migration with a lower version that
@@ -5373,7 +5443,11 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     // them, that reference nothing before the down script (the rollback is
     // not blamed for those).
     std::map<std::string, int64_t> dangling_before;
+    // With `drifted`: the indexes and triggers before the down script
+    // (HandMadeCandidates), read by `before`.
+    std::optional<std::map<std::string, std::string>> objects_before;
     auto check = [&]() -> Status {
+      if (objects_before) STRATA_RETURN_IF_ERROR(RefuseDroppingHandMade(*db_, *objects_before, up_infos_of(i), step.id));
       Status s = CheckRollback(*db_, targets[i].checks, written, &reordered);
       db_->KeepTransactionOnReadErrors(true);
       if (s.ok()) {
@@ -5576,6 +5650,11 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
           }
         }
         db_->KeepTransactionOnReadErrors(false);
+        if (r.ok() && drifted) {
+          auto model = SchemaModel::Read(*db_);
+          if (!model.ok()) return model.status();
+          objects_before = HandMadeCandidates(*model);
+        }
         return r;
       };
       const bool wait_for_disk = i + 1 == targets.size();
@@ -5777,15 +5856,36 @@ Result<std::pair<Engine, std::string>> Migrator::FilesEngine() {
       }
       if (word(i, "alter") && word(i + 1, "column")) ++pg["ALTER COLUMN"];
       if (word(i, "create") || word(i, "alter")) {
-        for (const char* w : {"type", "extension", "schema", "sequence", "function", "procedure"}) {
+        for (const char* w : {"type", "extension", "schema", "sequence", "function", "procedure", "policy",
+                              "role", "domain", "materialized"}) {
           if (word(i + 1, w)) ++pg[AsciiUpper(t[i].text) + " " + AsciiUpper(w)];
         }
+      }
+      if (word(i, "row") && word(i + 1, "level") && word(i + 2, "security")) ++pg["ROW LEVEL SECURITY"];
+      if (word(i, "comment") && word(i + 1, "on")) ++pg["COMMENT ON"];
+      if ((i == 0 || t[i - 1].IsPunct(';')) && (word(i, "grant") || word(i, "revoke"))) {
+        ++pg[AsciiUpper(t[i].text)];
+      }
+      if (word(i, "generated") && word(i + 2, "as") && word(i + 3, "identity")) ++pg["AS IDENTITY"];
+      if (word(i, "with") && word(i + 1, "time") && word(i + 2, "zone")) ++pg["WITH TIME ZONE"];
+      if (word(i, "execute") && (word(i + 1, "function") || word(i + 1, "procedure"))) {
+        ++pg["EXECUTE FUNCTION"];
       }
       for (const char* w : {"autoincrement", "pragma"}) {
         if (word(i, w)) ++sqlite[AsciiUpper(w)];
       }
       if (word(i, "without") && word(i + 1, "rowid")) ++sqlite["WITHOUT ROWID"];
       if (word(i, "virtual") && word(i + 1, "table")) ++sqlite["VIRTUAL TABLE"];
+      // A trigger's own BEGIN .. END body (PostgreSQL's run a function).
+      if (word(i, "trigger")) {
+        for (size_t k = i + 1; k < t.size() && !t[k].IsPunct(';'); ++k) {
+          if (word(k, "execute")) break;
+          if (word(k, "begin")) {
+            ++sqlite["a trigger's BEGIN .. END body"];
+            break;
+          }
+        }
+      }
     }
   }
   auto total = [](const std::map<std::string, int>& seen) {

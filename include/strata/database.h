@@ -297,7 +297,8 @@ class Database {
   }
   /// Whether `table` has an enabled BEFORE UPDATE row trigger of the user's,
   /// which may write columns an UPDATE does not assign (updated_at = now());
-  /// SQLite: any UPDATE trigger (an AFTER UPDATE one sets updated_at).
+  /// SQLite: an UPDATE trigger that updates or deletes rows (an AFTER
+  /// UPDATE one sets updated_at).
   virtual Result<bool> HasBeforeUpdateTriggers(std::string_view /*table*/) { return false; }
   /// How rows of a table go away or change, for CascadingChildren.
   enum class RowChange {
@@ -413,8 +414,10 @@ class Database {
   /// table's enabled user triggers, `resume` turns those back on as they
   /// were, so the restore fires none, as the drop or type change fired none
   /// (an updated_at trigger would stamp every row). SQLite, which cannot
-  /// disable a trigger, drops the table's and creates them again, inside
-  /// the rollback's transaction (outside one they fire).
+  /// disable a trigger, drops those of the table that update or delete rows
+  /// and creates them again, inside the rollback's transaction (outside one
+  /// they fire); one that only inserts (a full-text index kept in step)
+  /// fires.
   struct TriggerPauseSql {
     std::vector<std::string> pause, resume;
   };

@@ -804,6 +804,20 @@ Status LockedOut(PgConn& conn, const std::string& schema, std::chrono::milliseco
 
 Status CheckPostgresRestorableInPlace(const Manifest& m, const std::string& url) {
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, Connect(url, false, m));
+  // The schema is dropped and made again: that takes CREATE on the
+  // database, which a schema's owner may lack (Supabase's auth admin).
+  STRATA_ASSIGN_OR_RETURN(auto can, conn->Query("SELECT pg_catalog.has_database_privilege("
+                                                "pg_catalog.current_database(), 'CREATE')::text, "
+                                                "pg_catalog.current_database(), current_user"));
+  if (!can.empty() && can[0][0] == std::optional<std::string>("false")) {
+    return Status(Code::kDatabase,
+                  fmt::format("restoring schema '{}' in place drops it and creates it again, which "
+                              "needs CREATE on database {}, and role {} lacks it; nothing was "
+                              "restored. GRANT CREATE ON DATABASE {} TO {}, restore as a role that "
+                              "has it, or restore --into a new database",
+                              m.pg_schema, can[0][1].value_or("?"), can[0][2].value_or("?"),
+                              SqlIdentifier(can[0][1].value_or("?")), SqlIdentifier(can[0][2].value_or("?"))));
+  }
   return RefuseWhatDroppingTheSchemaTakes(*conn, m);
 }
 

@@ -844,6 +844,25 @@ TEST_P(CliTest, ValidateWithoutADatabaseReadsTheFilesAsTheirEngines) {
   auto as_sqlite = RunStrata({"--dir", project.path() + "/migrations", "validate", "--engine", "sqlite"},
                              project.path());
   EXPECT_EQ(as_sqlite.exit_code, cli::kExitIrreversible) << as_sqlite.all();
+  // Policies and comments are PostgreSQL's; a trigger's BEGIN .. END body is SQLite's.
+  TempDir supabase;
+  supabase.Write("migrations/0001_profiles.up.sql",
+                 "create table profiles (id uuid not null primary key, updated_at timestamp with time zone);\n"
+                 "alter table profiles enable row level security;\n"
+                 "create policy \"public\" on profiles for select using (true);\n"
+                 "comment on table profiles is 'user profiles';\n");
+  validate = RunStrata({"--dir", supabase.path() + "/migrations", "validate"}, supabase.path());
+  EXPECT_EQ(validate.exit_code, 0) << validate.all();
+  EXPECT_THAT(validate.out, HasSubstr("read as PostgreSQL's SQL"));
+  TempDir lite;
+  lite.Write("migrations/0001_notes.up.sql",
+             "CREATE TABLE notes (id INTEGER PRIMARY KEY, meta JSONB, at TIMESTAMPTZ);\n"
+             "CREATE TABLE log (msg TEXT);\n"
+             "CREATE TRIGGER notes_log AFTER INSERT ON notes BEGIN INSERT INTO log VALUES ('x'); END;\n"
+             "CREATE TRIGGER notes_log2 AFTER DELETE ON notes BEGIN INSERT INTO log VALUES ('y'); END;\n");
+  validate = RunStrata({"--dir", lite.path() + "/migrations", "validate"}, lite.path());
+  EXPECT_EQ(validate.exit_code, 0) << validate.all();
+  EXPECT_THAT(validate.out, HasSubstr("read as SQLite's SQL"));
   auto mismatch = Strata({"validate", "--engine", "postgres"});
   EXPECT_EQ(mismatch.exit_code, cli::kExitUsage) << mismatch.all();
   EXPECT_THAT(mismatch.err, HasSubstr("--engine postgres does not match the database, which is sqlite"));

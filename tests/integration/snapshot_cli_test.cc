@@ -981,6 +981,33 @@ TEST_P(SnapshotCliTest, RestoreDoesNotApplyAgainAMigrationFinishedByHand) {
   EXPECT_EQ(Versions(), std::vector<std::string>{"1"});
 }
 
+// The owner of a schema without CREATE on its database (Supabase's auth
+// admin) could snapshot and verify, and its restore in place failed at
+// CREATE SCHEMA with "permission denied" alone (hunt75 #3). It is refused
+// first, saying what the restore needs.
+TEST_P(SnapshotCliTest, ARestoreInPlaceWithoutCreateOnTheDatabaseSaysWhatItNeeds) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL's privileges";
+  ASSERT_TRUE(db_->Exec("DROP ROLE IF EXISTS strata_schema_owner").ok());
+  ASSERT_TRUE(db_->Exec("CREATE ROLE strata_schema_owner LOGIN; CREATE SCHEMA app AUTHORIZATION strata_schema_owner").ok());
+  const std::string url = testing::UrlAsRole(target_->url(), "strata_schema_owner") + "?options=-csearch_path%3Dapp";
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--database", url, "--dir", dir_.path() + "/migrations"});
+    return RunStrata(args, dir_.path());
+  };
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\nINSERT INTO t VALUES (1);\n");
+  ASSERT_EQ(run({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_EQ(run({"snapshot", "create"}).exit_code, 0);
+  const std::string id = List()[0]["id"];
+  ASSERT_TRUE(db_->Exec("DELETE FROM app.t").ok());
+  auto r = run({"snapshot", "restore", id, "--yes"});
+  EXPECT_EQ(r.exit_code, 1) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("needs CREATE on database"));
+  EXPECT_THAT(r.err, HasSubstr("nothing was restored"));
+  EXPECT_EQ(List().size(), 1u);  // no snapshot taken before it
+  ASSERT_TRUE(db_->Exec("DROP SCHEMA app CASCADE").ok());
+  db_->Exec("DROP ROLE strata_schema_owner").IgnoreError();
+}
+
 // `snapshot list` made the store it was pointed at: after a list of a
 // mistyped --store, `verify --all` there passed (hunt73 #6).
 TEST_P(SnapshotCliTest, ListingAMissingStoreDoesNotMakeIt) {

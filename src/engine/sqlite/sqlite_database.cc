@@ -459,27 +459,23 @@ class SqliteDatabase : public Database {
   }
 
   // SQLite cannot turn a trigger off. These two statements, which only
-  // this connection understands (Exec), drop the table's triggers and create
-  // them again from their text, inside the rollback's transaction: a failure
-  // in between takes the drop back with everything else.
+  // this connection understands (Exec), drop the table's triggers that
+  // rewrite rows and create them again from their text, inside the
+  // rollback's transaction: a failure in between takes the drop back with
+  // everything else.
   TriggerPauseSql PauseTriggersSql(std::string_view table) const override {
     return {{fmt::format("SELECT {}({})", kPauseTriggers, SqlLiteral(table))},
             {fmt::format("SELECT {}({})", kResumeTriggers, SqlLiteral(table))}};
   }
 
-  // An UPDATE trigger of SQLite's may write columns the UPDATE does not
-  // assign (an AFTER UPDATE that sets updated_at), as PostgreSQL's BEFORE
-  // UPDATE triggers do.
+  // An UPDATE trigger of SQLite's that rewrites rows may write columns the
+  // UPDATE does not assign (an AFTER UPDATE that sets updated_at), as
+  // PostgreSQL's BEFORE UPDATE triggers do.
   Result<bool> HasBeforeUpdateTriggers(std::string_view table) override {
     STRATA_ASSIGN_OR_RETURN(std::vector<TriggerSource> triggers, TriggersOn(table));
     for (const TriggerSource& t : triggers) {
-      auto tokens = sql::Tokenize(t.definition, sql::Dialect::kSqlite);
-      if (!tokens.ok()) return true;  // unknown: as if it did
-      // CREATE [TEMP] TRIGGER [IF NOT EXISTS] name [BEFORE|AFTER|INSTEAD OF] event [OF cols] ON
-      for (const sql::Token& token : *tokens) {
-        if (token.IsWord("update")) return true;
-        if (token.IsWord("insert") || token.IsWord("delete") || token.IsWord("on")) break;
-      }
+      const sql::StatementInfo info = sql::Classify(t.definition, sql::Dialect::kSqlite);
+      if ((info.trigger_events & 2) != 0 && Rewrites(info)) return true;
     }
     return false;
   }
@@ -509,6 +505,14 @@ class SqliteDatabase : public Database {
     return sql::IdentifierName(names->back(), sql::Dialect::kSqlite);
   }
 
+  /// Whether a trigger rewrites rows (a stamp, a counter, a cascade): one
+  /// that only inserts (an audit trail, a full-text index kept in step with
+  /// the table, which is told of each change by an INSERT of a command)
+  /// fires while captured data goes back, as it fired for the change.
+  static bool Rewrites(const sql::StatementInfo& trigger) {
+    return !trigger.trigger_rewrites.empty() || trigger.kind != sql::StatementKind::kCreateTrigger;
+  }
+
   Status PauseTriggers(const std::string& table) {
     // Outside a transaction (a no-transaction rollback) a failure before
     // the resume would lose the triggers: they fire instead.
@@ -519,6 +523,7 @@ class SqliteDatabase : public Database {
     std::vector<std::string>& paused = paused_triggers_[AsciiLower(table)];
     paused.clear();
     for (const auto& row : rows.rows) {
+      if (!Rewrites(sql::Classify(row[1].ToString(), sql::Dialect::kSqlite))) continue;
       STRATA_RETURN_IF_ERROR(Exec("DROP TRIGGER " + QuoteIdent(row[0].ToString())));
       paused.push_back(row[1].ToString());
     }
@@ -531,22 +536,6 @@ class SqliteDatabase : public Database {
     std::vector<std::string> paused = std::move(it->second);
     paused_triggers_.erase(it);
     for (const std::string& sql : paused) STRATA_RETURN_IF_ERROR(Exec(sql));
-    if (paused.empty()) return Status::OK();
-    // A full-text index of the table's text (content='table') was kept by
-    // such triggers: it is built again from the rows now there.
-    STRATA_ASSIGN_OR_RETURN(Rows indexes, Query("SELECT name, sql FROM sqlite_schema WHERE type = 'table' "
-                                                "AND sql LIKE 'CREATE VIRTUAL TABLE%'"));
-    for (const auto& row : indexes.rows) {
-      const std::optional<std::string> content = sql::FullTextContentOption(row[1].ToString());
-      if (!content) continue;
-      auto names = sql::Tokenize(*content, sql::Dialect::kSqlite);
-      if (!names.ok() || names->size() != 1 ||
-          AsciiLower(sql::IdentifierName(names->front(), sql::Dialect::kSqlite)) != AsciiLower(table)) {
-        continue;
-      }
-      const std::string index = QuoteIdent(row[0].ToString());
-      STRATA_RETURN_IF_ERROR(Exec(fmt::format("INSERT INTO {0} ({0}) VALUES ('rebuild')", index)));
-    }
     return Status::OK();
   }
 

@@ -77,8 +77,12 @@ class SqliteDatabase : public Database {
   std::string Describe() const override { return "sqlite:" + path_; }
 
   Status Exec(std::string_view sql) override {
-    if (auto table = MarkerArgument(sql, kPauseTriggers)) return PauseTriggers(*table);
-    if (auto table = MarkerArgument(sql, kResumeTriggers)) return ResumeTriggers(*table);
+    // Strata's own two statements (PauseTriggersSql), looked for only when
+    // the text starts as they do: every statement of a run comes here.
+    if (sql.starts_with(kMarkerHead)) {
+      if (auto table = MarkerArgument(sql, kPauseTriggers)) return PauseTriggers(*table);
+      if (auto table = MarkerArgument(sql, kResumeTriggers)) return ResumeTriggers(*table);
+    }
     StartClock();
     const char* tail = sql.data();
     const char* end = sql.data() + sql.size();
@@ -475,7 +479,7 @@ class SqliteDatabase : public Database {
     STRATA_ASSIGN_OR_RETURN(std::vector<TriggerSource> triggers, TriggersOn(table));
     for (const TriggerSource& t : triggers) {
       const sql::StatementInfo info = sql::Classify(t.definition, sql::Dialect::kSqlite);
-      if ((info.trigger_events & 2) != 0 && Rewrites(info)) return true;
+      if ((info.trigger_events & kOnUpdate) != 0 && Rewrites(info)) return true;
     }
     return false;
   }
@@ -486,6 +490,7 @@ class SqliteDatabase : public Database {
   }
 
  private:
+  static constexpr std::string_view kMarkerHead = "SELECT strata_";
   static constexpr std::string_view kPauseTriggers = "strata_pause_triggers";
   static constexpr std::string_view kResumeTriggers = "strata_resume_triggers";
 

@@ -4809,7 +4809,18 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
 
   std::string snapshot_id;
   if (options.before_apply && !todo.empty()) {
-    STRATA_ASSIGN_OR_RETURN(snapshot_id, options.before_apply());
+    // Where the run's steps share one transaction (SQLite), it is opened
+    // first: its write lock keeps the application from committing between
+    // the restoration point and the first migration, whose state it is.
+    if (db_->step_atomicity() == StepAtomicity::kSavepoint && !db_->InTransaction()) {
+      STRATA_RETURN_IF_ERROR(db_->Begin());
+    }
+    Result<std::string> taken = options.before_apply();
+    if (!taken.ok()) {
+      if (db_->InTransaction()) db_->Rollback().IgnoreError();
+      return taken.status();
+    }
+    snapshot_id = std::move(taken).value();
   }
   STRATA_RETURN_IF_ERROR(run.history().Ensure());
   // The schema is read whole once; then only what the migrations touch is

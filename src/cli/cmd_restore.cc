@@ -208,7 +208,11 @@ int RunRestoreToVersion(const GlobalOptions& global, const RestoreFlags& flags) 
   PrintNotes(left_out);
   std::vector<std::string> unlike;  // tables whose re-applied data is not what history recorded
   std::set<std::string> unlike_tables;  // and their names alone
-  if (!reapply.empty()) {
+  // Compared with what history recorded at the boundary: the migrations
+  // re-applied, and the tables the migration after the boundary touched
+  // (rows the application committed after the snapshot and before that
+  // migration are in no snapshot).
+  if (!reapply.empty() || keep < rows.size()) {
     int exit_code = kExitOk;
     auto migrator = OpenMigrator(global, true, &exit_code);
     if (!migrator) return exit_code;

@@ -127,6 +127,7 @@ Result<std::string> TakeRestorationPoint(const SnapshotConfig& config, const std
   options.reason = "before up";
   options.pg_dump = config.pg_dump;
   options.lock_timeout = lock_timeout;
+  options.write_lock_held = db.engine() == Engine::kSqlite && db.InTransaction();
   auto bar = snapshot::TerminalProgress(stderr);
   options.progress = bar.get();
   auto m = snapshot::CreateSnapshot(*store, url, options);

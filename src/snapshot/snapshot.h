@@ -69,6 +69,11 @@ struct CreateOptions {
   /// writes its content anew when it is damaged (the snapshot a restore
   /// takes first is the only copy of what the restore replaces).
   bool check_reused = false;
+  /// SQLite: another connection of this process holds the database's write
+  /// lock (an `up` run's open transaction, which has written nothing yet):
+  /// no commit can come while the pages are read, and the snapshot must not
+  /// wait for that lock itself.
+  bool write_lock_held = false;
 };
 
 /// How a manifest names the database at `url`: "sqlite:<path>" with the

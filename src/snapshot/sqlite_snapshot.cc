@@ -210,7 +210,8 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
   // shared lock keeps writers from committing while the file is read. WAL:
   // committed pages may live in the -wal file, so take the write lock (no
   // new frames), then checkpoint; if a reader of an older state keeps the
-  // checkpoint from finishing, copy through the backup API instead.
+  // checkpoint from finishing, copy through the backup API instead. When
+  // the caller holds the write lock already, a read transaction is enough.
   // The file is read through one descriptor, opened before the read lock is
   // taken and closed after it is let go: closing any descriptor of the file
   // drops every POSIX lock this process holds on it, SQLite's shared lock
@@ -218,7 +219,7 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
   // that never was, a torn page).
   const int db_fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (db_fd < 0) return Errno("cannot open " + path);
-  if (Status begun = reader->Exec(wal ? "BEGIN IMMEDIATE" : "BEGIN"); !begun.ok()) {
+  if (Status begun = reader->Exec(wal && !options.write_lock_held ? "BEGIN IMMEDIATE" : "BEGIN"); !begun.ok()) {
     close(db_fd);
     return begun;
   }

@@ -212,6 +212,83 @@ TEST_P(SnapshotCliTest, RestoreByReapplyingSaysWhichDataItCouldNotBringBack) {
   EXPECT_THAT(r.out, HasSubstr("applying    0001_t"));
 }
 
+// Rows the application committed after a run's snapshot and before its
+// first migration are in no snapshot. A restore to just before that
+// migration re-applies nothing, and it used to claim the state with exit 0
+// (hunt77 #1): it compares the tables the migration touched with what
+// history recorded there, as after a re-apply. (The window is made by hand
+// here: a snapshot taken, a row written, the run recorded as that
+// snapshot's; on SQLite a run's own snapshot leaves none, next test.)
+TEST_P(SnapshotCliTest, RestoreJustBeforeARunSaysWhatItsSnapshotMissed) {
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES (1, 'before the snapshot')").ok());
+  auto taken = Strata({"snapshot", "create"});
+  ASSERT_EQ(taken.exit_code, 0) << taken.all();
+  std::string id;
+  for (const auto& s : List()) {
+    if (s["reason"] == "manual") id = s["id"];
+  }
+  ASSERT_FALSE(id.empty()) << List().dump();
+  ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES (2, 'after the snapshot, before 0002')").ok());
+  Write("0002_seed.up.sql", "INSERT INTO t VALUES (100, 'seed');\n");
+  Write("0002_seed.down.sql", "DELETE FROM t WHERE id = 100;\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_TRUE(db_->Exec("UPDATE strata_history SET snapshot_id = '" + id + "' WHERE version = 2").ok());
+  auto r = Strata({"restore", "--to-version", "2", "--yes"});
+  EXPECT_EQ(r.exit_code, 6) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("has the schema of the state just before 0002_seed, but the data of t "
+                               "(before 0002_seed) differs from what history recorded there"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("is at the state just before 0002_seed")));
+  // The row is in the snapshot the restore took first.
+  std::string first;
+  for (const auto& s : List()) {
+    if (s["reason"] != "manual" && s["reason"] != "before up") first = s["id"];
+  }
+  ASSERT_FALSE(first.empty()) << List().dump();
+  ASSERT_EQ(Strata({"snapshot", "restore", first, "--yes"}).exit_code, 0);
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM t WHERE id IN (1, 2, 100)"), 3);
+}
+
+// On SQLite a run opens its transaction, whose write lock keeps every other
+// connection from committing, before it takes its snapshot: the snapshot is
+// the state its first migration started from.
+TEST_P(SnapshotCliTest, ARunsSnapshotIsTakenUnderItsWriteLockOnSqlite) {
+  if (pg()) GTEST_SKIP() << "PostgreSQL's transactions do not keep writers out";
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n");
+  ASSERT_EQ(Strata({"up"}).exit_code, 0);
+  Write("0002_seed.up.sql", "INSERT INTO t VALUES (100, 'seed');\n");
+  Write("0002_seed.down.sql", "DELETE FROM t WHERE id = 100;\n");
+  MigratorOptions options;
+  options.database_url = target_->url();
+  options.migrations_dir = dir_.path() + "/migrations";
+  auto m = Migrator::Open(options);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  bool blocked = false;
+  UpOptions up;
+  up.before_apply = [&]() -> Result<std::string> {
+    auto app = target_->Connect();
+    EXPECT_TRUE(app->SetLockTimeout(std::chrono::milliseconds(1)).ok());
+    blocked = !app->Exec("INSERT INTO t VALUES (1, 'the application')").ok();
+    return std::string();
+  };
+  auto report = (*m)->Up(up);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_TRUE(blocked);
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM t"), 1);
+  // And the snapshot itself does not wait for that lock (WAL mode takes
+  // the write lock to checkpoint when no one holds it).
+  ASSERT_TRUE(db_->Exec("PRAGMA journal_mode=WAL").ok());
+  Write("0003_more.up.sql", "INSERT INTO t VALUES (101, 'more');\n");
+  Write("0003_more.down.sql", "DELETE FROM t WHERE id = 101;\n");
+  auto r = Strata({"up", "--lock-timeout", "2s"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES (2, 'after the run')").ok());
+  r = Strata({"restore", "--to-version", "3", "--yes"});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM t"), 1);
+}
+
 // Another session holding a table lock (an ALTER TABLE under way) kept a
 // PostgreSQL snapshot, and the `up` waiting on it, waiting without end while
 // it held the migration lock; the reads give up after --lock-timeout (exit 3).

@@ -3196,12 +3196,31 @@ Status RefuseDroppingWrittenColumns(Database& db, const AppliedMigration& m,
   return Status::OK();
 }
 
+/// What ALTER COLUMN .. TYPE without USING (an assignment cast) does to a
+/// value that a cast written out (::) would cut to a shorter length: for
+/// the character types, cut it only when what goes is spaces, and fail
+/// otherwise ("value too long"); for the bit strings, fail. The cast
+/// written out cuts either way, so it alone overstates the loss.
+enum class Shortening { kNone, kSpacesOnly, kFails };
+
+Shortening ShorteningOf(const std::string& type) {
+  static const std::regex kCharacter(
+      R"(^\s*(pg_catalog\.)?(character varying|varchar|character|char|bpchar|national character varying|national character|nchar)\s*(\(\s*\d+\s*\))?\s*$)",
+      std::regex::icase);
+  static const std::regex kBits(R"(^\s*(pg_catalog\.)?(bit varying|varbit|bit)\s*(\(\s*\d+\s*\))?\s*$)",
+                                std::regex::icase);
+  if (std::regex_match(type, kCharacter)) return Shortening::kSpacesOnly;
+  if (std::regex_match(type, kBits)) return Shortening::kFails;
+  return Shortening::kNone;
+}
+
 /// OK unless the down script's ALTER COLUMN ... TYPE (PostgreSQL, default
 /// conversion) would change a value in a table written to since the
 /// migration: numeric 9.99 -> integer 10, timestamp(6) -> timestamp(0). The
 /// conversion rounds without an error, and the rows written since have no
 /// capture to put them back. A conversion that fails instead is the down
-/// script's own error; one given USING is the script's deliberate mapping.
+/// script's own error (a varchar too short for a value); one given USING is
+/// the script's deliberate mapping.
 Status RefuseLossyRetypes(Database& db, const AppliedMigration& m, const nlohmann::json& checks,
                           const std::vector<sql::StatementInfo>& down) {
   if (db.engine() != Engine::kPostgres) return Status::OK();
@@ -3209,6 +3228,8 @@ Status RefuseLossyRetypes(Database& db, const AppliedMigration& m, const nlohman
     const std::string table = QuotedTable(db, info.schema, info.table);
     for (const sql::Retype& retype : info.retyped) {
       if (!retype.using_expr.empty()) continue;
+      const Shortening shortening = ShorteningOf(retype.type);
+      if (shortening == Shortening::kFails) continue;
       auto type = db.Query(
           "SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a "
           "WHERE a.attrelid = $1::regclass AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
@@ -3218,10 +3239,15 @@ Status RefuseLossyRetypes(Database& db, const AppliedMigration& m, const nlohman
       const std::string column = db.QuoteIdent(retype.column);
       const std::string converted = fmt::format("({}::{})", column, retype.type);
       // A type without equality (json) fails to compare: passed over.
+      // Cut where only spaces go; a longer value stops the down script.
+      const std::string silently =
+          shortening == Shortening::kSpacesOnly
+              ? fmt::format(" AND pg_catalog.rtrim({0}::text) = pg_catalog.rtrim({1}::text)", column, converted)
+              : "";
       auto changed = db.Query(fmt::format(
-          "SELECT count(*) OVER (), {0}::text, {1}::text FROM {2} WHERE {1}::{3} IS DISTINCT FROM {0} "
+          "SELECT count(*) OVER (), {0}::text, {1}::text FROM {2} WHERE {1}::{3} IS DISTINCT FROM {0}{4} "
           "LIMIT 1",
-          column, converted, table, was));
+          column, converted, table, was, silently));
       if (!changed.ok() || changed->empty() || UnchangedSince(db, checks, info.table)) continue;
       const auto& row = changed->rows[0];
       const int64_t n = row[0].ToInt();
@@ -5762,6 +5788,9 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       // SET NOT NULL again, after a dropped column's values went back: rows
       // written since have none.
       const bool null_since = restoring && s.message().find("(SQLSTATE 23502)") != std::string::npos;
+      // A captured value whose key a row written since holds now.
+      const bool key_taken_since = restoring && (s.message().find("(SQLSTATE 23505)") != std::string::npos ||
+                                                 s.message().find("UNIQUE constraint failed") != std::string::npos);
       // (A check that found the down script would lose the application's
       // writes says all itself: nothing needs fixing by hand.)
       if (!would_lose_writes) {
@@ -5776,6 +5805,13 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                                  "them, then roll back again; or make the down script "
                                                  "give them one as it adds the column back (ADD COLUMN "
                                                  "... DEFAULT ...)",
+                                                 step.id)
+                               : key_taken_since
+                                   ? fmt::format("A value captured when {} was applied could not be "
+                                                 "put back: another row holds it now under a unique "
+                                                 "key (the error below names the key), most likely a "
+                                                 "row written since. Change or delete that row, then "
+                                                 "roll back again",
                                                  step.id)
                                : restoring ? fmt::format(
                                                  "The data captured at apply time could not be put "

@@ -1,6 +1,9 @@
 #include "snapshot/snapshot.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <filesystem>
 #include <map>
@@ -273,8 +276,20 @@ Result<std::unique_ptr<TargetWatch>> WatchTarget(const std::string& url) {
 
 Status CheckRestorableInPlace(const Manifest& m, const std::string& url) {
   STRATA_RETURN_IF_ERROR(CheckSameEngine(m, url));
-  if (m.engine == Engine::kSqlite) return Status::OK();
-  return CheckPostgresRestorableInPlace(m, url);
+  if (m.engine != Engine::kSqlite) return CheckPostgresRestorableInPlace(m, url);
+  // A file that is gone is made with --into, which checks what a deleted
+  // database may have left beside it (a -wal SQLite would apply over it).
+  STRATA_ASSIGN_OR_RETURN(DatabaseUrl target, ParseDatabaseUrl(url));
+  const std::string path = SqliteFilePath(target.target);
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 && errno == ENOENT) {
+    return Status(Code::kUnavailable,
+                  fmt::format("SQLite database '{}' does not exist, so there is nothing to restore "
+                              "over; to make it from snapshot {}, run `strata snapshot restore {} "
+                              "--into {}`",
+                              path, m.id, m.id, RedactUrl(url)));
+  }
+  return Status::OK();
 }
 
 Status RestoreSnapshot(SnapshotStore& store, const Manifest& m, const std::string& url,

@@ -5,7 +5,7 @@
 #include "snapshot/sqlite_fingerprint.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -273,10 +273,10 @@ class SegmentReaders {
 /// table whole.
 class TableWalk {
  public:
-  TableWalk(Database& db, int fd, uint32_t page_size, uint32_t usable, uint64_t pages,
+  TableWalk(Database& db, const ImageFile& image, uint32_t page_size, uint32_t usable, uint64_t pages,
             const SumCache& old_cache, SegmentReaders& readers, size_t table,
             ImageFingerprintStats& stats)
-      : db_(db), fd_(fd), page_size_(page_size), usable_(usable), pages_(pages),
+      : db_(db), image_(image), page_size_(page_size), usable_(usable), pages_(pages),
         old_(old_cache), readers_(readers), table_(table), stats_(stats) {}
 
   /// `salt`: what besides the stored bytes decides the rows SELECT * returns
@@ -310,16 +310,9 @@ class TableWalk {
       uint64_t count = std::min<uint64_t>(std::max<uint32_t>(1, kBlockBytes / page_size_),
                                           pages_ - pgno + 1);
       block_.resize(count * page_size_);
-      size_t done = 0;
-      while (done < block_.size()) {
-        ssize_t n = pread(fd_, block_.data() + done, block_.size() - done,
-                          static_cast<off_t>(pgno - 1) * page_size_ + done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-          block_pages_ = 0;
-          return false;
-        }
-        done += n;
+      if (!image_.Read(block_.data(), block_.size(), (pgno - 1) * uint64_t{page_size_}).ok()) {
+        block_pages_ = 0;
+        return false;
       }
       block_first_ = pgno;
       block_pages_ = count;
@@ -420,7 +413,7 @@ class TableWalk {
   }
 
   Database& db_;
-  int fd_;
+  const ImageFile& image_;
   uint32_t page_size_, usable_;
   uint64_t pages_;
   uint64_t visited_ = 0;
@@ -456,7 +449,51 @@ Result<std::string> RowidName(Database& db, const std::string& table) {
 
 }  // namespace
 
-Result<DataFingerprint> FingerprintSqliteImage(Database& db, int fd,
+Result<std::unique_ptr<ImageFile>> ImageFile::Open(const std::string& path) {
+  std::unique_ptr<ImageFile> image(new ImageFile());
+  image->path_ = path;
+  // Opening a connection opens its file (and reads nothing yet).
+  if (sqlite3_open_v2(path.c_str(), &image->db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK ||
+      sqlite3_file_control(image->db_, "main", SQLITE_FCNTL_FILE_POINTER, &image->file_) != SQLITE_OK ||
+      image->file_ == nullptr || image->file_->pMethods == nullptr) {
+    return Status(Code::kIOError, fmt::format("cannot open {}: {}", path,
+                                              image->db_ ? sqlite3_errmsg(image->db_) : "out of memory"));
+  }
+  return image;
+}
+
+ImageFile::~ImageFile() { sqlite3_close_v2(db_); }
+
+Status ImageFile::Read(char* buf, size_t size, uint64_t offset) const {
+  // xRead takes an int: a large range goes in pieces.
+  constexpr size_t kMost = 1 << 30;
+  for (size_t done = 0; done < size;) {
+    const size_t n = std::min(kMost, size - done);
+    const int rc = file_->pMethods->xRead(file_, buf + done, static_cast<int>(n),
+                                          static_cast<sqlite3_int64>(offset + done));
+    if (rc == SQLITE_IOERR_SHORT_READ) {
+      return Status(Code::kIOError, fmt::format("{} ended before byte {} while its header says it "
+                                                "has more pages",
+                                                path_, offset + size));
+    }
+    if (rc != SQLITE_OK) {
+      return Status(Code::kIOError, fmt::format("cannot read {} at byte {} (SQLite I/O error {})",
+                                                path_, offset + done, rc));
+    }
+    done += n;
+  }
+  return Status::OK();
+}
+
+Result<uint64_t> ImageFile::Size() const {
+  sqlite3_int64 size = 0;
+  if (file_->pMethods->xFileSize(file_, &size) != SQLITE_OK) {
+    return Status(Code::kIOError, "cannot read the size of " + path_);
+  }
+  return static_cast<uint64_t>(size);
+}
+
+Result<DataFingerprint> FingerprintSqliteImage(Database& db, const ImageFile& image,
                                                const std::string& cache_path,
                                                ImageFingerprintStats* stats,
                                                const OpenReader& open_reader, int readers) {
@@ -469,14 +506,14 @@ Result<DataFingerprint> FingerprintSqliteImage(Database& db, int fd,
   for (const auto& row : defs.rows) def[row[0].ToString()] = {row[1].ToInt(), row[2].ToString()};
 
   unsigned char header[100];
-  struct stat st {};
-  bool have_header = pread(fd, header, sizeof header, 0) == sizeof header && fstat(fd, &st) == 0;
+  auto size = image.Size();
+  bool have_header = size.ok() && image.Read(reinterpret_cast<char*>(header), sizeof header, 0).ok();
   uint32_t page_size = have_header ? Be16(header + 16) : 0;
   if (page_size == 1) page_size = 65536;
   // Too odd a file to walk: every table is read with SQL.
   bool walkable = have_header && page_size >= 512 && page_size > header[20] + 480u;
   uint32_t usable = walkable ? page_size - header[20] : 0;
-  uint64_t pages = walkable ? static_cast<uint64_t>(st.st_size) / page_size : 0;
+  uint64_t pages = walkable ? *size / page_size : 0;
   std::string encoding = have_header ? fmt::format("{}", Be32(header + 56)) : "";
 
   SumCache old_cache = LoadCache(cache_path), new_cache;
@@ -496,7 +533,7 @@ Result<DataFingerprint> FingerprintSqliteImage(Database& db, int fd,
         break;
       }
       if (!rowid->empty()) {
-        TableWalk walk(db, fd, page_size, usable, pages, old_cache, segment_readers, i, *stats);
+        TableWalk walk(db, image, page_size, usable, pages, old_cache, segment_readers, i, *stats);
         walked = walk.Run(name, *rowid, static_cast<uint32_t>(it->second.first),
                           fmt::format("{}\n{}\n{}\n", name, it->second.second, encoding));
       }

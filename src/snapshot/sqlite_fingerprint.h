@@ -25,12 +25,42 @@
 #include "safety/fingerprint.h"
 #include "strata/database.h"
 
+struct sqlite3;
+struct sqlite3_file;
+
 namespace strata::snapshot {
 
 struct ImageFingerprintStats {
   int64_t segments = 0;       // segments walked
   int64_t reused = 0;         // of them, sums taken from the cache
   int64_t tables_read = 0;    // tables read whole with SQL
+};
+
+/// A SQLite database file (or a copy of it) read by byte range, opened
+/// through a connection of its own that runs nothing: SQLite closes the
+/// file, and while another connection of this process holds a lock on it,
+/// SQLite keeps the descriptor open. Closing a descriptor of a file drops
+/// every POSIX lock the process holds on it, so a descriptor opened and
+/// closed beside SQLite would drop the read lock that keeps the image one
+/// state, or the write lock of an `up` run that takes its snapshot.
+/// Reads from several threads are safe where each has its own ImageFile.
+class ImageFile {
+ public:
+  static Result<std::unique_ptr<ImageFile>> Open(const std::string& path);
+  ~ImageFile();
+  ImageFile(const ImageFile&) = delete;
+  ImageFile& operator=(const ImageFile&) = delete;
+
+  /// Reads `size` bytes at `offset`; a file that ends first is an error.
+  Status Read(char* buf, size_t size, uint64_t offset) const;
+  Result<uint64_t> Size() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  ImageFile() = default;
+  ::sqlite3* db_ = nullptr;
+  ::sqlite3_file* file_ = nullptr;
+  std::string path_;
 };
 
 /// Opens another connection in a read transaction that shows the state the
@@ -44,18 +74,14 @@ using OpenReader = std::function<Result<std::unique_ptr<Database>>()>;
 OpenReader ReadersOf(const std::string& path);
 
 /// The data fingerprint of the SQLite database open on `db`, whose file
-/// (or a copy of it), open on `image_fd`, holds the same state `db` reads
-/// (its transaction keeps it so). The caller opens `image_fd` before `db` takes
-/// its read lock and closes it once the lock is let go: closing any
-/// descriptor of a file drops every POSIX lock the process holds on it,
-/// SQLite's among them, and writers could then commit while it is read.
-/// `cache_path` remembers segment sums between runs ("" = no cache); it is
+/// (or a copy of it), `image`, holds the same state `db` reads (its
+/// transaction keeps it so). `cache_path` remembers segment sums between runs ("" = no cache); it is
 /// rewritten with the segments of this run only, so it stays the size of
 /// one database's segments. A damaged or missing cache is not an error.
 /// With `open_reader`, up to `readers` more connections read the segments'
 /// rows while this thread walks the pages (a first snapshot reads every
 /// row); one that cannot be opened leaves its share to the others and `db`.
-Result<DataFingerprint> FingerprintSqliteImage(Database& db, int image_fd,
+Result<DataFingerprint> FingerprintSqliteImage(Database& db, const ImageFile& image,
                                                const std::string& cache_path,
                                                ImageFingerprintStats* stats = nullptr,
                                                const OpenReader& open_reader = {},

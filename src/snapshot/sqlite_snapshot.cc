@@ -134,22 +134,6 @@ Status MatchWalPageSize(sqlite3* dest, const std::string& image_path, uint32_t i
   return Status::OK();
 }
 
-Status ReadFully(int fd, char* buf, size_t size, uint64_t offset, const std::string& path) {
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = pread(fd, buf + done, size - done, offset + done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Errno("cannot read " + path);
-    if (n == 0) {
-      return Status(Code::kIOError, fmt::format("{} ended at byte {} while its header says it "
-                                                "has more pages",
-                                                path, offset + done));
-    }
-    done += n;
-  }
-  return Status::OK();
-}
-
 Result<std::string> NewestVersion(Database& db) {
   STRATA_ASSIGN_OR_RETURN(bool has_history, db.TableExists("strata_history"));
   if (!has_history) return std::string();
@@ -212,21 +196,10 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
   // new frames), then checkpoint; if a reader of an older state keeps the
   // checkpoint from finishing, copy through the backup API instead. When
   // the caller holds the write lock already, a read transaction is enough.
-  // The file is read through one descriptor, opened before the read lock is
-  // taken and closed after it is let go: closing any descriptor of the file
-  // drops every POSIX lock this process holds on it, SQLite's shared lock
-  // among them, and writers would commit while the pages are read (a state
-  // that never was, a torn page).
-  const int db_fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (db_fd < 0) return Errno("cannot open " + path);
-  if (Status begun = reader->Exec(wal && !options.write_lock_held ? "BEGIN IMMEDIATE" : "BEGIN"); !begun.ok()) {
-    close(db_fd);
-    return begun;
-  }
-  auto end_read = [&] {
-    reader->Exec("ROLLBACK").IgnoreError();
-    close(db_fd);
-  };
+  // The file is read through ImageFile, which SQLite closes (a descriptor
+  // closed beside it would drop this process's locks on the file).
+  STRATA_RETURN_IF_ERROR(reader->Exec(wal && !options.write_lock_held ? "BEGIN IMMEDIATE" : "BEGIN"));
+  auto end_read = [&] { reader->Exec("ROLLBACK").IgnoreError(); };
   Status s = reader->Exec("SELECT count(*) FROM sqlite_schema");
   std::string image_path = path;
   std::string backup_path;
@@ -250,14 +223,22 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
       image_path = backup_path;
     }
   }
-  // A copy made through the backup API is a file of its own.
-  int image_fd = db_fd;
-  if (s.ok() && !backup_path.empty()) {
-    image_fd = open(backup_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (image_fd < 0) s = Errno("cannot open " + backup_path);
+  // A copy made through the backup API is a file of its own. Each thread
+  // reads through its own ImageFile.
+  std::unique_ptr<ImageFile> image, walked_image;
+  if (s.ok()) {
+    auto opened = ImageFile::Open(image_path);
+    auto opened_too = opened.ok() ? ImageFile::Open(image_path) : opened.status();
+    if (opened.ok() && opened_too.ok()) {
+      image = std::move(opened).value();
+      walked_image = std::move(opened_too).value();
+    } else {
+      s = opened.ok() ? opened_too.status() : opened.status();
+    }
   }
   auto cleanup = [&] {
-    if (image_fd >= 0 && image_fd != db_fd) close(image_fd);
+    image.reset();
+    walked_image.reset();
     end_read();
     if (!backup_path.empty()) unlink(backup_path.c_str());
   };
@@ -295,7 +276,7 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
     // More connections read rows beside it, in the state `reader` keeps
     // (the walk checks each segment's rows against its pages).
     int threads = options.threads > 0 ? options.threads : DefaultThreads();
-    auto data = FingerprintSqliteImage(*reader, image_fd, SegmentCachePath(store, path), nullptr,
+    auto data = FingerprintSqliteImage(*reader, *walked_image, SegmentCachePath(store, path), nullptr,
                                        ReadersOf(path), threads);
     if (!data.ok()) {
       fp_status = data.status().WithContext("data fingerprint");
@@ -309,7 +290,6 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
   if (options.progress) options.progress->Start("snapshot", total);
   std::vector<PutResult> puts;
   {
-    posix_fadvise(image_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     ChunkPipeline pipeline(store, options.threads > 0 ? options.threads : DefaultThreads());
     for (uint64_t off = 0; off < total && s.ok(); off += chunk) {
       if (Interrupt::Requested()) {
@@ -318,7 +298,7 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
         break;
       }
       std::string buf = pipeline.Buffer(std::min(chunk, total - off));
-      s = ReadFully(image_fd, buf.data(), buf.size(), off, image_path);
+      s = image->Read(buf.data(), buf.size(), off);
       if (!s.ok()) break;
       if (options.progress) options.progress->Advance(buf.size());
       s = pipeline.Add(std::move(buf));

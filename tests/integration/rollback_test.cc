@@ -2117,6 +2117,58 @@ TEST_P(RollbackTest, ADownScriptsTypeChangeDoesNotRoundValuesWrittenSince) {
   EXPECT_EQ(RowsText("SELECT id, qty FROM stock WHERE id = 3"), "3|10|\n");
 }
 
+// A varchar narrowed back does not cut a longer value: the ALTER fails
+// ("value too long"), the down script's own error, which is what the user
+// is told (hunt79 #1: the check cast as `::` does, which cuts, and claimed
+// a loss that could not happen, pointing at --discard-later-writes). What
+// it does cut silently, trailing spaces, is still refused.
+TEST_P(RollbackTest, ANarrowedVarcharFailsItsDownScriptRatherThanClaimingALoss) {
+  if (!pg()) GTEST_SKIP() << "ALTER COLUMN ... TYPE is PostgreSQL's";
+  Write("0003_post.up.sql", "CREATE TABLE post (id int PRIMARY KEY, name varchar(10) NOT NULL);\n");
+  Write("0004_len.up.sql", "ALTER TABLE post ALTER COLUMN name TYPE varchar(20);\n");
+  Write("0004_len.down.sql", "ALTER TABLE post ALTER COLUMN name TYPE varchar(10);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO post VALUES (1, 'fifteen letters')").ok());
+  DownOptions one;
+  one.steps = 1;
+  Status failed = Down(one);
+  EXPECT_EQ(failed.code(), Code::kDatabase) << failed.message();
+  EXPECT_THAT(failed.message(), HasSubstr("value too long for type character varying(10)"));
+  EXPECT_THAT(failed.message(), ::testing::Not(HasSubstr("would become")));
+  EXPECT_EQ(RowsText("SELECT id, name FROM post"), "1|fifteen letters|\n");
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM strata_history WHERE version = 4"), 1);
+
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE post SET name = 'ten chars!          '").ok());
+  Status refused = Down(one);
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("\"ten chars!          \" would become \"ten chars!\""));
+  EXPECT_EQ(Scalar(*db_, "SELECT length(name) FROM post"), 20);
+}
+
+// A captured value whose unique key a row written since took: the rollback
+// is undone, and the message names that row's write as the cause, not the
+// down file (hunt79 #2, Lemmy's add_case_insensitive_usernames).
+TEST_P(RollbackTest, ACapturedValueWhoseKeyWasTakenSinceIsNotBlamedOnTheDownFile) {
+  Write("0003_user.up.sql", "CREATE TABLE user_ (id INTEGER PRIMARY KEY, email TEXT UNIQUE);\n"
+                            "INSERT INTO user_ VALUES (1, ''), (2, NULL);\n");
+  Write("0004_email.up.sql", "UPDATE user_ SET email = NULL WHERE email = '';\n");
+  Write("0004_email.down.sql", "SELECT 1;\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE user_ SET email = '' WHERE id = 2").ok());
+  DownOptions one;
+  one.steps = 1;
+  Status refused = Down(one);
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("could not be put back: another row holds it now under a "
+                                           "unique key"));
+  EXPECT_THAT(refused.message(), ::testing::Not(HasSubstr("Fix the down file")));
+  EXPECT_EQ(RowsText("SELECT id, coalesce(email, 'null') FROM user_ ORDER BY id"), "1|null|\n2||\n");
+  ASSERT_TRUE(target_->Connect()->Exec("UPDATE user_ SET email = 'b@x' WHERE id = 2").ok());
+  Status rolled = Down(one);
+  ASSERT_TRUE(rolled.ok()) << rolled.message();
+  EXPECT_EQ(RowsText("SELECT id, email FROM user_ ORDER BY id"), "1||\n2|b@x|\n");
+}
+
 TEST_P(RollbackTest, WritesToATableTheMigrationRenamedAreNotLostSilently) {
   Write("0003_rebuild.up.sql",
         "ALTER TABLE items RENAME TO item;\n"

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "snapshot/snapshot.h"
 #include "testutil/harness.h"
 
 namespace strata {
@@ -250,6 +251,28 @@ TEST_P(SnapshotCliTest, RestoreJustBeforeARunSaysWhatItsSnapshotMissed) {
   EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM t WHERE id IN (1, 2, 100)"), 3);
 }
 
+// A SQLite file that is gone is not restored "in place" (which made it,
+// past any -wal a deleted database left beside it, with exit 0, hunt78 #3):
+// exit 4, pointing at --into, which checks for such leftovers.
+TEST_P(SnapshotCliTest, AnInPlaceRestoreOfAMissingSqliteFileIsRefused) {
+  if (pg()) GTEST_SKIP() << "a SQLite file";
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\nINSERT INTO t VALUES (1);\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_EQ(Strata({"snapshot", "create"}).exit_code, 0);
+  std::string id = List()[0]["id"];
+  db_.reset();
+  const std::string path = target_->url().substr(std::string("sqlite:").size());
+  ASSERT_EQ(std::remove(path.c_str()), 0);
+  auto r = Strata({"snapshot", "restore", id, "--yes"});
+  EXPECT_EQ(r.exit_code, 4) << r.all();
+  EXPECT_THAT(r.err, HasSubstr("does not exist, so there is nothing to restore over"));
+  EXPECT_THAT(r.err, HasSubstr("--into " + target_->url()));
+  EXPECT_FALSE(std::filesystem::exists(path));
+  r = Strata({"snapshot", "restore", id, "--into", target_->url()});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM t"), 1);
+}
+
 // On SQLite a run opens its transaction, whose write lock keeps every other
 // connection from committing, before it takes its snapshot: the snapshot is
 // the state its first migration started from.
@@ -264,13 +287,21 @@ TEST_P(SnapshotCliTest, ARunsSnapshotIsTakenUnderItsWriteLockOnSqlite) {
   options.migrations_dir = dir_.path() + "/migrations";
   auto m = Migrator::Open(options);
   ASSERT_TRUE(m.ok()) << m.status().message();
+  auto store = snapshot::SnapshotStore::Open(dir_.path() + "/store", {});
+  ASSERT_TRUE(store.ok()) << store.status().message();
   bool blocked = false;
   UpOptions up;
   up.before_apply = [&]() -> Result<std::string> {
+    // The snapshot reads the file without letting go of the run's lock
+    // (a descriptor of the file closed in this process would drop it).
+    snapshot::CreateOptions options;
+    options.write_lock_held = true;
+    auto taken = snapshot::CreateSnapshot(**store, target_->url(), options);
+    if (!taken.ok()) return taken.status();
     auto app = target_->Connect();
     EXPECT_TRUE(app->SetLockTimeout(std::chrono::milliseconds(1)).ok());
     blocked = !app->Exec("INSERT INTO t VALUES (1, 'the application')").ok();
-    return std::string();
+    return taken->id;
   };
   auto report = (*m)->Up(up);
   ASSERT_TRUE(report.ok()) << report.status().message();

@@ -48,13 +48,13 @@ class SqliteImageFingerprintTest : public ::testing::Test {
   /// checked against FingerprintData.
   ImageFingerprintStats Check(const OpenReader& open_reader = {}, int readers = 0) {
     ImageFingerprintStats stats;
-    const int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);  // before the read lock
-    EXPECT_GE(fd, 0);
+    auto file = ImageFile::Open(path_);
+    EXPECT_TRUE(file.ok()) << file.status().message();
+    if (!file.ok()) return stats;
     EXPECT_TRUE(db_->Exec("BEGIN").ok());
-    auto image = FingerprintSqliteImage(*db_, fd, cache_, &stats, open_reader, readers);
+    auto image = FingerprintSqliteImage(*db_, **file, cache_, &stats, open_reader, readers);
     auto full = FingerprintData(*db_);
     EXPECT_TRUE(db_->Exec("ROLLBACK").ok());
-    close(fd);
     EXPECT_TRUE(image.ok()) << image.status().message();
     EXPECT_TRUE(full.ok()) << full.status().message();
     if (image.ok() && full.ok()) {
@@ -148,12 +148,11 @@ TEST_F(SqliteImageFingerprintTest, AReaderOfAnotherStateIsAnErrorNotAWrongFinger
     ASSERT_TRUE(copy.ok());
     ASSERT_TRUE((*copy)->Exec("DELETE FROM accounts WHERE id = 70000").ok());
   }
-  const int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  ASSERT_GE(fd, 0);
+  auto file = ImageFile::Open(path_);
+  ASSERT_TRUE(file.ok()) << file.status().message();
   ASSERT_TRUE(db_->Exec("BEGIN").ok());
-  auto image = FingerprintSqliteImage(*db_, fd, cache_, nullptr, ReadersOf(other), 2);
+  auto image = FingerprintSqliteImage(*db_, **file, cache_, nullptr, ReadersOf(other), 2);
   EXPECT_TRUE(db_->Exec("ROLLBACK").ok());
-  close(fd);
   ASSERT_FALSE(image.ok());
   EXPECT_EQ(image.status().code(), Code::kInternal);
   EXPECT_NE(image.status().message().find("do not show the same state"), std::string::npos)

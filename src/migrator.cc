@@ -4833,14 +4833,17 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   }
   if (options.dry_run) return report;
 
+  // Where the run's steps share one transaction (SQLite), it is opened
+  // before the snapshot: its write lock keeps the application from
+  // committing between the restoration point and the first migration,
+  // whose state it is. History is made before it opens: an interrupted
+  // statement rolls the whole transaction back, and only the steps are
+  // run again.
+  const bool one_transaction = db_->step_atomicity() == StepAtomicity::kSavepoint;
+  if (one_transaction) STRATA_RETURN_IF_ERROR(run.history().Ensure());
   std::string snapshot_id;
   if (options.before_apply && !todo.empty()) {
-    // Where the run's steps share one transaction (SQLite), it is opened
-    // first: its write lock keeps the application from committing between
-    // the restoration point and the first migration, whose state it is.
-    if (db_->step_atomicity() == StepAtomicity::kSavepoint && !db_->InTransaction()) {
-      STRATA_RETURN_IF_ERROR(db_->Begin());
-    }
+    if (one_transaction && !db_->InTransaction()) STRATA_RETURN_IF_ERROR(db_->Begin());
     Result<std::string> taken = options.before_apply();
     if (!taken.ok()) {
       if (db_->InTransaction()) db_->Rollback().IgnoreError();
@@ -4848,7 +4851,7 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
     }
     snapshot_id = std::move(taken).value();
   }
-  STRATA_RETURN_IF_ERROR(run.history().Ensure());
+  if (!one_transaction) STRATA_RETURN_IF_ERROR(run.history().Ensure());
   // The schema is read whole once; then only what the migrations touch is
   // re-read, for several migrations at once where they touch different tables.
   STRATA_ASSIGN_OR_RETURN(SchemaModel model, SchemaModel::Read(*db_));
@@ -5738,7 +5741,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
         // script is not at fault.
         const bool lock_wait = s.message().find("(SQLSTATE 55P03)") != std::string::npos;
         const std::string fix_it =
-            Interrupt::Requested() || lock_wait
+            Interrupt::Requested() || lock_wait || options.rehearsal
                 ? ""
                 : fmt::format(" (The down script that ran is the one stored when it was "
                               "applied: to run a fixed down file instead, store it with "
@@ -5793,11 +5796,20 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                                  s.message().find("UNIQUE constraint failed") != std::string::npos);
       // (A check that found the down script would lose the application's
       // writes says all itself: nothing needs fixing by hand.)
+      // How a fixed down file gets to run.
+      const std::string retry =
+          options.rehearsal ? std::string("rehearse again")
+                            : fmt::format("store it with `strata resolve {} --accept-file` and roll back again",
+                                          step.version);
       if (!would_lose_writes) {
         s = Status(Code::kVerifyFailed,
                    fmt::format("rollback of {} did not restore the state before it, so it was "
-                               "undone; {} is still applied and history records the failure. {}.\n{}",
-                               step.id, step.id,
+                               "undone{}. {}.\n{}",
+                               step.id,
+                               options.rehearsal ? " (in the rehearsal's sandbox)"
+                                                 : fmt::format("; {} is still applied and history records "
+                                                               "the failure",
+                                                               step.id),
                                null_since
                                    ? fmt::format("Rows written since {} was applied have no value in a "
                                                  "column it dropped, which was NOT NULL before it (the "
@@ -5817,10 +5829,8 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                                  "The data captured at apply time could not be put "
                                                  "back (the down script must first rebuild the "
                                                  "columns and tables the up script removed; the "
-                                                 "error below says why). Fix the down file, store "
-                                                 "it with `strata resolve {} --accept-file` and roll "
-                                                 "back again",
-                                                 step.version)
+                                                 "error below says why). Fix the down file and {}",
+                                                 retry)
                                : outside
                                    ? fmt::format(
                                          "Before the rollback ran, the schema already differed "
@@ -5838,17 +5848,15 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                          "over several versions (one statement each, as in ory's "
                                          "fizz migrations) rolls back with one down script: put "
                                          "the pieces in the down file of the version whose up "
-                                         "script made the change, empty this one's, store them "
-                                         "with `strata resolve {} --accept-file` and roll back "
-                                         "again",
-                                         step.version)
+                                         "script made the change, empty this one's and {}",
+                                         options.rehearsal ? retry : fmt::format(
+                                             "store them with `strata resolve {} --accept-file` and "
+                                             "roll back again", step.version))
                                    : fmt::format(
-                                         "The down script stored at apply time did not put it "
-                                         "back (the difference is below), or a trigger that the "
-                                         "rollback's statements fired changed a table. Fix the "
-                                         "down file, store it with `strata resolve {} "
-                                         "--accept-file` and roll back again",
-                                         step.version),
+                                         "The down script {}did not put it back (the difference "
+                                         "is below), or a trigger that the rollback's statements "
+                                         "fired changed a table. Fix the down file and {}",
+                                         options.rehearsal ? "" : "stored at apply time ", retry),
                                s.message()));
       }
     }

@@ -171,6 +171,10 @@ struct DownOptions {
   /// their migration (those writes are lost); without it such a rollback
   /// is refused (kVerifyFailed).
   bool discard_later_writes = false;
+  /// The rollback rehearses one in a sandbox (`strata rehearse`): a failure
+  /// says to fix the down file and rehearse again, not how to store the
+  /// file in the history of a target where the migration is pending.
+  bool rehearsal = false;
 };
 
 /// A finding of `validate`: an error (code != kOk) or a warning.

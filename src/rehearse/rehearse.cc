@@ -229,7 +229,7 @@ class Rehearser {
 
   Timed Down(int64_t version) {
     int64_t ms = -1;
-    auto r = migrator_->Down(DownOptions{.steps = 1}, [&](const Event& e) {
+    auto r = migrator_->Down(DownOptions{.steps = 1, .rehearsal = true}, [&](const Event& e) {
       if (e.kind == Event::Kind::kRolledBack && e.version == version) ms = e.duration_ms;
     });
     return {r.status(), ms};

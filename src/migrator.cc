@@ -733,6 +733,26 @@ bool OnlyUpdatesAndDeletes(const std::vector<sql::StatementInfo>& infos) {
   });
 }
 
+/// SQLite keeps its journal mode in a transaction and says nothing (it
+/// answers with the mode it has): a script that sets one must run outside
+/// the transaction a migration gets.
+Status RefuseJournalModeInTransaction(const std::vector<sql::Statement>& statements,
+                                      const std::string& where, sql::Dialect dialect) {
+  if (dialect != sql::Dialect::kSqlite) return Status::OK();
+  static const std::regex kJournalMode(R"(^\s*pragma\s+("?\w+"?\s*\.\s*)?"?journal_mode"?\s*[=(])",
+                                       std::regex::icase);
+  for (const sql::Statement& st : statements) {
+    if (!std::regex_search(st.text, kJournalMode)) continue;
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{}:{}: PRAGMA journal_mode does nothing in the transaction a "
+                              "migration runs in (SQLite keeps the mode it has, without an "
+                              "error); put it in a migration of its own marked -- "
+                              "strata:no-transaction",
+                              where, st.line));
+  }
+  return Status::OK();
+}
+
 Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders& values) {
   Prepared p;
   STRATA_RETURN_IF_ERROR(ReadUpScript(m));  // unread when the checksum cache vouched for it
@@ -743,6 +763,7 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders&
   p.up_left_out = p.up.size();
   if (!m.directives.no_transaction) {
     STRATA_RETURN_IF_ERROR(Unwrap(p.up, p.info, m.up_path, dialect));
+    STRATA_RETURN_IF_ERROR(RefuseJournalModeInTransaction(p.up, m.up_path, dialect));
   }
   p.up_left_out -= p.up.size();
   if (m.has_verify()) {

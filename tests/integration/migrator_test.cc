@@ -99,6 +99,25 @@ TEST_P(MigratorTest, ApplyAllRollBackAllReapply) {
 
 // MigratorOptions::session_sql runs on every connection the migrator opens:
 // the run's and the lock's (rehearsal waives durability on its copy so).
+// SQLite keeps its journal mode inside a transaction without an error: a
+// migration that sets one applied "ok" and changed nothing (hunt81 #1). It
+// is refused before anything runs, pointing at -- strata:no-transaction.
+TEST_P(MigratorTest, AJournalModeSetInATransactionIsRefusedOnSqlite) {
+  if (pg()) GTEST_SKIP() << "a SQLite pragma";
+  Write("0001_wal.up.sql", "PRAGMA journal_mode = WAL;\nCREATE TABLE x (a INTEGER);\n");
+  Status refused = Up();
+  EXPECT_EQ(refused.code(), Code::kInvalidArgument) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("0001_wal.up.sql:1: PRAGMA journal_mode does nothing in the "
+                                           "transaction a migration runs in"));
+  EXPECT_FALSE(*db_->TableExists("x"));
+  Write("0001_wal.up.sql", "-- strata:no-transaction\nPRAGMA journal_mode = WAL;\n");
+  UpOptions options;
+  options.allow_irreversible = true;
+  Status applied = Up(options);
+  ASSERT_TRUE(applied.ok()) << applied.message();
+  EXPECT_EQ(testing::Column(*target_->Connect(), "PRAGMA journal_mode"), std::vector<std::string>{"wal"});
+}
+
 TEST_P(MigratorTest, SessionSqlRunsOnEachConnection) {
   MigratorOptions options;
   options.database_url = target_->url();

@@ -866,6 +866,9 @@ std::optional<std::string> DownFileChange(const Prepared& p, const AppliedMigrat
 /// whose objects Strata cannot place on a table.
 struct Scope {
   bool whole = false;
+  /// Whole only for what the engine rewrites with the tables named (a
+  /// DROP TABLE, a RENAME): not for a view, function, type or routine.
+  bool through_tables = true;
   std::vector<std::string> tables;
   const std::vector<std::string>* filter() const { return whole ? nullptr : &tables; }
 };
@@ -1317,6 +1320,7 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
     if ((i.kind == K::kAlterOther && (i.table.empty() || i.cascade)) ||
         (i.body_ddl && i.kind != K::kCreateFunction)) {
       scope.whole = true;
+      scope.through_tables = false;
       // Its tables' data is checked still: one a DO block drops a column
       // of is captured whole, and written to since, it must not be put
       // back whole (the application's rows went with exit 0; hunt49 #1).
@@ -1344,7 +1348,10 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
         std::string table = i.table;
         for (const auto& o : i.objects.empty() ? std::vector<sql::ObjectName>{{i.schema, i.object}} : i.objects) {
           std::string owner = model.TableOf(i.kind == K::kDropIndex ? "index" : "trigger", o.name);
-          if (owner.empty() && table.empty()) scope.whole = true;
+          if (owner.empty() && table.empty()) {
+            scope.whole = true;
+            scope.through_tables = false;
+          }
           add(owner);
         }
         add(table);
@@ -1352,6 +1359,7 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
       }
       default:
         scope.whole = true;
+        scope.through_tables = false;
     }
     // What a DO block or a function body writes, or a routine the
     // statement calls (AddCalledRoutineWrites): its data is checked too.
@@ -1937,7 +1945,7 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   // Reaching past its tables, it still names some: a rollback of another
   // migration applied before it (out of order) that shares none of them,
   // nor a definition naming them, leaves its changes alone.
-  if (scope.whole && !scope.tables.empty()) checks["named"] = scope.tables;
+  if (scope.whole && scope.through_tables && !scope.tables.empty()) checks["named"] = scope.tables;
   // Errors of the stored down script then name its file's lines.
   if (p.down_first_line > 1) checks["down_line"] = p.down_first_line;
   json objects = json::object();

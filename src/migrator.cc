@@ -638,6 +638,54 @@ std::optional<std::string> DownThatCannotPass(const Migration& m, const Prepared
     }
     return false;
   };
+  // The statements that rebuild a table: renamed away, made again under
+  // its name and the old one dropped (T -> old, CREATE T, DROP old), or
+  // SQLite's way (CREATE new, DROP T, new -> T). An empty down script
+  // leaves the new table, which is no change if it is defined as the old
+  // one was: only the database can tell.
+  std::set<size_t> rebuilding;
+  std::string rebuilt_note;
+  auto find_after = [&](size_t from, K kind, const std::string& name) {
+    for (size_t j = from + 1; j < p.info.size(); ++j) {
+      const sql::StatementInfo& b = p.info[j];
+      if (b.kind == kind && same(b.object.empty() ? b.table : b.object, name)) return j;
+    }
+    return p.info.size();
+  };
+  for (size_t i = 0; i < p.info.size(); ++i) {
+    const sql::StatementInfo& a = p.info[i];
+    std::string table;
+    std::vector<size_t> parts{i};
+    if (a.kind == K::kRenameTable) {
+      const size_t made = find_after(i, K::kCreateTable, a.object);
+      const size_t dropped = find_after(i, K::kDropTable, a.new_name);
+      if (made < p.info.size() && dropped < p.info.size()) {
+        table = a.object;
+        parts.insert(parts.end(), {made, dropped});
+      }
+    } else if (a.kind == K::kCreateTable) {
+      for (size_t j = i + 1; j < p.info.size() && table.empty(); ++j) {
+        const sql::StatementInfo& r = p.info[j];
+        const size_t dropped = r.kind == K::kRenameTable && same(r.object, a.object)
+                                   ? find_after(i, K::kDropTable, r.new_name)
+                                   : p.info.size();
+        if (dropped < j) {
+          table = r.new_name;
+          parts.insert(parts.end(), {j, dropped});
+        }
+      }
+    }
+    if (table.empty() || rebuilding.count(i)) continue;
+    rebuilding.insert(parts.begin(), parts.end());
+    if (rebuilt_note.empty()) {
+      rebuilt_note = fmt::format(
+          "{}: {} has no statements, but {}:{} begins rebuilding table {}: rolling back leaves the "
+          "rebuilt table in place, so `strata down` passes its check only if it is defined exactly "
+          "as before (a rebuild that changes a column, constraint or index needs a down script "
+          "that rebuilds it back)",
+          m.id(), down_file, m.up_path, p.up[i].line, table);
+    }
+  }
   for (size_t i = 0; i < p.info.size(); ++i) {
     const sql::StatementInfo& info = p.info[i];
     const bool schema = info.kind != K::kInsert && info.kind != K::kUpdate && info.kind != K::kDelete &&
@@ -645,7 +693,10 @@ std::optional<std::string> DownThatCannotPass(const Migration& m, const Prepared
                         info.kind != K::kTransactionControl && info.kind != K::kOther &&
                         info.kind != K::kAlterOther;
     // One that may find its work done (IF [NOT] EXISTS) may change nothing.
-    if (!schema || info.if_exists || info.if_not_exists || info.temporary || paired(i)) continue;
+    if (!schema || info.if_exists || info.if_not_exists || info.temporary || paired(i) ||
+        rebuilding.count(i)) {
+      continue;
+    }
     return fmt::format("{}: {} has no statements, but {}:{} {}: rolling back would leave that "
                        "change in place, so `strata down` would fail its check; write the down "
                        "script that undoes it, or delete the down file to have Strata derive one "
@@ -653,6 +704,7 @@ std::optional<std::string> DownThatCannotPass(const Migration& m, const Prepared
                        m.id(), down_file, m.up_path, p.up[i].line,
                        info.summary.empty() ? "changes the schema" : info.summary);
   }
+  if (!rebuilt_note.empty()) return rebuilt_note;
   return std::nullopt;
 }
 

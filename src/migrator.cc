@@ -918,9 +918,6 @@ std::optional<std::string> DownFileChange(const Prepared& p, const AppliedMigrat
 /// whose objects Strata cannot place on a table.
 struct Scope {
   bool whole = false;
-  /// Whole only for what the engine rewrites with the tables named (a
-  /// DROP TABLE, a RENAME): not for a view, function, type or routine.
-  bool through_tables = true;
   std::vector<std::string> tables;
   const std::vector<std::string>* filter() const { return whole ? nullptr : &tables; }
 };
@@ -1372,7 +1369,6 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
     if ((i.kind == K::kAlterOther && (i.table.empty() || i.cascade)) ||
         (i.body_ddl && i.kind != K::kCreateFunction)) {
       scope.whole = true;
-      scope.through_tables = false;
       // Its tables' data is checked still: one a DO block drops a column
       // of is captured whole, and written to since, it must not be put
       // back whole (the application's rows went with exit 0; hunt49 #1).
@@ -1400,10 +1396,7 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
         std::string table = i.table;
         for (const auto& o : i.objects.empty() ? std::vector<sql::ObjectName>{{i.schema, i.object}} : i.objects) {
           std::string owner = model.TableOf(i.kind == K::kDropIndex ? "index" : "trigger", o.name);
-          if (owner.empty() && table.empty()) {
-            scope.whole = true;
-            scope.through_tables = false;
-          }
+          if (owner.empty() && table.empty()) scope.whole = true;
           add(owner);
         }
         add(table);
@@ -1411,7 +1404,6 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
       }
       default:
         scope.whole = true;
-        scope.through_tables = false;
     }
     // What a DO block or a function body writes, or a routine the
     // statement calls (AddCalledRoutineWrites): its data is checked too.
@@ -1994,10 +1986,6 @@ Result<Guarded> Guard(Database& db, const Migration& m, const Prepared& p, const
   using nlohmann::json;
   json checks;
   checks["scope"] = scope.whole ? json("whole") : json(scope.tables);
-  // Reaching past its tables, it still names some: a rollback of another
-  // migration applied before it (out of order) that shares none of them,
-  // nor a definition naming them, leaves its changes alone.
-  if (scope.whole && scope.through_tables && !scope.tables.empty()) checks["named"] = scope.tables;
   // Errors of the stored down script then name its file's lines.
   if (p.down_first_line > 1) checks["down_line"] = p.down_first_line;
   json objects = json::object();
@@ -3691,12 +3679,7 @@ bool DiffersFromRecorded(const SchemaModel& live, const std::string& schema_afte
 /// stays would undo part of `later` unchecked, from their recorded checks:
 /// the tables both reach, or one reaches the whole schema; empty when they
 /// share none, or either recorded no checks (applied before Strata did).
-/// `live`, the schema now, is read only for a `later` that reaches past
-/// the tables it names (a DROP TABLE): the engine rewrites the foreign
-/// keys, triggers and views of other tables that name what it changed, so
-/// a table of `target` whose definition names one of them is shared too.
-std::string SharedScope(const AppliedMigration& target, const AppliedMigration& later,
-                        const std::function<Result<SchemaModel>()>& live) {
+std::string SharedScope(const AppliedMigration& target, const AppliedMigration& later) {
   auto a = nlohmann::json::parse(target.checks, nullptr, /*allow_exceptions=*/false);
   auto b = nlohmann::json::parse(later.checks, nullptr, /*allow_exceptions=*/false);
   if (!a.is_object() || !b.is_object() || !a.contains("scope") || !b.contains("scope")) return "";
@@ -3708,43 +3691,16 @@ std::string SharedScope(const AppliedMigration& target, const AppliedMigration& 
                                     "the whole schema, which now holds what {} changed"),
                        target.id(), later.id());
   }
-  const bool beyond = !b["scope"].is_array();
-  const nlohmann::json& named = beyond ? b.value("named", nlohmann::json()) : b["scope"];
-  if (!named.is_array()) {
+  if (!b["scope"].is_array()) {
     return fmt::format(fmt::runtime(std::string(kBeyond) + ", which rolling back {} could change too"),
                        later.id(), target.id());
   }
   std::set<std::string> tables;
   for (const auto& t : a["scope"]) tables.insert(AsciiLower(t.get<std::string>()));
   std::string shared;
-  for (const auto& t : named) {
+  for (const auto& t : b["scope"]) {
     if (tables.count(AsciiLower(t.get<std::string>()))) {
       shared += (shared.empty() ? "" : ", ") + t.get<std::string>();
-    }
-  }
-  if (shared.empty() && beyond) {
-    auto model = live();
-    if (!model.ok()) {
-      return fmt::format(fmt::runtime(std::string(kBeyond) + ", which rolling back {} could change too"),
-                         later.id(), target.id());
-    }
-    std::vector<std::string> mine;
-    for (const auto& t : a["scope"]) mine.push_back(t.get<std::string>());
-    for (const auto& [key, block] : model->Blocks(&mine)) {
-      const std::string text = AsciiLower(block);
-      for (const auto& t : named) {
-        const std::string name = AsciiLower(t.get<std::string>());
-        for (size_t at = text.find(name); at != std::string::npos; at = text.find(name, at + 1)) {
-          auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$'; };
-          const size_t end = at + name.size();
-          if ((at == 0 || !word(text[at - 1])) && (end == text.size() || !word(text[end]))) {
-            return fmt::format("{} changes table {}, which a definition of {}'s tables names ({}), "
-                               "and the engine rewrites such a definition with it",
-                               later.id(), t.get<std::string>(), target.id(),
-                               block.substr(0, block.find('\n')));
-          }
-        }
-      }
     }
   }
   if (shared.empty()) return "";
@@ -5368,16 +5324,11 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
   // when that one goes. Where both reach the same tables, its changes would
   // go too (a column it added to a table the other created), checked by
   // neither, and history would still list it as applied.
-  std::optional<Result<SchemaModel>> live;  // read once, when needed
-  auto read_live = [&]() -> Result<SchemaModel> {
-    if (!live) live = SchemaModel::Read(*db_);
-    return *live;
-  };
   for (const auto& t : targets) {
     for (const auto& a : applied) {
       if (a.version >= t.version || a.applied_at <= t.applied_at) continue;
       STRATA_ASSIGN_OR_RETURN(std::optional<AppliedMigration> later, run.history().Get(a.version));
-      std::string shared = later ? SharedScope(t, *later, read_live) : "";
+      std::string shared = later ? SharedScope(t, *later) : "";
       if (shared.empty()) continue;
       return Status(Code::kIrreversible,
                     fmt::format("migration {} cannot be rolled back while {} stays applied: {} was "

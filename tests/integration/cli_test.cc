@@ -1005,47 +1005,6 @@ TEST_P(CliTest, DownRefusalSaysWhichMigrationReachesTheWholeSchema) {
   EXPECT_EQ(HistoryRows(), 3);
 }
 
-// The other way round: the later out-of-order migration drops and makes
-// again a table of its own (Vaultwarden's sso_userscascade). It reaches past
-// that table only through definitions that name it, which the rolled-back
-// migration's tables do not have: no obstacle (it blocked every rollback,
-// hunt80 #1). A table whose foreign key names the dropped one still is.
-TEST_P(CliTest, ALaterOutOfOrderRebuildOfItsOwnTableDoesNotBlockOtherRollbacks) {
-  Write("0001_a.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n"
-                         "CREATE TABLE sso (user_id INTEGER PRIMARY KEY, ident TEXT);\n"
-                         "CREATE TABLE grants (id INTEGER PRIMARY KEY);\n");
-  Write("0003_manage.up.sql", "ALTER TABLE grants ADD COLUMN manage INTEGER NOT NULL DEFAULT 0;\n");
-  Write("0003_manage.down.sql", "ALTER TABLE grants DROP COLUMN manage;\n");
-  // (PostgreSQL refuses to drop a table another's foreign key names.)
-  Write("0004_link.up.sql", pg() ? "CREATE TABLE links (id INTEGER PRIMARY KEY);\n"
-                                 : "CREATE TABLE links (id INTEGER PRIMARY KEY, sso_id INTEGER REFERENCES sso (user_id));\n");
-  Write("0004_link.down.sql", "DROP TABLE links;\n");
-  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
-  Write("0002_sso.up.sql", "DROP TABLE IF EXISTS sso;\n"
-                           "CREATE TABLE sso (user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE "
-                           "CASCADE, ident TEXT);\n");
-  Write("0002_sso.down.sql", "DROP TABLE sso;\nCREATE TABLE sso (user_id INTEGER PRIMARY KEY, ident TEXT);\n");
-  auto up = Strata({"up", "--no-snapshot", "--allow-out-of-order", "--allow-irreversible"});
-  ASSERT_EQ(up.exit_code, 0) << up.all();
-  auto down = Strata({"down"});
-  if (pg()) {
-    EXPECT_EQ(down.exit_code, 0) << down.all();
-  } else {
-    // 0004's table names sso in a foreign key: refused, saying so.
-    EXPECT_EQ(down.exit_code, cli::kExitIrreversible) << down.all();
-    EXPECT_THAT(down.err, HasSubstr("0004_link cannot be rolled back while 0002_sso stays applied"));
-    EXPECT_THAT(down.err, HasSubstr("0002_sso changes table sso, which a definition of 0004_link's tables names"));
-    EXPECT_EQ(HistoryRows(), 4);
-    ASSERT_TRUE(db_->Exec("DROP TABLE links").ok());
-    ASSERT_TRUE(db_->Exec("DELETE FROM strata_history WHERE version = 4").ok());
-  }
-  // 0003's table names none of it.
-  down = Strata({"down"});
-  EXPECT_EQ(down.exit_code, 0) << down.all();
-  EXPECT_EQ(HistoryRows(), 2);
-  EXPECT_EQ(db_->ListColumns("grants")->size(), 1u);
-}
-
 // An index made by hand after a migration fails its rollback's check: the
 // error says the schema had drifted before the rollback, instead of
 // blaming the down script.

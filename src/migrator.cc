@@ -791,10 +791,19 @@ bool OnlyUpdatesAndDeletes(const std::vector<sql::StatementInfo>& infos) {
 Status RefuseJournalModeInTransaction(const std::vector<sql::Statement>& statements,
                                       const std::string& where, sql::Dialect dialect) {
   if (dialect != sql::Dialect::kSqlite) return Status::OK();
-  static const std::regex kJournalMode(R"(^\s*pragma\s+("?\w+"?\s*\.\s*)?"?journal_mode"?\s*[=(])",
-                                       std::regex::icase);
+  auto sets_journal_mode = [&](const std::string& text) {
+    auto tokens = sql::Tokenize(text, dialect);  // comments skipped, names unquoted
+    if (!tokens.ok() || tokens->size() < 3 || !(*tokens)[0].IsWord("PRAGMA")) return false;
+    size_t at = 1;
+    if (tokens->size() > 4 && (*tokens)[2].IsPunct('.')) at = 3;  // main.journal_mode
+    const sql::Token& name = (*tokens)[at];
+    const sql::Token& next = (*tokens)[at + 1];
+    return (name.kind == sql::TokenKind::kWord || name.kind == sql::TokenKind::kQuotedIdentifier) &&
+           AsciiLower(sql::IdentifierName(name, dialect)) == "journal_mode" &&
+           ((next.kind == sql::TokenKind::kOperator && next.text == "=") || next.IsPunct('('));
+  };
   for (const sql::Statement& st : statements) {
-    if (!std::regex_search(st.text, kJournalMode)) continue;
+    if (!sets_journal_mode(st.text)) continue;
     return Status(Code::kInvalidArgument,
                   fmt::format("{}:{}: PRAGMA journal_mode does nothing in the transaction a "
                               "migration runs in (SQLite keeps the mode it has, without an "
@@ -836,6 +845,9 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders&
       }
     }
     STRATA_RETURN_IF_ERROR(Unwrap(p.verify, infos, m.verify_path, dialect));
+    if (!m.directives.no_transaction) {
+      STRATA_RETURN_IF_ERROR(RefuseJournalModeInTransaction(p.verify, m.verify_path, dialect));
+    }
     // The statements keep their own text; `verify` may go.
   }
   if (m.has_down()) {
@@ -849,6 +861,7 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders&
     if (!directives.ok()) return AtFileLine(directives.status(), m.down_path, file.first_line);
     if (!directives->no_transaction) {
       STRATA_RETURN_IF_ERROR(Unwrap(down, m.down_path, dialect));
+      STRATA_RETURN_IF_ERROR(RefuseJournalModeInTransaction(down, m.down_path, dialect));
     }
     // A down file with no statement (the one `strata new` writes, left as it
     // is) undoes nothing. That is right for an up script that only writes
@@ -3297,10 +3310,27 @@ Shortening ShorteningOf(const std::string& type) {
 Status RefuseLossyRetypes(Database& db, const AppliedMigration& m, const nlohmann::json& checks,
                           const std::vector<sql::StatementInfo>& down) {
   if (db.engine() != Engine::kPostgres) return Status::OK();
-  for (const sql::StatementInfo& info : down) {
-    const std::string table = QuotedTable(db, info.schema, info.table);
-    for (const sql::Retype& retype : info.retyped) {
-      if (!retype.using_expr.empty()) continue;
+  // The names a statement uses as they are now, before the down script's
+  // renames ahead of it (RENAME COLUMN v2 TO v; ALTER COLUMN v TYPE ..).
+  auto name_now = [&](size_t at, std::string table, std::string column) {
+    for (size_t j = at; j-- > 0;) {
+      const sql::StatementInfo& r = down[j];
+      if (r.kind == sql::StatementKind::kRenameTable && r.new_name == table) {
+        table = r.object;
+      } else if (r.kind == sql::StatementKind::kRenameColumn && r.table == table && r.new_name == column) {
+        column = r.column;
+      }
+    }
+    return std::pair{table, column};
+  };
+  for (size_t k = 0; k < down.size(); ++k) {
+    const sql::StatementInfo& info = down[k];
+    for (const sql::Retype& written : info.retyped) {
+      if (!written.using_expr.empty()) continue;
+      const auto [table_now, column_now] = name_now(k, info.table, written.column);
+      const std::string table = QuotedTable(db, info.schema, table_now);
+      sql::Retype retype = written;
+      retype.column = column_now;
       const Shortening shortening = ShorteningOf(retype.type);
       if (shortening == Shortening::kFails) continue;
       auto type = db.Query(
@@ -3321,7 +3351,7 @@ Status RefuseLossyRetypes(Database& db, const AppliedMigration& m, const nlohman
           "SELECT count(*) OVER (), {0}::text, {1}::text FROM {2} WHERE {1}::{3} IS DISTINCT FROM {0}{4} "
           "LIMIT 1",
           column, converted, table, was, silently));
-      if (!changed.ok() || changed->empty() || UnchangedSince(db, checks, info.table)) continue;
+      if (!changed.ok() || changed->empty() || UnchangedSince(db, checks, table_now)) continue;
       const auto& row = changed->rows[0];
       const int64_t n = row[0].ToInt();
       return Status(Code::kVerifyFailed,
@@ -3331,7 +3361,7 @@ Status RefuseLossyRetypes(Database& db, const AppliedMigration& m, const nlohman
                                 "lost, so {} was not rolled back. Save them (or take a snapshot), "
                                 "then pass --discard-later-writes, or make the down script keep "
                                 "them (a type that holds them, or a USING expression)",
-                                m.id(), info.table, retype.column, was, retype.type, n,
+                                m.id(), info.table, written.column, was, retype.type, n,
                                 n == 1 ? "" : "s", m.id(), row[1].is_null() ? "NULL" : row[1].ToString(),
                                 row[2].is_null() ? "NULL" : row[2].ToString(), m.id()));
     }
@@ -5379,7 +5409,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                 "rolled back (restore a snapshot taken before it instead)",
                                 id, t.finalized_at));
     }
-    std::string where = id + " (down script stored at apply time)";
+    std::string where = id + (options.rehearsal ? " (down script)" : " (down script stored at apply time)");
     const int down_line = checks.is_object() ? checks.value("down_line", 1) : 1;
     STRATA_ASSIGN_OR_RETURN(auto stmts, Split(t.down_script, where, dialect, down_line));
     auto d = ParseDirectives(t.down_script, DirectiveCheck::kStored);
@@ -5452,7 +5482,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
   for (size_t i = 0; i < targets.size(); ++i) {
     const PlanStep& step = report.plan[i];
     if (Interrupt::Requested()) return interrupted_before(step);
-    std::string where = step.id + " (down script stored at apply time)";
+    std::string where = step.id + (options.rehearsal ? " (down script)" : " (down script stored at apply time)");
     std::string restore_where = step.id + " (putting back the data captured before it)";
     Emit(on_event, Event::Kind::kRollingBack, step.version, step.id);
     auto start = Clock::now();
@@ -5821,10 +5851,11 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                               "`strata resolve {} --accept-file`.)",
                               step.version);
         s = Status(Code::kDatabase,
-                   fmt::format("rollback of {} {} {}; it was undone and {} is still "
-                               "applied{}.{}",
+                   fmt::format("rollback of {} {} {}; it was undone {}{}.{}",
                                step.id, lock_wait ? "waited too long for a lock:" : "failed at",
-                               s.message(), step.id,
+                               s.message(),
+                               options.rehearsal ? "in the rehearsal's sandbox: fix the down file and rehearse again"
+                                                 : fmt::format("and {} is still applied", step.id),
                                not_null ? "; the values of a column its migration dropped come "
                                           "back after the down script has run, so it adds the "
                                           "column without NOT NULL: Strata sets NOT NULL again "
@@ -5892,12 +5923,19 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                                  "... DEFAULT ...)",
                                                  step.id)
                                : key_taken_since
-                                   ? fmt::format("A value captured when {} was applied could not be "
-                                                 "put back: another row holds it now under a unique "
-                                                 "key (the error below names the key), most likely a "
-                                                 "row written since. Change or delete that row, then "
-                                                 "roll back again",
-                                                 step.id)
+                                   ? options.rehearsal
+                                         ? fmt::format("A value captured when {} was applied could not "
+                                                       "be put back: a row the down script wrote holds "
+                                                       "it under a unique key (the error below names the "
+                                                       "key). Fix the down file and rehearse again",
+                                                       step.id)
+                                         : fmt::format("A value captured when {} was applied could not "
+                                                       "be put back: another row holds it now under a "
+                                                       "unique key (the error below names the key), a "
+                                                       "row written since or one the down script wrote. "
+                                                       "Change or delete a row written since and roll "
+                                                       "back again, or fix the down file and {}",
+                                                       step.id, retry)
                                : restoring ? fmt::format(
                                                  "The data captured at apply time could not be put "
                                                  "back (the down script must first rebuild the "

@@ -110,6 +110,14 @@ TEST_P(MigratorTest, AJournalModeSetInATransactionIsRefusedOnSqlite) {
   EXPECT_THAT(refused.message(), HasSubstr("0001_wal.up.sql:1: PRAGMA journal_mode does nothing in the "
                                            "transaction a migration runs in"));
   EXPECT_FALSE(*db_->TableExists("x"));
+  // Written with a comment inside, a quoted name, or in the down script.
+  Write("0001_wal.up.sql", "PRAGMA /* wal */ [journal_mode] = WAL;\n");
+  EXPECT_THAT(Up().message(), HasSubstr("0001_wal.up.sql:1: PRAGMA journal_mode does nothing"));
+  Write("0001_wal.up.sql", "CREATE TABLE x (a INTEGER);\n");
+  Write("0001_wal.down.sql", "DROP TABLE x;\nPRAGMA main.journal_mode = DELETE;\n");
+  EXPECT_THAT(Up().message(), HasSubstr("0001_wal.down.sql:2: PRAGMA journal_mode does nothing"));
+  EXPECT_FALSE(*db_->TableExists("x"));
+  std::filesystem::remove(dir_.path() + "/migrations/0001_wal.down.sql");
   Write("0001_wal.up.sql", "-- strata:no-transaction\nPRAGMA journal_mode = WAL;\n");
   UpOptions options;
   options.allow_irreversible = true;

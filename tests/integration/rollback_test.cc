@@ -2145,6 +2145,24 @@ TEST_P(RollbackTest, ANarrowedVarcharFailsItsDownScriptRatherThanClaimingALoss) 
   EXPECT_EQ(Scalar(*db_, "SELECT length(name) FROM post"), 20);
 }
 
+// A down script that renames back before it narrows: the check reads the
+// column under its name of now (it found no column v, passed over it, and
+// the rollback cut a value written since with exit 0; hunt82 #8).
+TEST_P(RollbackTest, ANarrowingAfterARenameBackIsCheckedUnderTheNameOfNow) {
+  if (!pg()) GTEST_SKIP() << "ALTER COLUMN ... TYPE is PostgreSQL's";
+  Write("0003_p.up.sql", "CREATE TABLE p (id int PRIMARY KEY, v numeric(6, 2));\n");
+  Write("0004_wide.up.sql", "ALTER TABLE p RENAME COLUMN v TO v2;\nALTER TABLE p ALTER COLUMN v2 TYPE numeric(10, 4);\n");
+  Write("0004_wide.down.sql", "ALTER TABLE p RENAME COLUMN v2 TO v;\nALTER TABLE p ALTER COLUMN v TYPE numeric(6, 2);\n");
+  ASSERT_TRUE(Up().ok());
+  ASSERT_TRUE(target_->Connect()->Exec("INSERT INTO p VALUES (1, 1.2345)").ok());
+  DownOptions one;
+  one.steps = 1;
+  Status refused = Down(one);
+  EXPECT_EQ(refused.code(), Code::kVerifyFailed) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("\"1.2345\" would become \"1.23\""));
+  EXPECT_EQ(RowsText("SELECT id, v2 FROM p"), "1|1.2345|\n");
+}
+
 // A captured value whose unique key a row written since took: the rollback
 // is undone, and the message names that row's write as the cause, not the
 // down file (hunt79 #2, Lemmy's add_case_insensitive_usernames).

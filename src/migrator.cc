@@ -141,45 +141,63 @@ std::vector<sql::Statement> RefreshesOf(const std::vector<sql::Statement>& scrip
   return out;
 }
 
-/// What `st` is when the engines refuse it inside a transaction block
-/// (VACUUM, the CONCURRENTLY forms of index builds, CREATE DATABASE, ...),
-/// else "".
+/// Why `st` must run outside a transaction block, else "": the engines
+/// refuse it there (VACUUM, the CONCURRENTLY forms of index builds, CREATE
+/// DATABASE, ...), or SQLite ignores it there without an error (PRAGMA
+/// journal_mode = ..., which keeps the mode it has).
 std::string OutsideTransactionOnly(const sql::Statement& st, const sql::StatementInfo& info,
                                    sql::Dialect dialect) {
   using K = sql::StatementKind;
+  constexpr std::string_view kRefused = " cannot run inside a transaction, and this script runs in one";
   if (info.concurrently && (info.kind == K::kCreateIndex || info.kind == K::kDropIndex)) {
-    return info.kind == K::kCreateIndex ? "CREATE INDEX CONCURRENTLY" : "DROP INDEX CONCURRENTLY";
+    return (info.kind == K::kCreateIndex ? "CREATE INDEX CONCURRENTLY" : "DROP INDEX CONCURRENTLY") +
+           std::string(kRefused);
   }
-  auto tokens = sql::Tokenize(st.text, dialect);
+  auto tokens = sql::Tokenize(st.text, dialect);  // comments skipped
   if (!tokens.ok() || tokens->empty()) return "";
   const auto& t = *tokens;
   auto word = [&](size_t i, const char* w) { return i < t.size() && t[i].IsWord(w); };
-  if (word(0, "vacuum")) return "VACUUM";
+  if (word(0, "vacuum")) return "VACUUM" + std::string(kRefused);
   if (word(0, "reindex") &&
       std::any_of(t.begin(), t.end(), [](const sql::Token& x) { return x.IsWord("concurrently"); })) {
-    return "REINDEX CONCURRENTLY";
+    return "REINDEX CONCURRENTLY" + std::string(kRefused);
   }
   if ((word(0, "create") || word(0, "drop")) && (word(1, "database") || word(1, "tablespace"))) {
-    return AsciiUpper(std::string(t[0].text)) + " " + AsciiUpper(std::string(t[1].text));
+    return AsciiUpper(std::string(t[0].text)) + " " + AsciiUpper(std::string(t[1].text)) +
+           std::string(kRefused);
   }
-  if (word(0, "alter") && word(1, "system")) return "ALTER SYSTEM";
+  if (word(0, "alter") && word(1, "system")) return "ALTER SYSTEM" + std::string(kRefused);
+  // PRAGMA [schema.]journal_mode = v, or (v); the name maybe quoted.
+  if (dialect == sql::Dialect::kSqlite && word(0, "pragma")) {
+    const size_t at = t.size() > 4 && t[2].IsPunct('.') ? 3 : 1;
+    auto name = [&](size_t i) {
+      return i < t.size() && (t[i].kind == sql::TokenKind::kWord || t[i].kind == sql::TokenKind::kQuotedIdentifier) &&
+             AsciiLower(sql::IdentifierName(t[i], dialect)) == "journal_mode";
+    };
+    auto sets = [&](size_t i) {
+      return i < t.size() && ((t[i].kind == sql::TokenKind::kOperator && t[i].text == "=") || t[i].IsPunct('('));
+    };
+    if (name(at) && sets(at + 1)) {
+      return "PRAGMA journal_mode does nothing in the transaction a migration runs in (SQLite keeps "
+             "the mode it has, without an error)";
+    }
+  }
   return "";
 }
 
 /// kInvalidArgument naming the first statement of a script that runs in a
-/// transaction which the engine refuses there.
+/// transaction which must run outside one.
 Status RefuseOutsideTransactionOnly(const std::vector<sql::Statement>& script,
                                     const std::vector<sql::StatementInfo>& infos,
                                     const std::string& where, sql::Dialect dialect) {
   for (size_t i = 0; i < script.size(); ++i) {
-    std::string what = OutsideTransactionOnly(script[i], infos[i], dialect);
-    if (what.empty()) continue;
+    std::string why = OutsideTransactionOnly(script[i], infos[i], dialect);
+    if (why.empty()) continue;
     return Status(Code::kInvalidArgument,
-                  fmt::format("{}:{}: {} cannot run inside a transaction, and this script runs in "
-                              "one; put `-- strata:no-transaction` on the first line of the file "
+                  fmt::format("{}:{}: {}; put `-- strata:no-transaction` on the first line of the file "
                               "(its statements then run one by one; a failure part-way leaves it "
                               "in progress for `strata resolve`)",
-                              where, script[i].line, what));
+                              where, script[i].line, why));
   }
   return Status::OK();
 }
@@ -785,35 +803,6 @@ bool OnlyUpdatesAndDeletes(const std::vector<sql::StatementInfo>& infos) {
   });
 }
 
-/// SQLite keeps its journal mode in a transaction and says nothing (it
-/// answers with the mode it has): a script that sets one must run outside
-/// the transaction a migration gets.
-Status RefuseJournalModeInTransaction(const std::vector<sql::Statement>& statements,
-                                      const std::string& where, sql::Dialect dialect) {
-  if (dialect != sql::Dialect::kSqlite) return Status::OK();
-  auto sets_journal_mode = [&](const std::string& text) {
-    auto tokens = sql::Tokenize(text, dialect);  // comments skipped, names unquoted
-    if (!tokens.ok() || tokens->size() < 3 || !(*tokens)[0].IsWord("PRAGMA")) return false;
-    size_t at = 1;
-    if (tokens->size() > 4 && (*tokens)[2].IsPunct('.')) at = 3;  // main.journal_mode
-    const sql::Token& name = (*tokens)[at];
-    const sql::Token& next = (*tokens)[at + 1];
-    return (name.kind == sql::TokenKind::kWord || name.kind == sql::TokenKind::kQuotedIdentifier) &&
-           AsciiLower(sql::IdentifierName(name, dialect)) == "journal_mode" &&
-           ((next.kind == sql::TokenKind::kOperator && next.text == "=") || next.IsPunct('('));
-  };
-  for (const sql::Statement& st : statements) {
-    if (!sets_journal_mode(st.text)) continue;
-    return Status(Code::kInvalidArgument,
-                  fmt::format("{}:{}: PRAGMA journal_mode does nothing in the transaction a "
-                              "migration runs in (SQLite keeps the mode it has, without an "
-                              "error); put it in a migration of its own marked -- "
-                              "strata:no-transaction",
-                              where, st.line));
-  }
-  return Status::OK();
-}
-
 Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders& values) {
   Prepared p;
   STRATA_RETURN_IF_ERROR(ReadUpScript(m));  // unread when the checksum cache vouched for it
@@ -824,7 +813,6 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders&
   p.up_left_out = p.up.size();
   if (!m.directives.no_transaction) {
     STRATA_RETURN_IF_ERROR(Unwrap(p.up, p.info, m.up_path, dialect));
-    STRATA_RETURN_IF_ERROR(RefuseJournalModeInTransaction(p.up, m.up_path, dialect));
   }
   p.up_left_out -= p.up.size();
   if (m.has_verify()) {
@@ -845,9 +833,6 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders&
       }
     }
     STRATA_RETURN_IF_ERROR(Unwrap(p.verify, infos, m.verify_path, dialect));
-    if (!m.directives.no_transaction) {
-      STRATA_RETURN_IF_ERROR(RefuseJournalModeInTransaction(p.verify, m.verify_path, dialect));
-    }
     // The statements keep their own text; `verify` may go.
   }
   if (m.has_down()) {
@@ -861,7 +846,6 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders&
     if (!directives.ok()) return AtFileLine(directives.status(), m.down_path, file.first_line);
     if (!directives->no_transaction) {
       STRATA_RETURN_IF_ERROR(Unwrap(down, m.down_path, dialect));
-      STRATA_RETURN_IF_ERROR(RefuseJournalModeInTransaction(down, m.down_path, dialect));
     }
     // A down file with no statement (the one `strata new` writes, left as it
     // is) undoes nothing. That is right for an up script that only writes

@@ -5298,6 +5298,8 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
   if (!db_) return Status(Code::kInvalidArgument, "down needs a database (--database URL)");
   STRATA_RETURN_IF_ERROR(FileIsThere());
   sql::Dialect dialect = DialectOf(db_->engine());
+  // How errors name the script that ran (in a rehearsal, the file's).
+  const std::string_view down_label = options.rehearsal ? " (down script)" : " (down script stored at apply time)";
   Run run(*this, on_event);
   if (!options.dry_run) STRATA_RETURN_IF_ERROR(run.Lock());
   STRATA_ASSIGN_OR_RETURN(std::vector<AppliedMigration> applied, run.history().List(false));
@@ -5393,7 +5395,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
                                 "rolled back (restore a snapshot taken before it instead)",
                                 id, t.finalized_at));
     }
-    std::string where = id + (options.rehearsal ? " (down script)" : " (down script stored at apply time)");
+    std::string where = id + std::string(down_label);
     const int down_line = checks.is_object() ? checks.value("down_line", 1) : 1;
     STRATA_ASSIGN_OR_RETURN(auto stmts, Split(t.down_script, where, dialect, down_line));
     auto d = ParseDirectives(t.down_script, DirectiveCheck::kStored);
@@ -5466,7 +5468,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
   for (size_t i = 0; i < targets.size(); ++i) {
     const PlanStep& step = report.plan[i];
     if (Interrupt::Requested()) return interrupted_before(step);
-    std::string where = step.id + (options.rehearsal ? " (down script)" : " (down script stored at apply time)");
+    std::string where = step.id + std::string(down_label);
     std::string restore_where = step.id + " (putting back the data captured before it)";
     Emit(on_event, Event::Kind::kRollingBack, step.version, step.id);
     auto start = Clock::now();

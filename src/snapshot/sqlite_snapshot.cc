@@ -226,14 +226,13 @@ Result<Manifest> CaptureSqlite(SnapshotStore& store, const std::string& path, Ma
   // A copy made through the backup API is a file of its own. Each thread
   // reads through its own ImageFile.
   std::unique_ptr<ImageFile> image, walked_image;
-  if (s.ok()) {
+  for (std::unique_ptr<ImageFile>* file : {&image, &walked_image}) {
+    if (!s.ok()) break;
     auto opened = ImageFile::Open(image_path);
-    auto opened_too = opened.ok() ? ImageFile::Open(image_path) : opened.status();
-    if (opened.ok() && opened_too.ok()) {
-      image = std::move(opened).value();
-      walked_image = std::move(opened_too).value();
+    if (opened.ok()) {
+      *file = std::move(opened).value();
     } else {
-      s = opened.ok() ? opened_too.status() : opened.status();
+      s = opened.status();
     }
   }
   auto cleanup = [&] {

@@ -803,6 +803,76 @@ bool OnlyUpdatesAndDeletes(const std::vector<sql::StatementInfo>& infos) {
   });
 }
 
+/// A verify script checks what the up script did; one that writes or
+/// changes the schema would keep its changes uncaptured, and the rollback
+/// of its migration would not undo them. So would what no transaction
+/// undoes: a sequence moved (setval, nextval), a SQLite pragma set.
+Status RefuseVerifyWrites(const std::vector<sql::Statement>& verify,
+                          const std::vector<sql::StatementInfo>& infos, const std::string& where,
+                          sql::Dialect dialect) {
+  using K = sql::StatementKind;
+  auto refuse = [&](const sql::Statement& st, const std::string& what) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("{}:{}: this statement {}, but a verify script only checks what "
+                              "the up script did: what it changed would be kept uncaptured, and "
+                              "no rollback would undo it. Move it into the up script",
+                              where, st.line, what));
+  };
+  // A temporary table is the session's own: SQLite, which has no ASSERT,
+  // checks by inserting a count into one with a CHECK constraint.
+  std::set<std::string> temporary;  // lower case, made by the script and not dropped since
+  auto is_temporary = [&](const std::string& schema, const std::string& table) {
+    const std::string s = AsciiLower(schema);
+    return s == "temp" || s == "pg_temp" || (schema.empty() && temporary.count(AsciiLower(table)));
+  };
+  // SQLite's pragmas that only read, whatever their argument.
+  static const std::set<std::string> kReadingPragmas = {
+      "foreign_key_check", "foreign_key_list", "index_info", "index_list", "index_xinfo",
+      "integrity_check", "quick_check", "table_info", "table_list", "table_xinfo"};
+  for (size_t i = 0; i < verify.size() && i < infos.size(); ++i) {
+    const sql::StatementInfo& info = infos[i];
+    auto tokens = sql::Tokenize(verify[i].text, dialect);
+    if (tokens.ok() && !tokens->empty()) {
+      const std::vector<sql::Token>& t = *tokens;
+      for (size_t k = 0; k + 1 < t.size(); ++k) {
+        if ((t[k].IsWord("setval") || t[k].IsWord("nextval")) && t[k + 1].IsPunct('(')) {
+          return refuse(verify[i], "moves a sequence (" + AsciiLower(t[k].text) + "), which no rollback undoes");
+        }
+      }
+      if (t[0].IsWord("CALL")) return refuse(verify[i], "calls a procedure, which may write");
+      if (t[0].IsWord("PRAGMA") && dialect == sql::Dialect::kSqlite) {
+        // PRAGMA [schema.]name [= value | (argument)]
+        size_t name = t.size() > 3 && t[2].IsPunct('.') ? 3 : 1;
+        const bool sets = std::any_of(t.begin(), t.end(), [](const sql::Token& x) { return x.text == "="; });
+        const bool argument = name + 1 < t.size() && t[name + 1].IsPunct('(');
+        if (sets || (argument && name < t.size() && !kReadingPragmas.count(AsciiLower(t[name].text)))) {
+          return refuse(verify[i], "sets a SQLite pragma, which no transaction undoes");
+        }
+      }
+    }
+    if (info.temporary) {  // CREATE TEMP TABLE, VIEW, TRIGGER; SELECT INTO TEMP
+      if (info.kind == K::kCreateTable) temporary.insert(AsciiLower(info.object));
+      continue;
+    }
+    if (info.kind == K::kDropTable && !info.objects.empty() &&
+        std::all_of(info.objects.begin(), info.objects.end(),
+                    [&](const sql::ObjectName& o) { return is_temporary(o.schema, o.name); })) {
+      for (const auto& o : info.objects) temporary.erase(AsciiLower(o.name));
+      continue;
+    }
+    // An index, a column, rows of one of them.
+    const std::string& table = info.table.empty() && info.objects.size() == 1 ? info.objects[0].name : info.table;
+    const std::string& schema = info.table.empty() && info.objects.size() == 1 ? info.objects[0].schema : info.schema;
+    if (!table.empty() && is_temporary(schema, table) && info.writes.empty()) continue;
+    // SAVEPOINT and its kin (Unwrap refused what would end the transaction).
+    const bool reads = info.kind == K::kSelect || info.kind == K::kTransactionControl ||
+                       (info.kind == K::kOther && info.writes.empty() && !info.body_ddl &&
+                        !info.dynamic_rewrites);
+    if (!reads) return refuse(verify[i], info.summary);
+  }
+  return Status::OK();
+}
+
 Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders& values) {
   Prepared p;
   STRATA_RETURN_IF_ERROR(ReadUpScript(m));  // unread when the checksum cache vouched for it
@@ -817,6 +887,17 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders&
   p.up_left_out -= p.up.size();
   if (m.has_verify()) {
     STRATA_ASSIGN_OR_RETURN(std::string verify, ReadScript(m.verify_path));
+    // It runs as part of its migration, under the up script's directives.
+    auto directives = ParseDirectives(verify);
+    if (!directives.ok()) return AtFileLine(directives.status(), m.verify_path, 1);
+    if (directives->no_transaction || directives->timeout.count() > 0 ||
+        directives->lock_timeout.count() > 0) {
+      return Status(Code::kInvalidArgument,
+                    fmt::format("{}: a verify script runs as part of its migration, under the "
+                                "directives of its up script (whose timeouts bound the verify "
+                                "statements too); move the directive into {}",
+                                m.verify_path, m.up_path));
+    }
     STRATA_ASSIGN_OR_RETURN(p.verify, Split(verify, m.verify_path, dialect));
     STRATA_RETURN_IF_ERROR(RefusePsqlInput(p.verify, m.verify_path, dialect));
     // BEGIN; ... ROLLBACK; (as Sqitch writes verify scripts): the checks
@@ -833,6 +914,15 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders&
       }
     }
     STRATA_RETURN_IF_ERROR(Unwrap(p.verify, infos, m.verify_path, dialect));
+    STRATA_RETURN_IF_ERROR(RefuseVerifyWrites(p.verify, infos, m.verify_path, dialect));
+    // What it changes all the same (a function a SELECT calls, a GRANT) is
+    // undone once it has run: nothing captured it, no rollback would.
+    if (!m.directives.no_transaction && !p.verify.empty()) {
+      const int line = p.verify.front().line;
+      p.verify.insert(p.verify.begin(), {"SAVEPOINT strata_verify", line});
+      p.verify.push_back({"ROLLBACK TO SAVEPOINT strata_verify", line});
+      p.verify.push_back({"RELEASE SAVEPOINT strata_verify", line});
+    }
     // The statements keep their own text; `verify` may go.
   }
   if (m.has_down()) {
@@ -1386,7 +1476,7 @@ Scope ScopeOf(const std::vector<sql::StatementInfo>& infos, const SchemaModel& m
       case K::kCreateTrigger:
         add(i.table.empty() ? i.object : i.table);
         for (const auto& o : i.objects) add(o.name);
-        add(i.new_name);
+        if (i.kind == K::kRenameTable) add(i.new_name);  // a column's new name is no table
         break;
       case K::kDropIndex:
       case K::kDropTrigger: {
@@ -2736,9 +2826,10 @@ Status CreatedTableWrittenSince(const std::string& id, const std::string& table,
                                 const std::string& now) {
   return Status(Code::kVerifyFailed,
                 fmt::format("{} created table {}, and {} was written to since (its rows differ "
-                            "from what {} left); rolling {} back drops the table with those "
-                            "rows, so {} was not rolled back. Save what was written since (or "
-                            "take a snapshot), then pass --discard-later-writes",
+                            "from what {} left); a rollback of {} must remove the table it "
+                            "created, and those rows with it, so {} was not rolled back. Save "
+                            "what was written since (or take a snapshot), then pass "
+                            "--discard-later-writes",
                             id, table == now ? table : fmt::format("{} (now {})", table, now), now,
                             id, id, id));
 }
@@ -3693,7 +3784,10 @@ bool DiffersFromRecorded(const SchemaModel& live, const std::string& schema_afte
 /// stays would undo part of `later` unchecked, from their recorded checks:
 /// the tables both reach, or one reaches the whole schema; empty when they
 /// share none, or either recorded no checks (applied before Strata did).
-std::string SharedScope(const AppliedMigration& target, const AppliedMigration& later) {
+/// Names compare as the engine tells them apart (PostgreSQL's "Users" is
+/// not users).
+std::string SharedScope(const AppliedMigration& target, const AppliedMigration& later,
+                        sql::Dialect dialect) {
   auto a = nlohmann::json::parse(target.checks, nullptr, /*allow_exceptions=*/false);
   auto b = nlohmann::json::parse(later.checks, nullptr, /*allow_exceptions=*/false);
   if (!a.is_object() || !b.is_object() || !a.contains("scope") || !b.contains("scope")) return "";
@@ -3710,10 +3804,10 @@ std::string SharedScope(const AppliedMigration& target, const AppliedMigration& 
                        later.id(), target.id());
   }
   std::set<std::string> tables;
-  for (const auto& t : a["scope"]) tables.insert(AsciiLower(t.get<std::string>()));
+  for (const auto& t : a["scope"]) tables.insert(sql::NameKey(t.get<std::string>(), dialect));
   std::string shared;
   for (const auto& t : b["scope"]) {
-    if (tables.count(AsciiLower(t.get<std::string>()))) {
+    if (tables.count(sql::NameKey(t.get<std::string>(), dialect))) {
       shared += (shared.empty() ? "" : ", ") + t.get<std::string>();
     }
   }
@@ -3723,14 +3817,14 @@ std::string SharedScope(const AppliedMigration& target, const AppliedMigration& 
 }
 
 /// The columns of each table among a migration's recorded objects (its
-/// checks' "objects": table key -> block), by lower-case table name, in
-/// their order before the migration.
+/// checks' "objects": table key -> block), by sql::NameKey of the table
+/// (PostgreSQL's "Users" is not users), in their order before the migration.
 std::map<std::string, std::vector<std::string>> RecordedColumns(
     const std::map<std::string, std::string>& objects, sql::Dialect dialect) {
   std::map<std::string, std::vector<std::string>> out;
   for (const auto& [key, text] : objects) {
     if (SchemaModel::KindOfKey(key) == "table") {
-      out[AsciiLower(SchemaModel::NameOfKey(key))] = ColumnsOfBlock(text, dialect);
+      out[sql::NameKey(SchemaModel::NameOfKey(key), dialect)] = ColumnsOfBlock(text, dialect);
     }
   }
   return out;
@@ -3789,7 +3883,7 @@ Status CheckRollback(Database& db, const std::string& checks_json,
       continue;
     }
     std::string select = "*";
-    if (auto c = columns_before.find(AsciiLower(table)); c != columns_before.end() && !c->second.empty()) {
+    if (auto c = columns_before.find(sql::NameKey(table, dialect)); c != columns_before.end() && !c->second.empty()) {
       select.clear();
       for (const auto& name : c->second) select += (select.empty() ? "" : ", ") + db.QuoteIdent(name);
     }
@@ -3835,8 +3929,8 @@ std::optional<KeptColumns> KeptColumnsOf(const std::string& table, const nlohman
                                          const std::vector<sql::StatementInfo>& down_infos,
                                          sql::Dialect dialect) {
   using K = sql::StatementKind;
-  const std::string lower = AsciiLower(table);
-  auto is = [&](const std::string& name) { return !name.empty() && AsciiLower(name) == lower; };
+  const std::string key = sql::NameKey(table, dialect);
+  auto is = [&](const std::string& name) { return !name.empty() && sql::NameKey(name, dialect) == key; };
   auto names = [&](const sql::StatementInfo& i) {
     if (is(i.table) || is(i.object) || is(i.new_name)) return true;
     for (const auto& o : i.objects) {
@@ -3863,7 +3957,7 @@ std::optional<KeptColumns> KeptColumnsOf(const std::string& table, const nlohman
   std::map<std::string, std::string> objects;
   for (auto& [key, text] : checks["objects"].items()) objects[key] = text.get<std::string>();
   const auto recorded = RecordedColumns(objects, dialect);
-  const auto before_up = recorded.find(lower);
+  const auto before_up = recorded.find(key);
   if (before_up == recorded.end()) return std::nullopt;
   KeptColumns kept{table, {}, {}, {}};
   for (const auto& i : down_infos) {
@@ -5334,6 +5428,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       drifted = DiffersFromRecorded(live, targets[0].schema_after, targets[0].checks);
     }
   }
+  const bool schema_was_recorded = !drifted && !targets.empty() && !targets[0].schema_cookie.empty();
 
   // Rolled back newest version first: a migration with a lower version that
   // was applied after one of them (up --allow-out-of-order) is still applied
@@ -5344,7 +5439,7 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
     for (const auto& a : applied) {
       if (a.version >= t.version || a.applied_at <= t.applied_at) continue;
       STRATA_ASSIGN_OR_RETURN(std::optional<AppliedMigration> later, run.history().Get(a.version));
-      std::string shared = later ? SharedScope(t, *later) : "";
+      std::string shared = later ? SharedScope(t, *later, dialect) : "";
       if (shared.empty()) continue;
       return Status(Code::kIrreversible,
                     fmt::format("migration {} cannot be rolled back while {} stays applied: {} was "
@@ -5979,7 +6074,11 @@ Result<RunReport> Migrator::Down(const DownOptions& options, const EventHandler&
       applied[i + 1].schema_after = now.hash();
       in_order = true;
     }
-    run.SchemaIsAfter(in_order ? std::optional<int64_t>(applied[i + 1].version) : std::nullopt);
+    // (Not when the schema differed before from what the newest row
+    // recorded, or that is not known: a rollback leaves a change made
+    // outside it as it was, and status must still see it.)
+    run.SchemaIsAfter(in_order && schema_was_recorded ? std::optional<int64_t>(applied[i + 1].version)
+                                                      : std::nullopt);
     ++report.completed;
     Emit(on_event, Event::Kind::kRolledBack, step.version, step.id, MillisSince(start));
   }

@@ -103,6 +103,10 @@ int RunList(const GlobalOptions& global, const SnapshotFlags& flags) {
   if (!opened.ok()) return Fail(opened.status());
   auto listing = opened->store->List();
   if (!listing.ok()) return Fail(listing.status());
+  // Listed all the same; the exit code says one is damaged.
+  const int done = std::any_of(listing->begin(), listing->end(), [](const auto& l) { return !l.manifest.ok(); })
+                       ? kExitVerifyFailed
+                       : kExitOk;
   if (flags.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& l : *listing) {
@@ -118,7 +122,7 @@ int RunList(const GlobalOptions& global, const SnapshotFlags& flags) {
                      {"stored_bytes", m.stored_bytes}, {"added_bytes", m.added_bytes}});
     }
     fmt::print("{}\n", JsonText(out, 2));
-    return kExitOk;
+    return done;
   }
   if (listing->empty()) {
     fmt::print("no snapshots in {}\n", opened->config.dir);
@@ -136,7 +140,7 @@ int RunList(const GlobalOptions& global, const SnapshotFlags& flags) {
                m.schema_version.empty() ? "-" : m.schema_version, FormatBytes(m.logical_bytes),
                FormatBytes(m.added_bytes), Describe(m), m.database);
   }
-  return kExitOk;
+  return done;
 }
 
 int RunShow(const GlobalOptions& global, const SnapshotFlags& flags) {
@@ -416,6 +420,7 @@ void SetupSnapshot(CLI::App& app, GlobalOptions& global, int& exit_code) {
 
   CLI::App* list = cmd->add_subcommand("list", "list the snapshots in the store, oldest first");
   list->add_flag("--json", flags->json, "print JSON for machines");
+  list->footer("Exits 6 when a manifest is damaged (it is listed as DAMAGED, with the rest).");
   list->callback([&global, &exit_code, flags] { exit_code = RunList(global, *flags); });
 
   CLI::App* show = cmd->add_subcommand("show", "show one snapshot: fingerprints, sizes, parts");

@@ -49,7 +49,9 @@ std::vector<Risk> AssessRisks(const std::vector<sql::Statement>& up, const RiskF
   for (const sql::Statement& st : up) {
     sql::StatementInfo info = sql::Classify(st.text, facts.dialect);
     if (info.table.empty()) info.table = info.object;
-    if (info.kind == sql::StatementKind::kCreateTable && !info.from_query) {
+    // (IF NOT EXISTS over a table that is there creates nothing.)
+    if (info.kind == sql::StatementKind::kCreateTable && !info.from_query &&
+        !(info.if_not_exists && existed(info.object))) {
       created.push_back(AsciiLower(info.object));
     }
     std::string where = " (line " + std::to_string(st.line) + ")";
@@ -63,7 +65,11 @@ std::vector<Risk> AssessRisks(const std::vector<sql::Statement>& up, const RiskF
       risks.push_back({"destructive", "runs a DO block whose body writes, deletes or drops rows "
                                       "of " + tables + where});
     }
-    if (info.kind == sql::StatementKind::kAlterColumnType) {
+    // A table made by a statement before holds only the migration's rows:
+    // rewriting it keeps no one waiting.
+    const bool made_here =
+        std::find(created.begin(), created.end(), AsciiLower(info.table)) != created.end();
+    if (info.kind == sql::StatementKind::kAlterColumnType && !made_here) {
       risks.push_back({"table-rewrite",
                        "rewrites " + info.table + (pg ? " under an ACCESS EXCLUSIVE lock" : "") + where,
                        info.table});

@@ -115,6 +115,7 @@ Result<SchemaModel> SchemaModel::Read(Database& db) {
 }
 
 Status SchemaModel::Refresh(Database& db, const std::vector<std::string>* tables) {
+  dialect_ = db.engine() == Engine::kPostgres ? sql::Dialect::kPostgres : sql::Dialect::kSqlite;
   STRATA_ASSIGN_OR_RETURN(std::vector<SchemaObject> objects, NewCatalog(db)->Objects(tables));
   Replace(objects, tables);
   return Status::OK();
@@ -133,7 +134,7 @@ void SchemaModel::Replace(const std::vector<SchemaObject>& objects,
     by_owner_.clear();
   } else {
     for (const std::string& t : *tables) {
-      auto owned = by_owner_.find(AsciiLower(t));
+      auto owned = by_owner_.find(OwnerKey(t));
       if (owned == by_owner_.end()) continue;
       for (const std::string& key : owned->second) remove(blocks_.find(key));
       by_owner_.erase(owned);
@@ -150,7 +151,7 @@ void SchemaModel::Replace(const std::vector<SchemaObject>& objects,
     if (old != blocks_.end()) remove(old);
     digest_.Add(b.digest);
     any_order_digest_.Add(b.any_order);
-    if (!obj.table.empty()) by_owner_[AsciiLower(obj.table)].insert(key);
+    if (!obj.table.empty()) by_owner_[OwnerKey(obj.table)].insert(key);
     if (!InheritsFrom(key, b.text).empty()) inheriting_.insert(key);
     blocks_[key] = std::move(b);
   }
@@ -167,18 +168,17 @@ std::string_view SchemaModel::NameOfKey(std::string_view key) {
 }
 
 bool SchemaModel::HasTable(std::string_view name) const {
-  std::string wanted = AsciiLower(name);
-  auto it = by_owner_.find(wanted);
+  auto it = by_owner_.find(OwnerKey(name));
   if (it == by_owner_.end()) return false;
   return std::any_of(it->second.begin(), it->second.end(),
                      [&](const std::string& key) { return KindOfKey(key) == "table"; });
 }
 
-bool SchemaModel::Owned(std::string_view owner, const std::vector<std::string>* tables) {
+bool SchemaModel::Owned(std::string_view owner, const std::vector<std::string>* tables) const {
   if (tables == nullptr) return true;
-  std::string lower = AsciiLower(owner);
-  return !lower.empty() && std::any_of(tables->begin(), tables->end(),
-                                       [&](const std::string& t) { return AsciiLower(t) == lower; });
+  const std::string key = OwnerKey(owner);
+  return !key.empty() && std::any_of(tables->begin(), tables->end(),
+                                     [&](const std::string& t) { return OwnerKey(t) == key; });
 }
 
 std::string ColumnsInAnyOrder(std::string_view text) {
@@ -220,7 +220,7 @@ std::map<std::string, std::string> SchemaModel::Blocks(const std::vector<std::st
     return out;
   }
   for (const std::string& t : *tables) {
-    auto owned = by_owner_.find(AsciiLower(t));
+    auto owned = by_owner_.find(OwnerKey(t));
     if (owned == by_owner_.end()) continue;
     for (const std::string& key : owned->second) out[key] = blocks_.at(key).text;
   }
@@ -238,19 +238,19 @@ std::string_view SchemaModel::InheritsFrom(std::string_view key, std::string_vie
 }
 
 std::vector<std::string> SchemaModel::Inheritors(std::string_view table) const {
-  std::map<std::string, std::vector<std::string>> children;  // lower-case parent -> children
+  std::map<std::string, std::vector<std::string>> children;  // OwnerKey(parent) -> children
   for (const std::string& key : inheriting_) {
     auto tokens = sql::Tokenize(InheritsFrom(key, blocks_.at(key).text), sql::Dialect::kPostgres);
     if (!tokens.ok()) continue;
     for (const auto& t : *tokens) {
       if (t.kind == sql::TokenKind::kWord || t.kind == sql::TokenKind::kQuotedIdentifier) {
-        children[AsciiLower(sql::IdentifierName(t, sql::Dialect::kPostgres))].emplace_back(
+        children[OwnerKey(sql::IdentifierName(t, sql::Dialect::kPostgres))].emplace_back(
             NameOfKey(key));
       }
     }
   }
   std::vector<std::string> out;
-  std::vector<std::string> todo{AsciiLower(table)};
+  std::vector<std::string> todo{OwnerKey(table)};
   while (!todo.empty() && out.size() < blocks_.size()) {
     auto found = children.find(todo.back());
     todo.pop_back();
@@ -258,16 +258,16 @@ std::vector<std::string> SchemaModel::Inheritors(std::string_view table) const {
     for (const auto& child : found->second) {
       if (std::find(out.begin(), out.end(), child) != out.end()) continue;
       out.push_back(child);
-      todo.push_back(AsciiLower(child));
+      todo.push_back(OwnerKey(child));
     }
   }
   return out;
 }
 
 std::string SchemaModel::TableOf(std::string_view kind, std::string_view name) const {
-  std::string wanted = AsciiLower(name);
+  const std::string wanted = OwnerKey(name);
   for (const auto& [key, b] : blocks_) {
-    if (KindOfKey(key) == kind && AsciiLower(NameOfKey(key)) == wanted) return b.table;
+    if (KindOfKey(key) == kind && OwnerKey(NameOfKey(key)) == wanted) return b.table;
   }
   return "";
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "sql/dialect.h"
 #include "strata/database.h"
 
 struct XXH3_state_s;
@@ -67,7 +68,8 @@ class SchemaModel {
   /// Refresh with objects already read: the blocks of `tables` (all when
   /// null) become those of `objects` that they own; other objects are ignored.
   void Replace(const std::vector<SchemaObject>& objects, const std::vector<std::string>* tables);
-  /// Whether the schema has a table named `name` (ASCII case ignored).
+  /// Whether the schema has a table named `name` (as the engine compares
+  /// names: SQLite ignores ASCII case, PostgreSQL does not).
   bool HasTable(std::string_view name) const;
   std::string hash() const { return digest_.Hex(); }
   /// The hash with each table's columns in any order (ColumnsInAnyOrder):
@@ -99,12 +101,15 @@ class SchemaModel {
     SchemaDigest digest;
     SchemaDigest any_order;  // of the text with its columns in any order
   };
-  static bool Owned(std::string_view owner, const std::vector<std::string>* tables);
+  /// A table's name as its engine tells tables apart (sql::NameKey).
+  std::string OwnerKey(std::string_view table) const { return sql::NameKey(table, dialect_); }
+  bool Owned(std::string_view owner, const std::vector<std::string>* tables) const;
   /// The parents a table's block names ("a, b"), or "" when it inherits none.
   static std::string_view InheritsFrom(std::string_view key, std::string_view text);
   std::map<std::string, Block> blocks_;
   std::set<std::string> inheriting_;  // the keys of the blocks of tables that inherit
-  std::map<std::string, std::set<std::string>> by_owner_;  // lower-case table -> its keys
+  std::map<std::string, std::set<std::string>> by_owner_;  // OwnerKey(table) -> its keys
+  sql::Dialect dialect_ = sql::Dialect::kSqlite;  // of the database last read
   SchemaDigest digest_;
   SchemaDigest any_order_digest_;
 };

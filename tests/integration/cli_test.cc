@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -985,6 +986,104 @@ TEST_P(CliTest, DownRefusesToUndoWhatALaterOutOfOrderMigrationBuiltOn) {
   EXPECT_EQ(db_->ListColumns("c")->size(), 2u);
   EXPECT_NE(Strata({"down", "--to", "1"}).exit_code, 0);
   EXPECT_EQ(HistoryRows(), 3);
+}
+
+// A verify script that writes would keep its changes uncaptured, and the
+// rollback would not undo them (hunt85 #1: its DELETE emptied users for
+// good, and `down` said ok): refused before anything runs, as a directive
+// there is (it would be ignored, hunt85 #3). What a read-only-looking
+// statement changes all the same is undone once the script has run.
+TEST_P(CliTest, AVerifyScriptOnlyReads) {
+  Write("0001_users.up.sql",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY);\nINSERT INTO users VALUES (1), (2), (3);\n");
+  Write("0002_orders.up.sql", "CREATE TABLE orders (id INTEGER PRIMARY KEY);\n");
+  Write("0002_orders.verify.sql", "DELETE FROM users WHERE id > 1;\nSELECT 1 FROM orders;\n");
+  for (const auto& args : {std::vector<std::string>{"validate"}, {"up", "--no-snapshot"}}) {
+    auto run = Strata(args);
+    EXPECT_EQ(run.exit_code, cli::kExitUsage) << run.all();
+    EXPECT_THAT(run.err, HasSubstr("0002_orders.verify.sql:1: this statement deletes rows of users, "
+                                   "but a verify script only checks what the up script did"));
+  }
+  EXPECT_EQ(HistoryRows(), 0);
+  EXPECT_FALSE(*db_->TableExists("users"));
+
+  Write("0002_orders.verify.sql", "-- strata:timeout 1s\nSELECT 1 FROM orders;\n");
+  auto up = Strata({"up", "--no-snapshot"});
+  EXPECT_EQ(up.exit_code, cli::kExitUsage) << up.all();
+  EXPECT_THAT(up.err, HasSubstr("move the directive into"));
+  EXPECT_EQ(HistoryRows(), 0);
+
+  // What no transaction undoes (hunt86 #1, #2), and a real table behind a
+  // temporary one of the same name dropped before (hunt86 #3).
+  for (const auto& [verify, line, what] : std::vector<std::tuple<std::string, int, std::string>>{
+           {"SELECT 1;\nSELECT setval('orders_id_seq', 1);\n", 2, "moves a sequence (setval)"},
+           {"PRAGMA ignore_check_constraints = ON;\n", 1, "sets a SQLite pragma"},
+           {"CREATE TEMP TABLE users (id INTEGER);\nDROP TABLE users;\nDELETE FROM users;\n", 3,
+            "deletes every row of users"},
+           {"CALL wipe();\n", 1, "calls a procedure"}}) {
+    if (pg() && verify.find("PRAGMA") != std::string::npos) continue;  // SQLite's
+    Write("0002_orders.verify.sql", verify);
+    up = Strata({"up", "--no-snapshot"});
+    EXPECT_EQ(up.exit_code, cli::kExitUsage) << up.all();
+    EXPECT_THAT(up.err, HasSubstr(fmt::format("0002_orders.verify.sql:{}: this statement {}", line, what)));
+    EXPECT_EQ(HistoryRows(), 0);
+  }
+
+  // Reads, the temporary table SQLite checks with, savepoints; what a
+  // PostgreSQL statement changes all the same is undone.
+  Write("0002_orders.verify.sql",
+        std::string("SELECT count(*) FROM orders;\n"
+                    "CREATE TEMP TABLE counted (n INTEGER CHECK (n = 0));\n"
+                    "INSERT INTO counted SELECT count(*) FROM orders;\n"
+                    "DROP TABLE counted;\nSAVEPOINT s;\nRELEASE SAVEPOINT s;\n") +
+            (pg() ? "COMMENT ON TABLE orders IS 'x';\n" : "PRAGMA foreign_key_check(orders);\n"));
+  up = Strata({"up", "--no-snapshot"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  EXPECT_EQ(Scalar(*target_->Connect(), "SELECT count(*) FROM users"), 3);
+  if (pg()) {
+    EXPECT_EQ(Scalar(*target_->Connect(),
+                     "SELECT count(*) FROM pg_description WHERE objoid = 'orders'::regclass"),
+              0);
+  }
+  EXPECT_EQ(Strata({"down", "--to", "0"}).exit_code, 0);
+}
+
+// A rollback leaves a change made outside Strata as it was: status still
+// reports it afterwards (hunt85 #2: on SQLite the rollback recorded the
+// schema as verified, and status stopped reading the catalog).
+TEST_P(CliTest, DriftStaysReportedAfterARollback) {
+  Write("0001_a.up.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);\n");
+  Write("0002_b.up.sql", "CREATE TABLE b (id INTEGER PRIMARY KEY);\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_TRUE(db_->Exec("CREATE TABLE handmade (id INTEGER)").ok());
+  EXPECT_THAT(Strata({"status"}).out, HasSubstr("drift:"));
+  ASSERT_EQ(Strata({"down"}).exit_code, 0);
+  EXPECT_THAT(Strata({"status"}).out, HasSubstr("drift:"));
+  // Once it is gone, so is the drift, and the next rollback records the
+  // schema as verified again.
+  ASSERT_TRUE(db_->Exec("DROP TABLE handmade").ok());
+  EXPECT_THAT(Strata({"status"}).out, Not(HasSubstr("drift")));
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_EQ(Strata({"down"}).exit_code, 0);
+  EXPECT_THAT(Strata({"status"}).out, Not(HasSubstr("drift")));
+}
+
+// Tables are shared as the engine names them: PostgreSQL's "C" and c are
+// two tables, so a later out-of-order migration on c is no obstacle to
+// rolling back the one that made "C"; SQLite's are one table, and it is.
+TEST_P(CliTest, DownComparesTheTablesOfAnOutOfOrderMigrationAsTheEngineNamesThem) {
+  Write("0001_a.up.sql", "CREATE TABLE c (id INTEGER PRIMARY KEY);\n");
+  Write("0003_upper.up.sql", "CREATE TABLE \"C\" (id INTEGER PRIMARY KEY);\n");
+  Write("0003_upper.down.sql", "DROP TABLE \"C\";\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, pg() ? 0 : 1);
+  if (!pg()) return;  // SQLite: "C" is c, which exists already
+  Write("0002_note.up.sql", "ALTER TABLE c ADD COLUMN note TEXT;\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot", "--allow-out-of-order"}).exit_code, 0);
+  auto down = Strata({"down"});
+  EXPECT_EQ(down.exit_code, 0) << down.all();
+  EXPECT_FALSE(*db_->TableExists("C"));
+  EXPECT_EQ(db_->ListColumns("c")->size(), 2u);
+  EXPECT_EQ(HistoryRows(), 2);
 }
 
 // One that drops a column is checked against the whole schema on rollback,

@@ -30,9 +30,10 @@ class SnapshotCliTest : public testing::EngineTest {
     args.insert(args.begin(), {"--database", target_->url(), "--dir", dir_.path() + "/migrations"});
     return RunStrata(args, dir_.path(), env);
   }
-  nlohmann::json List() {
+  // `expected_exit`: 6 when a manifest is damaged.
+  nlohmann::json List(int expected_exit = 0) {
     auto list = Strata({"snapshot", "list", "--json"});
-    EXPECT_EQ(list.exit_code, 0) << list.all();
+    EXPECT_EQ(list.exit_code, expected_exit) << list.all();
     return nlohmann::json::parse(list.out);
   }
   std::vector<std::string> Versions() {
@@ -520,6 +521,12 @@ TEST_P(SnapshotCliTest, RestoreAsksFirstAndRefusesDamage) {
   verify = Strata({"snapshot", "verify", "--all"});
   EXPECT_EQ(verify.exit_code, 6) << verify.all();
   EXPECT_THAT(verify.out, HasSubstr(id + ": DAMAGED"));
+  // list names it too, and says so in its exit code (hunt85 #5: exit 0).
+  for (const auto& args : {std::vector<std::string>{"snapshot", "list"}, {"snapshot", "list", "--json"}}) {
+    auto list = Strata(args);
+    EXPECT_EQ(list.exit_code, 6) << list.all();
+    EXPECT_THAT(list.out, HasSubstr(id));
+  }
   r = Strata({"snapshot", "restore", id, "--yes"});
   EXPECT_EQ(r.exit_code, 6) << r.all();
   EXPECT_THAT(r.err, HasSubstr("damaged"));
@@ -923,7 +930,7 @@ TEST_P(SnapshotCliTest, ManifestWithAnUnreadableTimeIsDamagedNotACrash) {
   nlohmann::json changed = manifest;
   changed["label"] = "edited";
   dir_.Write(".strata/snapshots/snapshots/" + id + ".json", changed.dump());
-  EXPECT_THAT(List()[0]["damaged"].get<std::string>(), HasSubstr("does not match its checksum"));
+  EXPECT_THAT(List(6)[0]["damaged"].get<std::string>(), HasSubstr("does not match its checksum"));
   auto verify = Strata({"snapshot", "verify", id});
   EXPECT_EQ(verify.exit_code, 6) << verify.all();
   EXPECT_EQ(Strata({"snapshot", "restore", id, "--yes"}).exit_code, 6);
@@ -932,7 +939,7 @@ TEST_P(SnapshotCliTest, ManifestWithAnUnreadableTimeIsDamagedNotACrash) {
   manifest["created_at"] = "yesterday, 10am";
   dir_.Write(".strata/snapshots/snapshots/" + id + ".json", manifest.dump());
 
-  auto list = List();
+  auto list = List(6);
   ASSERT_EQ(list.size(), 1u);
   EXPECT_THAT(list[0]["damaged"].get<std::string>(), HasSubstr("is not a UTC time"));
   auto prune = Strata({"snapshot", "prune", "--keep-daily", "3"});

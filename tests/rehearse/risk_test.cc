@@ -76,6 +76,17 @@ TEST(RiskTest, IndexWithoutConcurrentlyLocksAnExistingTableOnPostgres) {
 TEST(RiskTest, TypeChangeRewritesTheTable) {
   auto risks = Assess("ALTER TABLE orders ALTER COLUMN total TYPE numeric;", Postgres());
   EXPECT_THAT(Tags(risks), ::testing::Contains("table-rewrite"));
+  // Not one the migration made before (Mattermost's 000046 creates users,
+  // then sets a column's type): only its own rows wait.
+  EXPECT_THAT(Tags(Assess("CREATE TABLE IF NOT EXISTS users (id int, position varchar(64));\n"
+                          "ALTER TABLE users ALTER COLUMN position TYPE varchar(128);",
+                          Postgres())),
+              ::testing::Not(::testing::Contains("table-rewrite")));
+  // IF NOT EXISTS over a table that is there made nothing.
+  EXPECT_THAT(Tags(Assess("CREATE TABLE IF NOT EXISTS orders (id int, total int);\n"
+                          "ALTER TABLE orders ALTER COLUMN total TYPE numeric;",
+                          Postgres())),
+              ::testing::Contains("table-rewrite"));
 }
 
 TEST(RiskTest, AddingAColumnFilledPerRowRewritesTheTableOnPostgres) {

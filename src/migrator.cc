@@ -5036,6 +5036,20 @@ Result<RunReport> Migrator::Up(const UpOptions& options, const EventHandler& on_
   // The schema is read whole once; then only what the migrations touch is
   // re-read, for several migrations at once where they touch different tables.
   STRATA_ASSIGN_OR_RETURN(SchemaModel model, SchemaModel::Read(*db_));
+  // A change made outside Strata since the newest migration: history
+  // records the schema as this run leaves it, that change included, so
+  // status stops reporting it; the report says so once.
+  if (newest_before != INT64_MIN && !todo.empty()) {
+    STRATA_ASSIGN_OR_RETURN(std::optional<AppliedMigration> row, run.history().Get(newest_before));
+    if (row && row->state == AppliedState::kApplied && !row->schema_after.empty() &&
+        DiffersFromRecorded(model, row->schema_after, row->checks)) {
+      report.drift = fmt::format(
+          "the schema already differed from what history recorded after {} (changed outside "
+          "strata); the migrations were applied over it, and history now records the schema "
+          "with that change, so `strata status` no longer reports it",
+          row->id());
+    }
+  }
   KnownData known;
   Unread unread;
   // Learns how the migrations sent went (below): what they left is read

@@ -128,6 +128,10 @@ struct RunReport {
   int completed = 0;
   /// Migrations whose captured data `up` released under finalize_after.
   std::vector<std::string> finalized;
+  /// up: why the schema differed, before it applied anything, from what
+  /// history recorded after the newest migration (a change made outside
+  /// Strata, which history now records as part of the schema); "" when not.
+  std::string drift;
 };
 
 struct BaselineReport {

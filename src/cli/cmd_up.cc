@@ -168,6 +168,7 @@ void SetupUp(CLI::App& app, GlobalOptions& global, int& exit_code) {
     for (const auto& id : report->finalized) {
       fmt::print("finalized {}: its captured data was dropped ([captures] finalize_after)\n", id);
     }
+    if (!report->drift.empty()) fmt::print(stderr, "warning: {}\n", report->drift);
   });
 }
 

@@ -1068,6 +1068,24 @@ TEST_P(CliTest, DriftStaysReportedAfterARollback) {
   EXPECT_THAT(Strata({"status"}).out, Not(HasSubstr("drift")));
 }
 
+// An `up` over a change made outside Strata records the schema with it:
+// status stops reporting it, so up says so (hunt86 #5: it went silently).
+TEST_P(CliTest, UpSaysWhenItAppliesOverAChangeMadeOutside) {
+  Write("0001_a.up.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);\n");
+  ASSERT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  ASSERT_TRUE(db_->Exec("CREATE INDEX a_handmade ON a (id)").ok());
+  Write("0002_b.up.sql", "CREATE TABLE b (id INTEGER PRIMARY KEY);\n");
+  auto up = Strata({"up", "--no-snapshot"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  EXPECT_THAT(up.err, HasSubstr("warning: the schema already differed from what history recorded "
+                                "after 0001_a (changed outside strata)"));
+  EXPECT_THAT(Strata({"status"}).out, Not(HasSubstr("drift")));
+  Write("0003_c.up.sql", "CREATE TABLE c (id INTEGER PRIMARY KEY);\n");
+  up = Strata({"up", "--no-snapshot"});
+  ASSERT_EQ(up.exit_code, 0) << up.all();
+  EXPECT_THAT(up.err, Not(HasSubstr("warning")));
+}
+
 // Tables are shared as the engine names them: PostgreSQL's "C" and c are
 // two tables, so a later out-of-order migration on c is no obstacle to
 // rolling back the one that made "C"; SQLite's are one table, and it is.

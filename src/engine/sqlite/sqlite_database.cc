@@ -454,7 +454,11 @@ class SqliteDatabase : public Database {
   /// The pragmas ResetSession puts back, as they are now.
   Status RememberSession() {
     session_defaults_.clear();
-    for (const char* pragma : {"foreign_keys", "legacy_alter_table", "recursive_triggers"}) {
+    // The connection's settings a migration may change, that change what
+    // later statements do (a CHECK not enforced, a write refused).
+    for (const char* pragma : {"foreign_keys", "legacy_alter_table", "recursive_triggers",
+                               "ignore_check_constraints", "defer_foreign_keys", "query_only",
+                               "reverse_unordered_selects", "trusted_schema"}) {
       STRATA_ASSIGN_OR_RETURN(Rows rows, Query(fmt::format("PRAGMA {}", pragma)));
       if (rows.empty()) continue;
       session_defaults_.push_back(fmt::format("PRAGMA {} = {}", pragma, rows.rows[0][0].ToInt()));

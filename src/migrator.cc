@@ -979,10 +979,18 @@ Result<Prepared> Prepare(Migration& m, sql::Dialect dialect, const Placeholders&
     p.down_source = "derived";
   } else {
     p.down_source = "none";
+    // A data migration's way back is what it changes, captured: an empty
+    // down file says so (hunt87 #2: the message asked for an inverse
+    // UPDATE, which cannot be written).
+    const std::string empty_will_do =
+        OnlyUpdatesAndDeletes(p.info)
+            ? " (an empty one will do: the rows and values its UPDATEs and DELETEs change are "
+              "captured as it runs and put back by a rollback)"
+            : "";
     p.irreversible = fmt::format(
         "migration {}: down script missing and the up script cannot be undone automatically: {}; "
-        "{} or pass --allow-irreversible",
-        m.id(), inverse.reason, HowToAddDown(m));
+        "{}{} or pass --allow-irreversible",
+        m.id(), inverse.reason, HowToAddDown(m), empty_will_do);
   }
   return p;
 }

@@ -812,6 +812,7 @@ std::string CannotCapture(const sql::StatementInfo& info, std::string_view why) 
 }
 
 constexpr std::string_view kNoCapture = "not a statement whose effect Strata can capture";
+constexpr std::string_view kCascadeDrops = "CASCADE drops what depends on it too: columns, defaults, views";
 
 }  // namespace
 
@@ -826,8 +827,22 @@ std::optional<std::string> NeverCapturable(const sql::StatementInfo& info) {
       }
       return std::nullopt;
     case K::kInsert: case K::kDelete: case K::kUpdate: case K::kDropColumn:
-    case K::kAlterColumnType: case K::kDropOther:
+    case K::kAlterColumnType:
       return std::nullopt;
+    case K::kDropOther: {
+      // What PlanCapture decides by the database: whether anything depends
+      // on a routine, whether a type dropped IF EXISTS is there; a
+      // sequence's position is captured. Nothing else is, whatever the
+      // database holds (Ghostfolio's DROP TYPE "Currency" CASCADE passed
+      // validate and --dry-run, then up refused it part-way; hunt87 #1).
+      const std::string& what = info.dropped_kind;
+      if (what == "function" || what == "procedure" || what == "routine" ||
+          (what == "sequence" && !info.cascade) ||
+          ((what == "type" || what == "domain") && info.if_exists)) {
+        return std::nullopt;
+      }
+      return CannotCapture(info, info.cascade ? kCascadeDrops : kNoCapture);
+    }
     default:
       return CannotCapture(info, kNoCapture);
   }
@@ -1059,8 +1074,7 @@ Result<std::optional<Capture>> PlanCapture(Database& db, TableTracker& tables,
       }
       if (dialect != sql::Dialect::kPostgres || !tokens.ok() || tokens->size() < 2 ||
           !(*tokens)[1].IsWord("sequence") || cascade) {
-        return cannot(cascade ? "CASCADE drops what depends on it too: columns, defaults, views"
-                              : kNoCapture);
+        return cannot(cascade ? kCascadeDrops : kNoCapture);
       }
       return std::optional<Capture>(SequencePositions(db, info, version, sequence));
     }

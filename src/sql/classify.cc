@@ -861,6 +861,8 @@ void Parser::Drop() {
   if (info_.kind == StatementKind::kDropTable) info_.table = info_.object;
 
   const bool cascade = FindTopLevel(pos_, {"CASCADE"}) != end_;
+  info_.cascade = cascade;
+  if (info_.kind == StatementKind::kDropOther) info_.dropped_kind = what;
   // A sequence takes its position with it (the next invoice number).
   info_.destructive = info_.kind == StatementKind::kDropTable ||
                       (info_.kind == StatementKind::kDropOther &&

@@ -76,7 +76,9 @@ struct StatementInfo {
   bool from_query = false;    // CREATE TABLE ... AS query: the new table has rows
   bool destructive = false;   // removes or rewrites existing data
   bool cascade = false;       // TRUNCATE ... CASCADE: empties the tables that reference it too;
-                              // ALTER TABLE .. DROP CONSTRAINT .. CASCADE: drops their foreign keys
+                              // ALTER TABLE .. DROP CONSTRAINT .. CASCADE: drops their foreign keys;
+                              // DROP ... CASCADE: drops what depends on the objects
+  std::string dropped_kind;   // kDropOther: what it drops ("type", "schema", "function", ...)
   /// SQLite's REPLACE conflict resolution (INSERT OR REPLACE, REPLACE INTO,
   /// UPDATE OR REPLACE): deletes the rows its new values collide with.
   bool deletes_colliding = false;

@@ -422,7 +422,8 @@ TEST_P(CliTest, DbmateAndFlywayDirectoriesApplyAndRollBackAsTheyAre) {
   };
   auto refused = in_flyway({"up"});
   EXPECT_EQ(refused.exit_code, 5) << refused.all();
-  EXPECT_THAT(refused.err, HasSubstr("write " + flyway.path() + "/U3__wipe.sql or pass --allow-irreversible"));
+  EXPECT_THAT(refused.err, HasSubstr("write " + flyway.path() + "/U3__wipe.sql (an empty one will do"));
+  EXPECT_THAT(refused.err, HasSubstr("or pass --allow-irreversible"));
   auto fly_up = in_flyway({"up", "--to", "2"});
   ASSERT_EQ(fly_up.exit_code, 0) << fly_up.all();
   EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM t"), 1);
@@ -883,6 +884,23 @@ TEST_P(CliTest, ARefusalPartWayThroughARunSaysWhatStaysApplied) {
   EXPECT_THAT(up.err, HasSubstr("(the 1 migration before it in this run was applied and stays so"));
   EXPECT_EQ(HistoryRows(), 1);
   EXPECT_EQ(testing::Column(*db_, "SELECT v FROM k"), std::vector<std::string>{"a"});
+}
+
+// A data migration without a down file is refused, and the refusal says an
+// empty one will do (hunt87 #2: it asked for an inverse UPDATE).
+TEST_P(CliTest, ADataMigrationsRefusalSaysAnEmptyDownFileWillDo) {
+  Write("0001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n");
+  Write("0002_fill.up.sql", "UPDATE t SET v = 'x';\nDELETE FROM t WHERE id > 10;\n");
+  auto up = Strata({"up", "--no-snapshot"});
+  EXPECT_EQ(up.exit_code, cli::kExitIrreversible) << up.all();
+  EXPECT_THAT(up.err, HasSubstr("0002_fill.down.sql (an empty one will do"));
+  Write("0002_fill.down.sql", "");
+  EXPECT_EQ(Strata({"up", "--no-snapshot"}).exit_code, 0);
+  // Not for a migration that does more than change rows.
+  Write("0003_more.up.sql", "UPDATE t SET v = 'y';\nINSERT INTO t VALUES (1, 'z');\n");
+  up = Strata({"up", "--no-snapshot"});
+  EXPECT_EQ(up.exit_code, cli::kExitIrreversible) << up.all();
+  EXPECT_THAT(up.err, Not(HasSubstr("an empty one will do")));
 }
 
 TEST_P(CliTest, ResolveChecksTheDatabaseUnlessForced) {

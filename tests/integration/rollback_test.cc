@@ -1569,6 +1569,14 @@ TEST_P(RollbackTest, DroppingATypeThatIsNotThereIsNoLoss) {
   EXPECT_EQ(s.code(), Code::kIrreversible) << s.message();
   EXPECT_THAT(s.message(), HasSubstr("CASCADE drops what depends on it too"));
   ASSERT_TRUE(Down().ok());
+  // Without IF EXISTS it is refused whatever the database holds, so before
+  // anything runs (hunt87 #1, Ghostfolio's DROP TYPE "Currency" CASCADE:
+  // validate and --dry-run passed, up applied the migrations before it).
+  Write("0004_again.up.sql", "DROP TYPE list_type CASCADE;\n");
+  s = Up();
+  EXPECT_EQ(s.code(), Code::kIrreversible) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("CASCADE drops what depends on it too"));
+  EXPECT_EQ(Scalar(*db_, "SELECT count(*) FROM pg_type WHERE typname = 'list_type'"), 0);
 }
 
 TEST_P(RollbackTest, RowsAWithStatementInsertedAreCheckedOnRollback) {

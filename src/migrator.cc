@@ -860,10 +860,14 @@ Status RefuseVerifyWrites(const std::vector<sql::Statement>& verify,
       for (const auto& o : info.objects) temporary.erase(AsciiLower(o.name));
       continue;
     }
-    // An index, a column, rows of one of them.
+    // An index, a column, rows of one of them (of one table only: DROP
+    // and TRUNCATE may name several).
     const std::string& table = info.table.empty() && info.objects.size() == 1 ? info.objects[0].name : info.table;
     const std::string& schema = info.table.empty() && info.objects.size() == 1 ? info.objects[0].schema : info.schema;
-    if (!table.empty() && is_temporary(schema, table) && info.writes.empty()) continue;
+    if (info.kind != K::kDropTable && info.objects.size() <= 1 && !table.empty() &&
+        is_temporary(schema, table) && info.writes.empty()) {
+      continue;
+    }
     // SAVEPOINT and its kin (Unwrap refused what would end the transaction).
     const bool reads = info.kind == K::kSelect || info.kind == K::kTransactionControl ||
                        (info.kind == K::kOther && info.writes.empty() && !info.body_ddl &&

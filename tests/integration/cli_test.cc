@@ -1038,7 +1038,8 @@ TEST_P(CliTest, AVerifyScriptOnlyReads) {
            {"PRAGMA ignore_check_constraints = ON;\n", 1, "sets a SQLite pragma"},
            {"CREATE TEMP TABLE users (id INTEGER);\nDROP TABLE users;\nDELETE FROM users;\n", 3,
             "deletes every row of users"},
-           {"CALL wipe();\n", 1, "calls a procedure"}}) {
+           {"CALL wipe();\n", 1, "calls a procedure"},
+           {"CREATE TEMP TABLE scratch (id INTEGER);\nDROP TABLE scratch, users;\n", 2, "drops tables"}}) {
     if (pg() && verify.find("PRAGMA") != std::string::npos) continue;  // SQLite's
     Write("0002_orders.verify.sql", verify);
     up = Strata({"up", "--no-snapshot"});

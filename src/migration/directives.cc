@@ -1,5 +1,6 @@
 #include <cctype>
 #include <charconv>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -190,10 +191,20 @@ Status CheckDirectiveComments(std::string_view script) {
 Result<Directives> ParseDirectives(std::string_view script, DirectiveCheck check) {
   if (check == DirectiveCheck::kFile) STRATA_RETURN_IF_ERROR(CheckDirectiveComments(script));
   Directives d;
+  std::map<std::string, int, std::less<>> seen;  // directive -> its line
   STRATA_RETURN_IF_ERROR(ForEachDirective(script, [&](int line_no, std::string_view body) {
     size_t sp = body.find_first_of(" \t");
     std::string_view key = body.substr(0, sp);
     std::string_view arg = sp == std::string_view::npos ? "" : Trim(body.substr(sp));
+    // A timeout given twice: one would silently win over the other (for a
+    // file; a stored script is read as it was applied). no-transaction
+    // twice (a goose or dbmate marker beside strata's) means it once.
+    if (auto [at, fresh] = seen.emplace(std::string(key), line_no);
+        !fresh && key != "no-transaction" && check == DirectiveCheck::kFile) {
+      return Status(Code::kParse, fmt::format("{}: strata:{} is given twice (line {} gives it "
+                                              "first): keep one",
+                                              line_no, key, at->second));
+    }
     if (key == "no-transaction") {
       if (!arg.empty() && check == DirectiveCheck::kFile) {
         return Status(Code::kParse,

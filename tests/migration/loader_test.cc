@@ -177,6 +177,12 @@ TEST(SplitSections, DbmateErrorsNameTheLine) {
               HasSubstr("3: a second -- migrate:down line (the first is line 2)"));
   EXPECT_EQ(ParseDirectives("-- migrate:up transaction:maybe\n").status().message(),
             "1: unknown dbmate option 'transaction:maybe' (known: transaction:false)");
+  // A timeout given twice would silently take the last (hunt85); a marker
+  // beside strata:no-transaction means it once.
+  EXPECT_EQ(ParseDirectives("-- strata:timeout 1s\n-- strata:timeout 5s\nSELECT 1;\n").status().message(),
+            "2: strata:timeout is given twice (line 1 gives it first): keep one");
+  EXPECT_TRUE(ParseDirectives("-- migrate:up transaction:false\n-- strata:no-transaction\n").ok());
+  EXPECT_TRUE(ParseDirectives("-- strata:timeout 1s\n-- strata:timeout 5s\n", DirectiveCheck::kStored).ok());
 }
 
 // goose's files: "-- +goose Up" / "-- +goose Down" in any case, a
